@@ -1,0 +1,126 @@
+using Microsoft.CodeAnalysis;
+
+namespace OptGen.Generator.Diagnostics
+{
+    /// <summary>
+    /// Every diagnostic the generator reports. IDs are stable; each is documented in docs/diagnostics.md and
+    /// tracked in AnalyzerReleases.*.md. Errors stop emission for the offending class only.
+    /// </summary>
+    internal static class DiagnosticDescriptors
+    {
+        private const string Category = "OptGen";
+        private const string HelpBase = "https://github.com/optgen/optgen/blob/main/docs/diagnostics.md#";
+
+        /// <summary>Format: "The optimizer class '{0}' must be declared partial".</summary>
+        public static readonly DiagnosticDescriptor NotPartial = Error(
+            "OPTG0001",
+            "Optimizer class must be partial",
+            "The optimizer class '{0}' must be declared partial so that OptGen can add its kernel and members");
+
+        /// <summary>Format: "The optimizer class '{0}' must not be static".</summary>
+        public static readonly DiagnosticDescriptor StaticClass = Error(
+            "OPTG0002",
+            "Optimizer class must not be static",
+            "The optimizer class '{0}' must not be static: an optimizer is an object that holds hyperparameters and state");
+
+        /// <summary>Format: "The optimizer class '{0}' must not be generic or nested in a generic type".</summary>
+        public static readonly DiagnosticDescriptor Generic = Error(
+            "OPTG0003",
+            "Optimizer class must not be generic",
+            "The optimizer class '{0}' must not be generic or nested in a generic type: the kernel is specialized for one concrete rule");
+
+        /// <summary>Format: "[Optimizer] is applied to '{0}', which is not a class".</summary>
+        public static readonly DiagnosticDescriptor NotAClass = Error(
+            "OPTG0004",
+            "[Optimizer] applies to classes only",
+            "[Optimizer] is applied to '{0}', which is not a class; declare it as 'partial class {0}'");
+
+        /// <summary>Format: "The type '{0}' that contains the optimizer '{1}' must be declared partial".</summary>
+        public static readonly DiagnosticDescriptor ContainingTypeNotPartial = Error(
+            "OPTG0005",
+            "Containing type must be partial",
+            "The type '{0}' that contains the optimizer '{1}' must be declared partial");
+
+        /// <summary>Format: "The optimizer class '{0}' must not declare a base class; OptGen derives it from OptGen.Optimizer".</summary>
+        public static readonly DiagnosticDescriptor HasBaseClass = Error(
+            "OPTG0006",
+            "Optimizer class must not declare a base class",
+            "The optimizer class '{0}' must not declare a base class; OptGen derives it from OptGen.Optimizer");
+
+        /// <summary>Format: "[{0}] needs exactly one of {1}".</summary>
+        public static readonly DiagnosticDescriptor ConflictingArguments = Error(
+            "OPTG0007",
+            "Conflicting or missing arguments",
+            "[{0}] needs exactly one of {1}");
+
+        /// <summary>Format: "{0} must be a finite length >= 1 (β = 1 − 1/N), but is {1}".</summary>
+        public static readonly DiagnosticDescriptor InvalidLength = Error(
+            "OPTG0008",
+            "Invalid averaging length",
+            "{0} must be a finite length >= 1 (β = 1 − 1/N), but is {1}");
+
+        /// <summary>Format: "{0} must be in [0, 1), but is {1}".</summary>
+        public static readonly DiagnosticDescriptor InvalidBeta = Error(
+            "OPTG0009",
+            "Invalid decay",
+            "{0} must be in [0, 1), but is {1}");
+
+        /// <summary>Format: "ε must be a finite value > 0, but is {0}".</summary>
+        public static readonly DiagnosticDescriptor InvalidEpsilon = Error(
+            "OPTG0010",
+            "Invalid epsilon",
+            "ε must be a finite value > 0, but is {0}{1}");
+
+        /// <summary>Format: "[BiasCorrection({0})] has no moment to correct; add [FirstMoment] or [SecondMoment], or remove it".</summary>
+        public static readonly DiagnosticDescriptor NothingToCorrect = Error(
+            "OPTG0011",
+            "Bias correction without a moment",
+            "[BiasCorrection({0})] has no moment to correct; add [FirstMoment] or [SecondMoment], or remove it");
+
+        /// <summary>Format: "{0} needs a second moment; add [SecondMoment]".</summary>
+        public static readonly DiagnosticDescriptor NeedsSecondMoment = Error(
+            "OPTG0012",
+            "Second moment required",
+            "{0} needs a second moment; add [SecondMoment]");
+
+        /// <summary>Format: "The hyperparameter or state '{0}' that OptGen generates collides with a member of '{1}'; rename the member".</summary>
+        public static readonly DiagnosticDescriptor NameCollision = Error(
+            "OPTG0013",
+            "Generated member name collides",
+            "The member '{0}' that OptGen generates collides with a member declared in '{1}'; rename yours{2}");
+
+        /// <summary>Format: "OptGen needs C# 11 or later; this project uses C# {0}".</summary>
+        public static readonly DiagnosticDescriptor LanguageVersion = Error(
+            "OPTG0014",
+            "Unsupported language version",
+            "OptGen needs C# 11 or later; this project uses C# {0}. Set <LangVersion>11</LangVersion> or later.");
+
+        /// <summary>Format: "{0} must be {1}, but is {2}".</summary>
+        public static readonly DiagnosticDescriptor OutOfRange = Error(
+            "OPTG0015",
+            "Hyperparameter out of range",
+            "{0} must be {1}, but is {2}");
+
+        /// <summary>Format: "{0}".</summary>
+        public static readonly DiagnosticDescriptor InvalidCombination = Error(
+            "OPTG0016",
+            "Invalid combination",
+            "{0}");
+
+        /// <summary>Format: "'{0}' is not a valid C# identifier for a property name".</summary>
+        public static readonly DiagnosticDescriptor InvalidName = Error(
+            "OPTG0017",
+            "Invalid property name",
+            "'{0}' is not a valid C# identifier for a property name");
+
+        private static DiagnosticDescriptor Error(string id, string title, string format) => new(
+            id,
+            title,
+            format,
+            Category,
+            DiagnosticSeverity.Error,
+            isEnabledByDefault: true,
+            helpLinkUri: HelpBase + id.ToLowerInvariant(),
+            customTags: WellKnownDiagnosticTags.NotConfigurable);
+    }
+}

@@ -1,0 +1,376 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using OptGen.Generator.Helpers;
+using OptGen.Generator.Model;
+
+namespace OptGen.Generator.Emit
+{
+    /// <summary>
+    /// Phase 3 (CPU): turns a lowered program into C#: the optimizer's partial class (hyperparameter properties,
+    /// state views, the per-step scalar computation) and the fused SIMD kernel struct it runs.
+    /// </summary>
+    internal static class CpuEmitter
+    {
+        internal const string KernelNamespace = "OptGen.Generated";
+        private const string Vectors = "global::System.Runtime.Intrinsics.";
+        private const string Codec = "global::OptGen.Kernels.IElementCodec";
+        private static readonly string Version = typeof(CpuEmitter).Assembly.GetName().Version?.ToString() ?? "0.0.0.0";
+
+        public static string GeneratedCodeAttribute => $"[global::System.CodeDom.Compiler.GeneratedCode(\"OptGen.Generator\", \"{Version}\")]";
+
+        public static string OptimizerHintName(OptimizerModel model) => model.Type.HintName + ".g.cs";
+
+        public static string KernelHintName(KernelModel kernel) => KernelNamespace + "." + kernel.Name + ".g.cs";
+
+        public static string EmitOptimizer(OptimizerModel model)
+        {
+            UpdateProgram program = model.Program;
+            string kernelType = $"global::{KernelNamespace}.{model.Kernel.Name}";
+            var w = new SourceWriter();
+            Header(w);
+            if (model.Type.Namespace.Length > 0)
+            {
+                w.Open("namespace " + model.Type.Namespace);
+            }
+
+            foreach (string containing in model.Type.ContainingTypes)
+            {
+                w.Open(containing);
+            }
+
+            w.Line("/// <remarks>");
+            w.Line("/// <para>The update rule declared by the attributes (t = 1, 2, …; every state starts at 0 unless stated):</para>");
+            w.Line("/// <code>");
+            foreach (string line in program.RuleMath)
+            {
+                w.Line("/// " + Xml(line));
+            }
+
+            w.Line("/// </code>");
+            w.Line("/// <para>" + Xml(Traffic(model.Kernel)) + "</para>");
+            w.Line($"/// <para>Each step is one fused pass over memory by <see cref=\"{kernelType}\"/>.</para>");
+            w.Line("/// </remarks>");
+            w.Line(GeneratedCodeAttribute);
+            w.Open($"partial class {model.Type.Name} : global::OptGen.Optimizer");
+
+            // The descriptor.
+            w.Line("private static readonly global::OptGen.OptimizerDescriptor RuleDescriptor = new(");
+            w.Indent();
+            w.Line($"name: {Literal(model.RuleName)},");
+            w.Line($"ruleId: \"{model.RuleId}\",");
+            w.Line("hyperparameters: new global::OptGen.HyperparameterDescriptor[]");
+            w.Line("{");
+            w.Indent();
+            foreach (HyperparameterDecl h in program.Hyperparameters)
+            {
+                w.Line($"new({Literal(h.Name)}, {Literal(h.Symbol)}, {ExprText.DoubleLiteral(h.DefaultValue)}, global::OptGen.HyperparameterRange.{h.Range}),");
+            }
+
+            w.Outdent();
+            w.Line("},");
+            w.Line("states: new global::OptGen.StateDescriptor[]");
+            w.Line("{");
+            w.Indent();
+            foreach (StateDecl s in program.States)
+            {
+                int init = IndexOf(program.Hyperparameters, s.InitialValue);
+                w.Line(init < 0 ? $"new({Literal(s.Name)}, {Literal(s.Symbol)})," : $"new({Literal(s.Name)}, {Literal(s.Symbol)}, {init}),");
+            }
+
+            w.Outdent();
+            w.Line("},");
+            w.Line($"bytesReadPerElement: {model.Kernel.BytesRead},");
+            w.Line($"bytesWrittenPerElement: {model.Kernel.BytesWritten});");
+            w.Outdent();
+            w.Line();
+
+            // Constructor.
+            w.Line($"/// <summary>Creates the optimizer for <paramref name=\"length\"/> parameters, with its state at the initial values and every hyperparameter at its declared default.</summary>");
+            w.Line("/// <param name=\"length\">The number of parameters, ≥ 0.</param>");
+            w.Line($"public {model.Type.Name}(int length)");
+            w.Line("    : base(RuleDescriptor, length)");
+            w.Line("{");
+            w.Line("}");
+
+            // Hyperparameters.
+            for (int i = 0; i < program.Hyperparameters.Count; i++)
+            {
+                HyperparameterDecl h = program.Hyperparameters[i];
+                w.Line();
+                w.Line($"/// <summary>{Xml(h.Summary)} Declared default: {(h.IsBoolean ? (h.DefaultValue != 0 ? "true" : "false") : ExprText.DoubleLiteral(h.DefaultValue))}.</summary>");
+                if (h.IsBoolean)
+                {
+                    w.Open($"public bool {h.Name}");
+                    w.Line($"get => GetHyperparameter({i}) != 0;");
+                    w.Line($"set => SetHyperparameter({i}, value ? 1 : 0);");
+                }
+                else
+                {
+                    w.Line($"/// <exception cref=\"global::System.ArgumentOutOfRangeException\">The value is not {RangeText(h.Range)}; the property keeps its value.</exception>");
+                    w.Open($"public double {h.Name}");
+                    w.Line($"get => GetHyperparameter({i});");
+                    w.Line($"set => SetHyperparameter({i}, value);");
+                }
+
+                w.Close();
+            }
+
+            // State views.
+            for (int i = 0; i < program.States.Count; i++)
+            {
+                StateDecl s = program.States[i];
+                w.Line();
+                w.Line($"/// <summary>{Xml(s.Summary)} One value per parameter; read-only.</summary>");
+                w.Line($"public global::System.ReadOnlySpan<float> {s.Name} => GetState({i});");
+            }
+
+            // The launch.
+            w.Line();
+            w.Line("/// <inheritdoc/>");
+            w.Open("protected override void RunKernel<TParameter, TGradient, TState>(scoped in global::OptGen.Kernels.KernelArguments arguments)");
+            w.Line($"{kernelType} kernel = CreateKernel(arguments.Hyperparameters, arguments.Step, arguments.GradientScale);");
+            w.Line($"global::OptGen.Kernels.UpdateDriver.Run<{kernelType}, TParameter, TGradient, TState>(in kernel, in arguments);");
+            w.Close();
+
+            // Host scalars.
+            w.Line();
+            w.Line("/// <summary>Computes the kernel's per-step scalars, in double precision, from the hyperparameters and the step number.</summary>");
+            w.Line("/// <param name=\"hyperparameters\">The hyperparameter values, in descriptor order.</param>");
+            w.Line("/// <param name=\"step\">The step number t = 1, 2, ….</param>");
+            w.Line("/// <param name=\"gradientScale\">The runtime's factor on every gradient element.</param>");
+            w.Open($"internal static {kernelType} CreateKernel(global::System.ReadOnlySpan<double> hyperparameters, long step, double gradientScale)");
+            var used = new HashSet<string>(program.Host.SelectMany(h => Leaves(h.Value)).Where(e => e.Op == ExprOp.Hyperparameter).Select(e => e.Name));
+            bool usesT = program.Host.SelectMany(h => Leaves(h.Value)).Any(e => e.Op == ExprOp.StepNumber);
+            if (usesT)
+            {
+                w.Line("double t = step;");
+            }
+
+            for (int i = 0; i < program.Hyperparameters.Count; i++)
+            {
+                if (used.Contains(program.Hyperparameters[i].Name))
+                {
+                    w.Line($"double {Camel(program.Hyperparameters[i].Name)} = hyperparameters[{i}];");
+                }
+            }
+
+            foreach (HostStatement h in program.Host)
+            {
+                w.Line();
+                w.Line($"// {h.Name} = {h.Comment}");
+                w.Line($"double {h.Name} = {ExprText.Print(h.Value, ExprFlavor.HostDouble, HostName)};");
+            }
+
+            w.Line();
+            w.Line($"return new {kernelType}(");
+            w.Indent();
+            EquatableArray<HostStatement> scalars = program.KernelScalars;
+            for (int i = 0; i < scalars.Count; i++)
+            {
+                w.Line($"{Camel(scalars[i].Name)}: (float){scalars[i].Name}{(i == scalars.Count - 1 ? ");" : ",")}");
+            }
+
+            w.Outdent();
+            w.Close();
+
+            w.Close();
+            for (int i = 0; i < model.Type.ContainingTypes.Count; i++)
+            {
+                w.Close();
+            }
+
+            if (model.Type.Namespace.Length > 0)
+            {
+                w.Close();
+            }
+
+            return w.ToString();
+        }
+
+        public static string EmitKernel(KernelModel kernel, IReadOnlyList<string> users)
+        {
+            var w = new SourceWriter();
+            Header(w);
+            w.Open("namespace " + KernelNamespace);
+            w.Line("/// <summary>");
+            w.Line("/// The fused per-element update of " + string.Join(", ", users.Select(u => $"<see cref=\"global::{u}\"/>")) + ".");
+            w.Line("/// </summary>");
+            w.Line("/// <remarks>");
+            w.Line("/// <para>Per element, in float32, with the per-step scalars computed on the host:</para>");
+            w.Line("/// <code>");
+            foreach (ElementStatement s in kernel.Body)
+            {
+                w.Line("/// " + Xml($"{s.Target} = {ExprText.Canonical(s.Value)}"));
+            }
+
+            w.Line("/// </code>");
+            w.Line("/// <para>No fused multiply-add is used: every product is rounded to float32 before it is added, as PyTorch's");
+            w.Line("/// CPU kernels and the ILGPU kernel compute it, so the scalar path and every SIMD width give bit-identical results.</para>");
+            w.Line("/// <para>" + Xml(Traffic(kernel)) + "</para>");
+            w.Line("/// </remarks>");
+            w.Line(GeneratedCodeAttribute);
+            w.Open($"internal readonly struct {kernel.Name} : global::OptGen.Kernels.IUpdateKernel");
+            w.Line("/// <summary>Bytes read per element and step with float32 storage.</summary>");
+            w.Line($"public const int BytesRead = {kernel.BytesRead};");
+            w.Line();
+            w.Line("/// <summary>Bytes written per element and step with float32 storage.</summary>");
+            w.Line($"public const int BytesWritten = {kernel.BytesWritten};");
+            foreach (string scalar in kernel.ScalarNames)
+            {
+                w.Line();
+                w.Line($"/// <summary>Per-step scalar {scalar}.</summary>");
+                w.Line($"public readonly float {scalar};");
+            }
+
+            w.Line();
+            w.Line("/// <summary>Creates the kernel for one step from its per-step scalars.</summary>");
+            w.Open($"public {kernel.Name}({string.Join(", ", kernel.ScalarNames.Select(s => "float " + Camel(s)))})");
+            foreach (string scalar in kernel.ScalarNames)
+            {
+                w.Line($"{scalar} = {Camel(scalar)};");
+            }
+
+            w.Close();
+            w.Line();
+            w.Line("/// <inheritdoc/>");
+            w.Line($"public static int StateCount => {kernel.StateSymbols.Count};");
+
+            // The update, written once per width.
+            foreach (ExprFlavor flavor in new[] { ExprFlavor.ElementScalar, ExprFlavor.Vector128, ExprFlavor.Vector256, ExprFlavor.Vector512 })
+            {
+                string type = flavor == ExprFlavor.ElementScalar ? "float" : $"{Vectors}{flavor}<float>";
+                var parameters = new List<string> { $"ref {type} p", $"{type} g" };
+                parameters.AddRange(kernel.StateSymbols.Select(s => $"ref {type} {s}"));
+                w.Line();
+                w.Line(flavor == ExprFlavor.ElementScalar
+                    ? "/// <summary>Updates one element: the same code the SIMD overloads and the GPU kernel run.</summary>"
+                    : $"/// <summary>Updates {VectorCount(flavor)} elements at once.</summary>");
+                w.Line("[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]");
+                w.Open($"public void Invoke({string.Join(", ", parameters)})");
+                bool firstStatement = true;
+                foreach (ElementStatement s in kernel.Body)
+                {
+                    if (!firstStatement)
+                    {
+                        w.Line();
+                    }
+
+                    firstStatement = false;
+                    w.Line("// " + s.Comment);
+                    string value = ExprText.Print(s.Value, flavor, static (_, n) => n);
+                    w.Line(s.DeclaresLocal ? $"{(flavor == ExprFlavor.ElementScalar ? "float" : "var")} {s.Target} = {value};" : $"{s.Target} = {value};");
+                }
+
+                w.Close();
+            }
+
+            // Memory access: load, update, store.
+            foreach (string width in new[] { string.Empty, "128", "256", "512" })
+            {
+                string type = width.Length == 0 ? "float" : $"{Vectors}Vector{width}<float>";
+                w.Line();
+                w.Line("/// <inheritdoc/>");
+                w.Line("[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]");
+                w.Line($"public void Step{width}<TParameter, TGradient, TState>(ref byte parameters, ref byte gradients, ref byte state, nuint stride, nuint i)");
+                w.Line($"    where TParameter : struct, {Codec}");
+                w.Line($"    where TGradient : struct, {Codec}");
+                w.Line($"    where TState : struct, {Codec}");
+                w.Line("{");
+                w.Indent();
+                w.Line($"{type} p = TParameter.Load{width}(ref parameters, i);");
+                w.Line($"{type} g = TGradient.Load{width}(ref gradients, i);");
+                for (int k = 0; k < kernel.StateSymbols.Count; k++)
+                {
+                    w.Line($"{type} {kernel.StateSymbols[k]} = TState.Load{width}(ref state, {Offset(k)});");
+                }
+
+                w.Line($"Invoke(ref p, g{string.Concat(kernel.StateSymbols.Select(s => ", ref " + s))});");
+                w.Line($"TParameter.Store{width}(ref parameters, i, p);");
+                for (int k = 0; k < kernel.StateSymbols.Count; k++)
+                {
+                    w.Line($"TState.Store{width}(ref state, {Offset(k)}, {kernel.StateSymbols[k]});");
+                }
+
+                w.Close();
+            }
+
+            w.Close();
+            w.Close();
+            return w.ToString();
+        }
+
+        // Host code: hyperparameters and runtime inputs are camelCase locals; host statements keep their
+        // PascalCase names, the names of the kernel fields they become.
+        private static string HostName(Expr e, string name) => e.Op switch
+        {
+            ExprOp.Hyperparameter or ExprOp.RuntimeInput => Camel(name),
+            _ => name,
+        };
+
+        private static string Offset(int k) => k switch
+        {
+            0 => "i",
+            1 => "stride + i",
+            _ => $"({k} * stride) + i",
+        };
+
+        private static int VectorCount(ExprFlavor flavor) => flavor switch
+        {
+            ExprFlavor.Vector128 => 4,
+            ExprFlavor.Vector256 => 8,
+            _ => 16,
+        };
+
+        internal static string Traffic(KernelModel kernel)
+        {
+            var states = kernel.StateSymbols;
+            string reads = string.Join(", ", new[] { "p", "g" }.Concat(states));
+            string writes = string.Join(", ", new[] { "p" }.Concat(states));
+            return $"Memory traffic per element and step (float32): {kernel.BytesRead} bytes read ({reads}) + {kernel.BytesWritten} bytes written ({writes}) = {kernel.BytesRead + kernel.BytesWritten} bytes.";
+        }
+
+        private static void Header(SourceWriter w)
+        {
+            w.Line("// <auto-generated/>");
+            w.Line("// Generated by the OptGen source generator from the optimizer's attributes. Do not edit: change the attributes.");
+            w.Line("#nullable enable");
+            w.Line();
+        }
+
+        private static IEnumerable<Expr> Leaves(Expr e) => e.Args.Count == 0 ? new[] { e } : e.Args.SelectMany(Leaves);
+
+        private static int IndexOf(EquatableArray<HyperparameterDecl> hyperparameters, string name)
+        {
+            for (int i = 0; i < hyperparameters.Count; i++)
+            {
+                if (hyperparameters[i].Name == name)
+                {
+                    return i;
+                }
+            }
+
+            return -1;
+        }
+
+        private static string RangeText(string range) => range switch
+        {
+            "NonNegative" => "finite and ≥ 0",
+            "Positive" => "finite and &gt; 0",
+            "UnitInterval" => "in [0, 1)",
+            "Probability" => "in [0, 1]",
+            _ => "finite",
+        };
+
+        internal static string Camel(string name)
+        {
+            string camel = char.ToLowerInvariant(name[0]) + name.Substring(1);
+            return Microsoft.CodeAnalysis.CSharp.SyntaxFacts.GetKeywordKind(camel) != Microsoft.CodeAnalysis.CSharp.SyntaxKind.None ? "@" + camel : camel;
+        }
+
+        internal static string Literal(string text) => Microsoft.CodeAnalysis.CSharp.SymbolDisplay.FormatLiteral(text, quote: true);
+
+        internal static string Xml(string text) => text.Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;");
+    }
+}

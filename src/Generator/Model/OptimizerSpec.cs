@@ -1,0 +1,98 @@
+using OptGen.Generator.Helpers;
+
+namespace OptGen.Generator.Model
+{
+    // The declared rule, normalized: `Beta = 0.9` and `Length = 10` give the same spec. Data only (no Roslyn
+    // objects), so the incremental pipeline can compare it with the previous run's.
+
+    /// <summary>Mirrors OptGen.BiasCorrectionMode.</summary>
+    internal enum BiasCorrectionMode
+    {
+        None = 0,
+        Power = 1,
+        MinT = 2,
+    }
+
+    /// <summary>Mirrors OptGen.EpsilonPlacement.</summary>
+    internal enum EpsilonPlacement
+    {
+        OutsideSqrt = 0,
+        InsideSqrt = 1,
+        Decoupled = 2,
+    }
+
+    /// <summary>Mirrors OptGen.MomentInput.</summary>
+    internal enum MomentInput
+    {
+        Gradient = 0,
+        AbsoluteGradient = 1,
+    }
+
+    /// <summary>Mirrors OptGen.SecondMomentKind.</summary>
+    internal enum SecondMomentKind
+    {
+        ExponentialAverage = 0,
+        Sum = 1,
+        Mean = 2,
+        InfinityNorm = 3,
+    }
+
+    /// <summary>Mirrors OptGen.MomentStart.</summary>
+    internal enum MomentStart
+    {
+        Zero = 0,
+        FirstSample = 1,
+    }
+
+    /// <summary>Mirrors OptGen.MomentumStyle.</summary>
+    internal enum MomentumStyle
+    {
+        PyTorch = 0,
+        Classic = 1,
+    }
+
+    /// <summary>Where the optimizer class is declared.</summary>
+    /// <param name="Namespace">The namespace, or empty for the global namespace.</param>
+    /// <param name="Name">The class name.</param>
+    /// <param name="ContainingTypes">Declarations of the enclosing types, outermost first (e.g. <c>partial class Outer</c>).</param>
+    /// <param name="HintName">A file-name-safe full name.</param>
+    internal sealed record TypeDeclarationInfo(string Namespace, string Name, EquatableArray<string> ContainingTypes, string HintName)
+    {
+        public string FullName => (Namespace.Length == 0 ? string.Empty : Namespace + ".")
+            + string.Concat(System.Linq.Enumerable.Select(ContainingTypes, c => c.Substring(c.LastIndexOf(' ') + 1) + ".")) + Name;
+    }
+
+    internal sealed record FirstMomentSpec(double Beta, MomentInput Input, MomentStart Start);
+
+    internal sealed record SecondMomentSpec(
+        double Beta,
+        SecondMomentKind Kind,
+        MomentStart Start,
+        bool Centered,
+        double InitialValue,
+        bool HasInitialValue,
+        double Power,
+        string PropertyName);
+
+    internal sealed record EpsilonSpec(double Value, EpsilonPlacement Placement, bool BeforeBiasCorrection);
+
+    internal sealed record MomentumSpec(double Coefficient, double Dampening, bool Nesterov, MomentumStyle Style);
+
+    internal sealed record WeightDecaySpec(double Value, bool Decoupled);
+
+    /// <summary>One declared optimizer: where it is and the rule its attributes state.</summary>
+    internal sealed record OptimizerSpec(
+        TypeDeclarationInfo Type,
+        string RuleName,
+        double LearningRate,
+        double LearningRateDecay,
+        bool HasLearningRateDecay,
+        FirstMomentSpec? FirstMoment,
+        SecondMomentSpec? SecondMoment,
+        BiasCorrectionMode BiasCorrection,
+        EpsilonSpec? Epsilon,
+        bool AmsGrad,
+        MomentumSpec? Momentum,
+        WeightDecaySpec? WeightDecay,
+        bool Maximize);
+}

@@ -1,0 +1,146 @@
+using OptGen.Generator.Helpers;
+
+namespace OptGen.Generator.Model
+{
+    // The update IR. Every declaration is lowered to one UpdateProgram; every emitter (CPU SIMD, ILGPU) consumes
+    // it. A program has two halves:
+    //   * host statements, evaluated once per step in double precision from the hyperparameters and t; the ones
+    //     marked as kernel scalars become float32 fields of the kernel (the "per-step scalars");
+    //   * element statements, evaluated per element in float32 over p, g, the state buffers, element locals and
+    //     the kernel scalars. A statement assigns a new local or overwrites p or a state buffer; later statements
+    //     see the new value (like C# locals passed by ref).
+
+    internal enum ExprOp
+    {
+        // Leaves.
+        Constant,        // Value
+        Hyperparameter,  // Name: a hyperparameter (host only)
+        StepNumber,      // t = 1, 2, ... as a double (host only)
+        RuntimeInput,    // Name: a value the runtime supplies per launch, e.g. GradientScale (host only)
+        HostValue,       // Name: an earlier host statement (host only)
+        Scalar,          // Name: a kernel scalar (element only)
+        Variable,        // Name: p, g, a state buffer or an element local (element only)
+
+        // Unary.
+        Negate,
+        Abs,
+        Sqrt,
+        Exp,
+        Log,
+
+        // Binary.
+        Add,
+        Subtract,
+        Multiply,
+        Divide,
+        SafeDivide,      // a / b, but 0 where b == 0 (the lecture's 0/0 := 0)
+        Min,
+        Max,
+        Pow,             // host only
+        Less,
+        LessOrEqual,
+        Greater,
+        GreaterOrEqual,
+        Equal,
+
+        // Ternary.
+        Select,          // Args[0] ? Args[1] : Args[2]
+    }
+
+    /// <summary>An expression node (immutable, compared by value).</summary>
+    internal sealed record Expr(ExprOp Op, double Value, string Name, EquatableArray<Expr> Args)
+    {
+        public static Expr Constant(double value) => new(ExprOp.Constant, value, string.Empty, EquatableArray<Expr>.Empty);
+
+        public static Expr Hyperparameter(string name) => Leaf(ExprOp.Hyperparameter, name);
+
+        public static Expr Step() => Leaf(ExprOp.StepNumber, string.Empty);
+
+        public static Expr RuntimeInput(string name) => Leaf(ExprOp.RuntimeInput, name);
+
+        public static Expr Host(string name) => Leaf(ExprOp.HostValue, name);
+
+        public static Expr Scalar(string name) => Leaf(ExprOp.Scalar, name);
+
+        public static Expr Var(string name) => Leaf(ExprOp.Variable, name);
+
+        public static Expr Unary(ExprOp op, Expr a) => new(op, 0, string.Empty, new EquatableArray<Expr>(new[] { a }));
+
+        public static Expr Binary(ExprOp op, Expr a, Expr b) => new(op, 0, string.Empty, new EquatableArray<Expr>(new[] { a, b }));
+
+        public static Expr Select(Expr condition, Expr whenTrue, Expr whenFalse) =>
+            new(ExprOp.Select, 0, string.Empty, new EquatableArray<Expr>(new[] { condition, whenTrue, whenFalse }));
+
+        public static Expr operator +(Expr a, Expr b) => Binary(ExprOp.Add, a, b);
+
+        public static Expr operator -(Expr a, Expr b) => Binary(ExprOp.Subtract, a, b);
+
+        public static Expr operator *(Expr a, Expr b) => Binary(ExprOp.Multiply, a, b);
+
+        public static Expr operator /(Expr a, Expr b) => Binary(ExprOp.Divide, a, b);
+
+        public static Expr operator -(Expr a) => Unary(ExprOp.Negate, a);
+
+        private static Expr Leaf(ExprOp op, string name) => new(op, 0, name, EquatableArray<Expr>.Empty);
+    }
+
+    /// <summary>A hyperparameter: a settable property of the optimizer, stored as a double.</summary>
+    /// <param name="Name">Property name.</param>
+    /// <param name="Symbol">Symbol in the rule (η, β₁, …).</param>
+    /// <param name="DefaultValue">Declared default.</param>
+    /// <param name="Range">Name of the OptGen.HyperparameterRange member that validates it.</param>
+    /// <param name="IsBoolean">Exposed as a bool property (0 or 1).</param>
+    /// <param name="Summary">One line for the property's documentation.</param>
+    internal sealed record HyperparameterDecl(string Name, string Symbol, double DefaultValue, string Range, bool IsBoolean, string Summary);
+
+    /// <summary>A per-element state buffer.</summary>
+    /// <param name="Name">Property name (e.g. FirstMoment).</param>
+    /// <param name="Symbol">Identifier in the kernel (e.g. m).</param>
+    /// <param name="InitialValue">The hyperparameter holding its initial value, or empty for zero.</param>
+    /// <param name="Summary">One line for the documentation.</param>
+    internal sealed record StateDecl(string Name, string Symbol, string InitialValue, string Summary);
+
+    /// <summary>A host statement: <c>double Name = Value;</c>, once per step.</summary>
+    /// <param name="IsKernelScalar">Passed to the kernel as a float32 field named <paramref name="Name"/>.</param>
+    internal sealed record HostStatement(string Name, Expr Value, bool IsKernelScalar, string Comment);
+
+    /// <summary>An element statement: a new float32 local, or an overwrite of p or a state buffer.</summary>
+    internal sealed record ElementStatement(string Target, Expr Value, bool DeclaresLocal, string Comment);
+
+    /// <summary>The lowered rule.</summary>
+    /// <param name="Hyperparameters">Settable hyperparameters, in storage order.</param>
+    /// <param name="States">Per-element state buffers, in storage order.</param>
+    /// <param name="Host">Per-step host statements.</param>
+    /// <param name="Body">Per-element statements.</param>
+    /// <param name="RuleMath">The rule in math notation, one line each, for documentation.</param>
+    internal sealed record UpdateProgram(
+        EquatableArray<HyperparameterDecl> Hyperparameters,
+        EquatableArray<StateDecl> States,
+        EquatableArray<HostStatement> Host,
+        EquatableArray<ElementStatement> Body,
+        EquatableArray<string> RuleMath)
+    {
+        /// <summary>The kernel scalars, in field order.</summary>
+        public EquatableArray<HostStatement> KernelScalars => System.Linq.Enumerable.ToArray(System.Linq.Enumerable.Where(Host, h => h.IsKernelScalar)).ToEquatableArray();
+    }
+
+    /// <summary>What the emitters need for one optimizer: its declaration, the lowered program and the kernel it uses.</summary>
+    internal sealed record OptimizerModel(TypeDeclarationInfo Type, string RuleName, UpdateProgram Program, KernelModel Kernel, string RuleId);
+
+    /// <summary>
+    /// The per-element half of a program, which alone decides the emitted kernel struct: two optimizers whose
+    /// kernels are equal share one struct. <paramref name="Name"/> is a hash of the rest.
+    /// </summary>
+    /// <param name="StateSymbols">The state buffers' identifiers, in storage order.</param>
+    /// <param name="ScalarNames">The kernel's float32 fields, in order.</param>
+    /// <param name="Body">Per-element statements.</param>
+    /// <param name="BytesRead">Bytes read per element with float32 storage.</param>
+    /// <param name="BytesWritten">Bytes written per element with float32 storage.</param>
+    internal sealed record KernelModel(
+        string Name,
+        EquatableArray<string> StateSymbols,
+        EquatableArray<string> ScalarNames,
+        EquatableArray<ElementStatement> Body,
+        int BytesRead,
+        int BytesWritten);
+}

@@ -1,0 +1,508 @@
+using System;
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using System.Globalization;
+using System.Linq;
+using System.Threading;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using OptGen.Generator.Diagnostics;
+using OptGen.Generator.Helpers;
+using OptGen.Generator.Model;
+
+namespace OptGen.Generator
+{
+    /// <summary>The result of parsing one [Optimizer] class: a spec when it is valid, and its diagnostics.</summary>
+    internal sealed record ParseResult(OptimizerSpec? Spec, EquatableArray<DiagnosticInfo> Diagnostics);
+
+    /// <summary>
+    /// Phase 1: reads the update-rule attributes on an [Optimizer] class into a normalized
+    /// <see cref="OptimizerSpec"/>, and reports every mistake as a diagnostic at the offending argument.
+    /// Never throws on user input.
+    /// </summary>
+    internal static class Parser
+    {
+        internal const string Namespace = "OptGen.";
+        internal const string OptimizerAttribute = Namespace + "OptimizerAttribute";
+
+        public static ParseResult Parse(GeneratorAttributeSyntaxContext context, CancellationToken cancellationToken)
+        {
+            var diagnostics = new List<DiagnosticInfo>();
+            if (context.TargetSymbol is not INamedTypeSymbol type || context.TargetNode is not TypeDeclarationSyntax declaration)
+            {
+                return new ParseResult(null, EquatableArray<DiagnosticInfo>.Empty);
+            }
+
+            Location nameLocation = declaration.Identifier.GetLocation();
+            cancellationToken.ThrowIfCancellationRequested();
+
+            CheckDeclaration(type, declaration, context.SemanticModel, nameLocation, diagnostics);
+            OptimizerSpec? spec = ReadRule(type, declaration, nameLocation, diagnostics);
+            return new ParseResult(diagnostics.Count == 0 ? spec : null, diagnostics.ToEquatableArray());
+        }
+
+        private static void CheckDeclaration(INamedTypeSymbol type, TypeDeclarationSyntax declaration, SemanticModel model, Location location, List<DiagnosticInfo> diagnostics)
+        {
+            if (declaration.SyntaxTree.Options is CSharpParseOptions options && options.LanguageVersion < LanguageVersion.CSharp11)
+            {
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.LanguageVersion, location, options.LanguageVersion.ToDisplayString()));
+            }
+
+            if (type.TypeKind != TypeKind.Class || declaration is RecordDeclarationSyntax)
+            {
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NotAClass, location, type.Name));
+                return;
+            }
+
+            if (!declaration.Modifiers.Any(SyntaxKind.PartialKeyword))
+            {
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NotPartial, location, type.Name));
+            }
+
+            if (type.IsStatic)
+            {
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.StaticClass, location, type.Name));
+            }
+
+            for (INamedTypeSymbol? t = type; t is not null; t = t.ContainingType)
+            {
+                if (t.TypeParameters.Length > 0)
+                {
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.Generic, location, type.Name));
+                    break;
+                }
+            }
+
+            for (SyntaxNode? parent = declaration.Parent; parent is TypeDeclarationSyntax outer; parent = parent.Parent)
+            {
+                if (!outer.Modifiers.Any(SyntaxKind.PartialKeyword))
+                {
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ContainingTypeNotPartial, outer.Identifier.GetLocation(), outer.Identifier.Text, type.Name));
+                }
+            }
+
+            if (type.BaseType is { SpecialType: not SpecialType.System_Object } baseType
+                && baseType.ToDisplayString() != "OptGen.Optimizer")
+            {
+                Location baseLocation = declaration.BaseList?.Types.FirstOrDefault()?.GetLocation() ?? location;
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.HasBaseClass, baseLocation, type.Name));
+            }
+        }
+
+        private static OptimizerSpec? ReadRule(INamedTypeSymbol type, TypeDeclarationSyntax declaration, Location location, List<DiagnosticInfo> diagnostics)
+        {
+            var attributes = new Dictionary<string, AttributeData>(StringComparer.Ordinal);
+            foreach (AttributeData attribute in type.GetAttributes())
+            {
+                string? name = attribute.AttributeClass?.ToDisplayString();
+                if (name is not null && name.StartsWith(Namespace, StringComparison.Ordinal) && !attributes.ContainsKey(name))
+                {
+                    attributes.Add(name.Substring(Namespace.Length), attribute);
+                }
+            }
+
+            string ruleName = Named<string>(attributes, "OptimizerAttribute", "Name") ?? FullName(type);
+
+            // η and Adagrad's learning-rate decay.
+            double learningRate = 1e-3;
+            double learningRateDecay = 0;
+            bool hasDecay = false;
+            if (attributes.TryGetValue("LearningRateAttribute", out AttributeData? lr))
+            {
+                learningRate = Positional(lr, 0);
+                RequireRange(diagnostics, lr, 0, null, "The learning rate η", learningRate, nonNegative: true);
+                if (TryNamed(lr, "Decay", out double decay))
+                {
+                    hasDecay = true;
+                    learningRateDecay = decay;
+                    RequireRange(diagnostics, lr, -1, "Decay", "The learning-rate decay", decay, nonNegative: true);
+                }
+            }
+
+            FirstMomentSpec? first = null;
+            if (attributes.TryGetValue("FirstMomentAttribute", out AttributeData? fm))
+            {
+                double beta = ReadBeta(fm, "FirstMoment", diagnostics);
+                first = new FirstMomentSpec(beta, (MomentInput)NamedInt(fm, "Input"), (MomentStart)NamedInt(fm, "Start"));
+            }
+
+            SecondMomentSpec? second = null;
+            if (attributes.TryGetValue("SecondMomentAttribute", out AttributeData? sm))
+            {
+                var kind = (SecondMomentKind)NamedInt(sm, "Kind");
+                bool averaged = kind is SecondMomentKind.ExponentialAverage or SecondMomentKind.InfinityNorm;
+                double beta = 0;
+                if (averaged)
+                {
+                    beta = ReadBeta(sm, "SecondMoment", diagnostics);
+                }
+                else if (TryNamed(sm, "Beta", out _) || TryNamed(sm, "Length", out _))
+                {
+                    diagnostics.Add(Error(DiagnosticDescriptors.InvalidCombination, sm, TryNamed(sm, "Beta", out _) ? "Beta" : "Length",
+                        $"A second moment of kind {kind} accumulates every gradient and takes no Length or Beta"));
+                }
+
+                bool centered = NamedBool(sm, "Centered");
+                bool hasInitial = TryNamed(sm, "InitialValue", out double init);
+                double initial = hasInitial ? init : 0;
+                RequireRange(diagnostics, sm, -1, "InitialValue", "The initial accumulator value", initial, nonNegative: true);
+                double power = TryNamed(sm, "Power", out double pw) ? pw : 0.5;
+                if (power != 0.5 && power != 1.0)
+                {
+                    diagnostics.Add(Error(DiagnosticDescriptors.InvalidCombination, sm, "Power",
+                        $"The denominator power must be 0.5 (√s) or 1 (s), but is {Format(power)}"));
+                }
+
+                if (centered && kind != SecondMomentKind.ExponentialAverage)
+                {
+                    diagnostics.Add(Error(DiagnosticDescriptors.InvalidCombination, sm, "Centered",
+                        "Centered needs an exponential-average second moment"));
+                }
+
+                if (kind == SecondMomentKind.InfinityNorm && power != 0.5)
+                {
+                    diagnostics.Add(Error(DiagnosticDescriptors.InvalidCombination, sm, "Power",
+                        "An infinity-norm second moment is its own denominator and takes no Power"));
+                }
+
+                string propertyName = Named<string>(sm, "Name") ?? "Beta2";
+                if (!SyntaxFacts.IsValidIdentifier(propertyName) || SyntaxFacts.GetKeywordKind(propertyName) != SyntaxKind.None)
+                {
+                    diagnostics.Add(Error(DiagnosticDescriptors.InvalidName, sm, "Name", propertyName));
+                }
+
+                second = new SecondMomentSpec(beta, kind, (MomentStart)NamedInt(sm, "Start"), centered, initial, hasInitial, power, propertyName);
+            }
+
+            var biasCorrection = BiasCorrectionMode.None;
+            if (attributes.TryGetValue("BiasCorrectionAttribute", out AttributeData? bc))
+            {
+                biasCorrection = (BiasCorrectionMode)PositionalInt(bc, 0);
+                bool anyAverage = first is not null || second is { Kind: SecondMomentKind.ExponentialAverage or SecondMomentKind.InfinityNorm };
+                if (biasCorrection != BiasCorrectionMode.None && !anyAverage)
+                {
+                    diagnostics.Add(Error(DiagnosticDescriptors.NothingToCorrect, bc, null, biasCorrection.ToString()));
+                }
+
+                if (biasCorrection == BiasCorrectionMode.MinT && second is { Kind: SecondMomentKind.InfinityNorm })
+                {
+                    diagnostics.Add(Error(DiagnosticDescriptors.InvalidCombination, bc, null,
+                        "The 1/min(t, N) correction applies to averages; an infinity-norm second moment is a maximum"));
+                }
+            }
+
+            EpsilonSpec? epsilon = null;
+            if (attributes.TryGetValue("EpsilonAttribute", out AttributeData? eps))
+            {
+                double value = Positional(eps, 0);
+                var placement = (EpsilonPlacement)NamedInt(eps, "Placement");
+                if (!(value > 0) || double.IsInfinity(value))
+                {
+                    diagnostics.Add(Error(DiagnosticDescriptors.InvalidEpsilon, eps, null, Format(value),
+                        placement == EpsilonPlacement.Decoupled ? " (the decoupled form divides by ε)" : string.Empty));
+                }
+
+                bool before = NamedBool(eps, "BeforeBiasCorrection");
+                if (second is null)
+                {
+                    diagnostics.Add(Error(DiagnosticDescriptors.NeedsSecondMoment, eps, null, "[Epsilon] (ε sits in the denominator built from s)"));
+                }
+                else if (second.Kind == SecondMomentKind.InfinityNorm && (placement != EpsilonPlacement.OutsideSqrt || before))
+                {
+                    diagnostics.Add(Error(DiagnosticDescriptors.InvalidCombination, eps, "Placement",
+                        "An infinity-norm second moment puts ε inside the maximum; it takes no Placement or BeforeBiasCorrection"));
+                }
+
+                if (before && biasCorrection != BiasCorrectionMode.Power)
+                {
+                    diagnostics.Add(Error(DiagnosticDescriptors.InvalidCombination, eps, "BeforeBiasCorrection",
+                        "BeforeBiasCorrection needs [BiasCorrection(BiasCorrectionMode.Power)]"));
+                }
+
+                epsilon = new EpsilonSpec(value, placement, before);
+            }
+
+            bool amsGrad = attributes.TryGetValue("AmsGradAttribute", out AttributeData? ams);
+            if (amsGrad && second is not { Kind: SecondMomentKind.ExponentialAverage })
+            {
+                diagnostics.Add(Error(DiagnosticDescriptors.NeedsSecondMoment, ams!, null, "[AmsGrad] (an exponential-average one)"));
+            }
+
+            MomentumSpec? momentum = null;
+            if (attributes.TryGetValue("MomentumAttribute", out AttributeData? mo))
+            {
+                bool hasCoefficient = mo.ConstructorArguments.Length == 1;
+                bool hasLength = TryNamed(mo, "Length", out double length);
+                double coefficient = 0;
+                if (hasCoefficient == hasLength)
+                {
+                    diagnostics.Add(Error(DiagnosticDescriptors.ConflictingArguments, mo, hasLength ? "Length" : null, "Momentum", "a coefficient μ or Length = N"));
+                }
+                else if (hasLength)
+                {
+                    if (!(length >= 1) || double.IsInfinity(length))
+                    {
+                        diagnostics.Add(Error(DiagnosticDescriptors.InvalidLength, mo, "Length", "Momentum Length", Format(length)));
+                    }
+                    else
+                    {
+                        coefficient = 1 - (1 / length);
+                    }
+                }
+                else
+                {
+                    coefficient = Positional(mo, 0);
+                    if (!(coefficient >= 0 && coefficient < 1))
+                    {
+                        diagnostics.Add(Error(DiagnosticDescriptors.InvalidBeta, mo, null, "The momentum μ", Format(coefficient)));
+                    }
+                }
+
+                double dampening = TryNamed(mo, "Dampening", out double d) ? d : 0;
+                if (!(dampening >= 0 && dampening <= 1))
+                {
+                    diagnostics.Add(Error(DiagnosticDescriptors.OutOfRange, mo, "Dampening", "Dampening", "in [0, 1]", Format(dampening)));
+                }
+
+                bool nesterov = NamedBool(mo, "Nesterov");
+                var style = (MomentumStyle)NamedInt(mo, "Style");
+                if (nesterov && (dampening != 0 || style != MomentumStyle.PyTorch))
+                {
+                    diagnostics.Add(Error(DiagnosticDescriptors.InvalidCombination, mo, "Nesterov",
+                        "Nesterov momentum needs the PyTorch style and zero dampening"));
+                }
+
+                if (style == MomentumStyle.Classic && dampening != 0)
+                {
+                    diagnostics.Add(Error(DiagnosticDescriptors.InvalidCombination, mo, "Dampening",
+                        "The classic momentum form has no dampening"));
+                }
+
+                momentum = new MomentumSpec(coefficient, dampening, nesterov, style);
+            }
+
+            WeightDecaySpec? weightDecay = null;
+            if (attributes.TryGetValue("WeightDecayAttribute", out AttributeData? wd))
+            {
+                double value = Positional(wd, 0);
+                RequireRange(diagnostics, wd, 0, null, "The weight decay λ", value, nonNegative: true);
+                weightDecay = new WeightDecaySpec(value, NamedBool(wd, "Decoupled"));
+            }
+
+            bool maximize = attributes.ContainsKey("MaximizeAttribute");
+
+            var spec = new OptimizerSpec(
+                TypeInfoOf(type),
+                ruleName,
+                learningRate,
+                learningRateDecay,
+                hasDecay,
+                first,
+                second,
+                biasCorrection,
+                epsilon,
+                amsGrad,
+                momentum,
+                weightDecay,
+                maximize);
+
+            CheckCollisions(type, declaration, spec, location, diagnostics);
+            return spec;
+        }
+
+        private static void CheckCollisions(INamedTypeSymbol type, TypeDeclarationSyntax declaration, OptimizerSpec spec, Location location, List<DiagnosticInfo> diagnostics)
+        {
+            if (diagnostics.Count > 0)
+            {
+                return;
+            }
+
+            var generated = new HashSet<string>(Lowering.GeneratedMemberNames(spec), StringComparer.Ordinal);
+            foreach (ISymbol member in type.GetMembers())
+            {
+                if (member.IsImplicitlyDeclared || !generated.Contains(member.Name))
+                {
+                    continue;
+                }
+
+                Location where = member.Locations.FirstOrDefault(l => l.IsInSource) ?? location;
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NameCollision, where, member.Name, type.Name,
+                    member.Name == "Beta2" ? " (or give [SecondMoment] another Name)" : string.Empty));
+            }
+        }
+
+        private static double ReadBeta(AttributeData attribute, string what, List<DiagnosticInfo> diagnostics)
+        {
+            bool hasLength = TryNamed(attribute, "Length", out double length);
+            bool hasBeta = TryNamed(attribute, "Beta", out double beta);
+            if (hasLength == hasBeta)
+            {
+                diagnostics.Add(Error(DiagnosticDescriptors.ConflictingArguments, attribute, hasLength ? "Beta" : null, what, "Length = N or Beta = β"));
+                return 0;
+            }
+
+            if (hasLength)
+            {
+                if (!(length >= 1) || double.IsInfinity(length))
+                {
+                    diagnostics.Add(Error(DiagnosticDescriptors.InvalidLength, attribute, "Length", what + " Length", Format(length)));
+                    return 0;
+                }
+
+                return 1 - (1 / length);
+            }
+
+            if (!(beta >= 0 && beta < 1))
+            {
+                diagnostics.Add(Error(DiagnosticDescriptors.InvalidBeta, attribute, "Beta", what + " Beta", Format(beta)));
+                return 0;
+            }
+
+            return beta;
+        }
+
+        private static void RequireRange(List<DiagnosticInfo> diagnostics, AttributeData attribute, int position, string? name, string what, double value, bool nonNegative)
+        {
+            bool ok = !double.IsNaN(value) && !double.IsInfinity(value) && (!nonNegative || value >= 0);
+            if (!ok)
+            {
+                Location? location = name is null ? ArgumentLocation(attribute, position) : ArgumentLocation(attribute, name);
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.OutOfRange, location, what, nonNegative ? "a finite value >= 0" : "finite", Format(value)));
+            }
+        }
+
+        private static DiagnosticInfo Error(DiagnosticDescriptor descriptor, AttributeData attribute, string? argument, params object?[] arguments)
+        {
+            Location? location = argument is null ? ArgumentLocation(attribute, 0) : ArgumentLocation(attribute, argument);
+            return DiagnosticInfo.Create(descriptor, location, arguments);
+        }
+
+        /// <summary>The location of a named argument, or of the whole attribute when it is absent.</summary>
+        private static Location? ArgumentLocation(AttributeData attribute, string name)
+        {
+            if (attribute.ApplicationSyntaxReference?.GetSyntax() is AttributeSyntax syntax)
+            {
+                AttributeArgumentSyntax? argument = syntax.ArgumentList?.Arguments.FirstOrDefault(a =>
+                    a.NameEquals?.Name.Identifier.ValueText == name || a.NameColon?.Name.Identifier.ValueText == name);
+                return (argument ?? (SyntaxNode)syntax).GetLocation();
+            }
+
+            return null;
+        }
+
+        /// <summary>The location of a positional argument, or of the whole attribute when it is absent.</summary>
+        private static Location? ArgumentLocation(AttributeData attribute, int position)
+        {
+            if (attribute.ApplicationSyntaxReference?.GetSyntax() is AttributeSyntax syntax)
+            {
+                var positional = syntax.ArgumentList?.Arguments.Where(a => a.NameEquals is null).ToList();
+                if (position >= 0 && positional is not null && position < positional.Count)
+                {
+                    return positional[position].GetLocation();
+                }
+
+                return syntax.GetLocation();
+            }
+
+            return null;
+        }
+
+        private static T? Named<T>(Dictionary<string, AttributeData> attributes, string attribute, string name)
+            where T : class => attributes.TryGetValue(attribute, out AttributeData? data) ? Named<T>(data, name) : null;
+
+        private static T? Named<T>(AttributeData attribute, string name)
+            where T : class
+        {
+            foreach (KeyValuePair<string, TypedConstant> pair in attribute.NamedArguments)
+            {
+                if (pair.Key == name && pair.Value.Kind != TypedConstantKind.Error)
+                {
+                    return pair.Value.Value as T;
+                }
+            }
+
+            return null;
+        }
+
+        private static bool TryNamed(AttributeData attribute, string name, out double value)
+        {
+            foreach (KeyValuePair<string, TypedConstant> pair in attribute.NamedArguments)
+            {
+                if (pair.Key == name && pair.Value.Kind != TypedConstantKind.Error)
+                {
+                    value = ToDouble(pair.Value.Value);
+                    return true;
+                }
+            }
+
+            value = 0;
+            return false;
+        }
+
+        private static int NamedInt(AttributeData attribute, string name)
+        {
+            foreach (KeyValuePair<string, TypedConstant> pair in attribute.NamedArguments)
+            {
+                if (pair.Key == name && pair.Value.Value is int i)
+                {
+                    return i;
+                }
+            }
+
+            return 0;
+        }
+
+        private static bool NamedBool(AttributeData attribute, string name)
+        {
+            foreach (KeyValuePair<string, TypedConstant> pair in attribute.NamedArguments)
+            {
+                if (pair.Key == name && pair.Value.Value is bool b)
+                {
+                    return b;
+                }
+            }
+
+            return false;
+        }
+
+        private static double Positional(AttributeData attribute, int index) =>
+            index < attribute.ConstructorArguments.Length ? ToDouble(attribute.ConstructorArguments[index].Value) : double.NaN;
+
+        private static int PositionalInt(AttributeData attribute, int index) =>
+            index < attribute.ConstructorArguments.Length && attribute.ConstructorArguments[index].Value is int i ? i : 0;
+
+        private static double ToDouble(object? value) => value switch
+        {
+            double d => d,
+            float f => f,
+            int i => i,
+            long l => l,
+            _ => double.NaN,
+        };
+
+        internal static string Format(double value) => value.ToString("R", CultureInfo.InvariantCulture);
+
+        private static string FullName(INamedTypeSymbol type) =>
+            type.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat).Replace("global::", string.Empty);
+
+        private static TypeDeclarationInfo TypeInfoOf(INamedTypeSymbol type)
+        {
+            string ns = type.ContainingNamespace is { IsGlobalNamespace: false } n ? n.ToDisplayString() : string.Empty;
+            var containing = new List<string>();
+            for (INamedTypeSymbol? t = type.ContainingType; t is not null; t = t.ContainingType)
+            {
+                string keyword = t.IsRecord ? "record" : t.TypeKind == TypeKind.Struct ? "struct" : t.TypeKind == TypeKind.Interface ? "interface" : "class";
+                if (t.IsRecord && t.TypeKind == TypeKind.Struct)
+                {
+                    keyword = "record struct";
+                }
+
+                containing.Insert(0, $"partial {keyword} {t.Name}");
+            }
+
+            string hint = FullName(type).Replace('<', '_').Replace('>', '_');
+            return new TypeDeclarationInfo(ns, type.Name, containing.ToEquatableArray(), hint);
+        }
+    }
+}

@@ -1,0 +1,73 @@
+namespace OptGen;
+
+/// <summary>How the running averages are corrected for their start at zero.</summary>
+public enum BiasCorrectionMode
+{
+    /// <summary>No correction: the averages start biased toward zero.</summary>
+    None = 0,
+
+    /// <summary>Adam's correction: divide each average by 1 − βᵗ.</summary>
+    Power = 1,
+
+    /// <summary>The lecture's form: average with weight 1/min(t, N), which is exactly the mean of the first t values while t ≤ N.</summary>
+    MinT = 2,
+}
+
+/// <summary>Where ε enters the denominator built from the second moment s.</summary>
+public enum EpsilonPlacement
+{
+    /// <summary>η·u / (√s + ε), as in PyTorch's Adam and RMSprop.</summary>
+    OutsideSqrt = 0,
+
+    /// <summary>η·u / √(s + ε), as in the lecture's RMSProp slide.</summary>
+    InsideSqrt = 1,
+
+    /// <summary>The decoupled form η = ε·η₀: η₀·u / (1 + √s / ε), which tends to SGD as ε → ∞.</summary>
+    Decoupled = 2,
+}
+
+/// <summary>What a first moment averages.</summary>
+public enum MomentInput
+{
+    /// <summary>The gradient g.</summary>
+    Gradient = 0,
+
+    /// <summary>The absolute value |g|.</summary>
+    AbsoluteGradient = 1,
+}
+
+/// <summary>How the second moment accumulates g².</summary>
+public enum SecondMomentKind
+{
+    /// <summary>Exponential moving average s ← β·s + (1 − β)·g².</summary>
+    ExponentialAverage = 0,
+
+    /// <summary>Cumulative sum s ← s + g² (Adagrad).</summary>
+    Sum = 1,
+
+    /// <summary>Cumulative mean: s ← s + g² and the denominator uses s / t (the lecture's root-mean-square Adagrad).</summary>
+    Mean = 2,
+
+    /// <summary>Infinity norm u ← max(β·u, |g| + ε) (Adamax); the denominator is u itself.</summary>
+    InfinityNorm = 3,
+}
+
+/// <summary>How an exponential average starts.</summary>
+public enum MomentStart
+{
+    /// <summary>From zero, as every average in PyTorch does.</summary>
+    Zero = 0,
+
+    /// <summary>From the first sample: the first step stores the input itself (the lecture's σ₁ = |g₁|).</summary>
+    FirstSample = 1,
+}
+
+/// <summary>The form of a momentum buffer applied to the update direction u.</summary>
+public enum MomentumStyle
+{
+    /// <summary>PyTorch's heavy ball: b ← μ·b + (1 − dampening)·u (b₁ = u); p ← p − η·b, or p ← p − η·(u + μ·b) with Nesterov.</summary>
+    PyTorch = 0,
+
+    /// <summary>The lecture's classic form: v ← (1 − 1/N)·v + η·u; p ← p − v (η enters the buffer).</summary>
+    Classic = 1,
+}

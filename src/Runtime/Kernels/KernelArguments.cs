@@ -1,0 +1,31 @@
+using System;
+
+namespace OptGen.Kernels;
+
+/// <summary>Everything one kernel launch over one tensor needs: the step's inputs and the memory it walks.</summary>
+public ref struct KernelArguments
+{
+    /// <summary>The hyperparameter values of the tensor's group, in the order of <see cref="OptimizerDescriptor.Hyperparameters"/>.</summary>
+    public ReadOnlySpan<double> Hyperparameters;
+
+    /// <summary>The step number t = 1, 2, … of this update.</summary>
+    public long Step;
+
+    /// <summary>A factor applied to every gradient element before the rule sees it (unscaling, clipping); 1 by default.</summary>
+    public double GradientScale;
+
+    /// <summary>The first parameter element.</summary>
+    public ref byte Parameters;
+
+    /// <summary>The first gradient element.</summary>
+    public ref byte Gradients;
+
+    /// <summary>The first element of state buffer 0; buffer k starts <see cref="StateStride"/>·k elements later.</summary>
+    public ref byte State;
+
+    /// <summary>The distance, in elements, between consecutive state buffers.</summary>
+    public nuint StateStride;
+
+    /// <summary>The number of elements to update.</summary>
+    public nuint Length;
+}

@@ -1,0 +1,171 @@
+using System;
+using System.ComponentModel;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using OptGen.Kernels;
+
+namespace OptGen;
+
+/// <summary>
+/// The base of every generated optimizer: hyperparameters, the step counter, the per-element state of one
+/// tensor, argument checks, and the hand-off to the generated fused kernel.
+/// </summary>
+/// <remarks>
+/// Derived classes are written by the OptGen generator from the attributes on a <c>partial class</c>; they add a
+/// typed property per hyperparameter and state buffer and implement <see cref="RunKernel"/>.
+/// </remarks>
+public abstract class Optimizer
+{
+    private readonly double[] _hyperparameters;
+    private readonly StateStorage _state;
+
+    /// <summary>Creates the optimizer with state for <paramref name="length"/> parameters, every hyperparameter at its default.</summary>
+    /// <param name="descriptor">The rule (generated).</param>
+    /// <param name="length">The number of parameters, ≥ 0.</param>
+    protected Optimizer(OptimizerDescriptor descriptor, int length)
+    {
+        ArgumentNullException.ThrowIfNull(descriptor);
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        Descriptor = descriptor;
+        _hyperparameters = new double[descriptor.Hyperparameters.Count];
+        for (int i = 0; i < _hyperparameters.Length; i++)
+        {
+            _hyperparameters[i] = descriptor.Hyperparameters[i].DefaultValue;
+        }
+
+        _state = new StateStorage(descriptor.States.Count, length);
+        InitializeState();
+    }
+
+    /// <summary>The rule: its name, hyperparameters, state buffers and memory traffic.</summary>
+    public OptimizerDescriptor Descriptor { get; }
+
+    /// <summary>The number of parameters this optimizer updates.</summary>
+    public int Length => _state.Length;
+
+    /// <summary>The number of steps taken; the next step is t = <see cref="StepCount"/> + 1.</summary>
+    public long StepCount { get; private set; }
+
+    /// <summary>Gets or sets a hyperparameter by its property name (e.g. <c>"LearningRate"</c>).</summary>
+    /// <exception cref="ArgumentException">The rule has no such hyperparameter.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The value is out of the hyperparameter's range.</exception>
+    public double this[string hyperparameter]
+    {
+        get => GetHyperparameter(IndexOf(hyperparameter));
+        set => SetHyperparameter(IndexOf(hyperparameter), value);
+    }
+
+    /// <summary>A read-only view of the state buffer called <paramref name="name"/>.</summary>
+    /// <exception cref="ArgumentException">The rule has no such state buffer.</exception>
+    public ReadOnlySpan<float> GetState(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        int index = Descriptor.IndexOfState(name);
+        if (index < 0)
+        {
+            throw new ArgumentException($"The rule '{Descriptor.Name}' has no state buffer '{name}'.", nameof(name));
+        }
+
+        return GetState(index);
+    }
+
+    /// <summary>
+    /// One optimizer step: a single fused pass over <paramref name="parameters"/>, <paramref name="gradients"/> and
+    /// the state, updating the parameters and state in place.
+    /// </summary>
+    /// <param name="parameters">The parameters to update; <see cref="Length"/> elements.</param>
+    /// <param name="gradients">Their gradients; <see cref="Length"/> elements, not overlapping <paramref name="parameters"/>.</param>
+    /// <exception cref="ArgumentException">A length differs from <see cref="Length"/>, or the buffers overlap. Nothing is written.</exception>
+    public void Step(Span<float> parameters, ReadOnlySpan<float> gradients)
+    {
+        if (parameters.Length != Length)
+        {
+            throw new ArgumentException($"Expected {Length} parameters but got {parameters.Length}.", nameof(parameters));
+        }
+
+        if (gradients.Length != Length)
+        {
+            throw new ArgumentException($"Expected {Length} gradients but got {gradients.Length}.", nameof(gradients));
+        }
+
+        if (parameters.Overlaps(gradients))
+        {
+            throw new ArgumentException("The gradients overlap the parameters; the update is in place and needs separate buffers.", nameof(gradients));
+        }
+
+        long step = StepCount + 1;
+        var arguments = new KernelArguments
+        {
+            Hyperparameters = _hyperparameters,
+            Step = step,
+            GradientScale = 1.0,
+            Parameters = ref Unsafe.As<float, byte>(ref MemoryMarshal.GetReference(parameters)),
+            Gradients = ref Unsafe.As<float, byte>(ref MemoryMarshal.GetReference(gradients)),
+            State = ref Unsafe.As<float, byte>(ref _state.Base),
+            StateStride = (nuint)_state.Stride,
+            Length = (nuint)Length,
+        };
+        RunKernel<Float32Codec, Float32Codec, Float32Codec>(in arguments);
+        StepCount = step;
+    }
+
+    /// <summary>Sets every state buffer back to its initial value and the step count to zero; hyperparameters are kept.</summary>
+    public void Reset()
+    {
+        InitializeState();
+        StepCount = 0;
+    }
+
+    /// <summary>The value of hyperparameter <paramref name="index"/>.</summary>
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    protected double GetHyperparameter(int index) => _hyperparameters[index];
+
+    /// <summary>Sets hyperparameter <paramref name="index"/>, rejecting values out of its range.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is out of range; the hyperparameter keeps its value.</exception>
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    protected void SetHyperparameter(int index, double value)
+    {
+        HyperparameterDescriptor descriptor = Descriptor.Hyperparameters[index];
+        if (!descriptor.Accepts(value))
+        {
+            throw new ArgumentOutOfRangeException(descriptor.Name, value, $"{descriptor.Name} ({descriptor.Symbol}) must be {descriptor.RangeText}.");
+        }
+
+        _hyperparameters[index] = value;
+    }
+
+    /// <summary>A read-only view of state buffer <paramref name="index"/>.</summary>
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    protected ReadOnlySpan<float> GetState(int index) => _state.Plane(index);
+
+    /// <summary>
+    /// Runs the generated fused kernel once over the tensor described by <paramref name="arguments"/>
+    /// (implemented by the generator).
+    /// </summary>
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    protected abstract void RunKernel<TParameter, TGradient, TState>(scoped in KernelArguments arguments)
+        where TParameter : struct, IElementCodec
+        where TGradient : struct, IElementCodec
+        where TState : struct, IElementCodec;
+
+    private int IndexOf(string hyperparameter)
+    {
+        ArgumentNullException.ThrowIfNull(hyperparameter);
+        int index = Descriptor.IndexOfHyperparameter(hyperparameter);
+        if (index < 0)
+        {
+            throw new ArgumentException($"The rule '{Descriptor.Name}' has no hyperparameter '{hyperparameter}'.", nameof(hyperparameter));
+        }
+
+        return index;
+    }
+
+    private void InitializeState()
+    {
+        for (int k = 0; k < _state.Count; k++)
+        {
+            int source = Descriptor.States[k].InitialValueHyperparameter;
+            _state.Plane(k).Fill(source < 0 ? 0f : (float)_hyperparameters[source]);
+        }
+    }
+}

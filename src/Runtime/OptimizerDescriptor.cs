@@ -1,0 +1,136 @@
+using System;
+using System.Collections.Generic;
+
+namespace OptGen;
+
+/// <summary>The values a hyperparameter accepts; setters reject anything else.</summary>
+public enum HyperparameterRange
+{
+    /// <summary>Any finite value.</summary>
+    Finite = 0,
+
+    /// <summary>A finite value ≥ 0.</summary>
+    NonNegative = 1,
+
+    /// <summary>A finite value &gt; 0.</summary>
+    Positive = 2,
+
+    /// <summary>A decay in [0, 1).</summary>
+    UnitInterval = 3,
+
+    /// <summary>A switch: 0 (false) or 1 (true).</summary>
+    Boolean = 4,
+
+    /// <summary>A fraction in [0, 1].</summary>
+    Probability = 5,
+}
+
+/// <summary>One hyperparameter of a rule.</summary>
+/// <param name="Name">The property name, e.g. <c>LearningRate</c>.</param>
+/// <param name="Symbol">The symbol in the update rule, e.g. η.</param>
+/// <param name="DefaultValue">The declared default.</param>
+/// <param name="Range">The values it accepts.</param>
+public sealed record HyperparameterDescriptor(string Name, string Symbol, double DefaultValue, HyperparameterRange Range)
+{
+    /// <summary>Whether <paramref name="value"/> is in range.</summary>
+    public bool Accepts(double value) => Range switch
+    {
+        HyperparameterRange.NonNegative => double.IsFinite(value) && value >= 0,
+        HyperparameterRange.Positive => double.IsFinite(value) && value > 0,
+        HyperparameterRange.UnitInterval => value >= 0 && value < 1,
+        HyperparameterRange.Boolean => value == 0 || value == 1,
+        HyperparameterRange.Probability => value >= 0 && value <= 1,
+        _ => double.IsFinite(value),
+    };
+
+    /// <summary>The range in words, for error messages.</summary>
+    public string RangeText => Range switch
+    {
+        HyperparameterRange.NonNegative => "a finite value >= 0",
+        HyperparameterRange.Positive => "a finite value > 0",
+        HyperparameterRange.UnitInterval => "a value in [0, 1)",
+        HyperparameterRange.Boolean => "0 or 1",
+        HyperparameterRange.Probability => "a value in [0, 1]",
+        _ => "a finite value",
+    };
+}
+
+/// <summary>One per-element state buffer of a rule.</summary>
+/// <param name="Name">The buffer's name, e.g. <c>FirstMoment</c>.</param>
+/// <param name="Symbol">The symbol in the update rule, e.g. m.</param>
+/// <param name="InitialValueHyperparameter">The index of the hyperparameter holding the buffer's initial value, or −1 for zero.</param>
+public sealed record StateDescriptor(string Name, string Symbol, int InitialValueHyperparameter = -1);
+
+/// <summary>
+/// What the generator knows about a declared rule, at run time: its identity, hyperparameters, state buffers and
+/// memory traffic. Generated optimizers pass one to <see cref="Optimizer"/>.
+/// </summary>
+public sealed class OptimizerDescriptor
+{
+    /// <summary>Creates a descriptor (called by generated code).</summary>
+    public OptimizerDescriptor(
+        string name,
+        string ruleId,
+        HyperparameterDescriptor[] hyperparameters,
+        StateDescriptor[] states,
+        int bytesReadPerElement,
+        int bytesWrittenPerElement)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        ArgumentNullException.ThrowIfNull(ruleId);
+        ArgumentNullException.ThrowIfNull(hyperparameters);
+        ArgumentNullException.ThrowIfNull(states);
+        Name = name;
+        RuleId = ruleId;
+        Hyperparameters = hyperparameters;
+        States = states;
+        BytesReadPerElement = bytesReadPerElement;
+        BytesWrittenPerElement = bytesWrittenPerElement;
+    }
+
+    /// <summary>The rule's name (the <see cref="OptimizerAttribute.Name"/>, or the class's full name).</summary>
+    public string Name { get; }
+
+    /// <summary>A fingerprint of the update rule's structure: equal for rules that compute the same thing.</summary>
+    public string RuleId { get; }
+
+    /// <summary>The hyperparameters, in storage order.</summary>
+    public IReadOnlyList<HyperparameterDescriptor> Hyperparameters { get; }
+
+    /// <summary>The per-element state buffers, in storage order.</summary>
+    public IReadOnlyList<StateDescriptor> States { get; }
+
+    /// <summary>Bytes read per element and step with float32 storage (p, g and every state the rule reads).</summary>
+    public int BytesReadPerElement { get; }
+
+    /// <summary>Bytes written per element and step with float32 storage (p and every state the rule writes).</summary>
+    public int BytesWrittenPerElement { get; }
+
+    /// <summary>The index of the hyperparameter called <paramref name="name"/>, or −1.</summary>
+    public int IndexOfHyperparameter(string name)
+    {
+        for (int i = 0; i < Hyperparameters.Count; i++)
+        {
+            if (string.Equals(Hyperparameters[i].Name, name, StringComparison.Ordinal))
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
+    /// <summary>The index of the state buffer called <paramref name="name"/>, or −1.</summary>
+    public int IndexOfState(string name)
+    {
+        for (int i = 0; i < States.Count; i++)
+        {
+            if (string.Equals(States[i].Name, name, StringComparison.Ordinal))
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+}

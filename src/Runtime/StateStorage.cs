@@ -1,0 +1,68 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace OptGen;
+
+/// <summary>
+/// The per-element state of one tensor: <c>count</c> float32 buffers ("planes") of <c>length</c> elements in one
+/// pinned allocation. Each plane starts on a 64-byte boundary, and consecutive planes are staggered within the
+/// 4 KiB page (stride ≡ 1088 bytes mod 4096) so that the kernel's streams do not alias each other in the cache.
+/// </summary>
+internal sealed class StateStorage
+{
+    private const int Alignment = 64;
+    private const int AlignmentFloats = Alignment / sizeof(float);
+    private const int PageBytes = 4096;
+    private const int StaggerBytes = 1088;
+
+    private readonly float[] _buffer;
+    private readonly int _offset;
+
+    public StateStorage(int count, int length)
+    {
+        Count = count;
+        Length = length;
+        if (count == 0)
+        {
+            _buffer = [];
+            return;
+        }
+
+        Stride = StrideFor(length);
+        long total = (Stride * (long)count) + AlignmentFloats;
+        if (total > Array.MaxLength)
+        {
+            throw new ArgumentOutOfRangeException(nameof(length), length, "The optimizer state for this many elements does not fit in one allocation.");
+        }
+
+        _buffer = GC.AllocateArray<float>((int)total, pinned: true);
+        nint address = Unsafe.ByteOffset(ref Unsafe.NullRef<float>(), ref MemoryMarshal.GetArrayDataReference(_buffer));
+        int misalignment = (int)(address & (Alignment - 1));
+        _offset = misalignment == 0 ? 0 : (Alignment - misalignment) / sizeof(float);
+    }
+
+    /// <summary>The number of planes.</summary>
+    public int Count { get; }
+
+    /// <summary>Elements per plane.</summary>
+    public int Length { get; }
+
+    /// <summary>The distance between planes, in elements.</summary>
+    public int Stride { get; }
+
+    /// <summary>The first element of plane 0.</summary>
+    public ref float Base => ref Count == 0 ? ref Unsafe.NullRef<float>() : ref _buffer[_offset];
+
+    /// <summary>Plane <paramref name="index"/>.</summary>
+    public Span<float> Plane(int index) => _buffer.AsSpan(_offset + (index * Stride), Length);
+
+    /// <summary>The plane stride for <paramref name="length"/> elements: a 64-byte multiple, staggered in the page.</summary>
+    internal static int StrideFor(int length)
+    {
+        long rounded = ((long)length + AlignmentFloats - 1) / AlignmentFloats * AlignmentFloats;
+        long bytes = rounded * sizeof(float);
+        long pad = ((StaggerBytes - (bytes % PageBytes)) + PageBytes) % PageBytes;
+        return checked((int)(rounded + (pad / sizeof(float))));
+    }
+}

@@ -1,0 +1,67 @@
+using System;
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using System.IO;
+using System.Linq;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using OptGen.Generator;
+
+namespace OptGen.Generator.Tests;
+
+/// <summary>Runs <see cref="OptGenGenerator"/> in-process over source text, as the compiler would.</summary>
+internal static class GeneratorHarness
+{
+    private static readonly Lazy<ImmutableArray<MetadataReference>> References = new(() =>
+    {
+        string tpa = (string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!;
+        return tpa.Split(Path.PathSeparator)
+            .Where(p => Path.GetFileName(p).StartsWith("System.", StringComparison.Ordinal) || Path.GetFileName(p) is "mscorlib.dll" or "netstandard.dll")
+            .Select(p => (MetadataReference)MetadataReference.CreateFromFile(p))
+            .Append(MetadataReference.CreateFromFile(typeof(OptGen.Optimizer).Assembly.Location))
+            .ToImmutableArray();
+    });
+
+    public static CSharpParseOptions ParseOptions(LanguageVersion version = LanguageVersion.Latest) =>
+        new(version);
+
+    public static CSharpCompilation Compilation(string source, LanguageVersion version = LanguageVersion.Latest) =>
+        CSharpCompilation.Create(
+            "Consumer",
+            new[] { CSharpSyntaxTree.ParseText(source, ParseOptions(version), path: "Consumer.cs") },
+            References.Value,
+            new CSharpCompilationOptions(
+                OutputKind.DynamicallyLinkedLibrary,
+                nullableContextOptions: NullableContextOptions.Enable,
+                generalDiagnosticOption: ReportDiagnostic.Error,
+                allowUnsafe: false));
+
+    public static GeneratorDriver Driver(LanguageVersion version = LanguageVersion.Latest) =>
+        CSharpGeneratorDriver.Create(
+            new[] { new OptGenGenerator().AsSourceGenerator() },
+            parseOptions: ParseOptions(version),
+            driverOptions: new GeneratorDriverOptions(IncrementalGeneratorOutputKind.None, trackIncrementalGeneratorSteps: true));
+
+    /// <summary>Runs the generator; returns the generated files, the generator's diagnostics and the compiler's diagnostics on the result.</summary>
+    public static Run Generate(string source, LanguageVersion version = LanguageVersion.Latest)
+    {
+        CSharpCompilation compilation = Compilation(source, version);
+        GeneratorDriver driver = Driver(version).RunGeneratorsAndUpdateCompilation(compilation, out Compilation output, out ImmutableArray<Diagnostic> generatorDiagnostics);
+        GeneratorDriverRunResult result = driver.GetRunResult();
+        var files = result.Results.SelectMany(r => r.GeneratedSources)
+            .ToDictionary(s => s.HintName, s => s.SourceText.ToString());
+        ImmutableArray<Diagnostic> compileDiagnostics = output.GetDiagnostics();
+        return new Run(files, generatorDiagnostics.AddRange(result.Diagnostics).Distinct().ToImmutableArray(), compileDiagnostics, result.Results.Select(r => r.Exception).Where(e => e is not null).ToList()!);
+    }
+
+    internal sealed record Run(
+        IReadOnlyDictionary<string, string> Files,
+        ImmutableArray<Diagnostic> GeneratorDiagnostics,
+        ImmutableArray<Diagnostic> CompileDiagnostics,
+        IReadOnlyList<Exception> Exceptions)
+    {
+        public IEnumerable<Diagnostic> OptGenDiagnostics => GeneratorDiagnostics.Where(d => d.Id.StartsWith("OPTG", StringComparison.Ordinal));
+
+        public IEnumerable<Diagnostic> Errors => CompileDiagnostics.Where(d => d.Severity >= DiagnosticSeverity.Warning);
+    }
+}

@@ -1,0 +1,85 @@
+using System.Collections.Generic;
+using System.Linq;
+using Xunit;
+
+namespace OptGen.Generator.Tests;
+
+/// <summary>
+/// Golden snapshots of the generated code for representative rules. Review a changed snapshot like code:
+/// it is what users step into.
+/// </summary>
+public sealed class SnapshotTests
+{
+    public static TheoryData<string, string> Declarations => new()
+    {
+        {
+            "AdamPyTorch",
+            """
+            [Optimizer]
+            [FirstMoment(Beta = 0.9)]
+            [SecondMoment(Beta = 0.999)]
+            [BiasCorrection(BiasCorrectionMode.Power)]
+            [Epsilon(1e-8)]
+            public partial class AdamPyTorch;
+            """
+        },
+        {
+            "AdamLectureMinT",
+            """
+            [Optimizer]
+            [FirstMoment(Length = 10)]
+            [SecondMoment(Length = 1000)]
+            [BiasCorrection(BiasCorrectionMode.MinT)]
+            [Epsilon(1e-8)]
+            public partial class AdamLectureMinT;
+            """
+        },
+        {
+            "RmsPropEpsilonInside",
+            """
+            [Optimizer]
+            [LearningRate(0.01)]
+            [SecondMoment(Length = 100)]
+            [Epsilon(1e-8, Placement = EpsilonPlacement.InsideSqrt)]
+            public partial class RmsPropEpsilonInside;
+            """
+        },
+        {
+            "EmaMomentum",
+            """
+            [Optimizer]
+            [LearningRate(0.1)]
+            [FirstMoment(Length = 10)]
+            public partial class EmaMomentum;
+            """
+        },
+        {
+            "SgdNesterovWeightDecay",
+            """
+            [Optimizer]
+            [LearningRate(0.1)]
+            [Momentum(0.9, Nesterov = true)]
+            [WeightDecay(1e-4)]
+            [Maximize]
+            public partial class SgdNesterovWeightDecay;
+            """
+        },
+    };
+
+    [Theory]
+    [MemberData(nameof(Declarations))]
+    public void GeneratedCodeMatchesSnapshot(string name, string declaration)
+    {
+        GeneratorHarness.Run run = GeneratorHarness.Generate("using OptGen;\nnamespace Demo;\n\n" + declaration);
+
+        Assert.Empty(run.Exceptions);
+        Assert.Empty(run.OptGenDiagnostics);
+        Assert.Empty(run.Errors);
+        Assert.Equal(2, run.Files.Count);
+        foreach (KeyValuePair<string, string> file in run.Files.OrderBy(f => f.Key))
+        {
+            string kind = file.Key.StartsWith("OptGen.Generated.", System.StringComparison.Ordinal) ? "Kernel" : "Optimizer";
+            Snapshot.Verify($"{name}.{kind}", file.Value);
+        }
+    }
+}
