@@ -137,6 +137,18 @@ public sealed partial class DocsTests
         Assert.True(missing.Count == 0, $"docs/{page} points to paths that do not exist: {string.Join(", ", missing)}.");
     }
 
+    [Fact]
+    public void RepositoryReadmeLinksResolve()
+    {
+        string root = Path.GetDirectoryName(Docs)!;
+        string readme = File.ReadAllText(Path.Combine(root, "README.md"));
+        string[] targets = RelativeLink().Matches(readme).Select(m => m.Groups["target"].Value.Split('#')[0]).Where(t => t.Length > 0).ToArray();
+        Assert.Contains("docs/README.md", targets);
+        Assert.Contains("docs/getting-started.md", targets);
+        string[] missing = targets.Where(t => !File.Exists(Path.Combine(root, t)) && !Directory.Exists(Path.Combine(root, t))).ToArray();
+        Assert.True(missing.Length == 0, $"README.md links to paths that do not exist: {string.Join(", ", missing)}.");
+    }
+
     private static IEnumerable<Type> PublicAttributes() =>
         OptGenAssembly.GetExportedTypes().Where(t => typeof(Attribute).IsAssignableFrom(t) && !t.IsAbstract).OrderBy(t => t.Name, StringComparer.Ordinal);
 
