@@ -16,7 +16,8 @@ namespace OptGen.Package.Tests;
 /// <item>copies <c>Consumer/</c> to a temporary folder outside the repository, with a nuget.config whose only
 /// sources are that feed and the machine's NuGet package folder (read as a feed, so nothing needs the network),
 /// and an empty global packages folder of its own (so no cached OptGen can stand in for the packed one);</item>
-/// <item>builds it with warnings as errors and runs it.</item>
+/// <item>builds it with warnings as errors and runs it;</item>
+/// <item>builds it again with a declaration that has a mistake, which must fail with the generator's error.</item>
 /// </list>
 /// Each step runs only when the one before it succeeded; the tests report which step failed, with its output.
 /// </summary>
@@ -82,6 +83,21 @@ public sealed class PackageFixture : IDisposable
         }
 
         Run = DotNetCli.Run(ConsumerDirectory, environment, RunTimeout, "exec", Path.Combine(ConsumerOutputDirectory, "Consumer.dll"));
+
+        // Last, as it overwrites the build's outputs: the same project plus a declaration with a mistake.
+        InvalidBuild = DotNetCli.Run(
+            ConsumerDirectory,
+            environment,
+            BuildTimeout,
+            "build",
+            "Consumer.csproj",
+            "-c", "Release",
+            "--no-restore",
+            "-p:OptGenVersion=" + PackageVersion,
+            "-p:OptGenInvalid=true",
+            "-nodeReuse:false",
+            "-p:UseSharedCompilation=false",
+            "-tl:off");
     }
 
     public string RepositoryRoot { get; }
@@ -111,6 +127,9 @@ public sealed class PackageFixture : IDisposable
 
     /// <summary>The consumer's run; null when an earlier step failed.</summary>
     public CommandResult? Run { get; }
+
+    /// <summary>A build of the consumer with <c>Invalid/Invalid.cs</c> added; null when an earlier step failed.</summary>
+    public CommandResult? InvalidBuild { get; }
 
     public void Dispose()
     {

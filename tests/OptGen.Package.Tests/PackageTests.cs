@@ -70,7 +70,7 @@ public sealed class PackageTests(PackageFixture fixture) : IClassFixture<Package
         Assert.True(File.Exists(Path.Combine(fixture.ConsumerOutputDirectory, "OptGen.dll")), "OptGen.dll is not in the consumer's output.");
         Assert.False(File.Exists(Path.Combine(fixture.ConsumerOutputDirectory, "OptGen.Generator.dll")), "The generator was referenced as a library.");
 
-        string generated = Path.Combine(fixture.ConsumerDirectory, "generated", "OptGen.Generator", "OptGen.Generator.OptGenGenerator");
+        string generated = Path.Combine(fixture.ConsumerDirectory, "obj", "Release", "net10.0", "generated", "OptGen.Generator", "OptGen.Generator.OptGenGenerator");
         Assert.True(Directory.Exists(generated), $"No generated files under {generated}.\n{build}");
         string[] files = Directory.GetFiles(generated, "*.g.cs").Select(Path.GetFileName).ToArray()!;
         string list = string.Join(", ", files);
@@ -97,6 +97,21 @@ public sealed class PackageTests(PackageFixture fixture) : IClassFixture<Package
         Check(traces["PackagedAdamW"], new AdamReference(lr: 0.01, beta1: 1 - (1.0 / 10), beta2: 1 - (1.0 / 1000), eps: 1e-8, decoupledDecay: 0.01));
         Check(traces["PackagedNesterov"], new NesterovReference(lr: 0.05, momentum: 0.9, l2: 1e-3));
         Check(traces["Adam"], new AdamReference(lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, decoupledDecay: 0));
+    }
+
+    [Fact]
+    public void PackagedGeneratorReportsMistakesAtTheArgument()
+    {
+        RequireBuild();
+        CommandResult build = fixture.InvalidBuild!;
+        Assert.False(build.Succeeded, $"A declaration with Length = 0 compiled:\n{build}");
+
+        // OPTG0008 (invalid averaging length), located at `Length = 0` on line 8 of Invalid.cs.
+        Assert.Matches(@"Invalid[\\/]Invalid\.cs\(8,\d+\): error OPTG0008", build.Output);
+
+        // And nothing else: the valid declarations next to it still generate cleanly.
+        string[] codes = System.Text.RegularExpressions.Regex.Matches(build.Output, @"error (OPTG\d{4})").Select(m => m.Groups[1].Value).Distinct().ToArray();
+        Assert.True(codes.SequenceEqual(["OPTG0008"]), $"Expected only OPTG0008, got {string.Join(", ", codes)}:\n{build}");
     }
 
     private CommandResult RequireBuild()
