@@ -82,6 +82,15 @@ public sealed class PackageFixture : IDisposable
             return;
         }
 
+        // What the build left, recorded before the build below overwrites it.
+        string generated = Path.Combine(ConsumerDirectory, "obj", "Release", "net10.0", "generated", "OptGen.Generator", "OptGen.Generator.OptGenGenerator");
+        GeneratedFiles = Directory.Exists(generated)
+            ? Directory.GetFiles(generated).ToDictionary(f => Path.GetFileName(f), File.ReadAllText, StringComparer.Ordinal)
+            : new Dictionary<string, string>();
+        OutputFiles = Directory.Exists(ConsumerOutputDirectory)
+            ? Directory.GetFiles(ConsumerOutputDirectory).Select(f => Path.GetFileName(f)).ToArray()
+            : [];
+
         Run = DotNetCli.Run(ConsumerDirectory, environment, RunTimeout, "exec", Path.Combine(ConsumerOutputDirectory, "Consumer.dll"));
 
         // Last, as it overwrites the build's outputs: the same project plus a declaration with a mistake.
@@ -124,6 +133,12 @@ public sealed class PackageFixture : IDisposable
 
     /// <summary>The consumer's restore and build; null when packing failed.</summary>
     public CommandResult? Build { get; }
+
+    /// <summary>The files the generator wrote in the consumer's build (name → text), as that build left them.</summary>
+    public IReadOnlyDictionary<string, string> GeneratedFiles { get; } = new Dictionary<string, string>();
+
+    /// <summary>The file names in the consumer's output folder, as its build left them.</summary>
+    public IReadOnlyList<string> OutputFiles { get; } = [];
 
     /// <summary>The consumer's run; null when an earlier step failed.</summary>
     public CommandResult? Run { get; }
