@@ -48,7 +48,6 @@ namespace OptGen.Generator
 
             rule.Add("ρ∞ = 2/(1 − β₂) − 1,  ρₜ = ρ∞ − 2t·β₂ᵗ/(1 − β₂ᵗ)");
             rule.Add("rₜ = √((ρₜ − 4)(ρₜ − 2)ρ∞ / ((ρ∞ − 4)(ρ∞ − 2)ρₜ))");
-            rule.Add($"ρₜ > {threshold}: ηₜ = η·rₜ (adaptive step);  ρₜ ≤ {threshold}: p ← p − η·m/(1 − β₁ᵗ)");
             return Expr.Select(rectified, stepSize * Expr.Host("RectificationTerm"), plainStepSize);
         }
 

@@ -332,7 +332,9 @@ namespace OptGen.Generator
                 b.Local("dir", Expr.Select(Expr.Binary(ExprOp.Equal, Expr.Scalar("Rectified"), one), numerator / Expr.Var("denom"), numerator),
                     $"Direction: {direction}/denom when rectified, else {direction}.");
                 direction = "dir";
-                directionMath = $"{Wrap(numeratorMath)} / ({denominatorMath})  or  {numeratorMath} when ρₜ ≤ {Parser.Format(spec.Rectified.Threshold)}";
+                string threshold = Parser.Format(spec.Rectified.Threshold);
+                string plain = first is null ? "g" : firstCorrection is not null ? "m/(1 − β₁ᵗ)" : "m";
+                directionMath = $"rₜ·{Wrap(numeratorMath)} / ({denominatorMath})  when ρₜ > {threshold},  else p ← p − {stepMath}·{plain}";
             }
             else if (denominator is not null)
             {
@@ -383,7 +385,13 @@ namespace OptGen.Generator
             }
             else
             {
-                b.Scalar("StepSize", stepSize, StepSizeMath(stepMath, firstCorrection is not null, spec.Epsilon is { BeforeBiasCorrection: true }));
+                string stepSizeMath = StepSizeMath(stepMath, firstCorrection is not null, spec.Epsilon is { BeforeBiasCorrection: true });
+                if (spec.Rectified is not null)
+                {
+                    stepSizeMath = $"{stepSizeMath}·rₜ when ρₜ > {Parser.Format(spec.Rectified.Threshold)}, else {StepSizeMath(stepMath, firstCorrection is not null, false)}";
+                }
+
+                b.Scalar("StepSize", stepSize, stepSizeMath);
                 b.Assign(Parameter, Expr.Var(Parameter) - (Expr.Scalar("StepSize") * Expr.Var(direction)), $"Step: p ← p − {stepMath}·{direction}.");
                 rule.Add($"p ← p − {stepMath}·{directionMath}");
             }
