@@ -42,9 +42,9 @@ namespace OptGen.Generator
             if (attributes.TryGetValue("RectifiedAttribute", out AttributeData? re))
             {
                 double threshold = TryNamed(re, "Threshold", out double th) ? th : 5;
-                if (!(threshold > 4) || double.IsInfinity(threshold))
+                if (!(threshold >= 4) || double.IsInfinity(threshold))
                 {
-                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.OutOfRange, ArgumentLocation(re, "Threshold"), "The rectification threshold on ρₜ", "a finite value > 4", Format(threshold)));
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.OutOfRange, ArgumentLocation(re, "Threshold"), "The rectification threshold on ρₜ", "a finite value >= 4", Format(threshold)));
                 }
 
                 string? problem =

@@ -62,7 +62,7 @@ public sealed class StepScheduleDiagnosticTests
     [Fact]
     public void RectifiedThresholdAboveFour() => AssertDiagnostic(
         $"[Optimizer] {AdamCore} [Epsilon(1e-8)] [Rectified(Threshold = 3)] public partial class R;",
-        "OPTG0015", "Threshold = 3", "> 4");
+        "OPTG0015", "Threshold = 3", ">= 4");
 
     [Fact]
     public void RectifiedNeedsAFirstMoment() => AssertDiagnostic(

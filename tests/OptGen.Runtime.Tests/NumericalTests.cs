@@ -57,6 +57,7 @@ public sealed class NumericalTests
         ["NAdam ψ = 0.1, maximize (catalog)"] = (n => new NAdam(n) { LearningRate = 0.01, MomentumDecay = 0.1, Beta1 = 0.8, Beta2 = 0.99, Maximize = true }, n => new NAdamReference(n, 0.01, 0.8, 0.99, 1e-8, 0.1, maximize: true)),
         ["RAdam (catalog)"] = (n => new RAdam(n) { LearningRate = 0.01, WeightDecay = 0.01 }, n => new RAdamReference(n, 0.01, 0.9, 0.999, 1e-8, wd: 0.01)),
         ["RAdam β₂ = 0.9, maximize (catalog)"] = (n => new RAdam(n) { LearningRate = 0.01, Beta2 = 0.9, Epsilon = 1e-6, Maximize = true }, n => new RAdamReference(n, 0.01, 0.9, 0.9, 1e-6, maximize: true)),
+        ["RAdam ρₜ > 4, ε after correction (user)"] = (n => new PaperRAdam(n), n => new RAdamReference(n, 0.01, 0.9, 0.99, 1e-6, threshold: 4, epsAfterCorrection: true)),
         ["Adadelta (catalog)"] = (n => new Adadelta(n) { WeightDecay = 0.01, Maximize = true }, n => new AdadeltaReference(n, 1.0, 0.9, 1e-6, wd: 0.01, maximize: true)),
         ["Adadelta ρ = 0.95, ε = 1e-4 (catalog)"] = (n => new Adadelta(n) { LearningRate = 0.5, Rho = 0.95, Epsilon = 1e-4 }, n => new AdadeltaReference(n, 0.5, 0.95, 1e-4)),
         ["RMS Adagrad (lecture, catalog)"] = (n => new AdagradRms(n) { LearningRate = 0.02 }, n => new RmsAdagradReference(n, 0.02)),

@@ -30,10 +30,11 @@ internal sealed class NAdamReference(int n, double lr, double b1, double b2, dou
 }
 
 /// <summary>
-/// torch.optim.RAdam: ρ∞ = 2/(1 − β₂) − 1, ρₜ = ρ∞ − 2tβ₂ᵗ/(1 − β₂ᵗ); when ρₜ &gt; 5 the step is
-/// η·rₜ·m̂·√(1 − β₂ᵗ)/(√v + ε), else η·m̂, with m̂ = m/(1 − β₁ᵗ).
+/// torch.optim.RAdam: ρ∞ = 2/(1 − β₂) − 1, ρₜ = ρ∞ − 2tβ₂ᵗ/(1 − β₂ᵗ); when ρₜ &gt; 5 (or another threshold) the
+/// step is η·rₜ·m̂·√(1 − β₂ᵗ)/(√v + ε) (or η·rₜ·m̂/(√(v/(1 − β₂ᵗ)) + ε) with ε after the correction), else η·m̂,
+/// with m̂ = m/(1 − β₁ᵗ).
 /// </summary>
-internal sealed class RAdamReference(int n, double lr, double b1, double b2, double eps, double wd = 0, bool maximize = false) : Reference(n)
+internal sealed class RAdamReference(int n, double lr, double b1, double b2, double eps, double wd = 0, bool maximize = false, double threshold = 5, bool epsAfterCorrection = false) : Reference(n)
 {
     private readonly double[] _m = Zeros(n), _v = Zeros(n);
 
@@ -49,10 +50,12 @@ internal sealed class RAdamReference(int n, double lr, double b1, double b2, dou
             _v[i] = (b2 * _v[i]) + ((1 - b2) * grad * grad);
             double mHat = _m[i] / bc1;
             double update;
-            if (rhoT > 5)
+            if (rhoT > threshold)
             {
                 double rect = Math.Sqrt((rhoT - 4) * (rhoT - 2) * rhoInf / ((rhoInf - 4) * (rhoInf - 2) * rhoT));
-                update = lr * mHat * rect * Math.Sqrt(bc2) / (Math.Sqrt(_v[i]) + eps);
+                update = epsAfterCorrection
+                    ? lr * mHat * rect / (Math.Sqrt(_v[i] / bc2) + eps)
+                    : lr * mHat * rect * Math.Sqrt(bc2) / (Math.Sqrt(_v[i]) + eps);
             }
             else
             {

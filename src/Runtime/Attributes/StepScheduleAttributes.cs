@@ -38,7 +38,7 @@ public sealed class NesterovMomentumDecayAttribute : Attribute
 [AttributeUsage(AttributeTargets.Class, AllowMultiple = false, Inherited = false)]
 public sealed class RectifiedAttribute : Attribute
 {
-    /// <summary>The threshold on ρₜ above which the adaptive step is taken: 5 (PyTorch's rule, the default) or any value &gt; 4 (the paper uses 4).</summary>
+    /// <summary>The threshold on ρₜ above which the adaptive step is taken: 5 (PyTorch's rule, the default) or any value ≥ 4 (the paper uses 4).</summary>
     public double Threshold { get; set; } = 5;
 }
 
