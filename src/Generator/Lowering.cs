@@ -22,7 +22,7 @@ namespace OptGen.Generator
     /// p ← p − ηₜ·u
     /// </code>
     /// </summary>
-    internal static class Lowering
+    internal static partial class Lowering
     {
         private const string Parameter = "p";
         private const string Gradient = "g";
@@ -44,7 +44,8 @@ namespace OptGen.Generator
             Build(spec, b);
             return b.Hyperparameters.Select(h => h.Name)
                 .Concat(b.States.Select(s => s.Name))
-                .Concat(new[] { "CreateKernel", "RuleDescriptor", "RunKernel" });
+                .Concat(b.HostStates.Select(s => s.Name))
+                .Concat(new[] { "CreateKernel", "RuleDescriptor", "RunKernel", "AdvanceHostState" });
         }
 
         private static void Build(OptimizerSpec spec, ProgramBuilder b)
@@ -83,6 +84,8 @@ namespace OptGen.Generator
             {
                 b.Hyperparameter("Epsilon", "ε", spec.Epsilon.Value, "Positive", "ε, which keeps the denominator away from zero.");
             }
+
+            StepScheduleHyperparameters(spec, b);
 
             if (momentum is not null)
             {
@@ -148,7 +151,7 @@ namespace OptGen.Generator
                 b.Assign("m", (Expr.Scalar("FirstMomentDecay") * Expr.Var("m")) + (Expr.Scalar("FirstMomentWeight") * input),
                     $"First moment: m ← a₁·m + b₁·{x}.");
                 rule.Add(minT ? $"m ← (1 − c₁)·m + c₁·{x},  c₁ = 1/min(t, N₁) = max(1/t, 1 − β₁)" : first.Start == MomentStart.FirstSample ? $"m ← β₁·m + (1 − β₁)·{x}  (m₁ = {x}₁)" : $"m ← β₁·m + (1 − β₁)·{x}");
-                if (power)
+                if (power && spec.NesterovMomentumDecay is null)
                 {
                     firstCorrection = one - Expr.Binary(ExprOp.Pow, beta1, t);
                 }
@@ -287,9 +290,15 @@ namespace OptGen.Generator
                 stepSize = stepSize / firstCorrection;
             }
 
+            Expr plainStepSize = stepSize;
             if (spec.Epsilon is { BeforeBiasCorrection: true } && second is not null)
             {
                 stepSize = stepSize * Expr.Unary(ExprOp.Sqrt, one - Expr.Binary(ExprOp.Pow, Expr.Hyperparameter(second.PropertyName), t));
+            }
+
+            if (spec.Rectified is not null)
+            {
+                stepSize = Rectify(spec, b, rule, stepSize, plainStepSize);
             }
 
             string numeratorMath = first is null ? "g" : firstCorrection is not null ? "m/(1 − β₁ᵗ)" : "m";
@@ -301,7 +310,33 @@ namespace OptGen.Generator
             Expr numerator = Expr.Var(first is null ? Gradient : "m");
             string direction = first is null ? Gradient : "m";
             string directionMath = numeratorMath;
-            if (denominator is not null)
+            if (spec.DeltaAccumulator)
+            {
+                b.Local("denom", denominator!, "Denominator: " + denominatorMath + ".");
+                DeltaAccumulatorStep(b, rule, stepSize, denominatorMath);
+                b.RuleMath.AddRange(rule);
+                return;
+            }
+
+            if (spec.NesterovMomentumDecay is not null)
+            {
+                b.Local("denom", denominator!, "Denominator: " + denominatorMath + ".");
+                NesterovMomentumStep(b, rule, stepSize, denominatorMath);
+                b.RuleMath.AddRange(rule);
+                return;
+            }
+
+            if (denominator is not null && spec.Rectified is not null)
+            {
+                b.Local("denom", denominator, "Denominator: " + denominatorMath + ".");
+                b.Local("dir", Expr.Select(Expr.Binary(ExprOp.Equal, Expr.Scalar("Rectified"), one), numerator / Expr.Var("denom"), numerator),
+                    $"Direction: {direction}/denom when rectified, else {direction}.");
+                direction = "dir";
+                string threshold = Parser.Format(spec.Rectified.Threshold);
+                string plain = first is null ? "g" : firstCorrection is not null ? "m/(1 − β₁ᵗ)" : "m";
+                directionMath = $"rₜ·{Wrap(numeratorMath)} / ({denominatorMath})  when ρₜ > {threshold},  else p ← p − {stepMath}·{plain}";
+            }
+            else if (denominator is not null)
             {
                 b.Local("denom", denominator, "Denominator: " + denominatorMath + ".");
                 b.Local("dir", Expr.Binary(spec.Epsilon is null ? ExprOp.SafeDivide : ExprOp.Divide, numerator, Expr.Var("denom")),
@@ -350,7 +385,13 @@ namespace OptGen.Generator
             }
             else
             {
-                b.Scalar("StepSize", stepSize, StepSizeMath(stepMath, firstCorrection is not null, spec.Epsilon is { BeforeBiasCorrection: true }));
+                string stepSizeMath = StepSizeMath(stepMath, firstCorrection is not null, spec.Epsilon is { BeforeBiasCorrection: true });
+                if (spec.Rectified is not null)
+                {
+                    stepSizeMath = $"{stepSizeMath}·rₜ when ρₜ > {Parser.Format(spec.Rectified.Threshold)}, else {StepSizeMath(stepMath, firstCorrection is not null, false)}";
+                }
+
+                b.Scalar("StepSize", stepSize, stepSizeMath);
                 b.Assign(Parameter, Expr.Var(Parameter) - (Expr.Scalar("StepSize") * Expr.Var(direction)), $"Step: p ← p − {stepMath}·{direction}.");
                 rule.Add($"p ← p − {stepMath}·{directionMath}");
             }
@@ -420,6 +461,15 @@ namespace OptGen.Generator
                 text.Append(s.Name).Append(':').Append(s.Symbol).Append(':').Append(s.InitialValue).Append(',');
             }
 
+            if (program.HostStates.Count > 0)
+            {
+                text.Append("|host:");
+                foreach (HostStateDecl h in program.HostStates)
+                {
+                    text.Append(h.Name).Append(':').Append(ExprText.DoubleLiteral(h.InitialValue)).Append(':').Append(ExprText.Canonical(h.Advance)).Append(',');
+                }
+            }
+
             text.Append('|');
             foreach (HostStatement h in program.Host)
             {
@@ -445,6 +495,8 @@ namespace OptGen.Generator
 
             public List<StateDecl> States { get; } = new();
 
+            public List<HostStateDecl> HostStates { get; } = new();
+
             public List<string> RuleMath { get; } = new();
 
             public void Hyperparameter(string name, string symbol, double value, string range, string summary, bool isBoolean = false) =>
@@ -467,12 +519,18 @@ namespace OptGen.Generator
 
             public void Local(string target, Expr value, string comment) => _body.Add(new ElementStatement(target, value, true, comment));
 
+            public void HostState(string name, string symbol, double initial, Expr advance, string summary) =>
+                HostStates.Add(new HostStateDecl(name, symbol, initial, advance, summary));
+
             public UpdateProgram ToProgram() => new(
                 Hyperparameters.ToEquatableArray(),
                 States.ToEquatableArray(),
                 _host.ToEquatableArray(),
                 _body.ToEquatableArray(),
-                RuleMath.ToEquatableArray());
+                RuleMath.ToEquatableArray())
+            {
+                HostStates = HostStates.ToEquatableArray(),
+            };
         }
     }
 }

@@ -21,7 +21,7 @@ namespace OptGen.Generator
     /// <see cref="OptimizerSpec"/>, and reports every mistake as a diagnostic at the offending argument.
     /// Never throws on user input.
     /// </summary>
-    internal static class Parser
+    internal static partial class Parser
     {
         internal const string Namespace = "OptGen.";
         internal const string OptimizerAttribute = Namespace + "OptimizerAttribute";
@@ -306,6 +306,7 @@ namespace OptGen.Generator
                 momentum,
                 weightDecay,
                 maximize);
+            spec = ReadStepSchedules(attributes, spec, diagnostics);
 
             CheckCollisions(type, declaration, spec, location, diagnostics);
             return spec;

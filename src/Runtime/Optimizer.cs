@@ -17,6 +17,7 @@ namespace OptGen;
 public abstract class Optimizer
 {
     private readonly double[] _hyperparameters;
+    private readonly double[] _hostState;
     private readonly StateStorage _state;
 
     /// <summary>Creates the optimizer with state for <paramref name="length"/> parameters, every hyperparameter at its default.</summary>
@@ -34,6 +35,7 @@ public abstract class Optimizer
         }
 
         _state = new StateStorage(descriptor.States.Count, length);
+        _hostState = new double[descriptor.HostStates.Count];
         InitializeState();
     }
 
@@ -94,9 +96,15 @@ public abstract class Optimizer
         }
 
         long step = StepCount + 1;
+        if (_hostState.Length > 0)
+        {
+            AdvanceHostState(_hostState, _hyperparameters, step);
+        }
+
         var arguments = new KernelArguments
         {
             Hyperparameters = _hyperparameters,
+            HostState = _hostState,
             Step = step,
             GradientScale = 1.0,
             Parameters = ref Unsafe.As<float, byte>(ref MemoryMarshal.GetReference(parameters)),
@@ -109,7 +117,7 @@ public abstract class Optimizer
         StepCount = step;
     }
 
-    /// <summary>Sets every state buffer back to its initial value and the step count to zero; hyperparameters are kept.</summary>
+    /// <summary>Sets every state buffer and carried host scalar back to its initial value and the step count to zero; hyperparameters are kept.</summary>
     public void Reset()
     {
         InitializeState();
@@ -132,6 +140,22 @@ public abstract class Optimizer
         }
 
         _hyperparameters[index] = value;
+    }
+
+    /// <summary>The value of carried host scalar <paramref name="index"/> (see <see cref="OptimizerDescriptor.HostStates"/>).</summary>
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    protected double GetHostState(int index) => _hostState[index];
+
+    /// <summary>
+    /// Advances the carried host scalars from step t − 1 to step <paramref name="step"/>; called once per step, before
+    /// the kernel runs (implemented by the generator for rules that carry any, e.g. NAdam's Πₜ).
+    /// </summary>
+    /// <param name="hostState">The values after step t − 1, overwritten with the values after step t.</param>
+    /// <param name="hyperparameters">The hyperparameter values, in descriptor order.</param>
+    /// <param name="step">The step number t = 1, 2, ….</param>
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    protected virtual void AdvanceHostState(Span<double> hostState, ReadOnlySpan<double> hyperparameters, long step)
+    {
     }
 
     /// <summary>A read-only view of state buffer <paramref name="index"/>.</summary>
@@ -166,6 +190,11 @@ public abstract class Optimizer
         {
             int source = Descriptor.States[k].InitialValueHyperparameter;
             _state.Plane(k).Fill(source < 0 ? 0f : (float)_hyperparameters[source]);
+        }
+
+        for (int k = 0; k < _hostState.Length; k++)
+        {
+            _hostState[k] = Descriptor.HostStates[k].InitialValue;
         }
     }
 }

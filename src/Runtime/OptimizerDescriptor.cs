@@ -61,6 +61,12 @@ public sealed record HyperparameterDescriptor(string Name, string Symbol, double
 /// <param name="InitialValueHyperparameter">The index of the hyperparameter holding the buffer's initial value, or −1 for zero.</param>
 public sealed record StateDescriptor(string Name, string Symbol, int InitialValueHyperparameter = -1);
 
+/// <summary>One scalar a rule carries from step to step on the host (e.g. NAdam's product Πₜ of μₜ).</summary>
+/// <param name="Name">The property name, e.g. <c>MuProduct</c>.</param>
+/// <param name="Symbol">The symbol in the update rule, e.g. Π.</param>
+/// <param name="InitialValue">Its value before step 1, restored by <see cref="Optimizer.Reset"/>.</param>
+public sealed record HostStateDescriptor(string Name, string Symbol, double InitialValue);
+
 /// <summary>
 /// What the generator knows about a declared rule, at run time: its identity, hyperparameters, state buffers and
 /// memory traffic. Generated optimizers pass one to <see cref="Optimizer"/>.
@@ -74,7 +80,8 @@ public sealed class OptimizerDescriptor
         HyperparameterDescriptor[] hyperparameters,
         StateDescriptor[] states,
         int bytesReadPerElement,
-        int bytesWrittenPerElement)
+        int bytesWrittenPerElement,
+        HostStateDescriptor[]? hostStates = null)
     {
         ArgumentNullException.ThrowIfNull(name);
         ArgumentNullException.ThrowIfNull(ruleId);
@@ -86,6 +93,7 @@ public sealed class OptimizerDescriptor
         States = states;
         BytesReadPerElement = bytesReadPerElement;
         BytesWrittenPerElement = bytesWrittenPerElement;
+        HostStates = hostStates ?? [];
     }
 
     /// <summary>The rule's name (the <see cref="OptimizerAttribute.Name"/>, or the class's full name).</summary>
@@ -99,6 +107,9 @@ public sealed class OptimizerDescriptor
 
     /// <summary>The per-element state buffers, in storage order.</summary>
     public IReadOnlyList<StateDescriptor> States { get; }
+
+    /// <summary>The scalars carried from step to step on the host, in storage order (empty for most rules).</summary>
+    public IReadOnlyList<HostStateDescriptor> HostStates { get; }
 
     /// <summary>Bytes read per element and step with float32 storage (p, g and every state the rule reads).</summary>
     public int BytesReadPerElement { get; }

@@ -83,3 +83,13 @@ public partial class DimensionalRmsProp;
 [Epsilon(1e-8)]
 [WeightDecay(0)]
 public partial class MyAdamax;
+
+/// <summary>RAdam in the paper's form: rectify when ρₜ &gt; 4, ε added after the bias correction.</summary>
+[Optimizer]
+[LearningRate(0.01)]
+[FirstMoment(Beta = 0.9)]
+[SecondMoment(Beta = 0.99)]
+[BiasCorrection(BiasCorrectionMode.Power)]
+[Epsilon(1e-6)]
+[Rectified(Threshold = 4)]
+public partial class PaperRAdam;

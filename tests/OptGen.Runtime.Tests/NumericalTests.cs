@@ -44,6 +44,24 @@ public sealed class NumericalTests
         ["RMS Adagrad (lecture, user)"] = (n => new RmsAdagrad(n), n => new RmsAdagradReference(n, 0.01)),
         ["RMSProp σ₁ = |g₁| (lecture, user)"] = (n => new FirstSampleRmsProp(n), n => new FirstSampleRmsPropReference(n, 0.9, 0.01)),
         ["Adamax (user)"] = (n => new MyAdamax(n), n => new AdamaxReference(n, 0.002, 0.9, 0.999, 1e-8)),
+        ["Adam AMSGrad (catalog)"] = (n => new AdamAmsGrad(n) { LearningRate = 1e-2, WeightDecay = 0.01, Maximize = true }, n => new AdamReference(n, 1e-2, 0.9, 0.999, 1e-8, wd: 0.01, amsgrad: true, maximize: true)),
+        ["AdamW AMSGrad (catalog)"] = (n => new AdamWAmsGrad(n) { LearningRate = 1e-2, WeightDecay = 0.1, Beta1 = 0.8 }, n => new AdamReference(n, 1e-2, 0.8, 0.999, 1e-8, wd: 0.1, decoupled: true, amsgrad: true)),
+        ["RMSprop centered (catalog)"] = (n => new RmsPropCentered(n) { Alpha = 0.9 }, n => new RmsPropReference(n, 0.01, 0.9, 1e-8, centered: true)),
+        ["RMSprop momentum (catalog)"] = (n => new RmsPropMomentum(n) { Momentum = 0.5, Epsilon = 1e-6 }, n => new RmsPropReference(n, 0.01, 0.99, 1e-6, momentum: 0.5)),
+        ["RMSprop centered + momentum (catalog)"] = (n => new RmsPropCenteredMomentum(n), n => new RmsPropReference(n, 0.01, 0.99, 1e-8, centered: true, momentum: 0.9)),
+        ["Adagrad (catalog)"] = (n => Reset(new Adagrad(n) { LearningRate = 0.05, LearningRateDecay = 0.01, InitialAccumulatorValue = 0.1, WeightDecay = 0.01, Maximize = true }), n => new AdagradReference(n, 0.05, 0.01, 0.1, 1e-10, wd: 0.01, maximize: true)),
+        ["Adamax (catalog)"] = (n => new Adamax(n) { LearningRate = 0.01, Beta2 = 0.99, WeightDecay = 0.05, Maximize = true }, n => new AdamaxReference(n, 0.01, 0.9, 0.99, 1e-8, wd: 0.05, maximize: true)),
+        // No weight decay here: on the always-zero elements g = λ·p alone drives NAdam's g/d term into a chaotic
+        // oscillation around 0 that amplifies float32 rounding (the conformance case nadam_weight_decay covers λ).
+        ["NAdam (catalog)"] = (n => new NAdam(n) { LearningRate = 0.01 }, n => new NAdamReference(n, 0.01, 0.9, 0.999, 1e-8, 4e-3)),
+        ["NAdam ψ = 0.1, maximize (catalog)"] = (n => new NAdam(n) { LearningRate = 0.01, MomentumDecay = 0.1, Beta1 = 0.8, Beta2 = 0.99, Maximize = true }, n => new NAdamReference(n, 0.01, 0.8, 0.99, 1e-8, 0.1, maximize: true)),
+        ["RAdam (catalog)"] = (n => new RAdam(n) { LearningRate = 0.01, WeightDecay = 0.01 }, n => new RAdamReference(n, 0.01, 0.9, 0.999, 1e-8, wd: 0.01)),
+        ["RAdam β₂ = 0.9, maximize (catalog)"] = (n => new RAdam(n) { LearningRate = 0.01, Beta2 = 0.9, Epsilon = 1e-6, Maximize = true }, n => new RAdamReference(n, 0.01, 0.9, 0.9, 1e-6, maximize: true)),
+        ["RAdam ρₜ > 4, ε after correction (user)"] = (n => new PaperRAdam(n), n => new RAdamReference(n, 0.01, 0.9, 0.99, 1e-6, threshold: 4, epsAfterCorrection: true)),
+        ["Adadelta (catalog)"] = (n => new Adadelta(n) { WeightDecay = 0.01, Maximize = true }, n => new AdadeltaReference(n, 1.0, 0.9, 1e-6, wd: 0.01, maximize: true)),
+        ["Adadelta ρ = 0.95, ε = 1e-4 (catalog)"] = (n => new Adadelta(n) { LearningRate = 0.5, Rho = 0.95, Epsilon = 1e-4 }, n => new AdadeltaReference(n, 0.5, 0.95, 1e-4)),
+        ["RMS Adagrad (lecture, catalog)"] = (n => new AdagradRms(n) { LearningRate = 0.02 }, n => new RmsAdagradReference(n, 0.02)),
+        ["RMSProp σ₁ = |g₁| (lecture, catalog)"] = (n => new RmsPropAlpha(n) { Alpha = 0.8 }, n => new FirstSampleRmsPropReference(n, 0.8, 0.01)),
     };
 
     [Theory]
@@ -92,6 +110,13 @@ public sealed class NumericalTests
                 Assert.Fail($"{name}: length {n}, step {t}, element {i}: got {actual[i]:R}, reference {expected[i]:R} (error {error:E2} > {RelativeTolerance * scale:E2}).");
             }
         }
+    }
+
+    /// <summary>Re-initializes the state from hyperparameters read at allocation (Adagrad's initial accumulator value).</summary>
+    private static Optimizer Reset(Optimizer optimizer)
+    {
+        optimizer.Reset();
+        return optimizer;
     }
 
     internal static double Gaussian(Random random) =>

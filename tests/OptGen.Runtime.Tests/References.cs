@@ -162,7 +162,7 @@ internal sealed class EmaMomentumReference(int n, double length, double etaPrime
     }
 }
 
-internal sealed class AdagradReference(int n, double lr, double lrDecay, double initial, double eps) : Reference(n)
+internal sealed class AdagradReference(int n, double lr, double lrDecay, double initial, double eps, double wd = 0, bool maximize = false) : Reference(n)
 {
     private readonly double[] _sum = Zeros(n);
     private bool _started;
@@ -178,8 +178,9 @@ internal sealed class AdagradReference(int n, double lr, double lrDecay, double 
         double clr = lr / (1 + ((t - 1) * lrDecay));
         for (int i = 0; i < N; i++)
         {
-            _sum[i] += g[i] * g[i];
-            p[i] = (float)(p[i] - (clr * g[i] / (Math.Sqrt(_sum[i]) + eps)));
+            double grad = (maximize ? -g[i] : g[i]) + (wd * p[i]);
+            _sum[i] += grad * grad;
+            p[i] = (float)(p[i] - (clr * grad / (Math.Sqrt(_sum[i]) + eps)));
         }
     }
 }
@@ -215,7 +216,7 @@ internal sealed class FirstSampleRmsPropReference(int n, double alpha, double et
     }
 }
 
-internal sealed class AdamaxReference(int n, double lr, double b1, double b2, double eps) : Reference(n)
+internal sealed class AdamaxReference(int n, double lr, double b1, double b2, double eps, double wd = 0, bool maximize = false) : Reference(n)
 {
     private readonly double[] _m = Zeros(n), _u = Zeros(n);
 
@@ -224,8 +225,9 @@ internal sealed class AdamaxReference(int n, double lr, double b1, double b2, do
         double clr = lr / (1 - Math.Pow(b1, t));
         for (int i = 0; i < N; i++)
         {
-            _m[i] = (b1 * _m[i]) + ((1 - b1) * g[i]);
-            _u[i] = Math.Max(b2 * _u[i], Math.Abs(g[i]) + eps);
+            double grad = (maximize ? -g[i] : g[i]) + (wd * p[i]);
+            _m[i] = (b1 * _m[i]) + ((1 - b1) * grad);
+            _u[i] = Math.Max(b2 * _u[i], Math.Abs(grad) + eps);
             p[i] = (float)(p[i] - (clr * _m[i] / _u[i]));
         }
     }

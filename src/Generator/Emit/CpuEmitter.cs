@@ -11,7 +11,7 @@ namespace OptGen.Generator.Emit
     /// Phase 3 (CPU): turns a lowered program into C#: the optimizer's partial class (hyperparameter properties,
     /// state views, the per-step scalar computation) and the fused SIMD kernel struct it runs.
     /// </summary>
-    internal static class CpuEmitter
+    internal static partial class CpuEmitter
     {
         internal const string KernelNamespace = "OptGen.Generated";
         private const string Vectors = "global::System.Runtime.Intrinsics.";
@@ -82,7 +82,12 @@ namespace OptGen.Generator.Emit
             w.Outdent();
             w.Line("},");
             w.Line($"bytesReadPerElement: {model.Kernel.BytesRead},");
-            w.Line($"bytesWrittenPerElement: {model.Kernel.BytesWritten});");
+            w.Line($"bytesWrittenPerElement: {model.Kernel.BytesWritten}{(program.HostStates.Count > 0 ? "," : ");")}");
+            if (program.HostStates.Count > 0)
+            {
+                EmitHostStateDescriptors(w, program);
+            }
+
             w.Outdent();
             w.Line();
 
@@ -126,11 +131,19 @@ namespace OptGen.Generator.Emit
                 w.Line($"public global::System.ReadOnlySpan<float> {s.Name} => GetState({i});");
             }
 
+            bool hasHostState = program.HostStates.Count > 0;
+            if (hasHostState)
+            {
+                EmitHostStateMembers(w, program);
+            }
+
             // The launch.
             w.Line();
             w.Line("/// <inheritdoc/>");
             w.Open("protected override void RunKernel<TParameter, TGradient, TState>(scoped in global::OptGen.Kernels.KernelArguments arguments)");
-            w.Line($"{kernelType} kernel = CreateKernel(arguments.Hyperparameters, arguments.Step, arguments.GradientScale);");
+            w.Line(hasHostState
+                ? $"{kernelType} kernel = CreateKernel(arguments.Hyperparameters, arguments.HostState, arguments.Step, arguments.GradientScale);"
+                : $"{kernelType} kernel = CreateKernel(arguments.Hyperparameters, arguments.Step, arguments.GradientScale);");
             w.Line($"global::OptGen.Kernels.UpdateDriver.Run<{kernelType}, TParameter, TGradient, TState>(in kernel, in arguments);");
             w.Close();
 
@@ -138,9 +151,16 @@ namespace OptGen.Generator.Emit
             w.Line();
             w.Line("/// <summary>Computes the kernel's per-step scalars, in double precision, from the hyperparameters and the step number.</summary>");
             w.Line("/// <param name=\"hyperparameters\">The hyperparameter values, in descriptor order.</param>");
+            if (hasHostState)
+            {
+                w.Line("/// <param name=\"hostState\">The carried host state after this step's advance, in descriptor order.</param>");
+            }
+
             w.Line("/// <param name=\"step\">The step number t = 1, 2, ….</param>");
             w.Line("/// <param name=\"gradientScale\">The runtime's factor on every gradient element.</param>");
-            w.Open($"internal static {kernelType} CreateKernel(global::System.ReadOnlySpan<double> hyperparameters, long step, double gradientScale)");
+            w.Open(hasHostState
+                ? $"internal static {kernelType} CreateKernel(global::System.ReadOnlySpan<double> hyperparameters, global::System.ReadOnlySpan<double> hostState, long step, double gradientScale)"
+                : $"internal static {kernelType} CreateKernel(global::System.ReadOnlySpan<double> hyperparameters, long step, double gradientScale)");
             var used = new HashSet<string>(program.Host.SelectMany(h => Leaves(h.Value)).Where(e => e.Op == ExprOp.Hyperparameter).Select(e => e.Name));
             bool usesT = program.Host.SelectMany(h => Leaves(h.Value)).Any(e => e.Op == ExprOp.StepNumber);
             if (usesT)
@@ -154,6 +174,11 @@ namespace OptGen.Generator.Emit
                 {
                     w.Line($"double {Camel(program.Hyperparameters[i].Name)} = hyperparameters[{i}];");
                 }
+            }
+
+            for (int i = 0; i < program.HostStates.Count; i++)
+            {
+                w.Line($"double {Camel(program.HostStates[i].Name)} = hostState[{i}];");
             }
 
             foreach (HostStatement h in program.Host)
@@ -305,7 +330,7 @@ namespace OptGen.Generator.Emit
         // PascalCase names, the names of the kernel fields they become.
         private static string HostName(Expr e, string name) => e.Op switch
         {
-            ExprOp.Hyperparameter or ExprOp.RuntimeInput => Camel(name),
+            ExprOp.Hyperparameter or ExprOp.RuntimeInput or ExprOp.HostState => Camel(name),
             _ => name,
         };
 

@@ -59,6 +59,7 @@ namespace OptGen.Generator.Emit
                 case ExprOp.StepNumber:
                 case ExprOp.RuntimeInput:
                 case ExprOp.HostValue:
+                case ExprOp.HostState:
                 case ExprOp.Variable:
                     text.Append(name(e, e.Op == ExprOp.StepNumber ? "t" : e.Name));
                     return;

@@ -80,6 +80,12 @@ namespace OptGen.Generator.Model
 
     internal sealed record WeightDecaySpec(double Value, bool Decoupled);
 
+    /// <summary>NAdam's μₜ schedule: [NesterovMomentumDecay(ψ)].</summary>
+    internal sealed record NesterovMomentumDecaySpec(double MomentumDecay);
+
+    /// <summary>RAdam's rectification: [Rectified(Threshold = ρ)].</summary>
+    internal sealed record RectifiedSpec(double Threshold);
+
     /// <summary>One declared optimizer: where it is and the rule its attributes state.</summary>
     internal sealed record OptimizerSpec(
         TypeDeclarationInfo Type,
@@ -94,5 +100,15 @@ namespace OptGen.Generator.Model
         bool AmsGrad,
         MomentumSpec? Momentum,
         WeightDecaySpec? WeightDecay,
-        bool Maximize);
+        bool Maximize)
+    {
+        /// <summary>NAdam's μₜ schedule, or null.</summary>
+        public NesterovMomentumDecaySpec? NesterovMomentumDecay { get; init; }
+
+        /// <summary>RAdam's rectification, or null.</summary>
+        public RectifiedSpec? Rectified { get; init; }
+
+        /// <summary>Adadelta's second accumulator of squared updates.</summary>
+        public bool DeltaAccumulator { get; init; }
+    }
 }

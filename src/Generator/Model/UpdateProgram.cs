@@ -18,6 +18,7 @@ namespace OptGen.Generator.Model
         StepNumber,      // t = 1, 2, ... as a double (host only)
         RuntimeInput,    // Name: a value the runtime supplies per launch, e.g. GradientScale (host only)
         HostValue,       // Name: an earlier host statement (host only)
+        HostState,       // Name: a carried host state (host only): its value before the step in an advance, after it elsewhere
         Scalar,          // Name: a kernel scalar (element only)
         Variable,        // Name: p, g, a state buffer or an element local (element only)
 
@@ -60,6 +61,8 @@ namespace OptGen.Generator.Model
 
         public static Expr Host(string name) => Leaf(ExprOp.HostValue, name);
 
+        public static Expr HostStateValue(string name) => Leaf(ExprOp.HostState, name);
+
         public static Expr Scalar(string name) => Leaf(ExprOp.Scalar, name);
 
         public static Expr Var(string name) => Leaf(ExprOp.Variable, name);
@@ -100,6 +103,19 @@ namespace OptGen.Generator.Model
     /// <param name="Summary">One line for the documentation.</param>
     internal sealed record StateDecl(string Name, string Symbol, string InitialValue, string Summary);
 
+    /// <summary>
+    /// A scalar the optimizer carries from step to step on the host (in double), e.g. NAdam's product Πₜ of μₜ.
+    /// Once per step, before the kernel scalars are computed, it becomes <paramref name="Advance"/> evaluated with
+    /// the previous value (its <see cref="ExprOp.HostState"/> leaf), the hyperparameters and t. Reset restores
+    /// <paramref name="InitialValue"/>.
+    /// </summary>
+    /// <param name="Name">Property name (e.g. MuProduct).</param>
+    /// <param name="Symbol">Symbol in the rule (e.g. Π).</param>
+    /// <param name="InitialValue">The value before step 1.</param>
+    /// <param name="Advance">The value after step t, from the value after step t − 1.</param>
+    /// <param name="Summary">One line for the documentation.</param>
+    internal sealed record HostStateDecl(string Name, string Symbol, double InitialValue, Expr Advance, string Summary);
+
     /// <summary>A host statement: <c>double Name = Value;</c>, once per step.</summary>
     /// <param name="IsKernelScalar">Passed to the kernel as a float32 field named <paramref name="Name"/>.</param>
     internal sealed record HostStatement(string Name, Expr Value, bool IsKernelScalar, string Comment);
@@ -120,6 +136,9 @@ namespace OptGen.Generator.Model
         EquatableArray<ElementStatement> Body,
         EquatableArray<string> RuleMath)
     {
+        /// <summary>Scalars carried from step to step on the host, in storage order (empty for most rules).</summary>
+        public EquatableArray<HostStateDecl> HostStates { get; init; } = EquatableArray<HostStateDecl>.Empty;
+
         /// <summary>The kernel scalars, in field order.</summary>
         public EquatableArray<HostStatement> KernelScalars => System.Linq.Enumerable.ToArray(System.Linq.Enumerable.Where(Host, h => h.IsKernelScalar)).ToEquatableArray();
     }

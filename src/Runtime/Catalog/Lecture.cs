@@ -50,3 +50,22 @@ public sealed partial class AdamMinT;
 [BiasCorrection(BiasCorrectionMode.MinT)]
 [Epsilon(1e-3, Placement = EpsilonPlacement.Decoupled)]
 public sealed partial class AdamDecoupledEpsilon;
+
+/// <summary>
+/// The lecture's root-mean-square Adagrad: S ← S + g², σ = √(S/t), Φ ← Φ − η·g/σ with 0/0 := 0 (no ε).
+/// Default η = 0.01.
+/// </summary>
+[Optimizer(Name = "lecture.adagrad_rms")]
+[LearningRate(0.01)]
+[SecondMoment(Kind = SecondMomentKind.Mean)]
+public sealed partial class AdagradRms;
+
+/// <summary>
+/// The notes' RMSProp on σ: σ₁ = |g₁|, σ ← √(α·σ² + (1 − α)·g²) for t ≥ 2, Φ ← Φ − η·g/σ with 0/0 := 0 (no ε).
+/// Stored as s = σ² (an average of g² that starts from the first sample); α is the <c>Alpha</c> property.
+/// Defaults α = 0.9, η = 0.01.
+/// </summary>
+[Optimizer(Name = "lecture.rmsprop_alpha")]
+[LearningRate(0.01)]
+[SecondMoment(Beta = 0.9, Start = MomentStart.FirstSample, Name = "Alpha")]
+public sealed partial class RmsPropAlpha;

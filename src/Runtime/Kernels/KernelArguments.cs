@@ -8,6 +8,9 @@ public ref struct KernelArguments
     /// <summary>The hyperparameter values of the tensor's group, in the order of <see cref="OptimizerDescriptor.Hyperparameters"/>.</summary>
     public ReadOnlySpan<double> Hyperparameters;
 
+    /// <summary>The optimizer's carried host state (<see cref="OptimizerDescriptor.HostStates"/>) after this step's advance; empty for most rules.</summary>
+    public ReadOnlySpan<double> HostState;
+
     /// <summary>The step number t = 1, 2, … of this update.</summary>
     public long Step;
 

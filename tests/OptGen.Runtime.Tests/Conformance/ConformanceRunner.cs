@@ -1,0 +1,122 @@
+using System;
+using System.Globalization;
+
+namespace OptGen.Runtime.Tests.Conformance;
+
+/// <summary>The outcome of one case.</summary>
+/// <param name="Name">The case name.</param>
+/// <param name="Errors">The error over all steps and elements.</param>
+/// <param name="RelativeTolerance">The case's rtol.</param>
+public sealed record ConformanceResult(string Name, ErrorAccumulator Errors, double RelativeTolerance)
+{
+    /// <summary>Whether max |p − p_ref| ≤ rtol · max |p_ref| with every value finite where the reference is.</summary>
+    public bool Passed => Errors.Passed(RelativeTolerance);
+
+    /// <summary>SCHEMA's line: <c>name: max err X (rtol Y) pass|FAIL</c>; X is relative to max |p_ref|.</summary>
+    public string Line => string.Create(CultureInfo.InvariantCulture,
+        $"{Name}: max err {Errors.RelativeError:E3} (rtol {RelativeTolerance:G3}) {(Passed ? "pass" : "FAIL")}");
+
+    /// <summary>Where the largest error (or the first non-finite value) is, for a failing case.</summary>
+    public string? FirstFailure => Passed ? null : Errors.Where;
+}
+
+/// <summary>
+/// Accumulates max |p − p_ref| and max |p_ref| over steps and elements. A non-finite p where p_ref is finite is
+/// recorded explicitly (a comparison such as <c>err &gt; max</c> would silently skip NaN).
+/// </summary>
+public sealed class ErrorAccumulator
+{
+    /// <summary>The largest |p − p_ref| seen.</summary>
+    public double MaxError { get; private set; }
+
+    /// <summary>The largest |p_ref| seen.</summary>
+    public double MaxReference { get; private set; }
+
+    /// <summary>Whether some p was NaN or ∞ (or differed from a non-finite reference).</summary>
+    public bool NonFinite { get; private set; }
+
+    /// <summary>Max error over max |p_ref| (∞ when something was non-finite).</summary>
+    public double RelativeError => NonFinite ? double.PositiveInfinity : MaxReference > 0 ? MaxError / MaxReference : MaxError;
+
+    /// <summary>A description of the worst place.</summary>
+    public string Where { get; private set; } = "no error";
+
+    /// <summary>Adds the parameters after step <paramref name="step"/>.</summary>
+    public void Add(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, int step)
+    {
+        if (expected.Length != actual.Length)
+        {
+            throw new ArgumentException($"Expected {expected.Length} values but got {actual.Length}.", nameof(actual));
+        }
+
+        for (int i = 0; i < expected.Length; i++)
+        {
+            double e = expected[i];
+            double a = actual[i];
+            if (!double.IsFinite(e))
+            {
+                if (!e.Equals(a) && !NonFinite)
+                {
+                    NonFinite = true;
+                    Where = Describe(step, i, e, a);
+                }
+
+                continue;
+            }
+
+            MaxReference = Math.Max(MaxReference, Math.Abs(e));
+            if (!double.IsFinite(a))
+            {
+                if (!NonFinite)
+                {
+                    NonFinite = true;
+                    Where = Describe(step, i, e, a);
+                }
+
+                continue;
+            }
+
+            double error = Math.Abs(a - e);
+            if (error > MaxError)
+            {
+                MaxError = error;
+                if (!NonFinite)
+                {
+                    Where = Describe(step, i, e, a);
+                }
+            }
+        }
+    }
+
+    /// <summary>Whether the accumulated error passes: finite, and max |p − p_ref| ≤ rtol · max |p_ref|.</summary>
+    public bool Passed(double relativeTolerance) => !NonFinite && MaxError <= relativeTolerance * MaxReference;
+
+    private static string Describe(int step, int index, double expected, double actual) =>
+        string.Create(CultureInfo.InvariantCulture, $"step {step}, element {index}: got {actual:R}, reference {expected:R}");
+}
+
+/// <summary>Runs a case on the CPU catalog optimizer built by <see cref="CatalogFactory"/>.</summary>
+public static class ConformanceRunner
+{
+    /// <summary>Feeds grads[t − 1] at step t = 1..T (with lr_per_step[t − 1] as the learning rate when given) and compares after every step.</summary>
+    public static ConformanceResult Run(ConformanceCase c)
+    {
+        ArgumentNullException.ThrowIfNull(c);
+        CatalogConfiguration configuration = CatalogFactory.Describe(c.Optimizer, c.Hyperparameters);
+        Optimizer optimizer = configuration.Create(c.Length);
+        float[] p = (float[])c.InitialParameters.Clone();
+        var errors = new ErrorAccumulator();
+        for (int t = 1; t <= c.Steps; t++)
+        {
+            if (c.LearningRatePerStep is not null)
+            {
+                optimizer[configuration.LearningRateProperty] = c.LearningRatePerStep[t - 1];
+            }
+
+            optimizer.Step(p, c.Gradients[t - 1]);
+            errors.Add(c.Expected[t - 1], p, t);
+        }
+
+        return new ConformanceResult(c.Name, errors, c.RelativeTolerance);
+    }
+}
