@@ -53,6 +53,10 @@ public static class UpdateDriver
         where TGradient : struct, IElementCodec
         where TState : struct, IElementCodec
     {
+        // A local copy lets the JIT keep the kernel's per-step scalars in registers (broadcast once, outside the
+        // loops) instead of reloading them from the caller's struct on every iteration: stores through p, g and s
+        // could alias an `in` parameter, never a local.
+        TKernel local = kernel;
         nuint i = start;
 
         if (Vector512.IsHardwareAccelerated && end - i >= (nuint)Vector512<float>.Count)
@@ -60,7 +64,7 @@ public static class UpdateDriver
             nuint last = end - (nuint)Vector512<float>.Count;
             for (; i <= last; i += (nuint)Vector512<float>.Count)
             {
-                kernel.Step512<TParameter, TGradient, TState>(ref p, ref g, ref s, stride, i);
+                local.Step512<TParameter, TGradient, TState>(ref p, ref g, ref s, stride, i);
             }
         }
 
@@ -69,7 +73,7 @@ public static class UpdateDriver
             nuint last = end - (nuint)Vector256<float>.Count;
             for (; i <= last; i += (nuint)Vector256<float>.Count)
             {
-                kernel.Step256<TParameter, TGradient, TState>(ref p, ref g, ref s, stride, i);
+                local.Step256<TParameter, TGradient, TState>(ref p, ref g, ref s, stride, i);
             }
         }
 
@@ -78,13 +82,13 @@ public static class UpdateDriver
             nuint last = end - (nuint)Vector128<float>.Count;
             for (; i <= last; i += (nuint)Vector128<float>.Count)
             {
-                kernel.Step128<TParameter, TGradient, TState>(ref p, ref g, ref s, stride, i);
+                local.Step128<TParameter, TGradient, TState>(ref p, ref g, ref s, stride, i);
             }
         }
 
         for (; i < end; i++)
         {
-            kernel.Step<TParameter, TGradient, TState>(ref p, ref g, ref s, stride, i);
+            local.Step<TParameter, TGradient, TState>(ref p, ref g, ref s, stride, i);
         }
     }
 }
