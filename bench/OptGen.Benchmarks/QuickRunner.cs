@@ -24,10 +24,10 @@ public sealed record QuickOptions
     public int[] BaselineSizes { get; init; } = [1 << 20, 1 << 24];
 
     /// <summary>Measurement time per pair, in milliseconds (rounds adapt to it, within <see cref="MinRounds"/>..<see cref="MaxRounds"/>).</summary>
-    public double PairBudgetMs { get; init; } = 1200;
+    public double PairBudgetMs { get; init; } = 1000;
 
     /// <summary>The fewest interleaved rounds per pair.</summary>
-    public int MinRounds { get; init; } = 7;
+    public int MinRounds { get; init; } = 5;
 
     /// <summary>The most interleaved rounds per pair.</summary>
     public int MaxRounds { get; init; } = 41;
