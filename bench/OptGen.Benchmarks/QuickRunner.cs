@@ -32,10 +32,16 @@ public sealed record QuickOptions
     /// <summary>The most interleaved rounds per pair.</summary>
     public int MaxRounds { get; init; } = 41;
 
+    /// <summary>Also measure the page-stagger experiment (equal page offsets ÷ staggered) at these sizes.</summary>
+    public int[] StaggerSizes { get; init; } = [];
+
+    /// <summary>Also measure the pre-broadcast experiment (generated Adam ÷ Adam with hoisted broadcasts) at these sizes.</summary>
+    public int[] HoistedSizes { get; init; } = [];
+
     /// <summary>Only rules whose name contains this (case-insensitive), or all.</summary>
     public string? RuleFilter { get; init; }
 
-    /// <summary>Parses <c>--sizes 1M,16M --threads 1,2 --baseline-sizes 16M --budget-ms 800 --rule adam --full</c>.</summary>
+    /// <summary>Parses <c>--sizes 1M,16M --threads 1,2 --baseline-sizes 16M --budget-ms 800 --rule adam --stagger 16M --hoisted 1M --full</c>.</summary>
     public static QuickOptions Parse(string[] args)
     {
         var options = new QuickOptions();
@@ -51,6 +57,8 @@ public sealed record QuickOptions
                 "--baseline-sizes" => options with { BaselineSizes = ParseSizes(Next()) },
                 "--budget-ms" => options with { PairBudgetMs = double.Parse(Next(), CultureInfo.InvariantCulture) },
                 "--rule" => options with { RuleFilter = Next() },
+                "--stagger" => options with { StaggerSizes = ParseSizes(Next()) },
+                "--hoisted" => options with { HoistedSizes = ParseSizes(Next()) },
                 _ => throw new ArgumentException($"Unknown quick-mode option '{args[i]}'."),
             };
         }
@@ -124,6 +132,24 @@ public static class QuickRunner
                 work = null!;
                 GC.Collect();
                 GC.WaitForPendingFinalizers();
+                GC.Collect();
+            }
+        }
+
+        foreach (int elements in options.StaggerSizes)
+        {
+            foreach (int threads in options.Threads)
+            {
+                results.Add(StaggerExperiment.Measure(elements, threads, options));
+                GC.Collect();
+            }
+        }
+
+        foreach (int elements in options.HoistedSizes)
+        {
+            foreach (int threads in options.Threads)
+            {
+                results.Add(HoistedAdamExperiment.Measure(elements, threads, options));
                 GC.Collect();
             }
         }
