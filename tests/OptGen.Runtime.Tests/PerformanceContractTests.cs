@@ -183,9 +183,12 @@ public sealed class PerformanceContractTests
         float caller = Environment.CurrentManagedThreadId;
         bool workerSeen = false;
 
-        // A worker that starts late is revoked and the caller does its chunks; retry until one joins.
-        for (int attempt = 1; attempt <= 50 && !workerSeen; attempt++)
+        // A worker that starts late is revoked and the caller does its chunks; retry until one joins (bounded).
+        long deadline = Environment.TickCount64 + 5000;
+        int attempt = 0;
+        while (!workerSeen && (attempt < 20 || Environment.TickCount64 < deadline) && attempt < 2000)
         {
+            attempt++;
             var arguments = new KernelArguments
             {
                 Step = 1,
@@ -214,7 +217,8 @@ public sealed class PerformanceContractTests
             }
         }
 
-        Assert.True(workerSeen, "no pool worker ever joined a 2-thread update");
+        // With one core a worker may legitimately never get a chunk; the exactly-once check above still ran.
+        Assert.True(workerSeen || Environment.ProcessorCount == 1, $"no pool worker joined a 2-thread update in {attempt} attempts");
     }
 
     [Fact]
