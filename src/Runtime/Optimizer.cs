@@ -19,6 +19,7 @@ public abstract class Optimizer
     private readonly double[] _hyperparameters;
     private readonly double[] _hostState;
     private readonly StateStorage _state;
+    private int _maxDegreeOfParallelism = -1;
 
     /// <summary>Creates the optimizer with state for <paramref name="length"/> parameters, every hyperparameter at its default.</summary>
     /// <param name="descriptor">The rule (generated).</param>
@@ -44,6 +45,27 @@ public abstract class Optimizer
 
     /// <summary>The number of parameters this optimizer updates.</summary>
     public int Length => _state.Length;
+
+    /// <summary>
+    /// The most threads one <see cref="Step"/> may use: −1 (the default) follows
+    /// <see cref="ParallelUpdate.DefaultMaxDegreeOfParallelism"/>, 1 keeps every step on the calling thread. Tensors
+    /// below <see cref="ParallelUpdate.MinimumElementsPerThread"/>·2 elements always run on the calling thread.
+    /// Results are bit-identical for every value.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is 0 or less than −1; the property keeps its value.</exception>
+    public int MaxDegreeOfParallelism
+    {
+        get => _maxDegreeOfParallelism;
+        set
+        {
+            if (value == 0 || value < -1)
+            {
+                throw new ArgumentOutOfRangeException(nameof(value), value, "MaxDegreeOfParallelism must be -1 (the process-wide default) or at least 1.");
+            }
+
+            _maxDegreeOfParallelism = value;
+        }
+    }
 
     /// <summary>The number of steps taken; the next step is t = <see cref="StepCount"/> + 1.</summary>
     public long StepCount { get; private set; }
@@ -112,6 +134,7 @@ public abstract class Optimizer
             State = ref Unsafe.As<float, byte>(ref _state.Base),
             StateStride = (nuint)_state.Stride,
             Length = (nuint)Length,
+            MaxDegreeOfParallelism = _maxDegreeOfParallelism,
         };
         RunKernel<Float32Codec, Float32Codec, Float32Codec>(in arguments);
         StepCount = step;

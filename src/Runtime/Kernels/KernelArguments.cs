@@ -31,4 +31,10 @@ public ref struct KernelArguments
 
     /// <summary>The number of elements to update.</summary>
     public nuint Length;
+
+    /// <summary>
+    /// The most threads the update may use: 1 runs on the calling thread only; 0 or −1 use
+    /// <see cref="ParallelUpdate.DefaultMaxDegreeOfParallelism"/>.
+    /// </summary>
+    public int MaxDegreeOfParallelism;
 }

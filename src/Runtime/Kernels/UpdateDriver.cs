@@ -6,55 +6,89 @@ namespace OptGen.Kernels;
 /// <summary>
 /// The one loop every generated kernel runs in: 512-bit blocks, then 256, then 128, then a scalar tail. The tail
 /// is scalar (not an overlapping last vector) because the update is in place: re-running elements would apply
-/// the update twice.
+/// the update twice. Above a size threshold the elements are split across cores by <see cref="ParallelUpdate"/>.
 /// </summary>
 public static class UpdateDriver
 {
     /// <summary>Runs <paramref name="kernel"/> over <see cref="KernelArguments.Length"/> elements.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    /// <remarks>
+    /// Tensors of at least <see cref="ParallelUpdate.MinimumElementsPerThread"/>·2 elements are split into
+    /// <see cref="ParallelUpdate.ChunkElements"/>-element chunks (a multiple of 16) shared by up to
+    /// <see cref="KernelArguments.MaxDegreeOfParallelism"/> threads; every element goes through the same SIMD width
+    /// as in a single-threaded run, so the result does not depend on the thread count.
+    /// </remarks>
     public static void Run<TKernel, TParameter, TGradient, TState>(in TKernel kernel, scoped in KernelArguments arguments)
         where TKernel : struct, IUpdateKernel
         where TParameter : struct, IElementCodec
         where TGradient : struct, IElementCodec
         where TState : struct, IElementCodec
     {
-        ref byte p = ref arguments.Parameters;
-        ref byte g = ref arguments.Gradients;
-        ref byte s = ref arguments.State;
-        nuint stride = arguments.StateStride;
-        nuint n = arguments.Length;
-        nuint i = 0;
-
-        if (Vector512.IsHardwareAccelerated && n >= (nuint)Vector512<float>.Count)
+        int threads = ParallelUpdate.ThreadsFor(arguments.Length, arguments.MaxDegreeOfParallelism);
+        if (threads > 1)
         {
-            nuint last = n - (nuint)Vector512<float>.Count;
+            ParallelUpdate.Run<TKernel, TParameter, TGradient, TState>(in kernel, in arguments, threads);
+            return;
+        }
+
+        RunRange<TKernel, TParameter, TGradient, TState>(
+            in kernel, ref arguments.Parameters, ref arguments.Gradients, ref arguments.State, arguments.StateStride, 0, arguments.Length);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="kernel"/> over elements [<paramref name="start"/>, <paramref name="end"/>) of the
+    /// buffers: 512-bit blocks from <paramref name="start"/>, then the narrower widths and the scalar tail.
+    /// </summary>
+    /// <param name="kernel">The per-step kernel.</param>
+    /// <param name="p">The first parameter element (element 0, not element <paramref name="start"/>).</param>
+    /// <param name="g">The first gradient element.</param>
+    /// <param name="s">The first element of state buffer 0.</param>
+    /// <param name="stride">The distance, in elements, between state buffers.</param>
+    /// <param name="start">The first element to update.</param>
+    /// <param name="end">One past the last element to update.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void RunRange<TKernel, TParameter, TGradient, TState>(
+        in TKernel kernel, ref byte p, ref byte g, ref byte s, nuint stride, nuint start, nuint end)
+        where TKernel : struct, IUpdateKernel
+        where TParameter : struct, IElementCodec
+        where TGradient : struct, IElementCodec
+        where TState : struct, IElementCodec
+    {
+        // A local copy lets the JIT keep the kernel's per-step scalars in registers (broadcast once, outside the
+        // loops) instead of reloading them from the caller's struct on every iteration: stores through p, g and s
+        // could alias an `in` parameter, never a local.
+        TKernel local = kernel;
+        nuint i = start;
+
+        if (Vector512.IsHardwareAccelerated && end - i >= (nuint)Vector512<float>.Count)
+        {
+            nuint last = end - (nuint)Vector512<float>.Count;
             for (; i <= last; i += (nuint)Vector512<float>.Count)
             {
-                kernel.Step512<TParameter, TGradient, TState>(ref p, ref g, ref s, stride, i);
+                local.Step512<TParameter, TGradient, TState>(ref p, ref g, ref s, stride, i);
             }
         }
 
-        if (Vector256.IsHardwareAccelerated && n - i >= (nuint)Vector256<float>.Count)
+        if (Vector256.IsHardwareAccelerated && end - i >= (nuint)Vector256<float>.Count)
         {
-            nuint last = n - (nuint)Vector256<float>.Count;
+            nuint last = end - (nuint)Vector256<float>.Count;
             for (; i <= last; i += (nuint)Vector256<float>.Count)
             {
-                kernel.Step256<TParameter, TGradient, TState>(ref p, ref g, ref s, stride, i);
+                local.Step256<TParameter, TGradient, TState>(ref p, ref g, ref s, stride, i);
             }
         }
 
-        if (Vector128.IsHardwareAccelerated && n - i >= (nuint)Vector128<float>.Count)
+        if (Vector128.IsHardwareAccelerated && end - i >= (nuint)Vector128<float>.Count)
         {
-            nuint last = n - (nuint)Vector128<float>.Count;
+            nuint last = end - (nuint)Vector128<float>.Count;
             for (; i <= last; i += (nuint)Vector128<float>.Count)
             {
-                kernel.Step128<TParameter, TGradient, TState>(ref p, ref g, ref s, stride, i);
+                local.Step128<TParameter, TGradient, TState>(ref p, ref g, ref s, stride, i);
             }
         }
 
-        for (; i < n; i++)
+        for (; i < end; i++)
         {
-            kernel.Step<TParameter, TGradient, TState>(ref p, ref g, ref s, stride, i);
+            local.Step<TParameter, TGradient, TState>(ref p, ref g, ref s, stride, i);
         }
     }
 }

@@ -1,0 +1,217 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Threading;
+
+namespace OptGen.Kernels;
+
+/// <summary>
+/// Splits one fused update across cores: the tensor is cut into fixed <see cref="ChunkElements"/>-element chunks
+/// that the calling thread and up to <c>threads − 1</c> thread-pool workers claim one at a time.
+/// </summary>
+/// <remarks>
+/// <para>Chunk boundaries depend only on the tensor's length, never on the thread count, and are multiples of 16
+/// elements, so every element goes through the same SIMD width as in a single-threaded run: results are
+/// bit-identical for any number of threads.</para>
+/// <para>The calling thread works too and claims chunks dynamically, so a worker that is slow to start (another
+/// process holds the core) costs little: the caller takes its chunks, and a worker that has not started when the
+/// work runs out is revoked instead of waited for. Nobody spins for long: waiting for a started worker's last chunk
+/// goes through <see cref="ManualResetEventSlim"/>.</para>
+/// <para>No step allocates after warm-up: the job, its workers and their events are cached per calling thread
+/// and kernel type, the buffers are pinned with <c>fixed</c> for the duration of the call, and work items are
+/// queued with <see cref="ThreadPool.UnsafeQueueUserWorkItem(IThreadPoolWorkItem, bool)"/>.</para>
+/// </remarks>
+public static class ParallelUpdate
+{
+    /// <summary>Elements per chunk: a multiple of 16 (one 512-bit vector of float32).</summary>
+    public const int ChunkElements = 1 << 15;
+
+    /// <summary>The fewest elements worth a thread: a tensor gets one more thread per this many elements.</summary>
+    public const int MinimumElementsPerThread = 1 << 17;
+
+    private static int s_defaultMaxDegreeOfParallelism = Environment.ProcessorCount;
+
+    /// <summary>
+    /// The most threads one update uses when its optimizer does not say (<see cref="Optimizer.MaxDegreeOfParallelism"/>
+    /// = −1). Defaults to <see cref="Environment.ProcessorCount"/>; 1 makes every update single-threaded.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is less than 1.</exception>
+    public static int DefaultMaxDegreeOfParallelism
+    {
+        get => Volatile.Read(ref s_defaultMaxDegreeOfParallelism);
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
+            Volatile.Write(ref s_defaultMaxDegreeOfParallelism, value);
+        }
+    }
+
+    /// <summary>
+    /// The number of threads an update of <paramref name="length"/> elements uses: at most
+    /// <paramref name="maxDegreeOfParallelism"/> (≤ 0: <see cref="DefaultMaxDegreeOfParallelism"/>), one per
+    /// <see cref="MinimumElementsPerThread"/> elements, and no more than there are chunks.
+    /// </summary>
+    public static int ThreadsFor(nuint length, int maxDegreeOfParallelism)
+    {
+        int max = maxDegreeOfParallelism > 0 ? maxDegreeOfParallelism : DefaultMaxDegreeOfParallelism;
+        if (max <= 1 || length < 2 * (nuint)MinimumElementsPerThread)
+        {
+            return 1;
+        }
+
+        nuint byLength = length / (nuint)MinimumElementsPerThread;
+        return (int)Math.Min((nuint)max, byLength);
+    }
+
+    /// <summary>Runs <paramref name="kernel"/> over the tensor in <paramref name="arguments"/> on up to <paramref name="threads"/> threads.</summary>
+    internal static unsafe void Run<TKernel, TParameter, TGradient, TState>(in TKernel kernel, scoped in KernelArguments arguments, int threads)
+        where TKernel : struct, IUpdateKernel
+        where TParameter : struct, IElementCodec
+        where TGradient : struct, IElementCodec
+        where TState : struct, IElementCodec
+    {
+        // Pin the caller's buffers for the duration of the call; workers get raw pointers. State storage is pinned already.
+        fixed (byte* p = &arguments.Parameters)
+        fixed (byte* g = &arguments.Gradients)
+        fixed (byte* s = &arguments.State)
+        {
+            Job<TKernel, TParameter, TGradient, TState> job = Job<TKernel, TParameter, TGradient, TState>.ForCurrentThread();
+            job.Run(in kernel, p, g, s, arguments.StateStride, arguments.Length, threads);
+        }
+    }
+
+    /// <summary>A worker slot: one thread-pool work item that joins its job if it starts before the job is over.</summary>
+    private sealed class Worker(JobBase job) : IThreadPoolWorkItem
+    {
+        private const int Idle = 0;
+        private const int Queued = 1;
+        private const int Running = 2;
+        private const int Done = 3;
+        private const int Revoked = 4;
+
+        private readonly JobBase _job = job;
+        private readonly ManualResetEventSlim _done = new(initialState: false, spinCount: 64);
+        private int _state = Idle;
+
+        /// <summary>Arms the slot for a job whose fields are already published, and queues its work item.</summary>
+        public void Queue()
+        {
+            _done.Reset();
+            Volatile.Write(ref _state, Queued);
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        }
+
+        /// <summary>Returns once this slot can no longer touch the job: revoked before it started, or finished.</summary>
+        public void Complete()
+        {
+            if (Interlocked.CompareExchange(ref _state, Revoked, Queued) != Queued)
+            {
+                _done.Wait();
+            }
+        }
+
+        /// <summary>
+        /// Runs on a pool thread. A work item left in the queue from an earlier, revoked call finds the slot
+        /// revoked (and exits) or armed for a later job (and serves it, as that job's own item would).
+        /// </summary>
+        public void Execute()
+        {
+            if (Interlocked.CompareExchange(ref _state, Running, Queued) != Queued)
+            {
+                return;
+            }
+
+            try
+            {
+                _job.RunChunks();
+            }
+            finally
+            {
+                Volatile.Write(ref _state, Done);
+                _done.Set();
+            }
+        }
+    }
+
+    /// <summary>The part of a job workers see.</summary>
+    private abstract class JobBase
+    {
+        /// <summary>Claims and runs chunks until none are left.</summary>
+        public abstract void RunChunks();
+    }
+
+    /// <summary>One calling thread's reusable job for one kernel type.</summary>
+    private sealed unsafe class Job<TKernel, TParameter, TGradient, TState> : JobBase
+        where TKernel : struct, IUpdateKernel
+        where TParameter : struct, IElementCodec
+        where TGradient : struct, IElementCodec
+        where TState : struct, IElementCodec
+    {
+        [ThreadStatic]
+        private static Job<TKernel, TParameter, TGradient, TState>? t_job;
+
+        private Worker[] _workers = [];
+        private TKernel _kernel;
+        private byte* _p;
+        private byte* _g;
+        private byte* _s;
+        private nuint _stride;
+        private nuint _length;
+        private int _chunkCount;
+        private int _nextChunk;
+
+        public static Job<TKernel, TParameter, TGradient, TState> ForCurrentThread() => t_job ??= new();
+
+        public void Run(in TKernel kernel, byte* p, byte* g, byte* s, nuint stride, nuint length, int threads)
+        {
+            if (_workers.Length < threads - 1)
+            {
+                Worker[] workers = new Worker[threads - 1];
+                _workers.CopyTo(workers, 0);
+                for (int w = _workers.Length; w < workers.Length; w++)
+                {
+                    workers[w] = new Worker(this);
+                }
+
+                _workers = workers;
+            }
+
+            _kernel = kernel;
+            _p = p;
+            _g = g;
+            _s = s;
+            _stride = stride;
+            _length = length;
+            _chunkCount = (int)((length + ChunkElements - 1) / ChunkElements);
+            Volatile.Write(ref _nextChunk, 0);
+
+            // Arming a slot publishes the fields above to the worker that claims it.
+            for (int w = 0; w < threads - 1; w++)
+            {
+                _workers[w].Queue();
+            }
+
+            RunChunks();
+
+            for (int w = 0; w < threads - 1; w++)
+            {
+                _workers[w].Complete();
+            }
+
+            _p = _g = _s = null;
+        }
+
+        public override void RunChunks()
+        {
+            int count = _chunkCount;
+            nuint length = _length;
+            int chunk;
+            while ((chunk = Interlocked.Increment(ref _nextChunk) - 1) < count)
+            {
+                nuint start = (nuint)chunk * ChunkElements;
+                nuint end = Math.Min(start + ChunkElements, length);
+                UpdateDriver.RunRange<TKernel, TParameter, TGradient, TState>(
+                    in _kernel, ref Unsafe.AsRef<byte>(_p), ref Unsafe.AsRef<byte>(_g), ref Unsafe.AsRef<byte>(_s), _stride, start, end);
+            }
+        }
+    }
+}
