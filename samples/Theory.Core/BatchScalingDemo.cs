@@ -1,0 +1,158 @@
+using System;
+using System.Collections.Generic;
+
+namespace OptGen.Samples.Theory;
+
+/// <summary>
+/// Demo 4, batch-size scaling: with η_B = B·η₁ and N_B = N₁/B steps, SGD at B = 1, 4, 16 follows the same loss
+/// curve against examples seen; with η_B = η₁ it does not (B = 16 moves 16 times more slowly per example).
+/// </summary>
+/// <remarks>
+/// The setting is the quadratic basin of <see cref="QuadraticProblem"/> started away from the optimum. For every run
+/// the exact mean loss curve follows from a float64 moment recursion (mean and variance per coordinate); the
+/// scaled runs agree with B = 1 up to O(Bη₁h) per example, which the settings keep small (16η₁h_max = 0.128).
+/// </remarks>
+public static class BatchScalingDemo
+{
+    /// <summary>Settings.</summary>
+    /// <param name="Chains">Independent runs averaged per curve.</param>
+    /// <param name="BaseLearningRate">η₁.</param>
+    /// <param name="ExamplesSeen">N₁, the examples budget (a multiple of 16).</param>
+    /// <param name="InitialOffset">Φ₀ − Φ* in every coordinate.</param>
+    /// <param name="Seed">Seed.</param>
+    public sealed record Options(int Chains = 1024, double BaseLearningRate = 0.002, int ExamplesSeen = 3200, double InitialOffset = 2, ulong Seed = 4);
+
+    /// <summary>One run's curve.</summary>
+    /// <param name="Label">e.g. "B = 16, η = 16η₁".</param>
+    /// <param name="Batch">B.</param>
+    /// <param name="LearningRate">η.</param>
+    /// <param name="Examples">Examples seen at each checkpoint.</param>
+    /// <param name="Measured">Mean excess loss over chains at each checkpoint.</param>
+    /// <param name="StandardError">Its standard error.</param>
+    /// <param name="Predicted">The exact mean excess loss.</param>
+    public sealed record Curve(string Label, int Batch, double LearningRate, double[] Examples, double[] Measured, double[] StandardError, double[] Predicted);
+
+    /// <summary>Runs every curve (scaled B = 1, 4, 16; unscaled B = 4, 16).</summary>
+    public static IReadOnlyList<Curve> RunCurves(Options options)
+    {
+        var problem = new QuadraticProblem(QuadraticBasinDemo.Curvatures, QuadraticBasinDemo.Examples, options.Seed);
+        var curves = new List<Curve>();
+        double eta1 = options.BaseLearningRate;
+        foreach ((int b, bool scaled) in new[] { (1, true), (4, true), (16, true), (4, false), (16, false) })
+        {
+            double eta = scaled ? b * eta1 : eta1;
+            string label = b == 1 ? "B = 1, η₁" : scaled ? $"B = {b}, η = {b}η₁" : $"B = {b}, η = η₁ (not rescaled)";
+            curves.Add(RunOne(problem, options, b, eta, label, (ulong)(10 + (b * 2) + (scaled ? 1 : 0))));
+        }
+
+        return curves;
+    }
+
+    /// <summary>Runs the demo.</summary>
+    public static DemoResult Run(Options options)
+    {
+        IReadOnlyList<Curve> curves = RunCurves(options);
+        var measurements = new List<Measurement>();
+        var series = new List<PlotSeries>();
+        foreach (Curve curve in curves)
+        {
+            int last = curve.Examples.Length - 1;
+            foreach (int k in new[] { last / 4, last / 2, last })
+            {
+                measurements.Add(new Measurement($"{curve.Label}, n = {curve.Examples[k]}", curve.Measured[k], curve.StandardError[k], curve.Predicted[k], "exact moment recursion"));
+            }
+
+            series.Add(new PlotSeries(curve.Label + " measured", curve.Examples, Log10(curve.Measured), curve.Batch == 1 ? SeriesStyle.Line : SeriesStyle.Markers));
+            series.Add(new PlotSeries(curve.Label + " exact", curve.Examples, Log10(curve.Predicted), SeriesStyle.Dashed));
+        }
+
+        double scaledGap = Math.Max(MaxRelativeGap(curves[0].Measured, curves[1].Measured), MaxRelativeGap(curves[0].Measured, curves[2].Measured));
+        double predictedScaledGap = Math.Max(MaxRelativeGap(curves[0].Predicted, curves[1].Predicted), MaxRelativeGap(curves[0].Predicted, curves[2].Predicted));
+        double unscaledRatio = curves[4].Measured[^1] / curves[0].Measured[^1];
+        double predictedUnscaledRatio = curves[4].Predicted[^1] / curves[0].Predicted[^1];
+        return new DemoResult(
+            "batch-scaling",
+            "With η_B = Bη₁ and N_B = N₁/B, runs at B = 1, 4, 16 follow the same loss curve against examples seen; without the rescaling they do not.",
+            measurements,
+            [new PlotSpec("4-batch-scaling.png", "Batch-size scaling: η_B = B·η₁ gives one curve against examples seen", "examples seen", "log₁₀ (L − L*)", series)],
+            [$"Quadratic basin d = 4, {options.Chains} chains per curve, η₁ = {options.BaseLearningRate}, Φ₀ = Φ* + {options.InitialOffset}; B examples drawn with replacement per step.",
+             $"Rescaled: the largest relative gap to the B = 1 curve is {scaledGap:P1} measured ({predictedScaledGap:P1} exact).",
+             $"Not rescaled: at the end B = 16 has {unscaledRatio:F1}× the excess loss of B = 1 ({predictedUnscaledRatio:F1}× exact).",
+             "Tested: every listed checkpoint within 4 SE of the exact recursion; at every checkpoint the rescaled curves within 10% (+ 4 SE of the difference) of B = 1; the unrescaled B = 16 curve ≥ 3× above it at the end."]);
+    }
+
+    /// <summary>max over checkpoints of |a − b| / b.</summary>
+    public static double MaxRelativeGap(double[] reference, double[] other)
+    {
+        double gap = 0;
+        for (int i = 0; i < reference.Length; i++)
+        {
+            gap = Math.Max(gap, Math.Abs(other[i] - reference[i]) / reference[i]);
+        }
+
+        return gap;
+    }
+
+    private static Curve RunOne(QuadraticProblem problem, Options options, int batch, double eta, string label, ulong stream)
+    {
+        int chains = options.Chains;
+        int d = problem.Dimension;
+        const int Every = 16;
+        int steps = options.ExamplesSeen / batch;
+        var phi = new float[chains * d];
+        var gradient = new float[chains * d];
+        var offset = new double[d];
+        for (int k = 0; k < d; k++)
+        {
+            offset[k] = options.InitialOffset;
+            for (int c = 0; c < chains; c++)
+            {
+                phi[(c * d) + k] = (float)(problem.Optimum[k] + options.InitialOffset);
+            }
+        }
+
+        var sgd = new Sgd(phi.Length) { LearningRate = eta };
+        double[] exact = problem.ExactExcessCurve(offset, batch, _ => eta, steps);
+        int checkpoints = (options.ExamplesSeen / Every) + 1;
+        var examples = new double[checkpoints];
+        var measured = new double[checkpoints];
+        var se = new double[checkpoints];
+        var predicted = new double[checkpoints];
+        var perChain = new double[chains];
+        for (int step = 0; step <= steps; step++)
+        {
+            int seen = step * batch;
+            if (seen % Every == 0)
+            {
+                int k = seen / Every;
+                for (int c = 0; c < chains; c++)
+                {
+                    perChain[c] = problem.ExcessLoss(phi.AsSpan(c * d, d));
+                }
+
+                (measured[k], se[k]) = Statistics.Mean(perChain);
+                examples[k] = seen;
+                predicted[k] = exact[step];
+            }
+
+            if (step < steps)
+            {
+                problem.BatchGradients(phi, gradient, chains, batch, options.Seed, stream, step);
+                sgd.Step(phi, gradient);
+            }
+        }
+
+        return new Curve(label, batch, eta, examples, measured, se, predicted);
+    }
+
+    private static double[] Log10(double[] values)
+    {
+        var result = new double[values.Length];
+        for (int i = 0; i < values.Length; i++)
+        {
+            result[i] = Math.Log10(values[i]);
+        }
+
+        return result;
+    }
+}

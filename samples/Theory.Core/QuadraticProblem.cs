@@ -1,0 +1,159 @@
+using System;
+
+namespace OptGen.Samples.Theory;
+
+/// <summary>
+/// The lecture's quadratic basin: a finite training set of n examples yᵢ ∈ ℝᵈ and per-example losses
+/// Lᵢ(Φ) = ½ Σₖ hₖ(Φₖ − yᵢₖ)², so L(Φ) = Eᵢ Lᵢ(Φ) has optimum Φ* = ȳ, Hessian H = diag(h), and at Φ* the per-example
+/// gradients gᵢ = H(ȳ − yᵢ) have Eᵢ gᵢ = 0 and Eᵢ‖gᵢ‖² = Σₖ hₖ² vₖ (vₖ the population variance of coordinate k).
+/// </summary>
+public sealed class QuadraticProblem
+{
+    /// <summary>Creates the problem with curvatures <paramref name="curvatures"/> and <paramref name="examples"/> examples drawn N(0, 1).</summary>
+    public QuadraticProblem(double[] curvatures, int examples, ulong seed)
+    {
+        Curvature = curvatures;
+        Dimension = curvatures.Length;
+        Examples = examples;
+        Data = new double[examples * Dimension];
+        Optimum = new double[Dimension];
+        Variance = new double[Dimension];
+        for (int i = 0; i < examples; i++)
+        {
+            for (int k = 0; k < Dimension; k++)
+            {
+                double y = CounterRng.Normal(seed, 99, i, k);
+                Data[(i * Dimension) + k] = y;
+                Optimum[k] += y / examples;
+            }
+        }
+
+        for (int i = 0; i < examples; i++)
+        {
+            for (int k = 0; k < Dimension; k++)
+            {
+                double d = Data[(i * Dimension) + k] - Optimum[k];
+                Variance[k] += d * d / examples;
+            }
+        }
+
+        for (int k = 0; k < Dimension; k++)
+        {
+            OptimalLoss += 0.5 * Curvature[k] * Variance[k];
+            GradientNormSquared += Curvature[k] * Curvature[k] * Variance[k];
+        }
+    }
+
+    /// <summary>The curvatures hₖ (the diagonal Hessian).</summary>
+    public double[] Curvature { get; }
+
+    /// <summary>d.</summary>
+    public int Dimension { get; }
+
+    /// <summary>n.</summary>
+    public int Examples { get; }
+
+    /// <summary>The examples, row-major n × d.</summary>
+    public double[] Data { get; }
+
+    /// <summary>Φ* = ȳ.</summary>
+    public double[] Optimum { get; }
+
+    /// <summary>vₖ = Eᵢ (yᵢₖ − ȳₖ)².</summary>
+    public double[] Variance { get; }
+
+    /// <summary>L(Φ*) = ½ Σₖ hₖ vₖ.</summary>
+    public double OptimalLoss { get; }
+
+    /// <summary>Eᵢ‖gᵢ‖² at Φ* = Σₖ hₖ² vₖ.</summary>
+    public double GradientNormSquared { get; }
+
+    /// <summary>L(Φ) − L(Φ*) = ½ Σₖ hₖ(Φₖ − ȳₖ)² for one chain (<paramref name="phi"/> holds its d coordinates).</summary>
+    public double ExcessLoss(ReadOnlySpan<float> phi)
+    {
+        double sum = 0;
+        for (int k = 0; k < Dimension; k++)
+        {
+            double d = phi[k] - Optimum[k];
+            sum += 0.5 * Curvature[k] * d * d;
+        }
+
+        return sum;
+    }
+
+    /// <summary>
+    /// Writes the mini-batch gradient of every chain: chain c draws B examples (with replacement) from the counter RNG
+    /// and gets ĝ = H(Φ − mean of the batch).
+    /// </summary>
+    public void BatchGradients(ReadOnlySpan<float> phi, Span<float> gradient, int chains, int batch, ulong seed, ulong stream, long step)
+    {
+        int d = Dimension;
+        Span<double> mean = stackalloc double[d];
+        for (int c = 0; c < chains; c++)
+        {
+            mean.Clear();
+            for (int b = 0; b < batch; b++)
+            {
+                int i = CounterRng.Below(Examples, seed, stream, step, ((long)c * batch) + b);
+                for (int k = 0; k < d; k++)
+                {
+                    mean[k] += Data[(i * d) + k];
+                }
+            }
+
+            for (int k = 0; k < d; k++)
+            {
+                int j = (c * d) + k;
+                gradient[j] = (float)(Curvature[k] * (phi[j] - (mean[k] / batch)));
+            }
+        }
+    }
+
+    /// <summary>
+    /// The exact mean excess loss E[L(Φₜ)] − L(Φ*) of SGD with batch B and learning rates ηₜ from Φ₀ = Φ* + Δ₀,
+    /// by the float64 moment recursion per coordinate: mₜ₊₁ = aₜmₜ, Vₜ₊₁ = aₜ²Vₜ + ηₜ²hₖ²vₖ/B, aₜ = 1 − ηₜhₖ.
+    /// Returns the value after every step (index 0 = before the first step).
+    /// </summary>
+    public double[] ExactExcessCurve(double[] initialOffset, int batch, Func<long, double> learningRate, int steps)
+    {
+        var curve = new double[steps + 1];
+        var m = (double[])initialOffset.Clone();
+        var v = new double[Dimension];
+        for (int t = 0; t <= steps; t++)
+        {
+            double excess = 0;
+            for (int k = 0; k < Dimension; k++)
+            {
+                excess += 0.5 * Curvature[k] * ((m[k] * m[k]) + v[k]);
+            }
+
+            curve[t] = excess;
+            if (t == steps)
+            {
+                break;
+            }
+
+            double eta = learningRate(t + 1);
+            for (int k = 0; k < Dimension; k++)
+            {
+                double a = 1 - (eta * Curvature[k]);
+                m[k] *= a;
+                v[k] = (a * a * v[k]) + (eta * eta * Curvature[k] * Curvature[k] * Variance[k] / batch);
+            }
+        }
+
+        return curve;
+    }
+
+    /// <summary>The exact stationary excess loss at constant η, batch 1: ½ Σₖ hₖ · ηhₖvₖ/(2 − ηhₖ).</summary>
+    public double StationaryExcess(double eta)
+    {
+        double sum = 0;
+        for (int k = 0; k < Dimension; k++)
+        {
+            sum += 0.5 * Curvature[k] * eta * Curvature[k] * Variance[k] / (2 - (eta * Curvature[k]));
+        }
+
+        return sum;
+    }
+}
