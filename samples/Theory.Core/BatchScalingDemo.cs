@@ -74,7 +74,7 @@ public static class BatchScalingDemo
             "batch-scaling",
             "With η_B = Bη₁ and N_B = N₁/B, runs at B = 1, 4, 16 follow the same loss curve against examples seen; without the rescaling they do not.",
             measurements,
-            [new PlotSpec("4-batch-scaling.png", "Batch-size scaling: η_B = B·η₁ gives one curve against examples seen", "examples seen", "log₁₀ (L − L*)", series)],
+            [new PlotSpec("4-batch-scaling.png", "Batch-size scaling: η_B = B·η₁ gives one curve against examples seen", "examples seen", "log₁₀ (L − L*)", series, "LowerLeft")],
             [$"Quadratic basin d = 4, {options.Chains} chains per curve, η₁ = {options.BaseLearningRate}, Φ₀ = Φ* + {options.InitialOffset}; B examples drawn with replacement per step.",
              $"Rescaled: the largest relative gap to the B = 1 curve is {scaledGap:P1} measured ({predictedScaledGap:P1} exact).",
              $"Not rescaled: at the end B = 16 has {unscaledRatio:F1}× the excess loss of B = 1 ({predictedUnscaledRatio:F1}× exact).",

@@ -86,6 +86,7 @@ public static class ConvergenceDemo
             var measuredLoss = new List<double>();
             var predictedLoss = new List<double>();
             (double[] exactMean, double[] exactSecond) = Exact(rate, steps);
+            ulong key = CounterRng.Key(options.Seed, (ulong)s);
             for (int t = 0; t <= steps; t++)
             {
                 if (t % 10 == 0 || t < 10)
@@ -108,7 +109,7 @@ public static class ConvergenceDemo
 
                 for (int i = 0; i < n; i++)
                 {
-                    g[i] = (float)(x[i] + (Sigma * CounterRng.Normal(options.Seed, (ulong)s, t, i)));
+                    g[i] = (float)(x[i] + (Sigma * CounterRng.NormalFromKey(key, t, i)));
                 }
 
                 sgd.LearningRate = rate(t + 1);
@@ -139,7 +140,7 @@ public static class ConvergenceDemo
             "convergence",
             "Schedules with Σηₜ = ∞ and ηₜ → 0 converge; a summable schedule stalls short of the optimum; a constant η keeps a noise floor.",
             measurements,
-            [new PlotSpec("6-convergence.png", "Classical convergence conditions: SGD on x²/2 with gradient noise", "step t", "log₁₀ E L(xₜ)", series)],
+            [new PlotSpec("6-convergence.png", "Classical convergence conditions: SGD on x²/2 with gradient noise", "step t", "log₁₀ E L(xₜ)", series, "MiddleRight")],
             [$"{n} chains, x₀ = {Start}, σ = {Sigma}, T = {steps}; the schedule is set on OptGen's Sgd (LearningRate) before every step.",
              "Tested: E x_T and E x_T² within 4 SE of the exact recursion; the summable schedule's mean stays ≥ 0.3 (stalled) while the Σ = ∞, ηₜ → 0 one has E x_T² < 0.01."]);
     }

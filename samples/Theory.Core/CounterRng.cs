@@ -25,10 +25,16 @@ public static class CounterRng
         return z ^ (z >> 31);
     }
 
+    /// <summary>The key of one (seed, stream) pair; hot loops compute it once and call the keyed overloads.</summary>
+    public static ulong Key(ulong seed, ulong stream) => Mix(Mix(seed) ^ (stream * Golden));
+
     /// <summary>64 random bits for draw <paramref name="lane"/> (0 or 1) of element <paramref name="index"/> at <paramref name="step"/>.</summary>
-    public static ulong Bits(ulong seed, ulong stream, long step, long index, int lane = 0)
+    public static ulong Bits(ulong seed, ulong stream, long step, long index, int lane = 0) =>
+        BitsFromKey(Key(seed, stream), step, index, lane);
+
+    /// <summary><see cref="Bits"/> with the key precomputed by <see cref="Key"/>.</summary>
+    public static ulong BitsFromKey(ulong key, long step, long index, int lane = 0)
     {
-        ulong key = Mix(Mix(seed) ^ (stream * Golden));
         ulong counter = ((ulong)step << 32) | (uint)index;
         return Mix(key + (((counter << 1) | (uint)(lane & 1)) * Golden));
     }
@@ -42,10 +48,14 @@ public static class CounterRng
         (int)(((Bits(seed, stream, step, index) >> 32) * (ulong)n) >> 32);
 
     /// <summary>A standard normal draw (Box–Muller on two uniforms of the same counter).</summary>
-    public static double Normal(ulong seed, ulong stream, long step, long index)
+    public static double Normal(ulong seed, ulong stream, long step, long index) =>
+        NormalFromKey(Key(seed, stream), step, index);
+
+    /// <summary><see cref="Normal"/> with the key precomputed by <see cref="Key"/>.</summary>
+    public static double NormalFromKey(ulong key, long step, long index)
     {
-        double u1 = Uniform(seed, stream, step, index, 0);
-        double u2 = Uniform(seed, stream, step, index, 1);
+        double u1 = ((BitsFromKey(key, step, index, 0) >> 11) + 0.5) * (1.0 / (1UL << 53));
+        double u2 = ((BitsFromKey(key, step, index, 1) >> 11) + 0.5) * (1.0 / (1UL << 53));
         return Math.Sqrt(-2 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2);
     }
 }

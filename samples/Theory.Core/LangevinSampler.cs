@@ -16,7 +16,7 @@ public sealed class LangevinSampler
 {
     private readonly SgldRule _rule;
     private readonly float[] _noisy;
-    private readonly ulong _seed;
+    private readonly ulong _key;
 
     /// <summary>Creates a sampler for <paramref name="length"/> coordinates.</summary>
     /// <exception cref="ArgumentOutOfRangeException">η or T is not positive and finite.</exception>
@@ -36,7 +36,7 @@ public sealed class LangevinSampler
 
         _rule = new SgldRule(length) { LearningRate = learningRate };
         _noisy = new float[length];
-        _seed = seed;
+        _key = CounterRng.Key(seed, 7);
         NoiseScale = Math.Sqrt(2 * temperature / learningRate);
     }
 
@@ -58,7 +58,7 @@ public sealed class LangevinSampler
         long step = _rule.StepCount;
         for (int i = 0; i < _noisy.Length; i++)
         {
-            _noisy[i] = (float)(lossGradient[i] + (NoiseScale * CounterRng.Normal(_seed, 7, step, i)));
+            _noisy[i] = (float)(lossGradient[i] + (NoiseScale * CounterRng.NormalFromKey(_key, step, i)));
         }
 
         _rule.Step(parameters, _noisy);

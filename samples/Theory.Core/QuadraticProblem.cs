@@ -89,12 +89,13 @@ public sealed class QuadraticProblem
     {
         int d = Dimension;
         Span<double> mean = stackalloc double[d];
+        ulong key = CounterRng.Key(seed, stream);
         for (int c = 0; c < chains; c++)
         {
             mean.Clear();
             for (int b = 0; b < batch; b++)
             {
-                int i = CounterRng.Below(Examples, seed, stream, step, ((long)c * batch) + b);
+                int i = (int)(((CounterRng.BitsFromKey(key, step, ((long)c * batch) + b) >> 32) * (ulong)Examples) >> 32);
                 for (int k = 0; k < d; k++)
                 {
                     mean[k] += Data[(i * d) + k];

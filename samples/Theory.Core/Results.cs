@@ -44,7 +44,13 @@ public enum SeriesStyle
 public sealed record PlotSeries(string Label, double[] X, double[] Y, SeriesStyle Style);
 
 /// <summary>A plot as data, so the numerics do not depend on a plotting library.</summary>
-public sealed record PlotSpec(string FileName, string Title, string XLabel, string YLabel, IReadOnlyList<PlotSeries> Series);
+/// <param name="FileName">The PNG's file name.</param>
+/// <param name="Title">Title.</param>
+/// <param name="XLabel">x-axis label.</param>
+/// <param name="YLabel">y-axis label.</param>
+/// <param name="Series">The series.</param>
+/// <param name="LegendCorner">Where the legend goes: "UpperRight", "LowerLeft", "MiddleRight", ….</param>
+public sealed record PlotSpec(string FileName, string Title, string XLabel, string YLabel, IReadOnlyList<PlotSeries> Series, string LegendCorner = "UpperRight");
 
 /// <summary>What a demo produced.</summary>
 /// <param name="Name">The subcommand name.</param>

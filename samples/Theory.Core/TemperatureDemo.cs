@@ -51,6 +51,7 @@ public static class TemperatureDemo
             var estimates = new List<double>();
             var pooled = new List<double>();
             long step = 0;
+            ulong key = CounterRng.Key(options.Seed, (ulong)(eta * 1e6));
             for (int snapshot = 0; snapshot < options.Snapshots; snapshot++)
             {
                 int count = snapshot == 0 ? burnIn : spacing;
@@ -58,7 +59,7 @@ public static class TemperatureDemo
                 {
                     for (int i = 0; i < n; i++)
                     {
-                        g[i] = (float)(x[i] + (sigma * CounterRng.Normal(options.Seed, (ulong)(eta * 1e6), step, i)));
+                        g[i] = (float)(x[i] + (sigma * CounterRng.NormalFromKey(key, step, i)));
                     }
 
                     sgd.Step(x, g);

@@ -15,7 +15,15 @@ internal static class Plots
         string? lastStem = null;
         foreach (PlotSeries series in spec.Series)
         {
-            var scatter = plot.Add.Scatter(series.X, series.Y);
+            double[] x = series.X;
+            if (series.Style == SeriesStyle.Steps && x.Length > 1)
+            {
+                // A step plot holds each value from its x to the next: shift bin centers to left edges.
+                double half = (x[1] - x[0]) / 2;
+                x = System.Array.ConvertAll(x, v => v - half);
+            }
+
+            var scatter = plot.Add.Scatter(x, series.Y);
             scatter.LegendText = series.Label;
 
             // Series that share a stem (e.g. "η = 0.05" measured and predicted) share a color.
@@ -51,7 +59,7 @@ internal static class Plots
             }
         }
 
-        plot.ShowLegend();
+        plot.ShowLegend(System.Enum.Parse<Alignment>(spec.LegendCorner));
         plot.SavePng(path, 1000, 650);
     }
 

@@ -152,7 +152,7 @@ foreach (Problem problem in problems)
         scatter.LineWidth = 2;
     }
 
-    plot.ShowLegend();
+    plot.ShowLegend(problem.Name == "spirals" ? Alignment.LowerLeft : Alignment.UpperRight);
     string path = Path.GetFullPath(Path.Combine(output, $"training-{problem.Name}.png"));
     plot.SavePng(path, 1000, 650);
     Console.WriteLine($"Wrote {path}");

@@ -26,7 +26,7 @@ public static class Trainer
         new("adam", "Adam", 0.01, n => new Adam(n) { LearningRate = 0.01 }),
         new("adamw", "AdamW", 0.01, n => new AdamW(n) { LearningRate = 0.01 }),
         new("sgd-momentum", "SGD momentum 0.9", 0.05, n => new SgdMomentum(n) { LearningRate = 0.05 }),
-        new("rmsprop", "RMSprop", 0.003, n => new RmsProp(n) { LearningRate = 0.003 }),
+        new("rmsprop", "RMSprop", 0.01, n => new RmsProp(n) { LearningRate = 0.01 }),
         new("adam-min-t", "AdamMinT (lecture)", 0.01, n => new AdamMinT(n) { LearningRate = 0.01 }),
         new("lecture-adamw", "LectureAdamW (user-declared)", 0.01, n => new LectureAdamW(n) { LearningRate = 0.01 }),
     ];
