@@ -97,7 +97,8 @@ static void Report(DemoResult result, double seconds, string output)
     foreach (Measurement m in result.Measurements)
     {
         string z = double.IsNaN(m.ZScore) ? "" : m.ZScore.ToString("+0.0;-0.0", CultureInfo.InvariantCulture);
-        string verdict = m.Within(4) ? "[green]ok[/]" : "[red]off[/]";
+        // ok: within 4 SE of the prediction; "ok, gap": only once the known higher-order gap (allowance) is added.
+        string verdict = !m.Within(4) ? "[red]off[/]" : Math.Abs(m.ZScore) <= 4 ? "[green]ok[/]" : "[yellow]ok, gap[/]";
         table.AddRow(
             Markup.Escape(m.Quantity),
             Format(m.Measured),
@@ -109,6 +110,7 @@ static void Report(DemoResult result, double seconds, string output)
     }
 
     AnsiConsole.Write(table);
+    AnsiConsole.MarkupLine("  z = (measured − predicted)/SE; ok: |z| ≤ 4; ok, gap: within 4 SE once the prediction's known higher-order gap (allowance) is added.");
     foreach (string note in result.Notes)
     {
         AnsiConsole.MarkupLine($"  {Markup.Escape(note)}");
