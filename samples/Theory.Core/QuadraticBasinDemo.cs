@@ -85,7 +85,8 @@ public static class QuadraticBasinDemo
                 new PlotSeries("discrete exact", lineX, exactLine, SeriesStyle.Dashed),
                 new PlotSeries("SGD measured", [.. measuredX], [.. measuredY], SeriesStyle.Markers),
                 new PlotSeries("extrapolated 2L(η/2) − L(η) at η = 0", [0.0], [extrapolated], SeriesStyle.Markers),
-            ]);
+            ],
+            "LowerRight");
         return new DemoResult(
             "quadratic-basin",
             "L(η) − L(Φ*) ≈ (η/4)·Eᵢ‖gᵢ‖², and L(Φ*) ≈ 2L(η/2) − L(η).",
