@@ -111,21 +111,27 @@ public sealed class QuadraticProblem
     }
 
     /// <summary>
-    /// The exact mean excess loss E[L(Φₜ)] − L(Φ*) of SGD with batch B and learning rates ηₜ from Φ₀ = Φ* + Δ₀,
-    /// by the float64 moment recursion per coordinate: mₜ₊₁ = aₜmₜ, Vₜ₊₁ = aₜ²Vₜ + ηₜ²hₖ²vₖ/B, aₜ = 1 − ηₜhₖ.
-    /// Returns the value after every step (index 0 = before the first step).
+    /// The exact mean excess loss E[L(Φₜ)] − L(Φ*) of SGD with EMA momentum from Φ₀ = Φ* + Δ₀, μ₀ = 0:
+    /// μ ← βμ + (1 − β)ĝ, Φ ← Φ − ημ, with batch B and learning rates ηₜ (β = 0 is plain SGD). Per coordinate the
+    /// state s = (Δ, μ) evolves linearly, s′ = A s + b ε with A = [[1 − ηch, −η(1 − c)], [ch, 1 − c]], b = (−ηc, c),
+    /// c = 1 − β and noise ε of variance h²v/B, so its mean and 2×2 covariance follow exactly in float64:
+    /// m′ = A m, C′ = A C Aᵀ + b bᵀ·h²v/B. Returns the value after every step (index 0 = before the first step).
     /// </summary>
-    public double[] ExactExcessCurve(double[] initialOffset, int batch, Func<long, double> learningRate, int steps)
+    public double[] ExactExcessCurve(double[] initialOffset, int batch, Func<long, double> learningRate, int steps, double beta = 0)
     {
         var curve = new double[steps + 1];
-        var m = (double[])initialOffset.Clone();
-        var v = new double[Dimension];
+        var md = (double[])initialOffset.Clone();
+        var mm = new double[Dimension];
+        var cdd = new double[Dimension];
+        var cdm = new double[Dimension];
+        var cmm = new double[Dimension];
+        double c = 1 - beta;
         for (int t = 0; t <= steps; t++)
         {
             double excess = 0;
             for (int k = 0; k < Dimension; k++)
             {
-                excess += 0.5 * Curvature[k] * ((m[k] * m[k]) + v[k]);
+                excess += 0.5 * Curvature[k] * ((md[k] * md[k]) + cdd[k]);
             }
 
             curve[t] = excess;
@@ -137,9 +143,19 @@ public sealed class QuadraticProblem
             double eta = learningRate(t + 1);
             for (int k = 0; k < Dimension; k++)
             {
-                double a = 1 - (eta * Curvature[k]);
-                m[k] *= a;
-                v[k] = (a * a * v[k]) + (eta * eta * Curvature[k] * Curvature[k] * Variance[k] / batch);
+                double h = Curvature[k];
+                double q = h * h * Variance[k] / batch;
+                double a11 = 1 - (eta * c * h);
+                double a12 = -eta * (1 - c);
+                double a21 = c * h;
+                double a22 = 1 - c;
+                double b1 = -eta * c;
+                double b2 = c;
+                (md[k], mm[k]) = ((a11 * md[k]) + (a12 * mm[k]), (a21 * md[k]) + (a22 * mm[k]));
+                double dd = (a11 * a11 * cdd[k]) + (2 * a11 * a12 * cdm[k]) + (a12 * a12 * cmm[k]) + (b1 * b1 * q);
+                double dm = (a11 * a21 * cdd[k]) + (((a11 * a22) + (a12 * a21)) * cdm[k]) + (a12 * a22 * cmm[k]) + (b1 * b2 * q);
+                double mmv = (a21 * a21 * cdd[k]) + (2 * a21 * a22 * cdm[k]) + (a22 * a22 * cmm[k]) + (b2 * b2 * q);
+                (cdd[k], cdm[k], cmm[k]) = (dd, dm, mmv);
             }
         }
 
