@@ -110,11 +110,12 @@ public sealed class TheoryDemoTests
         double[] curve = problem.ExactExcessCurve(new double[problem.Dimension], 1, _ => 0.05, 4000, beta: 0);
         Assert.Equal(problem.StationaryExcess(0.05), curve[^1], 12);
 
-        // With momentum the same recursion still starts from the offset's loss and decays toward the optimum.
+        // With EMA momentum the recursion starts from the offset's loss, and its noise floor is SGD's to leading
+        // order in η (the lecture: EMA momentum leaves the temperature set by η alone): 0.985× at η = 0.01.
         double[] offset = [1, 1, 1, 1];
-        double[] momentum = problem.ExactExcessCurve(offset, 1, _ => 0.01, 3000, beta: 0.9);
+        double[] momentum = problem.ExactExcessCurve(offset, 1, _ => 0.01, 20000, beta: 0.9);
         Assert.Equal(0.5 * (0.5 + 1 + 2 + 4), momentum[0], 12);
-        Assert.True(momentum[^1] < 0.01 * momentum[0]);
+        Assert.InRange(momentum[^1] / problem.StationaryExcess(0.01), 0.97, 1.0);
     }
 
     [Fact]
