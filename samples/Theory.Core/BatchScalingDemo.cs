@@ -71,7 +71,9 @@ public static class BatchScalingDemo
                 measurements.Add(new Measurement($"{curve.Label}, n = {curve.Examples[k]}", curve.Measured[k], curve.StandardError[k], curve.Predicted[k], "exact moment recursion"));
             }
 
-            series.Add(new PlotSeries(curve.Label + " measured", curve.Examples, Log10(curve.Measured), curve.Batch == 1 ? SeriesStyle.Line : SeriesStyle.Markers));
+            // Markers at every 10th checkpoint so the B = 1 line stays visible under them.
+            int stride = curve.Batch == 1 ? 1 : 10;
+            series.Add(new PlotSeries(curve.Label + " measured", Every(curve.Examples, stride), Log10(Every(curve.Measured, stride)), curve.Batch == 1 ? SeriesStyle.Line : SeriesStyle.Markers));
             series.Add(new PlotSeries(curve.Label + " exact", curve.Examples, Log10(curve.Predicted), SeriesStyle.Dashed));
         }
 
@@ -153,6 +155,17 @@ public static class BatchScalingDemo
         }
 
         return new Curve(label, batch, eta, momentumLength, examples, measured, se, predicted);
+    }
+
+    private static double[] Every(double[] values, int stride)
+    {
+        var result = new double[((values.Length - 1) / stride) + 1];
+        for (int i = 0; i < result.Length; i++)
+        {
+            result[i] = values[i * stride];
+        }
+
+        return result;
     }
 
     private static double[] Log10(double[] values)

@@ -15,7 +15,7 @@ var demos = new (string Name, string Summary, Func<DemoResult> Run)[]
     ("gradient-noise", "1. at the optimum ĝ ≠ 0; Var ĝ = σ²/B", () => GradientNoiseDemo.Run(new())),
     ("temperature", "2. learning rate as temperature: p ∝ exp(−2L/(ησ²))", () => TemperatureDemo.Run(new())),
     ("quadratic-basin", "3. L(η) − L* ≈ (η/4)E‖gᵢ‖²; L* ≈ 2L(η/2) − L(η)", () => QuadraticBasinDemo.Run(new(ExtraRates: [0.0125, 0.0375, 0.075, 0.1]))),
-    ("batch-scaling", "4. η_B = Bη₁: one loss curve against examples seen", () => BatchScalingDemo.Run(new())),
+    ("batch-scaling", "4. η_B = Bη₁, N_B = N₁/B: one loss curve against examples seen", () => BatchScalingDemo.Run(new())),
     ("bias-correction", "5. running averages: no correction, 1 − βᵗ, 1/min(t, N)", () => BiasCorrectionDemo.Run(new())),
     ("convergence", "6. Σηₜ = ∞ and ηₜ → 0 converge; summable schedules stall", () => ConvergenceDemo.Run(new())),
     ("langevin", "7. SGLD at temperature T samples exp(−L/T)", () => LangevinDemo.Run(new())),
