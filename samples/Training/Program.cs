@@ -1,114 +1,175 @@
-// OptGen's first sample: logistic regression on a synthetic two-class data set, trained with an optimizer that
-// is declared with attributes below. The generator turns the declaration into a fused SIMD kernel; the loop
-// computes gradients by hand and calls Step once per mini-batch.
+// OptGen's training sample: a small MLP (forward and backward by hand) on two spirals (classification) and a 1-D
+// regression, trained with catalog optimizers and one user-declared optimizer (LectureAdamW in CustomOptimizer.cs).
+// Each optimizer is a generated fused SIMD kernel; the loop calls Step once per mini-batch on one flat parameter
+// vector. Prints a summary table and writes PNGs of the loss curves.
+//
+//   dotnet run -c Release --project samples/Training [-- --optimizer all|adam|... --steps N --task all|spirals|regression --out DIR]
 
 using System;
-using OptGen;
+using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using OptGen.Samples.Training;
+using ScottPlot;
+using Spectre.Console;
 
-const int Features = 64;
-const int Examples = 4096;
-const int BatchSize = 64;
-const int Steps = 600;
-
-var random = new Random(7);
-(float[] x, float[] y) = MakeData(random);
-
-// One parameter vector: 64 weights and a bias.
-var weights = new float[Features + 1];
-var gradients = new float[Features + 1];
-var optimizer = new LectureAdam(weights.Length) { LearningRate = 0.02 };
-
-Console.WriteLine($"Training logistic regression ({Features} features, {Examples} examples) with {nameof(LectureAdam)}:");
-Console.WriteLine($"  {optimizer.Descriptor.BytesReadPerElement + optimizer.Descriptor.BytesWrittenPerElement} bytes of memory traffic per parameter per step, one fused pass.");
-for (int step = 1; step <= Steps; step++)
+string optimizerKey = "all";
+string taskKey = "all";
+int steps = 1500;
+string output = Path.Combine("artifacts", "samples");
+for (int i = 0; i < args.Length; i++)
 {
-    Array.Clear(gradients);
-    for (int b = 0; b < BatchSize; b++)
+    string arg = args[i];
+    string? value = i + 1 < args.Length ? args[i + 1] : null;
+    switch (arg)
     {
-        int i = random.Next(Examples);
-        double error = Sigmoid(Logit(weights, x, i)) - y[i];
-        for (int j = 0; j < Features; j++)
+        case "--optimizer" or "-o" when value is not null:
+            optimizerKey = value;
+            i++;
+            break;
+        case "--steps" or "-s" when value is not null:
+            if (!int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out steps) || steps < 1)
+            {
+                Console.Error.WriteLine($"--steps must be a positive integer, got '{value}'.");
+                return 2;
+            }
+
+            i++;
+            break;
+        case "--task" or "-t" when value is not null:
+            taskKey = value;
+            i++;
+            break;
+        case "--out" when value is not null:
+            output = value;
+            i++;
+            break;
+        case "--help" or "-h":
+            PrintUsage();
+            return 0;
+        default:
+            Console.Error.WriteLine($"Unknown or incomplete option '{arg}'.");
+            PrintUsage();
+            return 2;
+    }
+}
+
+OptimizerChoice[] choices = optimizerKey == "all" ? Trainer.Choices : Trainer.Choices.Where(c => c.Key == optimizerKey).ToArray();
+Problem[] problems = taskKey == "all" ? Trainer.Problems() : Trainer.Problems().Where(p => p.Name == taskKey).ToArray();
+if (choices.Length == 0 || problems.Length == 0)
+{
+    Console.Error.WriteLine(choices.Length == 0 ? $"Unknown optimizer '{optimizerKey}'." : $"Unknown task '{taskKey}'.");
+    PrintUsage();
+    return 2;
+}
+
+bool plain = Console.IsOutputRedirected || !AnsiConsole.Profile.Capabilities.Interactive;
+if (plain)
+{
+    AnsiConsole.Profile.Width = 140;
+}
+
+Console.WriteLine($"Training {problems.Length} problem(s) × {choices.Length} optimizer(s), {steps} steps each:");
+foreach (Problem p in problems)
+{
+    Console.WriteLine($"  {p.Name}: MLP {string.Join("-", p.Layers)} ({new Mlp(p.Loss, p.Layers).ParameterCount} parameters), batch {p.BatchSize}, {p.Train.Count} training / {p.Test.Count} test examples");
+}
+
+var results = new List<RunResult>();
+if (plain)
+{
+    // Redirected output: no live bar, one completion line per run.
+    foreach (Problem problem in problems)
+    {
+        foreach (OptimizerChoice choice in choices)
         {
-            gradients[j] += (float)(error * x[(i * Features) + j] / BatchSize);
+            RunResult r = Trainer.Run(problem, choice, steps, seed: 42);
+            results.Add(r);
+            Console.WriteLine($"  done {problem.Name} / {choice.Display}: {steps} steps, loss {r.FinalLoss:G4}, {r.MetricName} {FormatMetric(r)} ({r.Seconds:F1} s)");
         }
-
-        gradients[Features] += (float)(error / BatchSize);
-    }
-
-    optimizer.Step(weights, gradients);
-    if (step == 1 || step % 100 == 0)
-    {
-        Console.WriteLine($"  step {step,4}: loss {Loss(weights, x, y):F4}, accuracy {Accuracy(weights, x, y):P1}");
     }
 }
-
-static (float[] X, float[] Y) MakeData(Random random)
+else
 {
-    // Two Gaussian clouds whose means differ along a random direction.
-    var direction = new double[Features];
-    for (int j = 0; j < Features; j++)
-    {
-        direction[j] = Normal(random) / Math.Sqrt(Features);
-    }
-
-    var x = new float[Examples * Features];
-    var y = new float[Examples];
-    for (int i = 0; i < Examples; i++)
-    {
-        y[i] = i % 2;
-        double sign = y[i] == 1 ? 1 : -1;
-        for (int j = 0; j < Features; j++)
+    AnsiConsole.Progress()
+        .AutoClear(false)
+        .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
+        .Start(context =>
         {
-            x[(i * Features) + j] = (float)(Normal(random) + (1.5 * sign * direction[j]));
-        }
-    }
+            var tasks = new List<(Problem, OptimizerChoice, ProgressTask)>();
+            foreach (Problem problem in problems)
+            {
+                foreach (OptimizerChoice choice in choices)
+                {
+                    tasks.Add((problem, choice, context.AddTask(Markup.Escape($"{problem.Name} / {choice.Display}"), autoStart: false, maxValue: steps)));
+                }
+            }
 
-    return (x, y);
+            foreach ((Problem problem, OptimizerChoice choice, ProgressTask task) in tasks)
+            {
+                task.StartTask();
+                results.Add(Trainer.Run(problem, choice, steps, seed: 42, step => task.Value = step));
+                task.StopTask();
+            }
+        });
 }
 
-static double Logit(float[] w, float[] x, int i)
+var table = new Table().Border(TableBorder.Rounded).Title("Summary");
+table.AddColumn("problem");
+table.AddColumn("optimizer");
+table.AddColumn(new TableColumn("η").RightAligned());
+table.AddColumn(new TableColumn("final train loss").RightAligned());
+table.AddColumn(new TableColumn("test metric").RightAligned());
+table.AddColumn(new TableColumn("bytes/param/step").RightAligned());
+table.AddColumn(new TableColumn("time").RightAligned());
+foreach (RunResult r in results)
 {
-    double z = w[Features];
-    for (int j = 0; j < Features; j++)
-    {
-        z += w[j] * x[(i * Features) + j];
-    }
-
-    return z;
+    table.AddRow(
+        r.Problem.Name,
+        Markup.Escape(r.Optimizer.Display),
+        r.Optimizer.LearningRate.ToString("G3", CultureInfo.InvariantCulture),
+        r.FinalLoss.ToString("G4", CultureInfo.InvariantCulture),
+        $"{r.MetricName} {FormatMetric(r)}",
+        r.BytesPerParameter.ToString(CultureInfo.InvariantCulture),
+        $"{r.Seconds:F1} s");
 }
 
-static double Sigmoid(double z) => 1 / (1 + Math.Exp(-z));
+AnsiConsole.Write(table);
 
-static double Loss(float[] w, float[] x, float[] y)
+Directory.CreateDirectory(output);
+foreach (Problem problem in problems)
 {
-    double total = 0;
-    for (int i = 0; i < Examples; i++)
+    var plot = new Plot();
+    plot.Title($"{problem.Name}: MLP {string.Join("-", problem.Layers)}, training loss");
+    plot.XLabel("step");
+    plot.YLabel("log₁₀ training loss (full set)");
+    foreach (RunResult r in results.Where(r => r.Problem == problem))
     {
-        double p = Math.Clamp(Sigmoid(Logit(w, x, i)), 1e-12, 1 - 1e-12);
-        total -= (y[i] * Math.Log(p)) + ((1 - y[i]) * Math.Log(1 - p));
+        var scatter = plot.Add.Scatter(r.Steps, r.TrainLoss.Select(Math.Log10).ToArray());
+        scatter.LegendText = r.Optimizer.Display;
+        scatter.MarkerSize = 0;
+        scatter.LineWidth = 2;
     }
 
-    return total / Examples;
+    plot.ShowLegend(problem.Name == "spirals" ? Alignment.LowerLeft : Alignment.UpperRight);
+    string path = Path.GetFullPath(Path.Combine(output, $"training-{problem.Name}.png"));
+    plot.SavePng(path, 1000, 650);
+    Console.WriteLine($"Wrote {path}");
 }
 
-static double Accuracy(float[] w, float[] x, float[] y)
+return 0;
+
+static string FormatMetric(RunResult r) =>
+    r.Problem.Loss == LossKind.SoftmaxCrossEntropy
+        ? r.TestMetric.ToString("P1", CultureInfo.InvariantCulture)
+        : r.TestMetric.ToString("F3", CultureInfo.InvariantCulture);
+
+static void PrintUsage()
 {
-    int correct = 0;
-    for (int i = 0; i < Examples; i++)
-    {
-        correct += (Logit(w, x, i) > 0) == (y[i] == 1) ? 1 : 0;
-    }
-
-    return (double)correct / Examples;
+    Console.WriteLine("usage: dotnet run -c Release --project samples/Training [-- options]");
+    Console.WriteLine("  --optimizer NAME  all (default) or one of: " + string.Join(", ", Trainer.Choices.Select(c => c.Key)));
+    Console.WriteLine("  --steps N         optimizer steps per run (default 1500)");
+    Console.WriteLine("  --task NAME       all (default), spirals or regression");
+    Console.WriteLine($"  --out DIR         where the PNGs go (default {Path.Combine("artifacts", "samples")} under the current directory)");
 }
-
-static double Normal(Random random) =>
-    Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
-
-/// <summary>Adam in the lecture's form: running averages of length 10 and 1000 with 1/min(t, N) weights.</summary>
-[Optimizer]
-[FirstMoment(Length = 10)]
-[SecondMoment(Length = 1000)]
-[BiasCorrection(BiasCorrectionMode.MinT)]
-[Epsilon(1e-8)]
-internal sealed partial class LectureAdam;

@@ -1,0 +1,38 @@
+// Optimizers the demos declare themselves, exactly as a user would: the generator emits their fused kernels.
+
+namespace OptGen.Samples.Theory;
+
+/// <summary>A running average of length 50 with no bias correction: m ← (1 − 1/50)m + (1/50)g, p ← p − η·m.</summary>
+[Optimizer(Name = "demo.ema_uncorrected")]
+[LearningRate(1)]
+[FirstMoment(Length = BiasCorrectionDemo.Length)]
+public sealed partial class EmaUncorrected;
+
+/// <summary>The same average with Adam's correction: p ← p − η·m/(1 − βᵗ), β = 1 − 1/50.</summary>
+[Optimizer(Name = "demo.ema_power")]
+[LearningRate(1)]
+[FirstMoment(Length = BiasCorrectionDemo.Length)]
+[BiasCorrection(BiasCorrectionMode.Power)]
+public sealed partial class EmaPowerCorrected;
+
+/// <summary>The lecture's correction: m ← (1 − 1/min(t, 50))m + (1/min(t, 50))g, p ← p − η·m.</summary>
+[Optimizer(Name = "demo.ema_min_t")]
+[LearningRate(1)]
+[FirstMoment(Length = BiasCorrectionDemo.Length)]
+[BiasCorrection(BiasCorrectionMode.MinT)]
+public sealed partial class EmaMinT;
+
+/// <summary>The exact average of everything seen, 1/t weights (1/min(t, N) with N beyond any run).</summary>
+[Optimizer(Name = "demo.cumulative_average")]
+[LearningRate(1)]
+[FirstMoment(Length = 1e9)]
+[BiasCorrection(BiasCorrectionMode.MinT)]
+public sealed partial class CumulativeAverage;
+
+/// <summary>
+/// The update rule of stochastic gradient Langevin dynamics, Φ ← Φ − η·g, declared as a rule; the noise is put
+/// into g by <see cref="LangevinSampler"/> (OptGen's IR has no random-number op yet).
+/// </summary>
+[Optimizer(Name = "demo.sgld")]
+[LearningRate(0.01)]
+public sealed partial class SgldRule;
