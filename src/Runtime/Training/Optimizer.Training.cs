@@ -88,45 +88,8 @@ public abstract partial class Optimizer
     /// <param name="options">Unscaling, clipping, skipping and parallelism; null for <see cref="StepOptions.Default"/>.</param>
     /// <returns>Whether the step was taken, the gradient norm and the clip factor.</returns>
     /// <exception cref="ArgumentException">A length differs from <see cref="Length"/>, or the buffers overlap. Nothing is written.</exception>
-    public unsafe StepResult Step(Span<float> parameters, ReadOnlySpan<float> gradients, StepOptions? options)
-    {
-        options ??= StepOptions.Default;
-        if (parameters.Length != Length)
-        {
-            throw new ArgumentException($"Expected {Length} parameters but got {parameters.Length}.", nameof(parameters));
-        }
-
-        if (gradients.Length != Length)
-        {
-            throw new ArgumentException($"Expected {Length} gradients but got {gradients.Length}.", nameof(gradients));
-        }
-
-        if (parameters.Overlaps(gradients))
-        {
-            throw new ArgumentException("The gradients overlap the parameters; the update is in place and needs separate buffers.", nameof(gradients));
-        }
-
-        int count = Layout.TensorCount;
-        Slot[] slots = ArrayPool<Slot>.Shared.Rent(count);
-        try
-        {
-            fixed (float* p = parameters)
-            fixed (float* g = gradients)
-            {
-                for (int j = 0; j < count; j++)
-                {
-                    int offset = Layout.ArenaOffsetOf(j);
-                    slots[j] = new Slot((nint)(p + offset), (nint)(g + offset));
-                }
-
-                return StepCore(slots, options);
-            }
-        }
-        finally
-        {
-            ArrayPool<Slot>.Shared.Return(slots);
-        }
-    }
+    public StepResult Step(Span<float> parameters, ReadOnlySpan<float> gradients, StepOptions? options) =>
+        StepArena<Float32Codec, Float32Codec, float, float>(parameters, gradients, options);
 
     /// <summary>One step over every tensor of <see cref="Layout"/>, each in its own buffer.</summary>
     /// <param name="parameters">One buffer per tensor, in <see cref="Layout"/> order, each of the tensor's length; updated in place.</param>
@@ -176,8 +139,8 @@ public abstract partial class Optimizer
                 slots[j] = new Slot((nint)handles[pinned - 2].Pointer, (nint)handles[pinned - 1].Pointer);
             }
 
-            ThrowIfOverlapping(slots.AsSpan(0, count));
-            return StepCore(slots, options);
+            ThrowIfOverlapping(slots.AsSpan(0, count), sizeof(float), sizeof(float));
+            return StepCore<Float32Codec, Float32Codec>(slots, options);
         }
         finally
         {
@@ -261,7 +224,51 @@ public abstract partial class Optimizer
         }
     }
 
-    private void ThrowIfOverlapping(ReadOnlySpan<Slot> slots)
+    private unsafe StepResult StepArena<TParameter, TGradient, TParameterElement, TGradientElement>(Span<TParameterElement> parameters, ReadOnlySpan<TGradientElement> gradients, StepOptions? options)
+        where TParameter : struct, IElementCodec
+        where TGradient : struct, IElementCodec
+        where TParameterElement : unmanaged
+        where TGradientElement : unmanaged
+    {
+        options ??= StepOptions.Default;
+        if (parameters.Length != Length)
+        {
+            throw new ArgumentException($"Expected {Length} parameters but got {parameters.Length}.", nameof(parameters));
+        }
+
+        if (gradients.Length != Length)
+        {
+            throw new ArgumentException($"Expected {Length} gradients but got {gradients.Length}.", nameof(gradients));
+        }
+
+        if (MemoryMarshal.AsBytes(parameters).Overlaps(MemoryMarshal.AsBytes(gradients)))
+        {
+            throw new ArgumentException("The gradients overlap the parameters; the update is in place and needs separate buffers.", nameof(gradients));
+        }
+
+        int count = Layout.TensorCount;
+        Slot[] slots = ArrayPool<Slot>.Shared.Rent(count);
+        try
+        {
+            fixed (TParameterElement* p = parameters)
+            fixed (TGradientElement* g = gradients)
+            {
+                for (int j = 0; j < count; j++)
+                {
+                    int offset = Layout.ArenaOffsetOf(j);
+                    slots[j] = new Slot((nint)(p + offset), (nint)(g + offset));
+                }
+
+                return StepCore<TParameter, TGradient>(slots, options);
+            }
+        }
+        finally
+        {
+            ArrayPool<Slot>.Shared.Return(slots);
+        }
+    }
+
+    private void ThrowIfOverlapping(ReadOnlySpan<Slot> slots, int parameterSize, int gradientSize)
     {
         // Sort every non-empty buffer by address and sweep: a parameter buffer may overlap nothing, a gradient buffer
         // no parameter buffer (two tensors may read the same gradients).
@@ -269,14 +276,14 @@ public abstract partial class Optimizer
         int n = 0;
         for (int j = 0; j < slots.Length; j++)
         {
-            nuint bytes = (nuint)Layout.LengthOf(j) * sizeof(float);
-            if (bytes == 0)
+            nuint length = (nuint)Layout.LengthOf(j);
+            if (length == 0)
             {
                 continue;
             }
 
-            intervals[n++] = ((nuint)slots[j].Parameters, (nuint)slots[j].Parameters + bytes, j, true);
-            intervals[n++] = ((nuint)slots[j].Gradients, (nuint)slots[j].Gradients + bytes, j, false);
+            intervals[n++] = ((nuint)slots[j].Parameters, (nuint)slots[j].Parameters + (length * (nuint)parameterSize), j, true);
+            intervals[n++] = ((nuint)slots[j].Gradients, (nuint)slots[j].Gradients + (length * (nuint)gradientSize), j, false);
         }
 
         Span<(nuint Start, nuint End, int Tensor, bool IsParameter)> sorted = intervals.AsSpan(0, n);
@@ -309,7 +316,9 @@ public abstract partial class Optimizer
         }
     }
 
-    private unsafe StepResult StepCore(Slot[] slots, StepOptions options)
+    private unsafe StepResult StepCore<TParameter, TGradient>(Slot[] slots, StepOptions options)
+        where TParameter : struct, IElementCodec
+        where TGradient : struct, IElementCodec
     {
         Piece[] pieces = _pieces ??= CreatePieces(Layout);
         int workers = options.MaxDegreeOfParallelism < 0 ? Environment.ProcessorCount : options.MaxDegreeOfParallelism;
@@ -327,7 +336,7 @@ public abstract partial class Optimizer
             Run(workers, pieces.Length, k =>
             {
                 Piece piece = pieces[k];
-                partial[k] = SumOfSquares((float*)slots[piece.Tensor].Gradients + piece.Start, piece.Length);
+                partial[k] = SumOfSquares<TGradient>(ref *(byte*)(slots[piece.Tensor].Gradients + ((nint)piece.Start * TGradient.ElementSize)), piece.Length);
             });
 
             // Fixed blocks summed in a fixed order: the norm does not depend on the number of threads.
@@ -360,19 +369,23 @@ public abstract partial class Optimizer
         {
             Piece piece = pieces[k];
             Slot slot = slots[piece.Tensor];
-            nint offset = (nint)piece.Start * sizeof(float);
+            if (typeof(TParameter) == typeof(StochasticBFloat16Codec))
+            {
+                StochasticRounding.SetSeed(options.RoundingSeed, step, piece.Tensor, piece.Start);
+            }
+
             var arguments = new KernelArguments
             {
                 Hyperparameters = _groupHyperparameters[Layout.GroupOf(piece.Tensor)],
                 Step = step,
                 GradientScale = gradientScale,
-                Parameters = ref *(byte*)(slot.Parameters + offset),
-                Gradients = ref *(byte*)(slot.Gradients + offset),
-                State = ref *(byte*)(state + (((nint)Layout.StateOffsetOf(piece.Tensor) * sizeof(float)) + offset)),
+                Parameters = ref *(byte*)(slot.Parameters + ((nint)piece.Start * TParameter.ElementSize)),
+                Gradients = ref *(byte*)(slot.Gradients + ((nint)piece.Start * TGradient.ElementSize)),
+                State = ref *(byte*)(state + (((nint)Layout.StateOffsetOf(piece.Tensor) + piece.Start) * sizeof(float))),
                 StateStride = stride,
                 Length = (nuint)piece.Length,
             };
-            RunKernel<Float32Codec, Float32Codec, Float32Codec>(in arguments);
+            RunKernel<TParameter, TGradient, Float32Codec>(in arguments);
         });
 
         StepCount = step;
@@ -455,14 +468,15 @@ public abstract partial class Optimizer
     /// Σ gᵢ² in double. Each square of a float32 is exact in double; lane j of the 16 accumulators sums the elements
     /// i ≡ j (mod 16) in order, and the lanes are added in a fixed order, so the result depends only on the data.
     /// </summary>
-    internal static unsafe double SumOfSquares(float* g, int n)
+    internal static double SumOfSquares<TGradient>(ref byte g, int n)
+        where TGradient : struct, IElementCodec
     {
         Vector256<double> a0 = Vector256<double>.Zero, a1 = a0, a2 = a0, a3 = a0;
         int i = 0;
         for (; i <= n - 16; i += 16)
         {
-            (Vector256<double> lo0, Vector256<double> hi0) = Vector256.Widen(Vector256.Load(g + i));
-            (Vector256<double> lo1, Vector256<double> hi1) = Vector256.Widen(Vector256.Load(g + i + 8));
+            (Vector256<double> lo0, Vector256<double> hi0) = Vector256.Widen(TGradient.Load256(ref g, (nuint)i));
+            (Vector256<double> lo1, Vector256<double> hi1) = Vector256.Widen(TGradient.Load256(ref g, (nuint)i + 8));
             a0 += lo0 * lo0;
             a1 += hi0 * hi0;
             a2 += lo1 * lo1;
@@ -472,7 +486,7 @@ public abstract partial class Optimizer
         double tail = 0;
         for (; i < n; i++)
         {
-            double x = g[i];
+            double x = TGradient.Load(ref g, (nuint)i);
             tail += x * x;
         }
 

@@ -65,6 +65,15 @@ public sealed class StepOptions
     /// </summary>
     public bool SkipNonFinite { get; init; }
 
+    /// <summary>
+    /// Round stochastically when writing <see cref="BFloat16"/> parameters (unbiased: E[round(x)] = x), so that updates
+    /// smaller than half a bfloat16 unit still move the parameters on average. Default false: round to nearest even.
+    /// </summary>
+    public bool StochasticRounding { get; init; }
+
+    /// <summary>The seed of stochastic rounding; with the step number, tensor and element it fixes every random bit.</summary>
+    public ulong RoundingSeed { get; init; }
+
     /// <summary>Compute and report the gradient norm even when neither clipping nor skipping needs it. Default false.</summary>
     public bool ComputeGradientNorm { get; init; }
 
