@@ -88,7 +88,7 @@ public abstract partial class Optimizer
     /// <exception cref="ArgumentException">A length differs from <see cref="Length"/>, or the buffers overlap. Nothing is written.</exception>
     public void Step(Span<float> parameters, ReadOnlySpan<float> gradients)
     {
-        if (Layout.TensorCount != 1 || _schedules is not null)
+        if (Layout.TensorCount != 1 || _schedules is not null || _state.ElementSize != sizeof(float))
         {
             Step(parameters, gradients, StepOptions.Default);
             return;

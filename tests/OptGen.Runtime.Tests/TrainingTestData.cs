@@ -36,7 +36,12 @@ internal static class TrainingTestData
     /// <summary>Every state buffer of every tensor, copied.</summary>
     public static float[][] StateOf(Optimizer optimizer) =>
         optimizer.Descriptor.States
-            .SelectMany(s => Enumerable.Range(0, optimizer.Layout.TensorCount).Select(j => optimizer.GetState(s.Name, j).ToArray()))
+            .SelectMany(s => Enumerable.Range(0, optimizer.Layout.TensorCount).Select(j =>
+            {
+                var values = new float[optimizer.Layout.LengthOf(j)];
+                optimizer.CopyState(s.Name, j, values);
+                return values;
+            }))
             .ToArray();
 
     public static double[][] HyperparametersOf(Optimizer optimizer) =>

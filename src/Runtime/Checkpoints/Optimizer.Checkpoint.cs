@@ -18,6 +18,9 @@ public abstract partial class Optimizer
 
     private const int MaxNameBytes = 1 << 16;
 
+    /// <summary>Flag bit 0: the state buffers are stored as bfloat16 (2 bytes per element) rather than float32.</summary>
+    private const uint BFloat16StateFlag = 1;
+
     /// <summary>
     /// Saves the rule's identity, the step count, every group's hyperparameters, the layout and every state buffer to
     /// <paramref name="path"/>, atomically: the data goes to a temporary file in the same folder, is flushed to disk,
@@ -54,7 +57,7 @@ public abstract partial class Optimizer
         var writer = new HashingWriter(stream);
         writer.Write(CheckpointMagic);
         writer.WriteUInt32(CheckpointVersion);
-        writer.WriteUInt32(0); // flags, reserved
+        writer.WriteUInt32(StatePrecision == StatePrecision.BFloat16 ? BFloat16StateFlag : 0u);
         writer.WriteInt64(CheckpointSize());
         writer.WriteString(Descriptor.Name);
         writer.WriteString(Descriptor.RuleId);
@@ -91,10 +94,10 @@ public abstract partial class Optimizer
 
         for (int k = 0; k < _state.Count; k++)
         {
-            Span<float> plane = _state.Plane(k);
+            Span<byte> plane = _state.PlaneBytes(k);
             for (int j = 0; j < Layout.TensorCount; j++)
             {
-                writer.WriteFloats(plane.Slice(Layout.StateOffsetOf(j), Layout.LengthOf(j)));
+                writer.WriteElements(plane.Slice(Layout.StateOffsetOf(j) * _state.ElementSize, Layout.LengthOf(j) * _state.ElementSize));
             }
         }
 
@@ -142,7 +145,13 @@ public abstract partial class Optimizer
             throw new CheckpointException(CheckpointError.UnsupportedVersion, $"The checkpoint has format version {version}; this build reads version {CheckpointVersion}.");
         }
 
-        _ = reader.ReadUInt32(); // flags
+        uint flags = reader.ReadUInt32();
+        if ((flags & ~BFloat16StateFlag) != 0)
+        {
+            throw new CheckpointException(CheckpointError.Corrupted, $"The checkpoint has unknown flags 0x{flags:X8}.");
+        }
+
+        int elementSize = (flags & BFloat16StateFlag) != 0 ? sizeof(ushort) : sizeof(float);
         long size = reader.ReadInt64();
         if (available >= 0 && available < size)
         {
@@ -210,22 +219,23 @@ public abstract partial class Optimizer
         }
 
         // Stage the state into a fresh allocation of this optimizer's shape (or only hash it, when it cannot fit).
-        StateStorage? staged = sameRule && sameShape ? new StateStorage(_state.Count, Layout.StateLength) : null;
+        bool samePrecision = elementSize == _state.ElementSize;
+        StateStorage? staged = sameRule && sameShape && samePrecision ? new StateStorage(_state.Count, Layout.StateLength, elementSize) : null;
         if (staged is not null)
         {
             InitializeState(staged);
             for (int k = 0; k < staged.Count; k++)
             {
-                Span<float> plane = staged.Plane(k);
+                Span<byte> plane = staged.PlaneBytes(k);
                 for (int j = 0; j < Layout.TensorCount; j++)
                 {
-                    reader.ReadFloats(plane.Slice(Layout.StateOffsetOf(j), Layout.LengthOf(j)));
+                    reader.Read(plane.Slice(Layout.StateOffsetOf(j) * elementSize, Layout.LengthOf(j) * elementSize));
                 }
             }
         }
         else
         {
-            reader.Skip(checked(states.Length * elements * sizeof(float)));
+            reader.Skip(checked(states.Length * elements * elementSize));
         }
 
         reader.VerifyChecksum();
@@ -238,6 +248,11 @@ public abstract partial class Optimizer
         if (!sameShape)
         {
             throw new CheckpointException(CheckpointError.WrongShape, $"The checkpoint holds {groups.Length} group(s) of tensor lengths [{string.Join("; ", Array.ConvertAll(groups, g => string.Join(", ", g)))}], which is not this optimizer's layout.");
+        }
+
+        if (!samePrecision)
+        {
+            throw new CheckpointException(CheckpointError.WrongShape, $"The checkpoint stores the state as {(elementSize == sizeof(float) ? "float32" : "bfloat16")}; this optimizer's state is {StatePrecision}. Call ChangeStatePrecision first.");
         }
 
         if (stepCount < 0)
@@ -296,7 +311,7 @@ public abstract partial class Optimizer
 
         size += 4 + (4L * Layout.GroupCount) + (4L * Layout.TensorCount);
         size += 8L * Layout.GroupCount * Descriptor.Hyperparameters.Count;
-        size += 4L * _state.Count * Layout.TotalLength;
+        size += (long)_state.ElementSize * _state.Count * Layout.TotalLength;
         return size + 4; // checksum
 
         static long StringSize(string text) => 4 + Encoding.UTF8.GetByteCount(text);
@@ -334,14 +349,14 @@ public abstract partial class Optimizer
             Write(bytes);
         }
 
-        public void WriteFloats(ReadOnlySpan<float> values)
+        public void WriteElements(ReadOnlySpan<byte> values)
         {
             if (!BitConverter.IsLittleEndian)
             {
                 throw new PlatformNotSupportedException("Checkpoints are written on little-endian machines only.");
             }
 
-            Write(MemoryMarshal.AsBytes(values));
+            Write(values);
         }
 
         public void WriteChecksum()
@@ -394,8 +409,6 @@ public abstract partial class Optimizer
             Read(bytes);
             return Encoding.UTF8.GetString(bytes);
         }
-
-        public void ReadFloats(Span<float> values) => Read(MemoryMarshal.AsBytes(values));
 
         public void Skip(long bytes)
         {

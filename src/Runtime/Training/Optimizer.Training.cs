@@ -140,7 +140,7 @@ public abstract partial class Optimizer
             }
 
             ThrowIfOverlapping(slots.AsSpan(0, count), sizeof(float), sizeof(float));
-            return StepCore<Float32Codec, Float32Codec>(slots, options);
+            return StepDispatch<Float32Codec, Float32Codec>(slots, options);
         }
         finally
         {
@@ -209,17 +209,25 @@ public abstract partial class Optimizer
         for (int k = 0; k < state.Count; k++)
         {
             int source = Descriptor.States[k].InitialValueHyperparameter;
-            Span<float> plane = state.Plane(k);
+            Span<byte> plane = state.PlaneBytes(k);
+            plane.Clear();
             if (source < 0)
             {
-                plane.Clear();
                 continue;
             }
 
-            plane.Fill((float)_hyperparameters[source]);
             for (int j = 0; j < Layout.TensorCount; j++)
             {
-                plane.Slice(Layout.StateOffsetOf(j), Layout.LengthOf(j)).Fill((float)_groupHyperparameters[Layout.GroupOf(j)][source]);
+                Span<byte> slice = plane.Slice(Layout.StateOffsetOf(j) * state.ElementSize, Layout.LengthOf(j) * state.ElementSize);
+                float value = (float)_groupHyperparameters[Layout.GroupOf(j)][source];
+                if (state.ElementSize == sizeof(float))
+                {
+                    MemoryMarshal.Cast<byte, float>(slice).Fill(value);
+                }
+                else
+                {
+                    MemoryMarshal.Cast<byte, ushort>(slice).Fill(BFloat16Codec.Narrow(value));
+                }
             }
         }
     }
@@ -259,7 +267,7 @@ public abstract partial class Optimizer
                     slots[j] = new Slot((nint)(p + offset), (nint)(g + offset));
                 }
 
-                return StepCore<TParameter, TGradient>(slots, options);
+                return StepDispatch<TParameter, TGradient>(slots, options);
             }
         }
         finally
@@ -316,9 +324,17 @@ public abstract partial class Optimizer
         }
     }
 
-    private unsafe StepResult StepCore<TParameter, TGradient>(Slot[] slots, StepOptions options)
+    private StepResult StepDispatch<TParameter, TGradient>(Slot[] slots, StepOptions options)
+        where TParameter : struct, IElementCodec
+        where TGradient : struct, IElementCodec =>
+        _state.ElementSize == sizeof(float)
+            ? StepCore<TParameter, TGradient, Float32Codec>(slots, options)
+            : StepCore<TParameter, TGradient, BFloat16Codec>(slots, options);
+
+    private unsafe StepResult StepCore<TParameter, TGradient, TState>(Slot[] slots, StepOptions options)
         where TParameter : struct, IElementCodec
         where TGradient : struct, IElementCodec
+        where TState : struct, IElementCodec
     {
         Piece[] pieces = _pieces ??= CreatePieces(Layout);
         int workers = options.MaxDegreeOfParallelism < 0 ? Environment.ProcessorCount : options.MaxDegreeOfParallelism;
@@ -381,11 +397,11 @@ public abstract partial class Optimizer
                 GradientScale = gradientScale,
                 Parameters = ref *(byte*)(slot.Parameters + ((nint)piece.Start * TParameter.ElementSize)),
                 Gradients = ref *(byte*)(slot.Gradients + ((nint)piece.Start * TGradient.ElementSize)),
-                State = ref *(byte*)(state + (((nint)Layout.StateOffsetOf(piece.Tensor) + piece.Start) * sizeof(float))),
+                State = ref *(byte*)(state + (((nint)Layout.StateOffsetOf(piece.Tensor) + piece.Start) * TState.ElementSize)),
                 StateStride = stride,
                 Length = (nuint)piece.Length,
             };
-            RunKernel<TParameter, TGradient, Float32Codec>(in arguments);
+            RunKernel<TParameter, TGradient, TState>(in arguments);
         });
 
         StepCount = step;
