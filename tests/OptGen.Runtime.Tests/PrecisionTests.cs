@@ -291,6 +291,34 @@ public sealed class PrecisionTests
     }
 
     [Fact]
+    public void PerTensorSixteenBitBuffersMatchTheArena()
+    {
+        int[] lengths = [33, 17, 1000];
+        var layout = new ParameterLayout(lengths[..1], lengths[1..]);
+        var random = new Random(59);
+        float[] p0 = Random(random, layout.TotalLength);
+        Half[] halfArena = [.. p0.Select(x => (Half)x)];
+        BFloat16[] bfArena = [.. p0.Select(x => (BFloat16)x)];
+        Half[][] halfTensors = [.. Enumerable.Range(0, 3).Select(j => halfArena.AsSpan(layout.ArenaOffsetOf(j), lengths[j]).ToArray())];
+        BFloat16[][] bfTensors = [.. Enumerable.Range(0, 3).Select(j => bfArena.AsSpan(layout.ArenaOffsetOf(j), lengths[j]).ToArray())];
+        Adam a = new(layout), b = new(layout), c = new(layout), d = new(layout);
+        var options = new StepOptions { StochasticRounding = true, RoundingSeed = 5 };
+        for (int t = 0; t < 5; t++)
+        {
+            float[] g = Random(random, layout.TotalLength);
+            Half[] gh = [.. g.Select(x => (Half)x)];
+            BFloat16[] gb = [.. g.Select(x => (BFloat16)x)];
+            a.Step(halfArena, gh);
+            b.Step([.. halfTensors.Select(x => new Memory<Half>(x))], [.. Enumerable.Range(0, 3).Select(j => new ReadOnlyMemory<Half>(gh, layout.ArenaOffsetOf(j), lengths[j]))]);
+            c.Step(bfArena, gb, options);
+            d.Step([.. bfTensors.Select(x => new Memory<BFloat16>(x))], [.. Enumerable.Range(0, 3).Select(j => new ReadOnlyMemory<BFloat16>(gb, layout.ArenaOffsetOf(j), lengths[j]))], options);
+        }
+
+        Assert.Equal(halfArena, halfTensors.SelectMany(x => x));
+        Assert.Equal(bfArena, bfTensors.SelectMany(x => x));
+    }
+
+    [Fact]
     public void SixteenBitStepsCheckTheirArguments()
     {
         var adam = new Adam(8);

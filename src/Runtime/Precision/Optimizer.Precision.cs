@@ -35,4 +35,26 @@ public abstract partial class Optimizer
     /// <exception cref="ArgumentException">A length differs from <see cref="Length"/>, or the buffers overlap. Nothing is written.</exception>
     public StepResult Step(Span<float> parameters, ReadOnlySpan<BFloat16> gradients, StepOptions? options = null) =>
         StepArena<Float32Codec, BFloat16Codec, float, BFloat16>(parameters, gradients, options);
+
+    /// <summary>One step over <see cref="Half"/> parameters and gradients, one buffer per tensor; see the arena overload.</summary>
+    /// <exception cref="ArgumentException">The number of buffers or a length does not match <see cref="Layout"/>, or buffers overlap. Nothing is written.</exception>
+    public StepResult Step(ReadOnlySpan<Memory<Half>> parameters, ReadOnlySpan<ReadOnlyMemory<Half>> gradients, StepOptions? options = null) =>
+        StepTensors<HalfCodec, HalfCodec, Half, Half>(parameters, gradients, options);
+
+    /// <summary>One step over <see cref="BFloat16"/> parameters and gradients, one buffer per tensor; see the arena overload.</summary>
+    /// <exception cref="ArgumentException">The number of buffers or a length does not match <see cref="Layout"/>, or buffers overlap. Nothing is written.</exception>
+    public StepResult Step(ReadOnlySpan<Memory<BFloat16>> parameters, ReadOnlySpan<ReadOnlyMemory<BFloat16>> gradients, StepOptions? options = null) =>
+        options is { StochasticRounding: true }
+            ? StepTensors<StochasticBFloat16Codec, BFloat16Codec, BFloat16, BFloat16>(parameters, gradients, options)
+            : StepTensors<BFloat16Codec, BFloat16Codec, BFloat16, BFloat16>(parameters, gradients, options);
+
+    /// <summary>One step over float32 (master) parameters with <see cref="Half"/> gradients, one buffer per tensor.</summary>
+    /// <exception cref="ArgumentException">The number of buffers or a length does not match <see cref="Layout"/>, or buffers overlap. Nothing is written.</exception>
+    public StepResult Step(ReadOnlySpan<Memory<float>> parameters, ReadOnlySpan<ReadOnlyMemory<Half>> gradients, StepOptions? options = null) =>
+        StepTensors<Float32Codec, HalfCodec, float, Half>(parameters, gradients, options);
+
+    /// <summary>One step over float32 (master) parameters with <see cref="BFloat16"/> gradients, one buffer per tensor.</summary>
+    /// <exception cref="ArgumentException">The number of buffers or a length does not match <see cref="Layout"/>, or buffers overlap. Nothing is written.</exception>
+    public StepResult Step(ReadOnlySpan<Memory<float>> parameters, ReadOnlySpan<ReadOnlyMemory<BFloat16>> gradients, StepOptions? options = null) =>
+        StepTensors<Float32Codec, BFloat16Codec, float, BFloat16>(parameters, gradients, options);
 }

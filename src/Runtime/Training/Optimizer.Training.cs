@@ -100,7 +100,14 @@ public abstract partial class Optimizer
     /// The number of buffers or a length does not match <see cref="Layout"/>, or a parameter buffer overlaps another
     /// parameter or gradient buffer. Nothing is written.
     /// </exception>
-    public unsafe StepResult Step(ReadOnlySpan<Memory<float>> parameters, ReadOnlySpan<ReadOnlyMemory<float>> gradients, StepOptions? options = null)
+    public StepResult Step(ReadOnlySpan<Memory<float>> parameters, ReadOnlySpan<ReadOnlyMemory<float>> gradients, StepOptions? options = null) =>
+        StepTensors<Float32Codec, Float32Codec, float, float>(parameters, gradients, options);
+
+    private unsafe StepResult StepTensors<TParameter, TGradient, TParameterElement, TGradientElement>(ReadOnlySpan<Memory<TParameterElement>> parameters, ReadOnlySpan<ReadOnlyMemory<TGradientElement>> gradients, StepOptions? options)
+        where TParameter : struct, IElementCodec
+        where TGradient : struct, IElementCodec
+        where TParameterElement : unmanaged
+        where TGradientElement : unmanaged
     {
         options ??= StepOptions.Default;
         int count = Layout.TensorCount;
@@ -139,8 +146,8 @@ public abstract partial class Optimizer
                 slots[j] = new Slot((nint)handles[pinned - 2].Pointer, (nint)handles[pinned - 1].Pointer);
             }
 
-            ThrowIfOverlapping(slots.AsSpan(0, count), sizeof(float), sizeof(float));
-            return StepDispatch<Float32Codec, Float32Codec>(slots, options);
+            ThrowIfOverlapping(slots.AsSpan(0, count), sizeof(TParameterElement), sizeof(TGradientElement));
+            return StepDispatch<TParameter, TGradient>(slots, options);
         }
         finally
         {
