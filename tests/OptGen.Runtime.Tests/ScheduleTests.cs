@@ -203,6 +203,29 @@ public sealed class ScheduleTests
     }
 
     [Fact]
+    public void AGroupScheduleOverridesTheEveryGroupScheduleOnlyThere()
+    {
+        var sgd = new Sgd(new ParameterLayout([2], [2], [2]));
+        Schedule all = Schedule.Exponential(0.1, 0.5), own = Schedule.Constant(0.02);
+        sgd.Groups[1].SetSchedule("LearningRate", own);
+        sgd.SetSchedule("LearningRate", all); // replaces group 1's own schedule too
+        sgd.Groups[2].SetSchedule("LearningRate", own);
+        for (int t = 0; t < 3; t++)
+        {
+            sgd.Step([new float[2], new float[2], new float[2]], [new float[2], new float[2], new float[2]]);
+        }
+
+        Assert.Equal(all.ValueAt(2), sgd.Groups[0]["LearningRate"]);
+        Assert.Equal(all.ValueAt(2), sgd.Groups[1]["LearningRate"]);
+        Assert.Equal(0.02, sgd.Groups[2]["LearningRate"]);
+
+        // Removing group 2's own schedule hands it back to the every-group one.
+        sgd.Groups[2].SetSchedule("LearningRate", null);
+        sgd.Step([new float[2], new float[2], new float[2]], [new float[2], new float[2], new float[2]]);
+        Assert.Equal(all.ValueAt(3), sgd.Groups[2]["LearningRate"]);
+    }
+
+    [Fact]
     public void ScheduleOutOfRangeWritesNothing()
     {
         var sgd = new Sgd(4) { LearningRate = 0.1 };

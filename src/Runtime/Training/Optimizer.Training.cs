@@ -178,7 +178,9 @@ public abstract partial class Optimizer
     internal void SetSchedule(int group, string hyperparameter, Schedule? schedule)
     {
         int index = IndexOf(hyperparameter);
-        _schedules?.RemoveAll(b => b.Hyperparameter == index && (group < 0 || b.Group == group || b.Group < 0));
+        // A schedule for every group replaces all schedules of that hyperparameter; a group's own schedule replaces
+        // only that group's, and overrides the every-group schedule there (see ApplySchedules).
+        _schedules?.RemoveAll(b => b.Hyperparameter == index && (group < 0 || b.Group == group));
         if (schedule is not null)
         {
             (_schedules ??= []).Add(new ScheduleBinding(group, index, schedule));
@@ -435,14 +437,23 @@ public abstract partial class Optimizer
             }
         }
 
-        for (int b = 0; b < _schedules.Count; b++)
+        // Every-group schedules first, then each group's own, which therefore win for their group.
+        foreach (bool everyGroup in (ReadOnlySpan<bool>)[true, false])
         {
-            ScheduleBinding binding = _schedules[b];
-            for (int k = 0; k < _groupHyperparameters.Length; k++)
+            for (int b = 0; b < _schedules.Count; b++)
             {
-                if (binding.Group < 0 || binding.Group == k)
+                ScheduleBinding binding = _schedules[b];
+                if ((binding.Group < 0) != everyGroup)
                 {
-                    _groupHyperparameters[k][binding.Hyperparameter] = values[b];
+                    continue;
+                }
+
+                for (int k = 0; k < _groupHyperparameters.Length; k++)
+                {
+                    if (binding.Group < 0 || binding.Group == k)
+                    {
+                        _groupHyperparameters[k][binding.Hyperparameter] = values[b];
+                    }
                 }
             }
         }

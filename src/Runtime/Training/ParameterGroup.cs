@@ -36,7 +36,8 @@ public sealed class ParameterGroup
 
     /// <summary>
     /// Drives one of this group's hyperparameters by <paramref name="schedule"/>: before each step the value becomes
-    /// <c>schedule.ValueAt(StepCount)</c>. Pass null to stop scheduling it.
+    /// <c>schedule.ValueAt(StepCount)</c>, overriding for this group a schedule set on the optimizer for every group.
+    /// Pass null to remove this group's own schedule.
     /// </summary>
     /// <exception cref="ArgumentException">The rule has no such hyperparameter.</exception>
     public void SetSchedule(string hyperparameter, Schedule? schedule) => _owner.SetSchedule(Index, hyperparameter, schedule);
