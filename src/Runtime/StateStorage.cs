@@ -65,9 +65,28 @@ internal sealed class StateStorage
         ? _buffer.AsSpan(_offset + (index * Stride), Length)
         : throw new InvalidOperationException("The optimizer's state is stored as bfloat16; read it with CopyState.");
 
-    /// <summary>Plane <paramref name="index"/> as bytes, at any element size.</summary>
-    public Span<byte> PlaneBytes(int index) =>
-        System.Runtime.InteropServices.MemoryMarshal.AsBytes(_buffer.AsSpan(_offset)).Slice(index * Stride * ElementSize, Length * ElementSize);
+    /// <summary>
+    /// Elements [<paramref name="start"/>, <paramref name="start"/> + <paramref name="length"/>) of plane
+    /// <paramref name="index"/>, typed as stored: <typeparamref name="T"/> is float (float32 state) or ushort
+    /// (bfloat16 bits). Offsets are computed in 64 bits, so planes beyond 2 GiB are fine.
+    /// </summary>
+    public Span<T> Elements<T>(int index, int start, int length)
+        where T : unmanaged
+    {
+        if (Unsafe.SizeOf<T>() != ElementSize)
+        {
+            throw new InvalidOperationException($"The state holds {ElementSize}-byte elements, not {typeof(T).Name}.");
+        }
+
+        if (Count == 0 || length == 0)
+        {
+            return default;
+        }
+
+        long byteOffset = (((long)index * Stride) + start) * ElementSize;
+        ref byte first = ref Unsafe.AddByteOffset(ref Unsafe.As<float, byte>(ref _buffer[_offset]), (nint)byteOffset);
+        return MemoryMarshal.CreateSpan(ref Unsafe.As<byte, T>(ref first), length);
+    }
 
     /// <summary>The plane stride for <paramref name="length"/> elements: a 64-byte multiple, staggered in the page.</summary>
     internal static int StrideFor(int length, int elementSize = sizeof(float))

@@ -94,10 +94,12 @@ public abstract partial class Optimizer
 
         for (int k = 0; k < _state.Count; k++)
         {
-            Span<byte> plane = _state.PlaneBytes(k);
             for (int j = 0; j < Layout.TensorCount; j++)
             {
-                writer.WriteElements(plane.Slice(Layout.StateOffsetOf(j) * _state.ElementSize, Layout.LengthOf(j) * _state.ElementSize));
+                for (int start = 0; start < Layout.LengthOf(j); start += ChunkElements)
+                {
+                    writer.WriteElements(ElementBytes(_state, k, Layout.StateOffsetOf(j) + start, Math.Min(ChunkElements, Layout.LengthOf(j) - start)));
+                }
             }
         }
 
@@ -226,10 +228,12 @@ public abstract partial class Optimizer
             InitializeState(staged);
             for (int k = 0; k < staged.Count; k++)
             {
-                Span<byte> plane = staged.PlaneBytes(k);
                 for (int j = 0; j < Layout.TensorCount; j++)
                 {
-                    reader.Read(plane.Slice(Layout.StateOffsetOf(j) * elementSize, Layout.LengthOf(j) * elementSize));
+                    for (int start = 0; start < Layout.LengthOf(j); start += ChunkElements)
+                    {
+                        reader.Read(ElementBytes(staged, k, Layout.StateOffsetOf(j) + start, Math.Min(ChunkElements, Layout.LengthOf(j) - start)));
+                    }
                 }
             }
         }
@@ -280,6 +284,15 @@ public abstract partial class Optimizer
         _state = staged!;
         StepCount = stepCount;
     }
+
+    /// <summary>State is written and read in pieces of this many elements, so no byte span exceeds 2 GiB.</summary>
+    private const int ChunkElements = 1 << 24;
+
+    /// <summary>The bytes of elements [start, start + length) of plane <paramref name="k"/>.</summary>
+    private static Span<byte> ElementBytes(StateStorage state, int k, int start, int length) =>
+        state.ElementSize == sizeof(float)
+            ? MemoryMarshal.AsBytes(state.Elements<float>(k, start, length))
+            : MemoryMarshal.AsBytes(state.Elements<ushort>(k, start, length));
 
     private static string[] NamesOf(OptimizerDescriptor descriptor)
     {

@@ -45,15 +45,14 @@ public abstract partial class Optimizer
         float[] values = new float[Layout.StateLength];
         for (int k = 0; k < _state.Count; k++)
         {
-            ReadPlane(_state, k, values);
-            Span<byte> target = converted.PlaneBytes(k);
+            ReadPlane(_state, k, 0, values);
             if (converted.ElementSize == sizeof(float))
             {
-                values.CopyTo(MemoryMarshal.Cast<byte, float>(target));
+                values.CopyTo(converted.Elements<float>(k, 0, values.Length));
             }
             else
             {
-                Span<ushort> bits = MemoryMarshal.Cast<byte, ushort>(target);
+                Span<ushort> bits = converted.Elements<ushort>(k, 0, values.Length);
                 for (int i = 0; i < values.Length; i++)
                 {
                     bits[i] = BFloat16Codec.Narrow(values[i]);
@@ -83,30 +82,19 @@ public abstract partial class Optimizer
             throw new ArgumentException($"Tensor {tensor} has {Layout.LengthOf(tensor)} elements; the destination has {destination.Length}.", nameof(destination));
         }
 
-        Span<byte> plane = _state.PlaneBytes(index).Slice(Layout.StateOffsetOf(tensor) * _state.ElementSize, destination.Length * _state.ElementSize);
-        if (_state.ElementSize == sizeof(float))
-        {
-            MemoryMarshal.Cast<byte, float>(plane).CopyTo(destination);
-            return;
-        }
-
-        ReadOnlySpan<ushort> bits = MemoryMarshal.Cast<byte, ushort>(plane);
-        for (int i = 0; i < bits.Length; i++)
-        {
-            destination[i] = BitConverter.Int32BitsToSingle(bits[i] << 16);
-        }
+        ReadPlane(_state, index, Layout.StateOffsetOf(tensor), destination);
     }
 
-    private static void ReadPlane(StateStorage state, int k, Span<float> values)
+    /// <summary>Reads elements [start, start + values.Length) of plane <paramref name="k"/>, widened to float32.</summary>
+    private static void ReadPlane(StateStorage state, int k, int start, Span<float> values)
     {
-        Span<byte> plane = state.PlaneBytes(k);
         if (state.ElementSize == sizeof(float))
         {
-            MemoryMarshal.Cast<byte, float>(plane).CopyTo(values);
+            state.Elements<float>(k, start, values.Length).CopyTo(values);
             return;
         }
 
-        ReadOnlySpan<ushort> bits = MemoryMarshal.Cast<byte, ushort>(plane);
+        ReadOnlySpan<ushort> bits = state.Elements<ushort>(k, start, values.Length);
         for (int i = 0; i < bits.Length; i++)
         {
             values[i] = BitConverter.Int32BitsToSingle(bits[i] << 16);

@@ -218,8 +218,16 @@ public abstract partial class Optimizer
         for (int k = 0; k < state.Count; k++)
         {
             int source = Descriptor.States[k].InitialValueHyperparameter;
-            Span<byte> plane = state.PlaneBytes(k);
-            plane.Clear();
+            bool single = state.ElementSize == sizeof(float);
+            if (single)
+            {
+                state.Elements<float>(k, 0, state.Length).Clear();
+            }
+            else
+            {
+                state.Elements<ushort>(k, 0, state.Length).Clear();
+            }
+
             if (source < 0)
             {
                 continue;
@@ -227,15 +235,14 @@ public abstract partial class Optimizer
 
             for (int j = 0; j < Layout.TensorCount; j++)
             {
-                Span<byte> slice = plane.Slice(Layout.StateOffsetOf(j) * state.ElementSize, Layout.LengthOf(j) * state.ElementSize);
                 float value = (float)_groupHyperparameters[Layout.GroupOf(j)][source];
-                if (state.ElementSize == sizeof(float))
+                if (single)
                 {
-                    MemoryMarshal.Cast<byte, float>(slice).Fill(value);
+                    state.Elements<float>(k, Layout.StateOffsetOf(j), Layout.LengthOf(j)).Fill(value);
                 }
                 else
                 {
-                    MemoryMarshal.Cast<byte, ushort>(slice).Fill(BFloat16Codec.Narrow(value));
+                    state.Elements<ushort>(k, Layout.StateOffsetOf(j), Layout.LengthOf(j)).Fill(BFloat16Codec.Narrow(value));
                 }
             }
         }
