@@ -188,3 +188,55 @@ public sealed class GradientNormTests
         Assert.Equal(0.25 * Math.Sqrt(sum), result.GradientNorm, 1e-12 * Math.Sqrt(sum));
     }
 }
+
+/// <summary>Dynamic loss scaling, against GradScaler's update rule simulated by hand.</summary>
+public sealed class DynamicLossScaleTests
+{
+    [Fact]
+    public void ScaleBacksOffOnOverflowAndGrowsAfterTheInterval()
+    {
+        var scaler = new DynamicLossScale(initialScale: 1024, growthInterval: 3, template: new StepOptions { MaxGradientNorm = 10 });
+        var sgd = new Sgd(4) { LearningRate = 0.1 };
+        float[] p = [1, 1, 1, 1];
+        double expectedScale = 1024;
+        int good = 0;
+
+        // Gradients of a loss scaled by S: 0.5·S each, or an overflow.
+        bool[] overflow = [false, false, true, false, false, false, false, true, false];
+        foreach (bool inf in overflow)
+        {
+            Assert.Equal(1 / expectedScale, scaler.Options.GradientScale);
+            Assert.True(scaler.Options.SkipNonFinite);
+            Assert.Equal(10, scaler.Options.MaxGradientNorm);
+            float[] g = [.. Enumerable.Repeat(inf ? float.PositiveInfinity : (float)(0.5 * expectedScale), 4)];
+            float[] before = (float[])p.Clone();
+            StepResult result = sgd.Step(p, g, scaler.Options);
+            Assert.Equal(inf, result.Skipped);
+            if (!inf)
+            {
+                Assert.Equal(1.0, result.GradientNorm, 1e-12); // the unscaled norm: √(4·0.25)
+                Assert.All(p.Zip(before), x => Assert.Equal(x.Second - 0.05f, x.First, 1e-6f));
+            }
+
+            scaler.Update(result);
+
+            // GradScaler.update: back off on inf, else grow after `interval` good steps in a row.
+            if (inf)
+            {
+                expectedScale *= 0.5;
+                good = 0;
+            }
+            else if (++good == 3)
+            {
+                expectedScale *= 2;
+                good = 0;
+            }
+
+            Assert.Equal(expectedScale, scaler.Scale);
+            Assert.Equal(good, scaler.GoodSteps);
+        }
+
+        Assert.Equal(7, sgd.StepCount);
+        Assert.Equal("backoffFactor", Assert.Throws<ArgumentOutOfRangeException>(() => new DynamicLossScale(backoffFactor: 1)).ParamName);
+    }
+}
