@@ -14,40 +14,51 @@ namespace OptGen;
 /// Derived classes are written by the OptGen generator from the attributes on a <c>partial class</c>; they add a
 /// typed property per hyperparameter and state buffer and implement <see cref="RunKernel"/>.
 /// </remarks>
-public abstract class Optimizer
+public abstract partial class Optimizer
 {
     private readonly double[] _hyperparameters;
     private readonly double[] _hostState;
-    private readonly StateStorage _state;
+    private StateStorage _state;
     private int _maxDegreeOfParallelism = -1;
 
     /// <summary>Creates the optimizer with state for <paramref name="length"/> parameters, every hyperparameter at its default.</summary>
     /// <param name="descriptor">The rule (generated).</param>
     /// <param name="length">The number of parameters, ≥ 0.</param>
     protected Optimizer(OptimizerDescriptor descriptor, int length)
+        : this(descriptor, ParameterLayout.Single(length))
+    {
+    }
+
+    /// <summary>Creates the optimizer for the tensors and parameter groups of <paramref name="layout"/>, every hyperparameter at its default.</summary>
+    /// <param name="descriptor">The rule (generated).</param>
+    /// <param name="layout">The tensors and groups to update.</param>
+    protected Optimizer(OptimizerDescriptor descriptor, ParameterLayout layout)
     {
         ArgumentNullException.ThrowIfNull(descriptor);
-        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        ArgumentNullException.ThrowIfNull(layout);
         Descriptor = descriptor;
+        Layout = layout;
         _hyperparameters = new double[descriptor.Hyperparameters.Count];
         for (int i = 0; i < _hyperparameters.Length; i++)
         {
             _hyperparameters[i] = descriptor.Hyperparameters[i].DefaultValue;
         }
 
-        _state = new StateStorage(descriptor.States.Count, length);
+        _groupHyperparameters = CreateGroups();
+        _state = new StateStorage(descriptor.States.Count, layout.StateLength);
         _hostState = new double[descriptor.HostStates.Count];
+        _groupHostState = CreateGroupHostStates();
         InitializeState();
     }
 
     /// <summary>The rule: its name, hyperparameters, state buffers and memory traffic.</summary>
     public OptimizerDescriptor Descriptor { get; }
 
-    /// <summary>The number of parameters this optimizer updates.</summary>
-    public int Length => _state.Length;
+    /// <summary>The number of parameters this optimizer updates (over every tensor of <see cref="Layout"/>).</summary>
+    public int Length => Layout.TotalLength;
 
     /// <summary>
-    /// The most threads one <see cref="Step"/> may use: −1 (the default) follows
+    /// The most threads one <see cref="Step(System.Span{float}, System.ReadOnlySpan{float})"/> may use: −1 (the default) follows
     /// <see cref="ParallelUpdate.DefaultMaxDegreeOfParallelism"/>, 1 keeps every step on the calling thread. Tensors
     /// below <see cref="ParallelUpdate.MinimumElementsPerThread"/>·2 elements always run on the calling thread.
     /// Results are bit-identical for every value.
@@ -102,6 +113,12 @@ public abstract class Optimizer
     /// <exception cref="ArgumentException">A length differs from <see cref="Length"/>, or the buffers overlap. Nothing is written.</exception>
     public void Step(Span<float> parameters, ReadOnlySpan<float> gradients)
     {
+        if (Layout.TensorCount != 1 || _schedules is not null || _state.ElementSize != sizeof(float))
+        {
+            Step(parameters, gradients, StepOptions.Default);
+            return;
+        }
+
         if (parameters.Length != Length)
         {
             throw new ArgumentException($"Expected {Length} parameters but got {parameters.Length}.", nameof(parameters));
@@ -163,6 +180,7 @@ public abstract class Optimizer
         }
 
         _hyperparameters[index] = value;
+        SetInEveryGroup(index, value);
     }
 
     /// <summary>The value of carried host scalar <paramref name="index"/> (see <see cref="OptimizerDescriptor.HostStates"/>).</summary>
@@ -209,15 +227,13 @@ public abstract class Optimizer
 
     private void InitializeState()
     {
-        for (int k = 0; k < _state.Count; k++)
+        InitializeState(_state);
+        foreach (double[] group in _groupHostState)
         {
-            int source = Descriptor.States[k].InitialValueHyperparameter;
-            _state.Plane(k).Fill(source < 0 ? 0f : (float)_hyperparameters[source]);
-        }
-
-        for (int k = 0; k < _hostState.Length; k++)
-        {
-            _hostState[k] = Descriptor.HostStates[k].InitialValue;
+            for (int k = 0; k < group.Length; k++)
+            {
+                group[k] = Descriptor.HostStates[k].InitialValue;
+            }
         }
     }
 }

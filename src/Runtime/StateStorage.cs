@@ -19,18 +19,20 @@ internal sealed class StateStorage
     private readonly float[] _buffer;
     private readonly int _offset;
 
-    public StateStorage(int count, int length)
+    public StateStorage(int count, int length, int elementSize = sizeof(float))
     {
         Count = count;
         Length = length;
+        ElementSize = elementSize;
         if (count == 0)
         {
             _buffer = [];
             return;
         }
 
-        Stride = StrideFor(length);
-        long total = (Stride * (long)count) + AlignmentFloats;
+        // The layout is computed in bytes; the buffer holds floats, so a 2-byte element count is halved (rounded up).
+        Stride = StrideFor(length, elementSize);
+        long total = (((Stride * (long)count * elementSize) + sizeof(float) - 1) / sizeof(float)) + AlignmentFloats;
         if (total > Array.MaxLength)
         {
             throw new ArgumentOutOfRangeException(nameof(length), length, "The optimizer state for this many elements does not fit in one allocation.");
@@ -48,6 +50,9 @@ internal sealed class StateStorage
     /// <summary>Elements per plane.</summary>
     public int Length { get; }
 
+    /// <summary>Bytes per stored element: 4 (float32) or 2 (bfloat16).</summary>
+    public int ElementSize { get; }
+
     /// <summary>The distance between planes, in elements.</summary>
     public int Stride { get; }
 
@@ -55,14 +60,41 @@ internal sealed class StateStorage
     public ref float Base => ref Count == 0 ? ref Unsafe.NullRef<float>() : ref _buffer[_offset];
 
     /// <summary>Plane <paramref name="index"/>.</summary>
-    public Span<float> Plane(int index) => _buffer.AsSpan(_offset + (index * Stride), Length);
+    /// <exception cref="InvalidOperationException">The state is not stored as float32.</exception>
+    public Span<float> Plane(int index) => ElementSize == sizeof(float)
+        ? _buffer.AsSpan(_offset + (index * Stride), Length)
+        : throw new InvalidOperationException("The optimizer's state is stored as bfloat16; read it with CopyState.");
+
+    /// <summary>
+    /// Elements [<paramref name="start"/>, <paramref name="start"/> + <paramref name="length"/>) of plane
+    /// <paramref name="index"/>, typed as stored: <typeparamref name="T"/> is float (float32 state) or ushort
+    /// (bfloat16 bits). Offsets are computed in 64 bits, so planes beyond 2 GiB are fine.
+    /// </summary>
+    public Span<T> Elements<T>(int index, int start, int length)
+        where T : unmanaged
+    {
+        if (Unsafe.SizeOf<T>() != ElementSize)
+        {
+            throw new InvalidOperationException($"The state holds {ElementSize}-byte elements, not {typeof(T).Name}.");
+        }
+
+        if (Count == 0 || length == 0)
+        {
+            return default;
+        }
+
+        long byteOffset = (((long)index * Stride) + start) * ElementSize;
+        ref byte first = ref Unsafe.AddByteOffset(ref Unsafe.As<float, byte>(ref _buffer[_offset]), (nint)byteOffset);
+        return MemoryMarshal.CreateSpan(ref Unsafe.As<byte, T>(ref first), length);
+    }
 
     /// <summary>The plane stride for <paramref name="length"/> elements: a 64-byte multiple, staggered in the page.</summary>
-    internal static int StrideFor(int length)
+    internal static int StrideFor(int length, int elementSize = sizeof(float))
     {
-        long rounded = ((long)length + AlignmentFloats - 1) / AlignmentFloats * AlignmentFloats;
-        long bytes = rounded * sizeof(float);
+        int perLine = Alignment / elementSize;
+        long rounded = ((long)length + perLine - 1) / perLine * perLine;
+        long bytes = rounded * elementSize;
         long pad = ((StaggerBytes - (bytes % PageBytes)) + PageBytes) % PageBytes;
-        return checked((int)(rounded + (pad / sizeof(float))));
+        return checked((int)(rounded + (pad / elementSize)));
     }
 }

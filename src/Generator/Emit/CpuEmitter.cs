@@ -98,6 +98,13 @@ namespace OptGen.Generator.Emit
             w.Line("    : base(RuleDescriptor, length)");
             w.Line("{");
             w.Line("}");
+            w.Line();
+            w.Line("/// <summary>Creates the optimizer for the tensors and parameter groups of <paramref name=\"layout\"/>, with its state at the initial values and every hyperparameter at its declared default in every group.</summary>");
+            w.Line("/// <param name=\"layout\">The tensors (by length) and parameter groups to update.</param>");
+            w.Line($"public {model.Type.Name}(global::OptGen.ParameterLayout layout)");
+            w.Line("    : base(RuleDescriptor, layout)");
+            w.Line("{");
+            w.Line("}");
 
             // Hyperparameters.
             for (int i = 0; i < program.Hyperparameters.Count; i++)

@@ -52,6 +52,13 @@ namespace Catalog
         {
         }
 
+        /// <summary>Creates the optimizer for the tensors and parameter groups of <paramref name="layout"/>, with its state at the initial values and every hyperparameter at its declared default in every group.</summary>
+        /// <param name="layout">The tensors (by length) and parameter groups to update.</param>
+        public NAdam(global::OptGen.ParameterLayout layout)
+            : base(RuleDescriptor, layout)
+        {
+        }
+
         /// <summary>The learning rate η. Declared default: 0.002.</summary>
         /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not finite and ≥ 0; the property keeps its value.</exception>
         public double LearningRate

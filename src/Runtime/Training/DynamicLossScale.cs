@@ -1,0 +1,101 @@
+using System;
+
+namespace OptGen;
+
+/// <summary>
+/// Dynamic loss scaling for mixed-precision training, as <c>torch.cuda.amp.GradScaler</c>: multiply the loss by
+/// <see cref="Scale"/>, step with <see cref="Options"/> (which unscale by 1/<see cref="Scale"/> inside the fused
+/// step and skip steps with non-finite gradients), then pass the <see cref="StepResult"/> to <see cref="Update"/>.
+/// </summary>
+/// <remarks>
+/// After a skipped step the scale is multiplied by the backoff factor; after <c>growthInterval</c> steps in a row
+/// without one it is multiplied by the growth factor. To resume exactly, save <see cref="Scale"/> and
+/// <see cref="GoodSteps"/> and pass them back to the constructor.
+/// </remarks>
+public sealed class DynamicLossScale
+{
+    private readonly StepOptions _template;
+    private readonly double _growthFactor;
+    private readonly double _backoffFactor;
+    private readonly int _growthInterval;
+
+    /// <summary>Creates the scaler.</summary>
+    /// <param name="initialScale">The first scale S; finite and &gt; 0 (GradScaler's default is 65536).</param>
+    /// <param name="growthFactor">The factor after <paramref name="growthInterval"/> good steps; &gt; 1.</param>
+    /// <param name="backoffFactor">The factor after a skipped step; in (0, 1).</param>
+    /// <param name="growthInterval">Good steps in a row before the scale grows; ≥ 1.</param>
+    /// <param name="template">Other step options to keep (clipping, threads, rounding); its GradientScale and SkipNonFinite are replaced.</param>
+    /// <param name="goodSteps">Good steps already counted (when resuming); ≥ 0.</param>
+    /// <exception cref="ArgumentOutOfRangeException">An argument is out of range.</exception>
+    public DynamicLossScale(double initialScale = 65536, double growthFactor = 2, double backoffFactor = 0.5, int growthInterval = 2000, StepOptions? template = null, int goodSteps = 0)
+    {
+        if (!double.IsFinite(initialScale) || initialScale <= 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(initialScale), initialScale, "The scale must be finite and > 0.");
+        }
+
+        if (!double.IsFinite(growthFactor) || growthFactor <= 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(growthFactor), growthFactor, "The growth factor must be finite and > 1.");
+        }
+
+        if (!(backoffFactor > 0 && backoffFactor < 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(backoffFactor), backoffFactor, "The backoff factor must be in (0, 1).");
+        }
+
+        ArgumentOutOfRangeException.ThrowIfLessThan(growthInterval, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(goodSteps);
+        _template = template ?? StepOptions.Default;
+        _growthFactor = growthFactor;
+        _backoffFactor = backoffFactor;
+        _growthInterval = growthInterval;
+        GoodSteps = goodSteps;
+        SetScale(initialScale);
+    }
+
+    /// <summary>The current loss scale S: multiply the loss (or its gradient) by it before back-propagation.</summary>
+    public double Scale { get; private set; }
+
+    /// <summary>Good steps in a row since the scale last changed.</summary>
+    public int GoodSteps { get; private set; }
+
+    /// <summary>The step options for the current scale: GradientScale = 1/S, SkipNonFinite, and the template's other options.</summary>
+    public StepOptions Options { get; private set; } = StepOptions.Default;
+
+    /// <summary>Adjusts the scale after a step, from whether that step found non-finite gradients.</summary>
+    public void Update(StepResult result)
+    {
+        if (result.FoundNonFinite)
+        {
+            GoodSteps = 0;
+            SetScale(Scale * _backoffFactor);
+            return;
+        }
+
+        if (++GoodSteps >= _growthInterval)
+        {
+            GoodSteps = 0;
+            double grown = Scale * _growthFactor;
+            if (double.IsFinite(grown))
+            {
+                SetScale(grown);
+            }
+        }
+    }
+
+    private void SetScale(double scale)
+    {
+        Scale = scale;
+        Options = new StepOptions
+        {
+            GradientScale = 1 / scale,
+            SkipNonFinite = true,
+            MaxGradientNorm = _template.MaxGradientNorm,
+            ComputeGradientNorm = _template.ComputeGradientNorm,
+            MaxDegreeOfParallelism = _template.MaxDegreeOfParallelism,
+            StochasticRounding = _template.StochasticRounding,
+            RoundingSeed = _template.RoundingSeed,
+        };
+    }
+}

@@ -1,0 +1,109 @@
+using System;
+
+namespace OptGen;
+
+/// <summary>
+/// What a training step does besides the update: gradient unscaling, global-norm clipping, skipping steps with
+/// non-finite gradients, and how many cores it may use. One instance can be reused for every step.
+/// </summary>
+/// <remarks>
+/// Unscaling and clipping cost nothing extra: both become one factor on every gradient element inside the fused
+/// update. Clipping, skipping and <see cref="ComputeGradientNorm"/> need the gradient norm, which costs one
+/// read-only pass over the gradients before the update.
+/// </remarks>
+public sealed class StepOptions
+{
+    private readonly double _gradientScale = 1.0;
+    private readonly double _maxGradientNorm = double.PositiveInfinity;
+    private readonly int _maxDegreeOfParallelism = -1;
+
+    /// <summary>Plain steps: no unscaling, no clipping, no norm, every core.</summary>
+    public static StepOptions Default { get; } = new();
+
+    /// <summary>
+    /// A factor on every gradient element before the rule sees it. With a loss scale S (mixed precision), pass 1/S:
+    /// the unscaled gradient g/S is what the rule, the norm and the clipping see. Finite and &gt; 0; default 1.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is not finite and &gt; 0.</exception>
+    public double GradientScale
+    {
+        get => _gradientScale;
+        init
+        {
+            if (!double.IsFinite(value) || value <= 0)
+            {
+                throw new ArgumentOutOfRangeException(nameof(GradientScale), value, "GradientScale must be a finite value > 0.");
+            }
+
+            _gradientScale = value;
+        }
+    }
+
+    /// <summary>
+    /// Clip the unscaled gradients of all tensors together to this global L2 norm, as
+    /// <c>torch.nn.utils.clip_grad_norm_</c>: every gradient is multiplied by min(1, max/(‖g‖ + 1e-6)).
+    /// &gt; 0; default +∞ (no clipping).
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is not &gt; 0 (NaN included).</exception>
+    public double MaxGradientNorm
+    {
+        get => _maxGradientNorm;
+        init
+        {
+            if (!(value > 0))
+            {
+                throw new ArgumentOutOfRangeException(nameof(MaxGradientNorm), value, "MaxGradientNorm must be > 0 (+Infinity for no clipping).");
+            }
+
+            _maxGradientNorm = value;
+        }
+    }
+
+    /// <summary>
+    /// When a gradient element is NaN or ±∞, skip the step: parameters, state and step count stay bit-for-bit as they
+    /// were, and <see cref="StepResult.Skipped"/> says so (as <c>GradScaler</c>'s found_inf). Default false.
+    /// </summary>
+    public bool SkipNonFinite { get; init; }
+
+    /// <summary>
+    /// Round stochastically when writing <see cref="BFloat16"/> parameters (unbiased: E[round(x)] = x), so that updates
+    /// smaller than half a bfloat16 unit still move the parameters on average. Default false: round to nearest even.
+    /// </summary>
+    public bool StochasticRounding { get; init; }
+
+    /// <summary>The seed of stochastic rounding; with the step number, tensor and element it fixes every random bit.</summary>
+    public ulong RoundingSeed { get; init; }
+
+    /// <summary>Compute and report the gradient norm even when neither clipping nor skipping needs it. Default false.</summary>
+    public bool ComputeGradientNorm { get; init; }
+
+    /// <summary>
+    /// The most cores one step may use; −1 (the default) for every core. Results do not depend on it: the work is
+    /// split at 16-element boundaries and the norm is summed in fixed blocks in a fixed order.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is 0 or below −1.</exception>
+    public int MaxDegreeOfParallelism
+    {
+        get => _maxDegreeOfParallelism;
+        init
+        {
+            if (value == 0 || value < -1)
+            {
+                throw new ArgumentOutOfRangeException(nameof(MaxDegreeOfParallelism), value, "MaxDegreeOfParallelism must be -1 (every core) or >= 1.");
+            }
+
+            _maxDegreeOfParallelism = value;
+        }
+    }
+
+    /// <summary>Whether the step needs the read-only norm pass before the update.</summary>
+    internal bool NeedsNorm => ComputeGradientNorm || SkipNonFinite || !double.IsPositiveInfinity(MaxGradientNorm);
+}
+
+/// <summary>What one training step did.</summary>
+/// <param name="Skipped">The step was skipped because a gradient was NaN or ±∞ and <see cref="StepOptions.SkipNonFinite"/> was set; nothing was written.</param>
+/// <param name="FoundNonFinite">A gradient element was NaN or ±∞ (known only when the norm was computed).</param>
+/// <param name="GradientNorm">The global L2 norm of the unscaled gradients before clipping, or NaN when it was not computed.</param>
+/// <param name="ClipFactor">The factor clipping applied to every gradient: min(1, max/(norm + 1e-6)), or 1.</param>
+/// <param name="StepCount">The optimizer's step count after this step.</param>
+public readonly record struct StepResult(bool Skipped, bool FoundNonFinite, double GradientNorm, double ClipFactor, long StepCount);
