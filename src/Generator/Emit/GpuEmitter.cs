@@ -1,0 +1,155 @@
+using System.Collections.Generic;
+using System.Linq;
+using OptGen.Generator.Helpers;
+using OptGen.Generator.Model;
+
+namespace OptGen.Generator.Emit
+{
+    /// <summary>
+    /// Phase 3 (GPU): for a compilation that references ILGPU, emits per kernel an ILGPU kernel method that loads
+    /// one element, calls the kernel struct's scalar <c>Invoke</c> (the very code the CPU SIMD path runs in its
+    /// tail) and stores it back; and per optimizer the <c>OptGen.Gpu.IGpuKernelSource</c> implementation that binds
+    /// the optimizer's per-step scalars to that kernel on an accelerator.
+    /// </summary>
+    internal static class GpuEmitter
+    {
+        /// <summary>The type whose presence in the compilation switches GPU emission on.</summary>
+        internal const string IlgpuMarkerType = "ILGPU.Index1D";
+
+        private const string View = "global::ILGPU.ArrayView<float>";
+        private const string Accelerator = "global::ILGPU.Runtime.Accelerator";
+        private const string Stream = "global::ILGPU.Runtime.AcceleratorStream";
+
+        public static string GpuKernelName(KernelModel kernel) => kernel.Name + "_Gpu";
+
+        public static string OptimizerHintName(OptimizerModel model) => model.Type.HintName + ".Gpu.g.cs";
+
+        public static string KernelHintName(KernelModel kernel) => CpuEmitter.KernelNamespace + "." + GpuKernelName(kernel) + ".g.cs";
+
+        /// <summary>The ILGPU kernel of one per-element program, and its per-accelerator loader.</summary>
+        public static string EmitKernel(KernelModel kernel, IReadOnlyList<string> users)
+        {
+            string name = GpuKernelName(kernel);
+            string launcher = LauncherType(kernel);
+            var w = new SourceWriter();
+            Header(w);
+            w.Open("namespace " + CpuEmitter.KernelNamespace);
+            w.Line("/// <summary>");
+            w.Line($"/// The ILGPU kernel of <see cref=\"{kernel.Name}\"/>, the fused per-element update of " + string.Join(", ", users.Select(u => $"<see cref=\"global::{u}\"/>")) + ".");
+            w.Line("/// </summary>");
+            w.Line("/// <remarks>");
+            w.Line($"/// <para>One thread per element: it loads p, g and the state, calls <see cref=\"{kernel.Name}.Invoke(ref float, float{string.Concat(kernel.StateSymbols.Select(_ => ", ref float"))})\"/>,");
+            w.Line("/// the same scalar update the CPU path runs, and stores p and the state back. The per-step scalars travel in");
+            w.Line("/// the kernel struct, passed by value as the second kernel parameter.</para>");
+            w.Line("/// <para>" + CpuEmitter.Xml(CpuEmitter.Traffic(kernel)) + "</para>");
+            w.Line("/// </remarks>");
+            w.Line(CpuEmitter.GeneratedCodeAttribute);
+            w.Open($"internal static class {name}");
+            w.Line("private static readonly global::System.Runtime.CompilerServices.ConditionalWeakTable<" + Accelerator + ", " + launcher + "> Loaded = new();");
+            w.Line();
+
+            // The kernel.
+            var parameters = new List<string> { "global::ILGPU.Index1D index", $"global::{CpuEmitter.KernelNamespace}.{kernel.Name} kernel", $"{View} p", $"{View} g" };
+            parameters.AddRange(kernel.StateSymbols.Select(s => $"{View} {s}"));
+            w.Line("/// <summary>Updates element <paramref name=\"index\"/> of p and of every state buffer, in place.</summary>");
+            w.Line("/// <param name=\"index\">The element.</param>");
+            w.Line("/// <param name=\"kernel\">The step's per-step scalars.</param>");
+            w.Line("/// <param name=\"p\">The parameters.</param>");
+            w.Line("/// <param name=\"g\">The gradients (read only).</param>");
+            foreach (string s in kernel.StateSymbols)
+            {
+                w.Line($"/// <param name=\"{s}\">State buffer {s}.</param>");
+            }
+
+            w.Open($"public static void Kernel({string.Join(", ", parameters)})");
+            w.Line("float p_i = p[index];");
+            foreach (string s in kernel.StateSymbols)
+            {
+                w.Line($"float {s}_i = {s}[index];");
+            }
+
+            w.Line($"kernel.Invoke(ref p_i, g[index]{string.Concat(kernel.StateSymbols.Select(s => $", ref {s}_i"))});");
+            w.Line("p[index] = p_i;");
+            foreach (string s in kernel.StateSymbols)
+            {
+                w.Line($"{s}[index] = {s}_i;");
+            }
+
+            w.Close();
+
+            // The loader.
+            w.Line();
+            w.Line("/// <summary>The kernel compiled for <paramref name=\"accelerator\"/>: compiled on the first call, then reused.</summary>");
+            w.Line("/// <param name=\"accelerator\">The accelerator to run on.</param>");
+            w.Line($"public static {launcher} Load({Accelerator} accelerator) =>");
+            w.Line($"    Loaded.GetValue(accelerator, static a => global::ILGPU.Runtime.KernelLoaders.LoadAutoGroupedKernel<{string.Join(", ", KernelTypeArguments(kernel))}>(a, Kernel));");
+            w.Close();
+            w.Close();
+            return w.ToString();
+        }
+
+        /// <summary>The optimizer's binding of its per-step scalars to its GPU kernel.</summary>
+        public static string EmitOptimizer(OptimizerModel model)
+        {
+            KernelModel kernel = model.Kernel;
+            var w = new SourceWriter();
+            Header(w);
+            if (model.Type.Namespace.Length > 0)
+            {
+                w.Open("namespace " + model.Type.Namespace);
+            }
+
+            foreach (string containing in model.Type.ContainingTypes)
+            {
+                w.Open(containing);
+            }
+
+            w.Line($"// On an ILGPU accelerator each step is one launch of {CpuEmitter.KernelNamespace}.{GpuKernelName(kernel)} (see OptGen.Gpu.GpuOptimizer).");
+            w.Open($"partial class {model.Type.Name} : global::OptGen.Gpu.IGpuKernelSource");
+            w.Line("/// <inheritdoc/>");
+            w.Line(CpuEmitter.GeneratedCodeAttribute);
+            w.Open($"global::OptGen.Gpu.GpuStepLauncher global::OptGen.Gpu.IGpuKernelSource.LoadGpuKernel({Accelerator} accelerator)");
+            w.Line($"{LauncherType(kernel)} launch = global::{CpuEmitter.KernelNamespace}.{GpuKernelName(kernel)}.Load(accelerator);");
+            w.Line("return (stream, hyperparameters, step, gradientScale, parameters, gradients, states) => launch(");
+            w.Indent();
+            w.Line("stream,");
+            w.Line("checked((int)parameters.Length),");
+            w.Line("CreateKernel(hyperparameters, step, gradientScale),");
+            w.Line("parameters,");
+            w.Line(kernel.StateSymbols.Count == 0 ? "gradients);" : "gradients,");
+            for (int k = 0; k < kernel.StateSymbols.Count; k++)
+            {
+                w.Line($"states[{k}]{(k == kernel.StateSymbols.Count - 1 ? ");" : ",")}");
+            }
+
+            w.Outdent();
+            w.Close();
+            w.Close();
+            for (int i = 0; i < model.Type.ContainingTypes.Count; i++)
+            {
+                w.Close();
+            }
+
+            if (model.Type.Namespace.Length > 0)
+            {
+                w.Close();
+            }
+
+            return w.ToString();
+        }
+
+        private static IEnumerable<string> KernelTypeArguments(KernelModel kernel) =>
+            new[] { "global::ILGPU.Index1D", $"global::{CpuEmitter.KernelNamespace}.{kernel.Name}", View, View }.Concat(kernel.StateSymbols.Select(_ => View));
+
+        private static string LauncherType(KernelModel kernel) =>
+            $"global::System.Action<{Stream}, {string.Join(", ", KernelTypeArguments(kernel))}>";
+
+        private static void Header(SourceWriter w)
+        {
+            w.Line("// <auto-generated/>");
+            w.Line("// Generated by the OptGen source generator from the optimizer's attributes. Do not edit: change the attributes.");
+            w.Line("#nullable enable");
+            w.Line();
+        }
+    }
+}
