@@ -58,6 +58,18 @@ namespace OptGen.Generator
                 .Select(static (compilation, _) => compilation.GetTypeByMetadataName(GpuEmitter.IlgpuMarkerType) is not null)
                 .WithTrackingName(TrackingNames.Gpu);
 
+            // ILGPU's CPU accelerator builds its launcher in a dynamic assembly named "ILGPURuntime", which must see
+            // the internal kernel structs.
+            context.RegisterSourceOutput(
+                models.Collect().Select(static (all, _) => !all.IsEmpty).Combine(gpu),
+                static (output, pair) =>
+                {
+                    if (pair.Left && pair.Right)
+                    {
+                        output.AddSource(GpuEmitter.AccessHintName, GpuEmitter.EmitAccess());
+                    }
+                });
+
             context.RegisterSourceOutput(
                 models.Combine(gpu).Where(static pair => pair.Right).Select(static (pair, _) => pair.Left),
                 static (output, model) => output.AddSource(GpuEmitter.OptimizerHintName(model), GpuEmitter.EmitOptimizer(model)));

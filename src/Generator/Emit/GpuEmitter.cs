@@ -20,6 +20,8 @@ namespace OptGen.Generator.Emit
         private const string Accelerator = "global::ILGPU.Runtime.Accelerator";
         private const string Stream = "global::ILGPU.Runtime.AcceleratorStream";
 
+        public const string AccessHintName = "OptGen.Generated.IlgpuRuntimeAccess.g.cs";
+
         public static string GpuKernelName(KernelModel kernel) => kernel.Name + "_Gpu";
 
         public static string OptimizerHintName(OptimizerModel model) => model.Type.HintName + ".Gpu.g.cs";
@@ -38,7 +40,7 @@ namespace OptGen.Generator.Emit
             w.Line($"/// The ILGPU kernel of <see cref=\"{kernel.Name}\"/>, the fused per-element update of " + string.Join(", ", users.Select(u => $"<see cref=\"global::{u}\"/>")) + ".");
             w.Line("/// </summary>");
             w.Line("/// <remarks>");
-            w.Line($"/// <para>One thread per element: it loads p, g and the state, calls <see cref=\"{kernel.Name}.Invoke(ref float, float{string.Concat(kernel.StateSymbols.Select(_ => ", ref float"))})\"/>,");
+            w.Line($"/// <para>Per element, a thread loads p, g and the state, calls <see cref=\"{kernel.Name}.Invoke(ref float, float{string.Concat(kernel.StateSymbols.Select(_ => ", ref float"))})\"/>,");
             w.Line("/// the same scalar update the CPU path runs, and stores p and the state back. The per-step scalars travel in");
             w.Line("/// the kernel struct, passed by value as the second kernel parameter.</para>");
             w.Line("/// <para>" + CpuEmitter.Xml(CpuEmitter.Traffic(kernel)) + "</para>");
@@ -51,8 +53,12 @@ namespace OptGen.Generator.Emit
             // The kernel.
             var parameters = new List<string> { "global::ILGPU.Index1D index", $"global::{CpuEmitter.KernelNamespace}.{kernel.Name} kernel", $"{View} p", $"{View} g" };
             parameters.AddRange(kernel.StateSymbols.Select(s => $"{View} {s}"));
-            w.Line("/// <summary>Updates element <paramref name=\"index\"/> of p and of every state buffer, in place.</summary>");
-            w.Line("/// <param name=\"index\">The element.</param>");
+            w.Line("/// <summary>");
+            w.Line("/// Updates p and every state buffer in place, element by element: a grid-stride loop, so one launch of any");
+            w.Line("/// size covers every element (on the CPU accelerator a few threads walk long runs; on a GPU one wave of");
+            w.Line("/// resident threads streams through memory).");
+            w.Line("/// </summary>");
+            w.Line("/// <param name=\"index\">The thread: its first element.</param>");
             w.Line("/// <param name=\"kernel\">The step's per-step scalars.</param>");
             w.Line("/// <param name=\"p\">The parameters.</param>");
             w.Line("/// <param name=\"g\">The gradients (read only).</param>");
@@ -61,20 +67,23 @@ namespace OptGen.Generator.Emit
                 w.Line($"/// <param name=\"{s}\">State buffer {s}.</param>");
             }
 
-            w.Open($"public static void Kernel({string.Join(", ", parameters)})");
-            w.Line("float p_i = p[index];");
+            w.Line("/// <param name=\"stride\">The number of threads launched: thread <paramref name=\"index\"/> updates elements index, index + stride, ….</param>");
+            w.Open($"public static void Kernel({string.Join(", ", parameters)}, int stride)");
+            w.Open("for (long i = index; i < p.Length; i += stride)");
+            w.Line("float p_i = p[i];");
             foreach (string s in kernel.StateSymbols)
             {
-                w.Line($"float {s}_i = {s}[index];");
+                w.Line($"float {s}_i = {s}[i];");
             }
 
-            w.Line($"kernel.Invoke(ref p_i, g[index]{string.Concat(kernel.StateSymbols.Select(s => $", ref {s}_i"))});");
-            w.Line("p[index] = p_i;");
+            w.Line($"kernel.Invoke(ref p_i, g[i]{string.Concat(kernel.StateSymbols.Select(s => $", ref {s}_i"))});");
+            w.Line("p[i] = p_i;");
             foreach (string s in kernel.StateSymbols)
             {
-                w.Line($"{s}[index] = {s}_i;");
+                w.Line($"{s}[i] = {s}_i;");
             }
 
+            w.Close();
             w.Close();
 
             // The loader.
@@ -110,17 +119,19 @@ namespace OptGen.Generator.Emit
             w.Line(CpuEmitter.GeneratedCodeAttribute);
             w.Open($"global::OptGen.Gpu.GpuStepLauncher global::OptGen.Gpu.IGpuKernelSource.LoadGpuKernel({Accelerator} accelerator)");
             w.Line($"{LauncherType(kernel)} launch = global::{CpuEmitter.KernelNamespace}.{GpuKernelName(kernel)}.Load(accelerator);");
-            w.Line("return (stream, hyperparameters, step, gradientScale, parameters, gradients, states) => launch(");
+            w.Line("return (stream, threads, hyperparameters, step, gradientScale, parameters, gradients, states) => launch(");
             w.Indent();
             w.Line("stream,");
-            w.Line("checked((int)parameters.Length),");
+            w.Line("threads,");
             w.Line("CreateKernel(hyperparameters, step, gradientScale),");
             w.Line("parameters,");
-            w.Line(kernel.StateSymbols.Count == 0 ? "gradients);" : "gradients,");
+            w.Line("gradients,");
             for (int k = 0; k < kernel.StateSymbols.Count; k++)
             {
-                w.Line($"states[{k}]{(k == kernel.StateSymbols.Count - 1 ? ");" : ",")}");
+                w.Line($"states[{k}],");
             }
+
+            w.Line("threads);");
 
             w.Outdent();
             w.Close();
@@ -138,8 +149,19 @@ namespace OptGen.Generator.Emit
             return w.ToString();
         }
 
+        /// <summary>Lets ILGPU's dynamic launcher assembly see the internal kernel structs.</summary>
+        public static string EmitAccess()
+        {
+            var w = new SourceWriter();
+            Header(w);
+            w.Line("// ILGPU's CPU accelerator emits its kernel launchers into a dynamic assembly named \"ILGPURuntime\", which must");
+            w.Line("// see the generated kernel structs (they are internal).");
+            w.Line("[assembly: global::System.Runtime.CompilerServices.InternalsVisibleTo(\"ILGPURuntime\")]");
+            return w.ToString();
+        }
+
         private static IEnumerable<string> KernelTypeArguments(KernelModel kernel) =>
-            new[] { "global::ILGPU.Index1D", $"global::{CpuEmitter.KernelNamespace}.{kernel.Name}", View, View }.Concat(kernel.StateSymbols.Select(_ => View));
+            new[] { "global::ILGPU.Index1D", $"global::{CpuEmitter.KernelNamespace}.{kernel.Name}", View, View }.Concat(kernel.StateSymbols.Select(_ => View)).Concat(new[] { "int" });
 
         private static string LauncherType(KernelModel kernel) =>
             $"global::System.Action<{Stream}, {string.Join(", ", KernelTypeArguments(kernel))}>";

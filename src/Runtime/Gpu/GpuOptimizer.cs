@@ -8,7 +8,8 @@ namespace OptGen.Gpu;
 /// <summary>
 /// Runs an optimizer's generated GPU kernel on an ILGPU accelerator (CUDA, OpenCL or the CPU accelerator), with
 /// the optimizer state kept in device memory. Each <see cref="Step(ArrayView{float}, ArrayView{float}, AcceleratorStream?)"/>
-/// is one kernel launch: one thread per element, calling the same scalar update as the CPU path.
+/// is one kernel launch of <see cref="Threads"/> threads that walk the elements, calling the same scalar update as the
+/// CPU path on each.
 /// </summary>
 /// <remarks>
 /// <para>The hyperparameters are read from <see cref="Optimizer"/> at every step, so a schedule that sets
@@ -49,6 +50,7 @@ public sealed class GpuOptimizer : IDisposable
         Accelerator = accelerator;
         Length = optimizer.Length;
         StepCount = optimizer.StepCount;
+        Threads = (int)Math.Clamp(accelerator.MaxNumThreads, 1, Math.Max(1, Length));
         _hyperparameters = new double[optimizer.Descriptor.Hyperparameters.Count];
         _launch = source.LoadGpuKernel(accelerator);
 
@@ -81,6 +83,12 @@ public sealed class GpuOptimizer : IDisposable
 
     /// <summary>The number of parameters updated.</summary>
     public int Length { get; }
+
+    /// <summary>
+    /// The threads each step launches: as many as the accelerator keeps resident at once (one wave), at most one
+    /// per element; each walks its elements in a grid-stride loop.
+    /// </summary>
+    public int Threads { get; }
 
     /// <summary>The number of steps taken; the next step is t = <see cref="StepCount"/> + 1.</summary>
     public long StepCount { get; private set; }
@@ -130,7 +138,7 @@ public sealed class GpuOptimizer : IDisposable
             }
 
             // Launching an empty grid throws in ILGPU: a step over no elements only counts.
-            _launch(stream ?? Accelerator.DefaultStream, _hyperparameters, StepCount + 1, 1.0, parameters, gradients, _stateViews);
+            _launch(stream ?? Accelerator.DefaultStream, Threads, _hyperparameters, StepCount + 1, 1.0, parameters, gradients, _stateViews);
         }
 
         StepCount++;

@@ -8,9 +8,10 @@ namespace OptGen.Gpu;
 /// <summary>
 /// Launches one optimizer step on an accelerator: computes the per-step scalars from
 /// <paramref name="hyperparameters"/> and <paramref name="step"/> (in double, as the CPU path does) and runs the
-/// generated GPU kernel over every element of <paramref name="parameters"/>.
+/// generated GPU kernel, one launch, over every element of <paramref name="parameters"/>.
 /// </summary>
 /// <param name="stream">The stream to launch on.</param>
+/// <param name="threads">How many threads to launch, 1 to the number of parameters; each walks the elements in a grid-stride loop.</param>
 /// <param name="hyperparameters">The hyperparameter values, in <see cref="OptimizerDescriptor.Hyperparameters"/> order.</param>
 /// <param name="step">The step number t = 1, 2, ….</param>
 /// <param name="gradientScale">A factor on every gradient element; 1 leaves the gradients exact.</param>
@@ -19,6 +20,7 @@ namespace OptGen.Gpu;
 /// <param name="states">One view per state buffer, in <see cref="OptimizerDescriptor.States"/> order, as many elements as parameters.</param>
 public delegate void GpuStepLauncher(
     AcceleratorStream stream,
+    int threads,
     ReadOnlySpan<double> hyperparameters,
     long step,
     double gradientScale,
