@@ -131,17 +131,22 @@ public sealed class GpuOptimizer : IDisposable
                     throw new ArgumentException("The gradients overlap the optimizer's own state.", nameof(gradients));
                 }
             }
-
-            for (int i = 0; i < _hyperparameters.Length; i++)
-            {
-                _hyperparameters[i] = Optimizer[Optimizer.Descriptor.Hyperparameters[i].Name];
-            }
-
-            // Launching an empty grid throws in ILGPU: a step over no elements only counts.
-            _launch(stream ?? Accelerator.DefaultStream, Threads, _hyperparameters, StepCount + 1, 1.0, parameters, gradients, _stateViews);
         }
 
-        StepCount++;
+        // Every check is done: from here on the step happens.
+        for (int i = 0; i < _hyperparameters.Length; i++)
+        {
+            _hyperparameters[i] = Optimizer[Optimizer.Descriptor.Hyperparameters[i].Name];
+        }
+
+        long step = StepCount + 1;
+        if (Length > 0)
+        {
+            // Launching an empty grid throws in ILGPU: a step over no elements only counts.
+            _launch(stream ?? Accelerator.DefaultStream, Threads, _hyperparameters, step, 1.0, parameters, gradients, _stateViews);
+        }
+
+        StepCount = step;
     }
 
     /// <summary>One optimizer step on the device over two buffers; see <see cref="Step(ArrayView{float}, ArrayView{float}, AcceleratorStream?)"/>.</summary>
