@@ -10,7 +10,8 @@ namespace OptGen.Generator
 {
     /// <summary>
     /// The OptGen pipeline: [Optimizer] classes → <see cref="Parser"/> (spec + diagnostics) →
-    /// <see cref="Lowering"/> (update IR) → <see cref="CpuEmitter"/> (C#). Kernels are emitted once per distinct
+    /// <see cref="Lowering"/> (update IR) → <see cref="CpuEmitter"/> (C#), and <see cref="GpuEmitter"/> (ILGPU kernels) when
+    /// the compilation references ILGPU. Kernels are emitted once per distinct
     /// per-element program, so classes that declare the same rule share one kernel.
     /// </summary>
     [Generator(LanguageNames.CSharp)]
@@ -50,6 +51,32 @@ namespace OptGen.Generator
             context.RegisterSourceOutput(
                 kernels,
                 static (output, use) => output.AddSource(CpuEmitter.KernelHintName(use.Kernel), CpuEmitter.EmitKernel(use.Kernel, use.Users.ToArray())));
+
+            // GPU: only when the compilation references ILGPU. The flag is a bool, so a new compilation that still
+            // references ILGPU leaves every GPU output cached.
+            IncrementalValueProvider<bool> gpu = context.CompilationProvider
+                .Select(static (compilation, _) => compilation.GetTypeByMetadataName(GpuEmitter.IlgpuMarkerType) is not null)
+                .WithTrackingName(TrackingNames.Gpu);
+
+            // ILGPU's CPU accelerator builds its launcher in a dynamic assembly named "ILGPURuntime", which must see
+            // the internal kernel structs.
+            context.RegisterSourceOutput(
+                models.Collect().Select(static (all, _) => !all.IsEmpty).Combine(gpu),
+                static (output, pair) =>
+                {
+                    if (pair.Left && pair.Right)
+                    {
+                        output.AddSource(GpuEmitter.AccessHintName, GpuEmitter.EmitAccess());
+                    }
+                });
+
+            context.RegisterSourceOutput(
+                models.Combine(gpu).Where(static pair => pair.Right).Select(static (pair, _) => pair.Left),
+                static (output, model) => output.AddSource(GpuEmitter.OptimizerHintName(model), GpuEmitter.EmitOptimizer(model)));
+
+            context.RegisterSourceOutput(
+                kernels.Combine(gpu).Where(static pair => pair.Right).Select(static (pair, _) => pair.Left),
+                static (output, use) => output.AddSource(GpuEmitter.KernelHintName(use.Kernel), GpuEmitter.EmitKernel(use.Kernel, use.Users.ToArray())));
         }
 
         /// <summary>A kernel and the optimizers that run it.</summary>
@@ -70,5 +97,8 @@ namespace OptGen.Generator
 
         /// <summary>Distinct kernels and their users.</summary>
         public const string Kernels = nameof(Kernels);
+
+        /// <summary>Whether the compilation references ILGPU (GPU kernels are emitted only then).</summary>
+        public const string Gpu = nameof(Gpu);
     }
 }

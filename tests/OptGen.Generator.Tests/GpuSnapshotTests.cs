@@ -1,0 +1,130 @@
+using System;
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using System.Linq;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Xunit;
+
+namespace OptGen.Generator.Tests;
+
+/// <summary>
+/// The GPU half of the generator: emitted only when the compilation references ILGPU, beside CPU code that stays
+/// exactly as without ILGPU, compiling cleanly, and covered by snapshots.
+/// </summary>
+public sealed class GpuSnapshotTests
+{
+    private const string AdamDeclaration = """
+        using OptGen;
+        namespace Demo;
+
+        [Optimizer]
+        [FirstMoment(Beta = 0.9)]
+        [SecondMoment(Beta = 0.999)]
+        [BiasCorrection(BiasCorrectionMode.Power)]
+        [Epsilon(1e-8)]
+        public partial class AdamPyTorch;
+        """;
+
+    [Fact]
+    public void GpuCodeMatchesSnapshotAndCpuCodeIsUnchanged()
+    {
+        GeneratorHarness.Run withoutIlgpu = GeneratorHarness.Generate(AdamDeclaration);
+        GeneratorHarness.Run run = GenerateWithIlgpu(AdamDeclaration);
+
+        Assert.Empty(run.Exceptions);
+        Assert.Empty(run.OptGenDiagnostics);
+        Assert.Empty(run.Errors);
+        Assert.Equal(5, run.Files.Count);
+        foreach (KeyValuePair<string, string> cpu in withoutIlgpu.Files)
+        {
+            Assert.Equal(cpu.Value, run.Files[cpu.Key]);
+        }
+
+        Snapshot.Verify("AdamPyTorch.GpuKernel", run.Files.Single(f => f.Key.EndsWith("_Gpu.g.cs", StringComparison.Ordinal)).Value);
+        Snapshot.Verify("AdamPyTorch.GpuOptimizer", run.Files["Demo.AdamPyTorch.Gpu.g.cs"]);
+        Snapshot.Verify("IlgpuRuntimeAccess", run.Files["OptGen.Generated.IlgpuRuntimeAccess.g.cs"]);
+    }
+
+    [Fact]
+    public void NoGpuCodeWithoutIlgpu()
+    {
+        GeneratorHarness.Run run = GeneratorHarness.Generate(AdamDeclaration);
+        Assert.DoesNotContain(run.Files.Keys, name => name.Contains("Gpu", StringComparison.Ordinal) || name.Contains("Ilgpu", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void GpuCodeCompilesWithoutWarningsForEveryKindOfRule()
+    {
+        GeneratorHarness.Run run = GenerateWithIlgpu("""
+            using OptGen;
+            namespace Demo;
+
+            [Optimizer]
+            [FirstMoment(Beta = 0.9)]
+            [SecondMoment(Beta = 0.999)]
+            [BiasCorrection(BiasCorrectionMode.Power)]
+            [Epsilon(1e-8)]
+            [AmsGrad]
+            [WeightDecay(0.01, Decoupled = true)]
+            [Maximize]
+            public partial class EverythingAdam;
+
+            public static partial class Outer
+            {
+                [Optimizer]
+                [SecondMoment(Kind = SecondMomentKind.Sum, InitialValue = 0.1)]
+                [LearningRate(0.01, Decay = 0.001)]
+                [Epsilon(1e-10)]
+                internal partial class NestedAdagrad;
+            }
+
+            [Optimizer]
+            [LearningRate(0.1)]
+            [WeightDecay(0)]
+            public partial class PlainSgd;
+
+            [Optimizer]
+            [SecondMoment(Beta = 0.99, Centered = true, Name = "Alpha")]
+            [Epsilon(1e-8)]
+            [Momentum(0.9)]
+            public partial class CenteredRmsProp;
+            """);
+
+        Assert.Empty(run.Exceptions);
+        Assert.Empty(run.OptGenDiagnostics);
+        Assert.Empty(run.Errors);
+        Assert.Equal(4, run.Files.Count(f => f.Key.EndsWith(".Gpu.g.cs", StringComparison.Ordinal)));
+        Assert.Equal(4, run.Files.Count(f => f.Key.EndsWith("_Gpu.g.cs", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public void GpuOutputsStayCachedWhenAnUnrelatedFileChanges()
+    {
+        CSharpCompilation compilation = WithIlgpu(GeneratorHarness.Compilation(AdamDeclaration));
+        GeneratorDriver driver = GeneratorHarness.Driver().RunGenerators(compilation);
+        CSharpCompilation changed = compilation.AddSyntaxTrees(CSharpSyntaxTree.ParseText("namespace Demo { internal static class Unrelated { } }", GeneratorHarness.ParseOptions()));
+        GeneratorDriverRunResult second = driver.RunGenerators(changed).GetRunResult();
+
+        ImmutableArray<IncrementalGeneratorRunStep> gpu = second.Results[0].TrackedSteps[TrackingNames.Gpu];
+        Assert.All(gpu.SelectMany(step => step.Outputs), output => Assert.True(output.Reason is IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged, $"Gpu step: {output.Reason}"));
+        Assert.All(
+            second.Results[0].TrackedOutputSteps.SelectMany(step => step.Value).SelectMany(step => step.Outputs),
+            output => Assert.True(output.Reason is IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged, $"output: {output.Reason}"));
+    }
+
+    private static CSharpCompilation WithIlgpu(CSharpCompilation compilation) =>
+        compilation.AddReferences(MetadataReference.CreateFromFile(typeof(ILGPU.Index1D).Assembly.Location));
+
+    private static GeneratorHarness.Run GenerateWithIlgpu(string source)
+    {
+        CSharpCompilation compilation = WithIlgpu(GeneratorHarness.Compilation(source));
+        GeneratorDriver driver = GeneratorHarness.Driver().RunGeneratorsAndUpdateCompilation(compilation, out Compilation output, out ImmutableArray<Diagnostic> generatorDiagnostics);
+        GeneratorDriverRunResult result = driver.GetRunResult();
+        return new GeneratorHarness.Run(
+            result.Results.SelectMany(r => r.GeneratedSources).ToDictionary(s => s.HintName, s => s.SourceText.ToString()),
+            generatorDiagnostics.AddRange(result.Diagnostics).Distinct().ToImmutableArray(),
+            output.GetDiagnostics(),
+            result.Results.Select(r => r.Exception).Where(e => e is not null).ToList()!);
+    }
+}

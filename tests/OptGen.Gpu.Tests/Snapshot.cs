@@ -1,0 +1,75 @@
+using System;
+using System.IO;
+using System.Runtime.CompilerServices;
+using System.Text;
+using System.Text.RegularExpressions;
+using DiffPlex.DiffBuilder;
+using DiffPlex.DiffBuilder.Model;
+using Xunit.Sdk;
+
+namespace OptGen.Gpu.Tests;
+
+/// <summary>
+/// Golden-file snapshots (the same helper as the generator tests', with a file extension and scrubber per snapshot,
+/// for PTX). Each snapshot has a checked-in <c>*.verified.*</c> file under
+/// Snapshots/; a mismatch writes <c>*.received.cs</c> beside it and fails with a unified diff. Set
+/// <c>OPTGEN_ACCEPT_SNAPSHOTS=1</c> to accept the received output as the new golden file.
+/// </summary>
+internal static partial class Snapshot
+{
+    public const string AcceptVariable = "OPTGEN_ACCEPT_SNAPSHOTS";
+
+    public static void Verify(string name, string actual, string extension = ".cs", Func<string, string>? scrub = null, [CallerFilePath] string caller = "")
+    {
+        string directory = Path.Combine(Path.GetDirectoryName(caller)!, "Snapshots");
+        string verified = Path.Combine(directory, name + ".verified" + extension);
+        string received = Path.Combine(directory, name + ".received" + extension);
+        string text = (scrub ?? Scrub)(actual);
+
+        if (Environment.GetEnvironmentVariable(AcceptVariable) == "1")
+        {
+            Directory.CreateDirectory(directory);
+            File.WriteAllText(verified, text);
+            File.Delete(received);
+            return;
+        }
+
+        string expected = File.Exists(verified) ? File.ReadAllText(verified) : string.Empty;
+        if (Normalize(expected) == Normalize(text))
+        {
+            File.Delete(received);
+            return;
+        }
+
+        File.WriteAllText(received, text);
+        throw new XunitException(
+            $"Snapshot '{name}' differs from {verified}{(expected.Length == 0 ? " (missing)" : string.Empty)}.\n" +
+            $"Review {received}; accept with {AcceptVariable}=1.\n{UnifiedDiff(expected, text)}");
+    }
+
+    /// <summary>Removes what changes between builds but not between generators: the generator version.</summary>
+    public static string Scrub(string text) => VersionPattern().Replace(text, "GeneratedCode(\"OptGen.Generator\", \"VERSION\")");
+
+    private static string Normalize(string text) => text.Replace("\r\n", "\n", StringComparison.Ordinal).TrimEnd();
+
+    private static string UnifiedDiff(string expected, string actual)
+    {
+        DiffPaneModel diff = InlineDiffBuilder.Diff(Normalize(expected), Normalize(actual));
+        var text = new StringBuilder();
+        int shown = 0;
+        for (int i = 0; i < diff.Lines.Count && shown < 80; i++)
+        {
+            DiffPiece line = diff.Lines[i];
+            if (line.Type is ChangeType.Inserted or ChangeType.Deleted)
+            {
+                text.Append(line.Type == ChangeType.Inserted ? "+ " : "- ").Append(line.Position?.ToString() ?? "   ").Append(": ").AppendLine(line.Text);
+                shown++;
+            }
+        }
+
+        return text.ToString();
+    }
+
+    [GeneratedRegex("GeneratedCode\\(\"OptGen.Generator\", \"[^\"]*\"\\)")]
+    private static partial Regex VersionPattern();
+}
