@@ -31,8 +31,8 @@ namespace OptGen.Generator
                 static (output, diagnostic) => output.ReportDiagnostic(diagnostic.ToDiagnostic()));
 
             IncrementalValuesProvider<OptimizerModel> models = parsed
-                .Where(static result => result.Spec is not null)
-                .Select(static (result, _) => Lowering.Lower(result.Spec!))
+                .Where(static result => result.Spec is not null || result.Expression is not null)
+                .Select(static (result, _) => result.Expression is not null ? ExpressionLowering.Lower(result.Expression) : Lowering.Lower(result.Spec!))
                 .WithTrackingName(TrackingNames.Lower);
 
             context.RegisterSourceOutput(
