@@ -81,7 +81,7 @@ namespace OptGen.Generator
                 return new Expr(e.Op, e.Value, e.Name, e.Args.Select(Rewrite).ToEquatableArray());
             }
 
-            foreach (ElementStatement statement in spec.Body)
+            foreach (ElementStatement statement in WithoutDeadCode(spec.Body))
             {
                 string comment = statement.Comment.Length > 0
                     ? statement.Comment
@@ -95,6 +95,38 @@ namespace OptGen.Generator
             KernelModel kernel = KernelOf(program);
             return new OptimizerModel(spec.Type, spec.RuleName, program, kernel, Hash.Fnv64("expr|" + Canonical(program)).ToString("x16"));
         }
+
+        /// <summary>
+        /// Drops statements that cannot change the result, which C# would warn about in the generated code: a
+        /// self-assignment <c>x = x</c>, and an assignment to a local that no later statement reads.
+        /// </summary>
+        private static List<ElementStatement> WithoutDeadCode(IEnumerable<ElementStatement> statements)
+        {
+            var body = statements.Where(s => !(s.Value.Op == ExprOp.Variable && s.Value.Name == s.Target)).ToList();
+            var locals = new HashSet<string>(body.Where(s => s.DeclaresLocal).Select(s => s.Target));
+            bool changed = true;
+            while (changed)
+            {
+                changed = false;
+                for (int i = body.Count - 1; i >= 0; i--)
+                {
+                    string target = body[i].Target;
+                    if (locals.Contains(target) && !body.Skip(i + 1).Any(s => Reads(s.Value, target)))
+                    {
+                        // A dead 'let' goes only when no later statement reassigns the local either.
+                        if (!body[i].DeclaresLocal || !body.Skip(i + 1).Any(s => s.Target == target))
+                        {
+                            body.RemoveAt(i);
+                            changed = true;
+                        }
+                    }
+                }
+            }
+
+            return body;
+        }
+
+        private static bool Reads(Expr e, string name) => (e.Op == ExprOp.Variable && e.Name == name) || e.Args.Any(a => Reads(a, name));
 
         private static bool IsUniform(Expr e) => e.Op != ExprOp.Variable && e.Args.All(IsUniform);
 

@@ -216,8 +216,8 @@ namespace OptGen.Generator
                 }
                 else if (binder.BindValue(ast!) is Expr value)
                 {
-                    stepScalars.Add(new HostStatement(name.Value, value, false, text.Value.Trim()));
-                    source.Add($"{name.Value} = {text.Value.Trim()}   (per step, in double)");
+                    stepScalars.Add(new HostStatement(name.Value, value, false, OneLine(text.Value)));
+                    source.Add($"{name.Value} = {OneLine(text.Value)}   (per step, in double)");
                 }
 
                 scope.StepScalars.Add(name.Value);
@@ -247,8 +247,8 @@ namespace OptGen.Generator
                 ElementStatement? element = binder.BindTarget(statement);
                 if (bound is not null && element is not null)
                 {
-                    body.Add(element with { Value = bound, Comment = text.Value.Trim() });
-                    source.Add(text.Value.Trim());
+                    body.Add(element with { Value = bound, Comment = OneLine(text.Value) });
+                    source.Add(OneLine(text.Value));
                     writesP |= element.Target == "p";
                 }
             }
@@ -341,7 +341,7 @@ namespace OptGen.Generator
                 return "is not a valid name: a letter followed by letters and digits";
             }
 
-            if (SyntaxFacts.GetKeywordKind(name) != SyntaxKind.None)
+            if (SyntaxFacts.GetKeywordKind(name) != SyntaxKind.None || SyntaxFacts.GetContextualKeywordKind(name) != SyntaxKind.None)
             {
                 return "is a C# keyword";
             }
@@ -360,6 +360,10 @@ namespace OptGen.Generator
         }
 
         private static bool IsLetter(char c) => (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+
+        /// <summary>The text on one line (runs of white space, line breaks included, become one space), for generated comments.</summary>
+        private static string OneLine(string text) =>
+            string.Join(" ", text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries));
 
         internal static string Pascal(string name) => char.ToUpperInvariant(name[0]) + name.Substring(1);
 

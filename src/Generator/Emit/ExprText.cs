@@ -207,6 +207,13 @@ namespace OptGen.Generator.Emit
         }
 
         /// <summary>A float literal in round-trip invariant form, e.g. <c>0.9f</c>.</summary>
-        public static string FloatLiteral(double value) => ((float)value).ToString("R", CultureInfo.InvariantCulture) + "f";
+        public static string FloatLiteral(double value)
+        {
+            float f = (float)value;
+            return float.IsPositiveInfinity(f) ? "float.PositiveInfinity"
+                : float.IsNegativeInfinity(f) ? "float.NegativeInfinity"
+                : float.IsNaN(f) ? "float.NaN"
+                : f.ToString("R", CultureInfo.InvariantCulture) + "f";
+        }
     }
 }
