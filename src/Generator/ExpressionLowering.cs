@@ -23,7 +23,7 @@ namespace OptGen.Generator
     {
         public static OptimizerModel Lower(ExpressionRuleSpec spec)
         {
-            var host = spec.StepScalars.ToList();
+            var host = spec.StepScalars.Select(h => h with { Value = DistinctComparands(h.Value) }).ToList();
             var hoisted = new Dictionary<string, string>();
             var body = new List<ElementStatement>
             {
@@ -86,7 +86,17 @@ namespace OptGen.Generator
                 string comment = statement.Comment.Length > 0
                     ? statement.Comment
                     : (statement.DeclaresLocal ? "let " : string.Empty) + statement.Target + " = " + ExprText.Canonical(statement.Value);
-                body.Add(new ElementStatement(statement.Target, Rewrite(statement.Value), statement.DeclaresLocal, comment));
+                body.Add(new ElementStatement(statement.Target, Rewrite(DistinctComparands(statement.Value)), statement.DeclaresLocal, comment));
+            }
+
+            // A step scalar nothing reads is not computed (C# would warn about the unused local).
+            for (int i = host.Count - 1; i >= 0; i--)
+            {
+                string name = host[i].Name;
+                if (!host[i].IsKernelScalar && !host.Skip(i + 1).Any(h => ReadsHost(h.Value, name)))
+                {
+                    host.RemoveAt(i);
+                }
             }
 
             var rule = new List<string> { "g ← g·GradientScale" };
@@ -126,6 +136,29 @@ namespace OptGen.Generator
             return body;
         }
 
+        /// <summary>
+        /// <c>x op x</c> becomes <c>x op (x + 0)</c>: C# warns about comparing a variable with itself (CS1718), yet
+        /// <c>x != x</c> is how a rule tests for NaN. Adding 0 changes no comparison (−0 + 0 = +0 compares equal to −0;
+        /// NaN and ±∞ stay).
+        /// </summary>
+        private static Expr DistinctComparands(Expr e)
+        {
+            if (e.Args.Count == 0)
+            {
+                return e;
+            }
+
+            var args = e.Args.Select(DistinctComparands).ToArray();
+            if (IsComparison(e.Op) && args[0] == args[1])
+            {
+                args[1] = args[1] + Expr.Constant(0);
+            }
+
+            return new Expr(e.Op, e.Value, e.Name, args.ToEquatableArray());
+        }
+
+        private static bool ReadsHost(Expr e, string name) => (e.Op == ExprOp.HostValue && e.Name == name) || e.Args.Any(a => ReadsHost(a, name));
+
         private static bool Reads(Expr e, string name) => (e.Op == ExprOp.Variable && e.Name == name) || e.Args.Any(a => Reads(a, name));
 
         private static bool IsUniform(Expr e) => e.Op != ExprOp.Variable && e.Args.All(IsUniform);
@@ -144,7 +177,10 @@ namespace OptGen.Generator
             canonical.Append(string.Join(",", states)).Append('|').Append(string.Join(",", scalars)).Append('|');
             foreach (ElementStatement statement in program.Body)
             {
-                canonical.Append(statement.DeclaresLocal ? "let " : string.Empty).Append(statement.Target).Append('=').Append(ExprText.Canonical(statement.Value)).Append(';');
+                // The comment (the statement as written) is printed in the kernel, so it is part of its identity:
+                // two rules share a kernel only when they also read the same.
+                canonical.Append(statement.DeclaresLocal ? "let " : string.Empty).Append(statement.Target).Append('=').Append(ExprText.Canonical(statement.Value))
+                    .Append("//").Append(statement.Comment).Append(';');
             }
 
             string name = "UpdateKernel_" + Hash.Fnv32(canonical.ToString()).ToString("x8");

@@ -150,6 +150,7 @@ namespace OptGen.Generator
                         continue;
                     }
 
+                    scope.States.Add(symbol.Value!);
                     string property = Pascal(symbol.Value!);
                     Location? propertyLocation = symbol.Location();
                     foreach (KeyValuePair<string, TypedConstant> pair in attribute.NamedArguments)
@@ -167,7 +168,6 @@ namespace OptGen.Generator
                         continue;
                     }
 
-                    scope.States.Add(symbol.Value!);
                     AddMember(memberNames, property, propertyLocation, diagnostics);
                     states.Add(new StateDecl(property, symbol.Value!, string.Empty, $"The state {symbol.Value} of the expression rule."));
                 }
