@@ -61,6 +61,26 @@ public sealed class ExpressionTests
         Assert.Contains("16 bytes read (p, g, m, zero) + 12 bytes written (p, m, last)", kernel);
     }
 
+    [Fact]
+    public void ExpressionRulesStayCachedAcrossAnUnrelatedEdit()
+    {
+        Microsoft.CodeAnalysis.CSharp.CSharpCompilation compilation = GeneratorHarness.Compilation(CatalogSource());
+        GeneratorDriver driver = GeneratorHarness.Driver().RunGenerators(compilation);
+        var edited = compilation.AddSyntaxTrees(Microsoft.CodeAnalysis.CSharp.CSharpSyntaxTree.ParseText("namespace Demo; internal sealed class Unrelated { }", GeneratorHarness.ParseOptions()));
+        GeneratorRunResult result = driver.RunGenerators(edited).GetRunResult().Results.Single();
+        foreach (string step in new[] { TrackingNames.Parse, TrackingNames.Lower, TrackingNames.Kernels })
+        {
+            Assert.NotEmpty(result.TrackedSteps[step]);
+            foreach (IncrementalGeneratorRunStep run in result.TrackedSteps[step])
+            {
+                foreach ((object value, IncrementalStepRunReason reason) in run.Outputs)
+                {
+                    Assert.True(reason is IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged, $"{step}: {reason} for {value}");
+                }
+            }
+        }
+    }
+
     // ---- Diagnostics: each at its column inside the string. ----
 
     private const string Header = "using OptGen;\nnamespace Demo;\n";
