@@ -32,8 +32,8 @@ namespace OptGen.Generator
                 static (output, diagnostic) => output.ReportDiagnostic(diagnostic.ToDiagnostic()));
 
             IncrementalValuesProvider<OptimizerModel> models = parsed
-                .Where(static result => result.Spec is not null)
-                .Select(static (result, _) => Lowering.Lower(result.Spec!))
+                .Where(static result => result.Spec is not null || result.Expression is not null)
+                .Select(static (result, _) => result.Expression is not null ? ExpressionLowering.Lower(result.Expression) : Lowering.Lower(result.Spec!))
                 .WithTrackingName(TrackingNames.Lower);
 
             context.RegisterSourceOutput(
@@ -71,11 +71,11 @@ namespace OptGen.Generator
                 });
 
             context.RegisterSourceOutput(
-                models.Combine(gpu).Where(static pair => pair.Right).Select(static (pair, _) => pair.Left),
+                models.Combine(gpu).Where(static pair => pair.Right && GpuEmitter.Supports(pair.Left.Kernel)).Select(static (pair, _) => pair.Left),
                 static (output, model) => output.AddSource(GpuEmitter.OptimizerHintName(model), GpuEmitter.EmitOptimizer(model)));
 
             context.RegisterSourceOutput(
-                kernels.Combine(gpu).Where(static pair => pair.Right).Select(static (pair, _) => pair.Left),
+                kernels.Combine(gpu).Where(static pair => pair.Right && GpuEmitter.Supports(pair.Left.Kernel)).Select(static (pair, _) => pair.Left),
                 static (output, use) => output.AddSource(GpuEmitter.KernelHintName(use.Kernel), GpuEmitter.EmitKernel(use.Kernel, use.Users.ToArray())));
         }
 

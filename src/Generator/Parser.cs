@@ -14,7 +14,7 @@ using OptGen.Generator.Model;
 namespace OptGen.Generator
 {
     /// <summary>The result of parsing one [Optimizer] class: a spec when it is valid, and its diagnostics.</summary>
-    internal sealed record ParseResult(OptimizerSpec? Spec, EquatableArray<DiagnosticInfo> Diagnostics);
+    internal sealed record ParseResult(OptimizerSpec? Spec, EquatableArray<DiagnosticInfo> Diagnostics, ExpressionRuleSpec? Expression = null);
 
     /// <summary>
     /// Phase 1: reads the update-rule attributes on an [Optimizer] class into a normalized
@@ -38,6 +38,12 @@ namespace OptGen.Generator
             cancellationToken.ThrowIfCancellationRequested();
 
             CheckDeclaration(type, declaration, context.SemanticModel, nameLocation, diagnostics);
+            if (ExpressionRules.IsExpressionRule(type))
+            {
+                ExpressionRuleSpec? rule = ExpressionRules.Read(type, nameLocation, context.SemanticModel.Compilation, diagnostics);
+                return new ParseResult(null, diagnostics.ToEquatableArray(), diagnostics.Count == 0 ? rule : null);
+            }
+
             OptimizerSpec? spec = ReadRule(type, declaration, nameLocation, diagnostics);
             return new ParseResult(diagnostics.Count == 0 ? spec : null, diagnostics.ToEquatableArray());
         }
@@ -484,10 +490,10 @@ namespace OptGen.Generator
 
         internal static string Format(double value) => value.ToString("R", CultureInfo.InvariantCulture);
 
-        private static string FullName(INamedTypeSymbol type) =>
+        internal static string FullName(INamedTypeSymbol type) =>
             type.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat).Replace("global::", string.Empty);
 
-        private static TypeDeclarationInfo TypeInfoOf(INamedTypeSymbol type)
+        internal static TypeDeclarationInfo TypeInfoOf(INamedTypeSymbol type)
         {
             string ns = type.ContainingNamespace is { IsGlobalNamespace: false } n ? n.ToDisplayString() : string.Empty;
             var containing = new List<string>();

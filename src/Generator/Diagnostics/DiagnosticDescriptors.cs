@@ -113,6 +113,81 @@ namespace OptGen.Generator.Diagnostics
             "Invalid property name",
             "'{0}' is not a valid C# identifier for a property name");
 
+        // ---- The expression language (docs/expressions.md): OPTG0100 onwards. Each is reported at the exact
+        // column inside the string literal where the mistake is. ----
+
+        /// <summary>Format: "Syntax error in {0}: {1}".</summary>
+        public static readonly DiagnosticDescriptor ExpressionSyntax = Error(
+            "OPTG0100",
+            "Syntax error in an update expression",
+            "Syntax error in {0}: {1}");
+
+        /// <summary>Format: "'{0}' is not declared{1}".</summary>
+        public static readonly DiagnosticDescriptor UnknownName = Error(
+            "OPTG0101",
+            "Unknown name in an update expression",
+            "'{0}' is not declared{1}");
+
+        /// <summary>Format: "'{0}' is not a function; the functions are {1}".</summary>
+        public static readonly DiagnosticDescriptor UnknownFunction = Error(
+            "OPTG0102",
+            "Unknown function in an update expression",
+            "'{0}' is not a function; the functions are {1}");
+
+        /// <summary>Format: "'{0}' takes {1}, but is given {2}".</summary>
+        public static readonly DiagnosticDescriptor ArgumentCount = Error(
+            "OPTG0103",
+            "Wrong number of arguments",
+            "'{0}' takes {1}, but is given {2}");
+
+        /// <summary>Format: "{0}".</summary>
+        public static readonly DiagnosticDescriptor ExpressionType = Error(
+            "OPTG0104",
+            "Type error in an update expression",
+            "{0}");
+
+        /// <summary>Format: "'{0}' is read before it is defined{1}".</summary>
+        public static readonly DiagnosticDescriptor ReadBeforeDefinition = Error(
+            "OPTG0105",
+            "Value read before it is defined",
+            "'{0}' is read before it is defined{1}");
+
+        /// <summary>Format: "'{0}' cannot be assigned: {1}".</summary>
+        public static readonly DiagnosticDescriptor ReadOnlyTarget = Error(
+            "OPTG0106",
+            "Value cannot be assigned",
+            "'{0}' cannot be assigned: {1}");
+
+        /// <summary>Format: "'{0}' cannot be used here: {1}".</summary>
+        public static readonly DiagnosticDescriptor NotAvailableHere = Error(
+            "OPTG0107",
+            "Value not available in this expression",
+            "'{0}' cannot be used here: {1}");
+
+        /// <summary>Format: "[{0}] cannot be combined with an expression rule ([State], [Hyperparameter], [StepScalar], [Update]); write it as an [Update] statement".</summary>
+        public static readonly DiagnosticDescriptor MixedRule = Error(
+            "OPTG0108",
+            "Building-block attribute on an expression rule",
+            "[{0}] cannot be combined with an expression rule ([State], [Hyperparameter], [StepScalar], [Update]); write it as an [Update] statement");
+
+        /// <summary>Format: "'{0}' {1}".</summary>
+        public static readonly DiagnosticDescriptor InvalidDeclaration = Error(
+            "OPTG0109",
+            "Invalid or duplicate name in an expression rule",
+            "'{0}' {1}");
+
+        /// <summary>Format: "The default of the hyperparameter '{0}' must be {1}, but is {2}".</summary>
+        public static readonly DiagnosticDescriptor InvalidDefault = Error(
+            "OPTG0110",
+            "Hyperparameter default out of range",
+            "The default of the hyperparameter '{0}' must be {1}, but is {2}");
+
+        /// <summary>Format: "The expression rule of '{0}' never assigns p; add [Update(\"p = ...\")]".</summary>
+        public static readonly DiagnosticDescriptor NoParameterUpdate = Error(
+            "OPTG0111",
+            "Expression rule does not update p",
+            "The expression rule of '{0}' never assigns p; add [Update(\"p = ...\")]");
+
         private static DiagnosticDescriptor Error(string id, string title, string format) => new(
             id,
             title,

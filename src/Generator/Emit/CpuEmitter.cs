@@ -299,6 +299,8 @@ namespace OptGen.Generator.Emit
             }
 
             // Memory access: load, update, store.
+            HashSet<string> read = StateAccess.Read(kernel.Body, kernel.StateSymbols);
+            HashSet<string> written = StateAccess.Written(kernel.Body, kernel.StateSymbols);
             foreach (string width in new[] { string.Empty, "128", "256", "512" })
             {
                 string type = width.Length == 0 ? "float" : $"{Vectors}Vector{width}<float>";
@@ -315,14 +317,20 @@ namespace OptGen.Generator.Emit
                 w.Line($"{type} g = TGradient.Load{width}(ref gradients, i);");
                 for (int k = 0; k < kernel.StateSymbols.Count; k++)
                 {
-                    w.Line($"{type} {kernel.StateSymbols[k]} = TState.Load{width}(ref state, {Offset(k)});");
+                    // A state the rule overwrites before any read is not loaded.
+                    w.Line(read.Contains(kernel.StateSymbols[k])
+                        ? $"{type} {kernel.StateSymbols[k]} = TState.Load{width}(ref state, {Offset(k)});"
+                        : $"{type} {kernel.StateSymbols[k]} = default;");
                 }
 
                 w.Line($"Invoke(ref p, g{string.Concat(kernel.StateSymbols.Select(s => ", ref " + s))});");
                 w.Line($"TParameter.Store{width}(ref parameters, i, p);");
                 for (int k = 0; k < kernel.StateSymbols.Count; k++)
                 {
-                    w.Line($"TState.Store{width}(ref state, {Offset(k)}, {kernel.StateSymbols[k]});");
+                    if (written.Contains(kernel.StateSymbols[k]))
+                    {
+                        w.Line($"TState.Store{width}(ref state, {Offset(k)}, {kernel.StateSymbols[k]});");
+                    }
                 }
 
                 w.Close();
@@ -358,8 +366,10 @@ namespace OptGen.Generator.Emit
         internal static string Traffic(KernelModel kernel)
         {
             var states = kernel.StateSymbols;
-            string reads = string.Join(", ", new[] { "p", "g" }.Concat(states));
-            string writes = string.Join(", ", new[] { "p" }.Concat(states));
+            HashSet<string> read = StateAccess.Read(kernel.Body, states);
+            HashSet<string> written = StateAccess.Written(kernel.Body, states);
+            string reads = string.Join(", ", new[] { "p", "g" }.Concat(states.Where(read.Contains)));
+            string writes = string.Join(", ", new[] { "p" }.Concat(states.Where(written.Contains)));
             return $"Memory traffic per element and step (float32): {kernel.BytesRead} bytes read ({reads}) + {kernel.BytesWritten} bytes written ({writes}) = {kernel.BytesRead + kernel.BytesWritten} bytes.";
         }
 

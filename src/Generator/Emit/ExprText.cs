@@ -124,10 +124,30 @@ namespace OptGen.Generator.Emit
             {
                 case ExprOp.Abs:
                 case ExprOp.Sqrt:
-                case ExprOp.Exp:
-                case ExprOp.Log:
                     text.Append(vector ? vec : math).Append('.').Append(e.Op).Append('(').Append(A(0)).Append(')');
                     return;
+                case ExprOp.Exp:
+                case ExprOp.Log:
+                    // SIMD exp/log run MathF lane by lane (OptGen.Kernels.LaneMath), so every width rounds exactly as
+                    // the scalar path (and the GPU kernel that calls it) does; Vector128.Exp/Log are not bit-identical to MathF.
+                    text.Append(vector ? "global::OptGen.Kernels.LaneMath" : math).Append('.').Append(e.Op).Append('(').Append(A(0)).Append(')');
+                    return;
+                case ExprOp.Sign:
+                    {
+                        // 1 for x > 0, −1 for x < 0, else x·0 (keeps ±0 and NaN); the same on every path.
+                        string x = A(0);
+                        string one = flavor == ExprFlavor.HostDouble ? "1.0" : "1f";
+                        if (vector)
+                        {
+                            text.Append($"{vec}.ConditionalSelect({vec}.GreaterThan({x}, {zero}), {vec}.Create({one}), {vec}.ConditionalSelect({vec}.LessThan({x}, {zero}), {vec}.Create(-{one}), ({x}) * {zero}))");
+                        }
+                        else
+                        {
+                            text.Append($"({x} > {zero} ? {one} : {x} < {zero} ? -{one} : ({x}) * {zero})");
+                        }
+
+                        return;
+                    }
                 case ExprOp.Min:
                 case ExprOp.Max:
                 case ExprOp.Pow:
@@ -143,7 +163,13 @@ namespace OptGen.Generator.Emit
                 case ExprOp.Greater:
                 case ExprOp.GreaterOrEqual:
                 case ExprOp.Equal:
-                    if (vector)
+                case ExprOp.NotEqual:
+                    if (vector && e.Op == ExprOp.NotEqual)
+                    {
+                        // No Vector*.NotEquals: the complement of Equals (true for NaN, as the scalar !=).
+                        text.Append('~').Append(vec).Append(".Equals(").Append(A(0)).Append(", ").Append(A(1)).Append(')');
+                    }
+                    else if (vector)
                     {
                         string method = e.Op == ExprOp.Equal ? "Equals" : e.Op.ToString() + "Than";
                         method = method.Replace("OrEqualThan", "ThanOrEqual");
@@ -157,6 +183,7 @@ namespace OptGen.Generator.Emit
                             ExprOp.LessOrEqual => " <= ",
                             ExprOp.Greater => " > ",
                             ExprOp.GreaterOrEqual => " >= ",
+                            ExprOp.NotEqual => " != ",
                             _ => " == ",
                         };
                         text.Append('(').Append(A(0)).Append(op).Append(A(1)).Append(')');
@@ -181,6 +208,13 @@ namespace OptGen.Generator.Emit
         }
 
         /// <summary>A float literal in round-trip invariant form, e.g. <c>0.9f</c>.</summary>
-        public static string FloatLiteral(double value) => ((float)value).ToString("R", CultureInfo.InvariantCulture) + "f";
+        public static string FloatLiteral(double value)
+        {
+            float f = (float)value;
+            return float.IsPositiveInfinity(f) ? "float.PositiveInfinity"
+                : float.IsNegativeInfinity(f) ? "float.NegativeInfinity"
+                : float.IsNaN(f) ? "float.NaN"
+                : f.ToString("R", CultureInfo.InvariantCulture) + "f";
+        }
     }
 }

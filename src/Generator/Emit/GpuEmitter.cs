@@ -182,6 +182,16 @@ namespace OptGen.Generator.Emit
             return w.ToString();
         }
 
+        /// <summary>
+        /// The most state buffers a GPU kernel can take: the launcher is an <c>Action</c> of the stream, the extent,
+        /// the scalars, p, g, each state and the stride, and <c>Action</c> (like ILGPU's kernel loaders) stops at 16
+        /// type arguments. Rules with more buffers get no GPU kernel (the CPU kernel is unaffected); see docs/gpu.md.
+        /// </summary>
+        public const int MaxStateBuffers = 10;
+
+        /// <summary>Whether <paramref name="kernel"/> fits a GPU launcher.</summary>
+        public static bool Supports(KernelModel kernel) => kernel.StateSymbols.Count <= MaxStateBuffers;
+
         private static IEnumerable<string> KernelTypeArguments(KernelModel kernel) =>
             new[] { "global::ILGPU.Index1D", $"global::{CpuEmitter.KernelNamespace}.{kernel.Name}", View, View }.Concat(kernel.StateSymbols.Select(_ => View)).Concat(new[] { "int" });
 

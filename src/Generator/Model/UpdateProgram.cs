@@ -28,6 +28,7 @@ namespace OptGen.Generator.Model
         Sqrt,
         Exp,
         Log,
+        Sign,            // 1 for x > 0, −1 for x < 0, x·0 otherwise (keeps ±0 and NaN)
 
         // Binary.
         Add,
@@ -43,6 +44,7 @@ namespace OptGen.Generator.Model
         Greater,
         GreaterOrEqual,
         Equal,
+        NotEqual,
 
         // Ternary.
         Select,          // Args[0] ? Args[1] : Args[2]

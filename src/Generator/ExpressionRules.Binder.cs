@@ -1,0 +1,306 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using Microsoft.CodeAnalysis;
+using OptGen.Generator.Diagnostics;
+using OptGen.Generator.Model;
+
+namespace OptGen.Generator
+{
+    /// <summary>The binder of expression rules: names to IR leaves, type checks, definition order.</summary>
+    internal static partial class ExpressionRules
+    {
+        /// <summary>Resolves names and checks types of one string, producing IR; reports at the first mistake.</summary>
+        private sealed class Binder
+        {
+            private readonly Scope _scope;
+            private readonly StringArgument _text;
+            private readonly bool _host;
+            private readonly List<DiagnosticInfo> _diagnostics;
+
+            public Binder(Scope scope, StringArgument text, bool host, string what, List<DiagnosticInfo> diagnostics)
+            {
+                _scope = scope;
+                _text = text;
+                _host = host;
+                What = what;
+                _diagnostics = diagnostics;
+            }
+
+            public string What { get; }
+
+            public void Report(DiagnosticDescriptor descriptor, int start, int length, params object[] arguments) =>
+                _diagnostics.Add(DiagnosticInfo.Create(descriptor, _text.Location(start, length), arguments));
+
+            /// <summary>Binds a statement's or step scalar's value, which must be a number.</summary>
+            public Expr? BindValue(Ast node)
+            {
+                try
+                {
+                    Bound value = Bind(node);
+                    RequireNumber(node, value);
+                    return value.Expr;
+                }
+                catch (BindException)
+                {
+                    return null;
+                }
+            }
+
+            /// <summary>Checks the target of a statement (after its value is bound) and defines a new local.</summary>
+            public ElementStatement? BindTarget(AstStatement statement)
+            {
+                string target = statement.Target;
+                int start = statement.TargetStart;
+                if (statement.IsLet)
+                {
+                    string? problem = NameProblem(_scope, target);
+                    if (problem is null && _scope.Locals.Contains(target))
+                    {
+                        problem = "is declared twice (names are compared ignoring case)";
+                    }
+
+                    if (problem is not null)
+                    {
+                        Report(DiagnosticDescriptors.InvalidDeclaration, start, target.Length, target, problem + " (declaring a local)");
+                        return null;
+                    }
+
+                    _scope.Declared.Add(target);
+                    _scope.Locals.Add(target);
+                    return new ElementStatement(target, Expr.Constant(0), true, string.Empty);
+                }
+
+                string? readOnly = target switch
+                {
+                    "g" => "the gradient g is read-only; declare a local with 'let'",
+                    "t" => "t is the step number",
+                    _ when _scope.Hyperparameters.Contains(target) => "it is a hyperparameter, set on the optimizer, not by the rule",
+                    _ when _scope.AllStepScalars.Contains(target) => "it is a step scalar, computed once per step by its [StepScalar]",
+                    _ when Functions.ContainsKey(target) => "it is a function",
+                    _ => null,
+                };
+                if (readOnly is not null)
+                {
+                    Report(DiagnosticDescriptors.ReadOnlyTarget, start, target.Length, target, readOnly);
+                    return null;
+                }
+
+                if (target == "p" || _scope.States.Contains(target) || _scope.Locals.Contains(target))
+                {
+                    return new ElementStatement(target, Expr.Constant(0), false, string.Empty);
+                }
+
+                Report(DiagnosticDescriptors.UnknownName, start, target.Length, target,
+                    _scope.AllLocals.Contains(target)
+                        ? ": its 'let' comes later; assign it after 'let " + target + " = ...'"
+                        : ": assign p, a [State], or declare a local with 'let " + target + " = ...'");
+                return null;
+            }
+
+            private Bound Bind(Ast node)
+            {
+                switch (node.Kind)
+                {
+                    case AstKind.Number:
+                        return new Bound(Expr.Constant(node.Value), false);
+                    case AstKind.Name:
+                        return new Bound(Resolve(node), false);
+                    case AstKind.Negate:
+                        Bound operand = Bind(node.Args[0]);
+                        RequireNumber(node.Args[0], operand);
+                        return new Bound(operand.Expr.Op == ExprOp.Constant ? Expr.Constant(-operand.Expr.Value) : -operand.Expr, false);
+                    case AstKind.Binary:
+                        Bound left = Bind(node.Args[0]);
+                        Bound right = Bind(node.Args[1]);
+                        RequireNumber(node.Args[0], left);
+                        RequireNumber(node.Args[1], right);
+                        ExprOp op = node.Text switch
+                        {
+                            "+" => ExprOp.Add,
+                            "-" => ExprOp.Subtract,
+                            "*" => ExprOp.Multiply,
+                            "/" => ExprOp.Divide,
+                            "<" => ExprOp.Less,
+                            "<=" => ExprOp.LessOrEqual,
+                            ">" => ExprOp.Greater,
+                            ">=" => ExprOp.GreaterOrEqual,
+                            "==" => ExprOp.Equal,
+                            _ => ExprOp.NotEqual,
+                        };
+                        return new Bound(Expr.Binary(op, left.Expr, right.Expr), IsComparison(op));
+                    case AstKind.Conditional:
+                        return Select(node.Args[0], node.Args[1], node.Args[2]);
+                    default:
+                        return Call(node);
+                }
+            }
+
+            private Bound Select(Ast condition, Ast whenTrue, Ast whenFalse)
+            {
+                Bound c = Bind(condition);
+                if (!c.IsCondition)
+                {
+                    Report(DiagnosticDescriptors.ExpressionType, condition.Start, condition.Length,
+                        "A condition must be a comparison such as 'x > 0', not a number");
+                    throw new BindException();
+                }
+
+                Bound a = Bind(whenTrue);
+                Bound b = Bind(whenFalse);
+                RequireNumber(whenTrue, a);
+                RequireNumber(whenFalse, b);
+                return new Bound(Expr.Select(c.Expr, a.Expr, b.Expr), false);
+            }
+
+            private Bound Call(Ast node)
+            {
+                if (!Functions.TryGetValue(node.Text, out int arity))
+                {
+                    Report(DiagnosticDescriptors.UnknownFunction, node.OperatorStart, node.OperatorLength, node.Text, FunctionList);
+                    throw new BindException();
+                }
+
+                if (node.Args.Length != arity)
+                {
+                    Report(DiagnosticDescriptors.ArgumentCount, node.OperatorStart, node.OperatorLength, node.Text,
+                        arity == 1 ? "1 argument" : $"{arity} arguments", node.Args.Length.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                    throw new BindException();
+                }
+
+                if (node.Text == "select")
+                {
+                    return Select(node.Args[0], node.Args[1], node.Args[2]);
+                }
+
+                var args = new Expr[arity];
+                for (int i = 0; i < arity; i++)
+                {
+                    Bound arg = Bind(node.Args[i]);
+                    RequireNumber(node.Args[i], arg);
+                    args[i] = arg.Expr;
+                }
+
+                Expr result = node.Text switch
+                {
+                    "sqrt" => Expr.Unary(ExprOp.Sqrt, args[0]),
+                    "rsqrt" => Expr.Constant(1) / Expr.Unary(ExprOp.Sqrt, args[0]),
+                    "abs" => Expr.Unary(ExprOp.Abs, args[0]),
+                    "sign" => Expr.Unary(ExprOp.Sign, args[0]),
+                    "exp" => Expr.Unary(ExprOp.Exp, args[0]),
+                    "log" => Expr.Unary(ExprOp.Log, args[0]),
+                    "min" => Expr.Binary(ExprOp.Min, args[0], args[1]),
+                    "max" => Expr.Binary(ExprOp.Max, args[0], args[1]),
+                    "pow" => Expr.Binary(ExprOp.Pow, args[0], args[1]),
+                    "clamp" => Expr.Binary(ExprOp.Min, Expr.Binary(ExprOp.Max, args[0], args[1]), args[2]),
+                    _ => args[0] + (args[2] * (args[1] - args[0])), // lerp(a, b, w) = a + w·(b − a)
+                };
+
+                if (node.Text == "pow" && !_host && !IsUniform(result))
+                {
+                    Report(DiagnosticDescriptors.NotAvailableHere, node.OperatorStart, node.OperatorLength, "pow",
+                        "per element, pow needs arguments that are the same for every element (t, hyperparameters, step scalars, numbers)");
+                    throw new BindException();
+                }
+
+                return new Bound(result, false);
+            }
+
+            private Expr Resolve(Ast node)
+            {
+                string name = node.Text;
+                if (name == "t")
+                {
+                    return Expr.Step();
+                }
+
+                if (_scope.Hyperparameters.Contains(name))
+                {
+                    return Expr.Hyperparameter(name);
+                }
+
+                if (Functions.ContainsKey(name))
+                {
+                    Report(DiagnosticDescriptors.ExpressionType, node.Start, node.Length, $"'{name}' is a function; call it as {name}(...)");
+                    throw new BindException();
+                }
+
+                bool element = name == "p" || name == "g" || _scope.States.Contains(name) || _scope.AllLocals.Contains(name);
+                if (_host)
+                {
+                    if (_scope.StepScalars.Contains(name))
+                    {
+                        return Expr.Host(name);
+                    }
+
+                    if (_scope.AllStepScalars.Contains(name))
+                    {
+                        Report(DiagnosticDescriptors.ReadBeforeDefinition, node.Start, node.Length, name, ": a step scalar may use only the step scalars declared before it");
+                        throw new BindException();
+                    }
+
+                    if (element)
+                    {
+                        Report(DiagnosticDescriptors.NotAvailableHere, node.Start, node.Length, name,
+                            "it is a per-element value, and a step scalar is computed once per step from t, hyperparameters and earlier step scalars");
+                        throw new BindException();
+                    }
+                }
+                else
+                {
+                    if (_scope.AllStepScalars.Contains(name))
+                    {
+                        return Expr.Host(name);
+                    }
+
+                    if (name == "p" || name == "g" || _scope.States.Contains(name) || _scope.Locals.Contains(name))
+                    {
+                        return Expr.Var(name);
+                    }
+
+                    if (_scope.AllLocals.Contains(name))
+                    {
+                        Report(DiagnosticDescriptors.ReadBeforeDefinition, node.Start, node.Length, name, ": a local is read only after its 'let'");
+                        throw new BindException();
+                    }
+                }
+
+                Report(DiagnosticDescriptors.UnknownName, node.Start, node.Length, name,
+                    ": names are p, g, t, and the rule's [State], [Hyperparameter], [StepScalar] and 'let' names");
+                throw new BindException();
+            }
+
+            private void RequireNumber(Ast node, Bound value)
+            {
+                if (value.IsCondition)
+                {
+                    Report(DiagnosticDescriptors.ExpressionType, node.Start, node.Length,
+                        "A comparison is a condition, not a number; use it as the condition of '? :' or select(condition, a, b)");
+                    throw new BindException();
+                }
+            }
+
+            private static bool IsComparison(ExprOp op) => op is ExprOp.Less or ExprOp.LessOrEqual or ExprOp.Greater or ExprOp.GreaterOrEqual or ExprOp.Equal or ExprOp.NotEqual;
+
+            internal static bool IsUniform(Expr e) => e.Op != ExprOp.Variable && e.Args.All(IsUniform);
+
+            private readonly struct Bound
+            {
+                public Bound(Expr expr, bool isCondition)
+                {
+                    Expr = expr;
+                    IsCondition = isCondition;
+                }
+
+                public Expr Expr { get; }
+
+                public bool IsCondition { get; }
+            }
+
+            /// <summary>Stops binding one string after its first mistake has been reported (caught in this class).</summary>
+            private sealed class BindException : Exception
+            {
+            }
+        }
+    }
+}

@@ -1,0 +1,222 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Runtime.CompilerServices;
+using Microsoft.CodeAnalysis;
+using Xunit;
+
+namespace OptGen.Generator.Tests;
+
+/// <summary>
+/// Expression rules: snapshots of the built-in expression catalog, and every diagnostic of the expression language
+/// at its exact place inside the string literal.
+/// </summary>
+public sealed class ExpressionTests
+{
+    private static string CatalogSource([CallerFilePath] string caller = "") =>
+        File.ReadAllText(Path.Combine(Path.GetDirectoryName(caller)!, "..", "..", "src", "Runtime", "Catalog", "Expressions.cs"))
+            .Replace("namespace OptGen;", "using OptGen;\nnamespace Demo;");
+
+    public static TheoryData<string> CatalogNames => new() { "Lion", "AdaBelief", "Signum", "Adan", "AdamExpression" };
+
+    [Theory]
+    [MemberData(nameof(CatalogNames))]
+    public void CatalogRuleMatchesSnapshot(string name)
+    {
+        // The catalog file itself, moved into namespace Demo so it does not clash with the referenced OptGen assembly.
+        GeneratorHarness.Run run = GeneratorHarness.Generate(CatalogSource());
+        Assert.Empty(run.Exceptions);
+        Assert.Empty(run.OptGenDiagnostics);
+        Assert.Empty(run.Errors);
+
+        string optimizer = run.Files[$"Demo.{name}.g.cs"];
+        string kernelName = System.Text.RegularExpressions.Regex.Match(optimizer, "UpdateKernel_[0-9a-f]{8}").Value;
+        Snapshot.Verify($"Expression.{name}.Optimizer", optimizer);
+        Snapshot.Verify($"Expression.{name}.Kernel", run.Files[$"OptGen.Generated.{kernelName}.g.cs"]);
+    }
+
+    [Fact]
+    public void PartialStateTrafficSkipsLoadsAndStores()
+    {
+        GeneratorHarness.Run run = GeneratorHarness.Generate("""
+            using OptGen;
+            namespace Demo;
+            [Optimizer]
+            [State("m")] [State("last")] [State("zero")]
+            [Update("m = 0.5 * m + 0.5 * g")]
+            [Update("last = m + zero")]
+            [Update("p = p - last")]
+            public partial class Partial;
+            """);
+        Assert.Empty(run.OptGenDiagnostics);
+        Assert.Empty(run.Errors);
+        string kernel = run.Files.Single(f => f.Key.StartsWith("OptGen.Generated.", StringComparison.Ordinal)).Value;
+        Assert.Contains("public const int BytesRead = 16;", kernel);    // p, g, m, zero
+        Assert.Contains("public const int BytesWritten = 12;", kernel); // p, m, last
+        Assert.Contains("float last = default;", kernel);
+        Assert.Contains("float zero = TState.Load(ref state, (2 * stride) + i);", kernel);
+        Assert.DoesNotContain("TState.Store(ref state, (2 * stride) + i, zero);", kernel);
+        Assert.Contains("TState.Store(ref state, stride + i, last);", kernel);
+        Assert.Contains("16 bytes read (p, g, m, zero) + 12 bytes written (p, m, last)", kernel);
+    }
+
+    [Fact]
+    public void ExpressionRulesStayCachedAcrossAnUnrelatedEdit()
+    {
+        Microsoft.CodeAnalysis.CSharp.CSharpCompilation compilation = GeneratorHarness.Compilation(CatalogSource());
+        GeneratorDriver driver = GeneratorHarness.Driver().RunGenerators(compilation);
+        var edited = compilation.AddSyntaxTrees(Microsoft.CodeAnalysis.CSharp.CSharpSyntaxTree.ParseText("namespace Demo; internal sealed class Unrelated { }", GeneratorHarness.ParseOptions()));
+        GeneratorRunResult result = driver.RunGenerators(edited).GetRunResult().Results.Single();
+        foreach (string step in new[] { TrackingNames.Parse, TrackingNames.Lower, TrackingNames.Kernels })
+        {
+            Assert.NotEmpty(result.TrackedSteps[step]);
+            foreach (IncrementalGeneratorRunStep run in result.TrackedSteps[step])
+            {
+                foreach ((object value, IncrementalStepRunReason reason) in run.Outputs)
+                {
+                    Assert.True(reason is IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged, $"{step}: {reason} for {value}");
+                }
+            }
+        }
+    }
+
+    // ---- Diagnostics: each at its column inside the string. ----
+
+    private const string Header = "using OptGen;\nnamespace Demo;\n";
+
+    /// <summary>
+    /// Runs the generator over <paramref name="attributes"/> on a class; the single OPTG diagnostic must have
+    /// <paramref name="id"/> and cover the text between ⟦ and ⟧ in <paramref name="attributes"/> (markers removed).
+    /// </summary>
+    private static void AssertAt(string attributes, string id)
+    {
+        int open = attributes.IndexOf('⟦');
+        int close = attributes.IndexOf('⟧');
+        Assert.True(open >= 0 && close > open, "the test must mark the expected span with ⟦ ⟧");
+        string clean = attributes.Remove(close, 1).Remove(open, 1);
+        string source = Header + "[Optimizer]\n" + clean + "\npublic partial class Rule;\n";
+        GeneratorHarness.Run run = GeneratorHarness.Generate(source);
+        Assert.Empty(run.Exceptions);
+        Diagnostic diagnostic = Assert.Single(run.OptGenDiagnostics);
+        Assert.Equal(id, diagnostic.Id);
+        Assert.Equal(DiagnosticSeverity.Error, diagnostic.Severity);
+        int start = Header.Length + "[Optimizer]\n".Length + open;
+        Assert.Equal((start, close - open - 1), (diagnostic.Location.SourceSpan.Start, diagnostic.Location.SourceSpan.Length));
+        Assert.DoesNotContain("Demo.Rule.g.cs", run.Files.Keys);
+    }
+
+    [Theory]
+    [InlineData("[Update(\"p = p - ⟦*⟧ g\")]")]                       // a token where an operand belongs
+    [InlineData("[Update(\"p = p ⟦#⟧ g\")]")]                         // an unknown character
+    [InlineData("[Update(\"p = sqrt(p⟦⟧\")]")]                        // missing ')': at the end of the string
+    [InlineData("[Update(\"p = p - ⟦1.5x⟧\")]")]                     // a malformed number
+    [InlineData("[Update(\"p = p ⟦g⟧\")]")]                           // two operands in a row
+    [InlineData("[Update(\"p = p < g ⟦<⟧ 1 ? p : g\")]")]             // chained comparison
+    [InlineData("[Update(\"⟦1⟧ = p\")]")]                             // not an assignable name
+    [InlineData("[Update(\"p ⟦+⟧= g\")]")]                            // no compound assignment
+    [InlineData("[Update(\"p = b⟦_⟧x\")]")]                           // '_' is not part of names
+    [InlineData("[Update(\"p = p\\t- ⟦*⟧ g\")]")]                      // after an escape sequence in a regular string
+    [InlineData("[Update(\"p = p\\u0020- ⟦\\u0024⟧\")]")]             // the mistake is itself an escape sequence
+    [InlineData("[Update(@\"p = p - ⟦\"\"⟧\")]")]                    // verbatim: "" is one character
+    [InlineData("[Update(@\"p = p\n - ⟦$⟧\")]")]                      // verbatim across lines
+    [InlineData("[Update(\"\"\"p = p - ⟦$⟧ g\"\"\")]")]                // raw string
+    [InlineData("[StepScalar(\"k\", \"1 - ⟦)⟧\")] [Update(\"p = p\")]")] // in a step scalar
+    public void SyntaxError(string attributes) => AssertAt(attributes, "OPTG0100");
+
+    [Theory]
+    [InlineData("[Update(\"p = p - ⟦lr⟧ * g\")]")]
+    [InlineData("[Update(\"⟦x⟧ = g\")] [Update(\"p = p\")]")]
+    [InlineData("[StepScalar(\"k\", \"⟦Beta⟧ * 2\")] [Update(\"p = p - k\")]")]
+    public void UnknownName(string attributes) => AssertAt(attributes, "OPTG0101");
+
+    [Theory]
+    [InlineData("[Update(\"p = p - ⟦foo⟧(g)\")]")]
+    [InlineData("[State(\"m\")] [Update(\"p = ⟦m⟧(g)\")]")]
+    public void UnknownFunction(string attributes) => AssertAt(attributes, "OPTG0102");
+
+    [Theory]
+    [InlineData("[Update(\"p = ⟦min⟧(p)\")]")]
+    [InlineData("[Update(\"p = p - ⟦sqrt⟧(g, p)\")]")]
+    [InlineData("[Update(\"p = ⟦lerp⟧(p, g)\")]")]
+    public void ArgumentCount(string attributes) => AssertAt(attributes, "OPTG0103");
+
+    [Theory]
+    [InlineData("[Update(\"p = p - (⟦g > 0⟧)\")]")]                   // a comparison used as a number
+    [InlineData("[Update(\"p = ⟦g⟧ ? p : g\")]")]                      // a number used as a condition
+    [InlineData("[Update(\"p = select(⟦p + g⟧, p, g)\")]")]
+    [InlineData("[Update(\"p = ⟦p == g⟧\")]")]                         // a statement's value must be a number
+    [InlineData("[Update(\"p = p - ⟦sqrt⟧\")]")]                       // a function used as a value
+    [InlineData("[Update(\"p = p < g ? ⟦p > 0⟧ : g\")]")]
+    public void TypeError(string attributes) => AssertAt(attributes, "OPTG0104");
+
+    [Theory]
+    [InlineData("[Update(\"p = p - ⟦x⟧\")] [Update(\"let x = g\")]")]  // a local before its let
+    [InlineData("[Update(\"let x = ⟦x⟧ + g\")] [Update(\"p = p - x\")]")]
+    [InlineData("[StepScalar(\"a\", \"⟦b⟧ + 1\")] [StepScalar(\"b\", \"2\")] [Update(\"p = p - a * b\")]")]
+    public void ReadBeforeDefinition(string attributes) => AssertAt(attributes, "OPTG0105");
+
+    [Theory]
+    [InlineData("[Update(\"⟦g⟧ = 0\")] [Update(\"p = p\")]")]
+    [InlineData("[Hyperparameter(\"Lr\", 0.1)] [Update(\"⟦Lr⟧ = 1\")] [Update(\"p = p\")]")]
+    [InlineData("[StepScalar(\"k\", \"t\")] [Update(\"⟦k⟧ = 1\")] [Update(\"p = p\")]")]
+    [InlineData("[Update(\"⟦t⟧ = 1\")] [Update(\"p = p\")]")]
+    public void ReadOnlyTarget(string attributes) => AssertAt(attributes, "OPTG0106");
+
+    [Theory]
+    [InlineData("[StepScalar(\"k\", \"⟦p⟧ * 2\")] [Update(\"p = p - k\")]")]   // per-element value on the host
+    [InlineData("[Update(\"p = ⟦pow⟧(p, 2)\")]")]                              // pow of a per-element value
+    public void NotAvailableHere(string attributes) => AssertAt(attributes, "OPTG0107");
+
+    [Fact]
+    public void MixedWithBuildingBlocks() => AssertAt("[⟦FirstMoment(Beta = 0.9)⟧] [Update(\"p = p - g\")]", "OPTG0108");
+
+    [Theory]
+    [InlineData("[State(\"m\")] [State(\"⟦M⟧\")] [Update(\"p = p - m\")]")]        // duplicate, ignoring case
+    [InlineData("[State(\"⟦2x⟧\")] [Update(\"p = p\")]")]                          // not a name
+    [InlineData("[Hyperparameter(\"⟦Step⟧\", 1)] [Update(\"p = p\")]")]            // reserved
+    [InlineData("[Hyperparameter(\"⟦Length⟧\", 1)] [Update(\"p = p\")]")]          // a member of OptGen.Optimizer
+    [InlineData("[Update(\"let x = g\")] [Update(\"let ⟦x⟧ = p\")] [Update(\"p = p - x\")]")]
+    [InlineData("[State(\"m\", ⟦Name = \"bad name\"⟧)] [Update(\"p = p - m\")]")]
+    [InlineData("[Update(\"let ⟦sqrt⟧ = g\")] [Update(\"p = p\")]")]
+    public void InvalidDeclaration(string attributes) => AssertAt(attributes, "OPTG0109");
+
+    [Theory]
+    [InlineData("[Hyperparameter(\"Beta\", ⟦1.5⟧, Range = HyperparameterRange.UnitInterval)] [Update(\"p = p * Beta\")]")]
+    [InlineData("[Hyperparameter(\"Lr\", ⟦double.NaN⟧)] [Update(\"p = p * Lr\")]")]
+    public void InvalidDefault(string attributes) => AssertAt(attributes, "OPTG0110");
+
+    [Fact]
+    public void NoParameterUpdate()
+    {
+        string source = Header + "[Optimizer] [State(\"m\")] [Update(\"m = g\")] public partial class Idle;";
+        GeneratorHarness.Run run = GeneratorHarness.Generate(source);
+        Diagnostic diagnostic = Assert.Single(run.OptGenDiagnostics);
+        Assert.Equal("OPTG0111", diagnostic.Id);
+        Assert.Empty(run.Files);
+        Assert.Equal("Idle", GetText(diagnostic, source));
+    }
+
+    [Fact]
+    public void CollisionWithADeclaredMember()
+    {
+        string source = Header + "[Optimizer] [Hyperparameter(\"Lr\", 1)] [Update(\"p = p - Lr * g\")] public partial class Clash { public int Lr; }";
+        GeneratorHarness.Run run = GeneratorHarness.Generate(source);
+        Diagnostic diagnostic = Assert.Single(run.OptGenDiagnostics);
+        Assert.Equal("OPTG0013", diagnostic.Id);
+        Assert.Equal("Lr", GetText(diagnostic, source));
+    }
+
+    [Fact]
+    public void ConstantStringsThatAreNotLiteralsPointAtTheArgument()
+    {
+        string source = Header + "[Optimizer] [Update(\"p = p \" + \"- #\")] public partial class Joined;";
+        GeneratorHarness.Run run = GeneratorHarness.Generate(source);
+        Diagnostic diagnostic = Assert.Single(run.OptGenDiagnostics);
+        Assert.Equal("OPTG0100", diagnostic.Id);
+        Assert.Equal("\"p = p \" + \"- #\"", GetText(diagnostic, source));
+    }
+
+    private static string GetText(Diagnostic diagnostic, string source) =>
+        source.Substring(diagnostic.Location.SourceSpan.Start, diagnostic.Location.SourceSpan.Length);
+}
