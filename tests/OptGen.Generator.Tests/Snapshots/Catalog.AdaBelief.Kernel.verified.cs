@@ -5,24 +5,23 @@
 namespace OptGen.Generated
 {
     /// <summary>
-    /// The fused per-element update of <see cref="global::Demo.AdamExpression"/>.
+    /// The fused per-element update of <see cref="global::Catalog.AdaBelief"/>.
     /// </summary>
     /// <remarks>
     /// <para>Per element, in float32, with the per-step scalars computed on the host:</para>
     /// <code>
     /// g = g * GradientScale
-    /// d = g + WeightDecay * p
-    /// m = Beta1 * m + K_0 * d
-    /// v = Beta2 * v + K_1 * d * d
-    /// denom = Sqrt(v) / Bc2 + Epsilon
-    /// p = p - K_2 * (m / denom)
+    /// m = Beta1 * m + K_0 * g
+    /// d = g - m
+    /// s = Beta2 * s + K_1 * d * d + Epsilon
+    /// p = p - K_2 * (m / (Sqrt(s) / Bc2 + Epsilon))
     /// </code>
     /// <para>No fused multiply-add is used: every product is rounded to float32 before it is added, as PyTorch's
     /// CPU kernels and the ILGPU kernel compute it, so the scalar path and every SIMD width give bit-identical results.</para>
-    /// <para>Memory traffic per element and step (float32): 16 bytes read (p, g, m, v) + 12 bytes written (p, m, v) = 28 bytes.</para>
+    /// <para>Memory traffic per element and step (float32): 16 bytes read (p, g, m, s) + 12 bytes written (p, m, s) = 28 bytes.</para>
     /// </remarks>
     [global::System.CodeDom.Compiler.GeneratedCode("OptGen.Generator", "VERSION")]
-    internal readonly struct UpdateKernel_b65317fe : global::OptGen.Kernels.IUpdateKernel
+    internal readonly struct UpdateKernel_687d66da : global::OptGen.Kernels.IUpdateKernel
     {
         /// <summary>Bytes read per element and step with float32 storage.</summary>
         public const int BytesRead = 16;
@@ -32,9 +31,6 @@ namespace OptGen.Generated
 
         /// <summary>Per-step scalar GradientScale.</summary>
         public readonly float GradientScale;
-
-        /// <summary>Per-step scalar WeightDecay.</summary>
-        public readonly float WeightDecay;
 
         /// <summary>Per-step scalar Beta1.</summary>
         public readonly float Beta1;
@@ -48,27 +44,26 @@ namespace OptGen.Generated
         /// <summary>Per-step scalar K_1.</summary>
         public readonly float K_1;
 
-        /// <summary>Per-step scalar Bc2.</summary>
-        public readonly float Bc2;
-
         /// <summary>Per-step scalar Epsilon.</summary>
         public readonly float Epsilon;
 
         /// <summary>Per-step scalar K_2.</summary>
         public readonly float K_2;
 
+        /// <summary>Per-step scalar Bc2.</summary>
+        public readonly float Bc2;
+
         /// <summary>Creates the kernel for one step from its per-step scalars.</summary>
-        public UpdateKernel_b65317fe(float gradientScale, float weightDecay, float beta1, float k_0, float beta2, float k_1, float bc2, float epsilon, float k_2)
+        public UpdateKernel_687d66da(float gradientScale, float beta1, float k_0, float beta2, float k_1, float epsilon, float k_2, float bc2)
         {
             GradientScale = gradientScale;
-            WeightDecay = weightDecay;
             Beta1 = beta1;
             K_0 = k_0;
             Beta2 = beta2;
             K_1 = k_1;
-            Bc2 = bc2;
             Epsilon = epsilon;
             K_2 = k_2;
+            Bc2 = bc2;
         }
 
         /// <inheritdoc/>
@@ -76,94 +71,82 @@ namespace OptGen.Generated
 
         /// <summary>Updates one element: the same code the SIMD overloads and the GPU kernel run.</summary>
         [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        public void Invoke(ref float p, float g, ref float m, ref float v)
+        public void Invoke(ref float p, float g, ref float m, ref float s)
         {
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * GradientScale;
 
-            // let d = g + WeightDecay * p
-            float d = g + WeightDecay * p;
+            // m = Beta1 * m + (1 - Beta1) * g
+            m = Beta1 * m + K_0 * g;
 
-            // m = Beta1 * m + (1 - Beta1) * d
-            m = Beta1 * m + K_0 * d;
+            // let d = g - m
+            float d = g - m;
 
-            // v = Beta2 * v + (1 - Beta2) * d * d
-            v = Beta2 * v + K_1 * d * d;
+            // s = Beta2 * s + (1 - Beta2) * d * d + Epsilon
+            s = Beta2 * s + K_1 * d * d + Epsilon;
 
-            // let denom = sqrt(v) / bc2 + Epsilon
-            float denom = global::System.MathF.Sqrt(v) / Bc2 + Epsilon;
-
-            // p = p - LearningRate / bc1 * (m / denom)
-            p = p - K_2 * (m / denom);
+            // p = p - LearningRate / bc1 * (m / (sqrt(s) / bc2 + Epsilon))
+            p = p - K_2 * (m / (global::System.MathF.Sqrt(s) / Bc2 + Epsilon));
         }
 
         /// <summary>Updates 4 elements at once.</summary>
         [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        public void Invoke(ref global::System.Runtime.Intrinsics.Vector128<float> p, global::System.Runtime.Intrinsics.Vector128<float> g, ref global::System.Runtime.Intrinsics.Vector128<float> m, ref global::System.Runtime.Intrinsics.Vector128<float> v)
+        public void Invoke(ref global::System.Runtime.Intrinsics.Vector128<float> p, global::System.Runtime.Intrinsics.Vector128<float> g, ref global::System.Runtime.Intrinsics.Vector128<float> m, ref global::System.Runtime.Intrinsics.Vector128<float> s)
         {
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * global::System.Runtime.Intrinsics.Vector128.Create(GradientScale);
 
-            // let d = g + WeightDecay * p
-            var d = g + global::System.Runtime.Intrinsics.Vector128.Create(WeightDecay) * p;
+            // m = Beta1 * m + (1 - Beta1) * g
+            m = global::System.Runtime.Intrinsics.Vector128.Create(Beta1) * m + global::System.Runtime.Intrinsics.Vector128.Create(K_0) * g;
 
-            // m = Beta1 * m + (1 - Beta1) * d
-            m = global::System.Runtime.Intrinsics.Vector128.Create(Beta1) * m + global::System.Runtime.Intrinsics.Vector128.Create(K_0) * d;
+            // let d = g - m
+            var d = g - m;
 
-            // v = Beta2 * v + (1 - Beta2) * d * d
-            v = global::System.Runtime.Intrinsics.Vector128.Create(Beta2) * v + global::System.Runtime.Intrinsics.Vector128.Create(K_1) * d * d;
+            // s = Beta2 * s + (1 - Beta2) * d * d + Epsilon
+            s = global::System.Runtime.Intrinsics.Vector128.Create(Beta2) * s + global::System.Runtime.Intrinsics.Vector128.Create(K_1) * d * d + global::System.Runtime.Intrinsics.Vector128.Create(Epsilon);
 
-            // let denom = sqrt(v) / bc2 + Epsilon
-            var denom = global::System.Runtime.Intrinsics.Vector128.Sqrt(v) / global::System.Runtime.Intrinsics.Vector128.Create(Bc2) + global::System.Runtime.Intrinsics.Vector128.Create(Epsilon);
-
-            // p = p - LearningRate / bc1 * (m / denom)
-            p = p - global::System.Runtime.Intrinsics.Vector128.Create(K_2) * (m / denom);
+            // p = p - LearningRate / bc1 * (m / (sqrt(s) / bc2 + Epsilon))
+            p = p - global::System.Runtime.Intrinsics.Vector128.Create(K_2) * (m / (global::System.Runtime.Intrinsics.Vector128.Sqrt(s) / global::System.Runtime.Intrinsics.Vector128.Create(Bc2) + global::System.Runtime.Intrinsics.Vector128.Create(Epsilon)));
         }
 
         /// <summary>Updates 8 elements at once.</summary>
         [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        public void Invoke(ref global::System.Runtime.Intrinsics.Vector256<float> p, global::System.Runtime.Intrinsics.Vector256<float> g, ref global::System.Runtime.Intrinsics.Vector256<float> m, ref global::System.Runtime.Intrinsics.Vector256<float> v)
+        public void Invoke(ref global::System.Runtime.Intrinsics.Vector256<float> p, global::System.Runtime.Intrinsics.Vector256<float> g, ref global::System.Runtime.Intrinsics.Vector256<float> m, ref global::System.Runtime.Intrinsics.Vector256<float> s)
         {
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * global::System.Runtime.Intrinsics.Vector256.Create(GradientScale);
 
-            // let d = g + WeightDecay * p
-            var d = g + global::System.Runtime.Intrinsics.Vector256.Create(WeightDecay) * p;
+            // m = Beta1 * m + (1 - Beta1) * g
+            m = global::System.Runtime.Intrinsics.Vector256.Create(Beta1) * m + global::System.Runtime.Intrinsics.Vector256.Create(K_0) * g;
 
-            // m = Beta1 * m + (1 - Beta1) * d
-            m = global::System.Runtime.Intrinsics.Vector256.Create(Beta1) * m + global::System.Runtime.Intrinsics.Vector256.Create(K_0) * d;
+            // let d = g - m
+            var d = g - m;
 
-            // v = Beta2 * v + (1 - Beta2) * d * d
-            v = global::System.Runtime.Intrinsics.Vector256.Create(Beta2) * v + global::System.Runtime.Intrinsics.Vector256.Create(K_1) * d * d;
+            // s = Beta2 * s + (1 - Beta2) * d * d + Epsilon
+            s = global::System.Runtime.Intrinsics.Vector256.Create(Beta2) * s + global::System.Runtime.Intrinsics.Vector256.Create(K_1) * d * d + global::System.Runtime.Intrinsics.Vector256.Create(Epsilon);
 
-            // let denom = sqrt(v) / bc2 + Epsilon
-            var denom = global::System.Runtime.Intrinsics.Vector256.Sqrt(v) / global::System.Runtime.Intrinsics.Vector256.Create(Bc2) + global::System.Runtime.Intrinsics.Vector256.Create(Epsilon);
-
-            // p = p - LearningRate / bc1 * (m / denom)
-            p = p - global::System.Runtime.Intrinsics.Vector256.Create(K_2) * (m / denom);
+            // p = p - LearningRate / bc1 * (m / (sqrt(s) / bc2 + Epsilon))
+            p = p - global::System.Runtime.Intrinsics.Vector256.Create(K_2) * (m / (global::System.Runtime.Intrinsics.Vector256.Sqrt(s) / global::System.Runtime.Intrinsics.Vector256.Create(Bc2) + global::System.Runtime.Intrinsics.Vector256.Create(Epsilon)));
         }
 
         /// <summary>Updates 16 elements at once.</summary>
         [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        public void Invoke(ref global::System.Runtime.Intrinsics.Vector512<float> p, global::System.Runtime.Intrinsics.Vector512<float> g, ref global::System.Runtime.Intrinsics.Vector512<float> m, ref global::System.Runtime.Intrinsics.Vector512<float> v)
+        public void Invoke(ref global::System.Runtime.Intrinsics.Vector512<float> p, global::System.Runtime.Intrinsics.Vector512<float> g, ref global::System.Runtime.Intrinsics.Vector512<float> m, ref global::System.Runtime.Intrinsics.Vector512<float> s)
         {
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * global::System.Runtime.Intrinsics.Vector512.Create(GradientScale);
 
-            // let d = g + WeightDecay * p
-            var d = g + global::System.Runtime.Intrinsics.Vector512.Create(WeightDecay) * p;
+            // m = Beta1 * m + (1 - Beta1) * g
+            m = global::System.Runtime.Intrinsics.Vector512.Create(Beta1) * m + global::System.Runtime.Intrinsics.Vector512.Create(K_0) * g;
 
-            // m = Beta1 * m + (1 - Beta1) * d
-            m = global::System.Runtime.Intrinsics.Vector512.Create(Beta1) * m + global::System.Runtime.Intrinsics.Vector512.Create(K_0) * d;
+            // let d = g - m
+            var d = g - m;
 
-            // v = Beta2 * v + (1 - Beta2) * d * d
-            v = global::System.Runtime.Intrinsics.Vector512.Create(Beta2) * v + global::System.Runtime.Intrinsics.Vector512.Create(K_1) * d * d;
+            // s = Beta2 * s + (1 - Beta2) * d * d + Epsilon
+            s = global::System.Runtime.Intrinsics.Vector512.Create(Beta2) * s + global::System.Runtime.Intrinsics.Vector512.Create(K_1) * d * d + global::System.Runtime.Intrinsics.Vector512.Create(Epsilon);
 
-            // let denom = sqrt(v) / bc2 + Epsilon
-            var denom = global::System.Runtime.Intrinsics.Vector512.Sqrt(v) / global::System.Runtime.Intrinsics.Vector512.Create(Bc2) + global::System.Runtime.Intrinsics.Vector512.Create(Epsilon);
-
-            // p = p - LearningRate / bc1 * (m / denom)
-            p = p - global::System.Runtime.Intrinsics.Vector512.Create(K_2) * (m / denom);
+            // p = p - LearningRate / bc1 * (m / (sqrt(s) / bc2 + Epsilon))
+            p = p - global::System.Runtime.Intrinsics.Vector512.Create(K_2) * (m / (global::System.Runtime.Intrinsics.Vector512.Sqrt(s) / global::System.Runtime.Intrinsics.Vector512.Create(Bc2) + global::System.Runtime.Intrinsics.Vector512.Create(Epsilon)));
         }
 
         /// <inheritdoc/>
@@ -176,11 +159,11 @@ namespace OptGen.Generated
             float p = TParameter.Load(ref parameters, i);
             float g = TGradient.Load(ref gradients, i);
             float m = TState.Load(ref state, i);
-            float v = TState.Load(ref state, stride + i);
-            Invoke(ref p, g, ref m, ref v);
+            float s = TState.Load(ref state, stride + i);
+            Invoke(ref p, g, ref m, ref s);
             TParameter.Store(ref parameters, i, p);
             TState.Store(ref state, i, m);
-            TState.Store(ref state, stride + i, v);
+            TState.Store(ref state, stride + i, s);
         }
 
         /// <inheritdoc/>
@@ -193,11 +176,11 @@ namespace OptGen.Generated
             global::System.Runtime.Intrinsics.Vector128<float> p = TParameter.Load128(ref parameters, i);
             global::System.Runtime.Intrinsics.Vector128<float> g = TGradient.Load128(ref gradients, i);
             global::System.Runtime.Intrinsics.Vector128<float> m = TState.Load128(ref state, i);
-            global::System.Runtime.Intrinsics.Vector128<float> v = TState.Load128(ref state, stride + i);
-            Invoke(ref p, g, ref m, ref v);
+            global::System.Runtime.Intrinsics.Vector128<float> s = TState.Load128(ref state, stride + i);
+            Invoke(ref p, g, ref m, ref s);
             TParameter.Store128(ref parameters, i, p);
             TState.Store128(ref state, i, m);
-            TState.Store128(ref state, stride + i, v);
+            TState.Store128(ref state, stride + i, s);
         }
 
         /// <inheritdoc/>
@@ -210,11 +193,11 @@ namespace OptGen.Generated
             global::System.Runtime.Intrinsics.Vector256<float> p = TParameter.Load256(ref parameters, i);
             global::System.Runtime.Intrinsics.Vector256<float> g = TGradient.Load256(ref gradients, i);
             global::System.Runtime.Intrinsics.Vector256<float> m = TState.Load256(ref state, i);
-            global::System.Runtime.Intrinsics.Vector256<float> v = TState.Load256(ref state, stride + i);
-            Invoke(ref p, g, ref m, ref v);
+            global::System.Runtime.Intrinsics.Vector256<float> s = TState.Load256(ref state, stride + i);
+            Invoke(ref p, g, ref m, ref s);
             TParameter.Store256(ref parameters, i, p);
             TState.Store256(ref state, i, m);
-            TState.Store256(ref state, stride + i, v);
+            TState.Store256(ref state, stride + i, s);
         }
 
         /// <inheritdoc/>
@@ -227,11 +210,11 @@ namespace OptGen.Generated
             global::System.Runtime.Intrinsics.Vector512<float> p = TParameter.Load512(ref parameters, i);
             global::System.Runtime.Intrinsics.Vector512<float> g = TGradient.Load512(ref gradients, i);
             global::System.Runtime.Intrinsics.Vector512<float> m = TState.Load512(ref state, i);
-            global::System.Runtime.Intrinsics.Vector512<float> v = TState.Load512(ref state, stride + i);
-            Invoke(ref p, g, ref m, ref v);
+            global::System.Runtime.Intrinsics.Vector512<float> s = TState.Load512(ref state, stride + i);
+            Invoke(ref p, g, ref m, ref s);
             TParameter.Store512(ref parameters, i, p);
             TState.Store512(ref state, i, m);
-            TState.Store512(ref state, stride + i, v);
+            TState.Store512(ref state, stride + i, s);
         }
     }
 }

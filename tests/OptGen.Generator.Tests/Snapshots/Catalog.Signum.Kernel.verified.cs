@@ -5,148 +5,106 @@
 namespace OptGen.Generated
 {
     /// <summary>
-    /// The fused per-element update of <see cref="global::Demo.AdaBelief"/>.
+    /// The fused per-element update of <see cref="global::Catalog.Signum"/>.
     /// </summary>
     /// <remarks>
     /// <para>Per element, in float32, with the per-step scalars computed on the host:</para>
     /// <code>
     /// g = g * GradientScale
-    /// m = Beta1 * m + K_0 * g
-    /// d = g - m
-    /// s = Beta2 * s + K_1 * d * d + Epsilon
-    /// p = p - K_2 * (m / (Sqrt(s) / Bc2 + Epsilon))
+    /// m = Momentum * m + K_0 * g
+    /// p = p - LearningRate * Sign(m)
     /// </code>
     /// <para>No fused multiply-add is used: every product is rounded to float32 before it is added, as PyTorch's
     /// CPU kernels and the ILGPU kernel compute it, so the scalar path and every SIMD width give bit-identical results.</para>
-    /// <para>Memory traffic per element and step (float32): 16 bytes read (p, g, m, s) + 12 bytes written (p, m, s) = 28 bytes.</para>
+    /// <para>Memory traffic per element and step (float32): 12 bytes read (p, g, m) + 8 bytes written (p, m) = 20 bytes.</para>
     /// </remarks>
     [global::System.CodeDom.Compiler.GeneratedCode("OptGen.Generator", "VERSION")]
-    internal readonly struct UpdateKernel_687d66da : global::OptGen.Kernels.IUpdateKernel
+    internal readonly struct UpdateKernel_7de333f6 : global::OptGen.Kernels.IUpdateKernel
     {
         /// <summary>Bytes read per element and step with float32 storage.</summary>
-        public const int BytesRead = 16;
+        public const int BytesRead = 12;
 
         /// <summary>Bytes written per element and step with float32 storage.</summary>
-        public const int BytesWritten = 12;
+        public const int BytesWritten = 8;
 
         /// <summary>Per-step scalar GradientScale.</summary>
         public readonly float GradientScale;
 
-        /// <summary>Per-step scalar Beta1.</summary>
-        public readonly float Beta1;
+        /// <summary>Per-step scalar Momentum.</summary>
+        public readonly float Momentum;
 
         /// <summary>Per-step scalar K_0.</summary>
         public readonly float K_0;
 
-        /// <summary>Per-step scalar Beta2.</summary>
-        public readonly float Beta2;
-
-        /// <summary>Per-step scalar K_1.</summary>
-        public readonly float K_1;
-
-        /// <summary>Per-step scalar Epsilon.</summary>
-        public readonly float Epsilon;
-
-        /// <summary>Per-step scalar K_2.</summary>
-        public readonly float K_2;
-
-        /// <summary>Per-step scalar Bc2.</summary>
-        public readonly float Bc2;
+        /// <summary>Per-step scalar LearningRate.</summary>
+        public readonly float LearningRate;
 
         /// <summary>Creates the kernel for one step from its per-step scalars.</summary>
-        public UpdateKernel_687d66da(float gradientScale, float beta1, float k_0, float beta2, float k_1, float epsilon, float k_2, float bc2)
+        public UpdateKernel_7de333f6(float gradientScale, float momentum, float k_0, float learningRate)
         {
             GradientScale = gradientScale;
-            Beta1 = beta1;
+            Momentum = momentum;
             K_0 = k_0;
-            Beta2 = beta2;
-            K_1 = k_1;
-            Epsilon = epsilon;
-            K_2 = k_2;
-            Bc2 = bc2;
+            LearningRate = learningRate;
         }
 
         /// <inheritdoc/>
-        public static int StateCount => 2;
+        public static int StateCount => 1;
 
         /// <summary>Updates one element: the same code the SIMD overloads and the GPU kernel run.</summary>
         [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        public void Invoke(ref float p, float g, ref float m, ref float s)
+        public void Invoke(ref float p, float g, ref float m)
         {
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * GradientScale;
 
-            // m = Beta1 * m + (1 - Beta1) * g
-            m = Beta1 * m + K_0 * g;
+            // m = Momentum * m + (1 - Momentum) * g
+            m = Momentum * m + K_0 * g;
 
-            // let d = g - m
-            float d = g - m;
-
-            // s = Beta2 * s + (1 - Beta2) * d * d + Epsilon
-            s = Beta2 * s + K_1 * d * d + Epsilon;
-
-            // p = p - LearningRate / bc1 * (m / (sqrt(s) / bc2 + Epsilon))
-            p = p - K_2 * (m / (global::System.MathF.Sqrt(s) / Bc2 + Epsilon));
+            // p = p - LearningRate * sign(m)
+            p = p - LearningRate * (m > 0f ? 1f : m < 0f ? -1f : (m) * 0f);
         }
 
         /// <summary>Updates 4 elements at once.</summary>
         [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        public void Invoke(ref global::System.Runtime.Intrinsics.Vector128<float> p, global::System.Runtime.Intrinsics.Vector128<float> g, ref global::System.Runtime.Intrinsics.Vector128<float> m, ref global::System.Runtime.Intrinsics.Vector128<float> s)
+        public void Invoke(ref global::System.Runtime.Intrinsics.Vector128<float> p, global::System.Runtime.Intrinsics.Vector128<float> g, ref global::System.Runtime.Intrinsics.Vector128<float> m)
         {
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * global::System.Runtime.Intrinsics.Vector128.Create(GradientScale);
 
-            // m = Beta1 * m + (1 - Beta1) * g
-            m = global::System.Runtime.Intrinsics.Vector128.Create(Beta1) * m + global::System.Runtime.Intrinsics.Vector128.Create(K_0) * g;
+            // m = Momentum * m + (1 - Momentum) * g
+            m = global::System.Runtime.Intrinsics.Vector128.Create(Momentum) * m + global::System.Runtime.Intrinsics.Vector128.Create(K_0) * g;
 
-            // let d = g - m
-            var d = g - m;
-
-            // s = Beta2 * s + (1 - Beta2) * d * d + Epsilon
-            s = global::System.Runtime.Intrinsics.Vector128.Create(Beta2) * s + global::System.Runtime.Intrinsics.Vector128.Create(K_1) * d * d + global::System.Runtime.Intrinsics.Vector128.Create(Epsilon);
-
-            // p = p - LearningRate / bc1 * (m / (sqrt(s) / bc2 + Epsilon))
-            p = p - global::System.Runtime.Intrinsics.Vector128.Create(K_2) * (m / (global::System.Runtime.Intrinsics.Vector128.Sqrt(s) / global::System.Runtime.Intrinsics.Vector128.Create(Bc2) + global::System.Runtime.Intrinsics.Vector128.Create(Epsilon)));
+            // p = p - LearningRate * sign(m)
+            p = p - global::System.Runtime.Intrinsics.Vector128.Create(LearningRate) * global::System.Runtime.Intrinsics.Vector128.ConditionalSelect(global::System.Runtime.Intrinsics.Vector128.GreaterThan(m, global::System.Runtime.Intrinsics.Vector128<float>.Zero), global::System.Runtime.Intrinsics.Vector128.Create(1f), global::System.Runtime.Intrinsics.Vector128.ConditionalSelect(global::System.Runtime.Intrinsics.Vector128.LessThan(m, global::System.Runtime.Intrinsics.Vector128<float>.Zero), global::System.Runtime.Intrinsics.Vector128.Create(-1f), (m) * global::System.Runtime.Intrinsics.Vector128<float>.Zero));
         }
 
         /// <summary>Updates 8 elements at once.</summary>
         [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        public void Invoke(ref global::System.Runtime.Intrinsics.Vector256<float> p, global::System.Runtime.Intrinsics.Vector256<float> g, ref global::System.Runtime.Intrinsics.Vector256<float> m, ref global::System.Runtime.Intrinsics.Vector256<float> s)
+        public void Invoke(ref global::System.Runtime.Intrinsics.Vector256<float> p, global::System.Runtime.Intrinsics.Vector256<float> g, ref global::System.Runtime.Intrinsics.Vector256<float> m)
         {
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * global::System.Runtime.Intrinsics.Vector256.Create(GradientScale);
 
-            // m = Beta1 * m + (1 - Beta1) * g
-            m = global::System.Runtime.Intrinsics.Vector256.Create(Beta1) * m + global::System.Runtime.Intrinsics.Vector256.Create(K_0) * g;
+            // m = Momentum * m + (1 - Momentum) * g
+            m = global::System.Runtime.Intrinsics.Vector256.Create(Momentum) * m + global::System.Runtime.Intrinsics.Vector256.Create(K_0) * g;
 
-            // let d = g - m
-            var d = g - m;
-
-            // s = Beta2 * s + (1 - Beta2) * d * d + Epsilon
-            s = global::System.Runtime.Intrinsics.Vector256.Create(Beta2) * s + global::System.Runtime.Intrinsics.Vector256.Create(K_1) * d * d + global::System.Runtime.Intrinsics.Vector256.Create(Epsilon);
-
-            // p = p - LearningRate / bc1 * (m / (sqrt(s) / bc2 + Epsilon))
-            p = p - global::System.Runtime.Intrinsics.Vector256.Create(K_2) * (m / (global::System.Runtime.Intrinsics.Vector256.Sqrt(s) / global::System.Runtime.Intrinsics.Vector256.Create(Bc2) + global::System.Runtime.Intrinsics.Vector256.Create(Epsilon)));
+            // p = p - LearningRate * sign(m)
+            p = p - global::System.Runtime.Intrinsics.Vector256.Create(LearningRate) * global::System.Runtime.Intrinsics.Vector256.ConditionalSelect(global::System.Runtime.Intrinsics.Vector256.GreaterThan(m, global::System.Runtime.Intrinsics.Vector256<float>.Zero), global::System.Runtime.Intrinsics.Vector256.Create(1f), global::System.Runtime.Intrinsics.Vector256.ConditionalSelect(global::System.Runtime.Intrinsics.Vector256.LessThan(m, global::System.Runtime.Intrinsics.Vector256<float>.Zero), global::System.Runtime.Intrinsics.Vector256.Create(-1f), (m) * global::System.Runtime.Intrinsics.Vector256<float>.Zero));
         }
 
         /// <summary>Updates 16 elements at once.</summary>
         [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        public void Invoke(ref global::System.Runtime.Intrinsics.Vector512<float> p, global::System.Runtime.Intrinsics.Vector512<float> g, ref global::System.Runtime.Intrinsics.Vector512<float> m, ref global::System.Runtime.Intrinsics.Vector512<float> s)
+        public void Invoke(ref global::System.Runtime.Intrinsics.Vector512<float> p, global::System.Runtime.Intrinsics.Vector512<float> g, ref global::System.Runtime.Intrinsics.Vector512<float> m)
         {
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * global::System.Runtime.Intrinsics.Vector512.Create(GradientScale);
 
-            // m = Beta1 * m + (1 - Beta1) * g
-            m = global::System.Runtime.Intrinsics.Vector512.Create(Beta1) * m + global::System.Runtime.Intrinsics.Vector512.Create(K_0) * g;
+            // m = Momentum * m + (1 - Momentum) * g
+            m = global::System.Runtime.Intrinsics.Vector512.Create(Momentum) * m + global::System.Runtime.Intrinsics.Vector512.Create(K_0) * g;
 
-            // let d = g - m
-            var d = g - m;
-
-            // s = Beta2 * s + (1 - Beta2) * d * d + Epsilon
-            s = global::System.Runtime.Intrinsics.Vector512.Create(Beta2) * s + global::System.Runtime.Intrinsics.Vector512.Create(K_1) * d * d + global::System.Runtime.Intrinsics.Vector512.Create(Epsilon);
-
-            // p = p - LearningRate / bc1 * (m / (sqrt(s) / bc2 + Epsilon))
-            p = p - global::System.Runtime.Intrinsics.Vector512.Create(K_2) * (m / (global::System.Runtime.Intrinsics.Vector512.Sqrt(s) / global::System.Runtime.Intrinsics.Vector512.Create(Bc2) + global::System.Runtime.Intrinsics.Vector512.Create(Epsilon)));
+            // p = p - LearningRate * sign(m)
+            p = p - global::System.Runtime.Intrinsics.Vector512.Create(LearningRate) * global::System.Runtime.Intrinsics.Vector512.ConditionalSelect(global::System.Runtime.Intrinsics.Vector512.GreaterThan(m, global::System.Runtime.Intrinsics.Vector512<float>.Zero), global::System.Runtime.Intrinsics.Vector512.Create(1f), global::System.Runtime.Intrinsics.Vector512.ConditionalSelect(global::System.Runtime.Intrinsics.Vector512.LessThan(m, global::System.Runtime.Intrinsics.Vector512<float>.Zero), global::System.Runtime.Intrinsics.Vector512.Create(-1f), (m) * global::System.Runtime.Intrinsics.Vector512<float>.Zero));
         }
 
         /// <inheritdoc/>
@@ -159,11 +117,9 @@ namespace OptGen.Generated
             float p = TParameter.Load(ref parameters, i);
             float g = TGradient.Load(ref gradients, i);
             float m = TState.Load(ref state, i);
-            float s = TState.Load(ref state, stride + i);
-            Invoke(ref p, g, ref m, ref s);
+            Invoke(ref p, g, ref m);
             TParameter.Store(ref parameters, i, p);
             TState.Store(ref state, i, m);
-            TState.Store(ref state, stride + i, s);
         }
 
         /// <inheritdoc/>
@@ -176,11 +132,9 @@ namespace OptGen.Generated
             global::System.Runtime.Intrinsics.Vector128<float> p = TParameter.Load128(ref parameters, i);
             global::System.Runtime.Intrinsics.Vector128<float> g = TGradient.Load128(ref gradients, i);
             global::System.Runtime.Intrinsics.Vector128<float> m = TState.Load128(ref state, i);
-            global::System.Runtime.Intrinsics.Vector128<float> s = TState.Load128(ref state, stride + i);
-            Invoke(ref p, g, ref m, ref s);
+            Invoke(ref p, g, ref m);
             TParameter.Store128(ref parameters, i, p);
             TState.Store128(ref state, i, m);
-            TState.Store128(ref state, stride + i, s);
         }
 
         /// <inheritdoc/>
@@ -193,11 +147,9 @@ namespace OptGen.Generated
             global::System.Runtime.Intrinsics.Vector256<float> p = TParameter.Load256(ref parameters, i);
             global::System.Runtime.Intrinsics.Vector256<float> g = TGradient.Load256(ref gradients, i);
             global::System.Runtime.Intrinsics.Vector256<float> m = TState.Load256(ref state, i);
-            global::System.Runtime.Intrinsics.Vector256<float> s = TState.Load256(ref state, stride + i);
-            Invoke(ref p, g, ref m, ref s);
+            Invoke(ref p, g, ref m);
             TParameter.Store256(ref parameters, i, p);
             TState.Store256(ref state, i, m);
-            TState.Store256(ref state, stride + i, s);
         }
 
         /// <inheritdoc/>
@@ -210,11 +162,9 @@ namespace OptGen.Generated
             global::System.Runtime.Intrinsics.Vector512<float> p = TParameter.Load512(ref parameters, i);
             global::System.Runtime.Intrinsics.Vector512<float> g = TGradient.Load512(ref gradients, i);
             global::System.Runtime.Intrinsics.Vector512<float> m = TState.Load512(ref state, i);
-            global::System.Runtime.Intrinsics.Vector512<float> s = TState.Load512(ref state, stride + i);
-            Invoke(ref p, g, ref m, ref s);
+            Invoke(ref p, g, ref m);
             TParameter.Store512(ref parameters, i, p);
             TState.Store512(ref state, i, m);
-            TState.Store512(ref state, stride + i, s);
         }
     }
 }

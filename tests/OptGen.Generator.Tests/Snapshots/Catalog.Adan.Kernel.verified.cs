@@ -5,7 +5,7 @@
 namespace OptGen.Generated
 {
     /// <summary>
-    /// The fused per-element update of <see cref="global::Demo.Adan"/>.
+    /// The fused per-element update of <see cref="global::Catalog.Adan"/>.
     /// </summary>
     /// <remarks>
     /// <para>Per element, in float32, with the per-step scalars computed on the host:</para>

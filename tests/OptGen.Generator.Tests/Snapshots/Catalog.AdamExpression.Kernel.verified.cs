@@ -5,123 +5,165 @@
 namespace OptGen.Generated
 {
     /// <summary>
-    /// The fused per-element update of <see cref="global::Demo.Lion"/>.
+    /// The fused per-element update of <see cref="global::Catalog.AdamExpression"/>.
     /// </summary>
     /// <remarks>
     /// <para>Per element, in float32, with the per-step scalars computed on the host:</para>
     /// <code>
     /// g = g * GradientScale
-    /// c = m + K_0 * (g - m)
-    /// p = p - LearningRate * (Sign(c) + WeightDecay * p)
-    /// m = m + K_1 * (g - m)
+    /// d = g + WeightDecay * p
+    /// m = Beta1 * m + K_0 * d
+    /// v = Beta2 * v + K_1 * d * d
+    /// denom = Sqrt(v) / Bc2 + Epsilon
+    /// p = p - K_2 * (m / denom)
     /// </code>
     /// <para>No fused multiply-add is used: every product is rounded to float32 before it is added, as PyTorch's
     /// CPU kernels and the ILGPU kernel compute it, so the scalar path and every SIMD width give bit-identical results.</para>
-    /// <para>Memory traffic per element and step (float32): 12 bytes read (p, g, m) + 8 bytes written (p, m) = 20 bytes.</para>
+    /// <para>Memory traffic per element and step (float32): 16 bytes read (p, g, m, v) + 12 bytes written (p, m, v) = 28 bytes.</para>
     /// </remarks>
     [global::System.CodeDom.Compiler.GeneratedCode("OptGen.Generator", "VERSION")]
-    internal readonly struct UpdateKernel_da610641 : global::OptGen.Kernels.IUpdateKernel
+    internal readonly struct UpdateKernel_b65317fe : global::OptGen.Kernels.IUpdateKernel
     {
         /// <summary>Bytes read per element and step with float32 storage.</summary>
-        public const int BytesRead = 12;
+        public const int BytesRead = 16;
 
         /// <summary>Bytes written per element and step with float32 storage.</summary>
-        public const int BytesWritten = 8;
+        public const int BytesWritten = 12;
 
         /// <summary>Per-step scalar GradientScale.</summary>
         public readonly float GradientScale;
 
+        /// <summary>Per-step scalar WeightDecay.</summary>
+        public readonly float WeightDecay;
+
+        /// <summary>Per-step scalar Beta1.</summary>
+        public readonly float Beta1;
+
         /// <summary>Per-step scalar K_0.</summary>
         public readonly float K_0;
 
-        /// <summary>Per-step scalar LearningRate.</summary>
-        public readonly float LearningRate;
-
-        /// <summary>Per-step scalar WeightDecay.</summary>
-        public readonly float WeightDecay;
+        /// <summary>Per-step scalar Beta2.</summary>
+        public readonly float Beta2;
 
         /// <summary>Per-step scalar K_1.</summary>
         public readonly float K_1;
 
+        /// <summary>Per-step scalar Bc2.</summary>
+        public readonly float Bc2;
+
+        /// <summary>Per-step scalar Epsilon.</summary>
+        public readonly float Epsilon;
+
+        /// <summary>Per-step scalar K_2.</summary>
+        public readonly float K_2;
+
         /// <summary>Creates the kernel for one step from its per-step scalars.</summary>
-        public UpdateKernel_da610641(float gradientScale, float k_0, float learningRate, float weightDecay, float k_1)
+        public UpdateKernel_b65317fe(float gradientScale, float weightDecay, float beta1, float k_0, float beta2, float k_1, float bc2, float epsilon, float k_2)
         {
             GradientScale = gradientScale;
-            K_0 = k_0;
-            LearningRate = learningRate;
             WeightDecay = weightDecay;
+            Beta1 = beta1;
+            K_0 = k_0;
+            Beta2 = beta2;
             K_1 = k_1;
+            Bc2 = bc2;
+            Epsilon = epsilon;
+            K_2 = k_2;
         }
 
         /// <inheritdoc/>
-        public static int StateCount => 1;
+        public static int StateCount => 2;
 
         /// <summary>Updates one element: the same code the SIMD overloads and the GPU kernel run.</summary>
         [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        public void Invoke(ref float p, float g, ref float m)
+        public void Invoke(ref float p, float g, ref float m, ref float v)
         {
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * GradientScale;
 
-            // let c = lerp(m, g, 1 - Beta1)
-            float c = m + K_0 * (g - m);
+            // let d = g + WeightDecay * p
+            float d = g + WeightDecay * p;
 
-            // p = p - LearningRate * (sign(c) + WeightDecay * p)
-            p = p - LearningRate * ((c > 0f ? 1f : c < 0f ? -1f : (c) * 0f) + WeightDecay * p);
+            // m = Beta1 * m + (1 - Beta1) * d
+            m = Beta1 * m + K_0 * d;
 
-            // m = lerp(m, g, 1 - Beta2)
-            m = m + K_1 * (g - m);
+            // v = Beta2 * v + (1 - Beta2) * d * d
+            v = Beta2 * v + K_1 * d * d;
+
+            // let denom = sqrt(v) / bc2 + Epsilon
+            float denom = global::System.MathF.Sqrt(v) / Bc2 + Epsilon;
+
+            // p = p - LearningRate / bc1 * (m / denom)
+            p = p - K_2 * (m / denom);
         }
 
         /// <summary>Updates 4 elements at once.</summary>
         [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        public void Invoke(ref global::System.Runtime.Intrinsics.Vector128<float> p, global::System.Runtime.Intrinsics.Vector128<float> g, ref global::System.Runtime.Intrinsics.Vector128<float> m)
+        public void Invoke(ref global::System.Runtime.Intrinsics.Vector128<float> p, global::System.Runtime.Intrinsics.Vector128<float> g, ref global::System.Runtime.Intrinsics.Vector128<float> m, ref global::System.Runtime.Intrinsics.Vector128<float> v)
         {
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * global::System.Runtime.Intrinsics.Vector128.Create(GradientScale);
 
-            // let c = lerp(m, g, 1 - Beta1)
-            var c = m + global::System.Runtime.Intrinsics.Vector128.Create(K_0) * (g - m);
+            // let d = g + WeightDecay * p
+            var d = g + global::System.Runtime.Intrinsics.Vector128.Create(WeightDecay) * p;
 
-            // p = p - LearningRate * (sign(c) + WeightDecay * p)
-            p = p - global::System.Runtime.Intrinsics.Vector128.Create(LearningRate) * (global::System.Runtime.Intrinsics.Vector128.ConditionalSelect(global::System.Runtime.Intrinsics.Vector128.GreaterThan(c, global::System.Runtime.Intrinsics.Vector128<float>.Zero), global::System.Runtime.Intrinsics.Vector128.Create(1f), global::System.Runtime.Intrinsics.Vector128.ConditionalSelect(global::System.Runtime.Intrinsics.Vector128.LessThan(c, global::System.Runtime.Intrinsics.Vector128<float>.Zero), global::System.Runtime.Intrinsics.Vector128.Create(-1f), (c) * global::System.Runtime.Intrinsics.Vector128<float>.Zero)) + global::System.Runtime.Intrinsics.Vector128.Create(WeightDecay) * p);
+            // m = Beta1 * m + (1 - Beta1) * d
+            m = global::System.Runtime.Intrinsics.Vector128.Create(Beta1) * m + global::System.Runtime.Intrinsics.Vector128.Create(K_0) * d;
 
-            // m = lerp(m, g, 1 - Beta2)
-            m = m + global::System.Runtime.Intrinsics.Vector128.Create(K_1) * (g - m);
+            // v = Beta2 * v + (1 - Beta2) * d * d
+            v = global::System.Runtime.Intrinsics.Vector128.Create(Beta2) * v + global::System.Runtime.Intrinsics.Vector128.Create(K_1) * d * d;
+
+            // let denom = sqrt(v) / bc2 + Epsilon
+            var denom = global::System.Runtime.Intrinsics.Vector128.Sqrt(v) / global::System.Runtime.Intrinsics.Vector128.Create(Bc2) + global::System.Runtime.Intrinsics.Vector128.Create(Epsilon);
+
+            // p = p - LearningRate / bc1 * (m / denom)
+            p = p - global::System.Runtime.Intrinsics.Vector128.Create(K_2) * (m / denom);
         }
 
         /// <summary>Updates 8 elements at once.</summary>
         [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        public void Invoke(ref global::System.Runtime.Intrinsics.Vector256<float> p, global::System.Runtime.Intrinsics.Vector256<float> g, ref global::System.Runtime.Intrinsics.Vector256<float> m)
+        public void Invoke(ref global::System.Runtime.Intrinsics.Vector256<float> p, global::System.Runtime.Intrinsics.Vector256<float> g, ref global::System.Runtime.Intrinsics.Vector256<float> m, ref global::System.Runtime.Intrinsics.Vector256<float> v)
         {
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * global::System.Runtime.Intrinsics.Vector256.Create(GradientScale);
 
-            // let c = lerp(m, g, 1 - Beta1)
-            var c = m + global::System.Runtime.Intrinsics.Vector256.Create(K_0) * (g - m);
+            // let d = g + WeightDecay * p
+            var d = g + global::System.Runtime.Intrinsics.Vector256.Create(WeightDecay) * p;
 
-            // p = p - LearningRate * (sign(c) + WeightDecay * p)
-            p = p - global::System.Runtime.Intrinsics.Vector256.Create(LearningRate) * (global::System.Runtime.Intrinsics.Vector256.ConditionalSelect(global::System.Runtime.Intrinsics.Vector256.GreaterThan(c, global::System.Runtime.Intrinsics.Vector256<float>.Zero), global::System.Runtime.Intrinsics.Vector256.Create(1f), global::System.Runtime.Intrinsics.Vector256.ConditionalSelect(global::System.Runtime.Intrinsics.Vector256.LessThan(c, global::System.Runtime.Intrinsics.Vector256<float>.Zero), global::System.Runtime.Intrinsics.Vector256.Create(-1f), (c) * global::System.Runtime.Intrinsics.Vector256<float>.Zero)) + global::System.Runtime.Intrinsics.Vector256.Create(WeightDecay) * p);
+            // m = Beta1 * m + (1 - Beta1) * d
+            m = global::System.Runtime.Intrinsics.Vector256.Create(Beta1) * m + global::System.Runtime.Intrinsics.Vector256.Create(K_0) * d;
 
-            // m = lerp(m, g, 1 - Beta2)
-            m = m + global::System.Runtime.Intrinsics.Vector256.Create(K_1) * (g - m);
+            // v = Beta2 * v + (1 - Beta2) * d * d
+            v = global::System.Runtime.Intrinsics.Vector256.Create(Beta2) * v + global::System.Runtime.Intrinsics.Vector256.Create(K_1) * d * d;
+
+            // let denom = sqrt(v) / bc2 + Epsilon
+            var denom = global::System.Runtime.Intrinsics.Vector256.Sqrt(v) / global::System.Runtime.Intrinsics.Vector256.Create(Bc2) + global::System.Runtime.Intrinsics.Vector256.Create(Epsilon);
+
+            // p = p - LearningRate / bc1 * (m / denom)
+            p = p - global::System.Runtime.Intrinsics.Vector256.Create(K_2) * (m / denom);
         }
 
         /// <summary>Updates 16 elements at once.</summary>
         [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        public void Invoke(ref global::System.Runtime.Intrinsics.Vector512<float> p, global::System.Runtime.Intrinsics.Vector512<float> g, ref global::System.Runtime.Intrinsics.Vector512<float> m)
+        public void Invoke(ref global::System.Runtime.Intrinsics.Vector512<float> p, global::System.Runtime.Intrinsics.Vector512<float> g, ref global::System.Runtime.Intrinsics.Vector512<float> m, ref global::System.Runtime.Intrinsics.Vector512<float> v)
         {
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * global::System.Runtime.Intrinsics.Vector512.Create(GradientScale);
 
-            // let c = lerp(m, g, 1 - Beta1)
-            var c = m + global::System.Runtime.Intrinsics.Vector512.Create(K_0) * (g - m);
+            // let d = g + WeightDecay * p
+            var d = g + global::System.Runtime.Intrinsics.Vector512.Create(WeightDecay) * p;
 
-            // p = p - LearningRate * (sign(c) + WeightDecay * p)
-            p = p - global::System.Runtime.Intrinsics.Vector512.Create(LearningRate) * (global::System.Runtime.Intrinsics.Vector512.ConditionalSelect(global::System.Runtime.Intrinsics.Vector512.GreaterThan(c, global::System.Runtime.Intrinsics.Vector512<float>.Zero), global::System.Runtime.Intrinsics.Vector512.Create(1f), global::System.Runtime.Intrinsics.Vector512.ConditionalSelect(global::System.Runtime.Intrinsics.Vector512.LessThan(c, global::System.Runtime.Intrinsics.Vector512<float>.Zero), global::System.Runtime.Intrinsics.Vector512.Create(-1f), (c) * global::System.Runtime.Intrinsics.Vector512<float>.Zero)) + global::System.Runtime.Intrinsics.Vector512.Create(WeightDecay) * p);
+            // m = Beta1 * m + (1 - Beta1) * d
+            m = global::System.Runtime.Intrinsics.Vector512.Create(Beta1) * m + global::System.Runtime.Intrinsics.Vector512.Create(K_0) * d;
 
-            // m = lerp(m, g, 1 - Beta2)
-            m = m + global::System.Runtime.Intrinsics.Vector512.Create(K_1) * (g - m);
+            // v = Beta2 * v + (1 - Beta2) * d * d
+            v = global::System.Runtime.Intrinsics.Vector512.Create(Beta2) * v + global::System.Runtime.Intrinsics.Vector512.Create(K_1) * d * d;
+
+            // let denom = sqrt(v) / bc2 + Epsilon
+            var denom = global::System.Runtime.Intrinsics.Vector512.Sqrt(v) / global::System.Runtime.Intrinsics.Vector512.Create(Bc2) + global::System.Runtime.Intrinsics.Vector512.Create(Epsilon);
+
+            // p = p - LearningRate / bc1 * (m / denom)
+            p = p - global::System.Runtime.Intrinsics.Vector512.Create(K_2) * (m / denom);
         }
 
         /// <inheritdoc/>
@@ -134,9 +176,11 @@ namespace OptGen.Generated
             float p = TParameter.Load(ref parameters, i);
             float g = TGradient.Load(ref gradients, i);
             float m = TState.Load(ref state, i);
-            Invoke(ref p, g, ref m);
+            float v = TState.Load(ref state, stride + i);
+            Invoke(ref p, g, ref m, ref v);
             TParameter.Store(ref parameters, i, p);
             TState.Store(ref state, i, m);
+            TState.Store(ref state, stride + i, v);
         }
 
         /// <inheritdoc/>
@@ -149,9 +193,11 @@ namespace OptGen.Generated
             global::System.Runtime.Intrinsics.Vector128<float> p = TParameter.Load128(ref parameters, i);
             global::System.Runtime.Intrinsics.Vector128<float> g = TGradient.Load128(ref gradients, i);
             global::System.Runtime.Intrinsics.Vector128<float> m = TState.Load128(ref state, i);
-            Invoke(ref p, g, ref m);
+            global::System.Runtime.Intrinsics.Vector128<float> v = TState.Load128(ref state, stride + i);
+            Invoke(ref p, g, ref m, ref v);
             TParameter.Store128(ref parameters, i, p);
             TState.Store128(ref state, i, m);
+            TState.Store128(ref state, stride + i, v);
         }
 
         /// <inheritdoc/>
@@ -164,9 +210,11 @@ namespace OptGen.Generated
             global::System.Runtime.Intrinsics.Vector256<float> p = TParameter.Load256(ref parameters, i);
             global::System.Runtime.Intrinsics.Vector256<float> g = TGradient.Load256(ref gradients, i);
             global::System.Runtime.Intrinsics.Vector256<float> m = TState.Load256(ref state, i);
-            Invoke(ref p, g, ref m);
+            global::System.Runtime.Intrinsics.Vector256<float> v = TState.Load256(ref state, stride + i);
+            Invoke(ref p, g, ref m, ref v);
             TParameter.Store256(ref parameters, i, p);
             TState.Store256(ref state, i, m);
+            TState.Store256(ref state, stride + i, v);
         }
 
         /// <inheritdoc/>
@@ -179,9 +227,11 @@ namespace OptGen.Generated
             global::System.Runtime.Intrinsics.Vector512<float> p = TParameter.Load512(ref parameters, i);
             global::System.Runtime.Intrinsics.Vector512<float> g = TGradient.Load512(ref gradients, i);
             global::System.Runtime.Intrinsics.Vector512<float> m = TState.Load512(ref state, i);
-            Invoke(ref p, g, ref m);
+            global::System.Runtime.Intrinsics.Vector512<float> v = TState.Load512(ref state, stride + i);
+            Invoke(ref p, g, ref m, ref v);
             TParameter.Store512(ref parameters, i, p);
             TState.Store512(ref state, i, m);
+            TState.Store512(ref state, stride + i, v);
         }
     }
 }

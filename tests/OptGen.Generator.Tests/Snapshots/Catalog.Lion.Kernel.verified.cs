@@ -5,21 +5,22 @@
 namespace OptGen.Generated
 {
     /// <summary>
-    /// The fused per-element update of <see cref="global::Demo.Signum"/>.
+    /// The fused per-element update of <see cref="global::Catalog.Lion"/>.
     /// </summary>
     /// <remarks>
     /// <para>Per element, in float32, with the per-step scalars computed on the host:</para>
     /// <code>
     /// g = g * GradientScale
-    /// m = Momentum * m + K_0 * g
-    /// p = p - LearningRate * Sign(m)
+    /// c = m + K_0 * (g - m)
+    /// p = p - LearningRate * (Sign(c) + WeightDecay * p)
+    /// m = m + K_1 * (g - m)
     /// </code>
     /// <para>No fused multiply-add is used: every product is rounded to float32 before it is added, as PyTorch's
     /// CPU kernels and the ILGPU kernel compute it, so the scalar path and every SIMD width give bit-identical results.</para>
     /// <para>Memory traffic per element and step (float32): 12 bytes read (p, g, m) + 8 bytes written (p, m) = 20 bytes.</para>
     /// </remarks>
     [global::System.CodeDom.Compiler.GeneratedCode("OptGen.Generator", "VERSION")]
-    internal readonly struct UpdateKernel_7de333f6 : global::OptGen.Kernels.IUpdateKernel
+    internal readonly struct UpdateKernel_da610641 : global::OptGen.Kernels.IUpdateKernel
     {
         /// <summary>Bytes read per element and step with float32 storage.</summary>
         public const int BytesRead = 12;
@@ -30,22 +31,26 @@ namespace OptGen.Generated
         /// <summary>Per-step scalar GradientScale.</summary>
         public readonly float GradientScale;
 
-        /// <summary>Per-step scalar Momentum.</summary>
-        public readonly float Momentum;
-
         /// <summary>Per-step scalar K_0.</summary>
         public readonly float K_0;
 
         /// <summary>Per-step scalar LearningRate.</summary>
         public readonly float LearningRate;
 
+        /// <summary>Per-step scalar WeightDecay.</summary>
+        public readonly float WeightDecay;
+
+        /// <summary>Per-step scalar K_1.</summary>
+        public readonly float K_1;
+
         /// <summary>Creates the kernel for one step from its per-step scalars.</summary>
-        public UpdateKernel_7de333f6(float gradientScale, float momentum, float k_0, float learningRate)
+        public UpdateKernel_da610641(float gradientScale, float k_0, float learningRate, float weightDecay, float k_1)
         {
             GradientScale = gradientScale;
-            Momentum = momentum;
             K_0 = k_0;
             LearningRate = learningRate;
+            WeightDecay = weightDecay;
+            K_1 = k_1;
         }
 
         /// <inheritdoc/>
@@ -58,11 +63,14 @@ namespace OptGen.Generated
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * GradientScale;
 
-            // m = Momentum * m + (1 - Momentum) * g
-            m = Momentum * m + K_0 * g;
+            // let c = lerp(m, g, 1 - Beta1)
+            float c = m + K_0 * (g - m);
 
-            // p = p - LearningRate * sign(m)
-            p = p - LearningRate * (m > 0f ? 1f : m < 0f ? -1f : (m) * 0f);
+            // p = p - LearningRate * (sign(c) + WeightDecay * p)
+            p = p - LearningRate * ((c > 0f ? 1f : c < 0f ? -1f : (c) * 0f) + WeightDecay * p);
+
+            // m = lerp(m, g, 1 - Beta2)
+            m = m + K_1 * (g - m);
         }
 
         /// <summary>Updates 4 elements at once.</summary>
@@ -72,11 +80,14 @@ namespace OptGen.Generated
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * global::System.Runtime.Intrinsics.Vector128.Create(GradientScale);
 
-            // m = Momentum * m + (1 - Momentum) * g
-            m = global::System.Runtime.Intrinsics.Vector128.Create(Momentum) * m + global::System.Runtime.Intrinsics.Vector128.Create(K_0) * g;
+            // let c = lerp(m, g, 1 - Beta1)
+            var c = m + global::System.Runtime.Intrinsics.Vector128.Create(K_0) * (g - m);
 
-            // p = p - LearningRate * sign(m)
-            p = p - global::System.Runtime.Intrinsics.Vector128.Create(LearningRate) * global::System.Runtime.Intrinsics.Vector128.ConditionalSelect(global::System.Runtime.Intrinsics.Vector128.GreaterThan(m, global::System.Runtime.Intrinsics.Vector128<float>.Zero), global::System.Runtime.Intrinsics.Vector128.Create(1f), global::System.Runtime.Intrinsics.Vector128.ConditionalSelect(global::System.Runtime.Intrinsics.Vector128.LessThan(m, global::System.Runtime.Intrinsics.Vector128<float>.Zero), global::System.Runtime.Intrinsics.Vector128.Create(-1f), (m) * global::System.Runtime.Intrinsics.Vector128<float>.Zero));
+            // p = p - LearningRate * (sign(c) + WeightDecay * p)
+            p = p - global::System.Runtime.Intrinsics.Vector128.Create(LearningRate) * (global::System.Runtime.Intrinsics.Vector128.ConditionalSelect(global::System.Runtime.Intrinsics.Vector128.GreaterThan(c, global::System.Runtime.Intrinsics.Vector128<float>.Zero), global::System.Runtime.Intrinsics.Vector128.Create(1f), global::System.Runtime.Intrinsics.Vector128.ConditionalSelect(global::System.Runtime.Intrinsics.Vector128.LessThan(c, global::System.Runtime.Intrinsics.Vector128<float>.Zero), global::System.Runtime.Intrinsics.Vector128.Create(-1f), (c) * global::System.Runtime.Intrinsics.Vector128<float>.Zero)) + global::System.Runtime.Intrinsics.Vector128.Create(WeightDecay) * p);
+
+            // m = lerp(m, g, 1 - Beta2)
+            m = m + global::System.Runtime.Intrinsics.Vector128.Create(K_1) * (g - m);
         }
 
         /// <summary>Updates 8 elements at once.</summary>
@@ -86,11 +97,14 @@ namespace OptGen.Generated
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * global::System.Runtime.Intrinsics.Vector256.Create(GradientScale);
 
-            // m = Momentum * m + (1 - Momentum) * g
-            m = global::System.Runtime.Intrinsics.Vector256.Create(Momentum) * m + global::System.Runtime.Intrinsics.Vector256.Create(K_0) * g;
+            // let c = lerp(m, g, 1 - Beta1)
+            var c = m + global::System.Runtime.Intrinsics.Vector256.Create(K_0) * (g - m);
 
-            // p = p - LearningRate * sign(m)
-            p = p - global::System.Runtime.Intrinsics.Vector256.Create(LearningRate) * global::System.Runtime.Intrinsics.Vector256.ConditionalSelect(global::System.Runtime.Intrinsics.Vector256.GreaterThan(m, global::System.Runtime.Intrinsics.Vector256<float>.Zero), global::System.Runtime.Intrinsics.Vector256.Create(1f), global::System.Runtime.Intrinsics.Vector256.ConditionalSelect(global::System.Runtime.Intrinsics.Vector256.LessThan(m, global::System.Runtime.Intrinsics.Vector256<float>.Zero), global::System.Runtime.Intrinsics.Vector256.Create(-1f), (m) * global::System.Runtime.Intrinsics.Vector256<float>.Zero));
+            // p = p - LearningRate * (sign(c) + WeightDecay * p)
+            p = p - global::System.Runtime.Intrinsics.Vector256.Create(LearningRate) * (global::System.Runtime.Intrinsics.Vector256.ConditionalSelect(global::System.Runtime.Intrinsics.Vector256.GreaterThan(c, global::System.Runtime.Intrinsics.Vector256<float>.Zero), global::System.Runtime.Intrinsics.Vector256.Create(1f), global::System.Runtime.Intrinsics.Vector256.ConditionalSelect(global::System.Runtime.Intrinsics.Vector256.LessThan(c, global::System.Runtime.Intrinsics.Vector256<float>.Zero), global::System.Runtime.Intrinsics.Vector256.Create(-1f), (c) * global::System.Runtime.Intrinsics.Vector256<float>.Zero)) + global::System.Runtime.Intrinsics.Vector256.Create(WeightDecay) * p);
+
+            // m = lerp(m, g, 1 - Beta2)
+            m = m + global::System.Runtime.Intrinsics.Vector256.Create(K_1) * (g - m);
         }
 
         /// <summary>Updates 16 elements at once.</summary>
@@ -100,11 +114,14 @@ namespace OptGen.Generated
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * global::System.Runtime.Intrinsics.Vector512.Create(GradientScale);
 
-            // m = Momentum * m + (1 - Momentum) * g
-            m = global::System.Runtime.Intrinsics.Vector512.Create(Momentum) * m + global::System.Runtime.Intrinsics.Vector512.Create(K_0) * g;
+            // let c = lerp(m, g, 1 - Beta1)
+            var c = m + global::System.Runtime.Intrinsics.Vector512.Create(K_0) * (g - m);
 
-            // p = p - LearningRate * sign(m)
-            p = p - global::System.Runtime.Intrinsics.Vector512.Create(LearningRate) * global::System.Runtime.Intrinsics.Vector512.ConditionalSelect(global::System.Runtime.Intrinsics.Vector512.GreaterThan(m, global::System.Runtime.Intrinsics.Vector512<float>.Zero), global::System.Runtime.Intrinsics.Vector512.Create(1f), global::System.Runtime.Intrinsics.Vector512.ConditionalSelect(global::System.Runtime.Intrinsics.Vector512.LessThan(m, global::System.Runtime.Intrinsics.Vector512<float>.Zero), global::System.Runtime.Intrinsics.Vector512.Create(-1f), (m) * global::System.Runtime.Intrinsics.Vector512<float>.Zero));
+            // p = p - LearningRate * (sign(c) + WeightDecay * p)
+            p = p - global::System.Runtime.Intrinsics.Vector512.Create(LearningRate) * (global::System.Runtime.Intrinsics.Vector512.ConditionalSelect(global::System.Runtime.Intrinsics.Vector512.GreaterThan(c, global::System.Runtime.Intrinsics.Vector512<float>.Zero), global::System.Runtime.Intrinsics.Vector512.Create(1f), global::System.Runtime.Intrinsics.Vector512.ConditionalSelect(global::System.Runtime.Intrinsics.Vector512.LessThan(c, global::System.Runtime.Intrinsics.Vector512<float>.Zero), global::System.Runtime.Intrinsics.Vector512.Create(-1f), (c) * global::System.Runtime.Intrinsics.Vector512<float>.Zero)) + global::System.Runtime.Intrinsics.Vector512.Create(WeightDecay) * p);
+
+            // m = lerp(m, g, 1 - Beta2)
+            m = m + global::System.Runtime.Intrinsics.Vector512.Create(K_1) * (g - m);
         }
 
         /// <inheritdoc/>
