@@ -30,6 +30,19 @@ namespace OptGen.Generator
                 parsed.SelectMany(static (result, _) => result.Diagnostics).WithTrackingName(TrackingNames.Diagnostics),
                 static (output, diagnostic) => output.ReportDiagnostic(diagnostic.ToDiagnostic()));
 
+            // Update-rule attributes on a type without [Optimizer] do nothing: say so (OPTG0019).
+            foreach (string ruleAttribute in Parser.RuleAttributes)
+            {
+                IncrementalValuesProvider<Diagnostics.DiagnosticInfo> orphans = context.SyntaxProvider
+                    .ForAttributeWithMetadataName(
+                        Parser.Namespace + ruleAttribute,
+                        static (node, _) => node is TypeDeclarationSyntax,
+                        Parser.CheckRuleWithoutOptimizer)
+                    .SelectMany(static (diagnostics, _) => diagnostics)
+                    .WithTrackingName(TrackingNames.RuleWithoutOptimizer);
+                context.RegisterSourceOutput(orphans, static (output, diagnostic) => output.ReportDiagnostic(diagnostic.ToDiagnostic()));
+            }
+
             IncrementalValuesProvider<OptimizerModel> models = parsed
                 .Where(static result => result.Spec is not null)
                 .Select(static (result, _) => Lowering.Lower(result.Spec!))
@@ -70,5 +83,8 @@ namespace OptGen.Generator
 
         /// <summary>Distinct kernels and their users.</summary>
         public const string Kernels = nameof(Kernels);
+
+        /// <summary>Warnings for update-rule attributes on a type without [Optimizer].</summary>
+        public const string RuleWithoutOptimizer = nameof(RuleWithoutOptimizer);
     }
 }

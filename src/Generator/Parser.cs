@@ -21,7 +21,7 @@ namespace OptGen.Generator
     /// <see cref="OptimizerSpec"/>, and reports every mistake as a diagnostic at the offending argument.
     /// Never throws on user input.
     /// </summary>
-    internal static class Parser
+    internal static partial class Parser
     {
         internal const string Namespace = "OptGen.";
         internal const string OptimizerAttribute = Namespace + "OptimizerAttribute";
@@ -36,10 +36,22 @@ namespace OptGen.Generator
 
             Location nameLocation = declaration.Identifier.GetLocation();
             cancellationToken.ThrowIfCancellationRequested();
+            if (!IsPrimaryDeclaration(type, declaration))
+            {
+                return new ParseResult(null, EquatableArray<DiagnosticInfo>.Empty);
+            }
 
             CheckDeclaration(type, declaration, context.SemanticModel, nameLocation, diagnostics);
-            OptimizerSpec? spec = ReadRule(type, declaration, nameLocation, diagnostics);
-            return new ParseResult(diagnostics.Count == 0 ? spec : null, diagnostics.ToEquatableArray());
+            CheckDeclarationExtras(type, declaration, diagnostics);
+            OptimizerSpec? spec = CheckAttributes(type, diagnostics, cancellationToken)
+                ? ReadRule(type, declaration, nameLocation, diagnostics)
+                : null;
+            if (spec is not null && !HasErrors(diagnostics))
+            {
+                CheckGeneratedNames(type, context.SemanticModel.Compilation, spec, nameLocation, diagnostics);
+            }
+
+            return new ParseResult(HasErrors(diagnostics) ? null : spec, diagnostics.ToEquatableArray());
         }
 
         private static void CheckDeclaration(INamedTypeSymbol type, TypeDeclarationSyntax declaration, SemanticModel model, Location location, List<DiagnosticInfo> diagnostics)
@@ -498,11 +510,10 @@ namespace OptGen.Generator
                     keyword = "record struct";
                 }
 
-                containing.Insert(0, $"partial {keyword} {t.Name}");
+                containing.Insert(0, $"partial {keyword} {Escape(t.Name)}");
             }
 
-            string hint = FullName(type).Replace('<', '_').Replace('>', '_');
-            return new TypeDeclarationInfo(ns, type.Name, containing.ToEquatableArray(), hint);
+            return new TypeDeclarationInfo(ns, Escape(type.Name), containing.ToEquatableArray(), HintNameOf(type));
         }
     }
 }

@@ -113,6 +113,45 @@ namespace OptGen.Generator.Diagnostics
             "Invalid property name",
             "'{0}' is not a valid C# identifier for a property name");
 
+        /// <summary>Format: "[{0}] appears more than once on '{1}'; an optimizer takes at most one [{0}]: remove this one".</summary>
+        public static readonly DiagnosticDescriptor DuplicateAttribute = Error(
+            "OPTG0018",
+            "Duplicate attribute",
+            "[{0}] appears more than once on '{1}'; an optimizer takes at most one [{0}]: remove this one or merge their arguments");
+
+        /// <summary>Format: "[{0}] on '{1}' has no effect because '{1}' is not marked [Optimizer]; add [Optimizer] or remove [{0}]".</summary>
+        public static readonly DiagnosticDescriptor RuleWithoutOptimizer = Warning(
+            "OPTG0019",
+            "Update-rule attribute without [Optimizer]",
+            "[{0}] on '{1}' has no effect because '{1}' is not marked [Optimizer]; add [Optimizer] to '{1}' or remove [{0}]");
+
+        /// <summary>Format: "The arguments of [{0}] cannot be read; fix them (OptGen generates nothing for '{1}' until then)".</summary>
+        public static readonly DiagnosticDescriptor InvalidAttributeArguments = Error(
+            "OPTG0020",
+            "Attribute arguments cannot be read",
+            "The arguments of [{0}] cannot be read ({2}); fix them: OptGen generates nothing for '{1}' until then");
+
+        /// <summary>Format: "Name = "{0}" is already the name of {1}; choose another property name".</summary>
+        public static readonly DiagnosticDescriptor NameTaken = Error(
+            "OPTG0021",
+            "Property name already taken",
+            "Name = \"{0}\" is already the name of {1}; choose another property name");
+
+        /// <summary>Format: "The optimizer class '{0}' must not be file-local; remove the 'file' modifier".</summary>
+        public static readonly DiagnosticDescriptor FileLocal = Error(
+            "OPTG0022",
+            "Optimizer class must not be file-local",
+            "The optimizer class '{0}' must not be file-local: OptGen adds its members in another file; remove the 'file' modifier");
+
+        private static DiagnosticDescriptor Warning(string id, string title, string format) => new(
+            id,
+            title,
+            format,
+            Category,
+            DiagnosticSeverity.Warning,
+            isEnabledByDefault: true,
+            helpLinkUri: HelpBase + id.ToLowerInvariant());
+
         private static DiagnosticDescriptor Error(string id, string title, string format) => new(
             id,
             title,
