@@ -253,6 +253,9 @@ namespace OptGen.Generator
             return diagnostics.ToEquatableArray();
         }
 
+        /// <summary>A length N ≥ 1, finite, whose β = 1 − 1/N is still below 1 in double precision.</summary>
+        private static bool IsUsableLength(double length) => length >= 1 && !double.IsInfinity(length) && 1 - (1 / length) < 1;
+
         private static bool HasErrors(List<DiagnosticInfo> diagnostics) =>
             diagnostics.Any(d => d.Descriptor.DefaultSeverity == DiagnosticSeverity.Error);
 

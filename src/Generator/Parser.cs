@@ -108,7 +108,7 @@ namespace OptGen.Generator
             foreach (AttributeData attribute in type.GetAttributes())
             {
                 string? name = attribute.AttributeClass?.ToDisplayString();
-                if (name is not null && name.StartsWith(Namespace, StringComparison.Ordinal) && !attributes.ContainsKey(name))
+                if (name is not null && name.StartsWith(Namespace, StringComparison.Ordinal) && !attributes.ContainsKey(name.Substring(Namespace.Length)))
                 {
                     attributes.Add(name.Substring(Namespace.Length), attribute);
                 }
@@ -218,7 +218,7 @@ namespace OptGen.Generator
                 bool before = NamedBool(eps, "BeforeBiasCorrection");
                 if (second is null)
                 {
-                    diagnostics.Add(Error(DiagnosticDescriptors.NeedsSecondMoment, eps, null, "[Epsilon] (ε sits in the denominator built from s)"));
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NeedsSecondMoment, eps.ApplicationSyntaxReference?.GetSyntax().GetLocation(), "[Epsilon] (ε sits in the denominator built from s)"));
                 }
                 else if (second.Kind == SecondMomentKind.InfinityNorm && (placement != EpsilonPlacement.OutsideSqrt || before))
                 {
@@ -253,7 +253,7 @@ namespace OptGen.Generator
                 }
                 else if (hasLength)
                 {
-                    if (!(length >= 1) || double.IsInfinity(length))
+                    if (!IsUsableLength(length))
                     {
                         diagnostics.Add(Error(DiagnosticDescriptors.InvalidLength, mo, "Length", "Momentum Length", Format(length)));
                     }
@@ -356,7 +356,7 @@ namespace OptGen.Generator
 
             if (hasLength)
             {
-                if (!(length >= 1) || double.IsInfinity(length))
+                if (!IsUsableLength(length))
                 {
                     diagnostics.Add(Error(DiagnosticDescriptors.InvalidLength, attribute, "Length", what + " Length", Format(length)));
                     return 0;
