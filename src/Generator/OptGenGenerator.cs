@@ -1,3 +1,4 @@
+using System.Collections.Generic;
 using System.Collections.Immutable;
 using System.Linq;
 using Microsoft.CodeAnalysis;
@@ -52,21 +53,44 @@ namespace OptGen.Generator
                 models,
                 static (output, model) => output.AddSource(CpuEmitter.OptimizerHintName(model), CpuEmitter.EmitOptimizer(model)));
 
+            // Kernels are grouped by name (a hash of the per-element math): optimizers whose element programs are
+            // equal share one kernel even when their comments or host formulas differ, and each kernel is added once.
             IncrementalValuesProvider<KernelUse> kernels = models
-                .Select(static (model, _) => new KernelUse(model.Kernel, new[] { model.Type.FullName }.ToEquatableArray()))
+                .Select(static (model, _) => new KernelUser(model.Kernel, model.Type.FullName, model.Program.KernelScalars.Select(static s => s.Comment).ToEquatableArray()))
                 .Collect()
-                .SelectMany(static (uses, _) => uses
-                    .GroupBy(static use => use.Kernel)
-                    .Select(static group => new KernelUse(group.Key, group.SelectMany(static u => u.Users).Distinct().OrderBy(static u => u, System.StringComparer.Ordinal).ToEquatableArray())))
+                .SelectMany(static (users, _) => users
+                    .GroupBy(static user => user.Kernel.Name, System.StringComparer.Ordinal)
+                    .OrderBy(static group => group.Key, System.StringComparer.Ordinal)
+                    .Select(static group => KernelUse.Of(group)))
                 .WithTrackingName(TrackingNames.Kernels);
 
             context.RegisterSourceOutput(
                 kernels,
-                static (output, use) => output.AddSource(CpuEmitter.KernelHintName(use.Kernel), CpuEmitter.EmitKernel(use.Kernel, use.Users.ToArray())));
+                static (output, use) => output.AddSource(CpuEmitter.KernelHintName(use.Kernel), CpuEmitter.EmitKernel(use.Kernel, use.Users.ToArray(), use.ScalarNotes.ToArray())));
         }
 
-        /// <summary>A kernel and the optimizers that run it.</summary>
-        internal sealed record KernelUse(KernelModel Kernel, EquatableArray<string> Users);
+        /// <summary>One optimizer's use of a kernel, with the host formula of each of the kernel's scalars.</summary>
+        internal sealed record KernelUser(KernelModel Kernel, string User, EquatableArray<string> ScalarFormulas);
+
+        /// <summary>A kernel, the optimizers that run it, and one note per kernel scalar saying how it is computed.</summary>
+        internal sealed record KernelUse(KernelModel Kernel, EquatableArray<string> Users, EquatableArray<string> ScalarNotes)
+        {
+            public static KernelUse Of(IEnumerable<KernelUser> group)
+            {
+                KernelUser[] users = group.OrderBy(static u => u.User, System.StringComparer.Ordinal).ToArray();
+                KernelModel kernel = users[0].Kernel;
+                var notes = new string[kernel.ScalarNames.Count];
+                for (int i = 0; i < notes.Length; i++)
+                {
+                    var formulas = users.Select(u => i < u.ScalarFormulas.Count ? u.ScalarFormulas[i] : string.Empty).ToArray();
+                    notes[i] = formulas.Distinct().Count() == 1
+                        ? formulas[0]
+                        : string.Join("; ", users.Select((u, k) => $"{formulas[k]} for {u.User}"));
+                }
+
+                return new KernelUse(kernel, users.Select(static u => u.User).Distinct().ToEquatableArray(), notes.ToEquatableArray());
+            }
+        }
     }
 
     /// <summary>Names of the tracked pipeline steps, for the incremental-caching tests.</summary>

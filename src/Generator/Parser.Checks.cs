@@ -82,7 +82,7 @@ namespace OptGen.Generator
         /// Checks every OptGen attribute on the type: no duplicates, arguments the compiler could bind, defined enum
         /// values. Returns false when some attribute cannot be read, so the rule is not read from guessed values.
         /// </summary>
-        private static bool CheckAttributes(INamedTypeSymbol type, List<DiagnosticInfo> diagnostics, CancellationToken cancellationToken)
+        private static bool CheckAttributes(INamedTypeSymbol type, SemanticModel model, List<DiagnosticInfo> diagnostics, CancellationToken cancellationToken)
         {
             bool readable = true;
             var seen = new HashSet<string>(StringComparer.Ordinal);
@@ -101,7 +101,8 @@ namespace OptGen.Generator
                     diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.DuplicateAttribute, syntax?.GetLocation(), shortName, type.Name));
                 }
 
-                string? problem = ArgumentProblem(attribute, syntax);
+                string? problem = ArgumentProblem(attribute, syntax)
+                    ?? (syntax is null ? null : ConversionProblem(syntax, syntax.SyntaxTree == model.SyntaxTree ? model : model.Compilation.GetSemanticModel(syntax.SyntaxTree), cancellationToken));
                 if (problem is not null)
                 {
                     diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InvalidAttributeArguments, syntax?.GetLocation(), shortName, type.Name, problem));
@@ -134,6 +135,25 @@ namespace OptGen.Generator
                 return "an argument has the wrong type or is not a constant";
             }
 
+            // A conversion the compiler rejected (e.g. a MomentInput given for an EpsilonPlacement) keeps the source type.
+            IMethodSymbol constructor = attribute.AttributeConstructor;
+            for (int i = 0; i < attribute.ConstructorArguments.Length && i < constructor.Parameters.Length; i++)
+            {
+                if (!HasType(attribute.ConstructorArguments[i], constructor.Parameters[i].Type))
+                {
+                    return $"argument {i + 1} is not a {constructor.Parameters[i].Type.Name}";
+                }
+            }
+
+            foreach (KeyValuePair<string, TypedConstant> named in attribute.NamedArguments)
+            {
+                ITypeSymbol? expected = attribute.AttributeClass?.GetMembers(named.Key).OfType<IPropertySymbol>().FirstOrDefault()?.Type;
+                if (expected is not null && !HasType(named.Value, expected))
+                {
+                    return $"{named.Key} is not a {expected.Name}";
+                }
+            }
+
             if (attribute.NamedArguments.Select(a => a.Key).Distinct(StringComparer.Ordinal).Count() != attribute.NamedArguments.Length)
             {
                 return "a named argument is given twice";
@@ -147,6 +167,28 @@ namespace OptGen.Generator
 
             return null;
         }
+
+        /// <summary>
+        /// An argument the compiler could not convert to its parameter's type (e.g. a MomentInput given for an
+        /// EpsilonPlacement): AttributeData still reports it as converted, so ask the semantic model.
+        /// </summary>
+        private static string? ConversionProblem(AttributeSyntax syntax, SemanticModel model, CancellationToken cancellationToken)
+        {
+            foreach (AttributeArgumentSyntax argument in syntax.ArgumentList?.Arguments ?? default)
+            {
+                Conversion conversion = model.GetConversion(argument.Expression, cancellationToken);
+                TypeInfo info = model.GetTypeInfo(argument.Expression, cancellationToken);
+                if (!conversion.Exists || (!conversion.IsImplicit && info.Type is not null && !SymbolEqualityComparer.Default.Equals(info.Type, info.ConvertedType)))
+                {
+                    return $"'{argument.Expression}' does not convert to {info.ConvertedType?.Name ?? "the argument's type"}";
+                }
+            }
+
+            return null;
+        }
+
+        private static bool HasType(TypedConstant constant, ITypeSymbol expected) =>
+            constant.Type is null || constant.IsNull || SymbolEqualityComparer.Default.Equals(constant.Type, expected);
 
         /// <summary>An enum argument must be a defined member: a cast such as <c>(BiasCorrectionMode)7</c> is rejected.</summary>
         private static void CheckEnumValues(AttributeData attribute, string shortName, List<DiagnosticInfo> diagnostics)
@@ -228,6 +270,24 @@ namespace OptGen.Generator
 
                 bool userChosen = spec.SecondMoment is { } second && second.PropertyName == name && nameLocation is not null;
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NameTaken, userChosen ? nameLocation : location, name, clash));
+            }
+        }
+
+        /// <summary>Combinations the lowering cannot express, found by the fuzz test: each would generate code that does not compile.</summary>
+        private static void CheckRuleCombinations(INamedTypeSymbol type, OptimizerSpec spec, List<DiagnosticInfo> diagnostics)
+        {
+            AttributeData? Find(string name) => type.GetAttributes().FirstOrDefault(a => a.AttributeClass?.ToDisplayString() == Namespace + name);
+
+            if (spec.SecondMoment is { Kind: SecondMomentKind.InfinityNorm } && spec.Epsilon is null && Find("SecondMomentAttribute") is { } sm)
+            {
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InvalidCombination, ArgumentLocation(sm, "Kind"),
+                    "An infinity-norm second moment u ← max(β·u, |g| + ε) needs [Epsilon]; add [Epsilon(1e-8)]"));
+            }
+
+            if (spec.Epsilon is { BeforeBiasCorrection: true } && spec.SecondMoment is { Kind: not SecondMomentKind.ExponentialAverage } && Find("EpsilonAttribute") is { } eps)
+            {
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InvalidCombination, ArgumentLocation(eps, "BeforeBiasCorrection"),
+                    "BeforeBiasCorrection folds √(1 − β₂ᵗ) into the step size and needs an exponential-average second moment"));
             }
         }
 

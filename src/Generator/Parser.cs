@@ -43,11 +43,12 @@ namespace OptGen.Generator
 
             CheckDeclaration(type, declaration, context.SemanticModel, nameLocation, diagnostics);
             CheckDeclarationExtras(type, declaration, diagnostics);
-            OptimizerSpec? spec = CheckAttributes(type, diagnostics, cancellationToken)
+            OptimizerSpec? spec = CheckAttributes(type, context.SemanticModel, diagnostics, cancellationToken)
                 ? ReadRule(type, declaration, nameLocation, diagnostics)
                 : null;
             if (spec is not null && !HasErrors(diagnostics))
             {
+                CheckRuleCombinations(type, spec, diagnostics);
                 CheckGeneratedNames(type, context.SemanticModel.Compilation, spec, nameLocation, diagnostics);
             }
 

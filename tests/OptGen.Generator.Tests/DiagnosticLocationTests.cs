@@ -176,6 +176,18 @@ public sealed class DiagnosticLocationTests
         AssertMarked("[Optimizer] [SecondMoment(Beta = 0.9, [|Power = 2|])] public partial class P;", "OPTG0016");
 
     [Fact]
+    public void OPTG0016_InfinityNormWithoutEpsilon() =>
+        AssertMarked("[Optimizer] [SecondMoment(Beta = 0.9, [|Kind = SecondMomentKind.InfinityNorm|])] public partial class P;", "OPTG0016");
+
+    [Fact]
+    public void OPTG0016_EpsilonBeforeCorrectionOfASum() =>
+        AssertMarked("[Optimizer] [FirstMoment(Beta = 0.9)] [SecondMoment(Kind = SecondMomentKind.Sum)] [BiasCorrection(BiasCorrectionMode.Power)] [Epsilon(1e-8, [|BeforeBiasCorrection = true|])] public partial class P;", "OPTG0016");
+
+    [Fact]
+    public void OPTG0020_WrongEnumType() =>
+        AssertMarked("[Optimizer] [SecondMoment(Beta = 0.9)] [[|Epsilon(1e-8, Placement = MomentInput.Gradient)|]] public partial class W;", "OPTG0020");
+
+    [Fact]
     public void OPTG0017_KeywordName() =>
         AssertMarked("[Optimizer] [SecondMoment(Beta = 0.9, [|Name = \"class\"|])] public partial class N;", "OPTG0017");
 
