@@ -32,7 +32,10 @@ namespace OptGen.Generator
             "AmsGradAttribute",
             "MomentumAttribute",
             "WeightDecayAttribute",
-            "MaximizeAttribute");
+            "MaximizeAttribute",
+            "NesterovMomentumDecayAttribute",
+            "RectifiedAttribute",
+            "DeltaAccumulatorAttribute");
 
         /// <summary>
         /// A type declared in several partial parts is parsed once: by the part that holds its first [Optimizer],
@@ -230,12 +233,12 @@ namespace OptGen.Generator
         private static void CheckGeneratedNames(INamedTypeSymbol type, Compilation compilation, OptimizerSpec spec, Location location, List<DiagnosticInfo> diagnostics)
         {
             var inherited = new HashSet<string>(StringComparer.Ordinal);
-            // Abstract members (RunKernel) are the ones the generated code overrides.
+            // Abstract and virtual members (RunKernel, AdvanceHostState) are the ones the generated code overrides.
             for (INamedTypeSymbol? t = compilation.GetTypeByMetadataName("OptGen.Optimizer"); t is not null; t = t.BaseType)
             {
                 foreach (ISymbol member in t.GetMembers())
                 {
-                    if (member.DeclaredAccessibility is not Accessibility.Private && !member.IsImplicitlyDeclared && !member.IsAbstract && member.CanBeReferencedByName)
+                    if (member.DeclaredAccessibility is not Accessibility.Private && !member.IsImplicitlyDeclared && !member.IsAbstract && !member.IsVirtual && !member.IsOverride && member.CanBeReferencedByName)
                     {
                         inherited.Add(member.Name);
                     }
