@@ -331,6 +331,10 @@ namespace OptGen.Generator
         private static string Escape(string identifier) =>
             SyntaxFacts.GetKeywordKind(identifier) != SyntaxKind.None ? "@" + identifier : identifier;
 
+        /// <summary>A namespace as it must be written in C#, each keyword part escaped (<c>Demo.@event</c>).</summary>
+        private static string EscapedNamespace(INamespaceSymbol ns) =>
+            ns.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat).Replace("global::", string.Empty);
+
         /// <summary>
         /// A file name for the type that no other type shares: nested types are joined with '+' (as in metadata
         /// names), so that namespace <c>A</c>'s <c>B</c> and class <c>A</c>'s nested <c>B</c> do not collide.
@@ -344,7 +348,9 @@ namespace OptGen.Generator
             }
 
             string ns = type.ContainingNamespace is { IsGlobalNamespace: false } n ? n.ToDisplayString() + "." : string.Empty;
-            return ns + string.Join("+", parts);
+
+            // A hint name may not contain '@' (the display string escapes keywords such as @event).
+            return (ns + string.Join("+", parts)).Replace("@", string.Empty);
         }
     }
 }

@@ -501,7 +501,7 @@ namespace OptGen.Generator
 
         private static TypeDeclarationInfo TypeInfoOf(INamedTypeSymbol type)
         {
-            string ns = type.ContainingNamespace is { IsGlobalNamespace: false } n ? n.ToDisplayString() : string.Empty;
+            string ns = type.ContainingNamespace is { IsGlobalNamespace: false } n ? EscapedNamespace(n) : string.Empty;
             var containing = new List<string>();
             for (INamedTypeSymbol? t = type.ContainingType; t is not null; t = t.ContainingType)
             {

@@ -79,6 +79,32 @@ public sealed class ReadableOutputTests
     }
 
     [Fact]
+    public void KeywordIdentifiersAreEscaped()
+    {
+        GeneratorHarness.Run run = GeneratorHarness.Generate("""
+            using OptGen;
+            namespace Demo.@event;
+
+            [Optimizer]
+            [FirstMoment(Beta = 0.9)]
+            public partial class @struct;
+
+            public static partial class @object
+            {
+                [Optimizer]
+                [SecondMoment(Beta = 0.99)]
+                [Epsilon(1e-8)]
+                public partial class @int;
+            }
+            """);
+        Assert.Empty(run.Exceptions);
+        Assert.Empty(run.OptGenDiagnostics);
+        Assert.Empty(run.Errors);
+        Assert.Contains("partial class @struct : global::OptGen.Optimizer", run.Files["Demo.event.struct.g.cs"], StringComparison.Ordinal);
+        Assert.Contains("namespace Demo.@event", run.Files["Demo.event.object+int.g.cs"], StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void EveryFileHasTheHeaderAndEveryNameIsGlobal()
     {
         foreach (SyntaxTree tree in Generate().Generated)
