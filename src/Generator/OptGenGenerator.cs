@@ -1,3 +1,4 @@
+using System.Collections.Generic;
 using System.Collections.Immutable;
 using System.Linq;
 using Microsoft.CodeAnalysis;
@@ -31,6 +32,19 @@ namespace OptGen.Generator
                 parsed.SelectMany(static (result, _) => result.Diagnostics).WithTrackingName(TrackingNames.Diagnostics),
                 static (output, diagnostic) => output.ReportDiagnostic(diagnostic.ToDiagnostic()));
 
+            // Update-rule attributes on a type without [Optimizer] do nothing: say so (OPTG0019).
+            foreach (string ruleAttribute in Parser.RuleAttributes)
+            {
+                IncrementalValuesProvider<Diagnostics.DiagnosticInfo> orphans = context.SyntaxProvider
+                    .ForAttributeWithMetadataName(
+                        Parser.Namespace + ruleAttribute,
+                        static (node, _) => node is TypeDeclarationSyntax,
+                        Parser.CheckRuleWithoutOptimizer)
+                    .SelectMany(static (diagnostics, _) => diagnostics)
+                    .WithTrackingName(TrackingNames.RuleWithoutOptimizer);
+                context.RegisterSourceOutput(orphans, static (output, diagnostic) => output.ReportDiagnostic(diagnostic.ToDiagnostic()));
+            }
+
             IncrementalValuesProvider<OptimizerModel> models = parsed
                 .Where(static result => result.Spec is not null || result.Expression is not null)
                 .Select(static (result, _) => result.Expression is not null ? ExpressionLowering.Lower(result.Expression) : Lowering.Lower(result.Spec!))
@@ -40,17 +54,20 @@ namespace OptGen.Generator
                 models,
                 static (output, model) => output.AddSource(CpuEmitter.OptimizerHintName(model), CpuEmitter.EmitOptimizer(model)));
 
+            // Kernels are grouped by name (a hash of the per-element math): optimizers whose element programs are
+            // equal share one kernel even when their comments or host formulas differ, and each kernel is added once.
             IncrementalValuesProvider<KernelUse> kernels = models
-                .Select(static (model, _) => new KernelUse(model.Kernel, new[] { model.Type.FullName }.ToEquatableArray()))
+                .Select(static (model, _) => new KernelUser(model.Kernel, model.Type.FullName, model.Program.KernelScalars.Select(static s => s.Comment).ToEquatableArray()))
                 .Collect()
-                .SelectMany(static (uses, _) => uses
-                    .GroupBy(static use => use.Kernel)
-                    .Select(static group => new KernelUse(group.Key, group.SelectMany(static u => u.Users).Distinct().OrderBy(static u => u, System.StringComparer.Ordinal).ToEquatableArray())))
+                .SelectMany(static (users, _) => users
+                    .GroupBy(static user => user.Kernel.Name, System.StringComparer.Ordinal)
+                    .OrderBy(static group => group.Key, System.StringComparer.Ordinal)
+                    .Select(static group => KernelUse.Of(group)))
                 .WithTrackingName(TrackingNames.Kernels);
 
             context.RegisterSourceOutput(
                 kernels,
-                static (output, use) => output.AddSource(CpuEmitter.KernelHintName(use.Kernel), CpuEmitter.EmitKernel(use.Kernel, use.Users.ToArray())));
+                static (output, use) => output.AddSource(CpuEmitter.KernelHintName(use.Kernel), CpuEmitter.EmitKernel(use.Kernel, use.Users.ToArray(), use.ScalarNotes.ToArray())));
 
             // GPU: only when the compilation references ILGPU. The flag is a bool, so a new compilation that still
             // references ILGPU leaves every GPU output cached.
@@ -79,8 +96,28 @@ namespace OptGen.Generator
                 static (output, use) => output.AddSource(GpuEmitter.KernelHintName(use.Kernel), GpuEmitter.EmitKernel(use.Kernel, use.Users.ToArray())));
         }
 
-        /// <summary>A kernel and the optimizers that run it.</summary>
-        internal sealed record KernelUse(KernelModel Kernel, EquatableArray<string> Users);
+        /// <summary>One optimizer's use of a kernel, with the host formula of each of the kernel's scalars.</summary>
+        internal sealed record KernelUser(KernelModel Kernel, string User, EquatableArray<string> ScalarFormulas);
+
+        /// <summary>A kernel, the optimizers that run it, and one note per kernel scalar saying how it is computed.</summary>
+        internal sealed record KernelUse(KernelModel Kernel, EquatableArray<string> Users, EquatableArray<string> ScalarNotes)
+        {
+            public static KernelUse Of(IEnumerable<KernelUser> group)
+            {
+                KernelUser[] users = group.OrderBy(static u => u.User, System.StringComparer.Ordinal).ToArray();
+                KernelModel kernel = users[0].Kernel;
+                var notes = new string[kernel.ScalarNames.Count];
+                for (int i = 0; i < notes.Length; i++)
+                {
+                    var formulas = users.Select(u => i < u.ScalarFormulas.Count ? u.ScalarFormulas[i] : string.Empty).ToArray();
+                    notes[i] = formulas.Distinct().Count() == 1
+                        ? formulas[0]
+                        : string.Join("; ", users.Select((u, k) => $"{formulas[k]} for {u.User}"));
+                }
+
+                return new KernelUse(kernel, users.Select(static u => u.User).Distinct().ToEquatableArray(), notes.ToEquatableArray());
+            }
+        }
     }
 
     /// <summary>Names of the tracked pipeline steps, for the incremental-caching tests.</summary>
@@ -100,5 +137,8 @@ namespace OptGen.Generator
 
         /// <summary>Whether the compilation references ILGPU (GPU kernels are emitted only then).</summary>
         public const string Gpu = nameof(Gpu);
+
+        /// <summary>Warnings for update-rule attributes on a type without [Optimizer].</summary>
+        public const string RuleWithoutOptimizer = nameof(RuleWithoutOptimizer);
     }
 }

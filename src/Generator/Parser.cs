@@ -36,16 +36,29 @@ namespace OptGen.Generator
 
             Location nameLocation = declaration.Identifier.GetLocation();
             cancellationToken.ThrowIfCancellationRequested();
+            if (!IsPrimaryDeclaration(type, declaration))
+            {
+                return new ParseResult(null, EquatableArray<DiagnosticInfo>.Empty);
+            }
 
             CheckDeclaration(type, declaration, context.SemanticModel, nameLocation, diagnostics);
+            CheckDeclarationExtras(type, declaration, diagnostics);
             if (ExpressionRules.IsExpressionRule(type))
             {
                 ExpressionRuleSpec? rule = ExpressionRules.Read(type, nameLocation, context.SemanticModel.Compilation, diagnostics);
-                return new ParseResult(null, diagnostics.ToEquatableArray(), diagnostics.Count == 0 ? rule : null);
+                return new ParseResult(null, diagnostics.ToEquatableArray(), HasErrors(diagnostics) ? null : rule);
             }
 
-            OptimizerSpec? spec = ReadRule(type, declaration, nameLocation, diagnostics);
-            return new ParseResult(diagnostics.Count == 0 ? spec : null, diagnostics.ToEquatableArray());
+            OptimizerSpec? spec = CheckAttributes(type, context.SemanticModel, diagnostics, cancellationToken)
+                ? ReadRule(type, declaration, nameLocation, diagnostics)
+                : null;
+            if (spec is not null && !HasErrors(diagnostics))
+            {
+                CheckRuleCombinations(type, spec, diagnostics);
+                CheckGeneratedNames(type, context.SemanticModel.Compilation, spec, nameLocation, diagnostics);
+            }
+
+            return new ParseResult(HasErrors(diagnostics) ? null : spec, diagnostics.ToEquatableArray());
         }
 
         private static void CheckDeclaration(INamedTypeSymbol type, TypeDeclarationSyntax declaration, SemanticModel model, Location location, List<DiagnosticInfo> diagnostics)
@@ -102,7 +115,7 @@ namespace OptGen.Generator
             foreach (AttributeData attribute in type.GetAttributes())
             {
                 string? name = attribute.AttributeClass?.ToDisplayString();
-                if (name is not null && name.StartsWith(Namespace, StringComparison.Ordinal) && !attributes.ContainsKey(name))
+                if (name is not null && name.StartsWith(Namespace, StringComparison.Ordinal) && !attributes.ContainsKey(name.Substring(Namespace.Length)))
                 {
                     attributes.Add(name.Substring(Namespace.Length), attribute);
                 }
@@ -212,7 +225,7 @@ namespace OptGen.Generator
                 bool before = NamedBool(eps, "BeforeBiasCorrection");
                 if (second is null)
                 {
-                    diagnostics.Add(Error(DiagnosticDescriptors.NeedsSecondMoment, eps, null, "[Epsilon] (ε sits in the denominator built from s)"));
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NeedsSecondMoment, eps.ApplicationSyntaxReference?.GetSyntax().GetLocation(), "[Epsilon] (ε sits in the denominator built from s)"));
                 }
                 else if (second.Kind == SecondMomentKind.InfinityNorm && (placement != EpsilonPlacement.OutsideSqrt || before))
                 {
@@ -247,7 +260,7 @@ namespace OptGen.Generator
                 }
                 else if (hasLength)
                 {
-                    if (!(length >= 1) || double.IsInfinity(length))
+                    if (!IsUsableLength(length))
                     {
                         diagnostics.Add(Error(DiagnosticDescriptors.InvalidLength, mo, "Length", "Momentum Length", Format(length)));
                     }
@@ -351,7 +364,7 @@ namespace OptGen.Generator
 
             if (hasLength)
             {
-                if (!(length >= 1) || double.IsInfinity(length))
+                if (!IsUsableLength(length))
                 {
                     diagnostics.Add(Error(DiagnosticDescriptors.InvalidLength, attribute, "Length", what + " Length", Format(length)));
                     return 0;
@@ -495,7 +508,7 @@ namespace OptGen.Generator
 
         internal static TypeDeclarationInfo TypeInfoOf(INamedTypeSymbol type)
         {
-            string ns = type.ContainingNamespace is { IsGlobalNamespace: false } n ? n.ToDisplayString() : string.Empty;
+            string ns = type.ContainingNamespace is { IsGlobalNamespace: false } n ? EscapedNamespace(n) : string.Empty;
             var containing = new List<string>();
             for (INamedTypeSymbol? t = type.ContainingType; t is not null; t = t.ContainingType)
             {
@@ -505,11 +518,10 @@ namespace OptGen.Generator
                     keyword = "record struct";
                 }
 
-                containing.Insert(0, $"partial {keyword} {t.Name}");
+                containing.Insert(0, $"partial {keyword} {Escape(t.Name)}");
             }
 
-            string hint = FullName(type).Replace('<', '_').Replace('>', '_');
-            return new TypeDeclarationInfo(ns, type.Name, containing.ToEquatableArray(), hint);
+            return new TypeDeclarationInfo(ns, Escape(type.Name), containing.ToEquatableArray(), HintNameOf(type));
         }
     }
 }

@@ -22,6 +22,9 @@ internal static class GeneratorHarness
             .ToImmutableArray();
     });
 
+    /// <summary>The framework and OptGen runtime references every test compilation uses.</summary>
+    public static ImmutableArray<MetadataReference> MetadataReferences => References.Value;
+
     public static CSharpParseOptions ParseOptions(LanguageVersion version = LanguageVersion.Latest) =>
         new(version);
 

@@ -11,65 +11,65 @@ namespace OptGen.Generator.Diagnostics
         private const string Category = "OptGen";
         private const string HelpBase = "https://github.com/optgen/optgen/blob/main/docs/diagnostics.md#";
 
-        /// <summary>Format: "The optimizer class '{0}' must be declared partial".</summary>
+        /// <summary>Format: "The optimizer class '{0}' must be declared partial so that OptGen can add its kernel and members; add the 'partial' modifier".</summary>
         public static readonly DiagnosticDescriptor NotPartial = Error(
             "OPTG0001",
             "Optimizer class must be partial",
-            "The optimizer class '{0}' must be declared partial so that OptGen can add its kernel and members");
+            "The optimizer class '{0}' must be declared partial so that OptGen can add its kernel and members; add the 'partial' modifier");
 
-        /// <summary>Format: "The optimizer class '{0}' must not be static".</summary>
+        /// <summary>Format: "The optimizer class '{0}' must not be static: an optimizer is an object that holds hyperparameters and state; remove 'static'".</summary>
         public static readonly DiagnosticDescriptor StaticClass = Error(
             "OPTG0002",
             "Optimizer class must not be static",
-            "The optimizer class '{0}' must not be static: an optimizer is an object that holds hyperparameters and state");
+            "The optimizer class '{0}' must not be static: an optimizer is an object that holds hyperparameters and state; remove 'static'");
 
-        /// <summary>Format: "The optimizer class '{0}' must not be generic or nested in a generic type".</summary>
+        /// <summary>Format: "The optimizer class '{0}' must not be generic or nested in a generic type: the kernel is specialized for one concrete rule; remove the type parameters or move the class out of the generic type".</summary>
         public static readonly DiagnosticDescriptor Generic = Error(
             "OPTG0003",
             "Optimizer class must not be generic",
-            "The optimizer class '{0}' must not be generic or nested in a generic type: the kernel is specialized for one concrete rule");
+            "The optimizer class '{0}' must not be generic or nested in a generic type: the kernel is specialized for one concrete rule; remove the type parameters or move the class out of the generic type");
 
-        /// <summary>Format: "[Optimizer] is applied to '{0}', which is not a class".</summary>
+        /// <summary>Format: "[Optimizer] is applied to '{0}', which is not a class; declare it as 'partial class {0}'".</summary>
         public static readonly DiagnosticDescriptor NotAClass = Error(
             "OPTG0004",
             "[Optimizer] applies to classes only",
             "[Optimizer] is applied to '{0}', which is not a class; declare it as 'partial class {0}'");
 
-        /// <summary>Format: "The type '{0}' that contains the optimizer '{1}' must be declared partial".</summary>
+        /// <summary>Format: "The type '{0}' that contains the optimizer '{1}' must be declared partial; add the 'partial' modifier to '{0}'".</summary>
         public static readonly DiagnosticDescriptor ContainingTypeNotPartial = Error(
             "OPTG0005",
             "Containing type must be partial",
-            "The type '{0}' that contains the optimizer '{1}' must be declared partial");
+            "The type '{0}' that contains the optimizer '{1}' must be declared partial; add the 'partial' modifier to '{0}'");
 
-        /// <summary>Format: "The optimizer class '{0}' must not declare a base class; OptGen derives it from OptGen.Optimizer".</summary>
+        /// <summary>Format: "The optimizer class '{0}' must not declare a base class; remove it: OptGen derives the class from OptGen.Optimizer".</summary>
         public static readonly DiagnosticDescriptor HasBaseClass = Error(
             "OPTG0006",
             "Optimizer class must not declare a base class",
-            "The optimizer class '{0}' must not declare a base class; OptGen derives it from OptGen.Optimizer");
+            "The optimizer class '{0}' must not declare a base class; remove it: OptGen derives the class from OptGen.Optimizer");
 
-        /// <summary>Format: "[{0}] needs exactly one of {1}".</summary>
+        /// <summary>Format: "[{0}] needs exactly one of {1}; give one of them and remove the other".</summary>
         public static readonly DiagnosticDescriptor ConflictingArguments = Error(
             "OPTG0007",
             "Conflicting or missing arguments",
-            "[{0}] needs exactly one of {1}");
+            "[{0}] needs exactly one of {1}; give one of them and remove the other");
 
-        /// <summary>Format: "{0} must be a finite length >= 1 (β = 1 − 1/N), but is {1}".</summary>
+        /// <summary>Format: "{0} must be a finite length N &gt;= 1 whose β = 1 − 1/N is below 1 (N below about 9e15), but is {1}; give a length such as 10 or 1000".</summary>
         public static readonly DiagnosticDescriptor InvalidLength = Error(
             "OPTG0008",
             "Invalid averaging length",
-            "{0} must be a finite length >= 1 (β = 1 − 1/N), but is {1}");
+            "{0} must be a finite length N >= 1 whose β = 1 − 1/N is below 1 (N below about 9e15), but is {1}; give a length such as 10 or 1000");
 
-        /// <summary>Format: "{0} must be in [0, 1), but is {1}".</summary>
+        /// <summary>Format: "{0} must be in [0, 1), but is {1}; use a decay such as 0.9 or 0.999".</summary>
         public static readonly DiagnosticDescriptor InvalidBeta = Error(
             "OPTG0009",
             "Invalid decay",
-            "{0} must be in [0, 1), but is {1}");
+            "{0} must be in [0, 1), but is {1}; use a decay such as 0.9 or 0.999");
 
-        /// <summary>Format: "ε must be a finite value > 0, but is {0}".</summary>
+        /// <summary>Format: "ε must be a finite value &gt; 0, but is {0}{1}; use a small positive value such as 1e-8".</summary>
         public static readonly DiagnosticDescriptor InvalidEpsilon = Error(
             "OPTG0010",
             "Invalid epsilon",
-            "ε must be a finite value > 0, but is {0}{1}");
+            "ε must be a finite value > 0, but is {0}{1}; use a small positive value such as 1e-8");
 
         /// <summary>Format: "[BiasCorrection({0})] has no moment to correct; add [FirstMoment] or [SecondMoment], or remove it".</summary>
         public static readonly DiagnosticDescriptor NothingToCorrect = Error(
@@ -83,35 +83,74 @@ namespace OptGen.Generator.Diagnostics
             "Second moment required",
             "{0} needs a second moment; add [SecondMoment]");
 
-        /// <summary>Format: "The hyperparameter or state '{0}' that OptGen generates collides with a member of '{1}'; rename the member".</summary>
+        /// <summary>Format: "The member '{0}' that OptGen generates collides with a member declared in '{1}'; rename yours{2}".</summary>
         public static readonly DiagnosticDescriptor NameCollision = Error(
             "OPTG0013",
             "Generated member name collides",
             "The member '{0}' that OptGen generates collides with a member declared in '{1}'; rename yours{2}");
 
-        /// <summary>Format: "OptGen needs C# 11 or later; this project uses C# {0}".</summary>
+        /// <summary>Format: "OptGen needs C# 11 or later; this project uses C# {0}. Set &lt;LangVersion&gt;11&lt;/LangVersion&gt; or later.".</summary>
         public static readonly DiagnosticDescriptor LanguageVersion = Error(
             "OPTG0014",
             "Unsupported language version",
             "OptGen needs C# 11 or later; this project uses C# {0}. Set <LangVersion>11</LangVersion> or later.");
 
-        /// <summary>Format: "{0} must be {1}, but is {2}".</summary>
+        /// <summary>Format: "{0} must be {1}, but is {2}; change the argument".</summary>
         public static readonly DiagnosticDescriptor OutOfRange = Error(
             "OPTG0015",
             "Hyperparameter out of range",
-            "{0} must be {1}, but is {2}");
+            "{0} must be {1}, but is {2}; change the argument");
 
-        /// <summary>Format: "{0}".</summary>
+        /// <summary>Format: "{0}; change or remove this argument".</summary>
         public static readonly DiagnosticDescriptor InvalidCombination = Error(
             "OPTG0016",
             "Invalid combination",
-            "{0}");
+            "{0}; change or remove this argument");
 
-        /// <summary>Format: "'{0}' is not a valid C# identifier for a property name".</summary>
+        /// <summary>Format: "'{0}' is not a valid C# identifier for a property name; choose a name such as Alpha".</summary>
         public static readonly DiagnosticDescriptor InvalidName = Error(
             "OPTG0017",
             "Invalid property name",
-            "'{0}' is not a valid C# identifier for a property name");
+            "'{0}' is not a valid C# identifier for a property name; choose a name such as Alpha");
+
+        /// <summary>Format: "[{0}] appears more than once on '{1}'; an optimizer takes at most one [{0}]: remove this one or merge their arguments".</summary>
+        public static readonly DiagnosticDescriptor DuplicateAttribute = Error(
+            "OPTG0018",
+            "Duplicate attribute",
+            "[{0}] appears more than once on '{1}'; an optimizer takes at most one [{0}]: remove this one or merge their arguments");
+
+        /// <summary>Format: "[{0}] on '{1}' has no effect because '{1}' is not marked [Optimizer]; add [Optimizer] to '{1}' or remove [{0}]".</summary>
+        public static readonly DiagnosticDescriptor RuleWithoutOptimizer = Warning(
+            "OPTG0019",
+            "Update-rule attribute without [Optimizer]",
+            "[{0}] on '{1}' has no effect because '{1}' is not marked [Optimizer]; add [Optimizer] to '{1}' or remove [{0}]");
+
+        /// <summary>Format: "The arguments of [{0}] cannot be read ({2}); fix them: OptGen generates nothing for '{1}' until then".</summary>
+        public static readonly DiagnosticDescriptor InvalidAttributeArguments = Error(
+            "OPTG0020",
+            "Attribute arguments cannot be read",
+            "The arguments of [{0}] cannot be read ({2}); fix them: OptGen generates nothing for '{1}' until then");
+
+        /// <summary>Format: "Name = &quot;{0}&quot; is already the name of {1}; choose another property name".</summary>
+        public static readonly DiagnosticDescriptor NameTaken = Error(
+            "OPTG0021",
+            "Property name already taken",
+            "Name = \"{0}\" is already the name of {1}; choose another property name");
+
+        /// <summary>Format: "The optimizer class '{0}' must not be file-local: OptGen adds its members in another file; remove the 'file' modifier".</summary>
+        public static readonly DiagnosticDescriptor FileLocal = Error(
+            "OPTG0022",
+            "Optimizer class must not be file-local",
+            "The optimizer class '{0}' must not be file-local: OptGen adds its members in another file; remove the 'file' modifier");
+
+        private static DiagnosticDescriptor Warning(string id, string title, string format) => new(
+            id,
+            title,
+            format,
+            Category,
+            DiagnosticSeverity.Warning,
+            isEnabledByDefault: true,
+            helpLinkUri: HelpBase + id.ToLowerInvariant());
 
         // ---- The expression language (docs/expressions.md): OPTG0100 onwards. Each is reported at the exact
         // column inside the string literal where the mistake is. ----

@@ -221,7 +221,7 @@ namespace OptGen.Generator.Emit
             return w.ToString();
         }
 
-        public static string EmitKernel(KernelModel kernel, IReadOnlyList<string> users)
+        public static string EmitKernel(KernelModel kernel, IReadOnlyList<string> users, IReadOnlyList<string>? scalarNotes = null)
         {
             var w = new SourceWriter();
             Header(w);
@@ -249,10 +249,12 @@ namespace OptGen.Generator.Emit
             w.Line();
             w.Line("/// <summary>Bytes written per element and step with float32 storage.</summary>");
             w.Line($"public const int BytesWritten = {kernel.BytesWritten};");
-            foreach (string scalar in kernel.ScalarNames)
+            for (int i = 0; i < kernel.ScalarNames.Count; i++)
             {
+                string scalar = kernel.ScalarNames[i];
+                string note = scalarNotes is not null && i < scalarNotes.Count && scalarNotes[i].Length > 0 ? " = " + scalarNotes[i] : string.Empty;
                 w.Line();
-                w.Line($"/// <summary>Per-step scalar {scalar}.</summary>");
+                w.Line($"/// <summary>Per-step scalar {scalar}{Xml(note)} (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>");
                 w.Line($"public readonly float {scalar};");
             }
 

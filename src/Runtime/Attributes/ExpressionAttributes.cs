@@ -10,7 +10,7 @@ namespace OptGen;
 /// Declares a per-element state buffer of an expression rule, e.g. <c>[State("m")]</c>. It starts at 0, keeps its
 /// value between steps, and is named by its symbol in <see cref="UpdateAttribute"/> statements.
 /// </summary>
-[AttributeUsage(AttributeTargets.Class, AllowMultiple = true, Inherited = false)]
+[AttributeUsage(AttributeTargets.Class | AttributeTargets.Struct | AttributeTargets.Interface, AllowMultiple = true, Inherited = false)]
 public sealed class StateAttribute : Attribute
 {
     /// <summary>Declares a state buffer.</summary>
@@ -29,7 +29,7 @@ public sealed class StateAttribute : Attribute
 /// when set (finite by default), e.g. <c>[Hyperparameter("Beta1", 0.9, Range = HyperparameterRange.UnitInterval)]</c>.
 /// Name the step size <c>LearningRate</c> so that schedulers find it.
 /// </summary>
-[AttributeUsage(AttributeTargets.Class, AllowMultiple = true, Inherited = false)]
+[AttributeUsage(AttributeTargets.Class | AttributeTargets.Struct | AttributeTargets.Interface, AllowMultiple = true, Inherited = false)]
 public sealed class HyperparameterAttribute : Attribute
 {
     /// <summary>Declares a hyperparameter.</summary>
@@ -56,7 +56,7 @@ public sealed class HyperparameterAttribute : Attribute
 /// <c>t</c> (1, 2, …), the hyperparameters and earlier step scalars, e.g. <c>[StepScalar("bc1", "1 - pow(Beta1, t)")]</c>.
 /// Host expressions may also use <c>pow</c>.
 /// </summary>
-[AttributeUsage(AttributeTargets.Class, AllowMultiple = true, Inherited = false)]
+[AttributeUsage(AttributeTargets.Class | AttributeTargets.Struct | AttributeTargets.Interface, AllowMultiple = true, Inherited = false)]
 public sealed class StepScalarAttribute : Attribute
 {
     /// <summary>Declares a step scalar.</summary>
@@ -80,7 +80,7 @@ public sealed class StepScalarAttribute : Attribute
 /// <c>p = …</c>, <c>state = …</c>, <c>let local = …</c> or <c>local = …</c>, e.g. <c>[Update("m = lerp(m, g, 1 - Beta2)")]</c>.
 /// The gradient <c>g</c> is read-only.
 /// </summary>
-[AttributeUsage(AttributeTargets.Class, AllowMultiple = true, Inherited = false)]
+[AttributeUsage(AttributeTargets.Class | AttributeTargets.Struct | AttributeTargets.Interface, AllowMultiple = true, Inherited = false)]
 public sealed class UpdateAttribute : Attribute
 {
     /// <summary>Declares a statement.</summary>

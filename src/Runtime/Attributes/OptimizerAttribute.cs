@@ -16,7 +16,12 @@ namespace OptGen;
 /// public partial class MyAdam;
 /// </code>
 /// </example>
-[AttributeUsage(AttributeTargets.Class, AllowMultiple = false, Inherited = false)]
+/// <remarks>
+/// Every OptGen attribute accepts structs, interfaces and repeated use so that such mistakes reach the generator
+/// and are reported as <c>OPTG</c> diagnostics that say what to change (OPTG0004 for a non-class, OPTG0018 for a
+/// repeated attribute) rather than as generic compiler errors.
+/// </remarks>
+[AttributeUsage(AttributeTargets.Class | AttributeTargets.Struct | AttributeTargets.Interface, AllowMultiple = true, Inherited = false)]
 public sealed class OptimizerAttribute : Attribute
 {
     /// <summary>The rule's name, stored in checkpoints; defaults to the class's full name.</summary>
@@ -24,7 +29,7 @@ public sealed class OptimizerAttribute : Attribute
 }
 
 /// <summary>The default learning rate η (a settable <c>LearningRate</c> property). Without this attribute η defaults to 0.001.</summary>
-[AttributeUsage(AttributeTargets.Class, AllowMultiple = false, Inherited = false)]
+[AttributeUsage(AttributeTargets.Class | AttributeTargets.Struct | AttributeTargets.Interface, AllowMultiple = true, Inherited = false)]
 public sealed class LearningRateAttribute : Attribute
 {
     /// <summary>Declares the default learning rate.</summary>
@@ -43,7 +48,7 @@ public sealed class LearningRateAttribute : Attribute
 /// m ← β·m + (1 − β)·g. Give either <see cref="Length"/> or <see cref="Beta"/>; the property is <c>Beta1</c>.
 /// Without a second moment this is the lecture's EMA momentum, p ← p − η′·m.
 /// </summary>
-[AttributeUsage(AttributeTargets.Class, AllowMultiple = false, Inherited = false)]
+[AttributeUsage(AttributeTargets.Class | AttributeTargets.Struct | AttributeTargets.Interface, AllowMultiple = true, Inherited = false)]
 public sealed class FirstMomentAttribute : Attribute
 {
     /// <summary>The averaging length N ≥ 1 (β = 1 − 1/N).</summary>
@@ -63,7 +68,7 @@ public sealed class FirstMomentAttribute : Attribute
 /// A second moment s of the gradient, used as a per-parameter denominator: by default an exponential average
 /// s ← β·s + (1 − β)·g² with length N (β = 1 − 1/N); the property is <c>Beta2</c>.
 /// </summary>
-[AttributeUsage(AttributeTargets.Class, AllowMultiple = false, Inherited = false)]
+[AttributeUsage(AttributeTargets.Class | AttributeTargets.Struct | AttributeTargets.Interface, AllowMultiple = true, Inherited = false)]
 public sealed class SecondMomentAttribute : Attribute
 {
     /// <summary>The averaging length N ≥ 1 (β = 1 − 1/N).</summary>
@@ -92,7 +97,7 @@ public sealed class SecondMomentAttribute : Attribute
 }
 
 /// <summary>How the running averages are corrected for their start at zero.</summary>
-[AttributeUsage(AttributeTargets.Class, AllowMultiple = false, Inherited = false)]
+[AttributeUsage(AttributeTargets.Class | AttributeTargets.Struct | AttributeTargets.Interface, AllowMultiple = true, Inherited = false)]
 public sealed class BiasCorrectionAttribute : Attribute
 {
     /// <summary>Declares the correction.</summary>
@@ -104,7 +109,7 @@ public sealed class BiasCorrectionAttribute : Attribute
 }
 
 /// <summary>The ε that keeps the denominator away from zero (a settable <c>Epsilon</c> property).</summary>
-[AttributeUsage(AttributeTargets.Class, AllowMultiple = false, Inherited = false)]
+[AttributeUsage(AttributeTargets.Class | AttributeTargets.Struct | AttributeTargets.Interface, AllowMultiple = true, Inherited = false)]
 public sealed class EpsilonAttribute : Attribute
 {
     /// <summary>Declares ε.</summary>
@@ -125,7 +130,7 @@ public sealed class EpsilonAttribute : Attribute
 }
 
 /// <summary>AMSGrad: the denominator uses the running maximum of the second moment.</summary>
-[AttributeUsage(AttributeTargets.Class, AllowMultiple = false, Inherited = false)]
+[AttributeUsage(AttributeTargets.Class | AttributeTargets.Struct | AttributeTargets.Interface, AllowMultiple = true, Inherited = false)]
 public sealed class AmsGradAttribute : Attribute
 {
 }
@@ -134,7 +139,7 @@ public sealed class AmsGradAttribute : Attribute
 /// A momentum buffer over the update direction u (u = g for SGD, u = g/(√s + ε) for RMSprop); the coefficient
 /// μ is the <c>Momentum</c> property. Give the coefficient or <see cref="Length"/> (μ = 1 − 1/N).
 /// </summary>
-[AttributeUsage(AttributeTargets.Class, AllowMultiple = false, Inherited = false)]
+[AttributeUsage(AttributeTargets.Class | AttributeTargets.Struct | AttributeTargets.Interface, AllowMultiple = true, Inherited = false)]
 public sealed class MomentumAttribute : Attribute
 {
     /// <summary>Declares momentum by its length (set <see cref="Length"/>) .</summary>
@@ -163,7 +168,7 @@ public sealed class MomentumAttribute : Attribute
 }
 
 /// <summary>Weight decay λ (a settable <c>WeightDecay</c> property): L2 (g ← g + λ·p) or decoupled (p ← p·(1 − ηλ), AdamW).</summary>
-[AttributeUsage(AttributeTargets.Class, AllowMultiple = false, Inherited = false)]
+[AttributeUsage(AttributeTargets.Class | AttributeTargets.Struct | AttributeTargets.Interface, AllowMultiple = true, Inherited = false)]
 public sealed class WeightDecayAttribute : Attribute
 {
     /// <summary>Declares weight decay.</summary>
@@ -178,7 +183,7 @@ public sealed class WeightDecayAttribute : Attribute
 }
 
 /// <summary>Adds a settable <c>Maximize</c> property: when true the optimizer ascends (uses −g), as PyTorch's <c>maximize</c>.</summary>
-[AttributeUsage(AttributeTargets.Class, AllowMultiple = false, Inherited = false)]
+[AttributeUsage(AttributeTargets.Class | AttributeTargets.Struct | AttributeTargets.Interface, AllowMultiple = true, Inherited = false)]
 public sealed class MaximizeAttribute : Attribute
 {
 }

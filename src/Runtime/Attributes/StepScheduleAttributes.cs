@@ -13,7 +13,7 @@ namespace OptGen;
 /// Needs [FirstMoment] (of g, from zero), an exponential-average [SecondMoment], [BiasCorrection(Power)] and
 /// [Epsilon] outside the root. The first moment is not divided by 1 − β₁ᵗ: the product Πₜ takes that role.
 /// </remarks>
-[AttributeUsage(AttributeTargets.Class, AllowMultiple = false, Inherited = false)]
+[AttributeUsage(AttributeTargets.Class | AttributeTargets.Struct | AttributeTargets.Interface, AllowMultiple = true, Inherited = false)]
 public sealed class NesterovMomentumDecayAttribute : Attribute
 {
     /// <summary>Declares NAdam's schedule.</summary>
@@ -35,7 +35,7 @@ public sealed class NesterovMomentumDecayAttribute : Attribute
 /// root. PyTorch adds ε to √v before the bias correction: declare <c>[Epsilon(1e-8, BeforeBiasCorrection = true)]</c>
 /// for its exact form.
 /// </remarks>
-[AttributeUsage(AttributeTargets.Class, AllowMultiple = false, Inherited = false)]
+[AttributeUsage(AttributeTargets.Class | AttributeTargets.Struct | AttributeTargets.Interface, AllowMultiple = true, Inherited = false)]
 public sealed class RectifiedAttribute : Attribute
 {
     /// <summary>The threshold on ρₜ above which the adaptive step is taken: 5 (PyTorch's rule, the default) or any value ≥ 4 (the paper uses 4).</summary>
@@ -52,7 +52,7 @@ public sealed class RectifiedAttribute : Attribute
 /// <c>[Epsilon(…, Placement = EpsilonPlacement.InsideSqrt)]</c>; takes no [FirstMoment], [BiasCorrection] or
 /// [Momentum].
 /// </remarks>
-[AttributeUsage(AttributeTargets.Class, AllowMultiple = false, Inherited = false)]
+[AttributeUsage(AttributeTargets.Class | AttributeTargets.Struct | AttributeTargets.Interface, AllowMultiple = true, Inherited = false)]
 public sealed class DeltaAccumulatorAttribute : Attribute
 {
 }

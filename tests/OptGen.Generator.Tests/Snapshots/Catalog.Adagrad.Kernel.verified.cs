@@ -30,16 +30,16 @@ namespace OptGen.Generated
         /// <summary>Bytes written per element and step with float32 storage.</summary>
         public const int BytesWritten = 8;
 
-        /// <summary>Per-step scalar GradientScale.</summary>
+        /// <summary>Per-step scalar GradientScale = the runtime's gradient factor, negated when maximizing (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float GradientScale;
 
-        /// <summary>Per-step scalar WeightDecay.</summary>
+        /// <summary>Per-step scalar WeightDecay = λ (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float WeightDecay;
 
-        /// <summary>Per-step scalar Epsilon.</summary>
+        /// <summary>Per-step scalar Epsilon = ε (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float Epsilon;
 
-        /// <summary>Per-step scalar StepSize.</summary>
+        /// <summary>Per-step scalar StepSize = ηₜ (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float StepSize;
 
         /// <summary>Creates the kernel for one step from its per-step scalars.</summary>

@@ -28,19 +28,19 @@ namespace OptGen.Generated
         /// <summary>Bytes written per element and step with float32 storage.</summary>
         public const int BytesWritten = 8;
 
-        /// <summary>Per-step scalar GradientScale.</summary>
+        /// <summary>Per-step scalar GradientScale = the runtime's gradient factor (unscaling, clipping); 1 by default (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float GradientScale;
 
-        /// <summary>Per-step scalar K_0.</summary>
+        /// <summary>Per-step scalar K_0 = 1.0 - Beta1 (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float K_0;
 
-        /// <summary>Per-step scalar LearningRate.</summary>
+        /// <summary>Per-step scalar LearningRate = LearningRate (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float LearningRate;
 
-        /// <summary>Per-step scalar WeightDecay.</summary>
+        /// <summary>Per-step scalar WeightDecay = WeightDecay (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float WeightDecay;
 
-        /// <summary>Per-step scalar K_1.</summary>
+        /// <summary>Per-step scalar K_1 = 1.0 - Beta2 (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float K_1;
 
         /// <summary>Creates the kernel for one step from its per-step scalars.</summary>

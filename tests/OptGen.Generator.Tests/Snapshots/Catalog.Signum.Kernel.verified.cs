@@ -27,16 +27,16 @@ namespace OptGen.Generated
         /// <summary>Bytes written per element and step with float32 storage.</summary>
         public const int BytesWritten = 8;
 
-        /// <summary>Per-step scalar GradientScale.</summary>
+        /// <summary>Per-step scalar GradientScale = the runtime's gradient factor (unscaling, clipping); 1 by default (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float GradientScale;
 
-        /// <summary>Per-step scalar Momentum.</summary>
+        /// <summary>Per-step scalar Momentum = Momentum (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float Momentum;
 
-        /// <summary>Per-step scalar K_0.</summary>
+        /// <summary>Per-step scalar K_0 = 1.0 - Momentum (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float K_0;
 
-        /// <summary>Per-step scalar LearningRate.</summary>
+        /// <summary>Per-step scalar LearningRate = LearningRate (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float LearningRate;
 
         /// <summary>Creates the kernel for one step from its per-step scalars.</summary>
