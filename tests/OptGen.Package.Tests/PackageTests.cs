@@ -27,6 +27,7 @@ public sealed class PackageTests(PackageFixture fixture) : IClassFixture<Package
         Assert.True(entries.Contains("lib/net10.0/OptGen.dll"), "The runtime is not in lib/net10.0:\n" + listing);
         Assert.True(entries.Contains("lib/net10.0/OptGen.xml"), "The runtime's XML docs are not in lib/net10.0:\n" + listing);
         Assert.True(entries.Contains("analyzers/dotnet/cs/OptGen.Generator.dll"), "The generator is not in analyzers/dotnet/cs:\n" + listing);
+        Assert.True(entries.Contains("analyzers/dotnet/cs/OptGen.CodeFixes.dll"), "The code fixes are not in analyzers/dotnet/cs:\n" + listing);
         Assert.True(entries.Contains("README.md"), "No README.md:\n" + listing);
         Assert.True(entries.Contains("LICENSE"), "No LICENSE:\n" + listing);
         Assert.DoesNotContain(entries, e => e.StartsWith("lib/", StringComparison.Ordinal) && e.Contains("Generator", StringComparison.Ordinal));
@@ -53,6 +54,9 @@ public sealed class PackageTests(PackageFixture fixture) : IClassFixture<Package
         // The generator is build-time only: it must not become a package dependency.
         IEnumerable<string> dependencies = metadata.Descendants().Where(e => e.Name.LocalName == "dependency").Select(e => e.Attribute("id")!.Value);
         Assert.DoesNotContain(dependencies, d => d.Contains("Generator", StringComparison.OrdinalIgnoreCase));
+
+        // Exactly the runtime's own dependencies (docs/packaging.md): ILGPU for the GPU path, System.IO.Hashing for checkpoints.
+        Assert.Equal(new[] { "ILGPU", "System.IO.Hashing" }, dependencies.Distinct().Order(StringComparer.Ordinal));
     }
 
     [Fact]
