@@ -7,6 +7,8 @@ using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 using Xunit;
 
+using OptGen.Testing;
+
 namespace OptGen.Generator.Tests;
 
 /// <summary>

@@ -6,6 +6,8 @@ using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Xunit;
 
+using OptGen.Testing;
+
 namespace OptGen.Generator.Tests;
 
 /// <summary>

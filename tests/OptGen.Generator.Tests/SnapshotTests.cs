@@ -2,6 +2,8 @@ using System.Collections.Generic;
 using System.Linq;
 using Xunit;
 
+using OptGen.Testing;
+
 namespace OptGen.Generator.Tests;
 
 /// <summary>

@@ -9,6 +9,8 @@ using ILGPU.Runtime;
 using ILGPU.Runtime.Cuda;
 using Xunit;
 
+using OptGen.Testing;
+
 namespace OptGen.Gpu.Tests;
 
 /// <summary>

@@ -7,10 +7,11 @@ using DiffPlex.DiffBuilder;
 using DiffPlex.DiffBuilder.Model;
 using Xunit.Sdk;
 
-namespace OptGen.Generator.Tests;
+namespace OptGen.Testing;
 
 /// <summary>
-/// Golden-file snapshots of generated code. Each generated file has a checked-in <c>*.verified.cs</c> under
+/// Golden-file snapshots, shared by the generator and GPU test projects (a file extension and scrubber per snapshot,
+/// for PTX). Each snapshot has a checked-in <c>*.verified.*</c> file under
 /// Snapshots/; a mismatch writes <c>*.received.cs</c> beside it and fails with a unified diff. Set
 /// <c>OPTGEN_ACCEPT_SNAPSHOTS=1</c> to accept the received output as the new golden file.
 /// </summary>
@@ -18,12 +19,12 @@ internal static partial class Snapshot
 {
     public const string AcceptVariable = "OPTGEN_ACCEPT_SNAPSHOTS";
 
-    public static void Verify(string name, string actual, [CallerFilePath] string caller = "")
+    public static void Verify(string name, string actual, string extension = ".cs", Func<string, string>? scrub = null, [CallerFilePath] string caller = "")
     {
         string directory = Path.Combine(Path.GetDirectoryName(caller)!, "Snapshots");
-        string verified = Path.Combine(directory, name + ".verified.cs");
-        string received = Path.Combine(directory, name + ".received.cs");
-        string text = Scrub(actual);
+        string verified = Path.Combine(directory, name + ".verified" + extension);
+        string received = Path.Combine(directory, name + ".received" + extension);
+        string text = (scrub ?? Scrub)(actual);
 
         if (Environment.GetEnvironmentVariable(AcceptVariable) == "1")
         {
