@@ -1,30 +1,120 @@
-// Pairs that depend on runtime APIs another issue adds: many tensors (parameter sets) and BFloat16 state.
+// Pairs over the training runtime's APIs: many tensors (parameter sets) and BFloat16 state.
 
 using System;
 using System.Collections.Generic;
+using System.Linq;
 
 namespace OptGen.Benchmarks;
 
 /// <summary>
-/// The <c>many-tensors</c> and <c>bf16-state</c> pairs. Each needs an API that is not in this build yet (the
-/// parameter-set API and BFloat16 state storage, issue 6); until then the quick run says so instead of printing a
-/// ratio line. Adding one is a few lines here: build the two actions and call <see cref="QuickRunner.Measure"/>.
+/// The <c>many-tensors</c> and <c>bf16-state</c> pairs, for Adam (skipped when <c>--rule</c> excludes Adam), at every
+/// thread count of <see cref="QuickOptions.Threads"/>, measured interleaved by <see cref="QuickRunner.Measure"/>.
 /// </summary>
 internal static class Extensions
 {
-    /// <summary>The extra pairs this build can measure.</summary>
+    /// <summary>The tensor mix of the many-tensors pair: (count, elements), 200 tensors in all.</summary>
+    private static readonly (int Count, int Elements)[] Mix = [(100, 4 << 10), (80, 256 << 10), (20, 1 << 20)];
+
+    /// <summary>The size of the bf16-state pair.</summary>
+    private const int Bf16Elements = 1 << 26;
+
+    /// <summary>The extra pairs.</summary>
     public static IEnumerable<PairResult> Measure(QuickOptions options)
     {
-        // many-tensors/Adam/<total>/<threads>: 200 tensors (100×4K, 80×256K, 20×1M) through the parameter-set API
-        // ÷ one tensor of the same total size, e.g.
-        //   var many = <parameter set over the 200 spans>; var one = new Workload(adamRule, total);
-        //   yield return QuickRunner.Measure($"many-tensors/Adam/{total}/{t}", "200 tensors", "one tensor",
-        //       () => many.Step(...), () => one.Generated(t), one, options);
-        Console.WriteLine("# many-tensors: not measured: this build has no parameter-set API (issue 6)");
+        if (options.RuleFilter is not null && !"Adam".Contains(options.RuleFilter, StringComparison.OrdinalIgnoreCase))
+        {
+            yield break;
+        }
 
-        // bf16-state/Adam/67108864/<threads>: Adam with BFloat16 state ÷ Adam with float32 state, same p and g.
-        Console.WriteLine("# bf16-state: not measured: this build has no BFloat16 state storage (issue 6)");
-        _ = options;
-        return Array.Empty<PairResult>();
+        foreach (PairResult result in ManyTensors(options))
+        {
+            yield return result;
+        }
+
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        foreach (PairResult result in Bf16State(options))
+        {
+            yield return result;
+        }
+
+        GC.Collect();
+    }
+
+    /// <summary>
+    /// many-tensors/Adam/&lt;total&gt;/&lt;threads&gt;: one step over 200 tensors of mixed sizes, each in its own buffer,
+    /// ÷ one step over one tensor of the same total size; both through the parameter-set API
+    /// (<c>Step(ReadOnlySpan&lt;Memory&lt;float&gt;&gt;, ReadOnlySpan&lt;ReadOnlyMemory&lt;float&gt;&gt;, StepOptions)</c>) with the same options.
+    /// </summary>
+    private static IEnumerable<PairResult> ManyTensors(QuickOptions options)
+    {
+        int[] lengths = Mix.SelectMany(m => Enumerable.Repeat(m.Elements, m.Count)).ToArray();
+        int total = lengths.Sum();
+        var many = new Adam(new ParameterLayout(lengths));
+        var manyParameters = new Memory<float>[lengths.Length];
+        var manyGradients = new ReadOnlyMemory<float>[lengths.Length];
+        int offset = 0;
+        for (int j = 0; j < lengths.Length; j++)
+        {
+            float[] p = GC.AllocateUninitializedArray<float>(lengths[j]);
+            float[] g = GC.AllocateUninitializedArray<float>(lengths[j]);
+            Fill(p, g, offset);
+            offset += lengths[j];
+            manyParameters[j] = p;
+            manyGradients[j] = g;
+        }
+
+        var one = new Adam(new ParameterLayout(new[] { total }));
+        float[] oneP = GC.AllocateUninitializedArray<float>(total);
+        float[] oneG = GC.AllocateUninitializedArray<float>(total);
+        Fill(oneP, oneG, 0);
+        Memory<float>[] oneParameters = [oneP];
+        ReadOnlyMemory<float>[] oneGradients = [oneG];
+
+        foreach (int threads in options.Threads)
+        {
+            var stepOptions = new StepOptions { MaxDegreeOfParallelism = threads };
+            yield return QuickRunner.Measure(
+                $"many-tensors/Adam/{total}/{threads}", "200 tensors", "one tensor",
+                () => many.Step(manyParameters, manyGradients, stepOptions),
+                () => one.Step(oneParameters, oneGradients, stepOptions),
+                null, options);
+        }
+    }
+
+    /// <summary>
+    /// bf16-state/Adam/67108864/&lt;threads&gt;: Adam with BFloat16 state ÷ Adam with float32 state, over the same
+    /// float32 p and g arenas, both through <c>Step(Span&lt;float&gt;, ReadOnlySpan&lt;float&gt;, StepOptions)</c>.
+    /// </summary>
+    private static IEnumerable<PairResult> Bf16State(QuickOptions options)
+    {
+        float[] p = GC.AllocateUninitializedArray<float>(Bf16Elements);
+        float[] g = GC.AllocateUninitializedArray<float>(Bf16Elements);
+        Fill(p, g, 0);
+        var fp32 = new Adam(Bf16Elements);
+        var bf16 = new Adam(Bf16Elements);
+        bf16.ChangeStatePrecision(StatePrecision.BFloat16);
+        foreach (int threads in options.Threads)
+        {
+            var stepOptions = new StepOptions { MaxDegreeOfParallelism = threads };
+            yield return QuickRunner.Measure(
+                $"bf16-state/Adam/{Bf16Elements}/{threads}", "bf16 state", "fp32 state",
+                () => bf16.Step(p, g, stepOptions),
+                () => fp32.Step(p, g, stepOptions),
+                null, options);
+        }
+    }
+
+    /// <summary>p in [−1, 1) and g in [−0.005, 0.005) from a hash of the global index (as <see cref="Workload"/>).</summary>
+    private static void Fill(Span<float> p, Span<float> g, int start)
+    {
+        for (int i = 0; i < p.Length; i++)
+        {
+            uint h = unchecked((uint)(start + i) * 2654435761u);
+            p[i] = ((h >> 8) * (2f / (1 << 24))) - 1f;
+            uint k = unchecked(h * 2246822519u) ^ (h >> 13);
+            g[i] = (((k >> 8) * (1f / (1 << 24))) - 0.5f) * 1e-2f;
+        }
     }
 }

@@ -209,11 +209,24 @@ public sealed class GpuOptimizer : IDisposable
         _stagingGradients ??= Accelerator.Allocate1D<float>(Length);
         ArrayView<float> p = _stagingParameters.View.BaseView;
         ArrayView<float> g = _stagingGradients.View.BaseView;
-        Upload(p, parameters);
-        Upload(g, gradients);
-        Step(p, g);
-        Accelerator.DefaultStream.Synchronize();
-        Download(p, parameters);
+
+        // The host memory stays pinned until every copy has completed: ILGPU's copies from and to a `ref T` may run
+        // on the stream after the call returns, and a managed array the GC moved meanwhile would be read or written
+        // at its old address.
+        unsafe
+        {
+            fixed (float* hostParameters = parameters)
+            fixed (float* hostGradients = gradients)
+            {
+                Upload(p, parameters);
+                Upload(g, gradients);
+                Accelerator.DefaultStream.Synchronize();
+                Step(p, g);
+                Accelerator.DefaultStream.Synchronize();
+                Download(p, parameters);
+                Accelerator.DefaultStream.Synchronize();
+            }
+        }
     }
 
     /// <summary>The device view of the state buffer called <paramref name="name"/> (e.g. <c>"FirstMoment"</c>).</summary>

@@ -1,5 +1,7 @@
 using System;
 using System.Globalization;
+using ILGPU.Runtime;
+using OptGen.Gpu;
 
 namespace OptGen.Runtime.Tests.Conformance;
 
@@ -95,15 +97,25 @@ public sealed class ErrorAccumulator
         string.Create(CultureInfo.InvariantCulture, $"step {step}, element {index}: got {actual:R}, reference {expected:R}");
 }
 
-/// <summary>Runs a case on the CPU catalog optimizer built by <see cref="CatalogFactory"/>.</summary>
+/// <summary>
+/// Runs a case on the catalog optimizer built by <see cref="CatalogFactory"/>: through its CPU SIMD kernel, or through
+/// its generated ILGPU kernel (<see cref="GpuOptimizer"/>) on a given accelerator.
+/// </summary>
 public static class ConformanceRunner
 {
-    /// <summary>Feeds grads[t − 1] at step t = 1..T (with lr_per_step[t − 1] as the learning rate when given) and compares after every step.</summary>
-    public static ConformanceResult Run(ConformanceCase c)
+    /// <summary>
+    /// Feeds grads[t − 1] at step t = 1..T (with lr_per_step[t − 1] as the learning rate when given) and compares
+    /// after every step. With an <paramref name="accelerator"/>, the steps run on it through <see cref="GpuOptimizer"/>,
+    /// which reads the hyperparameters (the per-step learning rate included) from the host optimizer at every step.
+    /// </summary>
+    /// <param name="c">The case.</param>
+    /// <param name="accelerator">The ILGPU accelerator to run on, or null for the CPU SIMD path.</param>
+    public static ConformanceResult Run(ConformanceCase c, Accelerator? accelerator = null)
     {
         ArgumentNullException.ThrowIfNull(c);
         CatalogConfiguration configuration = CatalogFactory.Describe(c.Optimizer, c.Hyperparameters);
         Optimizer optimizer = configuration.Create(c.Length);
+        using GpuOptimizer? gpu = accelerator is null ? null : new GpuOptimizer(optimizer, accelerator);
         float[] p = (float[])c.InitialParameters.Clone();
         var errors = new ErrorAccumulator();
         for (int t = 1; t <= c.Steps; t++)
@@ -113,7 +125,15 @@ public static class ConformanceRunner
                 optimizer[configuration.LearningRateProperty] = c.LearningRatePerStep[t - 1];
             }
 
-            optimizer.Step(p, c.Gradients[t - 1]);
+            if (gpu is null)
+            {
+                optimizer.Step(p, c.Gradients[t - 1]);
+            }
+            else
+            {
+                gpu.Step(p, c.Gradients[t - 1]);
+            }
+
             errors.Add(c.Expected[t - 1], p, t);
         }
 

@@ -12,14 +12,18 @@ namespace OptGen.Runtime.Tests.Conformance;
 /// set, every case below that folder, each its own test named after the case. The optimizer is built from the
 /// catalog (the attribute declarations users get) by <see cref="CatalogFactory"/>; grads[t − 1] is fed at step t,
 /// lr_per_step[t − 1] (when present) replaces the learning rate of step t, and the case passes when
-/// max |p − p_ref| ≤ rtol · max |p_ref| over all steps and elements, with any NaN or ∞ failing.
+/// max |p − p_ref| ≤ rtol · max |p_ref| over all steps and elements, with any NaN or ∞ failing. Every case runs on
+/// every available backend (<see cref="ConformanceBackends.Available"/>: CPU SIMD, ILGPU's CPU accelerator, and CUDA
+/// when a device is present), the backend being the first argument of the test's name. One accelerator per backend
+/// is shared by the whole class (<see cref="ConformanceAccelerators"/>).
 /// </summary>
-public sealed class ConformanceTests(ITestOutputHelper output)
+public sealed class ConformanceTests(ITestOutputHelper output, ConformanceAccelerators accelerators) : IClassFixture<ConformanceAccelerators>
 {
-    /// <summary>(case name, file) for every case file; the file is relative to the repository when it lies inside it.</summary>
-    public static TheoryData<string, string> Cases()
+    /// <summary>(backend, case name, file) for every backend and case file; the file is relative to the repository when it lies inside it.</summary>
+    public static TheoryData<string, string, string> Cases()
     {
-        var data = new TheoryData<string, string>();
+        var data = new TheoryData<string, string, string>();
+        IReadOnlyList<string> backends = ConformanceBackends.Available();
         string root = ConformanceCase.RepositoryRoot();
         foreach (string file in ConformanceCase.Discover())
         {
@@ -35,7 +39,11 @@ public sealed class ConformanceTests(ITestOutputHelper output)
             }
 
             string relative = Path.GetRelativePath(root, file);
-            data.Add(name, relative.StartsWith("..", StringComparison.Ordinal) ? file : relative.Replace('\\', '/'));
+            string shown = relative.StartsWith("..", StringComparison.Ordinal) ? file : relative.Replace('\\', '/');
+            foreach (string backend in backends)
+            {
+                data.Add(backend, name, shown);
+            }
         }
 
         return data;
@@ -43,7 +51,7 @@ public sealed class ConformanceTests(ITestOutputHelper output)
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void Case(string name, string file)
+    public void Case(string backend, string name, string file)
     {
         string path = Path.IsPathRooted(file) ? file : Path.Combine(ConformanceCase.RepositoryRoot(), file);
         ConformanceCase c = ConformanceCase.Load(path);
@@ -51,20 +59,37 @@ public sealed class ConformanceTests(ITestOutputHelper output)
         ConformanceResult result;
         try
         {
-            result = ConformanceRunner.Run(c);
+            result = ConformanceRunner.Run(c, accelerators.For(backend));
         }
         catch (Exception error)
         {
-            string failure = $"{name}: FAIL ({error.GetType().Name}: {error.Message})";
+            string failure = $"[{backend}] {name}: FAIL ({error.GetType().Name}: {error.Message})";
             output.WriteLine(failure);
             Console.WriteLine(failure);
             throw;
         }
 
-        string line = result.Line;
+        string line = $"[{backend}] {result.Line}";
         output.WriteLine(line);
         Console.WriteLine(line);
         Assert.True(result.Passed, line + (result.FirstFailure is null ? string.Empty : " — " + result.FirstFailure));
+    }
+
+    [Fact]
+    public void EveryCaseRunsOnCpuSimdAndTheIlgpuCpuAccelerator()
+    {
+        Assert.Equal(ConformanceBackends.HasCuda ? 3 : 2, ConformanceBackends.Available().Count);
+        Assert.Contains(ConformanceBackends.CpuSimd, ConformanceBackends.Available());
+        Assert.Contains(ConformanceBackends.IlgpuCpu, ConformanceBackends.Available());
+        int files = 0;
+        foreach (string _ in ConformanceCase.Discover())
+        {
+            files++;
+        }
+
+        Assert.Equal(files * ConformanceBackends.Available().Count, Cases().Count);
+        Assert.Null(accelerators.For(ConformanceBackends.CpuSimd));
+        Assert.Throws<ArgumentException>(() => accelerators.For("opencl"));
     }
 
     [Fact]
