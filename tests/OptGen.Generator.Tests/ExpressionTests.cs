@@ -122,6 +122,7 @@ public sealed class ExpressionTests
     [InlineData("[Update(\"p = ⟦min⟧(p)\")]")]
     [InlineData("[Update(\"p = p - ⟦sqrt⟧(g, p)\")]")]
     [InlineData("[Update(\"p = ⟦lerp⟧(p, g)\")]")]
+    [InlineData("[Update(\"p = p + ⟦randn⟧(g)\")]")]
     public void ArgumentCount(string attributes) => AssertAt(attributes, "OPTG0103");
 
     [Theory]
@@ -149,6 +150,8 @@ public sealed class ExpressionTests
     [Theory]
     [InlineData("[StepScalar(\"k\", \"⟦p⟧ * 2\")] [Update(\"p = p - k\")]")]   // per-element value on the host
     [InlineData("[Update(\"p = ⟦pow⟧(p, 2)\")]")]                              // pow of a per-element value
+    [InlineData("[StepScalar(\"k\", \"2 * ⟦randn⟧()\")] [Update(\"p = p - k\")]")]  // a random draw on the host
+    [InlineData("[Update(\"p = p - ⟦pow⟧(2, randn())\")]")]                     // randn() is per element
     public void NotAvailableHere(string attributes) => AssertAt(attributes, "OPTG0107");
 
     [Fact]

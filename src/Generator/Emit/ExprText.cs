@@ -76,7 +76,11 @@ namespace OptGen.Generator.Emit
                 case ExprOp.Variable:
                     text.Append(name(e, e.Op == ExprOp.StepNumber ? "t" : e.Name));
                     return;
-                case ExprOp.RandomNormal when flavor != ExprFlavor.Canonical:
+                case ExprOp.RandomNormal when flavor == ExprFlavor.Canonical:
+                    // The ordinal is part of the kernel's identity (two draws are different numbers).
+                    text.Append("RandomNormal#").Append(((int)e.Value).ToString(CultureInfo.InvariantCulture));
+                    return;
+                case ExprOp.RandomNormal:
                     // A counter-based draw from (the step's key, the element's global index, the draw's ordinal): every
                     // width computes each lane with the scalar code, so all paths (and the GPU kernel) draw the same numbers.
                     text.Append("global::OptGen.Kernels.CounterRandom.Normal").Append(vector ? v.Substring("Vector".Length) : string.Empty)
