@@ -117,6 +117,30 @@ public sealed class RandomNormalTests
     }
 
     [Fact]
+    public void AResumedRunDrawsWhatTheUninterruptedRunDraws()
+    {
+        var straight = new NormalDraws(40) { Seed = 12 };
+        var first = new NormalDraws(40) { Seed = 12 };
+        float[] p1 = new float[40], p2 = new float[40], g = new float[40];
+        for (int step = 0; step < 3; step++)
+        {
+            straight.Step(p1, g);
+            first.Step(p2, g);
+        }
+
+        using var checkpoint = new System.IO.MemoryStream();
+        first.SaveCheckpoint(checkpoint);
+        checkpoint.Position = 0;
+        var resumed = new NormalDraws(40);
+        resumed.LoadCheckpoint(checkpoint);
+        straight.Step(p1, g);
+        resumed.Step(p2, g);
+        Assert.Equal(12, resumed.Seed);
+        Assert.Equal(p1, p2);
+        Assert.True(straight.W.SequenceEqual(resumed.W));
+    }
+
+    [Fact]
     public void DrawsHaveTheStandardNormalMoments()
     {
         // 10⁶ draws over elements and steps; each moment against N(0, 1) within 5 standard errors:
