@@ -46,6 +46,7 @@ namespace OptGen.Generator
         {
             "p", "g", "t", "let", "step", "hyperparameters", "gradientScale", "kernel", "Invoke", "Step", "Step128", "Step256", "Step512",
             "StateCount", "BytesRead", "BytesWritten", "parameters", "gradients", "state", "stride", "i", "CreateKernel", "RuleDescriptor", "RunKernel",
+            "RandomKey", "ElementOffset", // the fields (and CreateKernel's parameter) of a kernel that calls randn()
         };
 
         private static readonly Dictionary<string, int> Functions = new(StringComparer.Ordinal)

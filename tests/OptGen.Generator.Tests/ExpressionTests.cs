@@ -161,6 +161,7 @@ public sealed class ExpressionTests
     [InlineData("[State(\"m\")] [State(\"⟦M⟧\")] [Update(\"p = p - m\")]")]        // duplicate, ignoring case
     [InlineData("[State(\"⟦2x⟧\")] [Update(\"p = p\")]")]                          // not a name
     [InlineData("[Hyperparameter(\"⟦Step⟧\", 1)] [Update(\"p = p\")]")]            // reserved
+    [InlineData("[Hyperparameter(\"⟦ElementOffset⟧\", 1)] [Update(\"p = p + randn()\")]")]  // a randn() kernel's field
     [InlineData("[Hyperparameter(\"⟦Length⟧\", 1)] [Update(\"p = p\")]")]          // a member of OptGen.Optimizer
     [InlineData("[Update(\"let x = g\")] [Update(\"let ⟦x⟧ = p\")] [Update(\"p = p - x\")]")]
     [InlineData("[State(\"m\", ⟦Name = \"bad name\"⟧)] [Update(\"p = p - m\")]")]
