@@ -169,16 +169,16 @@ namespace OptGen.Generator
                     throw new BindException();
                 }
 
-                if (node.Text == "randn")
+                if (node.Text is "randn" or "rand")
                 {
                     if (_host)
                     {
-                        Report(DiagnosticDescriptors.NotAvailableHere, node.OperatorStart, node.OperatorLength, "randn",
+                        Report(DiagnosticDescriptors.NotAvailableHere, node.OperatorStart, node.OperatorLength, node.Text,
                             "it draws a different number for every element, and a step scalar is computed once per step on the host");
                         throw new BindException();
                     }
 
-                    return new Bound(new Expr(ExprOp.RandomNormal, _scope.RandomDraws++, string.Empty, EquatableArray<Expr>.Empty), false);
+                    return new Bound(new Expr(node.Text == "rand" ? ExprOp.RandomUniform : ExprOp.RandomNormal, _scope.RandomDraws++, string.Empty, EquatableArray<Expr>.Empty), false);
                 }
 
                 if (node.Text == "select")
@@ -295,7 +295,7 @@ namespace OptGen.Generator
 
             private static bool IsComparison(ExprOp op) => op is ExprOp.Less or ExprOp.LessOrEqual or ExprOp.Greater or ExprOp.GreaterOrEqual or ExprOp.Equal or ExprOp.NotEqual;
 
-            internal static bool IsUniform(Expr e) => e.Op is not (ExprOp.Variable or ExprOp.RandomNormal) && e.Args.All(IsUniform);
+            internal static bool IsUniform(Expr e) => e.Op is not (ExprOp.Variable or ExprOp.RandomNormal or ExprOp.RandomUniform) && e.Args.All(IsUniform);
 
             private readonly struct Bound
             {

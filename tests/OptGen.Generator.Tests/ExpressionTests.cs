@@ -152,6 +152,7 @@ public sealed class ExpressionTests
     [InlineData("[Update(\"p = ⟦pow⟧(p, 2)\")]")]                              // pow of a per-element value
     [InlineData("[StepScalar(\"k\", \"2 * ⟦randn⟧()\")] [Update(\"p = p - k\")]")]  // a random draw on the host
     [InlineData("[Update(\"p = p - ⟦pow⟧(2, randn())\")]")]                     // randn() is per element
+    [InlineData("[StepScalar(\"k\", \"⟦rand⟧()\")] [Update(\"p = p - k\")]")]
     public void NotAvailableHere(string attributes) => AssertAt(attributes, "OPTG0107");
 
     [Fact]

@@ -5,12 +5,14 @@ using Xunit;
 
 namespace OptGen.Runtime.Tests;
 
-/// <summary>Two randn() draws per element, stored: p holds draw 0 and the state w draw 1 of the last step.</summary>
+/// <summary>Two randn() draws and a rand() per element, stored: p holds draw 0, the state w draw 1 and u draw 2 (uniform).</summary>
 [Optimizer]
 [Hyperparameter("Seed", 5.0, Range = HyperparameterRange.NonNegative)]
 [State("w")]
+[State("u")]
 [Update("p = randn()")]
 [Update("w = randn()")]
+[Update("u = rand()")]
 public sealed partial class NormalDraws;
 
 /// <summary>
@@ -31,7 +33,7 @@ public sealed class RandomNormalTests
         ulong key = CounterRandom.Key(5, 3);
         foreach (int width in new[] { 1, 4, 8, 16 })
         {
-            float[] p = new float[N], g = new float[N], s = new float[N];
+            float[] p = new float[N], g = new float[N], s = new float[2 * N];
             for (nuint i = 0; i < N; i += (nuint)width)
             {
                 ref byte pb = ref System.Runtime.CompilerServices.Unsafe.As<float, byte>(ref p[0]);
@@ -39,10 +41,10 @@ public sealed class RandomNormalTests
                 ref byte sb = ref System.Runtime.CompilerServices.Unsafe.As<float, byte>(ref s[0]);
                 switch (width)
                 {
-                    case 1: kernel.Step<Float32Codec, Float32Codec, Float32Codec>(ref pb, ref gb, ref sb, 0, i); break;
-                    case 4: kernel.Step128<Float32Codec, Float32Codec, Float32Codec>(ref pb, ref gb, ref sb, 0, i); break;
-                    case 8: kernel.Step256<Float32Codec, Float32Codec, Float32Codec>(ref pb, ref gb, ref sb, 0, i); break;
-                    default: kernel.Step512<Float32Codec, Float32Codec, Float32Codec>(ref pb, ref gb, ref sb, 0, i); break;
+                    case 1: kernel.Step<Float32Codec, Float32Codec, Float32Codec>(ref pb, ref gb, ref sb, N, i); break;
+                    case 4: kernel.Step128<Float32Codec, Float32Codec, Float32Codec>(ref pb, ref gb, ref sb, N, i); break;
+                    case 8: kernel.Step256<Float32Codec, Float32Codec, Float32Codec>(ref pb, ref gb, ref sb, N, i); break;
+                    default: kernel.Step512<Float32Codec, Float32Codec, Float32Codec>(ref pb, ref gb, ref sb, N, i); break;
                 }
             }
 
@@ -50,6 +52,7 @@ public sealed class RandomNormalTests
             {
                 Assert.True(SameBits(CounterRandom.Normal(key, Offset + (ulong)i, 0), p[i]), $"width {width}, element {i}, draw 0");
                 Assert.True(SameBits(CounterRandom.Normal(key, Offset + (ulong)i, 1), s[i]), $"width {width}, element {i}, draw 1");
+                Assert.True(SameBits(CounterRandom.Uniform(key, Offset + (ulong)i, 2), s[N + i]), $"width {width}, element {i}, draw 2");
             }
         }
     }
@@ -172,5 +175,26 @@ public sealed class RandomNormalTests
         Assert.InRange(tail / N, 0.025 - (5 * se), 0.025 + (5 * se));
         Assert.InRange(lag / N, -5 / Math.Sqrt(N), 5 / Math.Sqrt(N));
         Assert.InRange(cross / N, -5 / Math.Sqrt(N), 5 / Math.Sqrt(N));
+    }
+
+    [Fact]
+    public void UniformDrawsHaveTheUniformMoments()
+    {
+        // rand() on [0, 1): mean 1/2 (SE √(1/12n)), E u² = 1/3 (SE √(4/45n)), P(u < 0.1) = 0.1; never 1.
+        const int N = 1_000_000;
+        ulong key = CounterRandom.Key(4, 1);
+        double s1 = 0, s2 = 0, low = 0;
+        for (int i = 0; i < N; i++)
+        {
+            double u = CounterRandom.Uniform(key, (ulong)i, 0);
+            Assert.True(u is >= 0 and < 1);
+            s1 += u;
+            s2 += u * u;
+            low += u < 0.1 ? 1 : 0;
+        }
+
+        Assert.InRange(s1 / N, 0.5 - (5 * Math.Sqrt(1.0 / 12 / N)), 0.5 + (5 * Math.Sqrt(1.0 / 12 / N)));
+        Assert.InRange(s2 / N, (1.0 / 3) - (5 * Math.Sqrt(4.0 / 45 / N)), (1.0 / 3) + (5 * Math.Sqrt(4.0 / 45 / N)));
+        Assert.InRange(low / N, 0.1 - (5 * Math.Sqrt(0.09 / N)), 0.1 + (5 * Math.Sqrt(0.09 / N)));
     }
 }

@@ -39,7 +39,7 @@ namespace OptGen.Generator.Emit
         /// <summary>Whether any statement draws random numbers.</summary>
         public static bool UsesRandom(IEnumerable<ElementStatement> body) => body.Any(s => UsesRandom(s.Value));
 
-        private static bool UsesRandom(Expr e) => e.Op == ExprOp.RandomNormal || e.Args.Any(UsesRandom);
+        private static bool UsesRandom(Expr e) => e.Op is ExprOp.RandomNormal or ExprOp.RandomUniform || e.Args.Any(UsesRandom);
 
         private static int Precedence(ExprOp op) => op switch
         {
@@ -76,14 +76,15 @@ namespace OptGen.Generator.Emit
                 case ExprOp.Variable:
                     text.Append(name(e, e.Op == ExprOp.StepNumber ? "t" : e.Name));
                     return;
-                case ExprOp.RandomNormal when flavor == ExprFlavor.Canonical:
+                case ExprOp.RandomNormal or ExprOp.RandomUniform when flavor == ExprFlavor.Canonical:
                     // The ordinal is part of the kernel's identity (two draws are different numbers).
-                    text.Append("RandomNormal#").Append(((int)e.Value).ToString(CultureInfo.InvariantCulture));
+                    text.Append(e.Op).Append('#').Append(((int)e.Value).ToString(CultureInfo.InvariantCulture));
                     return;
                 case ExprOp.RandomNormal:
+                case ExprOp.RandomUniform:
                     // A counter-based draw from (the step's key, the element's global index, the draw's ordinal): every
                     // width computes each lane with the scalar code, so all paths (and the GPU kernel) draw the same numbers.
-                    text.Append("global::OptGen.Kernels.CounterRandom.Normal").Append(vector ? v.Substring("Vector".Length) : string.Empty)
+                    text.Append(e.Op == ExprOp.RandomNormal ? "global::OptGen.Kernels.CounterRandom.Normal" : "global::OptGen.Kernels.CounterRandom.Uniform").Append(vector ? v.Substring("Vector".Length) : string.Empty)
                         .Append('(').Append(RandomKeyName).Append(", ").Append(IndexName).Append(", ")
                         .Append(((int)e.Value).ToString(CultureInfo.InvariantCulture)).Append(')');
                     return;
