@@ -30,9 +30,13 @@ public sealed partial class EmaMinT;
 public sealed partial class CumulativeAverage;
 
 /// <summary>
-/// The update rule of stochastic gradient Langevin dynamics, Φ ← Φ − η·g, declared as a rule; the noise is put
-/// into g by <see cref="LangevinSampler"/> (OptGen's IR has no random-number op yet).
+/// Stochastic gradient Langevin dynamics as an expression rule: Φ ← Φ − η·g + √(2ηT)·ξ, with ξ a standard normal
+/// drawn inside the fused kernel by <c>randn()</c> (counter-based: a pure function of Seed, t and the element's
+/// global index, so every SIMD width, thread count and the GPU kernel draw the same numbers).
 /// </summary>
 [Optimizer(Name = "demo.sgld")]
-[LearningRate(0.01)]
+[Hyperparameter("LearningRate", 0.01, Range = HyperparameterRange.NonNegative)]
+[Hyperparameter("Temperature", 1.0, Range = HyperparameterRange.NonNegative)]
+[Hyperparameter("Seed", 0.0, Range = HyperparameterRange.NonNegative)]
+[Update("p = p - LearningRate * g + sqrt(2 * LearningRate * Temperature) * randn()")]
 public sealed partial class SgldRule;

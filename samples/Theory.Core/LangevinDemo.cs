@@ -205,7 +205,7 @@ public static class LangevinDemo
                     new PlotSeries("exp(−L/T)/Z", centers, gibbsDensity, SeriesStyle.Line),
                     new PlotSeries("discrete chain, exact", grid, discreteAtGrid, SeriesStyle.Dashed),
                 ])],
-            [$"{n} chains, burn-in 20 time units, {options.Snapshots} snapshots 2 units apart; SE by batch means. Noise from a counter-based RNG keyed by (seed, step, index).",
+            [$"{n} chains, burn-in 20 time units, {options.Snapshots} snapshots 2 units apart; SE by batch means. Noise drawn inside the fused kernel by the rule's randn() (counter-based, keyed by seed, step and index).",
              "Tested: the exact stationary law of the discrete chain (grid solve) within 4 SE; the Gibbs density differs from it by O(η) (allowance column)."]);
     }
 

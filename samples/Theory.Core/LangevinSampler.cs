@@ -4,9 +4,9 @@ namespace OptGen.Samples.Theory;
 
 /// <summary>
 /// Stochastic gradient Langevin dynamics on OptGen: Φ ← Φ − η(∇L(Φ) + √(2T/η)·ξ), ξ ~ N(0, I), which is
-/// Φ ← Φ − η∇L(Φ) + √(2ηT)·ξ. The update is the declared rule <see cref="SgldRule"/> (one fused pass); the
-/// Gaussian noise is added to the gradient from <see cref="CounterRng"/>, keyed by (seed, step, index), so a CPU and
-/// a GPU path draw the same numbers. (OptGen's update IR has no random-number op yet; a native one is future work.)
+/// Φ ← Φ − η∇L(Φ) + √(2ηT)·ξ. The whole update, noise included, is the declared expression rule
+/// <see cref="SgldRule"/>: one fused pass whose <c>randn()</c> is keyed by (seed, step, global index), so a CPU and
+/// a GPU path draw the same numbers.
 /// </summary>
 /// <remarks>
 /// In the lecture's terms the gradient noise has variance σ² = 2T/η, so the continuous-time stationary density
@@ -15,8 +15,6 @@ namespace OptGen.Samples.Theory;
 public sealed class LangevinSampler
 {
     private readonly SgldRule _rule;
-    private readonly float[] _noisy;
-    private readonly ulong _key;
 
     /// <summary>Creates a sampler for <paramref name="length"/> coordinates.</summary>
     /// <exception cref="ArgumentOutOfRangeException">η or T is not positive and finite.</exception>
@@ -34,13 +32,11 @@ public sealed class LangevinSampler
             throw new ArgumentOutOfRangeException(nameof(temperature), temperature, "T must be finite.");
         }
 
-        _rule = new SgldRule(length) { LearningRate = learningRate };
-        _noisy = new float[length];
-        _key = CounterRng.Key(seed, 7);
+        _rule = new SgldRule(length) { LearningRate = learningRate, Temperature = temperature, Seed = seed };
         NoiseScale = Math.Sqrt(2 * temperature / learningRate);
     }
 
-    /// <summary>√(2T/η), the standard deviation of the noise added to the gradient.</summary>
+    /// <summary>√(2T/η): the rule's noise √(2ηT)·ξ is η times gradient noise of this standard deviation.</summary>
     public double NoiseScale { get; }
 
     /// <summary>Steps taken.</summary>
@@ -50,17 +46,11 @@ public sealed class LangevinSampler
     /// <exception cref="ArgumentException">A length differs from the sampler's; nothing is written.</exception>
     public void Step(Span<float> parameters, ReadOnlySpan<float> lossGradient)
     {
-        if (lossGradient.Length != _noisy.Length)
+        if (lossGradient.Length != _rule.Length)
         {
-            throw new ArgumentException($"Expected {_noisy.Length} gradients but got {lossGradient.Length}.", nameof(lossGradient));
+            throw new ArgumentException($"Expected {_rule.Length} gradients but got {lossGradient.Length}.", nameof(lossGradient));
         }
 
-        long step = _rule.StepCount;
-        for (int i = 0; i < _noisy.Length; i++)
-        {
-            _noisy[i] = (float)(lossGradient[i] + (NoiseScale * CounterRng.NormalFromKey(_key, step, i)));
-        }
-
-        _rule.Step(parameters, _noisy);
+        _rule.Step(parameters, lossGradient);
     }
 }

@@ -68,7 +68,7 @@ namespace OptGen.Generator
 
             Expr Rewrite(Expr e)
             {
-                if (e.Op == ExprOp.Constant || e.Op == ExprOp.Variable)
+                if (e.Op is ExprOp.Constant or ExprOp.Variable or ExprOp.RandomNormal or ExprOp.RandomUniform)
                 {
                     return e;
                 }
@@ -161,7 +161,7 @@ namespace OptGen.Generator
 
         private static bool Reads(Expr e, string name) => (e.Op == ExprOp.Variable && e.Name == name) || e.Args.Any(a => Reads(a, name));
 
-        private static bool IsUniform(Expr e) => e.Op != ExprOp.Variable && e.Args.All(IsUniform);
+        private static bool IsUniform(Expr e) => e.Op is not (ExprOp.Variable or ExprOp.RandomNormal or ExprOp.RandomUniform) && e.Args.All(IsUniform);
 
         private static bool IsComparison(ExprOp op) =>
             op is ExprOp.Less or ExprOp.LessOrEqual or ExprOp.Greater or ExprOp.GreaterOrEqual or ExprOp.Equal or ExprOp.NotEqual;

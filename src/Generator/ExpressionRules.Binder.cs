@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Linq;
 using Microsoft.CodeAnalysis;
 using OptGen.Generator.Diagnostics;
+using OptGen.Generator.Helpers;
 using OptGen.Generator.Model;
 
 namespace OptGen.Generator
@@ -168,6 +169,18 @@ namespace OptGen.Generator
                     throw new BindException();
                 }
 
+                if (node.Text is "randn" or "rand")
+                {
+                    if (_host)
+                    {
+                        Report(DiagnosticDescriptors.NotAvailableHere, node.OperatorStart, node.OperatorLength, node.Text,
+                            "it draws a different number for every element, and a step scalar is computed once per step on the host");
+                        throw new BindException();
+                    }
+
+                    return new Bound(new Expr(node.Text == "rand" ? ExprOp.RandomUniform : ExprOp.RandomNormal, _scope.RandomDraws++, string.Empty, EquatableArray<Expr>.Empty), false);
+                }
+
                 if (node.Text == "select")
                 {
                     return Select(node.Args[0], node.Args[1], node.Args[2]);
@@ -282,7 +295,7 @@ namespace OptGen.Generator
 
             private static bool IsComparison(ExprOp op) => op is ExprOp.Less or ExprOp.LessOrEqual or ExprOp.Greater or ExprOp.GreaterOrEqual or ExprOp.Equal or ExprOp.NotEqual;
 
-            internal static bool IsUniform(Expr e) => e.Op != ExprOp.Variable && e.Args.All(IsUniform);
+            internal static bool IsUniform(Expr e) => e.Op is not (ExprOp.Variable or ExprOp.RandomNormal or ExprOp.RandomUniform) && e.Args.All(IsUniform);
 
             private readonly struct Bound
             {

@@ -46,15 +46,16 @@ namespace OptGen.Generator
         {
             "p", "g", "t", "let", "step", "hyperparameters", "gradientScale", "kernel", "Invoke", "Step", "Step128", "Step256", "Step512",
             "StateCount", "BytesRead", "BytesWritten", "parameters", "gradients", "state", "stride", "i", "CreateKernel", "RuleDescriptor", "RunKernel",
+            "RandomKey", "ElementOffset", // the fields (and CreateKernel's parameter) of a kernel that calls randn()
         };
 
         private static readonly Dictionary<string, int> Functions = new(StringComparer.Ordinal)
         {
             ["sqrt"] = 1, ["rsqrt"] = 1, ["abs"] = 1, ["sign"] = 1, ["exp"] = 1, ["log"] = 1,
-            ["min"] = 2, ["max"] = 2, ["pow"] = 2, ["clamp"] = 3, ["lerp"] = 3, ["select"] = 3,
+            ["min"] = 2, ["max"] = 2, ["pow"] = 2, ["clamp"] = 3, ["lerp"] = 3, ["select"] = 3, ["randn"] = 0, ["rand"] = 0,
         };
 
-        private static string FunctionList => "sqrt, rsqrt, abs, sign, exp, log, min, max, clamp, lerp, select and (per step only) pow";
+        private static string FunctionList => "sqrt, rsqrt, abs, sign, exp, log, min, max, clamp, lerp, select, (per element only) randn() and rand(), and (per step only) pow";
 
         /// <summary>Whether the class declares its rule with expression attributes.</summary>
         public static bool IsExpressionRule(INamedTypeSymbol type) => type.GetAttributes().Any(a => KindOf(a) is not null);
@@ -430,6 +431,9 @@ namespace OptGen.Generator
 
             /// <summary>The locals defined so far (statement order).</summary>
             public HashSet<string> Locals { get; } = new(StringComparer.Ordinal);
+
+            /// <summary>The number of randn() draws bound so far: each gets its own ordinal, so two draws are independent.</summary>
+            public int RandomDraws { get; set; }
         }
 
         /// <summary>

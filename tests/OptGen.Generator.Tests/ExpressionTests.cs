@@ -122,6 +122,7 @@ public sealed class ExpressionTests
     [InlineData("[Update(\"p = ⟦min⟧(p)\")]")]
     [InlineData("[Update(\"p = p - ⟦sqrt⟧(g, p)\")]")]
     [InlineData("[Update(\"p = ⟦lerp⟧(p, g)\")]")]
+    [InlineData("[Update(\"p = p + ⟦randn⟧(g)\")]")]
     public void ArgumentCount(string attributes) => AssertAt(attributes, "OPTG0103");
 
     [Theory]
@@ -149,6 +150,9 @@ public sealed class ExpressionTests
     [Theory]
     [InlineData("[StepScalar(\"k\", \"⟦p⟧ * 2\")] [Update(\"p = p - k\")]")]   // per-element value on the host
     [InlineData("[Update(\"p = ⟦pow⟧(p, 2)\")]")]                              // pow of a per-element value
+    [InlineData("[StepScalar(\"k\", \"2 * ⟦randn⟧()\")] [Update(\"p = p - k\")]")]  // a random draw on the host
+    [InlineData("[Update(\"p = p - ⟦pow⟧(2, randn())\")]")]                     // randn() is per element
+    [InlineData("[StepScalar(\"k\", \"⟦rand⟧()\")] [Update(\"p = p - k\")]")]
     public void NotAvailableHere(string attributes) => AssertAt(attributes, "OPTG0107");
 
     [Fact]
@@ -158,6 +162,7 @@ public sealed class ExpressionTests
     [InlineData("[State(\"m\")] [State(\"⟦M⟧\")] [Update(\"p = p - m\")]")]        // duplicate, ignoring case
     [InlineData("[State(\"⟦2x⟧\")] [Update(\"p = p\")]")]                          // not a name
     [InlineData("[Hyperparameter(\"⟦Step⟧\", 1)] [Update(\"p = p\")]")]            // reserved
+    [InlineData("[Hyperparameter(\"⟦ElementOffset⟧\", 1)] [Update(\"p = p + randn()\")]")]  // a randn() kernel's field
     [InlineData("[Hyperparameter(\"⟦Length⟧\", 1)] [Update(\"p = p\")]")]          // a member of OptGen.Optimizer
     [InlineData("[Update(\"let x = g\")] [Update(\"let ⟦x⟧ = p\")] [Update(\"p = p - x\")]")]
     [InlineData("[State(\"m\", ⟦Name = \"bad name\"⟧)] [Update(\"p = p - m\")]")]

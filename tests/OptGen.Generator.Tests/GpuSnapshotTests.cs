@@ -49,6 +49,29 @@ public sealed class GpuSnapshotTests
     }
 
     [Fact]
+    public void RandomDrawsMatchSnapshotOnCpuAndGpu()
+    {
+        GeneratorHarness.Run run = GenerateWithIlgpu("""
+            using OptGen;
+            namespace Demo;
+
+            [Optimizer]
+            [Hyperparameter("LearningRate", 0.01, Range = HyperparameterRange.NonNegative)]
+            [Hyperparameter("Temperature", 1.0, Range = HyperparameterRange.NonNegative)]
+            [Hyperparameter("Seed", 0.0, Range = HyperparameterRange.NonNegative)]
+            [Update("p = p - LearningRate * g + sqrt(2 * LearningRate * Temperature) * randn()")]
+            public partial class Sgld;
+            """);
+
+        Assert.Empty(run.Exceptions);
+        Assert.Empty(run.OptGenDiagnostics);
+        Assert.Empty(run.Errors);
+        Snapshot.Verify("Sgld.Kernel", run.Files.Single(f => f.Key.StartsWith("OptGen.Generated.UpdateKernel_", StringComparison.Ordinal) && !f.Key.EndsWith("_Gpu.g.cs", StringComparison.Ordinal)).Value);
+        Snapshot.Verify("Sgld.Optimizer", run.Files["Demo.Sgld.g.cs"]);
+        Snapshot.Verify("Sgld.GpuKernel", run.Files.Single(f => f.Key.EndsWith("_Gpu.g.cs", StringComparison.Ordinal)).Value);
+    }
+
+    [Fact]
     public void NoGpuCodeWithoutIlgpu()
     {
         GeneratorHarness.Run run = GeneratorHarness.Generate(AdamDeclaration);

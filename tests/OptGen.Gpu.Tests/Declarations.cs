@@ -62,3 +62,16 @@ public partial class GpuFirstSampleRmsProp;
 [Epsilon(1e-8)]
 [WeightDecay(0)]
 public partial class GpuAdamax;
+
+/// <summary>
+/// Stochastic gradient Langevin dynamics with two randn() draws and a rand() per element: the GPU kernel must draw the same
+/// counter-based numbers (from Seed, t and the element's index) as the CPU SIMD path.
+/// </summary>
+[Optimizer]
+[Hyperparameter("LearningRate", 0.01, Range = HyperparameterRange.NonNegative)]
+[Hyperparameter("Temperature", 0.5, Range = HyperparameterRange.NonNegative)]
+[Hyperparameter("Seed", 11.0, Range = HyperparameterRange.NonNegative)]
+[State("noise")]
+[Update("noise = randn() + rand()")]
+[Update("p = p - LearningRate * g + sqrt(2 * LearningRate * Temperature) * randn() + 0.001 * noise")]
+public partial class GpuLangevin;

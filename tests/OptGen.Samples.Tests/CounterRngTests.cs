@@ -83,11 +83,12 @@ public sealed class CounterRngTests
         Assert.Equal(small, large.Take(10).ToArray());
         Assert.Equal(5, samplerSmall.StepCount);
 
-        // Pure noise from 0 for 5 steps: x = −η·√(2T/η)·Σξ, so Var x = 5·2ηT = 0.05; check one coordinate exactly.
+        // Pure noise from 0 for 5 steps: x = √(2ηT)·Σξ, so Var x = 5·2ηT = 0.05; check one coordinate exactly.
         double expected = 0;
         for (int step = 0; step < 5; step++)
         {
-            expected -= 0.01 * Math.Sqrt(2 * 0.5 / 0.01) * CounterRng.Normal(3, 7, step, 4);
+            // The rule's randn(): standard normal number 0 of element 4 at step t = step + 1 with Seed = 3.
+            expected += Math.Sqrt(2 * 0.01 * 0.5) * OptGen.Kernels.CounterRandom.Normal(OptGen.Kernels.CounterRandom.Key(3, step + 1), 4, 0);
         }
 
         Assert.Equal(expected, small[4], 5);

@@ -148,9 +148,11 @@ namespace OptGen.Generator.Emit
             w.Line();
             w.Line("/// <inheritdoc/>");
             w.Open("protected override void RunKernel<TParameter, TGradient, TState>(scoped in global::OptGen.Kernels.KernelArguments arguments)");
+            bool random = ExprText.UsesRandom(program.Body);
+            string offsetArgument = random ? ", arguments.ElementOffset" : string.Empty;
             w.Line(hasHostState
-                ? $"{kernelType} kernel = CreateKernel(arguments.Hyperparameters, arguments.HostState, arguments.Step, arguments.GradientScale);"
-                : $"{kernelType} kernel = CreateKernel(arguments.Hyperparameters, arguments.Step, arguments.GradientScale);");
+                ? $"{kernelType} kernel = CreateKernel(arguments.Hyperparameters, arguments.HostState, arguments.Step, arguments.GradientScale{offsetArgument});"
+                : $"{kernelType} kernel = CreateKernel(arguments.Hyperparameters, arguments.Step, arguments.GradientScale{offsetArgument});");
             w.Line($"global::OptGen.Kernels.UpdateDriver.Run<{kernelType}, TParameter, TGradient, TState>(in kernel, in arguments);");
             w.Close();
 
@@ -165,9 +167,16 @@ namespace OptGen.Generator.Emit
 
             w.Line("/// <param name=\"step\">The step number t = 1, 2, ….</param>");
             w.Line("/// <param name=\"gradientScale\">The runtime's factor on every gradient element.</param>");
+            string offsetParameter = string.Empty;
+            if (random)
+            {
+                w.Line("/// <param name=\"elementOffset\">The global index of the first element the kernel updates (randn() draws by global index).</param>");
+                offsetParameter = ", ulong elementOffset = 0";
+            }
+
             w.Open(hasHostState
-                ? $"internal static {kernelType} CreateKernel(global::System.ReadOnlySpan<double> hyperparameters, global::System.ReadOnlySpan<double> hostState, long step, double gradientScale)"
-                : $"internal static {kernelType} CreateKernel(global::System.ReadOnlySpan<double> hyperparameters, long step, double gradientScale)");
+                ? $"internal static {kernelType} CreateKernel(global::System.ReadOnlySpan<double> hyperparameters, global::System.ReadOnlySpan<double> hostState, long step, double gradientScale{offsetParameter})"
+                : $"internal static {kernelType} CreateKernel(global::System.ReadOnlySpan<double> hyperparameters, long step, double gradientScale{offsetParameter})");
             var used = new HashSet<string>(program.Host.SelectMany(h => Leaves(h.Value)).Where(e => e.Op == ExprOp.Hyperparameter).Select(e => e.Name));
             bool usesT = program.Host.SelectMany(h => Leaves(h.Value)).Any(e => e.Op == ExprOp.StepNumber);
             if (usesT)
@@ -201,7 +210,20 @@ namespace OptGen.Generator.Emit
             EquatableArray<HostStatement> scalars = program.KernelScalars;
             for (int i = 0; i < scalars.Count; i++)
             {
-                w.Line($"{Camel(scalars[i].Name)}: (float){scalars[i].Name}{(i == scalars.Count - 1 ? ");" : ",")}");
+                w.Line($"{Camel(scalars[i].Name)}: (float){scalars[i].Name}{(i == scalars.Count - 1 && !random ? ");" : ",")}");
+            }
+
+            if (random)
+            {
+                // The seed is the rule's hyperparameter named Seed (a whole number), or 0 when it declares none.
+                int seed = -1;
+                for (int k = 0; k < program.Hyperparameters.Count && seed < 0; k++)
+                {
+                    seed = program.Hyperparameters[k].Name == "Seed" ? k : -1;
+                }
+
+                w.Line($"randomKey: global::OptGen.Kernels.CounterRandom.Key({(seed >= 0 ? $"hyperparameters[{seed}]" : "0.0")}, step),");
+                w.Line("elementOffset: elementOffset);");
             }
 
             w.Outdent();
@@ -258,12 +280,32 @@ namespace OptGen.Generator.Emit
                 w.Line($"public readonly float {scalar};");
             }
 
+            bool random = ExprText.UsesRandom(kernel.Body);
+            var constructorParameters = kernel.ScalarNames.Select(s => "float " + Camel(s)).ToList();
+            if (random)
+            {
+                w.Line();
+                w.Line("/// <summary>The step's random key, from the seed and t (<see cref=\"global::OptGen.Kernels.CounterRandom.Key\"/>).</summary>");
+                w.Line($"public readonly ulong {ExprText.RandomKeyName};");
+                w.Line();
+                w.Line("/// <summary>The global index of the element the Step methods call element 0: randn() draws by global index.</summary>");
+                w.Line("public readonly ulong ElementOffset;");
+                constructorParameters.Add("ulong randomKey");
+                constructorParameters.Add("ulong elementOffset");
+            }
+
             w.Line();
             w.Line("/// <summary>Creates the kernel for one step from its per-step scalars.</summary>");
-            w.Open($"public {kernel.Name}({string.Join(", ", kernel.ScalarNames.Select(s => "float " + Camel(s)))})");
+            w.Open($"public {kernel.Name}({string.Join(", ", constructorParameters)})");
             foreach (string scalar in kernel.ScalarNames)
             {
                 w.Line($"{scalar} = {Camel(scalar)};");
+            }
+
+            if (random)
+            {
+                w.Line($"{ExprText.RandomKeyName} = randomKey;");
+                w.Line("ElementOffset = elementOffset;");
             }
 
             w.Close();
@@ -277,6 +319,11 @@ namespace OptGen.Generator.Emit
                 string type = flavor == ExprFlavor.ElementScalar ? "float" : $"{Vectors}{flavor}<float>";
                 var parameters = new List<string> { $"ref {type} p", $"{type} g" };
                 parameters.AddRange(kernel.StateSymbols.Select(s => $"ref {type} {s}"));
+                if (random)
+                {
+                    parameters.Insert(0, "ulong " + ExprText.IndexName);
+                }
+
                 w.Line();
                 w.Line(flavor == ExprFlavor.ElementScalar
                     ? "/// <summary>Updates one element: the same code the SIMD overloads and the GPU kernel run.</summary>"
@@ -325,7 +372,7 @@ namespace OptGen.Generator.Emit
                         : $"{type} {kernel.StateSymbols[k]} = default;");
                 }
 
-                w.Line($"Invoke(ref p, g{string.Concat(kernel.StateSymbols.Select(s => ", ref " + s))});");
+                w.Line($"Invoke({(random ? "ElementOffset + i, " : string.Empty)}ref p, g{string.Concat(kernel.StateSymbols.Select(s => ", ref " + s))});");
                 w.Line($"TParameter.Store{width}(ref parameters, i, p);");
                 for (int k = 0; k < kernel.StateSymbols.Count; k++)
                 {

@@ -1,5 +1,7 @@
 using System;
+using System.Collections.Generic;
 using System.Globalization;
+using System.Linq;
 using System.Text;
 using OptGen.Generator.Model;
 
@@ -27,6 +29,17 @@ namespace OptGen.Generator.Emit
             Write(text, e, flavor, name, 0);
             return text.ToString();
         }
+
+        /// <summary>The kernel field holding the step's random key (rules that call randn()).</summary>
+        public const string RandomKeyName = "RandomKey";
+
+        /// <summary>The <c>Invoke</c> parameter holding the global index of the (first) element (rules that call randn()).</summary>
+        public const string IndexName = "global_index";
+
+        /// <summary>Whether any statement draws random numbers.</summary>
+        public static bool UsesRandom(IEnumerable<ElementStatement> body) => body.Any(s => UsesRandom(s.Value));
+
+        private static bool UsesRandom(Expr e) => e.Op is ExprOp.RandomNormal or ExprOp.RandomUniform || e.Args.Any(UsesRandom);
 
         private static int Precedence(ExprOp op) => op switch
         {
@@ -62,6 +75,18 @@ namespace OptGen.Generator.Emit
                 case ExprOp.HostState:
                 case ExprOp.Variable:
                     text.Append(name(e, e.Op == ExprOp.StepNumber ? "t" : e.Name));
+                    return;
+                case ExprOp.RandomNormal or ExprOp.RandomUniform when flavor == ExprFlavor.Canonical:
+                    // The ordinal is part of the kernel's identity (two draws are different numbers).
+                    text.Append(e.Op).Append('#').Append(((int)e.Value).ToString(CultureInfo.InvariantCulture));
+                    return;
+                case ExprOp.RandomNormal:
+                case ExprOp.RandomUniform:
+                    // A counter-based draw from (the step's key, the element's global index, the draw's ordinal): every
+                    // width computes each lane with the scalar code, so all paths (and the GPU kernel) draw the same numbers.
+                    text.Append(e.Op == ExprOp.RandomNormal ? "global::OptGen.Kernels.CounterRandom.Normal" : "global::OptGen.Kernels.CounterRandom.Uniform").Append(vector ? v.Substring("Vector".Length) : string.Empty)
+                        .Append('(').Append(RandomKeyName).Append(", ").Append(IndexName).Append(", ")
+                        .Append(((int)e.Value).ToString(CultureInfo.InvariantCulture)).Append(')');
                     return;
                 case ExprOp.Scalar:
                     text.Append(vector ? $"{vec}.Create({name(e, e.Name)})" : name(e, e.Name));

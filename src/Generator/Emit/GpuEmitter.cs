@@ -40,7 +40,7 @@ namespace OptGen.Generator.Emit
             w.Line($"/// The ILGPU kernel of <see cref=\"{kernel.Name}\"/>, the fused per-element update of " + string.Join(", ", users.Select(u => $"<see cref=\"global::{u}\"/>")) + ".");
             w.Line("/// </summary>");
             w.Line("/// <remarks>");
-            w.Line($"/// <para>Per element, a thread loads p, g and the state, calls <see cref=\"{kernel.Name}.Invoke(ref float, float{string.Concat(kernel.StateSymbols.Select(_ => ", ref float"))})\"/>,");
+            w.Line($"/// <para>Per element, a thread loads p, g and the state, calls <see cref=\"{kernel.Name}.Invoke({(ExprText.UsesRandom(kernel.Body) ? "ulong, " : string.Empty)}ref float, float{string.Concat(kernel.StateSymbols.Select(_ => ", ref float"))})\"/>,");
             w.Line("/// the same scalar update the CPU path runs, and stores p and the state back. The per-step scalars travel in");
             w.Line("/// the kernel struct, passed by value as the second kernel parameter.</para>");
             w.Line("/// <para>" + CpuEmitter.Xml(CpuEmitter.Traffic(kernel)) + "</para>");
@@ -76,7 +76,7 @@ namespace OptGen.Generator.Emit
                 w.Line($"float {s}_i = {s}[i];");
             }
 
-            w.Line($"kernel.Invoke(ref p_i, g[i]{string.Concat(kernel.StateSymbols.Select(s => $", ref {s}_i"))});");
+            w.Line($"kernel.Invoke({(ExprText.UsesRandom(kernel.Body) ? "kernel.ElementOffset + (ulong)i, " : string.Empty)}ref p_i, g[i]{string.Concat(kernel.StateSymbols.Select(s => $", ref {s}_i"))});");
             w.Line("p[i] = p_i;");
             foreach (string s in kernel.StateSymbols)
             {

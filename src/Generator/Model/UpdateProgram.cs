@@ -21,6 +21,8 @@ namespace OptGen.Generator.Model
         HostState,       // Name: a carried host state (host only): its value before the step in an advance, after it elsewhere
         Scalar,          // Name: a kernel scalar (element only)
         Variable,        // Name: p, g, a state buffer or an element local (element only)
+        RandomNormal,    // Value: the draw's ordinal k in the rule; a standard normal from (seed, t, global element index, k) (element only)
+        RandomUniform,   // Value: the draw's ordinal k; uniform on [0, 1) from the same counter (element only)
 
         // Unary.
         Negate,

@@ -29,6 +29,13 @@ public ref struct KernelArguments
     /// <summary>The distance, in elements, between consecutive state buffers.</summary>
     public nuint StateStride;
 
+    /// <summary>
+    /// The global index of the first element: its position in the optimizer's whole parameter set (0 for
+    /// <see cref="Optimizer.Step(System.Span{float}, System.ReadOnlySpan{float})"/>). Rules that call <c>randn()</c>
+    /// draw by global index, so a tensor's numbers do not depend on how the step splits it.
+    /// </summary>
+    public ulong ElementOffset;
+
     /// <summary>The number of elements to update.</summary>
     public nuint Length;
 

@@ -439,6 +439,7 @@ public abstract partial class Optimizer
                 Gradients = ref *(byte*)(slot.Gradients + ((nint)piece.Start * TGradient.ElementSize)),
                 State = ref *(byte*)(state + (((nint)Layout.StateOffsetOf(piece.Tensor) + piece.Start) * TState.ElementSize)),
                 StateStride = stride,
+                ElementOffset = (ulong)(Layout.StateOffsetOf(piece.Tensor) + piece.Start),
                 Length = (nuint)piece.Length,
             };
             RunKernel<TParameter, TGradient, TState>(in arguments);
