@@ -8,7 +8,7 @@ namespace OptGen.Kernels;
 /// bfloat16 storage with stochastic rounding on store: a value between two bfloat16 neighbours becomes the upper one
 /// with probability equal to its distance from the lower one, so E[round(x)] = x and small updates are not lost.
 /// The random bits are a hash of the element index and a per-piece seed (<see cref="StochasticRounding"/>), so the
-/// result depends on the data, the step and the seed, never on the thread that ran it. Loads are exact.
+/// result depends on the data, the step and the seed, never on the thread that ran it. Loads are exact (the same widening as <see cref="BFloat16Codec"/>, which they call).
 /// </summary>
 public readonly struct StochasticBFloat16Codec : IElementCodec
 {
@@ -17,7 +17,7 @@ public readonly struct StochasticBFloat16Codec : IElementCodec
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Load(ref byte source, nuint index) => BitConverter.Int32BitsToSingle(Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref source, index * 2)) << 16);
+    public static float Load(ref byte source, nuint index) => BFloat16Codec.Load(ref source, index);
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -25,10 +25,7 @@ public readonly struct StochasticBFloat16Codec : IElementCodec
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128<float> Load128(ref byte source, nuint index)
-    {
-        return (SixteenBit.Load128(ref source, index) << 16).AsSingle();
-    }
+    public static Vector128<float> Load128(ref byte source, nuint index) => BFloat16Codec.Load128(ref source, index);
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -44,10 +41,7 @@ public readonly struct StochasticBFloat16Codec : IElementCodec
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> Load256(ref byte source, nuint index)
-    {
-        return (SixteenBit.Load256(ref source, index) << 16).AsSingle();
-    }
+    public static Vector256<float> Load256(ref byte source, nuint index) => BFloat16Codec.Load256(ref source, index);
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -63,10 +57,7 @@ public readonly struct StochasticBFloat16Codec : IElementCodec
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> Load512(ref byte source, nuint index)
-    {
-        return (SixteenBit.Load512(ref source, index) << 16).AsSingle();
-    }
+    public static Vector512<float> Load512(ref byte source, nuint index) => BFloat16Codec.Load512(ref source, index);
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
