@@ -251,13 +251,14 @@ public sealed class PerformanceContractTests
             optimizer.Step(p, g[0]);
         }
 
-        // Work runs on pool threads too, so count every thread's allocations. Another thread of the test host may
-        // allocate meanwhile: take the least of a few windows. A step that allocates makes every window non-zero.
+        // Work runs on pool threads too, so count every thread's allocations. Other threads of the process (the test
+        // host, the thread pool injecting a worker on a loaded 2-core machine) may allocate meanwhile: take the least
+        // of many short windows. A step that allocates makes every window non-zero, however many there are.
         long least = long.MaxValue;
-        for (int attempt = 0; attempt < 5 && least != 0; attempt++)
+        for (int attempt = 0; attempt < 25 && least != 0; attempt++)
         {
             long before = GC.GetTotalAllocatedBytes(precise: true);
-            for (int s = 0; s < 10; s++)
+            for (int s = 0; s < 2; s++)
             {
                 optimizer.Step(p, g[0]);
             }
