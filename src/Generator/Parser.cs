@@ -431,60 +431,35 @@ namespace OptGen.Generator
         private static T? Named<T>(Dictionary<string, AttributeData> attributes, string attribute, string name)
             where T : class => attributes.TryGetValue(attribute, out AttributeData? data) ? Named<T>(data, name) : null;
 
-        private static T? Named<T>(AttributeData attribute, string name)
-            where T : class
+        /// <summary>Whether the named argument <paramref name="name"/> is given (and readable), and its value.</summary>
+        private static bool TryNamedValue(AttributeData attribute, string name, out object? value)
         {
             foreach (KeyValuePair<string, TypedConstant> pair in attribute.NamedArguments)
             {
                 if (pair.Key == name && pair.Value.Kind != TypedConstantKind.Error)
                 {
-                    return pair.Value.Value as T;
-                }
-            }
-
-            return null;
-        }
-
-        private static bool TryNamed(AttributeData attribute, string name, out double value)
-        {
-            foreach (KeyValuePair<string, TypedConstant> pair in attribute.NamedArguments)
-            {
-                if (pair.Key == name && pair.Value.Kind != TypedConstantKind.Error)
-                {
-                    value = ToDouble(pair.Value.Value);
+                    value = pair.Value.Value;
                     return true;
                 }
             }
 
-            value = 0;
+            value = null;
             return false;
         }
 
-        private static int NamedInt(AttributeData attribute, string name)
-        {
-            foreach (KeyValuePair<string, TypedConstant> pair in attribute.NamedArguments)
-            {
-                if (pair.Key == name && pair.Value.Value is int i)
-                {
-                    return i;
-                }
-            }
+        private static T? Named<T>(AttributeData attribute, string name)
+            where T : class => TryNamedValue(attribute, name, out object? value) ? value as T : null;
 
-            return 0;
+        private static bool TryNamed(AttributeData attribute, string name, out double value)
+        {
+            bool present = TryNamedValue(attribute, name, out object? raw);
+            value = present ? ToDouble(raw) : 0;
+            return present;
         }
 
-        private static bool NamedBool(AttributeData attribute, string name)
-        {
-            foreach (KeyValuePair<string, TypedConstant> pair in attribute.NamedArguments)
-            {
-                if (pair.Key == name && pair.Value.Value is bool b)
-                {
-                    return b;
-                }
-            }
+        private static int NamedInt(AttributeData attribute, string name) => TryNamedValue(attribute, name, out object? value) && value is int i ? i : 0;
 
-            return false;
-        }
+        private static bool NamedBool(AttributeData attribute, string name) => TryNamedValue(attribute, name, out object? value) && value is true;
 
         private static double Positional(AttributeData attribute, int index) =>
             index < attribute.ConstructorArguments.Length ? ToDouble(attribute.ConstructorArguments[index].Value) : double.NaN;
