@@ -78,6 +78,15 @@ namespace OptGen.Generator
                     return Expr.Scalar(ScalarFor(e));
                 }
 
+                // x / s with s the same for every element: the host computes 1/s in double once per step and the
+                // element multiplies. A division costs several times a multiply on every CPU and bounds the step
+                // when the data fits in cache; the result differs from x / s by at most an ulp or so. A literal
+                // divisor is left as written.
+                if (e.Op == ExprOp.Divide && e.Args[1].Op != ExprOp.Constant && IsUniform(e.Args[1]))
+                {
+                    return Rewrite(e.Args[0]) * Expr.Scalar(ScalarFor(Expr.Constant(1) / e.Args[1]));
+                }
+
                 return new Expr(e.Op, e.Value, e.Name, e.Args.Select(Rewrite).ToEquatableArray());
             }
 

@@ -221,8 +221,8 @@ namespace OptGen.Generator
 
                 if (second.Kind == SecondMomentKind.Mean)
                 {
-                    b.Scalar("StepNumber", t, "t");
-                    source = source / Expr.Scalar("StepNumber");
+                    b.Scalar("InverseStepNumber", one / t, "1/t");
+                    source = source * Expr.Scalar("InverseStepNumber");
                     sourceMath = $"({sourceMath}/t)";
                 }
 
@@ -235,17 +235,26 @@ namespace OptGen.Generator
                 {
                     bool sqrt = second.Power == 0.5;
                     bool correct = power && secondAverages && spec.Epsilon is not { BeforeBiasCorrection: true };
+                    EpsilonSpec? eps = spec.Epsilon;
+                    bool inside = eps?.Placement == EpsilonPlacement.InsideSqrt;
                     Expr bc2 = one - Expr.Binary(ExprOp.Pow, beta2, t);
+
+                    // The bias correction reaches the kernel as a reciprocal computed in double on the host, so the
+                    // element pays a multiply instead of a division: at sizes that fit in cache the divider, not
+                    // memory, bounds the step, and √ plus one division is all a rule with a denominator needs.
+                    // With ε inside the root the correction applies to v itself (√(v/(1 − β₂ᵗ) + ε)).
+                    bool rootedCorrection = sqrt && !inside;
                     if (correct)
                     {
-                        b.Scalar("SecondMomentCorrection", sqrt ? Expr.Unary(ExprOp.Sqrt, bc2) : bc2, sqrt ? "√(1 − β₂ᵗ)" : "1 − β₂ᵗ");
+                        b.Scalar("SecondMomentCorrectionInverse", one / (rootedCorrection ? Expr.Unary(ExprOp.Sqrt, bc2) : bc2),
+                            rootedCorrection ? "1/√(1 − β₂ᵗ)" : "1/(1 − β₂ᵗ)");
                     }
 
                     Expr Root(Expr e) => sqrt ? Expr.Unary(ExprOp.Sqrt, e) : e;
+                    Expr Correct(Expr e) => correct ? e * Expr.Scalar("SecondMomentCorrectionInverse") : e;
                     string RootMath(string e) => sqrt ? $"√{e}" : e;
-                    string corrected = correct ? (sqrt ? $"{sourceMath}/(1 − β₂ᵗ)" : $"{sourceMath}/(1 − β₂ᵗ)") : sourceMath;
-                    EpsilonSpec? eps = spec.Epsilon;
-                    if (eps is not null)
+                    string corrected = correct ? $"{sourceMath}/(1 − β₂ᵗ)" : sourceMath;
+                    if (eps is not null && eps.Placement != EpsilonPlacement.Decoupled)
                     {
                         b.Scalar("Epsilon", Expr.Hyperparameter("Epsilon"), "ε");
                     }
@@ -254,21 +263,24 @@ namespace OptGen.Generator
                     switch (eps?.Placement)
                     {
                         case null:
-                            denominator = correct ? Root(source) / Expr.Scalar("SecondMomentCorrection") : Root(source);
+                            denominator = Correct(Root(source));
                             denominatorMath = RootMath(Wrap(corrected));
                             break;
                         case EpsilonPlacement.OutsideSqrt:
-                            denominator = (correct ? Root(source) / Expr.Scalar("SecondMomentCorrection") : Root(source)) + epsilon;
+                            denominator = Correct(Root(source)) + epsilon;
                             denominatorMath = $"{RootMath(Wrap(corrected))} + ε";
                             break;
                         case EpsilonPlacement.InsideSqrt:
                             // Without the root (power 1) ε inside and outside coincide: s + ε.
-                            Expr inner = correct ? source / Expr.Scalar("SecondMomentCorrection") : source;
-                            denominator = sqrt ? Expr.Unary(ExprOp.Sqrt, inner + epsilon) : inner + epsilon;
+                            denominator = Root(Correct(source) + epsilon);
                             denominatorMath = sqrt ? $"√({corrected} + ε)" : $"{corrected} + ε";
                             break;
                         case EpsilonPlacement.Decoupled:
-                            denominator = one + ((correct ? Root(source) / Expr.Scalar("SecondMomentCorrection") : Root(source)) / epsilon);
+                            // 1 + √v̂/ε: the correction and 1/ε fold into one host scalar.
+                            Expr inverse = one / Expr.Hyperparameter("Epsilon");
+                            b.Scalar("DenominatorScale", correct ? inverse / (sqrt ? Expr.Unary(ExprOp.Sqrt, bc2) : bc2) : inverse,
+                                !correct ? "1/ε" : sqrt ? "1/(ε·√(1 − β₂ᵗ))" : "1/(ε·(1 − β₂ᵗ))");
+                            denominator = one + (Root(source) * Expr.Scalar("DenominatorScale"));
                             denominatorMath = $"1 + {RootMath(Wrap(corrected))}/ε";
                             break;
                     }

@@ -30,6 +30,23 @@ public partial class AmsGradAdam;
 [Epsilon(1e-8, BeforeBiasCorrection = true)]
 public partial class PaperAdam;
 
+/// <summary>Adam with ε inside the root: √(v/(1 − β₂ᵗ) + ε), the correction applied to v itself.</summary>
+[Optimizer]
+[FirstMoment(Beta = 0.9)]
+[SecondMoment(Beta = 0.999)]
+[BiasCorrection(BiasCorrectionMode.Power)]
+[Epsilon(1e-6, Placement = EpsilonPlacement.InsideSqrt)]
+public partial class AdamEpsilonInside;
+
+/// <summary>Adam with the paper's bias correction and the lecture's decoupled ε: η₀·m̂/(1 + √v̂/ε).</summary>
+[Optimizer]
+[LearningRate(0.01)]
+[FirstMoment(Beta = 0.9)]
+[SecondMoment(Beta = 0.99)]
+[BiasCorrection(BiasCorrectionMode.Power)]
+[Epsilon(0.05, Placement = EpsilonPlacement.Decoupled)]
+public partial class AdamDecoupledEpsilonPower;
+
 /// <summary>RMSprop centered with momentum, as torch.optim.RMSprop(centered=True, momentum=0.9).</summary>
 [Optimizer]
 [LearningRate(0.01)]

@@ -27,6 +27,8 @@ public sealed class NumericalTests
         ["Adam by lengths (user)"] = (n => new MyAdam(n), n => new AdamReference(n, 1e-3, 0.9, 0.999, 1e-8)),
         ["Adam AMSGrad (user)"] = (n => new AmsGradAdam(n) { LearningRate = 1e-2, WeightDecay = 0.01 }, n => new AdamReference(n, 1e-2, 0.9, 0.999, 1e-8, wd: 0.01, amsgrad: true)),
         ["Adam ε before correction (user)"] = (n => new PaperAdam(n) { LearningRate = 1e-2, Epsilon = 1e-3 }, n => new AdamReference(n, 1e-2, 0.9, 0.999, 1e-3, epsBeforeCorrection: true)),
+        ["Adam ε inside √ (user)"] = (n => new AdamEpsilonInside(n) { LearningRate = 1e-2 }, n => new AdamReference(n, 1e-2, 0.9, 0.999, 1e-6, epsInside: true)),
+        ["Adam decoupled ε, power correction (user)"] = (n => new AdamDecoupledEpsilonPower(n), n => new AdamReference(n, 0.01, 0.9, 0.99, 0.05, decoupledEpsilon: true)),
         ["Adam 1/min(t,N) (lecture)"] = (n => new AdamMinT(n) { LearningRate = 1e-2, Beta1 = 1 - (1.0 / 5), Beta2 = 1 - (1.0 / 50) }, n => new AdamMinTReference(n, 5, 50, 1e-2, 1e-8)),
         ["Adam decoupled ε (lecture)"] = (n => new AdamDecoupledEpsilon(n) { Epsilon = 0.5 }, n => new AdamMinTReference(n, 10, 1000, 0.01, 0.5, decoupledEpsilon: true)),
         ["SGD (catalog)"] = (n => new Sgd(n) { LearningRate = 0.05, WeightDecay = 0.01 }, n => new SgdReference(n, 0.05, 0, wd: 0.01)),

@@ -18,7 +18,7 @@ internal abstract class Reference
     protected static double[] Zeros(int n) => new double[n];
 }
 
-internal sealed class AdamReference(int n, double lr, double b1, double b2, double eps, double wd = 0, bool decoupled = false, bool amsgrad = false, bool maximize = false, bool epsBeforeCorrection = false) : Reference(n)
+internal sealed class AdamReference(int n, double lr, double b1, double b2, double eps, double wd = 0, bool decoupled = false, bool amsgrad = false, bool maximize = false, bool epsBeforeCorrection = false, bool epsInside = false, bool decoupledEpsilon = false) : Reference(n)
 {
     private readonly double[] _m = Zeros(n), _v = Zeros(n), _vmax = Zeros(n);
 
@@ -42,8 +42,9 @@ internal sealed class AdamReference(int n, double lr, double b1, double b2, doub
             _v[i] = (b2 * _v[i]) + ((1 - b2) * grad * grad);
             _vmax[i] = Math.Max(_vmax[i], _v[i]);
             double v = amsgrad ? _vmax[i] : _v[i];
-            param -= epsBeforeCorrection
-                ? lr * Math.Sqrt(bc2) / bc1 * _m[i] / (Math.Sqrt(v) + eps)
+            param -= epsBeforeCorrection ? lr * Math.Sqrt(bc2) / bc1 * _m[i] / (Math.Sqrt(v) + eps)
+                : epsInside ? lr * (_m[i] / bc1) / Math.Sqrt((v / bc2) + eps)
+                : decoupledEpsilon ? lr * (_m[i] / bc1) / (1 + (Math.Sqrt(v / bc2) / eps))
                 : lr * (_m[i] / bc1) / (Math.Sqrt(v / bc2) + eps);
             p[i] = (float)param;
         }

@@ -5,18 +5,18 @@
 namespace OptGen.Generated
 {
     /// <summary>
-    /// The ILGPU kernel of <see cref="UpdateKernel_3b940055"/>, the fused per-element update of <see cref="global::Demo.AdamPyTorch"/>.
+    /// The ILGPU kernel of <see cref="UpdateKernel_19861396"/>, the fused per-element update of <see cref="global::Demo.AdamPyTorch"/>.
     /// </summary>
     /// <remarks>
-    /// <para>Per element, a thread loads p, g and the state, calls <see cref="UpdateKernel_3b940055.Invoke(ref float, float, ref float, ref float)"/>,
+    /// <para>Per element, a thread loads p, g and the state, calls <see cref="UpdateKernel_19861396.Invoke(ref float, float, ref float, ref float)"/>,
     /// the same scalar update the CPU path runs, and stores p and the state back. The per-step scalars travel in
     /// the kernel struct, passed by value as the second kernel parameter.</para>
     /// <para>Memory traffic per element and step (float32): 16 bytes read (p, g, m, v) + 12 bytes written (p, m, v) = 28 bytes.</para>
     /// </remarks>
     [global::System.CodeDom.Compiler.GeneratedCode("OptGen.Generator", "VERSION")]
-    internal static class UpdateKernel_3b940055_Gpu
+    internal static class UpdateKernel_19861396_Gpu
     {
-        private static readonly global::System.Runtime.CompilerServices.ConditionalWeakTable<global::ILGPU.Runtime.Accelerator, global::System.Action<global::ILGPU.Runtime.AcceleratorStream, global::ILGPU.Index1D, global::OptGen.Generated.UpdateKernel_3b940055, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, int>> Loaded = new();
+        private static readonly global::System.Runtime.CompilerServices.ConditionalWeakTable<global::ILGPU.Runtime.Accelerator, global::System.Action<global::ILGPU.Runtime.AcceleratorStream, global::ILGPU.Index1D, global::OptGen.Generated.UpdateKernel_19861396, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, int>> Loaded = new();
 
         /// <summary>
         /// Updates p and every state buffer in place, element by element: a grid-stride loop, so one launch of any
@@ -30,7 +30,7 @@ namespace OptGen.Generated
         /// <param name="m">State buffer m.</param>
         /// <param name="v">State buffer v.</param>
         /// <param name="stride">The number of threads launched: thread <paramref name="index"/> updates elements index, index + stride, ….</param>
-        public static void Kernel(global::ILGPU.Index1D index, global::OptGen.Generated.UpdateKernel_3b940055 kernel, global::ILGPU.ArrayView<float> p, global::ILGPU.ArrayView<float> g, global::ILGPU.ArrayView<float> m, global::ILGPU.ArrayView<float> v, int stride)
+        public static void Kernel(global::ILGPU.Index1D index, global::OptGen.Generated.UpdateKernel_19861396 kernel, global::ILGPU.ArrayView<float> p, global::ILGPU.ArrayView<float> g, global::ILGPU.ArrayView<float> m, global::ILGPU.ArrayView<float> v, int stride)
         {
             for (long i = index; i < p.Length; i += stride)
             {
@@ -46,7 +46,7 @@ namespace OptGen.Generated
 
         /// <summary>The kernel compiled for <paramref name="accelerator"/>: compiled on the first call, then reused.</summary>
         /// <param name="accelerator">The accelerator to run on.</param>
-        public static global::System.Action<global::ILGPU.Runtime.AcceleratorStream, global::ILGPU.Index1D, global::OptGen.Generated.UpdateKernel_3b940055, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, int> Load(global::ILGPU.Runtime.Accelerator accelerator) =>
-            Loaded.GetValue(accelerator, static a => global::ILGPU.Runtime.KernelLoaders.LoadAutoGroupedKernel<global::ILGPU.Index1D, global::OptGen.Generated.UpdateKernel_3b940055, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, int>(a, Kernel));
+        public static global::System.Action<global::ILGPU.Runtime.AcceleratorStream, global::ILGPU.Index1D, global::OptGen.Generated.UpdateKernel_19861396, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, int> Load(global::ILGPU.Runtime.Accelerator accelerator) =>
+            Loaded.GetValue(accelerator, static a => global::ILGPU.Runtime.KernelLoaders.LoadAutoGroupedKernel<global::ILGPU.Index1D, global::OptGen.Generated.UpdateKernel_19861396, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, int>(a, Kernel));
     }
 }

@@ -4,14 +4,14 @@
 
 namespace Demo
 {
-    // On an ILGPU accelerator each step is one launch of OptGen.Generated.UpdateKernel_3b940055_Gpu (see OptGen.Gpu.GpuOptimizer).
+    // On an ILGPU accelerator each step is one launch of OptGen.Generated.UpdateKernel_19861396_Gpu (see OptGen.Gpu.GpuOptimizer).
     partial class AdamPyTorch : global::OptGen.Gpu.IGpuKernelSource
     {
         /// <inheritdoc/>
         [global::System.CodeDom.Compiler.GeneratedCode("OptGen.Generator", "VERSION")]
         global::OptGen.Gpu.GpuStepLauncher global::OptGen.Gpu.IGpuKernelSource.LoadGpuKernel(global::ILGPU.Runtime.Accelerator accelerator)
         {
-            global::System.Action<global::ILGPU.Runtime.AcceleratorStream, global::ILGPU.Index1D, global::OptGen.Generated.UpdateKernel_3b940055, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, int> launch = global::OptGen.Generated.UpdateKernel_3b940055_Gpu.Load(accelerator);
+            global::System.Action<global::ILGPU.Runtime.AcceleratorStream, global::ILGPU.Index1D, global::OptGen.Generated.UpdateKernel_19861396, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, int> launch = global::OptGen.Generated.UpdateKernel_19861396_Gpu.Load(accelerator);
             return (stream, threads, hyperparameters, hostState, step, gradientScale, parameters, gradients, states) => launch(
                 stream,
                 threads,

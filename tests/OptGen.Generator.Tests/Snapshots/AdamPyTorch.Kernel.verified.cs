@@ -13,7 +13,7 @@ namespace OptGen.Generated
     /// g = g * GradientScale
     /// m = FirstMomentDecay * m + FirstMomentWeight * g
     /// v = SecondMomentDecay * v + SecondMomentWeight * g * g
-    /// denom = Sqrt(v) / SecondMomentCorrection + Epsilon
+    /// denom = Sqrt(v) * SecondMomentCorrectionInverse + Epsilon
     /// dir = m / denom
     /// p = p - StepSize * dir
     /// </code>
@@ -22,7 +22,7 @@ namespace OptGen.Generated
     /// <para>Memory traffic per element and step (float32): 16 bytes read (p, g, m, v) + 12 bytes written (p, m, v) = 28 bytes.</para>
     /// </remarks>
     [global::System.CodeDom.Compiler.GeneratedCode("OptGen.Generator", "VERSION")]
-    internal readonly struct UpdateKernel_3b940055 : global::OptGen.Kernels.IUpdateKernel
+    internal readonly struct UpdateKernel_19861396 : global::OptGen.Kernels.IUpdateKernel
     {
         /// <summary>Bytes read per element and step with float32 storage.</summary>
         public const int BytesRead = 16;
@@ -45,8 +45,8 @@ namespace OptGen.Generated
         /// <summary>Per-step scalar SecondMomentWeight = 1 − β₂ (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float SecondMomentWeight;
 
-        /// <summary>Per-step scalar SecondMomentCorrection = √(1 − β₂ᵗ) (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
-        public readonly float SecondMomentCorrection;
+        /// <summary>Per-step scalar SecondMomentCorrectionInverse = 1/√(1 − β₂ᵗ) (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
+        public readonly float SecondMomentCorrectionInverse;
 
         /// <summary>Per-step scalar Epsilon = ε (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float Epsilon;
@@ -55,14 +55,14 @@ namespace OptGen.Generated
         public readonly float StepSize;
 
         /// <summary>Creates the kernel for one step from its per-step scalars.</summary>
-        public UpdateKernel_3b940055(float gradientScale, float firstMomentDecay, float firstMomentWeight, float secondMomentDecay, float secondMomentWeight, float secondMomentCorrection, float epsilon, float stepSize)
+        public UpdateKernel_19861396(float gradientScale, float firstMomentDecay, float firstMomentWeight, float secondMomentDecay, float secondMomentWeight, float secondMomentCorrectionInverse, float epsilon, float stepSize)
         {
             GradientScale = gradientScale;
             FirstMomentDecay = firstMomentDecay;
             FirstMomentWeight = firstMomentWeight;
             SecondMomentDecay = secondMomentDecay;
             SecondMomentWeight = secondMomentWeight;
-            SecondMomentCorrection = secondMomentCorrection;
+            SecondMomentCorrectionInverse = secondMomentCorrectionInverse;
             Epsilon = epsilon;
             StepSize = stepSize;
         }
@@ -84,7 +84,7 @@ namespace OptGen.Generated
             v = SecondMomentDecay * v + SecondMomentWeight * g * g;
 
             // Denominator: √(v/(1 − β₂ᵗ)) + ε.
-            float denom = global::System.MathF.Sqrt(v) / SecondMomentCorrection + Epsilon;
+            float denom = global::System.MathF.Sqrt(v) * SecondMomentCorrectionInverse + Epsilon;
 
             // Direction: m/denom.
             float dir = m / denom;
@@ -107,7 +107,7 @@ namespace OptGen.Generated
             v = global::System.Runtime.Intrinsics.Vector128.Create(SecondMomentDecay) * v + global::System.Runtime.Intrinsics.Vector128.Create(SecondMomentWeight) * g * g;
 
             // Denominator: √(v/(1 − β₂ᵗ)) + ε.
-            var denom = global::System.Runtime.Intrinsics.Vector128.Sqrt(v) / global::System.Runtime.Intrinsics.Vector128.Create(SecondMomentCorrection) + global::System.Runtime.Intrinsics.Vector128.Create(Epsilon);
+            var denom = global::System.Runtime.Intrinsics.Vector128.Sqrt(v) * global::System.Runtime.Intrinsics.Vector128.Create(SecondMomentCorrectionInverse) + global::System.Runtime.Intrinsics.Vector128.Create(Epsilon);
 
             // Direction: m/denom.
             var dir = m / denom;
@@ -130,7 +130,7 @@ namespace OptGen.Generated
             v = global::System.Runtime.Intrinsics.Vector256.Create(SecondMomentDecay) * v + global::System.Runtime.Intrinsics.Vector256.Create(SecondMomentWeight) * g * g;
 
             // Denominator: √(v/(1 − β₂ᵗ)) + ε.
-            var denom = global::System.Runtime.Intrinsics.Vector256.Sqrt(v) / global::System.Runtime.Intrinsics.Vector256.Create(SecondMomentCorrection) + global::System.Runtime.Intrinsics.Vector256.Create(Epsilon);
+            var denom = global::System.Runtime.Intrinsics.Vector256.Sqrt(v) * global::System.Runtime.Intrinsics.Vector256.Create(SecondMomentCorrectionInverse) + global::System.Runtime.Intrinsics.Vector256.Create(Epsilon);
 
             // Direction: m/denom.
             var dir = m / denom;
@@ -153,7 +153,7 @@ namespace OptGen.Generated
             v = global::System.Runtime.Intrinsics.Vector512.Create(SecondMomentDecay) * v + global::System.Runtime.Intrinsics.Vector512.Create(SecondMomentWeight) * g * g;
 
             // Denominator: √(v/(1 − β₂ᵗ)) + ε.
-            var denom = global::System.Runtime.Intrinsics.Vector512.Sqrt(v) / global::System.Runtime.Intrinsics.Vector512.Create(SecondMomentCorrection) + global::System.Runtime.Intrinsics.Vector512.Create(Epsilon);
+            var denom = global::System.Runtime.Intrinsics.Vector512.Sqrt(v) * global::System.Runtime.Intrinsics.Vector512.Create(SecondMomentCorrectionInverse) + global::System.Runtime.Intrinsics.Vector512.Create(Epsilon);
 
             // Direction: m/denom.
             var dir = m / denom;

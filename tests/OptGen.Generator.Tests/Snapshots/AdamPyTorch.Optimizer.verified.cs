@@ -12,14 +12,14 @@ namespace Demo
     /// p ← p − η·(m/(1 − β₁ᵗ)) / (√(v/(1 − β₂ᵗ)) + ε)
     /// </code>
     /// <para>Memory traffic per element and step (float32): 16 bytes read (p, g, m, v) + 12 bytes written (p, m, v) = 28 bytes.</para>
-    /// <para>Each step is one fused pass over memory by <see cref="global::OptGen.Generated.UpdateKernel_3b940055"/>.</para>
+    /// <para>Each step is one fused pass over memory by <see cref="global::OptGen.Generated.UpdateKernel_19861396"/>.</para>
     /// </remarks>
     [global::System.CodeDom.Compiler.GeneratedCode("OptGen.Generator", "VERSION")]
     partial class AdamPyTorch : global::OptGen.Optimizer
     {
         private static readonly global::OptGen.OptimizerDescriptor RuleDescriptor = new(
             name: "Demo.AdamPyTorch",
-            ruleId: "f0040d991f30d85a",
+            ruleId: "0a878b06547ee5bb",
             hyperparameters: new global::OptGen.HyperparameterDescriptor[]
             {
                 new("LearningRate", "η", 0.001, global::OptGen.HyperparameterRange.NonNegative),
@@ -90,15 +90,15 @@ namespace Demo
         /// <inheritdoc/>
         protected override void RunKernel<TParameter, TGradient, TState>(scoped in global::OptGen.Kernels.KernelArguments arguments)
         {
-            global::OptGen.Generated.UpdateKernel_3b940055 kernel = CreateKernel(arguments.Hyperparameters, arguments.Step, arguments.GradientScale);
-            global::OptGen.Kernels.UpdateDriver.Run<global::OptGen.Generated.UpdateKernel_3b940055, TParameter, TGradient, TState>(in kernel, in arguments);
+            global::OptGen.Generated.UpdateKernel_19861396 kernel = CreateKernel(arguments.Hyperparameters, arguments.Step, arguments.GradientScale);
+            global::OptGen.Kernels.UpdateDriver.Run<global::OptGen.Generated.UpdateKernel_19861396, TParameter, TGradient, TState>(in kernel, in arguments);
         }
 
         /// <summary>Computes the kernel's per-step scalars, in double precision, from the hyperparameters and the step number.</summary>
         /// <param name="hyperparameters">The hyperparameter values, in descriptor order.</param>
         /// <param name="step">The step number t = 1, 2, ….</param>
         /// <param name="gradientScale">The runtime's factor on every gradient element.</param>
-        internal static global::OptGen.Generated.UpdateKernel_3b940055 CreateKernel(global::System.ReadOnlySpan<double> hyperparameters, long step, double gradientScale)
+        internal static global::OptGen.Generated.UpdateKernel_19861396 CreateKernel(global::System.ReadOnlySpan<double> hyperparameters, long step, double gradientScale)
         {
             double t = step;
             double learningRate = hyperparameters[0];
@@ -121,8 +121,8 @@ namespace Demo
             // SecondMomentWeight = 1 − β₂
             double SecondMomentWeight = 1.0 - beta2;
 
-            // SecondMomentCorrection = √(1 − β₂ᵗ)
-            double SecondMomentCorrection = global::System.Math.Sqrt(1.0 - global::System.Math.Pow(beta2, t));
+            // SecondMomentCorrectionInverse = 1/√(1 − β₂ᵗ)
+            double SecondMomentCorrectionInverse = 1.0 / global::System.Math.Sqrt(1.0 - global::System.Math.Pow(beta2, t));
 
             // Epsilon = ε
             double Epsilon = epsilon;
@@ -130,13 +130,13 @@ namespace Demo
             // StepSize = η/(1 − β₁ᵗ)
             double StepSize = learningRate / (1.0 - global::System.Math.Pow(beta1, t));
 
-            return new global::OptGen.Generated.UpdateKernel_3b940055(
+            return new global::OptGen.Generated.UpdateKernel_19861396(
                 gradientScale: (float)GradientScale,
                 firstMomentDecay: (float)FirstMomentDecay,
                 firstMomentWeight: (float)FirstMomentWeight,
                 secondMomentDecay: (float)SecondMomentDecay,
                 secondMomentWeight: (float)SecondMomentWeight,
-                secondMomentCorrection: (float)SecondMomentCorrection,
+                secondMomentCorrectionInverse: (float)SecondMomentCorrectionInverse,
                 epsilon: (float)Epsilon,
                 stepSize: (float)StepSize);
         }

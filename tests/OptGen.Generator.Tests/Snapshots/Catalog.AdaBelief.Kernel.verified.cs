@@ -14,14 +14,14 @@ namespace OptGen.Generated
     /// m = Beta1 * m + K_0 * g
     /// d = g - m
     /// s = Beta2 * s + K_1 * d * d + Epsilon
-    /// p = p - K_2 * (m / (Sqrt(s) / Bc2 + Epsilon))
+    /// p = p - K_2 * (m / (Sqrt(s) * K_3 + Epsilon))
     /// </code>
     /// <para>No fused multiply-add is used: every product is rounded to float32 before it is added, as PyTorch's
     /// CPU kernels and the ILGPU kernel compute it, so the scalar path and every SIMD width give bit-identical results.</para>
     /// <para>Memory traffic per element and step (float32): 16 bytes read (p, g, m, s) + 12 bytes written (p, m, s) = 28 bytes.</para>
     /// </remarks>
     [global::System.CodeDom.Compiler.GeneratedCode("OptGen.Generator", "VERSION")]
-    internal readonly struct UpdateKernel_687d66da : global::OptGen.Kernels.IUpdateKernel
+    internal readonly struct UpdateKernel_cceb8fb7 : global::OptGen.Kernels.IUpdateKernel
     {
         /// <summary>Bytes read per element and step with float32 storage.</summary>
         public const int BytesRead = 16;
@@ -50,11 +50,11 @@ namespace OptGen.Generated
         /// <summary>Per-step scalar K_2 = LearningRate / bc1 (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float K_2;
 
-        /// <summary>Per-step scalar Bc2 = bc2 (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
-        public readonly float Bc2;
+        /// <summary>Per-step scalar K_3 = 1.0 / bc2 (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
+        public readonly float K_3;
 
         /// <summary>Creates the kernel for one step from its per-step scalars.</summary>
-        public UpdateKernel_687d66da(float gradientScale, float beta1, float k_0, float beta2, float k_1, float epsilon, float k_2, float bc2)
+        public UpdateKernel_cceb8fb7(float gradientScale, float beta1, float k_0, float beta2, float k_1, float epsilon, float k_2, float k_3)
         {
             GradientScale = gradientScale;
             Beta1 = beta1;
@@ -63,7 +63,7 @@ namespace OptGen.Generated
             K_1 = k_1;
             Epsilon = epsilon;
             K_2 = k_2;
-            Bc2 = bc2;
+            K_3 = k_3;
         }
 
         /// <inheritdoc/>
@@ -86,7 +86,7 @@ namespace OptGen.Generated
             s = Beta2 * s + K_1 * d * d + Epsilon;
 
             // p = p - LearningRate / bc1 * (m / (sqrt(s) / bc2 + Epsilon))
-            p = p - K_2 * (m / (global::System.MathF.Sqrt(s) / Bc2 + Epsilon));
+            p = p - K_2 * (m / (global::System.MathF.Sqrt(s) * K_3 + Epsilon));
         }
 
         /// <summary>Updates 4 elements at once.</summary>
@@ -106,7 +106,7 @@ namespace OptGen.Generated
             s = global::System.Runtime.Intrinsics.Vector128.Create(Beta2) * s + global::System.Runtime.Intrinsics.Vector128.Create(K_1) * d * d + global::System.Runtime.Intrinsics.Vector128.Create(Epsilon);
 
             // p = p - LearningRate / bc1 * (m / (sqrt(s) / bc2 + Epsilon))
-            p = p - global::System.Runtime.Intrinsics.Vector128.Create(K_2) * (m / (global::System.Runtime.Intrinsics.Vector128.Sqrt(s) / global::System.Runtime.Intrinsics.Vector128.Create(Bc2) + global::System.Runtime.Intrinsics.Vector128.Create(Epsilon)));
+            p = p - global::System.Runtime.Intrinsics.Vector128.Create(K_2) * (m / (global::System.Runtime.Intrinsics.Vector128.Sqrt(s) * global::System.Runtime.Intrinsics.Vector128.Create(K_3) + global::System.Runtime.Intrinsics.Vector128.Create(Epsilon)));
         }
 
         /// <summary>Updates 8 elements at once.</summary>
@@ -126,7 +126,7 @@ namespace OptGen.Generated
             s = global::System.Runtime.Intrinsics.Vector256.Create(Beta2) * s + global::System.Runtime.Intrinsics.Vector256.Create(K_1) * d * d + global::System.Runtime.Intrinsics.Vector256.Create(Epsilon);
 
             // p = p - LearningRate / bc1 * (m / (sqrt(s) / bc2 + Epsilon))
-            p = p - global::System.Runtime.Intrinsics.Vector256.Create(K_2) * (m / (global::System.Runtime.Intrinsics.Vector256.Sqrt(s) / global::System.Runtime.Intrinsics.Vector256.Create(Bc2) + global::System.Runtime.Intrinsics.Vector256.Create(Epsilon)));
+            p = p - global::System.Runtime.Intrinsics.Vector256.Create(K_2) * (m / (global::System.Runtime.Intrinsics.Vector256.Sqrt(s) * global::System.Runtime.Intrinsics.Vector256.Create(K_3) + global::System.Runtime.Intrinsics.Vector256.Create(Epsilon)));
         }
 
         /// <summary>Updates 16 elements at once.</summary>
@@ -146,7 +146,7 @@ namespace OptGen.Generated
             s = global::System.Runtime.Intrinsics.Vector512.Create(Beta2) * s + global::System.Runtime.Intrinsics.Vector512.Create(K_1) * d * d + global::System.Runtime.Intrinsics.Vector512.Create(Epsilon);
 
             // p = p - LearningRate / bc1 * (m / (sqrt(s) / bc2 + Epsilon))
-            p = p - global::System.Runtime.Intrinsics.Vector512.Create(K_2) * (m / (global::System.Runtime.Intrinsics.Vector512.Sqrt(s) / global::System.Runtime.Intrinsics.Vector512.Create(Bc2) + global::System.Runtime.Intrinsics.Vector512.Create(Epsilon)));
+            p = p - global::System.Runtime.Intrinsics.Vector512.Create(K_2) * (m / (global::System.Runtime.Intrinsics.Vector512.Sqrt(s) * global::System.Runtime.Intrinsics.Vector512.Create(K_3) + global::System.Runtime.Intrinsics.Vector512.Create(Epsilon)));
         }
 
         /// <inheritdoc/>

@@ -16,14 +16,14 @@ namespace Catalog
     /// p = p - LearningRate / bc1 * (m / (sqrt(s) / bc2 + Epsilon))
     /// </code>
     /// <para>Memory traffic per element and step (float32): 16 bytes read (p, g, m, s) + 12 bytes written (p, m, s) = 28 bytes.</para>
-    /// <para>Each step is one fused pass over memory by <see cref="global::OptGen.Generated.UpdateKernel_687d66da"/>.</para>
+    /// <para>Each step is one fused pass over memory by <see cref="global::OptGen.Generated.UpdateKernel_cceb8fb7"/>.</para>
     /// </remarks>
     [global::System.CodeDom.Compiler.GeneratedCode("OptGen.Generator", "VERSION")]
     partial class AdaBelief : global::OptGen.Optimizer
     {
         private static readonly global::OptGen.OptimizerDescriptor RuleDescriptor = new(
             name: "AdaBelief",
-            ruleId: "7db27633f8603801",
+            ruleId: "c73310bffe246e44",
             hyperparameters: new global::OptGen.HyperparameterDescriptor[]
             {
                 new("LearningRate", "LearningRate", 0.001, global::OptGen.HyperparameterRange.NonNegative),
@@ -94,15 +94,15 @@ namespace Catalog
         /// <inheritdoc/>
         protected override void RunKernel<TParameter, TGradient, TState>(scoped in global::OptGen.Kernels.KernelArguments arguments)
         {
-            global::OptGen.Generated.UpdateKernel_687d66da kernel = CreateKernel(arguments.Hyperparameters, arguments.Step, arguments.GradientScale);
-            global::OptGen.Kernels.UpdateDriver.Run<global::OptGen.Generated.UpdateKernel_687d66da, TParameter, TGradient, TState>(in kernel, in arguments);
+            global::OptGen.Generated.UpdateKernel_cceb8fb7 kernel = CreateKernel(arguments.Hyperparameters, arguments.Step, arguments.GradientScale);
+            global::OptGen.Kernels.UpdateDriver.Run<global::OptGen.Generated.UpdateKernel_cceb8fb7, TParameter, TGradient, TState>(in kernel, in arguments);
         }
 
         /// <summary>Computes the kernel's per-step scalars, in double precision, from the hyperparameters and the step number.</summary>
         /// <param name="hyperparameters">The hyperparameter values, in descriptor order.</param>
         /// <param name="step">The step number t = 1, 2, ….</param>
         /// <param name="gradientScale">The runtime's factor on every gradient element.</param>
-        internal static global::OptGen.Generated.UpdateKernel_687d66da CreateKernel(global::System.ReadOnlySpan<double> hyperparameters, long step, double gradientScale)
+        internal static global::OptGen.Generated.UpdateKernel_cceb8fb7 CreateKernel(global::System.ReadOnlySpan<double> hyperparameters, long step, double gradientScale)
         {
             double t = step;
             double learningRate = hyperparameters[0];
@@ -137,10 +137,10 @@ namespace Catalog
             // K_2 = LearningRate / bc1
             double K_2 = learningRate / bc1;
 
-            // Bc2 = bc2
-            double Bc2 = bc2;
+            // K_3 = 1.0 / bc2
+            double K_3 = 1.0 / bc2;
 
-            return new global::OptGen.Generated.UpdateKernel_687d66da(
+            return new global::OptGen.Generated.UpdateKernel_cceb8fb7(
                 gradientScale: (float)GradientScale,
                 beta1: (float)Beta1,
                 k_0: (float)K_0,
@@ -148,7 +148,7 @@ namespace Catalog
                 k_1: (float)K_1,
                 epsilon: (float)Epsilon,
                 k_2: (float)K_2,
-                bc2: (float)Bc2);
+                k_3: (float)K_3);
         }
     }
 }

@@ -12,7 +12,7 @@ namespace OptGen.Generated
     /// <code>
     /// g = g * GradientScale
     /// s = s + g * g
-    /// denom = Sqrt(s / StepNumber)
+    /// denom = Sqrt(s * InverseStepNumber)
     /// dir = SafeDivide(g, denom)
     /// p = p - StepSize * dir
     /// </code>
@@ -21,7 +21,7 @@ namespace OptGen.Generated
     /// <para>Memory traffic per element and step (float32): 12 bytes read (p, g, s) + 8 bytes written (p, s) = 20 bytes.</para>
     /// </remarks>
     [global::System.CodeDom.Compiler.GeneratedCode("OptGen.Generator", "VERSION")]
-    internal readonly struct UpdateKernel_47720029 : global::OptGen.Kernels.IUpdateKernel
+    internal readonly struct UpdateKernel_fcfc74d4 : global::OptGen.Kernels.IUpdateKernel
     {
         /// <summary>Bytes read per element and step with float32 storage.</summary>
         public const int BytesRead = 12;
@@ -32,17 +32,17 @@ namespace OptGen.Generated
         /// <summary>Per-step scalar GradientScale = the runtime's gradient factor (unscaling, clipping); 1 by default (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float GradientScale;
 
-        /// <summary>Per-step scalar StepNumber = t (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
-        public readonly float StepNumber;
+        /// <summary>Per-step scalar InverseStepNumber = 1/t (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
+        public readonly float InverseStepNumber;
 
         /// <summary>Per-step scalar StepSize = η (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float StepSize;
 
         /// <summary>Creates the kernel for one step from its per-step scalars.</summary>
-        public UpdateKernel_47720029(float gradientScale, float stepNumber, float stepSize)
+        public UpdateKernel_fcfc74d4(float gradientScale, float inverseStepNumber, float stepSize)
         {
             GradientScale = gradientScale;
-            StepNumber = stepNumber;
+            InverseStepNumber = inverseStepNumber;
             StepSize = stepSize;
         }
 
@@ -60,7 +60,7 @@ namespace OptGen.Generated
             s = s + g * g;
 
             // Denominator: √(s/t).
-            float denom = global::System.MathF.Sqrt(s / StepNumber);
+            float denom = global::System.MathF.Sqrt(s * InverseStepNumber);
 
             // Direction: g/denom, with 0/0 := 0.
             float dir = (denom == 0f ? 0f : (g) / (denom));
@@ -80,7 +80,7 @@ namespace OptGen.Generated
             s = s + g * g;
 
             // Denominator: √(s/t).
-            var denom = global::System.Runtime.Intrinsics.Vector128.Sqrt(s / global::System.Runtime.Intrinsics.Vector128.Create(StepNumber));
+            var denom = global::System.Runtime.Intrinsics.Vector128.Sqrt(s * global::System.Runtime.Intrinsics.Vector128.Create(InverseStepNumber));
 
             // Direction: g/denom, with 0/0 := 0.
             var dir = global::System.Runtime.Intrinsics.Vector128.ConditionalSelect(global::System.Runtime.Intrinsics.Vector128.Equals(denom, global::System.Runtime.Intrinsics.Vector128<float>.Zero), global::System.Runtime.Intrinsics.Vector128<float>.Zero, (g) / (denom));
@@ -100,7 +100,7 @@ namespace OptGen.Generated
             s = s + g * g;
 
             // Denominator: √(s/t).
-            var denom = global::System.Runtime.Intrinsics.Vector256.Sqrt(s / global::System.Runtime.Intrinsics.Vector256.Create(StepNumber));
+            var denom = global::System.Runtime.Intrinsics.Vector256.Sqrt(s * global::System.Runtime.Intrinsics.Vector256.Create(InverseStepNumber));
 
             // Direction: g/denom, with 0/0 := 0.
             var dir = global::System.Runtime.Intrinsics.Vector256.ConditionalSelect(global::System.Runtime.Intrinsics.Vector256.Equals(denom, global::System.Runtime.Intrinsics.Vector256<float>.Zero), global::System.Runtime.Intrinsics.Vector256<float>.Zero, (g) / (denom));
@@ -120,7 +120,7 @@ namespace OptGen.Generated
             s = s + g * g;
 
             // Denominator: √(s/t).
-            var denom = global::System.Runtime.Intrinsics.Vector512.Sqrt(s / global::System.Runtime.Intrinsics.Vector512.Create(StepNumber));
+            var denom = global::System.Runtime.Intrinsics.Vector512.Sqrt(s * global::System.Runtime.Intrinsics.Vector512.Create(InverseStepNumber));
 
             // Direction: g/denom, with 0/0 := 0.
             var dir = global::System.Runtime.Intrinsics.Vector512.ConditionalSelect(global::System.Runtime.Intrinsics.Vector512.Equals(denom, global::System.Runtime.Intrinsics.Vector512<float>.Zero), global::System.Runtime.Intrinsics.Vector512<float>.Zero, (g) / (denom));

@@ -11,14 +11,14 @@ namespace Catalog
     /// p ← p − η·g / (√(s/t))
     /// </code>
     /// <para>Memory traffic per element and step (float32): 12 bytes read (p, g, s) + 8 bytes written (p, s) = 20 bytes.</para>
-    /// <para>Each step is one fused pass over memory by <see cref="global::OptGen.Generated.UpdateKernel_47720029"/>.</para>
+    /// <para>Each step is one fused pass over memory by <see cref="global::OptGen.Generated.UpdateKernel_fcfc74d4"/>.</para>
     /// </remarks>
     [global::System.CodeDom.Compiler.GeneratedCode("OptGen.Generator", "VERSION")]
     partial class AdagradRms : global::OptGen.Optimizer
     {
         private static readonly global::OptGen.OptimizerDescriptor RuleDescriptor = new(
             name: "lecture.adagrad_rms",
-            ruleId: "43a030f452f6b9c8",
+            ruleId: "d0969f48b224e945",
             hyperparameters: new global::OptGen.HyperparameterDescriptor[]
             {
                 new("LearningRate", "η", 0.01, global::OptGen.HyperparameterRange.NonNegative),
@@ -58,15 +58,15 @@ namespace Catalog
         /// <inheritdoc/>
         protected override void RunKernel<TParameter, TGradient, TState>(scoped in global::OptGen.Kernels.KernelArguments arguments)
         {
-            global::OptGen.Generated.UpdateKernel_47720029 kernel = CreateKernel(arguments.Hyperparameters, arguments.Step, arguments.GradientScale);
-            global::OptGen.Kernels.UpdateDriver.Run<global::OptGen.Generated.UpdateKernel_47720029, TParameter, TGradient, TState>(in kernel, in arguments);
+            global::OptGen.Generated.UpdateKernel_fcfc74d4 kernel = CreateKernel(arguments.Hyperparameters, arguments.Step, arguments.GradientScale);
+            global::OptGen.Kernels.UpdateDriver.Run<global::OptGen.Generated.UpdateKernel_fcfc74d4, TParameter, TGradient, TState>(in kernel, in arguments);
         }
 
         /// <summary>Computes the kernel's per-step scalars, in double precision, from the hyperparameters and the step number.</summary>
         /// <param name="hyperparameters">The hyperparameter values, in descriptor order.</param>
         /// <param name="step">The step number t = 1, 2, ….</param>
         /// <param name="gradientScale">The runtime's factor on every gradient element.</param>
-        internal static global::OptGen.Generated.UpdateKernel_47720029 CreateKernel(global::System.ReadOnlySpan<double> hyperparameters, long step, double gradientScale)
+        internal static global::OptGen.Generated.UpdateKernel_fcfc74d4 CreateKernel(global::System.ReadOnlySpan<double> hyperparameters, long step, double gradientScale)
         {
             double t = step;
             double learningRate = hyperparameters[0];
@@ -74,15 +74,15 @@ namespace Catalog
             // GradientScale = the runtime's gradient factor (unscaling, clipping); 1 by default
             double GradientScale = gradientScale;
 
-            // StepNumber = t
-            double StepNumber = t;
+            // InverseStepNumber = 1/t
+            double InverseStepNumber = 1.0 / t;
 
             // StepSize = η
             double StepSize = learningRate;
 
-            return new global::OptGen.Generated.UpdateKernel_47720029(
+            return new global::OptGen.Generated.UpdateKernel_fcfc74d4(
                 gradientScale: (float)GradientScale,
-                stepNumber: (float)StepNumber,
+                inverseStepNumber: (float)InverseStepNumber,
                 stepSize: (float)StepSize);
         }
     }

@@ -14,7 +14,7 @@ namespace OptGen.Generated
     /// g = g + WeightDecay * p
     /// m = FirstMomentDecay * m + FirstMomentWeight * g
     /// v = SecondMomentDecay * v + SecondMomentWeight * g * g
-    /// denom = Sqrt(v) / SecondMomentCorrection + Epsilon
+    /// denom = Sqrt(v) * SecondMomentCorrectionInverse + Epsilon
     /// dir = m / denom
     /// p = p - StepSize * dir
     /// </code>
@@ -23,7 +23,7 @@ namespace OptGen.Generated
     /// <para>Memory traffic per element and step (float32): 16 bytes read (p, g, m, v) + 12 bytes written (p, m, v) = 28 bytes.</para>
     /// </remarks>
     [global::System.CodeDom.Compiler.GeneratedCode("OptGen.Generator", "VERSION")]
-    internal readonly struct UpdateKernel_31424906 : global::OptGen.Kernels.IUpdateKernel
+    internal readonly struct UpdateKernel_89e21e1f : global::OptGen.Kernels.IUpdateKernel
     {
         /// <summary>Bytes read per element and step with float32 storage.</summary>
         public const int BytesRead = 16;
@@ -49,8 +49,8 @@ namespace OptGen.Generated
         /// <summary>Per-step scalar SecondMomentWeight = 1 − β₂ (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float SecondMomentWeight;
 
-        /// <summary>Per-step scalar SecondMomentCorrection = √(1 − β₂ᵗ) (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
-        public readonly float SecondMomentCorrection;
+        /// <summary>Per-step scalar SecondMomentCorrectionInverse = 1/√(1 − β₂ᵗ) (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
+        public readonly float SecondMomentCorrectionInverse;
 
         /// <summary>Per-step scalar Epsilon = ε (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float Epsilon;
@@ -59,7 +59,7 @@ namespace OptGen.Generated
         public readonly float StepSize;
 
         /// <summary>Creates the kernel for one step from its per-step scalars.</summary>
-        public UpdateKernel_31424906(float gradientScale, float weightDecay, float firstMomentDecay, float firstMomentWeight, float secondMomentDecay, float secondMomentWeight, float secondMomentCorrection, float epsilon, float stepSize)
+        public UpdateKernel_89e21e1f(float gradientScale, float weightDecay, float firstMomentDecay, float firstMomentWeight, float secondMomentDecay, float secondMomentWeight, float secondMomentCorrectionInverse, float epsilon, float stepSize)
         {
             GradientScale = gradientScale;
             WeightDecay = weightDecay;
@@ -67,7 +67,7 @@ namespace OptGen.Generated
             FirstMomentWeight = firstMomentWeight;
             SecondMomentDecay = secondMomentDecay;
             SecondMomentWeight = secondMomentWeight;
-            SecondMomentCorrection = secondMomentCorrection;
+            SecondMomentCorrectionInverse = secondMomentCorrectionInverse;
             Epsilon = epsilon;
             StepSize = stepSize;
         }
@@ -92,7 +92,7 @@ namespace OptGen.Generated
             v = SecondMomentDecay * v + SecondMomentWeight * g * g;
 
             // Denominator: √(v/(1 − β₂ᵗ)) + ε.
-            float denom = global::System.MathF.Sqrt(v) / SecondMomentCorrection + Epsilon;
+            float denom = global::System.MathF.Sqrt(v) * SecondMomentCorrectionInverse + Epsilon;
 
             // Direction: m/denom.
             float dir = m / denom;
@@ -118,7 +118,7 @@ namespace OptGen.Generated
             v = global::System.Runtime.Intrinsics.Vector128.Create(SecondMomentDecay) * v + global::System.Runtime.Intrinsics.Vector128.Create(SecondMomentWeight) * g * g;
 
             // Denominator: √(v/(1 − β₂ᵗ)) + ε.
-            var denom = global::System.Runtime.Intrinsics.Vector128.Sqrt(v) / global::System.Runtime.Intrinsics.Vector128.Create(SecondMomentCorrection) + global::System.Runtime.Intrinsics.Vector128.Create(Epsilon);
+            var denom = global::System.Runtime.Intrinsics.Vector128.Sqrt(v) * global::System.Runtime.Intrinsics.Vector128.Create(SecondMomentCorrectionInverse) + global::System.Runtime.Intrinsics.Vector128.Create(Epsilon);
 
             // Direction: m/denom.
             var dir = m / denom;
@@ -144,7 +144,7 @@ namespace OptGen.Generated
             v = global::System.Runtime.Intrinsics.Vector256.Create(SecondMomentDecay) * v + global::System.Runtime.Intrinsics.Vector256.Create(SecondMomentWeight) * g * g;
 
             // Denominator: √(v/(1 − β₂ᵗ)) + ε.
-            var denom = global::System.Runtime.Intrinsics.Vector256.Sqrt(v) / global::System.Runtime.Intrinsics.Vector256.Create(SecondMomentCorrection) + global::System.Runtime.Intrinsics.Vector256.Create(Epsilon);
+            var denom = global::System.Runtime.Intrinsics.Vector256.Sqrt(v) * global::System.Runtime.Intrinsics.Vector256.Create(SecondMomentCorrectionInverse) + global::System.Runtime.Intrinsics.Vector256.Create(Epsilon);
 
             // Direction: m/denom.
             var dir = m / denom;
@@ -170,7 +170,7 @@ namespace OptGen.Generated
             v = global::System.Runtime.Intrinsics.Vector512.Create(SecondMomentDecay) * v + global::System.Runtime.Intrinsics.Vector512.Create(SecondMomentWeight) * g * g;
 
             // Denominator: √(v/(1 − β₂ᵗ)) + ε.
-            var denom = global::System.Runtime.Intrinsics.Vector512.Sqrt(v) / global::System.Runtime.Intrinsics.Vector512.Create(SecondMomentCorrection) + global::System.Runtime.Intrinsics.Vector512.Create(Epsilon);
+            var denom = global::System.Runtime.Intrinsics.Vector512.Sqrt(v) * global::System.Runtime.Intrinsics.Vector512.Create(SecondMomentCorrectionInverse) + global::System.Runtime.Intrinsics.Vector512.Create(Epsilon);
 
             // Direction: m/denom.
             var dir = m / denom;

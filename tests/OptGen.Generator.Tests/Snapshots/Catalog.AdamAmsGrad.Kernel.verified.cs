@@ -15,7 +15,7 @@ namespace OptGen.Generated
     /// m = FirstMomentDecay * m + FirstMomentWeight * g
     /// v = SecondMomentDecay * v + SecondMomentWeight * g * g
     /// vMax = Max(vMax, v)
-    /// denom = Sqrt(vMax) / SecondMomentCorrection + Epsilon
+    /// denom = Sqrt(vMax) * SecondMomentCorrectionInverse + Epsilon
     /// dir = m / denom
     /// p = p - StepSize * dir
     /// </code>
@@ -24,7 +24,7 @@ namespace OptGen.Generated
     /// <para>Memory traffic per element and step (float32): 20 bytes read (p, g, m, v, vMax) + 16 bytes written (p, m, v, vMax) = 36 bytes.</para>
     /// </remarks>
     [global::System.CodeDom.Compiler.GeneratedCode("OptGen.Generator", "VERSION")]
-    internal readonly struct UpdateKernel_ae08006d : global::OptGen.Kernels.IUpdateKernel
+    internal readonly struct UpdateKernel_df8b61aa : global::OptGen.Kernels.IUpdateKernel
     {
         /// <summary>Bytes read per element and step with float32 storage.</summary>
         public const int BytesRead = 20;
@@ -50,8 +50,8 @@ namespace OptGen.Generated
         /// <summary>Per-step scalar SecondMomentWeight = 1 − β₂ (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float SecondMomentWeight;
 
-        /// <summary>Per-step scalar SecondMomentCorrection = √(1 − β₂ᵗ) (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
-        public readonly float SecondMomentCorrection;
+        /// <summary>Per-step scalar SecondMomentCorrectionInverse = 1/√(1 − β₂ᵗ) (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
+        public readonly float SecondMomentCorrectionInverse;
 
         /// <summary>Per-step scalar Epsilon = ε (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float Epsilon;
@@ -60,7 +60,7 @@ namespace OptGen.Generated
         public readonly float StepSize;
 
         /// <summary>Creates the kernel for one step from its per-step scalars.</summary>
-        public UpdateKernel_ae08006d(float gradientScale, float weightDecay, float firstMomentDecay, float firstMomentWeight, float secondMomentDecay, float secondMomentWeight, float secondMomentCorrection, float epsilon, float stepSize)
+        public UpdateKernel_df8b61aa(float gradientScale, float weightDecay, float firstMomentDecay, float firstMomentWeight, float secondMomentDecay, float secondMomentWeight, float secondMomentCorrectionInverse, float epsilon, float stepSize)
         {
             GradientScale = gradientScale;
             WeightDecay = weightDecay;
@@ -68,7 +68,7 @@ namespace OptGen.Generated
             FirstMomentWeight = firstMomentWeight;
             SecondMomentDecay = secondMomentDecay;
             SecondMomentWeight = secondMomentWeight;
-            SecondMomentCorrection = secondMomentCorrection;
+            SecondMomentCorrectionInverse = secondMomentCorrectionInverse;
             Epsilon = epsilon;
             StepSize = stepSize;
         }
@@ -96,7 +96,7 @@ namespace OptGen.Generated
             vMax = global::System.MathF.Max(vMax, v);
 
             // Denominator: √(v̂/(1 − β₂ᵗ)) + ε.
-            float denom = global::System.MathF.Sqrt(vMax) / SecondMomentCorrection + Epsilon;
+            float denom = global::System.MathF.Sqrt(vMax) * SecondMomentCorrectionInverse + Epsilon;
 
             // Direction: m/denom.
             float dir = m / denom;
@@ -125,7 +125,7 @@ namespace OptGen.Generated
             vMax = global::System.Runtime.Intrinsics.Vector128.Max(vMax, v);
 
             // Denominator: √(v̂/(1 − β₂ᵗ)) + ε.
-            var denom = global::System.Runtime.Intrinsics.Vector128.Sqrt(vMax) / global::System.Runtime.Intrinsics.Vector128.Create(SecondMomentCorrection) + global::System.Runtime.Intrinsics.Vector128.Create(Epsilon);
+            var denom = global::System.Runtime.Intrinsics.Vector128.Sqrt(vMax) * global::System.Runtime.Intrinsics.Vector128.Create(SecondMomentCorrectionInverse) + global::System.Runtime.Intrinsics.Vector128.Create(Epsilon);
 
             // Direction: m/denom.
             var dir = m / denom;
@@ -154,7 +154,7 @@ namespace OptGen.Generated
             vMax = global::System.Runtime.Intrinsics.Vector256.Max(vMax, v);
 
             // Denominator: √(v̂/(1 − β₂ᵗ)) + ε.
-            var denom = global::System.Runtime.Intrinsics.Vector256.Sqrt(vMax) / global::System.Runtime.Intrinsics.Vector256.Create(SecondMomentCorrection) + global::System.Runtime.Intrinsics.Vector256.Create(Epsilon);
+            var denom = global::System.Runtime.Intrinsics.Vector256.Sqrt(vMax) * global::System.Runtime.Intrinsics.Vector256.Create(SecondMomentCorrectionInverse) + global::System.Runtime.Intrinsics.Vector256.Create(Epsilon);
 
             // Direction: m/denom.
             var dir = m / denom;
@@ -183,7 +183,7 @@ namespace OptGen.Generated
             vMax = global::System.Runtime.Intrinsics.Vector512.Max(vMax, v);
 
             // Denominator: √(v̂/(1 − β₂ᵗ)) + ε.
-            var denom = global::System.Runtime.Intrinsics.Vector512.Sqrt(vMax) / global::System.Runtime.Intrinsics.Vector512.Create(SecondMomentCorrection) + global::System.Runtime.Intrinsics.Vector512.Create(Epsilon);
+            var denom = global::System.Runtime.Intrinsics.Vector512.Sqrt(vMax) * global::System.Runtime.Intrinsics.Vector512.Create(SecondMomentCorrectionInverse) + global::System.Runtime.Intrinsics.Vector512.Create(Epsilon);
 
             // Direction: m/denom.
             var dir = m / denom;

@@ -13,7 +13,7 @@ namespace OptGen.Generated
     /// g = g * GradientScale
     /// m = FirstMomentDecay * m + FirstMomentWeight * g
     /// v = SecondMomentDecay * v + SecondMomentWeight * g * g
-    /// denom = 1.0 + Sqrt(v) / Epsilon
+    /// denom = 1.0 + Sqrt(v) * DenominatorScale
     /// dir = m / denom
     /// p = p - StepSize * dir
     /// </code>
@@ -22,7 +22,7 @@ namespace OptGen.Generated
     /// <para>Memory traffic per element and step (float32): 16 bytes read (p, g, m, v) + 12 bytes written (p, m, v) = 28 bytes.</para>
     /// </remarks>
     [global::System.CodeDom.Compiler.GeneratedCode("OptGen.Generator", "VERSION")]
-    internal readonly struct UpdateKernel_27dc53f4 : global::OptGen.Kernels.IUpdateKernel
+    internal readonly struct UpdateKernel_7ed5299d : global::OptGen.Kernels.IUpdateKernel
     {
         /// <summary>Bytes read per element and step with float32 storage.</summary>
         public const int BytesRead = 16;
@@ -45,21 +45,21 @@ namespace OptGen.Generated
         /// <summary>Per-step scalar SecondMomentWeight = c₂ (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float SecondMomentWeight;
 
-        /// <summary>Per-step scalar Epsilon = ε (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
-        public readonly float Epsilon;
+        /// <summary>Per-step scalar DenominatorScale = 1/ε (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
+        public readonly float DenominatorScale;
 
         /// <summary>Per-step scalar StepSize = η₀ (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float StepSize;
 
         /// <summary>Creates the kernel for one step from its per-step scalars.</summary>
-        public UpdateKernel_27dc53f4(float gradientScale, float firstMomentDecay, float firstMomentWeight, float secondMomentDecay, float secondMomentWeight, float epsilon, float stepSize)
+        public UpdateKernel_7ed5299d(float gradientScale, float firstMomentDecay, float firstMomentWeight, float secondMomentDecay, float secondMomentWeight, float denominatorScale, float stepSize)
         {
             GradientScale = gradientScale;
             FirstMomentDecay = firstMomentDecay;
             FirstMomentWeight = firstMomentWeight;
             SecondMomentDecay = secondMomentDecay;
             SecondMomentWeight = secondMomentWeight;
-            Epsilon = epsilon;
+            DenominatorScale = denominatorScale;
             StepSize = stepSize;
         }
 
@@ -80,7 +80,7 @@ namespace OptGen.Generated
             v = SecondMomentDecay * v + SecondMomentWeight * g * g;
 
             // Denominator: 1 + √v/ε.
-            float denom = 1f + global::System.MathF.Sqrt(v) / Epsilon;
+            float denom = 1f + global::System.MathF.Sqrt(v) * DenominatorScale;
 
             // Direction: m/denom.
             float dir = m / denom;
@@ -103,7 +103,7 @@ namespace OptGen.Generated
             v = global::System.Runtime.Intrinsics.Vector128.Create(SecondMomentDecay) * v + global::System.Runtime.Intrinsics.Vector128.Create(SecondMomentWeight) * g * g;
 
             // Denominator: 1 + √v/ε.
-            var denom = global::System.Runtime.Intrinsics.Vector128.Create(1f) + global::System.Runtime.Intrinsics.Vector128.Sqrt(v) / global::System.Runtime.Intrinsics.Vector128.Create(Epsilon);
+            var denom = global::System.Runtime.Intrinsics.Vector128.Create(1f) + global::System.Runtime.Intrinsics.Vector128.Sqrt(v) * global::System.Runtime.Intrinsics.Vector128.Create(DenominatorScale);
 
             // Direction: m/denom.
             var dir = m / denom;
@@ -126,7 +126,7 @@ namespace OptGen.Generated
             v = global::System.Runtime.Intrinsics.Vector256.Create(SecondMomentDecay) * v + global::System.Runtime.Intrinsics.Vector256.Create(SecondMomentWeight) * g * g;
 
             // Denominator: 1 + √v/ε.
-            var denom = global::System.Runtime.Intrinsics.Vector256.Create(1f) + global::System.Runtime.Intrinsics.Vector256.Sqrt(v) / global::System.Runtime.Intrinsics.Vector256.Create(Epsilon);
+            var denom = global::System.Runtime.Intrinsics.Vector256.Create(1f) + global::System.Runtime.Intrinsics.Vector256.Sqrt(v) * global::System.Runtime.Intrinsics.Vector256.Create(DenominatorScale);
 
             // Direction: m/denom.
             var dir = m / denom;
@@ -149,7 +149,7 @@ namespace OptGen.Generated
             v = global::System.Runtime.Intrinsics.Vector512.Create(SecondMomentDecay) * v + global::System.Runtime.Intrinsics.Vector512.Create(SecondMomentWeight) * g * g;
 
             // Denominator: 1 + √v/ε.
-            var denom = global::System.Runtime.Intrinsics.Vector512.Create(1f) + global::System.Runtime.Intrinsics.Vector512.Sqrt(v) / global::System.Runtime.Intrinsics.Vector512.Create(Epsilon);
+            var denom = global::System.Runtime.Intrinsics.Vector512.Create(1f) + global::System.Runtime.Intrinsics.Vector512.Sqrt(v) * global::System.Runtime.Intrinsics.Vector512.Create(DenominatorScale);
 
             // Direction: m/denom.
             var dir = m / denom;

@@ -12,14 +12,14 @@ namespace Catalog
     /// p ← p − η₀·m / (1 + √v/ε)
     /// </code>
     /// <para>Memory traffic per element and step (float32): 16 bytes read (p, g, m, v) + 12 bytes written (p, m, v) = 28 bytes.</para>
-    /// <para>Each step is one fused pass over memory by <see cref="global::OptGen.Generated.UpdateKernel_27dc53f4"/>.</para>
+    /// <para>Each step is one fused pass over memory by <see cref="global::OptGen.Generated.UpdateKernel_7ed5299d"/>.</para>
     /// </remarks>
     [global::System.CodeDom.Compiler.GeneratedCode("OptGen.Generator", "VERSION")]
     partial class AdamDecoupledEpsilon : global::OptGen.Optimizer
     {
         private static readonly global::OptGen.OptimizerDescriptor RuleDescriptor = new(
             name: "lecture.adam_decoupled_eps",
-            ruleId: "9cb1b121ab0a73c5",
+            ruleId: "4d9480d8e46bd078",
             hyperparameters: new global::OptGen.HyperparameterDescriptor[]
             {
                 new("LearningRate", "η₀", 0.01, global::OptGen.HyperparameterRange.NonNegative),
@@ -90,15 +90,15 @@ namespace Catalog
         /// <inheritdoc/>
         protected override void RunKernel<TParameter, TGradient, TState>(scoped in global::OptGen.Kernels.KernelArguments arguments)
         {
-            global::OptGen.Generated.UpdateKernel_27dc53f4 kernel = CreateKernel(arguments.Hyperparameters, arguments.Step, arguments.GradientScale);
-            global::OptGen.Kernels.UpdateDriver.Run<global::OptGen.Generated.UpdateKernel_27dc53f4, TParameter, TGradient, TState>(in kernel, in arguments);
+            global::OptGen.Generated.UpdateKernel_7ed5299d kernel = CreateKernel(arguments.Hyperparameters, arguments.Step, arguments.GradientScale);
+            global::OptGen.Kernels.UpdateDriver.Run<global::OptGen.Generated.UpdateKernel_7ed5299d, TParameter, TGradient, TState>(in kernel, in arguments);
         }
 
         /// <summary>Computes the kernel's per-step scalars, in double precision, from the hyperparameters and the step number.</summary>
         /// <param name="hyperparameters">The hyperparameter values, in descriptor order.</param>
         /// <param name="step">The step number t = 1, 2, ….</param>
         /// <param name="gradientScale">The runtime's factor on every gradient element.</param>
-        internal static global::OptGen.Generated.UpdateKernel_27dc53f4 CreateKernel(global::System.ReadOnlySpan<double> hyperparameters, long step, double gradientScale)
+        internal static global::OptGen.Generated.UpdateKernel_7ed5299d CreateKernel(global::System.ReadOnlySpan<double> hyperparameters, long step, double gradientScale)
         {
             double t = step;
             double learningRate = hyperparameters[0];
@@ -127,19 +127,19 @@ namespace Catalog
             // SecondMomentWeight = c₂
             double SecondMomentWeight = SecondMomentRate;
 
-            // Epsilon = ε
-            double Epsilon = epsilon;
+            // DenominatorScale = 1/ε
+            double DenominatorScale = 1.0 / epsilon;
 
             // StepSize = η₀
             double StepSize = learningRate;
 
-            return new global::OptGen.Generated.UpdateKernel_27dc53f4(
+            return new global::OptGen.Generated.UpdateKernel_7ed5299d(
                 gradientScale: (float)GradientScale,
                 firstMomentDecay: (float)FirstMomentDecay,
                 firstMomentWeight: (float)FirstMomentWeight,
                 secondMomentDecay: (float)SecondMomentDecay,
                 secondMomentWeight: (float)SecondMomentWeight,
-                epsilon: (float)Epsilon,
+                denominatorScale: (float)DenominatorScale,
                 stepSize: (float)StepSize);
         }
     }

@@ -14,15 +14,15 @@ namespace OptGen.Generated
     /// d = g + WeightDecay * p
     /// m = Beta1 * m + K_0 * d
     /// v = Beta2 * v + K_1 * d * d
-    /// denom = Sqrt(v) / Bc2 + Epsilon
-    /// p = p - K_2 * (m / denom)
+    /// denom = Sqrt(v) * K_2 + Epsilon
+    /// p = p - K_3 * (m / denom)
     /// </code>
     /// <para>No fused multiply-add is used: every product is rounded to float32 before it is added, as PyTorch's
     /// CPU kernels and the ILGPU kernel compute it, so the scalar path and every SIMD width give bit-identical results.</para>
     /// <para>Memory traffic per element and step (float32): 16 bytes read (p, g, m, v) + 12 bytes written (p, m, v) = 28 bytes.</para>
     /// </remarks>
     [global::System.CodeDom.Compiler.GeneratedCode("OptGen.Generator", "VERSION")]
-    internal readonly struct UpdateKernel_b65317fe : global::OptGen.Kernels.IUpdateKernel
+    internal readonly struct UpdateKernel_4103baaf : global::OptGen.Kernels.IUpdateKernel
     {
         /// <summary>Bytes read per element and step with float32 storage.</summary>
         public const int BytesRead = 16;
@@ -48,17 +48,17 @@ namespace OptGen.Generated
         /// <summary>Per-step scalar K_1 = 1.0 - Beta2 (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float K_1;
 
-        /// <summary>Per-step scalar Bc2 = bc2 (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
-        public readonly float Bc2;
+        /// <summary>Per-step scalar K_2 = 1.0 / bc2 (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
+        public readonly float K_2;
 
         /// <summary>Per-step scalar Epsilon = Epsilon (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float Epsilon;
 
-        /// <summary>Per-step scalar K_2 = LearningRate / bc1 (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
-        public readonly float K_2;
+        /// <summary>Per-step scalar K_3 = LearningRate / bc1 (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
+        public readonly float K_3;
 
         /// <summary>Creates the kernel for one step from its per-step scalars.</summary>
-        public UpdateKernel_b65317fe(float gradientScale, float weightDecay, float beta1, float k_0, float beta2, float k_1, float bc2, float epsilon, float k_2)
+        public UpdateKernel_4103baaf(float gradientScale, float weightDecay, float beta1, float k_0, float beta2, float k_1, float k_2, float epsilon, float k_3)
         {
             GradientScale = gradientScale;
             WeightDecay = weightDecay;
@@ -66,9 +66,9 @@ namespace OptGen.Generated
             K_0 = k_0;
             Beta2 = beta2;
             K_1 = k_1;
-            Bc2 = bc2;
-            Epsilon = epsilon;
             K_2 = k_2;
+            Epsilon = epsilon;
+            K_3 = k_3;
         }
 
         /// <inheritdoc/>
@@ -91,10 +91,10 @@ namespace OptGen.Generated
             v = Beta2 * v + K_1 * d * d;
 
             // let denom = sqrt(v) / bc2 + Epsilon
-            float denom = global::System.MathF.Sqrt(v) / Bc2 + Epsilon;
+            float denom = global::System.MathF.Sqrt(v) * K_2 + Epsilon;
 
             // p = p - LearningRate / bc1 * (m / denom)
-            p = p - K_2 * (m / denom);
+            p = p - K_3 * (m / denom);
         }
 
         /// <summary>Updates 4 elements at once.</summary>
@@ -114,10 +114,10 @@ namespace OptGen.Generated
             v = global::System.Runtime.Intrinsics.Vector128.Create(Beta2) * v + global::System.Runtime.Intrinsics.Vector128.Create(K_1) * d * d;
 
             // let denom = sqrt(v) / bc2 + Epsilon
-            var denom = global::System.Runtime.Intrinsics.Vector128.Sqrt(v) / global::System.Runtime.Intrinsics.Vector128.Create(Bc2) + global::System.Runtime.Intrinsics.Vector128.Create(Epsilon);
+            var denom = global::System.Runtime.Intrinsics.Vector128.Sqrt(v) * global::System.Runtime.Intrinsics.Vector128.Create(K_2) + global::System.Runtime.Intrinsics.Vector128.Create(Epsilon);
 
             // p = p - LearningRate / bc1 * (m / denom)
-            p = p - global::System.Runtime.Intrinsics.Vector128.Create(K_2) * (m / denom);
+            p = p - global::System.Runtime.Intrinsics.Vector128.Create(K_3) * (m / denom);
         }
 
         /// <summary>Updates 8 elements at once.</summary>
@@ -137,10 +137,10 @@ namespace OptGen.Generated
             v = global::System.Runtime.Intrinsics.Vector256.Create(Beta2) * v + global::System.Runtime.Intrinsics.Vector256.Create(K_1) * d * d;
 
             // let denom = sqrt(v) / bc2 + Epsilon
-            var denom = global::System.Runtime.Intrinsics.Vector256.Sqrt(v) / global::System.Runtime.Intrinsics.Vector256.Create(Bc2) + global::System.Runtime.Intrinsics.Vector256.Create(Epsilon);
+            var denom = global::System.Runtime.Intrinsics.Vector256.Sqrt(v) * global::System.Runtime.Intrinsics.Vector256.Create(K_2) + global::System.Runtime.Intrinsics.Vector256.Create(Epsilon);
 
             // p = p - LearningRate / bc1 * (m / denom)
-            p = p - global::System.Runtime.Intrinsics.Vector256.Create(K_2) * (m / denom);
+            p = p - global::System.Runtime.Intrinsics.Vector256.Create(K_3) * (m / denom);
         }
 
         /// <summary>Updates 16 elements at once.</summary>
@@ -160,10 +160,10 @@ namespace OptGen.Generated
             v = global::System.Runtime.Intrinsics.Vector512.Create(Beta2) * v + global::System.Runtime.Intrinsics.Vector512.Create(K_1) * d * d;
 
             // let denom = sqrt(v) / bc2 + Epsilon
-            var denom = global::System.Runtime.Intrinsics.Vector512.Sqrt(v) / global::System.Runtime.Intrinsics.Vector512.Create(Bc2) + global::System.Runtime.Intrinsics.Vector512.Create(Epsilon);
+            var denom = global::System.Runtime.Intrinsics.Vector512.Sqrt(v) * global::System.Runtime.Intrinsics.Vector512.Create(K_2) + global::System.Runtime.Intrinsics.Vector512.Create(Epsilon);
 
             // p = p - LearningRate / bc1 * (m / denom)
-            p = p - global::System.Runtime.Intrinsics.Vector512.Create(K_2) * (m / denom);
+            p = p - global::System.Runtime.Intrinsics.Vector512.Create(K_3) * (m / denom);
         }
 
         /// <inheritdoc/>

@@ -17,14 +17,14 @@ namespace Catalog
     /// p = p - LearningRate / bc1 * (m / denom)
     /// </code>
     /// <para>Memory traffic per element and step (float32): 16 bytes read (p, g, m, v) + 12 bytes written (p, m, v) = 28 bytes.</para>
-    /// <para>Each step is one fused pass over memory by <see cref="global::OptGen.Generated.UpdateKernel_b65317fe"/>.</para>
+    /// <para>Each step is one fused pass over memory by <see cref="global::OptGen.Generated.UpdateKernel_4103baaf"/>.</para>
     /// </remarks>
     [global::System.CodeDom.Compiler.GeneratedCode("OptGen.Generator", "VERSION")]
     partial class AdamExpression : global::OptGen.Optimizer
     {
         private static readonly global::OptGen.OptimizerDescriptor RuleDescriptor = new(
             name: "Adam (expression rule)",
-            ruleId: "228e8f63a0c22f15",
+            ruleId: "0cab235e283f8624",
             hyperparameters: new global::OptGen.HyperparameterDescriptor[]
             {
                 new("LearningRate", "LearningRate", 0.001, global::OptGen.HyperparameterRange.NonNegative),
@@ -104,15 +104,15 @@ namespace Catalog
         /// <inheritdoc/>
         protected override void RunKernel<TParameter, TGradient, TState>(scoped in global::OptGen.Kernels.KernelArguments arguments)
         {
-            global::OptGen.Generated.UpdateKernel_b65317fe kernel = CreateKernel(arguments.Hyperparameters, arguments.Step, arguments.GradientScale);
-            global::OptGen.Kernels.UpdateDriver.Run<global::OptGen.Generated.UpdateKernel_b65317fe, TParameter, TGradient, TState>(in kernel, in arguments);
+            global::OptGen.Generated.UpdateKernel_4103baaf kernel = CreateKernel(arguments.Hyperparameters, arguments.Step, arguments.GradientScale);
+            global::OptGen.Kernels.UpdateDriver.Run<global::OptGen.Generated.UpdateKernel_4103baaf, TParameter, TGradient, TState>(in kernel, in arguments);
         }
 
         /// <summary>Computes the kernel's per-step scalars, in double precision, from the hyperparameters and the step number.</summary>
         /// <param name="hyperparameters">The hyperparameter values, in descriptor order.</param>
         /// <param name="step">The step number t = 1, 2, ….</param>
         /// <param name="gradientScale">The runtime's factor on every gradient element.</param>
-        internal static global::OptGen.Generated.UpdateKernel_b65317fe CreateKernel(global::System.ReadOnlySpan<double> hyperparameters, long step, double gradientScale)
+        internal static global::OptGen.Generated.UpdateKernel_4103baaf CreateKernel(global::System.ReadOnlySpan<double> hyperparameters, long step, double gradientScale)
         {
             double t = step;
             double learningRate = hyperparameters[0];
@@ -145,25 +145,25 @@ namespace Catalog
             // K_1 = 1.0 - Beta2
             double K_1 = 1.0 - beta2;
 
-            // Bc2 = bc2
-            double Bc2 = bc2;
+            // K_2 = 1.0 / bc2
+            double K_2 = 1.0 / bc2;
 
             // Epsilon = Epsilon
             double Epsilon = epsilon;
 
-            // K_2 = LearningRate / bc1
-            double K_2 = learningRate / bc1;
+            // K_3 = LearningRate / bc1
+            double K_3 = learningRate / bc1;
 
-            return new global::OptGen.Generated.UpdateKernel_b65317fe(
+            return new global::OptGen.Generated.UpdateKernel_4103baaf(
                 gradientScale: (float)GradientScale,
                 weightDecay: (float)WeightDecay,
                 beta1: (float)Beta1,
                 k_0: (float)K_0,
                 beta2: (float)Beta2,
                 k_1: (float)K_1,
-                bc2: (float)Bc2,
+                k_2: (float)K_2,
                 epsilon: (float)Epsilon,
-                k_2: (float)K_2);
+                k_3: (float)K_3);
         }
     }
 }

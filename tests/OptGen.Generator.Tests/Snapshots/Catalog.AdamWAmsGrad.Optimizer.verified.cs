@@ -14,14 +14,14 @@ namespace Catalog
     /// p ← p − η·(m/(1 − β₁ᵗ)) / (√(v̂/(1 − β₂ᵗ)) + ε)
     /// </code>
     /// <para>Memory traffic per element and step (float32): 20 bytes read (p, g, m, v, vMax) + 16 bytes written (p, m, v, vMax) = 36 bytes.</para>
-    /// <para>Each step is one fused pass over memory by <see cref="global::OptGen.Generated.UpdateKernel_b3e3babc"/>.</para>
+    /// <para>Each step is one fused pass over memory by <see cref="global::OptGen.Generated.UpdateKernel_707c1bcf"/>.</para>
     /// </remarks>
     [global::System.CodeDom.Compiler.GeneratedCode("OptGen.Generator", "VERSION")]
     partial class AdamWAmsGrad : global::OptGen.Optimizer
     {
         private static readonly global::OptGen.OptimizerDescriptor RuleDescriptor = new(
             name: "torch.optim.AdamW(amsgrad)",
-            ruleId: "0100f4035312ed1e",
+            ruleId: "b556df173188a6db",
             hyperparameters: new global::OptGen.HyperparameterDescriptor[]
             {
                 new("LearningRate", "η", 0.001, global::OptGen.HyperparameterRange.NonNegative),
@@ -113,15 +113,15 @@ namespace Catalog
         /// <inheritdoc/>
         protected override void RunKernel<TParameter, TGradient, TState>(scoped in global::OptGen.Kernels.KernelArguments arguments)
         {
-            global::OptGen.Generated.UpdateKernel_b3e3babc kernel = CreateKernel(arguments.Hyperparameters, arguments.Step, arguments.GradientScale);
-            global::OptGen.Kernels.UpdateDriver.Run<global::OptGen.Generated.UpdateKernel_b3e3babc, TParameter, TGradient, TState>(in kernel, in arguments);
+            global::OptGen.Generated.UpdateKernel_707c1bcf kernel = CreateKernel(arguments.Hyperparameters, arguments.Step, arguments.GradientScale);
+            global::OptGen.Kernels.UpdateDriver.Run<global::OptGen.Generated.UpdateKernel_707c1bcf, TParameter, TGradient, TState>(in kernel, in arguments);
         }
 
         /// <summary>Computes the kernel's per-step scalars, in double precision, from the hyperparameters and the step number.</summary>
         /// <param name="hyperparameters">The hyperparameter values, in descriptor order.</param>
         /// <param name="step">The step number t = 1, 2, ….</param>
         /// <param name="gradientScale">The runtime's factor on every gradient element.</param>
-        internal static global::OptGen.Generated.UpdateKernel_b3e3babc CreateKernel(global::System.ReadOnlySpan<double> hyperparameters, long step, double gradientScale)
+        internal static global::OptGen.Generated.UpdateKernel_707c1bcf CreateKernel(global::System.ReadOnlySpan<double> hyperparameters, long step, double gradientScale)
         {
             double t = step;
             double learningRate = hyperparameters[0];
@@ -149,8 +149,8 @@ namespace Catalog
             // SecondMomentWeight = 1 − β₂
             double SecondMomentWeight = 1.0 - beta2;
 
-            // SecondMomentCorrection = √(1 − β₂ᵗ)
-            double SecondMomentCorrection = global::System.Math.Sqrt(1.0 - global::System.Math.Pow(beta2, t));
+            // SecondMomentCorrectionInverse = 1/√(1 − β₂ᵗ)
+            double SecondMomentCorrectionInverse = 1.0 / global::System.Math.Sqrt(1.0 - global::System.Math.Pow(beta2, t));
 
             // Epsilon = ε
             double Epsilon = epsilon;
@@ -158,14 +158,14 @@ namespace Catalog
             // StepSize = η/(1 − β₁ᵗ)
             double StepSize = learningRate / (1.0 - global::System.Math.Pow(beta1, t));
 
-            return new global::OptGen.Generated.UpdateKernel_b3e3babc(
+            return new global::OptGen.Generated.UpdateKernel_707c1bcf(
                 gradientScale: (float)GradientScale,
                 decayFactor: (float)DecayFactor,
                 firstMomentDecay: (float)FirstMomentDecay,
                 firstMomentWeight: (float)FirstMomentWeight,
                 secondMomentDecay: (float)SecondMomentDecay,
                 secondMomentWeight: (float)SecondMomentWeight,
-                secondMomentCorrection: (float)SecondMomentCorrection,
+                secondMomentCorrectionInverse: (float)SecondMomentCorrectionInverse,
                 epsilon: (float)Epsilon,
                 stepSize: (float)StepSize);
         }

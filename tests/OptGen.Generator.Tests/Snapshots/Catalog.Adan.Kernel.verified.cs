@@ -17,15 +17,15 @@ namespace OptGen.Generated
     /// v = Beta2 * v + K_2 * diff
     /// u = g + Beta2 * diff
     /// n = Beta3 * n + K_3 * u * u
-    /// dir = (m / Bc1 + Beta2 * v / Bc2) / (Sqrt(n) / Bc3 + Epsilon)
-    /// p = (p - LearningRate * dir) / K_4
+    /// dir = (m * K_4 + Beta2 * v * K_5) / (Sqrt(n) * K_6 + Epsilon)
+    /// p = (p - LearningRate * dir) * K_7
     /// </code>
     /// <para>No fused multiply-add is used: every product is rounded to float32 before it is added, as PyTorch's
     /// CPU kernels and the ILGPU kernel compute it, so the scalar path and every SIMD width give bit-identical results.</para>
     /// <para>Memory traffic per element and step (float32): 24 bytes read (p, g, m, v, n, gprev) + 20 bytes written (p, m, v, n, gprev) = 44 bytes.</para>
     /// </remarks>
     [global::System.CodeDom.Compiler.GeneratedCode("OptGen.Generator", "VERSION")]
-    internal readonly struct UpdateKernel_220ba3fd : global::OptGen.Kernels.IUpdateKernel
+    internal readonly struct UpdateKernel_35d39e57 : global::OptGen.Kernels.IUpdateKernel
     {
         /// <summary>Bytes read per element and step with float32 storage.</summary>
         public const int BytesRead = 24;
@@ -57,14 +57,14 @@ namespace OptGen.Generated
         /// <summary>Per-step scalar K_3 = 1.0 - Beta3 (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float K_3;
 
-        /// <summary>Per-step scalar Bc1 = bc1 (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
-        public readonly float Bc1;
+        /// <summary>Per-step scalar K_4 = 1.0 / bc1 (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
+        public readonly float K_4;
 
-        /// <summary>Per-step scalar Bc2 = bc2 (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
-        public readonly float Bc2;
+        /// <summary>Per-step scalar K_5 = 1.0 / bc2 (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
+        public readonly float K_5;
 
-        /// <summary>Per-step scalar Bc3 = bc3 (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
-        public readonly float Bc3;
+        /// <summary>Per-step scalar K_6 = 1.0 / bc3 (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
+        public readonly float K_6;
 
         /// <summary>Per-step scalar Epsilon = Epsilon (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float Epsilon;
@@ -72,11 +72,11 @@ namespace OptGen.Generated
         /// <summary>Per-step scalar LearningRate = LearningRate (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float LearningRate;
 
-        /// <summary>Per-step scalar K_4 = 1.0 + LearningRate * WeightDecay (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
-        public readonly float K_4;
+        /// <summary>Per-step scalar K_7 = 1.0 / (1.0 + LearningRate * WeightDecay) (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
+        public readonly float K_7;
 
         /// <summary>Creates the kernel for one step from its per-step scalars.</summary>
-        public UpdateKernel_220ba3fd(float gradientScale, float k_0, float beta1, float k_1, float beta2, float k_2, float beta3, float k_3, float bc1, float bc2, float bc3, float epsilon, float learningRate, float k_4)
+        public UpdateKernel_35d39e57(float gradientScale, float k_0, float beta1, float k_1, float beta2, float k_2, float beta3, float k_3, float k_4, float k_5, float k_6, float epsilon, float learningRate, float k_7)
         {
             GradientScale = gradientScale;
             K_0 = k_0;
@@ -86,12 +86,12 @@ namespace OptGen.Generated
             K_2 = k_2;
             Beta3 = beta3;
             K_3 = k_3;
-            Bc1 = bc1;
-            Bc2 = bc2;
-            Bc3 = bc3;
+            K_4 = k_4;
+            K_5 = k_5;
+            K_6 = k_6;
             Epsilon = epsilon;
             LearningRate = learningRate;
-            K_4 = k_4;
+            K_7 = k_7;
         }
 
         /// <inheritdoc/>
@@ -123,10 +123,10 @@ namespace OptGen.Generated
             n = Beta3 * n + K_3 * u * u;
 
             // let dir = (m / bc1 + Beta2 * v / bc2) / (sqrt(n) / bc3 + Epsilon)
-            float dir = (m / Bc1 + Beta2 * v / Bc2) / (global::System.MathF.Sqrt(n) / Bc3 + Epsilon);
+            float dir = (m * K_4 + Beta2 * v * K_5) / (global::System.MathF.Sqrt(n) * K_6 + Epsilon);
 
             // p = (p - LearningRate * dir) / (1 + LearningRate * WeightDecay)
-            p = (p - LearningRate * dir) / K_4;
+            p = (p - LearningRate * dir) * K_7;
         }
 
         /// <summary>Updates 4 elements at once.</summary>
@@ -155,10 +155,10 @@ namespace OptGen.Generated
             n = global::System.Runtime.Intrinsics.Vector128.Create(Beta3) * n + global::System.Runtime.Intrinsics.Vector128.Create(K_3) * u * u;
 
             // let dir = (m / bc1 + Beta2 * v / bc2) / (sqrt(n) / bc3 + Epsilon)
-            var dir = (m / global::System.Runtime.Intrinsics.Vector128.Create(Bc1) + global::System.Runtime.Intrinsics.Vector128.Create(Beta2) * v / global::System.Runtime.Intrinsics.Vector128.Create(Bc2)) / (global::System.Runtime.Intrinsics.Vector128.Sqrt(n) / global::System.Runtime.Intrinsics.Vector128.Create(Bc3) + global::System.Runtime.Intrinsics.Vector128.Create(Epsilon));
+            var dir = (m * global::System.Runtime.Intrinsics.Vector128.Create(K_4) + global::System.Runtime.Intrinsics.Vector128.Create(Beta2) * v * global::System.Runtime.Intrinsics.Vector128.Create(K_5)) / (global::System.Runtime.Intrinsics.Vector128.Sqrt(n) * global::System.Runtime.Intrinsics.Vector128.Create(K_6) + global::System.Runtime.Intrinsics.Vector128.Create(Epsilon));
 
             // p = (p - LearningRate * dir) / (1 + LearningRate * WeightDecay)
-            p = (p - global::System.Runtime.Intrinsics.Vector128.Create(LearningRate) * dir) / global::System.Runtime.Intrinsics.Vector128.Create(K_4);
+            p = (p - global::System.Runtime.Intrinsics.Vector128.Create(LearningRate) * dir) * global::System.Runtime.Intrinsics.Vector128.Create(K_7);
         }
 
         /// <summary>Updates 8 elements at once.</summary>
@@ -187,10 +187,10 @@ namespace OptGen.Generated
             n = global::System.Runtime.Intrinsics.Vector256.Create(Beta3) * n + global::System.Runtime.Intrinsics.Vector256.Create(K_3) * u * u;
 
             // let dir = (m / bc1 + Beta2 * v / bc2) / (sqrt(n) / bc3 + Epsilon)
-            var dir = (m / global::System.Runtime.Intrinsics.Vector256.Create(Bc1) + global::System.Runtime.Intrinsics.Vector256.Create(Beta2) * v / global::System.Runtime.Intrinsics.Vector256.Create(Bc2)) / (global::System.Runtime.Intrinsics.Vector256.Sqrt(n) / global::System.Runtime.Intrinsics.Vector256.Create(Bc3) + global::System.Runtime.Intrinsics.Vector256.Create(Epsilon));
+            var dir = (m * global::System.Runtime.Intrinsics.Vector256.Create(K_4) + global::System.Runtime.Intrinsics.Vector256.Create(Beta2) * v * global::System.Runtime.Intrinsics.Vector256.Create(K_5)) / (global::System.Runtime.Intrinsics.Vector256.Sqrt(n) * global::System.Runtime.Intrinsics.Vector256.Create(K_6) + global::System.Runtime.Intrinsics.Vector256.Create(Epsilon));
 
             // p = (p - LearningRate * dir) / (1 + LearningRate * WeightDecay)
-            p = (p - global::System.Runtime.Intrinsics.Vector256.Create(LearningRate) * dir) / global::System.Runtime.Intrinsics.Vector256.Create(K_4);
+            p = (p - global::System.Runtime.Intrinsics.Vector256.Create(LearningRate) * dir) * global::System.Runtime.Intrinsics.Vector256.Create(K_7);
         }
 
         /// <summary>Updates 16 elements at once.</summary>
@@ -219,10 +219,10 @@ namespace OptGen.Generated
             n = global::System.Runtime.Intrinsics.Vector512.Create(Beta3) * n + global::System.Runtime.Intrinsics.Vector512.Create(K_3) * u * u;
 
             // let dir = (m / bc1 + Beta2 * v / bc2) / (sqrt(n) / bc3 + Epsilon)
-            var dir = (m / global::System.Runtime.Intrinsics.Vector512.Create(Bc1) + global::System.Runtime.Intrinsics.Vector512.Create(Beta2) * v / global::System.Runtime.Intrinsics.Vector512.Create(Bc2)) / (global::System.Runtime.Intrinsics.Vector512.Sqrt(n) / global::System.Runtime.Intrinsics.Vector512.Create(Bc3) + global::System.Runtime.Intrinsics.Vector512.Create(Epsilon));
+            var dir = (m * global::System.Runtime.Intrinsics.Vector512.Create(K_4) + global::System.Runtime.Intrinsics.Vector512.Create(Beta2) * v * global::System.Runtime.Intrinsics.Vector512.Create(K_5)) / (global::System.Runtime.Intrinsics.Vector512.Sqrt(n) * global::System.Runtime.Intrinsics.Vector512.Create(K_6) + global::System.Runtime.Intrinsics.Vector512.Create(Epsilon));
 
             // p = (p - LearningRate * dir) / (1 + LearningRate * WeightDecay)
-            p = (p - global::System.Runtime.Intrinsics.Vector512.Create(LearningRate) * dir) / global::System.Runtime.Intrinsics.Vector512.Create(K_4);
+            p = (p - global::System.Runtime.Intrinsics.Vector512.Create(LearningRate) * dir) * global::System.Runtime.Intrinsics.Vector512.Create(K_7);
         }
 
         /// <inheritdoc/>

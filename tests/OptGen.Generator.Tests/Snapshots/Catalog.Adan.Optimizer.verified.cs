@@ -21,14 +21,14 @@ namespace Catalog
     /// p = (p - LearningRate * dir) / (1 + LearningRate * WeightDecay)
     /// </code>
     /// <para>Memory traffic per element and step (float32): 24 bytes read (p, g, m, v, n, gprev) + 20 bytes written (p, m, v, n, gprev) = 44 bytes.</para>
-    /// <para>Each step is one fused pass over memory by <see cref="global::OptGen.Generated.UpdateKernel_220ba3fd"/>.</para>
+    /// <para>Each step is one fused pass over memory by <see cref="global::OptGen.Generated.UpdateKernel_35d39e57"/>.</para>
     /// </remarks>
     [global::System.CodeDom.Compiler.GeneratedCode("OptGen.Generator", "VERSION")]
     partial class Adan : global::OptGen.Optimizer
     {
         private static readonly global::OptGen.OptimizerDescriptor RuleDescriptor = new(
             name: "Adan",
-            ruleId: "036ec2c595539a49",
+            ruleId: "2915833bf006eb12",
             hyperparameters: new global::OptGen.HyperparameterDescriptor[]
             {
                 new("LearningRate", "LearningRate", 0.001, global::OptGen.HyperparameterRange.NonNegative),
@@ -125,15 +125,15 @@ namespace Catalog
         /// <inheritdoc/>
         protected override void RunKernel<TParameter, TGradient, TState>(scoped in global::OptGen.Kernels.KernelArguments arguments)
         {
-            global::OptGen.Generated.UpdateKernel_220ba3fd kernel = CreateKernel(arguments.Hyperparameters, arguments.Step, arguments.GradientScale);
-            global::OptGen.Kernels.UpdateDriver.Run<global::OptGen.Generated.UpdateKernel_220ba3fd, TParameter, TGradient, TState>(in kernel, in arguments);
+            global::OptGen.Generated.UpdateKernel_35d39e57 kernel = CreateKernel(arguments.Hyperparameters, arguments.Step, arguments.GradientScale);
+            global::OptGen.Kernels.UpdateDriver.Run<global::OptGen.Generated.UpdateKernel_35d39e57, TParameter, TGradient, TState>(in kernel, in arguments);
         }
 
         /// <summary>Computes the kernel's per-step scalars, in double precision, from the hyperparameters and the step number.</summary>
         /// <param name="hyperparameters">The hyperparameter values, in descriptor order.</param>
         /// <param name="step">The step number t = 1, 2, ….</param>
         /// <param name="gradientScale">The runtime's factor on every gradient element.</param>
-        internal static global::OptGen.Generated.UpdateKernel_220ba3fd CreateKernel(global::System.ReadOnlySpan<double> hyperparameters, long step, double gradientScale)
+        internal static global::OptGen.Generated.UpdateKernel_35d39e57 CreateKernel(global::System.ReadOnlySpan<double> hyperparameters, long step, double gradientScale)
         {
             double t = step;
             double learningRate = hyperparameters[0];
@@ -176,14 +176,14 @@ namespace Catalog
             // K_3 = 1.0 - Beta3
             double K_3 = 1.0 - beta3;
 
-            // Bc1 = bc1
-            double Bc1 = bc1;
+            // K_4 = 1.0 / bc1
+            double K_4 = 1.0 / bc1;
 
-            // Bc2 = bc2
-            double Bc2 = bc2;
+            // K_5 = 1.0 / bc2
+            double K_5 = 1.0 / bc2;
 
-            // Bc3 = bc3
-            double Bc3 = bc3;
+            // K_6 = 1.0 / bc3
+            double K_6 = 1.0 / bc3;
 
             // Epsilon = Epsilon
             double Epsilon = epsilon;
@@ -191,10 +191,10 @@ namespace Catalog
             // LearningRate = LearningRate
             double LearningRate = learningRate;
 
-            // K_4 = 1.0 + LearningRate * WeightDecay
-            double K_4 = 1.0 + learningRate * weightDecay;
+            // K_7 = 1.0 / (1.0 + LearningRate * WeightDecay)
+            double K_7 = 1.0 / (1.0 + learningRate * weightDecay);
 
-            return new global::OptGen.Generated.UpdateKernel_220ba3fd(
+            return new global::OptGen.Generated.UpdateKernel_35d39e57(
                 gradientScale: (float)GradientScale,
                 k_0: (float)K_0,
                 beta1: (float)Beta1,
@@ -203,12 +203,12 @@ namespace Catalog
                 k_2: (float)K_2,
                 beta3: (float)Beta3,
                 k_3: (float)K_3,
-                bc1: (float)Bc1,
-                bc2: (float)Bc2,
-                bc3: (float)Bc3,
+                k_4: (float)K_4,
+                k_5: (float)K_5,
+                k_6: (float)K_6,
                 epsilon: (float)Epsilon,
                 learningRate: (float)LearningRate,
-                k_4: (float)K_4);
+                k_7: (float)K_7);
         }
     }
 }

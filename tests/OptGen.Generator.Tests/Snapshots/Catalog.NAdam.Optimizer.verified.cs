@@ -15,14 +15,14 @@ namespace Catalog
     /// p ← p − η·(1 − μₜ)/(1 − Πₜ)·g/d − η·μₜ₊₁/(1 − Πₜ·μₜ₊₁)·m/d
     /// </code>
     /// <para>Memory traffic per element and step (float32): 16 bytes read (p, g, m, v) + 12 bytes written (p, m, v) = 28 bytes.</para>
-    /// <para>Each step is one fused pass over memory by <see cref="global::OptGen.Generated.UpdateKernel_2fbec9b2"/>.</para>
+    /// <para>Each step is one fused pass over memory by <see cref="global::OptGen.Generated.UpdateKernel_ce193fdf"/>.</para>
     /// </remarks>
     [global::System.CodeDom.Compiler.GeneratedCode("OptGen.Generator", "VERSION")]
     partial class NAdam : global::OptGen.Optimizer
     {
         private static readonly global::OptGen.OptimizerDescriptor RuleDescriptor = new(
             name: "torch.optim.NAdam",
-            ruleId: "ae45ef28d70faec3",
+            ruleId: "9e1c1a991a6f414c",
             hyperparameters: new global::OptGen.HyperparameterDescriptor[]
             {
                 new("LearningRate", "η", 0.002, global::OptGen.HyperparameterRange.NonNegative),
@@ -138,8 +138,8 @@ namespace Catalog
         /// <inheritdoc/>
         protected override void RunKernel<TParameter, TGradient, TState>(scoped in global::OptGen.Kernels.KernelArguments arguments)
         {
-            global::OptGen.Generated.UpdateKernel_2fbec9b2 kernel = CreateKernel(arguments.Hyperparameters, arguments.HostState, arguments.Step, arguments.GradientScale);
-            global::OptGen.Kernels.UpdateDriver.Run<global::OptGen.Generated.UpdateKernel_2fbec9b2, TParameter, TGradient, TState>(in kernel, in arguments);
+            global::OptGen.Generated.UpdateKernel_ce193fdf kernel = CreateKernel(arguments.Hyperparameters, arguments.HostState, arguments.Step, arguments.GradientScale);
+            global::OptGen.Kernels.UpdateDriver.Run<global::OptGen.Generated.UpdateKernel_ce193fdf, TParameter, TGradient, TState>(in kernel, in arguments);
         }
 
         /// <summary>Computes the kernel's per-step scalars, in double precision, from the hyperparameters and the step number.</summary>
@@ -147,7 +147,7 @@ namespace Catalog
         /// <param name="hostState">The carried host state after this step's advance, in descriptor order.</param>
         /// <param name="step">The step number t = 1, 2, ….</param>
         /// <param name="gradientScale">The runtime's factor on every gradient element.</param>
-        internal static global::OptGen.Generated.UpdateKernel_2fbec9b2 CreateKernel(global::System.ReadOnlySpan<double> hyperparameters, global::System.ReadOnlySpan<double> hostState, long step, double gradientScale)
+        internal static global::OptGen.Generated.UpdateKernel_ce193fdf CreateKernel(global::System.ReadOnlySpan<double> hyperparameters, global::System.ReadOnlySpan<double> hostState, long step, double gradientScale)
         {
             double t = step;
             double learningRate = hyperparameters[0];
@@ -177,8 +177,8 @@ namespace Catalog
             // SecondMomentWeight = 1 − β₂
             double SecondMomentWeight = 1.0 - beta2;
 
-            // SecondMomentCorrection = √(1 − β₂ᵗ)
-            double SecondMomentCorrection = global::System.Math.Sqrt(1.0 - global::System.Math.Pow(beta2, t));
+            // SecondMomentCorrectionInverse = 1/√(1 − β₂ᵗ)
+            double SecondMomentCorrectionInverse = 1.0 / global::System.Math.Sqrt(1.0 - global::System.Math.Pow(beta2, t));
 
             // Epsilon = ε
             double Epsilon = epsilon;
@@ -195,14 +195,14 @@ namespace Catalog
             // MomentumStepSize = η·μₜ₊₁/(1 − Πₜ·μₜ₊₁)
             double MomentumStepSize = learningRate * MuNext / (1.0 - muProduct * MuNext);
 
-            return new global::OptGen.Generated.UpdateKernel_2fbec9b2(
+            return new global::OptGen.Generated.UpdateKernel_ce193fdf(
                 gradientScale: (float)GradientScale,
                 weightDecay: (float)WeightDecay,
                 firstMomentDecay: (float)FirstMomentDecay,
                 firstMomentWeight: (float)FirstMomentWeight,
                 secondMomentDecay: (float)SecondMomentDecay,
                 secondMomentWeight: (float)SecondMomentWeight,
-                secondMomentCorrection: (float)SecondMomentCorrection,
+                secondMomentCorrectionInverse: (float)SecondMomentCorrectionInverse,
                 epsilon: (float)Epsilon,
                 gradientStepSize: (float)GradientStepSize,
                 momentumStepSize: (float)MomentumStepSize);
