@@ -3,6 +3,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using System.Runtime.InteropServices;
 
 namespace OptGen.Benchmarks;
 
@@ -85,23 +86,27 @@ internal static class Extensions
 
     /// <summary>
     /// bf16-state/Adam/67108864/&lt;threads&gt;: Adam with BFloat16 state ÷ Adam with float32 state, over the same
-    /// float32 p and g arenas, both through <c>Step(Span&lt;float&gt;, ReadOnlySpan&lt;float&gt;, StepOptions)</c>.
+    /// float32 p and g, both through <c>Step(Span&lt;float&gt;, ReadOnlySpan&lt;float&gt;, StepOptions)</c>. p and g are
+    /// pinned, 64-byte aligned and continue the float32 state's page stagger, as in <see cref="Workload"/>: plain
+    /// arrays of this size start 16 bytes into a page, both at the same offset, so every vector load would straddle
+    /// two cache lines and p and g would alias in the page, which varied the ratio from process to process.
     /// </summary>
     private static IEnumerable<PairResult> Bf16State(QuickOptions options)
     {
-        float[] p = GC.AllocateUninitializedArray<float>(Bf16Elements);
-        float[] g = GC.AllocateUninitializedArray<float>(Bf16Elements);
-        Fill(p, g, 0);
         var fp32 = new Adam(Bf16Elements);
         var bf16 = new Adam(Bf16Elements);
         bf16.ChangeStatePrecision(StatePrecision.BFloat16);
+        int stateBase = (int)(PinnedBuffer.Address(ref MemoryMarshal.GetReference(fp32.GetState(fp32.Descriptor.States[0].Name))) % 4096);
+        var p = new PinnedBuffer(Bf16Elements, stateBase + (1088 * 2));
+        var g = new PinnedBuffer(Bf16Elements, stateBase + (1088 * 3));
+        Fill(p.Span, g.Span, 0);
         foreach (int threads in options.Threads)
         {
             var stepOptions = new StepOptions { MaxDegreeOfParallelism = threads };
             yield return QuickRunner.Measure(
                 $"bf16-state/Adam/{Bf16Elements}/{threads}", "bf16 state", "fp32 state",
-                () => bf16.Step(p, g, stepOptions),
-                () => fp32.Step(p, g, stepOptions),
+                () => bf16.Step(p.Span, g.Span, stepOptions),
+                () => fp32.Step(p.Span, g.Span, stepOptions),
                 null, options);
         }
     }

@@ -136,6 +136,8 @@ public static class QuickRunner
             }
         }
 
+        ComputeFloor.Report(rules, results, options);
+
         foreach (int elements in options.StaggerSizes)
         {
             foreach (int threads in options.Threads)
@@ -173,7 +175,7 @@ public static class QuickRunner
     /// preempted only ever looks slower, so the minimum of a few adjacent samples is the least disturbed one. The
     /// pair's ratio is the median of the rounds' ratios.
     /// </summary>
-    internal static PairResult Measure(string name, string numerator, string denominator, Action a, Action b, Workload? work, QuickOptions options)
+    internal static PairResult Measure(string name, string numerator, string denominator, Action a, Action b, Workload? work, QuickOptions options, bool print = true)
     {
         // Warm-up: JIT tiers, page faults, thread-pool workers.
         for (int w = 0; w < 3; w++)
@@ -215,7 +217,11 @@ public static class QuickRunner
         double generatedMs = numerator == "generated" ? Median(ta) / reps : Median(tb) / reps;
         double gbps = work is null ? double.NaN : work.Pattern.BytesPerElement * (double)work.Elements / (generatedMs * 1e6);
         var result = new PairResult(name, numerator, denominator, Median(ta) / reps, Median(tb) / reps, median, Quantile(ratios, 0.25), Quantile(ratios, 0.75), rounds, gbps);
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"ratio {name} {median:F3}"));
+        if (print)
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"ratio {name} {median:F3}"));
+        }
+
         return result;
     }
 
