@@ -11,7 +11,7 @@ namespace OptGen.Benchmarks;
 /// Measures the generated step with every buffer resident in L2 (<see cref="Elements"/> elements, one thread), where
 /// memory costs next to nothing and the time per element is the rule's arithmetic: for a rule with a denominator,
 /// one √ and one division, which share a single unit on x86. Set against the memory-only kernel's time per element
-/// at 1M on one thread (from the roofline pair of the same run), it bounds <c>roofline/&lt;rule&gt;/1048576/1</c>
+/// at 1M (from the roofline pairs of the same run), it bounds <c>roofline/&lt;rule&gt;/1048576/1</c>
 /// from below: no schedule of these exact IEEE operations can make the step faster than its arithmetic.
 /// </summary>
 internal static class ComputeFloor
@@ -19,15 +19,15 @@ internal static class ComputeFloor
     /// <summary>Elements per buffer: 8192 × (p, g and up to 3 states) × 4 bytes stays well inside a 1 MiB L2.</summary>
     public const int Elements = 8192;
 
-    /// <summary>Prints one <c># floor</c> line per rule that has a 1M, 1-thread roofline pair in <paramref name="results"/>.</summary>
+    /// <summary>Prints one <c># floor</c> line per 1M roofline pair in <paramref name="results"/>.</summary>
     public static void Report(IReadOnlyList<Rule> rules, IReadOnlyList<PairResult> results, QuickOptions options)
     {
         const int Million = 1 << 20;
-        Console.WriteLine("# floor: arithmetic = generated step in L2 (8192 elements, 1 thread), ns/element; memory = memory-only kernel at 1M, 1 thread, ns/element (same run); floor = max(1, arithmetic/memory), the least roofline/<rule>/1048576/1 the arithmetic allows");
+        Console.WriteLine("# floor: arithmetic = generated step in L2 (8192 elements, 1 thread), ns/element; memory = memory-only kernel at 1M on T threads, ns/element (same run); floor = max(1, arithmetic/T ÷ memory), the least roofline/<rule>/1048576/T the arithmetic allows (each core has its own divider)");
         foreach (Rule rule in rules)
         {
-            PairResult? atMillion = results.FirstOrDefault(r => r.Name == $"roofline/{rule.Name}/{Million}/1");
-            if (atMillion is null)
+            List<PairResult> atMillion = results.Where(r => r.Name.StartsWith($"roofline/{rule.Name}/{Million}/", StringComparison.Ordinal)).ToList();
+            if (atMillion.Count == 0)
             {
                 continue;
             }
@@ -36,11 +36,14 @@ internal static class ComputeFloor
             PairResult inCache = QuickRunner.Measure(
                 $"in-cache/{rule.Name}/{Elements}/1", "generated", "memory-only", () => work.Generated(1), () => work.MemoryOnly(1), work, options, print: false);
             double arithmetic = inCache.NumeratorMs * 1e6 / Elements;
-            double memory = atMillion.DenominatorMs * 1e6 / Million;
-            double measured = atMillion.Ratio;
-            Console.WriteLine(string.Create(
-                CultureInfo.InvariantCulture,
-                $"# floor {rule.Name}: arithmetic {arithmetic:F3} ns/element, memory {memory:F3} ns/element, floor {Math.Max(1, arithmetic / memory):F2}, measured roofline at 1M {measured:F3}"));
+            foreach (PairResult pair in atMillion)
+            {
+                int threads = int.Parse(pair.Name[(pair.Name.LastIndexOf('/') + 1)..], CultureInfo.InvariantCulture);
+                double memory = pair.DenominatorMs * 1e6 / Million;
+                Console.WriteLine(string.Create(
+                    CultureInfo.InvariantCulture,
+                    $"# floor {rule.Name}/{threads}: arithmetic {arithmetic:F3} ns/element, memory {memory:F3} ns/element, floor {Math.Max(1, arithmetic / threads / memory):F2}, measured {pair.Ratio:F3}"));
+            }
         }
     }
 }

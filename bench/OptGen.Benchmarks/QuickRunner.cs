@@ -121,6 +121,9 @@ public static class QuickRunner
                     results.Add(Measure(
                         $"unfused/{rule.Name}/{elements}/1", "TensorPrimitives", "generated",
                         () => unfused.Step(work.Parameters, work.Gradients), () => work.Generated(1), work, options));
+                    Console.WriteLine(string.Create(
+                        CultureInfo.InvariantCulture,
+                        $"# traffic unfused/{rule.Name}: {unfused.BytesPerElement} B/element in its passes vs {work.Pattern.BytesPerElement} fused, bytes ratio {unfused.BytesPerElement / (double)work.Pattern.BytesPerElement:F2}"));
                     unfused = null!;
                     Baseline scalar = rule.Scalar(elements);
                     results.Add(Measure(

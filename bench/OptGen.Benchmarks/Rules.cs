@@ -28,6 +28,13 @@ public abstract class Baseline
 
     /// <summary>The update at step <see cref="T"/>.</summary>
     protected abstract void Update(Span<float> p, ReadOnlySpan<float> g);
+
+    /// <summary>
+    /// Bytes an unfused composition moves per element and step, summed over its passes: each pass reads its tensor
+    /// inputs once (g·g reads g once) and writes its output, 4 bytes each; 0 for a single-pass baseline. When both
+    /// sides are memory-bound, the unfused ÷ generated ratio tends to this ÷ the fused rule's bytes.
+    /// </summary>
+    public virtual int BytesPerElement => 0;
 }
 
 /// <summary>A rule as measured: the generated optimizer and its two baselines, all with the optimizer's default hyperparameters.</summary>
@@ -56,6 +63,9 @@ internal sealed class UnfusedAdam(int n, double weightDecay) : Baseline
     private readonly float[] _m = new float[n];
     private readonly float[] _v = new float[n];
     private readonly float[] _t = new float[n];
+
+    // [p·c] + Lerp m + g² + Lerp v + √ + ·c + +ε + m/· + p MultiplyAdd
+    public override int BytesPerElement => (weightDecay != 0 ? 8 : 0) + 12 + 8 + 12 + 8 + 8 + 8 + 12 + 12;
 
     protected override void Update(Span<float> p, ReadOnlySpan<float> g)
     {
@@ -104,6 +114,9 @@ internal sealed class UnfusedSgdMomentum(int n) : Baseline
 {
     private readonly float[] _b = new float[n];
 
+    // two MultiplyAdds
+    public override int BytesPerElement => 12 + 12;
+
     protected override void Update(Span<float> p, ReadOnlySpan<float> g)
     {
         TensorPrimitives.MultiplyAdd(_b, 0.9f, g, _b);  // b ← μb + g
@@ -132,6 +145,9 @@ internal sealed class UnfusedRmsProp(int n, double alpha, double lr, double eps)
 {
     private readonly float[] _v = new float[n];
     private readonly float[] _t = new float[n];
+
+    // g² + Lerp v + √ + +ε + g/· + p MultiplyAdd
+    public override int BytesPerElement => 8 + 12 + 8 + 8 + 12 + 12;
 
     protected override void Update(Span<float> p, ReadOnlySpan<float> g)
     {
@@ -168,6 +184,9 @@ internal sealed class UnfusedAdagrad(int n) : Baseline
     private readonly float[] _s = new float[n];
     private readonly float[] _t = new float[n];
 
+    // s MultiplyAdd + √ + +ε + g/· + p MultiplyAdd
+    public override int BytesPerElement => 12 + 8 + 8 + 12 + 12;
+
     protected override void Update(Span<float> p, ReadOnlySpan<float> g)
     {
         TensorPrimitives.MultiplyAdd(g, g, _s, _s); // s ← s + g²
@@ -201,6 +220,9 @@ internal sealed class UnfusedAdamMinT(int n) : Baseline
     private readonly float[] _m = new float[n];
     private readonly float[] _s = new float[n];
     private readonly float[] _t = new float[n];
+
+    // Lerp m + g² + Lerp s + √ + +ε + m/· + p MultiplyAdd
+    public override int BytesPerElement => 12 + 8 + 12 + 8 + 8 + 12 + 12;
 
     protected override void Update(Span<float> p, ReadOnlySpan<float> g)
     {
