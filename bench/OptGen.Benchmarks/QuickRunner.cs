@@ -121,9 +121,13 @@ public static class QuickRunner
                     results.Add(Measure(
                         $"unfused/{rule.Name}/{elements}/1", "TensorPrimitives", "generated",
                         () => unfused.Step(work.Parameters, work.Gradients), () => work.Generated(1), work, options));
-                    Console.WriteLine(string.Create(
-                        CultureInfo.InvariantCulture,
-                        $"# traffic unfused/{rule.Name}: {unfused.BytesPerElement} B/element in its passes vs {work.Pattern.BytesPerElement} fused, bytes ratio {unfused.BytesPerElement / (double)work.Pattern.BytesPerElement:F2}"));
+                    if (elements == options.BaselineSizes[0])
+                    {
+                        Console.WriteLine(string.Create(
+                            CultureInfo.InvariantCulture,
+                            $"# traffic unfused/{rule.Name}: {unfused.BytesPerElement} B/element in its passes vs {work.Pattern.BytesPerElement} fused, bytes ratio {unfused.BytesPerElement / (double)work.Pattern.BytesPerElement:F2}"));
+                    }
+
                     unfused = null!;
                     Baseline scalar = rule.Scalar(elements);
                     results.Add(Measure(
@@ -139,7 +143,7 @@ public static class QuickRunner
             }
         }
 
-        ComputeFloor.Report(rules, results, options);
+        ComputeFloor.Report(rules, results);
 
         foreach (int elements in options.StaggerSizes)
         {
@@ -178,7 +182,7 @@ public static class QuickRunner
     /// preempted only ever looks slower, so the minimum of a few adjacent samples is the least disturbed one. The
     /// pair's ratio is the median of the rounds' ratios.
     /// </summary>
-    internal static PairResult Measure(string name, string numerator, string denominator, Action a, Action b, Workload? work, QuickOptions options, bool print = true)
+    internal static PairResult Measure(string name, string numerator, string denominator, Action a, Action b, Workload? work, QuickOptions options)
     {
         // Warm-up: JIT tiers, page faults, thread-pool workers.
         for (int w = 0; w < 3; w++)
@@ -220,11 +224,7 @@ public static class QuickRunner
         double generatedMs = numerator == "generated" ? Median(ta) / reps : Median(tb) / reps;
         double gbps = work is null ? double.NaN : work.Pattern.BytesPerElement * (double)work.Elements / (generatedMs * 1e6);
         var result = new PairResult(name, numerator, denominator, Median(ta) / reps, Median(tb) / reps, median, Quantile(ratios, 0.25), Quantile(ratios, 0.75), rounds, gbps);
-        if (print)
-        {
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"ratio {name} {median:F3}"));
-        }
-
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"ratio {name} {median:F3}"));
         return result;
     }
 

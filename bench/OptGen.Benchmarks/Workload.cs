@@ -33,6 +33,9 @@ public sealed class PinnedBuffer
     /// <summary>The elements.</summary>
     public Span<float> Span => _array.AsSpan(_start, Length);
 
+    /// <summary>The elements, as memory (pinned: it never moves).</summary>
+    public Memory<float> Memory => _array.AsMemory(_start, Length);
+
     /// <summary>The number of elements.</summary>
     public int Length { get; }
 
