@@ -8,6 +8,8 @@ using System.IO;
 using System.Linq;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Threading;
+using OptGen.Kernels;
 
 namespace OptGen.Benchmarks;
 
@@ -100,6 +102,7 @@ public static class QuickRunner
 
         IReadOnlyList<Rule> rules = Rule.All.Where(r => options.RuleFilter is null || r.Name.Contains(options.RuleFilter, StringComparison.OrdinalIgnoreCase)).ToList();
         bool ok = Check(rules);
+        WarmUp(rules);
 
         var results = new List<PairResult>();
         foreach (int elements in options.Sizes)
@@ -171,6 +174,37 @@ public static class QuickRunner
         PrintTable(results);
         Console.WriteLine($"# done: {results.Count} ratios in {clock.Elapsed.TotalSeconds:F0} s{(ok ? string.Empty : "; BASELINE CHECK FAILED")}");
         return ok ? 0 : 1;
+    }
+
+    /// <summary>
+    /// Runs every measured code path 60 times on tensors just large enough to split over two threads, then gives the
+    /// runtime's background JIT time to finish. Without it the first pair to use a path paid for its tier-up: the
+    /// runtime recompiles methods called 30 times on a background thread, which on 2 cores took a core from the
+    /// 2-thread measurement of whichever rule came first (Adam at 2 threads read 1.15–1.5 where AdamW read 1.00;
+    /// with tiered compilation off, or the thread counts reversed, Adam read 1.00 too).
+    /// </summary>
+    private static void WarmUp(IReadOnlyList<Rule> rules)
+    {
+        const int Elements = 2 * ParallelUpdate.MinimumElementsPerThread;
+        foreach (Rule rule in rules)
+        {
+            var work = new Workload(rule, Elements);
+            Baseline unfused = rule.Unfused(Elements);
+            Baseline scalar = rule.Scalar(Elements);
+            for (int i = 0; i < 60; i++)
+            {
+                work.Generated(1);
+                work.Generated(2);
+                work.MemoryOnly(1);
+                work.MemoryOnly(2);
+                unfused.Step(work.Parameters, work.Gradients);
+                scalar.Step(work.Parameters, work.Gradients);
+            }
+        }
+
+        Extensions.WarmUp(Elements);
+        GC.Collect();
+        Thread.Sleep(500);
     }
 
     /// <summary>Samples of A and B per round; a round's ratio compares their minima.</summary>
