@@ -116,10 +116,7 @@ internal static class Extensions
         var fp32 = new Adam(Bf16Elements);
         var bf16 = new Adam(Bf16Elements);
         bf16.ChangeStatePrecision(StatePrecision.BFloat16);
-        int stateBase = (int)(PinnedBuffer.Address(ref MemoryMarshal.GetReference(fp32.GetState(fp32.Descriptor.States[0].Name))) % 4096);
-        var p = new PinnedBuffer(Bf16Elements, stateBase + (1088 * 2));
-        var g = new PinnedBuffer(Bf16Elements, stateBase + (1088 * 3));
-        Fill(p.Span, g.Span, 0);
+        (PinnedBuffer p, PinnedBuffer g) = Arenas(fp32, Bf16Elements);
         foreach (int threads in options.Threads)
         {
             var stepOptions = new StepOptions { MaxDegreeOfParallelism = threads };
