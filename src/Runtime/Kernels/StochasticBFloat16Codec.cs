@@ -65,10 +65,9 @@ public readonly struct StochasticBFloat16Codec : IElementCodec
     {
         Vector512<uint> bits = value.AsUInt32();
         Vector512<uint> noise = StochasticRounding.Noise(Vector512.Create((uint)index) + Vector512<uint>.Indices);
-        Vector512<uint> rounded = (bits + noise) >> 16;
-        Vector512<uint> quietNaN = (bits >> 16) | Vector512.Create(0x40u);
-        bits = Vector512.ConditionalSelect(Vector512.Equals(value, value).AsUInt32(), rounded, quietNaN);
-        SixteenBit.Store512(ref destination, index, bits);
+        Vector512<uint> rounded = bits + noise;
+        Vector512<uint> quietNaN = bits | Vector512.Create(0x0040_0000u);
+        SixteenBit.StoreHigh512(ref destination, index, Vector512.ConditionalSelect(Vector512.Equals(value, value).AsUInt32(), rounded, quietNaN));
     }
 
     /// <summary>Rounds <paramref name="value"/> stochastically with the noise of element <paramref name="index"/>.</summary>
