@@ -74,7 +74,21 @@ internal static class SixteenBit
     public static void Store256(ref byte destination, nuint index, Vector256<uint> bits)
     {
         // One VPMOVDW where AVX-512 has it: Narrow(bits, bits) narrows both halves twice and shuffles them together.
-        Vector128<ushort> narrow = Avx512F.VL.IsSupported ? Avx512F.VL.ConvertToVector128UInt16(bits) : Vector256.Narrow(bits, bits).GetLower();
+        Vector128<ushort> narrow;
+        if (Avx512F.VL.IsSupported)
+        {
+            narrow = Avx512F.VL.ConvertToVector128UInt16(bits);
+        }
+        else if (Avx2.IsSupported)
+        {
+            Vector256<byte> packed = Avx2.Shuffle(bits.AsByte(), Vector256.Create((byte)0, 1, 4, 5, 8, 9, 12, 13, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0, 1, 4, 5, 8, 9, 12, 13, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80));
+            narrow = Avx2.Permute4x64(packed.AsUInt64(), 0b_00_00_10_00).AsUInt16().GetLower();
+        }
+        else
+        {
+            narrow = Vector256.Narrow(bits, bits).GetLower();
+        }
+
         narrow.StoreUnsafe(ref Unsafe.As<byte, ushort>(ref destination), index);
     }
 
