@@ -36,8 +36,8 @@ public static class UpdateDriver
     }
 
     /// <summary>
-    /// How far ahead of the element being updated the 512-bit loop touches each stream, in elements (1 KiB of
-    /// float32): one prefetch per stream and 64-byte line. When the tensors sit in L3 (around 1M elements) the
+    /// How far ahead of the element being updated the main loop (512-bit, or 256-bit where 512-bit vectors are not
+    /// accelerated) touches each stream, in elements (1 KiB of float32): one prefetch per stream and 64-byte line. When the tensors sit in L3 (around 1M elements) the
     /// hardware prefetchers alone left the step waiting on L3 between its √ and divisions. Measured in quick mode
     /// (three processes each way): RMSprop and Adagrad at 1M went from 1.7–2.0× the memory-only kernel to
     /// 1.55–1.65×, the Adam family on one thread from 1.2–1.5× to 1.05–1.26×; no change at 16M and 64M. A prefetch
