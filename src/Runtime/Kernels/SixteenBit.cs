@@ -34,10 +34,13 @@ internal static class SixteenBit
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<uint> LoadHigh512(ref byte source, nuint index)
     {
+        if (!Avx512BW.IsSupported)
+        {
+            return Load512(ref source, index) << 16;
+        }
+
         Vector256<ushort> packed = Vector256.LoadUnsafe(ref Unsafe.As<byte, ushort>(ref source), index);
-        return Avx512BW.IsSupported
-            ? Avx512BW.PermuteVar32x16x2(packed.ToVector512Unsafe(), s_toHighHalves, Vector512<ushort>.Zero).AsUInt32()
-            : Vector512.WidenLower(packed.ToVector512Unsafe()) << 16;
+        return Avx512BW.PermuteVar32x16x2(packed.ToVector512Unsafe(), s_toHighHalves, Vector512<ushort>.Zero).AsUInt32();
     }
 
     /// <summary>
