@@ -122,8 +122,11 @@ public abstract partial class Optimizer
     /// they continue from the restored step count.
     /// </summary>
     /// <exception cref="CheckpointException">
-    /// The file is not a checkpoint, is of another version, truncated, corrupted (checksum), or was saved by another
-    /// rule or layout. The whole file is checked before anything is changed: the optimizer is left exactly as it was.
+    /// The file is not a checkpoint, is of another version, truncated, corrupted (checksum, or a field out of range: the
+    /// step count, a count or length, a hyperparameter as its setter would refuse it, a carried host scalar), or was
+    /// saved by another rule or layout; <see cref="CheckpointException.Field"/> names the field. The whole file is
+    /// checked before anything is changed: the optimizer (hyperparameters, state, carried scalars, step count,
+    /// schedules) is left exactly as it was. State values are restored exactly as saved, NaN and ±∞ included.
     /// </exception>
     public void LoadCheckpoint(string path)
     {
@@ -141,116 +144,174 @@ public abstract partial class Optimizer
         LoadCheckpoint(stream, available: -1);
     }
 
-    private void LoadCheckpoint(Stream stream, long available)
+    /// <summary>
+    /// The largest step count a checkpoint may hold: 2⁵³ − 1, so that the next step number t = count + 1 neither
+    /// overflows <see cref="long"/> (at <see cref="long.MaxValue"/> it wrapped to a negative t, and β₁ᵗ made every
+    /// parameter NaN) nor loses exactness in the double-precision per-step scalars (β₁ᵗ, ρₜ, 1 + (t − 1)·decay), where
+    /// every t up to 2⁵³ is exact. That is 285 years of a million steps a second.
+    /// </summary>
+    internal const long MaxCheckpointStepCount = (1L << 53) - 1;
+
+    /// <summary>The most hyperparameters, state buffers or carried host scalars a checkpoint may name.</summary>
+    private const int MaxNames = 1024;
+
+    /// <summary>The size of the smallest possible checkpoint: every fixed field, every name empty, no groups.</summary>
+    private const long MinCheckpointSize = 8 + 4 + 4 + 8 + 4 + 4 + 8 + 4 + 4 + 4 + 4 + 4;
+
+    /// <summary>
+    /// The reading half of the format, behind both public <c>LoadCheckpoint</c> overloads (and the entry point for
+    /// loading into device state: read into this optimizer's host state, then copy it to the device). It reads
+    /// <paramref name="stream"/> from its position; <paramref name="available"/> is the exact number of bytes the
+    /// checkpoint must occupy (a file), or −1 when the stream may hold more after it.
+    /// </summary>
+    /// <remarks>
+    /// Every field is range-checked when it is read and before anything is allocated for it: a count or length must
+    /// fit in the bytes the checkpoint declares (and a seekable stream must hold those), names are at most 64 KiB,
+    /// and only an allocation of this optimizer's own layout is ever made for the state, so a crafted or cut stream
+    /// costs at most a few tens of KiB before it is rejected. Then the CRC-32 is verified, and only then the
+    /// values are judged (rule, layout, precision, step count, hyperparameters, host scalars), so a corrupted file is
+    /// reported as corrupted. The optimizer changes only after everything has passed.
+    /// State values are not judged: a NaN or ±∞ in the state of a diverged run is restored exactly as it was saved
+    /// (checkpoints of a diverging run are what one debugs it with), and no loader could tell a crafted finite value
+    /// from a trained one; the CRC guards against corruption, not against a forger.
+    /// </remarks>
+    /// <exception cref="CheckpointException">The checkpoint is rejected; <see cref="CheckpointException.Field"/> names the field.</exception>
+    internal void LoadCheckpoint(Stream stream, long available)
     {
+        long limit = available >= 0 ? available : stream.CanSeek ? Math.Max(0, stream.Length - stream.Position) : long.MaxValue;
         var reader = new HashingReader(stream);
         Span<byte> magic = stackalloc byte[8];
         reader.Read(magic);
         if (!magic.SequenceEqual(CheckpointMagic))
         {
-            throw new CheckpointException(CheckpointError.NotACheckpoint, "The data is not an OptGen optimizer checkpoint (wrong magic bytes).");
+            throw new CheckpointException(CheckpointError.NotACheckpoint, "magic", "The data is not an OptGen optimizer checkpoint (wrong magic bytes).");
         }
 
         uint version = reader.ReadUInt32();
         if (version != CheckpointVersion)
         {
-            throw new CheckpointException(CheckpointError.UnsupportedVersion, $"The checkpoint has format version {version}; this build reads version {CheckpointVersion}.");
+            throw new CheckpointException(CheckpointError.UnsupportedVersion, "version", $"The checkpoint has format version {version}; this build reads version {CheckpointVersion}.");
         }
 
         uint flags = reader.ReadUInt32();
         if ((flags & ~BFloat16StateFlag) != 0)
         {
-            throw new CheckpointException(CheckpointError.Corrupted, $"The checkpoint has unknown flags 0x{flags:X8}.");
+            throw new CheckpointException(CheckpointError.Corrupted, "flags", $"The checkpoint has unknown flags 0x{flags:X8}.");
         }
 
         int elementSize = (flags & BFloat16StateFlag) != 0 ? sizeof(ushort) : sizeof(float);
         long size = reader.ReadInt64();
-        if (available >= 0 && available < size)
+        if (size < MinCheckpointSize)
         {
-            throw new CheckpointException(CheckpointError.Truncated, $"The checkpoint is truncated: {available} bytes of {size}.");
+            throw new CheckpointException(CheckpointError.Corrupted, "size", $"The checkpoint declares {size} bytes; the smallest checkpoint has {MinCheckpointSize}.");
+        }
+
+        if (limit < size)
+        {
+            throw new CheckpointException(CheckpointError.Truncated, "size", $"The checkpoint is truncated: {limit} bytes of {size}.");
         }
 
         if (available >= 0 && available > size)
         {
-            throw new CheckpointException(CheckpointError.Corrupted, $"The checkpoint has {available - size} bytes after its end.");
+            throw new CheckpointException(CheckpointError.Corrupted, "size", $"The checkpoint has {available - size} bytes after its end.");
         }
 
-        string name = reader.ReadString();
-        string ruleId = reader.ReadString();
+        // From here on no field may reach past the declared size (the last 4 bytes are the checksum).
+        reader.End = size - 4;
+        string name = reader.ReadString("name");
+        string ruleId = reader.ReadString("ruleId");
         long stepCount = reader.ReadInt64();
-        string[] hyperparameters = new string[reader.ReadCount(1024)];
-        for (int i = 0; i < hyperparameters.Length; i++)
+
+        // The rule: compared name by name as it is read; nothing of the file's length is kept.
+        bool sameRule = name == Descriptor.Name && ruleId == Descriptor.RuleId;
+        int hyperparameterCount = reader.ReadCount("hyperparameter count", MaxNames, 4);
+        sameRule &= hyperparameterCount == Descriptor.Hyperparameters.Count;
+        for (int i = 0; i < hyperparameterCount; i++)
         {
-            hyperparameters[i] = reader.ReadString();
+            string hyperparameter = reader.ReadString("hyperparameter name");
+            sameRule &= i < Descriptor.Hyperparameters.Count && hyperparameter == Descriptor.Hyperparameters[i].Name;
         }
 
-        string[] states = new string[reader.ReadCount(1024)];
-        for (int i = 0; i < states.Length; i++)
+        int stateCount = reader.ReadCount("state count", MaxNames, 4);
+        sameRule &= stateCount == Descriptor.States.Count;
+        for (int i = 0; i < stateCount; i++)
         {
-            states[i] = reader.ReadString();
+            string state = reader.ReadString("state name");
+            sameRule &= i < Descriptor.States.Count && state == Descriptor.States[i].Name;
         }
 
-        var groups = new int[reader.ReadCount(1 << 20)][];
+        // The layout: compared group by group; only a bounded description is kept for the message.
+        int groupCount = reader.ReadCount("group count", int.MaxValue, 4);
+        bool sameShape = groupCount == Layout.GroupCount;
+        var shape = new LayoutText();
         long elements = 0;
-        for (int k = 0; k < groups.Length; k++)
+        for (int k = 0; k < groupCount; k++)
         {
-            groups[k] = new int[reader.ReadCount(1 << 24)];
-            for (int j = 0; j < groups[k].Length; j++)
+            int tensorCount = reader.ReadCount("tensor count", int.MaxValue, 4);
+            sameShape &= k < Layout.GroupCount && tensorCount == Layout.TensorCountOf(k);
+            shape.StartGroup();
+            for (int j = 0; j < tensorCount; j++)
             {
-                groups[k][j] = reader.ReadCount(Array.MaxLength);
-                elements += groups[k][j];
+                int length = reader.ReadCount("tensor length", Array.MaxLength, 0);
+                sameShape = sameShape && length == Layout.LengthOf(Layout.FirstTensorOf(k) + j);
+                shape.Add(length);
+                elements += length;
+                if (elements > int.MaxValue)
+                {
+                    throw new CheckpointException(CheckpointError.Corrupted, "tensor length", $"The checkpoint's tensor lengths add up to more than {int.MaxValue} elements, more than any layout holds.");
+                }
             }
         }
 
-        bool sameRule = name == Descriptor.Name && ruleId == Descriptor.RuleId
-            && hyperparameters.AsSpan().SequenceEqual(NamesOf(Descriptor))
-            && states.Length == Descriptor.States.Count;
-        for (int i = 0; sameRule && i < states.Length; i++)
-        {
-            sameRule = states[i] == Descriptor.States[i].Name;
-        }
+        bool same = sameRule && sameShape;
 
-        bool sameShape = groups.Length == Layout.GroupCount;
-        for (int k = 0; sameShape && k < groups.Length; k++)
+        // Every group's hyperparameters, staged (only when the rule and layout match, so the arrays are this optimizer's size).
+        long hyperparameterBytes = reader.Require("hyperparameters", groupCount, (long)hyperparameterCount * 8);
+        double[][]? values = null;
+        if (same)
         {
-            sameShape = groups[k].Length == Layout.TensorCountOf(k);
-            for (int j = 0; sameShape && j < groups[k].Length; j++)
+            values = new double[groupCount][];
+            for (int k = 0; k < groupCount; k++)
             {
-                sameShape = groups[k][j] == Layout.LengthOf(Layout.FirstTensorOf(k) + j);
+                values[k] = new double[hyperparameterCount];
+                for (int i = 0; i < hyperparameterCount; i++)
+                {
+                    values[k][i] = BitConverter.Int64BitsToDouble(reader.ReadInt64());
+                }
             }
         }
-
-        var values = new double[groups.Length][];
-        for (int k = 0; k < groups.Length; k++)
+        else
         {
-            values[k] = new double[hyperparameters.Length];
-            for (int i = 0; i < hyperparameters.Length; i++)
+            reader.Skip(hyperparameterBytes);
+        }
+
+        int hostCount = reader.ReadCount("host scalar count", MaxNames, 0);
+        long hostBytes = reader.Require("host scalars", groupCount, (long)hostCount * 8);
+        double[][]? hostValues = null;
+        if (same && hostCount == Descriptor.HostStates.Count)
+        {
+            hostValues = new double[groupCount][];
+            for (int k = 0; k < groupCount; k++)
             {
-                values[k][i] = BitConverter.Int64BitsToDouble(reader.ReadInt64());
+                hostValues[k] = new double[hostCount];
+                for (int i = 0; i < hostCount; i++)
+                {
+                    hostValues[k][i] = BitConverter.Int64BitsToDouble(reader.ReadInt64());
+                }
             }
         }
-
-        uint hostCount = reader.ReadUInt32();
-        if (hostCount > 1024)
+        else
         {
-            throw new CheckpointException(CheckpointError.Corrupted, $"The checkpoint claims {hostCount} carried host scalars.");
+            reader.Skip(hostBytes);
         }
 
-        var hostValues = new double[groups.Length][];
-        for (int k = 0; k < groups.Length; k++)
-        {
-            hostValues[k] = new double[hostCount];
-            for (int i = 0; i < hostCount; i++)
-            {
-                hostValues[k][i] = BitConverter.Int64BitsToDouble(reader.ReadInt64());
-            }
-        }
-
-        // Stage the state into a fresh allocation of this optimizer's shape (or only hash it, when it cannot fit).
+        // The state: staged into a fresh allocation of this optimizer's shape, or only hashed.
+        long stateBytes = reader.Require("state", stateCount * elements, elementSize);
         bool samePrecision = elementSize == _state.ElementSize;
-        StateStorage? staged = sameRule && sameShape && samePrecision ? new StateStorage(_state.Count, Layout.StateLength, elementSize) : null;
-        if (staged is not null)
+        StateStorage? staged = null;
+        if (same && samePrecision)
         {
+            staged = new StateStorage(_state.Count, Layout.StateLength, elementSize);
             InitializeState(staged);
             for (int k = 0; k < staged.Count; k++)
             {
@@ -265,48 +326,68 @@ public abstract partial class Optimizer
         }
         else
         {
-            reader.Skip(checked(states.Length * elements * elementSize));
+            reader.Skip(stateBytes);
+        }
+
+        if (reader.Position != reader.End)
+        {
+            throw new CheckpointException(CheckpointError.Corrupted, "size", $"The checkpoint declares {size} bytes but its fields end at byte {reader.Position + 4}.");
         }
 
         reader.VerifyChecksum();
 
+        // The file is intact: judge what it holds.
         if (!sameRule)
         {
-            throw new CheckpointException(CheckpointError.WrongRule, $"The checkpoint was saved by rule '{name}' ({ruleId}); this optimizer is '{Descriptor.Name}' ({Descriptor.RuleId}).");
+            throw new CheckpointException(CheckpointError.WrongRule, "rule", $"The checkpoint was saved by rule '{name}' ({ruleId}); this optimizer is '{Descriptor.Name}' ({Descriptor.RuleId}).");
         }
 
         if (!sameShape)
         {
-            throw new CheckpointException(CheckpointError.WrongShape, $"The checkpoint holds {groups.Length} group(s) of tensor lengths [{string.Join("; ", Array.ConvertAll(groups, g => string.Join(", ", g)))}], which is not this optimizer's layout.");
+            throw new CheckpointException(CheckpointError.WrongShape, "layout", $"The checkpoint holds {groupCount} group(s) of tensor lengths [{shape}], which is not this optimizer's layout.");
         }
 
         if (!samePrecision)
         {
-            throw new CheckpointException(CheckpointError.WrongShape, $"The checkpoint stores the state as {(elementSize == sizeof(float) ? "float32" : "bfloat16")}; this optimizer's state is {StatePrecision}. Call ChangeStatePrecision first.");
+            throw new CheckpointException(CheckpointError.WrongShape, "flags", $"The checkpoint stores the state as {(elementSize == sizeof(float) ? "float32" : "bfloat16")}; this optimizer's state is {StatePrecision}. Call ChangeStatePrecision first.");
         }
 
-        if (stepCount < 0)
+        if (stepCount is < 0 or > MaxCheckpointStepCount)
         {
-            throw new CheckpointException(CheckpointError.Corrupted, $"The checkpoint's step count, {stepCount}, is negative.");
+            throw new CheckpointException(CheckpointError.Corrupted, "stepCount", $"The checkpoint's step count, {stepCount}, is not in [0, 2^53 - 1].");
         }
 
-        for (int k = 0; k < values.Length; k++)
+        for (int k = 0; k < values!.Length; k++)
         {
             for (int i = 0; i < values[k].Length; i++)
             {
-                if (!Descriptor.Hyperparameters[i].Accepts(values[k][i]))
+                HyperparameterDescriptor h = Descriptor.Hyperparameters[i];
+                if (!h.Accepts(values[k][i]))
                 {
-                    throw new CheckpointException(CheckpointError.Corrupted, $"The checkpoint's {hyperparameters[i]} of group {k}, {values[k][i]}, is out of range.");
+                    throw new CheckpointException(CheckpointError.Corrupted, h.Name, $"The checkpoint's {h.Name} of group {k}, {values[k][i]:R}, is out of range: {h.Name} ({h.Symbol}) must be {h.RangeText}.");
                 }
             }
         }
 
-        if (hostCount != Descriptor.HostStates.Count)
+        if (hostValues is null)
         {
-            throw new CheckpointException(CheckpointError.Corrupted, $"The checkpoint holds {hostCount} carried host scalars; the rule has {Descriptor.HostStates.Count}.");
+            throw new CheckpointException(CheckpointError.Corrupted, "host scalar count", $"The checkpoint holds {hostCount} carried host scalars; the rule has {Descriptor.HostStates.Count}.");
         }
 
-        // Everything is checked: commit.
+        for (int k = 0; k < hostValues.Length; k++)
+        {
+            for (int i = 0; i < hostValues[k].Length; i++)
+            {
+                // Carried scalars are products and sums of per-step values: finite whenever the run was.
+                if (!double.IsFinite(hostValues[k][i]))
+                {
+                    HostStateDescriptor h = Descriptor.HostStates[i];
+                    throw new CheckpointException(CheckpointError.Corrupted, h.Name, $"The checkpoint's carried scalar {h.Name} ({h.Symbol}) of group {k}, {hostValues[k][i]:R}, is not finite.");
+                }
+            }
+        }
+
+        // Everything is checked: commit (nothing below can throw).
         for (int k = 0; k < values.Length; k++)
         {
             values[k].CopyTo(_groupHyperparameters[k], 0);
@@ -315,6 +396,42 @@ public abstract partial class Optimizer
 
         _state = staged!;
         StepCount = stepCount;
+    }
+
+    /// <summary>The file's tensor lengths for a <see cref="CheckpointError.WrongShape"/> message, at most 64 of them.</summary>
+    private sealed class LayoutText
+    {
+        private const int MaxLengths = 64;
+        private readonly StringBuilder _text = new();
+        private int _count;
+        private bool _firstInGroup;
+
+        public void StartGroup()
+        {
+            if (_count < MaxLengths && _text.Length > 0)
+            {
+                _text.Append("; ");
+            }
+
+            _firstInGroup = true;
+        }
+
+        public void Add(int length)
+        {
+            if (_count < MaxLengths)
+            {
+                _text.Append(_firstInGroup ? string.Empty : ", ").Append(length);
+            }
+            else if (_count == MaxLengths)
+            {
+                _text.Append(", …");
+            }
+
+            _count++;
+            _firstInGroup = false;
+        }
+
+        public override string ToString() => _text.ToString();
     }
 
     /// <summary>State is written and read in pieces of this many elements, so no byte span exceeds 2 GiB.</summary>
@@ -413,13 +530,27 @@ public abstract partial class Optimizer
         }
     }
 
-    /// <summary>Reads little-endian fields, keeps a CRC-32 of every byte read, and turns a short read into <see cref="CheckpointError.Truncated"/>.</summary>
+    /// <summary>
+    /// Reads little-endian fields, keeps a CRC-32 of every byte read, turns a short read into
+    /// <see cref="CheckpointError.Truncated"/>, and refuses any field that would reach past <see cref="End"/>.
+    /// </summary>
     private sealed class HashingReader(Stream stream)
     {
         private readonly Crc32 _crc = new();
 
+        /// <summary>The number of bytes read so far.</summary>
+        public long Position { get; private set; }
+
+        /// <summary>Where the fields end (the checksum follows); no read may pass it.</summary>
+        public long End { get; set; } = long.MaxValue;
+
         public void Read(Span<byte> bytes)
         {
+            if (bytes.Length > End - Position)
+            {
+                throw new CheckpointException(CheckpointError.Corrupted, "size", $"The checkpoint's fields run past its declared end at byte {End + 4}.");
+            }
+
             ReadRaw(bytes);
             _crc.Append(bytes);
         }
@@ -438,31 +569,48 @@ public abstract partial class Optimizer
             return BinaryPrimitives.ReadInt64LittleEndian(bytes);
         }
 
-        public int ReadCount(int maximum)
+        /// <summary>
+        /// A count of at most <paramref name="maximum"/>, each item of which takes at least <paramref name="bytesEach"/>
+        /// bytes of what is left, so that a loop over the items cannot outlast the data.
+        /// </summary>
+        public int ReadCount(string field, int maximum, int bytesEach)
         {
             uint value = ReadUInt32();
-            if (value > (uint)maximum)
+            if (value > (uint)maximum || (bytesEach > 0 && value > (End - Position) / bytesEach))
             {
-                throw new CheckpointException(CheckpointError.Corrupted, $"The checkpoint holds an impossible count, {value} (at most {maximum}).");
+                throw new CheckpointException(CheckpointError.Corrupted, field, $"The checkpoint's {field}, {value}, is impossible: at most {maximum}, and {End - Position} bytes are left.");
             }
 
             return (int)value;
         }
 
-        public string ReadString()
+        /// <summary><paramref name="count"/> · <paramref name="bytesEach"/>, which must fit in what is left.</summary>
+        public long Require(string field, long count, long bytesEach)
         {
-            byte[] bytes = new byte[ReadCount(MaxNameBytes)];
+            long left = End - Position;
+            if (bytesEach != 0 && count > left / bytesEach)
+            {
+                throw new CheckpointException(CheckpointError.Corrupted, field, $"The checkpoint's {field} ({count} × {bytesEach} bytes) run past its declared end ({left} bytes are left).");
+            }
+
+            return count * bytesEach;
+        }
+
+        public string ReadString(string field)
+        {
+            int length = ReadCount(field, MaxNameBytes, 1);
+            byte[] bytes = new byte[length];
             Read(bytes);
             return Encoding.UTF8.GetString(bytes);
         }
 
         public void Skip(long bytes)
         {
-            byte[] buffer = new byte[(int)Math.Min(bytes, 1 << 16)];
+            Span<byte> buffer = stackalloc byte[4096];
             while (bytes > 0)
             {
                 int chunk = (int)Math.Min(bytes, buffer.Length);
-                Read(buffer.AsSpan(0, chunk));
+                Read(buffer[..chunk]);
                 bytes -= chunk;
             }
         }
@@ -475,7 +623,7 @@ public abstract partial class Optimizer
             uint stored = BinaryPrimitives.ReadUInt32LittleEndian(bytes);
             if (stored != computed)
             {
-                throw new CheckpointException(CheckpointError.Corrupted, $"The checkpoint's CRC-32 is 0x{stored:X8} but its contents hash to 0x{computed:X8}: the file is corrupted.");
+                throw new CheckpointException(CheckpointError.Corrupted, "checksum", $"The checkpoint's CRC-32 is 0x{stored:X8} but its contents hash to 0x{computed:X8}: the file is corrupted.");
             }
         }
 
@@ -487,8 +635,10 @@ public abstract partial class Optimizer
             }
             catch (EndOfStreamException)
             {
-                throw new CheckpointException(CheckpointError.Truncated, "The checkpoint ends early: it is truncated.");
+                throw new CheckpointException(CheckpointError.Truncated, "size", "The checkpoint ends early: it is truncated.");
             }
+
+            Position += bytes.Length;
         }
     }
 }

@@ -22,17 +22,18 @@ public sealed class StepOptions
 
     /// <summary>
     /// A factor on every gradient element before the rule sees it. With a loss scale S (mixed precision), pass 1/S:
-    /// the unscaled gradient g/S is what the rule, the norm and the clipping see. Finite and &gt; 0; default 1.
+    /// the unscaled gradient g/S is what the rule, the norm and the clipping see. &gt; 0, finite and not 0 in float32
+    /// (the kernels multiply by it in float32); default 1.
     /// </summary>
-    /// <exception cref="ArgumentOutOfRangeException">The value is not finite and &gt; 0.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The value is not &gt; 0, or is ∞ or 0 in float32; nothing is set.</exception>
     public double GradientScale
     {
         get => _gradientScale;
         init
         {
-            if (!double.IsFinite(value) || value <= 0)
+            if (!HyperparameterRanges.Contains(HyperparameterRange.Positive, value))
             {
-                throw new ArgumentOutOfRangeException(nameof(GradientScale), value, "GradientScale must be a finite value > 0.");
+                throw new ArgumentOutOfRangeException(nameof(GradientScale), value, $"GradientScale must be {HyperparameterRanges.Text(HyperparameterRange.Positive)}.");
             }
 
             _gradientScale = value;
@@ -42,17 +43,18 @@ public sealed class StepOptions
     /// <summary>
     /// Clip the unscaled gradients of all tensors together to this global L2 norm, as
     /// <c>torch.nn.utils.clip_grad_norm_</c>: every gradient is multiplied by min(1, max/(‖g‖ + 1e-6)).
-    /// &gt; 0; default +∞ (no clipping).
+    /// +∞ (the default: no clipping) or a value &gt; 0 that is finite and not 0 in float32 (the clip factor scales the
+    /// gradients in float32).
     /// </summary>
-    /// <exception cref="ArgumentOutOfRangeException">The value is not &gt; 0 (NaN included).</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The value is not &gt; 0 (NaN included), or is finite but ∞ or 0 in float32; nothing is set.</exception>
     public double MaxGradientNorm
     {
         get => _maxGradientNorm;
         init
         {
-            if (!(value > 0))
+            if (!double.IsPositiveInfinity(value) && !HyperparameterRanges.Contains(HyperparameterRange.Positive, value))
             {
-                throw new ArgumentOutOfRangeException(nameof(MaxGradientNorm), value, "MaxGradientNorm must be > 0 (+Infinity for no clipping).");
+                throw new ArgumentOutOfRangeException(nameof(MaxGradientNorm), value, $"MaxGradientNorm must be +Infinity (no clipping) or {HyperparameterRanges.Text(HyperparameterRange.Positive)}.");
             }
 
             _maxGradientNorm = value;
