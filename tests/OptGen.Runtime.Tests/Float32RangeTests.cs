@@ -116,6 +116,35 @@ public sealed class Float32RangeTests
         Assert.Equal(1e-45, new StepOptions { MaxGradientNorm = 1e-45 }.MaxGradientNorm);
     }
 
+    /// <summary>
+    /// The dynamic loss scale's options carry GradientScale = 1/S, so S stops growing (all-zero gradients never
+    /// overflow) and stops shrinking (every step non-finite) where 1/S would leave float32, instead of throwing.
+    /// </summary>
+    [Fact]
+    public void DynamicLossScaleStaysWhereItsGradientScaleIsUsable()
+    {
+        var growing = new DynamicLossScale(initialScale: Math.Pow(2, 140), growthInterval: 1);
+        var good = new StepResult(false, false, 0, 1, 1);
+        for (int i = 0; i < 20; i++)
+        {
+            growing.Update(good);
+        }
+
+        Assert.Equal(Math.Pow(2, 149), growing.Scale); // 1/S = 2^-149, the smallest float32 subnormal
+        Assert.Equal((float)Math.Pow(2, -149), (float)growing.Options.GradientScale);
+
+        var shrinking = new DynamicLossScale(initialScale: Math.Pow(2, -120));
+        var overflow = new StepResult(true, true, double.PositiveInfinity, 1, 0);
+        for (int i = 0; i < 20; i++)
+        {
+            shrinking.Update(overflow);
+        }
+
+        Assert.Equal(Math.Pow(2, -127), shrinking.Scale); // 1/S = 2^127; 2^128 is ∞ in float32
+        Assert.True(float.IsFinite((float)shrinking.Options.GradientScale));
+        Assert.Equal("initialScale", Assert.Throws<ArgumentOutOfRangeException>(() => new DynamicLossScale(initialScale: 1e-300)).ParamName);
+    }
+
     [Fact]
     public void CheckpointHyperparameterIsJudgedTheSameWay()
     {

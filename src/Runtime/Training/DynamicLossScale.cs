@@ -29,9 +29,9 @@ public sealed class DynamicLossScale
     /// <exception cref="ArgumentOutOfRangeException">An argument is out of range.</exception>
     public DynamicLossScale(double initialScale = 65536, double growthFactor = 2, double backoffFactor = 0.5, int growthInterval = 2000, StepOptions? template = null, int goodSteps = 0)
     {
-        if (!double.IsFinite(initialScale) || initialScale <= 0)
+        if (!double.IsFinite(initialScale) || initialScale <= 0 || !IsUsable(initialScale))
         {
-            throw new ArgumentOutOfRangeException(nameof(initialScale), initialScale, "The scale must be finite and > 0.");
+            throw new ArgumentOutOfRangeException(nameof(initialScale), initialScale, "The scale must be finite and > 0, with 1/scale finite and not 0 in float32.");
         }
 
         if (!double.IsFinite(growthFactor) || growthFactor <= 1)
@@ -69,7 +69,12 @@ public sealed class DynamicLossScale
         if (result.FoundNonFinite)
         {
             GoodSteps = 0;
-            SetScale(Scale * _backoffFactor);
+            double reduced = Scale * _backoffFactor;
+            if (IsUsable(reduced))
+            {
+                SetScale(reduced);
+            }
+
             return;
         }
 
@@ -77,12 +82,15 @@ public sealed class DynamicLossScale
         {
             GoodSteps = 0;
             double grown = Scale * _growthFactor;
-            if (double.IsFinite(grown))
+            if (IsUsable(grown))
             {
                 SetScale(grown);
             }
         }
     }
+
+    /// <summary>Whether 1/<paramref name="scale"/> is a gradient scale <see cref="StepOptions"/> accepts (finite and not 0 in float32): the scale stops growing or shrinking there.</summary>
+    private static bool IsUsable(double scale) => HyperparameterRanges.Contains(HyperparameterRange.Positive, 1 / scale);
 
     private void SetScale(double scale)
     {
