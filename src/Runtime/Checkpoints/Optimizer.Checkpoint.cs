@@ -265,45 +265,11 @@ public abstract partial class Optimizer
 
         bool same = sameRule && sameShape;
 
-        // Every group's hyperparameters, staged (only when the rule and layout match, so the arrays are this optimizer's size).
-        long hyperparameterBytes = reader.Require("hyperparameters", groupCount, (long)hyperparameterCount * 8);
-        double[][]? values = null;
-        if (same)
-        {
-            values = new double[groupCount][];
-            for (int k = 0; k < groupCount; k++)
-            {
-                values[k] = new double[hyperparameterCount];
-                for (int i = 0; i < hyperparameterCount; i++)
-                {
-                    values[k][i] = BitConverter.Int64BitsToDouble(reader.ReadInt64());
-                }
-            }
-        }
-        else
-        {
-            reader.Skip(hyperparameterBytes);
-        }
-
+        // Every group's hyperparameters and carried host scalars, staged only when the rule and layout match (so the
+        // arrays are this optimizer's size), otherwise only hashed.
+        double[][]? values = reader.ReadValues("hyperparameters", groupCount, hyperparameterCount, stage: same);
         int hostCount = reader.ReadCount("host scalar count", MaxNames, 0);
-        long hostBytes = reader.Require("host scalars", groupCount, (long)hostCount * 8);
-        double[][]? hostValues = null;
-        if (same && hostCount == Descriptor.HostStates.Count)
-        {
-            hostValues = new double[groupCount][];
-            for (int k = 0; k < groupCount; k++)
-            {
-                hostValues[k] = new double[hostCount];
-                for (int i = 0; i < hostCount; i++)
-                {
-                    hostValues[k][i] = BitConverter.Int64BitsToDouble(reader.ReadInt64());
-                }
-            }
-        }
-        else
-        {
-            reader.Skip(hostBytes);
-        }
+        double[][]? hostValues = reader.ReadValues("host scalars", groupCount, hostCount, stage: same && hostCount == Descriptor.HostStates.Count);
 
         // The state: staged into a fresh allocation of this optimizer's shape, or only hashed.
         long stateBytes = reader.Require("state", stateCount * elements, elementSize);
@@ -594,6 +560,32 @@ public abstract partial class Optimizer
             }
 
             return count * bytesEach;
+        }
+
+        /// <summary>
+        /// <paramref name="groups"/> × <paramref name="count"/> doubles, which must fit in what is left: returned per
+        /// group when <paramref name="stage"/>, else only read past (null).
+        /// </summary>
+        public double[][]? ReadValues(string field, int groups, int count, bool stage)
+        {
+            long bytes = Require(field, groups, (long)count * sizeof(double));
+            if (!stage)
+            {
+                Skip(bytes);
+                return null;
+            }
+
+            var values = new double[groups][];
+            for (int k = 0; k < groups; k++)
+            {
+                values[k] = new double[count];
+                for (int i = 0; i < count; i++)
+                {
+                    values[k][i] = BitConverter.Int64BitsToDouble(ReadInt64());
+                }
+            }
+
+            return values;
         }
 
         public string ReadString(string field)
