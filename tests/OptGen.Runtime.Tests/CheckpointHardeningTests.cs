@@ -197,6 +197,20 @@ public sealed class CheckpointHardeningTests
         Assert.Contains("group 0", e.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void WrongShapeMessageNamesTheLayoutAndStaysShort()
+    {
+        CheckpointException small = Rejected(Trained(2), Save(new NAdam(new ParameterLayout([5], [0, 7, 2]))));
+        Assert.Equal(CheckpointError.WrongShape, small.Error);
+        Assert.Equal("layout", small.Field);
+        Assert.Contains("2 group(s) of tensor lengths [5; 0, 7, 2]", small.Message, StringComparison.Ordinal);
+
+        CheckpointException large = Rejected(Trained(2), Save(new NAdam(new ParameterLayout(Enumerable.Repeat(1, 5000).ToArray(), [3]))));
+        Assert.Equal(CheckpointError.WrongShape, large.Error);
+        Assert.Contains("1, 1, 1, …]", large.Message, StringComparison.Ordinal);
+        Assert.True(large.Message.Length < 400, large.Message);
+    }
+
     /// <summary>
     /// The step count's bound, 2⁵³ − 1, is where every catalog rule still takes a finite step (β₁ᵗ, ρₜ and the like are
     /// formed in double from t); one more is refused. At long.MaxValue the next t used to wrap negative and make every

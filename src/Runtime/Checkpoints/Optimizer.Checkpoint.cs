@@ -370,11 +370,12 @@ public abstract partial class Optimizer
         private const int MaxLengths = 64;
         private readonly StringBuilder _text = new();
         private int _count;
+        private int _groups;
         private bool _firstInGroup;
 
         public void StartGroup()
         {
-            if (_count < MaxLengths && _text.Length > 0)
+            if (_groups++ > 0 && _count < MaxLengths)
             {
                 _text.Append("; ");
             }
