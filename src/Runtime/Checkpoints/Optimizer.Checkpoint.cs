@@ -50,6 +50,11 @@ public abstract partial class Optimizer
     }
 
     /// <summary>Writes a checkpoint to <paramref name="stream"/> (not atomic; prefer <see cref="SaveCheckpoint(string)"/> for files).</summary>
+    /// <remarks>
+    /// The writing half of the format (docs/training.md), and the one to reuse for device state: copy the state to this
+    /// optimizer's host state first, so a device checkpoint is byte-for-byte a CPU one. Its reading half is
+    /// <see cref="LoadCheckpoint(Stream, long)"/>.
+    /// </remarks>
     /// <exception cref="ArgumentNullException"><paramref name="stream"/> is null.</exception>
     public void SaveCheckpoint(Stream stream)
     {
