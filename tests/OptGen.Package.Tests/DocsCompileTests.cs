@@ -8,8 +8,8 @@ using Xunit.Abstractions;
 namespace OptGen.Package.Tests;
 
 /// <summary>
-/// Every C# block of README.md and docs/*.md compiles against the packed package, so the docs cannot drift from the
-/// API. The convention, for everyone who writes docs:
+/// Every C# block of README.md, docs/*.md and the package's README (src/Packaging/PackageReadme.md, what nuget.org
+/// shows) compiles against the packed package, so the docs cannot drift from the API. The convention, for everyone who writes docs:
 /// <list type="bullet">
 /// <item><c>```csharp</c>: a complete source file. It must compile as a file of a user's project (a console
 /// project, Nullable and implicit usings on, warnings as errors) that references the OptGen package, with the
@@ -41,7 +41,7 @@ public sealed class DocsCompileTests(PackageFixture fixture, ITestOutputHelper o
         "public partial class Canary;");
 
     public static IEnumerable<string> Pages(string repositoryRoot) =>
-        new[] { "README.md" }.Concat(
+        new[] { "README.md", "src/Packaging/PackageReadme.md" }.Concat(
             Directory.GetFiles(Path.Combine(repositoryRoot, "docs"), "*.md")
                 .Select(f => "docs/" + Path.GetFileName(f))
                 .Order(StringComparer.Ordinal));
