@@ -36,8 +36,16 @@ public sealed partial class DocBlockBuild
 
     private static readonly CSharpParseOptions ParseOptions = new(LanguageVersion.Latest);
 
-    private DocBlockBuild(CommandResult result, IReadOnlyList<DocSource> sources, string repositoryRoot)
+    private static readonly TimeSpan RunTimeout = TimeSpan.FromMinutes(1);
+
+    private readonly string _root;
+
+    private readonly IReadOnlyDictionary<string, string> _environment;
+
+    private DocBlockBuild(string root, IReadOnlyDictionary<string, string> environment, CommandResult result, IReadOnlyList<DocSource> sources, string repositoryRoot)
     {
+        _root = root;
+        _environment = environment;
         Result = result;
         Sources = sources;
         Errors = MapErrors(result.Output, sources, repositoryRoot);
@@ -100,8 +108,38 @@ public sealed partial class DocBlockBuild
             "-nodeReuse:false",
             "-p:UseSharedCompilation=false",
             "-tl:off");
-        return new DocBlockBuild(result, sources, fixture.RepositoryRoot);
+        return new DocBlockBuild(root, fixture.ConsumerEnvironment, result, sources, fixture.RepositoryRoot);
     }
+
+    /// <summary>
+    /// Runs every program block that built and does not use ILGPU (a GPU example needs a device this machine may
+    /// not have); returns a message for each that failed or did not build.
+    /// </summary>
+    public IReadOnlyList<string> RunPrograms()
+    {
+        var failures = new List<string>();
+        foreach (DocSource program in Sources.Where(s => s.IsProgram && !UsesIlgpu(s.Block)))
+        {
+            string assembly = Path.Combine(_root, program.Key, "bin", "Release", "net10.0", program.Key + ".dll");
+            if (!File.Exists(assembly))
+            {
+                failures.Add($"{program.Block.Where}: the program did not build, so it was not run");
+                continue;
+            }
+
+            CommandResult run = DotNetCli.Run(Path.GetDirectoryName(assembly)!, _environment, RunTimeout, "exec", assembly);
+            if (!run.Succeeded)
+            {
+                failures.Add($"{program.Block.Where}: the program failed when run:\n{run}");
+            }
+        }
+
+        return failures;
+    }
+
+    private static bool UsesIlgpu(CodeBlock block) =>
+        CSharpSyntaxTree.ParseText(block.Text, ParseOptions).GetCompilationUnitRoot().Usings
+            .Any(u => u.Name?.ToString() is { } name && (name == "ILGPU" || name.StartsWith("ILGPU.", StringComparison.Ordinal)));
 
     private static void WriteProject(string root, string name, string project)
     {

@@ -14,7 +14,8 @@ namespace OptGen.Package.Tests;
 /// <item><c>```csharp</c>: a complete source file. It must compile as a file of a user's project (a console
 /// project, Nullable and implicit usings on, warnings as errors) that references the OptGen package, with the
 /// generator running, so the generated code for its declarations compiles too. Top-level statements are fine: such
-/// a block is compiled as the Program.cs of a program of its own.</item>
+/// a block is compiled as the Program.cs of a program of its own, and run: it must exit with 0 (unless it uses
+/// ILGPU, as a GPU example needs a device).</item>
 /// <item><c>```csharp fragment</c>: a part of a file (statements that use variables defined elsewhere, a member, a
 /// mistake shown next to its fix); skipped, and counted.</item>
 /// </list>
@@ -79,6 +80,8 @@ public sealed class DocsCompileTests(PackageFixture fixture, ITestOutputHelper o
             docErrors.Length == 0,
             $"{docErrors.Length} error(s) in the docs' C# blocks (fence a block that is not a complete file ```{Fragment}):\n"
             + string.Join("\n", docErrors) + $"\n\nC# blocks per page:\n{counts}\nThe blocks in the build:\n{blockList}\n\nThe build:\n{build.Result}");
+        IReadOnlyList<string> runFailures = build.RunPrograms();
+        Assert.True(runFailures.Count == 0, $"{runFailures.Count} program block(s) failed to run:\n" + string.Join("\n\n", runFailures));
         Assert.True(
             canaryErrors.Length == 1 && canaryErrors[0].StartsWith("canary.md:4: OPTG0008:", StringComparison.Ordinal),
             $"The deliberate mistake was not reported once at canary.md:4 as OPTG0008, so the check itself is broken:\n{string.Join("\n", canaryErrors)}\n\n{build.Result}");
