@@ -104,11 +104,19 @@ public sealed partial class DocsTests
         }
     }
 
+    /// <summary>Every page in docs/.</summary>
+    public static TheoryData<string> Pages() => new(PageNames());
+
+    [Fact]
+    public void EveryPageIsIndexed()
+    {
+        string index = File.ReadAllText(Path.Combine(Docs, "README.md"));
+        string[] missing = PageNames().Where(page => page != "README.md" && !index.Contains($"({page})", StringComparison.Ordinal)).ToArray();
+        Assert.True(missing.Length == 0, $"docs/README.md does not link to {string.Join(", ", missing)}.");
+    }
+
     [Theory]
-    [InlineData("getting-started.md")]
-    [InlineData("architecture.md")]
-    [InlineData("generated-code.md")]
-    [InlineData("packaging.md")]
+    [MemberData(nameof(Pages))]
     public void RepositoryPathsInPageExist(string page)
     {
         string root = Path.GetDirectoryName(Docs)!;
@@ -148,6 +156,9 @@ public sealed partial class DocsTests
         string[] missing = targets.Where(t => !File.Exists(Path.Combine(root, t)) && !Directory.Exists(Path.Combine(root, t))).ToArray();
         Assert.True(missing.Length == 0, $"README.md links to paths that do not exist: {string.Join(", ", missing)}.");
     }
+
+    private static IEnumerable<string> PageNames() =>
+        Directory.GetFiles(Docs, "*.md").Select(f => Path.GetFileName(f)).Order(StringComparer.Ordinal);
 
     private static IEnumerable<Type> PublicAttributes() =>
         OptGenAssembly.GetExportedTypes().Where(t => typeof(Attribute).IsAssignableFrom(t) && !t.IsAbstract).OrderBy(t => t.Name, StringComparer.Ordinal);

@@ -8,7 +8,8 @@ using System.Security;
 namespace OptGen.Package.Tests;
 
 /// <summary>
-/// Packs the freshly built runtime and builds and runs a consumer of the package, once for all package tests:
+/// Packs the freshly built runtime and builds and runs a consumer of the package, once for all package tests
+/// (<see cref="PackageCollection"/>):
 /// <list type="number">
 /// <item><c>dotnet pack src/Runtime --no-build</c> with a unique prerelease version into a local folder feed
 /// (no build: the test project's reference has already built the runtime, and nothing in the repository is written
@@ -23,8 +24,10 @@ namespace OptGen.Package.Tests;
 /// </summary>
 public sealed class PackageFixture : IDisposable
 {
+    /// <summary>The longest a consumer's restore and build may take.</summary>
+    public static readonly TimeSpan BuildTimeout = TimeSpan.FromMinutes(5);
+
     private static readonly TimeSpan PackTimeout = TimeSpan.FromMinutes(3);
-    private static readonly TimeSpan BuildTimeout = TimeSpan.FromMinutes(5);
     private static readonly TimeSpan RunTimeout = TimeSpan.FromMinutes(1);
 
     public PackageFixture()
@@ -42,6 +45,7 @@ public sealed class PackageFixture : IDisposable
         Directory.CreateDirectory(FeedDirectory);
         Directory.CreateDirectory(PackagesDirectory);
         var environment = new Dictionary<string, string> { ["NUGET_PACKAGES"] = PackagesDirectory };
+        ConsumerEnvironment = environment;
 
         Pack = DotNetCli.Run(
             RepositoryRoot,
@@ -63,7 +67,7 @@ public sealed class PackageFixture : IDisposable
         }
 
         CopyDirectory(Path.Combine(AppContext.BaseDirectory, "Consumer"), ConsumerDirectory);
-        File.WriteAllText(Path.Combine(ConsumerDirectory, "nuget.config"), NuGetConfig(FeedDirectory, UserPackageFolder()));
+        WriteNuGetConfig(ConsumerDirectory);
 
         Build = DotNetCli.Run(
             ConsumerDirectory,
@@ -111,6 +115,9 @@ public sealed class PackageFixture : IDisposable
 
     public string RepositoryRoot { get; }
 
+    /// <summary>The variables every consumer command runs with: the isolated global package folder.</summary>
+    public IReadOnlyDictionary<string, string> ConsumerEnvironment { get; }
+
     public string Configuration { get; }
 
     /// <summary>A prerelease version no earlier run has used, so no package cache can hold it.</summary>
@@ -145,6 +152,13 @@ public sealed class PackageFixture : IDisposable
 
     /// <summary>A build of the consumer with <c>Invalid/Invalid.cs</c> added; null when an earlier step failed.</summary>
     public CommandResult? InvalidBuild { get; }
+
+    /// <summary>
+    /// Writes the consumers' <c>nuget.config</c> into <paramref name="directory"/>: its only sources are the local feed
+    /// and the machine's package folder.
+    /// </summary>
+    public void WriteNuGetConfig(string directory) =>
+        File.WriteAllText(Path.Combine(directory, "nuget.config"), NuGetConfig(FeedDirectory, UserPackageFolder()));
 
     public void Dispose()
     {

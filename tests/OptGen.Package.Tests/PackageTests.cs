@@ -13,7 +13,8 @@ namespace OptGen.Package.Tests;
 /// The package tier: the packed <c>OptGen</c> package has the right layout and metadata, and a project that knows
 /// OptGen only as a package builds without warnings, gets generated code, and steps correctly.
 /// </summary>
-public sealed class PackageTests(PackageFixture fixture) : IClassFixture<PackageFixture>
+[Collection(PackageCollection.Name)]
+public sealed class PackageTests(PackageFixture fixture)
 {
     [Fact]
     public void PackageHoldsTheRuntimeTheGeneratorAndTheMetadata()
