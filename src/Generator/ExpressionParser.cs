@@ -29,7 +29,14 @@ namespace OptGen.Generator
             Text = text;
             Value = value;
             Args = args;
+            foreach (Ast arg in args)
+            {
+                Height = System.Math.Max(Height, arg.Height + 1);
+            }
         }
+
+        /// <summary>The number of nodes on the longest path down from this one (1 for a leaf).</summary>
+        public int Height { get; } = 1;
 
         public AstKind Kind { get; }
 
@@ -54,7 +61,8 @@ namespace OptGen.Generator
     internal sealed record AstStatement(string Target, int TargetStart, bool IsLet, Ast Value);
 
     /// <summary>A syntax error: where it is inside the expression string and what was expected.</summary>
-    internal sealed record ExpressionError(int Start, int Length, string Message);
+    /// <param name="TooComplex">The text is well formed but nests or chains past the parser's limits.</param>
+    internal sealed record ExpressionError(int Start, int Length, string Message, bool TooComplex = false);
 
     internal enum TokenKind
     {
@@ -104,11 +112,24 @@ namespace OptGen.Generator
     /// primary     = number | name | name "(" [expression {"," expression}] ")" | "(" expression ")"
     /// </code>
     /// Identifiers are a letter followed by letters and digits. The first error stops the parse.
+    /// <para>
+    /// The parse is linear in the length of the text and its recursion is bounded, so no text can exhaust the stack
+    /// of the compiler or of a later pass (the binder, the lowering, the printers and the records' equality all
+    /// walk the tree recursively): parentheses, calls, unary minus and conditionals nest at most
+    /// <see cref="MaximumDepth"/> levels, and no path down the tree, a chain of binary operators included, is
+    /// longer than <see cref="MaximumHeight"/> nodes. Past either limit the parse stops with an error marked
+    /// <see cref="ExpressionError.TooComplex"/> (OPTG0112).
+    /// </para>
     /// </summary>
     internal sealed class ExpressionParser
     {
+        /// <summary>The deepest nesting of parentheses, calls, unary minus and conditionals.</summary>
+        internal const int MaximumDepth = 64;
+
+        /// <summary>The longest path down a statement's syntax tree: a chain of 'a + b + c …' counts one per operator.</summary>
+        internal const int MaximumHeight = 200;
+
         private const int ComparisonPrecedence = 1;
-        private const int MaximumDepth = 64;
         private readonly List<Token> _tokens;
         private int _position;
         private int _depth;
@@ -204,6 +225,19 @@ namespace OptGen.Generator
 
         private Ast Expression()
         {
+            Enter();
+            try
+            {
+                return ExpressionCore();
+            }
+            finally
+            {
+                _depth--;
+            }
+        }
+
+        private Ast ExpressionCore()
+        {
             Ast condition = Binary(ComparisonPrecedence);
             if (!IsOperator("?"))
             {
@@ -219,7 +253,7 @@ namespace OptGen.Generator
 
             _position++;
             Ast whenFalse = Expression();
-            return new Ast(AstKind.Conditional, condition.Start, End(whenFalse) - condition.Start, args: new[] { condition, whenTrue, whenFalse });
+            return Checked(new Ast(AstKind.Conditional, condition.Start, End(whenFalse) - condition.Start, args: new[] { condition, whenTrue, whenFalse }), condition.Start, 1);
         }
 
         /// <summary>Precedence climbing over the left-associative binary operators.</summary>
@@ -237,11 +271,14 @@ namespace OptGen.Generator
 
                 _position++;
                 Ast right = Binary(precedence + 1);
-                left = new Ast(AstKind.Binary, left.Start, End(right) - left.Start, op.Text, args: new[] { left, right })
-                {
-                    OperatorStart = op.Start,
-                    OperatorLength = op.Length,
-                };
+                left = Checked(
+                    new Ast(AstKind.Binary, left.Start, End(right) - left.Start, op.Text, args: new[] { left, right })
+                    {
+                        OperatorStart = op.Start,
+                        OperatorLength = op.Length,
+                    },
+                    op.Start,
+                    op.Length);
                 if (precedence == ComparisonPrecedence && Current.Kind == TokenKind.Operator && Precedence(Current.Text) == ComparisonPrecedence)
                 {
                     throw Fail(Current, "Comparisons cannot be chained; compare two numbers and select with '? :'");
@@ -251,11 +288,7 @@ namespace OptGen.Generator
 
         private Ast Unary()
         {
-            if (++_depth > MaximumDepth)
-            {
-                throw Fail(Current, $"The expression nests deeper than {MaximumDepth} levels");
-            }
-
+            Enter();
             try
             {
                 return UnaryCore();
@@ -340,6 +373,24 @@ namespace OptGen.Generator
                     throw Fail(token, $"Expected a number, a name, '(' or '-', but found {token.Describe()}");
             }
         }
+
+        /// <summary>One level deeper into the recursive descent; past <see cref="MaximumDepth"/> the parse stops.</summary>
+        private void Enter()
+        {
+            if (++_depth > MaximumDepth)
+            {
+                _depth--;
+                throw new SyntaxException(new ExpressionError(Current.Start, Current.Length,
+                    $"it nests parentheses, calls, '-' or '? :' deeper than {MaximumDepth} levels", TooComplex: true));
+            }
+        }
+
+        /// <summary>The node, unless the path down from it is longer than <see cref="MaximumHeight"/> (then the parse stops at the operator).</summary>
+        private static Ast Checked(Ast node, int operatorStart, int operatorLength) =>
+            node.Height <= MaximumHeight
+                ? node
+                : throw new SyntaxException(new ExpressionError(operatorStart, operatorLength,
+                    $"a chain of operators here is more than {MaximumHeight} operations long", TooComplex: true));
 
         private bool IsOperator(string text) => Current.Kind == TokenKind.Operator && Current.Text == text;
 

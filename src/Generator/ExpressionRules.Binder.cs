@@ -11,6 +11,12 @@ namespace OptGen.Generator
     /// <summary>The binder of expression rules: names to IR leaves, type checks, definition order.</summary>
     internal static partial class ExpressionRules
     {
+        /// <summary>
+        /// The most IR nodes one statement may bind to, counted as a tree: <c>lerp(a, b, w)</c> repeats <c>a</c>, so
+        /// nested lerps grow exponentially, and every later pass walks the tree.
+        /// </summary>
+        internal const int MaximumSize = 4096;
+
         /// <summary>Resolves names and checks types of one string, producing IR; reports at the first mistake.</summary>
         private sealed class Binder
         {
@@ -101,21 +107,47 @@ namespace OptGen.Generator
 
             private Bound Bind(Ast node)
             {
+                Bound bound = BindCore(node);
+                if (bound.Size > MaximumSize)
+                {
+                    bool atOperator = node.Kind is AstKind.Binary or AstKind.Call or AstKind.Negate;
+                    Report(DiagnosticDescriptors.ExpressionTooComplex, atOperator ? node.OperatorStart : node.Start, atOperator ? node.OperatorLength : node.Length, What,
+                        $"it expands to more than {MaximumSize} operations (lerp repeats its first argument)");
+                    throw new BindException();
+                }
+
+                return bound;
+            }
+
+            private Bound BindCore(Ast node)
+            {
                 switch (node.Kind)
                 {
                     case AstKind.Number:
-                        return new Bound(Expr.Constant(node.Value), false);
+                        if (!_host)
+                        {
+                            RequireFloat32(node);
+                        }
+
+                        return new Bound(Expr.Constant(node.Value), false, 1);
                     case AstKind.Name:
-                        return new Bound(Resolve(node), false);
+                        return new Bound(Resolve(node), false, 1);
                     case AstKind.Negate:
                         Bound operand = Bind(node.Args[0]);
                         RequireNumber(node.Args[0], operand);
-                        return new Bound(operand.Expr.Op == ExprOp.Constant ? Expr.Constant(-operand.Expr.Value) : -operand.Expr, false);
+                        return operand.Expr.Op == ExprOp.Constant
+                            ? new Bound(Expr.Constant(-operand.Expr.Value), false, 1)
+                            : new Bound(-operand.Expr, false, operand.Size + 1);
                     case AstKind.Binary:
                         Bound left = Bind(node.Args[0]);
                         Bound right = Bind(node.Args[1]);
                         RequireNumber(node.Args[0], left);
                         RequireNumber(node.Args[1], right);
+                        if (node.Text == "/")
+                        {
+                            RequireNonZeroDivisor(node.Args[1], right.Expr);
+                        }
+
                         ExprOp op = node.Text switch
                         {
                             "+" => ExprOp.Add,
@@ -129,7 +161,7 @@ namespace OptGen.Generator
                             "==" => ExprOp.Equal,
                             _ => ExprOp.NotEqual,
                         };
-                        return new Bound(Expr.Binary(op, left.Expr, right.Expr), IsComparison(op));
+                        return new Bound(Expr.Binary(op, left.Expr, right.Expr), IsComparison(op), left.Size + right.Size + 1);
                     case AstKind.Conditional:
                         return Select(node.Args[0], node.Args[1], node.Args[2]);
                     default:
@@ -151,7 +183,7 @@ namespace OptGen.Generator
                 Bound b = Bind(whenFalse);
                 RequireNumber(whenTrue, a);
                 RequireNumber(whenFalse, b);
-                return new Bound(Expr.Select(c.Expr, a.Expr, b.Expr), false);
+                return new Bound(Expr.Select(c.Expr, a.Expr, b.Expr), false, c.Size + a.Size + b.Size + 1);
             }
 
             private Bound Call(Ast node)
@@ -178,7 +210,7 @@ namespace OptGen.Generator
                         throw new BindException();
                     }
 
-                    return new Bound(new Expr(node.Text == "rand" ? ExprOp.RandomUniform : ExprOp.RandomNormal, _scope.RandomDraws++, string.Empty, EquatableArray<Expr>.Empty), false);
+                    return new Bound(new Expr(node.Text == "rand" ? ExprOp.RandomUniform : ExprOp.RandomNormal, _scope.RandomDraws++, string.Empty, EquatableArray<Expr>.Empty), false, 1);
                 }
 
                 if (node.Text == "select")
@@ -187,11 +219,18 @@ namespace OptGen.Generator
                 }
 
                 var args = new Expr[arity];
+                var sizes = new long[arity];
                 for (int i = 0; i < arity; i++)
                 {
                     Bound arg = Bind(node.Args[i]);
                     RequireNumber(node.Args[i], arg);
                     args[i] = arg.Expr;
+                    sizes[i] = arg.Size;
+                }
+
+                if (node.Text == "rsqrt")
+                {
+                    RequireNonZeroDivisor(node.Args[0], args[0]);
                 }
 
                 Expr result = node.Text switch
@@ -216,7 +255,90 @@ namespace OptGen.Generator
                     throw new BindException();
                 }
 
-                return new Bound(result, false);
+                return new Bound(result, false, SizeOf(result, args, sizes));
+            }
+
+            /// <summary>The tree size of a function's IR, from its arguments' sizes (an argument may appear twice).</summary>
+            private static long SizeOf(Expr e, Expr[] args, long[] sizes)
+            {
+                for (int i = 0; i < args.Length; i++)
+                {
+                    if (ReferenceEquals(e, args[i]))
+                    {
+                        return sizes[i];
+                    }
+                }
+
+                long size = 1;
+                foreach (Expr arg in e.Args)
+                {
+                    size += SizeOf(arg, args, sizes);
+                }
+
+                return size;
+            }
+
+            /// <summary>A divisor made of numbers alone must not be 0: <c>g / 0</c>, <c>Lr / (1 - 1)</c>.</summary>
+            private void RequireNonZeroDivisor(Ast node, Expr divisor)
+            {
+                if (Fold(divisor) is double value && value == 0)
+                {
+                    Report(DiagnosticDescriptors.DivisionByZero, node.Start, node.Length, What);
+                    throw new BindException();
+                }
+            }
+
+            /// <summary>
+            /// A number in an [Update] statement is a float32 in the kernel: it must be finite there, and not a
+            /// nonzero value that rounds to 0.
+            /// </summary>
+            private void RequireFloat32(Ast number)
+            {
+                float f = (float)number.Value;
+                if (float.IsInfinity(f) || (f == 0 && number.Value != 0))
+                {
+                    Report(DiagnosticDescriptors.NotFloat32, number.Start, number.Length, $"The number {number.Text} in {What}", Parser.Format(number.Value),
+                        float.IsInfinity(f) ? "∞" : "0");
+                    throw new BindException();
+                }
+            }
+
+            /// <summary>The value of an expression made of numbers alone (in double), or null.</summary>
+            private static double? Fold(Expr e)
+            {
+                if (e.Op == ExprOp.Constant)
+                {
+                    return e.Value;
+                }
+
+                var values = new double[e.Args.Count];
+                for (int i = 0; i < values.Length; i++)
+                {
+                    if (Fold(e.Args[i]) is not double value)
+                    {
+                        return null;
+                    }
+
+                    values[i] = value;
+                }
+
+                return e.Op switch
+                {
+                    ExprOp.Negate => -values[0],
+                    ExprOp.Abs => Math.Abs(values[0]),
+                    ExprOp.Sqrt => Math.Sqrt(values[0]),
+                    ExprOp.Exp => Math.Exp(values[0]),
+                    ExprOp.Log => Math.Log(values[0]),
+                    ExprOp.Sign => values[0] > 0 ? 1 : values[0] < 0 ? -1 : values[0] * 0,
+                    ExprOp.Add => values[0] + values[1],
+                    ExprOp.Subtract => values[0] - values[1],
+                    ExprOp.Multiply => values[0] * values[1],
+                    ExprOp.Divide => values[0] / values[1],
+                    ExprOp.Min => Math.Min(values[0], values[1]),
+                    ExprOp.Max => Math.Max(values[0], values[1]),
+                    ExprOp.Pow => Math.Pow(values[0], values[1]),
+                    _ => null,
+                };
             }
 
             private Expr Resolve(Ast node)
@@ -299,15 +421,19 @@ namespace OptGen.Generator
 
             private readonly struct Bound
             {
-                public Bound(Expr expr, bool isCondition)
+                public Bound(Expr expr, bool isCondition, long size)
                 {
                     Expr = expr;
                     IsCondition = isCondition;
+                    Size = size;
                 }
 
                 public Expr Expr { get; }
 
                 public bool IsCondition { get; }
+
+                /// <summary>The number of IR nodes, counted as a tree (shared subtrees count each time they appear).</summary>
+                public long Size { get; }
             }
 
             /// <summary>Stops binding one string after its first mistake has been reported (caught in this class).</summary>

@@ -49,6 +49,9 @@ namespace OptGen.Generator
             "RandomKey", "ElementOffset", // the fields (and CreateKernel's parameter) of a kernel that calls randn()
         };
 
+        /// <summary>The members every expression-rule optimizer gets besides its hyperparameters and states.</summary>
+        private static readonly string[] GeneratedMembers = { "CreateKernel", "RuleDescriptor", "RunKernel" };
+
         private static readonly Dictionary<string, int> Functions = new(StringComparer.Ordinal)
         {
             ["sqrt"] = 1, ["rsqrt"] = 1, ["abs"] = 1, ["sign"] = 1, ["exp"] = 1, ["log"] = 1,
@@ -137,6 +140,11 @@ namespace OptGen.Generator
                         diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InvalidDefault, PositionalLocation(attribute, 1) ?? nameLocation,
                             name.Value, RangeText(rangeName), Parser.Format(value)));
                     }
+                    else if (Parser.Float32Problem(value, zeroAllowed: rangeName != "Positive") is string float32)
+                    {
+                        diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NotFloat32, PositionalLocation(attribute, 1) ?? nameLocation,
+                            $"The default of the hyperparameter '{name.Value}'", Parser.Format(value), float32));
+                    }
 
                     scope.Hyperparameters.Add(name.Value!);
                     AddMember(memberNames, name.Value!, name.Location(), diagnostics);
@@ -213,7 +221,7 @@ namespace OptGen.Generator
                 var binder = new Binder(scope, text, host: true, $"[StepScalar(\"{name.Value}\")]", diagnostics);
                 if (error is not null)
                 {
-                    binder.Report(DiagnosticDescriptors.ExpressionSyntax, error.Start, error.Length, binder.What, error.Message);
+                    binder.Report(error.TooComplex ? DiagnosticDescriptors.ExpressionTooComplex : DiagnosticDescriptors.ExpressionSyntax, error.Start, error.Length, binder.What, error.Message);
                 }
                 else if (binder.BindValue(ast!) is Expr value)
                 {
@@ -240,7 +248,7 @@ namespace OptGen.Generator
                 var binder = new Binder(scope, text, host: false, "[Update]", diagnostics);
                 if (error is not null)
                 {
-                    binder.Report(DiagnosticDescriptors.ExpressionSyntax, error.Start, error.Length, binder.What, error.Message);
+                    binder.Report(error.TooComplex ? DiagnosticDescriptors.ExpressionTooComplex : DiagnosticDescriptors.ExpressionSyntax, error.Start, error.Length, binder.What, error.Message);
                     continue;
                 }
 
@@ -289,10 +297,20 @@ namespace OptGen.Generator
 
             foreach (KeyValuePair<string, Location?> pair in generated)
             {
-                if (inherited.Contains(pair.Key))
+                if (pair.Key == type.Name)
+                {
+                    // C# forbids a member named like its class (CS0542).
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InvalidDeclaration, pair.Value, pair.Key, $"is the name of the class '{type.Name}', which its members cannot have; rename one of them"));
+                }
+                else if (inherited.Contains(pair.Key))
                 {
                     diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InvalidDeclaration, pair.Value, pair.Key, "is a member of OptGen.Optimizer; choose another name"));
                 }
+            }
+
+            if (GeneratedMembers.Contains(type.Name))
+            {
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NameTaken, type.Locations.FirstOrDefault(l => l.IsInSource), type.Name, "a member OptGen generates for every optimizer; rename the class"));
             }
 
             foreach (ISymbol member in type.GetMembers())

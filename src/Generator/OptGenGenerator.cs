@@ -13,7 +13,7 @@ namespace OptGen.Generator
     /// The OptGen pipeline: [Optimizer] classes → <see cref="Parser"/> (spec + diagnostics) →
     /// <see cref="Lowering"/> (update IR) → <see cref="CpuEmitter"/> (C#), and <see cref="GpuEmitter"/> (ILGPU kernels) when
     /// the compilation references ILGPU. Kernels are emitted once per distinct
-    /// per-element program, so classes that declare the same rule share one kernel.
+    /// per-element program (compared structurally), so classes that declare the same rule share one kernel.
     /// </summary>
     [Generator(LanguageNames.CSharp)]
     public sealed class OptGenGenerator : IIncrementalGenerator
@@ -50,19 +50,23 @@ namespace OptGen.Generator
                 .Select(static (result, _) => result.Expression is not null ? ExpressionLowering.Lower(result.Expression) : Lowering.Lower(result.Spec!))
                 .WithTrackingName(TrackingNames.Lower);
 
+            // Names are decided for the whole compilation at once (OutputNames): kernels are shared by structural
+            // equality of their models, never by their hash names alone, and file names are unique ignoring case.
+            IncrementalValueProvider<OutputPlan> plan = models
+                .Collect()
+                .Select(static (all, _) => OutputNames.Plan(all))
+                .WithTrackingName(TrackingNames.Plan);
+
+            IncrementalValuesProvider<OptimizerModel> optimizers = plan
+                .SelectMany(static (p, _) => p.Optimizers)
+                .WithTrackingName(TrackingNames.Optimizers);
+
             context.RegisterSourceOutput(
-                models,
+                optimizers,
                 static (output, model) => output.AddSource(CpuEmitter.OptimizerHintName(model), CpuEmitter.EmitOptimizer(model)));
 
-            // Kernels are grouped by name (a hash of the per-element math): optimizers whose element programs are
-            // equal share one kernel even when their comments or host formulas differ, and each kernel is added once.
-            IncrementalValuesProvider<KernelUse> kernels = models
-                .Select(static (model, _) => new KernelUser(model.Kernel, model.Type.FullName, model.Program.KernelScalars.Select(static s => s.Comment).ToEquatableArray()))
-                .Collect()
-                .SelectMany(static (users, _) => users
-                    .GroupBy(static user => user.Kernel.Name, System.StringComparer.Ordinal)
-                    .OrderBy(static group => group.Key, System.StringComparer.Ordinal)
-                    .Select(static group => KernelUse.Of(group)))
+            IncrementalValuesProvider<KernelUse> kernels = plan
+                .SelectMany(static (p, _) => p.Kernels)
                 .WithTrackingName(TrackingNames.Kernels);
 
             context.RegisterSourceOutput(
@@ -88,7 +92,7 @@ namespace OptGen.Generator
                 });
 
             context.RegisterSourceOutput(
-                models.Combine(gpu).Where(static pair => pair.Right && GpuEmitter.Supports(pair.Left.Kernel)).Select(static (pair, _) => pair.Left),
+                optimizers.Combine(gpu).Where(static pair => pair.Right && GpuEmitter.Supports(pair.Left.Kernel)).Select(static (pair, _) => pair.Left),
                 static (output, model) => output.AddSource(GpuEmitter.OptimizerHintName(model), GpuEmitter.EmitOptimizer(model)));
 
             context.RegisterSourceOutput(
@@ -131,6 +135,12 @@ namespace OptGen.Generator
 
         /// <summary>Specs lowered to the update IR.</summary>
         public const string Lower = nameof(Lower);
+
+        /// <summary>Every generated name decided for the compilation (<see cref="OutputNames"/>).</summary>
+        public const string Plan = nameof(Plan);
+
+        /// <summary>The optimizers with their final file and kernel names.</summary>
+        public const string Optimizers = nameof(Optimizers);
 
         /// <summary>Distinct kernels and their users.</summary>
         public const string Kernels = nameof(Kernels);

@@ -60,7 +60,7 @@ namespace OptGen.Generator
             return true;
         }
 
-        /// <summary>Checks of the declaration that <c>CheckDeclaration</c> does not make: <c>file</c> and a constructor clash.</summary>
+        /// <summary>Checks of the declaration that <c>CheckDeclaration</c> does not make: <c>file</c>, a primary constructor and a constructor clash.</summary>
         private static void CheckDeclarationExtras(INamedTypeSymbol type, TypeDeclarationSyntax declaration, List<DiagnosticInfo> diagnostics)
         {
             for (SyntaxNode? node = declaration; node is TypeDeclarationSyntax t; node = node.Parent)
@@ -72,15 +72,32 @@ namespace OptGen.Generator
                 }
             }
 
+            // A primary constructor (on any part) would make every generated constructor chain to it (CS8862).
+            foreach (SyntaxReference reference in type.DeclaringSyntaxReferences)
+            {
+                if (reference.GetSyntax() is TypeDeclarationSyntax { ParameterList: { } parameters })
+                {
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.PrimaryConstructor, parameters.GetLocation(), type.Name));
+                }
+            }
+
             foreach (IMethodSymbol constructor in type.InstanceConstructors)
             {
-                if (!constructor.IsImplicitlyDeclared
-                    && constructor.Parameters.Length == 1
-                    && constructor.Parameters[0].Type.SpecialType == SpecialType.System_Int32)
+                if (constructor.IsImplicitlyDeclared || constructor.Parameters.Length != 1 || constructor.MethodKind != MethodKind.Constructor)
+                {
+                    continue;
+                }
+
+                // OptGen generates X(int length) and X(OptGen.ParameterLayout layout).
+                ITypeSymbol parameter = constructor.Parameters[0].Type;
+                string? generated = parameter.SpecialType == SpecialType.System_Int32 ? "int"
+                    : parameter.ToDisplayString() == "OptGen.ParameterLayout" ? "ParameterLayout"
+                    : null;
+                if (generated is not null && !constructor.DeclaringSyntaxReferences.Any(r => r.GetSyntax() is TypeDeclarationSyntax))
                 {
                     Location? where = constructor.Locations.FirstOrDefault(l => l.IsInSource);
-                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NameCollision, where, type.Name + "(int)", type.Name,
-                        $" (OptGen generates the constructor {type.Name}(int length); remove yours or change its parameters)"));
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NameCollision, where, $"{type.Name}({generated})", type.Name,
+                        $" (OptGen generates the constructor {type.Name}({generated} {(generated == "int" ? "length" : "layout")}); remove yours or change its parameters)"));
                 }
             }
         }
@@ -287,14 +304,12 @@ namespace OptGen.Generator
 
             if (spec.SecondMoment is { Kind: SecondMomentKind.InfinityNorm } && spec.Epsilon is null && Find("SecondMomentAttribute") is { } sm)
             {
-                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InvalidCombination, ArgumentLocation(sm, "Kind"),
-                    "An infinity-norm second moment u ← max(β·u, |g| + ε) needs [Epsilon]; add [Epsilon(1e-8)]"));
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InfinityNormNeedsEpsilon, ArgumentLocation(sm, "Kind")));
             }
 
             if (spec.Epsilon is { BeforeBiasCorrection: true } && spec.SecondMoment is { Kind: not SecondMomentKind.ExponentialAverage } && Find("EpsilonAttribute") is { } eps)
             {
-                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InvalidCombination, ArgumentLocation(eps, "BeforeBiasCorrection"),
-                    "BeforeBiasCorrection folds √(1 − β₂ᵗ) into the step size and needs an exponential-average second moment"));
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.BeforeBiasCorrectionNeeds, ArgumentLocation(eps, "BeforeBiasCorrection"), "an exponential-average second moment"));
             }
         }
 

@@ -22,17 +22,17 @@ namespace OptGen.Generator
                 double value = Positional(nd, 0);
                 RequireRange(diagnostics, nd, 0, null, "The momentum decay ψ", value, nonNegative: true);
                 string? problem =
-                    spec.FirstMoment is not { Input: MomentInput.Gradient, Start: MomentStart.Zero } ? "[NesterovMomentumDecay] needs [FirstMoment] of g starting from zero"
-                    : !exponentialSecond ? "[NesterovMomentumDecay] needs an exponential-average [SecondMoment]"
-                    : spec.BiasCorrection != BiasCorrectionMode.Power ? "[NesterovMomentumDecay] needs [BiasCorrection(BiasCorrectionMode.Power)]"
-                    : spec.Epsilon is not { Placement: EpsilonPlacement.OutsideSqrt, BeforeBiasCorrection: false } ? "[NesterovMomentumDecay] needs [Epsilon] outside the root, after the bias correction"
-                    : spec.AmsGrad || spec.SecondMoment!.Centered || spec.SecondMoment.Start != MomentStart.Zero || spec.SecondMoment.Power != 0.5 ? "[NesterovMomentumDecay] takes a plain second moment (no AMSGrad, Centered, Start or Power)"
-                    : spec.Momentum is not null ? "[NesterovMomentumDecay] is itself a momentum; remove [Momentum]"
-                    : spec.HasLearningRateDecay ? "[NesterovMomentumDecay] takes no learning-rate Decay"
+                    spec.FirstMoment is not { Input: MomentInput.Gradient, Start: MomentStart.Zero } ? "needs [FirstMoment] of g starting from zero"
+                    : !exponentialSecond ? "needs an exponential-average [SecondMoment]"
+                    : spec.BiasCorrection != BiasCorrectionMode.Power ? "needs [BiasCorrection(BiasCorrectionMode.Power)]"
+                    : spec.Epsilon is not { Placement: EpsilonPlacement.OutsideSqrt, BeforeBiasCorrection: false } ? "needs [Epsilon] outside the root, after the bias correction"
+                    : spec.AmsGrad || spec.SecondMoment!.Centered || spec.SecondMoment.Start != MomentStart.Zero || spec.SecondMoment.Power != 0.5 ? "takes a plain second moment (no AMSGrad, Centered, Start or Power)"
+                    : spec.Momentum is not null ? "is itself a momentum; remove [Momentum]"
+                    : spec.HasLearningRateDecay ? "takes no learning-rate Decay"
                     : null;
                 if (problem is not null)
                 {
-                    diagnostics.Add(Error(DiagnosticDescriptors.InvalidCombination, nd, null, problem));
+                    diagnostics.Add(Error(DiagnosticDescriptors.NesterovMomentumDecayNeeds, nd, null, problem));
                 }
 
                 nadam = new NesterovMomentumDecaySpec(value);
@@ -48,16 +48,16 @@ namespace OptGen.Generator
                 }
 
                 string? problem =
-                    spec.FirstMoment is not { Input: MomentInput.Gradient } ? "[Rectified] needs [FirstMoment] of g"
-                    : !exponentialSecond ? "[Rectified] needs an exponential-average [SecondMoment]"
-                    : spec.BiasCorrection != BiasCorrectionMode.Power ? "[Rectified] needs [BiasCorrection(BiasCorrectionMode.Power)]"
-                    : spec.Epsilon is not { Placement: EpsilonPlacement.OutsideSqrt } ? "[Rectified] needs [Epsilon] outside the root"
-                    : spec.Momentum is not null ? "[Rectified] takes no [Momentum]"
-                    : nadam is not null ? "[Rectified] and [NesterovMomentumDecay] do not combine"
+                    spec.FirstMoment is not { Input: MomentInput.Gradient } ? "needs [FirstMoment] of g"
+                    : !exponentialSecond ? "needs an exponential-average [SecondMoment]"
+                    : spec.BiasCorrection != BiasCorrectionMode.Power ? "needs [BiasCorrection(BiasCorrectionMode.Power)]"
+                    : spec.Epsilon is not { Placement: EpsilonPlacement.OutsideSqrt } ? "needs [Epsilon] outside the root"
+                    : spec.Momentum is not null ? "takes no [Momentum]"
+                    : nadam is not null ? "and [NesterovMomentumDecay] do not combine"
                     : null;
                 if (problem is not null)
                 {
-                    diagnostics.Add(Error(DiagnosticDescriptors.InvalidCombination, re, null, problem));
+                    diagnostics.Add(Error(DiagnosticDescriptors.RectifiedNeeds, re, null, problem));
                 }
 
                 rectified = new RectifiedSpec(threshold);
@@ -67,17 +67,17 @@ namespace OptGen.Generator
             if (delta)
             {
                 string? problem =
-                    !exponentialSecond ? "[DeltaAccumulator] needs an exponential-average [SecondMoment] (its decay ρ is shared)"
-                    : spec.Epsilon is not { Placement: EpsilonPlacement.InsideSqrt } ? "[DeltaAccumulator] needs [Epsilon(…, Placement = EpsilonPlacement.InsideSqrt)]"
-                    : spec.SecondMoment!.Power != 0.5 || spec.SecondMoment.Centered || spec.AmsGrad ? "[DeltaAccumulator] takes a plain second moment (no AMSGrad, Centered or Power)"
-                    : spec.FirstMoment is not null ? "[DeltaAccumulator] takes no [FirstMoment]"
-                    : spec.BiasCorrection != BiasCorrectionMode.None ? "[DeltaAccumulator] takes no [BiasCorrection]"
-                    : spec.Momentum is not null ? "[DeltaAccumulator] takes no [Momentum]"
-                    : nadam is not null || rectified is not null ? "[DeltaAccumulator] does not combine with [NesterovMomentumDecay] or [Rectified]"
+                    !exponentialSecond ? "needs an exponential-average [SecondMoment] (its decay ρ is shared)"
+                    : spec.Epsilon is not { Placement: EpsilonPlacement.InsideSqrt } ? "needs [Epsilon(…, Placement = EpsilonPlacement.InsideSqrt)]"
+                    : spec.SecondMoment!.Power != 0.5 || spec.SecondMoment.Centered || spec.AmsGrad ? "takes a plain second moment (no AMSGrad, Centered or Power)"
+                    : spec.FirstMoment is not null ? "takes no [FirstMoment]"
+                    : spec.BiasCorrection != BiasCorrectionMode.None ? "takes no [BiasCorrection]"
+                    : spec.Momentum is not null ? "takes no [Momentum]"
+                    : nadam is not null || rectified is not null ? "does not combine with [NesterovMomentumDecay] or [Rectified]"
                     : null;
                 if (problem is not null)
                 {
-                    diagnostics.Add(Error(DiagnosticDescriptors.InvalidCombination, da!, null, problem));
+                    diagnostics.Add(Error(DiagnosticDescriptors.DeltaAccumulatorNeeds, da!, null, problem));
                 }
             }
 

@@ -158,8 +158,8 @@ namespace OptGen.Generator
                 }
                 else if (TryNamed(sm, "Beta", out _) || TryNamed(sm, "Length", out _))
                 {
-                    diagnostics.Add(Error(DiagnosticDescriptors.InvalidCombination, sm, TryNamed(sm, "Beta", out _) ? "Beta" : "Length",
-                        $"A second moment of kind {kind} accumulates every gradient and takes no Length or Beta"));
+                    string given = TryNamed(sm, "Beta", out _) ? "Beta" : "Length";
+                    diagnostics.Add(Error(DiagnosticDescriptors.AccumulatorTakesNoDecay, sm, given, kind.ToString(), given));
                 }
 
                 bool centered = NamedBool(sm, "Centered");
@@ -169,20 +169,17 @@ namespace OptGen.Generator
                 double power = TryNamed(sm, "Power", out double pw) ? pw : 0.5;
                 if (power != 0.5 && power != 1.0)
                 {
-                    diagnostics.Add(Error(DiagnosticDescriptors.InvalidCombination, sm, "Power",
-                        $"The denominator power must be 0.5 (√s) or 1 (s), but is {Format(power)}"));
+                    diagnostics.Add(Error(DiagnosticDescriptors.InvalidPower, sm, "Power", Format(power)));
                 }
 
                 if (centered && kind != SecondMomentKind.ExponentialAverage)
                 {
-                    diagnostics.Add(Error(DiagnosticDescriptors.InvalidCombination, sm, "Centered",
-                        "Centered needs an exponential-average second moment"));
+                    diagnostics.Add(Error(DiagnosticDescriptors.CenteredNeedsAverage, sm, "Centered", kind.ToString()));
                 }
 
                 if (kind == SecondMomentKind.InfinityNorm && power != 0.5)
                 {
-                    diagnostics.Add(Error(DiagnosticDescriptors.InvalidCombination, sm, "Power",
-                        "An infinity-norm second moment is its own denominator and takes no Power"));
+                    diagnostics.Add(Error(DiagnosticDescriptors.InfinityNormTakesNoPower, sm, "Power"));
                 }
 
                 string propertyName = Named<string>(sm, "Name") ?? "Beta2";
@@ -206,8 +203,7 @@ namespace OptGen.Generator
 
                 if (biasCorrection == BiasCorrectionMode.MinT && second is { Kind: SecondMomentKind.InfinityNorm })
                 {
-                    diagnostics.Add(Error(DiagnosticDescriptors.InvalidCombination, bc, null,
-                        "The 1/min(t, N) correction applies to averages; an infinity-norm second moment is a maximum"));
+                    diagnostics.Add(Error(DiagnosticDescriptors.MinTOnInfinityNorm, bc, null));
                 }
             }
 
@@ -221,6 +217,10 @@ namespace OptGen.Generator
                     diagnostics.Add(Error(DiagnosticDescriptors.InvalidEpsilon, eps, null, Format(value),
                         placement == EpsilonPlacement.Decoupled ? " (the decoupled form divides by ε)" : string.Empty));
                 }
+                else if (Float32Problem(value, zeroAllowed: false) is string float32)
+                {
+                    diagnostics.Add(Error(DiagnosticDescriptors.NotFloat32, eps, null, "ε", Format(value), float32));
+                }
 
                 bool before = NamedBool(eps, "BeforeBiasCorrection");
                 if (second is null)
@@ -229,14 +229,13 @@ namespace OptGen.Generator
                 }
                 else if (second.Kind == SecondMomentKind.InfinityNorm && (placement != EpsilonPlacement.OutsideSqrt || before))
                 {
-                    diagnostics.Add(Error(DiagnosticDescriptors.InvalidCombination, eps, "Placement",
-                        "An infinity-norm second moment puts ε inside the maximum; it takes no Placement or BeforeBiasCorrection"));
+                    string given = placement != EpsilonPlacement.OutsideSqrt ? "Placement" : "BeforeBiasCorrection";
+                    diagnostics.Add(Error(DiagnosticDescriptors.InfinityNormEpsilonPlacement, eps, given, given));
                 }
 
                 if (before && biasCorrection != BiasCorrectionMode.Power)
                 {
-                    diagnostics.Add(Error(DiagnosticDescriptors.InvalidCombination, eps, "BeforeBiasCorrection",
-                        "BeforeBiasCorrection needs [BiasCorrection(BiasCorrectionMode.Power)]"));
+                    diagnostics.Add(Error(DiagnosticDescriptors.BeforeBiasCorrectionNeeds, eps, "BeforeBiasCorrection", "[BiasCorrection(BiasCorrectionMode.Power)]"));
                 }
 
                 epsilon = new EpsilonSpec(value, placement, before);
@@ -288,14 +287,12 @@ namespace OptGen.Generator
                 var style = (MomentumStyle)NamedInt(mo, "Style");
                 if (nesterov && (dampening != 0 || style != MomentumStyle.PyTorch))
                 {
-                    diagnostics.Add(Error(DiagnosticDescriptors.InvalidCombination, mo, "Nesterov",
-                        "Nesterov momentum needs the PyTorch style and zero dampening"));
+                    diagnostics.Add(Error(DiagnosticDescriptors.NesterovNeedsPyTorchStyle, mo, "Nesterov", dampening != 0 ? "Dampening" : "Style"));
                 }
 
                 if (style == MomentumStyle.Classic && dampening != 0)
                 {
-                    diagnostics.Add(Error(DiagnosticDescriptors.InvalidCombination, mo, "Dampening",
-                        "The classic momentum form has no dampening"));
+                    diagnostics.Add(Error(DiagnosticDescriptors.ClassicMomentumDampening, mo, "Dampening"));
                 }
 
                 momentum = new MomentumSpec(coefficient, dampening, nesterov, style);
@@ -385,11 +382,27 @@ namespace OptGen.Generator
         private static void RequireRange(List<DiagnosticInfo> diagnostics, AttributeData attribute, int position, string? name, string what, double value, bool nonNegative)
         {
             bool ok = !double.IsNaN(value) && !double.IsInfinity(value) && (!nonNegative || value >= 0);
+            Location? location = name is null ? ArgumentLocation(attribute, position) : ArgumentLocation(attribute, name);
             if (!ok)
             {
-                Location? location = name is null ? ArgumentLocation(attribute, position) : ArgumentLocation(attribute, name);
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.OutOfRange, location, what, nonNegative ? "a finite value >= 0" : "finite", Format(value)));
             }
+            else if (Float32Problem(value, zeroAllowed: true) is string float32)
+            {
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NotFloat32, location, what, Format(value), float32));
+            }
+        }
+
+        /// <summary>
+        /// What float32, the kernels' precision, makes of a finite value when that breaks it: "∞" for a magnitude
+        /// above float.MaxValue, "0" for a nonzero value that underflows where 0 is not allowed; else null.
+        /// </summary>
+        internal static string? Float32Problem(double value, bool zeroAllowed)
+        {
+            float f = (float)value;
+            return float.IsInfinity(f) ? (f > 0 ? "∞" : "−∞")
+                : f == 0 && value != 0 && !zeroAllowed ? "0"
+                : null;
         }
 
         private static DiagnosticInfo Error(DiagnosticDescriptor descriptor, AttributeData attribute, string? argument, params object?[] arguments)

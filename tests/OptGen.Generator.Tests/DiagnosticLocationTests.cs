@@ -172,16 +172,16 @@ public sealed class DiagnosticLocationTests
         AssertMarked("[Optimizer] [SecondMoment(Beta = 0.9)] [Epsilon(1e-8, [|Placement = (EpsilonPlacement)(-1)|])] public partial class R;", "OPTG0015");
 
     [Fact]
-    public void OPTG0016_InvalidCombination() =>
-        AssertMarked("[Optimizer] [SecondMoment(Beta = 0.9, [|Power = 2|])] public partial class P;", "OPTG0016");
+    public void OPTG0026_InvalidPower() =>
+        AssertMarked("[Optimizer] [SecondMoment(Beta = 0.9, [|Power = 2|])] public partial class P;", "OPTG0026");
 
     [Fact]
-    public void OPTG0016_InfinityNormWithoutEpsilon() =>
-        AssertMarked("[Optimizer] [SecondMoment(Beta = 0.9, [|Kind = SecondMomentKind.InfinityNorm|])] public partial class P;", "OPTG0016");
+    public void OPTG0029_InfinityNormWithoutEpsilon() =>
+        AssertMarked("[Optimizer] [SecondMoment(Beta = 0.9, [|Kind = SecondMomentKind.InfinityNorm|])] public partial class P;", "OPTG0029");
 
     [Fact]
-    public void OPTG0016_EpsilonBeforeCorrectionOfASum() =>
-        AssertMarked("[Optimizer] [FirstMoment(Beta = 0.9)] [SecondMoment(Kind = SecondMomentKind.Sum)] [BiasCorrection(BiasCorrectionMode.Power)] [Epsilon(1e-8, [|BeforeBiasCorrection = true|])] public partial class P;", "OPTG0016");
+    public void OPTG0032_EpsilonBeforeCorrectionOfASum() =>
+        AssertMarked("[Optimizer] [FirstMoment(Beta = 0.9)] [SecondMoment(Kind = SecondMomentKind.Sum)] [BiasCorrection(BiasCorrectionMode.Power)] [Epsilon(1e-8, [|BeforeBiasCorrection = true|])] public partial class P;", "OPTG0032");
 
     [Fact]
     public void OPTG0020_WrongEnumType() =>
@@ -255,11 +255,13 @@ public sealed class DiagnosticLocationTests
             .OrderBy(id => id, StringComparer.Ordinal)
             .ToArray();
         Assert.Equal(ids.Length, ids.Distinct().Count());
-        // The expression language's diagnostics (OPTG01xx) are tested, with their locations, in ExpressionTests.
-        string[] expressionTested = System.Text.RegularExpressions.Regex.Matches(System.IO.File.ReadAllText(Path("tests/OptGen.Generator.Tests/ExpressionTests.cs")), "\"(OPTG01[0-9]{2})\"")
+        // The expression language's diagnostics (OPTG01xx) are tested, with their locations, in ExpressionTests and
+        // RobustnessTests; RobustnessTests also holds the cases of the robustness work (issue 16).
+        string[] expressionTested = new[] { "ExpressionTests.cs", "RobustnessTests.cs" }
+            .SelectMany(file => System.Text.RegularExpressions.Regex.Matches(System.IO.File.ReadAllText(Path("tests/OptGen.Generator.Tests/" + file)), "\"(OPTG01[0-9]{2})\"").Cast<System.Text.RegularExpressions.Match>())
             .Select(m => m.Groups[1].Value)
             .ToArray();
-        string[] tested = typeof(DiagnosticLocationTests).GetMethods().Select(m => m.Name).Where(n => n.StartsWith("OPTG", StringComparison.Ordinal)).Select(n => n.Substring(0, 8))
+        string[] tested = typeof(DiagnosticLocationTests).GetMethods().Concat(typeof(RobustnessTests).GetMethods()).Select(m => m.Name).Where(n => n.StartsWith("OPTG", StringComparison.Ordinal)).Select(n => n.Substring(0, 8))
             .Concat(expressionTested)
             .Distinct()
             .ToArray();

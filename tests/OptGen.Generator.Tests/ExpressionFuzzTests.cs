@@ -70,6 +70,108 @@ public sealed class ExpressionFuzzTests
         Assert.True(compiled >= 200, $"only {compiled} compiled cases");
     }
 
+    /// <summary>
+    /// Hostile shapes (fixed seed, 200 cases in 5 compilations): huge flat sums and operator chains, deep parentheses,
+    /// unary minus and conditional chains, nested lerps, divisors that are or fold to 0, numbers at and past float32's
+    /// range, hyperparameters and states named like their class, primary constructors, and pairs of classes whose
+    /// names differ only in case. The generator never throws, no file name is used twice ignoring case (CS8785), and
+    /// every case is diagnosed or compiles with no error in generated code.
+    /// </summary>
+    [Fact]
+    public void HostileShapesNeverThrowAndEitherDiagnoseOrCompile()
+    {
+        var random = new Random(20261204);
+        int diagnosed = 0, compiled = 0;
+        for (int batch = 0; batch < 5; batch++)
+        {
+            var source = new StringBuilder("using OptGen;\nnamespace Fuzz;\n");
+            var rules = new string[CasesPerBatch];
+            for (int c = 0; c < CasesPerBatch; c++)
+            {
+                rules[c] = HostileRule(random, $"Case{c}");
+                source.Append(rules[c]);
+            }
+
+            GeneratorHarness.Run run = GeneratorHarness.Generate(source.ToString());
+            Assert.Empty(run.Exceptions);
+            Assert.DoesNotContain(run.GeneratorDiagnostics, d => d.Id is "CS8785" or "CS8784");
+            Assert.Equal(run.Files.Count, run.Files.Keys.Distinct(StringComparer.OrdinalIgnoreCase).Count());
+            string text = source.ToString();
+            var owners = run.OptGenDiagnostics.Select(d => ClassAt(text, d)).ToHashSet(StringComparer.Ordinal);
+            for (int c = 0; c < CasesPerBatch; c++)
+            {
+                if (owners.Contains($"Case{c}"))
+                {
+                    diagnosed++;
+                    Assert.DoesNotContain($"Fuzz.Case{c}.g.cs", run.Files.Keys);
+                }
+                else
+                {
+                    compiled++;
+                    Assert.True(run.Files.Keys.Any(k => k == $"Fuzz.Case{c}.g.cs" || k.StartsWith($"Fuzz.Case{c}_", StringComparison.Ordinal)), $"no diagnostic and no code for:\n{rules[c]}");
+                }
+            }
+
+            Diagnostic[] generatedErrors = run.Errors.Where(d => d.Location.GetLineSpan().Path.EndsWith(".g.cs", StringComparison.Ordinal)).ToArray();
+            Assert.True(generatedErrors.Length == 0, string.Join("\n", generatedErrors.Select(d => d + "\n" + Line(d))));
+            Assert.DoesNotContain(run.Errors, d => d.Location.GetLineSpan().Path == "Consumer.cs");
+        }
+
+        Assert.True(diagnosed >= 50, $"only {diagnosed} diagnosed cases");
+        Assert.True(compiled >= 50, $"only {compiled} compiled cases");
+    }
+
+    private static string HostileRule(Random random, string name)
+    {
+        string Repeat(string part, int count) => string.Concat(Enumerable.Repeat(part, count));
+        string hyper = "[Hyperparameter(\"Lr\", 0.1)]";
+        // Mostly around the limits (64 levels, chains of 200), sometimes far past them.
+        int terms = random.Next(3) switch { 0 => random.Next(2, 200), 1 => random.Next(150, 1_000), _ => 10_000 };
+        int depth = random.Next(3) switch { 0 => random.Next(1, 64), 1 => random.Next(60, 1_000), _ => 100_000 };
+        string[] tiny = { "1e-50", "1e-46", "1e-45", "1e-40", "1e-38", "0.5" };
+        string[] huge = { "1e300", "1e39", "3.5e38", "3.4e38", "1e38", "2" };
+        string update = random.Next(12) switch
+        {
+            0 => "p = p" + Repeat(random.Next(2) == 0 ? " - Lr * g" : " + g", terms),
+            1 => "p = p - Lr * " + new string('(', depth) + "g" + new string(')', depth),
+            2 => "p = " + Repeat("g > 0 ? p : ", Math.Min(depth, 20_000)) + "p",
+            3 => "p = p - Lr * " + new string('-', depth) + "g",
+            4 => "p = p - Lr * " + Enumerable.Range(0, random.Next(1, 16)).Aggregate("g", (e, _) => $"lerp({e}, g, 0.5)"),
+            5 => "p = p - g / " + (random.Next(3) switch { 0 => "0", 1 => "(1 - 1)", _ => "(2 - 1)" }),
+            6 => "p = p - Lr * g * rsqrt(" + (random.Next(2) == 0 ? "0 * 3" : "4") + ")",
+            7 => $"p = p - g * {huge[random.Next(huge.Length)]}",
+            8 => $"p = p - g * {tiny[random.Next(tiny.Length)]}",
+            _ => "p = p - Lr * g",
+        };
+
+        var text = new StringBuilder("[Optimizer]\n");
+        switch (random.Next(8))
+        {
+            case 0:
+                // A hyperparameter or state named like the class (CS0542 if it were generated).
+                text.Append(random.Next(2) == 0
+                    ? $"[Hyperparameter(\"{name}\", 0.1)] [Update(\"p = p - {name} * g\")]\n"
+                    : $"[State(\"m\", Name = \"{name}\")] [Update(\"m = 0.9 * m + g\")] [Update(\"p = p - 0.1 * m\")]\n");
+                return text.Append($"public partial class {name};\n\n").ToString();
+            case 1:
+                text.Append($"{hyper}\n[Update(\"p = p - Lr * g\")]\n");
+                return text.Append($"public partial class {name}{(random.Next(2) == 0 ? "() { }" : "(int n) { public int N => n; }")}\n\n").ToString();
+            case 2:
+                // A twin whose name differs only in case, with a different rule.
+                text.Append($"{hyper}\n[Update(\"p = p - Lr * g\")]\npublic partial class {name};\n");
+                return text.Append($"[Optimizer] [Update(\"p = p + 0.5 * g\")] public partial class {name.ToUpperInvariant()};\n\n").ToString();
+            case 3:
+                text.Append($"[Hyperparameter(\"Lr\", {(random.Next(2) == 0 ? huge : tiny)[random.Next(6)]}{(random.Next(2) == 0 ? ", Range = HyperparameterRange.Positive" : string.Empty)})]\n");
+                break;
+            default:
+                text.Append(hyper).Append('\n');
+                break;
+        }
+
+        text.Append($"[Update({Literal(update)})]\n");
+        return text.Append($"public partial class {name};\n\n").ToString();
+    }
+
     private static string Line(Diagnostic d) =>
         d.Location.SourceTree!.GetText().Lines[d.Location.GetLineSpan().StartLinePosition.Line].ToString();
 
@@ -82,9 +184,10 @@ public sealed class ExpressionFuzzTests
         }
 
         // From just before the span, so a diagnostic on the class name itself finds its own declaration.
-        int from = Math.Max(0, d.Location.SourceSpan.Start - "public partial class ".Length);
+        // The backoff also covers a primary constructor's parameter list right after the name (Case39(int n)).
+        int from = Math.Max(0, d.Location.SourceSpan.Start - "public partial class ".Length - 10);
         int at = source.IndexOf("public partial class Case", from, StringComparison.Ordinal);
-        return at < 0 ? string.Empty : source.Substring(at + "public partial class ".Length).Split(';', ' ', '\n', '{')[0];
+        return at < 0 ? string.Empty : source.Substring(at + "public partial class ".Length).Split(';', ' ', '\n', '{', '(')[0];
     }
 
     private static string Rule(Random random, string name)

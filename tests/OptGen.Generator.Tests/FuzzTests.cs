@@ -11,8 +11,9 @@ namespace OptGen.Generator.Tests;
 
 /// <summary>
 /// The generator never throws, whatever is typed: thousands of random declarations (random attribute subsets,
-/// NaN, ±∞, negative, huge and tiny values, undefined enum values, repeated attributes, malformed arguments, every
-/// kind of type declaration) each either compile cleanly with the generated code or carry at least one OPTG
+/// NaN, ±∞, negative, huge and tiny values and float32's range edges, undefined enum values, repeated attributes,
+/// malformed arguments, every kind of type declaration, primary constructors, optimizers whose names differ only in
+/// case) each either compile cleanly with the generated code or carry at least one OPTG
 /// diagnostic. Each declaration is its own file and namespace so that every diagnostic can be attributed to it;
 /// many share one compilation to keep the test fast. The seed is fixed; a failure prints the case's seed and source.
 /// </summary>
@@ -125,7 +126,8 @@ public sealed class FuzzTests(Xunit.Abstractions.ITestOutputHelper output)
             int index = indices[k];
             bool hasOptGen = optgen.TryGetValue(index, out List<Diagnostic>? mine);
             bool hasOptGenError = hasOptGen && mine!.Any(d => d.Descriptor.DefaultSeverity == DiagnosticSeverity.Error);
-            bool emitted = generatedFiles.Any(h => h.StartsWith($"Fuzz{index}.", StringComparison.Ordinal) && !h.EndsWith(".Second.g.cs", StringComparison.Ordinal));
+            bool emitted = generatedFiles.Any(h => h.StartsWith($"Fuzz{index}.", StringComparison.Ordinal) && !h.EndsWith(".Second.g.cs", StringComparison.Ordinal)
+                && !h.StartsWith($"Fuzz{index}.Twin", StringComparison.OrdinalIgnoreCase));
             generated += emitted ? 1 : 0;
             if (hasOptGen)
             {
@@ -183,6 +185,7 @@ public sealed class FuzzTests(Xunit.Abstractions.ITestOutputHelper output)
         "0", "1", "0.5", "0.9", "0.999", "1e-8", "-1", "-0.0", "2", "10", "1000", "1e300", "-1e300", "1e-300", "1e16", "1e20",
         "double.NaN", "double.PositiveInfinity", "double.NegativeInfinity", "double.MaxValue", "double.Epsilon", "float.NaN",
         "0.99999999999999999", "(double)int.MaxValue", "1.5f", "3",
+        "1e-50", "-1e-50", "1e39", "3.5e38", "3.4e38", "1e-45", "float.MaxValue", "(double)float.Epsilon", // float32's range edges (OPTG0024)
     };
 
     private static readonly string[] Broken = { "", "\"x\"", "true", "null", "1e309", "new double[0]", "Length" };
@@ -370,6 +373,7 @@ public sealed class FuzzTests(Xunit.Abstractions.ITestOutputHelper output)
         bool isStatic = modifiers.Contains("static", StringComparison.Ordinal);
         string typeName = r.Next(30) == 0 ? "@event" : "C" + r.Next(3);
         string generic = hostile && r.Next(25) == 0 ? "<T>" : string.Empty;
+        string primary = kind == "class" && !isStatic && r.Next(25) == 0 ? (r.Next(2) == 0 ? "(string s)" : "()") : string.Empty; // a primary constructor (OPTG0023)
         string bases = r.Next(20) switch
         {
             0 when kind == "class" && !isStatic => " : System.Exception",
@@ -386,7 +390,7 @@ public sealed class FuzzTests(Xunit.Abstractions.ITestOutputHelper output)
                 members.Add($"public int {(r.Next(2) == 0 ? "LearningRate" : "Beta1")} {{ get; set; }}");
             }
 
-            if (r.Next(25) == 0 && typeName != "@event" && generic.Length == 0 && kind is "class" or "struct")
+            if (r.Next(25) == 0 && typeName != "@event" && generic.Length == 0 && primary.Length == 0 && kind is "class" or "struct")
             {
                 members.Add($"public {typeName}(int n) {{ }}");
             }
@@ -395,11 +399,16 @@ public sealed class FuzzTests(Xunit.Abstractions.ITestOutputHelper output)
             {
                 members.Add("public int Helper() => 42;");
             }
+
+            if (primary.Length > 2)
+            {
+                members.Add("public string Text => s;"); // reads the primary constructor's parameter (else CS9113)
+            }
         }
 
         string declaration = string.Join(" ", attributes.Select(a => "[" + a + "]"))
             + (attributes.Count > 0 ? "\n" : string.Empty)
-            + $"{modifiers}{kind} {typeName}{generic}{bases}\n{{\n    {string.Join("\n    ", members)}\n}}";
+            + $"{modifiers}{kind} {typeName}{generic}{primary}{bases}\n{{\n    {string.Join("\n    ", members)}\n}}";
 
         if (shape == 0)
         {
@@ -422,6 +431,12 @@ public sealed class FuzzTests(Xunit.Abstractions.ITestOutputHelper output)
         {
             // The same class declared again in a second part, with or without its own attributes.
             text.Append(r.Next(2) == 0 ? "[Optimizer] " : string.Empty).Append("partial class Second { }\n[FirstMoment(Beta = 0.5)] partial class Second { }\n");
+        }
+
+        if (r.Next(20) == 0)
+        {
+            // Two optimizers whose names differ only in case: each needs its own file (no CS8785).
+            text.Append("[Optimizer] [FirstMoment(Beta = 0.5)] public partial class Twin;\n[Optimizer] [Momentum(0.9)] public partial class TWIN;\n");
         }
 
         return text.ToString();

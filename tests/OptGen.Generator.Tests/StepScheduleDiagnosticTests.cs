@@ -6,7 +6,7 @@ namespace OptGen.Generator.Tests;
 
 /// <summary>
 /// [NesterovMomentumDecay], [Rectified] and [DeltaAccumulator] each need particular attributes beside them; a
-/// missing or conflicting one is OPTG0016 on the attribute, a bad value OPTG0015 on the argument, and the valid
+/// missing or conflicting one is OPTG0035, OPTG0036 or OPTG0037 (one per attribute) on the attribute, a bad value OPTG0015 on the argument, and the valid
 /// forms generate code that compiles.
 /// </summary>
 public sealed class StepScheduleDiagnosticTests
@@ -42,12 +42,12 @@ public sealed class StepScheduleDiagnosticTests
     [Fact]
     public void NAdamNeedsPowerCorrection() => AssertDiagnostic(
         "[Optimizer] [FirstMoment(Beta = 0.9)] [SecondMoment(Beta = 0.999)] [Epsilon(1e-8)] [NesterovMomentumDecay(0.004)] public partial class N;",
-        "OPTG0016", "0.004", "BiasCorrection");
+        "OPTG0035", "0.004", "BiasCorrection");
 
     [Fact]
     public void NAdamTakesNoMomentum() => AssertDiagnostic(
         $"[Optimizer] {AdamCore} [Epsilon(1e-8)] [Momentum(0.9)] [NesterovMomentumDecay(0.004)] public partial class N;",
-        "OPTG0016", "0.004", "remove [Momentum]");
+        "OPTG0035", "0.004", "remove [Momentum]");
 
     [Fact]
     public void NAdamDecayMustBeNonNegative() => AssertDiagnostic(
@@ -57,7 +57,7 @@ public sealed class StepScheduleDiagnosticTests
     [Fact]
     public void RectifiedNeedsEpsilonOutside() => AssertDiagnostic(
         $"[Optimizer] {AdamCore} [Epsilon(1e-8, Placement = EpsilonPlacement.InsideSqrt)] [Rectified] public partial class R;",
-        "OPTG0016", "Rectified", "outside the root");
+        "OPTG0036", "Rectified", "outside the root");
 
     [Fact]
     public void RectifiedThresholdAboveFour() => AssertDiagnostic(
@@ -67,22 +67,22 @@ public sealed class StepScheduleDiagnosticTests
     [Fact]
     public void RectifiedNeedsAFirstMoment() => AssertDiagnostic(
         "[Optimizer] [SecondMoment(Beta = 0.999)] [BiasCorrection(BiasCorrectionMode.Power)] [Epsilon(1e-8)] [Rectified] public partial class R;",
-        "OPTG0016", "Rectified", "[FirstMoment]");
+        "OPTG0036", "Rectified", "[FirstMoment]");
 
     [Fact]
     public void DeltaAccumulatorNeedsEpsilonInside() => AssertDiagnostic(
         "[Optimizer] [SecondMoment(Beta = 0.9)] [Epsilon(1e-6)] [DeltaAccumulator] public partial class D;",
-        "OPTG0016", "DeltaAccumulator", "InsideSqrt");
+        "OPTG0037", "DeltaAccumulator", "InsideSqrt");
 
     [Fact]
     public void DeltaAccumulatorTakesNoFirstMoment() => AssertDiagnostic(
         "[Optimizer] [FirstMoment(Beta = 0.9)] [SecondMoment(Beta = 0.9)] [Epsilon(1e-6, Placement = EpsilonPlacement.InsideSqrt)] [DeltaAccumulator] public partial class D;",
-        "OPTG0016", "DeltaAccumulator", "[FirstMoment]");
+        "OPTG0037", "DeltaAccumulator", "[FirstMoment]");
 
     [Fact]
     public void DeltaAccumulatorNeedsAnAverage() => AssertDiagnostic(
         "[Optimizer] [SecondMoment(Kind = SecondMomentKind.Sum)] [Epsilon(1e-6, Placement = EpsilonPlacement.InsideSqrt)] [DeltaAccumulator] public partial class D;",
-        "OPTG0016", "DeltaAccumulator", "exponential-average");
+        "OPTG0037", "DeltaAccumulator", "exponential-average");
 
     [Fact]
     public void NAdamCarriesItsProductAsHostState()

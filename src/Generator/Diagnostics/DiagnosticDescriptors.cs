@@ -101,12 +101,6 @@ namespace OptGen.Generator.Diagnostics
             "Hyperparameter out of range",
             "{0} must be {1}, but is {2}; change the argument");
 
-        /// <summary>Format: "{0}; change or remove this argument".</summary>
-        public static readonly DiagnosticDescriptor InvalidCombination = Error(
-            "OPTG0016",
-            "Invalid combination",
-            "{0}; change or remove this argument");
-
         /// <summary>Format: "'{0}' is not a valid C# identifier for a property name; choose a name such as Alpha".</summary>
         public static readonly DiagnosticDescriptor InvalidName = Error(
             "OPTG0017",
@@ -142,6 +136,98 @@ namespace OptGen.Generator.Diagnostics
             "OPTG0022",
             "Optimizer class must not be file-local",
             "The optimizer class '{0}' must not be file-local: OptGen adds its members in another file; remove the 'file' modifier");
+
+        /// <summary>Format: "The optimizer class '{0}' must not have a primary constructor: OptGen generates its constructors ({0}(int length), {0}(ParameterLayout layout)), which could not call it; remove the parameter list".</summary>
+        public static readonly DiagnosticDescriptor PrimaryConstructor = Error(
+            "OPTG0023",
+            "Optimizer class must not have a primary constructor",
+            "The optimizer class '{0}' must not have a primary constructor: OptGen generates its constructors ({0}(int length), {0}(ParameterLayout layout)), which could not call it; remove the parameter list");
+
+        /// <summary>Format: "{0} is {1}, which is {2} in float32, the precision of the kernels; use a value whose magnitude float32 holds (about 1.4e-45 to 3.4e38)".</summary>
+        public static readonly DiagnosticDescriptor NotFloat32 = Error(
+            "OPTG0024",
+            "Value not representable in float32",
+            "{0} is {1}, which is {2} in float32, the precision of the kernels; use a value whose magnitude float32 holds (about 1.4e-45 to 3.4e38)");
+
+        // ---- Combinations of building blocks that the lowering cannot express (OPTG0016, retired, held them all). ----
+
+        /// <summary>Format: "A second moment of kind {0} accumulates every gradient and takes no {1}; remove it".</summary>
+        public static readonly DiagnosticDescriptor AccumulatorTakesNoDecay = Error(
+            "OPTG0025",
+            "Sum or mean second moment takes no decay",
+            "A second moment of kind {0} accumulates every gradient and takes no {1}; remove it");
+
+        /// <summary>Format: "The denominator power must be 0.5 (√s) or 1 (s), but is {0}; change Power".</summary>
+        public static readonly DiagnosticDescriptor InvalidPower = Error(
+            "OPTG0026",
+            "Invalid denominator power",
+            "The denominator power must be 0.5 (√s) or 1 (s), but is {0}; change Power");
+
+        /// <summary>Format: "Centered needs an exponential-average second moment, but the kind is {0}; remove Centered or change Kind".</summary>
+        public static readonly DiagnosticDescriptor CenteredNeedsAverage = Error(
+            "OPTG0027",
+            "Centered second moment needs an exponential average",
+            "Centered needs an exponential-average second moment, but the kind is {0}; remove Centered or change Kind");
+
+        /// <summary>Format: "An infinity-norm second moment is its own denominator and takes no Power; remove Power".</summary>
+        public static readonly DiagnosticDescriptor InfinityNormTakesNoPower = Error(
+            "OPTG0028",
+            "Infinity-norm second moment takes no power",
+            "An infinity-norm second moment is its own denominator and takes no Power; remove Power");
+
+        /// <summary>Format: "An infinity-norm second moment u ← max(β·u, |g| + ε) needs [Epsilon]; add [Epsilon(1e-8)]".</summary>
+        public static readonly DiagnosticDescriptor InfinityNormNeedsEpsilon = Error(
+            "OPTG0029",
+            "Infinity-norm second moment needs epsilon",
+            "An infinity-norm second moment u ← max(β·u, |g| + ε) needs [Epsilon]; add [Epsilon(1e-8)]");
+
+        /// <summary>Format: "An infinity-norm second moment puts ε inside the maximum; it takes no {0}: remove it".</summary>
+        public static readonly DiagnosticDescriptor InfinityNormEpsilonPlacement = Error(
+            "OPTG0030",
+            "Infinity-norm second moment fixes where epsilon goes",
+            "An infinity-norm second moment puts ε inside the maximum; it takes no {0}: remove it");
+
+        /// <summary>Format: "The 1/min(t, N) correction applies to averages, and an infinity-norm second moment is a maximum; use BiasCorrectionMode.Power or remove [BiasCorrection]".</summary>
+        public static readonly DiagnosticDescriptor MinTOnInfinityNorm = Error(
+            "OPTG0031",
+            "MinT bias correction of an infinity norm",
+            "The 1/min(t, N) correction applies to averages, and an infinity-norm second moment is a maximum; use BiasCorrectionMode.Power or remove [BiasCorrection]");
+
+        /// <summary>Format: "BeforeBiasCorrection folds √(1 − β₂ᵗ) into the step size and needs {0}; add it or remove BeforeBiasCorrection".</summary>
+        public static readonly DiagnosticDescriptor BeforeBiasCorrectionNeeds = Error(
+            "OPTG0032",
+            "BeforeBiasCorrection needs power bias correction of an average",
+            "BeforeBiasCorrection folds √(1 − β₂ᵗ) into the step size and needs {0}; add it or remove BeforeBiasCorrection");
+
+        /// <summary>Format: "Nesterov momentum needs the PyTorch style and zero dampening; remove {0} or Nesterov".</summary>
+        public static readonly DiagnosticDescriptor NesterovNeedsPyTorchStyle = Error(
+            "OPTG0033",
+            "Nesterov momentum needs the PyTorch style without dampening",
+            "Nesterov momentum needs the PyTorch style and zero dampening; remove {0} or Nesterov");
+
+        /// <summary>Format: "The classic momentum form b ← μ·b − η·g has no dampening; remove Dampening or use MomentumStyle.PyTorch".</summary>
+        public static readonly DiagnosticDescriptor ClassicMomentumDampening = Error(
+            "OPTG0034",
+            "Classic momentum takes no dampening",
+            "The classic momentum form b ← μ·b − η·g has no dampening; remove Dampening or use MomentumStyle.PyTorch");
+
+        /// <summary>Format: "[NesterovMomentumDecay] (NAdam's μₜ schedule) {0}".</summary>
+        public static readonly DiagnosticDescriptor NesterovMomentumDecayNeeds = Error(
+            "OPTG0035",
+            "NesterovMomentumDecay needs Adam's building blocks",
+            "[NesterovMomentumDecay] (NAdam's μₜ schedule) {0}");
+
+        /// <summary>Format: "[Rectified] (RAdam's rectification) {0}".</summary>
+        public static readonly DiagnosticDescriptor RectifiedNeeds = Error(
+            "OPTG0036",
+            "Rectified needs Adam's building blocks",
+            "[Rectified] (RAdam's rectification) {0}");
+
+        /// <summary>Format: "[DeltaAccumulator] (Adadelta) {0}".</summary>
+        public static readonly DiagnosticDescriptor DeltaAccumulatorNeeds = Error(
+            "OPTG0037",
+            "DeltaAccumulator needs Adadelta's building blocks",
+            "[DeltaAccumulator] (Adadelta) {0}");
 
         private static DiagnosticDescriptor Warning(string id, string title, string format) => new(
             id,
@@ -226,6 +312,18 @@ namespace OptGen.Generator.Diagnostics
             "OPTG0111",
             "Expression rule does not update p",
             "The expression rule of '{0}' never assigns p; add [Update(\"p = ...\")]");
+
+        /// <summary>Format: "{0} is too complex: {1}; split it into 'let' locals or [StepScalar]s".</summary>
+        public static readonly DiagnosticDescriptor ExpressionTooComplex = Error(
+            "OPTG0112",
+            "Update expression too complex",
+            "{0} is too complex: {1}; split it into 'let' locals or [StepScalar]s");
+
+        /// <summary>Format: "The divisor in {0} is 0; divide by a value that is not 0".</summary>
+        public static readonly DiagnosticDescriptor DivisionByZero = Error(
+            "OPTG0113",
+            "Division by zero",
+            "The divisor in {0} is 0; divide by a value that is not 0");
 
         private static DiagnosticDescriptor Error(string id, string title, string format) => new(
             id,

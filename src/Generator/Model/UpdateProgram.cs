@@ -152,7 +152,9 @@ namespace OptGen.Generator.Model
 
     /// <summary>
     /// The per-element half of a program, which alone decides the emitted kernel struct: two optimizers whose
-    /// kernels are equal share one struct. <paramref name="Name"/> is a hash of the rest.
+    /// kernels are structurally equal (everything but <paramref name="Name"/>) share one struct. The front ends set
+    /// <paramref name="Name"/> to a hash of the rest; <see cref="OutputNames"/> keeps it unless two different kernels
+    /// share it, and then appends _2, _3, ….
     /// </summary>
     /// <param name="StateSymbols">The state buffers' identifiers, in storage order.</param>
     /// <param name="ScalarNames">The kernel's float32 fields, in order.</param>
