@@ -36,7 +36,8 @@ public sealed class GpuOptimizer : IDisposable
     private readonly MemoryBuffer1D<double, Stride1D.Dense>? _partial;
     private readonly MemoryBuffer1D<double, Stride1D.Dense> _results;
     private readonly MemoryBuffer1D<float, Stride1D.Dense> _factor;
-    private readonly double[] _resultsHost = new double[GpuGradientNorm.ResultCount];
+    // Pinned: ILGPU's copies to and from a `ref T` do not pin, and may run on a stream thread while the GC moves things.
+    private readonly double[] _resultsHost = GC.AllocateArray<double>(GpuGradientNorm.ResultCount, pinned: true);
     private readonly int _pieceCount;
     private readonly int _updateThreads;
     private MemoryBuffer1D<float, Stride1D.Dense>? _state32;
@@ -257,11 +258,20 @@ public sealed class GpuOptimizer : IDisposable
         ArrayView<float> p = _stagingParameters.View.BaseView;
         ArrayView<float> g = _stagingGradients.View.BaseView;
 
-        // ILGPU's copies wait for the stream before they return, so the host memory is not touched after them.
-        p.CopyFromCPU(ref MemoryMarshal.GetReference(parameters), parameters.Length);
-        g.CopyFromCPU(ref MemoryMarshal.GetReference(gradients), gradients.Length);
-        Step(p, g, options);
-        p.CopyToCPU(ref MemoryMarshal.GetReference(parameters), parameters.Length);
+        // ILGPU's copies from and to a `ref T` wait for the stream but do not pin: a managed array the GC moved during
+        // the copy would be read or written at its old address. Pinned until every copy has completed.
+        unsafe
+        {
+            fixed (float* hostParameters = parameters)
+            fixed (float* hostGradients = gradients)
+            {
+                p.CopyFromCPU(ref MemoryMarshal.GetReference(parameters), parameters.Length);
+                g.CopyFromCPU(ref MemoryMarshal.GetReference(gradients), gradients.Length);
+                Step(p, g, options);
+                p.CopyToCPU(ref MemoryMarshal.GetReference(parameters), parameters.Length);
+            }
+        }
+
         return LastResult;
     }
 
@@ -334,12 +344,20 @@ public sealed class GpuOptimizer : IDisposable
         Accelerator.Synchronize();
         if (_state32 is not null)
         {
-            _state32.View.BaseView.SubView(start, destination.Length).CopyToCPU(ref MemoryMarshal.GetReference(destination), destination.Length);
+            unsafe
+            {
+                // Pinned for the copy (see Step over host memory).
+                fixed (float* pinned = destination)
+                {
+                    _state32.View.BaseView.SubView(start, destination.Length).CopyToCPU(ref MemoryMarshal.GetReference(destination), destination.Length);
+                }
+            }
+
             return;
         }
 
-        ushort[] bits = new ushort[destination.Length];
-        _state16!.View.BaseView.SubView(start, bits.Length).CopyToCPU(bits);
+        ushort[] bits = GC.AllocateUninitializedArray<ushort>(destination.Length, pinned: true);
+        _state16!.View.BaseView.SubView(start, bits.Length).CopyToCPU(ref bits[0], bits.Length);
         for (int i = 0; i < bits.Length; i++)
         {
             destination[i] = GpuElements.WidenBFloat16(bits[i]);

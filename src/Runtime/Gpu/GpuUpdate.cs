@@ -82,7 +82,7 @@ public sealed class GpuUpdate<TKernel> : GpuUpdate
         _kernel = kernel ?? throw new ArgumentNullException(nameof(kernel));
         _factory = factory ?? throw new ArgumentNullException(nameof(factory));
         _groups.Count = groups;
-        _table = groups > GpuGroups<TKernel>.MaxByValue ? new TKernel[groups] : [];
+        _table = groups > GpuGroups<TKernel>.MaxByValue ? GC.AllocateArray<TKernel>(groups, pinned: true) : [];
         _device = groups > GpuGroups<TKernel>.MaxByValue ? accelerator.Allocate1D<TKernel>(groups) : null;
     }
 
