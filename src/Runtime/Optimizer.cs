@@ -1,7 +1,5 @@
 using System;
 using System.ComponentModel;
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using OptGen.Kernels;
 
 namespace OptGen;
@@ -11,8 +9,13 @@ namespace OptGen;
 /// tensor, argument checks, and the hand-off to the generated fused kernel.
 /// </summary>
 /// <remarks>
-/// Derived classes are written by the OptGen generator from the attributes on a <c>partial class</c>; they add a
-/// typed property per hyperparameter and state buffer and implement <see cref="RunKernel"/>.
+/// <para>Derived classes are written by the OptGen generator from the attributes on a <c>partial class</c>; they add a
+/// typed property per hyperparameter and state buffer and implement <see cref="RunKernel"/>.</para>
+/// <para><b>Not thread-safe.</b> Use one optimizer from one thread at a time. Misuse is detected, not undefined: a
+/// <c>Step</c>, <see cref="Reset"/>, <see cref="ChangeStatePrecision"/>, <c>SaveCheckpoint</c>, <c>LoadCheckpoint</c>,
+/// <see cref="CopyState"/>, <c>GetState</c> or <see cref="SetSchedule(string, Schedule)"/> called while another of
+/// them runs on another thread throws <see cref="InvalidOperationException"/> and changes nothing. A single step may
+/// itself use several cores (<see cref="MaxDegreeOfParallelism"/>).</para>
 /// </remarks>
 public abstract partial class Optimizer
 {
@@ -58,10 +61,11 @@ public abstract partial class Optimizer
     public int Length => Layout.TotalLength;
 
     /// <summary>
-    /// The most threads one <see cref="Step(System.Span{float}, System.ReadOnlySpan{float})"/> may use: −1 (the default) follows
-    /// <see cref="ParallelUpdate.DefaultMaxDegreeOfParallelism"/>, 1 keeps every step on the calling thread. Tensors
-    /// below <see cref="ParallelUpdate.MinimumElementsPerThread"/>·2 elements always run on the calling thread.
-    /// Results are bit-identical for every value.
+    /// The most threads one step may use, for every <c>Step</c> overload: −1 (the default) follows
+    /// <see cref="ParallelUpdate.DefaultMaxDegreeOfParallelism"/>, 1 keeps every step on the calling thread (no
+    /// thread-pool work is queued). <see cref="StepOptions.MaxDegreeOfParallelism"/>, when not −1, overrides it for
+    /// that step. A step uses one thread per <see cref="ParallelUpdate.MinimumElementsPerThread"/> elements (over all
+    /// tensors), so steps below twice that run on the calling thread. Results are bit-identical for every value.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">The value is 0 or less than −1; the property keeps its value.</exception>
     public int MaxDegreeOfParallelism
@@ -92,6 +96,7 @@ public abstract partial class Optimizer
 
     /// <summary>A read-only view of the state buffer called <paramref name="name"/>.</summary>
     /// <exception cref="ArgumentException">The rule has no such state buffer.</exception>
+    /// <exception cref="InvalidOperationException">Another thread is using the optimizer.</exception>
     public ReadOnlySpan<float> GetState(string name)
     {
         ArgumentNullException.ThrowIfNull(name);
@@ -106,60 +111,22 @@ public abstract partial class Optimizer
 
     /// <summary>
     /// One optimizer step: a single fused pass over <paramref name="parameters"/>, <paramref name="gradients"/> and
-    /// the state, updating the parameters and state in place.
+    /// the state, updating the parameters and state in place. The same step as
+    /// <see cref="Step(Span{float}, ReadOnlySpan{float}, StepOptions?)"/> with no options, without the result.
     /// </summary>
     /// <param name="parameters">The parameters to update; <see cref="Length"/> elements.</param>
     /// <param name="gradients">Their gradients; <see cref="Length"/> elements, not overlapping <paramref name="parameters"/>.</param>
     /// <exception cref="ArgumentException">A length differs from <see cref="Length"/>, or the buffers overlap. Nothing is written.</exception>
-    public void Step(Span<float> parameters, ReadOnlySpan<float> gradients)
-    {
-        if (Layout.TensorCount != 1 || _schedules is not null || _state.ElementSize != sizeof(float))
-        {
-            Step(parameters, gradients, StepOptions.Default);
-            return;
-        }
-
-        if (parameters.Length != Length)
-        {
-            throw new ArgumentException($"Expected {Length} parameters but got {parameters.Length}.", nameof(parameters));
-        }
-
-        if (gradients.Length != Length)
-        {
-            throw new ArgumentException($"Expected {Length} gradients but got {gradients.Length}.", nameof(gradients));
-        }
-
-        if (parameters.Overlaps(gradients))
-        {
-            throw new ArgumentException("The gradients overlap the parameters; the update is in place and needs separate buffers.", nameof(gradients));
-        }
-
-        long step = StepCount + 1;
-        if (_hostState.Length > 0)
-        {
-            AdvanceHostState(_hostState, _hyperparameters, step);
-        }
-
-        var arguments = new KernelArguments
-        {
-            Hyperparameters = _hyperparameters,
-            HostState = _hostState,
-            Step = step,
-            GradientScale = 1.0,
-            Parameters = ref Unsafe.As<float, byte>(ref MemoryMarshal.GetReference(parameters)),
-            Gradients = ref Unsafe.As<float, byte>(ref MemoryMarshal.GetReference(gradients)),
-            State = ref Unsafe.As<float, byte>(ref _state.Base),
-            StateStride = (nuint)_state.Stride,
-            Length = (nuint)Length,
-            MaxDegreeOfParallelism = _maxDegreeOfParallelism,
-        };
-        RunKernel<Float32Codec, Float32Codec, Float32Codec>(in arguments);
-        StepCount = step;
-    }
+    /// <exception cref="ArgumentOutOfRangeException">A per-step scalar computed from the hyperparameters is not finite in float32. Nothing is written.</exception>
+    /// <exception cref="InvalidOperationException">Another thread is using the optimizer, or a schedule gives a value out of range. Nothing is written.</exception>
+    public void Step(Span<float> parameters, ReadOnlySpan<float> gradients) =>
+        StepArena<Float32Codec, Float32Codec, float, float>(parameters, gradients, options: null);
 
     /// <summary>Sets every state buffer and carried host scalar back to its initial value and the step count to zero; hyperparameters are kept.</summary>
+    /// <exception cref="InvalidOperationException">Another thread is using the optimizer; nothing was changed.</exception>
     public void Reset()
     {
+        using StepGuard guard = EnterGuard(nameof(Reset));
         InitializeState();
         StepCount = 0;
     }
@@ -201,7 +168,11 @@ public abstract partial class Optimizer
 
     /// <summary>A read-only view of state buffer <paramref name="index"/>.</summary>
     [EditorBrowsable(EditorBrowsableState.Never)]
-    protected ReadOnlySpan<float> GetState(int index) => _state.Plane(index);
+    protected ReadOnlySpan<float> GetState(int index)
+    {
+        ThrowIfBusy(nameof(GetState));
+        return _state.Plane(index);
+    }
 
     /// <summary>
     /// Runs the generated fused kernel once over the tensor described by <paramref name="arguments"/>

@@ -204,6 +204,7 @@ namespace OptGen.Generator.Emit
                 w.Line($"double {h.Name} = {ExprText.Print(h.Value, ExprFlavor.HostDouble, HostName)};");
             }
 
+            EmitScalarChecks(w, program);
             w.Line();
             w.Line($"return new {kernelType}(");
             w.Indent();
@@ -228,6 +229,7 @@ namespace OptGen.Generator.Emit
 
             w.Outdent();
             w.Close();
+            EmitValidateStepScalars(w, hasHostState);
 
             w.Close();
             for (int i = 0; i < model.Type.ContainingTypes.Count; i++)

@@ -54,6 +54,7 @@ public abstract partial class Optimizer
     public void SaveCheckpoint(Stream stream)
     {
         ArgumentNullException.ThrowIfNull(stream);
+        using StepGuard guard = EnterGuard(nameof(SaveCheckpoint));
         var writer = new HashingWriter(stream);
         writer.Write(CheckpointMagic);
         writer.WriteUInt32(CheckpointVersion);
@@ -128,6 +129,7 @@ public abstract partial class Optimizer
     public void LoadCheckpoint(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
+        using StepGuard guard = EnterGuard(nameof(LoadCheckpoint));
         using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
         LoadCheckpoint(file, file.Length);
     }
@@ -138,6 +140,7 @@ public abstract partial class Optimizer
     public void LoadCheckpoint(Stream stream)
     {
         ArgumentNullException.ThrowIfNull(stream);
+        using StepGuard guard = EnterGuard(nameof(LoadCheckpoint));
         LoadCheckpoint(stream, available: -1);
     }
 

@@ -132,36 +132,41 @@ public static class ParallelUpdate
         }
     }
 
-    /// <summary>The part of a job workers see.</summary>
-    private abstract class JobBase
+    /// <summary>
+    /// Runs <paramref name="body"/> for every piece 0 ≤ k &lt; <paramref name="count"/> on up to
+    /// <paramref name="threads"/> threads (the calling thread and <c>threads − 1</c> pool workers), each piece exactly
+    /// once; which thread runs a piece does not matter to the result. Allocates nothing after the first call per
+    /// calling thread and body type; with <paramref name="threads"/> ≤ 1 no work item is queued.
+    /// </summary>
+    internal static void RunPieces<TBody>(in TBody body, int count, int threads)
+        where TBody : struct, IPieceBody
     {
-        /// <summary>Claims and runs chunks until none are left.</summary>
-        public abstract void RunChunks();
+        if (threads <= 1 || count <= 1)
+        {
+            for (int k = 0; k < count; k++)
+            {
+                body.Run(k);
+            }
+
+            return;
+        }
+
+        PieceJob<TBody>.ForCurrentThread().Run(in body, count, Math.Min(threads, count));
     }
 
-    /// <summary>One calling thread's reusable job for one kernel type.</summary>
-    private sealed unsafe class Job<TKernel, TParameter, TGradient, TState> : JobBase
-        where TKernel : struct, IUpdateKernel
-        where TParameter : struct, IElementCodec
-        where TGradient : struct, IElementCodec
-        where TState : struct, IElementCodec
+    /// <summary>The part of a job workers see, and the workers it queues.</summary>
+    private abstract class JobBase
     {
-        [ThreadStatic]
-        private static Job<TKernel, TParameter, TGradient, TState>? t_job;
-
         private Worker[] _workers = [];
-        private TKernel _kernel;
-        private byte* _p;
-        private byte* _g;
-        private byte* _s;
-        private nuint _stride;
-        private nuint _length;
-        private int _chunkCount;
-        private int _nextChunk;
 
-        public static Job<TKernel, TParameter, TGradient, TState> ForCurrentThread() => t_job ??= new();
+        /// <summary>Claims and runs chunks until none are left.</summary>
+        public abstract void RunChunks();
 
-        public void Run(in TKernel kernel, byte* p, byte* g, byte* s, nuint stride, nuint length, int threads)
+        /// <summary>
+        /// Runs <see cref="RunChunks"/> on the calling thread and up to <paramref name="threads"/> − 1 pool workers and
+        /// returns when no worker can touch the job any more. The job's fields must be set before the call.
+        /// </summary>
+        protected void RunOnThreads(int threads)
         {
             if (_workers.Length < threads - 1)
             {
@@ -175,16 +180,7 @@ public static class ParallelUpdate
                 _workers = workers;
             }
 
-            _kernel = kernel;
-            _p = p;
-            _g = g;
-            _s = s;
-            _stride = stride;
-            _length = length;
-            _chunkCount = (int)((length + ChunkElements - 1) / ChunkElements);
-            Volatile.Write(ref _nextChunk, 0);
-
-            // Arming a slot publishes the fields above to the worker that claims it.
+            // Arming a slot publishes the job's fields to the worker that claims it.
             for (int w = 0; w < threads - 1; w++)
             {
                 _workers[w].Queue();
@@ -196,7 +192,81 @@ public static class ParallelUpdate
             {
                 _workers[w].Complete();
             }
+        }
+    }
 
+    /// <summary>One calling thread's reusable job that hands out the pieces of a step to a <typeparamref name="TBody"/>.</summary>
+    private sealed class PieceJob<TBody> : JobBase
+        where TBody : struct, IPieceBody
+    {
+        [ThreadStatic]
+        private static PieceJob<TBody>? t_job;
+
+        private TBody _body;
+        private int _count;
+        private int _next;
+
+        public static PieceJob<TBody> ForCurrentThread() => t_job ??= new();
+
+        public void Run(in TBody body, int count, int threads)
+        {
+            _body = body;
+            _count = count;
+            Volatile.Write(ref _next, 0);
+            try
+            {
+                RunOnThreads(threads);
+            }
+            finally
+            {
+                // Drop the references the body holds (the optimizer, its buffers) until the next step.
+                _body = default;
+            }
+        }
+
+        public override void RunChunks()
+        {
+            int count = _count;
+            int k;
+            while ((k = Interlocked.Increment(ref _next) - 1) < count)
+            {
+                _body.Run(k);
+            }
+        }
+    }
+
+    /// <summary>One calling thread's reusable job for one kernel type.</summary>
+    private sealed unsafe class Job<TKernel, TParameter, TGradient, TState> : JobBase
+        where TKernel : struct, IUpdateKernel
+        where TParameter : struct, IElementCodec
+        where TGradient : struct, IElementCodec
+        where TState : struct, IElementCodec
+    {
+        [ThreadStatic]
+        private static Job<TKernel, TParameter, TGradient, TState>? t_job;
+
+        private TKernel _kernel;
+        private byte* _p;
+        private byte* _g;
+        private byte* _s;
+        private nuint _stride;
+        private nuint _length;
+        private int _chunkCount;
+        private int _nextChunk;
+
+        public static Job<TKernel, TParameter, TGradient, TState> ForCurrentThread() => t_job ??= new();
+
+        public void Run(in TKernel kernel, byte* p, byte* g, byte* s, nuint stride, nuint length, int threads)
+        {
+            _kernel = kernel;
+            _p = p;
+            _g = g;
+            _s = s;
+            _stride = stride;
+            _length = length;
+            _chunkCount = (int)((length + ChunkElements - 1) / ChunkElements);
+            Volatile.Write(ref _nextChunk, 0);
+            RunOnThreads(threads);
             _p = _g = _s = null;
         }
 
@@ -214,4 +284,11 @@ public static class ParallelUpdate
             }
         }
     }
+}
+
+/// <summary>The work of one piece of a step, run by <see cref="ParallelUpdate.RunPieces{TBody}"/> on some thread.</summary>
+internal interface IPieceBody
+{
+    /// <summary>Runs piece <paramref name="piece"/>; must not throw.</summary>
+    void Run(int piece);
 }

@@ -29,6 +29,7 @@ public abstract partial class Optimizer
     /// <see cref="CopyState"/>.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="precision"/> is not a defined value.</exception>
+    /// <exception cref="InvalidOperationException">Another thread is using the optimizer; nothing was changed.</exception>
     public void ChangeStatePrecision(StatePrecision precision)
     {
         if (precision is not (StatePrecision.Float32 or StatePrecision.BFloat16))
@@ -36,6 +37,7 @@ public abstract partial class Optimizer
             throw new ArgumentOutOfRangeException(nameof(precision), precision, "Unknown state precision.");
         }
 
+        using StepGuard guard = EnterGuard(nameof(ChangeStatePrecision));
         if (precision == StatePrecision)
         {
             return;
@@ -66,6 +68,7 @@ public abstract partial class Optimizer
     /// <summary>Copies tensor <paramref name="tensor"/>'s part of state buffer <paramref name="name"/>, widened to float32, into <paramref name="destination"/>.</summary>
     /// <exception cref="ArgumentException">The rule has no such state buffer, or <paramref name="destination"/> is not the tensor's length.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="tensor"/> is not a tensor of <see cref="Layout"/>.</exception>
+    /// <exception cref="InvalidOperationException">Another thread is using the optimizer.</exception>
     public void CopyState(string name, int tensor, Span<float> destination)
     {
         ArgumentNullException.ThrowIfNull(name);
@@ -82,6 +85,7 @@ public abstract partial class Optimizer
             throw new ArgumentException($"Tensor {tensor} has {Layout.LengthOf(tensor)} elements; the destination has {destination.Length}.", nameof(destination));
         }
 
+        using StepGuard guard = EnterGuard(nameof(CopyState));
         ReadPlane(_state, index, Layout.StateOffsetOf(tensor), destination);
     }
 

@@ -1,11 +1,8 @@
 using System;
 using System.Buffers;
 using System.Collections.Generic;
-using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
-using System.Threading;
-using System.Threading.Tasks;
+using OptGen.Engine;
 using OptGen.Kernels;
 
 namespace OptGen;
@@ -13,23 +10,19 @@ namespace OptGen;
 /// <summary>The training side of the optimizer: parameter groups, many tensors per step, norm, clipping, skipping, schedules.</summary>
 public abstract partial class Optimizer
 {
-    /// <summary>
-    /// Elements per work piece: the unit of work handed to a core and of the gradient-norm partial sums. A multiple
-    /// of 16, so pieces start on 16-element boundaries and the only scalar tails are at tensor ends.
-    /// </summary>
-    internal const int PieceLength = 16384;
-
-    /// <summary>Below this many elements a step runs on the calling thread only.</summary>
-    internal const int ParallelThreshold = 65536;
-
     private double[][] _groupHyperparameters;
 
     // Carried host scalars per group (group 0 shares the single-tensor path's array); advanced once per step.
     private double[][] _groupHostState;
     private ParameterGroup[]? _groups;
-    private Piece[]? _pieces;
-    private double[]? _partialSums;
     private List<ScheduleBinding>? _schedules;
+
+    // Per-step scratch of the CPU adapters, allocated on the first step: one buffer pair per tensor, the norm's
+    // partial sums (one per piece), the overlap check's intervals and the per-tensor overloads' pin handles.
+    private Slot[]? _slots;
+    private double[]? _partialSums;
+    private Interval[]? _intervals;
+    private MemoryHandle[]? _handles;
 
     /// <summary>The tensors and parameter groups this optimizer updates.</summary>
     public ParameterLayout Layout { get; }
@@ -71,6 +64,7 @@ public abstract partial class Optimizer
             throw new ArgumentException($"The rule '{Descriptor.Name}' has no state buffer '{name}'.", nameof(name));
         }
 
+        ThrowIfBusy(nameof(GetState));
         return _state.Plane(index).Slice(Layout.StateOffsetOf(tensor), Layout.LengthOf(tensor));
     }
 
@@ -137,8 +131,9 @@ public abstract partial class Optimizer
             }
         }
 
-        MemoryHandle[] handles = ArrayPool<MemoryHandle>.Shared.Rent(2 * count);
-        Slot[] slots = ArrayPool<Slot>.Shared.Rent(count);
+        using StepGuard guard = EnterGuard(nameof(Step));
+        MemoryHandle[] handles = _handles ??= new MemoryHandle[2 * count];
+        Slot[] slots = _slots ??= new Slot[count];
         int pinned = 0;
         try
         {
@@ -149,18 +144,16 @@ public abstract partial class Optimizer
                 slots[j] = new Slot((nint)handles[pinned - 2].Pointer, (nint)handles[pinned - 1].Pointer);
             }
 
-            ThrowIfOverlapping(slots.AsSpan(0, count), sizeof(TParameterElement), sizeof(TGradientElement));
-            return StepDispatch<TParameter, TGradient>(slots, options);
+            ThrowIfOverlapping(slots, sizeof(TParameterElement), sizeof(TGradientElement));
+            return StepOnCpu<TParameter, TGradient>(slots, options);
         }
         finally
         {
             for (int h = 0; h < pinned; h++)
             {
                 handles[h].Dispose();
+                handles[h] = default;
             }
-
-            ArrayPool<MemoryHandle>.Shared.Return(handles, clearArray: true);
-            ArrayPool<Slot>.Shared.Return(slots);
         }
     }
 
@@ -181,6 +174,8 @@ public abstract partial class Optimizer
     internal void SetSchedule(int group, string hyperparameter, Schedule? schedule)
     {
         int index = IndexOf(hyperparameter);
+        using StepGuard guard = EnterGuard(nameof(SetSchedule));
+
         // A schedule for every group replaces all schedules of that hyperparameter; a group's own schedule replaces
         // only that group's, and overrides the every-group schedule there (see ApplySchedules).
         _schedules?.RemoveAll(b => b.Hyperparameter == index && (group < 0 || b.Group == group));
@@ -285,33 +280,29 @@ public abstract partial class Optimizer
             throw new ArgumentException("The gradients overlap the parameters; the update is in place and needs separate buffers.", nameof(gradients));
         }
 
-        int count = Layout.TensorCount;
-        Slot[] slots = ArrayPool<Slot>.Shared.Rent(count);
-        try
+        using StepGuard guard = EnterGuard(nameof(Step));
+        Slot[] slots = _slots ??= new Slot[Layout.TensorCount];
+        fixed (TParameterElement* p = parameters)
+        fixed (TGradientElement* g = gradients)
         {
-            fixed (TParameterElement* p = parameters)
-            fixed (TGradientElement* g = gradients)
+            for (int j = 0; j < slots.Length; j++)
             {
-                for (int j = 0; j < count; j++)
-                {
-                    int offset = Layout.ArenaOffsetOf(j);
-                    slots[j] = new Slot((nint)(p + offset), (nint)(g + offset));
-                }
-
-                return StepDispatch<TParameter, TGradient>(slots, options);
+                int offset = Layout.ArenaOffsetOf(j);
+                slots[j] = new Slot((nint)(p + offset), (nint)(g + offset));
             }
-        }
-        finally
-        {
-            ArrayPool<Slot>.Shared.Return(slots);
+
+            return StepOnCpu<TParameter, TGradient>(slots, options);
         }
     }
 
+    /// <summary>
+    /// Throws when a parameter buffer overlaps any other buffer of the step, or a gradient buffer a parameter buffer
+    /// (two tensors may read the same gradients). Sorts the buffers by address and sweeps; allocates nothing after
+    /// the first call.
+    /// </summary>
     private void ThrowIfOverlapping(ReadOnlySpan<Slot> slots, int parameterSize, int gradientSize)
     {
-        // Sort every non-empty buffer by address and sweep: a parameter buffer may overlap nothing, a gradient buffer
-        // no parameter buffer (two tensors may read the same gradients).
-        var intervals = new (nuint Start, nuint End, int Tensor, bool IsParameter)[2 * slots.Length];
+        Interval[] intervals = _intervals ??= new Interval[2 * slots.Length];
         int n = 0;
         for (int j = 0; j < slots.Length; j++)
         {
@@ -321,15 +312,15 @@ public abstract partial class Optimizer
                 continue;
             }
 
-            intervals[n++] = ((nuint)slots[j].Parameters, (nuint)slots[j].Parameters + (length * (nuint)parameterSize), j, true);
-            intervals[n++] = ((nuint)slots[j].Gradients, (nuint)slots[j].Gradients + (length * (nuint)gradientSize), j, false);
+            intervals[n++] = new Interval((nuint)slots[j].Parameters, (nuint)slots[j].Parameters + (length * (nuint)parameterSize), j, IsParameter: true);
+            intervals[n++] = new Interval((nuint)slots[j].Gradients, (nuint)slots[j].Gradients + (length * (nuint)gradientSize), j, IsParameter: false);
         }
 
-        Span<(nuint Start, nuint End, int Tensor, bool IsParameter)> sorted = intervals.AsSpan(0, n);
-        sorted.Sort(static (a, b) => a.Start.CompareTo(b.Start));
+        Span<Interval> sorted = intervals.AsSpan(0, n);
+        sorted.Sort();
         nuint endAll = 0, endParameters = 0;
         int lastAll = -1, lastParameter = -1;
-        foreach (var interval in sorted)
+        foreach (Interval interval in sorted)
         {
             if (interval.IsParameter && interval.Start < endAll)
             {
@@ -355,112 +346,35 @@ public abstract partial class Optimizer
         }
     }
 
-    private StepResult StepDispatch<TParameter, TGradient>(Slot[] slots, StepOptions options)
-        where TParameter : struct, IElementCodec
-        where TGradient : struct, IElementCodec =>
-        _state.ElementSize == sizeof(float)
-            ? StepCore<TParameter, TGradient, Float32Codec>(slots, options)
-            : StepCore<TParameter, TGradient, BFloat16Codec>(slots, options);
-
-    private unsafe StepResult StepCore<TParameter, TGradient, TState>(Slot[] slots, StepOptions options)
+    /// <summary>Runs the step on the CPU backend with the state's codec; the caller holds the guard and has filled <paramref name="slots"/>.</summary>
+    private StepResult StepOnCpu<TParameter, TGradient>(Slot[] slots, StepOptions options)
         where TParameter : struct, IElementCodec
         where TGradient : struct, IElementCodec
-        where TState : struct, IElementCodec
     {
-        Piece[] pieces = _pieces ??= CreatePieces(Layout);
-        int workers = options.MaxDegreeOfParallelism < 0 ? Environment.ProcessorCount : options.MaxDegreeOfParallelism;
-        if (Length < ParallelThreshold)
+        double[] partialSums = _partialSums ??= new double[Plan.Pieces.Length];
+        if (_state.ElementSize == sizeof(float))
         {
-            workers = 1;
+            var backend = new CpuBackend<TParameter, TGradient, Float32Codec>(this, slots, partialSums);
+            return RunStep(ref backend, options);
         }
-
-        workers = Math.Min(workers, pieces.Length);
-        double norm = double.NaN, clip = 1.0;
-        bool nonFinite = false;
-        if (options.NeedsNorm)
+        else
         {
-            double[] partial = _partialSums ??= new double[pieces.Length];
-            Run(workers, pieces.Length, k =>
-            {
-                Piece piece = pieces[k];
-                partial[k] = SumOfSquares<TGradient>(ref *(byte*)(slots[piece.Tensor].Gradients + ((nint)piece.Start * TGradient.ElementSize)), piece.Length);
-            });
-
-            // Fixed blocks summed in a fixed order: the norm does not depend on the number of threads.
-            double sum = 0;
-            for (int k = 0; k < partial.Length; k++)
-            {
-                sum += partial[k];
-            }
-
-            // Squares of float32 values cannot overflow a double sum, so a non-finite sum means a non-finite gradient.
-            nonFinite = !double.IsFinite(sum);
-            norm = Math.Sqrt(sum) * options.GradientScale;
-            if (nonFinite && options.SkipNonFinite)
-            {
-                return new StepResult(Skipped: true, FoundNonFinite: true, norm, ClipFactor: 1.0, StepCount);
-            }
-
-            if (!double.IsPositiveInfinity(options.MaxGradientNorm) && double.IsFinite(norm))
-            {
-                clip = Math.Min(1.0, options.MaxGradientNorm / (norm + 1e-6));
-            }
+            var backend = new CpuBackend<TParameter, TGradient, BFloat16Codec>(this, slots, partialSums);
+            return RunStep(ref backend, options);
         }
-
-        ApplySchedules();
-        long step = StepCount + 1;
-        if (_hostState.Length > 0)
-        {
-            for (int k = 0; k < _groupHostState.Length; k++)
-            {
-                AdvanceHostState(_groupHostState[k], _groupHyperparameters[k], step);
-            }
-        }
-
-        double gradientScale = options.GradientScale * clip;
-        nint state = (nint)Unsafe.AsPointer(ref _state.Base);
-        nuint stride = (nuint)_state.Stride;
-        Run(workers, pieces.Length, k =>
-        {
-            Piece piece = pieces[k];
-            Slot slot = slots[piece.Tensor];
-            if (typeof(TParameter) == typeof(StochasticBFloat16Codec))
-            {
-                StochasticRounding.SetSeed(options.RoundingSeed, step, piece.Tensor, piece.Start);
-            }
-
-            var arguments = new KernelArguments
-            {
-                Hyperparameters = _groupHyperparameters[Layout.GroupOf(piece.Tensor)],
-                HostState = _groupHostState[Layout.GroupOf(piece.Tensor)],
-                Step = step,
-                GradientScale = gradientScale,
-                Parameters = ref *(byte*)(slot.Parameters + ((nint)piece.Start * TParameter.ElementSize)),
-                Gradients = ref *(byte*)(slot.Gradients + ((nint)piece.Start * TGradient.ElementSize)),
-                State = ref *(byte*)(state + (((nint)Layout.StateOffsetOf(piece.Tensor) + piece.Start) * TState.ElementSize)),
-                StateStride = stride,
-                ElementOffset = (ulong)(Layout.StateOffsetOf(piece.Tensor) + piece.Start),
-                Length = (nuint)piece.Length,
-            };
-            RunKernel<TParameter, TGradient, TState>(in arguments);
-        });
-
-        StepCount = step;
-        return new StepResult(Skipped: false, nonFinite, norm, clip, step);
     }
 
-    /// <summary>Sets every scheduled hyperparameter to its value for the coming step; checks all before setting any.</summary>
-    private void ApplySchedules()
+    /// <summary>
+    /// Writes every scheduled hyperparameter's value for the coming step into the plan's per-group snapshot; checks
+    /// every value before writing any.
+    /// </summary>
+    private void ApplySchedules(StepPlan plan)
     {
-        if (_schedules is null)
+        List<ScheduleBinding> schedules = _schedules!;
+        Span<double> values = schedules.Count <= 32 ? stackalloc double[schedules.Count] : new double[schedules.Count];
+        for (int b = 0; b < schedules.Count; b++)
         {
-            return;
-        }
-
-        Span<double> values = _schedules.Count <= 32 ? stackalloc double[_schedules.Count] : new double[_schedules.Count];
-        for (int b = 0; b < _schedules.Count; b++)
-        {
-            ScheduleBinding binding = _schedules[b];
+            ScheduleBinding binding = schedules[b];
             HyperparameterDescriptor descriptor = Descriptor.Hyperparameters[binding.Hyperparameter];
             values[b] = binding.Schedule.ValueAt(StepCount);
             if (!descriptor.Accepts(values[b]))
@@ -472,99 +386,31 @@ public abstract partial class Optimizer
         // Every-group schedules first, then each group's own, which therefore win for their group.
         foreach (bool everyGroup in (ReadOnlySpan<bool>)[true, false])
         {
-            for (int b = 0; b < _schedules.Count; b++)
+            for (int b = 0; b < schedules.Count; b++)
             {
-                ScheduleBinding binding = _schedules[b];
+                ScheduleBinding binding = schedules[b];
                 if ((binding.Group < 0) != everyGroup)
                 {
                     continue;
                 }
 
-                for (int k = 0; k < _groupHyperparameters.Length; k++)
+                for (int k = 0; k < Layout.GroupCount; k++)
                 {
                     if (binding.Group < 0 || binding.Group == k)
                     {
-                        _groupHyperparameters[k][binding.Hyperparameter] = values[b];
+                        plan.HyperparameterSnapshot(k)[binding.Hyperparameter] = values[b];
                     }
                 }
             }
         }
     }
 
-    /// <summary>Runs <paramref name="body"/> for 0 ≤ k &lt; <paramref name="count"/> on up to <paramref name="workers"/> threads; which thread runs k does not matter.</summary>
-    private static void Run(int workers, int count, Action<int> body)
-    {
-        if (workers <= 1)
-        {
-            for (int k = 0; k < count; k++)
-            {
-                body(k);
-            }
-
-            return;
-        }
-
-        int next = -1;
-        Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, _ =>
-        {
-            int k;
-            while ((k = Interlocked.Increment(ref next)) < count)
-            {
-                body(k);
-            }
-        });
-    }
-
-    private static Piece[] CreatePieces(ParameterLayout layout)
-    {
-        var pieces = new List<Piece>();
-        for (int j = 0; j < layout.TensorCount; j++)
-        {
-            int length = layout.LengthOf(j);
-            for (int start = 0; start < length; start += PieceLength)
-            {
-                pieces.Add(new Piece(j, start, Math.Min(PieceLength, length - start)));
-            }
-        }
-
-        return [.. pieces];
-    }
-
-    /// <summary>
-    /// Σ gᵢ² in double. Each square of a float32 is exact in double; lane j of the 16 accumulators sums the elements
-    /// i ≡ j (mod 16) in order, and the lanes are added in a fixed order, so the result depends only on the data.
-    /// </summary>
-    internal static double SumOfSquares<TGradient>(ref byte g, int n)
-        where TGradient : struct, IElementCodec
-    {
-        Vector256<double> a0 = Vector256<double>.Zero, a1 = a0, a2 = a0, a3 = a0;
-        int i = 0;
-        for (; i <= n - 16; i += 16)
-        {
-            (Vector256<double> lo0, Vector256<double> hi0) = Vector256.Widen(TGradient.Load256(ref g, (nuint)i));
-            (Vector256<double> lo1, Vector256<double> hi1) = Vector256.Widen(TGradient.Load256(ref g, (nuint)i + 8));
-            a0 += lo0 * lo0;
-            a1 += hi0 * hi0;
-            a2 += lo1 * lo1;
-            a3 += hi1 * hi1;
-        }
-
-        double tail = 0;
-        for (; i < n; i++)
-        {
-            double x = TGradient.Load(ref g, (nuint)i);
-            tail += x * x;
-        }
-
-        Vector256<double> sum = (a0 + a1) + (a2 + a3);
-        return ((sum.GetElement(0) + sum.GetElement(1)) + (sum.GetElement(2) + sum.GetElement(3))) + tail;
-    }
-
+    /// <summary>One buffer of the overlap check, ordered by start address.</summary>
     [StructLayout(LayoutKind.Auto)]
-    private readonly record struct Slot(nint Parameters, nint Gradients);
-
-    [StructLayout(LayoutKind.Auto)]
-    private readonly record struct Piece(int Tensor, int Start, int Length);
+    private readonly record struct Interval(nuint Start, nuint End, int Tensor, bool IsParameter) : IComparable<Interval>
+    {
+        public int CompareTo(Interval other) => Start.CompareTo(other.Start);
+    }
 
     private sealed record ScheduleBinding(int Group, int Hyperparameter, Schedule Schedule);
 }

@@ -140,6 +140,16 @@ namespace Catalog
             // K_3 = 1.0 / bc2
             double K_3 = 1.0 / bc2;
 
+            // Every per-step scalar must be finite in float32, and a divisor's must not round to 0: checked before any element is written.
+            global::OptGen.Kernels.StepScalars.RequireFinite(GradientScale, "GradientScale", "the runtime's gradient factor (unscaling, clipping); 1 by default", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(Beta1, "Beta1", "Beta1", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(K_0, "K_0", "1.0 - Beta1", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(Beta2, "Beta2", "Beta2", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(K_1, "K_1", "1.0 - Beta2", step);
+            global::OptGen.Kernels.StepScalars.RequireFiniteNonzero(Epsilon, "Epsilon", "Epsilon", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(K_2, "K_2", "LearningRate / bc1", step);
+            global::OptGen.Kernels.StepScalars.RequireFiniteNonzero(K_3, "K_3", "1.0 / bc2", step);
+
             return new global::OptGen.Generated.UpdateKernel_cceb8fb7(
                 gradientScale: (float)GradientScale,
                 beta1: (float)Beta1,
@@ -149,6 +159,12 @@ namespace Catalog
                 epsilon: (float)Epsilon,
                 k_2: (float)K_2,
                 k_3: (float)K_3);
+        }
+
+        /// <inheritdoc/>
+        protected override void ValidateStepScalars(global::System.ReadOnlySpan<double> hyperparameters, global::System.ReadOnlySpan<double> hostState, long step, double gradientScale)
+        {
+            _ = CreateKernel(hyperparameters, step, gradientScale);
         }
     }
 }

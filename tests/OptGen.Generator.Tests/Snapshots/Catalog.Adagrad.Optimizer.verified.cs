@@ -133,11 +133,23 @@ namespace Catalog
             // StepSize = ηₜ
             double StepSize = learningRate / (1.0 + (t - 1.0) * learningRateDecay);
 
+            // Every per-step scalar must be finite in float32, and a divisor's must not round to 0: checked before any element is written.
+            global::OptGen.Kernels.StepScalars.RequireFinite(GradientScale, "GradientScale", "the runtime's gradient factor, negated when maximizing", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(WeightDecay, "WeightDecay", "λ", step);
+            global::OptGen.Kernels.StepScalars.RequireFiniteNonzero(Epsilon, "Epsilon", "ε", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(StepSize, "StepSize", "ηₜ", step);
+
             return new global::OptGen.Generated.UpdateKernel_19f81e90(
                 gradientScale: (float)GradientScale,
                 weightDecay: (float)WeightDecay,
                 epsilon: (float)Epsilon,
                 stepSize: (float)StepSize);
+        }
+
+        /// <inheritdoc/>
+        protected override void ValidateStepScalars(global::System.ReadOnlySpan<double> hyperparameters, global::System.ReadOnlySpan<double> hostState, long step, double gradientScale)
+        {
+            _ = CreateKernel(hyperparameters, step, gradientScale);
         }
     }
 }

@@ -153,6 +153,17 @@ namespace Catalog
             // StepSize = η/(1 − β₁ᵗ)
             double StepSize = learningRate / (1.0 - global::System.Math.Pow(beta1, t));
 
+            // Every per-step scalar must be finite in float32, and a divisor's must not round to 0: checked before any element is written.
+            global::OptGen.Kernels.StepScalars.RequireFinite(GradientScale, "GradientScale", "the runtime's gradient factor, negated when maximizing", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(WeightDecay, "WeightDecay", "λ", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(FirstMomentDecay, "FirstMomentDecay", "β₁", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(FirstMomentWeight, "FirstMomentWeight", "1 − β₁", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(SecondMomentDecay, "SecondMomentDecay", "β₂", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(SecondMomentWeight, "SecondMomentWeight", "1 − β₂", step);
+            global::OptGen.Kernels.StepScalars.RequireFiniteNonzero(SecondMomentCorrectionInverse, "SecondMomentCorrectionInverse", "1/√(1 − β₂ᵗ)", step);
+            global::OptGen.Kernels.StepScalars.RequireFiniteNonzero(Epsilon, "Epsilon", "ε", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(StepSize, "StepSize", "η/(1 − β₁ᵗ)", step);
+
             return new global::OptGen.Generated.UpdateKernel_89e21e1f(
                 gradientScale: (float)GradientScale,
                 weightDecay: (float)WeightDecay,
@@ -163,6 +174,12 @@ namespace Catalog
                 secondMomentCorrectionInverse: (float)SecondMomentCorrectionInverse,
                 epsilon: (float)Epsilon,
                 stepSize: (float)StepSize);
+        }
+
+        /// <inheritdoc/>
+        protected override void ValidateStepScalars(global::System.ReadOnlySpan<double> hyperparameters, global::System.ReadOnlySpan<double> hostState, long step, double gradientScale)
+        {
+            _ = CreateKernel(hyperparameters, step, gradientScale);
         }
     }
 }

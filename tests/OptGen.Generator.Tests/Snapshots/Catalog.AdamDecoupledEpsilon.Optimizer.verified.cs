@@ -133,6 +133,15 @@ namespace Catalog
             // StepSize = η₀
             double StepSize = learningRate;
 
+            // Every per-step scalar must be finite in float32, and a divisor's must not round to 0: checked before any element is written.
+            global::OptGen.Kernels.StepScalars.RequireFinite(GradientScale, "GradientScale", "the runtime's gradient factor (unscaling, clipping); 1 by default", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(FirstMomentDecay, "FirstMomentDecay", "1 − c₁", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(FirstMomentWeight, "FirstMomentWeight", "c₁", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(SecondMomentDecay, "SecondMomentDecay", "1 − c₂", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(SecondMomentWeight, "SecondMomentWeight", "c₂", step);
+            global::OptGen.Kernels.StepScalars.RequireFiniteNonzero(DenominatorScale, "DenominatorScale", "1/ε", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(StepSize, "StepSize", "η₀", step);
+
             return new global::OptGen.Generated.UpdateKernel_7ed5299d(
                 gradientScale: (float)GradientScale,
                 firstMomentDecay: (float)FirstMomentDecay,
@@ -141,6 +150,12 @@ namespace Catalog
                 secondMomentWeight: (float)SecondMomentWeight,
                 denominatorScale: (float)DenominatorScale,
                 stepSize: (float)StepSize);
+        }
+
+        /// <inheritdoc/>
+        protected override void ValidateStepScalars(global::System.ReadOnlySpan<double> hyperparameters, global::System.ReadOnlySpan<double> hostState, long step, double gradientScale)
+        {
+            _ = CreateKernel(hyperparameters, step, gradientScale);
         }
     }
 }

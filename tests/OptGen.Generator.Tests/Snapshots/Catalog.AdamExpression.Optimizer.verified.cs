@@ -154,6 +154,17 @@ namespace Catalog
             // K_3 = LearningRate / bc1
             double K_3 = learningRate / bc1;
 
+            // Every per-step scalar must be finite in float32, and a divisor's must not round to 0: checked before any element is written.
+            global::OptGen.Kernels.StepScalars.RequireFinite(GradientScale, "GradientScale", "the runtime's gradient factor (unscaling, clipping); 1 by default", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(WeightDecay, "WeightDecay", "WeightDecay", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(Beta1, "Beta1", "Beta1", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(K_0, "K_0", "1.0 - Beta1", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(Beta2, "Beta2", "Beta2", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(K_1, "K_1", "1.0 - Beta2", step);
+            global::OptGen.Kernels.StepScalars.RequireFiniteNonzero(K_2, "K_2", "1.0 / bc2", step);
+            global::OptGen.Kernels.StepScalars.RequireFiniteNonzero(Epsilon, "Epsilon", "Epsilon", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(K_3, "K_3", "LearningRate / bc1", step);
+
             return new global::OptGen.Generated.UpdateKernel_4103baaf(
                 gradientScale: (float)GradientScale,
                 weightDecay: (float)WeightDecay,
@@ -164,6 +175,12 @@ namespace Catalog
                 k_2: (float)K_2,
                 epsilon: (float)Epsilon,
                 k_3: (float)K_3);
+        }
+
+        /// <inheritdoc/>
+        protected override void ValidateStepScalars(global::System.ReadOnlySpan<double> hyperparameters, global::System.ReadOnlySpan<double> hostState, long step, double gradientScale)
+        {
+            _ = CreateKernel(hyperparameters, step, gradientScale);
         }
     }
 }

@@ -194,6 +194,22 @@ namespace Catalog
             // K_7 = 1.0 / (1.0 + LearningRate * WeightDecay)
             double K_7 = 1.0 / (1.0 + learningRate * weightDecay);
 
+            // Every per-step scalar must be finite in float32, and a divisor's must not round to 0: checked before any element is written.
+            global::OptGen.Kernels.StepScalars.RequireFinite(GradientScale, "GradientScale", "the runtime's gradient factor (unscaling, clipping); 1 by default", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(K_0, "K_0", "t", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(Beta1, "Beta1", "Beta1", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(K_1, "K_1", "1.0 - Beta1", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(Beta2, "Beta2", "Beta2", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(K_2, "K_2", "1.0 - Beta2", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(Beta3, "Beta3", "Beta3", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(K_3, "K_3", "1.0 - Beta3", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(K_4, "K_4", "1.0 / bc1", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(K_5, "K_5", "1.0 / bc2", step);
+            global::OptGen.Kernels.StepScalars.RequireFiniteNonzero(K_6, "K_6", "1.0 / bc3", step);
+            global::OptGen.Kernels.StepScalars.RequireFiniteNonzero(Epsilon, "Epsilon", "Epsilon", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(LearningRate, "LearningRate", "LearningRate", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(K_7, "K_7", "1.0 / (1.0 + LearningRate * WeightDecay)", step);
+
             return new global::OptGen.Generated.UpdateKernel_35d39e57(
                 gradientScale: (float)GradientScale,
                 k_0: (float)K_0,
@@ -209,6 +225,12 @@ namespace Catalog
                 epsilon: (float)Epsilon,
                 learningRate: (float)LearningRate,
                 k_7: (float)K_7);
+        }
+
+        /// <inheritdoc/>
+        protected override void ValidateStepScalars(global::System.ReadOnlySpan<double> hyperparameters, global::System.ReadOnlySpan<double> hostState, long step, double gradientScale)
+        {
+            _ = CreateKernel(hyperparameters, step, gradientScale);
         }
     }
 }

@@ -117,12 +117,25 @@ namespace Catalog
             // K_1 = 1.0 - Beta2
             double K_1 = 1.0 - beta2;
 
+            // Every per-step scalar must be finite in float32, and a divisor's must not round to 0: checked before any element is written.
+            global::OptGen.Kernels.StepScalars.RequireFinite(GradientScale, "GradientScale", "the runtime's gradient factor (unscaling, clipping); 1 by default", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(K_0, "K_0", "1.0 - Beta1", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(LearningRate, "LearningRate", "LearningRate", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(WeightDecay, "WeightDecay", "WeightDecay", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(K_1, "K_1", "1.0 - Beta2", step);
+
             return new global::OptGen.Generated.UpdateKernel_da610641(
                 gradientScale: (float)GradientScale,
                 k_0: (float)K_0,
                 learningRate: (float)LearningRate,
                 weightDecay: (float)WeightDecay,
                 k_1: (float)K_1);
+        }
+
+        /// <inheritdoc/>
+        protected override void ValidateStepScalars(global::System.ReadOnlySpan<double> hyperparameters, global::System.ReadOnlySpan<double> hostState, long step, double gradientScale)
+        {
+            _ = CreateKernel(hyperparameters, step, gradientScale);
         }
     }
 }

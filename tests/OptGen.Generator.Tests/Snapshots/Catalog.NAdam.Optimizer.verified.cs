@@ -195,6 +195,18 @@ namespace Catalog
             // MomentumStepSize = η·μₜ₊₁/(1 − Πₜ·μₜ₊₁)
             double MomentumStepSize = learningRate * MuNext / (1.0 - muProduct * MuNext);
 
+            // Every per-step scalar must be finite in float32, and a divisor's must not round to 0: checked before any element is written.
+            global::OptGen.Kernels.StepScalars.RequireFinite(GradientScale, "GradientScale", "the runtime's gradient factor, negated when maximizing", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(WeightDecay, "WeightDecay", "λ", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(FirstMomentDecay, "FirstMomentDecay", "β₁", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(FirstMomentWeight, "FirstMomentWeight", "1 − β₁", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(SecondMomentDecay, "SecondMomentDecay", "β₂", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(SecondMomentWeight, "SecondMomentWeight", "1 − β₂", step);
+            global::OptGen.Kernels.StepScalars.RequireFiniteNonzero(SecondMomentCorrectionInverse, "SecondMomentCorrectionInverse", "1/√(1 − β₂ᵗ)", step);
+            global::OptGen.Kernels.StepScalars.RequireFiniteNonzero(Epsilon, "Epsilon", "ε", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(GradientStepSize, "GradientStepSize", "η·(1 − μₜ)/(1 − Πₜ)", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(MomentumStepSize, "MomentumStepSize", "η·μₜ₊₁/(1 − Πₜ·μₜ₊₁)", step);
+
             return new global::OptGen.Generated.UpdateKernel_ce193fdf(
                 gradientScale: (float)GradientScale,
                 weightDecay: (float)WeightDecay,
@@ -206,6 +218,12 @@ namespace Catalog
                 epsilon: (float)Epsilon,
                 gradientStepSize: (float)GradientStepSize,
                 momentumStepSize: (float)MomentumStepSize);
+        }
+
+        /// <inheritdoc/>
+        protected override void ValidateStepScalars(global::System.ReadOnlySpan<double> hyperparameters, global::System.ReadOnlySpan<double> hostState, long step, double gradientScale)
+        {
+            _ = CreateKernel(hyperparameters, hostState, step, gradientScale);
         }
     }
 }

@@ -164,6 +164,17 @@ namespace Catalog
             // StepSize = η·√(1 − β₂ᵗ)/(1 − β₁ᵗ)·rₜ when ρₜ > 5, else η/(1 − β₁ᵗ)
             double StepSize = ((RhoT > 5.0) ? learningRate / (1.0 - global::System.Math.Pow(beta1, t)) * global::System.Math.Sqrt(1.0 - global::System.Math.Pow(beta2, t)) * RectificationTerm : learningRate / (1.0 - global::System.Math.Pow(beta1, t)));
 
+            // Every per-step scalar must be finite in float32, and a divisor's must not round to 0: checked before any element is written.
+            global::OptGen.Kernels.StepScalars.RequireFinite(GradientScale, "GradientScale", "the runtime's gradient factor, negated when maximizing", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(WeightDecay, "WeightDecay", "λ", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(FirstMomentDecay, "FirstMomentDecay", "β₁", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(FirstMomentWeight, "FirstMomentWeight", "1 − β₁", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(SecondMomentDecay, "SecondMomentDecay", "β₂", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(SecondMomentWeight, "SecondMomentWeight", "1 − β₂", step);
+            global::OptGen.Kernels.StepScalars.RequireFiniteNonzero(Epsilon, "Epsilon", "ε", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(Rectified, "Rectified", "1 when ρₜ > 5 (the rectified adaptive step), else 0 (plain momentum)", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(StepSize, "StepSize", "η·√(1 − β₂ᵗ)/(1 − β₁ᵗ)·rₜ when ρₜ > 5, else η/(1 − β₁ᵗ)", step);
+
             return new global::OptGen.Generated.UpdateKernel_644c91b7(
                 gradientScale: (float)GradientScale,
                 weightDecay: (float)WeightDecay,
@@ -174,6 +185,12 @@ namespace Catalog
                 epsilon: (float)Epsilon,
                 rectified: (float)Rectified,
                 stepSize: (float)StepSize);
+        }
+
+        /// <inheritdoc/>
+        protected override void ValidateStepScalars(global::System.ReadOnlySpan<double> hyperparameters, global::System.ReadOnlySpan<double> hostState, long step, double gradientScale)
+        {
+            _ = CreateKernel(hyperparameters, step, gradientScale);
         }
     }
 }

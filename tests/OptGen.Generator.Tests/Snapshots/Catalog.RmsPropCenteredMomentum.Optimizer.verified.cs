@@ -165,6 +165,16 @@ namespace Catalog
             // StepSize = η
             double StepSize = learningRate;
 
+            // Every per-step scalar must be finite in float32, and a divisor's must not round to 0: checked before any element is written.
+            global::OptGen.Kernels.StepScalars.RequireFinite(GradientScale, "GradientScale", "the runtime's gradient factor, negated when maximizing", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(WeightDecay, "WeightDecay", "λ", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(SecondMomentDecay, "SecondMomentDecay", "β₂", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(SecondMomentWeight, "SecondMomentWeight", "1 − β₂", step);
+            global::OptGen.Kernels.StepScalars.RequireFiniteNonzero(Epsilon, "Epsilon", "ε", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(MomentumDecay, "MomentumDecay", "μ (0 at t = 1: b₁ = u)", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(MomentumWeight, "MomentumWeight", "1 − τ (1 at t = 1)", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(StepSize, "StepSize", "η", step);
+
             return new global::OptGen.Generated.UpdateKernel_e344cc5f(
                 gradientScale: (float)GradientScale,
                 weightDecay: (float)WeightDecay,
@@ -174,6 +184,12 @@ namespace Catalog
                 momentumDecay: (float)MomentumDecay,
                 momentumWeight: (float)MomentumWeight,
                 stepSize: (float)StepSize);
+        }
+
+        /// <inheritdoc/>
+        protected override void ValidateStepScalars(global::System.ReadOnlySpan<double> hyperparameters, global::System.ReadOnlySpan<double> hostState, long step, double gradientScale)
+        {
+            _ = CreateKernel(hyperparameters, step, gradientScale);
         }
     }
 }

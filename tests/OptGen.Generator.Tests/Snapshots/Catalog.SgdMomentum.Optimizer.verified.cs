@@ -126,12 +126,25 @@ namespace Catalog
             // StepSize = η
             double StepSize = learningRate;
 
+            // Every per-step scalar must be finite in float32, and a divisor's must not round to 0: checked before any element is written.
+            global::OptGen.Kernels.StepScalars.RequireFinite(GradientScale, "GradientScale", "the runtime's gradient factor, negated when maximizing", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(WeightDecay, "WeightDecay", "λ", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(MomentumDecay, "MomentumDecay", "μ (0 at t = 1: b₁ = u)", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(MomentumWeight, "MomentumWeight", "1 − τ (1 at t = 1)", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(StepSize, "StepSize", "η", step);
+
             return new global::OptGen.Generated.UpdateKernel_51e2cca1(
                 gradientScale: (float)GradientScale,
                 weightDecay: (float)WeightDecay,
                 momentumDecay: (float)MomentumDecay,
                 momentumWeight: (float)MomentumWeight,
                 stepSize: (float)StepSize);
+        }
+
+        /// <inheritdoc/>
+        protected override void ValidateStepScalars(global::System.ReadOnlySpan<double> hyperparameters, global::System.ReadOnlySpan<double> hostState, long step, double gradientScale)
+        {
+            _ = CreateKernel(hyperparameters, step, gradientScale);
         }
     }
 }

@@ -93,11 +93,23 @@ namespace Catalog
             // LearningRate = LearningRate
             double LearningRate = learningRate;
 
+            // Every per-step scalar must be finite in float32, and a divisor's must not round to 0: checked before any element is written.
+            global::OptGen.Kernels.StepScalars.RequireFinite(GradientScale, "GradientScale", "the runtime's gradient factor (unscaling, clipping); 1 by default", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(Momentum, "Momentum", "Momentum", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(K_0, "K_0", "1.0 - Momentum", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(LearningRate, "LearningRate", "LearningRate", step);
+
             return new global::OptGen.Generated.UpdateKernel_7de333f6(
                 gradientScale: (float)GradientScale,
                 momentum: (float)Momentum,
                 k_0: (float)K_0,
                 learningRate: (float)LearningRate);
+        }
+
+        /// <inheritdoc/>
+        protected override void ValidateStepScalars(global::System.ReadOnlySpan<double> hyperparameters, global::System.ReadOnlySpan<double> hostState, long step, double gradientScale)
+        {
+            _ = CreateKernel(hyperparameters, step, gradientScale);
         }
     }
 }

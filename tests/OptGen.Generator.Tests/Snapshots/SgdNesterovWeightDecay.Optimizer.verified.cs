@@ -129,6 +129,14 @@ namespace Demo
             // StepSize = η
             double StepSize = learningRate;
 
+            // Every per-step scalar must be finite in float32, and a divisor's must not round to 0: checked before any element is written.
+            global::OptGen.Kernels.StepScalars.RequireFinite(GradientScale, "GradientScale", "the runtime's gradient factor, negated when maximizing", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(WeightDecay, "WeightDecay", "λ", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(MomentumDecay, "MomentumDecay", "μ (0 at t = 1: b₁ = u)", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(MomentumWeight, "MomentumWeight", "1 − τ (1 at t = 1)", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(Momentum, "Momentum", "μ", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(StepSize, "StepSize", "η", step);
+
             return new global::OptGen.Generated.UpdateKernel_3bcfbd3f(
                 gradientScale: (float)GradientScale,
                 weightDecay: (float)WeightDecay,
@@ -136,6 +144,12 @@ namespace Demo
                 momentumWeight: (float)MomentumWeight,
                 momentum: (float)Momentum,
                 stepSize: (float)StepSize);
+        }
+
+        /// <inheritdoc/>
+        protected override void ValidateStepScalars(global::System.ReadOnlySpan<double> hyperparameters, global::System.ReadOnlySpan<double> hostState, long step, double gradientScale)
+        {
+            _ = CreateKernel(hyperparameters, step, gradientScale);
         }
     }
 }

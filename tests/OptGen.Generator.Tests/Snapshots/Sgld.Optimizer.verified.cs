@@ -95,12 +95,23 @@ namespace Demo
             // K_0 = Sqrt(2.0 * LearningRate * Temperature)
             double K_0 = global::System.Math.Sqrt(2.0 * learningRate * temperature);
 
+            // Every per-step scalar must be finite in float32, and a divisor's must not round to 0: checked before any element is written.
+            global::OptGen.Kernels.StepScalars.RequireFinite(GradientScale, "GradientScale", "the runtime's gradient factor (unscaling, clipping); 1 by default", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(LearningRate, "LearningRate", "LearningRate", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(K_0, "K_0", "Sqrt(2.0 * LearningRate * Temperature)", step);
+
             return new global::OptGen.Generated.UpdateKernel_d4cc46e1(
                 gradientScale: (float)GradientScale,
                 learningRate: (float)LearningRate,
                 k_0: (float)K_0,
                 randomKey: global::OptGen.Kernels.CounterRandom.Key(hyperparameters[2], step),
                 elementOffset: elementOffset);
+        }
+
+        /// <inheritdoc/>
+        protected override void ValidateStepScalars(global::System.ReadOnlySpan<double> hyperparameters, global::System.ReadOnlySpan<double> hostState, long step, double gradientScale)
+        {
+            _ = CreateKernel(hyperparameters, step, gradientScale);
         }
     }
 }

@@ -1,0 +1,157 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using OptGen.Kernels;
+
+namespace OptGen.Engine;
+
+/// <summary>
+/// The CPU SIMD backend: the norm and the update run as pieces (<see cref="StepPlan.Pieces"/>) handed to the
+/// calling thread and pool workers by <see cref="ParallelUpdate.RunPieces{TBody}"/>; a single tensor without
+/// stochastic rounding is one kernel call that <see cref="UpdateDriver"/> splits into chunks itself (the plain
+/// step's path). Pieces and chunks start on 16-element boundaries, so results are bit-identical for every thread
+/// count. Allocates nothing.
+/// </summary>
+/// <typeparam name="TParameter">How parameters are stored.</typeparam>
+/// <typeparam name="TGradient">How gradients are stored.</typeparam>
+/// <typeparam name="TState">How the state is stored.</typeparam>
+internal readonly struct CpuBackend<TParameter, TGradient, TState> : IStepBackend
+    where TParameter : struct, IElementCodec
+    where TGradient : struct, IElementCodec
+    where TState : struct, IElementCodec
+{
+    private readonly Optimizer _owner;
+    private readonly Slot[] _slots;
+    private readonly double[] _partialSums;
+
+    /// <summary>A backend over the buffers in <paramref name="slots"/> (one per tensor, pinned by the caller for the step).</summary>
+    internal CpuBackend(Optimizer owner, Slot[] slots, double[] partialSums)
+    {
+        _owner = owner;
+        _slots = slots;
+        _partialSums = partialSums;
+    }
+
+    /// <inheritdoc/>
+    public double SumOfSquares(StepPlan plan)
+    {
+        Piece[] pieces = plan.Pieces;
+        ParallelUpdate.RunPieces(new NormBody(_slots, pieces, _partialSums), pieces.Length, plan.Threads);
+
+        // Fixed blocks summed in a fixed order: the norm does not depend on the number of threads.
+        double sum = 0;
+        for (int k = 0; k < pieces.Length; k++)
+        {
+            sum += _partialSums[k];
+        }
+
+        return sum;
+    }
+
+    /// <inheritdoc/>
+    public unsafe void Update(StepPlan plan)
+    {
+        StateStorage state = _owner.StateStorage;
+        nint stateBase = (nint)Unsafe.AsPointer(ref state.Base);
+        if (plan.Layout.TensorCount == 1 && typeof(TParameter) != typeof(StochasticBFloat16Codec))
+        {
+            // One kernel call over the whole tensor: UpdateDriver splits it into chunks on up to the plan's limit.
+            Slot slot = _slots[0];
+            var arguments = new KernelArguments
+            {
+                Hyperparameters = plan.Hyperparameters(0),
+                HostState = plan.HostState(0),
+                Step = plan.Step,
+                GradientScale = plan.GradientScale,
+                Parameters = ref *(byte*)slot.Parameters,
+                Gradients = ref *(byte*)slot.Gradients,
+                State = ref *(byte*)stateBase,
+                StateStride = (nuint)state.Stride,
+                Length = (nuint)plan.Layout.LengthOf(0),
+                MaxDegreeOfParallelism = plan.MaxDegreeOfParallelism,
+            };
+            _owner.RunKernelOn<TParameter, TGradient, TState>(in arguments);
+            return;
+        }
+
+        ParallelUpdate.RunPieces(new UpdateBody(_owner, plan, _slots, stateBase, (nuint)state.Stride), plan.Pieces.Length, plan.Threads);
+    }
+
+    /// <summary>
+    /// Σ gᵢ² in double. Each square of a float32 is exact in double; lane j of the 16 accumulators sums the elements
+    /// i ≡ j (mod 16) in order, and the lanes are added in a fixed order, so the result depends only on the data.
+    /// </summary>
+    internal static double SumOfSquares(ref byte g, int n)
+    {
+        Vector256<double> a0 = Vector256<double>.Zero, a1 = a0, a2 = a0, a3 = a0;
+        int i = 0;
+        for (; i <= n - 16; i += 16)
+        {
+            (Vector256<double> lo0, Vector256<double> hi0) = Vector256.Widen(TGradient.Load256(ref g, (nuint)i));
+            (Vector256<double> lo1, Vector256<double> hi1) = Vector256.Widen(TGradient.Load256(ref g, (nuint)i + 8));
+            a0 += lo0 * lo0;
+            a1 += hi0 * hi0;
+            a2 += lo1 * lo1;
+            a3 += hi1 * hi1;
+        }
+
+        double tail = 0;
+        for (; i < n; i++)
+        {
+            double x = TGradient.Load(ref g, (nuint)i);
+            tail += x * x;
+        }
+
+        Vector256<double> sum = (a0 + a1) + (a2 + a3);
+        return ((sum.GetElement(0) + sum.GetElement(1)) + (sum.GetElement(2) + sum.GetElement(3))) + tail;
+    }
+
+    /// <summary>One piece of the norm pass: its Σ g² into its own partial sum.</summary>
+    [StructLayout(LayoutKind.Auto)]
+    private readonly unsafe struct NormBody(Slot[] slots, Piece[] pieces, double[] partialSums) : IPieceBody
+    {
+        public void Run(int piece)
+        {
+            Piece p = pieces[piece];
+            partialSums[piece] = SumOfSquares(ref *(byte*)(slots[p.Tensor].Gradients + ((nint)p.Start * TGradient.ElementSize)), p.Length);
+        }
+    }
+
+    /// <summary>One piece of the update: the generated kernel over the piece with its group's values, on this thread.</summary>
+    [StructLayout(LayoutKind.Auto)]
+    private readonly unsafe struct UpdateBody(Optimizer owner, StepPlan plan, Slot[] slots, nint state, nuint stride) : IPieceBody
+    {
+        public void Run(int piece)
+        {
+            Piece p = plan.Pieces[piece];
+            Slot slot = slots[p.Tensor];
+            if (typeof(TParameter) == typeof(StochasticBFloat16Codec))
+            {
+                StochasticRounding.SetSeed(plan.Options.RoundingSeed, plan.Step, p.Tensor, p.Start);
+            }
+
+            nint element = plan.Layout.StateOffsetOf(p.Tensor) + p.Start;
+            var arguments = new KernelArguments
+            {
+                Hyperparameters = plan.Hyperparameters(p.Group),
+                HostState = plan.HostState(p.Group),
+                Step = plan.Step,
+                GradientScale = plan.GradientScale,
+                Parameters = ref *(byte*)(slot.Parameters + ((nint)p.Start * TParameter.ElementSize)),
+                Gradients = ref *(byte*)(slot.Gradients + ((nint)p.Start * TGradient.ElementSize)),
+                State = ref *(byte*)(state + (element * TState.ElementSize)),
+                StateStride = stride,
+                ElementOffset = (ulong)element,
+                Length = (nuint)p.Length,
+                MaxDegreeOfParallelism = 1,
+            };
+            owner.RunKernelOn<TParameter, TGradient, TState>(in arguments);
+        }
+    }
+}
+
+/// <summary>One tensor's parameter and gradient buffers for one step: addresses pinned by the adapter.</summary>
+/// <param name="Parameters">The first parameter element.</param>
+/// <param name="Gradients">The first gradient element.</param>
+[StructLayout(LayoutKind.Auto)]
+internal readonly record struct Slot(nint Parameters, nint Gradients);
