@@ -3,6 +3,7 @@ using System.IO;
 using System.Runtime.InteropServices;
 using ILGPU;
 using ILGPU.Runtime;
+using OptGen.Engine;
 using Half = System.Half;
 
 namespace OptGen.Gpu;
@@ -68,7 +69,7 @@ public sealed class GpuOptimizer : IDisposable
         Accelerator = accelerator;
         ParameterLayout layout = optimizer.Layout;
         GpuChunk[] chunks = CreateChunks(layout);
-        GpuPiece[] pieces = CreatePieces(layout);
+        GpuPiece[] pieces = CreatePieces(optimizer);
         _pieceCount = pieces.Length;
         _updateThreads = (int)Math.Clamp(accelerator.MaxNumThreads, 1, Math.Max(1L, (long)chunks.Length << GpuChunk.Shift));
         _update = source.CreateGpuUpdate(accelerator, layout.GroupCount);
@@ -85,6 +86,7 @@ public sealed class GpuOptimizer : IDisposable
                 _norm = GpuGradientNorm.Load(accelerator);
             }
 
+            using Optimizer.StepGuard guard = optimizer.EnterGuard("new GpuOptimizer");
             UploadState();
         }
         catch
@@ -369,7 +371,8 @@ public sealed class GpuOptimizer : IDisposable
     public void SynchronizeHostState()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        StateStorage host = Optimizer.HostState;
+        using Optimizer.StepGuard guard = Optimizer.EnterGuard("GpuOptimizer.SynchronizeHostState");
+        StateStorage host = Optimizer.StateStorage;
         int length = Layout.StateLength;
         Accelerator.Synchronize();
         for (int k = 0; k < host.Count && length > 0; k++)
@@ -410,6 +413,7 @@ public sealed class GpuOptimizer : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         Accelerator.Synchronize();
         Optimizer.LoadCheckpoint(stream);
+        using Optimizer.StepGuard guard = Optimizer.EnterGuard("GpuOptimizer.LoadCheckpoint");
         UploadState();
     }
 
@@ -427,6 +431,7 @@ public sealed class GpuOptimizer : IDisposable
 
         SynchronizeHostState();
         Optimizer.ChangeStatePrecision(precision);
+        using Optimizer.StepGuard guard = Optimizer.EnterGuard("GpuOptimizer.ChangeStatePrecision");
         UploadState();
     }
 
@@ -437,6 +442,7 @@ public sealed class GpuOptimizer : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         Accelerator.Synchronize();
         Optimizer.Reset();
+        using Optimizer.StepGuard guard = Optimizer.EnterGuard("GpuOptimizer.Reset");
         UploadState();
     }
 
@@ -487,26 +493,18 @@ public sealed class GpuOptimizer : IDisposable
         return chunks;
     }
 
-    /// <summary>The gradient-norm pieces: the CPU engine's work pieces, in its order.</summary>
-    private static GpuPiece[] CreatePieces(ParameterLayout layout)
+    /// <summary>The gradient-norm pieces: the CPU engine's work pieces (<see cref="StepPlan.Pieces"/>), in its order.</summary>
+    private static GpuPiece[] CreatePieces(Optimizer optimizer)
     {
-        long count = 0;
-        for (int j = 0; j < layout.TensorCount; j++)
+        ParameterLayout layout = optimizer.Layout;
+        Piece[] pieces = optimizer.Plan.Pieces;
+        var table = new GpuPiece[pieces.Length];
+        for (int k = 0; k < pieces.Length; k++)
         {
-            count += (layout.LengthOf(j) + Optimizer.PieceLength - 1L) / Optimizer.PieceLength;
+            table[k] = new GpuPiece((long)layout.ArenaOffsetOf(pieces[k].Tensor) + pieces[k].Start, pieces[k].Length);
         }
 
-        var pieces = new GpuPiece[count];
-        long k = 0;
-        for (int j = 0; j < layout.TensorCount; j++)
-        {
-            for (int start = 0; start < layout.LengthOf(j); start += Optimizer.PieceLength)
-            {
-                pieces[k++] = new GpuPiece((long)layout.ArenaOffsetOf(j) + start, Math.Min(Optimizer.PieceLength, layout.LengthOf(j) - start));
-            }
-        }
-
-        return pieces;
+        return table;
     }
 
     private static bool Overlaps(in Operand a, in Operand b) =>
@@ -539,70 +537,67 @@ public sealed class GpuOptimizer : IDisposable
             throw new ArgumentException("The gradients overlap the optimizer's own state.", gradients.Name);
         }
 
-        // Every argument check is done: from here on the step happens (or is skipped as a whole).
+        // Every argument check is done: from here on the engine plans the step, and it happens or is skipped as a whole.
+        using Optimizer.StepGuard guard = Optimizer.EnterGuard("GpuOptimizer.Step");
         stream ??= Accelerator.DefaultStream;
-        int deviceFactor = 0;
+        var backend = new GpuBackend(this, stream, parameters, gradients, parameterCodec, gradientCodec);
         _lastOnDevice = false;
-        _last = new StepResult(Skipped: false, FoundNonFinite: false, double.NaN, 1.0, StepCount);
-        if (options.NeedsNorm && _norm is not null)
+        if (!options.NeedsNorm || options.SkipNonFinite || _norm is null)
         {
-            LaunchNorm(stream, gradients, gradientCodec, options);
-            deviceFactor = double.IsPositiveInfinity(options.MaxGradientNorm) ? 0 : 1;
-            if (options.SkipNonFinite)
-            {
-                // The skip decides whether the step is counted (and t of the bias corrections): the host needs the sum.
-                ReadResults(stream);
-                bool nonFinite = !double.IsFinite(_resultsHost[0]);
-                if (nonFinite)
-                {
-                    _last = new StepResult(Skipped: true, FoundNonFinite: true, _resultsHost[1], 1.0, StepCount);
-                    return;
-                }
-
-                _last = _last with { GradientNorm = _resultsHost[1], ClipFactor = _resultsHost[2] };
-            }
-            else
-            {
-                _lastOnDevice = true;
-            }
+            // The engine's own sequence. With skipping, the norm is read back: the skip decides whether the step is
+            // counted (and t of the bias corrections), so the host needs the sum before it plans the rest.
+            _last = Optimizer.RunStep(ref backend, options);
+            return;
         }
 
-        long step = Optimizer.PrepareDeviceStep();
-        if (_chunks is not null)
-        {
-            for (int k = 0; k < Layout.GroupCount; k++)
-            {
-                _update.SetGroup(k, Optimizer.GroupHyperparameters(k), Optimizer.GroupHostState(k), step);
-            }
+        // Clipping or the norm without skipping: the same phases, but the norm, the clip factor and the gradient
+        // factor stay on the device (GpuGradientNorm.Finish: the formulas of Optimizer.Decide), so nothing waits.
+        StepPlan plan = Optimizer.BeginStep(options);
+        LaunchNorm(stream, gradients, gradientCodec, options);
+        Optimizer.PrepareGroups(plan);
+        LaunchUpdate(plan, stream, parameters, gradients, parameterCodec, gradientCodec, deviceFactor: !double.IsPositiveInfinity(options.MaxGradientNorm));
+        _last = Optimizer.CommitStep(plan);
+        _lastOnDevice = true;
+    }
 
-            var views = new GpuUpdateViews
-            {
-                Chunks = _chunks.View.BaseView,
-                Factor = _factor.View.BaseView,
-                Parameters32 = parameters.Wide,
-                Parameters16 = parameters.Narrow,
-                Gradients32 = gradients.Wide,
-                Gradients16 = gradients.Narrow,
-                State32 = _state32 is null ? ArrayView<float>.Empty : _state32.View.BaseView,
-                State16 = _state16 is null ? ArrayView<ushort>.Empty : _state16.View.BaseView,
-            };
-            var launch = new GpuLaunch
-            {
-                ParameterCodec = parameterCodec,
-                GradientCodec = gradientCodec,
-                StateCodec = _state32 is null ? GpuCodec.BFloat16 : GpuCodec.Float32,
-                StateStride = StateStride,
-                Step = step,
-                RoundingSeed = options.RoundingSeed,
-                PieceLength = Optimizer.PieceLength,
-                GradientFactor = (float)options.GradientScale,
-                DeviceFactor = deviceFactor,
-            };
-            _update.Launch(stream, _updateThreads, views, launch);
+    /// <summary>The update launch of a planned step: each group's kernel struct from the plan, then one launch over every chunk.</summary>
+    private void LaunchUpdate(StepPlan plan, AcceleratorStream stream, in Operand parameters, in Operand gradients, int parameterCodec, int gradientCodec, bool deviceFactor)
+    {
+        if (_chunks is null)
+        {
+            // Launching an empty grid throws in ILGPU: a step over no elements only counts.
+            return;
         }
 
-        Optimizer.CompleteDeviceStep(step);
-        _last = _last with { StepCount = step };
+        for (int k = 0; k < Layout.GroupCount; k++)
+        {
+            _update.SetGroup(k, plan.Hyperparameters(k), plan.HostState(k), plan.Step);
+        }
+
+        var views = new GpuUpdateViews
+        {
+            Chunks = _chunks.View.BaseView,
+            Factor = _factor.View.BaseView,
+            Parameters32 = parameters.Wide,
+            Parameters16 = parameters.Narrow,
+            Gradients32 = gradients.Wide,
+            Gradients16 = gradients.Narrow,
+            State32 = _state32 is null ? ArrayView<float>.Empty : _state32.View.BaseView,
+            State16 = _state16 is null ? ArrayView<ushort>.Empty : _state16.View.BaseView,
+        };
+        var launch = new GpuLaunch
+        {
+            ParameterCodec = parameterCodec,
+            GradientCodec = gradientCodec,
+            StateCodec = _state32 is null ? GpuCodec.BFloat16 : GpuCodec.Float32,
+            StateStride = StateStride,
+            Step = plan.Step,
+            RoundingSeed = plan.Options.RoundingSeed,
+            PieceLength = StepPlan.PieceLength,
+            GradientFactor = (float)plan.GradientScale,
+            DeviceFactor = deviceFactor ? 1 : 0,
+        };
+        _update.Launch(stream, _updateThreads, views, launch);
     }
 
     private void LaunchNorm(AcceleratorStream stream, in Operand gradients, int gradientCodec, StepOptions options)
@@ -621,10 +616,10 @@ public sealed class GpuOptimizer : IDisposable
     private void ReadResults(AcceleratorStream stream) =>
         _results.View.BaseView.CopyToCPU(stream, ref _resultsHost[0], _resultsHost.Length);
 
-    /// <summary>(Re)allocates the device state in the host optimizer's precision and copies the host state there.</summary>
+    /// <summary>(Re)allocates the device state in the host optimizer's precision and copies the host state there; inside the optimizer's guard.</summary>
     private void UploadState()
     {
-        StateStorage host = Optimizer.HostState;
+        StateStorage host = Optimizer.StateStorage;
         int length = Layout.StateLength;
         long size = Math.Max(1, host.Count * StateStride);
         bool single = host.ElementSize == sizeof(float);
@@ -677,6 +672,28 @@ public sealed class GpuOptimizer : IDisposable
         }
 
         return index;
+    }
+
+    /// <summary>The GPU backend of the step engine for one step's buffers: the norm reduction read back, and the update launch.</summary>
+    [StructLayout(LayoutKind.Auto)]
+    private readonly struct GpuBackend(GpuOptimizer owner, AcceleratorStream stream, Operand parameters, Operand gradients, int parameterCodec, int gradientCodec) : IStepBackend
+    {
+        /// <inheritdoc/>
+        public double SumOfSquares(StepPlan plan)
+        {
+            if (owner._norm is null)
+            {
+                return 0;
+            }
+
+            owner.LaunchNorm(stream, gradients, gradientCodec, plan.Options);
+            owner.ReadResults(stream);
+            return owner._resultsHost[0];
+        }
+
+        /// <inheritdoc/>
+        public void Update(StepPlan plan) =>
+            owner.LaunchUpdate(plan, stream, parameters, gradients, parameterCodec, gradientCodec, deviceFactor: false);
     }
 
     /// <summary>A parameter or gradient arena as the kernel takes it: a float32 view or a 16-bit view, with its buffer and byte range for the checks.</summary>
