@@ -133,6 +133,20 @@ public sealed class GpuTrainingTests : IClassFixture<CpuAcceleratorFixture>
         ParityTests.AssertBitIdentical(state[0], Snapshot(gpu)[0], "state");
     }
 
+    [Fact]
+    public void AStepFromInsideAStepIsRefusedByTheEngineGuard()
+    {
+        var adam = new Adam(4);
+        using var gpu = new GpuOptimizer(adam, _accelerator);
+        float[] inner = [1f, 1f, 1f, 1f];
+        adam.SetSchedule("LearningRate", new Reentrant(() => gpu.Step(inner, [1f, 1f, 1f, 1f])));
+        float[] p = [1f, 2f, 3f, 4f];
+        Assert.Throws<InvalidOperationException>(() => gpu.Step(p, [1f, 1f, 1f, 1f]));
+        Assert.Equal(0, gpu.StepCount);
+        Assert.Equal([1f, 2f, 3f, 4f], p);
+        Assert.Equal([1f, 1f, 1f, 1f], inner);
+    }
+
     [Theory]
     [InlineData(StatePrecision.Float32)]
     [InlineData(StatePrecision.BFloat16)]
@@ -266,6 +280,16 @@ public sealed class GpuTrainingTests : IClassFixture<CpuAcceleratorFixture>
         Assert.Equal("gradients", Assert.Throws<ArgumentException>(() => gpu.Step(halves.SubView(0, 16), halves.SubView(8, 16))).ParamName);
         Assert.Equal("parameters", Assert.Throws<ArgumentException>(() => gpu.Step(bfloat.View, bfloat.View)).ParamName);
         Assert.Equal(0, gpu.StepCount);
+    }
+
+    /// <summary>A schedule that calls back into the optimizer (a second step while the first is being planned).</summary>
+    private sealed class Reentrant(Action action) : Schedule
+    {
+        public override double ValueAt(long step)
+        {
+            action();
+            return 0.001;
+        }
     }
 
     private static Adam BFloat16Adam()

@@ -35,10 +35,25 @@ public sealed partial class PtxSnapshotTests
         Snapshot.Verify("Adam.Kernel", ptx, ".ptx", ScrubPtx);
     }
 
-    /// <summary>The kernel method the generator emitted for <paramref name="optimizer"/>, compiled to PTX for sm_80.</summary>
-    internal static string CompileToPtx(Type optimizer)
+    [Theory]
+    [InlineData("LaneSums")]
+    [InlineData("PieceSums")]
+    [InlineData("Finish")]
+    public void GradientNormKernelsCompileToPtx(string name)
     {
-        MethodInfo kernel = GpuKernelOf(optimizer);
+        // The device reduction is runtime code, not generated: compile it for sm_80 too, so a construct CUDA cannot
+        // take (it ran only on the CPU accelerator in the other tests) fails here, without a GPU.
+        MethodInfo kernel = typeof(GpuOptimizer).Assembly.GetType("OptGen.Gpu.GpuGradientNorm")!.GetMethod(name, BindingFlags.Static | BindingFlags.NonPublic)!;
+        string ptx = Compile(kernel);
+        Assert.Contains(".entry", ptx, StringComparison.Ordinal);
+        Assert.Contains(".f64", ptx, StringComparison.Ordinal);
+    }
+
+    /// <summary>The kernel method the generator emitted for <paramref name="optimizer"/>, compiled to PTX for sm_80.</summary>
+    internal static string CompileToPtx(Type optimizer) => Compile(GpuKernelOf(optimizer));
+
+    private static string Compile(MethodInfo kernel)
+    {
         using Context context = Context.Create(builder => builder.Optimize(OptimizationLevel.O1).Math(MathMode.Default));
         using var backend = new PTXBackend(context, new CudaCapabilityContext(CudaArchitecture.SM_80), CudaArchitecture.SM_80, CudaInstructionSet.ISA_80, nvvmAPI: null);
         EntryPointDescription entry = EntryPointDescription.FromImplicitlyGroupedKernel(kernel);
