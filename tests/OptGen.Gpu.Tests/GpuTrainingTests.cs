@@ -147,6 +147,35 @@ public sealed class GpuTrainingTests : IClassFixture<CpuAcceleratorFixture>
         Assert.Equal([1f, 1f, 1f, 1f], inner);
     }
 
+    [Fact]
+    public void SteppingOrConvertingTheHostOptimizerBehindTheGpuIsDetected()
+    {
+        var adam = new Adam(6);
+        var reference = new Adam(6);
+        using var gpu = new GpuOptimizer(adam, _accelerator);
+        float[] p = [1f, 2f, 3f, 4f, 5f, 6f];
+        float[] expected = (float[])p.Clone();
+        float[] g = [0.5f, -1f, 2f, 0f, 1f, -3f];
+        gpu.Step(p, g);
+        reference.Step(expected, g, null);
+
+        // The host optimizer stepped directly: its step count moved without the device state.
+        adam.Step(new float[6], g);
+        float[] before = (float[])p.Clone();
+        var error = Assert.Throws<InvalidOperationException>(() => gpu.Step(p, g));
+        Assert.Contains("ReloadFromHost", error.Message, StringComparison.Ordinal);
+        ParityTests.AssertBitIdentical(before, p, "parameters");
+
+        // Converted directly: also refused until reloaded.
+        adam.Reset();
+        adam.ChangeStatePrecision(StatePrecision.BFloat16);
+        Assert.Throws<InvalidOperationException>(() => gpu.Step(p, g));
+        gpu.ReloadFromHost();
+        Assert.Equal(StatePrecision.BFloat16, gpu.StatePrecision);
+        gpu.Step(p, g);
+        Assert.Equal(1, gpu.StepCount);
+    }
+
     [Theory]
     [InlineData(StatePrecision.Float32)]
     [InlineData(StatePrecision.BFloat16)]

@@ -20,8 +20,9 @@ namespace OptGen.Gpu;
 /// <see cref="Optimizer.SetSchedule(string, Schedule?)"/> or <see cref="ParameterGroup.SetSchedule"/> applies, and the host optimizer's
 /// <see cref="Optimizer.StepCount"/> counts the device steps. The per-element state lives on the device; the host
 /// optimizer's own state buffers are its staging copy, written only by <see cref="SaveCheckpoint(Stream)"/> and
-/// <see cref="SynchronizeHostState"/>. Do not step the host optimizer itself while a <see cref="GpuOptimizer"/>
-/// drives it.</para>
+/// <see cref="SynchronizeHostState"/>. Step, reset, load and convert the host optimizer through this object while it
+/// drives it: a step refuses to run when the host optimizer's step count or state precision changed behind its back
+/// (<see cref="ReloadFromHost"/> takes the host's state).</para>
 /// <para>A step synchronises with the device only when <see cref="StepOptions.SkipNonFinite"/> is set (the skip
 /// decision needs the norm on the host before the step is counted) or when <see cref="LastResult"/> is read;
 /// otherwise every launch, the gradient-norm reduction and the clip factor included, is queued on the stream.</para>
@@ -46,6 +47,10 @@ public sealed class GpuOptimizer : IDisposable
     private MemoryBuffer1D<float, Stride1D.Dense>? _stagingParameters;
     private MemoryBuffer1D<float, Stride1D.Dense>? _stagingGradients;
     private StepResult _last;
+
+    // The host optimizer's step count when the device state was last written by this object: a different count at
+    // the next step means the host optimizer was stepped, reset or loaded directly, and the device state is stale.
+    private long _deviceStepCount;
     private bool _lastOnDevice;
     private bool _disposed;
 
@@ -389,6 +394,19 @@ public sealed class GpuOptimizer : IDisposable
     }
 
     /// <summary>
+    /// Copies the host optimizer's state buffers to the device and takes its step count: after the host optimizer was
+    /// stepped, reset, loaded or converted directly, which makes <c>Step</c> refuse to run on the stale device state.
+    /// </summary>
+    /// <exception cref="ObjectDisposedException">This object was disposed.</exception>
+    public void ReloadFromHost()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        using Optimizer.StepGuard guard = Optimizer.EnterGuard("GpuOptimizer.ReloadFromHost");
+        Accelerator.Synchronize();
+        UploadState();
+    }
+
+    /// <summary>
     /// Writes a checkpoint of the device state with the host optimizer's hyperparameters, carried scalars and step
     /// count: the host optimizer's own checkpoint format, so either side can load it.
     /// </summary>
@@ -539,6 +557,13 @@ public sealed class GpuOptimizer : IDisposable
 
         // Every argument check is done: from here on the engine plans the step, and it happens or is skipped as a whole.
         using Optimizer.StepGuard guard = Optimizer.EnterGuard("GpuOptimizer.Step");
+        if (Optimizer.StepCount != _deviceStepCount || Optimizer.StatePrecision != (_state32 is null ? StatePrecision.BFloat16 : StatePrecision.Float32))
+        {
+            throw new InvalidOperationException(
+                $"The host optimizer was changed directly (step count {Optimizer.StepCount}, {Optimizer.StatePrecision} state; the device state is at step {_deviceStepCount}): " +
+                "while a GpuOptimizer drives it, step, reset, load and convert it through the GpuOptimizer. Call ReloadFromHost to take the host optimizer's state. Nothing was written.");
+        }
+
         stream ??= Accelerator.DefaultStream;
         var backend = new GpuBackend(this, stream, parameters, gradients, parameterCodec, gradientCodec);
         _lastOnDevice = false;
@@ -547,6 +572,7 @@ public sealed class GpuOptimizer : IDisposable
             // The engine's own sequence. With skipping, the norm is read back: the skip decides whether the step is
             // counted (and t of the bias corrections), so the host needs the sum before it plans the rest.
             _last = Optimizer.RunStep(ref backend, options);
+            _deviceStepCount = Optimizer.StepCount;
             return;
         }
 
@@ -557,6 +583,7 @@ public sealed class GpuOptimizer : IDisposable
         Optimizer.PrepareGroups(plan);
         LaunchUpdate(plan, stream, parameters, gradients, parameterCodec, gradientCodec, deviceFactor: !double.IsPositiveInfinity(options.MaxGradientNorm));
         _last = Optimizer.CommitStep(plan);
+        _deviceStepCount = Optimizer.StepCount;
         _lastOnDevice = true;
     }
 
@@ -619,6 +646,7 @@ public sealed class GpuOptimizer : IDisposable
     /// <summary>(Re)allocates the device state in the host optimizer's precision and copies the host state there; inside the optimizer's guard.</summary>
     private void UploadState()
     {
+        _deviceStepCount = Optimizer.StepCount;
         StateStorage host = Optimizer.StateStorage;
         int length = Layout.StateLength;
         long size = Math.Max(1, host.Count * StateStride);
