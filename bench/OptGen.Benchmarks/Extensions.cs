@@ -8,7 +8,7 @@ using System.Runtime.InteropServices;
 namespace OptGen.Benchmarks;
 
 /// <summary>
-/// The <c>many-tensors</c> and <c>bf16-state</c> pairs, for Adam (skipped when <c>--rule</c> excludes Adam), at every
+/// The <c>many-tensors</c>, <c>bf16-state</c> and <c>training</c> pairs, for Adam (skipped when <c>--rule</c> excludes Adam), at every
 /// thread count of <see cref="QuickOptions.Threads"/>, measured interleaved by <see cref="QuickRunner.Measure"/>.
 /// </summary>
 internal static class Extensions
@@ -27,20 +27,17 @@ internal static class Extensions
             yield break;
         }
 
-        foreach (PairResult result in ManyTensors(options))
+        foreach (Func<QuickOptions, IEnumerable<PairResult>> pairs in new Func<QuickOptions, IEnumerable<PairResult>>[] { ManyTensors, Bf16State, Training })
         {
-            yield return result;
-        }
+            foreach (PairResult result in pairs(options))
+            {
+                yield return result;
+            }
 
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        GC.Collect();
-        foreach (PairResult result in Bf16State(options))
-        {
-            yield return result;
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            GC.Collect();
         }
-
-        GC.Collect();
     }
 
     /// <summary>The extra pairs' code paths (parameter sets, BFloat16 state) 60 times each at 1 and 2 threads, on small tensors.</summary>
@@ -52,6 +49,9 @@ internal static class Extensions
         ReadOnlyMemory<float>[] gradients = [g.Memory[..(4 << 10)], g.Memory[(4 << 10)..]];
         var bf16 = new Adam(elements);
         bf16.ChangeStatePrecision(StatePrecision.BFloat16);
+        var training = new Adam(new ParameterLayout(new[] { 4 << 10 }, new[] { elements }));
+        training.SetSchedule("LearningRate", Schedule.Cosine(1e-3, 1_000_000));
+        var plain = new Adam(elements);
         for (int i = 0; i < 60; i++)
         {
             foreach (int threads in new[] { 1, 2 })
@@ -59,6 +59,9 @@ internal static class Extensions
                 var stepOptions = new StepOptions { MaxDegreeOfParallelism = threads };
                 many.Step(parameters, gradients, stepOptions);
                 bf16.Step(p.Span[..elements], g.Span[..elements], stepOptions);
+                training.Step(p.Span, g.Span, new StepOptions { MaxDegreeOfParallelism = threads, MaxGradientNorm = 1, SkipNonFinite = true });
+                plain.MaxDegreeOfParallelism = threads;
+                plain.Step(p.Span[..elements], g.Span[..elements]);
             }
         }
     }
@@ -74,6 +77,11 @@ internal static class Extensions
     /// </summary>
     private static IEnumerable<PairResult> ManyTensors(QuickOptions options)
     {
+        if (!Selected(options, "many-tensors"))
+        {
+            yield break;
+        }
+
         int[] lengths = Mix.SelectMany(m => Enumerable.Repeat(m.Elements, m.Count)).ToArray();
         int total = lengths.Sum();
         var many = new Adam(new ParameterLayout(lengths));
@@ -113,6 +121,11 @@ internal static class Extensions
     /// </summary>
     private static IEnumerable<PairResult> Bf16State(QuickOptions options)
     {
+        if (!Selected(options, "bf16-state"))
+        {
+            yield break;
+        }
+
         var fp32 = new Adam(Bf16Elements);
         var bf16 = new Adam(Bf16Elements);
         bf16.ChangeStatePrecision(StatePrecision.BFloat16);
@@ -127,6 +140,64 @@ internal static class Extensions
                 null, options);
         }
     }
+
+    /// <summary>The tensor mix of the training pair: 200 tensors, 16M elements in all.</summary>
+    private static readonly (int Count, int Elements)[] TrainingMix = [(100, 4 << 10), (80, 128 << 10), (19, 300_000), (1, 181_856)];
+
+    /// <summary>
+    /// training/Adam/16777216/&lt;threads&gt;: a training step ÷ the plain step of the same size. The training step is
+    /// one arena of 200 tensors of mixed sizes in 2 groups (weight decay in one), a cosine schedule on the learning
+    /// rate, global-norm clipping and skipping non-finite gradients (so a read-only norm pass over g before the
+    /// update), through <c>Step(Span&lt;float&gt;, ReadOnlySpan&lt;float&gt;, StepOptions)</c>; the plain step is one
+    /// tensor through <c>Step(Span&lt;float&gt;, ReadOnlySpan&lt;float&gt;)</c> with the optimizer's
+    /// MaxDegreeOfParallelism. Both on pinned, staggered arenas (see <see cref="ManyTensors"/>). The ratio is the
+    /// engine's overhead (planning, pieces, schedule) plus the norm pass: g read once more, 4 of Adam's 28 bytes per
+    /// element.
+    /// </summary>
+    private static IEnumerable<PairResult> Training(QuickOptions options)
+    {
+        if (!Selected(options, "training"))
+        {
+            yield break;
+        }
+
+        int[] lengths = TrainingMix.SelectMany(m => Enumerable.Repeat(m.Elements, m.Count)).ToArray();
+        int total = lengths.Sum();
+        var training = new Adam(new ParameterLayout(lengths[..120], lengths[120..]));
+        training.Groups[1]["WeightDecay"] = 0.01;
+        training.SetSchedule("LearningRate", Schedule.Cosine(1e-3, 1_000_000));
+        (PinnedBuffer trainingP, PinnedBuffer trainingG) = Arenas(training, total);
+
+        var plain = new Adam(total);
+        (PinnedBuffer plainP, PinnedBuffer plainG) = Arenas(plain, total);
+        var clipped = new Adam(total);
+        foreach (int threads in options.Threads)
+        {
+            var stepOptions = new StepOptions { MaxDegreeOfParallelism = threads, MaxGradientNorm = 1, SkipNonFinite = true };
+            var noClip = new StepOptions { MaxDegreeOfParallelism = threads };
+            plain.MaxDegreeOfParallelism = threads;
+            yield return QuickRunner.Measure(
+                $"training/Adam/{total}/{threads}", "200 tensors, 2 groups, cosine, clip + skip", "plain one tensor",
+                () => training.Step(trainingP.Span, trainingG.Span, stepOptions),
+                () => plain.Step(plainP.Span, plainG.Span),
+                null, options);
+
+            // The two parts of that ratio: the engine without the norm pass, and the norm pass alone.
+            yield return QuickRunner.Measure(
+                $"training-no-clip/Adam/{total}/{threads}", "200 tensors, 2 groups, cosine", "plain one tensor",
+                () => training.Step(trainingP.Span, trainingG.Span, noClip),
+                () => plain.Step(plainP.Span, plainG.Span),
+                null, options);
+            yield return QuickRunner.Measure(
+                $"clip-skip/Adam/{total}/{threads}", "one tensor, clip + skip", "plain one tensor",
+                () => clipped.Step(plainP.Span, plainG.Span, stepOptions),
+                () => plain.Step(plainP.Span, plainG.Span),
+                null, options);
+        }
+    }
+
+    private static bool Selected(QuickOptions options, string pair) =>
+        options.PairFilter is null || pair.StartsWith(options.PairFilter, StringComparison.OrdinalIgnoreCase);
 
     /// <summary>Pinned p and g arenas filled as <see cref="Workload"/> fills them, continuing the state's page stagger.</summary>
     private static (PinnedBuffer P, PinnedBuffer G) Arenas(Optimizer optimizer, int total)

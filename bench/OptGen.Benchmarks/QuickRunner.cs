@@ -43,7 +43,14 @@ public sealed record QuickOptions
     /// <summary>Only rules whose name contains this (case-insensitive), or all.</summary>
     public string? RuleFilter { get; init; }
 
-    /// <summary>Parses <c>--sizes 1M,16M --threads 1,2 --baseline-sizes 16M --budget-ms 800 --rule adam --stagger 16M --hoisted 1M --full</c>.</summary>
+    /// <summary>Only the extra pairs (<c>many-tensors</c>, <c>bf16-state</c>, <c>training</c>) whose name starts with this, or all.</summary>
+    public string? PairFilter { get; init; }
+
+    /// <summary>
+    /// Parses <c>--sizes 1M,16M --threads 1,2 --baseline-sizes 16M --budget-ms 800 --rule adam --stagger 16M --hoisted 1M --full</c>,
+    /// and <c>--pairs training</c>: only the extra pairs whose name starts with the prefix, and no per-rule pairs
+    /// unless <c>--sizes</c> follows.
+    /// </summary>
     public static QuickOptions Parse(string[] args)
     {
         var options = new QuickOptions();
@@ -61,6 +68,7 @@ public sealed record QuickOptions
                 "--rule" => options with { RuleFilter = Next() },
                 "--stagger" => options with { StaggerSizes = ParseSizes(Next()) },
                 "--hoisted" => options with { HoistedSizes = ParseSizes(Next()) },
+                "--pairs" => options with { PairFilter = Next(), Sizes = [] },
                 _ => throw new ArgumentException($"Unknown quick-mode option '{args[i]}'."),
             };
         }
