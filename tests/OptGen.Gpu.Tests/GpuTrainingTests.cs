@@ -253,6 +253,32 @@ public sealed class GpuTrainingTests : IClassFixture<CpuAcceleratorFixture>
     }
 
     [Fact]
+    public void CheckpointFilesRoundTripThroughTheDevice()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"optgen-gpu-{Guid.NewGuid():N}.ckpt");
+        try
+        {
+            var layout = new ParameterLayout(new[] { 12, 5 });
+            using var gpu = new GpuOptimizer(new RmsProp(layout), _accelerator);
+            float[] p = Enumerable.Range(0, 17).Select(i => i / 17f).ToArray();
+            gpu.Step(p, Enumerable.Range(0, 17).Select(i => 1f - (i / 8f)).ToArray());
+            gpu.SaveCheckpoint(path);
+
+            var cpu = new RmsProp(layout);
+            cpu.LoadCheckpoint(path);
+            TrainingParityTests.AssertState(cpu, gpu);
+
+            using var other = new GpuOptimizer(new RmsProp(layout), _accelerator);
+            other.LoadCheckpoint(path);
+            TrainingParityTests.AssertState(cpu, other);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
     public void ARefusedCheckpointLeavesTheDeviceStateAsItWas()
     {
         using var gpu = new GpuOptimizer(new Adam(20), _accelerator);

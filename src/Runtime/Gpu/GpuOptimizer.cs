@@ -418,6 +418,28 @@ public sealed class GpuOptimizer : IDisposable
         Optimizer.SaveCheckpoint(stream);
     }
 
+    /// <summary>Writes a checkpoint of the device state to a file, atomically, as <see cref="Optimizer.SaveCheckpoint(string)"/> does.</summary>
+    /// <param name="path">The file to write (replaced only once the new checkpoint is complete).</param>
+    /// <exception cref="ObjectDisposedException">This object was disposed.</exception>
+    public void SaveCheckpoint(string path)
+    {
+        SynchronizeHostState();
+        Optimizer.SaveCheckpoint(path);
+    }
+
+    /// <summary>Loads a checkpoint file into the host optimizer, then its state onto the device; see <see cref="LoadCheckpoint(Stream)"/>.</summary>
+    /// <param name="path">The checkpoint file.</param>
+    /// <exception cref="CheckpointException">The checkpoint is malformed or of another rule or layout.</exception>
+    /// <exception cref="ObjectDisposedException">This object was disposed.</exception>
+    public void LoadCheckpoint(string path)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        Accelerator.Synchronize();
+        Optimizer.LoadCheckpoint(path);
+        using Optimizer.StepGuard guard = Optimizer.EnterGuard("GpuOptimizer.LoadCheckpoint");
+        UploadState();
+    }
+
     /// <summary>
     /// Loads a checkpoint (written by <see cref="SaveCheckpoint(Stream)"/> or by <see cref="Optimizer.SaveCheckpoint(Stream)"/>
     /// of the same rule and layout) into the host optimizer, then its state onto the device. A checkpoint the host
