@@ -72,6 +72,9 @@ public sealed class GpuOptimizer : IDisposable
 
         Optimizer = optimizer;
         Accelerator = accelerator;
+
+        // The optimizer's plan (its pieces) and state are read inside its guard, like a step's.
+        using Optimizer.StepGuard guard = optimizer.EnterGuard("new GpuOptimizer");
         ParameterLayout layout = optimizer.Layout;
         GpuChunk[] chunks = CreateChunks(layout);
         GpuPiece[] pieces = CreatePieces(optimizer);
@@ -91,7 +94,6 @@ public sealed class GpuOptimizer : IDisposable
                 _norm = GpuGradientNorm.Load(accelerator);
             }
 
-            using Optimizer.StepGuard guard = optimizer.EnterGuard("new GpuOptimizer");
             UploadState();
         }
         catch
@@ -158,7 +160,8 @@ public sealed class GpuOptimizer : IDisposable
     /// <param name="options">Unscaling, clipping, skipping; null for <see cref="StepOptions.Default"/>. <see cref="StepOptions.MaxDegreeOfParallelism"/> does not apply.</param>
     /// <param name="stream">The stream to launch on; the accelerator's default stream when null.</param>
     /// <exception cref="ArgumentException">A view is invalid, has the wrong length, lives on another accelerator, or overlaps another buffer. Nothing is written.</exception>
-    /// <exception cref="InvalidOperationException">A schedule gives an out-of-range value. Nothing is written.</exception>
+    /// <exception cref="InvalidOperationException">A schedule gives an out-of-range value, another thread is using the optimizer, or the host optimizer was stepped or converted behind this object. Nothing is written.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A per-step scalar of the rule is not finite in float32. Nothing is written.</exception>
     /// <exception cref="ObjectDisposedException">This object was disposed.</exception>
     public void Step(ArrayView<float> parameters, ArrayView<float> gradients, StepOptions? options = null, AcceleratorStream? stream = null) =>
         StepCore(Operand.Of(parameters, nameof(parameters)), Operand.Of(gradients, nameof(gradients)), GpuCodec.Float32, GpuCodec.Float32, options, stream);
@@ -169,6 +172,8 @@ public sealed class GpuOptimizer : IDisposable
     /// <param name="options">Unscaling, clipping, skipping; null for the defaults.</param>
     /// <param name="stream">The stream to launch on; the default stream when null.</param>
     /// <exception cref="ArgumentException">A view is invalid, has the wrong length, lives on another accelerator, or overlaps another buffer. Nothing is written.</exception>
+    /// <exception cref="InvalidOperationException">A schedule gives an out-of-range value, another thread is using the optimizer, or the host optimizer was stepped or converted behind this object. Nothing is written.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A per-step scalar of the rule is not finite in float32. Nothing is written.</exception>
     /// <exception cref="ObjectDisposedException">This object was disposed.</exception>
     public void Step(ArrayView<Half> parameters, ArrayView<Half> gradients, StepOptions? options = null, AcceleratorStream? stream = null) =>
         StepCore(Operand.Of(parameters, nameof(parameters)), Operand.Of(gradients, nameof(gradients)), GpuCodec.Half, GpuCodec.Half, options, stream);
@@ -182,6 +187,8 @@ public sealed class GpuOptimizer : IDisposable
     /// <param name="options">Unscaling, clipping, skipping, rounding; null for the defaults.</param>
     /// <param name="stream">The stream to launch on; the default stream when null.</param>
     /// <exception cref="ArgumentException">A view is invalid, has the wrong length, lives on another accelerator, or overlaps another buffer. Nothing is written.</exception>
+    /// <exception cref="InvalidOperationException">A schedule gives an out-of-range value, another thread is using the optimizer, or the host optimizer was stepped or converted behind this object. Nothing is written.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A per-step scalar of the rule is not finite in float32. Nothing is written.</exception>
     /// <exception cref="ObjectDisposedException">This object was disposed.</exception>
     public void Step(ArrayView<BFloat16> parameters, ArrayView<BFloat16> gradients, StepOptions? options = null, AcceleratorStream? stream = null) =>
         StepCore(
@@ -198,6 +205,8 @@ public sealed class GpuOptimizer : IDisposable
     /// <param name="options">Unscaling, clipping, skipping; null for the defaults.</param>
     /// <param name="stream">The stream to launch on; the default stream when null.</param>
     /// <exception cref="ArgumentException">A view is invalid, has the wrong length, lives on another accelerator, or overlaps another buffer. Nothing is written.</exception>
+    /// <exception cref="InvalidOperationException">A schedule gives an out-of-range value, another thread is using the optimizer, or the host optimizer was stepped or converted behind this object. Nothing is written.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A per-step scalar of the rule is not finite in float32. Nothing is written.</exception>
     /// <exception cref="ObjectDisposedException">This object was disposed.</exception>
     public void Step(ArrayView<float> parameters, ArrayView<Half> gradients, StepOptions? options = null, AcceleratorStream? stream = null) =>
         StepCore(Operand.Of(parameters, nameof(parameters)), Operand.Of(gradients, nameof(gradients)), GpuCodec.Float32, GpuCodec.Half, options, stream);
@@ -208,6 +217,8 @@ public sealed class GpuOptimizer : IDisposable
     /// <param name="options">Unscaling, clipping, skipping; null for the defaults.</param>
     /// <param name="stream">The stream to launch on; the default stream when null.</param>
     /// <exception cref="ArgumentException">A view is invalid, has the wrong length, lives on another accelerator, or overlaps another buffer. Nothing is written.</exception>
+    /// <exception cref="InvalidOperationException">A schedule gives an out-of-range value, another thread is using the optimizer, or the host optimizer was stepped or converted behind this object. Nothing is written.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A per-step scalar of the rule is not finite in float32. Nothing is written.</exception>
     /// <exception cref="ObjectDisposedException">This object was disposed.</exception>
     public void Step(ArrayView<float> parameters, ArrayView<BFloat16> gradients, StepOptions? options = null, AcceleratorStream? stream = null) =>
         StepCore(Operand.Of(parameters, nameof(parameters)), Operand.Of(gradients, nameof(gradients)), GpuCodec.Float32, GpuCodec.BFloat16, options, stream);
@@ -218,6 +229,8 @@ public sealed class GpuOptimizer : IDisposable
     /// <param name="stream">The stream to launch on; the accelerator's default stream when null.</param>
     /// <exception cref="ArgumentNullException">A buffer is null.</exception>
     /// <exception cref="ArgumentException">A buffer has the wrong length, lives on another accelerator, or is the other buffer. Nothing is written.</exception>
+    /// <exception cref="InvalidOperationException">A schedule gives an out-of-range value, another thread is using the optimizer, or the host optimizer was stepped or converted behind this object. Nothing is written.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A per-step scalar of the rule is not finite in float32. Nothing is written.</exception>
     /// <exception cref="ObjectDisposedException">This object was disposed.</exception>
     public void Step(MemoryBuffer1D<float, Stride1D.Dense> parameters, MemoryBuffer1D<float, Stride1D.Dense> gradients, AcceleratorStream? stream = null)
     {
@@ -235,6 +248,8 @@ public sealed class GpuOptimizer : IDisposable
     /// <param name="options">Unscaling, clipping, skipping; null for <see cref="StepOptions.Default"/>.</param>
     /// <returns>What the step did (as <see cref="LastResult"/>).</returns>
     /// <exception cref="ArgumentException">A length differs from <see cref="Length"/>, or the buffers overlap. Nothing is written.</exception>
+    /// <exception cref="InvalidOperationException">A schedule gives an out-of-range value, another thread is using the optimizer, or the host optimizer was stepped or converted behind this object. Nothing is written.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A per-step scalar of the rule is not finite in float32. Nothing is written.</exception>
     /// <exception cref="ObjectDisposedException">This object was disposed.</exception>
     public StepResult Step(Span<float> parameters, ReadOnlySpan<float> gradients, StepOptions? options = null)
     {
