@@ -3,7 +3,9 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.IO;
 using System.Linq;
+using System.Runtime.CompilerServices;
 using System.Threading;
+using OptGen.Kernels;
 using Xunit;
 using static OptGen.Runtime.Tests.TrainingTestData;
 
@@ -239,6 +241,82 @@ public sealed class ConcurrencyTests
         Assert.Equal(StatePrecision.Float32, adam.StatePrecision);
         AssertStateEquals(Replay(2), adam, "after the rejected calls");
         Assert.NotEqual(parameters[0], p[0]);
+    }
+
+    [Fact]
+    public void AnExceptionOnAPoolWorkerReachesTheCallerInsteadOfEndingTheProcess()
+    {
+        const int length = 8 * ParallelUpdate.MinimumElementsPerThread;
+        float[] p = new float[length];
+        float[] g = new float[length];
+        float[] s = new float[length];
+        ThrowingOffCallerKernel.Caller = Environment.CurrentManagedThreadId;
+
+        // A worker that starts late is revoked and the caller does its chunks; retry until one joins (bounded).
+        Exception? caught = null;
+        long deadline = Environment.TickCount64 + 5000;
+        for (int attempt = 0; caught is null && (attempt < 20 || Environment.TickCount64 < deadline) && attempt < 2000; attempt++)
+        {
+            var arguments = new KernelArguments
+            {
+                Step = 1,
+                GradientScale = 1,
+                Parameters = ref Unsafe.As<float, byte>(ref p[0]),
+                Gradients = ref Unsafe.As<float, byte>(ref g[0]),
+                State = ref Unsafe.As<float, byte>(ref s[0]),
+                StateStride = (nuint)length,
+                Length = (nuint)length,
+                MaxDegreeOfParallelism = 2,
+            };
+            try
+            {
+                UpdateDriver.Run<ThrowingOffCallerKernel, Float32Codec, Float32Codec, Float32Codec>(default, in arguments);
+            }
+            catch (InvalidOperationException e)
+            {
+                caught = e;
+            }
+        }
+
+        Assert.True(caught is not null || Environment.ProcessorCount == 1, "no pool worker joined a 2-thread update");
+        if (caught is not null)
+        {
+            Assert.Equal("thrown on a pool worker", caught.Message);
+        }
+    }
+
+    /// <summary>A kernel that throws when run on any thread but <see cref="Caller"/>.</summary>
+    private readonly struct ThrowingOffCallerKernel : IUpdateKernel
+    {
+        public static int Caller;
+
+        public static int StateCount => 1;
+
+        public void Step<TP, TG, TS>(ref byte p, ref byte g, ref byte s, nuint stride, nuint i)
+            where TP : struct, IElementCodec
+            where TG : struct, IElementCodec
+            where TS : struct, IElementCodec
+        {
+            if (Environment.CurrentManagedThreadId != Volatile.Read(ref Caller))
+            {
+                throw new InvalidOperationException("thrown on a pool worker");
+            }
+        }
+
+        public void Step128<TP, TG, TS>(ref byte p, ref byte g, ref byte s, nuint stride, nuint i)
+            where TP : struct, IElementCodec
+            where TG : struct, IElementCodec
+            where TS : struct, IElementCodec => Step<TP, TG, TS>(ref p, ref g, ref s, stride, i);
+
+        public void Step256<TP, TG, TS>(ref byte p, ref byte g, ref byte s, nuint stride, nuint i)
+            where TP : struct, IElementCodec
+            where TG : struct, IElementCodec
+            where TS : struct, IElementCodec => Step<TP, TG, TS>(ref p, ref g, ref s, stride, i);
+
+        public void Step512<TP, TG, TS>(ref byte p, ref byte g, ref byte s, nuint stride, nuint i)
+            where TP : struct, IElementCodec
+            where TG : struct, IElementCodec
+            where TS : struct, IElementCodec => Step<TP, TG, TS>(ref p, ref g, ref s, stride, i);
     }
 
     /// <summary>A schedule that runs <paramref name="inside"/> (while the step holds the guard) and gives 1e-3.</summary>

@@ -189,7 +189,7 @@ public sealed class StepEngineAllocationTests
     [InlineData(1, 2, true)]
     public void MaxDegreeOfParallelismHasOneMeaning(int optimizerLimit, int optionsLimit, bool usesPool)
     {
-        // A schedule and clipping set: today's engine used to switch such steps to every core.
+        // A schedule and clipping set: the engine before this one switched such steps to every core.
         const int length = 4 * ParallelUpdate.MinimumElementsPerThread;
         var adam = new Adam(length) { MaxDegreeOfParallelism = optimizerLimit };
         adam.SetSchedule("LearningRate", Schedule.Cosine(1e-3, 100));

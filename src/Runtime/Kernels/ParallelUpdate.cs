@@ -1,12 +1,14 @@
 using System;
 using System.Runtime.CompilerServices;
+using System.Runtime.ExceptionServices;
 using System.Threading;
 
 namespace OptGen.Kernels;
 
 /// <summary>
 /// Splits one fused update across cores: the tensor is cut into fixed <see cref="ChunkElements"/>-element chunks
-/// that the calling thread and up to <c>threads − 1</c> thread-pool workers claim one at a time.
+/// that the calling thread and up to <c>threads − 1</c> thread-pool workers claim one at a time. The step engine's
+/// pieces (many tensors, the norm pass) are handed out the same way by <c>RunPieces</c>.
 /// </summary>
 /// <remarks>
 /// <para>Chunk boundaries depend only on the tensor's length, never on the thread count, and are multiples of 16
@@ -124,6 +126,11 @@ public static class ParallelUpdate
             {
                 _job.RunChunks();
             }
+            catch (Exception e)
+            {
+                // Never let it escape on a pool thread (that ends the process): the caller rethrows it.
+                _job.Fail(e);
+            }
             finally
             {
                 Volatile.Write(ref _state, Done);
@@ -158,9 +165,20 @@ public static class ParallelUpdate
     private abstract class JobBase
     {
         private Worker[] _workers = [];
+        private ExceptionDispatchInfo? _failure;
 
         /// <summary>Claims and runs chunks until none are left.</summary>
         public abstract void RunChunks();
+
+        /// <summary>Records the first exception of any thread and lets no further chunk be claimed.</summary>
+        public void Fail(Exception exception)
+        {
+            Interlocked.CompareExchange(ref _failure, ExceptionDispatchInfo.Capture(exception), null);
+            StopClaims();
+        }
+
+        /// <summary>Makes every later claim find no work left.</summary>
+        protected abstract void StopClaims();
 
         /// <summary>
         /// Runs <see cref="RunChunks"/> on the calling thread and up to <paramref name="threads"/> − 1 pool workers and
@@ -186,12 +204,25 @@ public static class ParallelUpdate
                 _workers[w].Queue();
             }
 
-            RunChunks();
-
-            for (int w = 0; w < threads - 1; w++)
+            try
             {
-                _workers[w].Complete();
+                RunChunks();
             }
+            catch (Exception e)
+            {
+                Fail(e);
+            }
+            finally
+            {
+                // Even after a failure: no worker may touch the caller's buffers once this returns.
+                for (int w = 0; w < threads - 1; w++)
+                {
+                    _workers[w].Complete();
+                }
+            }
+
+            ExceptionDispatchInfo? failure = Interlocked.Exchange(ref _failure, null);
+            failure?.Throw();
         }
     }
 
@@ -223,6 +254,8 @@ public static class ParallelUpdate
                 _body = default;
             }
         }
+
+        protected override void StopClaims() => Volatile.Write(ref _next, _count);
 
         public override void RunChunks()
         {
@@ -266,9 +299,17 @@ public static class ParallelUpdate
             _length = length;
             _chunkCount = (int)((length + ChunkElements - 1) / ChunkElements);
             Volatile.Write(ref _nextChunk, 0);
-            RunOnThreads(threads);
-            _p = _g = _s = null;
+            try
+            {
+                RunOnThreads(threads);
+            }
+            finally
+            {
+                _p = _g = _s = null;
+            }
         }
+
+        protected override void StopClaims() => Volatile.Write(ref _nextChunk, _chunkCount);
 
         public override void RunChunks()
         {

@@ -17,7 +17,7 @@ public sealed class StepOptions
     private readonly double _maxGradientNorm = double.PositiveInfinity;
     private readonly int _maxDegreeOfParallelism = -1;
 
-    /// <summary>Plain steps: no unscaling, no clipping, no norm, every core.</summary>
+    /// <summary>Plain steps: no unscaling, no clipping, no norm, the optimizer's parallelism.</summary>
     public static StepOptions Default { get; } = new();
 
     /// <summary>
@@ -78,8 +78,10 @@ public sealed class StepOptions
     public bool ComputeGradientNorm { get; init; }
 
     /// <summary>
-    /// The most cores one step may use; −1 (the default) for every core. Results do not depend on it: the work is
-    /// split at 16-element boundaries and the norm is summed in fixed blocks in a fixed order.
+    /// The most cores this step may use: −1 (the default) follows the optimizer's
+    /// <see cref="Optimizer.MaxDegreeOfParallelism"/>; any other value overrides it for the step, and 1 keeps the step
+    /// on the calling thread (no thread-pool work). Results do not depend on it: the work is split at 16-element
+    /// boundaries and the norm is summed in fixed blocks in a fixed order.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">The value is 0 or below −1.</exception>
     public int MaxDegreeOfParallelism
@@ -89,7 +91,7 @@ public sealed class StepOptions
         {
             if (value == 0 || value < -1)
             {
-                throw new ArgumentOutOfRangeException(nameof(MaxDegreeOfParallelism), value, "MaxDegreeOfParallelism must be -1 (every core) or >= 1.");
+                throw new ArgumentOutOfRangeException(nameof(MaxDegreeOfParallelism), value, "MaxDegreeOfParallelism must be -1 (the optimizer's MaxDegreeOfParallelism) or >= 1.");
             }
 
             _maxDegreeOfParallelism = value;
