@@ -148,6 +148,43 @@ public sealed class GpuTrainingTests : IClassFixture<CpuAcceleratorFixture>
     }
 
     [Fact]
+    public void TwoThreadsSteppingOneGpuOptimizerGetExceptionsNeverLostSteps()
+    {
+        // The optimizer is not thread-safe; the engine's guard turns concurrent use into InvalidOperationException.
+        var layout = new ParameterLayout(new[] { 3000, 17 }, new[] { 500 });
+        using var gpu = new GpuOptimizer(new Adam(layout), _accelerator);
+        using MemoryBuffer1D<float, Stride1D.Dense> p1 = _accelerator.Allocate1D<float>(layout.TotalLength);
+        using MemoryBuffer1D<float, Stride1D.Dense> p2 = _accelerator.Allocate1D<float>(layout.TotalLength);
+        using MemoryBuffer1D<float, Stride1D.Dense> g = _accelerator.Allocate1D(Enumerable.Repeat(0.5f, layout.TotalLength).ToArray());
+        int successes = 0;
+        var options = new StepOptions { MaxGradientNorm = 1.0 };
+        DateTime end = DateTime.UtcNow.AddMilliseconds(400);
+        void Hammer(MemoryBuffer1D<float, Stride1D.Dense> p)
+        {
+            while (DateTime.UtcNow < end)
+            {
+                try
+                {
+                    gpu.Step(p.View, g.View, options);
+                    System.Threading.Interlocked.Increment(ref successes);
+                }
+                catch (InvalidOperationException)
+                {
+                    // Refused: the other thread held the optimizer's guard; nothing was written.
+                }
+            }
+        }
+
+        var other = new System.Threading.Thread(() => Hammer(p2));
+        other.Start();
+        Hammer(p1);
+        other.Join();
+        Assert.Equal(successes, gpu.StepCount);
+        Assert.True(successes > 0);
+        Assert.True(double.IsFinite(gpu.LastResult.GradientNorm));
+    }
+
+    [Fact]
     public void SteppingOrConvertingTheHostOptimizerBehindTheGpuIsDetected()
     {
         var adam = new Adam(6);
