@@ -36,7 +36,9 @@ public readonly struct GpuUpdateViews
 
 /// <summary>
 /// A rule's GPU update on one accelerator: the compiled kernel and one kernel struct per parameter group, made by
-/// the rule's own <c>CreateKernel</c> (the CPU path's host code) and passed by value (<see cref="GpuGroups{TKernel}"/>). Created by the generated <see cref="IGpuKernelSource.CreateGpuUpdate"/>; used by <see cref="GpuOptimizer"/>.
+/// the rule's own <c>CreateKernel</c> (the CPU path's host code) and passed by value (<see cref="GpuGroups{TKernel}"/>;
+/// a device buffer beyond <see cref="GpuGroups{TKernel}.MaxByValue"/> groups). Created by the generated
+/// <see cref="IGpuKernelSource.CreateGpuUpdate"/>; used by <see cref="GpuOptimizer"/>.
 /// </summary>
 [EditorBrowsable(EditorBrowsableState.Never)]
 public abstract class GpuUpdate : IDisposable
@@ -48,10 +50,13 @@ public abstract class GpuUpdate : IDisposable
     /// <param name="step">The step number t.</param>
     public abstract void SetGroup(int group, ReadOnlySpan<double> hyperparameters, ReadOnlySpan<double> hostState, long step);
 
-    /// <summary>Copies the group kernel structs to the device and launches the update over every chunk, asynchronously on <paramref name="stream"/>.</summary>
+    /// <summary>
+    /// Launches the update over every chunk with the group kernel structs set by <see cref="SetGroup"/>, asynchronously
+    /// on <paramref name="stream"/> (beyond <see cref="GpuGroups{TKernel}.MaxByValue"/> groups, their copy to the device waits for the stream first).
+    /// </summary>
     public abstract void Launch(AcceleratorStream stream, int threads, in GpuUpdateViews views, GpuLaunch launch);
 
-    /// <summary>Frees the device buffer of the kernel structs.</summary>
+    /// <summary>Frees the device buffer of the kernel structs (if any).</summary>
     public abstract void Dispose();
 }
 
