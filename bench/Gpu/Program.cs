@@ -1,9 +1,11 @@
 // The fused Adam step on a GPU: achieved bandwidth against a device-to-device copy and against a kernel that moves
-// exactly Adam's bytes, all in one run on one device. See docs/gpu-benchmark.md.
+// exactly Adam's bytes, and 200 mixed-size tensors in one launch against one tensor of the same total size, all in
+// one run on one device. See docs/gpu-benchmark.md.
 //
-//   OptGen.Bench.Gpu [--device cuda|cpu] [--sizes 16M,256M] [--steps 100] [--warmup 10] [--json results.json]
+//   OptGen.Bench.Gpu [--device cuda|cpu] [--sizes 16M,256M] [--tensors 200] [--steps 100] [--warmup 10] [--json results.json] [--check]
 //
-// Exit codes: 0 done, 2 no such device, 3 bad arguments, 4 the results are not finite.
+// --check first compares the device backend with the CPU engine (docs/gpu-benchmark.md, "Correctness on the GPU").
+// Exit codes: 0 done, 2 no such device, 3 bad arguments, 4 the results are not finite, 5 the check failed.
 
 using System;
 using System.Collections.Generic;
@@ -61,8 +63,13 @@ internal static class Program
         Console.WriteLine($"date (UTC): {DateTime.UtcNow:yyyy-MM-dd HH:mm}; .NET {Environment.Version}; ILGPU {typeof(Context).Assembly.GetName().Version}");
         Console.WriteLine($"steps: {options.Steps} timed after {options.Warmup} warm-up; bandwidth in GB/s (10^9 bytes/s); Adam moves {AdamBytesPerElement} B/element, a copy {CopyBytesPerElement} B/element");
         Console.WriteLine();
-        Console.WriteLine("| elements | Adam step (ms) | Adam GB/s | same-bytes kernel GB/s | D2D copy GB/s | Adam / same-bytes | Adam / copy |");
-        Console.WriteLine("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        if (options.Check && !Check(accelerator, options.Device == "cuda" ? 1 << 20 : 1 << 14))
+        {
+            return 5;
+        }
+
+        Console.WriteLine($"| elements | Adam step (ms) | Adam GB/s | same-bytes kernel GB/s | D2D copy GB/s | Adam / same-bytes | Adam / copy | {options.Tensors} tensors step (ms) | {options.Tensors} tensors / one |");
+        Console.WriteLine("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
 
         var rows = new List<Dictionary<string, object>>();
         foreach (long n in options.Sizes)
@@ -87,6 +94,7 @@ internal static class Program
                 ["dotnet"] = Environment.Version.ToString(),
                 ["ilgpu"] = typeof(Context).Assembly.GetName().Version?.ToString() ?? string.Empty,
                 ["steps"] = options.Steps,
+                ["tensors"] = options.Tensors,
                 ["results"] = rows,
             };
             File.WriteAllText(options.Json, JsonSerializer.Serialize(document, new JsonSerializerOptions { WriteIndented = true }));
@@ -122,6 +130,12 @@ internal static class Program
 
         // The driver's device-to-device copy of one buffer.
         double copySeconds = Time(accelerator, options, () => p.View.CopyTo(copy.View));
+        gpu.Dispose();
+
+        // The same total size as many mixed-size tensors in two groups, one launch per step over the arenas.
+        var layout = MixedLayout(n, options.Tensors);
+        using var many = new GpuOptimizer(new Adam(layout), accelerator);
+        double manySeconds = Time(accelerator, options, () => many.Step(p.View, g.View));
 
         float[] sample = new float[Math.Min(n, 1024)];
         p.View.SubView(0, sample.Length).CopyToCPU(sample);
@@ -136,7 +150,7 @@ internal static class Program
         double copyGBs = CopyBytesPerElement * (double)n / copySeconds / 1e9;
         Console.WriteLine(string.Create(
             CultureInfo.InvariantCulture,
-            $"| {n:N0} | {adamSeconds * 1e3:F3} | {adamGBs:F0} | {sameGBs:F0} | {copyGBs:F0} | {adamGBs / sameGBs:F2} | {adamGBs / copyGBs:F2} |"));
+            $"| {n:N0} | {adamSeconds * 1e3:F3} | {adamGBs:F0} | {sameGBs:F0} | {copyGBs:F0} | {adamGBs / sameGBs:F2} | {adamGBs / copyGBs:F2} | {manySeconds * 1e3:F3} | {manySeconds / adamSeconds:F2} |"));
         return new Dictionary<string, object>
         {
             ["elements"] = n,
@@ -147,7 +161,140 @@ internal static class Program
             ["copyGBs"] = copyGBs,
             ["adamOverSameBytes"] = adamGBs / sameGBs,
             ["adamOverCopy"] = adamGBs / copyGBs,
+            ["tensorsStepMs"] = manySeconds * 1e3,
+            ["tensorsOverOne"] = manySeconds / adamSeconds,
         };
+    }
+
+    /// <summary>
+    /// <paramref name="count"/> tensors of mixed sizes summing to <paramref name="n"/>: weight wⱼ = 1 + (j·2654435761 mod 2³²)
+    /// mod 1000, length ⌊n·wⱼ/Σw⌋, the remainder to the last; the first half in group 0, the rest in group 1.
+    /// torch_adam.py builds the same lengths.
+    /// </summary>
+    private static ParameterLayout MixedLayout(int n, int count)
+    {
+        long[] weights = Enumerable.Range(0, count).Select(j => 1 + (((uint)j * 2654435761u) % 1000)).Select(w => (long)w).ToArray();
+        long total = weights.Sum();
+        int[] lengths = weights.Select(w => (int)(n * w / total)).ToArray();
+        lengths[^1] += n - lengths.Sum();
+        return new ParameterLayout(lengths[..(count / 2)], lengths[(count / 2)..]);
+    }
+
+    /// <summary>
+    /// The device backend against the CPU engine on this accelerator: several rules × parameter precisions × state
+    /// precisions on 200 mixed tensors (<paramref name="n"/> elements) in 2 groups with a schedule, clipping and unscaling, 20 steps. Prints the
+    /// largest difference of the parameters relative to their magnitude, and of the gradient norm; fails above 10⁻³
+    /// (a GPU may fuse multiply-adds, so the runs drift apart by a few ULP per step; a broken kernel is off by far more).
+    /// </summary>
+    private static bool Check(Accelerator accelerator, int n)
+    {
+        Console.WriteLine("| check: rule | parameters | state | steps | max |Δp|/max|p| | max relative Δ norm | bit-identical parameters |");
+        Console.WriteLine("| --- | --- | --- | ---: | ---: | ---: | --- |");
+        bool ok = true;
+        ParameterLayout layout = MixedLayout(n, 200);
+        foreach (string rule in new[] { "Adam", "AdamW", "SgdMomentum", "RmsProp", "NAdam" })
+        {
+            foreach (string kind in new[] { "float32", "bfloat16" })
+            {
+                foreach (StatePrecision state in new[] { StatePrecision.Float32, StatePrecision.BFloat16 })
+                {
+                    ok &= CheckOne(accelerator, layout, rule, kind, state);
+                }
+            }
+        }
+
+        Console.WriteLine(ok ? "check: passed" : "check: FAILED");
+        Console.WriteLine();
+        return ok;
+    }
+
+    private static bool CheckOne(Accelerator accelerator, ParameterLayout layout, string rule, string kind, StatePrecision state)
+    {
+        const int steps = 20;
+        Optimizer Create()
+        {
+            Optimizer optimizer = rule switch
+            {
+                "Adam" => new Adam(layout),
+                "AdamW" => new AdamW(layout),
+                "SgdMomentum" => new SgdMomentum(layout),
+                "RmsProp" => new RmsProp(layout),
+                _ => new NAdam(layout),
+            };
+            optimizer.ChangeStatePrecision(state);
+            optimizer.Groups[1]["LearningRate"] = optimizer["LearningRate"] * 0.5;
+            optimizer.SetSchedule("LearningRate", Schedule.Cosine(optimizer["LearningRate"], steps));
+            return optimizer;
+        }
+
+        Optimizer cpu = Create();
+        using var gpu = new GpuOptimizer(Create(), accelerator);
+        int n = layout.TotalLength;
+        var random = new Random(1);
+        float[] p = Enumerable.Range(0, n).Select(_ => (float)((random.NextDouble() * 2) - 1)).ToArray();
+        float[] g = new float[n];
+        var options = new StepOptions { GradientScale = 0.5, MaxGradientNorm = 50 };
+        double normError = 0;
+        float[] result;
+        if (kind == "float32")
+        {
+            using MemoryBuffer1D<float, Stride1D.Dense> dp = accelerator.Allocate1D(p);
+            using MemoryBuffer1D<float, Stride1D.Dense> dg = accelerator.Allocate1D<float>(n);
+            for (int step = 0; step < steps; step++)
+            {
+                Fill(random, g);
+                StepResult expected = cpu.Step(p, g, options);
+                dg.CopyFromCPU(g);
+                gpu.Step(dp.View, dg.View, options);
+                normError = Math.Max(normError, Math.Abs(gpu.LastResult.GradientNorm - expected.GradientNorm) / expected.GradientNorm);
+            }
+
+            result = dp.GetAsArray1D();
+        }
+        else
+        {
+            BFloat16[] pb = p.Select(x => (BFloat16)x).ToArray();
+            BFloat16[] gb = new BFloat16[n];
+            using MemoryBuffer1D<BFloat16, Stride1D.Dense> dp = accelerator.Allocate1D(pb);
+            using MemoryBuffer1D<BFloat16, Stride1D.Dense> dg = accelerator.Allocate1D<BFloat16>(n);
+            for (int step = 0; step < steps; step++)
+            {
+                Fill(random, g);
+                for (int i = 0; i < n; i++)
+                {
+                    gb[i] = (BFloat16)g[i];
+                }
+
+                StepResult expected = cpu.Step(pb, gb, options);
+                dg.CopyFromCPU(gb);
+                gpu.Step(dp.View, dg.View, options);
+                normError = Math.Max(normError, Math.Abs(gpu.LastResult.GradientNorm - expected.GradientNorm) / expected.GradientNorm);
+            }
+
+            p = pb.Select(x => (float)x).ToArray();
+            result = dp.GetAsArray1D().Select(x => (float)x).ToArray();
+        }
+
+        double scale = p.Max(x => Math.Abs((double)x));
+        double error = 0;
+        bool identical = true;
+        for (int i = 0; i < n; i++)
+        {
+            error = Math.Max(error, Math.Abs((double)result[i] - p[i]) / scale);
+            identical &= BitConverter.SingleToInt32Bits(result[i]) == BitConverter.SingleToInt32Bits(p[i]);
+        }
+
+        bool ok = error <= 1e-3 && normError <= 1e-6 && gpu.StepCount == cpu.StepCount;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {rule} | {kind} | {state} | {steps} | {error:E2} | {normError:E2} | {(identical ? "yes" : "no")} |{(ok ? string.Empty : " FAILED")}"));
+        return ok;
+    }
+
+    private static void Fill(Random random, float[] g)
+    {
+        for (int i = 0; i < g.Length; i++)
+        {
+            g[i] = (float)(((random.NextDouble() * 2) - 1) * Math.Pow(10, random.Next(-3, 2)));
+        }
     }
 
     /// <summary>Seconds per call: <see cref="Options.Warmup"/> untimed calls, then the mean over <see cref="Options.Steps"/>.</summary>
@@ -191,22 +338,29 @@ internal static class Program
         }
     }
 
-    private sealed record Options(string Device, long[] Sizes, int Steps, int Warmup, string? Json)
+    private sealed record Options(string Device, long[] Sizes, int Tensors, int Steps, int Warmup, string? Json, bool Check)
     {
         public static Options Parse(string[] args)
         {
-            var options = new Options("cuda", new[] { 16L << 20, 256L << 20 }, 100, 10, null);
+            var options = new Options("cuda", new[] { 16L << 20, 256L << 20 }, 200, 100, 10, null, false);
             for (int i = 0; i < args.Length; i++)
             {
+                if (args[i] == "--check")
+                {
+                    options = options with { Check = true };
+                    continue;
+                }
+
                 string value = i + 1 < args.Length ? args[i + 1] : throw new ArgumentException($"{args[i]} needs a value.");
                 options = args[i] switch
                 {
                     "--device" when value is "cuda" or "cpu" => options with { Device = value },
                     "--sizes" => options with { Sizes = value.Split(',').Select(ParseSize).ToArray() },
+                    "--tensors" when int.TryParse(value, CultureInfo.InvariantCulture, out int tensors) && tensors >= 2 => options with { Tensors = tensors },
                     "--steps" => options with { Steps = int.Parse(value, CultureInfo.InvariantCulture) },
                     "--warmup" => options with { Warmup = int.Parse(value, CultureInfo.InvariantCulture) },
                     "--json" => options with { Json = value },
-                    _ => throw new ArgumentException($"Unknown option {args[i]} {value}. Options: --device cuda|cpu, --sizes 16M,256M, --steps N, --warmup N, --json FILE."),
+                    _ => throw new ArgumentException($"Unknown option {args[i]} {value}. Options: --device cuda|cpu, --sizes 16M,256M, --tensors 200, --steps N, --warmup N, --json FILE, --check."),
                 };
                 i++;
             }

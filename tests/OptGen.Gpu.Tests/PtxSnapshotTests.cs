@@ -18,11 +18,13 @@ namespace OptGen.Gpu.Tests;
 /// backend directly, kept as a golden file so that a change to the emitted GPU code shows in review.
 /// </summary>
 /// <remarks>
-/// What to look for in the snapshot: one <c>ld.f32</c> per input and one <c>st.f32</c> per output (4 + 3 for Adam)
-/// inside the grid-stride loop, the per-step scalars loaded once from the kernel struct parameter, correctly rounded
-/// <c>div.rn.f32</c> and <c>sqrt.rn.f32</c>, and no <c>fma</c>. Note that ILGPU writes <c>mul.f32</c>/<c>add.f32</c>
-/// without <c>.rn</c>, which lets ptxas contract them into FMAs: on a real GPU results may differ from the CPU paths
-/// by a few ULP (docs/gpu.md).
+/// What to look for in the snapshot: the group kernel structs read from the parameter space (<c>ld.param.f32</c>
+/// from <c>_groups</c>; on the GPU these become constant-bank operands), one table lookup per element (the chunk's
+/// <c>ld.v4.b32</c>/<c>ld.v2.b64</c>), the element loads behind uniform branches on the storage formats
+/// (<c>ld.f32</c> for float32, <c>ld.b16</c> for half/bfloat16), correctly rounded <c>div.rn.f32</c> and
+/// <c>sqrt.rn.f32</c>, and no <c>fma</c>. Note that ILGPU writes <c>mul.f32</c>/<c>add.f32</c> without <c>.rn</c>,
+/// which lets ptxas contract them into FMAs: on a real GPU results may differ from the CPU paths by a few ULP
+/// (docs/gpu.md).
 /// </remarks>
 public sealed partial class PtxSnapshotTests
 {
@@ -35,10 +37,25 @@ public sealed partial class PtxSnapshotTests
         Snapshot.Verify("Adam.Kernel", ptx, ".ptx", ScrubPtx);
     }
 
-    /// <summary>The kernel method the generator emitted for <paramref name="optimizer"/>, compiled to PTX for sm_80.</summary>
-    internal static string CompileToPtx(Type optimizer)
+    [Theory]
+    [InlineData("LaneSums")]
+    [InlineData("PieceSums")]
+    [InlineData("Finish")]
+    public void GradientNormKernelsCompileToPtx(string name)
     {
-        MethodInfo kernel = GpuKernelOf(optimizer);
+        // The device reduction is runtime code, not generated: compile it for sm_80 too, so a construct CUDA cannot
+        // take (it ran only on the CPU accelerator in the other tests) fails here, without a GPU.
+        MethodInfo kernel = typeof(GpuOptimizer).Assembly.GetType("OptGen.Gpu.GpuGradientNorm")!.GetMethod(name, BindingFlags.Static | BindingFlags.NonPublic)!;
+        string ptx = Compile(kernel);
+        Assert.Contains(".entry", ptx, StringComparison.Ordinal);
+        Assert.Contains(".f64", ptx, StringComparison.Ordinal);
+    }
+
+    /// <summary>The kernel method the generator emitted for <paramref name="optimizer"/>, compiled to PTX for sm_80.</summary>
+    internal static string CompileToPtx(Type optimizer) => Compile(GpuKernelOf(optimizer));
+
+    private static string Compile(MethodInfo kernel)
+    {
         using Context context = Context.Create(builder => builder.Optimize(OptimizationLevel.O1).Math(MathMode.Default));
         using var backend = new PTXBackend(context, new CudaCapabilityContext(CudaArchitecture.SM_80), CudaArchitecture.SM_80, CudaInstructionSet.ISA_80, nvvmAPI: null);
         EntryPointDescription entry = EntryPointDescription.FromImplicitlyGroupedKernel(kernel);

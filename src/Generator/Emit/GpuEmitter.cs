@@ -17,6 +17,7 @@ namespace OptGen.Generator.Emit
         internal const string IlgpuMarkerType = "ILGPU.Index1D";
 
         private const string View = "global::ILGPU.ArrayView<float>";
+        private const string View16 = "global::ILGPU.ArrayView<ushort>";
         private const string Accelerator = "global::ILGPU.Runtime.Accelerator";
         private const string Stream = "global::ILGPU.Runtime.AcceleratorStream";
 
@@ -32,7 +33,8 @@ namespace OptGen.Generator.Emit
         public static string EmitKernel(KernelModel kernel, IReadOnlyList<string> users)
         {
             string name = GpuKernelName(kernel);
-            string launcher = LauncherType(kernel);
+            string kernelType = $"global::{CpuEmitter.KernelNamespace}.{kernel.Name}";
+            bool random = ExprText.UsesRandom(kernel.Body);
             var w = new SourceWriter();
             Header(w);
             w.Open("namespace " + CpuEmitter.KernelNamespace);
@@ -40,47 +42,62 @@ namespace OptGen.Generator.Emit
             w.Line($"/// The ILGPU kernel of <see cref=\"{kernel.Name}\"/>, the fused per-element update of " + string.Join(", ", users.Select(u => $"<see cref=\"global::{u}\"/>")) + ".");
             w.Line("/// </summary>");
             w.Line("/// <remarks>");
-            w.Line($"/// <para>Per element, a thread loads p, g and the state, calls <see cref=\"{kernel.Name}.Invoke({(ExprText.UsesRandom(kernel.Body) ? "ulong, " : string.Empty)}ref float, float{string.Concat(kernel.StateSymbols.Select(_ => ", ref float"))})\"/>,");
-            w.Line("/// the same scalar update the CPU path runs, and stores p and the state back. The per-step scalars travel in");
-            w.Line("/// the kernel struct, passed by value as the second kernel parameter.</para>");
+            w.Line("/// <para>One launch updates every tensor of a parameter layout: the tensor table (<c>chunks</c>) cuts the tensors into");
+            w.Line("/// chunks of at most 2048 elements, each with its tensor, parameter group and offsets (as PyTorch's multi-tensor apply).");
+            w.Line($"/// Per element, a thread loads p, g and the state in their storage formats, calls <see cref=\"{kernel.Name}.Invoke({(random ? "ulong, " : string.Empty)}ref float, float{string.Concat(kernel.StateSymbols.Select(_ => ", ref float"))})\"/>");
+            w.Line("/// of its group's kernel struct, the same scalar update the CPU path runs, and stores p and the state back.</para>");
+            w.Line("/// <para>The gradient is multiplied by the step's gradient factor (unscaling × clipping, computed on the device when");
+            w.Line("/// clipping) before the call; the kernel structs are made with gradient scale 1, whose sign carries <c>maximize</c>, so the");
+            w.Line("/// product is the CPU's g·GradientScale bit for bit.</para>");
             w.Line("/// <para>" + CpuEmitter.Xml(CpuEmitter.Traffic(kernel)) + "</para>");
             w.Line("/// </remarks>");
             w.Line(CpuEmitter.GeneratedCodeAttribute);
             w.Open($"internal static class {name}");
-            w.Line("private static readonly global::System.Runtime.CompilerServices.ConditionalWeakTable<" + Accelerator + ", " + launcher + "> Loaded = new();");
+            w.Line("private static readonly global::System.Runtime.CompilerServices.ConditionalWeakTable<" + Accelerator + ", " + LauncherType(kernel) + "> Loaded = new();");
             w.Line();
 
-            // The kernel.
-            var parameters = new List<string> { "global::ILGPU.Index1D index", $"global::{CpuEmitter.KernelNamespace}.{kernel.Name} kernel", $"{View} p", $"{View} g" };
-            parameters.AddRange(kernel.StateSymbols.Select(s => $"{View} {s}"));
             w.Line("/// <summary>");
-            w.Line("/// Updates p and every state buffer in place, element by element: a grid-stride loop, so one launch of any");
-            w.Line("/// size covers every element (on the CPU accelerator a few threads walk long runs; on a GPU one wave of");
-            w.Line("/// resident threads streams through memory).");
+            w.Line("/// Updates every element of every chunk in place: a grid-stride loop over the chunks' virtual indices (chunk c holds");
+            w.Line("/// c·2048 … c·2048 + its length − 1), so one launch of any size covers every tensor.");
             w.Line("/// </summary>");
-            w.Line("/// <param name=\"index\">The thread: its first element.</param>");
-            w.Line("/// <param name=\"kernel\">The step's per-step scalars.</param>");
-            w.Line("/// <param name=\"p\">The parameters.</param>");
-            w.Line("/// <param name=\"g\">The gradients (read only).</param>");
-            foreach (string s in kernel.StateSymbols)
+            w.Line("/// <param name=\"index\">The thread: its first virtual index.</param>");
+            w.Line("/// <param name=\"groups\">The kernel struct of each parameter group, by value (up to 8 groups).</param>");
+            w.Line("/// <param name=\"table\">The kernel structs on the device, for layouts with more groups.</param>");
+            w.Line("/// <param name=\"chunks\">The tensor table.</param>");
+            w.Line("/// <param name=\"factor\">The device-computed gradient factor (one element; read when <c>launch.DeviceFactor</c> is 1).</param>");
+            w.Line("/// <param name=\"p32\">float32 parameters (or empty).</param>");
+            w.Line("/// <param name=\"p16\">16-bit parameters (or empty).</param>");
+            w.Line("/// <param name=\"g32\">float32 gradients (or empty; read only).</param>");
+            w.Line("/// <param name=\"g16\">16-bit gradients (or empty; read only).</param>");
+            w.Line("/// <param name=\"s32\">float32 state planes" + (kernel.StateSymbols.Count > 0 ? " (" + string.Join(", ", kernel.StateSymbols) + ", <c>launch.StateStride</c> apart)" : string.Empty) + " (or empty).</param>");
+            w.Line("/// <param name=\"s16\">bfloat16 state planes (or empty).</param>");
+            w.Line("/// <param name=\"launch\">Storage formats, the state stride, the gradient factor, the thread count and the rounding inputs.</param>");
+            w.Open($"public static void Kernel(global::ILGPU.Index1D index, global::OptGen.Gpu.GpuGroups<{kernelType}> groups, global::ILGPU.ArrayView<{kernelType}> table, global::ILGPU.ArrayView<global::OptGen.Gpu.GpuChunk> chunks, {View} factor, {View} p32, {View16} p16, {View} g32, {View16} g16, {View} s32, {View16} s16, global::OptGen.Gpu.GpuLaunch launch)");
+            w.Line("float gradientFactor = launch.DeviceFactor != 0 ? factor[0] : launch.GradientFactor;");
+            w.Line("long end = chunks.Length << global::OptGen.Gpu.GpuChunk.Shift;");
+            w.Open("for (long v = index; v < end; v += launch.Stride)");
+            w.Line("global::OptGen.Gpu.GpuChunk chunk = chunks[v >> global::OptGen.Gpu.GpuChunk.Shift];");
+            w.Line("int local = (int)(v & (global::OptGen.Gpu.GpuChunk.Capacity - 1));");
+            w.Open("if (local >= chunk.Length)");
+            w.Line("continue;");
+            w.Close();
+            w.Line();
+            w.Line($"{kernelType} kernel = groups.Count <= global::OptGen.Gpu.GpuGroups<{kernelType}>.MaxByValue ? groups.Get(chunk.Group) : table[chunk.Group];");
+            w.Line("long e = chunk.ArenaStart + local;");
+            w.Line("long s = chunk.StateStart + local;");
+            w.Line("int t = chunk.TensorStart + local;");
+            w.Line("float p_i = global::OptGen.Gpu.GpuElements.Load(launch.ParameterCodec, p32, p16, e);");
+            w.Line("float g_i = global::OptGen.Gpu.GpuElements.Load(launch.GradientCodec, g32, g16, e) * gradientFactor;");
+            for (int k = 0; k < kernel.StateSymbols.Count; k++)
             {
-                w.Line($"/// <param name=\"{s}\">State buffer {s}.</param>");
+                w.Line($"float {kernel.StateSymbols[k]}_i = global::OptGen.Gpu.GpuElements.Load(launch.StateCodec, s32, s16, {StateIndex(k)});");
             }
 
-            w.Line("/// <param name=\"stride\">The number of threads launched: thread <paramref name=\"index\"/> updates elements index, index + stride, ….</param>");
-            w.Open($"public static void Kernel({string.Join(", ", parameters)}, int stride)");
-            w.Open("for (long i = index; i < p.Length; i += stride)");
-            w.Line("float p_i = p[i];");
-            foreach (string s in kernel.StateSymbols)
+            w.Line($"kernel.Invoke({(random ? "kernel.ElementOffset + (ulong)s, " : string.Empty)}ref p_i, g_i{string.Concat(kernel.StateSymbols.Select(s => $", ref {s}_i"))});");
+            w.Line("global::OptGen.Gpu.GpuElements.Store(launch.ParameterCodec, p32, p16, e, p_i, launch, chunk.Tensor, t);");
+            for (int k = 0; k < kernel.StateSymbols.Count; k++)
             {
-                w.Line($"float {s}_i = {s}[i];");
-            }
-
-            w.Line($"kernel.Invoke({(ExprText.UsesRandom(kernel.Body) ? "kernel.ElementOffset + (ulong)i, " : string.Empty)}ref p_i, g[i]{string.Concat(kernel.StateSymbols.Select(s => $", ref {s}_i"))});");
-            w.Line("p[i] = p_i;");
-            foreach (string s in kernel.StateSymbols)
-            {
-                w.Line($"{s}[i] = {s}_i;");
+                w.Line($"global::OptGen.Gpu.GpuElements.Store(launch.StateCodec, s32, s16, {StateIndex(k)}, {kernel.StateSymbols[k]}_i, launch, chunk.Tensor, t);");
             }
 
             w.Close();
@@ -90,7 +107,7 @@ namespace OptGen.Generator.Emit
             w.Line();
             w.Line("/// <summary>The kernel compiled for <paramref name=\"accelerator\"/>: compiled on the first call, then reused.</summary>");
             w.Line("/// <param name=\"accelerator\">The accelerator to run on.</param>");
-            w.Line($"public static {launcher} Load({Accelerator} accelerator) =>");
+            w.Line($"public static {LauncherType(kernel)} Load({Accelerator} accelerator) =>");
             w.Line($"    Loaded.GetValue(accelerator, static a => global::ILGPU.Runtime.KernelLoaders.LoadAutoGroupedKernel<{string.Join(", ", KernelTypeArguments(kernel))}>(a, Kernel));");
             w.Close();
             w.Close();
@@ -113,50 +130,22 @@ namespace OptGen.Generator.Emit
                 w.Open(containing);
             }
 
-            w.Line($"// On an ILGPU accelerator each step is one launch of {CpuEmitter.KernelNamespace}.{GpuKernelName(kernel)} (see OptGen.Gpu.GpuOptimizer).");
+            w.Line($"// On an ILGPU accelerator each step is one launch of {CpuEmitter.KernelNamespace}.{GpuKernelName(kernel)} over every tensor (see OptGen.Gpu.GpuOptimizer).");
             w.Open($"partial class {model.Type.Name} : global::OptGen.Gpu.IGpuKernelSource");
             w.Line("/// <inheritdoc/>");
             w.Line(CpuEmitter.GeneratedCodeAttribute);
-            w.Open($"global::OptGen.Gpu.GpuStepLauncher global::OptGen.Gpu.IGpuKernelSource.LoadGpuKernel({Accelerator} accelerator)");
-            w.Line($"{LauncherType(kernel)} launch = global::{CpuEmitter.KernelNamespace}.{GpuKernelName(kernel)}.Load(accelerator);");
-            bool hostState = model.Program.HostStates.Count > 0;
-            w.Line("return (stream, threads, hyperparameters, hostState, step, gradientScale, parameters, gradients, states) => launch(");
+            w.Line($"global::OptGen.Gpu.GpuUpdate global::OptGen.Gpu.IGpuKernelSource.CreateGpuUpdate({Accelerator} accelerator, int groups) =>");
             w.Indent();
-            w.Line("stream,");
-            w.Line("threads,");
-            w.Line(hostState ? "CreateKernel(hyperparameters, hostState, step, gradientScale)," : "CreateKernel(hyperparameters, step, gradientScale),");
-            w.Line("parameters,");
-            w.Line("gradients,");
-            for (int k = 0; k < kernel.StateSymbols.Count; k++)
-            {
-                w.Line($"states[{k}],");
-            }
-
-            w.Line("threads);");
-
+            w.Line($"new global::OptGen.Gpu.GpuUpdate<global::{CpuEmitter.KernelNamespace}.{kernel.Name}>(");
+            w.Indent();
+            w.Line("accelerator,");
+            w.Line("groups,");
+            w.Line($"global::{CpuEmitter.KernelNamespace}.{GpuKernelName(kernel)}.Load(accelerator),");
+            w.Line(model.Program.HostStates.Count > 0
+                ? "static (hyperparameters, hostState, step) => CreateKernel(hyperparameters, hostState, step, 1.0));"
+                : "static (hyperparameters, _, step) => CreateKernel(hyperparameters, step, 1.0));");
             w.Outdent();
-            w.Close();
-
-            w.Line();
-            w.Line("/// <inheritdoc/>");
-            w.Line(CpuEmitter.GeneratedCodeAttribute);
-            w.Open("void global::OptGen.Gpu.IGpuKernelSource.AdvanceGpuHostState(global::System.Span<double> hostState, global::System.ReadOnlySpan<double> hyperparameters, long step)");
-            if (hostState)
-            {
-                w.Line("AdvanceHostState(hostState, hyperparameters, step);");
-            }
-
-            w.Close();
-            w.Line();
-            w.Line("/// <inheritdoc/>");
-            w.Line(CpuEmitter.GeneratedCodeAttribute);
-            w.Open("void global::OptGen.Gpu.IGpuKernelSource.CopyHostState(global::System.Span<double> destination)");
-            for (int i = 0; i < model.Program.HostStates.Count; i++)
-            {
-                w.Line($"destination[{i}] = GetHostState({i});");
-            }
-
-            w.Close();
+            w.Outdent();
             w.Close();
             for (int i = 0; i < model.Type.ContainingTypes.Count; i++)
             {
@@ -182,18 +171,17 @@ namespace OptGen.Generator.Emit
             return w.ToString();
         }
 
-        /// <summary>
-        /// The most state buffers a GPU kernel can take: the launcher is an <c>Action</c> of the stream, the extent,
-        /// the scalars, p, g, each state and the stride, and <c>Action</c> (like ILGPU's kernel loaders) stops at 16
-        /// type arguments. Rules with more buffers get no GPU kernel (the CPU kernel is unaffected); see docs/gpu.md.
-        /// </summary>
-        public const int MaxStateBuffers = 10;
+        private static string StateIndex(int k) => k == 0 ? "s" : k == 1 ? "launch.StateStride + s" : $"(launch.StateStride * {k}) + s";
 
-        /// <summary>Whether <paramref name="kernel"/> fits a GPU launcher.</summary>
-        public static bool Supports(KernelModel kernel) => kernel.StateSymbols.Count <= MaxStateBuffers;
-
-        private static IEnumerable<string> KernelTypeArguments(KernelModel kernel) =>
-            new[] { "global::ILGPU.Index1D", $"global::{CpuEmitter.KernelNamespace}.{kernel.Name}", View, View }.Concat(kernel.StateSymbols.Select(_ => View)).Concat(new[] { "int" });
+        private static IEnumerable<string> KernelTypeArguments(KernelModel kernel)
+        {
+            string kernelType = $"global::{CpuEmitter.KernelNamespace}.{kernel.Name}";
+            return new[]
+            {
+                "global::ILGPU.Index1D", $"global::OptGen.Gpu.GpuGroups<{kernelType}>", $"global::ILGPU.ArrayView<{kernelType}>", "global::ILGPU.ArrayView<global::OptGen.Gpu.GpuChunk>",
+                View, View, View16, View, View16, View, View16, "global::OptGen.Gpu.GpuLaunch",
+            };
+        }
 
         private static string LauncherType(KernelModel kernel) =>
             $"global::System.Action<{Stream}, {string.Join(", ", KernelTypeArguments(kernel))}>";

@@ -1,39 +1,61 @@
 using System;
+using System.IO;
 using System.Runtime.InteropServices;
 using ILGPU;
 using ILGPU.Runtime;
+using OptGen.Engine;
+using Half = System.Half;
 
 namespace OptGen.Gpu;
 
 /// <summary>
-/// Runs an optimizer's generated GPU kernel on an ILGPU accelerator (CUDA, OpenCL or the CPU accelerator), with
-/// the optimizer state kept in device memory. Each <see cref="Step(ArrayView{float}, ArrayView{float}, AcceleratorStream?)"/>
-/// is one kernel launch of <see cref="Threads"/> threads that walk the elements, calling the same scalar update as the
-/// CPU path on each.
+/// Runs an optimizer's steps on an ILGPU accelerator (CUDA, OpenCL or the CPU accelerator), with the per-element
+/// state in device memory: every tensor of the optimizer's <see cref="ParameterLayout"/>, in every parameter group,
+/// in one kernel launch per step, calling the same generated per-element <c>Invoke</c> as the CPU path.
 /// </summary>
 /// <remarks>
-/// <para>The hyperparameters are read from <see cref="Optimizer"/> at every step, so a schedule that sets
-/// <c>LearningRate</c> on the host optimizer applies here too. The device state and <see cref="StepCount"/> are this
-/// object's own: they start as a copy of the host optimizer's state and step count, and the host optimizer's state
-/// is never written.</para>
-/// <para>The kernel is compiled once per accelerator and per-element rule and reused. Launches are asynchronous on
-/// the given stream (the accelerator's default stream when none is given). Not thread-safe.</para>
-/// <para>The optimizer must have been generated in a project that references ILGPU (every catalog optimizer is).</para>
+/// <para>The host optimizer stays the owner of everything that is not per element: hyperparameters (per group),
+/// schedules, carried host scalars, <see cref="Optimizer.StepCount"/> and <see cref="Optimizer.StatePrecision"/>.
+/// Each step is prepared by the optimizer's own step preparation, as a CPU step is, so a schedule set with
+/// <see cref="Optimizer.SetSchedule(string, Schedule?)"/> or <see cref="ParameterGroup.SetSchedule"/> applies, and the host optimizer's
+/// <see cref="Optimizer.StepCount"/> counts the device steps. The per-element state lives on the device; the host
+/// optimizer's own state buffers are its staging copy, written only by <see cref="SaveCheckpoint(Stream)"/> and
+/// <see cref="SynchronizeHostState"/>. Step, reset, load and convert the host optimizer through this object while it
+/// drives it: a step refuses to run when the host optimizer's step count or state precision changed behind its back
+/// (<see cref="ReloadFromHost"/> takes the host's state).</para>
+/// <para>A step synchronises with the device only when <see cref="StepOptions.SkipNonFinite"/> is set (the skip
+/// decision needs the norm on the host before the step is counted) or when <see cref="LastResult"/> is read;
+/// otherwise every launch, the gradient-norm reduction and the clip factor included, is queued on the stream.</para>
+/// <para>Not thread-safe. The kernel is compiled once per accelerator and rule and reused.</para>
 /// </remarks>
 public sealed class GpuOptimizer : IDisposable
 {
-    private readonly GpuStepLauncher _launch;
-    private readonly IGpuKernelSource _source;
-    private readonly double[] _hostState;
-    private readonly MemoryBuffer1D<float, Stride1D.Dense>[] _state;
-    private readonly ArrayView<float>[] _stateViews;
-    private readonly double[] _hyperparameters;
+    private readonly GpuUpdate _update;
+    private readonly GpuGradientNorm.Kernels? _norm;
+    private readonly MemoryBuffer1D<GpuChunk, Stride1D.Dense>? _chunks;
+    private readonly MemoryBuffer1D<GpuPiece, Stride1D.Dense>? _pieces;
+    private readonly MemoryBuffer1D<double, Stride1D.Dense>? _lanes;
+    private readonly MemoryBuffer1D<double, Stride1D.Dense>? _partial;
+    private readonly MemoryBuffer1D<double, Stride1D.Dense> _results;
+    private readonly MemoryBuffer1D<float, Stride1D.Dense> _factor;
+    // Pinned: ILGPU's copies to and from a `ref T` do not pin, and may run on a stream thread while the GC moves things.
+    private readonly double[] _resultsHost = GC.AllocateArray<double>(GpuGradientNorm.ResultCount, pinned: true);
+    private readonly int _pieceCount;
+    private readonly int _updateThreads;
+    private MemoryBuffer1D<float, Stride1D.Dense>? _state32;
+    private MemoryBuffer1D<ushort, Stride1D.Dense>? _state16;
     private MemoryBuffer1D<float, Stride1D.Dense>? _stagingParameters;
     private MemoryBuffer1D<float, Stride1D.Dense>? _stagingGradients;
+    private StepResult _last;
+
+    // The host optimizer's step count when the device state was last written by this object: a different count at
+    // the next step means the host optimizer was stepped, reset or loaded directly, and the device state is stale.
+    private long _deviceStepCount;
+    private bool _lastOnDevice;
     private bool _disposed;
 
     /// <summary>Loads <paramref name="optimizer"/>'s kernel on <paramref name="accelerator"/> and copies its state there.</summary>
-    /// <param name="optimizer">The optimizer whose rule, hyperparameters, state and step count to start from.</param>
+    /// <param name="optimizer">The optimizer whose rule, layout, hyperparameters, schedules, state and step count to drive.</param>
     /// <param name="accelerator">The accelerator to run on.</param>
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
     /// <exception cref="ArgumentException">The optimizer was generated without ILGPU, so it has no GPU kernel.</exception>
@@ -50,28 +72,29 @@ public sealed class GpuOptimizer : IDisposable
 
         Optimizer = optimizer;
         Accelerator = accelerator;
-        Length = optimizer.Length;
-        StepCount = optimizer.StepCount;
-        Threads = (int)Math.Clamp(accelerator.MaxNumThreads, 1, Math.Max(1, Length));
-        _hyperparameters = new double[optimizer.Descriptor.Hyperparameters.Count];
-        _source = source;
-        _hostState = new double[optimizer.Descriptor.HostStates.Count];
-        source.CopyHostState(_hostState);
-        _launch = source.LoadGpuKernel(accelerator);
 
-        int states = optimizer.Descriptor.States.Count;
-        _state = new MemoryBuffer1D<float, Stride1D.Dense>[states];
-        _stateViews = new ArrayView<float>[states];
+        // The optimizer's plan (its pieces) and state are read inside its guard, like a step's.
+        using Optimizer.StepGuard guard = optimizer.EnterGuard("new GpuOptimizer");
+        ParameterLayout layout = optimizer.Layout;
+        GpuChunk[] chunks = CreateChunks(layout);
+        GpuPiece[] pieces = CreatePieces(optimizer);
+        _pieceCount = pieces.Length;
+        _updateThreads = (int)Math.Clamp(accelerator.MaxNumThreads, 1, Math.Max(1L, (long)chunks.Length << GpuChunk.Shift));
+        _update = source.CreateGpuUpdate(accelerator, layout.GroupCount);
         try
         {
-            for (int k = 0; k < states; k++)
+            _results = accelerator.Allocate1D<double>(GpuGradientNorm.ResultCount);
+            _factor = accelerator.Allocate1D<float>(1);
+            if (chunks.Length > 0)
             {
-                _state[k] = accelerator.Allocate1D<float>(Length);
-                _stateViews[k] = _state[k].View;
-                Upload(_stateViews[k], optimizer.GetState(optimizer.Descriptor.States[k].Name));
+                _chunks = accelerator.Allocate1D(chunks);
+                _pieces = accelerator.Allocate1D(pieces);
+                _lanes = accelerator.Allocate1D<double>((long)pieces.Length * GpuGradientNorm.Lanes);
+                _partial = accelerator.Allocate1D<double>(pieces.Length);
+                _norm = GpuGradientNorm.Load(accelerator);
             }
 
-            accelerator.DefaultStream.Synchronize();
+            UploadState();
         }
         catch
         {
@@ -80,108 +103,155 @@ public sealed class GpuOptimizer : IDisposable
         }
     }
 
-    /// <summary>The host optimizer: the rule and the hyperparameters read at every step.</summary>
+    /// <summary>The host optimizer: the rule, its hyperparameters, schedules, carried scalars and step count.</summary>
     public Optimizer Optimizer { get; }
 
     /// <summary>The accelerator the kernel runs on and the state lives on.</summary>
     public Accelerator Accelerator { get; }
 
-    /// <summary>The number of parameters updated.</summary>
-    public int Length { get; }
+    /// <summary>The tensors and groups updated (the host optimizer's).</summary>
+    public ParameterLayout Layout => Optimizer.Layout;
+
+    /// <summary>The number of parameters updated: the length of the parameter and gradient arenas.</summary>
+    public int Length => Optimizer.Length;
 
     /// <summary>
-    /// The threads each step launches: as many as the accelerator keeps resident at once (one wave), at most one
-    /// per element; each walks its elements in a grid-stride loop.
+    /// The threads each update launch starts: as many as the accelerator keeps resident at once (one wave), at most
+    /// one per element slot; each walks the tensor table in a grid-stride loop.
     /// </summary>
-    public int Threads { get; }
+    public int Threads => _updateThreads;
 
-    /// <summary>The number of steps taken; the next step is t = <see cref="StepCount"/> + 1.</summary>
-    public long StepCount { get; private set; }
+    /// <summary>The number of steps taken: the host optimizer's <see cref="Optimizer.StepCount"/>.</summary>
+    public long StepCount => Optimizer.StepCount;
+
+    /// <summary>How the device state is stored (the host optimizer's <see cref="Optimizer.StatePrecision"/>).</summary>
+    public StatePrecision StatePrecision => Optimizer.StatePrecision;
 
     /// <summary>
-    /// One optimizer step on the device: a single kernel launch that updates <paramref name="parameters"/> and the
-    /// state in place. Asynchronous on <paramref name="stream"/>.
+    /// What the last step did. Reading it waits for the device when that step computed its gradient norm without
+    /// synchronising (clipping or <see cref="StepOptions.ComputeGradientNorm"/> without <see cref="StepOptions.SkipNonFinite"/>).
     /// </summary>
-    /// <param name="parameters">The parameters, on <see cref="Accelerator"/>; <see cref="Length"/> elements.</param>
-    /// <param name="gradients">Their gradients, on <see cref="Accelerator"/>; <see cref="Length"/> elements, not overlapping the parameters.</param>
-    /// <param name="stream">The stream to launch on; the accelerator's default stream when null.</param>
-    /// <exception cref="ArgumentException">A view is invalid, has the wrong length, lives on another accelerator, or overlaps another buffer. Nothing is written.</exception>
     /// <exception cref="ObjectDisposedException">This object was disposed.</exception>
-    public void Step(ArrayView<float> parameters, ArrayView<float> gradients, AcceleratorStream? stream = null)
+    public StepResult LastResult
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        Check(parameters, nameof(parameters));
-        Check(gradients, nameof(gradients));
-        if (stream is not null && stream.Accelerator != Accelerator)
+        get
         {
-            throw new ArgumentException("The stream belongs to another accelerator.", nameof(stream));
-        }
-
-        if (Length > 0)
-        {
-            if (Overlaps(parameters, gradients))
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_lastOnDevice)
             {
-                throw new ArgumentException("The gradients overlap the parameters; the update is in place and needs separate buffers.", nameof(gradients));
+                Accelerator.Synchronize();
+                ReadResults(Accelerator.DefaultStream);
+                _last = _last with { FoundNonFinite = !double.IsFinite(_resultsHost[0]), GradientNorm = _resultsHost[1], ClipFactor = _resultsHost[2] };
+                _lastOnDevice = false;
             }
 
-            foreach (ArrayView<float> state in _stateViews)
-            {
-                if (Overlaps(parameters, state))
-                {
-                    throw new ArgumentException("The parameters overlap the optimizer's own state.", nameof(parameters));
-                }
-
-                if (Overlaps(gradients, state))
-                {
-                    throw new ArgumentException("The gradients overlap the optimizer's own state.", nameof(gradients));
-                }
-            }
+            return _last;
         }
-
-        // Every check is done: from here on the step happens.
-        for (int i = 0; i < _hyperparameters.Length; i++)
-        {
-            _hyperparameters[i] = Optimizer[Optimizer.Descriptor.Hyperparameters[i].Name];
-        }
-
-        long step = StepCount + 1;
-        if (_hostState.Length > 0)
-        {
-            _source.AdvanceGpuHostState(_hostState, _hyperparameters, step);
-        }
-
-        if (Length > 0)
-        {
-            // Launching an empty grid throws in ILGPU: a step over no elements only counts.
-            _launch(stream ?? Accelerator.DefaultStream, Threads, _hyperparameters, _hostState, step, 1.0, parameters, gradients, _stateViews);
-        }
-
-        StepCount = step;
     }
 
-    /// <summary>One optimizer step on the device over two buffers; see <see cref="Step(ArrayView{float}, ArrayView{float}, AcceleratorStream?)"/>.</summary>
+    /// <summary>
+    /// One step over float32 parameter and gradient arenas on the device (tensor j at
+    /// <see cref="ParameterLayout.ArenaOffsetOf"/>): one update launch, plus the gradient-norm launches when
+    /// <paramref name="options"/> clips, skips or asks for the norm. Asynchronous on <paramref name="stream"/> unless
+    /// <see cref="StepOptions.SkipNonFinite"/> is set.
+    /// </summary>
+    /// <param name="parameters">The parameter arena, on <see cref="Accelerator"/>; <see cref="Length"/> elements.</param>
+    /// <param name="gradients">The gradient arena; <see cref="Length"/> elements, not overlapping the parameters.</param>
+    /// <param name="options">Unscaling, clipping, skipping; null for <see cref="StepOptions.Default"/>. <see cref="StepOptions.MaxDegreeOfParallelism"/> does not apply.</param>
+    /// <param name="stream">The stream to launch on; the accelerator's default stream when null.</param>
+    /// <exception cref="ArgumentException">A view is invalid, has the wrong length, lives on another accelerator, or overlaps another buffer. Nothing is written.</exception>
+    /// <exception cref="InvalidOperationException">A schedule gives an out-of-range value, another thread is using the optimizer, or the host optimizer was stepped or converted behind this object. Nothing is written.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A per-step scalar of the rule is not finite in float32. Nothing is written.</exception>
+    /// <exception cref="ObjectDisposedException">This object was disposed.</exception>
+    public void Step(ArrayView<float> parameters, ArrayView<float> gradients, StepOptions? options = null, AcceleratorStream? stream = null) =>
+        StepCore(Operand.Of(parameters, nameof(parameters)), Operand.Of(gradients, nameof(gradients)), GpuCodec.Float32, GpuCodec.Float32, options, stream);
+
+    /// <summary>One step over <see cref="Half"/> parameters and gradients; see <see cref="Step(ArrayView{float}, ArrayView{float}, StepOptions?, AcceleratorStream?)"/>.</summary>
+    /// <param name="parameters">The parameter arena; rounded to nearest even when stored.</param>
+    /// <param name="gradients">The gradient arena.</param>
+    /// <param name="options">Unscaling, clipping, skipping; null for the defaults.</param>
+    /// <param name="stream">The stream to launch on; the default stream when null.</param>
+    /// <exception cref="ArgumentException">A view is invalid, has the wrong length, lives on another accelerator, or overlaps another buffer. Nothing is written.</exception>
+    /// <exception cref="InvalidOperationException">A schedule gives an out-of-range value, another thread is using the optimizer, or the host optimizer was stepped or converted behind this object. Nothing is written.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A per-step scalar of the rule is not finite in float32. Nothing is written.</exception>
+    /// <exception cref="ObjectDisposedException">This object was disposed.</exception>
+    public void Step(ArrayView<Half> parameters, ArrayView<Half> gradients, StepOptions? options = null, AcceleratorStream? stream = null) =>
+        StepCore(Operand.Of(parameters, nameof(parameters)), Operand.Of(gradients, nameof(gradients)), GpuCodec.Half, GpuCodec.Half, options, stream);
+
+    /// <summary>
+    /// One step over <see cref="BFloat16"/> parameters and gradients; parameters are rounded to nearest even, or
+    /// stochastically with <see cref="StepOptions.StochasticRounding"/> (the CPU path's random bits).
+    /// </summary>
+    /// <param name="parameters">The parameter arena.</param>
+    /// <param name="gradients">The gradient arena.</param>
+    /// <param name="options">Unscaling, clipping, skipping, rounding; null for the defaults.</param>
+    /// <param name="stream">The stream to launch on; the default stream when null.</param>
+    /// <exception cref="ArgumentException">A view is invalid, has the wrong length, lives on another accelerator, or overlaps another buffer. Nothing is written.</exception>
+    /// <exception cref="InvalidOperationException">A schedule gives an out-of-range value, another thread is using the optimizer, or the host optimizer was stepped or converted behind this object. Nothing is written.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A per-step scalar of the rule is not finite in float32. Nothing is written.</exception>
+    /// <exception cref="ObjectDisposedException">This object was disposed.</exception>
+    public void Step(ArrayView<BFloat16> parameters, ArrayView<BFloat16> gradients, StepOptions? options = null, AcceleratorStream? stream = null) =>
+        StepCore(
+            Operand.Of(parameters, nameof(parameters)),
+            Operand.Of(gradients, nameof(gradients)),
+            options is { StochasticRounding: true } ? GpuCodec.StochasticBFloat16 : GpuCodec.BFloat16,
+            GpuCodec.BFloat16,
+            options,
+            stream);
+
+    /// <summary>One step over float32 (master) parameters with <see cref="Half"/> gradients.</summary>
+    /// <param name="parameters">The parameter arena.</param>
+    /// <param name="gradients">The gradient arena.</param>
+    /// <param name="options">Unscaling, clipping, skipping; null for the defaults.</param>
+    /// <param name="stream">The stream to launch on; the default stream when null.</param>
+    /// <exception cref="ArgumentException">A view is invalid, has the wrong length, lives on another accelerator, or overlaps another buffer. Nothing is written.</exception>
+    /// <exception cref="InvalidOperationException">A schedule gives an out-of-range value, another thread is using the optimizer, or the host optimizer was stepped or converted behind this object. Nothing is written.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A per-step scalar of the rule is not finite in float32. Nothing is written.</exception>
+    /// <exception cref="ObjectDisposedException">This object was disposed.</exception>
+    public void Step(ArrayView<float> parameters, ArrayView<Half> gradients, StepOptions? options = null, AcceleratorStream? stream = null) =>
+        StepCore(Operand.Of(parameters, nameof(parameters)), Operand.Of(gradients, nameof(gradients)), GpuCodec.Float32, GpuCodec.Half, options, stream);
+
+    /// <summary>One step over float32 (master) parameters with <see cref="BFloat16"/> gradients.</summary>
+    /// <param name="parameters">The parameter arena.</param>
+    /// <param name="gradients">The gradient arena.</param>
+    /// <param name="options">Unscaling, clipping, skipping; null for the defaults.</param>
+    /// <param name="stream">The stream to launch on; the default stream when null.</param>
+    /// <exception cref="ArgumentException">A view is invalid, has the wrong length, lives on another accelerator, or overlaps another buffer. Nothing is written.</exception>
+    /// <exception cref="InvalidOperationException">A schedule gives an out-of-range value, another thread is using the optimizer, or the host optimizer was stepped or converted behind this object. Nothing is written.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A per-step scalar of the rule is not finite in float32. Nothing is written.</exception>
+    /// <exception cref="ObjectDisposedException">This object was disposed.</exception>
+    public void Step(ArrayView<float> parameters, ArrayView<BFloat16> gradients, StepOptions? options = null, AcceleratorStream? stream = null) =>
+        StepCore(Operand.Of(parameters, nameof(parameters)), Operand.Of(gradients, nameof(gradients)), GpuCodec.Float32, GpuCodec.BFloat16, options, stream);
+
+    /// <summary>One step over two float32 device buffers; see <see cref="Step(ArrayView{float}, ArrayView{float}, StepOptions?, AcceleratorStream?)"/>.</summary>
     /// <param name="parameters">The parameters; <see cref="Length"/> elements.</param>
     /// <param name="gradients">Their gradients; <see cref="Length"/> elements.</param>
     /// <param name="stream">The stream to launch on; the accelerator's default stream when null.</param>
     /// <exception cref="ArgumentNullException">A buffer is null.</exception>
     /// <exception cref="ArgumentException">A buffer has the wrong length, lives on another accelerator, or is the other buffer. Nothing is written.</exception>
+    /// <exception cref="InvalidOperationException">A schedule gives an out-of-range value, another thread is using the optimizer, or the host optimizer was stepped or converted behind this object. Nothing is written.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A per-step scalar of the rule is not finite in float32. Nothing is written.</exception>
     /// <exception cref="ObjectDisposedException">This object was disposed.</exception>
     public void Step(MemoryBuffer1D<float, Stride1D.Dense> parameters, MemoryBuffer1D<float, Stride1D.Dense> gradients, AcceleratorStream? stream = null)
     {
         ArgumentNullException.ThrowIfNull(parameters);
         ArgumentNullException.ThrowIfNull(gradients);
-        Step(parameters.View.BaseView, gradients.View.BaseView, stream);
+        Step(parameters.View.BaseView, gradients.View.BaseView, null, stream);
     }
 
     /// <summary>
-    /// One step over host memory: copies the parameters and gradients to the device, launches the kernel, waits for
-    /// it and copies the parameters back. For tests and small problems; keep tensors on the device for speed.
+    /// One step over host memory: copies the parameters and gradients to the device, runs the step, waits for it and
+    /// copies the parameters back. For tests and small problems; keep tensors on the device for speed.
     /// </summary>
-    /// <param name="parameters">The parameters to update; <see cref="Length"/> elements.</param>
+    /// <param name="parameters">The parameter arena to update; <see cref="Length"/> elements.</param>
     /// <param name="gradients">Their gradients; <see cref="Length"/> elements, not overlapping <paramref name="parameters"/>.</param>
+    /// <param name="options">Unscaling, clipping, skipping; null for <see cref="StepOptions.Default"/>.</param>
+    /// <returns>What the step did (as <see cref="LastResult"/>).</returns>
     /// <exception cref="ArgumentException">A length differs from <see cref="Length"/>, or the buffers overlap. Nothing is written.</exception>
+    /// <exception cref="InvalidOperationException">A schedule gives an out-of-range value, another thread is using the optimizer, or the host optimizer was stepped or converted behind this object. Nothing is written.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A per-step scalar of the rule is not finite in float32. Nothing is written.</exception>
     /// <exception cref="ObjectDisposedException">This object was disposed.</exception>
-    public void Step(Span<float> parameters, ReadOnlySpan<float> gradients)
+    public StepResult Step(Span<float> parameters, ReadOnlySpan<float> gradients, StepOptions? options = null)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (parameters.Length != Length)
@@ -201,8 +271,8 @@ public sealed class GpuOptimizer : IDisposable
 
         if (Length == 0)
         {
-            Step(ArrayView<float>.Empty, ArrayView<float>.Empty);
-            return;
+            Step(ArrayView<float>.Empty, ArrayView<float>.Empty, options);
+            return LastResult;
         }
 
         _stagingParameters ??= Accelerator.Allocate1D<float>(Length);
@@ -210,76 +280,228 @@ public sealed class GpuOptimizer : IDisposable
         ArrayView<float> p = _stagingParameters.View.BaseView;
         ArrayView<float> g = _stagingGradients.View.BaseView;
 
-        // The host memory stays pinned until every copy has completed: ILGPU's copies from and to a `ref T` may run
-        // on the stream after the call returns, and a managed array the GC moved meanwhile would be read or written
-        // at its old address.
+        // ILGPU's copies from and to a `ref T` wait for the stream but do not pin: a managed array the GC moved during
+        // the copy would be read or written at its old address. Pinned until every copy has completed.
         unsafe
         {
             fixed (float* hostParameters = parameters)
             fixed (float* hostGradients = gradients)
             {
-                Upload(p, parameters);
-                Upload(g, gradients);
-                Accelerator.DefaultStream.Synchronize();
-                Step(p, g);
-                Accelerator.DefaultStream.Synchronize();
-                Download(p, parameters);
-                Accelerator.DefaultStream.Synchronize();
+                p.CopyFromCPU(ref MemoryMarshal.GetReference(parameters), parameters.Length);
+                g.CopyFromCPU(ref MemoryMarshal.GetReference(gradients), gradients.Length);
+                Step(p, g, options);
+                p.CopyToCPU(ref MemoryMarshal.GetReference(parameters), parameters.Length);
             }
         }
+
+        return LastResult;
     }
 
-    /// <summary>The device view of the state buffer called <paramref name="name"/> (e.g. <c>"FirstMoment"</c>).</summary>
+    /// <summary>
+    /// The device view of the float32 state buffer called <paramref name="name"/> (e.g. <c>"FirstMoment"</c>): every
+    /// tensor's state at its <see cref="Optimizer"/> state offset (for one tensor, exactly <see cref="Length"/> elements).
+    /// </summary>
     /// <param name="name">The state buffer's name, as in <see cref="OptimizerDescriptor.States"/>.</param>
     /// <exception cref="ArgumentException">The rule has no such state buffer.</exception>
+    /// <exception cref="InvalidOperationException">The state is stored as bfloat16: read it with <see cref="CopyState(string, int, Span{float})"/>.</exception>
     /// <exception cref="ObjectDisposedException">This object was disposed.</exception>
     public ArrayView<float> GetState(string name)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        return _stateViews[IndexOfState(name)];
+        int index = IndexOfState(name);
+        if (_state32 is null)
+        {
+            throw new InvalidOperationException("The optimizer's state is stored as bfloat16; read it with CopyState.");
+        }
+
+        return _state32.View.BaseView.SubView(index * StateStride, Optimizer.Layout.StateLength);
     }
 
-    /// <summary>Waits for the default stream and copies the state buffer called <paramref name="name"/> to host memory.</summary>
+    /// <summary>Waits for the default stream and copies the state buffer called <paramref name="name"/> of a single-tensor layout, widened to float32.</summary>
     /// <param name="name">The state buffer's name, as in <see cref="OptimizerDescriptor.States"/>.</param>
     /// <param name="destination">Where to copy it; <see cref="Length"/> elements.</param>
     /// <exception cref="ArgumentException">The rule has no such state buffer, or the destination has the wrong length.</exception>
+    /// <exception cref="InvalidOperationException">The layout has more than one tensor: name the tensor.</exception>
     /// <exception cref="ObjectDisposedException">This object was disposed.</exception>
     public void CopyState(string name, Span<float> destination)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        int index = IndexOfState(name);
+        if (Layout.TensorCount != 1)
+        {
+            throw new InvalidOperationException($"The layout has {Layout.TensorCount} tensors; use CopyState(name, tensor, destination).");
+        }
+
         if (destination.Length != Length)
         {
             throw new ArgumentException($"Expected {Length} elements but got {destination.Length}.", nameof(destination));
         }
 
-        Accelerator.DefaultStream.Synchronize();
-        Download(_stateViews[index], destination);
+        CopyState(name, 0, destination);
     }
 
-    /// <summary>Sets every device state buffer to its initial value and the step count to zero; hyperparameters are kept.</summary>
+    /// <summary>Waits for the default stream and copies tensor <paramref name="tensor"/>'s part of state buffer <paramref name="name"/>, widened to float32.</summary>
+    /// <param name="name">The state buffer's name.</param>
+    /// <param name="tensor">The tensor, in <see cref="Layout"/> order.</param>
+    /// <param name="destination">Where to copy it; the tensor's length.</param>
+    /// <exception cref="ArgumentException">The rule has no such state buffer, or the destination is not the tensor's length.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="tensor"/> is not a tensor of <see cref="Layout"/>.</exception>
+    /// <exception cref="ObjectDisposedException">This object was disposed.</exception>
+    public void CopyState(string name, int tensor, Span<float> destination)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        int index = IndexOfState(name);
+        ArgumentOutOfRangeException.ThrowIfNegative(tensor);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(tensor, Layout.TensorCount);
+        if (destination.Length != Layout.LengthOf(tensor))
+        {
+            throw new ArgumentException($"Tensor {tensor} has {Layout.LengthOf(tensor)} elements; the destination has {destination.Length}.", nameof(destination));
+        }
+
+        if (destination.IsEmpty)
+        {
+            return;
+        }
+
+        long start = (index * StateStride) + Layout.StateOffsetOf(tensor);
+        Accelerator.Synchronize();
+        if (_state32 is not null)
+        {
+            unsafe
+            {
+                // Pinned for the copy (see Step over host memory).
+                fixed (float* pinned = destination)
+                {
+                    _state32.View.BaseView.SubView(start, destination.Length).CopyToCPU(ref MemoryMarshal.GetReference(destination), destination.Length);
+                }
+            }
+
+            return;
+        }
+
+        ushort[] bits = GC.AllocateUninitializedArray<ushort>(destination.Length, pinned: true);
+        _state16!.View.BaseView.SubView(start, bits.Length).CopyToCPU(ref bits[0], bits.Length);
+        for (int i = 0; i < bits.Length; i++)
+        {
+            destination[i] = GpuElements.WidenBFloat16(bits[i]);
+        }
+    }
+
+    /// <summary>Waits for the default stream and copies the device state into the host optimizer's state buffers.</summary>
+    /// <exception cref="ObjectDisposedException">This object was disposed.</exception>
+    public void SynchronizeHostState()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        using Optimizer.StepGuard guard = Optimizer.EnterGuard("GpuOptimizer.SynchronizeHostState");
+        StateStorage host = Optimizer.StateStorage;
+        int length = Layout.StateLength;
+        Accelerator.Synchronize();
+        for (int k = 0; k < host.Count && length > 0; k++)
+        {
+            if (_state32 is not null)
+            {
+                _state32.View.BaseView.SubView(k * StateStride, length).CopyToCPU(ref MemoryMarshal.GetReference(host.Elements<float>(k, 0, length)), length);
+            }
+            else
+            {
+                _state16!.View.BaseView.SubView(k * StateStride, length).CopyToCPU(ref MemoryMarshal.GetReference(host.Elements<ushort>(k, 0, length)), length);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Copies the host optimizer's state buffers to the device and takes its step count: after the host optimizer was
+    /// stepped, reset, loaded or converted directly, which makes <c>Step</c> refuse to run on the stale device state.
+    /// </summary>
+    /// <exception cref="ObjectDisposedException">This object was disposed.</exception>
+    public void ReloadFromHost()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        using Optimizer.StepGuard guard = Optimizer.EnterGuard("GpuOptimizer.ReloadFromHost");
+        Accelerator.Synchronize();
+        UploadState();
+    }
+
+    /// <summary>
+    /// Writes a checkpoint of the device state with the host optimizer's hyperparameters, carried scalars and step
+    /// count: the host optimizer's own checkpoint format, so either side can load it.
+    /// </summary>
+    /// <param name="stream">A writable stream.</param>
+    /// <exception cref="ObjectDisposedException">This object was disposed.</exception>
+    public void SaveCheckpoint(Stream stream)
+    {
+        SynchronizeHostState();
+        Optimizer.SaveCheckpoint(stream);
+    }
+
+    /// <summary>Writes a checkpoint of the device state to a file, atomically, as <see cref="Optimizer.SaveCheckpoint(string)"/> does.</summary>
+    /// <param name="path">The file to write (replaced only once the new checkpoint is complete).</param>
+    /// <exception cref="ObjectDisposedException">This object was disposed.</exception>
+    public void SaveCheckpoint(string path)
+    {
+        SynchronizeHostState();
+        Optimizer.SaveCheckpoint(path);
+    }
+
+    /// <summary>Loads a checkpoint file into the host optimizer, then its state onto the device; see <see cref="LoadCheckpoint(Stream)"/>.</summary>
+    /// <param name="path">The checkpoint file.</param>
+    /// <exception cref="CheckpointException">The checkpoint is malformed or of another rule or layout.</exception>
+    /// <exception cref="ObjectDisposedException">This object was disposed.</exception>
+    public void LoadCheckpoint(string path)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        Accelerator.Synchronize();
+        Optimizer.LoadCheckpoint(path);
+        using Optimizer.StepGuard guard = Optimizer.EnterGuard("GpuOptimizer.LoadCheckpoint");
+        UploadState();
+    }
+
+    /// <summary>
+    /// Loads a checkpoint (written by <see cref="SaveCheckpoint(Stream)"/> or by <see cref="Optimizer.SaveCheckpoint(Stream)"/>
+    /// of the same rule and layout) into the host optimizer, then its state onto the device. A checkpoint the host
+    /// optimizer refuses leaves the host optimizer and the device state as they were.
+    /// </summary>
+    /// <param name="stream">A readable stream.</param>
+    /// <exception cref="CheckpointException">The checkpoint is malformed or of another rule or layout.</exception>
+    /// <exception cref="ObjectDisposedException">This object was disposed.</exception>
+    public void LoadCheckpoint(Stream stream)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        Accelerator.Synchronize();
+        Optimizer.LoadCheckpoint(stream);
+        using Optimizer.StepGuard guard = Optimizer.EnterGuard("GpuOptimizer.LoadCheckpoint");
+        UploadState();
+    }
+
+    /// <summary>Converts the device state to <paramref name="precision"/>, as <see cref="Optimizer.ChangeStatePrecision"/> converts the host's.</summary>
+    /// <param name="precision">The new precision.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="precision"/> is not a defined value.</exception>
+    /// <exception cref="ObjectDisposedException">This object was disposed.</exception>
+    public void ChangeStatePrecision(StatePrecision precision)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (precision == StatePrecision)
+        {
+            return;
+        }
+
+        SynchronizeHostState();
+        Optimizer.ChangeStatePrecision(precision);
+        using Optimizer.StepGuard guard = Optimizer.EnterGuard("GpuOptimizer.ChangeStatePrecision");
+        UploadState();
+    }
+
+    /// <summary>Resets the host optimizer (state, carried scalars, step count) and the device state to their initial values; hyperparameters are kept.</summary>
     /// <exception cref="ObjectDisposedException">This object was disposed.</exception>
     public void Reset()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        var initial = new float[Length];
-        for (int k = 0; k < _stateViews.Length; k++)
-        {
-            int source = Optimizer.Descriptor.States[k].InitialValueHyperparameter;
-            Array.Fill(initial, source < 0 ? 0f : (float)Optimizer[Optimizer.Descriptor.Hyperparameters[source].Name]);
-            Upload(_stateViews[k], initial);
-        }
-
-        for (int i = 0; i < _hostState.Length; i++)
-        {
-            _hostState[i] = Optimizer.Descriptor.HostStates[i].InitialValue;
-        }
-
-        Accelerator.DefaultStream.Synchronize();
-        StepCount = 0;
+        Accelerator.Synchronize();
+        Optimizer.Reset();
+        using Optimizer.StepGuard guard = Optimizer.EnterGuard("GpuOptimizer.Reset");
+        UploadState();
     }
 
-    /// <summary>Frees the device memory of the state (the compiled kernel stays with the accelerator).</summary>
+    /// <summary>Frees the device memory of the state and tables (the compiled kernels stay with the accelerator).</summary>
     public void Dispose()
     {
         if (_disposed)
@@ -288,51 +510,220 @@ public sealed class GpuOptimizer : IDisposable
         }
 
         _disposed = true;
-        foreach (MemoryBuffer1D<float, Stride1D.Dense>? buffer in _state)
-        {
-            buffer?.Dispose();
-        }
-
+        _update?.Dispose();
+        _chunks?.Dispose();
+        _pieces?.Dispose();
+        _lanes?.Dispose();
+        _partial?.Dispose();
+        _results?.Dispose();
+        _factor?.Dispose();
+        _state32?.Dispose();
+        _state16?.Dispose();
         _stagingParameters?.Dispose();
         _stagingGradients?.Dispose();
     }
 
-    private static void Upload(ArrayView<float> destination, ReadOnlySpan<float> source)
+    /// <summary>Elements between device state planes: the layout's state length rounded up to 64 (256-byte aligned planes).</summary>
+    private long StateStride => (Layout.StateLength + 63L) & ~63L;
+
+    /// <summary>The device tensor table: every tensor cut into chunks of <see cref="GpuChunk.Capacity"/> elements.</summary>
+    private static GpuChunk[] CreateChunks(ParameterLayout layout)
     {
-        if (source.Length > 0)
+        long count = 0;
+        for (int j = 0; j < layout.TensorCount; j++)
         {
-            destination.CopyFromCPU(ref MemoryMarshal.GetReference(source), source.Length);
+            count += (layout.LengthOf(j) + GpuChunk.Capacity - 1L) / GpuChunk.Capacity;
+        }
+
+        var chunks = new GpuChunk[count];
+        long c = 0;
+        for (int j = 0; j < layout.TensorCount; j++)
+        {
+            for (int start = 0; start < layout.LengthOf(j); start += GpuChunk.Capacity)
+            {
+                chunks[c++] = new GpuChunk(j, layout.GroupOf(j), Math.Min(GpuChunk.Capacity, layout.LengthOf(j) - start), start, (long)layout.ArenaOffsetOf(j) + start, (long)layout.StateOffsetOf(j) + start);
+            }
+        }
+
+        return chunks;
+    }
+
+    /// <summary>The gradient-norm pieces: the CPU engine's work pieces (<see cref="StepPlan.Pieces"/>), in its order.</summary>
+    private static GpuPiece[] CreatePieces(Optimizer optimizer)
+    {
+        ParameterLayout layout = optimizer.Layout;
+        Piece[] pieces = optimizer.Plan.Pieces;
+        var table = new GpuPiece[pieces.Length];
+        for (int k = 0; k < pieces.Length; k++)
+        {
+            table[k] = new GpuPiece((long)layout.ArenaOffsetOf(pieces[k].Tensor) + pieces[k].Start, pieces[k].Length);
+        }
+
+        return table;
+    }
+
+    private static bool Overlaps(in Operand a, in Operand b) =>
+        a.Length > 0 && b.Length > 0 && ReferenceEquals(a.Buffer, b.Buffer) && a.ByteStart < b.ByteEnd && b.ByteStart < a.ByteEnd;
+
+    private void StepCore(Operand parameters, Operand gradients, int parameterCodec, int gradientCodec, StepOptions? options, AcceleratorStream? stream)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        options ??= StepOptions.Default;
+        Check(parameters);
+        Check(gradients);
+        if (stream is not null && stream.Accelerator != Accelerator)
+        {
+            throw new ArgumentException("The stream belongs to another accelerator.", nameof(stream));
+        }
+
+        if (Overlaps(parameters, gradients))
+        {
+            throw new ArgumentException("The gradients overlap the parameters; the update is in place and needs separate buffers.", gradients.Name);
+        }
+
+        Operand state = _state32 is not null ? Operand.Of(_state32.View.BaseView, "state") : _state16 is not null ? Operand.Of(_state16.View.BaseView, "state") : default;
+        if (Overlaps(parameters, state))
+        {
+            throw new ArgumentException("The parameters overlap the optimizer's own state.", parameters.Name);
+        }
+
+        if (Overlaps(gradients, state))
+        {
+            throw new ArgumentException("The gradients overlap the optimizer's own state.", gradients.Name);
+        }
+
+        // Every argument check is done: from here on the engine plans the step, and it happens or is skipped as a whole.
+        using Optimizer.StepGuard guard = Optimizer.EnterGuard("GpuOptimizer.Step");
+        if (Optimizer.StepCount != _deviceStepCount || Optimizer.StatePrecision != (_state32 is null ? StatePrecision.BFloat16 : StatePrecision.Float32))
+        {
+            throw new InvalidOperationException(
+                $"The host optimizer was changed directly (step count {Optimizer.StepCount}, {Optimizer.StatePrecision} state; the device state is at step {_deviceStepCount}): " +
+                "while a GpuOptimizer drives it, step, reset, load and convert it through the GpuOptimizer. Call ReloadFromHost to take the host optimizer's state. Nothing was written.");
+        }
+
+        stream ??= Accelerator.DefaultStream;
+        var backend = new GpuBackend(this, stream, parameters, gradients, parameterCodec, gradientCodec);
+        _lastOnDevice = false;
+        if (!options.NeedsNorm || options.SkipNonFinite || _norm is null)
+        {
+            // The engine's own sequence. With skipping, the norm is read back: the skip decides whether the step is
+            // counted (and t of the bias corrections), so the host needs the sum before it plans the rest.
+            _last = Optimizer.RunStep(ref backend, options);
+            _deviceStepCount = Optimizer.StepCount;
+            return;
+        }
+
+        // Clipping or the norm without skipping: the same phases, but the norm, the clip factor and the gradient
+        // factor stay on the device (GpuGradientNorm.Finish: the formulas of Optimizer.Decide), so nothing waits.
+        StepPlan plan = Optimizer.BeginStep(options);
+        LaunchNorm(stream, gradients, gradientCodec, options);
+        Optimizer.PrepareGroups(plan);
+        LaunchUpdate(plan, stream, parameters, gradients, parameterCodec, gradientCodec, deviceFactor: !double.IsPositiveInfinity(options.MaxGradientNorm));
+        _last = Optimizer.CommitStep(plan);
+        _deviceStepCount = Optimizer.StepCount;
+        _lastOnDevice = true;
+    }
+
+    /// <summary>The update launch of a planned step: each group's kernel struct from the plan, then one launch over every chunk.</summary>
+    private void LaunchUpdate(StepPlan plan, AcceleratorStream stream, in Operand parameters, in Operand gradients, int parameterCodec, int gradientCodec, bool deviceFactor)
+    {
+        if (_chunks is null)
+        {
+            // Launching an empty grid throws in ILGPU: a step over no elements only counts.
+            return;
+        }
+
+        for (int k = 0; k < Layout.GroupCount; k++)
+        {
+            _update.SetGroup(k, plan.Hyperparameters(k), plan.HostState(k), plan.Step);
+        }
+
+        var views = new GpuUpdateViews
+        {
+            Chunks = _chunks.View.BaseView,
+            Factor = _factor.View.BaseView,
+            Parameters32 = parameters.Wide,
+            Parameters16 = parameters.Narrow,
+            Gradients32 = gradients.Wide,
+            Gradients16 = gradients.Narrow,
+            State32 = _state32 is null ? ArrayView<float>.Empty : _state32.View.BaseView,
+            State16 = _state16 is null ? ArrayView<ushort>.Empty : _state16.View.BaseView,
+        };
+        var launch = new GpuLaunch
+        {
+            ParameterCodec = parameterCodec,
+            GradientCodec = gradientCodec,
+            StateCodec = _state32 is null ? GpuCodec.BFloat16 : GpuCodec.Float32,
+            StateStride = StateStride,
+            Step = plan.Step,
+            RoundingSeed = plan.Options.RoundingSeed,
+            PieceLength = StepPlan.PieceLength,
+            GradientFactor = (float)plan.GradientScale,
+            DeviceFactor = deviceFactor ? 1 : 0,
+        };
+        _update.Launch(stream, _updateThreads, views, launch);
+    }
+
+    private void LaunchNorm(AcceleratorStream stream, in Operand gradients, int gradientCodec, StepOptions options)
+    {
+        _norm!.LaneSums(stream, _pieceCount * GpuGradientNorm.Lanes, _pieces!.View.BaseView, gradients.Wide, gradients.Narrow, _lanes!.View.BaseView, gradientCodec);
+        _norm.PieceSums(stream, _pieceCount, _lanes.View.BaseView, _partial!.View.BaseView);
+        var normOptions = new GpuGradientNorm.NormOptions
+        {
+            GradientScale = options.GradientScale,
+            MaxGradientNorm = options.MaxGradientNorm,
+            Clip = double.IsPositiveInfinity(options.MaxGradientNorm) ? 0 : 1,
+        };
+        _norm.Finish(stream, 1, _partial.View.BaseView, _results.View.BaseView, _factor.View.BaseView, normOptions);
+    }
+
+    private void ReadResults(AcceleratorStream stream) =>
+        _results.View.BaseView.CopyToCPU(stream, ref _resultsHost[0], _resultsHost.Length);
+
+    /// <summary>(Re)allocates the device state in the host optimizer's precision and copies the host state there; inside the optimizer's guard.</summary>
+    private void UploadState()
+    {
+        _deviceStepCount = Optimizer.StepCount;
+        StateStorage host = Optimizer.StateStorage;
+        int length = Layout.StateLength;
+        long size = Math.Max(1, host.Count * StateStride);
+        bool single = host.ElementSize == sizeof(float);
+        if (single && _state32 is null)
+        {
+            _state16?.Dispose();
+            _state16 = null;
+            _state32 = Accelerator.Allocate1D<float>(size);
+        }
+        else if (!single && _state16 is null)
+        {
+            _state32?.Dispose();
+            _state32 = null;
+            _state16 = Accelerator.Allocate1D<ushort>(size);
+        }
+
+        for (int k = 0; k < host.Count && length > 0; k++)
+        {
+            if (single)
+            {
+                _state32!.View.BaseView.SubView(k * StateStride, length).CopyFromCPU(ref MemoryMarshal.GetReference(host.Elements<float>(k, 0, length)), length);
+            }
+            else
+            {
+                _state16!.View.BaseView.SubView(k * StateStride, length).CopyFromCPU(ref MemoryMarshal.GetReference(host.Elements<ushort>(k, 0, length)), length);
+            }
         }
     }
 
-    private static void Download(ArrayView<float> source, Span<float> destination)
-    {
-        if (destination.Length > 0)
-        {
-            source.CopyToCPU(ref MemoryMarshal.GetReference(destination), destination.Length);
-        }
-    }
-
-    private static bool Overlaps(ArrayView<float> a, ArrayView<float> b) =>
-        ReferenceEquals(BufferOf(a), BufferOf(b)) && IndexOf(a) < IndexOf(b) + b.Length && IndexOf(b) < IndexOf(a) + a.Length;
-
-    // ArrayView<T> exposes its buffer and offset only through these interfaces.
-    private static MemoryBuffer BufferOf<TView>(TView view)
-        where TView : IArrayView => view.Buffer;
-
-    private static long IndexOf<TView>(TView view)
-        where TView : IContiguousArrayView => view.Index;
-
-    private void Check(ArrayView<float> view, string name)
+    private void Check(in Operand view)
     {
         if (view.Length != Length)
         {
-            throw new ArgumentException($"Expected {Length} elements but got {view.Length}.", name);
+            throw new ArgumentException($"Expected {Length} elements but got {view.Length}.", view.Name);
         }
 
-        if (Length > 0 && (!view.IsValid || BufferOf(view).Accelerator != Accelerator))
+        if (Length > 0 && (view.Buffer is null || view.Buffer.Accelerator != Accelerator))
         {
-            throw new ArgumentException("The view is not memory of this optimizer's accelerator.", name);
+            throw new ArgumentException("The view is not memory of this optimizer's accelerator.", view.Name);
         }
     }
 
@@ -346,5 +737,73 @@ public sealed class GpuOptimizer : IDisposable
         }
 
         return index;
+    }
+
+    /// <summary>The GPU backend of the step engine for one step's buffers: the norm reduction read back, and the update launch.</summary>
+    [StructLayout(LayoutKind.Auto)]
+    private readonly struct GpuBackend(GpuOptimizer owner, AcceleratorStream stream, Operand parameters, Operand gradients, int parameterCodec, int gradientCodec) : IStepBackend
+    {
+        /// <inheritdoc/>
+        public double SumOfSquares(StepPlan plan)
+        {
+            if (owner._norm is null)
+            {
+                return 0;
+            }
+
+            owner.LaunchNorm(stream, gradients, gradientCodec, plan.Options);
+            owner.ReadResults(stream);
+            return owner._resultsHost[0];
+        }
+
+        /// <inheritdoc/>
+        public void Update(StepPlan plan) =>
+            owner.LaunchUpdate(plan, stream, parameters, gradients, parameterCodec, gradientCodec, deviceFactor: false);
+    }
+
+    /// <summary>A parameter or gradient arena as the kernel takes it: a float32 view or a 16-bit view, with its buffer and byte range for the checks.</summary>
+    [StructLayout(LayoutKind.Auto)]
+    private readonly struct Operand
+    {
+        public ArrayView<float> Wide { get; init; }
+
+        public ArrayView<ushort> Narrow { get; init; }
+
+        public long Length { get; init; }
+
+        public MemoryBuffer? Buffer { get; init; }
+
+        public long ByteStart { get; init; }
+
+        public long ByteEnd { get; init; }
+
+        public string Name { get; init; }
+
+        public static Operand Of(ArrayView<float> view, string name) => Describe(view, name) with { Wide = view, Narrow = ArrayView<ushort>.Empty };
+
+        public static Operand Of(ArrayView<ushort> view, string name) => Describe(view, name) with { Wide = ArrayView<float>.Empty, Narrow = view };
+
+        public static Operand Of(ArrayView<Half> view, string name) => Describe(view, name) with { Wide = ArrayView<float>.Empty, Narrow = view.IsValid ? view.Cast<ushort>() : ArrayView<ushort>.Empty };
+
+        public static Operand Of(ArrayView<BFloat16> view, string name) => Describe(view, name) with { Wide = ArrayView<float>.Empty, Narrow = view.IsValid ? view.Cast<ushort>() : ArrayView<ushort>.Empty };
+
+        private static Operand Describe<T>(ArrayView<T> view, string name)
+            where T : unmanaged
+        {
+            if (!view.IsValid || view.Length == 0)
+            {
+                return new Operand { Length = view.IsValid ? view.Length : 0, Name = name };
+            }
+
+            long start = IndexOf(view) * ArrayView<T>.ElementSize;
+            return new Operand { Length = view.Length, Buffer = BufferOf(view), ByteStart = start, ByteEnd = start + view.LengthInBytes, Name = name };
+        }
+
+        // ArrayView<T> exposes its buffer and offset only through these interfaces.
+        private static MemoryBuffer BufferOf<TView>(TView view)
+            where TView : IArrayView => view.Buffer;
+
+        private static long IndexOf<TView>(TView view)
+            where TView : IContiguousArrayView => view.Index;
     }
 }

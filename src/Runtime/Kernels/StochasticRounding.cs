@@ -15,20 +15,31 @@ public static class StochasticRounding
     private static uint s_seed;
 
     /// <summary>Sets the seed of the current thread's next stores.</summary>
-    public static void SetSeed(ulong roundingSeed, long step, int tensor, long start)
+    public static void SetSeed(ulong roundingSeed, long step, int tensor, long start) => s_seed = SeedOf(roundingSeed, step, tensor, start);
+
+    /// <summary>
+    /// The seed of the piece of tensor <paramref name="tensor"/> that starts at element <paramref name="start"/> in step
+    /// <paramref name="step"/> (what <see cref="SetSeed"/> sets; the GPU kernel computes it per element).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static uint SeedOf(ulong roundingSeed, long step, int tensor, long start)
     {
         ulong h = roundingSeed ^ 0x9E3779B97F4A7C15UL;
         h = Mix(h ^ (ulong)step);
         h = Mix(h ^ (uint)tensor);
         h = Mix(h ^ (ulong)start);
-        s_seed = (uint)(h ^ (h >> 32));
+        return (uint)(h ^ (h >> 32));
     }
 
     /// <summary>The 16 noise bits of element <paramref name="index"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static uint Noise(uint index)
+    public static uint Noise(uint index) => Noise(s_seed, index);
+
+    /// <summary>The 16 noise bits of element <paramref name="index"/> (counted from its piece's start) under <paramref name="seed"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static uint Noise(uint seed, uint index)
     {
-        uint x = (index * 0x9E3779B9u) ^ s_seed;
+        uint x = (index * 0x9E3779B9u) ^ seed;
         x ^= x >> 16;
         x *= 0x7FEB352Du;
         x ^= x >> 15;

@@ -4,35 +4,16 @@
 
 namespace Demo
 {
-    // On an ILGPU accelerator each step is one launch of OptGen.Generated.UpdateKernel_19861396_Gpu (see OptGen.Gpu.GpuOptimizer).
+    // On an ILGPU accelerator each step is one launch of OptGen.Generated.UpdateKernel_19861396_Gpu over every tensor (see OptGen.Gpu.GpuOptimizer).
     partial class AdamPyTorch : global::OptGen.Gpu.IGpuKernelSource
     {
         /// <inheritdoc/>
         [global::System.CodeDom.Compiler.GeneratedCode("OptGen.Generator", "VERSION")]
-        global::OptGen.Gpu.GpuStepLauncher global::OptGen.Gpu.IGpuKernelSource.LoadGpuKernel(global::ILGPU.Runtime.Accelerator accelerator)
-        {
-            global::System.Action<global::ILGPU.Runtime.AcceleratorStream, global::ILGPU.Index1D, global::OptGen.Generated.UpdateKernel_19861396, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, int> launch = global::OptGen.Generated.UpdateKernel_19861396_Gpu.Load(accelerator);
-            return (stream, threads, hyperparameters, hostState, step, gradientScale, parameters, gradients, states) => launch(
-                stream,
-                threads,
-                CreateKernel(hyperparameters, step, gradientScale),
-                parameters,
-                gradients,
-                states[0],
-                states[1],
-                threads);
-        }
-
-        /// <inheritdoc/>
-        [global::System.CodeDom.Compiler.GeneratedCode("OptGen.Generator", "VERSION")]
-        void global::OptGen.Gpu.IGpuKernelSource.AdvanceGpuHostState(global::System.Span<double> hostState, global::System.ReadOnlySpan<double> hyperparameters, long step)
-        {
-        }
-
-        /// <inheritdoc/>
-        [global::System.CodeDom.Compiler.GeneratedCode("OptGen.Generator", "VERSION")]
-        void global::OptGen.Gpu.IGpuKernelSource.CopyHostState(global::System.Span<double> destination)
-        {
-        }
+        global::OptGen.Gpu.GpuUpdate global::OptGen.Gpu.IGpuKernelSource.CreateGpuUpdate(global::ILGPU.Runtime.Accelerator accelerator, int groups) =>
+            new global::OptGen.Gpu.GpuUpdate<global::OptGen.Generated.UpdateKernel_19861396>(
+                accelerator,
+                groups,
+                global::OptGen.Generated.UpdateKernel_19861396_Gpu.Load(accelerator),
+                static (hyperparameters, _, step) => CreateKernel(hyperparameters, step, 1.0));
     }
 }

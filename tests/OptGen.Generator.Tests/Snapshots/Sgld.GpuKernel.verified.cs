@@ -8,39 +8,63 @@ namespace OptGen.Generated
     /// The ILGPU kernel of <see cref="UpdateKernel_d4cc46e1"/>, the fused per-element update of <see cref="global::Demo.Sgld"/>.
     /// </summary>
     /// <remarks>
-    /// <para>Per element, a thread loads p, g and the state, calls <see cref="UpdateKernel_d4cc46e1.Invoke(ulong, ref float, float)"/>,
-    /// the same scalar update the CPU path runs, and stores p and the state back. The per-step scalars travel in
-    /// the kernel struct, passed by value as the second kernel parameter.</para>
+    /// <para>One launch updates every tensor of a parameter layout: the tensor table (<c>chunks</c>) cuts the tensors into
+    /// chunks of at most 2048 elements, each with its tensor, parameter group and offsets (as PyTorch's multi-tensor apply).
+    /// Per element, a thread loads p, g and the state in their storage formats, calls <see cref="UpdateKernel_d4cc46e1.Invoke(ulong, ref float, float)"/>
+    /// of its group's kernel struct, the same scalar update the CPU path runs, and stores p and the state back.</para>
+    /// <para>The gradient is multiplied by the step's gradient factor (unscaling × clipping, computed on the device when
+    /// clipping) before the call; the kernel structs are made with gradient scale 1, whose sign carries <c>maximize</c>, so the
+    /// product is the CPU's g·GradientScale bit for bit.</para>
     /// <para>Memory traffic per element and step (float32): 8 bytes read (p, g) + 4 bytes written (p) = 12 bytes.</para>
     /// </remarks>
     [global::System.CodeDom.Compiler.GeneratedCode("OptGen.Generator", "VERSION")]
     internal static class UpdateKernel_d4cc46e1_Gpu
     {
-        private static readonly global::System.Runtime.CompilerServices.ConditionalWeakTable<global::ILGPU.Runtime.Accelerator, global::System.Action<global::ILGPU.Runtime.AcceleratorStream, global::ILGPU.Index1D, global::OptGen.Generated.UpdateKernel_d4cc46e1, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, int>> Loaded = new();
+        private static readonly global::System.Runtime.CompilerServices.ConditionalWeakTable<global::ILGPU.Runtime.Accelerator, global::System.Action<global::ILGPU.Runtime.AcceleratorStream, global::ILGPU.Index1D, global::OptGen.Gpu.GpuGroups<global::OptGen.Generated.UpdateKernel_d4cc46e1>, global::ILGPU.ArrayView<global::OptGen.Generated.UpdateKernel_d4cc46e1>, global::ILGPU.ArrayView<global::OptGen.Gpu.GpuChunk>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<ushort>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<ushort>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<ushort>, global::OptGen.Gpu.GpuLaunch>> Loaded = new();
 
         /// <summary>
-        /// Updates p and every state buffer in place, element by element: a grid-stride loop, so one launch of any
-        /// size covers every element (on the CPU accelerator a few threads walk long runs; on a GPU one wave of
-        /// resident threads streams through memory).
+        /// Updates every element of every chunk in place: a grid-stride loop over the chunks' virtual indices (chunk c holds
+        /// c·2048 … c·2048 + its length − 1), so one launch of any size covers every tensor.
         /// </summary>
-        /// <param name="index">The thread: its first element.</param>
-        /// <param name="kernel">The step's per-step scalars.</param>
-        /// <param name="p">The parameters.</param>
-        /// <param name="g">The gradients (read only).</param>
-        /// <param name="stride">The number of threads launched: thread <paramref name="index"/> updates elements index, index + stride, ….</param>
-        public static void Kernel(global::ILGPU.Index1D index, global::OptGen.Generated.UpdateKernel_d4cc46e1 kernel, global::ILGPU.ArrayView<float> p, global::ILGPU.ArrayView<float> g, int stride)
+        /// <param name="index">The thread: its first virtual index.</param>
+        /// <param name="groups">The kernel struct of each parameter group, by value (up to 8 groups).</param>
+        /// <param name="table">The kernel structs on the device, for layouts with more groups.</param>
+        /// <param name="chunks">The tensor table.</param>
+        /// <param name="factor">The device-computed gradient factor (one element; read when <c>launch.DeviceFactor</c> is 1).</param>
+        /// <param name="p32">float32 parameters (or empty).</param>
+        /// <param name="p16">16-bit parameters (or empty).</param>
+        /// <param name="g32">float32 gradients (or empty; read only).</param>
+        /// <param name="g16">16-bit gradients (or empty; read only).</param>
+        /// <param name="s32">float32 state planes (or empty).</param>
+        /// <param name="s16">bfloat16 state planes (or empty).</param>
+        /// <param name="launch">Storage formats, the state stride, the gradient factor, the thread count and the rounding inputs.</param>
+        public static void Kernel(global::ILGPU.Index1D index, global::OptGen.Gpu.GpuGroups<global::OptGen.Generated.UpdateKernel_d4cc46e1> groups, global::ILGPU.ArrayView<global::OptGen.Generated.UpdateKernel_d4cc46e1> table, global::ILGPU.ArrayView<global::OptGen.Gpu.GpuChunk> chunks, global::ILGPU.ArrayView<float> factor, global::ILGPU.ArrayView<float> p32, global::ILGPU.ArrayView<ushort> p16, global::ILGPU.ArrayView<float> g32, global::ILGPU.ArrayView<ushort> g16, global::ILGPU.ArrayView<float> s32, global::ILGPU.ArrayView<ushort> s16, global::OptGen.Gpu.GpuLaunch launch)
         {
-            for (long i = index; i < p.Length; i += stride)
+            float gradientFactor = launch.DeviceFactor != 0 ? factor[0] : launch.GradientFactor;
+            long end = chunks.Length << global::OptGen.Gpu.GpuChunk.Shift;
+            for (long v = index; v < end; v += launch.Stride)
             {
-                float p_i = p[i];
-                kernel.Invoke(kernel.ElementOffset + (ulong)i, ref p_i, g[i]);
-                p[i] = p_i;
+                global::OptGen.Gpu.GpuChunk chunk = chunks[v >> global::OptGen.Gpu.GpuChunk.Shift];
+                int local = (int)(v & (global::OptGen.Gpu.GpuChunk.Capacity - 1));
+                if (local >= chunk.Length)
+                {
+                    continue;
+                }
+
+                global::OptGen.Generated.UpdateKernel_d4cc46e1 kernel = groups.Count <= global::OptGen.Gpu.GpuGroups<global::OptGen.Generated.UpdateKernel_d4cc46e1>.MaxByValue ? groups.Get(chunk.Group) : table[chunk.Group];
+                long e = chunk.ArenaStart + local;
+                long s = chunk.StateStart + local;
+                int t = chunk.TensorStart + local;
+                float p_i = global::OptGen.Gpu.GpuElements.Load(launch.ParameterCodec, p32, p16, e);
+                float g_i = global::OptGen.Gpu.GpuElements.Load(launch.GradientCodec, g32, g16, e) * gradientFactor;
+                kernel.Invoke(kernel.ElementOffset + (ulong)s, ref p_i, g_i);
+                global::OptGen.Gpu.GpuElements.Store(launch.ParameterCodec, p32, p16, e, p_i, launch, chunk.Tensor, t);
             }
         }
 
         /// <summary>The kernel compiled for <paramref name="accelerator"/>: compiled on the first call, then reused.</summary>
         /// <param name="accelerator">The accelerator to run on.</param>
-        public static global::System.Action<global::ILGPU.Runtime.AcceleratorStream, global::ILGPU.Index1D, global::OptGen.Generated.UpdateKernel_d4cc46e1, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, int> Load(global::ILGPU.Runtime.Accelerator accelerator) =>
-            Loaded.GetValue(accelerator, static a => global::ILGPU.Runtime.KernelLoaders.LoadAutoGroupedKernel<global::ILGPU.Index1D, global::OptGen.Generated.UpdateKernel_d4cc46e1, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, int>(a, Kernel));
+        public static global::System.Action<global::ILGPU.Runtime.AcceleratorStream, global::ILGPU.Index1D, global::OptGen.Gpu.GpuGroups<global::OptGen.Generated.UpdateKernel_d4cc46e1>, global::ILGPU.ArrayView<global::OptGen.Generated.UpdateKernel_d4cc46e1>, global::ILGPU.ArrayView<global::OptGen.Gpu.GpuChunk>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<ushort>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<ushort>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<ushort>, global::OptGen.Gpu.GpuLaunch> Load(global::ILGPU.Runtime.Accelerator accelerator) =>
+            Loaded.GetValue(accelerator, static a => global::ILGPU.Runtime.KernelLoaders.LoadAutoGroupedKernel<global::ILGPU.Index1D, global::OptGen.Gpu.GpuGroups<global::OptGen.Generated.UpdateKernel_d4cc46e1>, global::ILGPU.ArrayView<global::OptGen.Generated.UpdateKernel_d4cc46e1>, global::ILGPU.ArrayView<global::OptGen.Gpu.GpuChunk>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<ushort>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<ushort>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<ushort>, global::OptGen.Gpu.GpuLaunch>(a, Kernel));
     }
 }

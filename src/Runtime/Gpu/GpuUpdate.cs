@@ -1,0 +1,125 @@
+using System;
+using System.ComponentModel;
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace OptGen.Gpu;
+
+/// <summary>The device buffers one update launch reads and writes; the unused one of each wide/narrow pair is empty.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public readonly struct GpuUpdateViews
+{
+    /// <summary>The tensor table.</summary>
+    public ArrayView<GpuChunk> Chunks { get; init; }
+
+    /// <summary>One element: the device-computed gradient factor (read when <see cref="GpuLaunch.DeviceFactor"/> is 1).</summary>
+    public ArrayView<float> Factor { get; init; }
+
+    /// <summary>float32 parameters.</summary>
+    public ArrayView<float> Parameters32 { get; init; }
+
+    /// <summary>16-bit parameters.</summary>
+    public ArrayView<ushort> Parameters16 { get; init; }
+
+    /// <summary>float32 gradients.</summary>
+    public ArrayView<float> Gradients32 { get; init; }
+
+    /// <summary>16-bit gradients.</summary>
+    public ArrayView<ushort> Gradients16 { get; init; }
+
+    /// <summary>float32 state planes.</summary>
+    public ArrayView<float> State32 { get; init; }
+
+    /// <summary>bfloat16 state planes.</summary>
+    public ArrayView<ushort> State16 { get; init; }
+}
+
+/// <summary>
+/// A rule's GPU update on one accelerator: the compiled kernel and one kernel struct per parameter group, made by
+/// the rule's own <c>CreateKernel</c> (the CPU path's host code) and passed by value (<see cref="GpuGroups{TKernel}"/>;
+/// a device buffer beyond <see cref="GpuGroups{TKernel}.MaxByValue"/> groups). Created by the generated
+/// <see cref="IGpuKernelSource.CreateGpuUpdate"/>; used by <see cref="GpuOptimizer"/>.
+/// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public abstract class GpuUpdate : IDisposable
+{
+    /// <summary>Sets group <paramref name="group"/>'s kernel struct for the coming launch.</summary>
+    /// <param name="group">The parameter group.</param>
+    /// <param name="hyperparameters">The group's hyperparameters for this step, in descriptor order.</param>
+    /// <param name="hostState">The group's carried host scalars after this step's advance.</param>
+    /// <param name="step">The step number t.</param>
+    public abstract void SetGroup(int group, ReadOnlySpan<double> hyperparameters, ReadOnlySpan<double> hostState, long step);
+
+    /// <summary>
+    /// Launches the update over every chunk with the group kernel structs set by <see cref="SetGroup"/>, asynchronously
+    /// on <paramref name="stream"/> (beyond <see cref="GpuGroups{TKernel}.MaxByValue"/> groups, their copy to the device waits for the stream first).
+    /// </summary>
+    public abstract void Launch(AcceleratorStream stream, int threads, in GpuUpdateViews views, GpuLaunch launch);
+
+    /// <summary>Frees the device buffer of the kernel structs (if any).</summary>
+    public abstract void Dispose();
+}
+
+/// <summary>Makes a rule's kernel struct from one group's step inputs (the generated <c>CreateKernel</c> with gradient scale 1).</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public delegate TKernel GpuKernelFactory<TKernel>(ReadOnlySpan<double> hyperparameters, ReadOnlySpan<double> hostState, long step);
+
+/// <summary>The generic <see cref="GpuUpdate"/> over a rule's kernel struct <typeparamref name="TKernel"/>.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public sealed class GpuUpdate<TKernel> : GpuUpdate
+    where TKernel : unmanaged
+{
+    private readonly Action<AcceleratorStream, Index1D, GpuGroups<TKernel>, ArrayView<TKernel>, ArrayView<GpuChunk>, ArrayView<float>, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<ushort>, GpuLaunch> _kernel;
+    private readonly GpuKernelFactory<TKernel> _factory;
+    private readonly TKernel[] _table;
+    private readonly MemoryBuffer1D<TKernel, Stride1D.Dense>? _device;
+    private GpuGroups<TKernel> _groups;
+
+    /// <summary>Binds a loaded kernel and a factory for <paramref name="groups"/> parameter groups on <paramref name="accelerator"/>.</summary>
+    public GpuUpdate(
+        Accelerator accelerator,
+        int groups,
+        Action<AcceleratorStream, Index1D, GpuGroups<TKernel>, ArrayView<TKernel>, ArrayView<GpuChunk>, ArrayView<float>, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<ushort>, GpuLaunch> kernel,
+        GpuKernelFactory<TKernel> factory)
+    {
+        ArgumentNullException.ThrowIfNull(accelerator);
+        ArgumentOutOfRangeException.ThrowIfLessThan(groups, 1);
+        _kernel = kernel ?? throw new ArgumentNullException(nameof(kernel));
+        _factory = factory ?? throw new ArgumentNullException(nameof(factory));
+        _groups.Count = groups;
+        _table = groups > GpuGroups<TKernel>.MaxByValue ? GC.AllocateArray<TKernel>(groups, pinned: true) : [];
+        _device = groups > GpuGroups<TKernel>.MaxByValue ? accelerator.Allocate1D<TKernel>(groups) : null;
+    }
+
+    /// <inheritdoc/>
+    public override void SetGroup(int group, ReadOnlySpan<double> hyperparameters, ReadOnlySpan<double> hostState, long step)
+    {
+        TKernel kernel = _factory(hyperparameters, hostState, step);
+        if (_device is null)
+        {
+            _groups.Set(group, kernel);
+        }
+        else
+        {
+            _table[group] = kernel;
+        }
+    }
+
+    /// <inheritdoc/>
+    public override void Launch(AcceleratorStream stream, int threads, in GpuUpdateViews views, GpuLaunch launch)
+    {
+        ArrayView<TKernel> table = ArrayView<TKernel>.Empty;
+        if (_device is not null)
+        {
+            // More groups than fit by value: ILGPU's copy from host memory waits for the stream.
+            table = _device.View.BaseView;
+            table.CopyFromCPU(stream, ref _table[0], _table.Length);
+        }
+
+        launch.Stride = threads;
+        _kernel(stream, threads, _groups, table, views.Chunks, views.Factor, views.Parameters32, views.Parameters16, views.Gradients32, views.Gradients16, views.State32, views.State16, launch);
+    }
+
+    /// <inheritdoc/>
+    public override void Dispose() => _device?.Dispose();
+}
