@@ -38,8 +38,6 @@ namespace OptGen.Generator
         internal const string StepScalarAttribute = "StepScalarAttribute";
         internal const string UpdateAttribute = "UpdateAttribute";
 
-        private static readonly string[] RangeNames = { "Finite", "NonNegative", "Positive", "UnitInterval", "Boolean", "Probability" };
-
         // Names the generated code already uses (compared ignoring case): the language's own names, the host
         // method's parameters and locals, the kernel's members and the Step methods' locals.
         private static readonly HashSet<string> Reserved = new(StringComparer.OrdinalIgnoreCase)
@@ -131,16 +129,16 @@ namespace OptGen.Generator
                         }
                     }
 
-                    string rangeName = range >= 0 && range < RangeNames.Length ? RangeNames[range] : "Finite";
-                    if (!Accepts(rangeName, value))
+                    HyperparameterRange rangeName = Enum.IsDefined(typeof(HyperparameterRange), range) ? (HyperparameterRange)range : HyperparameterRange.Finite;
+                    if (!HyperparameterRanges.Accepts(rangeName, value))
                     {
                         diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InvalidDefault, PositionalLocation(attribute, 1) ?? nameLocation,
-                            name.Value, RangeText(rangeName), Parser.Format(value)));
+                            name.Value, HyperparameterRanges.Text(rangeName), Parser.Format(value)));
                     }
 
                     scope.Hyperparameters.Add(name.Value!);
                     AddMember(memberNames, name.Value!, name.Location(), diagnostics);
-                    hyperparameters.Add(new HyperparameterDecl(name.Value!, name.Value!, value, rangeName, rangeName == "Boolean",
+                    hyperparameters.Add(new HyperparameterDecl(name.Value!, name.Value!, value, rangeName, rangeName == HyperparameterRange.Boolean,
                         $"The hyperparameter {name.Value} of the expression rule."));
                 }
                 else if (kind == StateAttribute)
@@ -367,26 +365,6 @@ namespace OptGen.Generator
             string.Join(" ", text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries));
 
         internal static string Pascal(string name) => char.ToUpperInvariant(name[0]) + name.Substring(1);
-
-        private static bool Accepts(string range, double value) => range switch
-        {
-            "NonNegative" => !double.IsNaN(value) && !double.IsInfinity(value) && value >= 0,
-            "Positive" => !double.IsNaN(value) && !double.IsInfinity(value) && value > 0,
-            "UnitInterval" => value >= 0 && value < 1,
-            "Boolean" => value == 0 || value == 1,
-            "Probability" => value >= 0 && value <= 1,
-            _ => !double.IsNaN(value) && !double.IsInfinity(value),
-        };
-
-        private static string RangeText(string range) => range switch
-        {
-            "NonNegative" => "a finite value >= 0",
-            "Positive" => "a finite value > 0",
-            "UnitInterval" => "in [0, 1)",
-            "Boolean" => "0 or 1",
-            "Probability" => "in [0, 1]",
-            _ => "finite",
-        };
 
         private static Location? SyntaxLocation(AttributeData attribute) =>
             attribute.ApplicationSyntaxReference?.GetSyntax() is AttributeSyntax syntax ? syntax.GetLocation() : null;

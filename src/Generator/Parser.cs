@@ -338,7 +338,7 @@ namespace OptGen.Generator
                 return;
             }
 
-            var generated = new HashSet<string>(Lowering.GeneratedMemberNames(spec), StringComparer.Ordinal);
+            var generated = new HashSet<string>(AttributeRules.AttributeLowering.GeneratedMemberNames(spec), StringComparer.Ordinal);
             foreach (ISymbol member in type.GetMembers())
             {
                 if (member.IsImplicitlyDeclared || !generated.Contains(member.Name))

@@ -3,28 +3,6 @@ using System.Collections.Generic;
 
 namespace OptGen;
 
-/// <summary>The values a hyperparameter accepts; setters reject anything else.</summary>
-public enum HyperparameterRange
-{
-    /// <summary>Any finite value.</summary>
-    Finite = 0,
-
-    /// <summary>A finite value ≥ 0.</summary>
-    NonNegative = 1,
-
-    /// <summary>A finite value &gt; 0.</summary>
-    Positive = 2,
-
-    /// <summary>A decay in [0, 1).</summary>
-    UnitInterval = 3,
-
-    /// <summary>A switch: 0 (false) or 1 (true).</summary>
-    Boolean = 4,
-
-    /// <summary>A fraction in [0, 1].</summary>
-    Probability = 5,
-}
-
 /// <summary>One hyperparameter of a rule.</summary>
 /// <param name="Name">The property name, e.g. <c>LearningRate</c>.</param>
 /// <param name="Symbol">The symbol in the update rule, e.g. η.</param>
@@ -33,26 +11,10 @@ public enum HyperparameterRange
 public sealed record HyperparameterDescriptor(string Name, string Symbol, double DefaultValue, HyperparameterRange Range)
 {
     /// <summary>Whether <paramref name="value"/> is in range.</summary>
-    public bool Accepts(double value) => Range switch
-    {
-        HyperparameterRange.NonNegative => double.IsFinite(value) && value >= 0,
-        HyperparameterRange.Positive => double.IsFinite(value) && value > 0,
-        HyperparameterRange.UnitInterval => value >= 0 && value < 1,
-        HyperparameterRange.Boolean => value == 0 || value == 1,
-        HyperparameterRange.Probability => value >= 0 && value <= 1,
-        _ => double.IsFinite(value),
-    };
+    public bool Accepts(double value) => HyperparameterRanges.Accepts(Range, value);
 
     /// <summary>The range in words, for error messages.</summary>
-    public string RangeText => Range switch
-    {
-        HyperparameterRange.NonNegative => "a finite value >= 0",
-        HyperparameterRange.Positive => "a finite value > 0",
-        HyperparameterRange.UnitInterval => "a value in [0, 1)",
-        HyperparameterRange.Boolean => "0 or 1",
-        HyperparameterRange.Probability => "a value in [0, 1]",
-        _ => "a finite value",
-    };
+    public string RangeText => HyperparameterRanges.Text(Range);
 }
 
 /// <summary>One per-element state buffer of a rule.</summary>

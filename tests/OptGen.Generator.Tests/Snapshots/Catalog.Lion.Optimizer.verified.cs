@@ -5,7 +5,7 @@
 namespace Catalog
 {
     /// <remarks>
-    /// <para>The update rule declared by the attributes (t = 1, 2, …; every state starts at 0 unless stated):</para>
+    /// <para>The update rule declared by the attributes (t = 1, 2, …; GradientScale is the runtime's factor on g, 1 unless it unscales or clips; every state starts at 0 unless stated):</para>
     /// <code>
     /// g ← g·GradientScale
     /// let c = lerp(m, g, 1 - Beta1)
@@ -50,7 +50,7 @@ namespace Catalog
         }
 
         /// <summary>The hyperparameter LearningRate of the expression rule. Declared default: 0.0001.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not finite and ≥ 0; the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">LearningRate must be a finite value &gt;= 0; the property keeps its value.</exception>
         public double LearningRate
         {
             get => GetHyperparameter(0);
@@ -58,7 +58,7 @@ namespace Catalog
         }
 
         /// <summary>The hyperparameter Beta1 of the expression rule. Declared default: 0.9.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not in [0, 1); the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">Beta1 must be a value in [0, 1); the property keeps its value.</exception>
         public double Beta1
         {
             get => GetHyperparameter(1);
@@ -66,7 +66,7 @@ namespace Catalog
         }
 
         /// <summary>The hyperparameter Beta2 of the expression rule. Declared default: 0.99.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not in [0, 1); the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">Beta2 must be a value in [0, 1); the property keeps its value.</exception>
         public double Beta2
         {
             get => GetHyperparameter(2);
@@ -74,7 +74,7 @@ namespace Catalog
         }
 
         /// <summary>The hyperparameter WeightDecay of the expression rule. Declared default: 0.0.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not finite and ≥ 0; the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">WeightDecay must be a finite value &gt;= 0; the property keeps its value.</exception>
         public double WeightDecay
         {
             get => GetHyperparameter(3);
@@ -102,10 +102,10 @@ namespace Catalog
             double beta2 = hyperparameters[2];
             double weightDecay = hyperparameters[3];
 
-            // GradientScale = the runtime's gradient factor (unscaling, clipping); 1 by default
+            // GradientScale = gradientScale
             double GradientScale = gradientScale;
 
-            // K_0 = 1.0 - Beta1
+            // K_0 = 1 − Beta1
             double K_0 = 1.0 - beta1;
 
             // LearningRate = LearningRate
@@ -114,7 +114,7 @@ namespace Catalog
             // WeightDecay = WeightDecay
             double WeightDecay = weightDecay;
 
-            // K_1 = 1.0 - Beta2
+            // K_1 = 1 − Beta2
             double K_1 = 1.0 - beta2;
 
             return new global::OptGen.Generated.UpdateKernel_da610641(

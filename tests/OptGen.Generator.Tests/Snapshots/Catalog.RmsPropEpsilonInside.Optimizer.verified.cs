@@ -5,10 +5,13 @@
 namespace Catalog
 {
     /// <remarks>
-    /// <para>The update rule declared by the attributes (t = 1, 2, …; every state starts at 0 unless stated):</para>
+    /// <para>The update rule declared by the attributes (t = 1, 2, …; GradientScale is the runtime's factor on g, 1 unless it unscales or clips; every state starts at 0 unless stated):</para>
     /// <code>
+    /// g ← g·GradientScale
     /// v ← β₂·v + (1 − β₂)·g²
-    /// p ← p − η·g / (√(v + ε))
+    /// denom = √(v + ε)
+    /// dir = g/denom
+    /// p ← p − η·dir
     /// </code>
     /// <para>Memory traffic per element and step (float32): 12 bytes read (p, g, v) + 8 bytes written (p, v) = 20 bytes.</para>
     /// <para>Each step is one fused pass over memory by <see cref="global::OptGen.Generated.UpdateKernel_86438e51"/>.</para>
@@ -47,7 +50,7 @@ namespace Catalog
         }
 
         /// <summary>The learning rate η. Declared default: 0.01.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not finite and ≥ 0; the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">LearningRate must be a finite value &gt;= 0; the property keeps its value.</exception>
         public double LearningRate
         {
             get => GetHyperparameter(0);
@@ -55,7 +58,7 @@ namespace Catalog
         }
 
         /// <summary>The second moment's decay β₂ = 1 − 1/N₂. Declared default: 0.99.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not in [0, 1); the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">Beta2 must be a value in [0, 1); the property keeps its value.</exception>
         public double Beta2
         {
             get => GetHyperparameter(1);
@@ -63,7 +66,7 @@ namespace Catalog
         }
 
         /// <summary>ε, which keeps the denominator away from zero. Declared default: 1E-08.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not finite and &gt; 0; the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">Epsilon must be a finite value &gt; 0; the property keeps its value.</exception>
         public double Epsilon
         {
             get => GetHyperparameter(2);
@@ -90,7 +93,7 @@ namespace Catalog
             double beta2 = hyperparameters[1];
             double epsilon = hyperparameters[2];
 
-            // GradientScale = the runtime's gradient factor (unscaling, clipping); 1 by default
+            // GradientScale = gradientScale
             double GradientScale = gradientScale;
 
             // SecondMomentDecay = β₂
