@@ -47,14 +47,6 @@ namespace OptGen.Generator
             "RandomKey", "ElementOffset", // the fields (and CreateKernel's parameter) of a kernel that calls randn()
         };
 
-        private static readonly Dictionary<string, int> Functions = new(StringComparer.Ordinal)
-        {
-            ["sqrt"] = 1, ["rsqrt"] = 1, ["abs"] = 1, ["sign"] = 1, ["exp"] = 1, ["log"] = 1,
-            ["min"] = 2, ["max"] = 2, ["pow"] = 2, ["clamp"] = 3, ["lerp"] = 3, ["select"] = 3, ["randn"] = 0, ["rand"] = 0,
-        };
-
-        private static string FunctionList => "sqrt, rsqrt, abs, sign, exp, log, min, max, clamp, lerp, select, (per element only) randn() and rand(), and (per step only) pow";
-
         /// <summary>Whether the class declares its rule with expression attributes.</summary>
         public static bool IsExpressionRule(INamedTypeSymbol type) => type.GetAttributes().Any(a => KindOf(a) is not null);
 
@@ -345,7 +337,7 @@ namespace OptGen.Generator
                 return "is a C# keyword";
             }
 
-            if (Reserved.Contains(name) || Functions.ContainsKey(name.ToLowerInvariant()))
+            if (Reserved.Contains(name) || Ir.Functions.Contains(name.ToLowerInvariant()))
             {
                 return "is reserved by the expression language or the generated code";
             }

@@ -1,4 +1,10 @@
+// Also compiled into the generator (src/Generator/OptGen.Generator.csproj links this file): there the types live in
+// the generator's model namespace, so a project that references both assemblies sees one OptGen.* type of each.
+#if OPTGEN_GENERATOR
+namespace OptGen.Generator.Model;
+#else
 namespace OptGen;
+#endif
 
 // One definition of the hyperparameter ranges, compiled into the runtime (setters, schedules) and, as a linked
 // file, into the generator (defaults of expression rules, the generated documentation). Keep it netstandard2.0 C#
