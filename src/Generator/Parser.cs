@@ -279,9 +279,9 @@ namespace OptGen.Generator
                 }
 
                 double dampening = TryNamed(mo, "Dampening", out double d) ? d : 0;
-                if (!(dampening >= 0 && dampening <= 1))
+                if (!HyperparameterRanges.Accepts(HyperparameterRange.Probability, dampening))
                 {
-                    diagnostics.Add(Error(DiagnosticDescriptors.OutOfRange, mo, "Dampening", "Dampening", "in [0, 1]", Format(dampening)));
+                    diagnostics.Add(Error(DiagnosticDescriptors.OutOfRange, mo, "Dampening", "Dampening", HyperparameterRanges.Text(HyperparameterRange.Probability), Format(dampening)));
                 }
 
                 bool nesterov = NamedBool(mo, "Nesterov");
@@ -384,11 +384,11 @@ namespace OptGen.Generator
 
         private static void RequireRange(List<DiagnosticInfo> diagnostics, AttributeData attribute, int position, string? name, string what, double value, bool nonNegative)
         {
-            bool ok = !double.IsNaN(value) && !double.IsInfinity(value) && (!nonNegative || value >= 0);
-            if (!ok)
+            HyperparameterRange range = nonNegative ? HyperparameterRange.NonNegative : HyperparameterRange.Finite;
+            if (!HyperparameterRanges.Accepts(range, value))
             {
                 Location? location = name is null ? ArgumentLocation(attribute, position) : ArgumentLocation(attribute, name);
-                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.OutOfRange, location, what, nonNegative ? "a finite value >= 0" : "finite", Format(value)));
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.OutOfRange, location, what, HyperparameterRanges.Text(range), Format(value)));
             }
         }
 
