@@ -198,6 +198,39 @@ public sealed class IrTests
         }
     }
 
+    /// <summary>
+    /// The example: 0.1's Adam kernel said <c>// Step: p ← p − η·dir</c> while its StepSize is η/(1 − β₁ᵗ).
+    /// The comment now names the scalar the statement reads, and the scalar's documented formula is its host code.
+    /// </summary>
+    [Fact]
+    public void AdamsStepCommentAndStepSizeFormulaComeFromTheIr()
+    {
+        GeneratorHarness.Run run = GeneratorHarness.Generate("using OptGen;\nnamespace Catalog;\n\n" + CatalogSnapshotTests.Declarations()["Adam"]);
+        string kernel = run.Files.Single(f => f.Key.StartsWith("OptGen.Generated.", StringComparison.Ordinal)).Value;
+        string optimizer = run.Files.Single(f => !f.Key.StartsWith("OptGen.Generated.", StringComparison.Ordinal)).Value;
+
+        Assert.Contains("// Step: p ← p − StepSize·dir.\n            p = p - StepSize * dir;", kernel.Replace("\r\n", "\n", StringComparison.Ordinal), StringComparison.Ordinal);
+        Assert.Contains("// StepSize = η/(1 − β₁ᵗ)\n            double StepSize = learningRate / (1.0 - global::System.Math.Pow(beta1, t));", optimizer.Replace("\r\n", "\n", StringComparison.Ordinal), StringComparison.Ordinal);
+        Assert.Contains("/// p ← p − (η/(1 − β₁ᵗ))·dir", optimizer, StringComparison.Ordinal);
+        Assert.DoesNotContain("a₁", kernel, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void KernelModelsCompareByValue()
+    {
+        KernelModel a = AttributeLowering.Lower(Spec(SpecKind.Adam)).Kernel;
+        KernelModel b = AttributeLowering.Lower(Spec(SpecKind.Adam)).Kernel;
+        Assert.NotSame(a, b);
+        Assert.Equal(a, b);
+        Assert.Equal(a.GetHashCode(), b.GetHashCode());
+
+        OptimizerSpec insideSqrt = Spec(SpecKind.Adam);
+        insideSqrt = insideSqrt with { Epsilon = insideSqrt.Epsilon! with { Placement = Model.EpsilonPlacement.InsideSqrt } };
+        KernelModel c = AttributeLowering.Lower(insideSqrt).Kernel;
+        Assert.NotEqual(a, c);
+        Assert.NotEqual(a.Body, c.Body);
+    }
+
     [Theory]
     [InlineData(SpecKind.Adam)]
     [InlineData(SpecKind.NAdam)]
