@@ -15,6 +15,7 @@ namespace OptGen.Generator.AttributeRules
     /// v ← β₂·v + (1 − β₂)·g², Σ, max …     SecondMomentRule    (centered, AMSGrad, mean)
     /// denom = √v̂ + ε | √(v̂ + ε) | …        DenominatorRule     (ε placement, bias correction)
     /// ηₜ                                   StepSizeRule        (learning-rate decay, bias correction)
+    /// every BiasCorrectionMode decision    BiasCorrection      (read by the moment, denominator and step-size rules)
     ///                                      RectificationRule   (RAdam)
     /// Adadelta's step                      DeltaAccumulatorRule
     /// NAdam's two steps                    NesterovMomentumDecayRule
@@ -124,13 +125,6 @@ namespace OptGen.Generator.AttributeRules
         }
 
         public OptimizerSpec Spec { get; }
-
-        public bool Power => Spec.BiasCorrection == BiasCorrectionMode.Power;
-
-        public bool MinT => Spec.BiasCorrection == BiasCorrectionMode.MinT;
-
-        /// <summary>1 − β₁ᵗ when the first moment is bias-corrected by the step size.</summary>
-        public Expr? FirstCorrection { get; set; }
 
         /// <summary>What the denominator is built from: the second moment, centered, AMSGrad's maximum, the mean.</summary>
         public Expr? DenominatorSource { get; set; }

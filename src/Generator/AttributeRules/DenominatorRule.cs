@@ -34,10 +34,10 @@ namespace OptGen.Generator.AttributeRules
             {
                 Expr one = Expr.Constant(1);
                 bool sqrt = second.Power == 0.5;
-                bool correct = context.Power && SecondMomentRule.Averages(second) && spec.Epsilon is not { BeforeBiasCorrection: true };
+                Expr? bc2 = BiasCorrection.SecondMomentDivisor(spec);
+                bool correct = bc2 is not null;
                 EpsilonSpec? eps = spec.Epsilon;
                 bool inside = eps?.Placement == EpsilonPlacement.InsideSqrt;
-                Expr bc2 = one - Expr.Binary(ExprOp.Pow, Expr.Hyperparameter(second.PropertyName), Expr.Step());
 
                 // The bias correction reaches the kernel as a reciprocal computed in double on the host, so the
                 // element pays a multiply instead of a division: at sizes that fit in cache the divider, not
@@ -46,7 +46,7 @@ namespace OptGen.Generator.AttributeRules
                 bool rootedCorrection = sqrt && !inside;
                 if (correct)
                 {
-                    b.Scalar("SecondMomentCorrectionInverse", one / (rootedCorrection ? Expr.Unary(ExprOp.Sqrt, bc2) : bc2));
+                    b.Scalar("SecondMomentCorrectionInverse", one / (rootedCorrection ? Expr.Unary(ExprOp.Sqrt, bc2!) : bc2!));
                 }
 
                 Expr Root(Expr e) => sqrt ? Expr.Unary(ExprOp.Sqrt, e) : e;
@@ -72,7 +72,7 @@ namespace OptGen.Generator.AttributeRules
                     default:
                         // 1 + √v̂/ε: the correction and 1/ε fold into one host scalar.
                         Expr inverse = one / Expr.Hyperparameter("Epsilon");
-                        b.Scalar("DenominatorScale", correct ? inverse / (sqrt ? Expr.Unary(ExprOp.Sqrt, bc2) : bc2) : inverse);
+                        b.Scalar("DenominatorScale", bc2 is not null ? inverse / (sqrt ? Expr.Unary(ExprOp.Sqrt, bc2) : bc2) : inverse);
                         denominator = one + (Root(source) * Expr.Scalar("DenominatorScale"));
                         break;
                 }

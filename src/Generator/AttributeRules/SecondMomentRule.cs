@@ -60,7 +60,7 @@ namespace OptGen.Generator.AttributeRules
             switch (second.Kind)
             {
                 case SecondMomentKind.ExponentialAverage:
-                    AttributeRules.Averages.Coefficients(b, "SecondMoment", beta2, context.MinT, second.Start, "c₂");
+                    BiasCorrection.Coefficients(b, context.Spec, "SecondMoment", beta2, second.Start, "c₂");
                     b.Assign(s, (Expr.Scalar("SecondMomentDecay") * sv) + (Expr.Scalar("SecondMomentWeight") * g * g), "Second moment");
                     break;
                 case SecondMomentKind.Sum:

@@ -29,15 +29,15 @@ namespace OptGen.Generator.AttributeRules
                 stepSize = stepSize / (one + ((t - one) * Expr.Hyperparameter("LearningRateDecay")));
             }
 
-            if (context.FirstCorrection is not null)
+            if (BiasCorrection.FirstMomentDivisor(spec) is { } firstCorrection)
             {
-                stepSize = stepSize / context.FirstCorrection;
+                stepSize = stepSize / firstCorrection;
             }
 
             context.PlainStepSize = stepSize;
-            if (spec.Epsilon is { BeforeBiasCorrection: true } && spec.SecondMoment is not null)
+            if (BiasCorrection.StepSizeFactor(spec) is { } factor)
             {
-                stepSize = stepSize * Expr.Unary(ExprOp.Sqrt, one - Expr.Binary(ExprOp.Pow, Expr.Hyperparameter(spec.SecondMoment.PropertyName), t));
+                stepSize = stepSize * factor;
             }
 
             context.StepSize = stepSize;
