@@ -136,7 +136,7 @@ namespace Catalog
             double momentumDecay = hyperparameters[4];
             double muProduct = hostState[0];
 
-            // Πₜ from Πₜ₋₁: NAdam's running product Πₜ = μ₁·μ₂·…·μₜ of the momentum schedule (1 before step 1).
+            // Πₜ = Πₜ₋₁·β₁·(1 − 0.5·0.96^(t·ψ))
             hostState[0] = muProduct * (beta1 * (1.0 - 0.5 * global::System.Math.Pow(0.96, t * momentumDecay)));
         }
 

@@ -73,7 +73,7 @@ namespace Demo
             double beta = hyperparameters[0];
             double product = hostState[0];
 
-            // Πₜ from Πₜ₋₁: The running product Πₜ of β.
+            // Πₜ = Πₜ₋₁·β
             hostState[0] = product * beta;
         }
 
