@@ -31,8 +31,7 @@ namespace OptGen.Generator
                 b.Host(h);
             }
 
-            b.Scalar("GradientScale", Expr.RuntimeInput("GradientScale"));
-            b.Element(new ElementStatement("g", Expr.Var("g") * Expr.Scalar("GradientScale"), false, "Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact)."));
+            ElementStatement scale = b.ScaleGradient(Expr.RuntimeInput("GradientScale"));
             foreach (ElementStatement statement in spec.Body)
             {
                 // The comment over each statement is the line as declared (it also enters the kernel's name, CanonicalForm.V1).
@@ -41,7 +40,8 @@ namespace OptGen.Generator
                     : statement with { Comment = (statement.DeclaresLocal ? "let " : string.Empty) + statement.Target + " = " + CanonicalForm.Expression(statement.Value) });
             }
 
-            var rule = new List<string> { "g ← g·GradientScale" };
+            // The remarks: the scaling printed from its IR, then the rule's lines as declared.
+            var rule = new List<string> { MathText.Statement(scale, new MathText.Symbols()) };
             rule.AddRange(spec.Source);
             return PostPass.Finish(spec.Type, spec.RuleName, b.ToProgram(rule), FrontEnd.Expressions);
         }

@@ -25,9 +25,7 @@ namespace OptGen.Generator.AttributeRules
                 scale = Expr.Select(Expr.Binary(ExprOp.Equal, Expr.Hyperparameter("Maximize"), Expr.Constant(1)), -scale, scale);
             }
 
-            b.Scalar("GradientScale", scale);
-            string g = AttributeLowering.Gradient;
-            b.Element(new ElementStatement(g, Expr.Var(g) * Expr.Scalar("GradientScale"), false, "Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact)."));
+            b.ScaleGradient(scale);
         }
     }
 }

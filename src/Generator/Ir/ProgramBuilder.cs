@@ -61,6 +61,18 @@ namespace OptGen.Generator.Ir
         /// <summary>An element statement whose comment the front end chose (an expression rule's source line).</summary>
         public void Element(ElementStatement statement) => _body.Add(statement);
 
+        /// <summary>
+        /// The first element statement of every rule, <c>g ← g·GradientScale</c>: the runtime's factor on the gradient
+        /// (unscaling, clipping; <paramref name="scale"/> may also negate it), applied in the same pass.
+        /// </summary>
+        public ElementStatement ScaleGradient(Expr scale)
+        {
+            Scalar("GradientScale", scale);
+            var statement = new ElementStatement("g", Expr.Var("g") * Expr.Scalar("GradientScale"), false, "Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).");
+            _body.Add(statement);
+            return statement;
+        }
+
         public UpdateProgram ToProgram(IEnumerable<string> ruleMath) => new(
             Hyperparameters.ToEquatableArray(),
             _states.ToEquatableArray(),
