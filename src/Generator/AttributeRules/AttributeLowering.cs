@@ -15,7 +15,6 @@ namespace OptGen.Generator.AttributeRules
     /// v ← β₂·v + (1 − β₂)·g², Σ, max …     SecondMomentRule    (centered, AMSGrad, mean)
     /// denom = √v̂ + ε | √(v̂ + ε) | …        DenominatorRule     (ε placement, bias correction)
     /// ηₜ                                   StepSizeRule        (learning-rate decay, bias correction)
-    /// every BiasCorrectionMode decision    BiasCorrection      (read by the moment, denominator and step-size rules)
     ///                                      RectificationRule   (RAdam)
     /// Adadelta's step                      DeltaAccumulatorRule
     /// NAdam's two steps                    NesterovMomentumDecayRule
@@ -23,7 +22,8 @@ namespace OptGen.Generator.AttributeRules
     /// b ← μ·b + (1 − τ)·dir; p ← p − ηₜ·b  MomentumRule
     /// p ← p − ηₜ·dir                       StepRule
     /// </code>
-    /// Each component declares its hyperparameters and states (<see cref="IAttributeRule.Declare"/>) and adds its
+    /// Every decision that depends on the <see cref="BiasCorrectionMode"/> is in <see cref="BiasCorrection"/>, which
+    /// the moment, denominator and step-size rules call. Each component declares its hyperparameters and states (<see cref="IAttributeRule.Declare"/>) and adds its
     /// statements (<see cref="IAttributeRule.Lower"/>); the comments and the rule's math are printed from the
     /// statements by the IR post-pass, never written beside them.
     /// </summary>
