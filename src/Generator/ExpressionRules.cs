@@ -122,7 +122,7 @@ namespace OptGen.Generator
                     }
 
                     HyperparameterRange rangeName = Enum.IsDefined(typeof(HyperparameterRange), range) ? (HyperparameterRange)range : HyperparameterRange.Finite;
-                    if (!HyperparameterRanges.Accepts(rangeName, value))
+                    if (!HyperparameterRanges.Contains(rangeName, value))
                     {
                         diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InvalidDefault, PositionalLocation(attribute, 1) ?? nameLocation,
                             name.Value, HyperparameterRanges.Text(rangeName), Parser.Format(value)));

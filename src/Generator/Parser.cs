@@ -279,7 +279,7 @@ namespace OptGen.Generator
                 }
 
                 double dampening = TryNamed(mo, "Dampening", out double d) ? d : 0;
-                if (!HyperparameterRanges.Accepts(HyperparameterRange.Probability, dampening))
+                if (!HyperparameterRanges.Contains(HyperparameterRange.Probability, dampening))
                 {
                     diagnostics.Add(Error(DiagnosticDescriptors.OutOfRange, mo, "Dampening", "Dampening", HyperparameterRanges.Text(HyperparameterRange.Probability), Format(dampening)));
                 }
@@ -385,7 +385,7 @@ namespace OptGen.Generator
         private static void RequireRange(List<DiagnosticInfo> diagnostics, AttributeData attribute, int position, string? name, string what, double value, bool nonNegative)
         {
             HyperparameterRange range = nonNegative ? HyperparameterRange.NonNegative : HyperparameterRange.Finite;
-            if (!HyperparameterRanges.Accepts(range, value))
+            if (!HyperparameterRanges.Contains(range, value))
             {
                 Location? location = name is null ? ArgumentLocation(attribute, position) : ArgumentLocation(attribute, name);
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.OutOfRange, location, what, HyperparameterRanges.Text(range), Format(value)));

@@ -11,7 +11,7 @@ namespace OptGen;
 public sealed record HyperparameterDescriptor(string Name, string Symbol, double DefaultValue, HyperparameterRange Range)
 {
     /// <summary>Whether <paramref name="value"/> is in range.</summary>
-    public bool Accepts(double value) => HyperparameterRanges.Accepts(Range, value);
+    public bool Accepts(double value) => HyperparameterRanges.Contains(Range, value);
 
     /// <summary>The range in words, for error messages.</summary>
     public string RangeText => HyperparameterRanges.Text(Range);

@@ -53,7 +53,7 @@ namespace Demo
         }
 
         /// <summary>The learning rate η. Declared default: 0.001.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">LearningRate must be a finite value &gt;= 0; the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">LearningRate must be a value &gt;= 0 that is finite in float32 (at most 3.4028235E+38); the property keeps its value.</exception>
         public double LearningRate
         {
             get => GetHyperparameter(0);
@@ -77,7 +77,7 @@ namespace Demo
         }
 
         /// <summary>ε, which keeps the denominator away from zero. Declared default: 1E-08.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">Epsilon must be a finite value &gt; 0; the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">Epsilon must be a value &gt; 0 that is finite and not 0 in float32 (1.4E-45 to 3.4028235E+38); the property keeps its value.</exception>
         public double Epsilon
         {
             get => GetHyperparameter(3);

@@ -56,7 +56,7 @@ namespace Catalog
         }
 
         /// <summary>The learning rate η. Declared default: 0.01.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">LearningRate must be a finite value &gt;= 0; the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">LearningRate must be a value &gt;= 0 that is finite in float32 (at most 3.4028235E+38); the property keeps its value.</exception>
         public double LearningRate
         {
             get => GetHyperparameter(0);
@@ -64,7 +64,7 @@ namespace Catalog
         }
 
         /// <summary>Adagrad's learning-rate decay δ: ηₜ = η / (1 + (t − 1)·δ). Declared default: 0.0.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">LearningRateDecay must be a finite value &gt;= 0; the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">LearningRateDecay must be a value &gt;= 0 that is finite in float32 (at most 3.4028235E+38); the property keeps its value.</exception>
         public double LearningRateDecay
         {
             get => GetHyperparameter(1);
@@ -72,7 +72,7 @@ namespace Catalog
         }
 
         /// <summary>The value the second moment starts at (read when the state is allocated or reset). Declared default: 0.0.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">InitialAccumulatorValue must be a finite value &gt;= 0; the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">InitialAccumulatorValue must be a value &gt;= 0 that is finite in float32 (at most 3.4028235E+38); the property keeps its value.</exception>
         public double InitialAccumulatorValue
         {
             get => GetHyperparameter(2);
@@ -80,7 +80,7 @@ namespace Catalog
         }
 
         /// <summary>ε, which keeps the denominator away from zero. Declared default: 1E-10.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">Epsilon must be a finite value &gt; 0; the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">Epsilon must be a value &gt; 0 that is finite and not 0 in float32 (1.4E-45 to 3.4028235E+38); the property keeps its value.</exception>
         public double Epsilon
         {
             get => GetHyperparameter(3);
@@ -88,7 +88,7 @@ namespace Catalog
         }
 
         /// <summary>The L2 weight decay λ: g ← g + λ·p. Declared default: 0.0.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">WeightDecay must be a finite value &gt;= 0; the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">WeightDecay must be a value &gt;= 0 that is finite in float32 (at most 3.4028235E+38); the property keeps its value.</exception>
         public double WeightDecay
         {
             get => GetHyperparameter(4);

@@ -54,7 +54,7 @@ namespace Catalog
         }
 
         /// <summary>The learning rate η. Declared default: 0.001.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">LearningRate must be a finite value &gt;= 0; the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">LearningRate must be a value &gt;= 0 that is finite in float32 (at most 3.4028235E+38); the property keeps its value.</exception>
         public double LearningRate
         {
             get => GetHyperparameter(0);
@@ -78,7 +78,7 @@ namespace Catalog
         }
 
         /// <summary>The L2 weight decay λ: g ← g + λ·p. Declared default: 0.0.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">WeightDecay must be a finite value &gt;= 0; the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">WeightDecay must be a value &gt;= 0 that is finite in float32 (at most 3.4028235E+38); the property keeps its value.</exception>
         public double WeightDecay
         {
             get => GetHyperparameter(3);

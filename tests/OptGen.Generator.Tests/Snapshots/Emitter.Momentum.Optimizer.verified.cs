@@ -48,7 +48,7 @@ namespace Demo
         }
 
         /// <summary>The learning rate η. Declared default: 0.01.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">LearningRate must be a finite value &gt;= 0; the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">LearningRate must be a value &gt;= 0 that is finite in float32 (at most 3.4028235E+38); the property keeps its value.</exception>
         public double LearningRate
         {
             get => GetHyperparameter(0);

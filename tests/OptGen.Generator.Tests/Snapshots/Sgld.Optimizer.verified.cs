@@ -46,7 +46,7 @@ namespace Demo
         }
 
         /// <summary>The hyperparameter LearningRate of the expression rule. Declared default: 0.01.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">LearningRate must be a finite value &gt;= 0; the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">LearningRate must be a value &gt;= 0 that is finite in float32 (at most 3.4028235E+38); the property keeps its value.</exception>
         public double LearningRate
         {
             get => GetHyperparameter(0);
@@ -54,7 +54,7 @@ namespace Demo
         }
 
         /// <summary>The hyperparameter Temperature of the expression rule. Declared default: 1.0.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">Temperature must be a finite value &gt;= 0; the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">Temperature must be a value &gt;= 0 that is finite in float32 (at most 3.4028235E+38); the property keeps its value.</exception>
         public double Temperature
         {
             get => GetHyperparameter(1);
@@ -62,7 +62,7 @@ namespace Demo
         }
 
         /// <summary>The hyperparameter Seed of the expression rule. Declared default: 0.0.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">Seed must be a finite value &gt;= 0; the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">Seed must be a value &gt;= 0 that is finite in float32 (at most 3.4028235E+38); the property keeps its value.</exception>
         public double Seed
         {
             get => GetHyperparameter(2);
