@@ -84,7 +84,7 @@ namespace OptGen.Generator
                     "t" => "t is the step number",
                     _ when _scope.Hyperparameters.Contains(target) => "it is a hyperparameter, set on the optimizer, not by the rule",
                     _ when _scope.AllStepScalars.Contains(target) => "it is a step scalar, computed once per step by its [StepScalar]",
-                    _ when Functions.ContainsKey(target) => "it is a function",
+                    _ when Ir.Functions.Contains(target) => "it is a function",
                     _ => null,
                 };
                 if (readOnly is not null)
@@ -188,11 +188,13 @@ namespace OptGen.Generator
 
             private Bound Call(Ast node)
             {
-                if (!Functions.TryGetValue(node.Text, out int arity))
+                if (!Ir.Functions.TryGet(node.Text, out Ir.FunctionInfo function))
                 {
-                    Report(DiagnosticDescriptors.UnknownFunction, node.OperatorStart, node.OperatorLength, node.Text, FunctionList);
+                    Report(DiagnosticDescriptors.UnknownFunction, node.OperatorStart, node.OperatorLength, node.Text, Ir.Functions.Description);
                     throw new BindException();
                 }
+
+                int arity = function.Arity;
 
                 if (node.Args.Length != arity)
                 {
@@ -233,25 +235,11 @@ namespace OptGen.Generator
                     RequireNonZeroDivisor(node.Args[0], args[0]);
                 }
 
-                Expr result = node.Text switch
+                Expr result = function.Lower!(args);
+                if (function.Use == Ir.FunctionUse.PerStep && !_host && !IsUniform(result))
                 {
-                    "sqrt" => Expr.Unary(ExprOp.Sqrt, args[0]),
-                    "rsqrt" => Expr.Constant(1) / Expr.Unary(ExprOp.Sqrt, args[0]),
-                    "abs" => Expr.Unary(ExprOp.Abs, args[0]),
-                    "sign" => Expr.Unary(ExprOp.Sign, args[0]),
-                    "exp" => Expr.Unary(ExprOp.Exp, args[0]),
-                    "log" => Expr.Unary(ExprOp.Log, args[0]),
-                    "min" => Expr.Binary(ExprOp.Min, args[0], args[1]),
-                    "max" => Expr.Binary(ExprOp.Max, args[0], args[1]),
-                    "pow" => Expr.Binary(ExprOp.Pow, args[0], args[1]),
-                    "clamp" => Expr.Binary(ExprOp.Min, Expr.Binary(ExprOp.Max, args[0], args[1]), args[2]),
-                    _ => args[0] + (args[2] * (args[1] - args[0])), // lerp(a, b, w) = a + w·(b − a)
-                };
-
-                if (node.Text == "pow" && !_host && !IsUniform(result))
-                {
-                    Report(DiagnosticDescriptors.NotAvailableHere, node.OperatorStart, node.OperatorLength, "pow",
-                        "per element, pow needs arguments that are the same for every element (t, hyperparameters, step scalars, numbers)");
+                    Report(DiagnosticDescriptors.NotAvailableHere, node.OperatorStart, node.OperatorLength, node.Text,
+                        $"per element, {node.Text} needs arguments that are the same for every element (t, hyperparameters, step scalars, numbers)");
                     throw new BindException();
                 }
 
@@ -354,7 +342,7 @@ namespace OptGen.Generator
                     return Expr.Hyperparameter(name);
                 }
 
-                if (Functions.ContainsKey(name))
+                if (Ir.Functions.Contains(name))
                 {
                     Report(DiagnosticDescriptors.ExpressionType, node.Start, node.Length, $"'{name}' is a function; call it as {name}(...)");
                     throw new BindException();

@@ -38,27 +38,14 @@ namespace OptGen.Generator
         internal const string StepScalarAttribute = "StepScalarAttribute";
         internal const string UpdateAttribute = "UpdateAttribute";
 
-        private static readonly string[] RangeNames = { "Finite", "NonNegative", "Positive", "UnitInterval", "Boolean", "Probability" };
-
         // Names the generated code already uses (compared ignoring case): the language's own names, the host
         // method's parameters and locals, the kernel's members and the Step methods' locals.
         private static readonly HashSet<string> Reserved = new(StringComparer.OrdinalIgnoreCase)
         {
             "p", "g", "t", "let", "step", "hyperparameters", "gradientScale", "kernel", "Invoke", "Step", "Step128", "Step256", "Step512",
-            "StateCount", "BytesRead", "BytesWritten", "parameters", "gradients", "state", "stride", "i", "CreateKernel", "RuleDescriptor", "RunKernel",
+            "StateCount", "BytesRead", "BytesWritten", "parameters", "gradients", "state", "stride", "i",
             "RandomKey", "ElementOffset", // the fields (and CreateKernel's parameter) of a kernel that calls randn()
         };
-
-        /// <summary>The members every expression-rule optimizer gets besides its hyperparameters and states.</summary>
-        private static readonly string[] GeneratedMembers = { "CreateKernel", "RuleDescriptor", "RunKernel" };
-
-        private static readonly Dictionary<string, int> Functions = new(StringComparer.Ordinal)
-        {
-            ["sqrt"] = 1, ["rsqrt"] = 1, ["abs"] = 1, ["sign"] = 1, ["exp"] = 1, ["log"] = 1,
-            ["min"] = 2, ["max"] = 2, ["pow"] = 2, ["clamp"] = 3, ["lerp"] = 3, ["select"] = 3, ["randn"] = 0, ["rand"] = 0,
-        };
-
-        private static string FunctionList => "sqrt, rsqrt, abs, sign, exp, log, min, max, clamp, lerp, select, (per element only) randn() and rand(), and (per step only) pow";
 
         /// <summary>Whether the class declares its rule with expression attributes.</summary>
         public static bool IsExpressionRule(INamedTypeSymbol type) => type.GetAttributes().Any(a => KindOf(a) is not null);
@@ -134,13 +121,13 @@ namespace OptGen.Generator
                         }
                     }
 
-                    string rangeName = range >= 0 && range < RangeNames.Length ? RangeNames[range] : "Finite";
-                    if (!Accepts(rangeName, value))
+                    HyperparameterRange rangeName = Enum.IsDefined(typeof(HyperparameterRange), range) ? (HyperparameterRange)range : HyperparameterRange.Finite;
+                    if (!HyperparameterRanges.InRange(rangeName, value))
                     {
                         diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InvalidDefault, PositionalLocation(attribute, 1) ?? nameLocation,
-                            name.Value, RangeText(rangeName), Parser.Format(value)));
+                            name.Value, HyperparameterRanges.Text(rangeName), Parser.Format(value)));
                     }
-                    else if (Parser.Float32Problem(value, zeroAllowed: rangeName != "Positive") is string float32)
+                    else if (HyperparameterRanges.Float32Problem(value, zeroAllowed: rangeName != HyperparameterRange.Positive) is string float32)
                     {
                         diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NotFloat32, PositionalLocation(attribute, 1) ?? nameLocation,
                             $"The default of the hyperparameter '{name.Value}'", Parser.Format(value), float32));
@@ -148,7 +135,7 @@ namespace OptGen.Generator
 
                     scope.Hyperparameters.Add(name.Value!);
                     AddMember(memberNames, name.Value!, name.Location(), diagnostics);
-                    hyperparameters.Add(new HyperparameterDecl(name.Value!, name.Value!, value, rangeName, rangeName == "Boolean",
+                    hyperparameters.Add(new HyperparameterDecl(name.Value!, name.Value!, value, rangeName, rangeName == HyperparameterRange.Boolean,
                         $"The hyperparameter {name.Value} of the expression rule."));
                 }
                 else if (kind == StateAttribute)
@@ -308,7 +295,7 @@ namespace OptGen.Generator
                 }
             }
 
-            if (GeneratedMembers.Contains(type.Name))
+            if (GeneratedMembers.EveryOptimizer.Contains(type.Name))
             {
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NameTaken, type.Locations.FirstOrDefault(l => l.IsInSource), type.Name, "a member OptGen generates for every optimizer; rename the class"));
             }
@@ -365,7 +352,7 @@ namespace OptGen.Generator
                 return "is a C# keyword";
             }
 
-            if (Reserved.Contains(name) || Functions.ContainsKey(name.ToLowerInvariant()))
+            if (Reserved.Contains(name) || GeneratedMembers.EveryOptimizer.Contains(name, StringComparer.OrdinalIgnoreCase) || Ir.Functions.Contains(name.ToLowerInvariant()))
             {
                 return "is reserved by the expression language or the generated code";
             }
@@ -385,26 +372,6 @@ namespace OptGen.Generator
             string.Join(" ", text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries));
 
         internal static string Pascal(string name) => char.ToUpperInvariant(name[0]) + name.Substring(1);
-
-        private static bool Accepts(string range, double value) => range switch
-        {
-            "NonNegative" => !double.IsNaN(value) && !double.IsInfinity(value) && value >= 0,
-            "Positive" => !double.IsNaN(value) && !double.IsInfinity(value) && value > 0,
-            "UnitInterval" => value >= 0 && value < 1,
-            "Boolean" => value == 0 || value == 1,
-            "Probability" => value >= 0 && value <= 1,
-            _ => !double.IsNaN(value) && !double.IsInfinity(value),
-        };
-
-        private static string RangeText(string range) => range switch
-        {
-            "NonNegative" => "a finite value >= 0",
-            "Positive" => "a finite value > 0",
-            "UnitInterval" => "in [0, 1)",
-            "Boolean" => "0 or 1",
-            "Probability" => "in [0, 1]",
-            _ => "finite",
-        };
 
         private static Location? SyntaxLocation(AttributeData attribute) =>
             attribute.ApplicationSyntaxReference?.GetSyntax() is AttributeSyntax syntax ? syntax.GetLocation() : null;

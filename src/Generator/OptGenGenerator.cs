@@ -11,7 +11,7 @@ namespace OptGen.Generator
 {
     /// <summary>
     /// The OptGen pipeline: [Optimizer] classes → <see cref="Parser"/> (spec + diagnostics) →
-    /// <see cref="Lowering"/> (update IR) → <see cref="CpuEmitter"/> (C#), and <see cref="GpuEmitter"/> (ILGPU kernels) when
+    /// <see cref="AttributeRules.AttributeLowering"/> or <see cref="ExpressionLowering"/>, then <see cref="Ir.PostPass"/> (update IR) → <see cref="CpuEmitter"/> (C#), and <see cref="GpuEmitter"/> (ILGPU kernels) when
     /// the compilation references ILGPU. Kernels are emitted once per distinct
     /// per-element program (compared structurally), so classes that declare the same rule share one kernel.
     /// </summary>
@@ -47,7 +47,7 @@ namespace OptGen.Generator
 
             IncrementalValuesProvider<OptimizerModel> models = parsed
                 .Where(static result => result.Spec is not null || result.Expression is not null)
-                .Select(static (result, _) => result.Expression is not null ? ExpressionLowering.Lower(result.Expression) : Lowering.Lower(result.Spec!))
+                .Select(static (result, _) => result.Expression is not null ? ExpressionLowering.Lower(result.Expression) : AttributeRules.AttributeLowering.Lower(result.Spec!))
                 .WithTrackingName(TrackingNames.Lower);
 
             // Names are decided for the whole compilation at once (OutputNames): kernels are shared by structural

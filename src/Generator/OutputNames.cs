@@ -165,7 +165,7 @@ namespace OptGen.Generator
             foreach (ElementStatement statement in kernel.Body)
             {
                 text.Append(statement.DeclaresLocal ? "let " : string.Empty).Append(statement.Target).Append('=')
-                    .Append(ExprText.Canonical(statement.Value)).Append("//").Append(statement.Comment).Append(';');
+                    .Append(Ir.CanonicalForm.Expression(statement.Value)).Append("//").Append(statement.Comment).Append(';');
             }
 
             return text.Append('|').Append(kernel.BytesRead).Append(',').Append(kernel.BytesWritten).ToString();

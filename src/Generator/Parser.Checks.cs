@@ -281,7 +281,7 @@ namespace OptGen.Generator
 
             var seen = new HashSet<string>(StringComparer.Ordinal);
             var reported = new HashSet<string>(StringComparer.Ordinal);
-            foreach (string name in Lowering.GeneratedMemberNames(spec))
+            foreach (string name in AttributeRules.AttributeLowering.GeneratedMemberNames(spec))
             {
                 string? clash = name == type.Name ? $"the class '{type.Name}' itself"
                     : inherited.Contains(name) ? $"the member OptGen.Optimizer.{name} that '{type.Name}' inherits"

@@ -217,7 +217,7 @@ namespace OptGen.Generator
                     diagnostics.Add(Error(DiagnosticDescriptors.InvalidEpsilon, eps, null, Format(value),
                         placement == EpsilonPlacement.Decoupled ? " (the decoupled form divides by ε)" : string.Empty));
                 }
-                else if (Float32Problem(value, zeroAllowed: false) is string float32)
+                else if (HyperparameterRanges.Float32Problem(value, zeroAllowed: false) is string float32)
                 {
                     diagnostics.Add(Error(DiagnosticDescriptors.NotFloat32, eps, null, "ε", Format(value), float32));
                 }
@@ -278,9 +278,9 @@ namespace OptGen.Generator
                 }
 
                 double dampening = TryNamed(mo, "Dampening", out double d) ? d : 0;
-                if (!(dampening >= 0 && dampening <= 1))
+                if (!HyperparameterRanges.Contains(HyperparameterRange.Probability, dampening))
                 {
-                    diagnostics.Add(Error(DiagnosticDescriptors.OutOfRange, mo, "Dampening", "Dampening", "in [0, 1]", Format(dampening)));
+                    diagnostics.Add(Error(DiagnosticDescriptors.OutOfRange, mo, "Dampening", "Dampening", HyperparameterRanges.Text(HyperparameterRange.Probability), Format(dampening)));
                 }
 
                 bool nesterov = NamedBool(mo, "Nesterov");
@@ -335,7 +335,7 @@ namespace OptGen.Generator
                 return;
             }
 
-            var generated = new HashSet<string>(Lowering.GeneratedMemberNames(spec), StringComparer.Ordinal);
+            var generated = new HashSet<string>(AttributeRules.AttributeLowering.GeneratedMemberNames(spec), StringComparer.Ordinal);
             foreach (ISymbol member in type.GetMembers())
             {
                 if (member.IsImplicitlyDeclared || !generated.Contains(member.Name))
@@ -381,28 +381,16 @@ namespace OptGen.Generator
 
         private static void RequireRange(List<DiagnosticInfo> diagnostics, AttributeData attribute, int position, string? name, string what, double value, bool nonNegative)
         {
-            bool ok = !double.IsNaN(value) && !double.IsInfinity(value) && (!nonNegative || value >= 0);
+            HyperparameterRange range = nonNegative ? HyperparameterRange.NonNegative : HyperparameterRange.Finite;
             Location? location = name is null ? ArgumentLocation(attribute, position) : ArgumentLocation(attribute, name);
-            if (!ok)
+            if (!HyperparameterRanges.InRange(range, value))
             {
-                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.OutOfRange, location, what, nonNegative ? "a finite value >= 0" : "finite", Format(value)));
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.OutOfRange, location, what, HyperparameterRanges.Text(range), Format(value)));
             }
-            else if (Float32Problem(value, zeroAllowed: true) is string float32)
+            else if (HyperparameterRanges.Float32Problem(value, zeroAllowed: true) is string float32)
             {
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NotFloat32, location, what, Format(value), float32));
             }
-        }
-
-        /// <summary>
-        /// What float32, the kernels' precision, makes of a finite value when that breaks it: "∞" for a magnitude
-        /// above float.MaxValue, "0" for a nonzero value that underflows where 0 is not allowed; else null.
-        /// </summary>
-        internal static string? Float32Problem(double value, bool zeroAllowed)
-        {
-            float f = (float)value;
-            return float.IsInfinity(f) ? (f > 0 ? "∞" : "−∞")
-                : f == 0 && value != 0 && !zeroAllowed ? "0"
-                : null;
         }
 
         private static DiagnosticInfo Error(DiagnosticDescriptor descriptor, AttributeData attribute, string? argument, params object?[] arguments)

@@ -31,11 +31,8 @@ public sealed class CatalogSnapshotTests
         Assert.Empty(run.OptGenDiagnostics);
         Assert.Empty(run.Errors);
         Assert.Equal(2, run.Files.Count);
-        foreach (KeyValuePair<string, string> file in run.Files.OrderBy(f => f.Key, StringComparer.Ordinal))
-        {
-            string kind = file.Key.StartsWith("OptGen.Generated.", StringComparison.Ordinal) ? "Kernel" : "Optimizer";
-            Snapshot.Verify($"Catalog.{name}.{kind}", file.Value);
-        }
+        Snapshot.VerifyAll(run.Files.OrderBy(f => f.Key, StringComparer.Ordinal)
+            .Select(file => ($"Catalog.{name}.{(file.Key.StartsWith("OptGen.Generated.", StringComparison.Ordinal) ? "Kernel" : "Optimizer")}", file.Value)));
     }
 
     [Fact]
@@ -51,7 +48,7 @@ public sealed class CatalogSnapshotTests
     }
 
     /// <summary>Class name → its declaration (documentation, attributes, class) as written in src/Runtime/Catalog.</summary>
-    private static Dictionary<string, string> Declarations([CallerFilePath] string caller = "")
+    internal static Dictionary<string, string> Declarations([CallerFilePath] string caller = "")
     {
         string catalog = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(caller)!, "..", "..", "src", "Runtime", "Catalog"));
         var declarations = new Dictionary<string, string>(StringComparer.Ordinal);

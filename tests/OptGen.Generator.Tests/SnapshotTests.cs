@@ -49,10 +49,7 @@ public sealed class SnapshotTests
         Assert.Empty(run.OptGenDiagnostics);
         Assert.Empty(run.Errors);
         Assert.Equal(2, run.Files.Count);
-        foreach (KeyValuePair<string, string> file in run.Files.OrderBy(f => f.Key))
-        {
-            string kind = file.Key.StartsWith("OptGen.Generated.", System.StringComparison.Ordinal) ? "Kernel" : "Optimizer";
-            Snapshot.Verify($"{name}.{kind}", file.Value);
-        }
+        Snapshot.VerifyAll(run.Files.OrderBy(f => f.Key)
+            .Select(file => ($"{name}.{(file.Key.StartsWith("OptGen.Generated.", System.StringComparison.Ordinal) ? "Kernel" : "Optimizer")}", file.Value)));
     }
 }

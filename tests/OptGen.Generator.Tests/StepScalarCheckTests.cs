@@ -44,7 +44,7 @@ public sealed class StepScalarCheckTests
         Assert.Equal(["GradientScale", "Beta", "K_0", "LearningRate"], finite);
         Assert.Equal(["K_1"], nonzero);
         Assert.Contains("double K_1 = eps * eps;", optimizer, StringComparison.Ordinal);
-        Assert.Contains("StepScalars.RequireFiniteNonzero(K_1, \"K_1\", \"Eps * Eps\", step);", optimizer, StringComparison.Ordinal);
+        Assert.Contains("StepScalars.RequireFiniteNonzero(K_1, \"K_1\", \"Eps·Eps\", step);", optimizer, StringComparison.Ordinal);
         Assert.Contains("protected override void ValidateStepScalars(", optimizer, StringComparison.Ordinal);
         Assert.Contains("_ = CreateKernel(hyperparameters, step, gradientScale);", optimizer, StringComparison.Ordinal);
 

@@ -59,11 +59,13 @@ namespace OptGen.Generator.Emit
                 w.Line($"double {Camel(program.HostStates[i].Name)} = hostState[{i}];");
             }
 
+            Ir.MathText.Symbols symbols = Ir.MathText.Symbols.Of(program);
+            symbols.PreviousHostState = true;
             for (int i = 0; i < program.HostStates.Count; i++)
             {
                 HostStateDecl h = program.HostStates[i];
                 w.Line();
-                w.Line($"// {h.Symbol}ₜ from {h.Symbol}ₜ₋₁: {h.Summary}");
+                w.Line($"// {h.Symbol}ₜ = {Ir.MathText.Print(h.Advance, symbols)}");
                 w.Line($"hostState[{i}] = {ExprText.Print(h.Advance, ExprFlavor.HostDouble, HostName)};");
             }
 

@@ -41,7 +41,7 @@ namespace OptGen.Generator.Emit
             }
 
             w.Line("/// <remarks>");
-            w.Line("/// <para>The update rule declared by the attributes (t = 1, 2, …; every state starts at 0 unless stated):</para>");
+            w.Line("/// <para>The update rule declared by the attributes (t = 1, 2, …; GradientScale is the runtime's factor on g, 1 unless it unscales or clips; every state starts at 0 unless stated):</para>");
             w.Line("/// <code>");
             foreach (string line in program.RuleMath)
             {
@@ -120,7 +120,7 @@ namespace OptGen.Generator.Emit
                 }
                 else
                 {
-                    w.Line($"/// <exception cref=\"global::System.ArgumentOutOfRangeException\">The value is not {RangeText(h.Range)}; the property keeps its value.</exception>");
+                    w.Line($"/// <exception cref=\"global::System.ArgumentOutOfRangeException\">{h.Name} must be {Xml(HyperparameterRanges.Text(h.Range))}; the property keeps its value.</exception>");
                     w.Open($"public double {h.Name}");
                     w.Line($"get => GetHyperparameter({i});");
                     w.Line($"set => SetHyperparameter({i}, value);");
@@ -200,7 +200,7 @@ namespace OptGen.Generator.Emit
             foreach (HostStatement h in program.Host)
             {
                 w.Line();
-                w.Line($"// {h.Name} = {h.Comment}");
+                w.Line($"// {h.Name} = {(h.Symbol.Length > 0 ? h.Symbol + " = " : string.Empty)}{h.Comment}");
                 w.Line($"double {h.Name} = {ExprText.Print(h.Value, ExprFlavor.HostDouble, HostName)};");
             }
 
@@ -258,7 +258,7 @@ namespace OptGen.Generator.Emit
             w.Line("/// <code>");
             foreach (ElementStatement s in kernel.Body)
             {
-                w.Line("/// " + Xml($"{s.Target} = {ExprText.Canonical(s.Value)}"));
+                w.Line("/// " + Xml($"{s.Target} = {Ir.CanonicalForm.Expression(s.Value)}"));
             }
 
             w.Line("/// </code>");
@@ -350,8 +350,8 @@ namespace OptGen.Generator.Emit
             }
 
             // Memory access: load, update, store.
-            HashSet<string> read = StateAccess.Read(kernel.Body, kernel.StateSymbols);
-            HashSet<string> written = StateAccess.Written(kernel.Body, kernel.StateSymbols);
+            HashSet<string> read = Ir.StateAccess.Read(kernel.Body, kernel.StateSymbols);
+            HashSet<string> written = Ir.StateAccess.Written(kernel.Body, kernel.StateSymbols);
             foreach (string width in new[] { string.Empty, "128", "256", "512" })
             {
                 string type = width.Length == 0 ? "float" : $"{Vectors}Vector{width}<float>";
@@ -417,8 +417,8 @@ namespace OptGen.Generator.Emit
         internal static string Traffic(KernelModel kernel)
         {
             var states = kernel.StateSymbols;
-            HashSet<string> read = StateAccess.Read(kernel.Body, states);
-            HashSet<string> written = StateAccess.Written(kernel.Body, states);
+            HashSet<string> read = Ir.StateAccess.Read(kernel.Body, states);
+            HashSet<string> written = Ir.StateAccess.Written(kernel.Body, states);
             string reads = string.Join(", ", new[] { "p", "g" }.Concat(states.Where(read.Contains)));
             string writes = string.Join(", ", new[] { "p" }.Concat(states.Where(written.Contains)));
             return $"Memory traffic per element and step (float32): {kernel.BytesRead} bytes read ({reads}) + {kernel.BytesWritten} bytes written ({writes}) = {kernel.BytesRead + kernel.BytesWritten} bytes.";
@@ -446,15 +446,6 @@ namespace OptGen.Generator.Emit
 
             return -1;
         }
-
-        private static string RangeText(string range) => range switch
-        {
-            "NonNegative" => "finite and ≥ 0",
-            "Positive" => "finite and &gt; 0",
-            "UnitInterval" => "in [0, 1)",
-            "Probability" => "in [0, 1]",
-            _ => "finite",
-        };
 
         internal static string Camel(string name)
         {

@@ -10,7 +10,6 @@ namespace OptGen.Generator.Emit
     /// <summary>How an expression is printed: host double code, element float code, or SIMD code of one width.</summary>
     internal enum ExprFlavor
     {
-        Canonical,
         HostDouble,
         ElementScalar,
         Vector128,
@@ -18,11 +17,12 @@ namespace OptGen.Generator.Emit
         Vector512,
     }
 
-    /// <summary>Prints IR expressions as C#. Names are resolved by a callback so each emitter chooses its identifiers.</summary>
+    /// <summary>
+    /// Prints IR expressions as C#. Names are resolved by a callback so each emitter chooses its identifiers. (The
+    /// frozen text ids are hashed from is Ir/CanonicalForm; the text people read is Ir/MathText.)
+    /// </summary>
     internal static class ExprText
     {
-        public static string Canonical(Expr e) => Print(e, ExprFlavor.Canonical, static (_, n) => n);
-
         public static string Print(Expr e, ExprFlavor flavor, Func<Expr, string, string> name)
         {
             var text = new StringBuilder();
@@ -63,7 +63,7 @@ namespace OptGen.Generator.Emit
                 case ExprOp.Constant:
                     text.Append(flavor switch
                     {
-                        ExprFlavor.HostDouble or ExprFlavor.Canonical => DoubleLiteral(e.Value),
+                        ExprFlavor.HostDouble => DoubleLiteral(e.Value),
                         ExprFlavor.ElementScalar => FloatLiteral(e.Value),
                         _ => $"{vec}.Create({FloatLiteral(e.Value)})",
                     });
@@ -75,10 +75,6 @@ namespace OptGen.Generator.Emit
                 case ExprOp.HostState:
                 case ExprOp.Variable:
                     text.Append(name(e, e.Op == ExprOp.StepNumber ? "t" : e.Name));
-                    return;
-                case ExprOp.RandomNormal or ExprOp.RandomUniform when flavor == ExprFlavor.Canonical:
-                    // The ordinal is part of the kernel's identity (two draws are different numbers).
-                    text.Append(e.Op).Append('#').Append(((int)e.Value).ToString(CultureInfo.InvariantCulture));
                     return;
                 case ExprOp.RandomNormal:
                 case ExprOp.RandomUniform:
@@ -123,23 +119,6 @@ namespace OptGen.Generator.Emit
                     text.Append(')');
                 }
 
-                return;
-            }
-
-            if (flavor == ExprFlavor.Canonical)
-            {
-                text.Append(e.Op).Append('(');
-                for (int i = 0; i < e.Args.Count; i++)
-                {
-                    if (i > 0)
-                    {
-                        text.Append(", ");
-                    }
-
-                    Write(text, e.Args[i], flavor, name, 0);
-                }
-
-                text.Append(')');
                 return;
             }
 

@@ -5,51 +5,8 @@ namespace OptGen.Generator.Model
     // The declared rule, normalized: `Beta = 0.9` and `Length = 10` give the same spec. Data only (no Roslyn
     // objects), so the incremental pipeline can compare it with the previous run's.
 
-    /// <summary>Mirrors OptGen.BiasCorrectionMode.</summary>
-    internal enum BiasCorrectionMode
-    {
-        None = 0,
-        Power = 1,
-        MinT = 2,
-    }
-
-    /// <summary>Mirrors OptGen.EpsilonPlacement.</summary>
-    internal enum EpsilonPlacement
-    {
-        OutsideSqrt = 0,
-        InsideSqrt = 1,
-        Decoupled = 2,
-    }
-
-    /// <summary>Mirrors OptGen.MomentInput.</summary>
-    internal enum MomentInput
-    {
-        Gradient = 0,
-        AbsoluteGradient = 1,
-    }
-
-    /// <summary>Mirrors OptGen.SecondMomentKind.</summary>
-    internal enum SecondMomentKind
-    {
-        ExponentialAverage = 0,
-        Sum = 1,
-        Mean = 2,
-        InfinityNorm = 3,
-    }
-
-    /// <summary>Mirrors OptGen.MomentStart.</summary>
-    internal enum MomentStart
-    {
-        Zero = 0,
-        FirstSample = 1,
-    }
-
-    /// <summary>Mirrors OptGen.MomentumStyle.</summary>
-    internal enum MomentumStyle
-    {
-        PyTorch = 0,
-        Classic = 1,
-    }
+    // The enums (BiasCorrectionMode, EpsilonPlacement, MomentInput, SecondMomentKind, MomentStart, MomentumStyle)
+    // are the runtime's own, compiled in from src/Runtime/Attributes/Enums.cs (see OptGen.Generator.csproj).
 
     /// <summary>Where the optimizer class is declared.</summary>
     /// <param name="Namespace">The namespace, or empty for the global namespace.</param>

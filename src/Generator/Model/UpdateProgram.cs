@@ -95,10 +95,10 @@ namespace OptGen.Generator.Model
     /// <param name="Name">Property name.</param>
     /// <param name="Symbol">Symbol in the rule (η, β₁, …).</param>
     /// <param name="DefaultValue">Declared default.</param>
-    /// <param name="Range">Name of the OptGen.HyperparameterRange member that validates it.</param>
+    /// <param name="Range">The values it accepts.</param>
     /// <param name="IsBoolean">Exposed as a bool property (0 or 1).</param>
     /// <param name="Summary">One line for the property's documentation.</param>
-    internal sealed record HyperparameterDecl(string Name, string Symbol, double DefaultValue, string Range, bool IsBoolean, string Summary);
+    internal sealed record HyperparameterDecl(string Name, string Symbol, double DefaultValue, HyperparameterRange Range, bool IsBoolean, string Summary);
 
     /// <summary>A per-element state buffer.</summary>
     /// <param name="Name">Property name (e.g. FirstMoment).</param>
@@ -122,9 +122,21 @@ namespace OptGen.Generator.Model
 
     /// <summary>A host statement: <c>double Name = Value;</c>, once per step.</summary>
     /// <param name="IsKernelScalar">Passed to the kernel as a float32 field named <paramref name="Name"/>.</param>
-    internal sealed record HostStatement(string Name, Expr Value, bool IsKernelScalar, string Comment);
+    /// <param name="Comment">
+    /// <paramref name="Value"/> in math notation, for the documentation. Front ends pass it empty: the IR post-pass
+    /// (<see cref="Ir.PostPass"/>) prints it from the value, so it cannot disagree with the code.
+    /// </param>
+    internal sealed record HostStatement(string Name, Expr Value, bool IsKernelScalar, string Comment)
+    {
+        /// <summary>How the documentation writes this value (ρₜ, c₁, …) where other formulas use it; empty: by name.</summary>
+        public string Symbol { get; init; } = string.Empty;
+    }
 
     /// <summary>An element statement: a new float32 local, or an overwrite of p or a state buffer.</summary>
+    /// <param name="Comment">
+    /// The comment over the statement in the kernel: for attribute rules a label and the statement printed from
+    /// <paramref name="Value"/> (<see cref="Ir.ProgramBuilder.Assign"/>); for expression rules the line as written.
+    /// </param>
     internal sealed record ElementStatement(string Target, Expr Value, bool DeclaresLocal, string Comment);
 
     /// <summary>The lowered rule.</summary>
@@ -132,7 +144,10 @@ namespace OptGen.Generator.Model
     /// <param name="States">Per-element state buffers, in storage order.</param>
     /// <param name="Host">Per-step host statements.</param>
     /// <param name="Body">Per-element statements.</param>
-    /// <param name="RuleMath">The rule in math notation, one line each, for documentation.</param>
+    /// <param name="RuleMath">
+    /// The rule in math notation, one line each, for documentation: printed from the program by the post-pass
+    /// (<see cref="Ir.RuleText"/>) for attribute rules; the declared statements as written for expression rules.
+    /// </param>
     internal sealed record UpdateProgram(
         EquatableArray<HyperparameterDecl> Hyperparameters,
         EquatableArray<StateDecl> States,

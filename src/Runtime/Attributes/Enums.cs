@@ -1,4 +1,10 @@
+// Also compiled into the generator (src/Generator/OptGen.Generator.csproj links this file): there the types live in
+// the generator's model namespace, so a project that references both assemblies sees one OptGen.* type of each.
+#if OPTGEN_GENERATOR
+namespace OptGen.Generator.Model;
+#else
 namespace OptGen;
+#endif
 
 /// <summary>How the running averages are corrected for their start at zero.</summary>
 public enum BiasCorrectionMode

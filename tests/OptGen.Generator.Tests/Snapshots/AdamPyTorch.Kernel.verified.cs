@@ -30,7 +30,7 @@ namespace OptGen.Generated
         /// <summary>Bytes written per element and step with float32 storage.</summary>
         public const int BytesWritten = 12;
 
-        /// <summary>Per-step scalar GradientScale = the runtime's gradient factor (unscaling, clipping); 1 by default (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
+        /// <summary>Per-step scalar GradientScale = gradientScale (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float GradientScale;
 
         /// <summary>Per-step scalar FirstMomentDecay = β₁ (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
@@ -77,19 +77,19 @@ namespace OptGen.Generated
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * GradientScale;
 
-            // First moment: m ← a₁·m + b₁·g.
+            // First moment: m ← FirstMomentDecay·m + FirstMomentWeight·g.
             m = FirstMomentDecay * m + FirstMomentWeight * g;
 
-            // Second moment: v ← a₂·v + b₂·g².
+            // Second moment: v ← SecondMomentDecay·v + SecondMomentWeight·g².
             v = SecondMomentDecay * v + SecondMomentWeight * g * g;
 
-            // Denominator: √(v/(1 − β₂ᵗ)) + ε.
+            // Denominator: denom = √v·SecondMomentCorrectionInverse + Epsilon.
             float denom = global::System.MathF.Sqrt(v) * SecondMomentCorrectionInverse + Epsilon;
 
-            // Direction: m/denom.
+            // Direction: dir = m/denom.
             float dir = m / denom;
 
-            // Step: p ← p − η·dir.
+            // Step: p ← p − StepSize·dir.
             p = p - StepSize * dir;
         }
 
@@ -100,19 +100,19 @@ namespace OptGen.Generated
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * global::System.Runtime.Intrinsics.Vector128.Create(GradientScale);
 
-            // First moment: m ← a₁·m + b₁·g.
+            // First moment: m ← FirstMomentDecay·m + FirstMomentWeight·g.
             m = global::System.Runtime.Intrinsics.Vector128.Create(FirstMomentDecay) * m + global::System.Runtime.Intrinsics.Vector128.Create(FirstMomentWeight) * g;
 
-            // Second moment: v ← a₂·v + b₂·g².
+            // Second moment: v ← SecondMomentDecay·v + SecondMomentWeight·g².
             v = global::System.Runtime.Intrinsics.Vector128.Create(SecondMomentDecay) * v + global::System.Runtime.Intrinsics.Vector128.Create(SecondMomentWeight) * g * g;
 
-            // Denominator: √(v/(1 − β₂ᵗ)) + ε.
+            // Denominator: denom = √v·SecondMomentCorrectionInverse + Epsilon.
             var denom = global::System.Runtime.Intrinsics.Vector128.Sqrt(v) * global::System.Runtime.Intrinsics.Vector128.Create(SecondMomentCorrectionInverse) + global::System.Runtime.Intrinsics.Vector128.Create(Epsilon);
 
-            // Direction: m/denom.
+            // Direction: dir = m/denom.
             var dir = m / denom;
 
-            // Step: p ← p − η·dir.
+            // Step: p ← p − StepSize·dir.
             p = p - global::System.Runtime.Intrinsics.Vector128.Create(StepSize) * dir;
         }
 
@@ -123,19 +123,19 @@ namespace OptGen.Generated
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * global::System.Runtime.Intrinsics.Vector256.Create(GradientScale);
 
-            // First moment: m ← a₁·m + b₁·g.
+            // First moment: m ← FirstMomentDecay·m + FirstMomentWeight·g.
             m = global::System.Runtime.Intrinsics.Vector256.Create(FirstMomentDecay) * m + global::System.Runtime.Intrinsics.Vector256.Create(FirstMomentWeight) * g;
 
-            // Second moment: v ← a₂·v + b₂·g².
+            // Second moment: v ← SecondMomentDecay·v + SecondMomentWeight·g².
             v = global::System.Runtime.Intrinsics.Vector256.Create(SecondMomentDecay) * v + global::System.Runtime.Intrinsics.Vector256.Create(SecondMomentWeight) * g * g;
 
-            // Denominator: √(v/(1 − β₂ᵗ)) + ε.
+            // Denominator: denom = √v·SecondMomentCorrectionInverse + Epsilon.
             var denom = global::System.Runtime.Intrinsics.Vector256.Sqrt(v) * global::System.Runtime.Intrinsics.Vector256.Create(SecondMomentCorrectionInverse) + global::System.Runtime.Intrinsics.Vector256.Create(Epsilon);
 
-            // Direction: m/denom.
+            // Direction: dir = m/denom.
             var dir = m / denom;
 
-            // Step: p ← p − η·dir.
+            // Step: p ← p − StepSize·dir.
             p = p - global::System.Runtime.Intrinsics.Vector256.Create(StepSize) * dir;
         }
 
@@ -146,19 +146,19 @@ namespace OptGen.Generated
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * global::System.Runtime.Intrinsics.Vector512.Create(GradientScale);
 
-            // First moment: m ← a₁·m + b₁·g.
+            // First moment: m ← FirstMomentDecay·m + FirstMomentWeight·g.
             m = global::System.Runtime.Intrinsics.Vector512.Create(FirstMomentDecay) * m + global::System.Runtime.Intrinsics.Vector512.Create(FirstMomentWeight) * g;
 
-            // Second moment: v ← a₂·v + b₂·g².
+            // Second moment: v ← SecondMomentDecay·v + SecondMomentWeight·g².
             v = global::System.Runtime.Intrinsics.Vector512.Create(SecondMomentDecay) * v + global::System.Runtime.Intrinsics.Vector512.Create(SecondMomentWeight) * g * g;
 
-            // Denominator: √(v/(1 − β₂ᵗ)) + ε.
+            // Denominator: denom = √v·SecondMomentCorrectionInverse + Epsilon.
             var denom = global::System.Runtime.Intrinsics.Vector512.Sqrt(v) * global::System.Runtime.Intrinsics.Vector512.Create(SecondMomentCorrectionInverse) + global::System.Runtime.Intrinsics.Vector512.Create(Epsilon);
 
-            // Direction: m/denom.
+            // Direction: dir = m/denom.
             var dir = m / denom;
 
-            // Step: p ← p − η·dir.
+            // Step: p ← p − StepSize·dir.
             p = p - global::System.Runtime.Intrinsics.Vector512.Create(StepSize) * dir;
         }
 

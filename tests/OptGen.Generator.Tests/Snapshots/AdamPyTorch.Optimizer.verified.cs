@@ -5,11 +5,14 @@
 namespace Demo
 {
     /// <remarks>
-    /// <para>The update rule declared by the attributes (t = 1, 2, …; every state starts at 0 unless stated):</para>
+    /// <para>The update rule declared by the attributes (t = 1, 2, …; GradientScale is the runtime's factor on g, 1 unless it unscales or clips; every state starts at 0 unless stated):</para>
     /// <code>
+    /// g ← g·GradientScale
     /// m ← β₁·m + (1 − β₁)·g
     /// v ← β₂·v + (1 − β₂)·g²
-    /// p ← p − η·(m/(1 − β₁ᵗ)) / (√(v/(1 − β₂ᵗ)) + ε)
+    /// denom = √v/√(1 − β₂ᵗ) + ε
+    /// dir = m/denom
+    /// p ← p − (η/(1 − β₁ᵗ))·dir
     /// </code>
     /// <para>Memory traffic per element and step (float32): 16 bytes read (p, g, m, v) + 12 bytes written (p, m, v) = 28 bytes.</para>
     /// <para>Each step is one fused pass over memory by <see cref="global::OptGen.Generated.UpdateKernel_19861396"/>.</para>
@@ -50,7 +53,7 @@ namespace Demo
         }
 
         /// <summary>The learning rate η. Declared default: 0.001.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not finite and ≥ 0; the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">LearningRate must be a value &gt;= 0 that is finite in float32 (at most 3.4028235E+38); the property keeps its value.</exception>
         public double LearningRate
         {
             get => GetHyperparameter(0);
@@ -58,7 +61,7 @@ namespace Demo
         }
 
         /// <summary>The first moment's decay β₁ = 1 − 1/N₁. Declared default: 0.9.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not in [0, 1); the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">Beta1 must be a value in [0, 1); the property keeps its value.</exception>
         public double Beta1
         {
             get => GetHyperparameter(1);
@@ -66,7 +69,7 @@ namespace Demo
         }
 
         /// <summary>The second moment's decay β₂ = 1 − 1/N₂. Declared default: 0.999.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not in [0, 1); the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">Beta2 must be a value in [0, 1); the property keeps its value.</exception>
         public double Beta2
         {
             get => GetHyperparameter(2);
@@ -74,7 +77,7 @@ namespace Demo
         }
 
         /// <summary>ε, which keeps the denominator away from zero. Declared default: 1E-08.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not finite and &gt; 0; the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">Epsilon must be a value &gt; 0 that is finite and not 0 in float32 (1.4E-45 to 3.4028235E+38); the property keeps its value.</exception>
         public double Epsilon
         {
             get => GetHyperparameter(3);
@@ -106,7 +109,7 @@ namespace Demo
             double beta2 = hyperparameters[2];
             double epsilon = hyperparameters[3];
 
-            // GradientScale = the runtime's gradient factor (unscaling, clipping); 1 by default
+            // GradientScale = gradientScale
             double GradientScale = gradientScale;
 
             // FirstMomentDecay = β₁
@@ -131,7 +134,7 @@ namespace Demo
             double StepSize = learningRate / (1.0 - global::System.Math.Pow(beta1, t));
 
             // Every per-step scalar must be finite in float32, and a divisor's must not round to 0: checked before any element is written.
-            global::OptGen.Kernels.StepScalars.RequireFinite(GradientScale, "GradientScale", "the runtime's gradient factor (unscaling, clipping); 1 by default", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(GradientScale, "GradientScale", "gradientScale", step);
             global::OptGen.Kernels.StepScalars.RequireFinite(FirstMomentDecay, "FirstMomentDecay", "β₁", step);
             global::OptGen.Kernels.StepScalars.RequireFinite(FirstMomentWeight, "FirstMomentWeight", "1 − β₁", step);
             global::OptGen.Kernels.StepScalars.RequireFinite(SecondMomentDecay, "SecondMomentDecay", "β₂", step);

@@ -29,28 +29,28 @@ namespace OptGen.Generated
         /// <summary>Bytes written per element and step with float32 storage.</summary>
         public const int BytesWritten = 12;
 
-        /// <summary>Per-step scalar GradientScale = the runtime's gradient factor (unscaling, clipping); 1 by default (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
+        /// <summary>Per-step scalar GradientScale = gradientScale (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float GradientScale;
 
         /// <summary>Per-step scalar Beta1 = Beta1 (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float Beta1;
 
-        /// <summary>Per-step scalar K_0 = 1.0 - Beta1 (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
+        /// <summary>Per-step scalar K_0 = 1 − Beta1 (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float K_0;
 
         /// <summary>Per-step scalar Beta2 = Beta2 (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float Beta2;
 
-        /// <summary>Per-step scalar K_1 = 1.0 - Beta2 (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
+        /// <summary>Per-step scalar K_1 = 1 − Beta2 (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float K_1;
 
         /// <summary>Per-step scalar Epsilon = Epsilon (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float Epsilon;
 
-        /// <summary>Per-step scalar K_2 = LearningRate / bc1 (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
+        /// <summary>Per-step scalar K_2 = LearningRate/bc1 (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float K_2;
 
-        /// <summary>Per-step scalar K_3 = 1.0 / bc2 (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
+        /// <summary>Per-step scalar K_3 = 1/bc2 (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float K_3;
 
         /// <summary>Creates the kernel for one step from its per-step scalars.</summary>

@@ -5,7 +5,7 @@
 namespace Catalog
 {
     /// <remarks>
-    /// <para>The update rule declared by the attributes (t = 1, 2, …; every state starts at 0 unless stated):</para>
+    /// <para>The update rule declared by the attributes (t = 1, 2, …; GradientScale is the runtime's factor on g, 1 unless it unscales or clips; every state starts at 0 unless stated):</para>
     /// <code>
     /// g ← g·GradientScale
     /// bc1 = 1 - pow(Beta1, t)   (per step, in double)
@@ -54,7 +54,7 @@ namespace Catalog
         }
 
         /// <summary>The hyperparameter LearningRate of the expression rule. Declared default: 0.001.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not finite and ≥ 0; the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">LearningRate must be a value &gt;= 0 that is finite in float32 (at most 3.4028235E+38); the property keeps its value.</exception>
         public double LearningRate
         {
             get => GetHyperparameter(0);
@@ -62,7 +62,7 @@ namespace Catalog
         }
 
         /// <summary>The hyperparameter Beta1 of the expression rule. Declared default: 0.9.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not in [0, 1); the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">Beta1 must be a value in [0, 1); the property keeps its value.</exception>
         public double Beta1
         {
             get => GetHyperparameter(1);
@@ -70,7 +70,7 @@ namespace Catalog
         }
 
         /// <summary>The hyperparameter Beta2 of the expression rule. Declared default: 0.999.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not in [0, 1); the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">Beta2 must be a value in [0, 1); the property keeps its value.</exception>
         public double Beta2
         {
             get => GetHyperparameter(2);
@@ -78,7 +78,7 @@ namespace Catalog
         }
 
         /// <summary>The hyperparameter Epsilon of the expression rule. Declared default: 1E-16.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not finite and &gt; 0; the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">Epsilon must be a value &gt; 0 that is finite and not 0 in float32 (1.4E-45 to 3.4028235E+38); the property keeps its value.</exception>
         public double Epsilon
         {
             get => GetHyperparameter(3);
@@ -110,45 +110,45 @@ namespace Catalog
             double beta2 = hyperparameters[2];
             double epsilon = hyperparameters[3];
 
-            // bc1 = 1 - pow(Beta1, t)
+            // bc1 = 1 − Beta1ᵗ
             double bc1 = 1.0 - global::System.Math.Pow(beta1, t);
 
-            // bc2 = sqrt(1 - pow(Beta2, t))
+            // bc2 = √(1 − Beta2ᵗ)
             double bc2 = global::System.Math.Sqrt(1.0 - global::System.Math.Pow(beta2, t));
 
-            // GradientScale = the runtime's gradient factor (unscaling, clipping); 1 by default
+            // GradientScale = gradientScale
             double GradientScale = gradientScale;
 
             // Beta1 = Beta1
             double Beta1 = beta1;
 
-            // K_0 = 1.0 - Beta1
+            // K_0 = 1 − Beta1
             double K_0 = 1.0 - beta1;
 
             // Beta2 = Beta2
             double Beta2 = beta2;
 
-            // K_1 = 1.0 - Beta2
+            // K_1 = 1 − Beta2
             double K_1 = 1.0 - beta2;
 
             // Epsilon = Epsilon
             double Epsilon = epsilon;
 
-            // K_2 = LearningRate / bc1
+            // K_2 = LearningRate/bc1
             double K_2 = learningRate / bc1;
 
-            // K_3 = 1.0 / bc2
+            // K_3 = 1/bc2
             double K_3 = 1.0 / bc2;
 
             // Every per-step scalar must be finite in float32, and a divisor's must not round to 0: checked before any element is written.
-            global::OptGen.Kernels.StepScalars.RequireFinite(GradientScale, "GradientScale", "the runtime's gradient factor (unscaling, clipping); 1 by default", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(GradientScale, "GradientScale", "gradientScale", step);
             global::OptGen.Kernels.StepScalars.RequireFinite(Beta1, "Beta1", "Beta1", step);
-            global::OptGen.Kernels.StepScalars.RequireFinite(K_0, "K_0", "1.0 - Beta1", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(K_0, "K_0", "1 − Beta1", step);
             global::OptGen.Kernels.StepScalars.RequireFinite(Beta2, "Beta2", "Beta2", step);
-            global::OptGen.Kernels.StepScalars.RequireFinite(K_1, "K_1", "1.0 - Beta2", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(K_1, "K_1", "1 − Beta2", step);
             global::OptGen.Kernels.StepScalars.RequireFiniteNonzero(Epsilon, "Epsilon", "Epsilon", step);
-            global::OptGen.Kernels.StepScalars.RequireFinite(K_2, "K_2", "LearningRate / bc1", step);
-            global::OptGen.Kernels.StepScalars.RequireFiniteNonzero(K_3, "K_3", "1.0 / bc2", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(K_2, "K_2", "LearningRate/bc1", step);
+            global::OptGen.Kernels.StepScalars.RequireFiniteNonzero(K_3, "K_3", "1/bc2", step);
 
             return new global::OptGen.Generated.UpdateKernel_cceb8fb7(
                 gradientScale: (float)GradientScale,

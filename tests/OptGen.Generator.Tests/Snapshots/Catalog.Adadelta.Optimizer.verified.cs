@@ -5,13 +5,16 @@
 namespace Catalog
 {
     /// <remarks>
-    /// <para>The update rule declared by the attributes (t = 1, 2, …; every state starts at 0 unless stated):</para>
+    /// <para>The update rule declared by the attributes (t = 1, 2, …; GradientScale is the runtime's factor on g, 1 unless it unscales or clips; every state starts at 0 unless stated):</para>
     /// <code>
+    /// GradientScale = (maximize = 1 ? −gradientScale : gradientScale)
+    /// g ← g·GradientScale
     /// g ← g + λ·p
     /// v ← β₂·v + (1 − β₂)·g²
-    /// u = √(Δ + ε) / (√(v + ε)) · g
-    /// Δ ← β₂·Δ + (1 − β₂)·u²
-    /// p ← p − η·u
+    /// denom = √(v + ε)
+    /// dir = (√(dx + ε)/denom)·g
+    /// dx ← β₂·dx + (1 − β₂)·dir²
+    /// p ← p − η·dir
     /// </code>
     /// <para>Memory traffic per element and step (float32): 16 bytes read (p, g, v, dx) + 12 bytes written (p, v, dx) = 28 bytes.</para>
     /// <para>Each step is one fused pass over memory by <see cref="global::OptGen.Generated.UpdateKernel_a5621bef"/>.</para>
@@ -53,7 +56,7 @@ namespace Catalog
         }
 
         /// <summary>The learning rate η. Declared default: 1.0.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not finite and ≥ 0; the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">LearningRate must be a value &gt;= 0 that is finite in float32 (at most 3.4028235E+38); the property keeps its value.</exception>
         public double LearningRate
         {
             get => GetHyperparameter(0);
@@ -61,7 +64,7 @@ namespace Catalog
         }
 
         /// <summary>The second moment's decay β₂ = 1 − 1/N₂. Declared default: 0.9.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not in [0, 1); the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">Rho must be a value in [0, 1); the property keeps its value.</exception>
         public double Rho
         {
             get => GetHyperparameter(1);
@@ -69,7 +72,7 @@ namespace Catalog
         }
 
         /// <summary>ε, which keeps the denominator away from zero. Declared default: 1E-06.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not finite and &gt; 0; the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">Epsilon must be a value &gt; 0 that is finite and not 0 in float32 (1.4E-45 to 3.4028235E+38); the property keeps its value.</exception>
         public double Epsilon
         {
             get => GetHyperparameter(2);
@@ -77,7 +80,7 @@ namespace Catalog
         }
 
         /// <summary>The L2 weight decay λ: g ← g + λ·p. Declared default: 0.0.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not finite and ≥ 0; the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">WeightDecay must be a value &gt;= 0 that is finite in float32 (at most 3.4028235E+38); the property keeps its value.</exception>
         public double WeightDecay
         {
             get => GetHyperparameter(3);
@@ -116,7 +119,7 @@ namespace Catalog
             double weightDecay = hyperparameters[3];
             double maximize = hyperparameters[4];
 
-            // GradientScale = the runtime's gradient factor, negated when maximizing
+            // GradientScale = (maximize = 1 ? −gradientScale : gradientScale)
             double GradientScale = ((maximize == 1.0) ? -gradientScale : gradientScale);
 
             // WeightDecay = λ
@@ -135,7 +138,7 @@ namespace Catalog
             double StepSize = learningRate;
 
             // Every per-step scalar must be finite in float32, and a divisor's must not round to 0: checked before any element is written.
-            global::OptGen.Kernels.StepScalars.RequireFinite(GradientScale, "GradientScale", "the runtime's gradient factor, negated when maximizing", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(GradientScale, "GradientScale", "(maximize = 1 ? −gradientScale : gradientScale)", step);
             global::OptGen.Kernels.StepScalars.RequireFinite(WeightDecay, "WeightDecay", "λ", step);
             global::OptGen.Kernels.StepScalars.RequireFinite(SecondMomentDecay, "SecondMomentDecay", "β₂", step);
             global::OptGen.Kernels.StepScalars.RequireFinite(SecondMomentWeight, "SecondMomentWeight", "1 − β₂", step);

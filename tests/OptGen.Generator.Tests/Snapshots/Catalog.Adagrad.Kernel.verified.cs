@@ -30,7 +30,7 @@ namespace OptGen.Generated
         /// <summary>Bytes written per element and step with float32 storage.</summary>
         public const int BytesWritten = 8;
 
-        /// <summary>Per-step scalar GradientScale = the runtime's gradient factor, negated when maximizing (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
+        /// <summary>Per-step scalar GradientScale = (maximize = 1 ? −gradientScale : gradientScale) (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float GradientScale;
 
         /// <summary>Per-step scalar WeightDecay = λ (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
@@ -39,7 +39,7 @@ namespace OptGen.Generated
         /// <summary>Per-step scalar Epsilon = ε (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float Epsilon;
 
-        /// <summary>Per-step scalar StepSize = ηₜ (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
+        /// <summary>Per-step scalar StepSize = η/(1 + (t − 1)·δ) (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float StepSize;
 
         /// <summary>Creates the kernel for one step from its per-step scalars.</summary>
@@ -61,19 +61,19 @@ namespace OptGen.Generated
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * GradientScale;
 
-            // L2 weight decay: g ← g + λ·p.
+            // L2 weight decay: g ← g + WeightDecay·p.
             g = g + WeightDecay * p;
 
             // Accumulate: s ← s + g².
             s = s + g * g;
 
-            // Denominator: √s + ε.
+            // Denominator: denom = √s + Epsilon.
             float denom = global::System.MathF.Sqrt(s) + Epsilon;
 
-            // Direction: g/denom.
+            // Direction: dir = g/denom.
             float dir = g / denom;
 
-            // Step: p ← p − ηₜ·dir.
+            // Step: p ← p − StepSize·dir.
             p = p - StepSize * dir;
         }
 
@@ -84,19 +84,19 @@ namespace OptGen.Generated
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * global::System.Runtime.Intrinsics.Vector128.Create(GradientScale);
 
-            // L2 weight decay: g ← g + λ·p.
+            // L2 weight decay: g ← g + WeightDecay·p.
             g = g + global::System.Runtime.Intrinsics.Vector128.Create(WeightDecay) * p;
 
             // Accumulate: s ← s + g².
             s = s + g * g;
 
-            // Denominator: √s + ε.
+            // Denominator: denom = √s + Epsilon.
             var denom = global::System.Runtime.Intrinsics.Vector128.Sqrt(s) + global::System.Runtime.Intrinsics.Vector128.Create(Epsilon);
 
-            // Direction: g/denom.
+            // Direction: dir = g/denom.
             var dir = g / denom;
 
-            // Step: p ← p − ηₜ·dir.
+            // Step: p ← p − StepSize·dir.
             p = p - global::System.Runtime.Intrinsics.Vector128.Create(StepSize) * dir;
         }
 
@@ -107,19 +107,19 @@ namespace OptGen.Generated
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * global::System.Runtime.Intrinsics.Vector256.Create(GradientScale);
 
-            // L2 weight decay: g ← g + λ·p.
+            // L2 weight decay: g ← g + WeightDecay·p.
             g = g + global::System.Runtime.Intrinsics.Vector256.Create(WeightDecay) * p;
 
             // Accumulate: s ← s + g².
             s = s + g * g;
 
-            // Denominator: √s + ε.
+            // Denominator: denom = √s + Epsilon.
             var denom = global::System.Runtime.Intrinsics.Vector256.Sqrt(s) + global::System.Runtime.Intrinsics.Vector256.Create(Epsilon);
 
-            // Direction: g/denom.
+            // Direction: dir = g/denom.
             var dir = g / denom;
 
-            // Step: p ← p − ηₜ·dir.
+            // Step: p ← p − StepSize·dir.
             p = p - global::System.Runtime.Intrinsics.Vector256.Create(StepSize) * dir;
         }
 
@@ -130,19 +130,19 @@ namespace OptGen.Generated
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * global::System.Runtime.Intrinsics.Vector512.Create(GradientScale);
 
-            // L2 weight decay: g ← g + λ·p.
+            // L2 weight decay: g ← g + WeightDecay·p.
             g = g + global::System.Runtime.Intrinsics.Vector512.Create(WeightDecay) * p;
 
             // Accumulate: s ← s + g².
             s = s + g * g;
 
-            // Denominator: √s + ε.
+            // Denominator: denom = √s + Epsilon.
             var denom = global::System.Runtime.Intrinsics.Vector512.Sqrt(s) + global::System.Runtime.Intrinsics.Vector512.Create(Epsilon);
 
-            // Direction: g/denom.
+            // Direction: dir = g/denom.
             var dir = g / denom;
 
-            // Step: p ← p − ηₜ·dir.
+            // Step: p ← p − StepSize·dir.
             p = p - global::System.Runtime.Intrinsics.Vector512.Create(StepSize) * dir;
         }
 

@@ -5,12 +5,16 @@
 namespace Catalog
 {
     /// <remarks>
-    /// <para>The update rule declared by the attributes (t = 1, 2, …; every state starts at 0 unless stated):</para>
+    /// <para>The update rule declared by the attributes (t = 1, 2, …; GradientScale is the runtime's factor on g, 1 unless it unscales or clips; every state starts at 0 unless stated):</para>
     /// <code>
-    /// ηₜ = η / (1 + (t − 1)·δ)
+    /// s starts at s₀
+    /// GradientScale = (maximize = 1 ? −gradientScale : gradientScale)
+    /// g ← g·GradientScale
     /// g ← g + λ·p
     /// s ← s + g²
-    /// p ← p − ηₜ·g / (√s + ε)
+    /// denom = √s + ε
+    /// dir = g/denom
+    /// p ← p − (η/(1 + (t − 1)·δ))·dir
     /// </code>
     /// <para>Memory traffic per element and step (float32): 12 bytes read (p, g, s) + 8 bytes written (p, s) = 20 bytes.</para>
     /// <para>Each step is one fused pass over memory by <see cref="global::OptGen.Generated.UpdateKernel_19f81e90"/>.</para>
@@ -52,7 +56,7 @@ namespace Catalog
         }
 
         /// <summary>The learning rate η. Declared default: 0.01.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not finite and ≥ 0; the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">LearningRate must be a value &gt;= 0 that is finite in float32 (at most 3.4028235E+38); the property keeps its value.</exception>
         public double LearningRate
         {
             get => GetHyperparameter(0);
@@ -60,7 +64,7 @@ namespace Catalog
         }
 
         /// <summary>Adagrad's learning-rate decay δ: ηₜ = η / (1 + (t − 1)·δ). Declared default: 0.0.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not finite and ≥ 0; the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">LearningRateDecay must be a value &gt;= 0 that is finite in float32 (at most 3.4028235E+38); the property keeps its value.</exception>
         public double LearningRateDecay
         {
             get => GetHyperparameter(1);
@@ -68,7 +72,7 @@ namespace Catalog
         }
 
         /// <summary>The value the second moment starts at (read when the state is allocated or reset). Declared default: 0.0.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not finite and ≥ 0; the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">InitialAccumulatorValue must be a value &gt;= 0 that is finite in float32 (at most 3.4028235E+38); the property keeps its value.</exception>
         public double InitialAccumulatorValue
         {
             get => GetHyperparameter(2);
@@ -76,7 +80,7 @@ namespace Catalog
         }
 
         /// <summary>ε, which keeps the denominator away from zero. Declared default: 1E-10.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not finite and &gt; 0; the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">Epsilon must be a value &gt; 0 that is finite and not 0 in float32 (1.4E-45 to 3.4028235E+38); the property keeps its value.</exception>
         public double Epsilon
         {
             get => GetHyperparameter(3);
@@ -84,7 +88,7 @@ namespace Catalog
         }
 
         /// <summary>The L2 weight decay λ: g ← g + λ·p. Declared default: 0.0.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not finite and ≥ 0; the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">WeightDecay must be a value &gt;= 0 that is finite in float32 (at most 3.4028235E+38); the property keeps its value.</exception>
         public double WeightDecay
         {
             get => GetHyperparameter(4);
@@ -121,7 +125,7 @@ namespace Catalog
             double weightDecay = hyperparameters[4];
             double maximize = hyperparameters[5];
 
-            // GradientScale = the runtime's gradient factor, negated when maximizing
+            // GradientScale = (maximize = 1 ? −gradientScale : gradientScale)
             double GradientScale = ((maximize == 1.0) ? -gradientScale : gradientScale);
 
             // WeightDecay = λ
@@ -130,14 +134,14 @@ namespace Catalog
             // Epsilon = ε
             double Epsilon = epsilon;
 
-            // StepSize = ηₜ
+            // StepSize = η/(1 + (t − 1)·δ)
             double StepSize = learningRate / (1.0 + (t - 1.0) * learningRateDecay);
 
             // Every per-step scalar must be finite in float32, and a divisor's must not round to 0: checked before any element is written.
-            global::OptGen.Kernels.StepScalars.RequireFinite(GradientScale, "GradientScale", "the runtime's gradient factor, negated when maximizing", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(GradientScale, "GradientScale", "(maximize = 1 ? −gradientScale : gradientScale)", step);
             global::OptGen.Kernels.StepScalars.RequireFinite(WeightDecay, "WeightDecay", "λ", step);
             global::OptGen.Kernels.StepScalars.RequireFiniteNonzero(Epsilon, "Epsilon", "ε", step);
-            global::OptGen.Kernels.StepScalars.RequireFinite(StepSize, "StepSize", "ηₜ", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(StepSize, "StepSize", "η/(1 + (t − 1)·δ)", step);
 
             return new global::OptGen.Generated.UpdateKernel_19f81e90(
                 gradientScale: (float)GradientScale,

@@ -29,7 +29,7 @@ namespace OptGen.Generated
         /// <summary>Bytes written per element and step with float32 storage.</summary>
         public const int BytesWritten = 8;
 
-        /// <summary>Per-step scalar GradientScale = the runtime's gradient factor (unscaling, clipping); 1 by default (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
+        /// <summary>Per-step scalar GradientScale = gradientScale (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float GradientScale;
 
         /// <summary>Per-step scalar InverseStepNumber = 1/t (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
@@ -59,13 +59,13 @@ namespace OptGen.Generated
             // Accumulate: s ← s + g².
             s = s + g * g;
 
-            // Denominator: √(s/t).
+            // Denominator: denom = √(s·InverseStepNumber).
             float denom = global::System.MathF.Sqrt(s * InverseStepNumber);
 
-            // Direction: g/denom, with 0/0 := 0.
+            // Direction: dir = g/denom  (0/0 := 0).
             float dir = (denom == 0f ? 0f : (g) / (denom));
 
-            // Step: p ← p − η·dir.
+            // Step: p ← p − StepSize·dir.
             p = p - StepSize * dir;
         }
 
@@ -79,13 +79,13 @@ namespace OptGen.Generated
             // Accumulate: s ← s + g².
             s = s + g * g;
 
-            // Denominator: √(s/t).
+            // Denominator: denom = √(s·InverseStepNumber).
             var denom = global::System.Runtime.Intrinsics.Vector128.Sqrt(s * global::System.Runtime.Intrinsics.Vector128.Create(InverseStepNumber));
 
-            // Direction: g/denom, with 0/0 := 0.
+            // Direction: dir = g/denom  (0/0 := 0).
             var dir = global::System.Runtime.Intrinsics.Vector128.ConditionalSelect(global::System.Runtime.Intrinsics.Vector128.Equals(denom, global::System.Runtime.Intrinsics.Vector128<float>.Zero), global::System.Runtime.Intrinsics.Vector128<float>.Zero, (g) / (denom));
 
-            // Step: p ← p − η·dir.
+            // Step: p ← p − StepSize·dir.
             p = p - global::System.Runtime.Intrinsics.Vector128.Create(StepSize) * dir;
         }
 
@@ -99,13 +99,13 @@ namespace OptGen.Generated
             // Accumulate: s ← s + g².
             s = s + g * g;
 
-            // Denominator: √(s/t).
+            // Denominator: denom = √(s·InverseStepNumber).
             var denom = global::System.Runtime.Intrinsics.Vector256.Sqrt(s * global::System.Runtime.Intrinsics.Vector256.Create(InverseStepNumber));
 
-            // Direction: g/denom, with 0/0 := 0.
+            // Direction: dir = g/denom  (0/0 := 0).
             var dir = global::System.Runtime.Intrinsics.Vector256.ConditionalSelect(global::System.Runtime.Intrinsics.Vector256.Equals(denom, global::System.Runtime.Intrinsics.Vector256<float>.Zero), global::System.Runtime.Intrinsics.Vector256<float>.Zero, (g) / (denom));
 
-            // Step: p ← p − η·dir.
+            // Step: p ← p − StepSize·dir.
             p = p - global::System.Runtime.Intrinsics.Vector256.Create(StepSize) * dir;
         }
 
@@ -119,13 +119,13 @@ namespace OptGen.Generated
             // Accumulate: s ← s + g².
             s = s + g * g;
 
-            // Denominator: √(s/t).
+            // Denominator: denom = √(s·InverseStepNumber).
             var denom = global::System.Runtime.Intrinsics.Vector512.Sqrt(s * global::System.Runtime.Intrinsics.Vector512.Create(InverseStepNumber));
 
-            // Direction: g/denom, with 0/0 := 0.
+            // Direction: dir = g/denom  (0/0 := 0).
             var dir = global::System.Runtime.Intrinsics.Vector512.ConditionalSelect(global::System.Runtime.Intrinsics.Vector512.Equals(denom, global::System.Runtime.Intrinsics.Vector512<float>.Zero), global::System.Runtime.Intrinsics.Vector512<float>.Zero, (g) / (denom));
 
-            // Step: p ← p − η·dir.
+            // Step: p ← p − StepSize·dir.
             p = p - global::System.Runtime.Intrinsics.Vector512.Create(StepSize) * dir;
         }
 

@@ -5,10 +5,13 @@
 namespace Catalog
 {
     /// <remarks>
-    /// <para>The update rule declared by the attributes (t = 1, 2, …; every state starts at 0 unless stated):</para>
+    /// <para>The update rule declared by the attributes (t = 1, 2, …; GradientScale is the runtime's factor on g, 1 unless it unscales or clips; every state starts at 0 unless stated):</para>
     /// <code>
+    /// g ← g·GradientScale
     /// s ← s + g²
-    /// p ← p − η·g / (√(s/t))
+    /// denom = √(s/t)
+    /// dir = g/denom  (0/0 := 0)
+    /// p ← p − η·dir
     /// </code>
     /// <para>Memory traffic per element and step (float32): 12 bytes read (p, g, s) + 8 bytes written (p, s) = 20 bytes.</para>
     /// <para>Each step is one fused pass over memory by <see cref="global::OptGen.Generated.UpdateKernel_fcfc74d4"/>.</para>
@@ -45,7 +48,7 @@ namespace Catalog
         }
 
         /// <summary>The learning rate η. Declared default: 0.01.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not finite and ≥ 0; the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">LearningRate must be a value &gt;= 0 that is finite in float32 (at most 3.4028235E+38); the property keeps its value.</exception>
         public double LearningRate
         {
             get => GetHyperparameter(0);
@@ -71,7 +74,7 @@ namespace Catalog
             double t = step;
             double learningRate = hyperparameters[0];
 
-            // GradientScale = the runtime's gradient factor (unscaling, clipping); 1 by default
+            // GradientScale = gradientScale
             double GradientScale = gradientScale;
 
             // InverseStepNumber = 1/t
@@ -81,7 +84,7 @@ namespace Catalog
             double StepSize = learningRate;
 
             // Every per-step scalar must be finite in float32, and a divisor's must not round to 0: checked before any element is written.
-            global::OptGen.Kernels.StepScalars.RequireFinite(GradientScale, "GradientScale", "the runtime's gradient factor (unscaling, clipping); 1 by default", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(GradientScale, "GradientScale", "gradientScale", step);
             global::OptGen.Kernels.StepScalars.RequireFinite(InverseStepNumber, "InverseStepNumber", "1/t", step);
             global::OptGen.Kernels.StepScalars.RequireFinite(StepSize, "StepSize", "η", step);
 

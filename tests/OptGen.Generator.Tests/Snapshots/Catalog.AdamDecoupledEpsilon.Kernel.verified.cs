@@ -30,7 +30,7 @@ namespace OptGen.Generated
         /// <summary>Bytes written per element and step with float32 storage.</summary>
         public const int BytesWritten = 12;
 
-        /// <summary>Per-step scalar GradientScale = the runtime's gradient factor (unscaling, clipping); 1 by default (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
+        /// <summary>Per-step scalar GradientScale = gradientScale (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float GradientScale;
 
         /// <summary>Per-step scalar FirstMomentDecay = 1 − c₁ (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
@@ -73,19 +73,19 @@ namespace OptGen.Generated
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * GradientScale;
 
-            // First moment: m ← a₁·m + b₁·g.
+            // First moment: m ← FirstMomentDecay·m + FirstMomentWeight·g.
             m = FirstMomentDecay * m + FirstMomentWeight * g;
 
-            // Second moment: v ← a₂·v + b₂·g².
+            // Second moment: v ← SecondMomentDecay·v + SecondMomentWeight·g².
             v = SecondMomentDecay * v + SecondMomentWeight * g * g;
 
-            // Denominator: 1 + √v/ε.
+            // Denominator: denom = 1 + √v·DenominatorScale.
             float denom = 1f + global::System.MathF.Sqrt(v) * DenominatorScale;
 
-            // Direction: m/denom.
+            // Direction: dir = m/denom.
             float dir = m / denom;
 
-            // Step: p ← p − η₀·dir.
+            // Step: p ← p − StepSize·dir.
             p = p - StepSize * dir;
         }
 
@@ -96,19 +96,19 @@ namespace OptGen.Generated
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * global::System.Runtime.Intrinsics.Vector128.Create(GradientScale);
 
-            // First moment: m ← a₁·m + b₁·g.
+            // First moment: m ← FirstMomentDecay·m + FirstMomentWeight·g.
             m = global::System.Runtime.Intrinsics.Vector128.Create(FirstMomentDecay) * m + global::System.Runtime.Intrinsics.Vector128.Create(FirstMomentWeight) * g;
 
-            // Second moment: v ← a₂·v + b₂·g².
+            // Second moment: v ← SecondMomentDecay·v + SecondMomentWeight·g².
             v = global::System.Runtime.Intrinsics.Vector128.Create(SecondMomentDecay) * v + global::System.Runtime.Intrinsics.Vector128.Create(SecondMomentWeight) * g * g;
 
-            // Denominator: 1 + √v/ε.
+            // Denominator: denom = 1 + √v·DenominatorScale.
             var denom = global::System.Runtime.Intrinsics.Vector128.Create(1f) + global::System.Runtime.Intrinsics.Vector128.Sqrt(v) * global::System.Runtime.Intrinsics.Vector128.Create(DenominatorScale);
 
-            // Direction: m/denom.
+            // Direction: dir = m/denom.
             var dir = m / denom;
 
-            // Step: p ← p − η₀·dir.
+            // Step: p ← p − StepSize·dir.
             p = p - global::System.Runtime.Intrinsics.Vector128.Create(StepSize) * dir;
         }
 
@@ -119,19 +119,19 @@ namespace OptGen.Generated
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * global::System.Runtime.Intrinsics.Vector256.Create(GradientScale);
 
-            // First moment: m ← a₁·m + b₁·g.
+            // First moment: m ← FirstMomentDecay·m + FirstMomentWeight·g.
             m = global::System.Runtime.Intrinsics.Vector256.Create(FirstMomentDecay) * m + global::System.Runtime.Intrinsics.Vector256.Create(FirstMomentWeight) * g;
 
-            // Second moment: v ← a₂·v + b₂·g².
+            // Second moment: v ← SecondMomentDecay·v + SecondMomentWeight·g².
             v = global::System.Runtime.Intrinsics.Vector256.Create(SecondMomentDecay) * v + global::System.Runtime.Intrinsics.Vector256.Create(SecondMomentWeight) * g * g;
 
-            // Denominator: 1 + √v/ε.
+            // Denominator: denom = 1 + √v·DenominatorScale.
             var denom = global::System.Runtime.Intrinsics.Vector256.Create(1f) + global::System.Runtime.Intrinsics.Vector256.Sqrt(v) * global::System.Runtime.Intrinsics.Vector256.Create(DenominatorScale);
 
-            // Direction: m/denom.
+            // Direction: dir = m/denom.
             var dir = m / denom;
 
-            // Step: p ← p − η₀·dir.
+            // Step: p ← p − StepSize·dir.
             p = p - global::System.Runtime.Intrinsics.Vector256.Create(StepSize) * dir;
         }
 
@@ -142,19 +142,19 @@ namespace OptGen.Generated
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * global::System.Runtime.Intrinsics.Vector512.Create(GradientScale);
 
-            // First moment: m ← a₁·m + b₁·g.
+            // First moment: m ← FirstMomentDecay·m + FirstMomentWeight·g.
             m = global::System.Runtime.Intrinsics.Vector512.Create(FirstMomentDecay) * m + global::System.Runtime.Intrinsics.Vector512.Create(FirstMomentWeight) * g;
 
-            // Second moment: v ← a₂·v + b₂·g².
+            // Second moment: v ← SecondMomentDecay·v + SecondMomentWeight·g².
             v = global::System.Runtime.Intrinsics.Vector512.Create(SecondMomentDecay) * v + global::System.Runtime.Intrinsics.Vector512.Create(SecondMomentWeight) * g * g;
 
-            // Denominator: 1 + √v/ε.
+            // Denominator: denom = 1 + √v·DenominatorScale.
             var denom = global::System.Runtime.Intrinsics.Vector512.Create(1f) + global::System.Runtime.Intrinsics.Vector512.Sqrt(v) * global::System.Runtime.Intrinsics.Vector512.Create(DenominatorScale);
 
-            // Direction: m/denom.
+            // Direction: dir = m/denom.
             var dir = m / denom;
 
-            // Step: p ← p − η₀·dir.
+            // Step: p ← p − StepSize·dir.
             p = p - global::System.Runtime.Intrinsics.Vector512.Create(StepSize) * dir;
         }
 

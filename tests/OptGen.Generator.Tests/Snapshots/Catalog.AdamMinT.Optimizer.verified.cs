@@ -5,11 +5,16 @@
 namespace Catalog
 {
     /// <remarks>
-    /// <para>The update rule declared by the attributes (t = 1, 2, …; every state starts at 0 unless stated):</para>
+    /// <para>The update rule declared by the attributes (t = 1, 2, …; GradientScale is the runtime's factor on g, 1 unless it unscales or clips; every state starts at 0 unless stated):</para>
     /// <code>
-    /// m ← (1 − c₁)·m + c₁·g,  c₁ = 1/min(t, N₁) = max(1/t, 1 − β₁)
-    /// v ← (1 − c₂)·v + c₂·g²,  c₂ = 1/min(t, N₂) = max(1/t, 1 − β₂)
-    /// p ← p − η·m / (√v + ε)
+    /// c₁ = max(1/t, 1 − β₁)
+    /// c₂ = max(1/t, 1 − β₂)
+    /// g ← g·GradientScale
+    /// m ← (1 − c₁)·m + c₁·g
+    /// v ← (1 − c₂)·v + c₂·g²
+    /// denom = √v + ε
+    /// dir = m/denom
+    /// p ← p − η·dir
     /// </code>
     /// <para>Memory traffic per element and step (float32): 16 bytes read (p, g, m, v) + 12 bytes written (p, m, v) = 28 bytes.</para>
     /// <para>Each step is one fused pass over memory by <see cref="global::OptGen.Generated.UpdateKernel_b606be64"/>.</para>
@@ -50,7 +55,7 @@ namespace Catalog
         }
 
         /// <summary>The learning rate η. Declared default: 0.001.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not finite and ≥ 0; the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">LearningRate must be a value &gt;= 0 that is finite in float32 (at most 3.4028235E+38); the property keeps its value.</exception>
         public double LearningRate
         {
             get => GetHyperparameter(0);
@@ -58,7 +63,7 @@ namespace Catalog
         }
 
         /// <summary>The first moment's decay β₁ = 1 − 1/N₁. Declared default: 0.9.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not in [0, 1); the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">Beta1 must be a value in [0, 1); the property keeps its value.</exception>
         public double Beta1
         {
             get => GetHyperparameter(1);
@@ -66,7 +71,7 @@ namespace Catalog
         }
 
         /// <summary>The second moment's decay β₂ = 1 − 1/N₂. Declared default: 0.999.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not in [0, 1); the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">Beta2 must be a value in [0, 1); the property keeps its value.</exception>
         public double Beta2
         {
             get => GetHyperparameter(2);
@@ -74,7 +79,7 @@ namespace Catalog
         }
 
         /// <summary>ε, which keeps the denominator away from zero. Declared default: 1E-08.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not finite and &gt; 0; the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">Epsilon must be a value &gt; 0 that is finite and not 0 in float32 (1.4E-45 to 3.4028235E+38); the property keeps its value.</exception>
         public double Epsilon
         {
             get => GetHyperparameter(3);
@@ -106,10 +111,10 @@ namespace Catalog
             double beta2 = hyperparameters[2];
             double epsilon = hyperparameters[3];
 
-            // GradientScale = the runtime's gradient factor (unscaling, clipping); 1 by default
+            // GradientScale = gradientScale
             double GradientScale = gradientScale;
 
-            // FirstMomentRate = c₁ = 1/min(t, N₁) = max(1/t, 1 − β₁)
+            // FirstMomentRate = c₁ = max(1/t, 1 − β₁)
             double FirstMomentRate = global::System.Math.Max(1.0 / t, 1.0 - beta1);
 
             // FirstMomentDecay = 1 − c₁
@@ -118,7 +123,7 @@ namespace Catalog
             // FirstMomentWeight = c₁
             double FirstMomentWeight = FirstMomentRate;
 
-            // SecondMomentRate = c₂ = 1/min(t, N₂) = max(1/t, 1 − β₂)
+            // SecondMomentRate = c₂ = max(1/t, 1 − β₂)
             double SecondMomentRate = global::System.Math.Max(1.0 / t, 1.0 - beta2);
 
             // SecondMomentDecay = 1 − c₂
@@ -134,7 +139,7 @@ namespace Catalog
             double StepSize = learningRate;
 
             // Every per-step scalar must be finite in float32, and a divisor's must not round to 0: checked before any element is written.
-            global::OptGen.Kernels.StepScalars.RequireFinite(GradientScale, "GradientScale", "the runtime's gradient factor (unscaling, clipping); 1 by default", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(GradientScale, "GradientScale", "gradientScale", step);
             global::OptGen.Kernels.StepScalars.RequireFinite(FirstMomentDecay, "FirstMomentDecay", "1 − c₁", step);
             global::OptGen.Kernels.StepScalars.RequireFinite(FirstMomentWeight, "FirstMomentWeight", "c₁", step);
             global::OptGen.Kernels.StepScalars.RequireFinite(SecondMomentDecay, "SecondMomentDecay", "1 − c₂", step);

@@ -31,7 +31,7 @@ namespace OptGen.Generated
         /// <summary>Bytes written per element and step with float32 storage.</summary>
         public const int BytesWritten = 12;
 
-        /// <summary>Per-step scalar GradientScale = the runtime's gradient factor, negated when maximizing (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
+        /// <summary>Per-step scalar GradientScale = (maximize = 1 ? −gradientScale : gradientScale) (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float GradientScale;
 
         /// <summary>Per-step scalar WeightDecay = λ (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
@@ -74,22 +74,22 @@ namespace OptGen.Generated
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * GradientScale;
 
-            // L2 weight decay: g ← g + λ·p.
+            // L2 weight decay: g ← g + WeightDecay·p.
             g = g + WeightDecay * p;
 
-            // First moment: m ← a₁·m + b₁·g.
+            // First moment: m ← FirstMomentDecay·m + FirstMomentWeight·g.
             m = FirstMomentDecay * m + FirstMomentWeight * g;
 
-            // Infinity norm: u ← max(β₂·u, |g| + ε).
+            // Infinity norm: u ← max(SecondMomentDecay·u, |g| + Epsilon).
             u = global::System.MathF.Max(SecondMomentDecay * u, global::System.MathF.Abs(g) + Epsilon);
 
-            // Denominator: u.
+            // Denominator: denom = u.
             float denom = u;
 
-            // Direction: m/denom.
+            // Direction: dir = m/denom.
             float dir = m / denom;
 
-            // Step: p ← p − η·dir.
+            // Step: p ← p − StepSize·dir.
             p = p - StepSize * dir;
         }
 
@@ -100,22 +100,22 @@ namespace OptGen.Generated
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * global::System.Runtime.Intrinsics.Vector128.Create(GradientScale);
 
-            // L2 weight decay: g ← g + λ·p.
+            // L2 weight decay: g ← g + WeightDecay·p.
             g = g + global::System.Runtime.Intrinsics.Vector128.Create(WeightDecay) * p;
 
-            // First moment: m ← a₁·m + b₁·g.
+            // First moment: m ← FirstMomentDecay·m + FirstMomentWeight·g.
             m = global::System.Runtime.Intrinsics.Vector128.Create(FirstMomentDecay) * m + global::System.Runtime.Intrinsics.Vector128.Create(FirstMomentWeight) * g;
 
-            // Infinity norm: u ← max(β₂·u, |g| + ε).
+            // Infinity norm: u ← max(SecondMomentDecay·u, |g| + Epsilon).
             u = global::System.Runtime.Intrinsics.Vector128.Max(global::System.Runtime.Intrinsics.Vector128.Create(SecondMomentDecay) * u, global::System.Runtime.Intrinsics.Vector128.Abs(g) + global::System.Runtime.Intrinsics.Vector128.Create(Epsilon));
 
-            // Denominator: u.
+            // Denominator: denom = u.
             var denom = u;
 
-            // Direction: m/denom.
+            // Direction: dir = m/denom.
             var dir = m / denom;
 
-            // Step: p ← p − η·dir.
+            // Step: p ← p − StepSize·dir.
             p = p - global::System.Runtime.Intrinsics.Vector128.Create(StepSize) * dir;
         }
 
@@ -126,22 +126,22 @@ namespace OptGen.Generated
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * global::System.Runtime.Intrinsics.Vector256.Create(GradientScale);
 
-            // L2 weight decay: g ← g + λ·p.
+            // L2 weight decay: g ← g + WeightDecay·p.
             g = g + global::System.Runtime.Intrinsics.Vector256.Create(WeightDecay) * p;
 
-            // First moment: m ← a₁·m + b₁·g.
+            // First moment: m ← FirstMomentDecay·m + FirstMomentWeight·g.
             m = global::System.Runtime.Intrinsics.Vector256.Create(FirstMomentDecay) * m + global::System.Runtime.Intrinsics.Vector256.Create(FirstMomentWeight) * g;
 
-            // Infinity norm: u ← max(β₂·u, |g| + ε).
+            // Infinity norm: u ← max(SecondMomentDecay·u, |g| + Epsilon).
             u = global::System.Runtime.Intrinsics.Vector256.Max(global::System.Runtime.Intrinsics.Vector256.Create(SecondMomentDecay) * u, global::System.Runtime.Intrinsics.Vector256.Abs(g) + global::System.Runtime.Intrinsics.Vector256.Create(Epsilon));
 
-            // Denominator: u.
+            // Denominator: denom = u.
             var denom = u;
 
-            // Direction: m/denom.
+            // Direction: dir = m/denom.
             var dir = m / denom;
 
-            // Step: p ← p − η·dir.
+            // Step: p ← p − StepSize·dir.
             p = p - global::System.Runtime.Intrinsics.Vector256.Create(StepSize) * dir;
         }
 
@@ -152,22 +152,22 @@ namespace OptGen.Generated
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * global::System.Runtime.Intrinsics.Vector512.Create(GradientScale);
 
-            // L2 weight decay: g ← g + λ·p.
+            // L2 weight decay: g ← g + WeightDecay·p.
             g = g + global::System.Runtime.Intrinsics.Vector512.Create(WeightDecay) * p;
 
-            // First moment: m ← a₁·m + b₁·g.
+            // First moment: m ← FirstMomentDecay·m + FirstMomentWeight·g.
             m = global::System.Runtime.Intrinsics.Vector512.Create(FirstMomentDecay) * m + global::System.Runtime.Intrinsics.Vector512.Create(FirstMomentWeight) * g;
 
-            // Infinity norm: u ← max(β₂·u, |g| + ε).
+            // Infinity norm: u ← max(SecondMomentDecay·u, |g| + Epsilon).
             u = global::System.Runtime.Intrinsics.Vector512.Max(global::System.Runtime.Intrinsics.Vector512.Create(SecondMomentDecay) * u, global::System.Runtime.Intrinsics.Vector512.Abs(g) + global::System.Runtime.Intrinsics.Vector512.Create(Epsilon));
 
-            // Denominator: u.
+            // Denominator: denom = u.
             var denom = u;
 
-            // Direction: m/denom.
+            // Direction: dir = m/denom.
             var dir = m / denom;
 
-            // Step: p ← p − η·dir.
+            // Step: p ← p − StepSize·dir.
             p = p - global::System.Runtime.Intrinsics.Vector512.Create(StepSize) * dir;
         }
 

@@ -5,12 +5,16 @@
 namespace Catalog
 {
     /// <remarks>
-    /// <para>The update rule declared by the attributes (t = 1, 2, …; every state starts at 0 unless stated):</para>
+    /// <para>The update rule declared by the attributes (t = 1, 2, …; GradientScale is the runtime's factor on g, 1 unless it unscales or clips; every state starts at 0 unless stated):</para>
     /// <code>
+    /// GradientScale = (maximize = 1 ? −gradientScale : gradientScale)
+    /// g ← g·GradientScale
     /// g ← g + λ·p
     /// m ← β₁·m + (1 − β₁)·g
     /// u ← max(β₂·u, |g| + ε)
-    /// p ← p − η·(m/(1 − β₁ᵗ)) / (u)
+    /// denom = u
+    /// dir = m/denom
+    /// p ← p − (η/(1 − β₁ᵗ))·dir
     /// </code>
     /// <para>Memory traffic per element and step (float32): 16 bytes read (p, g, m, u) + 12 bytes written (p, m, u) = 28 bytes.</para>
     /// <para>Each step is one fused pass over memory by <see cref="global::OptGen.Generated.UpdateKernel_33a99054"/>.</para>
@@ -53,7 +57,7 @@ namespace Catalog
         }
 
         /// <summary>The learning rate η. Declared default: 0.002.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not finite and ≥ 0; the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">LearningRate must be a value &gt;= 0 that is finite in float32 (at most 3.4028235E+38); the property keeps its value.</exception>
         public double LearningRate
         {
             get => GetHyperparameter(0);
@@ -61,7 +65,7 @@ namespace Catalog
         }
 
         /// <summary>The first moment's decay β₁ = 1 − 1/N₁. Declared default: 0.9.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not in [0, 1); the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">Beta1 must be a value in [0, 1); the property keeps its value.</exception>
         public double Beta1
         {
             get => GetHyperparameter(1);
@@ -69,7 +73,7 @@ namespace Catalog
         }
 
         /// <summary>The second moment's decay β₂ = 1 − 1/N₂. Declared default: 0.999.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not in [0, 1); the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">Beta2 must be a value in [0, 1); the property keeps its value.</exception>
         public double Beta2
         {
             get => GetHyperparameter(2);
@@ -77,7 +81,7 @@ namespace Catalog
         }
 
         /// <summary>ε, which keeps the denominator away from zero. Declared default: 1E-08.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not finite and &gt; 0; the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">Epsilon must be a value &gt; 0 that is finite and not 0 in float32 (1.4E-45 to 3.4028235E+38); the property keeps its value.</exception>
         public double Epsilon
         {
             get => GetHyperparameter(3);
@@ -85,7 +89,7 @@ namespace Catalog
         }
 
         /// <summary>The L2 weight decay λ: g ← g + λ·p. Declared default: 0.0.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not finite and ≥ 0; the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">WeightDecay must be a value &gt;= 0 that is finite in float32 (at most 3.4028235E+38); the property keeps its value.</exception>
         public double WeightDecay
         {
             get => GetHyperparameter(4);
@@ -126,7 +130,7 @@ namespace Catalog
             double weightDecay = hyperparameters[4];
             double maximize = hyperparameters[5];
 
-            // GradientScale = the runtime's gradient factor, negated when maximizing
+            // GradientScale = (maximize = 1 ? −gradientScale : gradientScale)
             double GradientScale = ((maximize == 1.0) ? -gradientScale : gradientScale);
 
             // WeightDecay = λ
@@ -148,7 +152,7 @@ namespace Catalog
             double StepSize = learningRate / (1.0 - global::System.Math.Pow(beta1, t));
 
             // Every per-step scalar must be finite in float32, and a divisor's must not round to 0: checked before any element is written.
-            global::OptGen.Kernels.StepScalars.RequireFinite(GradientScale, "GradientScale", "the runtime's gradient factor, negated when maximizing", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(GradientScale, "GradientScale", "(maximize = 1 ? −gradientScale : gradientScale)", step);
             global::OptGen.Kernels.StepScalars.RequireFinite(WeightDecay, "WeightDecay", "λ", step);
             global::OptGen.Kernels.StepScalars.RequireFinite(FirstMomentDecay, "FirstMomentDecay", "β₁", step);
             global::OptGen.Kernels.StepScalars.RequireFinite(FirstMomentWeight, "FirstMomentWeight", "1 − β₁", step);

@@ -33,7 +33,7 @@ namespace OptGen.Generated
         /// <summary>Bytes written per element and step with float32 storage.</summary>
         public const int BytesWritten = 20;
 
-        /// <summary>Per-step scalar GradientScale = the runtime's gradient factor (unscaling, clipping); 1 by default (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
+        /// <summary>Per-step scalar GradientScale = gradientScale (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float GradientScale;
 
         /// <summary>Per-step scalar K_0 = t (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
@@ -42,28 +42,28 @@ namespace OptGen.Generated
         /// <summary>Per-step scalar Beta1 = Beta1 (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float Beta1;
 
-        /// <summary>Per-step scalar K_1 = 1.0 - Beta1 (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
+        /// <summary>Per-step scalar K_1 = 1 − Beta1 (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float K_1;
 
         /// <summary>Per-step scalar Beta2 = Beta2 (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float Beta2;
 
-        /// <summary>Per-step scalar K_2 = 1.0 - Beta2 (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
+        /// <summary>Per-step scalar K_2 = 1 − Beta2 (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float K_2;
 
         /// <summary>Per-step scalar Beta3 = Beta3 (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float Beta3;
 
-        /// <summary>Per-step scalar K_3 = 1.0 - Beta3 (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
+        /// <summary>Per-step scalar K_3 = 1 − Beta3 (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float K_3;
 
-        /// <summary>Per-step scalar K_4 = 1.0 / bc1 (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
+        /// <summary>Per-step scalar K_4 = 1/bc1 (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float K_4;
 
-        /// <summary>Per-step scalar K_5 = 1.0 / bc2 (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
+        /// <summary>Per-step scalar K_5 = 1/bc2 (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float K_5;
 
-        /// <summary>Per-step scalar K_6 = 1.0 / bc3 (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
+        /// <summary>Per-step scalar K_6 = 1/bc3 (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float K_6;
 
         /// <summary>Per-step scalar Epsilon = Epsilon (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
@@ -72,7 +72,7 @@ namespace OptGen.Generated
         /// <summary>Per-step scalar LearningRate = LearningRate (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float LearningRate;
 
-        /// <summary>Per-step scalar K_7 = 1.0 / (1.0 + LearningRate * WeightDecay) (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
+        /// <summary>Per-step scalar K_7 = 1/(1 + LearningRate·WeightDecay) (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float K_7;
 
         /// <summary>Creates the kernel for one step from its per-step scalars.</summary>

@@ -27,7 +27,7 @@ namespace OptGen.Generated
         /// <summary>Bytes written per element and step with float32 storage.</summary>
         public const int BytesWritten = 8;
 
-        /// <summary>Per-step scalar GradientScale = the runtime's gradient factor (unscaling, clipping); 1 by default (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
+        /// <summary>Per-step scalar GradientScale = gradientScale (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float GradientScale;
 
         /// <summary>Per-step scalar MomentumDecay = μ (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
@@ -54,7 +54,7 @@ namespace OptGen.Generated
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * GradientScale;
 
-            // Classic momentum: b ← μ·b + η·u.
+            // Classic momentum: b ← MomentumDecay·b + StepSize·g.
             b = MomentumDecay * b + StepSize * g;
 
             // Step: p ← p − b.
@@ -68,7 +68,7 @@ namespace OptGen.Generated
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * global::System.Runtime.Intrinsics.Vector128.Create(GradientScale);
 
-            // Classic momentum: b ← μ·b + η·u.
+            // Classic momentum: b ← MomentumDecay·b + StepSize·g.
             b = global::System.Runtime.Intrinsics.Vector128.Create(MomentumDecay) * b + global::System.Runtime.Intrinsics.Vector128.Create(StepSize) * g;
 
             // Step: p ← p − b.
@@ -82,7 +82,7 @@ namespace OptGen.Generated
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * global::System.Runtime.Intrinsics.Vector256.Create(GradientScale);
 
-            // Classic momentum: b ← μ·b + η·u.
+            // Classic momentum: b ← MomentumDecay·b + StepSize·g.
             b = global::System.Runtime.Intrinsics.Vector256.Create(MomentumDecay) * b + global::System.Runtime.Intrinsics.Vector256.Create(StepSize) * g;
 
             // Step: p ← p − b.
@@ -96,7 +96,7 @@ namespace OptGen.Generated
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * global::System.Runtime.Intrinsics.Vector512.Create(GradientScale);
 
-            // Classic momentum: b ← μ·b + η·u.
+            // Classic momentum: b ← MomentumDecay·b + StepSize·g.
             b = global::System.Runtime.Intrinsics.Vector512.Create(MomentumDecay) * b + global::System.Runtime.Intrinsics.Vector512.Create(StepSize) * g;
 
             // Step: p ← p − b.

@@ -27,7 +27,7 @@ namespace OptGen.Generated
         /// <summary>Bytes written per element and step with float32 storage.</summary>
         public const int BytesWritten = 8;
 
-        /// <summary>Per-step scalar GradientScale = the runtime's gradient factor (unscaling, clipping); 1 by default (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
+        /// <summary>Per-step scalar GradientScale = gradientScale (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float GradientScale;
 
         /// <summary>Per-step scalar FirstMomentDecay = β₁ (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
@@ -58,10 +58,10 @@ namespace OptGen.Generated
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * GradientScale;
 
-            // First moment: m ← a₁·m + b₁·g.
+            // First moment: m ← FirstMomentDecay·m + FirstMomentWeight·g.
             m = FirstMomentDecay * m + FirstMomentWeight * g;
 
-            // Step: p ← p − η·m.
+            // Step: p ← p − StepSize·m.
             p = p - StepSize * m;
         }
 
@@ -72,10 +72,10 @@ namespace OptGen.Generated
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * global::System.Runtime.Intrinsics.Vector128.Create(GradientScale);
 
-            // First moment: m ← a₁·m + b₁·g.
+            // First moment: m ← FirstMomentDecay·m + FirstMomentWeight·g.
             m = global::System.Runtime.Intrinsics.Vector128.Create(FirstMomentDecay) * m + global::System.Runtime.Intrinsics.Vector128.Create(FirstMomentWeight) * g;
 
-            // Step: p ← p − η·m.
+            // Step: p ← p − StepSize·m.
             p = p - global::System.Runtime.Intrinsics.Vector128.Create(StepSize) * m;
         }
 
@@ -86,10 +86,10 @@ namespace OptGen.Generated
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * global::System.Runtime.Intrinsics.Vector256.Create(GradientScale);
 
-            // First moment: m ← a₁·m + b₁·g.
+            // First moment: m ← FirstMomentDecay·m + FirstMomentWeight·g.
             m = global::System.Runtime.Intrinsics.Vector256.Create(FirstMomentDecay) * m + global::System.Runtime.Intrinsics.Vector256.Create(FirstMomentWeight) * g;
 
-            // Step: p ← p − η·m.
+            // Step: p ← p − StepSize·m.
             p = p - global::System.Runtime.Intrinsics.Vector256.Create(StepSize) * m;
         }
 
@@ -100,10 +100,10 @@ namespace OptGen.Generated
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * global::System.Runtime.Intrinsics.Vector512.Create(GradientScale);
 
-            // First moment: m ← a₁·m + b₁·g.
+            // First moment: m ← FirstMomentDecay·m + FirstMomentWeight·g.
             m = global::System.Runtime.Intrinsics.Vector512.Create(FirstMomentDecay) * m + global::System.Runtime.Intrinsics.Vector512.Create(FirstMomentWeight) * g;
 
-            // Step: p ← p − η·m.
+            // Step: p ← p − StepSize·m.
             p = p - global::System.Runtime.Intrinsics.Vector512.Create(StepSize) * m;
         }
 

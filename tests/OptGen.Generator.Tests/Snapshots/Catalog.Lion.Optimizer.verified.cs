@@ -5,7 +5,7 @@
 namespace Catalog
 {
     /// <remarks>
-    /// <para>The update rule declared by the attributes (t = 1, 2, …; every state starts at 0 unless stated):</para>
+    /// <para>The update rule declared by the attributes (t = 1, 2, …; GradientScale is the runtime's factor on g, 1 unless it unscales or clips; every state starts at 0 unless stated):</para>
     /// <code>
     /// g ← g·GradientScale
     /// let c = lerp(m, g, 1 - Beta1)
@@ -50,7 +50,7 @@ namespace Catalog
         }
 
         /// <summary>The hyperparameter LearningRate of the expression rule. Declared default: 0.0001.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not finite and ≥ 0; the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">LearningRate must be a value &gt;= 0 that is finite in float32 (at most 3.4028235E+38); the property keeps its value.</exception>
         public double LearningRate
         {
             get => GetHyperparameter(0);
@@ -58,7 +58,7 @@ namespace Catalog
         }
 
         /// <summary>The hyperparameter Beta1 of the expression rule. Declared default: 0.9.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not in [0, 1); the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">Beta1 must be a value in [0, 1); the property keeps its value.</exception>
         public double Beta1
         {
             get => GetHyperparameter(1);
@@ -66,7 +66,7 @@ namespace Catalog
         }
 
         /// <summary>The hyperparameter Beta2 of the expression rule. Declared default: 0.99.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not in [0, 1); the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">Beta2 must be a value in [0, 1); the property keeps its value.</exception>
         public double Beta2
         {
             get => GetHyperparameter(2);
@@ -74,7 +74,7 @@ namespace Catalog
         }
 
         /// <summary>The hyperparameter WeightDecay of the expression rule. Declared default: 0.0.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not finite and ≥ 0; the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">WeightDecay must be a value &gt;= 0 that is finite in float32 (at most 3.4028235E+38); the property keeps its value.</exception>
         public double WeightDecay
         {
             get => GetHyperparameter(3);
@@ -102,10 +102,10 @@ namespace Catalog
             double beta2 = hyperparameters[2];
             double weightDecay = hyperparameters[3];
 
-            // GradientScale = the runtime's gradient factor (unscaling, clipping); 1 by default
+            // GradientScale = gradientScale
             double GradientScale = gradientScale;
 
-            // K_0 = 1.0 - Beta1
+            // K_0 = 1 − Beta1
             double K_0 = 1.0 - beta1;
 
             // LearningRate = LearningRate
@@ -114,15 +114,15 @@ namespace Catalog
             // WeightDecay = WeightDecay
             double WeightDecay = weightDecay;
 
-            // K_1 = 1.0 - Beta2
+            // K_1 = 1 − Beta2
             double K_1 = 1.0 - beta2;
 
             // Every per-step scalar must be finite in float32, and a divisor's must not round to 0: checked before any element is written.
-            global::OptGen.Kernels.StepScalars.RequireFinite(GradientScale, "GradientScale", "the runtime's gradient factor (unscaling, clipping); 1 by default", step);
-            global::OptGen.Kernels.StepScalars.RequireFinite(K_0, "K_0", "1.0 - Beta1", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(GradientScale, "GradientScale", "gradientScale", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(K_0, "K_0", "1 − Beta1", step);
             global::OptGen.Kernels.StepScalars.RequireFinite(LearningRate, "LearningRate", "LearningRate", step);
             global::OptGen.Kernels.StepScalars.RequireFinite(WeightDecay, "WeightDecay", "WeightDecay", step);
-            global::OptGen.Kernels.StepScalars.RequireFinite(K_1, "K_1", "1.0 - Beta2", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(K_1, "K_1", "1 − Beta2", step);
 
             return new global::OptGen.Generated.UpdateKernel_da610641(
                 gradientScale: (float)GradientScale,

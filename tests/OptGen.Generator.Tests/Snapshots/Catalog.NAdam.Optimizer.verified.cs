@@ -5,14 +5,19 @@
 namespace Catalog
 {
     /// <remarks>
-    /// <para>The update rule declared by the attributes (t = 1, 2, …; every state starts at 0 unless stated):</para>
+    /// <para>The update rule declared by the attributes (t = 1, 2, …; GradientScale is the runtime's factor on g, 1 unless it unscales or clips; every state starts at 0 unless stated):</para>
     /// <code>
+    /// Πₜ = Πₜ₋₁·β₁·(1 − 0.5·0.96^(t·ψ))  (Π₀ = 1)
+    /// GradientScale = (maximize = 1 ? −gradientScale : gradientScale)
+    /// μₜ = β₁·(1 − 0.5·0.96^(t·ψ))
+    /// μₜ₊₁ = β₁·(1 − 0.5·0.96^((t + 1)·ψ))
+    /// g ← g·GradientScale
     /// g ← g + λ·p
     /// m ← β₁·m + (1 − β₁)·g
     /// v ← β₂·v + (1 − β₂)·g²
-    /// μₜ = β₁·(1 − ½·0.96^(t·ψ)),  Πₜ = Πₜ₋₁·μₜ  (Π₀ = 1, carried across steps)
-    /// d = √(v/(1 − β₂ᵗ)) + ε
-    /// p ← p − η·(1 − μₜ)/(1 − Πₜ)·g/d − η·μₜ₊₁/(1 − Πₜ·μₜ₊₁)·m/d
+    /// denom = √v/√(1 − β₂ᵗ) + ε
+    /// p ← p − (η·(1 − μₜ)/(1 − Πₜ))·(g/denom)
+    /// p ← p − (η·μₜ₊₁/(1 − Πₜ·μₜ₊₁))·(m/denom)
     /// </code>
     /// <para>Memory traffic per element and step (float32): 16 bytes read (p, g, m, v) + 12 bytes written (p, m, v) = 28 bytes.</para>
     /// <para>Each step is one fused pass over memory by <see cref="global::OptGen.Generated.UpdateKernel_ce193fdf"/>.</para>
@@ -60,7 +65,7 @@ namespace Catalog
         }
 
         /// <summary>The learning rate η. Declared default: 0.002.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not finite and ≥ 0; the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">LearningRate must be a value &gt;= 0 that is finite in float32 (at most 3.4028235E+38); the property keeps its value.</exception>
         public double LearningRate
         {
             get => GetHyperparameter(0);
@@ -68,7 +73,7 @@ namespace Catalog
         }
 
         /// <summary>The first moment's decay β₁ = 1 − 1/N₁. Declared default: 0.9.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not in [0, 1); the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">Beta1 must be a value in [0, 1); the property keeps its value.</exception>
         public double Beta1
         {
             get => GetHyperparameter(1);
@@ -76,7 +81,7 @@ namespace Catalog
         }
 
         /// <summary>The second moment's decay β₂ = 1 − 1/N₂. Declared default: 0.999.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not in [0, 1); the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">Beta2 must be a value in [0, 1); the property keeps its value.</exception>
         public double Beta2
         {
             get => GetHyperparameter(2);
@@ -84,7 +89,7 @@ namespace Catalog
         }
 
         /// <summary>ε, which keeps the denominator away from zero. Declared default: 1E-08.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not finite and &gt; 0; the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">Epsilon must be a value &gt; 0 that is finite and not 0 in float32 (1.4E-45 to 3.4028235E+38); the property keeps its value.</exception>
         public double Epsilon
         {
             get => GetHyperparameter(3);
@@ -92,7 +97,7 @@ namespace Catalog
         }
 
         /// <summary>NAdam's momentum decay ψ: μₜ = β₁·(1 − ½·0.96^(t·ψ)). Declared default: 0.004.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not finite and ≥ 0; the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">MomentumDecay must be a value &gt;= 0 that is finite in float32 (at most 3.4028235E+38); the property keeps its value.</exception>
         public double MomentumDecay
         {
             get => GetHyperparameter(4);
@@ -100,7 +105,7 @@ namespace Catalog
         }
 
         /// <summary>The L2 weight decay λ: g ← g + λ·p. Declared default: 0.0.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not finite and ≥ 0; the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">WeightDecay must be a value &gt;= 0 that is finite in float32 (at most 3.4028235E+38); the property keeps its value.</exception>
         public double WeightDecay
         {
             get => GetHyperparameter(5);
@@ -131,7 +136,7 @@ namespace Catalog
             double momentumDecay = hyperparameters[4];
             double muProduct = hostState[0];
 
-            // Πₜ from Πₜ₋₁: NAdam's running product Πₜ = μ₁·μ₂·…·μₜ of the momentum schedule (1 before step 1).
+            // Πₜ = Πₜ₋₁·β₁·(1 − 0.5·0.96^(t·ψ))
             hostState[0] = muProduct * (beta1 * (1.0 - 0.5 * global::System.Math.Pow(0.96, t * momentumDecay)));
         }
 
@@ -159,7 +164,7 @@ namespace Catalog
             double maximize = hyperparameters[6];
             double muProduct = hostState[0];
 
-            // GradientScale = the runtime's gradient factor, negated when maximizing
+            // GradientScale = (maximize = 1 ? −gradientScale : gradientScale)
             double GradientScale = ((maximize == 1.0) ? -gradientScale : gradientScale);
 
             // WeightDecay = λ
@@ -183,10 +188,10 @@ namespace Catalog
             // Epsilon = ε
             double Epsilon = epsilon;
 
-            // Mu = μₜ = β₁·(1 − ½·0.96^(t·ψ))
+            // Mu = μₜ = β₁·(1 − 0.5·0.96^(t·ψ))
             double Mu = beta1 * (1.0 - 0.5 * global::System.Math.Pow(0.96, t * momentumDecay));
 
-            // MuNext = μₜ₊₁ = β₁·(1 − ½·0.96^((t + 1)·ψ))
+            // MuNext = μₜ₊₁ = β₁·(1 − 0.5·0.96^((t + 1)·ψ))
             double MuNext = beta1 * (1.0 - 0.5 * global::System.Math.Pow(0.96, (t + 1.0) * momentumDecay));
 
             // GradientStepSize = η·(1 − μₜ)/(1 − Πₜ)
@@ -196,7 +201,7 @@ namespace Catalog
             double MomentumStepSize = learningRate * MuNext / (1.0 - muProduct * MuNext);
 
             // Every per-step scalar must be finite in float32, and a divisor's must not round to 0: checked before any element is written.
-            global::OptGen.Kernels.StepScalars.RequireFinite(GradientScale, "GradientScale", "the runtime's gradient factor, negated when maximizing", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(GradientScale, "GradientScale", "(maximize = 1 ? −gradientScale : gradientScale)", step);
             global::OptGen.Kernels.StepScalars.RequireFinite(WeightDecay, "WeightDecay", "λ", step);
             global::OptGen.Kernels.StepScalars.RequireFinite(FirstMomentDecay, "FirstMomentDecay", "β₁", step);
             global::OptGen.Kernels.StepScalars.RequireFinite(FirstMomentWeight, "FirstMomentWeight", "1 − β₁", step);

@@ -31,7 +31,7 @@ namespace OptGen.Generated
         /// <summary>Bytes written per element and step with float32 storage.</summary>
         public const int BytesWritten = 12;
 
-        /// <summary>Per-step scalar GradientScale = the runtime's gradient factor, negated when maximizing (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
+        /// <summary>Per-step scalar GradientScale = (maximize = 1 ? −gradientScale : gradientScale) (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float GradientScale;
 
         /// <summary>Per-step scalar WeightDecay = λ (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
@@ -52,10 +52,10 @@ namespace OptGen.Generated
         /// <summary>Per-step scalar Epsilon = ε (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float Epsilon;
 
-        /// <summary>Per-step scalar Rectified = 1 when ρₜ &gt; 5 (the rectified adaptive step), else 0 (plain momentum) (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
+        /// <summary>Per-step scalar Rectified = (ρₜ &gt; 5 ? 1 : 0) (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float Rectified;
 
-        /// <summary>Per-step scalar StepSize = η·√(1 − β₂ᵗ)/(1 − β₁ᵗ)·rₜ when ρₜ &gt; 5, else η/(1 − β₁ᵗ) (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
+        /// <summary>Per-step scalar StepSize = (ρₜ &gt; 5 ? (η/(1 − β₁ᵗ))·√(1 − β₂ᵗ)·rₜ : η/(1 − β₁ᵗ)) (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float StepSize;
 
         /// <summary>Creates the kernel for one step from its per-step scalars.</summary>
@@ -82,22 +82,22 @@ namespace OptGen.Generated
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * GradientScale;
 
-            // L2 weight decay: g ← g + λ·p.
+            // L2 weight decay: g ← g + WeightDecay·p.
             g = g + WeightDecay * p;
 
-            // First moment: m ← a₁·m + b₁·g.
+            // First moment: m ← FirstMomentDecay·m + FirstMomentWeight·g.
             m = FirstMomentDecay * m + FirstMomentWeight * g;
 
-            // Second moment: v ← a₂·v + b₂·g².
+            // Second moment: v ← SecondMomentDecay·v + SecondMomentWeight·g².
             v = SecondMomentDecay * v + SecondMomentWeight * g * g;
 
-            // Denominator: √v + ε.
+            // Denominator: denom = √v + Epsilon.
             float denom = global::System.MathF.Sqrt(v) + Epsilon;
 
-            // Direction: m/denom when rectified, else m.
+            // Direction: dir = (Rectified = 1 ? m/denom : m).
             float dir = ((Rectified == 1f) ? m / denom : m);
 
-            // Step: p ← p − η·dir.
+            // Step: p ← p − StepSize·dir.
             p = p - StepSize * dir;
         }
 
@@ -108,22 +108,22 @@ namespace OptGen.Generated
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * global::System.Runtime.Intrinsics.Vector128.Create(GradientScale);
 
-            // L2 weight decay: g ← g + λ·p.
+            // L2 weight decay: g ← g + WeightDecay·p.
             g = g + global::System.Runtime.Intrinsics.Vector128.Create(WeightDecay) * p;
 
-            // First moment: m ← a₁·m + b₁·g.
+            // First moment: m ← FirstMomentDecay·m + FirstMomentWeight·g.
             m = global::System.Runtime.Intrinsics.Vector128.Create(FirstMomentDecay) * m + global::System.Runtime.Intrinsics.Vector128.Create(FirstMomentWeight) * g;
 
-            // Second moment: v ← a₂·v + b₂·g².
+            // Second moment: v ← SecondMomentDecay·v + SecondMomentWeight·g².
             v = global::System.Runtime.Intrinsics.Vector128.Create(SecondMomentDecay) * v + global::System.Runtime.Intrinsics.Vector128.Create(SecondMomentWeight) * g * g;
 
-            // Denominator: √v + ε.
+            // Denominator: denom = √v + Epsilon.
             var denom = global::System.Runtime.Intrinsics.Vector128.Sqrt(v) + global::System.Runtime.Intrinsics.Vector128.Create(Epsilon);
 
-            // Direction: m/denom when rectified, else m.
+            // Direction: dir = (Rectified = 1 ? m/denom : m).
             var dir = global::System.Runtime.Intrinsics.Vector128.ConditionalSelect(global::System.Runtime.Intrinsics.Vector128.Equals(global::System.Runtime.Intrinsics.Vector128.Create(Rectified), global::System.Runtime.Intrinsics.Vector128.Create(1f)), m / denom, m);
 
-            // Step: p ← p − η·dir.
+            // Step: p ← p − StepSize·dir.
             p = p - global::System.Runtime.Intrinsics.Vector128.Create(StepSize) * dir;
         }
 
@@ -134,22 +134,22 @@ namespace OptGen.Generated
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * global::System.Runtime.Intrinsics.Vector256.Create(GradientScale);
 
-            // L2 weight decay: g ← g + λ·p.
+            // L2 weight decay: g ← g + WeightDecay·p.
             g = g + global::System.Runtime.Intrinsics.Vector256.Create(WeightDecay) * p;
 
-            // First moment: m ← a₁·m + b₁·g.
+            // First moment: m ← FirstMomentDecay·m + FirstMomentWeight·g.
             m = global::System.Runtime.Intrinsics.Vector256.Create(FirstMomentDecay) * m + global::System.Runtime.Intrinsics.Vector256.Create(FirstMomentWeight) * g;
 
-            // Second moment: v ← a₂·v + b₂·g².
+            // Second moment: v ← SecondMomentDecay·v + SecondMomentWeight·g².
             v = global::System.Runtime.Intrinsics.Vector256.Create(SecondMomentDecay) * v + global::System.Runtime.Intrinsics.Vector256.Create(SecondMomentWeight) * g * g;
 
-            // Denominator: √v + ε.
+            // Denominator: denom = √v + Epsilon.
             var denom = global::System.Runtime.Intrinsics.Vector256.Sqrt(v) + global::System.Runtime.Intrinsics.Vector256.Create(Epsilon);
 
-            // Direction: m/denom when rectified, else m.
+            // Direction: dir = (Rectified = 1 ? m/denom : m).
             var dir = global::System.Runtime.Intrinsics.Vector256.ConditionalSelect(global::System.Runtime.Intrinsics.Vector256.Equals(global::System.Runtime.Intrinsics.Vector256.Create(Rectified), global::System.Runtime.Intrinsics.Vector256.Create(1f)), m / denom, m);
 
-            // Step: p ← p − η·dir.
+            // Step: p ← p − StepSize·dir.
             p = p - global::System.Runtime.Intrinsics.Vector256.Create(StepSize) * dir;
         }
 
@@ -160,22 +160,22 @@ namespace OptGen.Generated
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * global::System.Runtime.Intrinsics.Vector512.Create(GradientScale);
 
-            // L2 weight decay: g ← g + λ·p.
+            // L2 weight decay: g ← g + WeightDecay·p.
             g = g + global::System.Runtime.Intrinsics.Vector512.Create(WeightDecay) * p;
 
-            // First moment: m ← a₁·m + b₁·g.
+            // First moment: m ← FirstMomentDecay·m + FirstMomentWeight·g.
             m = global::System.Runtime.Intrinsics.Vector512.Create(FirstMomentDecay) * m + global::System.Runtime.Intrinsics.Vector512.Create(FirstMomentWeight) * g;
 
-            // Second moment: v ← a₂·v + b₂·g².
+            // Second moment: v ← SecondMomentDecay·v + SecondMomentWeight·g².
             v = global::System.Runtime.Intrinsics.Vector512.Create(SecondMomentDecay) * v + global::System.Runtime.Intrinsics.Vector512.Create(SecondMomentWeight) * g * g;
 
-            // Denominator: √v + ε.
+            // Denominator: denom = √v + Epsilon.
             var denom = global::System.Runtime.Intrinsics.Vector512.Sqrt(v) + global::System.Runtime.Intrinsics.Vector512.Create(Epsilon);
 
-            // Direction: m/denom when rectified, else m.
+            // Direction: dir = (Rectified = 1 ? m/denom : m).
             var dir = global::System.Runtime.Intrinsics.Vector512.ConditionalSelect(global::System.Runtime.Intrinsics.Vector512.Equals(global::System.Runtime.Intrinsics.Vector512.Create(Rectified), global::System.Runtime.Intrinsics.Vector512.Create(1f)), m / denom, m);
 
-            // Step: p ← p − η·dir.
+            // Step: p ← p − StepSize·dir.
             p = p - global::System.Runtime.Intrinsics.Vector512.Create(StepSize) * dir;
         }
 

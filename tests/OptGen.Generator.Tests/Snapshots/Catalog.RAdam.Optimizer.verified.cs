@@ -5,14 +5,21 @@
 namespace Catalog
 {
     /// <remarks>
-    /// <para>The update rule declared by the attributes (t = 1, 2, …; every state starts at 0 unless stated):</para>
+    /// <para>The update rule declared by the attributes (t = 1, 2, …; GradientScale is the runtime's factor on g, 1 unless it unscales or clips; every state starts at 0 unless stated):</para>
     /// <code>
+    /// GradientScale = (maximize = 1 ? −gradientScale : gradientScale)
+    /// ρ∞ = 2/(1 − β₂) − 1
+    /// ρₜ = ρ∞ − 2·t·β₂ᵗ/(1 − β₂ᵗ)
+    /// rₜ = √((ρₜ − 4)·(ρₜ − 2)·ρ∞/((ρ∞ − 4)·(ρ∞ − 2)·ρₜ))
+    /// Rectified = (ρₜ &gt; 5 ? 1 : 0)
+    /// StepSize = (ρₜ &gt; 5 ? (η/(1 − β₁ᵗ))·√(1 − β₂ᵗ)·rₜ : η/(1 − β₁ᵗ))
+    /// g ← g·GradientScale
     /// g ← g + λ·p
     /// m ← β₁·m + (1 − β₁)·g
     /// v ← β₂·v + (1 − β₂)·g²
-    /// ρ∞ = 2/(1 − β₂) − 1,  ρₜ = ρ∞ − 2t·β₂ᵗ/(1 − β₂ᵗ)
-    /// rₜ = √((ρₜ − 4)(ρₜ − 2)ρ∞ / ((ρ∞ − 4)(ρ∞ − 2)ρₜ))
-    /// p ← p − η·rₜ·(m·√(1 − β₂ᵗ)/(1 − β₁ᵗ)) / (√v + ε)  when ρₜ &gt; 5,  else p ← p − η·m/(1 − β₁ᵗ)
+    /// denom = √v + ε
+    /// dir = (Rectified = 1 ? m/denom : m)
+    /// p ← p − StepSize·dir
     /// </code>
     /// <para>Memory traffic per element and step (float32): 16 bytes read (p, g, m, v) + 12 bytes written (p, m, v) = 28 bytes.</para>
     /// <para>Each step is one fused pass over memory by <see cref="global::OptGen.Generated.UpdateKernel_644c91b7"/>.</para>
@@ -55,7 +62,7 @@ namespace Catalog
         }
 
         /// <summary>The learning rate η. Declared default: 0.001.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not finite and ≥ 0; the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">LearningRate must be a value &gt;= 0 that is finite in float32 (at most 3.4028235E+38); the property keeps its value.</exception>
         public double LearningRate
         {
             get => GetHyperparameter(0);
@@ -63,7 +70,7 @@ namespace Catalog
         }
 
         /// <summary>The first moment's decay β₁ = 1 − 1/N₁. Declared default: 0.9.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not in [0, 1); the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">Beta1 must be a value in [0, 1); the property keeps its value.</exception>
         public double Beta1
         {
             get => GetHyperparameter(1);
@@ -71,7 +78,7 @@ namespace Catalog
         }
 
         /// <summary>The second moment's decay β₂ = 1 − 1/N₂. Declared default: 0.999.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not in [0, 1); the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">Beta2 must be a value in [0, 1); the property keeps its value.</exception>
         public double Beta2
         {
             get => GetHyperparameter(2);
@@ -79,7 +86,7 @@ namespace Catalog
         }
 
         /// <summary>ε, which keeps the denominator away from zero. Declared default: 1E-08.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not finite and &gt; 0; the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">Epsilon must be a value &gt; 0 that is finite and not 0 in float32 (1.4E-45 to 3.4028235E+38); the property keeps its value.</exception>
         public double Epsilon
         {
             get => GetHyperparameter(3);
@@ -87,7 +94,7 @@ namespace Catalog
         }
 
         /// <summary>The L2 weight decay λ: g ← g + λ·p. Declared default: 0.0.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not finite and ≥ 0; the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">WeightDecay must be a value &gt;= 0 that is finite in float32 (at most 3.4028235E+38); the property keeps its value.</exception>
         public double WeightDecay
         {
             get => GetHyperparameter(4);
@@ -128,7 +135,7 @@ namespace Catalog
             double weightDecay = hyperparameters[4];
             double maximize = hyperparameters[5];
 
-            // GradientScale = the runtime's gradient factor, negated when maximizing
+            // GradientScale = (maximize = 1 ? −gradientScale : gradientScale)
             double GradientScale = ((maximize == 1.0) ? -gradientScale : gradientScale);
 
             // WeightDecay = λ
@@ -152,28 +159,28 @@ namespace Catalog
             // RhoInfinity = ρ∞ = 2/(1 − β₂) − 1
             double RhoInfinity = 2.0 / (1.0 - beta2) - 1.0;
 
-            // RhoT = ρₜ = ρ∞ − 2t·β₂ᵗ/(1 − β₂ᵗ)
+            // RhoT = ρₜ = ρ∞ − 2·t·β₂ᵗ/(1 − β₂ᵗ)
             double RhoT = RhoInfinity - 2.0 * t * global::System.Math.Pow(beta2, t) / (1.0 - global::System.Math.Pow(beta2, t));
 
-            // RectificationTerm = rₜ = √((ρₜ − 4)(ρₜ − 2)ρ∞ / ((ρ∞ − 4)(ρ∞ − 2)ρₜ)), used only when ρₜ > 5
+            // RectificationTerm = rₜ = √((ρₜ − 4)·(ρₜ − 2)·ρ∞/((ρ∞ − 4)·(ρ∞ − 2)·ρₜ))
             double RectificationTerm = global::System.Math.Sqrt((RhoT - 4.0) * (RhoT - 2.0) * RhoInfinity / ((RhoInfinity - 4.0) * (RhoInfinity - 2.0) * RhoT));
 
-            // Rectified = 1 when ρₜ > 5 (the rectified adaptive step), else 0 (plain momentum)
+            // Rectified = (ρₜ > 5 ? 1 : 0)
             double Rectified = ((RhoT > 5.0) ? 1.0 : 0.0);
 
-            // StepSize = η·√(1 − β₂ᵗ)/(1 − β₁ᵗ)·rₜ when ρₜ > 5, else η/(1 − β₁ᵗ)
+            // StepSize = (ρₜ > 5 ? (η/(1 − β₁ᵗ))·√(1 − β₂ᵗ)·rₜ : η/(1 − β₁ᵗ))
             double StepSize = ((RhoT > 5.0) ? learningRate / (1.0 - global::System.Math.Pow(beta1, t)) * global::System.Math.Sqrt(1.0 - global::System.Math.Pow(beta2, t)) * RectificationTerm : learningRate / (1.0 - global::System.Math.Pow(beta1, t)));
 
             // Every per-step scalar must be finite in float32, and a divisor's must not round to 0: checked before any element is written.
-            global::OptGen.Kernels.StepScalars.RequireFinite(GradientScale, "GradientScale", "the runtime's gradient factor, negated when maximizing", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(GradientScale, "GradientScale", "(maximize = 1 ? −gradientScale : gradientScale)", step);
             global::OptGen.Kernels.StepScalars.RequireFinite(WeightDecay, "WeightDecay", "λ", step);
             global::OptGen.Kernels.StepScalars.RequireFinite(FirstMomentDecay, "FirstMomentDecay", "β₁", step);
             global::OptGen.Kernels.StepScalars.RequireFinite(FirstMomentWeight, "FirstMomentWeight", "1 − β₁", step);
             global::OptGen.Kernels.StepScalars.RequireFinite(SecondMomentDecay, "SecondMomentDecay", "β₂", step);
             global::OptGen.Kernels.StepScalars.RequireFinite(SecondMomentWeight, "SecondMomentWeight", "1 − β₂", step);
             global::OptGen.Kernels.StepScalars.RequireFiniteNonzero(Epsilon, "Epsilon", "ε", step);
-            global::OptGen.Kernels.StepScalars.RequireFinite(Rectified, "Rectified", "1 when ρₜ > 5 (the rectified adaptive step), else 0 (plain momentum)", step);
-            global::OptGen.Kernels.StepScalars.RequireFinite(StepSize, "StepSize", "η·√(1 − β₂ᵗ)/(1 − β₁ᵗ)·rₜ when ρₜ > 5, else η/(1 − β₁ᵗ)", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(Rectified, "Rectified", "(ρₜ > 5 ? 1 : 0)", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(StepSize, "StepSize", "(ρₜ > 5 ? (η/(1 − β₁ᵗ))·√(1 − β₂ᵗ)·rₜ : η/(1 − β₁ᵗ))", step);
 
             return new global::OptGen.Generated.UpdateKernel_644c91b7(
                 gradientScale: (float)GradientScale,

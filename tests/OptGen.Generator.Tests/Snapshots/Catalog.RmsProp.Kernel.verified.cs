@@ -30,7 +30,7 @@ namespace OptGen.Generated
         /// <summary>Bytes written per element and step with float32 storage.</summary>
         public const int BytesWritten = 8;
 
-        /// <summary>Per-step scalar GradientScale = the runtime's gradient factor, negated when maximizing (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
+        /// <summary>Per-step scalar GradientScale = (maximize = 1 ? −gradientScale : gradientScale) (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float GradientScale;
 
         /// <summary>Per-step scalar WeightDecay = λ (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
@@ -69,19 +69,19 @@ namespace OptGen.Generated
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * GradientScale;
 
-            // L2 weight decay: g ← g + λ·p.
+            // L2 weight decay: g ← g + WeightDecay·p.
             g = g + WeightDecay * p;
 
-            // Second moment: v ← a₂·v + b₂·g².
+            // Second moment: v ← SecondMomentDecay·v + SecondMomentWeight·g².
             v = SecondMomentDecay * v + SecondMomentWeight * g * g;
 
-            // Denominator: √v + ε.
+            // Denominator: denom = √v + Epsilon.
             float denom = global::System.MathF.Sqrt(v) + Epsilon;
 
-            // Direction: g/denom.
+            // Direction: dir = g/denom.
             float dir = g / denom;
 
-            // Step: p ← p − η·dir.
+            // Step: p ← p − StepSize·dir.
             p = p - StepSize * dir;
         }
 
@@ -92,19 +92,19 @@ namespace OptGen.Generated
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * global::System.Runtime.Intrinsics.Vector128.Create(GradientScale);
 
-            // L2 weight decay: g ← g + λ·p.
+            // L2 weight decay: g ← g + WeightDecay·p.
             g = g + global::System.Runtime.Intrinsics.Vector128.Create(WeightDecay) * p;
 
-            // Second moment: v ← a₂·v + b₂·g².
+            // Second moment: v ← SecondMomentDecay·v + SecondMomentWeight·g².
             v = global::System.Runtime.Intrinsics.Vector128.Create(SecondMomentDecay) * v + global::System.Runtime.Intrinsics.Vector128.Create(SecondMomentWeight) * g * g;
 
-            // Denominator: √v + ε.
+            // Denominator: denom = √v + Epsilon.
             var denom = global::System.Runtime.Intrinsics.Vector128.Sqrt(v) + global::System.Runtime.Intrinsics.Vector128.Create(Epsilon);
 
-            // Direction: g/denom.
+            // Direction: dir = g/denom.
             var dir = g / denom;
 
-            // Step: p ← p − η·dir.
+            // Step: p ← p − StepSize·dir.
             p = p - global::System.Runtime.Intrinsics.Vector128.Create(StepSize) * dir;
         }
 
@@ -115,19 +115,19 @@ namespace OptGen.Generated
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * global::System.Runtime.Intrinsics.Vector256.Create(GradientScale);
 
-            // L2 weight decay: g ← g + λ·p.
+            // L2 weight decay: g ← g + WeightDecay·p.
             g = g + global::System.Runtime.Intrinsics.Vector256.Create(WeightDecay) * p;
 
-            // Second moment: v ← a₂·v + b₂·g².
+            // Second moment: v ← SecondMomentDecay·v + SecondMomentWeight·g².
             v = global::System.Runtime.Intrinsics.Vector256.Create(SecondMomentDecay) * v + global::System.Runtime.Intrinsics.Vector256.Create(SecondMomentWeight) * g * g;
 
-            // Denominator: √v + ε.
+            // Denominator: denom = √v + Epsilon.
             var denom = global::System.Runtime.Intrinsics.Vector256.Sqrt(v) + global::System.Runtime.Intrinsics.Vector256.Create(Epsilon);
 
-            // Direction: g/denom.
+            // Direction: dir = g/denom.
             var dir = g / denom;
 
-            // Step: p ← p − η·dir.
+            // Step: p ← p − StepSize·dir.
             p = p - global::System.Runtime.Intrinsics.Vector256.Create(StepSize) * dir;
         }
 
@@ -138,19 +138,19 @@ namespace OptGen.Generated
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * global::System.Runtime.Intrinsics.Vector512.Create(GradientScale);
 
-            // L2 weight decay: g ← g + λ·p.
+            // L2 weight decay: g ← g + WeightDecay·p.
             g = g + global::System.Runtime.Intrinsics.Vector512.Create(WeightDecay) * p;
 
-            // Second moment: v ← a₂·v + b₂·g².
+            // Second moment: v ← SecondMomentDecay·v + SecondMomentWeight·g².
             v = global::System.Runtime.Intrinsics.Vector512.Create(SecondMomentDecay) * v + global::System.Runtime.Intrinsics.Vector512.Create(SecondMomentWeight) * g * g;
 
-            // Denominator: √v + ε.
+            // Denominator: denom = √v + Epsilon.
             var denom = global::System.Runtime.Intrinsics.Vector512.Sqrt(v) + global::System.Runtime.Intrinsics.Vector512.Create(Epsilon);
 
-            // Direction: g/denom.
+            // Direction: dir = g/denom.
             var dir = g / denom;
 
-            // Step: p ← p − η·dir.
+            // Step: p ← p − StepSize·dir.
             p = p - global::System.Runtime.Intrinsics.Vector512.Create(StepSize) * dir;
         }
 

@@ -29,13 +29,13 @@ namespace OptGen.Generated
         /// <summary>Bytes written per element and step with float32 storage.</summary>
         public const int BytesWritten = 8;
 
-        /// <summary>Per-step scalar GradientScale = the runtime's gradient factor (unscaling, clipping); 1 by default (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
+        /// <summary>Per-step scalar GradientScale = gradientScale (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float GradientScale;
 
-        /// <summary>Per-step scalar SecondMomentDecay = β₂ (0 at t = 1) (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
+        /// <summary>Per-step scalar SecondMomentDecay = (t = 1 ? 0 : β₂) (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float SecondMomentDecay;
 
-        /// <summary>Per-step scalar SecondMomentWeight = 1 − β₂ (1 at t = 1) (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
+        /// <summary>Per-step scalar SecondMomentWeight = (t = 1 ? 1 : 1 − β₂) (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float SecondMomentWeight;
 
         /// <summary>Per-step scalar StepSize = η (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
@@ -60,16 +60,16 @@ namespace OptGen.Generated
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * GradientScale;
 
-            // Second moment: v ← a₂·v + b₂·g².
+            // Second moment: v ← SecondMomentDecay·v + SecondMomentWeight·g².
             v = SecondMomentDecay * v + SecondMomentWeight * g * g;
 
-            // Denominator: √v.
+            // Denominator: denom = √v.
             float denom = global::System.MathF.Sqrt(v);
 
-            // Direction: g/denom, with 0/0 := 0.
+            // Direction: dir = g/denom  (0/0 := 0).
             float dir = (denom == 0f ? 0f : (g) / (denom));
 
-            // Step: p ← p − η·dir.
+            // Step: p ← p − StepSize·dir.
             p = p - StepSize * dir;
         }
 
@@ -80,16 +80,16 @@ namespace OptGen.Generated
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * global::System.Runtime.Intrinsics.Vector128.Create(GradientScale);
 
-            // Second moment: v ← a₂·v + b₂·g².
+            // Second moment: v ← SecondMomentDecay·v + SecondMomentWeight·g².
             v = global::System.Runtime.Intrinsics.Vector128.Create(SecondMomentDecay) * v + global::System.Runtime.Intrinsics.Vector128.Create(SecondMomentWeight) * g * g;
 
-            // Denominator: √v.
+            // Denominator: denom = √v.
             var denom = global::System.Runtime.Intrinsics.Vector128.Sqrt(v);
 
-            // Direction: g/denom, with 0/0 := 0.
+            // Direction: dir = g/denom  (0/0 := 0).
             var dir = global::System.Runtime.Intrinsics.Vector128.ConditionalSelect(global::System.Runtime.Intrinsics.Vector128.Equals(denom, global::System.Runtime.Intrinsics.Vector128<float>.Zero), global::System.Runtime.Intrinsics.Vector128<float>.Zero, (g) / (denom));
 
-            // Step: p ← p − η·dir.
+            // Step: p ← p − StepSize·dir.
             p = p - global::System.Runtime.Intrinsics.Vector128.Create(StepSize) * dir;
         }
 
@@ -100,16 +100,16 @@ namespace OptGen.Generated
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * global::System.Runtime.Intrinsics.Vector256.Create(GradientScale);
 
-            // Second moment: v ← a₂·v + b₂·g².
+            // Second moment: v ← SecondMomentDecay·v + SecondMomentWeight·g².
             v = global::System.Runtime.Intrinsics.Vector256.Create(SecondMomentDecay) * v + global::System.Runtime.Intrinsics.Vector256.Create(SecondMomentWeight) * g * g;
 
-            // Denominator: √v.
+            // Denominator: denom = √v.
             var denom = global::System.Runtime.Intrinsics.Vector256.Sqrt(v);
 
-            // Direction: g/denom, with 0/0 := 0.
+            // Direction: dir = g/denom  (0/0 := 0).
             var dir = global::System.Runtime.Intrinsics.Vector256.ConditionalSelect(global::System.Runtime.Intrinsics.Vector256.Equals(denom, global::System.Runtime.Intrinsics.Vector256<float>.Zero), global::System.Runtime.Intrinsics.Vector256<float>.Zero, (g) / (denom));
 
-            // Step: p ← p − η·dir.
+            // Step: p ← p − StepSize·dir.
             p = p - global::System.Runtime.Intrinsics.Vector256.Create(StepSize) * dir;
         }
 
@@ -120,16 +120,16 @@ namespace OptGen.Generated
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * global::System.Runtime.Intrinsics.Vector512.Create(GradientScale);
 
-            // Second moment: v ← a₂·v + b₂·g².
+            // Second moment: v ← SecondMomentDecay·v + SecondMomentWeight·g².
             v = global::System.Runtime.Intrinsics.Vector512.Create(SecondMomentDecay) * v + global::System.Runtime.Intrinsics.Vector512.Create(SecondMomentWeight) * g * g;
 
-            // Denominator: √v.
+            // Denominator: denom = √v.
             var denom = global::System.Runtime.Intrinsics.Vector512.Sqrt(v);
 
-            // Direction: g/denom, with 0/0 := 0.
+            // Direction: dir = g/denom  (0/0 := 0).
             var dir = global::System.Runtime.Intrinsics.Vector512.ConditionalSelect(global::System.Runtime.Intrinsics.Vector512.Equals(denom, global::System.Runtime.Intrinsics.Vector512<float>.Zero), global::System.Runtime.Intrinsics.Vector512<float>.Zero, (g) / (denom));
 
-            // Step: p ← p − η·dir.
+            // Step: p ← p − StepSize·dir.
             p = p - global::System.Runtime.Intrinsics.Vector512.Create(StepSize) * dir;
         }
 

@@ -5,10 +5,15 @@
 namespace Catalog
 {
     /// <remarks>
-    /// <para>The update rule declared by the attributes (t = 1, 2, …; every state starts at 0 unless stated):</para>
+    /// <para>The update rule declared by the attributes (t = 1, 2, …; GradientScale is the runtime's factor on g, 1 unless it unscales or clips; every state starts at 0 unless stated):</para>
     /// <code>
-    /// v ← β₂·v + (1 − β₂)·g²  (v₁ = g₁²)
-    /// p ← p − η·g / (√v)
+    /// SecondMomentDecay = (t = 1 ? 0 : β₂)
+    /// SecondMomentWeight = (t = 1 ? 1 : 1 − β₂)
+    /// g ← g·GradientScale
+    /// v ← SecondMomentDecay·v + SecondMomentWeight·g²
+    /// denom = √v
+    /// dir = g/denom  (0/0 := 0)
+    /// p ← p − η·dir
     /// </code>
     /// <para>Memory traffic per element and step (float32): 12 bytes read (p, g, v) + 8 bytes written (p, v) = 20 bytes.</para>
     /// <para>Each step is one fused pass over memory by <see cref="global::OptGen.Generated.UpdateKernel_349c8384"/>.</para>
@@ -46,7 +51,7 @@ namespace Catalog
         }
 
         /// <summary>The learning rate η. Declared default: 0.01.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not finite and ≥ 0; the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">LearningRate must be a value &gt;= 0 that is finite in float32 (at most 3.4028235E+38); the property keeps its value.</exception>
         public double LearningRate
         {
             get => GetHyperparameter(0);
@@ -54,7 +59,7 @@ namespace Catalog
         }
 
         /// <summary>The second moment's decay β₂ = 1 − 1/N₂. Declared default: 0.9.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not in [0, 1); the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">Alpha must be a value in [0, 1); the property keeps its value.</exception>
         public double Alpha
         {
             get => GetHyperparameter(1);
@@ -81,22 +86,22 @@ namespace Catalog
             double learningRate = hyperparameters[0];
             double alpha = hyperparameters[1];
 
-            // GradientScale = the runtime's gradient factor (unscaling, clipping); 1 by default
+            // GradientScale = gradientScale
             double GradientScale = gradientScale;
 
-            // SecondMomentDecay = β₂ (0 at t = 1)
+            // SecondMomentDecay = (t = 1 ? 0 : β₂)
             double SecondMomentDecay = ((t == 1.0) ? 0.0 : alpha);
 
-            // SecondMomentWeight = 1 − β₂ (1 at t = 1)
+            // SecondMomentWeight = (t = 1 ? 1 : 1 − β₂)
             double SecondMomentWeight = ((t == 1.0) ? 1.0 : 1.0 - alpha);
 
             // StepSize = η
             double StepSize = learningRate;
 
             // Every per-step scalar must be finite in float32, and a divisor's must not round to 0: checked before any element is written.
-            global::OptGen.Kernels.StepScalars.RequireFinite(GradientScale, "GradientScale", "the runtime's gradient factor (unscaling, clipping); 1 by default", step);
-            global::OptGen.Kernels.StepScalars.RequireFinite(SecondMomentDecay, "SecondMomentDecay", "β₂ (0 at t = 1)", step);
-            global::OptGen.Kernels.StepScalars.RequireFinite(SecondMomentWeight, "SecondMomentWeight", "1 − β₂ (1 at t = 1)", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(GradientScale, "GradientScale", "gradientScale", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(SecondMomentDecay, "SecondMomentDecay", "(t = 1 ? 0 : β₂)", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(SecondMomentWeight, "SecondMomentWeight", "(t = 1 ? 1 : 1 − β₂)", step);
             global::OptGen.Kernels.StepScalars.RequireFinite(StepSize, "StepSize", "η", step);
 
             return new global::OptGen.Generated.UpdateKernel_349c8384(

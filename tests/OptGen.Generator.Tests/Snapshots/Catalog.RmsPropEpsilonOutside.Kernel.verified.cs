@@ -29,7 +29,7 @@ namespace OptGen.Generated
         /// <summary>Bytes written per element and step with float32 storage.</summary>
         public const int BytesWritten = 8;
 
-        /// <summary>Per-step scalar GradientScale = the runtime's gradient factor (unscaling, clipping); 1 by default (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
+        /// <summary>Per-step scalar GradientScale = gradientScale (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float GradientScale;
 
         /// <summary>Per-step scalar SecondMomentDecay = β₂ (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
@@ -64,16 +64,16 @@ namespace OptGen.Generated
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * GradientScale;
 
-            // Second moment: v ← a₂·v + b₂·g².
+            // Second moment: v ← SecondMomentDecay·v + SecondMomentWeight·g².
             v = SecondMomentDecay * v + SecondMomentWeight * g * g;
 
-            // Denominator: √v + ε.
+            // Denominator: denom = √v + Epsilon.
             float denom = global::System.MathF.Sqrt(v) + Epsilon;
 
-            // Direction: g/denom.
+            // Direction: dir = g/denom.
             float dir = g / denom;
 
-            // Step: p ← p − η·dir.
+            // Step: p ← p − StepSize·dir.
             p = p - StepSize * dir;
         }
 
@@ -84,16 +84,16 @@ namespace OptGen.Generated
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * global::System.Runtime.Intrinsics.Vector128.Create(GradientScale);
 
-            // Second moment: v ← a₂·v + b₂·g².
+            // Second moment: v ← SecondMomentDecay·v + SecondMomentWeight·g².
             v = global::System.Runtime.Intrinsics.Vector128.Create(SecondMomentDecay) * v + global::System.Runtime.Intrinsics.Vector128.Create(SecondMomentWeight) * g * g;
 
-            // Denominator: √v + ε.
+            // Denominator: denom = √v + Epsilon.
             var denom = global::System.Runtime.Intrinsics.Vector128.Sqrt(v) + global::System.Runtime.Intrinsics.Vector128.Create(Epsilon);
 
-            // Direction: g/denom.
+            // Direction: dir = g/denom.
             var dir = g / denom;
 
-            // Step: p ← p − η·dir.
+            // Step: p ← p − StepSize·dir.
             p = p - global::System.Runtime.Intrinsics.Vector128.Create(StepSize) * dir;
         }
 
@@ -104,16 +104,16 @@ namespace OptGen.Generated
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * global::System.Runtime.Intrinsics.Vector256.Create(GradientScale);
 
-            // Second moment: v ← a₂·v + b₂·g².
+            // Second moment: v ← SecondMomentDecay·v + SecondMomentWeight·g².
             v = global::System.Runtime.Intrinsics.Vector256.Create(SecondMomentDecay) * v + global::System.Runtime.Intrinsics.Vector256.Create(SecondMomentWeight) * g * g;
 
-            // Denominator: √v + ε.
+            // Denominator: denom = √v + Epsilon.
             var denom = global::System.Runtime.Intrinsics.Vector256.Sqrt(v) + global::System.Runtime.Intrinsics.Vector256.Create(Epsilon);
 
-            // Direction: g/denom.
+            // Direction: dir = g/denom.
             var dir = g / denom;
 
-            // Step: p ← p − η·dir.
+            // Step: p ← p − StepSize·dir.
             p = p - global::System.Runtime.Intrinsics.Vector256.Create(StepSize) * dir;
         }
 
@@ -124,16 +124,16 @@ namespace OptGen.Generated
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * global::System.Runtime.Intrinsics.Vector512.Create(GradientScale);
 
-            // Second moment: v ← a₂·v + b₂·g².
+            // Second moment: v ← SecondMomentDecay·v + SecondMomentWeight·g².
             v = global::System.Runtime.Intrinsics.Vector512.Create(SecondMomentDecay) * v + global::System.Runtime.Intrinsics.Vector512.Create(SecondMomentWeight) * g * g;
 
-            // Denominator: √v + ε.
+            // Denominator: denom = √v + Epsilon.
             var denom = global::System.Runtime.Intrinsics.Vector512.Sqrt(v) + global::System.Runtime.Intrinsics.Vector512.Create(Epsilon);
 
-            // Direction: g/denom.
+            // Direction: dir = g/denom.
             var dir = g / denom;
 
-            // Step: p ← p − η·dir.
+            // Step: p ← p − StepSize·dir.
             p = p - global::System.Runtime.Intrinsics.Vector512.Create(StepSize) * dir;
         }
 

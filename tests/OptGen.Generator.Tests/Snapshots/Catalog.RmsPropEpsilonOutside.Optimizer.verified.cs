@@ -5,10 +5,13 @@
 namespace Catalog
 {
     /// <remarks>
-    /// <para>The update rule declared by the attributes (t = 1, 2, …; every state starts at 0 unless stated):</para>
+    /// <para>The update rule declared by the attributes (t = 1, 2, …; GradientScale is the runtime's factor on g, 1 unless it unscales or clips; every state starts at 0 unless stated):</para>
     /// <code>
+    /// g ← g·GradientScale
     /// v ← β₂·v + (1 − β₂)·g²
-    /// p ← p − η·g / (√v + ε)
+    /// denom = √v + ε
+    /// dir = g/denom
+    /// p ← p − η·dir
     /// </code>
     /// <para>Memory traffic per element and step (float32): 12 bytes read (p, g, v) + 8 bytes written (p, v) = 20 bytes.</para>
     /// <para>Each step is one fused pass over memory by <see cref="global::OptGen.Generated.UpdateKernel_694e7967"/>.</para>
@@ -47,7 +50,7 @@ namespace Catalog
         }
 
         /// <summary>The learning rate η. Declared default: 0.01.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not finite and ≥ 0; the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">LearningRate must be a value &gt;= 0 that is finite in float32 (at most 3.4028235E+38); the property keeps its value.</exception>
         public double LearningRate
         {
             get => GetHyperparameter(0);
@@ -55,7 +58,7 @@ namespace Catalog
         }
 
         /// <summary>The second moment's decay β₂ = 1 − 1/N₂. Declared default: 0.99.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not in [0, 1); the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">Beta2 must be a value in [0, 1); the property keeps its value.</exception>
         public double Beta2
         {
             get => GetHyperparameter(1);
@@ -63,7 +66,7 @@ namespace Catalog
         }
 
         /// <summary>ε, which keeps the denominator away from zero. Declared default: 1E-08.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not finite and &gt; 0; the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">Epsilon must be a value &gt; 0 that is finite and not 0 in float32 (1.4E-45 to 3.4028235E+38); the property keeps its value.</exception>
         public double Epsilon
         {
             get => GetHyperparameter(2);
@@ -90,7 +93,7 @@ namespace Catalog
             double beta2 = hyperparameters[1];
             double epsilon = hyperparameters[2];
 
-            // GradientScale = the runtime's gradient factor (unscaling, clipping); 1 by default
+            // GradientScale = gradientScale
             double GradientScale = gradientScale;
 
             // SecondMomentDecay = β₂
@@ -106,7 +109,7 @@ namespace Catalog
             double StepSize = learningRate;
 
             // Every per-step scalar must be finite in float32, and a divisor's must not round to 0: checked before any element is written.
-            global::OptGen.Kernels.StepScalars.RequireFinite(GradientScale, "GradientScale", "the runtime's gradient factor (unscaling, clipping); 1 by default", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(GradientScale, "GradientScale", "gradientScale", step);
             global::OptGen.Kernels.StepScalars.RequireFinite(SecondMomentDecay, "SecondMomentDecay", "β₂", step);
             global::OptGen.Kernels.StepScalars.RequireFinite(SecondMomentWeight, "SecondMomentWeight", "1 − β₂", step);
             global::OptGen.Kernels.StepScalars.RequireFiniteNonzero(Epsilon, "Epsilon", "ε", step);

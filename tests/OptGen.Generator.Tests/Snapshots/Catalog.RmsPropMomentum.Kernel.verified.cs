@@ -31,7 +31,7 @@ namespace OptGen.Generated
         /// <summary>Bytes written per element and step with float32 storage.</summary>
         public const int BytesWritten = 12;
 
-        /// <summary>Per-step scalar GradientScale = the runtime's gradient factor, negated when maximizing (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
+        /// <summary>Per-step scalar GradientScale = (maximize = 1 ? −gradientScale : gradientScale) (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float GradientScale;
 
         /// <summary>Per-step scalar WeightDecay = λ (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
@@ -46,10 +46,10 @@ namespace OptGen.Generated
         /// <summary>Per-step scalar Epsilon = ε (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float Epsilon;
 
-        /// <summary>Per-step scalar MomentumDecay = μ (0 at t = 1: b₁ = u) (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
+        /// <summary>Per-step scalar MomentumDecay = (t = 1 ? 0 : μ) (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float MomentumDecay;
 
-        /// <summary>Per-step scalar MomentumWeight = 1 − τ (1 at t = 1) (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
+        /// <summary>Per-step scalar MomentumWeight = (t = 1 ? 1 : 1 − τ) (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float MomentumWeight;
 
         /// <summary>Per-step scalar StepSize = η (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
@@ -78,22 +78,22 @@ namespace OptGen.Generated
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * GradientScale;
 
-            // L2 weight decay: g ← g + λ·p.
+            // L2 weight decay: g ← g + WeightDecay·p.
             g = g + WeightDecay * p;
 
-            // Second moment: v ← a₂·v + b₂·g².
+            // Second moment: v ← SecondMomentDecay·v + SecondMomentWeight·g².
             v = SecondMomentDecay * v + SecondMomentWeight * g * g;
 
-            // Denominator: √v + ε.
+            // Denominator: denom = √v + Epsilon.
             float denom = global::System.MathF.Sqrt(v) + Epsilon;
 
-            // Direction: g/denom.
+            // Direction: dir = g/denom.
             float dir = g / denom;
 
-            // Momentum: b ← μ·b + (1 − τ)·u (b₁ = u).
+            // Momentum: b ← MomentumDecay·b + MomentumWeight·dir.
             b = MomentumDecay * b + MomentumWeight * dir;
 
-            // Step: p ← p − η·b.
+            // Step: p ← p − StepSize·b.
             p = p - StepSize * b;
         }
 
@@ -104,22 +104,22 @@ namespace OptGen.Generated
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * global::System.Runtime.Intrinsics.Vector128.Create(GradientScale);
 
-            // L2 weight decay: g ← g + λ·p.
+            // L2 weight decay: g ← g + WeightDecay·p.
             g = g + global::System.Runtime.Intrinsics.Vector128.Create(WeightDecay) * p;
 
-            // Second moment: v ← a₂·v + b₂·g².
+            // Second moment: v ← SecondMomentDecay·v + SecondMomentWeight·g².
             v = global::System.Runtime.Intrinsics.Vector128.Create(SecondMomentDecay) * v + global::System.Runtime.Intrinsics.Vector128.Create(SecondMomentWeight) * g * g;
 
-            // Denominator: √v + ε.
+            // Denominator: denom = √v + Epsilon.
             var denom = global::System.Runtime.Intrinsics.Vector128.Sqrt(v) + global::System.Runtime.Intrinsics.Vector128.Create(Epsilon);
 
-            // Direction: g/denom.
+            // Direction: dir = g/denom.
             var dir = g / denom;
 
-            // Momentum: b ← μ·b + (1 − τ)·u (b₁ = u).
+            // Momentum: b ← MomentumDecay·b + MomentumWeight·dir.
             b = global::System.Runtime.Intrinsics.Vector128.Create(MomentumDecay) * b + global::System.Runtime.Intrinsics.Vector128.Create(MomentumWeight) * dir;
 
-            // Step: p ← p − η·b.
+            // Step: p ← p − StepSize·b.
             p = p - global::System.Runtime.Intrinsics.Vector128.Create(StepSize) * b;
         }
 
@@ -130,22 +130,22 @@ namespace OptGen.Generated
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * global::System.Runtime.Intrinsics.Vector256.Create(GradientScale);
 
-            // L2 weight decay: g ← g + λ·p.
+            // L2 weight decay: g ← g + WeightDecay·p.
             g = g + global::System.Runtime.Intrinsics.Vector256.Create(WeightDecay) * p;
 
-            // Second moment: v ← a₂·v + b₂·g².
+            // Second moment: v ← SecondMomentDecay·v + SecondMomentWeight·g².
             v = global::System.Runtime.Intrinsics.Vector256.Create(SecondMomentDecay) * v + global::System.Runtime.Intrinsics.Vector256.Create(SecondMomentWeight) * g * g;
 
-            // Denominator: √v + ε.
+            // Denominator: denom = √v + Epsilon.
             var denom = global::System.Runtime.Intrinsics.Vector256.Sqrt(v) + global::System.Runtime.Intrinsics.Vector256.Create(Epsilon);
 
-            // Direction: g/denom.
+            // Direction: dir = g/denom.
             var dir = g / denom;
 
-            // Momentum: b ← μ·b + (1 − τ)·u (b₁ = u).
+            // Momentum: b ← MomentumDecay·b + MomentumWeight·dir.
             b = global::System.Runtime.Intrinsics.Vector256.Create(MomentumDecay) * b + global::System.Runtime.Intrinsics.Vector256.Create(MomentumWeight) * dir;
 
-            // Step: p ← p − η·b.
+            // Step: p ← p − StepSize·b.
             p = p - global::System.Runtime.Intrinsics.Vector256.Create(StepSize) * b;
         }
 
@@ -156,22 +156,22 @@ namespace OptGen.Generated
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * global::System.Runtime.Intrinsics.Vector512.Create(GradientScale);
 
-            // L2 weight decay: g ← g + λ·p.
+            // L2 weight decay: g ← g + WeightDecay·p.
             g = g + global::System.Runtime.Intrinsics.Vector512.Create(WeightDecay) * p;
 
-            // Second moment: v ← a₂·v + b₂·g².
+            // Second moment: v ← SecondMomentDecay·v + SecondMomentWeight·g².
             v = global::System.Runtime.Intrinsics.Vector512.Create(SecondMomentDecay) * v + global::System.Runtime.Intrinsics.Vector512.Create(SecondMomentWeight) * g * g;
 
-            // Denominator: √v + ε.
+            // Denominator: denom = √v + Epsilon.
             var denom = global::System.Runtime.Intrinsics.Vector512.Sqrt(v) + global::System.Runtime.Intrinsics.Vector512.Create(Epsilon);
 
-            // Direction: g/denom.
+            // Direction: dir = g/denom.
             var dir = g / denom;
 
-            // Momentum: b ← μ·b + (1 − τ)·u (b₁ = u).
+            // Momentum: b ← MomentumDecay·b + MomentumWeight·dir.
             b = global::System.Runtime.Intrinsics.Vector512.Create(MomentumDecay) * b + global::System.Runtime.Intrinsics.Vector512.Create(MomentumWeight) * dir;
 
-            // Step: p ← p − η·b.
+            // Step: p ← p − StepSize·b.
             p = p - global::System.Runtime.Intrinsics.Vector512.Create(StepSize) * b;
         }
 

@@ -5,11 +5,17 @@
 namespace Catalog
 {
     /// <remarks>
-    /// <para>The update rule declared by the attributes (t = 1, 2, …; every state starts at 0 unless stated):</para>
+    /// <para>The update rule declared by the attributes (t = 1, 2, …; GradientScale is the runtime's factor on g, 1 unless it unscales or clips; every state starts at 0 unless stated):</para>
     /// <code>
+    /// GradientScale = (maximize = 1 ? −gradientScale : gradientScale)
+    /// MomentumDecay = (t = 1 ? 0 : μ)
+    /// MomentumWeight = (t = 1 ? 1 : 1 − τ)
+    /// g ← g·GradientScale
     /// g ← g + λ·p
     /// v ← β₂·v + (1 − β₂)·g²
-    /// b ← μ·b + (1 − τ)·(g / (√v + ε))  (b₁ = (g / (√v + ε)))
+    /// denom = √v + ε
+    /// dir = g/denom
+    /// b ← MomentumDecay·b + MomentumWeight·dir
     /// p ← p − η·b
     /// </code>
     /// <para>Memory traffic per element and step (float32): 16 bytes read (p, g, v, b) + 12 bytes written (p, v, b) = 28 bytes.</para>
@@ -54,7 +60,7 @@ namespace Catalog
         }
 
         /// <summary>The learning rate η. Declared default: 0.01.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not finite and ≥ 0; the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">LearningRate must be a value &gt;= 0 that is finite in float32 (at most 3.4028235E+38); the property keeps its value.</exception>
         public double LearningRate
         {
             get => GetHyperparameter(0);
@@ -62,7 +68,7 @@ namespace Catalog
         }
 
         /// <summary>The second moment's decay β₂ = 1 − 1/N₂. Declared default: 0.99.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not in [0, 1); the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">Alpha must be a value in [0, 1); the property keeps its value.</exception>
         public double Alpha
         {
             get => GetHyperparameter(1);
@@ -70,7 +76,7 @@ namespace Catalog
         }
 
         /// <summary>ε, which keeps the denominator away from zero. Declared default: 1E-08.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not finite and &gt; 0; the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">Epsilon must be a value &gt; 0 that is finite and not 0 in float32 (1.4E-45 to 3.4028235E+38); the property keeps its value.</exception>
         public double Epsilon
         {
             get => GetHyperparameter(2);
@@ -78,7 +84,7 @@ namespace Catalog
         }
 
         /// <summary>The momentum coefficient μ. Declared default: 0.9.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not in [0, 1); the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">Momentum must be a value in [0, 1); the property keeps its value.</exception>
         public double Momentum
         {
             get => GetHyperparameter(3);
@@ -86,7 +92,7 @@ namespace Catalog
         }
 
         /// <summary>PyTorch's dampening τ: b ← μ·b + (1 − τ)·u. Declared default: 0.0.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not in [0, 1]; the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">Dampening must be a value in [0, 1]; the property keeps its value.</exception>
         public double Dampening
         {
             get => GetHyperparameter(4);
@@ -94,7 +100,7 @@ namespace Catalog
         }
 
         /// <summary>The L2 weight decay λ: g ← g + λ·p. Declared default: 0.0.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not finite and ≥ 0; the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">WeightDecay must be a value &gt;= 0 that is finite in float32 (at most 3.4028235E+38); the property keeps its value.</exception>
         public double WeightDecay
         {
             get => GetHyperparameter(5);
@@ -136,7 +142,7 @@ namespace Catalog
             double weightDecay = hyperparameters[5];
             double maximize = hyperparameters[6];
 
-            // GradientScale = the runtime's gradient factor, negated when maximizing
+            // GradientScale = (maximize = 1 ? −gradientScale : gradientScale)
             double GradientScale = ((maximize == 1.0) ? -gradientScale : gradientScale);
 
             // WeightDecay = λ
@@ -151,23 +157,23 @@ namespace Catalog
             // Epsilon = ε
             double Epsilon = epsilon;
 
-            // MomentumDecay = μ (0 at t = 1: b₁ = u)
+            // MomentumDecay = (t = 1 ? 0 : μ)
             double MomentumDecay = ((t == 1.0) ? 0.0 : momentum);
 
-            // MomentumWeight = 1 − τ (1 at t = 1)
+            // MomentumWeight = (t = 1 ? 1 : 1 − τ)
             double MomentumWeight = ((t == 1.0) ? 1.0 : 1.0 - dampening);
 
             // StepSize = η
             double StepSize = learningRate;
 
             // Every per-step scalar must be finite in float32, and a divisor's must not round to 0: checked before any element is written.
-            global::OptGen.Kernels.StepScalars.RequireFinite(GradientScale, "GradientScale", "the runtime's gradient factor, negated when maximizing", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(GradientScale, "GradientScale", "(maximize = 1 ? −gradientScale : gradientScale)", step);
             global::OptGen.Kernels.StepScalars.RequireFinite(WeightDecay, "WeightDecay", "λ", step);
             global::OptGen.Kernels.StepScalars.RequireFinite(SecondMomentDecay, "SecondMomentDecay", "β₂", step);
             global::OptGen.Kernels.StepScalars.RequireFinite(SecondMomentWeight, "SecondMomentWeight", "1 − β₂", step);
             global::OptGen.Kernels.StepScalars.RequireFiniteNonzero(Epsilon, "Epsilon", "ε", step);
-            global::OptGen.Kernels.StepScalars.RequireFinite(MomentumDecay, "MomentumDecay", "μ (0 at t = 1: b₁ = u)", step);
-            global::OptGen.Kernels.StepScalars.RequireFinite(MomentumWeight, "MomentumWeight", "1 − τ (1 at t = 1)", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(MomentumDecay, "MomentumDecay", "(t = 1 ? 0 : μ)", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(MomentumWeight, "MomentumWeight", "(t = 1 ? 1 : 1 − τ)", step);
             global::OptGen.Kernels.StepScalars.RequireFinite(StepSize, "StepSize", "η", step);
 
             return new global::OptGen.Generated.UpdateKernel_13929425(

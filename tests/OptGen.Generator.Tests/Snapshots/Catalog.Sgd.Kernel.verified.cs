@@ -27,7 +27,7 @@ namespace OptGen.Generated
         /// <summary>Bytes written per element and step with float32 storage.</summary>
         public const int BytesWritten = 4;
 
-        /// <summary>Per-step scalar GradientScale = the runtime's gradient factor, negated when maximizing (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
+        /// <summary>Per-step scalar GradientScale = (maximize = 1 ? −gradientScale : gradientScale) (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float GradientScale;
 
         /// <summary>Per-step scalar WeightDecay = λ (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
@@ -54,10 +54,10 @@ namespace OptGen.Generated
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * GradientScale;
 
-            // L2 weight decay: g ← g + λ·p.
+            // L2 weight decay: g ← g + WeightDecay·p.
             g = g + WeightDecay * p;
 
-            // Step: p ← p − η·g.
+            // Step: p ← p − StepSize·g.
             p = p - StepSize * g;
         }
 
@@ -68,10 +68,10 @@ namespace OptGen.Generated
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * global::System.Runtime.Intrinsics.Vector128.Create(GradientScale);
 
-            // L2 weight decay: g ← g + λ·p.
+            // L2 weight decay: g ← g + WeightDecay·p.
             g = g + global::System.Runtime.Intrinsics.Vector128.Create(WeightDecay) * p;
 
-            // Step: p ← p − η·g.
+            // Step: p ← p − StepSize·g.
             p = p - global::System.Runtime.Intrinsics.Vector128.Create(StepSize) * g;
         }
 
@@ -82,10 +82,10 @@ namespace OptGen.Generated
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * global::System.Runtime.Intrinsics.Vector256.Create(GradientScale);
 
-            // L2 weight decay: g ← g + λ·p.
+            // L2 weight decay: g ← g + WeightDecay·p.
             g = g + global::System.Runtime.Intrinsics.Vector256.Create(WeightDecay) * p;
 
-            // Step: p ← p − η·g.
+            // Step: p ← p − StepSize·g.
             p = p - global::System.Runtime.Intrinsics.Vector256.Create(StepSize) * g;
         }
 
@@ -96,10 +96,10 @@ namespace OptGen.Generated
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * global::System.Runtime.Intrinsics.Vector512.Create(GradientScale);
 
-            // L2 weight decay: g ← g + λ·p.
+            // L2 weight decay: g ← g + WeightDecay·p.
             g = g + global::System.Runtime.Intrinsics.Vector512.Create(WeightDecay) * p;
 
-            // Step: p ← p − η·g.
+            // Step: p ← p − StepSize·g.
             p = p - global::System.Runtime.Intrinsics.Vector512.Create(StepSize) * g;
         }
 

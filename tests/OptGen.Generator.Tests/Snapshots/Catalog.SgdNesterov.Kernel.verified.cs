@@ -29,16 +29,16 @@ namespace OptGen.Generated
         /// <summary>Bytes written per element and step with float32 storage.</summary>
         public const int BytesWritten = 8;
 
-        /// <summary>Per-step scalar GradientScale = the runtime's gradient factor, negated when maximizing (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
+        /// <summary>Per-step scalar GradientScale = (maximize = 1 ? −gradientScale : gradientScale) (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float GradientScale;
 
         /// <summary>Per-step scalar WeightDecay = λ (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float WeightDecay;
 
-        /// <summary>Per-step scalar MomentumDecay = μ (0 at t = 1: b₁ = u) (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
+        /// <summary>Per-step scalar MomentumDecay = (t = 1 ? 0 : μ) (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float MomentumDecay;
 
-        /// <summary>Per-step scalar MomentumWeight = 1 − τ (1 at t = 1) (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
+        /// <summary>Per-step scalar MomentumWeight = (t = 1 ? 1 : 1 − τ) (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
         public readonly float MomentumWeight;
 
         /// <summary>Per-step scalar Momentum = μ (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>
@@ -68,16 +68,16 @@ namespace OptGen.Generated
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * GradientScale;
 
-            // L2 weight decay: g ← g + λ·p.
+            // L2 weight decay: g ← g + WeightDecay·p.
             g = g + WeightDecay * p;
 
-            // Momentum: b ← μ·b + (1 − τ)·u (b₁ = u).
+            // Momentum: b ← MomentumDecay·b + MomentumWeight·g.
             b = MomentumDecay * b + MomentumWeight * g;
 
-            // Nesterov: u ← u + μ·b.
+            // Nesterov: g ← g + Momentum·b.
             g = g + Momentum * b;
 
-            // Step: p ← p − η·u.
+            // Step: p ← p − StepSize·g.
             p = p - StepSize * g;
         }
 
@@ -88,16 +88,16 @@ namespace OptGen.Generated
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * global::System.Runtime.Intrinsics.Vector128.Create(GradientScale);
 
-            // L2 weight decay: g ← g + λ·p.
+            // L2 weight decay: g ← g + WeightDecay·p.
             g = g + global::System.Runtime.Intrinsics.Vector128.Create(WeightDecay) * p;
 
-            // Momentum: b ← μ·b + (1 − τ)·u (b₁ = u).
+            // Momentum: b ← MomentumDecay·b + MomentumWeight·g.
             b = global::System.Runtime.Intrinsics.Vector128.Create(MomentumDecay) * b + global::System.Runtime.Intrinsics.Vector128.Create(MomentumWeight) * g;
 
-            // Nesterov: u ← u + μ·b.
+            // Nesterov: g ← g + Momentum·b.
             g = g + global::System.Runtime.Intrinsics.Vector128.Create(Momentum) * b;
 
-            // Step: p ← p − η·u.
+            // Step: p ← p − StepSize·g.
             p = p - global::System.Runtime.Intrinsics.Vector128.Create(StepSize) * g;
         }
 
@@ -108,16 +108,16 @@ namespace OptGen.Generated
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * global::System.Runtime.Intrinsics.Vector256.Create(GradientScale);
 
-            // L2 weight decay: g ← g + λ·p.
+            // L2 weight decay: g ← g + WeightDecay·p.
             g = g + global::System.Runtime.Intrinsics.Vector256.Create(WeightDecay) * p;
 
-            // Momentum: b ← μ·b + (1 − τ)·u (b₁ = u).
+            // Momentum: b ← MomentumDecay·b + MomentumWeight·g.
             b = global::System.Runtime.Intrinsics.Vector256.Create(MomentumDecay) * b + global::System.Runtime.Intrinsics.Vector256.Create(MomentumWeight) * g;
 
-            // Nesterov: u ← u + μ·b.
+            // Nesterov: g ← g + Momentum·b.
             g = g + global::System.Runtime.Intrinsics.Vector256.Create(Momentum) * b;
 
-            // Step: p ← p − η·u.
+            // Step: p ← p − StepSize·g.
             p = p - global::System.Runtime.Intrinsics.Vector256.Create(StepSize) * g;
         }
 
@@ -128,16 +128,16 @@ namespace OptGen.Generated
             // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
             g = g * global::System.Runtime.Intrinsics.Vector512.Create(GradientScale);
 
-            // L2 weight decay: g ← g + λ·p.
+            // L2 weight decay: g ← g + WeightDecay·p.
             g = g + global::System.Runtime.Intrinsics.Vector512.Create(WeightDecay) * p;
 
-            // Momentum: b ← μ·b + (1 − τ)·u (b₁ = u).
+            // Momentum: b ← MomentumDecay·b + MomentumWeight·g.
             b = global::System.Runtime.Intrinsics.Vector512.Create(MomentumDecay) * b + global::System.Runtime.Intrinsics.Vector512.Create(MomentumWeight) * g;
 
-            // Nesterov: u ← u + μ·b.
+            // Nesterov: g ← g + Momentum·b.
             g = g + global::System.Runtime.Intrinsics.Vector512.Create(Momentum) * b;
 
-            // Step: p ← p − η·u.
+            // Step: p ← p − StepSize·g.
             p = p - global::System.Runtime.Intrinsics.Vector512.Create(StepSize) * g;
         }
 

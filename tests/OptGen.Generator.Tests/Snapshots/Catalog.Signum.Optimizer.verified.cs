@@ -5,7 +5,7 @@
 namespace Catalog
 {
     /// <remarks>
-    /// <para>The update rule declared by the attributes (t = 1, 2, …; every state starts at 0 unless stated):</para>
+    /// <para>The update rule declared by the attributes (t = 1, 2, …; GradientScale is the runtime's factor on g, 1 unless it unscales or clips; every state starts at 0 unless stated):</para>
     /// <code>
     /// g ← g·GradientScale
     /// m = Momentum * m + (1 - Momentum) * g
@@ -47,7 +47,7 @@ namespace Catalog
         }
 
         /// <summary>The hyperparameter LearningRate of the expression rule. Declared default: 0.001.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not finite and ≥ 0; the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">LearningRate must be a value &gt;= 0 that is finite in float32 (at most 3.4028235E+38); the property keeps its value.</exception>
         public double LearningRate
         {
             get => GetHyperparameter(0);
@@ -55,7 +55,7 @@ namespace Catalog
         }
 
         /// <summary>The hyperparameter Momentum of the expression rule. Declared default: 0.9.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not in [0, 1); the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">Momentum must be a value in [0, 1); the property keeps its value.</exception>
         public double Momentum
         {
             get => GetHyperparameter(1);
@@ -81,22 +81,22 @@ namespace Catalog
             double learningRate = hyperparameters[0];
             double momentum = hyperparameters[1];
 
-            // GradientScale = the runtime's gradient factor (unscaling, clipping); 1 by default
+            // GradientScale = gradientScale
             double GradientScale = gradientScale;
 
             // Momentum = Momentum
             double Momentum = momentum;
 
-            // K_0 = 1.0 - Momentum
+            // K_0 = 1 − Momentum
             double K_0 = 1.0 - momentum;
 
             // LearningRate = LearningRate
             double LearningRate = learningRate;
 
             // Every per-step scalar must be finite in float32, and a divisor's must not round to 0: checked before any element is written.
-            global::OptGen.Kernels.StepScalars.RequireFinite(GradientScale, "GradientScale", "the runtime's gradient factor (unscaling, clipping); 1 by default", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(GradientScale, "GradientScale", "gradientScale", step);
             global::OptGen.Kernels.StepScalars.RequireFinite(Momentum, "Momentum", "Momentum", step);
-            global::OptGen.Kernels.StepScalars.RequireFinite(K_0, "K_0", "1.0 - Momentum", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(K_0, "K_0", "1 − Momentum", step);
             global::OptGen.Kernels.StepScalars.RequireFinite(LearningRate, "LearningRate", "LearningRate", step);
 
             return new global::OptGen.Generated.UpdateKernel_7de333f6(

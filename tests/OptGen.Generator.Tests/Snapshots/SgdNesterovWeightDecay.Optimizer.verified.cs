@@ -5,11 +5,16 @@
 namespace Demo
 {
     /// <remarks>
-    /// <para>The update rule declared by the attributes (t = 1, 2, …; every state starts at 0 unless stated):</para>
+    /// <para>The update rule declared by the attributes (t = 1, 2, …; GradientScale is the runtime's factor on g, 1 unless it unscales or clips; every state starts at 0 unless stated):</para>
     /// <code>
+    /// GradientScale = (maximize = 1 ? −gradientScale : gradientScale)
+    /// MomentumDecay = (t = 1 ? 0 : μ)
+    /// MomentumWeight = (t = 1 ? 1 : 1 − τ)
+    /// g ← g·GradientScale
     /// g ← g + λ·p
-    /// b ← μ·b + (1 − τ)·g  (b₁ = g)
-    /// p ← p − η·(g + μ·b)
+    /// b ← MomentumDecay·b + MomentumWeight·g
+    /// g ← g + μ·b
+    /// p ← p − η·g
     /// </code>
     /// <para>Memory traffic per element and step (float32): 12 bytes read (p, g, b) + 8 bytes written (p, b) = 20 bytes.</para>
     /// <para>Each step is one fused pass over memory by <see cref="global::OptGen.Generated.UpdateKernel_3bcfbd3f"/>.</para>
@@ -50,7 +55,7 @@ namespace Demo
         }
 
         /// <summary>The learning rate η. Declared default: 0.1.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not finite and ≥ 0; the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">LearningRate must be a value &gt;= 0 that is finite in float32 (at most 3.4028235E+38); the property keeps its value.</exception>
         public double LearningRate
         {
             get => GetHyperparameter(0);
@@ -58,7 +63,7 @@ namespace Demo
         }
 
         /// <summary>The momentum coefficient μ. Declared default: 0.9.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not in [0, 1); the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">Momentum must be a value in [0, 1); the property keeps its value.</exception>
         public double Momentum
         {
             get => GetHyperparameter(1);
@@ -66,7 +71,7 @@ namespace Demo
         }
 
         /// <summary>PyTorch's dampening τ: b ← μ·b + (1 − τ)·u. Declared default: 0.0.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not in [0, 1]; the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">Dampening must be a value in [0, 1]; the property keeps its value.</exception>
         public double Dampening
         {
             get => GetHyperparameter(2);
@@ -74,7 +79,7 @@ namespace Demo
         }
 
         /// <summary>The L2 weight decay λ: g ← g + λ·p. Declared default: 0.0001.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not finite and ≥ 0; the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">WeightDecay must be a value &gt;= 0 that is finite in float32 (at most 3.4028235E+38); the property keeps its value.</exception>
         public double WeightDecay
         {
             get => GetHyperparameter(3);
@@ -111,16 +116,16 @@ namespace Demo
             double weightDecay = hyperparameters[3];
             double maximize = hyperparameters[4];
 
-            // GradientScale = the runtime's gradient factor, negated when maximizing
+            // GradientScale = (maximize = 1 ? −gradientScale : gradientScale)
             double GradientScale = ((maximize == 1.0) ? -gradientScale : gradientScale);
 
             // WeightDecay = λ
             double WeightDecay = weightDecay;
 
-            // MomentumDecay = μ (0 at t = 1: b₁ = u)
+            // MomentumDecay = (t = 1 ? 0 : μ)
             double MomentumDecay = ((t == 1.0) ? 0.0 : momentum);
 
-            // MomentumWeight = 1 − τ (1 at t = 1)
+            // MomentumWeight = (t = 1 ? 1 : 1 − τ)
             double MomentumWeight = ((t == 1.0) ? 1.0 : 1.0 - dampening);
 
             // Momentum = μ
@@ -130,10 +135,10 @@ namespace Demo
             double StepSize = learningRate;
 
             // Every per-step scalar must be finite in float32, and a divisor's must not round to 0: checked before any element is written.
-            global::OptGen.Kernels.StepScalars.RequireFinite(GradientScale, "GradientScale", "the runtime's gradient factor, negated when maximizing", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(GradientScale, "GradientScale", "(maximize = 1 ? −gradientScale : gradientScale)", step);
             global::OptGen.Kernels.StepScalars.RequireFinite(WeightDecay, "WeightDecay", "λ", step);
-            global::OptGen.Kernels.StepScalars.RequireFinite(MomentumDecay, "MomentumDecay", "μ (0 at t = 1: b₁ = u)", step);
-            global::OptGen.Kernels.StepScalars.RequireFinite(MomentumWeight, "MomentumWeight", "1 − τ (1 at t = 1)", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(MomentumDecay, "MomentumDecay", "(t = 1 ? 0 : μ)", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(MomentumWeight, "MomentumWeight", "(t = 1 ? 1 : 1 − τ)", step);
             global::OptGen.Kernels.StepScalars.RequireFinite(Momentum, "Momentum", "μ", step);
             global::OptGen.Kernels.StepScalars.RequireFinite(StepSize, "StepSize", "η", step);
 

@@ -5,7 +5,7 @@
 namespace Demo
 {
     /// <remarks>
-    /// <para>The update rule declared by the attributes (t = 1, 2, …; every state starts at 0 unless stated):</para>
+    /// <para>The update rule declared by the attributes (t = 1, 2, …; GradientScale is the runtime's factor on g, 1 unless it unscales or clips; every state starts at 0 unless stated):</para>
     /// <code>
     /// g ← g·GradientScale
     /// p = p - LearningRate * g + sqrt(2 * LearningRate * Temperature) * randn()
@@ -46,7 +46,7 @@ namespace Demo
         }
 
         /// <summary>The hyperparameter LearningRate of the expression rule. Declared default: 0.01.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not finite and ≥ 0; the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">LearningRate must be a value &gt;= 0 that is finite in float32 (at most 3.4028235E+38); the property keeps its value.</exception>
         public double LearningRate
         {
             get => GetHyperparameter(0);
@@ -54,7 +54,7 @@ namespace Demo
         }
 
         /// <summary>The hyperparameter Temperature of the expression rule. Declared default: 1.0.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not finite and ≥ 0; the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">Temperature must be a value &gt;= 0 that is finite in float32 (at most 3.4028235E+38); the property keeps its value.</exception>
         public double Temperature
         {
             get => GetHyperparameter(1);
@@ -62,7 +62,7 @@ namespace Demo
         }
 
         /// <summary>The hyperparameter Seed of the expression rule. Declared default: 0.0.</summary>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">The value is not finite and ≥ 0; the property keeps its value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">Seed must be a value &gt;= 0 that is finite in float32 (at most 3.4028235E+38); the property keeps its value.</exception>
         public double Seed
         {
             get => GetHyperparameter(2);
@@ -86,19 +86,19 @@ namespace Demo
             double learningRate = hyperparameters[0];
             double temperature = hyperparameters[1];
 
-            // GradientScale = the runtime's gradient factor (unscaling, clipping); 1 by default
+            // GradientScale = gradientScale
             double GradientScale = gradientScale;
 
             // LearningRate = LearningRate
             double LearningRate = learningRate;
 
-            // K_0 = Sqrt(2.0 * LearningRate * Temperature)
+            // K_0 = √(2·LearningRate·Temperature)
             double K_0 = global::System.Math.Sqrt(2.0 * learningRate * temperature);
 
             // Every per-step scalar must be finite in float32, and a divisor's must not round to 0: checked before any element is written.
-            global::OptGen.Kernels.StepScalars.RequireFinite(GradientScale, "GradientScale", "the runtime's gradient factor (unscaling, clipping); 1 by default", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(GradientScale, "GradientScale", "gradientScale", step);
             global::OptGen.Kernels.StepScalars.RequireFinite(LearningRate, "LearningRate", "LearningRate", step);
-            global::OptGen.Kernels.StepScalars.RequireFinite(K_0, "K_0", "Sqrt(2.0 * LearningRate * Temperature)", step);
+            global::OptGen.Kernels.StepScalars.RequireFinite(K_0, "K_0", "√(2·LearningRate·Temperature)", step);
 
             return new global::OptGen.Generated.UpdateKernel_d4cc46e1(
                 gradientScale: (float)GradientScale,

@@ -1,7 +1,8 @@
 using System.Collections.Generic;
 using System.Linq;
+using OptGen.Generator.Model;
 
-namespace OptGen.Generator.Model
+namespace OptGen.Generator.Ir
 {
     /// <summary>
     /// Which state buffers a per-element program really reads and writes, for the traffic accounting and for the
