@@ -13,7 +13,7 @@ namespace OptGen;
 /// typed property per hyperparameter and state buffer and implement <see cref="RunKernel"/>.</para>
 /// <para><b>Not thread-safe.</b> Use one optimizer from one thread at a time. Misuse is detected, not undefined: a
 /// <c>Step</c>, <see cref="Reset"/>, <see cref="ChangeStatePrecision"/>, <c>SaveCheckpoint</c>, <c>LoadCheckpoint</c>,
-/// <see cref="CopyState"/>, <c>GetState</c> or <see cref="SetSchedule(string, Schedule)"/> called while another of
+/// <see cref="CopyState"/>, <c>GetState</c>, <see cref="SetSchedule(string, Schedule)"/> or a hyperparameter setter called while another of
 /// them runs on another thread throws <see cref="InvalidOperationException"/> and changes nothing. A single step may
 /// itself use several cores (<see cref="MaxDegreeOfParallelism"/>).</para>
 /// </remarks>
@@ -146,6 +146,9 @@ public abstract partial class Optimizer
             throw new ArgumentOutOfRangeException(descriptor.Name, value, $"{descriptor.Name} ({descriptor.Symbol}) must be {descriptor.RangeText}.");
         }
 
+        // A step works on its own copy and, with a schedule, writes the copy back when it commits: a value set meanwhile
+        // would be lost, so a set while another call holds the optimizer is refused like every other concurrent call.
+        using StepGuard guard = EnterGuard("Setting a hyperparameter");
         _hyperparameters[index] = value;
         SetInEveryGroup(index, value);
     }

@@ -223,6 +223,9 @@ public sealed class ConcurrencyTests
             ("CopyState", () => adam.CopyState("FirstMoment", 0, new float[Length])),
             ("GetState", () => _ = adam.GetState("FirstMoment").Length),
             ("SetSchedule", () => adam.SetSchedule("Beta1", null)),
+            ("Setting a hyperparameter", () => adam.Beta1 = 0.5),
+            ("Setting a hyperparameter", () => adam["WeightDecay"] = 0.5),
+            ("Setting a group's hyperparameter", () => adam.Groups[0]["Beta2"] = 0.5),
         };
         var seen = new System.Collections.Generic.List<string>();
         adam.SetSchedule("LearningRate", new ReentrantSchedule(() =>
@@ -239,6 +242,7 @@ public sealed class ConcurrencyTests
         Assert.Equal(calls.Length, seen.Count);
         Assert.Equal(2, adam.StepCount);
         Assert.Equal(StatePrecision.Float32, adam.StatePrecision);
+        Assert.Equal((0.9, 0.0, 0.999), (adam.Beta1, adam.WeightDecay, adam.Groups[0]["Beta2"]));
         AssertStateEquals(Replay(2), adam, "after the rejected calls");
         Assert.NotEqual(parameters[0], p[0]);
     }

@@ -212,7 +212,7 @@ public abstract partial class Optimizer
     private void ThrowBusy(string operation) =>
         throw new InvalidOperationException(
             $"{operation} was called while another call on this {Descriptor.Name} optimizer was running (a Step, ChangeStatePrecision, " +
-            "LoadCheckpoint, SaveCheckpoint, Reset, CopyState or SetSchedule on another thread). An optimizer is not thread-safe: " +
+            "LoadCheckpoint, SaveCheckpoint, Reset, CopyState, SetSchedule or a hyperparameter setter on another thread). An optimizer is not thread-safe: " +
             "use it from one thread at a time. Nothing was changed by this call.");
 
     /// <summary>Holds the optimizer's guard until disposed (use with <c>using</c>).</summary>

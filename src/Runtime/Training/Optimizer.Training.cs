@@ -168,6 +168,7 @@ public abstract partial class Optimizer
             throw new ArgumentOutOfRangeException(descriptor.Name, value, $"{descriptor.Name} ({descriptor.Symbol}) must be {descriptor.RangeText}.");
         }
 
+        using StepGuard guard = EnterGuard("Setting a group's hyperparameter");
         _groupHyperparameters[group][index] = value;
     }
 
