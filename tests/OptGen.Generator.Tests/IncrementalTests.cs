@@ -185,8 +185,8 @@ public sealed class IncrementalTests
         var problems = new List<string>();
         Type[] roots =
         {
-            typeof(ParseResult), typeof(OptGen.Generator.Model.OptimizerModel), typeof(OptGen.Generator.Model.KernelModel),
-            typeof(OptGenGenerator.KernelUse), typeof(OptGen.Generator.Diagnostics.DiagnosticInfo),
+            typeof(OptGen.Generator.Model.ParseResult), typeof(OptGen.Generator.Model.OptimizerModel), typeof(OptGen.Generator.Model.KernelModel),
+            typeof(OptGen.Generator.Model.KernelUse), typeof(OptGen.Generator.Diagnostics.DiagnosticInfo),
         };
         var visited = new HashSet<Type>();
         foreach (Type root in roots)

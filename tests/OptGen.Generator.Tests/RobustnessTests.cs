@@ -58,6 +58,18 @@ public sealed class RobustnessTests
         Assert.Equal("Demo.Short", OutputNames.Bounded("Demo.Short", null));
     }
 
+    [Fact]
+    public void OfNamesDifferingOnlyInCaseTheOrdinalFirstKeepsItsNameAsDocumented()
+    {
+        // docs/architecture.md (Names): declarations in ordinal order, "FOO" before "Foo"; the later one gets "_" and
+        // 8 hex digits of a hash of its declaration.
+        GeneratorHarness.Run run = GeneratorHarness.Generate("using OptGen;\nnamespace Demo { [Optimizer] [FirstMoment(Beta = 0.9)] public partial class Foo; [Optimizer] [FirstMoment(Beta = 0.8)] public partial class FOO; }");
+        Assert.Empty(run.Errors);
+        Assert.Contains("Demo.FOO.g.cs", run.Files.Keys);
+        string foo = Assert.Single(run.Files.Keys, k => k.StartsWith("Demo.Foo", StringComparison.Ordinal) && k.EndsWith(".g.cs", StringComparison.Ordinal) && !k.EndsWith(".Gpu.g.cs", StringComparison.Ordinal));
+        Assert.Matches("^Demo\\.Foo_[0-9a-f]{8}\\.g\\.cs$", foo);
+    }
+
     // ---- Huge and deep expressions: a diagnostic, never a stack overflow or a quadratic pass ----
 
     [Theory]

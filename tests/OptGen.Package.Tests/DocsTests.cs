@@ -123,7 +123,7 @@ public sealed partial class DocsTests
         string text = File.ReadAllText(Path.Combine(Docs, page));
         var missing = new List<string>();
 
-        // Paths in code spans, e.g. `src/Generator/Parser.cs`, and relative link targets, e.g. (../src/Runtime/Optimizer.cs).
+        // Paths in code spans, e.g. `src/Generator/AttributeRules/Parser.cs`, and relative link targets, e.g. (../src/Runtime/Optimizer.cs).
         foreach (Match match in CodeSpanPath().Matches(text))
         {
             string path = match.Groups["path"].Value.TrimEnd('/');

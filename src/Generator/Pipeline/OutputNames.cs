@@ -10,12 +10,6 @@ using OptGen.Generator.Model;
 namespace OptGen.Generator
 {
     /// <summary>
-    /// Everything the generator adds to one compilation, with every name final: the optimizers (each with its
-    /// unique file name and its kernel's unique type name) and the distinct kernels with their users.
-    /// </summary>
-    internal sealed record OutputPlan(EquatableArray<OptimizerModel> Optimizers, EquatableArray<OptGenGenerator.KernelUse> Kernels);
-
-    /// <summary>
     /// Decides kernel sharing and every generated name for the whole compilation, so that no two different things
     /// share a name:
     /// <list type="bullet">
@@ -97,10 +91,10 @@ namespace OptGen.Generator
             }
 
             var kernels = renamed
-                .Select(m => new OptGenGenerator.KernelUser(m.Kernel, m.Type.FullName, m.Program.KernelScalars.Select(static s => s.Comment).ToEquatableArray()))
+                .Select(m => new KernelUser(m.Kernel, m.Type.FullName, m.Program.KernelScalars.Select(static s => s.Comment).ToEquatableArray()))
                 .GroupBy(u => u.Kernel.Name, StringComparer.Ordinal)
                 .OrderBy(g => g.Key, StringComparer.Ordinal)
-                .Select(OptGenGenerator.KernelUse.Of)
+                .Select(KernelUse.Of)
                 .ToEquatableArray();
             return new OutputPlan(renamed.ToEquatableArray(), kernels);
         }

@@ -13,9 +13,6 @@ using OptGen.Generator.Model;
 
 namespace OptGen.Generator
 {
-    /// <summary>The result of parsing one [Optimizer] class: a spec when it is valid, and its diagnostics.</summary>
-    internal sealed record ParseResult(OptimizerSpec? Spec, EquatableArray<DiagnosticInfo> Diagnostics, ExpressionRuleSpec? Expression = null);
-
     /// <summary>
     /// Phase 1: reads the update-rule attributes on an [Optimizer] class into a normalized
     /// <see cref="OptimizerSpec"/>, and reports every mistake as a diagnostic at the offending argument.

@@ -1,4 +1,3 @@
-using System.Collections.Generic;
 using System.Collections.Immutable;
 using System.Linq;
 using Microsoft.CodeAnalysis;
@@ -98,29 +97,6 @@ namespace OptGen.Generator
             context.RegisterSourceOutput(
                 kernels.Combine(gpu).Where(static pair => pair.Right).Select(static (pair, _) => pair.Left),
                 static (output, use) => output.AddSource(GpuEmitter.KernelHintName(use.Kernel), GpuEmitter.EmitKernel(use.Kernel, use.Users.ToArray())));
-        }
-
-        /// <summary>One optimizer's use of a kernel, with the host formula of each of the kernel's scalars.</summary>
-        internal sealed record KernelUser(KernelModel Kernel, string User, EquatableArray<string> ScalarFormulas);
-
-        /// <summary>A kernel, the optimizers that run it, and one note per kernel scalar saying how it is computed.</summary>
-        internal sealed record KernelUse(KernelModel Kernel, EquatableArray<string> Users, EquatableArray<string> ScalarNotes)
-        {
-            public static KernelUse Of(IEnumerable<KernelUser> group)
-            {
-                KernelUser[] users = group.OrderBy(static u => u.User, System.StringComparer.Ordinal).ToArray();
-                KernelModel kernel = users[0].Kernel;
-                var notes = new string[kernel.ScalarNames.Count];
-                for (int i = 0; i < notes.Length; i++)
-                {
-                    var formulas = users.Select(u => i < u.ScalarFormulas.Count ? u.ScalarFormulas[i] : string.Empty).ToArray();
-                    notes[i] = formulas.Distinct().Count() == 1
-                        ? formulas[0]
-                        : string.Join("; ", users.Select((u, k) => $"{formulas[k]} for {u.User}"));
-                }
-
-                return new KernelUse(kernel, users.Select(static u => u.User).Distinct().ToEquatableArray(), notes.ToEquatableArray());
-            }
         }
     }
 
