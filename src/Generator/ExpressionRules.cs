@@ -47,6 +47,8 @@ namespace OptGen.Generator
             "p", "g", "t", "let", "step", "hyperparameters", "gradientScale", "kernel", "Invoke", "Step", "Step128", "Step256", "Step512",
             "StateCount", "BytesRead", "BytesWritten", "parameters", "gradients", "state", "stride", "i", "CreateKernel", "RuleDescriptor", "RunKernel",
             "RandomKey", "ElementOffset", // the fields (and CreateKernel's parameter) of a kernel that calls randn()
+            "TParameter", "TGradient", "TState", // the Step methods' type parameters, which a state's local there would hide
+            "index", // the GPU kernel's thread index, beside a parameter per state
         };
 
         /// <summary>The members every expression-rule optimizer gets besides its hyperparameters and states.</summary>
