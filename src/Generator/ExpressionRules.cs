@@ -65,6 +65,9 @@ namespace OptGen.Generator
         /// <summary>Whether the class declares its rule with expression attributes.</summary>
         public static bool IsExpressionRule(INamedTypeSymbol type) => type.GetAttributes().Any(a => KindOf(a) is not null);
 
+        /// <summary>Whether the attribute may appear any number of times: every expression attribute ([Update], [State], …) may.</summary>
+        public static bool IsRepeatable(AttributeData attribute) => KindOf(attribute) is not null;
+
         private static string? KindOf(AttributeData attribute)
         {
             string? name = attribute.AttributeClass?.ToDisplayString();

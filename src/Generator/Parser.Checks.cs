@@ -120,7 +120,7 @@ namespace OptGen.Generator
 
                 string shortName = ShortName(attribute.AttributeClass!);
                 AttributeSyntax? syntax = attribute.ApplicationSyntaxReference?.GetSyntax(cancellationToken) as AttributeSyntax;
-                if (!seen.Add(fullName))
+                if (!seen.Add(fullName) && !ExpressionRules.IsRepeatable(attribute))
                 {
                     diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.DuplicateAttribute, syntax?.GetLocation(), shortName, type.Name));
                 }

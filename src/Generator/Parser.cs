@@ -45,7 +45,9 @@ namespace OptGen.Generator
             CheckDeclarationExtras(type, declaration, diagnostics);
             if (ExpressionRules.IsExpressionRule(type))
             {
-                ExpressionRuleSpec? rule = ExpressionRules.Read(type, nameLocation, context.SemanticModel.Compilation, diagnostics);
+                ExpressionRuleSpec? rule = CheckAttributes(type, context.SemanticModel, diagnostics, cancellationToken)
+                    ? ExpressionRules.Read(type, nameLocation, context.SemanticModel.Compilation, diagnostics)
+                    : null;
                 return new ParseResult(null, diagnostics.ToEquatableArray(), HasErrors(diagnostics) ? null : rule);
             }
 

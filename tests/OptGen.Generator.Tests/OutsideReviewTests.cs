@@ -32,4 +32,35 @@ public sealed class OutsideReviewTests
     [Fact]
     public void OPTG0109_LocalNamedLikeAStepTypeParameter() =>
         AssertMarked("[Optimizer] [Update(\"let [|TState|] = 2 * g\")] [Update(\"p = p - g\")] public partial class C;", "OPTG0109");
+
+    // ---- Expression rules skipped the attribute checks every building-block rule gets ----
+
+    [Fact]
+    public void OPTG0015_HyperparameterRangeOutOfRange()
+    {
+        // (HyperparameterRange)99 used to become Finite silently: the optimizer then accepted any finite value.
+        Diagnostic d = AssertMarked("[Optimizer] [Hyperparameter(\"X\", 0.5, [|Range = (HyperparameterRange)99|])] [Update(\"p = p - X * g\")] public partial class C;", "OPTG0015");
+        Assert.Contains("HyperparameterRange.Positive", d.GetMessage(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void OPTG0018_DuplicateOptimizerOnAnExpressionRule() =>
+        // Every OptGen attribute allows repeats for the compiler, so only the generator can say it; it used to take one silently.
+        AssertMarked("[Optimizer] [[|Optimizer(Name = \"Other\")|]] [Update(\"p = p - 0.1 * g\")] public partial class C;", "OPTG0018");
+
+    [Fact]
+    public void RepeatedExpressionAttributesAreNotDuplicates()
+    {
+        GeneratorHarness.Run run = GeneratorHarness.Generate("""
+            using OptGen;
+            namespace Demo;
+            [Optimizer] [Hyperparameter("A", 0.1, Range = HyperparameterRange.Positive)] [Hyperparameter("B", 0.9, Range = HyperparameterRange.UnitInterval)]
+            [State("m")] [State("v")] [StepScalar("k", "A / (1 - pow(B, t))")] [StepScalar("j", "k * 2")]
+            [Update("m = B * m + g")] [Update("v = max(v, abs(g))")] [Update("p = p - j * m / (v + 1)")]
+            public partial class Many;
+            """);
+        Assert.Empty(run.Exceptions);
+        Assert.Empty(run.OptGenDiagnostics);
+        Assert.Empty(run.Errors);
+    }
 }
