@@ -116,6 +116,11 @@ namespace OptGen.Generator
                     throw new BindException();
                 }
 
+                if (node.Kind is AstKind.Binary or AstKind.Call or AstKind.Negate && !bound.IsCondition)
+                {
+                    RequireFiniteConstant(node, bound.Expr);
+                }
+
                 return bound;
             }
 
@@ -284,6 +289,20 @@ namespace OptGen.Generator
                 if (Fold(divisor) is double value && value == 0)
                 {
                     Report(DiagnosticDescriptors.DivisionByZero, node.Start, node.Length, What);
+                    throw new BindException();
+                }
+            }
+
+            /// <summary>
+            /// A part made of numbers alone must have a finite value: <c>sqrt(0 - 1)</c>, <c>log(0)</c>,
+            /// <c>exp(1000)</c> and <c>1e200 * 1e200</c> would be NaN or ∞ on every step. Reported at the smallest such part.
+            /// </summary>
+            private void RequireFiniteConstant(Ast node, Expr value)
+            {
+                if (Fold(value) is double folded && (double.IsNaN(folded) || double.IsInfinity(folded)))
+                {
+                    Report(DiagnosticDescriptors.NotFloat32, node.Start, node.Length, $"'{_text.Value!.Substring(node.Start, node.Length)}' in {What}", Parser.Format(folded),
+                        double.IsNaN(folded) ? "NaN" : folded > 0 ? "∞" : "−∞");
                     throw new BindException();
                 }
             }

@@ -63,4 +63,34 @@ public sealed class OutsideReviewTests
         Assert.Empty(run.OptGenDiagnostics);
         Assert.Empty(run.Errors);
     }
+
+    // ---- A part made of numbers alone that is NaN or ∞: the kernel would make every parameter NaN ----
+
+    [Theory]
+    [InlineData("p = p - [|sqrt(0 - 1)|] * g")]
+    [InlineData("p = p - [|log(0)|] * g")]
+    [InlineData("p = p - [|exp(1000)|] * g")]
+    [InlineData("p = p - [|1e38 * 1e38 * 1e38 * 1e38 * 1e38 * 1e38 * 1e38 * 1e38 * 1e38|] * g")]
+    [InlineData("p = p - g * ([|1e38 * 1e38 * 1e38 * 1e38 * 1e38 * 1e38 * 1e38 * 1e38 * 1e38|])")]
+    [InlineData("p = p - 2 * max(1, [|exp(800)|]) * g")]
+    public void OPTG0024_NumbersAloneThatAreNotFinite(string statement) =>
+        AssertMarked($"[Optimizer] [Update(\"{statement}\")] public partial class C;", "OPTG0024");
+
+    [Fact]
+    public void OPTG0024_StepScalarOfNumbersAloneThatIsInfinite() =>
+        AssertMarked("[Optimizer] [StepScalar(\"k\", \"[|pow(0, 0 - 1)|]\")] [Update(\"p = p - k * g\")] public partial class C;", "OPTG0024");
+
+    [Fact]
+    public void FiniteFoldsAndPerStepValuesCompile()
+    {
+        // Large intermediate values that stay finite in double, and values that depend on t, are left alone.
+        GeneratorHarness.Run run = GeneratorHarness.Generate("""
+            using OptGen;
+            namespace Demo;
+            [Optimizer] [StepScalar("k", "1e200 * 1e100 * 1e-290")] [StepScalar("j", "1 / t")] [Update("p = p - k * j * exp(0 - 1000) * g + log(1) * p")] public partial class Fine;
+            """);
+        Assert.Empty(run.Exceptions);
+        Assert.Empty(run.OptGenDiagnostics);
+        Assert.Empty(run.Errors);
+    }
 }
