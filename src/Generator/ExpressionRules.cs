@@ -357,12 +357,12 @@ namespace OptGen.Generator
         {
             if (name is null || name.Length == 0)
             {
-                return "is not a name: give a constant string of letters and digits";
+                return "is not a name: give a constant string of ASCII letters and digits";
             }
 
             if (!IsLetter(name[0]) || name.Any(c => !IsLetter(c) && !(c >= '0' && c <= '9')))
             {
-                return "is not a valid name: a letter followed by letters and digits";
+                return "is not a valid name: an ASCII letter (a-z, A-Z) followed by ASCII letters and digits";
             }
 
             if (SyntaxFacts.GetKeywordKind(name) != SyntaxKind.None || SyntaxFacts.GetContextualKeywordKind(name) != SyntaxKind.None)
