@@ -335,3 +335,38 @@ public sealed class OutsideReviewTests
         Assert.Throws<ArgumentOutOfRangeException>(() => Schedule.OneCycle(0.01, 0.1, 0.001, 100, 0.3, (AnnealStrategy)(-1)));
     }
 }
+
+/// <summary>
+/// Per-step scalars (computed in double on the host from valid hyperparameters, then rounded to float32) that float32
+/// cannot hold. Issue 15 asks the step engine (wt/engine) to refuse them before anything is written.
+/// </summary>
+public sealed class OutsideReviewPerStepScalarTests
+{
+    private const string EngineBug = "Step engine (issue 15, wt/engine): a per-step scalar that is not finite in float32 is not refused; every parameter becomes ±∞/NaN. Remove Skip when the engine checks them.";
+
+    private static void AssertRefusedBeforeWriting(Optimizer optimizer, int length)
+    {
+        float[] p = [.. Enumerable.Range(1, length).Select(i => (float)i)];
+        float[] g = [.. Enumerable.Range(1, length).Select(i => 0.5f * i)];
+        float[] before = (float[])p.Clone();
+        Exception e = Assert.ThrowsAny<Exception>(() => optimizer.Step(p, g));
+        Assert.True(e is ArgumentOutOfRangeException or InvalidOperationException, e.ToString());
+        Assert.Equal(before, p);
+        Assert.Equal(0, optimizer.StepCount);
+    }
+
+    [Fact(Skip = EngineBug)]
+    public void DecoupledDecayFactorThatOverflowsIsRefused() =>
+        // 1 − η·λ = 1 − 3e38·3e38 is finite in double, −∞ in float32: p·(1 − ηλ) made every parameter −∞.
+        AssertRefusedBeforeWriting(new AdamW(8) { LearningRate = 3e38, WeightDecay = 3e38 }, 8);
+
+    [Fact(Skip = EngineBug)]
+    public void ExpressionStepScalarThatIsInfiniteAtTheFirstStepIsRefused() =>
+        // k = t − 1 is 0 at t = 1, so the hoisted 1/k is ∞.
+        AssertRefusedBeforeWriting(new DivideByStepMinusOne(8), 8);
+}
+
+[Optimizer]
+[StepScalar("k", "t - 1")]
+[Update("p = p - g / k")]
+public sealed partial class DivideByStepMinusOne;
