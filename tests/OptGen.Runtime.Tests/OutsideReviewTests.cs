@@ -58,6 +58,19 @@ public sealed class OutsideReviewTests
     }
 
     [Fact]
+    public void CheckpointOfTheSameRuleUnderAnotherNameSaysWhy()
+    {
+        // Same statements, same rule id, different class name: refused (the name is part of a checkpoint's identity),
+        // and the message used to show two equal ids without saying what differs.
+        byte[] bytes = Save(Trained(new SameRuleFirst(5)));
+        SameRuleSecond target = Trained(new SameRuleSecond(5));
+        Assert.Equal(new SameRuleFirst(1).Descriptor.RuleId, target.Descriptor.RuleId);
+        CheckpointException e = AssertRefusedAndUnchanged<CheckpointException>(target, () => target.LoadCheckpoint(new MemoryStream(bytes)));
+        Assert.Equal(CheckpointError.WrongRule, e.Error);
+        Assert.Contains("[Optimizer(Name = ...)]", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void CheckpointOfAnotherLayoutIsRefused()
     {
         byte[] small = Save(Trained(new Adam(10)));
@@ -370,3 +383,17 @@ public sealed class OutsideReviewPerStepScalarTests
 [StepScalar("k", "t - 1")]
 [Update("p = p - g / k")]
 public sealed partial class DivideByStepMinusOne;
+
+[Optimizer]
+[Hyperparameter("Lr", 0.1)]
+[State("m")]
+[Update("m = 0.5 * m + g")]
+[Update("p = p - Lr * m")]
+public sealed partial class SameRuleFirst;
+
+[Optimizer]
+[Hyperparameter("Lr", 0.1)]
+[State("m")]
+[Update("m = (0.5 * m) + g")]
+[Update("p = p - (Lr * m)")]
+public sealed partial class SameRuleSecond;

@@ -310,7 +310,10 @@ public abstract partial class Optimizer
         // The file is intact: judge what it holds.
         if (!sameRule)
         {
-            throw new CheckpointException(CheckpointError.WrongRule, "rule", $"The checkpoint was saved by rule '{name}' ({ruleId}); this optimizer is '{Descriptor.Name}' ({Descriptor.RuleId}).");
+            string hint = name != Descriptor.Name && ruleId == Descriptor.RuleId
+                ? " The update rules are the same, but a checkpoint also names its rule: give both classes the same [Optimizer(Name = ...)] to share checkpoints."
+                : string.Empty;
+            throw new CheckpointException(CheckpointError.WrongRule, "rule", $"The checkpoint was saved by rule '{name}' ({ruleId}); this optimizer is '{Descriptor.Name}' ({Descriptor.RuleId}).{hint}");
         }
 
         if (!sameShape)
