@@ -93,4 +93,14 @@ public sealed class OutsideReviewTests
         Assert.Empty(run.OptGenDiagnostics);
         Assert.Empty(run.Errors);
     }
+
+    // ---- An operation's span covers the parentheses around its operands ----
+
+    [Theory]
+    [InlineData("p = p - g / ([|(1) - 1|])", "OPTG0113")]
+    [InlineData("p = p - g / ([|(2 - 1) - (3 - 2)|])", "OPTG0113")]
+    [InlineData("p = p - g * ([|(1e38 * 1e38 * 1e38 * 1e38 * 1e38) * 1e38 * 1e38 * 1e38 * 1e38|])", "OPTG0024")]
+    public void AnOperationOnParenthesizedOperandsIsMarkedWhole(string statement, string id) =>
+        // The span used to start inside the first operand's '(' and end before the last one's ')': "1) - 1".
+        AssertMarked($"[Optimizer] [Update(\"{statement}\")] public partial class C;", id);
 }
