@@ -103,4 +103,49 @@ public sealed class OutsideReviewTests
     public void AnOperationOnParenthesizedOperandsIsMarkedWhole(string statement, string id) =>
         // The span used to start inside the first operand's '(' and end before the last one's ')': "1) - 1".
         AssertMarked($"[Optimizer] [Update(\"{statement}\")] public partial class C;", id);
+
+    // ---- Class names that generated code must escape ----
+
+    [Theory]
+    [InlineData("public partial class @file;")]
+    [InlineData("public partial class @required;")]
+    [InlineData("public partial class @record;")]
+    [InlineData("public partial class @scoped;")]
+    [InlineData("public partial class @var;")]
+    [InlineData("public partial class @field;")]
+    [InlineData("public partial class @partial;")]
+    [InlineData("public partial class @record { [Optimizer] [FirstMoment(Beta = 0.9)] public partial class Inner; }")]
+    [InlineData("public partial class @event { [Optimizer] [Update(\"p = p - 0.1 * g\")] public partial class @value; }")]
+    public void ContextualKeywordClassNamesCompileAtTheHighestWarningLevel(string declaration)
+    {
+        // Unescaped in generated code, @file and @required read as modifiers (syntax errors), @record and @scoped are
+        // CS8860/CS9062, and @var is CS8981 at the SDK's default warning level: all inside generated code.
+        string source = "using OptGen;\nnamespace Demo;\n" + (declaration.Contains("[Optimizer]", StringComparison.Ordinal) ? declaration : "[Optimizer] [FirstMoment(Beta = 0.9)] " + declaration);
+        GeneratorHarness.Run run = GenerateAtWarningLevel(source, 9999);
+        Assert.Empty(run.Exceptions);
+        Assert.Empty(run.OptGenDiagnostics);
+        Assert.Empty(run.Errors);
+    }
+
+    [Fact]
+    public void AnAllLowercaseClassNameWarnsOnlyInTheUsersOwnFile()
+    {
+        GeneratorHarness.Run run = GenerateAtWarningLevel("using OptGen;\nnamespace Demo;\n[Optimizer] [FirstMoment(Beta = 0.9)] public partial class lower;", 9999);
+        Diagnostic d = Assert.Single(run.Errors);
+        Assert.Equal("CS8981", d.Id);
+        Assert.Equal("Consumer.cs", d.Location.GetLineSpan().Path);
+    }
+
+    private static GeneratorHarness.Run GenerateAtWarningLevel(string source, int warningLevel)
+    {
+        Microsoft.CodeAnalysis.CSharp.CSharpCompilation compilation = GeneratorHarness.Compilation(source);
+        compilation = compilation.WithOptions(compilation.Options.WithWarningLevel(warningLevel));
+        GeneratorDriver driver = GeneratorHarness.Driver().RunGeneratorsAndUpdateCompilation(compilation, out Compilation output, out var diagnostics);
+        GeneratorDriverRunResult result = driver.GetRunResult();
+        return new GeneratorHarness.Run(
+            result.Results.SelectMany(r => r.GeneratedSources).ToDictionary(g => g.HintName, g => g.SourceText.ToString()),
+            diagnostics.AddRange(result.Diagnostics),
+            output.GetDiagnostics(),
+            result.Results.Where(r => r.Exception is not null).Select(r => r.Exception!).ToList());
+    }
 }
