@@ -71,6 +71,28 @@ public sealed class OutsideReviewTests
     }
 
     [Fact]
+    public void ExpressionRuleHyperparameterIsNamedOnceInACheckpointError()
+    {
+        // An expression rule's hyperparameter symbol is its name: the message said "Beta1 (Beta1) must be …".
+        Lion lion = Trained(new Lion(4));
+        CheckpointImage image = CheckpointImage.Parse(Save(lion));
+        image.Values[0][image.Hyperparameters.IndexOf("Beta1")] = 1;
+        CheckpointException e = AssertRefusedAndUnchanged<CheckpointException>(lion, () => lion.LoadCheckpoint(new MemoryStream(image.ToBytes())));
+        Assert.Contains("Beta1 must be", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("(Beta1)", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact(Skip = "Optimizer.cs / Training/Optimizer.Training.cs (wt/engine): the setters still format \"{Name} ({Symbol})\"; use HyperparameterDescriptor.Label there, then remove Skip.")]
+    public void ExpressionRuleHyperparameterIsNamedOnceInASetterError()
+    {
+        var lion = new Lion(new ParameterLayout([2], [3]));
+        ArgumentOutOfRangeException e = AssertRefusedAndUnchanged<ArgumentOutOfRangeException>(lion, () => lion.Beta1 = 1);
+        Assert.DoesNotContain("(Beta1)", e.Message, StringComparison.Ordinal);
+        e = AssertRefusedAndUnchanged<ArgumentOutOfRangeException>(lion, () => lion.Groups[1]["Beta1"] = 1);
+        Assert.DoesNotContain("(Beta1)", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void CheckpointOfAnotherLayoutIsRefused()
     {
         byte[] small = Save(Trained(new Adam(10)));

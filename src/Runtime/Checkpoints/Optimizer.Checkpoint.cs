@@ -338,7 +338,7 @@ public abstract partial class Optimizer
                 HyperparameterDescriptor h = Descriptor.Hyperparameters[i];
                 if (!h.Accepts(values[k][i]))
                 {
-                    throw new CheckpointException(CheckpointError.Corrupted, h.Name, $"The checkpoint's {h.Name} of group {k}, {values[k][i]:R}, is out of range: {h.Name} ({h.Symbol}) must be {h.RangeText}.");
+                    throw new CheckpointException(CheckpointError.Corrupted, h.Name, $"The checkpoint's {h.Name} of group {k}, {values[k][i]:R}, is out of range: {h.Label} must be {h.RangeText}.");
                 }
             }
         }
