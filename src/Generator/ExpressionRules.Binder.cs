@@ -70,12 +70,18 @@ namespace OptGen.Generator
                     if (problem is not null)
                     {
                         Report(DiagnosticDescriptors.InvalidDeclaration, start, target.Length, target, problem + " (declaring a local)");
+                        Reject(_scope, target);
                         return null;
                     }
 
                     _scope.Declared.Add(target);
                     _scope.Locals.Add(target);
                     return new ElementStatement(target, Expr.Constant(0), true, string.Empty);
+                }
+
+                if (_scope.Rejected.Contains(target))
+                {
+                    return null; // its declaration is already reported
                 }
 
                 string? readOnly = target switch
@@ -363,6 +369,11 @@ namespace OptGen.Generator
             private Expr Resolve(Ast node)
             {
                 string name = node.Text;
+                if (_scope.Rejected.Contains(name))
+                {
+                    throw new BindException(); // its declaration is already reported
+                }
+
                 if (name == "t")
                 {
                     return Expr.Step();

@@ -350,7 +350,20 @@ namespace OptGen.Generator
             }
 
             diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InvalidDeclaration, name.Location(), name.Value ?? string.Empty, $"{problem} (declaring a {what})"));
+            Reject(scope, name.Value);
             return false;
+        }
+
+        /// <summary>
+        /// Remembers a name whose declaration was refused (and reported), so that its uses are not reported again
+        /// as undeclared; p, g and t keep their meaning, and a name declared before keeps that declaration.
+        /// </summary>
+        private static void Reject(Scope scope, string? name)
+        {
+            if (name is { Length: > 0 } && name is not ("p" or "g" or "t") && !scope.Declared.Contains(name))
+            {
+                scope.Rejected.Add(name);
+            }
         }
 
         private static string? NameProblem(Scope scope, string? name)
@@ -440,6 +453,9 @@ namespace OptGen.Generator
         private sealed class Scope
         {
             public HashSet<string> Declared { get; } = new(StringComparer.OrdinalIgnoreCase);
+
+            /// <summary>Names whose declaration was refused and reported: their uses are skipped without another diagnostic.</summary>
+            public HashSet<string> Rejected { get; } = new(StringComparer.Ordinal);
 
             public HashSet<string> Hyperparameters { get; } = new(StringComparer.Ordinal);
 

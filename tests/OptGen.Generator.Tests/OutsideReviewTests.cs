@@ -148,4 +148,15 @@ public sealed class OutsideReviewTests
             output.GetDiagnostics(),
             result.Results.Where(r => r.Exception is not null).Select(r => r.Exception!).ToList());
     }
+
+    // ---- A refused declaration is reported once, not again at every use ----
+
+    [Theory]
+    [InlineData("[State(\"[|TState|]\")] [Update(\"TState = 0.9 * TState + g\")] [Update(\"p = p - 0.1 * TState\")]")]
+    [InlineData("[Hyperparameter(\"[|Kernel|]\", 0.1)] [Update(\"p = p - Kernel * g\")]")]
+    [InlineData("[StepScalar(\"[|stride|]\", \"1 / t\")] [Update(\"p = p - stride * g\")]")]
+    [InlineData("[Update(\"let [|state|] = 2 * g\")] [Update(\"p = p - state\")]")]
+    public void ARefusedNameIsReportedOnlyAtItsDeclaration(string attributes) =>
+        // Each used to add an OPTG0101/OPTG0105 at every use: four diagnostics for one mistake.
+        AssertMarked($"[Optimizer] {attributes} public partial class C;", "OPTG0109");
 }
