@@ -427,19 +427,7 @@ namespace OptGen.Generator
         private static Location? SyntaxLocation(AttributeData attribute) =>
             attribute.ApplicationSyntaxReference?.GetSyntax() is AttributeSyntax syntax ? syntax.GetLocation() : null;
 
-        private static AttributeArgumentSyntax? Positional(AttributeData attribute, int position)
-        {
-            if (attribute.ApplicationSyntaxReference?.GetSyntax() is AttributeSyntax syntax && syntax.ArgumentList is { } list)
-            {
-                var positional = list.Arguments.Where(a => a.NameEquals is null).ToList();
-                if (position < positional.Count)
-                {
-                    return positional[position];
-                }
-            }
-
-            return null;
-        }
+        private static AttributeArgumentSyntax? Positional(AttributeData attribute, int position) => Parser.ConstructorArgument(attribute, position);
 
         private static Location? PositionalLocation(AttributeData attribute, int position) =>
             Positional(attribute, position)?.GetLocation() ?? SyntaxLocation(attribute);

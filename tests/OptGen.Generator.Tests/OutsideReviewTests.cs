@@ -159,4 +159,17 @@ public sealed class OutsideReviewTests
     public void ARefusedNameIsReportedOnlyAtItsDeclaration(string attributes) =>
         // Each used to add an OPTG0101/OPTG0105 at every use: four diagnostics for one mistake.
         AssertMarked($"[Optimizer] {attributes} public partial class C;", "OPTG0109");
+
+    // ---- Constructor arguments given by name, in another order ----
+
+    [Theory]
+    [InlineData("[Hyperparameter([|defaultValue: 1e300|], name: \"X\")] [Update(\"p = p - X * g\")]", "OPTG0024")]
+    [InlineData("[Hyperparameter([|defaultValue: 2|], name: \"X\", Range = HyperparameterRange.UnitInterval)] [Update(\"p = p - X * g\")]", "OPTG0110")]
+    [InlineData("[Hyperparameter(defaultValue: 0.1, name: \"[|p|]\")] [Update(\"p = p - g\")]", "OPTG0109")]
+    [InlineData("[StepScalar(expression: \"1 / [|0|]\", name: \"k\")] [Update(\"p = p - k * g\")]", "OPTG0113")]
+    [InlineData("[StepScalar(\"T2X\", \"t\")] [StepScalar(expression: \"t\", name: \"[|t2x|]\")] [Update(\"p = p - T2X * g\")]", "OPTG0109")]
+    public void NamedConstructorArgumentsInAnotherOrderAreMarkedWhereTheyAre(string attributes, string id) =>
+        // Arguments were found by their position in the source, so 'name:' got the default's diagnostic and the
+        // expression's column was looked up in the name's literal.
+        AssertMarked($"[Optimizer] {attributes} public partial class C;", id);
 }
