@@ -18,6 +18,12 @@ public sealed record HyperparameterDescriptor(string Name, string Symbol, double
 
     /// <summary>The range in words, for error messages.</summary>
     public string RangeText => HyperparameterRanges.Text(Range);
+
+    /// <summary>
+    /// The hyperparameter in error messages: "LearningRate (η)", or just "Beta1" when the symbol is the name (an
+    /// expression rule's hyperparameters), rather than "Beta1 (Beta1)".
+    /// </summary>
+    internal string Label => Symbol == Name ? Name : $"{Name} ({Symbol})";
 }
 
 /// <summary>One per-element state buffer of a rule.</summary>

@@ -371,7 +371,7 @@ public sealed class FuzzTests(Xunit.Abstractions.ITestOutputHelper output)
             _ => "public ",
         } : "public ") + (hostile && r.Next(12) == 0 ? string.Empty : "partial ");
         bool isStatic = modifiers.Contains("static", StringComparison.Ordinal);
-        string typeName = r.Next(30) == 0 ? "@event" : "C" + r.Next(3);
+        string typeName = r.Next(30) switch { 0 => "@event", 1 => "@record", 2 => "@file", _ => "C" + r.Next(3) }; // keywords generated code must escape
         string generic = hostile && r.Next(25) == 0 ? "<T>" : string.Empty;
         string primary = kind == "class" && !isStatic && r.Next(25) == 0 ? (r.Next(2) == 0 ? "(string s)" : "()") : string.Empty; // a primary constructor (OPTG0023)
         string bases = r.Next(20) switch
@@ -390,7 +390,7 @@ public sealed class FuzzTests(Xunit.Abstractions.ITestOutputHelper output)
                 members.Add($"public int {(r.Next(2) == 0 ? "LearningRate" : "Beta1")} {{ get; set; }}");
             }
 
-            if (r.Next(25) == 0 && typeName != "@event" && generic.Length == 0 && primary.Length == 0 && kind is "class" or "struct")
+            if (r.Next(25) == 0 && !typeName.StartsWith('@') && generic.Length == 0 && primary.Length == 0 && kind is "class" or "struct")
             {
                 members.Add($"public {typeName}(int n) {{ }}");
             }

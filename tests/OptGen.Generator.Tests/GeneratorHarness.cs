@@ -37,6 +37,7 @@ internal static class GeneratorHarness
                 OutputKind.DynamicallyLinkedLibrary,
                 nullableContextOptions: NullableContextOptions.Enable,
                 generalDiagnosticOption: ReportDiagnostic.Error,
+                warningLevel: 9999, // every warning wave, as the SDK's default AnalysisLevel turns on for a consumer
                 allowUnsafe: false));
 
     public static GeneratorDriver Driver(LanguageVersion version = LanguageVersion.Latest) =>

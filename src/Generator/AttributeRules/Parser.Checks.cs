@@ -120,7 +120,7 @@ namespace OptGen.Generator
 
                 string shortName = ShortName(attribute.AttributeClass!);
                 AttributeSyntax? syntax = attribute.ApplicationSyntaxReference?.GetSyntax(cancellationToken) as AttributeSyntax;
-                if (!seen.Add(fullName))
+                if (!seen.Add(fullName) && !ExpressionRules.IsRepeatable(attribute))
                 {
                     diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.DuplicateAttribute, syntax?.GetLocation(), shortName, type.Name));
                 }
@@ -346,9 +346,18 @@ namespace OptGen.Generator
                 ? attributeClass.Name.Substring(0, attributeClass.Name.Length - "Attribute".Length)
                 : attributeClass.Name;
 
-        /// <summary>An identifier as it must be written in C#: keywords get an <c>@</c>.</summary>
+        /// <summary>
+        /// An identifier as generated code must write it: keywords, contextual keywords and all-lowercase ASCII names
+        /// get an <c>@</c>. Unescaped, a class <c>@file</c> or <c>@required</c> reads as a modifier (syntax errors),
+        /// <c>@record</c> and <c>@scoped</c> are CS8860/CS9062, and <c>@var</c> or <c>foo</c> is warning CS8981 in the
+        /// generated file (an error under TreatWarningsAsErrors); <c>@</c> never changes which name is meant.
+        /// </summary>
         private static string Escape(string identifier) =>
-            SyntaxFacts.GetKeywordKind(identifier) != SyntaxKind.None ? "@" + identifier : identifier;
+            SyntaxFacts.GetKeywordKind(identifier) != SyntaxKind.None
+            || SyntaxFacts.GetContextualKeywordKind(identifier) != SyntaxKind.None
+            || identifier.All(c => c >= 'a' && c <= 'z')
+                ? "@" + identifier
+                : identifier;
 
         /// <summary>A namespace as it must be written in C#, each keyword part escaped (<c>Demo.@event</c>).</summary>
         private static string EscapedNamespace(INamespaceSymbol ns) =>

@@ -42,7 +42,9 @@ namespace OptGen.Generator
             CheckDeclarationExtras(type, declaration, diagnostics);
             if (ExpressionRules.IsExpressionRule(type))
             {
-                ExpressionRuleSpec? rule = ExpressionRules.Read(type, nameLocation, context.SemanticModel.Compilation, diagnostics);
+                ExpressionRuleSpec? rule = CheckAttributes(type, context.SemanticModel, diagnostics, cancellationToken)
+                    ? ExpressionRules.Read(type, nameLocation, context.SemanticModel.Compilation, diagnostics)
+                    : null;
                 return new ParseResult(null, diagnostics.ToEquatableArray(), HasErrors(diagnostics) ? null : rule);
             }
 
@@ -410,20 +412,25 @@ namespace OptGen.Generator
         }
 
         /// <summary>The location of a positional argument, or of the whole attribute when it is absent.</summary>
-        private static Location? ArgumentLocation(AttributeData attribute, int position)
-        {
-            if (attribute.ApplicationSyntaxReference?.GetSyntax() is AttributeSyntax syntax)
-            {
-                var positional = syntax.ArgumentList?.Arguments.Where(a => a.NameEquals is null).ToList();
-                if (position >= 0 && positional is not null && position < positional.Count)
-                {
-                    return positional[position].GetLocation();
-                }
+        private static Location? ArgumentLocation(AttributeData attribute, int position) =>
+            ConstructorArgument(attribute, position)?.GetLocation()
+            ?? (attribute.ApplicationSyntaxReference?.GetSyntax() as AttributeSyntax)?.GetLocation();
 
-                return syntax.GetLocation();
+        /// <summary>
+        /// The syntax of the argument given for the constructor parameter at <paramref name="position"/>: the one named
+        /// after it (<c>defaultValue: 0.1</c>, in any order), else the one at that position, or null.
+        /// </summary>
+        internal static AttributeArgumentSyntax? ConstructorArgument(AttributeData attribute, int position)
+        {
+            if (position < 0 || attribute.ApplicationSyntaxReference?.GetSyntax() is not AttributeSyntax { ArgumentList: { } list })
+            {
+                return null;
             }
 
-            return null;
+            string? parameter = attribute.AttributeConstructor?.Parameters.ElementAtOrDefault(position)?.Name;
+            var arguments = list.Arguments.Where(a => a.NameEquals is null).ToList();
+            return arguments.FirstOrDefault(a => parameter is not null && a.NameColon?.Name.Identifier.ValueText == parameter)
+                ?? (position < arguments.Count && arguments[position].NameColon is null ? arguments[position] : null);
         }
 
         private static T? Named<T>(Dictionary<string, AttributeData> attributes, string attribute, string name)

@@ -238,6 +238,7 @@ namespace OptGen.Generator
 
         private Ast ExpressionCore()
         {
+            int start = Current.Start;
             Ast condition = Binary(ComparisonPrecedence);
             if (!IsOperator("?"))
             {
@@ -253,12 +254,13 @@ namespace OptGen.Generator
 
             _position++;
             Ast whenFalse = Expression();
-            return Checked(new Ast(AstKind.Conditional, condition.Start, End(whenFalse) - condition.Start, args: new[] { condition, whenTrue, whenFalse }), condition.Start, 1);
+            return Checked(new Ast(AstKind.Conditional, start, PreviousEnd - start, args: new[] { condition, whenTrue, whenFalse }), condition.Start, 1);
         }
 
         /// <summary>Precedence climbing over the left-associative binary operators.</summary>
         private Ast Binary(int minimum)
         {
+            int start = Current.Start;
             Ast left = Unary();
             while (true)
             {
@@ -272,7 +274,7 @@ namespace OptGen.Generator
                 _position++;
                 Ast right = Binary(precedence + 1);
                 left = Checked(
-                    new Ast(AstKind.Binary, left.Start, End(right) - left.Start, op.Text, args: new[] { left, right })
+                    new Ast(AstKind.Binary, start, PreviousEnd - start, op.Text, args: new[] { left, right })
                     {
                         OperatorStart = op.Start,
                         OperatorLength = op.Length,
@@ -306,7 +308,7 @@ namespace OptGen.Generator
                 Token minus = Current;
                 _position++;
                 Ast operand = Unary();
-                return new Ast(AstKind.Negate, minus.Start, End(operand) - minus.Start, "-", args: new[] { operand })
+                return new Ast(AstKind.Negate, minus.Start, PreviousEnd - minus.Start, "-", args: new[] { operand })
                 {
                     OperatorStart = minus.Start,
                 };
@@ -394,7 +396,11 @@ namespace OptGen.Generator
 
         private bool IsOperator(string text) => Current.Kind == TokenKind.Operator && Current.Text == text;
 
-        private static int End(Ast node) => node.Start + node.Length;
+        /// <summary>
+        /// Where the last token read ends: an operation's span runs to it, so that it covers the parentheses around
+        /// its operands (<c>(a) * b</c>, not <c>a) * b</c>), which a parenthesized operand's own span leaves out.
+        /// </summary>
+        private int PreviousEnd => _tokens[_position - 1].Start + _tokens[_position - 1].Length;
 
         private static int Precedence(string op) => op switch
         {

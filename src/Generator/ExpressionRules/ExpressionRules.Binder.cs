@@ -70,12 +70,18 @@ namespace OptGen.Generator
                     if (problem is not null)
                     {
                         Report(DiagnosticDescriptors.InvalidDeclaration, start, target.Length, target, problem + " (declaring a local)");
+                        Reject(_scope, target);
                         return null;
                     }
 
                     _scope.Declared.Add(target);
                     _scope.Locals.Add(target);
                     return new ElementStatement(target, Expr.Constant(0), true, string.Empty);
+                }
+
+                if (_scope.Rejected.Contains(target))
+                {
+                    return null; // its declaration is already reported
                 }
 
                 string? readOnly = target switch
@@ -114,6 +120,11 @@ namespace OptGen.Generator
                     Report(DiagnosticDescriptors.ExpressionTooComplex, atOperator ? node.OperatorStart : node.Start, atOperator ? node.OperatorLength : node.Length, What,
                         $"it expands to more than {MaximumSize} operations (lerp repeats its first argument)");
                     throw new BindException();
+                }
+
+                if (node.Kind is AstKind.Binary or AstKind.Call or AstKind.Negate && !bound.IsCondition)
+                {
+                    RequireFiniteConstant(node, bound.Expr);
                 }
 
                 return bound;
@@ -277,6 +288,20 @@ namespace OptGen.Generator
             }
 
             /// <summary>
+            /// A part made of numbers alone must have a finite value: <c>sqrt(0 - 1)</c>, <c>log(0)</c>,
+            /// <c>exp(1000)</c> and <c>1e200 * 1e200</c> would be NaN or ∞ on every step. Reported at the smallest such part.
+            /// </summary>
+            private void RequireFiniteConstant(Ast node, Expr value)
+            {
+                if (Fold(value) is double folded && (double.IsNaN(folded) || double.IsInfinity(folded)))
+                {
+                    Report(DiagnosticDescriptors.NotFloat32, node.Start, node.Length, $"'{_text.Value!.Substring(node.Start, node.Length)}' in {What}", Parser.Format(folded),
+                        double.IsNaN(folded) ? "NaN" : folded > 0 ? "∞" : "−∞");
+                    throw new BindException();
+                }
+            }
+
+            /// <summary>
             /// A number in an [Update] statement is a float32 in the kernel: it must be finite there, and not a
             /// nonzero value that rounds to 0.
             /// </summary>
@@ -332,6 +357,11 @@ namespace OptGen.Generator
             private Expr Resolve(Ast node)
             {
                 string name = node.Text;
+                if (_scope.Rejected.Contains(name))
+                {
+                    throw new BindException(); // its declaration is already reported
+                }
+
                 if (name == "t")
                 {
                     return Expr.Step();

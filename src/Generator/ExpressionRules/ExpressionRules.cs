@@ -45,10 +45,15 @@ namespace OptGen.Generator
             "p", "g", "t", "let", "step", "hyperparameters", "gradientScale", "kernel", "Invoke", "Step", "Step128", "Step256", "Step512",
             "StateCount", "BytesRead", "BytesWritten", "parameters", "gradients", "state", "stride", "i",
             "RandomKey", "ElementOffset", // the fields (and CreateKernel's parameter) of a kernel that calls randn()
+            "TParameter", "TGradient", "TState", // the Step methods' type parameters, which a state's local there would hide
+            "index", // the GPU kernel's thread index, beside a parameter per state
         };
 
         /// <summary>Whether the class declares its rule with expression attributes.</summary>
         public static bool IsExpressionRule(INamedTypeSymbol type) => type.GetAttributes().Any(a => KindOf(a) is not null);
+
+        /// <summary>Whether the attribute may appear any number of times: every expression attribute ([Update], [State], …) may.</summary>
+        public static bool IsRepeatable(AttributeData attribute) => KindOf(attribute) is not null;
 
         private static string? KindOf(AttributeData attribute)
         {
@@ -332,19 +337,32 @@ namespace OptGen.Generator
             }
 
             diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InvalidDeclaration, name.Location(), name.Value ?? string.Empty, $"{problem} (declaring a {what})"));
+            Reject(scope, name.Value);
             return false;
+        }
+
+        /// <summary>
+        /// Remembers a name whose declaration was refused (and reported), so that its uses are not reported again
+        /// as undeclared; p, g and t keep their meaning, and a name declared before keeps that declaration.
+        /// </summary>
+        private static void Reject(Scope scope, string? name)
+        {
+            if (name is { Length: > 0 } && name is not ("p" or "g" or "t") && !scope.Declared.Contains(name))
+            {
+                scope.Rejected.Add(name);
+            }
         }
 
         private static string? NameProblem(Scope scope, string? name)
         {
             if (name is null || name.Length == 0)
             {
-                return "is not a name: give a constant string of letters and digits";
+                return "is not a name: give a constant string of ASCII letters and digits";
             }
 
             if (!IsLetter(name[0]) || name.Any(c => !IsLetter(c) && !(c >= '0' && c <= '9')))
             {
-                return "is not a valid name: a letter followed by letters and digits";
+                return "is not a valid name: an ASCII letter (a-z, A-Z) followed by ASCII letters and digits";
             }
 
             if (SyntaxFacts.GetKeywordKind(name) != SyntaxKind.None || SyntaxFacts.GetContextualKeywordKind(name) != SyntaxKind.None)
@@ -376,19 +394,7 @@ namespace OptGen.Generator
         private static Location? SyntaxLocation(AttributeData attribute) =>
             attribute.ApplicationSyntaxReference?.GetSyntax() is AttributeSyntax syntax ? syntax.GetLocation() : null;
 
-        private static AttributeArgumentSyntax? Positional(AttributeData attribute, int position)
-        {
-            if (attribute.ApplicationSyntaxReference?.GetSyntax() is AttributeSyntax syntax && syntax.ArgumentList is { } list)
-            {
-                var positional = list.Arguments.Where(a => a.NameEquals is null).ToList();
-                if (position < positional.Count)
-                {
-                    return positional[position];
-                }
-            }
-
-            return null;
-        }
+        private static AttributeArgumentSyntax? Positional(AttributeData attribute, int position) => Parser.ConstructorArgument(attribute, position);
 
         private static Location? PositionalLocation(AttributeData attribute, int position) =>
             Positional(attribute, position)?.GetLocation() ?? SyntaxLocation(attribute);
@@ -402,6 +408,9 @@ namespace OptGen.Generator
         private sealed class Scope
         {
             public HashSet<string> Declared { get; } = new(StringComparer.OrdinalIgnoreCase);
+
+            /// <summary>Names whose declaration was refused and reported: their uses are skipped without another diagnostic.</summary>
+            public HashSet<string> Rejected { get; } = new(StringComparer.Ordinal);
 
             public HashSet<string> Hyperparameters { get; } = new(StringComparer.Ordinal);
 

@@ -313,7 +313,10 @@ public abstract partial class Optimizer
         // The file is intact: judge what it holds.
         if (!sameRule)
         {
-            throw new CheckpointException(CheckpointError.WrongRule, "rule", $"The checkpoint was saved by rule '{name}' ({ruleId}); this optimizer is '{Descriptor.Name}' ({Descriptor.RuleId}).");
+            string hint = name != Descriptor.Name && ruleId == Descriptor.RuleId
+                ? " The update rules are the same, but a checkpoint also names its rule: give both classes the same [Optimizer(Name = ...)] to share checkpoints."
+                : string.Empty;
+            throw new CheckpointException(CheckpointError.WrongRule, "rule", $"The checkpoint was saved by rule '{name}' ({ruleId}); this optimizer is '{Descriptor.Name}' ({Descriptor.RuleId}).{hint}");
         }
 
         if (!sameShape)
@@ -338,7 +341,7 @@ public abstract partial class Optimizer
                 HyperparameterDescriptor h = Descriptor.Hyperparameters[i];
                 if (!h.Accepts(values[k][i]))
                 {
-                    throw new CheckpointException(CheckpointError.Corrupted, h.Name, $"The checkpoint's {h.Name} of group {k}, {values[k][i]:R}, is out of range: {h.Name} ({h.Symbol}) must be {h.RangeText}.");
+                    throw new CheckpointException(CheckpointError.Corrupted, h.Name, $"The checkpoint's {h.Name} of group {k}, {values[k][i]:R}, is out of range: {h.Label} must be {h.RangeText}.");
                 }
             }
         }

@@ -136,6 +136,7 @@ public abstract class Schedule
     /// <paramref name="maximum"/> over the first <paramref name="warmupFraction"/> of <paramref name="totalSteps"/>, then
     /// down to max/(<paramref name="divFactor"/>·<paramref name="finalDivFactor"/>) at the last step.
     /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">A factor is not finite and &gt; 0, or as the other overload says.</exception>
     public static Schedule OneCycle(double maximum, long totalSteps, double warmupFraction = 0.3, double divFactor = 25, double finalDivFactor = 1e4, AnnealStrategy anneal = AnnealStrategy.Cosine)
     {
         RequirePositive(divFactor, nameof(divFactor));
@@ -149,10 +150,15 @@ public abstract class Schedule
     /// ⌊fraction·total⌋ − 1 → <paramref name="end"/> at step total − 1. For momentum, as OneCycleLR cycles it, use
     /// start = end = the high value and peak = the low value.
     /// </summary>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="totalSteps"/> is below 2 or the warm-up phase would be empty or the whole cycle.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="totalSteps"/> is below 2, the warm-up phase would be empty or the whole cycle, or <paramref name="anneal"/> is not a defined <see cref="AnnealStrategy"/>.</exception>
     public static Schedule OneCycle(double start, double peak, double end, long totalSteps, double warmupFraction, AnnealStrategy anneal = AnnealStrategy.Cosine)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(totalSteps, 2);
+        if (!Enum.IsDefined(anneal))
+        {
+            throw new ArgumentOutOfRangeException(nameof(anneal), anneal, "anneal must be AnnealStrategy.Cosine or AnnealStrategy.Linear.");
+        }
+
         RequireInRange(warmupFraction, 0, 1, nameof(warmupFraction));
         double peakStep = (warmupFraction * totalSteps) - 1;
         double lastStep = totalSteps - 1;
