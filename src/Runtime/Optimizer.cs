@@ -141,10 +141,7 @@ public abstract partial class Optimizer
     protected void SetHyperparameter(int index, double value)
     {
         HyperparameterDescriptor descriptor = Descriptor.Hyperparameters[index];
-        if (!descriptor.Accepts(value))
-        {
-            throw new ArgumentOutOfRangeException(descriptor.Name, value, $"{descriptor.Name} ({descriptor.Symbol}) must be {descriptor.RangeText}.");
-        }
+        descriptor.ThrowIfRejected(value);
 
         // A step works on its own copy and, with a schedule, writes the copy back when it commits: a value set meanwhile
         // would be lost, so a set while another call holds the optimizer is refused like every other concurrent call.

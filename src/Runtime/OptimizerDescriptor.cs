@@ -24,6 +24,16 @@ public sealed record HyperparameterDescriptor(string Name, string Symbol, double
     /// expression rule's hyperparameters), rather than "Beta1 (Beta1)".
     /// </summary>
     internal string Label => Symbol == Name ? Name : $"{Name} ({Symbol})";
+
+    /// <summary>Throws the setters' error when <paramref name="value"/> is not accepted.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is out of range; named after the hyperparameter.</exception>
+    internal void ThrowIfRejected(double value)
+    {
+        if (!Accepts(value))
+        {
+            throw new ArgumentOutOfRangeException(Name, value, $"{Label} must be {RangeText}.");
+        }
+    }
 }
 
 /// <summary>One per-element state buffer of a rule.</summary>

@@ -82,7 +82,7 @@ public sealed class OutsideReviewTests
         Assert.DoesNotContain("(Beta1)", e.Message, StringComparison.Ordinal);
     }
 
-    [Fact(Skip = "Optimizer.cs / Training/Optimizer.Training.cs (wt/engine): the setters still format \"{Name} ({Symbol})\"; use HyperparameterDescriptor.Label there, then remove Skip.")]
+    [Fact]
     public void ExpressionRuleHyperparameterIsNamedOnceInASetterError()
     {
         var lion = new Lion(new ParameterLayout([2], [3]));
@@ -377,7 +377,6 @@ public sealed class OutsideReviewTests
 /// </summary>
 public sealed class OutsideReviewPerStepScalarTests
 {
-    private const string EngineBug = "Step engine (issue 15, wt/engine): a per-step scalar that is not finite in float32 is not refused; every parameter becomes ±∞/NaN. Remove Skip when the engine checks them.";
 
     private static void AssertRefusedBeforeWriting(Optimizer optimizer, int length)
     {
@@ -390,12 +389,12 @@ public sealed class OutsideReviewPerStepScalarTests
         Assert.Equal(0, optimizer.StepCount);
     }
 
-    [Fact(Skip = EngineBug)]
+    [Fact]
     public void DecoupledDecayFactorThatOverflowsIsRefused() =>
         // 1 − η·λ = 1 − 3e38·3e38 is finite in double, −∞ in float32: p·(1 − ηλ) made every parameter −∞.
         AssertRefusedBeforeWriting(new AdamW(8) { LearningRate = 3e38, WeightDecay = 3e38 }, 8);
 
-    [Fact(Skip = EngineBug)]
+    [Fact]
     public void ExpressionStepScalarThatIsInfiniteAtTheFirstStepIsRefused() =>
         // k = t − 1 is 0 at t = 1, so the hoisted 1/k is ∞.
         AssertRefusedBeforeWriting(new DivideByStepMinusOne(8), 8);

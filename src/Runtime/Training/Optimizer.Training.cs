@@ -163,10 +163,7 @@ public abstract partial class Optimizer
     {
         int index = IndexOf(hyperparameter);
         HyperparameterDescriptor descriptor = Descriptor.Hyperparameters[index];
-        if (!descriptor.Accepts(value))
-        {
-            throw new ArgumentOutOfRangeException(descriptor.Name, value, $"{descriptor.Name} ({descriptor.Symbol}) must be {descriptor.RangeText}.");
-        }
+        descriptor.ThrowIfRejected(value);
 
         using StepGuard guard = EnterGuard("Setting a group's hyperparameter");
         _groupHyperparameters[group][index] = value;
