@@ -90,6 +90,10 @@ public sealed class ShardedOptimizer<TOptimizer>
     /// <summary>The bytes of optimizer state this process holds (its shard only).</summary>
     public long StateBytes => Local.StateBytes;
 
+    /// <summary>The bytes of optimizer state one process would hold for the whole <see cref="Layout"/> (for comparison).</summary>
+    public long UnshardedStateBytes =>
+        (long)Local.Descriptor.States.Count * Layout.StateLength * (Local.StatePrecision == StatePrecision.Float32 ? sizeof(float) : sizeof(ushort));
+
     /// <summary>
     /// One data-parallel step (a collective). <paramref name="gradients"/> are this process's gradients of the whole
     /// arena; the rule sees their average over the processes. <paramref name="parameters"/> must be the same on

@@ -4,6 +4,7 @@ using System.Runtime.CompilerServices;
 using OptGen.Engine;
 
 [assembly: InternalsVisibleTo("OptGen.Distributed")]
+[assembly: InternalsVisibleTo("OptGen.Distributed.Tests")]
 
 namespace OptGen
 {

@@ -1,0 +1,100 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Threading.Tasks;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace OptGen.Distributed.Tests;
+
+/// <summary>
+/// The scenarios under real Open MPI: <c>mpirun --oversubscribe --allow-run-as-root -np R dotnet
+/// OptGen.Distributed.Tests.dll &lt;scenario&gt;</c> (this assembly's <see cref="Program.Main"/>), each run killed after
+/// a timeout so a hang fails the test instead of blocking CI.
+/// </summary>
+public class MpiTests(ITestOutputHelper output)
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(90);
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(4)]
+    public void ShardedTrainingUnderMpirunMatchesOneProcess(int ranks)
+    {
+        Dictionary<string, string>[] facts = Launch(ranks, "train");
+        Checks.Train(facts, ranks);
+        output.WriteLine($"R={ranks}: state bytes per rank {string.Join(", ", facts.Select(f => f["state_bytes"]))} of {facts[0]["single_state_bytes"]} on one process; max relative {facts.Max(f => double.Parse(f["max_relative"], CultureInfo.InvariantCulture))}");
+    }
+
+    [Fact]
+    public void ThreeRanksGiveTheSameParametersOnEveryRerun()
+    {
+        string first = Launch(3, "train")[0]["parameters"];
+        string second = Launch(3, "train")[0]["parameters"];
+        Assert.Equal(first, second);
+    }
+
+    [Theory]
+    [InlineData("mismatch-layout")]
+    [InlineData("mismatch-rule")]
+    public void MismatchesAreReportedOnEveryRank(string scenario)
+    {
+        Dictionary<string, string>[] facts = Launch(2, scenario);
+        Assert.All(facts, f => Assert.Equal("detected", f["mismatch"]));
+    }
+
+    /// <summary>Runs <paramref name="scenario"/> on <paramref name="ranks"/> processes and returns each rank's facts.</summary>
+    private Dictionary<string, string>[] Launch(int ranks, string scenario)
+    {
+        string worker = typeof(Program).Assembly.Location;
+        string directory = Directory.CreateTempSubdirectory("optgen-mpi-").FullName;
+        var start = new ProcessStartInfo("mpirun")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (string argument in new[]
+        {
+            "--oversubscribe", "--allow-run-as-root", "-np", ranks.ToString(CultureInfo.InvariantCulture),
+            // Shared memory between the processes of this machine, without the kernel's cross-memory attach (often
+            // not permitted in containers).
+            "--mca", "btl", "self,vader", "--mca", "btl_vader_single_copy_mechanism", "none",
+            "dotnet", worker, scenario, directory,
+        })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        start.Environment["TERM"] = "dumb";
+        using var process = Process.Start(start) ?? throw new InvalidOperationException("mpirun did not start.");
+        Task<string> stdout = process.StandardOutput.ReadToEndAsync();
+        Task<string> stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(Timeout))
+        {
+            process.Kill(entireProcessTree: true);
+            process.WaitForExit();
+            Assert.Fail($"mpirun -np {ranks} {scenario} did not finish in {Timeout.TotalSeconds} s.\n{stdout.Result}\n{stderr.Result}");
+        }
+
+        string text = stdout.Result;
+        output.WriteLine(text);
+        Assert.True(process.ExitCode == 0, $"mpirun -np {ranks} {scenario} exited with {process.ExitCode}.\n{text}\n{stderr.Result}");
+
+        var facts = new Dictionary<string, string>[ranks];
+        for (int r = 0; r < ranks; r++)
+        {
+            string file = Path.Combine(directory, $"rank{r}.txt");
+            Assert.True(File.Exists(file), $"rank {r} wrote no facts.\n{text}\n{stderr.Result}");
+            facts[r] = File.ReadAllLines(file).Select(line => line.Split('=', 2)).ToDictionary(kv => kv[0], kv => kv[1]);
+        }
+
+        Directory.Delete(directory, recursive: true);
+        Assert.All(facts, f => Assert.NotEmpty(f));
+        return facts;
+    }
+}
