@@ -12,7 +12,9 @@ namespace OptGen.Distributed;
 /// <remarks>
 /// <para>One per process: <see cref="Initialize"/> calls <c>MPI_Init</c> (once), <see cref="Dispose"/> calls
 /// <c>MPI_Finalize</c>. MPI's default error handler (<c>MPI_ERRORS_ARE_FATAL</c>) stays in place: a failed
-/// collective, or a process that dies mid-job, makes <c>mpirun</c> abort every process of the job.</para>
+/// collective, or a process that dies mid-job, makes <c>mpirun</c> abort every process of the job, and an unhandled
+/// .NET exception on any rank calls <c>MPI_Abort</c> (an <see cref="AppDomain.UnhandledException"/> handler), which ends
+/// every process of the job.</para>
 /// <para>Collectives are not thread-safe (MPI is initialized with <c>MPI_THREAD_SINGLE</c> semantics): call them
 /// from one thread.</para>
 /// </remarks>
@@ -72,7 +74,12 @@ public sealed unsafe class MpiCommunicator : ICommunicator, IDisposable
             Check(api.Init(null, null), "MPI_Init");
         }
 
-        return s_instance = new MpiCommunicator(api);
+        s_instance = new MpiCommunicator(api);
+
+        // An unhandled exception on one rank must end the job: left alone, the failing .NET process was seen not to
+        // exit (Open MPI 4.1, Debian 12) while the other ranks spun in their next collective.
+        AppDomain.CurrentDomain.UnhandledException += AbortOnUnhandledException;
+        return s_instance;
     }
 
     /// <inheritdoc/>
@@ -170,6 +177,16 @@ public sealed unsafe class MpiCommunicator : ICommunicator, IDisposable
 
         _disposed = true;
         Check(_api.Finalize(), "MPI_Finalize");
+    }
+
+    private static void AbortOnUnhandledException(object sender, UnhandledExceptionEventArgs e)
+    {
+        if (s_instance is { _disposed: false } communicator)
+        {
+            Console.Error.WriteLine($"Rank {communicator.Rank}: unhandled exception; aborting the MPI job (MPI_Abort).{Environment.NewLine}{e.ExceptionObject}");
+            Console.Error.Flush();
+            communicator.Abort(1);
+        }
     }
 
     private static void* InPlace => (void*)1; // MPI_IN_PLACE in Open MPI's mpi.h

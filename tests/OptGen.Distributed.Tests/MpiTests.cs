@@ -47,11 +47,41 @@ public class MpiTests(ITestOutputHelper output)
         Assert.All(facts, f => Assert.Equal("detected", f["mismatch"]));
     }
 
+    [Fact]
+    public void ARankThatDiesEndsTheWholeJobInsteadOfHangingTheOthers()
+    {
+        // The other ranks wait in the step's reduce-scatter; the failing rank's unhandled exception calls MPI_Abort
+        // (MpiCommunicator's handler), which ends every process, so the run ends (non-zero) before the timeout.
+        (int exitCode, string text) = Run(3, "die", Path.GetTempPath());
+        Assert.NotEqual(0, exitCode);
+        Assert.Contains("Rank 2: unhandled exception; aborting the MPI job", text, StringComparison.Ordinal);
+        output.WriteLine(text);
+    }
+
     /// <summary>Runs <paramref name="scenario"/> on <paramref name="ranks"/> processes and returns each rank's facts.</summary>
     private Dictionary<string, string>[] Launch(int ranks, string scenario)
     {
-        string worker = typeof(Program).Assembly.Location;
         string directory = Directory.CreateTempSubdirectory("optgen-mpi-").FullName;
+        (int exitCode, string text) = Run(ranks, scenario, directory);
+        Assert.True(exitCode == 0, $"mpirun -np {ranks} {scenario} exited with {exitCode}.\n{text}");
+
+        var facts = new Dictionary<string, string>[ranks];
+        for (int r = 0; r < ranks; r++)
+        {
+            string file = Path.Combine(directory, $"rank{r}.txt");
+            Assert.True(File.Exists(file), $"rank {r} wrote no facts.\n{text}");
+            facts[r] = File.ReadAllLines(file).Select(line => line.Split('=', 2)).ToDictionary(kv => kv[0], kv => kv[1]);
+        }
+
+        Directory.Delete(directory, recursive: true);
+        Assert.All(facts, f => Assert.NotEmpty(f));
+        return facts;
+    }
+
+    /// <summary>Starts mpirun on this assembly's worker; kills it and fails after <see cref="Timeout"/>.</summary>
+    private static (int ExitCode, string Output) Run(int ranks, string scenario, string directory)
+    {
+        string worker = typeof(Program).Assembly.Location;
         var start = new ProcessStartInfo("mpirun")
         {
             RedirectStandardOutput = true,
@@ -81,20 +111,6 @@ public class MpiTests(ITestOutputHelper output)
             Assert.Fail($"mpirun -np {ranks} {scenario} did not finish in {Timeout.TotalSeconds} s.\n{stdout.Result}\n{stderr.Result}");
         }
 
-        string text = stdout.Result;
-        output.WriteLine(text);
-        Assert.True(process.ExitCode == 0, $"mpirun -np {ranks} {scenario} exited with {process.ExitCode}.\n{text}\n{stderr.Result}");
-
-        var facts = new Dictionary<string, string>[ranks];
-        for (int r = 0; r < ranks; r++)
-        {
-            string file = Path.Combine(directory, $"rank{r}.txt");
-            Assert.True(File.Exists(file), $"rank {r} wrote no facts.\n{text}\n{stderr.Result}");
-            facts[r] = File.ReadAllLines(file).Select(line => line.Split('=', 2)).ToDictionary(kv => kv[0], kv => kv[1]);
-        }
-
-        Directory.Delete(directory, recursive: true);
-        Assert.All(facts, f => Assert.NotEmpty(f));
-        return facts;
+        return (process.ExitCode, stdout.Result + stderr.Result);
     }
 }

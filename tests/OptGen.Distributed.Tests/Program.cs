@@ -12,7 +12,7 @@ namespace OptGen.Distributed.Tests;
 /// </summary>
 public static class Program
 {
-    /// <summary>Runs scenario <c>args[0]</c> ("train", "mismatch-layout", "mismatch-rule") on this rank and writes its facts, "key=value" lines, to <c>args[1]</c>/rank&lt;r&gt;.txt.</summary>
+    /// <summary>Runs scenario <c>args[0]</c> ("train", "mismatch-layout", "mismatch-rule", or "bench": not a test, 64M elements) on this rank and writes its facts, "key=value" lines, to <c>args[1]</c>/rank&lt;r&gt;.txt.</summary>
     public static int Main(string[] args)
     {
         string scenario = args[0];
@@ -22,6 +22,8 @@ public static class Program
             "train" => Scenario.Run(communicator),
             "mismatch-layout" => Scenario.RunMismatch(communicator, "layout"),
             "mismatch-rule" => Scenario.RunMismatch(communicator, "rule"),
+            "bench" => Scenario.Bench(communicator, 64 << 20, 10),
+            "die" => Scenario.Die(communicator),
             _ => throw new ArgumentException($"Unknown scenario '{scenario}'.", nameof(args)),
         };
 

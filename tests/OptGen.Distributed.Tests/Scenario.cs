@@ -154,6 +154,70 @@ internal static class Scenario
         }
     }
 
+    /// <summary>
+    /// Not a test: the step time of a sharded Adam over one tensor of <paramref name="length"/> elements (median of
+    /// <paramref name="steps"/> steps after a warm-up), for BENCHMARKS.md and docs/distributed.md.
+    /// </summary>
+    internal static Dictionary<string, string> Bench(ICommunicator communicator, int length, int steps)
+    {
+        var sharded = new ShardedOptimizer<Adam>(communicator, ParameterLayout.Single(length), l => new Adam(l));
+        var parameters = new float[length];
+        var gradients = new float[length];
+        Gradient(communicator.Rank, 1, gradients);
+        sharded.Step(parameters, gradients);
+        var times = new double[steps];
+        for (int k = 0; k < steps; k++)
+        {
+            communicator.Barrier();
+            long start = System.Diagnostics.Stopwatch.GetTimestamp();
+            sharded.Step(parameters, gradients);
+            times[k] = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        }
+
+        // The two collectives alone, on the same buffers.
+        int[] counts = [.. sharded.ShardLengths];
+        var shard = new float[sharded.ShardLength];
+        var scatter = new double[steps];
+        var gather = new double[steps];
+        for (int k = 0; k < steps; k++)
+        {
+            communicator.Barrier();
+            long start = System.Diagnostics.Stopwatch.GetTimestamp();
+            communicator.ReduceScatterSum(gradients, shard, counts);
+            scatter[k] = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            communicator.Barrier();
+            start = System.Diagnostics.Stopwatch.GetTimestamp();
+            communicator.AllGather(parameters, counts);
+            gather[k] = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        }
+
+        Array.Sort(times);
+        Array.Sort(scatter);
+        Array.Sort(gather);
+        return new Dictionary<string, string>
+        {
+            ["median_ms"] = times[steps / 2].ToString("F1", CultureInfo.InvariantCulture),
+            ["reduce_scatter_ms"] = scatter[steps / 2].ToString("F1", CultureInfo.InvariantCulture),
+            ["allgather_ms"] = gather[steps / 2].ToString("F1", CultureInfo.InvariantCulture),
+            ["state_bytes"] = sharded.StateBytes.ToString(CultureInfo.InvariantCulture),
+        };
+    }
+
+    /// <summary>The last rank fails with an unhandled exception while the others enter a step's collectives.</summary>
+    internal static Dictionary<string, string> Die(ICommunicator communicator)
+    {
+        var sharded = new ShardedOptimizer<Adam>(communicator, Model(), Create);
+        if (communicator.Rank == communicator.Size - 1)
+        {
+            throw new InvalidOperationException("This rank fails on purpose before its step.");
+        }
+
+        var parameters = new float[Model().TotalLength];
+        var gradients = new float[parameters.Length];
+        sharded.Step(parameters, gradients);
+        return new Dictionary<string, string> { ["stepped"] = "true" };
+    }
+
     internal static string Fingerprint(ReadOnlySpan<float> values)
     {
         ulong hash = 14695981039346656037UL;
