@@ -27,6 +27,9 @@ public class MpiTests(ITestOutputHelper output)
     {
         Dictionary<string, string>[] facts = Launch(ranks, "train");
         Checks.Train(facts, ranks);
+
+        // Steps 2–50 allocate nothing on the managed heap (the in-process double allocates; MPI does not).
+        Assert.All(facts, f => Assert.Equal("0", f["allocated_bytes"]));
         output.WriteLine($"R={ranks}: state bytes per rank {string.Join(", ", facts.Select(f => f["state_bytes"]))} of {facts[0]["single_state_bytes"]} on one process; max relative {facts.Max(f => double.Parse(f["max_relative"], CultureInfo.InvariantCulture))}");
     }
 

@@ -67,10 +67,16 @@ internal static class Scenario
         var sum = new float[n];
         var other = new float[n];
         var averaged = new StepOptions { GradientScale = 1.0 / ranks };
+        long allocated = 0;
         for (int step = 1; step <= Steps; step++)
         {
             Gradient(communicator.Rank, step, mine);
+            long heap = GC.GetAllocatedBytesForCurrentThread();
             sharded.Step(parameters, mine, null);
+            if (step > 1)
+            {
+                allocated += GC.GetAllocatedBytesForCurrentThread() - heap;
+            }
 
             // The reference: every rank's gradient summed in rank order in float32, the 1/R in the kernel's factor.
             Array.Clear(sum);
@@ -101,6 +107,7 @@ internal static class Scenario
             maxMagnitude = Math.Max(maxMagnitude, Math.Abs((double)reference[i]));
         }
 
+        facts["allocated_bytes"] = allocated.ToString(CultureInfo.InvariantCulture);
         facts["bitwise_mismatches"] = mismatches.ToString(CultureInfo.InvariantCulture);
         facts["max_relative"] = (maxDifference / maxMagnitude).ToString("R", CultureInfo.InvariantCulture);
         facts["parameters"] = Fingerprint(parameters);
