@@ -124,6 +124,7 @@ internal static class Checks
         Assert.All(facts, f => Assert.True(double.Parse(f["max_relative"], CultureInfo.InvariantCulture) <= 1e-6, f["max_relative"]));
         Assert.NotEqual(BitConverter.DoubleToInt64Bits(1.0).ToString("x16", CultureInfo.InvariantCulture), facts[0]["clip_factor"]);
         Assert.All(facts, f => Assert.Equal("skipped=True nonfinite=True unchanged=True", f["skip"]));
+        Assert.All(facts, f => Assert.Equal("True", f["restart_same"]));
 
         // State per rank ≈ 1/R of one process's: at most one 16-element pad per tensor and state plane more.
         long single = long.Parse(facts[0]["single_state_bytes"], CultureInfo.InvariantCulture);

@@ -115,9 +115,19 @@ internal static class Scenario
         facts["single_state_bytes"] = sharded.UnshardedStateBytes.ToString(CultureInfo.InvariantCulture);
         facts["shard"] = $"{sharded.ShardStart}+{sharded.ShardLength}";
 
+        // Restart with the same R: each rank's shard optimizer through its own checkpoint into a fresh one.
+        using var checkpoint = new System.IO.MemoryStream();
+        sharded.Local.SaveCheckpoint(checkpoint);
+        checkpoint.Position = 0;
+        var restarted = new ShardedOptimizer<Adam>(communicator, layout, Create);
+        restarted.Local.LoadCheckpoint(checkpoint);
+        float[] restartedParameters = (float[])parameters.Clone();
+
         // Clipping: every rank must see the same global norm and clip factor (bit for bit).
         Gradient(communicator.Rank, 1000, mine);
         StepResult clipped = sharded.Step(parameters, mine, new StepOptions { MaxGradientNorm = 0.5 });
+        restarted.Step(restartedParameters, mine, new StepOptions { MaxGradientNorm = 0.5 });
+        facts["restart_same"] = (Fingerprint(restartedParameters) == Fingerprint(parameters)).ToString();
         facts["clip_factor"] = BitConverter.DoubleToInt64Bits(clipped.ClipFactor).ToString("x16", CultureInfo.InvariantCulture);
         facts["clip_norm"] = clipped.GradientNorm.ToString("R", CultureInfo.InvariantCulture);
         facts["clip_parameters"] = Fingerprint(parameters);
