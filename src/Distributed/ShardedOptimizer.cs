@@ -22,10 +22,11 @@ namespace OptGen.Distributed;
 /// <para>Every member that communicates is a collective: every process calls it in the same order with matching
 /// arguments. See docs/distributed.md.</para>
 /// </remarks>
-public sealed class ShardedOptimizer<TOptimizer>
+public sealed partial class ShardedOptimizer<TOptimizer>
     where TOptimizer : Optimizer
 {
     private readonly ICommunicator _communicator;
+    private readonly Func<ParameterLayout, TOptimizer> _create;
     private readonly int[] _cuts;
     private readonly int[] _counts;
     private readonly float[] _shardGradients;
@@ -49,6 +50,7 @@ public sealed class ShardedOptimizer<TOptimizer>
         ArgumentNullException.ThrowIfNull(layout);
         ArgumentNullException.ThrowIfNull(create);
         _communicator = communicator;
+        _create = create;
         Layout = layout;
         _cuts = ShardLayout.Cuts(layout, communicator.Size);
         _counts = new int[communicator.Size];

@@ -24,6 +24,35 @@ namespace OptGen
         /// <summary>The bytes the per-element state occupies (every plane, without alignment padding).</summary>
         internal long StateBytes => (long)_state.Count * _state.Length * _state.ElementSize;
 
+        /// <summary>
+        /// Takes <paramref name="source"/>'s step count and every group's hyperparameters and carried host scalars
+        /// (the same rule over a layout with the same groups: another shard of the same model). Cannot fail.
+        /// </summary>
+        internal void CopyScalarsFrom(Optimizer source)
+        {
+            for (int k = 0; k < _groupHyperparameters.Length; k++)
+            {
+                source._groupHyperparameters[k].CopyTo(_groupHyperparameters[k], 0);
+                source._groupHostState[k].CopyTo(_groupHostState[k], 0);
+            }
+
+            StepCount = source.StepCount;
+        }
+
+        /// <summary>
+        /// Copies <paramref name="count"/> state elements of tensor <paramref name="tensor"/> in every plane, from
+        /// <paramref name="sourceStart"/> of <paramref name="source"/>'s copy of the tensor to
+        /// <paramref name="targetStart"/> of this one's (both float32 state; the ranges were checked by the caller).
+        /// </summary>
+        internal void CopyStateFrom(Optimizer source, int tensor, int sourceStart, int targetStart, int count)
+        {
+            for (int i = 0; i < _state.Count; i++)
+            {
+                source._state.Plane(i).Slice(source.Layout.StateOffsetOf(tensor) + sourceStart, count)
+                    .CopyTo(_state.Plane(i).Slice(Layout.StateOffsetOf(tensor) + targetStart, count));
+            }
+        }
+
         private double ReduceSumOfSquares(double partial) =>
             SumOfSquaresReducer is { } reducer ? reducer.Sum(partial) : partial;
     }
