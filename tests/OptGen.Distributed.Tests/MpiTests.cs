@@ -51,6 +51,19 @@ public class MpiTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void TheTrainingSampleTrainsDataParallelOnTwoRanksLikeOneProcess()
+    {
+        // The single-process sample loop (Trainer.Run, plain optimizer, whole batch on one process) is the reference.
+        double reference = OptGen.Samples.Training.Trainer.Run(OptGen.Samples.Training.Trainer.Problems()[0], OptGen.Samples.Training.Trainer.Choices[0], 200, seed: 42).FinalLoss;
+        Dictionary<string, string>[] facts = Launch(2, "mlp");
+        Assert.All(facts, f => Assert.Equal(facts[0]["loss"], f["loss"]));
+        double loss = double.Parse(facts[0]["loss"], CultureInfo.InvariantCulture);
+        Assert.True(Math.Abs(loss - reference) <= 1e-4 * reference, $"2 ranks: {loss:R}, one process: {reference:R}");
+        Assert.All(facts, f => Assert.True(2 * long.Parse(f["state_bytes"], CultureInfo.InvariantCulture) <= long.Parse(f["single_state_bytes"], CultureInfo.InvariantCulture) + 256));
+        output.WriteLine($"spirals/Adam 200 steps: 2 ranks {loss:R}, one process {reference:R}");
+    }
+
+    [Fact]
     public void ARankThatDiesEndsTheWholeJobInsteadOfHangingTheOthers()
     {
         // The other ranks wait in the step's reduce-scatter; the failing rank's unhandled exception calls MPI_Abort

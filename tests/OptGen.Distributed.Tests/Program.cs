@@ -24,6 +24,7 @@ public static class Program
             "mismatch-rule" => Scenario.RunMismatch(communicator, "rule"),
             "bench" => Scenario.Bench(communicator, 64 << 20, 10),
             "die" => Scenario.Die(communicator),
+            "mlp" => Scenario.Mlp(communicator),
             _ => throw new ArgumentException($"Unknown scenario '{scenario}'.", nameof(args)),
         };
 

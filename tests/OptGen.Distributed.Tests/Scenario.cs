@@ -235,6 +235,20 @@ internal static class Scenario
         return new Dictionary<string, string> { ["stepped"] = "true" };
     }
 
+    /// <summary>The training sample's data-parallel loop: spirals, Adam, 200 steps.</summary>
+    internal static Dictionary<string, string> Mlp(ICommunicator communicator)
+    {
+        OptGen.Samples.Training.Problem spirals = OptGen.Samples.Training.Trainer.Problems()[0];
+        OptGen.Samples.Training.OptimizerChoice adam = OptGen.Samples.Training.Trainer.Choices[0];
+        (double loss, long bytes, long unsharded) = OptGen.Samples.Training.DataParallel.Run(communicator, spirals, adam, 200, seed: 42);
+        return new Dictionary<string, string>
+        {
+            ["loss"] = loss.ToString("R", CultureInfo.InvariantCulture),
+            ["state_bytes"] = bytes.ToString(CultureInfo.InvariantCulture),
+            ["single_state_bytes"] = unsharded.ToString(CultureInfo.InvariantCulture),
+        };
+    }
+
     internal static string Fingerprint(ReadOnlySpan<float> values)
     {
         ulong hash = 14695981039346656037UL;
