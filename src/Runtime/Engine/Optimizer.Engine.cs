@@ -62,7 +62,7 @@ public abstract partial class Optimizer
         where TBackend : struct, IStepBackend
     {
         StepPlan plan = BeginStep(options);
-        if (plan.NeedsNorm && !Decide(plan, backend.SumOfSquares(plan)))
+        if (plan.NeedsNorm && !Decide(plan, ReduceSumOfSquares(backend.SumOfSquares(plan))))
         {
             return SkippedResult(plan);
         }

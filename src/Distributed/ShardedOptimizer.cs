@@ -1,0 +1,221 @@
+using System;
+using System.Collections.Generic;
+using System.Text;
+using OptGen.Engine;
+
+namespace OptGen.Distributed;
+
+/// <summary>
+/// ZeRO stage 1 data parallelism: every process of <see cref="ICommunicator"/> holds the full parameters and its own
+/// gradients, but the optimizer state only for its shard, a contiguous range of the packed arena of
+/// <see cref="Layout"/>. A step reduce-scatters the gradients (sum; the 1/R average is folded into
+/// <see cref="StepOptions.GradientScale"/>), runs the rule's fused kernel on the own shard, and all-gathers the
+/// parameters, so afterwards every process holds the same parameters.
+/// </summary>
+/// <typeparam name="TOptimizer">The generated optimizer that steps the shard.</typeparam>
+/// <remarks>
+/// <para>Shards are cut at 16-element boundaries of the tensor each cut falls in, so every element takes the same
+/// kernel path as in a single-process step: with R = 2 the result is bit-identical to one process stepping on the
+/// averaged gradient (without clipping; the norm's summation order differs).</para>
+/// <para>Clipping and non-finite skipping decide on the global norm: each process's Σ g² of its shard is
+/// all-gathered and summed in rank order, so every process takes the same decision.</para>
+/// <para>Every member that communicates is a collective: every process calls it in the same order with matching
+/// arguments. See docs/distributed.md.</para>
+/// </remarks>
+public sealed partial class ShardedOptimizer<TOptimizer>
+    where TOptimizer : Optimizer
+{
+    private readonly ICommunicator _communicator;
+    private readonly Func<ParameterLayout, TOptimizer> _create;
+    private readonly int[] _cuts;
+    private readonly int[] _counts;
+    private readonly float[] _shardGradients;
+    private StepOptions? _lastOptions;
+    private StepOptions? _scaledOptions;
+
+    /// <summary>
+    /// Creates this process's shard optimizer (a collective). Every process must pass the same
+    /// <paramref name="layout"/> and create the same rule with the same hyperparameters; this is checked with one
+    /// all-gather of a hash, and a mismatch throws on every process.
+    /// </summary>
+    /// <param name="communicator">The group of processes; this process is <see cref="ICommunicator.Rank"/>.</param>
+    /// <param name="layout">The whole model's tensors and groups (the arena every process passes to <see cref="Step"/>).</param>
+    /// <param name="create">Creates the rule's optimizer over the layout it is given (the shard's): e.g. <c>l =&gt; new Adam(l)</c>.</param>
+    /// <exception cref="ArgumentNullException">An argument is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="create"/> returned an optimizer over another layout.</exception>
+    /// <exception cref="InvalidOperationException">The processes disagree on the layout, the rule, its hyperparameters or the state precision.</exception>
+    public ShardedOptimizer(ICommunicator communicator, ParameterLayout layout, Func<ParameterLayout, TOptimizer> create)
+    {
+        ArgumentNullException.ThrowIfNull(communicator);
+        ArgumentNullException.ThrowIfNull(layout);
+        ArgumentNullException.ThrowIfNull(create);
+        _communicator = communicator;
+        _create = create;
+        Layout = layout;
+        _cuts = ShardLayout.Cuts(layout, communicator.Size);
+        _counts = new int[communicator.Size];
+        for (int r = 0; r < _counts.Length; r++)
+        {
+            _counts[r] = _cuts[r + 1] - _cuts[r];
+        }
+
+        ParameterLayout shard = ShardLayout.Restrict(layout, ShardStart, ShardLength);
+        Local = create(shard) ?? throw new ArgumentException("The factory returned null.", nameof(create));
+        if (!Local.Layout.HasSameShape(shard))
+        {
+            throw new ArgumentException("The factory must create the optimizer over the layout it is given (the shard's).", nameof(create));
+        }
+
+        CheckAgreement();
+        Local.SumOfSquaresReducer = new RankOrderSum(communicator);
+        _shardGradients = new float[ShardLength];
+    }
+
+    /// <summary>The whole model's layout.</summary>
+    public ParameterLayout Layout { get; }
+
+    /// <summary>
+    /// This process's optimizer over its shard: set hyperparameters, group values and schedules here, the same on
+    /// every process. Its <see cref="Optimizer.Layout"/> is the shard's (each tensor cut to its part of the shard).
+    /// </summary>
+    public TOptimizer Local { get; }
+
+    /// <summary>The first arena element of this process's shard.</summary>
+    public int ShardStart => _cuts[_communicator.Rank];
+
+    /// <summary>The number of arena elements in this process's shard.</summary>
+    public int ShardLength => _counts[_communicator.Rank];
+
+    /// <summary>Every process's shard length, in rank order.</summary>
+    public IReadOnlyList<int> ShardLengths => _counts;
+
+    /// <summary>The bytes of optimizer state this process holds (its shard only).</summary>
+    public long StateBytes => Local.StateBytes;
+
+    /// <summary>The bytes of optimizer state one process would hold for the whole <see cref="Layout"/> (for comparison).</summary>
+    public long UnshardedStateBytes =>
+        (long)Local.Descriptor.States.Count * Layout.StateLength * (Local.StatePrecision == StatePrecision.Float32 ? sizeof(float) : sizeof(ushort));
+
+    /// <summary>
+    /// One data-parallel step (a collective). <paramref name="gradients"/> are this process's gradients of the whole
+    /// arena; the rule sees their average over the processes. <paramref name="parameters"/> must be the same on
+    /// every process before the step and are the same after it.
+    /// </summary>
+    /// <param name="parameters">The whole parameter arena, <see cref="ParameterLayout.TotalLength"/> elements; updated in place.</param>
+    /// <param name="gradients">This process's gradient arena, the same length, not overlapping <paramref name="parameters"/>.</param>
+    /// <param name="options">As for <see cref="Optimizer.Step(Span{float}, ReadOnlySpan{float}, StepOptions?)"/>; the norm is the averaged gradient's.</param>
+    /// <returns>The step's result, the same on every process.</returns>
+    /// <exception cref="ArgumentException">A length differs from the layout's, or the buffers overlap. Nothing was communicated or written.</exception>
+    public StepResult Step(Span<float> parameters, ReadOnlySpan<float> gradients, StepOptions? options = null)
+    {
+        if (parameters.Length != Layout.TotalLength || gradients.Length != Layout.TotalLength)
+        {
+            throw new ArgumentException($"Expected {Layout.TotalLength} parameters and gradients but got {parameters.Length} and {gradients.Length}.", nameof(parameters));
+        }
+
+        if (System.Runtime.InteropServices.MemoryMarshal.AsBytes(parameters).Overlaps(System.Runtime.InteropServices.MemoryMarshal.AsBytes(gradients)))
+        {
+            throw new ArgumentException("The gradients overlap the parameters; the update is in place and needs separate buffers.", nameof(gradients));
+        }
+
+        StepOptions scaled = Averaged(options ?? StepOptions.Default);
+        _communicator.ReduceScatterSum(gradients, _shardGradients, _counts);
+        StepResult result = Local.Step(parameters.Slice(ShardStart, ShardLength), _shardGradients, scaled);
+        if (!result.Skipped)
+        {
+            _communicator.AllGather(parameters, _counts);
+        }
+
+        return result;
+    }
+
+    /// <summary><paramref name="options"/> with the gradient factor divided by the number of processes (cached per options instance).</summary>
+    internal StepOptions Averaged(StepOptions options)
+    {
+        if (!ReferenceEquals(options, _lastOptions))
+        {
+            _scaledOptions = new StepOptions
+            {
+                GradientScale = options.GradientScale / _communicator.Size,
+                MaxGradientNorm = options.MaxGradientNorm,
+                SkipNonFinite = options.SkipNonFinite,
+                StochasticRounding = options.StochasticRounding,
+                RoundingSeed = options.RoundingSeed,
+                ComputeGradientNorm = options.ComputeGradientNorm,
+                MaxDegreeOfParallelism = options.MaxDegreeOfParallelism,
+            };
+            _lastOptions = options;
+        }
+
+        return _scaledOptions!;
+    }
+
+    private void CheckAgreement()
+    {
+        ulong mine = Fingerprint();
+        Span<ulong> all = stackalloc ulong[_communicator.Size];
+        _communicator.AllGather<ulong>([mine], all);
+        var differing = new List<int>();
+        for (int r = 1; r < all.Length; r++)
+        {
+            if (all[r] != all[0])
+            {
+                differing.Add(r);
+            }
+        }
+
+        if (differing.Count > 0)
+        {
+            throw new InvalidOperationException(
+                $"The processes disagree on the model layout, the rule, its hyperparameters or the state precision: rank(s) {string.Join(", ", differing)} differ from rank 0 " +
+                $"(this is rank {_communicator.Rank}, {Local.Descriptor.Name} over {Layout.TensorCount} tensors / {Layout.TotalLength} elements, fingerprint {mine:x16}). " +
+                "Every process must create the same optimizer over the same layout.");
+        }
+    }
+
+    /// <summary>FNV-1a of what every process must agree on: the whole layout, the rule, its hyperparameter values, the state precision and R.</summary>
+    private ulong Fingerprint()
+    {
+        var text = new StringBuilder();
+        text.Append(Local.Descriptor.Name).Append('|').Append(Local.Descriptor.RuleId).Append('|').Append(Local.StatePrecision).Append('|').Append(_communicator.Size);
+        for (int k = 0; k < Layout.GroupCount; k++)
+        {
+            text.Append("|g");
+            for (int i = 0; i < Layout.TensorCountOf(k); i++)
+            {
+                text.Append(',').Append(Layout.LengthOf(Layout.FirstTensorOf(k) + i));
+            }
+        }
+
+        foreach (HyperparameterDescriptor h in Local.Descriptor.Hyperparameters)
+        {
+            text.Append('|').Append(h.Name).Append('=').Append(BitConverter.DoubleToInt64Bits(Local[h.Name]));
+        }
+
+        ulong hash = 14695981039346656037UL;
+        foreach (char c in text.ToString())
+        {
+            hash = (hash ^ c) * 1099511628211UL;
+        }
+
+        return hash;
+    }
+
+    /// <summary>Σ over the processes of each one's Σ g², all-gathered and added in rank order: identical on every process.</summary>
+    private sealed class RankOrderSum(ICommunicator communicator) : IPartialSumReducer
+    {
+        private readonly double[] _all = new double[communicator.Size];
+
+        public double Sum(double partial)
+        {
+            communicator.AllGather<double>([partial], _all);
+            double sum = 0;
+            foreach (double value in _all)
+            {
+                sum += value;
+            }
+
+            return sum;
+        }
+    }
+}

@@ -1,0 +1,130 @@
+using System;
+using System.Collections.Generic;
+using System.Runtime.CompilerServices;
+using OptGen.Engine;
+
+[assembly: InternalsVisibleTo("OptGen.Distributed")]
+[assembly: InternalsVisibleTo("OptGen.Distributed.Tests")]
+
+namespace OptGen
+{
+    /// <summary>
+    /// What the step engine needs to step one shard of a model split across processes (ZeRO-1, src/Distributed):
+    /// a hook that turns the shard's Σ g² into the global one before <see cref="Decide"/>, and the state's size.
+    /// See docs/architecture.md, "Step engine", "Sharding across processes".
+    /// </summary>
+    public abstract partial class Optimizer
+    {
+        /// <summary>
+        /// When set, every step's Σ g² of this optimizer's elements (a shard) goes through it before the clip/skip
+        /// decision, so every shard decides on the global norm. Null (the default) on one process.
+        /// </summary>
+        internal IPartialSumReducer? SumOfSquaresReducer { get; set; }
+
+        /// <summary>The bytes the per-element state occupies (every plane, without alignment padding).</summary>
+        internal long StateBytes => (long)_state.Count * _state.Length * _state.ElementSize;
+
+        /// <summary>
+        /// Takes <paramref name="source"/>'s step count and every group's hyperparameters and carried host scalars
+        /// (the same rule over a layout with the same groups: another shard of the same model). Cannot fail.
+        /// </summary>
+        internal void CopyScalarsFrom(Optimizer source)
+        {
+            for (int k = 0; k < _groupHyperparameters.Length; k++)
+            {
+                source._groupHyperparameters[k].CopyTo(_groupHyperparameters[k], 0);
+                source._groupHostState[k].CopyTo(_groupHostState[k], 0);
+            }
+
+            StepCount = source.StepCount;
+        }
+
+        /// <summary>
+        /// Copies <paramref name="count"/> state elements of tensor <paramref name="tensor"/> in every plane, from
+        /// <paramref name="sourceStart"/> of <paramref name="source"/>'s copy of the tensor to
+        /// <paramref name="targetStart"/> of this one's (both float32 state; the ranges were checked by the caller).
+        /// </summary>
+        internal void CopyStateFrom(Optimizer source, int tensor, int sourceStart, int targetStart, int count)
+        {
+            for (int i = 0; i < _state.Count; i++)
+            {
+                source._state.Plane(i).Slice(source.Layout.StateOffsetOf(tensor) + sourceStart, count)
+                    .CopyTo(_state.Plane(i).Slice(Layout.StateOffsetOf(tensor) + targetStart, count));
+            }
+        }
+
+        private double ReduceSumOfSquares(double partial) =>
+            SumOfSquaresReducer is { } reducer ? reducer.Sum(partial) : partial;
+    }
+}
+
+namespace OptGen.Engine
+{
+    /// <summary>Sums one value over every process of a group (a collective: every process calls it in the same step).</summary>
+    internal interface IPartialSumReducer
+    {
+        /// <summary>The sum of <paramref name="partial"/> over every process, identical on every process.</summary>
+        double Sum(double partial);
+    }
+
+    /// <summary>
+    /// Cuts a layout's packed arena into contiguous shards and restricts a layout to one shard. Every cut falls on a
+    /// 16-element boundary of the tensor it is in (or a tensor's end), so a shard's tensors start where the
+    /// single-process step's SIMD chunks start, and every element takes the same code path as on one process.
+    /// </summary>
+    internal static class ShardLayout
+    {
+        /// <summary>
+        /// The R + 1 arena positions that bound the shards of <paramref name="layout"/> across <paramref name="shards"/>
+        /// processes: shard r is [cuts[r], cuts[r + 1]). Each cut is the even split point rounded down to its
+        /// tensor's 16-element boundary; shards may be empty when the arena is small.
+        /// </summary>
+        internal static int[] Cuts(ParameterLayout layout, int shards)
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(shards, 1);
+            int total = layout.TotalLength;
+            var cuts = new int[shards + 1];
+            cuts[shards] = total;
+            int tensor = 0;
+            for (int r = 1; r < shards; r++)
+            {
+                int target = (int)((long)total * r / shards);
+                while (tensor < layout.TensorCount - 1 && layout.ArenaOffsetOf(tensor) + layout.LengthOf(tensor) <= target)
+                {
+                    tensor++;
+                }
+
+                int start = layout.ArenaOffsetOf(tensor);
+                int cut = start + ((target - start) / ParameterLayout.StateAlignment * ParameterLayout.StateAlignment);
+                cuts[r] = Math.Max(cut, cuts[r - 1]);
+            }
+
+            return cuts;
+        }
+
+        /// <summary>
+        /// The layout of arena elements [<paramref name="start"/>, <paramref name="start"/> + <paramref name="length"/>):
+        /// the same groups and tensors, each cut to its overlap with the range (possibly 0 elements).
+        /// </summary>
+        internal static ParameterLayout Restrict(ParameterLayout layout, int start, int length)
+        {
+            int end = start + length;
+            var groups = new IReadOnlyList<int>[layout.GroupCount];
+            for (int k = 0; k < layout.GroupCount; k++)
+            {
+                var lengths = new int[layout.TensorCountOf(k)];
+                for (int i = 0; i < lengths.Length; i++)
+                {
+                    int j = layout.FirstTensorOf(k) + i;
+                    int from = Math.Max(start, layout.ArenaOffsetOf(j));
+                    int to = Math.Min(end, layout.ArenaOffsetOf(j) + layout.LengthOf(j));
+                    lengths[i] = Math.Max(0, to - from);
+                }
+
+                groups[k] = lengths;
+            }
+
+            return new ParameterLayout(groups);
+        }
+    }
+}

@@ -1,0 +1,36 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using OptGen.Distributed;
+
+namespace OptGen.Distributed.Tests;
+
+/// <summary>
+/// The MPI worker: <c>mpirun -np R dotnet OptGen.Distributed.Tests.dll &lt;scenario&gt;</c> runs a <see cref="Scenario"/>
+/// on every rank and writes its facts to a file per rank; <see cref="MpiTests"/> reads them.
+/// </summary>
+public static class Program
+{
+    /// <summary>Runs scenario <c>args[0]</c> ("train", "mismatch-layout", "mismatch-rule", or "bench": not a test, 64M elements) on this rank and writes its facts, "key=value" lines, to <c>args[1]</c>/rank&lt;r&gt;.txt.</summary>
+    public static int Main(string[] args)
+    {
+        string scenario = args[0];
+        using MpiCommunicator communicator = MpiCommunicator.Initialize();
+        Dictionary<string, string> facts = scenario switch
+        {
+            "train" => Scenario.Run(communicator),
+            "mismatch-layout" => Scenario.RunMismatch(communicator, "layout"),
+            "mismatch-rule" => Scenario.RunMismatch(communicator, "rule"),
+            "bench" => Scenario.Bench(communicator, 64 << 20, 10),
+            "die" => Scenario.Die(communicator),
+            "mlp" => Scenario.Mlp(communicator),
+            _ => throw new ArgumentException($"Unknown scenario '{scenario}'.", nameof(args)),
+        };
+
+        // One file per rank (mpirun interleaves the ranks' standard output).
+        string text = string.Concat(facts.OrderBy(f => f.Key, StringComparer.Ordinal).Select(f => $"{f.Key}={f.Value}\n"));
+        File.WriteAllText(Path.Combine(args[1], $"rank{communicator.Rank}.txt"), text);
+        return 0;
+    }
+}

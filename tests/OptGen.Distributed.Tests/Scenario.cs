@@ -1,0 +1,262 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using OptGen.Distributed;
+
+namespace OptGen.Distributed.Tests;
+
+/// <summary>
+/// What the tests run on every rank, under the in-process group or under mpirun: a sharded Adam over a model of
+/// several tensors in two groups (one with a schedule) for 50 steps, and a single-process Adam on the average of
+/// the same per-rank gradients as the reference; then clipping and a non-finite gradient that only one rank sees.
+/// Each rank reports key=value facts; the tests compare them across ranks and runs.
+/// </summary>
+internal static class Scenario
+{
+    /// <summary>Two groups, tensor lengths that are not multiples of 16 (so cuts and tails are exercised).</summary>
+    internal static ParameterLayout Model() => new(new[] { 1000, 37, 3 }, new[] { 515, 2048, 1 });
+
+    internal const int Steps = 50;
+
+    internal static Adam Create(ParameterLayout layout)
+    {
+        var adam = new Adam(layout) { LearningRate = 0.01, WeightDecay = 0.01 };
+        adam.Groups[1]["LearningRate"] = 0.003;
+        adam.Groups[1].SetSchedule("LearningRate", Schedule.Cosine(0.003, Steps));
+        return adam;
+    }
+
+    /// <summary>Rank <paramref name="rank"/>'s gradient at step <paramref name="step"/>: a fixed pseudo-random function.</summary>
+    internal static void Gradient(int rank, int step, Span<float> g)
+    {
+        ulong state = ((ulong)rank * 0x9E3779B97F4A7C15UL) ^ ((ulong)step * 0xBF58476D1CE4E5B9UL);
+        for (int i = 0; i < g.Length; i++)
+        {
+            state += 0x9E3779B97F4A7C15UL;
+            ulong z = state;
+            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+            z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+            z ^= z >> 31;
+            g[i] = (float)(((z >> 40) / (double)(1UL << 24)) - 0.5) * (1 + rank);
+        }
+    }
+
+    internal static void InitialParameters(Span<float> p)
+    {
+        for (int i = 0; i < p.Length; i++)
+        {
+            p[i] = (float)Math.Sin(i * 0.01);
+        }
+    }
+
+    /// <summary>Runs the scenario on this rank and returns its facts.</summary>
+    internal static Dictionary<string, string> Run(ICommunicator communicator)
+    {
+        var facts = new Dictionary<string, string>();
+        int ranks = communicator.Size;
+        ParameterLayout layout = Model();
+        int n = layout.TotalLength;
+        var sharded = new ShardedOptimizer<Adam>(communicator, layout, Create);
+        Adam single = Create(layout);
+
+        var parameters = new float[n];
+        var reference = new float[n];
+        InitialParameters(parameters);
+        InitialParameters(reference);
+        var mine = new float[n];
+        var sum = new float[n];
+        var other = new float[n];
+        var averaged = new StepOptions { GradientScale = 1.0 / ranks };
+        long allocated = 0;
+        for (int step = 1; step <= Steps; step++)
+        {
+            Gradient(communicator.Rank, step, mine);
+            long heap = GC.GetAllocatedBytesForCurrentThread();
+            sharded.Step(parameters, mine, null);
+            if (step > 1)
+            {
+                allocated += GC.GetAllocatedBytesForCurrentThread() - heap;
+            }
+
+            // The reference: every rank's gradient summed in rank order in float32, the 1/R in the kernel's factor.
+            Array.Clear(sum);
+            for (int r = 0; r < ranks; r++)
+            {
+                Gradient(r, step, other);
+                for (int i = 0; i < n; i++)
+                {
+                    sum[i] += other[i];
+                }
+            }
+
+            single.Step(reference, sum, averaged);
+        }
+
+        // Bit-level agreement, and the largest difference relative to the largest parameter (element-wise relative
+        // differences are meaningless for parameters that pass through 0).
+        int mismatches = 0;
+        double maxDifference = 0, maxMagnitude = 0;
+        for (int i = 0; i < n; i++)
+        {
+            if (BitConverter.SingleToInt32Bits(parameters[i]) != BitConverter.SingleToInt32Bits(reference[i]))
+            {
+                mismatches++;
+            }
+
+            maxDifference = Math.Max(maxDifference, Math.Abs((double)parameters[i] - reference[i]));
+            maxMagnitude = Math.Max(maxMagnitude, Math.Abs((double)reference[i]));
+        }
+
+        facts["allocated_bytes"] = allocated.ToString(CultureInfo.InvariantCulture);
+        facts["bitwise_mismatches"] = mismatches.ToString(CultureInfo.InvariantCulture);
+        facts["max_relative"] = (maxDifference / maxMagnitude).ToString("R", CultureInfo.InvariantCulture);
+        facts["parameters"] = Fingerprint(parameters);
+        facts["state_bytes"] = sharded.StateBytes.ToString(CultureInfo.InvariantCulture);
+        facts["single_state_bytes"] = sharded.UnshardedStateBytes.ToString(CultureInfo.InvariantCulture);
+        facts["shard"] = $"{sharded.ShardStart}+{sharded.ShardLength}";
+
+        // Restart with the same R: each rank's shard optimizer through its own checkpoint into a fresh one.
+        using var checkpoint = new System.IO.MemoryStream();
+        sharded.Local.SaveCheckpoint(checkpoint);
+        checkpoint.Position = 0;
+        var restarted = new ShardedOptimizer<Adam>(communicator, layout, Create);
+        restarted.Local.LoadCheckpoint(checkpoint);
+        float[] restartedParameters = (float[])parameters.Clone();
+
+        // Clipping: every rank must see the same global norm and clip factor (bit for bit).
+        Gradient(communicator.Rank, 1000, mine);
+        StepResult clipped = sharded.Step(parameters, mine, new StepOptions { MaxGradientNorm = 0.5 });
+        restarted.Step(restartedParameters, mine, new StepOptions { MaxGradientNorm = 0.5 });
+        facts["restart_same"] = (Fingerprint(restartedParameters) == Fingerprint(parameters)).ToString();
+        facts["clip_factor"] = BitConverter.DoubleToInt64Bits(clipped.ClipFactor).ToString("x16", CultureInfo.InvariantCulture);
+        facts["clip_norm"] = clipped.GradientNorm.ToString("R", CultureInfo.InvariantCulture);
+        facts["clip_parameters"] = Fingerprint(parameters);
+
+        // A NaN that only the last rank has, in element 0 (rank 0's shard): every rank must skip.
+        Gradient(communicator.Rank, 1001, mine);
+        if (communicator.Rank == ranks - 1)
+        {
+            mine[0] = float.NaN;
+        }
+
+        string before = Fingerprint(parameters);
+        long stepsBefore = sharded.Local.StepCount;
+        StepResult skipped = sharded.Step(parameters, mine, new StepOptions { SkipNonFinite = true, MaxGradientNorm = 0.5 });
+        facts["skip"] = $"skipped={skipped.Skipped} nonfinite={skipped.FoundNonFinite} unchanged={Fingerprint(parameters) == before && sharded.Local.StepCount == stepsBefore}";
+        return facts;
+    }
+
+    /// <summary>A rank whose layout (mode "layout") or hyperparameters (mode "rule") differ from the others'.</summary>
+    internal static Dictionary<string, string> RunMismatch(ICommunicator communicator, string mode)
+    {
+        bool odd = communicator.Rank == communicator.Size - 1;
+        ParameterLayout layout = mode == "layout" && odd ? new ParameterLayout(new[] { 1000, 37, 4 }, new[] { 515, 2048, 1 }) : Model();
+        try
+        {
+            _ = new ShardedOptimizer<Adam>(communicator, layout, l =>
+            {
+                Adam adam = Create(l);
+                if (mode == "rule" && odd)
+                {
+                    adam.Beta2 = 0.99;
+                }
+
+                return adam;
+            });
+            return new Dictionary<string, string> { ["mismatch"] = "none" };
+        }
+        catch (InvalidOperationException e)
+        {
+            return new Dictionary<string, string> { ["mismatch"] = e.Message.Contains("disagree", StringComparison.Ordinal) ? "detected" : e.Message };
+        }
+    }
+
+    /// <summary>
+    /// Not a test: the step time of a sharded Adam over one tensor of <paramref name="length"/> elements (median of
+    /// <paramref name="steps"/> steps after a warm-up), for BENCHMARKS.md and docs/distributed.md.
+    /// </summary>
+    internal static Dictionary<string, string> Bench(ICommunicator communicator, int length, int steps)
+    {
+        var sharded = new ShardedOptimizer<Adam>(communicator, ParameterLayout.Single(length), l => new Adam(l));
+        var parameters = new float[length];
+        var gradients = new float[length];
+        Gradient(communicator.Rank, 1, gradients);
+        sharded.Step(parameters, gradients);
+        var times = new double[steps];
+        for (int k = 0; k < steps; k++)
+        {
+            communicator.Barrier();
+            long start = System.Diagnostics.Stopwatch.GetTimestamp();
+            sharded.Step(parameters, gradients);
+            times[k] = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        }
+
+        // The two collectives alone, on the same buffers.
+        int[] counts = [.. sharded.ShardLengths];
+        var shard = new float[sharded.ShardLength];
+        var scatter = new double[steps];
+        var gather = new double[steps];
+        for (int k = 0; k < steps; k++)
+        {
+            communicator.Barrier();
+            long start = System.Diagnostics.Stopwatch.GetTimestamp();
+            communicator.ReduceScatterSum(gradients, shard, counts);
+            scatter[k] = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            communicator.Barrier();
+            start = System.Diagnostics.Stopwatch.GetTimestamp();
+            communicator.AllGather(parameters, counts);
+            gather[k] = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        }
+
+        Array.Sort(times);
+        Array.Sort(scatter);
+        Array.Sort(gather);
+        return new Dictionary<string, string>
+        {
+            ["median_ms"] = times[steps / 2].ToString("F1", CultureInfo.InvariantCulture),
+            ["reduce_scatter_ms"] = scatter[steps / 2].ToString("F1", CultureInfo.InvariantCulture),
+            ["allgather_ms"] = gather[steps / 2].ToString("F1", CultureInfo.InvariantCulture),
+            ["state_bytes"] = sharded.StateBytes.ToString(CultureInfo.InvariantCulture),
+        };
+    }
+
+    /// <summary>The last rank fails with an unhandled exception while the others enter a step's collectives.</summary>
+    internal static Dictionary<string, string> Die(ICommunicator communicator)
+    {
+        var sharded = new ShardedOptimizer<Adam>(communicator, Model(), Create);
+        if (communicator.Rank == communicator.Size - 1)
+        {
+            throw new InvalidOperationException("This rank fails on purpose before its step.");
+        }
+
+        var parameters = new float[Model().TotalLength];
+        var gradients = new float[parameters.Length];
+        sharded.Step(parameters, gradients);
+        return new Dictionary<string, string> { ["stepped"] = "true" };
+    }
+
+    /// <summary>The training sample's data-parallel loop: spirals, Adam, 200 steps.</summary>
+    internal static Dictionary<string, string> Mlp(ICommunicator communicator)
+    {
+        OptGen.Samples.Training.Problem spirals = OptGen.Samples.Training.Trainer.Problems()[0];
+        OptGen.Samples.Training.OptimizerChoice adam = OptGen.Samples.Training.Trainer.Choices[0];
+        (double loss, long bytes, long unsharded) = OptGen.Samples.Training.DataParallel.Run(communicator, spirals, adam, 200, seed: 42);
+        return new Dictionary<string, string>
+        {
+            ["loss"] = loss.ToString("R", CultureInfo.InvariantCulture),
+            ["state_bytes"] = bytes.ToString(CultureInfo.InvariantCulture),
+            ["single_state_bytes"] = unsharded.ToString(CultureInfo.InvariantCulture),
+        };
+    }
+
+    internal static string Fingerprint(ReadOnlySpan<float> values)
+    {
+        ulong hash = 14695981039346656037UL;
+        foreach (float v in values)
+        {
+            hash = (hash ^ (uint)BitConverter.SingleToInt32Bits(v)) * 1099511628211UL;
+        }
+
+        return hash.ToString("x16", CultureInfo.InvariantCulture);
+    }
+}
