@@ -74,11 +74,117 @@ public class MpiTests(ITestOutputHelper output)
         output.WriteLine(text);
     }
 
+    [Fact]
+    public void ACheckpointSavedByTwoRanksReshardsToThreeRanksAndLoadsIntoOneProcessBitIdentical()
+    {
+        string root = Directory.CreateTempSubdirectory("optgen-mpi-ckpt-").FullName;
+        try
+        {
+            string two = Path.Combine(root, "r2"), three = Path.Combine(root, "r3"), one = Path.Combine(root, "r1");
+            Assert.All(Launch(2, "ckpt-save", two), f => Assert.Equal("10", f["step_count"]));
+            Assert.All(Launch(3, "ckpt-load", two, three), f => Assert.Equal(("ok", "10"), (f["load"], f["step_count"])));
+
+            // The independent reference: one plain Adam stepping on the rank-order float32 sum of both ranks'
+            // gradients with factor 1/2 (at R = 2 the sharded step is bit-identical to it, MpiTests above).
+            Adam reference = Scenario.Create(Scenario.Model());
+            int n = reference.Layout.TotalLength;
+            var parameters = new float[n];
+            var sum = new float[n];
+            var other = new float[n];
+            Scenario.InitialParameters(parameters);
+            for (int step = 1; step <= Scenario.CheckpointSteps; step++)
+            {
+                Array.Clear(sum);
+                for (int r = 0; r < 2; r++)
+                {
+                    Scenario.Gradient(r, step, other);
+                    for (int i = 0; i < n; i++)
+                    {
+                        sum[i] += other[i];
+                    }
+                }
+
+                reference.Step(parameters, sum, new StepOptions { GradientScale = 0.5 });
+            }
+
+            float[][] expected = State(reference);
+            Assert.Contains(expected[1], v => v != 0);
+
+            // Both the 2-rank checkpoint and the 3-rank one written after resharding load into one process (a
+            // 1-member group, whose Local is the whole model's optimizer) with every state value bit-identical.
+            foreach (string directory in new[] { two, three })
+            {
+                ShardedOptimizer<Adam> single = InProcessTests.OnRanks(1, c =>
+                {
+                    var sharded = new ShardedOptimizer<Adam>(c, Scenario.Model(), Scenario.Create);
+                    sharded.LoadCheckpoint(directory);
+                    sharded.SaveCheckpoint(one);
+                    return sharded;
+                })[0];
+                Assert.Equal(Scenario.CheckpointSteps, single.Local.StepCount);
+                Assert.Equal(expected, State(single.Local));
+            }
+
+            // R = 1's shard is an ordinary checkpoint: a plain Adam loads it, state bit-identical to the reference.
+            Adam plain = Scenario.Create(Scenario.Model());
+            plain.LoadCheckpoint(Path.Combine(one, "shard-0-of-1.ckpt"));
+            Assert.Equal(expected, State(plain));
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void AShardThatFailsToLoadOnOneRankUnderMpirunFailsTheLoadOnEveryRank()
+    {
+        string root = Directory.CreateTempSubdirectory("optgen-mpi-ckpt-").FullName;
+        try
+        {
+            string two = Path.Combine(root, "r2");
+            Launch(2, "ckpt-save", two);
+            string file = Path.Combine(two, "shard-1-of-2.ckpt");
+            byte[] bytes = File.ReadAllBytes(file);
+            bytes[bytes.Length / 2] ^= 0x40;
+            File.WriteAllBytes(file, bytes);
+
+            // Loading with R = 3: only the ranks whose new shard overlaps old shard 1 read the corrupted file; every
+            // rank must fail all the same, name those ranks, and keep its fresh state (step count 0).
+            Dictionary<string, string>[] facts = Launch(3, "ckpt-load", two, Path.Combine(root, "unused"));
+            int[] oldCuts = Engine.ShardLayout.Cuts(Scenario.Model(), 2), newCuts = Engine.ShardLayout.Cuts(Scenario.Model(), 3);
+            int[] readers = Enumerable.Range(0, 3).Where(r => newCuts[r] < oldCuts[2] && newCuts[r + 1] > oldCuts[1]).ToArray();
+            Assert.InRange(readers.Length, 1, 2); // so some rank fails only through the others' report
+            string named = $"failed on rank(s) {string.Join(", ", readers)};";
+            for (int r = 0; r < 3; r++)
+            {
+                Assert.Contains(named, facts[r]["load"], StringComparison.Ordinal);
+                Assert.Equal(readers.Contains(r), facts[r]["load"].Contains("This rank:", StringComparison.Ordinal));
+                Assert.Equal("0", facts[r]["step_count"]);
+            }
+
+            Assert.False(Directory.Exists(Path.Combine(root, "unused")));
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    /// <summary>Every state plane of <paramref name="optimizer"/>, its tensors joined in arena order.</summary>
+    private static float[][] State(Adam optimizer) =>
+        optimizer.Descriptor.States.Select(state => Enumerable.Range(0, optimizer.Layout.TensorCount).SelectMany(j =>
+        {
+            var part = new float[optimizer.Layout.LengthOf(j)];
+            optimizer.CopyState(state.Name, j, part);
+            return part;
+        }).ToArray()).ToArray();
+
     /// <summary>Runs <paramref name="scenario"/> on <paramref name="ranks"/> processes and returns each rank's facts.</summary>
-    private Dictionary<string, string>[] Launch(int ranks, string scenario)
+    private Dictionary<string, string>[] Launch(int ranks, string scenario, params string[] arguments)
     {
         string directory = Directory.CreateTempSubdirectory("optgen-mpi-").FullName;
-        (int exitCode, string text) = Run(ranks, scenario, directory);
+        (int exitCode, string text) = Run(ranks, scenario, directory, arguments);
         Assert.True(exitCode == 0, $"mpirun -np {ranks} {scenario} exited with {exitCode}.\n{text}");
 
         var facts = new Dictionary<string, string>[ranks];
@@ -95,7 +201,7 @@ public class MpiTests(ITestOutputHelper output)
     }
 
     /// <summary>Starts mpirun on this assembly's worker; kills it and fails after <see cref="Timeout"/>.</summary>
-    private static (int ExitCode, string Output) Run(int ranks, string scenario, string directory)
+    private static (int ExitCode, string Output) Run(int ranks, string scenario, string directory, params string[] arguments)
     {
         string worker = typeof(Program).Assembly.Location;
         var start = new ProcessStartInfo("mpirun")
@@ -111,7 +217,7 @@ public class MpiTests(ITestOutputHelper output)
             // not permitted in containers).
             "--mca", "btl", "self,vader", "--mca", "btl_vader_single_copy_mechanism", "none",
             "dotnet", worker, scenario, directory,
-        })
+        }.Concat(arguments))
         {
             start.ArgumentList.Add(argument);
         }

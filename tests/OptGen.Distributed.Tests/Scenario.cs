@@ -249,6 +249,48 @@ internal static class Scenario
         };
     }
 
+    /// <summary>Steps before a sharded checkpoint is saved (<see cref="SaveCheckpoint"/>).</summary>
+    internal const int CheckpointSteps = 10;
+
+    /// <summary>Trains <see cref="CheckpointSteps"/> steps of <see cref="Run"/>'s model and gradients, then saves a sharded checkpoint into <paramref name="directory"/>.</summary>
+    internal static Dictionary<string, string> SaveCheckpoint(ICommunicator communicator, string directory)
+    {
+        var sharded = new ShardedOptimizer<Adam>(communicator, Model(), Create);
+        var parameters = new float[sharded.Layout.TotalLength];
+        var gradients = new float[parameters.Length];
+        InitialParameters(parameters);
+        for (int step = 1; step <= CheckpointSteps; step++)
+        {
+            Gradient(communicator.Rank, step, gradients);
+            sharded.Step(parameters, gradients);
+        }
+
+        sharded.SaveCheckpoint(directory);
+        return new Dictionary<string, string> { ["step_count"] = sharded.Local.StepCount.ToString(CultureInfo.InvariantCulture) };
+    }
+
+    /// <summary>Loads the sharded checkpoint in <paramref name="from"/> (written with any R) and, when that worked, saves it again into <paramref name="to"/> with this job's R.</summary>
+    internal static Dictionary<string, string> LoadCheckpoint(ICommunicator communicator, string from, string to)
+    {
+        var sharded = new ShardedOptimizer<Adam>(communicator, Model(), Create);
+        string outcome = "ok";
+        try
+        {
+            sharded.LoadCheckpoint(from);
+            sharded.SaveCheckpoint(to);
+        }
+        catch (CheckpointException e)
+        {
+            outcome = e.Message.Replace('\n', ' ');
+        }
+
+        return new Dictionary<string, string>
+        {
+            ["load"] = outcome,
+            ["step_count"] = sharded.Local.StepCount.ToString(CultureInfo.InvariantCulture),
+        };
+    }
+
     internal static string Fingerprint(ReadOnlySpan<float> values)
     {
         ulong hash = 14695981039346656037UL;
