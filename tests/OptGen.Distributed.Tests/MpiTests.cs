@@ -94,16 +94,7 @@ public class MpiTests(ITestOutputHelper output)
             Scenario.InitialParameters(parameters);
             for (int step = 1; step <= Scenario.CheckpointSteps; step++)
             {
-                Array.Clear(sum);
-                for (int r = 0; r < 2; r++)
-                {
-                    Scenario.Gradient(r, step, other);
-                    for (int i = 0; i < n; i++)
-                    {
-                        sum[i] += other[i];
-                    }
-                }
-
+                Scenario.SumOfRanks(2, step, sum, other);
                 reference.Step(parameters, sum, new StepOptions { GradientScale = 0.5 });
             }
 

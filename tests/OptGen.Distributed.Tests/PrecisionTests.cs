@@ -50,16 +50,7 @@ public class PrecisionTests
         var sum = new float[n];
         for (int step = 1; step <= Steps; step++)
         {
-            Array.Clear(sum);
-            for (int r = 0; r < ranks; r++)
-            {
-                Scenario.Gradient(r, step, g);
-                for (int i = 0; i < n; i++)
-                {
-                    sum[i] += g[i];
-                }
-            }
-
+            Scenario.SumOfRanks(ranks, step, sum, g);
             single.Step(reference, sum, new StepOptions { GradientScale = 1.0 / ranks });
         }
 

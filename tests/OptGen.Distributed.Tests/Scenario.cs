@@ -41,6 +41,20 @@ internal static class Scenario
         }
     }
 
+    /// <summary>The reference's gradient: every rank's <see cref="Gradient"/> at <paramref name="step"/> summed in rank order in float32 into <paramref name="sum"/> (<paramref name="scratch"/>: any buffer of the same length).</summary>
+    internal static void SumOfRanks(int ranks, int step, Span<float> sum, Span<float> scratch)
+    {
+        sum.Clear();
+        for (int r = 0; r < ranks; r++)
+        {
+            Gradient(r, step, scratch);
+            for (int i = 0; i < sum.Length; i++)
+            {
+                sum[i] += scratch[i];
+            }
+        }
+    }
+
     internal static void InitialParameters(Span<float> p)
     {
         for (int i = 0; i < p.Length; i++)
@@ -79,16 +93,7 @@ internal static class Scenario
             }
 
             // The reference: every rank's gradient summed in rank order in float32, the 1/R in the kernel's factor.
-            Array.Clear(sum);
-            for (int r = 0; r < ranks; r++)
-            {
-                Gradient(r, step, other);
-                for (int i = 0; i < n; i++)
-                {
-                    sum[i] += other[i];
-                }
-            }
-
+            SumOfRanks(ranks, step, sum, other);
             single.Step(reference, sum, averaged);
         }
 
