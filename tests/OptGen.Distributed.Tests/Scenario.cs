@@ -296,6 +296,53 @@ internal static class Scenario
         };
     }
 
+    /// <summary>Steps of the float16 scenario (<see cref="HalfSteps"/>).</summary>
+    internal const int HalfStepCount = 20;
+
+    /// <summary>Float16 parameters and gradients (each rank's <see cref="Gradient"/> rounded to float16) through the sharded step; the managed bytes steps 2.. allocate and the parameters' fingerprint (widened to float32, exact).</summary>
+    internal static Dictionary<string, string> HalfSteps(ICommunicator communicator)
+    {
+        var sharded = new ShardedOptimizer<Adam>(communicator, Model(), Create);
+        int n = sharded.Layout.TotalLength;
+        var initial = new float[n];
+        InitialParameters(initial);
+        var parameters = new Half[n];
+        for (int i = 0; i < n; i++)
+        {
+            parameters[i] = (Half)initial[i];
+        }
+
+        var mine = new float[n];
+        var mine16 = new Half[n];
+        long allocated = 0;
+        for (int step = 1; step <= HalfStepCount; step++)
+        {
+            Gradient(communicator.Rank, step, mine);
+            for (int i = 0; i < n; i++)
+            {
+                mine16[i] = (Half)mine[i];
+            }
+
+            long heap = GC.GetAllocatedBytesForCurrentThread();
+            sharded.Step(parameters, mine16);
+            if (step > 1)
+            {
+                allocated += GC.GetAllocatedBytesForCurrentThread() - heap;
+            }
+        }
+
+        for (int i = 0; i < n; i++)
+        {
+            initial[i] = (float)parameters[i];
+        }
+
+        return new Dictionary<string, string>
+        {
+            ["allocated_bytes"] = allocated.ToString(CultureInfo.InvariantCulture),
+            ["parameters"] = Fingerprint(initial),
+        };
+    }
+
     internal static string Fingerprint(ReadOnlySpan<float> values)
     {
         ulong hash = 14695981039346656037UL;
