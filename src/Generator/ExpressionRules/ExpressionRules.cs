@@ -152,7 +152,7 @@ namespace OptGen.Generator
                     }
 
                     scope.States.Add(symbol.Value!);
-                    string property = Pascal(symbol.Value!);
+                    string property = Ir.PostPass.Pascal(symbol.Value!);
                     Location? propertyLocation = symbol.Location();
                     foreach (KeyValuePair<string, TypedConstant> pair in attribute.NamedArguments)
                     {
@@ -388,8 +388,6 @@ namespace OptGen.Generator
         /// <summary>The text on one line (runs of white space, line breaks included, become one space), for generated comments.</summary>
         private static string OneLine(string text) =>
             string.Join(" ", text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries));
-
-        internal static string Pascal(string name) => char.ToUpperInvariant(name[0]) + name.Substring(1);
 
         private static Location? SyntaxLocation(AttributeData attribute) =>
             attribute.ApplicationSyntaxReference?.GetSyntax() is AttributeSyntax syntax ? syntax.GetLocation() : null;

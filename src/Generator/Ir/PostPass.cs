@@ -189,7 +189,7 @@ namespace OptGen.Generator.Ir
             return new Expr(e.Op, e.Value, e.Name, args.ToEquatableArray());
         }
 
-        /// <summary>A name with its first letter upper case: the kernel field of a hoisted hyperparameter or host value.</summary>
+        /// <summary>A name with its first letter upper case: the kernel field of a hoisted hyperparameter or host value, and the property of an expression rule's symbol.</summary>
         internal static string Pascal(string name) => char.ToUpperInvariant(name[0]) + name.Substring(1);
 
         private static bool ReadsHost(Expr e, string name) => (e.Op == ExprOp.HostValue && e.Name == name) || e.Args.Any(a => ReadsHost(a, name));
