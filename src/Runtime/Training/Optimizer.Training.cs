@@ -187,7 +187,7 @@ public abstract partial class Optimizer
         }
     }
 
-    /// <summary>Group hyperparameter arrays; group 0's is the optimizer's own array, so single-group steps see every change.</summary>
+    /// <summary>Per-group carried host scalars; group 0's is the optimizer's own array, so single-group steps see every change.</summary>
     private double[][] CreateGroupHostStates()
     {
         var groups = new double[Layout.GroupCount][];
@@ -200,6 +200,7 @@ public abstract partial class Optimizer
         return groups;
     }
 
+    /// <summary>Per-group hyperparameter arrays; group 0's is the optimizer's own array, so single-group steps see every change.</summary>
     private double[][] CreateGroups()
     {
         var groups = new double[Layout.GroupCount][];
