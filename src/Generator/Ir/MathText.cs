@@ -97,7 +97,7 @@ namespace OptGen.Generator.Ir
 
         private static int Precedence(Expr e) => e.Op switch
         {
-            ExprOp.Less or ExprOp.LessOrEqual or ExprOp.Greater or ExprOp.GreaterOrEqual or ExprOp.Equal or ExprOp.NotEqual => 0,
+            ExprOp op when Expr.IsComparison(op) => 0,
             ExprOp.Add or ExprOp.Subtract => 1,
             ExprOp.Multiply or ExprOp.Divide or ExprOp.SafeDivide => 2,
             ExprOp.Negate => 3,
