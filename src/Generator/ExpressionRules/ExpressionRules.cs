@@ -360,7 +360,7 @@ namespace OptGen.Generator
                 return "is not a name: give a constant string of ASCII letters and digits";
             }
 
-            if (!IsLetter(name[0]) || name.Any(c => !IsLetter(c) && !(c >= '0' && c <= '9')))
+            if (!ExpressionParser.IsLetter(name[0]) || name.Any(c => !ExpressionParser.IsLetter(c) && !(c >= '0' && c <= '9')))
             {
                 return "is not a valid name: an ASCII letter (a-z, A-Z) followed by ASCII letters and digits";
             }
@@ -382,8 +382,6 @@ namespace OptGen.Generator
 
             return null;
         }
-
-        private static bool IsLetter(char c) => (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 
         /// <summary>The text on one line (runs of white space, line breaks included, become one space), for generated comments.</summary>
         private static string OneLine(string text) =>
