@@ -145,6 +145,18 @@ public sealed class Float32RangeTests
         Assert.Equal("initialScale", Assert.Throws<ArgumentOutOfRangeException>(() => new DynamicLossScale(initialScale: 1e-300)).ParamName);
     }
 
+    /// <summary>The scales that are not finite and &gt; 0 at all are refused by the same check (1/S in range).</summary>
+    [Theory]
+    [InlineData(double.NaN)]
+    [InlineData(double.PositiveInfinity)]
+    [InlineData(double.NegativeInfinity)]
+    [InlineData(0.0)]
+    [InlineData(-1.0)]
+    [InlineData(double.Epsilon)]
+    [InlineData(1e300)]
+    public void DynamicLossScaleRefusesAnUnusableInitialScale(double initialScale) =>
+        Assert.Equal("initialScale", Assert.Throws<ArgumentOutOfRangeException>(() => new DynamicLossScale(initialScale: initialScale)).ParamName);
+
     [Fact]
     public void CheckpointHyperparameterIsJudgedTheSameWay()
     {

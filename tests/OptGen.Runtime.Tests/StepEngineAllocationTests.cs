@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Linq;
 using System.Threading;
 using OptGen.Kernels;
@@ -22,7 +23,7 @@ public sealed class StepEngineAllocationTests
     public static TheoryData<string, int> Paths()
     {
         var data = new TheoryData<string, int>();
-        foreach (string path in new[] { "plain", "plain-schedule", "arena", "tensors", "schedule", "groups", "clip-skip", "half", "bfloat16", "bfloat16-stochastic", "half-gradients", "bfloat16-state", "host-state", "training" })
+        foreach (string path in new[] { "plain", "plain-schedule", "arena", "tensors", "schedule", "groups", "clip-skip", "half", "bfloat16", "bfloat16-stochastic", "half-gradients", "bfloat16-state", "host-state", "training", "many-schedules" })
         {
             data.Add(path, 1);
             data.Add(path, 2);
@@ -103,6 +104,19 @@ public sealed class StepEngineAllocationTests
             {
                 var adam = new Adam(layout) { MaxDegreeOfParallelism = threads };
                 adam.SetSchedule("LearningRate", Schedule.Cosine(1e-3, 1000).WithWarmup(3));
+                return () => adam.Step(p, g, plain);
+            }
+
+            case "many-schedules":
+            {
+                // 40 groups, each with its own schedule: more schedules than a step keeps on the stack.
+                IReadOnlyList<int>[] groups = Enumerable.Range(0, 40).Select(k => (IReadOnlyList<int>)[(Total / 40) + (k == 0 ? Total % 40 : 0)]).ToArray();
+                var adam = new Adam(new ParameterLayout(groups)) { MaxDegreeOfParallelism = threads };
+                for (int k = 0; k < groups.Length; k++)
+                {
+                    adam.Groups[k].SetSchedule("LearningRate", Schedule.Cosine(1e-3, 1000));
+                }
+
                 return () => adam.Step(p, g, plain);
             }
 

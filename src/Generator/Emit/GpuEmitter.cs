@@ -33,7 +33,7 @@ namespace OptGen.Generator.Emit
         public static string EmitKernel(KernelModel kernel, IReadOnlyList<string> users)
         {
             string name = GpuKernelName(kernel);
-            string kernelType = $"global::{CpuEmitter.KernelNamespace}.{kernel.Name}";
+            string kernelType = KernelType(kernel);
             bool random = ExprText.UsesRandom(kernel.Body);
             var w = new SourceWriter();
             Header(w);
@@ -72,7 +72,7 @@ namespace OptGen.Generator.Emit
             w.Line("/// <param name=\"s32\">float32 state planes" + (kernel.StateSymbols.Count > 0 ? " (" + string.Join(", ", kernel.StateSymbols) + ", <c>launch.StateStride</c> apart)" : string.Empty) + " (or empty).</param>");
             w.Line("/// <param name=\"s16\">bfloat16 state planes (or empty).</param>");
             w.Line("/// <param name=\"launch\">Storage formats, the state stride, the gradient factor, the thread count and the rounding inputs.</param>");
-            w.Open($"public static void Kernel(global::ILGPU.Index1D index, global::OptGen.Gpu.GpuGroups<{kernelType}> groups, global::ILGPU.ArrayView<{kernelType}> table, global::ILGPU.ArrayView<global::OptGen.Gpu.GpuChunk> chunks, {View} factor, {View} p32, {View16} p16, {View} g32, {View16} g16, {View} s32, {View16} s16, global::OptGen.Gpu.GpuLaunch launch)");
+            w.Open($"public static void Kernel({string.Join(", ", KernelTypeArguments(kernel).Zip(KernelParameterNames, (type, name) => type + " " + name))})");
             w.Line("float gradientFactor = launch.DeviceFactor != 0 ? factor[0] : launch.GradientFactor;");
             w.Line("long end = chunks.Length << global::OptGen.Gpu.GpuChunk.Shift;");
             w.Open("for (long v = index; v < end; v += launch.Stride)");
@@ -136,7 +136,7 @@ namespace OptGen.Generator.Emit
             w.Line(CpuEmitter.GeneratedCodeAttribute);
             w.Line($"global::OptGen.Gpu.GpuUpdate global::OptGen.Gpu.IGpuKernelSource.CreateGpuUpdate({Accelerator} accelerator, int groups) =>");
             w.Indent();
-            w.Line($"new global::OptGen.Gpu.GpuUpdate<global::{CpuEmitter.KernelNamespace}.{kernel.Name}>(");
+            w.Line($"new global::OptGen.Gpu.GpuUpdate<{KernelType(kernel)}>(");
             w.Indent();
             w.Line("accelerator,");
             w.Line("groups,");
@@ -173,9 +173,16 @@ namespace OptGen.Generator.Emit
 
         private static string StateIndex(int k) => k == 0 ? "s" : k == 1 ? "launch.StateStride + s" : $"(launch.StateStride * {k}) + s";
 
+        /// <summary>The kernel method's parameter names, in the order of <see cref="KernelTypeArguments"/>.</summary>
+        private static readonly string[] KernelParameterNames = { "index", "groups", "table", "chunks", "factor", "p32", "p16", "g32", "g16", "s32", "s16", "launch" };
+
+        /// <summary>The rule's kernel struct, fully qualified.</summary>
+        private static string KernelType(KernelModel kernel) => $"global::{CpuEmitter.KernelNamespace}.{kernel.Name}";
+
+        /// <summary>The kernel method's parameter types: its signature and the loader's type arguments.</summary>
         private static IEnumerable<string> KernelTypeArguments(KernelModel kernel)
         {
-            string kernelType = $"global::{CpuEmitter.KernelNamespace}.{kernel.Name}";
+            string kernelType = KernelType(kernel);
             return new[]
             {
                 "global::ILGPU.Index1D", $"global::OptGen.Gpu.GpuGroups<{kernelType}>", $"global::ILGPU.ArrayView<{kernelType}>", "global::ILGPU.ArrayView<global::OptGen.Gpu.GpuChunk>",

@@ -1,5 +1,4 @@
 using System.Collections.Generic;
-using System.Linq;
 using OptGen.Generator.Ir;
 using OptGen.Generator.Model;
 

@@ -529,7 +529,8 @@ namespace OptGen.Generator
             return tokens;
         }
 
-        private static bool IsLetter(char c) => (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+        /// <summary>An ASCII letter: how identifiers start (also the expression rules' check of symbol names).</summary>
+        internal static bool IsLetter(char c) => (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 
         private static bool IsDigit(char c) => c >= '0' && c <= '9';
 

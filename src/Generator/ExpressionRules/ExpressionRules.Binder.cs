@@ -172,7 +172,7 @@ namespace OptGen.Generator
                             "==" => ExprOp.Equal,
                             _ => ExprOp.NotEqual,
                         };
-                        return new Bound(Expr.Binary(op, left.Expr, right.Expr), IsComparison(op), left.Size + right.Size + 1);
+                        return new Bound(Expr.Binary(op, left.Expr, right.Expr), Expr.IsComparison(op), left.Size + right.Size + 1);
                     case AstKind.Conditional:
                         return Select(node.Args[0], node.Args[1], node.Args[2]);
                     default:
@@ -247,7 +247,7 @@ namespace OptGen.Generator
                 }
 
                 Expr result = function.Lower!(args);
-                if (function.Use == Ir.FunctionUse.PerStep && !_host && !IsUniform(result))
+                if (function.Use == Ir.FunctionUse.PerStep && !_host && !Expr.IsUniform(result))
                 {
                     Report(DiagnosticDescriptors.NotAvailableHere, node.OperatorStart, node.OperatorLength, node.Text,
                         $"per element, {node.Text} needs arguments that are the same for every element (t, hyperparameters, step scalars, numbers)");
@@ -432,10 +432,6 @@ namespace OptGen.Generator
                     throw new BindException();
                 }
             }
-
-            private static bool IsComparison(ExprOp op) => op is ExprOp.Less or ExprOp.LessOrEqual or ExprOp.Greater or ExprOp.GreaterOrEqual or ExprOp.Equal or ExprOp.NotEqual;
-
-            internal static bool IsUniform(Expr e) => e.Op is not (ExprOp.Variable or ExprOp.RandomNormal or ExprOp.RandomUniform) && e.Args.All(IsUniform);
 
             private readonly struct Bound
             {

@@ -152,7 +152,7 @@ namespace OptGen.Generator
                     }
 
                     scope.States.Add(symbol.Value!);
-                    string property = Pascal(symbol.Value!);
+                    string property = Ir.PostPass.Pascal(symbol.Value!);
                     Location? propertyLocation = symbol.Location();
                     foreach (KeyValuePair<string, TypedConstant> pair in attribute.NamedArguments)
                     {
@@ -360,7 +360,7 @@ namespace OptGen.Generator
                 return "is not a name: give a constant string of ASCII letters and digits";
             }
 
-            if (!IsLetter(name[0]) || name.Any(c => !IsLetter(c) && !(c >= '0' && c <= '9')))
+            if (!ExpressionParser.IsLetter(name[0]) || name.Any(c => !ExpressionParser.IsLetter(c) && !(c >= '0' && c <= '9')))
             {
                 return "is not a valid name: an ASCII letter (a-z, A-Z) followed by ASCII letters and digits";
             }
@@ -383,13 +383,9 @@ namespace OptGen.Generator
             return null;
         }
 
-        private static bool IsLetter(char c) => (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-
         /// <summary>The text on one line (runs of white space, line breaks included, become one space), for generated comments.</summary>
         private static string OneLine(string text) =>
             string.Join(" ", text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries));
-
-        internal static string Pascal(string name) => char.ToUpperInvariant(name[0]) + name.Substring(1);
 
         private static Location? SyntaxLocation(AttributeData attribute) =>
             attribute.ApplicationSyntaxReference?.GetSyntax() is AttributeSyntax syntax ? syntax.GetLocation() : null;

@@ -97,7 +97,7 @@ namespace OptGen.Generator.Ir
 
         private static int Precedence(Expr e) => e.Op switch
         {
-            ExprOp.Less or ExprOp.LessOrEqual or ExprOp.Greater or ExprOp.GreaterOrEqual or ExprOp.Equal or ExprOp.NotEqual => 0,
+            ExprOp op when Expr.IsComparison(op) => 0,
             ExprOp.Add or ExprOp.Subtract => 1,
             ExprOp.Multiply or ExprOp.Divide or ExprOp.SafeDivide => 2,
             ExprOp.Negate => 3,
@@ -165,23 +165,17 @@ namespace OptGen.Generator.Ir
                     Write(text, e.Args[0], symbols, 5);
                     break;
                 case ExprOp.Add:
-                    Write(text, e.Args[0], symbols, 1);
-                    text.Append(" + ");
-                    Write(text, e.Args[1], symbols, 1);
+                    WriteInfix(text, e, symbols, 1, " + ", 1);
                     break;
                 case ExprOp.Subtract:
-                    Write(text, e.Args[0], symbols, 1);
-                    text.Append(" − ");
-                    Write(text, e.Args[1], symbols, 2);
+                    WriteInfix(text, e, symbols, 1, " − ", 2);
                     break;
                 case ExprOp.Multiply:
                     WriteProduct(text, e, symbols);
                     break;
                 case ExprOp.Divide:
                 case ExprOp.SafeDivide:
-                    Write(text, e.Args[0], symbols, 2);
-                    text.Append('/');
-                    Write(text, e.Args[1], symbols, 3);
+                    WriteInfix(text, e, symbols, 2, "/", 3);
                     break;
                 case ExprOp.Pow:
                     Write(text, e.Args[0], symbols, 5);
@@ -202,8 +196,7 @@ namespace OptGen.Generator.Ir
                 case ExprOp.GreaterOrEqual:
                 case ExprOp.Equal:
                 case ExprOp.NotEqual:
-                    Write(text, e.Args[0], symbols, 1);
-                    text.Append(e.Op switch
+                    string comparison = e.Op switch
                     {
                         ExprOp.Less => " < ",
                         ExprOp.LessOrEqual => " ≤ ",
@@ -211,8 +204,8 @@ namespace OptGen.Generator.Ir
                         ExprOp.GreaterOrEqual => " ≥ ",
                         ExprOp.Equal => " = ",
                         _ => " ≠ ",
-                    });
-                    Write(text, e.Args[1], symbols, 1);
+                    };
+                    WriteInfix(text, e, symbols, 1, comparison, 1);
                     break;
                 case ExprOp.Select:
                     if (!wrap)
@@ -248,6 +241,14 @@ namespace OptGen.Generator.Ir
             {
                 text.Append(')');
             }
+        }
+
+        // Args[0] operator Args[1], each side wrapped when its precedence is below the one given for it.
+        private static void WriteInfix(StringBuilder text, Expr e, Symbols symbols, int left, string op, int right)
+        {
+            Write(text, e.Args[0], symbols, left);
+            text.Append(op);
+            Write(text, e.Args[1], symbols, right);
         }
 
         // a·(1/b) reads a/b; a·x·x reads a·x²; a factor that is itself a quotient is parenthesized, so that

@@ -105,7 +105,7 @@ namespace OptGen.Generator.Ir
                     return e;
                 }
 
-                if (IsUniform(e) && !IsComparison(e.Op))
+                if (Expr.IsUniform(e) && !Expr.IsComparison(e.Op))
                 {
                     return Expr.Scalar(ScalarFor(e));
                 }
@@ -114,7 +114,7 @@ namespace OptGen.Generator.Ir
                 // element multiplies. A division costs several times a multiply on every CPU and bounds the step
                 // when the data fits in cache; the result differs from x / s by at most an ulp or so. A literal
                 // divisor is left as written.
-                if (e.Op == ExprOp.Divide && e.Args[1].Op is not (ExprOp.Constant or ExprOp.Scalar) && IsUniform(e.Args[1]))
+                if (e.Op == ExprOp.Divide && e.Args[1].Op is not (ExprOp.Constant or ExprOp.Scalar) && Expr.IsUniform(e.Args[1]))
                 {
                     return Rewrite(e.Args[0]) * Expr.Scalar(ScalarFor(Expr.Constant(1) / e.Args[1]));
                 }
@@ -181,7 +181,7 @@ namespace OptGen.Generator.Ir
             }
 
             var args = e.Args.Select(DistinctComparands).ToArray();
-            if (IsComparison(e.Op) && args[0] == args[1])
+            if (Expr.IsComparison(e.Op) && args[0] == args[1])
             {
                 args[1] = args[1] + Expr.Constant(0);
             }
@@ -189,16 +189,11 @@ namespace OptGen.Generator.Ir
             return new Expr(e.Op, e.Value, e.Name, args.ToEquatableArray());
         }
 
-        /// <summary>A name with its first letter upper case: the kernel field of a hoisted hyperparameter or host value.</summary>
+        /// <summary>A name with its first letter upper case: the kernel field of a hoisted hyperparameter or host value, and the property of an expression rule's symbol.</summary>
         internal static string Pascal(string name) => char.ToUpperInvariant(name[0]) + name.Substring(1);
 
         private static bool ReadsHost(Expr e, string name) => (e.Op == ExprOp.HostValue && e.Name == name) || e.Args.Any(a => ReadsHost(a, name));
 
         private static bool Reads(Expr e, string name) => (e.Op == ExprOp.Variable && e.Name == name) || e.Args.Any(a => Reads(a, name));
-
-        private static bool IsUniform(Expr e) => e.Op is not (ExprOp.Variable or ExprOp.RandomNormal or ExprOp.RandomUniform) && e.Args.All(IsUniform);
-
-        private static bool IsComparison(ExprOp op) =>
-            op is ExprOp.Less or ExprOp.LessOrEqual or ExprOp.Greater or ExprOp.GreaterOrEqual or ExprOp.Equal or ExprOp.NotEqual;
     }
 }

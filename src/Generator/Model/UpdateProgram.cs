@@ -1,3 +1,4 @@
+using System.Linq;
 using OptGen.Generator.Helpers;
 
 namespace OptGen.Generator.Model
@@ -87,6 +88,13 @@ namespace OptGen.Generator.Model
         public static Expr operator /(Expr a, Expr b) => Binary(ExprOp.Divide, a, b);
 
         public static Expr operator -(Expr a) => Unary(ExprOp.Negate, a);
+
+        /// <summary>Whether <paramref name="op"/> compares its two operands (&lt;, ≤, &gt;, ≥, =, ≠): a condition, not a number.</summary>
+        public static bool IsComparison(ExprOp op) =>
+            op is ExprOp.Less or ExprOp.LessOrEqual or ExprOp.Greater or ExprOp.GreaterOrEqual or ExprOp.Equal or ExprOp.NotEqual;
+
+        /// <summary>Whether <paramref name="e"/> has the same value for every element: it reads no per-element variable and draws no random number.</summary>
+        public static bool IsUniform(Expr e) => e.Op is not (ExprOp.Variable or ExprOp.RandomNormal or ExprOp.RandomUniform) && e.Args.All(IsUniform);
 
         private static Expr Leaf(ExprOp op, string name) => new(op, 0, name, EquatableArray<Expr>.Empty);
     }

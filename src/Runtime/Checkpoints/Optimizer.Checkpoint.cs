@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Buffers.Binary;
 using System.IO;
 using System.IO.Hashing;
@@ -232,21 +233,8 @@ public abstract partial class Optimizer
 
         // The rule: compared name by name as it is read; nothing of the file's length is kept.
         bool sameRule = name == Descriptor.Name && ruleId == Descriptor.RuleId;
-        int hyperparameterCount = reader.ReadCount("hyperparameter count", MaxNames, 4);
-        sameRule &= hyperparameterCount == Descriptor.Hyperparameters.Count;
-        for (int i = 0; i < hyperparameterCount; i++)
-        {
-            string hyperparameter = reader.ReadString("hyperparameter name");
-            sameRule &= i < Descriptor.Hyperparameters.Count && hyperparameter == Descriptor.Hyperparameters[i].Name;
-        }
-
-        int stateCount = reader.ReadCount("state count", MaxNames, 4);
-        sameRule &= stateCount == Descriptor.States.Count;
-        for (int i = 0; i < stateCount; i++)
-        {
-            string state = reader.ReadString("state name");
-            sameRule &= i < Descriptor.States.Count && state == Descriptor.States[i].Name;
-        }
+        sameRule &= reader.ReadNames("hyperparameter", Descriptor.Hyperparameters, static h => h.Name, out int hyperparameterCount);
+        sameRule &= reader.ReadNames("state", Descriptor.States, static s => s.Name, out int stateCount);
 
         // The layout: compared group by group; only a bounded description is kept for the message.
         int groupCount = reader.ReadCount("group count", int.MaxValue, 4);
@@ -421,17 +409,6 @@ public abstract partial class Optimizer
             ? MemoryMarshal.AsBytes(state.Elements<float>(k, start, length))
             : MemoryMarshal.AsBytes(state.Elements<ushort>(k, start, length));
 
-    private static string[] NamesOf(OptimizerDescriptor descriptor)
-    {
-        var names = new string[descriptor.Hyperparameters.Count];
-        for (int i = 0; i < names.Length; i++)
-        {
-            names[i] = descriptor.Hyperparameters[i].Name;
-        }
-
-        return names;
-    }
-
     /// <summary>The exact size of this optimizer's checkpoint, in bytes.</summary>
     private long CheckpointSize()
     {
@@ -598,6 +575,24 @@ public abstract partial class Optimizer
             }
 
             return values;
+        }
+
+        /// <summary>
+        /// Reads a count of names (at most <see cref="MaxNames"/>; fields "<paramref name="what"/> count" and
+        /// "<paramref name="what"/> name") and the names; whether they are <paramref name="expected"/>'s, in order.
+        /// </summary>
+        public bool ReadNames<T>(string what, IReadOnlyList<T> expected, Func<T, string> nameOf, out int count)
+        {
+            count = ReadCount(what + " count", MaxNames, 4);
+            bool same = count == expected.Count;
+            string field = what + " name";
+            for (int i = 0; i < count; i++)
+            {
+                string name = ReadString(field);
+                same &= i < expected.Count && name == nameOf(expected[i]);
+            }
+
+            return same;
         }
 
         public string ReadString(string field)

@@ -105,7 +105,7 @@ public abstract partial class Optimizer
         double norm = Math.Sqrt(sumOfSquares) * options.GradientScale;
         if (nonFinite && options.SkipNonFinite)
         {
-            plan.SetDecision(norm, nonFinite: true, skipped: true, clip: 1.0);
+            plan.SetDecision(norm, nonFinite: true, clip: 1.0);
             return false;
         }
 
@@ -115,7 +115,7 @@ public abstract partial class Optimizer
             clip = Math.Min(1.0, options.MaxGradientNorm / (norm + 1e-6));
         }
 
-        plan.SetDecision(norm, nonFinite, skipped: false, clip);
+        plan.SetDecision(norm, nonFinite, clip);
         return true;
     }
 

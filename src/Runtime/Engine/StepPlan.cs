@@ -73,9 +73,6 @@ internal sealed class StepPlan
     /// <summary>Whether a gradient element was NaN or ±∞ (known only when the norm was computed).</summary>
     public bool FoundNonFinite { get; private set; }
 
-    /// <summary>Whether the step is skipped (non-finite gradients with <see cref="StepOptions.SkipNonFinite"/>).</summary>
-    public bool Skipped { get; private set; }
-
     /// <summary>The clipping factor min(1, max/(norm + 1e-6)), or 1.</summary>
     public double ClipFactor { get; private set; }
 
@@ -103,16 +100,14 @@ internal sealed class StepPlan
         Threads = threads;
         GradientNorm = double.NaN;
         FoundNonFinite = false;
-        Skipped = false;
         ClipFactor = 1.0;
     }
 
     /// <summary>Records the norm decision (see <see cref="Optimizer.Decide"/>).</summary>
-    internal void SetDecision(double norm, bool nonFinite, bool skipped, double clip)
+    internal void SetDecision(double norm, bool nonFinite, double clip)
     {
         GradientNorm = norm;
         FoundNonFinite = nonFinite;
-        Skipped = skipped;
         ClipFactor = clip;
     }
 

@@ -446,14 +446,8 @@ public sealed class GpuOptimizer : IDisposable
     /// <param name="path">The checkpoint file.</param>
     /// <exception cref="CheckpointException">The checkpoint is malformed or of another rule or layout.</exception>
     /// <exception cref="ObjectDisposedException">This object was disposed.</exception>
-    public void LoadCheckpoint(string path)
-    {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        Accelerator.Synchronize();
-        Optimizer.LoadCheckpoint(path);
-        using Optimizer.StepGuard guard = Optimizer.EnterGuard("GpuOptimizer.LoadCheckpoint");
-        UploadState();
-    }
+    public void LoadCheckpoint(string path) =>
+        ReplaceHostState(path, static (optimizer, file) => optimizer.LoadCheckpoint(file), "GpuOptimizer.LoadCheckpoint");
 
     /// <summary>
     /// Loads a checkpoint (written by <see cref="SaveCheckpoint(Stream)"/> or by <see cref="Optimizer.SaveCheckpoint(Stream)"/>
@@ -463,14 +457,8 @@ public sealed class GpuOptimizer : IDisposable
     /// <param name="stream">A readable stream.</param>
     /// <exception cref="CheckpointException">The checkpoint is malformed or of another rule or layout.</exception>
     /// <exception cref="ObjectDisposedException">This object was disposed.</exception>
-    public void LoadCheckpoint(Stream stream)
-    {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        Accelerator.Synchronize();
-        Optimizer.LoadCheckpoint(stream);
-        using Optimizer.StepGuard guard = Optimizer.EnterGuard("GpuOptimizer.LoadCheckpoint");
-        UploadState();
-    }
+    public void LoadCheckpoint(Stream stream) =>
+        ReplaceHostState(stream, static (optimizer, source) => optimizer.LoadCheckpoint(source), "GpuOptimizer.LoadCheckpoint");
 
     /// <summary>Converts the device state to <paramref name="precision"/>, as <see cref="Optimizer.ChangeStatePrecision"/> converts the host's.</summary>
     /// <param name="precision">The new precision.</param>
@@ -492,12 +480,20 @@ public sealed class GpuOptimizer : IDisposable
 
     /// <summary>Resets the host optimizer (state, carried scalars, step count) and the device state to their initial values; hyperparameters are kept.</summary>
     /// <exception cref="ObjectDisposedException">This object was disposed.</exception>
-    public void Reset()
+    public void Reset() =>
+        ReplaceHostState(0, static (optimizer, _) => optimizer.Reset(), "GpuOptimizer.Reset");
+
+    /// <summary>
+    /// Waits for the device, lets <paramref name="replace"/> replace the host optimizer's state (under the host's own
+    /// guard; one that throws leaves host and device as they were), then uploads the new state under the guard,
+    /// naming <paramref name="operation"/>.
+    /// </summary>
+    private void ReplaceHostState<TArgument>(TArgument argument, Action<Optimizer, TArgument> replace, string operation)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         Accelerator.Synchronize();
-        Optimizer.Reset();
-        using Optimizer.StepGuard guard = Optimizer.EnterGuard("GpuOptimizer.Reset");
+        replace(Optimizer, argument);
+        using Optimizer.StepGuard guard = Optimizer.EnterGuard(operation);
         UploadState();
     }
 

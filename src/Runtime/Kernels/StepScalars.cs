@@ -37,13 +37,8 @@ public static class StepScalars
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void RequireFiniteNonzero(double value, string name, string formula, long step)
     {
-        float single = (float)value;
-        if (!float.IsFinite(single))
-        {
-            Throw(value, name, formula, step, "is not finite in float32");
-        }
-
-        if (single == 0 && value != 0)
+        RequireFinite(value, name, formula, step);
+        if ((float)value == 0 && value != 0)
         {
             Throw(value, name, formula, step, "underflows to 0 in float32, and the update divides by it");
         }

@@ -29,7 +29,8 @@ public sealed class DynamicLossScale
     /// <exception cref="ArgumentOutOfRangeException">An argument is out of range.</exception>
     public DynamicLossScale(double initialScale = 65536, double growthFactor = 2, double backoffFactor = 0.5, int growthInterval = 2000, StepOptions? template = null, int goodSteps = 0)
     {
-        if (!double.IsFinite(initialScale) || initialScale <= 0 || !IsUsable(initialScale))
+        // 1/scale in range also rules out NaN, ±∞, 0 and negative scales.
+        if (!IsUsable(initialScale))
         {
             throw new ArgumentOutOfRangeException(nameof(initialScale), initialScale, "The scale must be finite and > 0, with 1/scale finite and not 0 in float32.");
         }

@@ -24,6 +24,9 @@ public abstract partial class Optimizer
     private Interval[]? _intervals;
     private MemoryHandle[]? _handles;
 
+    // The scheduled values of a step with more schedules than ApplySchedules keeps on the stack; kept for the next step.
+    private double[]? _scheduleValues;
+
     /// <summary>The tensors and parameter groups this optimizer updates.</summary>
     public ParameterLayout Layout { get; }
 
@@ -187,7 +190,7 @@ public abstract partial class Optimizer
         }
     }
 
-    /// <summary>Group hyperparameter arrays; group 0's is the optimizer's own array, so single-group steps see every change.</summary>
+    /// <summary>Per-group carried host scalars; group 0's is the optimizer's own array, so single-group steps see every change.</summary>
     private double[][] CreateGroupHostStates()
     {
         var groups = new double[Layout.GroupCount][];
@@ -200,6 +203,7 @@ public abstract partial class Optimizer
         return groups;
     }
 
+    /// <summary>Per-group hyperparameter arrays; group 0's is the optimizer's own array, so single-group steps see every change.</summary>
     private double[][] CreateGroups()
     {
         var groups = new double[Layout.GroupCount][];
@@ -369,7 +373,7 @@ public abstract partial class Optimizer
     private void ApplySchedules(StepPlan plan)
     {
         List<ScheduleBinding> schedules = _schedules!;
-        Span<double> values = schedules.Count <= 32 ? stackalloc double[schedules.Count] : new double[schedules.Count];
+        Span<double> values = schedules.Count <= 32 ? stackalloc double[schedules.Count] : ScheduleValues(schedules.Count);
         for (int b = 0; b < schedules.Count; b++)
         {
             ScheduleBinding binding = schedules[b];
@@ -401,6 +405,17 @@ public abstract partial class Optimizer
                 }
             }
         }
+    }
+
+    /// <summary>The first <paramref name="count"/> elements of <see cref="_scheduleValues"/>, grown when it is shorter (so a warmed-up step allocates nothing).</summary>
+    private Span<double> ScheduleValues(int count)
+    {
+        if (_scheduleValues is null || _scheduleValues.Length < count)
+        {
+            _scheduleValues = new double[count];
+        }
+
+        return _scheduleValues.AsSpan(0, count);
     }
 
     /// <summary>One buffer of the overlap check, ordered by start address.</summary>
