@@ -330,6 +330,10 @@ public static class ParallelUpdate
 /// <summary>The work of one piece of a step, run by <see cref="ParallelUpdate.RunPieces{TBody}"/> on some thread.</summary>
 internal interface IPieceBody
 {
-    /// <summary>Runs piece <paramref name="piece"/>; must not throw.</summary>
+    /// <summary>
+    /// Runs piece <paramref name="piece"/>. A body should not throw: pieces run before the throw have already written.
+    /// If one does, <see cref="ParallelUpdate.RunPieces{TBody}"/> rethrows the first exception on the calling thread
+    /// once every worker has left the buffers.
+    /// </summary>
     void Run(int piece);
 }
