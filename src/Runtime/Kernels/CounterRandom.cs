@@ -100,8 +100,8 @@ public static class CounterRandom
     private static ulong Bits(ulong key, ulong index, int draw) =>
         Mix(key ^ Mix(unchecked(index + ((ulong)(uint)draw << 48) + 0x632BE59BD9B4E019UL)));
 
-    /// <summary>The SplitMix64 finalizer: a bijective 64-bit mix.</summary>
-    private static ulong Mix(ulong z)
+    /// <summary>The SplitMix64 finalizer: a bijective 64-bit mix (also the seed hash of <see cref="StochasticRounding"/>).</summary>
+    internal static ulong Mix(ulong z)
     {
         unchecked
         {

@@ -25,9 +25,9 @@ public static class StochasticRounding
     public static uint SeedOf(ulong roundingSeed, long step, int tensor, long start)
     {
         ulong h = roundingSeed ^ 0x9E3779B97F4A7C15UL;
-        h = Mix(h ^ (ulong)step);
-        h = Mix(h ^ (uint)tensor);
-        h = Mix(h ^ (ulong)start);
+        h = CounterRandom.Mix(h ^ (ulong)step);
+        h = CounterRandom.Mix(h ^ (uint)tensor);
+        h = CounterRandom.Mix(h ^ (ulong)start);
         return (uint)(h ^ (h >> 32));
     }
 
@@ -85,12 +85,5 @@ public static class StochasticRounding
         x *= Vector512.Create(0x846CA68Bu);
         x ^= x >> 16;
         return x & Vector512.Create(0xFFFFu);
-    }
-
-    private static ulong Mix(ulong z)
-    {
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-        return z ^ (z >> 31);
     }
 }
