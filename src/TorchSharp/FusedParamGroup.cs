@@ -53,6 +53,10 @@ public sealed class FusedOptions : OptimizerOptions
     private Optimizer? _optimizer;
     private bool _hasLearningRate;
 
+    // The learning rate both sides agreed on at the last exchange: a change on the TorchSharp side (a scheduler) goes
+    // into OptGen's group, and a change made on OptGen's group directly is not overwritten by a stale value.
+    private double _exchanged;
+
     internal FusedOptions(IReadOnlyDictionary<string, double>? hyperparameters)
     {
         _requested = hyperparameters is null ? [] : new Dictionary<string, double>(hyperparameters);
@@ -91,7 +95,7 @@ public sealed class FusedOptions : OptimizerOptions
             _group[hyperparameter] = value;
             if (hyperparameter == LearningRateName)
             {
-                LearningRate = value;
+                LearningRate = _exchanged = value;
             }
         }
     }
@@ -126,11 +130,11 @@ public sealed class FusedOptions : OptimizerOptions
         _group = group;
         _optimizer = optimizer;
         _hasLearningRate = optimizer.Descriptor.IndexOfHyperparameter(LearningRateName) >= 0;
-        LearningRate = _hasLearningRate ? group[LearningRateName] : 0;
+        LearningRate = _exchanged = _hasLearningRate ? group[LearningRateName] : 0;
         InitialLearningRate = LearningRate.Value;
     }
 
-    /// <summary>TorchSharp's learning rate into OptGen's group, where it changed.</summary>
+    /// <summary>TorchSharp's learning rate into OptGen's group, when it changed on the TorchSharp side since the last exchange.</summary>
     internal void PushLearningRate()
     {
         double lr = LearningRate ?? throw new InvalidOperationException("A parameter group's LearningRate was set to null.");
@@ -144,9 +148,10 @@ public sealed class FusedOptions : OptimizerOptions
             return;
         }
 
-        if (_group![LearningRateName] != lr)
+        if (lr != _exchanged)
         {
-            _group[LearningRateName] = lr;
+            _group![LearningRateName] = lr;
+            _exchanged = lr;
         }
     }
 
@@ -155,7 +160,7 @@ public sealed class FusedOptions : OptimizerOptions
     {
         if (_hasLearningRate)
         {
-            LearningRate = _group![LearningRateName];
+            LearningRate = _exchanged = _group![LearningRateName];
         }
     }
 
@@ -180,7 +185,7 @@ public sealed class FusedOptions : OptimizerOptions
     internal void SetLearningRates(double initial, double current)
     {
         InitialLearningRate = initial;
-        LearningRate = current;
+        LearningRate = _exchanged = current;
     }
 
     /// <summary>Writes the base options (initial and current learning rate), then the rule and every hyperparameter and carried scalar.</summary>

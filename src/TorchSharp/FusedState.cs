@@ -11,7 +11,7 @@ namespace OptGen.TorchSharp;
 
 /// <summary>
 /// One parameter's optimizer state as <c>state_dict()</c> returns it: a live view of the OptGen optimizer's state for
-/// that tensor (the step count and one buffer per state name of the rule, e.g. Adam's <c>m</c> and <c>v</c>), shaped
+/// that tensor (the step count and one buffer per state buffer of the rule, e.g. Adam's <c>FirstMoment</c> and <c>SecondMoment</c>), shaped
 /// like the parameter when read as tensors.
 /// </summary>
 public sealed class FusedState : OptimizerState
@@ -31,7 +31,7 @@ public sealed class FusedState : OptimizerState
     /// <summary>The number of steps taken (OptGen keeps one for every parameter).</summary>
     public long step => _optimizer().StepCount;
 
-    /// <summary>The rule's state buffers, in order (e.g. <c>m</c>, <c>v</c>).</summary>
+    /// <summary>The rule's state buffers, in order (e.g. Adam's <c>FirstMoment</c>, <c>SecondMoment</c>).</summary>
     public IReadOnlyList<string> StateNames => _optimizer().Descriptor.States.Select(s => s.Name).ToArray();
 
     /// <summary>A float32 copy of state buffer <paramref name="name"/> for this parameter, shaped like the parameter.</summary>
