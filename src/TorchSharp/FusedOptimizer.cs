@@ -170,7 +170,6 @@ public sealed class FusedOptimizer<TOptimizer> : OptimizerHelper
         int tensor = 0;
         foreach (FusedParamGroup group in list)
         {
-            group.Parameters = group.Members.Select(m => m.Parameter).ToArray();
             foreach (Parameter p in group.Parameters)
             {
                 _state[p.Handle] = new FusedState(p, () => Optimizer, NameOf, tensor++);
@@ -464,7 +463,7 @@ public sealed class FusedOptimizer<TOptimizer> : OptimizerHelper
 
         if (!Native.THSTensor_is_contiguous(handle))
         {
-            throw new ArgumentException($"The {what} '{name}' is not contiguous; the fused step needs each tensor's elements back to back (call contiguous() on the parameter's data first).");
+            throw new ArgumentException($"The {what} '{name}' is not contiguous; the fused step needs each tensor's elements back to back in their natural order.");
         }
 
         return type;
