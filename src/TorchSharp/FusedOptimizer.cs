@@ -49,14 +49,11 @@ public static class FusedOptimizer
 public sealed class FusedOptimizer<TOptimizer> : OptimizerHelper
     where TOptimizer : Optimizer
 {
-    private const string LearningRate = "LearningRate";
-
     private readonly Parameter[] _parameters;
     private readonly string[] _names;
     private readonly FusedOptions[] _options;
     private readonly TensorTable _table;
     private readonly ScalarType _dtype;
-    private readonly bool _hasLearningRate;
 
     /// <summary>One group over <paramref name="parameters"/>; see <see cref="FusedOptimizer.Create{TOptimizer}(IEnumerable{Parameter}, Func{ParameterLayout, TOptimizer})"/>.</summary>
     public FusedOptimizer(IEnumerable<Parameter> parameters, Func<ParameterLayout, TOptimizer> create)
@@ -149,7 +146,6 @@ public sealed class FusedOptimizer<TOptimizer> : OptimizerHelper
         _parameters = [.. parameters];
         _names = [.. names];
         _dtype = dtype!.Value;
-        _hasLearningRate = optimizer.Descriptor.IndexOfHyperparameter(LearningRate) >= 0;
         _table = TensorTable.For(_dtype, _parameters.Length);
 
         // Each group's own values over the factory's, then the group is bound to OptGen's group k.
@@ -194,10 +190,6 @@ public sealed class FusedOptimizer<TOptimizer> : OptimizerHelper
     public IReadOnlyList<Parameter> Parameters => _parameters;
 
     internal string NameOf(int tensor) => _names[tensor];
-
-    internal Parameter ParameterOf(int tensor) => _parameters[tensor];
-
-    internal bool HasLearningRate => _hasLearningRate;
 
     /// <summary>
     /// One step over every parameter with <see cref="Options"/>: the closure (if any) runs first with gradients enabled
