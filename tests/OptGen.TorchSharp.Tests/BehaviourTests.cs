@@ -196,6 +196,48 @@ public sealed class BehaviourTests
         Assert.All(parameters, p => Assert.Equal(0f, p.grad!.abs().max().item<float>()));
     }
 
+    /// <summary>
+    /// Two threads stepping one optimizer: every call either completes or throws InvalidOperationException (OptGen's
+    /// busy flag), and the step count equals the completed calls: no lost or doubled step, no crash.
+    /// </summary>
+    [Fact]
+    public void ConcurrentStepsAreRefusedNotCorrupting()
+    {
+        Parameter[] parameters = [new Parameter(torch.randn(300_000)), new Parameter(torch.randn(1000))];
+        using var optimizer = FusedOptimizer.Create(parameters, layout => new OptGen.Adam(layout));
+        Fixture.SetGradients(parameters, Fixture.Gradients(parameters, 0));
+        int completed = 0, refused = 0;
+        void Worker()
+        {
+            for (int i = 0; i < 200; i++)
+            {
+                try
+                {
+                    optimizer.step();
+                    System.Threading.Interlocked.Increment(ref completed);
+                }
+                catch (InvalidOperationException)
+                {
+                    System.Threading.Interlocked.Increment(ref refused);
+                }
+            }
+        }
+
+        var threads = new[] { new System.Threading.Thread(Worker), new System.Threading.Thread(Worker) };
+        foreach (var t in threads)
+        {
+            t.Start();
+        }
+
+        foreach (var t in threads)
+        {
+            t.Join();
+        }
+
+        Assert.Equal(400, completed + refused);
+        Assert.Equal(completed, optimizer.Optimizer.StepCount);
+    }
+
     private static ushort[] Bits(Tensor tensor) => MemoryMarshal.Cast<byte, ushort>(tensor.detach().contiguous().bytes).ToArray();
 }
 
