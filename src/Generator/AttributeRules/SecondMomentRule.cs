@@ -18,7 +18,8 @@ namespace OptGen.Generator.AttributeRules
 
             if (Averages(second))
             {
-                b.Hyperparameter((int)HyperparameterOrder.SecondMomentDecay, second.PropertyName, "β₂", second.Beta, HyperparameterRange.UnitInterval, "The second moment's decay β₂ = 1 − 1/N₂.");
+                b.Hyperparameter((int)HyperparameterOrder.SecondMomentDecay, second.PropertyName, BatchScaling.Symbol(spec.Units.SecondMoment, "β₂"), second.Beta, HyperparameterRange.UnitInterval,
+                    "The second moment's decay β₂ = 1 − 1/N₂." + BatchScaling.DecayUnits(spec.Units.SecondMoment, "β₂", "N₂"));
             }
 
             if (second.HasInitialValue)
@@ -56,7 +57,7 @@ namespace OptGen.Generator.AttributeRules
             string s = Symbol(second);
             Expr g = Expr.Var(AttributeLowering.Gradient);
             Expr sv = Expr.Var(s);
-            Expr beta2 = Expr.Hyperparameter(second.PropertyName);
+            Expr beta2 = BatchScaling.Beta2(context.Spec);
             switch (second.Kind)
             {
                 case SecondMomentKind.ExponentialAverage:

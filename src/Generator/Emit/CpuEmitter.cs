@@ -48,6 +48,7 @@ namespace OptGen.Generator.Emit
             }
 
             w.Line("/// </code>");
+            EmitBatchSizeRemark(w, program);
             w.Line("/// <para>" + Xml(Traffic(model.Kernel)) + "</para>");
             w.Line($"/// <para>Each step is one fused pass over memory by <see cref=\"{kernelType}\"/>.</para>");
             w.Line("/// </remarks>");
@@ -148,7 +149,7 @@ namespace OptGen.Generator.Emit
             w.Line("/// <inheritdoc/>");
             w.Open("protected override void RunKernel<TParameter, TGradient, TState>(scoped in global::OptGen.Kernels.KernelArguments arguments)");
             bool random = ExprText.UsesRandom(program.Body);
-            string offsetArgument = random ? ", arguments.ElementOffset" : string.Empty;
+            string offsetArgument = BatchSizeArgument(program, "arguments.BatchSize") + (random ? ", arguments.ElementOffset" : string.Empty);
             w.Line(hasHostState
                 ? $"{kernelType} kernel = CreateKernel(arguments.Hyperparameters, arguments.HostState, arguments.Step, arguments.GradientScale{offsetArgument});"
                 : $"{kernelType} kernel = CreateKernel(arguments.Hyperparameters, arguments.Step, arguments.GradientScale{offsetArgument});");
@@ -166,11 +167,11 @@ namespace OptGen.Generator.Emit
 
             w.Line("/// <param name=\"step\">The step number t = 1, 2, ….</param>");
             w.Line("/// <param name=\"gradientScale\">The runtime's factor on every gradient element.</param>");
-            string offsetParameter = string.Empty;
+            string offsetParameter = BatchSizeParameter(w, program);
             if (random)
             {
                 w.Line("/// <param name=\"elementOffset\">The global index of the first element the kernel updates (randn() draws by global index).</param>");
-                offsetParameter = ", ulong elementOffset = 0";
+                offsetParameter += ", ulong elementOffset = 0";
             }
 
             w.Open(hasHostState
@@ -228,7 +229,7 @@ namespace OptGen.Generator.Emit
 
             w.Outdent();
             w.Close();
-            EmitValidateStepScalars(w, hasHostState);
+            EmitValidateStepScalars(w, hasHostState, UsesBatchSize(program));
 
             w.Close();
             for (int i = 0; i < model.Type.ContainingTypes.Count; i++)

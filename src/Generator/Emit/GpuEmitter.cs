@@ -141,9 +141,18 @@ namespace OptGen.Generator.Emit
             w.Line("accelerator,");
             w.Line("groups,");
             w.Line($"global::{CpuEmitter.KernelNamespace}.{GpuKernelName(kernel)}.Load(accelerator),");
-            w.Line(model.Program.HostStates.Count > 0
-                ? "static (hyperparameters, hostState, step) => CreateKernel(hyperparameters, hostState, step, 1.0));"
-                : "static (hyperparameters, _, step) => CreateKernel(hyperparameters, step, 1.0));");
+            if (CpuEmitter.UsesBatchSize(model.Program))
+            {
+                w.Line(model.Program.HostStates.Count > 0
+                    ? "static (hyperparameters, hostState, step, batchSize) => CreateKernel(hyperparameters, hostState, step, 1.0, batchSize));"
+                    : "static (hyperparameters, _, step, batchSize) => CreateKernel(hyperparameters, step, 1.0, batchSize));");
+            }
+            else
+            {
+                w.Line(model.Program.HostStates.Count > 0
+                    ? "static (hyperparameters, hostState, step) => CreateKernel(hyperparameters, hostState, step, 1.0));"
+                    : "static (hyperparameters, _, step) => CreateKernel(hyperparameters, step, 1.0));");
+            }
             w.Outdent();
             w.Outdent();
             w.Close();

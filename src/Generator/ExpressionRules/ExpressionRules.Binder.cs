@@ -367,6 +367,11 @@ namespace OptGen.Generator
                     return Expr.Step();
                 }
 
+                if (name == BatchSizeSymbol && !_scope.Hyperparameters.Contains(name) && !_scope.States.Contains(name) && !_scope.AllStepScalars.Contains(name) && !_scope.AllLocals.Contains(name))
+                {
+                    return Expr.RuntimeInput("BatchSize"); // the step's batch size, unless the rule declares a B of its own
+                }
+
                 if (_scope.Hyperparameters.Contains(name))
                 {
                     return Expr.Hyperparameter(name);

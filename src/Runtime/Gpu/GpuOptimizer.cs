@@ -631,7 +631,7 @@ public sealed class GpuOptimizer : IDisposable
 
         for (int k = 0; k < Layout.GroupCount; k++)
         {
-            _update.SetGroup(k, plan.Hyperparameters(k), plan.HostState(k), plan.Step);
+            _update.SetGroup(k, plan.Hyperparameters(k), plan.HostState(k), plan.Step, plan.BatchSize);
         }
 
         var views = new GpuUpdateViews

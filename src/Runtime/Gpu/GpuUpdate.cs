@@ -48,7 +48,8 @@ public abstract class GpuUpdate : IDisposable
     /// <param name="hyperparameters">The group's hyperparameters for this step, in descriptor order.</param>
     /// <param name="hostState">The group's carried host scalars after this step's advance.</param>
     /// <param name="step">The step number t.</param>
-    public abstract void SetGroup(int group, ReadOnlySpan<double> hyperparameters, ReadOnlySpan<double> hostState, long step);
+    /// <param name="batchSize">The step's batch size B (read by rules with per-example hyperparameters).</param>
+    public abstract void SetGroup(int group, ReadOnlySpan<double> hyperparameters, ReadOnlySpan<double> hostState, long step, double batchSize);
 
     /// <summary>
     /// Launches the update over every chunk with the group kernel structs set by <see cref="SetGroup"/>, asynchronously
@@ -64,13 +65,17 @@ public abstract class GpuUpdate : IDisposable
 [EditorBrowsable(EditorBrowsableState.Never)]
 public delegate TKernel GpuKernelFactory<TKernel>(ReadOnlySpan<double> hyperparameters, ReadOnlySpan<double> hostState, long step);
 
+/// <summary>A <see cref="GpuKernelFactory{TKernel}"/> for a rule whose per-step scalars depend on the batch size B.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public delegate TKernel GpuBatchKernelFactory<TKernel>(ReadOnlySpan<double> hyperparameters, ReadOnlySpan<double> hostState, long step, double batchSize);
+
 /// <summary>The generic <see cref="GpuUpdate"/> over a rule's kernel struct <typeparamref name="TKernel"/>.</summary>
 [EditorBrowsable(EditorBrowsableState.Never)]
 public sealed class GpuUpdate<TKernel> : GpuUpdate
     where TKernel : unmanaged
 {
     private readonly Action<AcceleratorStream, Index1D, GpuGroups<TKernel>, ArrayView<TKernel>, ArrayView<GpuChunk>, ArrayView<float>, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<ushort>, GpuLaunch> _kernel;
-    private readonly GpuKernelFactory<TKernel> _factory;
+    private readonly GpuBatchKernelFactory<TKernel> _factory;
     private readonly TKernel[] _table;
     private readonly MemoryBuffer1D<TKernel, Stride1D.Dense>? _device;
     private GpuGroups<TKernel> _groups;
@@ -81,6 +86,16 @@ public sealed class GpuUpdate<TKernel> : GpuUpdate
         int groups,
         Action<AcceleratorStream, Index1D, GpuGroups<TKernel>, ArrayView<TKernel>, ArrayView<GpuChunk>, ArrayView<float>, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<ushort>, GpuLaunch> kernel,
         GpuKernelFactory<TKernel> factory)
+        : this(accelerator, groups, kernel, Ignoring(factory ?? throw new ArgumentNullException(nameof(factory))))
+    {
+    }
+
+    /// <summary>Binds a loaded kernel and a batch-size-aware factory for <paramref name="groups"/> parameter groups on <paramref name="accelerator"/>.</summary>
+    public GpuUpdate(
+        Accelerator accelerator,
+        int groups,
+        Action<AcceleratorStream, Index1D, GpuGroups<TKernel>, ArrayView<TKernel>, ArrayView<GpuChunk>, ArrayView<float>, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<ushort>, GpuLaunch> kernel,
+        GpuBatchKernelFactory<TKernel> factory)
     {
         ArgumentNullException.ThrowIfNull(accelerator);
         ArgumentOutOfRangeException.ThrowIfLessThan(groups, 1);
@@ -92,9 +107,9 @@ public sealed class GpuUpdate<TKernel> : GpuUpdate
     }
 
     /// <inheritdoc/>
-    public override void SetGroup(int group, ReadOnlySpan<double> hyperparameters, ReadOnlySpan<double> hostState, long step)
+    public override void SetGroup(int group, ReadOnlySpan<double> hyperparameters, ReadOnlySpan<double> hostState, long step, double batchSize)
     {
-        TKernel kernel = _factory(hyperparameters, hostState, step);
+        TKernel kernel = _factory(hyperparameters, hostState, step, batchSize);
         if (_device is null)
         {
             _groups.Set(group, kernel);
@@ -122,4 +137,7 @@ public sealed class GpuUpdate<TKernel> : GpuUpdate
 
     /// <inheritdoc/>
     public override void Dispose() => _device?.Dispose();
+
+    private static GpuBatchKernelFactory<TKernel> Ignoring(GpuKernelFactory<TKernel> factory) =>
+        (hyperparameters, hostState, step, _) => factory(hyperparameters, hostState, step);
 }
