@@ -49,6 +49,17 @@ public sealed class SnapshotTests
             public partial class AdamPerExample;
             """
         },
+        {
+            "AdamPerExampleSquares",
+            """
+            [Optimizer]
+            [FirstMoment(Beta = 0.9)]
+            [SecondMoment(Beta = 0.999, Input = SecondMomentInput.PerExampleSquares)]
+            [BiasCorrection(BiasCorrectionMode.Power)]
+            [Epsilon(1e-8)]
+            public partial class AdamPerExampleSquares;
+            """
+        },
     };
 
     [Theory]

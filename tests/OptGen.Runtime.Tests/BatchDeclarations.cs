@@ -55,3 +55,33 @@ public partial class PerExampleSgdMomentum;
 [Update("m = lerp(m, g, 1 - batchDecay(Beta1))")]
 [Update("p = p - B * LearningRate * m")]
 public partial class PerExampleEmaExpression;
+
+/// <summary>Adam averaging the batch mean of per-example squared gradients (the lecture's "Making Adam independent of B").</summary>
+[Optimizer]
+[FirstMoment(Beta = 0.9)]
+[SecondMoment(Beta = 0.999, Input = SecondMomentInput.PerExampleSquares)]
+[BiasCorrection(BiasCorrectionMode.Power)]
+[Epsilon(1e-8)]
+public partial class PerExampleSquaresAdam;
+
+/// <summary>The same rule as an expression rule, reading gsq.</summary>
+[Optimizer]
+[Hyperparameter("LearningRate", 1e-3)]
+[Hyperparameter("Beta1", 0.9, Range = HyperparameterRange.UnitInterval)]
+[Hyperparameter("Beta2", 0.999, Range = HyperparameterRange.UnitInterval)]
+[Hyperparameter("Epsilon", 1e-8, Range = HyperparameterRange.Positive)]
+[State("m")]
+[State("v")]
+[StepScalar("bc1", "1 - pow(Beta1, t)")]
+[StepScalar("bc2", "1 - pow(Beta2, t)")]
+[Update("m = lerp(m, g, 1 - Beta1)")]
+[Update("v = lerp(v, gsq, 1 - Beta2)")]
+[Update("p = p - LearningRate / bc1 * m / (sqrt(v / bc2) + Epsilon)")]
+public partial class PerExampleSquaresAdamExpression;
+
+/// <summary>Adagrad's sum over per-example squares.</summary>
+[Optimizer]
+[LearningRate(0.05)]
+[SecondMoment(Kind = SecondMomentKind.Sum, Input = SecondMomentInput.PerExampleSquares)]
+[Epsilon(1e-10)]
+public partial class PerExampleSquaresAdagrad;

@@ -57,16 +57,18 @@ namespace OptGen.Generator.AttributeRules
             string s = Symbol(second);
             Expr g = Expr.Var(AttributeLowering.Gradient);
             Expr sv = Expr.Var(s);
+            bool perExample = second.Input == SecondMomentInput.PerExampleSquares;
+            Expr gsq = Expr.Var(ElementInputs.PerExampleSquares.Symbol);
             Expr beta2 = BatchScaling.Beta2(context.Spec);
             switch (second.Kind)
             {
                 case SecondMomentKind.ExponentialAverage:
                     BiasCorrection.Coefficients(b, context.Spec, "SecondMoment", beta2, second.Start, "c₂");
-                    b.Assign(s, (Expr.Scalar("SecondMomentDecay") * sv) + (Expr.Scalar("SecondMomentWeight") * g * g), "Second moment");
+                    b.Assign(s, (Expr.Scalar("SecondMomentDecay") * sv) + (perExample ? Expr.Scalar("SecondMomentWeight") * gsq : Expr.Scalar("SecondMomentWeight") * g * g), "Second moment");
                     break;
                 case SecondMomentKind.Sum:
                 case SecondMomentKind.Mean:
-                    b.Assign(s, sv + (g * g), "Accumulate");
+                    b.Assign(s, sv + (perExample ? gsq : g * g), "Accumulate");
                     break;
                 case SecondMomentKind.InfinityNorm:
                     b.Scalar("SecondMomentDecay", beta2);

@@ -51,6 +51,7 @@ namespace OptGen.Generator
             "TParameter", "TGradient", "TState", // the Step methods' type parameters, which a state's local there would hide
             "index", // the GPU kernel's thread index, beside a parameter per state
             "batchSize", // CreateKernel's batch-size parameter (B), and the inherited Optimizer.BatchSize
+            "gsq", "InputOffset", // the per-example squares beside g (Ir.ElementInputs) and the kernel field that locates them
         };
 
         /// <summary>Whether the class declares its rule with expression attributes.</summary>

@@ -63,6 +63,13 @@ public sealed class GpuOptimizer : IDisposable
     {
         ArgumentNullException.ThrowIfNull(optimizer);
         ArgumentNullException.ThrowIfNull(accelerator);
+        if (optimizer.Descriptor.ReadsPerExampleSquares)
+        {
+            throw new ArgumentException(
+                $"The optimizer '{optimizer.Descriptor.Name}' averages per-example squared gradients ([SecondMoment(Input = SecondMomentInput.PerExampleSquares)]), which the GPU path does not take yet; step it on the CPU.",
+                nameof(optimizer));
+        }
+
         if (optimizer is not IGpuKernelSource source)
         {
             throw new ArgumentException(

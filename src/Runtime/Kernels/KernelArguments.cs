@@ -29,6 +29,13 @@ public ref struct KernelArguments
         set => _batchSize = value;
     }
 
+    /// <summary>
+    /// For a rule that reads a per-element input beside the gradient (the batch mean of per-example squared
+    /// gradients): the byte distance from <see cref="Gradients"/> to that input's element of the same index (it is
+    /// stored like the gradients). 0 for every other rule.
+    /// </summary>
+    public nint InputOffset;
+
     /// <summary>The first parameter element.</summary>
     public ref byte Parameters;
 
