@@ -12,7 +12,7 @@ namespace OptGen.Generator.AttributeRules
     internal static class BatchScaling
     {
         /// <summary>The step's batch size B ≥ 1 (<c>Optimizer.BatchSize</c>, or <c>StepOptions.BatchSize</c> for one step).</summary>
-        public static Expr BatchSize { get; } = Expr.RuntimeInput("BatchSize");
+        public static Expr BatchSize => Ir.BatchSize.Value;
 
         /// <summary>The step's learning rate η: η, B·η′ or √B·η′.</summary>
         public static Expr LearningRate(OptimizerSpec spec) => Rate(spec.Units.LearningRate, Expr.Hyperparameter("LearningRate"));
@@ -29,9 +29,7 @@ namespace OptGen.Generator.AttributeRules
         /// A running average's per-step decay from one declared in <paramref name="units"/>: per step as is; per example
         /// (β′ = 1 − 1/N′) the decay of N = max(1, N′/B) steps, β = 1 − 1/N = max(0, 1 − B·(1 − β′)).
         /// </summary>
-        public static Expr Decay(BatchUnits units, Expr value) => units == BatchUnits.PerExample
-            ? Expr.Binary(ExprOp.Max, Expr.Constant(0), Expr.Constant(1) - (BatchSize * (Expr.Constant(1) - value)))
-            : value;
+        public static Expr Decay(BatchUnits units, Expr value) => units == BatchUnits.PerExample ? Ir.BatchSize.StepDecay(value) : value;
 
         /// <summary>The step's first-moment decay β₁.</summary>
         public static Expr Beta1(OptimizerSpec spec) => Decay(spec.Units.FirstMoment, Expr.Hyperparameter("Beta1"));

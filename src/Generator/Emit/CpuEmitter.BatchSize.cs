@@ -12,12 +12,9 @@ namespace OptGen.Generator.Emit
     /// </summary>
     internal static partial class CpuEmitter
     {
-        /// <summary>The runtime input's name in the IR; <c>batchSize</c> in the generated host code.</summary>
-        internal const string BatchSizeInput = "BatchSize";
-
         /// <summary>Whether a per-step value of <paramref name="program"/> depends on the batch size.</summary>
         internal static bool UsesBatchSize(UpdateProgram program) =>
-            program.Host.SelectMany(h => Leaves(h.Value)).Any(e => e.Op == ExprOp.RuntimeInput && e.Name == BatchSizeInput);
+            program.Host.SelectMany(h => Leaves(h.Value)).Any(e => e.Op == ExprOp.RuntimeInput && e.Name == Ir.BatchSize.InputName);
 
         /// <summary>The remarks' line that says what B and a primed symbol mean (only for rules that read B).</summary>
         private static void EmitBatchSizeRemark(SourceWriter w, UpdateProgram program)

@@ -370,7 +370,7 @@ namespace OptGen.Generator
 
                 if (name == BatchSizeSymbol && !_scope.Hyperparameters.Contains(name) && !_scope.States.Contains(name) && !_scope.AllStepScalars.Contains(name) && !_scope.AllLocals.Contains(name))
                 {
-                    return Expr.RuntimeInput("BatchSize"); // the step's batch size, unless the rule declares a B of its own
+                    return Ir.BatchSize.Value; // the step's batch size, unless the rule declares a B of its own
                 }
 
                 if (_scope.Hyperparameters.Contains(name))

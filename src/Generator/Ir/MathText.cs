@@ -132,7 +132,7 @@ namespace OptGen.Generator.Ir
                 case ExprOp.StepNumber:
                     text.Append('t');
                     break;
-                case ExprOp.RuntimeInput when e.Name == "BatchSize":
+                case ExprOp.RuntimeInput when e.Name == BatchSize.InputName:
                     text.Append('B'); // the lecture's batch size
                     break;
                 case ExprOp.RuntimeInput:
