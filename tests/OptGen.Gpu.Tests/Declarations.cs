@@ -85,7 +85,7 @@ public partial class GpuLangevin;
 [Epsilon(1e-8)]
 public partial class GpuPerExampleAdam;
 
-/// <summary>Adam of per-example squared gradients: no GPU binding yet, refused by name (internal, so the parity tests' reflection over exported types skips it).</summary>
+/// <summary>Adam of per-example squared gradients (internal: the generic parity tests step without squares; BatchSizeGpuTests covers it).</summary>
 [Optimizer]
 [FirstMoment(Beta = 0.9)]
 [SecondMoment(Beta = 0.999, Input = SecondMomentInput.PerExampleSquares)]

@@ -36,8 +36,9 @@ namespace OptGen.Generator.Emit
 
             w.Line();
             w.Line($"/// <summary>The byte distance from the gradient buffer to the plane of {string.Join(", ", kernel.Inputs)} (stored like the gradients, element i beside gradient i).</summary>");
-            w.Line($"public readonly nint {InputOffsetField};");
-            constructorParameters.Add("nint " + Camel(InputOffsetField));
+            // long, not nint: the struct is also a by-value argument of the ILGPU kernel, which takes no pointer-sized fields.
+            w.Line($"public readonly long {InputOffsetField};");
+            constructorParameters.Add("long " + Camel(InputOffsetField));
         }
 
         /// <summary>The constructor's assignment of the input offset.</summary>
@@ -57,7 +58,7 @@ namespace OptGen.Generator.Emit
         {
             foreach (string input in kernel.Inputs)
             {
-                w.Line($"{type} {input} = TGradient.Load{width}(ref global::System.Runtime.CompilerServices.Unsafe.AddByteOffset(ref gradients, {InputOffsetField}), i);");
+                w.Line($"{type} {input} = TGradient.Load{width}(ref global::System.Runtime.CompilerServices.Unsafe.AddByteOffset(ref gradients, (nint){InputOffsetField}), i);");
             }
         }
 

@@ -90,13 +90,11 @@ namespace OptGen.Generator
                 });
 
             context.RegisterSourceOutput(
-                // Not yet on the GPU: a rule that reads a per-element input beside g (per-example squares) gets no GPU
-                // binding, so GpuOptimizer refuses it by name rather than launching a kernel without its input.
-                optimizers.Combine(gpu).Where(static pair => pair.Right && pair.Left.Kernel.Inputs.Count == 0).Select(static (pair, _) => pair.Left),
+                optimizers.Combine(gpu).Where(static pair => pair.Right).Select(static (pair, _) => pair.Left),
                 static (output, model) => output.AddSource(GpuEmitter.OptimizerHintName(model), GpuEmitter.EmitOptimizer(model)));
 
             context.RegisterSourceOutput(
-                kernels.Combine(gpu).Where(static pair => pair.Right && pair.Left.Kernel.Inputs.Count == 0).Select(static (pair, _) => pair.Left),
+                kernels.Combine(gpu).Where(static pair => pair.Right).Select(static (pair, _) => pair.Left),
                 static (output, use) => output.AddSource(GpuEmitter.KernelHintName(use.Kernel), GpuEmitter.EmitKernel(use.Kernel, use.Users.ToArray())));
         }
     }

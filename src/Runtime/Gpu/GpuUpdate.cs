@@ -32,6 +32,12 @@ public readonly struct GpuUpdateViews
 
     /// <summary>bfloat16 state planes.</summary>
     public ArrayView<ushort> State16 { get; init; }
+
+    /// <summary>float32 per-example squares beside the gradients (rules that read them; else empty).</summary>
+    public ArrayView<float> Inputs32 { get; init; }
+
+    /// <summary>16-bit per-example squares (else empty).</summary>
+    public ArrayView<ushort> Inputs16 { get; init; }
 }
 
 /// <summary>
@@ -74,7 +80,8 @@ public delegate TKernel GpuBatchKernelFactory<TKernel>(ReadOnlySpan<double> hype
 public sealed class GpuUpdate<TKernel> : GpuUpdate
     where TKernel : unmanaged
 {
-    private readonly Action<AcceleratorStream, Index1D, GpuGroups<TKernel>, ArrayView<TKernel>, ArrayView<GpuChunk>, ArrayView<float>, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<ushort>, GpuLaunch> _kernel;
+    private readonly Action<AcceleratorStream, Index1D, GpuGroups<TKernel>, ArrayView<TKernel>, ArrayView<GpuChunk>, ArrayView<float>, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<ushort>, GpuLaunch>? _kernel;
+    private readonly Action<AcceleratorStream, Index1D, GpuGroups<TKernel>, ArrayView<TKernel>, ArrayView<GpuChunk>, ArrayView<float>, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<ushort>, GpuLaunch>? _inputKernel;
     private readonly GpuBatchKernelFactory<TKernel> _factory;
     private readonly TKernel[] _table;
     private readonly MemoryBuffer1D<TKernel, Stride1D.Dense>? _device;
@@ -96,10 +103,36 @@ public sealed class GpuUpdate<TKernel> : GpuUpdate
         int groups,
         Action<AcceleratorStream, Index1D, GpuGroups<TKernel>, ArrayView<TKernel>, ArrayView<GpuChunk>, ArrayView<float>, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<ushort>, GpuLaunch> kernel,
         GpuBatchKernelFactory<TKernel> factory)
+        : this(accelerator, groups, factory)
+    {
+        _kernel = kernel ?? throw new ArgumentNullException(nameof(kernel));
+    }
+
+    /// <summary>Binds a loaded kernel that also reads the per-example squares beside the gradients (<see cref="GpuUpdateViews.Inputs32"/>).</summary>
+    public GpuUpdate(
+        Accelerator accelerator,
+        int groups,
+        Action<AcceleratorStream, Index1D, GpuGroups<TKernel>, ArrayView<TKernel>, ArrayView<GpuChunk>, ArrayView<float>, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<ushort>, GpuLaunch> kernel,
+        GpuKernelFactory<TKernel> factory)
+        : this(accelerator, groups, kernel, Ignoring(factory ?? throw new ArgumentNullException(nameof(factory))))
+    {
+    }
+
+    /// <summary>Binds a loaded kernel that reads the per-example squares, with a batch-size-aware factory.</summary>
+    public GpuUpdate(
+        Accelerator accelerator,
+        int groups,
+        Action<AcceleratorStream, Index1D, GpuGroups<TKernel>, ArrayView<TKernel>, ArrayView<GpuChunk>, ArrayView<float>, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<ushort>, GpuLaunch> kernel,
+        GpuBatchKernelFactory<TKernel> factory)
+        : this(accelerator, groups, factory)
+    {
+        _inputKernel = kernel ?? throw new ArgumentNullException(nameof(kernel));
+    }
+
+    private GpuUpdate(Accelerator accelerator, int groups, GpuBatchKernelFactory<TKernel> factory)
     {
         ArgumentNullException.ThrowIfNull(accelerator);
         ArgumentOutOfRangeException.ThrowIfLessThan(groups, 1);
-        _kernel = kernel ?? throw new ArgumentNullException(nameof(kernel));
         _factory = factory ?? throw new ArgumentNullException(nameof(factory));
         _groups.Count = groups;
         _table = groups > GpuGroups<TKernel>.MaxByValue ? GC.AllocateArray<TKernel>(groups, pinned: true) : [];
@@ -132,7 +165,14 @@ public sealed class GpuUpdate<TKernel> : GpuUpdate
         }
 
         launch.Stride = threads;
-        _kernel(stream, threads, _groups, table, views.Chunks, views.Factor, views.Parameters32, views.Parameters16, views.Gradients32, views.Gradients16, views.State32, views.State16, launch);
+        if (_inputKernel is not null)
+        {
+            _inputKernel(stream, threads, _groups, table, views.Chunks, views.Factor, views.Parameters32, views.Parameters16, views.Gradients32, views.Gradients16, views.State32, views.State16, views.Inputs32, views.Inputs16, launch);
+        }
+        else
+        {
+            _kernel!(stream, threads, _groups, table, views.Chunks, views.Factor, views.Parameters32, views.Parameters16, views.Gradients32, views.Gradients16, views.State32, views.State16, launch);
+        }
     }
 
     /// <inheritdoc/>

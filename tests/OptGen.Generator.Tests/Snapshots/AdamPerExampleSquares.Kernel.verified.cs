@@ -59,10 +59,10 @@ namespace OptGen.Generated
         public readonly float StepSize;
 
         /// <summary>The byte distance from the gradient buffer to the plane of gsq (stored like the gradients, element i beside gradient i).</summary>
-        public readonly nint InputOffset;
+        public readonly long InputOffset;
 
         /// <summary>Creates the kernel for one step from its per-step scalars.</summary>
-        public UpdateKernel_b97a7601(float gradientScale, float gradientScaleSquared, float firstMomentDecay, float firstMomentWeight, float secondMomentDecay, float secondMomentWeight, float secondMomentCorrectionInverse, float epsilon, float stepSize, nint inputOffset)
+        public UpdateKernel_b97a7601(float gradientScale, float gradientScaleSquared, float firstMomentDecay, float firstMomentWeight, float secondMomentDecay, float secondMomentWeight, float secondMomentCorrectionInverse, float epsilon, float stepSize, long inputOffset)
         {
             GradientScale = gradientScale;
             GradientScaleSquared = gradientScaleSquared;
@@ -192,7 +192,7 @@ namespace OptGen.Generated
         {
             float p = TParameter.Load(ref parameters, i);
             float g = TGradient.Load(ref gradients, i);
-            float gsq = TGradient.Load(ref global::System.Runtime.CompilerServices.Unsafe.AddByteOffset(ref gradients, InputOffset), i);
+            float gsq = TGradient.Load(ref global::System.Runtime.CompilerServices.Unsafe.AddByteOffset(ref gradients, (nint)InputOffset), i);
             float m = TState.Load(ref state, i);
             float v = TState.Load(ref state, stride + i);
             Invoke(ref p, g, gsq, ref m, ref v);
@@ -210,7 +210,7 @@ namespace OptGen.Generated
         {
             global::System.Runtime.Intrinsics.Vector128<float> p = TParameter.Load128(ref parameters, i);
             global::System.Runtime.Intrinsics.Vector128<float> g = TGradient.Load128(ref gradients, i);
-            global::System.Runtime.Intrinsics.Vector128<float> gsq = TGradient.Load128(ref global::System.Runtime.CompilerServices.Unsafe.AddByteOffset(ref gradients, InputOffset), i);
+            global::System.Runtime.Intrinsics.Vector128<float> gsq = TGradient.Load128(ref global::System.Runtime.CompilerServices.Unsafe.AddByteOffset(ref gradients, (nint)InputOffset), i);
             global::System.Runtime.Intrinsics.Vector128<float> m = TState.Load128(ref state, i);
             global::System.Runtime.Intrinsics.Vector128<float> v = TState.Load128(ref state, stride + i);
             Invoke(ref p, g, gsq, ref m, ref v);
@@ -228,7 +228,7 @@ namespace OptGen.Generated
         {
             global::System.Runtime.Intrinsics.Vector256<float> p = TParameter.Load256(ref parameters, i);
             global::System.Runtime.Intrinsics.Vector256<float> g = TGradient.Load256(ref gradients, i);
-            global::System.Runtime.Intrinsics.Vector256<float> gsq = TGradient.Load256(ref global::System.Runtime.CompilerServices.Unsafe.AddByteOffset(ref gradients, InputOffset), i);
+            global::System.Runtime.Intrinsics.Vector256<float> gsq = TGradient.Load256(ref global::System.Runtime.CompilerServices.Unsafe.AddByteOffset(ref gradients, (nint)InputOffset), i);
             global::System.Runtime.Intrinsics.Vector256<float> m = TState.Load256(ref state, i);
             global::System.Runtime.Intrinsics.Vector256<float> v = TState.Load256(ref state, stride + i);
             Invoke(ref p, g, gsq, ref m, ref v);
@@ -246,7 +246,7 @@ namespace OptGen.Generated
         {
             global::System.Runtime.Intrinsics.Vector512<float> p = TParameter.Load512(ref parameters, i);
             global::System.Runtime.Intrinsics.Vector512<float> g = TGradient.Load512(ref gradients, i);
-            global::System.Runtime.Intrinsics.Vector512<float> gsq = TGradient.Load512(ref global::System.Runtime.CompilerServices.Unsafe.AddByteOffset(ref gradients, InputOffset), i);
+            global::System.Runtime.Intrinsics.Vector512<float> gsq = TGradient.Load512(ref global::System.Runtime.CompilerServices.Unsafe.AddByteOffset(ref gradients, (nint)InputOffset), i);
             global::System.Runtime.Intrinsics.Vector512<float> m = TState.Load512(ref state, i);
             global::System.Runtime.Intrinsics.Vector512<float> v = TState.Load512(ref state, stride + i);
             Invoke(ref p, g, gsq, ref m, ref v);
