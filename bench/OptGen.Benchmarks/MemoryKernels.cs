@@ -14,16 +14,18 @@ namespace OptGen.Benchmarks;
 /// </summary>
 /// <param name="StatesRead">State buffers read per element.</param>
 /// <param name="StatesWritten">State buffers written per element (the first <paramref name="StatesWritten"/> of those read).</param>
-public readonly record struct AccessPattern(int StatesRead, int StatesWritten)
+/// <param name="Inputs">Read-only planes beside g (<see cref="OptimizerDescriptor.Inputs"/>: per-example squares), at <see cref="KernelArguments.InputOffset"/> from g.</param>
+public readonly record struct AccessPattern(int StatesRead, int StatesWritten, int Inputs = 0)
 {
     /// <summary>Bytes moved per element and step (float32).</summary>
-    public int BytesPerElement => ((2 + StatesRead) + (1 + StatesWritten)) * sizeof(float);
+    public int BytesPerElement => ((2 + Inputs + StatesRead) + (1 + StatesWritten)) * sizeof(float);
 
     /// <summary>The pattern of <paramref name="descriptor"/>'s rule.</summary>
     public static AccessPattern Of(OptimizerDescriptor descriptor)
     {
-        // p and g are always read and p always written; the rest is state.
-        int statesRead = (descriptor.BytesReadPerElement / sizeof(float)) - 2;
+        // p and g are always read and p always written, the inputs beside g are read; the rest is state.
+        int inputs = descriptor.Inputs.Count;
+        int statesRead = (descriptor.BytesReadPerElement / sizeof(float)) - 2 - inputs;
         int statesWritten = (descriptor.BytesWrittenPerElement / sizeof(float)) - 1;
         if (statesRead < 0 || statesWritten < 0 || statesRead > descriptor.States.Count || statesWritten > statesRead)
         {
@@ -32,11 +34,11 @@ public readonly record struct AccessPattern(int StatesRead, int StatesWritten)
                 nameof(descriptor));
         }
 
-        return new AccessPattern(statesRead, statesWritten);
+        return new AccessPattern(statesRead, statesWritten, inputs);
     }
 
     /// <inheritdoc/>
-    public override string ToString() => $"read p, g + {StatesRead} state, write p + {StatesWritten} state ({BytesPerElement} B/element)";
+    public override string ToString() => $"read p, g{(Inputs > 0 ? $" + {Inputs} input" : string.Empty)} + {StatesRead} state, write p + {StatesWritten} state ({BytesPerElement} B/element)";
 }
 
 /// <summary>Runs the memory-only kernel for an access pattern through the same driver (and thread split) as generated kernels.</summary>
@@ -48,6 +50,9 @@ public static class MemoryKernel
         var scale = new MemoryScale(1e-30f);
         switch (pattern)
         {
+            case { Inputs: > 0 }:
+                UpdateDriver.Run<MemoryAny, Float32Codec, Float32Codec, Float32Codec>(new MemoryAny(scale, pattern, arguments.InputOffset), in arguments);
+                break;
             case { StatesRead: 0, StatesWritten: 0 }:
                 UpdateDriver.Run<Memory0, Float32Codec, Float32Codec, Float32Codec>(new Memory0(scale), in arguments);
                 break;
@@ -258,11 +263,13 @@ public readonly struct Memory3(MemoryScale scale) : IUpdateKernel
 }
 
 /// <summary>Any pattern: reads <see cref="AccessPattern.StatesRead"/> state buffers, writes the first <see cref="AccessPattern.StatesWritten"/>.</summary>
-public readonly struct MemoryAny(MemoryScale scale, AccessPattern pattern) : IUpdateKernel
+public readonly struct MemoryAny(MemoryScale scale, AccessPattern pattern, nint inputOffset = 0) : IUpdateKernel
 {
     private readonly float _c = scale.C;
     private readonly int _read = pattern.StatesRead;
     private readonly int _written = pattern.StatesWritten;
+    private readonly int _inputs = pattern.Inputs;
+    private readonly nint _inputOffset = inputOffset;
 
     public static int StateCount => 0;
 
@@ -271,6 +278,11 @@ public readonly struct MemoryAny(MemoryScale scale, AccessPattern pattern) : IUp
     {
         float gi = TG.Load(ref g, i) * _c;
         float acc = TP.Load(ref p, i);
+        for (int k = 0; k < _inputs; k++)
+        {
+            acc += TG.Load(ref Unsafe.AddByteOffset(ref g, _inputOffset), i) * _c; // the plane beside g (one input)
+        }
+
         for (int k = 0; k < _read; k++)
         {
             nuint at = ((nuint)k * stride) + i;
@@ -290,6 +302,11 @@ public readonly struct MemoryAny(MemoryScale scale, AccessPattern pattern) : IUp
     {
         Vector128<float> gi = TG.Load128(ref g, i) * _c;
         Vector128<float> acc = TP.Load128(ref p, i);
+        for (int k = 0; k < _inputs; k++)
+        {
+            acc += TG.Load128(ref Unsafe.AddByteOffset(ref g, _inputOffset), i) * _c; // the plane beside g (one input)
+        }
+
         for (int k = 0; k < _read; k++)
         {
             nuint at = ((nuint)k * stride) + i;
@@ -309,6 +326,11 @@ public readonly struct MemoryAny(MemoryScale scale, AccessPattern pattern) : IUp
     {
         Vector256<float> gi = TG.Load256(ref g, i) * _c;
         Vector256<float> acc = TP.Load256(ref p, i);
+        for (int k = 0; k < _inputs; k++)
+        {
+            acc += TG.Load256(ref Unsafe.AddByteOffset(ref g, _inputOffset), i) * _c; // the plane beside g (one input)
+        }
+
         for (int k = 0; k < _read; k++)
         {
             nuint at = ((nuint)k * stride) + i;
@@ -328,6 +350,11 @@ public readonly struct MemoryAny(MemoryScale scale, AccessPattern pattern) : IUp
     {
         Vector512<float> gi = TG.Load512(ref g, i) * _c;
         Vector512<float> acc = TP.Load512(ref p, i);
+        for (int k = 0; k < _inputs; k++)
+        {
+            acc += TG.Load512(ref Unsafe.AddByteOffset(ref g, _inputOffset), i) * _c; // the plane beside g (one input)
+        }
+
         for (int k = 0; k < _read; k++)
         {
             nuint at = ((nuint)k * stride) + i;

@@ -51,6 +51,7 @@ public sealed class Workload
 {
     private readonly PinnedBuffer _p;
     private readonly PinnedBuffer _g;
+    private readonly PinnedBuffer? _squares;
     private readonly nuint _stride;
 
     /// <summary>Creates the optimizer and fills p with U(−1, 1) and g with small values of mixed magnitude.</summary>
@@ -72,6 +73,16 @@ public sealed class Workload
         _p = new PinnedBuffer(elements, stateBase + (1088 * states));
         _g = new PinnedBuffer(elements, stateBase + (1088 * (states + 1)));
         Fill(_p.Span, _g.Span);
+        if (Pattern.Inputs > 0)
+        {
+            // The per-example squares beside g: g² plus a small variance, staggered like the rest.
+            _squares = new PinnedBuffer(elements, stateBase + (1088 * (states + 2)));
+            Span<float> g = _g.Span, squares = _squares.Span;
+            for (int i = 0; i < elements; i++)
+            {
+                squares[i] = (g[i] * g[i]) + 1e-6f;
+            }
+        }
     }
 
     /// <summary>
@@ -111,7 +122,14 @@ public sealed class Workload
     public void Generated(int threads)
     {
         Optimizer.MaxDegreeOfParallelism = threads;
-        Optimizer.Step(_p.Span, _g.Span);
+        if (_squares is not null)
+        {
+            Optimizer.Step(_p.Span, _g.Span, _squares.Span);
+        }
+        else
+        {
+            Optimizer.Step(_p.Span, _g.Span);
+        }
     }
 
     /// <summary>One memory-only pass with the rule's access pattern over the same p, g and state, on <paramref name="threads"/> threads.</summary>
@@ -126,6 +144,7 @@ public sealed class Workload
             GradientScale = 1,
             Parameters = ref Unsafe.As<float, byte>(ref MemoryMarshal.GetReference(_p.Span)),
             Gradients = ref Unsafe.As<float, byte>(ref MemoryMarshal.GetReference(_g.Span)),
+            InputOffset = _squares is null ? 0 : PinnedBuffer.Address(ref MemoryMarshal.GetReference(_squares.Span)) - PinnedBuffer.Address(ref MemoryMarshal.GetReference(_g.Span)),
             State = ref Unsafe.As<float, byte>(ref state),
             StateStride = _stride,
             Length = (nuint)Elements,

@@ -40,3 +40,34 @@ public sealed partial class CumulativeAverage;
 [Hyperparameter("Seed", 0.0, Range = HyperparameterRange.NonNegative)]
 [Update("p = p - LearningRate * g + sqrt(2 * LearningRate * Temperature) * randn()")]
 public sealed partial class SgldRule;
+
+/// <summary>
+/// Adam in the lecture's batch-independent terms: η′ per example (η = B·η′), lengths in examples
+/// (N = max(1, N′/B)), and the second moment averaging the batch mean of per-example squared gradients, so s
+/// estimates μ² + σ² whatever B (the lecture's "Making Adam independent of B").
+/// </summary>
+[Optimizer(Name = "demo.adam_per_example_squares")]
+[LearningRate(1e-4, Units = BatchUnits.PerExample)]
+[FirstMoment(Length = BatchInvarianceDemo.FirstMomentExamples, Units = BatchUnits.PerExample)]
+[SecondMoment(Length = BatchInvarianceDemo.SecondMomentExamples, Units = BatchUnits.PerExample, Input = SecondMomentInput.PerExampleSquares)]
+[BiasCorrection(BiasCorrectionMode.Power)]
+[Epsilon(1e-12)]
+public sealed partial class BatchInvariantAdam;
+
+/// <summary>Standard Adam (s averages ĝ², which estimates μ² + σ²/B) with the same per-example units: η = B·η′, N = max(1, N′/B).</summary>
+[Optimizer(Name = "demo.adam_linear_scaling")]
+[LearningRate(1e-4, Units = BatchUnits.PerExample)]
+[FirstMoment(Length = BatchInvarianceDemo.FirstMomentExamples, Units = BatchUnits.PerExample)]
+[SecondMoment(Length = BatchInvarianceDemo.SecondMomentExamples, Units = BatchUnits.PerExample)]
+[BiasCorrection(BiasCorrectionMode.Power)]
+[Epsilon(1e-12)]
+public sealed partial class LinearScaledAdam;
+
+/// <summary>Standard Adam with the lecture's noise-dominated rule η = √B·η₀ (lengths in examples).</summary>
+[Optimizer(Name = "demo.adam_square_root_scaling")]
+[LearningRate(1e-4, Units = BatchUnits.PerExampleSquareRoot)]
+[FirstMoment(Length = BatchInvarianceDemo.FirstMomentExamples, Units = BatchUnits.PerExample)]
+[SecondMoment(Length = BatchInvarianceDemo.SecondMomentExamples, Units = BatchUnits.PerExample)]
+[BiasCorrection(BiasCorrectionMode.Power)]
+[Epsilon(1e-12)]
+public sealed partial class SquareRootScaledAdam;

@@ -19,6 +19,7 @@ var demos = new (string Name, string Summary, Func<DemoResult> Run)[]
     ("bias-correction", "5. running averages: no correction, 1 − βᵗ, 1/min(t, N)", () => BiasCorrectionDemo.Run(new())),
     ("convergence", "6. Σηₜ = ∞ and ηₜ → 0 converge; summable schedules stall", () => ConvergenceDemo.Run(new())),
     ("langevin", "7. SGLD at temperature T samples exp(−L/T)", () => LangevinDemo.Run(new())),
+    ("batch-invariance", "8. per-example squares make Adam independent of B; η = √Bη₀ only when noise dominates", () => BatchInvarianceDemo.Run(new())),
 };
 
 string output = Path.Combine("artifacts", "samples");

@@ -15,3 +15,15 @@ namespace OptGen.Samples.Training;
 [Epsilon(1e-8, Placement = EpsilonPlacement.InsideSqrt)]
 [WeightDecay(1e-4, Decoupled = true)]
 public sealed partial class LectureAdamW;
+
+/// <summary>
+/// Adam whose second moment averages the batch mean of per-example squared gradients rather than the square of the
+/// batch-mean gradient (the lecture's "Making Adam independent of B"); the trainer computes them with
+/// <see cref="Mlp.BatchGradient"/>.
+/// </summary>
+[Optimizer]
+[FirstMoment(Beta = 0.9)]
+[SecondMoment(Beta = 0.999, Input = SecondMomentInput.PerExampleSquares)]
+[BiasCorrection(BiasCorrectionMode.Power)]
+[Epsilon(1e-8)]
+public partial class PerExampleSquaresAdam;

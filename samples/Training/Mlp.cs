@@ -18,7 +18,7 @@ public enum LossKind
 /// All weights and biases live in one flat <c>float[]</c>, so a single OptGen step updates the whole model in one
 /// fused pass. Layer l holds W (out × in, row-major) followed by b (out).
 /// </summary>
-public sealed class Mlp
+public sealed partial class Mlp
 {
     private readonly int[] _sizes;
     private readonly int[] _offsets;
@@ -113,6 +113,18 @@ public sealed class Mlp
     /// <param name="target">The class index (as a float) for cross-entropy, or the targets for squared error.</param>
     public double LossAndGradient(ReadOnlySpan<float> parameters, ReadOnlySpan<float> input, ReadOnlySpan<float> target, Span<float> gradient, float scale)
     {
+        double loss = LossAndOutputDelta(parameters, input, target);
+        if (!gradient.IsEmpty)
+        {
+            Backpropagate(parameters, gradient, scale);
+        }
+
+        return loss;
+    }
+
+    /// <summary>The forward pass and the loss of one example, leaving ∂loss/∂output in the last layer's δ.</summary>
+    private double LossAndOutputDelta(ReadOnlySpan<float> parameters, ReadOnlySpan<float> input, ReadOnlySpan<float> target)
+    {
         ReadOnlySpan<float> output = Forward(parameters, input);
         int last = _sizes.Length - 1;
         float[] delta = _deltas[last];
@@ -144,27 +156,37 @@ public sealed class Mlp
             }
         }
 
-        if (gradient.IsEmpty)
-        {
-            return loss;
-        }
+        return loss;
+    }
+
+    /// <summary>
+    /// The backward pass of the example <see cref="LossAndOutputDelta"/> last saw: every layer's δ, and, when
+    /// <paramref name="gradient"/> is not empty, <paramref name="scale"/> × the parameter gradient added into it.
+    /// </summary>
+    private void Backpropagate(ReadOnlySpan<float> parameters, Span<float> gradient, float scale)
+    {
+        int last = _sizes.Length - 1;
 
         // Backward: δ_l is ∂loss/∂(pre-activation of layer l).
         for (int l = last; l >= 1; l--)
         {
             float[] current = _deltas[l];
             float[] previous = _activations[l - 1];
-            Span<float> gw = Weights(gradient, l);
-            Span<float> gb = Biases(gradient, l);
+            Span<float> gw = gradient.IsEmpty ? default : Weights(gradient, l);
+            Span<float> gb = gradient.IsEmpty ? default : Biases(gradient, l);
             ReadOnlySpan<float> w = Weights(parameters, l);
             float[] back = _deltas[l - 1];
             Array.Clear(back);
             for (int o = 0; o < current.Length; o++)
             {
-                float d = current[o] * scale;
-                gb[o] += d;
-                Span<float> row = gw.Slice(o * previous.Length, previous.Length);
-                TensorPrimitives.MultiplyAdd(previous, d, row, row);
+                if (!gradient.IsEmpty)
+                {
+                    float d = current[o] * scale;
+                    gb[o] += d;
+                    Span<float> row = gw.Slice(o * previous.Length, previous.Length);
+                    TensorPrimitives.MultiplyAdd(previous, d, row, row);
+                }
+
                 TensorPrimitives.MultiplyAdd(w.Slice(o * previous.Length, previous.Length), current[o], back, back);
             }
 
@@ -177,8 +199,6 @@ public sealed class Mlp
                 }
             }
         }
-
-        return loss;
     }
 
     private Span<float> Weights(Span<float> parameters, int layer) =>

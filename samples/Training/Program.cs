@@ -76,7 +76,8 @@ if (mpi)
     using var world = OptGen.Distributed.MpiCommunicator.Initialize();
     foreach (Problem p in problems)
     {
-        foreach (OptimizerChoice c in choices)
+        // The sharded optimizer takes gradients only: rules that also read per-example squares stay single-process.
+        foreach (OptimizerChoice c in choices.Where(c => !c.Create(1).Descriptor.ReadsPerExampleSquares))
         {
             (double loss, long bytes, long unsharded) = DataParallel.Run(world, p, c, steps, seed: 42);
             if (world.Rank == 0)

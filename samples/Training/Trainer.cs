@@ -29,6 +29,7 @@ public static class Trainer
         new("rmsprop", "RMSprop", 0.01, n => new RmsProp(n) { LearningRate = 0.01 }),
         new("adam-min-t", "AdamMinT (lecture)", 0.01, n => new AdamMinT(n) { LearningRate = 0.01 }),
         new("lecture-adamw", "LectureAdamW (user-declared)", 0.01, n => new LectureAdamW(n) { LearningRate = 0.01 }),
+        new("adam-per-example", "Adam, per-example squares (user-declared)", 0.01, n => new PerExampleSquaresAdam(n) { LearningRate = 0.01 }),
     ];
 
     /// <summary>The two problems: two-spirals classification and a 1-D regression.</summary>
@@ -45,6 +46,8 @@ public static class Trainer
         var model = new Mlp(problem.Loss, problem.Layers);
         var parameters = new float[model.ParameterCount];
         var gradients = new float[model.ParameterCount];
+        var squares = new float[model.ParameterCount];
+        var batch = new int[problem.BatchSize];
         model.Initialize(parameters, new Random(seed));
         var sampler = new Random(seed + 1);
         Optimizer optimizer = choice.Create(model.ParameterCount);
@@ -54,14 +57,29 @@ public static class Trainer
         float scale = 1f / problem.BatchSize;
         for (int step = 1; step <= steps; step++)
         {
-            Array.Clear(gradients);
-            for (int b = 0; b < problem.BatchSize; b++)
+            if (optimizer.Descriptor.ReadsPerExampleSquares)
             {
-                int i = sampler.Next(problem.Train.Count);
-                model.LossAndGradient(parameters, problem.Train.Input(i), problem.Train.Target(i), gradients, scale);
+                // The gradient and the batch mean of per-example squared gradients, by the BackPACK product.
+                for (int b = 0; b < batch.Length; b++)
+                {
+                    batch[b] = sampler.Next(problem.Train.Count);
+                }
+
+                model.BatchGradient(parameters, problem.Train, batch, gradients, squares);
+                optimizer.Step(parameters, gradients, squares);
+            }
+            else
+            {
+                Array.Clear(gradients);
+                for (int b = 0; b < problem.BatchSize; b++)
+                {
+                    int i = sampler.Next(problem.Train.Count);
+                    model.LossAndGradient(parameters, problem.Train.Input(i), problem.Train.Target(i), gradients, scale);
+                }
+
+                optimizer.Step(parameters, gradients);
             }
 
-            optimizer.Step(parameters, gradients);
             if (step == 1 || step % every == 0 || step == steps)
             {
                 at.Add(step);

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 
 namespace OptGen;
 
@@ -62,7 +63,8 @@ public sealed class OptimizerDescriptor
         StateDescriptor[] states,
         int bytesReadPerElement,
         int bytesWrittenPerElement,
-        HostStateDescriptor[]? hostStates = null)
+        HostStateDescriptor[]? hostStates = null,
+        string[]? inputs = null)
     {
         ArgumentNullException.ThrowIfNull(name);
         ArgumentNullException.ThrowIfNull(ruleId);
@@ -75,7 +77,17 @@ public sealed class OptimizerDescriptor
         BytesReadPerElement = bytesReadPerElement;
         BytesWrittenPerElement = bytesWrittenPerElement;
         HostStates = hostStates ?? [];
+        Inputs = inputs ?? [];
     }
+
+    /// <summary>
+    /// The per-element inputs the rule reads beside the gradient, each passed to <c>Step</c> (empty for most rules):
+    /// <c>"PerExampleSquares"</c>, the batch mean of per-example squared gradients.
+    /// </summary>
+    public IReadOnlyList<string> Inputs { get; }
+
+    /// <summary>Whether <c>Step</c> needs the batch mean of per-example squared gradients beside the gradient.</summary>
+    public bool ReadsPerExampleSquares => Inputs.Contains("PerExampleSquares");
 
     /// <summary>The rule's name (the <see cref="OptimizerAttribute.Name"/>, or the class's full name).</summary>
     public string Name { get; }

@@ -12,7 +12,7 @@ namespace OptGen.Generator.Tests;
 /// Each case also checks the severity, the help link into docs/diagnostics.md, and that an error generates no
 /// source for its class.
 /// </summary>
-public sealed class DiagnosticLocationTests
+public sealed partial class DiagnosticLocationTests
 {
     /// <summary>Runs the generator on the marked source; requires exactly one OPTG diagnostic, with this ID, at the marked span.</summary>
     internal static Diagnostic AssertMarked(string markedSource, string id, DiagnosticSeverity severity = DiagnosticSeverity.Error, LanguageVersion version = LanguageVersion.Latest)

@@ -37,6 +37,29 @@ public sealed class SnapshotTests
             public partial class SgdNesterovWeightDecay;
             """
         },
+        {
+            "AdamPerExample",
+            """
+            [Optimizer]
+            [LearningRate(1e-4, Units = BatchUnits.PerExample)]
+            [FirstMoment(Length = 100, Units = BatchUnits.PerExample)]
+            [SecondMoment(Length = 1000, Units = BatchUnits.PerExample)]
+            [BiasCorrection(BiasCorrectionMode.Power)]
+            [Epsilon(1e-8)]
+            public partial class AdamPerExample;
+            """
+        },
+        {
+            "AdamPerExampleSquares",
+            """
+            [Optimizer]
+            [FirstMoment(Beta = 0.9)]
+            [SecondMoment(Beta = 0.999, Input = SecondMomentInput.PerExampleSquares)]
+            [BiasCorrection(BiasCorrectionMode.Power)]
+            [Epsilon(1e-8)]
+            public partial class AdamPerExampleSquares;
+            """
+        },
     };
 
     [Theory]

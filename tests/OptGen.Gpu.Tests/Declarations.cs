@@ -75,3 +75,20 @@ public partial class GpuAdamax;
 [Update("noise = randn() + rand()")]
 [Update("p = p - LearningRate * g + sqrt(2 * LearningRate * Temperature) * randn() + 0.001 * noise")]
 public partial class GpuLangevin;
+
+/// <summary>Adam in per-example units (η = B·η′, N = max(1, N′/B)): the GPU kernel factory takes the batch size.</summary>
+[Optimizer]
+[LearningRate(1e-4, Units = BatchUnits.PerExample)]
+[FirstMoment(Length = 100, Units = BatchUnits.PerExample)]
+[SecondMoment(Length = 1000, Units = BatchUnits.PerExample)]
+[BiasCorrection(BiasCorrectionMode.Power)]
+[Epsilon(1e-8)]
+public partial class GpuPerExampleAdam;
+
+/// <summary>Adam of per-example squared gradients (internal: the generic parity tests step without squares; BatchSizeGpuTests covers it).</summary>
+[Optimizer]
+[FirstMoment(Beta = 0.9)]
+[SecondMoment(Beta = 0.999, Input = SecondMomentInput.PerExampleSquares)]
+[BiasCorrection(BiasCorrectionMode.Power)]
+[Epsilon(1e-8)]
+internal partial class GpuPerExampleSquaresAdam;

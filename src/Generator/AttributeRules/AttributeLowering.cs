@@ -120,7 +120,7 @@ namespace OptGen.Generator.AttributeRules
         public LoweringContext(OptimizerSpec spec)
         {
             Spec = spec;
-            StepSize = Expr.Hyperparameter("LearningRate");
+            StepSize = BatchScaling.LearningRate(spec);
             PlainStepSize = StepSize;
         }
 

@@ -47,19 +47,19 @@ namespace OptGen.Generator.AttributeRules
         /// <summary>1 − β₁ᵗ, which the step size divides by (Adam's m̂ = m/(1 − β₁ᵗ)); null when the first moment is not corrected (NAdam corrects through its μ schedule).</summary>
         public static Expr? FirstMomentDivisor(OptimizerSpec spec) =>
             spec.BiasCorrection == BiasCorrectionMode.Power && spec.FirstMoment is not null && spec.NesterovMomentumDecay is null
-                ? Decay(Expr.Hyperparameter("Beta1"))
+                ? Decay(BatchScaling.Beta1(spec))
                 : null;
 
         /// <summary>1 − β₂ᵗ, which the second moment is divided by in the denominator; null when it is not corrected there.</summary>
         public static Expr? SecondMomentDivisor(OptimizerSpec spec) =>
             spec.BiasCorrection == BiasCorrectionMode.Power && spec.SecondMoment is { } second && SecondMomentRule.Averages(second) && spec.Epsilon is not { BeforeBiasCorrection: true }
-                ? Decay(Expr.Hyperparameter(second.PropertyName))
+                ? Decay(BatchScaling.Beta2(spec))
                 : null;
 
         /// <summary>√(1 − β₂ᵗ) on the step size when ε is added to the uncorrected root (the correction moves out of the denominator); null otherwise.</summary>
         public static Expr? StepSizeFactor(OptimizerSpec spec) =>
             spec.Epsilon is { BeforeBiasCorrection: true } && spec.SecondMoment is { } second
-                ? Expr.Unary(ExprOp.Sqrt, Decay(Expr.Hyperparameter(second.PropertyName)))
+                ? Expr.Unary(ExprOp.Sqrt, Decay(BatchScaling.Beta2(spec)))
                 : null;
 
         private static Expr Decay(Expr beta) => Expr.Constant(1) - Expr.Binary(ExprOp.Pow, beta, Expr.Step());

@@ -10,7 +10,8 @@ namespace OptGen.Generator.AttributeRules
         {
             if (spec.FirstMoment is { } first)
             {
-                b.Hyperparameter((int)HyperparameterOrder.FirstMomentDecay, "Beta1", "β₁", first.Beta, HyperparameterRange.UnitInterval, "The first moment's decay β₁ = 1 − 1/N₁.");
+                b.Hyperparameter((int)HyperparameterOrder.FirstMomentDecay, "Beta1", BatchScaling.Symbol(spec.Units.FirstMoment, "β₁"), first.Beta, HyperparameterRange.UnitInterval,
+                    "The first moment's decay β₁ = 1 − 1/N₁." + BatchScaling.DecayUnits(spec.Units.FirstMoment, "β₁", "N₁"));
                 b.State("FirstMoment", "m", string.Empty, first.Input == MomentInput.AbsoluteGradient ? "The first moment m: a running average of |g|." : "The first moment m: a running average of g.");
             }
         }
@@ -22,7 +23,7 @@ namespace OptGen.Generator.AttributeRules
                 return;
             }
 
-            Expr beta1 = Expr.Hyperparameter("Beta1");
+            Expr beta1 = BatchScaling.Beta1(context.Spec);
             BiasCorrection.Coefficients(b, context.Spec, "FirstMoment", beta1, first.Start, "c₁");
             Expr g = Expr.Var(AttributeLowering.Gradient);
             Expr input = first.Input == MomentInput.AbsoluteGradient ? Expr.Unary(ExprOp.Abs, g) : g;

@@ -9,8 +9,9 @@ namespace OptGen.Generator.AttributeRules
         public void Declare(OptimizerSpec spec, ProgramBuilder b)
         {
             bool decoupledEps = spec.Epsilon?.Placement == EpsilonPlacement.Decoupled;
-            b.Hyperparameter((int)HyperparameterOrder.LearningRate, "LearningRate", decoupledEps ? "η₀" : "η", spec.LearningRate, HyperparameterRange.NonNegative,
-                decoupledEps ? "The learning rate η₀ of the decoupled-ε form (η = ε·η₀)." : "The learning rate η.");
+            string symbol = decoupledEps ? "η₀" : "η";
+            b.Hyperparameter((int)HyperparameterOrder.LearningRate, "LearningRate", BatchScaling.Symbol(spec.Units.LearningRate, symbol), spec.LearningRate, HyperparameterRange.NonNegative,
+                (decoupledEps ? "The learning rate η₀ of the decoupled-ε form (η = ε·η₀)." : "The learning rate η.") + BatchScaling.RateUnits(spec.Units.LearningRate, symbol));
             if (spec.Maximize)
             {
                 b.Hyperparameter((int)HyperparameterOrder.Maximize, "Maximize", "maximize", 0, HyperparameterRange.Boolean, "Ascend rather than descend (use −g), as PyTorch's maximize.", isBoolean: true);

@@ -16,9 +16,9 @@ namespace OptGen.Generator.AttributeRules
                 return;
             }
 
-            b.Hyperparameter((int)HyperparameterOrder.Momentum, "Momentum", "μ", momentum.Coefficient, HyperparameterRange.UnitInterval, momentum.Style == MomentumStyle.Classic
+            b.Hyperparameter((int)HyperparameterOrder.Momentum, "Momentum", BatchScaling.Symbol(spec.Units.Momentum, "μ"), momentum.Coefficient, HyperparameterRange.UnitInterval, (momentum.Style == MomentumStyle.Classic
                 ? "The momentum decay μ = 1 − 1/N."
-                : "The momentum coefficient μ.");
+                : "The momentum coefficient μ.") + BatchScaling.DecayUnits(spec.Units.Momentum, "μ", "N"));
             if (momentum.Style == MomentumStyle.PyTorch)
             {
                 b.Hyperparameter((int)HyperparameterOrder.Dampening, "Dampening", "τ", momentum.Dampening, HyperparameterRange.Probability, "PyTorch's dampening τ: b ← μ·b + (1 − τ)·u.");
@@ -37,7 +37,7 @@ namespace OptGen.Generator.AttributeRules
             string p = AttributeLowering.Parameter;
             string direction = context.Direction;
             Expr one = Expr.Constant(1);
-            Expr mu = Expr.Hyperparameter("Momentum");
+            Expr mu = BatchScaling.Decay(context.Spec.Units.Momentum, Expr.Hyperparameter("Momentum"));
             if (momentum.Style == MomentumStyle.Classic)
             {
                 b.Scalar("MomentumDecay", mu);

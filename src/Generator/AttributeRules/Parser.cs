@@ -321,6 +321,7 @@ namespace OptGen.Generator
                 weightDecay,
                 maximize);
             spec = ReadStepSchedules(attributes, spec, diagnostics);
+            spec = ReadBatchUnits(attributes, spec, diagnostics);
 
             CheckCollisions(type, declaration, spec, location, diagnostics);
             return spec;

@@ -26,7 +26,7 @@ namespace OptGen.Generator.AttributeRules
             Expr two = Expr.Constant(2);
             Expr four = Expr.Constant(4);
             Expr t = Expr.Step();
-            Expr beta2 = Expr.Hyperparameter(spec.SecondMoment.PropertyName);
+            Expr beta2 = BatchScaling.Beta2(spec);
             Expr beta2t = Expr.Binary(ExprOp.Pow, beta2, t);
 
             b.Host("RhoInfinity", (two / (one - beta2)) - one, "ρ∞");

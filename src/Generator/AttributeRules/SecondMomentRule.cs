@@ -18,7 +18,8 @@ namespace OptGen.Generator.AttributeRules
 
             if (Averages(second))
             {
-                b.Hyperparameter((int)HyperparameterOrder.SecondMomentDecay, second.PropertyName, "β₂", second.Beta, HyperparameterRange.UnitInterval, "The second moment's decay β₂ = 1 − 1/N₂.");
+                b.Hyperparameter((int)HyperparameterOrder.SecondMomentDecay, second.PropertyName, BatchScaling.Symbol(spec.Units.SecondMoment, "β₂"), second.Beta, HyperparameterRange.UnitInterval,
+                    "The second moment's decay β₂ = 1 − 1/N₂." + BatchScaling.DecayUnits(spec.Units.SecondMoment, "β₂", "N₂"));
             }
 
             if (second.HasInitialValue)
@@ -56,16 +57,18 @@ namespace OptGen.Generator.AttributeRules
             string s = Symbol(second);
             Expr g = Expr.Var(AttributeLowering.Gradient);
             Expr sv = Expr.Var(s);
-            Expr beta2 = Expr.Hyperparameter(second.PropertyName);
+            bool perExample = second.Input == SecondMomentInput.PerExampleSquares;
+            Expr gsq = Expr.Var(ElementInputs.PerExampleSquares.Symbol);
+            Expr beta2 = BatchScaling.Beta2(context.Spec);
             switch (second.Kind)
             {
                 case SecondMomentKind.ExponentialAverage:
                     BiasCorrection.Coefficients(b, context.Spec, "SecondMoment", beta2, second.Start, "c₂");
-                    b.Assign(s, (Expr.Scalar("SecondMomentDecay") * sv) + (Expr.Scalar("SecondMomentWeight") * g * g), "Second moment");
+                    b.Assign(s, (Expr.Scalar("SecondMomentDecay") * sv) + (perExample ? Expr.Scalar("SecondMomentWeight") * gsq : Expr.Scalar("SecondMomentWeight") * g * g), "Second moment");
                     break;
                 case SecondMomentKind.Sum:
                 case SecondMomentKind.Mean:
-                    b.Assign(s, sv + (g * g), "Accumulate");
+                    b.Assign(s, sv + (perExample ? gsq : g * g), "Accumulate");
                     break;
                 case SecondMomentKind.InfinityNorm:
                     b.Scalar("SecondMomentDecay", beta2);

@@ -23,7 +23,7 @@ namespace OptGen.Generator.AttributeRules
             OptimizerSpec spec = context.Spec;
             Expr one = Expr.Constant(1);
             Expr t = Expr.Step();
-            Expr stepSize = Expr.Hyperparameter("LearningRate");
+            Expr stepSize = BatchScaling.LearningRate(spec);
             if (spec.HasLearningRateDecay)
             {
                 stepSize = stepSize / (one + ((t - one) * Expr.Hyperparameter("LearningRateDecay")));

@@ -27,7 +27,7 @@ namespace OptGen.Generator.AttributeRules
             }
             else if (context.Spec.WeightDecay is { Decoupled: true })
             {
-                b.Scalar("DecayFactor", Expr.Constant(1) - (Expr.Hyperparameter("LearningRate") * Expr.Hyperparameter("WeightDecay")));
+                b.Scalar("DecayFactor", Expr.Constant(1) - (BatchScaling.LearningRate(context.Spec) * Expr.Hyperparameter("WeightDecay")));
                 b.Assign(p, Expr.Var(p) * Expr.Scalar("DecayFactor"), "Decoupled weight decay");
             }
         }

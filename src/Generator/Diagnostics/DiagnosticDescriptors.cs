@@ -229,6 +229,18 @@ namespace OptGen.Generator.Diagnostics
             "DeltaAccumulator needs Adadelta's building blocks",
             "[DeltaAccumulator] (Adadelta) {0}");
 
+        /// <summary>Format: "{0} cannot take Units = BatchUnits.{1}: {2}".</summary>
+        public static readonly DiagnosticDescriptor InvalidBatchUnits = Error(
+            "OPTG0050",
+            "Invalid batch units",
+            "{0} cannot take Units = BatchUnits.{1}: {2}");
+
+        /// <summary>Format: "Input = SecondMomentInput.PerExampleSquares needs a second moment that averages or sums squares: {0}".</summary>
+        public static readonly DiagnosticDescriptor PerExampleSquaresNeed = Error(
+            "OPTG0051",
+            "Per-example squares need a second moment of squares",
+            "Input = SecondMomentInput.PerExampleSquares needs a second moment that averages or sums squares: {0}");
+
         private static DiagnosticDescriptor Warning(string id, string title, string format) => new(
             id,
             title,

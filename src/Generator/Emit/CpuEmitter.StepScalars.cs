@@ -28,14 +28,17 @@ namespace OptGen.Generator.Emit
         }
 
         /// <summary>Emits the <c>ValidateStepScalars</c> override: <c>CreateKernel</c> for its checks alone.</summary>
-        private static void EmitValidateStepScalars(SourceWriter w, bool hasHostState)
+        private static void EmitValidateStepScalars(SourceWriter w, bool hasHostState, bool batchSize)
         {
             w.Line();
             w.Line("/// <inheritdoc/>");
-            w.Open("protected override void ValidateStepScalars(global::System.ReadOnlySpan<double> hyperparameters, global::System.ReadOnlySpan<double> hostState, long step, double gradientScale)");
+            w.Open(batchSize
+                ? "protected override void ValidateStepScalars(global::System.ReadOnlySpan<double> hyperparameters, global::System.ReadOnlySpan<double> hostState, long step, double gradientScale, double batchSize)"
+                : "protected override void ValidateStepScalars(global::System.ReadOnlySpan<double> hyperparameters, global::System.ReadOnlySpan<double> hostState, long step, double gradientScale)");
+            string batchArgument = batchSize ? ", batchSize" : string.Empty;
             w.Line(hasHostState
-                ? "_ = CreateKernel(hyperparameters, hostState, step, gradientScale);"
-                : "_ = CreateKernel(hyperparameters, step, gradientScale);");
+                ? $"_ = CreateKernel(hyperparameters, hostState, step, gradientScale{batchArgument});"
+                : $"_ = CreateKernel(hyperparameters, step, gradientScale{batchArgument});");
             w.Close();
         }
 

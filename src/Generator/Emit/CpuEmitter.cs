@@ -48,6 +48,8 @@ namespace OptGen.Generator.Emit
             }
 
             w.Line("/// </code>");
+            EmitBatchSizeRemark(w, program);
+            EmitInputRemark(w, model.Kernel);
             w.Line("/// <para>" + Xml(Traffic(model.Kernel)) + "</para>");
             w.Line($"/// <para>Each step is one fused pass over memory by <see cref=\"{kernelType}\"/>.</para>");
             w.Line("/// </remarks>");
@@ -81,7 +83,13 @@ namespace OptGen.Generator.Emit
             w.Outdent();
             w.Line("},");
             w.Line($"bytesReadPerElement: {model.Kernel.BytesRead},");
-            w.Line($"bytesWrittenPerElement: {model.Kernel.BytesWritten}{(program.HostStates.Count > 0 ? "," : ");")}");
+            string inputs = DescriptorInputs(model.Kernel);
+            w.Line($"bytesWrittenPerElement: {model.Kernel.BytesWritten}{(program.HostStates.Count > 0 || inputs.Length > 0 ? "," : ");")}");
+            if (inputs.Length > 0)
+            {
+                w.Line(inputs + (program.HostStates.Count > 0 ? "," : ");"));
+            }
+
             if (program.HostStates.Count > 0)
             {
                 EmitHostStateDescriptors(w, program);
@@ -148,7 +156,7 @@ namespace OptGen.Generator.Emit
             w.Line("/// <inheritdoc/>");
             w.Open("protected override void RunKernel<TParameter, TGradient, TState>(scoped in global::OptGen.Kernels.KernelArguments arguments)");
             bool random = ExprText.UsesRandom(program.Body);
-            string offsetArgument = random ? ", arguments.ElementOffset" : string.Empty;
+            string offsetArgument = BatchSizeArgument(program, "arguments.BatchSize") + (random ? ", arguments.ElementOffset" : string.Empty) + InputOffsetArgument(model.Kernel, "arguments.InputOffset");
             w.Line(hasHostState
                 ? $"{kernelType} kernel = CreateKernel(arguments.Hyperparameters, arguments.HostState, arguments.Step, arguments.GradientScale{offsetArgument});"
                 : $"{kernelType} kernel = CreateKernel(arguments.Hyperparameters, arguments.Step, arguments.GradientScale{offsetArgument});");
@@ -166,12 +174,14 @@ namespace OptGen.Generator.Emit
 
             w.Line("/// <param name=\"step\">The step number t = 1, 2, ….</param>");
             w.Line("/// <param name=\"gradientScale\">The runtime's factor on every gradient element.</param>");
-            string offsetParameter = string.Empty;
+            string offsetParameter = BatchSizeParameter(w, program);
             if (random)
             {
                 w.Line("/// <param name=\"elementOffset\">The global index of the first element the kernel updates (randn() draws by global index).</param>");
-                offsetParameter = ", ulong elementOffset = 0";
+                offsetParameter += ", ulong elementOffset = 0";
             }
+
+            offsetParameter += InputOffsetParameter(w, model.Kernel);
 
             w.Open(hasHostState
                 ? $"internal static {kernelType} CreateKernel(global::System.ReadOnlySpan<double> hyperparameters, global::System.ReadOnlySpan<double> hostState, long step, double gradientScale{offsetParameter})"
@@ -210,7 +220,7 @@ namespace OptGen.Generator.Emit
             EquatableArray<HostStatement> scalars = program.KernelScalars;
             for (int i = 0; i < scalars.Count; i++)
             {
-                w.Line($"{Camel(scalars[i].Name)}: (float){scalars[i].Name}{(i == scalars.Count - 1 && !random ? ");" : ",")}");
+                w.Line($"{Camel(scalars[i].Name)}: (float){scalars[i].Name}{(i == scalars.Count - 1 && !random && model.Kernel.Inputs.Count == 0 ? ");" : ",")}");
             }
 
             if (random)
@@ -223,12 +233,17 @@ namespace OptGen.Generator.Emit
                 }
 
                 w.Line($"randomKey: global::OptGen.Kernels.CounterRandom.Key({(seed >= 0 ? $"hyperparameters[{seed}]" : "0.0")}, step),");
-                w.Line("elementOffset: elementOffset);");
+                w.Line(model.Kernel.Inputs.Count == 0 ? "elementOffset: elementOffset);" : "elementOffset: elementOffset,");
+            }
+
+            if (model.Kernel.Inputs.Count > 0)
+            {
+                w.Line($"{Camel(InputOffsetField)}: {Camel(InputOffsetField)});");
             }
 
             w.Outdent();
             w.Close();
-            EmitValidateStepScalars(w, hasHostState);
+            EmitValidateStepScalars(w, hasHostState, UsesBatchSize(program));
 
             w.Close();
             for (int i = 0; i < model.Type.ContainingTypes.Count; i++)
@@ -295,6 +310,7 @@ namespace OptGen.Generator.Emit
                 constructorParameters.Add("ulong elementOffset");
             }
 
+            EmitInputField(w, kernel, constructorParameters);
             w.Line();
             w.Line("/// <summary>Creates the kernel for one step from its per-step scalars.</summary>");
             w.Open($"public {kernel.Name}({string.Join(", ", constructorParameters)})");
@@ -309,6 +325,7 @@ namespace OptGen.Generator.Emit
                 w.Line("ElementOffset = elementOffset;");
             }
 
+            EmitInputAssignment(w, kernel);
             w.Close();
             w.Line();
             w.Line("/// <inheritdoc/>");
@@ -319,6 +336,7 @@ namespace OptGen.Generator.Emit
             {
                 string type = flavor == ExprFlavor.ElementScalar ? "float" : $"{Vectors}{flavor}<float>";
                 var parameters = new List<string> { $"ref {type} p", $"{type} g" };
+                parameters.AddRange(InputParameters(kernel, type));
                 parameters.AddRange(kernel.StateSymbols.Select(s => $"ref {type} {s}"));
                 if (random)
                 {
@@ -365,6 +383,7 @@ namespace OptGen.Generator.Emit
                 w.Indent();
                 w.Line($"{type} p = TParameter.Load{width}(ref parameters, i);");
                 w.Line($"{type} g = TGradient.Load{width}(ref gradients, i);");
+                EmitInputLoads(w, kernel, type, width);
                 for (int k = 0; k < kernel.StateSymbols.Count; k++)
                 {
                     // A state the rule overwrites before any read is not loaded.
@@ -373,7 +392,7 @@ namespace OptGen.Generator.Emit
                         : $"{type} {kernel.StateSymbols[k]} = default;");
                 }
 
-                w.Line($"Invoke({(random ? "ElementOffset + i, " : string.Empty)}ref p, g{string.Concat(kernel.StateSymbols.Select(s => ", ref " + s))});");
+                w.Line($"Invoke({(random ? "ElementOffset + i, " : string.Empty)}ref p, g{InputArguments(kernel)}{string.Concat(kernel.StateSymbols.Select(s => ", ref " + s))});");
                 w.Line($"TParameter.Store{width}(ref parameters, i, p);");
                 for (int k = 0; k < kernel.StateSymbols.Count; k++)
                 {
@@ -418,7 +437,7 @@ namespace OptGen.Generator.Emit
             var states = kernel.StateSymbols;
             HashSet<string> read = Ir.StateAccess.Read(kernel.Body, states);
             HashSet<string> written = Ir.StateAccess.Written(kernel.Body, states);
-            string reads = string.Join(", ", new[] { "p", "g" }.Concat(states.Where(read.Contains)));
+            string reads = string.Join(", ", new[] { "p", "g" }.Concat(kernel.Inputs).Concat(states.Where(read.Contains)));
             string writes = string.Join(", ", new[] { "p" }.Concat(states.Where(written.Contains)));
             return $"Memory traffic per element and step (float32): {kernel.BytesRead} bytes read ({reads}) + {kernel.BytesWritten} bytes written ({writes}) = {kernel.BytesRead + kernel.BytesWritten} bytes.";
         }

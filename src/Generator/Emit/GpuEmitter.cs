@@ -1,3 +1,4 @@
+using System;
 using System.Collections.Generic;
 using System.Linq;
 using OptGen.Generator.Helpers;
@@ -44,7 +45,7 @@ namespace OptGen.Generator.Emit
             w.Line("/// <remarks>");
             w.Line("/// <para>One launch updates every tensor of a parameter layout: the tensor table (<c>chunks</c>) cuts the tensors into");
             w.Line("/// chunks of at most 2048 elements, each with its tensor, parameter group and offsets (as PyTorch's multi-tensor apply).");
-            w.Line($"/// Per element, a thread loads p, g and the state in their storage formats, calls <see cref=\"{kernel.Name}.Invoke({(random ? "ulong, " : string.Empty)}ref float, float{string.Concat(kernel.StateSymbols.Select(_ => ", ref float"))})\"/>");
+            w.Line($"/// Per element, a thread loads p, g and the state in their storage formats, calls <see cref=\"{kernel.Name}.Invoke({(random ? "ulong, " : string.Empty)}ref float, float{string.Concat(kernel.Inputs.Select(_ => ", float"))}{string.Concat(kernel.StateSymbols.Select(_ => ", ref float"))})\"/>");
             w.Line("/// of its group's kernel struct, the same scalar update the CPU path runs, and stores p and the state back.</para>");
             w.Line("/// <para>The gradient is multiplied by the step's gradient factor (unscaling × clipping, computed on the device when");
             w.Line("/// clipping) before the call; the kernel structs are made with gradient scale 1, whose sign carries <c>maximize</c>, so the");
@@ -71,8 +72,14 @@ namespace OptGen.Generator.Emit
             w.Line("/// <param name=\"g16\">16-bit gradients (or empty; read only).</param>");
             w.Line("/// <param name=\"s32\">float32 state planes" + (kernel.StateSymbols.Count > 0 ? " (" + string.Join(", ", kernel.StateSymbols) + ", <c>launch.StateStride</c> apart)" : string.Empty) + " (or empty).</param>");
             w.Line("/// <param name=\"s16\">bfloat16 state planes (or empty).</param>");
+            if (kernel.Inputs.Count > 0)
+            {
+                w.Line($"/// <param name=\"q32\">float32 {string.Join(", ", kernel.Inputs)}, beside the gradients (or empty; read only).</param>");
+                w.Line($"/// <param name=\"q16\">16-bit {string.Join(", ", kernel.Inputs)} (or empty; read only).</param>");
+            }
+
             w.Line("/// <param name=\"launch\">Storage formats, the state stride, the gradient factor, the thread count and the rounding inputs.</param>");
-            w.Open($"public static void Kernel({string.Join(", ", KernelTypeArguments(kernel).Zip(KernelParameterNames, (type, name) => type + " " + name))})");
+            w.Open($"public static void Kernel({string.Join(", ", KernelTypeArguments(kernel).Zip(ParameterNames(kernel), (type, name) => type + " " + name))})");
             w.Line("float gradientFactor = launch.DeviceFactor != 0 ? factor[0] : launch.GradientFactor;");
             w.Line("long end = chunks.Length << global::OptGen.Gpu.GpuChunk.Shift;");
             w.Open("for (long v = index; v < end; v += launch.Stride)");
@@ -88,12 +95,18 @@ namespace OptGen.Generator.Emit
             w.Line("int t = chunk.TensorStart + local;");
             w.Line("float p_i = global::OptGen.Gpu.GpuElements.Load(launch.ParameterCodec, p32, p16, e);");
             w.Line("float g_i = global::OptGen.Gpu.GpuElements.Load(launch.GradientCodec, g32, g16, e) * gradientFactor;");
+            foreach (string input in kernel.Inputs)
+            {
+                // Stored like the gradients and scaled like them, by the square of the factor (the struct's own is 1).
+                w.Line($"float {input}_i = global::OptGen.Gpu.GpuElements.Load(launch.GradientCodec, q32, q16, e) * (gradientFactor * gradientFactor);");
+            }
+
             for (int k = 0; k < kernel.StateSymbols.Count; k++)
             {
                 w.Line($"float {kernel.StateSymbols[k]}_i = global::OptGen.Gpu.GpuElements.Load(launch.StateCodec, s32, s16, {StateIndex(k)});");
             }
 
-            w.Line($"kernel.Invoke({(random ? "kernel.ElementOffset + (ulong)s, " : string.Empty)}ref p_i, g_i{string.Concat(kernel.StateSymbols.Select(s => $", ref {s}_i"))});");
+            w.Line($"kernel.Invoke({(random ? "kernel.ElementOffset + (ulong)s, " : string.Empty)}ref p_i, g_i{string.Concat(kernel.Inputs.Select(i => $", {i}_i"))}{string.Concat(kernel.StateSymbols.Select(s => $", ref {s}_i"))});");
             w.Line("global::OptGen.Gpu.GpuElements.Store(launch.ParameterCodec, p32, p16, e, p_i, launch, chunk.Tensor, t);");
             for (int k = 0; k < kernel.StateSymbols.Count; k++)
             {
@@ -141,9 +154,18 @@ namespace OptGen.Generator.Emit
             w.Line("accelerator,");
             w.Line("groups,");
             w.Line($"global::{CpuEmitter.KernelNamespace}.{GpuKernelName(kernel)}.Load(accelerator),");
-            w.Line(model.Program.HostStates.Count > 0
-                ? "static (hyperparameters, hostState, step) => CreateKernel(hyperparameters, hostState, step, 1.0));"
-                : "static (hyperparameters, _, step) => CreateKernel(hyperparameters, step, 1.0));");
+            if (CpuEmitter.UsesBatchSize(model.Program))
+            {
+                w.Line(model.Program.HostStates.Count > 0
+                    ? "static (hyperparameters, hostState, step, batchSize) => CreateKernel(hyperparameters, hostState, step, 1.0, batchSize));"
+                    : "static (hyperparameters, _, step, batchSize) => CreateKernel(hyperparameters, step, 1.0, batchSize));");
+            }
+            else
+            {
+                w.Line(model.Program.HostStates.Count > 0
+                    ? "static (hyperparameters, hostState, step) => CreateKernel(hyperparameters, hostState, step, 1.0));"
+                    : "static (hyperparameters, _, step) => CreateKernel(hyperparameters, step, 1.0));");
+            }
             w.Outdent();
             w.Outdent();
             w.Close();
@@ -176,6 +198,11 @@ namespace OptGen.Generator.Emit
         /// <summary>The kernel method's parameter names, in the order of <see cref="KernelTypeArguments"/>.</summary>
         private static readonly string[] KernelParameterNames = { "index", "groups", "table", "chunks", "factor", "p32", "p16", "g32", "g16", "s32", "s16", "launch" };
 
+        /// <summary>The names with the input views (per-example squares) before <c>launch</c>, for kernels that read one.</summary>
+        private static readonly string[] KernelParameterNamesWithInputs = { "index", "groups", "table", "chunks", "factor", "p32", "p16", "g32", "g16", "s32", "s16", "q32", "q16", "launch" };
+
+        private static string[] ParameterNames(KernelModel kernel) => kernel.Inputs.Count > 0 ? KernelParameterNamesWithInputs : KernelParameterNames;
+
         /// <summary>The rule's kernel struct, fully qualified.</summary>
         private static string KernelType(KernelModel kernel) => $"global::{CpuEmitter.KernelNamespace}.{kernel.Name}";
 
@@ -186,8 +213,8 @@ namespace OptGen.Generator.Emit
             return new[]
             {
                 "global::ILGPU.Index1D", $"global::OptGen.Gpu.GpuGroups<{kernelType}>", $"global::ILGPU.ArrayView<{kernelType}>", "global::ILGPU.ArrayView<global::OptGen.Gpu.GpuChunk>",
-                View, View, View16, View, View16, View, View16, "global::OptGen.Gpu.GpuLaunch",
-            };
+                View, View, View16, View, View16, View, View16,
+            }.Concat(kernel.Inputs.Count > 0 ? new[] { View, View16 } : Array.Empty<string>()).Concat(new[] { "global::OptGen.Gpu.GpuLaunch" });
         }
 
         private static string LauncherType(KernelModel kernel) =>

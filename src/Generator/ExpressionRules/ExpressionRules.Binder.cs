@@ -88,6 +88,7 @@ namespace OptGen.Generator
                 {
                     "g" => "the gradient g is read-only; declare a local with 'let'",
                     "t" => "t is the step number",
+                    _ when Ir.ElementInputs.IsInput(target) => "it is an input beside the gradient (the batch mean of per-example squared gradients), read-only like g",
                     _ when _scope.Hyperparameters.Contains(target) => "it is a hyperparameter, set on the optimizer, not by the rule",
                     _ when _scope.AllStepScalars.Contains(target) => "it is a step scalar, computed once per step by its [StepScalar]",
                     _ when Ir.Functions.Contains(target) => "it is a function",
@@ -367,6 +368,11 @@ namespace OptGen.Generator
                     return Expr.Step();
                 }
 
+                if (name == BatchSizeSymbol && !_scope.Hyperparameters.Contains(name) && !_scope.States.Contains(name) && !_scope.AllStepScalars.Contains(name) && !_scope.AllLocals.Contains(name))
+                {
+                    return Ir.BatchSize.Value; // the step's batch size, unless the rule declares a B of its own
+                }
+
                 if (_scope.Hyperparameters.Contains(name))
                 {
                     return Expr.Hyperparameter(name);
@@ -378,7 +384,7 @@ namespace OptGen.Generator
                     throw new BindException();
                 }
 
-                bool element = name == "p" || name == "g" || _scope.States.Contains(name) || _scope.AllLocals.Contains(name);
+                bool element = name == "p" || name == "g" || Ir.ElementInputs.IsInput(name) || _scope.States.Contains(name) || _scope.AllLocals.Contains(name);
                 if (_host)
                 {
                     if (_scope.StepScalars.Contains(name))
@@ -406,7 +412,7 @@ namespace OptGen.Generator
                         return Expr.Host(name);
                     }
 
-                    if (name == "p" || name == "g" || _scope.States.Contains(name) || _scope.Locals.Contains(name))
+                    if (name == "p" || name == "g" || Ir.ElementInputs.IsInput(name) || _scope.States.Contains(name) || _scope.Locals.Contains(name))
                     {
                         return Expr.Var(name);
                     }

@@ -38,6 +38,9 @@ namespace OptGen.Generator
         internal const string StepScalarAttribute = "StepScalarAttribute";
         internal const string UpdateAttribute = "UpdateAttribute";
 
+        /// <summary>The step's batch size in the expression language (the lecture's B), unless the rule declares a name B itself.</summary>
+        internal const string BatchSizeSymbol = "B";
+
         // Names the generated code already uses (compared ignoring case): the language's own names, the host
         // method's parameters and locals, the kernel's members and the Step methods' locals.
         private static readonly HashSet<string> Reserved = new(StringComparer.OrdinalIgnoreCase)
@@ -47,6 +50,8 @@ namespace OptGen.Generator
             "RandomKey", "ElementOffset", // the fields (and CreateKernel's parameter) of a kernel that calls randn()
             "TParameter", "TGradient", "TState", // the Step methods' type parameters, which a state's local there would hide
             "index", // the GPU kernel's thread index, beside a parameter per state
+            "batchSize", // CreateKernel's batch-size parameter (B), and the inherited Optimizer.BatchSize
+            "gsq", "InputOffset", // the per-example squares beside g (Ir.ElementInputs) and the kernel field that locates them
         };
 
         /// <summary>Whether the class declares its rule with expression attributes.</summary>

@@ -45,6 +45,7 @@ namespace OptGen.Generator.Ir
             new("min", 2, FunctionUse.Anywhere, a => Expr.Binary(ExprOp.Min, a[0], a[1])),
             new("max", 2, FunctionUse.Anywhere, a => Expr.Binary(ExprOp.Max, a[0], a[1])),
             new("pow", 2, FunctionUse.PerStep, a => Expr.Binary(ExprOp.Pow, a[0], a[1])),
+            new("batchDecay", 1, FunctionUse.PerStep, a => BatchSize.StepDecay(a[0])), // β′ per example → max(0, 1 − B·(1 − β′)) per step
             new("clamp", 3, FunctionUse.Anywhere, a => Expr.Binary(ExprOp.Min, Expr.Binary(ExprOp.Max, a[0], a[1]), a[2])),
             new("lerp", 3, FunctionUse.Anywhere, a => a[0] + (a[2] * (a[1] - a[0]))), // lerp(a, b, w) = a + w·(b − a)
             new("select", 3, FunctionUse.Anywhere, null),

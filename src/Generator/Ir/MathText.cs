@@ -132,6 +132,9 @@ namespace OptGen.Generator.Ir
                 case ExprOp.StepNumber:
                     text.Append('t');
                     break;
+                case ExprOp.RuntimeInput when e.Name == BatchSize.InputName:
+                    text.Append('B'); // the lecture's batch size
+                    break;
                 case ExprOp.RuntimeInput:
                     text.Append(char.ToLowerInvariant(e.Name[0])).Append(e.Name, 1, e.Name.Length - 1);
                     break;

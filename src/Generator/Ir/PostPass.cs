@@ -24,6 +24,7 @@ namespace OptGen.Generator.Ir
     {
         public static OptimizerModel Finish(TypeDeclarationInfo type, string ruleName, UpdateProgram built, FrontEnd frontEnd)
         {
+            built = ElementInputs.Scaled(built);
             var host = built.Host.Select(h => h with { Value = DistinctComparands(h.Value) }).ToList();
             var body = WithoutDeadCode(built.Body.Select(s => s with { Value = DistinctComparands(s.Value) }));
             body = Hoist(host, body);
@@ -45,9 +46,10 @@ namespace OptGen.Generator.Ir
         {
             var states = program.States.Select(s => s.Symbol).ToEquatableArray();
             var scalars = program.KernelScalars.Select(s => s.Name).ToEquatableArray();
-            int bytesRead = 4 * (2 + StateAccess.Read(program.Body, states).Count);
+            EquatableArray<string> inputs = ElementInputs.Read(program.Body).Select(i => i.Symbol).ToEquatableArray();
+            int bytesRead = 4 * (2 + inputs.Count + StateAccess.Read(program.Body, states).Count);
             int bytesWritten = 4 * (1 + StateAccess.Written(program.Body, states).Count);
-            return new KernelModel(CanonicalForm.KernelName(program, frontEnd), states, scalars, program.Body, bytesRead, bytesWritten);
+            return new KernelModel(CanonicalForm.KernelName(program, frontEnd), states, scalars, program.Body, bytesRead, bytesWritten) { Inputs = inputs };
         }
 
         /// <summary>

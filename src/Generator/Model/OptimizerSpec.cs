@@ -29,7 +29,17 @@ namespace OptGen.Generator.Model
         double InitialValue,
         bool HasInitialValue,
         double Power,
-        string PropertyName);
+        string PropertyName)
+    {
+        /// <summary>What is averaged: g² or the batch mean of per-example squared gradients.</summary>
+        public SecondMomentInput Input { get; init; }
+    }
+
+    /// <summary>The units of the batch-dependent hyperparameters (<see cref="BatchUnits"/>): per step, or per example.</summary>
+    internal sealed record BatchUnitsSpec(BatchUnits LearningRate, BatchUnits FirstMoment, BatchUnits SecondMoment, BatchUnits Momentum)
+    {
+        public static BatchUnitsSpec PerStep { get; } = new(BatchUnits.PerStep, BatchUnits.PerStep, BatchUnits.PerStep, BatchUnits.PerStep);
+    }
 
     internal sealed record EpsilonSpec(double Value, EpsilonPlacement Placement, bool BeforeBiasCorrection);
 
@@ -67,5 +77,8 @@ namespace OptGen.Generator.Model
 
         /// <summary>Adadelta's second accumulator of squared updates.</summary>
         public bool DeltaAccumulator { get; init; }
+
+        /// <summary>The units of the learning rate and the running-average lengths (per step unless declared per example).</summary>
+        public BatchUnitsSpec Units { get; init; } = BatchUnitsSpec.PerStep;
     }
 }

@@ -190,5 +190,9 @@ namespace OptGen.Generator.Model
         EquatableArray<string> ScalarNames,
         EquatableArray<ElementStatement> Body,
         int BytesRead,
-        int BytesWritten);
+        int BytesWritten)
+    {
+        /// <summary>The read-only per-element inputs beside g the body reads (<see cref="Ir.ElementInputs"/>), in table order; empty for most rules.</summary>
+        public EquatableArray<string> Inputs { get; init; } = EquatableArray<string>.Empty;
+    }
 }

@@ -77,3 +77,36 @@ public enum MomentumStyle
     /// <summary>The lecture's classic form: v ← (1 − 1/N)·v + η·u; p ← p − v (η enters the buffer).</summary>
     Classic = 1,
 }
+
+/// <summary>
+/// The units of a hyperparameter with respect to the batch size B (the optimizer's <c>BatchSize</c>): per step, as
+/// usual, or per example, the lecture's batch-independent terms (η′, N′ for B = 1), which the step turns into its
+/// per-step value from the batch size it runs with.
+/// </summary>
+public enum BatchUnits
+{
+    /// <summary>The value is the step's own (η, β = 1 − 1/N): the batch size does not enter (the default).</summary>
+    PerStep = 0,
+
+    /// <summary>
+    /// The value is for one example (B = 1). A learning rate η′ gives η = B·η′ per step; a running-average length N′
+    /// in examples (or its decay β′ = 1 − 1/N′) gives N = max(1, N′/B) steps, i.e. β = max(0, 1 − B·(1 − β′)).
+    /// </summary>
+    PerExample = 1,
+
+    /// <summary>A learning rate η′ for one example, scaled by √B per step (η = √B·η′, the lecture's rule for Adam when the gradient noise dominates). Learning rates only.</summary>
+    PerExampleSquareRoot = 2,
+}
+
+/// <summary>What a second moment averages.</summary>
+public enum SecondMomentInput
+{
+    /// <summary>g², the square of the batch-mean gradient (default): its average estimates μ² + σ²/B.</summary>
+    Gradient = 0,
+
+    /// <summary>
+    /// The batch mean of per-example squared gradients, (1/B)·Σ_b g_b², passed to <c>Step</c> beside the gradient: its
+    /// average estimates μ² + σ² whatever the batch size (the lecture's "Making Adam independent of B").
+    /// </summary>
+    PerExampleSquares = 1,
+}

@@ -41,6 +41,12 @@ public sealed class LearningRateAttribute : Attribute
 
     /// <summary>Adagrad's learning-rate decay: ηₜ = η / (1 + (t − 1)·decay). Zero (the default) keeps η.</summary>
     public double Decay { get; set; }
+
+    /// <summary>
+    /// The units of the learning rate: per step (the default), or η′ for one example, so that a step of batch size B
+    /// uses η = B·η′ (<see cref="BatchUnits.PerExample"/>) or η = √B·η′ (<see cref="BatchUnits.PerExampleSquareRoot"/>).
+    /// </summary>
+    public BatchUnits Units { get; set; }
 }
 
 /// <summary>
@@ -62,6 +68,12 @@ public sealed class FirstMomentAttribute : Attribute
 
     /// <summary>How the average starts (default from zero).</summary>
     public MomentStart Start { get; set; }
+
+    /// <summary>
+    /// The units of the length (or decay): per step (the default), or in examples (<see cref="BatchUnits.PerExample"/>):
+    /// N′ examples give N = max(1, N′/B) steps at batch size B, i.e. β = max(0, 1 − B·(1 − β′)).
+    /// </summary>
+    public BatchUnits Units { get; set; }
 }
 
 /// <summary>
@@ -94,6 +106,18 @@ public sealed class SecondMomentAttribute : Attribute
 
     /// <summary>The name of the decay property (default <c>Beta2</c>; PyTorch's RMSprop calls it <c>Alpha</c>).</summary>
     public string? Name { get; set; }
+
+    /// <summary>
+    /// The units of the length (or decay): per step (the default), or in examples (<see cref="BatchUnits.PerExample"/>):
+    /// N′ examples give N = max(1, N′/B) steps at batch size B, i.e. β = max(0, 1 − B·(1 − β′)).
+    /// </summary>
+    public BatchUnits Units { get; set; }
+
+    /// <summary>
+    /// What is averaged: g² (the default), or the batch mean of per-example squared gradients
+    /// (<see cref="SecondMomentInput.PerExampleSquares"/>), which <c>Step</c> then takes beside the gradient.
+    /// </summary>
+    public SecondMomentInput Input { get; set; }
 }
 
 /// <summary>How the running averages are corrected for their start at zero.</summary>
@@ -165,6 +189,12 @@ public sealed class MomentumAttribute : Attribute
 
     /// <summary>PyTorch's heavy ball (default) or the lecture's classic form.</summary>
     public MomentumStyle Style { get; set; }
+
+    /// <summary>
+    /// The units of the length (or decay): per step (the default), or in examples (<see cref="BatchUnits.PerExample"/>):
+    /// N′ examples give N = max(1, N′/B) steps at batch size B, i.e. β = max(0, 1 − B·(1 − β′)).
+    /// </summary>
+    public BatchUnits Units { get; set; }
 }
 
 /// <summary>Weight decay λ (a settable <c>WeightDecay</c> property): L2 (g ← g + λ·p) or decoupled (p ← p·(1 − ηλ), AdamW).</summary>

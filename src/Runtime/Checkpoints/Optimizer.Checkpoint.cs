@@ -22,6 +22,10 @@ public abstract partial class Optimizer
     /// <summary>Flag bit 0: the state buffers are stored as bfloat16 (2 bytes per element) rather than float32.</summary>
     private const uint BFloat16StateFlag = 1;
 
+    // Set when the batch size is not 1: a uint32 batch size follows the step count. Files without it (every file
+    // written before BatchSize existed, and every one with B = 1) load with B = 1, byte for byte as before.
+    private const uint BatchSizeFlag = 1u << 8;
+
     /// <summary>
     /// Saves the rule's identity, the step count, every group's hyperparameters, the layout and every state buffer to
     /// <paramref name="path"/>, atomically: the data goes to a temporary file in the same folder, is flushed to disk,
@@ -64,11 +68,16 @@ public abstract partial class Optimizer
         var writer = new HashingWriter(stream);
         writer.Write(CheckpointMagic);
         writer.WriteUInt32(CheckpointVersion);
-        writer.WriteUInt32(StatePrecision == StatePrecision.BFloat16 ? BFloat16StateFlag : 0u);
+        writer.WriteUInt32((StatePrecision == StatePrecision.BFloat16 ? BFloat16StateFlag : 0u) | (_batchSize != 1 ? BatchSizeFlag : 0u));
         writer.WriteInt64(CheckpointSize());
         writer.WriteString(Descriptor.Name);
         writer.WriteString(Descriptor.RuleId);
         writer.WriteInt64(StepCount);
+        if (_batchSize != 1)
+        {
+            writer.WriteUInt32((uint)_batchSize);
+        }
+
         writer.WriteUInt32((uint)Descriptor.Hyperparameters.Count);
         foreach (HyperparameterDescriptor h in Descriptor.Hyperparameters)
         {
@@ -203,7 +212,7 @@ public abstract partial class Optimizer
         }
 
         uint flags = reader.ReadUInt32();
-        if ((flags & ~BFloat16StateFlag) != 0)
+        if ((flags & ~(BFloat16StateFlag | BatchSizeFlag)) != 0)
         {
             throw new CheckpointException(CheckpointError.Corrupted, "flags", $"The checkpoint has unknown flags 0x{flags:X8}.");
         }
@@ -230,6 +239,7 @@ public abstract partial class Optimizer
         string name = reader.ReadString("name");
         string ruleId = reader.ReadString("ruleId");
         long stepCount = reader.ReadInt64();
+        uint batchSize = (flags & BatchSizeFlag) != 0 ? reader.ReadUInt32() : 1u;
 
         // The rule: compared name by name as it is read; nothing of the file's length is kept.
         bool sameRule = name == Descriptor.Name && ruleId == Descriptor.RuleId;
@@ -322,6 +332,11 @@ public abstract partial class Optimizer
             throw new CheckpointException(CheckpointError.Corrupted, "stepCount", $"The checkpoint's step count, {stepCount}, is not in [0, 2^53 - 1].");
         }
 
+        if (batchSize is < 2 or > int.MaxValue && (flags & BatchSizeFlag) != 0)
+        {
+            throw new CheckpointException(CheckpointError.Corrupted, "batchSize", $"The checkpoint's batch size, {batchSize}, is not in [2, {int.MaxValue}] (a batch size of 1 is stored by leaving it out).");
+        }
+
         for (int k = 0; k < values!.Length; k++)
         {
             for (int i = 0; i < values[k].Length; i++)
@@ -361,6 +376,7 @@ public abstract partial class Optimizer
 
         _state = staged!;
         StepCount = stepCount;
+        _batchSize = (int)batchSize;
     }
 
     /// <summary>The file's tensor lengths for a <see cref="CheckpointError.WrongShape"/> message, at most 64 of them.</summary>
@@ -413,7 +429,7 @@ public abstract partial class Optimizer
     private long CheckpointSize()
     {
         long size = 8 + 4 + 4 + 8; // magic, version, flags, size
-        size += StringSize(Descriptor.Name) + StringSize(Descriptor.RuleId) + 8;
+        size += StringSize(Descriptor.Name) + StringSize(Descriptor.RuleId) + 8 + (_batchSize != 1 ? 4 : 0);
         size += 4;
         foreach (HyperparameterDescriptor h in Descriptor.Hyperparameters)
         {

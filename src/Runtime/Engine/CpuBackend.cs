@@ -63,6 +63,8 @@ internal readonly struct CpuBackend<TParameter, TGradient, TState> : IStepBacken
                 HostState = plan.HostState(0),
                 Step = plan.Step,
                 GradientScale = plan.GradientScale,
+                BatchSize = plan.BatchSize,
+                InputOffset = slot.InputOffset,
                 Parameters = ref *(byte*)slot.Parameters,
                 Gradients = ref *(byte*)slot.Gradients,
                 State = ref *(byte*)stateBase,
@@ -137,6 +139,8 @@ internal readonly struct CpuBackend<TParameter, TGradient, TState> : IStepBacken
                 HostState = plan.HostState(p.Group),
                 Step = plan.Step,
                 GradientScale = plan.GradientScale,
+                BatchSize = plan.BatchSize,
+                InputOffset = slot.InputOffset,
                 Parameters = ref *(byte*)(slot.Parameters + ((nint)p.Start * TParameter.ElementSize)),
                 Gradients = ref *(byte*)(slot.Gradients + ((nint)p.Start * TGradient.ElementSize)),
                 State = ref *(byte*)(state + (element * TState.ElementSize)),
@@ -153,5 +157,10 @@ internal readonly struct CpuBackend<TParameter, TGradient, TState> : IStepBacken
 /// <summary>One tensor's parameter and gradient buffers for one step: addresses pinned by the adapter.</summary>
 /// <param name="Parameters">The first parameter element.</param>
 /// <param name="Gradients">The first gradient element.</param>
+/// <param name="Inputs">The first element of the per-element input beside the gradients (per-example squares), or 0.</param>
 [StructLayout(LayoutKind.Auto)]
-internal readonly record struct Slot(nint Parameters, nint Gradients);
+internal readonly record struct Slot(nint Parameters, nint Gradients, nint Inputs = 0)
+{
+    /// <summary>The byte distance from the gradients to the per-element input (<see cref="KernelArguments.InputOffset"/>), or 0 without one.</summary>
+    public nint InputOffset => Inputs == 0 ? 0 : Inputs - Gradients;
+}

@@ -88,6 +88,7 @@ public abstract partial class Optimizer
         int limit = options.MaxDegreeOfParallelism != -1 ? options.MaxDegreeOfParallelism : _maxDegreeOfParallelism;
         int threads = Math.Min(ParallelUpdate.ThreadsFor((nuint)Length, limit), Math.Max(1, plan.Pieces.Length));
         plan.Begin(options, StepCount + 1, limit, threads);
+        plan.BatchSize = options.BatchSize != 0 ? options.BatchSize : _batchSize;
         return plan;
     }
 
@@ -122,7 +123,7 @@ public abstract partial class Optimizer
     /// <summary>
     /// Phase 3: each group's hyperparameters for this step (schedules applied, every scheduled value checked before
     /// any is used), its carried host scalars advanced to this step, and its per-step scalars validated
-    /// (<see cref="ValidateStepScalars"/>), all into the plan. Changes nothing in the optimizer.
+    /// (<see cref="ValidateStepScalars(ReadOnlySpan{double}, ReadOnlySpan{double}, long, double, double)"/>), all into the plan. Changes nothing in the optimizer.
     /// </summary>
     /// <exception cref="InvalidOperationException">A schedule gives a value out of range.</exception>
     /// <exception cref="ArgumentOutOfRangeException">A per-step scalar is out of float32's range.</exception>
@@ -151,7 +152,7 @@ public abstract partial class Optimizer
 
         for (int k = 0; k < groups; k++)
         {
-            ValidateStepScalars(plan.Hyperparameters(k), plan.HostState(k), plan.Step, plan.GradientScale);
+            ValidateStepScalars(plan.Hyperparameters(k), plan.HostState(k), plan.Step, plan.GradientScale, plan.BatchSize);
         }
     }
 

@@ -14,7 +14,7 @@ namespace OptGen.Engine;
 /// <see cref="Optimizer.CommitStep"/> (the only phase that changes the optimizer).</para>
 /// <para>Only valid between <see cref="Optimizer.EnterGuard"/> and the guard's release.</para>
 /// </remarks>
-internal sealed class StepPlan
+internal sealed partial class StepPlan
 {
     private readonly double[][] _hyperparameters;
     private readonly double[][] _hostState;

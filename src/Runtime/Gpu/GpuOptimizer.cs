@@ -28,7 +28,7 @@ namespace OptGen.Gpu;
 /// otherwise every launch, the gradient-norm reduction and the clip factor included, is queued on the stream.</para>
 /// <para>Not thread-safe. The kernel is compiled once per accelerator and rule and reused.</para>
 /// </remarks>
-public sealed class GpuOptimizer : IDisposable
+public sealed partial class GpuOptimizer : IDisposable
 {
     private readonly GpuUpdate _update;
     private readonly GpuGradientNorm.Kernels? _norm;
@@ -517,6 +517,7 @@ public sealed class GpuOptimizer : IDisposable
         _state16?.Dispose();
         _stagingParameters?.Dispose();
         _stagingGradients?.Dispose();
+        _stagingSquares?.Dispose();
     }
 
     /// <summary>Elements between device state planes: the layout's state length rounded up to 64 (256-byte aligned planes).</summary>
@@ -561,12 +562,22 @@ public sealed class GpuOptimizer : IDisposable
     private static bool Overlaps(in Operand a, in Operand b) =>
         a.Length > 0 && b.Length > 0 && ReferenceEquals(a.Buffer, b.Buffer) && a.ByteStart < b.ByteEnd && b.ByteStart < a.ByteEnd;
 
-    private void StepCore(Operand parameters, Operand gradients, int parameterCodec, int gradientCodec, StepOptions? options, AcceleratorStream? stream)
+    private void StepCore(Operand parameters, Operand gradients, int parameterCodec, int gradientCodec, StepOptions? options, AcceleratorStream? stream) =>
+        StepCore(parameters, gradients, default, hasSquares: false, parameterCodec, gradientCodec, options, stream);
+
+    /// <summary>The step; <paramref name="squares"/> (stored like the gradients) when <paramref name="hasSquares"/>.</summary>
+    private void StepCore(Operand parameters, Operand gradients, Operand squares, bool hasSquares, int parameterCodec, int gradientCodec, StepOptions? options, AcceleratorStream? stream)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         options ??= StepOptions.Default;
         Check(parameters);
         Check(gradients);
+        ThrowIfSquaresMismatch(hasSquares);
+        if (hasSquares)
+        {
+            Check(squares);
+        }
+
         if (stream is not null && stream.Accelerator != Accelerator)
         {
             throw new ArgumentException("The stream belongs to another accelerator.", nameof(stream));
@@ -588,6 +599,11 @@ public sealed class GpuOptimizer : IDisposable
             throw new ArgumentException("The gradients overlap the optimizer's own state.", gradients.Name);
         }
 
+        if (hasSquares && (Overlaps(parameters, squares) || Overlaps(squares, state)))
+        {
+            throw new ArgumentException("The per-example squares overlap the parameters or the optimizer's own state.", squares.Name);
+        }
+
         // Every argument check is done: from here on the engine plans the step, and it happens or is skipped as a whole.
         using Optimizer.StepGuard guard = Optimizer.EnterGuard("GpuOptimizer.Step");
         if (Optimizer.StepCount != _deviceStepCount || Optimizer.StatePrecision != (_state32 is null ? StatePrecision.BFloat16 : StatePrecision.Float32))
@@ -598,7 +614,7 @@ public sealed class GpuOptimizer : IDisposable
         }
 
         stream ??= Accelerator.DefaultStream;
-        var backend = new GpuBackend(this, stream, parameters, gradients, parameterCodec, gradientCodec);
+        var backend = new GpuBackend(this, stream, parameters, gradients, squares, parameterCodec, gradientCodec);
         _lastOnDevice = false;
         if (!options.NeedsNorm || options.SkipNonFinite || _norm is null)
         {
@@ -614,14 +630,14 @@ public sealed class GpuOptimizer : IDisposable
         StepPlan plan = Optimizer.BeginStep(options);
         LaunchNorm(stream, gradients, gradientCodec, options);
         Optimizer.PrepareGroups(plan);
-        LaunchUpdate(plan, stream, parameters, gradients, parameterCodec, gradientCodec, deviceFactor: !double.IsPositiveInfinity(options.MaxGradientNorm));
+        LaunchUpdate(plan, stream, parameters, gradients, squares, parameterCodec, gradientCodec, deviceFactor: !double.IsPositiveInfinity(options.MaxGradientNorm));
         _last = Optimizer.CommitStep(plan);
         _deviceStepCount = Optimizer.StepCount;
         _lastOnDevice = true;
     }
 
     /// <summary>The update launch of a planned step: each group's kernel struct from the plan, then one launch over every chunk.</summary>
-    private void LaunchUpdate(StepPlan plan, AcceleratorStream stream, in Operand parameters, in Operand gradients, int parameterCodec, int gradientCodec, bool deviceFactor)
+    private void LaunchUpdate(StepPlan plan, AcceleratorStream stream, in Operand parameters, in Operand gradients, in Operand squares, int parameterCodec, int gradientCodec, bool deviceFactor)
     {
         if (_chunks is null)
         {
@@ -631,7 +647,7 @@ public sealed class GpuOptimizer : IDisposable
 
         for (int k = 0; k < Layout.GroupCount; k++)
         {
-            _update.SetGroup(k, plan.Hyperparameters(k), plan.HostState(k), plan.Step);
+            _update.SetGroup(k, plan.Hyperparameters(k), plan.HostState(k), plan.Step, plan.BatchSize);
         }
 
         var views = new GpuUpdateViews
@@ -644,6 +660,8 @@ public sealed class GpuOptimizer : IDisposable
             Gradients16 = gradients.Narrow,
             State32 = _state32 is null ? ArrayView<float>.Empty : _state32.View.BaseView,
             State16 = _state16 is null ? ArrayView<ushort>.Empty : _state16.View.BaseView,
+            Inputs32 = squares.Wide,
+            Inputs16 = squares.Narrow,
         };
         var launch = new GpuLaunch
         {
@@ -737,7 +755,7 @@ public sealed class GpuOptimizer : IDisposable
 
     /// <summary>The GPU backend of the step engine for one step's buffers: the norm reduction read back, and the update launch.</summary>
     [StructLayout(LayoutKind.Auto)]
-    private readonly struct GpuBackend(GpuOptimizer owner, AcceleratorStream stream, Operand parameters, Operand gradients, int parameterCodec, int gradientCodec) : IStepBackend
+    private readonly struct GpuBackend(GpuOptimizer owner, AcceleratorStream stream, Operand parameters, Operand gradients, Operand squares, int parameterCodec, int gradientCodec) : IStepBackend
     {
         /// <inheritdoc/>
         public double SumOfSquares(StepPlan plan)
@@ -754,7 +772,7 @@ public sealed class GpuOptimizer : IDisposable
 
         /// <inheritdoc/>
         public void Update(StepPlan plan) =>
-            owner.LaunchUpdate(plan, stream, parameters, gradients, parameterCodec, gradientCodec, deviceFactor: false);
+            owner.LaunchUpdate(plan, stream, parameters, gradients, squares, parameterCodec, gradientCodec, deviceFactor: false);
     }
 
     /// <summary>A parameter or gradient arena as the kernel takes it: a float32 view or a 16-bit view, with its buffer and byte range for the checks.</summary>

@@ -32,6 +32,12 @@ public readonly struct GpuUpdateViews
 
     /// <summary>bfloat16 state planes.</summary>
     public ArrayView<ushort> State16 { get; init; }
+
+    /// <summary>float32 per-example squares beside the gradients (rules that read them; else empty).</summary>
+    public ArrayView<float> Inputs32 { get; init; }
+
+    /// <summary>16-bit per-example squares (else empty).</summary>
+    public ArrayView<ushort> Inputs16 { get; init; }
 }
 
 /// <summary>
@@ -48,7 +54,8 @@ public abstract class GpuUpdate : IDisposable
     /// <param name="hyperparameters">The group's hyperparameters for this step, in descriptor order.</param>
     /// <param name="hostState">The group's carried host scalars after this step's advance.</param>
     /// <param name="step">The step number t.</param>
-    public abstract void SetGroup(int group, ReadOnlySpan<double> hyperparameters, ReadOnlySpan<double> hostState, long step);
+    /// <param name="batchSize">The step's batch size B (read by rules with per-example hyperparameters).</param>
+    public abstract void SetGroup(int group, ReadOnlySpan<double> hyperparameters, ReadOnlySpan<double> hostState, long step, double batchSize);
 
     /// <summary>
     /// Launches the update over every chunk with the group kernel structs set by <see cref="SetGroup"/>, asynchronously
@@ -64,13 +71,18 @@ public abstract class GpuUpdate : IDisposable
 [EditorBrowsable(EditorBrowsableState.Never)]
 public delegate TKernel GpuKernelFactory<TKernel>(ReadOnlySpan<double> hyperparameters, ReadOnlySpan<double> hostState, long step);
 
+/// <summary>A <see cref="GpuKernelFactory{TKernel}"/> for a rule whose per-step scalars depend on the batch size B.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public delegate TKernel GpuBatchKernelFactory<TKernel>(ReadOnlySpan<double> hyperparameters, ReadOnlySpan<double> hostState, long step, double batchSize);
+
 /// <summary>The generic <see cref="GpuUpdate"/> over a rule's kernel struct <typeparamref name="TKernel"/>.</summary>
 [EditorBrowsable(EditorBrowsableState.Never)]
 public sealed class GpuUpdate<TKernel> : GpuUpdate
     where TKernel : unmanaged
 {
-    private readonly Action<AcceleratorStream, Index1D, GpuGroups<TKernel>, ArrayView<TKernel>, ArrayView<GpuChunk>, ArrayView<float>, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<ushort>, GpuLaunch> _kernel;
-    private readonly GpuKernelFactory<TKernel> _factory;
+    private readonly Action<AcceleratorStream, Index1D, GpuGroups<TKernel>, ArrayView<TKernel>, ArrayView<GpuChunk>, ArrayView<float>, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<ushort>, GpuLaunch>? _kernel;
+    private readonly Action<AcceleratorStream, Index1D, GpuGroups<TKernel>, ArrayView<TKernel>, ArrayView<GpuChunk>, ArrayView<float>, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<ushort>, GpuLaunch>? _inputKernel;
+    private readonly GpuBatchKernelFactory<TKernel> _factory;
     private readonly TKernel[] _table;
     private readonly MemoryBuffer1D<TKernel, Stride1D.Dense>? _device;
     private GpuGroups<TKernel> _groups;
@@ -81,10 +93,46 @@ public sealed class GpuUpdate<TKernel> : GpuUpdate
         int groups,
         Action<AcceleratorStream, Index1D, GpuGroups<TKernel>, ArrayView<TKernel>, ArrayView<GpuChunk>, ArrayView<float>, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<ushort>, GpuLaunch> kernel,
         GpuKernelFactory<TKernel> factory)
+        : this(accelerator, groups, kernel, Ignoring(factory ?? throw new ArgumentNullException(nameof(factory))))
+    {
+    }
+
+    /// <summary>Binds a loaded kernel and a batch-size-aware factory for <paramref name="groups"/> parameter groups on <paramref name="accelerator"/>.</summary>
+    public GpuUpdate(
+        Accelerator accelerator,
+        int groups,
+        Action<AcceleratorStream, Index1D, GpuGroups<TKernel>, ArrayView<TKernel>, ArrayView<GpuChunk>, ArrayView<float>, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<ushort>, GpuLaunch> kernel,
+        GpuBatchKernelFactory<TKernel> factory)
+        : this(accelerator, groups, factory)
+    {
+        _kernel = kernel ?? throw new ArgumentNullException(nameof(kernel));
+    }
+
+    /// <summary>Binds a loaded kernel that also reads the per-example squares beside the gradients (<see cref="GpuUpdateViews.Inputs32"/>).</summary>
+    public GpuUpdate(
+        Accelerator accelerator,
+        int groups,
+        Action<AcceleratorStream, Index1D, GpuGroups<TKernel>, ArrayView<TKernel>, ArrayView<GpuChunk>, ArrayView<float>, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<ushort>, GpuLaunch> kernel,
+        GpuKernelFactory<TKernel> factory)
+        : this(accelerator, groups, kernel, Ignoring(factory ?? throw new ArgumentNullException(nameof(factory))))
+    {
+    }
+
+    /// <summary>Binds a loaded kernel that reads the per-example squares, with a batch-size-aware factory.</summary>
+    public GpuUpdate(
+        Accelerator accelerator,
+        int groups,
+        Action<AcceleratorStream, Index1D, GpuGroups<TKernel>, ArrayView<TKernel>, ArrayView<GpuChunk>, ArrayView<float>, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<ushort>, GpuLaunch> kernel,
+        GpuBatchKernelFactory<TKernel> factory)
+        : this(accelerator, groups, factory)
+    {
+        _inputKernel = kernel ?? throw new ArgumentNullException(nameof(kernel));
+    }
+
+    private GpuUpdate(Accelerator accelerator, int groups, GpuBatchKernelFactory<TKernel> factory)
     {
         ArgumentNullException.ThrowIfNull(accelerator);
         ArgumentOutOfRangeException.ThrowIfLessThan(groups, 1);
-        _kernel = kernel ?? throw new ArgumentNullException(nameof(kernel));
         _factory = factory ?? throw new ArgumentNullException(nameof(factory));
         _groups.Count = groups;
         _table = groups > GpuGroups<TKernel>.MaxByValue ? GC.AllocateArray<TKernel>(groups, pinned: true) : [];
@@ -92,9 +140,9 @@ public sealed class GpuUpdate<TKernel> : GpuUpdate
     }
 
     /// <inheritdoc/>
-    public override void SetGroup(int group, ReadOnlySpan<double> hyperparameters, ReadOnlySpan<double> hostState, long step)
+    public override void SetGroup(int group, ReadOnlySpan<double> hyperparameters, ReadOnlySpan<double> hostState, long step, double batchSize)
     {
-        TKernel kernel = _factory(hyperparameters, hostState, step);
+        TKernel kernel = _factory(hyperparameters, hostState, step, batchSize);
         if (_device is null)
         {
             _groups.Set(group, kernel);
@@ -117,9 +165,19 @@ public sealed class GpuUpdate<TKernel> : GpuUpdate
         }
 
         launch.Stride = threads;
-        _kernel(stream, threads, _groups, table, views.Chunks, views.Factor, views.Parameters32, views.Parameters16, views.Gradients32, views.Gradients16, views.State32, views.State16, launch);
+        if (_inputKernel is not null)
+        {
+            _inputKernel(stream, threads, _groups, table, views.Chunks, views.Factor, views.Parameters32, views.Parameters16, views.Gradients32, views.Gradients16, views.State32, views.State16, views.Inputs32, views.Inputs16, launch);
+        }
+        else
+        {
+            _kernel!(stream, threads, _groups, table, views.Chunks, views.Factor, views.Parameters32, views.Parameters16, views.Gradients32, views.Gradients16, views.State32, views.State16, launch);
+        }
     }
 
     /// <inheritdoc/>
     public override void Dispose() => _device?.Dispose();
+
+    private static GpuBatchKernelFactory<TKernel> Ignoring(GpuKernelFactory<TKernel> factory) =>
+        (hyperparameters, hostState, step, _) => factory(hyperparameters, hostState, step);
 }

@@ -17,6 +17,25 @@ public ref struct KernelArguments
     /// <summary>A factor applied to every gradient element before the rule sees it (unscaling, clipping); 1 by default.</summary>
     public double GradientScale;
 
+    private double _batchSize;
+
+    /// <summary>
+    /// The step's batch size B, which rules with per-example hyperparameters scale them by (see
+    /// <see cref="Optimizer.BatchSize"/>); a value below 1 (a default-initialized struct) reads as 1.
+    /// </summary>
+    public double BatchSize
+    {
+        readonly get => _batchSize >= 1 ? _batchSize : 1;
+        set => _batchSize = value;
+    }
+
+    /// <summary>
+    /// For a rule that reads a per-element input beside the gradient (the batch mean of per-example squared
+    /// gradients): the byte distance from <see cref="Gradients"/> to that input's element of the same index (it is
+    /// stored like the gradients). 0 for every other rule.
+    /// </summary>
+    public nint InputOffset;
+
     /// <summary>The first parameter element.</summary>
     public ref byte Parameters;
 

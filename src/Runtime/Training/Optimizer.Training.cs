@@ -103,13 +103,22 @@ public abstract partial class Optimizer
     public StepResult Step(ReadOnlySpan<Memory<float>> parameters, ReadOnlySpan<ReadOnlyMemory<float>> gradients, StepOptions? options = null) =>
         StepTensors<Float32Codec, Float32Codec, float, float>(parameters, gradients, options);
 
-    private unsafe StepResult StepTensors<TParameter, TGradient, TParameterElement, TGradientElement>(ReadOnlySpan<Memory<TParameterElement>> parameters, ReadOnlySpan<ReadOnlyMemory<TGradientElement>> gradients, StepOptions? options)
+    private StepResult StepTensors<TParameter, TGradient, TParameterElement, TGradientElement>(ReadOnlySpan<Memory<TParameterElement>> parameters, ReadOnlySpan<ReadOnlyMemory<TGradientElement>> gradients, StepOptions? options)
+        where TParameter : struct, IElementCodec
+        where TGradient : struct, IElementCodec
+        where TParameterElement : unmanaged
+        where TGradientElement : unmanaged =>
+        StepTensors<TParameter, TGradient, TParameterElement, TGradientElement>(parameters, gradients, default, hasSquares: false, options);
+
+    /// <summary>The per-tensor step; <paramref name="squares"/> (one buffer per tensor, stored like the gradients) when <paramref name="hasSquares"/>.</summary>
+    private unsafe StepResult StepTensors<TParameter, TGradient, TParameterElement, TGradientElement>(ReadOnlySpan<Memory<TParameterElement>> parameters, ReadOnlySpan<ReadOnlyMemory<TGradientElement>> gradients, ReadOnlySpan<ReadOnlyMemory<TGradientElement>> squares, bool hasSquares, StepOptions? options)
         where TParameter : struct, IElementCodec
         where TGradient : struct, IElementCodec
         where TParameterElement : unmanaged
         where TGradientElement : unmanaged
     {
         options ??= StepOptions.Default;
+        ThrowIfSquaresMismatch(hasSquares);
         int count = Layout.TensorCount;
         if (parameters.Length != count)
         {
@@ -134,8 +143,13 @@ public abstract partial class Optimizer
             }
         }
 
+        if (hasSquares)
+        {
+            ThrowIfSquaresDoNotMatch(squares);
+        }
+
         using StepGuard guard = EnterGuard(nameof(Step));
-        MemoryHandle[] handles = _handles ??= new MemoryHandle[2 * count];
+        MemoryHandle[] handles = _handles ??= new MemoryHandle[3 * count];
         Slot[] slots = _slots ??= new Slot[count];
         int pinned = 0;
         try
@@ -145,6 +159,11 @@ public abstract partial class Optimizer
                 handles[pinned++] = parameters[j].Pin();
                 handles[pinned++] = gradients[j].Pin();
                 slots[j] = new Slot((nint)handles[pinned - 2].Pointer, (nint)handles[pinned - 1].Pointer);
+                if (hasSquares)
+                {
+                    handles[pinned++] = squares[j].Pin();
+                    slots[j] = slots[j] with { Inputs = (nint)handles[pinned - 1].Pointer };
+                }
             }
 
             ThrowIfOverlapping(slots, sizeof(TParameterElement), sizeof(TGradientElement));
@@ -260,13 +279,22 @@ public abstract partial class Optimizer
         }
     }
 
-    private unsafe StepResult StepArena<TParameter, TGradient, TParameterElement, TGradientElement>(Span<TParameterElement> parameters, ReadOnlySpan<TGradientElement> gradients, StepOptions? options)
+    private StepResult StepArena<TParameter, TGradient, TParameterElement, TGradientElement>(Span<TParameterElement> parameters, ReadOnlySpan<TGradientElement> gradients, StepOptions? options)
+        where TParameter : struct, IElementCodec
+        where TGradient : struct, IElementCodec
+        where TParameterElement : unmanaged
+        where TGradientElement : unmanaged =>
+        StepArena<TParameter, TGradient, TParameterElement, TGradientElement>(parameters, gradients, default, hasSquares: false, options);
+
+    /// <summary>The arena step; <paramref name="squares"/> (an arena stored like the gradients) when <paramref name="hasSquares"/>.</summary>
+    private unsafe StepResult StepArena<TParameter, TGradient, TParameterElement, TGradientElement>(Span<TParameterElement> parameters, ReadOnlySpan<TGradientElement> gradients, ReadOnlySpan<TGradientElement> squares, bool hasSquares, StepOptions? options)
         where TParameter : struct, IElementCodec
         where TGradient : struct, IElementCodec
         where TParameterElement : unmanaged
         where TGradientElement : unmanaged
     {
         options ??= StepOptions.Default;
+        ThrowIfSquaresMismatch(hasSquares);
         if (parameters.Length != Length)
         {
             throw new ArgumentException($"Expected {Length} parameters but got {parameters.Length}.", nameof(parameters));
@@ -282,15 +310,21 @@ public abstract partial class Optimizer
             throw new ArgumentException("The gradients overlap the parameters; the update is in place and needs separate buffers.", nameof(gradients));
         }
 
+        if (hasSquares)
+        {
+            ThrowIfSquaresDoNotMatch(MemoryMarshal.AsBytes(parameters), MemoryMarshal.AsBytes(squares), squares.Length);
+        }
+
         using StepGuard guard = EnterGuard(nameof(Step));
         Slot[] slots = _slots ??= new Slot[Layout.TensorCount];
         fixed (TParameterElement* p = parameters)
         fixed (TGradientElement* g = gradients)
+        fixed (TGradientElement* q = squares)
         {
             for (int j = 0; j < slots.Length; j++)
             {
                 int offset = Layout.ArenaOffsetOf(j);
-                slots[j] = new Slot((nint)(p + offset), (nint)(g + offset));
+                slots[j] = new Slot((nint)(p + offset), (nint)(g + offset), hasSquares ? (nint)(q + offset) : 0);
             }
 
             return StepOnCpu<TParameter, TGradient>(slots, options);
@@ -304,7 +338,7 @@ public abstract partial class Optimizer
     /// </summary>
     private void ThrowIfOverlapping(ReadOnlySpan<Slot> slots, int parameterSize, int gradientSize)
     {
-        Interval[] intervals = _intervals ??= new Interval[2 * slots.Length];
+        Interval[] intervals = _intervals ??= new Interval[3 * slots.Length];
         int n = 0;
         for (int j = 0; j < slots.Length; j++)
         {
@@ -316,6 +350,10 @@ public abstract partial class Optimizer
 
             intervals[n++] = new Interval((nuint)slots[j].Parameters, (nuint)slots[j].Parameters + (length * (nuint)parameterSize), j, IsParameter: true);
             intervals[n++] = new Interval((nuint)slots[j].Gradients, (nuint)slots[j].Gradients + (length * (nuint)gradientSize), j, IsParameter: false);
+            if (slots[j].Inputs != 0)
+            {
+                intervals[n++] = new Interval((nuint)slots[j].Inputs, (nuint)slots[j].Inputs + (length * (nuint)gradientSize), j, IsParameter: false, IsInput: true);
+            }
         }
 
         Span<Interval> sorted = intervals.AsSpan(0, n);
@@ -331,7 +369,9 @@ public abstract partial class Optimizer
 
             if (!interval.IsParameter && interval.Start < endParameters)
             {
-                throw new ArgumentException($"Gradient tensor {interval.Tensor} overlaps parameter tensor {lastParameter}; the update is in place and needs separate buffers.", "gradients");
+                throw interval.IsInput
+                    ? new ArgumentException($"Per-example squares tensor {interval.Tensor} overlaps parameter tensor {lastParameter}; the update is in place and needs separate buffers.", PerExampleSquaresArgument)
+                    : new ArgumentException($"Gradient tensor {interval.Tensor} overlaps parameter tensor {lastParameter}; the update is in place and needs separate buffers.", "gradients");
             }
 
             if (interval.End > endAll)
@@ -420,7 +460,7 @@ public abstract partial class Optimizer
 
     /// <summary>One buffer of the overlap check, ordered by start address.</summary>
     [StructLayout(LayoutKind.Auto)]
-    private readonly record struct Interval(nuint Start, nuint End, int Tensor, bool IsParameter) : IComparable<Interval>
+    private readonly record struct Interval(nuint Start, nuint End, int Tensor, bool IsParameter, bool IsInput = false) : IComparable<Interval>
     {
         public int CompareTo(Interval other) => Start.CompareTo(other.Start);
     }

@@ -16,6 +16,7 @@ public sealed class StepOptions
     private readonly double _gradientScale = 1.0;
     private readonly double _maxGradientNorm = double.PositiveInfinity;
     private readonly int _maxDegreeOfParallelism = -1;
+    private readonly int _batchSize;
 
     /// <summary>Plain steps: no unscaling, no clipping, no norm, the optimizer's parallelism.</summary>
     public static StepOptions Default { get; } = new();
@@ -102,6 +103,26 @@ public sealed class StepOptions
 
     /// <summary>Whether the step needs the read-only norm pass before the update.</summary>
     internal bool NeedsNorm => ComputeGradientNorm || SkipNonFinite || !double.IsPositiveInfinity(MaxGradientNorm);
+
+    /// <summary>
+    /// The batch size B of this step, for a rule with per-example hyperparameters (η = B·η′, N = max(1, N′/B)):
+    /// 0 (the default) uses <see cref="Optimizer.BatchSize"/>; any other value must be at least 1 and overrides it for
+    /// this step only.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is negative; nothing is set.</exception>
+    public int BatchSize
+    {
+        get => _batchSize;
+        init
+        {
+            if (value != 0)
+            {
+                Optimizer.ThrowIfInvalidBatchSize(value, nameof(BatchSize));
+            }
+
+            _batchSize = value;
+        }
+    }
 }
 
 /// <summary>What one training step did.</summary>
