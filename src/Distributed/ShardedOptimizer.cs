@@ -71,6 +71,7 @@ public sealed partial class ShardedOptimizer<TOptimizer>
 
         CheckAgreement();
         Local.SumOfSquaresReducer = new RankOrderSum(communicator);
+        Local.ArenaOrigin = ShardStart;
         _shardGradients = new float[ShardLength];
     }
 
@@ -137,8 +138,8 @@ public sealed partial class ShardedOptimizer<TOptimizer>
     /// <summary>
     /// One data-parallel step on bfloat16 parameters and gradients (a collective), as the float16 overload: float32
     /// sum, divided by the number of processes in float32, rounded to bfloat16 (nearest even), the single-process
-    /// bfloat16 kernel on the shard. <see cref="StepOptions.StochasticRounding"/> seeds by shard-relative positions,
-    /// so it does not reproduce the single-process stream (docs/distributed.md).
+    /// bfloat16 kernel on the shard. With <see cref="StepOptions.StochasticRounding"/> every element draws the bits one
+    /// process draws for its arena position, so the result is one process's stochastically rounded step.
     /// </summary>
     /// <exception cref="ArgumentException">A length differs from the layout's, or the buffers overlap. Nothing was communicated or written.</exception>
     public StepResult Step(Span<BFloat16> parameters, ReadOnlySpan<BFloat16> gradients, StepOptions? options = null) =>

@@ -75,13 +75,15 @@ public class MpiTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void Float16StepsUnderMpirunMatchTheThreadedGroupAndAllocateNothing()
+    public void SixteenBitStepsUnderMpirunMatchTheThreadedGroupAndAllocateNothing()
     {
         // The threaded group is bit-identical to one process on the averaged float16 gradient (PrecisionTests); with
         // R = 2 Open MPI's float32 sum of two terms is the same in either order, so mpirun must give the same bits.
+        // The same for bfloat16 parameters rounded stochastically with bfloat16 state (PrecisionTests: one process's bits).
         Dictionary<string, string>[] facts = Launch(2, "half");
         Dictionary<string, string>[] threads = InProcessTests.OnRanks(2, Scenario.HalfSteps);
         Assert.All(facts, f => Assert.Equal(threads[0]["parameters"], f["parameters"]));
+        Assert.All(facts, f => Assert.Equal(threads[0]["stochastic_parameters"], f["stochastic_parameters"]));
         Assert.All(facts, f => Assert.Equal("0", f["allocated_bytes"]));
     }
 

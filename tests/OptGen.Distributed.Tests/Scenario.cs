@@ -340,7 +340,47 @@ internal static class Scenario
         {
             ["allocated_bytes"] = allocated.ToString(CultureInfo.InvariantCulture),
             ["parameters"] = Fingerprint(initial),
+            ["stochastic_parameters"] = StochasticBFloat16(communicator),
         };
+    }
+
+    /// <summary>
+    /// bfloat16 parameters rounded stochastically and bfloat16 state, over a tensor longer than a work piece (so the
+    /// cuts fall inside the single process's pieces): <see cref="HalfStepCount"/> steps, the parameters' fingerprint.
+    /// </summary>
+    internal static string StochasticBFloat16(ICommunicator communicator)
+    {
+        var layout = new ParameterLayout(new[] { 40_000, 37 }, new[] { 20_003, 3 });
+        var sharded = new ShardedOptimizer<Adam>(communicator, layout, Create);
+        sharded.Local.ChangeStatePrecision(StatePrecision.BFloat16);
+        int n = layout.TotalLength;
+        var wide = new float[n];
+        InitialParameters(wide);
+        var parameters = new BFloat16[n];
+        var mine = new BFloat16[n];
+        for (int i = 0; i < n; i++)
+        {
+            parameters[i] = (BFloat16)wide[i];
+        }
+
+        var options = new StepOptions { StochasticRounding = true, RoundingSeed = 11 };
+        for (int step = 1; step <= HalfStepCount; step++)
+        {
+            Gradient(communicator.Rank, step, wide);
+            for (int i = 0; i < n; i++)
+            {
+                mine[i] = (BFloat16)wide[i];
+            }
+
+            sharded.Step(parameters, mine, options);
+        }
+
+        for (int i = 0; i < n; i++)
+        {
+            wide[i] = (float)parameters[i];
+        }
+
+        return Fingerprint(wide);
     }
 
     internal static string Fingerprint(ReadOnlySpan<float> values)

@@ -127,7 +127,7 @@ internal readonly struct CpuBackend<TParameter, TGradient, TState> : IStepBacken
             Slot slot = slots[p.Tensor];
             if (typeof(TParameter) == typeof(StochasticBFloat16Codec))
             {
-                StochasticRounding.SetSeed(plan.Options.RoundingSeed, plan.Step, p.Tensor, p.Start);
+                StochasticRounding.SetSeed(plan.Options.RoundingSeed, plan.Step, owner.ArenaOrigin + plan.Layout.ArenaOffsetOf(p.Tensor) + p.Start);
             }
 
             nint element = plan.Layout.StateOffsetOf(p.Tensor) + p.Start;

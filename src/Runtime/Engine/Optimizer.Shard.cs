@@ -10,7 +10,8 @@ namespace OptGen
 {
     /// <summary>
     /// What the step engine needs to step one shard of a model split across processes (ZeRO-1, src/Distributed):
-    /// a hook that turns the shard's Σ g² into the global one before <see cref="Decide"/>, and the state's size.
+    /// a hook that turns the shard's Σ g² into the global one before <see cref="Decide"/>, the shard's position in the
+    /// whole arena, and the state's size.
     /// See docs/architecture.md, "Step engine", "Sharding across processes".
     /// </summary>
     public abstract partial class Optimizer
@@ -20,6 +21,13 @@ namespace OptGen
         /// decision, so every shard decides on the global norm. Null (the default) on one process.
         /// </summary>
         internal IPartialSumReducer? SumOfSquaresReducer { get; set; }
+
+        /// <summary>
+        /// The whole model's arena position of this optimizer's arena element 0: 0 on one process, the shard's first
+        /// element for a shard. Stochastic rounding draws by arena position counted from it
+        /// (<see cref="Kernels.StochasticRounding"/>), so a shard draws the bits one process would.
+        /// </summary>
+        internal long ArenaOrigin { get; set; }
 
         /// <summary>The bytes the per-element state occupies (every plane, without alignment padding).</summary>
         internal long StateBytes => (long)_state.Count * _state.Length * _state.ElementSize;

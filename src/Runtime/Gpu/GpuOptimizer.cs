@@ -653,7 +653,6 @@ public sealed class GpuOptimizer : IDisposable
             StateStride = StateStride,
             Step = plan.Step,
             RoundingSeed = plan.Options.RoundingSeed,
-            PieceLength = StepPlan.PieceLength,
             GradientFactor = (float)plan.GradientScale,
             DeviceFactor = deviceFactor ? 1 : 0,
         };
