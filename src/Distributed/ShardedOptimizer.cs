@@ -33,8 +33,6 @@ public sealed partial class ShardedOptimizer<TOptimizer>
     private readonly float[] _shardGradients;
     private StepOptions? _lastOptions;
     private StepOptions? _scaledOptions;
-    private float[]? _wide;          // the 16-bit steps' float32 arena (gradients out, parameters back)
-    private ushort[]? _narrowShard;  // the 16-bit steps' averaged shard gradient
 
     /// <summary>
     /// Creates this process's shard optimizer (a collective). Every process must pass the same
@@ -99,125 +97,6 @@ public sealed partial class ShardedOptimizer<TOptimizer>
     /// <summary>The bytes of optimizer state one process would hold for the whole <see cref="Layout"/> (for comparison).</summary>
     public long UnshardedStateBytes =>
         (long)Local.Descriptor.States.Count * Layout.StateLength * (Local.StatePrecision == StatePrecision.Float32 ? sizeof(float) : sizeof(ushort));
-
-    /// <summary>
-    /// One data-parallel step (a collective). <paramref name="gradients"/> are this process's gradients of the whole
-    /// arena; the rule sees their average over the processes. <paramref name="parameters"/> must be the same on
-    /// every process before the step and are the same after it.
-    /// </summary>
-    /// <param name="parameters">The whole parameter arena, <see cref="ParameterLayout.TotalLength"/> elements; updated in place.</param>
-    /// <param name="gradients">This process's gradient arena, the same length, not overlapping <paramref name="parameters"/>.</param>
-    /// <param name="options">As for <see cref="Optimizer.Step(Span{float}, ReadOnlySpan{float}, StepOptions?)"/>; the norm is the averaged gradient's.</param>
-    /// <returns>The step's result, the same on every process.</returns>
-    /// <exception cref="ArgumentException">A length differs from the layout's, or the buffers overlap. Nothing was communicated or written.</exception>
-    public StepResult Step(Span<float> parameters, ReadOnlySpan<float> gradients, StepOptions? options = null)
-    {
-        CheckArenas(MemoryMarshal.AsBytes(parameters), MemoryMarshal.AsBytes(gradients), parameters.Length, gradients.Length);
-        StepOptions scaled = Averaged(options ?? StepOptions.Default);
-        _communicator.ReduceScatterSum(gradients, _shardGradients, _counts);
-        StepResult result = Local.Step(parameters.Slice(ShardStart, ShardLength), _shardGradients, scaled);
-        if (!result.Skipped)
-        {
-            _communicator.AllGather(parameters, _counts);
-        }
-
-        return result;
-    }
-
-    /// <summary>
-    /// One data-parallel step on float16 parameters and gradients (a collective), as
-    /// <see cref="Step(Span{float}, ReadOnlySpan{float}, StepOptions?)"/>. The gradients are widened to float32 for the
-    /// reduce-scatter (sum), each sum is divided by the number of processes in float32 and rounded to float16 (round to
-    /// nearest even): the rule steps the shard on that averaged float16 gradient with the single-process float16 kernel,
-    /// exactly as one process would step on it. The parameters travel as float32 in the all-gather (exact).
-    /// </summary>
-    /// <exception cref="ArgumentException">A length differs from the layout's, or the buffers overlap. Nothing was communicated or written.</exception>
-    public StepResult Step(Span<Half> parameters, ReadOnlySpan<Half> gradients, StepOptions? options = null) =>
-        Step16<Half, HalfWidth>(parameters, gradients, options, static (o, p, g, s) => o.Step(p, g, s));
-
-    /// <summary>
-    /// One data-parallel step on bfloat16 parameters and gradients (a collective), as the float16 overload: float32
-    /// sum, divided by the number of processes in float32, rounded to bfloat16 (nearest even), the single-process
-    /// bfloat16 kernel on the shard. With <see cref="StepOptions.StochasticRounding"/> every element draws the bits one
-    /// process draws for its arena position, so the result is one process's stochastically rounded step.
-    /// </summary>
-    /// <exception cref="ArgumentException">A length differs from the layout's, or the buffers overlap. Nothing was communicated or written.</exception>
-    public StepResult Step(Span<BFloat16> parameters, ReadOnlySpan<BFloat16> gradients, StepOptions? options = null) =>
-        Step16<BFloat16, BFloat16Width>(parameters, gradients, options, static (o, p, g, s) => o.Step(p, g, s));
-
-    private delegate StepResult ShardStep<T>(TOptimizer optimizer, Span<T> parameters, ReadOnlySpan<T> gradients, StepOptions options);
-
-    private StepResult Step16<T, TWidth>(Span<T> parameters, ReadOnlySpan<T> gradients, StepOptions? options, ShardStep<T> step)
-        where T : unmanaged
-        where TWidth : IWidth<T>
-    {
-        CheckArenas(MemoryMarshal.AsBytes(parameters), MemoryMarshal.AsBytes(gradients), parameters.Length, gradients.Length);
-        float[] wide = _wide ??= new float[Layout.TotalLength];
-        for (int i = 0; i < gradients.Length; i++)
-        {
-            wide[i] = TWidth.Widen(gradients[i]);
-        }
-
-        _communicator.ReduceScatterSum(wide, _shardGradients, _counts);
-        Span<T> averaged = MemoryMarshal.Cast<ushort, T>((_narrowShard ??= new ushort[ShardLength]).AsSpan());
-        float ranks = _communicator.Size;
-        for (int i = 0; i < averaged.Length; i++)
-        {
-            averaged[i] = TWidth.Narrow(_shardGradients[i] / ranks);
-        }
-
-        Span<T> own = parameters.Slice(ShardStart, ShardLength);
-        StepResult result = step(Local, own, averaged, options ?? StepOptions.Default);
-        if (!result.Skipped)
-        {
-            for (int i = 0; i < own.Length; i++)
-            {
-                wide[ShardStart + i] = TWidth.Widen(own[i]);
-            }
-
-            _communicator.AllGather(wide, _counts);
-            for (int i = 0; i < parameters.Length; i++)
-            {
-                parameters[i] = TWidth.Narrow(wide[i]); // exact: every value was a 16-bit value widened
-            }
-        }
-
-        return result;
-    }
-
-    private void CheckArenas(ReadOnlySpan<byte> parameters, ReadOnlySpan<byte> gradients, int parameterCount, int gradientCount)
-    {
-        if (parameterCount != Layout.TotalLength || gradientCount != Layout.TotalLength)
-        {
-            throw new ArgumentException($"Expected {Layout.TotalLength} parameters and gradients but got {parameterCount} and {gradientCount}.", nameof(parameters));
-        }
-
-        if (parameters.Overlaps(gradients))
-        {
-            throw new ArgumentException("The gradients overlap the parameters; the update is in place and needs separate buffers.", nameof(gradients));
-        }
-    }
-
-    private interface IWidth<T>
-    {
-        static abstract float Widen(T value);
-
-        static abstract T Narrow(float value);
-    }
-
-    private readonly struct HalfWidth : IWidth<Half>
-    {
-        public static float Widen(Half value) => (float)value;
-
-        public static Half Narrow(float value) => (Half)value;
-    }
-
-    private readonly struct BFloat16Width : IWidth<BFloat16>
-    {
-        public static float Widen(BFloat16 value) => (float)value;
-
-        public static BFloat16 Narrow(float value) => (BFloat16)value;
-    }
 
     /// <summary><paramref name="options"/> with the gradient factor divided by the number of processes (cached per options instance).</summary>
     internal StepOptions Averaged(StepOptions options)

@@ -85,6 +85,11 @@ public class MpiTests(ITestOutputHelper output)
         Assert.All(facts, f => Assert.Equal(threads[0]["parameters"], f["parameters"]));
         Assert.All(facts, f => Assert.Equal(threads[0]["stochastic_parameters"], f["stochastic_parameters"]));
         Assert.All(facts, f => Assert.Equal("0", f["allocated_bytes"]));
+
+        // float32 parameters in one buffer per tensor with bfloat16 gradients, clipped: the threaded group's bits
+        // (SurfaceTests: the per-tensor overload gives the arena overload's bits), and no allocation either.
+        Assert.All(facts, f => Assert.Equal(threads[0]["mixed_tensors_parameters"], f["mixed_tensors_parameters"]));
+        Assert.All(facts, f => Assert.Equal("0", f["mixed_tensors_allocated_bytes"]));
     }
 
     [Fact]

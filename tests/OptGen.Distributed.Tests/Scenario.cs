@@ -341,7 +341,58 @@ internal static class Scenario
             ["allocated_bytes"] = allocated.ToString(CultureInfo.InvariantCulture),
             ["parameters"] = Fingerprint(initial),
             ["stochastic_parameters"] = StochasticBFloat16(communicator),
+            ["mixed_tensors_parameters"] = MixedTensors(communicator, out long mixedAllocated),
+            ["mixed_tensors_allocated_bytes"] = mixedAllocated.ToString(CultureInfo.InvariantCulture),
         };
+    }
+
+    /// <summary>
+    /// float32 parameters in one buffer per tensor with bfloat16 gradients (slices of one arena) through the
+    /// per-tensor step for <see cref="HalfStepCount"/> steps: the parameters' fingerprint and the managed bytes steps 2.. allocate.
+    /// </summary>
+    internal static string MixedTensors(ICommunicator communicator, out long allocated)
+    {
+        ParameterLayout layout = Model();
+        var sharded = new ShardedOptimizer<Adam>(communicator, layout, Create);
+        int n = layout.TotalLength;
+        var initial = new float[n];
+        InitialParameters(initial);
+        var tensors = new float[layout.TensorCount][];
+        var parameters = new Memory<float>[layout.TensorCount];
+        var gradients = new ReadOnlyMemory<BFloat16>[layout.TensorCount];
+        var mine = new float[n];
+        var mine16 = new BFloat16[n];
+        for (int j = 0; j < layout.TensorCount; j++)
+        {
+            tensors[j] = initial.AsSpan(layout.ArenaOffsetOf(j), layout.LengthOf(j)).ToArray();
+            parameters[j] = tensors[j];
+            gradients[j] = new ReadOnlyMemory<BFloat16>(mine16, layout.ArenaOffsetOf(j), layout.LengthOf(j));
+        }
+
+        var options = new StepOptions { MaxGradientNorm = 2 };
+        allocated = 0;
+        for (int step = 1; step <= HalfStepCount; step++)
+        {
+            Gradient(communicator.Rank, step, mine);
+            for (int i = 0; i < n; i++)
+            {
+                mine16[i] = (BFloat16)mine[i];
+            }
+
+            long heap = GC.GetAllocatedBytesForCurrentThread();
+            sharded.Step(parameters, gradients, options);
+            if (step > 1)
+            {
+                allocated += GC.GetAllocatedBytesForCurrentThread() - heap;
+            }
+        }
+
+        for (int j = 0; j < layout.TensorCount; j++)
+        {
+            tensors[j].CopyTo(initial, layout.ArenaOffsetOf(j));
+        }
+
+        return Fingerprint(initial);
     }
 
     /// <summary>
