@@ -161,8 +161,14 @@ public sealed partial class ShardedOptimizer<TOptimizer>
             text.Append('|').Append(h.Name).Append('=').Append(BitConverter.DoubleToInt64Bits(Local[h.Name]));
         }
 
+        return Fnv1a(text.ToString());
+    }
+
+    /// <summary>FNV-1a (64 bits) of <paramref name="text"/>'s UTF-16 code units.</summary>
+    private static ulong Fnv1a(string text)
+    {
         ulong hash = 14695981039346656037UL;
-        foreach (char c in text.ToString())
+        foreach (char c in text)
         {
             hash = (hash ^ c) * 1099511628211UL;
         }

@@ -12,7 +12,7 @@ namespace OptGen.Distributed.Tests;
 /// </summary>
 public static class Program
 {
-    /// <summary>Runs scenario <c>args[0]</c> ("train", "mismatch-layout", "mismatch-rule", "die", "mlp", "half", "ckpt-save DIR", "ckpt-load FROM TO", or "bench": not a test, 64M elements) on this rank and writes its facts, "key=value" lines, to <c>args[1]</c>/rank&lt;r&gt;.txt.</summary>
+    /// <summary>Runs scenario <c>args[0]</c> ("train", "mismatch-layout", "mismatch-rule", "die", "mlp", "half", "ckpt-save DIR PRECISION", "ckpt-load FROM TO PRECISION", or "bench": not a test, 64M elements) on this rank and writes its facts, "key=value" lines, to <c>args[1]</c>/rank&lt;r&gt;.txt.</summary>
     public static int Main(string[] args)
     {
         string scenario = args[0];
@@ -26,8 +26,8 @@ public static class Program
             "die" => Scenario.Die(communicator),
             "mlp" => Scenario.Mlp(communicator),
             "half" => Scenario.HalfSteps(communicator),
-            "ckpt-save" => Scenario.SaveCheckpoint(communicator, args[2]),
-            "ckpt-load" => Scenario.LoadCheckpoint(communicator, args[2], args[3]),
+            "ckpt-save" => Scenario.SaveCheckpoint(communicator, args[2], Enum.Parse<StatePrecision>(args[3])),
+            "ckpt-load" => Scenario.LoadCheckpoint(communicator, args[2], args[3], Enum.Parse<StatePrecision>(args[4])),
             _ => throw new ArgumentException($"Unknown scenario '{scenario}'.", nameof(args)),
         };
 

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Globalization;
+using System.Linq;
 using OptGen.Distributed;
 
 namespace OptGen.Distributed.Tests;
@@ -254,13 +255,25 @@ internal static class Scenario
         };
     }
 
+    /// <summary>A sharded <see cref="Create"/> over <see cref="Model"/> (or <paramref name="layout"/>) with its state in <paramref name="precision"/>.</summary>
+    internal static ShardedOptimizer<Adam> Sharded(ICommunicator communicator, StatePrecision precision, ParameterLayout? layout = null)
+    {
+        var sharded = new ShardedOptimizer<Adam>(communicator, layout ?? Model(), Create);
+        if (precision != StatePrecision.Float32)
+        {
+            sharded.Local.ChangeStatePrecision(precision);
+        }
+
+        return sharded;
+    }
+
     /// <summary>Steps before a sharded checkpoint is saved (<see cref="SaveCheckpoint"/>).</summary>
     internal const int CheckpointSteps = 10;
 
     /// <summary>Trains <see cref="CheckpointSteps"/> steps of <see cref="Run"/>'s model and gradients, then saves a sharded checkpoint into <paramref name="directory"/>.</summary>
-    internal static Dictionary<string, string> SaveCheckpoint(ICommunicator communicator, string directory)
+    internal static Dictionary<string, string> SaveCheckpoint(ICommunicator communicator, string directory, StatePrecision precision)
     {
-        var sharded = new ShardedOptimizer<Adam>(communicator, Model(), Create);
+        ShardedOptimizer<Adam> sharded = Sharded(communicator, precision);
         var parameters = new float[sharded.Layout.TotalLength];
         var gradients = new float[parameters.Length];
         InitialParameters(parameters);
@@ -275,9 +288,9 @@ internal static class Scenario
     }
 
     /// <summary>Loads the sharded checkpoint in <paramref name="from"/> (written with any R) and, when that worked, saves it again into <paramref name="to"/> with this job's R.</summary>
-    internal static Dictionary<string, string> LoadCheckpoint(ICommunicator communicator, string from, string to)
+    internal static Dictionary<string, string> LoadCheckpoint(ICommunicator communicator, string from, string to, StatePrecision precision)
     {
-        var sharded = new ShardedOptimizer<Adam>(communicator, Model(), Create);
+        ShardedOptimizer<Adam> sharded = Sharded(communicator, precision);
         string outcome = "ok";
         try
         {
@@ -433,6 +446,15 @@ internal static class Scenario
 
         return Fingerprint(wide);
     }
+
+    /// <summary>Every state plane of <paramref name="optimizer"/> (widened to float32, exact), its tensors joined in arena order.</summary>
+    internal static float[][] State(Adam optimizer) =>
+        optimizer.Descriptor.States.Select(state => Enumerable.Range(0, optimizer.Layout.TensorCount).SelectMany(j =>
+        {
+            var part = new float[optimizer.Layout.LengthOf(j)];
+            optimizer.CopyState(state.Name, j, part);
+            return part;
+        }).ToArray()).ToArray();
 
     internal static string Fingerprint(ReadOnlySpan<float> values)
     {

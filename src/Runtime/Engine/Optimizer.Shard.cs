@@ -50,16 +50,28 @@ namespace OptGen
         /// <summary>
         /// Copies <paramref name="count"/> state elements of tensor <paramref name="tensor"/> in every plane, from
         /// <paramref name="sourceStart"/> of <paramref name="source"/>'s copy of the tensor to
-        /// <paramref name="targetStart"/> of this one's (both float32 state; the ranges were checked by the caller).
+        /// <paramref name="targetStart"/> of this one's, as stored (both float32 or both bfloat16 state, checked by the
+        /// caller with the ranges).
         /// </summary>
         internal void CopyStateFrom(Optimizer source, int tensor, int sourceStart, int targetStart, int count)
         {
             for (int i = 0; i < _state.Count; i++)
             {
-                source._state.Plane(i).Slice(source.Layout.StateOffsetOf(tensor) + sourceStart, count)
-                    .CopyTo(_state.Plane(i).Slice(Layout.StateOffsetOf(tensor) + targetStart, count));
+                if (_state.ElementSize == sizeof(float))
+                {
+                    Copy<float>(source, i, tensor, sourceStart, targetStart, count);
+                }
+                else
+                {
+                    Copy<ushort>(source, i, tensor, sourceStart, targetStart, count);
+                }
             }
         }
+
+        private void Copy<T>(Optimizer source, int plane, int tensor, int sourceStart, int targetStart, int count)
+            where T : unmanaged =>
+            source._state.Elements<T>(plane, source.Layout.StateOffsetOf(tensor) + sourceStart, count)
+                .CopyTo(_state.Elements<T>(plane, Layout.StateOffsetOf(tensor) + targetStart, count));
 
         private double ReduceSumOfSquares(double partial) =>
             SumOfSquaresReducer is { } reducer ? reducer.Sum(partial) : partial;
