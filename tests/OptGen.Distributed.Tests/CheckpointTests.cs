@@ -168,6 +168,16 @@ public class CheckpointTests
             Fails(saved, CheckpointError.Corrupted, "fails its checksum", Float32);
             File.WriteAllText(manifest, text.Replace("optgen-sharded-checkpoint 2", "optgen-sharded-checkpoint 3", StringComparison.Ordinal));
             Fails(saved, CheckpointError.UnsupportedVersion, "this build reads versions 1 and 2", Float32);
+
+            // A version-1 manifest (no state line, float32 state, no checksum) still loads.
+            string[] version1 = text.Split('\n').Where(l => !l.StartsWith("state=", StringComparison.Ordinal) && !l.StartsWith("checksum=", StringComparison.Ordinal)).ToArray();
+            File.WriteAllText(manifest, string.Join('\n', version1).Replace("optgen-sharded-checkpoint 2", "optgen-sharded-checkpoint 1", StringComparison.Ordinal));
+            Assert.All(InProcessTests.OnRanks(3, c =>
+            {
+                ShardedOptimizer<Adam> sharded = Float32(c);
+                sharded.LoadCheckpoint(saved);
+                return sharded.Local.StepCount;
+            }), count => Assert.Equal(1, count));
             File.WriteAllText(manifest, text);
 
             // A missing shard: only the ranks whose shard overlaps it read it; all fail with its reason.
