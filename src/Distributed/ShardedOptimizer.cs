@@ -69,7 +69,7 @@ public sealed partial class ShardedOptimizer<TOptimizer>
 
         CheckAgreement();
         Local.SumOfSquaresReducer = new RankOrderSum(communicator);
-        Local.ArenaOrigin = ShardStart;
+        Local.PlaceAsShardOf(layout, ShardStart);
         _shardGradients = new float[ShardLength];
     }
 

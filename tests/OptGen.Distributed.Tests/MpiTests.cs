@@ -30,15 +30,14 @@ public class MpiTests(ITestOutputHelper output)
 
         // Steps 2–50 allocate nothing on the managed heap (the in-process double allocates; MPI does not).
         Assert.All(facts, f => Assert.Equal("0", f["allocated_bytes"]));
-        output.WriteLine($"R={ranks}: state bytes per rank {string.Join(", ", facts.Select(f => f["state_bytes"]))} of {facts[0]["single_state_bytes"]} on one process; max relative {facts.Max(f => double.Parse(f["max_relative"], CultureInfo.InvariantCulture))}");
-    }
 
-    [Fact]
-    public void ThreeRanksGiveTheSameParametersOnEveryRerun()
-    {
-        string first = Launch(3, "train")[0]["parameters"];
-        string second = Launch(3, "train")[0]["parameters"];
-        Assert.Equal(first, second);
+        // With R ≥ 3 Open MPI may add the ranks' gradients in another order than the reference (last-bit
+        // differences), but always in the same order: a rerun gives the same bits.
+        if (ranks >= 3)
+        {
+            Assert.Equal(facts[0]["parameters"], Launch(ranks, "train")[0]["parameters"]);
+        }
+        output.WriteLine($"R={ranks}: state bytes per rank {string.Join(", ", facts.Select(f => f["state_bytes"]))} of {facts[0]["single_state_bytes"]} on one process; max relative {facts.Max(f => double.Parse(f["max_relative"], CultureInfo.InvariantCulture))}");
     }
 
     [Theory]

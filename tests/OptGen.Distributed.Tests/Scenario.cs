@@ -197,13 +197,19 @@ internal static class Scenario
             times[k] = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds;
         }
 
-        // The two collectives alone, on the same buffers.
+        // The two collectives alone, on the same buffers, and the memory floor beside them: copying the whole
+        // gradient arena once (what every rank's reduce-scatter must at least read, in the same moment's conditions).
         int[] counts = [.. sharded.ShardLengths];
         var shard = new float[sharded.ShardLength];
+        var copy = new float[length];
         var scatter = new double[steps];
         var gather = new double[steps];
+        var copies = new double[steps];
         for (int k = 0; k < steps; k++)
         {
+            long copyStart = System.Diagnostics.Stopwatch.GetTimestamp();
+            gradients.AsSpan().CopyTo(copy);
+            copies[k] = System.Diagnostics.Stopwatch.GetElapsedTime(copyStart).TotalMilliseconds;
             communicator.Barrier();
             long start = System.Diagnostics.Stopwatch.GetTimestamp();
             communicator.ReduceScatterSum(gradients, shard, counts);
@@ -217,8 +223,10 @@ internal static class Scenario
         Array.Sort(times);
         Array.Sort(scatter);
         Array.Sort(gather);
+        Array.Sort(copies);
         return new Dictionary<string, string>
         {
+            ["copy_arena_ms"] = copies[steps / 2].ToString("F1", CultureInfo.InvariantCulture),
             ["median_ms"] = times[steps / 2].ToString("F1", CultureInfo.InvariantCulture),
             ["reduce_scatter_ms"] = scatter[steps / 2].ToString("F1", CultureInfo.InvariantCulture),
             ["allgather_ms"] = gather[steps / 2].ToString("F1", CultureInfo.InvariantCulture),

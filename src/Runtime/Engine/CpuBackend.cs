@@ -67,6 +67,7 @@ internal readonly struct CpuBackend<TParameter, TGradient, TState> : IStepBacken
                 Gradients = ref *(byte*)slot.Gradients,
                 State = ref *(byte*)stateBase,
                 StateStride = (nuint)state.Stride,
+                ElementOffset = (ulong)_owner.StateOriginOf(0),
                 Length = (nuint)plan.Layout.LengthOf(0),
                 MaxDegreeOfParallelism = plan.MaxDegreeOfParallelism,
             };
@@ -141,7 +142,7 @@ internal readonly struct CpuBackend<TParameter, TGradient, TState> : IStepBacken
                 Gradients = ref *(byte*)(slot.Gradients + ((nint)p.Start * TGradient.ElementSize)),
                 State = ref *(byte*)(state + (element * TState.ElementSize)),
                 StateStride = stride,
-                ElementOffset = (ulong)element,
+                ElementOffset = (ulong)(owner.StateOriginOf(p.Tensor) + p.Start),
                 Length = (nuint)p.Length,
                 MaxDegreeOfParallelism = 1,
             };

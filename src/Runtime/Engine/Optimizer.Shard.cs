@@ -27,7 +27,33 @@ namespace OptGen
         /// element for a shard. Stochastic rounding draws by arena position counted from it
         /// (<see cref="Kernels.StochasticRounding"/>), so a shard draws the bits one process would.
         /// </summary>
-        internal long ArenaOrigin { get; set; }
+        internal long ArenaOrigin { get; private set; }
+
+        /// <summary>A shard's whole-model state index of each tensor's element 0 (see <see cref="StateOriginOf"/>); null on one process.</summary>
+        private long[]? _stateOrigins;
+
+        /// <summary>
+        /// The whole model's state index of tensor <paramref name="tensor"/>'s element 0, the element counter of
+        /// <c>randn()</c>/<c>rand()</c> (docs/expressions.md): the layout's state offset on one process, where the
+        /// tensor's part starts in the whole model's numbering for a shard, so a shard draws the numbers one process would.
+        /// </summary>
+        internal long StateOriginOf(int tensor) => _stateOrigins is { } origins ? origins[tensor] : Layout.StateOffsetOf(tensor);
+
+        /// <summary>
+        /// Makes this optimizer, over <c>ShardLayout.Restrict(<paramref name="whole"/>, <paramref name="start"/>, …)</c>,
+        /// draw random bits (stochastic rounding, <c>randn()</c>) by its elements' positions in <paramref name="whole"/>.
+        /// </summary>
+        internal void PlaceAsShardOf(ParameterLayout whole, int start)
+        {
+            var origins = new long[Layout.TensorCount];
+            for (int j = 0; j < origins.Length; j++)
+            {
+                origins[j] = whole.StateOffsetOf(j) + Math.Clamp(start - whole.ArenaOffsetOf(j), 0, whole.LengthOf(j));
+            }
+
+            ArenaOrigin = start;
+            _stateOrigins = origins;
+        }
 
         /// <summary>The bytes the per-element state occupies (every plane, without alignment padding).</summary>
         internal long StateBytes => (long)_state.Count * _state.Length * _state.ElementSize;
