@@ -28,6 +28,7 @@ public sealed partial class ShardedOptimizer<TOptimizer>
     public void SaveCheckpoint(string directory)
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
+        using BusyScope busy = Enter(nameof(SaveCheckpoint));
         Directory.CreateDirectory(directory);
         int ranks = _communicator.Size;
         string file = Path.Combine(directory, ShardFile(_communicator.Rank, ranks));
@@ -71,6 +72,7 @@ public sealed partial class ShardedOptimizer<TOptimizer>
     public void LoadCheckpoint(string directory)
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
+        using BusyScope busy = Enter(nameof(LoadCheckpoint));
         List<(TOptimizer Source, int Start, int Length)> sources = [];
         CheckpointException? error = null;
         try

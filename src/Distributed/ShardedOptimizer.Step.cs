@@ -101,6 +101,7 @@ public sealed partial class ShardedOptimizer<TOptimizer>
         where TGradient : unmanaged
         where TGradientWidth : IWidth<TGradient>
     {
+        using BusyScope busy = Enter(nameof(Step));
         if (parameters.Length != Layout.TotalLength)
         {
             throw new ArgumentException($"Expected {Layout.TotalLength} parameters but got {parameters.Length}.", nameof(parameters));
@@ -136,6 +137,7 @@ public sealed partial class ShardedOptimizer<TOptimizer>
         where TGradient : unmanaged
         where TGradientWidth : IWidth<TGradient>
     {
+        using BusyScope busy = Enter(nameof(Step));
         Optimizer.ThrowIfNotTensorsOf(Layout, parameters, gradients);
         Slot[] slots = _slots ??= new Slot[Layout.TensorCount];
         MemoryHandle[] handles = _handles ??= new MemoryHandle[2 * Layout.TensorCount];

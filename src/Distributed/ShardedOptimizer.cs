@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Runtime.InteropServices;
 using System.Text;
+using System.Threading;
 using OptGen.Engine;
 
 namespace OptGen.Distributed;
@@ -21,7 +22,8 @@ namespace OptGen.Distributed;
 /// <para>Clipping and non-finite skipping decide on the global norm: each process's Σ g² of its shard is
 /// all-gathered and summed in rank order, so every process takes the same decision.</para>
 /// <para>Every member that communicates is a collective: every process calls it in the same order with matching
-/// arguments. See docs/distributed.md.</para>
+/// arguments, from one thread (a step or checkpoint call while another runs throws
+/// <see cref="InvalidOperationException"/>). See docs/distributed.md.</para>
 /// </remarks>
 public sealed partial class ShardedOptimizer<TOptimizer>
     where TOptimizer : Optimizer
@@ -33,6 +35,7 @@ public sealed partial class ShardedOptimizer<TOptimizer>
     private readonly float[] _shardGradients;
     private StepOptions? _lastOptions;
     private StepOptions? _scaledOptions;
+    private int _busy; // 1 while a step or checkpoint call runs
 
     /// <summary>
     /// Creates this process's shard optimizer (a collective). Every process must pass the same
@@ -174,6 +177,28 @@ public sealed partial class ShardedOptimizer<TOptimizer>
         }
 
         return hash;
+    }
+
+    /// <summary>
+    /// Marks this optimizer busy for one collective call (a step, a checkpoint save or load) until the scope is
+    /// disposed; a second call meanwhile, from another thread, throws instead of sharing the step's buffers and
+    /// interleaving collectives.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Another call is running.</exception>
+    private BusyScope Enter(string member)
+    {
+        if (Interlocked.Exchange(ref _busy, 1) != 0)
+        {
+            throw new InvalidOperationException(
+                $"{member} was called while another step or checkpoint call of this ShardedOptimizer was running: its members are collectives; call them from one thread, one at a time.");
+        }
+
+        return new BusyScope(this);
+    }
+
+    private readonly ref struct BusyScope(ShardedOptimizer<TOptimizer> owner)
+    {
+        public void Dispose() => Volatile.Write(ref owner._busy, 0);
     }
 
     /// <summary>Σ over the processes of each one's Σ g², all-gathered and added in rank order: identical on every process.</summary>

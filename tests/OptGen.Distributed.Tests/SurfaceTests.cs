@@ -137,6 +137,30 @@ public class SurfaceTests
         });
     }
 
+    [Fact]
+    public async System.Threading.Tasks.Task ASecondCallWhileAStepRunsThrowsInsteadOfSharingItsBuffers()
+    {
+        // A one-process group whose reduce-scatter waits until released: the first step is inside its collectives
+        // while another thread calls Step (arena and per-tensor) and the checkpoint members.
+        var communicator = new HeldCommunicator();
+        var sharded = new ShardedOptimizer<Sgd>(communicator, ParameterLayout.Single(64), l => new Sgd(l) { LearningRate = 0.5 });
+        var p = new float[64];
+        var g = Enumerable.Repeat(1f, 64).ToArray();
+        var first = System.Threading.Tasks.Task.Run(() => sharded.Step(p, g));
+        Assert.True(communicator.Entered.Wait(TimeSpan.FromSeconds(30)));
+        Assert.Contains("another step or checkpoint call", Assert.Throws<InvalidOperationException>(() => sharded.Step(new float[64], g)).Message, StringComparison.Ordinal);
+        Assert.Throws<InvalidOperationException>(() => sharded.Step([new Memory<float>(new float[64])], [new ReadOnlyMemory<float>(g)]));
+        Assert.Throws<InvalidOperationException>(() => sharded.SaveCheckpoint(System.IO.Path.GetTempPath()));
+        Assert.Throws<InvalidOperationException>(() => sharded.LoadCheckpoint(System.IO.Path.GetTempPath()));
+        communicator.Release.Set();
+        Assert.False((await first).Skipped);
+        Assert.All(p, v => Assert.Equal(-0.5f, v));
+
+        // Free again: the next step runs (and is not held).
+        sharded.Step(p, g);
+        Assert.All(p, v => Assert.Equal(-1f, v));
+    }
+
     private delegate StepResult ArenaStep<TP, TG>(ShardedOptimizer<Adam> optimizer, TP[] parameters, TG[] gradients, StepOptions options);
 
     private delegate StepResult TensorStep<TP, TG>(ShardedOptimizer<Adam> optimizer, Memory<TP>[] parameters, ReadOnlyMemory<TG>[] gradients, StepOptions options);
@@ -180,6 +204,44 @@ public class SurfaceTests
 
     private static byte[] Bits<T>(T[] values)
         where T : unmanaged => MemoryMarshal.AsBytes(values.AsSpan()).ToArray();
+
+    /// <summary>A one-process <see cref="ICommunicator"/> whose first reduce-scatter signals <see cref="Entered"/> and waits for <see cref="Release"/>.</summary>
+    private sealed class HeldCommunicator : ICommunicator
+    {
+        public System.Threading.ManualResetEventSlim Entered { get; } = new();
+
+        public System.Threading.ManualResetEventSlim Release { get; } = new();
+
+        public int Rank => 0;
+
+        public int Size => 1;
+
+        public void AllReduceSum(Span<double> values)
+        {
+        }
+
+        public void ReduceScatterSum(ReadOnlySpan<float> send, Span<float> receive, ReadOnlySpan<int> counts)
+        {
+            if (!Entered.IsSet)
+            {
+                Entered.Set();
+                Assert.True(Release.Wait(TimeSpan.FromSeconds(30)));
+            }
+
+            send.CopyTo(receive);
+        }
+
+        public void AllGather(Span<float> buffer, ReadOnlySpan<int> counts)
+        {
+        }
+
+        public void AllGather<T>(ReadOnlySpan<T> mine, Span<T> all)
+            where T : unmanaged => mine.CopyTo(all);
+
+        public void Barrier()
+        {
+        }
+    }
 
     /// <summary>An <see cref="ICommunicator"/> that counts the collectives it passes on.</summary>
     private sealed class CountingCommunicator(ICommunicator inner) : ICommunicator
