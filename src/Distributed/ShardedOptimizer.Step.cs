@@ -13,9 +13,8 @@ public sealed partial class ShardedOptimizer<TOptimizer>
 {
     private Slot[]? _slots;           // each tensor's parameters and gradients for the step (arena offsets or pinned buffers)
     private MemoryHandle[]? _handles; // the per-tensor overloads' pins
-    private float[]? _wide;           // the float32 arena: widened or packed gradients out, parameters back
+    private float[]? _wide;           // the float32 arena: widened or packed gradients out, then packed parameters (any format)
     private ushort[]? _narrowShard;   // the 16-bit steps' averaged shard gradient
-    private ushort[]? _ownShard;      // the per-tensor 16-bit steps' own shard of the parameters, packed
 
     /// <summary>
     /// One data-parallel step (a collective). <paramref name="gradients"/> are this process's gradients of the whole
@@ -49,7 +48,7 @@ public sealed partial class ShardedOptimizer<TOptimizer>
     /// <see cref="Step(Span{float}, ReadOnlySpan{float}, StepOptions?)"/>. The gradients are widened to float32 for the
     /// reduce-scatter (sum), each sum is divided by the number of processes in float32 and rounded to float16 (round to
     /// nearest even): the rule steps the shard on that averaged float16 gradient with the single-process float16 kernel,
-    /// exactly as one process would step on it. The parameters travel as float32 in the all-gather (exact).
+    /// exactly as one process would step on it. The parameters are all-gathered as float16 (exact).
     /// </summary>
     /// <exception cref="ArgumentException">A length differs from the layout's, or the buffers overlap. Nothing was communicated or written.</exception>
     public StepResult Step(Span<Half> parameters, ReadOnlySpan<Half> gradients, StepOptions? options = null) =>
@@ -184,18 +183,14 @@ public sealed partial class ShardedOptimizer<TOptimizer>
             : Pack<TGradient, TGradientWidth>();
         _communicator.ReduceScatterSum(send, _shardGradients, _counts);
 
-        // 2. This shard's parameters, contiguous: in the caller's arena, or packed from the tensors (float32 ones
-        //    straight into their place in the float32 arena, which then all-gathers them).
-        Span<TParameter> own;
-        if (parameterArena is not null)
+        // 2. This shard's parameters, contiguous: in the caller's arena, or packed from the tensors into their place
+        //    in a parameter arena (the float32 arena's memory, free after the reduce-scatter), which all-gathers them.
+        Span<TParameter> arena = parameterArena is not null
+            ? new Span<TParameter>(parameterArena, Layout.TotalLength)
+            : MemoryMarshal.Cast<float, TParameter>(Wide().AsSpan())[..Layout.TotalLength];
+        Span<TParameter> own = arena.Slice(ShardStart, ShardLength);
+        if (parameterArena is null)
         {
-            own = new Span<TParameter>(parameterArena + ShardStart, ShardLength);
-        }
-        else
-        {
-            own = float32
-                ? MemoryMarshal.Cast<float, TParameter>(Wide().AsSpan(ShardStart, ShardLength))
-                : MemoryMarshal.Cast<ushort, TParameter>((_ownShard ??= new ushort[ShardLength]).AsSpan());
             CopyOwnShard(own);
         }
 
@@ -209,30 +204,21 @@ public sealed partial class ShardedOptimizer<TOptimizer>
             return result;
         }
 
-        // 4. Every shard's parameters to every process.
-        if (float32 && parameterArena is not null)
+        // 4. Every shard's parameters to every process, in their own format (exact), then into the tensors.
+        if (float32)
         {
-            _communicator.AllGather(new Span<float>(parameterArena, Layout.TotalLength), _counts);
-            return result;
+            _communicator.AllGather(MemoryMarshal.Cast<TParameter, float>(arena), _counts);
+        }
+        else
+        {
+            _communicator.AllGather(MemoryMarshal.Cast<TParameter, ushort>(arena), _counts);
         }
 
-        float[] wide = Wide();
-        if (!float32)
+        if (parameterArena is null)
         {
-            for (int i = 0; i < own.Length; i++)
+            for (int j = 0; j < _slots!.Length; j++)
             {
-                wide[ShardStart + i] = TParameterWidth.Widen(own[i]);
-            }
-        }
-
-        _communicator.AllGather(wide, _counts);
-        for (int j = 0; j < _slots!.Length; j++)
-        {
-            var tensor = new Span<TParameter>((void*)_slots[j].Parameters, Layout.LengthOf(j));
-            ReadOnlySpan<float> gathered = wide.AsSpan(Layout.ArenaOffsetOf(j), tensor.Length);
-            for (int i = 0; i < tensor.Length; i++)
-            {
-                tensor[i] = TParameterWidth.Narrow(gathered[i]); // exact: every value was a TParameter widened
+                arena.Slice(Layout.ArenaOffsetOf(j), Layout.LengthOf(j)).CopyTo(new Span<TParameter>((void*)_slots[j].Parameters, Layout.LengthOf(j)));
             }
         }
 

@@ -235,6 +235,10 @@ public class SurfaceTests
         {
         }
 
+        public void AllGather(Span<ushort> buffer, ReadOnlySpan<int> counts)
+        {
+        }
+
         public void AllGather<T>(ReadOnlySpan<T> mine, Span<T> all)
             where T : unmanaged => mine.CopyTo(all);
 
@@ -265,6 +269,12 @@ public class SurfaceTests
         }
 
         public void AllGather(Span<float> buffer, ReadOnlySpan<int> counts)
+        {
+            Calls++;
+            inner.AllGather(buffer, counts);
+        }
+
+        public void AllGather(Span<ushort> buffer, ReadOnlySpan<int> counts)
         {
             Calls++;
             inner.AllGather(buffer, counts);
