@@ -32,6 +32,12 @@ public interface ICommunicator
     void AllGather(Span<float> buffer, ReadOnlySpan<int> counts);
 
     /// <summary>
+    /// As the float32 overload, for 16-bit elements (float16 or bfloat16 bits, copied exactly): in place, each
+    /// process's block of <paramref name="counts"/> sent to every other process.
+    /// </summary>
+    void AllGather(Span<ushort> buffer, ReadOnlySpan<int> counts);
+
+    /// <summary>
     /// Gathers every process's <paramref name="mine"/> (same length on every process) into <paramref name="all"/>,
     /// rank r's values at [r × mine.Length, (r + 1) × mine.Length), on every process.
     /// </summary>

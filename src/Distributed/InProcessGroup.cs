@@ -93,7 +93,12 @@ public sealed class InProcessGroup
             group.Wait();
         }
 
-        public void AllGather(Span<float> buffer, ReadOnlySpan<int> counts)
+        public void AllGather(Span<float> buffer, ReadOnlySpan<int> counts) => AllGatherBlocks(buffer, counts);
+
+        public void AllGather(Span<ushort> buffer, ReadOnlySpan<int> counts) => AllGatherBlocks(buffer, counts);
+
+        private void AllGatherBlocks<T>(Span<T> buffer, ReadOnlySpan<int> counts)
+            where T : unmanaged
         {
             if (buffer.Length != Offset(counts, Size))
             {
@@ -106,7 +111,7 @@ public sealed class InProcessGroup
             {
                 if (r != rank)
                 {
-                    ((float[])group._slots[r]!).CopyTo(buffer.Slice(Offset(counts, r), counts[r]));
+                    ((T[])group._slots[r]!).CopyTo(buffer.Slice(Offset(counts, r), counts[r]));
                 }
             }
 

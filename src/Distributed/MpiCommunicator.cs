@@ -111,7 +111,14 @@ public sealed unsafe class MpiCommunicator : ICommunicator, IDisposable
     }
 
     /// <inheritdoc/>
-    public void AllGather(Span<float> buffer, ReadOnlySpan<int> counts)
+    public void AllGather(Span<float> buffer, ReadOnlySpan<int> counts) => AllGatherBlocks(buffer, counts, _api.Float);
+
+    /// <inheritdoc/>
+    public void AllGather(Span<ushort> buffer, ReadOnlySpan<int> counts) => AllGatherBlocks(buffer, counts, _api.UInt16);
+
+    /// <summary>MPI_Allgatherv in place of <paramref name="buffer"/>'s blocks, elements of MPI type <paramref name="datatype"/>.</summary>
+    private void AllGatherBlocks<T>(Span<T> buffer, ReadOnlySpan<int> counts, nint datatype)
+        where T : unmanaged
     {
         ThrowIfDisposed();
         long total = CheckCounts(counts);
@@ -127,11 +134,11 @@ public sealed unsafe class MpiCommunicator : ICommunicator, IDisposable
             offset += counts[r];
         }
 
-        fixed (float* b = buffer)
+        fixed (T* b = buffer)
         fixed (int* c = counts)
         fixed (int* d = _displacements)
         {
-            Check(_api.Allgatherv(InPlace, 0, _api.Float, b, c, d, _api.Float, _api.CommWorld), "MPI_Allgatherv");
+            Check(_api.Allgatherv(InPlace, 0, datatype, b, c, d, datatype, _api.CommWorld), "MPI_Allgatherv");
         }
     }
 
@@ -248,6 +255,7 @@ public sealed unsafe class MpiCommunicator : ICommunicator, IDisposable
         public readonly nint Float;
         public readonly nint Double;
         public readonly nint Byte;
+        public readonly nint UInt16;
         public readonly nint Sum;
 
         public Api(nint library)
@@ -270,6 +278,7 @@ public sealed unsafe class MpiCommunicator : ICommunicator, IDisposable
             Float = NativeLibrary.GetExport(library, "ompi_mpi_float");
             Double = NativeLibrary.GetExport(library, "ompi_mpi_double");
             Byte = NativeLibrary.GetExport(library, "ompi_mpi_byte");
+            UInt16 = NativeLibrary.GetExport(library, "ompi_mpi_uint16_t");
             Sum = NativeLibrary.GetExport(library, "ompi_mpi_op_sum");
         }
     }

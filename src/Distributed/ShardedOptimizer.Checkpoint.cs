@@ -12,17 +12,23 @@ public sealed partial class ShardedOptimizer<TOptimizer>
     /// <summary>The manifest's file name in a sharded checkpoint directory.</summary>
     public const string ManifestName = "manifest.txt";
 
-    private const string ManifestMagic = "optgen-sharded-checkpoint 1";
+    /// <summary>The manifest's first line without its version number.</summary>
+    private const string ManifestMagic = "optgen-sharded-checkpoint ";
+
+    /// <summary>The manifest version written: 2 adds the state precision and a checksum line to version 1 (float32 state).</summary>
+    private const int ManifestVersion = 2;
 
     /// <summary>
     /// Writes a sharded checkpoint into <paramref name="directory"/> (a collective): each rank writes its shard as an
     /// ordinary checkpoint, <c>shard-r-of-R.ckpt</c> (atomic, checksummed, see the runtime's format), then rank 0
-    /// writes the manifest (atomically: a temporary file renamed) with the layout, R, the cuts and each shard's size.
-    /// A directory that holds a complete manifest holds a complete checkpoint.
+    /// writes the manifest (atomically: a temporary file renamed) with the rule, R, the state precision, the layout,
+    /// the cuts, each shard's size and a checksum of those lines. A directory that holds a complete manifest holds a
+    /// complete checkpoint.
     /// </summary>
     public void SaveCheckpoint(string directory)
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
+        using BusyScope busy = Enter(nameof(SaveCheckpoint));
         Directory.CreateDirectory(directory);
         int ranks = _communicator.Size;
         string file = Path.Combine(directory, ShardFile(_communicator.Rank, ranks));
@@ -31,18 +37,19 @@ public sealed partial class ShardedOptimizer<TOptimizer>
         _communicator.AllGather<long>([new FileInfo(file).Length], sizes);
         if (_communicator.Rank == 0)
         {
-            var lines = new List<string>
+            string body = string.Concat(new[]
             {
-                ManifestMagic,
+                $"{ManifestMagic}{ManifestVersion}",
                 $"rule={Local.Descriptor.Name}",
                 $"ranks={ranks}",
+                $"state={Local.StatePrecision}",
                 $"layout={LayoutText(Layout)}",
                 $"cuts={string.Join(",", _cuts)}",
                 $"sizes={string.Join(",", sizes.ToArray())}",
-            };
+            }.Select(line => line + "\n"));
             string manifest = Path.Combine(directory, ManifestName);
             string temporary = $"{manifest}.{Guid.NewGuid():N}.tmp";
-            File.WriteAllLines(temporary, lines);
+            File.WriteAllText(temporary, $"{body}checksum={Checksum(body)}\n");
             File.Move(temporary, manifest, overwrite: true);
         }
 
@@ -53,39 +60,54 @@ public sealed partial class ShardedOptimizer<TOptimizer>
     /// Loads a sharded checkpoint written with any number of ranks (a collective). Each rank reads the shards that
     /// overlap its own into temporary optimizers (checked by the runtime's loader), then all ranks agree: if any rank
     /// failed, every rank throws and nothing changed; otherwise each rank copies its elements' state, the step count,
-    /// the hyperparameters and the carried scalars into <see cref="Local"/>.
+    /// the hyperparameters and the carried scalars into <see cref="Local"/>. The state precision must be the
+    /// checkpoint's (set it with <c>Local.ChangeStatePrecision</c> before loading), as for one process.
     /// </summary>
-    /// <exception cref="CheckpointException">On every rank, when any rank could not read the manifest or a shard; nothing was changed.</exception>
+    /// <exception cref="CheckpointException">
+    /// On every rank, when any rank could not read the manifest or a shard; nothing was changed. Its
+    /// <see cref="CheckpointException.Error"/> is the lowest failing rank's reason (a missing shard file is
+    /// <see cref="CheckpointError.Truncated"/>: the checkpoint is incomplete) and its message names the failing ranks
+    /// and, on those, what failed.
+    /// </exception>
     public void LoadCheckpoint(string directory)
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
+        using BusyScope busy = Enter(nameof(LoadCheckpoint));
         List<(TOptimizer Source, int Start, int Length)> sources = [];
-        string? error = null;
+        CheckpointException? error = null;
         try
         {
             sources = ReadOverlappingShards(directory);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or ArgumentException or InvalidOperationException or KeyNotFoundException or OverflowException)
+        catch (CheckpointException e)
         {
-            error = e.Message;
+            error = e;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            error = new CheckpointException(CheckpointError.Truncated, e.Message);
+        }
+        catch (Exception e) when (e is FormatException or ArgumentException or InvalidOperationException or KeyNotFoundException or OverflowException)
+        {
+            error = new CheckpointException(CheckpointError.Corrupted, e.Message);
         }
 
-        Span<int> failed = stackalloc int[_communicator.Size];
-        _communicator.AllGather<int>([error is null ? 0 : 1], failed);
-        if (error is not null || failed.Contains(1))
+        Span<int> status = stackalloc int[_communicator.Size];
+        _communicator.AllGather<int>([error is null ? 0 : 1 + (int)error.Error], status);
+        var failed = new List<int>();
+        for (int r = 0; r < status.Length; r++)
         {
-            var ranks = new List<int>();
-            for (int r = 0; r < failed.Length; r++)
+            if (status[r] != 0)
             {
-                if (failed[r] != 0)
-                {
-                    ranks.Add(r);
-                }
+                failed.Add(r);
             }
+        }
 
-            throw new CheckpointException(CheckpointError.Corrupted,
-                $"Loading the sharded checkpoint in '{directory}' failed on rank(s) {string.Join(", ", ranks)}; nothing was changed on any rank." +
-                (error is null ? string.Empty : $" This rank: {error}"));
+        if (failed.Count > 0)
+        {
+            throw new CheckpointException((CheckpointError)(status[failed[0]] - 1),
+                $"Loading the sharded checkpoint in '{directory}' failed on rank(s) {string.Join(", ", failed)}; nothing was changed on any rank." +
+                (error is null ? string.Empty : $" This rank: {error.Message}"));
         }
 
         // Everything is read and checked on every rank: commit.
@@ -98,29 +120,35 @@ public sealed partial class ShardedOptimizer<TOptimizer>
 
     private List<(TOptimizer Source, int Start, int Length)> ReadOverlappingShards(string directory)
     {
-        string[] lines = File.ReadAllLines(Path.Combine(directory, ManifestName));
-        Dictionary<string, string> manifest = lines.Skip(1).Select(l => l.Split('=', 2)).Where(kv => kv.Length == 2).ToDictionary(kv => kv[0], kv => kv[1]);
-        if (lines.Length == 0 || lines[0] != ManifestMagic)
+        Dictionary<string, string> manifest = ReadManifest(directory);
+        if (manifest["layout"] != LayoutText(Layout))
         {
-            throw new FormatException($"'{ManifestName}' is not a version-1 OptGen sharded checkpoint manifest.");
+            throw new CheckpointException(CheckpointError.WrongShape, $"The checkpoint's layout ({manifest["layout"]}) is not this model's ({LayoutText(Layout)}).");
         }
 
-        if (!manifest.TryGetValue("layout", out string? layout) || layout != LayoutText(Layout))
+        if (manifest["rule"] != Local.Descriptor.Name)
         {
-            throw new FormatException($"The checkpoint's layout ({layout}) is not this model's ({LayoutText(Layout)}).");
+            throw new CheckpointException(CheckpointError.WrongRule, $"The checkpoint is of rule {manifest["rule"]}, not {Local.Descriptor.Name}.");
         }
 
-        if (manifest.GetValueOrDefault("rule") != Local.Descriptor.Name)
+        if (manifest["state"] != Local.StatePrecision.ToString())
         {
-            throw new FormatException($"The checkpoint is of rule {manifest.GetValueOrDefault("rule")}, not {Local.Descriptor.Name}.");
+            throw new CheckpointException(CheckpointError.WrongShape,
+                $"The checkpoint stores the state as {manifest["state"]}; this optimizer's state is {Local.StatePrecision}. Call Local.ChangeStatePrecision first, on every rank.");
+        }
+
+        if (Local.StatePrecision is not (StatePrecision.Float32 or StatePrecision.BFloat16))
+        {
+            throw new CheckpointException(CheckpointError.WrongShape, $"Resharding supports float32 and bfloat16 state, not {Local.StatePrecision}.");
         }
 
         int ranks = int.Parse(manifest["ranks"], CultureInfo.InvariantCulture);
         int[] cuts = manifest["cuts"].Split(',').Select(c => int.Parse(c, CultureInfo.InvariantCulture)).ToArray();
         long[] sizes = manifest["sizes"].Split(',').Select(c => long.Parse(c, CultureInfo.InvariantCulture)).ToArray();
-        if (ranks < 1 || cuts.Length != ranks + 1 || sizes.Length != ranks || cuts[0] != 0 || cuts[^1] != Layout.TotalLength)
+        if (ranks < 1 || cuts.Length != ranks + 1 || sizes.Length != ranks || cuts[0] != 0 || cuts[^1] != Layout.TotalLength ||
+            cuts.Zip(cuts.Skip(1)).Any(c => c.First > c.Second))
         {
-            throw new FormatException("The manifest's ranks, cuts and sizes do not agree.");
+            throw new CheckpointException(CheckpointError.Corrupted, "The manifest's ranks, cuts and sizes do not agree.");
         }
 
         var sources = new List<(TOptimizer, int, int)>();
@@ -134,23 +162,83 @@ public sealed partial class ShardedOptimizer<TOptimizer>
             }
 
             string file = Path.Combine(directory, ShardFile(s, ranks));
+            if (!File.Exists(file))
+            {
+                throw new CheckpointException(CheckpointError.Truncated, $"{ShardFile(s, ranks)} is missing; the checkpoint is incomplete.");
+            }
+
             if (new FileInfo(file).Length != sizes[s])
             {
-                throw new FormatException($"{ShardFile(s, ranks)} has {new FileInfo(file).Length} bytes; the manifest says {sizes[s]}.");
+                throw new CheckpointException(CheckpointError.Corrupted, $"{ShardFile(s, ranks)} has {new FileInfo(file).Length} bytes; the manifest says {sizes[s]}.");
             }
 
             TOptimizer source = _create(Engine.ShardLayout.Restrict(Layout, cuts[s], cuts[s + 1] - cuts[s]));
-            source.LoadCheckpoint(file);
-            if (source.StatePrecision != StatePrecision.Float32 || Local.StatePrecision != StatePrecision.Float32)
+            if (Local.StatePrecision != StatePrecision.Float32)
             {
-                throw new InvalidOperationException("Resharding supports float32 state only.");
+                source.ChangeStatePrecision(Local.StatePrecision);
             }
 
+            source.LoadCheckpoint(file);
             sources.Add((source, cuts[s], cuts[s + 1] - cuts[s]));
         }
 
         return sources;
     }
+
+    /// <summary>The manifest's fields (version 1: state Float32), its magic, version and checksum checked.</summary>
+    private static Dictionary<string, string> ReadManifest(string directory)
+    {
+        string path = Path.Combine(directory, ManifestName);
+        if (!File.Exists(path))
+        {
+            throw new CheckpointException(CheckpointError.NotACheckpoint, $"'{directory}' holds no {ManifestName}: not a complete sharded checkpoint.");
+        }
+
+        string text = File.ReadAllText(path);
+        string[] lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        if (lines.Length == 0 || !lines[0].StartsWith(ManifestMagic, StringComparison.Ordinal))
+        {
+            throw new CheckpointException(CheckpointError.NotACheckpoint, $"'{ManifestName}' is not an OptGen sharded checkpoint manifest.");
+        }
+
+        string version = lines[0][ManifestMagic.Length..];
+        if (version is not ("1" or "2"))
+        {
+            throw new CheckpointException(CheckpointError.UnsupportedVersion, $"'{ManifestName}' is of version {version}; this build reads versions 1 and 2.");
+        }
+
+        if (version == "2")
+        {
+            int last = text.LastIndexOf("checksum=", StringComparison.Ordinal);
+            if (last < 0 || text[last..].TrimEnd('\n') != $"checksum={Checksum(text[..last])}")
+            {
+                throw new CheckpointException(CheckpointError.Corrupted, $"'{ManifestName}' fails its checksum.");
+            }
+        }
+
+        var fields = new Dictionary<string, string>(StringComparer.Ordinal) { ["state"] = nameof(StatePrecision.Float32) };
+        foreach (string line in lines.Skip(1))
+        {
+            string[] kv = line.Split('=', 2);
+            if (kv.Length == 2)
+            {
+                fields[kv[0]] = kv[1];
+            }
+        }
+
+        foreach (string key in new[] { "rule", "ranks", "layout", "cuts", "sizes" })
+        {
+            if (!fields.ContainsKey(key))
+            {
+                throw new CheckpointException(CheckpointError.Corrupted, $"'{ManifestName}' has no '{key}' line.");
+            }
+        }
+
+        return fields;
+    }
+
+    /// <summary>The manifest's checksum of <paramref name="text"/>: FNV-1a (64 bits), 16 hex digits.</summary>
+    private static string Checksum(string text) => Fnv1a(text).ToString("x16", CultureInfo.InvariantCulture);
 
     /// <summary>Copies the state of the elements <paramref name="source"/> (old shard [start, start + length)) shares with this shard.</summary>
     private void CopyOverlap(TOptimizer source, int start, int length)

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Runtime.InteropServices;
 using System.Text;
+using System.Threading;
 using OptGen.Engine;
 
 namespace OptGen.Distributed;
@@ -21,7 +22,8 @@ namespace OptGen.Distributed;
 /// <para>Clipping and non-finite skipping decide on the global norm: each process's Σ g² of its shard is
 /// all-gathered and summed in rank order, so every process takes the same decision.</para>
 /// <para>Every member that communicates is a collective: every process calls it in the same order with matching
-/// arguments. See docs/distributed.md.</para>
+/// arguments, from one thread (a step or checkpoint call while another runs throws
+/// <see cref="InvalidOperationException"/>). See docs/distributed.md.</para>
 /// </remarks>
 public sealed partial class ShardedOptimizer<TOptimizer>
     where TOptimizer : Optimizer
@@ -33,8 +35,7 @@ public sealed partial class ShardedOptimizer<TOptimizer>
     private readonly float[] _shardGradients;
     private StepOptions? _lastOptions;
     private StepOptions? _scaledOptions;
-    private float[]? _wide;          // the 16-bit steps' float32 arena (gradients out, parameters back)
-    private ushort[]? _narrowShard;  // the 16-bit steps' averaged shard gradient
+    private int _busy; // 1 while a step or checkpoint call runs
 
     /// <summary>
     /// Creates this process's shard optimizer (a collective). Every process must pass the same
@@ -71,6 +72,7 @@ public sealed partial class ShardedOptimizer<TOptimizer>
 
         CheckAgreement();
         Local.SumOfSquaresReducer = new RankOrderSum(communicator);
+        Local.PlaceAsShardOf(layout, ShardStart);
         _shardGradients = new float[ShardLength];
     }
 
@@ -98,125 +100,6 @@ public sealed partial class ShardedOptimizer<TOptimizer>
     /// <summary>The bytes of optimizer state one process would hold for the whole <see cref="Layout"/> (for comparison).</summary>
     public long UnshardedStateBytes =>
         (long)Local.Descriptor.States.Count * Layout.StateLength * (Local.StatePrecision == StatePrecision.Float32 ? sizeof(float) : sizeof(ushort));
-
-    /// <summary>
-    /// One data-parallel step (a collective). <paramref name="gradients"/> are this process's gradients of the whole
-    /// arena; the rule sees their average over the processes. <paramref name="parameters"/> must be the same on
-    /// every process before the step and are the same after it.
-    /// </summary>
-    /// <param name="parameters">The whole parameter arena, <see cref="ParameterLayout.TotalLength"/> elements; updated in place.</param>
-    /// <param name="gradients">This process's gradient arena, the same length, not overlapping <paramref name="parameters"/>.</param>
-    /// <param name="options">As for <see cref="Optimizer.Step(Span{float}, ReadOnlySpan{float}, StepOptions?)"/>; the norm is the averaged gradient's.</param>
-    /// <returns>The step's result, the same on every process.</returns>
-    /// <exception cref="ArgumentException">A length differs from the layout's, or the buffers overlap. Nothing was communicated or written.</exception>
-    public StepResult Step(Span<float> parameters, ReadOnlySpan<float> gradients, StepOptions? options = null)
-    {
-        CheckArenas(MemoryMarshal.AsBytes(parameters), MemoryMarshal.AsBytes(gradients), parameters.Length, gradients.Length);
-        StepOptions scaled = Averaged(options ?? StepOptions.Default);
-        _communicator.ReduceScatterSum(gradients, _shardGradients, _counts);
-        StepResult result = Local.Step(parameters.Slice(ShardStart, ShardLength), _shardGradients, scaled);
-        if (!result.Skipped)
-        {
-            _communicator.AllGather(parameters, _counts);
-        }
-
-        return result;
-    }
-
-    /// <summary>
-    /// One data-parallel step on float16 parameters and gradients (a collective), as
-    /// <see cref="Step(Span{float}, ReadOnlySpan{float}, StepOptions?)"/>. The gradients are widened to float32 for the
-    /// reduce-scatter (sum), each sum is divided by the number of processes in float32 and rounded to float16 (round to
-    /// nearest even): the rule steps the shard on that averaged float16 gradient with the single-process float16 kernel,
-    /// exactly as one process would step on it. The parameters travel as float32 in the all-gather (exact).
-    /// </summary>
-    /// <exception cref="ArgumentException">A length differs from the layout's, or the buffers overlap. Nothing was communicated or written.</exception>
-    public StepResult Step(Span<Half> parameters, ReadOnlySpan<Half> gradients, StepOptions? options = null) =>
-        Step16<Half, HalfWidth>(parameters, gradients, options, static (o, p, g, s) => o.Step(p, g, s));
-
-    /// <summary>
-    /// One data-parallel step on bfloat16 parameters and gradients (a collective), as the float16 overload: float32
-    /// sum, divided by the number of processes in float32, rounded to bfloat16 (nearest even), the single-process
-    /// bfloat16 kernel on the shard. <see cref="StepOptions.StochasticRounding"/> seeds by shard-relative positions,
-    /// so it does not reproduce the single-process stream (docs/distributed.md).
-    /// </summary>
-    /// <exception cref="ArgumentException">A length differs from the layout's, or the buffers overlap. Nothing was communicated or written.</exception>
-    public StepResult Step(Span<BFloat16> parameters, ReadOnlySpan<BFloat16> gradients, StepOptions? options = null) =>
-        Step16<BFloat16, BFloat16Width>(parameters, gradients, options, static (o, p, g, s) => o.Step(p, g, s));
-
-    private delegate StepResult ShardStep<T>(TOptimizer optimizer, Span<T> parameters, ReadOnlySpan<T> gradients, StepOptions options);
-
-    private StepResult Step16<T, TWidth>(Span<T> parameters, ReadOnlySpan<T> gradients, StepOptions? options, ShardStep<T> step)
-        where T : unmanaged
-        where TWidth : IWidth<T>
-    {
-        CheckArenas(MemoryMarshal.AsBytes(parameters), MemoryMarshal.AsBytes(gradients), parameters.Length, gradients.Length);
-        float[] wide = _wide ??= new float[Layout.TotalLength];
-        for (int i = 0; i < gradients.Length; i++)
-        {
-            wide[i] = TWidth.Widen(gradients[i]);
-        }
-
-        _communicator.ReduceScatterSum(wide, _shardGradients, _counts);
-        Span<T> averaged = MemoryMarshal.Cast<ushort, T>((_narrowShard ??= new ushort[ShardLength]).AsSpan());
-        float ranks = _communicator.Size;
-        for (int i = 0; i < averaged.Length; i++)
-        {
-            averaged[i] = TWidth.Narrow(_shardGradients[i] / ranks);
-        }
-
-        Span<T> own = parameters.Slice(ShardStart, ShardLength);
-        StepResult result = step(Local, own, averaged, options ?? StepOptions.Default);
-        if (!result.Skipped)
-        {
-            for (int i = 0; i < own.Length; i++)
-            {
-                wide[ShardStart + i] = TWidth.Widen(own[i]);
-            }
-
-            _communicator.AllGather(wide, _counts);
-            for (int i = 0; i < parameters.Length; i++)
-            {
-                parameters[i] = TWidth.Narrow(wide[i]); // exact: every value was a 16-bit value widened
-            }
-        }
-
-        return result;
-    }
-
-    private void CheckArenas(ReadOnlySpan<byte> parameters, ReadOnlySpan<byte> gradients, int parameterCount, int gradientCount)
-    {
-        if (parameterCount != Layout.TotalLength || gradientCount != Layout.TotalLength)
-        {
-            throw new ArgumentException($"Expected {Layout.TotalLength} parameters and gradients but got {parameterCount} and {gradientCount}.", nameof(parameters));
-        }
-
-        if (parameters.Overlaps(gradients))
-        {
-            throw new ArgumentException("The gradients overlap the parameters; the update is in place and needs separate buffers.", nameof(gradients));
-        }
-    }
-
-    private interface IWidth<T>
-    {
-        static abstract float Widen(T value);
-
-        static abstract T Narrow(float value);
-    }
-
-    private readonly struct HalfWidth : IWidth<Half>
-    {
-        public static float Widen(Half value) => (float)value;
-
-        public static Half Narrow(float value) => (Half)value;
-    }
-
-    private readonly struct BFloat16Width : IWidth<BFloat16>
-    {
-        public static float Widen(BFloat16 value) => (float)value;
-
-        public static BFloat16 Narrow(float value) => (BFloat16)value;
-    }
 
     /// <summary><paramref name="options"/> with the gradient factor divided by the number of processes (cached per options instance).</summary>
     internal StepOptions Averaged(StepOptions options)
@@ -281,13 +164,41 @@ public sealed partial class ShardedOptimizer<TOptimizer>
             text.Append('|').Append(h.Name).Append('=').Append(BitConverter.DoubleToInt64Bits(Local[h.Name]));
         }
 
+        return Fnv1a(text.ToString());
+    }
+
+    /// <summary>FNV-1a (64 bits) of <paramref name="text"/>'s UTF-16 code units.</summary>
+    private static ulong Fnv1a(string text)
+    {
         ulong hash = 14695981039346656037UL;
-        foreach (char c in text.ToString())
+        foreach (char c in text)
         {
             hash = (hash ^ c) * 1099511628211UL;
         }
 
         return hash;
+    }
+
+    /// <summary>
+    /// Marks this optimizer busy for one collective call (a step, a checkpoint save or load) until the scope is
+    /// disposed; a second call meanwhile, from another thread, throws instead of sharing the step's buffers and
+    /// interleaving collectives.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Another call is running.</exception>
+    private BusyScope Enter(string member)
+    {
+        if (Interlocked.Exchange(ref _busy, 1) != 0)
+        {
+            throw new InvalidOperationException(
+                $"{member} was called while another step or checkpoint call of this ShardedOptimizer was running: its members are collectives; call them from one thread, one at a time.");
+        }
+
+        return new BusyScope(this);
+    }
+
+    private readonly ref struct BusyScope(ShardedOptimizer<TOptimizer> owner)
+    {
+        public void Dispose() => Volatile.Write(ref owner._busy, 0);
     }
 
     /// <summary>Σ over the processes of each one's Σ g², all-gathered and added in rank order: identical on every process.</summary>

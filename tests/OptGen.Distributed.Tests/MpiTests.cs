@@ -30,15 +30,14 @@ public class MpiTests(ITestOutputHelper output)
 
         // Steps 2–50 allocate nothing on the managed heap (the in-process double allocates; MPI does not).
         Assert.All(facts, f => Assert.Equal("0", f["allocated_bytes"]));
-        output.WriteLine($"R={ranks}: state bytes per rank {string.Join(", ", facts.Select(f => f["state_bytes"]))} of {facts[0]["single_state_bytes"]} on one process; max relative {facts.Max(f => double.Parse(f["max_relative"], CultureInfo.InvariantCulture))}");
-    }
 
-    [Fact]
-    public void ThreeRanksGiveTheSameParametersOnEveryRerun()
-    {
-        string first = Launch(3, "train")[0]["parameters"];
-        string second = Launch(3, "train")[0]["parameters"];
-        Assert.Equal(first, second);
+        // With R ≥ 3 Open MPI may add the ranks' gradients in another order than the reference (last-bit
+        // differences), but always in the same order: a rerun gives the same bits.
+        if (ranks >= 3)
+        {
+            Assert.Equal(facts[0]["parameters"], Launch(ranks, "train")[0]["parameters"]);
+        }
+        output.WriteLine($"R={ranks}: state bytes per rank {string.Join(", ", facts.Select(f => f["state_bytes"]))} of {facts[0]["single_state_bytes"]} on one process; max relative {facts.Max(f => double.Parse(f["max_relative"], CultureInfo.InvariantCulture))}");
     }
 
     [Theory]
@@ -75,29 +74,45 @@ public class MpiTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void Float16StepsUnderMpirunMatchTheThreadedGroupAndAllocateNothing()
+    public void SixteenBitStepsUnderMpirunMatchTheThreadedGroupAndAllocateNothing()
     {
         // The threaded group is bit-identical to one process on the averaged float16 gradient (PrecisionTests); with
         // R = 2 Open MPI's float32 sum of two terms is the same in either order, so mpirun must give the same bits.
+        // The same for bfloat16 parameters rounded stochastically with bfloat16 state (PrecisionTests: one process's bits).
         Dictionary<string, string>[] facts = Launch(2, "half");
         Dictionary<string, string>[] threads = InProcessTests.OnRanks(2, Scenario.HalfSteps);
         Assert.All(facts, f => Assert.Equal(threads[0]["parameters"], f["parameters"]));
+        Assert.All(facts, f => Assert.Equal(threads[0]["stochastic_parameters"], f["stochastic_parameters"]));
         Assert.All(facts, f => Assert.Equal("0", f["allocated_bytes"]));
+
+        // float32 parameters in one buffer per tensor with bfloat16 gradients, clipped: the threaded group's bits
+        // (SurfaceTests: the per-tensor overload gives the arena overload's bits), and no allocation either.
+        Assert.All(facts, f => Assert.Equal(threads[0]["mixed_tensors_parameters"], f["mixed_tensors_parameters"]));
+        Assert.All(facts, f => Assert.Equal("0", f["mixed_tensors_allocated_bytes"]));
     }
 
-    [Fact]
-    public void ACheckpointSavedByTwoRanksReshardsToThreeRanksAndLoadsIntoOneProcessBitIdentical()
+    [Theory]
+    [InlineData(StatePrecision.Float32)]
+    [InlineData(StatePrecision.BFloat16)]
+    public void ACheckpointSavedByTwoRanksReshardsToThreeRanksAndLoadsIntoOneProcessBitIdentical(StatePrecision precision)
     {
         string root = Directory.CreateTempSubdirectory("optgen-mpi-ckpt-").FullName;
         try
         {
             string two = Path.Combine(root, "r2"), three = Path.Combine(root, "r3"), one = Path.Combine(root, "r1");
-            Assert.All(Launch(2, "ckpt-save", two), f => Assert.Equal("10", f["step_count"]));
-            Assert.All(Launch(3, "ckpt-load", two, three), f => Assert.Equal(("ok", "10"), (f["load"], f["step_count"])));
+            string state = precision.ToString();
+            Assert.All(Launch(2, "ckpt-save", two, state), f => Assert.Equal("10", f["step_count"]));
+            Assert.All(Launch(3, "ckpt-load", two, three, state), f => Assert.Equal(("ok", "10"), (f["load"], f["step_count"])));
 
-            // The independent reference: one plain Adam stepping on the rank-order float32 sum of both ranks'
-            // gradients with factor 1/2 (at R = 2 the sharded step is bit-identical to it, MpiTests above).
+            // The independent reference: one plain Adam (state in the same precision) stepping on the rank-order
+            // float32 sum of both ranks' gradients with factor 1/2 (at R = 2 the sharded step is bit-identical to it,
+            // MpiTests above and PrecisionTests).
             Adam reference = Scenario.Create(Scenario.Model());
+            if (precision != StatePrecision.Float32)
+            {
+                reference.ChangeStatePrecision(precision);
+            }
+
             int n = reference.Layout.TotalLength;
             var parameters = new float[n];
             var sum = new float[n];
@@ -109,7 +124,7 @@ public class MpiTests(ITestOutputHelper output)
                 reference.Step(parameters, sum, new StepOptions { GradientScale = 0.5 });
             }
 
-            float[][] expected = State(reference);
+            float[][] expected = Scenario.State(reference);
             Assert.Contains(expected[1], v => v != 0);
 
             // Both the 2-rank checkpoint and the 3-rank one written after resharding load into one process (a
@@ -118,19 +133,24 @@ public class MpiTests(ITestOutputHelper output)
             {
                 ShardedOptimizer<Adam> single = InProcessTests.OnRanks(1, c =>
                 {
-                    var sharded = new ShardedOptimizer<Adam>(c, Scenario.Model(), Scenario.Create);
+                    ShardedOptimizer<Adam> sharded = Scenario.Sharded(c, precision);
                     sharded.LoadCheckpoint(directory);
                     sharded.SaveCheckpoint(one);
                     return sharded;
                 })[0];
                 Assert.Equal(Scenario.CheckpointSteps, single.Local.StepCount);
-                Assert.Equal(expected, State(single.Local));
+                Assert.Equal(expected, Scenario.State(single.Local));
             }
 
             // R = 1's shard is an ordinary checkpoint: a plain Adam loads it, state bit-identical to the reference.
             Adam plain = Scenario.Create(Scenario.Model());
+            if (precision != StatePrecision.Float32)
+            {
+                plain.ChangeStatePrecision(precision);
+            }
+
             plain.LoadCheckpoint(Path.Combine(one, "shard-0-of-1.ckpt"));
-            Assert.Equal(expected, State(plain));
+            Assert.Equal(expected, Scenario.State(plain));
         }
         finally
         {
@@ -145,7 +165,7 @@ public class MpiTests(ITestOutputHelper output)
         try
         {
             string two = Path.Combine(root, "r2");
-            Launch(2, "ckpt-save", two);
+            Launch(2, "ckpt-save", two, "Float32");
             string file = Path.Combine(two, "shard-1-of-2.ckpt");
             byte[] bytes = File.ReadAllBytes(file);
             bytes[bytes.Length / 2] ^= 0x40;
@@ -153,7 +173,7 @@ public class MpiTests(ITestOutputHelper output)
 
             // Loading with R = 3: only the ranks whose new shard overlaps old shard 1 read the corrupted file; every
             // rank must fail all the same, name those ranks, and keep its fresh state (step count 0).
-            Dictionary<string, string>[] facts = Launch(3, "ckpt-load", two, Path.Combine(root, "unused"));
+            Dictionary<string, string>[] facts = Launch(3, "ckpt-load", two, Path.Combine(root, "unused"), "Float32");
             int[] oldCuts = Engine.ShardLayout.Cuts(Scenario.Model(), 2), newCuts = Engine.ShardLayout.Cuts(Scenario.Model(), 3);
             int[] readers = Enumerable.Range(0, 3).Where(r => newCuts[r] < oldCuts[2] && newCuts[r + 1] > oldCuts[1]).ToArray();
             Assert.InRange(readers.Length, 1, 2); // so some rank fails only through the others' report
@@ -172,15 +192,6 @@ public class MpiTests(ITestOutputHelper output)
             Directory.Delete(root, recursive: true);
         }
     }
-
-    /// <summary>Every state plane of <paramref name="optimizer"/>, its tensors joined in arena order.</summary>
-    private static float[][] State(Adam optimizer) =>
-        optimizer.Descriptor.States.Select(state => Enumerable.Range(0, optimizer.Layout.TensorCount).SelectMany(j =>
-        {
-            var part = new float[optimizer.Layout.LengthOf(j)];
-            optimizer.CopyState(state.Name, j, part);
-            return part;
-        }).ToArray()).ToArray();
 
     /// <summary>Runs <paramref name="scenario"/> on <paramref name="ranks"/> processes and returns each rank's facts.</summary>
     private Dictionary<string, string>[] Launch(int ranks, string scenario, params string[] arguments)

@@ -25,7 +25,7 @@ public class PrecisionTests
     [InlineData(3)]
     [InlineData(4)]
     public void HalfParametersAndGradientsStepAsOneProcessOnTheAveragedGradient(int ranks) =>
-        SixteenBit(ranks, f => (Half)f, h => (float)h, (o, p, g) => o.Step(p, g), (o, p, g) => o.Step(p, g));
+        _ = SixteenBit(ranks, f => (Half)f, h => (float)h, (o, p, g) => o.Step(p, g), (o, p, g) => o.Step(p, g));
 
     [Theory]
     [InlineData(1)]
@@ -33,7 +33,7 @@ public class PrecisionTests
     [InlineData(3)]
     [InlineData(4)]
     public void BFloat16ParametersAndGradientsStepAsOneProcessOnTheAveragedGradient(int ranks) =>
-        SixteenBit(ranks, f => (BFloat16)f, b => (float)b, (o, p, g) => o.Step(p, g), (o, p, g) => o.Step(p, g));
+        _ = SixteenBit(ranks, f => (BFloat16)f, b => (float)b, (o, p, g) => o.Step(p, g), (o, p, g) => o.Step(p, g));
 
     [Theory]
     [InlineData(2)]
@@ -77,16 +77,45 @@ public class PrecisionTests
         Assert.All(results, r => Assert.Equal(r.Float32Bytes, 2 * r.StateBytes));
     }
 
-    private static void SixteenBit<T>(int ranks, Func<float, T> narrow, Func<T, float> widen, PlainStep<T> plain, ShardedStep<T> sharded)
+    [Theory]
+    [InlineData(2, false)]
+    [InlineData(3, false)]
+    [InlineData(2, true)]
+    [InlineData(3, true)]
+    public void StochasticRoundingOfBFloat16ParametersDrawsOneProcesssBitsOnEveryShard(int ranks, bool bfloat16State)
+    {
+        // A tensor longer than a 16,384-element work piece, so the shards' cuts (and their pieces) fall inside the
+        // single process's pieces; the reference steps on one thread, the shards on up to 4 each.
+        var layout = new ParameterLayout(new[] { 40_000, 37 }, new[] { 20_003, 3 });
+        var one = new StepOptions { StochasticRounding = true, RoundingSeed = 11, MaxDegreeOfParallelism = 1 };
+        var many = new StepOptions { StochasticRounding = true, RoundingSeed = 11, MaxDegreeOfParallelism = 4 };
+        Assert.Contains(Enumerable.Range(1, ranks - 1), r => Engine.ShardLayout.Cuts(layout, ranks)[r] % 16384 != 0);
+        ushort[] stochastic = SixteenBit(ranks, f => (BFloat16)f, b => (float)b, (o, p, g) => o.Step(p, g, one), (o, p, g) => o.Step(p, g, many), layout, bfloat16State);
+
+        // The same run rounded to nearest differs: the noise rounded some elements the other way.
+        ushort[] nearest = SixteenBit(ranks, f => (BFloat16)f, b => (float)b, (o, p, g) => o.Step(p, g), (o, p, g) => o.Step(p, g), layout, bfloat16State);
+        Assert.NotEqual(nearest, stochastic);
+    }
+
+    /// <summary>
+    /// Steps R shards (threads) and one plain optimizer on the averaged 16-bit gradient for <see cref="Steps"/> steps,
+    /// asserts every shard's parameters equal the plain optimizer's bit for bit, and returns those bits.
+    /// </summary>
+    private static ushort[] SixteenBit<T>(int ranks, Func<float, T> narrow, Func<T, float> widen, PlainStep<T> plain, ShardedStep<T> sharded, ParameterLayout? model = null, bool bfloat16State = false)
         where T : unmanaged
     {
-        ParameterLayout layout = Scenario.Model();
+        ParameterLayout layout = model ?? Scenario.Model();
         int n = layout.TotalLength;
         var initial = new float[n];
         Scenario.InitialParameters(initial);
 
         // The reference: one process, on the averaged gradient rounded to T.
         Adam single = Scenario.Create(layout);
+        if (bfloat16State)
+        {
+            single.ChangeStatePrecision(StatePrecision.BFloat16);
+        }
+
         T[] reference = initial.Select(narrow).ToArray();
         var g = new float[n];
         var sum = new float[n];
@@ -114,6 +143,11 @@ public class PrecisionTests
         ushort[][] results = InProcessTests.OnRanks(ranks, c =>
         {
             var optimizer = new ShardedOptimizer<Adam>(c, layout, Scenario.Create);
+            if (bfloat16State)
+            {
+                optimizer.Local.ChangeStatePrecision(StatePrecision.BFloat16);
+            }
+
             T[] p = initial.Select(narrow).ToArray();
             var mine = new float[n];
             var mine16 = new T[n];
@@ -133,6 +167,7 @@ public class PrecisionTests
 
         Assert.NotEqual(Bits(initial.Select(narrow).ToArray()), Bits(reference));
         Assert.All(results, bits => Assert.Equal(Bits(reference), bits));
+        return Bits(reference);
     }
 
     private static ushort[] Bits<T>(T[] values)

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Globalization;
+using System.Linq;
 using OptGen.Distributed;
 
 namespace OptGen.Distributed.Tests;
@@ -196,13 +197,19 @@ internal static class Scenario
             times[k] = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds;
         }
 
-        // The two collectives alone, on the same buffers.
+        // The two collectives alone, on the same buffers, and the memory floor beside them: copying the whole
+        // gradient arena once (what every rank's reduce-scatter must at least read, in the same moment's conditions).
         int[] counts = [.. sharded.ShardLengths];
         var shard = new float[sharded.ShardLength];
+        var copy = new float[length];
         var scatter = new double[steps];
         var gather = new double[steps];
+        var copies = new double[steps];
         for (int k = 0; k < steps; k++)
         {
+            long copyStart = System.Diagnostics.Stopwatch.GetTimestamp();
+            gradients.AsSpan().CopyTo(copy);
+            copies[k] = System.Diagnostics.Stopwatch.GetElapsedTime(copyStart).TotalMilliseconds;
             communicator.Barrier();
             long start = System.Diagnostics.Stopwatch.GetTimestamp();
             communicator.ReduceScatterSum(gradients, shard, counts);
@@ -216,8 +223,10 @@ internal static class Scenario
         Array.Sort(times);
         Array.Sort(scatter);
         Array.Sort(gather);
+        Array.Sort(copies);
         return new Dictionary<string, string>
         {
+            ["copy_arena_ms"] = copies[steps / 2].ToString("F1", CultureInfo.InvariantCulture),
             ["median_ms"] = times[steps / 2].ToString("F1", CultureInfo.InvariantCulture),
             ["reduce_scatter_ms"] = scatter[steps / 2].ToString("F1", CultureInfo.InvariantCulture),
             ["allgather_ms"] = gather[steps / 2].ToString("F1", CultureInfo.InvariantCulture),
@@ -254,13 +263,25 @@ internal static class Scenario
         };
     }
 
+    /// <summary>A sharded <see cref="Create"/> over <see cref="Model"/> (or <paramref name="layout"/>) with its state in <paramref name="precision"/>.</summary>
+    internal static ShardedOptimizer<Adam> Sharded(ICommunicator communicator, StatePrecision precision, ParameterLayout? layout = null)
+    {
+        var sharded = new ShardedOptimizer<Adam>(communicator, layout ?? Model(), Create);
+        if (precision != StatePrecision.Float32)
+        {
+            sharded.Local.ChangeStatePrecision(precision);
+        }
+
+        return sharded;
+    }
+
     /// <summary>Steps before a sharded checkpoint is saved (<see cref="SaveCheckpoint"/>).</summary>
     internal const int CheckpointSteps = 10;
 
     /// <summary>Trains <see cref="CheckpointSteps"/> steps of <see cref="Run"/>'s model and gradients, then saves a sharded checkpoint into <paramref name="directory"/>.</summary>
-    internal static Dictionary<string, string> SaveCheckpoint(ICommunicator communicator, string directory)
+    internal static Dictionary<string, string> SaveCheckpoint(ICommunicator communicator, string directory, StatePrecision precision)
     {
-        var sharded = new ShardedOptimizer<Adam>(communicator, Model(), Create);
+        ShardedOptimizer<Adam> sharded = Sharded(communicator, precision);
         var parameters = new float[sharded.Layout.TotalLength];
         var gradients = new float[parameters.Length];
         InitialParameters(parameters);
@@ -275,9 +296,9 @@ internal static class Scenario
     }
 
     /// <summary>Loads the sharded checkpoint in <paramref name="from"/> (written with any R) and, when that worked, saves it again into <paramref name="to"/> with this job's R.</summary>
-    internal static Dictionary<string, string> LoadCheckpoint(ICommunicator communicator, string from, string to)
+    internal static Dictionary<string, string> LoadCheckpoint(ICommunicator communicator, string from, string to, StatePrecision precision)
     {
-        var sharded = new ShardedOptimizer<Adam>(communicator, Model(), Create);
+        ShardedOptimizer<Adam> sharded = Sharded(communicator, precision);
         string outcome = "ok";
         try
         {
@@ -340,8 +361,108 @@ internal static class Scenario
         {
             ["allocated_bytes"] = allocated.ToString(CultureInfo.InvariantCulture),
             ["parameters"] = Fingerprint(initial),
+            ["stochastic_parameters"] = StochasticBFloat16(communicator),
+            ["mixed_tensors_parameters"] = MixedTensors(communicator, out long mixedAllocated),
+            ["mixed_tensors_allocated_bytes"] = mixedAllocated.ToString(CultureInfo.InvariantCulture),
         };
     }
+
+    /// <summary>
+    /// float32 parameters in one buffer per tensor with bfloat16 gradients (slices of one arena) through the
+    /// per-tensor step for <see cref="HalfStepCount"/> steps: the parameters' fingerprint and the managed bytes steps 2.. allocate.
+    /// </summary>
+    internal static string MixedTensors(ICommunicator communicator, out long allocated)
+    {
+        ParameterLayout layout = Model();
+        var sharded = new ShardedOptimizer<Adam>(communicator, layout, Create);
+        int n = layout.TotalLength;
+        var initial = new float[n];
+        InitialParameters(initial);
+        var tensors = new float[layout.TensorCount][];
+        var parameters = new Memory<float>[layout.TensorCount];
+        var gradients = new ReadOnlyMemory<BFloat16>[layout.TensorCount];
+        var mine = new float[n];
+        var mine16 = new BFloat16[n];
+        for (int j = 0; j < layout.TensorCount; j++)
+        {
+            tensors[j] = initial.AsSpan(layout.ArenaOffsetOf(j), layout.LengthOf(j)).ToArray();
+            parameters[j] = tensors[j];
+            gradients[j] = new ReadOnlyMemory<BFloat16>(mine16, layout.ArenaOffsetOf(j), layout.LengthOf(j));
+        }
+
+        var options = new StepOptions { MaxGradientNorm = 2 };
+        allocated = 0;
+        for (int step = 1; step <= HalfStepCount; step++)
+        {
+            Gradient(communicator.Rank, step, mine);
+            for (int i = 0; i < n; i++)
+            {
+                mine16[i] = (BFloat16)mine[i];
+            }
+
+            long heap = GC.GetAllocatedBytesForCurrentThread();
+            sharded.Step(parameters, gradients, options);
+            if (step > 1)
+            {
+                allocated += GC.GetAllocatedBytesForCurrentThread() - heap;
+            }
+        }
+
+        for (int j = 0; j < layout.TensorCount; j++)
+        {
+            tensors[j].CopyTo(initial, layout.ArenaOffsetOf(j));
+        }
+
+        return Fingerprint(initial);
+    }
+
+    /// <summary>
+    /// bfloat16 parameters rounded stochastically and bfloat16 state, over a tensor longer than a work piece (so the
+    /// cuts fall inside the single process's pieces): <see cref="HalfStepCount"/> steps, the parameters' fingerprint.
+    /// </summary>
+    internal static string StochasticBFloat16(ICommunicator communicator)
+    {
+        var layout = new ParameterLayout(new[] { 40_000, 37 }, new[] { 20_003, 3 });
+        var sharded = new ShardedOptimizer<Adam>(communicator, layout, Create);
+        sharded.Local.ChangeStatePrecision(StatePrecision.BFloat16);
+        int n = layout.TotalLength;
+        var wide = new float[n];
+        InitialParameters(wide);
+        var parameters = new BFloat16[n];
+        var mine = new BFloat16[n];
+        for (int i = 0; i < n; i++)
+        {
+            parameters[i] = (BFloat16)wide[i];
+        }
+
+        var options = new StepOptions { StochasticRounding = true, RoundingSeed = 11 };
+        for (int step = 1; step <= HalfStepCount; step++)
+        {
+            Gradient(communicator.Rank, step, wide);
+            for (int i = 0; i < n; i++)
+            {
+                mine[i] = (BFloat16)wide[i];
+            }
+
+            sharded.Step(parameters, mine, options);
+        }
+
+        for (int i = 0; i < n; i++)
+        {
+            wide[i] = (float)parameters[i];
+        }
+
+        return Fingerprint(wide);
+    }
+
+    /// <summary>Every state plane of <paramref name="optimizer"/> (widened to float32, exact), its tensors joined in arena order.</summary>
+    internal static float[][] State(Adam optimizer) =>
+        optimizer.Descriptor.States.Select(state => Enumerable.Range(0, optimizer.Layout.TensorCount).SelectMany(j =>
+        {
+            var part = new float[optimizer.Layout.LengthOf(j)];
+            optimizer.CopyState(state.Name, j, part);
+            return part;
+        }).ToArray()).ToArray();
 
     internal static string Fingerprint(ReadOnlySpan<float> values)
     {

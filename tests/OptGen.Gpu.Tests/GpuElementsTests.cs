@@ -59,13 +59,11 @@ public sealed class GpuElementsTests : IClassFixture<CpuAcceleratorFixture>
         float[] values = Values();
         const ulong seed = 77;
         const long step = 3;
-        const int tensor = 2;
-        const int start = 16384;
         using MemoryBuffer1D<float, Stride1D.Dense> input = _accelerator.Allocate1D(values);
         using MemoryBuffer1D<ushort, Stride1D.Dense> half = _accelerator.Allocate1D<ushort>(values.Length);
         using MemoryBuffer1D<ushort, Stride1D.Dense> bfloat = _accelerator.Allocate1D<ushort>(values.Length);
         using MemoryBuffer1D<ushort, Stride1D.Dense> stochastic = _accelerator.Allocate1D<ushort>(values.Length);
-        var launch = new GpuLaunch { Step = step, RoundingSeed = seed, PieceLength = 16384 };
+        var launch = new GpuLaunch { Step = step, RoundingSeed = seed };
         _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<ushort>, ArrayView<ushort>, ArrayView<ushort>, GpuLaunch>(NarrowKernel)(
             values.Length, input.View, half.View, bfloat.View, stochastic.View, launch);
         _accelerator.Synchronize();
@@ -73,17 +71,20 @@ public sealed class GpuElementsTests : IClassFixture<CpuAcceleratorFixture>
         ushort[] deviceBFloat = bfloat.GetAsArray1D();
         ushort[] deviceStochastic = stochastic.GetAsArray1D();
 
-        // The CPU reference: the SIMD codecs (4 lanes at a time) and, for stochastic rounding, the piece's seed.
+        // The CPU reference: the SIMD codecs (4 lanes at a time) and, for stochastic rounding, the arena position
+        // (the kernel stores element i at position i): the first half as one call from position 0, the second as
+        // another call whose element 0 is position `split`.
         ushort[] cpuHalf = new ushort[values.Length];
         ushort[] cpuBFloat = new ushort[values.Length];
         ushort[] cpuStochastic = new ushort[values.Length];
-        StochasticRounding.SetSeed(seed, step, tensor, start);
+        const int split = 5008;
         for (int i = 0; i + 4 <= values.Length; i += 4)
         {
             var v = System.Runtime.Intrinsics.Vector128.Create(values[i], values[i + 1], values[i + 2], values[i + 3]);
             HalfCodec.Store128(ref Bytes(ref cpuHalf[0]), (nuint)i, v);
             BFloat16Codec.Store128(ref Bytes(ref cpuBFloat[0]), (nuint)i, v);
-            StochasticBFloat16Codec.Store128(ref Bytes(ref cpuStochastic[0]), (nuint)(i % 16384), v);
+            StochasticRounding.SetSeed(seed, step, i < split ? 0 : split);
+            StochasticBFloat16Codec.Store128(ref Bytes(ref cpuStochastic[i < split ? 0 : split]), (nuint)(i < split ? i : i - split), v);
         }
 
         for (int i = 0; i < values.Length; i++)

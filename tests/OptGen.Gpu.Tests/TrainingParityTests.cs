@@ -152,8 +152,8 @@ public sealed class TrainingParityTests : IClassFixture<CpuAcceleratorFixture>
     }
 
     /// <summary>
-    /// A tensor longer than the CPU's work piece (16,384 elements): stochastic rounding draws per piece and the norm
-    /// sums per piece, so the second piece's random bits and partial sum must follow the CPU's cut.
+    /// A tensor longer than the CPU's work piece (16,384 elements): the norm sums per piece, so the second piece's
+    /// partial sum must follow the CPU's cut, and stochastic rounding draws by arena position across pieces and tensors.
     /// </summary>
     [Fact]
     public void LongTensorsCrossTheCpuPiecesInStochasticRoundingAndTheNorm()

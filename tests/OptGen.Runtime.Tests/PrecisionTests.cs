@@ -169,7 +169,7 @@ public sealed class PrecisionTests
         float x = 1 + (0.3f / 128); // 30% of the way from 1 to the next bfloat16 (1 + 1/128)
         float[] values = [.. Enumerable.Repeat(x, n)];
         var stored = new ushort[n];
-        StochasticRounding.SetSeed(7, 1, 0, 0);
+        StochasticRounding.SetSeed(7, 1, 0);
         ref byte s = ref Unsafe.As<ushort, byte>(ref MemoryMarshal.GetArrayDataReference(stored));
         for (int i = 0; i < n; i += 16)
         {
@@ -288,6 +288,36 @@ public sealed class PrecisionTests
         Assert.True(Math.Abs(mean - (1 - 0.01)) < 2e-4, $"mean {mean:R}");
         BFloat16[] many = Run(true, 4);
         Assert.Equal(one.Select(x => x.RawValue), many.Select(x => x.RawValue));
+    }
+
+    [Fact]
+    public void StochasticRoundingDrawsByArenaPositionNotByTensorPieceOrThread()
+    {
+        // The same 70,016-element arena as one tensor, as three, and cut so that no tensor or 16,384-element piece
+        // starts where another split's does, on 1 and 4 threads: SGD's update of an element does not depend on the
+        // layout, and its random bits depend only on its arena position, so every run gives the same bits.
+        var random = new Random(71);
+        float[] p0 = [.. Enumerable.Range(0, 70_016).Select(_ => 1 + (float)random.NextDouble())];
+        float[] g0 = [.. Enumerable.Range(0, 70_016).Select(_ => (float)(random.NextDouble() - 0.5))];
+        ushort[] Run(ParameterLayout layout, int threads, bool stochastic)
+        {
+            var sgd = new Sgd(layout) { LearningRate = 1e-3 };
+            BFloat16[] p = [.. p0.Select(x => (BFloat16)x)];
+            BFloat16[] g = [.. g0.Select(x => (BFloat16)x)];
+            var options = new StepOptions { StochasticRounding = stochastic, RoundingSeed = 99, MaxDegreeOfParallelism = threads };
+            for (int t = 0; t < 10; t++)
+            {
+                sgd.Step(p, g, options);
+            }
+
+            return [.. p.Select(x => x.RawValue)];
+        }
+
+        ushort[] one = Run(new ParameterLayout(new[] { 70_016 }), 1, true);
+        Assert.Equal(one, Run(new ParameterLayout(new[] { 40_000, 30_000, 16 }), 4, true));
+        Assert.Equal(one, Run(new ParameterLayout(new[] { 17 }, new[] { 20_000, 49_999 }), 1, true));
+        Assert.Equal(one, Run(new ParameterLayout(new[] { 70_016 }), 4, true));
+        Assert.NotEqual(Run(new ParameterLayout(new[] { 70_016 }), 1, false), one); // the noise did round some elements up
     }
 
     [Fact]

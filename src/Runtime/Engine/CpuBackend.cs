@@ -69,6 +69,7 @@ internal readonly struct CpuBackend<TParameter, TGradient, TState> : IStepBacken
                 Gradients = ref *(byte*)slot.Gradients,
                 State = ref *(byte*)stateBase,
                 StateStride = (nuint)state.Stride,
+                ElementOffset = (ulong)_owner.StateOriginOf(0),
                 Length = (nuint)plan.Layout.LengthOf(0),
                 MaxDegreeOfParallelism = plan.MaxDegreeOfParallelism,
             };
@@ -129,7 +130,7 @@ internal readonly struct CpuBackend<TParameter, TGradient, TState> : IStepBacken
             Slot slot = slots[p.Tensor];
             if (typeof(TParameter) == typeof(StochasticBFloat16Codec))
             {
-                StochasticRounding.SetSeed(plan.Options.RoundingSeed, plan.Step, p.Tensor, p.Start);
+                StochasticRounding.SetSeed(plan.Options.RoundingSeed, plan.Step, owner.ArenaOrigin + plan.Layout.ArenaOffsetOf(p.Tensor) + p.Start);
             }
 
             nint element = plan.Layout.StateOffsetOf(p.Tensor) + p.Start;
@@ -145,7 +146,7 @@ internal readonly struct CpuBackend<TParameter, TGradient, TState> : IStepBacken
                 Gradients = ref *(byte*)(slot.Gradients + ((nint)p.Start * TGradient.ElementSize)),
                 State = ref *(byte*)(state + (element * TState.ElementSize)),
                 StateStride = stride,
-                ElementOffset = (ulong)element,
+                ElementOffset = (ulong)(owner.StateOriginOf(p.Tensor) + p.Start),
                 Length = (nuint)p.Length,
                 MaxDegreeOfParallelism = 1,
             };

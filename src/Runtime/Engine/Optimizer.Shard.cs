@@ -10,7 +10,8 @@ namespace OptGen
 {
     /// <summary>
     /// What the step engine needs to step one shard of a model split across processes (ZeRO-1, src/Distributed):
-    /// a hook that turns the shard's Σ g² into the global one before <see cref="Decide"/>, and the state's size.
+    /// a hook that turns the shard's Σ g² into the global one before <see cref="Decide"/>, the shard's position in the
+    /// whole arena, and the state's size.
     /// See docs/architecture.md, "Step engine", "Sharding across processes".
     /// </summary>
     public abstract partial class Optimizer
@@ -20,6 +21,39 @@ namespace OptGen
         /// decision, so every shard decides on the global norm. Null (the default) on one process.
         /// </summary>
         internal IPartialSumReducer? SumOfSquaresReducer { get; set; }
+
+        /// <summary>
+        /// The whole model's arena position of this optimizer's arena element 0: 0 on one process, the shard's first
+        /// element for a shard. Stochastic rounding draws by arena position counted from it
+        /// (<see cref="Kernels.StochasticRounding"/>), so a shard draws the bits one process would.
+        /// </summary>
+        internal long ArenaOrigin { get; private set; }
+
+        /// <summary>A shard's whole-model state index of each tensor's element 0 (see <see cref="StateOriginOf"/>); null on one process.</summary>
+        private long[]? _stateOrigins;
+
+        /// <summary>
+        /// The whole model's state index of tensor <paramref name="tensor"/>'s element 0, the element counter of
+        /// <c>randn()</c>/<c>rand()</c> (docs/expressions.md): the layout's state offset on one process, where the
+        /// tensor's part starts in the whole model's numbering for a shard, so a shard draws the numbers one process would.
+        /// </summary>
+        internal long StateOriginOf(int tensor) => _stateOrigins is { } origins ? origins[tensor] : Layout.StateOffsetOf(tensor);
+
+        /// <summary>
+        /// Makes this optimizer, over <c>ShardLayout.Restrict(<paramref name="whole"/>, <paramref name="start"/>, …)</c>,
+        /// draw random bits (stochastic rounding, <c>randn()</c>) by its elements' positions in <paramref name="whole"/>.
+        /// </summary>
+        internal void PlaceAsShardOf(ParameterLayout whole, int start)
+        {
+            var origins = new long[Layout.TensorCount];
+            for (int j = 0; j < origins.Length; j++)
+            {
+                origins[j] = whole.StateOffsetOf(j) + Math.Clamp(start - whole.ArenaOffsetOf(j), 0, whole.LengthOf(j));
+            }
+
+            ArenaOrigin = start;
+            _stateOrigins = origins;
+        }
 
         /// <summary>The bytes the per-element state occupies (every plane, without alignment padding).</summary>
         internal long StateBytes => (long)_state.Count * _state.Length * _state.ElementSize;
@@ -42,16 +76,28 @@ namespace OptGen
         /// <summary>
         /// Copies <paramref name="count"/> state elements of tensor <paramref name="tensor"/> in every plane, from
         /// <paramref name="sourceStart"/> of <paramref name="source"/>'s copy of the tensor to
-        /// <paramref name="targetStart"/> of this one's (both float32 state; the ranges were checked by the caller).
+        /// <paramref name="targetStart"/> of this one's, as stored (both float32 or both bfloat16 state, checked by the
+        /// caller with the ranges).
         /// </summary>
         internal void CopyStateFrom(Optimizer source, int tensor, int sourceStart, int targetStart, int count)
         {
             for (int i = 0; i < _state.Count; i++)
             {
-                source._state.Plane(i).Slice(source.Layout.StateOffsetOf(tensor) + sourceStart, count)
-                    .CopyTo(_state.Plane(i).Slice(Layout.StateOffsetOf(tensor) + targetStart, count));
+                if (_state.ElementSize == sizeof(float))
+                {
+                    Copy<float>(source, i, tensor, sourceStart, targetStart, count);
+                }
+                else
+                {
+                    Copy<ushort>(source, i, tensor, sourceStart, targetStart, count);
+                }
             }
         }
+
+        private void Copy<T>(Optimizer source, int plane, int tensor, int sourceStart, int targetStart, int count)
+            where T : unmanaged =>
+            source._state.Elements<T>(plane, source.Layout.StateOffsetOf(tensor) + sourceStart, count)
+                .CopyTo(_state.Elements<T>(plane, Layout.StateOffsetOf(tensor) + targetStart, count));
 
         private double ReduceSumOfSquares(double partial) =>
             SumOfSquaresReducer is { } reducer ? reducer.Sum(partial) : partial;

@@ -98,8 +98,9 @@ public static class GpuElements
 
     /// <summary>
     /// Stores element <paramref name="index"/> of a buffer stored as <paramref name="codec"/>. Stochastic rounding
-    /// draws the CPU's bits: those of element <paramref name="elementInTensor"/> of tensor <paramref name="tensor"/>
-    /// in the CPU step's work piece that holds it (<see cref="StochasticRounding"/>).
+    /// (parameters only, whose <paramref name="index"/> is the arena position) draws the CPU's bits for that arena
+    /// position (<see cref="StochasticRounding"/>). <paramref name="tensor"/> and <paramref name="elementInTensor"/>
+    /// (the element's tensor and index in it) are not used by any codec today.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Store(int codec, ArrayView<float> wide, ArrayView<ushort> narrow, long index, float value, in GpuLaunch launch, int tensor, int elementInTensor)
@@ -118,9 +119,8 @@ public static class GpuElements
         }
         else
         {
-            int start = elementInTensor & ~(launch.PieceLength - 1);
-            uint seed = StochasticRounding.SeedOf(launch.RoundingSeed, launch.Step, tensor, start);
-            narrow[index] = NarrowBFloat16(value, StochasticRounding.Noise(seed, (uint)(elementInTensor - start)));
+            uint seed = StochasticRounding.SeedOf(launch.RoundingSeed, launch.Step);
+            narrow[index] = NarrowBFloat16(value, StochasticRounding.Noise(seed, (uint)index));
         }
     }
 }

@@ -96,9 +96,6 @@ public struct GpuLaunch
     /// <summary>The stochastic-rounding seed (<see cref="StepOptions.RoundingSeed"/>).</summary>
     public ulong RoundingSeed;
 
-    /// <summary>The CPU engine's work-piece length, a power of two: stochastic rounding draws per piece.</summary>
-    public int PieceLength;
-
     /// <summary>When <see cref="DeviceFactor"/> is 0: the factor on every gradient element, float32(scale), exact.</summary>
     public float GradientFactor;
 

@@ -671,7 +671,6 @@ public sealed partial class GpuOptimizer : IDisposable
             StateStride = StateStride,
             Step = plan.Step,
             RoundingSeed = plan.Options.RoundingSeed,
-            PieceLength = StepPlan.PieceLength,
             GradientFactor = (float)plan.GradientScale,
             DeviceFactor = deviceFactor ? 1 : 0,
         };

@@ -7,8 +7,8 @@ namespace OptGen.Kernels;
 /// <summary>
 /// bfloat16 storage with stochastic rounding on store: a value between two bfloat16 neighbours becomes the upper one
 /// with probability equal to its distance from the lower one, so E[round(x)] = x and small updates are not lost.
-/// The random bits are a hash of the element index and a per-piece seed (<see cref="StochasticRounding"/>), so the
-/// result depends on the data, the step and the seed, never on the thread that ran it. Loads are exact (the same widening as <see cref="BFloat16Codec"/>, which they call).
+/// The random bits are a hash of the element's arena position and a per-step seed (<see cref="StochasticRounding"/>),
+/// so the result depends on the data, the step and the seed, never on the thread, piece or shard that ran it. Loads are exact (the same widening as <see cref="BFloat16Codec"/>, which they call).
 /// </summary>
 public readonly struct StochasticBFloat16Codec : IElementCodec
 {

@@ -120,28 +120,7 @@ public abstract partial class Optimizer
         options ??= StepOptions.Default;
         ThrowIfSquaresMismatch(hasSquares);
         int count = Layout.TensorCount;
-        if (parameters.Length != count)
-        {
-            throw new ArgumentException($"Expected {count} parameter tensors but got {parameters.Length}.", nameof(parameters));
-        }
-
-        if (gradients.Length != count)
-        {
-            throw new ArgumentException($"Expected {count} gradient tensors but got {gradients.Length}.", nameof(gradients));
-        }
-
-        for (int j = 0; j < count; j++)
-        {
-            if (parameters[j].Length != Layout.LengthOf(j))
-            {
-                throw new ArgumentException($"Parameter tensor {j} has {parameters[j].Length} elements; the layout says {Layout.LengthOf(j)}.", nameof(parameters));
-            }
-
-            if (gradients[j].Length != Layout.LengthOf(j))
-            {
-                throw new ArgumentException($"Gradient tensor {j} has {gradients[j].Length} elements; the layout says {Layout.LengthOf(j)}.", nameof(gradients));
-            }
-        }
+        ThrowIfNotTensorsOf(Layout, parameters, gradients);
 
         if (hasSquares)
         {
@@ -166,7 +145,7 @@ public abstract partial class Optimizer
                 }
             }
 
-            ThrowIfOverlapping(slots, sizeof(TParameterElement), sizeof(TGradientElement));
+            ThrowIfOverlapping(Layout, slots, sizeof(TParameterElement), sizeof(TGradientElement));
             return StepOnCpu<TParameter, TGradient>(slots, options);
         }
         finally
@@ -331,18 +310,47 @@ public abstract partial class Optimizer
         }
     }
 
+    /// <summary>Throws unless there is one parameter and one gradient buffer per tensor of <paramref name="layout"/>, each of the tensor's length.</summary>
+    internal static void ThrowIfNotTensorsOf<TParameterElement, TGradientElement>(ParameterLayout layout, ReadOnlySpan<Memory<TParameterElement>> parameters, ReadOnlySpan<ReadOnlyMemory<TGradientElement>> gradients)
+    {
+        int count = layout.TensorCount;
+        if (parameters.Length != count)
+        {
+            throw new ArgumentException($"Expected {count} parameter tensors but got {parameters.Length}.", nameof(parameters));
+        }
+
+        if (gradients.Length != count)
+        {
+            throw new ArgumentException($"Expected {count} gradient tensors but got {gradients.Length}.", nameof(gradients));
+        }
+
+        for (int j = 0; j < count; j++)
+        {
+            if (parameters[j].Length != layout.LengthOf(j))
+            {
+                throw new ArgumentException($"Parameter tensor {j} has {parameters[j].Length} elements; the layout says {layout.LengthOf(j)}.", nameof(parameters));
+            }
+
+            if (gradients[j].Length != layout.LengthOf(j))
+            {
+                throw new ArgumentException($"Gradient tensor {j} has {gradients[j].Length} elements; the layout says {layout.LengthOf(j)}.", nameof(gradients));
+            }
+        }
+    }
+
     /// <summary>
     /// Throws when a parameter buffer overlaps any other buffer of the step, or a gradient buffer a parameter buffer
     /// (two tensors may read the same gradients). Sorts the buffers by address and sweeps; allocates nothing after
-    /// the first call.
+    /// the first call. <paramref name="layout"/> gives the tensors' lengths: this optimizer's, or the whole model's
+    /// for a sharded step (src/Distributed).
     /// </summary>
-    private void ThrowIfOverlapping(ReadOnlySpan<Slot> slots, int parameterSize, int gradientSize)
+    internal void ThrowIfOverlapping(ParameterLayout layout, ReadOnlySpan<Slot> slots, int parameterSize, int gradientSize)
     {
-        Interval[] intervals = _intervals ??= new Interval[3 * slots.Length];
+        Interval[] intervals = _intervals is { } scratch && scratch.Length >= 3 * slots.Length ? scratch : (_intervals = new Interval[3 * slots.Length]);
         int n = 0;
         for (int j = 0; j < slots.Length; j++)
         {
-            nuint length = (nuint)Layout.LengthOf(j);
+            nuint length = (nuint)layout.LengthOf(j);
             if (length == 0)
             {
                 continue;
