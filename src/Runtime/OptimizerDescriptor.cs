@@ -40,7 +40,12 @@ public sealed record HyperparameterDescriptor(string Name, string Symbol, double
 /// <param name="Name">The buffer's name, e.g. <c>FirstMoment</c>.</param>
 /// <param name="Symbol">The symbol in the update rule, e.g. m.</param>
 /// <param name="InitialValueHyperparameter">The index of the hyperparameter holding the buffer's initial value, or −1 for zero.</param>
-public sealed record StateDescriptor(string Name, string Symbol, int InitialValueHyperparameter = -1);
+/// <param name="IsNonNegative">
+/// Whether the buffer never holds a negative value (a second moment, a sum of squares, a running maximum of them):
+/// decided by the generator from the rule (or the declaration's override). Blockwise-quantized state stores such a
+/// buffer with the unsigned code map, the others with the signed one.
+/// </param>
+public sealed record StateDescriptor(string Name, string Symbol, int InitialValueHyperparameter = -1, bool IsNonNegative = false);
 
 /// <summary>One scalar a rule carries from step to step on the host (e.g. NAdam's product Πₜ of μₜ).</summary>
 /// <param name="Name">The property name, e.g. <c>MuProduct</c>.</param>

@@ -72,10 +72,12 @@ namespace OptGen.Generator.Emit
             w.Line("states: new global::OptGen.StateDescriptor[]");
             w.Line("{");
             w.Indent();
+            HashSet<string> nonNegative = StateStorage.StateStorageRules.NonNegative(model);
             foreach (StateDecl s in program.States)
             {
                 int init = IndexOf(program.Hyperparameters, s.InitialValue);
-                w.Line(init < 0 ? $"new({Literal(s.Name)}, {Literal(s.Symbol)})," : $"new({Literal(s.Name)}, {Literal(s.Symbol)}, {init}),");
+                string sign = nonNegative.Contains(s.Symbol) ? ", IsNonNegative: true" : string.Empty;
+                w.Line(init < 0 ? $"new({Literal(s.Name)}, {Literal(s.Symbol)}{sign})," : $"new({Literal(s.Name)}, {Literal(s.Symbol)}, {init}{sign}),");
             }
 
             w.Outdent();
@@ -93,9 +95,16 @@ namespace OptGen.Generator.Emit
             // Constructor.
             w.Line($"/// <summary>Creates the optimizer for <paramref name=\"length\"/> parameters, with its state at the initial values and every hyperparameter at its declared default.</summary>");
             w.Line("/// <param name=\"length\">The number of parameters, ≥ 0.</param>");
+            string? precision = StateStorage.StateStorageRules.InitialPrecision(model);
+            string startPrecision = precision is null ? string.Empty : $"    ChangeStatePrecision(global::OptGen.StatePrecision.{precision});";
             w.Line($"public {model.Type.Name}(int length)");
             w.Line("    : base(RuleDescriptor, length)");
             w.Line("{");
+            if (precision is not null)
+            {
+                w.Line(startPrecision);
+            }
+
             w.Line("}");
             w.Line();
             w.Line("/// <summary>Creates the optimizer for the tensors and parameter groups of <paramref name=\"layout\"/>, with its state at the initial values and every hyperparameter at its declared default in every group.</summary>");
@@ -103,6 +112,11 @@ namespace OptGen.Generator.Emit
             w.Line($"public {model.Type.Name}(global::OptGen.ParameterLayout layout)");
             w.Line("    : base(RuleDescriptor, layout)");
             w.Line("{");
+            if (precision is not null)
+            {
+                w.Line(startPrecision);
+            }
+
             w.Line("}");
 
             // Hyperparameters.

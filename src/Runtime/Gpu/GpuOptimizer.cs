@@ -70,6 +70,7 @@ public sealed class GpuOptimizer : IDisposable
                 nameof(optimizer));
         }
 
+        ThrowIfBlockwise(optimizer.StatePrecision, nameof(optimizer));
         Optimizer = optimizer;
         Accelerator = accelerator;
 
@@ -472,10 +473,20 @@ public sealed class GpuOptimizer : IDisposable
             return;
         }
 
+        ThrowIfBlockwise(precision, nameof(precision));
         SynchronizeHostState();
         Optimizer.ChangeStatePrecision(precision);
         using Optimizer.StepGuard guard = Optimizer.EnterGuard("GpuOptimizer.ChangeStatePrecision");
         UploadState();
+    }
+
+    /// <summary>Blockwise (8-bit, 4-bit) state has no device kernel yet: refused before anything changes.</summary>
+    private static void ThrowIfBlockwise(StatePrecision precision, string parameter)
+    {
+        if (precision is StatePrecision.Int8Blockwise or StatePrecision.Int4Blockwise)
+        {
+            throw new NotSupportedException($"{precision} state runs on the CPU only; the GPU optimizer supports float32 and bfloat16 state ({parameter}). Nothing was changed.");
+        }
     }
 
     /// <summary>Resets the host optimizer (state, carried scalars, step count) and the device state to their initial values; hyperparameters are kept.</summary>

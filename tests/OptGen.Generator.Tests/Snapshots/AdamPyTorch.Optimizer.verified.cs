@@ -33,7 +33,7 @@ namespace Demo
             states: new global::OptGen.StateDescriptor[]
             {
                 new("FirstMoment", "m"),
-                new("SecondMoment", "v"),
+                new("SecondMoment", "v", IsNonNegative: true),
             },
             bytesReadPerElement: 16,
             bytesWrittenPerElement: 12);

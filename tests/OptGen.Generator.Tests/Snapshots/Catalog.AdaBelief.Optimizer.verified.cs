@@ -34,7 +34,7 @@ namespace Catalog
             states: new global::OptGen.StateDescriptor[]
             {
                 new("FirstMoment", "m"),
-                new("BeliefVariance", "s"),
+                new("BeliefVariance", "s", IsNonNegative: true),
             },
             bytesReadPerElement: 16,
             bytesWrittenPerElement: 12);

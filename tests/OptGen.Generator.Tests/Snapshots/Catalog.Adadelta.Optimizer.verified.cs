@@ -35,8 +35,8 @@ namespace Catalog
             },
             states: new global::OptGen.StateDescriptor[]
             {
-                new("SecondMoment", "v"),
-                new("DeltaAccumulator", "dx"),
+                new("SecondMoment", "v", IsNonNegative: true),
+                new("DeltaAccumulator", "dx", IsNonNegative: true),
             },
             bytesReadPerElement: 16,
             bytesWrittenPerElement: 12);

@@ -36,7 +36,7 @@ namespace Catalog
             },
             states: new global::OptGen.StateDescriptor[]
             {
-                new("SecondMoment", "s", 2),
+                new("SecondMoment", "s", 2, IsNonNegative: true),
             },
             bytesReadPerElement: 12,
             bytesWrittenPerElement: 8);

@@ -28,7 +28,7 @@ namespace Catalog
             },
             states: new global::OptGen.StateDescriptor[]
             {
-                new("SecondMoment", "s"),
+                new("SecondMoment", "s", IsNonNegative: true),
             },
             bytesReadPerElement: 12,
             bytesWrittenPerElement: 8);

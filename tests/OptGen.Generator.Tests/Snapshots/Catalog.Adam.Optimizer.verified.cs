@@ -37,7 +37,7 @@ namespace Catalog
             states: new global::OptGen.StateDescriptor[]
             {
                 new("FirstMoment", "m"),
-                new("SecondMoment", "v"),
+                new("SecondMoment", "v", IsNonNegative: true),
             },
             bytesReadPerElement: 16,
             bytesWrittenPerElement: 12);

@@ -38,8 +38,8 @@ namespace Catalog
             states: new global::OptGen.StateDescriptor[]
             {
                 new("FirstMoment", "m"),
-                new("SecondMoment", "v"),
-                new("MaxSecondMoment", "vMax"),
+                new("SecondMoment", "v", IsNonNegative: true),
+                new("MaxSecondMoment", "vMax", IsNonNegative: true),
             },
             bytesReadPerElement: 20,
             bytesWrittenPerElement: 16);

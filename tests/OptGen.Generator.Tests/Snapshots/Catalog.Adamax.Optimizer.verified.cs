@@ -37,7 +37,7 @@ namespace Catalog
             states: new global::OptGen.StateDescriptor[]
             {
                 new("FirstMoment", "m"),
-                new("SecondMoment", "u"),
+                new("SecondMoment", "u", IsNonNegative: true),
             },
             bytesReadPerElement: 16,
             bytesWrittenPerElement: 12);

@@ -42,7 +42,7 @@ namespace Catalog
             {
                 new("FirstMoment", "m"),
                 new("DifferenceMoment", "v"),
-                new("SecondMoment", "n"),
+                new("SecondMoment", "n", IsNonNegative: true),
                 new("PreviousGradient", "gprev"),
             },
             bytesReadPerElement: 24,

@@ -31,7 +31,7 @@ namespace Catalog
             },
             states: new global::OptGen.StateDescriptor[]
             {
-                new("SecondMoment", "v"),
+                new("SecondMoment", "v", IsNonNegative: true),
             },
             bytesReadPerElement: 12,
             bytesWrittenPerElement: 8);

@@ -35,7 +35,7 @@ namespace Catalog
             },
             states: new global::OptGen.StateDescriptor[]
             {
-                new("SecondMoment", "v"),
+                new("SecondMoment", "v", IsNonNegative: true),
                 new("GradientAverage", "gAvg"),
             },
             bytesReadPerElement: 16,

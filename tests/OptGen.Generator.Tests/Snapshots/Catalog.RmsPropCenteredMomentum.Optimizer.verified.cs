@@ -40,7 +40,7 @@ namespace Catalog
             },
             states: new global::OptGen.StateDescriptor[]
             {
-                new("SecondMoment", "v"),
+                new("SecondMoment", "v", IsNonNegative: true),
                 new("GradientAverage", "gAvg"),
                 new("MomentumBuffer", "b"),
             },

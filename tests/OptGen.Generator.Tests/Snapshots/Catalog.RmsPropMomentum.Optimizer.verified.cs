@@ -39,7 +39,7 @@ namespace Catalog
             },
             states: new global::OptGen.StateDescriptor[]
             {
-                new("SecondMoment", "v"),
+                new("SecondMoment", "v", IsNonNegative: true),
                 new("MomentumBuffer", "b"),
             },
             bytesReadPerElement: 16,
