@@ -86,6 +86,39 @@ public sealed class BlockwiseStateTests(ITestOutputHelper output)
     }
 
     [Theory]
+    [InlineData(8, true)]
+    [InlineData(8, false)]
+    [InlineData(4, true)]
+    [InlineData(4, false)]
+    public void BlockCodecGivesTheScalarCodesInEveryWidth(int bits, bool signed)
+    {
+        // BlockwiseBlock's SIMD path (8 at a time) and its scalar tail against the codebook's scalar Quantize, code
+        // for code, on blocks of every length up to the block (odd ones leave a tail; 4-bit packs two per byte).
+        BlockwiseCodebook book = BlockwiseCodebook.For(bits, signed);
+        var random = new Random(bits + (signed ? 100 : 0));
+        for (int length = 1; length <= book.BlockLength; length += length < 20 ? 1 : 37)
+        {
+            float[] values = [.. Enumerable.Range(0, length).Select(i => i % 7 == 3 ? (i % 2 == 0 ? 0f : -0f) : (float)((signed ? random.NextDouble() - 0.5 : random.NextDouble()) * Math.Pow(10, -6 * random.NextDouble())))];
+            float absmax = BlockwiseBlock.Absmax(values);
+            Assert.Equal(values.Max(Math.Abs), absmax);
+            byte[] codes = new byte[BlockwiseBlock.CodeBytes(length, bits)];
+            BlockwiseBlock.Quantize(book, values, absmax, ref codes[0]);
+            int[] unpacked = Unpack(codes, length, bits);
+            float scale = 1f / absmax;
+            for (int i = 0; i < length; i++)
+            {
+                Assert.Equal(book.Quantize(values[i] * scale), unpacked[i]);
+            }
+
+            float[] back = new float[length];
+            BlockwiseBlock.Dequantize(book, ref codes[0], absmax, back);
+            Assert.Equal(unpacked.Select(c => book.Values[c] * absmax), back);
+        }
+
+        Assert.True(float.IsNaN(BlockwiseBlock.Absmax([1f, float.NaN, 2f, 3f, 4f, 5f, 6f, 7f, 8f, float.PositiveInfinity])));
+    }
+
+    [Theory]
     [InlineData(StatePrecision.Int8Blockwise, 1)]
     [InlineData(StatePrecision.Int8Blockwise, 2)]
     [InlineData(StatePrecision.Int4Blockwise, 1)]

@@ -2,6 +2,7 @@ using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace OptGen.Kernels;
 
@@ -22,11 +23,37 @@ public static class BlockwiseBlock
     /// <param name="absmax">The block's absmax.</param>
     /// <param name="values">One float per value of the block.</param>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Dequantize(BlockwiseCodebook book, ref byte codes, float absmax, Span<float> values)
+    public static unsafe void Dequantize(BlockwiseCodebook book, ref byte codes, float absmax, Span<float> values)
     {
+        int i = 0;
+        if (Avx2.IsSupported)
+        {
+            // Eight codes at a time: widened to int32 and gathered from the (pinned) table, times absmax.
+            float* table = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(book.ValueTable));
+            Vector256<float> scale = Vector256.Create(absmax);
+            ref float first = ref MemoryMarshal.GetReference(values);
+            for (; i + 8 <= values.Length; i += 8)
+            {
+                Vector256<int> index;
+                if (book.Bits == 8)
+                {
+                    index = Avx2.ConvertToVector256Int32(Vector128.CreateScalarUnsafe(Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref codes, i))).AsByte());
+                }
+                else
+                {
+                    // Four bytes hold eight codes, the even element in the high nibble.
+                    Vector128<byte> packed = Vector128.CreateScalarUnsafe(Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref codes, i >> 1))).AsByte();
+                    Vector128<byte> nibbles = Sse2.UnpackLow(Sse2.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & Vector128.Create((byte)0xF), packed & Vector128.Create((byte)0xF));
+                    index = Avx2.ConvertToVector256Int32(nibbles);
+                }
+
+                (Avx2.GatherVector256(table, index, 4) * scale).StoreUnsafe(ref first, (nuint)i);
+            }
+        }
+
         if (book.Bits == 8)
         {
-            for (int i = 0; i < values.Length; i++)
+            for (; i < values.Length; i++)
             {
                 values[i] = book.Dequantize(Unsafe.Add(ref codes, i), absmax);
             }
@@ -34,7 +61,7 @@ public static class BlockwiseBlock
             return;
         }
 
-        for (int i = 0; i < values.Length; i++)
+        for (; i < values.Length; i++)
         {
             int packed = Unsafe.Add(ref codes, i >> 1);
             values[i] = book.Dequantize((i & 1) == 0 ? packed >> 4 : packed & 0xF, absmax);
@@ -84,12 +111,19 @@ public static class BlockwiseBlock
     /// <param name="absmax">The block's absmax.</param>
     /// <param name="codes">The block's first code byte.</param>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Quantize(BlockwiseCodebook book, ReadOnlySpan<float> values, float absmax, ref byte codes)
+    public static unsafe void Quantize(BlockwiseCodebook book, ReadOnlySpan<float> values, float absmax, ref byte codes)
     {
         float scale = absmax == 0f ? 0f : 1f / absmax;
+        int n = values.Length;
+        int i = 0;
+        if (Avx2.IsSupported)
+        {
+            i = QuantizeAvx2(book, values, scale, ref codes);
+        }
+
         if (book.Bits == 8)
         {
-            for (int i = 0; i < values.Length; i++)
+            for (; i < n; i++)
             {
                 Unsafe.Add(ref codes, i) = (byte)book.Quantize(values[i] * scale);
             }
@@ -97,18 +131,76 @@ public static class BlockwiseBlock
             return;
         }
 
-        int n = values.Length;
-        int pairs = n >> 1;
-        for (int i = 0; i < pairs; i++)
+        // i is even here (the SIMD path takes 8 at a time).
+        for (; i + 1 < n; i += 2)
         {
-            int high = book.Quantize(values[2 * i] * scale);
-            int low = book.Quantize(values[(2 * i) + 1] * scale);
-            Unsafe.Add(ref codes, i) = (byte)((high << 4) | low);
+            int high = book.Quantize(values[i] * scale);
+            int low = book.Quantize(values[i + 1] * scale);
+            Unsafe.Add(ref codes, i >> 1) = (byte)((high << 4) | low);
         }
 
-        if ((n & 1) != 0)
+        if (i < n)
         {
-            Unsafe.Add(ref codes, pairs) = (byte)(book.Quantize(values[n - 1] * scale) << 4);
+            Unsafe.Add(ref codes, i >> 1) = (byte)(book.Quantize(values[i] * scale) << 4);
         }
     }
+
+    /// <summary>
+    /// <see cref="BlockwiseCodebook.Quantize"/> eight values at a time (the same bucket table, thresholds and sign fix,
+    /// so the same codes): the bucket from the float's bits, its code and the next threshold gathered, one compare.
+    /// Returns how many values it quantized (a multiple of 8).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe int QuantizeAvx2(BlockwiseCodebook book, ReadOnlySpan<float> values, float scale, ref byte codes)
+    {
+        int* buckets = (int*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(book.BucketBase));
+        float* thresholds = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(book.Thresholds)) + 1;
+        Vector256<float> factor = Vector256.Create(scale);
+        Vector256<uint> clamp = Vector256.Create(BlockwiseCodebook.Clamp);
+        Vector256<int> minimumExponent = Vector256.Create(book.MinimumExponent);
+        Vector256<uint> minimumBits = Vector256.Create((uint)book.MinimumExponent << 23);
+        Vector256<int> perSign = Vector256.Create(book.BucketsPerSign);
+        int shift = 23 - book.MantissaBits;
+        bool keepSign = book.KeepsSign;
+        Vector256<int> zeroCode = Vector256.Create(book.ZeroCode);
+        ref float first = ref MemoryMarshal.GetReference(values);
+        int i = 0;
+        for (; i + 8 <= values.Length; i += 8)
+        {
+            Vector256<float> x = Vector256.LoadUnsafe(ref first, (nuint)i) * factor;
+            Vector256<uint> bits = x.AsUInt32();
+            Vector256<uint> magnitude = Vector256.Min(bits & Vector256.Create(0x7FFF_FFFFu), clamp);
+            Vector256<int> small = Vector256.LessThan((magnitude >> 23).AsInt32(), minimumExponent);
+            Vector256<int> bucket = Vector256.AndNot(((magnitude - minimumBits) >> shift).AsInt32() + Vector256<int>.One, small);
+            Vector256<int> negative = (bits.AsInt32() >> 31);
+            bucket += perSign & negative;
+            Vector256<int> code = Avx2.GatherVector256(buckets, bucket, 1) & Vector256.Create(0xFF);
+            Vector256<float> threshold = Avx2.GatherVector256(thresholds, code, 4);
+            code -= Vector256.GreaterThanOrEqual(x, threshold).AsInt32();
+            if (keepSign)
+            {
+                // A negative value (−0 included, NaN excluded) rounded to the 0 code takes the next code down.
+                Vector256<int> fix = Vector256.Equals(code, zeroCode) & negative & Vector256.Equals(x, x).AsInt32();
+                code += fix;
+            }
+
+            Vector128<short> words = Vector256.Narrow(code, code).GetLower();
+            Vector128<byte> bytes = Vector128.Narrow(words.AsUInt16(), words.AsUInt16());
+            if (book.Bits == 8)
+            {
+                Unsafe.WriteUnaligned(ref Unsafe.Add(ref codes, i), bytes.AsUInt64().ToScalar());
+            }
+            else
+            {
+                // Pairs (even, odd) → (even << 4) | odd.
+                Vector128<ushort> pairs = bytes.AsUInt16();
+                Vector128<ushort> packed = ((pairs << 4) | (pairs >> 8)) & Vector128.Create((ushort)0xFF);
+                Vector128<byte> four = Vector128.Narrow(packed, packed);
+                Unsafe.WriteUnaligned(ref Unsafe.Add(ref codes, i >> 1), four.AsUInt32().ToScalar());
+            }
+        }
+
+        return i;
+    }
 }
+

@@ -37,13 +37,15 @@ public sealed class BlockwiseCodebook
     private BlockwiseCodebook(string name, float[] values, int blockLength, bool signed, bool keepSign)
     {
         Name = name;
-        _values = values;
-        Values = Array.AsReadOnly(values);
+        _values = GC.AllocateArray<float>(values.Length, pinned: true);
+        values.CopyTo(_values, 0);
+        Values = Array.AsReadOnly(_values);
+        ZeroCode = Array.IndexOf(values, 0f);
         Bits = values.Length == 256 ? 8 : 4;
         BlockLength = blockLength;
         IsSigned = signed;
         KeepsSign = keepSign;
-        _thresholds = new float[values.Length + 1];
+        _thresholds = GC.AllocateArray<float>(values.Length + 1, pinned: true);
         for (int c = 1; c < values.Length; c++)
         {
             _thresholds[c] = SmallestRoundingUp(values[c - 1], values[c]);
@@ -60,7 +62,7 @@ public sealed class BlockwiseCodebook
         for (_mantissaBits = 2; ; _mantissaBits++)
         {
             _bucketsPerSign = 1 + ((MaximumExponent - _minimumExponent + 1) << _mantissaBits);
-            _bucketBase = new byte[2 * _bucketsPerSign];
+            _bucketBase = GC.AllocateArray<byte>((2 * _bucketsPerSign) + 4, pinned: true); // + 4: the SIMD path reads 4 bytes at a time
             if (TryFillBuckets())
             {
                 break;
@@ -102,6 +104,30 @@ public sealed class BlockwiseCodebook
 
     /// <summary>Whether a value never gets a code of the other sign (bitsandbytes' fix for small first moments).</summary>
     public bool KeepsSign { get; }
+
+    /// <summary>The code of the value 0 (the map's 0), or −1 when the map has none (4-bit unsigned).</summary>
+    public int ZeroCode { get; }
+
+    /// <summary>The code values (pinned, never moved): the SIMD paths of <see cref="BlockwiseBlock"/> gather from it.</summary>
+    internal float[] ValueTable => _values;
+
+    /// <summary>[c] for c = 1 … N − 1: the smallest normalized value whose code is ≥ c; [0] unused, [N] NaN (pinned).</summary>
+    internal float[] Thresholds => _thresholds;
+
+    /// <summary>The bucket table (pinned): per bucket of the float's bits, the code of its smallest value.</summary>
+    internal byte[] BucketBase => _bucketBase;
+
+    /// <summary>Biased float exponents below this fall in bucket 0.</summary>
+    internal int MinimumExponent => _minimumExponent;
+
+    /// <summary>Mantissa bits per bucket within one exponent.</summary>
+    internal int MantissaBits => _mantissaBits;
+
+    /// <summary>Buckets per sign (the negative side starts here).</summary>
+    internal int BucketsPerSign => _bucketsPerSign;
+
+    /// <summary>Magnitudes above this (just below 2.0) are clamped to it.</summary>
+    internal const uint Clamp = MagnitudeClamp;
 
     /// <summary>The codebook for <paramref name="bits"/> (8 or 4) and signedness.</summary>
     public static BlockwiseCodebook For(int bits, bool signed) => bits == 8
