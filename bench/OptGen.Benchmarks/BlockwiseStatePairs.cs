@@ -54,6 +54,12 @@ internal static class BlockwiseStatePairs
                         quantized.ChangeStatePrecision(precision);
                         (PinnedBuffer p, PinnedBuffer g) = Extensions.Arenas(create(16), elements);
                         var yardstick = new BlockwiseYardstick(elements, quantized.Descriptor.States.Count, name == "int8" ? 8 : 4, p, g);
+                        double bytes = quantized.Descriptor.BytesReadPerElementWith(precision) + quantized.Descriptor.BytesWrittenPerElementWith(precision);
+                        if (Math.Abs(bytes - yardstick.BytesPerElement) > 1e-9)
+                        {
+                            throw new InvalidOperationException($"{quantized.Descriptor.Name}: the yardstick moves {yardstick.BytesPerElement} B/element, the rule {bytes}.");
+                        }
+
                         foreach (int threads in options.Threads)
                         {
                             var stepOptions = new StepOptions { MaxDegreeOfParallelism = threads };

@@ -103,6 +103,19 @@ public sealed class OptimizerDescriptor
     /// <summary>Bytes written per element and step with float32 storage (p and every state the rule writes).</summary>
     public int BytesWrittenPerElement { get; }
 
+    /// <summary>
+    /// Bytes read per element and step with the state stored as <paramref name="precision"/>: p and g as float32, and
+    /// each state buffer the rule reads in its stored form (8-bit blockwise: 1 byte plus a float32 absmax per 256
+    /// values; 4-bit: half a byte plus an absmax per 128). Adam: 16 (float32), 12 (bfloat16), 10.03 (8-bit), 9.06 (4-bit).
+    /// Tensors below <see cref="Optimizer.BlockwiseThreshold"/> keep float32 state and move the float32 bytes.
+    /// </summary>
+    public double BytesReadPerElementWith(StatePrecision precision) =>
+        StateTraffic.Read((BytesReadPerElement / sizeof(float)) - 2, BitsOf(precision));
+
+    /// <summary>Bytes written per element and step with the state stored as <paramref name="precision"/> (Adam: 12, 8, 6.03, 5.06).</summary>
+    public double BytesWrittenPerElementWith(StatePrecision precision) =>
+        StateTraffic.Written((BytesWrittenPerElement / sizeof(float)) - 1, BitsOf(precision));
+
     /// <summary>The index of the hyperparameter called <paramref name="name"/>, or −1.</summary>
     public int IndexOfHyperparameter(string name)
     {
@@ -130,4 +143,12 @@ public sealed class OptimizerDescriptor
 
         return -1;
     }
+
+    private static int BitsOf(StatePrecision precision) => precision switch
+    {
+        StatePrecision.BFloat16 => 16,
+        StatePrecision.Int8Blockwise => 8,
+        StatePrecision.Int4Blockwise => 4,
+        _ => 32,
+    };
 }

@@ -293,6 +293,23 @@ public sealed class BlockwiseStateTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void TrafficAccountingKnowsTheStoredBytes()
+    {
+        // Adam reads p, g, m, v and writes p, m, v: 4+4+1+1 read and 4+1+1 written with 8-bit codes, plus a float32
+        // absmax per 256 values of each buffer read and written.
+        OptimizerDescriptor adam = new Adam(1).Descriptor;
+        Assert.Equal(16, adam.BytesReadPerElementWith(StatePrecision.Float32));
+        Assert.Equal(12, adam.BytesWrittenPerElementWith(StatePrecision.Float32));
+        Assert.Equal(12, adam.BytesReadPerElementWith(StatePrecision.BFloat16));
+        Assert.Equal(8 + 2 + (8.0 / 256), adam.BytesReadPerElementWith(StatePrecision.Int8Blockwise));
+        Assert.Equal(4 + 2 + (8.0 / 256), adam.BytesWrittenPerElementWith(StatePrecision.Int8Blockwise));
+        Assert.Equal(8 + 1 + (8.0 / 128), adam.BytesReadPerElementWith(StatePrecision.Int4Blockwise));
+        Assert.Equal(4 + 1 + (8.0 / 128), adam.BytesWrittenPerElementWith(StatePrecision.Int4Blockwise));
+        OptimizerDescriptor rmsprop = new RmsProp(1).Descriptor;
+        Assert.Equal(8 + 1 + (4.0 / 256), rmsprop.BytesReadPerElementWith(StatePrecision.Int8Blockwise));
+    }
+
+    [Fact]
     public void SignednessComesFromTheRule()
     {
         Assert.Equal([false, true], new Adam(1).Descriptor.States.Select(s => s.IsNonNegative));

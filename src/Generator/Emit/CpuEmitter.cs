@@ -49,6 +49,11 @@ namespace OptGen.Generator.Emit
 
             w.Line("/// </code>");
             w.Line("/// <para>" + Xml(Traffic(model.Kernel)) + "</para>");
+            if (model.Kernel.StateSymbols.Count > 0)
+            {
+                w.Line("/// <para>" + Xml(BlockwiseTraffic(model.Kernel)) + "</para>");
+            }
+
             w.Line($"/// <para>Each step is one fused pass over memory by <see cref=\"{kernelType}\"/>.</para>");
             w.Line("/// </remarks>");
             w.Line(GeneratedCodeAttribute);
@@ -435,6 +440,17 @@ namespace OptGen.Generator.Emit
             string reads = string.Join(", ", new[] { "p", "g" }.Concat(states.Where(read.Contains)));
             string writes = string.Join(", ", new[] { "p" }.Concat(states.Where(written.Contains)));
             return $"Memory traffic per element and step (float32): {kernel.BytesRead} bytes read ({reads}) + {kernel.BytesWritten} bytes written ({writes}) = {kernel.BytesRead + kernel.BytesWritten} bytes.";
+        }
+
+        /// <summary>The same traffic with 8-bit and 4-bit blockwise state (<see cref="StateTraffic"/>, the runtime's definition).</summary>
+        internal static string BlockwiseTraffic(KernelModel kernel)
+        {
+            int read = (kernel.BytesRead / 4) - 2, written = (kernel.BytesWritten / 4) - 1;
+            string Total(int bits) =>
+                $"{Number(StateTraffic.Read(read, bits))} read + {Number(StateTraffic.Written(written, bits))} written = {Number(StateTraffic.Read(read, bits) + StateTraffic.Written(written, bits))} bytes";
+            return $"With 8-bit blockwise state (StatePrecision.Int8Blockwise: one code byte per value and a float32 absmax per 256): {Total(8)}; with 4-bit (half a byte, an absmax per 128): {Total(4)}.";
+
+            static string Number(double value) => value.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture);
         }
 
         private static void Header(SourceWriter w)
