@@ -413,6 +413,31 @@ public sealed class BlockwiseStateTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void RulesWithoutStateAndOtherParameterTypesStepTheSame()
+    {
+        // Plain SGD has no state: blockwise "state" changes nothing. Half parameters with 8-bit state take the
+        // same steps as float32 parameters rounded to half after each step would not (different inputs), so the
+        // check is against the same optimizer with float32 state on Half parameters: codes only change m and v.
+        var random = new Random(31);
+        float[] p = Random(random, 10_000), g = Random(random, 10_000);
+        float[] q = (float[])p.Clone();
+        var plain = new Sgd(10_000);
+        var quantized = new Sgd(10_000);
+        quantized.ChangeStatePrecision(StatePrecision.Int8Blockwise);
+        Assert.Equal(0, quantized.StateBytesPerParameter);
+        plain.Step(p, g);
+        quantized.Step(q, g);
+        Assert.Equal(p, q);
+
+        Half[] h = [.. p.Select(x => (Half)x)];
+        var adam = new Adam(10_000);
+        adam.ChangeStatePrecision(StatePrecision.Int8Blockwise);
+        adam.Step(h, [.. g.Select(x => (Half)x)]);
+        float[] m = CopyPlane(adam, "FirstMoment");
+        Assert.All(Enumerable.Range(0, m.Length), i => Assert.True(Math.Abs(m[i] - (0.1 * (float)(Half)g[i])) <= 0.02 * g.Max(Math.Abs)));
+    }
+
+    [Fact]
     public void ResetRestoresInitialValuesInBlockwiseState()
     {
         var adagrad = new Adagrad(10_000) { InitialAccumulatorValue = 0.25 };

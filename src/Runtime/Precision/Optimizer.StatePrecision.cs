@@ -145,7 +145,8 @@ public abstract partial class Optimizer
         var bitsOf = new int[Layout.TensorCount];
         for (int j = 0; j < bitsOf.Length; j++)
         {
-            bitsOf[j] = Layout.LengthOf(j) >= BlockwiseThreshold ? bits : 0;
+            // A rule without state has nothing to quantize: every tensor goes through the plain kernel.
+            bitsOf[j] = Layout.LengthOf(j) >= BlockwiseThreshold && Descriptor.States.Count > 0 ? bits : 0;
         }
 
         var signed = new bool[Descriptor.States.Count];
