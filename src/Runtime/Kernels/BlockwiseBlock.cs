@@ -146,20 +146,20 @@ public static class BlockwiseBlock
     }
 
     /// <summary>
-    /// <see cref="BlockwiseCodebook.Quantize"/> eight values at a time (the same bucket table, thresholds and sign fix,
-    /// so the same codes): the bucket from the float's bits, its code and the next threshold gathered, one compare.
+    /// <see cref="BlockwiseCodebook.Quantize"/> eight values at a time (the same bucket table and sign fix, so the same
+    /// codes): the bucket from the float's bits, one gather of its code and threshold key, one compare.
     /// Returns how many values it quantized (a multiple of 8).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe int QuantizeAvx2(BlockwiseCodebook book, ReadOnlySpan<float> values, float scale, ref byte codes)
     {
-        int* buckets = (int*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(book.BucketBase));
-        float* thresholds = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(book.Thresholds)) + 1;
+        int* buckets = (int*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(book.Buckets));
         Vector256<float> factor = Vector256.Create(scale);
         Vector256<uint> clamp = Vector256.Create(BlockwiseCodebook.Clamp);
         Vector256<int> minimumExponent = Vector256.Create(book.MinimumExponent);
         Vector256<uint> minimumBits = Vector256.Create((uint)book.MinimumExponent << 23);
         Vector256<int> perSign = Vector256.Create(book.BucketsPerSign);
+        Vector256<int> keyMask = Vector256.Create((int)book.KeyMask);
         int shift = 23 - book.MantissaBits;
         bool keepSign = book.KeepsSign;
         Vector256<int> zeroCode = Vector256.Create(book.ZeroCode);
@@ -172,11 +172,11 @@ public static class BlockwiseBlock
             Vector256<uint> magnitude = Vector256.Min(bits & Vector256.Create(0x7FFF_FFFFu), clamp);
             Vector256<int> small = Vector256.LessThan((magnitude >> 23).AsInt32(), minimumExponent);
             Vector256<int> bucket = Vector256.AndNot(((magnitude - minimumBits) >> shift).AsInt32() + Vector256<int>.One, small);
-            Vector256<int> negative = (bits.AsInt32() >> 31);
+            Vector256<int> negative = bits.AsInt32() >> 31;
             bucket += perSign & negative;
-            Vector256<int> code = Avx2.GatherVector256(buckets, bucket, 1) & Vector256.Create(0xFF);
-            Vector256<float> threshold = Avx2.GatherVector256(thresholds, code, 4);
-            code -= Vector256.GreaterThanOrEqual(x, threshold).AsInt32();
+            Vector256<int> entry = Avx2.GatherVector256(buckets, bucket, 4);
+            Vector256<int> key = (magnitude.AsInt32() & keyMask) ^ (keyMask & negative);
+            Vector256<int> code = (entry.AsUInt32() >> 24).AsInt32() - Vector256.GreaterThanOrEqual(key, entry & Vector256.Create(0xFF_FFFF));
             if (keepSign)
             {
                 // A negative value (−0 included, NaN excluded) rounded to the 0 code takes the next code down.

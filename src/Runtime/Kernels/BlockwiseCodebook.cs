@@ -29,7 +29,7 @@ public sealed class BlockwiseCodebook
 
     private readonly float[] _values;
     private readonly float[] _thresholds;  // [c] for c = 1 … N − 1: the smallest x whose code is ≥ c; [N] = NaN
-    private readonly byte[] _bucketBase;   // positive buckets, then negative buckets
+    private readonly uint[] _buckets;      // positive buckets, then negative: (code of the bucket's smallest value) << 24 | threshold key
     private readonly int _mantissaBits;
     private readonly int _minimumExponent;
     private readonly int _bucketsPerSign;
@@ -62,7 +62,7 @@ public sealed class BlockwiseCodebook
         for (_mantissaBits = 2; ; _mantissaBits++)
         {
             _bucketsPerSign = 1 + ((MaximumExponent - _minimumExponent + 1) << _mantissaBits);
-            _bucketBase = GC.AllocateArray<byte>((2 * _bucketsPerSign) + 4, pinned: true); // + 4: the SIMD path reads 4 bytes at a time
+            _buckets = GC.AllocateArray<uint>(2 * _bucketsPerSign, pinned: true);
             if (TryFillBuckets())
             {
                 break;
@@ -111,11 +111,12 @@ public sealed class BlockwiseCodebook
     /// <summary>The code values (pinned, never moved): the SIMD paths of <see cref="BlockwiseBlock"/> gather from it.</summary>
     internal float[] ValueTable => _values;
 
-    /// <summary>[c] for c = 1 … N − 1: the smallest normalized value whose code is ≥ c; [0] unused, [N] NaN (pinned).</summary>
-    internal float[] Thresholds => _thresholds;
-
-    /// <summary>The bucket table (pinned): per bucket of the float's bits, the code of its smallest value.</summary>
-    internal byte[] BucketBase => _bucketBase;
+    /// <summary>
+    /// The bucket table (pinned): per bucket of the float's bits, the code of its smallest value in the top byte and
+    /// in the low 24 bits the key of the one decision threshold inside the bucket (<see cref="Key"/>), or a key no
+    /// value reaches when there is none.
+    /// </summary>
+    internal uint[] Buckets => _buckets;
 
     /// <summary>Biased float exponents below this fall in bucket 0.</summary>
     internal int MinimumExponent => _minimumExponent;
@@ -143,8 +144,8 @@ public sealed class BlockwiseCodebook
         int exponent = (int)(magnitude >> 23);
         int bucket = exponent < _minimumExponent ? 0 : 1 + (int)((magnitude - ((uint)_minimumExponent << 23)) >> (23 - _mantissaBits));
         bucket += (int)(bits >> 31) * _bucketsPerSign;
-        int code = Unsafe.Add(ref _bucketBase[0], bucket);
-        code += normalized >= Unsafe.Add(ref _thresholds[0], code + 1) ? 1 : 0;
+        uint entry = Unsafe.Add(ref _buckets[0], bucket);
+        int code = (int)(entry >> 24) + (Key(magnitude, bits >> 31 != 0) >= (entry & 0xFF_FFFF) ? 1 : 0);
         if (KeepsSign)
         {
             code = KeepSign(code, normalized);
@@ -152,6 +153,21 @@ public sealed class BlockwiseCodebook
 
         return code;
     }
+
+    /// <summary>
+    /// The mantissa bits below the bucket's, ordered like the value within its bucket: a value in a bucket is ≥ the
+    /// bucket's threshold exactly when its key is ≥ the threshold's (for negative values the bits are flipped, since a
+    /// larger magnitude is a smaller value).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal uint Key(uint magnitude, bool negative)
+    {
+        uint mask = KeyMask;
+        return (magnitude & mask) ^ (negative ? mask : 0u);
+    }
+
+    /// <summary>The bits of <see cref="Key"/>: the mantissa bits below the bucket's.</summary>
+    internal uint KeyMask => (1u << (23 - _mantissaBits)) - 1;
 
     /// <summary>
     /// The code the definition gives <paramref name="normalized"/>, by binary search over the map (torchao's
@@ -319,7 +335,20 @@ public sealed class BlockwiseCodebook
                     return false;
                 }
 
-                _bucketBase[(side * _bucketsPerSign) + b] = (byte)codeLow;
+                // The threshold inside the bucket (when its ends differ), as a key; else one above every key.
+                uint key = KeyMask + 1;
+                if (codeHigh != codeLow)
+                {
+                    uint threshold = BitConverter.SingleToUInt32Bits(_thresholds[codeHigh]) & 0x7FFF_FFFF;
+                    if (b == 0 || (threshold >> (23 - _mantissaBits)) != (first >> (23 - _mantissaBits)))
+                    {
+                        return false;
+                    }
+
+                    key = Key(threshold, side == 1);
+                }
+
+                _buckets[(side * _bucketsPerSign) + b] = ((uint)codeLow << 24) | key;
             }
         }
 
