@@ -418,6 +418,7 @@ public sealed class GpuOptimizer : IDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         using Optimizer.StepGuard guard = Optimizer.EnterGuard("GpuOptimizer.ReloadFromHost");
+        ThrowIfBlockwise(Optimizer.StatePrecision, "Optimizer");
         Accelerator.Synchronize();
         UploadState();
     }
@@ -464,6 +465,7 @@ public sealed class GpuOptimizer : IDisposable
     /// <summary>Converts the device state to <paramref name="precision"/>, as <see cref="Optimizer.ChangeStatePrecision"/> converts the host's.</summary>
     /// <param name="precision">The new precision.</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="precision"/> is not a defined value.</exception>
+    /// <exception cref="NotSupportedException"><paramref name="precision"/> is 8-bit or 4-bit blockwise (CPU only for now); nothing was changed.</exception>
     /// <exception cref="ObjectDisposedException">This object was disposed.</exception>
     public void ChangeStatePrecision(StatePrecision precision)
     {
