@@ -27,7 +27,7 @@ internal static class Extensions
             yield break;
         }
 
-        foreach (Func<QuickOptions, IEnumerable<PairResult>> pairs in new Func<QuickOptions, IEnumerable<PairResult>>[] { ManyTensors, Bf16State, Training })
+        foreach (Func<QuickOptions, IEnumerable<PairResult>> pairs in new Func<QuickOptions, IEnumerable<PairResult>>[] { ManyTensors, Bf16State, Training, BlockwiseStatePairs.Measure })
         {
             foreach (PairResult result in pairs(options))
             {
@@ -200,7 +200,7 @@ internal static class Extensions
         options.PairFilter is null || pair.StartsWith(options.PairFilter, StringComparison.OrdinalIgnoreCase);
 
     /// <summary>Pinned p and g arenas filled as <see cref="Workload"/> fills them, continuing the state's page stagger.</summary>
-    private static (PinnedBuffer P, PinnedBuffer G) Arenas(Optimizer optimizer, int total)
+    internal static (PinnedBuffer P, PinnedBuffer G) Arenas(Optimizer optimizer, int total)
     {
         int stateBase = (int)(PinnedBuffer.Address(ref MemoryMarshal.GetReference(optimizer.GetState(optimizer.Descriptor.States[0].Name))) % 4096);
         int states = optimizer.Descriptor.States.Count;

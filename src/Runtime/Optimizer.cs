@@ -198,7 +198,15 @@ public abstract partial class Optimizer
 
     private void InitializeState()
     {
-        InitializeState(_state);
+        if (_blockwise is not null)
+        {
+            _blockwise = InitializedBlockwise(_blockwisePrecision);
+        }
+        else
+        {
+            InitializeState(_state);
+        }
+
         foreach (double[] group in _groupHostState)
         {
             for (int k = 0; k < group.Length; k++)

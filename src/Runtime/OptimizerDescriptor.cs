@@ -41,7 +41,12 @@ public sealed record HyperparameterDescriptor(string Name, string Symbol, double
 /// <param name="Name">The buffer's name, e.g. <c>FirstMoment</c>.</param>
 /// <param name="Symbol">The symbol in the update rule, e.g. m.</param>
 /// <param name="InitialValueHyperparameter">The index of the hyperparameter holding the buffer's initial value, or −1 for zero.</param>
-public sealed record StateDescriptor(string Name, string Symbol, int InitialValueHyperparameter = -1);
+/// <param name="IsNonNegative">
+/// Whether the buffer never holds a negative value (a second moment, a sum of squares, a running maximum of them):
+/// decided by the generator from the rule (or the declaration's override). Blockwise-quantized state stores such a
+/// buffer with the unsigned code map, the others with the signed one.
+/// </param>
+public sealed record StateDescriptor(string Name, string Symbol, int InitialValueHyperparameter = -1, bool IsNonNegative = false);
 
 /// <summary>One scalar a rule carries from step to step on the host (e.g. NAdam's product Πₜ of μₜ).</summary>
 /// <param name="Name">The property name, e.g. <c>MuProduct</c>.</param>
@@ -110,6 +115,19 @@ public sealed class OptimizerDescriptor
     /// <summary>Bytes written per element and step with float32 storage (p and every state the rule writes).</summary>
     public int BytesWrittenPerElement { get; }
 
+    /// <summary>
+    /// Bytes read per element and step with the state stored as <paramref name="precision"/>: p and g as float32, and
+    /// each state buffer the rule reads in its stored form (8-bit blockwise: 1 byte plus a float32 absmax per 256
+    /// values; 4-bit: half a byte plus an absmax per 128). Adam: 16 (float32), 12 (bfloat16), 10.03 (8-bit), 9.06 (4-bit).
+    /// Tensors below <see cref="Optimizer.BlockwiseThreshold"/> keep float32 state and move the float32 bytes.
+    /// </summary>
+    public double BytesReadPerElementWith(StatePrecision precision) =>
+        StateTraffic.Read((BytesReadPerElement / sizeof(float)) - 2, BitsOf(precision));
+
+    /// <summary>Bytes written per element and step with the state stored as <paramref name="precision"/> (Adam: 12, 8, 6.03, 5.06).</summary>
+    public double BytesWrittenPerElementWith(StatePrecision precision) =>
+        StateTraffic.Written((BytesWrittenPerElement / sizeof(float)) - 1, BitsOf(precision));
+
     /// <summary>The index of the hyperparameter called <paramref name="name"/>, or −1.</summary>
     public int IndexOfHyperparameter(string name)
     {
@@ -137,4 +155,12 @@ public sealed class OptimizerDescriptor
 
         return -1;
     }
+
+    private static int BitsOf(StatePrecision precision) => precision switch
+    {
+        StatePrecision.BFloat16 => 16,
+        StatePrecision.Int8Blockwise => 8,
+        StatePrecision.Int4Blockwise => 4,
+        _ => 32,
+    };
 }

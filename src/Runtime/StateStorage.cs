@@ -63,7 +63,7 @@ internal sealed class StateStorage
     /// <exception cref="InvalidOperationException">The state is not stored as float32.</exception>
     public Span<float> Plane(int index) => ElementSize == sizeof(float)
         ? _buffer.AsSpan(_offset + (index * Stride), Length)
-        : throw new InvalidOperationException("The optimizer's state is stored as bfloat16; read it with CopyState.");
+        : throw new InvalidOperationException("The optimizer's state is not stored as float32 (bfloat16, 8-bit or 4-bit); read it with CopyState.");
 
     /// <summary>
     /// Elements [<paramref name="start"/>, <paramref name="start"/> + <paramref name="length"/>) of plane

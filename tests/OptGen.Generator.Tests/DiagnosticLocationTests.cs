@@ -216,6 +216,46 @@ public sealed partial class DiagnosticLocationTests
     }
 
     [Fact]
+    public void OPTG0200_SignOverrideNamesNoState() =>
+        AssertMarked("[Optimizer] [SecondMoment(Beta = 0.999)] [NonNegativeState([|\"w\"|])] public partial class W;", "OPTG0200");
+
+    [Fact]
+    public void OPTG0200_SignOverrideOfOneStateTwice() =>
+        AssertMarked("[Optimizer] [SecondMoment(Beta = 0.999)] [NonNegativeState(\"v\")] [NonNegativeState([|\"SecondMoment\"|], false)] public partial class W;", "OPTG0200");
+
+    [Fact]
+    public void OPTG0200_SignOverrideOnAnExpressionRule() =>
+        AssertMarked("[Optimizer] [State(\"m\")] [Update(\"m = m + g\")] [Update(\"p = p - 0.1 * m\")] [NonNegativeState([|\"s\"|])] public partial class W;", "OPTG0200");
+
+    [Fact]
+    public void OPTG0015_UndefinedStatePrecision() =>
+        AssertMarked("[Optimizer] [SecondMoment(Beta = 0.999)] [DefaultStatePrecision([|(StatePrecision)7|])] public partial class W;", "OPTG0015");
+
+    [Fact]
+    public void OPTG0018_StatePrecisionDeclaredTwice() =>
+        AssertMarked("[Optimizer] [SecondMoment(Beta = 0.999)] [DefaultStatePrecision(StatePrecision.Int8Blockwise)] [[|DefaultStatePrecision(StatePrecision.Int4Blockwise)|]] public partial class W;", "OPTG0018");
+
+    [Fact]
+    public void StateStorageAttributesReachTheGeneratedCode()
+    {
+        GeneratorHarness.Run run = GeneratorHarness.Generate(
+            "using OptGen;\nnamespace Demo;\n[Optimizer] [FirstMoment(Beta = 0.9)] [SecondMoment(Beta = 0.999)] [DefaultStatePrecision(StatePrecision.Int4Blockwise)] [NonNegativeState(\"m\")] [NonNegativeState(\"v\", false)] public partial class Q;");
+        Assert.Empty(run.OptGenDiagnostics);
+        Assert.Empty(run.Errors);
+        string code = run.Files["Demo.Q.g.cs"];
+        Assert.Contains("new(\"FirstMoment\", \"m\", IsNonNegative: true)", code, StringComparison.Ordinal);
+        Assert.Contains("new(\"SecondMoment\", \"v\"),", code, StringComparison.Ordinal);
+        Assert.Equal(2, System.Text.RegularExpressions.Regex.Matches(code, "ChangeStatePrecision\\(global::OptGen.StatePrecision.Int4Blockwise\\);").Count);
+
+        // An expression rule takes them too.
+        run = GeneratorHarness.Generate(
+            "using OptGen;\nnamespace Demo;\n[Optimizer] [State(\"m\")] [Update(\"m = m + g\")] [Update(\"p = p - 0.1 * m\")] [DefaultStatePrecision(StatePrecision.Int8Blockwise)] [NonNegativeState(\"m\")] public partial class E;");
+        Assert.Empty(run.OptGenDiagnostics);
+        Assert.Empty(run.Errors);
+        Assert.Contains("new(\"M\", \"m\", IsNonNegative: true)", run.Files["Demo.E.g.cs"], StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void OPTG0020_WrongArgumentType() =>
         AssertMarked("[Optimizer] [SecondMoment(Beta = 0.9)] [[|Epsilon(\"tiny\")|]] public partial class W;", "OPTG0020");
 

@@ -158,7 +158,7 @@ public sealed class CheckpointHardeningTests
                 BitConverter.TryWriteBytes(padded.AsSpan(16), (long)padded.Length);
                 CheckpointImage.Reseal(padded);
                 return padded;
-            case "unknown flag": image.Flags = 2; break;
+            case "unknown flag": image.Flags = 8; break;
             case "bfloat16 flag on a float32 optimizer": image.Flags = 1; break;
             default: throw new ArgumentOutOfRangeException(nameof(name), name, "No such crafted checkpoint.");
         }

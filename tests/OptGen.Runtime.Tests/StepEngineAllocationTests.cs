@@ -23,7 +23,7 @@ public sealed class StepEngineAllocationTests
     public static TheoryData<string, int> Paths()
     {
         var data = new TheoryData<string, int>();
-        foreach (string path in new[] { "plain", "plain-schedule", "arena", "tensors", "schedule", "groups", "clip-skip", "half", "bfloat16", "bfloat16-stochastic", "half-gradients", "bfloat16-state", "host-state", "training", "many-schedules" })
+        foreach (string path in new[] { "plain", "plain-schedule", "arena", "tensors", "schedule", "groups", "clip-skip", "half", "bfloat16", "bfloat16-stochastic", "half-gradients", "bfloat16-state", "int8-state", "int4-state", "int8-state-arena", "host-state", "training", "many-schedules" })
         {
             data.Add(path, 1);
             data.Add(path, 2);
@@ -167,6 +167,21 @@ public sealed class StepEngineAllocationTests
                 var adam = new Adam(layout) { MaxDegreeOfParallelism = threads };
                 adam.ChangeStatePrecision(StatePrecision.BFloat16);
                 return () => adam.Step(p, g, clip);
+            }
+
+            case "int8-state" or "int4-state":
+            {
+                // Groups with quantized tensors and float32 ones (33 and 17 elements are below the threshold).
+                var adam = new Adam(layout) { MaxDegreeOfParallelism = threads };
+                adam.ChangeStatePrecision(path == "int8-state" ? StatePrecision.Int8Blockwise : StatePrecision.Int4Blockwise);
+                return () => adam.Step(p, g, clip);
+            }
+
+            case "int8-state-arena":
+            {
+                var adam = new Adam(Total) { MaxDegreeOfParallelism = threads };
+                adam.ChangeStatePrecision(StatePrecision.Int8Blockwise);
+                return () => adam.Step(p, g);
             }
 
             case "host-state":

@@ -39,7 +39,9 @@ namespace OptGen.Generator
             "StateAttribute",
             "HyperparameterAttribute",
             "StepScalarAttribute",
-            "UpdateAttribute");
+            "UpdateAttribute",
+            "DefaultStatePrecisionAttribute",
+            "NonNegativeStateAttribute");
 
         /// <summary>
         /// A type declared in several partial parts is parsed once: by the part that holds its first [Optimizer],
@@ -120,7 +122,7 @@ namespace OptGen.Generator
 
                 string shortName = ShortName(attribute.AttributeClass!);
                 AttributeSyntax? syntax = attribute.ApplicationSyntaxReference?.GetSyntax(cancellationToken) as AttributeSyntax;
-                if (!seen.Add(fullName) && !ExpressionRules.IsRepeatable(attribute))
+                if (!seen.Add(fullName) && !ExpressionRules.IsRepeatable(attribute) && !StateStorage.StateStorageRules.IsRepeatable(fullName))
                 {
                     diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.DuplicateAttribute, syntax?.GetLocation(), shortName, type.Name));
                 }

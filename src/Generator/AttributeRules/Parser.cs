@@ -39,12 +39,13 @@ namespace OptGen.Generator
 
             CheckDeclaration(type, declaration, context.SemanticModel, nameLocation, diagnostics);
             CheckDeclarationExtras(type, declaration, diagnostics);
+            StateStorageSpec storage = StateStorage.StateStorageRules.Read(type);
             if (ExpressionRules.IsExpressionRule(type))
             {
                 ExpressionRuleSpec? rule = CheckAttributes(type, context.SemanticModel, diagnostics, cancellationToken)
                     ? ExpressionRules.Read(type, nameLocation, context.SemanticModel.Compilation, diagnostics)
                     : null;
-                return new ParseResult(null, diagnostics.ToEquatableArray(), HasErrors(diagnostics) ? null : rule);
+                return new ParseResult(null, diagnostics.ToEquatableArray(), HasErrors(diagnostics) ? null : rule) { Storage = storage };
             }
 
             OptimizerSpec? spec = CheckAttributes(type, context.SemanticModel, diagnostics, cancellationToken)
@@ -56,7 +57,7 @@ namespace OptGen.Generator
                 CheckGeneratedNames(type, context.SemanticModel.Compilation, spec, nameLocation, diagnostics);
             }
 
-            return new ParseResult(HasErrors(diagnostics) ? null : spec, diagnostics.ToEquatableArray());
+            return new ParseResult(HasErrors(diagnostics) ? null : spec, diagnostics.ToEquatableArray()) { Storage = storage };
         }
 
         private static void CheckDeclaration(INamedTypeSymbol type, TypeDeclarationSyntax declaration, SemanticModel model, Location location, List<DiagnosticInfo> diagnostics)

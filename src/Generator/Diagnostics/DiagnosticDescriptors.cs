@@ -337,6 +337,12 @@ namespace OptGen.Generator.Diagnostics
             "Division by zero",
             "The divisor in {0} is 0; divide by a value that is not 0");
 
+        /// <summary>Format: "[NonNegativeState(\"{0}\")] names no state buffer of the rule: {1}".</summary>
+        public static readonly DiagnosticDescriptor InvalidStateOverride = Error(
+            "OPTG0200",
+            "State sign override names no state buffer",
+            "[NonNegativeState(\"{0}\")] does not apply: {1}");
+
         private static DiagnosticDescriptor Error(string id, string title, string format) => new(
             id,
             title,

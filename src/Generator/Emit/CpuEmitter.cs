@@ -51,6 +51,11 @@ namespace OptGen.Generator.Emit
             EmitBatchSizeRemark(w, program);
             EmitInputRemark(w, model.Kernel);
             w.Line("/// <para>" + Xml(Traffic(model.Kernel)) + "</para>");
+            if (model.Kernel.StateSymbols.Count > 0)
+            {
+                w.Line("/// <para>" + Xml(BlockwiseTraffic(model.Kernel)) + "</para>");
+            }
+
             w.Line($"/// <para>Each step is one fused pass over memory by <see cref=\"{kernelType}\"/>.</para>");
             w.Line("/// </remarks>");
             w.Line(GeneratedCodeAttribute);
@@ -74,10 +79,12 @@ namespace OptGen.Generator.Emit
             w.Line("states: new global::OptGen.StateDescriptor[]");
             w.Line("{");
             w.Indent();
+            HashSet<string> nonNegative = StateStorage.StateStorageRules.NonNegative(model);
             foreach (StateDecl s in program.States)
             {
                 int init = IndexOf(program.Hyperparameters, s.InitialValue);
-                w.Line(init < 0 ? $"new({Literal(s.Name)}, {Literal(s.Symbol)})," : $"new({Literal(s.Name)}, {Literal(s.Symbol)}, {init}),");
+                string sign = nonNegative.Contains(s.Symbol) ? ", IsNonNegative: true" : string.Empty;
+                w.Line(init < 0 ? $"new({Literal(s.Name)}, {Literal(s.Symbol)}{sign})," : $"new({Literal(s.Name)}, {Literal(s.Symbol)}, {init}{sign}),");
             }
 
             w.Outdent();
@@ -101,9 +108,16 @@ namespace OptGen.Generator.Emit
             // Constructor.
             w.Line($"/// <summary>Creates the optimizer for <paramref name=\"length\"/> parameters, with its state at the initial values and every hyperparameter at its declared default.</summary>");
             w.Line("/// <param name=\"length\">The number of parameters, ≥ 0.</param>");
+            string? precision = StateStorage.StateStorageRules.InitialPrecision(model);
+            string startPrecision = precision is null ? string.Empty : $"    ChangeStatePrecision(global::OptGen.StatePrecision.{precision});";
             w.Line($"public {model.Type.Name}(int length)");
             w.Line("    : base(RuleDescriptor, length)");
             w.Line("{");
+            if (precision is not null)
+            {
+                w.Line(startPrecision);
+            }
+
             w.Line("}");
             w.Line();
             w.Line("/// <summary>Creates the optimizer for the tensors and parameter groups of <paramref name=\"layout\"/>, with its state at the initial values and every hyperparameter at its declared default in every group.</summary>");
@@ -111,6 +125,11 @@ namespace OptGen.Generator.Emit
             w.Line($"public {model.Type.Name}(global::OptGen.ParameterLayout layout)");
             w.Line("    : base(RuleDescriptor, layout)");
             w.Line("{");
+            if (precision is not null)
+            {
+                w.Line(startPrecision);
+            }
+
             w.Line("}");
 
             // Hyperparameters.
@@ -440,6 +459,17 @@ namespace OptGen.Generator.Emit
             string reads = string.Join(", ", new[] { "p", "g" }.Concat(kernel.Inputs).Concat(states.Where(read.Contains)));
             string writes = string.Join(", ", new[] { "p" }.Concat(states.Where(written.Contains)));
             return $"Memory traffic per element and step (float32): {kernel.BytesRead} bytes read ({reads}) + {kernel.BytesWritten} bytes written ({writes}) = {kernel.BytesRead + kernel.BytesWritten} bytes.";
+        }
+
+        /// <summary>The same traffic with 8-bit and 4-bit blockwise state (<see cref="StateTraffic"/>, the runtime's definition).</summary>
+        internal static string BlockwiseTraffic(KernelModel kernel)
+        {
+            int read = (kernel.BytesRead / 4) - 2, written = (kernel.BytesWritten / 4) - 1;
+            string Total(int bits) =>
+                $"{Number(StateTraffic.Read(read, bits))} read + {Number(StateTraffic.Written(written, bits))} written = {Number(StateTraffic.Read(read, bits) + StateTraffic.Written(written, bits))} bytes";
+            return $"With 8-bit blockwise state (StatePrecision.Int8Blockwise: one code byte per value and a float32 absmax per 256): {Total(8)}; with 4-bit (half a byte, an absmax per 128): {Total(4)}.";
+
+            static string Number(double value) => value.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture);
         }
 
         private static void Header(SourceWriter w)

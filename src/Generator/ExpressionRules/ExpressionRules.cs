@@ -81,7 +81,7 @@ namespace OptGen.Generator
             foreach (AttributeData attribute in attributes)
             {
                 string? name = attribute.AttributeClass?.ToDisplayString();
-                if (name is null || !name.StartsWith(Parser.Namespace, StringComparison.Ordinal) || KindOf(attribute) is not null)
+                if (name is null || !name.StartsWith(Parser.Namespace, StringComparison.Ordinal) || KindOf(attribute) is not null || StateStorage.StateStorageRules.IsStorageAttribute(name))
                 {
                     continue;
                 }

@@ -9,7 +9,11 @@ namespace OptGen.Generator.Model
     // Parse → ParseResult, Plan (Pipeline/OutputNames.cs) → OutputPlan of KernelUse. Plain data, cached by value.
 
     /// <summary>The result of parsing one [Optimizer] class: a spec when it is valid, and its diagnostics.</summary>
-    internal sealed record ParseResult(OptimizerSpec? Spec, EquatableArray<DiagnosticInfo> Diagnostics, ExpressionRuleSpec? Expression = null);
+    internal sealed record ParseResult(OptimizerSpec? Spec, EquatableArray<DiagnosticInfo> Diagnostics, ExpressionRuleSpec? Expression = null)
+    {
+        /// <summary>The declaration's state storage attributes.</summary>
+        public StateStorageSpec Storage { get; init; } = StateStorageSpec.Default;
+    }
 
     /// <summary>
     /// Everything the generator adds to one compilation, with every name final: the optimizers (each with its

@@ -171,7 +171,11 @@ namespace OptGen.Generator.Model
     }
 
     /// <summary>What the emitters need for one optimizer: its declaration, the lowered program and the kernel it uses.</summary>
-    internal sealed record OptimizerModel(TypeDeclarationInfo Type, string RuleName, UpdateProgram Program, KernelModel Kernel, string RuleId);
+    internal sealed record OptimizerModel(TypeDeclarationInfo Type, string RuleName, UpdateProgram Program, KernelModel Kernel, string RuleId)
+    {
+        /// <summary>The declaration's state storage ([DefaultStatePrecision], [NonNegativeState]).</summary>
+        public StateStorageSpec Storage { get; init; } = StateStorageSpec.Default;
+    }
 
     /// <summary>
     /// The per-element half of a program, which alone decides the emitted kernel struct: two optimizers whose

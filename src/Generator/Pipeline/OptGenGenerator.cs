@@ -45,12 +45,18 @@ namespace OptGen.Generator
 
             IncrementalValuesProvider<OptimizerModel> models = parsed
                 .Where(static result => result.Spec is not null || result.Expression is not null)
-                .Select(static (result, _) => result.Expression is not null ? ExpressionLowering.Lower(result.Expression) : AttributeRules.AttributeLowering.Lower(result.Spec!))
+                .Select(static (result, _) => (result.Expression is not null ? ExpressionLowering.Lower(result.Expression) : AttributeRules.AttributeLowering.Lower(result.Spec!)) with { Storage = result.Storage })
                 .WithTrackingName(TrackingNames.Lower);
+
+            // [NonNegativeState] overrides are checked against the lowered rule's state buffers (OPTG0200).
+            context.RegisterSourceOutput(
+                models.SelectMany(static (model, _) => StateStorage.StateStorageRules.Check(model)),
+                static (output, diagnostic) => output.ReportDiagnostic(diagnostic.ToDiagnostic()));
 
             // Names are decided for the whole compilation at once (OutputNames): kernels are shared by structural
             // equality of their models, never by their hash names alone, and file names are unique ignoring case.
             IncrementalValueProvider<OutputPlan> plan = models
+                .Where(static model => !StateStorage.StateStorageRules.Check(model).Any())
                 .Collect()
                 .Select(static (all, _) => OutputNames.Plan(all))
                 .WithTrackingName(TrackingNames.Plan);

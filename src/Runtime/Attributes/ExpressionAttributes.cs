@@ -90,3 +90,44 @@ public sealed class UpdateAttribute : Attribute
     /// <summary>The statement.</summary>
     public string Statement { get; }
 }
+
+/// <summary>
+/// The state precision a newly created optimizer starts with, e.g. <c>[DefaultStatePrecision(StatePrecision.Int8Blockwise)]</c>
+/// (any rule, attribute or expression). The constructors call <see cref="Optimizer.ChangeStatePrecision"/> with it;
+/// change it at run time the same way.
+/// </summary>
+[AttributeUsage(AttributeTargets.Class | AttributeTargets.Struct | AttributeTargets.Interface, AllowMultiple = true, Inherited = false)]
+public sealed class DefaultStatePrecisionAttribute : Attribute
+{
+    /// <summary>Declares the state precision of new instances.</summary>
+    /// <param name="precision">A defined <see cref="OptGen.StatePrecision"/>.</param>
+    public DefaultStatePrecisionAttribute(StatePrecision precision) => Precision = precision;
+
+    /// <summary>The state precision of new instances.</summary>
+    public StatePrecision Precision { get; }
+}
+
+/// <summary>
+/// Overrides whether a state buffer counts as never negative, which picks its code map in 8-bit and 4-bit blockwise
+/// state (unsigned for ≥ 0, signed otherwise; <see cref="StateDescriptor.IsNonNegative"/>). The generator proves it
+/// from the rule by default; override it when the proof cannot see it (<c>true</c>) or to keep the signed map (<c>false</c>),
+/// e.g. <c>[NonNegativeState("v")]</c>. Naming no state of the rule is OPTG0200.
+/// </summary>
+[AttributeUsage(AttributeTargets.Class | AttributeTargets.Struct | AttributeTargets.Interface, AllowMultiple = true, Inherited = false)]
+public sealed class NonNegativeStateAttribute : Attribute
+{
+    /// <summary>Declares the buffer's sign.</summary>
+    /// <param name="state">The buffer's symbol (<c>v</c>) or property name (<c>SecondMoment</c>).</param>
+    /// <param name="nonNegative">Whether it never holds a negative value.</param>
+    public NonNegativeStateAttribute(string state, bool nonNegative = true)
+    {
+        State = state;
+        NonNegative = nonNegative;
+    }
+
+    /// <summary>The buffer's symbol or property name.</summary>
+    public string State { get; }
+
+    /// <summary>Whether it never holds a negative value.</summary>
+    public bool NonNegative { get; }
+}

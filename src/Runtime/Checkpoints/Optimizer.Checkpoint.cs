@@ -68,7 +68,7 @@ public abstract partial class Optimizer
         var writer = new HashingWriter(stream);
         writer.Write(CheckpointMagic);
         writer.WriteUInt32(CheckpointVersion);
-        writer.WriteUInt32((StatePrecision == StatePrecision.BFloat16 ? BFloat16StateFlag : 0u) | (_batchSize != 1 ? BatchSizeFlag : 0u));
+        writer.WriteUInt32(PrecisionFlag(StatePrecision) | (_batchSize != 1 ? BatchSizeFlag : 0u));
         writer.WriteInt64(CheckpointSize());
         writer.WriteString(Descriptor.Name);
         writer.WriteString(Descriptor.RuleId);
@@ -118,13 +118,21 @@ public abstract partial class Optimizer
             }
         }
 
-        for (int k = 0; k < _state.Count; k++)
+        if (_blockwise is not null)
         {
-            for (int j = 0; j < Layout.TensorCount; j++)
+            writer.Write(SignednessBytes());
+            VisitBlockwiseBytes(_blockwise, bytes => writer.WriteElements(bytes));
+        }
+        else
+        {
+            for (int k = 0; k < _state.Count; k++)
             {
-                for (int start = 0; start < Layout.LengthOf(j); start += ChunkElements)
+                for (int j = 0; j < Layout.TensorCount; j++)
                 {
-                    writer.WriteElements(ElementBytes(_state, k, Layout.StateOffsetOf(j) + start, Math.Min(ChunkElements, Layout.LengthOf(j) - start)));
+                    for (int start = 0; start < Layout.LengthOf(j); start += ChunkElements)
+                    {
+                        writer.WriteElements(ElementBytes(_state, k, Layout.StateOffsetOf(j) + start, Math.Min(ChunkElements, Layout.LengthOf(j) - start)));
+                    }
                 }
             }
         }
@@ -212,12 +220,15 @@ public abstract partial class Optimizer
         }
 
         uint flags = reader.ReadUInt32();
-        if ((flags & ~(BFloat16StateFlag | BatchSizeFlag)) != 0)
+        if ((flags & ~BatchSizeFlag) is not (0u or BFloat16StateFlag or Int8BlockwiseStateFlag or Int4BlockwiseStateFlag))
         {
             throw new CheckpointException(CheckpointError.Corrupted, "flags", $"The checkpoint has unknown flags 0x{flags:X8}.");
         }
 
-        int elementSize = (flags & BFloat16StateFlag) != 0 ? sizeof(ushort) : sizeof(float);
+        StatePrecision filePrecision = PrecisionOfFlag(flags & ~BatchSizeFlag);
+        int codeBits = BlockwiseBits(filePrecision);
+        int elementSize = filePrecision == StatePrecision.BFloat16 ? sizeof(ushort) : sizeof(float);
+        long planeBytes = 0;
         long size = reader.ReadInt64();
         if (size < MinCheckpointSize)
         {
@@ -262,6 +273,7 @@ public abstract partial class Optimizer
                 sameShape = sameShape && length == Layout.LengthOf(Layout.FirstTensorOf(k) + j);
                 shape.Add(length);
                 elements += length;
+                planeBytes += BlockwisePlaneBytes(length, codeBits, elementSize);
                 if (elements > int.MaxValue)
                 {
                     throw new CheckpointException(CheckpointError.Corrupted, "tensor length", $"The checkpoint's tensor lengths add up to more than {int.MaxValue} elements, more than any layout holds.");
@@ -278,10 +290,25 @@ public abstract partial class Optimizer
         double[][]? hostValues = reader.ReadValues("host scalars", groupCount, hostCount, stage: same && hostCount == Descriptor.HostStates.Count);
 
         // The state: staged into a fresh allocation of this optimizer's shape, or only hashed.
-        long stateBytes = reader.Require("state", stateCount * elements, elementSize);
-        bool samePrecision = elementSize == _state.ElementSize;
+        bool sameSigns = true;
+        if (codeBits != 0)
+        {
+            // Blockwise state: one byte per buffer, 1 where it uses the signed map (the file's codes mean nothing with the other map).
+            byte[] signs = new byte[reader.Require("signedness", stateCount, 1)];
+            reader.Read(signs);
+            sameSigns = !sameRule || signs.AsSpan().SequenceEqual(SignednessBytes());
+        }
+
+        long stateBytes = reader.Require("state", stateCount, planeBytes);
+        bool samePrecision = filePrecision == StatePrecision;
         StateStorage? staged = null;
-        if (same && samePrecision)
+        BlockwiseState? stagedBlockwise = null;
+        if (same && samePrecision && sameSigns && codeBits != 0)
+        {
+            stagedBlockwise = CreateBlockwise(filePrecision);
+            VisitBlockwiseBytes(stagedBlockwise, reader.Read);
+        }
+        else if (same && samePrecision)
         {
             staged = new StateStorage(_state.Count, Layout.StateLength, elementSize);
             InitializeState(staged);
@@ -324,7 +351,12 @@ public abstract partial class Optimizer
 
         if (!samePrecision)
         {
-            throw new CheckpointException(CheckpointError.WrongShape, "flags", $"The checkpoint stores the state as {(elementSize == sizeof(float) ? "float32" : "bfloat16")}; this optimizer's state is {StatePrecision}. Call ChangeStatePrecision first.");
+            throw new CheckpointException(CheckpointError.WrongShape, "flags", $"The checkpoint stores the state as {filePrecision}; this optimizer's state is {StatePrecision}. Call ChangeStatePrecision first.");
+        }
+
+        if (!sameSigns)
+        {
+            throw new CheckpointException(CheckpointError.WrongShape, "signedness", "The checkpoint's blockwise state uses the signed and unsigned code maps for other state buffers than this optimizer ([NonNegativeState] differs); its codes cannot be read here.");
         }
 
         if (stepCount is < 0 or > MaxCheckpointStepCount)
@@ -374,7 +406,15 @@ public abstract partial class Optimizer
             hostValues[k].CopyTo(_groupHostState[k], 0);
         }
 
-        _state = staged!;
+        if (stagedBlockwise is not null)
+        {
+            _blockwise = stagedBlockwise;
+        }
+        else
+        {
+            _state = staged!;
+        }
+
         StepCount = stepCount;
         _batchSize = (int)batchSize;
     }
@@ -445,7 +485,13 @@ public abstract partial class Optimizer
         size += 4 + (4L * Layout.GroupCount) + (4L * Layout.TensorCount);
         size += 8L * Layout.GroupCount * Descriptor.Hyperparameters.Count;
         size += 4 + (8L * Layout.GroupCount * Descriptor.HostStates.Count);
-        size += (long)_state.ElementSize * _state.Count * Layout.TotalLength;
+        int bits = BlockwiseBits(StatePrecision);
+        size += bits == 0 ? 0 : Descriptor.States.Count;
+        for (int j = 0; j < Layout.TensorCount; j++)
+        {
+            size += Descriptor.States.Count * BlockwisePlaneBytes(Layout.LengthOf(j), bits, _blockwise is null ? _state.ElementSize : sizeof(float));
+        }
+
         return size + 4; // checksum
 
         static long StringSize(string text) => 4 + Encoding.UTF8.GetByteCount(text);

@@ -15,7 +15,7 @@ namespace OptGen.Engine;
 /// <typeparam name="TParameter">How parameters are stored.</typeparam>
 /// <typeparam name="TGradient">How gradients are stored.</typeparam>
 /// <typeparam name="TState">How the state is stored.</typeparam>
-internal readonly struct CpuBackend<TParameter, TGradient, TState> : IStepBackend
+internal readonly partial struct CpuBackend<TParameter, TGradient, TState> : IStepBackend
     where TParameter : struct, IElementCodec
     where TGradient : struct, IElementCodec
     where TState : struct, IElementCodec
@@ -51,6 +51,12 @@ internal readonly struct CpuBackend<TParameter, TGradient, TState> : IStepBacken
     /// <inheritdoc/>
     public unsafe void Update(StepPlan plan)
     {
+        if (_owner.Blockwise is { } blockwise)
+        {
+            ParallelUpdate.RunPieces(new BlockwiseUpdateBody(_owner, plan, _slots, blockwise), plan.Pieces.Length, plan.Threads);
+            return;
+        }
+
         StateStorage state = _owner.StateStorage;
         nint stateBase = (nint)Unsafe.AsPointer(ref state.Base);
         if (plan.Layout.TensorCount == 1 && typeof(TParameter) != typeof(StochasticBFloat16Codec))

@@ -70,6 +70,7 @@ public sealed partial class GpuOptimizer : IDisposable
                 nameof(optimizer));
         }
 
+        ThrowIfBlockwise(optimizer.StatePrecision, nameof(optimizer));
         Optimizer = optimizer;
         Accelerator = accelerator;
 
@@ -417,6 +418,7 @@ public sealed partial class GpuOptimizer : IDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         using Optimizer.StepGuard guard = Optimizer.EnterGuard("GpuOptimizer.ReloadFromHost");
+        ThrowIfBlockwise(Optimizer.StatePrecision, "Optimizer");
         Accelerator.Synchronize();
         UploadState();
     }
@@ -463,6 +465,7 @@ public sealed partial class GpuOptimizer : IDisposable
     /// <summary>Converts the device state to <paramref name="precision"/>, as <see cref="Optimizer.ChangeStatePrecision"/> converts the host's.</summary>
     /// <param name="precision">The new precision.</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="precision"/> is not a defined value.</exception>
+    /// <exception cref="NotSupportedException"><paramref name="precision"/> is 8-bit or 4-bit blockwise (CPU only for now); nothing was changed.</exception>
     /// <exception cref="ObjectDisposedException">This object was disposed.</exception>
     public void ChangeStatePrecision(StatePrecision precision)
     {
@@ -472,10 +475,20 @@ public sealed partial class GpuOptimizer : IDisposable
             return;
         }
 
+        ThrowIfBlockwise(precision, nameof(precision));
         SynchronizeHostState();
         Optimizer.ChangeStatePrecision(precision);
         using Optimizer.StepGuard guard = Optimizer.EnterGuard("GpuOptimizer.ChangeStatePrecision");
         UploadState();
+    }
+
+    /// <summary>Blockwise (8-bit, 4-bit) state has no device kernel yet: refused before anything changes.</summary>
+    private static void ThrowIfBlockwise(StatePrecision precision, string parameter)
+    {
+        if (precision is StatePrecision.Int8Blockwise or StatePrecision.Int4Blockwise)
+        {
+            throw new NotSupportedException($"{precision} state runs on the CPU only; the GPU optimizer supports float32 and bfloat16 state ({parameter}). Nothing was changed.");
+        }
     }
 
     /// <summary>Resets the host optimizer (state, carried scalars, step count) and the device state to their initial values; hyperparameters are kept.</summary>

@@ -63,4 +63,10 @@ public ref struct KernelArguments
     /// <see cref="ParallelUpdate.DefaultMaxDegreeOfParallelism"/>.
     /// </summary>
     public int MaxDegreeOfParallelism;
+
+    /// <summary>
+    /// Blockwise-quantized state (8-bit or 4-bit codes and one absmax per block) when its codebooks are set: the
+    /// update then runs through <see cref="BlockwiseDriver"/> and <see cref="State"/> is unused.
+    /// </summary>
+    public BlockwiseArguments Blockwise;
 }

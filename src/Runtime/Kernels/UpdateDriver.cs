@@ -24,6 +24,12 @@ public static class UpdateDriver
         where TGradient : struct, IElementCodec
         where TState : struct, IElementCodec
     {
+        if (arguments.Blockwise.Codebooks is not null)
+        {
+            BlockwiseDriver.Run<TKernel, TParameter, TGradient>(in kernel, in arguments);
+            return;
+        }
+
         int threads = ParallelUpdate.ThreadsFor(arguments.Length, arguments.MaxDegreeOfParallelism);
         if (threads > 1)
         {

@@ -14,26 +14,71 @@ public enum StatePrecision
     /// stored (Adam: 20 instead of 28 bytes of memory traffic per element and step).
     /// </summary>
     BFloat16 = 1,
+
+    /// <summary>
+    /// 8-bit blockwise (bitsandbytes' 8-bit optimizers): each state buffer of a tensor of at least
+    /// <see cref="Optimizer.BlockwiseThreshold"/> elements is cut into blocks of 256 values, stored as one byte code
+    /// per value and one float32 absmax per block (Adam: 2.03 bytes of state per parameter instead of 8). The code
+    /// table is the dynamic map, signed or unsigned per buffer (<see cref="StateDescriptor.IsNonNegative"/>). The
+    /// kernel dequantizes each block, updates it in float32, and requantizes it in the same pass.
+    /// </summary>
+    Int8Blockwise = 2,
+
+    /// <summary>
+    /// 4-bit blockwise (torchao's 4-bit optimizers): blocks of 128 values, 4-bit codes (two per byte) and one float32
+    /// absmax per block; torchao's signed dynamic map, or its linear map k/16 for buffers that stay ≥ 0 (Adam: 1.06
+    /// bytes of state per parameter).
+    /// </summary>
+    Int4Blockwise = 3,
 }
 
 /// <summary>State precision.</summary>
 public abstract partial class Optimizer
 {
+    /// <summary>
+    /// With <see cref="StatePrecision.Int8Blockwise"/> or <see cref="StatePrecision.Int4Blockwise"/> state, tensors
+    /// with fewer elements than this keep float32 state (as bitsandbytes' <c>min_8bit_size</c> and torchao do).
+    /// </summary>
+    public const int BlockwiseThreshold = 4096;
+
+    // The state when it is blockwise-quantized (then _state is an empty placeholder that refuses float access).
+    private BlockwiseState? _blockwise;
+    private StatePrecision _blockwisePrecision;
+
     /// <summary>How the state is stored; change it with <see cref="ChangeStatePrecision"/>.</summary>
-    public StatePrecision StatePrecision => _state.ElementSize == sizeof(float) ? StatePrecision.Float32 : StatePrecision.BFloat16;
+    public StatePrecision StatePrecision => _blockwise is not null
+        ? _blockwisePrecision
+        : _state.ElementSize == sizeof(float) ? StatePrecision.Float32 : StatePrecision.BFloat16;
 
     /// <summary>
-    /// Converts the state to <paramref name="precision"/>: narrowing rounds every value to nearest even, widening is
-    /// exact. With bfloat16 state, <see cref="GetState(string)"/> is unavailable: read the state with
-    /// <see cref="CopyState"/>.
+    /// Bytes of optimizer state per parameter: every state buffer's bytes (codes, per-block absmax, float32 values of
+    /// tensors kept in float32) over <see cref="Length"/>. Adam: 8 with float32 state, 4 with bfloat16, 2.03 with
+    /// 8-bit and 1.06 with 4-bit blockwise state (on tensors above the threshold).
+    /// </summary>
+    public double StateBytesPerParameter => Length == 0 ? 0 : (double)StateBytes / Length;
+
+    /// <summary>The blockwise state, or null when the state is float32 or bfloat16; read only inside the guard.</summary>
+    internal BlockwiseState? Blockwise => _blockwise;
+
+    /// <summary>
+    /// Converts the state to <paramref name="precision"/>, in any direction: widening (bfloat16, 8-bit or 4-bit to
+    /// float32) is exact, bfloat16 rounds every value to nearest even, and 8-bit and 4-bit quantize each block of the
+    /// (dequantized) values again. With anything but float32 state, <see cref="GetState(string)"/> is unavailable:
+    /// read the state with <see cref="CopyState"/>. On failure nothing is changed.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="precision"/> is not a defined value.</exception>
+    /// <exception cref="NotSupportedException">Blockwise state for a rule with more than <see cref="BlockwiseDriver.MaxPlanes"/> state buffers; nothing was changed.</exception>
     /// <exception cref="InvalidOperationException">Another thread is using the optimizer; nothing was changed.</exception>
     public void ChangeStatePrecision(StatePrecision precision)
     {
-        if (precision is not (StatePrecision.Float32 or StatePrecision.BFloat16))
+        if (precision is not (StatePrecision.Float32 or StatePrecision.BFloat16 or StatePrecision.Int8Blockwise or StatePrecision.Int4Blockwise))
         {
             throw new ArgumentOutOfRangeException(nameof(precision), precision, "Unknown state precision.");
+        }
+
+        if (precision is StatePrecision.Int8Blockwise or StatePrecision.Int4Blockwise && Descriptor.States.Count > BlockwiseDriver.MaxPlanes)
+        {
+            throw new NotSupportedException($"Blockwise state supports rules with at most {BlockwiseDriver.MaxPlanes} state buffers; '{Descriptor.Name}' has {Descriptor.States.Count}. Nothing was changed.");
         }
 
         using StepGuard guard = EnterGuard(nameof(ChangeStatePrecision));
@@ -42,26 +87,126 @@ public abstract partial class Optimizer
             return;
         }
 
-        var converted = new StateStorage(_state.Count, Layout.StateLength, precision == StatePrecision.Float32 ? sizeof(float) : sizeof(ushort));
-        float[] values = new float[Layout.StateLength];
-        for (int k = 0; k < _state.Count; k++)
+        // Build the converted state completely, then swap: a failure (out of memory) leaves the old one.
+        StateStorage? converted = null;
+        BlockwiseState? blockwise = null;
+        if (precision is StatePrecision.Int8Blockwise or StatePrecision.Int4Blockwise)
         {
-            ReadPlane(_state, k, 0, values);
-            if (converted.ElementSize == sizeof(float))
+            blockwise = CreateBlockwise(precision);
+        }
+        else
+        {
+            converted = new StateStorage(_state.Count, Layout.StateLength, precision == StatePrecision.Float32 ? sizeof(float) : sizeof(ushort));
+        }
+
+        float[] values = new float[MaxTensorLength()];
+        for (int k = 0; k < Descriptor.States.Count; k++)
+        {
+            for (int j = 0; j < Layout.TensorCount; j++)
             {
-                values.CopyTo(converted.Elements<float>(k, 0, values.Length));
-            }
-            else
-            {
-                Span<ushort> bits = converted.Elements<ushort>(k, 0, values.Length);
-                for (int i = 0; i < values.Length; i++)
+                Span<float> tensor = values.AsSpan(0, Layout.LengthOf(j));
+                ReadTensorPlane(k, j, tensor);
+                if (blockwise is not null)
                 {
-                    bits[i] = BFloat16Codec.Narrow(values[i]);
+                    blockwise.Write(k, j, tensor);
+                }
+                else if (converted!.ElementSize == sizeof(float))
+                {
+                    tensor.CopyTo(converted.Elements<float>(k, Layout.StateOffsetOf(j), tensor.Length));
+                }
+                else
+                {
+                    Span<ushort> bits = converted.Elements<ushort>(k, Layout.StateOffsetOf(j), tensor.Length);
+                    for (int i = 0; i < tensor.Length; i++)
+                    {
+                        bits[i] = BFloat16Codec.Narrow(tensor[i]);
+                    }
                 }
             }
         }
 
-        _state = converted;
+        if (blockwise is not null)
+        {
+            _state = BlockwisePlaceholder();
+            _blockwise = blockwise;
+            _blockwisePrecision = precision;
+        }
+        else
+        {
+            _state = converted!;
+            _blockwise = null;
+        }
+    }
+
+    /// <summary>New, zeroed blockwise state of <paramref name="precision"/> for this layout and rule.</summary>
+    private BlockwiseState CreateBlockwise(StatePrecision precision)
+    {
+        int bits = precision == StatePrecision.Int8Blockwise ? 8 : 4;
+        var bitsOf = new int[Layout.TensorCount];
+        for (int j = 0; j < bitsOf.Length; j++)
+        {
+            // A rule without state has nothing to quantize: every tensor goes through the plain kernel.
+            bitsOf[j] = Layout.LengthOf(j) >= BlockwiseThreshold && Descriptor.States.Count > 0 ? bits : 0;
+        }
+
+        var signed = new bool[Descriptor.States.Count];
+        for (int k = 0; k < signed.Length; k++)
+        {
+            signed[k] = !Descriptor.States[k].IsNonNegative;
+        }
+
+        return new BlockwiseState(Layout, bitsOf, signed);
+    }
+
+    /// <summary>New blockwise state of <paramref name="precision"/> with every buffer at its initial value (Reset).</summary>
+    private BlockwiseState InitializedBlockwise(StatePrecision precision)
+    {
+        BlockwiseState state = CreateBlockwise(precision);
+        float[]? values = null;
+        for (int k = 0; k < Descriptor.States.Count; k++)
+        {
+            int source = Descriptor.States[k].InitialValueHyperparameter;
+            if (source < 0)
+            {
+                continue;
+            }
+
+            values ??= new float[MaxTensorLength()];
+            for (int j = 0; j < Layout.TensorCount; j++)
+            {
+                Span<float> tensor = values.AsSpan(0, Layout.LengthOf(j));
+                tensor.Fill((float)_groupHyperparameters[Layout.GroupOf(j)][source]);
+                state.Write(k, j, tensor);
+            }
+        }
+
+        return state;
+    }
+
+    /// <summary>The placeholder float storage while the state is blockwise: no elements, so float access fails loudly.</summary>
+    private StateStorage BlockwisePlaceholder() => new(Descriptor.States.Count, 0, elementSize: 1);
+
+    private int MaxTensorLength()
+    {
+        int max = 0;
+        for (int j = 0; j < Layout.TensorCount; j++)
+        {
+            max = Math.Max(max, Layout.LengthOf(j));
+        }
+
+        return max;
+    }
+
+    /// <summary>Reads tensor <paramref name="tensor"/>'s part of plane <paramref name="plane"/>, widened or dequantized to float32, in any precision.</summary>
+    private void ReadTensorPlane(int plane, int tensor, Span<float> values)
+    {
+        if (_blockwise is not null)
+        {
+            _blockwise.Read(plane, tensor, values);
+            return;
+        }
+
+        ReadPlane(_state, plane, Layout.StateOffsetOf(tensor), values);
     }
 
     /// <summary>Copies tensor <paramref name="tensor"/>'s part of state buffer <paramref name="name"/>, widened to float32, into <paramref name="destination"/>.</summary>
@@ -85,7 +230,7 @@ public abstract partial class Optimizer
         }
 
         using StepGuard guard = EnterGuard(nameof(CopyState));
-        ReadPlane(_state, index, Layout.StateOffsetOf(tensor), destination);
+        ReadTensorPlane(index, tensor, destination);
     }
 
     /// <summary>Reads elements [start, start + values.Length) of plane <paramref name="k"/>, widened to float32.</summary>

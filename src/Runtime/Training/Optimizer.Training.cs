@@ -402,7 +402,7 @@ public abstract partial class Optimizer
         where TGradient : struct, IElementCodec
     {
         double[] partialSums = _partialSums ??= new double[Plan.Pieces.Length];
-        if (_state.ElementSize == sizeof(float))
+        if (_state.ElementSize == sizeof(float) || _blockwise is not null)
         {
             var backend = new CpuBackend<TParameter, TGradient, Float32Codec>(this, slots, partialSums);
             return RunStep(ref backend, options);

@@ -12,6 +12,7 @@ namespace Demo
     /// p ← p − sign(c)·exp(log(|c| + 1)),  c = clamp(g/√m, −1, 1)
     /// </code>
     /// <para>Memory traffic per element and step (float32): 12 bytes read (p, g, m) + 12 bytes written (p, m, u) = 24 bytes.</para>
+    /// <para>With 8-bit blockwise state (StatePrecision.Int8Blockwise: one code byte per value and a float32 absmax per 256): 9.016 read + 6.031 written = 15.047 bytes; with 4-bit (half a byte, an absmax per 128): 8.531 read + 5.063 written = 13.594 bytes.</para>
     /// <para>Each step is one fused pass over memory by <see cref="global::OptGen.Generated.UpdateKernel_handmade2"/>.</para>
     /// </remarks>
     [global::System.CodeDom.Compiler.GeneratedCode("OptGen.Generator", "VERSION")]

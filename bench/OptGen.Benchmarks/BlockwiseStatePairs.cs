@@ -1,0 +1,181 @@
+// Pairs of 8-bit and 4-bit blockwise state: against the same rule with float32 state, and against a memory-only
+// kernel that moves the blockwise step's bytes.
+
+using System;
+using System.Collections.Generic;
+using System.Runtime.Intrinsics;
+using System.Threading.Tasks;
+
+namespace OptGen.Benchmarks;
+
+/// <summary>
+/// <c>int8-state/&lt;rule&gt;/&lt;n&gt;/&lt;threads&gt;</c> and <c>int4-state/…</c>: the rule with blockwise state ÷ the same rule
+/// with float32 state (67108864 elements); <c>int8-roofline/…</c> and <c>int4-roofline/…</c>: the rule with blockwise
+/// state ÷ <see cref="BlockwiseYardstick"/>, a memory-only kernel moving the same bytes (16M and 64M). Adam, RMSprop
+/// and Lion (an expression rule). All through <c>Step(Span&lt;float&gt;, ReadOnlySpan&lt;float&gt;, StepOptions)</c> on
+/// pinned, page-staggered p and g (as the other extra pairs).
+/// </summary>
+internal static class BlockwiseStatePairs
+{
+    private const int StateElements = 1 << 26;
+    private static readonly int[] RooflineElements = [1 << 24, 1 << 26];
+
+    /// <summary>The pairs, when <c>--pairs</c> selects int8 or int4 (or is absent).</summary>
+    public static IEnumerable<PairResult> Measure(QuickOptions options)
+    {
+        foreach (Func<int, Optimizer> create in new Func<int, Optimizer>[] { n => new Adam(n), n => new RmsProp(n), n => new Lion(n) })
+        {
+            foreach ((StatePrecision precision, string name) in new[] { (StatePrecision.Int8Blockwise, "int8"), (StatePrecision.Int4Blockwise, "int4") })
+            {
+                if (Selected(options, $"{name}-state"))
+                {
+                    Optimizer full = create(StateElements);
+                    Optimizer quantized = create(StateElements);
+                    quantized.ChangeStatePrecision(precision);
+                    (PinnedBuffer p, PinnedBuffer g) = Extensions.Arenas(full, StateElements);
+                    foreach (int threads in options.Threads)
+                    {
+                        var stepOptions = new StepOptions { MaxDegreeOfParallelism = threads };
+                        yield return QuickRunner.Measure(
+                            $"{name}-state/{quantized.Descriptor.Name}/{StateElements}/{threads}", $"{name} state", "fp32 state",
+                            () => quantized.Step(p.Span, g.Span, stepOptions),
+                            () => full.Step(p.Span, g.Span, stepOptions),
+                            null, options);
+                    }
+
+                    Collect();
+                }
+
+                if (Selected(options, $"{name}-roofline"))
+                {
+                    foreach (int elements in RooflineElements)
+                    {
+                        Optimizer quantized = create(elements);
+                        quantized.ChangeStatePrecision(precision);
+                        (PinnedBuffer p, PinnedBuffer g) = Extensions.Arenas(create(16), elements);
+                        var yardstick = new BlockwiseYardstick(elements, quantized.Descriptor.States.Count, name == "int8" ? 8 : 4, p, g);
+                        double bytes = quantized.Descriptor.BytesReadPerElementWith(precision) + quantized.Descriptor.BytesWrittenPerElementWith(precision);
+                        if (Math.Abs(bytes - yardstick.BytesPerElement) > 1e-9)
+                        {
+                            throw new InvalidOperationException($"{quantized.Descriptor.Name}: the yardstick moves {yardstick.BytesPerElement} B/element, the rule {bytes}.");
+                        }
+
+                        foreach (int threads in options.Threads)
+                        {
+                            var stepOptions = new StepOptions { MaxDegreeOfParallelism = threads };
+                            yield return QuickRunner.Measure(
+                                $"{name}-roofline/{quantized.Descriptor.Name}/{elements}/{threads}", $"{name} state", $"memory-only ({yardstick.BytesPerElement:F3} B/element)",
+                                () => quantized.Step(p.Span, g.Span, stepOptions),
+                                () => yardstick.Run(threads),
+                                null, options);
+                        }
+
+                        Collect();
+                    }
+                }
+            }
+        }
+    }
+
+    private static bool Selected(QuickOptions options, string pair) =>
+        options.PairFilter is null || pair.StartsWith(options.PairFilter, StringComparison.OrdinalIgnoreCase);
+
+    private static void Collect()
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+    }
+}
+
+/// <summary>
+/// The memory-only yardstick of a blockwise step: per element p and g read and p written (float32), and per state
+/// buffer its code read and written (1 byte, or half a byte); per block of 256 (128) each buffer's absmax read and
+/// written (4 bytes). Trivial arithmetic (p += c·g, codes and absmax rewritten unchanged), cut into the engine's
+/// 16384-element pieces shared by the threads.
+/// </summary>
+internal sealed class BlockwiseYardstick
+{
+    private const int Piece = 16384;
+    private readonly int _n;
+    private readonly int _block;
+    private readonly byte[][] _codes;
+    private readonly float[][] _absmax;
+    private readonly PinnedBuffer _p;
+    private readonly PinnedBuffer _g;
+    private readonly int _bits;
+
+    public BlockwiseYardstick(int n, int planes, int bits, PinnedBuffer p, PinnedBuffer g)
+    {
+        _n = n;
+        _bits = bits;
+        _block = bits == 8 ? 256 : 128;
+        _p = p;
+        _g = g;
+        _codes = new byte[planes][];
+        _absmax = new float[planes][];
+        for (int k = 0; k < planes; k++)
+        {
+            _codes[k] = GC.AllocateArray<byte>(bits == 8 ? n : n / 2, pinned: true);
+            _absmax[k] = GC.AllocateArray<float>((n / _block) + 1, pinned: true);
+        }
+    }
+
+    /// <summary>Bytes moved per element and step.</summary>
+    public double BytesPerElement => 12 + (_codes.Length * ((2.0 * _bits / 8) + (8.0 / _block)));
+
+    public unsafe void Run(int threads)
+    {
+        int pieces = (_n + Piece - 1) / Piece;
+        if (threads <= 1)
+        {
+            for (int k = 0; k < pieces; k++)
+            {
+                RunPiece(k);
+            }
+
+            return;
+        }
+
+        Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
+        {
+            for (int k = t; k < pieces; k += threads)
+            {
+                RunPiece(k);
+            }
+        });
+    }
+
+    private void RunPiece(int piece)
+    {
+        Span<float> p = _p.Span;
+        Span<float> g = _g.Span;
+        float c = 1e-30f;
+        int start = piece * Piece;
+        int end = Math.Min(_n, start + Piece);
+        var scale = Vector512.Create(c);
+        for (int i = start; i + 16 <= end; i += 16)
+        {
+            Vector512<float> x = Vector512.Create<float>(p.Slice(i, 16)) + (scale * Vector512.Create<float>(g.Slice(i, 16)));
+            x.CopyTo(p.Slice(i, 16));
+        }
+
+        var zero = Vector512.Create((byte)(c > 1 ? 1 : 0));
+        int codeStart = _bits == 8 ? start : start / 2;
+        int codeEnd = _bits == 8 ? end : end / 2;
+        for (int k = 0; k < _codes.Length; k++)
+        {
+            Span<byte> codes = _codes[k];
+            for (int i = codeStart; i + 64 <= codeEnd; i += 64)
+            {
+                (Vector512.Create<byte>(codes.Slice(i, 64)) ^ zero).CopyTo(codes.Slice(i, 64));
+            }
+
+            Span<float> absmax = _absmax[k];
+            for (int b = start / _block; b < end / _block; b++)
+            {
+                absmax[b] += c * absmax[b];
+            }
+        }
+    }
+}

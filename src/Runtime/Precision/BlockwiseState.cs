@@ -1,0 +1,206 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using OptGen.Kernels;
+
+namespace OptGen;
+
+/// <summary>
+/// The state of an optimizer with blockwise-quantized state: per tensor either codes (8-bit or 4-bit, each tensor
+/// starting on a block) with one float32 absmax per block, or, for tensors shorter than the threshold, float32 values
+/// in a small <see cref="StateStorage"/>. Plane k's codes of every tensor lie in one pinned run of bytes, its absmax
+/// in one pinned run of floats.
+/// </summary>
+internal sealed class BlockwiseState
+{
+    private readonly int[] _bits;          // per tensor: 8, 4, or 0 (float32)
+    private readonly long[] _codeOffset;   // per tensor: first code byte within a plane
+    private readonly int[] _absmaxOffset;  // per tensor: first block within a plane
+    private readonly int[] _floatOffset;   // per tensor: first element within a plane of Small
+    private readonly bool[] _signed;       // per plane
+    private readonly byte[] _codes;
+    private readonly float[] _absmax;
+
+    /// <summary>Creates zeroed state (codes of 0 with absmax 0: every value 0).</summary>
+    /// <param name="layout">The tensors.</param>
+    /// <param name="bitsOf">Per tensor: 8 or 4 bits, or 0 for float32.</param>
+    /// <param name="signed">Per plane: whether its values can be negative.</param>
+    public BlockwiseState(ParameterLayout layout, int[] bitsOf, bool[] signed)
+    {
+        Layout = layout;
+        Count = signed.Length;
+        _bits = bitsOf;
+        _signed = signed;
+        _codeOffset = new long[layout.TensorCount];
+        _absmaxOffset = new int[layout.TensorCount];
+        _floatOffset = new int[layout.TensorCount];
+        long codes = 0;
+        long blocks = 0;
+        int floats = 0;
+        for (int j = 0; j < layout.TensorCount; j++)
+        {
+            int length = layout.LengthOf(j);
+            _codeOffset[j] = codes;
+            _absmaxOffset[j] = checked((int)blocks);
+            _floatOffset[j] = floats;
+            if (bitsOf[j] == 0)
+            {
+                floats = checked(floats + RoundUp(length, 16));
+                continue;
+            }
+
+            int blockLength = BlockwiseCodebook.For(bitsOf[j], true).BlockLength;
+            long blockCount = (length + (long)blockLength - 1) / blockLength;
+            codes += RoundUp(BlockwiseBlock.CodeBytes(blockCount * blockLength, bitsOf[j]), 64);
+            blocks += RoundUp(blockCount, 16);
+        }
+
+        CodeStride = checked((int)codes);
+        AbsmaxStride = checked((int)blocks);
+        _codes = GC.AllocateArray<byte>(checked(Count * CodeStride), pinned: true);
+        _absmax = GC.AllocateArray<float>(checked(Count * AbsmaxStride), pinned: true);
+        Small = new StateStorage(Count, floats);
+    }
+
+    /// <summary>The tensors.</summary>
+    public ParameterLayout Layout { get; }
+
+    /// <summary>The number of planes (the rule's state buffers).</summary>
+    public int Count { get; }
+
+    /// <summary>Bytes between planes' codes.</summary>
+    public int CodeStride { get; }
+
+    /// <summary>Floats between planes' absmax.</summary>
+    public int AbsmaxStride { get; }
+
+    /// <summary>The float32 state of the tensors kept in float32.</summary>
+    public StateStorage Small { get; }
+
+    /// <summary>Bits per code of tensor <paramref name="tensor"/>: 8, 4, or 0 when it is kept in float32.</summary>
+    public int BitsOf(int tensor) => _bits[tensor];
+
+    /// <summary>Whether plane <paramref name="plane"/> uses the signed map.</summary>
+    public bool IsSigned(int plane) => _signed[plane];
+
+    /// <summary>The first element of tensor <paramref name="tensor"/> within a plane of <see cref="Small"/>.</summary>
+    public int FloatOffsetOf(int tensor) => _floatOffset[tensor];
+
+    /// <summary>Plane <paramref name="plane"/>'s codebook for tensor <paramref name="tensor"/> (a quantized one).</summary>
+    public BlockwiseCodebook Codebook(int plane, int tensor) => BlockwiseCodebook.For(_bits[tensor], _signed[plane]);
+
+    /// <summary>The codebooks of tensor <paramref name="tensor"/>, one per plane (cached: no allocation per step).</summary>
+    public BlockwiseCodebook[] Codebooks(int tensor) => _bits[tensor] == 8 ? (_books8 ??= Books(8)) : (_books4 ??= Books(4));
+
+    private BlockwiseCodebook[]? _books8;
+    private BlockwiseCodebook[]? _books4;
+
+    private BlockwiseCodebook[] Books(int bits)
+    {
+        var books = new BlockwiseCodebook[Count];
+        for (int k = 0; k < Count; k++)
+        {
+            books[k] = BlockwiseCodebook.For(bits, _signed[k]);
+        }
+
+        return books;
+    }
+
+    /// <summary>The bytes of tensor <paramref name="tensor"/>'s codes in plane <paramref name="plane"/> (whole blocks).</summary>
+    public Span<byte> Codes(int plane, int tensor)
+    {
+        int bits = _bits[tensor];
+        int blockLength = BlockwiseCodebook.For(bits, true).BlockLength;
+        long blocks = (Layout.LengthOf(tensor) + (long)blockLength - 1) / blockLength;
+        return _codes.AsSpan((int)((plane * (long)CodeStride) + _codeOffset[tensor]), (int)BlockwiseBlock.CodeBytes(blocks * blockLength, bits));
+    }
+
+    /// <summary>Tensor <paramref name="tensor"/>'s absmax in plane <paramref name="plane"/>, one per block.</summary>
+    public Span<float> Absmax(int plane, int tensor)
+    {
+        int blockLength = BlockwiseCodebook.For(_bits[tensor], true).BlockLength;
+        int blocks = (Layout.LengthOf(tensor) + blockLength - 1) / blockLength;
+        return _absmax.AsSpan((plane * AbsmaxStride) + _absmaxOffset[tensor], blocks);
+    }
+
+    /// <summary>The launch arguments of elements [start, …) of quantized tensor <paramref name="tensor"/>; start is a block start.</summary>
+    public unsafe BlockwiseArguments ArgumentsFor(int tensor, int start)
+    {
+        int bits = _bits[tensor];
+        int blockLength = BlockwiseCodebook.For(bits, true).BlockLength;
+        nint codes = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_codes)) + (nint)_codeOffset[tensor] + (nint)BlockwiseBlock.CodeBytes(start, bits);
+        nint absmax = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_absmax)) + ((_absmaxOffset[tensor] + (start / blockLength)) * sizeof(float));
+        return new BlockwiseArguments(Codebooks(tensor), codes, CodeStride, absmax, AbsmaxStride);
+    }
+
+    /// <summary>Reads tensor <paramref name="tensor"/>'s part of plane <paramref name="plane"/>, dequantized, into <paramref name="values"/>.</summary>
+    public void Read(int plane, int tensor, Span<float> values)
+    {
+        if (_bits[tensor] == 0)
+        {
+            Small.Elements<float>(plane, _floatOffset[tensor], values.Length).CopyTo(values);
+            return;
+        }
+
+        BlockwiseCodebook book = Codebook(plane, tensor);
+        Span<byte> codes = Codes(plane, tensor);
+        Span<float> absmax = Absmax(plane, tensor);
+        int blockLength = book.BlockLength;
+        for (int b = 0; b < absmax.Length; b++)
+        {
+            int start = b * blockLength;
+            int count = Math.Min(blockLength, values.Length - start);
+            BlockwiseBlock.Dequantize(book, ref codes[(int)BlockwiseBlock.CodeBytes(start, book.Bits)], absmax[b], values.Slice(start, count));
+        }
+    }
+
+    /// <summary>Writes <paramref name="values"/> into tensor <paramref name="tensor"/>'s part of plane <paramref name="plane"/>, quantized per block.</summary>
+    public void Write(int plane, int tensor, ReadOnlySpan<float> values)
+    {
+        if (_bits[tensor] == 0)
+        {
+            values.CopyTo(Small.Elements<float>(plane, _floatOffset[tensor], values.Length));
+            return;
+        }
+
+        BlockwiseCodebook book = Codebook(plane, tensor);
+        Span<byte> codes = Codes(plane, tensor);
+        Span<float> absmax = Absmax(plane, tensor);
+        int blockLength = book.BlockLength;
+        for (int b = 0; b < absmax.Length; b++)
+        {
+            int start = b * blockLength;
+            ReadOnlySpan<float> block = values.Slice(start, Math.Min(blockLength, values.Length - start));
+            absmax[b] = BlockwiseBlock.Absmax(block);
+            BlockwiseBlock.Quantize(book, block, absmax[b], ref codes[(int)BlockwiseBlock.CodeBytes(start, book.Bits)]);
+        }
+    }
+
+    /// <summary>Bytes of state that hold information: codes, absmax and float32 values of every tensor and plane (no padding).</summary>
+    public long Bytes
+    {
+        get
+        {
+            long total = 0;
+            for (int j = 0; j < Layout.TensorCount; j++)
+            {
+                long length = Layout.LengthOf(j);
+                if (_bits[j] == 0)
+                {
+                    total += length * sizeof(float);
+                    continue;
+                }
+
+                int blockLength = BlockwiseCodebook.For(_bits[j], true).BlockLength;
+                long blocks = (length + blockLength - 1) / blockLength;
+                total += BlockwiseBlock.CodeBytes(length, _bits[j]) + (blocks * sizeof(float));
+            }
+
+            return total * Count;
+        }
+    }
+
+    private static int RoundUp(int value, int multiple) => checked((value + multiple - 1) / multiple * multiple);
+
+    private static long RoundUp(long value, long multiple) => (value + multiple - 1) / multiple * multiple;
+}
