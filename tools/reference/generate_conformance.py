@@ -1175,8 +1175,12 @@ def main(argv=None):
     assert covered == set(TORCH_KEYS) | set(LECTURE_KEYS), "vocabulary not covered"
 
     os.makedirs(args.out, exist_ok=True)
+    # Only files of this script's vocabulary: generate_reductions.py owns the other families.
     stale = {f for f in os.listdir(args.out) if f.endswith(".json")} - {n + ".json" for n in names}
     for f in sorted(stale):
+        with open(os.path.join(args.out, f), encoding="utf-8") as h:
+            if json.load(h).get("optimizer") not in covered:
+                continue
         os.remove(os.path.join(args.out, f))
 
     failures = []
