@@ -569,7 +569,7 @@ def build(spec):
         case["lr_per_step"] = lrs
     if ev is not None:
         case["params_eval_after_each_step"] = ev
-    return case, measured
+    return case, measured, "float32 emulation"
 
 
 def render(case):
@@ -612,31 +612,7 @@ def main(argv=None):
     assert {s["optimizer"] for s in specs} == set(KEYS), "a family has no case"
     assert not set(KEYS) & (set(gc.TORCH_KEYS) | set(gc.LECTURE_KEYS))
 
-    os.makedirs(args.out, exist_ok=True)
-    for f in sorted(os.listdir(args.out)):
-        if f.endswith(".json") and f[:-5] not in names:
-            with open(os.path.join(args.out, f), encoding="utf-8") as h:
-                if json.load(h).get("optimizer") in KEYS:
-                    os.remove(os.path.join(args.out, f))
-
-    failures = []
-    for spec in specs:
-        case, measured = build(spec)
-        gc.validate(case)
-        rtol = case.get("rtol", gc.DEFAULT_RTOL)
-        ok = measured <= rtol / 3
-        print(f"{case['name']}: vs float32 emulation max rel err {measured:.2e} (rtol {rtol:g})"
-              f"{'' if ok else '  <-- too close to rtol'}")
-        if not ok:
-            failures.append(case["name"])
-        path = os.path.join(args.out, case["name"] + ".json")
-        with open(path, "w", encoding="utf-8", newline="") as f:
-            f.write(render(case))
-        validate_file(path, case)
-    total = sum(os.path.getsize(os.path.join(args.out, n + ".json")) for n in names)
-    print(f"wrote {len(names)} cases to {args.out} ({total / 1e6:.2f} MB)")
-    if failures:
-        raise SystemExit(f"cases whose float32 rounding is too close to rtol: {failures}")
+    gc.write_cases(args.out, specs, set(KEYS), build, render, validate_file)
 
 
 if __name__ == "__main__":
