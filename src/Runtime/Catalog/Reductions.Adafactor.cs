@@ -1,0 +1,364 @@
+using System;
+using OptGen.Engine;
+using OptGen.Kernels;
+
+namespace OptGen;
+
+/// <summary>
+/// <c>torch.optim.Adafactor</c> (PyTorch ≥ 2.5, single-tensor path): for a tensor of two or more dimensions the
+/// second moment is factored into row and column averages of g² over its last two dimensions; a vector keeps the
+/// full average. Per tensor and step t: β̂ = 1 − t^c (c = <see cref="Beta2Decay"/>), ρ = min(η, 1/√t),
+/// α = max(ε₂, RMS(p))·ρ (before decay), p ← p(1 − ηλ), V̂ = R·C/max(mean(R), ε₁) (or v), U = g/√max(V̂, ε₁²),
+/// p ← p − α·U/max(1, RMS(U)/d). Defaults as PyTorch: η = 1e-2, c = −0.8, ε₁ = 2⁻²³ (float32's machine epsilon,
+/// PyTorch's None), ε₂ = 1e-3, d = 1, λ = 0.
+/// </summary>
+/// <remarks>
+/// <para>Passes: a matrix takes three (row and column sums of g² and Σp²; Σ U²; the update), a vector two (v, Σp²
+/// and Σ U²; the update). The factored state R, C of an m × n matrix is m + n floats; this version keeps it at the
+/// start of the tensor's region of two planes as long as the parameters (<see cref="Variance"/>: R, or v for a
+/// vector; <see cref="ColumnVariance"/>: C), so the memory is not yet the m + n of the algorithm.</para>
+/// <para>Give the tensors their shapes with <see cref="ParameterLayout.FromShapes"/>; a tensor created by length is
+/// a vector.</para>
+/// </remarks>
+public sealed class Adafactor : MultiPassOptimizer
+{
+    /// <summary>float32's machine epsilon 2⁻²³: PyTorch's ε₁ when it is None.</summary>
+    public const double Float32Epsilon = 1.1920928955078125e-07;
+
+    private const int PassSums = 0;
+    private const int PassUpdateNorm = 1;
+    private const int PassUpdate = 2;
+
+    private static readonly OptimizerDescriptor RuleDescriptor = new(
+        name: "Adafactor",
+        ruleId: "reduction.adafactor.v1",
+        hyperparameters:
+        [
+            new("LearningRate", "η", 1e-2, HyperparameterRange.NonNegative),
+            new("Beta2Decay", "c", -0.8, HyperparameterRange.Finite),
+            new("Epsilon1", "ε₁", Float32Epsilon, HyperparameterRange.NonNegative),
+            new("Epsilon2", "ε₂", 1e-3, HyperparameterRange.NonNegative),
+            new("ClipThreshold", "d", 1.0, HyperparameterRange.Positive),
+            new("WeightDecay", "λ", 0.0, HyperparameterRange.NonNegative),
+            new("Maximize", "Maximize", 0, HyperparameterRange.Boolean),
+        ],
+        states: [new("Variance", "R"), new("ColumnVariance", "C")],
+        bytesReadPerElement: 16,
+        bytesWrittenPerElement: 4);
+
+    private Piece[]? _units;
+    private int[] _columnOffset = [];  // per unit: where its column partial sums start in _columnPartials
+    private double[] _columnPartials = [];
+    private double[] _rowSums = [];     // per tensor row (over all matrices of all tensors), at _rowOffset[tensor]
+    private int[] _rowOffset = [];
+    private float[] _rowMean = [];      // per matrix: max(mean of R, ε₁), at _matrixOffset[tensor]
+    private int[] _matrixOffset = [];
+    private double[] _partials = [];    // per unit: Σp², ΣU²
+    private double[] _sums = [];
+    private float[] _alpha = [];        // per tensor: −α/max(1, RMS(U)/d)
+
+    /// <summary>Creates Adafactor for one vector tensor of <paramref name="length"/> parameters.</summary>
+    public Adafactor(int length)
+        : this(ParameterLayout.Single(length))
+    {
+    }
+
+    /// <summary>Creates Adafactor for the tensors (with their shapes) and groups of <paramref name="layout"/>.</summary>
+    public Adafactor(ParameterLayout layout)
+        : base(RuleDescriptor, layout)
+    {
+    }
+
+    /// <summary>η: the weight decay's factor and the largest relative step size ρ.</summary>
+    public double LearningRate { get => GetHyperparameter(0); set => SetHyperparameter(0, value); }
+
+    /// <summary>c ≤ 0: the second moments average with weight 1 − β̂ = t^c.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is positive or not finite.</exception>
+    public double Beta2Decay
+    {
+        get => GetHyperparameter(1);
+        set => SetHyperparameter(1, value > 0 ? throw new ArgumentOutOfRangeException(nameof(value), value, "Beta2Decay must be <= 0.") : value);
+    }
+
+    /// <summary>ε₁ ≥ 0: the floor of mean(R) and of V̂ (squared); default float32's machine epsilon.</summary>
+    public double Epsilon1 { get => GetHyperparameter(2); set => SetHyperparameter(2, value); }
+
+    /// <summary>ε₂ ≥ 0: the floor of RMS(p) in the relative step size.</summary>
+    public double Epsilon2 { get => GetHyperparameter(3); set => SetHyperparameter(3, value); }
+
+    /// <summary>d ≥ 1: the update is scaled down when its RMS exceeds d.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is below 1 or not finite.</exception>
+    public double ClipThreshold
+    {
+        get => GetHyperparameter(4);
+        set => SetHyperparameter(4, value < 1 ? throw new ArgumentOutOfRangeException(nameof(value), value, "ClipThreshold must be >= 1.") : value);
+    }
+
+    /// <summary>λ: decoupled weight decay, p ← p(1 − ηλ).</summary>
+    public double WeightDecay { get => GetHyperparameter(5); set => SetHyperparameter(5, value); }
+
+    /// <summary>Whether to maximize the objective (steps along +g).</summary>
+    public bool Maximize { get => GetHyperparameter(6) != 0; set => SetHyperparameter(6, value ? 1 : 0); }
+
+    /// <summary>R (row averages of g², a vector's full average v), at the start of each tensor's region.</summary>
+    public ReadOnlySpan<float> Variance => GetState(0);
+
+    /// <summary>C (column averages of g²) of each matrix tensor, at the start of its region.</summary>
+    public ReadOnlySpan<float> ColumnVariance => GetState(1);
+
+    /// <summary>The floats of state this rule needs for <paramref name="layout"/>: m + n per m × n matrix (per matrix of a stack), n per vector of n.</summary>
+    public static long StateFloats(ParameterLayout layout)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        long floats = 0;
+        for (int j = 0; j < layout.TensorCount; j++)
+        {
+            (int matrices, int rows, int columns) = layout.MatrixShapeOf(j);
+            floats += layout.RankOf(j) == 1 ? layout.LengthOf(j) : (long)matrices * (rows + columns);
+        }
+
+        return floats;
+    }
+
+    /// <inheritdoc/>
+    protected override void ValidateStepScalars(ReadOnlySpan<double> hyperparameters, ReadOnlySpan<double> hostState, long step, double gradientScale)
+    {
+        if (hyperparameters[1] > 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Beta2Decay), hyperparameters[1], "Beta2Decay must be <= 0.");
+        }
+
+        if (hyperparameters[4] < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(ClipThreshold), hyperparameters[4], "ClipThreshold must be >= 1.");
+        }
+
+        StepScalars.RequireFinite(Math.Pow(step, hyperparameters[1]), "OneMinusBeta2", "t^c", step);
+        StepScalars.RequireFinite(hyperparameters[2] * hyperparameters[2], "Epsilon1Squared", "ε₁²", step);
+        StepScalars.RequireFinite(gradientScale, "GradientScale", "gradientScale", step);
+    }
+
+    private bool IsMatrix(int tensor) => Layout.RankOf(tensor) >= 2;
+
+    private void Prepare()
+    {
+        ParameterLayout layout = Layout;
+        _units = CutUnits(layout, j => IsMatrix(j) ? Math.Max(1, layout.MatrixShapeOf(j).Columns) : 1, maxPerTensor: 64);
+        _columnOffset = new int[_units.Length + 1];
+        for (int u = 0; u < _units.Length; u++)
+        {
+            int j = _units[u].Tensor;
+            _columnOffset[u + 1] = _columnOffset[u] + (IsMatrix(j) ? layout.MatrixShapeOf(j).Columns * layout.MatrixShapeOf(j).Matrices : 0);
+        }
+
+        _columnPartials = new double[_columnOffset[^1]];
+        _rowOffset = new int[layout.TensorCount + 1];
+        _matrixOffset = new int[layout.TensorCount + 1];
+        for (int j = 0; j < layout.TensorCount; j++)
+        {
+            (int matrices, int rows, _) = layout.MatrixShapeOf(j);
+            _rowOffset[j + 1] = _rowOffset[j] + (IsMatrix(j) ? matrices * rows : 0);
+            _matrixOffset[j + 1] = _matrixOffset[j] + (IsMatrix(j) ? matrices : 0);
+        }
+
+        _rowSums = new double[_rowOffset[^1]];
+        _rowMean = new float[_matrixOffset[^1]];
+        _partials = new double[_units.Length * 2];
+        _sums = new double[layout.TensorCount * 2];
+        _alpha = new float[layout.TensorCount];
+    }
+
+    private protected override void RunPasses<TParameter, TGradient, TState>(StepPlan plan)
+    {
+        if (_units is null)
+        {
+            Prepare();
+        }
+
+        Piece[] units = _units!;
+        Array.Clear(_columnPartials);
+        RunUnits<TParameter, TGradient, TState>(PassSums, units.Length);
+        UpdateFactors<TState>(plan);
+        RunUnits<TParameter, TGradient, TState>(PassUpdateNorm, units.Length);
+        SumPerTensor(units, _partials, 2, _sums);
+        for (int j = 0; j < Layout.TensorCount; j++)
+        {
+            ReadOnlySpan<double> h = plan.Hyperparameters(Layout.GroupOf(j));
+            double numel = Layout.LengthOf(j);
+            double rho = Math.Min(h[0], 1 / Math.Sqrt(plan.Step));
+            double alpha = Math.Max(h[3], Math.Sqrt(_sums[2 * j]) / Math.Sqrt(numel)) * rho;
+            double denom = Math.Max(1.0, Math.Sqrt(_sums[(2 * j) + 1]) / (Math.Sqrt(numel) * h[4]));
+            _alpha[j] = (float)(-alpha / denom);
+        }
+
+        RunUnits<TParameter, TGradient, TState>(PassUpdate, units.Length);
+    }
+
+    /// <summary>Between passes 1 and 2, on the calling thread: R and C of every matrix from the row and column sums of g².</summary>
+    private void UpdateFactors<TState>(StepPlan plan)
+        where TState : struct, IElementCodec
+    {
+        for (int j = 0; j < Layout.TensorCount; j++)
+        {
+            if (!IsMatrix(j) || Layout.LengthOf(j) == 0)
+            {
+                continue;
+            }
+
+            ReadOnlySpan<double> h = plan.Hyperparameters(Layout.GroupOf(j));
+            float w = (float)Math.Pow(plan.Step, h[1]);
+            (int matrices, int rows, int columns) = Layout.MatrixShapeOf(j);
+            ref byte r = ref State<TState>(0, j, 0);
+            ref byte c = ref State<TState>(1, j, 0);
+            for (int i = 0; i < matrices * rows; i++)
+            {
+                float mean = (float)(_rowSums[_rowOffset[j] + i] / columns);
+                TState.Store(ref r, (nuint)i, Lerp(TState.Load(ref r, (nuint)i), mean, w));
+            }
+
+            for (int k = 0; k < matrices * columns; k++)
+            {
+                double sum = 0;
+                for (int u = 0; u < _units!.Length; u++)
+                {
+                    if (_units[u].Tensor == j)
+                    {
+                        sum += _columnPartials[_columnOffset[u] + k];
+                    }
+                }
+
+                TState.Store(ref c, (nuint)k, Lerp(TState.Load(ref c, (nuint)k), (float)(sum / rows), w));
+            }
+
+            for (int a = 0; a < matrices; a++)
+            {
+                double sum = 0;
+                for (int i = a * rows; i < (a + 1) * rows; i++)
+                {
+                    sum += TState.Load(ref r, (nuint)i);
+                }
+
+                _rowMean[_matrixOffset[j] + a] = MathF.Max((float)(sum / rows), (float)h[2]);
+            }
+        }
+    }
+
+    private protected override void RunUnit<TParameter, TGradient, TState>(int pass, int unit)
+    {
+        Piece u = _units![unit];
+        StepPlan plan = CurrentPlan;
+        ReadOnlySpan<double> h = plan.Hyperparameters(u.Group);
+        float scale = (float)(h[6] != 0 ? -plan.GradientScale : plan.GradientScale);
+        float eps1Squared = (float)(h[2] * h[2]);
+        ref byte p = ref Parameters<TParameter>(u.Tensor, u.Start);
+        ref byte g = ref Gradients<TGradient>(u.Tensor, u.Start);
+        bool matrix = IsMatrix(u.Tensor);
+        (_, int rows, int columns) = Layout.MatrixShapeOf(u.Tensor);
+        switch (pass)
+        {
+            case PassSums:
+            {
+                double sp = 0, su = 0;
+                for (nuint i = 0; i < (nuint)u.Length; i++)
+                {
+                    double pi = TParameter.Load(ref p, i);
+                    sp += pi * pi;
+                }
+
+                if (matrix)
+                {
+                    int firstRow = u.Start / columns;
+                    for (int row = 0; row < u.Length / columns; row++)
+                    {
+                        int matrixIndex = (firstRow + row) / rows;
+                        double rowSum = 0;
+                        int column0 = _columnOffset[unit] + (matrixIndex * columns);
+                        for (int k = 0; k < columns; k++)
+                        {
+                            float gi = TGradient.Load(ref g, (nuint)((row * columns) + k)) * scale;
+                            double g2 = (double)gi * gi;
+                            rowSum += g2;
+                            _columnPartials[column0 + k] += g2;
+                        }
+
+                        _rowSums[_rowOffset[u.Tensor] + firstRow + row] = rowSum;
+                    }
+                }
+                else
+                {
+                    float w = (float)Math.Pow(plan.Step, h[1]);
+                    ref byte v = ref State<TState>(0, u.Tensor, u.Start);
+                    for (nuint i = 0; i < (nuint)u.Length; i++)
+                    {
+                        float gi = TGradient.Load(ref g, i) * scale;
+                        TState.Store(ref v, i, Lerp(TState.Load(ref v, i), gi * gi, w));
+                        float update = gi / MathF.Sqrt(MathF.Max(TState.Load(ref v, i), eps1Squared));
+                        su += (double)update * update;
+                    }
+                }
+
+                _partials[2 * unit] = sp;
+                _partials[(2 * unit) + 1] = su;
+                return;
+            }
+
+            case PassUpdateNorm:
+            {
+                if (!matrix)
+                {
+                    return;
+                }
+
+                double su = 0;
+                for (int i = 0; i < u.Length; i++)
+                {
+                    float update = FactoredUpdate<TState>(u, i, TGradient.Load(ref g, (nuint)i) * scale, eps1Squared, rows, columns);
+                    su += (double)update * update;
+                }
+
+                _partials[(2 * unit) + 1] = su;
+                return;
+            }
+
+            default:
+            {
+                if (typeof(TParameter) == typeof(StochasticBFloat16Codec))
+                {
+                    StochasticRounding.SetSeed(plan.Options.RoundingSeed, plan.Step, u.Tensor, u.Start);
+                }
+
+                float decay = (float)(1 - (h[0] * h[5]));
+                float alpha = _alpha[u.Tensor];
+                ref byte v = ref State<TState>(0, u.Tensor, u.Start);
+                for (nuint i = 0; i < (nuint)u.Length; i++)
+                {
+                    float gi = TGradient.Load(ref g, i) * scale;
+                    float update = matrix
+                        ? FactoredUpdate<TState>(u, (int)i, gi, eps1Squared, rows, columns)
+                        : gi / MathF.Sqrt(MathF.Max(TState.Load(ref v, i), eps1Squared));
+                    float pi = TParameter.Load(ref p, i) * decay;
+                    TParameter.Store(ref p, i, pi + (alpha * update));
+                }
+
+                return;
+            }
+        }
+    }
+
+    /// <summary>U for element <paramref name="i"/> of unit <paramref name="u"/> of a matrix tensor: g/√max(R·C/max(mean R, ε₁), ε₁²).</summary>
+    private float FactoredUpdate<TState>(Piece u, int i, float g, float eps1Squared, int rows, int columns)
+        where TState : struct, IElementCodec
+    {
+        int element = u.Start + i;
+        int row = element / columns;
+        int column = element - (row * columns);
+        int matrixIndex = row / rows;
+        float r = TState.Load(ref State<TState>(0, u.Tensor, 0), (nuint)row);
+        float c = TState.Load(ref State<TState>(1, u.Tensor, 0), (nuint)((matrixIndex * columns) + column));
+        float estimate = (r * c) / _rowMean[_matrixOffset[u.Tensor] + matrixIndex];
+        return g / MathF.Sqrt(MathF.Max(estimate, eps1Squared));
+    }
+
+    /// <summary>torch.lerp's float32 formula: a + w(b − a) for w &lt; ½, else b − (b − a)(1 − w).</summary>
+    private static float Lerp(float a, float b, float w) => w < 0.5f ? a + (w * (b - a)) : b - ((b - a) * (1 - w));
+}
