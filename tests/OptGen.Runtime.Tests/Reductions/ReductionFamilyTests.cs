@@ -62,6 +62,7 @@ public sealed class ReductionFamilyTests(ITestOutputHelper output)
     public void EveryThreadCountGivesTheSameBits(string family)
     {
         int[][] shapes = [.. Large];
+        Assert.True(TensorSpans.Of(shapes).Sum(s => s.Length) >= 4 * Kernels.ParallelUpdate.MinimumElementsPerThread, "too few elements for four threads");
         (float[] p0, float[][] grads) = Data(shapes, steps: 3, seed: 7);
         (float[] P, float[][] State)? first = null;
         foreach (int threads in new[] { 1, 2, 3, 4 })
@@ -103,6 +104,68 @@ public sealed class ReductionFamilyTests(ITestOutputHelper output)
             ErrorAccumulator errors = Run(optimizer, Reference(family, shapes, p0), p0, grads);
             output.WriteLine($"{family}: max err {errors.RelativeError:E2}");
             Assert.True(errors.Passed(2e-6), $"{family}: {errors.RelativeError:E2} at {errors.Where}");
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Families))]
+    public void EachGroupUsesItsOwnHyperparametersAndScalars(string family)
+    {
+        // Two groups: the reductions stay inside each tensor and the per-step scalars (schedule-free's lr_max and
+        // weight sum among them) inside each group, so each group must be its own reference.
+        int[][] first = [[20, 30], [10]], second = [[7, 9]];
+        (float[] p0, float[][] grads) = Data([.. first, .. second], steps: 10, seed: 5);
+        int split = 20 * 30 + 10;
+        Optimizer optimizer = Create(family, ParameterLayout.FromShapes(first, second));
+        optimizer.Groups[1]["LearningRate"] = 3 * LearningRate;
+        optimizer.Groups[1]["WeightDecay"] = 0.1;
+        ReductionReference a = Reference(family, first, p0[..split]);
+        ReductionReference b = Reference(family, second, p0[split..], weightDecay: 0.1);
+        float[] p = (float[])p0.Clone();
+        var errors = new ErrorAccumulator();
+        for (int t = 0; t < grads.Length; t++)
+        {
+            optimizer.Step(p, grads[t]);
+            a.Take(grads[t][..split], LearningRate);
+            b.Take(grads[t][split..], 3 * LearningRate);
+            errors.Add(ReductionReferences.ToFloat([.. a.Parameters, .. b.Parameters]), p, t + 1);
+        }
+
+        output.WriteLine($"{family}: max err {errors.RelativeError:E2}");
+        Assert.True(errors.Passed(2e-6), $"{family}: {errors.RelativeError:E2} at {errors.Where}");
+    }
+
+    [Theory]
+    [MemberData(nameof(Families))]
+    public void ACheckpointMidRunContinuesBitForBit(string family)
+    {
+        int[][] shapes = [.. Pieces];
+        (float[] p0, float[][] grads) = Data(shapes, steps: 6, seed: 9);
+        Optimizer straight = Create(family, shapes), before = Create(family, shapes), after = Create(family, shapes);
+        float[] p = (float[])p0.Clone(), q = (float[])p0.Clone();
+        for (int t = 0; t < grads.Length; t++)
+        {
+            straight.Step(p, grads[t]);
+        }
+
+        var stream = new System.IO.MemoryStream();
+        for (int t = 0; t < 3; t++)
+        {
+            before.Step(q, grads[t]);
+        }
+
+        before.SaveCheckpoint(stream);
+        stream.Position = 0;
+        after.LoadCheckpoint(stream);
+        for (int t = 3; t < grads.Length; t++)
+        {
+            after.Step(q, grads[t]);
+        }
+
+        Assert.True(p.AsSpan().SequenceEqual(q), $"{family}: the resumed run differs");
+        foreach (var state in straight.Descriptor.States)
+        {
+            Assert.True(straight.GetState(state.Name).SequenceEqual(after.GetState(state.Name)), $"{family}: state {state.Name} differs");
         }
     }
 
@@ -194,27 +257,27 @@ public sealed class ReductionFamilyTests(ITestOutputHelper output)
     }
 
     /// <summary>The catalog rule of <paramref name="family"/> on a one-group layout of these shapes, hyperparameters matching <see cref="Reference"/>.</summary>
-    private static Optimizer Create(string family, int[][] shapes)
-    {
-        ParameterLayout layout = ShapedLayout(shapes);
-        return family switch
-        {
-            "lamb" => new Lamb(layout) { LearningRate = LearningRate, Beta1 = 0.9, Beta2 = 0.99, Epsilon = 1e-6, WeightDecay = 0.01 },
-            "lars" => new Lars(layout) { LearningRate = LearningRate, Momentum = 0.9, WeightDecay = 1e-3, TrustCoefficient = 0.02 },
-            "adafactor" => new Adafactor(layout) { LearningRate = LearningRate, Beta2Decay = -0.8, Epsilon1 = AdafactorReference.Float32Epsilon, Epsilon2 = 1e-3, ClipThreshold = 1, WeightDecay = 0.01 },
-            "adam_mini" => new AdamMini(layout) { LearningRate = LearningRate, Beta1 = 0.9, Beta2 = 0.99, Epsilon = 1e-8, WeightDecay = 0.01, BlockSize = 96 },
-            "adamw_schedulefree" => new AdamWScheduleFree(layout) { LearningRate = LearningRate, Beta1 = 0.9, Beta2 = 0.99, Epsilon = 1e-8, WeightDecay = 0.01, WarmupSteps = 3, R = 0.5, WeightLrPower = 2 },
-            _ => throw new ArgumentException(family, nameof(family)),
-        };
-    }
+    private static Optimizer Create(string family, int[][] shapes) => Create(family, ShapedLayout(shapes));
 
-    private static ReductionReference Reference(string family, int[][] shapes, float[] p0) => family switch
+    /// <summary>The catalog rule of <paramref name="family"/> on <paramref name="layout"/>, every group with the same hyperparameters.</summary>
+    private static Optimizer Create(string family, ParameterLayout layout) => family switch
     {
-        "lamb" => new LambReference(shapes, p0, 0.9, 0.99, 1e-6, 0.01),
-        "lars" => new LarsReference(shapes, p0, 0.9, 1e-3, 0.02),
-        "adafactor" => new AdafactorReference(shapes, p0, -0.8, null, 1e-3, 1, 0.01, maximize: false),
-        "adam_mini" => new AdamMiniReference(shapes, p0, 0.9, 0.99, 1e-8, 0.01, 96),
-        "adamw_schedulefree" => new ScheduleFreeReference(shapes, p0, 0.9, 0.99, 1e-8, 0.01, warmupSteps: 3, r: 0.5, weightLrPower: 2),
+        "lamb" => new Lamb(layout) { LearningRate = LearningRate, Beta1 = 0.9, Beta2 = 0.99, Epsilon = 1e-6, WeightDecay = 0.01 },
+        "lars" => new Lars(layout) { LearningRate = LearningRate, Momentum = 0.9, WeightDecay = 0.01, TrustCoefficient = 0.02 },
+        "adafactor" => new Adafactor(layout) { LearningRate = LearningRate, Beta2Decay = -0.8, Epsilon1 = AdafactorReference.Float32Epsilon, Epsilon2 = 1e-3, ClipThreshold = 1, WeightDecay = 0.01 },
+        "adam_mini" => new AdamMini(layout) { LearningRate = LearningRate, Beta1 = 0.9, Beta2 = 0.99, Epsilon = 1e-8, WeightDecay = 0.01, BlockSize = 96 },
+        "adamw_schedulefree" => new AdamWScheduleFree(layout) { LearningRate = LearningRate, Beta1 = 0.9, Beta2 = 0.99, Epsilon = 1e-8, WeightDecay = 0.01, WarmupSteps = 3, R = 0.5, WeightLrPower = 2 },
+        _ => throw new ArgumentException(family, nameof(family)),
+    };
+
+    /// <summary>The reference of <paramref name="family"/> with the hyperparameters of <see cref="Create(string, ParameterLayout)"/>.</summary>
+    private static ReductionReference Reference(string family, int[][] shapes, float[] p0, double weightDecay = 0.01) => family switch
+    {
+        "lamb" => new LambReference(shapes, p0, 0.9, 0.99, 1e-6, weightDecay),
+        "lars" => new LarsReference(shapes, p0, 0.9, weightDecay, 0.02),
+        "adafactor" => new AdafactorReference(shapes, p0, -0.8, null, 1e-3, 1, weightDecay, maximize: false),
+        "adam_mini" => new AdamMiniReference(shapes, p0, 0.9, 0.99, 1e-8, weightDecay, 96),
+        "adamw_schedulefree" => new ScheduleFreeReference(shapes, p0, 0.9, 0.99, 1e-8, weightDecay, warmupSteps: 3, r: 0.5, weightLrPower: 2),
         _ => throw new ArgumentException(family, nameof(family)),
     };
 
