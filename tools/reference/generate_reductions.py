@@ -46,6 +46,8 @@ Self-checks on every run (the script stops if one fails):
   ``torch.optim.SGD(momentum=mu)`` driven that way;
 * ``adamw_schedulefree``: the y-in-place form used here is compared with the x/z form of the
   paper (z <- z - lr gn, x <- (1 - c) x + c z, y = (1 - beta1) z + beta1 x);
+* each case is there for a feature (clipping, an eps clamp, warm-up, ...): switching that feature
+  off must move its result by more than 10 rtol (``DISCRIMINATING``);
 * ``--check-examples DIR`` recomputes the examples of DIR whose optimizer is one of the five.
 """
 
@@ -375,6 +377,40 @@ def check_schedulefree_forms():
     return worst
 
 
+# (case, hyperparameters changed, what the case is there for): the change must move the result by
+# more than 10 rtol, or the case does not test what its description says.
+DISCRIMINATING = [
+    ("adafactor_clip_growing", dict(d=1e9), "update clipping by d"),
+    ("adafactor_default", dict(d=1e9), "update clipping by d = 1"),
+    ("adafactor_eps1_given", dict(eps=[1e-30, 1e-3]), "the eps1 clamps"),
+    ("adafactor_eps2_small_p", dict(eps=[None, 0.0]), "alpha = eps2 rho"),
+    ("adafactor_maximize_weight_decay", dict(maximize=False), "maximize"),
+    ("adafactor_maximize_weight_decay", dict(weight_decay=0.0), "weight decay"),
+    ("lamb_multi_tensor", dict(weight_decay=0.0), "lamb weight decay"),
+    ("lars_weight_decay", dict(weight_decay=0.0), "lars weight decay"),
+    ("adam_mini_short_last_block", dict(block=1), "the blocks"),
+    ("adam_mini_short_last_block", dict(weight_decay=0.0), "adam_mini weight decay"),
+    ("adamw_schedulefree_warmup", dict(warmup_steps=0), "warm-up"),
+    ("adamw_schedulefree_r", dict(r=0.0), "r"),
+    ("adamw_schedulefree_weight_lr_power", dict(weight_lr_power=2.0), "weight_lr_power"),
+    ("adamw_schedulefree_weight_decay", dict(weight_decay=0.0), "schedule-free weight decay"),
+]
+
+
+def check_cases_discriminate(specs):
+    by_name = {s["name"]: s for s in specs}
+    for name, change, what in DISCRIMINATING:
+        spec = by_name[name]
+        hp = full_hyperparameters(spec["optimizer"], spec["hp"])
+        shapes, p0, grads = make_case_data(spec)
+        lrs = gc.make_schedule(spec["schedule"], hp["lr"], spec["T"]) if "schedule" in spec else None
+        base, _ = compute(spec["optimizer"], hp, shapes, p0, grads, lrs, F64)
+        other, _ = compute(spec["optimizer"], dict(hp, **change), shapes, p0, grads, lrs, F64)
+        moved = gc.rel_err(other, base)
+        print(f"{name}: {what} moves the result by {moved:.1e}")
+        assert moved > 10 * gc.DEFAULT_RTOL, f"{name} does not test {what}"
+
+
 def check_examples(folder):
     print(f"examples in {folder}:")
     for fn in sorted(os.listdir(folder)):
@@ -460,9 +496,9 @@ def cases():
           "(eps2 above RMS(p))", dict(eps=[None, 1e-3]), [[5, 8], [7]], pscale=1e-4),
         C("adafactor_maximize_weight_decay", "adafactor", "Adafactor maximize, weight_decay 0.1",
           dict(maximize=True, weight_decay=0.1), [[6, 5], [8]]),
-        C("adafactor_clip_growing", "adafactor", "Adafactor with gradients growing 1 -> 8 over "
-          "the run, so RMS(update) > d and clipping acts; d 1.5, beta2_decay -0.5",
-          dict(d=1.5, beta2_decay=-0.5), [[6, 9], [8]], T=40, decay=8.0),
+        C("adafactor_clip_growing", "adafactor", "Adafactor with gradients growing 1 -> 30 over "
+          "the run, so RMS(update) > d and clipping acts; d 1.5",
+          dict(d=1.5), [[6, 9], [8]], T=40, decay=30.0),
         C("adafactor_lr_large", "adafactor", "Adafactor lr 0.5: rho_t = lr for t <= 4, then "
           "1/sqrt(t); weight_decay 0.01", dict(lr=0.5, weight_decay=0.01), [[4, 6], [5]]),
         C("adafactor_3d", "adafactor", "Adafactor on a 2x3x4 tensor (factored over the last two "
@@ -611,6 +647,7 @@ def main(argv=None):
     assert len(names) == len(set(names)), "duplicate case names"
     assert {s["optimizer"] for s in specs} == set(KEYS), "a family has no case"
     assert not set(KEYS) & (set(gc.TORCH_KEYS) | set(gc.LECTURE_KEYS))
+    check_cases_discriminate(specs)
 
     gc.write_cases(args.out, specs, set(KEYS), build, render, validate_file)
 
