@@ -47,6 +47,7 @@ public sealed class Adafactor : MultiPassOptimizer
         bytesWrittenPerElement: 4);
 
     private Piece[]? _units;
+    private int[] _firstUnit = [];     // per tensor: its first unit (units are in tensor order)
     private int[] _columnOffset = [];  // per unit: where its column partial sums start in _columnPartials
     private double[] _columnPartials = [];
     private double[] _rowSums = [];     // per tensor row (over all matrices of all tensors), at _rowOffset[tensor]
@@ -152,6 +153,17 @@ public sealed class Adafactor : MultiPassOptimizer
         }
 
         _columnPartials = new double[_columnOffset[^1]];
+        _firstUnit = new int[layout.TensorCount + 1];
+        for (int j = 0, u = 0; j <= layout.TensorCount; j++)
+        {
+            while (u < _units.Length && _units[u].Tensor < j)
+            {
+                u++;
+            }
+
+            _firstUnit[j] = u;
+        }
+
         _rowOffset = new int[layout.TensorCount + 1];
         _matrixOffset = new int[layout.TensorCount + 1];
         for (int j = 0; j < layout.TensorCount; j++)
@@ -219,12 +231,9 @@ public sealed class Adafactor : MultiPassOptimizer
             for (int k = 0; k < matrices * columns; k++)
             {
                 double sum = 0;
-                for (int u = 0; u < _units!.Length; u++)
+                for (int u = _firstUnit[j]; u < _firstUnit[j + 1]; u++)
                 {
-                    if (_units[u].Tensor == j)
-                    {
-                        sum += _columnPartials[_columnOffset[u] + k];
-                    }
+                    sum += _columnPartials[_columnOffset[u] + k];
                 }
 
                 TState.Store(ref c, (nuint)k, Lerp(TState.Load(ref c, (nuint)k), (float)(sum / rows), w));
