@@ -1,4 +1,7 @@
 using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using OptGen.Engine;
 using OptGen.Kernels;
 
@@ -263,110 +266,164 @@ public sealed class Adafactor : MultiPassOptimizer
         ref byte g = ref Gradients<TGradient>(u.Tensor, u.Start);
         bool matrix = IsMatrix(u.Tensor);
         (_, int rows, int columns) = Layout.MatrixShapeOf(u.Tensor);
-        switch (pass)
+        int firstRow = matrix ? u.Start / columns : 0;
+        int rowCount = matrix ? u.Length / columns : 0;
+        if (pass == PassSums)
         {
-            case PassSums:
+            var sp = default(SquareSum);
+            nuint n = (nuint)u.Length, i = 0;
+            for (; i + 8 <= n; i += 8)
             {
-                double sp = 0, su = 0;
-                for (nuint i = 0; i < (nuint)u.Length; i++)
+                sp.Add(TParameter.Load256(ref p, i));
+            }
+
+            for (; i < n; i++)
+            {
+                sp.Add(TParameter.Load(ref p, i));
+            }
+
+            var su = default(SquareSum);
+            if (matrix)
+            {
+                for (int row = 0; row < rowCount; row++)
                 {
-                    double pi = TParameter.Load(ref p, i);
-                    sp += pi * pi;
+                    int matrixIndex = (firstRow + row) / rows;
+                    _rowSums[_rowOffset[u.Tensor] + firstRow + row] = RowSquares<TGradient>(
+                        ref Unsafe.Add(ref g, (nint)row * columns * TGradient.ElementSize), columns, scale,
+                        _columnPartials.AsSpan(_columnOffset[unit] + (matrixIndex * columns), columns));
+                }
+            }
+            else
+            {
+                float w = (float)Math.Pow(plan.Step, h[1]);
+                ref byte v = ref State<TState>(0, u.Tensor, u.Start);
+                for (i = 0; i + 8 <= n; i += 8)
+                {
+                    Vector256<float> gi = TGradient.Load256(ref g, i) * scale;
+                    TState.Store256(ref v, i, Lerp(TState.Load256(ref v, i), gi * gi, w));
+                    su.Add(gi / Vector256.Sqrt(Vector256.Max(TState.Load256(ref v, i), Vector256.Create(eps1Squared))));
                 }
 
-                if (matrix)
+                for (; i < n; i++)
                 {
-                    int firstRow = u.Start / columns;
-                    for (int row = 0; row < u.Length / columns; row++)
-                    {
-                        int matrixIndex = (firstRow + row) / rows;
-                        double rowSum = 0;
-                        int column0 = _columnOffset[unit] + (matrixIndex * columns);
-                        for (int k = 0; k < columns; k++)
-                        {
-                            float gi = TGradient.Load(ref g, (nuint)((row * columns) + k)) * scale;
-                            double g2 = (double)gi * gi;
-                            rowSum += g2;
-                            _columnPartials[column0 + k] += g2;
-                        }
+                    float gi = TGradient.Load(ref g, i) * scale;
+                    TState.Store(ref v, i, Lerp(TState.Load(ref v, i), gi * gi, w));
+                    su.Add(gi / MathF.Sqrt(MathF.Max(TState.Load(ref v, i), eps1Squared)));
+                }
+            }
 
-                        _rowSums[_rowOffset[u.Tensor] + firstRow + row] = rowSum;
-                    }
+            _partials[2 * unit] = sp.Total;
+            _partials[(2 * unit) + 1] = su.Total;
+            return;
+        }
+
+        if (pass == PassUpdateNorm && !matrix)
+        {
+            return;
+        }
+
+        if (pass == PassUpdate && typeof(TParameter) == typeof(StochasticBFloat16Codec))
+        {
+            StochasticRounding.SetSeed(plan.Options.RoundingSeed, plan.Step, u.Tensor, u.Start);
+        }
+
+        float decay = (float)(1 - (h[0] * h[5]));
+        float alpha = _alpha[u.Tensor];
+        if (!matrix)
+        {
+            ref byte v = ref State<TState>(0, u.Tensor, u.Start);
+            nuint n = (nuint)u.Length, i = 0;
+            for (; i + 8 <= n; i += 8)
+            {
+                Vector256<float> update = (TGradient.Load256(ref g, i) * scale) / Vector256.Sqrt(Vector256.Max(TState.Load256(ref v, i), Vector256.Create(eps1Squared)));
+                TParameter.Store256(ref p, i, (TParameter.Load256(ref p, i) * decay) + (alpha * update));
+            }
+
+            for (; i < n; i++)
+            {
+                float update = (TGradient.Load(ref g, i) * scale) / MathF.Sqrt(MathF.Max(TState.Load(ref v, i), eps1Squared));
+                TParameter.Store(ref p, i, (TParameter.Load(ref p, i) * decay) + (alpha * update));
+            }
+
+            return;
+        }
+
+        // A matrix: per row, U = g/√max(R_i·C_j/max(mean R, ε₁), ε₁²) along the row's columns.
+        ref byte r = ref State<TState>(0, u.Tensor, 0);
+        var sum = default(SquareSum);
+        for (int row = 0; row < rowCount; row++)
+        {
+            int globalRow = firstRow + row;
+            int matrixIndex = globalRow / rows;
+            float ri = TState.Load(ref r, (nuint)globalRow);
+            float rowMean = _rowMean[_matrixOffset[u.Tensor] + matrixIndex];
+            ref byte c = ref State<TState>(1, u.Tensor, matrixIndex * columns);
+            nint offset = (nint)row * columns;
+            ref byte gRow = ref Unsafe.Add(ref g, offset * TGradient.ElementSize);
+            ref byte pRow = ref Unsafe.Add(ref p, offset * TParameter.ElementSize);
+            nuint n = (nuint)columns, j = 0;
+            for (; j + 8 <= n; j += 8)
+            {
+                Vector256<float> estimate = (ri * TState.Load256(ref c, j)) / rowMean;
+                Vector256<float> update = (TGradient.Load256(ref gRow, j) * scale) / Vector256.Sqrt(Vector256.Max(estimate, Vector256.Create(eps1Squared)));
+                if (pass == PassUpdateNorm)
+                {
+                    sum.Add(update);
                 }
                 else
                 {
-                    float w = (float)Math.Pow(plan.Step, h[1]);
-                    ref byte v = ref State<TState>(0, u.Tensor, u.Start);
-                    for (nuint i = 0; i < (nuint)u.Length; i++)
-                    {
-                        float gi = TGradient.Load(ref g, i) * scale;
-                        TState.Store(ref v, i, Lerp(TState.Load(ref v, i), gi * gi, w));
-                        float update = gi / MathF.Sqrt(MathF.Max(TState.Load(ref v, i), eps1Squared));
-                        su += (double)update * update;
-                    }
+                    TParameter.Store256(ref pRow, j, (TParameter.Load256(ref pRow, j) * decay) + (alpha * update));
                 }
-
-                _partials[2 * unit] = sp;
-                _partials[(2 * unit) + 1] = su;
-                return;
             }
 
-            case PassUpdateNorm:
+            for (; j < n; j++)
             {
-                if (!matrix)
+                float estimate = (ri * TState.Load(ref c, j)) / rowMean;
+                float update = (TGradient.Load(ref gRow, j) * scale) / MathF.Sqrt(MathF.Max(estimate, eps1Squared));
+                if (pass == PassUpdateNorm)
                 {
-                    return;
+                    sum.Add(update);
                 }
-
-                double su = 0;
-                for (int i = 0; i < u.Length; i++)
+                else
                 {
-                    float update = FactoredUpdate<TState>(u, i, TGradient.Load(ref g, (nuint)i) * scale, eps1Squared, rows, columns);
-                    su += (double)update * update;
+                    TParameter.Store(ref pRow, j, (TParameter.Load(ref pRow, j) * decay) + (alpha * update));
                 }
-
-                _partials[(2 * unit) + 1] = su;
-                return;
             }
+        }
 
-            default:
-            {
-                if (typeof(TParameter) == typeof(StochasticBFloat16Codec))
-                {
-                    StochasticRounding.SetSeed(plan.Options.RoundingSeed, plan.Step, u.Tensor, u.Start);
-                }
-
-                float decay = (float)(1 - (h[0] * h[5]));
-                float alpha = _alpha[u.Tensor];
-                ref byte v = ref State<TState>(0, u.Tensor, u.Start);
-                for (nuint i = 0; i < (nuint)u.Length; i++)
-                {
-                    float gi = TGradient.Load(ref g, i) * scale;
-                    float update = matrix
-                        ? FactoredUpdate<TState>(u, (int)i, gi, eps1Squared, rows, columns)
-                        : gi / MathF.Sqrt(MathF.Max(TState.Load(ref v, i), eps1Squared));
-                    float pi = TParameter.Load(ref p, i) * decay;
-                    TParameter.Store(ref p, i, pi + (alpha * update));
-                }
-
-                return;
-            }
+        if (pass == PassUpdateNorm)
+        {
+            _partials[(2 * unit) + 1] = sum.Total;
         }
     }
 
-    /// <summary>U for element <paramref name="i"/> of unit <paramref name="u"/> of a matrix tensor: g/√max(R·C/max(mean R, ε₁), ε₁²).</summary>
-    private float FactoredUpdate<TState>(Piece u, int i, float g, float eps1Squared, int rows, int columns)
-        where TState : struct, IElementCodec
+    /// <summary>Σ_j g²_j of one row (scaled), in double, and each g²_j added to its column's partial sum.</summary>
+    private static double RowSquares<TGradient>(ref byte g, int columns, float scale, Span<double> columnPartials)
+        where TGradient : struct, IElementCodec
     {
-        int element = u.Start + i;
-        int row = element / columns;
-        int column = element - (row * columns);
-        int matrixIndex = row / rows;
-        float r = TState.Load(ref State<TState>(0, u.Tensor, 0), (nuint)row);
-        float c = TState.Load(ref State<TState>(1, u.Tensor, 0), (nuint)((matrixIndex * columns) + column));
-        float estimate = (r * c) / _rowMean[_matrixOffset[u.Tensor] + matrixIndex];
-        return g / MathF.Sqrt(MathF.Max(estimate, eps1Squared));
+        var sum = default(SquareSum);
+        ref double partial = ref MemoryMarshal.GetReference(columnPartials);
+        nuint n = (nuint)columns, j = 0;
+        for (; j + 8 <= n; j += 8)
+        {
+            Vector256<float> gj = TGradient.Load256(ref g, j) * scale;
+            sum.Add(gj);
+            (Vector256<double> lo, Vector256<double> hi) = Vector256.Widen(gj);
+            Vector256.StoreUnsafe(Vector256.LoadUnsafe(ref partial, j) + (lo * lo), ref partial, j);
+            Vector256.StoreUnsafe(Vector256.LoadUnsafe(ref partial, j + 4) + (hi * hi), ref partial, j + 4);
+        }
+
+        for (; j < n; j++)
+        {
+            float gj = TGradient.Load(ref g, j) * scale;
+            sum.Add(gj);
+            Unsafe.Add(ref partial, j) += (double)gj * gj;
+        }
+
+        return sum.Total;
     }
+
+    private static Vector256<float> Lerp(Vector256<float> a, Vector256<float> b, float w) => w < 0.5f ? a + (w * (b - a)) : b - ((b - a) * (1 - w));
 
     /// <summary>torch.lerp's float32 formula: a + w(b − a) for w &lt; ½, else b − (b − a)(1 − w).</summary>
     private static float Lerp(float a, float b, float w) => w < 0.5f ? a + (w * (b - a)) : b - ((b - a) * (1 - w));

@@ -2,6 +2,7 @@
 // column, block) reductions between them, run by MultiPassOptimizer on the step engine.
 
 using System;
+using System.Runtime.Intrinsics;
 using OptGen.Engine;
 using OptGen.Kernels;
 
@@ -118,24 +119,35 @@ public sealed class Lamb : MultiPassOptimizer
         {
             ref byte g = ref Gradients<TGradient>(u.Tensor, u.Start);
             float b1 = (float)s.Beta1, c1 = (float)(1 - s.Beta1), b2 = (float)s.Beta2, c2 = (float)(1 - s.Beta2), scale = (float)s.GradientScale;
-            double sp = 0, sr = 0;
-            for (nuint i = 0; i < (nuint)u.Length; i++)
+            var sp = default(SquareSum);
+            var sr = default(SquareSum);
+            nuint n = (nuint)u.Length, i = 0;
+            for (; i + 8 <= n; i += 8)
+            {
+                Vector256<float> pi = TParameter.Load256(ref p, i);
+                Vector256<float> gi = TGradient.Load256(ref g, i) * scale;
+                TState.Store256(ref m, i, (b1 * TState.Load256(ref m, i)) + (c1 * gi));
+                TState.Store256(ref v, i, (b2 * TState.Load256(ref v, i)) + (c2 * gi * gi));
+
+                // The stored (possibly bfloat16) moments, as pass 2 reads them.
+                Vector256<float> r = Direction(TState.Load256(ref m, i), TState.Load256(ref v, i), pi, bc1, bc2, eps, wd);
+                sp.Add(pi);
+                sr.Add(r);
+            }
+
+            for (; i < n; i++)
             {
                 float pi = TParameter.Load(ref p, i);
                 float gi = TGradient.Load(ref g, i) * scale;
-                float mi = (b1 * TState.Load(ref m, i)) + (c1 * gi);
-                float vi = (b2 * TState.Load(ref v, i)) + (c2 * gi * gi);
-                TState.Store(ref m, i, mi);
-                TState.Store(ref v, i, vi);
-
-                // The stored (possibly bfloat16) moments, as pass 2 reads them.
+                TState.Store(ref m, i, (b1 * TState.Load(ref m, i)) + (c1 * gi));
+                TState.Store(ref v, i, (b2 * TState.Load(ref v, i)) + (c2 * gi * gi));
                 float r = Direction(TState.Load(ref m, i), TState.Load(ref v, i), pi, bc1, bc2, eps, wd);
-                sp += (double)pi * pi;
-                sr += (double)r * r;
+                sp.Add(pi);
+                sr.Add(r);
             }
 
-            _partials[2 * unit] = sp;
-            _partials[(2 * unit) + 1] = sr;
+            _partials[2 * unit] = sp.Total;
+            _partials[(2 * unit) + 1] = sr.Total;
         }
         else
         {
@@ -145,7 +157,15 @@ public sealed class Lamb : MultiPassOptimizer
             }
 
             float factor = _factor[u.Tensor];
-            for (nuint i = 0; i < (nuint)u.Length; i++)
+            nuint n = (nuint)u.Length, i = 0;
+            for (; i + 8 <= n; i += 8)
+            {
+                Vector256<float> pi = TParameter.Load256(ref p, i);
+                Vector256<float> r = Direction(TState.Load256(ref m, i), TState.Load256(ref v, i), pi, bc1, bc2, eps, wd);
+                TParameter.Store256(ref p, i, pi - (factor * r));
+            }
+
+            for (; i < n; i++)
             {
                 float pi = TParameter.Load(ref p, i);
                 float r = Direction(TState.Load(ref m, i), TState.Load(ref v, i), pi, bc1, bc2, eps, wd);
@@ -153,6 +173,9 @@ public sealed class Lamb : MultiPassOptimizer
             }
         }
     }
+
+    private static Vector256<float> Direction(Vector256<float> m, Vector256<float> v, Vector256<float> p, float bc1, float bc2, float eps, float wd) =>
+        ((m / bc1) / (Vector256.Sqrt(v / bc2) + Vector256.Create(eps))) + (wd * p);
 
     private static float Direction(float m, float v, float p, float bc1, float bc2, float eps, float wd) =>
         ((m / bc1) / (MathF.Sqrt(v / bc2) + eps)) + (wd * p);

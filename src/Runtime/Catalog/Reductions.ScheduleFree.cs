@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.Intrinsics;
 using OptGen.Engine;
 using OptGen.Kernels;
 
@@ -174,13 +175,30 @@ public sealed class AdamWScheduleFree : MultiPassOptimizer
         ref byte g = ref Gradients<TGradient>(u.Tensor, u.Start);
         ref byte z = ref State<TState>(0, u.Tensor, u.Start);
         ref byte v = ref State<TState>(1, u.Tensor, u.Start);
-        for (nuint i = 0; i < (nuint)u.Length; i++)
+        nuint n = (nuint)u.Length, i = 0;
+        for (; i + 8 <= n; i += 8)
+        {
+            Vector256<float> y = TParameter.Load256(ref p, i);
+            Vector256<float> gi = TGradient.Load256(ref g, i) * scale;
+            Vector256<float> zi = first ? y : TState.Load256(ref z, i);
+            TState.Store256(ref v, i, (TState.Load256(ref v, i) * b2) + (c2 * (gi * gi)));
+            Vector256<float> normalized = gi / (Vector256.Sqrt(TState.Load256(ref v, i) / bc2) + Vector256.Create(eps));
+            if (wd != 0)
+            {
+                normalized += wd * y;
+            }
+
+            Vector256<float> lerped = ckp1 < 0.5f ? y + (ckp1 * (zi - y)) : zi - ((zi - y) * (1 - ckp1));
+            TState.Store256(ref z, i, zi - (lr * normalized));
+            TParameter.Store256(ref p, i, lerped + (normalized * yStep));
+        }
+
+        for (; i < n; i++)
         {
             float y = TParameter.Load(ref p, i);
             float gi = TGradient.Load(ref g, i) * scale;
             float zi = first ? y : TState.Load(ref z, i);
-            float vi = (TState.Load(ref v, i) * b2) + (c2 * (gi * gi));
-            TState.Store(ref v, i, vi);
+            TState.Store(ref v, i, (TState.Load(ref v, i) * b2) + (c2 * (gi * gi)));
             float normalized = gi / (MathF.Sqrt(TState.Load(ref v, i) / bc2) + eps);
             if (wd != 0)
             {
