@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -46,8 +47,12 @@ public sealed class Adafactor : MultiPassOptimizer
             new("Maximize", "Maximize", 0, HyperparameterRange.Boolean),
         ],
         states: [new("Variance", "R"), new("ColumnVariance", "C")],
-        bytesReadPerElement: 16,
+        bytesReadPerElement: 20,
         bytesWrittenPerElement: 4);
+
+    private static readonly IReadOnlyList<PassTraffic> RulePasses = PassTraffic.Checked(
+        RuleDescriptor,
+        new("Σp² per tensor; row and column sums of g²", ["p", "g"], []), new("Σ U² per tensor", ["g"], []), new("p ← p(1 − ηλ) − α·U/max(1, RMS(U)/d)", ["p", "g"], ["p"]));
 
     private Piece[]? _units;
     private int[] _firstUnit = [];     // per tensor: its first unit (units are in tensor order)
@@ -55,11 +60,12 @@ public sealed class Adafactor : MultiPassOptimizer
     private double[] _columnPartials = [];
     private double[] _rowSums = [];     // per tensor row (over all matrices of all tensors), at _rowOffset[tensor]
     private int[] _rowOffset = [];
-    private float[] _rowMean = [];      // per matrix: max(mean of R, ε₁), at _matrixOffset[tensor]
-    private int[] _matrixOffset = [];
     private double[] _partials = [];    // per unit: Σp², ΣU²
     private double[] _sums = [];
     private float[] _alpha = [];        // per tensor: −α/max(1, RMS(U)/d)
+    private float[] _rowFactor = [];    // per row: 1/√(R_i/max(mean R, ε₁)), at _rowOffset[tensor]
+    private float[] _columnFactor = []; // per matrix column: 1/√C_j, at _columnStart[tensor]
+    private int[] _columnStart = [];
 
     /// <summary>Creates Adafactor for one vector tensor of <paramref name="length"/> parameters.</summary>
     public Adafactor(int length)
@@ -69,7 +75,7 @@ public sealed class Adafactor : MultiPassOptimizer
 
     /// <summary>Creates Adafactor for the tensors (with their shapes) and groups of <paramref name="layout"/>.</summary>
     public Adafactor(ParameterLayout layout)
-        : base(RuleDescriptor, layout)
+        : base(RuleDescriptor, layout, RulePasses)
     {
     }
 
@@ -168,16 +174,22 @@ public sealed class Adafactor : MultiPassOptimizer
         }
 
         _rowOffset = new int[layout.TensorCount + 1];
-        _matrixOffset = new int[layout.TensorCount + 1];
         for (int j = 0; j < layout.TensorCount; j++)
         {
             (int matrices, int rows, _) = layout.MatrixShapeOf(j);
             _rowOffset[j + 1] = _rowOffset[j] + (IsMatrix(j) ? matrices * rows : 0);
-            _matrixOffset[j + 1] = _matrixOffset[j] + (IsMatrix(j) ? matrices : 0);
         }
 
         _rowSums = new double[_rowOffset[^1]];
-        _rowMean = new float[_matrixOffset[^1]];
+        _rowFactor = new float[_rowOffset[^1]];
+        _columnStart = new int[layout.TensorCount + 1];
+        for (int j = 0; j < layout.TensorCount; j++)
+        {
+            (int matrices, _, int columns) = layout.MatrixShapeOf(j);
+            _columnStart[j + 1] = _columnStart[j] + (IsMatrix(j) ? matrices * columns : 0);
+        }
+
+        _columnFactor = new float[_columnStart[^1]];
         _partials = new double[_units.Length * 2];
         _sums = new double[layout.TensorCount * 2];
         _alpha = new float[layout.TensorCount];
@@ -240,6 +252,7 @@ public sealed class Adafactor : MultiPassOptimizer
                 }
 
                 TState.Store(ref c, (nuint)k, Lerp(TState.Load(ref c, (nuint)k), (float)(sum / rows), w));
+                _columnFactor[_columnStart[j] + k] = 1 / MathF.Sqrt(TState.Load(ref c, (nuint)k));
             }
 
             for (int a = 0; a < matrices; a++)
@@ -250,7 +263,11 @@ public sealed class Adafactor : MultiPassOptimizer
                     sum += TState.Load(ref r, (nuint)i);
                 }
 
-                _rowMean[_matrixOffset[j] + a] = MathF.Max((float)(sum / rows), (float)h[2]);
+                float rowMean = MathF.Max((float)(sum / rows), (float)h[2]);
+                for (int i = a * rows; i < (a + 1) * rows; i++)
+                {
+                    _rowFactor[_rowOffset[j] + i] = 1 / MathF.Sqrt(TState.Load(ref r, (nuint)i) / rowMean);
+                }
             }
         }
     }
@@ -348,24 +365,24 @@ public sealed class Adafactor : MultiPassOptimizer
             return;
         }
 
-        // A matrix: per row, U = g/√max(R_i·C_j/max(mean R, ε₁), ε₁²) along the row's columns.
-        ref byte r = ref State<TState>(0, u.Tensor, 0);
+        // A matrix: per row, U = g/√max(R_i·C_j/max(mean R, ε₁), ε₁²) = g·min(ρ_i·κ_j, 1/ε₁) along the row's columns,
+        // with ρ_i = 1/√(R_i/max(mean R, ε₁)) and κ_j = 1/√C_j computed once per step (UpdateFactors).
+        float cap = 1 / MathF.Sqrt(eps1Squared);
         var sum = default(SquareSum);
         for (int row = 0; row < rowCount; row++)
         {
             int globalRow = firstRow + row;
             int matrixIndex = globalRow / rows;
-            float ri = TState.Load(ref r, (nuint)globalRow);
-            float rowMean = _rowMean[_matrixOffset[u.Tensor] + matrixIndex];
-            ref byte c = ref State<TState>(1, u.Tensor, matrixIndex * columns);
+            float rho = _rowFactor[_rowOffset[u.Tensor] + globalRow];
+            ref float kappa = ref _columnFactor[_columnStart[u.Tensor] + (matrixIndex * columns)];
             nint offset = (nint)row * columns;
             ref byte gRow = ref Unsafe.Add(ref g, offset * TGradient.ElementSize);
             ref byte pRow = ref Unsafe.Add(ref p, offset * TParameter.ElementSize);
             nuint n = (nuint)columns, j = 0;
             for (; j + 8 <= n; j += 8)
             {
-                Vector256<float> estimate = (ri * TState.Load256(ref c, j)) / rowMean;
-                Vector256<float> update = (TGradient.Load256(ref gRow, j) * scale) / Vector256.Sqrt(Vector256.Max(estimate, Vector256.Create(eps1Squared)));
+                Vector256<float> factor = Vector256.Min(rho * Vector256.LoadUnsafe(ref kappa, j), Vector256.Create(cap));
+                Vector256<float> update = TGradient.Load256(ref gRow, j) * scale * factor;
                 if (pass == PassUpdateNorm)
                 {
                     sum.Add(update);
@@ -378,8 +395,7 @@ public sealed class Adafactor : MultiPassOptimizer
 
             for (; j < n; j++)
             {
-                float estimate = (ri * TState.Load(ref c, j)) / rowMean;
-                float update = (TGradient.Load(ref gRow, j) * scale) / MathF.Sqrt(MathF.Max(estimate, eps1Squared));
+                float update = TGradient.Load(ref gRow, j) * scale * MathF.Min(rho * Unsafe.Add(ref kappa, j), cap);
                 if (pass == PassUpdateNorm)
                 {
                     sum.Add(update);

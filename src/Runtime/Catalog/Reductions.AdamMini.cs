@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Runtime.Intrinsics;
 using OptGen.Engine;
 using OptGen.Kernels;
@@ -37,6 +38,10 @@ public sealed class AdamMini : MultiPassOptimizer
         bytesReadPerElement: 16,
         bytesWrittenPerElement: 8);
 
+    private static readonly IReadOnlyList<PassTraffic> RulePasses = PassTraffic.Checked(
+        RuleDescriptor,
+        new("v_b ← β₂v_b + (1 − β₂)·mean of g² per block", ["g"], []), new("m per element; p ← p(1 − ηλ) − η·m̂/(√v̂_b + ε)", ["p", "g", "m"], ["p", "m"]));
+
     private Piece[] _units = [];
     private int[] _blockOf = [];
 
@@ -48,7 +53,7 @@ public sealed class AdamMini : MultiPassOptimizer
 
     /// <summary>Creates Adam-mini for the tensors (with their shapes) and groups of <paramref name="layout"/>.</summary>
     public AdamMini(ParameterLayout layout)
-        : base(RuleDescriptor, layout)
+        : base(RuleDescriptor, layout, RulePasses)
     {
     }
 

@@ -2,6 +2,7 @@
 // column, block) reductions between them, run by MultiPassOptimizer on the step engine.
 
 using System;
+using System.Collections.Generic;
 using System.Runtime.Intrinsics;
 using OptGen.Engine;
 using OptGen.Kernels;
@@ -36,6 +37,10 @@ public sealed class Lamb : MultiPassOptimizer
         bytesReadPerElement: 28,
         bytesWrittenPerElement: 12);
 
+    private static readonly IReadOnlyList<PassTraffic> RulePasses = PassTraffic.Checked(
+        RuleDescriptor,
+        new("m, v and r per element; Σp², Σr² per tensor", ["p", "g", "m", "v"], ["m", "v"]), new("r recomputed from m, v, p; p ← p − η·trust·r", ["p", "m", "v"], ["p"]));
+
     private Piece[]? _units;
     private double[] _partials = [];
     private double[] _sums = [];
@@ -49,7 +54,7 @@ public sealed class Lamb : MultiPassOptimizer
 
     /// <summary>Creates LAMB for the tensors and groups of <paramref name="layout"/>; the trust ratio is per tensor.</summary>
     public Lamb(ParameterLayout layout)
-        : base(RuleDescriptor, layout)
+        : base(RuleDescriptor, layout, RulePasses)
     {
     }
 
@@ -114,7 +119,7 @@ public sealed class Lamb : MultiPassOptimizer
         ref byte p = ref Parameters<TParameter>(u.Tensor, u.Start);
         ref byte m = ref State<TState>(0, u.Tensor, u.Start);
         ref byte v = ref State<TState>(1, u.Tensor, u.Start);
-        float bc1 = (float)s.Bc1, bc2 = (float)s.Bc2, eps = (float)s.Epsilon, wd = (float)s.WeightDecay;
+        float bc1 = (float)(1 / s.Bc1), bc2 = (float)(1 / s.Bc2), eps = (float)s.Epsilon, wd = (float)s.WeightDecay;
         if (pass == 0)
         {
             ref byte g = ref Gradients<TGradient>(u.Tensor, u.Start);
@@ -175,10 +180,11 @@ public sealed class Lamb : MultiPassOptimizer
     }
 
     private static Vector256<float> Direction(Vector256<float> m, Vector256<float> v, Vector256<float> p, float bc1, float bc2, float eps, float wd) =>
-        ((m / bc1) / (Vector256.Sqrt(v / bc2) + Vector256.Create(eps))) + (wd * p);
+        ((m * bc1) / (Vector256.Sqrt(v * bc2) + Vector256.Create(eps))) + (wd * p);
 
+    // bc1, bc2 are the reciprocals 1/(1 − β₁ᵗ), 1/(1 − β₂ᵗ): one division per element.
     private static float Direction(float m, float v, float p, float bc1, float bc2, float eps, float wd) =>
-        ((m / bc1) / (MathF.Sqrt(v / bc2) + eps)) + (wd * p);
+        ((m * bc1) / (MathF.Sqrt(v * bc2) + eps)) + (wd * p);
 
     private readonly record struct Scalars(double Beta1, double Beta2, double Epsilon, double WeightDecay, double Bc1, double Bc2, double GradientScale)
     {

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Runtime.Intrinsics;
 using OptGen.Engine;
 using OptGen.Kernels;
@@ -29,6 +30,10 @@ public sealed class Lars : MultiPassOptimizer
         bytesReadPerElement: 20,
         bytesWrittenPerElement: 8);
 
+    private static readonly IReadOnlyList<PassTraffic> RulePasses = PassTraffic.Checked(
+        RuleDescriptor,
+        new("Σp², Σg² per tensor", ["p", "g"], []), new("b ← μb + η·local·(g + λp); p ← p − b", ["p", "g", "b"], ["p", "b"]));
+
     private Piece[]? _units;
     private double[] _partials = [];
     private double[] _sums = [];
@@ -42,7 +47,7 @@ public sealed class Lars : MultiPassOptimizer
 
     /// <summary>Creates LARS for the tensors and groups of <paramref name="layout"/>; the local rate is per tensor.</summary>
     public Lars(ParameterLayout layout)
-        : base(RuleDescriptor, layout)
+        : base(RuleDescriptor, layout, RulePasses)
     {
     }
 
