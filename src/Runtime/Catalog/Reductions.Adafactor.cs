@@ -1,4 +1,8 @@
 using System;
+using System.Collections.Generic;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using OptGen.Engine;
 using OptGen.Kernels;
 
@@ -43,19 +47,25 @@ public sealed class Adafactor : MultiPassOptimizer
             new("Maximize", "Maximize", 0, HyperparameterRange.Boolean),
         ],
         states: [new("Variance", "R"), new("ColumnVariance", "C")],
-        bytesReadPerElement: 16,
+        bytesReadPerElement: 20,
         bytesWrittenPerElement: 4);
 
+    private static readonly IReadOnlyList<PassTraffic> RulePasses = PassTraffic.Checked(
+        RuleDescriptor,
+        new("Σp² per tensor; row and column sums of g²", ["p", "g"], []), new("Σ U² per tensor", ["g"], []), new("p ← p(1 − ηλ) − α·U/max(1, RMS(U)/d)", ["p", "g"], ["p"]));
+
     private Piece[]? _units;
+    private int[] _firstUnit = [];     // per tensor: its first unit (units are in tensor order)
     private int[] _columnOffset = [];  // per unit: where its column partial sums start in _columnPartials
     private double[] _columnPartials = [];
     private double[] _rowSums = [];     // per tensor row (over all matrices of all tensors), at _rowOffset[tensor]
     private int[] _rowOffset = [];
-    private float[] _rowMean = [];      // per matrix: max(mean of R, ε₁), at _matrixOffset[tensor]
-    private int[] _matrixOffset = [];
     private double[] _partials = [];    // per unit: Σp², ΣU²
     private double[] _sums = [];
     private float[] _alpha = [];        // per tensor: −α/max(1, RMS(U)/d)
+    private float[] _rowFactor = [];    // per row: 1/√(R_i/max(mean R, ε₁)), at _rowOffset[tensor]
+    private float[] _columnFactor = []; // per matrix column: 1/√C_j, at _columnStart[tensor]
+    private int[] _columnStart = [];
 
     /// <summary>Creates Adafactor for one vector tensor of <paramref name="length"/> parameters.</summary>
     public Adafactor(int length)
@@ -65,7 +75,7 @@ public sealed class Adafactor : MultiPassOptimizer
 
     /// <summary>Creates Adafactor for the tensors (with their shapes) and groups of <paramref name="layout"/>.</summary>
     public Adafactor(ParameterLayout layout)
-        : base(RuleDescriptor, layout)
+        : base(RuleDescriptor, layout, RulePasses)
     {
     }
 
@@ -152,17 +162,34 @@ public sealed class Adafactor : MultiPassOptimizer
         }
 
         _columnPartials = new double[_columnOffset[^1]];
+        _firstUnit = new int[layout.TensorCount + 1];
+        for (int j = 0, u = 0; j <= layout.TensorCount; j++)
+        {
+            while (u < _units.Length && _units[u].Tensor < j)
+            {
+                u++;
+            }
+
+            _firstUnit[j] = u;
+        }
+
         _rowOffset = new int[layout.TensorCount + 1];
-        _matrixOffset = new int[layout.TensorCount + 1];
         for (int j = 0; j < layout.TensorCount; j++)
         {
             (int matrices, int rows, _) = layout.MatrixShapeOf(j);
             _rowOffset[j + 1] = _rowOffset[j] + (IsMatrix(j) ? matrices * rows : 0);
-            _matrixOffset[j + 1] = _matrixOffset[j] + (IsMatrix(j) ? matrices : 0);
         }
 
         _rowSums = new double[_rowOffset[^1]];
-        _rowMean = new float[_matrixOffset[^1]];
+        _rowFactor = new float[_rowOffset[^1]];
+        _columnStart = new int[layout.TensorCount + 1];
+        for (int j = 0; j < layout.TensorCount; j++)
+        {
+            (int matrices, _, int columns) = layout.MatrixShapeOf(j);
+            _columnStart[j + 1] = _columnStart[j] + (IsMatrix(j) ? matrices * columns : 0);
+        }
+
+        _columnFactor = new float[_columnStart[^1]];
         _partials = new double[_units.Length * 2];
         _sums = new double[layout.TensorCount * 2];
         _alpha = new float[layout.TensorCount];
@@ -219,15 +246,13 @@ public sealed class Adafactor : MultiPassOptimizer
             for (int k = 0; k < matrices * columns; k++)
             {
                 double sum = 0;
-                for (int u = 0; u < _units!.Length; u++)
+                for (int u = _firstUnit[j]; u < _firstUnit[j + 1]; u++)
                 {
-                    if (_units[u].Tensor == j)
-                    {
-                        sum += _columnPartials[_columnOffset[u] + k];
-                    }
+                    sum += _columnPartials[_columnOffset[u] + k];
                 }
 
                 TState.Store(ref c, (nuint)k, Lerp(TState.Load(ref c, (nuint)k), (float)(sum / rows), w));
+                _columnFactor[_columnStart[j] + k] = 1 / MathF.Sqrt(TState.Load(ref c, (nuint)k));
             }
 
             for (int a = 0; a < matrices; a++)
@@ -238,7 +263,11 @@ public sealed class Adafactor : MultiPassOptimizer
                     sum += TState.Load(ref r, (nuint)i);
                 }
 
-                _rowMean[_matrixOffset[j] + a] = MathF.Max((float)(sum / rows), (float)h[2]);
+                float rowMean = MathF.Max((float)(sum / rows), (float)h[2]);
+                for (int i = a * rows; i < (a + 1) * rows; i++)
+                {
+                    _rowFactor[_rowOffset[j] + i] = 1 / MathF.Sqrt(TState.Load(ref r, (nuint)i) / rowMean);
+                }
             }
         }
     }
@@ -254,110 +283,163 @@ public sealed class Adafactor : MultiPassOptimizer
         ref byte g = ref Gradients<TGradient>(u.Tensor, u.Start);
         bool matrix = IsMatrix(u.Tensor);
         (_, int rows, int columns) = Layout.MatrixShapeOf(u.Tensor);
-        switch (pass)
+        int firstRow = matrix ? u.Start / columns : 0;
+        int rowCount = matrix ? u.Length / columns : 0;
+        if (pass == PassSums)
         {
-            case PassSums:
+            var sp = default(SquareSum);
+            nuint n = (nuint)u.Length, i = 0;
+            for (; i + 8 <= n; i += 8)
             {
-                double sp = 0, su = 0;
-                for (nuint i = 0; i < (nuint)u.Length; i++)
+                sp.Add(TParameter.Load256(ref p, i));
+            }
+
+            for (; i < n; i++)
+            {
+                sp.Add(TParameter.Load(ref p, i));
+            }
+
+            var su = default(SquareSum);
+            if (matrix)
+            {
+                for (int row = 0; row < rowCount; row++)
                 {
-                    double pi = TParameter.Load(ref p, i);
-                    sp += pi * pi;
+                    int matrixIndex = (firstRow + row) / rows;
+                    _rowSums[_rowOffset[u.Tensor] + firstRow + row] = RowSquares<TGradient>(
+                        ref Unsafe.Add(ref g, (nint)row * columns * TGradient.ElementSize), columns, scale,
+                        _columnPartials.AsSpan(_columnOffset[unit] + (matrixIndex * columns), columns));
+                }
+            }
+            else
+            {
+                float w = (float)Math.Pow(plan.Step, h[1]);
+                ref byte v = ref State<TState>(0, u.Tensor, u.Start);
+                for (i = 0; i + 8 <= n; i += 8)
+                {
+                    Vector256<float> gi = TGradient.Load256(ref g, i) * scale;
+                    TState.Store256(ref v, i, Lerp(TState.Load256(ref v, i), gi * gi, w));
+                    su.Add(gi / Vector256.Sqrt(Vector256.Max(TState.Load256(ref v, i), Vector256.Create(eps1Squared))));
                 }
 
-                if (matrix)
+                for (; i < n; i++)
                 {
-                    int firstRow = u.Start / columns;
-                    for (int row = 0; row < u.Length / columns; row++)
-                    {
-                        int matrixIndex = (firstRow + row) / rows;
-                        double rowSum = 0;
-                        int column0 = _columnOffset[unit] + (matrixIndex * columns);
-                        for (int k = 0; k < columns; k++)
-                        {
-                            float gi = TGradient.Load(ref g, (nuint)((row * columns) + k)) * scale;
-                            double g2 = (double)gi * gi;
-                            rowSum += g2;
-                            _columnPartials[column0 + k] += g2;
-                        }
+                    float gi = TGradient.Load(ref g, i) * scale;
+                    TState.Store(ref v, i, Lerp(TState.Load(ref v, i), gi * gi, w));
+                    su.Add(gi / MathF.Sqrt(MathF.Max(TState.Load(ref v, i), eps1Squared)));
+                }
+            }
 
-                        _rowSums[_rowOffset[u.Tensor] + firstRow + row] = rowSum;
-                    }
+            _partials[2 * unit] = sp.Total;
+            _partials[(2 * unit) + 1] = su.Total;
+            return;
+        }
+
+        if (pass == PassUpdateNorm && !matrix)
+        {
+            return;
+        }
+
+        if (pass == PassUpdate && typeof(TParameter) == typeof(StochasticBFloat16Codec))
+        {
+            StochasticRounding.SetSeed(plan.Options.RoundingSeed, plan.Step, u.Tensor, u.Start);
+        }
+
+        float decay = (float)(1 - (h[0] * h[5]));
+        float alpha = _alpha[u.Tensor];
+        if (!matrix)
+        {
+            ref byte v = ref State<TState>(0, u.Tensor, u.Start);
+            nuint n = (nuint)u.Length, i = 0;
+            for (; i + 8 <= n; i += 8)
+            {
+                Vector256<float> update = (TGradient.Load256(ref g, i) * scale) / Vector256.Sqrt(Vector256.Max(TState.Load256(ref v, i), Vector256.Create(eps1Squared)));
+                TParameter.Store256(ref p, i, (TParameter.Load256(ref p, i) * decay) + (alpha * update));
+            }
+
+            for (; i < n; i++)
+            {
+                float update = (TGradient.Load(ref g, i) * scale) / MathF.Sqrt(MathF.Max(TState.Load(ref v, i), eps1Squared));
+                TParameter.Store(ref p, i, (TParameter.Load(ref p, i) * decay) + (alpha * update));
+            }
+
+            return;
+        }
+
+        // A matrix: per row, U = g/√max(R_i·C_j/max(mean R, ε₁), ε₁²) = g·min(ρ_i·κ_j, 1/ε₁) along the row's columns,
+        // with ρ_i = 1/√(R_i/max(mean R, ε₁)) and κ_j = 1/√C_j computed once per step (UpdateFactors).
+        float cap = 1 / MathF.Sqrt(eps1Squared);
+        var sum = default(SquareSum);
+        for (int row = 0; row < rowCount; row++)
+        {
+            int globalRow = firstRow + row;
+            int matrixIndex = globalRow / rows;
+            float rho = _rowFactor[_rowOffset[u.Tensor] + globalRow];
+            ref float kappa = ref _columnFactor[_columnStart[u.Tensor] + (matrixIndex * columns)];
+            nint offset = (nint)row * columns;
+            ref byte gRow = ref Unsafe.Add(ref g, offset * TGradient.ElementSize);
+            ref byte pRow = ref Unsafe.Add(ref p, offset * TParameter.ElementSize);
+            nuint n = (nuint)columns, j = 0;
+            for (; j + 8 <= n; j += 8)
+            {
+                Vector256<float> factor = Vector256.Min(rho * Vector256.LoadUnsafe(ref kappa, j), Vector256.Create(cap));
+                Vector256<float> update = TGradient.Load256(ref gRow, j) * scale * factor;
+                if (pass == PassUpdateNorm)
+                {
+                    sum.Add(update);
                 }
                 else
                 {
-                    float w = (float)Math.Pow(plan.Step, h[1]);
-                    ref byte v = ref State<TState>(0, u.Tensor, u.Start);
-                    for (nuint i = 0; i < (nuint)u.Length; i++)
-                    {
-                        float gi = TGradient.Load(ref g, i) * scale;
-                        TState.Store(ref v, i, Lerp(TState.Load(ref v, i), gi * gi, w));
-                        float update = gi / MathF.Sqrt(MathF.Max(TState.Load(ref v, i), eps1Squared));
-                        su += (double)update * update;
-                    }
+                    TParameter.Store256(ref pRow, j, (TParameter.Load256(ref pRow, j) * decay) + (alpha * update));
                 }
-
-                _partials[2 * unit] = sp;
-                _partials[(2 * unit) + 1] = su;
-                return;
             }
 
-            case PassUpdateNorm:
+            for (; j < n; j++)
             {
-                if (!matrix)
+                float update = TGradient.Load(ref gRow, j) * scale * MathF.Min(rho * Unsafe.Add(ref kappa, j), cap);
+                if (pass == PassUpdateNorm)
                 {
-                    return;
+                    sum.Add(update);
                 }
-
-                double su = 0;
-                for (int i = 0; i < u.Length; i++)
+                else
                 {
-                    float update = FactoredUpdate<TState>(u, i, TGradient.Load(ref g, (nuint)i) * scale, eps1Squared, rows, columns);
-                    su += (double)update * update;
+                    TParameter.Store(ref pRow, j, (TParameter.Load(ref pRow, j) * decay) + (alpha * update));
                 }
-
-                _partials[(2 * unit) + 1] = su;
-                return;
             }
+        }
 
-            default:
-            {
-                if (typeof(TParameter) == typeof(StochasticBFloat16Codec))
-                {
-                    StochasticRounding.SetSeed(plan.Options.RoundingSeed, plan.Step, u.Tensor, u.Start);
-                }
-
-                float decay = (float)(1 - (h[0] * h[5]));
-                float alpha = _alpha[u.Tensor];
-                ref byte v = ref State<TState>(0, u.Tensor, u.Start);
-                for (nuint i = 0; i < (nuint)u.Length; i++)
-                {
-                    float gi = TGradient.Load(ref g, i) * scale;
-                    float update = matrix
-                        ? FactoredUpdate<TState>(u, (int)i, gi, eps1Squared, rows, columns)
-                        : gi / MathF.Sqrt(MathF.Max(TState.Load(ref v, i), eps1Squared));
-                    float pi = TParameter.Load(ref p, i) * decay;
-                    TParameter.Store(ref p, i, pi + (alpha * update));
-                }
-
-                return;
-            }
+        if (pass == PassUpdateNorm)
+        {
+            _partials[(2 * unit) + 1] = sum.Total;
         }
     }
 
-    /// <summary>U for element <paramref name="i"/> of unit <paramref name="u"/> of a matrix tensor: g/√max(R·C/max(mean R, ε₁), ε₁²).</summary>
-    private float FactoredUpdate<TState>(Piece u, int i, float g, float eps1Squared, int rows, int columns)
-        where TState : struct, IElementCodec
+    /// <summary>Σ_j g²_j of one row (scaled), in double, and each g²_j added to its column's partial sum.</summary>
+    private static double RowSquares<TGradient>(ref byte g, int columns, float scale, Span<double> columnPartials)
+        where TGradient : struct, IElementCodec
     {
-        int element = u.Start + i;
-        int row = element / columns;
-        int column = element - (row * columns);
-        int matrixIndex = row / rows;
-        float r = TState.Load(ref State<TState>(0, u.Tensor, 0), (nuint)row);
-        float c = TState.Load(ref State<TState>(1, u.Tensor, 0), (nuint)((matrixIndex * columns) + column));
-        float estimate = (r * c) / _rowMean[_matrixOffset[u.Tensor] + matrixIndex];
-        return g / MathF.Sqrt(MathF.Max(estimate, eps1Squared));
+        var sum = default(SquareSum);
+        ref double partial = ref MemoryMarshal.GetReference(columnPartials);
+        nuint n = (nuint)columns, j = 0;
+        for (; j + 8 <= n; j += 8)
+        {
+            Vector256<float> gj = TGradient.Load256(ref g, j) * scale;
+            sum.Add(gj);
+            (Vector256<double> lo, Vector256<double> hi) = Vector256.Widen(gj);
+            Vector256.StoreUnsafe(Vector256.LoadUnsafe(ref partial, j) + (lo * lo), ref partial, j);
+            Vector256.StoreUnsafe(Vector256.LoadUnsafe(ref partial, j + 4) + (hi * hi), ref partial, j + 4);
+        }
+
+        for (; j < n; j++)
+        {
+            float gj = TGradient.Load(ref g, j) * scale;
+            sum.Add(gj);
+            Unsafe.Add(ref partial, j) += (double)gj * gj;
+        }
+
+        return sum.Total;
     }
+
+    private static Vector256<float> Lerp(Vector256<float> a, Vector256<float> b, float w) => w < 0.5f ? a + (w * (b - a)) : b - ((b - a) * (1 - w));
 
     /// <summary>torch.lerp's float32 formula: a + w(b − a) for w &lt; ½, else b − (b − a)(1 − w).</summary>
     private static float Lerp(float a, float b, float w) => w < 0.5f ? a + (w * (b - a)) : b - ((b - a) * (1 - w));

@@ -1,4 +1,6 @@
 using System;
+using System.Collections.Generic;
+using System.Runtime.Intrinsics;
 using OptGen.Engine;
 using OptGen.Kernels;
 
@@ -36,6 +38,10 @@ public sealed class AdamMini : MultiPassOptimizer
         bytesReadPerElement: 16,
         bytesWrittenPerElement: 8);
 
+    private static readonly IReadOnlyList<PassTraffic> RulePasses = PassTraffic.Checked(
+        RuleDescriptor,
+        new("v_b ← β₂v_b + (1 − β₂)·mean of g² per block", ["g"], []), new("m per element; p ← p(1 − ηλ) − η·m̂/(√v̂_b + ε)", ["p", "g", "m"], ["p", "m"]));
+
     private Piece[] _units = [];
     private int[] _blockOf = [];
 
@@ -47,7 +53,7 @@ public sealed class AdamMini : MultiPassOptimizer
 
     /// <summary>Creates Adam-mini for the tensors (with their shapes) and groups of <paramref name="layout"/>.</summary>
     public AdamMini(ParameterLayout layout)
-        : base(RuleDescriptor, layout)
+        : base(RuleDescriptor, layout, RulePasses)
     {
     }
 
@@ -136,14 +142,19 @@ public sealed class AdamMini : MultiPassOptimizer
             for (int k = 0, b = 0; k < u.Length; k += block, b++)
             {
                 int n = Math.Min(block, u.Length - k);
-                double sum = 0;
-                for (int i = k; i < k + n; i++)
+                var sum = default(SquareSum);
+                nuint i = (nuint)k, end = (nuint)(k + n);
+                for (; i + 8 <= end; i += 8)
                 {
-                    double gi = TGradient.Load(ref g, (nuint)i) * scale;
-                    sum += gi * gi;
+                    sum.Add(TGradient.Load256(ref g, i) * scale);
                 }
 
-                TState.Store(ref v, (nuint)b, (b2 * TState.Load(ref v, (nuint)b)) + (c2 * (float)(sum / n)));
+                for (; i < end; i++)
+                {
+                    sum.Add(TGradient.Load(ref g, i) * scale);
+                }
+
+                TState.Store(ref v, (nuint)b, (b2 * TState.Load(ref v, (nuint)b)) + (c2 * (float)(sum.Total / n)));
             }
 
             return;
@@ -164,13 +175,21 @@ public sealed class AdamMini : MultiPassOptimizer
         {
             int n = Math.Min(block, u.Length - k);
             float denom = (MathF.Sqrt(TState.Load(ref v, (nuint)b)) / bc2) + eps;
-            for (int i = k; i < k + n; i++)
+            nuint i = (nuint)k, end = (nuint)(k + n);
+            for (; i + 8 <= end; i += 8)
             {
-                float gi = TGradient.Load(ref g, (nuint)i) * scale;
-                float mi = (b1 * TState.Load(ref m, (nuint)i)) + (c1 * gi);
-                TState.Store(ref m, (nuint)i, mi);
-                float pi = TParameter.Load(ref p, (nuint)i) * decay;
-                TParameter.Store(ref p, (nuint)i, pi - (stepSize * (TState.Load(ref m, (nuint)i) / denom)));
+                Vector256<float> gi = TGradient.Load256(ref g, i) * scale;
+                TState.Store256(ref m, i, (b1 * TState.Load256(ref m, i)) + (c1 * gi));
+                Vector256<float> pi = TParameter.Load256(ref p, i) * decay;
+                TParameter.Store256(ref p, i, pi - (stepSize * (TState.Load256(ref m, i) / denom)));
+            }
+
+            for (; i < end; i++)
+            {
+                float gi = TGradient.Load(ref g, i) * scale;
+                TState.Store(ref m, i, (b1 * TState.Load(ref m, i)) + (c1 * gi));
+                float pi = TParameter.Load(ref p, i) * decay;
+                TParameter.Store(ref p, i, pi - (stepSize * (TState.Load(ref m, i) / denom)));
             }
         }
     }

@@ -2,6 +2,8 @@
 // column, block) reductions between them, run by MultiPassOptimizer on the step engine.
 
 using System;
+using System.Collections.Generic;
+using System.Runtime.Intrinsics;
 using OptGen.Engine;
 using OptGen.Kernels;
 
@@ -35,6 +37,10 @@ public sealed class Lamb : MultiPassOptimizer
         bytesReadPerElement: 28,
         bytesWrittenPerElement: 12);
 
+    private static readonly IReadOnlyList<PassTraffic> RulePasses = PassTraffic.Checked(
+        RuleDescriptor,
+        new("m, v and r per element; Σp², Σr² per tensor", ["p", "g", "m", "v"], ["m", "v"]), new("r recomputed from m, v, p; p ← p − η·trust·r", ["p", "m", "v"], ["p"]));
+
     private Piece[]? _units;
     private double[] _partials = [];
     private double[] _sums = [];
@@ -48,7 +54,7 @@ public sealed class Lamb : MultiPassOptimizer
 
     /// <summary>Creates LAMB for the tensors and groups of <paramref name="layout"/>; the trust ratio is per tensor.</summary>
     public Lamb(ParameterLayout layout)
-        : base(RuleDescriptor, layout)
+        : base(RuleDescriptor, layout, RulePasses)
     {
     }
 
@@ -113,29 +119,40 @@ public sealed class Lamb : MultiPassOptimizer
         ref byte p = ref Parameters<TParameter>(u.Tensor, u.Start);
         ref byte m = ref State<TState>(0, u.Tensor, u.Start);
         ref byte v = ref State<TState>(1, u.Tensor, u.Start);
-        float bc1 = (float)s.Bc1, bc2 = (float)s.Bc2, eps = (float)s.Epsilon, wd = (float)s.WeightDecay;
+        float bc1 = (float)(1 / s.Bc1), bc2 = (float)(1 / s.Bc2), eps = (float)s.Epsilon, wd = (float)s.WeightDecay;
         if (pass == 0)
         {
             ref byte g = ref Gradients<TGradient>(u.Tensor, u.Start);
             float b1 = (float)s.Beta1, c1 = (float)(1 - s.Beta1), b2 = (float)s.Beta2, c2 = (float)(1 - s.Beta2), scale = (float)s.GradientScale;
-            double sp = 0, sr = 0;
-            for (nuint i = 0; i < (nuint)u.Length; i++)
+            var sp = default(SquareSum);
+            var sr = default(SquareSum);
+            nuint n = (nuint)u.Length, i = 0;
+            for (; i + 8 <= n; i += 8)
+            {
+                Vector256<float> pi = TParameter.Load256(ref p, i);
+                Vector256<float> gi = TGradient.Load256(ref g, i) * scale;
+                TState.Store256(ref m, i, (b1 * TState.Load256(ref m, i)) + (c1 * gi));
+                TState.Store256(ref v, i, (b2 * TState.Load256(ref v, i)) + (c2 * gi * gi));
+
+                // The stored (possibly bfloat16) moments, as pass 2 reads them.
+                Vector256<float> r = Direction(TState.Load256(ref m, i), TState.Load256(ref v, i), pi, bc1, bc2, eps, wd);
+                sp.Add(pi);
+                sr.Add(r);
+            }
+
+            for (; i < n; i++)
             {
                 float pi = TParameter.Load(ref p, i);
                 float gi = TGradient.Load(ref g, i) * scale;
-                float mi = (b1 * TState.Load(ref m, i)) + (c1 * gi);
-                float vi = (b2 * TState.Load(ref v, i)) + (c2 * gi * gi);
-                TState.Store(ref m, i, mi);
-                TState.Store(ref v, i, vi);
-
-                // The stored (possibly bfloat16) moments, as pass 2 reads them.
+                TState.Store(ref m, i, (b1 * TState.Load(ref m, i)) + (c1 * gi));
+                TState.Store(ref v, i, (b2 * TState.Load(ref v, i)) + (c2 * gi * gi));
                 float r = Direction(TState.Load(ref m, i), TState.Load(ref v, i), pi, bc1, bc2, eps, wd);
-                sp += (double)pi * pi;
-                sr += (double)r * r;
+                sp.Add(pi);
+                sr.Add(r);
             }
 
-            _partials[2 * unit] = sp;
-            _partials[(2 * unit) + 1] = sr;
+            _partials[2 * unit] = sp.Total;
+            _partials[(2 * unit) + 1] = sr.Total;
         }
         else
         {
@@ -145,7 +162,15 @@ public sealed class Lamb : MultiPassOptimizer
             }
 
             float factor = _factor[u.Tensor];
-            for (nuint i = 0; i < (nuint)u.Length; i++)
+            nuint n = (nuint)u.Length, i = 0;
+            for (; i + 8 <= n; i += 8)
+            {
+                Vector256<float> pi = TParameter.Load256(ref p, i);
+                Vector256<float> r = Direction(TState.Load256(ref m, i), TState.Load256(ref v, i), pi, bc1, bc2, eps, wd);
+                TParameter.Store256(ref p, i, pi - (factor * r));
+            }
+
+            for (; i < n; i++)
             {
                 float pi = TParameter.Load(ref p, i);
                 float r = Direction(TState.Load(ref m, i), TState.Load(ref v, i), pi, bc1, bc2, eps, wd);
@@ -154,8 +179,12 @@ public sealed class Lamb : MultiPassOptimizer
         }
     }
 
+    private static Vector256<float> Direction(Vector256<float> m, Vector256<float> v, Vector256<float> p, float bc1, float bc2, float eps, float wd) =>
+        ((m * bc1) / (Vector256.Sqrt(v * bc2) + Vector256.Create(eps))) + (wd * p);
+
+    // bc1, bc2 are the reciprocals 1/(1 − β₁ᵗ), 1/(1 − β₂ᵗ): one division per element.
     private static float Direction(float m, float v, float p, float bc1, float bc2, float eps, float wd) =>
-        ((m / bc1) / (MathF.Sqrt(v / bc2) + eps)) + (wd * p);
+        ((m * bc1) / (MathF.Sqrt(v * bc2) + eps)) + (wd * p);
 
     private readonly record struct Scalars(double Beta1, double Beta2, double Epsilon, double WeightDecay, double Bc1, double Bc2, double GradientScale)
     {

@@ -1,4 +1,6 @@
 using System;
+using System.Collections.Generic;
+using System.Runtime.Intrinsics;
 using OptGen.Engine;
 using OptGen.Kernels;
 
@@ -28,6 +30,10 @@ public sealed class Lars : MultiPassOptimizer
         bytesReadPerElement: 20,
         bytesWrittenPerElement: 8);
 
+    private static readonly IReadOnlyList<PassTraffic> RulePasses = PassTraffic.Checked(
+        RuleDescriptor,
+        new("Σp², Σg² per tensor", ["p", "g"], []), new("b ← μb + η·local·(g + λp); p ← p − b", ["p", "g", "b"], ["p", "b"]));
+
     private Piece[]? _units;
     private double[] _partials = [];
     private double[] _sums = [];
@@ -41,7 +47,7 @@ public sealed class Lars : MultiPassOptimizer
 
     /// <summary>Creates LARS for the tensors and groups of <paramref name="layout"/>; the local rate is per tensor.</summary>
     public Lars(ParameterLayout layout)
-        : base(RuleDescriptor, layout)
+        : base(RuleDescriptor, layout, RulePasses)
     {
     }
 
@@ -94,19 +100,25 @@ public sealed class Lars : MultiPassOptimizer
         StepPlan plan = CurrentPlan;
         ref byte p = ref Parameters<TParameter>(u.Tensor, u.Start);
         ref byte g = ref Gradients<TGradient>(u.Tensor, u.Start);
+        nuint n = (nuint)u.Length, i = 0;
         if (pass == 0)
         {
-            double sp = 0, sg = 0;
-            for (nuint i = 0; i < (nuint)u.Length; i++)
+            var sp = default(SquareSum);
+            var sg = default(SquareSum);
+            for (; i + 8 <= n; i += 8)
             {
-                double pi = TParameter.Load(ref p, i);
-                double gi = TGradient.Load(ref g, i);
-                sp += pi * pi;
-                sg += gi * gi;
+                sp.Add(TParameter.Load256(ref p, i));
+                sg.Add(TGradient.Load256(ref g, i));
             }
 
-            _partials[2 * unit] = sp;
-            _partials[(2 * unit) + 1] = sg;
+            for (; i < n; i++)
+            {
+                sp.Add(TParameter.Load(ref p, i));
+                sg.Add(TGradient.Load(ref g, i));
+            }
+
+            _partials[2 * unit] = sp.Total;
+            _partials[(2 * unit) + 1] = sg.Total;
             return;
         }
 
@@ -118,12 +130,19 @@ public sealed class Lars : MultiPassOptimizer
         ReadOnlySpan<double> h = plan.Hyperparameters(u.Group);
         float mu = (float)h[1], wd = (float)h[2], scale = (float)plan.GradientScale, factor = _factor[u.Tensor];
         ref byte b = ref State<TState>(0, u.Tensor, u.Start);
-        for (nuint i = 0; i < (nuint)u.Length; i++)
+        for (; i + 8 <= n; i += 8)
+        {
+            Vector256<float> pi = TParameter.Load256(ref p, i);
+            Vector256<float> d = (TGradient.Load256(ref g, i) * scale) + (wd * pi);
+            TState.Store256(ref b, i, (mu * TState.Load256(ref b, i)) + (factor * d));
+            TParameter.Store256(ref p, i, pi - TState.Load256(ref b, i));
+        }
+
+        for (; i < n; i++)
         {
             float pi = TParameter.Load(ref p, i);
             float d = (TGradient.Load(ref g, i) * scale) + (wd * pi);
-            float bi = (mu * TState.Load(ref b, i)) + (factor * d);
-            TState.Store(ref b, i, bi);
+            TState.Store(ref b, i, (mu * TState.Load(ref b, i)) + (factor * d));
             TParameter.Store(ref p, i, pi - TState.Load(ref b, i));
         }
     }

@@ -1,4 +1,6 @@
 using System;
+using System.Collections.Generic;
+using System.Runtime.Intrinsics;
 using OptGen.Engine;
 using OptGen.Kernels;
 
@@ -40,6 +42,10 @@ public sealed class AdamWScheduleFree : MultiPassOptimizer
         bytesWrittenPerElement: 12,
         hostStates: [new("LrMax", "η_max", -1.0), new("WeightSum", "W", 0.0)]);
 
+    private static readonly IReadOnlyList<PassTraffic> RulePasses = PassTraffic.Checked(
+        RuleDescriptor,
+        new PassTraffic("v, z and y in one fused pass", ["p", "g", "z", "v"], ["p", "z", "v"]));
+
     private Piece[]? _units;
     private bool _evalMode;
 
@@ -51,7 +57,7 @@ public sealed class AdamWScheduleFree : MultiPassOptimizer
 
     /// <summary>Creates the optimizer for the tensors and groups of <paramref name="layout"/>, in train mode.</summary>
     public AdamWScheduleFree(ParameterLayout layout)
-        : base(RuleDescriptor, layout)
+        : base(RuleDescriptor, layout, RulePasses)
     {
     }
 
@@ -167,21 +173,38 @@ public sealed class AdamWScheduleFree : MultiPassOptimizer
             StochasticRounding.SetSeed(plan.Options.RoundingSeed, plan.Step, u.Tensor, u.Start);
         }
 
-        float b2 = (float)h[2], c2 = (float)(1 - h[2]), bc2 = (float)(1 - Math.Pow(h[2], plan.Step)), eps = (float)h[3], wd = (float)h[4], scale = (float)plan.GradientScale;
+        float b2 = (float)h[2], c2 = (float)(1 - h[2]), bc2 = (float)(1 / (1 - Math.Pow(h[2], plan.Step))), eps = (float)h[3], wd = (float)h[4], scale = (float)plan.GradientScale;
         float ckp1 = (float)ckp1Double, lr = (float)lrDouble, yStep = (float)(lrDouble * ((h[1] * (1 - ckp1Double)) - 1));
         bool first = plan.Step == 1;
         ref byte p = ref Parameters<TParameter>(u.Tensor, u.Start);
         ref byte g = ref Gradients<TGradient>(u.Tensor, u.Start);
         ref byte z = ref State<TState>(0, u.Tensor, u.Start);
         ref byte v = ref State<TState>(1, u.Tensor, u.Start);
-        for (nuint i = 0; i < (nuint)u.Length; i++)
+        nuint n = (nuint)u.Length, i = 0;
+        for (; i + 8 <= n; i += 8)
+        {
+            Vector256<float> y = TParameter.Load256(ref p, i);
+            Vector256<float> gi = TGradient.Load256(ref g, i) * scale;
+            Vector256<float> zi = first ? y : TState.Load256(ref z, i);
+            TState.Store256(ref v, i, (TState.Load256(ref v, i) * b2) + (c2 * (gi * gi)));
+            Vector256<float> normalized = gi / (Vector256.Sqrt(TState.Load256(ref v, i) * bc2) + Vector256.Create(eps));
+            if (wd != 0)
+            {
+                normalized += wd * y;
+            }
+
+            Vector256<float> lerped = ckp1 < 0.5f ? y + (ckp1 * (zi - y)) : zi - ((zi - y) * (1 - ckp1));
+            TState.Store256(ref z, i, zi - (lr * normalized));
+            TParameter.Store256(ref p, i, lerped + (normalized * yStep));
+        }
+
+        for (; i < n; i++)
         {
             float y = TParameter.Load(ref p, i);
             float gi = TGradient.Load(ref g, i) * scale;
             float zi = first ? y : TState.Load(ref z, i);
-            float vi = (TState.Load(ref v, i) * b2) + (c2 * (gi * gi));
-            TState.Store(ref v, i, vi);
-            float normalized = gi / (MathF.Sqrt(TState.Load(ref v, i) / bc2) + eps);
+            TState.Store(ref v, i, (TState.Load(ref v, i) * b2) + (c2 * (gi * gi)));
+            float normalized = gi / (MathF.Sqrt(TState.Load(ref v, i) * bc2) + eps);
             if (wd != 0)
             {
                 normalized += wd * y;

@@ -27,10 +27,17 @@ public abstract class MultiPassOptimizer : Optimizer
     private nint _state;
     private nuint _stride;
 
-    private protected MultiPassOptimizer(OptimizerDescriptor descriptor, ParameterLayout layout)
+    private protected MultiPassOptimizer(OptimizerDescriptor descriptor, ParameterLayout layout, IReadOnlyList<PassTraffic> passes)
         : base(descriptor, layout)
     {
+        Passes = passes;
     }
+
+    /// <summary>
+    /// The passes of one step over memory and the element streams each reads and writes (float32); their sum is the
+    /// descriptor's bytes per element. Per-tensor, per-row or per-block results between passes are not counted.
+    /// </summary>
+    public IReadOnlyList<PassTraffic> Passes { get; }
 
     /// <summary>Not used: a multi-pass rule runs its passes through the step engine (<see cref="Optimizer.Step(Span{float}, ReadOnlySpan{float})"/>).</summary>
     /// <exception cref="NotSupportedException">Always.</exception>
