@@ -504,6 +504,11 @@ def cases():
         C("adafactor_3d", "adafactor", "Adafactor on a 2x3x4 tensor (factored over the last two "
           "dimensions, a row and a column factor per leading index) and a vector",
           dict(), [[2, 3, 4], [5]]),
+        C("adafactor_zeros", "adafactor", "Adafactor with zero gradients in places: column 2 of the 6x5 "
+          "matrix (index % 5 == 2) is always 0 (C_j = 0), steps 1, 4, 5 and T/2 are all 0 (R = C = 0 "
+          "at step 1), and the 3x4 matrix's gradients are always 0 (only the weight decay moves it); "
+          "weight_decay 0.01", dict(weight_decay=0.01), [[6, 5], [3, 4], [7]], zeros=True,
+          zero_grads=[1]),
         C("adafactor_step_decay", "adafactor", "Adafactor with lr_per_step (rho_t and the decay "
           "factor use lr_t)", dict(lr=0.05, weight_decay=0.02), [[5, 6], [11]], T=40,
           schedule=gc.SD),
@@ -539,6 +544,9 @@ def cases():
           "0.05 (taken at y), betas (0.95, 0.99), eps 1e-6, warm-up 4",
           dict(weight_decay=0.05, betas=[0.95, 0.99], eps=1e-6, warmup_steps=4, lr=0.01),
           [[5, 5], [7]]),
+        C("adamw_schedulefree_zeros", "adamw_schedulefree", "AdamWScheduleFree with zero gradients in places (steps 1, "
+          "4, 5, T/2 and every index % 5 == 2; v = 0 there), warm-up 3, weight_decay 0.01",
+          dict(warmup_steps=3, weight_decay=0.01), [[5, 5], [6]], zeros=True),
         C("adamw_schedulefree_vector", "adamw_schedulefree", "AdamWScheduleFree on one vector "
           "(no tensors field), warm-up 3", dict(warmup_steps=3), None, n=29),
     ]
