@@ -143,6 +143,41 @@ public sealed class ReductionReferenceTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void LarsIsHeavyBallOnTheParameterDifference()
+    {
+        // Second derivation without the buffer: b_t = p_{t−1} − p_t, so
+        // p_t = p_{t−1} + μ(p_{t−1} − p_{t−2}) − η·local_t·(g_t + λp_{t−1}), with p_{−1} = p₀.
+        int[][] shapes = [[4, 6], [5], [3, 3]];
+        const double mu = 0.9, lambda = 0.01, tc = 0.02;
+        float[] p0 = Enumerable.Range(0, 38).Select(i => i % 7 == 0 ? 0f : MathF.Sin(i + 1)).ToArray();
+        float[][] grads = Enumerable.Range(0, 30).Select(t => Enumerable.Range(0, 38).Select(i => t < 2 && i >= 24 && i < 29 ? 0f : MathF.Cos((5 * i) + (2 * t)))).Select(g => g.ToArray()).ToArray();
+        double[] lrs = Enumerable.Range(0, 30).Select(t => 0.1 * (1 + (t % 4))).ToArray();
+        double[][] trajectory = new LarsReference(shapes, p0, mu, lambda, tc).Run(grads, 0, lrs);
+
+        double[] previous = p0.Select(v => (double)v).ToArray(), current = (double[])previous.Clone();
+        double worst = 0;
+        for (int t = 0; t < grads.Length; t++)
+        {
+            double[] next = new double[current.Length];
+            foreach ((int start, int length) in TensorSpans.Of(shapes))
+            {
+                double pNorm = Math.Sqrt(current.Skip(start).Take(length).Sum(v => v * v));
+                double gNorm = Math.Sqrt(grads[t].Skip(start).Take(length).Sum(v => (double)v * v));
+                double local = pNorm == 0 || gNorm == 0 ? 1 : tc * pNorm / (gNorm + (lambda * pNorm));
+                for (int i = start; i < start + length; i++)
+                {
+                    next[i] = current[i] + (mu * (current[i] - previous[i])) - (lrs[t] * local * (grads[t][i] + (lambda * current[i])));
+                }
+            }
+
+            (previous, current) = (current, next);
+            worst = Math.Max(worst, current.Zip(trajectory[t], (a, b) => Math.Abs(a - b)).Max());
+        }
+
+        Assert.True(worst < 1e-12, $"max difference {worst:E2}");
+    }
+
+    [Fact]
     public void AdafactorKeepsRowsPlusColumnsForAMatrixAndTheFullVectorOtherwise()
     {
         float[] p0 = new float[(6 * 10) + 7 + (2 * 3 * 4)];
