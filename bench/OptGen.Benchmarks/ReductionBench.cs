@@ -244,40 +244,73 @@ internal static class ReductionBench
             return a;
         }
 
-        /// <summary>acc = Σ read streams; each written stream x ← x + c·acc (c tiny, so nothing folds away).</summary>
+        /// <summary>acc = Σ read streams (up to 4); each written stream (up to 3) x ← x + c·acc (c tiny, so nothing folds away).</summary>
         private static void MemoryPass(float[][] reads, float[][] writes, int start, int end)
         {
             var c = Vector256.Create(1e-30f);
-            int i = start;
-            for (; i + 8 <= end; i += 8)
+            int nr = reads.Length, nw = writes.Length;
+            ref float r0 = ref MemoryMarshal.GetArrayDataReference(reads[0]);
+            ref float r1 = ref MemoryMarshal.GetArrayDataReference(reads[Math.Min(1, nr - 1)]);
+            ref float r2 = ref MemoryMarshal.GetArrayDataReference(reads[Math.Min(2, nr - 1)]);
+            ref float r3 = ref MemoryMarshal.GetArrayDataReference(reads[Math.Min(3, nr - 1)]);
+            ref float w0 = ref MemoryMarshal.GetArrayDataReference(writes.Length > 0 ? writes[0] : reads[0]);
+            ref float w1 = ref MemoryMarshal.GetArrayDataReference(writes.Length > 1 ? writes[1] : reads[0]);
+            ref float w2 = ref MemoryMarshal.GetArrayDataReference(writes.Length > 2 ? writes[2] : reads[0]);
+            nuint i = (nuint)start, stop = (nuint)end;
+            for (; i + 8 <= stop; i += 8)
             {
-                Vector256<float> acc = Vector256<float>.Zero;
-                foreach (float[] r in reads)
+                Vector256<float> acc = Vector256.LoadUnsafe(ref r0, i);
+                if (nr > 1)
                 {
-                    acc += Vector256.LoadUnsafe(ref MemoryMarshal.GetArrayDataReference(r), (nuint)i);
+                    acc += Vector256.LoadUnsafe(ref r1, i);
                 }
 
-                foreach (float[] w in writes)
+                if (nr > 2)
                 {
-                    ref float x = ref MemoryMarshal.GetArrayDataReference(w);
-                    Vector256.StoreUnsafe(Vector256.LoadUnsafe(ref x, (nuint)i) + (c * acc), ref x, (nuint)i);
+                    acc += Vector256.LoadUnsafe(ref r2, i);
+                }
+
+                if (nr > 3)
+                {
+                    acc += Vector256.LoadUnsafe(ref r3, i);
+                }
+
+                acc *= c;
+                if (nw > 0)
+                {
+                    Vector256.StoreUnsafe(Vector256.LoadUnsafe(ref w0, i) + acc, ref w0, i);
+                }
+
+                if (nw > 1)
+                {
+                    Vector256.StoreUnsafe(Vector256.LoadUnsafe(ref w1, i) + acc, ref w1, i);
+                }
+
+                if (nw > 2)
+                {
+                    Vector256.StoreUnsafe(Vector256.LoadUnsafe(ref w2, i) + acc, ref w2, i);
+                }
+
+                if (nw == 0 && acc[0] == 1)
+                {
+                    // Never true; keeps a read-only pass from being removed.
+                    reads[0][0] += 0;
                 }
             }
 
-            for (; i < end; i++)
+            for (int k = (int)i; k < end; k++)
             {
                 float acc = 0;
                 foreach (float[] r in reads)
                 {
-                    acc += r[i];
+                    acc += r[k];
                 }
 
                 foreach (float[] w in writes)
                 {
-                    w[i] += 1e-30f * acc;
+                    w[k] += 1e-30f * acc;
                 }
             }
-
         }
     }
 }

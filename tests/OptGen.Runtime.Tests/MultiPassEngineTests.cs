@@ -1,6 +1,7 @@
 using System;
 using System.Linq;
 using ILGPU;
+using Half = System.Half;
 using ILGPU.Runtime.CPU;
 using OptGen.Gpu;
 using OptGen.Kernels;
@@ -213,5 +214,85 @@ public sealed class MultiPassEngineTests
             MultiPassOptimizer optimizer = Create(rule, ParameterLayout.FromShapes([[4, 4]]));
             Assert.Throws<ArgumentException>(() => new GpuOptimizer(optimizer, accelerator));
         }
+    }
+}
+
+/// <summary>The reduction rules through checkpoints and 16-bit storage, against their own float32 path.</summary>
+public sealed class MultiPassStorageTests
+{
+    public static TheoryData<string> Rules() => new() { "lamb", "lars", "adam_mini", "adafactor", "adamw_schedulefree" };
+
+    private static MultiPassOptimizer Create(string rule, ParameterLayout layout) => rule switch
+    {
+        "lamb" => new Lamb(layout),
+        "lars" => new Lars(layout) { WeightDecay = 1e-3 },
+        "adam_mini" => new AdamMini(layout) { WeightDecay = 0.1 },
+        "adafactor" => new Adafactor(layout) { WeightDecay = 0.01 },
+        "adamw_schedulefree" => new AdamWScheduleFree(layout) { WarmupSteps = 2 },
+        _ => throw new ArgumentException(rule, nameof(rule)),
+    };
+
+    [Theory]
+    [MemberData(nameof(Rules))]
+    public void ACheckpointResumesBitForBit(string rule)
+    {
+        ParameterLayout layout = ParameterLayout.FromShapes([[24, 40], [33]], [[3, 7, 5]]);
+        var random = new Random(9);
+        float[] p = Random(random, layout.TotalLength);
+        float[][] grads = Enumerable.Range(0, 5).Select(_ => Random(random, layout.TotalLength, 0.1)).ToArray();
+        MultiPassOptimizer original = Create(rule, layout);
+        original.Step(p, grads[0]);
+        original.Step(p, grads[1]);
+        using var checkpoint = new System.IO.MemoryStream();
+        original.SaveCheckpoint(checkpoint);
+        float[] resumedP = (float[])p.Clone();
+        for (int t = 2; t < 5; t++)
+        {
+            original.Step(p, grads[t]);
+        }
+
+        MultiPassOptimizer resumed = Create(rule, layout);
+        checkpoint.Position = 0;
+        resumed.LoadCheckpoint(checkpoint);
+        for (int t = 2; t < 5; t++)
+        {
+            resumed.Step(resumedP, grads[t]);
+        }
+
+        AssertBitwiseEqual(p, resumedP, $"{rule} after resuming");
+        Assert.Equal(original.StepCount, resumed.StepCount);
+    }
+
+    [Theory]
+    [MemberData(nameof(Rules))]
+    public void SixteenBitParametersAndStateFollowTheFloat32Path(string rule)
+    {
+        ParameterLayout layout = ParameterLayout.FromShapes([[24, 40], [33]]);
+        var random = new Random(4);
+        float[] p0 = Random(random, layout.TotalLength);
+        float[] g = Random(random, layout.TotalLength, 0.1);
+        float[] reference = (float[])p0.Clone();
+        MultiPassOptimizer f32 = Create(rule, layout);
+        Half[] half = p0.Select(x => (Half)x).ToArray();
+        Half[] halfGradients = g.Select(x => (Half)x).ToArray();
+        MultiPassOptimizer f16 = Create(rule, layout);
+        float[] bf16StateP = (float[])p0.Clone();
+        MultiPassOptimizer bf16State = Create(rule, layout);
+        bf16State.ChangeStatePrecision(StatePrecision.BFloat16);
+        for (int t = 0; t < 3; t++)
+        {
+            f32.Step(reference, g);
+            f16.Step(half, halfGradients);
+            bf16State.Step(bf16StateP, g);
+        }
+
+        double scale = reference.Max(x => Math.Abs(x));
+        for (int i = 0; i < reference.Length; i++)
+        {
+            Assert.True(Math.Abs((float)half[i] - reference[i]) <= 2e-3 * scale, $"{rule} Half parameters at {i}: {(float)half[i]} vs {reference[i]}");
+            Assert.True(Math.Abs(bf16StateP[i] - reference[i]) <= 1e-2 * scale, $"{rule} bfloat16 state at {i}: {bf16StateP[i]} vs {reference[i]}");
+        }
+
+        Assert.NotEqual(p0, reference);
     }
 }

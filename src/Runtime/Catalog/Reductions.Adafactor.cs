@@ -153,7 +153,12 @@ public sealed class Adafactor : MultiPassOptimizer
     private void Prepare()
     {
         ParameterLayout layout = Layout;
-        _units = CutUnits(layout, j => IsMatrix(j) ? Math.Max(1, layout.MatrixShapeOf(j).Columns) : 1, maxPerTensor: 64);
+        // A matrix's units are whole rows, at most 64 and at most one per 8 rows: each unit keeps a partial sum per
+        // column, so their memory stays below an eighth of the matrix's.
+        _units = CutUnits(
+            layout,
+            j => IsMatrix(j) ? Math.Max(1, layout.MatrixShapeOf(j).Columns) : 1,
+            maxPerTensor: j => IsMatrix(j) ? Math.Min(64, layout.MatrixShapeOf(j).Matrices * layout.MatrixShapeOf(j).Rows / 8) : int.MaxValue);
         _columnOffset = new int[_units.Length + 1];
         for (int u = 0; u < _units.Length; u++)
         {
@@ -302,12 +307,16 @@ public sealed class Adafactor : MultiPassOptimizer
             var su = default(SquareSum);
             if (matrix)
             {
-                for (int row = 0; row < rowCount; row++)
+                // Four rows of one matrix at a time: each column partial is loaded and stored once per four rows.
+                Span<double> rowSums = _rowSums.AsSpan(_rowOffset[u.Tensor] + firstRow, rowCount);
+                for (int row = 0; row < rowCount;)
                 {
                     int matrixIndex = (firstRow + row) / rows;
-                    _rowSums[_rowOffset[u.Tensor] + firstRow + row] = RowSquares<TGradient>(
-                        ref Unsafe.Add(ref g, (nint)row * columns * TGradient.ElementSize), columns, scale,
-                        _columnPartials.AsSpan(_columnOffset[unit] + (matrixIndex * columns), columns));
+                    int together = row + 4 <= rowCount && (firstRow + row + 3) / rows == matrixIndex ? 4 : 1;
+                    RowSquares<TGradient>(
+                        ref Unsafe.Add(ref g, (nint)row * columns * TGradient.ElementSize), together, columns, scale,
+                        _columnPartials.AsSpan(_columnOffset[unit] + (matrixIndex * columns), columns), rowSums.Slice(row, together));
+                    row += together;
                 }
             }
             else
@@ -413,30 +422,82 @@ public sealed class Adafactor : MultiPassOptimizer
         }
     }
 
-    /// <summary>Σ_j g²_j of one row (scaled), in double, and each g²_j added to its column's partial sum.</summary>
-    private static double RowSquares<TGradient>(ref byte g, int columns, float scale, Span<double> columnPartials)
+    /// <summary>
+    /// Σ_j g²_j of <paramref name="count"/> (1 or 4) consecutive rows (scaled), in double, into <paramref name="rowSums"/>,
+    /// and the rows' g²_j added to column j's partial sum (the four rows' squares summed pairwise first).
+    /// </summary>
+    private static void RowSquares<TGradient>(ref byte g, int count, int columns, float scale, Span<double> columnPartials, Span<double> rowSums)
         where TGradient : struct, IElementCodec
     {
-        var sum = default(SquareSum);
         ref double partial = ref MemoryMarshal.GetReference(columnPartials);
-        nuint n = (nuint)columns, j = 0;
-        for (; j + 8 <= n; j += 8)
+        nint stride = (nint)columns * TGradient.ElementSize;
+        if (count == 1)
         {
-            Vector256<float> gj = TGradient.Load256(ref g, j) * scale;
-            sum.Add(gj);
-            (Vector256<double> lo, Vector256<double> hi) = Vector256.Widen(gj);
-            Vector256.StoreUnsafe(Vector256.LoadUnsafe(ref partial, j) + (lo * lo), ref partial, j);
-            Vector256.StoreUnsafe(Vector256.LoadUnsafe(ref partial, j + 4) + (hi * hi), ref partial, j + 4);
+            var sum = default(SquareSum);
+            nuint n = (nuint)columns, j = 0;
+            for (; j + 8 <= n; j += 8)
+            {
+                Vector256<float> gj = TGradient.Load256(ref g, j) * scale;
+                sum.Add(gj);
+                (Vector256<double> lo, Vector256<double> hi) = Vector256.Widen(gj);
+                Vector256.StoreUnsafe(Vector256.LoadUnsafe(ref partial, j) + (lo * lo), ref partial, j);
+                Vector256.StoreUnsafe(Vector256.LoadUnsafe(ref partial, j + 4) + (hi * hi), ref partial, j + 4);
+            }
+
+            for (; j < n; j++)
+            {
+                float gj = TGradient.Load(ref g, j) * scale;
+                sum.Add(gj);
+                Unsafe.Add(ref partial, j) += (double)gj * gj;
+            }
+
+            rowSums[0] = sum.Total;
+            return;
         }
 
-        for (; j < n; j++)
+        ref byte g1 = ref Unsafe.Add(ref g, stride);
+        ref byte g2 = ref Unsafe.Add(ref g, 2 * stride);
+        ref byte g3 = ref Unsafe.Add(ref g, 3 * stride);
+        var s0 = default(SquareSum);
+        var s1 = default(SquareSum);
+        var s2 = default(SquareSum);
+        var s3 = default(SquareSum);
+        nuint m = (nuint)columns, k = 0;
+        for (; k + 8 <= m; k += 8)
         {
-            float gj = TGradient.Load(ref g, j) * scale;
-            sum.Add(gj);
-            Unsafe.Add(ref partial, j) += (double)gj * gj;
+            Vector256<float> a0 = TGradient.Load256(ref g, k) * scale;
+            Vector256<float> a1 = TGradient.Load256(ref g1, k) * scale;
+            Vector256<float> a2 = TGradient.Load256(ref g2, k) * scale;
+            Vector256<float> a3 = TGradient.Load256(ref g3, k) * scale;
+            s0.Add(a0);
+            s1.Add(a1);
+            s2.Add(a2);
+            s3.Add(a3);
+            (Vector256<double> l0, Vector256<double> h0) = Vector256.Widen(a0);
+            (Vector256<double> l1, Vector256<double> h1) = Vector256.Widen(a1);
+            (Vector256<double> l2, Vector256<double> h2) = Vector256.Widen(a2);
+            (Vector256<double> l3, Vector256<double> h3) = Vector256.Widen(a3);
+            Vector256<double> low = ((l0 * l0) + (l1 * l1)) + ((l2 * l2) + (l3 * l3));
+            Vector256<double> high = ((h0 * h0) + (h1 * h1)) + ((h2 * h2) + (h3 * h3));
+            Vector256.StoreUnsafe(Vector256.LoadUnsafe(ref partial, k) + low, ref partial, k);
+            Vector256.StoreUnsafe(Vector256.LoadUnsafe(ref partial, k + 4) + high, ref partial, k + 4);
         }
 
-        return sum.Total;
+        for (; k < m; k++)
+        {
+            float a0 = TGradient.Load(ref g, k) * scale, a1 = TGradient.Load(ref g1, k) * scale;
+            float a2 = TGradient.Load(ref g2, k) * scale, a3 = TGradient.Load(ref g3, k) * scale;
+            s0.Add(a0);
+            s1.Add(a1);
+            s2.Add(a2);
+            s3.Add(a3);
+            Unsafe.Add(ref partial, k) += (((double)a0 * a0) + ((double)a1 * a1)) + (((double)a2 * a2) + ((double)a3 * a3));
+        }
+
+        rowSums[0] = s0.Total;
+        rowSums[1] = s1.Total;
+        rowSums[2] = s2.Total;
+        rowSums[3] = s3.Total;
     }
 
     private static Vector256<float> Lerp(Vector256<float> a, Vector256<float> b, float w) => w < 0.5f ? a + (w * (b - a)) : b - ((b - a) * (1 - w));

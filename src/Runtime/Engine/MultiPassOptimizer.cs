@@ -106,10 +106,10 @@ public abstract class MultiPassOptimizer : Optimizer
 
     /// <summary>
     /// Cuts every tensor into units of whole runs of <paramref name="granule"/> elements (rows, blocks; 1 for
-    /// elements), about <paramref name="target"/> elements each and at most <paramref name="maxPerTensor"/> per
-    /// tensor; each unit starts on a multiple of 16 elements when <paramref name="granule"/> is 1.
+    /// elements), about <paramref name="target"/> elements each and at most <paramref name="maxPerTensor"/>(tensor)
+    /// per tensor; each unit starts on a multiple of 16 elements when <paramref name="granule"/> is 1.
     /// </summary>
-    private protected static Piece[] CutUnits(ParameterLayout layout, Func<int, int> granule, int target = StepPlan.PieceLength, int maxPerTensor = int.MaxValue)
+    private protected static Piece[] CutUnits(ParameterLayout layout, Func<int, int> granule, int target = StepPlan.PieceLength, Func<int, int>? maxPerTensor = null)
     {
         var units = new List<Piece>();
         for (int j = 0; j < layout.TensorCount; j++)
@@ -123,9 +123,10 @@ public abstract class MultiPassOptimizer : Optimizer
                 perUnit = Math.Max(16, perUnit / 16 * 16);
             }
 
-            if (maxPerTensor != int.MaxValue && (runs + perUnit - 1) / perUnit > maxPerTensor)
+            int most = Math.Max(1, maxPerTensor?.Invoke(j) ?? int.MaxValue);
+            if (most != int.MaxValue && (runs + perUnit - 1) / perUnit > most)
             {
-                perUnit = (runs + maxPerTensor - 1) / maxPerTensor;
+                perUnit = (runs + most - 1) / most;
             }
 
             for (int r = 0; r < runs; r += perUnit)
