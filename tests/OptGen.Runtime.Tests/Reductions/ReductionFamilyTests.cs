@@ -10,8 +10,9 @@ namespace OptGen.Runtime.Tests.Reductions;
 /// <summary>
 /// The catalog rules with reductions (<see cref="Lamb"/>, <see cref="Lars"/>, <see cref="Adafactor"/>,
 /// <see cref="AdamMini"/>, <see cref="AdamWScheduleFree"/>) against the float64 references of this folder, on
-/// layouts of several shaped tensors, one of them spanning several 16384-element pieces; every reduction
-/// bit-identical for any thread count; schedule-free's Eval/Train swap exact.
+/// layouts of several shaped tensors, one of them spanning several 16384-element pieces, and of two groups; every
+/// reduction bit-identical for any thread count; schedule-free's x from Eval against the reference's x and Train back
+/// to y bit for bit. (Checkpoint resumption and eval-mode refusal: MultiPassEngineTests.)
 /// </summary>
 public sealed class ReductionFamilyTests(ITestOutputHelper output)
 {
@@ -136,40 +137,6 @@ public sealed class ReductionFamilyTests(ITestOutputHelper output)
     }
 
     [Theory]
-    [MemberData(nameof(Families))]
-    public void ACheckpointMidRunContinuesBitForBit(string family)
-    {
-        int[][] shapes = [.. Pieces];
-        (float[] p0, float[][] grads) = Data(shapes, steps: 6, seed: 9);
-        Optimizer straight = Create(family, shapes), before = Create(family, shapes), after = Create(family, shapes);
-        float[] p = (float[])p0.Clone(), q = (float[])p0.Clone();
-        for (int t = 0; t < grads.Length; t++)
-        {
-            straight.Step(p, grads[t]);
-        }
-
-        var stream = new System.IO.MemoryStream();
-        for (int t = 0; t < 3; t++)
-        {
-            before.Step(q, grads[t]);
-        }
-
-        before.SaveCheckpoint(stream);
-        stream.Position = 0;
-        after.LoadCheckpoint(stream);
-        for (int t = 3; t < grads.Length; t++)
-        {
-            after.Step(q, grads[t]);
-        }
-
-        Assert.True(p.AsSpan().SequenceEqual(q), $"{family}: the resumed run differs");
-        foreach (var state in straight.Descriptor.States)
-        {
-            Assert.True(straight.GetState(state.Name).SequenceEqual(after.GetState(state.Name)), $"{family}: state {state.Name} differs");
-        }
-    }
-
-    [Theory]
     [InlineData(new[] { 12, 5 })]
     [InlineData(new[] { 29 })]
     [InlineData(new[] { 4, 3, 6 })]
@@ -200,45 +167,6 @@ public sealed class ReductionFamilyTests(ITestOutputHelper output)
         ErrorAccumulator errors = Run(optimizer, reference, p0, grads);
         output.WriteLine($"block {block}: max err {errors.RelativeError:E2}, {reference.BlockCount} blocks");
         Assert.True(errors.Passed(2e-6), $"block {block}: {errors.RelativeError:E2} at {errors.Where}");
-    }
-
-    [Fact]
-    public void ScheduleFreeEvalTrainIsExactAndStepNeedsTrainMode()
-    {
-        int[][] shapes = [.. Pieces];
-        (float[] p0, float[][] grads) = Data(shapes, steps: 5, seed: 3);
-        var optimizer = (AdamWScheduleFree)Create("adamw_schedulefree", shapes);
-        float[] p = (float[])p0.Clone();
-        foreach (float[] g in grads)
-        {
-            optimizer.Step(p, g);
-        }
-
-        float[] y = (float[])p.Clone();
-        float[] z = optimizer.Z.ToArray();
-        optimizer.Eval(p);
-        Assert.True(optimizer.IsEvalMode);
-        Assert.False(y.AsSpan().SequenceEqual(p), "eval puts x, not y, in the parameters");
-        float[] x = (float[])p.Clone();
-
-        // A step in eval mode is refused with nothing written.
-        Assert.Throws<InvalidOperationException>(() => optimizer.Step(p, grads[0]));
-        Assert.Equal(x, p);
-        Assert.Equal(z, optimizer.Z.ToArray());
-        Assert.Equal(grads.Length, optimizer.StepCount);
-
-        optimizer.Train(p);
-        Assert.False(optimizer.IsEvalMode);
-        Assert.Equal(y, p);
-
-        // Repeated swaps do not drift.
-        for (int i = 0; i < 10; i++)
-        {
-            optimizer.Eval(p);
-            Assert.Equal(x, p);
-            optimizer.Train(p);
-            Assert.Equal(y, p);
-        }
     }
 
     /// <summary>Steps the rule and the reference side by side from p₀ and measures the rule against the reference after every step.</summary>
