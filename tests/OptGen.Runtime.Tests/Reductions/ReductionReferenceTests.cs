@@ -120,6 +120,18 @@ public sealed class ReductionReferenceTests(ITestOutputHelper output)
         Assert.False(Compare(adafactor, unfactored.Run(adafactor.Gradients, 0.01)).Passed(adafactor.RelativeTolerance));
     }
 
+    [Theory]
+    [InlineData("lamb", """{"lr": 0.001, "betas": [0.9, 0.999], "eps": 1e-6}""", "'weight_decay' is missing")]
+    [InlineData("lars", """{"lr": 0.1, "momentum": 0.9, "weight_decay": 0, "trust_coefficient": 0.001, "eta": 1}""", "unknown key 'eta'")]
+    [InlineData("novograd", """{"lr": 0.1}""", "not a family with reductions")]
+    public void TheReferenceFactoryWantsExactlySchemasKeys(string optimizer, string json, string message)
+    {
+        using JsonDocument document = JsonDocument.Parse(json);
+        Dictionary<string, JsonElement> hp = document.RootElement.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.Clone());
+        ArgumentException error = Assert.ThrowsAny<ArgumentException>(() => ReductionReferences.For(optimizer, hp, [[2]], new float[2]));
+        Assert.Contains(message, error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void AdamMiniWithBlocksOfOneIsAdamW()
     {
