@@ -10,6 +10,11 @@ internal static class Program
 {
     private static int Main(string[] args)
     {
+        if (args.Contains("--reductions"))
+        {
+            return ReductionBench.Run(args);
+        }
+
         if (args.Contains("--quick") || args.Contains("--full"))
         {
             return QuickRunner.Run(QuickOptions.Parse(args));

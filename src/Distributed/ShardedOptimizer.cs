@@ -65,6 +65,11 @@ public sealed partial class ShardedOptimizer<TOptimizer>
 
         ParameterLayout shard = ShardLayout.Restrict(layout, ShardStart, ShardLength);
         Local = create(shard) ?? throw new ArgumentException("The factory returned null.", nameof(create));
+        if (Local.UpdatesInPasses)
+        {
+            // LAMB's trust ratio, Adafactor's row means…: a shard would reduce over its own part of a tensor only.
+            throw new ArgumentException($"{Local.Descriptor.Name} reduces over whole tensors (rows, blocks) between passes; it cannot be sharded yet.", nameof(create));
+        }
         if (!Local.Layout.HasSameShape(shard))
         {
             throw new ArgumentException("The factory must create the optimizer over the layout it is given (the shard's).", nameof(create));

@@ -1174,10 +1174,21 @@ def main(argv=None):
     covered = {s["optimizer"] for s in specs}
     assert covered == set(TORCH_KEYS) | set(LECTURE_KEYS), "vocabulary not covered"
 
-    os.makedirs(args.out, exist_ok=True)
-    stale = {f for f in os.listdir(args.out) if f.endswith(".json")} - {n + ".json" for n in names}
+    write_cases(args.out, specs, covered, build, render, validate_file)
+
+
+def write_cases(out, specs, owned, build, render, validate_file):
+    """Builds, checks and writes every case of `specs` into `out`, after deleting the stale files
+    there whose optimizer is in `owned` (the other script's files are left alone). `build(spec)`
+    returns (case, measured cross-check error, what it was measured against)."""
+    names = [s["name"] for s in specs]
+    os.makedirs(out, exist_ok=True)
+    stale = {f for f in os.listdir(out) if f.endswith(".json")} - {n + ".json" for n in names}
     for f in sorted(stale):
-        os.remove(os.path.join(args.out, f))
+        with open(os.path.join(out, f), encoding="utf-8") as h:
+            if json.load(h).get("optimizer") not in owned:
+                continue
+        os.remove(os.path.join(out, f))
 
     failures = []
     for spec in specs:
@@ -1189,15 +1200,14 @@ def main(argv=None):
               f"{'' if ok else '  <-- too close to rtol'}")
         if not ok:
             failures.append(case["name"])
-        path = os.path.join(args.out, case["name"] + ".json")
+        path = os.path.join(out, case["name"] + ".json")
         with open(path, "w", encoding="utf-8", newline="") as f:
             f.write(render(case))
         validate_file(path, case)
-    total = sum(os.path.getsize(os.path.join(args.out, n + ".json")) for n in names)
-    print(f"wrote {len(names)} cases to {args.out} ({total / 1e6:.2f} MB)")
+    total = sum(os.path.getsize(os.path.join(out, n + ".json")) for n in names)
+    print(f"wrote {len(names)} cases to {out} ({total / 1e6:.2f} MB)")
     if failures:
         raise SystemExit(f"cases whose float32 rounding is too close to rtol: {failures}")
-
 
 if __name__ == "__main__":
     main()

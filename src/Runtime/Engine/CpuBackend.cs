@@ -59,6 +59,13 @@ internal readonly partial struct CpuBackend<TParameter, TGradient, TState> : ISt
 
         StateStorage state = _owner.StateStorage;
         nint stateBase = (nint)Unsafe.AsPointer(ref state.Base);
+        if (_owner.UpdatesInPasses)
+        {
+            // A rule with reductions (Optimizer.Passes.cs) runs its own passes over the same buffers.
+            _owner.UpdateInPasses<TParameter, TGradient, TState>(plan, _slots, stateBase, (nuint)state.Stride);
+            return;
+        }
+
         if (plan.Layout.TensorCount == 1 && typeof(TParameter) != typeof(StochasticBFloat16Codec))
         {
             // One kernel call over the whole tensor: UpdateDriver splits it into chunks on up to the plan's limit.

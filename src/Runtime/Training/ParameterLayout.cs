@@ -13,7 +13,7 @@ namespace OptGen;
 /// <para>Inside the optimizer each tensor's state starts on a 16-element (64-byte) boundary, so work split across
 /// cores at 16-element boundaries only ever has a scalar tail at a tensor's end.</para>
 /// </remarks>
-public sealed class ParameterLayout
+public sealed partial class ParameterLayout
 {
     /// <summary>State offsets are multiples of this many elements (one 512-bit vector of float32).</summary>
     internal const int StateAlignment = 16;

@@ -15,9 +15,12 @@ namespace OptGen.Runtime.Tests.Conformance;
 public sealed record CatalogConfiguration(Type Type, IReadOnlyList<KeyValuePair<string, double>> Settings, string LearningRateProperty)
 {
     /// <summary>Creates the optimizer for <paramref name="length"/> parameters with every setting applied and its state initialized from them.</summary>
-    public Optimizer Create(int length)
+    public Optimizer Create(int length) => Create(ParameterLayout.Single(length));
+
+    /// <summary>Creates the optimizer for the tensors of <paramref name="layout"/> with every setting applied and its state initialized from them.</summary>
+    public Optimizer Create(ParameterLayout layout)
     {
-        var optimizer = (Optimizer)Activator.CreateInstance(Type, length)!;
+        var optimizer = (Optimizer)Activator.CreateInstance(Type, layout)!;
         foreach (KeyValuePair<string, double> setting in Settings)
         {
             optimizer[setting.Key] = setting.Value;
@@ -43,7 +46,14 @@ public static class CatalogFactory
         "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "NAdam", "RAdam", "Adadelta",
         "classic_momentum", "ema_momentum", "rmsprop_eps_inside", "rmsprop_eps_outside", "adam_min_t",
         "adam_decoupled_eps", "adagrad_rms", "rmsprop_alpha",
+        "lamb", "lars", "adafactor", "adam_mini", "adamw_schedulefree",
     ];
+
+    /// <summary>
+    /// The names whose catalog rule updates in several passes with reductions (<see cref="MultiPassOptimizer"/>): CPU
+    /// only for now, <c>GpuOptimizer</c> rejects them (checked by <c>ReductionFamilyRunnerTests</c>).
+    /// </summary>
+    public static IReadOnlyList<string> CpuOnlyNames { get; } = ["lamb", "lars", "adafactor", "adam_mini", "adamw_schedulefree"];
 
     /// <summary>Maps a case's optimizer and hyperparameters to a catalog type and property values.</summary>
     /// <exception cref="ArgumentException">The name or a key is unknown, a value has the wrong type, or the combination is one torch.optim rejects.</exception>
@@ -75,6 +85,13 @@ public static class CatalogFactory
             "adam_decoupled_eps" => h.Build(typeof(AdamDecoupledEpsilon), ("Beta1", Decay(h, "Ng")), ("Beta2", Decay(h, "Ns")), ("LearningRate", h.Double("eta0")), ("Epsilon", h.Double("eps"))),
             "adagrad_rms" => h.Build(typeof(AdagradRms), ("LearningRate", h.Double("eta"))),
             "rmsprop_alpha" => h.Build(typeof(RmsPropAlpha), ("Alpha", h.Double("alpha")), ("LearningRate", h.Double("eta"))),
+            "lamb" => h.Build(typeof(Lamb), Betas(h, 1e-3, 1e-6).Concat([("WeightDecay", h.Double("weight_decay", 0))]).ToArray()),
+            "lars" => h.Build(typeof(Lars), ("LearningRate", h.Double("lr")), ("Momentum", h.Double("momentum", 0.9)),
+                ("WeightDecay", h.Double("weight_decay", 0)), ("TrustCoefficient", h.Double("trust_coefficient", 0.001))),
+            "adafactor" => Adafactor(h),
+            "adam_mini" => h.Build(typeof(AdamMini), Betas(h, 1e-3, 1e-8).Concat([("WeightDecay", h.Double("weight_decay", 0)), ("BlockSize", h.Double("block", 0))]).ToArray()),
+            "adamw_schedulefree" => h.Build(typeof(AdamWScheduleFree), Betas(h, 0.0025, 1e-8).Concat([("WeightDecay", h.Double("weight_decay", 0)),
+                ("WarmupSteps", h.Double("warmup_steps", 0)), ("R", h.Double("r", 0)), ("WeightLrPower", h.Double("weight_lr_power", 2))]).ToArray()),
             _ => throw new ArgumentException($"Unknown optimizer '{optimizer}'; known: {string.Join(", ", Names)}.", nameof(optimizer)),
         };
         h.RejectUnused();
@@ -82,7 +99,7 @@ public static class CatalogFactory
     }
 
     /// <summary>Creates the catalog optimizer for a case, with its hyperparameters applied.</summary>
-    public static Optimizer Create(ConformanceCase c) => Describe(c.Optimizer, c.Hyperparameters).Create(c.Length);
+    public static Optimizer Create(ConformanceCase c) => Describe(c.Optimizer, c.Hyperparameters).Create(CaseTensors.Read(c).Layout);
 
     private static CatalogConfiguration Sgd(Keys h)
     {
@@ -106,6 +123,15 @@ public static class CatalogFactory
         return momentum != 0
             ? h.Build(typeof(SgdMomentum), ("LearningRate", lr), ("Momentum", momentum), ("Dampening", dampening), ("WeightDecay", weightDecay), ("Maximize", maximize))
             : h.Build(typeof(OptGen.Sgd), ("LearningRate", lr), ("WeightDecay", weightDecay), ("Maximize", maximize));
+    }
+
+    /// <summary>torch.optim.Adafactor: <c>eps</c> is [ε₁ or null, ε₂]; null is float32's machine epsilon, as PyTorch.</summary>
+    private static CatalogConfiguration Adafactor(Keys h)
+    {
+        (double? eps1, double eps2) = h.NullablePair("eps", (null, 1e-3));
+        return h.Build(typeof(OptGen.Adafactor), ("LearningRate", h.Double("lr", 1e-2)), ("Beta2Decay", h.Double("beta2_decay", -0.8)),
+            ("Epsilon1", eps1 ?? OptGen.Adafactor.Float32Epsilon), ("Epsilon2", eps2), ("ClipThreshold", h.Double("d", 1.0)),
+            ("WeightDecay", h.Double("weight_decay", 0)), ("Maximize", h.Flag("maximize")));
     }
 
     private static CatalogConfiguration AdamLike(Keys h, Type type, double defaultWeightDecay) =>
@@ -210,6 +236,24 @@ public static class CatalogFactory
             return items.Length == 2
                 ? (items[0], items[1])
                 : throw new ArgumentException($"{optimizer}: '{key}' must be a list of two numbers, but is {value.GetRawText()}.", key);
+        }
+
+        /// <summary>A list of two values, the first a number or null.</summary>
+        public (double?, double) NullablePair(string key, (double?, double) defaultValue)
+        {
+            _read.Add(key);
+            if (!values.TryGetValue(key, out JsonElement value))
+            {
+                return defaultValue;
+            }
+
+            JsonElement[] items = value.ValueKind == JsonValueKind.Array ? value.EnumerateArray().ToArray() : [];
+            if (items.Length != 2 || items[0].ValueKind is not (JsonValueKind.Number or JsonValueKind.Null) || items[1].ValueKind != JsonValueKind.Number)
+            {
+                throw new ArgumentException($"{optimizer}: '{key}' must be a list [number or null, number], but is {value.GetRawText()}.", key);
+            }
+
+            return (items[0].ValueKind == JsonValueKind.Null ? null : items[0].GetDouble(), items[1].GetDouble());
         }
 
         public CatalogConfiguration Build(Type type, params (string Property, double Value)[] settings) =>

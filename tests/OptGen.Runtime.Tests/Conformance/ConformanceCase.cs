@@ -25,7 +25,9 @@ public sealed class ConformanceCase
         float[][] gradients,
         float[][] expected,
         double[]? learningRatePerStep,
-        double relativeTolerance)
+        double relativeTolerance,
+        int[][]? tensors,
+        float[][]? expectedEval)
     {
         Path = path;
         Name = name;
@@ -36,6 +38,8 @@ public sealed class ConformanceCase
         Expected = expected;
         LearningRatePerStep = learningRatePerStep;
         RelativeTolerance = relativeTolerance;
+        Tensors = tensors;
+        ExpectedEval = expectedEval;
     }
 
     /// <summary>The file the case was read from.</summary>
@@ -64,6 +68,22 @@ public sealed class ConformanceCase
 
     /// <summary>The case passes when max |p − p_ref| ≤ this × max |p_ref| over all steps and elements.</summary>
     public double RelativeTolerance { get; }
+
+    /// <summary>
+    /// The shapes of the <c>tensors</c> field (SCHEMA "Families with reductions"): the vector is their concatenation,
+    /// each matrix row-major. Null when the file has none: then the case is one vector tensor of length n
+    /// (<see cref="TensorShapes"/>).
+    /// </summary>
+    public int[][]? Tensors { get; }
+
+    /// <summary>The shapes of the tensors the vector is made of: <see cref="Tensors"/>, or one vector [n] without them.</summary>
+    public int[][] TensorShapes => Tensors ?? [[Length]];
+
+    /// <summary>
+    /// <c>params_eval_after_each_step</c> (schedule-free): the parameters that <c>Eval()</c> would put in place after
+    /// step t at index t − 1, or null when the file has none.
+    /// </summary>
+    public float[][]? ExpectedEval { get; }
 
     /// <summary>The vector length n.</summary>
     public int Length => InitialParameters.Length;
@@ -107,7 +127,18 @@ public sealed class ConformanceCase
             throw Invalid(path, $"the arrays do not have the shapes n = {n}, T = {steps}");
         }
 
-        return new ConformanceCase(path, name, optimizer, hyperparameters, p0, grads, expected, lrs, rtol);
+        int[][]? tensors = root.TryGetProperty("tensors", out JsonElement ts) && ts.ValueKind != JsonValueKind.Null
+            ? Shapes(ts, n, path, name)
+            : null;
+        float[][]? expectedEval = root.TryGetProperty("params_eval_after_each_step", out JsonElement ev) && ev.ValueKind != JsonValueKind.Null
+            ? ev.EnumerateArray().Select(Floats).ToArray()
+            : null;
+        if (expectedEval is not null && (expectedEval.Length != steps || expectedEval.Any(e => e.Length != n)))
+        {
+            throw Invalid(path, $"case '{name}': params_eval_after_each_step does not have the shape T = {steps} by n = {n}");
+        }
+
+        return new ConformanceCase(path, name, optimizer, hyperparameters, p0, grads, expected, lrs, rtol, tensors, expectedEval);
     }
 
     /// <summary>
@@ -157,6 +188,43 @@ public sealed class ConformanceCase
 
     private static JsonElement Required(JsonElement root, string field, string path) =>
         root.TryGetProperty(field, out JsonElement value) ? value : throw Invalid(path, $"the field '{field}' is missing");
+
+    /// <summary>The <c>tensors</c> field: a list of shapes, each a non-empty list of positive sizes, whose element counts add up to n.</summary>
+    private static int[][] Shapes(JsonElement field, int n, string path, string name)
+    {
+        if (field.ValueKind != JsonValueKind.Array || field.GetArrayLength() == 0)
+        {
+            throw Invalid(path, $"case '{name}': tensors must be a non-empty list of shapes");
+        }
+
+        var shapes = new List<int[]>();
+        long total = 0;
+        foreach (JsonElement shape in field.EnumerateArray())
+        {
+            if (shape.ValueKind != JsonValueKind.Array || shape.GetArrayLength() == 0
+                || shape.EnumerateArray().Any(d => d.ValueKind != JsonValueKind.Number || !d.TryGetInt32(out int size) || size < 1))
+            {
+                throw Invalid(path, $"case '{name}': tensors[{shapes.Count}] = {shape.GetRawText()} is not a list of positive integer sizes");
+            }
+
+            int[] sizes = shape.EnumerateArray().Select(d => d.GetInt32()).ToArray();
+            long count = 1;
+            foreach (int size in sizes)
+            {
+                count = Math.Min(count * size, (long)int.MaxValue + 1); // past any n, and no overflow
+            }
+
+            total += count;
+            shapes.Add(sizes);
+        }
+
+        if (total != n)
+        {
+            throw Invalid(path, $"case '{name}': the tensors' shapes hold {total} elements in all, not n = {n}");
+        }
+
+        return [.. shapes];
+    }
 
     private static float[] Floats(JsonElement array) => array.EnumerateArray().Select(e => e.GetSingle()).ToArray();
 

@@ -114,7 +114,8 @@ public static class ConformanceRunner
     {
         ArgumentNullException.ThrowIfNull(c);
         CatalogConfiguration configuration = CatalogFactory.Describe(c.Optimizer, c.Hyperparameters);
-        Optimizer optimizer = configuration.Create(c.Length);
+        CaseTensors tensors = CaseTensors.Read(c);
+        Optimizer optimizer = configuration.Create(tensors.Layout);
         using GpuOptimizer? gpu = accelerator is null ? null : new GpuOptimizer(optimizer, accelerator);
         float[] p = (float[])c.InitialParameters.Clone();
         var errors = new ErrorAccumulator();
@@ -135,6 +136,14 @@ public static class ConformanceRunner
             }
 
             errors.Add(c.Expected[t - 1], p, t);
+            if (tensors.EvalExpected is not null)
+            {
+                // Schedule-free: x after the step, then back to y (exactly) for the next step.
+                var scheduleFree = (AdamWScheduleFree)optimizer;
+                scheduleFree.Eval(p);
+                errors.Add(tensors.EvalExpected[t - 1], p, t);
+                scheduleFree.Train(p);
+            }
         }
 
         return new ConformanceResult(c.Name, errors, c.RelativeTolerance);

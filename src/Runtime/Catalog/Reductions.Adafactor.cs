@@ -1,0 +1,507 @@
+using System;
+using System.Collections.Generic;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using OptGen.Engine;
+using OptGen.Kernels;
+
+namespace OptGen;
+
+/// <summary>
+/// <c>torch.optim.Adafactor</c> (PyTorch ≥ 2.5, single-tensor path): for a tensor of two or more dimensions the
+/// second moment is factored into row and column averages of g² over its last two dimensions; a vector keeps the
+/// full average. Per tensor and step t: β̂ = 1 − t^c (c = <see cref="Beta2Decay"/>), ρ = min(η, 1/√t),
+/// α = max(ε₂, RMS(p))·ρ (before decay), p ← p(1 − ηλ), V̂ = R·C/max(mean(R), ε₁) (or v), U = g/√max(V̂, ε₁²),
+/// p ← p − α·U/max(1, RMS(U)/d). Defaults as PyTorch: η = 1e-2, c = −0.8, ε₁ = 2⁻²³ (float32's machine epsilon,
+/// PyTorch's None), ε₂ = 1e-3, d = 1, λ = 0.
+/// </summary>
+/// <remarks>
+/// <para>Passes: a matrix takes three (row and column sums of g² and Σp²; Σ U²; the update), a vector two (v, Σp²
+/// and Σ U²; the update). The factored state R, C of an m × n matrix is m + n floats; this version keeps it at the
+/// start of the tensor's region of two planes as long as the parameters (<see cref="Variance"/>: R, or v for a
+/// vector; <see cref="ColumnVariance"/>: C), so the memory is not yet the m + n of the algorithm.</para>
+/// <para>Give the tensors their shapes with <see cref="ParameterLayout.FromShapes"/>; a tensor created by length is
+/// a vector.</para>
+/// </remarks>
+public sealed class Adafactor : MultiPassOptimizer
+{
+    /// <summary>float32's machine epsilon 2⁻²³: PyTorch's ε₁ when it is None.</summary>
+    public const double Float32Epsilon = 1.1920928955078125e-07;
+
+    private const int PassSums = 0;
+    private const int PassUpdateNorm = 1;
+    private const int PassUpdate = 2;
+
+    private static readonly OptimizerDescriptor RuleDescriptor = new(
+        name: "Adafactor",
+        ruleId: "reduction.adafactor.v1",
+        hyperparameters:
+        [
+            new("LearningRate", "η", 1e-2, HyperparameterRange.NonNegative),
+            new("Beta2Decay", "c", -0.8, HyperparameterRange.Finite),
+            new("Epsilon1", "ε₁", Float32Epsilon, HyperparameterRange.NonNegative),
+            new("Epsilon2", "ε₂", 1e-3, HyperparameterRange.NonNegative),
+            new("ClipThreshold", "d", 1.0, HyperparameterRange.Positive),
+            new("WeightDecay", "λ", 0.0, HyperparameterRange.NonNegative),
+            new("Maximize", "Maximize", 0, HyperparameterRange.Boolean),
+        ],
+        states: [new("Variance", "R"), new("ColumnVariance", "C")],
+        bytesReadPerElement: 20,
+        bytesWrittenPerElement: 4);
+
+    private static readonly IReadOnlyList<PassTraffic> RulePasses = PassTraffic.Checked(
+        RuleDescriptor,
+        new("Σp² per tensor; row and column sums of g²", ["p", "g"], []), new("Σ U² per tensor", ["g"], []), new("p ← p(1 − ηλ) − α·U/max(1, RMS(U)/d)", ["p", "g"], ["p"]));
+
+    private Piece[]? _units;
+    private int[] _firstUnit = [];     // per tensor: its first unit (units are in tensor order)
+    private int[] _columnOffset = [];  // per unit: where its column partial sums start in _columnPartials
+    private double[] _columnPartials = [];
+    private double[] _rowSums = [];     // per tensor row (over all matrices of all tensors), at _rowOffset[tensor]
+    private int[] _rowOffset = [];
+    private double[] _partials = [];    // per unit: Σp², ΣU²
+    private double[] _sums = [];
+    private float[] _alpha = [];        // per tensor: −α/max(1, RMS(U)/d)
+    private float[] _rowFactor = [];    // per row: 1/√(R_i/max(mean R, ε₁)), at _rowOffset[tensor]
+    private float[] _columnFactor = []; // per matrix column: 1/√C_j, at _columnStart[tensor]
+    private int[] _columnStart = [];
+
+    /// <summary>Creates Adafactor for one vector tensor of <paramref name="length"/> parameters.</summary>
+    public Adafactor(int length)
+        : this(ParameterLayout.Single(length))
+    {
+    }
+
+    /// <summary>Creates Adafactor for the tensors (with their shapes) and groups of <paramref name="layout"/>.</summary>
+    public Adafactor(ParameterLayout layout)
+        : base(RuleDescriptor, layout, RulePasses)
+    {
+    }
+
+    /// <summary>η: the weight decay's factor and the largest relative step size ρ.</summary>
+    public double LearningRate { get => GetHyperparameter(0); set => SetHyperparameter(0, value); }
+
+    /// <summary>c ≤ 0: the second moments average with weight 1 − β̂ = t^c.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is positive or not finite.</exception>
+    public double Beta2Decay
+    {
+        get => GetHyperparameter(1);
+        set => SetHyperparameter(1, value > 0 ? throw new ArgumentOutOfRangeException(nameof(value), value, "Beta2Decay must be <= 0.") : value);
+    }
+
+    /// <summary>ε₁ ≥ 0: the floor of mean(R) and of V̂ (squared); default float32's machine epsilon.</summary>
+    public double Epsilon1 { get => GetHyperparameter(2); set => SetHyperparameter(2, value); }
+
+    /// <summary>ε₂ ≥ 0: the floor of RMS(p) in the relative step size.</summary>
+    public double Epsilon2 { get => GetHyperparameter(3); set => SetHyperparameter(3, value); }
+
+    /// <summary>d ≥ 1: the update is scaled down when its RMS exceeds d.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is below 1 or not finite.</exception>
+    public double ClipThreshold
+    {
+        get => GetHyperparameter(4);
+        set => SetHyperparameter(4, value < 1 ? throw new ArgumentOutOfRangeException(nameof(value), value, "ClipThreshold must be >= 1.") : value);
+    }
+
+    /// <summary>λ: decoupled weight decay, p ← p(1 − ηλ).</summary>
+    public double WeightDecay { get => GetHyperparameter(5); set => SetHyperparameter(5, value); }
+
+    /// <summary>Whether to maximize the objective (steps along +g).</summary>
+    public bool Maximize { get => GetHyperparameter(6) != 0; set => SetHyperparameter(6, value ? 1 : 0); }
+
+    /// <summary>R (row averages of g², a vector's full average v), at the start of each tensor's region.</summary>
+    public ReadOnlySpan<float> Variance => GetState(0);
+
+    /// <summary>C (column averages of g²) of each matrix tensor, at the start of its region.</summary>
+    public ReadOnlySpan<float> ColumnVariance => GetState(1);
+
+    /// <summary>The floats of state this rule needs for <paramref name="layout"/>: m + n per m × n matrix (per matrix of a stack), n per vector of n.</summary>
+    public static long StateFloats(ParameterLayout layout)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        long floats = 0;
+        for (int j = 0; j < layout.TensorCount; j++)
+        {
+            (int matrices, int rows, int columns) = layout.MatrixShapeOf(j);
+            floats += layout.RankOf(j) == 1 ? layout.LengthOf(j) : (long)matrices * (rows + columns);
+        }
+
+        return floats;
+    }
+
+    /// <inheritdoc/>
+    protected override void ValidateStepScalars(ReadOnlySpan<double> hyperparameters, ReadOnlySpan<double> hostState, long step, double gradientScale)
+    {
+        if (hyperparameters[1] > 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Beta2Decay), hyperparameters[1], "Beta2Decay must be <= 0.");
+        }
+
+        if (hyperparameters[4] < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(ClipThreshold), hyperparameters[4], "ClipThreshold must be >= 1.");
+        }
+
+        StepScalars.RequireFinite(Math.Pow(step, hyperparameters[1]), "OneMinusBeta2", "t^c", step);
+        StepScalars.RequireFinite(hyperparameters[2] * hyperparameters[2], "Epsilon1Squared", "ε₁²", step);
+        StepScalars.RequireFinite(gradientScale, "GradientScale", "gradientScale", step);
+    }
+
+    private bool IsMatrix(int tensor) => Layout.RankOf(tensor) >= 2;
+
+    private void Prepare()
+    {
+        ParameterLayout layout = Layout;
+        // A matrix's units are whole rows, at most 64 and at most one per 8 rows: each unit keeps a partial sum per
+        // column, so their memory stays below an eighth of the matrix's.
+        _units = CutUnits(
+            layout,
+            j => IsMatrix(j) ? Math.Max(1, layout.MatrixShapeOf(j).Columns) : 1,
+            maxPerTensor: j => IsMatrix(j) ? Math.Min(64, layout.MatrixShapeOf(j).Matrices * layout.MatrixShapeOf(j).Rows / 8) : int.MaxValue);
+        _columnOffset = new int[_units.Length + 1];
+        for (int u = 0; u < _units.Length; u++)
+        {
+            int j = _units[u].Tensor;
+            _columnOffset[u + 1] = _columnOffset[u] + (IsMatrix(j) ? layout.MatrixShapeOf(j).Columns * layout.MatrixShapeOf(j).Matrices : 0);
+        }
+
+        _columnPartials = new double[_columnOffset[^1]];
+        _firstUnit = new int[layout.TensorCount + 1];
+        for (int j = 0, u = 0; j <= layout.TensorCount; j++)
+        {
+            while (u < _units.Length && _units[u].Tensor < j)
+            {
+                u++;
+            }
+
+            _firstUnit[j] = u;
+        }
+
+        _rowOffset = new int[layout.TensorCount + 1];
+        for (int j = 0; j < layout.TensorCount; j++)
+        {
+            (int matrices, int rows, _) = layout.MatrixShapeOf(j);
+            _rowOffset[j + 1] = _rowOffset[j] + (IsMatrix(j) ? matrices * rows : 0);
+        }
+
+        _rowSums = new double[_rowOffset[^1]];
+        _rowFactor = new float[_rowOffset[^1]];
+        _columnStart = new int[layout.TensorCount + 1];
+        for (int j = 0; j < layout.TensorCount; j++)
+        {
+            (int matrices, _, int columns) = layout.MatrixShapeOf(j);
+            _columnStart[j + 1] = _columnStart[j] + (IsMatrix(j) ? matrices * columns : 0);
+        }
+
+        _columnFactor = new float[_columnStart[^1]];
+        _partials = new double[_units.Length * 2];
+        _sums = new double[layout.TensorCount * 2];
+        _alpha = new float[layout.TensorCount];
+    }
+
+    private protected override void RunPasses<TParameter, TGradient, TState>(StepPlan plan)
+    {
+        if (_units is null)
+        {
+            Prepare();
+        }
+
+        Piece[] units = _units!;
+        Array.Clear(_columnPartials);
+        RunUnits<TParameter, TGradient, TState>(PassSums, units.Length);
+        UpdateFactors<TState>(plan);
+        RunUnits<TParameter, TGradient, TState>(PassUpdateNorm, units.Length);
+        SumPerTensor(units, _partials, 2, _sums);
+        for (int j = 0; j < Layout.TensorCount; j++)
+        {
+            ReadOnlySpan<double> h = plan.Hyperparameters(Layout.GroupOf(j));
+            double numel = Layout.LengthOf(j);
+            double rho = Math.Min(h[0], 1 / Math.Sqrt(plan.Step));
+            double alpha = Math.Max(h[3], Math.Sqrt(_sums[2 * j]) / Math.Sqrt(numel)) * rho;
+            double denom = Math.Max(1.0, Math.Sqrt(_sums[(2 * j) + 1]) / (Math.Sqrt(numel) * h[4]));
+            _alpha[j] = (float)(-alpha / denom);
+        }
+
+        RunUnits<TParameter, TGradient, TState>(PassUpdate, units.Length);
+    }
+
+    /// <summary>Between passes 1 and 2, on the calling thread: R and C of every matrix from the row and column sums of g².</summary>
+    private void UpdateFactors<TState>(StepPlan plan)
+        where TState : struct, IElementCodec
+    {
+        for (int j = 0; j < Layout.TensorCount; j++)
+        {
+            if (!IsMatrix(j) || Layout.LengthOf(j) == 0)
+            {
+                continue;
+            }
+
+            ReadOnlySpan<double> h = plan.Hyperparameters(Layout.GroupOf(j));
+            float w = (float)Math.Pow(plan.Step, h[1]);
+            (int matrices, int rows, int columns) = Layout.MatrixShapeOf(j);
+            ref byte r = ref State<TState>(0, j, 0);
+            ref byte c = ref State<TState>(1, j, 0);
+            for (int i = 0; i < matrices * rows; i++)
+            {
+                float mean = (float)(_rowSums[_rowOffset[j] + i] / columns);
+                TState.Store(ref r, (nuint)i, Lerp(TState.Load(ref r, (nuint)i), mean, w));
+            }
+
+            for (int k = 0; k < matrices * columns; k++)
+            {
+                double sum = 0;
+                for (int u = _firstUnit[j]; u < _firstUnit[j + 1]; u++)
+                {
+                    sum += _columnPartials[_columnOffset[u] + k];
+                }
+
+                TState.Store(ref c, (nuint)k, Lerp(TState.Load(ref c, (nuint)k), (float)(sum / rows), w));
+                _columnFactor[_columnStart[j] + k] = 1 / MathF.Sqrt(TState.Load(ref c, (nuint)k));
+            }
+
+            for (int a = 0; a < matrices; a++)
+            {
+                double sum = 0;
+                for (int i = a * rows; i < (a + 1) * rows; i++)
+                {
+                    sum += TState.Load(ref r, (nuint)i);
+                }
+
+                float rowMean = MathF.Max((float)(sum / rows), (float)h[2]);
+                for (int i = a * rows; i < (a + 1) * rows; i++)
+                {
+                    _rowFactor[_rowOffset[j] + i] = 1 / MathF.Sqrt(TState.Load(ref r, (nuint)i) / rowMean);
+                }
+            }
+        }
+    }
+
+    private protected override void RunUnit<TParameter, TGradient, TState>(int pass, int unit)
+    {
+        Piece u = _units![unit];
+        StepPlan plan = CurrentPlan;
+        ReadOnlySpan<double> h = plan.Hyperparameters(u.Group);
+        float scale = (float)(h[6] != 0 ? -plan.GradientScale : plan.GradientScale);
+        float eps1Squared = (float)(h[2] * h[2]);
+        ref byte p = ref Parameters<TParameter>(u.Tensor, u.Start);
+        ref byte g = ref Gradients<TGradient>(u.Tensor, u.Start);
+        bool matrix = IsMatrix(u.Tensor);
+        (_, int rows, int columns) = Layout.MatrixShapeOf(u.Tensor);
+        int firstRow = matrix ? u.Start / columns : 0;
+        int rowCount = matrix ? u.Length / columns : 0;
+        if (pass == PassSums)
+        {
+            var sp = default(SquareSum);
+            nuint n = (nuint)u.Length, i = 0;
+            for (; i + 8 <= n; i += 8)
+            {
+                sp.Add(TParameter.Load256(ref p, i));
+            }
+
+            for (; i < n; i++)
+            {
+                sp.Add(TParameter.Load(ref p, i));
+            }
+
+            var su = default(SquareSum);
+            if (matrix)
+            {
+                // Four rows of one matrix at a time: each column partial is loaded and stored once per four rows.
+                Span<double> rowSums = _rowSums.AsSpan(_rowOffset[u.Tensor] + firstRow, rowCount);
+                for (int row = 0; row < rowCount;)
+                {
+                    int matrixIndex = (firstRow + row) / rows;
+                    int together = row + 4 <= rowCount && (firstRow + row + 3) / rows == matrixIndex ? 4 : 1;
+                    RowSquares<TGradient>(
+                        ref Unsafe.Add(ref g, (nint)row * columns * TGradient.ElementSize), together, columns, scale,
+                        _columnPartials.AsSpan(_columnOffset[unit] + (matrixIndex * columns), columns), rowSums.Slice(row, together));
+                    row += together;
+                }
+            }
+            else
+            {
+                float w = (float)Math.Pow(plan.Step, h[1]);
+                ref byte v = ref State<TState>(0, u.Tensor, u.Start);
+                for (i = 0; i + 8 <= n; i += 8)
+                {
+                    Vector256<float> gi = TGradient.Load256(ref g, i) * scale;
+                    TState.Store256(ref v, i, Lerp(TState.Load256(ref v, i), gi * gi, w));
+                    su.Add(gi / Vector256.Sqrt(Vector256.Max(TState.Load256(ref v, i), Vector256.Create(eps1Squared))));
+                }
+
+                for (; i < n; i++)
+                {
+                    float gi = TGradient.Load(ref g, i) * scale;
+                    TState.Store(ref v, i, Lerp(TState.Load(ref v, i), gi * gi, w));
+                    su.Add(gi / MathF.Sqrt(MathF.Max(TState.Load(ref v, i), eps1Squared)));
+                }
+            }
+
+            _partials[2 * unit] = sp.Total;
+            _partials[(2 * unit) + 1] = su.Total;
+            return;
+        }
+
+        if (pass == PassUpdateNorm && !matrix)
+        {
+            return;
+        }
+
+        if (pass == PassUpdate && typeof(TParameter) == typeof(StochasticBFloat16Codec))
+        {
+            StochasticRounding.SetSeed(plan.Options.RoundingSeed, plan.Step, u.Tensor, u.Start);
+        }
+
+        float decay = (float)(1 - (h[0] * h[5]));
+        float alpha = _alpha[u.Tensor];
+        if (!matrix)
+        {
+            ref byte v = ref State<TState>(0, u.Tensor, u.Start);
+            nuint n = (nuint)u.Length, i = 0;
+            for (; i + 8 <= n; i += 8)
+            {
+                Vector256<float> update = (TGradient.Load256(ref g, i) * scale) / Vector256.Sqrt(Vector256.Max(TState.Load256(ref v, i), Vector256.Create(eps1Squared)));
+                TParameter.Store256(ref p, i, (TParameter.Load256(ref p, i) * decay) + (alpha * update));
+            }
+
+            for (; i < n; i++)
+            {
+                float update = (TGradient.Load(ref g, i) * scale) / MathF.Sqrt(MathF.Max(TState.Load(ref v, i), eps1Squared));
+                TParameter.Store(ref p, i, (TParameter.Load(ref p, i) * decay) + (alpha * update));
+            }
+
+            return;
+        }
+
+        // A matrix: per row, U = g/√max(R_i·C_j/max(mean R, ε₁), ε₁²) = g·min(ρ_i·κ_j, 1/ε₁) along the row's columns,
+        // with ρ_i = 1/√(R_i/max(mean R, ε₁)) and κ_j = 1/√C_j computed once per step (UpdateFactors).
+        float cap = 1 / MathF.Sqrt(eps1Squared);
+        var sum = default(SquareSum);
+        for (int row = 0; row < rowCount; row++)
+        {
+            int globalRow = firstRow + row;
+            int matrixIndex = globalRow / rows;
+            float rho = _rowFactor[_rowOffset[u.Tensor] + globalRow];
+            ref float kappa = ref _columnFactor[_columnStart[u.Tensor] + (matrixIndex * columns)];
+            nint offset = (nint)row * columns;
+            ref byte gRow = ref Unsafe.Add(ref g, offset * TGradient.ElementSize);
+            ref byte pRow = ref Unsafe.Add(ref p, offset * TParameter.ElementSize);
+            nuint n = (nuint)columns, j = 0;
+            for (; j + 8 <= n; j += 8)
+            {
+                Vector256<float> factor = Vector256.Min(rho * Vector256.LoadUnsafe(ref kappa, j), Vector256.Create(cap));
+                Vector256<float> update = TGradient.Load256(ref gRow, j) * scale * factor;
+                if (pass == PassUpdateNorm)
+                {
+                    sum.Add(update);
+                }
+                else
+                {
+                    TParameter.Store256(ref pRow, j, (TParameter.Load256(ref pRow, j) * decay) + (alpha * update));
+                }
+            }
+
+            for (; j < n; j++)
+            {
+                float update = TGradient.Load(ref gRow, j) * scale * MathF.Min(rho * Unsafe.Add(ref kappa, j), cap);
+                if (pass == PassUpdateNorm)
+                {
+                    sum.Add(update);
+                }
+                else
+                {
+                    TParameter.Store(ref pRow, j, (TParameter.Load(ref pRow, j) * decay) + (alpha * update));
+                }
+            }
+        }
+
+        if (pass == PassUpdateNorm)
+        {
+            _partials[(2 * unit) + 1] = sum.Total;
+        }
+    }
+
+    /// <summary>
+    /// Σ_j g²_j of <paramref name="count"/> (1 or 4) consecutive rows (scaled), in double, into <paramref name="rowSums"/>,
+    /// and the rows' g²_j added to column j's partial sum (the four rows' squares summed pairwise first).
+    /// </summary>
+    private static void RowSquares<TGradient>(ref byte g, int count, int columns, float scale, Span<double> columnPartials, Span<double> rowSums)
+        where TGradient : struct, IElementCodec
+    {
+        ref double partial = ref MemoryMarshal.GetReference(columnPartials);
+        nint stride = (nint)columns * TGradient.ElementSize;
+        if (count == 1)
+        {
+            var sum = default(SquareSum);
+            nuint n = (nuint)columns, j = 0;
+            for (; j + 8 <= n; j += 8)
+            {
+                Vector256<float> gj = TGradient.Load256(ref g, j) * scale;
+                sum.Add(gj);
+                (Vector256<double> lo, Vector256<double> hi) = Vector256.Widen(gj);
+                Vector256.StoreUnsafe(Vector256.LoadUnsafe(ref partial, j) + (lo * lo), ref partial, j);
+                Vector256.StoreUnsafe(Vector256.LoadUnsafe(ref partial, j + 4) + (hi * hi), ref partial, j + 4);
+            }
+
+            for (; j < n; j++)
+            {
+                float gj = TGradient.Load(ref g, j) * scale;
+                sum.Add(gj);
+                Unsafe.Add(ref partial, j) += (double)gj * gj;
+            }
+
+            rowSums[0] = sum.Total;
+            return;
+        }
+
+        ref byte g1 = ref Unsafe.Add(ref g, stride);
+        ref byte g2 = ref Unsafe.Add(ref g, 2 * stride);
+        ref byte g3 = ref Unsafe.Add(ref g, 3 * stride);
+        var s0 = default(SquareSum);
+        var s1 = default(SquareSum);
+        var s2 = default(SquareSum);
+        var s3 = default(SquareSum);
+        nuint m = (nuint)columns, k = 0;
+        for (; k + 8 <= m; k += 8)
+        {
+            Vector256<float> a0 = TGradient.Load256(ref g, k) * scale;
+            Vector256<float> a1 = TGradient.Load256(ref g1, k) * scale;
+            Vector256<float> a2 = TGradient.Load256(ref g2, k) * scale;
+            Vector256<float> a3 = TGradient.Load256(ref g3, k) * scale;
+            s0.Add(a0);
+            s1.Add(a1);
+            s2.Add(a2);
+            s3.Add(a3);
+            (Vector256<double> l0, Vector256<double> h0) = Vector256.Widen(a0);
+            (Vector256<double> l1, Vector256<double> h1) = Vector256.Widen(a1);
+            (Vector256<double> l2, Vector256<double> h2) = Vector256.Widen(a2);
+            (Vector256<double> l3, Vector256<double> h3) = Vector256.Widen(a3);
+            Vector256<double> low = ((l0 * l0) + (l1 * l1)) + ((l2 * l2) + (l3 * l3));
+            Vector256<double> high = ((h0 * h0) + (h1 * h1)) + ((h2 * h2) + (h3 * h3));
+            Vector256.StoreUnsafe(Vector256.LoadUnsafe(ref partial, k) + low, ref partial, k);
+            Vector256.StoreUnsafe(Vector256.LoadUnsafe(ref partial, k + 4) + high, ref partial, k + 4);
+        }
+
+        for (; k < m; k++)
+        {
+            float a0 = TGradient.Load(ref g, k) * scale, a1 = TGradient.Load(ref g1, k) * scale;
+            float a2 = TGradient.Load(ref g2, k) * scale, a3 = TGradient.Load(ref g3, k) * scale;
+            s0.Add(a0);
+            s1.Add(a1);
+            s2.Add(a2);
+            s3.Add(a3);
+            Unsafe.Add(ref partial, k) += (((double)a0 * a0) + ((double)a1 * a1)) + (((double)a2 * a2) + ((double)a3 * a3));
+        }
+
+        rowSums[0] = s0.Total;
+        rowSums[1] = s1.Total;
+        rowSums[2] = s2.Total;
+        rowSums[3] = s3.Total;
+    }
+
+    private static Vector256<float> Lerp(Vector256<float> a, Vector256<float> b, float w) => w < 0.5f ? a + (w * (b - a)) : b - ((b - a) * (1 - w));
+
+    /// <summary>torch.lerp's float32 formula: a + w(b − a) for w &lt; ½, else b − (b − a)(1 − w).</summary>
+    private static float Lerp(float a, float b, float w) => w < 0.5f ? a + (w * (b - a)) : b - ((b - a) * (1 - w));
+}

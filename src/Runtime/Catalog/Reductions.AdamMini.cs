@@ -1,0 +1,196 @@
+using System;
+using System.Collections.Generic;
+using System.Runtime.Intrinsics;
+using OptGen.Engine;
+using OptGen.Kernels;
+
+namespace OptGen;
+
+/// <summary>
+/// Adam-mini (Zhang et al., 2024): one second moment per block of consecutive elements inside each tensor,
+/// v_b ← β₂v_b + (1 − β₂)·mean over the block of g², m per element as Adam, decoupled decay
+/// p ← p(1 − ηλ), then p ← p − η·(m/(1 − β₁ᵗ)) / (√(v_b/(1 − β₂ᵗ)) + ε).
+/// Defaults: η = 1e-3, β = (0.9, 0.999), ε = 1e-8, λ = 0, <see cref="BlockSize"/> = 0 (one block per row).
+/// </summary>
+/// <remarks>
+/// <para>Blocks are <see cref="BlockSize"/> consecutive elements of a tensor (the last may be shorter); 0 makes each
+/// row (the last dimension of the tensor's shape, the whole tensor for a vector) one block.</para>
+/// <para>Two passes per step: (1) each block's mean of g² into v_b (reads g); (2) m and p (reads p, g, m; writes p,
+/// m): 24 bytes per element and step (float32), plus v_b.</para>
+/// <para>State: <see cref="FirstMoment"/> per element; <see cref="BlockSecondMoment"/> holds v_b at the start of each
+/// tensor's region (block b of a tensor at the tensor's element b), in a plane as long as the parameters.</para>
+/// </remarks>
+public sealed class AdamMini : MultiPassOptimizer
+{
+    private static readonly OptimizerDescriptor RuleDescriptor = new(
+        name: "Adam-mini",
+        ruleId: "reduction.adam_mini.v1",
+        hyperparameters:
+        [
+            new("LearningRate", "η", 1e-3, HyperparameterRange.NonNegative),
+            new("Beta1", "β₁", 0.9, HyperparameterRange.UnitInterval),
+            new("Beta2", "β₂", 0.999, HyperparameterRange.UnitInterval),
+            new("Epsilon", "ε", 1e-8, HyperparameterRange.Positive),
+            new("WeightDecay", "λ", 0.0, HyperparameterRange.NonNegative),
+            new("BlockSize", "B", 0, HyperparameterRange.NonNegative),
+        ],
+        states: [new("FirstMoment", "m"), new("BlockSecondMoment", "v")],
+        bytesReadPerElement: 16,
+        bytesWrittenPerElement: 8);
+
+    private static readonly IReadOnlyList<PassTraffic> RulePasses = PassTraffic.Checked(
+        RuleDescriptor,
+        new("v_b ← β₂v_b + (1 − β₂)·mean of g² per block", ["g"], []), new("m per element; p ← p(1 − ηλ) − η·m̂/(√v̂_b + ε)", ["p", "g", "m"], ["p", "m"]));
+
+    private Piece[] _units = [];
+    private int[] _blockOf = [];
+
+    /// <summary>Creates Adam-mini for one vector tensor of <paramref name="length"/> parameters.</summary>
+    public AdamMini(int length)
+        : this(ParameterLayout.Single(length))
+    {
+    }
+
+    /// <summary>Creates Adam-mini for the tensors (with their shapes) and groups of <paramref name="layout"/>.</summary>
+    public AdamMini(ParameterLayout layout)
+        : base(RuleDescriptor, layout, RulePasses)
+    {
+    }
+
+    /// <summary>The step size η.</summary>
+    public double LearningRate { get => GetHyperparameter(0); set => SetHyperparameter(0, value); }
+
+    /// <summary>β₁, the first moment's decay.</summary>
+    public double Beta1 { get => GetHyperparameter(1); set => SetHyperparameter(1, value); }
+
+    /// <summary>β₂, the block second moment's decay.</summary>
+    public double Beta2 { get => GetHyperparameter(2); set => SetHyperparameter(2, value); }
+
+    /// <summary>ε, added to √v̂.</summary>
+    public double Epsilon { get => GetHyperparameter(3); set => SetHyperparameter(3, value); }
+
+    /// <summary>λ, the decoupled weight decay.</summary>
+    public double WeightDecay { get => GetHyperparameter(4); set => SetHyperparameter(4, value); }
+
+    /// <summary>Elements per block, a whole number ≥ 0; 0: one block per row (the last dimension).</summary>
+    public double BlockSize { get => GetHyperparameter(5); set => SetHyperparameter(5, value); }
+
+    /// <summary>The first moment m, one value per parameter.</summary>
+    public ReadOnlySpan<float> FirstMoment => GetState(0);
+
+    /// <summary>The per-block second moments: block b of tensor j at element b of tensor j's region.</summary>
+    public ReadOnlySpan<float> BlockSecondMoment => GetState(1);
+
+    /// <inheritdoc/>
+    protected override void ValidateStepScalars(ReadOnlySpan<double> hyperparameters, ReadOnlySpan<double> hostState, long step, double gradientScale)
+    {
+        double block = hyperparameters[5];
+        if (block != Math.Floor(block) || block > int.MaxValue)
+        {
+            throw new ArgumentOutOfRangeException(nameof(BlockSize), block, "BlockSize must be a whole number of elements (0: one block per row).");
+        }
+
+        StepScalars.RequireFiniteNonzero(1 - Math.Pow(hyperparameters[1], step), "Bc1", "1 − β₁ᵗ", step);
+        StepScalars.RequireFiniteNonzero(1 - Math.Pow(hyperparameters[2], step), "Bc2", "1 − β₂ᵗ", step);
+        StepScalars.RequireFinite(hyperparameters[0] / (1 - Math.Pow(hyperparameters[1], step)), "StepSize", "η/(1 − β₁ᵗ)", step);
+        StepScalars.RequireFinite(gradientScale, "GradientScale", "gradientScale", step);
+    }
+
+    /// <summary>The block length of tensor <paramref name="tensor"/> in a group whose BlockSize is <paramref name="blockSize"/>.</summary>
+    private int BlockLengthOf(int tensor, double blockSize) =>
+        blockSize >= 1 ? (int)blockSize : Math.Max(1, Layout.MatrixShapeOf(tensor).Columns);
+
+    private protected override void RunPasses<TParameter, TGradient, TState>(StepPlan plan)
+    {
+        // Units are whole blocks; they change only when a group's BlockSize does.
+        if (_blockOf.Length != Layout.TensorCount)
+        {
+            _blockOf = new int[Layout.TensorCount];
+        }
+
+        bool changed = _units.Length == 0 && Layout.TotalLength > 0;
+        for (int j = 0; j < Layout.TensorCount; j++)
+        {
+            int block = BlockLengthOf(j, plan.Hyperparameters(Layout.GroupOf(j))[5]);
+            changed |= _blockOf[j] != block;
+            _blockOf[j] = block;
+        }
+
+        if (changed)
+        {
+            int[] blocks = _blockOf;
+            _units = CutUnits(Layout, j => blocks[j]);
+        }
+
+        RunUnits<TParameter, TGradient, TState>(0, _units.Length);
+        RunUnits<TParameter, TGradient, TState>(1, _units.Length);
+    }
+
+    private protected override void RunUnit<TParameter, TGradient, TState>(int pass, int unit)
+    {
+        Piece u = _units[unit];
+        StepPlan plan = CurrentPlan;
+        ReadOnlySpan<double> h = plan.Hyperparameters(u.Group);
+        int block = _blockOf[u.Tensor];
+        int firstBlock = u.Start / block;
+        ref byte g = ref Gradients<TGradient>(u.Tensor, u.Start);
+        ref byte v = ref State<TState>(1, u.Tensor, firstBlock);
+        float scale = (float)plan.GradientScale;
+        if (pass == 0)
+        {
+            float b2 = (float)h[2], c2 = (float)(1 - h[2]);
+            for (int k = 0, b = 0; k < u.Length; k += block, b++)
+            {
+                int n = Math.Min(block, u.Length - k);
+                var sum = default(SquareSum);
+                nuint i = (nuint)k, end = (nuint)(k + n);
+                for (; i + 8 <= end; i += 8)
+                {
+                    sum.Add(TGradient.Load256(ref g, i) * scale);
+                }
+
+                for (; i < end; i++)
+                {
+                    sum.Add(TGradient.Load(ref g, i) * scale);
+                }
+
+                TState.Store(ref v, (nuint)b, (b2 * TState.Load(ref v, (nuint)b)) + (c2 * (float)(sum.Total / n)));
+            }
+
+            return;
+        }
+
+        if (typeof(TParameter) == typeof(StochasticBFloat16Codec))
+        {
+            StochasticRounding.SetSeed(plan.Options.RoundingSeed, plan.Step, u.Tensor, u.Start);
+        }
+
+        float b1 = (float)h[1], c1 = (float)(1 - h[1]), eps = (float)h[3];
+        float decay = (float)(1 - (h[0] * h[4]));
+        float stepSize = (float)(h[0] / (1 - Math.Pow(h[1], plan.Step)));
+        float bc2 = (float)Math.Sqrt(1 - Math.Pow(h[2], plan.Step));
+        ref byte p = ref Parameters<TParameter>(u.Tensor, u.Start);
+        ref byte m = ref State<TState>(0, u.Tensor, u.Start);
+        for (int k = 0, b = 0; k < u.Length; k += block, b++)
+        {
+            int n = Math.Min(block, u.Length - k);
+            float denom = (MathF.Sqrt(TState.Load(ref v, (nuint)b)) / bc2) + eps;
+            nuint i = (nuint)k, end = (nuint)(k + n);
+            for (; i + 8 <= end; i += 8)
+            {
+                Vector256<float> gi = TGradient.Load256(ref g, i) * scale;
+                TState.Store256(ref m, i, (b1 * TState.Load256(ref m, i)) + (c1 * gi));
+                Vector256<float> pi = TParameter.Load256(ref p, i) * decay;
+                TParameter.Store256(ref p, i, pi - (stepSize * (TState.Load256(ref m, i) / denom)));
+            }
+
+            for (; i < end; i++)
+            {
+                float gi = TGradient.Load(ref g, i) * scale;
+                TState.Store(ref m, i, (b1 * TState.Load(ref m, i)) + (c1 * gi));
+                float pi = TParameter.Load(ref p, i) * decay;
+                TParameter.Store(ref p, i, pi - (stepSize * (TState.Load(ref m, i) / denom)));
+            }
+        }
+    }
+}

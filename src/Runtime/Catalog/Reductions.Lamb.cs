@@ -1,0 +1,194 @@
+// Catalog rules with reductions (docs/reductions.md): each step is a few passes over memory with per-tensor (row,
+// column, block) reductions between them, run by MultiPassOptimizer on the step engine.
+
+using System;
+using System.Collections.Generic;
+using System.Runtime.Intrinsics;
+using OptGen.Engine;
+using OptGen.Kernels;
+
+namespace OptGen;
+
+/// <summary>
+/// LAMB (You et al., 2020, Algorithm 2, with Adam's bias correction), per tensor: m ← β₁m + (1 − β₁)g,
+/// v ← β₂v + (1 − β₂)g², r = (m/(1 − β₁ᵗ)) / (√(v/(1 − β₂ᵗ)) + ε) + λp, trust = ‖p‖/‖r‖ (1 when either norm is 0),
+/// p ← p − η·trust·r. Defaults as apex FusedLAMB: η = 1e-3, β = (0.9, 0.999), ε = 1e-6, λ = 0.01.
+/// </summary>
+/// <remarks>
+/// Two passes per step: (1) m, v and r per element, Σp² and Σr² per tensor (reads p, g, m, v; writes m, v);
+/// (2) r recomputed from the stored m, v and p, then p ← p − η·trust·r (reads p, m, v; writes p). Recomputing r
+/// reads 8 bytes per element where storing it would write 4 and read 4 more and need a scratch plane: 40 bytes per
+/// element and step in all (float32).
+/// </remarks>
+public sealed class Lamb : MultiPassOptimizer
+{
+    private static readonly OptimizerDescriptor RuleDescriptor = new(
+        name: "LAMB",
+        ruleId: "reduction.lamb.v1",
+        hyperparameters:
+        [
+            new("LearningRate", "η", 1e-3, HyperparameterRange.NonNegative),
+            new("Beta1", "β₁", 0.9, HyperparameterRange.UnitInterval),
+            new("Beta2", "β₂", 0.999, HyperparameterRange.UnitInterval),
+            new("Epsilon", "ε", 1e-6, HyperparameterRange.Positive),
+            new("WeightDecay", "λ", 0.01, HyperparameterRange.NonNegative),
+        ],
+        states: [new("FirstMoment", "m"), new("SecondMoment", "v")],
+        bytesReadPerElement: 28,
+        bytesWrittenPerElement: 12);
+
+    private static readonly IReadOnlyList<PassTraffic> RulePasses = PassTraffic.Checked(
+        RuleDescriptor,
+        new("m, v and r per element; Σp², Σr² per tensor", ["p", "g", "m", "v"], ["m", "v"]), new("r recomputed from m, v, p; p ← p − η·trust·r", ["p", "m", "v"], ["p"]));
+
+    private Piece[]? _units;
+    private double[] _partials = [];
+    private double[] _sums = [];
+    private float[] _factor = [];
+
+    /// <summary>Creates LAMB for one vector tensor of <paramref name="length"/> parameters.</summary>
+    public Lamb(int length)
+        : this(ParameterLayout.Single(length))
+    {
+    }
+
+    /// <summary>Creates LAMB for the tensors and groups of <paramref name="layout"/>; the trust ratio is per tensor.</summary>
+    public Lamb(ParameterLayout layout)
+        : base(RuleDescriptor, layout, RulePasses)
+    {
+    }
+
+    /// <summary>The step size η.</summary>
+    public double LearningRate { get => GetHyperparameter(0); set => SetHyperparameter(0, value); }
+
+    /// <summary>β₁, the first moment's decay.</summary>
+    public double Beta1 { get => GetHyperparameter(1); set => SetHyperparameter(1, value); }
+
+    /// <summary>β₂, the second moment's decay.</summary>
+    public double Beta2 { get => GetHyperparameter(2); set => SetHyperparameter(2, value); }
+
+    /// <summary>ε, added to √v̂.</summary>
+    public double Epsilon { get => GetHyperparameter(3); set => SetHyperparameter(3, value); }
+
+    /// <summary>λ, the weight decay added to r (inside the trust ratio).</summary>
+    public double WeightDecay { get => GetHyperparameter(4); set => SetHyperparameter(4, value); }
+
+    /// <summary>The first moment m, one value per parameter.</summary>
+    public ReadOnlySpan<float> FirstMoment => GetState(0);
+
+    /// <summary>The second moment v, one value per parameter.</summary>
+    public ReadOnlySpan<float> SecondMoment => GetState(1);
+
+    /// <inheritdoc/>
+    protected override void ValidateStepScalars(ReadOnlySpan<double> hyperparameters, ReadOnlySpan<double> hostState, long step, double gradientScale)
+    {
+        Scalars s = Scalars.Of(hyperparameters, step, gradientScale);
+        StepScalars.RequireFiniteNonzero(s.Bc1, "Bc1", "1 − β₁ᵗ", step);
+        StepScalars.RequireFiniteNonzero(s.Bc2, "Bc2", "1 − β₂ᵗ", step);
+        StepScalars.RequireFinite(gradientScale, "GradientScale", "gradientScale", step);
+    }
+
+    private protected override void RunPasses<TParameter, TGradient, TState>(StepPlan plan)
+    {
+        Piece[] units = _units ??= CutUnits(Layout, _ => 1);
+        if (_partials.Length != units.Length * 2)
+        {
+            _partials = new double[units.Length * 2];
+            _sums = new double[Layout.TensorCount * 2];
+            _factor = new float[Layout.TensorCount];
+        }
+
+        RunUnits<TParameter, TGradient, TState>(0, units.Length);
+        SumPerTensor(units, _partials, 2, _sums);
+        for (int j = 0; j < Layout.TensorCount; j++)
+        {
+            double pn = Math.Sqrt(_sums[2 * j]);
+            double rn = Math.Sqrt(_sums[(2 * j) + 1]);
+            double trust = pn > 0 && rn > 0 ? pn / rn : 1.0;
+            _factor[j] = (float)(plan.Hyperparameters(Layout.GroupOf(j))[0] * trust);
+        }
+
+        RunUnits<TParameter, TGradient, TState>(1, units.Length);
+    }
+
+    private protected override void RunUnit<TParameter, TGradient, TState>(int pass, int unit)
+    {
+        Piece u = _units![unit];
+        StepPlan plan = CurrentPlan;
+        Scalars s = Scalars.Of(plan.Hyperparameters(u.Group), plan.Step, plan.GradientScale);
+        ref byte p = ref Parameters<TParameter>(u.Tensor, u.Start);
+        ref byte m = ref State<TState>(0, u.Tensor, u.Start);
+        ref byte v = ref State<TState>(1, u.Tensor, u.Start);
+        float bc1 = (float)(1 / s.Bc1), bc2 = (float)(1 / s.Bc2), eps = (float)s.Epsilon, wd = (float)s.WeightDecay;
+        if (pass == 0)
+        {
+            ref byte g = ref Gradients<TGradient>(u.Tensor, u.Start);
+            float b1 = (float)s.Beta1, c1 = (float)(1 - s.Beta1), b2 = (float)s.Beta2, c2 = (float)(1 - s.Beta2), scale = (float)s.GradientScale;
+            var sp = default(SquareSum);
+            var sr = default(SquareSum);
+            nuint n = (nuint)u.Length, i = 0;
+            for (; i + 8 <= n; i += 8)
+            {
+                Vector256<float> pi = TParameter.Load256(ref p, i);
+                Vector256<float> gi = TGradient.Load256(ref g, i) * scale;
+                TState.Store256(ref m, i, (b1 * TState.Load256(ref m, i)) + (c1 * gi));
+                TState.Store256(ref v, i, (b2 * TState.Load256(ref v, i)) + (c2 * gi * gi));
+
+                // The stored (possibly bfloat16) moments, as pass 2 reads them.
+                Vector256<float> r = Direction(TState.Load256(ref m, i), TState.Load256(ref v, i), pi, bc1, bc2, eps, wd);
+                sp.Add(pi);
+                sr.Add(r);
+            }
+
+            for (; i < n; i++)
+            {
+                float pi = TParameter.Load(ref p, i);
+                float gi = TGradient.Load(ref g, i) * scale;
+                TState.Store(ref m, i, (b1 * TState.Load(ref m, i)) + (c1 * gi));
+                TState.Store(ref v, i, (b2 * TState.Load(ref v, i)) + (c2 * gi * gi));
+                float r = Direction(TState.Load(ref m, i), TState.Load(ref v, i), pi, bc1, bc2, eps, wd);
+                sp.Add(pi);
+                sr.Add(r);
+            }
+
+            _partials[2 * unit] = sp.Total;
+            _partials[(2 * unit) + 1] = sr.Total;
+        }
+        else
+        {
+            if (typeof(TParameter) == typeof(StochasticBFloat16Codec))
+            {
+                StochasticRounding.SetSeed(plan.Options.RoundingSeed, plan.Step, u.Tensor, u.Start);
+            }
+
+            float factor = _factor[u.Tensor];
+            nuint n = (nuint)u.Length, i = 0;
+            for (; i + 8 <= n; i += 8)
+            {
+                Vector256<float> pi = TParameter.Load256(ref p, i);
+                Vector256<float> r = Direction(TState.Load256(ref m, i), TState.Load256(ref v, i), pi, bc1, bc2, eps, wd);
+                TParameter.Store256(ref p, i, pi - (factor * r));
+            }
+
+            for (; i < n; i++)
+            {
+                float pi = TParameter.Load(ref p, i);
+                float r = Direction(TState.Load(ref m, i), TState.Load(ref v, i), pi, bc1, bc2, eps, wd);
+                TParameter.Store(ref p, i, pi - (factor * r));
+            }
+        }
+    }
+
+    private static Vector256<float> Direction(Vector256<float> m, Vector256<float> v, Vector256<float> p, float bc1, float bc2, float eps, float wd) =>
+        ((m * bc1) / (Vector256.Sqrt(v * bc2) + Vector256.Create(eps))) + (wd * p);
+
+    // bc1, bc2 are the reciprocals 1/(1 − β₁ᵗ), 1/(1 − β₂ᵗ): one division per element.
+    private static float Direction(float m, float v, float p, float bc1, float bc2, float eps, float wd) =>
+        ((m * bc1) / (MathF.Sqrt(v * bc2) + eps)) + (wd * p);
+
+    private readonly record struct Scalars(double Beta1, double Beta2, double Epsilon, double WeightDecay, double Bc1, double Bc2, double GradientScale)
+    {
+        public static Scalars Of(ReadOnlySpan<double> h, long step, double gradientScale) =>
+            new(h[1], h[2], h[3], h[4], 1 - Math.Pow(h[1], step), 1 - Math.Pow(h[2], step), gradientScale);
+    }
+}

@@ -1,0 +1,267 @@
+using System;
+using System.Collections.Generic;
+using System.Runtime.Intrinsics;
+using OptGen.Engine;
+using OptGen.Kernels;
+
+namespace OptGen;
+
+/// <summary>
+/// Schedule-Free AdamW (Defazio et al., 2024) as <c>AdamWScheduleFree</c> of facebookresearch/schedule_free: the
+/// parameters hold y (train mode); z (starting at the parameters of the first step) and v are the state. Per group
+/// and step k = t − 1: s = (k + 1)/warm-up during warm-up, else 1; η_t = η·s; η_max = max(η_max, η_t);
+/// w = tʳ·η_max^power; W += w; c = w/W (0 when W = 0). Per element: v ← β₂v + (1 − β₂)g²;
+/// u = g/(√(v/(1 − β₂ᵗ)) + ε) + λy;
+/// y ← lerp(y, z, c) + η_t(β₁(1 − c) − 1)·u; z ← z − η_t·u.
+/// Defaults: η = 0.0025, β = (0.9, 0.999), ε = 1e-8, λ = 0, warm-up 0, r = 0, power 2.
+/// </summary>
+/// <remarks>
+/// <para>One fused pass per step (reads p, g, z, v; writes p, z, v). <see cref="Eval"/> puts x = lerp(y, z, 1 − 1/β₁)
+/// into the parameters and keeps y in <see cref="TrainParameters"/>; <see cref="Train"/> puts that y back exactly,
+/// so an Eval/Train round trip returns the parameters bit for bit (each one fused pass over p and the state).</para>
+/// <para>The mode is not part of a checkpoint: save and load checkpoints in train mode.</para>
+/// </remarks>
+public sealed class AdamWScheduleFree : MultiPassOptimizer
+{
+    private static readonly OptimizerDescriptor RuleDescriptor = new(
+        name: "AdamWScheduleFree",
+        ruleId: "reduction.adamw_schedulefree.v1",
+        hyperparameters:
+        [
+            new("LearningRate", "η", 0.0025, HyperparameterRange.NonNegative),
+            new("Beta1", "β₁", 0.9, HyperparameterRange.UnitInterval),
+            new("Beta2", "β₂", 0.999, HyperparameterRange.UnitInterval),
+            new("Epsilon", "ε", 1e-8, HyperparameterRange.Positive),
+            new("WeightDecay", "λ", 0.0, HyperparameterRange.NonNegative),
+            new("WarmupSteps", "warmup", 0.0, HyperparameterRange.NonNegative),
+            new("R", "r", 0.0, HyperparameterRange.Finite),
+            new("WeightLrPower", "power", 2.0, HyperparameterRange.Finite),
+        ],
+        states: [new("Z", "z"), new("SecondMoment", "v"), new("TrainParameters", "y")],
+        bytesReadPerElement: 16,
+        bytesWrittenPerElement: 12,
+        hostStates: [new("LrMax", "η_max", -1.0), new("WeightSum", "W", 0.0)]);
+
+    private static readonly IReadOnlyList<PassTraffic> RulePasses = PassTraffic.Checked(
+        RuleDescriptor,
+        new PassTraffic("v, z and y in one fused pass", ["p", "g", "z", "v"], ["p", "z", "v"]));
+
+    private Piece[]? _units;
+    private bool _evalMode;
+
+    /// <summary>Creates the optimizer for one tensor of <paramref name="length"/> parameters, in train mode.</summary>
+    public AdamWScheduleFree(int length)
+        : this(ParameterLayout.Single(length))
+    {
+    }
+
+    /// <summary>Creates the optimizer for the tensors and groups of <paramref name="layout"/>, in train mode.</summary>
+    public AdamWScheduleFree(ParameterLayout layout)
+        : base(RuleDescriptor, layout, RulePasses)
+    {
+    }
+
+    /// <summary>The step size η.</summary>
+    public double LearningRate { get => GetHyperparameter(0); set => SetHyperparameter(0, value); }
+
+    /// <summary>β₁, the interpolation between z and x.</summary>
+    public double Beta1 { get => GetHyperparameter(1); set => SetHyperparameter(1, value); }
+
+    /// <summary>β₂, the second moment's decay.</summary>
+    public double Beta2 { get => GetHyperparameter(2); set => SetHyperparameter(2, value); }
+
+    /// <summary>ε, added to √v.</summary>
+    public double Epsilon { get => GetHyperparameter(3); set => SetHyperparameter(3, value); }
+
+    /// <summary>λ, the weight decay, evaluated at y.</summary>
+    public double WeightDecay { get => GetHyperparameter(4); set => SetHyperparameter(4, value); }
+
+    /// <summary>The number of warm-up steps (the step size rises linearly over them).</summary>
+    public double WarmupSteps { get => GetHyperparameter(5); set => SetHyperparameter(5, value); }
+
+    /// <summary>r, the power of t in the averaging weights.</summary>
+    public double R { get => GetHyperparameter(6); set => SetHyperparameter(6, value); }
+
+    /// <summary>The power of η_max in the averaging weights.</summary>
+    public double WeightLrPower { get => GetHyperparameter(7); set => SetHyperparameter(7, value); }
+
+    /// <summary>z, one value per parameter.</summary>
+    public ReadOnlySpan<float> Z => GetState(0);
+
+    /// <summary>v, one value per parameter.</summary>
+    public ReadOnlySpan<float> SecondMoment => GetState(1);
+
+    /// <summary>y as it was when <see cref="Eval"/> ran (what <see cref="Train"/> restores); meaningful in eval mode only.</summary>
+    public ReadOnlySpan<float> TrainParameters => GetState(2);
+
+    /// <summary>Whether the parameters hold x (after <see cref="Eval"/>) rather than y.</summary>
+    public bool IsEvalMode => _evalMode;
+
+    /// <summary>
+    /// Puts the averaged parameters x = lerp(y, z, 1 − 1/β₁) (each group's β₁) into <paramref name="parameters"/> and
+    /// keeps y; nothing happens in eval mode or before the first step (x = y then).
+    /// </summary>
+    /// <param name="parameters">The parameters, as given to <c>Step</c> (a packed arena of <see cref="Optimizer.Length"/> elements).</param>
+    /// <exception cref="ArgumentException">The length differs from <see cref="Optimizer.Length"/>; nothing is written.</exception>
+    /// <exception cref="InvalidOperationException">Another thread is using the optimizer; nothing is written.</exception>
+    public void Eval(Span<float> parameters) => Swap(parameters, toEval: true);
+
+    /// <summary>Puts back exactly the y that <see cref="Eval"/> replaced; nothing happens in train mode.</summary>
+    /// <param name="parameters">The parameters (a packed arena of <see cref="Optimizer.Length"/> elements).</param>
+    /// <exception cref="ArgumentException">The length differs from <see cref="Optimizer.Length"/>; nothing is written.</exception>
+    /// <exception cref="InvalidOperationException">Another thread is using the optimizer; nothing is written.</exception>
+    public void Train(Span<float> parameters) => Swap(parameters, toEval: false);
+
+    /// <inheritdoc/>
+    protected override void AdvanceHostState(Span<double> hostState, ReadOnlySpan<double> hyperparameters, long step)
+    {
+        (double lr, double lrMax, double weight) = Schedule(hyperparameters, hostState[0], step);
+        _ = lr;
+        hostState[0] = lrMax;
+        hostState[1] += weight;
+    }
+
+    /// <inheritdoc/>
+    protected override void ValidateStepScalars(ReadOnlySpan<double> hyperparameters, ReadOnlySpan<double> hostState, long step, double gradientScale)
+    {
+        if (_evalMode)
+        {
+            throw new InvalidOperationException("AdamWScheduleFree is in eval mode (the parameters hold x); call Train(parameters) before Step. Nothing was written.");
+        }
+
+        (double lr, double ckp1) = StepValues(hyperparameters, hostState, step);
+        StepScalars.RequireFinite(lr, "ScheduledLearningRate", "η·s", step);
+        StepScalars.RequireFiniteNonzero(1 - Math.Pow(hyperparameters[2], step), "Bc2", "1 − β₂ᵗ", step);
+        StepScalars.RequireFinite(lr * ((hyperparameters[1] * (1 - ckp1)) - 1), "YStep", "η_t(β₁(1 − c) − 1)", step);
+        StepScalars.RequireFinite(hostState[1], "WeightSum", "W", step);
+        StepScalars.RequireFinite(gradientScale, "GradientScale", "gradientScale", step);
+    }
+
+    private static (double Lr, double LrMax, double Weight) Schedule(ReadOnlySpan<double> h, double previousLrMax, long step)
+    {
+        long k = step - 1;
+        double sched = k < h[5] ? (k + 1) / h[5] : 1.0;
+        double lr = h[0] * sched;
+        double lrMax = Math.Max(lr, previousLrMax);
+        double weight = Math.Pow(step, h[6]) * Math.Pow(lrMax, h[7]);
+        return (lr, lrMax, weight);
+    }
+
+    /// <summary>η_t and c = w/W of this step, from the host state already advanced to it.</summary>
+    private static (double Lr, double Ckp1) StepValues(ReadOnlySpan<double> h, ReadOnlySpan<double> hostState, long step)
+    {
+        (double lr, _, _) = Schedule(h, double.NegativeInfinity, step);
+        double weight = Math.Pow(step, h[6]) * Math.Pow(hostState[0], h[7]);
+        double weightSum = hostState[1];
+        return (lr, weightSum != 0 ? weight / weightSum : 0);
+    }
+
+    private protected override void RunPasses<TParameter, TGradient, TState>(StepPlan plan)
+    {
+        Piece[] units = _units ??= CutUnits(Layout, _ => 1);
+        RunUnits<TParameter, TGradient, TState>(0, units.Length);
+    }
+
+    private protected override void RunUnit<TParameter, TGradient, TState>(int pass, int unit)
+    {
+        Piece u = _units![unit];
+        StepPlan plan = CurrentPlan;
+        ReadOnlySpan<double> h = plan.Hyperparameters(u.Group);
+        (double lrDouble, double ckp1Double) = StepValues(h, plan.HostState(u.Group), plan.Step);
+        if (typeof(TParameter) == typeof(StochasticBFloat16Codec))
+        {
+            StochasticRounding.SetSeed(plan.Options.RoundingSeed, plan.Step, u.Tensor, u.Start);
+        }
+
+        float b2 = (float)h[2], c2 = (float)(1 - h[2]), bc2 = (float)(1 / (1 - Math.Pow(h[2], plan.Step))), eps = (float)h[3], wd = (float)h[4], scale = (float)plan.GradientScale;
+        float ckp1 = (float)ckp1Double, lr = (float)lrDouble, yStep = (float)(lrDouble * ((h[1] * (1 - ckp1Double)) - 1));
+        bool first = plan.Step == 1;
+        ref byte p = ref Parameters<TParameter>(u.Tensor, u.Start);
+        ref byte g = ref Gradients<TGradient>(u.Tensor, u.Start);
+        ref byte z = ref State<TState>(0, u.Tensor, u.Start);
+        ref byte v = ref State<TState>(1, u.Tensor, u.Start);
+        nuint n = (nuint)u.Length, i = 0;
+        for (; i + 8 <= n; i += 8)
+        {
+            Vector256<float> y = TParameter.Load256(ref p, i);
+            Vector256<float> gi = TGradient.Load256(ref g, i) * scale;
+            Vector256<float> zi = first ? y : TState.Load256(ref z, i);
+            TState.Store256(ref v, i, (TState.Load256(ref v, i) * b2) + (c2 * (gi * gi)));
+            Vector256<float> normalized = gi / (Vector256.Sqrt(TState.Load256(ref v, i) * bc2) + Vector256.Create(eps));
+            if (wd != 0)
+            {
+                normalized += wd * y;
+            }
+
+            Vector256<float> lerped = ckp1 < 0.5f ? y + (ckp1 * (zi - y)) : zi - ((zi - y) * (1 - ckp1));
+            TState.Store256(ref z, i, zi - (lr * normalized));
+            TParameter.Store256(ref p, i, lerped + (normalized * yStep));
+        }
+
+        for (; i < n; i++)
+        {
+            float y = TParameter.Load(ref p, i);
+            float gi = TGradient.Load(ref g, i) * scale;
+            float zi = first ? y : TState.Load(ref z, i);
+            TState.Store(ref v, i, (TState.Load(ref v, i) * b2) + (c2 * (gi * gi)));
+            float normalized = gi / (MathF.Sqrt(TState.Load(ref v, i) * bc2) + eps);
+            if (wd != 0)
+            {
+                normalized += wd * y;
+            }
+
+            y = Lerp(y, zi, ckp1) + (normalized * yStep);
+            TState.Store(ref z, i, zi - (lr * normalized));
+            TParameter.Store(ref p, i, y);
+        }
+    }
+
+    private void Swap(Span<float> parameters, bool toEval)
+    {
+        if (parameters.Length != Length)
+        {
+            throw new ArgumentException($"The parameters have {parameters.Length} elements; this optimizer updates {Length}. Nothing was written.", nameof(parameters));
+        }
+
+        using StepGuard guard = EnterGuard(toEval ? nameof(Eval) : nameof(Train));
+        if (_evalMode == toEval)
+        {
+            return;
+        }
+
+        if (StepCount > 0)
+        {
+            StateStorage state = StateStorage;
+            if (state.ElementSize != sizeof(float))
+            {
+                throw new InvalidOperationException("Eval and Train need float32 state; this optimizer's state is stored as bfloat16. Nothing was written.");
+            }
+
+            for (int j = 0; j < Layout.TensorCount; j++)
+            {
+                float beta1 = (float)GetGroupHyperparameter(Layout.GroupOf(j), "Beta1");
+                Span<float> y = parameters.Slice(Layout.ArenaOffsetOf(j), Layout.LengthOf(j));
+                Span<float> z = state.Plane(0).Slice(Layout.StateOffsetOf(j), y.Length);
+                Span<float> saved = state.Plane(2).Slice(Layout.StateOffsetOf(j), y.Length);
+                if (toEval)
+                {
+                    float w = 1 - (1 / beta1);
+                    for (int i = 0; i < y.Length; i++)
+                    {
+                        saved[i] = y[i];
+                        y[i] = Lerp(y[i], z[i], w);
+                    }
+                }
+                else
+                {
+                    saved.CopyTo(y);
+                }
+            }
+        }
+
+        _evalMode = toEval;
+    }
+
+    /// <summary>torch.lerp's float32 formula: a + w(b − a) for w &lt; ½, else b − (b − a)(1 − w).</summary>
+    private static float Lerp(float a, float b, float w) => w < 0.5f ? a + (w * (b - a)) : b - ((b - a) * (1 - w));
+}

@@ -1,0 +1,38 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace OptGen.Engine;
+
+/// <summary>
+/// Σx² of float32 lanes in double, for the reduction passes: eight lanes widened into two Vector256&lt;double&gt;
+/// accumulators, folded in a fixed order at the end, so a sum depends only on the data of its unit.
+/// </summary>
+internal struct SquareSum
+{
+    private Vector256<double> _low;
+    private Vector256<double> _high;
+    private double _tail;
+
+    /// <summary>Adds the squares of eight lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Add(Vector256<float> x)
+    {
+        (Vector256<double> lo, Vector256<double> hi) = Vector256.Widen(x);
+        _low += lo * lo;
+        _high += hi * hi;
+    }
+
+    /// <summary>Adds the square of one element (a scalar tail).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Add(float x) => _tail += (double)x * x;
+
+    /// <summary>The sum, folded in a fixed order.</summary>
+    public readonly double Total
+    {
+        get
+        {
+            Vector256<double> sum = _low + _high;
+            return ((sum.GetElement(0) + sum.GetElement(1)) + (sum.GetElement(2) + sum.GetElement(3))) + _tail;
+        }
+    }
+}
