@@ -66,6 +66,7 @@ public sealed class Adafactor : MultiPassOptimizer
     private float[] _rowFactor = [];    // per row: 1/√(R_i/max(mean R, ε₁)), at _rowOffset[tensor]
     private float[] _columnFactor = []; // per matrix column: 1/√C_j, at _columnStart[tensor]
     private int[] _columnStart = [];
+    private double[] _columnSums = [];  // per matrix column: Σ of the units' partials, at _columnStart[tensor]
 
     /// <summary>Creates Adafactor for one vector tensor of <paramref name="length"/> parameters.</summary>
     public Adafactor(int length)
@@ -195,6 +196,7 @@ public sealed class Adafactor : MultiPassOptimizer
         }
 
         _columnFactor = new float[_columnStart[^1]];
+        _columnSums = new double[_columnStart[^1]];
         _partials = new double[_units.Length * 2];
         _sums = new double[layout.TensorCount * 2];
         _alpha = new float[layout.TensorCount];
@@ -248,14 +250,21 @@ public sealed class Adafactor : MultiPassOptimizer
                 TState.Store(ref r, (nuint)i, Lerp(TState.Load(ref r, (nuint)i), mean, w));
             }
 
+            // The units' column partials added in unit order, each unit's run read sequentially.
+            Span<double> columnSums = _columnSums.AsSpan(_columnStart[j], matrices * columns);
+            columnSums.Clear();
+            for (int u = _firstUnit[j]; u < _firstUnit[j + 1]; u++)
+            {
+                ReadOnlySpan<double> partial = _columnPartials.AsSpan(_columnOffset[u], columnSums.Length);
+                for (int k = 0; k < columnSums.Length; k++)
+                {
+                    columnSums[k] += partial[k];
+                }
+            }
+
             for (int k = 0; k < matrices * columns; k++)
             {
-                double sum = 0;
-                for (int u = _firstUnit[j]; u < _firstUnit[j + 1]; u++)
-                {
-                    sum += _columnPartials[_columnOffset[u] + k];
-                }
-
+                double sum = columnSums[k];
                 TState.Store(ref c, (nuint)k, Lerp(TState.Load(ref c, (nuint)k), (float)(sum / rows), w));
                 _columnFactor[_columnStart[j] + k] = 1 / MathF.Sqrt(TState.Load(ref c, (nuint)k));
             }
