@@ -386,7 +386,8 @@ public sealed class Adafactor : MultiPassOptimizer
         // A matrix: per row, U = g/√max(R_i·C_j/max(mean R, ε₁), ε₁²) = g·min(ρ_i·κ_j, 1/ε₁) along the row's columns,
         // with ρ_i = 1/√(R_i/max(mean R, ε₁)) and κ_j = 1/√C_j computed once per step (UpdateFactors).
         float cap = 1 / MathF.Sqrt(eps1Squared);
-        var sum = default(SquareSum);
+        Vector256<double> low = Vector256<double>.Zero, high = Vector256<double>.Zero;
+        double tail = 0;
         for (int row = 0; row < rowCount; row++)
         {
             int globalRow = firstRow + row;
@@ -397,37 +398,43 @@ public sealed class Adafactor : MultiPassOptimizer
             ref byte gRow = ref Unsafe.Add(ref g, offset * TGradient.ElementSize);
             ref byte pRow = ref Unsafe.Add(ref p, offset * TParameter.ElementSize);
             nuint n = (nuint)columns, j = 0;
+            if (pass == PassUpdateNorm)
+            {
+                // Separate loops with the accumulators in locals: the JIT keeps them in registers.
+                for (; j + 8 <= n; j += 8)
+                {
+                    Vector256<float> factor = Vector256.Min(rho * Vector256.LoadUnsafe(ref kappa, j), Vector256.Create(cap));
+                    (Vector256<double> lo, Vector256<double> hi) = Vector256.Widen(TGradient.Load256(ref gRow, j) * scale * factor);
+                    low += lo * lo;
+                    high += hi * hi;
+                }
+
+                for (; j < n; j++)
+                {
+                    float update = TGradient.Load(ref gRow, j) * scale * MathF.Min(rho * Unsafe.Add(ref kappa, j), cap);
+                    tail += (double)update * update;
+                }
+
+                continue;
+            }
+
             for (; j + 8 <= n; j += 8)
             {
                 Vector256<float> factor = Vector256.Min(rho * Vector256.LoadUnsafe(ref kappa, j), Vector256.Create(cap));
                 Vector256<float> update = TGradient.Load256(ref gRow, j) * scale * factor;
-                if (pass == PassUpdateNorm)
-                {
-                    sum.Add(update);
-                }
-                else
-                {
-                    TParameter.Store256(ref pRow, j, (TParameter.Load256(ref pRow, j) * decay) + (alpha * update));
-                }
+                TParameter.Store256(ref pRow, j, (TParameter.Load256(ref pRow, j) * decay) + (alpha * update));
             }
 
             for (; j < n; j++)
             {
                 float update = TGradient.Load(ref gRow, j) * scale * MathF.Min(rho * Unsafe.Add(ref kappa, j), cap);
-                if (pass == PassUpdateNorm)
-                {
-                    sum.Add(update);
-                }
-                else
-                {
-                    TParameter.Store(ref pRow, j, (TParameter.Load(ref pRow, j) * decay) + (alpha * update));
-                }
+                TParameter.Store(ref pRow, j, (TParameter.Load(ref pRow, j) * decay) + (alpha * update));
             }
         }
 
         if (pass == PassUpdateNorm)
         {
-            _partials[(2 * unit) + 1] = sum.Total;
+            _partials[(2 * unit) + 1] = SquareSum.Fold(low, high, tail);
         }
     }
 
