@@ -247,7 +247,7 @@ public sealed class Adafactor : MultiPassOptimizer
             for (int i = 0; i < matrices * rows; i++)
             {
                 float mean = (float)(_rowSums[_rowOffset[j] + i] / columns);
-                TState.Store(ref r, (nuint)i, Lerp(TState.Load(ref r, (nuint)i), mean, w));
+                TState.Store(ref r, (nuint)i, TorchLerp.Of(TState.Load(ref r, (nuint)i), mean, w));
             }
 
             // The units' column partials added in unit order, each unit's run read sequentially.
@@ -265,7 +265,7 @@ public sealed class Adafactor : MultiPassOptimizer
             for (int k = 0; k < matrices * columns; k++)
             {
                 double sum = columnSums[k];
-                TState.Store(ref c, (nuint)k, Lerp(TState.Load(ref c, (nuint)k), (float)(sum / rows), w));
+                TState.Store(ref c, (nuint)k, TorchLerp.Of(TState.Load(ref c, (nuint)k), (float)(sum / rows), w));
                 _columnFactor[_columnStart[j] + k] = 1 / MathF.Sqrt(TState.Load(ref c, (nuint)k));
             }
 
@@ -335,14 +335,14 @@ public sealed class Adafactor : MultiPassOptimizer
                 for (i = 0; i + 8 <= n; i += 8)
                 {
                     Vector256<float> gi = TGradient.Load256(ref g, i) * scale;
-                    TState.Store256(ref v, i, Lerp(TState.Load256(ref v, i), gi * gi, w));
+                    TState.Store256(ref v, i, TorchLerp.Of(TState.Load256(ref v, i), gi * gi, w));
                     su.Add(gi / Vector256.Sqrt(Vector256.Max(TState.Load256(ref v, i), Vector256.Create(eps1Squared))));
                 }
 
                 for (; i < n; i++)
                 {
                     float gi = TGradient.Load(ref g, i) * scale;
-                    TState.Store(ref v, i, Lerp(TState.Load(ref v, i), gi * gi, w));
+                    TState.Store(ref v, i, TorchLerp.Of(TState.Load(ref v, i), gi * gi, w));
                     su.Add(gi / MathF.Sqrt(MathF.Max(TState.Load(ref v, i), eps1Squared)));
                 }
             }
@@ -515,9 +515,4 @@ public sealed class Adafactor : MultiPassOptimizer
         rowSums[2] = s2.Total;
         rowSums[3] = s3.Total;
     }
-
-    private static Vector256<float> Lerp(Vector256<float> a, Vector256<float> b, float w) => w < 0.5f ? a + (w * (b - a)) : b - ((b - a) * (1 - w));
-
-    /// <summary>torch.lerp's float32 formula: a + w(b − a) for w &lt; ½, else b − (b − a)(1 − w).</summary>
-    private static float Lerp(float a, float b, float w) => w < 0.5f ? a + (w * (b - a)) : b - ((b - a) * (1 - w));
 }

@@ -39,3 +39,18 @@ internal struct SquareSum
         return ((sum.GetElement(0) + sum.GetElement(1)) + (sum.GetElement(2) + sum.GetElement(3))) + tail;
     }
 }
+
+/// <summary>
+/// torch.lerp's float32 formula, the one definition the rules that follow PyTorch's <c>lerp_</c> use:
+/// a + w(b − a) for w &lt; ½, else b − (b − a)(1 − w).
+/// </summary>
+internal static class TorchLerp
+{
+    /// <summary>One element.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Of(float a, float b, float w) => w < 0.5f ? a + (w * (b - a)) : b - ((b - a) * (1 - w));
+
+    /// <summary>Eight lanes, the same formula.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Of(Vector256<float> a, Vector256<float> b, float w) => w < 0.5f ? a + (w * (b - a)) : b - ((b - a) * (1 - w));
+}
