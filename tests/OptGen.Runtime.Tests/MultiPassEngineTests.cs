@@ -295,4 +295,15 @@ public sealed class MultiPassStorageTests
 
         Assert.NotEqual(p0, reference);
     }
+
+    [Theory]
+    [InlineData(StatePrecision.Int8Blockwise)]
+    [InlineData(StatePrecision.Int4Blockwise)]
+    public void BlockwiseStateIsRefusedAndNothingChanges(StatePrecision precision)
+    {
+        var lamb = new Lamb(20_000);
+        var ex = Assert.Throws<NotSupportedException>(() => lamb.ChangeStatePrecision(precision));
+        Assert.Contains("several passes", ex.Message, StringComparison.Ordinal);
+        Assert.Equal(StatePrecision.Float32, lamb.StatePrecision);
+    }
 }

@@ -357,9 +357,9 @@ public sealed class Adafactor : MultiPassOptimizer
             return;
         }
 
-        if (pass == PassUpdate && typeof(TParameter) == typeof(StochasticBFloat16Codec))
+        if (pass == PassUpdate)
         {
-            StochasticRounding.SetSeed(plan.Options.RoundingSeed, plan.Step, u.Tensor, u.Start);
+            SeedRounding<TParameter>(plan, u);
         }
 
         float decay = (float)(1 - (h[0] * h[5]));

@@ -160,10 +160,7 @@ public sealed class AdamMini : MultiPassOptimizer
             return;
         }
 
-        if (typeof(TParameter) == typeof(StochasticBFloat16Codec))
-        {
-            StochasticRounding.SetSeed(plan.Options.RoundingSeed, plan.Step, u.Tensor, u.Start);
-        }
+        SeedRounding<TParameter>(plan, u);
 
         float b1 = (float)h[1], c1 = (float)(1 - h[1]), eps = (float)h[3];
         float decay = (float)(1 - (h[0] * h[4]));

@@ -156,10 +156,7 @@ public sealed class Lamb : MultiPassOptimizer
         }
         else
         {
-            if (typeof(TParameter) == typeof(StochasticBFloat16Codec))
-            {
-                StochasticRounding.SetSeed(plan.Options.RoundingSeed, plan.Step, u.Tensor, u.Start);
-            }
+            SeedRounding<TParameter>(plan, u);
 
             float factor = _factor[u.Tensor];
             nuint n = (nuint)u.Length, i = 0;

@@ -122,10 +122,7 @@ public sealed class Lars : MultiPassOptimizer
             return;
         }
 
-        if (typeof(TParameter) == typeof(StochasticBFloat16Codec))
-        {
-            StochasticRounding.SetSeed(plan.Options.RoundingSeed, plan.Step, u.Tensor, u.Start);
-        }
+        SeedRounding<TParameter>(plan, u);
 
         ReadOnlySpan<double> h = plan.Hyperparameters(u.Group);
         float mu = (float)h[1], wd = (float)h[2], scale = (float)plan.GradientScale, factor = _factor[u.Tensor];

@@ -168,10 +168,7 @@ public sealed class AdamWScheduleFree : MultiPassOptimizer
         StepPlan plan = CurrentPlan;
         ReadOnlySpan<double> h = plan.Hyperparameters(u.Group);
         (double lrDouble, double ckp1Double) = StepValues(h, plan.HostState(u.Group), plan.Step);
-        if (typeof(TParameter) == typeof(StochasticBFloat16Codec))
-        {
-            StochasticRounding.SetSeed(plan.Options.RoundingSeed, plan.Step, u.Tensor, u.Start);
-        }
+        SeedRounding<TParameter>(plan, u);
 
         float b2 = (float)h[2], c2 = (float)(1 - h[2]), bc2 = (float)(1 / (1 - Math.Pow(h[2], plan.Step))), eps = (float)h[3], wd = (float)h[4], scale = (float)plan.GradientScale;
         float ckp1 = (float)ckp1Double, lr = (float)lrDouble, yStep = (float)(lrDouble * ((h[1] * (1 - ckp1Double)) - 1));

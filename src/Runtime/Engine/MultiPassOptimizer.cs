@@ -70,6 +70,19 @@ public abstract class MultiPassOptimizer : Optimizer
         }
     }
 
+    /// <summary>
+    /// Seeds stochastic rounding for work unit <paramref name="unit"/> by its arena position, as the one-pass engine
+    /// does (so a unit's bits do not depend on how the layout is cut); nothing when the parameters round to nearest.
+    /// </summary>
+    private protected void SeedRounding<TParameter>(StepPlan plan, Piece unit)
+        where TParameter : struct, IElementCodec
+    {
+        if (typeof(TParameter) == typeof(StochasticBFloat16Codec))
+        {
+            StochasticRounding.SetSeed(plan.Options.RoundingSeed, plan.Step, ArenaOrigin + plan.Layout.ArenaOffsetOf(unit.Tensor) + unit.Start);
+        }
+    }
+
     /// <summary>Runs every pass of one step (calls <see cref="RunUnits{TParameter, TGradient, TState}"/> once per pass, with host work between).</summary>
     private protected abstract void RunPasses<TParameter, TGradient, TState>(StepPlan plan)
         where TParameter : struct, IElementCodec

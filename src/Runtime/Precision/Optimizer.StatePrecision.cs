@@ -81,6 +81,11 @@ public abstract partial class Optimizer
             throw new NotSupportedException($"Blockwise state supports rules with at most {BlockwiseDriver.MaxPlanes} state buffers; '{Descriptor.Name}' has {Descriptor.States.Count}. Nothing was changed.");
         }
 
+        if (precision is StatePrecision.Int8Blockwise or StatePrecision.Int4Blockwise && UpdatesInPasses)
+        {
+            throw new NotSupportedException($"'{Descriptor.Name}' updates in several passes with reductions between them; its state is float32 or bfloat16, not blockwise. Nothing was changed.");
+        }
+
         using StepGuard guard = EnterGuard(nameof(ChangeStatePrecision));
         if (precision == StatePrecision)
         {
