@@ -122,7 +122,7 @@ public sealed class OptimizerDescriptor
     /// Tensors below <see cref="Optimizer.BlockwiseThreshold"/> keep float32 state and move the float32 bytes.
     /// </summary>
     public double BytesReadPerElementWith(StatePrecision precision) =>
-        StateTraffic.Read((BytesReadPerElement / sizeof(float)) - 2, BitsOf(precision));
+        StateTraffic.Read((BytesReadPerElement / sizeof(float)) - 2 - Inputs.Count, BitsOf(precision), Inputs.Count);
 
     /// <summary>Bytes written per element and step with the state stored as <paramref name="precision"/> (Adam: 12, 8, 6.03, 5.06).</summary>
     public double BytesWrittenPerElementWith(StatePrecision precision) =>

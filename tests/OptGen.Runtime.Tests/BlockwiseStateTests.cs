@@ -307,6 +307,13 @@ public sealed class BlockwiseStateTests(ITestOutputHelper output)
         Assert.Equal(4 + 1 + (8.0 / 128), adam.BytesWrittenPerElementWith(StatePrecision.Int4Blockwise));
         OptimizerDescriptor rmsprop = new RmsProp(1).Descriptor;
         Assert.Equal(8 + 1 + (4.0 / 256), rmsprop.BytesReadPerElementWith(StatePrecision.Int8Blockwise));
+
+        // The per-example squares beside g are read as float32 whatever the state's precision: they are an input,
+        // not a state buffer.
+        OptimizerDescriptor squares = new PerExampleSquaresAdam(1).Descriptor;
+        Assert.Equal(20, squares.BytesReadPerElementWith(StatePrecision.Float32));
+        Assert.Equal(8 + 4 + 2 + (8.0 / 256), squares.BytesReadPerElementWith(StatePrecision.Int8Blockwise));
+        Assert.Equal(4 + 2 + (8.0 / 256), squares.BytesWrittenPerElementWith(StatePrecision.Int8Blockwise));
     }
 
     [Fact]

@@ -464,9 +464,9 @@ namespace OptGen.Generator.Emit
         /// <summary>The same traffic with 8-bit and 4-bit blockwise state (<see cref="StateTraffic"/>, the runtime's definition).</summary>
         internal static string BlockwiseTraffic(KernelModel kernel)
         {
-            int read = (kernel.BytesRead / 4) - 2, written = (kernel.BytesWritten / 4) - 1;
+            int inputs = kernel.Inputs.Count, read = (kernel.BytesRead / 4) - 2 - inputs, written = (kernel.BytesWritten / 4) - 1;
             string Total(int bits) =>
-                $"{Number(StateTraffic.Read(read, bits))} read + {Number(StateTraffic.Written(written, bits))} written = {Number(StateTraffic.Read(read, bits) + StateTraffic.Written(written, bits))} bytes";
+                $"{Number(StateTraffic.Read(read, bits, inputs))} read + {Number(StateTraffic.Written(written, bits))} written = {Number(StateTraffic.Read(read, bits, inputs) + StateTraffic.Written(written, bits))} bytes";
             return $"With 8-bit blockwise state (StatePrecision.Int8Blockwise: one code byte per value and a float32 absmax per 256): {Total(8)}; with 4-bit (half a byte, an absmax per 128): {Total(4)}.";
 
             static string Number(double value) => value.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture);

@@ -22,8 +22,11 @@ internal static class StateTraffic
         _ => 0.5 + (4.0 / 128),
     };
 
-    /// <summary>Bytes read per element: p, g and <paramref name="statesRead"/> state buffers.</summary>
-    public static double Read(int statesRead, int bits) => 8 + (statesRead * PlaneBytes(bits));
+    /// <summary>
+    /// Bytes read per element: p, g, <paramref name="inputs"/> float32 inputs beside g (the per-example squares) and
+    /// <paramref name="statesRead"/> state buffers.
+    /// </summary>
+    public static double Read(int statesRead, int bits, int inputs) => 8 + (4 * inputs) + (statesRead * PlaneBytes(bits));
 
     /// <summary>Bytes written per element: p and <paramref name="statesWritten"/> state buffers.</summary>
     public static double Written(int statesWritten, int bits) => 4 + (statesWritten * PlaneBytes(bits));

@@ -18,6 +18,7 @@ namespace Demo
     /// </code>
     /// <para>gsq is the batch mean of per-example squared gradients, passed to <c>Step</c> beside g (its <c>perExampleSquares</c> argument) and scaled as g is.</para>
     /// <para>Memory traffic per element and step (float32): 20 bytes read (p, g, gsq, m, v) + 12 bytes written (p, m, v) = 32 bytes.</para>
+    /// <para>With 8-bit blockwise state (StatePrecision.Int8Blockwise: one code byte per value and a float32 absmax per 256): 14.031 read + 6.031 written = 20.063 bytes; with 4-bit (half a byte, an absmax per 128): 13.063 read + 5.063 written = 18.125 bytes.</para>
     /// <para>Each step is one fused pass over memory by <see cref="global::OptGen.Generated.UpdateKernel_b97a7601"/>.</para>
     /// </remarks>
     [global::System.CodeDom.Compiler.GeneratedCode("OptGen.Generator", "VERSION")]
