@@ -49,10 +49,18 @@ namespace OptGen.Generator.Emit
 
             w.Line("/// </code>");
             w.Line("/// <para>" + Xml(Traffic(model.Kernel)) + "</para>");
-            w.Line($"/// <para>Each step is one fused pass over memory by <see cref=\"{kernelType}\"/>.</para>");
+            if (model.Kernel.Passes is Ir.PassPlan passes)
+            {
+                EmitPassRemarks(w, passes, kernelType);
+            }
+            else
+            {
+                w.Line($"/// <para>Each step is one fused pass over memory by <see cref=\"{kernelType}\"/>.</para>");
+            }
+
             w.Line("/// </remarks>");
             w.Line(GeneratedCodeAttribute);
-            w.Open($"partial class {model.Type.Name} : global::OptGen.Optimizer");
+            w.Open($"partial class {model.Type.Name} : {(model.Kernel.Passes is null ? "global::OptGen.Optimizer" : "global::OptGen.ReductionOptimizer")}");
 
             // The descriptor.
             w.Line("private static readonly global::OptGen.OptimizerDescriptor RuleDescriptor = new(");
@@ -88,20 +96,25 @@ namespace OptGen.Generator.Emit
             }
 
             w.Outdent();
+            if (model.Kernel.Passes is Ir.PassPlan plan)
+            {
+                EmitPassFields(w, plan);
+            }
+
             w.Line();
 
             // Constructor.
             w.Line($"/// <summary>Creates the optimizer for <paramref name=\"length\"/> parameters, with its state at the initial values and every hyperparameter at its declared default.</summary>");
             w.Line("/// <param name=\"length\">The number of parameters, ≥ 0.</param>");
             w.Line($"public {model.Type.Name}(int length)");
-            w.Line("    : base(RuleDescriptor, length)");
+            w.Line(model.Kernel.Passes is null ? "    : base(RuleDescriptor, length)" : "    : base(RuleDescriptor, global::OptGen.ParameterLayout.Single(length), RulePasses, RuleReductions)");
             w.Line("{");
             w.Line("}");
             w.Line();
             w.Line("/// <summary>Creates the optimizer for the tensors and parameter groups of <paramref name=\"layout\"/>, with its state at the initial values and every hyperparameter at its declared default in every group.</summary>");
             w.Line("/// <param name=\"layout\">The tensors (by length) and parameter groups to update.</param>");
             w.Line($"public {model.Type.Name}(global::OptGen.ParameterLayout layout)");
-            w.Line("    : base(RuleDescriptor, layout)");
+            w.Line(model.Kernel.Passes is null ? "    : base(RuleDescriptor, layout)" : "    : base(RuleDescriptor, layout, RulePasses, RuleReductions)");
             w.Line("{");
             w.Line("}");
 
@@ -144,16 +157,24 @@ namespace OptGen.Generator.Emit
             }
 
             // The launch.
-            w.Line();
-            w.Line("/// <inheritdoc/>");
-            w.Open("protected override void RunKernel<TParameter, TGradient, TState>(scoped in global::OptGen.Kernels.KernelArguments arguments)");
             bool random = ExprText.UsesRandom(program.Body);
             string offsetArgument = random ? ", arguments.ElementOffset" : string.Empty;
-            w.Line(hasHostState
+            string createKernel = hasHostState
                 ? $"{kernelType} kernel = CreateKernel(arguments.Hyperparameters, arguments.HostState, arguments.Step, arguments.GradientScale{offsetArgument});"
-                : $"{kernelType} kernel = CreateKernel(arguments.Hyperparameters, arguments.Step, arguments.GradientScale{offsetArgument});");
-            w.Line($"global::OptGen.Kernels.UpdateDriver.Run<{kernelType}, TParameter, TGradient, TState>(in kernel, in arguments);");
-            w.Close();
+                : $"{kernelType} kernel = CreateKernel(arguments.Hyperparameters, arguments.Step, arguments.GradientScale{offsetArgument});";
+            if (model.Kernel.Passes is not null)
+            {
+                EmitPassLaunches(w, createKernel);
+            }
+            else
+            {
+                w.Line();
+                w.Line("/// <inheritdoc/>");
+                w.Open("protected override void RunKernel<TParameter, TGradient, TState>(scoped in global::OptGen.Kernels.KernelArguments arguments)");
+                w.Line(createKernel);
+                w.Line($"global::OptGen.Kernels.UpdateDriver.Run<{kernelType}, TParameter, TGradient, TState>(in kernel, in arguments);");
+                w.Close();
+            }
 
             // Host scalars.
             w.Line();
@@ -246,6 +267,11 @@ namespace OptGen.Generator.Emit
 
         public static string EmitKernel(KernelModel kernel, IReadOnlyList<string> users, IReadOnlyList<string>? scalarNotes = null)
         {
+            if (kernel.Passes is not null)
+            {
+                return EmitPassKernel(kernel, users, scalarNotes);
+            }
+
             var w = new SourceWriter();
             Header(w);
             w.Open("namespace " + KernelNamespace);
@@ -415,6 +441,11 @@ namespace OptGen.Generator.Emit
 
         internal static string Traffic(KernelModel kernel)
         {
+            if (kernel.Passes is Ir.PassPlan passes)
+            {
+                return PassTotal(passes);
+            }
+
             var states = kernel.StateSymbols;
             HashSet<string> read = Ir.StateAccess.Read(kernel.Body, states);
             HashSet<string> written = Ir.StateAccess.Written(kernel.Body, states);

@@ -47,6 +47,11 @@ namespace OptGen.Generator.Ir
             var scalars = program.KernelScalars.Select(s => s.Name).ToEquatableArray();
             int bytesRead = 4 * (2 + StateAccess.Read(program.Body, states).Count);
             int bytesWritten = 4 * (1 + StateAccess.Written(program.Body, states).Count);
+            if (PassPlanner.Plan(program) is PassPlan passes)
+            {
+                return new KernelModel(CanonicalForm.KernelName(program, frontEnd), states, scalars, program.Body, passes.BytesRead, passes.BytesWritten) { Passes = passes };
+            }
+
             return new KernelModel(CanonicalForm.KernelName(program, frontEnd), states, scalars, program.Body, bytesRead, bytesWritten);
         }
 

@@ -166,6 +166,9 @@ namespace OptGen.Generator.Model
         /// <summary>Scalars carried from step to step on the host, in storage order (empty for most rules).</summary>
         public EquatableArray<HostStateDecl> HostStates { get; init; } = EquatableArray<HostStateDecl>.Empty;
 
+        /// <summary>The tensor reductions of an expression rule (<see cref="Ir.ReductionDecl"/>); empty for an element-wise rule.</summary>
+        public EquatableArray<Ir.ReductionDecl> Reductions { get; init; } = EquatableArray<Ir.ReductionDecl>.Empty;
+
         /// <summary>The kernel scalars, in field order.</summary>
         public EquatableArray<HostStatement> KernelScalars => System.Linq.Enumerable.ToArray(System.Linq.Enumerable.Where(Host, h => h.IsKernelScalar)).ToEquatableArray();
     }
@@ -190,5 +193,9 @@ namespace OptGen.Generator.Model
         EquatableArray<string> ScalarNames,
         EquatableArray<ElementStatement> Body,
         int BytesRead,
-        int BytesWritten);
+        int BytesWritten)
+    {
+        /// <summary>The passes of a rule with reductions (<see cref="Ir.PassPlanner"/>); null for the one fused pass of an element-wise rule.</summary>
+        public Ir.PassPlan? Passes { get; init; }
+    }
 }
