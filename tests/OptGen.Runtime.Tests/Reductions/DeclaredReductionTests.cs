@@ -1,0 +1,211 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using ILGPU;
+using ILGPU.Runtime.CPU;
+using OptGen.Gpu;
+using OptGen.Runtime.Tests.Conformance;
+using Xunit;
+using static OptGen.Runtime.Tests.TrainingTestData;
+
+namespace OptGen.Runtime.Tests.Reductions;
+
+/// <summary>
+/// Expression rules with reductions (DeclaredReductions.cs), compiled by the generator: each against a float64
+/// reference written from its definition (LAMB: redref's <see cref="LambReference"/>; NovoGrad and the kinds rule:
+/// DeclaredReductionReferences.cs), over several tensors; bit-identical at 1, 2 and 3 threads; no allocation after
+/// warm-up; the passes the generator planned; the GPU backend refuses them.
+/// </summary>
+[Collection(nameof(AllocationCollection))]
+public sealed class DeclaredReductionTests
+{
+    private const double LearningRate = 1e-2;
+
+    // A matrix, a vector with a scalar tail, a 3-d tensor and a tensor of one element.
+    private static readonly int[][] Shapes = [[40, 30], [257], [3, 5, 7], [1]];
+
+    public static TheoryData<string> Rules() => new() { "lamb", "novograd", "kinds" };
+
+    [Theory]
+    [MemberData(nameof(Rules))]
+    public void MatchesTheFloat64ReferenceOverSeveralTensors(string rule)
+    {
+        (float[] p0, float[][] grads) = Data(Shapes, steps: 8, seed: 11);
+        ReductionOptimizer optimizer = Create(rule, ParameterLayout.FromShapes((IReadOnlyList<int[]>)Shapes));
+        ReductionReference reference = Reference(rule, Shapes, p0);
+        float[] p = (float[])p0.Clone();
+        var errors = new ErrorAccumulator();
+        for (int t = 0; t < grads.Length; t++)
+        {
+            optimizer.Step(p, grads[t]);
+            reference.Take(grads[t], LearningRate);
+            errors.Add(ReductionReferences.ToFloat(reference.Parameters), p, t + 1);
+        }
+
+        Assert.True(errors.Passed(5e-6), $"{rule}: {errors.RelativeError:E2} at {errors.Where}");
+    }
+
+    [Fact]
+    public void DeclaredLambMatchesTheHandWrittenLamb()
+    {
+        // The same rule declared and hand-written (red's catalog Lamb): the same passes, bytes and, within float32
+        // rounding, the same parameters.
+        ParameterLayout layout = ParameterLayout.FromShapes((IReadOnlyList<int[]>)Shapes);
+        (float[] p0, float[][] grads) = Data(Shapes, steps: 6, seed: 5);
+        var declared = (DeclaredLamb)Create("lamb", layout);
+        var written = new Lamb(layout) { LearningRate = LearningRate, Beta1 = 0.9, Beta2 = 0.99, Epsilon = 1e-6, WeightDecay = 0.01 };
+        float[] a = (float[])p0.Clone(), b = (float[])p0.Clone();
+        foreach (float[] g in grads)
+        {
+            declared.Step(a, g);
+            written.Step(b, g);
+        }
+
+        Assert.Equal(written.Descriptor.BytesReadPerElement, declared.Descriptor.BytesReadPerElement);
+        Assert.Equal(written.Descriptor.BytesWrittenPerElement, declared.Descriptor.BytesWrittenPerElement);
+        for (int i = 0; i < a.Length; i++)
+        {
+            Assert.True(Math.Abs(a[i] - b[i]) <= 1e-6 * (1 + Math.Abs(b[i])), $"element {i}: {a[i]:R} vs {b[i]:R}");
+        }
+    }
+
+    [Fact]
+    public void ThePassesAreTheOnesThePlannerChose()
+    {
+        // LAMB: pass 1 stores m and v and reduces ‖p‖, ‖r‖; pass 2 recomputes r from m, v, p and needs no g.
+        var lamb = new DeclaredLamb(10);
+        Assert.Equal(2, lamb.Passes.Count);
+        Assert.Equal(["p", "g", "m", "v"], lamb.Passes[0].Reads);
+        Assert.Equal(["m", "v"], lamb.Passes[0].Writes);
+        Assert.Equal(["p", "m", "v"], lamb.Passes[1].Reads);
+        Assert.Equal(["p"], lamb.Passes[1].Writes);
+        Assert.Equal(40, lamb.Passes.Sum(p => p.BytesPerElement));
+        Assert.Equal(28, lamb.Descriptor.BytesReadPerElement);
+        Assert.Equal(12, lamb.Descriptor.BytesWrittenPerElement);
+
+        // NovoGrad: v and m depend on ‖g‖², so pass 1 reads only g and pass 2 does the rest.
+        var novo = new DeclaredNovoGrad(10);
+        Assert.Equal(["g"], novo.Passes[0].Reads);
+        Assert.Empty(novo.Passes[0].Writes);
+        Assert.Equal(["p", "g", "m", "v"], novo.Passes[1].Reads);
+        Assert.Equal(["p", "m", "v"], novo.Passes[1].Writes);
+        Assert.Equal(32, novo.Passes.Sum(p => p.BytesPerElement));
+    }
+
+    [Theory]
+    [MemberData(nameof(Rules))]
+    public void BitIdenticalAtOneTwoAndThreeThreads(string rule)
+    {
+        // Every tensor spans several work units of 16 384 elements.
+        int[][] shapes = [[300, 170], [70_001], [4, 33, 80], [17]];
+        ParameterLayout layout = ParameterLayout.FromShapes((IReadOnlyList<int[]>)shapes);
+        (float[] p0, float[][] grads) = Data(shapes, steps: 3, seed: 7);
+        float[]? expected = null;
+        float[][]? expectedState = null;
+        foreach (int threads in new[] { 1, 2, 3 })
+        {
+            ReductionOptimizer optimizer = Create(rule, layout);
+            optimizer.MaxDegreeOfParallelism = threads;
+            float[] p = (float[])p0.Clone();
+            foreach (float[] g in grads)
+            {
+                optimizer.Step(p, g);
+            }
+
+            expected ??= p;
+            expectedState ??= StateOf(optimizer);
+            AssertBitwiseEqual(expected, p, $"{rule} parameters at {threads} threads");
+            float[][] state = StateOf(optimizer);
+            for (int k = 0; k < state.Length; k++)
+            {
+                AssertBitwiseEqual(expectedState[k], state[k], $"{rule} state {k} at {threads} threads");
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Rules))]
+    public void WarmedUpStepAllocatesNothing(string rule)
+    {
+        int[][] shapes = [[300, 170], [70_001], [17]];
+        ParameterLayout layout = ParameterLayout.FromShapes((IReadOnlyList<int[]>)shapes);
+        var random = new Random(3);
+        float[] p = Random(random, layout.TotalLength);
+        float[] g = Random(random, layout.TotalLength, 1e-3);
+        foreach (int threads in new[] { 1, 2 })
+        {
+            ReductionOptimizer optimizer = Create(rule, layout);
+            optimizer.MaxDegreeOfParallelism = threads;
+            for (int s = 0; s < 6; s++)
+            {
+                optimizer.Step(p, g);
+            }
+
+            long leastHere = long.MaxValue, leastAll = long.MaxValue;
+            for (int attempt = 0; attempt < 25 && (leastHere | leastAll) != 0; attempt++)
+            {
+                long here = GC.GetAllocatedBytesForCurrentThread();
+                long all = GC.GetTotalAllocatedBytes(precise: true);
+                optimizer.Step(p, g);
+                leastAll = Math.Min(leastAll, GC.GetTotalAllocatedBytes(precise: true) - all);
+                leastHere = Math.Min(leastHere, GC.GetAllocatedBytesForCurrentThread() - here);
+            }
+
+            Assert.Equal(0, leastHere);
+            Assert.Equal(0, leastAll);
+        }
+    }
+
+    [Fact]
+    public void TheGpuBackendRefusesThem()
+    {
+        using Context context = Context.Create(builder => builder.DefaultCPU());
+        using CPUAccelerator accelerator = context.CreateCPUAccelerator(0);
+        foreach (string rule in new[] { "lamb", "novograd", "kinds" })
+        {
+            ReductionOptimizer optimizer = Create(rule, ParameterLayout.FromShapes([[4, 4]]));
+            ArgumentException e = Assert.Throws<ArgumentException>(() => new GpuOptimizer(optimizer, accelerator));
+            Assert.Contains("optimizer", e.ParamName ?? "optimizer", StringComparison.OrdinalIgnoreCase);
+        }
+    }
+
+    private static ReductionOptimizer Create(string rule, ParameterLayout layout) => rule switch
+    {
+        "lamb" => new DeclaredLamb(layout) { Lr = LearningRate, Beta1 = 0.9, Beta2 = 0.99, Eps = 1e-6, Wd = 0.01 },
+        "novograd" => new DeclaredNovoGrad(layout) { Lr = LearningRate, Beta1 = 0.95, Beta2 = 0.98, Eps = 1e-8, Wd = 0.001 },
+        "kinds" => new DeclaredReductionKinds(layout) { Lr = LearningRate },
+        _ => throw new ArgumentException(rule, nameof(rule)),
+    };
+
+    private static ReductionReference Reference(string rule, int[][] shapes, float[] p0) => rule switch
+    {
+        "lamb" => new LambReference(shapes, p0, 0.9, 0.99, 1e-6, 0.01),
+        "novograd" => new NovoGradReference(shapes, p0, 0.95, 0.98, 1e-8, 0.001),
+        "kinds" => new ReductionKindsReference(shapes, p0),
+        _ => throw new ArgumentException(rule, nameof(rule)),
+    };
+
+    /// <summary>p₀ and gradients ~ U(−1, 1), each tensor's gradients with its own scale so the reductions differ per tensor.</summary>
+    private static (float[] P0, float[][] Grads) Data(int[][] shapes, int steps, int seed)
+    {
+        var random = new Random(seed);
+        (int Start, int Length)[] spans = TensorSpans.Of(shapes);
+        int n = spans.Sum(s => s.Length);
+        float[] p0 = Enumerable.Range(0, n).Select(_ => (float)((2 * random.NextDouble()) - 1)).ToArray();
+        float[][] grads = new float[steps][];
+        for (int t = 0; t < steps; t++)
+        {
+            grads[t] = new float[n];
+            for (int k = 0; k < spans.Length; k++)
+            {
+                float scale = MathF.Pow(3, (k % 3) - 1);
+                for (int i = spans[k].Start; i < spans[k].Start + spans[k].Length; i++)
+                {
+                    grads[t][i] = scale * (float)((2 * random.NextDouble()) - 1);
+                }
+            }
+        }
+
+        return (p0, grads);
+    }
+}
