@@ -178,7 +178,8 @@ namespace OptGen.Generator.Emit
                     w.Line($"{type} {stream} = {Load(kernel, stream, width)};");
                 }
 
-                foreach (string stream in model.Writes.Where(s => !model.Reads.Contains(s)))
+                // A stream the pass assigns without loading it (pass 1 may compute p or a state it does not store, for an operand).
+                foreach (string stream in model.Body.Where(s => !s.DeclaresLocal && !model.Reads.Contains(s.Target) && s.Target != "g").Select(s => s.Target).Distinct())
                 {
                     w.Line($"{type} {stream};");
                 }

@@ -16,19 +16,17 @@ namespace OptGen.Generated
     /// r = m * K_2 / (Sqrt(v * K_3) + Eps) + Wd * p
     /// norm_0 = p
     /// norm_1 = r
-    /// norm_2 = p
-    /// norm_3 = r
-    /// trust = Select(Greater(norm_0, 0.0), Select(Greater(norm_1, 0.0), norm_2 / norm_3, 1.0), 1.0)
+    /// trust = Select(Greater(norm_0, 0.0), Select(Greater(norm_1, 0.0), norm_0 / norm_1, 1.0), 1.0)
     /// p = p - Lr * trust * r
     /// </code>
     /// <list type="number">
-    /// <item>pass 1: norm (norm_0), norm (norm_1), norm (norm_2), norm (norm_3) per tensor: reads p, g, m, v, writes m, v: 16 + 8 = 24 bytes per element.</item>
+    /// <item>pass 1: norm (norm_0), norm (norm_1) per tensor: reads p, g, m, v, writes m, v: 16 + 8 = 24 bytes per element.</item>
     /// <item>pass 2: the update with the tensor's reductions: reads p, m, v, writes p: 12 + 4 = 16 bytes per element.</item>
     /// </list>
     /// <para>Memory traffic per element and step (float32), two passes: 28 bytes read + 12 bytes written = 40 bytes.</para>
     /// </remarks>
     [global::System.CodeDom.Compiler.GeneratedCode("OptGen.Generator", "VERSION")]
-    internal readonly struct UpdateKernel_960a5466
+    internal readonly struct UpdateKernel_72d5765f
     {
         /// <summary>Bytes read per element and step with float32 storage (both passes).</summary>
         public const int BytesRead = 28;
@@ -67,7 +65,7 @@ namespace OptGen.Generated
         public readonly float Lr;
 
         /// <summary>Creates the kernel for one step from its per-step scalars.</summary>
-        public UpdateKernel_960a5466(float gradientScale, float beta1, float k_0, float beta2, float k_1, float k_2, float k_3, float eps, float wd, float lr)
+        public UpdateKernel_72d5765f(float gradientScale, float beta1, float k_0, float beta2, float k_1, float k_2, float k_3, float eps, float wd, float lr)
         {
             GradientScale = gradientScale;
             Beta1 = beta1;
@@ -89,8 +87,6 @@ namespace OptGen.Generated
         {
             var norm_0_partial = default(global::OptGen.Kernels.ReductionAccumulator);
             var norm_1_partial = default(global::OptGen.Kernels.ReductionAccumulator);
-            var norm_2_partial = default(global::OptGen.Kernels.ReductionAccumulator);
-            var norm_3_partial = default(global::OptGen.Kernels.ReductionAccumulator);
             nuint i = 0;
             for (; i + 8 <= unit_length; i += 8)
             {
@@ -112,12 +108,6 @@ namespace OptGen.Generated
                 // reduction operand of: let trust = norm(p) > 0 ? (norm(r) > 0 ? norm(p) / norm(r) : 1) : 1
                 var norm_1 = r;
                 norm_1_partial.AddSquares(norm_1);
-                // reduction operand of: let trust = norm(p) > 0 ? (norm(r) > 0 ? norm(p) / norm(r) : 1) : 1
-                var norm_2 = p;
-                norm_2_partial.AddSquares(norm_2);
-                // reduction operand of: let trust = norm(p) > 0 ? (norm(r) > 0 ? norm(p) / norm(r) : 1) : 1
-                var norm_3 = r;
-                norm_3_partial.AddSquares(norm_3);
                 TState.Store256(ref state, i, m);
                 TState.Store256(ref state, stride + i, v);
             }
@@ -141,19 +131,11 @@ namespace OptGen.Generated
                 // reduction operand of: let trust = norm(p) > 0 ? (norm(r) > 0 ? norm(p) / norm(r) : 1) : 1
                 float norm_1 = r;
                 norm_1_partial.AddSquares(norm_1);
-                // reduction operand of: let trust = norm(p) > 0 ? (norm(r) > 0 ? norm(p) / norm(r) : 1) : 1
-                float norm_2 = p;
-                norm_2_partial.AddSquares(norm_2);
-                // reduction operand of: let trust = norm(p) > 0 ? (norm(r) > 0 ? norm(p) / norm(r) : 1) : 1
-                float norm_3 = r;
-                norm_3_partial.AddSquares(norm_3);
                 TState.Store(ref state, i, m);
                 TState.Store(ref state, stride + i, v);
             }
             unit_partials[0] = norm_0_partial.Total;
             unit_partials[1] = norm_1_partial.Total;
-            unit_partials[2] = norm_2_partial.Total;
-            unit_partials[3] = norm_3_partial.Total;
         }
 
         /// <summary>Pass 2 over one work unit: the update, with the tensor's <paramref name="unit_reductions"/>.</summary>
@@ -166,10 +148,6 @@ namespace OptGen.Generated
             var norm_0_v = global::System.Runtime.Intrinsics.Vector256.Create(norm_0);
             float norm_1 = (float)unit_reductions[1];
             var norm_1_v = global::System.Runtime.Intrinsics.Vector256.Create(norm_1);
-            float norm_2 = (float)unit_reductions[2];
-            var norm_2_v = global::System.Runtime.Intrinsics.Vector256.Create(norm_2);
-            float norm_3 = (float)unit_reductions[3];
-            var norm_3_v = global::System.Runtime.Intrinsics.Vector256.Create(norm_3);
             nuint i = 0;
             for (; i + 8 <= unit_length; i += 8)
             {
@@ -179,7 +157,7 @@ namespace OptGen.Generated
                 // let r = (m / bc1) / (sqrt(v / bc2) + Eps) + Wd * p
                 var r = m * global::System.Runtime.Intrinsics.Vector256.Create(K_2) / (global::System.Runtime.Intrinsics.Vector256.Sqrt(v * global::System.Runtime.Intrinsics.Vector256.Create(K_3)) + global::System.Runtime.Intrinsics.Vector256.Create(Eps)) + global::System.Runtime.Intrinsics.Vector256.Create(Wd) * p;
                 // let trust = norm(p) > 0 ? (norm(r) > 0 ? norm(p) / norm(r) : 1) : 1
-                var trust = global::System.Runtime.Intrinsics.Vector256.ConditionalSelect(global::System.Runtime.Intrinsics.Vector256.GreaterThan(norm_0_v, global::System.Runtime.Intrinsics.Vector256.Create(0f)), global::System.Runtime.Intrinsics.Vector256.ConditionalSelect(global::System.Runtime.Intrinsics.Vector256.GreaterThan(norm_1_v, global::System.Runtime.Intrinsics.Vector256.Create(0f)), norm_2_v / norm_3_v, global::System.Runtime.Intrinsics.Vector256.Create(1f)), global::System.Runtime.Intrinsics.Vector256.Create(1f));
+                var trust = global::System.Runtime.Intrinsics.Vector256.ConditionalSelect(global::System.Runtime.Intrinsics.Vector256.GreaterThan(norm_0_v, global::System.Runtime.Intrinsics.Vector256.Create(0f)), global::System.Runtime.Intrinsics.Vector256.ConditionalSelect(global::System.Runtime.Intrinsics.Vector256.GreaterThan(norm_1_v, global::System.Runtime.Intrinsics.Vector256.Create(0f)), norm_0_v / norm_1_v, global::System.Runtime.Intrinsics.Vector256.Create(1f)), global::System.Runtime.Intrinsics.Vector256.Create(1f));
                 // p = p - Lr * trust * r
                 p = p - global::System.Runtime.Intrinsics.Vector256.Create(Lr) * trust * r;
                 TParameter.Store256(ref parameters, i, p);
@@ -192,7 +170,7 @@ namespace OptGen.Generated
                 // let r = (m / bc1) / (sqrt(v / bc2) + Eps) + Wd * p
                 float r = m * K_2 / (global::System.MathF.Sqrt(v * K_3) + Eps) + Wd * p;
                 // let trust = norm(p) > 0 ? (norm(r) > 0 ? norm(p) / norm(r) : 1) : 1
-                float trust = ((norm_0 > 0f) ? ((norm_1 > 0f) ? norm_2 / norm_3 : 1f) : 1f);
+                float trust = ((norm_0 > 0f) ? ((norm_1 > 0f) ? norm_0 / norm_1 : 1f) : 1f);
                 // p = p - Lr * trust * r
                 p = p - Lr * trust * r;
                 TParameter.Store(ref parameters, i, p);

@@ -17,9 +17,9 @@ namespace Demo
     /// p = p - Lr * trust * r
     /// </code>
     /// <para>Memory traffic per element and step (float32), two passes: 28 bytes read + 12 bytes written = 40 bytes.</para>
-    /// <para>Each step is two passes over memory by <see cref="global::OptGen.Generated.UpdateKernel_960a5466"/>, over work units that depend only on the layout; the reductions are combined per tensor in double, in unit order, so a step is bit-identical for any thread count:</para>
+    /// <para>Each step is two passes over memory by <see cref="global::OptGen.Generated.UpdateKernel_72d5765f"/>, over work units that depend only on the layout; the reductions are combined per tensor in double, in unit order, so a step is bit-identical for any thread count:</para>
     /// <list type="number">
-    /// <item>pass 1: norm (norm_0), norm (norm_1), norm (norm_2), norm (norm_3) per tensor: reads p, g, m, v, writes m, v: 16 + 8 = 24 bytes per element.</item>
+    /// <item>pass 1: norm (norm_0), norm (norm_1) per tensor: reads p, g, m, v, writes m, v: 16 + 8 = 24 bytes per element.</item>
     /// <item>pass 2: the update with the tensor's reductions: reads p, m, v, writes p: 12 + 4 = 16 bytes per element.</item>
     /// </list>
     /// </remarks>
@@ -28,7 +28,7 @@ namespace Demo
     {
         private static readonly global::OptGen.OptimizerDescriptor RuleDescriptor = new(
             name: "Demo.LambDeclared",
-            ruleId: "182fb7291f3d99e1",
+            ruleId: "bf3a24f2948abed4",
             hyperparameters: new global::OptGen.HyperparameterDescriptor[]
             {
                 new("Lr", "Lr", 0.001, global::OptGen.HyperparameterRange.Finite),
@@ -47,11 +47,11 @@ namespace Demo
 
         private static readonly global::OptGen.PassTraffic[] RulePasses =
         {
-            new("pass 1: norm (norm_0), norm (norm_1), norm (norm_2), norm (norm_3) per tensor", new[] { "p", "g", "m", "v" }, new[] { "m", "v" }),
+            new("pass 1: norm (norm_0), norm (norm_1) per tensor", new[] { "p", "g", "m", "v" }, new[] { "m", "v" }),
             new("pass 2: the update with the tensor's reductions", new[] { "p", "m", "v" }, new[] { "p" }),
         };
 
-        private static readonly global::OptGen.ReductionKind[] RuleReductions = { global::OptGen.ReductionKind.Norm, global::OptGen.ReductionKind.Norm, global::OptGen.ReductionKind.Norm, global::OptGen.ReductionKind.Norm };
+        private static readonly global::OptGen.ReductionKind[] RuleReductions = { global::OptGen.ReductionKind.Norm, global::OptGen.ReductionKind.Norm };
 
         /// <summary>Creates the optimizer for <paramref name="length"/> parameters, with its state at the initial values and every hyperparameter at its declared default.</summary>
         /// <param name="length">The number of parameters, ≥ 0.</param>
@@ -116,14 +116,14 @@ namespace Demo
         /// <inheritdoc/>
         protected override void Reduce<TParameter, TGradient, TState>(scoped in global::OptGen.Kernels.KernelArguments arguments, global::System.Span<double> partials)
         {
-            global::OptGen.Generated.UpdateKernel_960a5466 kernel = CreateKernel(arguments.Hyperparameters, arguments.Step, arguments.GradientScale);
+            global::OptGen.Generated.UpdateKernel_72d5765f kernel = CreateKernel(arguments.Hyperparameters, arguments.Step, arguments.GradientScale);
             kernel.Pass_1<TParameter, TGradient, TState>(ref arguments.Parameters, ref arguments.Gradients, ref arguments.State, arguments.StateStride, arguments.Length, partials);
         }
 
         /// <inheritdoc/>
         protected override void Update<TParameter, TGradient, TState>(scoped in global::OptGen.Kernels.KernelArguments arguments, global::System.ReadOnlySpan<double> reductions)
         {
-            global::OptGen.Generated.UpdateKernel_960a5466 kernel = CreateKernel(arguments.Hyperparameters, arguments.Step, arguments.GradientScale);
+            global::OptGen.Generated.UpdateKernel_72d5765f kernel = CreateKernel(arguments.Hyperparameters, arguments.Step, arguments.GradientScale);
             kernel.Pass_2<TParameter, TGradient, TState>(ref arguments.Parameters, ref arguments.Gradients, ref arguments.State, arguments.StateStride, arguments.Length, reductions);
         }
 
@@ -131,7 +131,7 @@ namespace Demo
         /// <param name="hyperparameters">The hyperparameter values, in descriptor order.</param>
         /// <param name="step">The step number t = 1, 2, ….</param>
         /// <param name="gradientScale">The runtime's factor on every gradient element.</param>
-        internal static global::OptGen.Generated.UpdateKernel_960a5466 CreateKernel(global::System.ReadOnlySpan<double> hyperparameters, long step, double gradientScale)
+        internal static global::OptGen.Generated.UpdateKernel_72d5765f CreateKernel(global::System.ReadOnlySpan<double> hyperparameters, long step, double gradientScale)
         {
             double t = step;
             double lr = hyperparameters[0];
@@ -188,7 +188,7 @@ namespace Demo
             global::OptGen.Kernels.StepScalars.RequireFiniteNonzero(Wd, "Wd", "Wd", step);
             global::OptGen.Kernels.StepScalars.RequireFinite(Lr, "Lr", "Lr", step);
 
-            return new global::OptGen.Generated.UpdateKernel_960a5466(
+            return new global::OptGen.Generated.UpdateKernel_72d5765f(
                 gradientScale: (float)GradientScale,
                 beta1: (float)Beta1,
                 k_0: (float)K_0,
