@@ -165,7 +165,8 @@ public sealed class DeclaredReductionTests
         {
             ReductionOptimizer optimizer = Create(rule, ParameterLayout.FromShapes([[4, 4]]));
             ArgumentException e = Assert.Throws<ArgumentException>(() => new GpuOptimizer(optimizer, accelerator));
-            Assert.Contains("optimizer", e.ParamName ?? "optimizer", StringComparison.OrdinalIgnoreCase);
+            Assert.Equal("optimizer", e.ParamName);
+            Assert.Contains("reductions", e.Message, StringComparison.Ordinal);
         }
     }
 
