@@ -62,7 +62,7 @@ internal static class ReductionBench
                 if (rule == "adafactor")
                 {
                     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                        $"# state adafactor/{elements}: factored state {Adafactor.StateFloats(setup.Optimizer.Layout)} floats = {4.0 * Adafactor.StateFloats(setup.Optimizer.Layout) / elements:F5} B per parameter (Adam: 8)"));
+                        $"# state adafactor/{elements}: the algorithm's factored state {Adafactor.StateFloats(setup.Optimizer.Layout)} floats = {4.0 * Adafactor.StateFloats(setup.Optimizer.Layout) / elements:F5} B per parameter; allocated by this version: {setup.Optimizer.Descriptor.States.Count} planes = {4 * setup.Optimizer.Descriptor.States.Count} B per parameter (Adam: 8)"));
                 }
             }
         }

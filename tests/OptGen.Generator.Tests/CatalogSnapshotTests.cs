@@ -39,7 +39,8 @@ public sealed class CatalogSnapshotTests
     public void EveryCatalogOptimizerHasASnapshot()
     {
         string[] shipped = typeof(OptGen.Optimizer).Assembly.GetTypes()
-            .Where(t => t.Namespace == "OptGen" && t.IsSubclassOf(typeof(OptGen.Optimizer)) && !t.IsAbstract)
+            // The rules with reductions are written by hand on MultiPassOptimizer (docs/reductions.md): no generated code to snapshot.
+            .Where(t => t.Namespace == "OptGen" && t.IsSubclassOf(typeof(OptGen.Optimizer)) && !t.IsAbstract && !t.IsSubclassOf(typeof(OptGen.MultiPassOptimizer)))
             .Select(t => t.Name)
             .Order(StringComparer.Ordinal)
             .ToArray();

@@ -31,7 +31,8 @@ public sealed class ParityTests : IClassFixture<CpuAcceleratorFixture>
     public static IReadOnlyList<Type> OptimizerTypes { get; } =
         typeof(Optimizer).Assembly.GetExportedTypes()
             .Concat(typeof(ParityTests).Assembly.GetExportedTypes())
-            .Where(t => t.IsClass && !t.IsAbstract && t.IsSubclassOf(typeof(Optimizer)) && t.GetConstructor(new[] { typeof(int) }) is not null)
+            // The rules with reductions (MultiPassOptimizer) have no GPU kernel; GpuOptimizer refuses them (MultiPassEngineTests).
+            .Where(t => t.IsClass && !t.IsAbstract && t.IsSubclassOf(typeof(Optimizer)) && !t.IsSubclassOf(typeof(MultiPassOptimizer)) && t.GetConstructor(new[] { typeof(int) }) is not null)
             .OrderBy(t => t.FullName, StringComparer.Ordinal)
             .ToArray();
 

@@ -66,6 +66,7 @@ public sealed class Adafactor : MultiPassOptimizer
     private float[] _rowFactor = [];    // per row: 1/√(R_i/max(mean R, ε₁)), at _rowOffset[tensor]
     private float[] _columnFactor = []; // per matrix column: 1/√C_j, at _columnStart[tensor]
     private int[] _columnStart = [];
+    private double[] _columnSums = [];  // per matrix column: Σ of the units' partials, at _columnStart[tensor]
 
     /// <summary>Creates Adafactor for one vector tensor of <paramref name="length"/> parameters.</summary>
     public Adafactor(int length)
@@ -195,6 +196,7 @@ public sealed class Adafactor : MultiPassOptimizer
         }
 
         _columnFactor = new float[_columnStart[^1]];
+        _columnSums = new double[_columnStart[^1]];
         _partials = new double[_units.Length * 2];
         _sums = new double[layout.TensorCount * 2];
         _alpha = new float[layout.TensorCount];
@@ -245,18 +247,25 @@ public sealed class Adafactor : MultiPassOptimizer
             for (int i = 0; i < matrices * rows; i++)
             {
                 float mean = (float)(_rowSums[_rowOffset[j] + i] / columns);
-                TState.Store(ref r, (nuint)i, Lerp(TState.Load(ref r, (nuint)i), mean, w));
+                TState.Store(ref r, (nuint)i, TorchLerp.Of(TState.Load(ref r, (nuint)i), mean, w));
+            }
+
+            // The units' column partials added in unit order, each unit's run read sequentially.
+            Span<double> columnSums = _columnSums.AsSpan(_columnStart[j], matrices * columns);
+            columnSums.Clear();
+            for (int u = _firstUnit[j]; u < _firstUnit[j + 1]; u++)
+            {
+                ReadOnlySpan<double> partial = _columnPartials.AsSpan(_columnOffset[u], columnSums.Length);
+                for (int k = 0; k < columnSums.Length; k++)
+                {
+                    columnSums[k] += partial[k];
+                }
             }
 
             for (int k = 0; k < matrices * columns; k++)
             {
-                double sum = 0;
-                for (int u = _firstUnit[j]; u < _firstUnit[j + 1]; u++)
-                {
-                    sum += _columnPartials[_columnOffset[u] + k];
-                }
-
-                TState.Store(ref c, (nuint)k, Lerp(TState.Load(ref c, (nuint)k), (float)(sum / rows), w));
+                double sum = columnSums[k];
+                TState.Store(ref c, (nuint)k, TorchLerp.Of(TState.Load(ref c, (nuint)k), (float)(sum / rows), w));
                 _columnFactor[_columnStart[j] + k] = 1 / MathF.Sqrt(TState.Load(ref c, (nuint)k));
             }
 
@@ -326,14 +335,14 @@ public sealed class Adafactor : MultiPassOptimizer
                 for (i = 0; i + 8 <= n; i += 8)
                 {
                     Vector256<float> gi = TGradient.Load256(ref g, i) * scale;
-                    TState.Store256(ref v, i, Lerp(TState.Load256(ref v, i), gi * gi, w));
+                    TState.Store256(ref v, i, TorchLerp.Of(TState.Load256(ref v, i), gi * gi, w));
                     su.Add(gi / Vector256.Sqrt(Vector256.Max(TState.Load256(ref v, i), Vector256.Create(eps1Squared))));
                 }
 
                 for (; i < n; i++)
                 {
                     float gi = TGradient.Load(ref g, i) * scale;
-                    TState.Store(ref v, i, Lerp(TState.Load(ref v, i), gi * gi, w));
+                    TState.Store(ref v, i, TorchLerp.Of(TState.Load(ref v, i), gi * gi, w));
                     su.Add(gi / MathF.Sqrt(MathF.Max(TState.Load(ref v, i), eps1Squared)));
                 }
             }
@@ -377,7 +386,8 @@ public sealed class Adafactor : MultiPassOptimizer
         // A matrix: per row, U = g/√max(R_i·C_j/max(mean R, ε₁), ε₁²) = g·min(ρ_i·κ_j, 1/ε₁) along the row's columns,
         // with ρ_i = 1/√(R_i/max(mean R, ε₁)) and κ_j = 1/√C_j computed once per step (UpdateFactors).
         float cap = 1 / MathF.Sqrt(eps1Squared);
-        var sum = default(SquareSum);
+        Vector256<double> low = Vector256<double>.Zero, high = Vector256<double>.Zero;
+        double tail = 0;
         for (int row = 0; row < rowCount; row++)
         {
             int globalRow = firstRow + row;
@@ -388,37 +398,43 @@ public sealed class Adafactor : MultiPassOptimizer
             ref byte gRow = ref Unsafe.Add(ref g, offset * TGradient.ElementSize);
             ref byte pRow = ref Unsafe.Add(ref p, offset * TParameter.ElementSize);
             nuint n = (nuint)columns, j = 0;
+            if (pass == PassUpdateNorm)
+            {
+                // Separate loops with the accumulators in locals: the JIT keeps them in registers.
+                for (; j + 8 <= n; j += 8)
+                {
+                    Vector256<float> factor = Vector256.Min(rho * Vector256.LoadUnsafe(ref kappa, j), Vector256.Create(cap));
+                    (Vector256<double> lo, Vector256<double> hi) = Vector256.Widen(TGradient.Load256(ref gRow, j) * scale * factor);
+                    low += lo * lo;
+                    high += hi * hi;
+                }
+
+                for (; j < n; j++)
+                {
+                    float update = TGradient.Load(ref gRow, j) * scale * MathF.Min(rho * Unsafe.Add(ref kappa, j), cap);
+                    tail += (double)update * update;
+                }
+
+                continue;
+            }
+
             for (; j + 8 <= n; j += 8)
             {
                 Vector256<float> factor = Vector256.Min(rho * Vector256.LoadUnsafe(ref kappa, j), Vector256.Create(cap));
                 Vector256<float> update = TGradient.Load256(ref gRow, j) * scale * factor;
-                if (pass == PassUpdateNorm)
-                {
-                    sum.Add(update);
-                }
-                else
-                {
-                    TParameter.Store256(ref pRow, j, (TParameter.Load256(ref pRow, j) * decay) + (alpha * update));
-                }
+                TParameter.Store256(ref pRow, j, (TParameter.Load256(ref pRow, j) * decay) + (alpha * update));
             }
 
             for (; j < n; j++)
             {
                 float update = TGradient.Load(ref gRow, j) * scale * MathF.Min(rho * Unsafe.Add(ref kappa, j), cap);
-                if (pass == PassUpdateNorm)
-                {
-                    sum.Add(update);
-                }
-                else
-                {
-                    TParameter.Store(ref pRow, j, (TParameter.Load(ref pRow, j) * decay) + (alpha * update));
-                }
+                TParameter.Store(ref pRow, j, (TParameter.Load(ref pRow, j) * decay) + (alpha * update));
             }
         }
 
         if (pass == PassUpdateNorm)
         {
-            _partials[(2 * unit) + 1] = sum.Total;
+            _partials[(2 * unit) + 1] = SquareSum.Fold(low, high, tail);
         }
     }
 
@@ -499,9 +515,4 @@ public sealed class Adafactor : MultiPassOptimizer
         rowSums[2] = s2.Total;
         rowSums[3] = s3.Total;
     }
-
-    private static Vector256<float> Lerp(Vector256<float> a, Vector256<float> b, float w) => w < 0.5f ? a + (w * (b - a)) : b - ((b - a) * (1 - w));
-
-    /// <summary>torch.lerp's float32 formula: a + w(b − a) for w &lt; ½, else b − (b − a)(1 − w).</summary>
-    private static float Lerp(float a, float b, float w) => w < 0.5f ? a + (w * (b - a)) : b - ((b - a) * (1 - w));
 }

@@ -193,7 +193,7 @@ public sealed class AdamWScheduleFree : MultiPassOptimizer
                 normalized += wd * y;
             }
 
-            Vector256<float> lerped = ckp1 < 0.5f ? y + (ckp1 * (zi - y)) : zi - ((zi - y) * (1 - ckp1));
+            Vector256<float> lerped = TorchLerp.Of(y, zi, ckp1);
             TState.Store256(ref z, i, zi - (lr * normalized));
             TParameter.Store256(ref p, i, lerped + (normalized * yStep));
         }
@@ -210,7 +210,7 @@ public sealed class AdamWScheduleFree : MultiPassOptimizer
                 normalized += wd * y;
             }
 
-            y = Lerp(y, zi, ckp1) + (normalized * yStep);
+            y = TorchLerp.Of(y, zi, ckp1) + (normalized * yStep);
             TState.Store(ref z, i, zi - (lr * normalized));
             TParameter.Store(ref p, i, y);
         }
@@ -249,7 +249,7 @@ public sealed class AdamWScheduleFree : MultiPassOptimizer
                     for (int i = 0; i < y.Length; i++)
                     {
                         saved[i] = y[i];
-                        y[i] = Lerp(y[i], z[i], w);
+                        y[i] = TorchLerp.Of(y[i], z[i], w);
                     }
                 }
                 else
@@ -261,7 +261,4 @@ public sealed class AdamWScheduleFree : MultiPassOptimizer
 
         _evalMode = toEval;
     }
-
-    /// <summary>torch.lerp's float32 formula: a + w(b − a) for w &lt; ½, else b − (b − a)(1 − w).</summary>
-    private static float Lerp(float a, float b, float w) => w < 0.5f ? a + (w * (b - a)) : b - ((b - a) * (1 - w));
 }

@@ -27,12 +27,30 @@ internal struct SquareSum
     public void Add(float x) => _tail += (double)x * x;
 
     /// <summary>The sum, folded in a fixed order.</summary>
-    public readonly double Total
+    public readonly double Total => Fold(_low, _high, _tail);
+
+    /// <summary>
+    /// The sum of two lane accumulators and a scalar tail, in a fixed order: the one fold for loops that keep their
+    /// accumulators in locals.
+    /// </summary>
+    public static double Fold(Vector256<double> low, Vector256<double> high, double tail)
     {
-        get
-        {
-            Vector256<double> sum = _low + _high;
-            return ((sum.GetElement(0) + sum.GetElement(1)) + (sum.GetElement(2) + sum.GetElement(3))) + _tail;
-        }
+        Vector256<double> sum = low + high;
+        return ((sum.GetElement(0) + sum.GetElement(1)) + (sum.GetElement(2) + sum.GetElement(3))) + tail;
     }
+}
+
+/// <summary>
+/// torch.lerp's float32 formula, the one definition the rules that follow PyTorch's <c>lerp_</c> use:
+/// a + w(b − a) for w &lt; ½, else b − (b − a)(1 − w).
+/// </summary>
+internal static class TorchLerp
+{
+    /// <summary>One element.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Of(float a, float b, float w) => w < 0.5f ? a + (w * (b - a)) : b - ((b - a) * (1 - w));
+
+    /// <summary>Eight lanes, the same formula.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Of(Vector256<float> a, Vector256<float> b, float w) => w < 0.5f ? a + (w * (b - a)) : b - ((b - a) * (1 - w));
 }
