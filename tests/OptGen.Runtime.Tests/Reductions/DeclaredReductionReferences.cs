@@ -64,3 +64,51 @@ internal sealed class ReductionKindsReference(int[][] shapes, ReadOnlySpan<float
         }
     }
 }
+
+/// <summary><see cref="DeclaredOlderRead"/> in float64, per tensor: n = ‖g‖; p ← p − η·m/(n + 1) with the old m; m ← βm + g.</summary>
+internal sealed class OlderReadReference(int[][] shapes, ReadOnlySpan<float> p0, double beta) : ReductionReference(shapes, p0)
+{
+    private readonly double[] _m = new double[p0.Length];
+
+    protected override void Update(double[] g, double lr, int t)
+    {
+        foreach ((int start, int length) in Spans)
+        {
+            double squares = 0;
+            for (int i = start; i < start + length; i++)
+            {
+                squares += g[i] * g[i];
+            }
+
+            double n = Math.Sqrt(squares);
+            for (int i = start; i < start + length; i++)
+            {
+                P[i] -= lr * _m[i] / (n + 1);
+                _m[i] = (beta * _m[i]) + g[i];
+            }
+        }
+    }
+}
+
+/// <summary><see cref="DeclaredDecayFirst"/> in float64, per tensor: p ← p(1 − ηλ); n = ‖p‖ of the decayed p; p ← p − η·n·g.</summary>
+internal sealed class DecayFirstReference(int[][] shapes, ReadOnlySpan<float> p0, double weightDecay) : ReductionReference(shapes, p0)
+{
+    protected override void Update(double[] g, double lr, int t)
+    {
+        foreach ((int start, int length) in Spans)
+        {
+            double squares = 0;
+            for (int i = start; i < start + length; i++)
+            {
+                P[i] *= 1 - (lr * weightDecay);
+                squares += P[i] * P[i];
+            }
+
+            double n = Math.Sqrt(squares);
+            for (int i = start; i < start + length; i++)
+            {
+                P[i] -= lr * n * g[i];
+            }
+        }
+    }
+}

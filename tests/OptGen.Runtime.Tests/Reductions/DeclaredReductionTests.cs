@@ -24,7 +24,7 @@ public sealed class DeclaredReductionTests
     // A matrix, a vector with a scalar tail, a 3-d tensor and a tensor of one element.
     private static readonly int[][] Shapes = [[40, 30], [257], [3, 5, 7], [1]];
 
-    public static TheoryData<string> Rules() => new() { "lamb", "novograd", "kinds" };
+    public static TheoryData<string> Rules() => new() { "lamb", "novograd", "kinds", "older_read", "decay_first" };
 
     [Theory]
     [MemberData(nameof(Rules))]
@@ -90,6 +90,20 @@ public sealed class DeclaredReductionTests
         Assert.Equal(["p", "g", "m", "v"], novo.Passes[1].Reads);
         Assert.Equal(["p", "m", "v"], novo.Passes[1].Writes);
         Assert.Equal(32, novo.Passes.Sum(p => p.BytesPerElement));
+
+        // m is read by p's update before its own: pass 1 must not store it, pass 2 recomputes it from memory.
+        var older = new DeclaredOlderRead(10);
+        Assert.Equal(["g"], older.Passes[0].Reads);
+        Assert.Empty(older.Passes[0].Writes);
+        Assert.Equal(["p", "g", "m"], older.Passes[1].Reads);
+        Assert.Equal(["p", "m"], older.Passes[1].Writes);
+
+        // p is decayed before its norm: pass 1 computes the decayed p for the operand and stores nothing.
+        var decay = new DeclaredDecayFirst(10);
+        Assert.Equal(["p"], decay.Passes[0].Reads);
+        Assert.Empty(decay.Passes[0].Writes);
+        Assert.Equal(["p", "g"], decay.Passes[1].Reads);
+        Assert.Equal(["p"], decay.Passes[1].Writes);
     }
 
     [Theory]
@@ -175,6 +189,8 @@ public sealed class DeclaredReductionTests
         "lamb" => new DeclaredLamb(layout) { Lr = LearningRate, Beta1 = 0.9, Beta2 = 0.99, Eps = 1e-6, Wd = 0.01 },
         "novograd" => new DeclaredNovoGrad(layout) { Lr = LearningRate, Beta1 = 0.95, Beta2 = 0.98, Eps = 1e-8, Wd = 0.001 },
         "kinds" => new DeclaredReductionKinds(layout) { Lr = LearningRate },
+        "older_read" => new DeclaredOlderRead(layout) { Lr = LearningRate, Beta = 0.9 },
+        "decay_first" => new DeclaredDecayFirst(layout) { Lr = LearningRate, Wd = 0.5 },
         _ => throw new ArgumentException(rule, nameof(rule)),
     };
 
@@ -183,6 +199,8 @@ public sealed class DeclaredReductionTests
         "lamb" => new LambReference(shapes, p0, 0.9, 0.99, 1e-6, 0.01),
         "novograd" => new NovoGradReference(shapes, p0, 0.95, 0.98, 1e-8, 0.001),
         "kinds" => new ReductionKindsReference(shapes, p0),
+        "older_read" => new OlderReadReference(shapes, p0, 0.9),
+        "decay_first" => new DecayFirstReference(shapes, p0, 0.5),
         _ => throw new ArgumentException(rule, nameof(rule)),
     };
 

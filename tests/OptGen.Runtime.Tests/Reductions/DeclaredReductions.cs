@@ -45,3 +45,25 @@ public sealed partial class DeclaredNovoGrad;
 [Update("s = s + g")]
 [Update("p = p - Lr * mean(g) + 0.001 * maxabs(g) * sum(s)")]
 public sealed partial class DeclaredReductionKinds;
+
+/// <summary>
+/// The planner's fallback: the update of p reads m before m's own update, so pass 1 must not store m (pass 2 would
+/// read the new value); m is recomputed in pass 2 from memory instead.
+/// </summary>
+[Optimizer]
+[Hyperparameter("Lr", 0.1)]
+[Hyperparameter("Beta", 0.9)]
+[State("m")]
+[Update("let n = norm(g)")]
+[Update("p = p - Lr * m / (n + 1)")]
+[Update("m = Beta * m + g")]
+public sealed partial class DeclaredOlderRead;
+
+/// <summary>p is decayed before its norm is taken, then updated with it: pass 1 computes the decayed p without storing it.</summary>
+[Optimizer]
+[Hyperparameter("Lr", 0.1)]
+[Hyperparameter("Wd", 0.5)]
+[Update("p = p * (1 - Lr * Wd)")]
+[Update("let n = norm(p)")]
+[Update("p = p - Lr * n * g")]
+public sealed partial class DeclaredDecayFirst;
