@@ -170,6 +170,57 @@ public sealed class DeclaredReductionTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(Rules))]
+    public void ACheckpointResumesBitForBit(string rule)
+    {
+        // Two parameter groups, the second with its own learning rate: the passes read each unit's group.
+        ParameterLayout layout = ParameterLayout.FromShapes([[24, 40], [33]], [[3, 7, 5]]);
+        var random = new Random(9);
+        float[] p = Random(random, layout.TotalLength);
+        float[][] grads = Enumerable.Range(0, 5).Select(_ => Random(random, layout.TotalLength, 0.1)).ToArray();
+        ReductionOptimizer original = Create(rule, layout);
+        original.Groups[1]["Lr"] = LearningRate / 3;
+        original.Step(p, grads[0]);
+        original.Step(p, grads[1]);
+        using var checkpoint = new System.IO.MemoryStream();
+        original.SaveCheckpoint(checkpoint);
+        float[] resumedP = (float[])p.Clone();
+        for (int t = 2; t < 5; t++)
+        {
+            original.Step(p, grads[t]);
+        }
+
+        ReductionOptimizer resumed = Create(rule, layout);
+        checkpoint.Position = 0;
+        resumed.LoadCheckpoint(checkpoint);
+        Assert.Equal(LearningRate / 3, resumed.Groups[1]["Lr"]);
+        for (int t = 2; t < 5; t++)
+        {
+            resumed.Step(resumedP, grads[t]);
+        }
+
+        AssertBitwiseEqual(p, resumedP, $"{rule} after resuming");
+        Assert.Equal(original.StepCount, resumed.StepCount);
+    }
+
+    [Fact]
+    public void EachUnitReadsItsOwnGroupsHyperparameters()
+    {
+        // Group 1 (the last tensor) with Lr = 0 does not move; group 0 does, and its reductions are its own.
+        ParameterLayout layout = ParameterLayout.FromShapes([[24, 40], [33]], [[3, 7, 5]]);
+        var random = new Random(4);
+        float[] p = Random(random, layout.TotalLength);
+        float[] g = Random(random, layout.TotalLength, 0.1);
+        ReductionOptimizer lamb = Create("lamb", layout);
+        lamb.Groups[1]["Lr"] = 0;
+        float[] before = (float[])p.Clone();
+        lamb.Step(p, g);
+        int group1 = layout.TotalLength - 105;
+        AssertBitwiseEqual(before.AsSpan(group1), p.AsSpan(group1), "the tensor of group 1");
+        Assert.NotEqual(before[0], p[0]);
+    }
+
     [Fact]
     public void TheGpuBackendRefusesThem()
     {
