@@ -23,7 +23,7 @@ internal static class ReductionBench
         Console.WriteLine($"# OptGen reduction rules, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, Vector512 {(Vector512.IsHardwareAccelerated ? "on" : "off")}");
         Console.WriteLine("# roofline = generated / memory-only passes (the rule's Passes: same streams, same bytes); unfused = TensorPrimitives / generated");
         var results = new List<PairResult>();
-        foreach (string rule in new[] { "lamb", "lars", "adam_mini", "adafactor", "adamw_schedulefree" })
+        foreach (string rule in new[] { "lamb", "lamb_declared", "lars", "adam_mini", "adafactor", "adamw_schedulefree" })
         {
             if (options.RuleFilter is not null && !rule.Contains(options.RuleFilter, StringComparison.OrdinalIgnoreCase))
             {
@@ -39,6 +39,17 @@ internal static class ReductionBench
                 {
                     results.Add(QuickRunner.Measure($"roofline/{rule}/{elements}/{threads}", "generated", "memory-only",
                         () => setup.Step(threads), () => setup.MemoryOnly(threads), null, options));
+                }
+
+                if (rule == "lamb_declared")
+                {
+                    // The same rule declared as an expression rule (generated passes) and hand-written (catalog Lamb).
+                    var handWritten = new Setup("lamb", elements);
+                    foreach (int threads in options.Threads)
+                    {
+                        results.Add(QuickRunner.Measure($"declared/lamb/{elements}/{threads}", "generated", "hand-written",
+                            () => setup.Step(threads), () => handWritten.Step(threads), null, options));
+                    }
                 }
 
                 if (baselineSizes.Contains(elements))
@@ -86,6 +97,7 @@ internal static class ReductionBench
             Optimizer = rule switch
             {
                 "lamb" => new Lamb(layout),
+                "lamb_declared" => new DeclaredLambBench(layout),
                 "lars" => new Lars(layout),
                 "adam_mini" => new AdamMini(layout),
                 "adafactor" => new Adafactor(layout),
@@ -147,7 +159,7 @@ internal static class ReductionBench
             const float b1 = 0.9f, b2 = 0.999f, eps = 1e-6f, lr = 1e-3f, wd = 0.01f;
             return _rule switch
             {
-                "lamb" => () =>
+                "lamb" or "lamb_declared" => () =>
                 {
                     TensorPrimitives.Lerp(s0, g, 1 - b1, s0);                 // m
                     TensorPrimitives.Multiply(g, g, t1);
@@ -314,3 +326,21 @@ internal static class ReductionBench
         }
     }
 }
+
+/// <summary>LAMB declared as an expression rule with two norms (docs/expressions.md#reductions), beside the catalog's hand-written Lamb.</summary>
+[Optimizer(Name = "bench.lamb_declared")]
+[Hyperparameter("Lr", 1e-3)]
+[Hyperparameter("Beta1", 0.9)]
+[Hyperparameter("Beta2", 0.999)]
+[Hyperparameter("Eps", 1e-6)]
+[Hyperparameter("Wd", 0.01)]
+[State("m")]
+[State("v")]
+[StepScalar("bc1", "1 - pow(Beta1, t)")]
+[StepScalar("bc2", "1 - pow(Beta2, t)")]
+[Update("m = Beta1 * m + (1 - Beta1) * g")]
+[Update("v = Beta2 * v + (1 - Beta2) * g * g")]
+[Update("let r = (m / bc1) / (sqrt(v / bc2) + Eps) + Wd * p")]
+[Update("let trust = norm(p) > 0 ? (norm(r) > 0 ? norm(p) / norm(r) : 1) : 1")]
+[Update("p = p - Lr * trust * r")]
+internal sealed partial class DeclaredLambBench;

@@ -22,7 +22,9 @@ public sealed class ExpressionFuzzTests
     private static readonly string[] States = { "m", "v" };
     private static readonly string[] StepScalars = { "bc", "k" };
     private static readonly string[] Locals = { "a", "b" };
-    private static readonly string[] Unary = OptGen.Generator.Ir.Functions.All.Where(f => f.Arity == 1).Select(f => f.Name).Append("-").ToArray();
+    // The tensor reductions (sum, mean, norm, maxabs) too: in step scalars, nested, over uniform values, beside randn().
+    private static readonly string[] Unary = OptGen.Generator.Ir.Functions.All.Where(f => f.Arity == 1).Select(f => f.Name).Append("-")
+        .Concat(new[] { "sum", "mean", "norm", "maxabs" }).ToArray();
     private static readonly string[] Binary = { "+", "-", "*", "/", "min", "max", "pow" };
     private static readonly string[] Comparisons = { "<", "<=", ">", ">=", "==", "!=" };
     private static readonly string[] Noise = { "#", "_", ".", "e", "(", ")", ",", "?", ":", "=", "let ", "\n", "\"", "é", "\0", "1e", "..", "foo", "g", "p", "t", "1e999", "\\" };

@@ -155,6 +155,23 @@ public sealed class ExpressionTests
     [InlineData("[StepScalar(\"k\", \"⟦rand⟧()\")] [Update(\"p = p - k\")]")]
     public void NotAvailableHere(string attributes) => AssertAt(attributes, "OPTG0107");
 
+    // Reductions (docs/expressions.md#reductions): each misuse at its offending argument.
+    [Theory]
+    [InlineData("[StepScalar(\"k\", \"2 * ⟦norm⟧(p)\")] [Update(\"p = p - k * g\")]", "OPTG0114")]             // per tensor, not per step
+    [InlineData("[Update(\"p = p - norm(⟦g * norm(p)⟧) * g\")]", "OPTG0115")]                                     // a reduction inside another
+    [InlineData("[Update(\"let s = g / norm(g)\")] [Update(\"p = p - sum(⟦s⟧) * g\")]", "OPTG0115")]           // over a value computed from one
+    [InlineData("[State(\"m\")] [Update(\"m = m + mean(g)\")] [Update(\"p = p - maxabs(⟦m * g⟧) * g\")]", "OPTG0115")] // a state updated from one
+    [InlineData("[Hyperparameter(\"Lr\", 0.1)] [Update(\"p = p - norm(⟦Lr⟧) * g\")]", "OPTG0116")]             // the same for every element
+    [InlineData("[Update(\"p = p - sum(⟦2⟧) * g\")]", "OPTG0116")]
+    [InlineData("[Update(\"p = p - ⟦norm⟧(g, p)\")]", "OPTG0103")]                                                  // one argument
+    [InlineData("[Update(\"let n = norm(g)\")] [Update(\"p = p - n * ⟦randn⟧()\")]", "OPTG0107")]              // no random draws in two passes
+    [InlineData("[Update(\"let z = randn()\")] [Update(\"p = p - z * ⟦norm⟧(g)\")]", "OPTG0107")]
+    [InlineData("[Update(\"let n = norm(g)\")] [Update(\"p = p - n * ⟦gsq⟧\")]", "OPTG0107")]                // the passes do not load gsq
+    [InlineData("[Update(\"let q = gsq\")] [Update(\"p = p - q * ⟦norm⟧(g)\")]", "OPTG0107")]
+    [InlineData("[Update(\"p = p - norm(⟦g < 0⟧)\")]", "OPTG0104")]                                                 // a condition is not a number
+    [InlineData("[Hyperparameter(\"⟦Passes⟧\", 1)] [Update(\"p = p - norm(g) * g\")]", "OPTG0109")]            // a member of ReductionOptimizer
+    public void ReductionMisuse(string attributes, string id) => AssertAt(attributes, id);
+
     [Fact]
     public void MixedWithBuildingBlocks() => AssertAt("[⟦FirstMoment(Beta = 0.9)⟧] [Update(\"p = p - g\")]", "OPTG0108");
 

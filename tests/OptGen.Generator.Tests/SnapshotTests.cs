@@ -60,6 +60,27 @@ public sealed class SnapshotTests
             public partial class AdamPerExampleSquares;
             """
         },
+        {
+            "LambDeclared",
+            """
+            [Optimizer]
+            [Hyperparameter("Lr", 1e-3)]
+            [Hyperparameter("Beta1", 0.9)]
+            [Hyperparameter("Beta2", 0.999)]
+            [Hyperparameter("Eps", 1e-6)]
+            [Hyperparameter("Wd", 0.01)]
+            [State("m")]
+            [State("v")]
+            [StepScalar("bc1", "1 - pow(Beta1, t)")]
+            [StepScalar("bc2", "1 - pow(Beta2, t)")]
+            [Update("m = Beta1 * m + (1 - Beta1) * g")]
+            [Update("v = Beta2 * v + (1 - Beta2) * g * g")]
+            [Update("let r = (m / bc1) / (sqrt(v / bc2) + Eps) + Wd * p")]
+            [Update("let trust = norm(p) > 0 ? (norm(r) > 0 ? norm(p) / norm(r) : 1) : 1")]
+            [Update("p = p - Lr * trust * r")]
+            public partial class LambDeclared;
+            """
+        },
     };
 
     [Theory]

@@ -337,6 +337,24 @@ namespace OptGen.Generator.Diagnostics
             "Division by zero",
             "The divisor in {0} is 0; divide by a value that is not 0");
 
+        /// <summary>Format: "The reduction '{0}' cannot be used in a [StepScalar]: a step scalar is the same for every tensor; use it in an [Update] statement".</summary>
+        public static readonly DiagnosticDescriptor ReductionInStepScalar = Error(
+            "OPTG0114",
+            "Reduction in a step scalar",
+            "The reduction '{0}' cannot be used in a [StepScalar]: a step scalar is the same for every tensor; use it in an [Update] statement");
+
+        /// <summary>Format: "The operand of '{0}' depends on a reduction: {1}; a rule reduces once, in one pass before its update".</summary>
+        public static readonly DiagnosticDescriptor NestedReduction = Error(
+            "OPTG0115",
+            "Nested reduction",
+            "The operand of '{0}' depends on a reduction: {1}; a rule reduces once, in one pass before its update");
+
+        /// <summary>Format: "The operand of '{0}' is the same for every element; reduce an element expression such as p, g or a state".</summary>
+        public static readonly DiagnosticDescriptor ReductionOperandNotElementwise = Error(
+            "OPTG0116",
+            "Reduction of a value that is not per element",
+            "The operand of '{0}' is the same for every element; reduce an element expression such as p, g or a state");
+
         /// <summary>Format: "[NonNegativeState(\"{0}\")] names no state buffer of the rule: {1}".</summary>
         public static readonly DiagnosticDescriptor InvalidStateOverride = Error(
             "OPTG0200",

@@ -51,15 +51,23 @@ namespace OptGen.Generator.Emit
             EmitBatchSizeRemark(w, program);
             EmitInputRemark(w, model.Kernel);
             w.Line("/// <para>" + Xml(Traffic(model.Kernel)) + "</para>");
-            if (model.Kernel.StateSymbols.Count > 0)
+            if (model.Kernel.Passes is Ir.PassPlan passes)
             {
-                w.Line("/// <para>" + Xml(BlockwiseTraffic(model.Kernel)) + "</para>");
+                EmitPassRemarks(w, passes, kernelType);
+            }
+            else
+            {
+                if (model.Kernel.StateSymbols.Count > 0)
+                {
+                    w.Line("/// <para>" + Xml(BlockwiseTraffic(model.Kernel)) + "</para>");
+                }
+
+                w.Line($"/// <para>Each step is one fused pass over memory by <see cref=\"{kernelType}\"/>.</para>");
             }
 
-            w.Line($"/// <para>Each step is one fused pass over memory by <see cref=\"{kernelType}\"/>.</para>");
             w.Line("/// </remarks>");
             w.Line(GeneratedCodeAttribute);
-            w.Open($"partial class {model.Type.Name} : global::OptGen.Optimizer");
+            w.Open($"partial class {model.Type.Name} : {(model.Kernel.Passes is null ? "global::OptGen.Optimizer" : "global::OptGen.ReductionOptimizer")}");
 
             // The descriptor.
             w.Line("private static readonly global::OptGen.OptimizerDescriptor RuleDescriptor = new(");
@@ -103,6 +111,11 @@ namespace OptGen.Generator.Emit
             }
 
             w.Outdent();
+            if (model.Kernel.Passes is Ir.PassPlan plan)
+            {
+                EmitPassFields(w, plan);
+            }
+
             w.Line();
 
             // Constructor.
@@ -111,7 +124,7 @@ namespace OptGen.Generator.Emit
             string? precision = StateStorage.StateStorageRules.InitialPrecision(model);
             string startPrecision = precision is null ? string.Empty : $"    ChangeStatePrecision(global::OptGen.StatePrecision.{precision});";
             w.Line($"public {model.Type.Name}(int length)");
-            w.Line("    : base(RuleDescriptor, length)");
+            w.Line(model.Kernel.Passes is null ? "    : base(RuleDescriptor, length)" : "    : base(RuleDescriptor, global::OptGen.ParameterLayout.Single(length), RulePasses, RuleReductions)");
             w.Line("{");
             if (precision is not null)
             {
@@ -123,7 +136,7 @@ namespace OptGen.Generator.Emit
             w.Line("/// <summary>Creates the optimizer for the tensors and parameter groups of <paramref name=\"layout\"/>, with its state at the initial values and every hyperparameter at its declared default in every group.</summary>");
             w.Line("/// <param name=\"layout\">The tensors (by length) and parameter groups to update.</param>");
             w.Line($"public {model.Type.Name}(global::OptGen.ParameterLayout layout)");
-            w.Line("    : base(RuleDescriptor, layout)");
+            w.Line(model.Kernel.Passes is null ? "    : base(RuleDescriptor, layout)" : "    : base(RuleDescriptor, layout, RulePasses, RuleReductions)");
             w.Line("{");
             if (precision is not null)
             {
@@ -171,16 +184,24 @@ namespace OptGen.Generator.Emit
             }
 
             // The launch.
-            w.Line();
-            w.Line("/// <inheritdoc/>");
-            w.Open("protected override void RunKernel<TParameter, TGradient, TState>(scoped in global::OptGen.Kernels.KernelArguments arguments)");
             bool random = ExprText.UsesRandom(program.Body);
             string offsetArgument = BatchSizeArgument(program, "arguments.BatchSize") + (random ? ", arguments.ElementOffset" : string.Empty) + InputOffsetArgument(model.Kernel, "arguments.InputOffset");
-            w.Line(hasHostState
+            string createKernel = hasHostState
                 ? $"{kernelType} kernel = CreateKernel(arguments.Hyperparameters, arguments.HostState, arguments.Step, arguments.GradientScale{offsetArgument});"
-                : $"{kernelType} kernel = CreateKernel(arguments.Hyperparameters, arguments.Step, arguments.GradientScale{offsetArgument});");
-            w.Line($"global::OptGen.Kernels.UpdateDriver.Run<{kernelType}, TParameter, TGradient, TState>(in kernel, in arguments);");
-            w.Close();
+                : $"{kernelType} kernel = CreateKernel(arguments.Hyperparameters, arguments.Step, arguments.GradientScale{offsetArgument});";
+            if (model.Kernel.Passes is not null)
+            {
+                EmitPassLaunches(w, createKernel);
+            }
+            else
+            {
+                w.Line();
+                w.Line("/// <inheritdoc/>");
+                w.Open("protected override void RunKernel<TParameter, TGradient, TState>(scoped in global::OptGen.Kernels.KernelArguments arguments)");
+                w.Line(createKernel);
+                w.Line($"global::OptGen.Kernels.UpdateDriver.Run<{kernelType}, TParameter, TGradient, TState>(in kernel, in arguments);");
+                w.Close();
+            }
 
             // Host scalars.
             w.Line();
@@ -280,6 +301,11 @@ namespace OptGen.Generator.Emit
 
         public static string EmitKernel(KernelModel kernel, IReadOnlyList<string> users, IReadOnlyList<string>? scalarNotes = null)
         {
+            if (kernel.Passes is not null)
+            {
+                return EmitPassKernel(kernel, users, scalarNotes);
+            }
+
             var w = new SourceWriter();
             Header(w);
             w.Open("namespace " + KernelNamespace);
@@ -453,6 +479,11 @@ namespace OptGen.Generator.Emit
 
         internal static string Traffic(KernelModel kernel)
         {
+            if (kernel.Passes is Ir.PassPlan passes)
+            {
+                return PassTotal(passes);
+            }
+
             var states = kernel.StateSymbols;
             HashSet<string> read = Ir.StateAccess.Read(kernel.Body, states);
             HashSet<string> written = Ir.StateAccess.Written(kernel.Body, states);

@@ -42,7 +42,7 @@ namespace OptGen.Generator
             // The remarks: the scaling printed from its IR, then the rule's lines as declared.
             var rule = new List<string> { MathText.Statement(scale, new MathText.Symbols()) };
             rule.AddRange(spec.Source);
-            return PostPass.Finish(spec.Type, spec.RuleName, b.ToProgram(rule), FrontEnd.Expressions);
+            return PostPass.Finish(spec.Type, spec.RuleName, b.ToProgram(rule) with { Reductions = spec.Reductions }, FrontEnd.Expressions);
         }
     }
 }

@@ -18,7 +18,7 @@ namespace OptGen.Generator
         internal const int MaximumSize = 4096;
 
         /// <summary>Resolves names and checks types of one string, producing IR; reports at the first mistake.</summary>
-        private sealed class Binder
+        private sealed partial class Binder
         {
             private readonly Scope _scope;
             private readonly StringArgument _text;
@@ -200,6 +200,11 @@ namespace OptGen.Generator
 
             private Bound Call(Ast node)
             {
+                if (Ir.ReductionDecl.TryKind(node.Text, out Ir.ReductionKind reduction))
+                {
+                    return Reduction(node, reduction);
+                }
+
                 if (!Ir.Functions.TryGet(node.Text, out Ir.FunctionInfo function))
                 {
                     Report(DiagnosticDescriptors.UnknownFunction, node.OperatorStart, node.OperatorLength, node.Text, Ir.Functions.Description);
@@ -221,6 +226,13 @@ namespace OptGen.Generator
                     {
                         Report(DiagnosticDescriptors.NotAvailableHere, node.OperatorStart, node.OperatorLength, node.Text,
                             "it draws a different number for every element, and a step scalar is computed once per step on the host");
+                        throw new BindException();
+                    }
+
+                    if (_scope.Reductions.Count > 0)
+                    {
+                        Report(DiagnosticDescriptors.NotAvailableHere, node.OperatorStart, node.OperatorLength, node.Text,
+                            "a rule with reductions runs in two passes, and a random draw is not repeated between them");
                         throw new BindException();
                     }
 
@@ -412,7 +424,20 @@ namespace OptGen.Generator
                         return Expr.Host(name);
                     }
 
-                    if (name == "p" || name == "g" || Ir.ElementInputs.IsInput(name) || _scope.States.Contains(name) || _scope.Locals.Contains(name))
+                    if (Ir.ElementInputs.IsInput(name))
+                    {
+                        if (_scope.Reductions.Count > 0)
+                        {
+                            Report(DiagnosticDescriptors.NotAvailableHere, node.Start, node.Length, name,
+                                "a rule with reductions runs in passes that read p, g and the state only, not the inputs beside g");
+                            throw new BindException();
+                        }
+
+                        _scope.ReadsInput = true;
+                        return Expr.Var(name);
+                    }
+
+                    if (name == "p" || name == "g" || _scope.States.Contains(name) || _scope.Locals.Contains(name))
                     {
                         return Expr.Var(name);
                     }

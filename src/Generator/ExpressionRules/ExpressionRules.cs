@@ -24,7 +24,11 @@ namespace OptGen.Generator
         EquatableArray<StateDecl> States,
         EquatableArray<HostStatement> StepScalars,
         EquatableArray<ElementStatement> Body,
-        EquatableArray<string> Source);
+        EquatableArray<string> Source)
+    {
+        /// <summary>The rule's tensor reductions; their operand statements are in <see cref="Body"/> (<see cref="Ir.ReductionDecl"/>).</summary>
+        public EquatableArray<Ir.ReductionDecl> Reductions { get; init; } = EquatableArray<Ir.ReductionDecl>.Empty;
+    }
 
     /// <summary>
     /// Phase 1 for expression rules: reads [Hyperparameter], [State], [StepScalar] and [Update] on an [Optimizer]
@@ -253,6 +257,8 @@ namespace OptGen.Generator
                 ElementStatement? element = binder.BindTarget(statement);
                 if (bound is not null && element is not null)
                 {
+                    body.AddRange(binder.ReductionOperands(OneLine(text.Value)));
+                    scope.Taint(element.Target, bound);
                     body.Add(element with { Value = bound, Comment = OneLine(text.Value) });
                     source.Add(OneLine(text.Value));
                     writesP |= element.Target == "p";
@@ -264,7 +270,7 @@ namespace OptGen.Generator
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NoParameterUpdate, nameLocation, type.Name));
             }
 
-            CheckCollisions(type, compilation, memberNames, diagnostics);
+            CheckCollisions(type, compilation, memberNames, diagnostics, scope.Reductions.Count > 0 ? "OptGen.ReductionOptimizer" : "OptGen.Optimizer");
             if (diagnostics.Count > before)
             {
                 return null;
@@ -277,14 +283,17 @@ namespace OptGen.Generator
                 states.ToEquatableArray(),
                 stepScalars.ToEquatableArray(),
                 body.ToEquatableArray(),
-                source.ToEquatableArray());
+                source.ToEquatableArray())
+            {
+                Reductions = scope.Reductions.ToEquatableArray(),
+            };
         }
 
         /// <summary>The property of a state or hyperparameter must not collide with the class's own members or OptGen.Optimizer's.</summary>
-        private static void CheckCollisions(INamedTypeSymbol type, Compilation compilation, Dictionary<string, Location?> generated, List<DiagnosticInfo> diagnostics)
+        private static void CheckCollisions(INamedTypeSymbol type, Compilation compilation, Dictionary<string, Location?> generated, List<DiagnosticInfo> diagnostics, string baseType)
         {
             var inherited = new HashSet<string>(StringComparer.Ordinal);
-            for (INamedTypeSymbol? t = compilation.GetTypeByMetadataName("OptGen.Optimizer"); t is not null; t = t.BaseType)
+            for (INamedTypeSymbol? t = compilation.GetTypeByMetadataName(baseType); t is not null; t = t.BaseType)
             {
                 foreach (ISymbol member in t.GetMembers())
                 {
@@ -301,7 +310,7 @@ namespace OptGen.Generator
                 }
                 else if (inherited.Contains(pair.Key))
                 {
-                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InvalidDeclaration, pair.Value, pair.Key, "is a member of OptGen.Optimizer; choose another name"));
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InvalidDeclaration, pair.Value, pair.Key, $"is a member of {baseType}; choose another name"));
                 }
             }
 
@@ -406,7 +415,7 @@ namespace OptGen.Generator
                 : null;
 
         /// <summary>The names a rule declares, shared by its binders.</summary>
-        private sealed class Scope
+        private sealed partial class Scope
         {
             public HashSet<string> Declared { get; } = new(StringComparer.OrdinalIgnoreCase);
 
@@ -429,6 +438,9 @@ namespace OptGen.Generator
 
             /// <summary>The number of randn() draws bound so far: each gets its own ordinal, so two draws are independent.</summary>
             public int RandomDraws { get; set; }
+
+            /// <summary>Whether a statement bound so far reads an input beside g (gsq), which the passes of a rule with reductions do not load.</summary>
+            public bool ReadsInput { get; set; }
         }
 
         /// <summary>

@@ -49,6 +49,11 @@ namespace OptGen.Generator.Ir
             EquatableArray<string> inputs = ElementInputs.Read(program.Body).Select(i => i.Symbol).ToEquatableArray();
             int bytesRead = 4 * (2 + inputs.Count + StateAccess.Read(program.Body, states).Count);
             int bytesWritten = 4 * (1 + StateAccess.Written(program.Body, states).Count);
+            if (PassPlanner.Plan(program) is PassPlan passes)
+            {
+                return new KernelModel(CanonicalForm.KernelName(program, frontEnd), states, scalars, program.Body, passes.BytesRead, passes.BytesWritten) { Inputs = inputs, Passes = passes };
+            }
+
             return new KernelModel(CanonicalForm.KernelName(program, frontEnd), states, scalars, program.Body, bytesRead, bytesWritten) { Inputs = inputs };
         }
 

@@ -166,6 +166,9 @@ namespace OptGen.Generator.Model
         /// <summary>Scalars carried from step to step on the host, in storage order (empty for most rules).</summary>
         public EquatableArray<HostStateDecl> HostStates { get; init; } = EquatableArray<HostStateDecl>.Empty;
 
+        /// <summary>The tensor reductions of an expression rule (<see cref="Ir.ReductionDecl"/>); empty for an element-wise rule.</summary>
+        public EquatableArray<Ir.ReductionDecl> Reductions { get; init; } = EquatableArray<Ir.ReductionDecl>.Empty;
+
         /// <summary>The kernel scalars, in field order.</summary>
         public EquatableArray<HostStatement> KernelScalars => System.Linq.Enumerable.ToArray(System.Linq.Enumerable.Where(Host, h => h.IsKernelScalar)).ToEquatableArray();
     }
@@ -198,5 +201,8 @@ namespace OptGen.Generator.Model
     {
         /// <summary>The read-only per-element inputs beside g the body reads (<see cref="Ir.ElementInputs"/>), in table order; empty for most rules.</summary>
         public EquatableArray<string> Inputs { get; init; } = EquatableArray<string>.Empty;
+
+        /// <summary>The passes of a rule with reductions (<see cref="Ir.PassPlanner"/>); null for the one fused pass of an element-wise rule.</summary>
+        public Ir.PassPlan? Passes { get; init; }
     }
 }

@@ -48,6 +48,9 @@ public abstract class MultiPassOptimizer : Optimizer
     /// <inheritdoc/>
     internal sealed override bool UpdatesInPasses => true;
 
+    /// <summary>The distance, in elements, between state planes of the step being run (valid only inside a pass).</summary>
+    private protected nuint StateStride => _stride;
+
     /// <summary>The plan of the step being run (valid only inside <see cref="RunPasses{TParameter, TGradient, TState}"/>).</summary>
     private protected StepPlan CurrentPlan => _plan!;
 

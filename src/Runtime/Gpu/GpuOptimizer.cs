@@ -58,11 +58,18 @@ public sealed partial class GpuOptimizer : IDisposable
     /// <param name="optimizer">The optimizer whose rule, layout, hyperparameters, schedules, state and step count to drive.</param>
     /// <param name="accelerator">The accelerator to run on.</param>
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
-    /// <exception cref="ArgumentException">The optimizer was generated without ILGPU, so it has no GPU kernel.</exception>
+    /// <exception cref="ArgumentException">The optimizer was generated without ILGPU, so it has no GPU kernel, or it is a rule with reductions (a <see cref="MultiPassOptimizer"/>), which the GPU backend does not run.</exception>
     public GpuOptimizer(Optimizer optimizer, Accelerator accelerator)
     {
         ArgumentNullException.ThrowIfNull(optimizer);
         ArgumentNullException.ThrowIfNull(accelerator);
+        if (optimizer is MultiPassOptimizer)
+        {
+            throw new ArgumentException(
+                $"The optimizer '{optimizer.Descriptor.Name}' ({optimizer.GetType().FullName}) updates in several passes with tensor reductions between them; the GPU backend does not run such rules yet: step it on the CPU.",
+                nameof(optimizer));
+        }
+
         if (optimizer is not IGpuKernelSource source)
         {
             throw new ArgumentException(

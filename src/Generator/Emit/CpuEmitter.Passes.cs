@@ -1,0 +1,231 @@
+using System.Collections.Generic;
+using System.Linq;
+using OptGen.Generator.Helpers;
+using OptGen.Generator.Ir;
+using OptGen.Generator.Model;
+
+namespace OptGen.Generator.Emit
+{
+    /// <summary>
+    /// The CPU code of a rule with reductions (<see cref="PassPlan"/>): the optimizer derives from
+    /// <c>OptGen.ReductionOptimizer</c>, and its kernel struct has one method per pass, each a Vector256 loop with
+    /// a scalar tail over one work unit. Pass 1 accumulates each reduction's partial in double
+    /// (<c>OptGen.Kernels.ReductionAccumulator</c>); pass 2 reads the tensor's finished results.
+    /// </summary>
+    internal static partial class CpuEmitter
+    {
+        private const string Accumulator = "global::OptGen.Kernels.ReductionAccumulator";
+
+        /// <summary>Pass k as the remarks and PassTraffic describe it: "norm_0, sum_1 per tensor" or "the update".</summary>
+        private static string PassDescription(PassPlan plan, int pass) => pass == 0
+            ? "pass 1: " + string.Join(", ", plan.Reductions.Select(r => $"{ReductionDecl.FunctionOf(r.Kind)} ({r.Name})")) + " per tensor"
+            : "pass 2: the update with the tensor's reductions";
+
+        private static string PassLine(PassPlan plan, int pass)
+        {
+            PassModel p = pass == 0 ? plan.Reduce : plan.Update;
+            string writes = p.Writes.Count == 0 ? "nothing" : string.Join(", ", p.Writes);
+            return $"{PassDescription(plan, pass)}: reads {string.Join(", ", p.Reads)}, writes {writes}: {p.BytesRead} + {p.BytesWritten} = {p.BytesRead + p.BytesWritten} bytes per element.";
+        }
+
+        private static string PassTotal(PassPlan plan) =>
+            $"Memory traffic per element and step (float32), two passes: {plan.BytesRead} bytes read + {plan.BytesWritten} bytes written = {plan.BytesRead + plan.BytesWritten} bytes.";
+
+        private static void EmitPassRemarks(SourceWriter w, PassPlan plan, string kernelType)
+        {
+            w.Line($"/// <para>Each step is two passes over memory by <see cref=\"{kernelType}\"/>, over work units that depend only on the layout; the reductions are combined per tensor in double, in unit order, so a step is bit-identical for any thread count:</para>");
+            w.Line("/// <list type=\"number\">");
+            w.Line("/// <item>" + Xml(PassLine(plan, 0)) + "</item>");
+            w.Line("/// <item>" + Xml(PassLine(plan, 1)) + "</item>");
+            w.Line("/// </list>");
+        }
+
+        private static void EmitPassFields(SourceWriter w, PassPlan plan)
+        {
+            w.Line();
+            w.Line("private static readonly global::OptGen.PassTraffic[] RulePasses =");
+            w.Line("{");
+            w.Indent();
+            for (int pass = 0; pass < 2; pass++)
+            {
+                PassModel p = pass == 0 ? plan.Reduce : plan.Update;
+                w.Line($"new({Literal(PassDescription(plan, pass))}, {Streams(p.Reads)}, {Streams(p.Writes)}),");
+            }
+
+            w.Outdent();
+            w.Line("};");
+            w.Line();
+            w.Line($"private static readonly global::OptGen.ReductionKind[] RuleReductions = {{ {string.Join(", ", plan.Reductions.Select(r => "global::OptGen.ReductionKind." + r.Kind))} }};");
+        }
+
+        private static string Streams(EquatableArray<string> streams) =>
+            streams.Count == 0 ? "global::System.Array.Empty<string>()" : "new[] { " + string.Join(", ", streams.Select(Literal)) + " }";
+
+        private static void EmitPassLaunches(SourceWriter w, string createKernel)
+        {
+            foreach ((string method, string span) in new[] { ("Reduce", "global::System.Span<double> partials"), ("Update", "global::System.ReadOnlySpan<double> reductions") })
+            {
+                w.Line();
+                w.Line("/// <inheritdoc/>");
+                w.Open($"protected override void {method}<TParameter, TGradient, TState>(scoped in global::OptGen.Kernels.KernelArguments arguments, {span})");
+                w.Line(createKernel);
+                w.Line($"kernel.Pass_{(method == "Reduce" ? 1 : 2)}<TParameter, TGradient, TState>(ref arguments.Parameters, ref arguments.Gradients, ref arguments.State, arguments.StateStride, arguments.Length, {span.Substring(span.LastIndexOf(' ') + 1)});");
+                w.Close();
+            }
+        }
+
+        private static string EmitPassKernel(KernelModel kernel, IReadOnlyList<string> users, IReadOnlyList<string>? scalarNotes)
+        {
+            PassPlan plan = kernel.Passes!;
+            var w = new SourceWriter();
+            Header(w);
+            w.Open("namespace " + KernelNamespace);
+            w.Line("/// <summary>");
+            w.Line("/// The two passes of " + string.Join(", ", users.Select(u => $"<see cref=\"global::{u}\"/>")) + " over one work unit.");
+            w.Line("/// </summary>");
+            w.Line("/// <remarks>");
+            w.Line("/// <para>Per element, in float32, with the per-step scalars computed on the host; <c>name = x</c> for a reduction's name is its operand:</para>");
+            w.Line("/// <code>");
+            foreach (ElementStatement s in kernel.Body)
+            {
+                w.Line("/// " + Xml($"{s.Target} = {CanonicalForm.Expression(s.Value)}"));
+            }
+
+            w.Line("/// </code>");
+            w.Line("/// <list type=\"number\">");
+            w.Line("/// <item>" + Xml(PassLine(plan, 0)) + "</item>");
+            w.Line("/// <item>" + Xml(PassLine(plan, 1)) + "</item>");
+            w.Line("/// </list>");
+            w.Line("/// <para>" + Xml(PassTotal(plan)) + "</para>");
+            w.Line("/// </remarks>");
+            w.Line(GeneratedCodeAttribute);
+            w.Open($"internal readonly struct {kernel.Name}");
+            w.Line("/// <summary>Bytes read per element and step with float32 storage (both passes).</summary>");
+            w.Line($"public const int BytesRead = {kernel.BytesRead};");
+            w.Line();
+            w.Line("/// <summary>Bytes written per element and step with float32 storage (both passes).</summary>");
+            w.Line($"public const int BytesWritten = {kernel.BytesWritten};");
+            for (int i = 0; i < kernel.ScalarNames.Count; i++)
+            {
+                string scalar = kernel.ScalarNames[i];
+                string note = scalarNotes is not null && i < scalarNotes.Count && scalarNotes[i].Length > 0 ? " = " + scalarNotes[i] : string.Empty;
+                w.Line();
+                w.Line($"/// <summary>Per-step scalar {scalar}{Xml(note)} (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>");
+                w.Line($"public readonly float {scalar};");
+            }
+
+            w.Line();
+            w.Line("/// <summary>Creates the kernel for one step from its per-step scalars.</summary>");
+            w.Open($"public {kernel.Name}({string.Join(", ", kernel.ScalarNames.Select(s => "float " + Camel(s)))})");
+            foreach (string scalar in kernel.ScalarNames)
+            {
+                w.Line($"{scalar} = {Camel(scalar)};");
+            }
+
+            w.Close();
+            EmitPass(w, kernel, plan, 0);
+            EmitPass(w, kernel, plan, 1);
+            w.Close();
+            w.Close();
+            return w.ToString();
+        }
+
+        private static void EmitPass(SourceWriter w, KernelModel kernel, PassPlan plan, int pass)
+        {
+            PassModel model = pass == 0 ? plan.Reduce : plan.Update;
+            var reductions = plan.Reductions.ToDictionary(r => r.Name, r => r);
+            w.Line();
+            w.Line(pass == 0
+                ? "/// <summary>Pass 1 over one work unit: each reduction's partial result (in double) into <paramref name=\"unit_partials\"/>, and the states this pass keeps.</summary>"
+                : "/// <summary>Pass 2 over one work unit: the update, with the tensor's <paramref name=\"unit_reductions\"/>.</summary>");
+            w.Line($"public void Pass_{pass + 1}<TParameter, TGradient, TState>(ref byte parameters, ref byte gradients, ref byte state, nuint stride, nuint unit_length, {(pass == 0 ? "global::System.Span<double> unit_partials" : "global::System.ReadOnlySpan<double> unit_reductions")})");
+            w.Line($"    where TParameter : struct, {Codec}");
+            w.Line($"    where TGradient : struct, {Codec}");
+            w.Line($"    where TState : struct, {Codec}");
+            w.Line("{");
+            w.Indent();
+            if (pass == 0)
+            {
+                foreach (ReductionDecl r in plan.Reductions)
+                {
+                    w.Line($"var {r.Name}_partial = default({Accumulator});");
+                }
+            }
+            else
+            {
+                for (int k = 0; k < plan.Reductions.Count; k++)
+                {
+                    string name = plan.Reductions[k].Name;
+                    if (model.Body.Any(s => PassPlanner.Variables(s.Value).Contains(name)))
+                    {
+                        w.Line($"float {name} = (float)unit_reductions[{k}];");
+                        w.Line($"var {name}_v = {Vectors}Vector256.Create({name});");
+                    }
+                }
+            }
+
+            w.Line("nuint i = 0;");
+            foreach (bool vector in new[] { true, false })
+            {
+                string type = vector ? $"{Vectors}Vector256<float>" : "float";
+                string width = vector ? "256" : string.Empty;
+                ExprFlavor flavor = vector ? ExprFlavor.Vector256 : ExprFlavor.ElementScalar;
+                w.Line(vector ? "for (; i + 8 <= unit_length; i += 8)" : "for (; i < unit_length; i++)");
+                w.Line("{");
+                w.Indent();
+                foreach (string stream in model.Reads)
+                {
+                    w.Line($"{type} {stream} = {Load(kernel, stream, width)};");
+                }
+
+                // A stream the pass assigns without loading it (pass 1 may compute p or a state it does not store, for an operand).
+                foreach (string stream in model.Body.Where(s => !s.DeclaresLocal && !model.Reads.Contains(s.Target) && s.Target != "g").Select(s => s.Target).Distinct())
+                {
+                    w.Line($"{type} {stream};");
+                }
+
+                foreach (ElementStatement s in model.Body)
+                {
+                    w.Line("// " + s.Comment);
+                    string value = ExprText.Print(s.Value, flavor, (e, n) => pass == 1 && vector && e.Op == ExprOp.Variable && reductions.ContainsKey(n) ? n + "_v" : n);
+                    w.Line(s.DeclaresLocal ? $"{(vector ? "var" : "float")} {s.Target} = {value};" : $"{s.Target} = {value};");
+                    if (pass == 0 && s.DeclaresLocal && reductions.TryGetValue(s.Target, out ReductionDecl? r))
+                    {
+                        w.Line($"{r.Name}_partial.{(r.Kind == ReductionKind.Norm ? "AddSquares" : r.Kind == ReductionKind.MaxAbs ? "AddMaxAbs" : "Add")}({r.Name});");
+                    }
+                }
+
+                foreach (string stream in model.Writes)
+                {
+                    w.Line($"{Store(kernel, stream, width)};");
+                }
+
+                w.Close();
+            }
+
+            if (pass == 0)
+            {
+                for (int k = 0; k < plan.Reductions.Count; k++)
+                {
+                    ReductionDecl r = plan.Reductions[k];
+                    w.Line($"unit_partials[{k}] = {r.Name}_partial.{(r.Kind == ReductionKind.MaxAbs ? "MaxAbs" : "Total")};");
+                }
+            }
+
+            w.Close();
+        }
+
+        private static string Load(KernelModel kernel, string stream, string width) => stream switch
+        {
+            "p" => $"TParameter.Load{width}(ref parameters, i)",
+            "g" => $"TGradient.Load{width}(ref gradients, i)",
+            _ => $"TState.Load{width}(ref state, {Offset(StateIndex(kernel, stream))})",
+        };
+
+        private static string Store(KernelModel kernel, string stream, string width) => stream == "p"
+            ? $"TParameter.Store{width}(ref parameters, i, p)"
+            : $"TState.Store{width}(ref state, {Offset(StateIndex(kernel, stream))}, {stream})";
+
+        private static int StateIndex(KernelModel kernel, string symbol) => kernel.StateSymbols.ToList().IndexOf(symbol);
+    }
+}

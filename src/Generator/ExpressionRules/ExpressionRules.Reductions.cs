@@ -1,0 +1,118 @@
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using OptGen.Generator.Diagnostics;
+using OptGen.Generator.Ir;
+using OptGen.Generator.Model;
+
+namespace OptGen.Generator
+{
+    /// <summary>
+    /// Tensor reductions in expression rules: <c>sum(x)</c>, <c>mean(x)</c>, <c>norm(x)</c>, <c>maxabs(x)</c> over an
+    /// element expression x, in [Update] statements. Each becomes an operand statement <c>let norm_0 = x</c> before
+    /// the statement that calls it and a read of <c>norm_0</c> in its place (<see cref="ReductionDecl"/>); the pass
+    /// planner (<see cref="PassPlanner"/>) splits the rule at them.
+    /// </summary>
+    internal static partial class ExpressionRules
+    {
+        private sealed partial class Scope
+        {
+            /// <summary>The reductions bound so far, in order.</summary>
+            public List<ReductionDecl> Reductions { get; } = new();
+
+            /// <summary>Variables whose current value depends on a reduction.</summary>
+            public HashSet<string> Tainted { get; } = new(System.StringComparer.Ordinal);
+
+            /// <summary>After a statement assigns <paramref name="target"/>: it depends on a reduction from now on, or no longer.</summary>
+            public void Taint(string target, Expr value)
+            {
+                if (DependsOnReduction(value))
+                {
+                    Tainted.Add(target);
+                }
+                else
+                {
+                    Tainted.Remove(target);
+                }
+            }
+
+            public bool DependsOnReduction(Expr e) =>
+                PassPlanner.Variables(e).Any(v => Tainted.Contains(v) || Reductions.Any(r => r.Name == v));
+        }
+
+        private sealed partial class Binder
+        {
+            private readonly List<ElementStatement> _operands = new();
+
+            /// <summary>The operand statements of the reductions the last bound statement calls, to go before it.</summary>
+            public IEnumerable<ElementStatement> ReductionOperands(string line)
+            {
+                var operands = _operands.Select(s => s with { Comment = "reduction operand of: " + line }).ToList();
+                _operands.Clear();
+                return operands;
+            }
+
+            private Bound Reduction(Ast node, ReductionKind kind)
+            {
+                string function = ReductionDecl.FunctionOf(kind);
+                if (_host)
+                {
+                    Report(DiagnosticDescriptors.ReductionInStepScalar, node.OperatorStart, node.OperatorLength, function);
+                    throw new BindException();
+                }
+
+                if (node.Args.Length != 1)
+                {
+                    Report(DiagnosticDescriptors.ArgumentCount, node.OperatorStart, node.OperatorLength, function, "1 argument",
+                        node.Args.Length.ToString(CultureInfo.InvariantCulture));
+                    throw new BindException();
+                }
+
+                if (_scope.RandomDraws > 0)
+                {
+                    Report(DiagnosticDescriptors.NotAvailableHere, node.OperatorStart, node.OperatorLength, function,
+                        "the rule draws random numbers (randn, rand), and a rule with reductions runs in two passes that would not repeat them");
+                    throw new BindException();
+                }
+
+                if (_scope.ReadsInput)
+                {
+                    Report(DiagnosticDescriptors.NotAvailableHere, node.OperatorStart, node.OperatorLength, function,
+                        "the rule reads gsq, and a rule with reductions runs in passes that read p, g and the state only, not the inputs beside g");
+                    throw new BindException();
+                }
+
+                Ast argument = node.Args[0];
+                int before = _operands.Count;
+                Bound operand = Bind(argument);
+                RequireNumber(argument, operand);
+                if (_operands.Count > before || _scope.DependsOnReduction(operand.Expr))
+                {
+                    Report(DiagnosticDescriptors.NestedReduction, argument.Start, argument.Length, function,
+                        _operands.Count > before ? "it contains another reduction" : "it reads a value computed from a reduction");
+                    throw new BindException();
+                }
+
+                if (Expr.IsUniform(operand.Expr))
+                {
+                    Report(DiagnosticDescriptors.ReductionOperandNotElementwise, argument.Start, argument.Length, function);
+                    throw new BindException();
+                }
+
+                // The same reduction twice in one statement (e.g. norm(p) > 0 ? x / norm(p) : 0) is computed once.
+                foreach (ElementStatement earlier in _operands)
+                {
+                    if (earlier.Value == operand.Expr && _scope.Reductions.Any(r => r.Name == earlier.Target && r.Kind == kind))
+                    {
+                        return new Bound(Expr.Var(earlier.Target), false, operand.Size + 1);
+                    }
+                }
+
+                string name = function + "_" + _scope.Reductions.Count.ToString(CultureInfo.InvariantCulture);
+                _scope.Reductions.Add(new ReductionDecl(name, kind));
+                _operands.Add(new ElementStatement(name, operand.Expr, true, string.Empty));
+                return new Bound(Expr.Var(name), false, operand.Size + 1);
+            }
+        }
+    }
+}

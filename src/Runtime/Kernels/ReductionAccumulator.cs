@@ -1,0 +1,83 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace OptGen.Kernels;
+
+/// <summary>
+/// One work unit's partial result of a generated rule's reduction (<see cref="ReductionKind"/>), accumulated in
+/// double: eight lanes widened into two <see cref="Vector256{T}"/> of double plus a scalar tail, folded in a fixed
+/// order, so the result depends only on the unit's data (never on the thread that ran it). Used by generated code.
+/// </summary>
+[StructLayout(LayoutKind.Auto)]
+public struct ReductionAccumulator
+{
+    private Vector256<double> _low;
+    private Vector256<double> _high;
+    private double _tail;
+
+    /// <summary>Adds eight lanes (sum and mean).</summary>
+    /// <param name="x">The lanes.</param>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Add(Vector256<float> x)
+    {
+        (Vector256<double> lo, Vector256<double> hi) = Vector256.Widen(x);
+        _low += lo;
+        _high += hi;
+    }
+
+    /// <summary>Adds one element (a scalar tail).</summary>
+    /// <param name="x">The element.</param>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Add(float x) => _tail += x;
+
+    /// <summary>Adds the squares of eight lanes (norm).</summary>
+    /// <param name="x">The lanes.</param>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void AddSquares(Vector256<float> x)
+    {
+        (Vector256<double> lo, Vector256<double> hi) = Vector256.Widen(x);
+        _low += lo * lo;
+        _high += hi * hi;
+    }
+
+    /// <summary>Adds the square of one element.</summary>
+    /// <param name="x">The element.</param>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void AddSquares(float x) => _tail += (double)x * x;
+
+    /// <summary>Keeps the largest |x| of eight lanes (maxabs); a NaN lane makes the result NaN.</summary>
+    /// <param name="x">The lanes.</param>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void AddMaxAbs(Vector256<float> x)
+    {
+        (Vector256<double> lo, Vector256<double> hi) = Vector256.Widen(Vector256.Abs(x));
+        _low = Vector256.Max(_low, lo);
+        _high = Vector256.Max(_high, hi);
+    }
+
+    /// <summary>Keeps the largest |x| of one element.</summary>
+    /// <param name="x">The element.</param>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void AddMaxAbs(float x) => _tail = System.Math.Max(_tail, System.Math.Abs((double)x));
+
+    /// <summary>The sum (of values or squares), folded in a fixed order.</summary>
+    public readonly double Total
+    {
+        get
+        {
+            Vector256<double> sum = _low + _high;
+            return ((sum.GetElement(0) + sum.GetElement(1)) + (sum.GetElement(2) + sum.GetElement(3))) + _tail;
+        }
+    }
+
+    /// <summary>The largest |x| seen (0 if none).</summary>
+    public readonly double MaxAbs
+    {
+        get
+        {
+            Vector256<double> max = Vector256.Max(_low, _high);
+            return System.Math.Max(System.Math.Max(System.Math.Max(max.GetElement(0), max.GetElement(1)), System.Math.Max(max.GetElement(2), max.GetElement(3))), _tail);
+        }
+    }
+}

@@ -1,0 +1,114 @@
+using System;
+
+namespace OptGen.Runtime.Tests.Reductions;
+
+/// <summary>
+/// NovoGrad (Ginsburg et al., "Stochastic Gradient Methods with Layer-wise Adaptive Moments for Training of Deep
+/// Networks", 2019, Algorithm 1), per tensor l: v₁ = ‖g₁‖², vₜ = β₂vₜ₋₁ + (1 − β₂)‖gₜ‖²;
+/// mₜ = β₁mₜ₋₁ + (gₜ/√(vₜ + ε) + λpₜ); pₜ₊₁ = pₜ − η·mₜ. Float64 throughout, from the paper's definition.
+/// </summary>
+internal sealed class NovoGradReference(int[][] shapes, ReadOnlySpan<float> p0, double beta1, double beta2, double epsilon, double weightDecay)
+    : ReductionReference(shapes, p0)
+{
+    private readonly double[] _m = new double[p0.Length];
+    private readonly double[] _v = new double[shapes.Length];
+
+    protected override void Update(double[] g, double lr, int t)
+    {
+        for (int k = 0; k < Spans.Length; k++)
+        {
+            (int start, int length) = Spans[k];
+            double squares = 0;
+            for (int i = start; i < start + length; i++)
+            {
+                squares += g[i] * g[i];
+            }
+
+            _v[k] = t == 1 ? squares : (beta2 * _v[k]) + ((1 - beta2) * squares);
+            double denominator = Math.Sqrt(_v[k] + epsilon);
+            for (int i = start; i < start + length; i++)
+            {
+                _m[i] = (beta1 * _m[i]) + (g[i] / denominator) + (weightDecay * P[i]);
+                P[i] -= lr * _m[i];
+            }
+        }
+    }
+}
+
+/// <summary>
+/// The rule <see cref="DeclaredReductionKinds"/> from its statements, per tensor, in float64: s ← s + g;
+/// p ← p − η·mean(g) + 0.001·max|g|·Σs (Σs over the updated s).
+/// </summary>
+internal sealed class ReductionKindsReference(int[][] shapes, ReadOnlySpan<float> p0) : ReductionReference(shapes, p0)
+{
+    private readonly double[] _s = new double[p0.Length];
+
+    protected override void Update(double[] g, double lr, int t)
+    {
+        foreach ((int start, int length) in Spans)
+        {
+            double sum = 0, sumS = 0, maxAbs = 0;
+            for (int i = start; i < start + length; i++)
+            {
+                _s[i] += g[i];
+                sum += g[i];
+                sumS += _s[i];
+                maxAbs = Math.Max(maxAbs, Math.Abs(g[i]));
+            }
+
+            double mean = sum / length;
+            for (int i = start; i < start + length; i++)
+            {
+                P[i] = P[i] - (lr * mean) + (0.001 * maxAbs * sumS);
+            }
+        }
+    }
+}
+
+/// <summary><see cref="DeclaredOlderRead"/> in float64, per tensor: n = ‖g‖; p ← p − η·m/(n + 1) with the old m; m ← βm + g.</summary>
+internal sealed class OlderReadReference(int[][] shapes, ReadOnlySpan<float> p0, double beta) : ReductionReference(shapes, p0)
+{
+    private readonly double[] _m = new double[p0.Length];
+
+    protected override void Update(double[] g, double lr, int t)
+    {
+        foreach ((int start, int length) in Spans)
+        {
+            double squares = 0;
+            for (int i = start; i < start + length; i++)
+            {
+                squares += g[i] * g[i];
+            }
+
+            double n = Math.Sqrt(squares);
+            for (int i = start; i < start + length; i++)
+            {
+                P[i] -= lr * _m[i] / (n + 1);
+                _m[i] = (beta * _m[i]) + g[i];
+            }
+        }
+    }
+}
+
+/// <summary><see cref="DeclaredDecayFirst"/> in float64, per tensor: p ← p(1 − ηλ); n = ‖p‖ of the decayed p; p ← p − η·n·g.</summary>
+internal sealed class DecayFirstReference(int[][] shapes, ReadOnlySpan<float> p0, double weightDecay) : ReductionReference(shapes, p0)
+{
+    protected override void Update(double[] g, double lr, int t)
+    {
+        foreach ((int start, int length) in Spans)
+        {
+            double squares = 0;
+            for (int i = start; i < start + length; i++)
+            {
+                P[i] *= 1 - (lr * weightDecay);
+                squares += P[i] * P[i];
+            }
+
+            double n = Math.Sqrt(squares);
+            for (int i = start; i < start + length; i++)
+            {
+                P[i] -= lr * n * g[i];
+            }
+        }
+    }
+}

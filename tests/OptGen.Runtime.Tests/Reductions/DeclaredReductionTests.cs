@@ -1,0 +1,281 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using ILGPU;
+using ILGPU.Runtime.CPU;
+using OptGen.Gpu;
+using OptGen.Runtime.Tests.Conformance;
+using Xunit;
+using static OptGen.Runtime.Tests.TrainingTestData;
+
+namespace OptGen.Runtime.Tests.Reductions;
+
+/// <summary>
+/// Expression rules with reductions (DeclaredReductions.cs), compiled by the generator: each against a float64
+/// reference written from its definition (LAMB: redref's <see cref="LambReference"/>; NovoGrad and the kinds rule:
+/// DeclaredReductionReferences.cs), over several tensors; bit-identical at 1, 2 and 3 threads; no allocation after
+/// warm-up; the passes the generator planned; the GPU backend refuses them.
+/// </summary>
+[Collection(nameof(AllocationCollection))]
+public sealed class DeclaredReductionTests
+{
+    private const double LearningRate = 1e-2;
+
+    // A matrix, a vector with a scalar tail, a 3-d tensor and a tensor of one element.
+    private static readonly int[][] Shapes = [[40, 30], [257], [3, 5, 7], [1]];
+
+    public static TheoryData<string> Rules() => new() { "lamb", "novograd", "kinds", "older_read", "decay_first" };
+
+    [Theory]
+    [MemberData(nameof(Rules))]
+    public void MatchesTheFloat64ReferenceOverSeveralTensors(string rule)
+    {
+        (float[] p0, float[][] grads) = Data(Shapes, steps: 8, seed: 11);
+        ReductionOptimizer optimizer = Create(rule, ParameterLayout.FromShapes((IReadOnlyList<int[]>)Shapes));
+        ReductionReference reference = Reference(rule, Shapes, p0);
+        float[] p = (float[])p0.Clone();
+        var errors = new ErrorAccumulator();
+        for (int t = 0; t < grads.Length; t++)
+        {
+            optimizer.Step(p, grads[t]);
+            reference.Take(grads[t], LearningRate);
+            errors.Add(ReductionReferences.ToFloat(reference.Parameters), p, t + 1);
+        }
+
+        Assert.True(errors.Passed(5e-6), $"{rule}: {errors.RelativeError:E2} at {errors.Where}");
+    }
+
+    [Fact]
+    public void DeclaredLambMatchesTheHandWrittenLamb()
+    {
+        // The same rule declared and hand-written (red's catalog Lamb): the same passes, bytes and, within float32
+        // rounding, the same parameters.
+        ParameterLayout layout = ParameterLayout.FromShapes((IReadOnlyList<int[]>)Shapes);
+        (float[] p0, float[][] grads) = Data(Shapes, steps: 6, seed: 5);
+        var declared = (DeclaredLamb)Create("lamb", layout);
+        var written = new Lamb(layout) { LearningRate = LearningRate, Beta1 = 0.9, Beta2 = 0.99, Epsilon = 1e-6, WeightDecay = 0.01 };
+        float[] a = (float[])p0.Clone(), b = (float[])p0.Clone();
+        foreach (float[] g in grads)
+        {
+            declared.Step(a, g);
+            written.Step(b, g);
+        }
+
+        Assert.Equal(written.Descriptor.BytesReadPerElement, declared.Descriptor.BytesReadPerElement);
+        Assert.Equal(written.Descriptor.BytesWrittenPerElement, declared.Descriptor.BytesWrittenPerElement);
+        for (int i = 0; i < a.Length; i++)
+        {
+            Assert.True(Math.Abs(a[i] - b[i]) <= 1e-6 * (1 + Math.Abs(b[i])), $"element {i}: {a[i]:R} vs {b[i]:R}");
+        }
+    }
+
+    [Fact]
+    public void ThePassesAreTheOnesThePlannerChose()
+    {
+        // LAMB: pass 1 stores m and v and reduces ‖p‖, ‖r‖; pass 2 recomputes r from m, v, p and needs no g.
+        var lamb = new DeclaredLamb(10);
+        Assert.Equal(2, lamb.Passes.Count);
+        Assert.Equal(["p", "g", "m", "v"], lamb.Passes[0].Reads);
+        Assert.Equal(["m", "v"], lamb.Passes[0].Writes);
+        Assert.Equal(["p", "m", "v"], lamb.Passes[1].Reads);
+        Assert.Equal(["p"], lamb.Passes[1].Writes);
+        Assert.Equal(40, lamb.Passes.Sum(p => p.BytesPerElement));
+        Assert.Equal(28, lamb.Descriptor.BytesReadPerElement);
+        Assert.Equal(12, lamb.Descriptor.BytesWrittenPerElement);
+
+        // NovoGrad: v and m depend on ‖g‖², so pass 1 reads only g and pass 2 does the rest.
+        var novo = new DeclaredNovoGrad(10);
+        Assert.Equal(["g"], novo.Passes[0].Reads);
+        Assert.Empty(novo.Passes[0].Writes);
+        Assert.Equal(["p", "g", "m", "v"], novo.Passes[1].Reads);
+        Assert.Equal(["p", "m", "v"], novo.Passes[1].Writes);
+        Assert.Equal(32, novo.Passes.Sum(p => p.BytesPerElement));
+
+        // m is read by p's update before its own: pass 1 must not store it, pass 2 recomputes it from memory.
+        var older = new DeclaredOlderRead(10);
+        Assert.Equal(["g"], older.Passes[0].Reads);
+        Assert.Empty(older.Passes[0].Writes);
+        Assert.Equal(["p", "g", "m"], older.Passes[1].Reads);
+        Assert.Equal(["p", "m"], older.Passes[1].Writes);
+
+        // p is decayed before its norm: pass 1 computes the decayed p for the operand and stores nothing.
+        var decay = new DeclaredDecayFirst(10);
+        Assert.Equal(["p"], decay.Passes[0].Reads);
+        Assert.Empty(decay.Passes[0].Writes);
+        Assert.Equal(["p", "g"], decay.Passes[1].Reads);
+        Assert.Equal(["p"], decay.Passes[1].Writes);
+    }
+
+    [Theory]
+    [MemberData(nameof(Rules))]
+    public void BitIdenticalAtOneTwoAndThreeThreads(string rule)
+    {
+        // Every tensor spans several work units of 16 384 elements.
+        int[][] shapes = [[300, 170], [70_001], [4, 33, 80], [17]];
+        ParameterLayout layout = ParameterLayout.FromShapes((IReadOnlyList<int[]>)shapes);
+        (float[] p0, float[][] grads) = Data(shapes, steps: 3, seed: 7);
+        float[]? expected = null;
+        float[][]? expectedState = null;
+        foreach (int threads in new[] { 1, 2, 3 })
+        {
+            ReductionOptimizer optimizer = Create(rule, layout);
+            optimizer.MaxDegreeOfParallelism = threads;
+            float[] p = (float[])p0.Clone();
+            foreach (float[] g in grads)
+            {
+                optimizer.Step(p, g);
+            }
+
+            expected ??= p;
+            expectedState ??= StateOf(optimizer);
+            AssertBitwiseEqual(expected, p, $"{rule} parameters at {threads} threads");
+            float[][] state = StateOf(optimizer);
+            for (int k = 0; k < state.Length; k++)
+            {
+                AssertBitwiseEqual(expectedState[k], state[k], $"{rule} state {k} at {threads} threads");
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Rules))]
+    public void WarmedUpStepAllocatesNothing(string rule)
+    {
+        int[][] shapes = [[300, 170], [70_001], [17]];
+        ParameterLayout layout = ParameterLayout.FromShapes((IReadOnlyList<int[]>)shapes);
+        var random = new Random(3);
+        float[] p = Random(random, layout.TotalLength);
+        float[] g = Random(random, layout.TotalLength, 1e-3);
+        foreach (int threads in new[] { 1, 2 })
+        {
+            ReductionOptimizer optimizer = Create(rule, layout);
+            optimizer.MaxDegreeOfParallelism = threads;
+            for (int s = 0; s < 6; s++)
+            {
+                optimizer.Step(p, g);
+            }
+
+            long leastHere = long.MaxValue, leastAll = long.MaxValue;
+            for (int attempt = 0; attempt < 25 && (leastHere | leastAll) != 0; attempt++)
+            {
+                long here = GC.GetAllocatedBytesForCurrentThread();
+                long all = GC.GetTotalAllocatedBytes(precise: true);
+                optimizer.Step(p, g);
+                leastAll = Math.Min(leastAll, GC.GetTotalAllocatedBytes(precise: true) - all);
+                leastHere = Math.Min(leastHere, GC.GetAllocatedBytesForCurrentThread() - here);
+            }
+
+            Assert.Equal(0, leastHere);
+            Assert.Equal(0, leastAll);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Rules))]
+    public void ACheckpointResumesBitForBit(string rule)
+    {
+        // Two parameter groups, the second with its own learning rate: the passes read each unit's group.
+        ParameterLayout layout = ParameterLayout.FromShapes([[24, 40], [33]], [[3, 7, 5]]);
+        var random = new Random(9);
+        float[] p = Random(random, layout.TotalLength);
+        float[][] grads = Enumerable.Range(0, 5).Select(_ => Random(random, layout.TotalLength, 0.1)).ToArray();
+        ReductionOptimizer original = Create(rule, layout);
+        original.Groups[1]["Lr"] = LearningRate / 3;
+        original.Step(p, grads[0]);
+        original.Step(p, grads[1]);
+        using var checkpoint = new System.IO.MemoryStream();
+        original.SaveCheckpoint(checkpoint);
+        float[] resumedP = (float[])p.Clone();
+        for (int t = 2; t < 5; t++)
+        {
+            original.Step(p, grads[t]);
+        }
+
+        ReductionOptimizer resumed = Create(rule, layout);
+        checkpoint.Position = 0;
+        resumed.LoadCheckpoint(checkpoint);
+        Assert.Equal(LearningRate / 3, resumed.Groups[1]["Lr"]);
+        for (int t = 2; t < 5; t++)
+        {
+            resumed.Step(resumedP, grads[t]);
+        }
+
+        AssertBitwiseEqual(p, resumedP, $"{rule} after resuming");
+        Assert.Equal(original.StepCount, resumed.StepCount);
+    }
+
+    [Fact]
+    public void EachUnitReadsItsOwnGroupsHyperparameters()
+    {
+        // Group 1 (the last tensor) with Lr = 0 does not move; group 0 does, and its reductions are its own.
+        ParameterLayout layout = ParameterLayout.FromShapes([[24, 40], [33]], [[3, 7, 5]]);
+        var random = new Random(4);
+        float[] p = Random(random, layout.TotalLength);
+        float[] g = Random(random, layout.TotalLength, 0.1);
+        ReductionOptimizer lamb = Create("lamb", layout);
+        lamb.Groups[1]["Lr"] = 0;
+        float[] before = (float[])p.Clone();
+        lamb.Step(p, g);
+        int group1 = layout.TotalLength - 105;
+        AssertBitwiseEqual(before.AsSpan(group1), p.AsSpan(group1), "the tensor of group 1");
+        Assert.NotEqual(before[0], p[0]);
+    }
+
+    [Fact]
+    public void TheGpuBackendRefusesThem()
+    {
+        using Context context = Context.Create(builder => builder.DefaultCPU());
+        using CPUAccelerator accelerator = context.CreateCPUAccelerator(0);
+        foreach (string rule in new[] { "lamb", "novograd", "kinds" })
+        {
+            ReductionOptimizer optimizer = Create(rule, ParameterLayout.FromShapes([[4, 4]]));
+            ArgumentException e = Assert.Throws<ArgumentException>(() => new GpuOptimizer(optimizer, accelerator));
+            Assert.Equal("optimizer", e.ParamName);
+            Assert.Contains("reductions", e.Message, StringComparison.Ordinal);
+        }
+    }
+
+    private static ReductionOptimizer Create(string rule, ParameterLayout layout) => rule switch
+    {
+        "lamb" => new DeclaredLamb(layout) { Lr = LearningRate, Beta1 = 0.9, Beta2 = 0.99, Eps = 1e-6, Wd = 0.01 },
+        "novograd" => new DeclaredNovoGrad(layout) { Lr = LearningRate, Beta1 = 0.95, Beta2 = 0.98, Eps = 1e-8, Wd = 0.001 },
+        "kinds" => new DeclaredReductionKinds(layout) { Lr = LearningRate },
+        "older_read" => new DeclaredOlderRead(layout) { Lr = LearningRate, Beta = 0.9 },
+        "decay_first" => new DeclaredDecayFirst(layout) { Lr = LearningRate, Wd = 0.5 },
+        _ => throw new ArgumentException(rule, nameof(rule)),
+    };
+
+    private static ReductionReference Reference(string rule, int[][] shapes, float[] p0) => rule switch
+    {
+        "lamb" => new LambReference(shapes, p0, 0.9, 0.99, 1e-6, 0.01),
+        "novograd" => new NovoGradReference(shapes, p0, 0.95, 0.98, 1e-8, 0.001),
+        "kinds" => new ReductionKindsReference(shapes, p0),
+        "older_read" => new OlderReadReference(shapes, p0, 0.9),
+        "decay_first" => new DecayFirstReference(shapes, p0, 0.5),
+        _ => throw new ArgumentException(rule, nameof(rule)),
+    };
+
+    /// <summary>p₀ and gradients ~ U(−1, 1), each tensor's gradients with its own scale so the reductions differ per tensor.</summary>
+    private static (float[] P0, float[][] Grads) Data(int[][] shapes, int steps, int seed)
+    {
+        var random = new Random(seed);
+        (int Start, int Length)[] spans = TensorSpans.Of(shapes);
+        int n = spans.Sum(s => s.Length);
+        float[] p0 = Enumerable.Range(0, n).Select(_ => (float)((2 * random.NextDouble()) - 1)).ToArray();
+        float[][] grads = new float[steps][];
+        for (int t = 0; t < steps; t++)
+        {
+            grads[t] = new float[n];
+            for (int k = 0; k < spans.Length; k++)
+            {
+                float scale = MathF.Pow(3, (k % 3) - 1);
+                for (int i = spans[k].Start; i < spans[k].Start + spans[k].Length; i++)
+                {
+                    grads[t][i] = scale * (float)((2 * random.NextDouble()) - 1);
+                }
+            }
+        }
+
+        return (p0, grads);
+    }
+}
