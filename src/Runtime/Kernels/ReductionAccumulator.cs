@@ -62,14 +62,7 @@ public struct ReductionAccumulator
     public void AddMaxAbs(float x) => _tail = System.Math.Max(_tail, System.Math.Abs((double)x));
 
     /// <summary>The sum (of values or squares), folded in a fixed order.</summary>
-    public readonly double Total
-    {
-        get
-        {
-            Vector256<double> sum = _low + _high;
-            return ((sum.GetElement(0) + sum.GetElement(1)) + (sum.GetElement(2) + sum.GetElement(3))) + _tail;
-        }
-    }
+    public readonly double Total => Engine.SquareSum.Fold(_low, _high, _tail);
 
     /// <summary>The largest |x| seen (0 if none).</summary>
     public readonly double MaxAbs
