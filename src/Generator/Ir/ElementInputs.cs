@@ -6,7 +6,8 @@ using OptGen.Generator.Model;
 namespace OptGen.Generator.Ir
 {
     /// <summary>A read-only per-element input beside g: its symbol in the IR and the expression language, its runtime name (in the descriptor), and what it is.</summary>
-    internal sealed record ElementInput(string Symbol, string RuntimeName, string Description);
+    /// <param name="NonNegative">Whether every value of the input is ≥ 0 (a mean of squares), which the state-sign proof (<see cref="StateSigns"/>) may use.</param>
+    internal sealed record ElementInput(string Symbol, string RuntimeName, string Description, bool NonNegative);
 
     /// <summary>
     /// The per-element inputs a rule may read besides p, g and its state (one table for both front ends, the post-pass,
@@ -17,7 +18,7 @@ namespace OptGen.Generator.Ir
     internal static class ElementInputs
     {
         /// <summary>The batch mean of per-example squared gradients, (1/B)·Σ_b g_b² ([SecondMoment(Input = SecondMomentInput.PerExampleSquares)], or gsq).</summary>
-        public static readonly ElementInput PerExampleSquares = new("gsq", "PerExampleSquares", "the batch mean of per-example squared gradients");
+        public static readonly ElementInput PerExampleSquares = new("gsq", "PerExampleSquares", "the batch mean of per-example squared gradients", NonNegative: true);
 
         public static readonly IReadOnlyList<ElementInput> All = new[] { PerExampleSquares };
 
@@ -29,6 +30,9 @@ namespace OptGen.Generator.Ir
         }
 
         public static bool IsInput(string name) => All.Any(i => i.Symbol == name);
+
+        /// <summary>Whether <paramref name="name"/> is an input whose values are never negative.</summary>
+        public static bool IsNonNegativeInput(string name) => All.Any(i => i.Symbol == name && i.NonNegative);
 
         /// <summary>
         /// Scales every input the program reads as g is scaled: after the first statement (g ← g·GradientScale),

@@ -97,7 +97,7 @@ namespace OptGen.Generator.Ir
                     case ExprOp.Scalar:
                         return host.TryGetValue(e.Name, out Expr? value) ? Of(value) : Interval.All;
                     case ExprOp.Variable:
-                        return states.Contains(e.Name) ? Interval.NonNegative : Locals.TryGetValue(e.Name, out Interval local) ? local : Interval.All;
+                        return states.Contains(e.Name) ? Interval.NonNegative : Locals.TryGetValue(e.Name, out Interval local) ? local : ElementInputs.IsNonNegativeInput(e.Name) ? Interval.NonNegative : Interval.All;
                     case ExprOp.RandomUniform:
                         return new Interval(0, 1);
                     case ExprOp.Abs:

@@ -37,7 +37,7 @@ namespace Demo
             states: new global::OptGen.StateDescriptor[]
             {
                 new("FirstMoment", "m"),
-                new("SecondMoment", "v"),
+                new("SecondMoment", "v", IsNonNegative: true),
             },
             bytesReadPerElement: 20,
             bytesWrittenPerElement: 12,
