@@ -95,6 +95,21 @@ internal sealed class StateStorage
     /// <summary>The elements of tensor <paramref name="tensor"/>'s extent in plane <paramref name="plane"/>.</summary>
     public int LengthOf(int plane, int tensor, ParameterLayout layout) => Extents?.LengthOf(plane, tensor) ?? layout.LengthOf(tensor);
 
+    /// <summary>The elements of every tensor's extent of every plane (what a checkpoint stores: no padding between tensors).</summary>
+    public long StoredLength(ParameterLayout layout)
+    {
+        long total = 0;
+        for (int k = 0; k < Count; k++)
+        {
+            for (int j = 0; j < layout.TensorCount; j++)
+            {
+                total += LengthOf(k, j, layout);
+            }
+        }
+
+        return total;
+    }
+
     /// <summary>An empty (zeroed) state of the same shape, with <paramref name="elementSize"/>-byte elements.</summary>
     public StateStorage Like(int elementSize) => new(Count, Length, Extents, elementSize);
 

@@ -303,7 +303,7 @@ public abstract partial class Optimizer
             if (same)
             {
                 shaped = NewState(values!, elementSize);
-                if (shaped.TotalLength * elementSize != stateBytes)
+                if (shaped.StoredLength(Layout) * elementSize != stateBytes)
                 {
                     // Same tensor lengths, other matrix shapes (or blocks): the state cannot be placed.
                     same = false;
@@ -507,7 +507,7 @@ public abstract partial class Optimizer
         size += bits == 0 ? 0 : Descriptor.States.Count;
         if (_blockwise is null)
         {
-            size += _state.TotalLength * _state.ElementSize;
+            size += _state.StoredLength(Layout) * _state.ElementSize;
         }
         else
         {

@@ -21,6 +21,29 @@ public abstract partial class Optimizer
     /// </summary>
     private protected virtual int StateLengthOf(int plane, int tensor, ReadOnlySpan<double> hyperparameters) => Layout.LengthOf(tensor);
 
+    /// <summary>
+    /// The elements of tensor <paramref name="tensor"/>'s part of state buffer <paramref name="name"/>: the tensor's
+    /// length, or, for compact state, the rule's count (Adafactor: m and n of an m × n matrix; Adam-mini: one per
+    /// block). <see cref="CopyState"/> and <see cref="GetState(string, int)"/> hand out this many values.
+    /// </summary>
+    /// <exception cref="ArgumentException">The rule has no such state buffer.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="tensor"/> is not a tensor of <see cref="Layout"/>.</exception>
+    /// <exception cref="InvalidOperationException">Another thread is using the optimizer.</exception>
+    public int StateLength(string name, int tensor)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        ArgumentOutOfRangeException.ThrowIfNegative(tensor);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(tensor, Layout.TensorCount);
+        int index = Descriptor.IndexOfState(name);
+        if (index < 0)
+        {
+            throw new ArgumentException($"The rule '{Descriptor.Name}' has no state buffer '{name}'.", nameof(name));
+        }
+
+        using StepGuard guard = EnterGuard(nameof(StateLength));
+        return StoredLengthOf(index, tensor);
+    }
+
     /// <summary>New, zeroed state of <paramref name="elementSize"/>-byte elements, shaped for the groups' hyperparameters <paramref name="groups"/>.</summary>
     private StateStorage NewState(double[][] groups, int elementSize)
     {

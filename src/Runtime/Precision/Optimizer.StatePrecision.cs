@@ -232,8 +232,11 @@ public abstract partial class Optimizer
         ReadPlane(_state, plane, _state.OffsetOf(plane, tensor, Layout), values);
     }
 
-    /// <summary>Copies tensor <paramref name="tensor"/>'s part of state buffer <paramref name="name"/>, widened to float32, into <paramref name="destination"/>.</summary>
-    /// <exception cref="ArgumentException">The rule has no such state buffer, or <paramref name="destination"/> is not the tensor's length.</exception>
+    /// <summary>
+    /// Copies tensor <paramref name="tensor"/>'s part of state buffer <paramref name="name"/>, widened to float32, into
+    /// <paramref name="destination"/>: <see cref="StateLength"/> values (the tensor's length unless the state is compact).
+    /// </summary>
+    /// <exception cref="ArgumentException">The rule has no such state buffer, or <paramref name="destination"/> is not <see cref="StateLength"/> long.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="tensor"/> is not a tensor of <see cref="Layout"/>.</exception>
     /// <exception cref="InvalidOperationException">Another thread is using the optimizer.</exception>
     public void CopyState(string name, int tensor, Span<float> destination)
