@@ -101,7 +101,9 @@ public abstract partial class Optimizer
         }
         else
         {
-            converted = _state.Like(precision == StatePrecision.Float32 ? sizeof(float) : sizeof(ushort));
+            // The same extents as now (compact state keeps its shape); from blockwise state (never compact), the layout's.
+            int size = precision == StatePrecision.Float32 ? sizeof(float) : sizeof(ushort);
+            converted = _blockwise is null ? _state.Like(size) : NewState(_groupHyperparameters, size);
         }
 
         float[] values = new float[MaxExtent()];
