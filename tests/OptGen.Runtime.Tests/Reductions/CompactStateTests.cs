@@ -126,6 +126,29 @@ public sealed class CompactStateTests
     }
 
     [Fact]
+    public void AdamMiniSavedRightAfterABlockSizeChangeLoadsInTheNewShape()
+    {
+        var optimizer = new AdamMini(AdamMiniLayout());
+        var random = new Random(17);
+        optimizer.Step(Random(random, optimizer.Length), Random(random, optimizer.Length, 0.1));
+        float[] rowsV = optimizer.BlockSecondMoment.ToArray();
+
+        // No step in between: saving reshapes v to blocks of 7 (tensors 0 and 1 start again from 0, tensor 2's rows of 25 are kept).
+        optimizer.Groups[0]["BlockSize"] = 7;
+        var file = new MemoryStream();
+        optimizer.SaveCheckpoint(file);
+        var loaded = new AdamMini(AdamMiniLayout());
+        file.Position = 0;
+        loaded.LoadCheckpoint(file);
+        Assert.Equal(7, loaded.Groups[0]["BlockSize"]);
+        Assert.Equal(new[] { 43, 15, 4 }, Enumerable.Range(0, 3).Select(j => loaded.StateLength("BlockSecondMoment", j)));
+        float[] v = loaded.BlockSecondMoment.ToArray();
+        Assert.All(v[..58], x => Assert.Equal(0f, x));
+        AssertBitwiseEqual(rowsV[^4..], v[58..], "tensor 2's v (its blocks did not change)");
+        AssertBitwiseEqual(optimizer.FirstMoment, loaded.FirstMoment, "m");
+    }
+
+    [Fact]
     public void AdafactorCheckpointOfOtherMatrixShapesIsRejectedWithNothingChanged()
     {
         var saved = new Adafactor(ParameterLayout.FromShapes([[4, 8]]));
