@@ -48,7 +48,7 @@ public abstract partial class Optimizer
         }
 
         _groupHyperparameters = CreateGroups();
-        _state = new StateStorage(descriptor.States.Count, layout.StateLength);
+        _state = NewState(_groupHyperparameters, sizeof(float));
         _hostState = new double[descriptor.HostStates.Count];
         _groupHostState = CreateGroupHostStates();
         InitializeState();
@@ -204,6 +204,12 @@ public abstract partial class Optimizer
         }
         else
         {
+            // Compact state follows the hyperparameters it is shaped by (Adam-mini's BlockSize).
+            if (!StateFits(_state, null))
+            {
+                _state = NewState(_groupHyperparameters, _state.ElementSize);
+            }
+
             InitializeState(_state);
         }
 

@@ -8,6 +8,8 @@ namespace OptGen;
 /// The per-element state of one tensor: <c>count</c> float32 buffers ("planes") of <c>length</c> elements in one
 /// pinned allocation. Each plane starts on a 64-byte boundary, and consecutive planes are staggered within the
 /// 4 KiB page (stride ≡ 1088 bytes mod 4096) so that the kernel's streams do not alias each other in the cache.
+/// A rule with compact state (<see cref="StateExtents"/>: Adafactor's row and column factors, Adam-mini's per-block
+/// second moment) gives each plane its own length and each tensor its own extent in it.
 /// </summary>
 internal sealed class StateStorage
 {
@@ -18,12 +20,26 @@ internal sealed class StateStorage
 
     private readonly float[] _buffer;
     private readonly int _offset;
+    private readonly long[] _planeStart; // per plane: its first element's index from Base
 
     public StateStorage(int count, int length, int elementSize = sizeof(float))
+        : this(count, length, null, elementSize)
+    {
+    }
+
+    /// <summary>State whose plane k holds <paramref name="extents"/>' extents of every tensor, one after another.</summary>
+    public StateStorage(StateExtents extents, int elementSize)
+        : this(extents.Count, 0, extents, elementSize)
+    {
+    }
+
+    private StateStorage(int count, int length, StateExtents? extents, int elementSize)
     {
         Count = count;
         Length = length;
         ElementSize = elementSize;
+        Extents = extents;
+        _planeStart = new long[count + 1];
         if (count == 0)
         {
             _buffer = [];
@@ -31,8 +47,13 @@ internal sealed class StateStorage
         }
 
         // The layout is computed in bytes; the buffer holds floats, so a 2-byte element count is halved (rounded up).
-        Stride = StrideFor(length, elementSize);
-        long total = (((Stride * (long)count * elementSize) + sizeof(float) - 1) / sizeof(float)) + AlignmentFloats;
+        Stride = extents is null ? StrideFor(length, elementSize) : 0;
+        for (int k = 0; k < count; k++)
+        {
+            _planeStart[k + 1] = _planeStart[k] + (extents is null ? Stride : StrideFor(extents.PlaneLength(k), elementSize));
+        }
+
+        long total = (((_planeStart[count] * elementSize) + sizeof(float) - 1) / sizeof(float)) + AlignmentFloats;
         if (total > Array.MaxLength)
         {
             throw new ArgumentOutOfRangeException(nameof(length), length, "The optimizer state for this many elements does not fit in one allocation.");
@@ -47,14 +68,50 @@ internal sealed class StateStorage
     /// <summary>The number of planes.</summary>
     public int Count { get; }
 
-    /// <summary>Elements per plane.</summary>
+    /// <summary>Elements per plane (0 when the planes have their own lengths: see <see cref="Extents"/>).</summary>
     public int Length { get; }
+
+    /// <summary>Each plane's extent per tensor, or null when every plane is the layout's state (one element per parameter).</summary>
+    public StateExtents? Extents { get; }
+
+    /// <summary>The elements of every plane, without padding.</summary>
+    public long TotalLength => Extents?.TotalLength ?? ((long)Count * Length);
 
     /// <summary>Bytes per stored element: 4 (float32) or 2 (bfloat16).</summary>
     public int ElementSize { get; }
 
-    /// <summary>The distance between planes, in elements.</summary>
+    /// <summary>The distance between planes, in elements (0 when the planes have their own lengths).</summary>
     public int Stride { get; }
+
+    /// <summary>The elements of plane <paramref name="index"/>.</summary>
+    public int PlaneLength(int index) => Extents?.PlaneLength(index) ?? Length;
+
+    /// <summary>Where plane <paramref name="index"/> starts, in elements from <see cref="Base"/>.</summary>
+    public long PlaneStart(int index) => _planeStart[index];
+
+    /// <summary>Where tensor <paramref name="tensor"/>'s extent starts in plane <paramref name="plane"/>.</summary>
+    public int OffsetOf(int plane, int tensor, ParameterLayout layout) => Extents?.OffsetOf(plane, tensor) ?? layout.StateOffsetOf(tensor);
+
+    /// <summary>The elements of tensor <paramref name="tensor"/>'s extent in plane <paramref name="plane"/>.</summary>
+    public int LengthOf(int plane, int tensor, ParameterLayout layout) => Extents?.LengthOf(plane, tensor) ?? layout.LengthOf(tensor);
+
+    /// <summary>The elements of every tensor's extent of every plane (what a checkpoint stores: no padding between tensors).</summary>
+    public long StoredLength(ParameterLayout layout)
+    {
+        long total = 0;
+        for (int k = 0; k < Count; k++)
+        {
+            for (int j = 0; j < layout.TensorCount; j++)
+            {
+                total += LengthOf(k, j, layout);
+            }
+        }
+
+        return total;
+    }
+
+    /// <summary>An empty (zeroed) state of the same shape, with <paramref name="elementSize"/>-byte elements.</summary>
+    public StateStorage Like(int elementSize) => new(Count, Length, Extents, elementSize);
 
     /// <summary>The first element of plane 0.</summary>
     public ref float Base => ref Count == 0 ? ref Unsafe.NullRef<float>() : ref _buffer[_offset];
@@ -62,7 +119,7 @@ internal sealed class StateStorage
     /// <summary>Plane <paramref name="index"/>.</summary>
     /// <exception cref="InvalidOperationException">The state is not stored as float32.</exception>
     public Span<float> Plane(int index) => ElementSize == sizeof(float)
-        ? _buffer.AsSpan(_offset + (index * Stride), Length)
+        ? _buffer.AsSpan(_offset + (int)_planeStart[index], PlaneLength(index))
         : throw new InvalidOperationException("The optimizer's state is not stored as float32 (bfloat16, 8-bit or 4-bit); read it with CopyState.");
 
     /// <summary>
@@ -83,10 +140,15 @@ internal sealed class StateStorage
             return default;
         }
 
-        long byteOffset = (((long)index * Stride) + start) * ElementSize;
+        long byteOffset = (_planeStart[index] + start) * ElementSize;
         ref byte first = ref Unsafe.AddByteOffset(ref Unsafe.As<float, byte>(ref _buffer[_offset]), (nint)byteOffset);
         return MemoryMarshal.CreateSpan(ref Unsafe.As<byte, T>(ref first), length);
     }
+
+    /// <summary>The bytes of elements [<paramref name="start"/>, <paramref name="start"/> + <paramref name="length"/>) of plane <paramref name="index"/>, as stored.</summary>
+    public Span<byte> Bytes(int index, int start, int length) => ElementSize == sizeof(float)
+        ? MemoryMarshal.AsBytes(Elements<float>(index, start, length))
+        : MemoryMarshal.AsBytes(Elements<ushort>(index, start, length));
 
     /// <summary>The plane stride for <paramref name="length"/> elements: a 64-byte multiple, staggered in the page.</summary>
     internal static int StrideFor(int length, int elementSize = sizeof(float))

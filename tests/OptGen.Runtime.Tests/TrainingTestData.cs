@@ -38,7 +38,7 @@ internal static class TrainingTestData
         optimizer.Descriptor.States
             .SelectMany(s => Enumerable.Range(0, optimizer.Layout.TensorCount).Select(j =>
             {
-                var values = new float[optimizer.Layout.LengthOf(j)];
+                var values = new float[optimizer.StateLength(s.Name, j)];
                 optimizer.CopyState(s.Name, j, values);
                 return values;
             }))

@@ -18,9 +18,12 @@ namespace OptGen;
 /// </summary>
 /// <remarks>
 /// <para>Passes: a matrix takes three (row and column sums of g² and Σp²; Σ U²; the update), a vector two (v, Σp²
-/// and Σ U²; the update). The factored state R, C of an m × n matrix is m + n floats; this version keeps it at the
-/// start of the tensor's region of two planes as long as the parameters (<see cref="Variance"/>: R, or v for a
-/// vector; <see cref="ColumnVariance"/>: C), so the memory is not yet the m + n of the algorithm.</para>
+/// and Σ U²; the update).</para>
+/// <para>State is compact (<see cref="StateFloats"/>): an m × n matrix keeps m + n floats (per matrix of a stack), a
+/// vector of n keeps n. <see cref="Variance"/> holds every tensor's R (m per matrix, row-major over a stack) or a
+/// vector's v, one tensor after another; <see cref="ColumnVariance"/> every matrix's C (n per matrix), nothing for a
+/// vector. At 4096 × 4096 that is 8192 floats, 0.002 bytes per parameter
+/// (<see cref="Optimizer.StateBytesPerParameter"/>).</para>
 /// <para>Give the tensors their shapes with <see cref="ParameterLayout.FromShapes"/>; a tensor created by length is
 /// a vector.</para>
 /// </remarks>
@@ -111,11 +114,21 @@ public sealed class Adafactor : MultiPassOptimizer
     /// <summary>Whether to maximize the objective (steps along +g).</summary>
     public bool Maximize { get => GetHyperparameter(6) != 0; set => SetHyperparameter(6, value ? 1 : 0); }
 
-    /// <summary>R (row averages of g², a vector's full average v), at the start of each tensor's region.</summary>
+    /// <summary>R (row averages of g², m per matrix) or a vector's full average v, tensor after tensor.</summary>
     public ReadOnlySpan<float> Variance => GetState(0);
 
-    /// <summary>C (column averages of g²) of each matrix tensor, at the start of its region.</summary>
+    /// <summary>C (column averages of g², n per matrix) of every matrix tensor, tensor after tensor (vectors have none).</summary>
     public ReadOnlySpan<float> ColumnVariance => GetState(1);
+
+    /// <inheritdoc/>
+    private protected override bool HasCompactState => true;
+
+    /// <inheritdoc/>
+    private protected override int StateLengthOf(int plane, int tensor, ReadOnlySpan<double> hyperparameters)
+    {
+        (int matrices, int rows, int columns) = Layout.MatrixShapeOf(tensor);
+        return !IsMatrix(tensor) ? (plane == 0 ? Layout.LengthOf(tensor) : 0) : matrices * (plane == 0 ? rows : columns);
+    }
 
     /// <summary>The floats of state this rule needs for <paramref name="layout"/>: m + n per m × n matrix (per matrix of a stack), n per vector of n.</summary>
     public static long StateFloats(ParameterLayout layout)

@@ -17,8 +17,10 @@ namespace OptGen;
 /// row (the last dimension of the tensor's shape, the whole tensor for a vector) one block.</para>
 /// <para>Two passes per step: (1) each block's mean of g² into v_b (reads g); (2) m and p (reads p, g, m; writes p,
 /// m): 24 bytes per element and step (float32), plus v_b.</para>
-/// <para>State: <see cref="FirstMoment"/> per element; <see cref="BlockSecondMoment"/> holds v_b at the start of each
-/// tensor's region (block b of a tensor at the tensor's element b), in a plane as long as the parameters.</para>
+/// <para>State: <see cref="FirstMoment"/> per element; <see cref="BlockSecondMoment"/> one v_b per block, tensor
+/// after tensor (⌈n/B⌉ for a tensor of n): 4 bytes per parameter plus 4 per block with float32 state. Changing
+/// <see cref="BlockSize"/> reshapes v at the next step (or Reset, or SaveCheckpoint): a tensor whose block count
+/// changes starts its v_b again from 0.</para>
 /// </remarks>
 public sealed class AdamMini : MultiPassOptimizer
 {
@@ -78,8 +80,24 @@ public sealed class AdamMini : MultiPassOptimizer
     /// <summary>The first moment m, one value per parameter.</summary>
     public ReadOnlySpan<float> FirstMoment => GetState(0);
 
-    /// <summary>The per-block second moments: block b of tensor j at element b of tensor j's region.</summary>
+    /// <summary>The per-block second moments, one per block, tensor after tensor.</summary>
     public ReadOnlySpan<float> BlockSecondMoment => GetState(1);
+
+    /// <inheritdoc/>
+    private protected override bool HasCompactState => true;
+
+    /// <inheritdoc/>
+    private protected override int StateLengthOf(int plane, int tensor, ReadOnlySpan<double> hyperparameters)
+    {
+        int length = Layout.LengthOf(tensor);
+        if (plane == 0)
+        {
+            return length;
+        }
+
+        int block = BlockLengthOf(tensor, hyperparameters[5]);
+        return (int)((length + (long)block - 1) / block);
+    }
 
     /// <inheritdoc/>
     protected override void ValidateStepScalars(ReadOnlySpan<double> hyperparameters, ReadOnlySpan<double> hostState, long step, double gradientScale)
@@ -98,7 +116,7 @@ public sealed class AdamMini : MultiPassOptimizer
 
     /// <summary>The block length of tensor <paramref name="tensor"/> in a group whose BlockSize is <paramref name="blockSize"/>.</summary>
     private int BlockLengthOf(int tensor, double blockSize) =>
-        blockSize >= 1 ? (int)blockSize : Math.Max(1, Layout.MatrixShapeOf(tensor).Columns);
+        blockSize >= 1 ? (int)Math.Min(blockSize, int.MaxValue) : Math.Max(1, Layout.MatrixShapeOf(tensor).Columns);
 
     private protected override void RunPasses<TParameter, TGradient, TState>(StepPlan plan)
     {

@@ -65,6 +65,9 @@ public abstract partial class Optimizer
     {
         ArgumentNullException.ThrowIfNull(stream);
         using StepGuard guard = EnterGuard(nameof(SaveCheckpoint));
+
+        // Compact state is saved in the shape its saved hyperparameters give it (the loader shapes it from them).
+        FitState(null);
         var writer = new HashingWriter(stream);
         writer.Write(CheckpointMagic);
         writer.WriteUInt32(CheckpointVersion);
@@ -125,16 +128,7 @@ public abstract partial class Optimizer
         }
         else
         {
-            for (int k = 0; k < _state.Count; k++)
-            {
-                for (int j = 0; j < Layout.TensorCount; j++)
-                {
-                    for (int start = 0; start < Layout.LengthOf(j); start += ChunkElements)
-                    {
-                        writer.WriteElements(ElementBytes(_state, k, Layout.StateOffsetOf(j) + start, Math.Min(ChunkElements, Layout.LengthOf(j) - start)));
-                    }
-                }
-            }
+            WriteOrReadState(_state, bytes => writer.WriteElements(bytes));
         }
 
         writer.WriteChecksum();
@@ -299,7 +293,30 @@ public abstract partial class Optimizer
             sameSigns = !sameRule || signs.AsSpan().SequenceEqual(SignednessBytes());
         }
 
-        long stateBytes = reader.Require("state", stateCount, planeBytes);
+        // A rule with compact state stores as many elements as its layout's shapes and the saved hyperparameters give
+        // (StateExtents), which the file's tensor lengths do not tell: the file's state is the rest of it.
+        long stateBytes;
+        StateStorage? shaped = null;
+        if (!sameRule || (HasCompactState && codeBits == 0))
+        {
+            stateBytes = reader.End - reader.Position;
+            if (same)
+            {
+                shaped = NewState(values!, elementSize);
+                if (shaped.StoredLength(Layout) * elementSize != stateBytes)
+                {
+                    // Same tensor lengths, other matrix shapes (or blocks): the state cannot be placed.
+                    same = false;
+                    sameShape = false;
+                    shaped = null;
+                }
+            }
+        }
+        else
+        {
+            stateBytes = reader.Require("state", stateCount, planeBytes);
+        }
+
         bool samePrecision = filePrecision == StatePrecision;
         StateStorage? staged = null;
         BlockwiseState? stagedBlockwise = null;
@@ -310,18 +327,9 @@ public abstract partial class Optimizer
         }
         else if (same && samePrecision)
         {
-            staged = new StateStorage(_state.Count, Layout.StateLength, elementSize);
+            staged = shaped ?? NewState(values!, elementSize);
             InitializeState(staged);
-            for (int k = 0; k < staged.Count; k++)
-            {
-                for (int j = 0; j < Layout.TensorCount; j++)
-                {
-                    for (int start = 0; start < Layout.LengthOf(j); start += ChunkElements)
-                    {
-                        reader.Read(ElementBytes(staged, k, Layout.StateOffsetOf(j) + start, Math.Min(ChunkElements, Layout.LengthOf(j) - start)));
-                    }
-                }
-            }
+            WriteOrReadState(staged, reader.Read);
         }
         else
         {
@@ -346,7 +354,7 @@ public abstract partial class Optimizer
 
         if (!sameShape)
         {
-            throw new CheckpointException(CheckpointError.WrongShape, "layout", $"The checkpoint holds {groupCount} group(s) of tensor lengths [{shape}], which is not this optimizer's layout.");
+            throw new CheckpointException(CheckpointError.WrongShape, "layout", $"The checkpoint holds {groupCount} group(s) of tensor lengths [{shape}]{(HasCompactState ? $" and {stateBytes} bytes of compact state" : string.Empty)}, which is not this optimizer's layout{(HasCompactState ? " (tensor lengths, matrix shapes or blocks)" : string.Empty)}.");
         }
 
         if (!samePrecision)
@@ -459,11 +467,21 @@ public abstract partial class Optimizer
     /// <summary>State is written and read in pieces of this many elements, so no byte span exceeds 2 GiB.</summary>
     private const int ChunkElements = 1 << 24;
 
-    /// <summary>The bytes of elements [start, start + length) of plane <paramref name="k"/>.</summary>
-    private static Span<byte> ElementBytes(StateStorage state, int k, int start, int length) =>
-        state.ElementSize == sizeof(float)
-            ? MemoryMarshal.AsBytes(state.Elements<float>(k, start, length))
-            : MemoryMarshal.AsBytes(state.Elements<ushort>(k, start, length));
+    /// <summary>Hands every tensor's part of every plane of <paramref name="state"/>, in order, to <paramref name="visit"/> in pieces of at most <see cref="ChunkElements"/>.</summary>
+    private void WriteOrReadState(StateStorage state, SpanAction visit)
+    {
+        for (int k = 0; k < state.Count; k++)
+        {
+            for (int j = 0; j < Layout.TensorCount; j++)
+            {
+                int offset = state.OffsetOf(k, j, Layout), length = state.LengthOf(k, j, Layout);
+                for (int start = 0; start < length; start += ChunkElements)
+                {
+                    visit(state.Bytes(k, offset + start, Math.Min(ChunkElements, length - start)));
+                }
+            }
+        }
+    }
 
     /// <summary>The exact size of this optimizer's checkpoint, in bytes.</summary>
     private long CheckpointSize()
@@ -487,9 +505,16 @@ public abstract partial class Optimizer
         size += 4 + (8L * Layout.GroupCount * Descriptor.HostStates.Count);
         int bits = BlockwiseBits(StatePrecision);
         size += bits == 0 ? 0 : Descriptor.States.Count;
-        for (int j = 0; j < Layout.TensorCount; j++)
+        if (_blockwise is null)
         {
-            size += Descriptor.States.Count * BlockwisePlaneBytes(Layout.LengthOf(j), bits, _blockwise is null ? _state.ElementSize : sizeof(float));
+            size += _state.StoredLength(Layout) * _state.ElementSize;
+        }
+        else
+        {
+            for (int j = 0; j < Layout.TensorCount; j++)
+            {
+                size += Descriptor.States.Count * BlockwisePlaneBytes(Layout.LengthOf(j), bits, sizeof(float));
+            }
         }
 
         return size + 4; // checksum

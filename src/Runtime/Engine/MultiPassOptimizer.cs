@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.ComponentModel;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using OptGen.Engine;
 using OptGen.Kernels;
@@ -26,6 +27,7 @@ public abstract class MultiPassOptimizer : Optimizer
     private Slot[] _slots = [];
     private nint _state;
     private nuint _stride;
+    private StateStorage? _storage;
 
     private protected MultiPassOptimizer(OptimizerDescriptor descriptor, ParameterLayout layout, IReadOnlyList<PassTraffic> passes)
         : base(descriptor, layout)
@@ -48,19 +50,23 @@ public abstract class MultiPassOptimizer : Optimizer
     /// <inheritdoc/>
     internal sealed override bool UpdatesInPasses => true;
 
-    /// <summary>The distance, in elements, between state planes of the step being run (valid only inside a pass).</summary>
+    /// <summary>The distance, in elements, between state planes of the step being run (valid only inside a pass; 0 with compact state).</summary>
     private protected nuint StateStride => _stride;
 
     /// <summary>The plan of the step being run (valid only inside <see cref="RunPasses{TParameter, TGradient, TState}"/>).</summary>
     private protected StepPlan CurrentPlan => _plan!;
 
     /// <inheritdoc/>
-    internal sealed override void UpdateInPasses<TParameter, TGradient, TState>(StepPlan plan, Slot[] slots, nint state, nuint stride)
+    internal sealed override unsafe void UpdateInPasses<TParameter, TGradient, TState>(StepPlan plan, Slot[] slots, nint state, nuint stride)
     {
+        // Compact state follows the step's hyperparameters (Adam-mini's BlockSize); the backend's address is then stale.
+        FitState(plan);
+        StateStorage storage = StateStorage;
         _plan = plan;
         _slots = slots;
-        _state = state;
-        _stride = stride;
+        _storage = storage;
+        _state = (nint)Unsafe.AsPointer(ref storage.Base);
+        _stride = (nuint)storage.Stride;
         try
         {
             RunPasses<TParameter, TGradient, TState>(plan);
@@ -70,6 +76,7 @@ public abstract class MultiPassOptimizer : Optimizer
             _plan = null;
             _slots = [];
             _state = 0;
+            _storage = null;
         }
     }
 
@@ -115,10 +122,10 @@ public abstract class MultiPassOptimizer : Optimizer
         where TGradient : struct, IElementCodec =>
         ref *(byte*)(_slots[tensor].Gradients + ((nint)start * TGradient.ElementSize));
 
-    /// <summary>State plane <paramref name="plane"/> of <paramref name="tensor"/> from element <paramref name="start"/> of the tensor's region.</summary>
+    /// <summary>State plane <paramref name="plane"/> of <paramref name="tensor"/> from element <paramref name="start"/> of the tensor's extent in it.</summary>
     private protected unsafe ref byte State<TState>(int plane, int tensor, int start)
         where TState : struct, IElementCodec =>
-        ref *(byte*)(_state + ((((nint)plane * (nint)_stride) + Layout.StateOffsetOf(tensor) + start) * TState.ElementSize));
+        ref *(byte*)(_state + (((nint)_storage!.PlaneStart(plane) + _storage.OffsetOf(plane, tensor, Layout) + start) * TState.ElementSize));
 
     /// <summary>
     /// Cuts every tensor into units of whole runs of <paramref name="granule"/> elements (rows, blocks; 1 for

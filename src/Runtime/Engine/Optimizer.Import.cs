@@ -73,25 +73,25 @@ public abstract partial class Optimizer
             throw new ArgumentException($"The rule '{Descriptor.Name}' has {_state.Count} state buffers; got {planes.Length}.", nameof(planes));
         }
 
-        int length = Layout.LengthOf(tensor);
-        foreach (float[] plane in planes)
-        {
-            if (plane is null || plane.Length != length)
-            {
-                throw new ArgumentException($"Tensor {tensor} has {length} elements in every state buffer.", nameof(planes));
-            }
-        }
-
         using StepGuard guard = EnterGuard("Importing the state");
         for (int k = 0; k < planes.Length; k++)
         {
+            if (planes[k] is null || planes[k].Length != _state.LengthOf(k, tensor, Layout))
+            {
+                throw new ArgumentException($"Tensor {tensor} has {_state.LengthOf(k, tensor, Layout)} elements in state buffer {k}.", nameof(planes));
+            }
+        }
+
+        for (int k = 0; k < planes.Length; k++)
+        {
+            int length = planes[k].Length;
             if (_state.ElementSize == sizeof(float))
             {
-                planes[k].CopyTo(_state.Elements<float>(k, Layout.StateOffsetOf(tensor), length));
+                planes[k].CopyTo(_state.Elements<float>(k, _state.OffsetOf(k, tensor, Layout), length));
                 continue;
             }
 
-            Span<ushort> bits = _state.Elements<ushort>(k, Layout.StateOffsetOf(tensor), length);
+            Span<ushort> bits = _state.Elements<ushort>(k, _state.OffsetOf(k, tensor, Layout), length);
             for (int i = 0; i < length; i++)
             {
                 bits[i] = BFloat16Codec.Narrow(planes[k][i]);

@@ -56,7 +56,7 @@ namespace OptGen
         }
 
         /// <summary>The bytes the per-element state occupies (every plane, without alignment padding).</summary>
-        internal long StateBytes => _blockwise?.Bytes ?? (long)_state.Count * _state.Length * _state.ElementSize;
+        internal long StateBytes => _blockwise?.Bytes ?? _state.TotalLength * _state.ElementSize;
 
         /// <summary>
         /// Takes <paramref name="source"/>'s step count and every group's hyperparameters and carried host scalars

@@ -101,15 +101,17 @@ public abstract partial class Optimizer
         }
         else
         {
-            converted = new StateStorage(_state.Count, Layout.StateLength, precision == StatePrecision.Float32 ? sizeof(float) : sizeof(ushort));
+            // The same extents as now (compact state keeps its shape); from blockwise state (never compact), the layout's.
+            int size = precision == StatePrecision.Float32 ? sizeof(float) : sizeof(ushort);
+            converted = _blockwise is null ? _state.Like(size) : NewState(_groupHyperparameters, size);
         }
 
-        float[] values = new float[MaxTensorLength()];
+        float[] values = new float[MaxExtent()];
         for (int k = 0; k < Descriptor.States.Count; k++)
         {
             for (int j = 0; j < Layout.TensorCount; j++)
             {
-                Span<float> tensor = values.AsSpan(0, Layout.LengthOf(j));
+                Span<float> tensor = values.AsSpan(0, StoredLengthOf(k, j));
                 ReadTensorPlane(k, j, tensor);
                 if (blockwise is not null)
                 {
@@ -117,11 +119,11 @@ public abstract partial class Optimizer
                 }
                 else if (converted!.ElementSize == sizeof(float))
                 {
-                    tensor.CopyTo(converted.Elements<float>(k, Layout.StateOffsetOf(j), tensor.Length));
+                    tensor.CopyTo(converted.Elements<float>(k, converted.OffsetOf(k, j, Layout), tensor.Length));
                 }
                 else
                 {
-                    Span<ushort> bits = converted.Elements<ushort>(k, Layout.StateOffsetOf(j), tensor.Length);
+                    Span<ushort> bits = converted.Elements<ushort>(k, converted.OffsetOf(k, j, Layout), tensor.Length);
                     for (int i = 0; i < tensor.Length; i++)
                     {
                         bits[i] = BFloat16Codec.Narrow(tensor[i]);
@@ -191,6 +193,24 @@ public abstract partial class Optimizer
     /// <summary>The placeholder float storage while the state is blockwise: no elements, so float access fails loudly.</summary>
     private StateStorage BlockwisePlaceholder() => new(Descriptor.States.Count, 0, elementSize: 1);
 
+    /// <summary>The elements of tensor <paramref name="tensor"/>'s part of state buffer <paramref name="plane"/> as stored now (its length unless the state is compact).</summary>
+    private int StoredLengthOf(int plane, int tensor) => _blockwise is not null ? Layout.LengthOf(tensor) : _state.LengthOf(plane, tensor, Layout);
+
+    /// <summary>The longest part of any state buffer of any tensor.</summary>
+    private int MaxExtent()
+    {
+        int max = MaxTensorLength();
+        for (int k = 0; k < Descriptor.States.Count; k++)
+        {
+            for (int j = 0; j < Layout.TensorCount; j++)
+            {
+                max = Math.Max(max, StoredLengthOf(k, j));
+            }
+        }
+
+        return max;
+    }
+
     private int MaxTensorLength()
     {
         int max = 0;
@@ -211,11 +231,14 @@ public abstract partial class Optimizer
             return;
         }
 
-        ReadPlane(_state, plane, Layout.StateOffsetOf(tensor), values);
+        ReadPlane(_state, plane, _state.OffsetOf(plane, tensor, Layout), values);
     }
 
-    /// <summary>Copies tensor <paramref name="tensor"/>'s part of state buffer <paramref name="name"/>, widened to float32, into <paramref name="destination"/>.</summary>
-    /// <exception cref="ArgumentException">The rule has no such state buffer, or <paramref name="destination"/> is not the tensor's length.</exception>
+    /// <summary>
+    /// Copies tensor <paramref name="tensor"/>'s part of state buffer <paramref name="name"/>, widened to float32, into
+    /// <paramref name="destination"/>: <see cref="StateLength"/> values (the tensor's length unless the state is compact).
+    /// </summary>
+    /// <exception cref="ArgumentException">The rule has no such state buffer, or <paramref name="destination"/> is not <see cref="StateLength"/> long.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="tensor"/> is not a tensor of <see cref="Layout"/>.</exception>
     /// <exception cref="InvalidOperationException">Another thread is using the optimizer.</exception>
     public void CopyState(string name, int tensor, Span<float> destination)
@@ -229,12 +252,13 @@ public abstract partial class Optimizer
             throw new ArgumentException($"The rule '{Descriptor.Name}' has no state buffer '{name}'.", nameof(name));
         }
 
-        if (destination.Length != Layout.LengthOf(tensor))
+        using StepGuard guard = EnterGuard(nameof(CopyState));
+        int length = StoredLengthOf(index, tensor);
+        if (destination.Length != length)
         {
-            throw new ArgumentException($"Tensor {tensor} has {Layout.LengthOf(tensor)} elements; the destination has {destination.Length}.", nameof(destination));
+            throw new ArgumentException($"Tensor {tensor} has {length} elements in state buffer '{name}'; the destination has {destination.Length}.", nameof(destination));
         }
 
-        using StepGuard guard = EnterGuard(nameof(CopyState));
         ReadTensorPlane(index, tensor, destination);
     }
 

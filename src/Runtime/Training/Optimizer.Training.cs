@@ -68,7 +68,7 @@ public abstract partial class Optimizer
         }
 
         ThrowIfBusy(nameof(GetState));
-        return _state.Plane(index).Slice(Layout.StateOffsetOf(tensor), Layout.LengthOf(tensor));
+        return _state.Plane(index).Slice(_state.OffsetOf(index, tensor, Layout), _state.LengthOf(index, tensor, Layout));
     }
 
     /// <summary>
@@ -231,11 +231,11 @@ public abstract partial class Optimizer
             bool single = state.ElementSize == sizeof(float);
             if (single)
             {
-                state.Elements<float>(k, 0, state.Length).Clear();
+                state.Elements<float>(k, 0, state.PlaneLength(k)).Clear();
             }
             else
             {
-                state.Elements<ushort>(k, 0, state.Length).Clear();
+                state.Elements<ushort>(k, 0, state.PlaneLength(k)).Clear();
             }
 
             if (source < 0)
@@ -248,11 +248,11 @@ public abstract partial class Optimizer
                 float value = (float)_groupHyperparameters[Layout.GroupOf(j)][source];
                 if (single)
                 {
-                    state.Elements<float>(k, Layout.StateOffsetOf(j), Layout.LengthOf(j)).Fill(value);
+                    state.Elements<float>(k, state.OffsetOf(k, j, Layout), state.LengthOf(k, j, Layout)).Fill(value);
                 }
                 else
                 {
-                    state.Elements<ushort>(k, Layout.StateOffsetOf(j), Layout.LengthOf(j)).Fill(BFloat16Codec.Narrow(value));
+                    state.Elements<ushort>(k, state.OffsetOf(k, j, Layout), state.LengthOf(k, j, Layout)).Fill(BFloat16Codec.Narrow(value));
                 }
             }
         }
