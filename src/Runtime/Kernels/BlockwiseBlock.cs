@@ -26,7 +26,11 @@ public static class BlockwiseBlock
     public static unsafe void Dequantize(BlockwiseCodebook book, ref byte codes, float absmax, Span<float> values)
     {
         int i = 0;
-        if (Avx2.IsSupported)
+        if (Avx512F.IsSupported)
+        {
+            i = DequantizeAvx512(book, ref codes, absmax, values);
+        }
+        else if (Avx2.IsSupported)
         {
             // Eight codes at a time: widened to int32 and gathered from the (pinned) table, times absmax.
             float* table = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(book.ValueTable));
@@ -116,7 +120,11 @@ public static class BlockwiseBlock
         float scale = absmax == 0f ? 0f : 1f / absmax;
         int n = values.Length;
         int i = 0;
-        if (Avx2.IsSupported)
+        if (Avx512F.IsSupported)
+        {
+            i = QuantizeAvx512(book, values, scale, ref codes);
+        }
+        else if (Avx2.IsSupported)
         {
             i = QuantizeAvx2(book, values, scale, ref codes);
         }
@@ -202,5 +210,203 @@ public static class BlockwiseBlock
 
         return i;
     }
+
+    /// <summary>
+    /// <see cref="Dequantize"/> sixteen codes at a time with no gather: the code table lives in registers (8-bit: 16
+    /// registers, two-source permutes over each pair, then a select tree on the code's top three bits; 4-bit: one
+    /// permute). Returns how many values it wrote (a multiple of 16).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int DequantizeAvx512(BlockwiseCodebook book, ref byte codes, float absmax, Span<float> values)
+    {
+        ref float table = ref MemoryMarshal.GetArrayDataReference(book.ValueTable);
+        ref float first = ref MemoryMarshal.GetReference(values);
+        Vector512<float> scale = Vector512.Create(absmax);
+        int i = 0;
+        if (book.Bits == 4)
+        {
+            Vector512<float> map = Vector512.LoadUnsafe(ref table);
+            for (; i + 16 <= values.Length; i += 16)
+            {
+                // Eight bytes hold sixteen codes, the even element in the high nibble: one byte per 64-bit lane,
+                // spread to (high nibble, low nibble) as two 32-bit indices.
+                Vector512<ulong> bytes = Avx512F.ConvertToVector512UInt64(Vector128.CreateScalarUnsafe(Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref codes, i >> 1))).AsByte());
+                Vector512<int> index = ((bytes >> 4) | ((bytes & Vector512.Create(0xFUL)) << 32)).AsInt32();
+                (Avx512F.PermuteVar16x32(map, index) * scale).StoreUnsafe(ref first, (nuint)i);
+            }
+
+            return i;
+        }
+
+        Vector512<float> t0 = Vector512.LoadUnsafe(ref table, 0), t1 = Vector512.LoadUnsafe(ref table, 16);
+        Vector512<float> t2 = Vector512.LoadUnsafe(ref table, 32), t3 = Vector512.LoadUnsafe(ref table, 48);
+        Vector512<float> t4 = Vector512.LoadUnsafe(ref table, 64), t5 = Vector512.LoadUnsafe(ref table, 80);
+        Vector512<float> t6 = Vector512.LoadUnsafe(ref table, 96), t7 = Vector512.LoadUnsafe(ref table, 112);
+        Vector512<float> t8 = Vector512.LoadUnsafe(ref table, 128), t9 = Vector512.LoadUnsafe(ref table, 144);
+        Vector512<float> t10 = Vector512.LoadUnsafe(ref table, 160), t11 = Vector512.LoadUnsafe(ref table, 176);
+        Vector512<float> t12 = Vector512.LoadUnsafe(ref table, 192), t13 = Vector512.LoadUnsafe(ref table, 208);
+        Vector512<float> t14 = Vector512.LoadUnsafe(ref table, 224), t15 = Vector512.LoadUnsafe(ref table, 240);
+        for (; i + 16 <= values.Length; i += 16)
+        {
+            Vector512<int> index = Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref Unsafe.Add(ref codes, i)));
+            Vector512<float> bit5 = Bit(index, 32), bit6 = Bit(index, 64), bit7 = Bit(index, 128);
+            Vector512<float> low = Vector512.ConditionalSelect(
+                bit6,
+                Vector512.ConditionalSelect(bit5, Avx512F.PermuteVar16x32x2(t6, index, t7), Avx512F.PermuteVar16x32x2(t4, index, t5)),
+                Vector512.ConditionalSelect(bit5, Avx512F.PermuteVar16x32x2(t2, index, t3), Avx512F.PermuteVar16x32x2(t0, index, t1)));
+            Vector512<float> high = Vector512.ConditionalSelect(
+                bit6,
+                Vector512.ConditionalSelect(bit5, Avx512F.PermuteVar16x32x2(t14, index, t15), Avx512F.PermuteVar16x32x2(t12, index, t13)),
+                Vector512.ConditionalSelect(bit5, Avx512F.PermuteVar16x32x2(t10, index, t11), Avx512F.PermuteVar16x32x2(t8, index, t9)));
+            (Vector512.ConditionalSelect(bit7, high, low) * scale).StoreUnsafe(ref first, (nuint)i);
+        }
+
+        return i;
+    }
+
+    /// <summary>All ones in the lanes of <paramref name="index"/> where <paramref name="bit"/> is set.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Bit(Vector512<int> index, int bit) =>
+        Vector512.Equals(index & Vector512.Create(bit), Vector512.Create(bit)).AsSingle();
+
+    /// <summary>
+    /// <see cref="BlockwiseCodebook.Quantize"/> sixteen values at a time with no gather: the code is the number of
+    /// decision thresholds ≤ the value (<see cref="BlockwiseCodebook.QuantizeByRank"/>, checked against the definition
+    /// when the codebook is built), found by a branch-free binary search whose levels are register permutes of
+    /// <see cref="BlockwiseCodebook.RankTable"/>, indexed by the bits decided so far in reverse order (no shifts);
+    /// the same magnitude clamp and sign fix as the scalar path, so the same codes. Returns how many values it
+    /// quantized (a multiple of 16).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int QuantizeAvx512(BlockwiseCodebook book, ReadOnlySpan<float> values, float scale, ref byte codes)
+    {
+        ref float rank = ref MemoryMarshal.GetArrayDataReference(book.RankTable);
+        ref float first = ref MemoryMarshal.GetReference(values);
+        Vector512<float> factor = Vector512.Create(scale);
+        int i = 0;
+        if (book.Bits == 4)
+        {
+            // The sign fix is 8-bit only; the reversed 4-bit code back in order by one permute.
+            Vector512<int> reverse4 = Vector512.Create(0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15);
+            Vector512<float> s8 = Vector512.Create(rank);
+            Vector512<float> s4 = Vector512.LoadUnsafe(ref rank, 16), s2 = Vector512.LoadUnsafe(ref rank, 32), s1 = Vector512.LoadUnsafe(ref rank, 48);
+            for (; i + 16 <= values.Length; i += 16)
+            {
+                Vector512<float> x = Clamped(Vector512.LoadUnsafe(ref first, (nuint)i) * factor);
+                Vector512<int> r = Step(x, s8, 1);
+                r = Next(x, r, Avx512F.PermuteVar16x32(s4, r), 2);
+                r = Next(x, r, Avx512F.PermuteVar16x32(s2, r), 4);
+                r = Next(x, r, Avx512F.PermuteVar16x32(s1, r), 8);
+
+                // Pairs (even, odd) in one 64-bit lane → (even << 4) | odd, one byte per lane.
+                Vector512<ulong> pairs = Avx512F.PermuteVar16x32(reverse4, r).AsUInt64();
+                Vector128<byte> packed = Avx512F.ConvertToVector128Byte(((pairs << 4) | (pairs >> 32)) & Vector512.Create(0xFFUL));
+                Unsafe.WriteUnaligned(ref Unsafe.Add(ref codes, i >> 1), packed.AsUInt64().ToScalar());
+            }
+
+            return i;
+        }
+
+        // The sign fix: a negative value whose code is the zero code takes the code below (in reversed bits here).
+        Vector512<int> zero = Vector512.Create(book.KeepsSign ? BlockwiseCodebook.Reverse(book.ZeroCode, 8) : -1);
+        Vector512<float> l1 = Vector512.Create(rank);
+        Vector512<float> l2 = Vector512.LoadUnsafe(ref rank, 16), l3 = Vector512.LoadUnsafe(ref rank, 32);
+        Vector512<float> l4 = Vector512.LoadUnsafe(ref rank, 48), l5 = Vector512.LoadUnsafe(ref rank, 64);
+        Vector512<float> l6a = Vector512.LoadUnsafe(ref rank, 80), l6b = Vector512.LoadUnsafe(ref rank, 96);
+        Vector512<float> l7a = Vector512.LoadUnsafe(ref rank, 112), l7b = Vector512.LoadUnsafe(ref rank, 128);
+        Vector512<float> l7c = Vector512.LoadUnsafe(ref rank, 144), l7d = Vector512.LoadUnsafe(ref rank, 160);
+        Vector512<float> l8a = Vector512.LoadUnsafe(ref rank, 176), l8b = Vector512.LoadUnsafe(ref rank, 192);
+        Vector512<float> l8c = Vector512.LoadUnsafe(ref rank, 208), l8d = Vector512.LoadUnsafe(ref rank, 224);
+        Vector512<float> l8e = Vector512.LoadUnsafe(ref rank, 240), l8f = Vector512.LoadUnsafe(ref rank, 256);
+        Vector512<float> l8g = Vector512.LoadUnsafe(ref rank, 272), l8h = Vector512.LoadUnsafe(ref rank, 288);
+
+        // Two independent searches per iteration, level by level: each level waits on the one before (permute,
+        // compare, masked add), so a single search would leave the core idle on latency.
+        for (; i + 32 <= values.Length; i += 32)
+        {
+            Vector512<float> v = Vector512.LoadUnsafe(ref first, (nuint)i) * factor;
+            Vector512<float> w = Vector512.LoadUnsafe(ref first, (nuint)(i + 16)) * factor;
+            Vector512<float> x = Clamped(v), y = Clamped(w);
+            Vector512<int> r = Step(x, l1, 1);
+            Vector512<int> q = Step(y, l1, 1);
+            r = Next(x, r, Avx512F.PermuteVar16x32(l2, r), 2);
+            q = Next(y, q, Avx512F.PermuteVar16x32(l2, q), 2);
+            r = Next(x, r, Avx512F.PermuteVar16x32(l3, r), 4);
+            q = Next(y, q, Avx512F.PermuteVar16x32(l3, q), 4);
+            r = Next(x, r, Avx512F.PermuteVar16x32(l4, r), 8);
+            q = Next(y, q, Avx512F.PermuteVar16x32(l4, q), 8);
+            r = Next(x, r, Avx512F.PermuteVar16x32(l5, r), 16);
+            q = Next(y, q, Avx512F.PermuteVar16x32(l5, q), 16);
+            r = Next(x, r, Avx512F.PermuteVar16x32x2(l6a, r, l6b), 32);
+            q = Next(y, q, Avx512F.PermuteVar16x32x2(l6a, q, l6b), 32);
+            r = Next(x, r, Pick64(r, l7a, l7b, l7c, l7d), 64);
+            q = Next(y, q, Pick64(q, l7a, l7b, l7c, l7d), 64);
+            r = Next(x, r, Pick128(r, l8a, l8b, l8c, l8d, l8e, l8f, l8g, l8h), 128);
+            q = Next(y, q, Pick128(q, l8a, l8b, l8c, l8d, l8e, l8f, l8g, l8h), 128);
+            Reversed(r, v, zero).StoreUnsafe(ref Unsafe.Add(ref codes, i));
+            Reversed(q, w, zero).StoreUnsafe(ref Unsafe.Add(ref codes, i + 16));
+        }
+
+        for (; i + 16 <= values.Length; i += 16)
+        {
+            Vector512<float> v = Vector512.LoadUnsafe(ref first, (nuint)i) * factor;
+            Vector512<float> x = Clamped(v);
+            Vector512<int> r = Step(x, l1, 1);
+            r = Next(x, r, Avx512F.PermuteVar16x32(l2, r), 2);
+            r = Next(x, r, Avx512F.PermuteVar16x32(l3, r), 4);
+            r = Next(x, r, Avx512F.PermuteVar16x32(l4, r), 8);
+            r = Next(x, r, Avx512F.PermuteVar16x32(l5, r), 16);
+            r = Next(x, r, Avx512F.PermuteVar16x32x2(l6a, r, l6b), 32);
+            r = Next(x, r, Pick64(r, l7a, l7b, l7c, l7d), 64);
+            r = Next(x, r, Pick128(r, l8a, l8b, l8c, l8d, l8e, l8f, l8g, l8h), 128);
+            Reversed(r, v, zero).StoreUnsafe(ref Unsafe.Add(ref codes, i));
+        }
+
+        return i;
+    }
+
+    /// <summary>
+    /// Sixteen 8-bit codes from their reversed bits <paramref name="r"/>, with the sign fix: a lane whose reversed
+    /// code is <paramref name="zero"/> and whose value <paramref name="v"/> has its sign bit set takes the code below.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<byte> Reversed(Vector512<int> r, Vector512<float> v, Vector512<int> zero)
+    {
+        Vector128<byte> fix = Avx512F.ConvertToVector128Byte(Vector512.Equals(r, zero) & (v.AsInt32() >> 31));
+        Vector128<byte> bytes = Avx512F.ConvertToVector128Byte(r);
+        Vector128<byte> nibbles = Vector128.Create((byte)0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15);
+        Vector128<byte> low = Ssse3.Shuffle(nibbles, bytes & Vector128.Create((byte)0xF));
+        Vector128<byte> high = Ssse3.Shuffle(nibbles, Sse2.ShiftRightLogical(bytes.AsUInt16(), 4).AsByte() & Vector128.Create((byte)0xF));
+        return ((Sse2.ShiftLeftLogical(low.AsUInt16(), 4).AsByte() & Vector128.Create((byte)0xF0)) | high) + fix;
+    }
+
+    /// <summary>The value with its magnitude clamped below 2 (NaN and ±∞ too, as <see cref="BlockwiseCodebook.Quantize"/> does).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Clamped(Vector512<float> x)
+    {
+        Vector512<uint> bits = x.AsUInt32();
+        Vector512<uint> magnitude = Vector512.Min(bits & Vector512.Create(0x7FFF_FFFFu), Vector512.Create(BlockwiseCodebook.Clamp));
+        return (magnitude | (bits & Vector512.Create(0x8000_0000u))).AsSingle();
+    }
+
+    /// <summary><paramref name="code"/> plus <paramref name="step"/> in the lanes where x ≥ threshold.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> Next(Vector512<float> x, Vector512<int> code, Vector512<float> threshold, int step) =>
+        Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(x, threshold).AsInt32(), code + Vector512.Create(step), code);
+
+    /// <summary>Entry j (0 … 63) of the 64 floats in <paramref name="a"/> … <paramref name="d"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Pick64(Vector512<int> j, Vector512<float> a, Vector512<float> b, Vector512<float> c, Vector512<float> d) =>
+        Vector512.ConditionalSelect(Bit(j, 32), Avx512F.PermuteVar16x32x2(c, j, d), Avx512F.PermuteVar16x32x2(a, j, b));
+
+    /// <summary>Entry j (0 … 127) of the 128 floats in <paramref name="a"/> … <paramref name="h"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Pick128(Vector512<int> j, Vector512<float> a, Vector512<float> b, Vector512<float> c, Vector512<float> d, Vector512<float> e, Vector512<float> f, Vector512<float> g, Vector512<float> h) =>
+        Vector512.ConditionalSelect(Bit(j, 64), Pick64(j, e, f, g, h), Pick64(j, a, b, c, d));
+
+    /// <summary><paramref name="step"/> in the lanes where x ≥ threshold, else 0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> Step(Vector512<float> x, Vector512<float> threshold, int step) =>
+        Vector512.GreaterThanOrEqual(x, threshold).AsInt32() & Vector512.Create(step);
 }
 

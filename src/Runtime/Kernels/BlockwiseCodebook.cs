@@ -29,6 +29,7 @@ public sealed class BlockwiseCodebook
 
     private readonly float[] _values;
     private readonly float[] _thresholds;  // [c] for c = 1 … N − 1: the smallest x whose code is ≥ c; [N] = NaN
+    private readonly float[] _rank;        // the thresholds by binary-search level (see RankTable)
     private readonly uint[] _buckets;      // positive buckets, then negative: (code of the bucket's smallest value) << 24 | threshold key
     private readonly int _mantissaBits;
     private readonly int _minimumExponent;
@@ -52,6 +53,7 @@ public sealed class BlockwiseCodebook
         }
 
         _thresholds[values.Length] = float.NaN;
+        _rank = RankLevels(_thresholds, values.Length);
         float smallest = float.PositiveInfinity;
         for (int c = 1; c < values.Length; c++)
         {
@@ -117,6 +119,16 @@ public sealed class BlockwiseCodebook
     /// value reaches when there is none.
     /// </summary>
     internal uint[] Buckets => _buckets;
+
+    /// <summary>
+    /// The decision thresholds laid out for a branch-free binary search (pinned). The code of x is the number of
+    /// thresholds ≤ x; the search decides its bits from the top, and keeps the bits decided so far in reverse order
+    /// (the first decision in bit 0), so that they index the next level's table directly. Level k = 1 … log2 N
+    /// (N codes, s = N / 2^k) holds, at index r (k − 1 bits), thresholds[s + 2s·p] with p the k − 1 bits of r
+    /// reversed, padded to at least 16 floats. 8-bit levels start at 0, 16, 32, 48, 64, 80, 112, 176 (304 floats);
+    /// 4-bit at 0, 16, 32, 48 (64 floats). The search ends with the code's bits reversed.
+    /// </summary>
+    internal float[] RankTable => _rank;
 
     /// <summary>Biased float exponents below this fall in bucket 0.</summary>
     internal int MinimumExponent => _minimumExponent;
@@ -209,6 +221,49 @@ public sealed class BlockwiseCodebook
         }
 
         return code;
+    }
+
+    /// <summary>The code of <paramref name="normalized"/> as the count of decision thresholds ≤ it (the rank the SIMD search of <see cref="RankTable"/> computes), with the same magnitude clamp and sign fix as <see cref="Quantize"/>.</summary>
+    internal int QuantizeByRank(float normalized)
+    {
+        uint bits = BitConverter.SingleToUInt32Bits(normalized);
+        float x = BitConverter.UInt32BitsToSingle(Math.Min(bits & 0x7FFF_FFFF, MagnitudeClamp) | (bits & 0x8000_0000));
+        int code = 0;
+        for (int c = 1; c < _values.Length; c++)
+        {
+            code += x >= _thresholds[c] ? 1 : 0;
+        }
+
+        return KeepsSign && code == ZeroCode && (int)bits < 0 ? code - 1 : code;
+    }
+
+    private static float[] RankLevels(float[] thresholds, int n)
+    {
+        var levels = new List<float>();
+        for (int k = 1, s = n / 2; s >= 1; k++, s /= 2)
+        {
+            int count = n / (2 * s);
+            for (int r = 0; r < Math.Max(count, 16); r++)
+            {
+                levels.Add(r < count ? thresholds[s + (2 * s * Reverse(r, k - 1))] : float.NaN);
+            }
+        }
+
+        float[] pinned = GC.AllocateArray<float>(levels.Count, pinned: true);
+        levels.CopyTo(pinned);
+        return pinned;
+    }
+
+    /// <summary>The low <paramref name="bits"/> bits of <paramref name="value"/> in reverse order.</summary>
+    internal static int Reverse(int value, int bits)
+    {
+        int reversed = 0;
+        for (int b = 0; b < bits; b++)
+        {
+            reversed |= ((value >> b) & 1) << (bits - 1 - b);
+        }
+
+        return reversed;
     }
 
     /// <summary>bitsandbytes' create_dynamic_map in PyTorch's float32 arithmetic (linspace, midpoints, scale).</summary>
@@ -358,7 +413,7 @@ public sealed class BlockwiseCodebook
             float t = _thresholds[c];
             foreach (float x in (ReadOnlySpan<float>)[t, MathF.BitDecrement(t), MathF.BitIncrement(t), Values[c], Values[c - 1]])
             {
-                if (Quantize(x) != QuantizeByDefinition(x))
+                if (Quantize(x) != QuantizeByDefinition(x) || QuantizeByRank(x) != Quantize(x))
                 {
                     return false;
                 }
