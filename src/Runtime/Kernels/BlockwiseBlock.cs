@@ -82,7 +82,34 @@ public static class BlockwiseBlock
         ReadOnlySpan<uint> bits = MemoryMarshal.Cast<float, uint>(values);
         int i = 0;
         uint max = 0;
-        if (Vector256.IsHardwareAccelerated && bits.Length >= 8)
+        if (Vector512.IsHardwareAccelerated && bits.Length >= 64)
+        {
+            // Four accumulators (a block is 128 or 256 values), folded to one vector, then one lane.
+            Vector512<uint> mask = Vector512.Create(0x7FFF_FFFFu);
+            Vector512<uint> a = Vector512<uint>.Zero, b = a, c = a, d = a;
+            ref uint first = ref MemoryMarshal.GetReference(bits);
+            for (; i <= bits.Length - 64; i += 64)
+            {
+                a = Vector512.Max(a, Vector512.LoadUnsafe(ref first, (nuint)i) & mask);
+                b = Vector512.Max(b, Vector512.LoadUnsafe(ref first, (nuint)i + 16) & mask);
+                c = Vector512.Max(c, Vector512.LoadUnsafe(ref first, (nuint)i + 32) & mask);
+                d = Vector512.Max(d, Vector512.LoadUnsafe(ref first, (nuint)i + 48) & mask);
+            }
+
+            for (; i <= bits.Length - 16; i += 16)
+            {
+                a = Vector512.Max(a, Vector512.LoadUnsafe(ref first, (nuint)i) & mask);
+            }
+
+            Vector512<uint> all = Vector512.Max(Vector512.Max(a, b), Vector512.Max(c, d));
+            Vector256<uint> half = Vector256.Max(all.GetLower(), all.GetUpper());
+            Vector128<uint> quarter = Vector128.Max(half.GetLower(), half.GetUpper());
+            quarter = Vector128.Max(quarter, Sse2.Shuffle(quarter, 0b_01_00_11_10));
+            quarter = Vector128.Max(quarter, Sse2.Shuffle(quarter, 0b_10_11_00_01));
+            max = quarter.ToScalar();
+        }
+
+        if (Vector256.IsHardwareAccelerated && bits.Length - i >= 8)
         {
             Vector256<uint> mask = Vector256.Create(0x7FFF_FFFFu);
             Vector256<uint> acc = Vector256<uint>.Zero;
@@ -312,39 +339,69 @@ public static class BlockwiseBlock
         Vector512<float> l1 = Vector512.Create(rank);
         Vector512<float> l2 = Vector512.LoadUnsafe(ref rank, 16), l3 = Vector512.LoadUnsafe(ref rank, 32);
         Vector512<float> l4 = Vector512.LoadUnsafe(ref rank, 48), l5 = Vector512.LoadUnsafe(ref rank, 64);
-        Vector512<float> l6a = Vector512.LoadUnsafe(ref rank, 80), l6b = Vector512.LoadUnsafe(ref rank, 96);
-        Vector512<float> l7a = Vector512.LoadUnsafe(ref rank, 112), l7b = Vector512.LoadUnsafe(ref rank, 128);
-        Vector512<float> l7c = Vector512.LoadUnsafe(ref rank, 144), l7d = Vector512.LoadUnsafe(ref rank, 160);
-        Vector512<float> l8a = Vector512.LoadUnsafe(ref rank, 176), l8b = Vector512.LoadUnsafe(ref rank, 192);
-        Vector512<float> l8c = Vector512.LoadUnsafe(ref rank, 208), l8d = Vector512.LoadUnsafe(ref rank, 224);
-        Vector512<float> l8e = Vector512.LoadUnsafe(ref rank, 240), l8f = Vector512.LoadUnsafe(ref rank, 256);
-        Vector512<float> l8g = Vector512.LoadUnsafe(ref rank, 272), l8h = Vector512.LoadUnsafe(ref rank, 288);
-
-        // Two independent searches per iteration, level by level: each level waits on the one before (permute,
-        // compare, masked add), so a single search would leave the core idle on latency.
-        for (; i + 32 <= values.Length; i += 32)
+        Vector512<float> t1a = Vector512.LoadUnsafe(ref rank, 80), t1b = Vector512.LoadUnsafe(ref rank, 96);
+        Vector512<float> t2a = Vector512.LoadUnsafe(ref rank, 112), t2b = Vector512.LoadUnsafe(ref rank, 128);
+        Vector512<float> t3a = Vector512.LoadUnsafe(ref rank, 144), t3b = Vector512.LoadUnsafe(ref rank, 160);
+        Vector512<float> t4a = Vector512.LoadUnsafe(ref rank, 176), t4b = Vector512.LoadUnsafe(ref rank, 192);
+        Vector512<float> t5a = Vector512.LoadUnsafe(ref rank, 208), t5b = Vector512.LoadUnsafe(ref rank, 224);
+        Vector512<float> t6a = Vector512.LoadUnsafe(ref rank, 240), t6b = Vector512.LoadUnsafe(ref rank, 256);
+        Vector512<float> t7a = Vector512.LoadUnsafe(ref rank, 272), t7b = Vector512.LoadUnsafe(ref rank, 288);
+        // Four independent searches per iteration, step by step: each step waits on the one before (permute,
+        // compare, add), so one search at a time would leave the core idle on latency.
+        for (; i + 64 <= values.Length; i += 64)
         {
-            Vector512<float> v = Vector512.LoadUnsafe(ref first, (nuint)i) * factor;
-            Vector512<float> w = Vector512.LoadUnsafe(ref first, (nuint)(i + 16)) * factor;
-            Vector512<float> x = Clamped(v), y = Clamped(w);
-            Vector512<int> r = Step(x, l1, 1);
-            Vector512<int> q = Step(y, l1, 1);
-            r = Next(x, r, Avx512F.PermuteVar16x32(l2, r), 2);
-            q = Next(y, q, Avx512F.PermuteVar16x32(l2, q), 2);
-            r = Next(x, r, Avx512F.PermuteVar16x32(l3, r), 4);
-            q = Next(y, q, Avx512F.PermuteVar16x32(l3, q), 4);
-            r = Next(x, r, Avx512F.PermuteVar16x32(l4, r), 8);
-            q = Next(y, q, Avx512F.PermuteVar16x32(l4, q), 8);
-            r = Next(x, r, Avx512F.PermuteVar16x32(l5, r), 16);
-            q = Next(y, q, Avx512F.PermuteVar16x32(l5, q), 16);
-            r = Next(x, r, Avx512F.PermuteVar16x32x2(l6a, r, l6b), 32);
-            q = Next(y, q, Avx512F.PermuteVar16x32x2(l6a, q, l6b), 32);
-            r = Next(x, r, Pick64(r, l7a, l7b, l7c, l7d), 64);
-            q = Next(y, q, Pick64(q, l7a, l7b, l7c, l7d), 64);
-            r = Next(x, r, Pick128(r, l8a, l8b, l8c, l8d, l8e, l8f, l8g, l8h), 128);
-            q = Next(y, q, Pick128(q, l8a, l8b, l8c, l8d, l8e, l8f, l8g, l8h), 128);
-            Reversed(r, v, zero).StoreUnsafe(ref Unsafe.Add(ref codes, i));
-            Reversed(q, w, zero).StoreUnsafe(ref Unsafe.Add(ref codes, i + 16));
+            Vector512<float> va = Vector512.LoadUnsafe(ref first, (nuint)(i + 0)) * factor;
+            Vector512<float> vb = Vector512.LoadUnsafe(ref first, (nuint)(i + 16)) * factor;
+            Vector512<float> vc = Vector512.LoadUnsafe(ref first, (nuint)(i + 32)) * factor;
+            Vector512<float> vd = Vector512.LoadUnsafe(ref first, (nuint)(i + 48)) * factor;
+            Vector512<float> xa = Clamped(va);
+            Vector512<float> xb = Clamped(vb);
+            Vector512<float> xc = Clamped(vc);
+            Vector512<float> xd = Clamped(vd);
+            Vector512<int> ra = Step(xa, l1, 1);
+            Vector512<int> rb = Step(xb, l1, 1);
+            Vector512<int> rc = Step(xc, l1, 1);
+            Vector512<int> rd = Step(xd, l1, 1);
+            ra = Next(xa, ra, Avx512F.PermuteVar16x32(l2, ra), 2);
+            rb = Next(xb, rb, Avx512F.PermuteVar16x32(l2, rb), 2);
+            rc = Next(xc, rc, Avx512F.PermuteVar16x32(l2, rc), 2);
+            rd = Next(xd, rd, Avx512F.PermuteVar16x32(l2, rd), 2);
+            ra = Next(xa, ra, Avx512F.PermuteVar16x32(l3, ra), 4);
+            rb = Next(xb, rb, Avx512F.PermuteVar16x32(l3, rb), 4);
+            rc = Next(xc, rc, Avx512F.PermuteVar16x32(l3, rc), 4);
+            rd = Next(xd, rd, Avx512F.PermuteVar16x32(l3, rd), 4);
+            ra = Next(xa, ra, Avx512F.PermuteVar16x32(l4, ra), 8);
+            rb = Next(xb, rb, Avx512F.PermuteVar16x32(l4, rb), 8);
+            rc = Next(xc, rc, Avx512F.PermuteVar16x32(l4, rc), 8);
+            rd = Next(xd, rd, Avx512F.PermuteVar16x32(l4, rd), 8);
+            ra = Next(xa, ra, Avx512F.PermuteVar16x32(l5, ra), 16);
+            rb = Next(xb, rb, Avx512F.PermuteVar16x32(l5, rb), 16);
+            rc = Next(xc, rc, Avx512F.PermuteVar16x32(l5, rc), 16);
+            rd = Next(xd, rd, Avx512F.PermuteVar16x32(l5, rd), 16);
+            Vector512<float> m6a = Vector512.GreaterThanOrEqual(xa, Avx512F.PermuteVar16x32x2(t4a, ra, t4b));
+            Vector512<float> m6b = Vector512.GreaterThanOrEqual(xb, Avx512F.PermuteVar16x32x2(t4a, rb, t4b));
+            Vector512<float> m6c = Vector512.GreaterThanOrEqual(xc, Avx512F.PermuteVar16x32x2(t4a, rc, t4b));
+            Vector512<float> m6d = Vector512.GreaterThanOrEqual(xd, Avx512F.PermuteVar16x32x2(t4a, rd, t4b));
+            Vector512<float> m7a = Vector512.GreaterThanOrEqual(xa, Vector512.ConditionalSelect(m6a, Avx512F.PermuteVar16x32x2(t6a, ra, t6b), Avx512F.PermuteVar16x32x2(t2a, ra, t2b)));
+            Vector512<float> m7b = Vector512.GreaterThanOrEqual(xb, Vector512.ConditionalSelect(m6b, Avx512F.PermuteVar16x32x2(t6a, rb, t6b), Avx512F.PermuteVar16x32x2(t2a, rb, t2b)));
+            Vector512<float> m7c = Vector512.GreaterThanOrEqual(xc, Vector512.ConditionalSelect(m6c, Avx512F.PermuteVar16x32x2(t6a, rc, t6b), Avx512F.PermuteVar16x32x2(t2a, rc, t2b)));
+            Vector512<float> m7d = Vector512.GreaterThanOrEqual(xd, Vector512.ConditionalSelect(m6d, Avx512F.PermuteVar16x32x2(t6a, rd, t6b), Avx512F.PermuteVar16x32x2(t2a, rd, t2b)));
+            Vector512<float> lowa = Vector512.ConditionalSelect(m7a, Avx512F.PermuteVar16x32x2(t3a, ra, t3b), Avx512F.PermuteVar16x32x2(t1a, ra, t1b));
+            Vector512<float> higha = Vector512.ConditionalSelect(m7a, Avx512F.PermuteVar16x32x2(t7a, ra, t7b), Avx512F.PermuteVar16x32x2(t5a, ra, t5b));
+            Vector512<float> lowb = Vector512.ConditionalSelect(m7b, Avx512F.PermuteVar16x32x2(t3a, rb, t3b), Avx512F.PermuteVar16x32x2(t1a, rb, t1b));
+            Vector512<float> highb = Vector512.ConditionalSelect(m7b, Avx512F.PermuteVar16x32x2(t7a, rb, t7b), Avx512F.PermuteVar16x32x2(t5a, rb, t5b));
+            Vector512<float> lowc = Vector512.ConditionalSelect(m7c, Avx512F.PermuteVar16x32x2(t3a, rc, t3b), Avx512F.PermuteVar16x32x2(t1a, rc, t1b));
+            Vector512<float> highc = Vector512.ConditionalSelect(m7c, Avx512F.PermuteVar16x32x2(t7a, rc, t7b), Avx512F.PermuteVar16x32x2(t5a, rc, t5b));
+            Vector512<float> lowd = Vector512.ConditionalSelect(m7d, Avx512F.PermuteVar16x32x2(t3a, rd, t3b), Avx512F.PermuteVar16x32x2(t1a, rd, t1b));
+            Vector512<float> highd = Vector512.ConditionalSelect(m7d, Avx512F.PermuteVar16x32x2(t7a, rd, t7b), Avx512F.PermuteVar16x32x2(t5a, rd, t5b));
+            Vector512<float> m8a = Vector512.GreaterThanOrEqual(xa, Vector512.ConditionalSelect(m6a, higha, lowa));
+            Vector512<float> m8b = Vector512.GreaterThanOrEqual(xb, Vector512.ConditionalSelect(m6b, highb, lowb));
+            Vector512<float> m8c = Vector512.GreaterThanOrEqual(xc, Vector512.ConditionalSelect(m6c, highc, lowc));
+            Vector512<float> m8d = Vector512.GreaterThanOrEqual(xd, Vector512.ConditionalSelect(m6d, highd, lowd));
+            Reversed(Tail(ra, m6a, m7a, m8a), va, zero).StoreUnsafe(ref Unsafe.Add(ref codes, i + 0));
+            Reversed(Tail(rb, m6b, m7b, m8b), vb, zero).StoreUnsafe(ref Unsafe.Add(ref codes, i + 16));
+            Reversed(Tail(rc, m6c, m7c, m8c), vc, zero).StoreUnsafe(ref Unsafe.Add(ref codes, i + 32));
+            Reversed(Tail(rd, m6d, m7d, m8d), vd, zero).StoreUnsafe(ref Unsafe.Add(ref codes, i + 48));
         }
 
         for (; i + 16 <= values.Length; i += 16)
@@ -356,14 +413,23 @@ public static class BlockwiseBlock
             r = Next(x, r, Avx512F.PermuteVar16x32(l3, r), 4);
             r = Next(x, r, Avx512F.PermuteVar16x32(l4, r), 8);
             r = Next(x, r, Avx512F.PermuteVar16x32(l5, r), 16);
-            r = Next(x, r, Avx512F.PermuteVar16x32x2(l6a, r, l6b), 32);
-            r = Next(x, r, Pick64(r, l7a, l7b, l7c, l7d), 64);
-            r = Next(x, r, Pick128(r, l8a, l8b, l8c, l8d, l8e, l8f, l8g, l8h), 128);
-            Reversed(r, v, zero).StoreUnsafe(ref Unsafe.Add(ref codes, i));
+
+            // The eight codes left: their seven thresholds by r, then three decisions, each choosing among them.
+            Vector512<float> m6 = Vector512.GreaterThanOrEqual(x, Avx512F.PermuteVar16x32x2(t4a, r, t4b));
+            Vector512<float> m7 = Vector512.GreaterThanOrEqual(x, Vector512.ConditionalSelect(m6, Avx512F.PermuteVar16x32x2(t6a, r, t6b), Avx512F.PermuteVar16x32x2(t2a, r, t2b)));
+            Vector512<float> low = Vector512.ConditionalSelect(m7, Avx512F.PermuteVar16x32x2(t3a, r, t3b), Avx512F.PermuteVar16x32x2(t1a, r, t1b));
+            Vector512<float> high = Vector512.ConditionalSelect(m7, Avx512F.PermuteVar16x32x2(t7a, r, t7b), Avx512F.PermuteVar16x32x2(t5a, r, t5b));
+            Vector512<float> m8 = Vector512.GreaterThanOrEqual(x, Vector512.ConditionalSelect(m6, high, low));
+            Reversed(Tail(r, m6, m7, m8), v, zero).StoreUnsafe(ref Unsafe.Add(ref codes, i));
         }
 
         return i;
     }
+
+    /// <summary>The reversed code: the first five decisions <paramref name="r"/>, then the last three (all-ones lanes where taken).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> Tail(Vector512<int> r, Vector512<float> m6, Vector512<float> m7, Vector512<float> m8) =>
+        r | (m6.AsInt32() & Vector512.Create(32)) | (m7.AsInt32() & Vector512.Create(64)) | (m8.AsInt32() & Vector512.Create(128));
 
     /// <summary>
     /// Sixteen 8-bit codes from their reversed bits <paramref name="r"/>, with the sign fix: a lane whose reversed
@@ -393,16 +459,6 @@ public static class BlockwiseBlock
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<int> Next(Vector512<float> x, Vector512<int> code, Vector512<float> threshold, int step) =>
         Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(x, threshold).AsInt32(), code + Vector512.Create(step), code);
-
-    /// <summary>Entry j (0 … 63) of the 64 floats in <paramref name="a"/> … <paramref name="d"/>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Pick64(Vector512<int> j, Vector512<float> a, Vector512<float> b, Vector512<float> c, Vector512<float> d) =>
-        Vector512.ConditionalSelect(Bit(j, 32), Avx512F.PermuteVar16x32x2(c, j, d), Avx512F.PermuteVar16x32x2(a, j, b));
-
-    /// <summary>Entry j (0 … 127) of the 128 floats in <paramref name="a"/> … <paramref name="h"/>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Pick128(Vector512<int> j, Vector512<float> a, Vector512<float> b, Vector512<float> c, Vector512<float> d, Vector512<float> e, Vector512<float> f, Vector512<float> g, Vector512<float> h) =>
-        Vector512.ConditionalSelect(Bit(j, 64), Pick64(j, e, f, g, h), Pick64(j, a, b, c, d));
 
     /// <summary><paramref name="step"/> in the lanes where x ≥ threshold, else 0.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

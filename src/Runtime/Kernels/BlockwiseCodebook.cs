@@ -125,8 +125,10 @@ public sealed class BlockwiseCodebook
     /// thresholds ≤ x; the search decides its bits from the top, and keeps the bits decided so far in reverse order
     /// (the first decision in bit 0), so that they index the next level's table directly. Level k = 1 … log2 N
     /// (N codes, s = N / 2^k) holds, at index r (k − 1 bits), thresholds[s + 2s·p] with p the k − 1 bits of r
-    /// reversed, padded to at least 16 floats. 8-bit levels start at 0, 16, 32, 48, 64, 80, 112, 176 (304 floats);
-    /// 4-bit at 0, 16, 32, 48 (64 floats). The search ends with the code's bits reversed.
+    /// reversed, padded to 16 floats: 4-bit levels 1 … 4 at 0, 16, 32, 48 (64 floats), 8-bit levels 1 … 5 at
+    /// 0, 16, 32, 48, 64. The 8-bit search then takes all seven thresholds of the eight codes left in one go: tail
+    /// table t = 1 … 7 (32 floats each, from 80 + 32·(t − 1); 304 floats in all) holds at index r (the first five
+    /// decisions, reversed) thresholds[8·p + t]. The search ends with the code's bits reversed.
     /// </summary>
     internal float[] RankTable => _rank;
 
@@ -240,12 +242,25 @@ public sealed class BlockwiseCodebook
     private static float[] RankLevels(float[] thresholds, int n)
     {
         var levels = new List<float>();
-        for (int k = 1, s = n / 2; s >= 1; k++, s /= 2)
+        int searched = n == 256 ? 5 : 4; // 8-bit: the last three levels come from the tail tables
+        for (int k = 1, s = n / 2; k <= searched; k++, s /= 2)
         {
             int count = n / (2 * s);
             for (int r = 0; r < Math.Max(count, 16); r++)
             {
                 levels.Add(r < count ? thresholds[s + (2 * s * Reverse(r, k - 1))] : float.NaN);
+            }
+        }
+
+        if (n == 256)
+        {
+            // Tail table t = 1 … 7 at index r (the first five decisions, reversed): thresholds[8·p + t].
+            for (int t = 1; t < 8; t++)
+            {
+                for (int r = 0; r < 32; r++)
+                {
+                    levels.Add(thresholds[(8 * Reverse(r, 5)) + t]);
+                }
             }
         }
 
