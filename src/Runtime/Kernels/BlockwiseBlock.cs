@@ -317,6 +317,35 @@ public static class BlockwiseBlock
             Vector512<int> reverse4 = Vector512.Create(0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15);
             Vector512<float> s8 = Vector512.Create(rank);
             Vector512<float> s4 = Vector512.LoadUnsafe(ref rank, 16), s2 = Vector512.LoadUnsafe(ref rank, 32), s1 = Vector512.LoadUnsafe(ref rank, 48);
+            // Four independent searches per iteration, as in the 8-bit loop below.
+            for (; i + 64 <= values.Length; i += 64)
+            {
+                Vector512<float> xa = Clamped(Vector512.LoadUnsafe(ref first, (nuint)(i + 0)) * factor);
+                Vector512<float> xb = Clamped(Vector512.LoadUnsafe(ref first, (nuint)(i + 16)) * factor);
+                Vector512<float> xc = Clamped(Vector512.LoadUnsafe(ref first, (nuint)(i + 32)) * factor);
+                Vector512<float> xd = Clamped(Vector512.LoadUnsafe(ref first, (nuint)(i + 48)) * factor);
+                Vector512<int> ra = Step(xa, s8, 1);
+                Vector512<int> rb = Step(xb, s8, 1);
+                Vector512<int> rc = Step(xc, s8, 1);
+                Vector512<int> rd = Step(xd, s8, 1);
+                ra = Next(xa, ra, Avx512F.PermuteVar16x32(s4, ra), 2);
+                rb = Next(xb, rb, Avx512F.PermuteVar16x32(s4, rb), 2);
+                rc = Next(xc, rc, Avx512F.PermuteVar16x32(s4, rc), 2);
+                rd = Next(xd, rd, Avx512F.PermuteVar16x32(s4, rd), 2);
+                ra = Next(xa, ra, Avx512F.PermuteVar16x32(s2, ra), 4);
+                rb = Next(xb, rb, Avx512F.PermuteVar16x32(s2, rb), 4);
+                rc = Next(xc, rc, Avx512F.PermuteVar16x32(s2, rc), 4);
+                rd = Next(xd, rd, Avx512F.PermuteVar16x32(s2, rd), 4);
+                ra = Next(xa, ra, Avx512F.PermuteVar16x32(s1, ra), 8);
+                rb = Next(xb, rb, Avx512F.PermuteVar16x32(s1, rb), 8);
+                rc = Next(xc, rc, Avx512F.PermuteVar16x32(s1, rc), 8);
+                rd = Next(xd, rd, Avx512F.PermuteVar16x32(s1, rd), 8);
+                Unsafe.WriteUnaligned(ref Unsafe.Add(ref codes, (i + 0) >> 1), Packed4(Avx512F.PermuteVar16x32(reverse4, ra)));
+                Unsafe.WriteUnaligned(ref Unsafe.Add(ref codes, (i + 16) >> 1), Packed4(Avx512F.PermuteVar16x32(reverse4, rb)));
+                Unsafe.WriteUnaligned(ref Unsafe.Add(ref codes, (i + 32) >> 1), Packed4(Avx512F.PermuteVar16x32(reverse4, rc)));
+                Unsafe.WriteUnaligned(ref Unsafe.Add(ref codes, (i + 48) >> 1), Packed4(Avx512F.PermuteVar16x32(reverse4, rd)));
+            }
+
             for (; i + 16 <= values.Length; i += 16)
             {
                 Vector512<float> x = Clamped(Vector512.LoadUnsafe(ref first, (nuint)i) * factor);
@@ -325,10 +354,7 @@ public static class BlockwiseBlock
                 r = Next(x, r, Avx512F.PermuteVar16x32(s2, r), 4);
                 r = Next(x, r, Avx512F.PermuteVar16x32(s1, r), 8);
 
-                // Pairs (even, odd) in one 64-bit lane → (even << 4) | odd, one byte per lane.
-                Vector512<ulong> pairs = Avx512F.PermuteVar16x32(reverse4, r).AsUInt64();
-                Vector128<byte> packed = Avx512F.ConvertToVector128Byte(((pairs << 4) | (pairs >> 32)) & Vector512.Create(0xFFUL));
-                Unsafe.WriteUnaligned(ref Unsafe.Add(ref codes, i >> 1), packed.AsUInt64().ToScalar());
+                Unsafe.WriteUnaligned(ref Unsafe.Add(ref codes, i >> 1), Packed4(Avx512F.PermuteVar16x32(reverse4, r)));
             }
 
             return i;
@@ -424,6 +450,14 @@ public static class BlockwiseBlock
         }
 
         return i;
+    }
+
+    /// <summary>Sixteen 4-bit codes packed into eight bytes: the pair (even, odd) in each 64-bit lane becomes the byte 16·even + odd.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong Packed4(Vector512<int> code)
+    {
+        Vector512<ulong> pairs = code.AsUInt64();
+        return Avx512F.ConvertToVector128Byte(((pairs << 4) | (pairs >> 32)) & Vector512.Create(0xFFUL)).AsUInt64().ToScalar();
     }
 
     /// <summary>The reversed code: the first five decisions <paramref name="r"/>, then the last three (all-ones lanes where taken).</summary>
