@@ -520,6 +520,54 @@ public sealed class BlockwiseStateTests(ITestOutputHelper output)
         Assert.Equal(Run(1), Run(2));
     }
 
+    [Theory]
+    [InlineData(StatePrecision.Int8Blockwise, false)]
+    [InlineData(StatePrecision.Int8Blockwise, true)]
+    [InlineData(StatePrecision.Int4Blockwise, false)]
+    [InlineData(StatePrecision.Int4Blockwise, true)]
+    public void HalfAndBFloat16ParametersStepAsFloat32ParametersHoldingTheSameValues(StatePrecision precision, bool bfloat16)
+    {
+        // 16-bit parameters and gradients with blockwise state: the fused kernel widens them to float32, updates,
+        // and rounds the parameter back once (to nearest even). So the same rule on float32 parameters holding the
+        // widened values, rounded the same way after each step, must take exactly the same steps; and the state
+        // (codes and absmax), which for Adam without weight decay depends only on the gradients, must be the same
+        // bits. Several blocks and a partial last one, several steps.
+        int n = (3 * 4096) + 200;
+        int bits = precision == StatePrecision.Int8Blockwise ? 8 : 4;
+        var random = new Random(bits + (bfloat16 ? 1 : 0));
+        Func<float, float> round = bfloat16 ? x => (float)(BFloat16)x : x => (float)(Half)x;
+        var narrow = new Adam(n) { LearningRate = 1e-2 };
+        var wide = new Adam(n) { LearningRate = 1e-2 };
+        narrow.ChangeStatePrecision(precision);
+        wide.ChangeStatePrecision(precision);
+        float[] f = [.. Random(random, n).Select(round)];
+        Half[] h = [.. f.Select(x => (Half)x)];
+        BFloat16[] b = [.. f.Select(x => (BFloat16)x)];
+        for (int t = 1; t <= 4; t++)
+        {
+            float[] g = [.. Random(random, n, 0.01).Select(round)];
+            if (bfloat16)
+            {
+                narrow.Step(b, [.. g.Select(x => (BFloat16)x)]);
+            }
+            else
+            {
+                narrow.Step(h, [.. g.Select(x => (Half)x)]);
+            }
+
+            wide.Step(f, g);
+            f = [.. f.Select(round)];
+            float[] got = bfloat16 ? [.. b.Select(x => (float)x)] : [.. h.Select(x => (float)x)];
+            Assert.Equal(f, got);
+            Assert.NotEqual(got, [.. Random(new Random(bits + (bfloat16 ? 1 : 0)), n).Select(round)]); // the parameters moved
+        }
+
+        (byte[][] codes, float[][] absmax) = ReadBlockwiseState(narrow, bits);
+        (byte[][] expectedCodes, float[][] expectedAbsmax) = ReadBlockwiseState(wide, bits);
+        Assert.Equal(expectedCodes, codes);
+        Assert.Equal(expectedAbsmax, absmax);
+    }
+
     private static float[] CopyPlane(Optimizer optimizer, string name)
     {
         var all = new List<float>();
