@@ -265,6 +265,11 @@ public static class BlockwiseBlock
             return i;
         }
 
+        if (Avx512Vbmi.IsSupported)
+        {
+            i = DequantizeBytePlanes(book, ref codes, scale, ref first, values.Length);
+        }
+
         Vector512<float> t0 = Vector512.LoadUnsafe(ref table, 0), t1 = Vector512.LoadUnsafe(ref table, 16);
         Vector512<float> t2 = Vector512.LoadUnsafe(ref table, 32), t3 = Vector512.LoadUnsafe(ref table, 48);
         Vector512<float> t4 = Vector512.LoadUnsafe(ref table, 64), t5 = Vector512.LoadUnsafe(ref table, 80);
@@ -286,6 +291,48 @@ public static class BlockwiseBlock
                 Vector512.ConditionalSelect(bit5, Avx512F.PermuteVar16x32x2(t14, index, t15), Avx512F.PermuteVar16x32x2(t12, index, t13)),
                 Vector512.ConditionalSelect(bit5, Avx512F.PermuteVar16x32x2(t10, index, t11), Avx512F.PermuteVar16x32x2(t8, index, t9)));
             (Vector512.ConditionalSelect(bit7, high, low) * scale).StoreUnsafe(ref first, (nuint)i);
+        }
+
+        return i;
+    }
+
+    /// <summary>
+    /// 8-bit dequantization 64 codes at a time by byte permutes: each of the four bytes of the code values is a
+    /// 256-byte plane in four registers, looked up with two two-source byte permutes (the code's low seven bits) and
+    /// a blend on its top bit; the four byte vectors are interleaved into sixteen-float vectors by unpacks, which
+    /// work within 128-bit lanes, so the codes are first permuted into the order the unpacks undo. Returns how
+    /// many values it wrote (a multiple of 64).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int DequantizeBytePlanes(BlockwiseCodebook book, ref byte codes, Vector512<float> scale, ref float first, int length)
+    {
+        ref byte planes = ref MemoryMarshal.GetArrayDataReference(book.BytePlanes);
+        Vector512<byte> a0 = Vector512.LoadUnsafe(ref planes, 0), a1 = Vector512.LoadUnsafe(ref planes, 64), a2 = Vector512.LoadUnsafe(ref planes, 128), a3 = Vector512.LoadUnsafe(ref planes, 192);
+        Vector512<byte> b0 = Vector512.LoadUnsafe(ref planes, 256), b1 = Vector512.LoadUnsafe(ref planes, 320), b2 = Vector512.LoadUnsafe(ref planes, 384), b3 = Vector512.LoadUnsafe(ref planes, 448);
+        Vector512<byte> c0 = Vector512.LoadUnsafe(ref planes, 512), c1 = Vector512.LoadUnsafe(ref planes, 576), c2 = Vector512.LoadUnsafe(ref planes, 640), c3 = Vector512.LoadUnsafe(ref planes, 704);
+        Vector512<byte> d0 = Vector512.LoadUnsafe(ref planes, 768), d1 = Vector512.LoadUnsafe(ref planes, 832), d2 = Vector512.LoadUnsafe(ref planes, 896), d3 = Vector512.LoadUnsafe(ref planes, 960);
+
+        // Byte 16·L + 4·q + k of the permuted codes (128-bit lane L) is code 16·q + 4·L + k: after the unpacks,
+        // float vector q holds codes 16·q … 16·q + 15 in order.
+        Vector512<byte> order = Vector512.Create(
+            (byte)0, 1, 2, 3, 16, 17, 18, 19, 32, 33, 34, 35, 48, 49, 50, 51,
+            4, 5, 6, 7, 20, 21, 22, 23, 36, 37, 38, 39, 52, 53, 54, 55,
+            8, 9, 10, 11, 24, 25, 26, 27, 40, 41, 42, 43, 56, 57, 58, 59,
+            12, 13, 14, 15, 28, 29, 30, 31, 44, 45, 46, 47, 60, 61, 62, 63);
+        int i = 0;
+        for (; i + 64 <= length; i += 64)
+        {
+            Vector512<byte> code = Avx512Vbmi.PermuteVar64x8(Vector512.LoadUnsafe(ref Unsafe.Add(ref codes, i)), order);
+            Vector512<byte> byte0 = Avx512BW.BlendVariable(Avx512Vbmi.PermuteVar64x8x2(a0, code, a1), Avx512Vbmi.PermuteVar64x8x2(a2, code, a3), code);
+            Vector512<byte> byte1 = Avx512BW.BlendVariable(Avx512Vbmi.PermuteVar64x8x2(b0, code, b1), Avx512Vbmi.PermuteVar64x8x2(b2, code, b3), code);
+            Vector512<byte> byte2 = Avx512BW.BlendVariable(Avx512Vbmi.PermuteVar64x8x2(c0, code, c1), Avx512Vbmi.PermuteVar64x8x2(c2, code, c3), code);
+            Vector512<byte> byte3 = Avx512BW.BlendVariable(Avx512Vbmi.PermuteVar64x8x2(d0, code, d1), Avx512Vbmi.PermuteVar64x8x2(d2, code, d3), code);
+            Vector512<ushort> low01 = Avx512BW.UnpackLow(byte0, byte1).AsUInt16(), high01 = Avx512BW.UnpackHigh(byte0, byte1).AsUInt16();
+            Vector512<ushort> low23 = Avx512BW.UnpackLow(byte2, byte3).AsUInt16(), high23 = Avx512BW.UnpackHigh(byte2, byte3).AsUInt16();
+            (Avx512BW.UnpackLow(low01, low23).AsSingle() * scale).StoreUnsafe(ref first, (nuint)i);
+            (Avx512BW.UnpackHigh(low01, low23).AsSingle() * scale).StoreUnsafe(ref first, (nuint)(i + 16));
+            (Avx512BW.UnpackLow(high01, high23).AsSingle() * scale).StoreUnsafe(ref first, (nuint)(i + 32));
+            (Avx512BW.UnpackHigh(high01, high23).AsSingle() * scale).StoreUnsafe(ref first, (nuint)(i + 48));
         }
 
         return i;

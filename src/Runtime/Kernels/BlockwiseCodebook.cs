@@ -30,6 +30,7 @@ public sealed class BlockwiseCodebook
     private readonly float[] _values;
     private readonly float[] _thresholds;  // [c] for c = 1 … N − 1: the smallest x whose code is ≥ c; [N] = NaN
     private readonly float[] _rank;        // the thresholds by binary-search level (see RankTable)
+    private readonly byte[] _bytePlanes;   // the code values' bytes, plane by plane (see BytePlanes)
     private readonly uint[] _buckets;      // positive buckets, then negative: (code of the bucket's smallest value) << 24 | threshold key
     private readonly int _mantissaBits;
     private readonly int _minimumExponent;
@@ -54,6 +55,15 @@ public sealed class BlockwiseCodebook
 
         _thresholds[values.Length] = float.NaN;
         _rank = RankLevels(_thresholds, values.Length);
+        _bytePlanes = GC.AllocateArray<byte>(4 * values.Length, pinned: true);
+        for (int c = 0; c < values.Length; c++)
+        {
+            uint bits = BitConverter.SingleToUInt32Bits(values[c]);
+            for (int b = 0; b < 4; b++)
+            {
+                _bytePlanes[(b * values.Length) + c] = (byte)(bits >> (8 * b));
+            }
+        }
         float smallest = float.PositiveInfinity;
         for (int c = 1; c < values.Length; c++)
         {
@@ -131,6 +141,9 @@ public sealed class BlockwiseCodebook
     /// decisions, reversed) thresholds[8·p + t]. The search ends with the code's bits reversed.
     /// </summary>
     internal float[] RankTable => _rank;
+
+    /// <summary>The code values' float32 bits as four byte planes (pinned): byte b of Values[c] at b·N + c, lowest byte first.</summary>
+    internal byte[] BytePlanes => _bytePlanes;
 
     /// <summary>Biased float exponents below this fall in bucket 0.</summary>
     internal int MinimumExponent => _minimumExponent;
