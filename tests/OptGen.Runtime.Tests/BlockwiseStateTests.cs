@@ -119,6 +119,49 @@ public sealed class BlockwiseStateTests(ITestOutputHelper output)
     }
 
     [Theory]
+    [InlineData(8, true)]
+    [InlineData(8, false)]
+    [InlineData(4, true)]
+    [InlineData(4, false)]
+    public void BlockCodecDecidesEveryMidpointAsTheDefinition(int bits, bool signed)
+    {
+        // The SIMD block quantizer (a search over the decision thresholds) at every decision point of the map: each
+        // midpoint of neighbouring codes in float32 and its float neighbours, each code value, ±0, and values outside
+        // [−1, 1] (±∞, NaN of both signs, ±3, which the scalar path clamps), in full blocks whose absmax is 1, so the
+        // block sees exactly these normalized values. Finite values in [−1, 1] must get the definition's code
+        // (torchao's rounding, the sign fix), every value the scalar path's code.
+        BlockwiseCodebook book = BlockwiseCodebook.For(bits, signed);
+        var points = new List<float>();
+        for (int c = 1; c < book.Values.Count; c++)
+        {
+            float mid = (book.Values[c - 1] + book.Values[c]) / 2;
+            points.AddRange([mid, MathF.BitDecrement(mid), MathF.BitIncrement(mid), MathF.BitDecrement(MathF.BitDecrement(mid)), MathF.BitIncrement(MathF.BitIncrement(mid)), book.Values[c], book.Values[c - 1]]);
+        }
+
+        points.AddRange([0f, -0f, float.PositiveInfinity, float.NegativeInfinity, float.NaN, -float.NaN, 3f, -3f, float.Epsilon, -float.Epsilon]);
+        int n = book.BlockLength;
+        for (int start = 0; start < points.Count; start += n - 1)
+        {
+            float[] block = new float[n];
+            block[0] = 1f; // the absmax
+            int count = Math.Min(n - 1, points.Count - start);
+            points.CopyTo(start, block, 1, count);
+            byte[] codes = new byte[BlockwiseBlock.CodeBytes(n, bits)];
+            BlockwiseBlock.Quantize(book, block, 1f, ref codes[0]);
+            int[] unpacked = Unpack(codes, n, bits);
+            for (int i = 1; i <= count; i++)
+            {
+                float x = block[i];
+                Assert.True(book.Quantize(x) == unpacked[i], $"{x:R} ({BitConverter.SingleToUInt32Bits(x):X8}): block {unpacked[i]}, scalar {book.Quantize(x)}");
+                if (Math.Abs(x) <= 1f)
+                {
+                    Assert.Equal(book.QuantizeByDefinition(x), unpacked[i]);
+                }
+            }
+        }
+    }
+
+    [Theory]
     [InlineData(StatePrecision.Int8Blockwise, 1)]
     [InlineData(StatePrecision.Int8Blockwise, 2)]
     [InlineData(StatePrecision.Int4Blockwise, 1)]
@@ -475,6 +518,54 @@ public sealed class BlockwiseStateTests(ITestOutputHelper output)
         }
 
         Assert.Equal(Run(1), Run(2));
+    }
+
+    [Theory]
+    [InlineData(StatePrecision.Int8Blockwise, false)]
+    [InlineData(StatePrecision.Int8Blockwise, true)]
+    [InlineData(StatePrecision.Int4Blockwise, false)]
+    [InlineData(StatePrecision.Int4Blockwise, true)]
+    public void HalfAndBFloat16ParametersStepAsFloat32ParametersHoldingTheSameValues(StatePrecision precision, bool bfloat16)
+    {
+        // 16-bit parameters and gradients with blockwise state: the fused kernel widens them to float32, updates,
+        // and rounds the parameter back once (to nearest even). So the same rule on float32 parameters holding the
+        // widened values, rounded the same way after each step, must take exactly the same steps; and the state
+        // (codes and absmax), which for Adam without weight decay depends only on the gradients, must be the same
+        // bits. Several blocks and a partial last one, several steps.
+        int n = (3 * 4096) + 200;
+        int bits = precision == StatePrecision.Int8Blockwise ? 8 : 4;
+        var random = new Random(bits + (bfloat16 ? 1 : 0));
+        Func<float, float> round = bfloat16 ? x => (float)(BFloat16)x : x => (float)(Half)x;
+        var narrow = new Adam(n) { LearningRate = 1e-2 };
+        var wide = new Adam(n) { LearningRate = 1e-2 };
+        narrow.ChangeStatePrecision(precision);
+        wide.ChangeStatePrecision(precision);
+        float[] f = [.. Random(random, n).Select(round)];
+        Half[] h = [.. f.Select(x => (Half)x)];
+        BFloat16[] b = [.. f.Select(x => (BFloat16)x)];
+        for (int t = 1; t <= 4; t++)
+        {
+            float[] g = [.. Random(random, n, 0.01).Select(round)];
+            if (bfloat16)
+            {
+                narrow.Step(b, [.. g.Select(x => (BFloat16)x)]);
+            }
+            else
+            {
+                narrow.Step(h, [.. g.Select(x => (Half)x)]);
+            }
+
+            wide.Step(f, g);
+            f = [.. f.Select(round)];
+            float[] got = bfloat16 ? [.. b.Select(x => (float)x)] : [.. h.Select(x => (float)x)];
+            Assert.Equal(f, got);
+            Assert.NotEqual(got, [.. Random(new Random(bits + (bfloat16 ? 1 : 0)), n).Select(round)]); // the parameters moved
+        }
+
+        (byte[][] codes, float[][] absmax) = ReadBlockwiseState(narrow, bits);
+        (byte[][] expectedCodes, float[][] expectedAbsmax) = ReadBlockwiseState(wide, bits);
+        Assert.Equal(expectedCodes, codes);
+        Assert.Equal(expectedAbsmax, absmax);
     }
 
     private static float[] CopyPlane(Optimizer optimizer, string name)

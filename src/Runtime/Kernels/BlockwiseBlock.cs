@@ -26,7 +26,11 @@ public static class BlockwiseBlock
     public static unsafe void Dequantize(BlockwiseCodebook book, ref byte codes, float absmax, Span<float> values)
     {
         int i = 0;
-        if (Avx2.IsSupported)
+        if (Avx512F.IsSupported)
+        {
+            i = DequantizeAvx512(book, ref codes, absmax, values);
+        }
+        else if (Avx2.IsSupported)
         {
             // Eight codes at a time: widened to int32 and gathered from the (pinned) table, times absmax.
             float* table = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(book.ValueTable));
@@ -78,7 +82,34 @@ public static class BlockwiseBlock
         ReadOnlySpan<uint> bits = MemoryMarshal.Cast<float, uint>(values);
         int i = 0;
         uint max = 0;
-        if (Vector256.IsHardwareAccelerated && bits.Length >= 8)
+        if (Vector512.IsHardwareAccelerated && bits.Length >= 64)
+        {
+            // Four accumulators (a block is 128 or 256 values), folded to one vector, then one lane.
+            Vector512<uint> mask = Vector512.Create(0x7FFF_FFFFu);
+            Vector512<uint> a = Vector512<uint>.Zero, b = a, c = a, d = a;
+            ref uint first = ref MemoryMarshal.GetReference(bits);
+            for (; i <= bits.Length - 64; i += 64)
+            {
+                a = Vector512.Max(a, Vector512.LoadUnsafe(ref first, (nuint)i) & mask);
+                b = Vector512.Max(b, Vector512.LoadUnsafe(ref first, (nuint)i + 16) & mask);
+                c = Vector512.Max(c, Vector512.LoadUnsafe(ref first, (nuint)i + 32) & mask);
+                d = Vector512.Max(d, Vector512.LoadUnsafe(ref first, (nuint)i + 48) & mask);
+            }
+
+            for (; i <= bits.Length - 16; i += 16)
+            {
+                a = Vector512.Max(a, Vector512.LoadUnsafe(ref first, (nuint)i) & mask);
+            }
+
+            Vector512<uint> all = Vector512.Max(Vector512.Max(a, b), Vector512.Max(c, d));
+            Vector256<uint> half = Vector256.Max(all.GetLower(), all.GetUpper());
+            Vector128<uint> quarter = Vector128.Max(half.GetLower(), half.GetUpper());
+            quarter = Vector128.Max(quarter, Sse2.Shuffle(quarter, 0b_01_00_11_10));
+            quarter = Vector128.Max(quarter, Sse2.Shuffle(quarter, 0b_10_11_00_01));
+            max = quarter.ToScalar();
+        }
+
+        if (Vector256.IsHardwareAccelerated && bits.Length - i >= 8)
         {
             Vector256<uint> mask = Vector256.Create(0x7FFF_FFFFu);
             Vector256<uint> acc = Vector256<uint>.Zero;
@@ -116,7 +147,11 @@ public static class BlockwiseBlock
         float scale = absmax == 0f ? 0f : 1f / absmax;
         int n = values.Length;
         int i = 0;
-        if (Avx2.IsSupported)
+        if (Avx512F.IsSupported)
+        {
+            i = QuantizeAvx512(book, values, scale, ref codes);
+        }
+        else if (Avx2.IsSupported)
         {
             i = QuantizeAvx2(book, values, scale, ref codes);
         }
@@ -202,5 +237,313 @@ public static class BlockwiseBlock
 
         return i;
     }
+
+    /// <summary>
+    /// <see cref="Dequantize"/> sixteen codes at a time with no gather: the code table lives in registers (8-bit: 16
+    /// registers, two-source permutes over each pair, then a select tree on the code's top three bits; 4-bit: one
+    /// permute). Returns how many values it wrote (a multiple of 16).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int DequantizeAvx512(BlockwiseCodebook book, ref byte codes, float absmax, Span<float> values)
+    {
+        ref float table = ref MemoryMarshal.GetArrayDataReference(book.ValueTable);
+        ref float first = ref MemoryMarshal.GetReference(values);
+        Vector512<float> scale = Vector512.Create(absmax);
+        int i = 0;
+        if (book.Bits == 4)
+        {
+            Vector512<float> map = Vector512.LoadUnsafe(ref table);
+            for (; i + 16 <= values.Length; i += 16)
+            {
+                // Eight bytes hold sixteen codes, the even element in the high nibble: one byte per 64-bit lane,
+                // spread to (high nibble, low nibble) as two 32-bit indices.
+                Vector512<ulong> bytes = Avx512F.ConvertToVector512UInt64(Vector128.CreateScalarUnsafe(Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref codes, i >> 1))).AsByte());
+                Vector512<int> index = ((bytes >> 4) | ((bytes & Vector512.Create(0xFUL)) << 32)).AsInt32();
+                (Avx512F.PermuteVar16x32(map, index) * scale).StoreUnsafe(ref first, (nuint)i);
+            }
+
+            return i;
+        }
+
+        if (Avx512Vbmi.IsSupported)
+        {
+            i = DequantizeBytePlanes(book, ref codes, scale, ref first, values.Length);
+        }
+
+        Vector512<float> t0 = Vector512.LoadUnsafe(ref table, 0), t1 = Vector512.LoadUnsafe(ref table, 16);
+        Vector512<float> t2 = Vector512.LoadUnsafe(ref table, 32), t3 = Vector512.LoadUnsafe(ref table, 48);
+        Vector512<float> t4 = Vector512.LoadUnsafe(ref table, 64), t5 = Vector512.LoadUnsafe(ref table, 80);
+        Vector512<float> t6 = Vector512.LoadUnsafe(ref table, 96), t7 = Vector512.LoadUnsafe(ref table, 112);
+        Vector512<float> t8 = Vector512.LoadUnsafe(ref table, 128), t9 = Vector512.LoadUnsafe(ref table, 144);
+        Vector512<float> t10 = Vector512.LoadUnsafe(ref table, 160), t11 = Vector512.LoadUnsafe(ref table, 176);
+        Vector512<float> t12 = Vector512.LoadUnsafe(ref table, 192), t13 = Vector512.LoadUnsafe(ref table, 208);
+        Vector512<float> t14 = Vector512.LoadUnsafe(ref table, 224), t15 = Vector512.LoadUnsafe(ref table, 240);
+        for (; i + 16 <= values.Length; i += 16)
+        {
+            Vector512<int> index = Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref Unsafe.Add(ref codes, i)));
+            Vector512<float> bit5 = Bit(index, 32), bit6 = Bit(index, 64), bit7 = Bit(index, 128);
+            Vector512<float> low = Vector512.ConditionalSelect(
+                bit6,
+                Vector512.ConditionalSelect(bit5, Avx512F.PermuteVar16x32x2(t6, index, t7), Avx512F.PermuteVar16x32x2(t4, index, t5)),
+                Vector512.ConditionalSelect(bit5, Avx512F.PermuteVar16x32x2(t2, index, t3), Avx512F.PermuteVar16x32x2(t0, index, t1)));
+            Vector512<float> high = Vector512.ConditionalSelect(
+                bit6,
+                Vector512.ConditionalSelect(bit5, Avx512F.PermuteVar16x32x2(t14, index, t15), Avx512F.PermuteVar16x32x2(t12, index, t13)),
+                Vector512.ConditionalSelect(bit5, Avx512F.PermuteVar16x32x2(t10, index, t11), Avx512F.PermuteVar16x32x2(t8, index, t9)));
+            (Vector512.ConditionalSelect(bit7, high, low) * scale).StoreUnsafe(ref first, (nuint)i);
+        }
+
+        return i;
+    }
+
+    /// <summary>
+    /// 8-bit dequantization 64 codes at a time by byte permutes: each of the four bytes of the code values is a
+    /// 256-byte plane in four registers, looked up with two two-source byte permutes (the code's low seven bits) and
+    /// a blend on its top bit; the four byte vectors are interleaved into sixteen-float vectors by unpacks, which
+    /// work within 128-bit lanes, so the codes are first permuted into the order the unpacks undo. Returns how
+    /// many values it wrote (a multiple of 64).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int DequantizeBytePlanes(BlockwiseCodebook book, ref byte codes, Vector512<float> scale, ref float first, int length)
+    {
+        ref byte planes = ref MemoryMarshal.GetArrayDataReference(book.BytePlanes);
+        Vector512<byte> a0 = Vector512.LoadUnsafe(ref planes, 0), a1 = Vector512.LoadUnsafe(ref planes, 64), a2 = Vector512.LoadUnsafe(ref planes, 128), a3 = Vector512.LoadUnsafe(ref planes, 192);
+        Vector512<byte> b0 = Vector512.LoadUnsafe(ref planes, 256), b1 = Vector512.LoadUnsafe(ref planes, 320), b2 = Vector512.LoadUnsafe(ref planes, 384), b3 = Vector512.LoadUnsafe(ref planes, 448);
+        Vector512<byte> c0 = Vector512.LoadUnsafe(ref planes, 512), c1 = Vector512.LoadUnsafe(ref planes, 576), c2 = Vector512.LoadUnsafe(ref planes, 640), c3 = Vector512.LoadUnsafe(ref planes, 704);
+        Vector512<byte> d0 = Vector512.LoadUnsafe(ref planes, 768), d1 = Vector512.LoadUnsafe(ref planes, 832), d2 = Vector512.LoadUnsafe(ref planes, 896), d3 = Vector512.LoadUnsafe(ref planes, 960);
+
+        // Byte 16·L + 4·q + k of the permuted codes (128-bit lane L) is code 16·q + 4·L + k: after the unpacks,
+        // float vector q holds codes 16·q … 16·q + 15 in order.
+        Vector512<byte> order = Vector512.Create(
+            (byte)0, 1, 2, 3, 16, 17, 18, 19, 32, 33, 34, 35, 48, 49, 50, 51,
+            4, 5, 6, 7, 20, 21, 22, 23, 36, 37, 38, 39, 52, 53, 54, 55,
+            8, 9, 10, 11, 24, 25, 26, 27, 40, 41, 42, 43, 56, 57, 58, 59,
+            12, 13, 14, 15, 28, 29, 30, 31, 44, 45, 46, 47, 60, 61, 62, 63);
+        int i = 0;
+        for (; i + 64 <= length; i += 64)
+        {
+            Vector512<byte> code = Avx512Vbmi.PermuteVar64x8(Vector512.LoadUnsafe(ref Unsafe.Add(ref codes, i)), order);
+            Vector512<byte> byte0 = Avx512BW.BlendVariable(Avx512Vbmi.PermuteVar64x8x2(a0, code, a1), Avx512Vbmi.PermuteVar64x8x2(a2, code, a3), code);
+            Vector512<byte> byte1 = Avx512BW.BlendVariable(Avx512Vbmi.PermuteVar64x8x2(b0, code, b1), Avx512Vbmi.PermuteVar64x8x2(b2, code, b3), code);
+            Vector512<byte> byte2 = Avx512BW.BlendVariable(Avx512Vbmi.PermuteVar64x8x2(c0, code, c1), Avx512Vbmi.PermuteVar64x8x2(c2, code, c3), code);
+            Vector512<byte> byte3 = Avx512BW.BlendVariable(Avx512Vbmi.PermuteVar64x8x2(d0, code, d1), Avx512Vbmi.PermuteVar64x8x2(d2, code, d3), code);
+            Vector512<ushort> low01 = Avx512BW.UnpackLow(byte0, byte1).AsUInt16(), high01 = Avx512BW.UnpackHigh(byte0, byte1).AsUInt16();
+            Vector512<ushort> low23 = Avx512BW.UnpackLow(byte2, byte3).AsUInt16(), high23 = Avx512BW.UnpackHigh(byte2, byte3).AsUInt16();
+            (Avx512BW.UnpackLow(low01, low23).AsSingle() * scale).StoreUnsafe(ref first, (nuint)i);
+            (Avx512BW.UnpackHigh(low01, low23).AsSingle() * scale).StoreUnsafe(ref first, (nuint)(i + 16));
+            (Avx512BW.UnpackLow(high01, high23).AsSingle() * scale).StoreUnsafe(ref first, (nuint)(i + 32));
+            (Avx512BW.UnpackHigh(high01, high23).AsSingle() * scale).StoreUnsafe(ref first, (nuint)(i + 48));
+        }
+
+        return i;
+    }
+
+    /// <summary>All ones in the lanes of <paramref name="index"/> where <paramref name="bit"/> is set.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Bit(Vector512<int> index, int bit) =>
+        Vector512.Equals(index & Vector512.Create(bit), Vector512.Create(bit)).AsSingle();
+
+    /// <summary>
+    /// <see cref="BlockwiseCodebook.Quantize"/> sixteen values at a time with no gather: the code is the number of
+    /// decision thresholds ≤ the value (<see cref="BlockwiseCodebook.QuantizeByRank"/>, checked against the definition
+    /// when the codebook is built), found by a branch-free binary search whose levels are register permutes of
+    /// <see cref="BlockwiseCodebook.RankTable"/>, indexed by the bits decided so far in reverse order (no shifts);
+    /// the same magnitude clamp and sign fix as the scalar path, so the same codes. Returns how many values it
+    /// quantized (a multiple of 16).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int QuantizeAvx512(BlockwiseCodebook book, ReadOnlySpan<float> values, float scale, ref byte codes)
+    {
+        ref float rank = ref MemoryMarshal.GetArrayDataReference(book.RankTable);
+        ref float first = ref MemoryMarshal.GetReference(values);
+        Vector512<float> factor = Vector512.Create(scale);
+        int i = 0;
+        if (book.Bits == 4)
+        {
+            // The sign fix is 8-bit only; the reversed 4-bit code back in order by one permute.
+            Vector512<int> reverse4 = Vector512.Create(0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15);
+            Vector512<float> s8 = Vector512.Create(rank);
+            Vector512<float> s4 = Vector512.LoadUnsafe(ref rank, 16), s2 = Vector512.LoadUnsafe(ref rank, 32), s1 = Vector512.LoadUnsafe(ref rank, 48);
+            // Four independent searches per iteration, as in the 8-bit loop below.
+            for (; i + 64 <= values.Length; i += 64)
+            {
+                Vector512<float> xa = Clamped(Vector512.LoadUnsafe(ref first, (nuint)(i + 0)) * factor);
+                Vector512<float> xb = Clamped(Vector512.LoadUnsafe(ref first, (nuint)(i + 16)) * factor);
+                Vector512<float> xc = Clamped(Vector512.LoadUnsafe(ref first, (nuint)(i + 32)) * factor);
+                Vector512<float> xd = Clamped(Vector512.LoadUnsafe(ref first, (nuint)(i + 48)) * factor);
+                Vector512<int> ra = Step(xa, s8, 1);
+                Vector512<int> rb = Step(xb, s8, 1);
+                Vector512<int> rc = Step(xc, s8, 1);
+                Vector512<int> rd = Step(xd, s8, 1);
+                ra = Next(xa, ra, Avx512F.PermuteVar16x32(s4, ra), 2);
+                rb = Next(xb, rb, Avx512F.PermuteVar16x32(s4, rb), 2);
+                rc = Next(xc, rc, Avx512F.PermuteVar16x32(s4, rc), 2);
+                rd = Next(xd, rd, Avx512F.PermuteVar16x32(s4, rd), 2);
+                ra = Next(xa, ra, Avx512F.PermuteVar16x32(s2, ra), 4);
+                rb = Next(xb, rb, Avx512F.PermuteVar16x32(s2, rb), 4);
+                rc = Next(xc, rc, Avx512F.PermuteVar16x32(s2, rc), 4);
+                rd = Next(xd, rd, Avx512F.PermuteVar16x32(s2, rd), 4);
+                ra = Next(xa, ra, Avx512F.PermuteVar16x32(s1, ra), 8);
+                rb = Next(xb, rb, Avx512F.PermuteVar16x32(s1, rb), 8);
+                rc = Next(xc, rc, Avx512F.PermuteVar16x32(s1, rc), 8);
+                rd = Next(xd, rd, Avx512F.PermuteVar16x32(s1, rd), 8);
+                Unsafe.WriteUnaligned(ref Unsafe.Add(ref codes, (i + 0) >> 1), Packed4(Avx512F.PermuteVar16x32(reverse4, ra)));
+                Unsafe.WriteUnaligned(ref Unsafe.Add(ref codes, (i + 16) >> 1), Packed4(Avx512F.PermuteVar16x32(reverse4, rb)));
+                Unsafe.WriteUnaligned(ref Unsafe.Add(ref codes, (i + 32) >> 1), Packed4(Avx512F.PermuteVar16x32(reverse4, rc)));
+                Unsafe.WriteUnaligned(ref Unsafe.Add(ref codes, (i + 48) >> 1), Packed4(Avx512F.PermuteVar16x32(reverse4, rd)));
+            }
+
+            for (; i + 16 <= values.Length; i += 16)
+            {
+                Vector512<float> x = Clamped(Vector512.LoadUnsafe(ref first, (nuint)i) * factor);
+                Vector512<int> r = Step(x, s8, 1);
+                r = Next(x, r, Avx512F.PermuteVar16x32(s4, r), 2);
+                r = Next(x, r, Avx512F.PermuteVar16x32(s2, r), 4);
+                r = Next(x, r, Avx512F.PermuteVar16x32(s1, r), 8);
+
+                Unsafe.WriteUnaligned(ref Unsafe.Add(ref codes, i >> 1), Packed4(Avx512F.PermuteVar16x32(reverse4, r)));
+            }
+
+            return i;
+        }
+
+        // The sign fix: a negative value whose code is the zero code takes the code below (in reversed bits here).
+        Vector512<int> zero = Vector512.Create(book.KeepsSign ? BlockwiseCodebook.Reverse(book.ZeroCode, 8) : -1);
+        Vector512<float> l1 = Vector512.Create(rank);
+        Vector512<float> l2 = Vector512.LoadUnsafe(ref rank, 16), l3 = Vector512.LoadUnsafe(ref rank, 32);
+        Vector512<float> l4 = Vector512.LoadUnsafe(ref rank, 48), l5 = Vector512.LoadUnsafe(ref rank, 64);
+        Vector512<float> t1a = Vector512.LoadUnsafe(ref rank, 80), t1b = Vector512.LoadUnsafe(ref rank, 96);
+        Vector512<float> t2a = Vector512.LoadUnsafe(ref rank, 112), t2b = Vector512.LoadUnsafe(ref rank, 128);
+        Vector512<float> t3a = Vector512.LoadUnsafe(ref rank, 144), t3b = Vector512.LoadUnsafe(ref rank, 160);
+        Vector512<float> t4a = Vector512.LoadUnsafe(ref rank, 176), t4b = Vector512.LoadUnsafe(ref rank, 192);
+        Vector512<float> t5a = Vector512.LoadUnsafe(ref rank, 208), t5b = Vector512.LoadUnsafe(ref rank, 224);
+        Vector512<float> t6a = Vector512.LoadUnsafe(ref rank, 240), t6b = Vector512.LoadUnsafe(ref rank, 256);
+        Vector512<float> t7a = Vector512.LoadUnsafe(ref rank, 272), t7b = Vector512.LoadUnsafe(ref rank, 288);
+        // Four independent searches per iteration, step by step: each step waits on the one before (permute,
+        // compare, add), so one search at a time would leave the core idle on latency.
+        for (; i + 64 <= values.Length; i += 64)
+        {
+            Vector512<float> va = Vector512.LoadUnsafe(ref first, (nuint)(i + 0)) * factor;
+            Vector512<float> vb = Vector512.LoadUnsafe(ref first, (nuint)(i + 16)) * factor;
+            Vector512<float> vc = Vector512.LoadUnsafe(ref first, (nuint)(i + 32)) * factor;
+            Vector512<float> vd = Vector512.LoadUnsafe(ref first, (nuint)(i + 48)) * factor;
+            Vector512<float> xa = Clamped(va);
+            Vector512<float> xb = Clamped(vb);
+            Vector512<float> xc = Clamped(vc);
+            Vector512<float> xd = Clamped(vd);
+            Vector512<int> ra = Step(xa, l1, 1);
+            Vector512<int> rb = Step(xb, l1, 1);
+            Vector512<int> rc = Step(xc, l1, 1);
+            Vector512<int> rd = Step(xd, l1, 1);
+            ra = Next(xa, ra, Avx512F.PermuteVar16x32(l2, ra), 2);
+            rb = Next(xb, rb, Avx512F.PermuteVar16x32(l2, rb), 2);
+            rc = Next(xc, rc, Avx512F.PermuteVar16x32(l2, rc), 2);
+            rd = Next(xd, rd, Avx512F.PermuteVar16x32(l2, rd), 2);
+            ra = Next(xa, ra, Avx512F.PermuteVar16x32(l3, ra), 4);
+            rb = Next(xb, rb, Avx512F.PermuteVar16x32(l3, rb), 4);
+            rc = Next(xc, rc, Avx512F.PermuteVar16x32(l3, rc), 4);
+            rd = Next(xd, rd, Avx512F.PermuteVar16x32(l3, rd), 4);
+            ra = Next(xa, ra, Avx512F.PermuteVar16x32(l4, ra), 8);
+            rb = Next(xb, rb, Avx512F.PermuteVar16x32(l4, rb), 8);
+            rc = Next(xc, rc, Avx512F.PermuteVar16x32(l4, rc), 8);
+            rd = Next(xd, rd, Avx512F.PermuteVar16x32(l4, rd), 8);
+            ra = Next(xa, ra, Avx512F.PermuteVar16x32(l5, ra), 16);
+            rb = Next(xb, rb, Avx512F.PermuteVar16x32(l5, rb), 16);
+            rc = Next(xc, rc, Avx512F.PermuteVar16x32(l5, rc), 16);
+            rd = Next(xd, rd, Avx512F.PermuteVar16x32(l5, rd), 16);
+            Vector512<float> m6a = Vector512.GreaterThanOrEqual(xa, Avx512F.PermuteVar16x32x2(t4a, ra, t4b));
+            Vector512<float> m6b = Vector512.GreaterThanOrEqual(xb, Avx512F.PermuteVar16x32x2(t4a, rb, t4b));
+            Vector512<float> m6c = Vector512.GreaterThanOrEqual(xc, Avx512F.PermuteVar16x32x2(t4a, rc, t4b));
+            Vector512<float> m6d = Vector512.GreaterThanOrEqual(xd, Avx512F.PermuteVar16x32x2(t4a, rd, t4b));
+            Vector512<float> m7a = Vector512.GreaterThanOrEqual(xa, Vector512.ConditionalSelect(m6a, Avx512F.PermuteVar16x32x2(t6a, ra, t6b), Avx512F.PermuteVar16x32x2(t2a, ra, t2b)));
+            Vector512<float> m7b = Vector512.GreaterThanOrEqual(xb, Vector512.ConditionalSelect(m6b, Avx512F.PermuteVar16x32x2(t6a, rb, t6b), Avx512F.PermuteVar16x32x2(t2a, rb, t2b)));
+            Vector512<float> m7c = Vector512.GreaterThanOrEqual(xc, Vector512.ConditionalSelect(m6c, Avx512F.PermuteVar16x32x2(t6a, rc, t6b), Avx512F.PermuteVar16x32x2(t2a, rc, t2b)));
+            Vector512<float> m7d = Vector512.GreaterThanOrEqual(xd, Vector512.ConditionalSelect(m6d, Avx512F.PermuteVar16x32x2(t6a, rd, t6b), Avx512F.PermuteVar16x32x2(t2a, rd, t2b)));
+            Vector512<float> lowa = Vector512.ConditionalSelect(m7a, Avx512F.PermuteVar16x32x2(t3a, ra, t3b), Avx512F.PermuteVar16x32x2(t1a, ra, t1b));
+            Vector512<float> higha = Vector512.ConditionalSelect(m7a, Avx512F.PermuteVar16x32x2(t7a, ra, t7b), Avx512F.PermuteVar16x32x2(t5a, ra, t5b));
+            Vector512<float> lowb = Vector512.ConditionalSelect(m7b, Avx512F.PermuteVar16x32x2(t3a, rb, t3b), Avx512F.PermuteVar16x32x2(t1a, rb, t1b));
+            Vector512<float> highb = Vector512.ConditionalSelect(m7b, Avx512F.PermuteVar16x32x2(t7a, rb, t7b), Avx512F.PermuteVar16x32x2(t5a, rb, t5b));
+            Vector512<float> lowc = Vector512.ConditionalSelect(m7c, Avx512F.PermuteVar16x32x2(t3a, rc, t3b), Avx512F.PermuteVar16x32x2(t1a, rc, t1b));
+            Vector512<float> highc = Vector512.ConditionalSelect(m7c, Avx512F.PermuteVar16x32x2(t7a, rc, t7b), Avx512F.PermuteVar16x32x2(t5a, rc, t5b));
+            Vector512<float> lowd = Vector512.ConditionalSelect(m7d, Avx512F.PermuteVar16x32x2(t3a, rd, t3b), Avx512F.PermuteVar16x32x2(t1a, rd, t1b));
+            Vector512<float> highd = Vector512.ConditionalSelect(m7d, Avx512F.PermuteVar16x32x2(t7a, rd, t7b), Avx512F.PermuteVar16x32x2(t5a, rd, t5b));
+            Vector512<float> m8a = Vector512.GreaterThanOrEqual(xa, Vector512.ConditionalSelect(m6a, higha, lowa));
+            Vector512<float> m8b = Vector512.GreaterThanOrEqual(xb, Vector512.ConditionalSelect(m6b, highb, lowb));
+            Vector512<float> m8c = Vector512.GreaterThanOrEqual(xc, Vector512.ConditionalSelect(m6c, highc, lowc));
+            Vector512<float> m8d = Vector512.GreaterThanOrEqual(xd, Vector512.ConditionalSelect(m6d, highd, lowd));
+            Reversed(Tail(ra, m6a, m7a, m8a), va, zero).StoreUnsafe(ref Unsafe.Add(ref codes, i + 0));
+            Reversed(Tail(rb, m6b, m7b, m8b), vb, zero).StoreUnsafe(ref Unsafe.Add(ref codes, i + 16));
+            Reversed(Tail(rc, m6c, m7c, m8c), vc, zero).StoreUnsafe(ref Unsafe.Add(ref codes, i + 32));
+            Reversed(Tail(rd, m6d, m7d, m8d), vd, zero).StoreUnsafe(ref Unsafe.Add(ref codes, i + 48));
+        }
+
+        for (; i + 16 <= values.Length; i += 16)
+        {
+            Vector512<float> v = Vector512.LoadUnsafe(ref first, (nuint)i) * factor;
+            Vector512<float> x = Clamped(v);
+            Vector512<int> r = Step(x, l1, 1);
+            r = Next(x, r, Avx512F.PermuteVar16x32(l2, r), 2);
+            r = Next(x, r, Avx512F.PermuteVar16x32(l3, r), 4);
+            r = Next(x, r, Avx512F.PermuteVar16x32(l4, r), 8);
+            r = Next(x, r, Avx512F.PermuteVar16x32(l5, r), 16);
+
+            // The eight codes left: their seven thresholds by r, then three decisions, each choosing among them.
+            Vector512<float> m6 = Vector512.GreaterThanOrEqual(x, Avx512F.PermuteVar16x32x2(t4a, r, t4b));
+            Vector512<float> m7 = Vector512.GreaterThanOrEqual(x, Vector512.ConditionalSelect(m6, Avx512F.PermuteVar16x32x2(t6a, r, t6b), Avx512F.PermuteVar16x32x2(t2a, r, t2b)));
+            Vector512<float> low = Vector512.ConditionalSelect(m7, Avx512F.PermuteVar16x32x2(t3a, r, t3b), Avx512F.PermuteVar16x32x2(t1a, r, t1b));
+            Vector512<float> high = Vector512.ConditionalSelect(m7, Avx512F.PermuteVar16x32x2(t7a, r, t7b), Avx512F.PermuteVar16x32x2(t5a, r, t5b));
+            Vector512<float> m8 = Vector512.GreaterThanOrEqual(x, Vector512.ConditionalSelect(m6, high, low));
+            Reversed(Tail(r, m6, m7, m8), v, zero).StoreUnsafe(ref Unsafe.Add(ref codes, i));
+        }
+
+        return i;
+    }
+
+    /// <summary>Sixteen 4-bit codes packed into eight bytes: the pair (even, odd) in each 64-bit lane becomes the byte 16·even + odd.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong Packed4(Vector512<int> code)
+    {
+        Vector512<ulong> pairs = code.AsUInt64();
+        return Avx512F.ConvertToVector128Byte(((pairs << 4) | (pairs >> 32)) & Vector512.Create(0xFFUL)).AsUInt64().ToScalar();
+    }
+
+    /// <summary>The reversed code: the first five decisions <paramref name="r"/>, then the last three (all-ones lanes where taken).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> Tail(Vector512<int> r, Vector512<float> m6, Vector512<float> m7, Vector512<float> m8) =>
+        r | (m6.AsInt32() & Vector512.Create(32)) | (m7.AsInt32() & Vector512.Create(64)) | (m8.AsInt32() & Vector512.Create(128));
+
+    /// <summary>
+    /// Sixteen 8-bit codes from their reversed bits <paramref name="r"/>, with the sign fix: a lane whose reversed
+    /// code is <paramref name="zero"/> and whose value <paramref name="v"/> has its sign bit set takes the code below.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<byte> Reversed(Vector512<int> r, Vector512<float> v, Vector512<int> zero)
+    {
+        Vector128<byte> fix = Avx512F.ConvertToVector128Byte(Vector512.Equals(r, zero) & (v.AsInt32() >> 31));
+        Vector128<byte> bytes = Avx512F.ConvertToVector128Byte(r);
+        Vector128<byte> nibbles = Vector128.Create((byte)0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15);
+        Vector128<byte> low = Ssse3.Shuffle(nibbles, bytes & Vector128.Create((byte)0xF));
+        Vector128<byte> high = Ssse3.Shuffle(nibbles, Sse2.ShiftRightLogical(bytes.AsUInt16(), 4).AsByte() & Vector128.Create((byte)0xF));
+        return ((Sse2.ShiftLeftLogical(low.AsUInt16(), 4).AsByte() & Vector128.Create((byte)0xF0)) | high) + fix;
+    }
+
+    /// <summary>The value with its magnitude clamped below 2 (NaN and ±∞ too, as <see cref="BlockwiseCodebook.Quantize"/> does).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Clamped(Vector512<float> x)
+    {
+        Vector512<uint> bits = x.AsUInt32();
+        Vector512<uint> magnitude = Vector512.Min(bits & Vector512.Create(0x7FFF_FFFFu), Vector512.Create(BlockwiseCodebook.Clamp));
+        return (magnitude | (bits & Vector512.Create(0x8000_0000u))).AsSingle();
+    }
+
+    /// <summary><paramref name="code"/> plus <paramref name="step"/> in the lanes where x ≥ threshold.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> Next(Vector512<float> x, Vector512<int> code, Vector512<float> threshold, int step) =>
+        Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(x, threshold).AsInt32(), code + Vector512.Create(step), code);
+
+    /// <summary><paramref name="step"/> in the lanes where x ≥ threshold, else 0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> Step(Vector512<float> x, Vector512<float> threshold, int step) =>
+        Vector512.GreaterThanOrEqual(x, threshold).AsInt32() & Vector512.Create(step);
 }
 

@@ -29,6 +29,8 @@ public sealed class BlockwiseCodebook
 
     private readonly float[] _values;
     private readonly float[] _thresholds;  // [c] for c = 1 … N − 1: the smallest x whose code is ≥ c; [N] = NaN
+    private readonly float[] _rank;        // the thresholds by binary-search level (see RankTable)
+    private readonly byte[] _bytePlanes;   // the code values' bytes, plane by plane (see BytePlanes)
     private readonly uint[] _buckets;      // positive buckets, then negative: (code of the bucket's smallest value) << 24 | threshold key
     private readonly int _mantissaBits;
     private readonly int _minimumExponent;
@@ -52,6 +54,16 @@ public sealed class BlockwiseCodebook
         }
 
         _thresholds[values.Length] = float.NaN;
+        _rank = RankLevels(_thresholds, values.Length);
+        _bytePlanes = GC.AllocateArray<byte>(4 * values.Length, pinned: true);
+        for (int c = 0; c < values.Length; c++)
+        {
+            uint bits = BitConverter.SingleToUInt32Bits(values[c]);
+            for (int b = 0; b < 4; b++)
+            {
+                _bytePlanes[(b * values.Length) + c] = (byte)(bits >> (8 * b));
+            }
+        }
         float smallest = float.PositiveInfinity;
         for (int c = 1; c < values.Length; c++)
         {
@@ -117,6 +129,21 @@ public sealed class BlockwiseCodebook
     /// value reaches when there is none.
     /// </summary>
     internal uint[] Buckets => _buckets;
+
+    /// <summary>
+    /// The decision thresholds laid out for a branch-free binary search (pinned). The code of x is the number of
+    /// thresholds ≤ x; the search decides its bits from the top, and keeps the bits decided so far in reverse order
+    /// (the first decision in bit 0), so that they index the next level's table directly. Level k = 1 … log2 N
+    /// (N codes, s = N / 2^k) holds, at index r (k − 1 bits), thresholds[s + 2s·p] with p the k − 1 bits of r
+    /// reversed, padded to 16 floats: 4-bit levels 1 … 4 at 0, 16, 32, 48 (64 floats), 8-bit levels 1 … 5 at
+    /// 0, 16, 32, 48, 64. The 8-bit search then takes all seven thresholds of the eight codes left in one go: tail
+    /// table t = 1 … 7 (32 floats each, from 80 + 32·(t − 1); 304 floats in all) holds at index r (the first five
+    /// decisions, reversed) thresholds[8·p + t]. The search ends with the code's bits reversed.
+    /// </summary>
+    internal float[] RankTable => _rank;
+
+    /// <summary>The code values' float32 bits as four byte planes (pinned): byte b of Values[c] at b·N + c, lowest byte first.</summary>
+    internal byte[] BytePlanes => _bytePlanes;
 
     /// <summary>Biased float exponents below this fall in bucket 0.</summary>
     internal int MinimumExponent => _minimumExponent;
@@ -209,6 +236,62 @@ public sealed class BlockwiseCodebook
         }
 
         return code;
+    }
+
+    /// <summary>The code of <paramref name="normalized"/> as the count of decision thresholds ≤ it (the rank the SIMD search of <see cref="RankTable"/> computes), with the same magnitude clamp and sign fix as <see cref="Quantize"/>.</summary>
+    internal int QuantizeByRank(float normalized)
+    {
+        uint bits = BitConverter.SingleToUInt32Bits(normalized);
+        float x = BitConverter.UInt32BitsToSingle(Math.Min(bits & 0x7FFF_FFFF, MagnitudeClamp) | (bits & 0x8000_0000));
+        int code = 0;
+        for (int c = 1; c < _values.Length; c++)
+        {
+            code += x >= _thresholds[c] ? 1 : 0;
+        }
+
+        return KeepsSign && code == ZeroCode && (int)bits < 0 ? code - 1 : code;
+    }
+
+    private static float[] RankLevels(float[] thresholds, int n)
+    {
+        var levels = new List<float>();
+        int searched = n == 256 ? 5 : 4; // 8-bit: the last three levels come from the tail tables
+        for (int k = 1, s = n / 2; k <= searched; k++, s /= 2)
+        {
+            int count = n / (2 * s);
+            for (int r = 0; r < Math.Max(count, 16); r++)
+            {
+                levels.Add(r < count ? thresholds[s + (2 * s * Reverse(r, k - 1))] : float.NaN);
+            }
+        }
+
+        if (n == 256)
+        {
+            // Tail table t = 1 … 7 at index r (the first five decisions, reversed): thresholds[8·p + t].
+            for (int t = 1; t < 8; t++)
+            {
+                for (int r = 0; r < 32; r++)
+                {
+                    levels.Add(thresholds[(8 * Reverse(r, 5)) + t]);
+                }
+            }
+        }
+
+        float[] pinned = GC.AllocateArray<float>(levels.Count, pinned: true);
+        levels.CopyTo(pinned);
+        return pinned;
+    }
+
+    /// <summary>The low <paramref name="bits"/> bits of <paramref name="value"/> in reverse order.</summary>
+    internal static int Reverse(int value, int bits)
+    {
+        int reversed = 0;
+        for (int b = 0; b < bits; b++)
+        {
+            reversed |= ((value >> b) & 1) << (bits - 1 - b);
+        }
+
+        return reversed;
     }
 
     /// <summary>bitsandbytes' create_dynamic_map in PyTorch's float32 arithmetic (linspace, midpoints, scale).</summary>
@@ -358,7 +441,7 @@ public sealed class BlockwiseCodebook
             float t = _thresholds[c];
             foreach (float x in (ReadOnlySpan<float>)[t, MathF.BitDecrement(t), MathF.BitIncrement(t), Values[c], Values[c - 1]])
             {
-                if (Quantize(x) != QuantizeByDefinition(x))
+                if (Quantize(x) != QuantizeByDefinition(x) || QuantizeByRank(x) != Quantize(x))
                 {
                     return false;
                 }
