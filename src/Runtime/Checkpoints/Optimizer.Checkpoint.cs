@@ -407,6 +407,11 @@ public abstract partial class Optimizer
             }
         }
 
+        if (stagedBlockwise is not null)
+        {
+            ThrowIfNegativeAbsmax(stagedBlockwise);
+        }
+
         // Everything is checked: commit (nothing below can throw).
         for (int k = 0; k < values.Length; k++)
         {
