@@ -40,4 +40,36 @@ public sealed class ReviewHardeningTests
         target.SaveCheckpoint(after);
         Assert.Equal(before.ToArray(), after.ToArray());
     }
+
+    [Fact]
+    public void ScheduleFreeInEvalModeRefusesToReplaceTheKeptParameters()
+    {
+        var random = new Random(9);
+        const int length = 50;
+        float[] p = Random(random, length);
+        var optimizer = new AdamWScheduleFree(length);
+        for (int t = 0; t < 3; t++)
+        {
+            optimizer.Step(p, Random(random, length));
+        }
+
+        var checkpoint = new MemoryStream();
+        optimizer.SaveCheckpoint(checkpoint);
+        float[] y = (float[])p.Clone();
+        optimizer.Eval(p);
+        float[] x = (float[])p.Clone();
+
+        // Each of these would replace the y that Train gives back (a loaded train-mode checkpoint holds no y).
+        Assert.Throws<InvalidOperationException>(() => optimizer.LoadCheckpoint(new MemoryStream(checkpoint.ToArray())));
+        Assert.Throws<InvalidOperationException>(optimizer.Reset);
+        Assert.Throws<InvalidOperationException>(() => optimizer.ChangeStatePrecision(StatePrecision.BFloat16));
+        Assert.Equal(StatePrecision.Float32, optimizer.StatePrecision);
+        Assert.Equal(3, optimizer.StepCount);
+        Assert.Equal(x, p);
+
+        optimizer.Train(p);
+        Assert.Equal(y, p);
+        optimizer.LoadCheckpoint(new MemoryStream(checkpoint.ToArray()));
+        optimizer.Reset();
+    }
 }

@@ -19,7 +19,8 @@ namespace OptGen;
 /// <para>One fused pass per step (reads p, g, z, v; writes p, z, v). <see cref="Eval"/> puts x = lerp(y, z, 1 − 1/β₁)
 /// into the parameters and keeps y in <see cref="TrainParameters"/>; <see cref="Train"/> puts that y back exactly,
 /// so an Eval/Train round trip returns the parameters bit for bit (each one fused pass over p and the state).</para>
-/// <para>The mode is not part of a checkpoint: save and load checkpoints in train mode.</para>
+/// <para>The mode is not part of a checkpoint: save and load checkpoints in train mode. In eval mode, LoadCheckpoint,
+/// Reset and ChangeStatePrecision throw <see cref="InvalidOperationException"/> (they would replace the kept y).</para>
 /// </remarks>
 public sealed class AdamWScheduleFree : MultiPassOptimizer
 {
@@ -111,6 +112,15 @@ public sealed class AdamWScheduleFree : MultiPassOptimizer
     /// <exception cref="ArgumentException">The length differs from <see cref="Optimizer.Length"/>; nothing is written.</exception>
     /// <exception cref="InvalidOperationException">Another thread is using the optimizer; nothing is written.</exception>
     public void Train(Span<float> parameters) => Swap(parameters, toEval: false);
+
+    /// <inheritdoc/>
+    private protected override void ThrowIfStateHeld(string operation)
+    {
+        if (_evalMode)
+        {
+            throw new InvalidOperationException($"AdamWScheduleFree is in eval mode (the parameters hold x and the state keeps y): call Train(parameters) before {operation}. Nothing was changed.");
+        }
+    }
 
     /// <inheritdoc/>
     protected override void AdvanceHostState(Span<double> hostState, ReadOnlySpan<double> hyperparameters, long step)

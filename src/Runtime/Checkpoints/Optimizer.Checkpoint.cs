@@ -198,6 +198,7 @@ public abstract partial class Optimizer
     /// <exception cref="CheckpointException">The checkpoint is rejected; <see cref="CheckpointException.Field"/> names the field.</exception>
     internal void LoadCheckpoint(Stream stream, long available)
     {
+        ThrowIfStateHeld(nameof(LoadCheckpoint));
         long limit = available >= 0 ? available : stream.CanSeek ? Math.Max(0, stream.Length - stream.Position) : long.MaxValue;
         var reader = new HashingReader(stream);
         Span<byte> magic = stackalloc byte[8];
