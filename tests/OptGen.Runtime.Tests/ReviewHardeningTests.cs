@@ -72,4 +72,20 @@ public sealed class ReviewHardeningTests
         optimizer.LoadCheckpoint(new MemoryStream(checkpoint.ToArray()));
         optimizer.Reset();
     }
+
+    [Fact]
+    public void ScheduleFreeEvalWithBeta1ZeroIsRefusedBeforeWriting()
+    {
+        var layout = new ParameterLayout([20], [30]);
+        var random = new Random(3);
+        float[] p = Random(random, layout.TotalLength);
+        var optimizer = new AdamWScheduleFree(layout);
+        optimizer.Groups[1]["Beta1"] = 0;
+        optimizer.Step(p, Random(random, layout.TotalLength));
+        float[] y = (float[])p.Clone();
+        ArgumentOutOfRangeException error = Assert.Throws<ArgumentOutOfRangeException>(() => optimizer.Eval(p));
+        Assert.Equal("Beta1", error.ParamName);
+        Assert.Equal(y, p);
+        Assert.False(optimizer.IsEvalMode);
+    }
 }
