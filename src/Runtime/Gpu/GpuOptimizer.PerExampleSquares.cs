@@ -65,7 +65,7 @@ public sealed partial class GpuOptimizer
     public StepResult Step(Span<float> parameters, ReadOnlySpan<float> gradients, ReadOnlySpan<float> perExampleSquares, StepOptions? options = null)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        ThrowIfSquaresMismatch(hasSquares: true);
+        Optimizer.ThrowIfSquaresMismatch(hasSquares: true);
         if (perExampleSquares.Length != Length)
         {
             throw new ArgumentException($"Expected {Length} per-example squares but got {perExampleSquares.Length}.", PerExampleSquaresArgument);
@@ -118,23 +118,5 @@ public sealed partial class GpuOptimizer
         }
 
         return LastResult;
-    }
-
-    /// <summary>A step must pass the per-example squares exactly when the rule reads them.</summary>
-    private void ThrowIfSquaresMismatch(bool hasSquares)
-    {
-        if (Optimizer.Descriptor.ReadsPerExampleSquares && !hasSquares)
-        {
-            throw new ArgumentException(
-                $"The rule '{Optimizer.Descriptor.Name}' averages per-example squared gradients ([SecondMoment(Input = SecondMomentInput.PerExampleSquares)]): call the Step overload that takes perExampleSquares beside the gradients. Nothing was written.",
-                PerExampleSquaresArgument);
-        }
-
-        if (!Optimizer.Descriptor.ReadsPerExampleSquares && hasSquares)
-        {
-            throw new ArgumentException(
-                $"The rule '{Optimizer.Descriptor.Name}' does not read per-example squared gradients; call Step without them. Nothing was written.",
-                PerExampleSquaresArgument);
-        }
     }
 }

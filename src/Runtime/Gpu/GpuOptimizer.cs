@@ -592,7 +592,7 @@ public sealed partial class GpuOptimizer : IDisposable
         options ??= StepOptions.Default;
         Check(parameters);
         Check(gradients);
-        ThrowIfSquaresMismatch(hasSquares);
+        Optimizer.ThrowIfSquaresMismatch(hasSquares);
         if (hasSquares)
         {
             Check(squares);
