@@ -97,24 +97,32 @@ public sealed partial class GpuOptimizer
             return LastResult;
         }
 
-        _stagingParameters ??= Accelerator.Allocate1D<float>(Length);
-        _stagingGradients ??= Accelerator.Allocate1D<float>(Length);
-        _stagingSquares ??= Accelerator.Allocate1D<float>(Length);
-        ArrayView<float> p = _stagingParameters.View.BaseView;
-        ArrayView<float> g = _stagingGradients.View.BaseView;
-        ArrayView<float> q = _stagingSquares.View.BaseView;
-        unsafe
+        EnterStaging();
+        try
         {
-            fixed (float* hostParameters = parameters)
-            fixed (float* hostGradients = gradients)
-            fixed (float* hostSquares = perExampleSquares)
+            _stagingParameters ??= Accelerator.Allocate1D<float>(Length);
+            _stagingGradients ??= Accelerator.Allocate1D<float>(Length);
+            _stagingSquares ??= Accelerator.Allocate1D<float>(Length);
+            ArrayView<float> p = _stagingParameters.View.BaseView;
+            ArrayView<float> g = _stagingGradients.View.BaseView;
+            ArrayView<float> q = _stagingSquares.View.BaseView;
+            unsafe
             {
-                p.CopyFromCPU(ref MemoryMarshal.GetReference(parameters), parameters.Length);
-                g.CopyFromCPU(ref MemoryMarshal.GetReference(gradients), gradients.Length);
-                q.CopyFromCPU(ref MemoryMarshal.GetReference(perExampleSquares), perExampleSquares.Length);
-                Step(p, g, q, options);
-                p.CopyToCPU(ref MemoryMarshal.GetReference(parameters), parameters.Length);
+                fixed (float* hostParameters = parameters)
+                fixed (float* hostGradients = gradients)
+                fixed (float* hostSquares = perExampleSquares)
+                {
+                    p.CopyFromCPU(ref MemoryMarshal.GetReference(parameters), parameters.Length);
+                    g.CopyFromCPU(ref MemoryMarshal.GetReference(gradients), gradients.Length);
+                    q.CopyFromCPU(ref MemoryMarshal.GetReference(perExampleSquares), perExampleSquares.Length);
+                    Step(p, g, q, options);
+                    p.CopyToCPU(ref MemoryMarshal.GetReference(parameters), parameters.Length);
+                }
             }
+        }
+        finally
+        {
+            System.Threading.Volatile.Write(ref _stagingBusy, 0);
         }
 
         return LastResult;
