@@ -334,7 +334,7 @@ public sealed class FusedOptimizer<TOptimizer> : OptimizerHelper
             var stateRecords = new TensorRecord[states];
             for (int j = 0; j < states; j++)
             {
-                stateRecords[j] = TensorRecord.Read(reader, Optimizer, _parameters[j], _names[j]);
+                stateRecords[j] = TensorRecord.Read(reader, Optimizer, j, _parameters[j], _names[j]);
             }
 
             Import(groupRecords, stateRecords);
