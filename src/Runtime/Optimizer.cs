@@ -127,8 +127,18 @@ public abstract partial class Optimizer
     public void Reset()
     {
         using StepGuard guard = EnterGuard(nameof(Reset));
+        ThrowIfStateHeld(nameof(Reset));
         InitializeState();
         StepCount = 0;
+    }
+
+    /// <summary>
+    /// Refuses <paramref name="operation"/> (Reset, LoadCheckpoint, ChangeStatePrecision: it replaces the state) while
+    /// the rule keeps something in its state that it must give back first (AdamWScheduleFree in eval mode keeps y).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The state may not be replaced now; nothing was changed.</exception>
+    private protected virtual void ThrowIfStateHeld(string operation)
+    {
     }
 
     /// <summary>The value of hyperparameter <paramref name="index"/>.</summary>

@@ -89,7 +89,7 @@ public sealed class FusedOptimizer<TOptimizer> : OptimizerHelper
 
         var parameters = new List<Parameter>();
         var names = new List<string>();
-        var lengths = new List<int>[list.Length];
+        var shapes = new List<int[]>[list.Length];
         var seen = new HashSet<nint>();
         ScalarType? dtype = null;
         for (int k = 0; k < list.Length; k++)
@@ -100,7 +100,7 @@ public sealed class FusedOptimizer<TOptimizer> : OptimizerHelper
                 throw new ArgumentException($"Parameter group {k} already belongs to an optimizer.", nameof(groups));
             }
 
-            lengths[k] = [];
+            shapes[k] = [];
             (string? Name, Parameter Parameter)[] members = group.Members;
             if (members.Length == 0)
             {
@@ -131,11 +131,13 @@ public sealed class FusedOptimizer<TOptimizer> : OptimizerHelper
 
                 parameters.Add(p);
                 names.Add(name);
-                lengths[k].Add((int)numel);
+                // The shape, not only the length: rules with compact state or per-row reductions read it (Adafactor
+                // factors matrices, Adam-mini's default block is a row). A 0-d tensor is a vector of one.
+                shapes[k].Add(p.shape.Length == 0 ? [1] : p.shape.Select(d => (int)d).ToArray());
             }
         }
 
-        var layout = new ParameterLayout(lengths);
+        ParameterLayout layout = ParameterLayout.FromShapes(shapes);
         TOptimizer optimizer = create(layout) ?? throw new ArgumentException("The factory returned null.", nameof(create));
         if (!optimizer.Layout.HasSameShape(layout))
         {
@@ -332,7 +334,7 @@ public sealed class FusedOptimizer<TOptimizer> : OptimizerHelper
             var stateRecords = new TensorRecord[states];
             for (int j = 0; j < states; j++)
             {
-                stateRecords[j] = TensorRecord.Read(reader, Optimizer, _parameters[j], _names[j]);
+                stateRecords[j] = TensorRecord.Read(reader, Optimizer, j, _parameters[j], _names[j]);
             }
 
             Import(groupRecords, stateRecords);

@@ -34,20 +34,24 @@ public sealed class FusedState : OptimizerState
     /// <summary>The rule's state buffers, in order (e.g. Adam's <c>FirstMoment</c>, <c>SecondMoment</c>).</summary>
     public IReadOnlyList<string> StateNames => _optimizer().Descriptor.States.Select(s => s.Name).ToArray();
 
-    /// <summary>A float32 copy of state buffer <paramref name="name"/> for this parameter, shaped like the parameter.</summary>
+    /// <summary>
+    /// A float32 copy of state buffer <paramref name="name"/> for this parameter, shaped like the parameter (a vector of
+    /// <see cref="Optimizer.StateLength"/> values where the rule's state is compact, e.g. Adafactor's factors).
+    /// </summary>
     /// <exception cref="ArgumentException">The rule has no such state buffer.</exception>
     public Tensor GetState(string name)
     {
-        var values = new float[_optimizer().Layout.LengthOf(_tensor)];
-        _optimizer().CopyState(name, _tensor, values);
-        return TensorRecord.ToTensor(values, _parameter.shape);
+        Optimizer optimizer = _optimizer();
+        var values = new float[optimizer.StateLength(name, _tensor)];
+        optimizer.CopyState(name, _tensor, values);
+        return TensorRecord.ToTensor(values, TensorRecord.StateShape(optimizer, optimizer.Descriptor.IndexOfState(name), _tensor, _parameter.shape));
     }
 
     /// <summary>Writes the step count, then each state buffer's name and tensor (TorchSharp's tensor format).</summary>
     public override void SaveStateDict(BinaryWriter writer)
     {
         ArgumentNullException.ThrowIfNull(writer);
-        Record().Write(writer, _optimizer(), _parameter.shape);
+        Record().Write(writer, _optimizer(), _tensor, _parameter.shape);
     }
 
     /// <summary>Reads what <see cref="SaveStateDict(BinaryWriter)"/> wrote and sets this parameter's state and the step count (checked first).</summary>
@@ -55,7 +59,7 @@ public sealed class FusedState : OptimizerState
     public override void LoadStateDict(BinaryReader reader)
     {
         ArgumentNullException.ThrowIfNull(reader);
-        Apply(TensorRecord.Read(reader, _optimizer(), _parameter, _nameOf(_tensor)));
+        Apply(TensorRecord.Read(reader, _optimizer(), _tensor, _parameter, _nameOf(_tensor)));
     }
 
     /// <summary>Takes another <see cref="FusedState"/>'s values (same rule and shape).</summary>
@@ -89,7 +93,7 @@ public sealed class FusedState : OptimizerState
         Optimizer optimizer = _optimizer();
         float[][] planes = optimizer.Descriptor.States.Select(s =>
         {
-            var values = new float[optimizer.Layout.LengthOf(_tensor)];
+            var values = new float[optimizer.StateLength(s.Name, _tensor)];
             optimizer.CopyState(s.Name, _tensor, values);
             return values;
         }).ToArray();
@@ -208,14 +212,14 @@ internal sealed record GroupRecord(double InitialLearningRate, double LearningRa
 internal sealed record TensorRecord(long Step, float[][] Planes)
 {
     /// <summary>The step count, the number of buffers, then each buffer's name and tensor (TorchSharp's format).</summary>
-    public void Write(BinaryWriter writer, Optimizer optimizer, long[] shape)
+    public void Write(BinaryWriter writer, Optimizer optimizer, int tensorIndex, long[] shape)
     {
         writer.Write(Step);
         writer.Write(Planes.Length);
         for (int k = 0; k < Planes.Length; k++)
         {
             writer.Write(optimizer.Descriptor.States[k].Name);
-            using Tensor tensor = ToTensor(Planes[k], shape);
+            using Tensor tensor = ToTensor(Planes[k], StateShape(optimizer, k, tensorIndex, shape));
             tensor.Save(writer);
         }
     }
@@ -224,7 +228,7 @@ internal sealed record TensorRecord(long Step, float[][] Planes)
     /// Reads one parameter's state. Each tensor goes into a float32 tensor of the parameter's shape, which TorchSharp's
     /// reader fills only after checking the saved dtype and shape, so a crafted size allocates nothing.
     /// </summary>
-    public static TensorRecord Read(BinaryReader reader, Optimizer optimizer, Parameter parameter, string name)
+    public static TensorRecord Read(BinaryReader reader, Optimizer optimizer, int tensorIndex, Parameter parameter, string name)
     {
         long step = reader.ReadInt64();
         int count = reader.ReadInt32();
@@ -242,7 +246,7 @@ internal sealed record TensorRecord(long Step, float[][] Planes)
                 throw new InvalidDataException($"The state of '{name}' has buffer '{buffer}' where the rule has '{optimizer.Descriptor.States[k].Name}'.");
             }
 
-            using Tensor tensor = torch.zeros(parameter.shape, ScalarType.Float32);
+            using Tensor tensor = torch.zeros(StateShape(optimizer, k, tensorIndex, parameter.shape), ScalarType.Float32);
             tensor.Load(reader);
             planes[k] = MemoryMarshal.Cast<byte, float>(tensor.bytes).ToArray();
         }
@@ -253,10 +257,20 @@ internal sealed record TensorRecord(long Step, float[][] Planes)
     /// <summary>Throws unless every buffer has tensor <paramref name="tensor"/>'s length.</summary>
     public void ThrowIfMismatched(Optimizer optimizer, int tensor, string name)
     {
-        if (Planes.Length != optimizer.Descriptor.States.Count || Planes.Any(p => p.Length != optimizer.Layout.LengthOf(tensor)))
+        if (Planes.Length != optimizer.Descriptor.States.Count || Planes.Where((p, k) => p.Length != optimizer.StateLength(optimizer.Descriptor.States[k].Name, tensor)).Any())
         {
-            throw new ArgumentException($"The state for '{name}' does not have the rule's {optimizer.Descriptor.States.Count} buffers of {optimizer.Layout.LengthOf(tensor)} elements.");
+            throw new ArgumentException($"The state for '{name}' does not have the rule's {optimizer.Descriptor.States.Count} buffers of [{string.Join(", ", optimizer.Descriptor.States.Select(s => optimizer.StateLength(s.Name, tensor)))}] elements.");
         }
+    }
+
+    /// <summary>
+    /// The shape of state buffer <paramref name="plane"/> of tensor <paramref name="tensor"/>: the parameter's, or a
+    /// vector of <see cref="Optimizer.StateLength"/> values for compact state (Adafactor's row and column factors).
+    /// </summary>
+    public static long[] StateShape(Optimizer optimizer, int plane, int tensor, long[] parameterShape)
+    {
+        int length = optimizer.StateLength(optimizer.Descriptor.States[plane].Name, tensor);
+        return length == optimizer.Layout.LengthOf(tensor) ? parameterShape : [length];
     }
 
     /// <summary>A float32 tensor of <paramref name="shape"/> holding a copy of <paramref name="values"/>.</summary>

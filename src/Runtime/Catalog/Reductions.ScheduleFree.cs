@@ -19,7 +19,8 @@ namespace OptGen;
 /// <para>One fused pass per step (reads p, g, z, v; writes p, z, v). <see cref="Eval"/> puts x = lerp(y, z, 1 − 1/β₁)
 /// into the parameters and keeps y in <see cref="TrainParameters"/>; <see cref="Train"/> puts that y back exactly,
 /// so an Eval/Train round trip returns the parameters bit for bit (each one fused pass over p and the state).</para>
-/// <para>The mode is not part of a checkpoint: save and load checkpoints in train mode.</para>
+/// <para>The mode is not part of a checkpoint: save and load checkpoints in train mode. In eval mode, LoadCheckpoint,
+/// Reset and ChangeStatePrecision throw <see cref="InvalidOperationException"/> (they would replace the kept y).</para>
 /// </remarks>
 public sealed class AdamWScheduleFree : MultiPassOptimizer
 {
@@ -103,6 +104,7 @@ public sealed class AdamWScheduleFree : MultiPassOptimizer
     /// </summary>
     /// <param name="parameters">The parameters, as given to <c>Step</c> (a packed arena of <see cref="Optimizer.Length"/> elements).</param>
     /// <exception cref="ArgumentException">The length differs from <see cref="Optimizer.Length"/>; nothing is written.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A group's <see cref="Beta1"/> is 0 (1/β₁ is not finite in float32); nothing is written.</exception>
     /// <exception cref="InvalidOperationException">Another thread is using the optimizer; nothing is written.</exception>
     public void Eval(Span<float> parameters) => Swap(parameters, toEval: true);
 
@@ -111,6 +113,15 @@ public sealed class AdamWScheduleFree : MultiPassOptimizer
     /// <exception cref="ArgumentException">The length differs from <see cref="Optimizer.Length"/>; nothing is written.</exception>
     /// <exception cref="InvalidOperationException">Another thread is using the optimizer; nothing is written.</exception>
     public void Train(Span<float> parameters) => Swap(parameters, toEval: false);
+
+    /// <inheritdoc/>
+    private protected override void ThrowIfStateHeld(string operation)
+    {
+        if (_evalMode)
+        {
+            throw new InvalidOperationException($"AdamWScheduleFree is in eval mode (the parameters hold x and the state keeps y): call Train(parameters) before {operation}. Nothing was changed.");
+        }
+    }
 
     /// <inheritdoc/>
     protected override void AdvanceHostState(Span<double> hostState, ReadOnlySpan<double> hyperparameters, long step)
@@ -232,6 +243,16 @@ public sealed class AdamWScheduleFree : MultiPassOptimizer
             if (state.ElementSize != sizeof(float))
             {
                 throw new InvalidOperationException("Eval and Train need float32 state; this optimizer's state is stored as bfloat16. Nothing was written.");
+            }
+
+            for (int k = 0; toEval && k < Layout.GroupCount; k++)
+            {
+                // x = lerp(y, z, 1 − 1/β₁): β₁ = 0 (or one so small that 1/β₁ overflows float32) has no averaged point.
+                double beta1 = GetGroupHyperparameter(k, "Beta1");
+                if (!float.IsFinite(1 - (1 / (float)beta1)))
+                {
+                    throw new ArgumentOutOfRangeException(nameof(Beta1), beta1, $"Eval needs β₁ > 0 (x = lerp(y, z, 1 − 1/β₁)); group {k}'s Beta1 is {beta1:R}. Nothing was written.");
+                }
             }
 
             for (int j = 0; j < Layout.TensorCount; j++)

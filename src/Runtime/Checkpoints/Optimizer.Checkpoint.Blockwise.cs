@@ -83,6 +83,33 @@ public abstract partial class Optimizer
         }
     }
 
+    /// <summary>
+    /// Refuses a block scale below zero: the encoder stores max |x| (never negative), and a negative absmax would flip
+    /// the decoded values' sign (a negative second moment, whose square root is NaN).
+    /// </summary>
+    private void ThrowIfNegativeAbsmax(BlockwiseState state)
+    {
+        for (int k = 0; k < state.Count; k++)
+        {
+            for (int j = 0; j < Layout.TensorCount; j++)
+            {
+                if (state.BitsOf(j) == 0)
+                {
+                    continue;
+                }
+
+                Span<float> absmax = state.Absmax(k, j);
+                for (int b = 0; b < absmax.Length; b++)
+                {
+                    if (absmax[b] < 0)
+                    {
+                        throw new CheckpointException(CheckpointError.Corrupted, "absmax", $"The checkpoint's absmax of block {b} of tensor {j} in state buffer {Descriptor.States[k].Name} is {absmax[b]:R}; a block's absmax is never negative.");
+                    }
+                }
+            }
+        }
+    }
+
     private delegate void SpanAction(Span<byte> bytes);
 
     /// <summary>One byte per state buffer: 1 where blockwise state stores it with the signed map.</summary>

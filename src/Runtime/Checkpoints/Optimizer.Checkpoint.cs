@@ -198,6 +198,7 @@ public abstract partial class Optimizer
     /// <exception cref="CheckpointException">The checkpoint is rejected; <see cref="CheckpointException.Field"/> names the field.</exception>
     internal void LoadCheckpoint(Stream stream, long available)
     {
+        ThrowIfStateHeld(nameof(LoadCheckpoint));
         long limit = available >= 0 ? available : stream.CanSeek ? Math.Max(0, stream.Length - stream.Position) : long.MaxValue;
         var reader = new HashingReader(stream);
         Span<byte> magic = stackalloc byte[8];
@@ -405,6 +406,11 @@ public abstract partial class Optimizer
                     throw new CheckpointException(CheckpointError.Corrupted, h.Name, $"The checkpoint's carried scalar {h.Name} ({h.Symbol}) of group {k}, {hostValues[k][i]:R}, is not finite.");
                 }
             }
+        }
+
+        if (stagedBlockwise is not null)
+        {
+            ThrowIfNegativeAbsmax(stagedBlockwise);
         }
 
         // Everything is checked: commit (nothing below can throw).

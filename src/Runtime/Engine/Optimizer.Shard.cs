@@ -59,8 +59,9 @@ namespace OptGen
         internal long StateBytes => _blockwise?.Bytes ?? _state.TotalLength * _state.ElementSize;
 
         /// <summary>
-        /// Takes <paramref name="source"/>'s step count and every group's hyperparameters and carried host scalars
-        /// (the same rule over a layout with the same groups: another shard of the same model). Cannot fail.
+        /// Takes <paramref name="source"/>'s step count, batch size and every group's hyperparameters and carried host
+        /// scalars, all a checkpoint restores besides the state (the same rule over a layout with the same groups:
+        /// another shard of the same model). Cannot fail.
         /// </summary>
         internal void CopyScalarsFrom(Optimizer source)
         {
@@ -71,6 +72,7 @@ namespace OptGen
             }
 
             StepCount = source.StepCount;
+            _batchSize = source._batchSize;
         }
 
         /// <summary>

@@ -65,7 +65,7 @@ public sealed partial class GpuOptimizer
     public StepResult Step(Span<float> parameters, ReadOnlySpan<float> gradients, ReadOnlySpan<float> perExampleSquares, StepOptions? options = null)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        ThrowIfSquaresMismatch(hasSquares: true);
+        Optimizer.ThrowIfSquaresMismatch(hasSquares: true);
         if (perExampleSquares.Length != Length)
         {
             throw new ArgumentException($"Expected {Length} per-example squares but got {perExampleSquares.Length}.", PerExampleSquaresArgument);
@@ -97,44 +97,34 @@ public sealed partial class GpuOptimizer
             return LastResult;
         }
 
-        _stagingParameters ??= Accelerator.Allocate1D<float>(Length);
-        _stagingGradients ??= Accelerator.Allocate1D<float>(Length);
-        _stagingSquares ??= Accelerator.Allocate1D<float>(Length);
-        ArrayView<float> p = _stagingParameters.View.BaseView;
-        ArrayView<float> g = _stagingGradients.View.BaseView;
-        ArrayView<float> q = _stagingSquares.View.BaseView;
-        unsafe
+        EnterStaging();
+        try
         {
-            fixed (float* hostParameters = parameters)
-            fixed (float* hostGradients = gradients)
-            fixed (float* hostSquares = perExampleSquares)
+            _stagingParameters ??= Accelerator.Allocate1D<float>(Length);
+            _stagingGradients ??= Accelerator.Allocate1D<float>(Length);
+            _stagingSquares ??= Accelerator.Allocate1D<float>(Length);
+            ArrayView<float> p = _stagingParameters.View.BaseView;
+            ArrayView<float> g = _stagingGradients.View.BaseView;
+            ArrayView<float> q = _stagingSquares.View.BaseView;
+            unsafe
             {
-                p.CopyFromCPU(ref MemoryMarshal.GetReference(parameters), parameters.Length);
-                g.CopyFromCPU(ref MemoryMarshal.GetReference(gradients), gradients.Length);
-                q.CopyFromCPU(ref MemoryMarshal.GetReference(perExampleSquares), perExampleSquares.Length);
-                Step(p, g, q, options);
-                p.CopyToCPU(ref MemoryMarshal.GetReference(parameters), parameters.Length);
+                fixed (float* hostParameters = parameters)
+                fixed (float* hostGradients = gradients)
+                fixed (float* hostSquares = perExampleSquares)
+                {
+                    p.CopyFromCPU(ref MemoryMarshal.GetReference(parameters), parameters.Length);
+                    g.CopyFromCPU(ref MemoryMarshal.GetReference(gradients), gradients.Length);
+                    q.CopyFromCPU(ref MemoryMarshal.GetReference(perExampleSquares), perExampleSquares.Length);
+                    Step(p, g, q, options);
+                    p.CopyToCPU(ref MemoryMarshal.GetReference(parameters), parameters.Length);
+                }
             }
+        }
+        finally
+        {
+            System.Threading.Volatile.Write(ref _stagingBusy, 0);
         }
 
         return LastResult;
-    }
-
-    /// <summary>A step must pass the per-example squares exactly when the rule reads them.</summary>
-    private void ThrowIfSquaresMismatch(bool hasSquares)
-    {
-        if (Optimizer.Descriptor.ReadsPerExampleSquares && !hasSquares)
-        {
-            throw new ArgumentException(
-                $"The rule '{Optimizer.Descriptor.Name}' averages per-example squared gradients ([SecondMoment(Input = SecondMomentInput.PerExampleSquares)]): call the Step overload that takes perExampleSquares beside the gradients. Nothing was written.",
-                PerExampleSquaresArgument);
-        }
-
-        if (!Optimizer.Descriptor.ReadsPerExampleSquares && hasSquares)
-        {
-            throw new ArgumentException(
-                $"The rule '{Optimizer.Descriptor.Name}' does not read per-example squared gradients; call Step without them. Nothing was written.",
-                PerExampleSquaresArgument);
-        }
     }
 }

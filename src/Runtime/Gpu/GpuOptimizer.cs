@@ -46,6 +46,9 @@ public sealed partial class GpuOptimizer : IDisposable
     private MemoryBuffer1D<ushort, Stride1D.Dense>? _state16;
     private MemoryBuffer1D<float, Stride1D.Dense>? _stagingParameters;
     private MemoryBuffer1D<float, Stride1D.Dense>? _stagingGradients;
+
+    /// <summary>1 while a host-memory step uses the staging buffers (claimed before the first copy into them).</summary>
+    private int _stagingBusy;
     private StepResult _last;
 
     // The host optimizer's step count when the device state was last written by this object: a different count at
@@ -283,26 +286,47 @@ public sealed partial class GpuOptimizer : IDisposable
             return LastResult;
         }
 
-        _stagingParameters ??= Accelerator.Allocate1D<float>(Length);
-        _stagingGradients ??= Accelerator.Allocate1D<float>(Length);
-        ArrayView<float> p = _stagingParameters.View.BaseView;
-        ArrayView<float> g = _stagingGradients.View.BaseView;
-
-        // ILGPU's copies from and to a `ref T` wait for the stream but do not pin: a managed array the GC moved during
-        // the copy would be read or written at its old address. Pinned until every copy has completed.
-        unsafe
+        EnterStaging();
+        try
         {
-            fixed (float* hostParameters = parameters)
-            fixed (float* hostGradients = gradients)
+            _stagingParameters ??= Accelerator.Allocate1D<float>(Length);
+            _stagingGradients ??= Accelerator.Allocate1D<float>(Length);
+            ArrayView<float> p = _stagingParameters.View.BaseView;
+            ArrayView<float> g = _stagingGradients.View.BaseView;
+
+            // ILGPU's copies from and to a `ref T` wait for the stream but do not pin: a managed array the GC moved
+            // during the copy would be read or written at its old address. Pinned until every copy has completed.
+            unsafe
             {
-                p.CopyFromCPU(ref MemoryMarshal.GetReference(parameters), parameters.Length);
-                g.CopyFromCPU(ref MemoryMarshal.GetReference(gradients), gradients.Length);
-                Step(p, g, options);
-                p.CopyToCPU(ref MemoryMarshal.GetReference(parameters), parameters.Length);
+                fixed (float* hostParameters = parameters)
+                fixed (float* hostGradients = gradients)
+                {
+                    p.CopyFromCPU(ref MemoryMarshal.GetReference(parameters), parameters.Length);
+                    g.CopyFromCPU(ref MemoryMarshal.GetReference(gradients), gradients.Length);
+                    Step(p, g, options);
+                    p.CopyToCPU(ref MemoryMarshal.GetReference(parameters), parameters.Length);
+                }
             }
+        }
+        finally
+        {
+            System.Threading.Volatile.Write(ref _stagingBusy, 0);
         }
 
         return LastResult;
+    }
+
+    /// <summary>
+    /// Claims the staging buffers of the host-memory steps: a second thread's host step must be refused before its
+    /// copy overwrites the data of the step in flight (the optimizer's guard is taken only later, inside the step).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Another thread is in a host-memory step of this object.</exception>
+    private void EnterStaging()
+    {
+        if (System.Threading.Interlocked.CompareExchange(ref _stagingBusy, 1, 0) != 0)
+        {
+            throw new InvalidOperationException("Another thread is stepping this GpuOptimizer from host memory; calls on one optimizer must not overlap. Nothing was written.");
+        }
     }
 
     /// <summary>
@@ -592,7 +616,7 @@ public sealed partial class GpuOptimizer : IDisposable
         options ??= StepOptions.Default;
         Check(parameters);
         Check(gradients);
-        ThrowIfSquaresMismatch(hasSquares);
+        Optimizer.ThrowIfSquaresMismatch(hasSquares);
         if (hasSquares)
         {
             Check(squares);

@@ -92,6 +92,8 @@ public abstract partial class Optimizer
             return;
         }
 
+        ThrowIfStateHeld(nameof(ChangeStatePrecision));
+
         // Build the converted state completely, then swap: a failure (out of memory) leaves the old one.
         StateStorage? converted = null;
         BlockwiseState? blockwise = null;

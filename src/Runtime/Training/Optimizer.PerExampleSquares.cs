@@ -87,8 +87,8 @@ public abstract partial class Optimizer
     public StepResult Step(ReadOnlySpan<Memory<float>> parameters, ReadOnlySpan<ReadOnlyMemory<BFloat16>> gradients, ReadOnlySpan<ReadOnlyMemory<BFloat16>> perExampleSquares, StepOptions? options = null) =>
         StepTensors<Float32Codec, BFloat16Codec, float, BFloat16>(parameters, gradients, perExampleSquares, hasSquares: true, options);
 
-    /// <summary>A step must pass the per-example squares exactly when the rule reads them.</summary>
-    private void ThrowIfSquaresMismatch(bool hasSquares)
+    /// <summary>A step must pass the per-example squares exactly when the rule reads them (CPU and GPU steps).</summary>
+    internal void ThrowIfSquaresMismatch(bool hasSquares)
     {
         if (Descriptor.ReadsPerExampleSquares && !hasSquares)
         {
