@@ -28,6 +28,11 @@ public sealed class Float32RangeTests
     [InlineData(HyperparameterRange.Positive, 1e-8, true)]
     [InlineData(HyperparameterRange.UnitInterval, 0.999999999, true)] // 1 in float32, but 1 − β is formed in double
     [InlineData(HyperparameterRange.Probability, 1, true)]
+    [InlineData(HyperparameterRange.Count, 0, true)]
+    [InlineData(HyperparameterRange.Count, 256, true)]
+    [InlineData(HyperparameterRange.Count, 2.5, false)] // a block of 2.5 elements
+    [InlineData(HyperparameterRange.Count, -1, false)]
+    [InlineData(HyperparameterRange.Count, 2147483648, false)]
     public void AcceptsJudgesTheFloat32Rounding(HyperparameterRange range, double value, bool accepted)
     {
         var descriptor = new HyperparameterDescriptor("X", "x", 0, range);

@@ -135,9 +135,15 @@ public sealed class MultiPassEngineTests
             AssertBitwiseEqual(stateBefore[k], stateAfter[k], $"state {k}");
         }
 
-        var mini = new AdamMini(layout) { BlockSize = 2.5 };
-        Assert.Equal("BlockSize", Assert.Throws<ArgumentOutOfRangeException>(() => mini.Step(p, g)).ParamName);
-        AssertBitwiseEqual(before, p, "parameters after AdamMini's refusal");
+        // A block of 2.5 elements is refused when it is set (HyperparameterRange.Count), on the property, the
+        // indexer and a group alike, and the old value stays.
+        var mini = new AdamMini(layout);
+        Assert.Equal("BlockSize", Assert.Throws<ArgumentOutOfRangeException>(() => mini.BlockSize = 2.5).ParamName);
+        Assert.Throws<ArgumentOutOfRangeException>(() => mini["BlockSize"] = 2.5);
+        Assert.Throws<ArgumentOutOfRangeException>(() => mini.Groups[0]["BlockSize"] = 2.5);
+        Assert.Equal(0, mini.BlockSize);
+        mini.Step(p, g);
+        Assert.Equal(1, mini.StepCount);
     }
 
     [Fact]

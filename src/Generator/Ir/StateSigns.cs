@@ -56,7 +56,7 @@ namespace OptGen.Generator.Ir
 
         private static Interval Range(HyperparameterRange range) => range switch
         {
-            HyperparameterRange.NonNegative or HyperparameterRange.Positive => new Interval(0, double.PositiveInfinity),
+            HyperparameterRange.NonNegative or HyperparameterRange.Positive or HyperparameterRange.Count => new Interval(0, double.PositiveInfinity),
             HyperparameterRange.UnitInterval or HyperparameterRange.Boolean or HyperparameterRange.Probability => new Interval(0, 1),
             _ => Interval.All,
         };

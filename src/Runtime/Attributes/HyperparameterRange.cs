@@ -33,6 +33,9 @@ public enum HyperparameterRange
 
     /// <summary>A fraction in [0, 1].</summary>
     Probability = 5,
+
+    /// <summary>A count: a whole number in [0, 2³¹ − 1] (a block size, a number of steps).</summary>
+    Count = 6,
 }
 
 /// <summary>
@@ -64,6 +67,7 @@ internal static class HyperparameterRanges
             HyperparameterRange.UnitInterval => value >= 0 && value < 1,
             HyperparameterRange.Boolean => value == 0 || value == 1,
             HyperparameterRange.Probability => value >= 0 && value <= 1,
+            HyperparameterRange.Count => value >= 0 && value <= int.MaxValue && System.Math.Floor(value) == value,
             _ => true,
         };
 
@@ -87,6 +91,7 @@ internal static class HyperparameterRanges
         HyperparameterRange.UnitInterval => "a value in [0, 1)",
         HyperparameterRange.Boolean => "0 or 1",
         HyperparameterRange.Probability => "a value in [0, 1]",
+        HyperparameterRange.Count => "a whole number in [0, 2147483647]",
         _ => "a value that is finite in float32 (magnitude at most 3.4028235E+38)",
     };
 }

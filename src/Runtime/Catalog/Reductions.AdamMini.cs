@@ -34,7 +34,7 @@ public sealed class AdamMini : MultiPassOptimizer
             new("Beta2", "β₂", 0.999, HyperparameterRange.UnitInterval),
             new("Epsilon", "ε", 1e-8, HyperparameterRange.Positive),
             new("WeightDecay", "λ", 0.0, HyperparameterRange.NonNegative),
-            new("BlockSize", "B", 0, HyperparameterRange.NonNegative),
+            new("BlockSize", "B", 0, HyperparameterRange.Count),
         ],
         states: [new("FirstMoment", "m"), new("BlockSecondMoment", "v")],
         bytesReadPerElement: 16,
