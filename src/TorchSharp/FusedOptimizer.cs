@@ -53,6 +53,7 @@ public sealed class FusedOptimizer<TOptimizer> : OptimizerHelper
     private readonly string[] _names;
     private readonly FusedOptions[] _options;
     private readonly TensorTable _table;
+    private int _busy; // 1 while a step or a state load runs (Enter)
     private readonly ScalarType _dtype;
 
     /// <summary>One group over <paramref name="parameters"/>; see <see cref="FusedOptimizer.Create{TOptimizer}(IEnumerable{Parameter}, Func{ParameterLayout, TOptimizer})"/>.</summary>
@@ -220,6 +221,7 @@ public sealed class FusedOptimizer<TOptimizer> : OptimizerHelper
     /// <exception cref="InvalidOperationException">Some parameters have gradients and others do not. Nothing is written.</exception>
     public StepResult Step(StepOptions? options)
     {
+        using Busy busy = Enter(nameof(Step));
         int withGradient = 0;
         int firstMissing = -1;
         for (int j = 0; j < _parameters.Length; j++)
@@ -278,6 +280,7 @@ public sealed class FusedOptimizer<TOptimizer> : OptimizerHelper
     public override void load_state_dict(StateDictionary state_dict)
     {
         ArgumentNullException.ThrowIfNull(state_dict);
+        using Busy busy = Enter(nameof(load_state_dict));
         if (state_dict.Options.Count != _options.Length || state_dict.State.Count != _parameters.Length)
         {
             throw new ArgumentException($"The state dictionary has {state_dict.Options.Count} groups and {state_dict.State.Count} parameters; this optimizer has {_options.Length} and {_parameters.Length}.", nameof(state_dict));
@@ -310,6 +313,7 @@ public sealed class FusedOptimizer<TOptimizer> : OptimizerHelper
     public new void load_state_dict(BinaryReader reader)
     {
         ArgumentNullException.ThrowIfNull(reader);
+        using Busy busy = Enter(nameof(load_state_dict));
         try
         {
             string type = reader.ReadString();
@@ -405,6 +409,28 @@ public sealed class FusedOptimizer<TOptimizer> : OptimizerHelper
         {
             Optimizer.ImportTensorState(j, states[j].Planes);
         }
+    }
+
+    /// <summary>
+    /// Claims this optimizer for one step or state load: a step aims the shared tensor table at the tensors before the
+    /// OptGen optimizer's own guard is taken, and a load writes hyperparameters, scalars and state in several calls,
+    /// so a second call meanwhile is refused here, before it changes anything.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Another step or load is running on this optimizer.</exception>
+    private Busy Enter(string operation)
+    {
+        if (System.Threading.Interlocked.Exchange(ref _busy, 1) != 0)
+        {
+            throw new InvalidOperationException($"{operation} was called while another step or load_state_dict is running on this optimizer; an optimizer is used by one thread at a time. Nothing was changed by this call.");
+        }
+
+        return new Busy(this);
+    }
+
+    /// <summary>Releases <see cref="Enter"/>'s claim.</summary>
+    private readonly struct Busy(FusedOptimizer<TOptimizer> owner) : IDisposable
+    {
+        public void Dispose() => System.Threading.Volatile.Write(ref owner._busy, 0);
     }
 
     /// <summary>Each group's TorchSharp-side learning rate (what schedulers set) into OptGen's group, where it changed.</summary>
