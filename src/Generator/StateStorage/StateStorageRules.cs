@@ -36,6 +36,7 @@ namespace OptGen.Generator.StateStorage
         public static StateStorageSpec Read(INamedTypeSymbol type)
         {
             int precision = 0;
+            LocationInfo? precisionLocation = null;
             var overrides = new List<StateSignOverride>();
             foreach (AttributeData attribute in type.GetAttributes())
             {
@@ -44,6 +45,7 @@ namespace OptGen.Generator.StateStorage
                     && attribute.ConstructorArguments[0].Value is int number && number > 0 && number < PrecisionNames.Length)
                 {
                     precision = number;
+                    precisionLocation = LocationInfo.From(ArgumentLocation(attribute, 0));
                 }
                 else if (name == SignAttribute && attribute.ConstructorArguments.Length == 2
                     && attribute.ConstructorArguments[0].Value is string state && attribute.ConstructorArguments[1].Value is bool nonNegative)
@@ -52,12 +54,21 @@ namespace OptGen.Generator.StateStorage
                 }
             }
 
-            return new StateStorageSpec(precision, overrides.ToEquatableArray());
+            return new StateStorageSpec(precision, overrides.ToEquatableArray()) { PrecisionLocation = precisionLocation };
         }
 
-        /// <summary>OPTG0200 for every override that names no state of the lowered rule, or a state already overridden.</summary>
+        /// <summary>
+        /// OPTG0200 for every override that names no state of the lowered rule, or a state already overridden; OPTG0201
+        /// for blockwise state declared on a rule with reductions (its passes keep float32 or bfloat16 state).
+        /// </summary>
         public static IEnumerable<DiagnosticInfo> Check(OptimizerModel model)
         {
+            if (model.Storage.Precision >= 2 && model.Storage.Precision < PrecisionNames.Length && model.Program.Reductions.Count > 0)
+            {
+                yield return new DiagnosticInfo(DiagnosticDescriptors.BlockwiseStateWithReductions, model.Storage.PrecisionLocation,
+                    new[] { PrecisionNames[model.Storage.Precision] }.ToEquatableArray());
+            }
+
             var seen = new HashSet<string>();
             foreach (StateSignOverride o in model.Storage.Overrides)
             {
