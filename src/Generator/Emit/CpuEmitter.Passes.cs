@@ -100,19 +100,7 @@ namespace OptGen.Generator.Emit
             w.Line("/// </remarks>");
             w.Line(GeneratedCodeAttribute);
             w.Open($"internal readonly struct {kernel.Name}");
-            w.Line("/// <summary>Bytes read per element and step with float32 storage (both passes).</summary>");
-            w.Line($"public const int BytesRead = {kernel.BytesRead};");
-            w.Line();
-            w.Line("/// <summary>Bytes written per element and step with float32 storage (both passes).</summary>");
-            w.Line($"public const int BytesWritten = {kernel.BytesWritten};");
-            for (int i = 0; i < kernel.ScalarNames.Count; i++)
-            {
-                string scalar = kernel.ScalarNames[i];
-                string note = scalarNotes is not null && i < scalarNotes.Count && scalarNotes[i].Length > 0 ? " = " + scalarNotes[i] : string.Empty;
-                w.Line();
-                w.Line($"/// <summary>Per-step scalar {scalar}{Xml(note)} (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>");
-                w.Line($"public readonly float {scalar};");
-            }
+            EmitTrafficAndScalarFields(w, kernel, scalarNotes, " (both passes)");
 
             w.Line();
             w.Line("/// <summary>Creates the kernel for one step from its per-step scalars.</summary>");

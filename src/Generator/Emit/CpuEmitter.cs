@@ -299,6 +299,28 @@ namespace OptGen.Generator.Emit
             return w.ToString();
         }
 
+        /// <summary>
+        /// The kernel struct's first members, for the fused kernel and the passes of a rule with reductions alike: its
+        /// float32 traffic constants (<paramref name="scope"/> says over what, e.g. " (both passes)") and a field per
+        /// per-step scalar with its formula.
+        /// </summary>
+        private static void EmitTrafficAndScalarFields(SourceWriter w, KernelModel kernel, IReadOnlyList<string>? scalarNotes, string scope)
+        {
+            w.Line($"/// <summary>Bytes read per element and step with float32 storage{scope}.</summary>");
+            w.Line($"public const int BytesRead = {kernel.BytesRead};");
+            w.Line();
+            w.Line($"/// <summary>Bytes written per element and step with float32 storage{scope}.</summary>");
+            w.Line($"public const int BytesWritten = {kernel.BytesWritten};");
+            for (int i = 0; i < kernel.ScalarNames.Count; i++)
+            {
+                string scalar = kernel.ScalarNames[i];
+                string note = scalarNotes is not null && i < scalarNotes.Count && scalarNotes[i].Length > 0 ? " = " + scalarNotes[i] : string.Empty;
+                w.Line();
+                w.Line($"/// <summary>Per-step scalar {scalar}{Xml(note)} (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>");
+                w.Line($"public readonly float {scalar};");
+            }
+        }
+
         public static string EmitKernel(KernelModel kernel, IReadOnlyList<string> users, IReadOnlyList<string>? scalarNotes = null)
         {
             if (kernel.Passes is not null)
@@ -327,19 +349,7 @@ namespace OptGen.Generator.Emit
             w.Line("/// </remarks>");
             w.Line(GeneratedCodeAttribute);
             w.Open($"internal readonly struct {kernel.Name} : global::OptGen.Kernels.IUpdateKernel");
-            w.Line("/// <summary>Bytes read per element and step with float32 storage.</summary>");
-            w.Line($"public const int BytesRead = {kernel.BytesRead};");
-            w.Line();
-            w.Line("/// <summary>Bytes written per element and step with float32 storage.</summary>");
-            w.Line($"public const int BytesWritten = {kernel.BytesWritten};");
-            for (int i = 0; i < kernel.ScalarNames.Count; i++)
-            {
-                string scalar = kernel.ScalarNames[i];
-                string note = scalarNotes is not null && i < scalarNotes.Count && scalarNotes[i].Length > 0 ? " = " + scalarNotes[i] : string.Empty;
-                w.Line();
-                w.Line($"/// <summary>Per-step scalar {scalar}{Xml(note)} (computed in double by the optimizer's <c>CreateKernel</c> once per step, then rounded to float32).</summary>");
-                w.Line($"public readonly float {scalar};");
-            }
+            EmitTrafficAndScalarFields(w, kernel, scalarNotes, string.Empty);
 
             bool random = ExprText.UsesRandom(kernel.Body);
             var constructorParameters = kernel.ScalarNames.Select(s => "float " + Camel(s)).ToList();
