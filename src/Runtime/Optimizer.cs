@@ -97,7 +97,11 @@ public abstract partial class Optimizer
     /// <summary>A read-only view of the state buffer called <paramref name="name"/>.</summary>
     /// <exception cref="ArgumentException">The rule has no such state buffer.</exception>
     /// <exception cref="InvalidOperationException">Another thread is using the optimizer.</exception>
-    public ReadOnlySpan<float> GetState(string name)
+    public ReadOnlySpan<float> GetState(string name) => GetState(StateIndexOf(name));
+
+    /// <summary>The index of the state buffer called <paramref name="name"/>; the one check of a state name from a caller.</summary>
+    /// <exception cref="ArgumentException">The rule has no such state buffer.</exception>
+    private int StateIndexOf(string name)
     {
         ArgumentNullException.ThrowIfNull(name);
         int index = Descriptor.IndexOfState(name);
@@ -106,7 +110,17 @@ public abstract partial class Optimizer
             throw new ArgumentException($"The rule '{Descriptor.Name}' has no state buffer '{name}'.", nameof(name));
         }
 
-        return GetState(index);
+        return index;
+    }
+
+    /// <summary><see cref="StateIndexOf(string)"/>, with <paramref name="tensor"/> checked against <see cref="Layout"/>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="tensor"/> is not a tensor of <see cref="Layout"/>.</exception>
+    private int StateIndexOf(string name, int tensor)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        ArgumentOutOfRangeException.ThrowIfNegative(tensor);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(tensor, Layout.TensorCount);
+        return StateIndexOf(name);
     }
 
     /// <summary>

@@ -31,14 +31,7 @@ public abstract partial class Optimizer
     /// <exception cref="InvalidOperationException">Another thread is using the optimizer.</exception>
     public int StateLength(string name, int tensor)
     {
-        ArgumentNullException.ThrowIfNull(name);
-        ArgumentOutOfRangeException.ThrowIfNegative(tensor);
-        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(tensor, Layout.TensorCount);
-        int index = Descriptor.IndexOfState(name);
-        if (index < 0)
-        {
-            throw new ArgumentException($"The rule '{Descriptor.Name}' has no state buffer '{name}'.", nameof(name));
-        }
+        int index = StateIndexOf(name, tensor);
 
         using StepGuard guard = EnterGuard(nameof(StateLength));
         return StoredLengthOf(index, tensor);

@@ -76,20 +76,7 @@ public sealed partial class GpuOptimizer
             throw new ArgumentException("The per-example squares overlap the parameters; the update is in place and needs separate buffers.", PerExampleSquaresArgument);
         }
 
-        if (parameters.Length != Length)
-        {
-            throw new ArgumentException($"Expected {Length} parameters but got {parameters.Length}.", nameof(parameters));
-        }
-
-        if (gradients.Length != Length)
-        {
-            throw new ArgumentException($"Expected {Length} gradients but got {gradients.Length}.", nameof(gradients));
-        }
-
-        if (parameters.Overlaps(gradients))
-        {
-            throw new ArgumentException("The gradients overlap the parameters; the update is in place and needs separate buffers.", nameof(gradients));
-        }
+        ThrowIfNotHostBuffers(parameters, gradients);
 
         if (Length == 0)
         {

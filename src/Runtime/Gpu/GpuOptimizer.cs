@@ -265,20 +265,7 @@ public sealed partial class GpuOptimizer : IDisposable
     public StepResult Step(Span<float> parameters, ReadOnlySpan<float> gradients, StepOptions? options = null)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (parameters.Length != Length)
-        {
-            throw new ArgumentException($"Expected {Length} parameters but got {parameters.Length}.", nameof(parameters));
-        }
-
-        if (gradients.Length != Length)
-        {
-            throw new ArgumentException($"Expected {Length} gradients but got {gradients.Length}.", nameof(gradients));
-        }
-
-        if (parameters.Overlaps(gradients))
-        {
-            throw new ArgumentException("The gradients overlap the parameters; the update is in place and needs separate buffers.", nameof(gradients));
-        }
+        ThrowIfNotHostBuffers(parameters, gradients);
 
         if (Length == 0)
         {
@@ -781,6 +768,26 @@ public sealed partial class GpuOptimizer : IDisposable
         if (Length > 0 && (view.Buffer is null || view.Buffer.Accelerator != Accelerator))
         {
             throw new ArgumentException("The view is not memory of this optimizer's accelerator.", view.Name);
+        }
+    }
+
+    /// <summary>Checks the host buffers of a host-memory step: <see cref="Length"/> parameters and gradients, not overlapping.</summary>
+    /// <exception cref="ArgumentException">A length differs from <see cref="Length"/>, or the gradients overlap the parameters.</exception>
+    private void ThrowIfNotHostBuffers(ReadOnlySpan<float> parameters, ReadOnlySpan<float> gradients)
+    {
+        if (parameters.Length != Length)
+        {
+            throw new ArgumentException($"Expected {Length} parameters but got {parameters.Length}.", nameof(parameters));
+        }
+
+        if (gradients.Length != Length)
+        {
+            throw new ArgumentException($"Expected {Length} gradients but got {gradients.Length}.", nameof(gradients));
+        }
+
+        if (parameters.Overlaps(gradients))
+        {
+            throw new ArgumentException("The gradients overlap the parameters; the update is in place and needs separate buffers.", nameof(gradients));
         }
     }
 

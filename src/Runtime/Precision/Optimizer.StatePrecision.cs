@@ -245,14 +245,7 @@ public abstract partial class Optimizer
     /// <exception cref="InvalidOperationException">Another thread is using the optimizer.</exception>
     public void CopyState(string name, int tensor, Span<float> destination)
     {
-        ArgumentNullException.ThrowIfNull(name);
-        ArgumentOutOfRangeException.ThrowIfNegative(tensor);
-        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(tensor, Layout.TensorCount);
-        int index = Descriptor.IndexOfState(name);
-        if (index < 0)
-        {
-            throw new ArgumentException($"The rule '{Descriptor.Name}' has no state buffer '{name}'.", nameof(name));
-        }
+        int index = StateIndexOf(name, tensor);
 
         using StepGuard guard = EnterGuard(nameof(CopyState));
         int length = StoredLengthOf(index, tensor);

@@ -58,14 +58,7 @@ public abstract partial class Optimizer
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="tensor"/> is not a tensor of <see cref="Layout"/>.</exception>
     public ReadOnlySpan<float> GetState(string name, int tensor)
     {
-        ArgumentNullException.ThrowIfNull(name);
-        ArgumentOutOfRangeException.ThrowIfNegative(tensor);
-        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(tensor, Layout.TensorCount);
-        int index = Descriptor.IndexOfState(name);
-        if (index < 0)
-        {
-            throw new ArgumentException($"The rule '{Descriptor.Name}' has no state buffer '{name}'.", nameof(name));
-        }
+        int index = StateIndexOf(name, tensor);
 
         ThrowIfBusy(nameof(GetState));
         return _state.Plane(index).Slice(_state.OffsetOf(index, tensor, Layout), _state.LengthOf(index, tensor, Layout));
