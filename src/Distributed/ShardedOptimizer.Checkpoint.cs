@@ -137,9 +137,9 @@ public sealed partial class ShardedOptimizer<TOptimizer>
                 $"The checkpoint stores the state as {manifest["state"]}; this optimizer's state is {Local.StatePrecision}. Call Local.ChangeStatePrecision first, on every rank.");
         }
 
-        if (Local.StatePrecision is not (StatePrecision.Float32 or StatePrecision.BFloat16))
+        if (Local.StatePrecision is not (StatePrecision.Float32 or StatePrecision.BFloat16) || Local.HasGroupStatePrecision)
         {
-            throw new CheckpointException(CheckpointError.WrongShape, $"Resharding supports float32 and bfloat16 state, not {Local.StatePrecision}.");
+            throw new CheckpointException(CheckpointError.WrongShape, $"Resharding supports float32 and bfloat16 state of one precision for every group, not {Local.StatePrecision}{(Local.HasGroupStatePrecision ? " with a group of its own precision" : string.Empty)}.");
         }
 
         int ranks = int.Parse(manifest["ranks"], CultureInfo.InvariantCulture);

@@ -181,6 +181,12 @@ public sealed partial class ShardedOptimizer<TOptimizer>
             throw new NotSupportedException($"Sharded steps support float32 and bfloat16 state, not {Local.StatePrecision}; nothing was changed.");
         }
 
+        if (Local.HasGroupStatePrecision)
+        {
+            // A shard's groups would need their own codecs on every rank: one precision for the whole model only.
+            throw new NotSupportedException("Sharded steps store every group's state in one precision, but a parameter group of Local has its own StatePrecision; set every group's StatePrecision to null. Nothing was changed.");
+        }
+
         bool float32 = typeof(TParameter) == typeof(float);
 
         // 1. The sum of every process's gradients, this shard's part: from a float32 arena as it is, else from the
