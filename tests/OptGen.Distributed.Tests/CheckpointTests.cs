@@ -24,14 +24,18 @@ public class CheckpointTests
     [Theory]
     [InlineData(StatePrecision.Float32)]
     [InlineData(StatePrecision.BFloat16)]
+    [InlineData(StatePrecision.Int8Blockwise)]
+    [InlineData(StatePrecision.Int4Blockwise)]
     public void ACheckpointOfThreeRanksLoadsIntoOneAndTwoRanksAndIntoAPlainOptimizer(StatePrecision precision)
     {
+        // 8-bit and 4-bit state: codes and absmax move between shards in whole blocks (cuts on block boundaries).
+        ParameterLayout model = precision is StatePrecision.Int8Blockwise or StatePrecision.Int4Blockwise ? Scenario.BlockwiseModel() : Scenario.Model();
         string root = Directory.CreateTempSubdirectory("optgen-sharded-").FullName;
         try
         {
             // The independent reference: one plain Adam (state in the same precision) on the rank-order float32 sum of
             // three ranks' gradients with factor 1/3 for ten steps (the in-process group sums in rank order).
-            ParameterLayout layout = Scenario.Model();
+            ParameterLayout layout = model;
             Adam reference = Scenario.Create(layout);
             if (precision != StatePrecision.Float32)
             {
@@ -53,7 +57,7 @@ public class CheckpointTests
             // Ten steps at R = 3, saved.
             ShardedOptimizer<Adam>[] three = InProcessTests.OnRanks(3, c =>
             {
-                ShardedOptimizer<Adam> sharded = Scenario.Sharded(c, precision);
+                ShardedOptimizer<Adam> sharded = Scenario.Sharded(c, precision, model);
                 var p = new float[sharded.Layout.TotalLength];
                 var g = new float[p.Length];
                 for (int step = 1; step <= 10; step++)
@@ -71,7 +75,7 @@ public class CheckpointTests
             // Into one process (R = 1), and saved again from there.
             ShardedOptimizer<Adam>[] one = InProcessTests.OnRanks(1, c =>
             {
-                ShardedOptimizer<Adam> sharded = Scenario.Sharded(c, precision);
+                ShardedOptimizer<Adam> sharded = Scenario.Sharded(c, precision, model);
                 sharded.LoadCheckpoint(Path.Combine(root, "r3"));
                 sharded.SaveCheckpoint(Path.Combine(root, "r1"));
                 return sharded;
@@ -93,7 +97,7 @@ public class CheckpointTests
             // From one process into two ranks, which then train on as one process would.
             float[][] continued = InProcessTests.OnRanks(2, c =>
             {
-                ShardedOptimizer<Adam> sharded = Scenario.Sharded(c, precision);
+                ShardedOptimizer<Adam> sharded = Scenario.Sharded(c, precision, model);
                 sharded.LoadCheckpoint(Path.Combine(root, "r1"));
                 Assert.Equal(10, sharded.Local.StepCount);
                 Assert.Equal(three[0].Local.Groups[1]["LearningRate"], sharded.Local.Groups[1]["LearningRate"]);

@@ -283,7 +283,9 @@ public abstract partial class Optimizer
                 sameShape = sameShape && length == Layout.LengthOf(Layout.FirstTensorOf(k) + j);
                 shape.Add(length);
                 elements += length;
-                planeBytes += BlockwiseState.TensorBytes(length, TensorBits(groupPrecision, length));
+                // A shard quantizes by the whole tensor's length (ThresholdLengthOf), which the file's layout does not hold.
+                int thresholdLength = sameShape ? ThresholdLengthOf(Layout.FirstTensorOf(k) + j) : length;
+                planeBytes += BlockwiseState.TensorBytes(length, TensorBits(groupPrecision, thresholdLength));
                 if (elements > int.MaxValue)
                 {
                     throw new CheckpointException(CheckpointError.Corrupted, "tensor length", $"The checkpoint's tensor lengths add up to more than {int.MaxValue} elements, more than any layout holds.");

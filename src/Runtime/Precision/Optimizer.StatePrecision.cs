@@ -266,7 +266,7 @@ public abstract partial class Optimizer
         for (int j = 0; j < bitsOf.Length; j++)
         {
             // A rule without state has nothing to store: every tensor goes through the plain kernel.
-            bitsOf[j] = Descriptor.States.Count == 0 ? 0 : TensorBits(groups[Layout.GroupOf(j)], Layout.LengthOf(j));
+            bitsOf[j] = Descriptor.States.Count == 0 ? 0 : TensorBits(groups[Layout.GroupOf(j)], ThresholdLengthOf(j));
         }
 
         var signed = new bool[Descriptor.States.Count];
@@ -278,7 +278,7 @@ public abstract partial class Optimizer
         return new BlockwiseState(Layout, bitsOf, signed);
     }
 
-    /// <summary>How a tensor of <paramref name="length"/> elements is stored with <paramref name="precision"/>: 0 float32, 16 bfloat16, 8 or 4 bits (float32 below <see cref="BlockwiseThreshold"/>).</summary>
+    /// <summary>How a tensor of <paramref name="length"/> elements (on one process; see <see cref="ThresholdLengthOf"/>) is stored with <paramref name="precision"/>: 0 float32, 16 bfloat16, 8 or 4 bits (float32 below <see cref="BlockwiseThreshold"/>).</summary>
     private static int TensorBits(StatePrecision precision, int length) => precision switch
     {
         StatePrecision.BFloat16 => 16,
