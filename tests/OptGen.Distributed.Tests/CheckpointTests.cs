@@ -195,6 +195,46 @@ public class CheckpointTests
     }
 
     [Fact]
+    public void BlockwiseStateRefusesAManifestWhoseCutsSplitABlock()
+    {
+        string root = Directory.CreateTempSubdirectory("optgen-sharded-").FullName;
+        try
+        {
+            ParameterLayout model = Scenario.BlockwiseModel();
+            InProcessTests.OnRanks(2, c =>
+            {
+                ShardedOptimizer<Adam> sharded = Scenario.Sharded(c, StatePrecision.Int8Blockwise, model);
+                var p = new float[model.TotalLength];
+                var g = new float[p.Length];
+                Scenario.Gradient(c.Rank, 1, g);
+                sharded.Step(p, g);
+                sharded.SaveCheckpoint(root);
+                return 0;
+            });
+
+            // A version-1 manifest (no checksum) with the inner cut moved 16 elements: off a block boundary.
+            string manifest = Path.Combine(root, "manifest.txt");
+            string[] lines = File.ReadAllText(manifest).Split('\n').Where(l => !l.StartsWith("checksum=", StringComparison.Ordinal)).ToArray();
+            int cut = Engine.ShardLayout.Cuts(model, 2)[1];
+            lines = [.. lines.Select(l => l.StartsWith("cuts=", StringComparison.Ordinal) ? $"cuts=0,{cut - 16},{model.TotalLength}" : l.Replace("optgen-sharded-checkpoint 2", "optgen-sharded-checkpoint 1", StringComparison.Ordinal))];
+            File.WriteAllText(manifest, string.Join('\n', lines));
+            var outcomes = InProcessTests.OnRanks(2, c =>
+            {
+                ShardedOptimizer<Adam> sharded = Scenario.Sharded(c, StatePrecision.Int8Blockwise, model);
+                CheckpointException e = Assert.Throws<CheckpointException>(() => sharded.LoadCheckpoint(root));
+                return (e.Error, e.Message, sharded.Local.StepCount);
+            });
+            Assert.All(outcomes, o => Assert.Equal(CheckpointError.Corrupted, o.Error));
+            Assert.All(outcomes, o => Assert.Contains("256-element boundaries", o.Message, StringComparison.Ordinal));
+            Assert.All(outcomes, o => Assert.Equal(0, o.StepCount));
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
     public void AShardThatFailsToLoadOnOneRankFailsTheLoadOnEveryRankAndChangesNothing()
     {
         string root = Directory.CreateTempSubdirectory("optgen-sharded-").FullName;
