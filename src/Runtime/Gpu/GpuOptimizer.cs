@@ -81,6 +81,7 @@ public sealed partial class GpuOptimizer : IDisposable
         }
 
         ThrowIfBlockwise(optimizer.StatePrecision, nameof(optimizer));
+        ThrowIfGroupStatePrecision(optimizer, nameof(optimizer));
         Optimizer = optimizer;
         Accelerator = accelerator;
 
@@ -437,6 +438,7 @@ public sealed partial class GpuOptimizer : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         using Optimizer.StepGuard guard = Optimizer.EnterGuard("GpuOptimizer.ReloadFromHost");
         ThrowIfBlockwise(Optimizer.StatePrecision, "Optimizer");
+        ThrowIfGroupStatePrecision(Optimizer, "Optimizer");
         Accelerator.Synchronize();
         UploadState();
     }
@@ -494,6 +496,7 @@ public sealed partial class GpuOptimizer : IDisposable
         }
 
         ThrowIfBlockwise(precision, nameof(precision));
+        ThrowIfGroupStatePrecision(Optimizer, nameof(precision));
         SynchronizeHostState();
         Optimizer.ChangeStatePrecision(precision);
         using Optimizer.StepGuard guard = Optimizer.EnterGuard("GpuOptimizer.ChangeStatePrecision");
@@ -637,7 +640,7 @@ public sealed partial class GpuOptimizer : IDisposable
 
         // Every argument check is done: from here on the engine plans the step, and it happens or is skipped as a whole.
         using Optimizer.StepGuard guard = Optimizer.EnterGuard("GpuOptimizer.Step");
-        if (Optimizer.StepCount != _deviceStepCount || Optimizer.StatePrecision != (_state32 is null ? StatePrecision.BFloat16 : StatePrecision.Float32))
+        if (Optimizer.StepCount != _deviceStepCount || Optimizer.StatePrecision != (_state32 is null ? StatePrecision.BFloat16 : StatePrecision.Float32) || Optimizer.HasGroupStatePrecision)
         {
             throw new InvalidOperationException(
                 $"The host optimizer was changed directly (step count {Optimizer.StepCount}, {Optimizer.StatePrecision} state; the device state is at step {_deviceStepCount}): " +
