@@ -441,6 +441,10 @@ public sealed class FusedOptimizer<TOptimizer> : OptimizerHelper, torch.optim.IM
         for (int k = 0; k < groups.Length; k++)
         {
             groups[k].ThrowIfMismatched(Optimizer, k);
+            if (groups[k].BatchSize != groups[0].BatchSize)
+            {
+                throw new ArgumentException($"Group {k} has BatchSize {groups[k].BatchSize}, group 0 {groups[0].BatchSize}: an OptGen optimizer has one batch size.");
+            }
         }
 
         for (int j = 0; j < states.Length; j++)

@@ -201,7 +201,9 @@ public sealed class FusedOptions : OptimizerOptions
             d.RuleId,
             d.Hyperparameters.Select(h => h.Name).ToArray(),
             d.Hyperparameters.Select(h => group[h.Name]).ToArray(),
-            Enumerable.Range(0, d.HostStates.Count).Select(i => optimizer.HostStateOf(group.Index, i)).ToArray());
+            Enumerable.Range(0, d.HostStates.Count).Select(i => optimizer.HostStateOf(group.Index, i)).ToArray(),
+            optimizer.BatchSize,
+            optimizer.StatePrecision);
     }
 
     /// <summary>Sets the learning rates from a record (already checked).</summary>
@@ -211,7 +213,7 @@ public sealed class FusedOptions : OptimizerOptions
         LearningRate = _exchanged = current;
     }
 
-    /// <summary>Writes the base options (initial and current learning rate), then the rule and every hyperparameter and carried scalar.</summary>
+    /// <summary>Writes the base options (initial and current learning rate), then the rule, every hyperparameter and carried scalar, the batch size and the state precision.</summary>
     public override void SaveStateDict(BinaryWriter writer)
     {
         ArgumentNullException.ThrowIfNull(writer);

@@ -59,8 +59,8 @@ public abstract partial class Optimizer
 
     /// <summary>
     /// Replaces tensor <paramref name="tensor"/>'s part of every state buffer (values as saved, NaN and ±∞ included, as
-    /// <c>LoadCheckpoint</c>; narrowed to bfloat16 when the state is stored so). Checked first: nothing is written
-    /// unless every buffer has the tensor's length.
+    /// <c>LoadCheckpoint</c>; narrowed to bfloat16, or quantized per block, when the state is stored so). Checked first:
+    /// nothing is written unless every buffer has the tensor's length.
     /// </summary>
     /// <param name="tensor">A tensor of <see cref="Layout"/>.</param>
     /// <param name="planes">Per state buffer (descriptor order), the tensor's values.</param>
@@ -76,15 +76,21 @@ public abstract partial class Optimizer
         using StepGuard guard = EnterGuard("Importing the state");
         for (int k = 0; k < planes.Length; k++)
         {
-            if (planes[k] is null || planes[k].Length != _state.LengthOf(k, tensor, Layout))
+            if (planes[k] is null || planes[k].Length != StoredLengthOf(k, tensor))
             {
-                throw new ArgumentException($"Tensor {tensor} has {_state.LengthOf(k, tensor, Layout)} elements in state buffer {k}.", nameof(planes));
+                throw new ArgumentException($"Tensor {tensor} has {StoredLengthOf(k, tensor)} elements in state buffer {k}.", nameof(planes));
             }
         }
 
         for (int k = 0; k < planes.Length; k++)
         {
             int length = planes[k].Length;
+            if (_blockwise is not null)
+            {
+                _blockwise.Write(k, tensor, planes[k]);
+                continue;
+            }
+
             if (_state.ElementSize == sizeof(float))
             {
                 planes[k].CopyTo(_state.Elements<float>(k, _state.OffsetOf(k, tensor, Layout), length));
