@@ -22,7 +22,7 @@ namespace OptGen.Package.Tests;
 /// </list>
 /// Each step runs only when the one before it succeeded; the tests report which step failed, with its output.
 /// </summary>
-public sealed class PackageFixture : IDisposable
+public sealed partial class PackageFixture : IDisposable
 {
     /// <summary>The longest a consumer's restore and build may take.</summary>
     public static readonly TimeSpan BuildTimeout = TimeSpan.FromMinutes(5);
@@ -32,6 +32,7 @@ public sealed class PackageFixture : IDisposable
 
     public PackageFixture()
     {
+        _torchSharp = new Lazy<TorchSharpConsumerResult>(BuildTorchSharpConsumer, System.Threading.LazyThreadSafetyMode.ExecutionAndPublication);
         RepositoryRoot = FindRepositoryRoot();
         Configuration = typeof(PackageFixture).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
             .Single(a => a.Key == "OptGen.Configuration").Value!;
