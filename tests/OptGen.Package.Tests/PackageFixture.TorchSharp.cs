@@ -1,7 +1,10 @@
 using System;
+using System.Collections.Generic;
+using System.Globalization;
 using System.IO;
 using System.Linq;
 using System.Security;
+using System.Text;
 
 namespace OptGen.Package.Tests;
 
@@ -64,6 +67,7 @@ public sealed partial class PackageFixture
 
         string consumer = result.ConsumerDirectory;
         CopyDirectory(Path.Combine(AppContext.BaseDirectory, "TorchSharpConsumer"), consumer);
+        result.Snippets = WriteAdoptionSnippets(consumer);
         string? machine = UserPackageFolder();
         File.WriteAllText(Path.Combine(consumer, "nuget.config"), NuGetConfig(feed, machine).Replace(
             "</configuration>",
@@ -108,6 +112,65 @@ public sealed partial class PackageFixture
         return result;
     }
 
+    /// <summary>The pages whose TorchSharp adoption snippets the consumer compiles and runs.</summary>
+    public static readonly string[] AdoptionPages = ["README.md", "docs/torchsharp.md", "src/TorchSharp/README.md"];
+
+    /// <summary>
+    /// The adoption snippets (the <c>```csharp fragment</c> blocks of <see cref="AdoptionPages"/> that use
+    /// <c>OptGen.TorchSharp</c>), each as a file of the consumer: its <c>using</c> lines at the top, its statements as
+    /// the body of a method that is given a TorchSharp module as <c>model</c> and returns the snippet's
+    /// <c>optimizer</c>, with <c>#line</c> directives so that an error names the page's line. The consumer creates an
+    /// optimizer with each and steps it. Returns where each snippet is (page:line).
+    /// </summary>
+    private string[] WriteAdoptionSnippets(string consumer)
+    {
+        CodeBlock[] blocks = AdoptionPages
+            .SelectMany(page => MarkdownCodeBlocks.Read(RepositoryRoot, page))
+            .Where(b => b.Info == DocsCompileTests.Fragment && b.Text.Contains("using OptGen.TorchSharp;", StringComparison.Ordinal))
+            .ToArray();
+        var entries = new List<string>();
+        for (int k = 0; k < blocks.Length; k++)
+        {
+            CodeBlock block = blocks[k];
+            string[] lines = block.Text.Split('\n');
+            int firstStatement = Array.FindIndex(lines, l => l.Length > 0 && !l.StartsWith("using ", StringComparison.Ordinal));
+            var file = new StringBuilder();
+            file.AppendLine(CultureInfo.InvariantCulture, $"// {block.Page}:{block.FirstLine}, written by PackageFixture.WriteAdoptionSnippets.");
+            foreach (string line in lines[..firstStatement])
+            {
+                file.AppendLine(line);
+            }
+
+            file.AppendLine("internal static partial class AdoptionSnippets");
+            file.AppendLine("{");
+            file.AppendLine(CultureInfo.InvariantCulture, $"    private static global::TorchSharp.torch.optim.Optimizer Snippet{k}(global::TorchSharp.torch.nn.Module model)");
+            file.AppendLine("    {");
+            file.AppendLine(CultureInfo.InvariantCulture, $"#line {block.FirstLine + firstStatement} \"{block.Page}\"");
+            foreach (string line in lines[firstStatement..])
+            {
+                file.AppendLine(line);
+            }
+
+            file.AppendLine("#line default");
+            file.AppendLine("        return optimizer;");
+            file.AppendLine("    }");
+            file.AppendLine("}");
+            File.WriteAllText(Path.Combine(consumer, $"AdoptionSnippet{k}.g.cs"), file.ToString());
+            entries.Add($"(\"{block.Page}:{block.FirstLine}\", Snippet{k})");
+        }
+
+        File.WriteAllText(
+            Path.Combine(consumer, "AdoptionSnippets.g.cs"),
+            $$"""
+            // The adoption snippets of the docs (PackageFixture.WriteAdoptionSnippets).
+            internal static partial class AdoptionSnippets
+            {
+                public static readonly (string Where, Func<global::TorchSharp.torch.nn.Module, global::TorchSharp.torch.optim.Optimizer> Create)[] All = [{{string.Join(", ", entries)}}];
+            }
+            """);
+        return blocks.Select(b => $"{b.Page}:{b.FirstLine}").ToArray();
+    }
+
     private static string Metadata(string key) =>
         typeof(PackageFixture).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyMetadataAttribute), false)
             .Cast<System.Reflection.AssemblyMetadataAttribute>().Single(a => a.Key == key).Value!;
@@ -129,4 +192,7 @@ public sealed class TorchSharpConsumerResult(string packagePath, string consumer
     public CommandResult? Patch { get; set; }
 
     public CommandResult? Run { get; set; }
+
+    /// <summary>Where the adoption snippets the consumer compiled came from (page:line).</summary>
+    public IReadOnlyList<string> Snippets { get; set; } = [];
 }

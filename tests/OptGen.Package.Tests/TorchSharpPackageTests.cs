@@ -70,7 +70,7 @@ public sealed class TorchSharpPackageTests(PackageFixture fixture)
 
         CommandResult run = result.Run!;
         Assert.True(run.Succeeded, $"The TorchSharp consumer failed:\n{run}");
-        Dictionary<string, PackageTests.Trace> traces = PackageTests.Trace.Parse(run.Output);
+        Dictionary<string, PackageTests.Trace> traces = PackageTests.Trace.Parse(string.Join('\n', run.Output.Split('\n').Where(l => !l.StartsWith("adoption ", StringComparison.Ordinal))));
         Assert.Equal(["Adam.bias", "Adam.weight", "DecayedMomentum.bias", "DecayedMomentum.weight"], traces.Keys.Order(StringComparer.Ordinal));
         Assert.Equal(18, traces["Adam.weight"].Initial.Length); // nn.Linear(6, 3)
 
@@ -81,6 +81,22 @@ public sealed class TorchSharpPackageTests(PackageFixture fixture)
             PackageTests.Check(traces["DecayedMomentum." + parameter], new DecayedMomentumReference(lr: 0.05, mu: 0.9, decay: 0.01));
             PackageTests.Check(traces["Adam." + parameter], new PackageTests.AdamReference(lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, decoupledDecay: 0));
         }
+    }
+
+    /// <summary>
+    /// The five-line adoption snippet of README.md, docs/torchsharp.md and the package's readme (fenced <c>csharp fragment</c>, as it uses a
+    /// <c>model</c> of the reader's) compiles in the consumer, against the packages, with <c>model</c> a TorchSharp
+    /// module, and the optimizer it creates steps the module.
+    /// </summary>
+    [Fact]
+    public void AdoptionSnippetsOfTheDocsCompileAndStep()
+    {
+        TorchSharpConsumerResult result = fixture.TorchSharp;
+        Assert.True(result.Build?.Succeeded == true, $"The TorchSharp consumer, with the docs' adoption snippets, did not build:\n{result.Build}");
+        Assert.Equal(PackageFixture.AdoptionPages, result.Snippets.Select(s => s[..s.LastIndexOf(':')]));
+        Assert.True(result.Run?.Succeeded == true, $"The TorchSharp consumer failed:\n{result.Run}");
+        string[] lines = result.Run!.Output.Split('\n', StringSplitOptions.TrimEntries).Where(l => l.StartsWith("adoption ", StringComparison.Ordinal)).ToArray();
+        Assert.Equal(result.Snippets.Select(s => $"adoption {s} stepped"), lines);
     }
 
     [Fact]

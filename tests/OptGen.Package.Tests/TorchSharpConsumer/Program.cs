@@ -4,7 +4,10 @@
 //   p0 <optimizer>.<parameter> <i> <value>       the initial parameters
 //   g <optimizer>.<parameter> <t> <i> <value>    the gradient of step t (from loss.backward())
 //   p <optimizer>.<parameter> <t> <i> <value>    the parameters after step t
-// PackageTests checks the results against float64 references written from the formulas.
+// PackageTests checks the results against float64 references written from the formulas. Then each adoption snippet of
+// the docs (AdoptionSnippet*.g.cs, which PackageFixture writes from README.md and docs/torchsharp.md) creates an
+// optimizer for an nn.Linear, which takes one step:
+//   adoption <page>:<line> <whether the step changed the weights>
 
 using System.Globalization;
 using OptGen;
@@ -17,6 +20,22 @@ const int Steps = 6; // as ../Consumer (PackageTests.Check expects six)
 
 Train("DecayedMomentum", layout => new DecayedMomentum(layout));
 Train("Adam", layout => new OptGen.Adam(layout) { LearningRate = 0.01 }); // TorchSharp.Modules has an Adam too
+foreach ((string where, Func<nn.Module, torch.optim.Optimizer> create) in AdoptionSnippets.All)
+{
+    torch.random.manual_seed(3);
+    using Linear model = nn.Linear(4, 2);
+    float[] before = model.weight!.data<float>().ToArray();
+    using torch.optim.Optimizer optimizer = create(model);
+    optimizer.zero_grad();
+    using (Tensor loss = model.forward(torch.ones(8, 4)).sum())
+    {
+        loss.backward();
+    }
+
+    optimizer.step();
+    Console.WriteLine($"adoption {where} {(model.weight!.data<float>().ToArray().SequenceEqual(before) ? "unchanged" : "stepped")}");
+}
+
 return 0;
 
 static void Train<TOptimizer>(string name, Func<ParameterLayout, TOptimizer> create)
