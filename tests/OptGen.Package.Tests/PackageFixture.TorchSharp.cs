@@ -47,19 +47,7 @@ public sealed partial class PackageFixture
             return result;
         }
 
-        result.Pack = DotNetCli.Run(
-            RepositoryRoot,
-            ConsumerEnvironment,
-            PackTimeout,
-            "pack",
-            Path.Combine(RepositoryRoot, "src", "TorchSharp", "OptGen.TorchSharp.csproj"),
-            "-c", Configuration,
-            "--no-build",
-            "-o", feed,
-            "-p:PackageVersion=" + PackageVersion,
-            "-p:NuspecOutputPath=" + Path.Combine(WorkDirectory, "nuspec-torchsharp") + Path.DirectorySeparatorChar,
-            "-nodeReuse:false",
-            "-tl:off");
+        result.Pack = PackIntoFeed(Path.Combine("src", "TorchSharp", "OptGen.TorchSharp.csproj"), "nuspec-torchsharp");
         if (!result.Pack.Succeeded || !File.Exists(packagePath))
         {
             return result;
