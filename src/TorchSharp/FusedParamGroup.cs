@@ -203,7 +203,7 @@ public sealed class FusedOptions : OptimizerOptions
             d.Hyperparameters.Select(h => group[h.Name]).ToArray(),
             Enumerable.Range(0, d.HostStates.Count).Select(i => optimizer.HostStateOf(group.Index, i)).ToArray(),
             optimizer.BatchSize,
-            optimizer.StatePrecision);
+            optimizer.StatePrecisionOf(group.Index));
     }
 
     /// <summary>Sets the learning rates from a record (already checked).</summary>

@@ -200,9 +200,9 @@ internal sealed record GroupRecord(double InitialLearningRate, double LearningRa
             throw new ArgumentException($"Group {group}'s BatchSize, {BatchSize}, is below 1.");
         }
 
-        if (Precision != optimizer.StatePrecision)
+        if (Precision != optimizer.StatePrecisionOf(group))
         {
-            throw new ArgumentException($"Group {group} was saved with {(Enum.IsDefined(Precision) ? Precision : $"unknown state precision {(int)Precision}")} state; this optimizer's state is {optimizer.StatePrecision}. Call ChangeStatePrecision on the OptGen optimizer first.");
+            throw new ArgumentException($"Group {group} was saved with {(Enum.IsDefined(Precision) ? Precision : $"unknown state precision {(int)Precision}")} state; this optimizer's state for that group is {optimizer.StatePrecisionOf(group)}. Call ChangeStatePrecision (or set the group's StatePrecision) on the OptGen optimizer first.");
         }
 
         int lr = d.IndexOfHyperparameter("LearningRate");

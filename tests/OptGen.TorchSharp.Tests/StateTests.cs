@@ -259,6 +259,48 @@ public sealed class StateTests
         Assert.Equal(untouched, Snapshot(other));
     }
 
+    /// <summary>
+    /// A group with its own state precision (OptGen's <c>ParameterGroup.StatePrecision</c>): each group's record carries its
+    /// own precision, a load into an optimizer configured the same way continues bit for bit, and a load into one whose
+    /// group stores another precision is refused naming that group, with nothing changed.
+    /// </summary>
+    [Fact]
+    public void GroupStatePrecisionRoundTrip()
+    {
+        Parameter[] uninterrupted = Fixture.MakeParameters();
+        Parameter[] first = Fixture.Clone(uninterrupted);
+        FusedOptimizer<OptGen.Adam> Create(Parameter[] p, bool ownPrecision)
+        {
+            FusedOptimizer<OptGen.Adam> o = TwoGroupAdam(p);
+            if (ownPrecision)
+            {
+                o.Optimizer.Groups[1].StatePrecision = StatePrecision.BFloat16;
+            }
+
+            return o;
+        }
+
+        using FusedOptimizer<OptGen.Adam> reference = Create(uninterrupted, ownPrecision: true);
+        Train(uninterrupted, reference, 0, 20);
+        using FusedOptimizer<OptGen.Adam> before = Create(first, ownPrecision: true);
+        Train(first, before, 0, 10);
+        Assert.Equal(StatePrecision.Float32, before.Optimizer.StatePrecisionOf(0));
+        Assert.Equal(StatePrecision.BFloat16, before.Optimizer.StatePrecisionOf(1));
+
+        Parameter[] second = Fixture.Clone(first);
+        using FusedOptimizer<OptGen.Adam> after = Create(second, ownPrecision: true);
+        after.load_state_dict(before.state_dict());
+        Assert.Equal(Snapshot(before), Snapshot(after));
+        Train(second, after, 10, 20);
+        Fixture.AssertIdentical(uninterrupted, second);
+
+        using FusedOptimizer<OptGen.Adam> uniform = Create(Fixture.Clone(first), ownPrecision: false);
+        byte[] untouched = Snapshot(uniform);
+        ArgumentException e = Assert.Throws<ArgumentException>(() => uniform.load_state_dict(before.state_dict()));
+        Assert.Contains("Group 1", e.Message);
+        Assert.Equal(untouched, Snapshot(uniform));
+    }
+
     [Fact]
     public void CraftedBatchSizesAreRejectedWithNothingChanged()
     {
