@@ -36,7 +36,7 @@ public enum ReductionKind
 /// sharding (a shard would reduce over part of a tensor). See <see cref="MultiPassOptimizer"/>.
 /// </remarks>
 [EditorBrowsable(EditorBrowsableState.Never)]
-public abstract class ReductionOptimizer : MultiPassOptimizer
+public abstract partial class ReductionOptimizer : MultiPassOptimizer
 {
     private readonly ReductionKind[] _kinds;
     private Piece[]? _units;
@@ -79,6 +79,18 @@ public abstract class ReductionOptimizer : MultiPassOptimizer
 
     private protected sealed override void RunPasses<TParameter, TGradient, TState>(StepPlan plan)
     {
+        if (Info is not null)
+        {
+            if (_units is null)
+            {
+                _units = CutScopedUnits();
+                PrepareScoped(_units);
+            }
+
+            RunScopedPasses<TParameter, TGradient, TState>(_units);
+            return;
+        }
+
         Piece[] units = _units ??= CutUnits(Layout, _ => 1);
         int width = _kinds.Length;
         if (_partials.Length != units.Length * width)
@@ -136,6 +148,17 @@ public abstract class ReductionOptimizer : MultiPassOptimizer
             Length = (nuint)u.Length,
             MaxDegreeOfParallelism = 1,
         };
+        if (Info is not null)
+        {
+            if (pass == 1)
+            {
+                SeedRounding<TParameter>(plan, u);
+            }
+
+            RunScopedUnit<TParameter, TGradient, TState>(pass, unit, u, in arguments);
+            return;
+        }
+
         int width = _kinds.Length;
         if (pass == 0)
         {
