@@ -32,7 +32,7 @@ namespace OptGen.Generator.Emit
         private static string CompactDescription(CompactState c) => c.Scope switch
         {
             ReductionScope.Tensor => "One value per tensor",
-            ReductionScope.Row => "One value per row of each matrix (the tensor's last dimension; one for a vector), tensor after tensor",
+            ReductionScope.Row => "One value per row of each matrix (a row runs along the last dimension; a vector is one row), tensor after tensor",
             ReductionScope.Column => "One value per column of each matrix (one per element for a vector), tensor after tensor",
             _ => $"One value per block of {c.BlockLength} consecutive elements of a tensor (the last may be shorter), tensor after tensor",
         };
