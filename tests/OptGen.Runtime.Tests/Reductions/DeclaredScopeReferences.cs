@@ -179,3 +179,52 @@ internal sealed class ScopeKindsReference : ReductionReference
         }
     }
 }
+
+/// <summary><see cref="DeclaredCompactChoices"/> from its statements in float64, per tensor: s ← s + ½(mean g² − s); r_i ← ½r_i + rowmean_i(g)·s; p ← p − η(r_i + o) with the previous o; o ← ‖row_i(g)‖.</summary>
+internal sealed class CompactChoicesReference : ReductionReference
+{
+    private readonly TensorGrid[] _grids;
+    private readonly double[] _s;
+    private readonly double[][] _r;
+    private readonly double[] _o;
+
+    public CompactChoicesReference(int[][] shapes, ReadOnlySpan<float> p0)
+        : base(shapes, p0)
+    {
+        _grids = new TensorGrid[shapes.Length];
+        _s = new double[shapes.Length];
+        _r = new double[shapes.Length][];
+        _o = new double[p0.Length];
+        for (int k = 0; k < shapes.Length; k++)
+        {
+            _grids[k] = TensorGrid.Of(shapes[k], Spans[k]);
+            _r[k] = new double[_grids[k].Matrices * _grids[k].Rows];
+        }
+    }
+
+    protected override void Update(double[] g, double lr, int t)
+    {
+        double[] squares = new double[g.Length];
+        for (int i = 0; i < g.Length; i++)
+        {
+            squares[i] = g[i] * g[i];
+        }
+
+        for (int k = 0; k < _grids.Length; k++)
+        {
+            TensorGrid x = _grids[k];
+            _s[k] += 0.5 * (x.Reduce(squares, _ => 0, 1, "mean")[0] - _s[k]);
+            double[] rowMean = x.PerRow(g, "mean"), rowNorm = x.PerRow(g, "norm");
+            for (int i = 0; i < _r[k].Length; i++)
+            {
+                _r[k][i] = (0.5 * _r[k][i]) + (rowMean[i] * _s[k]);
+            }
+
+            for (int i = 0; i < x.Length; i++)
+            {
+                P[x.Start + i] -= lr * (_r[k][x.RowOf(i)] + _o[x.Start + i]);
+                _o[x.Start + i] = rowNorm[x.RowOf(i)];
+            }
+        }
+    }
+}

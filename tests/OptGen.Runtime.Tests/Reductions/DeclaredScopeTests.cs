@@ -23,7 +23,7 @@ public sealed class DeclaredScopeTests
     // matrix whose rows are shorter than a vector (5 columns).
     private static readonly int[][] Shapes = [[40, 30], [257], [3, 5, 7], [1], [11, 5]];
 
-    public static TheoryData<string> Rules() => new() { "adam_mini", "factored", "scope_kinds", "novograd" };
+    public static TheoryData<string> Rules() => new() { "adam_mini", "factored", "scope_kinds", "novograd", "compact_choices" };
 
     [Theory]
     [MemberData(nameof(Rules))]
@@ -100,6 +100,79 @@ public sealed class DeclaredScopeTests
         Assert.Equal(["p", "g"], factored.Passes[1].Reads);
         Assert.Equal(["p"], factored.Passes[1].Writes);
         Assert.Contains("compact states (r, c, s", factored.Passes[1].Description, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AStateReadBeforeItsLastAssignmentStaysPerElement()
+    {
+        ParameterLayout layout = ParameterLayout.FromShapes([[6, 4], [9]]);
+        var rule = new DeclaredCompactChoices(layout);
+        Assert.Equal(1, rule.StateLength("S", 0));
+        Assert.Equal(6, rule.StateLength("R", 0));
+        Assert.Equal(1, rule.StateLength("R", 1));   // a vector is one row
+        Assert.Equal(24, rule.StateLength("O", 0));
+        Assert.Equal(9, rule.StateLength("O", 1));
+        Assert.Contains("o", rule.Passes[1].Reads);
+        Assert.Contains("o", rule.Passes[1].Writes);
+        Assert.DoesNotContain("r", rule.Passes[1].Reads);
+    }
+
+    [Fact]
+    public void EmptyRowsColumnsAndTensorsStepAndKeepTheirShape()
+    {
+        // [0, 4]: no rows, 4 empty columns; [3, 0]: 3 empty rows (mean 0), no columns; [0]: an empty vector.
+        ParameterLayout layout = ParameterLayout.FromShapes([[0, 4], [3, 0], [5], [0]]);
+        var rule = new DeclaredFactored(layout);
+        Assert.Equal(0, rule.StateLength("R", 0));
+        Assert.Equal(4, rule.StateLength("C", 0));
+        Assert.Equal(3, rule.StateLength("R", 1));
+        Assert.Equal(0, rule.StateLength("C", 1));
+        Assert.Equal(1, rule.StateLength("R", 3));
+        Assert.Equal(0, rule.StateLength("C", 3));
+        float[] p = [1, 2, 3, 4, 5];
+        float[] g = [0.5f, -1, 2, 0, 1];
+        var reference = new FactoredReference([[5]], p, -0.8, 1e-30);
+        rule.Step(p, g);
+        reference.Take(g, 1e-2);
+        for (int i = 0; i < p.Length; i++)
+        {
+            Assert.Equal(reference.Parameters[i], p[i], 5e-6);
+        }
+
+        Assert.Equal(0f, rule.C[0]); // an empty column's mean is 0 (w = 1 at t = 1)
+    }
+
+    [Fact]
+    public void CompactStateInBFloat16FollowsTheFloat32Run()
+    {
+        ParameterLayout layout = ParameterLayout.FromShapes((IReadOnlyList<int[]>)Shapes);
+        (float[] p0, float[][] grads) = Data(Shapes, steps: 4, seed: 21);
+        var full = new DeclaredAdamMini(layout) { Lr = LearningRate };
+        var half = new DeclaredAdamMini(layout) { Lr = LearningRate };
+        half.ChangeStatePrecision(StatePrecision.BFloat16);
+        float[] a = (float[])p0.Clone(), b = (float[])p0.Clone();
+        foreach (float[] g in grads)
+        {
+            full.Step(a, g);
+            half.Step(b, g);
+        }
+
+        for (int i = 0; i < a.Length; i++)
+        {
+            Assert.True(Math.Abs(a[i] - b[i]) <= 0.05 * LearningRate * grads.Length, $"element {i}: {a[i]} vs {b[i]}");
+        }
+
+        for (int j = 0; j < layout.TensorCount; j++)
+        {
+            Assert.Equal(full.StateLength("V", j), half.StateLength("V", j));
+            float[] expected = new float[full.StateLength("V", j)], actual = new float[expected.Length];
+            full.CopyState("V", j, expected);
+            half.CopyState("V", j, actual);
+            for (int i = 0; i < expected.Length; i++)
+            {
+                Assert.True(Math.Abs(expected[i] - actual[i]) <= 0.01 * Math.Abs(expected[i]), $"tensor {j} v[{i}]: {expected[i]} vs {actual[i]}");
+            }
+        }
     }
 
     [Theory]
@@ -203,6 +276,7 @@ public sealed class DeclaredScopeTests
         "factored" => new DeclaredFactored(layout) { Lr = LearningRate, Decay = -0.8, Eps1 = 1e-30 },
         "scope_kinds" => new DeclaredScopeKinds(layout) { Lr = LearningRate },
         "novograd" => new DeclaredNovoGrad(layout) { Lr = LearningRate, Beta1 = 0.95, Beta2 = 0.98, Eps = 1e-8, Wd = 0.001 },
+        "compact_choices" => new DeclaredCompactChoices(layout) { Lr = LearningRate },
         _ => throw new ArgumentException(rule, nameof(rule)),
     };
 
@@ -212,6 +286,7 @@ public sealed class DeclaredScopeTests
         "factored" => new FactoredReference(shapes, p0, -0.8, 1e-30),
         "scope_kinds" => new ScopeKindsReference(shapes, p0),
         "novograd" => new NovoGradReference(shapes, p0, 0.95, 0.98, 1e-8, 0.001),
+        "compact_choices" => new CompactChoicesReference(shapes, p0),
         _ => throw new ArgumentException(rule, nameof(rule)),
     };
 

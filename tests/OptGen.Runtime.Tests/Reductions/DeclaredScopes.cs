@@ -51,3 +51,18 @@ public sealed partial class DeclaredFactored;
 [Update("let c = block_sum(g, 3) - 0.5 * block_mean(s, 5) + 0.25 * block_norm(g, 5) - 0.125 * block_maxabs(s, 3)")]
 [Update("p = p - Lr * (0.01 * a + 0.02 * b + 0.03 * c + 0.001 * sum(g))")]
 public sealed partial class DeclaredScopeKinds;
+
+/// <summary>
+/// The planner's choices for compact state: s is per tensor, r per row (its update reads the final s), and o is read
+/// by p's update before its own assignment, so it stays per element (pass 2 must see the previous step's value).
+/// </summary>
+[Optimizer]
+[Hyperparameter("Lr", 0.1)]
+[State("s")]
+[State("r")]
+[State("o")]
+[Update("s = lerp(s, mean(g * g), 0.5)")]
+[Update("r = 0.5 * r + row_mean(g) * s")]
+[Update("p = p - Lr * (r + o)")]
+[Update("o = row_norm(g)")]
+public sealed partial class DeclaredCompactChoices;
