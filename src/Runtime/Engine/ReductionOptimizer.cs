@@ -6,19 +6,19 @@ using OptGen.Kernels;
 
 namespace OptGen;
 
-/// <summary>How a generated rule's reduction combines the elements of one tensor (docs/expressions.md, "Reductions").</summary>
+/// <summary>How a generated rule's reduction combines the elements of one tensor, row, column or block (docs/expressions.md, "Reductions").</summary>
 public enum ReductionKind
 {
     /// <summary><c>sum(x)</c>: Σx.</summary>
     Sum,
 
-    /// <summary><c>mean(x)</c>: Σx / n, with n the tensor's length.</summary>
+    /// <summary><c>mean(x)</c>: Σx / n, with n the tensor's (row's, column's, block's) length; 0 when it is empty.</summary>
     Mean,
 
     /// <summary><c>norm(x)</c>: √(Σx²).</summary>
     Norm,
 
-    /// <summary><c>maxabs(x)</c>: max |x| (0 for an empty tensor).</summary>
+    /// <summary><c>maxabs(x)</c>: max |x| (0 when empty).</summary>
     MaxAbs,
 }
 
@@ -28,7 +28,10 @@ public enum ReductionKind
 /// reductions and writes each work unit's partial results (in double); the runtime combines them per tensor in unit
 /// order and finishes them (√ for a norm, ÷ n for a mean); pass 2 runs the rest of the rule with the tensor's
 /// results. Generated code overrides <see cref="Reduce{TParameter, TGradient, TState}"/> and
-/// <see cref="Update{TParameter, TGradient, TState}"/>; user code does not derive from this class.
+/// <see cref="Update{TParameter, TGradient, TState}"/>; a rule with row, column or block reductions
+/// (<see cref="ReductionScope"/>) or compact state walks each unit run by run instead
+/// (<c>ReduceRuns</c>/<c>UpdateRuns</c>) and updates its compact states between the passes
+/// (<c>UpdateSegments</c>). User code does not derive from this class.
 /// </summary>
 /// <remarks>
 /// Work units depend only on the layout, never on the thread count, so a step is bit-identical for any
