@@ -183,6 +183,8 @@ public sealed class ExpressionTests
     [InlineData("[Update(\"p = p - row_mean(⟦g * col_norm(g)⟧) * g\")]", "OPTG0115")]                              // scopes do not nest
     [InlineData("[State(\"r\")] [Update(\"r = row_mean(g * g)\")] [Update(\"p = p - col_mean(⟦r⟧) * g\")]", "OPTG0115")] // over a compact state
     [InlineData("[Update(\"p = p - row_norm(⟦1⟧) * g\")]", "OPTG0116")]
+    [InlineData("[StepScalar(\"k\", \"⟦global_norm⟧(g)\")] [Update(\"p = p - k * g\")]", "OPTG0114")]            // per step, yet not a step scalar
+    [InlineData("[Update(\"p = p - group_mean(⟦g / global_norm(g)⟧) * g\")]", "OPTG0115")]
     [InlineData("[Update(\"p = p - row⟦_⟧median(g) * g\")]", "OPTG0100")]                                          // '_' only in the scoped reductions
     public void ReductionMisuse(string attributes, string id) => AssertAt(attributes, id);
 

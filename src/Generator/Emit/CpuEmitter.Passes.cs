@@ -28,7 +28,7 @@ namespace OptGen.Generator.Emit
             ReductionScope.Row => "row",
             ReductionScope.Column => "column",
             ReductionScope.Block => "block of " + blockLength.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            _ => "tensor",
+            _ => "tensor",  // compact states are per tensor at the coarsest (a group or global value is stored with each tensor)
         };
 
         private static string PassLine(PassPlan plan, int pass)

@@ -252,7 +252,7 @@ namespace OptGen.Generator.Emit
                 w.Open("for (int segment_index = 0; segment_index < segment_count; segment_index++)");
                 foreach (ReductionDecl r in plan.Reductions.Where(r => used.Contains(r.Name)))
                 {
-                    w.Line($"float {r.Name} = unit_segments.Value({index[r.Name]}, {(r.Scope == ReductionScope.Tensor ? "0" : "segment_index")});");
+                    w.Line($"float {r.Name} = unit_segments.Value({index[r.Name]}, {(r.Scope is ReductionScope.Tensor or ReductionScope.Group or ReductionScope.Global ? "0" : "segment_index")});");
                 }
 
                 foreach (string state in compact.Where(c => read.Contains(c)))

@@ -32,6 +32,12 @@ namespace OptGen.Generator.Ir
 
         /// <summary>Each run of <see cref="ReductionDecl.BlockLength"/> consecutive elements of a tensor (the last may be shorter).</summary>
         Block,
+
+        /// <summary>Every tensor of the element's parameter group: one value per group (the same for each of its tensors).</summary>
+        Group,
+
+        /// <summary>Every tensor of the layout: one value per step.</summary>
+        Global,
     }
 
     /// <summary>
@@ -86,19 +92,21 @@ namespace OptGen.Generator.Ir
         }
 
         /// <summary>Whether <paramref name="name"/> starts like a scoped reduction (<c>row_</c>, <c>col_</c>, <c>block_</c>): the lexer's one exception to names without '_'.</summary>
-        public static bool IsScopedPrefix(string name) => name is "row" or "col" or "block";
+        public static bool IsScopedPrefix(string name) => name is "row" or "col" or "block" or "group" or "global";
 
         /// <summary>"sum, mean, norm, maxabs", for messages.</summary>
         public static string Names => "sum, mean, norm, maxabs";
 
         /// <summary>Every scope, in order.</summary>
-        public static readonly ReductionScope[] Scopes = { ReductionScope.Tensor, ReductionScope.Row, ReductionScope.Column, ReductionScope.Block };
+        public static readonly ReductionScope[] Scopes = { ReductionScope.Tensor, ReductionScope.Row, ReductionScope.Column, ReductionScope.Block, ReductionScope.Group, ReductionScope.Global };
 
         private static string PrefixOf(ReductionScope scope) => scope switch
         {
             ReductionScope.Row => "row_",
             ReductionScope.Column => "col_",
             ReductionScope.Block => "block_",
+            ReductionScope.Group => "group_",
+            ReductionScope.Global => "global_",
             _ => string.Empty,
         };
     }
@@ -179,7 +187,9 @@ namespace OptGen.Generator.Ir
         /// <summary>Whether this is a tensor, row, column or block: a scope a compact state can have.</summary>
         public bool IsSegment => _level is 1 or 2;
 
-        public static Variation Of(ReductionScope scope, int blockLength) => scope == ReductionScope.Tensor ? Tensor : new Variation(2, scope, blockLength);
+        /// <summary>A reduction's variation: a group or global value is the same over each tensor, like a tensor one.</summary>
+        public static Variation Of(ReductionScope scope, int blockLength) =>
+            scope is ReductionScope.Tensor or ReductionScope.Group or ReductionScope.Global ? Tensor : new Variation(2, scope, blockLength);
 
         public static Variation Join(Variation a, Variation b)
         {

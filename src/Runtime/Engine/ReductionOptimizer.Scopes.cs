@@ -24,6 +24,12 @@ public enum ReductionScopeKind
 
     /// <summary>Each run of <see cref="ReductionScope.BlockLength"/> consecutive elements of the tensor, the last one possibly shorter.</summary>
     Block,
+
+    /// <summary>Every tensor of the parameter group: one value per group, combined over its tensors in layout order.</summary>
+    Group,
+
+    /// <summary>Every tensor of the layout: one value per step, combined over the tensors in layout order.</summary>
+    Global,
 }
 
 /// <summary>A reduction's scope: its kind and, for <see cref="ReductionScopeKind.Block"/>, the block length (≥ 1).</summary>
@@ -118,17 +124,33 @@ public abstract partial class ReductionOptimizer
         };
     }
 
+    /// <summary>Whether a reduction of <paramref name="scope"/> has one value per tensor in pass 1's partials (tensor, group and global scopes).</summary>
+    private static bool IsPerTensor(ReductionScope scope) => scope.Kind is ReductionScopeKind.Tensor or ReductionScopeKind.Group or ReductionScopeKind.Global;
+
     /// <summary>The elements one value of <paramref name="scope"/> combines, for <paramref name="segment"/> of tensor <paramref name="tensor"/> (a mean divides by it).</summary>
-    private static int SegmentLength(ParameterLayout layout, int tensor, ReductionScope scope, int segment)
+    private static long SegmentLength(ParameterLayout layout, int tensor, ReductionScope scope, int segment)
     {
         (_, int rows, int columns) = layout.MatrixShapeOf(tensor);
         return scope.Kind switch
         {
+            ReductionScopeKind.Group => LengthOfTensors(layout, layout.FirstTensorOf(layout.GroupOf(tensor)), layout.TensorCountOf(layout.GroupOf(tensor))),
+            ReductionScopeKind.Global => LengthOfTensors(layout, 0, layout.TensorCount),
             ReductionScopeKind.Row => columns,
             ReductionScopeKind.Column => rows,
             ReductionScopeKind.Block => Math.Min(scope.BlockLength, layout.LengthOf(tensor) - (segment * scope.BlockLength)),
             _ => layout.LengthOf(tensor),
         };
+    }
+
+    private static long LengthOfTensors(ParameterLayout layout, int first, int count)
+    {
+        long length = 0;
+        for (int j = first; j < first + count; j++)
+        {
+            length += layout.LengthOf(j);
+        }
+
+        return length;
     }
 
     /// <summary>The segment of <paramref name="scope"/> that element <paramref name="element"/> of tensor <paramref name="tensor"/> belongs to.</summary>
@@ -259,7 +281,7 @@ public abstract partial class ReductionOptimizer
             {
                 ReductionScope scope = info.Scopes[k];
                 bool max = _kinds[k] == ReductionKind.MaxAbs;
-                if (scope.Kind == ReductionScopeKind.Tensor)
+                if (IsPerTensor(scope))
                 {
                     ref double sum = ref _sums[_valueStart[(j * width) + k]];
                     double partial = _unitPartials[(u * width) + k];
@@ -280,6 +302,34 @@ public abstract partial class ReductionOptimizer
             }
         }
 
+        // Group and global reductions: the tensors' sums combined in layout order, the same value in each tensor's slot.
+        for (int k = 0; k < width; k++)
+        {
+            ReductionScopeKind kind = info.Scopes[k].Kind;
+            if (kind is not (ReductionScopeKind.Group or ReductionScopeKind.Global))
+            {
+                continue;
+            }
+
+            for (int first = 0; first < layout.TensorCount;)
+            {
+                int end = kind == ReductionScopeKind.Global ? layout.TensorCount : first + layout.TensorCountOf(layout.GroupOf(first));
+                double total = 0;
+                for (int j = first; j < end; j++)
+                {
+                    double sum = _sums[_valueStart[(j * width) + k]];
+                    total = _kinds[k] == ReductionKind.MaxAbs ? Math.Max(total, sum) : total + sum;
+                }
+
+                for (int j = first; j < end; j++)
+                {
+                    _sums[_valueStart[(j * width) + k]] = total;
+                }
+
+                first = end;
+            }
+        }
+
         for (int j = 0; j < layout.TensorCount; j++)
         {
             for (int k = 0; k < width; k++)
@@ -289,7 +339,7 @@ public abstract partial class ReductionOptimizer
                 Span<double> values = (isColumn ? _columnSums : _sums).AsSpan(_valueStart[(j * width) + k], SegmentCount(layout, j, scope));
                 for (int s = 0; s < values.Length; s++)
                 {
-                    int n = SegmentLength(layout, j, scope, s);
+                    long n = SegmentLength(layout, j, scope, s);
                     values[s] = _kinds[k] switch
                     {
                         ReductionKind.Norm => Math.Sqrt(values[s]),
@@ -408,7 +458,7 @@ public abstract partial class ReductionOptimizer
                     continue;
                 }
 
-                ref double target = ref scope.Kind == ReductionScopeKind.Tensor
+                ref double target = ref IsPerTensor(scope)
                     ? ref _unitPartials[(cursor.Unit * width) + k]
                     : ref _sums[_valueStart[(j * width) + k] + SegmentOf(layout, j, scope, done)];
                 target = _kinds[k] == ReductionKind.MaxAbs ? Math.Max(target, run.Partials[k]) : target + run.Partials[k];

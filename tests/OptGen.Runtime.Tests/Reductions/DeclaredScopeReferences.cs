@@ -1,4 +1,5 @@
 using System;
+using System.Linq;
 
 namespace OptGen.Runtime.Tests.Reductions;
 
@@ -224,6 +225,65 @@ internal sealed class CompactChoicesReference : ReductionReference
             {
                 P[x.Start + i] -= lr * (_r[k][x.RowOf(i)] + _o[x.Start + i]);
                 _o[x.Start + i] = rowNorm[x.RowOf(i)];
+            }
+        }
+    }
+}
+
+/// <summary><see cref="DeclaredGroupGlobal"/> from its statements in float64; <paramref name="groups"/>[k] is tensor k's group.</summary>
+internal sealed class GroupGlobalReference(int[][] shapes, ReadOnlySpan<float> p0, int[] groups, double maxNorm) : ReductionReference(shapes, p0)
+{
+    private readonly double[] _s = new double[shapes.Length];
+
+    protected override void Update(double[] g, double lr, int t)
+    {
+        double globalSum = 0, globalSquares = 0, globalMax = 0;
+        int n = 0;
+        foreach ((int start, int length) in Spans)
+        {
+            for (int i = start; i < start + length; i++)
+            {
+                globalSum += g[i];
+                globalSquares += g[i] * g[i];
+                globalMax = Math.Max(globalMax, Math.Abs(g[i]));
+                n++;
+            }
+        }
+
+        double clip = Math.Min(1, maxNorm / (Math.Sqrt(globalSquares) + 0.000001));
+        double[] before = (double[])P.Clone();
+        for (int group = 0; group <= groups.Max(); group++)
+        {
+            double sum = 0, squares = 0, maxP = 0;
+            int count = 0;
+            for (int k = 0; k < Spans.Length; k++)
+            {
+                if (groups[k] != group)
+                {
+                    continue;
+                }
+
+                for (int i = Spans[k].Start; i < Spans[k].Start + Spans[k].Length; i++)
+                {
+                    sum += g[i];
+                    squares += g[i] * g[i];
+                    maxP = Math.Max(maxP, Math.Abs(before[i]));
+                    count++;
+                }
+            }
+
+            for (int k = 0; k < Spans.Length; k++)
+            {
+                if (groups[k] != group)
+                {
+                    continue;
+                }
+
+                _s[k] += 0.5 * ((squares / count) - _s[k]);
+                for (int i = Spans[k].Start; i < Spans[k].Start + Spans[k].Length; i++)
+                {
+                    P[i] -= lr * ((g[i] * clip / Math.Sqrt(_s[k] + 1)) + (0.01 * maxP) + (0.001 * (globalSum + sum + Math.Sqrt(squares) + (globalSum / n) + globalMax)));
+                }
             }
         }
     }

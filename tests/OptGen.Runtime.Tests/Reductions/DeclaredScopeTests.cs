@@ -23,7 +23,7 @@ public sealed class DeclaredScopeTests
     // matrix whose rows are shorter than a vector (5 columns).
     private static readonly int[][] Shapes = [[40, 30], [257], [3, 5, 7], [1], [11, 5]];
 
-    public static TheoryData<string> Rules() => new() { "adam_mini", "factored", "scope_kinds", "novograd", "compact_choices" };
+    public static TheoryData<string> Rules() => new() { "adam_mini", "factored", "scope_kinds", "novograd", "compact_choices", "group_global" };
 
     [Theory]
     [MemberData(nameof(Rules))]
@@ -128,6 +128,32 @@ public sealed class DeclaredScopeTests
         Assert.Equal(["p", "g"], factored.Passes[1].Reads);
         Assert.Equal(["p"], factored.Passes[1].Writes);
         Assert.Contains("compact states (r, c, s", factored.Passes[1].Description, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void GroupAndGlobalReductionsMatchTheFloat64Reference()
+    {
+        // Two groups: the matrix and the vector, then the stack and the scalar; the global norm spans both.
+        int[][][] groups = [[[40, 30], [257]], [[3, 5, 7], [1]]];
+        int[][] shapes = groups.SelectMany(x => x).ToArray();
+        ParameterLayout layout = ParameterLayout.FromShapes(groups.Select(x => (IReadOnlyList<int[]>)x).ToArray());
+        (float[] p0, float[][] grads) = Data(shapes, steps: 6, seed: 23);
+        var rule = new DeclaredGroupGlobal(layout) { Lr = LearningRate, MaxNorm = 2 };
+        var reference = new GroupGlobalReference(shapes, p0, [0, 0, 1, 1], 2);
+        float[] p = (float[])p0.Clone();
+        var errors = new ErrorAccumulator();
+        for (int t = 0; t < grads.Length; t++)
+        {
+            rule.Step(p, grads[t]);
+            reference.Take(grads[t], LearningRate);
+            errors.Add(ReductionReferences.ToFloat(reference.Parameters), p, t + 1);
+        }
+
+        Assert.True(errors.Passed(5e-6), $"{errors.RelativeError:E2} at {errors.Where}");
+        Assert.Equal(4, rule.S.Length);             // one s per tensor
+        Assert.Equal(rule.S[0], rule.S[1]);         // the same within a group
+        Assert.Equal(rule.S[2], rule.S[3]);
+        Assert.NotEqual(rule.S[0], rule.S[2]);
     }
 
     [Fact]
@@ -305,6 +331,7 @@ public sealed class DeclaredScopeTests
         "scope_kinds" => new DeclaredScopeKinds(layout) { Lr = LearningRate },
         "novograd" => new DeclaredNovoGrad(layout) { Lr = LearningRate, Beta1 = 0.95, Beta2 = 0.98, Eps = 1e-8, Wd = 0.001 },
         "compact_choices" => new DeclaredCompactChoices(layout) { Lr = LearningRate },
+        "group_global" => new DeclaredGroupGlobal(layout) { Lr = LearningRate, MaxNorm = 2 },
         _ => throw new ArgumentException(rule, nameof(rule)),
     };
 
@@ -315,6 +342,7 @@ public sealed class DeclaredScopeTests
         "scope_kinds" => new ScopeKindsReference(shapes, p0),
         "novograd" => new NovoGradReference(shapes, p0, 0.95, 0.98, 1e-8, 0.001),
         "compact_choices" => new CompactChoicesReference(shapes, p0),
+        "group_global" => new GroupGlobalReference(shapes, p0, new int[shapes.Length], 2),
         _ => throw new ArgumentException(rule, nameof(rule)),
     };
 

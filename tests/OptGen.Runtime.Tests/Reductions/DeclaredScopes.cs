@@ -66,3 +66,17 @@ public sealed partial class DeclaredScopeKinds;
 [Update("p = p - Lr * (r + o)")]
 [Update("o = row_norm(g)")]
 public sealed partial class DeclaredCompactChoices;
+
+/// <summary>
+/// Group and global reductions: the step is clipped by the global norm of g (every tensor of the layout), scaled by a
+/// per-group running mean of g² (s: one value per tensor, the same within a group), and moved by every group and
+/// global kind once.
+/// </summary>
+[Optimizer]
+[Hyperparameter("Lr", 0.1)]
+[Hyperparameter("MaxNorm", 1.0)]
+[State("s")]
+[Update("s = lerp(s, group_mean(g * g), 0.5)")]
+[Update("let clip = min(1, MaxNorm / (global_norm(g) + 0.000001))")]
+[Update("p = p - Lr * (g * clip / sqrt(s + 1) + 0.01 * group_maxabs(p) + 0.001 * (global_sum(g) + group_sum(g) + group_norm(g) + global_mean(g) + global_maxabs(g)))")]
+public sealed partial class DeclaredGroupGlobal;
