@@ -46,6 +46,9 @@ public abstract partial class ReductionOptimizer
 
     private readonly ScopeInfo? _scopeInfo;
 
+    // Set once the base constructors have run: from then on _scopeInfo alone says whether the rule is scoped.
+    private readonly bool _constructed;
+
     // Per tensor: the start of each reduction's values in _sums/_values (scalar scopes) or _columnSums (column scope).
     private int[] _valueStart = [];
     private double[] _sums = [];
@@ -105,7 +108,8 @@ public abstract partial class ReductionOptimizer
     /// <inheritdoc/>
     private protected override bool HasCompactState => Info?.HasCompactState ?? false;
 
-    private ScopeInfo? Info => _scopeInfo ?? (Scopes.TryGetValue(Descriptor, out ScopeInfo? info) ? info : null);
+    /// <summary>The rule's scopes; null for a rule with tensor reductions only. Looked up by descriptor only while the base constructor asks for the state's extents.</summary>
+    private ScopeInfo? Info => _scopeInfo ?? (_constructed ? null : Scopes.TryGetValue(Descriptor, out ScopeInfo? info) ? info : null);
 
     /// <inheritdoc/>
     private protected override int StateLengthOf(int plane, int tensor, ReadOnlySpan<double> hyperparameters) =>

@@ -58,6 +58,7 @@ public abstract partial class ReductionOptimizer : MultiPassOptimizer
     {
         ArgumentNullException.ThrowIfNull(reductions);
         _kinds = (ReductionKind[])reductions.Clone();
+        _constructed = true;
     }
 
     /// <summary>
