@@ -22,9 +22,9 @@ public sealed class ExpressionFuzzTests
     private static readonly string[] States = { "m", "v" };
     private static readonly string[] StepScalars = { "bc", "k" };
     private static readonly string[] Locals = { "a", "b" };
-    // The tensor reductions (sum, mean, norm, maxabs) too: in step scalars, nested, over uniform values, beside randn().
+    // The reductions (sum, mean, norm, maxabs, and row and column ones) too: in step scalars, nested, over uniform values, beside randn().
     private static readonly string[] Unary = OptGen.Generator.Ir.Functions.All.Where(f => f.Arity == 1).Select(f => f.Name).Append("-")
-        .Concat(new[] { "sum", "mean", "norm", "maxabs" }).ToArray();
+        .Concat(new[] { "sum", "mean", "norm", "maxabs", "row_mean", "col_norm", "row_maxabs", "col_sum", "global_norm", "group_mean" }).ToArray();
     private static readonly string[] Binary = { "+", "-", "*", "/", "min", "max", "pow" };
     private static readonly string[] Comparisons = { "<", "<=", ">", ">=", "==", "!=" };
     private static readonly string[] Noise = { "#", "_", ".", "e", "(", ")", ",", "?", ":", "=", "let ", "\n", "\"", "é", "\0", "1e", "..", "foo", "g", "p", "t", "1e999", "\\" };

@@ -170,6 +170,22 @@ public sealed class ExpressionTests
     [InlineData("[Update(\"let q = gsq\")] [Update(\"p = p - q * ⟦norm⟧(g)\")]", "OPTG0107")]
     [InlineData("[Update(\"p = p - norm(⟦g < 0⟧)\")]", "OPTG0104")]                                                 // a condition is not a number
     [InlineData("[Hyperparameter(\"⟦Passes⟧\", 1)] [Update(\"p = p - norm(g) * g\")]", "OPTG0109")]            // a member of ReductionOptimizer
+    // Row, column and block reductions (docs/expressions.md#reductions): the block length, the arity, the same misuse as tensor scope.
+    [InlineData("[Update(\"p = p - block_mean(g, ⟦0⟧) * g\")]", "OPTG0117")]                                      // not positive
+    [InlineData("[Update(\"p = p - block_sum(g, ⟦2.5⟧) * g\")]", "OPTG0117")]                                     // not whole
+    [InlineData("[Hyperparameter(\"Lr\", 4)] [Update(\"p = p - block_norm(g, ⟦Lr⟧) * g\")]", "OPTG0117")]      // not known when compiled
+    [InlineData("[Update(\"p = p - block_maxabs(g, ⟦p⟧) * g\")]", "OPTG0117")]                                    // per element
+    [InlineData("[Update(\"p = p - block_mean(g, ⟦3e9⟧) * g\")]", "OPTG0117")]                                    // longer than any tensor
+    [InlineData("[Update(\"p = p - block_mean(g, ⟦norm(g)⟧) * g\")]", "OPTG0117")]                                // a reduction
+    [InlineData("[Update(\"p = p - ⟦block_mean⟧(g) * g\")]", "OPTG0103")]                                          // needs its length
+    [InlineData("[Update(\"p = p - ⟦row_mean⟧(g, 4) * g\")]", "OPTG0103")]
+    [InlineData("[StepScalar(\"k\", \"⟦col_sum⟧(p)\")] [Update(\"p = p - k * g\")]", "OPTG0114")]                 // not in a step scalar
+    [InlineData("[Update(\"p = p - row_mean(⟦g * col_norm(g)⟧) * g\")]", "OPTG0115")]                              // scopes do not nest
+    [InlineData("[State(\"r\")] [Update(\"r = row_mean(g * g)\")] [Update(\"p = p - col_mean(⟦r⟧) * g\")]", "OPTG0115")] // over a compact state
+    [InlineData("[Update(\"p = p - row_norm(⟦1⟧) * g\")]", "OPTG0116")]
+    [InlineData("[StepScalar(\"k\", \"⟦global_norm⟧(g)\")] [Update(\"p = p - k * g\")]", "OPTG0114")]            // per step, yet not a step scalar
+    [InlineData("[Update(\"p = p - group_mean(⟦g / global_norm(g)⟧) * g\")]", "OPTG0115")]
+    [InlineData("[Update(\"p = p - row⟦_⟧median(g) * g\")]", "OPTG0100")]                                          // '_' only in the scoped reductions
     public void ReductionMisuse(string attributes, string id) => AssertAt(attributes, id);
 
     [Fact]

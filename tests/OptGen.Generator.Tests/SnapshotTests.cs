@@ -81,6 +81,29 @@ public sealed class SnapshotTests
             public partial class LambDeclared;
             """
         },
+        {
+            "FactoredDeclared",
+            """
+            [Optimizer]
+            [Hyperparameter("Lr", 1e-2)]
+            [Hyperparameter("Decay", -0.8)]
+            [Hyperparameter("Beta1", 0.9)]
+            [State("r")]
+            [State("c")]
+            [State("s")]
+            [State("v")]
+            [State("m")]
+            [StepScalar("w", "pow(t, Decay)")]
+            [Update("let gg = g * g + 1e-30")]
+            [Update("r = lerp(r, row_mean(gg), w)")]
+            [Update("c = lerp(c, col_mean(gg), w)")]
+            [Update("s = lerp(s, mean(gg), w)")]
+            [Update("v = lerp(v, block_mean(gg, 256), w)")]
+            [Update("m = Beta1 * m + (1 - Beta1) * g / sqrt(r * c / s)")]
+            [Update("p = p - Lr * (m + 0.001 * g / sqrt(v)) / max(1, row_maxabs(g))")]
+            public partial class FactoredDeclared;
+            """
+        },
     };
 
     [Theory]

@@ -355,6 +355,12 @@ namespace OptGen.Generator.Diagnostics
             "Reduction of a value that is not per element",
             "The operand of '{0}' is the same for every element; reduce an element expression such as p, g or a state");
 
+        /// <summary>Format: "The block length of '{0}' must be a whole number from 1 to 2147483647 known when the rule is compiled (a number, or numbers alone), not {1}".</summary>
+        public static readonly DiagnosticDescriptor InvalidBlockLength = Error(
+            "OPTG0117",
+            "Invalid block length",
+            "The block length of '{0}' must be a whole number from 1 to 2147483647 known when the rule is compiled (a number, or numbers alone), not {1}");
+
         /// <summary>Format: "[NonNegativeState(\"{0}\")] names no state buffer of the rule: {1}".</summary>
         public static readonly DiagnosticDescriptor InvalidStateOverride = Error(
             "OPTG0200",

@@ -18,8 +18,18 @@ namespace OptGen.Generator.Emit
 
         /// <summary>Pass k as the remarks and PassTraffic describe it: "norm_0, sum_1 per tensor" or "the update".</summary>
         private static string PassDescription(PassPlan plan, int pass) => pass == 0
-            ? "pass 1: " + string.Join(", ", plan.Reductions.Select(r => $"{ReductionDecl.FunctionOf(r.Kind)} ({r.Name})")) + " per tensor"
-            : "pass 2: the update with the tensor's reductions";
+            ? "pass 1: " + string.Join(", ", plan.Reductions.Select(r => $"{r.Function} ({r.Name})")) + (plan.IsScoped ? string.Empty : " per tensor")
+            : plan.IsScoped
+                ? "pass 2: the update with the reductions" + (plan.CompactStates.Count > 0 ? " and the compact states (" + string.Join(", ", plan.CompactStates.Select(c => c.Symbol)) + ", updated once per " + string.Join(", ", plan.Segments.Select(l => ScopeNoun(l.Scope, l.BlockLength))) + " between the passes)" : string.Empty)
+                : "pass 2: the update with the tensor's reductions";
+
+        private static string ScopeNoun(ReductionScope scope, int blockLength) => scope switch
+        {
+            ReductionScope.Row => "row",
+            ReductionScope.Column => "column",
+            ReductionScope.Block => "block of " + blockLength.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            _ => "tensor",  // compact states are per tensor at the coarsest (a group or global value is stored with each tensor)
+        };
 
         private static string PassLine(PassPlan plan, int pass)
         {
@@ -57,6 +67,9 @@ namespace OptGen.Generator.Emit
             w.Line();
             w.Line($"private static readonly global::OptGen.ReductionKind[] RuleReductions = {{ {string.Join(", ", plan.Reductions.Select(r => "global::OptGen.ReductionKind." + r.Kind))} }};");
         }
+
+        /// <summary>The arguments after the layout of the base constructor of a rule with reductions.</summary>
+        private static string PassBaseArguments(PassPlan plan) => plan.IsScoped ? "RulePasses, RuleReductions, RuleScopes, RuleStateScopes" : "RulePasses, RuleReductions";
 
         private static string Streams(EquatableArray<string> streams) =>
             streams.Count == 0 ? "global::System.Array.Empty<string>()" : "new[] { " + string.Join(", ", streams.Select(Literal)) + " }";
@@ -111,8 +124,20 @@ namespace OptGen.Generator.Emit
             }
 
             w.Close();
-            EmitPass(w, kernel, plan, 0);
-            EmitPass(w, kernel, plan, 1);
+            if (plan.IsScoped)
+            {
+                EmitScopedPass(w, kernel, plan, 0);
+                EmitScopedPass(w, kernel, plan, 1);
+                if (plan.Segments.Count > 0)
+                {
+                    EmitSegments(w, kernel, plan);
+                }
+            }
+            else
+            {
+                EmitPass(w, kernel, plan, 0);
+                EmitPass(w, kernel, plan, 1);
+            }
             w.Close();
             w.Close();
             return w.ToString();

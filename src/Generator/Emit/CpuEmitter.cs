@@ -114,6 +114,10 @@ namespace OptGen.Generator.Emit
             if (model.Kernel.Passes is Ir.PassPlan plan)
             {
                 EmitPassFields(w, plan);
+                if (plan.IsScoped)
+                {
+                    EmitScopeFields(w, model.Kernel, plan);
+                }
             }
 
             w.Line();
@@ -124,7 +128,7 @@ namespace OptGen.Generator.Emit
             string? precision = StateStorage.StateStorageRules.InitialPrecision(model);
             string startPrecision = precision is null ? string.Empty : $"    ChangeStatePrecision(global::OptGen.StatePrecision.{precision});";
             w.Line($"public {model.Type.Name}(int length)");
-            w.Line(model.Kernel.Passes is null ? "    : base(RuleDescriptor, length)" : "    : base(RuleDescriptor, global::OptGen.ParameterLayout.Single(length), RulePasses, RuleReductions)");
+            w.Line(model.Kernel.Passes is null ? "    : base(RuleDescriptor, length)" : $"    : base(RuleDescriptor, global::OptGen.ParameterLayout.Single(length), {PassBaseArguments(model.Kernel.Passes)})");
             w.Line("{");
             if (precision is not null)
             {
@@ -136,7 +140,7 @@ namespace OptGen.Generator.Emit
             w.Line("/// <summary>Creates the optimizer for the tensors and parameter groups of <paramref name=\"layout\"/>, with its state at the initial values and every hyperparameter at its declared default in every group.</summary>");
             w.Line("/// <param name=\"layout\">The tensors (by length) and parameter groups to update.</param>");
             w.Line($"public {model.Type.Name}(global::OptGen.ParameterLayout layout)");
-            w.Line(model.Kernel.Passes is null ? "    : base(RuleDescriptor, layout)" : "    : base(RuleDescriptor, layout, RulePasses, RuleReductions)");
+            w.Line(model.Kernel.Passes is null ? "    : base(RuleDescriptor, layout)" : $"    : base(RuleDescriptor, layout, {PassBaseArguments(model.Kernel.Passes)})");
             w.Line("{");
             if (precision is not null)
             {
@@ -173,7 +177,8 @@ namespace OptGen.Generator.Emit
             {
                 StateDecl s = program.States[i];
                 w.Line();
-                w.Line($"/// <summary>{Xml(s.Summary)} One value per parameter; read-only.</summary>");
+                Ir.CompactState? compactState = model.Kernel.Passes?.CompactStates.FirstOrDefault(c => c.Symbol == s.Symbol);
+                w.Line($"/// <summary>{Xml(s.Summary)} {(compactState is null ? "One value per parameter" : CompactDescription(compactState))}; read-only.</summary>");
                 w.Line($"public global::System.ReadOnlySpan<float> {s.Name} => GetState({i});");
             }
 
@@ -189,7 +194,11 @@ namespace OptGen.Generator.Emit
             string createKernel = hasHostState
                 ? $"{kernelType} kernel = CreateKernel(arguments.Hyperparameters, arguments.HostState, arguments.Step, arguments.GradientScale{offsetArgument});"
                 : $"{kernelType} kernel = CreateKernel(arguments.Hyperparameters, arguments.Step, arguments.GradientScale{offsetArgument});";
-            if (model.Kernel.Passes is not null)
+            if (model.Kernel.Passes is { IsScoped: true } scoped)
+            {
+                EmitScopedLaunches(w, createKernel, scoped);
+            }
+            else if (model.Kernel.Passes is not null)
             {
                 EmitPassLaunches(w, createKernel);
             }

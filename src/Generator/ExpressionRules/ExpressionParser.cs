@@ -435,6 +435,21 @@ namespace OptGen.Generator
                         i++;
                     }
 
+                    // The scoped reductions (row_mean, col_sum, block_norm, …) are the only names with '_'.
+                    if (i < text.Length && text[i] == '_' && Ir.ReductionDecl.IsScopedPrefix(text.Substring(start, i - start)))
+                    {
+                        int end = i + 1;
+                        while (end < text.Length && (IsLetter(text[end]) || IsDigit(text[end])))
+                        {
+                            end++;
+                        }
+
+                        if (Ir.ReductionDecl.TryKind(text.Substring(start, end - start), out _, out _))
+                        {
+                            i = end;
+                        }
+                    }
+
                     if (i < text.Length && text[i] == '_')
                     {
                         error = new ExpressionError(i, 1, "Names are letters and digits only; '_' is not allowed");

@@ -200,9 +200,9 @@ namespace OptGen.Generator
 
             private Bound Call(Ast node)
             {
-                if (Ir.ReductionDecl.TryKind(node.Text, out Ir.ReductionKind reduction))
+                if (Ir.ReductionDecl.TryKind(node.Text, out Ir.ReductionKind reduction, out Ir.ReductionScope scope))
                 {
-                    return Reduction(node, reduction);
+                    return Reduction(node, reduction, scope);
                 }
 
                 if (!Ir.Functions.TryGet(node.Text, out Ir.FunctionInfo function))

@@ -42,6 +42,9 @@ namespace OptGen.Generator
 
         private sealed partial class Binder
         {
+            /// <summary>The longest block a <c>block_*</c> reduction may name: 2³¹ − 1 elements, the longest tensor.</summary>
+            internal const int MaximumBlockLength = int.MaxValue;
+
             private readonly List<ElementStatement> _operands = new();
 
             /// <summary>The operand statements of the reductions the last bound statement calls, to go before it.</summary>
@@ -52,18 +55,20 @@ namespace OptGen.Generator
                 return operands;
             }
 
-            private Bound Reduction(Ast node, ReductionKind kind)
+            private Bound Reduction(Ast node, ReductionKind kind, ReductionScope scope)
             {
-                string function = ReductionDecl.FunctionOf(kind);
+                string function = ReductionDecl.FunctionOf(kind, scope);
                 if (_host)
                 {
                     Report(DiagnosticDescriptors.ReductionInStepScalar, node.OperatorStart, node.OperatorLength, function);
                     throw new BindException();
                 }
 
-                if (node.Args.Length != 1)
+                int arity = scope == ReductionScope.Block ? 2 : 1;
+                if (node.Args.Length != arity)
                 {
-                    Report(DiagnosticDescriptors.ArgumentCount, node.OperatorStart, node.OperatorLength, function, "1 argument",
+                    Report(DiagnosticDescriptors.ArgumentCount, node.OperatorStart, node.OperatorLength, function,
+                        arity == 1 ? "1 argument" : "2 arguments (the operand and the block length)",
                         node.Args.Length.ToString(CultureInfo.InvariantCulture));
                     throw new BindException();
                 }
@@ -80,6 +85,23 @@ namespace OptGen.Generator
                     Report(DiagnosticDescriptors.NotAvailableHere, node.OperatorStart, node.OperatorLength, function,
                         "the rule reads gsq, and a rule with reductions runs in passes that read p, g and the state only, not the inputs beside g");
                     throw new BindException();
+                }
+
+                int blockLength = 0;
+                if (scope == ReductionScope.Block)
+                {
+                    Ast lengthArgument = node.Args[1];
+                    int before0 = _operands.Count;
+                    Bound length = Bind(lengthArgument);
+                    double? value = length.IsCondition || _operands.Count > before0 ? null : Fold(length.Expr);
+                    if (value is not double v || v != System.Math.Floor(v) || v < 1 || v > MaximumBlockLength)
+                    {
+                        Report(DiagnosticDescriptors.InvalidBlockLength, lengthArgument.Start, lengthArgument.Length, function,
+                            value is double d ? Parser.Format(d) : "not a number known when the rule is compiled");
+                        throw new BindException();
+                    }
+
+                    blockLength = (int)v;
                 }
 
                 Ast argument = node.Args[0];
@@ -102,14 +124,15 @@ namespace OptGen.Generator
                 // The same reduction twice in one statement (e.g. norm(p) > 0 ? x / norm(p) : 0) is computed once.
                 foreach (ElementStatement earlier in _operands)
                 {
-                    if (earlier.Value == operand.Expr && _scope.Reductions.Any(r => r.Name == earlier.Target && r.Kind == kind))
+                    if (earlier.Value == operand.Expr && _scope.Reductions.Any(r => r.Name == earlier.Target && r.Kind == kind && r.Scope == scope && r.BlockLength == blockLength))
                     {
                         return new Bound(Expr.Var(earlier.Target), false, operand.Size + 1);
                     }
                 }
 
-                string name = function + "_" + _scope.Reductions.Count.ToString(CultureInfo.InvariantCulture);
-                _scope.Reductions.Add(new ReductionDecl(name, kind));
+                string name = function + "_" + (blockLength > 0 ? blockLength.ToString(CultureInfo.InvariantCulture) + "_" : string.Empty)
+                    + _scope.Reductions.Count.ToString(CultureInfo.InvariantCulture);
+                _scope.Reductions.Add(new ReductionDecl(name, kind) { Scope = scope, BlockLength = blockLength });
                 _operands.Add(new ElementStatement(name, operand.Expr, true, string.Empty));
                 return new Bound(Expr.Var(name), false, operand.Size + 1);
             }

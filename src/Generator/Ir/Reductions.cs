@@ -15,15 +15,47 @@ namespace OptGen.Generator.Ir
     }
 
     /// <summary>
-    /// A tensor-scope reduction of an expression rule. In the IR it is two things: an element statement
-    /// <c>let Name = operand</c> (the operand, per element, at the point of the rule where the reduction is written),
-    /// and every later read of the variable <c>Name</c>, which means the reduction's value for the element's tensor.
-    /// Names are <c>norm_0</c>, <c>sum_1</c>, … (declared names have no '_', so they cannot collide, and the kind is
-    /// part of the rule id and kernel name through the name).
+    /// Over which elements a reduction combines (the runtime's <c>OptGen.ReductionScopeKind</c>). A tensor is seen as a
+    /// stack of m × n matrices over its last two dimensions (<c>ParameterLayout.MatrixShapeOf</c>); a vector of n is
+    /// one 1 × n matrix, so its one row is the whole vector and each of its columns one element.
+    /// </summary>
+    internal enum ReductionScope
+    {
+        /// <summary>The whole tensor: one value per tensor.</summary>
+        Tensor,
+
+        /// <summary>Each row of each matrix: one value per row (n elements each).</summary>
+        Row,
+
+        /// <summary>Each column of each matrix: one value per column (m elements each).</summary>
+        Column,
+
+        /// <summary>Each run of <see cref="ReductionDecl.BlockLength"/> consecutive elements of a tensor (the last may be shorter).</summary>
+        Block,
+
+        /// <summary>Every tensor of the element's parameter group: one value per group (the same for each of its tensors).</summary>
+        Group,
+
+        /// <summary>Every tensor of the layout: one value per step.</summary>
+        Global,
+    }
+
+    /// <summary>
+    /// A reduction of an expression rule. In the IR it is two things: an element statement <c>let Name = operand</c>
+    /// (the operand, per element, at the point of the rule where the reduction is written), and every later read of
+    /// the variable <c>Name</c>, which means the reduction's value for the element's tensor (row, column, block).
+    /// Names are <c>norm_0</c>, <c>row_mean_1</c>, <c>block_sum_256_2</c>, … (declared names have no '_', so they
+    /// cannot collide, and the kind, scope and block length are part of the rule id and kernel name through the name).
     /// </summary>
     internal sealed record ReductionDecl(string Name, ReductionKind Kind)
     {
-        /// <summary>The expression-language function of each kind.</summary>
+        /// <summary>Over which elements it combines; tensor unless the function names a scope.</summary>
+        public ReductionScope Scope { get; init; } = ReductionScope.Tensor;
+
+        /// <summary>The block length of a <see cref="ReductionScope.Block"/> reduction (≥ 1); 0 otherwise.</summary>
+        public int BlockLength { get; init; }
+
+        /// <summary>The expression-language function of each kind at tensor scope.</summary>
         public static string FunctionOf(ReductionKind kind) => kind switch
         {
             ReductionKind.Sum => "sum",
@@ -32,24 +64,51 @@ namespace OptGen.Generator.Ir
             _ => "maxabs",
         };
 
+        /// <summary>The expression-language function of a kind at a scope: <c>norm</c>, <c>row_norm</c>, <c>col_norm</c>, <c>block_norm</c>.</summary>
+        public static string FunctionOf(ReductionKind kind, ReductionScope scope) => PrefixOf(scope) + FunctionOf(kind);
+
+        /// <summary>This reduction's function, e.g. <c>row_mean</c>.</summary>
+        public string Function => FunctionOf(Kind, Scope);
+
         /// <summary>The reduction function named <paramref name="name"/>, if it is one.</summary>
-        public static bool TryKind(string name, out ReductionKind kind)
+        public static bool TryKind(string name, out ReductionKind kind, out ReductionScope scope)
         {
-            foreach (ReductionKind k in new[] { ReductionKind.Sum, ReductionKind.Mean, ReductionKind.Norm, ReductionKind.MaxAbs })
+            foreach (ReductionScope s in Scopes)
             {
-                if (FunctionOf(k) == name)
+                foreach (ReductionKind k in new[] { ReductionKind.Sum, ReductionKind.Mean, ReductionKind.Norm, ReductionKind.MaxAbs })
                 {
-                    kind = k;
-                    return true;
+                    if (FunctionOf(k, s) == name)
+                    {
+                        kind = k;
+                        scope = s;
+                        return true;
+                    }
                 }
             }
 
             kind = default;
+            scope = default;
             return false;
         }
 
+        /// <summary>Whether <paramref name="name"/> starts like a scoped reduction (<c>row_</c>, <c>col_</c>, <c>block_</c>): the lexer's one exception to names without '_'.</summary>
+        public static bool IsScopedPrefix(string name) => name is "row" or "col" or "block" or "group" or "global";
+
         /// <summary>"sum, mean, norm, maxabs", for messages.</summary>
         public static string Names => "sum, mean, norm, maxabs";
+
+        /// <summary>Every scope, in order.</summary>
+        public static readonly ReductionScope[] Scopes = { ReductionScope.Tensor, ReductionScope.Row, ReductionScope.Column, ReductionScope.Block, ReductionScope.Group, ReductionScope.Global };
+
+        private static string PrefixOf(ReductionScope scope) => scope switch
+        {
+            ReductionScope.Row => "row_",
+            ReductionScope.Column => "col_",
+            ReductionScope.Block => "block_",
+            ReductionScope.Group => "group_",
+            ReductionScope.Global => "global_",
+            _ => string.Empty,
+        };
     }
 
     /// <summary>
@@ -65,12 +124,91 @@ namespace OptGen.Generator.Ir
         public int BytesWritten => 4 * Writes.Count;
     }
 
-    /// <summary>The passes of a rule with reductions: pass 1 reduces, pass 2 updates with the tensor's results.</summary>
+    /// <summary>
+    /// A state stored compactly: one value per tensor, row, column or block instead of one per element, because
+    /// every statement that assigns it computes a value that is the same across its tensor (row, column, block).
+    /// </summary>
+    /// <param name="Symbol">The state's symbol.</param>
+    /// <param name="Scope">Tensor, Row, Column or Block.</param>
+    /// <param name="BlockLength">The block length of a Block state; 0 otherwise.</param>
+    internal sealed record CompactState(string Symbol, ReductionScope Scope, int BlockLength);
+
+    /// <summary>
+    /// The statements that update the compact states of one scope, run once per row (column, block) of each tensor
+    /// between the passes, in float32, in declaration order; the locals they need are recomputed in the loop.
+    /// </summary>
+    internal sealed record SegmentLoop(ReductionScope Scope, int BlockLength, EquatableArray<ElementStatement> Body);
+
+    /// <summary>
+    /// The passes of a rule with reductions: pass 1 reduces, pass 2 updates with the tensor's (row's, column's,
+    /// block's) results. A rule with a row, column or block reduction or a compact state also has
+    /// <see cref="Segments"/>, run between the passes.
+    /// </summary>
     internal sealed record PassPlan(EquatableArray<ReductionDecl> Reductions, PassModel Reduce, PassModel Update)
     {
+        /// <summary>The states stored one value per tensor, row, column or block (not per element); empty for most rules.</summary>
+        public EquatableArray<CompactState> CompactStates { get; init; } = EquatableArray<CompactState>.Empty;
+
+        /// <summary>The compact states' updates, one loop per scope, in the order the runtime runs them.</summary>
+        public EquatableArray<SegmentLoop> Segments { get; init; } = EquatableArray<SegmentLoop>.Empty;
+
+        /// <summary>Whether the rule needs the scoped runtime (a reduction over rows, columns or blocks, or a compact state); tensor-only rules keep the per-unit ABI.</summary>
+        public bool IsScoped => CompactStates.Count > 0 || Reductions.Any(r => r.Scope != ReductionScope.Tensor);
+
         public int BytesRead => Reduce.BytesRead + Update.BytesRead;
 
         public int BytesWritten => Reduce.BytesWritten + Update.BytesWritten;
+    }
+
+    /// <summary>
+    /// How a value varies over a tensor, for compact state: the same for every element (Uniform), per tensor, per
+    /// row, column or block, or per element. Row, column and block are incomparable: a value that mixes two of them
+    /// varies per element.
+    /// </summary>
+    internal readonly struct Variation : System.IEquatable<Variation>
+    {
+        public static readonly Variation Uniform = new(0, ReductionScope.Tensor, 0);
+        public static readonly Variation Tensor = new(1, ReductionScope.Tensor, 0);
+        public static readonly Variation Element = new(3, ReductionScope.Tensor, 0);
+
+        private readonly int _level; // 0 uniform, 1 tensor, 2 a segment scope, 3 element
+
+        private Variation(int level, ReductionScope scope, int blockLength)
+        {
+            _level = level;
+            Scope = scope;
+            BlockLength = blockLength;
+        }
+
+        public ReductionScope Scope { get; }
+
+        public int BlockLength { get; }
+
+        /// <summary>Whether this is a tensor, row, column or block: a scope a compact state can have.</summary>
+        public bool IsSegment => _level is 1 or 2;
+
+        /// <summary>A reduction's variation: a group or global value is the same over each tensor, like a tensor one.</summary>
+        public static Variation Of(ReductionScope scope, int blockLength) =>
+            scope is ReductionScope.Tensor or ReductionScope.Group or ReductionScope.Global ? Tensor : new Variation(2, scope, blockLength);
+
+        public static Variation Join(Variation a, Variation b)
+        {
+            if (a._level != b._level)
+            {
+                return a._level > b._level ? a : b;
+            }
+
+            return a._level == 2 && !a.Equals(b) ? Element : a;
+        }
+
+        /// <summary>Whether a value of this variation is one value per segment of <paramref name="segment"/> (it is coarser or the same).</summary>
+        public bool Within(Variation segment) => _level < 2 || Equals(segment);
+
+        public bool Equals(Variation other) => _level == other._level && Scope == other.Scope && BlockLength == other.BlockLength;
+
+        public override bool Equals(object? obj) => obj is Variation v && Equals(v);
+
+        public override int GetHashCode() => (_level * 31) + ((int)Scope * 7) + BlockLength;
     }
 
     /// <summary>
@@ -98,10 +236,6 @@ namespace OptGen.Generator.Ir
 
             var names = new HashSet<string>(reductions.Select(r => r.Name));
             var states = program.States.Select(s => s.Symbol).ToList();
-            var memory = new List<string> { "p" };
-            memory.AddRange(states);
-            var streams = new List<string> { "p", "g" };
-            streams.AddRange(states);
 
             // Taint, statement by statement (a reduction's operand statement is never tainted: the binder checks).
             var tainted = new bool[body.Count];
@@ -124,6 +258,12 @@ namespace OptGen.Generator.Ir
                     taintedVariables.Remove(body[i].Target);
                 }
             }
+
+            (Dictionary<string, Variation> compact, Variation[] variation) = CompactStates(body, reductions, states, tainted, names);
+            var memory = new List<string> { "p" };
+            memory.AddRange(states.Where(x => !compact.ContainsKey(x)));
+            var streams = new List<string> { "p", "g" };
+            streams.AddRange(states.Where(x => !compact.ContainsKey(x)));
 
             // Stored by pass 1: every write untainted, and pass 2 never reads an older value.
             var stored = new HashSet<string>(memory.Where(x =>
@@ -152,15 +292,142 @@ namespace OptGen.Generator.Ir
                 new HashSet<string>(stored),
                 names);
             var update = Live(
-                Enumerable.Range(0, body.Count).Where(i => InUpdatePass(body[i], tainted[i], names, stored)).Select(i => body[i]).ToList(),
+                Enumerable.Range(0, body.Count).Where(i => InUpdatePass(body[i], tainted[i], names, stored) && !compact.ContainsKey(body[i].Target)).Select(i => body[i]).ToList(),
                 new HashSet<string>(memory.Where(x => !stored.Contains(x))),
                 new HashSet<string>());
+
+            // The compact states' loops, one per scope in the order the scopes first appear.
+            var loops = new List<SegmentLoop>();
+            // Per-tensor states first: a row (column, block) loop may read them, never the reverse.
+            foreach (Variation scope in compact.Values.Distinct().OrderBy(v => v.Scope == ReductionScope.Tensor ? 0 : 1))
+            {
+                var candidates = Enumerable.Range(0, body.Count)
+                    .Where(i => !IsOperand(body[i], names) && variation[i].Within(scope) && (body[i].DeclaresLocal || !memory.Contains(body[i].Target)) && (!compact.ContainsKey(body[i].Target) || compact[body[i].Target].Equals(scope)))
+                    .Select(i => body[i]).ToList();
+                var loop = Live(candidates, new HashSet<string>(compact.Where(c => c.Value.Equals(scope)).Select(c => c.Key)), new HashSet<string>());
+                loops.Add(new SegmentLoop(scope.Scope, scope.BlockLength, loop.ToEquatableArray()));
+            }
 
             return new PassPlan(
                 reductions.ToEquatableArray(),
                 Pass(reduce, streams, memory.Where(stored.Contains)),
-                Pass(update, streams, memory.Where(x => update.Any(s => s.Target == x && !s.DeclaresLocal))));
+                Pass(update, streams, memory.Where(x => update.Any(s => s.Target == x && !s.DeclaresLocal))))
+            {
+                CompactStates = states.Where(compact.ContainsKey).Select(x => new CompactState(x, compact[x].Scope, compact[x].BlockLength)).ToEquatableArray(),
+                Segments = loops.ToEquatableArray(),
+            };
         }
+
+        /// <summary>
+        /// The states that can be stored one value per row, column or block, with their scope, and each statement's
+        /// variation. A state is compact when every statement that assigns it computes a value that varies at most
+        /// per row (column, block) of one scope, given the other compact states (a fixed point from "every state is
+        /// uniform"), and its value is read only where the loops between the passes leave it final: no statement of
+        /// pass 1 reads it, and before its last assignment only its own assignments read it. Otherwise it is stored
+        /// per element, as every state of a tensor-scope rule is.
+        /// </summary>
+        private static (Dictionary<string, Variation> Compact, Variation[] Variation) CompactStates(
+            List<ElementStatement> body, List<ReductionDecl> reductions, List<string> states, bool[] tainted, HashSet<string> names)
+        {
+            var perElement = new HashSet<string>();
+            var reductionScopes = reductions.ToDictionary(r => r.Name, r => Variation.Of(r.Scope, r.BlockLength));
+            while (true)
+            {
+                var scope = states.ToDictionary(x => x, x => perElement.Contains(x) ? Variation.Element : Variation.Uniform);
+                Variation[] variation;
+                bool changed;
+                do
+                {
+                    variation = VariationOf(body, scope, reductionScopes);
+                    changed = false;
+                    foreach (string x in states.Where(x => !perElement.Contains(x)))
+                    {
+                        Variation joined = scope[x];
+                        for (int i = 0; i < body.Count; i++)
+                        {
+                            if (!body[i].DeclaresLocal && body[i].Target == x)
+                            {
+                                joined = Variation.Join(joined, variation[i]);
+                            }
+                        }
+
+                        if (!joined.Equals(scope[x]))
+                        {
+                            scope[x] = joined;
+                            changed = true;
+                        }
+                    }
+                }
+                while (changed);
+
+                bool refused = false;
+                foreach (string x in states.Where(x => !perElement.Contains(x)))
+                {
+                    int last = Enumerable.Range(0, body.Count).Where(i => !body[i].DeclaresLocal && body[i].Target == x).DefaultIfEmpty(-1).Last();
+                    bool ok = scope[x].IsSegment && last >= 0;
+                    for (int i = 0; ok && i < body.Count; i++)
+                    {
+                        bool reads = Variables(body[i].Value).Contains(x);
+                        bool ownAssignment = !body[i].DeclaresLocal && body[i].Target == x;
+                        ok = !reads || (!IsOperand(body[i], names) && !(!tainted[i] && !ownAssignment) && (i >= last || ownAssignment));
+                    }
+
+                    if (!ok && scope[x].IsSegment)
+                    {
+                        perElement.Add(x);
+                        refused = true;
+                    }
+                    else if (!scope[x].IsSegment)
+                    {
+                        perElement.Add(x);
+                    }
+                }
+
+                if (!refused)
+                {
+                    return (states.Where(x => !perElement.Contains(x)).ToDictionary(x => x, x => scope[x]), variation);
+                }
+            }
+        }
+
+        /// <summary>Each statement's variation, walking the body with the locals' current variations.</summary>
+        private static Variation[] VariationOf(List<ElementStatement> body, Dictionary<string, Variation> states, Dictionary<string, Variation> reductions)
+        {
+            var locals = new Dictionary<string, Variation>();
+            var result = new Variation[body.Count];
+            for (int i = 0; i < body.Count; i++)
+            {
+                Variation v = Variation.Uniform;
+                foreach (string name in Variables(body[i].Value))
+                {
+                    v = Variation.Join(v,
+                        reductions.TryGetValue(name, out Variation r) ? r
+                        : states.TryGetValue(name, out Variation s) ? s
+                        : locals.TryGetValue(name, out Variation l) ? l
+                        : Variation.Element); // p, g
+                }
+
+                if (RandomIn(body[i].Value))
+                {
+                    v = Variation.Element;
+                }
+
+                result[i] = v;
+                if (body[i].DeclaresLocal && reductions.ContainsKey(body[i].Target))
+                {
+                    continue; // an operand: later reads of the name mean the reduction
+                }
+
+                if (body[i].DeclaresLocal || !states.ContainsKey(body[i].Target))
+                {
+                    locals[body[i].Target] = body[i].Target == "p" ? Variation.Element : v;
+                }
+            }
+
+            return result;
+        }
+
+        private static bool RandomIn(Expr e) => e.Op is ExprOp.RandomNormal or ExprOp.RandomUniform || e.Args.Any(RandomIn);
 
         private static PassModel Pass(List<ElementStatement> body, List<string> streams, IEnumerable<string> writes)
         {

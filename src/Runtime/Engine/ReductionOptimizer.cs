@@ -6,19 +6,19 @@ using OptGen.Kernels;
 
 namespace OptGen;
 
-/// <summary>How a generated rule's reduction combines the elements of one tensor (docs/expressions.md, "Reductions").</summary>
+/// <summary>How a generated rule's reduction combines the elements of one tensor, row, column or block (docs/expressions.md, "Reductions").</summary>
 public enum ReductionKind
 {
     /// <summary><c>sum(x)</c>: Σx.</summary>
     Sum,
 
-    /// <summary><c>mean(x)</c>: Σx / n, with n the tensor's length.</summary>
+    /// <summary><c>mean(x)</c>: Σx / n, with n the tensor's (row's, column's, block's) length; 0 when it is empty.</summary>
     Mean,
 
     /// <summary><c>norm(x)</c>: √(Σx²).</summary>
     Norm,
 
-    /// <summary><c>maxabs(x)</c>: max |x| (0 for an empty tensor).</summary>
+    /// <summary><c>maxabs(x)</c>: max |x| (0 when empty).</summary>
     MaxAbs,
 }
 
@@ -28,7 +28,10 @@ public enum ReductionKind
 /// reductions and writes each work unit's partial results (in double); the runtime combines them per tensor in unit
 /// order and finishes them (√ for a norm, ÷ n for a mean); pass 2 runs the rest of the rule with the tensor's
 /// results. Generated code overrides <see cref="Reduce{TParameter, TGradient, TState}"/> and
-/// <see cref="Update{TParameter, TGradient, TState}"/>; user code does not derive from this class.
+/// <see cref="Update{TParameter, TGradient, TState}"/>; a rule with row, column or block reductions
+/// (<see cref="ReductionScope"/>) or compact state walks each unit run by run instead
+/// (<c>ReduceRuns</c>/<c>UpdateRuns</c>) and updates its compact states between the passes
+/// (<c>UpdateSegments</c>). User code does not derive from this class.
 /// </summary>
 /// <remarks>
 /// Work units depend only on the layout, never on the thread count, so a step is bit-identical for any
@@ -36,7 +39,7 @@ public enum ReductionKind
 /// sharding (a shard would reduce over part of a tensor). See <see cref="MultiPassOptimizer"/>.
 /// </remarks>
 [EditorBrowsable(EditorBrowsableState.Never)]
-public abstract class ReductionOptimizer : MultiPassOptimizer
+public abstract partial class ReductionOptimizer : MultiPassOptimizer
 {
     private readonly ReductionKind[] _kinds;
     private Piece[]? _units;
@@ -55,6 +58,7 @@ public abstract class ReductionOptimizer : MultiPassOptimizer
     {
         ArgumentNullException.ThrowIfNull(reductions);
         _kinds = (ReductionKind[])reductions.Clone();
+        _constructed = true;
     }
 
     /// <summary>
@@ -79,6 +83,18 @@ public abstract class ReductionOptimizer : MultiPassOptimizer
 
     private protected sealed override void RunPasses<TParameter, TGradient, TState>(StepPlan plan)
     {
+        if (Info is not null)
+        {
+            if (_units is null)
+            {
+                _units = CutScopedUnits();
+                PrepareScoped(_units);
+            }
+
+            RunScopedPasses<TParameter, TGradient, TState>(_units);
+            return;
+        }
+
         Piece[] units = _units ??= CutUnits(Layout, _ => 1);
         int width = _kinds.Length;
         if (_partials.Length != units.Length * width)
@@ -136,6 +152,17 @@ public abstract class ReductionOptimizer : MultiPassOptimizer
             Length = (nuint)u.Length,
             MaxDegreeOfParallelism = 1,
         };
+        if (Info is not null)
+        {
+            if (pass == 1)
+            {
+                SeedRounding<TParameter>(plan, u);
+            }
+
+            RunScopedUnit<TParameter, TGradient, TState>(pass, unit, u, in arguments);
+            return;
+        }
+
         int width = _kinds.Length;
         if (pass == 0)
         {

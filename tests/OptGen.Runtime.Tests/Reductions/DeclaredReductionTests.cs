@@ -83,13 +83,14 @@ public sealed class DeclaredReductionTests
         Assert.Equal(28, lamb.Descriptor.BytesReadPerElement);
         Assert.Equal(12, lamb.Descriptor.BytesWrittenPerElement);
 
-        // NovoGrad: v and m depend on ‖g‖², so pass 1 reads only g and pass 2 does the rest.
+        // NovoGrad: v and m depend on ‖g‖², so pass 1 reads only g and pass 2 does the rest; v is one value per
+        // tensor (compact state, updated between the passes), not a stream.
         var novo = new DeclaredNovoGrad(10);
         Assert.Equal(["g"], novo.Passes[0].Reads);
         Assert.Empty(novo.Passes[0].Writes);
-        Assert.Equal(["p", "g", "m", "v"], novo.Passes[1].Reads);
-        Assert.Equal(["p", "m", "v"], novo.Passes[1].Writes);
-        Assert.Equal(32, novo.Passes.Sum(p => p.BytesPerElement));
+        Assert.Equal(["p", "g", "m"], novo.Passes[1].Reads);
+        Assert.Equal(["p", "m"], novo.Passes[1].Writes);
+        Assert.Equal(24, novo.Passes.Sum(p => p.BytesPerElement));
 
         // m is read by p's update before its own: pass 1 must not store it, pass 2 recomputes it from memory.
         var older = new DeclaredOlderRead(10);

@@ -22,7 +22,7 @@ public sealed partial class DeclaredLamb;
 
 /// <summary>
 /// NovoGrad (Ginsburg et al. 2019): a per-tensor second moment of ‖g‖², v₁ = ‖g₁‖²; m ← β₁m + g/√(v + ε) + λp;
-/// p ← p − ηm. v is per tensor but stored in every element of its tensor (the rule's states are per element).
+/// p ← p − ηm. v is per tensor and stored so: one value per tensor (compact state, updated between the passes).
 /// </summary>
 [Optimizer(Name = "Declared NovoGrad")]
 [Hyperparameter("Lr", 0.01)]

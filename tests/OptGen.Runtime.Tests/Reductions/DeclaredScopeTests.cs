@@ -1,0 +1,372 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using OptGen.Runtime.Tests.Conformance;
+using Xunit;
+using static OptGen.Runtime.Tests.TrainingTestData;
+
+namespace OptGen.Runtime.Tests.Reductions;
+
+/// <summary>
+/// Expression rules with row, column and block reductions and compact state (DeclaredScopes.cs): each against a
+/// float64 reference written from its definition (the declared Adam-mini against the catalog family's
+/// <see cref="AdamMiniReference"/> with the same block length); the compact state sizes (the declared Adam-mini's
+/// equal the catalog <see cref="AdamMini"/>'s); bit-identical at 1, 2 and 3 threads; no allocation after warm-up;
+/// checkpoints.
+/// </summary>
+[Collection(nameof(AllocationCollection))]
+public sealed class DeclaredScopeTests
+{
+    private const double LearningRate = 1e-2;
+
+    // A matrix, a vector with a scalar tail (one row of 257 columns), a stack of 3 matrices, one element, and a
+    // matrix whose rows are shorter than a vector (5 columns).
+    private static readonly int[][] Shapes = [[40, 30], [257], [3, 5, 7], [1], [11, 5]];
+
+    public static TheoryData<string> Rules() => new() { "adam_mini", "factored", "scope_kinds", "novograd", "compact_choices", "group_global" };
+
+    [Theory]
+    [MemberData(nameof(Rules))]
+    public void MatchesTheFloat64ReferenceOverSeveralTensors(string rule)
+    {
+        (float[] p0, float[][] grads) = Data(Shapes, steps: 8, seed: 13);
+        ReductionOptimizer optimizer = Create(rule, ParameterLayout.FromShapes((IReadOnlyList<int[]>)Shapes));
+        ReductionReference reference = Reference(rule, Shapes, p0);
+        float[] p = (float[])p0.Clone();
+        var errors = new ErrorAccumulator();
+        for (int t = 0; t < grads.Length; t++)
+        {
+            optimizer.Step(p, grads[t]);
+            reference.Take(grads[t], LearningRate);
+            errors.Add(ReductionReferences.ToFloat(reference.Parameters), p, t + 1);
+        }
+
+        Assert.True(errors.Passed(5e-6), $"{rule}: {errors.RelativeError:E2} at {errors.Where}");
+    }
+
+    [Fact]
+    public void CompactStateHasTheFamilysSize()
+    {
+        ParameterLayout layout = ParameterLayout.FromShapes((IReadOnlyList<int[]>)Shapes);
+        (float[] p0, _) = Data(Shapes, steps: 1, seed: 1);
+
+        // Adam-mini: m per element, v one per block of 16 — the catalog AdamMini's lengths with BlockSize = 16.
+        var declared = new DeclaredAdamMini(layout);
+        var catalog = new AdamMini(layout) { BlockSize = 16 };
+        var reference = new AdamMiniReference(Shapes, p0, 0.9, 0.999, 1e-8, 0, 16);
+        catalog.Step(new float[layout.TotalLength], new float[layout.TotalLength]); // reshapes v to the new BlockSize
+        Assert.Equal(layout.TotalLength, declared.M.Length);
+        Assert.Equal(reference.BlockCount, declared.V.Length);
+        Assert.Equal(catalog.BlockSecondMoment.Length, declared.V.Length);
+        for (int j = 0; j < layout.TensorCount; j++)
+        {
+            Assert.Equal(catalog.StateLength("BlockSecondMoment", j), declared.StateLength("V", j));
+        }
+
+        Assert.Equal(catalog.StateBytesPerParameter, declared.StateBytesPerParameter);
+
+        // The factored rule: m + n per matrix (R, C) and one s per tensor; the vector of 257 is one row of 257 columns.
+        var factored = new DeclaredFactored(layout);
+        var factoredReference = new FactoredReference(Shapes, p0, -0.8, 1e-30);
+        Assert.Equal(factoredReference.StateLength, factored.R.Length + factored.C.Length + factored.S.Length);
+        Assert.Equal(40, factored.StateLength("R", 0));
+        Assert.Equal(30, factored.StateLength("C", 0));
+        Assert.Equal(1, factored.StateLength("R", 1));
+        Assert.Equal(257, factored.StateLength("C", 1));
+        Assert.Equal(15, factored.StateLength("R", 2));
+        Assert.Equal(21, factored.StateLength("C", 2));
+        Assert.Equal(1, factored.StateLength("S", 2));
+
+        // NovoGrad's second moment is one value per tensor.
+        var novo = new DeclaredNovoGrad(layout);
+        Assert.Equal(layout.TensorCount, novo.V.Length);
+    }
+
+    [Fact]
+    public void DeclaredAdamMiniMatchesTheCatalogAdamMini()
+    {
+        // The same rule declared and hand-written, BlockSize 16: within float32 rounding the same parameters and
+        // the same per-block second moments, value for value.
+        ParameterLayout layout = ParameterLayout.FromShapes((IReadOnlyList<int[]>)Shapes);
+        (float[] p0, float[][] grads) = Data(Shapes, steps: 6, seed: 17);
+        var declared = (DeclaredAdamMini)Create("adam_mini", layout);
+        var written = new AdamMini(layout) { LearningRate = LearningRate, Beta1 = 0.9, Beta2 = 0.99, Epsilon = 1e-8, WeightDecay = 0.1, BlockSize = 16 };
+        float[] a = (float[])p0.Clone(), b = (float[])p0.Clone();
+        foreach (float[] g in grads)
+        {
+            declared.Step(a, g);
+            written.Step(b, g);
+        }
+
+        for (int i = 0; i < a.Length; i++)
+        {
+            Assert.True(Math.Abs(a[i] - b[i]) <= 1e-6 * (1 + Math.Abs(b[i])), $"element {i}: {a[i]:R} vs {b[i]:R}");
+        }
+
+        Assert.Equal(written.BlockSecondMoment.Length, declared.V.Length);
+        for (int i = 0; i < declared.V.Length; i++)
+        {
+            Assert.True(Math.Abs(declared.V[i] - written.BlockSecondMoment[i]) <= 1e-6 * written.BlockSecondMoment[i], $"v[{i}]: {declared.V[i]:R} vs {written.BlockSecondMoment[i]:R}");
+        }
+    }
+
+    [Fact]
+    public void ThePassesMoveOnlyThePerElementStreams()
+    {
+        // Adam-mini: pass 1 reduces g and keeps m (its update needs no reduction); pass 2 reads p and m and writes p:
+        // 24 bytes per element, as the catalog's (which updates m in pass 2 instead). v is not a stream.
+        var mini = new DeclaredAdamMini(10);
+        Assert.Equal(["g", "m"], mini.Passes[0].Reads);
+        Assert.Equal(["m"], mini.Passes[0].Writes);
+        Assert.Equal(["p", "m"], mini.Passes[1].Reads);
+        Assert.Equal(["p"], mini.Passes[1].Writes);
+        Assert.Equal(new AdamMini(10).Passes.Sum(p => p.BytesPerElement), mini.Passes.Sum(p => p.BytesPerElement));
+
+        // The factored rule: g, then p and g: 16 bytes, as the catalog Adafactor's first and last passes.
+        var factored = new DeclaredFactored(10);
+        Assert.Equal(["g"], factored.Passes[0].Reads);
+        Assert.Equal(["p", "g"], factored.Passes[1].Reads);
+        Assert.Equal(["p"], factored.Passes[1].Writes);
+        Assert.Contains("compact states (r, c, s", factored.Passes[1].Description, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void GroupAndGlobalReductionsMatchTheFloat64Reference()
+    {
+        // Two groups: the matrix and the vector, then the stack and the scalar; the global norm spans both.
+        int[][][] groups = [[[40, 30], [257]], [[3, 5, 7], [1]]];
+        int[][] shapes = groups.SelectMany(x => x).ToArray();
+        ParameterLayout layout = ParameterLayout.FromShapes(groups.Select(x => (IReadOnlyList<int[]>)x).ToArray());
+        (float[] p0, float[][] grads) = Data(shapes, steps: 6, seed: 23);
+        var rule = new DeclaredGroupGlobal(layout) { Lr = LearningRate, MaxNorm = 2 };
+        var reference = new GroupGlobalReference(shapes, p0, [0, 0, 1, 1], 2);
+        float[] p = (float[])p0.Clone();
+        var errors = new ErrorAccumulator();
+        for (int t = 0; t < grads.Length; t++)
+        {
+            rule.Step(p, grads[t]);
+            reference.Take(grads[t], LearningRate);
+            errors.Add(ReductionReferences.ToFloat(reference.Parameters), p, t + 1);
+        }
+
+        Assert.True(errors.Passed(5e-6), $"{errors.RelativeError:E2} at {errors.Where}");
+        Assert.Equal(4, rule.S.Length);             // one s per tensor
+        Assert.Equal(rule.S[0], rule.S[1]);         // the same within a group
+        Assert.Equal(rule.S[2], rule.S[3]);
+        Assert.NotEqual(rule.S[0], rule.S[2]);
+    }
+
+    [Fact]
+    public void AStateReadBeforeItsLastAssignmentStaysPerElement()
+    {
+        ParameterLayout layout = ParameterLayout.FromShapes([[6, 4], [9]]);
+        var rule = new DeclaredCompactChoices(layout);
+        Assert.Equal(1, rule.StateLength("S", 0));
+        Assert.Equal(6, rule.StateLength("R", 0));
+        Assert.Equal(1, rule.StateLength("R", 1));   // a vector is one row
+        Assert.Equal(24, rule.StateLength("O", 0));
+        Assert.Equal(9, rule.StateLength("O", 1));
+        Assert.Contains("o", rule.Passes[1].Reads);
+        Assert.Contains("o", rule.Passes[1].Writes);
+        Assert.DoesNotContain("r", rule.Passes[1].Reads);
+    }
+
+    [Fact]
+    public void EmptyRowsColumnsAndTensorsStepAndKeepTheirShape()
+    {
+        // [0, 4]: no rows, 4 empty columns; [3, 0]: 3 empty rows (mean 0), no columns; [0]: an empty vector.
+        ParameterLayout layout = ParameterLayout.FromShapes([[0, 4], [3, 0], [5], [0]]);
+        var rule = new DeclaredFactored(layout);
+        Assert.Equal(0, rule.StateLength("R", 0));
+        Assert.Equal(4, rule.StateLength("C", 0));
+        Assert.Equal(3, rule.StateLength("R", 1));
+        Assert.Equal(0, rule.StateLength("C", 1));
+        Assert.Equal(1, rule.StateLength("R", 3));
+        Assert.Equal(0, rule.StateLength("C", 3));
+        float[] p = [1, 2, 3, 4, 5];
+        float[] g = [0.5f, -1, 2, 0, 1];
+        var reference = new FactoredReference([[5]], p, -0.8, 1e-30);
+        rule.Step(p, g);
+        reference.Take(g, 1e-2);
+        for (int i = 0; i < p.Length; i++)
+        {
+            Assert.Equal(reference.Parameters[i], p[i], 5e-6);
+        }
+
+        Assert.Equal(0f, rule.C[0]); // an empty column's mean is 0 (w = 1 at t = 1)
+    }
+
+    [Fact]
+    public void CompactStateInBFloat16FollowsTheFloat32Run()
+    {
+        ParameterLayout layout = ParameterLayout.FromShapes((IReadOnlyList<int[]>)Shapes);
+        (float[] p0, float[][] grads) = Data(Shapes, steps: 4, seed: 21);
+        var full = new DeclaredAdamMini(layout) { Lr = LearningRate };
+        var half = new DeclaredAdamMini(layout) { Lr = LearningRate };
+        half.ChangeStatePrecision(StatePrecision.BFloat16);
+        float[] a = (float[])p0.Clone(), b = (float[])p0.Clone();
+        foreach (float[] g in grads)
+        {
+            full.Step(a, g);
+            half.Step(b, g);
+        }
+
+        for (int i = 0; i < a.Length; i++)
+        {
+            Assert.True(Math.Abs(a[i] - b[i]) <= 0.05 * LearningRate * grads.Length, $"element {i}: {a[i]} vs {b[i]}");
+        }
+
+        for (int j = 0; j < layout.TensorCount; j++)
+        {
+            Assert.Equal(full.StateLength("V", j), half.StateLength("V", j));
+            float[] expected = new float[full.StateLength("V", j)], actual = new float[expected.Length];
+            full.CopyState("V", j, expected);
+            half.CopyState("V", j, actual);
+            for (int i = 0; i < expected.Length; i++)
+            {
+                Assert.True(Math.Abs(expected[i] - actual[i]) <= 0.01 * Math.Abs(expected[i]), $"tensor {j} v[{i}]: {expected[i]} vs {actual[i]}");
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Rules))]
+    public void BitIdenticalAtOneTwoAndThreeThreads(string rule)
+    {
+        // Tensors over several work units: long rows, a long vector, a stack, rows of 5.
+        int[][] shapes = [[300, 170], [70_001], [4, 33, 80], [17], [9000, 5]];
+        ParameterLayout layout = ParameterLayout.FromShapes((IReadOnlyList<int[]>)shapes);
+        (float[] p0, float[][] grads) = Data(shapes, steps: 3, seed: 7);
+        float[]? expected = null;
+        float[][]? expectedState = null;
+        foreach (int threads in new[] { 1, 2, 3 })
+        {
+            ReductionOptimizer optimizer = Create(rule, layout);
+            optimizer.MaxDegreeOfParallelism = threads;
+            float[] p = (float[])p0.Clone();
+            foreach (float[] g in grads)
+            {
+                optimizer.Step(p, g);
+            }
+
+            expected ??= p;
+            float[][] state = Enumerable.Range(0, optimizer.Descriptor.States.Count).Select(k => optimizer.GetState(optimizer.Descriptor.States[k].Name).ToArray()).ToArray();
+            expectedState ??= state;
+            AssertBitwiseEqual(expected, p, $"{rule} parameters at {threads} threads");
+            for (int k = 0; k < state.Length; k++)
+            {
+                AssertBitwiseEqual(expectedState[k], state[k], $"{rule} state {k} at {threads} threads");
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Rules))]
+    public void WarmedUpStepAllocatesNothing(string rule)
+    {
+        int[][] shapes = [[300, 170], [70_001], [17]];
+        ParameterLayout layout = ParameterLayout.FromShapes((IReadOnlyList<int[]>)shapes);
+        var random = new Random(3);
+        float[] p = Random(random, layout.TotalLength);
+        float[] g = Random(random, layout.TotalLength, 1e-3);
+        foreach (int threads in new[] { 1, 2 })
+        {
+            ReductionOptimizer optimizer = Create(rule, layout);
+            optimizer.MaxDegreeOfParallelism = threads;
+            for (int s = 0; s < 6; s++)
+            {
+                optimizer.Step(p, g);
+            }
+
+            long leastHere = long.MaxValue, leastAll = long.MaxValue;
+            for (int attempt = 0; attempt < 25 && (leastHere | leastAll) != 0; attempt++)
+            {
+                long here = GC.GetAllocatedBytesForCurrentThread();
+                long all = GC.GetTotalAllocatedBytes(precise: true);
+                optimizer.Step(p, g);
+                leastAll = Math.Min(leastAll, GC.GetTotalAllocatedBytes(precise: true) - all);
+                leastHere = Math.Min(leastHere, GC.GetAllocatedBytesForCurrentThread() - here);
+            }
+
+            Assert.Equal(0, leastHere);
+            Assert.Equal(0, leastAll);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Rules))]
+    public void ACheckpointResumesBitForBit(string rule)
+    {
+        ParameterLayout layout = ParameterLayout.FromShapes([[24, 40], [33]], [[3, 7, 5]]);
+        var random = new Random(9);
+        float[] p = Random(random, layout.TotalLength);
+        float[][] grads = Enumerable.Range(0, 5).Select(_ => Random(random, layout.TotalLength, 0.1)).ToArray();
+        ReductionOptimizer original = Create(rule, layout);
+        original.Groups[1]["Lr"] = LearningRate / 3;
+        original.Step(p, grads[0]);
+        original.Step(p, grads[1]);
+        using var checkpoint = new System.IO.MemoryStream();
+        original.SaveCheckpoint(checkpoint);
+        float[] resumedP = (float[])p.Clone();
+        for (int t = 2; t < 5; t++)
+        {
+            original.Step(p, grads[t]);
+        }
+
+        ReductionOptimizer resumed = Create(rule, layout);
+        checkpoint.Position = 0;
+        resumed.LoadCheckpoint(checkpoint);
+        for (int t = 2; t < 5; t++)
+        {
+            resumed.Step(resumedP, grads[t]);
+        }
+
+        AssertBitwiseEqual(p, resumedP, $"{rule} after resuming");
+    }
+
+    private static ReductionOptimizer Create(string rule, ParameterLayout layout) => rule switch
+    {
+        "adam_mini" => new DeclaredAdamMini(layout) { Lr = LearningRate, Beta1 = 0.9, Beta2 = 0.99, Eps = 1e-8, Wd = 0.1 },
+        "factored" => new DeclaredFactored(layout) { Lr = LearningRate, Decay = -0.8, Eps1 = 1e-30 },
+        "scope_kinds" => new DeclaredScopeKinds(layout) { Lr = LearningRate },
+        "novograd" => new DeclaredNovoGrad(layout) { Lr = LearningRate, Beta1 = 0.95, Beta2 = 0.98, Eps = 1e-8, Wd = 0.001 },
+        "compact_choices" => new DeclaredCompactChoices(layout) { Lr = LearningRate },
+        "group_global" => new DeclaredGroupGlobal(layout) { Lr = LearningRate, MaxNorm = 2 },
+        _ => throw new ArgumentException(rule, nameof(rule)),
+    };
+
+    private static ReductionReference Reference(string rule, int[][] shapes, float[] p0) => rule switch
+    {
+        "adam_mini" => new AdamMiniReference(shapes, p0, 0.9, 0.99, 1e-8, 0.1, 16),
+        "factored" => new FactoredReference(shapes, p0, -0.8, 1e-30),
+        "scope_kinds" => new ScopeKindsReference(shapes, p0),
+        "novograd" => new NovoGradReference(shapes, p0, 0.95, 0.98, 1e-8, 0.001),
+        "compact_choices" => new CompactChoicesReference(shapes, p0),
+        "group_global" => new GroupGlobalReference(shapes, p0, new int[shapes.Length], 2),
+        _ => throw new ArgumentException(rule, nameof(rule)),
+    };
+
+    /// <summary>p₀ and gradients ~ U(−1, 1), each tensor's gradients with its own scale.</summary>
+    private static (float[] P0, float[][] Grads) Data(int[][] shapes, int steps, int seed)
+    {
+        var random = new Random(seed);
+        (int Start, int Length)[] spans = TensorSpans.Of(shapes);
+        int n = spans.Sum(s => s.Length);
+        float[] p0 = Enumerable.Range(0, n).Select(_ => (float)((2 * random.NextDouble()) - 1)).ToArray();
+        float[][] grads = new float[steps][];
+        for (int t = 0; t < steps; t++)
+        {
+            grads[t] = new float[n];
+            for (int k = 0; k < spans.Length; k++)
+            {
+                float scale = MathF.Pow(3, (k % 3) - 1);
+                for (int i = spans[k].Start; i < spans[k].Start + spans[k].Length; i++)
+                {
+                    grads[t][i] = scale * (float)((2 * random.NextDouble()) - 1);
+                }
+            }
+        }
+
+        return (p0, grads);
+    }
+}
