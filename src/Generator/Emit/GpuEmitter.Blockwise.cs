@@ -60,7 +60,7 @@ namespace OptGen.Generator.Emit
             w.Line("/// <param name=\"blockwise\">The element launch's values and the state layout.</param>");
             w.Open($"public static void BlockwiseKernel({string.Join(", ", BlockwiseTypeArguments(kernel).Zip(names, (type, name) => type + " " + name))})");
             w.Line($"global::ILGPU.ArrayView<float> stage = global::ILGPU.SharedMemory.Allocate<float>({planes} * global::OptGen.Gpu.GpuBlockwise.MaxBlockLength);");
-            w.Line($"global::ILGPU.ArrayView<uint> peak = global::ILGPU.SharedMemory.Allocate<uint>({planes} * global::OptGen.Gpu.GpuBlockwise.MaxBlockLength);");
+            w.Line($"global::ILGPU.ArrayView<uint> peak = global::ILGPU.SharedMemory.Allocate<uint>({planes} * global::OptGen.Gpu.GpuBlockwise.ScratchLength);");
             w.Line("global::OptGen.Gpu.GpuLaunch launch = blockwise.Element;");
             w.Line("float gradientFactor = launch.DeviceFactor != 0 ? factor[0] : launch.GradientFactor;");
             w.Line("int perChunk = global::OptGen.Gpu.GpuChunk.Capacity / blockwise.BlockLength;");

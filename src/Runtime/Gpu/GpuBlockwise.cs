@@ -80,6 +80,9 @@ public struct GpuBlockwiseLaunch
 
     /// <summary>Floats between consecutive planes of the float32 state.</summary>
     public long SmallStride;
+
+    /// <summary>The absmax reduction's fan-in (<c>GpuBlockwise.FoldFor</c> the group size): the group size is at most its square.</summary>
+    public int Fold;
 }
 
 /// <summary>
@@ -102,6 +105,21 @@ public static class GpuBlockwise
 {
     /// <summary>The longest block (8-bit): each plane's stage in shared memory holds this many floats.</summary>
     public const int MaxBlockLength = 256;
+
+    /// <summary>Scratch per plane for the absmax reduction: one partial per thread, then one per <see cref="GpuBlockwiseLaunch.Fold"/> threads (at most 16).</summary>
+    public const int ScratchLength = MaxBlockLength + 16;
+
+    /// <summary>The reduction's fan-in for a group of <paramref name="size"/> threads (a power of two): the smallest power of two whose square is ≥ it (256 → 16).</summary>
+    internal static int FoldFor(int size)
+    {
+        int fold = 1;
+        while (fold * fold < size)
+        {
+            fold *= 2;
+        }
+
+        return fold;
+    }
 
     /// <summary>Floats per plane in the code tables: code values and thresholds of the largest map.</summary>
     public const int BookStride = 2 * MaxBlockLength;
@@ -147,7 +165,7 @@ public static class GpuBlockwise
     /// writes codes and absmax. Nothing for a float32 chunk (a branch every thread of the group takes alike).
     /// </summary>
     /// <param name="stage">The staged block: plane k's values at k·<see cref="MaxBlockLength"/>.</param>
-    /// <param name="peak">Shared scratch of the same size for the reduction.</param>
+    /// <param name="peak">Shared scratch for the reduction: <see cref="ScratchLength"/> per plane.</param>
     /// <param name="codes">The codes.</param>
     /// <param name="floats">The absmax (and the float32 state).</param>
     /// <param name="books">The code tables.</param>
@@ -165,9 +183,9 @@ public static class GpuBlockwise
 
         int thread = Group.IdxX;
         int size = Group.DimX;
-        Group.Barrier();
 
-        // Each thread's largest magnitude (as bits: their integer order is the float order, NaN above +∞) ...
+        // Each thread's largest magnitude over the elements it staged (as bits: their integer order is the float
+        // order, NaN above +∞; max is exact, so any order of the reduction gives the CPU's absmax) ...
         for (int k = 0; k < planes; k++)
         {
             uint largest = 0;
@@ -177,31 +195,34 @@ public static class GpuBlockwise
                 largest = magnitude > largest ? magnitude : largest;
             }
 
-            peak[(k * MaxBlockLength) + thread] = largest;
+            peak[(k * ScratchLength) + thread] = largest;
         }
 
+        // ... then (every thread's staging done) one fold of launch.Fold partials per thread (size ≤ Fold², e.g. 256
+        // threads by sixteens), and every thread reads the at most Fold values left. Three barriers per block.
         Group.Barrier();
-
-        // ... folded in halves (the group size is a power of two): max is exact, so any order gives the CPU's absmax.
-        for (int half = size >> 1; half > 0; half >>= 1)
+        int left = size;
+        int at = 0;
+        int fold = launch.Fold;
+        if (size > fold)
         {
-            if (thread < half)
+            left = size / fold;
+            if (thread < left)
             {
                 for (int k = 0; k < planes; k++)
                 {
-                    uint a = peak[(k * MaxBlockLength) + thread];
-                    uint b = peak[(k * MaxBlockLength) + thread + half];
-                    peak[(k * MaxBlockLength) + thread] = b > a ? b : a;
+                    peak[(k * ScratchLength) + MaxBlockLength + thread] = Largest(peak, (k * ScratchLength) + (thread * fold), fold);
                 }
             }
 
             Group.Barrier();
+            at = MaxBlockLength;
         }
 
         int n = 1 << chunk.Bits;
         for (int k = 0; k < planes; k++)
         {
-            float absmax = Interop.IntAsFloat(peak[k * MaxBlockLength]);
+            float absmax = Interop.IntAsFloat(Largest(peak, (k * ScratchLength) + at, left));
             if (thread == 0)
             {
                 floats[(k * launch.AbsmaxStride) + chunk.FloatStart + (first / launch.BlockLength)] = absmax;
@@ -231,6 +252,20 @@ public static class GpuBlockwise
 
         // The stage and the scratch are the next block's.
         Group.Barrier();
+    }
+
+    /// <summary>The largest of <paramref name="count"/> values of <paramref name="peak"/> from <paramref name="start"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static uint Largest(ArrayView<uint> peak, int start, int count)
+    {
+        uint largest = 0;
+        for (int i = 0; i < count; i++)
+        {
+            uint value = peak[start + i];
+            largest = value > largest ? value : largest;
+        }
+
+        return largest;
     }
 
     /// <summary>

@@ -117,8 +117,11 @@ public sealed partial class GpuOptimizer
         }
 
         // One thread group per block at a time: a power of two of at most a block, as many groups as stay resident.
+        // ILGPU's CPU accelerator runs every thread of a group as a thread of its own, so there a barrier costs a
+        // synchronisation of that many threads: it gets groups of one warp.
+        int widest = Accelerator.AcceleratorType == AcceleratorType.CPU ? Accelerator.WarpSize : Accelerator.MaxNumThreadsPerGroup;
         int size = 1;
-        while (size * 2 <= Math.Min(blockLength, Accelerator.MaxNumThreadsPerGroup))
+        while (size * 2 <= Math.Min(blockLength, widest))
         {
             size *= 2;
         }
@@ -126,6 +129,7 @@ public sealed partial class GpuOptimizer
         long blocks = Math.Max(1L, (long)chunks.Length * (GpuChunk.Capacity / blockLength));
         int groups = (int)Math.Clamp(Accelerator.MaxNumThreads / size, 1L, blocks);
         _blockwiseConfig = new KernelConfig(groups, size);
+        _blockwise.Fold = GpuBlockwise.FoldFor(size);
 
         Span<byte> codes = state.AllCodes;
         if (!codes.IsEmpty)
