@@ -11,6 +11,7 @@ using OptGen.Kernels;
 using OptGen.Testing;
 using Xunit;
 using Xunit.Abstractions;
+using Half = System.Half;
 
 namespace OptGen.Gpu.Tests;
 
@@ -280,6 +281,69 @@ public sealed class BlockwiseGpuTests : IClassFixture<CpuAcceleratorFixture>
             gpu.CopyState("SecondMoment", j, actual);
             ParityTests.AssertBitIdentical(expected, actual, $"SecondMoment of tensor {j}");
         }
+    }
+
+    [Theory]
+    [InlineData("half", StatePrecision.Int8Blockwise, "clip")]
+    [InlineData("bfloat16-stochastic", StatePrecision.Int4Blockwise, "skip")]
+    public void SixteenBitParametersWithBlockwiseStateFollowTheCpu(string parameters, StatePrecision precision, string mode)
+    {
+        // The parameter codecs (stochastic rounding's random bits included), unscaling, clipping and skipping as in
+        // TrainingParityTests, with blockwise state: parameters and every step's result as the CPU's, and the state.
+        ParameterLayout layout = Layout();
+        Optimizer cpu = Create(nameof(Adam), layout, precision);
+        using var gpu = new GpuOptimizer(Create(nameof(Adam), layout, precision), _accelerator);
+        var options = new StepOptions
+        {
+            GradientScale = 0.25,
+            MaxGradientNorm = mode == "clip" ? 2.0 : double.PositiveInfinity,
+            SkipNonFinite = mode == "skip",
+            StochasticRounding = parameters == "bfloat16-stochastic",
+            RoundingSeed = 99,
+        };
+        if (parameters == "half")
+        {
+            new TrainingParityTests.Run<Half, Half>(_accelerator, layout.TotalLength, x => (Half)x, x => (Half)x, seed: 3, steps: 12)
+                .Go(cpu, gpu, options, mode == "skip", (p, g, o) => cpu.Step(p, g, o), (p, g, o) => gpu.Step(p, g, o));
+        }
+        else
+        {
+            new TrainingParityTests.Run<BFloat16, BFloat16>(_accelerator, layout.TotalLength, x => (BFloat16)x, x => (BFloat16)x, seed: 3, steps: 12)
+                .Go(cpu, gpu, options, mode == "skip", (p, g, o) => cpu.Step(p, g, o), (p, g, o) => gpu.Step(p, g, o));
+        }
+
+        Assert.Equal(Checkpoint(cpu), Checkpoint(gpu));
+    }
+
+    [Fact]
+    public void PerExampleSquaresWithBlockwiseStateFollowTheCpu()
+    {
+        // A rule that reads a second per-element input (the blockwise kernel with the q32/q16 views).
+        ParameterLayout layout = Layout();
+        var cpu = new GpuPerExampleSquaresAdam(layout);
+        var host = new GpuPerExampleSquaresAdam(layout);
+        cpu.ChangeStatePrecision(StatePrecision.Int8Blockwise);
+        host.ChangeStatePrecision(StatePrecision.Int8Blockwise);
+        using var gpu = new GpuOptimizer(host, _accelerator);
+        var random = new Random(4);
+        int n = layout.TotalLength;
+        float[] p = Normal(random, n, 0.1);
+        float[] q = (float[])p.Clone();
+        float[] g = new float[n], squares = new float[n];
+        for (int t = 1; t <= 10; t++)
+        {
+            ParityTests.Gradients(random, g);
+            for (int i = 0; i < n; i++)
+            {
+                squares[i] = (g[i] * g[i]) + (float)random.NextDouble();
+            }
+
+            cpu.Step(p, g, squares);
+            gpu.Step(q, g, squares);
+        }
+
+        ParityTests.AssertBitIdentical(p, q, "parameters");
+        Assert.Equal(Checkpoint(cpu), Checkpoint(gpu));
     }
 
     [Fact]
