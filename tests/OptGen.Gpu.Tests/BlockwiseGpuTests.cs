@@ -346,6 +346,39 @@ public sealed class BlockwiseGpuTests : IClassFixture<CpuAcceleratorFixture>
         Assert.Equal(Checkpoint(cpu), Checkpoint(gpu));
     }
 
+    [Theory]
+    [InlineData(nameof(Adam))]
+    [InlineData(nameof(Sgd))]
+    public void ResetAndStatelessRulesFollowTheCpu(string rule)
+    {
+        // Reset re-creates the blockwise state at its initial values (device and host); a rule without state has
+        // nothing to quantize and steps through the float32 kernel, as on the CPU.
+        ParameterLayout layout = Layout();
+        int n = layout.TotalLength;
+        Optimizer cpu = Create(rule, layout, StatePrecision.Int4Blockwise);
+        using var gpu = new GpuOptimizer(Create(rule, layout, StatePrecision.Int4Blockwise), _accelerator);
+        var random = new Random(8);
+        float[] p = Normal(random, n, 0.1);
+        float[] q = (float[])p.Clone();
+        for (int t = 1; t <= 6; t++)
+        {
+            if (t == 4)
+            {
+                cpu.Reset();
+                gpu.Reset();
+                Assert.Equal(Checkpoint(cpu), Checkpoint(gpu));
+            }
+
+            float[] g = Normal(random, n, 0.01);
+            cpu.Step(p, g);
+            gpu.Step(q, g);
+        }
+
+        Assert.Equal(StatePrecision.Int4Blockwise, gpu.StatePrecision);
+        ParityTests.AssertBitIdentical(p, q, "parameters");
+        Assert.Equal(Checkpoint(cpu), Checkpoint(gpu));
+    }
+
     [Fact]
     public void MisuseIsRefusedBeforeAnythingChanges()
     {
