@@ -137,9 +137,9 @@ public sealed partial class ShardedOptimizer<TOptimizer>
                 $"The checkpoint stores the state as {manifest["state"]}; this optimizer's state is {Local.StatePrecision}. Call Local.ChangeStatePrecision first, on every rank.");
         }
 
-        if (Local.StatePrecision is not (StatePrecision.Float32 or StatePrecision.BFloat16))
+        if (Local.HasGroupStatePrecision)
         {
-            throw new CheckpointException(CheckpointError.WrongShape, $"Resharding supports float32 and bfloat16 state, not {Local.StatePrecision}.");
+            throw new CheckpointException(CheckpointError.WrongShape, "Resharding supports state of one precision for every group, but a parameter group of Local has its own StatePrecision.");
         }
 
         int ranks = int.Parse(manifest["ranks"], CultureInfo.InvariantCulture);
@@ -149,6 +149,12 @@ public sealed partial class ShardedOptimizer<TOptimizer>
             cuts.Zip(cuts.Skip(1)).Any(c => c.First > c.Second))
         {
             throw new CheckpointException(CheckpointError.Corrupted, "The manifest's ranks, cuts and sizes do not agree.");
+        }
+
+        if (Local.StatePrecision is StatePrecision.Int8Blockwise or StatePrecision.Int4Blockwise && !cuts.All(c => Engine.ShardLayout.IsOnGranule(Layout, c)))
+        {
+            // Codes and absmax move between shards in whole blocks: every cut must start one, as this build cuts.
+            throw new CheckpointException(CheckpointError.Corrupted, $"The manifest's cuts are not on {Engine.ShardLayout.CutGranule}-element boundaries of their tensors; 8-bit and 4-bit state moves in whole blocks.");
         }
 
         var sources = new List<(TOptimizer, int, int)>();
@@ -173,10 +179,8 @@ public sealed partial class ShardedOptimizer<TOptimizer>
             }
 
             TOptimizer source = _create(Engine.ShardLayout.Restrict(Layout, cuts[s], cuts[s + 1] - cuts[s]));
-            if (Local.StatePrecision != StatePrecision.Float32)
-            {
-                source.ChangeStatePrecision(Local.StatePrecision);
-            }
+            source.PlaceAsShardOf(Layout, cuts[s]);
+            source.ChangeStatePrecision(Local.StatePrecision);
 
             source.LoadCheckpoint(file);
             sources.Add((source, cuts[s], cuts[s + 1] - cuts[s]));

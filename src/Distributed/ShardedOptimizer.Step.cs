@@ -174,11 +174,10 @@ public sealed partial class ShardedOptimizer<TOptimizer>
         where TGradient : unmanaged
         where TGradientWidth : IWidth<TGradient>
     {
-        if (Local.StatePrecision is StatePrecision.Int8Blockwise or StatePrecision.Int4Blockwise)
+        if (Local.HasGroupStatePrecision)
         {
-            // Blocks of 256 (128) would start at the shard's cut, not where one process starts them, and resharding
-            // would have to move codes and scales: refused before any collective, so no rank is left waiting.
-            throw new NotSupportedException($"Sharded steps support float32 and bfloat16 state, not {Local.StatePrecision}; nothing was changed.");
+            // A shard's groups would need their own codecs on every rank: one precision for the whole model only.
+            throw new NotSupportedException("Sharded steps store every group's state in one precision, but a parameter group of Local has its own StatePrecision; set every group's StatePrecision to null. Nothing was changed.");
         }
 
         bool float32 = typeof(TParameter) == typeof(float);

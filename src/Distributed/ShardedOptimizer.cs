@@ -103,8 +103,7 @@ public sealed partial class ShardedOptimizer<TOptimizer>
     public long StateBytes => Local.StateBytes;
 
     /// <summary>The bytes of optimizer state one process would hold for the whole <see cref="Layout"/> (for comparison).</summary>
-    public long UnshardedStateBytes =>
-        (long)Local.Descriptor.States.Count * Layout.StateLength * (Local.StatePrecision == StatePrecision.Float32 ? sizeof(float) : sizeof(ushort));
+    public long UnshardedStateBytes => Local.StateBytesOver(Layout);
 
     /// <summary><paramref name="options"/> with the gradient factor divided by the number of processes (cached per options instance).</summary>
     internal StepOptions Averaged(StepOptions options)

@@ -224,7 +224,7 @@ public abstract partial class Optimizer
     {
         if (_blockwise is not null)
         {
-            _blockwise = InitializedBlockwise(_blockwisePrecision);
+            _blockwise = InitializedBlockwise();
         }
         else
         {

@@ -31,7 +31,8 @@ public static class FusedOptimizer
 /// <summary>
 /// A <c>torch.optim</c> optimizer for TorchSharp models backed by an OptGen optimizer: <c>step()</c>,
 /// <c>zero_grad()</c>, parameter groups with their own hyperparameters, learning-rate schedulers
-/// (<c>torch.optim.lr_scheduler</c>, through <see cref="torch.optim.ILearningRateController"/>),
+/// (<c>torch.optim.lr_scheduler</c>, through <see cref="torch.optim.ILearningRateController"/>, and momentum cycling
+/// through <see cref="torch.optim.IMomentum"/> and <see cref="torch.optim.IBetas"/>),
 /// <c>state_dict()</c>/<c>load_state_dict()</c> and OptGen checkpoints. A step updates every parameter in place
 /// with the generated fused kernel, in one multi-tensor call on the tensors' own memory (nothing is copied).
 /// </summary>
@@ -46,12 +47,13 @@ public static class FusedOptimizer
 /// <para>Not thread-safe, like the OptGen optimizer: concurrent use throws <see cref="InvalidOperationException"/>.</para>
 /// </remarks>
 /// <typeparam name="TOptimizer">The OptGen optimizer: a catalog type, a lecture form or a user declaration.</typeparam>
-public sealed class FusedOptimizer<TOptimizer> : OptimizerHelper
+public sealed class FusedOptimizer<TOptimizer> : OptimizerHelper, torch.optim.IMomentum, torch.optim.IBetas
     where TOptimizer : Optimizer
 {
     private readonly Parameter[] _parameters;
     private readonly string[] _names;
     private readonly FusedOptions[] _options;
+    private readonly GroupView[] _views;
     private readonly TensorTable _table;
     private int _busy; // 1 while a step or a state load runs (Enter)
     private readonly ScalarType _dtype;
@@ -166,6 +168,7 @@ public sealed class FusedOptimizer<TOptimizer> : OptimizerHelper
 
         _defaults = _options[0];
         _parameter_groups = [.. list];
+        _views = list.Select(g => GroupView.For(g, optimizer.Descriptor)).ToArray();
         int tensor = 0;
         foreach (FusedParamGroup group in list)
         {
@@ -193,6 +196,60 @@ public sealed class FusedOptimizer<TOptimizer> : OptimizerHelper
     public IReadOnlyList<Parameter> Parameters => _parameters;
 
     internal string NameOf(int tensor) => _names[tensor];
+
+    /// <summary>
+    /// The parameter groups as TorchSharp's schedulers see them, in order: each group's learning rates
+    /// (<see cref="torch.optim.ILearningRateController"/>), its momentum (<see cref="torch.optim.IMomentum"/>: the rule's
+    /// <c>Momentum</c>, else its <c>Beta1</c>) and, for rules with <c>Beta1</c> and <c>Beta2</c>, its
+    /// <see cref="torch.optim.IBetas"/>, which <c>OneCycleLR</c> cycles in preference to momentum, as for TorchSharp's
+    /// Adam. Values set through them go into OptGen's group and are used from the next step on.
+    /// </summary>
+    public override IEnumerable<torch.optim.ILearningRateController> ParamGroups => _views;
+
+    /// <summary>The groups as created (each <c>Options</c> reads and writes any hyperparameter by name), in order.</summary>
+    public IReadOnlyList<FusedParamGroup> Groups => Array.ConvertAll(_views, v => v.Group);
+
+    /// <summary>
+    /// The first group's momentum (the rule's <c>Momentum</c>, else <c>Beta1</c>: TorchSharp's optimizer-level value is
+    /// its defaults, which here are the first group's); setting it sets every group's.
+    /// </summary>
+    /// <exception cref="NotSupportedException">The rule has neither <c>Momentum</c> nor <c>Beta1</c>.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The value is outside the hyperparameter's range; nothing is set.</exception>
+    public double Momentum
+    {
+        get => _views[0].Momentum;
+        set
+        {
+            string name = GroupView.MomentumOf(Optimizer.Descriptor) ?? throw GroupView.NoMomentum(Optimizer.Descriptor.Name);
+            SetEveryGroup((name, value));
+        }
+    }
+
+    /// <summary>The first group's (β₁, β₂) (TorchSharp's optimizer-level value is its defaults); setting them sets every group's.</summary>
+    /// <exception cref="NotSupportedException">The rule does not have both <c>Beta1</c> and <c>Beta2</c>.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A value is outside its range; nothing is set.</exception>
+    public (double, double) Betas
+    {
+        get => Betas0.Betas;
+        set
+        {
+            _ = Betas0;
+            SetEveryGroup(("Beta1", value.Item1), ("Beta2", value.Item2));
+        }
+    }
+
+    private torch.optim.IBetas Betas0 => _views[0] as torch.optim.IBetas
+        ?? throw new NotSupportedException($"The rule '{Optimizer.Descriptor.Name}' does not have both Beta1 and Beta2 hyperparameters. Nothing was changed.");
+
+    /// <summary>Sets hyperparameters in every group, each value checked (in the first group) before any is set.</summary>
+    private void SetEveryGroup(params (string Name, double Value)[] values)
+    {
+        _options[0].Set(values);
+        for (int k = 1; k < _options.Length; k++)
+        {
+            _options[k].Set(values);
+        }
+    }
 
     /// <summary>
     /// One step over every parameter with <see cref="Options"/>: the closure (if any) runs first with gradients enabled
@@ -384,6 +441,10 @@ public sealed class FusedOptimizer<TOptimizer> : OptimizerHelper
         for (int k = 0; k < groups.Length; k++)
         {
             groups[k].ThrowIfMismatched(Optimizer, k);
+            if (groups[k].BatchSize != groups[0].BatchSize)
+            {
+                throw new ArgumentException($"Group {k} has BatchSize {groups[k].BatchSize}, group 0 {groups[0].BatchSize}: an OptGen optimizer has one batch size.");
+            }
         }
 
         for (int j = 0; j < states.Length; j++)

@@ -105,17 +105,40 @@ public sealed class FusedOptions : OptimizerOptions
     {
         foreach ((string name, double value) in Requested())
         {
-            int index = optimizer.Descriptor.IndexOfHyperparameter(name);
-            if (index < 0)
-            {
-                throw new ArgumentException($"The rule '{optimizer.Descriptor.Name}' has no hyperparameter '{name}'.", nameof(name));
-            }
+            Check(optimizer, name, value);
+        }
+    }
 
-            HyperparameterDescriptor descriptor = optimizer.Descriptor.Hyperparameters[index];
-            if (!descriptor.Accepts(value))
-            {
-                throw new ArgumentOutOfRangeException(name, value, $"{name} must be in {descriptor.RangeText}.");
-            }
+    /// <summary>Sets several hyperparameters of the bound group, all checked before any is set (e.g. both betas).</summary>
+    /// <exception cref="ArgumentException">The rule has no such hyperparameter; nothing is set.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A value is out of its range; nothing is set.</exception>
+    internal void Set(params ReadOnlySpan<(string Name, double Value)> values)
+    {
+        Optimizer optimizer = _optimizer ?? throw new InvalidOperationException("The parameter group does not belong to an optimizer.");
+        foreach ((string name, double value) in values)
+        {
+            Check(optimizer, name, value);
+        }
+
+        foreach ((string name, double value) in values)
+        {
+            this[name] = value;
+        }
+    }
+
+    /// <summary>The one check of a group hyperparameter by name: the rule has it and the value is in its range.</summary>
+    private static void Check(Optimizer optimizer, string name, double value)
+    {
+        int index = optimizer.Descriptor.IndexOfHyperparameter(name);
+        if (index < 0)
+        {
+            throw new ArgumentException($"The rule '{optimizer.Descriptor.Name}' has no hyperparameter '{name}'.", nameof(name));
+        }
+
+        HyperparameterDescriptor descriptor = optimizer.Descriptor.Hyperparameters[index];
+        if (!descriptor.Accepts(value))
+        {
+            throw new ArgumentOutOfRangeException(name, value, $"{name} must be in {descriptor.RangeText}.");
         }
     }
 
@@ -178,7 +201,9 @@ public sealed class FusedOptions : OptimizerOptions
             d.RuleId,
             d.Hyperparameters.Select(h => h.Name).ToArray(),
             d.Hyperparameters.Select(h => group[h.Name]).ToArray(),
-            Enumerable.Range(0, d.HostStates.Count).Select(i => optimizer.HostStateOf(group.Index, i)).ToArray());
+            Enumerable.Range(0, d.HostStates.Count).Select(i => optimizer.HostStateOf(group.Index, i)).ToArray(),
+            optimizer.BatchSize,
+            optimizer.StatePrecisionOf(group.Index));
     }
 
     /// <summary>Sets the learning rates from a record (already checked).</summary>
@@ -188,7 +213,7 @@ public sealed class FusedOptions : OptimizerOptions
         LearningRate = _exchanged = current;
     }
 
-    /// <summary>Writes the base options (initial and current learning rate), then the rule and every hyperparameter and carried scalar.</summary>
+    /// <summary>Writes the base options (initial and current learning rate), then the rule, every hyperparameter and carried scalar, the batch size and the state precision.</summary>
     public override void SaveStateDict(BinaryWriter writer)
     {
         ArgumentNullException.ThrowIfNull(writer);

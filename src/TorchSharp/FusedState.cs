@@ -113,8 +113,12 @@ public sealed class FusedState : OptimizerState
     }
 }
 
-/// <summary>One group's values as saved: learning rates, the rule's identity, every hyperparameter and carried scalar.</summary>
-internal sealed record GroupRecord(double InitialLearningRate, double LearningRate, string Rule, string RuleId, string[] Names, double[] Values, double[] HostState)
+/// <summary>
+/// One group's values as saved: learning rates, the rule's identity, every hyperparameter and carried scalar, and the
+/// optimizer's settings that OptGen's checkpoints also keep (<see cref="Optimizer.BatchSize"/>, the state precision),
+/// which every group repeats (as every parameter's state repeats the step count).
+/// </summary>
+internal sealed record GroupRecord(double InitialLearningRate, double LearningRate, string Rule, string RuleId, string[] Names, double[] Values, double[] HostState, int BatchSize, StatePrecision Precision)
 {
     private const int MaximumCount = 4096;
 
@@ -137,6 +141,9 @@ internal sealed record GroupRecord(double InitialLearningRate, double LearningRa
         {
             writer.Write(value);
         }
+
+        writer.Write(BatchSize);
+        writer.Write((int)Precision);
     }
 
     /// <summary>Reads a record; the counts are bounded before anything is allocated for them.</summary>
@@ -161,7 +168,9 @@ internal sealed record GroupRecord(double InitialLearningRate, double LearningRa
             host[i] = reader.ReadDouble();
         }
 
-        return new GroupRecord(initial, current, rule, ruleId, names, values, host);
+        int batchSize = reader.ReadInt32();
+        var precision = (StatePrecision)reader.ReadInt32();
+        return new GroupRecord(initial, current, rule, ruleId, names, values, host, batchSize, precision);
     }
 
     /// <summary>Throws unless the record is for <paramref name="optimizer"/>'s rule and every value is in range.</summary>
@@ -186,6 +195,16 @@ internal sealed record GroupRecord(double InitialLearningRate, double LearningRa
             throw new ArgumentException($"Group {group} needs {d.HostStates.Count} finite carried scalars.");
         }
 
+        if (BatchSize < 1)
+        {
+            throw new ArgumentException($"Group {group}'s BatchSize, {BatchSize}, is below 1.");
+        }
+
+        if (Precision != optimizer.StatePrecisionOf(group))
+        {
+            throw new ArgumentException($"Group {group} was saved with {(Enum.IsDefined(Precision) ? Precision : $"unknown state precision {(int)Precision}")} state; this optimizer's state for that group is {optimizer.StatePrecisionOf(group)}. Call ChangeStatePrecision (or set the group's StatePrecision) on the OptGen optimizer first.");
+        }
+
         int lr = d.IndexOfHyperparameter("LearningRate");
         if (!double.IsFinite(InitialLearningRate) || (lr >= 0 ? LearningRate != Values[lr] : LearningRate != 0))
         {
@@ -193,7 +212,7 @@ internal sealed record GroupRecord(double InitialLearningRate, double LearningRa
         }
     }
 
-    /// <summary>Sets the hyperparameters (checked by <see cref="ThrowIfMismatched"/>) and the group's learning rates.</summary>
+    /// <summary>Sets the hyperparameters (checked by <see cref="ThrowIfMismatched"/>), the group's learning rates and the batch size.</summary>
     public void Apply(Optimizer optimizer, FusedOptions options)
     {
         for (int i = 0; i < Names.Length; i++)
@@ -202,6 +221,7 @@ internal sealed record GroupRecord(double InitialLearningRate, double LearningRa
         }
 
         options.SetLearningRates(InitialLearningRate, LearningRate);
+        optimizer.BatchSize = BatchSize;
     }
 
     private static int Count(int value, string what) =>

@@ -24,14 +24,18 @@ public class CheckpointTests
     [Theory]
     [InlineData(StatePrecision.Float32)]
     [InlineData(StatePrecision.BFloat16)]
+    [InlineData(StatePrecision.Int8Blockwise)]
+    [InlineData(StatePrecision.Int4Blockwise)]
     public void ACheckpointOfThreeRanksLoadsIntoOneAndTwoRanksAndIntoAPlainOptimizer(StatePrecision precision)
     {
+        // 8-bit and 4-bit state: codes and absmax move between shards in whole blocks (cuts on block boundaries).
+        ParameterLayout model = precision is StatePrecision.Int8Blockwise or StatePrecision.Int4Blockwise ? Scenario.BlockwiseModel() : Scenario.Model();
         string root = Directory.CreateTempSubdirectory("optgen-sharded-").FullName;
         try
         {
             // The independent reference: one plain Adam (state in the same precision) on the rank-order float32 sum of
             // three ranks' gradients with factor 1/3 for ten steps (the in-process group sums in rank order).
-            ParameterLayout layout = Scenario.Model();
+            ParameterLayout layout = model;
             Adam reference = Scenario.Create(layout);
             if (precision != StatePrecision.Float32)
             {
@@ -53,7 +57,7 @@ public class CheckpointTests
             // Ten steps at R = 3, saved.
             ShardedOptimizer<Adam>[] three = InProcessTests.OnRanks(3, c =>
             {
-                ShardedOptimizer<Adam> sharded = Scenario.Sharded(c, precision);
+                ShardedOptimizer<Adam> sharded = Scenario.Sharded(c, precision, model);
                 var p = new float[sharded.Layout.TotalLength];
                 var g = new float[p.Length];
                 for (int step = 1; step <= 10; step++)
@@ -71,7 +75,7 @@ public class CheckpointTests
             // Into one process (R = 1), and saved again from there.
             ShardedOptimizer<Adam>[] one = InProcessTests.OnRanks(1, c =>
             {
-                ShardedOptimizer<Adam> sharded = Scenario.Sharded(c, precision);
+                ShardedOptimizer<Adam> sharded = Scenario.Sharded(c, precision, model);
                 sharded.LoadCheckpoint(Path.Combine(root, "r3"));
                 sharded.SaveCheckpoint(Path.Combine(root, "r1"));
                 return sharded;
@@ -93,7 +97,7 @@ public class CheckpointTests
             // From one process into two ranks, which then train on as one process would.
             float[][] continued = InProcessTests.OnRanks(2, c =>
             {
-                ShardedOptimizer<Adam> sharded = Scenario.Sharded(c, precision);
+                ShardedOptimizer<Adam> sharded = Scenario.Sharded(c, precision, model);
                 sharded.LoadCheckpoint(Path.Combine(root, "r1"));
                 Assert.Equal(10, sharded.Local.StepCount);
                 Assert.Equal(three[0].Local.Groups[1]["LearningRate"], sharded.Local.Groups[1]["LearningRate"]);
@@ -183,6 +187,46 @@ public class CheckpointTests
             // A missing shard: only the ranks whose shard overlaps it read it; all fail with its reason.
             File.Move(Path.Combine(saved, "shard-1-of-2.ckpt"), Path.Combine(root, "moved.ckpt"));
             Fails(saved, CheckpointError.Truncated, "shard-1-of-2.ckpt is missing", Float32);
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void BlockwiseStateRefusesAManifestWhoseCutsSplitABlock()
+    {
+        string root = Directory.CreateTempSubdirectory("optgen-sharded-").FullName;
+        try
+        {
+            ParameterLayout model = Scenario.BlockwiseModel();
+            InProcessTests.OnRanks(2, c =>
+            {
+                ShardedOptimizer<Adam> sharded = Scenario.Sharded(c, StatePrecision.Int8Blockwise, model);
+                var p = new float[model.TotalLength];
+                var g = new float[p.Length];
+                Scenario.Gradient(c.Rank, 1, g);
+                sharded.Step(p, g);
+                sharded.SaveCheckpoint(root);
+                return 0;
+            });
+
+            // A version-1 manifest (no checksum) with the inner cut moved 16 elements: off a block boundary.
+            string manifest = Path.Combine(root, "manifest.txt");
+            string[] lines = File.ReadAllText(manifest).Split('\n').Where(l => !l.StartsWith("checksum=", StringComparison.Ordinal)).ToArray();
+            int cut = Engine.ShardLayout.Cuts(model, 2)[1];
+            lines = [.. lines.Select(l => l.StartsWith("cuts=", StringComparison.Ordinal) ? $"cuts=0,{cut - 16},{model.TotalLength}" : l.Replace("optgen-sharded-checkpoint 2", "optgen-sharded-checkpoint 1", StringComparison.Ordinal))];
+            File.WriteAllText(manifest, string.Join('\n', lines));
+            var outcomes = InProcessTests.OnRanks(2, c =>
+            {
+                ShardedOptimizer<Adam> sharded = Scenario.Sharded(c, StatePrecision.Int8Blockwise, model);
+                CheckpointException e = Assert.Throws<CheckpointException>(() => sharded.LoadCheckpoint(root));
+                return (e.Error, e.Message, sharded.Local.StepCount);
+            });
+            Assert.All(outcomes, o => Assert.Equal(CheckpointError.Corrupted, o.Error));
+            Assert.All(outcomes, o => Assert.Contains("256-element boundaries", o.Message, StringComparison.Ordinal));
+            Assert.All(outcomes, o => Assert.Equal(0, o.StepCount));
         }
         finally
         {

@@ -126,10 +126,11 @@ internal static class Checks
         Assert.All(facts, f => Assert.Equal("skipped=True nonfinite=True unchanged=True", f["skip"]));
         Assert.All(facts, f => Assert.Equal("True", f["restart_same"]));
 
-        // State per rank ≈ 1/R of one process's: at most one 16-element pad per tensor and state plane more.
+        // State per rank ≈ 1/R of one process's: per state plane at most one cut granule (cuts are rounded down to
+        // 256-element boundaries of their tensor) and one 16-element pad per tensor more.
         long single = long.Parse(facts[0]["single_state_bytes"], CultureInfo.InvariantCulture);
         Assert.Equal(2L * 3664 * sizeof(float), single); // Adam: 2 planes × Σ ceil16(length) float32
-        long slack = 2L * 6 * 16 * sizeof(float);
+        long slack = 2L * (Engine.ShardLayout.CutGranule + (6 * 16)) * sizeof(float);
         Assert.All(facts, f => Assert.True(long.Parse(f["state_bytes"], CultureInfo.InvariantCulture) <= (single / ranks) + slack, f["state_bytes"]));
     }
 }

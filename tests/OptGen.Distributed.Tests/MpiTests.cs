@@ -58,7 +58,7 @@ public class MpiTests(ITestOutputHelper output)
         Assert.All(facts, f => Assert.Equal(facts[0]["loss"], f["loss"]));
         double loss = double.Parse(facts[0]["loss"], CultureInfo.InvariantCulture);
         Assert.True(Math.Abs(loss - reference) <= 1e-4 * reference, $"2 ranks: {loss:R}, one process: {reference:R}");
-        Assert.All(facts, f => Assert.True(2 * long.Parse(f["state_bytes"], CultureInfo.InvariantCulture) <= long.Parse(f["single_state_bytes"], CultureInfo.InvariantCulture) + 256));
+        Assert.All(facts, f => Assert.True(2 * long.Parse(f["state_bytes"], CultureInfo.InvariantCulture) <= long.Parse(f["single_state_bytes"], CultureInfo.InvariantCulture) + 256 + (2 * 2 * Engine.ShardLayout.CutGranule * sizeof(float))));
         output.WriteLine($"spirals/Adam 200 steps: 2 ranks {loss:R}, one process {reference:R}");
     }
 

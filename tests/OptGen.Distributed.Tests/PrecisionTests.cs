@@ -78,6 +78,54 @@ public class PrecisionTests
     }
 
     [Theory]
+    [InlineData(2, StatePrecision.Int8Blockwise)]
+    [InlineData(3, StatePrecision.Int8Blockwise)]
+    [InlineData(2, StatePrecision.Int4Blockwise)]
+    [InlineData(3, StatePrecision.Int4Blockwise)]
+    public void BlockwiseStateStepsAsOneProcessAndSplitsItsBlocks(int ranks, StatePrecision precision)
+    {
+        // Cuts fall on block boundaries, and a shard quantizes by the whole tensor's length: a shard's part of a
+        // tensor shorter than 4096 elements is still quantized where one process quantizes it.
+        ParameterLayout layout = Scenario.BlockwiseModel();
+        int[] cuts = Engine.ShardLayout.Cuts(layout, ranks);
+        Assert.Contains(Enumerable.Range(0, ranks), r => Engine.ShardLayout.Restrict(layout, cuts[r], cuts[r + 1] - cuts[r]) is var shard &&
+            Enumerable.Range(0, shard.TensorCount).Any(j => shard.LengthOf(j) is > 0 and < Optimizer.BlockwiseThreshold && layout.LengthOf(j) >= Optimizer.BlockwiseThreshold));
+        int n = layout.TotalLength;
+        Adam single = Scenario.Create(layout);
+        single.ChangeStatePrecision(precision);
+        var reference = new float[n];
+        Scenario.InitialParameters(reference);
+        var g = new float[n];
+        var sum = new float[n];
+        for (int step = 1; step <= Steps; step++)
+        {
+            Scenario.SumOfRanks(ranks, step, sum, g);
+            single.Step(reference, sum, new StepOptions { GradientScale = 1.0 / ranks });
+        }
+
+        var results = InProcessTests.OnRanks(ranks, c =>
+        {
+            var sharded = new ShardedOptimizer<Adam>(c, layout, Scenario.Create);
+            sharded.Local.ChangeStatePrecision(precision);
+            var p = new float[n];
+            Scenario.InitialParameters(p);
+            var mine = new float[n];
+            for (int step = 1; step <= Steps; step++)
+            {
+                Scenario.Gradient(c.Rank, step, mine);
+                sharded.Step(p, mine, new StepOptions { MaxDegreeOfParallelism = 2 });
+            }
+
+            return (Parameters: p, sharded.StateBytes, sharded.UnshardedStateBytes);
+        });
+        Assert.All(results, r => Assert.Equal(reference, r.Parameters));
+
+        // Whole blocks per shard: the shards' state adds up to one process's, byte for byte.
+        Assert.Equal(results.Sum(r => r.StateBytes), results[0].UnshardedStateBytes);
+        Assert.Equal(single.StateBytesPerParameter * n, results[0].UnshardedStateBytes, 6);
+    }
+
+    [Theory]
     [InlineData(2, false)]
     [InlineData(3, false)]
     [InlineData(2, true)]

@@ -17,6 +17,13 @@ internal static class Scenario
     /// <summary>Two groups, tensor lengths that are not multiples of 16 (so cuts and tails are exercised).</summary>
     internal static ParameterLayout Model() => new(new[] { 1000, 37, 3 }, new[] { 515, 2048, 1 });
 
+    /// <summary>
+    /// A model for 8-bit and 4-bit state: tensors above the 4096-element threshold (partial last blocks: 9000, 5000,
+    /// 8000, 4097, 12 003) and below it; with 2 and 3 ranks some cuts leave a shard less than 4096 elements of a
+    /// tensor that one process quantizes.
+    /// </summary>
+    internal static ParameterLayout BlockwiseModel() => new(new[] { 9000, 37, 5000 }, new[] { 8000, 4097, 12_003 });
+
     internal const int Steps = 50;
 
     internal static Adam Create(ParameterLayout layout)

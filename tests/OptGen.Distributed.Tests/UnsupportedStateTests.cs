@@ -17,20 +17,18 @@ public class UnsupportedStateTests
         Assert.All(messages, m => Assert.Contains("cannot be sharded", m, StringComparison.Ordinal));
     }
 
-    [Theory]
-    [InlineData(StatePrecision.Int8Blockwise)]
-    [InlineData(StatePrecision.Int4Blockwise)]
-    public void BlockwiseStateIsRefusedBeforeAnyCollectiveAndChangesNothing(StatePrecision precision)
+    [Fact]
+    public void AGroupOfItsOwnStatePrecisionIsRefusedBeforeAnyCollectiveAndChangesNothing()
     {
-        ParameterLayout layout = ParameterLayout.Single(20_000);
+        ParameterLayout layout = new(new[] { 20_000 }, new[] { 5000 });
         bool[] unchanged = InProcessTests.OnRanks(2, c =>
         {
             var sharded = new ShardedOptimizer<Adam>(c, layout, l => new Adam(l));
-            sharded.Local.ChangeStatePrecision(precision);
+            sharded.Local.Groups[1].StatePrecision = StatePrecision.Int8Blockwise;
             float[] parameters = Enumerable.Range(0, layout.TotalLength).Select(i => MathF.Sin(i)).ToArray();
             float[] before = (float[])parameters.Clone();
             float[] gradients = Enumerable.Range(0, layout.TotalLength).Select(i => MathF.Cos(i)).ToArray();
-            Assert.Throws<NotSupportedException>(() => sharded.Step(parameters, gradients));
+            Assert.Contains("its own StatePrecision", Assert.Throws<NotSupportedException>(() => sharded.Step(parameters, gradients)).Message, StringComparison.Ordinal);
             return parameters.AsSpan().SequenceEqual(before) && sharded.Local.StepCount == 0;
         });
         Assert.All(unchanged, Assert.True);

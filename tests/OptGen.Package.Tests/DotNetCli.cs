@@ -44,9 +44,16 @@ internal static class DotNetCli
         }
     }
 
-    public static CommandResult Run(string workingDirectory, IReadOnlyDictionary<string, string> environment, TimeSpan timeout, params string[] arguments)
+    public static CommandResult Run(string workingDirectory, IReadOnlyDictionary<string, string> environment, TimeSpan timeout, params string[] arguments) =>
+        RunProgram(Executable, "dotnet", workingDirectory, environment, timeout, arguments);
+
+    /// <summary>Runs another program (e.g. <c>python3</c>) the same way, with the same isolated environment.</summary>
+    public static CommandResult RunProgram(string program, string workingDirectory, TimeSpan timeout, params string[] arguments) =>
+        RunProgram(program, displayName: program, workingDirectory, new Dictionary<string, string>(), timeout, arguments);
+
+    private static CommandResult RunProgram(string executable, string displayName, string workingDirectory, IReadOnlyDictionary<string, string> environment, TimeSpan timeout, string[] arguments)
     {
-        var start = new ProcessStartInfo(Executable)
+        var start = new ProcessStartInfo(executable)
         {
             WorkingDirectory = workingDirectory,
             RedirectStandardOutput = true,
@@ -104,7 +111,7 @@ internal static class DotNetCli
             }
         }
 
-        string commandLine = "dotnet " + string.Join(' ', arguments);
+        string commandLine = displayName + " " + string.Join(' ', arguments);
         lock (output)
         {
             return new CommandResult(commandLine, process.HasExited ? process.ExitCode : -1, output.ToString(), timedOut);

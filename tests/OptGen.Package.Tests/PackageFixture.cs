@@ -22,7 +22,7 @@ namespace OptGen.Package.Tests;
 /// </list>
 /// Each step runs only when the one before it succeeded; the tests report which step failed, with its output.
 /// </summary>
-public sealed class PackageFixture : IDisposable
+public sealed partial class PackageFixture : IDisposable
 {
     /// <summary>The longest a consumer's restore and build may take.</summary>
     public static readonly TimeSpan BuildTimeout = TimeSpan.FromMinutes(5);
@@ -32,6 +32,7 @@ public sealed class PackageFixture : IDisposable
 
     public PackageFixture()
     {
+        _torchSharp = new Lazy<TorchSharpConsumerResult>(BuildTorchSharpConsumer, System.Threading.LazyThreadSafetyMode.ExecutionAndPublication);
         RepositoryRoot = FindRepositoryRoot();
         Configuration = typeof(PackageFixture).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
             .Single(a => a.Key == "OptGen.Configuration").Value!;
@@ -47,19 +48,7 @@ public sealed class PackageFixture : IDisposable
         var environment = new Dictionary<string, string> { ["NUGET_PACKAGES"] = PackagesDirectory };
         ConsumerEnvironment = environment;
 
-        Pack = DotNetCli.Run(
-            RepositoryRoot,
-            environment,
-            PackTimeout,
-            "pack",
-            Path.Combine(RepositoryRoot, "src", "Runtime", "OptGen.Runtime.csproj"),
-            "-c", Configuration,
-            "--no-build",
-            "-o", FeedDirectory,
-            "-p:PackageVersion=" + PackageVersion,
-            "-p:NuspecOutputPath=" + Path.Combine(WorkDirectory, "nuspec") + Path.DirectorySeparatorChar,
-            "-nodeReuse:false",
-            "-tl:off");
+        Pack = PackIntoFeed(Path.Combine("src", "Runtime", "OptGen.Runtime.csproj"), "nuspec");
         PackagePath = Path.Combine(FeedDirectory, $"OptGen.{PackageVersion}.nupkg");
         if (!Pack.Succeeded || !File.Exists(PackagePath))
         {
@@ -114,6 +103,24 @@ public sealed class PackageFixture : IDisposable
     }
 
     public string RepositoryRoot { get; }
+
+    /// <summary>
+    /// <c>dotnet pack --no-build</c> of <paramref name="project"/> (relative to the repository) into the feed at
+    /// <see cref="PackageVersion"/>, its nuspec kept in <paramref name="nuspecFolder"/> of the work folder.
+    /// </summary>
+    private CommandResult PackIntoFeed(string project, string nuspecFolder) => DotNetCli.Run(
+        RepositoryRoot,
+        ConsumerEnvironment,
+        PackTimeout,
+        "pack",
+        Path.Combine(RepositoryRoot, project),
+        "-c", Configuration,
+        "--no-build",
+        "-o", FeedDirectory,
+        "-p:PackageVersion=" + PackageVersion,
+        "-p:NuspecOutputPath=" + Path.Combine(WorkDirectory, nuspecFolder) + Path.DirectorySeparatorChar,
+        "-nodeReuse:false",
+        "-tl:off");
 
     /// <summary>The variables every consumer command runs with: the isolated global package folder.</summary>
     public IReadOnlyDictionary<string, string> ConsumerEnvironment { get; }

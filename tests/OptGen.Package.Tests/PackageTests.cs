@@ -126,7 +126,7 @@ public sealed class PackageTests(PackageFixture fixture)
         return build;
     }
 
-    private static void Check(Trace trace, IReference reference)
+    internal static void Check(Trace trace, IReference reference)
     {
         int n = trace.Initial.Length;
         float[] p = (float[])trace.Initial.Clone();
@@ -147,7 +147,7 @@ public sealed class PackageTests(PackageFixture fixture)
     }
 
     /// <summary>What the consumer printed for one optimizer: p₀, then (g, p after the step) for t = 1, 2, ….</summary>
-    private sealed record Trace(string Name, float[] Initial, List<(float[] Gradient, float[] Parameters)> Steps)
+    internal sealed record Trace(string Name, float[] Initial, List<(float[] Gradient, float[] Parameters)> Steps)
     {
         public static Dictionary<string, Trace> Parse(string output)
         {
@@ -192,7 +192,7 @@ public sealed class PackageTests(PackageFixture fixture)
         }
     }
 
-    private interface IReference
+    internal interface IReference
     {
         void Reset(int n);
 
@@ -201,7 +201,7 @@ public sealed class PackageTests(PackageFixture fixture)
     }
 
     /// <summary>torch.optim.Adam/AdamW: p ← p(1 − ηλ); m ← β₁m + (1 − β₁)g; v ← β₂v + (1 − β₂)g²; p ← p − η·m̂/(√v̂ + ε).</summary>
-    private sealed class AdamReference(double lr, double beta1, double beta2, double eps, double decoupledDecay) : IReference
+    internal sealed class AdamReference(double lr, double beta1, double beta2, double eps, double decoupledDecay) : IReference
     {
         private double[] _m = [], _v = [];
 

@@ -188,6 +188,10 @@ public sealed class CheckpointFixtures
         OldCheckpointLoadsAndContinuesBitIdentically(name);
     }
 
+    /// <summary>The optimizer (type, layout, state precision) that saved fixture <paramref name="name"/>, fresh.</summary>
+    internal static Optimizer Create(string name) =>
+        Create(JsonSerializer.Deserialize<Fixture>(File.ReadAllText(Path.Combine(Folder(), name + ".json")), Json)!);
+
     private static Optimizer Create(Fixture fixture)
     {
         Type type = typeof(Optimizer).Assembly.GetType(fixture.Optimizer, throwOnError: true)!;

@@ -218,6 +218,7 @@ public sealed class ConcurrencyTests
             ("Step", () => adam.Step(p, Gradient, new StepOptions { MaxGradientNorm = 1 })),
             ("Reset", adam.Reset),
             ("ChangeStatePrecision", () => adam.ChangeStatePrecision(StatePrecision.BFloat16)),
+            ("Setting a group's StatePrecision", () => adam.Groups[0].StatePrecision = StatePrecision.Int8Blockwise),
             ("SaveCheckpoint", () => adam.SaveCheckpoint(new MemoryStream())),
             ("LoadCheckpoint", () => adam.LoadCheckpoint(new MemoryStream([1, 2, 3]))),
             ("CopyState", () => adam.CopyState("FirstMoment", 0, new float[Length])),
@@ -242,6 +243,7 @@ public sealed class ConcurrencyTests
         Assert.Equal(calls.Length, seen.Count);
         Assert.Equal(2, adam.StepCount);
         Assert.Equal(StatePrecision.Float32, adam.StatePrecision);
+        Assert.Null(adam.Groups[0].StatePrecision);
         Assert.Equal((0.9, 0.0, 0.999), (adam.Beta1, adam.WeightDecay, adam.Groups[0]["Beta2"]));
         AssertStateEquals(Replay(2), adam, "after the rejected calls");
         Assert.NotEqual(parameters[0], p[0]);

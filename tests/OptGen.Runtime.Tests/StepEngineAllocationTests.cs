@@ -23,7 +23,7 @@ public sealed class StepEngineAllocationTests
     public static TheoryData<string, int> Paths()
     {
         var data = new TheoryData<string, int>();
-        foreach (string path in new[] { "plain", "plain-schedule", "arena", "tensors", "schedule", "groups", "clip-skip", "half", "bfloat16", "bfloat16-stochastic", "half-gradients", "bfloat16-state", "int8-state", "int4-state", "int8-state-arena", "host-state", "training", "many-schedules" })
+        foreach (string path in new[] { "plain", "plain-schedule", "arena", "tensors", "schedule", "groups", "clip-skip", "half", "bfloat16", "bfloat16-stochastic", "half-gradients", "bfloat16-state", "int8-state", "int4-state", "int8-state-arena", "group-precisions", "host-state", "training", "many-schedules" })
         {
             data.Add(path, 1);
             data.Add(path, 2);
@@ -175,6 +175,17 @@ public sealed class StepEngineAllocationTests
                 var adam = new Adam(layout) { MaxDegreeOfParallelism = threads };
                 adam.ChangeStatePrecision(path == "int8-state" ? StatePrecision.Int8Blockwise : StatePrecision.Int4Blockwise);
                 return () => adam.Step(p, g, clip);
+            }
+
+            case "group-precisions":
+            {
+                // A precision per group: 8-bit (with float32 tensors below the threshold) and bfloat16, per-tensor overload.
+                var adam = new Adam(layout) { MaxDegreeOfParallelism = threads };
+                adam.Groups[0].StatePrecision = StatePrecision.Int8Blockwise;
+                adam.Groups[1].StatePrecision = StatePrecision.BFloat16;
+                Memory<float>[] pt = AsMemory(Tensors(random, [.. Group0, .. Group1]));
+                ReadOnlyMemory<float>[] gt = AsReadOnly(Tensors(random, [.. Group0, .. Group1], 0.1));
+                return () => adam.Step(pt, gt, clip);
             }
 
             case "int8-state-arena":

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using TorchSharp;
 using TorchSharp.Modules;
 using Xunit;
@@ -108,6 +109,84 @@ public sealed class ParityTests(ITestOutputHelper output)
             ? o => torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max: 12, eta_min: 1e-4)
             : o => torch.optim.lr_scheduler.LinearLR(o, start_factor: 0.1, end_factor: 1.0, total_iters: 8));
 
+    /// <summary>
+    /// Schedulers that cycle momentum (<c>cycle_momentum</c>) drive the rule's β₁ through <see cref="torch.optim.IBetas"/>
+    /// (OneCycleLR on Adam and AdamW, as on TorchSharp's) and its momentum through <see cref="torch.optim.IMomentum"/>
+    /// (OneCycleLR and CyclicLR on SGD with momentum and Nesterov momentum), per group, with clipping: the same
+    /// parameters, learning rates and momenta as TorchSharp's optimizer with the same scheduler.
+    /// </summary>
+    [Theory]
+    [InlineData("Adam")]
+    [InlineData("AdamW")]
+    [InlineData("SGD(momentum)")]
+    [InlineData("SGD(nesterov)")]
+    public void MomentumCyclingSchedulers(string name)
+    {
+        Func<torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler> oneCycle =
+            o => torch.optim.lr_scheduler.OneCycleLR(o, max_lr: [5e-2, 2e-2], total_steps: 25, base_momentum: [0.8, 0.7], max_momentum: [0.95, 0.9]);
+        Func<torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler> cyclic =
+            o => torch.optim.lr_scheduler.CyclicLR(o, base_lr: [1e-3, 2e-3], max_lr: [3e-2, 2e-2], step_size_up: 4, base_momentum: [0.8, 0.7], max_momentum: [0.85, 0.8]);
+        switch (name)
+        {
+            case "Adam":
+                Run(
+                    name,
+                    (a, b) => torch.optim.Adam([new TorchModules.Adam.ParamGroup(a, lr: 1e-2, weight_decay: 0.01), new TorchModules.Adam.ParamGroup(b, lr: 3e-2, beta2: 0.99, eps: 1e-6)]),
+                    (a, b) => FusedOptimizer.Create(
+                        [Group(a, ("LearningRate", 1e-2), ("WeightDecay", 0.01)), Group(b, ("LearningRate", 3e-2), ("Beta2", 0.99), ("Epsilon", 1e-6))],
+                        layout => new OptGen.Adam(layout)),
+                    clip: true,
+                    schedule: true,
+                    oneCycle,
+                    momentum: true);
+                break;
+            case "AdamW":
+                Run(
+                    name,
+                    (a, b) => torch.optim.AdamW([new TorchModules.AdamW.ParamGroup(a, lr: 1e-2, weight_decay: 0.1), new TorchModules.AdamW.ParamGroup(b, lr: 2e-2, weight_decay: 0)]),
+                    (a, b) => FusedOptimizer.Create(
+                        [Group(a, ("LearningRate", 1e-2), ("WeightDecay", 0.1)), Group(b, ("LearningRate", 2e-2), ("WeightDecay", 0))],
+                        layout => new OptGen.AdamW(layout)),
+                    clip: false,
+                    schedule: true,
+                    oneCycle,
+                    momentum: true);
+                break;
+            case "SGD(momentum)":
+                foreach (var scheduler in new[] { oneCycle, cyclic })
+                {
+                    Run(
+                        name,
+                        (a, b) => torch.optim.SGD([new TorchModules.SGD.ParamGroup(a, lr: 1e-2, momentum: 0.9, dampening: 0.1, weight_decay: 0.01), new TorchModules.SGD.ParamGroup(b, lr: 2e-2, momentum: 0.5)], 1e-2),
+                        (a, b) => FusedOptimizer.Create(
+                            [Group(a, ("LearningRate", 1e-2), ("Momentum", 0.9), ("Dampening", 0.1), ("WeightDecay", 0.01)), Group(b, ("LearningRate", 2e-2), ("Momentum", 0.5))],
+                            layout => new OptGen.SgdMomentum(layout)),
+                        clip: true,
+                        schedule: true,
+                        scheduler,
+                        momentum: true);
+                }
+
+                break;
+            default:
+                foreach (var scheduler in new[] { oneCycle, cyclic })
+                {
+                    Run(
+                        name,
+                        (a, b) => torch.optim.SGD([new TorchModules.SGD.ParamGroup(a, lr: 1e-2, momentum: 0.9, weight_decay: 0.01, nesterov: true), new TorchModules.SGD.ParamGroup(b, lr: 2e-2, momentum: 0.7, nesterov: true)], 1e-2),
+                        (a, b) => FusedOptimizer.Create(
+                            [Group(a, ("LearningRate", 1e-2), ("Momentum", 0.9), ("WeightDecay", 0.01)), Group(b, ("LearningRate", 2e-2), ("Momentum", 0.7))],
+                            layout => new OptGen.SgdNesterov(layout)),
+                        clip: false,
+                        schedule: true,
+                        scheduler,
+                        momentum: true);
+                }
+
+                break;
+        }
+    }
+
     internal static FusedParamGroup Group(Parameter[] parameters, params (string Name, double Value)[] values)
     {
         var dictionary = new Dictionary<string, double>();
@@ -125,7 +204,8 @@ public sealed class ParityTests(ITestOutputHelper output)
         Func<Parameter[], Parameter[], FusedOptimizer<TOptimizer>> createFused,
         bool clip,
         bool schedule,
-        Func<torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler>? createScheduler = null)
+        Func<torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler>? createScheduler = null,
+        bool momentum = false)
         where TOptimizer : Optimizer
     {
         createScheduler ??= o => torch.optim.lr_scheduler.StepLR(o, 5, 0.5);
@@ -173,6 +253,27 @@ public sealed class ParityTests(ITestOutputHelper output)
         {
             // The scheduled rates after 20 steps agree, read back through the groups.
             Assert.Equal(torchOptimizer.ParamGroups, optimizer.ParamGroups, (x, y) => Math.Abs(x.LearningRate - y.LearningRate) <= 1e-15 * x.LearningRate);
+        }
+
+        if (momentum)
+        {
+            // The cycled momenta after 20 steps agree too (TorchSharp's Adam groups are IBetas, its SGD groups IMomentum),
+            // and they are what OptGen's groups hold.
+            foreach ((torch.optim.ILearningRateController expected, torch.optim.ILearningRateController actual) in torchOptimizer.ParamGroups.Zip(optimizer.ParamGroups))
+            {
+                double value = expected is torch.optim.IBetas betas ? betas.Betas.Item1 : ((torch.optim.IMomentum)expected).Momentum;
+                Assert.Equal(value, ((torch.optim.IMomentum)actual).Momentum, 1e-15);
+                if (expected is torch.optim.IBetas torchBetas)
+                {
+                    (double beta1, double beta2) = ((torch.optim.IBetas)actual).Betas;
+                    Assert.Equal(torchBetas.Betas.Item1, beta1, 1e-15);
+                    Assert.Equal(torchBetas.Betas.Item2, beta2, 1e-15);
+                }
+            }
+
+            string hyperparameter = optimizer.Optimizer.Descriptor.IndexOfHyperparameter("Momentum") >= 0 ? "Momentum" : "Beta1";
+            Assert.Equal(optimizer.ParamGroups.Select(g => ((torch.optim.IMomentum)g).Momentum), optimizer.Optimizer.Groups.Select(g => g[hyperparameter]));
+            Assert.NotEqual(optimizer.Optimizer.Groups[0][hyperparameter], optimizer.Optimizer.Groups[1][hyperparameter]);
         }
 
         Assert.True(Fixture.MaxChange(initial, reference) > 0.02, "The reference run barely moved the parameters; the comparison would prove nothing.");

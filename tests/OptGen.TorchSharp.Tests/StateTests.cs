@@ -169,6 +169,168 @@ public sealed class StateTests
         Assert.Equal(before, Snapshot(optimizer));
     }
 
+    /// <summary>
+    /// The optimizer settings OptGen's checkpoints keep besides hyperparameters and state: the batch size (for rules with
+    /// per-example hyperparameters) travels in every group's record, through the binary form, the in-memory dictionary
+    /// and TorchSharp's own per-part loader; the state precision must match (as for checkpoints) and then the run
+    /// continues bit for bit with float32 and bfloat16 state. 8-bit blockwise state travels as its dequantized values and
+    /// is quantized again on load (OptGen's quantizer does not reproduce every code of a dequantized block), so there
+    /// the loaded state is within 2% of the buffer's largest value and the run continues within 1e-2 (measured 4.2e-3; a load that
+    /// zeroes the state fails the state check).
+    /// </summary>
+    [Theory]
+    [InlineData(StatePrecision.Float32)]
+    [InlineData(StatePrecision.BFloat16)]
+    [InlineData(StatePrecision.Int8Blockwise)]
+    public void BatchSizeAndStatePrecisionRoundTrip(StatePrecision precision)
+    {
+        // 8-bit state needs tensors of at least 4096 elements; the last one has 5000.
+        Parameter[] MakeLarge() => [.. Fixture.MakeParameters()[..^1], new Parameter(torch.randn(5000))];
+        Parameter[] uninterrupted = MakeLarge();
+        Parameter[] first = Fixture.Clone(uninterrupted);
+        FusedOptimizer<OptGen.Adam> Create(Parameter[] p, bool configured)
+        {
+            FusedOptimizer<OptGen.Adam> o = configured ? TwoGroupAdam(p) : DefaultAdam(p);
+            o.Optimizer.ChangeStatePrecision(precision);
+            if (configured)
+            {
+                o.Optimizer.BatchSize = 32;
+            }
+
+            return o;
+        }
+
+        using FusedOptimizer<OptGen.Adam> reference = Create(uninterrupted, configured: true);
+        Train(uninterrupted, reference, 0, 20);
+        using FusedOptimizer<OptGen.Adam> before = Create(first, configured: true);
+        Train(first, before, 0, 10);
+        var stream = new MemoryStream();
+        before.save_state_dict(new BinaryWriter(stream));
+
+        // The binary form, into a default optimizer (batch size 1) with the same precision.
+        Parameter[] second = Fixture.Clone(first);
+        using FusedOptimizer<OptGen.Adam> after = Create(second, configured: false);
+        Assert.Equal(1, after.Optimizer.BatchSize);
+        stream.Position = 0;
+        after.load_state_dict(new BinaryReader(stream));
+        Assert.Equal(32, after.Optimizer.BatchSize);
+        bool exact = precision != StatePrecision.Int8Blockwise;
+        foreach (string name in after.Optimizer.Descriptor.States.Select(s => s.Name))
+        {
+            using Tensor saved = ((FusedState)before.state_dict().State[4]).GetState(name);
+            using Tensor loaded = ((FusedState)after.state_dict().State[4]).GetState(name);
+            double scale = saved.abs().max().ToDouble();
+            Assert.True(loaded.sub(saved).abs().max().ToDouble() <= (exact ? 0 : 0.02 * scale), $"{name} of the 5000-element tensor after the load");
+        }
+
+        Train(second, after, 10, 20);
+        if (exact)
+        {
+            Fixture.AssertIdentical(uninterrupted, second);
+        }
+        else
+        {
+            Fixture.AssertClose(uninterrupted, second, 1e-2, "8-bit state resumed from state_dict");
+        }
+
+        // The in-memory dictionary and TorchSharp's per-part loader (through an OptimizerHelper reference) carry it too.
+        using FusedOptimizer<OptGen.Adam> viaDict = Create(Fixture.Clone(first), configured: false);
+        viaDict.load_state_dict(before.state_dict());
+        Assert.Equal(32, viaDict.Optimizer.BatchSize);
+        Assert.Equal(10, viaDict.Optimizer.StepCount);
+        using FusedOptimizer<OptGen.Adam> viaHelper = Create(Fixture.Clone(first), configured: false);
+        stream.Position = 0;
+        ((OptimizerHelper)viaHelper).load_state_dict(new BinaryReader(stream));
+        Assert.Equal(32, viaHelper.Optimizer.BatchSize);
+        if (exact)
+        {
+            Assert.Equal(Snapshot(before), Snapshot(viaDict));
+            Assert.Equal(Snapshot(before), Snapshot(viaHelper));
+        }
+
+        // Another state precision is refused with nothing changed (as by LoadCheckpoint).
+        using FusedOptimizer<OptGen.Adam> other = DefaultAdam(Fixture.Clone(first));
+        other.Optimizer.ChangeStatePrecision(precision == StatePrecision.Float32 ? StatePrecision.BFloat16 : StatePrecision.Float32);
+        byte[] untouched = Snapshot(other);
+        stream.Position = 0;
+        InvalidDataException e = Assert.Throws<InvalidDataException>(() => other.load_state_dict(new BinaryReader(stream)));
+        Assert.Contains("ChangeStatePrecision", e.Message);
+        Assert.Throws<ArgumentException>(() => other.load_state_dict(before.state_dict()));
+        Assert.Equal(untouched, Snapshot(other));
+    }
+
+    /// <summary>
+    /// A group with its own state precision (OptGen's <c>ParameterGroup.StatePrecision</c>): each group's record carries its
+    /// own precision, a load into an optimizer configured the same way continues bit for bit, and a load into one whose
+    /// group stores another precision is refused naming that group, with nothing changed.
+    /// </summary>
+    [Fact]
+    public void GroupStatePrecisionRoundTrip()
+    {
+        Parameter[] uninterrupted = Fixture.MakeParameters();
+        Parameter[] first = Fixture.Clone(uninterrupted);
+        FusedOptimizer<OptGen.Adam> Create(Parameter[] p, bool ownPrecision)
+        {
+            FusedOptimizer<OptGen.Adam> o = TwoGroupAdam(p);
+            if (ownPrecision)
+            {
+                o.Optimizer.Groups[1].StatePrecision = StatePrecision.BFloat16;
+            }
+
+            return o;
+        }
+
+        using FusedOptimizer<OptGen.Adam> reference = Create(uninterrupted, ownPrecision: true);
+        Train(uninterrupted, reference, 0, 20);
+        using FusedOptimizer<OptGen.Adam> before = Create(first, ownPrecision: true);
+        Train(first, before, 0, 10);
+        Assert.Equal(StatePrecision.Float32, before.Optimizer.StatePrecisionOf(0));
+        Assert.Equal(StatePrecision.BFloat16, before.Optimizer.StatePrecisionOf(1));
+
+        Parameter[] second = Fixture.Clone(first);
+        using FusedOptimizer<OptGen.Adam> after = Create(second, ownPrecision: true);
+        after.load_state_dict(before.state_dict());
+        Assert.Equal(Snapshot(before), Snapshot(after));
+        Train(second, after, 10, 20);
+        Fixture.AssertIdentical(uninterrupted, second);
+
+        using FusedOptimizer<OptGen.Adam> uniform = Create(Fixture.Clone(first), ownPrecision: false);
+        byte[] untouched = Snapshot(uniform);
+        ArgumentException e = Assert.Throws<ArgumentException>(() => uniform.load_state_dict(before.state_dict()));
+        Assert.Contains("Group 1", e.Message);
+        Assert.Equal(untouched, Snapshot(uniform));
+    }
+
+    [Fact]
+    public void CraftedBatchSizesAreRejectedWithNothingChanged()
+    {
+        const int Marker = 0x1234567; // a batch size whose bytes are easy to find in the stream
+        Parameter[] parameters = Fixture.MakeParameters();
+        using FusedOptimizer<OptGen.Adam> source = TwoGroupAdam(parameters);
+        source.Optimizer.BatchSize = Marker;
+        Train(parameters, source, 0, 2);
+        var saved = new MemoryStream();
+        source.save_state_dict(new BinaryWriter(saved));
+        byte[] bytes = saved.ToArray();
+        byte[] pattern = [.. BitConverter.GetBytes(Marker), .. BitConverter.GetBytes((int)StatePrecision.Float32)];
+        int[] at = Enumerable.Range(0, bytes.Length - pattern.Length).Where(i => bytes.AsSpan(i, pattern.Length).SequenceEqual(pattern)).ToArray();
+        Assert.Equal(2, at.Length); // once per group
+
+        using FusedOptimizer<OptGen.Adam> optimizer = DefaultAdam(Fixture.Clone(parameters));
+        Train(Fixture.Clone(parameters), optimizer, 0, 1);
+        byte[] before = Snapshot(optimizer);
+        foreach ((int group, int value, int precision, string message) in new[] { (0, 0, 0, "below 1"), (1, -5, 0, "below 1"), (1, 7, 0, "one batch size"), (0, Marker, 99, "unknown state precision 99") })
+        {
+            byte[] crafted = (byte[])bytes.Clone();
+            BitConverter.GetBytes(value).CopyTo(crafted, at[group]);
+            BitConverter.GetBytes(precision).CopyTo(crafted, at[group] + 4);
+
+            InvalidDataException e = Assert.Throws<InvalidDataException>(() => optimizer.load_state_dict(new BinaryReader(new MemoryStream(crafted))));
+            Assert.Contains(message, e.Message);
+            Assert.Equal(before, Snapshot(optimizer));
+        }
+    }
+
     /// <summary>Everything a load could change: step count, every group's hyperparameters, every state buffer.</summary>
     private static byte[] Snapshot<T>(FusedOptimizer<T> optimizer)
         where T : Optimizer

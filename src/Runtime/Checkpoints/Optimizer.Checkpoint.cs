@@ -14,8 +14,14 @@ public abstract partial class Optimizer
     /// <summary>The first 8 bytes of every checkpoint.</summary>
     internal static ReadOnlySpan<byte> CheckpointMagic => "OPTGCKPT"u8;
 
-    /// <summary>The format version this build writes and reads.</summary>
+    /// <summary>The format version this build writes for state of one precision (every file before per-group precision).</summary>
     internal const uint CheckpointVersion = 1;
+
+    /// <summary>
+    /// The format version this build writes when the groups' state precisions differ (flag bit 3, a precision byte
+    /// per group); it reads both. An older build refuses such a file as of an unsupported version.
+    /// </summary>
+    internal const uint GroupPrecisionCheckpointVersion = 2;
 
     private const int MaxNameBytes = 1 << 16;
 
@@ -68,10 +74,12 @@ public abstract partial class Optimizer
 
         // Compact state is saved in the shape its saved hyperparameters give it (the loader shapes it from them).
         FitState(null);
+        StatePrecision[] precisions = StoredPrecisions();
+        bool perGroup = !IsUniform(precisions);
         var writer = new HashingWriter(stream);
         writer.Write(CheckpointMagic);
-        writer.WriteUInt32(CheckpointVersion);
-        writer.WriteUInt32(PrecisionFlag(StatePrecision) | (_batchSize != 1 ? BatchSizeFlag : 0u));
+        writer.WriteUInt32(perGroup ? GroupPrecisionCheckpointVersion : CheckpointVersion);
+        writer.WriteUInt32((perGroup ? GroupPrecisionFlag : PrecisionFlag(UniformPrecision(precisions))) | (_batchSize != 1 ? BatchSizeFlag : 0u));
         writer.WriteInt64(CheckpointSize());
         writer.WriteString(Descriptor.Name);
         writer.WriteString(Descriptor.RuleId);
@@ -97,6 +105,11 @@ public abstract partial class Optimizer
         for (int k = 0; k < Layout.GroupCount; k++)
         {
             writer.WriteUInt32((uint)Layout.TensorCountOf(k));
+            if (perGroup)
+            {
+                writer.Write([(byte)precisions[k]]);
+            }
+
             for (int j = Layout.FirstTensorOf(k); j < Layout.FirstTensorOf(k) + Layout.TensorCountOf(k); j++)
             {
                 writer.WriteUInt32((uint)Layout.LengthOf(j));
@@ -121,16 +134,12 @@ public abstract partial class Optimizer
             }
         }
 
-        if (_blockwise is not null)
+        if (HasSignedness(precisions))
         {
             writer.Write(SignednessBytes());
-            VisitBlockwiseBytes(_blockwise, bytes => writer.WriteElements(bytes));
-        }
-        else
-        {
-            WriteOrReadState(_state, bytes => writer.WriteElements(bytes));
         }
 
+        VisitStateBytes(StateView, bytes => writer.WriteElements(bytes));
         writer.WriteChecksum();
     }
 
@@ -209,20 +218,25 @@ public abstract partial class Optimizer
         }
 
         uint version = reader.ReadUInt32();
-        if (version != CheckpointVersion)
+        if (version is not (CheckpointVersion or GroupPrecisionCheckpointVersion))
         {
-            throw new CheckpointException(CheckpointError.UnsupportedVersion, "version", $"The checkpoint has format version {version}; this build reads version {CheckpointVersion}.");
+            throw new CheckpointException(CheckpointError.UnsupportedVersion, "version", $"The checkpoint has format version {version}; this build reads versions {CheckpointVersion} and {GroupPrecisionCheckpointVersion}.");
         }
 
         uint flags = reader.ReadUInt32();
-        if ((flags & ~BatchSizeFlag) is not (0u or BFloat16StateFlag or Int8BlockwiseStateFlag or Int4BlockwiseStateFlag))
+        uint precisionFlag = flags & ~(BatchSizeFlag | GroupPrecisionFlag);
+        bool perGroup = (flags & GroupPrecisionFlag) != 0;
+        if (precisionFlag is not (0u or BFloat16StateFlag or Int8BlockwiseStateFlag or Int4BlockwiseStateFlag) ||
+            (perGroup && (precisionFlag != 0 || version < GroupPrecisionCheckpointVersion)))
         {
             throw new CheckpointException(CheckpointError.Corrupted, "flags", $"The checkpoint has unknown flags 0x{flags:X8}.");
         }
 
-        StatePrecision filePrecision = PrecisionOfFlag(flags & ~BatchSizeFlag);
+        // One precision for every group (the flag), or one per group (a byte in each group's entry of the layout).
+        StatePrecision filePrecision = PrecisionOfFlag(precisionFlag);
         int codeBits = BlockwiseBits(filePrecision);
         int elementSize = filePrecision == StatePrecision.BFloat16 ? sizeof(ushort) : sizeof(float);
+        var precisions = new PrecisionCheck(this, perGroup, filePrecision);
         long planeBytes = 0;
         long size = reader.ReadInt64();
         if (size < MinCheckpointSize)
@@ -261,6 +275,7 @@ public abstract partial class Optimizer
         {
             int tensorCount = reader.ReadCount("tensor count", int.MaxValue, 4);
             sameShape &= k < Layout.GroupCount && tensorCount == Layout.TensorCountOf(k);
+            StatePrecision groupPrecision = precisions.Read(reader, k);
             shape.StartGroup();
             for (int j = 0; j < tensorCount; j++)
             {
@@ -268,7 +283,9 @@ public abstract partial class Optimizer
                 sameShape = sameShape && length == Layout.LengthOf(Layout.FirstTensorOf(k) + j);
                 shape.Add(length);
                 elements += length;
-                planeBytes += BlockwisePlaneBytes(length, codeBits, elementSize);
+                // A shard quantizes by the whole tensor's length (ThresholdLengthOf), which the file's layout does not hold.
+                int thresholdLength = sameShape ? ThresholdLengthOf(Layout.FirstTensorOf(k) + j) : length;
+                planeBytes += BlockwiseState.TensorBytes(length, TensorBits(groupPrecision, thresholdLength));
                 if (elements > int.MaxValue)
                 {
                     throw new CheckpointException(CheckpointError.Corrupted, "tensor length", $"The checkpoint's tensor lengths add up to more than {int.MaxValue} elements, more than any layout holds.");
@@ -276,6 +293,7 @@ public abstract partial class Optimizer
             }
         }
 
+        precisions.ThrowIfNotPerGroup();
         bool same = sameRule && sameShape;
 
         // Every group's hyperparameters and carried host scalars, staged only when the rule and layout match (so the
@@ -286,7 +304,7 @@ public abstract partial class Optimizer
 
         // The state: staged into a fresh allocation of this optimizer's shape, or only hashed.
         bool sameSigns = true;
-        if (codeBits != 0)
+        if (precisions.HasSignedness)
         {
             // Blockwise state: one byte per buffer, 1 where it uses the signed map (the file's codes mean nothing with the other map).
             byte[] signs = new byte[reader.Require("signedness", stateCount, 1)];
@@ -298,7 +316,7 @@ public abstract partial class Optimizer
         // (StateExtents), which the file's tensor lengths do not tell: the file's state is the rest of it.
         long stateBytes;
         StateStorage? shaped = null;
-        if (!sameRule || (HasCompactState && codeBits == 0))
+        if (!sameRule || (HasCompactState && codeBits == 0 && !perGroup))
         {
             stateBytes = reader.End - reader.Position;
             if (same)
@@ -318,19 +336,20 @@ public abstract partial class Optimizer
             stateBytes = reader.Require("state", stateCount, planeBytes);
         }
 
-        bool samePrecision = filePrecision == StatePrecision;
+        // The same precision per group as this optimizer's state: the file's state has this state's representation.
+        bool samePrecision = precisions.Same;
         StateStorage? staged = null;
         BlockwiseState? stagedBlockwise = null;
-        if (same && samePrecision && sameSigns && codeBits != 0)
+        if (same && samePrecision && sameSigns && _blockwise is not null)
         {
-            stagedBlockwise = CreateBlockwise(filePrecision);
-            VisitBlockwiseBytes(stagedBlockwise, reader.Read);
+            stagedBlockwise = CreateBlockwise(StoredPrecisions());
+            VisitStateBytes(new StateView(_state, stagedBlockwise, Layout), reader.Read);
         }
-        else if (same && samePrecision)
+        else if (same && samePrecision && sameSigns)
         {
             staged = shaped ?? NewState(values!, elementSize);
             InitializeState(staged);
-            WriteOrReadState(staged, reader.Read);
+            VisitStateBytes(new StateView(staged, null, Layout), reader.Read);
         }
         else
         {
@@ -360,7 +379,7 @@ public abstract partial class Optimizer
 
         if (!samePrecision)
         {
-            throw new CheckpointException(CheckpointError.WrongShape, "flags", $"The checkpoint stores the state as {filePrecision}; this optimizer's state is {StatePrecision}. Call ChangeStatePrecision first.");
+            throw precisions.Mismatch();
         }
 
         if (!sameSigns)
@@ -473,22 +492,6 @@ public abstract partial class Optimizer
     /// <summary>State is written and read in pieces of this many elements, so no byte span exceeds 2 GiB.</summary>
     private const int ChunkElements = 1 << 24;
 
-    /// <summary>Hands every tensor's part of every plane of <paramref name="state"/>, in order, to <paramref name="visit"/> in pieces of at most <see cref="ChunkElements"/>.</summary>
-    private void WriteOrReadState(StateStorage state, SpanAction visit)
-    {
-        for (int k = 0; k < state.Count; k++)
-        {
-            for (int j = 0; j < Layout.TensorCount; j++)
-            {
-                int offset = state.OffsetOf(k, j, Layout), length = state.LengthOf(k, j, Layout);
-                for (int start = 0; start < length; start += ChunkElements)
-                {
-                    visit(state.Bytes(k, offset + start, Math.Min(ChunkElements, length - start)));
-                }
-            }
-        }
-    }
-
     /// <summary>The exact size of this optimizer's checkpoint, in bytes.</summary>
     private long CheckpointSize()
     {
@@ -506,11 +509,12 @@ public abstract partial class Optimizer
             size += StringSize(s.Name);
         }
 
-        size += 4 + (4L * Layout.GroupCount) + (4L * Layout.TensorCount);
+        StatePrecision[] precisions = StoredPrecisions();
+        bool perGroup = !IsUniform(precisions);
+        size += 4 + (4L * Layout.GroupCount) + (4L * Layout.TensorCount) + (perGroup ? Layout.GroupCount : 0);
         size += 8L * Layout.GroupCount * Descriptor.Hyperparameters.Count;
         size += 4 + (8L * Layout.GroupCount * Descriptor.HostStates.Count);
-        int bits = BlockwiseBits(StatePrecision);
-        size += bits == 0 ? 0 : Descriptor.States.Count;
+        size += HasSignedness(precisions) ? Descriptor.States.Count : 0;
         if (_blockwise is null)
         {
             size += _state.StoredLength(Layout) * _state.ElementSize;
@@ -519,7 +523,7 @@ public abstract partial class Optimizer
         {
             for (int j = 0; j < Layout.TensorCount; j++)
             {
-                size += Descriptor.States.Count * BlockwisePlaneBytes(Layout.LengthOf(j), bits, sizeof(float));
+                size += Descriptor.States.Count * BlockwiseState.TensorBytes(Layout.LengthOf(j), _blockwise.BitsOf(j));
             }
         }
 

@@ -1,16 +1,18 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using OptGen.Kernels;
 
 namespace OptGen.Engine;
 
-/// <content>The update over blockwise-quantized state (<see cref="BlockwiseState"/>).</content>
+/// <content>The update over blockwise-quantized or per-group state (<see cref="BlockwiseState"/>).</content>
 internal readonly partial struct CpuBackend<TParameter, TGradient, TState>
 {
     /// <summary>
-    /// One piece of the update with blockwise state: a quantized tensor's piece runs the fused block driver
+    /// One piece of the update with per-tensor state: a quantized tensor's piece runs the fused block driver
     /// (<see cref="BlockwiseDriver"/>) on its codes and absmax, a float32 tensor's piece the plain kernel on its
-    /// float32 state. Pieces are 16384 elements from each tensor's start, a multiple of both block lengths (256 and
-    /// 128), so no block is shared by two pieces or two threads.
+    /// float32 state, a bfloat16 tensor's piece (a bfloat16 group) the plain kernel with the bfloat16 state codec.
+    /// Pieces are 16384 elements from each tensor's start, a multiple of both block lengths (256 and 128), so no
+    /// block is shared by two pieces or two threads.
     /// </summary>
     [StructLayout(LayoutKind.Auto)]
     private readonly unsafe struct BlockwiseUpdateBody(Optimizer owner, StepPlan plan, Slot[] slots, BlockwiseState state) : IPieceBody
@@ -24,9 +26,10 @@ internal readonly partial struct CpuBackend<TParameter, TGradient, TState>
                 StochasticRounding.SetSeed(plan.Options.RoundingSeed, plan.Step, owner.ArenaOrigin + plan.Layout.ArenaOffsetOf(p.Tensor) + p.Start);
             }
 
-            StateStorage small = state.Small;
-            bool quantized = state.BitsOf(p.Tensor) != 0;
-            nint floatElement = quantized ? 0 : state.FloatOffsetOf(p.Tensor) + p.Start;
+            int bits = state.BitsOf(p.Tensor);
+            bool quantized = bits is 8 or 4;
+            StateStorage values = bits == 16 ? state.Narrow : state.Small;
+            nint element = quantized ? 0 : state.FloatOffsetOf(p.Tensor) + p.Start;
             var arguments = new KernelArguments
             {
                 Hyperparameters = plan.Hyperparameters(p.Group),
@@ -37,14 +40,22 @@ internal readonly partial struct CpuBackend<TParameter, TGradient, TState>
                 InputOffset = slot.InputOffset,
                 Parameters = ref *(byte*)(slot.Parameters + ((nint)p.Start * TParameter.ElementSize)),
                 Gradients = ref *(byte*)(slot.Gradients + ((nint)p.Start * TGradient.ElementSize)),
-                State = ref small.Count == 0 || small.Length == 0 ? ref *(byte*)null : ref *((byte*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref small.Base) + (floatElement * sizeof(float))),
-                StateStride = (nuint)small.Stride,
+                State = ref values.Count == 0 || values.Length == 0 ? ref *(byte*)null : ref *((byte*)Unsafe.AsPointer(ref values.Base) + (element * values.ElementSize)),
+                StateStride = (nuint)values.Stride,
                 ElementOffset = (ulong)(owner.StateOriginOf(p.Tensor) + p.Start),
                 Length = (nuint)p.Length,
                 MaxDegreeOfParallelism = 1,
                 Blockwise = quantized ? state.ArgumentsFor(p.Tensor, p.Start) : default,
             };
-            owner.RunKernelOn<TParameter, TGradient, Float32Codec>(in arguments);
+
+            if (bits == 16)
+            {
+                owner.RunKernelOn<TParameter, TGradient, BFloat16Codec>(in arguments);
+            }
+            else
+            {
+                owner.RunKernelOn<TParameter, TGradient, Float32Codec>(in arguments);
+            }
         }
     }
 }

@@ -1,6 +1,5 @@
 using System;
 using System.Runtime.CompilerServices;
-using OptGen.Kernels;
 
 [assembly: InternalsVisibleTo("OptGen.TorchSharp")]
 
@@ -59,8 +58,8 @@ public abstract partial class Optimizer
 
     /// <summary>
     /// Replaces tensor <paramref name="tensor"/>'s part of every state buffer (values as saved, NaN and ±∞ included, as
-    /// <c>LoadCheckpoint</c>; narrowed to bfloat16 when the state is stored so). Checked first: nothing is written
-    /// unless every buffer has the tensor's length.
+    /// <c>LoadCheckpoint</c>; rounded to bfloat16 or quantized when the tensor's state is stored so). Checked first:
+    /// nothing is written unless every buffer has the tensor's length.
     /// </summary>
     /// <param name="tensor">A tensor of <see cref="Layout"/>.</param>
     /// <param name="planes">Per state buffer (descriptor order), the tensor's values.</param>
@@ -68,34 +67,24 @@ public abstract partial class Optimizer
     {
         ArgumentOutOfRangeException.ThrowIfNegative(tensor);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(tensor, Layout.TensorCount);
-        if (planes.Length != _state.Count)
+        if (planes.Length != Descriptor.States.Count)
         {
-            throw new ArgumentException($"The rule '{Descriptor.Name}' has {_state.Count} state buffers; got {planes.Length}.", nameof(planes));
+            throw new ArgumentException($"The rule '{Descriptor.Name}' has {Descriptor.States.Count} state buffers; got {planes.Length}.", nameof(planes));
         }
 
         using StepGuard guard = EnterGuard("Importing the state");
+        StateView state = StateView;
         for (int k = 0; k < planes.Length; k++)
         {
-            if (planes[k] is null || planes[k].Length != _state.LengthOf(k, tensor, Layout))
+            if (planes[k] is null || planes[k].Length != state.LengthOf(k, tensor))
             {
-                throw new ArgumentException($"Tensor {tensor} has {_state.LengthOf(k, tensor, Layout)} elements in state buffer {k}.", nameof(planes));
+                throw new ArgumentException($"Tensor {tensor} has {state.LengthOf(k, tensor)} elements in state buffer {k}.", nameof(planes));
             }
         }
 
         for (int k = 0; k < planes.Length; k++)
         {
-            int length = planes[k].Length;
-            if (_state.ElementSize == sizeof(float))
-            {
-                planes[k].CopyTo(_state.Elements<float>(k, _state.OffsetOf(k, tensor, Layout), length));
-                continue;
-            }
-
-            Span<ushort> bits = _state.Elements<ushort>(k, _state.OffsetOf(k, tensor, Layout), length);
-            for (int i = 0; i < length; i++)
-            {
-                bits[i] = BFloat16Codec.Narrow(planes[k][i]);
-            }
+            state.Write(k, tensor, planes[k]);
         }
     }
 }

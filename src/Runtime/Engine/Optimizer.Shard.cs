@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Runtime.CompilerServices;
 using OptGen.Engine;
+using OptGen.Kernels;
 
 [assembly: InternalsVisibleTo("OptGen.Distributed")]
 [assembly: InternalsVisibleTo("OptGen.Distributed.Tests")]
@@ -32,6 +33,16 @@ namespace OptGen
         /// <summary>A shard's whole-model state index of each tensor's element 0 (see <see cref="StateOriginOf"/>); null on one process.</summary>
         private long[]? _stateOrigins;
 
+        /// <summary>A shard's whole-model length of each tensor (see <see cref="ThresholdLengthOf"/>); null on one process.</summary>
+        private int[]? _wholeLengths;
+
+        /// <summary>
+        /// The length that decides whether tensor <paramref name="tensor"/>'s state is quantized with 8-bit or 4-bit
+        /// precision (<see cref="BlockwiseThreshold"/>): its length on one process, the whole tensor's for a shard, so
+        /// a shard quantizes exactly the elements one process does (a tensor's part may be shorter than the threshold).
+        /// </summary>
+        internal int ThresholdLengthOf(int tensor) => _wholeLengths is { } whole ? whole[tensor] : Layout.LengthOf(tensor);
+
         /// <summary>
         /// The whole model's state index of tensor <paramref name="tensor"/>'s element 0, the element counter of
         /// <c>randn()</c>/<c>rand()</c> (docs/expressions.md): the layout's state offset on one process, where the
@@ -41,18 +52,61 @@ namespace OptGen
 
         /// <summary>
         /// Makes this optimizer, over <c>ShardLayout.Restrict(<paramref name="whole"/>, <paramref name="start"/>, …)</c>,
-        /// draw random bits (stochastic rounding, <c>randn()</c>) by its elements' positions in <paramref name="whole"/>.
+        /// draw random bits (stochastic rounding, <c>randn()</c>) by its elements' positions in <paramref name="whole"/>,
+        /// and quantize (8-bit, 4-bit state) the tensors one process quantizes. Blockwise state already made (a rule
+        /// declared with <c>[DefaultStatePrecision]</c>) is stored again by the whole tensors' lengths.
         /// </summary>
         internal void PlaceAsShardOf(ParameterLayout whole, int start)
         {
             var origins = new long[Layout.TensorCount];
+            var lengths = new int[Layout.TensorCount];
             for (int j = 0; j < origins.Length; j++)
             {
                 origins[j] = whole.StateOffsetOf(j) + Math.Clamp(start - whole.ArenaOffsetOf(j), 0, whole.LengthOf(j));
+                lengths[j] = whole.LengthOf(j);
             }
 
             ArenaOrigin = start;
             _stateOrigins = origins;
+            _wholeLengths = lengths;
+            if (_blockwise is not null)
+            {
+                StateView source = StateView;
+                var target = new StateView(_state, CreateBlockwise(StoredPrecisions()), Layout);
+                float[] values = new float[MaxTensorLength()];
+                for (int k = 0; k < Descriptor.States.Count; k++)
+                {
+                    for (int j = 0; j < Layout.TensorCount; j++)
+                    {
+                        Span<float> tensor = values.AsSpan(0, Layout.LengthOf(j));
+                        source.Read(k, j, tensor);
+                        target.Write(k, j, tensor);
+                    }
+                }
+
+                _blockwise = target.Blockwise;
+            }
+        }
+
+        /// <summary>
+        /// The bytes the state of <see cref="StatePrecision"/> (every group) would occupy over <paramref name="whole"/>
+        /// on one process: as <see cref="StateBytes"/> counts them (float32 and bfloat16 state with the layout's
+        /// padding, blockwise state without).
+        /// </summary>
+        internal long StateBytesOver(ParameterLayout whole)
+        {
+            if (!IsBlockwise(StatePrecision))
+            {
+                return (long)Descriptor.States.Count * whole.StateLength * (StatePrecision == StatePrecision.Float32 ? sizeof(float) : sizeof(ushort));
+            }
+
+            long bytes = 0;
+            for (int j = 0; j < whole.TensorCount; j++)
+            {
+                bytes += BlockwiseState.TensorBytes(whole.LengthOf(j), Descriptor.States.Count == 0 ? 0 : TensorBits(StatePrecision, whole.LengthOf(j)));
+            }
+
+            return bytes * Descriptor.States.Count;
         }
 
         /// <summary>The bytes the per-element state occupies (every plane, without alignment padding).</summary>
@@ -78,11 +132,32 @@ namespace OptGen
         /// <summary>
         /// Copies <paramref name="count"/> state elements of tensor <paramref name="tensor"/> in every plane, from
         /// <paramref name="sourceStart"/> of <paramref name="source"/>'s copy of the tensor to
-        /// <paramref name="targetStart"/> of this one's, as stored (both float32 or both bfloat16 state, checked by the
-        /// caller with the ranges).
+        /// <paramref name="targetStart"/> of this one's, as stored (both float32, both bfloat16, or both blockwise of
+        /// one precision with the tensor quantized alike and both starts on a block boundary: codes and absmax of whole
+        /// blocks; checked by the caller with the ranges).
         /// </summary>
         internal void CopyStateFrom(Optimizer source, int tensor, int sourceStart, int targetStart, int count)
         {
+            if (_blockwise is { } target)
+            {
+                BlockwiseState from = source._blockwise!;
+                for (int k = 0; k < target.Count; k++)
+                {
+                    if (!target.IsQuantized(tensor))
+                    {
+                        from.Floats(k, tensor).Slice(sourceStart, count).CopyTo(target.Floats(k, tensor)[targetStart..]);
+                        continue;
+                    }
+
+                    int bits = target.BitsOf(tensor), block = target.Codebook(k, tensor).BlockLength;
+                    from.Codes(k, tensor).Slice((int)BlockwiseBlock.CodeBytes(sourceStart, bits), (int)BlockwiseBlock.CodeBytes(count, bits))
+                        .CopyTo(target.Codes(k, tensor)[(int)BlockwiseBlock.CodeBytes(targetStart, bits)..]);
+                    from.Absmax(k, tensor).Slice(sourceStart / block, (count + block - 1) / block).CopyTo(target.Absmax(k, tensor)[(targetStart / block)..]);
+                }
+
+                return;
+            }
+
             for (int i = 0; i < _state.Count; i++)
             {
                 if (_state.ElementSize == sizeof(float))
@@ -123,9 +198,32 @@ namespace OptGen.Engine
     internal static class ShardLayout
     {
         /// <summary>
+        /// Cuts fall on multiples of this many elements from their tensor's start: 256, a multiple of the SIMD
+        /// chunks' 16 and of the 8-bit (256) and 4-bit (128) state blocks, so a shard steps every element, and
+        /// quantizes every block, as one process does.
+        /// </summary>
+        internal const int CutGranule = 256;
+
+        /// <summary>Whether arena position <paramref name="cut"/> is a tensor's end or on a <see cref="CutGranule"/> boundary from its tensor's start.</summary>
+        internal static bool IsOnGranule(ParameterLayout layout, int cut)
+        {
+            for (int j = 0; j < layout.TensorCount; j++)
+            {
+                int start = layout.ArenaOffsetOf(j), end = start + layout.LengthOf(j);
+                if (cut >= start && cut < end)
+                {
+                    return (cut - start) % CutGranule == 0;
+                }
+            }
+
+            return true;
+        }
+
+        /// <summary>
         /// The R + 1 arena positions that bound the shards of <paramref name="layout"/> across <paramref name="shards"/>
         /// processes: shard r is [cuts[r], cuts[r + 1]). Each cut is the even split point rounded down to its
-        /// tensor's 16-element boundary; shards may be empty when the arena is small.
+        /// tensor's <see cref="CutGranule"/>-element boundary (a 16-element one, and a block boundary of 8-bit and
+        /// 4-bit state); shards may be empty when the arena is small.
         /// </summary>
         internal static int[] Cuts(ParameterLayout layout, int shards)
         {
@@ -143,7 +241,7 @@ namespace OptGen.Engine
                 }
 
                 int start = layout.ArenaOffsetOf(tensor);
-                int cut = start + ((target - start) / ParameterLayout.StateAlignment * ParameterLayout.StateAlignment);
+                int cut = start + ((target - start) / CutGranule * CutGranule);
                 cuts[r] = Math.Max(cut, cuts[r - 1]);
             }
 

@@ -51,13 +51,16 @@ public sealed partial class GpuOptimizer
         }
     }
 
-    /// <summary>The bits of every quantized tensor of <paramref name="state"/> (0 when none is), or −1 when they differ.</summary>
+    /// <summary>
+    /// The bits of every quantized tensor of <paramref name="state"/> (0 when none is), or −1 when they differ. (Groups
+    /// of their own precision, bfloat16 tensors included, are refused before: <c>ThrowIfGroupStatePrecision</c>.)
+    /// </summary>
     private int BitsOf(BlockwiseState state)
     {
         int bits = 0;
         for (int j = 0; j < Layout.TensorCount; j++)
         {
-            int b = state.BitsOf(j);
+            int b = state.IsQuantized(j) ? state.BitsOf(j) : 0;
             if (b != 0 && bits != 0 && b != bits)
             {
                 return -1;
@@ -196,7 +199,7 @@ public sealed partial class GpuOptimizer
         long c = 0;
         for (int j = 0; j < layout.TensorCount; j++)
         {
-            int bits = state.BitsOf(j);
+            int bits = state.IsQuantized(j) ? state.BitsOf(j) : 0;
             for (int start = 0; start < layout.LengthOf(j); start += GpuChunk.Capacity)
             {
                 long codeStart = bits == 0 ? 0 : state.CodeOffsetOf(j) + BlockwiseBlock.CodeBytes(start, bits);

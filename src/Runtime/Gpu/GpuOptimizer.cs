@@ -81,6 +81,7 @@ public sealed partial class GpuOptimizer : IDisposable
                 nameof(optimizer));
         }
 
+        ThrowIfGroupStatePrecision(optimizer, nameof(optimizer));
         Optimizer = optimizer;
         Accelerator = accelerator;
 
@@ -450,6 +451,7 @@ public sealed partial class GpuOptimizer : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         using Optimizer.StepGuard guard = Optimizer.EnterGuard("GpuOptimizer.ReloadFromHost");
         ThrowIfBlockwiseUnsupported(Optimizer.StatePrecision, "Optimizer");
+        ThrowIfGroupStatePrecision(Optimizer, "Optimizer");
         Accelerator.Synchronize();
         UploadState();
     }
@@ -507,6 +509,7 @@ public sealed partial class GpuOptimizer : IDisposable
         }
 
         ThrowIfBlockwiseUnsupported(precision, nameof(precision));
+        ThrowIfGroupStatePrecision(Optimizer, nameof(precision));
         SynchronizeHostState();
         Optimizer.ChangeStatePrecision(precision);
         using Optimizer.StepGuard guard = Optimizer.EnterGuard("GpuOptimizer.ChangeStatePrecision");
@@ -642,7 +645,7 @@ public sealed partial class GpuOptimizer : IDisposable
 
         // Every argument check is done: from here on the engine plans the step, and it happens or is skipped as a whole.
         using Optimizer.StepGuard guard = Optimizer.EnterGuard("GpuOptimizer.Step");
-        if (Optimizer.StepCount != _deviceStepCount || Optimizer.StatePrecision != _devicePrecision)
+        if (Optimizer.StepCount != _deviceStepCount || Optimizer.StatePrecision != _devicePrecision || Optimizer.HasGroupStatePrecision)
         {
             throw new InvalidOperationException(
                 $"The host optimizer was changed directly (step count {Optimizer.StepCount}, {Optimizer.StatePrecision} state; the device state is at step {_deviceStepCount}): " +

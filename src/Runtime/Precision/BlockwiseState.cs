@@ -6,24 +6,25 @@ using OptGen.Kernels;
 namespace OptGen;
 
 /// <summary>
-/// The state of an optimizer with blockwise-quantized state: per tensor either codes (8-bit or 4-bit, each tensor
-/// starting on a block) with one float32 absmax per block, or, for tensors shorter than the threshold, float32 values
-/// in a small <see cref="StateStorage"/>. Plane k's codes of every tensor lie in one pinned run of bytes, its absmax
-/// in one pinned run of floats.
+/// The state of an optimizer with blockwise-quantized state, or with a state precision per parameter group: per
+/// tensor either codes (8-bit or 4-bit, each tensor starting on a block) with one float32 absmax per block, or float32
+/// values in <see cref="Small"/> (tensors shorter than the threshold, and tensors of a float32 group), or bfloat16
+/// values in <see cref="Narrow"/> (tensors of a bfloat16 group). Plane k's codes of every tensor lie in one pinned run
+/// of bytes, its absmax in one pinned run of floats.
 /// </summary>
 internal sealed class BlockwiseState
 {
-    private readonly int[] _bits;          // per tensor: 8, 4, or 0 (float32)
+    private readonly int[] _bits;          // per tensor: 8, 4, 16 (bfloat16) or 0 (float32)
     private readonly long[] _codeOffset;   // per tensor: first code byte within a plane
     private readonly int[] _absmaxOffset;  // per tensor: first block within a plane
-    private readonly int[] _floatOffset;   // per tensor: first element within a plane of Small
+    private readonly int[] _floatOffset;   // per tensor: first element within a plane of Small (float32) or Narrow (bfloat16)
     private readonly bool[] _signed;       // per plane
     private readonly byte[] _codes;
     private readonly float[] _absmax;
 
     /// <summary>Creates zeroed state (codes of 0 with absmax 0: every value 0).</summary>
     /// <param name="layout">The tensors.</param>
-    /// <param name="bitsOf">Per tensor: 8 or 4 bits, or 0 for float32.</param>
+    /// <param name="bitsOf">Per tensor: 8 or 4 bits, 16 for bfloat16, or 0 for float32.</param>
     /// <param name="signed">Per plane: whether its values can be negative.</param>
     public BlockwiseState(ParameterLayout layout, int[] bitsOf, bool[] signed)
     {
@@ -37,15 +38,22 @@ internal sealed class BlockwiseState
         long codes = 0;
         long blocks = 0;
         int floats = 0;
+        int narrow = 0;
         for (int j = 0; j < layout.TensorCount; j++)
         {
             int length = layout.LengthOf(j);
             _codeOffset[j] = codes;
             _absmaxOffset[j] = checked((int)blocks);
-            _floatOffset[j] = floats;
+            _floatOffset[j] = bitsOf[j] == 16 ? narrow : floats;
             if (bitsOf[j] == 0)
             {
                 floats = checked(floats + RoundUp(length, 16));
+                continue;
+            }
+
+            if (bitsOf[j] == 16)
+            {
+                narrow = checked(narrow + RoundUp(length, 32));
                 continue;
             }
 
@@ -60,6 +68,7 @@ internal sealed class BlockwiseState
         _codes = GC.AllocateArray<byte>(checked(Count * CodeStride), pinned: true);
         _absmax = GC.AllocateArray<float>(checked(Count * AbsmaxStride), pinned: true);
         Small = new StateStorage(Count, floats);
+        Narrow = new StateStorage(Count, narrow, sizeof(ushort));
     }
 
     /// <summary>The tensors.</summary>
@@ -74,7 +83,7 @@ internal sealed class BlockwiseState
     /// <summary>Floats between planes' absmax.</summary>
     public int AbsmaxStride { get; }
 
-    /// <summary>The float32 state of the tensors kept in float32.</summary>
+    /// <summary>The float32 state of the tensors kept in float32 (below the threshold, or in a float32 group).</summary>
     public StateStorage Small { get; }
 
     /// <summary>Every plane's codes in one run (plane k at k·<see cref="CodeStride"/>): the GPU optimizer mirrors it byte for byte.</summary>
@@ -89,8 +98,20 @@ internal sealed class BlockwiseState
     /// <summary>Tensor <paramref name="tensor"/>'s first block within a plane's absmax (a quantized tensor).</summary>
     internal int AbsmaxOffsetOf(int tensor) => _absmaxOffset[tensor];
 
-    /// <summary>Bits per code of tensor <paramref name="tensor"/>: 8, 4, or 0 when it is kept in float32.</summary>
+    /// <summary>The bfloat16 state of the tensors of bfloat16 groups (a precision per group).</summary>
+    public StateStorage Narrow { get; }
+
+    /// <summary>Bits per code of tensor <paramref name="tensor"/>: 8, 4, 16 when it is kept in bfloat16, or 0 when it is kept in float32.</summary>
     public int BitsOf(int tensor) => _bits[tensor];
+
+    /// <summary>Whether tensor <paramref name="tensor"/> is stored as codes and absmax (8-bit or 4-bit).</summary>
+    public bool IsQuantized(int tensor) => _bits[tensor] is 8 or 4;
+
+    /// <summary>Tensor <paramref name="tensor"/>'s float32 values in plane <paramref name="plane"/> (a tensor kept in float32).</summary>
+    public Span<float> Floats(int plane, int tensor) => Small.Elements<float>(plane, _floatOffset[tensor], Layout.LengthOf(tensor));
+
+    /// <summary>Tensor <paramref name="tensor"/>'s bfloat16 bits in plane <paramref name="plane"/> (a tensor kept in bfloat16).</summary>
+    public Span<ushort> BFloats(int plane, int tensor) => Narrow.Elements<ushort>(plane, _floatOffset[tensor], Layout.LengthOf(tensor));
 
     /// <summary>Whether plane <paramref name="plane"/> uses the signed map.</summary>
     public bool IsSigned(int plane) => _signed[plane];
@@ -154,6 +175,17 @@ internal sealed class BlockwiseState
             return;
         }
 
+        if (_bits[tensor] == 16)
+        {
+            Span<ushort> bits = Narrow.Elements<ushort>(plane, _floatOffset[tensor], values.Length);
+            for (int i = 0; i < bits.Length; i++)
+            {
+                values[i] = BitConverter.Int32BitsToSingle(bits[i] << 16);
+            }
+
+            return;
+        }
+
         BlockwiseCodebook book = Codebook(plane, tensor);
         Span<byte> codes = Codes(plane, tensor);
         Span<float> absmax = Absmax(plane, tensor);
@@ -175,6 +207,17 @@ internal sealed class BlockwiseState
             return;
         }
 
+        if (_bits[tensor] == 16)
+        {
+            Span<ushort> bits = Narrow.Elements<ushort>(plane, _floatOffset[tensor], values.Length);
+            for (int i = 0; i < bits.Length; i++)
+            {
+                bits[i] = BFloat16Codec.Narrow(values[i]);
+            }
+
+            return;
+        }
+
         BlockwiseCodebook book = Codebook(plane, tensor);
         Span<byte> codes = Codes(plane, tensor);
         Span<float> absmax = Absmax(plane, tensor);
@@ -188,7 +231,7 @@ internal sealed class BlockwiseState
         }
     }
 
-    /// <summary>Bytes of state that hold information: codes, absmax and float32 values of every tensor and plane (no padding).</summary>
+    /// <summary>Bytes of state that hold information: codes, absmax, float32 and bfloat16 values of every tensor and plane (no padding).</summary>
     public long Bytes
     {
         get
@@ -196,20 +239,27 @@ internal sealed class BlockwiseState
             long total = 0;
             for (int j = 0; j < Layout.TensorCount; j++)
             {
-                long length = Layout.LengthOf(j);
-                if (_bits[j] == 0)
-                {
-                    total += length * sizeof(float);
-                    continue;
-                }
-
-                int blockLength = BlockwiseCodebook.For(_bits[j], true).BlockLength;
-                long blocks = (length + blockLength - 1) / blockLength;
-                total += BlockwiseBlock.CodeBytes(length, _bits[j]) + (blocks * sizeof(float));
+                total += TensorBytes(Layout.LengthOf(j), _bits[j]);
             }
 
             return total * Count;
         }
+    }
+
+    /// <summary>
+    /// The bytes one plane of a tensor of <paramref name="length"/> elements holds with <paramref name="bits"/> per
+    /// value (0: float32, 16: bfloat16, 8 or 4: codes and one float32 absmax per block); what a checkpoint stores.
+    /// </summary>
+    public static long TensorBytes(int length, int bits)
+    {
+        if (bits is 0 or 16)
+        {
+            return (long)length * (bits == 0 ? sizeof(float) : sizeof(ushort));
+        }
+
+        int blockLength = BlockwiseCodebook.For(bits, true).BlockLength;
+        long blocks = (length + (long)blockLength - 1) / blockLength;
+        return BlockwiseBlock.CodeBytes(length, bits) + (blocks * sizeof(float));
     }
 
     private static int RoundUp(int value, int multiple) => checked((value + multiple - 1) / multiple * multiple);

@@ -32,7 +32,7 @@ public enum StatePrecision
     Int4Blockwise = 3,
 }
 
-/// <summary>State precision.</summary>
+/// <summary>State precision: per optimizer, and per parameter group.</summary>
 public abstract partial class Optimizer
 {
     /// <summary>
@@ -41,121 +41,232 @@ public abstract partial class Optimizer
     /// </summary>
     public const int BlockwiseThreshold = 4096;
 
-    // The state when it is blockwise-quantized (then _state is an empty placeholder that refuses float access).
+    // The state when it is blockwise-quantized or its precision differs between groups (then _state is an empty
+    // placeholder that refuses float access); null when every group's state is float32, or every group's bfloat16.
     private BlockwiseState? _blockwise;
-    private StatePrecision _blockwisePrecision;
 
-    /// <summary>How the state is stored; change it with <see cref="ChangeStatePrecision"/>.</summary>
-    public StatePrecision StatePrecision => _blockwise is not null
-        ? _blockwisePrecision
-        : _state.ElementSize == sizeof(float) ? StatePrecision.Float32 : StatePrecision.BFloat16;
+    // The optimizer's precision, and each group's own (null: the group follows the optimizer's; the array is null
+    // when no group has its own). The stored state always has StatePrecisionOf(g) for every group g.
+    private StatePrecision _statePrecision;
+    private StatePrecision?[]? _groupStatePrecision;
 
     /// <summary>
-    /// Bytes of optimizer state per parameter: every state buffer's bytes (codes, per-block absmax, float32 values of
-    /// tensors kept in float32) over <see cref="Length"/>. Adam: 8 with float32 state, 4 with bfloat16, 2.03 with
-    /// 8-bit and 1.06 with 4-bit blockwise state (on tensors above the threshold).
+    /// How the state is stored: the precision of every parameter group that has none of its own
+    /// (<see cref="ParameterGroup.StatePrecision"/>); change it with <see cref="ChangeStatePrecision(StatePrecision)"/>.
+    /// </summary>
+    public StatePrecision StatePrecision => _statePrecision;
+
+    /// <summary>
+    /// Bytes of optimizer state per parameter: every state buffer's bytes (codes, per-block absmax, bfloat16 and
+    /// float32 values, each group in its own precision) over <see cref="Length"/>. Adam: 8 with float32 state, 4 with
+    /// bfloat16, 2.03 with 8-bit and 1.06 with 4-bit blockwise state (on tensors above the threshold).
     /// </summary>
     public double StateBytesPerParameter => Length == 0 ? 0 : (double)StateBytes / Length;
 
-    /// <summary>The blockwise state, or null when the state is float32 or bfloat16; read only inside the guard.</summary>
+    /// <summary>The blockwise (or per-group) state, or null when every group's state is float32, or every group's bfloat16; read only inside the guard.</summary>
     internal BlockwiseState? Blockwise => _blockwise;
 
     /// <summary>
-    /// Converts the state to <paramref name="precision"/>, in any direction: widening (bfloat16, 8-bit or 4-bit to
-    /// float32) is exact, bfloat16 rounds every value to nearest even, and 8-bit and 4-bit quantize each block of the
-    /// (dequantized) values again. With anything but float32 state, <see cref="GetState(string)"/> is unavailable:
-    /// read the state with <see cref="CopyState"/>. On failure nothing is changed.
+    /// Whether some parameter group stores its state in another precision than <see cref="StatePrecision"/> (it has
+    /// its own, <see cref="ParameterGroup.StatePrecision"/>); backends that support one precision per optimizer only
+    /// (the GPU, sharded steps) refuse such an optimizer.
+    /// </summary>
+    internal bool HasGroupStatePrecision
+    {
+        get
+        {
+            for (int g = 0; g < Layout.GroupCount; g++)
+            {
+                if (StatePrecisionOf(g) != _statePrecision)
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+    }
+
+    /// <summary>The view of the state as stored now; read only inside the guard.</summary>
+    internal StateView StateView => new(_state, _blockwise, Layout);
+
+    /// <summary>
+    /// How group <paramref name="group"/>'s state is stored: its own precision (<see cref="ParameterGroup.StatePrecision"/>)
+    /// when it has one, else <see cref="StatePrecision"/>.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="group"/> is not a group of <see cref="Layout"/>.</exception>
+    public StatePrecision StatePrecisionOf(int group)
+    {
+        ThrowIfNotGroup(group);
+        return _groupStatePrecision?[group] ?? _statePrecision;
+    }
+
+    /// <summary>Group <paramref name="group"/>'s own precision, or null when it follows the optimizer's (<see cref="ParameterGroup.StatePrecision"/>).</summary>
+    internal StatePrecision? OwnStatePrecisionOf(int group)
+    {
+        ThrowIfNotGroup(group);
+        return _groupStatePrecision?[group];
+    }
+
+    /// <summary>
+    /// Converts the state of every group that has no precision of its own (<see cref="ParameterGroup.StatePrecision"/>)
+    /// to <paramref name="precision"/>, in any direction: widening (bfloat16, 8-bit or 4-bit to float32) is exact,
+    /// bfloat16 rounds every value to nearest even, and 8-bit and 4-bit quantize each block of the (dequantized)
+    /// values again; groups whose precision does not change keep their state bit for bit. With anything but float32
+    /// state, <see cref="GetState(string)"/> is unavailable: read the state with <see cref="CopyState"/>. On failure
+    /// nothing is changed.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="precision"/> is not a defined value.</exception>
-    /// <exception cref="NotSupportedException">Blockwise state for a rule with more than <see cref="BlockwiseDriver.MaxPlanes"/> state buffers; nothing was changed.</exception>
+    /// <exception cref="NotSupportedException">Blockwise state for a rule with more than <see cref="BlockwiseDriver.MaxPlanes"/> state buffers or with reductions, or groups of different precisions for a rule with reductions; nothing was changed.</exception>
     /// <exception cref="InvalidOperationException">Another thread is using the optimizer; nothing was changed.</exception>
     public void ChangeStatePrecision(StatePrecision precision)
     {
+        ThrowIfUndefined(precision, nameof(precision));
+        using StepGuard guard = EnterGuard(nameof(ChangeStatePrecision));
+        ConvertState(EffectivePrecisions(precision, _groupStatePrecision), nameof(precision), nameof(ChangeStatePrecision));
+        _statePrecision = precision;
+    }
+
+    /// <summary>
+    /// Gives parameter group <paramref name="group"/> its own state precision, or with null makes it follow the
+    /// optimizer's (<see cref="StatePrecision"/>) again, converting its state as
+    /// <see cref="ChangeStatePrecision(StatePrecision)"/> does; every other group keeps its state bit for bit. A group
+    /// with its own precision keeps it when the optimizer's changes: as bitsandbytes' <c>override_config</c> keeps an
+    /// embedding's state in 32 bits in an 8-bit optimizer. On failure nothing is changed.
+    /// </summary>
+    /// <param name="group">A group of <see cref="Layout"/>.</param>
+    /// <param name="value">The group's precision, or null for the optimizer's.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="group"/> is not a group of <see cref="Layout"/>, or <paramref name="value"/> is not a defined value.</exception>
+    /// <exception cref="NotSupportedException">Blockwise state for a rule with more than <see cref="BlockwiseDriver.MaxPlanes"/> state buffers or with reductions, or groups of different precisions for a rule with reductions; nothing was changed.</exception>
+    /// <exception cref="InvalidOperationException">Another thread is using the optimizer; nothing was changed.</exception>
+    internal void ChangeGroupStatePrecision(int group, StatePrecision? value)
+    {
+        ThrowIfNotGroup(group);
+        if (value is { } precision)
+        {
+            ThrowIfUndefined(precision, nameof(value));
+        }
+
+        using StepGuard guard = EnterGuard("Setting a group's StatePrecision");
+        var own = new StatePrecision?[Layout.GroupCount];
+        _groupStatePrecision?.CopyTo(own, 0);
+        own[group] = value;
+        ConvertState(EffectivePrecisions(_statePrecision, own), nameof(value), nameof(ChangeStatePrecision));
+        _groupStatePrecision = Array.TrueForAll(own, static p => p is null) ? null : own;
+    }
+
+    private void ThrowIfNotGroup(int group)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(group);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(group, Layout.GroupCount);
+    }
+
+    private static void ThrowIfUndefined(StatePrecision precision, string parameter)
+    {
         if (precision is not (StatePrecision.Float32 or StatePrecision.BFloat16 or StatePrecision.Int8Blockwise or StatePrecision.Int4Blockwise))
         {
-            throw new ArgumentOutOfRangeException(nameof(precision), precision, "Unknown state precision.");
+            throw new ArgumentOutOfRangeException(parameter, precision, "Unknown state precision.");
         }
+    }
 
-        if (precision is StatePrecision.Int8Blockwise or StatePrecision.Int4Blockwise && Descriptor.States.Count > BlockwiseDriver.MaxPlanes)
+    private static bool IsBlockwise(StatePrecision precision) => precision is StatePrecision.Int8Blockwise or StatePrecision.Int4Blockwise;
+
+    /// <summary>Each group's precision when the optimizer's is <paramref name="precision"/> and the groups' own are <paramref name="own"/>.</summary>
+    private StatePrecision[] EffectivePrecisions(StatePrecision precision, StatePrecision?[]? own)
+    {
+        var groups = new StatePrecision[Layout.GroupCount];
+        for (int g = 0; g < groups.Length; g++)
         {
-            throw new NotSupportedException($"Blockwise state supports rules with at most {BlockwiseDriver.MaxPlanes} state buffers; '{Descriptor.Name}' has {Descriptor.States.Count}. Nothing was changed.");
+            groups[g] = own?[g] ?? precision;
         }
 
-        if (precision is StatePrecision.Int8Blockwise or StatePrecision.Int4Blockwise && UpdatesInPasses)
+        return groups;
+    }
+
+    /// <summary>Whether every group of <paramref name="groups"/> has the same precision.</summary>
+    private static bool IsUniform(StatePrecision[] groups) => Array.TrueForAll(groups, p => p == groups[0]);
+
+    /// <summary>
+    /// Converts the stored state to the per-group precisions <paramref name="groups"/> (nothing when they are the
+    /// stored ones): the new state is built completely, then swapped in, so a failure leaves the old one. A tensor
+    /// stored the same way before and after is copied bit for bit; another is read as float32 and written in its new
+    /// codec.
+    /// </summary>
+    /// <exception cref="NotSupportedException">The rule cannot store its state so; nothing was changed.</exception>
+    private void ConvertState(StatePrecision[] groups, string parameter, string operation)
+    {
+        bool anyBlockwise = Array.Exists(groups, IsBlockwise);
+        if (anyBlockwise && Descriptor.States.Count > BlockwiseDriver.MaxPlanes)
         {
-            throw new NotSupportedException($"'{Descriptor.Name}' updates in several passes with reductions between them; its state is float32 or bfloat16, not blockwise. Nothing was changed.");
+            throw new NotSupportedException($"Blockwise state supports rules with at most {BlockwiseDriver.MaxPlanes} state buffers; '{Descriptor.Name}' has {Descriptor.States.Count} ({parameter}). Nothing was changed.");
         }
 
-        using StepGuard guard = EnterGuard(nameof(ChangeStatePrecision));
-        if (precision == StatePrecision)
+        if (anyBlockwise && UpdatesInPasses)
+        {
+            throw new NotSupportedException($"'{Descriptor.Name}' updates in several passes with reductions between them; its state is float32 or bfloat16, not blockwise ({parameter}). Nothing was changed.");
+        }
+
+        bool uniform = IsUniform(groups);
+        if (!uniform && (UpdatesInPasses || HasCompactState))
+        {
+            throw new NotSupportedException($"'{Descriptor.Name}' updates in several passes with reductions between them; its state has one precision for every group, not one per group ({parameter}). Nothing was changed.");
+        }
+
+        bool same = true;
+        for (int g = 0; g < groups.Length; g++)
+        {
+            same &= groups[g] == StatePrecisionOf(g);
+        }
+
+        if (same)
         {
             return;
         }
 
-        ThrowIfStateHeld(nameof(ChangeStatePrecision));
-
-        // Build the converted state completely, then swap: a failure (out of memory) leaves the old one.
-        StateStorage? converted = null;
-        BlockwiseState? blockwise = null;
-        if (precision is StatePrecision.Int8Blockwise or StatePrecision.Int4Blockwise)
+        ThrowIfStateHeld(operation);
+        StateView source = StateView;
+        StateView target;
+        if (uniform && !IsBlockwise(groups[0]))
         {
-            blockwise = CreateBlockwise(precision);
+            // The same extents as now (compact state keeps its shape); from blockwise state (never compact), the layout's.
+            int size = groups[0] == StatePrecision.Float32 ? sizeof(float) : sizeof(ushort);
+            target = new StateView(_blockwise is null ? _state.Like(size) : NewState(_groupHyperparameters, size), null, Layout);
         }
         else
         {
-            // The same extents as now (compact state keeps its shape); from blockwise state (never compact), the layout's.
-            int size = precision == StatePrecision.Float32 ? sizeof(float) : sizeof(ushort);
-            converted = _blockwise is null ? _state.Like(size) : NewState(_groupHyperparameters, size);
+            target = new StateView(BlockwisePlaceholder(), CreateBlockwise(groups), Layout);
         }
 
-        float[] values = new float[MaxExtent()];
+        float[]? values = null;
         for (int k = 0; k < Descriptor.States.Count; k++)
         {
             for (int j = 0; j < Layout.TensorCount; j++)
             {
-                Span<float> tensor = values.AsSpan(0, StoredLengthOf(k, j));
-                ReadTensorPlane(k, j, tensor);
-                if (blockwise is not null)
+                if (source.BitsOf(j) == target.BitsOf(j))
                 {
-                    blockwise.Write(k, j, tensor);
+                    source.CopyTo(target, k, j);
+                    continue;
                 }
-                else if (converted!.ElementSize == sizeof(float))
-                {
-                    tensor.CopyTo(converted.Elements<float>(k, converted.OffsetOf(k, j, Layout), tensor.Length));
-                }
-                else
-                {
-                    Span<ushort> bits = converted.Elements<ushort>(k, converted.OffsetOf(k, j, Layout), tensor.Length);
-                    for (int i = 0; i < tensor.Length; i++)
-                    {
-                        bits[i] = BFloat16Codec.Narrow(tensor[i]);
-                    }
-                }
+
+                values ??= new float[MaxExtent()];
+                Span<float> tensor = values.AsSpan(0, source.LengthOf(k, j));
+                source.Read(k, j, tensor);
+                target.Write(k, j, tensor);
             }
         }
 
-        if (blockwise is not null)
-        {
-            _state = BlockwisePlaceholder();
-            _blockwise = blockwise;
-            _blockwisePrecision = precision;
-        }
-        else
-        {
-            _state = converted!;
-            _blockwise = null;
-        }
+        _state = target.State;
+        _blockwise = target.Blockwise;
     }
 
-    /// <summary>New, zeroed blockwise state of <paramref name="precision"/> for this layout and rule.</summary>
-    private BlockwiseState CreateBlockwise(StatePrecision precision)
+    /// <summary>New, zeroed per-tensor state for the per-group precisions <paramref name="groups"/>.</summary>
+    private BlockwiseState CreateBlockwise(StatePrecision[] groups)
     {
-        int bits = precision == StatePrecision.Int8Blockwise ? 8 : 4;
         var bitsOf = new int[Layout.TensorCount];
         for (int j = 0; j < bitsOf.Length; j++)
         {
-            // A rule without state has nothing to quantize: every tensor goes through the plain kernel.
-            bitsOf[j] = Layout.LengthOf(j) >= BlockwiseThreshold && Descriptor.States.Count > 0 ? bits : 0;
+            // A rule without state has nothing to store: every tensor goes through the plain kernel.
+            bitsOf[j] = Descriptor.States.Count == 0 ? 0 : TensorBits(groups[Layout.GroupOf(j)], ThresholdLengthOf(j));
         }
 
         var signed = new bool[Descriptor.States.Count];
@@ -167,10 +278,22 @@ public abstract partial class Optimizer
         return new BlockwiseState(Layout, bitsOf, signed);
     }
 
-    /// <summary>New blockwise state of <paramref name="precision"/> with every buffer at its initial value (Reset).</summary>
-    private BlockwiseState InitializedBlockwise(StatePrecision precision)
+    /// <summary>How a tensor of <paramref name="length"/> elements (on one process; see <see cref="ThresholdLengthOf"/>) is stored with <paramref name="precision"/>: 0 float32, 16 bfloat16, 8 or 4 bits (float32 below <see cref="BlockwiseThreshold"/>).</summary>
+    private static int TensorBits(StatePrecision precision, int length) => precision switch
     {
-        BlockwiseState state = CreateBlockwise(precision);
+        StatePrecision.BFloat16 => 16,
+        StatePrecision.Int8Blockwise when length >= BlockwiseThreshold => 8,
+        StatePrecision.Int4Blockwise when length >= BlockwiseThreshold => 4,
+        _ => 0,
+    };
+
+    /// <summary>Each group's stored precision (<see cref="StatePrecisionOf"/>).</summary>
+    private StatePrecision[] StoredPrecisions() => EffectivePrecisions(_statePrecision, _groupStatePrecision);
+
+    /// <summary>New per-tensor state in the stored precisions with every buffer at its initial value (Reset).</summary>
+    private BlockwiseState InitializedBlockwise()
+    {
+        BlockwiseState state = CreateBlockwise(StoredPrecisions());
         float[]? values = null;
         for (int k = 0; k < Descriptor.States.Count; k++)
         {
@@ -196,7 +319,7 @@ public abstract partial class Optimizer
     private StateStorage BlockwisePlaceholder() => new(Descriptor.States.Count, 0, elementSize: 1);
 
     /// <summary>The elements of tensor <paramref name="tensor"/>'s part of state buffer <paramref name="plane"/> as stored now (its length unless the state is compact).</summary>
-    private int StoredLengthOf(int plane, int tensor) => _blockwise is not null ? Layout.LengthOf(tensor) : _state.LengthOf(plane, tensor, Layout);
+    private int StoredLengthOf(int plane, int tensor) => StateView.LengthOf(plane, tensor);
 
     /// <summary>The longest part of any state buffer of any tensor.</summary>
     private int MaxExtent()
@@ -225,16 +348,7 @@ public abstract partial class Optimizer
     }
 
     /// <summary>Reads tensor <paramref name="tensor"/>'s part of plane <paramref name="plane"/>, widened or dequantized to float32, in any precision.</summary>
-    private void ReadTensorPlane(int plane, int tensor, Span<float> values)
-    {
-        if (_blockwise is not null)
-        {
-            _blockwise.Read(plane, tensor, values);
-            return;
-        }
-
-        ReadPlane(_state, plane, _state.OffsetOf(plane, tensor, Layout), values);
-    }
+    private void ReadTensorPlane(int plane, int tensor, Span<float> values) => StateView.Read(plane, tensor, values);
 
     /// <summary>
     /// Copies tensor <paramref name="tensor"/>'s part of state buffer <paramref name="name"/>, widened to float32, into
@@ -255,21 +369,5 @@ public abstract partial class Optimizer
         }
 
         ReadTensorPlane(index, tensor, destination);
-    }
-
-    /// <summary>Reads elements [start, start + values.Length) of plane <paramref name="k"/>, widened to float32.</summary>
-    private static void ReadPlane(StateStorage state, int k, int start, Span<float> values)
-    {
-        if (state.ElementSize == sizeof(float))
-        {
-            state.Elements<float>(k, start, values.Length).CopyTo(values);
-            return;
-        }
-
-        ReadOnlySpan<ushort> bits = state.Elements<ushort>(k, start, values.Length);
-        for (int i = 0; i < bits.Length; i++)
-        {
-            values[i] = BitConverter.Int32BitsToSingle(bits[i] << 16);
-        }
     }
 }

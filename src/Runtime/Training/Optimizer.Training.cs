@@ -56,11 +56,20 @@ public abstract partial class Optimizer
     /// <summary>A read-only view of tensor <paramref name="tensor"/>'s part of the state buffer called <paramref name="name"/>.</summary>
     /// <exception cref="ArgumentException">The rule has no such state buffer.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="tensor"/> is not a tensor of <see cref="Layout"/>.</exception>
+    /// <exception cref="InvalidOperationException">Another thread is using the optimizer, or the tensor's state is not stored as float32 (read it with <see cref="CopyState"/>).</exception>
     public ReadOnlySpan<float> GetState(string name, int tensor)
     {
         int index = StateIndexOf(name, tensor);
 
         ThrowIfBusy(nameof(GetState));
+        if (_blockwise is { } blockwise)
+        {
+            // Per-tensor state: a tensor kept in float32 (below the threshold, or in a float32 group) is a view.
+            return blockwise.BitsOf(tensor) == 0
+                ? blockwise.Floats(index, tensor)
+                : throw new InvalidOperationException($"Tensor {tensor}'s state is not stored as float32 (bfloat16, 8-bit or 4-bit); read it with CopyState.");
+        }
+
         return _state.Plane(index).Slice(_state.OffsetOf(index, tensor, Layout), _state.LengthOf(index, tensor, Layout));
     }
 

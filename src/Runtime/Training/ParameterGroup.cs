@@ -35,6 +35,26 @@ public sealed class ParameterGroup
     }
 
     /// <summary>
+    /// This group's own state precision, or null (the default) when it follows the optimizer's
+    /// (<see cref="Optimizer.StatePrecision"/>). Setting it converts the group's state at once, in any direction, and
+    /// leaves every other group's state bit for bit as it was (see <see cref="Optimizer.ChangeStatePrecision(OptGen.StatePrecision)"/>);
+    /// a group with its own precision keeps it when the optimizer's changes. Keep an embedding's state in float32 in
+    /// an 8-bit optimizer (bitsandbytes' <c>override_config(..., "optim_bits", 32)</c>) by putting it in its own group
+    /// and setting this to <see cref="OptGen.StatePrecision.Float32"/>.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is not a defined <see cref="OptGen.StatePrecision"/>; nothing was changed.</exception>
+    /// <exception cref="NotSupportedException">The rule cannot store this group's state so (see <see cref="Optimizer.ChangeStatePrecision(OptGen.StatePrecision)"/>); nothing was changed.</exception>
+    /// <exception cref="InvalidOperationException">Another thread is using the optimizer; nothing was changed.</exception>
+    public StatePrecision? StatePrecision
+    {
+        get => _owner.OwnStatePrecisionOf(Index);
+        set => _owner.ChangeGroupStatePrecision(Index, value);
+    }
+
+    /// <summary>How this group's state is stored: its own <see cref="StatePrecision"/>, or the optimizer's.</summary>
+    public OptGen.StatePrecision EffectiveStatePrecision => _owner.StatePrecisionOf(Index);
+
+    /// <summary>
     /// Drives one of this group's hyperparameters by <paramref name="schedule"/>: before each step the value becomes
     /// <c>schedule.ValueAt(StepCount)</c>, overriding for this group a schedule set on the optimizer for every group.
     /// Pass null to remove this group's own schedule.
