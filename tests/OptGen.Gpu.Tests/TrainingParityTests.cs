@@ -229,7 +229,7 @@ public sealed class TrainingParityTests : IClassFixture<CpuAcceleratorFixture>
     }
 
     /// <summary>One run of both backends over the same gradients; compares parameters and every step's result.</summary>
-    private sealed class Run<TParameter, TGradient>
+    internal sealed class Run<TParameter, TGradient>
         where TParameter : unmanaged
         where TGradient : unmanaged
     {

@@ -5,6 +5,7 @@ using System.Linq;
 using OptGen.Kernels;
 using Xunit;
 using Xunit.Abstractions;
+using OptGen.Testing;
 using static OptGen.Runtime.Tests.TrainingTestData;
 
 namespace OptGen.Runtime.Tests;
@@ -103,7 +104,7 @@ public sealed class BlockwiseStateTests(ITestOutputHelper output)
             Assert.Equal(values.Max(Math.Abs), absmax);
             byte[] codes = new byte[BlockwiseBlock.CodeBytes(length, bits)];
             BlockwiseBlock.Quantize(book, values, absmax, ref codes[0]);
-            int[] unpacked = Unpack(codes, length, bits);
+            int[] unpacked = QuantizedReference.Unpack(codes, length, bits);
             float scale = 1f / absmax;
             for (int i = 0; i < length; i++)
             {
@@ -148,7 +149,7 @@ public sealed class BlockwiseStateTests(ITestOutputHelper output)
             points.CopyTo(start, block, 1, count);
             byte[] codes = new byte[BlockwiseBlock.CodeBytes(n, bits)];
             BlockwiseBlock.Quantize(book, block, 1f, ref codes[0]);
-            int[] unpacked = Unpack(codes, n, bits);
+            int[] unpacked = QuantizedReference.Unpack(codes, n, bits);
             for (int i = 1; i <= count; i++)
             {
                 float x = block[i];
@@ -184,14 +185,14 @@ public sealed class BlockwiseStateTests(ITestOutputHelper output)
         var random = new Random(5);
         float[] p = Random(random, n, 0.1);
         float[] expected = (float[])p.Clone();
-        var free = new QuantizedAdamReference(n, bits);
-        var stepwise = new QuantizedAdamReference(n, bits);
+        var free = QuantizedReference.Adam(n, bits);
+        var stepwise = QuantizedReference.Adam(n, bits);
         int worstStep = n;
         for (int t = 1; t <= 100; t++)
         {
             float[] g = Random(random, n, 0.01);
             (byte[][] before, float[][] absmaxBefore) = ReadBlockwiseState(adam, bits);
-            stepwise.Load(before, absmaxBefore, bits);
+            stepwise.Load(before, absmaxBefore);
             float[] single = (float[])p.Clone();
             adam.Step(p, g);
             free.Step(expected, g, t);
@@ -199,7 +200,7 @@ public sealed class BlockwiseStateTests(ITestOutputHelper output)
             (byte[][] after, _) = ReadBlockwiseState(adam, bits);
             for (int plane = 0; plane < 2; plane++)
             {
-                int[] actual = Unpack(after[plane], n, bits);
+                int[] actual = QuantizedReference.Unpack(after[plane], n, bits);
                 int same = 0;
                 for (int i = 0; i < n; i++)
                 {
@@ -220,7 +221,7 @@ public sealed class BlockwiseStateTests(ITestOutputHelper output)
             : [BlockwiseCodebook.Int4Signed.Values, BlockwiseCodebook.Int4Unsigned.Values];
         for (int plane = 0; plane < 2; plane++)
         {
-            int[] actual = Unpack(codes[plane], n, bits);
+            int[] actual = QuantizedReference.Unpack(codes[plane], n, bits);
             double gap = maps[plane].Zip(maps[plane].Skip(1), (a, b) => (double)b - a).Max();
             int same = 0;
             for (int i = 0; i < n; i++)
@@ -606,166 +607,5 @@ public sealed class BlockwiseStateTests(ITestOutputHelper output)
         }
 
         return (codes, absmax);
-    }
-
-    private static int[] Unpack(byte[] codes, int n, int bits) =>
-        [.. Enumerable.Range(0, n).Select(i => bits == 8 ? codes[i] : (i % 2 == 0 ? codes[i / 2] >> 4 : codes[i / 2] & 0xF))];
-
-    /// <summary>The code maps and rounding, written from bitsandbytes' and torchao's definitions.</summary>
-    internal static class ReferenceMaps
-    {
-        /// <summary>create_dynamic_map(signed, max_exponent_bits, total_bits) with PyTorch's float32 arithmetic.</summary>
-        public static float[] Dynamic(bool signed, int exponentBits, int totalBits)
-        {
-            var data = new List<float>();
-            for (int i = 0; i < exponentBits; i++)
-            {
-                int items = signed ? (1 << (i + totalBits - 1 - exponentBits)) + 1 : (1 << (i + totalBits - exponentBits)) + 1;
-                float step = (1f - 0.1f) / (items - 1);
-                float[] b = [.. Enumerable.Range(0, items).Select(k => k < items / 2 ? 0.1f + (step * k) : 1f - (step * (items - 1 - k)))];
-                float scale = (float)Math.Pow(10, i - exponentBits + 1);
-                for (int k = 0; k + 1 < items; k++)
-                {
-                    data.Add(scale * ((b[k] + b[k + 1]) / 2f));
-                    if (signed)
-                    {
-                        data.Add(-scale * ((b[k] + b[k + 1]) / 2f));
-                    }
-                }
-            }
-
-            data.Add(0);
-            data.Add(1);
-            data.Sort();
-            return [.. data];
-        }
-
-        /// <summary>argmin |map[c] − x| in double, ties to the larger code; with <paramref name="keepSign"/>, bitsandbytes' sign fix.</summary>
-        public static int Nearest(IReadOnlyList<float> map, double x, bool keepSign)
-        {
-            int best = 0;
-            for (int c = 1; c < map.Count; c++)
-            {
-                if (Math.Abs(map[c] - x) <= Math.Abs(map[best] - x))
-                {
-                    best = c;
-                }
-            }
-
-            if (keepSign && float.IsNegative(map[best]) != double.IsNegative(x))
-            {
-                best += x > 0 ? 1 : -1;
-            }
-
-            return best;
-        }
-    }
-
-    /// <summary>
-    /// Adam with blockwise-quantized m (signed map) and v (unsigned map), in double: per block of the tensor,
-    /// dequantize (map[code]·absmax), update m, v and p, absmax = max |value|, code = the nearest code of value/absmax.
-    /// </summary>
-    private sealed class QuantizedAdamReference
-    {
-        private readonly int _n;
-        private readonly int _block;
-        private readonly IReadOnlyList<float>[] _maps;
-        private readonly bool _keepSign;
-        private readonly double[][] _absmax;
-
-        public QuantizedAdamReference(int n, int bits)
-        {
-            _n = n;
-            _block = bits == 8 ? 256 : 128;
-            _maps = bits == 8
-                ? [ReferenceMaps.Dynamic(true, 7, 8), ReferenceMaps.Dynamic(false, 7, 8)]
-                : [ReferenceMaps.Dynamic(true, 3, 4), Enumerable.Range(1, 16).Select(k => k / 16f).ToArray()];
-            _keepSign = bits == 8;
-            int blocks = (n + _block - 1) / _block;
-            _absmax = [new double[blocks], new double[blocks]];
-
-            // Zero state: absmax 0, and any code (the code of 0).
-            Codes = [Enumerable.Repeat(ReferenceMaps.Nearest(_maps[0], 0, _keepSign), n).ToArray(), Enumerable.Repeat(ReferenceMaps.Nearest(_maps[1], 0, false), n).ToArray()];
-        }
-
-        public int[][] Codes { get; }
-
-        /// <summary>Takes the kernel's codes and absmax (as stored) as this reference's state.</summary>
-        public void Load(byte[][] codes, float[][] absmax, int bits)
-        {
-            for (int k = 0; k < 2; k++)
-            {
-                Unpack(codes[k], _n, bits).CopyTo(Codes[k], 0);
-                for (int b = 0; b < _absmax[k].Length; b++)
-                {
-                    _absmax[k][b] = absmax[k][b];
-                }
-            }
-        }
-
-        public double[][] Absmax => _absmax;
-
-        /// <summary>The dequantized value of element <paramref name="i"/> of plane <paramref name="plane"/>.</summary>
-        public double Value(int plane, int i) => _maps[plane][Codes[plane][i]] * _absmax[plane][i / _block];
-
-        public void Step(float[] p, float[] g, int t)
-        {
-            const double lr = 1e-3, b1 = 0.9, b2 = 0.999, eps = 1e-8;
-            double bc1 = 1 - Math.Pow(b1, t), bc2 = 1 - Math.Pow(b2, t);
-            double[] m = new double[_block], v = new double[_block];
-            for (int start = 0, b = 0; start < _n; start += _block, b++)
-            {
-                int count = Math.Min(_block, _n - start);
-                double maxM = 0, maxV = 0;
-                for (int j = 0; j < count; j++)
-                {
-                    int i = start + j;
-                    m[j] = (b1 * (_maps[0][Codes[0][i]] * _absmax[0][b])) + ((1 - b1) * g[i]);
-                    v[j] = (b2 * (_maps[1][Codes[1][i]] * _absmax[1][b])) + ((1 - b2) * g[i] * g[i]);
-                    p[i] = (float)(p[i] - (lr * (m[j] / bc1) / (Math.Sqrt(v[j] / bc2) + eps)));
-                    maxM = Math.Max(maxM, Math.Abs(m[j]));
-                    maxV = Math.Max(maxV, Math.Abs(v[j]));
-                }
-
-                _absmax[0][b] = maxM;
-                _absmax[1][b] = maxV;
-                for (int j = 0; j < count; j++)
-                {
-                    Codes[0][start + j] = NearestFast(_maps[0], maxM == 0 ? 0 : m[j] / maxM, _keepSign);
-                    Codes[1][start + j] = NearestFast(_maps[1], maxV == 0 ? 0 : v[j] / maxV, false);
-                }
-            }
-        }
-
-        // Nearest by bisection over the sorted map (the same answer as the linear argmin, quicker).
-        private static int NearestFast(IReadOnlyList<float> map, double x, bool keepSign)
-        {
-            int lo = 0, hi = map.Count - 1;
-            while (hi - lo > 1)
-            {
-                int mid = (lo + hi) / 2;
-                if (map[mid] <= x)
-                {
-                    lo = mid;
-                }
-                else
-                {
-                    hi = mid;
-                }
-            }
-
-            int best = x - map[lo] >= map[hi] - x ? hi : lo;
-            if (x < map[0])
-            {
-                best = 0;
-            }
-
-            if (keepSign && float.IsNegative(map[best]) != double.IsNegative(x))
-            {
-                best += x > 0 ? 1 : -1;
-            }
-
-            return best;
-        }
     }
 }

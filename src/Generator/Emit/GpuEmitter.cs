@@ -12,7 +12,7 @@ namespace OptGen.Generator.Emit
     /// tail) and stores it back; and per optimizer the <c>OptGen.Gpu.IGpuKernelSource</c> implementation that binds
     /// the optimizer's per-step scalars to that kernel on an accelerator.
     /// </summary>
-    internal static class GpuEmitter
+    internal static partial class GpuEmitter
     {
         /// <summary>The type whose presence in the compilation switches GPU emission on.</summary>
         internal const string IlgpuMarkerType = "ILGPU.Index1D";
@@ -90,6 +90,39 @@ namespace OptGen.Generator.Emit
             w.Close();
             w.Line();
             w.Line($"{kernelType} kernel = groups.Count <= global::OptGen.Gpu.GpuGroups<{kernelType}>.MaxByValue ? groups.Get(chunk.Group) : table[chunk.Group];");
+            EmitElementUpdate(
+                w,
+                kernel,
+                k => $"global::OptGen.Gpu.GpuElements.Load(launch.StateCodec, s32, s16, {StateIndex(k)})",
+                (k, value) => $"global::OptGen.Gpu.GpuElements.Store(launch.StateCodec, s32, s16, {StateIndex(k)}, {value}, launch, chunk.Tensor, t);");
+            w.Close();
+            w.Close();
+
+            if (kernel.StateSymbols.Count > 0)
+            {
+                EmitBlockwiseKernel(w, kernel);
+            }
+
+            // The loader.
+            w.Line();
+            w.Line("/// <summary>The kernel compiled for <paramref name=\"accelerator\"/>: compiled on the first call, then reused.</summary>");
+            w.Line("/// <param name=\"accelerator\">The accelerator to run on.</param>");
+            w.Line($"public static {LauncherType(kernel)} Load({Accelerator} accelerator) =>");
+            w.Line($"    Loaded.GetValue(accelerator, static a => global::ILGPU.Runtime.KernelLoaders.LoadAutoGroupedKernel<{string.Join(", ", KernelTypeArguments(kernel))}>(a, Kernel));");
+            w.Close();
+            w.Close();
+            return w.ToString();
+        }
+
+        /// <summary>
+        /// The update of element <c>local</c> of <c>chunk</c>, shared by the float32/bfloat16-state kernel and the
+        /// blockwise one: load p, g and the inputs in their storage formats (g times the step's gradient factor), load
+        /// the state with <paramref name="loadState"/>, call the kernel struct's <c>Invoke</c>, store p, and store the
+        /// state with <paramref name="storeState"/> (plane, value expression → statement).
+        /// </summary>
+        private static void EmitElementUpdate(SourceWriter w, KernelModel kernel, Func<int, string> loadState, Func<int, string, string> storeState)
+        {
+            bool random = ExprText.UsesRandom(kernel.Body);
             w.Line("long e = chunk.ArenaStart + local;");
             w.Line("long s = chunk.StateStart + local;");
             w.Line("int t = chunk.TensorStart + local;");
@@ -103,28 +136,15 @@ namespace OptGen.Generator.Emit
 
             for (int k = 0; k < kernel.StateSymbols.Count; k++)
             {
-                w.Line($"float {kernel.StateSymbols[k]}_i = global::OptGen.Gpu.GpuElements.Load(launch.StateCodec, s32, s16, {StateIndex(k)});");
+                w.Line($"float {kernel.StateSymbols[k]}_i = {loadState(k)};");
             }
 
             w.Line($"kernel.Invoke({(random ? "kernel.ElementOffset + (ulong)s, " : string.Empty)}ref p_i, g_i{string.Concat(kernel.Inputs.Select(i => $", {i}_i"))}{string.Concat(kernel.StateSymbols.Select(s => $", ref {s}_i"))});");
             w.Line("global::OptGen.Gpu.GpuElements.Store(launch.ParameterCodec, p32, p16, e, p_i, launch, chunk.Tensor, t);");
             for (int k = 0; k < kernel.StateSymbols.Count; k++)
             {
-                w.Line($"global::OptGen.Gpu.GpuElements.Store(launch.StateCodec, s32, s16, {StateIndex(k)}, {kernel.StateSymbols[k]}_i, launch, chunk.Tensor, t);");
+                w.Line(storeState(k, kernel.StateSymbols[k] + "_i"));
             }
-
-            w.Close();
-            w.Close();
-
-            // The loader.
-            w.Line();
-            w.Line("/// <summary>The kernel compiled for <paramref name=\"accelerator\"/>: compiled on the first call, then reused.</summary>");
-            w.Line("/// <param name=\"accelerator\">The accelerator to run on.</param>");
-            w.Line($"public static {LauncherType(kernel)} Load({Accelerator} accelerator) =>");
-            w.Line($"    Loaded.GetValue(accelerator, static a => global::ILGPU.Runtime.KernelLoaders.LoadAutoGroupedKernel<{string.Join(", ", KernelTypeArguments(kernel))}>(a, Kernel));");
-            w.Close();
-            w.Close();
-            return w.ToString();
         }
 
         /// <summary>The optimizer's binding of its per-step scalars to its GPU kernel.</summary>
@@ -154,17 +174,18 @@ namespace OptGen.Generator.Emit
             w.Line("accelerator,");
             w.Line("groups,");
             w.Line($"global::{CpuEmitter.KernelNamespace}.{GpuKernelName(kernel)}.Load(accelerator),");
+            string end = BlockwiseInitializer(kernel);
             if (CpuEmitter.UsesBatchSize(model.Program))
             {
                 w.Line(model.Program.HostStates.Count > 0
-                    ? "static (hyperparameters, hostState, step, batchSize) => CreateKernel(hyperparameters, hostState, step, 1.0, batchSize));"
-                    : "static (hyperparameters, _, step, batchSize) => CreateKernel(hyperparameters, step, 1.0, batchSize));");
+                    ? "static (hyperparameters, hostState, step, batchSize) => CreateKernel(hyperparameters, hostState, step, 1.0, batchSize))" + end
+                    : "static (hyperparameters, _, step, batchSize) => CreateKernel(hyperparameters, step, 1.0, batchSize))" + end);
             }
             else
             {
                 w.Line(model.Program.HostStates.Count > 0
-                    ? "static (hyperparameters, hostState, step) => CreateKernel(hyperparameters, hostState, step, 1.0));"
-                    : "static (hyperparameters, _, step) => CreateKernel(hyperparameters, step, 1.0));");
+                    ? "static (hyperparameters, hostState, step) => CreateKernel(hyperparameters, hostState, step, 1.0))" + end
+                    : "static (hyperparameters, _, step) => CreateKernel(hyperparameters, step, 1.0))" + end);
             }
             w.Outdent();
             w.Outdent();

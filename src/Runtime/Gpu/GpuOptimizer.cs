@@ -62,6 +62,7 @@ public sealed partial class GpuOptimizer : IDisposable
     /// <param name="accelerator">The accelerator to run on.</param>
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
     /// <exception cref="ArgumentException">The optimizer was generated without ILGPU, so it has no GPU kernel, or it is a rule with reductions (a <see cref="MultiPassOptimizer"/>), which the GPU backend does not run.</exception>
+    /// <exception cref="NotSupportedException">The optimizer's state is 8-bit or 4-bit blockwise and the rule has no blockwise GPU kernel, or its tensors mix 8-bit and 4-bit state.</exception>
     public GpuOptimizer(Optimizer optimizer, Accelerator accelerator)
     {
         ArgumentNullException.ThrowIfNull(optimizer);
@@ -80,7 +81,6 @@ public sealed partial class GpuOptimizer : IDisposable
                 nameof(optimizer));
         }
 
-        ThrowIfBlockwise(optimizer.StatePrecision, nameof(optimizer));
         ThrowIfGroupStatePrecision(optimizer, nameof(optimizer));
         Optimizer = optimizer;
         Accelerator = accelerator;
@@ -106,6 +106,7 @@ public sealed partial class GpuOptimizer : IDisposable
                 _norm = GpuGradientNorm.Load(accelerator);
             }
 
+            ThrowIfBlockwiseUnsupported(optimizer.StatePrecision, nameof(optimizer));
             UploadState();
         }
         catch
@@ -331,7 +332,7 @@ public sealed partial class GpuOptimizer : IDisposable
         int index = IndexOfState(name);
         if (_state32 is null)
         {
-            throw new InvalidOperationException("The optimizer's state is stored as bfloat16; read it with CopyState.");
+            throw new InvalidOperationException($"The optimizer's state is stored as {_devicePrecision}; read it with CopyState.");
         }
 
         return _state32.View.BaseView.SubView(index * StateStride, Optimizer.Layout.StateLength);
@@ -382,6 +383,12 @@ public sealed partial class GpuOptimizer : IDisposable
             return;
         }
 
+        if (DeviceIsBlockwise)
+        {
+            CopyBlockwiseState(name, tensor, destination);
+            return;
+        }
+
         long start = (index * StateStride) + Layout.StateOffsetOf(tensor);
         Accelerator.Synchronize();
         if (_state32 is not null)
@@ -415,6 +422,12 @@ public sealed partial class GpuOptimizer : IDisposable
         StateStorage host = Optimizer.StateStorage;
         int length = Layout.StateLength;
         Accelerator.Synchronize();
+        if (DeviceIsBlockwise)
+        {
+            DownloadBlockwise();
+            return;
+        }
+
         for (int k = 0; k < host.Count && length > 0; k++)
         {
             if (_state32 is not null)
@@ -437,7 +450,7 @@ public sealed partial class GpuOptimizer : IDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         using Optimizer.StepGuard guard = Optimizer.EnterGuard("GpuOptimizer.ReloadFromHost");
-        ThrowIfBlockwise(Optimizer.StatePrecision, "Optimizer");
+        ThrowIfBlockwiseUnsupported(Optimizer.StatePrecision, "Optimizer");
         ThrowIfGroupStatePrecision(Optimizer, "Optimizer");
         Accelerator.Synchronize();
         UploadState();
@@ -485,7 +498,7 @@ public sealed partial class GpuOptimizer : IDisposable
     /// <summary>Converts the device state to <paramref name="precision"/>, as <see cref="Optimizer.ChangeStatePrecision"/> converts the host's.</summary>
     /// <param name="precision">The new precision.</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="precision"/> is not a defined value.</exception>
-    /// <exception cref="NotSupportedException"><paramref name="precision"/> is 8-bit or 4-bit blockwise (CPU only for now); nothing was changed.</exception>
+    /// <exception cref="NotSupportedException"><paramref name="precision"/> is 8-bit or 4-bit blockwise and the rule has no blockwise GPU kernel, or the host optimizer refuses it; nothing was changed.</exception>
     /// <exception cref="ObjectDisposedException">This object was disposed.</exception>
     public void ChangeStatePrecision(StatePrecision precision)
     {
@@ -495,21 +508,12 @@ public sealed partial class GpuOptimizer : IDisposable
             return;
         }
 
-        ThrowIfBlockwise(precision, nameof(precision));
+        ThrowIfBlockwiseUnsupported(precision, nameof(precision));
         ThrowIfGroupStatePrecision(Optimizer, nameof(precision));
         SynchronizeHostState();
         Optimizer.ChangeStatePrecision(precision);
         using Optimizer.StepGuard guard = Optimizer.EnterGuard("GpuOptimizer.ChangeStatePrecision");
         UploadState();
-    }
-
-    /// <summary>Blockwise (8-bit, 4-bit) state has no device kernel yet: refused before anything changes.</summary>
-    private static void ThrowIfBlockwise(StatePrecision precision, string parameter)
-    {
-        if (precision is StatePrecision.Int8Blockwise or StatePrecision.Int4Blockwise)
-        {
-            throw new NotSupportedException($"{precision} state runs on the CPU only; the GPU optimizer supports float32 and bfloat16 state ({parameter}). Nothing was changed.");
-        }
     }
 
     /// <summary>Resets the host optimizer (state, carried scalars, step count) and the device state to their initial values; hyperparameters are kept.</summary>
@@ -549,6 +553,7 @@ public sealed partial class GpuOptimizer : IDisposable
         _factor?.Dispose();
         _state32?.Dispose();
         _state16?.Dispose();
+        FreeBlockwise();
         _stagingParameters?.Dispose();
         _stagingGradients?.Dispose();
         _stagingSquares?.Dispose();
@@ -640,7 +645,7 @@ public sealed partial class GpuOptimizer : IDisposable
 
         // Every argument check is done: from here on the engine plans the step, and it happens or is skipped as a whole.
         using Optimizer.StepGuard guard = Optimizer.EnterGuard("GpuOptimizer.Step");
-        if (Optimizer.StepCount != _deviceStepCount || Optimizer.StatePrecision != (_state32 is null ? StatePrecision.BFloat16 : StatePrecision.Float32) || Optimizer.HasGroupStatePrecision)
+        if (Optimizer.StepCount != _deviceStepCount || Optimizer.StatePrecision != _devicePrecision || Optimizer.HasGroupStatePrecision)
         {
             throw new InvalidOperationException(
                 $"The host optimizer was changed directly (step count {Optimizer.StepCount}, {Optimizer.StatePrecision} state; the device state is at step {_deviceStepCount}): " +
@@ -708,6 +713,12 @@ public sealed partial class GpuOptimizer : IDisposable
             GradientFactor = (float)plan.GradientScale,
             DeviceFactor = deviceFactor ? 1 : 0,
         };
+        if (DeviceIsBlockwise)
+        {
+            LaunchBlockwise(stream, views, launch);
+            return;
+        }
+
         _update.Launch(stream, _updateThreads, views, launch);
     }
 
@@ -731,6 +742,14 @@ public sealed partial class GpuOptimizer : IDisposable
     private void UploadState()
     {
         _deviceStepCount = Optimizer.StepCount;
+        _devicePrecision = Optimizer.StatePrecision;
+        if (Optimizer.Blockwise is { Count: > 0 } blockwise)
+        {
+            UploadBlockwise(blockwise);
+            return;
+        }
+
+        FreeBlockwise();
         StateStorage host = Optimizer.StateStorage;
         int length = Layout.StateLength;
         long size = Math.Max(1, host.Count * StateStride);

@@ -47,7 +47,7 @@ public readonly struct GpuUpdateViews
 /// <see cref="IGpuKernelSource.CreateGpuUpdate"/>; used by <see cref="GpuOptimizer"/>.
 /// </summary>
 [EditorBrowsable(EditorBrowsableState.Never)]
-public abstract class GpuUpdate : IDisposable
+public abstract partial class GpuUpdate : IDisposable
 {
     /// <summary>Sets group <paramref name="group"/>'s kernel struct for the coming launch.</summary>
     /// <param name="group">The parameter group.</param>
@@ -77,7 +77,7 @@ public delegate TKernel GpuBatchKernelFactory<TKernel>(ReadOnlySpan<double> hype
 
 /// <summary>The generic <see cref="GpuUpdate"/> over a rule's kernel struct <typeparamref name="TKernel"/>.</summary>
 [EditorBrowsable(EditorBrowsableState.Never)]
-public sealed class GpuUpdate<TKernel> : GpuUpdate
+public sealed partial class GpuUpdate<TKernel> : GpuUpdate
     where TKernel : unmanaged
 {
     private readonly Action<AcceleratorStream, Index1D, GpuGroups<TKernel>, ArrayView<TKernel>, ArrayView<GpuChunk>, ArrayView<float>, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<ushort>, GpuLaunch>? _kernel;
@@ -156,14 +156,7 @@ public sealed class GpuUpdate<TKernel> : GpuUpdate
     /// <inheritdoc/>
     public override void Launch(AcceleratorStream stream, int threads, in GpuUpdateViews views, GpuLaunch launch)
     {
-        ArrayView<TKernel> table = ArrayView<TKernel>.Empty;
-        if (_device is not null)
-        {
-            // More groups than fit by value: ILGPU's copy from host memory waits for the stream.
-            table = _device.View.BaseView;
-            table.CopyFromCPU(stream, ref _table[0], _table.Length);
-        }
-
+        ArrayView<TKernel> table = DeviceTable(stream);
         launch.Stride = threads;
         if (_inputKernel is not null)
         {
@@ -177,6 +170,20 @@ public sealed class GpuUpdate<TKernel> : GpuUpdate
 
     /// <inheritdoc/>
     public override void Dispose() => _device?.Dispose();
+
+    /// <summary>The kernel structs' device buffer, filled for this launch, or empty when they go by value.</summary>
+    private ArrayView<TKernel> DeviceTable(AcceleratorStream stream)
+    {
+        if (_device is null)
+        {
+            return ArrayView<TKernel>.Empty;
+        }
+
+        // More groups than fit by value: ILGPU's copy from host memory waits for the stream.
+        ArrayView<TKernel> table = _device.View.BaseView;
+        table.CopyFromCPU(stream, ref _table[0], _table.Length);
+        return table;
+    }
 
     private static GpuBatchKernelFactory<TKernel> Ignoring(GpuKernelFactory<TKernel> factory) =>
         (hyperparameters, hostState, step, _) => factory(hyperparameters, hostState, step);

@@ -120,6 +120,9 @@ public sealed class BlockwiseCodebook
     /// <summary>The code of the value 0 (the map's 0), or −1 when the map has none (4-bit unsigned).</summary>
     public int ZeroCode { get; }
 
+    /// <summary>The decision thresholds: [c] for c = 1 … N − 1 is the smallest x whose code is ≥ c (the GPU kernel's binary search, <c>Gpu/GpuBlockwise.cs</c>).</summary>
+    internal ReadOnlySpan<float> Thresholds => _thresholds;
+
     /// <summary>The code values (pinned, never moved): the SIMD paths of <see cref="BlockwiseBlock"/> gather from it.</summary>
     internal float[] ValueTable => _values;
 

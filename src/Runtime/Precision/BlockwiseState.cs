@@ -86,6 +86,18 @@ internal sealed class BlockwiseState
     /// <summary>The float32 state of the tensors kept in float32 (below the threshold, or in a float32 group).</summary>
     public StateStorage Small { get; }
 
+    /// <summary>Every plane's codes in one run (plane k at k·<see cref="CodeStride"/>): the GPU optimizer mirrors it byte for byte.</summary>
+    internal Span<byte> AllCodes => _codes;
+
+    /// <summary>Every plane's absmax in one run (plane k at k·<see cref="AbsmaxStride"/>).</summary>
+    internal Span<float> AllAbsmax => _absmax;
+
+    /// <summary>Tensor <paramref name="tensor"/>'s first code byte within a plane (a quantized tensor).</summary>
+    internal long CodeOffsetOf(int tensor) => _codeOffset[tensor];
+
+    /// <summary>Tensor <paramref name="tensor"/>'s first block within a plane's absmax (a quantized tensor).</summary>
+    internal int AbsmaxOffsetOf(int tensor) => _absmaxOffset[tensor];
+
     /// <summary>The bfloat16 state of the tensors of bfloat16 groups (a precision per group).</summary>
     public StateStorage Narrow { get; }
 

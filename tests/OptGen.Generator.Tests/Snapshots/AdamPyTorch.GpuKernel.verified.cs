@@ -66,6 +66,71 @@ namespace OptGen.Generated
             }
         }
 
+        /// <summary>
+        /// The update over blockwise-quantized state (8-bit blocks of 256, 4-bit blocks of 128): one thread group per block at a
+        /// time (a grid-stride loop over the chunks' blocks). Each thread dequantizes its elements' codes (code value × absmax),
+        /// runs the same <c>Invoke</c> as <see cref="Kernel"/> in float32 and stages the new state in shared memory; then the group
+        /// takes each plane's new block absmax and requantizes every element with the CPU's decision rule (<c>OptGen.Gpu.GpuBlockwise</c>).
+        /// Chunks of tensors below the threshold keep float32 state and only run the update.
+        /// </summary>
+        /// <param name="groups">The kernel struct of each parameter group, by value (up to 8 groups).</param>
+        /// <param name="table">The kernel structs on the device, for layouts with more groups.</param>
+        /// <param name="chunks">The blockwise tensor table.</param>
+        /// <param name="factor">The device-computed gradient factor (one element; read when <c>launch.DeviceFactor</c> is 1).</param>
+        /// <param name="p32">float32 parameters (or empty).</param>
+        /// <param name="p16">16-bit parameters (or empty).</param>
+        /// <param name="g32">float32 gradients (or empty; read only).</param>
+        /// <param name="g16">16-bit gradients (or empty; read only).</param>
+        /// <param name="codes">The codes of the state planes (m, v, <c>blockwise.CodeStride</c> bytes apart).</param>
+        /// <param name="floats">The planes' absmax, then the float32 state of the tensors below the threshold.</param>
+        /// <param name="books">The code tables, one per plane.</param>
+        /// <param name="blockwise">The element launch's values and the state layout.</param>
+        public static void BlockwiseKernel(global::OptGen.Gpu.GpuGroups<global::OptGen.Generated.UpdateKernel_19861396> groups, global::ILGPU.ArrayView<global::OptGen.Generated.UpdateKernel_19861396> table, global::ILGPU.ArrayView<global::OptGen.Gpu.GpuBlockChunk> chunks, global::ILGPU.ArrayView<float> factor, global::ILGPU.ArrayView<float> p32, global::ILGPU.ArrayView<ushort> p16, global::ILGPU.ArrayView<float> g32, global::ILGPU.ArrayView<ushort> g16, global::ILGPU.ArrayView<byte> codes, global::ILGPU.ArrayView<float> floats, global::ILGPU.ArrayView<float> books, global::OptGen.Gpu.GpuBlockwiseLaunch blockwise)
+        {
+            global::ILGPU.ArrayView<float> stage = global::ILGPU.SharedMemory.Allocate<float>(2 * global::OptGen.Gpu.GpuBlockwise.MaxBlockLength);
+            global::ILGPU.ArrayView<uint> peak = global::ILGPU.SharedMemory.Allocate<uint>(2 * global::OptGen.Gpu.GpuBlockwise.ScratchLength);
+            global::OptGen.Gpu.GpuLaunch launch = blockwise.Element;
+            float gradientFactor = launch.DeviceFactor != 0 ? factor[0] : launch.GradientFactor;
+            int perChunk = global::OptGen.Gpu.GpuChunk.Capacity / blockwise.BlockLength;
+            long end = chunks.Length * perChunk;
+            for (long v = global::ILGPU.Grid.IdxX; v < end; v += global::ILGPU.Grid.DimX)
+            {
+                global::OptGen.Gpu.GpuBlockChunk chunk = chunks[v / perChunk];
+                int first = (int)(v % perChunk) * blockwise.BlockLength;
+                if (first >= chunk.Length)
+                {
+                    continue;
+                }
+
+                int count = global::System.Math.Min(blockwise.BlockLength, chunk.Length - first);
+                global::OptGen.Generated.UpdateKernel_19861396 kernel = groups.Count <= global::OptGen.Gpu.GpuGroups<global::OptGen.Generated.UpdateKernel_19861396>.MaxByValue ? groups.Get(chunk.Group) : table[chunk.Group];
+                for (int j = global::ILGPU.Group.IdxX; j < count; j += global::ILGPU.Group.DimX)
+                {
+                    int local = first + j;
+                    long e = chunk.ArenaStart + local;
+                    long s = chunk.StateStart + local;
+                    int t = chunk.TensorStart + local;
+                    float p_i = global::OptGen.Gpu.GpuElements.Load(launch.ParameterCodec, p32, p16, e);
+                    float g_i = global::OptGen.Gpu.GpuElements.Load(launch.GradientCodec, g32, g16, e) * gradientFactor;
+                    float m_i = global::OptGen.Gpu.GpuBlockwise.Load(codes, floats, books, blockwise, chunk, 0, local);
+                    float v_i = global::OptGen.Gpu.GpuBlockwise.Load(codes, floats, books, blockwise, chunk, 1, local);
+                    kernel.Invoke(ref p_i, g_i, ref m_i, ref v_i);
+                    global::OptGen.Gpu.GpuElements.Store(launch.ParameterCodec, p32, p16, e, p_i, launch, chunk.Tensor, t);
+                    global::OptGen.Gpu.GpuBlockwise.Store(stage, floats, blockwise, chunk, 0, local, j, m_i);
+                    global::OptGen.Gpu.GpuBlockwise.Store(stage, floats, blockwise, chunk, 1, local, j, v_i);
+                }
+
+                global::OptGen.Gpu.GpuBlockwise.Requantize(stage, peak, codes, floats, books, blockwise, chunk, first, count, 2);
+            }
+        }
+
+        private static readonly global::System.Runtime.CompilerServices.ConditionalWeakTable<global::ILGPU.Runtime.Accelerator, global::System.Action<global::ILGPU.Runtime.AcceleratorStream, global::ILGPU.KernelConfig, global::OptGen.Gpu.GpuGroups<global::OptGen.Generated.UpdateKernel_19861396>, global::ILGPU.ArrayView<global::OptGen.Generated.UpdateKernel_19861396>, global::ILGPU.ArrayView<global::OptGen.Gpu.GpuBlockChunk>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<ushort>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<ushort>, global::ILGPU.ArrayView<byte>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::OptGen.Gpu.GpuBlockwiseLaunch>> LoadedBlockwise = new();
+
+        /// <summary>The blockwise kernel compiled for <paramref name="accelerator"/>: compiled on the first call, then reused.</summary>
+        /// <param name="accelerator">The accelerator to run on.</param>
+        public static global::System.Action<global::ILGPU.Runtime.AcceleratorStream, global::ILGPU.KernelConfig, global::OptGen.Gpu.GpuGroups<global::OptGen.Generated.UpdateKernel_19861396>, global::ILGPU.ArrayView<global::OptGen.Generated.UpdateKernel_19861396>, global::ILGPU.ArrayView<global::OptGen.Gpu.GpuBlockChunk>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<ushort>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<ushort>, global::ILGPU.ArrayView<byte>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::OptGen.Gpu.GpuBlockwiseLaunch> LoadBlockwise(global::ILGPU.Runtime.Accelerator accelerator) =>
+            LoadedBlockwise.GetValue(accelerator, static a => global::ILGPU.Runtime.KernelLoaders.LoadKernel<global::OptGen.Gpu.GpuGroups<global::OptGen.Generated.UpdateKernel_19861396>, global::ILGPU.ArrayView<global::OptGen.Generated.UpdateKernel_19861396>, global::ILGPU.ArrayView<global::OptGen.Gpu.GpuBlockChunk>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<ushort>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<ushort>, global::ILGPU.ArrayView<byte>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::OptGen.Gpu.GpuBlockwiseLaunch>(a, BlockwiseKernel));
+
         /// <summary>The kernel compiled for <paramref name="accelerator"/>: compiled on the first call, then reused.</summary>
         /// <param name="accelerator">The accelerator to run on.</param>
         public static global::System.Action<global::ILGPU.Runtime.AcceleratorStream, global::ILGPU.Index1D, global::OptGen.Gpu.GpuGroups<global::OptGen.Generated.UpdateKernel_19861396>, global::ILGPU.ArrayView<global::OptGen.Generated.UpdateKernel_19861396>, global::ILGPU.ArrayView<global::OptGen.Gpu.GpuChunk>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<ushort>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<ushort>, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<ushort>, global::OptGen.Gpu.GpuLaunch> Load(global::ILGPU.Runtime.Accelerator accelerator) =>

@@ -14,6 +14,6 @@ namespace Demo
                 accelerator,
                 groups,
                 global::OptGen.Generated.UpdateKernel_19861396_Gpu.Load(accelerator),
-                static (hyperparameters, _, step) => CreateKernel(hyperparameters, step, 1.0));
+                static (hyperparameters, _, step) => CreateKernel(hyperparameters, step, 1.0)) { BlockwiseKernel = global::OptGen.Generated.UpdateKernel_19861396_Gpu.LoadBlockwise };
     }
 }
