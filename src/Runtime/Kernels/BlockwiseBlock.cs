@@ -1,4 +1,6 @@
 using System;
+using System.Diagnostics;
+using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -615,6 +617,8 @@ public static class BlockwiseBlock
             Vector512.LoadUnsafe(ref MemoryMarshal.GetArrayDataReference(book.LineCap)));
         Vector512<float> margin = Vector512.Create(BlockwiseCodebook.LineMargin);
         ref float first = ref MemoryMarshal.GetReference(values);
+        Debug.Assert(values.Length <= 64 * 64, "one bit per 64 values");
+        ulong redo = 0; // the groups of 64 with an ambiguous value, redone after the loop (a call inside it would spill the tables)
         int i = 0;
         for (; i + 64 <= values.Length; i += 64)
         {
@@ -622,16 +626,20 @@ public static class BlockwiseBlock
             Vector512<int> cb = LineCode(Vector512.LoadUnsafe(ref first, (nuint)(i + 16)) * factor, t, out Vector512<float> fb);
             Vector512<int> cc = LineCode(Vector512.LoadUnsafe(ref first, (nuint)(i + 32)) * factor, t, out Vector512<float> fc);
             Vector512<int> cd = LineCode(Vector512.LoadUnsafe(ref first, (nuint)(i + 48)) * factor, t, out Vector512<float> fd);
-            Vector512<float> ambiguous = Vector512.LessThanOrEqual(Vector512.Abs(fa), margin) | Vector512.LessThanOrEqual(Vector512.Abs(fb), margin)
-                | Vector512.LessThanOrEqual(Vector512.Abs(fc), margin) | Vector512.LessThanOrEqual(Vector512.Abs(fd), margin);
+
+            // The least |u − round(u)| of the 64 values: vrangeps with imm 0b1010 is min(|a|, |b|) with the sign cleared.
+            Vector512<float> least = Avx512DQ.Range(Avx512DQ.Range(fa, fb, 0b1010), Avx512DQ.Range(fc, fd, 0b1010), 0b1010);
+            redo |= (Vector512.GreaterThanAll(least, margin) ? 0UL : 1UL) << (i >> 6); // NaN is not greater: ambiguous
             Avx512F.ConvertToVector128Byte(ca).StoreUnsafe(ref Unsafe.Add(ref codes, i + 0));
             Avx512F.ConvertToVector128Byte(cb).StoreUnsafe(ref Unsafe.Add(ref codes, i + 16));
             Avx512F.ConvertToVector128Byte(cc).StoreUnsafe(ref Unsafe.Add(ref codes, i + 32));
             Avx512F.ConvertToVector128Byte(cd).StoreUnsafe(ref Unsafe.Add(ref codes, i + 48));
-            if (ambiguous != Vector512<float>.Zero)
-            {
-                QuantizeSearch8(book, values.Slice(i, 64), factor, ref Unsafe.Add(ref codes, i));
-            }
+        }
+
+        for (; redo != 0; redo &= redo - 1)
+        {
+            int start = BitOperations.TrailingZeroCount(redo) << 6;
+            QuantizeSearch8(book, values.Slice(start, 64), factor, ref Unsafe.Add(ref codes, start));
         }
 
         return i;
@@ -648,24 +656,27 @@ public static class BlockwiseBlock
         Vector512<float> Cap);
 
     /// <summary>
-    /// Sixteen codes by <see cref="BlockwiseCodebook.QuantizeByLines"/> (the same operations in the same order);
-    /// <paramref name="fraction"/> is u − round(u), whose magnitude at most the margin marks an ambiguous lane.
+    /// Sixteen codes by <see cref="BlockwiseCodebook.QuantizeByLines"/> (the same operations in the same order, but
+    /// for NaN, which gives a NaN u here); <paramref name="fraction"/> is u − round(u), whose magnitude at most the
+    /// margin (or NaN) marks an ambiguous lane.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<int> LineCode(Vector512<float> x, in LineTables t, out Vector512<float> fraction)
     {
+        // y = max(2^−31, min(|x|, just below 2)): vrangeps 0b1010 is min(|x|, |c|) with the sign cleared; NaN stays
+        // NaN through both (vmaxps returns its second operand when either is NaN), and a NaN u is ambiguous.
         Vector512<uint> bits = x.AsUInt32();
-        Vector512<uint> magnitude = Vector512.Max(
-            Vector512.Min(bits & Vector512.Create(0x7FFF_FFFFu), Vector512.Create(BlockwiseCodebook.Clamp)),
-            Vector512.Create((uint)BlockwiseCodebook.LineFloorExponent << 23));
-        Vector512<float> y = magnitude.AsSingle();
-        Vector512<int> slot = (magnitude >> 23).AsInt32();
+        Vector512<float> y = Avx512F.Max(
+            Vector512.Create((uint)BlockwiseCodebook.LineFloorExponent << 23).AsSingle(),
+            Avx512DQ.Range(x, Vector512.Create(BlockwiseCodebook.Clamp).AsSingle(), 0b1010));
+        Vector512<int> slot = (y.AsUInt32() >> 23).AsInt32();
         Vector512<int> negative = bits.AsInt32() >> 31;
         Vector512<float> split = Vector512.ConditionalSelect(
             negative.AsSingle(),
             Avx512F.PermuteVar16x32x2(t.Negative0, slot, t.Negative1),
             Avx512F.PermuteVar16x32x2(t.Positive0, slot, t.Positive1));
-        Vector512<int> run = Avx512F.PermuteVar16x32x2(t.Run0, slot, t.Run1) - Vector512.GreaterThanOrEqual(y, split).AsInt32();
+        Vector512<int> atStart = Avx512F.PermuteVar16x32x2(t.Run0, slot, t.Run1);
+        Vector512<int> run = Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(y, split).AsInt32(), atStart + Vector512<int>.One, atStart);
         Vector512<int> line = run | (negative & Vector512.Create(16));
         Vector512<float> u = Avx512F.FusedMultiplyAdd(
             Avx512F.PermuteVar16x32x2(t.Slope0, line, t.Slope1),
