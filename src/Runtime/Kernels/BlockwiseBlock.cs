@@ -344,6 +344,10 @@ public static class BlockwiseBlock
         if (path == BlockwisePath.Best && Avx512Vbmi.IsSupported)
         {
             i = DequantizeBytePlanes(book, ref codes, scale, ref first, values.Length);
+            if (i + 16 > values.Length)
+            {
+                return i; // a whole block: the float tables below are not needed
+            }
         }
 
         Vector512<float> t0 = Vector512.LoadUnsafe(ref table, 0), t1 = Vector512.LoadUnsafe(ref table, 16);
