@@ -84,11 +84,12 @@ internal static class BlockwiseStatePairs
     /// <c>codec/&lt;map&gt;/&lt;piece&gt;/&lt;path&gt;</c>: one piece of the fused step (dequantize, absmax, quantize) over 64K
     /// values in blocks (L2-resident, one thread) ÷ copying the same floats; the numerator's time ÷ 65536 is the
     /// piece's cost per value. <c>int8-l2/…</c>, <c>int4-l2/…</c>: the whole blockwise step of 65536 elements (all in
-    /// L2) ÷ the float32-state step of the same size: what is left of the step once memory is out of the way.
+    /// L2) ÷ the float32-state step of the same size: what is left of the step once memory is out of the way
+    /// (the environment variable <c>OPTGEN_BLOCKWISE_L2_ELEMENTS</c> sets another size, for the sweep in BENCHMARKS.md).
     /// </summary>
     public static IEnumerable<PairResult> Breakdown(QuickOptions options)
     {
-        const int n = 1 << 16;
+        int n = Environment.GetEnvironmentVariable("OPTGEN_BLOCKWISE_L2_ELEMENTS") is { } e ? int.Parse(e, CultureInfo.InvariantCulture) : 1 << 16;
         if (Selected(options, "codec") && options.PairFilter is not null)
         {
             var run = typeof(BlockwiseBlock).GetMethod("RunPieceOverBlocks", BindingFlags.NonPublic | BindingFlags.Static)!
