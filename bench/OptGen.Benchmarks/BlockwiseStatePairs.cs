@@ -3,7 +3,10 @@
 
 using System;
 using System.Collections.Generic;
+using System.Globalization;
+using System.Reflection;
 using System.Runtime.Intrinsics;
+using OptGen.Kernels;
 using System.Threading.Tasks;
 
 namespace OptGen.Benchmarks;
@@ -72,6 +75,79 @@ internal static class BlockwiseStatePairs
 
                         Collect();
                     }
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// <c>codec/&lt;map&gt;/&lt;piece&gt;/&lt;path&gt;</c>: one piece of the fused step (dequantize, absmax, quantize) over 64K
+    /// values in blocks (L2-resident, one thread) ÷ copying the same floats; the numerator's time ÷ 65536 is the
+    /// piece's cost per value. <c>int8-l2/…</c>, <c>int4-l2/…</c>: the whole blockwise step of 65536 elements (all in
+    /// L2) ÷ the float32-state step of the same size: what is left of the step once memory is out of the way
+    /// (the environment variable <c>OPTGEN_BLOCKWISE_L2_ELEMENTS</c> sets another size, for the sweep in BENCHMARKS.md).
+    /// </summary>
+    public static IEnumerable<PairResult> Breakdown(QuickOptions options)
+    {
+        int n = Environment.GetEnvironmentVariable("OPTGEN_BLOCKWISE_L2_ELEMENTS") is { } e ? int.Parse(e, CultureInfo.InvariantCulture) : 1 << 16;
+        if (Selected(options, "codec") && options.PairFilter is not null)
+        {
+            var run = typeof(BlockwiseBlock).GetMethod("RunPieceOverBlocks", BindingFlags.NonPublic | BindingFlags.Static)!
+                .CreateDelegate<Action<BlockwiseCodebook, float[], byte[], float[], int, int>>();
+            var random = new Random(17);
+            float[] copy = new float[n];
+            foreach (BlockwiseCodebook book in new[] { BlockwiseCodebook.Int8Signed, BlockwiseCodebook.Int8Unsigned, BlockwiseCodebook.Int4Signed, BlockwiseCodebook.Int4Unsigned })
+            {
+                // Adam-like blocks: first moments ~ N(0, 1) per block scale, second moments their squares.
+                float[] values = new float[n];
+                for (int i = 0; i < n; i++)
+                {
+                    double gauss = Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
+                    values[i] = (float)(book.IsSigned ? gauss : gauss * gauss);
+                }
+
+                byte[] codes = new byte[n];
+                float[] absmax = new float[n / book.BlockLength];
+                run(book, values, codes, absmax, 1, 0);
+                run(book, values, codes, absmax, 2, 0);
+                string map = book.Name.Replace(' ', '-');
+                foreach ((int piece, string name, int path) in new[] { (0, "dequantize", 0), (0, "dequantize", 1), (1, "absmax", 0), (2, "quantize", 0), (2, "quantize", 1), (2, "quantize", 2) })
+                {
+                    string pathName = path switch { 0 => "best", 1 => "avx512-plain", _ => "avx2" };
+                    PairResult result = QuickRunner.Measure(
+                        $"codec/{map}/{name}/{pathName}", name, "copy 64K floats",
+                        () => run(book, values, codes, absmax, piece, path),
+                        () => values.CopyTo(copy, 0),
+                        null, options);
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"# codec/{map}/{name}/{pathName}: {result.NumeratorMs * 1e6 / n:F3} ns/value"));
+                    yield return result;
+                    if (piece == 0)
+                    {
+                        run(book, values, codes, absmax, 1, 0); // dequantized values are the blocks' codes: re-take absmax, re-quantize
+                        run(book, values, codes, absmax, 2, 0);
+                    }
+                }
+            }
+        }
+
+        foreach (Func<int, Optimizer> create in new Func<int, Optimizer>[] { e => new Adam(e), e => new RmsProp(e), e => new Lion(e) })
+        {
+            foreach ((StatePrecision precision, string name) in new[] { (StatePrecision.Int8Blockwise, "int8"), (StatePrecision.Int4Blockwise, "int4") })
+            {
+                if (Selected(options, $"{name}-l2") && options.PairFilter is not null)
+                {
+                    Optimizer full = create(n);
+                    Optimizer quantized = create(n);
+                    quantized.ChangeStatePrecision(precision);
+                    (PinnedBuffer p, PinnedBuffer g) = Extensions.Arenas(full, n);
+                    var stepOptions = new StepOptions { MaxDegreeOfParallelism = 1 };
+                    PairResult result = QuickRunner.Measure(
+                        $"{name}-l2/{quantized.Descriptor.Name}/{n}/1", $"{name} state", "fp32 state",
+                        () => quantized.Step(p.Span, g.Span, stepOptions),
+                        () => full.Step(p.Span, g.Span, stepOptions),
+                        null, options);
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"# {result.Name}: {result.NumeratorMs * 1e6 / n:F3} ns/element ({name}), {result.DenominatorMs * 1e6 / n:F3} (fp32)"));
+                    yield return result;
                 }
             }
         }

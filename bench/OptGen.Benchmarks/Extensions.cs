@@ -27,7 +27,7 @@ internal static class Extensions
             yield break;
         }
 
-        foreach (Func<QuickOptions, IEnumerable<PairResult>> pairs in new Func<QuickOptions, IEnumerable<PairResult>>[] { ManyTensors, Bf16State, Training, BlockwiseStatePairs.Measure })
+        foreach (Func<QuickOptions, IEnumerable<PairResult>> pairs in new Func<QuickOptions, IEnumerable<PairResult>>[] { ManyTensors, Bf16State, Training, BlockwiseStatePairs.Measure, BlockwiseStatePairs.Breakdown })
         {
             foreach (PairResult result in pairs(options))
             {

@@ -1,10 +1,28 @@
 using System;
+using System.Diagnostics;
+using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
 namespace OptGen.Kernels;
+
+/// <summary>The SIMD path of <see cref="BlockwiseBlock"/>: the best the CPU has, or a narrower one (each falls back to the next when the CPU lacks it).</summary>
+internal enum BlockwisePath
+{
+    /// <summary>AVX-512 with the 8-bit code lines and VBMI byte-plane dequantization where available.</summary>
+    Best,
+
+    /// <summary>AVX-512 without them: the 8-bit search, float permutes to dequantize.</summary>
+    Avx512,
+
+    /// <summary>AVX2: gathers from the bucket and code tables.</summary>
+    Avx2,
+
+    /// <summary>Scalar only.</summary>
+    Scalar,
+}
 
 /// <summary>
 /// One block of blockwise-quantized state: codes to float32 values, the block's absmax, float32 values to codes.
@@ -23,14 +41,19 @@ public static class BlockwiseBlock
     /// <param name="absmax">The block's absmax.</param>
     /// <param name="values">One float per value of the block.</param>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static unsafe void Dequantize(BlockwiseCodebook book, ref byte codes, float absmax, Span<float> values)
+    public static void Dequantize(BlockwiseCodebook book, ref byte codes, float absmax, Span<float> values) =>
+        Dequantize(book, ref codes, absmax, values, BlockwisePath.Best);
+
+    /// <summary><see cref="Dequantize(BlockwiseCodebook, ref byte, float, Span{float})"/> on the given path (tests force each one; all give the same values).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static unsafe void Dequantize(BlockwiseCodebook book, ref byte codes, float absmax, Span<float> values, BlockwisePath path)
     {
         int i = 0;
-        if (Avx512F.IsSupported)
+        if (path <= BlockwisePath.Avx512 && Avx512F.IsSupported)
         {
-            i = DequantizeAvx512(book, ref codes, absmax, values);
+            i = DequantizeAvx512(book, ref codes, absmax, values, path);
         }
-        else if (Avx2.IsSupported)
+        else if (path <= BlockwisePath.Avx2 && Avx2.IsSupported)
         {
             // Eight codes at a time: widened to int32 and gathered from the (pinned) table, times absmax.
             float* table = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(book.ValueTable));
@@ -135,23 +158,76 @@ public static class BlockwiseBlock
 
     /// <summary>
     /// Quantizes <paramref name="values"/> (one block) against <paramref name="absmax"/> (their <see cref="Absmax"/>):
-    /// each value times 1/absmax (0 when absmax is 0), then <see cref="BlockwiseCodebook.Quantize"/>.
+    /// each value times 1/absmax (0 when absmax is 0 or NaN), then <see cref="BlockwiseCodebook.Quantize"/>.
     /// </summary>
     /// <param name="book">The codebook.</param>
     /// <param name="values">The block's values.</param>
     /// <param name="absmax">The block's absmax.</param>
     /// <param name="codes">The block's first code byte.</param>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static unsafe void Quantize(BlockwiseCodebook book, ReadOnlySpan<float> values, float absmax, ref byte codes)
+    public static void Quantize(BlockwiseCodebook book, ReadOnlySpan<float> values, float absmax, ref byte codes) =>
+        Quantize(book, values, absmax, ref codes, BlockwisePath.Best);
+
+    /// <summary>
+    /// The block's codes on <paramref name="path"/> (for tests and the benchmark's breakdown, which reach it by
+    /// reflection: the runtime's internals are not visible to assemblies that run the generator themselves).
+    /// </summary>
+    internal static byte[] QuantizeOn(BlockwiseCodebook book, float[] values, float absmax, BlockwisePath path)
     {
-        float scale = absmax == 0f ? 0f : 1f / absmax;
+        byte[] codes = new byte[Math.Max(1, CodeBytes(values.Length, book.Bits))];
+        Quantize(book, values, absmax, ref codes[0], path);
+        return codes.AsSpan(0, (int)CodeBytes(values.Length, book.Bits)).ToArray();
+    }
+
+    /// <summary>
+    /// One piece of the fused step over every block of <paramref name="values"/> (the benchmark's breakdown, by
+    /// reflection; no allocation): 0 dequantize the codes into the values, 1 the blocks' absmax, 2 quantize the
+    /// values against <paramref name="absmax"/>, each on <paramref name="path"/> (a <see cref="BlockwisePath"/>).
+    /// </summary>
+    internal static void RunPieceOverBlocks(BlockwiseCodebook book, float[] values, byte[] codes, float[] absmax, int piece, int path)
+    {
+        int n = book.BlockLength;
+        for (int b = 0; b < values.Length / n; b++)
+        {
+            ref byte code = ref codes[CodeBytes((long)b * n, book.Bits)];
+            Span<float> block = values.AsSpan(b * n, n);
+            switch (piece)
+            {
+                case 0:
+                    Dequantize(book, ref code, absmax[b], block, (BlockwisePath)path);
+                    break;
+                case 1:
+                    absmax[b] = Absmax(block);
+                    break;
+                default:
+                    Quantize(book, block, absmax[b], ref code, (BlockwisePath)path);
+                    break;
+            }
+        }
+    }
+
+    /// <summary>The values of <paramref name="length"/> codes on <paramref name="path"/> (as <see cref="QuantizeOn"/>).</summary>
+    internal static float[] DequantizeOn(BlockwiseCodebook book, byte[] codes, int length, float absmax, BlockwisePath path)
+    {
+        float[] values = new float[length];
+        Dequantize(book, ref codes[0], absmax, values, path);
+        return values;
+    }
+
+    /// <summary><see cref="Quantize(BlockwiseCodebook, ReadOnlySpan{float}, float, ref byte)"/> on the given path (tests force each one; all give the same codes).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void Quantize(BlockwiseCodebook book, ReadOnlySpan<float> values, float absmax, ref byte codes, BlockwisePath path)
+    {
+        // A NaN absmax (a block holding NaN) dequantizes every code to NaN; scale 0 keeps its codes independent of
+        // which NaN a product returns (x86 returns the first operand's), so every path stores the same codes.
+        float scale = absmax == 0f || float.IsNaN(absmax) ? 0f : 1f / absmax;
         int n = values.Length;
         int i = 0;
-        if (Avx512F.IsSupported)
+        if (path <= BlockwisePath.Avx512 && Avx512F.IsSupported)
         {
-            i = QuantizeAvx512(book, values, scale, ref codes);
+            i = QuantizeAvx512(book, values, scale, ref codes, path);
         }
-        else if (Avx2.IsSupported)
+        else if (path <= BlockwisePath.Avx2 && Avx2.IsSupported)
         {
             i = QuantizeAvx2(book, values, scale, ref codes);
         }
@@ -239,12 +315,12 @@ public static class BlockwiseBlock
     }
 
     /// <summary>
-    /// <see cref="Dequantize"/> sixteen codes at a time with no gather: the code table lives in registers (8-bit: 16
+    /// <see cref="Dequantize(BlockwiseCodebook, ref byte, float, Span{float})"/> sixteen codes at a time with no gather: the code table lives in registers (8-bit: 16
     /// registers, two-source permutes over each pair, then a select tree on the code's top three bits; 4-bit: one
     /// permute). Returns how many values it wrote (a multiple of 16).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int DequantizeAvx512(BlockwiseCodebook book, ref byte codes, float absmax, Span<float> values)
+    private static int DequantizeAvx512(BlockwiseCodebook book, ref byte codes, float absmax, Span<float> values, BlockwisePath path)
     {
         ref float table = ref MemoryMarshal.GetArrayDataReference(book.ValueTable);
         ref float first = ref MemoryMarshal.GetReference(values);
@@ -265,9 +341,13 @@ public static class BlockwiseBlock
             return i;
         }
 
-        if (Avx512Vbmi.IsSupported)
+        if (path == BlockwisePath.Best && Avx512Vbmi.IsSupported)
         {
             i = DequantizeBytePlanes(book, ref codes, scale, ref first, values.Length);
+            if (i + 16 > values.Length)
+            {
+                return i; // a whole block: the float tables below are not needed
+            }
         }
 
         Vector512<float> t0 = Vector512.LoadUnsafe(ref table, 0), t1 = Vector512.LoadUnsafe(ref table, 16);
@@ -352,13 +432,17 @@ public static class BlockwiseBlock
     /// quantized (a multiple of 16).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int QuantizeAvx512(BlockwiseCodebook book, ReadOnlySpan<float> values, float scale, ref byte codes)
+    private static int QuantizeAvx512(BlockwiseCodebook book, ReadOnlySpan<float> values, float scale, ref byte codes, BlockwisePath path)
     {
+        Vector512<float> factor = Vector512.Create(scale);
+        if (book.Bits == 8)
+        {
+            return path == BlockwisePath.Best && book.HasLines ? QuantizeLines(book, values, factor, ref codes) : QuantizeSearch8(book, values, factor, ref codes);
+        }
+
         ref float rank = ref MemoryMarshal.GetArrayDataReference(book.RankTable);
         ref float first = ref MemoryMarshal.GetReference(values);
-        Vector512<float> factor = Vector512.Create(scale);
         int i = 0;
-        if (book.Bits == 4)
         {
             // The sign fix is 8-bit only; the reversed 4-bit code back in order by one permute.
             Vector512<int> reverse4 = Vector512.Create(0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15);
@@ -406,6 +490,18 @@ public static class BlockwiseBlock
 
             return i;
         }
+    }
+
+    /// <summary>
+    /// The 8-bit search of <see cref="QuantizeAvx512"/>: exact for every value, ~75 vector instructions per sixteen.
+    /// The path for maps without code lines, and for the rare values the lines leave ambiguous.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static int QuantizeSearch8(BlockwiseCodebook book, ReadOnlySpan<float> values, Vector512<float> factor, ref byte codes)
+    {
+        ref float rank = ref MemoryMarshal.GetArrayDataReference(book.RankTable);
+        ref float first = ref MemoryMarshal.GetReference(values);
+        int i = 0;
 
         // The sign fix: a negative value whose code is the zero code takes the code below (in reversed bits here).
         Vector512<int> zero = Vector512.Create(book.KeepsSign ? BlockwiseCodebook.Reverse(book.ZeroCode, 8) : -1);
@@ -497,6 +593,101 @@ public static class BlockwiseBlock
         }
 
         return i;
+    }
+
+    /// <summary>
+    /// 8-bit codes by the code lines of <see cref="BlockwiseCodebook"/> (see its Lines part): per sixteen values, the
+    /// octave slot from the exponent bits, the run by one compare with the slot's run start (per sign), then
+    /// u = fma(a, min(y, cap), b) with a, b, cap fetched by register permutes and the code trunc(u); about 25 vector
+    /// instructions instead of the search's 75. Sixty-four values per iteration; where any of them has u within
+    /// <see cref="BlockwiseCodebook.LineMargin"/> of an integer (rare: near a decision threshold) the sixty-four are
+    /// redone by the exact search, so the codes are <see cref="BlockwiseCodebook.QuantizeByRank"/>'s, bit for bit.
+    /// Returns how many values it quantized (a multiple of 64; the search does the rest).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int QuantizeLines(BlockwiseCodebook book, ReadOnlySpan<float> values, Vector512<float> factor, ref byte codes)
+    {
+        ref int runs = ref MemoryMarshal.GetArrayDataReference(book.SlotRun);
+        ref float positive = ref MemoryMarshal.GetArrayDataReference(book.SlotSplitPositive);
+        ref float negative = ref MemoryMarshal.GetArrayDataReference(book.SlotSplitNegative);
+        ref float slope = ref MemoryMarshal.GetArrayDataReference(book.LineSlope);
+        ref float offset = ref MemoryMarshal.GetArrayDataReference(book.LineOffset);
+        var t = new LineTables(
+            Vector512.LoadUnsafe(ref runs), Vector512.LoadUnsafe(ref runs, 16),
+            Vector512.LoadUnsafe(ref positive), Vector512.LoadUnsafe(ref positive, 16),
+            Vector512.LoadUnsafe(ref negative), Vector512.LoadUnsafe(ref negative, 16),
+            Vector512.LoadUnsafe(ref slope), Vector512.LoadUnsafe(ref slope, 16),
+            Vector512.LoadUnsafe(ref offset), Vector512.LoadUnsafe(ref offset, 16),
+            Vector512.LoadUnsafe(ref MemoryMarshal.GetArrayDataReference(book.LineCap)));
+        Vector512<float> margin = Vector512.Create(BlockwiseCodebook.LineMargin);
+        ref float first = ref MemoryMarshal.GetReference(values);
+        Debug.Assert(values.Length <= 64 * 64, "one bit per 64 values");
+        ulong redo = 0; // the groups of 64 with an ambiguous value, redone after the loop (a call inside it would spill the tables)
+        int i = 0;
+        for (; i + 64 <= values.Length; i += 64)
+        {
+            Vector512<int> ca = LineCode(Vector512.LoadUnsafe(ref first, (nuint)(i + 0)) * factor, t, out Vector512<float> fa);
+            Vector512<int> cb = LineCode(Vector512.LoadUnsafe(ref first, (nuint)(i + 16)) * factor, t, out Vector512<float> fb);
+            Vector512<int> cc = LineCode(Vector512.LoadUnsafe(ref first, (nuint)(i + 32)) * factor, t, out Vector512<float> fc);
+            Vector512<int> cd = LineCode(Vector512.LoadUnsafe(ref first, (nuint)(i + 48)) * factor, t, out Vector512<float> fd);
+
+            // The least |u − round(u)| of the 64 values: vrangeps with imm 0b1010 is min(|a|, |b|) with the sign cleared.
+            Vector512<float> least = Avx512DQ.Range(Avx512DQ.Range(fa, fb, 0b1010), Avx512DQ.Range(fc, fd, 0b1010), 0b1010);
+            redo |= (Vector512.GreaterThanAll(least, margin) ? 0UL : 1UL) << (i >> 6); // NaN is not greater: ambiguous
+            Avx512F.ConvertToVector128Byte(ca).StoreUnsafe(ref Unsafe.Add(ref codes, i + 0));
+            Avx512F.ConvertToVector128Byte(cb).StoreUnsafe(ref Unsafe.Add(ref codes, i + 16));
+            Avx512F.ConvertToVector128Byte(cc).StoreUnsafe(ref Unsafe.Add(ref codes, i + 32));
+            Avx512F.ConvertToVector128Byte(cd).StoreUnsafe(ref Unsafe.Add(ref codes, i + 48));
+        }
+
+        for (; redo != 0; redo &= redo - 1)
+        {
+            int start = BitOperations.TrailingZeroCount(redo) << 6;
+            QuantizeSearch8(book, values.Slice(start, 64), factor, ref Unsafe.Add(ref codes, start));
+        }
+
+        return i;
+    }
+
+    /// <summary>The register tables of <see cref="QuantizeLines"/> (pinned arrays of <see cref="BlockwiseCodebook"/>, 32 entries as two halves).</summary>
+    [StructLayout(LayoutKind.Auto)]
+    private readonly record struct LineTables(
+        Vector512<int> Run0, Vector512<int> Run1,
+        Vector512<float> Positive0, Vector512<float> Positive1,
+        Vector512<float> Negative0, Vector512<float> Negative1,
+        Vector512<float> Slope0, Vector512<float> Slope1,
+        Vector512<float> Offset0, Vector512<float> Offset1,
+        Vector512<float> Cap);
+
+    /// <summary>
+    /// Sixteen codes by <see cref="BlockwiseCodebook.QuantizeByLines"/> (the same operations in the same order, but
+    /// for NaN, which gives a NaN u here); <paramref name="fraction"/> is u − round(u), whose magnitude at most the
+    /// margin (or NaN) marks an ambiguous lane.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> LineCode(Vector512<float> x, in LineTables t, out Vector512<float> fraction)
+    {
+        // y = max(2^−31, min(|x|, just below 2)): vrangeps 0b1010 is min(|x|, |c|) with the sign cleared; NaN stays
+        // NaN through both (vmaxps returns its second operand when either is NaN), and a NaN u is ambiguous.
+        Vector512<uint> bits = x.AsUInt32();
+        Vector512<float> y = Avx512F.Max(
+            Vector512.Create((uint)BlockwiseCodebook.LineFloorExponent << 23).AsSingle(),
+            Avx512DQ.Range(x, Vector512.Create(BlockwiseCodebook.Clamp).AsSingle(), 0b1010));
+        Vector512<int> slot = (y.AsUInt32() >> 23).AsInt32();
+        Vector512<int> negative = bits.AsInt32() >> 31;
+        Vector512<float> split = Vector512.ConditionalSelect(
+            negative.AsSingle(),
+            Avx512F.PermuteVar16x32x2(t.Negative0, slot, t.Negative1),
+            Avx512F.PermuteVar16x32x2(t.Positive0, slot, t.Positive1));
+        Vector512<int> atStart = Avx512F.PermuteVar16x32x2(t.Run0, slot, t.Run1);
+        Vector512<int> run = Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(y, split).AsInt32(), atStart + Vector512<int>.One, atStart);
+        Vector512<int> line = run | (negative & Vector512.Create(16));
+        Vector512<float> u = Avx512F.FusedMultiplyAdd(
+            Avx512F.PermuteVar16x32x2(t.Slope0, line, t.Slope1),
+            Avx512F.Min(y, Avx512F.PermuteVar16x32(t.Cap, run)),
+            Avx512F.PermuteVar16x32x2(t.Offset0, line, t.Offset1));
+        fraction = Avx512DQ.Reduce(u, 0);
+        return Avx512F.ConvertToVector512Int32WithTruncation(u);
     }
 
     /// <summary>Sixteen 4-bit codes packed into eight bytes: the pair (even, odd) in each 64-bit lane becomes the byte 16·even + odd.</summary>

@@ -22,7 +22,7 @@ namespace OptGen.Kernels;
 /// <para>Computed here with a bucket table on the float's bits (exponent and top mantissa bits) that holds at most
 /// one decision threshold per bucket, checked against the definition above for every bucket when the table is built.</para>
 /// </remarks>
-public sealed class BlockwiseCodebook
+public sealed partial class BlockwiseCodebook
 {
     private const uint MagnitudeClamp = 0x3FFF_FFFF; // just below 2.0: larger magnitudes take the end codes
     private const int MaximumExponent = 127;         // the biased exponent of [1, 2)
@@ -36,7 +36,7 @@ public sealed class BlockwiseCodebook
     private readonly int _minimumExponent;
     private readonly int _bucketsPerSign;
 
-    private BlockwiseCodebook(string name, float[] values, int blockLength, bool signed, bool keepSign)
+    private BlockwiseCodebook(string name, float[] values, int blockLength, bool signed, bool keepSign, int[]? decades = null)
     {
         Name = name;
         _values = GC.AllocateArray<float>(values.Length, pinned: true);
@@ -85,13 +85,18 @@ public sealed class BlockwiseCodebook
                 throw new InvalidOperationException($"The {name} code map has thresholds closer than the bucket table resolves.");
             }
         }
+
+        if (decades is not null)
+        {
+            BuildLines(decades);
+        }
     }
 
     /// <summary>8-bit codes for values of either sign (first moments): bitsandbytes' signed dynamic map, blocks of 256.</summary>
-    public static BlockwiseCodebook Int8Signed { get; } = new("8-bit signed dynamic", DynamicMap(signed: true, 7, 8), 256, signed: true, keepSign: true);
+    public static BlockwiseCodebook Int8Signed { get; } = new("8-bit signed dynamic", DynamicMap(signed: true, 7, 8), 256, signed: true, keepSign: true, DecadeSizes(signed: true, 7, 8));
 
     /// <summary>8-bit codes for values ≥ 0 (second moments, sums of squares): bitsandbytes' unsigned dynamic map, blocks of 256.</summary>
-    public static BlockwiseCodebook Int8Unsigned { get; } = new("8-bit unsigned dynamic", DynamicMap(signed: false, 7, 8), 256, signed: false, keepSign: false);
+    public static BlockwiseCodebook Int8Unsigned { get; } = new("8-bit unsigned dynamic", DynamicMap(signed: false, 7, 8), 256, signed: false, keepSign: false, DecadeSizes(signed: false, 7, 8));
 
     /// <summary>4-bit codes for values of either sign: torchao's signed dynamic map (3 exponent bits), blocks of 128.</summary>
     public static BlockwiseCodebook Int4Signed { get; } = new("4-bit signed dynamic", DynamicMap(signed: true, 3, 4), 128, signed: true, keepSign: false);
@@ -303,11 +308,11 @@ public sealed class BlockwiseCodebook
         var data = new List<float>();
         int nonSignBits = totalBits - 1;
         int additional = (1 << (nonSignBits - maxExponentBits)) - 1;
+        int[] decades = DecadeSizes(signed, maxExponentBits, totalBits);
         int i = 0;
         for (; i < maxExponentBits; i++)
         {
-            int fractionItems = signed ? (1 << (i + nonSignBits - maxExponentBits)) + 1 : (1 << (i + nonSignBits - maxExponentBits + 1)) + 1;
-            AddDecade(data, fractionItems, Math.Pow(10, -(maxExponentBits - 1) + i), signed);
+            AddDecade(data, decades[i] + 1, Math.Pow(10, -(maxExponentBits - 1) + i), signed);
         }
 
         if (additional > 0)
@@ -324,6 +329,19 @@ public sealed class BlockwiseCodebook
 
         data.Sort();
         return data.ToArray();
+    }
+
+    /// <summary>The dynamic map's codes per decade i = 0 … e − 1 on one side (create_dynamic_map's fraction_items − 1).</summary>
+    private static int[] DecadeSizes(bool signed, int maxExponentBits, int totalBits)
+    {
+        int nonSignBits = totalBits - 1;
+        var sizes = new int[maxExponentBits];
+        for (int i = 0; i < maxExponentBits; i++)
+        {
+            sizes[i] = 1 << (i + nonSignBits - maxExponentBits + (signed ? 0 : 1));
+        }
+
+        return sizes;
     }
 
     private static void AddDecade(List<float> data, int items, double scale, bool signed)

@@ -1,0 +1,195 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Reflection;
+using OptGen.Kernels;
+using Xunit;
+
+namespace OptGen.Runtime.Tests;
+
+/// <summary>
+/// The CPU paths of the blockwise codec (AVX-512 with the 8-bit code lines, AVX-512 search, AVX2 gathers, scalar;
+/// each forced through the internal path switch, a narrower one where the CPU lacks a wider) give the same codes and
+/// values bit for bit, and those codes are the exact decision rule (<c>QuantizeByRank</c>, checked against torchao's
+/// definition in <see cref="BlockwiseStateTests"/>) for every value: ties, denormals, zeros, ±absmax, NaN and ±∞.
+/// </summary>
+public sealed class BlockwisePathTests
+{
+    // BlockwisePath: Best, Avx512, Avx2, Scalar (internal, reached by reflection like the rest of the hooks below).
+    private static readonly int[] Paths = [0, 1, 2, 3];
+    private static readonly Type PathType = typeof(BlockwiseBlock).Assembly.GetType("OptGen.Kernels.BlockwisePath", throwOnError: true)!;
+
+    public static TheoryData<int, bool> Books => new() { { 8, true }, { 8, false }, { 4, true }, { 4, false } };
+
+    [Theory]
+    [MemberData(nameof(Books))]
+    public void EveryPathGivesTheExactCodesAndTheSameValues(int bits, bool signed)
+    {
+        BlockwiseCodebook book = BlockwiseCodebook.For(bits, signed);
+        var random = new Random(17 + bits + (signed ? 1 : 0));
+        foreach (float[] block in Blocks(book, random))
+        {
+            float absmax = BlockwiseBlock.Absmax(block);
+            float scale = absmax == 0f || float.IsNaN(absmax) ? 0f : 1f / absmax;
+            byte[]? expected = null;
+            foreach (int path in Paths)
+            {
+                byte[] codes = QuantizeOn(book, block, absmax, path);
+                if (expected is null)
+                {
+                    int[] unpacked = Unpack(codes, block.Length, bits);
+                    for (int i = 0; i < block.Length; i++)
+                    {
+                        float x = block[i] * scale;
+                        Assert.True(Rank(book, x) == unpacked[i], $"path {path}: {x:R} ({BitConverter.SingleToUInt32Bits(x):X8}) got {unpacked[i]}, the rule {Rank(book, x)}");
+                    }
+
+                    expected = codes;
+                }
+                else
+                {
+                    Assert.True(expected.AsSpan().SequenceEqual(codes), $"path {path} codes differ from the best path's");
+                }
+            }
+
+            float[]? values = null;
+            foreach (int path in Paths)
+            {
+                float[] back = DequantizeOn(book, expected!, block.Length, absmax, path);
+                values ??= back;
+                Assert.Equal(values.Select(BitConverter.SingleToUInt32Bits), back.Select(BitConverter.SingleToUInt32Bits));
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void CodeLinesGiveTheExactCodeOrDeclareAmbiguity(bool signed)
+    {
+        // The 8-bit lines against the exact rule on values the construction-time proof reasons about only through
+        // monotonicity: every threshold and code value with its float neighbours (±4 ulps), and random float bit
+        // patterns of every exponent. Ambiguity must be rare on log-uniform magnitudes (else the fast path is moot).
+        BlockwiseCodebook book = BlockwiseCodebook.For(8, signed);
+        Assert.True((bool)typeof(BlockwiseCodebook).GetProperty("HasLines", BindingFlags.NonPublic | BindingFlags.Instance)!.GetValue(book)!);
+        Func<float, int> lines = typeof(BlockwiseCodebook).GetMethod("QuantizeByLines", BindingFlags.NonPublic | BindingFlags.Instance)!.CreateDelegate<Func<float, int>>(book);
+        var points = new List<float>();
+        for (int c = 0; c < 256; c++)
+        {
+            foreach (float center in (ReadOnlySpan<float>)[book.Values[c], c > 0 ? SmallestRoundingUp(book, c) : 0f])
+            {
+                float x = center;
+                for (int k = 0; k < 4; k++)
+                {
+                    x = MathF.BitDecrement(x);
+                }
+
+                for (int k = 0; k < 9; k++, x = MathF.BitIncrement(x))
+                {
+                    points.Add(x);
+                    points.Add(-x);
+                }
+            }
+        }
+
+        var random = new Random(signed ? 5 : 6);
+        for (int k = 0; k < 200_000; k++)
+        {
+            points.Add(BitConverter.UInt32BitsToSingle((uint)random.NextInt64(0, 1L << 32)));
+        }
+
+        foreach (float x in points)
+        {
+            int line = lines(x);
+            Assert.True(line == -1 || line == Rank(book, x), $"{x:R} ({BitConverter.SingleToUInt32Bits(x):X8}): lines {line}, the rule {Rank(book, x)}");
+        }
+
+        int ambiguous = 0, count = 100_000;
+        for (int k = 0; k < count; k++)
+        {
+            float y = (float)Math.Pow(10, -7 * random.NextDouble()) * (signed && k % 2 == 1 ? -1 : 1);
+            ambiguous += lines(y) == -1 ? 1 : 0;
+        }
+
+        Assert.InRange(ambiguous, 0, count / 1000);
+    }
+
+    /// <summary>Blocks of every awkward kind, each the codebook's block length or shorter (tails).</summary>
+    private static IEnumerable<float[]> Blocks(BlockwiseCodebook book, Random random)
+    {
+        int n = book.BlockLength;
+        bool signed = book.IsSigned;
+        float Sign(int i) => signed && i % 3 == 1 ? -1f : 1f;
+
+        // Log-uniform magnitudes over seven decades, with ±0, ±absmax and a denormal.
+        for (int r = 0; r < 40; r++)
+        {
+            float[] b = [.. Enumerable.Range(0, n).Select(i => Sign(i) * (float)Math.Pow(10, -7 * random.NextDouble()))];
+            b[3] = 0f;
+            b[4] = -0f;
+            b[5] = -b[0];
+            b[6] = 1e-40f * Sign(6);
+            yield return b;
+        }
+
+        // Every decision threshold and its neighbours, in blocks whose absmax is 1 (ties: the rule's exact points).
+        var points = new List<float>();
+        for (int c = 1; c < book.Values.Count; c++)
+        {
+            float t = SmallestRoundingUp(book, c);
+            points.AddRange([t, MathF.BitDecrement(t), MathF.BitIncrement(t), -t, -MathF.BitDecrement(t), -MathF.BitIncrement(t), book.Values[c], -book.Values[c]]);
+        }
+
+        for (int start = 0; start < points.Count; start += n - 1)
+        {
+            float[] b = new float[n];
+            b[0] = 1f;
+            points.Skip(start).Take(n - 1).ToArray().CopyTo(b, 1);
+            yield return b;
+        }
+
+        // Non-finite values (as the step keeps them: NaN absmax, or ∞ with NaN codes), all zeros, denormals only.
+        yield return [.. Enumerable.Range(0, n).Select(i => i == 7 ? float.NaN : i == 9 ? -float.NaN : Sign(i) * i)];
+        yield return [.. Enumerable.Range(0, n).Select(i => i == 2 ? float.PositiveInfinity : i == 3 ? float.NegativeInfinity : Sign(i) * i)];
+        yield return new float[n];
+        yield return [.. Enumerable.Range(0, n).Select(i => Sign(i) * BitConverter.UInt32BitsToSingle((uint)(i + 1)))];
+
+        // Tails: shorter blocks (the SIMD loops leave a scalar tail).
+        foreach (int length in new[] { 1, 15, 17, 63, 65, n - 1 })
+        {
+            yield return [.. Enumerable.Range(0, length).Select(i => Sign(i) * (float)random.NextDouble())];
+        }
+    }
+
+    /// <summary>The smallest float that rounds up to code c: the rule's own definition, from the map (torchao: x − map[c−1] ≥ (map[c] − map[c−1]) · 0.5).</summary>
+    private static float SmallestRoundingUp(BlockwiseCodebook book, int c)
+    {
+        float low = book.Values[c - 1], high = book.Values[c];
+        float half = (high - low) * 0.5f;
+        float x = low + half;
+        while (x - low >= half && x > low)
+        {
+            x = MathF.BitDecrement(x);
+        }
+
+        while (!(x - low >= half))
+        {
+            x = MathF.BitIncrement(x);
+        }
+
+        return x;
+    }
+
+    /// <summary>The exact rule, <c>BlockwiseCodebook.QuantizeByRank</c> (the count of decision thresholds ≤ x, clamp and sign fix).</summary>
+    private static int Rank(BlockwiseCodebook book, float x) =>
+        typeof(BlockwiseCodebook).GetMethod("QuantizeByRank", BindingFlags.NonPublic | BindingFlags.Instance)!.CreateDelegate<Func<float, int>>(book)(x);
+
+    private static byte[] QuantizeOn(BlockwiseCodebook book, float[] values, float absmax, int path) =>
+        (byte[])typeof(BlockwiseBlock).GetMethod("QuantizeOn", BindingFlags.NonPublic | BindingFlags.Static)!.Invoke(null, [book, values, absmax, Enum.ToObject(PathType, path)])!;
+
+    private static float[] DequantizeOn(BlockwiseCodebook book, byte[] codes, int length, float absmax, int path) =>
+        (float[])typeof(BlockwiseBlock).GetMethod("DequantizeOn", BindingFlags.NonPublic | BindingFlags.Static)!.Invoke(null, [book, codes, length, absmax, Enum.ToObject(PathType, path)])!;
+
+    private static int[] Unpack(byte[] codes, int n, int bits) =>
+        [.. Enumerable.Range(0, n).Select(i => bits == 8 ? codes[i] : (i % 2 == 0 ? codes[i / 2] >> 4 : codes[i / 2] & 0xF))];
+}
