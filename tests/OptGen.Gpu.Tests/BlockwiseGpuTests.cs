@@ -109,6 +109,42 @@ public sealed class BlockwiseGpuTests : IClassFixture<CpuAcceleratorFixture>
         Assert.Equal(Checkpoint(cpu), Checkpoint(gpu));
     }
 
+    /// <summary>
+    /// A NaN gradient that is not skipped makes its block's state NaN, so the block's absmax is NaN and every value of the
+    /// block dequantizes to NaN at the next step, with NaNs whose signs differ between the CPU's SIMD kernel and the GPU
+    /// kernel. Both store codes 0 for such a block (<c>BlockwiseBlock.Quantize</c>), so a checkpoint written from the GPU
+    /// equals the CPU's; quantizing the NaNs instead (the sign picks the code) fails here.
+    /// </summary>
+    [Theory]
+    [InlineData(StatePrecision.Int8Blockwise)]
+    [InlineData(StatePrecision.Int4Blockwise)]
+    public void ANaNBlockStoresTheCpuCodes(StatePrecision precision)
+    {
+        ParameterLayout layout = Layout();
+        Optimizer cpu = Create(nameof(Adam), layout, precision);
+        Optimizer host = Create(nameof(Adam), layout, precision);
+        using var gpu = new GpuOptimizer(host, _accelerator);
+        var random = new Random(5);
+        int n = layout.TotalLength;
+        float[] p = Normal(random, n, 0.1);
+        float[] q = (float[])p.Clone();
+        float[] g = new float[n];
+        for (int t = 1; t <= 3; t++)
+        {
+            ParityTests.Gradients(random, g);
+            if (t == 2)
+            {
+                g[300] = float.NaN;
+            }
+
+            cpu.Step(p, g);
+            gpu.Step(q, g);
+        }
+
+        Assert.True(float.IsNaN(p[300]) && float.IsNaN(q[300]));
+        Assert.Equal(Checkpoint(cpu), Checkpoint(gpu));
+    }
+
     public static TheoryData<string, StatePrecision> ReferenceRules
     {
         get

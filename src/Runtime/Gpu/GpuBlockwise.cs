@@ -228,14 +228,16 @@ public static class GpuBlockwise
                 floats[(k * launch.AbsmaxStride) + chunk.FloatStart + (first / launch.BlockLength)] = absmax;
             }
 
-            float scale = absmax == 0f ? 0f : 1f / absmax;
+            // A block holding NaN stores codes 0, as the CPU (BlockwiseBlock.Quantize): its NaNs' signs are not portable.
+            bool nan = float.IsNaN(absmax);
+            float scale = BlockwiseBlock.ScaleOf(absmax);
             int book = k * BookStride;
             long codeBase = (k * launch.CodeStride) + chunk.CodeStart;
             if (chunk.Bits == 8)
             {
                 for (int j = thread; j < count; j += size)
                 {
-                    codes[codeBase + first + j] = (byte)Code(books, book, n, stage[(k * MaxBlockLength) + j] * scale);
+                    codes[codeBase + first + j] = nan ? (byte)0 : (byte)Code(books, book, n, stage[(k * MaxBlockLength) + j] * scale);
                 }
             }
             else
@@ -243,8 +245,8 @@ public static class GpuBlockwise
                 // One byte per thread: the pair (2b, 2b + 1), the even element in the high nibble.
                 for (int b = thread; 2 * b < count; b += size)
                 {
-                    int high = Code(books, book, n, stage[(k * MaxBlockLength) + (2 * b)] * scale);
-                    int low = (2 * b) + 1 < count ? Code(books, book, n, stage[(k * MaxBlockLength) + (2 * b) + 1] * scale) : 0;
+                    int high = nan ? 0 : Code(books, book, n, stage[(k * MaxBlockLength) + (2 * b)] * scale);
+                    int low = !nan && (2 * b) + 1 < count ? Code(books, book, n, stage[(k * MaxBlockLength) + (2 * b) + 1] * scale) : 0;
                     codes[codeBase + (first >> 1) + b] = (byte)((high << 4) | low);
                 }
             }

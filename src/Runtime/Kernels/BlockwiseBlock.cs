@@ -214,14 +214,29 @@ public static class BlockwiseBlock
         return values;
     }
 
+    /// <summary>
+    /// The factor a block's values are multiplied by before their codes are looked up: 1/absmax, and 0 for an absmax of
+    /// 0 (an all-zero block). A block whose absmax is NaN is not quantized at all: its codes are all 0 (see
+    /// <see cref="Quantize(BlockwiseCodebook, ReadOnlySpan{float}, float, ref byte, BlockwisePath)"/>). The CPU paths
+    /// and the GPU kernel (<c>GpuBlockwise</c>) both call this.
+    /// </summary>
+    internal static float ScaleOf(float absmax) => absmax == 0f ? 0f : 1f / absmax;
+
     /// <summary><see cref="Quantize(BlockwiseCodebook, ReadOnlySpan{float}, float, ref byte)"/> on the given path (tests force each one; all give the same codes).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static void Quantize(BlockwiseCodebook book, ReadOnlySpan<float> values, float absmax, ref byte codes, BlockwisePath path)
     {
-        // A NaN absmax (a block holding NaN) dequantizes every code to NaN; scale 0 keeps its codes independent of
-        // which NaN a product returns (x86 returns the first operand's), so every path stores the same codes.
-        float scale = absmax == 0f || float.IsNaN(absmax) ? 0f : 1f / absmax;
         int n = values.Length;
+        if (float.IsNaN(absmax))
+        {
+            // A block holding NaN dequantizes to NaN whatever its codes are; its codes are all 0, so that they do not
+            // depend on the signs of the NaNs (which differ between the SIMD kernel, ILGPU and a GPU) and every CPU
+            // path and the GPU kernel (GpuBlockwise) store the same bytes.
+            Unsafe.InitBlockUnaligned(ref codes, 0, (uint)(book.Bits == 8 ? n : (n + 1) >> 1));
+            return;
+        }
+
+        float scale = ScaleOf(absmax);
         int i = 0;
         if (path <= BlockwisePath.Avx512 && Avx512F.IsSupported)
         {
