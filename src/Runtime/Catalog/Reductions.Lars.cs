@@ -87,7 +87,7 @@ public sealed class Lars : MultiPassOptimizer
             ReadOnlySpan<double> h = plan.Hyperparameters(Layout.GroupOf(j));
             double pn = Math.Sqrt(_sums[2 * j]);
             double gn = Math.Sqrt(_sums[(2 * j) + 1]) * plan.GradientScale;
-            double local = pn > 0 && gn > 0 ? h[3] * pn / (gn + (h[2] * pn)) : 1.0;
+            double local = ReductionFormulas.LarsLocal(h[3], h[2], pn, gn);
             _factor[j] = (float)(h[0] * local);
         }
 

@@ -61,19 +61,17 @@ public sealed partial class GpuOptimizer : IDisposable
     /// <param name="optimizer">The optimizer whose rule, layout, hyperparameters, schedules, state and step count to drive.</param>
     /// <param name="accelerator">The accelerator to run on.</param>
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
-    /// <exception cref="ArgumentException">The optimizer was generated without ILGPU, so it has no GPU kernel, or it is a rule with reductions (a <see cref="MultiPassOptimizer"/>), which the GPU backend does not run.</exception>
+    /// <exception cref="ArgumentException">The optimizer was generated without ILGPU, so it has no GPU kernel, or it is a rule with reductions (a <see cref="MultiPassOptimizer"/>) the GPU backend does not run yet (<see cref="AdamMini"/>, <see cref="Adafactor"/>, <see cref="AdamWScheduleFree"/>).</exception>
     public GpuOptimizer(Optimizer optimizer, Accelerator accelerator)
     {
         ArgumentNullException.ThrowIfNull(optimizer);
         ArgumentNullException.ThrowIfNull(accelerator);
+        IGpuKernelSource? source = optimizer as IGpuKernelSource;
         if (optimizer is MultiPassOptimizer)
         {
-            throw new ArgumentException(
-                $"The optimizer '{optimizer.Descriptor.Name}' ({optimizer.GetType().FullName}) updates in several passes with tensor reductions between them; the GPU backend does not run such rules yet: step it on the CPU.",
-                nameof(optimizer));
+            ThrowIfNoGpuPasses(optimizer);
         }
-
-        if (optimizer is not IGpuKernelSource source)
+        else if (source is null)
         {
             throw new ArgumentException(
                 $"The optimizer '{optimizer.Descriptor.Name}' ({optimizer.GetType().FullName}) has no GPU kernel: it was generated in a project that does not reference ILGPU.",
@@ -91,7 +89,7 @@ public sealed partial class GpuOptimizer : IDisposable
         GpuPiece[] pieces = CreatePieces(optimizer);
         _pieceCount = pieces.Length;
         _updateThreads = (int)Math.Clamp(accelerator.MaxNumThreads, 1, Math.Max(1L, (long)chunks.Length << GpuChunk.Shift));
-        _update = source.CreateGpuUpdate(accelerator, layout.GroupCount);
+        _update = optimizer is MultiPassOptimizer ? CreatePassUpdate(optimizer, accelerator, chunks) : source!.CreateGpuUpdate(accelerator, layout.GroupCount);
         try
         {
             _results = accelerator.Allocate1D<double>(GpuGradientNorm.ResultCount);

@@ -1,0 +1,28 @@
+using System;
+using System.Runtime.CompilerServices;
+
+namespace OptGen.Engine;
+
+/// <summary>
+/// The scalar formulas of the catalog's LAMB and LARS, one definition for the CPU passes
+/// (<see cref="Lamb"/>, <see cref="Lars"/>) and their GPU kernels (<c>src/Runtime/Gpu/GpuReductions.*.cs</c>).
+/// </summary>
+internal static class ReductionFormulas
+{
+    /// <summary>LAMB's trust ratio ‖p‖/‖r‖, 1 when either norm is 0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static double LambTrust(double pNorm, double rNorm) => pNorm > 0 && rNorm > 0 ? pNorm / rNorm : 1.0;
+
+    /// <summary>
+    /// LAMB's direction of one element, r = (m·bc1)/(√(v·bc2) + ε) + λp, with bc1, bc2 the reciprocals
+    /// 1/(1 − β₁ᵗ), 1/(1 − β₂ᵗ) (one division per element).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float LambDirection(float m, float v, float p, float bc1, float bc2, float eps, float wd) =>
+        ((m * bc1) / (MathF.Sqrt(v * bc2) + eps)) + (wd * p);
+
+    /// <summary>LARS's local rate tc·‖p‖/(‖g‖ + λ‖p‖), 1 when ‖p‖ or ‖g‖ is 0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static double LarsLocal(double trustCoefficient, double weightDecay, double pNorm, double gNorm) =>
+        pNorm > 0 && gNorm > 0 ? trustCoefficient * pNorm / (gNorm + (weightDecay * pNorm)) : 1.0;
+}
