@@ -12,7 +12,7 @@ namespace OptGen.Generator.Emit
     /// tail) and stores it back; and per optimizer the <c>OptGen.Gpu.IGpuKernelSource</c> implementation that binds
     /// the optimizer's per-step scalars to that kernel on an accelerator.
     /// </summary>
-    internal static class GpuEmitter
+    internal static partial class GpuEmitter
     {
         /// <summary>The type whose presence in the compilation switches GPU emission on.</summary>
         internal const string IlgpuMarkerType = "ILGPU.Index1D";
@@ -33,6 +33,11 @@ namespace OptGen.Generator.Emit
         /// <summary>The ILGPU kernel of one per-element program, and its per-accelerator loader.</summary>
         public static string EmitKernel(KernelModel kernel, IReadOnlyList<string> users)
         {
+            if (kernel.Passes is not null)
+            {
+                return EmitPassKernel(kernel, users);
+            }
+
             string name = GpuKernelName(kernel);
             string kernelType = KernelType(kernel);
             bool random = ExprText.UsesRandom(kernel.Body);
@@ -149,11 +154,19 @@ namespace OptGen.Generator.Emit
             w.Line(CpuEmitter.GeneratedCodeAttribute);
             w.Line($"global::OptGen.Gpu.GpuUpdate global::OptGen.Gpu.IGpuKernelSource.CreateGpuUpdate({Accelerator} accelerator, int groups) =>");
             w.Indent();
-            w.Line($"new global::OptGen.Gpu.GpuUpdate<{KernelType(kernel)}>(");
+            w.Line($"new global::OptGen.Gpu.{(kernel.Passes is null ? "GpuUpdate" : "GpuReductionUpdate")}<{KernelType(kernel)}>(");
             w.Indent();
             w.Line("accelerator,");
             w.Line("groups,");
-            w.Line($"global::{CpuEmitter.KernelNamespace}.{GpuKernelName(kernel)}.Load(accelerator),");
+            if (kernel.Passes is not null)
+            {
+                EmitPassUpdateArguments(w, kernel);
+            }
+            else
+            {
+                w.Line($"global::{CpuEmitter.KernelNamespace}.{GpuKernelName(kernel)}.Load(accelerator),");
+            }
+
             if (CpuEmitter.UsesBatchSize(model.Program))
             {
                 w.Line(model.Program.HostStates.Count > 0

@@ -34,7 +34,7 @@ public readonly struct GpuTensorSpan
 }
 
 /// <summary>
-/// Deterministic reductions on the device. The unit of a partial result is a <see cref="GpuChunk"/> (2048 elements
+/// Deterministic reductions on the device (generated pass kernels call <see cref="Tree"/> and <see cref="GradientFactor"/>). The unit of a partial result is a <see cref="GpuChunk"/> (2048 elements
 /// of one tensor, cut from the tensor's start), so partials depend only on the layout, never on the launch.
 /// </summary>
 /// <remarks>
@@ -49,10 +49,11 @@ public readonly struct GpuTensorSpan
 /// (relative 1e-15 for sums of squares), and the float32 values computed from it almost always bit for bit
 /// (docs/gpu.md, "Rules with reductions").</para>
 /// </remarks>
-internal static class GpuReductions
+[EditorBrowsable(EditorBrowsableState.Never)]
+public static class GpuReductions
 {
     /// <summary>Virtual lanes per chunk, a power of two.</summary>
-    internal const int Lanes = 256;
+    public const int Lanes = 256;
 
     /// <summary>The largest reduction width (values reduced per element) a pass kernel may have.</summary>
     internal const int MaxWidth = 8;
@@ -93,7 +94,7 @@ internal static class GpuReductions
     /// (<paramref name="shared"/>[k·256 + l]); reduction k takes the maximum when bit k of <paramref name="maxMask"/>
     /// is set. Every thread of the group calls it; the result of set k is in <paramref name="shared"/>[k·256].
     /// </summary>
-    internal static void Tree(ArrayView<double> shared, int width, int maxMask)
+    public static void Tree(ArrayView<double> shared, int width, int maxMask)
     {
         Group.Barrier();
         for (int s = Lanes / 2; s > 0; s >>= 1)
@@ -145,6 +146,6 @@ internal static class GpuReductions
         : combined;
 
     /// <summary>The gradient factor of a pass kernel: device-computed (clipping) or the launch's.</summary>
-    internal static float GradientFactor(ArrayView<float> factor, in GpuLaunch launch) =>
+    public static float GradientFactor(ArrayView<float> factor, in GpuLaunch launch) =>
         launch.DeviceFactor != 0 ? factor[0] : launch.GradientFactor;
 }

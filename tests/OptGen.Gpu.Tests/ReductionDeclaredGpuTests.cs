@@ -1,0 +1,153 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using ILGPU.Runtime;
+using OptGen.Runtime.Tests.Reductions;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace OptGen.Gpu.Tests;
+
+/// <summary>
+/// Expression rules with tensor reductions (tests/OptGen.Runtime.Tests/Reductions/DeclaredReductions.cs, generated
+/// here with their ILGPU pass kernels): against the float64 references written for the CPU tests, against the CPU
+/// step, and independent of the launch shape. Covers every reduction kind (norm, sum, mean, maxabs), a state kept by
+/// pass 1 and one written by pass 2, and a matrix, a vector with a tail, a 3-d tensor and a tensor of one element.
+/// </summary>
+public sealed class ReductionDeclaredGpuTests(CpuAcceleratorFixture fixture, ITestOutputHelper output) : IClassFixture<CpuAcceleratorFixture>
+{
+    private const double LearningRate = 1e-2;
+
+    // Several chunks for the matrix and the 3-d tensor, a vector with a tail, a tensor of one element.
+    private static readonly int[][] Shapes = [[70, 40], [257], [3, 25, 37], [1]];
+
+    private readonly Accelerator _accelerator = fixture.Accelerator;
+
+    public static TheoryData<string> Rules() => new() { "lamb", "novograd", "kinds", "older_read", "decay_first" };
+
+    private static ReductionOptimizer Create(string rule, ParameterLayout layout) => rule switch
+    {
+        "lamb" => new DeclaredLamb(layout) { Lr = LearningRate, Beta1 = 0.9, Beta2 = 0.99, Eps = 1e-6, Wd = 0.01 },
+        "novograd" => new DeclaredNovoGrad(layout) { Lr = LearningRate, Beta1 = 0.95, Beta2 = 0.98, Eps = 1e-8, Wd = 0.001 },
+        "kinds" => new DeclaredReductionKinds(layout) { Lr = LearningRate },
+        "older_read" => new DeclaredOlderRead(layout) { Lr = LearningRate, Beta = 0.9 },
+        "decay_first" => new DeclaredDecayFirst(layout) { Lr = LearningRate, Wd = 0.5 },
+        _ => throw new ArgumentException(rule, nameof(rule)),
+    };
+
+    private static ReductionReference Reference(string rule, int[][] shapes, float[] p0) => rule switch
+    {
+        "lamb" => new LambReference(shapes, p0, 0.9, 0.99, 1e-6, 0.01),
+        "novograd" => new NovoGradReference(shapes, p0, 0.95, 0.98, 1e-8, 0.001),
+        "kinds" => new ReductionKindsReference(shapes, p0),
+        "older_read" => new OlderReadReference(shapes, p0, 0.9),
+        "decay_first" => new DecayFirstReference(shapes, p0, 0.5),
+        _ => throw new ArgumentException(rule, nameof(rule)),
+    };
+
+    /// <summary>p₀ and gradients ~ U(−1, 1), each tensor's gradients with its own scale (3^(k−1)) so the reductions differ per tensor.</summary>
+    private static (float[] P0, float[][] Grads) Data(int steps, int seed)
+    {
+        var random = new Random(seed);
+        int[] lengths = Shapes.Select(s => s.Aggregate(1, (a, d) => a * d)).ToArray();
+        int n = lengths.Sum();
+        float[] p0 = Enumerable.Range(0, n).Select(_ => (float)((2 * random.NextDouble()) - 1)).ToArray();
+        var grads = new float[steps][];
+        for (int t = 0; t < steps; t++)
+        {
+            grads[t] = new float[n];
+            for (int k = 0, i = 0; k < lengths.Length; k++)
+            {
+                float scale = MathF.Pow(3, k - 1);
+                for (int end = i + lengths[k]; i < end; i++)
+                {
+                    grads[t][i] = scale * (float)((2 * random.NextDouble()) - 1);
+                }
+            }
+        }
+
+        return (p0, grads);
+    }
+
+    [Theory]
+    [MemberData(nameof(Rules))]
+    public void MatchesTheFloat64Reference(string rule)
+    {
+        (float[] p, float[][] grads) = Data(steps: 8, seed: 11);
+        ReductionReference reference = Reference(rule, Shapes, p);
+        using var gpu = new GpuOptimizer(Create(rule, ParameterLayout.FromShapes((IReadOnlyList<int[]>)Shapes)), _accelerator);
+        double worst = 0;
+        foreach (float[] g in grads)
+        {
+            gpu.Step(p, g);
+            reference.Take(g, LearningRate);
+            double error = 0, largest = 0;
+            for (int i = 0; i < p.Length; i++)
+            {
+                error = Math.Max(error, Math.Abs(p[i] - reference.Parameters[i]));
+                largest = Math.Max(largest, Math.Abs(reference.Parameters[i]));
+            }
+
+            worst = Math.Max(worst, error / largest);
+        }
+
+        // The CPU test's bound for the same rules and data (DeclaredReductionTests).
+        output.WriteLine($"{rule}: max error {worst:E2} (relative to max |p|)");
+        Assert.True(worst < 5e-6, $"{rule}: {worst:E2}");
+    }
+
+    [Theory]
+    [MemberData(nameof(Rules))]
+    public void AgreesWithTheCpuStepToFourUlps(string rule)
+    {
+        ParameterLayout layout = ParameterLayout.FromShapes((IReadOnlyList<int[]>)Shapes);
+        (float[] p0, float[][] grads) = Data(steps: 10, seed: 3);
+        ReductionOptimizer cpu = Create(rule, layout), host = Create(rule, layout);
+        using var gpu = new GpuOptimizer(host, _accelerator);
+        float[] pc = (float[])p0.Clone(), pg = (float[])p0.Clone();
+        foreach (float[] g in grads)
+        {
+            cpu.Step(pc, g);
+            gpu.Step(pg, g);
+        }
+
+        gpu.SynchronizeHostState();
+        int same = ReductionGpuTests.AssertWithinUlps(pc, pg, 4, $"{rule} parameters"), count = pc.Length;
+        foreach (StateDescriptor state in cpu.Descriptor.States)
+        {
+            float[] expected = cpu.GetState(state.Name).ToArray();
+            same += ReductionGpuTests.AssertWithinUlps(expected, host.GetState(state.Name).ToArray(), 4, $"{rule} {state.Name}");
+            count += expected.Length;
+        }
+
+        output.WriteLine($"{rule}: {same} of {count} values bit-identical to the CPU step");
+    }
+
+    [Theory]
+    [MemberData(nameof(Rules))]
+    public void BitsDoNotDependOnTheLaunchShape(string rule)
+    {
+        ParameterLayout layout = ParameterLayout.FromShapes((IReadOnlyList<int[]>)Shapes);
+        (float[] p0, float[][] grads) = Data(steps: 3, seed: 9);
+        int limit = _accelerator.MaxNumThreadsPerGroup;
+        float[]? expected = null;
+        foreach ((int group, int grid) in new[] { (limit, 64), (1, 1), (2, 3), (limit, 2) })
+        {
+            using var gpu = new GpuOptimizer(Create(rule, layout), _accelerator);
+            ReductionGpuTests.SetLaunchShape(gpu, Math.Min(group, limit), grid);
+            float[] p = (float[])p0.Clone();
+            foreach (float[] g in grads)
+            {
+                gpu.Step(p, g);
+            }
+
+            if (expected is null)
+            {
+                expected = p;
+                continue;
+            }
+
+            ParityTests.AssertBitIdentical(expected, p, $"{rule} with groups of {group}, grid {grid}");
+        }
+    }
+}
