@@ -81,14 +81,7 @@ public sealed class ReductionDeclaredGpuTests(CpuAcceleratorFixture fixture, ITe
         {
             gpu.Step(p, g);
             reference.Take(g, LearningRate);
-            double error = 0, largest = 0;
-            for (int i = 0; i < p.Length; i++)
-            {
-                error = Math.Max(error, Math.Abs(p[i] - reference.Parameters[i]));
-                largest = Math.Max(largest, Math.Abs(reference.Parameters[i]));
-            }
-
-            worst = Math.Max(worst, error / largest);
+            worst = Math.Max(worst, ReductionGpuTests.Error(p, reference.Parameters));
         }
 
         // The CPU test's bound for the same rules and data (DeclaredReductionTests).

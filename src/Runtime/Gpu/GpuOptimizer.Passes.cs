@@ -1,4 +1,5 @@
 using System;
+using ILGPU;
 using ILGPU.Runtime;
 
 namespace OptGen.Gpu;
@@ -7,14 +8,14 @@ namespace OptGen.Gpu;
 public sealed partial class GpuOptimizer
 {
     /// <summary>
-    /// Refuses a rule with reductions that has no GPU passes: the catalog's <see cref="AdamMini"/>, <see cref="Adafactor"/>
-    /// and <see cref="AdamWScheduleFree"/> (compact or swapped state the device path does not hold yet), and a declared
+    /// Refuses a rule with reductions that has no GPU passes: the catalog's <see cref="AdamMini"/> and <see cref="Adafactor"/>
+    /// (compact state the device path does not hold yet), and a declared
     /// rule generated without ILGPU.
     /// </summary>
     /// <exception cref="ArgumentException">The rule has no GPU passes.</exception>
     private static void ThrowIfNoGpuPasses(Optimizer optimizer)
     {
-        if (optimizer is Lamb or Lars or (ReductionOptimizer and IGpuKernelSource))
+        if (optimizer is Lamb or Lars or AdamWScheduleFree or (ReductionOptimizer and IGpuKernelSource))
         {
             return;
         }
@@ -22,7 +23,7 @@ public sealed partial class GpuOptimizer
         throw new ArgumentException(
             optimizer is ReductionOptimizer
                 ? $"The optimizer '{optimizer.Descriptor.Name}' ({optimizer.GetType().FullName}) has no GPU kernel: it was generated in a project that does not reference ILGPU."
-                : $"The optimizer '{optimizer.Descriptor.Name}' ({optimizer.GetType().FullName}) updates in several passes with reductions between them; the GPU backend runs LAMB, LARS and declared rules with tensor reductions, not this rule yet: step it on the CPU.",
+                : $"The optimizer '{optimizer.Descriptor.Name}' ({optimizer.GetType().FullName}) updates in several passes with reductions between them; the GPU backend runs LAMB, LARS, AdamWScheduleFree and declared rules with tensor reductions, not this rule yet: step it on the CPU.",
             nameof(optimizer));
     }
 
@@ -34,6 +35,7 @@ public sealed partial class GpuOptimizer
         {
             Lamb => new GpuLamb(accelerator, groups),
             Lars => new GpuLars(accelerator, groups),
+            AdamWScheduleFree => new GpuScheduleFree(accelerator, groups),
             _ => ((IGpuKernelSource)optimizer).CreateGpuUpdate(accelerator, groups),
         };
         try
@@ -47,6 +49,69 @@ public sealed partial class GpuOptimizer
         }
 
         return update;
+    }
+
+    /// <summary>
+    /// For <see cref="AdamWScheduleFree"/>: swaps the device parameters from y (training) to x = lerp(y, z, 1 − 1/β₁)
+    /// for evaluation, keeping y in the device state, as <see cref="AdamWScheduleFree.Eval"/> does on the host (one
+    /// launch over every tensor); <see cref="Train"/> restores y bit for bit. While in eval mode a step is refused.
+    /// </summary>
+    /// <param name="parameters">The float32 parameter arena on <see cref="Accelerator"/>; <see cref="Length"/> elements.</param>
+    /// <param name="stream">The stream to launch on; the default stream when null.</param>
+    /// <exception cref="NotSupportedException">The rule is not <see cref="AdamWScheduleFree"/>.</exception>
+    /// <exception cref="ArgumentException">The view has the wrong length, lives on another accelerator, or overlaps the state. Nothing is written.</exception>
+    /// <exception cref="InvalidOperationException">The state is bfloat16, or another thread uses the optimizer. Nothing is written.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A group's β₁ has no averaged point (β₁ = 0). Nothing is written.</exception>
+    /// <exception cref="ObjectDisposedException">This object was disposed.</exception>
+    public void Eval(ArrayView<float> parameters, AcceleratorStream? stream = null) => SwapScheduleFree(parameters, stream, toEval: true);
+
+    /// <summary>For <see cref="AdamWScheduleFree"/>: swaps the device parameters back from x to the saved y (exact); see <see cref="Eval"/>.</summary>
+    /// <param name="parameters">The float32 parameter arena on <see cref="Accelerator"/>.</param>
+    /// <param name="stream">The stream to launch on; the default stream when null.</param>
+    /// <exception cref="NotSupportedException">The rule is not <see cref="AdamWScheduleFree"/>.</exception>
+    /// <exception cref="ArgumentException">The view has the wrong length, lives on another accelerator, or overlaps the state. Nothing is written.</exception>
+    /// <exception cref="InvalidOperationException">The state is bfloat16, or another thread uses the optimizer. Nothing is written.</exception>
+    /// <exception cref="ObjectDisposedException">This object was disposed.</exception>
+    public void Train(ArrayView<float> parameters, AcceleratorStream? stream = null) => SwapScheduleFree(parameters, stream, toEval: false);
+
+    private void SwapScheduleFree(ArrayView<float> parameters, AcceleratorStream? stream, bool toEval)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (Optimizer is not AdamWScheduleFree scheduleFree)
+        {
+            throw new NotSupportedException($"Eval and Train swap the parameters of AdamWScheduleFree; '{Optimizer.Descriptor.Name}' keeps no second point.");
+        }
+
+        var operand = Operand.Of(parameters, nameof(parameters));
+        Check(operand);
+        if (_state32 is not null && Overlaps(operand, Operand.Of(_state32.View.BaseView, "state")))
+        {
+            throw new ArgumentException("The parameters overlap the optimizer's own state.", nameof(parameters));
+        }
+
+        if (stream is not null && stream.Accelerator != Accelerator)
+        {
+            throw new ArgumentException("The stream belongs to another accelerator.", nameof(stream));
+        }
+
+        scheduleFree.Swap(toEval, move =>
+        {
+            if (_chunks is null)
+            {
+                return;
+            }
+
+            var weights = new float[Layout.GroupCount];
+            for (int k = 0; k < weights.Length; k++)
+            {
+                weights[k] = 1 - (1 / (float)Optimizer.GetGroupHyperparameter(k, "Beta1"));
+            }
+
+            using MemoryBuffer1D<float, Stride1D.Dense> device = Accelerator.Allocate1D(weights);
+            AcceleratorStream on = stream ?? Accelerator.DefaultStream;
+            GpuScheduleFree.LaunchSwap(Accelerator, on, _updateThreads, _chunks.View.BaseView, device.View.BaseView, parameters, _state32!.View.BaseView, StateStride, move);
+            on.Synchronize();
+        });
     }
 
     /// <summary>

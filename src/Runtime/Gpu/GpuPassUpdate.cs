@@ -31,7 +31,7 @@ public abstract class GpuPassUpdate<TScalars> : GpuUpdate, IGpuPassUpdate
     {
         ArgumentNullException.ThrowIfNull(accelerator);
         ArgumentOutOfRangeException.ThrowIfLessThan(groups, 1);
-        ArgumentOutOfRangeException.ThrowIfLessThan(width, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(width);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(width, GpuReductions.MaxWidth);
         Accelerator = accelerator;
         Width = width;
