@@ -8,14 +8,14 @@ namespace OptGen.Gpu;
 public sealed partial class GpuOptimizer
 {
     /// <summary>
-    /// Refuses a rule with reductions that has no GPU passes: the catalog's <see cref="AdamMini"/> and <see cref="Adafactor"/>
-    /// (compact state the device path does not hold yet), and a declared
+    /// Refuses a rule with reductions that has no GPU passes: the catalog's <see cref="Adafactor"/>
+    /// (its row and column factors have no device passes yet), and a declared
     /// rule generated without ILGPU.
     /// </summary>
     /// <exception cref="ArgumentException">The rule has no GPU passes.</exception>
     private static void ThrowIfNoGpuPasses(Optimizer optimizer)
     {
-        if (optimizer is Lamb or Lars or AdamWScheduleFree or (ReductionOptimizer and IGpuKernelSource))
+        if (optimizer is Lamb or Lars or AdamWScheduleFree or AdamMini or (ReductionOptimizer and IGpuKernelSource))
         {
             return;
         }
@@ -23,19 +23,22 @@ public sealed partial class GpuOptimizer
         throw new ArgumentException(
             optimizer is ReductionOptimizer
                 ? $"The optimizer '{optimizer.Descriptor.Name}' ({optimizer.GetType().FullName}) has no GPU kernel: it was generated in a project that does not reference ILGPU."
-                : $"The optimizer '{optimizer.Descriptor.Name}' ({optimizer.GetType().FullName}) updates in several passes with reductions between them; the GPU backend runs LAMB, LARS, AdamWScheduleFree and declared rules with tensor reductions, not this rule yet: step it on the CPU.",
+                : $"The optimizer '{optimizer.Descriptor.Name}' ({optimizer.GetType().FullName}) updates in several passes with reductions between them; the GPU backend runs LAMB, LARS, Adam-mini, AdamWScheduleFree and declared rules with tensor reductions, not this rule yet: step it on the CPU.",
             nameof(optimizer));
     }
 
     /// <summary>The multi-pass update of a rule that <see cref="ThrowIfNoGpuPasses"/> accepted, bound to the layout's chunks.</summary>
     private static GpuUpdate CreatePassUpdate(Optimizer optimizer, Accelerator accelerator, GpuChunk[] chunks)
     {
+        // Compact state (Adam-mini's v_b) shaped for the current BlockSize before the blocks are cut and the state copied.
+        optimizer.FitStateToHyperparameters();
         int groups = optimizer.Layout.GroupCount;
         GpuUpdate update = optimizer switch
         {
             Lamb => new GpuLamb(accelerator, groups),
             Lars => new GpuLars(accelerator, groups),
             AdamWScheduleFree => new GpuScheduleFree(accelerator, groups),
+            AdamMini mini => new GpuAdamMini(mini, accelerator, groups),
             _ => ((IGpuKernelSource)optimizer).CreateGpuUpdate(accelerator, groups),
         };
         try

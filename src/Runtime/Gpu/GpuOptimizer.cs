@@ -331,7 +331,7 @@ public sealed partial class GpuOptimizer : IDisposable
             throw new InvalidOperationException("The optimizer's state is stored as bfloat16; read it with CopyState.");
         }
 
-        return _state32.View.BaseView.SubView(index * StateStride, Optimizer.Layout.StateLength);
+        return _state32.View.BaseView.SubView(index * StateStride, Optimizer.StateStorage.PlaneLength(index));
     }
 
     /// <summary>Waits for the default stream and copies the state buffer called <paramref name="name"/> of a single-tensor layout, widened to float32.</summary>
@@ -346,11 +346,6 @@ public sealed partial class GpuOptimizer : IDisposable
         if (Layout.TensorCount != 1)
         {
             throw new InvalidOperationException($"The layout has {Layout.TensorCount} tensors; use CopyState(name, tensor, destination).");
-        }
-
-        if (destination.Length != Length)
-        {
-            throw new ArgumentException($"Expected {Length} elements but got {destination.Length}.", nameof(destination));
         }
 
         CopyState(name, 0, destination);
@@ -369,9 +364,10 @@ public sealed partial class GpuOptimizer : IDisposable
         int index = IndexOfState(name);
         ArgumentOutOfRangeException.ThrowIfNegative(tensor);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(tensor, Layout.TensorCount);
-        if (destination.Length != Layout.LengthOf(tensor))
+        int length = Optimizer.StateLength(name, tensor);
+        if (destination.Length != length)
         {
-            throw new ArgumentException($"Tensor {tensor} has {Layout.LengthOf(tensor)} elements; the destination has {destination.Length}.", nameof(destination));
+            throw new ArgumentException($"Tensor {tensor} has {length} values in '{name}'; the destination has {destination.Length}.", nameof(destination));
         }
 
         if (destination.IsEmpty)
@@ -379,7 +375,7 @@ public sealed partial class GpuOptimizer : IDisposable
             return;
         }
 
-        long start = (index * StateStride) + Layout.StateOffsetOf(tensor);
+        long start = (index * StateStride) + Optimizer.StateStorage.OffsetOf(index, tensor, Layout);
         Accelerator.Synchronize();
         if (_state32 is not null)
         {
@@ -410,10 +406,16 @@ public sealed partial class GpuOptimizer : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         using Optimizer.StepGuard guard = Optimizer.EnterGuard("GpuOptimizer.SynchronizeHostState");
         StateStorage host = Optimizer.StateStorage;
-        int length = Layout.StateLength;
         Accelerator.Synchronize();
-        for (int k = 0; k < host.Count && length > 0; k++)
+        for (int k = 0; k < host.Count; k++)
         {
+            // A plane's length: the layout's state length, or its compact extents (Adam-mini's v_b).
+            int length = host.PlaneLength(k);
+            if (length == 0)
+            {
+                continue;
+            }
+
             if (_state32 is not null)
             {
                 _state32.View.BaseView.SubView(k * StateStride, length).CopyToCPU(ref MemoryMarshal.GetReference(host.Elements<float>(k, 0, length)), length);
@@ -727,7 +729,6 @@ public sealed partial class GpuOptimizer : IDisposable
     {
         _deviceStepCount = Optimizer.StepCount;
         StateStorage host = Optimizer.StateStorage;
-        int length = Layout.StateLength;
         long size = Math.Max(1, host.Count * StateStride);
         bool single = host.ElementSize == sizeof(float);
         if (single && _state32 is null)
@@ -743,8 +744,14 @@ public sealed partial class GpuOptimizer : IDisposable
             _state16 = Accelerator.Allocate1D<ushort>(size);
         }
 
-        for (int k = 0; k < host.Count && length > 0; k++)
+        for (int k = 0; k < host.Count; k++)
         {
+            int length = host.PlaneLength(k);
+            if (length == 0)
+            {
+                continue;
+            }
+
             if (single)
             {
                 _state32!.View.BaseView.SubView(k * StateStride, length).CopyFromCPU(ref MemoryMarshal.GetReference(host.Elements<float>(k, 0, length)), length);

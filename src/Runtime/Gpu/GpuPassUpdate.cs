@@ -106,6 +106,7 @@ public abstract class GpuPassUpdate<TScalars> : GpuUpdate, IGpuPassUpdate
     /// <inheritdoc/>
     public sealed override void SetGroup(int group, ReadOnlySpan<double> hyperparameters, ReadOnlySpan<double> hostState, long step, double batchSize)
     {
+        CheckGroup(group, hyperparameters);
         TScalars scalars = _factory(hyperparameters, hostState, step, batchSize);
         if (_device is null)
         {
@@ -115,6 +116,14 @@ public abstract class GpuPassUpdate<TScalars> : GpuUpdate, IGpuPassUpdate
         {
             _table[group] = scalars;
         }
+    }
+
+    /// <summary>
+    /// Refuses a group's step values the device passes cannot run (called before anything is launched, so a refused
+    /// step writes nothing); nothing by default.
+    /// </summary>
+    private protected virtual void CheckGroup(int group, ReadOnlySpan<double> hyperparameters)
+    {
     }
 
     /// <inheritdoc/>
