@@ -4,8 +4,8 @@ using System.Runtime.CompilerServices;
 namespace OptGen.Engine;
 
 /// <summary>
-/// The scalar formulas of the catalog's LAMB and LARS, one definition for the CPU passes
-/// (<see cref="Lamb"/>, <see cref="Lars"/>) and their GPU kernels (<c>src/Runtime/Gpu/GpuReductions.*.cs</c>).
+/// The scalar formulas of the catalog's LAMB, LARS and Adafactor, one definition for the CPU passes
+/// (<see cref="Lamb"/>, <see cref="Lars"/>, <see cref="Adafactor"/>) and their GPU kernels (<c>src/Runtime/Gpu/GpuReductions.*.cs</c>).
 /// </summary>
 internal static class ReductionFormulas
 {
@@ -20,6 +20,18 @@ internal static class ReductionFormulas
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float LambDirection(float m, float v, float p, float bc1, float bc2, float eps, float wd) =>
         ((m * bc1) / (MathF.Sqrt(v * bc2) + eps)) + (wd * p);
+
+    /// <summary>
+    /// Adafactor's factor on a tensor's update U: −max(ε₂, RMS(p))·min(η, 1/√t) / max(1, RMS(U)/d), from Σp², ΣU² and
+    /// the tensor's length n (torch.optim.Adafactor's relative step size and RMS clipping).
+    /// </summary>
+    public static double AdafactorAlpha(double sumP2, double sumU2, double n, double learningRate, double epsilon2, double clipThreshold, long step)
+    {
+        double rho = Math.Min(learningRate, 1 / Math.Sqrt(step));
+        double alpha = Math.Max(epsilon2, Math.Sqrt(sumP2) / Math.Sqrt(n)) * rho;
+        double denom = Math.Max(1.0, Math.Sqrt(sumU2) / (Math.Sqrt(n) * clipThreshold));
+        return -alpha / denom;
+    }
 
     /// <summary>LARS's local rate tc·‖p‖/(‖g‖ + λ‖p‖), 1 when ‖p‖ or ‖g‖ is 0.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

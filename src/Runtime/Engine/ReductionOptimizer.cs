@@ -32,8 +32,9 @@ public enum ReductionKind
 /// </summary>
 /// <remarks>
 /// Work units depend only on the layout, never on the thread count, so a step is bit-identical for any
-/// <see cref="Optimizer.MaxDegreeOfParallelism"/>. CPU only: <c>GpuOptimizer</c> rejects these rules, and so does
-/// sharding (a shard would reduce over part of a tensor). See <see cref="MultiPassOptimizer"/>.
+/// <see cref="Optimizer.MaxDegreeOfParallelism"/>. Generated with ILGPU referenced, the rule also has GPU pass kernels
+/// that <c>GpuOptimizer</c> runs (docs/gpu.md). Sharding rejects these rules (a shard would reduce over part of a
+/// tensor). See <see cref="MultiPassOptimizer"/>.
 /// </remarks>
 [EditorBrowsable(EditorBrowsableState.Never)]
 public abstract class ReductionOptimizer : MultiPassOptimizer

@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.InteropServices;
 using ILGPU;
 using ILGPU.Runtime;
 
@@ -8,23 +9,18 @@ namespace OptGen.Gpu;
 public sealed partial class GpuOptimizer
 {
     /// <summary>
-    /// Refuses a rule with reductions that has no GPU passes: the catalog's <see cref="Adafactor"/>
-    /// (its row and column factors have no device passes yet), and a declared
-    /// rule generated without ILGPU.
+    /// Refuses a rule with reductions that has no GPU passes: a declared rule generated in a project that does not
+    /// reference ILGPU (every catalog rule with reductions has its device passes).
     /// </summary>
     /// <exception cref="ArgumentException">The rule has no GPU passes.</exception>
     private static void ThrowIfNoGpuPasses(Optimizer optimizer)
     {
-        if (optimizer is Lamb or Lars or AdamWScheduleFree or AdamMini or (ReductionOptimizer and IGpuKernelSource))
+        if (optimizer is ReductionOptimizer and not IGpuKernelSource)
         {
-            return;
+            throw new ArgumentException(
+                $"The optimizer '{optimizer.Descriptor.Name}' ({optimizer.GetType().FullName}) has no GPU kernel: it was generated in a project that does not reference ILGPU.",
+                nameof(optimizer));
         }
-
-        throw new ArgumentException(
-            optimizer is ReductionOptimizer
-                ? $"The optimizer '{optimizer.Descriptor.Name}' ({optimizer.GetType().FullName}) has no GPU kernel: it was generated in a project that does not reference ILGPU."
-                : $"The optimizer '{optimizer.Descriptor.Name}' ({optimizer.GetType().FullName}) updates in several passes with reductions between them; the GPU backend runs LAMB, LARS, Adam-mini, AdamWScheduleFree and declared rules with tensor reductions, not this rule yet: step it on the CPU.",
-            nameof(optimizer));
     }
 
     /// <summary>The multi-pass update of a rule that <see cref="ThrowIfNoGpuPasses"/> accepted, bound to the layout's chunks.</summary>
@@ -39,6 +35,7 @@ public sealed partial class GpuOptimizer
             Lars => new GpuLars(accelerator, groups),
             AdamWScheduleFree => new GpuScheduleFree(accelerator, groups),
             AdamMini mini => new GpuAdamMini(mini, accelerator, groups),
+            Adafactor adafactor => new GpuAdafactor(adafactor, accelerator, groups),
             _ => ((IGpuKernelSource)optimizer).CreateGpuUpdate(accelerator, groups),
         };
         try
@@ -57,7 +54,7 @@ public sealed partial class GpuOptimizer
     /// <summary>
     /// For <see cref="AdamWScheduleFree"/>: swaps the device parameters from y (training) to x = lerp(y, z, 1 − 1/β₁)
     /// for evaluation, keeping y in the device state, as <see cref="AdamWScheduleFree.Eval"/> does on the host (one
-    /// launch over every tensor); <see cref="Train"/> restores y bit for bit. While in eval mode a step is refused.
+    /// launch over every tensor); <see cref="Train(ArrayView{float}, AcceleratorStream?)"/> restores y bit for bit. While in eval mode a step is refused.
     /// </summary>
     /// <param name="parameters">The float32 parameter arena on <see cref="Accelerator"/>; <see cref="Length"/> elements.</param>
     /// <param name="stream">The stream to launch on; the default stream when null.</param>
@@ -68,7 +65,7 @@ public sealed partial class GpuOptimizer
     /// <exception cref="ObjectDisposedException">This object was disposed.</exception>
     public void Eval(ArrayView<float> parameters, AcceleratorStream? stream = null) => SwapScheduleFree(parameters, stream, toEval: true);
 
-    /// <summary>For <see cref="AdamWScheduleFree"/>: swaps the device parameters back from x to the saved y (exact); see <see cref="Eval"/>.</summary>
+    /// <summary>For <see cref="AdamWScheduleFree"/>: swaps the device parameters back from x to the saved y (exact); see <see cref="Eval(ArrayView{float}, AcceleratorStream?)"/>.</summary>
     /// <param name="parameters">The float32 parameter arena on <see cref="Accelerator"/>.</param>
     /// <param name="stream">The stream to launch on; the default stream when null.</param>
     /// <exception cref="NotSupportedException">The rule is not <see cref="AdamWScheduleFree"/>.</exception>
@@ -76,6 +73,62 @@ public sealed partial class GpuOptimizer
     /// <exception cref="InvalidOperationException">The state is bfloat16, or another thread uses the optimizer. Nothing is written.</exception>
     /// <exception cref="ObjectDisposedException">This object was disposed.</exception>
     public void Train(ArrayView<float> parameters, AcceleratorStream? stream = null) => SwapScheduleFree(parameters, stream, toEval: false);
+
+    /// <summary>
+    /// <see cref="Eval(ArrayView{float}, AcceleratorStream?)"/> over host memory: copies the parameters to the device,
+    /// swaps them there and copies them back (for tests and small problems, like the host-memory <c>Step</c>).
+    /// </summary>
+    /// <param name="parameters">The parameter arena (y); x on return. <see cref="Length"/> elements.</param>
+    /// <exception cref="NotSupportedException">The rule is not <see cref="AdamWScheduleFree"/>.</exception>
+    /// <exception cref="ArgumentException">The span has the wrong length. Nothing is written.</exception>
+    /// <exception cref="InvalidOperationException">The state is bfloat16, or another thread uses the optimizer. Nothing is written.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A group's β₁ has no averaged point (β₁ = 0). Nothing is written.</exception>
+    /// <exception cref="ObjectDisposedException">This object was disposed.</exception>
+    public void Eval(Span<float> parameters) => SwapScheduleFree(parameters, toEval: true);
+
+    /// <summary><see cref="Train(ArrayView{float}, AcceleratorStream?)"/> over host memory; see <see cref="Eval(Span{float})"/>.</summary>
+    /// <param name="parameters">The parameter arena (x); y on return, bit for bit. <see cref="Length"/> elements.</param>
+    /// <exception cref="NotSupportedException">The rule is not <see cref="AdamWScheduleFree"/>.</exception>
+    /// <exception cref="ArgumentException">The span has the wrong length. Nothing is written.</exception>
+    /// <exception cref="InvalidOperationException">The state is bfloat16, or another thread uses the optimizer. Nothing is written.</exception>
+    /// <exception cref="ObjectDisposedException">This object was disposed.</exception>
+    public void Train(Span<float> parameters) => SwapScheduleFree(parameters, toEval: false);
+
+    private void SwapScheduleFree(Span<float> parameters, bool toEval)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (parameters.Length != Length)
+        {
+            throw new ArgumentException($"Expected {Length} parameters but got {parameters.Length}.", nameof(parameters));
+        }
+
+        if (Length == 0)
+        {
+            SwapScheduleFree(ArrayView<float>.Empty, null, toEval);
+            return;
+        }
+
+        EnterStaging();
+        try
+        {
+            _stagingParameters ??= Accelerator.Allocate1D<float>(Length);
+            ArrayView<float> p = _stagingParameters.View.BaseView;
+            unsafe
+            {
+                // Pinned for the copies (see the host-memory Step).
+                fixed (float* host = parameters)
+                {
+                    p.CopyFromCPU(ref MemoryMarshal.GetReference(parameters), parameters.Length);
+                    SwapScheduleFree(p, null, toEval);
+                    p.CopyToCPU(ref MemoryMarshal.GetReference(parameters), parameters.Length);
+                }
+            }
+        }
+        finally
+        {
+            System.Threading.Volatile.Write(ref _stagingBusy, 0);
+        }
+    }
 
     private void SwapScheduleFree(ArrayView<float> parameters, AcceleratorStream? stream, bool toEval)
     {

@@ -61,7 +61,7 @@ public sealed partial class GpuOptimizer : IDisposable
     /// <param name="optimizer">The optimizer whose rule, layout, hyperparameters, schedules, state and step count to drive.</param>
     /// <param name="accelerator">The accelerator to run on.</param>
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
-    /// <exception cref="ArgumentException">The optimizer was generated without ILGPU, so it has no GPU kernel, or it is a rule with reductions (a <see cref="MultiPassOptimizer"/>) the GPU backend does not run yet (<see cref="AdamMini"/>, <see cref="Adafactor"/>, <see cref="AdamWScheduleFree"/>).</exception>
+    /// <exception cref="ArgumentException">The optimizer was generated without ILGPU, so it has no GPU kernel (a rule with reductions included).</exception>
     public GpuOptimizer(Optimizer optimizer, Accelerator accelerator)
     {
         ArgumentNullException.ThrowIfNull(optimizer);
