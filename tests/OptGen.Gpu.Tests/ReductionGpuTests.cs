@@ -226,6 +226,51 @@ public sealed class ReductionGpuTests(CpuAcceleratorFixture fixture, ITestOutput
         }
     }
 
+    /// <summary>
+    /// Every catalog rule with reductions with bfloat16 parameters and gradients (stochastic rounding) and bfloat16
+    /// state, against the CPU step on the same storage: the stored moments are rounded where the CPU rounds them (LAMB
+    /// and Adafactor read back what they stored), and stochastic rounding draws the CPU's bits.
+    /// </summary>
+    [Theory]
+    [InlineData("lamb")]
+    [InlineData("lars")]
+    [InlineData("adam_mini")]
+    [InlineData("adafactor")]
+    [InlineData("adamw_schedulefree")]
+    public void SixteenBitStorageAgreesWithTheCpuStep(string rule)
+    {
+        ParameterLayout layout = ParameterLayout.FromShapes([[37, 61], [300]]);
+        Optimizer Make() => rule switch
+        {
+            "adam_mini" => new AdamMini(layout),
+            "adafactor" => new Adafactor(layout),
+            "adamw_schedulefree" => new AdamWScheduleFree(layout),
+            _ => Create(rule, layout),
+        };
+
+        Optimizer cpu = Make(), host = Make();
+        cpu.ChangeStatePrecision(StatePrecision.BFloat16);
+        host.ChangeStatePrecision(StatePrecision.BFloat16);
+        using var gpu = new GpuOptimizer(host, _accelerator);
+        var random = new Random(51);
+        BFloat16[] pc = Random(random, layout.TotalLength).Select(x => (BFloat16)x).ToArray();
+        using MemoryBuffer1D<BFloat16, Stride1D.Dense> pg = _accelerator.Allocate1D(pc);
+        using MemoryBuffer1D<BFloat16, Stride1D.Dense> gg = _accelerator.Allocate1D<BFloat16>(pc.Length);
+        var options = new StepOptions { StochasticRounding = true, RoundingSeed = 3 };
+        for (int t = 0; t < 6; t++)
+        {
+            BFloat16[] g = Random(random, layout.TotalLength, 0.1).Select(x => (BFloat16)x).ToArray();
+            cpu.Step(pc, g, options);
+            gg.CopyFromCPU(g);
+            gpu.Step(pg.View, gg.View, options);
+        }
+
+        float[] expected = pc.Select(x => (float)x).ToArray(), actual = pg.GetAsArray1D().Select(x => (float)x).ToArray();
+        int same = AssertWithinUlps(expected, actual, 1 << 16, $"{rule} bfloat16 parameters"); // 1 bfloat16 ULP
+        output.WriteLine($"{rule}: {same} of {expected.Length} bfloat16 parameters bit-identical to the CPU step");
+        Assert.Equal(expected.Length, same);
+    }
+
     /// <summary>The CPU tests' measure (ReductionFamilyTests, ErrorAccumulator): max |p − p_ref| / max |p_ref|.</summary>
     internal static double Error(float[] actual, double[] expected)
     {

@@ -407,6 +407,12 @@ public sealed class Adafactor : MultiPassOptimizer
             ref byte gRow = ref Unsafe.Add(ref g, offset * TGradient.ElementSize);
             ref byte pRow = ref Unsafe.Add(ref p, offset * TParameter.ElementSize);
             nuint n = (nuint)columns, j = 0;
+            if (pass == PassUpdate)
+            {
+                // The row's own arena position: stores index the row from its start (pRow), not the unit's.
+                SeedRounding<TParameter>(plan, new Piece(u.Tensor, u.Group, u.Start + (int)offset, columns));
+            }
+
             if (pass == PassUpdateNorm)
             {
                 // Separate loops with the accumulators in locals: the JIT keeps them in registers.

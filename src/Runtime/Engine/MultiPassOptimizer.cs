@@ -18,7 +18,7 @@ namespace OptGen;
 /// and therefore every result is bit-identical for any <see cref="Optimizer.MaxDegreeOfParallelism"/>.</para>
 /// <para>Runs on the step engine like every other rule (schedules, parameter groups, <see cref="StepOptions"/>
 /// gradient scaling, clipping and skipping, Half and bfloat16 parameters and gradients, bfloat16 state,
-/// checkpoints). <c>GpuOptimizer</c> runs all but <see cref="Adafactor"/> as device passes (docs/gpu.md). Not
+/// checkpoints). <c>GpuOptimizer</c> runs them as device passes (docs/gpu.md). Not
 /// available: sharding across processes (a reduction over a tensor that a shard cuts would see only the shard's part).</para>
 /// </remarks>
 public abstract class MultiPassOptimizer : Optimizer
