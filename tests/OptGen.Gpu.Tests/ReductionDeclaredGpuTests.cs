@@ -25,25 +25,9 @@ public sealed class ReductionDeclaredGpuTests(CpuAcceleratorFixture fixture, ITe
 
     public static TheoryData<string> Rules() => new() { "lamb", "novograd", "kinds", "older_read", "decay_first" };
 
-    private static ReductionOptimizer Create(string rule, ParameterLayout layout) => rule switch
-    {
-        "lamb" => new DeclaredLamb(layout) { Lr = LearningRate, Beta1 = 0.9, Beta2 = 0.99, Eps = 1e-6, Wd = 0.01 },
-        "novograd" => new DeclaredNovoGrad(layout) { Lr = LearningRate, Beta1 = 0.95, Beta2 = 0.98, Eps = 1e-8, Wd = 0.001 },
-        "kinds" => new DeclaredReductionKinds(layout) { Lr = LearningRate },
-        "older_read" => new DeclaredOlderRead(layout) { Lr = LearningRate, Beta = 0.9 },
-        "decay_first" => new DeclaredDecayFirst(layout) { Lr = LearningRate, Wd = 0.5 },
-        _ => throw new ArgumentException(rule, nameof(rule)),
-    };
+    private static ReductionOptimizer Create(string rule, ParameterLayout layout) => DeclaredRules.Create(rule, layout, LearningRate);
 
-    private static ReductionReference Reference(string rule, int[][] shapes, float[] p0) => rule switch
-    {
-        "lamb" => new LambReference(shapes, p0, 0.9, 0.99, 1e-6, 0.01),
-        "novograd" => new NovoGradReference(shapes, p0, 0.95, 0.98, 1e-8, 0.001),
-        "kinds" => new ReductionKindsReference(shapes, p0),
-        "older_read" => new OlderReadReference(shapes, p0, 0.9),
-        "decay_first" => new DecayFirstReference(shapes, p0, 0.5),
-        _ => throw new ArgumentException(rule, nameof(rule)),
-    };
+    private static ReductionReference Reference(string rule, int[][] shapes, float[] p0) => DeclaredRules.Reference(rule, shapes, p0);
 
     /// <summary>p₀ and gradients ~ U(−1, 1), each tensor's gradients with its own scale (3^(k−1)) so the reductions differ per tensor.</summary>
     private static (float[] P0, float[][] Grads) Data(int steps, int seed)
@@ -122,25 +106,6 @@ public sealed class ReductionDeclaredGpuTests(CpuAcceleratorFixture fixture, ITe
     {
         ParameterLayout layout = ParameterLayout.FromShapes((IReadOnlyList<int[]>)Shapes);
         (float[] p0, float[][] grads) = Data(steps: 3, seed: 9);
-        int limit = _accelerator.MaxNumThreadsPerGroup;
-        float[]? expected = null;
-        foreach ((int group, int grid) in new[] { (limit, 64), (1, 1), (2, 3), (limit, 2) })
-        {
-            using var gpu = new GpuOptimizer(Create(rule, layout), _accelerator);
-            ReductionGpuTests.SetLaunchShape(gpu, Math.Min(group, limit), grid);
-            float[] p = (float[])p0.Clone();
-            foreach (float[] g in grads)
-            {
-                gpu.Step(p, g);
-            }
-
-            if (expected is null)
-            {
-                expected = p;
-                continue;
-            }
-
-            ParityTests.AssertBitIdentical(expected, p, $"{rule} with groups of {group}, grid {grid}");
-        }
+        ReductionGpuTests.AssertLaunchShapeIndependent(_accelerator, () => Create(rule, layout), p0, grads, rule);
     }
 }

@@ -135,11 +135,20 @@ public sealed class ReductionGpuTests(CpuAcceleratorFixture fixture, ITestOutput
         var random = new Random(9);
         float[] p0 = Random(random, layout.TotalLength);
         float[][] grads = Enumerable.Range(0, 3).Select(_ => Random(random, layout.TotalLength, 0.1)).ToArray();
+        AssertLaunchShapeIndependent(_accelerator, () => Create(rule, layout), p0, grads, rule);
+    }
+
+    /// <summary>
+    /// Steps fresh optimizers from <paramref name="create"/> with the reducing passes in groups of 1, 2 and the
+    /// accelerator's most threads, on grids of 1 to 64 groups: the parameters must be the same bits every time.
+    /// </summary>
+    internal static void AssertLaunchShapeIndependent(Accelerator accelerator, Func<Optimizer> create, float[] p0, float[][] grads, string what)
+    {
+        int limit = accelerator.MaxNumThreadsPerGroup;
         float[]? expected = null;
-        int limit = _accelerator.MaxNumThreadsPerGroup;
         foreach ((int group, int grid) in new[] { (limit, 64), (1, 1), (2, 3), (4, 2), (limit, 1), (limit, 5) })
         {
-            using var gpu = new GpuOptimizer(Create(rule, layout), _accelerator);
+            using var gpu = new GpuOptimizer(create(), accelerator);
             SetLaunchShape(gpu, Math.Min(group, limit), grid);
             float[] p = (float[])p0.Clone();
             foreach (float[] g in grads)
@@ -153,7 +162,7 @@ public sealed class ReductionGpuTests(CpuAcceleratorFixture fixture, ITestOutput
                 continue;
             }
 
-            ParityTests.AssertBitIdentical(expected, p, $"{rule} parameters with groups of {group}, grid {grid}");
+            ParityTests.AssertBitIdentical(expected, p, $"{what}: parameters with groups of {group}, grid {grid}");
         }
     }
 

@@ -22,6 +22,7 @@ public abstract class GpuPassUpdate<TScalars> : GpuUpdate, IGpuPassUpdate
     private MemoryBuffer1D<GpuTensorSpan, Stride1D.Dense>? _tensors;
     private MemoryBuffer1D<double, Stride1D.Dense>? _partials;
     private MemoryBuffer1D<double, Stride1D.Dense>? _results;
+    private MemoryBuffer1D<float, Stride1D.Dense>? _tensorFactors;
     private GpuGroups<TScalars> _groups;
     private int _groupSize;
     private int _gridGroups;
@@ -63,6 +64,9 @@ public abstract class GpuPassUpdate<TScalars> : GpuUpdate, IGpuPassUpdate
     /// <summary><see cref="Width"/> results per tensor.</summary>
     private protected ArrayView<double> Results => _results!.View.BaseView;
 
+    /// <summary>One float32 per tensor (LAMB's η·trust, LARS's η·local).</summary>
+    private protected ArrayView<float> TensorFactors => _tensorFactors!.View.BaseView;
+
     /// <summary>The per-group scalars passed by value.</summary>
     private protected GpuGroups<TScalars> Groups => _groups;
 
@@ -94,6 +98,7 @@ public abstract class GpuPassUpdate<TScalars> : GpuUpdate, IGpuPassUpdate
         _tensors = Accelerator.Allocate1D(spans.Length == 0 ? new GpuTensorSpan[1] : spans);
         _partials = Accelerator.Allocate1D<double>(Math.Max(1L, (long)chunks.Length * Width));
         _results = Accelerator.Allocate1D<double>(Math.Max(1L, (long)spans.Length * Width));
+        _tensorFactors = Accelerator.Allocate1D<float>(Math.Max(1, spans.Length));
         _gridGroups = (int)Math.Clamp(Accelerator.MaxNumThreads / _groupSize, 1, Math.Max(1, chunks.Length));
         BindRule(layout);
     }
@@ -150,6 +155,7 @@ public abstract class GpuPassUpdate<TScalars> : GpuUpdate, IGpuPassUpdate
         _tensors?.Dispose();
         _partials?.Dispose();
         _results?.Dispose();
+        _tensorFactors?.Dispose();
         DisposeRule();
     }
 

@@ -129,12 +129,9 @@ internal sealed class GpuAdamMini : GpuPassUpdate<GpuAdamMini.Scalars>
     internal static void Update(Index1D index, ArrayView<GpuChunk> chunks, ArrayView<TensorBlocks> tensors, GpuGroups<Scalars> groups, ArrayView<Scalars> table, ArrayView<float> factor, ArrayView<float> p32, ArrayView<ushort> p16, ArrayView<float> g32, ArrayView<ushort> g16, ArrayView<float> s32, ArrayView<ushort> s16, GpuLaunch launch)
     {
         float gradientFactor = GpuReductions.GradientFactor(factor, launch);
-        long end = chunks.Length << GpuChunk.Shift;
-        for (long x = index; x < end; x += launch.Stride)
+        for (long x = index; x < GpuReductions.End(chunks); x += launch.Stride)
         {
-            GpuChunk chunk = chunks[x >> GpuChunk.Shift];
-            int local = (int)(x & (GpuChunk.Capacity - 1));
-            if (local >= chunk.Length)
+            if (!GpuReductions.TryElement(chunks, x, out GpuChunk chunk, out int local))
             {
                 continue;
             }

@@ -16,7 +16,6 @@ internal sealed class GpuLars : GpuPassUpdate<GpuLars.Scalars>
 {
     private static readonly ConditionalWeakTable<Accelerator, Kernels> Loaded = new();
     private readonly Kernels _kernels;
-    private MemoryBuffer1D<float, Stride1D.Dense>? _tensorFactor;
 
     public GpuLars(Accelerator accelerator, int groups)
         : base(accelerator, groups, static (h, _, _, _) => Scalars.Of(h), width: 2)
@@ -27,14 +26,9 @@ internal sealed class GpuLars : GpuPassUpdate<GpuLars.Scalars>
             a.LoadAutoGroupedKernel<Index1D, ArrayView<GpuChunk>, GpuGroups<Scalars>, ArrayView<Scalars>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<ushort>, GpuLaunch>(Update)));
     }
 
-    private protected override void BindRule(ParameterLayout layout) =>
-        _tensorFactor = Accelerator.Allocate1D<float>(Math.Max(1, layout.TensorCount));
-
-    private protected override void DisposeRule() => _tensorFactor?.Dispose();
-
     private protected override void RunPasses(AcceleratorStream stream, int threads, in GpuUpdateViews views, GpuLaunch launch, ArrayView<Scalars> table)
     {
-        ArrayView<float> factor = _tensorFactor!.View.BaseView;
+        ArrayView<float> factor = TensorFactors;
         _kernels.Reduce(stream, ReduceConfig, views.Chunks, views.Parameters32, views.Parameters16, views.Gradients32, views.Gradients16, Partials, launch);
         _kernels.Finish(stream, TensorCount, Tensors, Groups, table, Partials, views.Factor, factor, launch);
         _kernels.Update(stream, threads, views.Chunks, Groups, table, factor, views.Factor, views.Parameters32, views.Parameters16, views.Gradients32, views.Gradients16, views.State32, views.State16, launch);
@@ -87,12 +81,9 @@ internal sealed class GpuLars : GpuPassUpdate<GpuLars.Scalars>
     internal static void Update(Index1D index, ArrayView<GpuChunk> chunks, GpuGroups<Scalars> groups, ArrayView<Scalars> table, ArrayView<float> tensorFactor, ArrayView<float> factor, ArrayView<float> p32, ArrayView<ushort> p16, ArrayView<float> g32, ArrayView<ushort> g16, ArrayView<float> s32, ArrayView<ushort> s16, GpuLaunch launch)
     {
         float gradientFactor = GpuReductions.GradientFactor(factor, launch);
-        long end = chunks.Length << GpuChunk.Shift;
-        for (long x = index; x < end; x += launch.Stride)
+        for (long x = index; x < GpuReductions.End(chunks); x += launch.Stride)
         {
-            GpuChunk chunk = chunks[x >> GpuChunk.Shift];
-            int local = (int)(x & (GpuChunk.Capacity - 1));
-            if (local >= chunk.Length)
+            if (!GpuReductions.TryElement(chunks, x, out GpuChunk chunk, out int local))
             {
                 continue;
             }

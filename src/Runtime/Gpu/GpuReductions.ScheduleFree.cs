@@ -41,12 +41,9 @@ internal sealed class GpuScheduleFree : GpuPassUpdate<GpuScheduleFree.Scalars>
     internal static void Update(Index1D index, ArrayView<GpuChunk> chunks, GpuGroups<Scalars> groups, ArrayView<Scalars> table, ArrayView<float> factor, ArrayView<float> p32, ArrayView<ushort> p16, ArrayView<float> g32, ArrayView<ushort> g16, ArrayView<float> s32, ArrayView<ushort> s16, GpuLaunch launch)
     {
         float gradientFactor = GpuReductions.GradientFactor(factor, launch);
-        long end = chunks.Length << GpuChunk.Shift;
-        for (long x = index; x < end; x += launch.Stride)
+        for (long x = index; x < GpuReductions.End(chunks); x += launch.Stride)
         {
-            GpuChunk chunk = chunks[x >> GpuChunk.Shift];
-            int local = (int)(x & (GpuChunk.Capacity - 1));
-            if (local >= chunk.Length)
+            if (!GpuReductions.TryElement(chunks, x, out GpuChunk chunk, out int local))
             {
                 continue;
             }
@@ -73,12 +70,9 @@ internal sealed class GpuScheduleFree : GpuPassUpdate<GpuScheduleFree.Scalars>
     /// <summary>The swap kernel (float32 parameters and state): see <see cref="LaunchSwap"/>.</summary>
     internal static void Swap(Index1D index, ArrayView<GpuChunk> chunks, ArrayView<float> weights, ArrayView<float> parameters, ArrayView<float> state, long stateStride, int toEval, int stride)
     {
-        long end = chunks.Length << GpuChunk.Shift;
-        for (long x = index; x < end; x += stride)
+        for (long x = index; x < GpuReductions.End(chunks); x += stride)
         {
-            GpuChunk chunk = chunks[x >> GpuChunk.Shift];
-            int local = (int)(x & (GpuChunk.Capacity - 1));
-            if (local >= chunk.Length)
+            if (!GpuReductions.TryElement(chunks, x, out GpuChunk chunk, out int local))
             {
                 continue;
             }

@@ -145,6 +145,17 @@ public static class GpuReductions
         : kind == (int)ReductionKind.Mean ? (length == 0 ? 0 : combined / length)
         : combined;
 
+    /// <summary>The end of the chunks' virtual indices (chunk c holds c·2048 … c·2048 + its length − 1): a grid-stride loop's bound.</summary>
+    internal static long End(ArrayView<GpuChunk> chunks) => chunks.Length << GpuChunk.Shift;
+
+    /// <summary>The chunk and element of virtual index <paramref name="x"/>; false past the chunk's length.</summary>
+    internal static bool TryElement(ArrayView<GpuChunk> chunks, long x, out GpuChunk chunk, out int local)
+    {
+        chunk = chunks[x >> GpuChunk.Shift];
+        local = (int)(x & (GpuChunk.Capacity - 1));
+        return local < chunk.Length;
+    }
+
     /// <summary>The gradient factor of a pass kernel: device-computed (clipping) or the launch's.</summary>
     public static float GradientFactor(ArrayView<float> factor, in GpuLaunch launch) =>
         launch.DeviceFactor != 0 ? factor[0] : launch.GradientFactor;
