@@ -280,6 +280,64 @@ public sealed class ReductionGpuTests(CpuAcceleratorFixture fixture, ITestOutput
         Assert.Equal(expected.Length, same);
     }
 
+    /// <summary>
+    /// Checkpoints move between the backends with the compact state of Adam-mini and Adafactor as with the per-element
+    /// state of the others: saved by the GPU optimizer after 3 steps, loaded by a CPU optimizer (and back onto a
+    /// second GPU optimizer), both continue to the same bits as a CPU optimizer that took every step.
+    /// </summary>
+    [Theory]
+    [InlineData("lamb")]
+    [InlineData("lars")]
+    [InlineData("adam_mini")]
+    [InlineData("adafactor")]
+    [InlineData("adamw_schedulefree")]
+    public void CheckpointsMoveBetweenTheBackends(string rule)
+    {
+        ParameterLayout layout = ParameterLayout.FromShapes([[37, 61], [300]], [[3, 5]]);
+        Optimizer Make() => rule switch
+        {
+            "adam_mini" => new AdamMini(layout) { BlockSize = 96 },
+            "adafactor" => new Adafactor(layout),
+            "adamw_schedulefree" => new AdamWScheduleFree(layout) { WarmupSteps = 2 },
+            _ => Create(rule, layout),
+        };
+
+        var random = new Random(53);
+        float[][] grads = Enumerable.Range(0, 5).Select(_ => Random(random, layout.TotalLength, 0.1)).ToArray();
+        float[] p0 = Random(random, layout.TotalLength);
+        Optimizer all = Make();
+        float[] pAll = (float[])p0.Clone();
+        foreach (float[] g in grads)
+        {
+            all.Step(pAll, g);
+        }
+
+        using var gpu = new GpuOptimizer(Make(), _accelerator);
+        float[] p = (float[])p0.Clone();
+        foreach (float[] g in grads[..3])
+        {
+            gpu.Step(p, g);
+        }
+
+        using var checkpoint = new System.IO.MemoryStream();
+        gpu.SaveCheckpoint(checkpoint);
+        Optimizer cpu = Make();
+        checkpoint.Position = 0;
+        cpu.LoadCheckpoint(checkpoint);
+        using var gpu2 = new GpuOptimizer(Make(), _accelerator);
+        checkpoint.Position = 0;
+        gpu2.LoadCheckpoint(checkpoint);
+        float[] pCpu = (float[])p.Clone(), pGpu = (float[])p.Clone();
+        foreach (float[] g in grads[3..])
+        {
+            cpu.Step(pCpu, g);
+            gpu2.Step(pGpu, g);
+        }
+
+        ParityTests.AssertBitIdentical(pAll, pCpu, $"{rule}: CPU after a GPU checkpoint");
+        ParityTests.AssertBitIdentical(pAll, pGpu, $"{rule}: GPU after a GPU checkpoint");
+    }
+
     /// <summary>The CPU tests' measure (ReductionFamilyTests, ErrorAccumulator): max |p − p_ref| / max |p_ref|.</summary>
     internal static double Error(float[] actual, double[] expected)
     {
