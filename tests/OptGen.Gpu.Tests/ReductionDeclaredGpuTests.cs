@@ -100,6 +100,18 @@ public sealed class ReductionDeclaredGpuTests(CpuAcceleratorFixture fixture, ITe
         output.WriteLine($"{rule}: {same} of {count} values bit-identical to the CPU step");
     }
 
+    [Fact]
+    public void MoreThanEightReductionsAreRefusedWhenTheGpuOptimizerIsCreated()
+    {
+        var rule = new NineReductions(64);
+        Assert.Equal(9, rule.Passes[0].Description.Split(',').Length);
+        NotSupportedException e = Assert.Throws<NotSupportedException>(() => new GpuOptimizer(rule, _accelerator));
+        Assert.Contains("9 reductions", e.Message, StringComparison.Ordinal);
+        float[] p = new float[64];
+        rule.Step(p, Enumerable.Repeat(1f, 64).ToArray()); // the CPU runs it
+        Assert.Equal(1, rule.StepCount);
+    }
+
     [Theory]
     [MemberData(nameof(Rules))]
     public void BitsDoNotDependOnTheLaunchShape(string rule)
@@ -109,3 +121,9 @@ public sealed class ReductionDeclaredGpuTests(CpuAcceleratorFixture fixture, ITe
         ReductionGpuTests.AssertLaunchShapeIndependent(_accelerator, () => Create(rule, layout), p0, grads, rule);
     }
 }
+
+/// <summary>A rule of nine tensor reductions: one more than the GPU passes take.</summary>
+[Optimizer(Name = "Nine reductions")]
+[Hyperparameter("Lr", 0.01)]
+[Update("p = p - Lr * (sum(g) + sum(p) + mean(g) + mean(p) + norm(g) + norm(p) + maxabs(g) + maxabs(p) + sum(g * p)) * 0.001")]
+public sealed partial class NineReductions;

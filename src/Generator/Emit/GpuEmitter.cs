@@ -148,7 +148,9 @@ namespace OptGen.Generator.Emit
                 w.Open(containing);
             }
 
-            w.Line($"// On an ILGPU accelerator each step is one launch of {CpuEmitter.KernelNamespace}.{GpuKernelName(kernel)} over every tensor (see OptGen.Gpu.GpuOptimizer).");
+            w.Line(kernel.Passes is null
+                ? $"// On an ILGPU accelerator each step is one launch of {CpuEmitter.KernelNamespace}.{GpuKernelName(kernel)} over every tensor (see OptGen.Gpu.GpuOptimizer)."
+                : $"// On an ILGPU accelerator each step runs the passes of {CpuEmitter.KernelNamespace}.{GpuKernelName(kernel)} over every tensor, with the reductions combined on the device (see OptGen.Gpu.GpuOptimizer).");
             w.Open($"partial class {model.Type.Name} : global::OptGen.Gpu.IGpuKernelSource");
             w.Line("/// <inheritdoc/>");
             w.Line(CpuEmitter.GeneratedCodeAttribute);

@@ -10,7 +10,7 @@ public sealed partial class GpuOptimizer
 {
     /// <summary>
     /// Refuses a rule with reductions that has no GPU passes: a declared rule generated in a project that does not
-    /// reference ILGPU (every catalog rule with reductions has its device passes).
+    /// reference ILGPU, or one that reads per-element inputs (every catalog rule with reductions has its device passes).
     /// </summary>
     /// <exception cref="ArgumentException">The rule has no GPU passes.</exception>
     private static void ThrowIfNoGpuPasses(Optimizer optimizer)
@@ -18,7 +18,7 @@ public sealed partial class GpuOptimizer
         if (optimizer is ReductionOptimizer and not IGpuKernelSource)
         {
             throw new ArgumentException(
-                $"The optimizer '{optimizer.Descriptor.Name}' ({optimizer.GetType().FullName}) has no GPU kernel: it was generated in a project that does not reference ILGPU.",
+                $"The optimizer '{optimizer.Descriptor.Name}' ({optimizer.GetType().FullName}) has no GPU kernel: it was generated in a project that does not reference ILGPU, or it reads per-element inputs beside its reductions.",
                 nameof(optimizer));
         }
     }

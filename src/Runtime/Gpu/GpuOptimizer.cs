@@ -62,6 +62,7 @@ public sealed partial class GpuOptimizer : IDisposable
     /// <param name="accelerator">The accelerator to run on.</param>
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
     /// <exception cref="ArgumentException">The optimizer was generated without ILGPU, so it has no GPU kernel (a rule with reductions included).</exception>
+    /// <exception cref="NotSupportedException">The state is 8-bit or 4-bit blockwise, or a declared rule has more than 8 reductions.</exception>
     public GpuOptimizer(Optimizer optimizer, Accelerator accelerator)
     {
         ArgumentNullException.ThrowIfNull(optimizer);

@@ -33,7 +33,11 @@ public abstract class GpuPassUpdate<TScalars> : GpuUpdate, IGpuPassUpdate
         ArgumentNullException.ThrowIfNull(accelerator);
         ArgumentOutOfRangeException.ThrowIfLessThan(groups, 1);
         ArgumentOutOfRangeException.ThrowIfNegative(width);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(width, GpuReductions.MaxWidth);
+        if (width > GpuReductions.MaxWidth)
+        {
+            throw new NotSupportedException($"The rule has {width} reductions; the GPU passes take at most {GpuReductions.MaxWidth}: step it on the CPU.");
+        }
+
         Accelerator = accelerator;
         Width = width;
         _factory = factory ?? throw new ArgumentNullException(nameof(factory));
