@@ -223,6 +223,25 @@ public sealed class ReductionGpuTests(CpuAcceleratorFixture fixture, ITestOutput
     }
 
     [Fact]
+    public void EmptyTensorsAndEmptyLayoutsStep()
+    {
+        foreach (ParameterLayout layout in new[] { ParameterLayout.Single(0), new ParameterLayout([0, 33], [0]) })
+        {
+            foreach (Type rule in typeof(Optimizer).Assembly.GetExportedTypes().Where(t => t.IsSubclassOf(typeof(MultiPassOptimizer)) && !t.IsAbstract).Append(typeof(DeclaredLamb)))
+            {
+                var cpu = (Optimizer)Activator.CreateInstance(rule, layout)!;
+                using var gpu = new GpuOptimizer((Optimizer)Activator.CreateInstance(rule, layout)!, _accelerator);
+                float[] pc = Enumerable.Range(0, layout.TotalLength).Select(i => 0.5f + i).ToArray(), pg = (float[])pc.Clone();
+                float[] g = Enumerable.Range(0, layout.TotalLength).Select(i => 0.25f - i).ToArray();
+                cpu.Step(pc, g);
+                gpu.Step(pg, g);
+                Assert.Equal(1, gpu.StepCount);
+                AssertWithinUlps(pc, pg, 4, $"{rule.Name} on {layout.TotalLength} elements");
+            }
+        }
+    }
+
+    [Fact]
     public void EveryCatalogRuleWithReductionsHasGpuPasses()
     {
         ParameterLayout layout = ParameterLayout.FromShapes([[4, 4]]);

@@ -73,7 +73,7 @@ public sealed class Lars : MultiPassOptimizer
     private protected override void RunPasses<TParameter, TGradient, TState>(StepPlan plan)
     {
         Piece[] units = _units ??= CutUnits(Layout, _ => 1);
-        if (_partials.Length != units.Length * 2)
+        if (_partials.Length != units.Length * 2 || _sums.Length != Layout.TensorCount * 2)
         {
             _partials = new double[units.Length * 2];
             _sums = new double[Layout.TensorCount * 2];

@@ -82,7 +82,7 @@ public abstract class ReductionOptimizer : MultiPassOptimizer
     {
         Piece[] units = _units ??= CutUnits(Layout, _ => 1);
         int width = _kinds.Length;
-        if (_partials.Length != units.Length * width)
+        if (_partials.Length != units.Length * width || _results.Length != Layout.TensorCount * width)
         {
             _partials = new double[units.Length * width];
             _results = new double[Layout.TensorCount * width];
