@@ -4,11 +4,22 @@ using System.Runtime.CompilerServices;
 namespace OptGen.Engine;
 
 /// <summary>
-/// The scalar formulas of the catalog's LAMB, LARS and Adafactor, one definition for the CPU passes
+/// The scalar formulas of the rules with reductions (the catalog's LAMB, LARS and Adafactor, a declared reduction's finish), one definition for the CPU passes
 /// (<see cref="Lamb"/>, <see cref="Lars"/>, <see cref="Adafactor"/>) and their GPU kernels (<c>src/Runtime/Gpu/GpuReductions.*.cs</c>).
 /// </summary>
 internal static class ReductionFormulas
 {
+    /// <summary>
+    /// A declared reduction's value from its combined partials over a tensor of <paramref name="length"/> elements:
+    /// √ for a norm (of Σx²), ÷ n for a mean (0 for an empty tensor), as is for a sum and maxabs.
+    /// </summary>
+    public static double Finish(ReductionKind kind, double combined, int length) => kind switch
+    {
+        ReductionKind.Norm => Math.Sqrt(combined),
+        ReductionKind.Mean => length == 0 ? 0 : combined / length,
+        _ => combined,
+    };
+
     /// <summary>LAMB's trust ratio ‖p‖/‖r‖, 1 when either norm is 0.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static double LambTrust(double pNorm, double rNorm) => pNorm > 0 && rNorm > 0 ? pNorm / rNorm : 1.0;

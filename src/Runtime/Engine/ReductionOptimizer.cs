@@ -107,12 +107,7 @@ public abstract class ReductionOptimizer : MultiPassOptimizer
             for (int k = 0; k < width; k++)
             {
                 ref double result = ref _results[(j * width) + k];
-                result = _kinds[k] switch
-                {
-                    ReductionKind.Norm => Math.Sqrt(result),
-                    ReductionKind.Mean => Layout.LengthOf(j) == 0 ? 0 : result / Layout.LengthOf(j),
-                    _ => result,
-                };
+                result = ReductionFormulas.Finish(_kinds[k], result, Layout.LengthOf(j));
             }
         }
 

@@ -3,6 +3,7 @@ using System.ComponentModel;
 using System.Runtime.InteropServices;
 using ILGPU;
 using ILGPU.Runtime;
+using OptGen.Engine;
 
 namespace OptGen.Gpu;
 
@@ -114,7 +115,7 @@ public static class GpuReductions
 
     /// <summary>
     /// Kernel: one thread per (tensor j, reduction k): the tensor's chunk partials added (or maxed) in chunk order,
-    /// then finished as the CPU's <c>ReductionOptimizer</c> finishes them (√ for a norm, ÷ n for a mean).
+    /// then finished as the CPU's <c>ReductionOptimizer</c> finishes them (<see cref="ReductionFormulas.Finish"/>).
     /// </summary>
     internal static void Combine(Index1D index, ArrayView<GpuTensorSpan> tensors, ArrayView<double> partials, ArrayView<double> results, ArrayView<int> kinds)
     {
@@ -123,7 +124,7 @@ public static class GpuReductions
         int k = index % width;
         int kind = kinds[k];
         double r = Combined(tensors[j], partials, width, k, kind == (int)ReductionKind.MaxAbs);
-        results[index] = Finish(kind, r, tensors[j].Length);
+        results[index] = ReductionFormulas.Finish((ReductionKind)kind, r, tensors[j].Length);
     }
 
     /// <summary>The chunk partials of reduction <paramref name="k"/> of one tensor, in chunk order.</summary>
@@ -138,12 +139,6 @@ public static class GpuReductions
 
         return r;
     }
-
-    /// <summary>√ for a norm, ÷ n for a mean (0 for an empty tensor): the CPU's finish of a combined reduction.</summary>
-    internal static double Finish(int kind, double combined, int length) =>
-        kind == (int)ReductionKind.Norm ? Math.Sqrt(combined)
-        : kind == (int)ReductionKind.Mean ? (length == 0 ? 0 : combined / length)
-        : combined;
 
     /// <summary>The end of the chunks' virtual indices (chunk c holds c·2048 … c·2048 + its length − 1): a grid-stride loop's bound.</summary>
     internal static long End(ArrayView<GpuChunk> chunks) => chunks.Length << GpuChunk.Shift;
