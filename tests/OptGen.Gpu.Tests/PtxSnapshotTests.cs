@@ -54,11 +54,11 @@ public sealed partial class PtxSnapshotTests
     /// <summary>The kernel method the generator emitted for <paramref name="optimizer"/>, compiled to PTX for sm_80.</summary>
     internal static string CompileToPtx(Type optimizer) => Compile(GpuKernelOf(optimizer));
 
-    private static string Compile(MethodInfo kernel)
+    internal static string Compile(MethodInfo kernel, bool explicitlyGrouped = false)
     {
         using Context context = Context.Create(builder => builder.Optimize(OptimizationLevel.O1).Math(MathMode.Default));
         using var backend = new PTXBackend(context, new CudaCapabilityContext(CudaArchitecture.SM_80), CudaArchitecture.SM_80, CudaInstructionSet.ISA_80, nvvmAPI: null);
-        EntryPointDescription entry = EntryPointDescription.FromImplicitlyGroupedKernel(kernel);
+        EntryPointDescription entry = explicitlyGrouped ? EntryPointDescription.FromExplicitlyGroupedKernel(kernel) : EntryPointDescription.FromImplicitlyGroupedKernel(kernel);
         var specialization = KernelSpecialization.Empty;
         var compiled = (PTXCompiledKernel)backend.Compile(entry, specialization);
         return compiled.PTXAssembly;

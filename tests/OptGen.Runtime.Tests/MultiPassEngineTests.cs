@@ -1,9 +1,6 @@
 using System;
 using System.Linq;
-using ILGPU;
 using Half = System.Half;
-using ILGPU.Runtime.CPU;
-using OptGen.Gpu;
 using OptGen.Kernels;
 using Xunit;
 using static OptGen.Runtime.Tests.TrainingTestData;
@@ -208,18 +205,6 @@ public sealed class MultiPassEngineTests
         Assert.Throws<ArgumentException>(() => ParameterLayout.FromShapes([[3, -1]]));
         Assert.Throws<ArgumentException>(() => ParameterLayout.FromShapes([[]]));
         Assert.Throws<ArgumentException>(() => ParameterLayout.FromShapes([[65536, 65536]]));
-    }
-
-    [Fact]
-    public void TheGpuBackendRefusesTheRulesWithReductions()
-    {
-        using Context context = Context.Create(builder => builder.DefaultCPU());
-        using CPUAccelerator accelerator = context.CreateCPUAccelerator(0);
-        foreach (string rule in new[] { "lamb", "lars", "adam_mini", "adafactor", "adamw_schedulefree" })
-        {
-            MultiPassOptimizer optimizer = Create(rule, ParameterLayout.FromShapes([[4, 4]]));
-            Assert.Throws<ArgumentException>(() => new GpuOptimizer(optimizer, accelerator));
-        }
     }
 }
 

@@ -30,9 +30,22 @@ namespace OptGen.Generator.Emit
 
         public static string KernelHintName(KernelModel kernel) => CpuEmitter.KernelNamespace + "." + GpuKernelName(kernel) + ".g.cs";
 
+        /// <summary>
+        /// Whether a rule gets an ILGPU kernel: every element-wise rule, and a rule with reductions whose plan is tensor-scope
+        /// only (no row, column, block, group or global reduction, no compact state) and reads no per-element input
+        /// (gsq). The others run on the CPU; <c>GpuOptimizer</c> refuses them (no <c>IGpuKernelSource</c>).
+        /// </summary>
+        public static bool HasGpuKernel(KernelModel kernel) =>
+            kernel.Passes is null || (kernel.Inputs.Count == 0 && !kernel.Passes.IsScoped);
+
         /// <summary>The ILGPU kernel of one per-element program, and its per-accelerator loader.</summary>
         public static string EmitKernel(KernelModel kernel, IReadOnlyList<string> users)
         {
+            if (kernel.Passes is not null)
+            {
+                return EmitPassKernel(kernel, users);
+            }
+
             string name = GpuKernelName(kernel);
             string kernelType = KernelType(kernel);
             bool random = ExprText.UsesRandom(kernel.Body);
@@ -163,18 +176,29 @@ namespace OptGen.Generator.Emit
                 w.Open(containing);
             }
 
-            w.Line($"// On an ILGPU accelerator each step is one launch of {CpuEmitter.KernelNamespace}.{GpuKernelName(kernel)} over every tensor (see OptGen.Gpu.GpuOptimizer).");
+            w.Line(kernel.Passes is null
+                ? $"// On an ILGPU accelerator each step is one launch of {CpuEmitter.KernelNamespace}.{GpuKernelName(kernel)} over every tensor (see OptGen.Gpu.GpuOptimizer)."
+                : $"// On an ILGPU accelerator each step runs the passes of {CpuEmitter.KernelNamespace}.{GpuKernelName(kernel)} over every tensor, with the reductions combined on the device (see OptGen.Gpu.GpuOptimizer).");
             w.Open($"partial class {model.Type.Name} : global::OptGen.Gpu.IGpuKernelSource");
             w.Line("/// <inheritdoc/>");
             w.Line(CpuEmitter.GeneratedCodeAttribute);
             w.Line($"global::OptGen.Gpu.GpuUpdate global::OptGen.Gpu.IGpuKernelSource.CreateGpuUpdate({Accelerator} accelerator, int groups) =>");
             w.Indent();
-            w.Line($"new global::OptGen.Gpu.GpuUpdate<{KernelType(kernel)}>(");
+            w.Line($"new global::OptGen.Gpu.{(kernel.Passes is null ? "GpuUpdate" : "GpuReductionUpdate")}<{KernelType(kernel)}>(");
             w.Indent();
             w.Line("accelerator,");
             w.Line("groups,");
-            w.Line($"global::{CpuEmitter.KernelNamespace}.{GpuKernelName(kernel)}.Load(accelerator),");
-            string end = BlockwiseInitializer(kernel);
+            if (kernel.Passes is not null)
+            {
+                EmitPassUpdateArguments(w, kernel);
+            }
+            else
+            {
+                w.Line($"global::{CpuEmitter.KernelNamespace}.{GpuKernelName(kernel)}.Load(accelerator),");
+            }
+
+            // A rule with reductions has no blockwise kernel (its state precision is float32 or bfloat16).
+            string end = kernel.Passes is null ? BlockwiseInitializer(kernel) : ";";
             if (CpuEmitter.UsesBatchSize(model.Program))
             {
                 w.Line(model.Program.HostStates.Count > 0

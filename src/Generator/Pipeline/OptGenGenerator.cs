@@ -96,11 +96,11 @@ namespace OptGen.Generator
                 });
 
             context.RegisterSourceOutput(
-                optimizers.Combine(gpu).Where(static pair => pair.Right && pair.Left.Kernel.Passes is null).Select(static (pair, _) => pair.Left),
+                optimizers.Combine(gpu).Where(static pair => pair.Right && GpuEmitter.HasGpuKernel(pair.Left.Kernel)).Select(static (pair, _) => pair.Left),
                 static (output, model) => output.AddSource(GpuEmitter.OptimizerHintName(model), GpuEmitter.EmitOptimizer(model)));
 
             context.RegisterSourceOutput(
-                kernels.Combine(gpu).Where(static pair => pair.Right && pair.Left.Kernel.Passes is null).Select(static (pair, _) => pair.Left),
+                kernels.Combine(gpu).Where(static pair => pair.Right && GpuEmitter.HasGpuKernel(pair.Left.Kernel)).Select(static (pair, _) => pair.Left),
                 static (output, use) => output.AddSource(GpuEmitter.KernelHintName(use.Kernel), GpuEmitter.EmitKernel(use.Kernel, use.Users.ToArray())));
         }
     }

@@ -231,11 +231,7 @@ public sealed class Adafactor : MultiPassOptimizer
         for (int j = 0; j < Layout.TensorCount; j++)
         {
             ReadOnlySpan<double> h = plan.Hyperparameters(Layout.GroupOf(j));
-            double numel = Layout.LengthOf(j);
-            double rho = Math.Min(h[0], 1 / Math.Sqrt(plan.Step));
-            double alpha = Math.Max(h[3], Math.Sqrt(_sums[2 * j]) / Math.Sqrt(numel)) * rho;
-            double denom = Math.Max(1.0, Math.Sqrt(_sums[(2 * j) + 1]) / (Math.Sqrt(numel) * h[4]));
-            _alpha[j] = (float)(-alpha / denom);
+            _alpha[j] = (float)ReductionFormulas.AdafactorAlpha(_sums[2 * j], _sums[(2 * j) + 1], Layout.LengthOf(j), h[0], h[3], h[4], plan.Step);
         }
 
         RunUnits<TParameter, TGradient, TState>(PassUpdate, units.Length);
@@ -411,6 +407,12 @@ public sealed class Adafactor : MultiPassOptimizer
             ref byte gRow = ref Unsafe.Add(ref g, offset * TGradient.ElementSize);
             ref byte pRow = ref Unsafe.Add(ref p, offset * TParameter.ElementSize);
             nuint n = (nuint)columns, j = 0;
+            if (pass == PassUpdate)
+            {
+                // The row's own arena position: stores index the row from its start (pRow), not the unit's.
+                SeedRounding<TParameter>(plan, new Piece(u.Tensor, u.Group, u.Start + (int)offset, columns));
+            }
+
             if (pass == PassUpdateNorm)
             {
                 // Separate loops with the accumulators in locals: the JIT keeps them in registers.

@@ -115,7 +115,7 @@ public sealed class AdamMini : MultiPassOptimizer
     }
 
     /// <summary>The block length of tensor <paramref name="tensor"/> in a group whose BlockSize is <paramref name="blockSize"/>.</summary>
-    private int BlockLengthOf(int tensor, double blockSize) =>
+    internal int BlockLengthOf(int tensor, double blockSize) =>
         blockSize >= 1 ? (int)Math.Min(blockSize, int.MaxValue) : Math.Max(1, Layout.MatrixShapeOf(tensor).Columns);
 
     private protected override void RunPasses<TParameter, TGradient, TState>(StepPlan plan)

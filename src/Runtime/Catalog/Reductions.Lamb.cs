@@ -91,7 +91,7 @@ public sealed class Lamb : MultiPassOptimizer
     private protected override void RunPasses<TParameter, TGradient, TState>(StepPlan plan)
     {
         Piece[] units = _units ??= CutUnits(Layout, _ => 1);
-        if (_partials.Length != units.Length * 2)
+        if (_partials.Length != units.Length * 2 || _sums.Length != Layout.TensorCount * 2)
         {
             _partials = new double[units.Length * 2];
             _sums = new double[Layout.TensorCount * 2];
@@ -104,7 +104,7 @@ public sealed class Lamb : MultiPassOptimizer
         {
             double pn = Math.Sqrt(_sums[2 * j]);
             double rn = Math.Sqrt(_sums[(2 * j) + 1]);
-            double trust = pn > 0 && rn > 0 ? pn / rn : 1.0;
+            double trust = ReductionFormulas.LambTrust(pn, rn);
             _factor[j] = (float)(plan.Hyperparameters(Layout.GroupOf(j))[0] * trust);
         }
 
@@ -181,7 +181,7 @@ public sealed class Lamb : MultiPassOptimizer
 
     // bc1, bc2 are the reciprocals 1/(1 − β₁ᵗ), 1/(1 − β₂ᵗ): one division per element.
     private static float Direction(float m, float v, float p, float bc1, float bc2, float eps, float wd) =>
-        ((m * bc1) / (MathF.Sqrt(v * bc2) + eps)) + (wd * p);
+        ReductionFormulas.LambDirection(m, v, p, bc1, bc2, eps, wd);
 
     private readonly record struct Scalars(double Beta1, double Beta2, double Epsilon, double WeightDecay, double Bc1, double Bc2, double GradientScale)
     {

@@ -73,7 +73,7 @@ public sealed class Lars : MultiPassOptimizer
     private protected override void RunPasses<TParameter, TGradient, TState>(StepPlan plan)
     {
         Piece[] units = _units ??= CutUnits(Layout, _ => 1);
-        if (_partials.Length != units.Length * 2)
+        if (_partials.Length != units.Length * 2 || _sums.Length != Layout.TensorCount * 2)
         {
             _partials = new double[units.Length * 2];
             _sums = new double[Layout.TensorCount * 2];
@@ -87,7 +87,7 @@ public sealed class Lars : MultiPassOptimizer
             ReadOnlySpan<double> h = plan.Hyperparameters(Layout.GroupOf(j));
             double pn = Math.Sqrt(_sums[2 * j]);
             double gn = Math.Sqrt(_sums[(2 * j) + 1]) * plan.GradientScale;
-            double local = pn > 0 && gn > 0 ? h[3] * pn / (gn + (h[2] * pn)) : 1.0;
+            double local = ReductionFormulas.LarsLocal(h[3], h[2], pn, gn);
             _factor[j] = (float)(h[0] * local);
         }
 

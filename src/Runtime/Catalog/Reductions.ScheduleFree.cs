@@ -159,7 +159,7 @@ public sealed class AdamWScheduleFree : MultiPassOptimizer
     }
 
     /// <summary>η_t and c = w/W of this step, from the host state already advanced to it.</summary>
-    private static (double Lr, double Ckp1) StepValues(ReadOnlySpan<double> h, ReadOnlySpan<double> hostState, long step)
+    internal static (double Lr, double Ckp1) StepValues(ReadOnlySpan<double> h, ReadOnlySpan<double> hostState, long step)
     {
         (double lr, _, _) = Schedule(h, double.NegativeInfinity, step);
         double weight = Math.Pow(step, h[6]) * Math.Pow(hostState[0], h[7]);
@@ -232,29 +232,9 @@ public sealed class AdamWScheduleFree : MultiPassOptimizer
         }
 
         using StepGuard guard = EnterGuard(toEval ? nameof(Eval) : nameof(Train));
-        if (_evalMode == toEval)
-        {
-            return;
-        }
-
-        if (StepCount > 0)
+        if (ReadyToMove(toEval))
         {
             StateStorage state = StateStorage;
-            if (state.ElementSize != sizeof(float))
-            {
-                throw new InvalidOperationException("Eval and Train need float32 state; this optimizer's state is stored as bfloat16. Nothing was written.");
-            }
-
-            for (int k = 0; toEval && k < Layout.GroupCount; k++)
-            {
-                // x = lerp(y, z, 1 − 1/β₁): β₁ = 0 (or one so small that 1/β₁ overflows float32) has no averaged point.
-                double beta1 = GetGroupHyperparameter(k, "Beta1");
-                if (!float.IsFinite(1 - (1 / (float)beta1)))
-                {
-                    throw new ArgumentOutOfRangeException(nameof(Beta1), beta1, $"Eval needs β₁ > 0 (x = lerp(y, z, 1 − 1/β₁)); group {k}'s Beta1 is {beta1:R}. Nothing was written.");
-                }
-            }
-
             for (int j = 0; j < Layout.TensorCount; j++)
             {
                 float beta1 = (float)GetGroupHyperparameter(Layout.GroupOf(j), "Beta1");
@@ -278,5 +258,46 @@ public sealed class AdamWScheduleFree : MultiPassOptimizer
         }
 
         _evalMode = toEval;
+    }
+
+    /// <summary>
+    /// Eval/Train with parameters held elsewhere (the GPU backend): the same guard and checks as
+    /// <see cref="Eval"/> and <see cref="Train"/>; <paramref name="move"/> moves the parameters and the saved y.
+    /// </summary>
+    internal void Swap(bool toEval, Action<bool> move)
+    {
+        using StepGuard guard = EnterGuard(toEval ? nameof(Eval) : nameof(Train));
+        if (ReadyToMove(toEval))
+        {
+            move(toEval);
+        }
+
+        _evalMode = toEval;
+    }
+
+    /// <summary>The checks of a swap, inside the guard: false when nothing moves (already in that mode, or no step taken yet).</summary>
+    private bool ReadyToMove(bool toEval)
+    {
+        if (_evalMode == toEval || StepCount == 0)
+        {
+            return false;
+        }
+
+        if (StateStorage.ElementSize != sizeof(float))
+        {
+            throw new InvalidOperationException("Eval and Train need float32 state; this optimizer's state is stored as bfloat16. Nothing was written.");
+        }
+
+        for (int k = 0; toEval && k < Layout.GroupCount; k++)
+        {
+            // x = lerp(y, z, 1 − 1/β₁): β₁ = 0 (or one so small that 1/β₁ overflows float32) has no averaged point.
+            double beta1 = GetGroupHyperparameter(k, "Beta1");
+            if (!float.IsFinite(1 - (1 / (float)beta1)))
+            {
+                throw new ArgumentOutOfRangeException(nameof(Beta1), beta1, $"Eval needs β₁ > 0 (x = lerp(y, z, 1 − 1/β₁)); group {k}'s Beta1 is {beta1:R}. Nothing was written.");
+            }
+        }
+
+        return true;
     }
 }

@@ -18,8 +18,8 @@ namespace OptGen;
 /// and therefore every result is bit-identical for any <see cref="Optimizer.MaxDegreeOfParallelism"/>.</para>
 /// <para>Runs on the step engine like every other rule (schedules, parameter groups, <see cref="StepOptions"/>
 /// gradient scaling, clipping and skipping, Half and bfloat16 parameters and gradients, bfloat16 state,
-/// checkpoints). Not available: the GPU backend (<c>GpuOptimizer</c> rejects these rules) and sharding across
-/// processes (a reduction over a tensor that a shard cuts would see only the shard's part).</para>
+/// checkpoints). <c>GpuOptimizer</c> runs them as device passes (docs/gpu.md). Not
+/// available: sharding across processes (a reduction over a tensor that a shard cuts would see only the shard's part).</para>
 /// </remarks>
 public abstract class MultiPassOptimizer : Optimizer
 {

@@ -82,6 +82,9 @@ public abstract partial class Optimizer
         return true;
     }
 
+    /// <summary>Reshapes compact state to the stored hyperparameters (a device backend, before it copies the state); inside the guard.</summary>
+    internal void FitStateToHyperparameters() => FitState(null);
+
     /// <summary>
     /// Reshapes compact state to the extents the hyperparameters of <paramref name="plan"/> (or the stored ones)
     /// ask for, when they changed (Adam-mini's BlockSize): an extent of unchanged length keeps its values, another

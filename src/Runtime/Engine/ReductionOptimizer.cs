@@ -35,8 +35,9 @@ public enum ReductionKind
 /// </summary>
 /// <remarks>
 /// Work units depend only on the layout, never on the thread count, so a step is bit-identical for any
-/// <see cref="Optimizer.MaxDegreeOfParallelism"/>. CPU only: <c>GpuOptimizer</c> rejects these rules, and so does
-/// sharding (a shard would reduce over part of a tensor). See <see cref="MultiPassOptimizer"/>.
+/// <see cref="Optimizer.MaxDegreeOfParallelism"/>. Generated with ILGPU referenced, the rule also has GPU pass kernels
+/// that <c>GpuOptimizer</c> runs (docs/gpu.md). Sharding rejects these rules (a shard would reduce over part of a
+/// tensor). See <see cref="MultiPassOptimizer"/>.
 /// </remarks>
 [EditorBrowsable(EditorBrowsableState.Never)]
 public abstract partial class ReductionOptimizer : MultiPassOptimizer
@@ -97,7 +98,7 @@ public abstract partial class ReductionOptimizer : MultiPassOptimizer
 
         Piece[] units = _units ??= CutUnits(Layout, _ => 1);
         int width = _kinds.Length;
-        if (_partials.Length != units.Length * width)
+        if (_partials.Length != units.Length * width || _results.Length != Layout.TensorCount * width)
         {
             _partials = new double[units.Length * width];
             _results = new double[Layout.TensorCount * width];
@@ -122,12 +123,7 @@ public abstract partial class ReductionOptimizer : MultiPassOptimizer
             for (int k = 0; k < width; k++)
             {
                 ref double result = ref _results[(j * width) + k];
-                result = _kinds[k] switch
-                {
-                    ReductionKind.Norm => Math.Sqrt(result),
-                    ReductionKind.Mean => Layout.LengthOf(j) == 0 ? 0 : result / Layout.LengthOf(j),
-                    _ => result,
-                };
+                result = ReductionFormulas.Finish(_kinds[k], result, Layout.LengthOf(j));
             }
         }
 

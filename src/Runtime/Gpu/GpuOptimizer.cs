@@ -61,20 +61,18 @@ public sealed partial class GpuOptimizer : IDisposable
     /// <param name="optimizer">The optimizer whose rule, layout, hyperparameters, schedules, state and step count to drive.</param>
     /// <param name="accelerator">The accelerator to run on.</param>
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
-    /// <exception cref="ArgumentException">The optimizer was generated without ILGPU, so it has no GPU kernel, or it is a rule with reductions (a <see cref="MultiPassOptimizer"/>), which the GPU backend does not run.</exception>
-    /// <exception cref="NotSupportedException">The optimizer's state is 8-bit or 4-bit blockwise and the rule has no blockwise GPU kernel, or its tensors mix 8-bit and 4-bit state.</exception>
+    /// <exception cref="ArgumentException">The optimizer was generated without ILGPU, so it has no GPU kernel (a rule with reductions included).</exception>
+    /// <exception cref="NotSupportedException">The optimizer's state is 8-bit or 4-bit blockwise and the rule has no blockwise GPU kernel (rules with reductions have none), its tensors mix 8-bit and 4-bit state, or a declared rule has more than 8 reductions.</exception>
     public GpuOptimizer(Optimizer optimizer, Accelerator accelerator)
     {
         ArgumentNullException.ThrowIfNull(optimizer);
         ArgumentNullException.ThrowIfNull(accelerator);
+        IGpuKernelSource? source = optimizer as IGpuKernelSource;
         if (optimizer is MultiPassOptimizer)
         {
-            throw new ArgumentException(
-                $"The optimizer '{optimizer.Descriptor.Name}' ({optimizer.GetType().FullName}) updates in several passes with tensor reductions between them; the GPU backend does not run such rules yet: step it on the CPU.",
-                nameof(optimizer));
+            ThrowIfNoGpuPasses(optimizer);
         }
-
-        if (optimizer is not IGpuKernelSource source)
+        else if (source is null)
         {
             throw new ArgumentException(
                 $"The optimizer '{optimizer.Descriptor.Name}' ({optimizer.GetType().FullName}) has no GPU kernel: it was generated in a project that does not reference ILGPU.",
@@ -92,7 +90,7 @@ public sealed partial class GpuOptimizer : IDisposable
         GpuPiece[] pieces = CreatePieces(optimizer);
         _pieceCount = pieces.Length;
         _updateThreads = (int)Math.Clamp(accelerator.MaxNumThreads, 1, Math.Max(1L, (long)chunks.Length << GpuChunk.Shift));
-        _update = source.CreateGpuUpdate(accelerator, layout.GroupCount);
+        _update = optimizer is MultiPassOptimizer ? CreatePassUpdate(optimizer, accelerator, chunks) : source!.CreateGpuUpdate(accelerator, layout.GroupCount);
         try
         {
             _results = accelerator.Allocate1D<double>(GpuGradientNorm.ResultCount);
@@ -335,7 +333,7 @@ public sealed partial class GpuOptimizer : IDisposable
             throw new InvalidOperationException($"The optimizer's state is stored as {_devicePrecision}; read it with CopyState.");
         }
 
-        return _state32.View.BaseView.SubView(index * StateStride, Optimizer.Layout.StateLength);
+        return _state32.View.BaseView.SubView(index * StateStride, Optimizer.StateStorage.PlaneLength(index));
     }
 
     /// <summary>Waits for the default stream and copies the state buffer called <paramref name="name"/> of a single-tensor layout, widened to float32.</summary>
@@ -350,11 +348,6 @@ public sealed partial class GpuOptimizer : IDisposable
         if (Layout.TensorCount != 1)
         {
             throw new InvalidOperationException($"The layout has {Layout.TensorCount} tensors; use CopyState(name, tensor, destination).");
-        }
-
-        if (destination.Length != Length)
-        {
-            throw new ArgumentException($"Expected {Length} elements but got {destination.Length}.", nameof(destination));
         }
 
         CopyState(name, 0, destination);
@@ -373,9 +366,10 @@ public sealed partial class GpuOptimizer : IDisposable
         int index = IndexOfState(name);
         ArgumentOutOfRangeException.ThrowIfNegative(tensor);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(tensor, Layout.TensorCount);
-        if (destination.Length != Layout.LengthOf(tensor))
+        int length = Optimizer.StateLength(name, tensor);
+        if (destination.Length != length)
         {
-            throw new ArgumentException($"Tensor {tensor} has {Layout.LengthOf(tensor)} elements; the destination has {destination.Length}.", nameof(destination));
+            throw new ArgumentException($"Tensor {tensor} has {length} values in '{name}'; the destination has {destination.Length}.", nameof(destination));
         }
 
         if (destination.IsEmpty)
@@ -389,7 +383,7 @@ public sealed partial class GpuOptimizer : IDisposable
             return;
         }
 
-        long start = (index * StateStride) + Layout.StateOffsetOf(tensor);
+        long start = (index * StateStride) + Optimizer.StateStorage.OffsetOf(index, tensor, Layout);
         Accelerator.Synchronize();
         if (_state32 is not null)
         {
@@ -420,7 +414,6 @@ public sealed partial class GpuOptimizer : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         using Optimizer.StepGuard guard = Optimizer.EnterGuard("GpuOptimizer.SynchronizeHostState");
         StateStorage host = Optimizer.StateStorage;
-        int length = Layout.StateLength;
         Accelerator.Synchronize();
         if (DeviceIsBlockwise)
         {
@@ -428,8 +421,15 @@ public sealed partial class GpuOptimizer : IDisposable
             return;
         }
 
-        for (int k = 0; k < host.Count && length > 0; k++)
+        for (int k = 0; k < host.Count; k++)
         {
+            // A plane's length: the layout's state length, or its compact extents (Adam-mini's v_b).
+            int length = host.PlaneLength(k);
+            if (length == 0)
+            {
+                continue;
+            }
+
             if (_state32 is not null)
             {
                 _state32.View.BaseView.SubView(k * StateStride, length).CopyToCPU(ref MemoryMarshal.GetReference(host.Elements<float>(k, 0, length)), length);
@@ -751,7 +751,6 @@ public sealed partial class GpuOptimizer : IDisposable
 
         FreeBlockwise();
         StateStorage host = Optimizer.StateStorage;
-        int length = Layout.StateLength;
         long size = Math.Max(1, host.Count * StateStride);
         bool single = host.ElementSize == sizeof(float);
         if (single && _state32 is null)
@@ -767,8 +766,14 @@ public sealed partial class GpuOptimizer : IDisposable
             _state16 = Accelerator.Allocate1D<ushort>(size);
         }
 
-        for (int k = 0; k < host.Count && length > 0; k++)
+        for (int k = 0; k < host.Count; k++)
         {
+            int length = host.PlaneLength(k);
+            if (length == 0)
+            {
+                continue;
+            }
+
             if (single)
             {
                 _state32!.View.BaseView.SubView(k * StateStride, length).CopyFromCPU(ref MemoryMarshal.GetReference(host.Elements<float>(k, 0, length)), length);

@@ -50,10 +50,10 @@ public static class CatalogFactory
     ];
 
     /// <summary>
-    /// The names whose catalog rule updates in several passes with reductions (<see cref="MultiPassOptimizer"/>): CPU
-    /// only for now, <c>GpuOptimizer</c> rejects them (checked by <c>ReductionFamilyRunnerTests</c>).
+    /// The names whose catalog rule has no GPU passes (<c>GpuOptimizer</c> would reject it), run on the CPU backend
+    /// only: none today (every rule with reductions has its device passes, docs/gpu.md).
     /// </summary>
-    public static IReadOnlyList<string> CpuOnlyNames { get; } = ["lamb", "lars", "adafactor", "adam_mini", "adamw_schedulefree"];
+    public static IReadOnlyList<string> CpuOnlyNames { get; } = [];
 
     /// <summary>Maps a case's optimizer and hyperparameters to a catalog type and property values.</summary>
     /// <exception cref="ArgumentException">The name or a key is unknown, a value has the wrong type, or the combination is one torch.optim rejects.</exception>

@@ -138,11 +138,26 @@ public static class ConformanceRunner
             errors.Add(c.Expected[t - 1], p, t);
             if (tensors.EvalExpected is not null)
             {
-                // Schedule-free: x after the step, then back to y (exactly) for the next step.
+                // Schedule-free: x after the step, then back to y (exactly) for the next step (on the device with a GPU backend).
                 var scheduleFree = (AdamWScheduleFree)optimizer;
-                scheduleFree.Eval(p);
+                if (gpu is null)
+                {
+                    scheduleFree.Eval(p);
+                }
+                else
+                {
+                    gpu.Eval(p);
+                }
+
                 errors.Add(tensors.EvalExpected[t - 1], p, t);
-                scheduleFree.Train(p);
+                if (gpu is null)
+                {
+                    scheduleFree.Train(p);
+                }
+                else
+                {
+                    gpu.Train(p);
+                }
             }
         }
 

@@ -3,6 +3,33 @@ using System;
 namespace OptGen.Runtime.Tests.Reductions;
 
 /// <summary>
+/// The declared rules of DeclaredReductions.cs with their test hyperparameters, and their float64 references with the
+/// same values: one mapping for the CPU tests (DeclaredReductionTests) and the GPU tests (ReductionDeclaredGpuTests).
+/// </summary>
+internal static class DeclaredRules
+{
+    public static ReductionOptimizer Create(string rule, ParameterLayout layout, double learningRate) => rule switch
+    {
+        "lamb" => new DeclaredLamb(layout) { Lr = learningRate, Beta1 = 0.9, Beta2 = 0.99, Eps = 1e-6, Wd = 0.01 },
+        "novograd" => new DeclaredNovoGrad(layout) { Lr = learningRate, Beta1 = 0.95, Beta2 = 0.98, Eps = 1e-8, Wd = 0.001 },
+        "kinds" => new DeclaredReductionKinds(layout) { Lr = learningRate },
+        "older_read" => new DeclaredOlderRead(layout) { Lr = learningRate, Beta = 0.9 },
+        "decay_first" => new DeclaredDecayFirst(layout) { Lr = learningRate, Wd = 0.5 },
+        _ => throw new ArgumentException(rule, nameof(rule)),
+    };
+
+    public static ReductionReference Reference(string rule, int[][] shapes, float[] p0) => rule switch
+    {
+        "lamb" => new LambReference(shapes, p0, 0.9, 0.99, 1e-6, 0.01),
+        "novograd" => new NovoGradReference(shapes, p0, 0.95, 0.98, 1e-8, 0.001),
+        "kinds" => new ReductionKindsReference(shapes, p0),
+        "older_read" => new OlderReadReference(shapes, p0, 0.9),
+        "decay_first" => new DecayFirstReference(shapes, p0, 0.5),
+        _ => throw new ArgumentException(rule, nameof(rule)),
+    };
+}
+
+/// <summary>
 /// NovoGrad (Ginsburg et al., "Stochastic Gradient Methods with Layer-wise Adaptive Moments for Training of Deep
 /// Networks", 2019, Algorithm 1), per tensor l: v₁ = ‖g₁‖², vₜ = β₂vₜ₋₁ + (1 − β₂)‖gₜ‖²;
 /// mₜ = β₁mₜ₋₁ + (gₜ/√(vₜ + ε) + λpₜ); pₜ₊₁ = pₜ − η·mₜ. Float64 throughout, from the paper's definition.

@@ -1,0 +1,58 @@
+using System;
+using System.Reflection;
+using OptGen.Runtime.Tests.Reductions;
+using Xunit;
+
+namespace OptGen.Gpu.Tests;
+
+/// <summary>
+/// Every kernel of the rules with reductions compiled for CUDA sm_80 without a GPU (the other tests run them on the
+/// CPU accelerator, which accepts constructs CUDA may not): the catalog rules' runtime kernels, the combine kernel
+/// and a declared rule's generated pass kernels; the reducing ones use shared memory and barriers.
+/// </summary>
+public sealed class ReductionPtxTests
+{
+    [Theory]
+    [InlineData("GpuLamb", "Reduce", true)]
+    [InlineData("GpuLamb", "Finish", false)]
+    [InlineData("GpuLamb", "Update", false)]
+    [InlineData("GpuLars", "Reduce", true)]
+    [InlineData("GpuLars", "Finish", false)]
+    [InlineData("GpuLars", "Update", false)]
+    [InlineData("GpuAdamMini", "Reduce", true)]
+    [InlineData("GpuAdamMini", "Update", false)]
+    [InlineData("GpuAdafactor", "Sums", true)]
+    [InlineData("GpuAdafactor", "Columns", false)]
+    [InlineData("GpuAdafactor", "Rows", false)]
+    [InlineData("GpuAdafactor", "UpdateNorm", true)]
+    [InlineData("GpuAdafactor", "Alpha", false)]
+    [InlineData("GpuAdafactor", "Update", false)]
+    [InlineData("GpuScheduleFree", "Update", false)]
+    [InlineData("GpuScheduleFree", "Swap", false)]
+    [InlineData("GpuReductions", "Combine", false)]
+    public void CatalogKernelsCompileToPtx(string type, string method, bool explicitlyGrouped)
+    {
+        MethodInfo kernel = typeof(GpuOptimizer).Assembly.GetType("OptGen.Gpu." + type)!.GetMethod(method, BindingFlags.Static | BindingFlags.NonPublic | BindingFlags.Public)!;
+        AssertPtx(PtxSnapshotTests.Compile(kernel, explicitlyGrouped), explicitlyGrouped);
+    }
+
+    [Theory]
+    [InlineData("Reduce", true)]
+    [InlineData("Update", false)]
+    public void GeneratedPassKernelsCompileToPtx(string method, bool explicitlyGrouped)
+    {
+        MethodInfo create = typeof(DeclaredLamb).GetMethod("CreateKernel", BindingFlags.Static | BindingFlags.NonPublic)!;
+        Type gpu = create.ReturnType.Assembly.GetType(create.ReturnType.FullName + "_Gpu")!;
+        AssertPtx(PtxSnapshotTests.Compile(gpu.GetMethod(method, BindingFlags.Static | BindingFlags.Public)!, explicitlyGrouped), explicitlyGrouped);
+    }
+
+    private static void AssertPtx(string ptx, bool explicitlyGrouped)
+    {
+        Assert.Contains(".entry", ptx, StringComparison.Ordinal);
+        if (explicitlyGrouped)
+        {
+            Assert.Contains(".shared", ptx, StringComparison.Ordinal);
+            Assert.Contains("bar.sync", ptx, StringComparison.Ordinal);
+        }
+    }
+}
