@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using OptGen.Engine;
 using OptGen.Kernels;
@@ -160,19 +161,8 @@ public sealed class AdamMini : MultiPassOptimizer
             for (int k = 0, b = 0; k < u.Length; k += block, b++)
             {
                 int n = Math.Min(block, u.Length - k);
-                var sum = default(SquareSum);
-                nuint i = (nuint)k, end = (nuint)(k + n);
-                for (; i + 8 <= end; i += 8)
-                {
-                    sum.Add(TGradient.Load256(ref g, i) * scale);
-                }
-
-                for (; i < end; i++)
-                {
-                    sum.Add(TGradient.Load(ref g, i) * scale);
-                }
-
-                TState.Store(ref v, (nuint)b, (b2 * TState.Load(ref v, (nuint)b)) + (c2 * (float)(sum.Total / n)));
+                double sum = SquareLanes.Sum<TGradient>(ref Unsafe.Add(ref g, (nint)k * TGradient.ElementSize), (nuint)n, scale);
+                TState.Store(ref v, (nuint)b, (b2 * TState.Load(ref v, (nuint)b)) + (c2 * (float)(sum / n)));
             }
 
             return;
@@ -191,6 +181,23 @@ public sealed class AdamMini : MultiPassOptimizer
             int n = Math.Min(block, u.Length - k);
             float denom = (MathF.Sqrt(TState.Load(ref v, (nuint)b)) / bc2) + eps;
             nuint i = (nuint)k, end = (nuint)(k + n);
+            if (Vector512.IsHardwareAccelerated)
+            {
+                for (; i + 16 <= end; i += 16)
+                {
+                    Vector512<float> gi = TGradient.Load512(ref g, i) * scale;
+                    Vector512<float> mi = (b1 * TState.Load512(ref m, i)) + (c1 * gi);
+                    TState.Store512(ref m, i, mi);
+                    if (typeof(TState) != typeof(Float32Codec))
+                    {
+                        mi = TState.Load512(ref m, i);
+                    }
+
+                    Vector512<float> pi = TParameter.Load512(ref p, i) * decay;
+                    TParameter.Store512(ref p, i, pi - (stepSize * (mi / denom)));
+                }
+            }
+
             for (; i + 8 <= end; i += 8)
             {
                 Vector256<float> gi = TGradient.Load256(ref g, i) * scale;
