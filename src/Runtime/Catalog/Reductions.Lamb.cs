@@ -45,6 +45,7 @@ public sealed class Lamb : MultiPassOptimizer
     private double[] _partials = [];
     private double[] _sums = [];
     private float[] _factor = [];
+    private Scalars[] _scalars = [];
 
     /// <summary>Creates LAMB for one vector tensor of <paramref name="length"/> parameters.</summary>
     public Lamb(int length)
@@ -98,6 +99,16 @@ public sealed class Lamb : MultiPassOptimizer
             _factor = new float[Layout.TensorCount];
         }
 
+        if (_scalars.Length != Layout.GroupCount)
+        {
+            _scalars = new Scalars[Layout.GroupCount];
+        }
+
+        for (int k = 0; k < _scalars.Length; k++)
+        {
+            _scalars[k] = Scalars.Of(plan.Hyperparameters(k), plan.Step, plan.GradientScale);
+        }
+
         RunUnits<TParameter, TGradient, TState>(0, units.Length);
         SumPerTensor(units, _partials, 2, _sums);
         for (int j = 0; j < Layout.TensorCount; j++)
@@ -112,7 +123,7 @@ public sealed class Lamb : MultiPassOptimizer
     {
         Piece u = _units![unit];
         StepPlan plan = CurrentPlan;
-        Scalars s = Scalars.Of(plan.Hyperparameters(u.Group), plan.Step, plan.GradientScale);
+        Scalars s = _scalars[u.Group];
         ref byte p = ref Parameters<TParameter>(u.Tensor, u.Start);
         ref byte m = ref State<TState>(0, u.Tensor, u.Start);
         ref byte v = ref State<TState>(1, u.Tensor, u.Start);
