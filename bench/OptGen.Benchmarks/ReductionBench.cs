@@ -17,11 +17,16 @@ internal static class ReductionBench
 {
     public static int Run(string[] args)
     {
-        QuickOptions options = QuickOptions.Parse(args.Where(a => a != "--reductions").ToArray());
+        QuickOptions options = QuickOptions.Parse(args.Where(a => a != "--reductions" && a != "--bits").ToArray());
         int[] sizes = args.Contains("--sizes") ? options.Sizes : [1 << 24, 1 << 26];
         int[] baselineSizes = args.Contains("--baseline-sizes") ? options.BaselineSizes : [1 << 24];
         Console.WriteLine($"# OptGen reduction rules, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, Vector512 {(Vector512.IsHardwareAccelerated ? "on" : "off")}");
         Console.WriteLine("# roofline = generated / memory-only passes (the rule's Passes: same streams, same bytes); unfused = TensorPrimitives / generated");
+        if (args.Contains("--bits"))
+        {
+            return PrintBits();
+        }
+
         var results = new List<PairResult>();
         foreach (string rule in new[] { "lamb", "lamb_declared", "lars", "adam_mini", "adafactor", "adamw_schedulefree" })
         {
@@ -54,6 +59,10 @@ internal static class ReductionBench
 
                 if (baselineSizes.Contains(elements))
                 {
+                    (int bytes, int writeOnly) = UnfusedTraffic(rule);
+                    int ruleBytes = setup.Optimizer.Passes.Sum(p => p.BytesPerElement);
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"# unfused {rule}: {bytes} B per element by the same accounting ({bytes + (4 * writeOnly)} B with the line reads of {writeOnly} write-only temporaries) vs {ruleBytes} B: a memory-bound ceiling of {(double)bytes / ruleBytes:F2}x ({(double)(bytes + (4 * writeOnly)) / ruleBytes:F2}x)"));
                     Action unfused = setup.Unfused();
                     results.Add(QuickRunner.Measure($"unfused/{rule}/{elements}/1", "TensorPrimitives", "generated",
                         unfused, () => setup.Step(1), null, options));
@@ -78,6 +87,70 @@ internal static class ReductionBench
 
         return 0;
     }
+
+    /// <summary>
+    /// <c>--reductions --bits</c>: a hash of each rule's parameters and state after three steps on two threads (odd
+    /// shapes, every tail). The passes add their reductions' lanes in one order on every vector width, so the hashes
+    /// are the same with <c>DOTNET_EnableAVX512=0</c> and <c>DOTNET_EnableAVX2=0</c> as with AVX-512.
+    /// </summary>
+    private static int PrintBits()
+    {
+        ParameterLayout layout = ParameterLayout.FromShapes([[300, 517], [70_003], [3, 11]], [[200, 250], [17]]);
+        Console.WriteLine($"# Vector512 {(Vector512.IsHardwareAccelerated ? "on" : "off")}, Vector256 {(Vector256.IsHardwareAccelerated ? "on" : "off")}");
+        foreach (string rule in new[] { "lamb", "lars", "adam_mini", "adafactor", "adamw_schedulefree" })
+        {
+            MultiPassOptimizer optimizer = rule switch
+            {
+                "lamb" => new Lamb(layout),
+                "lars" => new Lars(layout),
+                "adam_mini" => new AdamMini(layout),
+                "adafactor" => new Adafactor(layout),
+                _ => new AdamWScheduleFree(layout),
+            };
+            optimizer.MaxDegreeOfParallelism = 2;
+            var random = new Random(3);
+            float[] p = Enumerable.Range(0, layout.TotalLength).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray();
+            for (int step = 0; step < 3; step++)
+            {
+                float[] g = Enumerable.Range(0, layout.TotalLength).Select(_ => (float)((random.NextDouble() - 0.5) * 0.01)).ToArray();
+                optimizer.Step(p, g);
+            }
+
+            ulong hash = 14695981039346656037UL; // FNV-1a over the bits
+            foreach (float x in p.Concat(optimizer.Descriptor.States.SelectMany(s => optimizer.GetState(s.Name).ToArray())))
+            {
+                hash = (hash ^ (uint)BitConverter.SingleToInt32Bits(x)) * 1099511628211UL;
+            }
+
+            Console.WriteLine($"bits {rule} {hash:X16}");
+        }
+
+        return 0;
+    }
+
+    /// <summary>
+    /// The bytes per element the unfused composition (<see cref="Setup.Unfused"/>) moves, counted as the rules' passes
+    /// are (each input stream read 4 B, each output written 4 B; an operand that stays in cache, such as a 16 KB row
+    /// reused by the next call or a per-row scalar, not counted), and how many of its outputs are write-only
+    /// temporaries (which a cache also reads before writing). Kept beside the compositions: change both together.
+    /// </summary>
+    private static (int Bytes, int WriteOnly) UnfusedTraffic(string rule) => rule switch
+    {
+        // Lerp m 12, g·g 8, Lerp v 12, ·c 8, Sqrt 8, +ε 8, ·c 8, ÷ 12, MultiplyAdd r 12, Norm p 4, Norm r 4, MultiplyAdd p 12.
+        "lamb" or "lamb_declared" => (108, 3),
+
+        // Norm p 4, Norm g 4, MultiplyAdd 12, ·c 8, MultiplyAdd b 12, Subtract p 12.
+        "lars" => (52, 1),
+
+        // Lerp m 12, per row SumOfSquares 4 and ÷ 8, p·c 8, MultiplyAdd p 12.
+        "adam_mini" => (44, 1),
+
+        // Norm p 4, g·g 8, row sums 4, column adds 4, per row u (C·s, Max, 1/√, ·g on a cached row) 8, Norm u 4, MultiplyAdd p 12.
+        "adafactor" => (44, 2),
+
+        // g·g 8, Lerp v 12, ·c 8, Sqrt 8, +ε 8, ÷ 12, Lerp p 12, MultiplyAdd p 12, MultiplyAdd z 12.
+        _ => (92, 2),
+    };
 
     /// <summary>One rule at one size: the optimizer, its buffers, the yardstick's streams.</summary>
     private sealed class Setup
@@ -256,10 +329,13 @@ internal static class ReductionBench
             return a;
         }
 
-        /// <summary>acc = Σ read streams (up to 4); each written stream (up to 3) x ← x + c·acc (c tiny, so nothing folds away).</summary>
+        /// <summary>
+        /// acc = Σ read streams (up to 4); each written stream (up to 3) x ← x + c·acc (c tiny, so nothing folds away); a
+        /// read-only pass folds acc into a sink stored once at the end. 512-bit lanes where the rules' passes use them
+        /// (<see cref="Vector512.IsHardwareAccelerated"/>), else 256-bit: the yardstick is never narrower than the step.
+        /// </summary>
         private static void MemoryPass(float[][] reads, float[][] writes, int start, int end)
         {
-            var c = Vector256.Create(1e-30f);
             int nr = reads.Length, nw = writes.Length;
             ref float r0 = ref MemoryMarshal.GetArrayDataReference(reads[0]);
             ref float r1 = ref MemoryMarshal.GetArrayDataReference(reads[Math.Min(1, nr - 1)]);
@@ -269,45 +345,92 @@ internal static class ReductionBench
             ref float w1 = ref MemoryMarshal.GetArrayDataReference(writes.Length > 1 ? writes[1] : reads[0]);
             ref float w2 = ref MemoryMarshal.GetArrayDataReference(writes.Length > 2 ? writes[2] : reads[0]);
             nuint i = (nuint)start, stop = (nuint)end;
-            for (; i + 8 <= stop; i += 8)
+            float sink = 0;
+            if (Vector512.IsHardwareAccelerated)
             {
-                Vector256<float> acc = Vector256.LoadUnsafe(ref r0, i);
-                if (nr > 1)
+                var c = Vector512.Create(1e-30f);
+                Vector512<float> total = Vector512<float>.Zero;
+                for (; i + 16 <= stop; i += 16)
                 {
-                    acc += Vector256.LoadUnsafe(ref r1, i);
+                    Vector512<float> acc = Vector512.LoadUnsafe(ref r0, i);
+                    if (nr > 1)
+                    {
+                        acc += Vector512.LoadUnsafe(ref r1, i);
+                    }
+
+                    if (nr > 2)
+                    {
+                        acc += Vector512.LoadUnsafe(ref r2, i);
+                    }
+
+                    if (nr > 3)
+                    {
+                        acc += Vector512.LoadUnsafe(ref r3, i);
+                    }
+
+                    acc *= c;
+                    if (nw > 0)
+                    {
+                        Vector512.StoreUnsafe(Vector512.LoadUnsafe(ref w0, i) + acc, ref w0, i);
+                    }
+
+                    if (nw > 1)
+                    {
+                        Vector512.StoreUnsafe(Vector512.LoadUnsafe(ref w1, i) + acc, ref w1, i);
+                    }
+
+                    if (nw > 2)
+                    {
+                        Vector512.StoreUnsafe(Vector512.LoadUnsafe(ref w2, i) + acc, ref w2, i);
+                    }
+
+                    total += acc;
                 }
 
-                if (nr > 2)
+                sink += Vector512.Sum(total);
+            }
+            else
+            {
+                var c = Vector256.Create(1e-30f);
+                Vector256<float> total = Vector256<float>.Zero;
+                for (; i + 8 <= stop; i += 8)
                 {
-                    acc += Vector256.LoadUnsafe(ref r2, i);
+                    Vector256<float> acc = Vector256.LoadUnsafe(ref r0, i);
+                    if (nr > 1)
+                    {
+                        acc += Vector256.LoadUnsafe(ref r1, i);
+                    }
+
+                    if (nr > 2)
+                    {
+                        acc += Vector256.LoadUnsafe(ref r2, i);
+                    }
+
+                    if (nr > 3)
+                    {
+                        acc += Vector256.LoadUnsafe(ref r3, i);
+                    }
+
+                    acc *= c;
+                    if (nw > 0)
+                    {
+                        Vector256.StoreUnsafe(Vector256.LoadUnsafe(ref w0, i) + acc, ref w0, i);
+                    }
+
+                    if (nw > 1)
+                    {
+                        Vector256.StoreUnsafe(Vector256.LoadUnsafe(ref w1, i) + acc, ref w1, i);
+                    }
+
+                    if (nw > 2)
+                    {
+                        Vector256.StoreUnsafe(Vector256.LoadUnsafe(ref w2, i) + acc, ref w2, i);
+                    }
+
+                    total += acc;
                 }
 
-                if (nr > 3)
-                {
-                    acc += Vector256.LoadUnsafe(ref r3, i);
-                }
-
-                acc *= c;
-                if (nw > 0)
-                {
-                    Vector256.StoreUnsafe(Vector256.LoadUnsafe(ref w0, i) + acc, ref w0, i);
-                }
-
-                if (nw > 1)
-                {
-                    Vector256.StoreUnsafe(Vector256.LoadUnsafe(ref w1, i) + acc, ref w1, i);
-                }
-
-                if (nw > 2)
-                {
-                    Vector256.StoreUnsafe(Vector256.LoadUnsafe(ref w2, i) + acc, ref w2, i);
-                }
-
-                if (nw == 0 && acc[0] == 1)
-                {
-                    // Never true; keeps a read-only pass from being removed.
-                    reads[0][0] += 0;
-                }
+                sink += Vector256.Sum(total);
             }
 
             for (int k = (int)i; k < end; k++)
@@ -322,9 +445,16 @@ internal static class ReductionBench
                 {
                     w[k] += 1e-30f * acc;
                 }
+
+                sink += acc;
             }
+
+            // Keeps a read-only pass from being removed (never a meaningful value).
+            Sink = sink;
         }
     }
+
+    private static float Sink { get; set; }
 }
 
 /// <summary>LAMB declared as an expression rule with two norms (docs/expressions.md#reductions), beside the catalog's hand-written Lamb.</summary>

@@ -316,7 +316,8 @@ public sealed class Adafactor : MultiPassOptimizer
         {
             double sumP2 = SquareLanes.Sum<TParameter>(ref p, (nuint)u.Length, 1);
             nuint n = (nuint)u.Length, i = 0;
-            var su = default(SquareSum);
+            Vector512<double> uEven = default, uOdd = default;
+            double uTail = 0;
             if (matrix)
             {
                 // Four rows of one matrix at a time: each column partial is loaded and stored once per four rows.
@@ -341,25 +342,52 @@ public sealed class Adafactor : MultiPassOptimizer
             }
             else
             {
+                // A vector: v and Σ U² (U = g/√max(v, ε₁²)) in one pass, U² in double lanes held in locals.
                 float w = (float)Math.Pow(plan.Step, h[1]);
                 ref byte v = ref State<TState>(0, u.Tensor, u.Start);
-                for (i = 0; i + 8 <= n; i += 8)
+                if (Vector512.IsHardwareAccelerated)
+                {
+                    for (; i + 16 <= n; i += 16)
+                    {
+                        Vector512<float> gi = TGradient.Load512(ref g, i) * scale;
+                        Vector512<float> vi = TorchLerp.Of(TState.Load512(ref v, i), gi * gi, w);
+                        TState.Store512(ref v, i, vi);
+                        if (typeof(TState) != typeof(Float32Codec))
+                        {
+                            vi = TState.Load512(ref v, i);
+                        }
+
+                        SquareLanes.Add(gi / Vector512.Sqrt(Vector512.Max(vi, Vector512.Create(eps1Squared))), ref uEven, ref uOdd);
+                    }
+                }
+
+                for (; i + 8 <= n; i += 8)
                 {
                     Vector256<float> gi = TGradient.Load256(ref g, i) * scale;
                     TState.Store256(ref v, i, TorchLerp.Of(TState.Load256(ref v, i), gi * gi, w));
-                    su.Add(gi / Vector256.Sqrt(Vector256.Max(TState.Load256(ref v, i), Vector256.Create(eps1Squared))));
+                    Vector256<float> update = gi / Vector256.Sqrt(Vector256.Max(TState.Load256(ref v, i), Vector256.Create(eps1Squared)));
+
+                    // Of 16 elements the first 8 go to the even lanes, the next 8 to the odd ones (as Vector512 does).
+                    if ((i & 8) == 0)
+                    {
+                        SquareLanes.Add(update, ref uEven);
+                    }
+                    else
+                    {
+                        SquareLanes.Add(update, ref uOdd);
+                    }
                 }
 
                 for (; i < n; i++)
                 {
                     float gi = TGradient.Load(ref g, i) * scale;
                     TState.Store(ref v, i, TorchLerp.Of(TState.Load(ref v, i), gi * gi, w));
-                    su.Add(gi / MathF.Sqrt(MathF.Max(TState.Load(ref v, i), eps1Squared)));
+                    SquareLanes.Add(gi / MathF.Sqrt(MathF.Max(TState.Load(ref v, i), eps1Squared)), ref uTail);
                 }
             }
 
             _partials[2 * unit] = sumP2;
-            _partials[(2 * unit) + 1] = su.Total;
+            _partials[(2 * unit) + 1] = SquareLanes.Fold(uEven, uOdd, uTail);
             return;
         }
 
@@ -379,6 +407,15 @@ public sealed class Adafactor : MultiPassOptimizer
         {
             ref byte v = ref State<TState>(0, u.Tensor, u.Start);
             nuint n = (nuint)u.Length, i = 0;
+            if (Vector512.IsHardwareAccelerated)
+            {
+                for (; i + 16 <= n; i += 16)
+                {
+                    Vector512<float> update = (TGradient.Load512(ref g, i) * scale) / Vector512.Sqrt(Vector512.Max(TState.Load512(ref v, i), Vector512.Create(eps1Squared)));
+                    TParameter.Store512(ref p, i, (TParameter.Load512(ref p, i) * decay) + (alpha * update));
+                }
+            }
+
             for (; i + 8 <= n; i += 8)
             {
                 Vector256<float> update = (TGradient.Load256(ref g, i) * scale) / Vector256.Sqrt(Vector256.Max(TState.Load256(ref v, i), Vector256.Create(eps1Squared)));
