@@ -299,6 +299,7 @@ public sealed class Adafactor : MultiPassOptimizer
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private protected override void RunUnit<TParameter, TGradient, TState>(int pass, int unit)
     {
         Piece u = _units![unit];
@@ -514,6 +515,7 @@ public sealed class Adafactor : MultiPassOptimizer
     /// Σ_j (scale·g_j)² of one row, in double lanes (<see cref="SquareLanes"/>); each square is also added to column j's
     /// partial sum at <paramref name="partial"/>.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static double RowSquares1<TGradient>(ref byte g, int columns, float scale, ref double partial)
         where TGradient : struct, IElementCodec
     {
@@ -564,6 +566,7 @@ public sealed class Adafactor : MultiPassOptimizer
     /// <see cref="RowSquares1{TGradient}"/> for four consecutive rows at once (into <paramref name="rowSums"/>): each
     /// column partial is loaded and stored once per four rows and gains the rows' squares summed pairwise.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RowSquares4<TGradient>(ref byte g, int columns, float scale, ref double partial, Span<double> rowSums)
         where TGradient : struct, IElementCodec
     {

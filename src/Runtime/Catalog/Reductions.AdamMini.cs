@@ -166,6 +166,7 @@ public sealed class AdamMini : MultiPassOptimizer
             new((float)h[1], (float)(1 - h[1]), (float)h[3], (float)(1 - (h[0] * h[4])), (float)(h[0] / (1 - Math.Pow(h[1], step))), (float)Math.Sqrt(1 - Math.Pow(h[2], step)));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private protected override void RunUnit<TParameter, TGradient, TState>(int pass, int unit)
     {
         Piece u = _units[unit];

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using OptGen.Engine;
 using OptGen.Kernels;
@@ -102,6 +103,7 @@ public sealed class Lars : MultiPassOptimizer
         return pn > 0 && gn > 0 ? h[3] * pn / (gn + (h[2] * pn)) : 1.0;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private protected override void RunUnit<TParameter, TGradient, TState>(int pass, int unit)
     {
         Piece u = _units![unit];

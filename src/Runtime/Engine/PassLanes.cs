@@ -81,6 +81,7 @@ internal static class SquareLanes
     public static void Add(float x, ref double tail) => tail += (double)x * x;
 
     /// <summary>Σ(scale·x)² over <paramref name="n"/> elements from <paramref name="x"/>, in this order of lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static double Sum<TCodec>(ref byte x, nuint n, float scale)
         where TCodec : struct, IElementCodec
     {
