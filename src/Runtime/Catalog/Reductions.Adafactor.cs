@@ -69,6 +69,8 @@ public sealed class Adafactor : MultiPassOptimizer
     private float[] _rowFactor = [];    // per row: 1/√(R_i/max(mean R, ε₁)), at _rowOffset[tensor]
     private float[] _columnFactor = []; // per matrix column: 1/√C_j, at _columnStart[tensor]
     private int[] _columnStart = [];
+    private float[] _kappaMax = [];     // per matrix: the largest κ_j (NaN if any is), at _matrixStart[tensor]
+    private int[] _matrixStart = [];
     private double[] _columnSums = [];  // per matrix column: Σ of the units' partials, at _columnStart[tensor]
 
     /// <summary>Creates Adafactor for one vector tensor of <paramref name="length"/> parameters.</summary>
@@ -209,6 +211,13 @@ public sealed class Adafactor : MultiPassOptimizer
         }
 
         _columnFactor = new float[_columnStart[^1]];
+        _matrixStart = new int[layout.TensorCount + 1];
+        for (int j = 0; j < layout.TensorCount; j++)
+        {
+            _matrixStart[j + 1] = _matrixStart[j] + (IsMatrix(j) ? layout.MatrixShapeOf(j).Matrices : 0);
+        }
+
+        _kappaMax = new float[_matrixStart[^1]];
         _columnSums = new double[_columnStart[^1]];
         _partials = new double[_units.Length * 2];
         _sums = new double[layout.TensorCount * 2];
@@ -280,6 +289,18 @@ public sealed class Adafactor : MultiPassOptimizer
                 double sum = columnSums[k];
                 TState.Store(ref c, (nuint)k, TorchLerp.Of(TState.Load(ref c, (nuint)k), (float)(sum / rows), w));
                 _columnFactor[_columnStart[j] + k] = 1 / MathF.Sqrt(TState.Load(ref c, (nuint)k));
+            }
+
+            for (int a = 0; a < matrices; a++)
+            {
+                // MathF.Max propagates NaN: a NaN κ keeps every row of the matrix on the capped loops.
+                float most = 0;
+                foreach (float kappa in _columnFactor.AsSpan(_columnStart[j] + (a * columns), columns))
+                {
+                    most = MathF.Max(most, kappa);
+                }
+
+                _kappaMax[_matrixStart[j] + a] = most;
             }
 
             for (int a = 0; a < matrices; a++)
@@ -442,6 +463,10 @@ public sealed class Adafactor : MultiPassOptimizer
             int globalRow = firstRow + row;
             int matrixIndex = globalRow / rows;
             float rho = _rowFactor[_rowOffset[u.Tensor] + globalRow];
+
+            // ρ·κ_j ≤ ρ·max κ (rounding is monotonic): when that is ≤ 1/ε₁ no element of the row is capped and the
+            // 512-bit loops skip the min (the same values; the narrower loops keep it).
+            bool uncapped = rho * _kappaMax[_matrixStart[u.Tensor] + matrixIndex] <= cap;
             ref byte kappa = ref Unsafe.As<float, byte>(ref _columnFactor[_columnStart[u.Tensor] + (matrixIndex * columns)]);
             nint offset = (nint)row * columns;
             ref byte gRow = ref Unsafe.Add(ref g, offset * TGradient.ElementSize);
@@ -450,7 +475,14 @@ public sealed class Adafactor : MultiPassOptimizer
             if (pass == PassUpdateNorm)
             {
                 // Σ U² in double lanes held in locals (SquareLanes), each row's columns in the same lane order.
-                if (Vector512.IsHardwareAccelerated)
+                if (Vector512.IsHardwareAccelerated && uncapped)
+                {
+                    for (; j + 16 <= n; j += 16)
+                    {
+                        SquareLanes.Add(TGradient.Load512(ref gRow, j) * scale * (rho * Float32Codec.Load512(ref kappa, j)), ref even, ref odd);
+                    }
+                }
+                else if (Vector512.IsHardwareAccelerated)
                 {
                     for (; j + 16 <= n; j += 16)
                     {
@@ -481,7 +513,15 @@ public sealed class Adafactor : MultiPassOptimizer
                 continue;
             }
 
-            if (Vector512.IsHardwareAccelerated)
+            if (Vector512.IsHardwareAccelerated && uncapped)
+            {
+                for (; j + 16 <= n; j += 16)
+                {
+                    Vector512<float> update = TGradient.Load512(ref gRow, j) * scale * (rho * Float32Codec.Load512(ref kappa, j));
+                    TParameter.Store512(ref pRow, j, (TParameter.Load512(ref pRow, j) * decay) + (alpha * update));
+                }
+            }
+            else if (Vector512.IsHardwareAccelerated)
             {
                 for (; j + 16 <= n; j += 16)
                 {
