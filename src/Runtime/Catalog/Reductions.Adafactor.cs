@@ -239,15 +239,23 @@ public sealed class Adafactor : MultiPassOptimizer
         SumPerTensor(units, _partials, 2, _sums);
         for (int j = 0; j < Layout.TensorCount; j++)
         {
-            ReadOnlySpan<double> h = plan.Hyperparameters(Layout.GroupOf(j));
-            double numel = Layout.LengthOf(j);
-            double rho = Math.Min(h[0], 1 / Math.Sqrt(plan.Step));
-            double alpha = Math.Max(h[3], Math.Sqrt(_sums[2 * j]) / Math.Sqrt(numel)) * rho;
-            double denom = Math.Max(1.0, Math.Sqrt(_sums[(2 * j) + 1]) / (Math.Sqrt(numel) * h[4]));
-            _alpha[j] = (float)(-alpha / denom);
+            _alpha[j] = (float)UpdateScale(plan.Hyperparameters(Layout.GroupOf(j)), plan.Step, Layout.LengthOf(j), _sums[2 * j], _sums[(2 * j) + 1]);
         }
 
         RunUnits<TParameter, TGradient, TState>(PassUpdate, units.Length);
+    }
+
+    /// <summary>
+    /// −α/max(1, RMS(U)/d) of one tensor of <paramref name="numel"/> elements at step <paramref name="step"/>, from Σp²
+    /// (before decay) and Σ U², for hyperparameters <paramref name="h"/> (this rule's order), with ρ = min(η, 1/√t) and
+    /// α = max(ε₂, RMS(p))·ρ: the one definition for every backend.
+    /// </summary>
+    internal static double UpdateScale(ReadOnlySpan<double> h, long step, double numel, double sumP2, double sumU2)
+    {
+        double rho = Math.Min(h[0], 1 / Math.Sqrt(step));
+        double alpha = Math.Max(h[3], Math.Sqrt(sumP2) / Math.Sqrt(numel)) * rho;
+        double denom = Math.Max(1.0, Math.Sqrt(sumU2) / (Math.Sqrt(numel) * h[4]));
+        return -alpha / denom;
     }
 
     /// <summary>Between passes 1 and 2, on the calling thread: R and C of every matrix from the row and column sums of g².</summary>
