@@ -5,31 +5,11 @@ using OptGen.Kernels;
 namespace OptGen.Engine;
 
 /// <summary>
-/// Σx² of float32 lanes in double, for the reduction passes: eight lanes widened into two Vector256&lt;double&gt;
-/// accumulators, folded in a fixed order at the end, so a sum depends only on the data of its unit.
+/// The fixed-order fold of two four-lane double accumulators and a scalar tail, used by the generated reduction passes
+/// (<see cref="Kernels.ReductionAccumulator"/>); the catalog's passes use <see cref="SquareLanes"/>.
 /// </summary>
-internal struct SquareSum
+internal static class SquareSum
 {
-    private Vector256<double> _low;
-    private Vector256<double> _high;
-    private double _tail;
-
-    /// <summary>Adds the squares of eight lanes.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void Add(Vector256<float> x)
-    {
-        (Vector256<double> lo, Vector256<double> hi) = Vector256.Widen(x);
-        _low += lo * lo;
-        _high += hi * hi;
-    }
-
-    /// <summary>Adds the square of one element (a scalar tail).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void Add(float x) => _tail += (double)x * x;
-
-    /// <summary>The sum, folded in a fixed order.</summary>
-    public readonly double Total => Fold(_low, _high, _tail);
-
     /// <summary>
     /// The sum of two lane accumulators and a scalar tail, in a fixed order: the one fold for loops that keep their
     /// accumulators in locals.
