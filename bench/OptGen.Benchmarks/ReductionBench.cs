@@ -6,6 +6,7 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Threading.Tasks;
@@ -17,11 +18,16 @@ internal static class ReductionBench
 {
     public static int Run(string[] args)
     {
-        QuickOptions options = QuickOptions.Parse(args.Where(a => a != "--reductions").ToArray());
+        QuickOptions options = QuickOptions.Parse(args.Where(a => a != "--reductions" && a != "--bits").ToArray());
         int[] sizes = args.Contains("--sizes") ? options.Sizes : [1 << 24, 1 << 26];
         int[] baselineSizes = args.Contains("--baseline-sizes") ? options.BaselineSizes : [1 << 24];
         Console.WriteLine($"# OptGen reduction rules, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, Vector512 {(Vector512.IsHardwareAccelerated ? "on" : "off")}");
         Console.WriteLine("# roofline = generated / memory-only passes (the rule's Passes: same streams, same bytes); unfused = TensorPrimitives / generated");
+        if (args.Contains("--bits"))
+        {
+            return PrintBits();
+        }
+
         var results = new List<PairResult>();
         foreach (string rule in new[] { "lamb", "lamb_declared", "lars", "adam_mini", "adafactor", "adamw_schedulefree" })
         {
@@ -54,6 +60,10 @@ internal static class ReductionBench
 
                 if (baselineSizes.Contains(elements))
                 {
+                    (int bytes, int writeOnly) = UnfusedTraffic(rule);
+                    int ruleBytes = setup.Optimizer.Passes.Sum(p => p.BytesPerElement);
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"# unfused {rule}: {bytes} B per element by the same accounting ({bytes + (4 * writeOnly)} B with the line reads of {writeOnly} write-only temporaries) vs {ruleBytes} B: a memory-bound ceiling of {(double)bytes / ruleBytes:F2}x ({(double)(bytes + (4 * writeOnly)) / ruleBytes:F2}x)"));
                     Action unfused = setup.Unfused();
                     results.Add(QuickRunner.Measure($"unfused/{rule}/{elements}/1", "TensorPrimitives", "generated",
                         unfused, () => setup.Step(1), null, options));
@@ -79,12 +89,76 @@ internal static class ReductionBench
         return 0;
     }
 
+    /// <summary>
+    /// <c>--reductions --bits</c>: a hash of each rule's parameters and state after three steps on two threads (odd
+    /// shapes, every tail). The passes add their reductions' lanes in one order on every vector width, so the hashes
+    /// are the same with <c>DOTNET_EnableAVX512=0</c> and <c>DOTNET_EnableAVX2=0</c> as with AVX-512.
+    /// </summary>
+    private static int PrintBits()
+    {
+        ParameterLayout layout = ParameterLayout.FromShapes([[300, 517], [70_003], [3, 11]], [[200, 250], [17]]);
+        Console.WriteLine($"# Vector512 {(Vector512.IsHardwareAccelerated ? "on" : "off")}, Vector256 {(Vector256.IsHardwareAccelerated ? "on" : "off")}");
+        foreach (string rule in new[] { "lamb", "lars", "adam_mini", "adafactor", "adamw_schedulefree" })
+        {
+            MultiPassOptimizer optimizer = rule switch
+            {
+                "lamb" => new Lamb(layout),
+                "lars" => new Lars(layout),
+                "adam_mini" => new AdamMini(layout),
+                "adafactor" => new Adafactor(layout),
+                _ => new AdamWScheduleFree(layout),
+            };
+            optimizer.MaxDegreeOfParallelism = 2;
+            var random = new Random(3);
+            float[] p = Enumerable.Range(0, layout.TotalLength).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray();
+            for (int step = 0; step < 3; step++)
+            {
+                float[] g = Enumerable.Range(0, layout.TotalLength).Select(_ => (float)((random.NextDouble() - 0.5) * 0.01)).ToArray();
+                optimizer.Step(p, g);
+            }
+
+            ulong hash = 14695981039346656037UL; // FNV-1a over the bits
+            foreach (float x in p.Concat(optimizer.Descriptor.States.SelectMany(s => optimizer.GetState(s.Name).ToArray())))
+            {
+                hash = (hash ^ (uint)BitConverter.SingleToInt32Bits(x)) * 1099511628211UL;
+            }
+
+            Console.WriteLine($"bits {rule} {hash:X16}");
+        }
+
+        return 0;
+    }
+
+    /// <summary>
+    /// The bytes per element the unfused composition (<see cref="Setup.Unfused"/>) moves, counted as the rules' passes
+    /// are (each input stream read 4 B, each output written 4 B; an operand that stays in cache, such as a 16 KB row
+    /// reused by the next call or a per-row scalar, not counted), and how many of its outputs are write-only
+    /// temporaries (which a cache also reads before writing). Kept beside the compositions: change both together.
+    /// </summary>
+    private static (int Bytes, int WriteOnly) UnfusedTraffic(string rule) => rule switch
+    {
+        // Lerp m 12, g·g 8, Lerp v 12, ·c 8, Sqrt 8, +ε 8, ·c 8, ÷ 12, MultiplyAdd r 12, Norm p 4, Norm r 4, MultiplyAdd p 12.
+        "lamb" or "lamb_declared" => (108, 3),
+
+        // Norm p 4, Norm g 4, MultiplyAdd 12, ·c 8, MultiplyAdd b 12, Subtract p 12.
+        "lars" => (52, 1),
+
+        // Lerp m 12, per row SumOfSquares 4 and ÷ 8, p·c 8, MultiplyAdd p 12.
+        "adam_mini" => (44, 1),
+
+        // Norm p 4, g·g 8, row sums 4, column adds 4, per row u (C·s, Max, 1/√, ·g on a cached row) 8, Norm u 4, MultiplyAdd p 12.
+        "adafactor" => (44, 2),
+
+        // g·g 8, Lerp v 12, ·c 8, Sqrt 8, +ε 8, ÷ 12, Lerp p 12, MultiplyAdd p 12, MultiplyAdd z 12.
+        _ => (92, 2),
+    };
+
     /// <summary>One rule at one size: the optimizer, its buffers, the yardstick's streams.</summary>
     private sealed class Setup
     {
         private readonly float[] _p;
         private readonly float[] _g;
-        private readonly Dictionary<string, float[]> _streams = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, ArraySegment<float>> _streams = new(StringComparer.Ordinal);
         private readonly string _rule;
 
         public Setup(string rule, int elements)
@@ -113,7 +187,7 @@ internal static class ReductionBench
                 {
                     if (!_streams.ContainsKey(stream))
                     {
-                        _streams[stream] = Fill(elements, 0.01f, 3 + _streams.Count);
+                        _streams[stream] = Aligned(Fill(elements + 16, 0.01f, 3 + _streams.Count), elements);
                     }
                 }
             }
@@ -134,8 +208,8 @@ internal static class ReductionBench
         {
             foreach (PassTraffic pass in Optimizer.Passes)
             {
-                float[][] reads = pass.Reads.Select(s => _streams[s]).ToArray();
-                float[][] writes = pass.Writes.Select(s => _streams[s]).ToArray();
+                ArraySegment<float>[] reads = pass.Reads.Select(s => _streams[s]).ToArray();
+                ArraySegment<float>[] writes = pass.Writes.Select(s => _streams[s]).ToArray();
                 int n = _p.Length;
                 int chunks = threads == 1 ? 1 : threads * 8;
                 int chunk = ((n / chunks) + 15) / 16 * 16;
@@ -154,8 +228,8 @@ internal static class ReductionBench
             int n = _p.Length;
             float[] t1 = new float[n], t2 = new float[n];
             float[] p = _p, g = _g;
-            float[] s0 = _streams.Values.ElementAtOrDefault(2) ?? new float[n];
-            float[] s1 = _streams.Values.ElementAtOrDefault(3) ?? new float[n];
+            ArraySegment<float> s0 = _streams.Count > 2 ? _streams.Values.ElementAt(2) : new float[n];
+            ArraySegment<float> s1 = _streams.Count > 3 ? _streams.Values.ElementAt(3) : new float[n];
             const float b1 = 0.9f, b2 = 0.999f, eps = 1e-6f, lr = 1e-3f, wd = 0.01f;
             return _rule switch
             {
@@ -230,7 +304,7 @@ internal static class ReductionBench
                 },
                 _ => () =>
                 {
-                    float[] z = s0, v = s1;
+                    ArraySegment<float> z = s0, v = s1;
                     TensorPrimitives.Multiply(g, g, t1);
                     TensorPrimitives.Lerp(v, t1, 1 - b2, v);
                     TensorPrimitives.Multiply(v, 1 / 0.5f, t1);
@@ -242,6 +316,18 @@ internal static class ReductionBench
                     TensorPrimitives.MultiplyAdd(t1, -lr, z, z);
                 },
             };
+        }
+
+        /// <summary>
+        /// <paramref name="n"/> elements of <paramref name="buffer"/> (pinned) from its first 64-byte boundary: the
+        /// yardstick's state streams start on a cache line as the rule's state planes do (StateStorage), so neither
+        /// side pays for loads split across lines that the other does not.
+        /// </summary>
+        private static unsafe ArraySegment<float> Aligned(float[] buffer, int n)
+        {
+            nint address = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer));
+            int offset = (int)((64 - (address & 63)) & 63) / sizeof(float);
+            return new ArraySegment<float>(buffer, offset, n);
         }
 
         private static float[] Fill(int n, float scale, int seed)
@@ -256,75 +342,132 @@ internal static class ReductionBench
             return a;
         }
 
-        /// <summary>acc = Σ read streams (up to 4); each written stream (up to 3) x ← x + c·acc (c tiny, so nothing folds away).</summary>
-        private static void MemoryPass(float[][] reads, float[][] writes, int start, int end)
+        /// <summary>
+        /// acc = Σ read streams (up to 4); each written stream (up to 3) x ← x + c·acc (c tiny, so nothing folds away); a
+        /// read-only pass folds acc into a sink stored once at the end. 512-bit lanes where the rules' passes use them
+        /// (<see cref="Vector512.IsHardwareAccelerated"/>), else 256-bit: the yardstick is never narrower than the step.
+        /// </summary>
+        private static void MemoryPass(ArraySegment<float>[] reads, ArraySegment<float>[] writes, int start, int end)
         {
-            var c = Vector256.Create(1e-30f);
             int nr = reads.Length, nw = writes.Length;
-            ref float r0 = ref MemoryMarshal.GetArrayDataReference(reads[0]);
-            ref float r1 = ref MemoryMarshal.GetArrayDataReference(reads[Math.Min(1, nr - 1)]);
-            ref float r2 = ref MemoryMarshal.GetArrayDataReference(reads[Math.Min(2, nr - 1)]);
-            ref float r3 = ref MemoryMarshal.GetArrayDataReference(reads[Math.Min(3, nr - 1)]);
-            ref float w0 = ref MemoryMarshal.GetArrayDataReference(writes.Length > 0 ? writes[0] : reads[0]);
-            ref float w1 = ref MemoryMarshal.GetArrayDataReference(writes.Length > 1 ? writes[1] : reads[0]);
-            ref float w2 = ref MemoryMarshal.GetArrayDataReference(writes.Length > 2 ? writes[2] : reads[0]);
+            ref float r0 = ref MemoryMarshal.GetReference(reads[0].AsSpan());
+            ref float r1 = ref MemoryMarshal.GetReference(reads[Math.Min(1, nr - 1)].AsSpan());
+            ref float r2 = ref MemoryMarshal.GetReference(reads[Math.Min(2, nr - 1)].AsSpan());
+            ref float r3 = ref MemoryMarshal.GetReference(reads[Math.Min(3, nr - 1)].AsSpan());
+            ref float w0 = ref MemoryMarshal.GetReference((writes.Length > 0 ? writes[0] : reads[0]).AsSpan());
+            ref float w1 = ref MemoryMarshal.GetReference((writes.Length > 1 ? writes[1] : reads[0]).AsSpan());
+            ref float w2 = ref MemoryMarshal.GetReference((writes.Length > 2 ? writes[2] : reads[0]).AsSpan());
             nuint i = (nuint)start, stop = (nuint)end;
-            for (; i + 8 <= stop; i += 8)
+            float sink = 0;
+            if (Vector512.IsHardwareAccelerated)
             {
-                Vector256<float> acc = Vector256.LoadUnsafe(ref r0, i);
-                if (nr > 1)
+                var c = Vector512.Create(1e-30f);
+                Vector512<float> total = Vector512<float>.Zero;
+                for (; i + 16 <= stop; i += 16)
                 {
-                    acc += Vector256.LoadUnsafe(ref r1, i);
+                    Vector512<float> acc = Vector512.LoadUnsafe(ref r0, i);
+                    if (nr > 1)
+                    {
+                        acc += Vector512.LoadUnsafe(ref r1, i);
+                    }
+
+                    if (nr > 2)
+                    {
+                        acc += Vector512.LoadUnsafe(ref r2, i);
+                    }
+
+                    if (nr > 3)
+                    {
+                        acc += Vector512.LoadUnsafe(ref r3, i);
+                    }
+
+                    acc *= c;
+                    if (nw > 0)
+                    {
+                        Vector512.StoreUnsafe(Vector512.LoadUnsafe(ref w0, i) + acc, ref w0, i);
+                    }
+
+                    if (nw > 1)
+                    {
+                        Vector512.StoreUnsafe(Vector512.LoadUnsafe(ref w1, i) + acc, ref w1, i);
+                    }
+
+                    if (nw > 2)
+                    {
+                        Vector512.StoreUnsafe(Vector512.LoadUnsafe(ref w2, i) + acc, ref w2, i);
+                    }
+
+                    total += acc;
                 }
 
-                if (nr > 2)
+                sink += Vector512.Sum(total);
+            }
+            else
+            {
+                var c = Vector256.Create(1e-30f);
+                Vector256<float> total = Vector256<float>.Zero;
+                for (; i + 8 <= stop; i += 8)
                 {
-                    acc += Vector256.LoadUnsafe(ref r2, i);
+                    Vector256<float> acc = Vector256.LoadUnsafe(ref r0, i);
+                    if (nr > 1)
+                    {
+                        acc += Vector256.LoadUnsafe(ref r1, i);
+                    }
+
+                    if (nr > 2)
+                    {
+                        acc += Vector256.LoadUnsafe(ref r2, i);
+                    }
+
+                    if (nr > 3)
+                    {
+                        acc += Vector256.LoadUnsafe(ref r3, i);
+                    }
+
+                    acc *= c;
+                    if (nw > 0)
+                    {
+                        Vector256.StoreUnsafe(Vector256.LoadUnsafe(ref w0, i) + acc, ref w0, i);
+                    }
+
+                    if (nw > 1)
+                    {
+                        Vector256.StoreUnsafe(Vector256.LoadUnsafe(ref w1, i) + acc, ref w1, i);
+                    }
+
+                    if (nw > 2)
+                    {
+                        Vector256.StoreUnsafe(Vector256.LoadUnsafe(ref w2, i) + acc, ref w2, i);
+                    }
+
+                    total += acc;
                 }
 
-                if (nr > 3)
-                {
-                    acc += Vector256.LoadUnsafe(ref r3, i);
-                }
-
-                acc *= c;
-                if (nw > 0)
-                {
-                    Vector256.StoreUnsafe(Vector256.LoadUnsafe(ref w0, i) + acc, ref w0, i);
-                }
-
-                if (nw > 1)
-                {
-                    Vector256.StoreUnsafe(Vector256.LoadUnsafe(ref w1, i) + acc, ref w1, i);
-                }
-
-                if (nw > 2)
-                {
-                    Vector256.StoreUnsafe(Vector256.LoadUnsafe(ref w2, i) + acc, ref w2, i);
-                }
-
-                if (nw == 0 && acc[0] == 1)
-                {
-                    // Never true; keeps a read-only pass from being removed.
-                    reads[0][0] += 0;
-                }
+                sink += Vector256.Sum(total);
             }
 
             for (int k = (int)i; k < end; k++)
             {
                 float acc = 0;
-                foreach (float[] r in reads)
+                foreach (ArraySegment<float> r in reads)
                 {
                     acc += r[k];
                 }
 
-                foreach (float[] w in writes)
+                foreach (ArraySegment<float> w in writes)
                 {
                     w[k] += 1e-30f * acc;
                 }
+
+                sink += acc;
             }
+
+            // Keeps a read-only pass from being removed (never a meaningful value).
+            Sink = sink;
         }
     }
+
+    private static float Sink { get; set; }
 }
 
 /// <summary>LAMB declared as an expression rule with two norms (docs/expressions.md#reductions), beside the catalog's hand-written Lamb.</summary>

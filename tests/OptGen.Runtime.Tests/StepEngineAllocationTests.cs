@@ -23,7 +23,7 @@ public sealed class StepEngineAllocationTests
     public static TheoryData<string, int> Paths()
     {
         var data = new TheoryData<string, int>();
-        foreach (string path in new[] { "plain", "plain-schedule", "arena", "tensors", "schedule", "groups", "clip-skip", "half", "bfloat16", "bfloat16-stochastic", "half-gradients", "bfloat16-state", "int8-state", "int4-state", "int8-state-arena", "group-precisions", "host-state", "training", "many-schedules" })
+        foreach (string path in new[] { "plain", "plain-schedule", "arena", "tensors", "schedule", "groups", "clip-skip", "half", "bfloat16", "bfloat16-stochastic", "half-gradients", "bfloat16-state", "int8-state", "int4-state", "int8-state-arena", "group-precisions", "host-state", "training", "many-schedules", "lamb", "lars", "adam-mini", "adafactor", "adamw-schedulefree", "lamb-bfloat16-state" })
         {
             data.Add(path, 1);
             data.Add(path, 2);
@@ -213,6 +213,31 @@ public sealed class StepEngineAllocationTests
                 float[] pm = Random(random, many.TotalLength);
                 float[] gm = Random(random, many.TotalLength, 0.1);
                 return () => adam.Step(pm, gm, clip);
+            }
+
+            case "lamb" or "lars" or "adam-mini" or "adafactor" or "adamw-schedulefree" or "lamb-bfloat16-state":
+            {
+                // The catalog's multi-pass rules (reductions between passes), on matrices, a long vector and short
+                // tensors in two groups (every SIMD tail runs; Adafactor factors the matrices, Adam-mini keeps a v per row).
+                ParameterLayout shaped = ParameterLayout.FromShapes([[300, 500], [70_001], [3, 11]], [[200, 250], [17]]);
+                float[] ps = Random(random, shaped.TotalLength);
+                float[] gs = Random(random, shaped.TotalLength, 0.1);
+                MultiPassOptimizer rule = path switch
+                {
+                    "lamb" or "lamb-bfloat16-state" => new Lamb(shaped),
+                    "lars" => new Lars(shaped),
+                    "adam-mini" => new AdamMini(shaped),
+                    "adafactor" => new Adafactor(shaped),
+                    _ => new AdamWScheduleFree(shaped),
+                };
+                rule.MaxDegreeOfParallelism = threads;
+                if (path == "lamb-bfloat16-state")
+                {
+                    rule.ChangeStatePrecision(StatePrecision.BFloat16);
+                }
+
+                Assert.Equal(threads, ParallelUpdate.ThreadsFor((nuint)shaped.TotalLength, threads));
+                return () => rule.Step(ps, gs, clip);
             }
 
             default:

@@ -69,6 +69,8 @@ public sealed class Adafactor : MultiPassOptimizer
     private float[] _rowFactor = [];    // per row: 1/√(R_i/max(mean R, ε₁)), at _rowOffset[tensor]
     private float[] _columnFactor = []; // per matrix column: 1/√C_j, at _columnStart[tensor]
     private int[] _columnStart = [];
+    private float[] _kappaMax = [];     // per matrix: the largest κ_j (NaN if any is), at _matrixStart[tensor]
+    private int[] _matrixStart = [];
     private double[] _columnSums = [];  // per matrix column: Σ of the units' partials, at _columnStart[tensor]
 
     /// <summary>Creates Adafactor for one vector tensor of <paramref name="length"/> parameters.</summary>
@@ -209,6 +211,13 @@ public sealed class Adafactor : MultiPassOptimizer
         }
 
         _columnFactor = new float[_columnStart[^1]];
+        _matrixStart = new int[layout.TensorCount + 1];
+        for (int j = 0; j < layout.TensorCount; j++)
+        {
+            _matrixStart[j + 1] = _matrixStart[j] + (IsMatrix(j) ? layout.MatrixShapeOf(j).Matrices : 0);
+        }
+
+        _kappaMax = new float[_matrixStart[^1]];
         _columnSums = new double[_columnStart[^1]];
         _partials = new double[_units.Length * 2];
         _sums = new double[layout.TensorCount * 2];
@@ -280,6 +289,18 @@ public sealed class Adafactor : MultiPassOptimizer
 
             for (int a = 0; a < matrices; a++)
             {
+                // MathF.Max propagates NaN: a NaN κ keeps every row of the matrix on the capped loops.
+                float most = 0;
+                foreach (float kappa in _columnFactor.AsSpan(_columnStart[j] + (a * columns), columns))
+                {
+                    most = MathF.Max(most, kappa);
+                }
+
+                _kappaMax[_matrixStart[j] + a] = most;
+            }
+
+            for (int a = 0; a < matrices; a++)
+            {
                 double sum = 0;
                 for (int i = a * rows; i < (a + 1) * rows; i++)
                 {
@@ -295,6 +316,7 @@ public sealed class Adafactor : MultiPassOptimizer
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private protected override void RunUnit<TParameter, TGradient, TState>(int pass, int unit)
     {
         Piece u = _units![unit];
@@ -310,19 +332,10 @@ public sealed class Adafactor : MultiPassOptimizer
         int rowCount = matrix ? u.Length / columns : 0;
         if (pass == PassSums)
         {
-            var sp = default(SquareSum);
+            double sumP2 = SquareLanes.Sum<TParameter>(ref p, (nuint)u.Length, 1);
             nuint n = (nuint)u.Length, i = 0;
-            for (; i + 8 <= n; i += 8)
-            {
-                sp.Add(TParameter.Load256(ref p, i));
-            }
-
-            for (; i < n; i++)
-            {
-                sp.Add(TParameter.Load(ref p, i));
-            }
-
-            var su = default(SquareSum);
+            Vector512<double> uEven = default, uOdd = default;
+            double uTail = 0;
             if (matrix)
             {
                 // Four rows of one matrix at a time: each column partial is loaded and stored once per four rows.
@@ -331,33 +344,68 @@ public sealed class Adafactor : MultiPassOptimizer
                 {
                     int matrixIndex = (firstRow + row) / rows;
                     int together = row + 4 <= rowCount && (firstRow + row + 3) / rows == matrixIndex ? 4 : 1;
-                    RowSquares<TGradient>(
-                        ref Unsafe.Add(ref g, (nint)row * columns * TGradient.ElementSize), together, columns, scale,
-                        _columnPartials.AsSpan(_columnOffset[unit] + (matrixIndex * columns), columns), rowSums.Slice(row, together));
+                    ref byte gRows = ref Unsafe.Add(ref g, (nint)row * columns * TGradient.ElementSize);
+                    ref double partial = ref _columnPartials[_columnOffset[unit] + (matrixIndex * columns)];
+                    if (together == 4)
+                    {
+                        RowSquares4<TGradient>(ref gRows, columns, scale, ref partial, rowSums.Slice(row, 4));
+                    }
+                    else
+                    {
+                        rowSums[row] = RowSquares1<TGradient>(ref gRows, columns, scale, ref partial);
+                    }
+
                     row += together;
                 }
             }
             else
             {
+                // A vector: v and Σ U² (U = g/√max(v, ε₁²)) in one pass, U² in double lanes held in locals.
                 float w = (float)Math.Pow(plan.Step, h[1]);
                 ref byte v = ref State<TState>(0, u.Tensor, u.Start);
-                for (i = 0; i + 8 <= n; i += 8)
+                if (Vector512.IsHardwareAccelerated)
+                {
+                    for (; i + 16 <= n; i += 16)
+                    {
+                        Vector512<float> gi = TGradient.Load512(ref g, i) * scale;
+                        Vector512<float> vi = TorchLerp.Of(TState.Load512(ref v, i), gi * gi, w);
+                        TState.Store512(ref v, i, vi);
+                        if (typeof(TState) != typeof(Float32Codec))
+                        {
+                            vi = TState.Load512(ref v, i);
+                        }
+
+                        SquareLanes.Add(gi / Vector512.Sqrt(Vector512.Max(vi, Vector512.Create(eps1Squared))), ref uEven, ref uOdd);
+                    }
+                }
+
+                for (; i + 8 <= n; i += 8)
                 {
                     Vector256<float> gi = TGradient.Load256(ref g, i) * scale;
                     TState.Store256(ref v, i, TorchLerp.Of(TState.Load256(ref v, i), gi * gi, w));
-                    su.Add(gi / Vector256.Sqrt(Vector256.Max(TState.Load256(ref v, i), Vector256.Create(eps1Squared))));
+                    Vector256<float> update = gi / Vector256.Sqrt(Vector256.Max(TState.Load256(ref v, i), Vector256.Create(eps1Squared)));
+
+                    // Of 16 elements the first 8 go to the even lanes, the next 8 to the odd ones (as Vector512 does).
+                    if ((i & 8) == 0)
+                    {
+                        SquareLanes.Add(update, ref uEven);
+                    }
+                    else
+                    {
+                        SquareLanes.Add(update, ref uOdd);
+                    }
                 }
 
                 for (; i < n; i++)
                 {
                     float gi = TGradient.Load(ref g, i) * scale;
                     TState.Store(ref v, i, TorchLerp.Of(TState.Load(ref v, i), gi * gi, w));
-                    su.Add(gi / MathF.Sqrt(MathF.Max(TState.Load(ref v, i), eps1Squared)));
+                    SquareLanes.Add(gi / MathF.Sqrt(MathF.Max(TState.Load(ref v, i), eps1Squared)), ref uTail);
                 }
             }
 
-            _partials[2 * unit] = sp.Total;
-            _partials[(2 * unit) + 1] = su.Total;
+            _partials[2 * unit] = sumP2;
+            _partials[(2 * unit) + 1] = SquareLanes.Fold(uEven, uOdd, uTail);
             return;
         }
 
@@ -377,6 +425,15 @@ public sealed class Adafactor : MultiPassOptimizer
         {
             ref byte v = ref State<TState>(0, u.Tensor, u.Start);
             nuint n = (nuint)u.Length, i = 0;
+            if (Vector512.IsHardwareAccelerated)
+            {
+                for (; i + 16 <= n; i += 16)
+                {
+                    Vector512<float> update = (TGradient.Load512(ref g, i) * scale) / Vector512.Sqrt(Vector512.Max(TState.Load512(ref v, i), Vector512.Create(eps1Squared)));
+                    TParameter.Store512(ref p, i, (TParameter.Load512(ref p, i) * decay) + (alpha * update));
+                }
+            }
+
             for (; i + 8 <= n; i += 8)
             {
                 Vector256<float> update = (TGradient.Load256(ref g, i) * scale) / Vector256.Sqrt(Vector256.Max(TState.Load256(ref v, i), Vector256.Create(eps1Squared)));
@@ -395,14 +452,18 @@ public sealed class Adafactor : MultiPassOptimizer
         // A matrix: per row, U = g/√max(R_i·C_j/max(mean R, ε₁), ε₁²) = g·min(ρ_i·κ_j, 1/ε₁) along the row's columns,
         // with ρ_i = 1/√(R_i/max(mean R, ε₁)) and κ_j = 1/√C_j computed once per step (UpdateFactors).
         float cap = 1 / MathF.Sqrt(eps1Squared);
-        Vector256<double> low = Vector256<double>.Zero, high = Vector256<double>.Zero;
+        Vector512<double> even = default, odd = default;
         double tail = 0;
         for (int row = 0; row < rowCount; row++)
         {
             int globalRow = firstRow + row;
             int matrixIndex = globalRow / rows;
             float rho = _rowFactor[_rowOffset[u.Tensor] + globalRow];
-            ref float kappa = ref _columnFactor[_columnStart[u.Tensor] + (matrixIndex * columns)];
+
+            // ρ·κ_j ≤ ρ·max κ (rounding is monotonic): when that is ≤ 1/ε₁ no element of the row is capped and the
+            // 512-bit loops skip the min (the same values; the narrower loops keep it).
+            bool uncapped = rho * _kappaMax[_matrixStart[u.Tensor] + matrixIndex] <= cap;
+            ref byte kappa = ref Unsafe.As<float, byte>(ref _columnFactor[_columnStart[u.Tensor] + (matrixIndex * columns)]);
             nint offset = (nint)row * columns;
             ref byte gRow = ref Unsafe.Add(ref g, offset * TGradient.ElementSize);
             ref byte pRow = ref Unsafe.Add(ref p, offset * TParameter.ElementSize);
@@ -415,119 +476,225 @@ public sealed class Adafactor : MultiPassOptimizer
 
             if (pass == PassUpdateNorm)
             {
-                // Separate loops with the accumulators in locals: the JIT keeps them in registers.
-                for (; j + 8 <= n; j += 8)
+                // Σ U² in double lanes held in locals (SquareLanes), each row's columns in the same lane order.
+                if (Vector512.IsHardwareAccelerated && uncapped)
                 {
-                    Vector256<float> factor = Vector256.Min(rho * Vector256.LoadUnsafe(ref kappa, j), Vector256.Create(cap));
-                    (Vector256<double> lo, Vector256<double> hi) = Vector256.Widen(TGradient.Load256(ref gRow, j) * scale * factor);
-                    low += lo * lo;
-                    high += hi * hi;
+                    for (; j + 16 <= n; j += 16)
+                    {
+                        SquareLanes.Add(TGradient.Load512(ref gRow, j) * scale * (rho * Float32Codec.Load512(ref kappa, j)), ref even, ref odd);
+                    }
+                }
+                else if (Vector512.IsHardwareAccelerated)
+                {
+                    for (; j + 16 <= n; j += 16)
+                    {
+                        Vector512<float> factor = Vector512.Min(rho * Float32Codec.Load512(ref kappa, j), Vector512.Create(cap));
+                        SquareLanes.Add(TGradient.Load512(ref gRow, j) * scale * factor, ref even, ref odd);
+                    }
+                }
+
+                for (; j + 16 <= n; j += 16)
+                {
+                    Vector256<float> f0 = Vector256.Min(rho * Float32Codec.Load256(ref kappa, j), Vector256.Create(cap));
+                    Vector256<float> f1 = Vector256.Min(rho * Float32Codec.Load256(ref kappa, j + 8), Vector256.Create(cap));
+                    SquareLanes.Add(TGradient.Load256(ref gRow, j) * scale * f0, TGradient.Load256(ref gRow, j + 8) * scale * f1, ref even, ref odd);
+                }
+
+                if (j + 8 <= n)
+                {
+                    Vector256<float> f0 = Vector256.Min(rho * Float32Codec.Load256(ref kappa, j), Vector256.Create(cap));
+                    SquareLanes.Add(TGradient.Load256(ref gRow, j) * scale * f0, ref even);
+                    j += 8;
                 }
 
                 for (; j < n; j++)
                 {
-                    float update = TGradient.Load(ref gRow, j) * scale * MathF.Min(rho * Unsafe.Add(ref kappa, j), cap);
-                    tail += (double)update * update;
+                    SquareLanes.Add(TGradient.Load(ref gRow, j) * scale * MathF.Min(rho * Float32Codec.Load(ref kappa, j), cap), ref tail);
                 }
 
                 continue;
             }
 
+            if (Vector512.IsHardwareAccelerated && uncapped)
+            {
+                for (; j + 16 <= n; j += 16)
+                {
+                    Vector512<float> update = TGradient.Load512(ref gRow, j) * scale * (rho * Float32Codec.Load512(ref kappa, j));
+                    TParameter.Store512(ref pRow, j, (TParameter.Load512(ref pRow, j) * decay) + (alpha * update));
+                }
+            }
+            else if (Vector512.IsHardwareAccelerated)
+            {
+                for (; j + 16 <= n; j += 16)
+                {
+                    Vector512<float> factor = Vector512.Min(rho * Float32Codec.Load512(ref kappa, j), Vector512.Create(cap));
+                    Vector512<float> update = TGradient.Load512(ref gRow, j) * scale * factor;
+                    TParameter.Store512(ref pRow, j, (TParameter.Load512(ref pRow, j) * decay) + (alpha * update));
+                }
+            }
+
             for (; j + 8 <= n; j += 8)
             {
-                Vector256<float> factor = Vector256.Min(rho * Vector256.LoadUnsafe(ref kappa, j), Vector256.Create(cap));
+                Vector256<float> factor = Vector256.Min(rho * Float32Codec.Load256(ref kappa, j), Vector256.Create(cap));
                 Vector256<float> update = TGradient.Load256(ref gRow, j) * scale * factor;
                 TParameter.Store256(ref pRow, j, (TParameter.Load256(ref pRow, j) * decay) + (alpha * update));
             }
 
             for (; j < n; j++)
             {
-                float update = TGradient.Load(ref gRow, j) * scale * MathF.Min(rho * Unsafe.Add(ref kappa, j), cap);
+                float update = TGradient.Load(ref gRow, j) * scale * MathF.Min(rho * Float32Codec.Load(ref kappa, j), cap);
                 TParameter.Store(ref pRow, j, (TParameter.Load(ref pRow, j) * decay) + (alpha * update));
             }
         }
 
         if (pass == PassUpdateNorm)
         {
-            _partials[(2 * unit) + 1] = SquareSum.Fold(low, high, tail);
+            _partials[(2 * unit) + 1] = SquareLanes.Fold(even, odd, tail);
         }
     }
 
     /// <summary>
-    /// Σ_j g²_j of <paramref name="count"/> (1 or 4) consecutive rows (scaled), in double, into <paramref name="rowSums"/>,
-    /// and the rows' g²_j added to column j's partial sum (the four rows' squares summed pairwise first).
+    /// Σ_j (scale·g_j)² of one row, in double lanes (<see cref="SquareLanes"/>); each square is also added to column j's
+    /// partial sum at <paramref name="partial"/>.
     /// </summary>
-    private static void RowSquares<TGradient>(ref byte g, int count, int columns, float scale, Span<double> columnPartials, Span<double> rowSums)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static double RowSquares1<TGradient>(ref byte g, int columns, float scale, ref double partial)
         where TGradient : struct, IElementCodec
     {
-        ref double partial = ref MemoryMarshal.GetReference(columnPartials);
-        nint stride = (nint)columns * TGradient.ElementSize;
-        if (count == 1)
+        Vector512<double> even = default, odd = default;
+        double tail = 0;
+        nuint m = (nuint)columns, k = 0;
+        if (Vector512.IsHardwareAccelerated)
         {
-            var sum = default(SquareSum);
-            nuint n = (nuint)columns, j = 0;
-            for (; j + 8 <= n; j += 8)
+            for (; k + 16 <= m; k += 16)
             {
-                Vector256<float> gj = TGradient.Load256(ref g, j) * scale;
-                sum.Add(gj);
-                (Vector256<double> lo, Vector256<double> hi) = Vector256.Widen(gj);
-                Vector256.StoreUnsafe(Vector256.LoadUnsafe(ref partial, j) + (lo * lo), ref partial, j);
-                Vector256.StoreUnsafe(Vector256.LoadUnsafe(ref partial, j + 4) + (hi * hi), ref partial, j + 4);
+                (Vector512<double> lo, Vector512<double> hi) = Vector512.Widen(TGradient.Load512(ref g, k) * scale);
+                lo *= lo;
+                hi *= hi;
+                even += lo;
+                odd += hi;
+                Vector512.StoreUnsafe(Vector512.LoadUnsafe(ref partial, k) + lo, ref partial, k);
+                Vector512.StoreUnsafe(Vector512.LoadUnsafe(ref partial, k + 8) + hi, ref partial, k + 8);
             }
-
-            for (; j < n; j++)
-            {
-                float gj = TGradient.Load(ref g, j) * scale;
-                sum.Add(gj);
-                Unsafe.Add(ref partial, j) += (double)gj * gj;
-            }
-
-            rowSums[0] = sum.Total;
-            return;
         }
 
+        for (; k + 8 <= m; k += 8)
+        {
+            Vector512<double> squares = Squares(TGradient.Load256(ref g, k) * scale);
+            if ((k & 8) == 0)
+            {
+                even += squares;
+            }
+            else
+            {
+                odd += squares;
+            }
+
+            Vector512.StoreUnsafe(Vector512.LoadUnsafe(ref partial, k) + squares, ref partial, k);
+        }
+
+        for (; k < m; k++)
+        {
+            float x = TGradient.Load(ref g, k) * scale;
+            double square = (double)x * x;
+            tail += square;
+            Unsafe.Add(ref partial, k) += square;
+        }
+
+        return SquareLanes.Fold(even, odd, tail);
+    }
+
+    /// <summary>
+    /// <see cref="RowSquares1{TGradient}"/> for four consecutive rows at once (into <paramref name="rowSums"/>): each
+    /// column partial is loaded and stored once per four rows and gains the rows' squares summed pairwise.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void RowSquares4<TGradient>(ref byte g, int columns, float scale, ref double partial, Span<double> rowSums)
+        where TGradient : struct, IElementCodec
+    {
+        nint stride = (nint)columns * TGradient.ElementSize;
         ref byte g1 = ref Unsafe.Add(ref g, stride);
         ref byte g2 = ref Unsafe.Add(ref g, 2 * stride);
         ref byte g3 = ref Unsafe.Add(ref g, 3 * stride);
-        var s0 = default(SquareSum);
-        var s1 = default(SquareSum);
-        var s2 = default(SquareSum);
-        var s3 = default(SquareSum);
+        Vector512<double> e0 = default, o0 = default, e1 = default, o1 = default, e2 = default, o2 = default, e3 = default, o3 = default;
+        double t0 = 0, t1 = 0, t2 = 0, t3 = 0;
         nuint m = (nuint)columns, k = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            for (; k + 16 <= m; k += 16)
+            {
+                (Vector512<double> l0, Vector512<double> h0) = Vector512.Widen(TGradient.Load512(ref g, k) * scale);
+                (Vector512<double> l1, Vector512<double> h1) = Vector512.Widen(TGradient.Load512(ref g1, k) * scale);
+                (Vector512<double> l2, Vector512<double> h2) = Vector512.Widen(TGradient.Load512(ref g2, k) * scale);
+                (Vector512<double> l3, Vector512<double> h3) = Vector512.Widen(TGradient.Load512(ref g3, k) * scale);
+                l0 *= l0;
+                l1 *= l1;
+                l2 *= l2;
+                l3 *= l3;
+                h0 *= h0;
+                h1 *= h1;
+                h2 *= h2;
+                h3 *= h3;
+                e0 += l0;
+                e1 += l1;
+                e2 += l2;
+                e3 += l3;
+                o0 += h0;
+                o1 += h1;
+                o2 += h2;
+                o3 += h3;
+                Vector512.StoreUnsafe(Vector512.LoadUnsafe(ref partial, k) + ((l0 + l1) + (l2 + l3)), ref partial, k);
+                Vector512.StoreUnsafe(Vector512.LoadUnsafe(ref partial, k + 8) + ((h0 + h1) + (h2 + h3)), ref partial, k + 8);
+            }
+        }
+
         for (; k + 8 <= m; k += 8)
         {
-            Vector256<float> a0 = TGradient.Load256(ref g, k) * scale;
-            Vector256<float> a1 = TGradient.Load256(ref g1, k) * scale;
-            Vector256<float> a2 = TGradient.Load256(ref g2, k) * scale;
-            Vector256<float> a3 = TGradient.Load256(ref g3, k) * scale;
-            s0.Add(a0);
-            s1.Add(a1);
-            s2.Add(a2);
-            s3.Add(a3);
-            (Vector256<double> l0, Vector256<double> h0) = Vector256.Widen(a0);
-            (Vector256<double> l1, Vector256<double> h1) = Vector256.Widen(a1);
-            (Vector256<double> l2, Vector256<double> h2) = Vector256.Widen(a2);
-            (Vector256<double> l3, Vector256<double> h3) = Vector256.Widen(a3);
-            Vector256<double> low = ((l0 * l0) + (l1 * l1)) + ((l2 * l2) + (l3 * l3));
-            Vector256<double> high = ((h0 * h0) + (h1 * h1)) + ((h2 * h2) + (h3 * h3));
-            Vector256.StoreUnsafe(Vector256.LoadUnsafe(ref partial, k) + low, ref partial, k);
-            Vector256.StoreUnsafe(Vector256.LoadUnsafe(ref partial, k + 4) + high, ref partial, k + 4);
+            Vector512<double> s0 = Squares(TGradient.Load256(ref g, k) * scale);
+            Vector512<double> s1 = Squares(TGradient.Load256(ref g1, k) * scale);
+            Vector512<double> s2 = Squares(TGradient.Load256(ref g2, k) * scale);
+            Vector512<double> s3 = Squares(TGradient.Load256(ref g3, k) * scale);
+            if ((k & 8) == 0)
+            {
+                e0 += s0;
+                e1 += s1;
+                e2 += s2;
+                e3 += s3;
+            }
+            else
+            {
+                o0 += s0;
+                o1 += s1;
+                o2 += s2;
+                o3 += s3;
+            }
+
+            Vector512.StoreUnsafe(Vector512.LoadUnsafe(ref partial, k) + ((s0 + s1) + (s2 + s3)), ref partial, k);
         }
 
         for (; k < m; k++)
         {
             float a0 = TGradient.Load(ref g, k) * scale, a1 = TGradient.Load(ref g1, k) * scale;
             float a2 = TGradient.Load(ref g2, k) * scale, a3 = TGradient.Load(ref g3, k) * scale;
-            s0.Add(a0);
-            s1.Add(a1);
-            s2.Add(a2);
-            s3.Add(a3);
-            Unsafe.Add(ref partial, k) += (((double)a0 * a0) + ((double)a1 * a1)) + (((double)a2 * a2) + ((double)a3 * a3));
+            double q0 = (double)a0 * a0, q1 = (double)a1 * a1, q2 = (double)a2 * a2, q3 = (double)a3 * a3;
+            t0 += q0;
+            t1 += q1;
+            t2 += q2;
+            t3 += q3;
+            Unsafe.Add(ref partial, k) += (q0 + q1) + (q2 + q3);
         }
 
-        rowSums[0] = s0.Total;
-        rowSums[1] = s1.Total;
-        rowSums[2] = s2.Total;
-        rowSums[3] = s3.Total;
+        rowSums[0] = SquareLanes.Fold(e0, o0, t0);
+        rowSums[1] = SquareLanes.Fold(e1, o1, t1);
+        rowSums[2] = SquareLanes.Fold(e2, o2, t2);
+        rowSums[3] = SquareLanes.Fold(e3, o3, t3);
+    }
+
+    /// <summary>The squares of eight lanes in double (exact), as one Vector512 in lane order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<double> Squares(Vector256<float> x)
+    {
+        (Vector256<double> lo, Vector256<double> hi) = Vector256.Widen(x);
+        return Vector512.Create(lo * lo, hi * hi);
     }
 }

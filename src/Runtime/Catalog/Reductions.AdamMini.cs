@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using OptGen.Engine;
 using OptGen.Kernels;
@@ -46,6 +47,7 @@ public sealed class AdamMini : MultiPassOptimizer
 
     private Piece[] _units = [];
     private int[] _blockOf = [];
+    private Factors[] _factors = [];
 
     /// <summary>Creates Adam-mini for one vector tensor of <paramref name="length"/> parameters.</summary>
     public AdamMini(int length)
@@ -140,10 +142,31 @@ public sealed class AdamMini : MultiPassOptimizer
             _units = CutUnits(Layout, j => blocks[j]);
         }
 
+        if (_factors.Length != Layout.GroupCount)
+        {
+            _factors = new Factors[Layout.GroupCount];
+        }
+
+        for (int k = 0; k < _factors.Length; k++)
+        {
+            _factors[k] = Factors.Of(plan.Hyperparameters(k), plan.Step);
+        }
+
         RunUnits<TParameter, TGradient, TState>(0, _units.Length);
         RunUnits<TParameter, TGradient, TState>(1, _units.Length);
     }
 
+    /// <summary>
+    /// The float32 factors of one group's update pass: decay = 1 − ηλ, StepSize = η/(1 − β₁ᵗ), SqrtBc2 = √(1 − β₂ᵗ)
+    /// (the denominator is √v_b/SqrtBc2 + ε): the one definition for every backend.
+    /// </summary>
+    internal readonly record struct Factors(float Beta1, float OneMinusBeta1, float Epsilon, float Decay, float StepSize, float SqrtBc2)
+    {
+        public static Factors Of(ReadOnlySpan<double> h, long step) =>
+            new((float)h[1], (float)(1 - h[1]), (float)h[3], (float)(1 - (h[0] * h[4])), (float)(h[0] / (1 - Math.Pow(h[1], step))), (float)Math.Sqrt(1 - Math.Pow(h[2], step)));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private protected override void RunUnit<TParameter, TGradient, TState>(int pass, int unit)
     {
         Piece u = _units[unit];
@@ -160,19 +183,8 @@ public sealed class AdamMini : MultiPassOptimizer
             for (int k = 0, b = 0; k < u.Length; k += block, b++)
             {
                 int n = Math.Min(block, u.Length - k);
-                var sum = default(SquareSum);
-                nuint i = (nuint)k, end = (nuint)(k + n);
-                for (; i + 8 <= end; i += 8)
-                {
-                    sum.Add(TGradient.Load256(ref g, i) * scale);
-                }
-
-                for (; i < end; i++)
-                {
-                    sum.Add(TGradient.Load(ref g, i) * scale);
-                }
-
-                TState.Store(ref v, (nuint)b, (b2 * TState.Load(ref v, (nuint)b)) + (c2 * (float)(sum.Total / n)));
+                double sum = SquareLanes.Sum<TGradient>(ref Unsafe.Add(ref g, (nint)k * TGradient.ElementSize), (nuint)n, scale);
+                TState.Store(ref v, (nuint)b, (b2 * TState.Load(ref v, (nuint)b)) + (c2 * (float)(sum / n)));
             }
 
             return;
@@ -180,10 +192,8 @@ public sealed class AdamMini : MultiPassOptimizer
 
         SeedRounding<TParameter>(plan, u);
 
-        float b1 = (float)h[1], c1 = (float)(1 - h[1]), eps = (float)h[3];
-        float decay = (float)(1 - (h[0] * h[4]));
-        float stepSize = (float)(h[0] / (1 - Math.Pow(h[1], plan.Step)));
-        float bc2 = (float)Math.Sqrt(1 - Math.Pow(h[2], plan.Step));
+        Factors f = _factors[u.Group];
+        float b1 = f.Beta1, c1 = f.OneMinusBeta1, eps = f.Epsilon, decay = f.Decay, stepSize = f.StepSize, bc2 = f.SqrtBc2;
         ref byte p = ref Parameters<TParameter>(u.Tensor, u.Start);
         ref byte m = ref State<TState>(0, u.Tensor, u.Start);
         for (int k = 0, b = 0; k < u.Length; k += block, b++)
@@ -191,6 +201,23 @@ public sealed class AdamMini : MultiPassOptimizer
             int n = Math.Min(block, u.Length - k);
             float denom = (MathF.Sqrt(TState.Load(ref v, (nuint)b)) / bc2) + eps;
             nuint i = (nuint)k, end = (nuint)(k + n);
+            if (Vector512.IsHardwareAccelerated)
+            {
+                for (; i + 16 <= end; i += 16)
+                {
+                    Vector512<float> gi = TGradient.Load512(ref g, i) * scale;
+                    Vector512<float> mi = (b1 * TState.Load512(ref m, i)) + (c1 * gi);
+                    TState.Store512(ref m, i, mi);
+                    if (typeof(TState) != typeof(Float32Codec))
+                    {
+                        mi = TState.Load512(ref m, i);
+                    }
+
+                    Vector512<float> pi = TParameter.Load512(ref p, i) * decay;
+                    TParameter.Store512(ref p, i, pi - (stepSize * (mi / denom)));
+                }
+            }
+
             for (; i + 8 <= end; i += 8)
             {
                 Vector256<float> gi = TGradient.Load256(ref g, i) * scale;

@@ -3,6 +3,7 @@
 
 using System;
 using System.Collections.Generic;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using OptGen.Engine;
 using OptGen.Kernels;
@@ -45,6 +46,7 @@ public sealed class Lamb : MultiPassOptimizer
     private double[] _partials = [];
     private double[] _sums = [];
     private float[] _factor = [];
+    private Scalars[] _scalars = [];
 
     /// <summary>Creates LAMB for one vector tensor of <paramref name="length"/> parameters.</summary>
     public Lamb(int length)
@@ -98,6 +100,16 @@ public sealed class Lamb : MultiPassOptimizer
             _factor = new float[Layout.TensorCount];
         }
 
+        if (_scalars.Length != Layout.GroupCount)
+        {
+            _scalars = new Scalars[Layout.GroupCount];
+        }
+
+        for (int k = 0; k < _scalars.Length; k++)
+        {
+            _scalars[k] = Scalars.Of(plan.Hyperparameters(k), plan.Step, plan.GradientScale);
+        }
+
         RunUnits<TParameter, TGradient, TState>(0, units.Length);
         SumPerTensor(units, _partials, 2, _sums);
         for (int j = 0; j < Layout.TensorCount; j++)
@@ -111,33 +123,66 @@ public sealed class Lamb : MultiPassOptimizer
         RunUnits<TParameter, TGradient, TState>(1, units.Length);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private protected override void RunUnit<TParameter, TGradient, TState>(int pass, int unit)
     {
         Piece u = _units![unit];
         StepPlan plan = CurrentPlan;
-        Scalars s = Scalars.Of(plan.Hyperparameters(u.Group), plan.Step, plan.GradientScale);
+        Scalars s = _scalars[u.Group];
         ref byte p = ref Parameters<TParameter>(u.Tensor, u.Start);
         ref byte m = ref State<TState>(0, u.Tensor, u.Start);
         ref byte v = ref State<TState>(1, u.Tensor, u.Start);
         float bc1 = (float)(1 / s.Bc1), bc2 = (float)(1 / s.Bc2), eps = (float)s.Epsilon, wd = (float)s.WeightDecay;
+        nuint n = (nuint)u.Length, i = 0;
         if (pass == 0)
         {
             ref byte g = ref Gradients<TGradient>(u.Tensor, u.Start);
             float b1 = (float)s.Beta1, c1 = (float)(1 - s.Beta1), b2 = (float)s.Beta2, c2 = (float)(1 - s.Beta2), scale = (float)s.GradientScale;
-            var sp = default(SquareSum);
-            var sr = default(SquareSum);
-            nuint n = (nuint)u.Length, i = 0;
+
+            // Σp² and Σr² in double lanes held in locals (SquareLanes); r from the moments as stored (bfloat16 state
+            // rounds them), exactly as pass 2 recomputes it.
+            Vector512<double> pEven = default, pOdd = default, rEven = default, rOdd = default;
+            double pTail = 0, rTail = 0;
+            if (Vector512.IsHardwareAccelerated)
+            {
+                for (; i + 16 <= n; i += 16)
+                {
+                    Vector512<float> pi = TParameter.Load512(ref p, i);
+                    Vector512<float> gi = TGradient.Load512(ref g, i) * scale;
+                    Vector512<float> mi = (b1 * TState.Load512(ref m, i)) + (c1 * gi);
+                    Vector512<float> vi = (b2 * TState.Load512(ref v, i)) + (c2 * gi * gi);
+                    TState.Store512(ref m, i, mi);
+                    TState.Store512(ref v, i, vi);
+                    if (typeof(TState) != typeof(Float32Codec))
+                    {
+                        mi = TState.Load512(ref m, i);
+                        vi = TState.Load512(ref v, i);
+                    }
+
+                    SquareLanes.Add(pi, ref pEven, ref pOdd);
+                    SquareLanes.Add(Direction(mi, vi, pi, bc1, bc2, eps, wd), ref rEven, ref rOdd);
+                }
+            }
+
             for (; i + 8 <= n; i += 8)
             {
                 Vector256<float> pi = TParameter.Load256(ref p, i);
                 Vector256<float> gi = TGradient.Load256(ref g, i) * scale;
                 TState.Store256(ref m, i, (b1 * TState.Load256(ref m, i)) + (c1 * gi));
                 TState.Store256(ref v, i, (b2 * TState.Load256(ref v, i)) + (c2 * gi * gi));
-
-                // The stored (possibly bfloat16) moments, as pass 2 reads them.
                 Vector256<float> r = Direction(TState.Load256(ref m, i), TState.Load256(ref v, i), pi, bc1, bc2, eps, wd);
-                sp.Add(pi);
-                sr.Add(r);
+
+                // Of 16 elements the first 8 go to the even lanes, the next 8 to the odd ones (as Vector512 does).
+                if ((i & 8) == 0)
+                {
+                    SquareLanes.Add(pi, ref pEven);
+                    SquareLanes.Add(r, ref rEven);
+                }
+                else
+                {
+                    SquareLanes.Add(pi, ref pOdd);
+                    SquareLanes.Add(r, ref rOdd);
+                }
             }
 
             for (; i < n; i++)
@@ -147,34 +192,44 @@ public sealed class Lamb : MultiPassOptimizer
                 TState.Store(ref m, i, (b1 * TState.Load(ref m, i)) + (c1 * gi));
                 TState.Store(ref v, i, (b2 * TState.Load(ref v, i)) + (c2 * gi * gi));
                 float r = Direction(TState.Load(ref m, i), TState.Load(ref v, i), pi, bc1, bc2, eps, wd);
-                sp.Add(pi);
-                sr.Add(r);
+                SquareLanes.Add(pi, ref pTail);
+                SquareLanes.Add(r, ref rTail);
             }
 
-            _partials[2 * unit] = sp.Total;
-            _partials[(2 * unit) + 1] = sr.Total;
+            _partials[2 * unit] = SquareLanes.Fold(pEven, pOdd, pTail);
+            _partials[(2 * unit) + 1] = SquareLanes.Fold(rEven, rOdd, rTail);
+            return;
         }
-        else
+
+        SeedRounding<TParameter>(plan, u);
+        float factor = _factor[u.Tensor];
+        if (Vector512.IsHardwareAccelerated)
         {
-            SeedRounding<TParameter>(plan, u);
-
-            float factor = _factor[u.Tensor];
-            nuint n = (nuint)u.Length, i = 0;
-            for (; i + 8 <= n; i += 8)
+            for (; i + 16 <= n; i += 16)
             {
-                Vector256<float> pi = TParameter.Load256(ref p, i);
-                Vector256<float> r = Direction(TState.Load256(ref m, i), TState.Load256(ref v, i), pi, bc1, bc2, eps, wd);
-                TParameter.Store256(ref p, i, pi - (factor * r));
+                Vector512<float> pi = TParameter.Load512(ref p, i);
+                Vector512<float> r = Direction(TState.Load512(ref m, i), TState.Load512(ref v, i), pi, bc1, bc2, eps, wd);
+                TParameter.Store512(ref p, i, pi - (factor * r));
             }
+        }
 
-            for (; i < n; i++)
-            {
-                float pi = TParameter.Load(ref p, i);
-                float r = Direction(TState.Load(ref m, i), TState.Load(ref v, i), pi, bc1, bc2, eps, wd);
-                TParameter.Store(ref p, i, pi - (factor * r));
-            }
+        for (; i + 8 <= n; i += 8)
+        {
+            Vector256<float> pi = TParameter.Load256(ref p, i);
+            Vector256<float> r = Direction(TState.Load256(ref m, i), TState.Load256(ref v, i), pi, bc1, bc2, eps, wd);
+            TParameter.Store256(ref p, i, pi - (factor * r));
+        }
+
+        for (; i < n; i++)
+        {
+            float pi = TParameter.Load(ref p, i);
+            float r = Direction(TState.Load(ref m, i), TState.Load(ref v, i), pi, bc1, bc2, eps, wd);
+            TParameter.Store(ref p, i, pi - (factor * r));
         }
     }
+
+    private static Vector512<float> Direction(Vector512<float> m, Vector512<float> v, Vector512<float> p, float bc1, float bc2, float eps, float wd) =>
+        ((m * bc1) / (Vector512.Sqrt(v * bc2) + Vector512.Create(eps))) + (wd * p);
 
     private static Vector256<float> Direction(Vector256<float> m, Vector256<float> v, Vector256<float> p, float bc1, float bc2, float eps, float wd) =>
         ((m * bc1) / (Vector256.Sqrt(v * bc2) + Vector256.Create(eps))) + (wd * p);
@@ -183,7 +238,8 @@ public sealed class Lamb : MultiPassOptimizer
     private static float Direction(float m, float v, float p, float bc1, float bc2, float eps, float wd) =>
         ReductionFormulas.LambDirection(m, v, p, bc1, bc2, eps, wd);
 
-    private readonly record struct Scalars(double Beta1, double Beta2, double Epsilon, double WeightDecay, double Bc1, double Bc2, double GradientScale)
+    /// <summary>The per-step scalars of one group (bias corrections 1 − βᵗ as they are, not reciprocals): the one definition for every backend.</summary>
+    internal readonly record struct Scalars(double Beta1, double Beta2, double Epsilon, double WeightDecay, double Bc1, double Bc2, double GradientScale)
     {
         public static Scalars Of(ReadOnlySpan<double> h, long step, double gradientScale) =>
             new(h[1], h[2], h[3], h[4], 1 - Math.Pow(h[1], step), 1 - Math.Pow(h[2], step), gradientScale);

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using OptGen.Engine;
 using OptGen.Kernels;
@@ -94,6 +95,7 @@ public sealed class Lars : MultiPassOptimizer
         RunUnits<TParameter, TGradient, TState>(1, units.Length);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private protected override void RunUnit<TParameter, TGradient, TState>(int pass, int unit)
     {
         Piece u = _units![unit];
@@ -103,22 +105,38 @@ public sealed class Lars : MultiPassOptimizer
         nuint n = (nuint)u.Length, i = 0;
         if (pass == 0)
         {
-            var sp = default(SquareSum);
-            var sg = default(SquareSum);
-            for (; i + 8 <= n; i += 8)
+            Vector512<double> pEven = default, pOdd = default, gEven = default, gOdd = default;
+            double pTail = 0, gTail = 0;
+            if (Vector512.IsHardwareAccelerated)
             {
-                sp.Add(TParameter.Load256(ref p, i));
-                sg.Add(TGradient.Load256(ref g, i));
+                for (; i + 16 <= n; i += 16)
+                {
+                    SquareLanes.Add(TParameter.Load512(ref p, i), ref pEven, ref pOdd);
+                    SquareLanes.Add(TGradient.Load512(ref g, i), ref gEven, ref gOdd);
+                }
+            }
+
+            for (; i + 16 <= n; i += 16)
+            {
+                SquareLanes.Add(TParameter.Load256(ref p, i), TParameter.Load256(ref p, i + 8), ref pEven, ref pOdd);
+                SquareLanes.Add(TGradient.Load256(ref g, i), TGradient.Load256(ref g, i + 8), ref gEven, ref gOdd);
+            }
+
+            if (i + 8 <= n)
+            {
+                SquareLanes.Add(TParameter.Load256(ref p, i), ref pEven);
+                SquareLanes.Add(TGradient.Load256(ref g, i), ref gEven);
+                i += 8;
             }
 
             for (; i < n; i++)
             {
-                sp.Add(TParameter.Load(ref p, i));
-                sg.Add(TGradient.Load(ref g, i));
+                SquareLanes.Add(TParameter.Load(ref p, i), ref pTail);
+                SquareLanes.Add(TGradient.Load(ref g, i), ref gTail);
             }
 
-            _partials[2 * unit] = sp.Total;
-            _partials[(2 * unit) + 1] = sg.Total;
+            _partials[2 * unit] = SquareLanes.Fold(pEven, pOdd, pTail);
+            _partials[(2 * unit) + 1] = SquareLanes.Fold(gEven, gOdd, gTail);
             return;
         }
 
@@ -127,6 +145,18 @@ public sealed class Lars : MultiPassOptimizer
         ReadOnlySpan<double> h = plan.Hyperparameters(u.Group);
         float mu = (float)h[1], wd = (float)h[2], scale = (float)plan.GradientScale, factor = _factor[u.Tensor];
         ref byte b = ref State<TState>(0, u.Tensor, u.Start);
+        if (Vector512.IsHardwareAccelerated)
+        {
+            for (; i + 16 <= n; i += 16)
+            {
+                Vector512<float> pi = TParameter.Load512(ref p, i);
+                Vector512<float> d = (TGradient.Load512(ref g, i) * scale) + (wd * pi);
+                Vector512<float> bi = (mu * TState.Load512(ref b, i)) + (factor * d);
+                TState.Store512(ref b, i, bi);
+                TParameter.Store512(ref p, i, pi - (typeof(TState) == typeof(Float32Codec) ? bi : TState.Load512(ref b, i)));
+            }
+        }
+
         for (; i + 8 <= n; i += 8)
         {
             Vector256<float> pi = TParameter.Load256(ref p, i);

@@ -99,7 +99,13 @@ public abstract class MultiPassOptimizer : Optimizer
         where TGradient : struct, IElementCodec
         where TState : struct, IElementCodec;
 
-    /// <summary>Pass <paramref name="pass"/> over work unit <paramref name="unit"/>; runs on any thread, must not throw.</summary>
+    /// <summary>
+    /// Pass <paramref name="pass"/> over work unit <paramref name="unit"/>; runs on any thread, must not throw. The
+    /// catalog's implementations (and the helpers with their loops) are marked
+    /// <see cref="System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization"/>, as
+    /// <c>UpdateDriver.RunRange</c> is: a step calls each a few dozen times, so tiering would run the first steps'
+    /// loops in unoptimized or on-stack-replacement code (seen in the JIT's listing of Adafactor's passes).
+    /// </summary>
     private protected abstract void RunUnit<TParameter, TGradient, TState>(int pass, int unit)
         where TParameter : struct, IElementCodec
         where TGradient : struct, IElementCodec

@@ -1,34 +1,15 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using OptGen.Kernels;
 
 namespace OptGen.Engine;
 
 /// <summary>
-/// Σx² of float32 lanes in double, for the reduction passes: eight lanes widened into two Vector256&lt;double&gt;
-/// accumulators, folded in a fixed order at the end, so a sum depends only on the data of its unit.
+/// The fixed-order fold of two four-lane double accumulators and a scalar tail, used by the generated reduction passes
+/// (<see cref="Kernels.ReductionAccumulator"/>); the catalog's passes use <see cref="SquareLanes"/>.
 /// </summary>
-internal struct SquareSum
+internal static class SquareSum
 {
-    private Vector256<double> _low;
-    private Vector256<double> _high;
-    private double _tail;
-
-    /// <summary>Adds the squares of eight lanes.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void Add(Vector256<float> x)
-    {
-        (Vector256<double> lo, Vector256<double> hi) = Vector256.Widen(x);
-        _low += lo * lo;
-        _high += hi * hi;
-    }
-
-    /// <summary>Adds the square of one element (a scalar tail).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void Add(float x) => _tail += (double)x * x;
-
-    /// <summary>The sum, folded in a fixed order.</summary>
-    public readonly double Total => Fold(_low, _high, _tail);
-
     /// <summary>
     /// The sum of two lane accumulators and a scalar tail, in a fixed order: the one fold for loops that keep their
     /// accumulators in locals.
@@ -37,6 +18,88 @@ internal struct SquareSum
     {
         Vector256<double> sum = low + high;
         return ((sum.GetElement(0) + sum.GetElement(1)) + (sum.GetElement(2) + sum.GetElement(3))) + tail;
+    }
+}
+
+/// <summary>
+/// Σx² of float32 elements in double for the catalog's reduction passes, kept in two accumulators of eight double
+/// lanes that the caller holds in locals (so the JIT keeps them in registers): of every 16 consecutive elements the
+/// first 8 are added into <c>even</c> and the last 8 into <c>odd</c>, lane by lane; a run of 8 left over goes into
+/// <c>even</c>, single elements into a scalar tail. The 512-bit and the 256-bit paths add the same values in the same
+/// order (a float's square is exact in double), so a unit's sum depends only on its data, not on the vector width
+/// or the thread; <see cref="Fold"/> combines the lanes in a fixed order.
+/// </summary>
+internal static class SquareLanes
+{
+    /// <summary>Adds the squares of 16 elements.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Add(Vector512<float> x, ref Vector512<double> even, ref Vector512<double> odd)
+    {
+        (Vector512<double> lo, Vector512<double> hi) = Vector512.Widen(x);
+        even += lo * lo;
+        odd += hi * hi;
+    }
+
+    /// <summary>Adds the squares of 16 elements given as two halves (the 256-bit path).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Add(Vector256<float> first, Vector256<float> second, ref Vector512<double> even, ref Vector512<double> odd)
+    {
+        Add(first, ref even);
+        Add(second, ref odd);
+    }
+
+    /// <summary>Adds the squares of 8 elements into <paramref name="lanes"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Add(Vector256<float> x, ref Vector512<double> lanes)
+    {
+        (Vector256<double> lo, Vector256<double> hi) = Vector256.Widen(x);
+        lanes += Vector512.Create(lo * lo, hi * hi);
+    }
+
+    /// <summary>Adds the square of one element to a scalar tail.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Add(float x, ref double tail) => tail += (double)x * x;
+
+    /// <summary>Σ(scale·x)² over <paramref name="n"/> elements from <paramref name="x"/>, in this order of lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static double Sum<TCodec>(ref byte x, nuint n, float scale)
+        where TCodec : struct, IElementCodec
+    {
+        Vector512<double> even = default, odd = default;
+        double tail = 0;
+        nuint i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            for (; i + 16 <= n; i += 16)
+            {
+                Add(TCodec.Load512(ref x, i) * scale, ref even, ref odd);
+            }
+        }
+
+        for (; i + 16 <= n; i += 16)
+        {
+            Add(TCodec.Load256(ref x, i) * scale, TCodec.Load256(ref x, i + 8) * scale, ref even, ref odd);
+        }
+
+        if (i + 8 <= n)
+        {
+            Add(TCodec.Load256(ref x, i) * scale, ref even);
+            i += 8;
+        }
+
+        for (; i < n; i++)
+        {
+            Add(TCodec.Load(ref x, i) * scale, ref tail);
+        }
+
+        return Fold(even, odd, tail);
+    }
+
+    /// <summary>The sum of the two accumulators and the tail, in a fixed order.</summary>
+    public static double Fold(Vector512<double> even, Vector512<double> odd, double tail)
+    {
+        Vector512<double> s = even + odd;
+        return (((s.GetElement(0) + s.GetElement(1)) + (s.GetElement(2) + s.GetElement(3))) + ((s.GetElement(4) + s.GetElement(5)) + (s.GetElement(6) + s.GetElement(7)))) + tail;
     }
 }
 
@@ -53,4 +116,8 @@ internal static class TorchLerp
     /// <summary>Eight lanes, the same formula.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Of(Vector256<float> a, Vector256<float> b, float w) => w < 0.5f ? a + (w * (b - a)) : b - ((b - a) * (1 - w));
+
+    /// <summary>Sixteen lanes, the same formula.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Of(Vector512<float> a, Vector512<float> b, float w) => w < 0.5f ? a + (w * (b - a)) : b - ((b - a) * (1 - w));
 }

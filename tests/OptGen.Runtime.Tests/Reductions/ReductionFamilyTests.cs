@@ -169,6 +169,37 @@ public sealed class ReductionFamilyTests(ITestOutputHelper output)
         Assert.True(errors.Passed(2e-6), $"block {block}: {errors.RelativeError:E2} at {errors.Where}");
     }
 
+    [Fact]
+    public void AdafactorCapsTheUpdateOnWideRowsAsTheReferenceDoes()
+    {
+        // Rows wide enough for the 512-bit loops (40 and 35 columns: 32 + 8 + tail, 32 + tail), one row and one column
+        // of each matrix with gradients of 1e-9: there V̂ = R·C/mean R falls below ε₁² and U = g/ε₁ (the cap) decides
+        // the update; the other rows take the loops without the min. Wrong capping shows as an RMS(U) of 1e8.
+        int[][] shapes = [[24, 40], [9, 35]];
+        (float[] p0, float[][] grads) = Data(shapes, steps: 3, seed: 19);
+        (int Start, int Length)[] spans = TensorSpans.Of(shapes);
+        foreach (float[] g in grads)
+        {
+            for (int k = 0; k < shapes.Length; k++)
+            {
+                int columns = shapes[k][1];
+                for (int i = 0; i < spans[k].Length; i++)
+                {
+                    if (i / columns == 3 || i % columns == 17)
+                    {
+                        g[spans[k].Start + i] = 1e-9f;
+                    }
+                }
+            }
+        }
+
+        var adafactor = new Adafactor(ShapedLayout(shapes)) { LearningRate = LearningRate, WeightDecay = 0.01 };
+        var reference = new AdafactorReference(shapes, p0, -0.8, null, 1e-3, 1, 0.01, maximize: false);
+        ErrorAccumulator errors = Run(adafactor, reference, p0, grads);
+        output.WriteLine($"max err {errors.RelativeError:E2} at {errors.Where}");
+        Assert.True(errors.Passed(2e-6), $"{errors.RelativeError:E2} at {errors.Where}");
+    }
+
     /// <summary>Steps the rule and the reference side by side from p₀ and measures the rule against the reference after every step.</summary>
     private static ErrorAccumulator Run(Optimizer optimizer, ReductionReference reference, float[] p0, float[][] grads)
     {
