@@ -458,6 +458,45 @@ public sealed class BlockwiseGpuTests : IClassFixture<CpuAcceleratorFixture>
         Assert.Equal(2, gpu.StepCount);
     }
 
+    /// <summary>
+    /// The device holds float32 state and the host is converted to 8-bit (or a group given its own precision, or the
+    /// host stepped) directly: copying the device state back (SynchronizeHostState, SaveCheckpoint) would overwrite the
+    /// host's change, or silently copy nothing into the blockwise host; it is refused, the host is left as it was, and
+    /// ReloadFromHost makes the pair usable again.
+    /// </summary>
+    [Fact]
+    public void CopyingBackRefusesAHostChangedBehindTheGpuOptimizersBack()
+    {
+        ParameterLayout layout = Layout();
+        Optimizer host = Create(nameof(Adam), layout, StatePrecision.Float32);
+        using var gpu = new GpuOptimizer(host, _accelerator);
+        var random = new Random(3);
+        float[] p = Normal(random, layout.TotalLength, 0.1);
+        float[] g = new float[layout.TotalLength];
+        ParityTests.Gradients(random, g);
+        gpu.Step(p, g);
+
+        host.ChangeStatePrecision(StatePrecision.Int8Blockwise);
+        byte[] converted = Checkpoint(host);
+        Assert.Throws<InvalidOperationException>(() => gpu.SynchronizeHostState());
+        Assert.Throws<InvalidOperationException>(() => gpu.SaveCheckpoint(new System.IO.MemoryStream()));
+        Assert.Equal(converted, Checkpoint(host));
+
+        gpu.ReloadFromHost();
+        host.Groups[1].StatePrecision = StatePrecision.Float32;
+        Assert.Throws<InvalidOperationException>(() => gpu.SynchronizeHostState());
+        host.Groups[1].StatePrecision = null;
+
+        gpu.ReloadFromHost();
+        host.Step(p, g);
+        byte[] stepped = Checkpoint(host);
+        Assert.Throws<InvalidOperationException>(() => gpu.SynchronizeHostState());
+        Assert.Equal(stepped, Checkpoint(host));
+        gpu.ReloadFromHost();
+        gpu.SynchronizeHostState();
+        Assert.Equal(stepped, Checkpoint(host));
+    }
+
     [Theory]
     [InlineData(typeof(Adam))]
     [InlineData(typeof(Lion))]

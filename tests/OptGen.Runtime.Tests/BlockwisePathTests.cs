@@ -117,6 +117,31 @@ public sealed class BlockwisePathTests
         Assert.InRange(ambiguous, 0, count / 1000);
     }
 
+    /// <summary>
+    /// The public <c>BlockwiseBlock.Quantize</c> takes any length: a span of 10 000 values (longer than the 4096 values
+    /// one code-lines call tracks) with values on decision thresholds throughout gets the exact rule's code everywhere.
+    /// </summary>
+    [Fact]
+    public void LongSpansGetTheExactCodes()
+    {
+        BlockwiseCodebook book = BlockwiseCodebook.For(8, signed: true);
+        var random = new Random(29);
+        float[] values = [.. Enumerable.Range(0, 10_000).Select(i => (i % 2 == 0 ? -1f : 1f) * (float)Math.Pow(10, -6 * random.NextDouble()))];
+        values[0] = 1f;
+        for (int i = 1; i < values.Length; i += 37)
+        {
+            // A value exactly on a decision threshold: the code lines call it ambiguous and redo its group.
+            values[i] = SmallestRoundingUp(book, 1 + (i % (book.Values.Count - 1)));
+        }
+
+        byte[] codes = new byte[values.Length];
+        BlockwiseBlock.Quantize(book, values, BlockwiseBlock.Absmax(values), ref codes[0]);
+        for (int i = 0; i < values.Length; i++)
+        {
+            Assert.True(Rank(book, values[i]) == codes[i], $"value {i}: {values[i]:R} got {codes[i]}, the rule {Rank(book, values[i])}");
+        }
+    }
+
     /// <summary>Blocks of every awkward kind, each the codebook's block length or shorter (tails).</summary>
     private static IEnumerable<float[]> Blocks(BlockwiseCodebook book, Random random)
     {

@@ -13,7 +13,7 @@ internal static class ReductionFormulas
     /// A declared reduction's value from its combined partials over a tensor of <paramref name="length"/> elements:
     /// √ for a norm (of Σx²), ÷ n for a mean (0 for an empty tensor), as is for a sum and maxabs.
     /// </summary>
-    public static double Finish(ReductionKind kind, double combined, int length) => kind switch
+    public static double Finish(ReductionKind kind, double combined, long length) => kind switch
     {
         ReductionKind.Norm => Math.Sqrt(combined),
         ReductionKind.Mean => length == 0 ? 0 : combined / length,

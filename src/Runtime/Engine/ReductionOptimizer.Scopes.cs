@@ -344,12 +344,7 @@ public abstract partial class ReductionOptimizer
                 for (int s = 0; s < values.Length; s++)
                 {
                     long n = SegmentLength(layout, j, scope, s);
-                    values[s] = _kinds[k] switch
-                    {
-                        ReductionKind.Norm => Math.Sqrt(values[s]),
-                        ReductionKind.Mean => n == 0 ? 0 : values[s] / n,
-                        _ => values[s],
-                    };
+                    values[s] = ReductionFormulas.Finish(_kinds[k], values[s], n);
                     if (isColumn)
                     {
                         _columnValues[_valueStart[(j * width) + k] + s] = (float)values[s];

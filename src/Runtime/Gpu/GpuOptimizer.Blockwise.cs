@@ -160,11 +160,8 @@ public sealed partial class GpuOptimizer
     /// <exception cref="InvalidOperationException">The host optimizer was converted directly (another precision); nothing was written.</exception>
     private void DownloadBlockwise()
     {
-        if (Optimizer.Blockwise is not { } state || Optimizer.StatePrecision != _devicePrecision)
-        {
-            throw new InvalidOperationException(
-                $"The host optimizer was converted directly ({Optimizer.StatePrecision} state; the device state is {_devicePrecision}): convert it through the GpuOptimizer, or call ReloadFromHost. Nothing was written.");
-        }
+        // SynchronizeHostState checked that the host's precision is the device's (ThrowIfHostChanged).
+        BlockwiseState state = Optimizer.Blockwise!;
 
         Span<byte> codes = state.AllCodes;
         if (!codes.IsEmpty)

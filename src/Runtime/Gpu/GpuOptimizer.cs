@@ -413,6 +413,7 @@ public sealed partial class GpuOptimizer : IDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         using Optimizer.StepGuard guard = Optimizer.EnterGuard("GpuOptimizer.SynchronizeHostState");
+        ThrowIfHostChanged();
         StateStorage host = Optimizer.StateStorage;
         Accelerator.Synchronize();
         if (DeviceIsBlockwise)
@@ -645,12 +646,7 @@ public sealed partial class GpuOptimizer : IDisposable
 
         // Every argument check is done: from here on the engine plans the step, and it happens or is skipped as a whole.
         using Optimizer.StepGuard guard = Optimizer.EnterGuard("GpuOptimizer.Step");
-        if (Optimizer.StepCount != _deviceStepCount || Optimizer.StatePrecision != _devicePrecision || Optimizer.HasGroupStatePrecision)
-        {
-            throw new InvalidOperationException(
-                $"The host optimizer was changed directly (step count {Optimizer.StepCount}, {Optimizer.StatePrecision} state; the device state is at step {_deviceStepCount}): " +
-                "while a GpuOptimizer drives it, step, reset, load and convert it through the GpuOptimizer. Call ReloadFromHost to take the host optimizer's state. Nothing was written.");
-        }
+        ThrowIfHostChanged();
 
         stream ??= Accelerator.DefaultStream;
         var backend = new GpuBackend(this, stream, parameters, gradients, squares, parameterCodec, gradientCodec);
@@ -738,18 +734,45 @@ public sealed partial class GpuOptimizer : IDisposable
     private void ReadResults(AcceleratorStream stream) =>
         _results.View.BaseView.CopyToCPU(stream, ref _resultsHost[0], _resultsHost.Length);
 
+    /// <summary>
+    /// Throws unless the device state is the host optimizer's: the same step count and state precision and no group of
+    /// its own precision. The host changed directly (stepped, reset, loaded or converted while this object drives it),
+    /// or an upload that failed half-way (<see cref="UploadState"/>), makes the device state stale: a step on it, or a
+    /// copy of it over the host's, would lose the host's change silently.
+    /// </summary>
+    private void ThrowIfHostChanged()
+    {
+        if (Optimizer.StepCount != _deviceStepCount || Optimizer.StatePrecision != _devicePrecision || Optimizer.HasGroupStatePrecision)
+        {
+            throw new InvalidOperationException(
+                $"The host optimizer was changed directly (step count {Optimizer.StepCount}, {Optimizer.StatePrecision} state; the device state is at step {_deviceStepCount}, {_devicePrecision}): " +
+                "while a GpuOptimizer drives it, step, reset, load and convert it through the GpuOptimizer. Call ReloadFromHost to take the host optimizer's state. Nothing was written.");
+        }
+    }
+
     /// <summary>(Re)allocates the device state in the host optimizer's precision and copies the host state there; inside the optimizer's guard.</summary>
     private void UploadState()
     {
-        _deviceStepCount = Optimizer.StepCount;
-        _devicePrecision = Optimizer.StatePrecision;
+        // Until the copy is complete the device state matches no host state (step count −1): if an allocation or copy
+        // fails half-way, Step and SynchronizeHostState refuse until ReloadFromHost succeeds.
+        _deviceStepCount = -1;
         if (Optimizer.Blockwise is { Count: > 0 } blockwise)
         {
             UploadBlockwise(blockwise);
-            return;
+        }
+        else
+        {
+            FreeBlockwise();
+            UploadFlatState();
         }
 
-        FreeBlockwise();
+        _devicePrecision = Optimizer.StatePrecision;
+        _deviceStepCount = Optimizer.StepCount;
+    }
+
+    /// <summary>The float32 or bfloat16 part of <see cref="UploadState"/>.</summary>
+    private void UploadFlatState()
+    {
         StateStorage host = Optimizer.StateStorage;
         long size = Math.Max(1, host.Count * StateStride);
         bool single = host.ElementSize == sizeof(float);

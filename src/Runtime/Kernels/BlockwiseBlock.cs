@@ -158,7 +158,8 @@ public static class BlockwiseBlock
 
     /// <summary>
     /// Quantizes <paramref name="values"/> (one block) against <paramref name="absmax"/> (their <see cref="Absmax"/>):
-    /// each value times 1/absmax (0 when absmax is 0 or NaN), then <see cref="BlockwiseCodebook.Quantize"/>.
+    /// each value times 1/absmax (0 when absmax is 0), then <see cref="BlockwiseCodebook.Quantize"/>; a block whose absmax
+    /// is NaN gets codes 0 (it dequantizes to NaN whatever its codes). Any length (the state's blocks have 256 or 128).
     /// </summary>
     /// <param name="book">The codebook.</param>
     /// <param name="values">The block's values.</param>
@@ -452,7 +453,25 @@ public static class BlockwiseBlock
         Vector512<float> factor = Vector512.Create(scale);
         if (book.Bits == 8)
         {
-            return path == BlockwisePath.Best && book.HasLines ? QuantizeLines(book, values, factor, ref codes) : QuantizeSearch8(book, values, factor, ref codes);
+            if (path != BlockwisePath.Best || !book.HasLines)
+            {
+                return QuantizeSearch8(book, values, factor, ref codes);
+            }
+
+            // QuantizeLines marks its ambiguous groups of 64 in one 64-bit word: at most 4096 values per call.
+            int done = 0;
+            while (done < values.Length)
+            {
+                int take = Math.Min(values.Length - done, 64 * 64);
+                int quantized = QuantizeLines(book, values.Slice(done, take), factor, ref Unsafe.Add(ref codes, done));
+                done += quantized;
+                if (quantized < take)
+                {
+                    break;
+                }
+            }
+
+            return done;
         }
 
         ref float rank = ref MemoryMarshal.GetArrayDataReference(book.RankTable);
