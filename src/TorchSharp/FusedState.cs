@@ -122,6 +122,13 @@ internal sealed record GroupRecord(double InitialLearningRate, double LearningRa
 {
     private const int MaximumCount = 4096;
 
+    /// <summary>
+    /// The record's layout version, written after the rule id: "OG" and 2 (the layout with the batch size and the state
+    /// precision). A record of another layout (the first one had no version: its hyperparameter count stands here) is
+    /// refused by name instead of being read out of step.
+    /// </summary>
+    internal const int LayoutVersion = 0x4F47_0002;
+
     /// <summary>TorchSharp's base options (initial, current learning rate), then the rest.</summary>
     public void Write(BinaryWriter writer)
     {
@@ -129,6 +136,7 @@ internal sealed record GroupRecord(double InitialLearningRate, double LearningRa
         writer.Write(LearningRate);
         writer.Write(Rule);
         writer.Write(RuleId);
+        writer.Write(LayoutVersion);
         writer.Write(Names.Length);
         for (int i = 0; i < Names.Length; i++)
         {
@@ -153,6 +161,12 @@ internal sealed record GroupRecord(double InitialLearningRate, double LearningRa
         double current = reader.ReadDouble();
         string rule = reader.ReadString();
         string ruleId = reader.ReadString();
+        int version = reader.ReadInt32();
+        if (version != LayoutVersion)
+        {
+            throw new InvalidDataException($"The group record of rule '{rule}' has layout version 0x{version:X8}; this OptGen.TorchSharp reads 0x{LayoutVersion:X8} (a state_dict saved by an older OptGen.TorchSharp, or not a state_dict of this optimizer).");
+        }
+
         int count = Count(reader.ReadInt32(), "hyperparameter");
         var names = new string[count];
         var values = new double[count];

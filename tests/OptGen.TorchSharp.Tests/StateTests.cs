@@ -331,6 +331,37 @@ public sealed class StateTests
         }
     }
 
+    /// <summary>
+    /// Every group record carries its layout version after the rule id; a record of another layout (an older
+    /// OptGen.TorchSharp wrote none: its hyperparameter count stood there) is refused by name with nothing changed,
+    /// instead of being read out of step.
+    /// </summary>
+    [Fact]
+    public void AnotherRecordLayoutIsRefusedByName()
+    {
+        Parameter[] parameters = Fixture.MakeParameters();
+        using FusedOptimizer<OptGen.Adam> source = TwoGroupAdam(parameters);
+        Train(parameters, source, 0, 2);
+        var saved = new MemoryStream();
+        source.save_state_dict(new BinaryWriter(saved));
+        byte[] bytes = saved.ToArray();
+        byte[] version = BitConverter.GetBytes(0x4F47_0002);
+        int[] at = Enumerable.Range(0, bytes.Length - 4).Where(i => bytes.AsSpan(i, 4).SequenceEqual(version)).ToArray();
+        Assert.Equal(2, at.Length); // once per group
+
+        using FusedOptimizer<OptGen.Adam> optimizer = DefaultAdam(Fixture.Clone(parameters));
+        Train(Fixture.Clone(parameters), optimizer, 0, 1);
+        byte[] before = Snapshot(optimizer);
+        foreach (int group in new[] { 0, 1 })
+        {
+            byte[] crafted = (byte[])bytes.Clone();
+            BitConverter.GetBytes(0x4F47_0001).CopyTo(crafted, at[group]);
+            InvalidDataException e = Assert.Throws<InvalidDataException>(() => optimizer.load_state_dict(new BinaryReader(new MemoryStream(crafted))));
+            Assert.Contains("layout version 0x4F470001", e.Message);
+            Assert.Equal(before, Snapshot(optimizer));
+        }
+    }
+
     /// <summary>Everything a load could change: step count, every group's hyperparameters, every state buffer.</summary>
     private static byte[] Snapshot<T>(FusedOptimizer<T> optimizer)
         where T : Optimizer
