@@ -23,11 +23,11 @@ namespace OptGen.Generator.Emit
                 ? "pass 2: the update with the reductions" + (plan.CompactStates.Count > 0 ? " and the compact states (" + string.Join(", ", plan.CompactStates.Select(c => c.Symbol)) + ", updated once per " + string.Join(", ", plan.Segments.Select(l => ScopeNoun(l.Scope, l.BlockLength))) + " between the passes)" : string.Empty)
                 : "pass 2: the update with the tensor's reductions";
 
-        private static string ScopeNoun(ReductionScope scope, int blockLength) => scope switch
+        private static string ScopeNoun(ReductionScopeKind scope, int blockLength) => scope switch
         {
-            ReductionScope.Row => "row",
-            ReductionScope.Column => "column",
-            ReductionScope.Block => "block of " + blockLength.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ReductionScopeKind.Row => "row",
+            ReductionScopeKind.Column => "column",
+            ReductionScopeKind.Block => "block of " + blockLength.ToString(System.Globalization.CultureInfo.InvariantCulture),
             _ => "tensor",  // compact states are per tensor at the coarsest (a group or global value is stored with each tensor)
         };
 

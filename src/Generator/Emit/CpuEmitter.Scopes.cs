@@ -16,8 +16,8 @@ namespace OptGen.Generator.Emit
     {
         private const string UnsafeClass = "global::System.Runtime.CompilerServices.Unsafe";
 
-        private static string ScopeLiteral(ReductionScope scope, int blockLength) =>
-            $"new(global::OptGen.ReductionScopeKind.{scope}{(scope == ReductionScope.Block ? ", " + blockLength.ToString(System.Globalization.CultureInfo.InvariantCulture) : string.Empty)})";
+        private static string ScopeLiteral(ReductionScopeKind scope, int blockLength) =>
+            $"new(global::OptGen.ReductionScopeKind.{scope}{(scope == ReductionScopeKind.Block ? ", " + blockLength.ToString(System.Globalization.CultureInfo.InvariantCulture) : string.Empty)})";
 
         private static void EmitScopeFields(SourceWriter w, KernelModel kernel, PassPlan plan)
         {
@@ -31,9 +31,9 @@ namespace OptGen.Generator.Emit
         /// <summary>How a compact state is stored, for its property's documentation.</summary>
         private static string CompactDescription(CompactState c) => c.Scope switch
         {
-            ReductionScope.Tensor => "One value per tensor",
-            ReductionScope.Row => "One value per row of each matrix (a row runs along the last dimension; a vector is one row), tensor after tensor",
-            ReductionScope.Column => "One value per column of each matrix (one per element for a vector), tensor after tensor",
+            ReductionScopeKind.Tensor => "One value per tensor",
+            ReductionScopeKind.Row => "One value per row of each matrix (a row runs along the last dimension; a vector is one row), tensor after tensor",
+            ReductionScopeKind.Column => "One value per column of each matrix (one per element for a vector), tensor after tensor",
             _ => $"One value per block of {c.BlockLength} consecutive elements of a tensor (the last may be shorter), tensor after tensor",
         };
 
@@ -77,7 +77,7 @@ namespace OptGen.Generator.Emit
             var reductions = plan.Reductions.ToDictionary(r => r.Name, r => r);
             var compact = plan.CompactStates.ToDictionary(c => c.Symbol, c => c);
             var columnOrdinal = new Dictionary<string, int>();
-            foreach (ReductionDecl r in plan.Reductions.Where(r => r.Scope == ReductionScope.Column))
+            foreach (ReductionDecl r in plan.Reductions.Where(r => r.Scope == ReductionScopeKind.Column))
             {
                 columnOrdinal[r.Name] = columnOrdinal.Count;
             }
@@ -108,7 +108,7 @@ namespace OptGen.Generator.Emit
             {
                 foreach (ReductionDecl r in plan.Reductions)
                 {
-                    w.Line(r.Scope == ReductionScope.Column
+                    w.Line(r.Scope == ReductionScopeKind.Column
                         ? $"ref double {r.Name}_columns = ref {UnsafeClass}.Add(ref unit_run.Columns, (nint)({columnOrdinal[r.Name]} * unit_run.ColumnStride));"
                         : $"var {r.Name}_partial = default({Accumulator});");
                 }
@@ -123,7 +123,7 @@ namespace OptGen.Generator.Emit
                         continue;
                     }
 
-                    if (r.Scope == ReductionScope.Column)
+                    if (r.Scope == ReductionScopeKind.Column)
                     {
                         w.Line($"ref float {r.Name}_columns = ref {UnsafeClass}.Add(ref unit_run.ColumnValues, (nint)({columnOrdinal[r.Name]} * unit_run.ColumnStride));");
                     }
@@ -135,7 +135,7 @@ namespace OptGen.Generator.Emit
                     }
                 }
 
-                foreach (CompactState c in plan.CompactStates.Where(c => used.Contains(c.Symbol) && c.Scope != ReductionScope.Column))
+                foreach (CompactState c in plan.CompactStates.Where(c => used.Contains(c.Symbol) && c.Scope != ReductionScopeKind.Column))
                 {
                     w.Line($"float {c.Symbol} = TState.Load(ref {c.Symbol}_state, 0);");
                     w.Line($"var {c.Symbol}_v = {Vectors}Vector256.Create({c.Symbol});");
@@ -159,14 +159,14 @@ namespace OptGen.Generator.Emit
 
                 if (pass == 1)
                 {
-                    foreach (ReductionDecl r in plan.Reductions.Where(r => r.Scope == ReductionScope.Column && used.Contains(r.Name)))
+                    foreach (ReductionDecl r in plan.Reductions.Where(r => r.Scope == ReductionScopeKind.Column && used.Contains(r.Name)))
                     {
                         w.Line(vector
                             ? $"var {r.Name} = {Vectors}Vector256.LoadUnsafe(ref {r.Name}_columns, i);"
                             : $"float {r.Name} = {UnsafeClass}.Add(ref {r.Name}_columns, (nint)i);");
                     }
 
-                    foreach (CompactState c in plan.CompactStates.Where(c => used.Contains(c.Symbol) && c.Scope == ReductionScope.Column))
+                    foreach (CompactState c in plan.CompactStates.Where(c => used.Contains(c.Symbol) && c.Scope == ReductionScopeKind.Column))
                     {
                         w.Line($"{type} {c.Symbol} = TState.Load{width}(ref {c.Symbol}_state, i);");
                     }
@@ -185,7 +185,7 @@ namespace OptGen.Generator.Emit
                     if (pass == 0 && s.DeclaresLocal && reductions.TryGetValue(s.Target, out ReductionDecl? r))
                     {
                         string add = r.Kind == ReductionKind.Norm ? "AddSquares" : r.Kind == ReductionKind.MaxAbs ? "AddMaxAbs" : "Add";
-                        w.Line(r.Scope == ReductionScope.Column
+                        w.Line(r.Scope == ReductionScopeKind.Column
                             ? $"global::OptGen.Kernels.ColumnAccumulator.{add}(ref {r.Name}_columns, i, {r.Name});"
                             : $"{r.Name}_partial.{add}({r.Name});");
                     }
@@ -204,7 +204,7 @@ namespace OptGen.Generator.Emit
                 for (int k = 0; k < plan.Reductions.Count; k++)
                 {
                     ReductionDecl r = plan.Reductions[k];
-                    if (r.Scope != ReductionScope.Column)
+                    if (r.Scope != ReductionScopeKind.Column)
                     {
                         w.Line($"unit_run.Partials[{k}] = {r.Name}_partial.{(r.Kind == ReductionKind.MaxAbs ? "MaxAbs" : "Total")};");
                     }
@@ -252,13 +252,13 @@ namespace OptGen.Generator.Emit
                 w.Open("for (int segment_index = 0; segment_index < segment_count; segment_index++)");
                 foreach (ReductionDecl r in plan.Reductions.Where(r => used.Contains(r.Name)))
                 {
-                    w.Line($"float {r.Name} = unit_segments.Value({index[r.Name]}, {(r.Scope is ReductionScope.Tensor or ReductionScope.Group or ReductionScope.Global ? "0" : "segment_index")});");
+                    w.Line($"float {r.Name} = unit_segments.Value({index[r.Name]}, {(r.Scope is ReductionScopeKind.Tensor or ReductionScopeKind.Group or ReductionScopeKind.Global ? "0" : "segment_index")});");
                 }
 
                 foreach (string state in compact.Where(c => read.Contains(c)))
                 {
                     // A per-tensor state read in a row (column, block) loop has one value.
-                    bool perTensor = plan.CompactStates.First(c => c.Symbol == state).Scope == ReductionScope.Tensor && loop.Scope != ReductionScope.Tensor;
+                    bool perTensor = plan.CompactStates.First(c => c.Symbol == state).Scope == ReductionScopeKind.Tensor && loop.Scope != ReductionScopeKind.Tensor;
                     w.Line($"float {state} = TState.Load(ref {state}_state, {(perTensor ? "0" : "(nuint)segment_index")});");
                 }
 

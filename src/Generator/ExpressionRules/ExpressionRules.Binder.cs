@@ -200,7 +200,7 @@ namespace OptGen.Generator
 
             private Bound Call(Ast node)
             {
-                if (Ir.ReductionDecl.TryKind(node.Text, out Ir.ReductionKind reduction, out Ir.ReductionScope scope))
+                if (Ir.ReductionDecl.TryKind(node.Text, out Ir.ReductionKind reduction, out Ir.ReductionScopeKind scope))
                 {
                     return Reduction(node, reduction, scope);
                 }

@@ -55,7 +55,7 @@ namespace OptGen.Generator
                 return operands;
             }
 
-            private Bound Reduction(Ast node, ReductionKind kind, ReductionScope scope)
+            private Bound Reduction(Ast node, ReductionKind kind, ReductionScopeKind scope)
             {
                 string function = ReductionDecl.FunctionOf(kind, scope);
                 if (_host)
@@ -64,7 +64,7 @@ namespace OptGen.Generator
                     throw new BindException();
                 }
 
-                int arity = scope == ReductionScope.Block ? 2 : 1;
+                int arity = scope == ReductionScopeKind.Block ? 2 : 1;
                 if (node.Args.Length != arity)
                 {
                     Report(DiagnosticDescriptors.ArgumentCount, node.OperatorStart, node.OperatorLength, function,
@@ -88,7 +88,7 @@ namespace OptGen.Generator
                 }
 
                 int blockLength = 0;
-                if (scope == ReductionScope.Block)
+                if (scope == ReductionScopeKind.Block)
                 {
                     Ast lengthArgument = node.Args[1];
                     int before0 = _operands.Count;

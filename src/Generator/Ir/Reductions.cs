@@ -5,41 +5,6 @@ using OptGen.Generator.Model;
 
 namespace OptGen.Generator.Ir
 {
-    /// <summary>How a reduction combines a tensor's elements; the names are the runtime's <c>OptGen.ReductionKind</c>.</summary>
-    internal enum ReductionKind
-    {
-        Sum,
-        Mean,
-        Norm,
-        MaxAbs,
-    }
-
-    /// <summary>
-    /// Over which elements a reduction combines (the runtime's <c>OptGen.ReductionScopeKind</c>). A tensor is seen as a
-    /// stack of m × n matrices over its last two dimensions (<c>ParameterLayout.MatrixShapeOf</c>); a vector of n is
-    /// one 1 × n matrix, so its one row is the whole vector and each of its columns one element.
-    /// </summary>
-    internal enum ReductionScope
-    {
-        /// <summary>The whole tensor: one value per tensor.</summary>
-        Tensor,
-
-        /// <summary>Each row of each matrix: one value per row (n elements each).</summary>
-        Row,
-
-        /// <summary>Each column of each matrix: one value per column (m elements each).</summary>
-        Column,
-
-        /// <summary>Each run of <see cref="ReductionDecl.BlockLength"/> consecutive elements of a tensor (the last may be shorter).</summary>
-        Block,
-
-        /// <summary>Every tensor of the element's parameter group: one value per group (the same for each of its tensors).</summary>
-        Group,
-
-        /// <summary>Every tensor of the layout: one value per step.</summary>
-        Global,
-    }
-
     /// <summary>
     /// A reduction of an expression rule. In the IR it is two things: an element statement <c>let Name = operand</c>
     /// (the operand, per element, at the point of the rule where the reduction is written), and every later read of
@@ -50,9 +15,9 @@ namespace OptGen.Generator.Ir
     internal sealed record ReductionDecl(string Name, ReductionKind Kind)
     {
         /// <summary>Over which elements it combines; tensor unless the function names a scope.</summary>
-        public ReductionScope Scope { get; init; } = ReductionScope.Tensor;
+        public ReductionScopeKind Scope { get; init; } = ReductionScopeKind.Tensor;
 
-        /// <summary>The block length of a <see cref="ReductionScope.Block"/> reduction (≥ 1); 0 otherwise.</summary>
+        /// <summary>The block length of a <see cref="ReductionScopeKind.Block"/> reduction (≥ 1); 0 otherwise.</summary>
         public int BlockLength { get; init; }
 
         /// <summary>The expression-language function of each kind at tensor scope.</summary>
@@ -65,15 +30,15 @@ namespace OptGen.Generator.Ir
         };
 
         /// <summary>The expression-language function of a kind at a scope: <c>norm</c>, <c>row_norm</c>, <c>col_norm</c>, <c>block_norm</c>.</summary>
-        public static string FunctionOf(ReductionKind kind, ReductionScope scope) => PrefixOf(scope) + FunctionOf(kind);
+        public static string FunctionOf(ReductionKind kind, ReductionScopeKind scope) => PrefixOf(scope) + FunctionOf(kind);
 
         /// <summary>This reduction's function, e.g. <c>row_mean</c>.</summary>
         public string Function => FunctionOf(Kind, Scope);
 
         /// <summary>The reduction function named <paramref name="name"/>, if it is one.</summary>
-        public static bool TryKind(string name, out ReductionKind kind, out ReductionScope scope)
+        public static bool TryKind(string name, out ReductionKind kind, out ReductionScopeKind scope)
         {
-            foreach (ReductionScope s in Scopes)
+            foreach (ReductionScopeKind s in Scopes)
             {
                 foreach (ReductionKind k in new[] { ReductionKind.Sum, ReductionKind.Mean, ReductionKind.Norm, ReductionKind.MaxAbs })
                 {
@@ -98,15 +63,15 @@ namespace OptGen.Generator.Ir
         public static string Names => "sum, mean, norm, maxabs";
 
         /// <summary>Every scope, in order.</summary>
-        public static readonly ReductionScope[] Scopes = { ReductionScope.Tensor, ReductionScope.Row, ReductionScope.Column, ReductionScope.Block, ReductionScope.Group, ReductionScope.Global };
+        public static readonly ReductionScopeKind[] Scopes = { ReductionScopeKind.Tensor, ReductionScopeKind.Row, ReductionScopeKind.Column, ReductionScopeKind.Block, ReductionScopeKind.Group, ReductionScopeKind.Global };
 
-        private static string PrefixOf(ReductionScope scope) => scope switch
+        private static string PrefixOf(ReductionScopeKind scope) => scope switch
         {
-            ReductionScope.Row => "row_",
-            ReductionScope.Column => "col_",
-            ReductionScope.Block => "block_",
-            ReductionScope.Group => "group_",
-            ReductionScope.Global => "global_",
+            ReductionScopeKind.Row => "row_",
+            ReductionScopeKind.Column => "col_",
+            ReductionScopeKind.Block => "block_",
+            ReductionScopeKind.Group => "group_",
+            ReductionScopeKind.Global => "global_",
             _ => string.Empty,
         };
     }
@@ -131,13 +96,13 @@ namespace OptGen.Generator.Ir
     /// <param name="Symbol">The state's symbol.</param>
     /// <param name="Scope">Tensor, Row, Column or Block.</param>
     /// <param name="BlockLength">The block length of a Block state; 0 otherwise.</param>
-    internal sealed record CompactState(string Symbol, ReductionScope Scope, int BlockLength);
+    internal sealed record CompactState(string Symbol, ReductionScopeKind Scope, int BlockLength);
 
     /// <summary>
     /// The statements that update the compact states of one scope, run once per row (column, block) of each tensor
     /// between the passes, in float32, in declaration order; the locals they need are recomputed in the loop.
     /// </summary>
-    internal sealed record SegmentLoop(ReductionScope Scope, int BlockLength, EquatableArray<ElementStatement> Body);
+    internal sealed record SegmentLoop(ReductionScopeKind Scope, int BlockLength, EquatableArray<ElementStatement> Body);
 
     /// <summary>
     /// The passes of a rule with reductions: pass 1 reduces, pass 2 updates with the tensor's (row's, column's,
@@ -153,7 +118,7 @@ namespace OptGen.Generator.Ir
         public EquatableArray<SegmentLoop> Segments { get; init; } = EquatableArray<SegmentLoop>.Empty;
 
         /// <summary>Whether the rule needs the scoped runtime (a reduction over rows, columns or blocks, or a compact state); tensor-only rules keep the per-unit ABI.</summary>
-        public bool IsScoped => CompactStates.Count > 0 || Reductions.Any(r => r.Scope != ReductionScope.Tensor);
+        public bool IsScoped => CompactStates.Count > 0 || Reductions.Any(r => r.Scope != ReductionScopeKind.Tensor);
 
         public int BytesRead => Reduce.BytesRead + Update.BytesRead;
 
@@ -167,20 +132,20 @@ namespace OptGen.Generator.Ir
     /// </summary>
     internal readonly struct Variation : System.IEquatable<Variation>
     {
-        public static readonly Variation Uniform = new(0, ReductionScope.Tensor, 0);
-        public static readonly Variation Tensor = new(1, ReductionScope.Tensor, 0);
-        public static readonly Variation Element = new(3, ReductionScope.Tensor, 0);
+        public static readonly Variation Uniform = new(0, ReductionScopeKind.Tensor, 0);
+        public static readonly Variation Tensor = new(1, ReductionScopeKind.Tensor, 0);
+        public static readonly Variation Element = new(3, ReductionScopeKind.Tensor, 0);
 
         private readonly int _level; // 0 uniform, 1 tensor, 2 a segment scope, 3 element
 
-        private Variation(int level, ReductionScope scope, int blockLength)
+        private Variation(int level, ReductionScopeKind scope, int blockLength)
         {
             _level = level;
             Scope = scope;
             BlockLength = blockLength;
         }
 
-        public ReductionScope Scope { get; }
+        public ReductionScopeKind Scope { get; }
 
         public int BlockLength { get; }
 
@@ -188,8 +153,8 @@ namespace OptGen.Generator.Ir
         public bool IsSegment => _level is 1 or 2;
 
         /// <summary>A reduction's variation: a group or global value is the same over each tensor, like a tensor one.</summary>
-        public static Variation Of(ReductionScope scope, int blockLength) =>
-            scope is ReductionScope.Tensor or ReductionScope.Group or ReductionScope.Global ? Tensor : new Variation(2, scope, blockLength);
+        public static Variation Of(ReductionScopeKind scope, int blockLength) =>
+            scope is ReductionScopeKind.Tensor or ReductionScopeKind.Group or ReductionScopeKind.Global ? Tensor : new Variation(2, scope, blockLength);
 
         public static Variation Join(Variation a, Variation b)
         {
@@ -299,7 +264,7 @@ namespace OptGen.Generator.Ir
             // The compact states' loops, one per scope in the order the scopes first appear.
             var loops = new List<SegmentLoop>();
             // Per-tensor states first: a row (column, block) loop may read them, never the reverse.
-            foreach (Variation scope in compact.Values.Distinct().OrderBy(v => v.Scope == ReductionScope.Tensor ? 0 : 1))
+            foreach (Variation scope in compact.Values.Distinct().OrderBy(v => v.Scope == ReductionScopeKind.Tensor ? 0 : 1))
             {
                 var candidates = Enumerable.Range(0, body.Count)
                     .Where(i => !IsOperand(body[i], names) && variation[i].Within(scope) && (body[i].DeclaresLocal || !memory.Contains(body[i].Target)) && (!compact.ContainsKey(body[i].Target) || compact[body[i].Target].Equals(scope)))

@@ -6,32 +6,6 @@ using OptGen.Kernels;
 
 namespace OptGen;
 
-/// <summary>Over which elements of a tensor a generated rule's reduction combines, or how a compact state is stored (docs/expressions.md, "Reductions").</summary>
-public enum ReductionScopeKind
-{
-    /// <summary>The whole tensor: one value per tensor.</summary>
-    Tensor,
-
-    /// <summary>
-    /// Each row of each matrix: the tensor seen as a stack of m × n matrices over its last two dimensions
-    /// (<see cref="ParameterLayout.MatrixShapeOf"/>), one value per row of n elements. A vector of n is one 1 × n
-    /// matrix: its one row is the whole vector.
-    /// </summary>
-    Row,
-
-    /// <summary>Each column of each matrix: one value per column of m elements. A vector of n has n columns of one element each.</summary>
-    Column,
-
-    /// <summary>Each run of <see cref="ReductionScope.BlockLength"/> consecutive elements of the tensor, the last one possibly shorter.</summary>
-    Block,
-
-    /// <summary>Every tensor of the parameter group: one value per group, combined over its tensors in layout order.</summary>
-    Group,
-
-    /// <summary>Every tensor of the layout: one value per step, combined over the tensors in layout order.</summary>
-    Global,
-}
-
 /// <summary>A reduction's scope: its kind and, for <see cref="ReductionScopeKind.Block"/>, the block length (≥ 1).</summary>
 /// <param name="Kind">Tensor, row, column or block.</param>
 /// <param name="BlockLength">The elements per block; 0 for the other kinds.</param>

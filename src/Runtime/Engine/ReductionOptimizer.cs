@@ -6,22 +6,6 @@ using OptGen.Kernels;
 
 namespace OptGen;
 
-/// <summary>How a generated rule's reduction combines the elements of one tensor, row, column or block (docs/expressions.md, "Reductions").</summary>
-public enum ReductionKind
-{
-    /// <summary><c>sum(x)</c>: Σx.</summary>
-    Sum,
-
-    /// <summary><c>mean(x)</c>: Σx / n, with n the tensor's (row's, column's, block's) length; 0 when it is empty.</summary>
-    Mean,
-
-    /// <summary><c>norm(x)</c>: √(Σx²).</summary>
-    Norm,
-
-    /// <summary><c>maxabs(x)</c>: max |x| (0 when empty).</summary>
-    MaxAbs,
-}
-
 /// <summary>
 /// The base of the optimizers the generator emits for an expression rule with tensor reductions (<c>norm(p)</c>,
 /// <c>sum(g*g)</c>, …): a step is two passes over memory. Pass 1 runs the element statements that feed the
