@@ -10,11 +10,14 @@ namespace OptGen.Generator.Emit
     /// The CPU code of a rule with reductions (<see cref="PassPlan"/>): the optimizer derives from
     /// <c>OptGen.ReductionOptimizer</c>, and its kernel struct has one method per pass, each a Vector256 loop with
     /// a scalar tail over one work unit. Pass 1 accumulates each reduction's partial in double
-    /// (<c>OptGen.Kernels.ReductionAccumulator</c>); pass 2 reads the tensor's finished results.
+    /// (in locals, through <c>OptGen.Kernels.ReductionAccumulator</c>'s static methods); pass 2 reads the tensor's finished results.
     /// </summary>
     internal static partial class CpuEmitter
     {
         private const string Accumulator = "global::OptGen.Kernels.ReductionAccumulator";
+
+        /// <summary>On each pass method: fully optimized at first call (no tier 0 with OSR for the loops), as the catalog's passes.</summary>
+        private const string AggressiveOptimization = "[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]";
 
         /// <summary>Pass k as the remarks and PassTraffic describe it: "norm_0, sum_1 per tensor" or "the update".</summary>
         private static string PassDescription(PassPlan plan, int pass) => pass == 0
@@ -151,6 +154,7 @@ namespace OptGen.Generator.Emit
             w.Line(pass == 0
                 ? "/// <summary>Pass 1 over one work unit: each reduction's partial result (in double) into <paramref name=\"unit_partials\"/>, and the states this pass keeps.</summary>"
                 : "/// <summary>Pass 2 over one work unit: the update, with the tensor's <paramref name=\"unit_reductions\"/>.</summary>");
+            w.Line(AggressiveOptimization);
             w.Line($"public void Pass_{pass + 1}<TParameter, TGradient, TState>(ref byte parameters, ref byte gradients, ref byte state, nuint stride, nuint unit_length, {(pass == 0 ? "global::System.Span<double> unit_partials" : "global::System.ReadOnlySpan<double> unit_reductions")})");
             w.Line($"    where TParameter : struct, {Codec}");
             w.Line($"    where TGradient : struct, {Codec}");
@@ -159,9 +163,11 @@ namespace OptGen.Generator.Emit
             w.Indent();
             if (pass == 0)
             {
+                // Each partial in locals (two lane accumulators and a scalar tail) so the JIT keeps them in registers.
                 foreach (ReductionDecl r in plan.Reductions)
                 {
-                    w.Line($"var {r.Name}_partial = default({Accumulator});");
+                    w.Line($"{Vectors}Vector256<double> {r.Name}_low = default, {r.Name}_high = default;");
+                    w.Line($"double {r.Name}_tail = 0;");
                 }
             }
             else
@@ -204,7 +210,10 @@ namespace OptGen.Generator.Emit
                     w.Line(s.DeclaresLocal ? $"{(vector ? "var" : "float")} {s.Target} = {value};" : $"{s.Target} = {value};");
                     if (pass == 0 && s.DeclaresLocal && reductions.TryGetValue(s.Target, out ReductionDecl? r))
                     {
-                        w.Line($"{r.Name}_partial.{(r.Kind == ReductionKind.Norm ? "AddSquares" : r.Kind == ReductionKind.MaxAbs ? "AddMaxAbs" : "Add")}({r.Name});");
+                        string add = r.Kind == ReductionKind.Norm ? "AddSquares" : r.Kind == ReductionKind.MaxAbs ? "AddMaxAbs" : "Add";
+                        w.Line(vector
+                            ? $"{Accumulator}.{add}({r.Name}, ref {r.Name}_low, ref {r.Name}_high);"
+                            : $"{Accumulator}.{add}({r.Name}, ref {r.Name}_tail);");
                     }
                 }
 
@@ -221,7 +230,7 @@ namespace OptGen.Generator.Emit
                 for (int k = 0; k < plan.Reductions.Count; k++)
                 {
                     ReductionDecl r = plan.Reductions[k];
-                    w.Line($"unit_partials[{k}] = {r.Name}_partial.{(r.Kind == ReductionKind.MaxAbs ? "MaxAbs" : "Total")};");
+                    w.Line($"unit_partials[{k}] = {Accumulator}.{(r.Kind == ReductionKind.MaxAbs ? "FoldMaxAbs" : "Fold")}({r.Name}_low, {r.Name}_high, {r.Name}_tail);");
                 }
             }
 

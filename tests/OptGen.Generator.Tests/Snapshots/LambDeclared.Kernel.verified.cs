@@ -80,13 +80,16 @@ namespace OptGen.Generated
         }
 
         /// <summary>Pass 1 over one work unit: each reduction's partial result (in double) into <paramref name="unit_partials"/>, and the states this pass keeps.</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         public void Pass_1<TParameter, TGradient, TState>(ref byte parameters, ref byte gradients, ref byte state, nuint stride, nuint unit_length, global::System.Span<double> unit_partials)
             where TParameter : struct, global::OptGen.Kernels.IElementCodec
             where TGradient : struct, global::OptGen.Kernels.IElementCodec
             where TState : struct, global::OptGen.Kernels.IElementCodec
         {
-            var norm_0_partial = default(global::OptGen.Kernels.ReductionAccumulator);
-            var norm_1_partial = default(global::OptGen.Kernels.ReductionAccumulator);
+            global::System.Runtime.Intrinsics.Vector256<double> norm_0_low = default, norm_0_high = default;
+            double norm_0_tail = 0;
+            global::System.Runtime.Intrinsics.Vector256<double> norm_1_low = default, norm_1_high = default;
+            double norm_1_tail = 0;
             nuint i = 0;
             for (; i + 8 <= unit_length; i += 8)
             {
@@ -104,10 +107,10 @@ namespace OptGen.Generated
                 var r = m * global::System.Runtime.Intrinsics.Vector256.Create(K_2) / (global::System.Runtime.Intrinsics.Vector256.Sqrt(v * global::System.Runtime.Intrinsics.Vector256.Create(K_3)) + global::System.Runtime.Intrinsics.Vector256.Create(Eps)) + global::System.Runtime.Intrinsics.Vector256.Create(Wd) * p;
                 // reduction operand of: let trust = norm(p) > 0 ? (norm(r) > 0 ? norm(p) / norm(r) : 1) : 1
                 var norm_0 = p;
-                norm_0_partial.AddSquares(norm_0);
+                global::OptGen.Kernels.ReductionAccumulator.AddSquares(norm_0, ref norm_0_low, ref norm_0_high);
                 // reduction operand of: let trust = norm(p) > 0 ? (norm(r) > 0 ? norm(p) / norm(r) : 1) : 1
                 var norm_1 = r;
-                norm_1_partial.AddSquares(norm_1);
+                global::OptGen.Kernels.ReductionAccumulator.AddSquares(norm_1, ref norm_1_low, ref norm_1_high);
                 TState.Store256(ref state, i, m);
                 TState.Store256(ref state, stride + i, v);
             }
@@ -127,18 +130,19 @@ namespace OptGen.Generated
                 float r = m * K_2 / (global::System.MathF.Sqrt(v * K_3) + Eps) + Wd * p;
                 // reduction operand of: let trust = norm(p) > 0 ? (norm(r) > 0 ? norm(p) / norm(r) : 1) : 1
                 float norm_0 = p;
-                norm_0_partial.AddSquares(norm_0);
+                global::OptGen.Kernels.ReductionAccumulator.AddSquares(norm_0, ref norm_0_tail);
                 // reduction operand of: let trust = norm(p) > 0 ? (norm(r) > 0 ? norm(p) / norm(r) : 1) : 1
                 float norm_1 = r;
-                norm_1_partial.AddSquares(norm_1);
+                global::OptGen.Kernels.ReductionAccumulator.AddSquares(norm_1, ref norm_1_tail);
                 TState.Store(ref state, i, m);
                 TState.Store(ref state, stride + i, v);
             }
-            unit_partials[0] = norm_0_partial.Total;
-            unit_partials[1] = norm_1_partial.Total;
+            unit_partials[0] = global::OptGen.Kernels.ReductionAccumulator.Fold(norm_0_low, norm_0_high, norm_0_tail);
+            unit_partials[1] = global::OptGen.Kernels.ReductionAccumulator.Fold(norm_1_low, norm_1_high, norm_1_tail);
         }
 
         /// <summary>Pass 2 over one work unit: the update, with the tensor's <paramref name="unit_reductions"/>.</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         public void Pass_2<TParameter, TGradient, TState>(ref byte parameters, ref byte gradients, ref byte state, nuint stride, nuint unit_length, global::System.ReadOnlySpan<double> unit_reductions)
             where TParameter : struct, global::OptGen.Kernels.IElementCodec
             where TGradient : struct, global::OptGen.Kernels.IElementCodec
