@@ -8,8 +8,8 @@ namespace OptGen.Generator.Emit
 {
     /// <summary>
     /// The CPU code of a rule with reductions (<see cref="PassPlan"/>): the optimizer derives from
-    /// <c>OptGen.ReductionOptimizer</c>, and its kernel struct has one method per pass, each a Vector256 loop with
-    /// a scalar tail over one work unit. Pass 1 accumulates each reduction's partial in double
+    /// <c>OptGen.ReductionOptimizer</c>, and its kernel struct has one method per pass, each a Vector512 loop (where
+    /// accelerated and the rule draws no random numbers), a Vector256 loop and a scalar tail over one work unit. Pass 1 accumulates each reduction's partial in double
     /// (in locals, through <c>OptGen.Kernels.ReductionAccumulator</c>'s static methods); pass 2 reads the tensor's finished results.
     /// </summary>
     internal static partial class CpuEmitter
@@ -163,10 +163,11 @@ namespace OptGen.Generator.Emit
             w.Indent();
             if (pass == 0)
             {
-                // Each partial in locals (two lane accumulators and a scalar tail) so the JIT keeps them in registers.
+                // Each partial in locals (two eight-lane accumulators and a scalar tail) so the JIT keeps them in registers:
+                // of every 16 elements the first 8 go to _even, the last 8 to _odd, on the 512- and the 256-bit path alike.
                 foreach (ReductionDecl r in plan.Reductions)
                 {
-                    w.Line($"{Vectors}Vector256<double> {r.Name}_low = default, {r.Name}_high = default;");
+                    w.Line($"{Vectors}Vector512<double> {r.Name}_even = default, {r.Name}_odd = default;");
                     w.Line($"double {r.Name}_tail = 0;");
                 }
             }
@@ -179,17 +180,28 @@ namespace OptGen.Generator.Emit
                     {
                         w.Line($"float {name} = (float)unit_reductions[{k}];");
                         w.Line($"var {name}_v = {Vectors}Vector256.Create({name});");
+                        w.Line($"var {name}_w = {Vectors}Vector512.Create({name});");
                     }
                 }
             }
 
             w.Line("nuint i = 0;");
-            foreach (bool vector in new[] { true, false })
+            bool wide = !ExprText.UsesRandom(model.Body);
+            foreach (int lanes in wide ? new[] { 16, 8, 1 } : new[] { 8, 1 })
             {
-                string type = vector ? $"{Vectors}Vector256<float>" : "float";
-                string width = vector ? "256" : string.Empty;
-                ExprFlavor flavor = vector ? ExprFlavor.Vector256 : ExprFlavor.ElementScalar;
-                w.Line(vector ? "for (; i + 8 <= unit_length; i += 8)" : "for (; i < unit_length; i++)");
+                bool vector = lanes > 1;
+                string type = lanes == 16 ? $"{Vectors}Vector512<float>" : vector ? $"{Vectors}Vector256<float>" : "float";
+                string width = lanes == 16 ? "512" : vector ? "256" : string.Empty;
+                string broadcast = lanes == 16 ? "_w" : "_v";
+                ExprFlavor flavor = lanes == 16 ? ExprFlavor.Vector512 : vector ? ExprFlavor.Vector256 : ExprFlavor.ElementScalar;
+                if (lanes == 16)
+                {
+                    w.Line($"if ({Vectors}Vector512.IsHardwareAccelerated)");
+                    w.Line("{");
+                    w.Indent();
+                }
+
+                w.Line(lanes == 16 ? "for (; i + 16 <= unit_length; i += 16)" : vector ? "for (; i + 8 <= unit_length; i += 8)" : "for (; i < unit_length; i++)");
                 w.Line("{");
                 w.Indent();
                 foreach (string stream in model.Reads)
@@ -206,14 +218,28 @@ namespace OptGen.Generator.Emit
                 foreach (ElementStatement s in model.Body)
                 {
                     w.Line("// " + s.Comment);
-                    string value = ExprText.Print(s.Value, flavor, (e, n) => pass == 1 && vector && e.Op == ExprOp.Variable && reductions.ContainsKey(n) ? n + "_v" : n);
+                    string value = ExprText.Print(s.Value, flavor, (e, n) => pass == 1 && vector && e.Op == ExprOp.Variable && reductions.ContainsKey(n) ? n + broadcast : n);
                     w.Line(s.DeclaresLocal ? $"{(vector ? "var" : "float")} {s.Target} = {value};" : $"{s.Target} = {value};");
                     if (pass == 0 && s.DeclaresLocal && reductions.TryGetValue(s.Target, out ReductionDecl? r))
                     {
                         string add = r.Kind == ReductionKind.Norm ? "AddSquares" : r.Kind == ReductionKind.MaxAbs ? "AddMaxAbs" : "Add";
-                        w.Line(vector
-                            ? $"{Accumulator}.{add}({r.Name}, ref {r.Name}_low, ref {r.Name}_high);"
-                            : $"{Accumulator}.{add}({r.Name}, ref {r.Name}_tail);");
+                        if (lanes == 8)
+                        {
+                            w.Line("if ((i & 8) == 0)");
+                            w.Line("{");
+                            w.Line($"    {Accumulator}.{add}({r.Name}, ref {r.Name}_even);");
+                            w.Line("}");
+                            w.Line("else");
+                            w.Line("{");
+                            w.Line($"    {Accumulator}.{add}({r.Name}, ref {r.Name}_odd);");
+                            w.Line("}");
+                        }
+                        else
+                        {
+                            w.Line(lanes == 16
+                                ? $"{Accumulator}.{add}({r.Name}, ref {r.Name}_even, ref {r.Name}_odd);"
+                                : $"{Accumulator}.{add}({r.Name}, ref {r.Name}_tail);");
+                        }
                     }
                 }
 
@@ -223,6 +249,10 @@ namespace OptGen.Generator.Emit
                 }
 
                 w.Close();
+                if (lanes == 16)
+                {
+                    w.Close();
+                }
             }
 
             if (pass == 0)
@@ -230,7 +260,7 @@ namespace OptGen.Generator.Emit
                 for (int k = 0; k < plan.Reductions.Count; k++)
                 {
                     ReductionDecl r = plan.Reductions[k];
-                    w.Line($"unit_partials[{k}] = {Accumulator}.{(r.Kind == ReductionKind.MaxAbs ? "FoldMaxAbs" : "Fold")}({r.Name}_low, {r.Name}_high, {r.Name}_tail);");
+                    w.Line($"unit_partials[{k}] = {Accumulator}.{(r.Kind == ReductionKind.MaxAbs ? "FoldMaxAbs" : "Fold")}({r.Name}_even, {r.Name}_odd, {r.Name}_tail);");
                 }
             }
 

@@ -7,9 +7,10 @@ namespace OptGen.Kernels;
 /// <summary>
 /// One work unit's partial result of a generated rule's reduction (<see cref="ReductionKind"/>), accumulated in
 /// double: eight lanes widened into two <see cref="Vector256{T}"/> of double plus a scalar tail, folded in a fixed
-/// order, so the result depends only on the unit's data (never on the thread that ran it). Generated passes hold the
-/// two lane accumulators and the tail in locals (so the JIT keeps them in registers) and call the static methods;
-/// an instance adds the same values in the same order.
+/// order, so the result depends only on the unit's data (never on the thread that ran it). Generated passes call the
+/// static methods instead, with two accumulators of eight double lanes and a tail held in locals (so the JIT keeps
+/// them in registers), in the catalog's 16-element lane order (of every 16 elements the first 8 into <c>even</c>,
+/// the last 8 into <c>odd</c>, on the 512- and the 256-bit path alike).
 /// </summary>
 [StructLayout(LayoutKind.Auto)]
 public struct ReductionAccumulator
@@ -139,5 +140,80 @@ public struct ReductionAccumulator
     {
         Vector256<double> max = Vector256.Max(low, high);
         return System.Math.Max(System.Math.Max(System.Math.Max(max.GetElement(0), max.GetElement(1)), System.Math.Max(max.GetElement(2), max.GetElement(3))), tail);
+    }
+
+    /// <summary>Adds 16 lanes (sum and mean): the first 8 into <paramref name="even"/>, the last 8 into <paramref name="odd"/>.</summary>
+    /// <param name="x">The lanes.</param>
+    /// <param name="even">The accumulator of the first eight lanes.</param>
+    /// <param name="odd">The accumulator of the last eight lanes.</param>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Add(Vector512<float> x, ref Vector512<double> even, ref Vector512<double> odd)
+    {
+        (Vector512<double> lo, Vector512<double> hi) = Vector512.Widen(x);
+        even += lo;
+        odd += hi;
+    }
+
+    /// <summary>Adds 8 lanes (sum and mean) into one eight-lane accumulator, lane by lane (the 256-bit path of the 16-lane order).</summary>
+    /// <param name="x">The lanes.</param>
+    /// <param name="lanes">The accumulator.</param>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Add(Vector256<float> x, ref Vector512<double> lanes)
+    {
+        (Vector256<double> lo, Vector256<double> hi) = Vector256.Widen(x);
+        lanes += Vector512.Create(lo, hi);
+    }
+
+    /// <summary>Adds the squares of 16 lanes (norm): the first 8 into <paramref name="even"/>, the last 8 into <paramref name="odd"/>.</summary>
+    /// <param name="x">The lanes.</param>
+    /// <param name="even">The accumulator of the first eight lanes.</param>
+    /// <param name="odd">The accumulator of the last eight lanes.</param>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void AddSquares(Vector512<float> x, ref Vector512<double> even, ref Vector512<double> odd) => Engine.SquareLanes.Add(x, ref even, ref odd);
+
+    /// <summary>Adds the squares of 8 lanes into one eight-lane accumulator, lane by lane (the 256-bit path of the 16-lane order).</summary>
+    /// <param name="x">The lanes.</param>
+    /// <param name="lanes">The accumulator.</param>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void AddSquares(Vector256<float> x, ref Vector512<double> lanes) => Engine.SquareLanes.Add(x, ref lanes);
+
+    /// <summary>Keeps the largest |x| of 16 lanes (maxabs); a NaN lane makes the result NaN.</summary>
+    /// <param name="x">The lanes.</param>
+    /// <param name="even">The accumulator of the first eight lanes.</param>
+    /// <param name="odd">The accumulator of the last eight lanes.</param>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void AddMaxAbs(Vector512<float> x, ref Vector512<double> even, ref Vector512<double> odd)
+    {
+        (Vector512<double> lo, Vector512<double> hi) = Vector512.Widen(Vector512.Abs(x));
+        even = Vector512.Max(even, lo);
+        odd = Vector512.Max(odd, hi);
+    }
+
+    /// <summary>Keeps the largest |x| of 8 lanes in one eight-lane accumulator.</summary>
+    /// <param name="x">The lanes.</param>
+    /// <param name="lanes">The accumulator.</param>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void AddMaxAbs(Vector256<float> x, ref Vector512<double> lanes)
+    {
+        (Vector256<double> lo, Vector256<double> hi) = Vector256.Widen(Vector256.Abs(x));
+        lanes = Vector512.Max(lanes, Vector512.Create(lo, hi));
+    }
+
+    /// <summary>The sum of two eight-lane accumulators and a tail, folded in a fixed order.</summary>
+    /// <param name="even">The accumulator of the first eight of every 16 lanes.</param>
+    /// <param name="odd">The accumulator of the last eight.</param>
+    /// <param name="tail">The scalar tail.</param>
+    /// <returns>The sum.</returns>
+    public static double Fold(Vector512<double> even, Vector512<double> odd, double tail) => Engine.SquareLanes.Fold(even, odd, tail);
+
+    /// <summary>The largest |x| of two eight-lane accumulators and a tail (0 if none).</summary>
+    /// <param name="even">The accumulator of the first eight of every 16 lanes.</param>
+    /// <param name="odd">The accumulator of the last eight.</param>
+    /// <param name="tail">The scalar tail.</param>
+    /// <returns>The largest |x|.</returns>
+    public static double FoldMaxAbs(Vector512<double> even, Vector512<double> odd, double tail)
+    {
+        Vector512<double> max = Vector512.Max(even, odd);
+        return FoldMaxAbs(max.GetLower(), max.GetUpper(), tail);
     }
 }
