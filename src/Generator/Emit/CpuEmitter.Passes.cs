@@ -8,13 +8,16 @@ namespace OptGen.Generator.Emit
 {
     /// <summary>
     /// The CPU code of a rule with reductions (<see cref="PassPlan"/>): the optimizer derives from
-    /// <c>OptGen.ReductionOptimizer</c>, and its kernel struct has one method per pass, each a Vector256 loop with
-    /// a scalar tail over one work unit. Pass 1 accumulates each reduction's partial in double
-    /// (<c>OptGen.Kernels.ReductionAccumulator</c>); pass 2 reads the tensor's finished results.
+    /// <c>OptGen.ReductionOptimizer</c>, and its kernel struct has one method per pass, each a Vector512 loop (where
+    /// accelerated and the rule draws no random numbers), a Vector256 loop and a scalar tail over one work unit. Pass 1 accumulates each reduction's partial in double
+    /// (in locals, through <c>OptGen.Kernels.ReductionAccumulator</c>'s static methods); pass 2 reads the tensor's finished results.
     /// </summary>
     internal static partial class CpuEmitter
     {
         private const string Accumulator = "global::OptGen.Kernels.ReductionAccumulator";
+
+        /// <summary>On each pass method: fully optimized at first call (no tier 0 with OSR for the loops), as the catalog's passes.</summary>
+        private const string AggressiveOptimization = "[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]";
 
         /// <summary>Pass k as the remarks and PassTraffic describe it: "norm_0, sum_1 per tensor" or "the update".</summary>
         private static string PassDescription(PassPlan plan, int pass) => pass == 0
@@ -151,6 +154,7 @@ namespace OptGen.Generator.Emit
             w.Line(pass == 0
                 ? "/// <summary>Pass 1 over one work unit: each reduction's partial result (in double) into <paramref name=\"unit_partials\"/>, and the states this pass keeps.</summary>"
                 : "/// <summary>Pass 2 over one work unit: the update, with the tensor's <paramref name=\"unit_reductions\"/>.</summary>");
+            w.Line(AggressiveOptimization);
             w.Line($"public void Pass_{pass + 1}<TParameter, TGradient, TState>(ref byte parameters, ref byte gradients, ref byte state, nuint stride, nuint unit_length, {(pass == 0 ? "global::System.Span<double> unit_partials" : "global::System.ReadOnlySpan<double> unit_reductions")})");
             w.Line($"    where TParameter : struct, {Codec}");
             w.Line($"    where TGradient : struct, {Codec}");
@@ -159,9 +163,12 @@ namespace OptGen.Generator.Emit
             w.Indent();
             if (pass == 0)
             {
+                // Each partial in locals (two eight-lane accumulators and a scalar tail) so the JIT keeps them in registers:
+                // of every 16 elements the first 8 go to _even, the last 8 to _odd, on the 512- and the 256-bit path alike.
                 foreach (ReductionDecl r in plan.Reductions)
                 {
-                    w.Line($"var {r.Name}_partial = default({Accumulator});");
+                    w.Line($"{Vectors}Vector512<double> {r.Name}_even = default, {r.Name}_odd = default;");
+                    w.Line($"double {r.Name}_tail = 0;");
                 }
             }
             else
@@ -173,17 +180,28 @@ namespace OptGen.Generator.Emit
                     {
                         w.Line($"float {name} = (float)unit_reductions[{k}];");
                         w.Line($"var {name}_v = {Vectors}Vector256.Create({name});");
+                        w.Line($"var {name}_w = {Vectors}Vector512.Create({name});");
                     }
                 }
             }
 
             w.Line("nuint i = 0;");
-            foreach (bool vector in new[] { true, false })
+            bool wide = !ExprText.UsesRandom(model.Body);
+            foreach (int lanes in wide ? new[] { 16, 8, 1 } : new[] { 8, 1 })
             {
-                string type = vector ? $"{Vectors}Vector256<float>" : "float";
-                string width = vector ? "256" : string.Empty;
-                ExprFlavor flavor = vector ? ExprFlavor.Vector256 : ExprFlavor.ElementScalar;
-                w.Line(vector ? "for (; i + 8 <= unit_length; i += 8)" : "for (; i < unit_length; i++)");
+                bool vector = lanes > 1;
+                string type = lanes == 16 ? $"{Vectors}Vector512<float>" : vector ? $"{Vectors}Vector256<float>" : "float";
+                string width = lanes == 16 ? "512" : vector ? "256" : string.Empty;
+                string broadcast = lanes == 16 ? "_w" : "_v";
+                ExprFlavor flavor = lanes == 16 ? ExprFlavor.Vector512 : vector ? ExprFlavor.Vector256 : ExprFlavor.ElementScalar;
+                if (lanes == 16)
+                {
+                    w.Line($"if ({Vectors}Vector512.IsHardwareAccelerated)");
+                    w.Line("{");
+                    w.Indent();
+                }
+
+                w.Line(lanes == 16 ? "for (; i + 16 <= unit_length; i += 16)" : vector ? "for (; i + 8 <= unit_length; i += 8)" : "for (; i < unit_length; i++)");
                 w.Line("{");
                 w.Indent();
                 foreach (string stream in model.Reads)
@@ -200,11 +218,28 @@ namespace OptGen.Generator.Emit
                 foreach (ElementStatement s in model.Body)
                 {
                     w.Line("// " + s.Comment);
-                    string value = ExprText.Print(s.Value, flavor, (e, n) => pass == 1 && vector && e.Op == ExprOp.Variable && reductions.ContainsKey(n) ? n + "_v" : n);
+                    string value = ExprText.Print(s.Value, flavor, (e, n) => pass == 1 && vector && e.Op == ExprOp.Variable && reductions.ContainsKey(n) ? n + broadcast : n);
                     w.Line(s.DeclaresLocal ? $"{(vector ? "var" : "float")} {s.Target} = {value};" : $"{s.Target} = {value};");
                     if (pass == 0 && s.DeclaresLocal && reductions.TryGetValue(s.Target, out ReductionDecl? r))
                     {
-                        w.Line($"{r.Name}_partial.{(r.Kind == ReductionKind.Norm ? "AddSquares" : r.Kind == ReductionKind.MaxAbs ? "AddMaxAbs" : "Add")}({r.Name});");
+                        string add = r.Kind == ReductionKind.Norm ? "AddSquares" : r.Kind == ReductionKind.MaxAbs ? "AddMaxAbs" : "Add";
+                        if (lanes == 8)
+                        {
+                            w.Line("if ((i & 8) == 0)");
+                            w.Line("{");
+                            w.Line($"    {Accumulator}.{add}({r.Name}, ref {r.Name}_even);");
+                            w.Line("}");
+                            w.Line("else");
+                            w.Line("{");
+                            w.Line($"    {Accumulator}.{add}({r.Name}, ref {r.Name}_odd);");
+                            w.Line("}");
+                        }
+                        else
+                        {
+                            w.Line(lanes == 16
+                                ? $"{Accumulator}.{add}({r.Name}, ref {r.Name}_even, ref {r.Name}_odd);"
+                                : $"{Accumulator}.{add}({r.Name}, ref {r.Name}_tail);");
+                        }
                     }
                 }
 
@@ -214,6 +249,10 @@ namespace OptGen.Generator.Emit
                 }
 
                 w.Close();
+                if (lanes == 16)
+                {
+                    w.Close();
+                }
             }
 
             if (pass == 0)
@@ -221,7 +260,7 @@ namespace OptGen.Generator.Emit
                 for (int k = 0; k < plan.Reductions.Count; k++)
                 {
                     ReductionDecl r = plan.Reductions[k];
-                    w.Line($"unit_partials[{k}] = {r.Name}_partial.{(r.Kind == ReductionKind.MaxAbs ? "MaxAbs" : "Total")};");
+                    w.Line($"unit_partials[{k}] = {Accumulator}.{(r.Kind == ReductionKind.MaxAbs ? "FoldMaxAbs" : "Fold")}({r.Name}_even, {r.Name}_odd, {r.Name}_tail);");
                 }
             }
 

@@ -87,6 +87,7 @@ namespace OptGen.Generator.Emit
             w.Line(pass == 0
                 ? "/// <summary>Pass 1 over one run: each tensor-, row- or block-scope reduction's partial (in double) into the run's partials, each column reduction's into the unit's column sums, and the states this pass keeps.</summary>"
                 : "/// <summary>Pass 2 over one run: the update, with the run's reductions and compact states.</summary>");
+            w.Line(AggressiveOptimization);
             w.Line("public void Pass_" + (pass + 1) + "<TParameter, TGradient, TState>(scoped ref global::OptGen.Kernels.PassRun unit_run)");
             w.Line($"    where TParameter : struct, {Codec}");
             w.Line($"    where TGradient : struct, {Codec}");

@@ -5,8 +5,8 @@ using OptGen.Kernels;
 namespace OptGen.Engine;
 
 /// <summary>
-/// The fixed-order fold of two four-lane double accumulators and a scalar tail, used by the generated reduction passes
-/// (<see cref="Kernels.ReductionAccumulator"/>); the catalog's passes use <see cref="SquareLanes"/>.
+/// The fixed-order fold of two four-lane double accumulators and a scalar tail, used by an instance of
+/// <see cref="Kernels.ReductionAccumulator"/>; the catalog's passes and the generated ones use <see cref="SquareLanes"/>'s order.
 /// </summary>
 internal static class SquareSum
 {

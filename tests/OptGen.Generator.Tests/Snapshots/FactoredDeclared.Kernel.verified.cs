@@ -65,6 +65,7 @@ namespace OptGen.Generated
         }
 
         /// <summary>Pass 1 over one run: each tensor-, row- or block-scope reduction's partial (in double) into the run's partials, each column reduction's into the unit's column sums, and the states this pass keeps.</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         public void Pass_1<TParameter, TGradient, TState>(scoped ref global::OptGen.Kernels.PassRun unit_run)
             where TParameter : struct, global::OptGen.Kernels.IElementCodec
             where TGradient : struct, global::OptGen.Kernels.IElementCodec
@@ -132,6 +133,7 @@ namespace OptGen.Generated
         }
 
         /// <summary>Pass 2 over one run: the update, with the run's reductions and compact states.</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         public void Pass_2<TParameter, TGradient, TState>(scoped ref global::OptGen.Kernels.PassRun unit_run)
             where TParameter : struct, global::OptGen.Kernels.IElementCodec
             where TGradient : struct, global::OptGen.Kernels.IElementCodec

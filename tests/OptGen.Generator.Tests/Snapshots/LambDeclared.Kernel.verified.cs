@@ -80,14 +80,43 @@ namespace OptGen.Generated
         }
 
         /// <summary>Pass 1 over one work unit: each reduction's partial result (in double) into <paramref name="unit_partials"/>, and the states this pass keeps.</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         public void Pass_1<TParameter, TGradient, TState>(ref byte parameters, ref byte gradients, ref byte state, nuint stride, nuint unit_length, global::System.Span<double> unit_partials)
             where TParameter : struct, global::OptGen.Kernels.IElementCodec
             where TGradient : struct, global::OptGen.Kernels.IElementCodec
             where TState : struct, global::OptGen.Kernels.IElementCodec
         {
-            var norm_0_partial = default(global::OptGen.Kernels.ReductionAccumulator);
-            var norm_1_partial = default(global::OptGen.Kernels.ReductionAccumulator);
+            global::System.Runtime.Intrinsics.Vector512<double> norm_0_even = default, norm_0_odd = default;
+            double norm_0_tail = 0;
+            global::System.Runtime.Intrinsics.Vector512<double> norm_1_even = default, norm_1_odd = default;
+            double norm_1_tail = 0;
             nuint i = 0;
+            if (global::System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated)
+            {
+                for (; i + 16 <= unit_length; i += 16)
+                {
+                    global::System.Runtime.Intrinsics.Vector512<float> p = TParameter.Load512(ref parameters, i);
+                    global::System.Runtime.Intrinsics.Vector512<float> g = TGradient.Load512(ref gradients, i);
+                    global::System.Runtime.Intrinsics.Vector512<float> m = TState.Load512(ref state, i);
+                    global::System.Runtime.Intrinsics.Vector512<float> v = TState.Load512(ref state, stride + i);
+                    // Unscale and clip the gradient in the same pass (a factor of 1 leaves it exact).
+                    g = g * global::System.Runtime.Intrinsics.Vector512.Create(GradientScale);
+                    // m = Beta1 * m + (1 - Beta1) * g
+                    m = global::System.Runtime.Intrinsics.Vector512.Create(Beta1) * m + global::System.Runtime.Intrinsics.Vector512.Create(K_0) * g;
+                    // v = Beta2 * v + (1 - Beta2) * g * g
+                    v = global::System.Runtime.Intrinsics.Vector512.Create(Beta2) * v + global::System.Runtime.Intrinsics.Vector512.Create(K_1) * g * g;
+                    // let r = (m / bc1) / (sqrt(v / bc2) + Eps) + Wd * p
+                    var r = m * global::System.Runtime.Intrinsics.Vector512.Create(K_2) / (global::System.Runtime.Intrinsics.Vector512.Sqrt(v * global::System.Runtime.Intrinsics.Vector512.Create(K_3)) + global::System.Runtime.Intrinsics.Vector512.Create(Eps)) + global::System.Runtime.Intrinsics.Vector512.Create(Wd) * p;
+                    // reduction operand of: let trust = norm(p) > 0 ? (norm(r) > 0 ? norm(p) / norm(r) : 1) : 1
+                    var norm_0 = p;
+                    global::OptGen.Kernels.ReductionAccumulator.AddSquares(norm_0, ref norm_0_even, ref norm_0_odd);
+                    // reduction operand of: let trust = norm(p) > 0 ? (norm(r) > 0 ? norm(p) / norm(r) : 1) : 1
+                    var norm_1 = r;
+                    global::OptGen.Kernels.ReductionAccumulator.AddSquares(norm_1, ref norm_1_even, ref norm_1_odd);
+                    TState.Store512(ref state, i, m);
+                    TState.Store512(ref state, stride + i, v);
+                }
+            }
             for (; i + 8 <= unit_length; i += 8)
             {
                 global::System.Runtime.Intrinsics.Vector256<float> p = TParameter.Load256(ref parameters, i);
@@ -104,10 +133,24 @@ namespace OptGen.Generated
                 var r = m * global::System.Runtime.Intrinsics.Vector256.Create(K_2) / (global::System.Runtime.Intrinsics.Vector256.Sqrt(v * global::System.Runtime.Intrinsics.Vector256.Create(K_3)) + global::System.Runtime.Intrinsics.Vector256.Create(Eps)) + global::System.Runtime.Intrinsics.Vector256.Create(Wd) * p;
                 // reduction operand of: let trust = norm(p) > 0 ? (norm(r) > 0 ? norm(p) / norm(r) : 1) : 1
                 var norm_0 = p;
-                norm_0_partial.AddSquares(norm_0);
+                if ((i & 8) == 0)
+                {
+                    global::OptGen.Kernels.ReductionAccumulator.AddSquares(norm_0, ref norm_0_even);
+                }
+                else
+                {
+                    global::OptGen.Kernels.ReductionAccumulator.AddSquares(norm_0, ref norm_0_odd);
+                }
                 // reduction operand of: let trust = norm(p) > 0 ? (norm(r) > 0 ? norm(p) / norm(r) : 1) : 1
                 var norm_1 = r;
-                norm_1_partial.AddSquares(norm_1);
+                if ((i & 8) == 0)
+                {
+                    global::OptGen.Kernels.ReductionAccumulator.AddSquares(norm_1, ref norm_1_even);
+                }
+                else
+                {
+                    global::OptGen.Kernels.ReductionAccumulator.AddSquares(norm_1, ref norm_1_odd);
+                }
                 TState.Store256(ref state, i, m);
                 TState.Store256(ref state, stride + i, v);
             }
@@ -127,18 +170,19 @@ namespace OptGen.Generated
                 float r = m * K_2 / (global::System.MathF.Sqrt(v * K_3) + Eps) + Wd * p;
                 // reduction operand of: let trust = norm(p) > 0 ? (norm(r) > 0 ? norm(p) / norm(r) : 1) : 1
                 float norm_0 = p;
-                norm_0_partial.AddSquares(norm_0);
+                global::OptGen.Kernels.ReductionAccumulator.AddSquares(norm_0, ref norm_0_tail);
                 // reduction operand of: let trust = norm(p) > 0 ? (norm(r) > 0 ? norm(p) / norm(r) : 1) : 1
                 float norm_1 = r;
-                norm_1_partial.AddSquares(norm_1);
+                global::OptGen.Kernels.ReductionAccumulator.AddSquares(norm_1, ref norm_1_tail);
                 TState.Store(ref state, i, m);
                 TState.Store(ref state, stride + i, v);
             }
-            unit_partials[0] = norm_0_partial.Total;
-            unit_partials[1] = norm_1_partial.Total;
+            unit_partials[0] = global::OptGen.Kernels.ReductionAccumulator.Fold(norm_0_even, norm_0_odd, norm_0_tail);
+            unit_partials[1] = global::OptGen.Kernels.ReductionAccumulator.Fold(norm_1_even, norm_1_odd, norm_1_tail);
         }
 
         /// <summary>Pass 2 over one work unit: the update, with the tensor's <paramref name="unit_reductions"/>.</summary>
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         public void Pass_2<TParameter, TGradient, TState>(ref byte parameters, ref byte gradients, ref byte state, nuint stride, nuint unit_length, global::System.ReadOnlySpan<double> unit_reductions)
             where TParameter : struct, global::OptGen.Kernels.IElementCodec
             where TGradient : struct, global::OptGen.Kernels.IElementCodec
@@ -146,9 +190,27 @@ namespace OptGen.Generated
         {
             float norm_0 = (float)unit_reductions[0];
             var norm_0_v = global::System.Runtime.Intrinsics.Vector256.Create(norm_0);
+            var norm_0_w = global::System.Runtime.Intrinsics.Vector512.Create(norm_0);
             float norm_1 = (float)unit_reductions[1];
             var norm_1_v = global::System.Runtime.Intrinsics.Vector256.Create(norm_1);
+            var norm_1_w = global::System.Runtime.Intrinsics.Vector512.Create(norm_1);
             nuint i = 0;
+            if (global::System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated)
+            {
+                for (; i + 16 <= unit_length; i += 16)
+                {
+                    global::System.Runtime.Intrinsics.Vector512<float> p = TParameter.Load512(ref parameters, i);
+                    global::System.Runtime.Intrinsics.Vector512<float> m = TState.Load512(ref state, i);
+                    global::System.Runtime.Intrinsics.Vector512<float> v = TState.Load512(ref state, stride + i);
+                    // let r = (m / bc1) / (sqrt(v / bc2) + Eps) + Wd * p
+                    var r = m * global::System.Runtime.Intrinsics.Vector512.Create(K_2) / (global::System.Runtime.Intrinsics.Vector512.Sqrt(v * global::System.Runtime.Intrinsics.Vector512.Create(K_3)) + global::System.Runtime.Intrinsics.Vector512.Create(Eps)) + global::System.Runtime.Intrinsics.Vector512.Create(Wd) * p;
+                    // let trust = norm(p) > 0 ? (norm(r) > 0 ? norm(p) / norm(r) : 1) : 1
+                    var trust = global::System.Runtime.Intrinsics.Vector512.ConditionalSelect(global::System.Runtime.Intrinsics.Vector512.GreaterThan(norm_0_w, global::System.Runtime.Intrinsics.Vector512.Create(0f)), global::System.Runtime.Intrinsics.Vector512.ConditionalSelect(global::System.Runtime.Intrinsics.Vector512.GreaterThan(norm_1_w, global::System.Runtime.Intrinsics.Vector512.Create(0f)), norm_0_w / norm_1_w, global::System.Runtime.Intrinsics.Vector512.Create(1f)), global::System.Runtime.Intrinsics.Vector512.Create(1f));
+                    // p = p - Lr * trust * r
+                    p = p - global::System.Runtime.Intrinsics.Vector512.Create(Lr) * trust * r;
+                    TParameter.Store512(ref parameters, i, p);
+                }
+            }
             for (; i + 8 <= unit_length; i += 8)
             {
                 global::System.Runtime.Intrinsics.Vector256<float> p = TParameter.Load256(ref parameters, i);
