@@ -210,7 +210,7 @@ namespace OptGen.Generator.Emit
                 }
 
                 // A stream the pass assigns without loading it (pass 1 may compute p or a state it does not store, for an operand).
-                foreach (string stream in model.Body.Where(s => !s.DeclaresLocal && !model.Reads.Contains(s.Target) && s.Target != "g").Select(s => s.Target).Distinct())
+                foreach (string stream in model.AssignedWithoutLoad)
                 {
                     w.Line($"{type} {stream};");
                 }

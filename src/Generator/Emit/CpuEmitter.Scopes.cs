@@ -173,7 +173,7 @@ namespace OptGen.Generator.Emit
                     }
                 }
 
-                foreach (string stream in model.Body.Where(s => !s.DeclaresLocal && !model.Reads.Contains(s.Target) && s.Target != "g").Select(s => s.Target).Distinct())
+                foreach (string stream in model.AssignedWithoutLoad)
                 {
                     w.Line($"{type} {stream};");
                 }

@@ -156,7 +156,7 @@ namespace OptGen.Generator.Emit
                 w.Line($"float {stream} = {PassLoad(kernel, stream)};");
             }
 
-            foreach (string stream in model.Body.Where(s => !s.DeclaresLocal && !model.Reads.Contains(s.Target) && s.Target != "g").Select(s => s.Target).Distinct())
+            foreach (string stream in model.AssignedWithoutLoad)
             {
                 w.Line($"float {stream};");
             }

@@ -87,6 +87,13 @@ namespace OptGen.Generator.Ir
         public int BytesRead => 4 * Reads.Count;
 
         public int BytesWritten => 4 * Writes.Count;
+
+        /// <summary>
+        /// The streams the pass assigns without loading them (pass 1 may compute p or a state it does not store, as an
+        /// operand): each back end declares them as locals before the body.
+        /// </summary>
+        public IEnumerable<string> AssignedWithoutLoad =>
+            Body.Where(s => !s.DeclaresLocal && !Reads.Contains(s.Target) && s.Target != "g").Select(s => s.Target).Distinct();
     }
 
     /// <summary>
