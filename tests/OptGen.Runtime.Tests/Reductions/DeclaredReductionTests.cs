@@ -30,7 +30,7 @@ public sealed class DeclaredReductionTests
     [MemberData(nameof(Rules))]
     public void MatchesTheFloat64ReferenceOverSeveralTensors(string rule)
     {
-        (float[] p0, float[][] grads) = Data(Shapes, steps: 8, seed: 11);
+        (float[] p0, float[][] grads) = DeclaredRuleChecks.Data(Shapes, steps: 8, seed: 11);
         ReductionOptimizer optimizer = Create(rule, ParameterLayout.FromShapes((IReadOnlyList<int[]>)Shapes));
         ReductionReference reference = Reference(rule, Shapes, p0);
         float[] p = (float[])p0.Clone();
@@ -51,7 +51,7 @@ public sealed class DeclaredReductionTests
         // The same rule declared and hand-written (red's catalog Lamb): the same passes, bytes and, within float32
         // rounding, the same parameters.
         ParameterLayout layout = ParameterLayout.FromShapes((IReadOnlyList<int[]>)Shapes);
-        (float[] p0, float[][] grads) = Data(Shapes, steps: 6, seed: 5);
+        (float[] p0, float[][] grads) = DeclaredRuleChecks.Data(Shapes, steps: 6, seed: 5);
         var declared = (DeclaredLamb)Create("lamb", layout);
         var written = new Lamb(layout) { LearningRate = LearningRate, Beta1 = 0.9, Beta2 = 0.99, Epsilon = 1e-6, WeightDecay = 0.01 };
         float[] a = (float[])p0.Clone(), b = (float[])p0.Clone();
@@ -109,101 +109,17 @@ public sealed class DeclaredReductionTests
 
     [Theory]
     [MemberData(nameof(Rules))]
-    public void BitIdenticalAtOneTwoAndThreeThreads(string rule)
-    {
+    public void BitIdenticalAtOneTwoAndThreeThreads(string rule) =>
         // Every tensor spans several work units of 16 384 elements.
-        int[][] shapes = [[300, 170], [70_001], [4, 33, 80], [17]];
-        ParameterLayout layout = ParameterLayout.FromShapes((IReadOnlyList<int[]>)shapes);
-        (float[] p0, float[][] grads) = Data(shapes, steps: 3, seed: 7);
-        float[]? expected = null;
-        float[][]? expectedState = null;
-        foreach (int threads in new[] { 1, 2, 3 })
-        {
-            ReductionOptimizer optimizer = Create(rule, layout);
-            optimizer.MaxDegreeOfParallelism = threads;
-            float[] p = (float[])p0.Clone();
-            foreach (float[] g in grads)
-            {
-                optimizer.Step(p, g);
-            }
-
-            expected ??= p;
-            expectedState ??= StateOf(optimizer);
-            AssertBitwiseEqual(expected, p, $"{rule} parameters at {threads} threads");
-            float[][] state = StateOf(optimizer);
-            for (int k = 0; k < state.Length; k++)
-            {
-                AssertBitwiseEqual(expectedState[k], state[k], $"{rule} state {k} at {threads} threads");
-            }
-        }
-    }
+        DeclaredRuleChecks.BitIdenticalAtOneTwoAndThreeThreads(rule, layout => Create(rule, layout), [[300, 170], [70_001], [4, 33, 80], [17]]);
 
     [Theory]
     [MemberData(nameof(Rules))]
-    public void WarmedUpStepAllocatesNothing(string rule)
-    {
-        int[][] shapes = [[300, 170], [70_001], [17]];
-        ParameterLayout layout = ParameterLayout.FromShapes((IReadOnlyList<int[]>)shapes);
-        var random = new Random(3);
-        float[] p = Random(random, layout.TotalLength);
-        float[] g = Random(random, layout.TotalLength, 1e-3);
-        foreach (int threads in new[] { 1, 2 })
-        {
-            ReductionOptimizer optimizer = Create(rule, layout);
-            optimizer.MaxDegreeOfParallelism = threads;
-            for (int s = 0; s < 6; s++)
-            {
-                optimizer.Step(p, g);
-            }
-
-            long leastHere = long.MaxValue, leastAll = long.MaxValue;
-            for (int attempt = 0; attempt < 25 && (leastHere | leastAll) != 0; attempt++)
-            {
-                long here = GC.GetAllocatedBytesForCurrentThread();
-                long all = GC.GetTotalAllocatedBytes(precise: true);
-                optimizer.Step(p, g);
-                leastAll = Math.Min(leastAll, GC.GetTotalAllocatedBytes(precise: true) - all);
-                leastHere = Math.Min(leastHere, GC.GetAllocatedBytesForCurrentThread() - here);
-            }
-
-            Assert.Equal(0, leastHere);
-            Assert.Equal(0, leastAll);
-        }
-    }
+    public void WarmedUpStepAllocatesNothing(string rule) => DeclaredRuleChecks.WarmedUpStepAllocatesNothing(layout => Create(rule, layout));
 
     [Theory]
     [MemberData(nameof(Rules))]
-    public void ACheckpointResumesBitForBit(string rule)
-    {
-        // Two parameter groups, the second with its own learning rate: the passes read each unit's group.
-        ParameterLayout layout = ParameterLayout.FromShapes([[24, 40], [33]], [[3, 7, 5]]);
-        var random = new Random(9);
-        float[] p = Random(random, layout.TotalLength);
-        float[][] grads = Enumerable.Range(0, 5).Select(_ => Random(random, layout.TotalLength, 0.1)).ToArray();
-        ReductionOptimizer original = Create(rule, layout);
-        original.Groups[1]["Lr"] = LearningRate / 3;
-        original.Step(p, grads[0]);
-        original.Step(p, grads[1]);
-        using var checkpoint = new System.IO.MemoryStream();
-        original.SaveCheckpoint(checkpoint);
-        float[] resumedP = (float[])p.Clone();
-        for (int t = 2; t < 5; t++)
-        {
-            original.Step(p, grads[t]);
-        }
-
-        ReductionOptimizer resumed = Create(rule, layout);
-        checkpoint.Position = 0;
-        resumed.LoadCheckpoint(checkpoint);
-        Assert.Equal(LearningRate / 3, resumed.Groups[1]["Lr"]);
-        for (int t = 2; t < 5; t++)
-        {
-            resumed.Step(resumedP, grads[t]);
-        }
-
-        AssertBitwiseEqual(p, resumedP, $"{rule} after resuming");
-        Assert.Equal(original.StepCount, resumed.StepCount);
-    }
+    public void ACheckpointResumesBitForBit(string rule) => DeclaredRuleChecks.ACheckpointResumesBitForBit(rule, layout => Create(rule, layout), LearningRate);
 
     [Fact]
     public void EachUnitReadsItsOwnGroupsHyperparameters()
@@ -238,28 +154,4 @@ public sealed class DeclaredReductionTests
     private static ReductionOptimizer Create(string rule, ParameterLayout layout) => DeclaredRules.Create(rule, layout, LearningRate);
 
     private static ReductionReference Reference(string rule, int[][] shapes, float[] p0) => DeclaredRules.Reference(rule, shapes, p0);
-
-    /// <summary>p₀ and gradients ~ U(−1, 1), each tensor's gradients with its own scale so the reductions differ per tensor.</summary>
-    private static (float[] P0, float[][] Grads) Data(int[][] shapes, int steps, int seed)
-    {
-        var random = new Random(seed);
-        (int Start, int Length)[] spans = TensorSpans.Of(shapes);
-        int n = spans.Sum(s => s.Length);
-        float[] p0 = Enumerable.Range(0, n).Select(_ => (float)((2 * random.NextDouble()) - 1)).ToArray();
-        float[][] grads = new float[steps][];
-        for (int t = 0; t < steps; t++)
-        {
-            grads[t] = new float[n];
-            for (int k = 0; k < spans.Length; k++)
-            {
-                float scale = MathF.Pow(3, (k % 3) - 1);
-                for (int i = spans[k].Start; i < spans[k].Start + spans[k].Length; i++)
-                {
-                    grads[t][i] = scale * (float)((2 * random.NextDouble()) - 1);
-                }
-            }
-        }
-
-        return (p0, grads);
-    }
 }

@@ -29,7 +29,7 @@ public sealed class DeclaredScopeTests
     [MemberData(nameof(Rules))]
     public void MatchesTheFloat64ReferenceOverSeveralTensors(string rule)
     {
-        (float[] p0, float[][] grads) = Data(Shapes, steps: 8, seed: 13);
+        (float[] p0, float[][] grads) = DeclaredRuleChecks.Data(Shapes, steps: 8, seed: 13);
         ReductionOptimizer optimizer = Create(rule, ParameterLayout.FromShapes((IReadOnlyList<int[]>)Shapes));
         ReductionReference reference = Reference(rule, Shapes, p0);
         float[] p = (float[])p0.Clone();
@@ -48,7 +48,7 @@ public sealed class DeclaredScopeTests
     public void CompactStateHasTheFamilysSize()
     {
         ParameterLayout layout = ParameterLayout.FromShapes((IReadOnlyList<int[]>)Shapes);
-        (float[] p0, _) = Data(Shapes, steps: 1, seed: 1);
+        (float[] p0, _) = DeclaredRuleChecks.Data(Shapes, steps: 1, seed: 1);
 
         // Adam-mini: m per element, v one per block of 16 — the catalog AdamMini's lengths with BlockSize = 16.
         var declared = new DeclaredAdamMini(layout);
@@ -88,7 +88,7 @@ public sealed class DeclaredScopeTests
         // The same rule declared and hand-written, BlockSize 16: within float32 rounding the same parameters and
         // the same per-block second moments, value for value.
         ParameterLayout layout = ParameterLayout.FromShapes((IReadOnlyList<int[]>)Shapes);
-        (float[] p0, float[][] grads) = Data(Shapes, steps: 6, seed: 17);
+        (float[] p0, float[][] grads) = DeclaredRuleChecks.Data(Shapes, steps: 6, seed: 17);
         var declared = (DeclaredAdamMini)Create("adam_mini", layout);
         var written = new AdamMini(layout) { LearningRate = LearningRate, Beta1 = 0.9, Beta2 = 0.99, Epsilon = 1e-8, WeightDecay = 0.1, BlockSize = 16 };
         float[] a = (float[])p0.Clone(), b = (float[])p0.Clone();
@@ -137,7 +137,7 @@ public sealed class DeclaredScopeTests
         int[][][] groups = [[[40, 30], [257]], [[3, 5, 7], [1]]];
         int[][] shapes = groups.SelectMany(x => x).ToArray();
         ParameterLayout layout = ParameterLayout.FromShapes(groups.Select(x => (IReadOnlyList<int[]>)x).ToArray());
-        (float[] p0, float[][] grads) = Data(shapes, steps: 6, seed: 23);
+        (float[] p0, float[][] grads) = DeclaredRuleChecks.Data(shapes, steps: 6, seed: 23);
         var rule = new DeclaredGroupGlobal(layout) { Lr = LearningRate, MaxNorm = 2 };
         var reference = new GroupGlobalReference(shapes, p0, [0, 0, 1, 1], 2);
         float[] p = (float[])p0.Clone();
@@ -200,7 +200,7 @@ public sealed class DeclaredScopeTests
     public void CompactStateInBFloat16FollowsTheFloat32Run()
     {
         ParameterLayout layout = ParameterLayout.FromShapes((IReadOnlyList<int[]>)Shapes);
-        (float[] p0, float[][] grads) = Data(Shapes, steps: 4, seed: 21);
+        (float[] p0, float[][] grads) = DeclaredRuleChecks.Data(Shapes, steps: 4, seed: 21);
         var full = new DeclaredAdamMini(layout) { Lr = LearningRate };
         var half = new DeclaredAdamMini(layout) { Lr = LearningRate };
         half.ChangeStatePrecision(StatePrecision.BFloat16);
@@ -231,98 +231,17 @@ public sealed class DeclaredScopeTests
 
     [Theory]
     [MemberData(nameof(Rules))]
-    public void BitIdenticalAtOneTwoAndThreeThreads(string rule)
-    {
+    public void BitIdenticalAtOneTwoAndThreeThreads(string rule) =>
         // Tensors over several work units: long rows, a long vector, a stack, rows of 5.
-        int[][] shapes = [[300, 170], [70_001], [4, 33, 80], [17], [9000, 5]];
-        ParameterLayout layout = ParameterLayout.FromShapes((IReadOnlyList<int[]>)shapes);
-        (float[] p0, float[][] grads) = Data(shapes, steps: 3, seed: 7);
-        float[]? expected = null;
-        float[][]? expectedState = null;
-        foreach (int threads in new[] { 1, 2, 3 })
-        {
-            ReductionOptimizer optimizer = Create(rule, layout);
-            optimizer.MaxDegreeOfParallelism = threads;
-            float[] p = (float[])p0.Clone();
-            foreach (float[] g in grads)
-            {
-                optimizer.Step(p, g);
-            }
-
-            expected ??= p;
-            float[][] state = Enumerable.Range(0, optimizer.Descriptor.States.Count).Select(k => optimizer.GetState(optimizer.Descriptor.States[k].Name).ToArray()).ToArray();
-            expectedState ??= state;
-            AssertBitwiseEqual(expected, p, $"{rule} parameters at {threads} threads");
-            for (int k = 0; k < state.Length; k++)
-            {
-                AssertBitwiseEqual(expectedState[k], state[k], $"{rule} state {k} at {threads} threads");
-            }
-        }
-    }
+        DeclaredRuleChecks.BitIdenticalAtOneTwoAndThreeThreads(rule, layout => Create(rule, layout), [[300, 170], [70_001], [4, 33, 80], [17], [9000, 5]]);
 
     [Theory]
     [MemberData(nameof(Rules))]
-    public void WarmedUpStepAllocatesNothing(string rule)
-    {
-        int[][] shapes = [[300, 170], [70_001], [17]];
-        ParameterLayout layout = ParameterLayout.FromShapes((IReadOnlyList<int[]>)shapes);
-        var random = new Random(3);
-        float[] p = Random(random, layout.TotalLength);
-        float[] g = Random(random, layout.TotalLength, 1e-3);
-        foreach (int threads in new[] { 1, 2 })
-        {
-            ReductionOptimizer optimizer = Create(rule, layout);
-            optimizer.MaxDegreeOfParallelism = threads;
-            for (int s = 0; s < 6; s++)
-            {
-                optimizer.Step(p, g);
-            }
-
-            long leastHere = long.MaxValue, leastAll = long.MaxValue;
-            for (int attempt = 0; attempt < 25 && (leastHere | leastAll) != 0; attempt++)
-            {
-                long here = GC.GetAllocatedBytesForCurrentThread();
-                long all = GC.GetTotalAllocatedBytes(precise: true);
-                optimizer.Step(p, g);
-                leastAll = Math.Min(leastAll, GC.GetTotalAllocatedBytes(precise: true) - all);
-                leastHere = Math.Min(leastHere, GC.GetAllocatedBytesForCurrentThread() - here);
-            }
-
-            Assert.Equal(0, leastHere);
-            Assert.Equal(0, leastAll);
-        }
-    }
+    public void WarmedUpStepAllocatesNothing(string rule) => DeclaredRuleChecks.WarmedUpStepAllocatesNothing(layout => Create(rule, layout));
 
     [Theory]
     [MemberData(nameof(Rules))]
-    public void ACheckpointResumesBitForBit(string rule)
-    {
-        ParameterLayout layout = ParameterLayout.FromShapes([[24, 40], [33]], [[3, 7, 5]]);
-        var random = new Random(9);
-        float[] p = Random(random, layout.TotalLength);
-        float[][] grads = Enumerable.Range(0, 5).Select(_ => Random(random, layout.TotalLength, 0.1)).ToArray();
-        ReductionOptimizer original = Create(rule, layout);
-        original.Groups[1]["Lr"] = LearningRate / 3;
-        original.Step(p, grads[0]);
-        original.Step(p, grads[1]);
-        using var checkpoint = new System.IO.MemoryStream();
-        original.SaveCheckpoint(checkpoint);
-        float[] resumedP = (float[])p.Clone();
-        for (int t = 2; t < 5; t++)
-        {
-            original.Step(p, grads[t]);
-        }
-
-        ReductionOptimizer resumed = Create(rule, layout);
-        checkpoint.Position = 0;
-        resumed.LoadCheckpoint(checkpoint);
-        for (int t = 2; t < 5; t++)
-        {
-            resumed.Step(resumedP, grads[t]);
-        }
-
-        AssertBitwiseEqual(p, resumedP, $"{rule} after resuming");
-    }
+    public void ACheckpointResumesBitForBit(string rule) => DeclaredRuleChecks.ACheckpointResumesBitForBit(rule, layout => Create(rule, layout), LearningRate);
 
     private static ReductionOptimizer Create(string rule, ParameterLayout layout) => rule switch
     {
@@ -345,28 +264,4 @@ public sealed class DeclaredScopeTests
         "group_global" => new GroupGlobalReference(shapes, p0, new int[shapes.Length], 2),
         _ => throw new ArgumentException(rule, nameof(rule)),
     };
-
-    /// <summary>p₀ and gradients ~ U(−1, 1), each tensor's gradients with its own scale.</summary>
-    private static (float[] P0, float[][] Grads) Data(int[][] shapes, int steps, int seed)
-    {
-        var random = new Random(seed);
-        (int Start, int Length)[] spans = TensorSpans.Of(shapes);
-        int n = spans.Sum(s => s.Length);
-        float[] p0 = Enumerable.Range(0, n).Select(_ => (float)((2 * random.NextDouble()) - 1)).ToArray();
-        float[][] grads = new float[steps][];
-        for (int t = 0; t < steps; t++)
-        {
-            grads[t] = new float[n];
-            for (int k = 0; k < spans.Length; k++)
-            {
-                float scale = MathF.Pow(3, (k % 3) - 1);
-                for (int i = spans[k].Start; i < spans[k].Start + spans[k].Length; i++)
-                {
-                    grads[t][i] = scale * (float)((2 * random.NextDouble()) - 1);
-                }
-            }
-        }
-
-        return (p0, grads);
-    }
 }
