@@ -8,9 +8,10 @@ namespace OptGen.Gpu;
 
 /// <summary>
 /// One entry of the blockwise update's tensor table: a chunk of at most <see cref="GpuChunk.Capacity"/> elements of
-/// one tensor, whose state is either blockwise-quantized (<see cref="Bits"/> 8 or 4: codes and one absmax per block)
-/// or float32 (a tensor below <see cref="Optimizer.BlockwiseThreshold"/>). Chunks start on multiples of 2048 from the
-/// tensor's start, so every block (256 or 128 elements) lies in one chunk.
+/// one tensor, whose state is either blockwise-quantized (<see cref="Bits"/> 8 or 4: codes and one absmax per block),
+/// float32 (a tensor below <see cref="Optimizer.BlockwiseThreshold"/>, or of a float32 group) or bfloat16 (a tensor
+/// of a bfloat16 group, when the groups' precisions differ). Chunks start on multiples of 2048 from the tensor's
+/// start, so every block (256 or 128 elements) lies in one chunk.
 /// </summary>
 [EditorBrowsable(EditorBrowsableState.Never)]
 [StructLayout(LayoutKind.Sequential)]
@@ -48,13 +49,16 @@ public readonly struct GpuBlockChunk
     /// <summary>The chunk's first element in the layout's state offsets (the random bits of <c>randn()</c> count from it, as on the CPU).</summary>
     public readonly long StateStart;
 
-    /// <summary>Quantized: the chunk's first code byte in plane 0. Float32: 0.</summary>
+    /// <summary>Quantized: the chunk's first code byte in plane 0. Float32 and bfloat16: 0.</summary>
     public readonly long CodeStart;
 
-    /// <summary>Quantized: the absmax index of the chunk's first block in plane 0. Float32: the chunk's first element in plane 0 of the float32 region.</summary>
+    /// <summary>
+    /// Quantized: the absmax index of the chunk's first block in plane 0. Float32: the chunk's first element in plane 0
+    /// of the float32 region. Bfloat16: its first element in plane 0 of the bfloat16 region.
+    /// </summary>
     public readonly long FloatStart;
 
-    /// <summary>Bits per code: 8, 4, or 0 for float32 state.</summary>
+    /// <summary>Bits per value: 8 or 4 (codes), 16 for bfloat16 state, or 0 for float32 state.</summary>
     public readonly int Bits;
 }
 
@@ -66,7 +70,7 @@ public struct GpuBlockwiseLaunch
     /// <summary>Storage formats of parameters and gradients, the gradient factor and the rounding inputs (as the float32-state kernel takes them).</summary>
     public GpuLaunch Element;
 
-    /// <summary>Elements per block: 256 (8-bit) or 128 (4-bit); also the work of one thread group on a float32 chunk.</summary>
+    /// <summary>Elements per block: 256 (8-bit) or 128 (4-bit); also the work of one thread group on a float32 or bfloat16 chunk.</summary>
     public int BlockLength;
 
     /// <summary>Bytes between consecutive planes' codes (<c>BlockwiseState.CodeStride</c>).</summary>
@@ -80,6 +84,12 @@ public struct GpuBlockwiseLaunch
 
     /// <summary>Floats between consecutive planes of the float32 state.</summary>
     public long SmallStride;
+
+    /// <summary>Where the bfloat16 state (tensors of bfloat16 groups) starts in the float buffer read as 16-bit values (plane 0).</summary>
+    public long NarrowStart;
+
+    /// <summary>16-bit values between consecutive planes of the bfloat16 state.</summary>
+    public long NarrowStride;
 
     /// <summary>The absmax reduction's fan-in (<c>GpuBlockwise.FoldFor</c> the group size): the group size is at most its square.</summary>
     public int Fold;
@@ -126,7 +136,8 @@ public static class GpuBlockwise
 
     /// <summary>
     /// The value of plane <paramref name="plane"/> of element <paramref name="element"/> of <paramref name="chunk"/>:
-    /// Values[code] · absmax of its block, or the float32 value of a tensor below the threshold.
+    /// Values[code] · absmax of its block, the float32 value of a tensor below the threshold (or of a float32 group),
+    /// or the widened bfloat16 value of a tensor of a bfloat16 group.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Load(ArrayView<byte> codes, ArrayView<float> floats, ArrayView<float> books, in GpuBlockwiseLaunch launch, in GpuBlockChunk chunk, int plane, int element)
@@ -134,6 +145,11 @@ public static class GpuBlockwise
         if (chunk.Bits == 0)
         {
             return floats[launch.SmallStart + (plane * launch.SmallStride) + chunk.FloatStart + element];
+        }
+
+        if (chunk.Bits == 16)
+        {
+            return GpuElements.WidenBFloat16(floats.Cast<ushort>()[launch.NarrowStart + (plane * launch.NarrowStride) + chunk.FloatStart + element]);
         }
 
         int packed = codes[(plane * launch.CodeStride) + chunk.CodeStart + (chunk.Bits == 8 ? element : element >> 1)];
@@ -144,7 +160,8 @@ public static class GpuBlockwise
 
     /// <summary>
     /// Keeps the updated value of plane <paramref name="plane"/> of element <paramref name="element"/> (the
-    /// <paramref name="j"/>-th of its block): in the block's stage for a quantized chunk, else stored as float32.
+    /// <paramref name="j"/>-th of its block): in the block's stage for a quantized chunk, else stored as float32, or
+    /// rounded to bfloat16 (nearest even, as the CPU's bfloat16 state).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Store(ArrayView<float> stage, ArrayView<float> floats, in GpuBlockwiseLaunch launch, in GpuBlockChunk chunk, int plane, int element, int j, float value)
@@ -152,6 +169,10 @@ public static class GpuBlockwise
         if (chunk.Bits == 0)
         {
             floats[launch.SmallStart + (plane * launch.SmallStride) + chunk.FloatStart + element] = value;
+        }
+        else if (chunk.Bits == 16)
+        {
+            floats.Cast<ushort>()[launch.NarrowStart + (plane * launch.NarrowStride) + chunk.FloatStart + element] = GpuElements.NarrowBFloat16(value);
         }
         else
         {
@@ -162,7 +183,7 @@ public static class GpuBlockwise
     /// <summary>
     /// Called by every thread of the group once its elements of the block are staged: per plane, the block's new
     /// absmax (max |value|, NaN above ∞, as <see cref="BlockwiseBlock.Absmax"/>) and every element's code against it;
-    /// writes codes and absmax. Nothing for a float32 chunk (a branch every thread of the group takes alike).
+    /// writes codes and absmax. Nothing for a float32 or bfloat16 chunk (a branch every thread of the group takes alike).
     /// </summary>
     /// <param name="stage">The staged block: plane k's values at k·<see cref="MaxBlockLength"/>.</param>
     /// <param name="peak">Shared scratch for the reduction: <see cref="ScratchLength"/> per plane.</param>
@@ -176,7 +197,7 @@ public static class GpuBlockwise
     /// <param name="planes">The rule's state planes.</param>
     public static void Requantize(ArrayView<float> stage, ArrayView<uint> peak, ArrayView<byte> codes, ArrayView<float> floats, ArrayView<float> books, in GpuBlockwiseLaunch launch, in GpuBlockChunk chunk, int first, int count, int planes)
     {
-        if (chunk.Bits == 0)
+        if (chunk.Bits != 8 && chunk.Bits != 4)
         {
             return;
         }

@@ -7,11 +7,13 @@ using OptGen.Kernels;
 namespace OptGen.Gpu;
 
 /// <content>
-/// Blockwise-quantized state on the device (<see cref="StatePrecision.Int8Blockwise"/>,
-/// <see cref="StatePrecision.Int4Blockwise"/>): the host's <see cref="BlockwiseState"/> mirrored byte for byte (every
-/// plane's codes in one buffer; every plane's absmax, then the float32 state of the tensors below
-/// <see cref="Optimizer.BlockwiseThreshold"/>, in another), the code tables, and a tensor table of 2048-element chunks
-/// that the rule's generated blockwise kernel walks one block per thread group.
+/// Per-tensor state on the device: the host's <see cref="BlockwiseState"/> (8-bit or 4-bit blockwise state, or groups
+/// of different precisions) mirrored byte for byte: every plane's codes in one buffer; every plane's absmax, then the
+/// float32 state (tensors below <see cref="Optimizer.BlockwiseThreshold"/> and tensors of float32 groups), then the
+/// bfloat16 state (tensors of bfloat16 groups) in another. The code tables and a tensor table of 2048-element chunks,
+/// sorted by codec, that the rule's generated blockwise kernel walks one block per thread group: one launch over the
+/// 4-bit chunks (blocks of 128) and one over the 8-bit chunks (blocks of 256), the float32 and bfloat16 chunks joining
+/// the last of them; so a step is one launch, or two when the tensors mix 8-bit and 4-bit state.
 /// </content>
 public sealed partial class GpuOptimizer
 {
@@ -19,60 +21,18 @@ public sealed partial class GpuOptimizer
     private MemoryBuffer1D<float, Stride1D.Dense>? _floats;
     private MemoryBuffer1D<float, Stride1D.Dense>? _books;
     private MemoryBuffer1D<GpuBlockChunk, Stride1D.Dense>? _blockChunks;
+    private BlockwiseSegment[] _segments = [];
+
+    /// <summary>The device state's layout (codes, absmax, float32 and bfloat16 regions); each launch adds its block length.</summary>
     private GpuBlockwiseLaunch _blockwise;
-    private KernelConfig _blockwiseConfig;
 
     /// <summary>The precision of the device state (the host's when it was last uploaded).</summary>
     private StatePrecision _devicePrecision;
 
-    /// <summary>Whether the device state is blockwise (a rule with state in 8-bit or 4-bit precision).</summary>
+    /// <summary>Whether the device state is per tensor (blockwise state, or groups of different precisions).</summary>
     private bool DeviceIsBlockwise => _codes is not null;
 
-    /// <summary>
-    /// Refuses, before anything changes, blockwise state the device cannot run: a rule whose generated code has no
-    /// blockwise kernel, or tensors quantized with different bits (per-group precisions mixing 8-bit and 4-bit).
-    /// </summary>
-    /// <exception cref="NotSupportedException">As above; nothing was changed.</exception>
-    private void ThrowIfBlockwiseUnsupported(StatePrecision precision, string parameter)
-    {
-        if (precision is not (StatePrecision.Int8Blockwise or StatePrecision.Int4Blockwise) || Optimizer.Descriptor.States.Count == 0)
-        {
-            return;
-        }
-
-        if (!_update.HasBlockwise)
-        {
-            throw new NotSupportedException($"'{Optimizer.Descriptor.Name}' was generated without a blockwise GPU kernel; {precision} state runs on the CPU only ({parameter}). Nothing was changed.");
-        }
-
-        if (Optimizer.Blockwise is { } state && BitsOf(state) < 0)
-        {
-            throw new NotSupportedException($"The GPU optimizer runs one blockwise precision for every tensor; this optimizer's tensors mix 8-bit and 4-bit state ({parameter}). Nothing was changed.");
-        }
-    }
-
-    /// <summary>
-    /// The bits of every quantized tensor of <paramref name="state"/> (0 when none is), or −1 when they differ. (Groups
-    /// of their own precision, bfloat16 tensors included, are refused before: <c>ThrowIfGroupStatePrecision</c>.)
-    /// </summary>
-    private int BitsOf(BlockwiseState state)
-    {
-        int bits = 0;
-        for (int j = 0; j < Layout.TensorCount; j++)
-        {
-            int b = state.IsQuantized(j) ? state.BitsOf(j) : 0;
-            if (b != 0 && bits != 0 && b != bits)
-            {
-                return -1;
-            }
-
-            bits = b != 0 ? b : bits;
-        }
-
-        return bits;
-    }
-
-    /// <summary>(Re)allocates the blockwise device state for <paramref name="state"/> and copies it there; inside the guard.</summary>
+    /// <summary>(Re)allocates the per-tensor device state for <paramref name="state"/> and copies it there; inside the guard.</summary>
     private void UploadBlockwise(BlockwiseState state)
     {
         _state32?.Dispose();
@@ -82,31 +42,34 @@ public sealed partial class GpuOptimizer
         FreeBlockwise();
 
         int planes = state.Count;
-        int bits = BitsOf(state);
-        int blockLength = bits == 4 ? BlockwiseCodebook.Int4Signed.BlockLength : BlockwiseCodebook.Int8Signed.BlockLength;
         long absmaxLength = (long)planes * state.AbsmaxStride;
-        long smallStart = (absmaxLength + 63L) & ~63L;
-        long smallStride = (state.Small.Length + 63L) & ~63L;
+        long smallStart = Align(absmaxLength);
+        long smallStride = Align(state.Small.Length);
+        long narrowStart = Align(smallStart + (planes * smallStride));
+        long narrowStride = 2 * Align((state.Narrow.Length + 1L) / 2);
         _blockwise = new GpuBlockwiseLaunch
         {
-            BlockLength = blockLength,
             CodeStride = state.CodeStride,
             AbsmaxStride = state.AbsmaxStride,
             SmallStart = smallStart,
             SmallStride = smallStride,
+            NarrowStart = 2 * narrowStart,
+            NarrowStride = narrowStride,
         };
 
-        var books = new BlockwiseCodebook[planes];
+        // The code tables of both widths: every plane's 8-bit table, then every plane's 4-bit table.
+        var books = new BlockwiseCodebook[2 * planes];
         for (int k = 0; k < planes; k++)
         {
-            books[k] = BlockwiseCodebook.For(bits == 0 ? 8 : bits, state.IsSigned(k));
+            books[k] = BlockwiseCodebook.For(8, state.IsSigned(k));
+            books[planes + k] = BlockwiseCodebook.For(4, state.IsSigned(k));
         }
 
-        GpuBlockChunk[] chunks = CreateBlockChunks(state, blockLength);
+        (GpuBlockChunk[] chunks, BlockwiseSegment[] segments) = CreateBlockChunks(state, planes);
         try
         {
             _codes = Accelerator.Allocate1D<byte>(Math.Max(1L, (long)planes * state.CodeStride));
-            _floats = Accelerator.Allocate1D<float>(Math.Max(1L, smallStart + (planes * smallStride)));
+            _floats = Accelerator.Allocate1D<float>(Math.Max(1L, narrowStart + (planes * narrowStride / 2)));
             _books = Accelerator.Allocate1D(GpuBlockwise.Tables(books));
             if (chunks.Length > 0)
             {
@@ -119,21 +82,7 @@ public sealed partial class GpuOptimizer
             throw;
         }
 
-        // One thread group per block at a time: a power of two of at most a block, as many groups as stay resident.
-        // ILGPU's CPU accelerator runs every thread of a group as a thread of its own, so there a barrier costs a
-        // synchronisation of that many threads: it gets groups of one warp.
-        int widest = Accelerator.AcceleratorType == AcceleratorType.CPU ? Accelerator.WarpSize : Accelerator.MaxNumThreadsPerGroup;
-        int size = 1;
-        while (size * 2 <= Math.Min(blockLength, widest))
-        {
-            size *= 2;
-        }
-
-        long blocks = Math.Max(1L, (long)chunks.Length * (GpuChunk.Capacity / blockLength));
-        int groups = (int)Math.Clamp(Accelerator.MaxNumThreads / size, 1L, blocks);
-        _blockwiseConfig = new KernelConfig(groups, size);
-        _blockwise.Fold = GpuBlockwise.FoldFor(size);
-
+        _segments = segments;
         Span<byte> codes = state.AllCodes;
         if (!codes.IsEmpty)
         {
@@ -147,20 +96,35 @@ public sealed partial class GpuOptimizer
         }
 
         int small = state.Small.Length;
-        for (int k = 0; k < planes && small > 0; k++)
+        int narrow = state.Narrow.Length;
+        for (int k = 0; k < planes; k++)
         {
-            _floats.View.BaseView.SubView(smallStart + (k * smallStride), small).CopyFromCPU(ref MemoryMarshal.GetReference(state.Small.Elements<float>(k, 0, small)), small);
+            if (small > 0)
+            {
+                _floats.View.BaseView.SubView(smallStart + (k * smallStride), small).CopyFromCPU(ref MemoryMarshal.GetReference(state.Small.Elements<float>(k, 0, small)), small);
+            }
+
+            if (narrow > 0)
+            {
+                NarrowPlane(k, narrow).CopyFromCPU(ref MemoryMarshal.GetReference(state.Narrow.Elements<ushort>(k, 0, narrow)), narrow);
+            }
         }
     }
 
+    /// <summary>Rounds a count of floats up to 64 (256-byte aligned regions).</summary>
+    private static long Align(long floats) => (floats + 63L) & ~63L;
+
+    /// <summary>The device's bfloat16 plane <paramref name="plane"/>: the first <paramref name="length"/> 16-bit values.</summary>
+    private ArrayView<ushort> NarrowPlane(int plane, int length) =>
+        _floats!.View.BaseView.Cast<ushort>().SubView(_blockwise.NarrowStart + (plane * _blockwise.NarrowStride), length);
+
     /// <summary>
-    /// Copies the blockwise device state into the host optimizer's (codes and absmax exactly); inside the guard, after
-    /// the device finished.
+    /// Copies the per-tensor device state into the host optimizer's (codes and absmax exactly, float32 and bfloat16
+    /// values); inside the guard, after the device finished.
     /// </summary>
-    /// <exception cref="InvalidOperationException">The host optimizer was converted directly (another precision); nothing was written.</exception>
     private void DownloadBlockwise()
     {
-        // SynchronizeHostState checked that the host's precision is the device's (ThrowIfHostChanged).
+        // SynchronizeHostState checked that the host's state is the one uploaded (ThrowIfHostChanged).
         BlockwiseState state = Optimizer.Blockwise!;
 
         Span<byte> codes = state.AllCodes;
@@ -176,14 +140,28 @@ public sealed partial class GpuOptimizer
         }
 
         int small = state.Small.Length;
-        for (int k = 0; k < state.Count && small > 0; k++)
+        int narrow = state.Narrow.Length;
+        for (int k = 0; k < state.Count; k++)
         {
-            _floats!.View.BaseView.SubView(_blockwise.SmallStart + (k * _blockwise.SmallStride), small).CopyToCPU(ref MemoryMarshal.GetReference(state.Small.Elements<float>(k, 0, small)), small);
+            if (small > 0)
+            {
+                _floats!.View.BaseView.SubView(_blockwise.SmallStart + (k * _blockwise.SmallStride), small).CopyToCPU(ref MemoryMarshal.GetReference(state.Small.Elements<float>(k, 0, small)), small);
+            }
+
+            if (narrow > 0)
+            {
+                NarrowPlane(k, narrow).CopyToCPU(ref MemoryMarshal.GetReference(state.Narrow.Elements<ushort>(k, 0, narrow)), narrow);
+            }
         }
     }
 
-    /// <summary>The blockwise tensor table: every tensor cut into chunks of <see cref="GpuChunk.Capacity"/> elements (whole blocks).</summary>
-    private GpuBlockChunk[] CreateBlockChunks(BlockwiseState state, int blockLength)
+    /// <summary>
+    /// The per-tensor tensor table: every tensor cut into chunks of <see cref="GpuChunk.Capacity"/> elements (whole
+    /// blocks), the 4-bit tensors' chunks first, then the 8-bit ones', then the float32 and bfloat16 ones'; and the
+    /// launches over it (<see cref="BlockwiseSegment"/>): the 4-bit chunks, then the rest, or one launch over all
+    /// when the quantized tensors have one width.
+    /// </summary>
+    private (GpuBlockChunk[] Chunks, BlockwiseSegment[] Segments) CreateBlockChunks(BlockwiseState state, int planes)
     {
         ParameterLayout layout = Layout;
         long count = 0;
@@ -194,42 +172,89 @@ public sealed partial class GpuOptimizer
 
         var chunks = new GpuBlockChunk[count];
         long c = 0;
-        for (int j = 0; j < layout.TensorCount; j++)
+        long fourBit = 0;
+        long eightBit = 0;
+        foreach (int width in (ReadOnlySpan<int>)[4, 8, 0])
         {
-            int bits = state.IsQuantized(j) ? state.BitsOf(j) : 0;
-            for (int start = 0; start < layout.LengthOf(j); start += GpuChunk.Capacity)
+            for (int j = 0; j < layout.TensorCount; j++)
             {
-                long codeStart = bits == 0 ? 0 : state.CodeOffsetOf(j) + BlockwiseBlock.CodeBytes(start, bits);
-                long floatStart = bits == 0 ? state.FloatOffsetOf(j) + start : state.AbsmaxOffsetOf(j) + (start / blockLength);
-                chunks[c++] = new GpuBlockChunk(
-                    j,
-                    layout.GroupOf(j),
-                    Math.Min(GpuChunk.Capacity, layout.LengthOf(j) - start),
-                    start,
-                    (long)layout.ArenaOffsetOf(j) + start,
-                    (long)layout.StateOffsetOf(j) + start,
-                    codeStart,
-                    floatStart,
-                    bits);
+                int bits = state.BitsOf(j);
+                if ((width == 0 && state.IsQuantized(j)) || (width != 0 && bits != width))
+                {
+                    continue;
+                }
+
+                int blockLength = bits is 8 or 4 ? BlockwiseCodebook.For(bits, true).BlockLength : 1;
+                for (int start = 0; start < layout.LengthOf(j); start += GpuChunk.Capacity)
+                {
+                    bool quantized = bits is 8 or 4;
+                    chunks[c++] = new GpuBlockChunk(
+                        j,
+                        layout.GroupOf(j),
+                        Math.Min(GpuChunk.Capacity, layout.LengthOf(j) - start),
+                        start,
+                        (long)layout.ArenaOffsetOf(j) + start,
+                        (long)layout.StateOffsetOf(j) + start,
+                        quantized ? state.CodeOffsetOf(j) + BlockwiseBlock.CodeBytes(start, bits) : 0,
+                        quantized ? state.AbsmaxOffsetOf(j) + (start / blockLength) : state.FloatOffsetOf(j) + start,
+                        bits);
+                    fourBit += bits == 4 ? 1 : 0;
+                    eightBit += bits == 8 ? 1 : 0;
+                }
             }
         }
 
-        return chunks;
+        if (count == 0)
+        {
+            return (chunks, []);
+        }
+
+        // The float32 and bfloat16 chunks join the last launch: the 8-bit one, or the 4-bit one when no tensor is 8-bit.
+        if (fourBit > 0 && eightBit > 0)
+        {
+            return (chunks, [Segment(0, fourBit, 4, planes), Segment(fourBit, count - fourBit, 8, planes)]);
+        }
+
+        return (chunks, [Segment(0, count, fourBit > 0 ? 4 : 8, planes)]);
     }
 
-    /// <summary>The update launch over blockwise state, with the element launch's values (codecs, gradient factor, rounding).</summary>
+    /// <summary>The launch over chunks [<paramref name="first"/>, first + <paramref name="count"/>) with the blocks of <paramref name="bits"/>-bit codes.</summary>
+    private BlockwiseSegment Segment(long first, long count, int bits, int planes)
+    {
+        // One thread group per block at a time: a power of two of at most a block, as many groups as stay resident.
+        // ILGPU's CPU accelerator runs every thread of a group as a thread of its own, so there a barrier costs a
+        // synchronisation of that many threads: it gets groups of one warp.
+        int blockLength = BlockwiseCodebook.For(bits, true).BlockLength;
+        int widest = Accelerator.AcceleratorType == AcceleratorType.CPU ? Accelerator.WarpSize : Accelerator.MaxNumThreadsPerGroup;
+        int size = 1;
+        while (size * 2 <= Math.Min(blockLength, widest))
+        {
+            size *= 2;
+        }
+
+        long blocks = Math.Max(1L, count * (GpuChunk.Capacity / blockLength));
+        int groups = (int)Math.Clamp(Accelerator.MaxNumThreads / size, 1L, blocks);
+        return new BlockwiseSegment(first, count, blockLength, GpuBlockwise.FoldFor(size), new KernelConfig(groups, size), bits == 8 ? 0 : (long)planes * GpuBlockwise.BookStride, planes * GpuBlockwise.BookStride);
+    }
+
+    /// <summary>The update launches over per-tensor state, with the element launch's values (codecs, gradient factor, rounding).</summary>
     private void LaunchBlockwise(AcceleratorStream stream, in GpuUpdateViews views, GpuLaunch launch)
     {
-        GpuBlockwiseLaunch blockwise = _blockwise;
-        blockwise.Element = launch;
-        var state = new GpuBlockwiseViews
+        foreach (BlockwiseSegment segment in _segments)
         {
-            Chunks = _blockChunks!.View.BaseView,
-            Codes = _codes!.View.BaseView,
-            Floats = _floats!.View.BaseView,
-            Books = _books!.View.BaseView,
-        };
-        _update.LaunchBlockwise(stream, _blockwiseConfig, views, state, blockwise);
+            GpuBlockwiseLaunch blockwise = _blockwise;
+            blockwise.Element = launch;
+            blockwise.BlockLength = segment.BlockLength;
+            blockwise.Fold = segment.Fold;
+            var state = new GpuBlockwiseViews
+            {
+                Chunks = _blockChunks!.View.BaseView.SubView(segment.First, segment.Count),
+                Codes = _codes!.View.BaseView,
+                Floats = _floats!.View.BaseView,
+                Books = _books!.View.BaseView.SubView(segment.BookStart, Math.Max(1, segment.BookLength)),
+            };
+            _update.LaunchBlockwise(stream, segment.Config, views, state, blockwise);
+        }
     }
 
     /// <summary>
@@ -255,4 +280,12 @@ public sealed partial class GpuOptimizer
         _blockChunks?.Dispose();
         _blockChunks = null;
     }
+
+    /// <summary>
+    /// One launch of the blockwise kernel: chunks [<paramref name="First"/>, First + <paramref name="Count"/>) of the
+    /// tensor table, blocks of <paramref name="BlockLength"/>, the reduction's fan-in, the grid, and the code tables
+    /// of the chunks' width (from <paramref name="BookStart"/>, <paramref name="BookLength"/> floats).
+    /// </summary>
+    [StructLayout(LayoutKind.Auto)]
+    private readonly record struct BlockwiseSegment(long First, long Count, int BlockLength, int Fold, KernelConfig Config, long BookStart, int BookLength);
 }

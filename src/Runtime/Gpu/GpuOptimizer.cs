@@ -62,7 +62,7 @@ public sealed partial class GpuOptimizer : IDisposable
     /// <param name="accelerator">The accelerator to run on.</param>
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
     /// <exception cref="ArgumentException">The optimizer was generated without ILGPU, so it has no GPU kernel (a rule with reductions included).</exception>
-    /// <exception cref="NotSupportedException">The optimizer's state is 8-bit or 4-bit blockwise and the rule has no blockwise GPU kernel (rules with reductions have none), its tensors mix 8-bit and 4-bit state, or a declared rule has more than 8 reductions.</exception>
+    /// <exception cref="NotSupportedException">The optimizer's state is stored per tensor (8-bit or 4-bit blockwise in some group, or groups of different precisions) and the rule has no blockwise GPU kernel (rules with reductions have none), or a declared rule has more than 8 reductions.</exception>
     public GpuOptimizer(Optimizer optimizer, Accelerator accelerator)
     {
         ArgumentNullException.ThrowIfNull(optimizer);
@@ -79,12 +79,12 @@ public sealed partial class GpuOptimizer : IDisposable
                 nameof(optimizer));
         }
 
-        ThrowIfGroupStatePrecision(optimizer, nameof(optimizer));
         Optimizer = optimizer;
         Accelerator = accelerator;
 
         // The optimizer's plan (its pieces) and state are read inside its guard, like a step's.
         using Optimizer.StepGuard guard = optimizer.EnterGuard("new GpuOptimizer");
+        ThrowIfDeviceCannotStore(optimizer, null, StoredPrecisions(optimizer), nameof(optimizer));
         ParameterLayout layout = optimizer.Layout;
         GpuChunk[] chunks = CreateChunks(layout);
         GpuPiece[] pieces = CreatePieces(optimizer);
@@ -104,7 +104,7 @@ public sealed partial class GpuOptimizer : IDisposable
                 _norm = GpuGradientNorm.Load(accelerator);
             }
 
-            ThrowIfBlockwiseUnsupported(optimizer.StatePrecision, nameof(optimizer));
+            ThrowIfDeviceCannotStore(optimizer, _update, StoredPrecisions(optimizer), nameof(optimizer));
             UploadState();
         }
         catch
@@ -451,8 +451,7 @@ public sealed partial class GpuOptimizer : IDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         using Optimizer.StepGuard guard = Optimizer.EnterGuard("GpuOptimizer.ReloadFromHost");
-        ThrowIfBlockwiseUnsupported(Optimizer.StatePrecision, "Optimizer");
-        ThrowIfGroupStatePrecision(Optimizer, "Optimizer");
+        ThrowIfDeviceCannotStore(Optimizer, _update, StoredPrecisions(Optimizer), nameof(Optimizer));
         Accelerator.Synchronize();
         UploadState();
     }
@@ -496,21 +495,26 @@ public sealed partial class GpuOptimizer : IDisposable
     public void LoadCheckpoint(Stream stream) =>
         ReplaceHostState(stream, static (optimizer, source) => optimizer.LoadCheckpoint(source), "GpuOptimizer.LoadCheckpoint");
 
-    /// <summary>Converts the device state to <paramref name="precision"/>, as <see cref="Optimizer.ChangeStatePrecision"/> converts the host's.</summary>
+    /// <summary>
+    /// Converts the device state of every group without a precision of its own to <paramref name="precision"/>, as
+    /// <see cref="Optimizer.ChangeStatePrecision"/> converts the host's (groups of their own precision keep their
+    /// state bit for bit; see <see cref="SetGroupStatePrecision"/>).
+    /// </summary>
     /// <param name="precision">The new precision.</param>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="precision"/> is not a defined value.</exception>
-    /// <exception cref="NotSupportedException"><paramref name="precision"/> is 8-bit or 4-bit blockwise and the rule has no blockwise GPU kernel, or the host optimizer refuses it; nothing was changed.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="precision"/> is not a defined value; nothing was changed.</exception>
+    /// <exception cref="NotSupportedException">The state would be stored per tensor (8-bit or 4-bit blockwise, or groups of different precisions) and the rule has no blockwise GPU kernel (a rule with reductions), or the host optimizer refuses it; nothing was changed.</exception>
+    /// <exception cref="InvalidOperationException">The host optimizer was changed behind this object, or another thread uses it; nothing was changed.</exception>
     /// <exception cref="ObjectDisposedException">This object was disposed.</exception>
     public void ChangeStatePrecision(StatePrecision precision)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        ThrowIfUndefined(precision, nameof(precision));
         if (precision == StatePrecision)
         {
             return;
         }
 
-        ThrowIfBlockwiseUnsupported(precision, nameof(precision));
-        ThrowIfGroupStatePrecision(Optimizer, nameof(precision));
+        ThrowIfDeviceCannotStore(Optimizer, _update, PrecisionsWith(precision), nameof(precision));
         SynchronizeHostState();
         Optimizer.ChangeStatePrecision(precision);
         using Optimizer.StepGuard guard = Optimizer.EnterGuard("GpuOptimizer.ChangeStatePrecision");
@@ -735,22 +739,22 @@ public sealed partial class GpuOptimizer : IDisposable
         _results.View.BaseView.CopyToCPU(stream, ref _resultsHost[0], _resultsHost.Length);
 
     /// <summary>
-    /// Throws unless the device state is the host optimizer's: the same step count and state precision and no group of
-    /// its own precision. The host changed directly (stepped, reset, loaded or converted while this object drives it),
+    /// Throws unless the device state is the host optimizer's: the same step count, the same state precisions (the
+    /// optimizer's and every group's) and the same per-tensor state object. The host changed directly (stepped, reset, loaded or converted while this object drives it),
     /// or an upload that failed half-way (<see cref="UploadState"/>), makes the device state stale: a step on it, or a
     /// copy of it over the host's, would lose the host's change silently.
     /// </summary>
     private void ThrowIfHostChanged()
     {
-        if (Optimizer.StepCount != _deviceStepCount || Optimizer.StatePrecision != _devicePrecision || Optimizer.HasGroupStatePrecision)
+        if (Optimizer.StepCount != _deviceStepCount || !ReferenceEquals(Optimizer.Blockwise, _hostBlockwise) || !HostPrecisionsMatchDevice())
         {
             throw new InvalidOperationException(
-                $"The host optimizer was changed directly (step count {Optimizer.StepCount}, {Optimizer.StatePrecision} state; the device state is at step {_deviceStepCount}, {_devicePrecision}): " +
+                $"The host optimizer was changed directly (step count {Optimizer.StepCount}, {Describe(StoredPrecisions(Optimizer))} state; the device state is at step {_deviceStepCount}, {Describe(_deviceGroupPrecisions)}): " +
                 "while a GpuOptimizer drives it, step, reset, load and convert it through the GpuOptimizer. Call ReloadFromHost to take the host optimizer's state. Nothing was written.");
         }
     }
 
-    /// <summary>(Re)allocates the device state in the host optimizer's precision and copies the host state there; inside the optimizer's guard.</summary>
+    /// <summary>(Re)allocates the device state in the host optimizer's precisions and copies the host state there; inside the optimizer's guard.</summary>
     private void UploadState()
     {
         // Until the copy is complete the device state matches no host state (step count −1): if an allocation or copy
@@ -767,6 +771,8 @@ public sealed partial class GpuOptimizer : IDisposable
         }
 
         _devicePrecision = Optimizer.StatePrecision;
+        _deviceGroupPrecisions = StoredPrecisions(Optimizer);
+        _hostBlockwise = Optimizer.Blockwise;
         _deviceStepCount = Optimizer.StepCount;
     }
 
