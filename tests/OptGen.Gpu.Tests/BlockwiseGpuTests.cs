@@ -519,7 +519,7 @@ public sealed class BlockwiseGpuTests : IClassFixture<CpuAcceleratorFixture>
         Assert.DoesNotContain(".approx", ptx, StringComparison.Ordinal);
     }
 
-    private static Optimizer Create(string rule, ParameterLayout layout, StatePrecision precision)
+    internal static Optimizer Create(string rule, ParameterLayout layout, StatePrecision precision)
     {
         Type type = typeof(Optimizer).Assembly.GetType("OptGen." + rule, throwOnError: true)!;
         var optimizer = (Optimizer)Activator.CreateInstance(type, layout)!;
@@ -566,14 +566,14 @@ public sealed class BlockwiseGpuTests : IClassFixture<CpuAcceleratorFixture>
         _ => throw new ArgumentOutOfRangeException(nameof(rule)),
     };
 
-    private static byte[] Checkpoint(Optimizer optimizer)
+    internal static byte[] Checkpoint(Optimizer optimizer)
     {
         var stream = new MemoryStream();
         optimizer.SaveCheckpoint(stream);
         return stream.ToArray();
     }
 
-    private static byte[] Checkpoint(GpuOptimizer optimizer)
+    internal static byte[] Checkpoint(GpuOptimizer optimizer)
     {
         var stream = new MemoryStream();
         optimizer.SaveCheckpoint(stream);
@@ -629,6 +629,6 @@ public sealed class BlockwiseGpuTests : IClassFixture<CpuAcceleratorFixture>
     }
 
     /// <summary>Normal samples (Box–Muller) with standard deviation <paramref name="sigma"/>.</summary>
-    private static float[] Normal(Random random, int n, double sigma) =>
+    internal static float[] Normal(Random random, int n, double sigma) =>
         [.. Enumerable.Range(0, n).Select(_ => (float)(sigma * Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble())))];
 }
