@@ -11,7 +11,9 @@ namespace OptGen.Gpu;
 /// <summary>
 /// Runs an optimizer's steps on an ILGPU accelerator (CUDA, OpenCL or the CPU accelerator), with the per-element
 /// state in device memory: every tensor of the optimizer's <see cref="ParameterLayout"/>, in every parameter group,
-/// in one kernel launch per step, calling the same generated per-element <c>Invoke</c> as the CPU path.
+/// in one kernel launch per step (two when 8-bit and 4-bit blockwise state meet in one layout), calling the same
+/// generated per-element <c>Invoke</c> as the CPU path. Each parameter group's state keeps the host's precision
+/// (<see cref="Optimizer.StatePrecisionOf"/>: float32, bfloat16, 8-bit or 4-bit blockwise), as on the CPU.
 /// </summary>
 /// <remarks>
 /// <para>The host optimizer stays the owner of everything that is not per element: hyperparameters (per group),
@@ -21,7 +23,7 @@ namespace OptGen.Gpu;
 /// <see cref="Optimizer.StepCount"/> counts the device steps. The per-element state lives on the device; the host
 /// optimizer's own state buffers are its staging copy, written only by <see cref="SaveCheckpoint(Stream)"/> and
 /// <see cref="SynchronizeHostState"/>. Step, reset, load and convert the host optimizer through this object while it
-/// drives it: a step refuses to run when the host optimizer's step count or state precision changed behind its back
+/// drives it: a step refuses to run when the host optimizer's step count or a state precision changed behind its back
 /// (<see cref="ReloadFromHost"/> takes the host's state).</para>
 /// <para>A step synchronises with the device only when <see cref="StepOptions.SkipNonFinite"/> is set (the skip
 /// decision needs the norm on the host before the step is counted) or when <see cref="LastResult"/> is read;
@@ -135,7 +137,10 @@ public sealed partial class GpuOptimizer : IDisposable
     /// <summary>The number of steps taken: the host optimizer's <see cref="Optimizer.StepCount"/>.</summary>
     public long StepCount => Optimizer.StepCount;
 
-    /// <summary>How the device state is stored (the host optimizer's <see cref="Optimizer.StatePrecision"/>).</summary>
+    /// <summary>
+    /// How the device state of the groups without a precision of their own is stored (the host optimizer's
+    /// <see cref="Optimizer.StatePrecision"/>); each group's: <see cref="StatePrecisionOf"/>.
+    /// </summary>
     public StatePrecision StatePrecision => Optimizer.StatePrecision;
 
     /// <summary>
@@ -322,7 +327,7 @@ public sealed partial class GpuOptimizer : IDisposable
     /// </summary>
     /// <param name="name">The state buffer's name, as in <see cref="OptimizerDescriptor.States"/>.</param>
     /// <exception cref="ArgumentException">The rule has no such state buffer.</exception>
-    /// <exception cref="InvalidOperationException">The state is stored as bfloat16: read it with <see cref="CopyState(string, int, Span{float})"/>.</exception>
+    /// <exception cref="InvalidOperationException">The state is not float32 in every group (bfloat16, blockwise, or a precision per group): read it with <see cref="CopyState(string, int, Span{float})"/>.</exception>
     /// <exception cref="ObjectDisposedException">This object was disposed.</exception>
     public ArrayView<float> GetState(string name)
     {
@@ -330,7 +335,7 @@ public sealed partial class GpuOptimizer : IDisposable
         int index = IndexOfState(name);
         if (_state32 is null)
         {
-            throw new InvalidOperationException($"The optimizer's state is stored as {_devicePrecision}; read it with CopyState.");
+            throw new InvalidOperationException($"The optimizer's state is stored as {Describe(_deviceGroupPrecisions)}, not float32 in one buffer; read it with CopyState.");
         }
 
         return _state32.View.BaseView.SubView(index * StateStride, Optimizer.StateStorage.PlaneLength(index));
