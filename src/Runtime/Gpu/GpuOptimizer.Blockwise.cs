@@ -279,6 +279,7 @@ public sealed partial class GpuOptimizer
         _books = null;
         _blockChunks?.Dispose();
         _blockChunks = null;
+        _segments = [];
     }
 
     /// <summary>
