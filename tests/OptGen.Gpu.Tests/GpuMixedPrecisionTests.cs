@@ -311,6 +311,36 @@ public sealed class GpuMixedPrecisionTests : IClassFixture<CpuAcceleratorFixture
         Assert.Equal(StatePrecision.BFloat16, gpu.StatePrecision);
     }
 
+    [Fact]
+    public void RulesOfMoreStateBuffersThanTheKernelStagesRefuseStatePerTensor()
+    {
+        // 17 state buffers: the host keeps float32 and bfloat16 groups of any number of buffers, but the GPU's
+        // per-tensor kernel stages at most 16 in shared memory: refused naming the argument, nothing changed.
+        var layout = new ParameterLayout(new[] { 300 }, new[] { 200 });
+        var host = new GpuSeventeenStates(layout);
+        host.Groups[1].StatePrecision = StatePrecision.BFloat16;
+        NotSupportedException e = Assert.Throws<NotSupportedException>(() => new GpuOptimizer(host, _accelerator));
+        Assert.Contains("at most 16 state buffers", e.Message, StringComparison.Ordinal);
+        Assert.Contains("(optimizer)", e.Message, StringComparison.Ordinal);
+
+        host.Groups[1].StatePrecision = null;
+        using var gpu = new GpuOptimizer(host, _accelerator);
+        var random = new Random(47);
+        float[] p = Normal(random, layout.TotalLength, 0.1);
+        float[] g = Normal(random, layout.TotalLength, 0.01);
+        gpu.Step(p, g);
+        byte[] before = Checkpoint(gpu);
+        e = Assert.Throws<NotSupportedException>(() => gpu.SetGroupStatePrecision(1, StatePrecision.BFloat16));
+        Assert.Contains("(precision)", e.Message, StringComparison.Ordinal);
+        Assert.Equal(before, Checkpoint(gpu));
+        Assert.Null(host.Groups[1].StatePrecision);
+
+        // One precision for every group runs.
+        gpu.ChangeStatePrecision(StatePrecision.BFloat16);
+        gpu.Step(p, g);
+        Assert.Equal(2, gpu.StepCount);
+    }
+
     /// <summary>
     /// Adam with four groups of one codec each (8-bit, 4-bit, bfloat16, float32, and a tensor below the threshold in
     /// the 8-bit group) against a float64 reference written from the definitions, independent of both kernels: before

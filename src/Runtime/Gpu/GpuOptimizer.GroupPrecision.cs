@@ -1,5 +1,6 @@
 using System;
 using System.Text;
+using OptGen.Kernels;
 
 namespace OptGen.Gpu;
 
@@ -90,8 +91,9 @@ public sealed partial class GpuOptimizer
     /// <summary>
     /// Refuses, before anything changes, per-group precisions <paramref name="groups"/> whose state the device cannot
     /// run: state per tensor (8-bit or 4-bit blockwise in some group, or groups of different precisions) for a rule
-    /// with reductions (its GPU passes take one float32 or bfloat16 precision for every group), or for a rule
-    /// generated without a blockwise GPU kernel (<paramref name="update"/>; null before it is loaded).
+    /// with reductions (its GPU passes take one float32 or bfloat16 precision for every group), for a rule of more
+    /// state buffers than the blockwise kernel stages in shared memory (<see cref="BlockwiseDriver.MaxPlanes"/>), or
+    /// for a rule generated without a blockwise GPU kernel (<paramref name="update"/>; null before it is loaded).
     /// </summary>
     /// <exception cref="NotSupportedException">As above; nothing was changed.</exception>
     private static void ThrowIfDeviceCannotStore(Optimizer optimizer, GpuUpdate? update, StatePrecision[] groups, string parameter)
@@ -117,6 +119,13 @@ public sealed partial class GpuOptimizer
             throw new NotSupportedException(
                 $"'{optimizer.Descriptor.Name}' updates in passes with reductions; on the GPU its state has one float32 or bfloat16 precision for every group, not {Describe(groups)} ({parameter}). " +
                 "Run it on the CPU, or give every group float32 or bfloat16 state. Nothing was changed.");
+        }
+
+        if (optimizer.Descriptor.States.Count > BlockwiseDriver.MaxPlanes)
+        {
+            // The host takes float32 and bfloat16 groups of any number of planes; the kernel stages at most this many.
+            throw new NotSupportedException(
+                $"The GPU's per-tensor state kernel takes rules of at most {BlockwiseDriver.MaxPlanes} state buffers; '{optimizer.Descriptor.Name}' has {optimizer.Descriptor.States.Count}, so on the GPU its state has one float32 or bfloat16 precision for every group, not {Describe(groups)} ({parameter}). Nothing was changed.");
         }
 
         if (update is { HasBlockwise: false })
