@@ -132,6 +132,38 @@ public sealed class GpuMixedPrecisionTests : IClassFixture<CpuAcceleratorFixture
         _output.WriteLine($"{rule}, {mix}: {steps} steps bit-identical; {cpu.StateBytesPerParameter:F3} bytes of state per parameter.");
     }
 
+    [Theory]
+    [InlineData("half", "clip")]
+    [InlineData("bfloat16-stochastic", "skip")]
+    public void SixteenBitParametersWithMixedStateFollowTheCpu(string parameters, string mode)
+    {
+        // 16-bit parameters (stochastic rounding's random bits per element, whichever launch runs its chunk) and
+        // gradients with every codec of state at once: parameters, every step's result and the state as the CPU's.
+        ParameterLayout layout = Layout();
+        Optimizer cpu = CreateMixed(nameof(Adam), layout, "all four");
+        using var gpu = new GpuOptimizer(CreateMixed(nameof(Adam), layout, "all four"), _accelerator);
+        var options = new StepOptions
+        {
+            GradientScale = 0.25,
+            MaxGradientNorm = mode == "clip" ? 2.0 : double.PositiveInfinity,
+            SkipNonFinite = mode == "skip",
+            StochasticRounding = parameters == "bfloat16-stochastic",
+            RoundingSeed = 7,
+        };
+        if (parameters == "half")
+        {
+            new TrainingParityTests.Run<System.Half, System.Half>(_accelerator, layout.TotalLength, x => (System.Half)x, x => (System.Half)x, seed: 5, steps: 12)
+                .Go(cpu, gpu, options, mode == "skip", (p, g, o) => cpu.Step(p, g, o), (p, g, o) => gpu.Step(p, g, o));
+        }
+        else
+        {
+            new TrainingParityTests.Run<BFloat16, BFloat16>(_accelerator, layout.TotalLength, x => (BFloat16)x, x => (BFloat16)x, seed: 5, steps: 12)
+                .Go(cpu, gpu, options, mode == "skip", (p, g, o) => cpu.Step(p, g, o), (p, g, o) => gpu.Step(p, g, o));
+        }
+
+        Assert.Equal(Checkpoint(cpu), Checkpoint(gpu));
+    }
+
     [Fact]
     public void GroupConversionsOnTheGpuFollowTheCpu()
     {
