@@ -745,9 +745,10 @@ public sealed partial class GpuOptimizer : IDisposable
 
     /// <summary>
     /// Throws unless the device state is the host optimizer's: the same step count, the same state precisions (the
-    /// optimizer's and every group's) and the same per-tensor state object. The host changed directly (stepped, reset, loaded or converted while this object drives it),
-    /// or an upload that failed half-way (<see cref="UploadState"/>), makes the device state stale: a step on it, or a
-    /// copy of it over the host's, would lose the host's change silently.
+    /// optimizer's and every group's) and the same per-tensor state object. The host changed directly (stepped,
+    /// reset, loaded or converted while this object drives it), or an upload that failed half-way
+    /// (<see cref="UploadState"/>), makes the device state stale: a step on it, or a copy of it over the host's,
+    /// would lose the host's change silently.
     /// </summary>
     private void ThrowIfHostChanged()
     {
