@@ -132,6 +132,41 @@ public sealed class GpuMixedPrecisionTests : IClassFixture<CpuAcceleratorFixture
         _output.WriteLine($"{rule}, {mix}: {steps} steps bit-identical; {cpu.StateBytesPerParameter:F3} bytes of state per parameter.");
     }
 
+    [Fact]
+    public void MoreThanEightGroupsOfMixedPrecisionsFollowTheCpu()
+    {
+        // Ten groups (their kernel structs go through the device table, copied for each of the two launches), the
+        // four codecs in turn, each group at its own learning rate.
+        StatePrecision[] cycle = [StatePrecision.Int4Blockwise, StatePrecision.Float32, StatePrecision.Int8Blockwise, StatePrecision.BFloat16];
+        var layout = new ParameterLayout([.. Enumerable.Range(0, 10).Select(k => new[] { 4096 + (517 * k), 100 + k })]);
+        var optimizers = new Optimizer[2];
+        for (int i = 0; i < 2; i++)
+        {
+            optimizers[i] = new Adam(layout);
+            for (int k = 0; k < layout.GroupCount; k++)
+            {
+                optimizers[i].Groups[k].StatePrecision = cycle[k % cycle.Length];
+                optimizers[i].Groups[k]["LearningRate"] = 1e-3 * (1 + k);
+            }
+        }
+
+        Optimizer cpu = optimizers[0];
+        using var gpu = new GpuOptimizer(optimizers[1], _accelerator);
+        var random = new Random(53);
+        float[] p = Normal(random, layout.TotalLength, 0.1);
+        float[] q = (float[])p.Clone();
+        for (int t = 1; t <= 8; t++)
+        {
+            float[] g = Normal(random, layout.TotalLength, 0.01);
+            StepOptions options = t % 2 == 0 ? new StepOptions { MaxGradientNorm = 0.5 } : StepOptions.Default;
+            cpu.Step(p, g, options);
+            gpu.Step(q, g, options);
+            ParityTests.AssertBitIdentical(p, q, $"parameters after step {t}");
+        }
+
+        Assert.Equal(Checkpoint(cpu), Checkpoint(gpu));
+    }
+
     [Theory]
     [InlineData("half", "clip")]
     [InlineData("bfloat16-stochastic", "skip")]
