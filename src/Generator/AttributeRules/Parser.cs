@@ -323,6 +323,7 @@ namespace OptGen.Generator
                 maximize);
             spec = ReadStepSchedules(attributes, spec, diagnostics);
             spec = ReadBatchUnits(attributes, spec, diagnostics);
+            spec = ReadReductions(attributes, spec, diagnostics);
 
             CheckCollisions(type, declaration, spec, location, diagnostics);
             return spec;

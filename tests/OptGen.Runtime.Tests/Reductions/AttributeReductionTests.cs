@@ -1,0 +1,158 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using OptGen.Gpu;
+using OptGen.Runtime.Tests.Conformance;
+using Xunit;
+
+namespace OptGen.Runtime.Tests.Reductions;
+
+/// <summary>
+/// Reductions declared with building-block attributes (AttributeReductions.cs): [TrustRatio] in the LAMB and LARS
+/// forms and [SecondMoment(Scope = …)], lowered by the generator to the same IR reductions as the expression rules.
+/// Each against the float64 reference of its family (LAMB, LARS, Adam-mini: ReferenceTrustRatio.cs and
+/// ReferenceFactored.cs, written from the papers) over several tensors; the same passes, bytes and compact state as the
+/// declared expression versions; bit-identical at 1, 2 and 3 threads; no allocation after warm-up; checkpoints resume.
+/// </summary>
+[Collection(nameof(AllocationCollection))]
+public sealed class AttributeReductionTests
+{
+    private const double LearningRate = 1e-2;
+
+    // A matrix, a vector with a scalar tail, a 3-d tensor and a tensor of one element.
+    private static readonly int[][] Shapes = [[40, 30], [257], [3, 5, 7], [1]];
+
+    public static TheoryData<string> Rules() => new() { "attribute_lamb", "attribute_lars", "adam_mini", "tensor_moment", "row_moment", "bounded_lamb" };
+
+    [Theory]
+    [InlineData("attribute_lamb")]
+    [InlineData("attribute_lars")]
+    [InlineData("adam_mini")]
+    [InlineData("tensor_moment")]
+    [InlineData("bounded_lamb")]
+    public void MatchesTheFloat64ReferenceOverSeveralTensors(string rule) => AssertMatchesReference(rule, Shapes);
+
+    [Fact]
+    public void RowScopeMatchesTheFloat64Reference() =>
+        // Every row is 30 long (a vector is one row), so one second moment per row is Adam-mini's with blocks of 30.
+        AssertMatchesReference("row_moment", [[40, 30], [7, 30], [30], [2, 5, 30]]);
+
+    [Fact]
+    public void TheBoundCapsTheTrustRatio()
+    {
+        // Step 1 of LAMB from the formula: m̂ = g, v̂ = g², r = g/(|g| + ε) (no decay here), trust = ‖p‖/‖r‖ ~ 1; with the
+        // bound at 0.01 every tensor moves by exactly η·0.01·r.
+        ParameterLayout layout = ParameterLayout.FromShapes((IReadOnlyList<int[]>)Shapes);
+        (float[] p0, float[][] grads) = DeclaredRuleChecks.Data(Shapes, steps: 1, seed: 3);
+        var rule = new AttributeBoundedLamb(layout) { LearningRate = LearningRate, MaxTrustRatio = 0.01 };
+        float[] p = (float[])p0.Clone();
+        rule.Step(p, grads[0]);
+        for (int i = 0; i < p.Length; i++)
+        {
+            double g = grads[0][i];
+            double expected = p0[i] - (LearningRate * 0.01 * g / (Math.Abs(g) + 1e-6));
+            Assert.True(Math.Abs(p[i] - expected) <= 1e-6 * (1 + Math.Abs(expected)), $"element {i}: {p[i]:R} vs {expected:R}");
+        }
+    }
+
+    [Fact]
+    public void AttributeLambHasTheDeclaredLambsPassesAndBytes()
+    {
+        // The attribute LAMB plans exactly as the expression rule (DeclaredLamb): pass 1 stores m and v and reduces
+        // ‖p‖, ‖r‖; pass 2 recomputes r from m, v and p.
+        var attribute = new AttributeLamb(10);
+        var declared = new DeclaredLamb(10);
+        Assert.Equal(declared.Passes.Select(p => p.Reads), attribute.Passes.Select(p => p.Reads));
+        Assert.Equal(declared.Passes.Select(p => p.Writes), attribute.Passes.Select(p => p.Writes));
+        Assert.Equal(40, attribute.Passes.Sum(p => p.BytesPerElement));
+        Assert.Equal(declared.Descriptor.BytesReadPerElement, attribute.Descriptor.BytesReadPerElement);
+        Assert.Equal(declared.Descriptor.BytesWrittenPerElement, attribute.Descriptor.BytesWrittenPerElement);
+
+        // LARS: ‖p‖ and ‖g‖ in pass 1 (reads p and g only); pass 2 is the momentum step.
+        var lars = new AttributeLars(10);
+        Assert.Equal(["p", "g"], lars.Passes[0].Reads);
+        Assert.Empty(lars.Passes[0].Writes);
+        Assert.Equal(["p", "g", "b"], lars.Passes[1].Reads);
+        Assert.Equal(["p", "b"], lars.Passes[1].Writes);
+    }
+
+    [Fact]
+    public void AttributeAdamMiniHasTheDeclaredAdamMinisCompactStateAndBytes()
+    {
+        ParameterLayout layout = ParameterLayout.FromShapes((IReadOnlyList<int[]>)Shapes);
+        var attribute = new AttributeAdamMini(layout);
+        var declared = new DeclaredAdamMini(layout);
+        Assert.Equal(declared.V.Length, attribute.SecondMoment.Length);
+        Assert.Equal(declared.M.Length, attribute.FirstMoment.Length);
+        for (int j = 0; j < layout.TensorCount; j++)
+        {
+            Assert.Equal(declared.StateLength("V", j), attribute.StateLength("SecondMoment", j));
+        }
+
+        Assert.Equal(declared.StateBytesPerParameter, attribute.StateBytesPerParameter);
+        Assert.Equal(declared.Passes.Select(p => p.BytesPerElement), attribute.Passes.Select(p => p.BytesPerElement));
+        Assert.Equal(layout.TensorCount, new AttributeTensorMomentAdam(layout).SecondMoment.Length);
+    }
+
+    [Fact]
+    public void OnlyTheTensorScopeRulesHaveGpuPasses()
+    {
+        // GpuEmitter.HasGpuKernel decides, as for the expression rules: tensor-scope plans (LAMB, LARS) get pass
+        // kernels; a shared second moment is compact state, a scoped plan.
+        ParameterLayout layout = ParameterLayout.FromShapes([[4, 4]]);
+        Assert.IsAssignableFrom<IGpuKernelSource>(Create("attribute_lamb", layout));
+        Assert.IsAssignableFrom<IGpuKernelSource>(Create("attribute_lars", layout));
+        Assert.False(Create("adam_mini", layout) is IGpuKernelSource);
+    }
+
+    [Theory]
+    [MemberData(nameof(Rules))]
+    public void BitIdenticalAtOneTwoAndThreeThreads(string rule) =>
+        DeclaredRuleChecks.BitIdenticalAtOneTwoAndThreeThreads(rule, layout => Create(rule, layout), [[300, 170], [70_001], [4, 33, 80], [17]]);
+
+    [Theory]
+    [MemberData(nameof(Rules))]
+    public void WarmedUpStepAllocatesNothing(string rule) => DeclaredRuleChecks.WarmedUpStepAllocatesNothing(layout => Create(rule, layout));
+
+    [Theory]
+    [MemberData(nameof(Rules))]
+    public void ACheckpointResumesBitForBit(string rule) =>
+        DeclaredRuleChecks.ACheckpointResumesBitForBit(rule, layout => Create(rule, layout), LearningRate, "LearningRate");
+
+    private static void AssertMatchesReference(string rule, int[][] shapes)
+    {
+        (float[] p0, float[][] grads) = DeclaredRuleChecks.Data(shapes, steps: 8, seed: 11);
+        ReductionOptimizer optimizer = Create(rule, ParameterLayout.FromShapes((IReadOnlyList<int[]>)shapes));
+        ReductionReference reference = Reference(rule, shapes, p0);
+        float[] p = (float[])p0.Clone();
+        var errors = new ErrorAccumulator();
+        for (int t = 0; t < grads.Length; t++)
+        {
+            optimizer.Step(p, grads[t]);
+            reference.Take(grads[t], LearningRate);
+            errors.Add(ReductionReferences.ToFloat(reference.Parameters), p, t + 1);
+        }
+
+        Assert.True(errors.Passed(5e-6), $"{rule}: {errors.RelativeError:E2} at {errors.Where}");
+    }
+
+    private static ReductionOptimizer Create(string rule, ParameterLayout layout) => rule switch
+    {
+        "adam_mini" => new AttributeAdamMini(layout) { LearningRate = LearningRate, Beta1 = 0.9, Beta2 = 0.99, Epsilon = 1e-8, WeightDecay = 0.1 },
+        "tensor_moment" => new AttributeTensorMomentAdam(layout) { LearningRate = LearningRate, Beta1 = 0.9, Beta2 = 0.99, Epsilon = 1e-8 },
+        "row_moment" => new AttributeRowMomentAdam(layout) { LearningRate = LearningRate, Beta1 = 0.9, Beta2 = 0.99, Epsilon = 1e-8, WeightDecay = 0.01 },
+        // The bound far above every ratio that occurs: the unbounded LAMB (with L2 decay 0: no [WeightDecay]).
+        "bounded_lamb" => new AttributeBoundedLamb(layout) { LearningRate = LearningRate, Beta1 = 0.9, Beta2 = 0.99, Epsilon = 1e-6, MaxTrustRatio = 1e6 },
+        _ => DeclaredRules.Create(rule, layout, LearningRate),
+    };
+
+    private static ReductionReference Reference(string rule, int[][] shapes, float[] p0) => rule switch
+    {
+        "adam_mini" => new AdamMiniReference(shapes, p0, 0.9, 0.99, 1e-8, 0.1, 16),
+        // One block longer than every tensor: one second moment per tensor.
+        "tensor_moment" => new AdamMiniReference(shapes, p0, 0.9, 0.99, 1e-8, 0, 1 << 20),
+        "row_moment" => new AdamMiniReference(shapes, p0, 0.9, 0.99, 1e-8, 0.01, shapes[0][^1]),
+        "bounded_lamb" => new LambReference(shapes, p0, 0.9, 0.99, 1e-6, 0),
+        _ => DeclaredRules.Reference(rule, shapes, p0),
+    };
+}
