@@ -1,5 +1,6 @@
 using System.Collections.Generic;
 using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
 using OptGen.Generator.Diagnostics;
 using OptGen.Generator.Model;
 
@@ -13,8 +14,36 @@ namespace OptGen.Generator
     internal static partial class Parser
     {
         /// <summary>Whether the rule has reductions: the generated class then derives from OptGen.ReductionOptimizer.</summary>
-        internal static bool HasReductions(OptimizerSpec spec) =>
-            spec.TrustRatio is not null || spec.SecondMoment is { Scope: not MomentScope.Element };
+        internal static bool HasReductions(OptimizerSpec spec) => ReductionsOf(spec) is not null;
+
+        /// <summary>
+        /// A rule with reductions derives from OptGen.ReductionOptimizer: a class that names OptGen.Optimizer as its base
+        /// (allowed for element-wise rules) would get generated code that cannot compile (CS0263).
+        /// </summary>
+        private static void CheckReductionBase(INamedTypeSymbol type, TypeDeclarationSyntax declaration, string? reductions, List<DiagnosticInfo> diagnostics)
+        {
+            if (reductions is null || type.BaseType?.ToDisplayString() != "OptGen.Optimizer")
+            {
+                return;
+            }
+
+            foreach (SyntaxReference reference in type.DeclaringSyntaxReferences)
+            {
+                if (reference.GetSyntax() is TypeDeclarationSyntax { BaseList: { } list } part && list.Types.Count > 0)
+                {
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ReductionRuleBaseClass, list.Types[0].GetLocation(), type.Name, reductions));
+                    return;
+                }
+            }
+
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ReductionRuleBaseClass, declaration.Identifier.GetLocation(), type.Name, reductions));
+        }
+
+        /// <summary>What gives an attribute rule reductions, for OPTG0135's message; null when it has none.</summary>
+        private static string? ReductionsOf(OptimizerSpec spec) =>
+            spec.TrustRatio is not null ? "[TrustRatio]"
+            : spec.SecondMoment is { Scope: not MomentScope.Element } second ? $"[SecondMoment(Scope = MomentScope.{second.Scope})]"
+            : null;
 
         private static OptimizerSpec ReadReductions(Dictionary<string, AttributeData> attributes, OptimizerSpec spec, List<DiagnosticInfo> diagnostics)
         {

@@ -391,6 +391,12 @@ namespace OptGen.Generator.Diagnostics
             "Invalid second-moment block length",
             "[SecondMoment] {0}");
 
+        /// <summary>Format: "The optimizer class '{0}' declares the base class OptGen.Optimizer, but its rule has reductions ({1}) and OptGen derives it from OptGen.ReductionOptimizer; remove the base class".</summary>
+        public static readonly DiagnosticDescriptor ReductionRuleBaseClass = Error(
+            "OPTG0135",
+            "Rule with reductions declares the base class Optimizer",
+            "The optimizer class '{0}' declares the base class OptGen.Optimizer, but its rule has reductions ({1}) and OptGen derives it from OptGen.ReductionOptimizer; remove the base class");
+
         /// <summary>Format: "[NonNegativeState(\"{0}\")] names no state buffer of the rule: {1}".</summary>
         public static readonly DiagnosticDescriptor InvalidStateOverride = Error(
             "OPTG0200",
