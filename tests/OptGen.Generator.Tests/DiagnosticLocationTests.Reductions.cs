@@ -85,6 +85,14 @@ public sealed partial class DiagnosticLocationTests
         AssertMarked("""[Optimizer] [Hyperparameter("Lr", 0.1)] [Update("p = p - Lr * norm(g) * g")] public partial class E : [|Optimizer|];""", "OPTG0135");
 
     [Fact]
+    public void TrustRatioOnAnExpressionRuleIsABuildingBlock() =>
+        AssertMarked("""[Optimizer] [Hyperparameter("Lr", 0.1)] [Update("p = p - Lr * g")] [[|TrustRatio|]] partial class E;""", "OPTG0108");
+
+    [Fact]
+    public void TrustRatioWithoutOptimizerWarns() =>
+        AssertMarked("[[|TrustRatio|]] partial class NoOptimizer;", "OPTG0019", Microsoft.CodeAnalysis.DiagnosticSeverity.Warning);
+
+    [Fact]
     public void AnElementWiseRuleMayStillNameOptimizer()
     {
         GeneratorHarness.Run run = GeneratorHarness.Generate($"using OptGen;\nnamespace Demo;\n[Optimizer] {Adam} public partial class L : OptGen.Optimizer;");

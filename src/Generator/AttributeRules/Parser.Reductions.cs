@@ -80,15 +80,14 @@ namespace OptGen.Generator
 
             if (scope != MomentScope.Element)
             {
-                string? conflict =
-                    second.Centered ? "Centered = true|the running mean ḡ is per element, so v − ḡ² would be per element again; declare the centered form as an expression rule"
-                    : second.Input == SecondMomentInput.PerExampleSquares ? "Input = SecondMomentInput.PerExampleSquares|a rule with reductions runs in passes that read p, g and the state only, not the inputs beside g"
-                    : second.HasInitialValue ? "InitialValue|a shared second moment starts at 0"
+                (string With, string Why)? conflict =
+                    second.Centered ? ("Centered = true", "the running mean ḡ is per element, so v − ḡ² would be per element again; declare the centered form as an expression rule")
+                    : second.Input == SecondMomentInput.PerExampleSquares ? ("Input = SecondMomentInput.PerExampleSquares", "a rule with reductions runs in passes that read p, g and the state only, not the inputs beside g")
+                    : second.HasInitialValue ? ("InitialValue", "a shared second moment starts at 0")
                     : null;
-                if (conflict is not null)
+                if (conflict is { } c)
                 {
-                    string[] parts = conflict.Split('|');
-                    diagnostics.Add(Error(DiagnosticDescriptors.MomentScopeConflict, sm, "Scope", scope.ToString(), parts[0], parts[1]));
+                    diagnostics.Add(Error(DiagnosticDescriptors.MomentScopeConflict, sm, "Scope", scope.ToString(), c.With, c.Why));
                 }
             }
 
@@ -113,15 +112,15 @@ namespace OptGen.Generator
                 RequirePositive(tr, "MaxRatio", "MaxRatio (the bound on the ratio)", m, diagnostics);
             }
 
-            string where = TryNamedValue(tr, "Form", out _) ? "Form" : string.Empty;
-            DiagnosticInfo Conflict(string with, string why) =>
-                Error(DiagnosticDescriptors.TrustRatioConflict, tr, where.Length > 0 ? where : null, formName, with, why);
+            // At Form when it is given, else at the attribute.
+            string? at = TryNamedValue(tr, "Form", out _) ? "Form" : null;
+            DiagnosticInfo Conflict(string with, string why) => Error(DiagnosticDescriptors.TrustRatioConflict, tr, at, formName, with, why);
 
             if (form == TrustRatioForm.Lamb)
             {
                 if (spec.SecondMoment is null)
                 {
-                    diagnostics.Add(Error(DiagnosticDescriptors.TrustRatioNeedsSecondMoment, tr, where.Length > 0 ? where : null,
+                    diagnostics.Add(Error(DiagnosticDescriptors.TrustRatioNeedsSecondMoment, tr, at,
                         "LAMB's ratio ‖p‖/‖r‖ scales the adaptive direction r = m̂/(√v̂ + ε) + λp; for a ratio on the gradient use Form = TrustRatioForm.Lars"));
                 }
                 else if (spec.SecondMoment.Scope != MomentScope.Element)
