@@ -93,6 +93,17 @@ public sealed partial class DiagnosticLocationTests
         AssertMarked("[[|TrustRatio|]] partial class NoOptimizer;", "OPTG0019", Microsoft.CodeAnalysis.DiagnosticSeverity.Warning);
 
     [Fact]
+    public void ANameTakenByReductionOptimizerIsReportedAtName()
+    {
+        // A rule with reductions derives from ReductionOptimizer, whose Passes an element-wise rule may use as a name.
+        Microsoft.CodeAnalysis.Diagnostic d = AssertMarked($"[Optimizer] [FirstMoment(Beta = 0.9)] [SecondMoment(Beta = 0.999, [|Name = \"Passes\"|])] [Epsilon(1e-6)] [TrustRatio] partial class L;", "OPTG0021");
+        Assert.Contains("OptGen.ReductionOptimizer.Passes", d.GetMessage(System.Globalization.CultureInfo.InvariantCulture), System.StringComparison.Ordinal);
+        GeneratorHarness.Run run = GeneratorHarness.Generate("using OptGen;\nnamespace Demo;\n[Optimizer] [FirstMoment(Beta = 0.9)] [SecondMoment(Beta = 0.999, Name = \"Passes\")] [Epsilon(1e-6)] partial class L;");
+        Assert.Empty(run.OptGenDiagnostics);
+        Assert.Empty(run.Errors);
+    }
+
+    [Fact]
     public void AnElementWiseRuleMayStillNameOptimizer()
     {
         GeneratorHarness.Run run = GeneratorHarness.Generate($"using OptGen;\nnamespace Demo;\n[Optimizer] {Adam} public partial class L : OptGen.Optimizer;");

@@ -288,7 +288,7 @@ namespace OptGen.Generator
             foreach (string name in AttributeRules.AttributeLowering.GeneratedMemberNames(spec))
             {
                 string? clash = name == type.Name ? $"the class '{type.Name}' itself"
-                    : inherited.Contains(name) ? $"the member OptGen.Optimizer.{name} that '{type.Name}' inherits"
+                    : inherited.Contains(name) ? $"the member {(HasReductions(spec) ? "OptGen.ReductionOptimizer" : "OptGen.Optimizer")}.{name} that '{type.Name}' inherits"
                     : !seen.Add(name) ? "another member OptGen generates for this rule"
                     : null;
                 if (clash is null || !reported.Add(name))

@@ -114,6 +114,32 @@ public sealed class AttributeReductionTests
         Assert.Equal(["p", "b"], lars.Passes[1].Writes);
     }
 
+    [Theory]
+    [InlineData("attribute_lamb")]
+    [InlineData("attribute_lars")]
+    public void MatchesTheHandWrittenCatalogRule(string rule)
+    {
+        // The same rule from attributes and hand-written (the catalog's Lamb, Lars): within float32 rounding the same
+        // parameters after six steps over several tensors.
+        ParameterLayout layout = ParameterLayout.FromShapes((IReadOnlyList<int[]>)Shapes);
+        (float[] p0, float[][] grads) = DeclaredRuleChecks.Data(Shapes, steps: 6, seed: 5);
+        ReductionOptimizer attribute = Create(rule, layout);
+        Optimizer written = rule == "attribute_lamb"
+            ? new Lamb(layout) { LearningRate = LearningRate, Beta1 = 0.9, Beta2 = 0.99, Epsilon = 1e-6, WeightDecay = 0.01 }
+            : new Lars(layout) { LearningRate = LearningRate, Momentum = 0.9, WeightDecay = 0.01, TrustCoefficient = 0.02 };
+        float[] a = (float[])p0.Clone(), b = (float[])p0.Clone();
+        foreach (float[] g in grads)
+        {
+            attribute.Step(a, g);
+            written.Step(b, g);
+        }
+
+        for (int i = 0; i < a.Length; i++)
+        {
+            Assert.True(Math.Abs(a[i] - b[i]) <= 1e-6 * (1 + Math.Abs(b[i])), $"{rule} element {i}: {a[i]:R} vs {b[i]:R}");
+        }
+    }
+
     [Fact]
     public void AttributeAdamMiniHasTheDeclaredAdamMinisCompactStateAndBytes()
     {
