@@ -29,7 +29,7 @@ namespace OptGen.Generator
 
             foreach (SyntaxReference reference in type.DeclaringSyntaxReferences)
             {
-                if (reference.GetSyntax() is TypeDeclarationSyntax { BaseList: { } list } part && list.Types.Count > 0)
+                if (reference.GetSyntax() is TypeDeclarationSyntax { BaseList: { } list } && list.Types.Count > 0)
                 {
                     diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ReductionRuleBaseClass, list.Types[0].GetLocation(), type.Name, reductions));
                     return;
@@ -49,7 +49,7 @@ namespace OptGen.Generator
         {
             if (spec.SecondMoment is { } second && attributes.TryGetValue("SecondMomentAttribute", out AttributeData? sm))
             {
-                spec = spec with { SecondMoment = ReadScope(sm, second, spec, diagnostics) };
+                spec = spec with { SecondMoment = ReadScope(sm, second, diagnostics) };
             }
 
             if (attributes.TryGetValue("TrustRatioAttribute", out AttributeData? tr))
@@ -60,7 +60,7 @@ namespace OptGen.Generator
             return spec;
         }
 
-        private static SecondMomentSpec ReadScope(AttributeData sm, SecondMomentSpec second, OptimizerSpec spec, List<DiagnosticInfo> diagnostics)
+        private static SecondMomentSpec ReadScope(AttributeData sm, SecondMomentSpec second, List<DiagnosticInfo> diagnostics)
         {
             var scope = (MomentScope)NamedInt(sm, "Scope");
             bool hasLength = TryNamedValue(sm, "BlockLength", out object? rawLength);

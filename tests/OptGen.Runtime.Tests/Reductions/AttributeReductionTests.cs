@@ -75,6 +75,37 @@ public sealed class AttributeReductionTests
         Assert.NotEqual(p0[0], a[0]);
     }
 
+    [Theory]
+    [InlineData("attribute_lamb")]
+    [InlineData("attribute_lars")]
+    public void AZeroNormGivesARatioOfOne(string rule)
+    {
+        // Tensor 0 starts at p = 0 (‖p‖ = 0 at step 1), tensor 1 never has a gradient (‖g‖ = 0, and for LAMB ‖r‖ = 0
+        // until decay moves it), tensor 2 is ordinary: the references take the ratio as 1 in the first two cases.
+        int[][] shapes = [[6, 5], [33], [4, 4]];
+        (float[] p0, float[][] grads) = DeclaredRuleChecks.Data(shapes, steps: 4, seed: 29);
+        Array.Clear(p0, 0, 30);
+        foreach (float[] g in grads)
+        {
+            Array.Clear(g, 30, 33);
+        }
+
+        ReductionOptimizer optimizer = Create(rule, ParameterLayout.FromShapes((IReadOnlyList<int[]>)shapes));
+        ReductionReference reference = Reference(rule, shapes, p0);
+        float[] p = (float[])p0.Clone();
+        var errors = new ErrorAccumulator();
+        for (int t = 0; t < grads.Length; t++)
+        {
+            optimizer.Step(p, grads[t]);
+            reference.Take(grads[t], LearningRate);
+            errors.Add(ReductionReferences.ToFloat(reference.Parameters), p, t + 1);
+        }
+
+        Assert.True(errors.Passed(5e-6), $"{rule}: {errors.RelativeError:E2} at {errors.Where}");
+        Assert.All(p, x => Assert.True(float.IsFinite(x)));
+        Assert.NotEqual(0f, p[0]); // the zero tensor moved: its ratio was 1, not 0/‖r‖ = 0
+    }
+
     [Fact]
     public void TheBoundCapsTheTrustRatio()
     {
