@@ -190,14 +190,16 @@ public sealed class AttributeReductionTests
     }
 
     [Fact]
-    public void OnlyTheTensorScopeRulesHaveGpuPasses()
+    public void TheyHaveTheGpuKernelsTheDeclaredRulesHave()
     {
         // GpuEmitter.HasGpuKernel decides, as for the expression rules: tensor-scope plans (LAMB, LARS) get pass
-        // kernels; a shared second moment is compact state, a scoped plan.
+        // kernels; a shared second moment is compact state, a scoped plan, which gets one exactly when the declared
+        // Adam-mini (the same plan) does.
         ParameterLayout layout = ParameterLayout.FromShapes([[4, 4]]);
         Assert.IsAssignableFrom<IGpuKernelSource>(Create("attribute_lamb", layout));
         Assert.IsAssignableFrom<IGpuKernelSource>(Create("attribute_lars", layout));
-        Assert.False(Create("adam_mini", layout) is IGpuKernelSource);
+        Assert.Equal((ReductionOptimizer)new DeclaredAdamMini(layout) is IGpuKernelSource, Create("adam_mini", layout) is IGpuKernelSource);
+        Assert.Equal((ReductionOptimizer)new DeclaredNovoGrad(layout) is IGpuKernelSource, Create("tensor_moment", layout) is IGpuKernelSource);
     }
 
     [Theory]
