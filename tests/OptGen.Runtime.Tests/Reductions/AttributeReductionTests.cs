@@ -106,6 +106,24 @@ public sealed class AttributeReductionTests
         Assert.NotEqual(0f, p[0]); // the zero tensor moved: its ratio was 1, not 0/‖r‖ = 0
     }
 
+    [Theory]
+    [MemberData(nameof(Rules))]
+    public void EmptyTensorsAndAnEmptyLayoutStep(string rule)
+    {
+        // Empty tensors between real ones (no norms to take, no rows or blocks), and a layout of no parameters.
+        ReductionOptimizer optimizer = Create(rule, ParameterLayout.FromShapes([[0, 4], [5], [0]]));
+        float[] p = [1, -2, 3, 0.5f, 0];
+        float[] before = (float[])p.Clone();
+        optimizer.Step(p, [0.5f, -1, 2, 0, 1]);
+        Assert.All(p, x => Assert.True(float.IsFinite(x)));
+        Assert.NotEqual(before, p);
+        Assert.Equal(1, optimizer.StepCount);
+
+        ReductionOptimizer empty = Create(rule, ParameterLayout.Single(0));
+        empty.Step([], []);
+        Assert.Equal(1, empty.StepCount);
+    }
+
     [Fact]
     public void TheBoundCapsTheTrustRatio()
     {
