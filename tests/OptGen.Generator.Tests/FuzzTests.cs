@@ -263,7 +263,15 @@ public sealed class FuzzTests(Xunit.Abstractions.ITestOutputHelper output)
                     ("Centered", () => Bool(r)),
                     ("InitialValue", () => Value(r)),
                     ("Power", () => r.Next(3) == 0 ? Value(r) : r.Next(2) == 0 ? "0.5" : "1"),
-                    ("Name", () => hostile ? Names[r.Next(Names.Length)] : "\"Rho\"")));
+                    ("Name", () => hostile ? Names[r.Next(Names.Length)] : "\"Rho\""),
+                    ("Scope", () => Enum(r, "MomentScope", "Element", "Tensor", "Row", "Column", "Block")),
+                    ("BlockLength", () => hostile && r.Next(3) == 0 ? Value(r) : (r.Next(3) - 1 + r.Next(40)).ToString(System.Globalization.CultureInfo.InvariantCulture))));
+                break;
+            case "TrustRatio":
+                named = Some(r,
+                    ("Form", () => Enum(r, "TrustRatioForm", "Lamb", "Lars")),
+                    ("Coefficient", () => Value(r)),
+                    ("MaxRatio", () => Value(r)));
                 break;
             case "BiasCorrection":
                 positional.Add(Enum(r, "BiasCorrectionMode", "None", "Power", "MinT"));
@@ -313,7 +321,7 @@ public sealed class FuzzTests(Xunit.Abstractions.ITestOutputHelper output)
 
     private static readonly string[] RuleAttributes =
     {
-        "LearningRate", "FirstMoment", "SecondMoment", "BiasCorrection", "Epsilon", "AmsGrad", "Momentum", "WeightDecay", "Maximize",
+        "LearningRate", "FirstMoment", "SecondMoment", "BiasCorrection", "Epsilon", "AmsGrad", "Momentum", "WeightDecay", "Maximize", "TrustRatio",
     };
 
     /// <summary>One random declaration, in its own namespace <c>Fuzz{index}</c>.</summary>

@@ -82,6 +82,20 @@ public sealed class SnapshotTests
             """
         },
         {
+            // LAMB from building blocks: [TrustRatio] lowers to the same two tensor norms as LambDeclared's norm(p), norm(r).
+            "LambAttribute",
+            """
+            [Optimizer]
+            [FirstMoment(Beta = 0.9)]
+            [SecondMoment(Beta = 0.999)]
+            [BiasCorrection(BiasCorrectionMode.Power)]
+            [Epsilon(1e-6)]
+            [WeightDecay(0.01, Decoupled = true)]
+            [TrustRatio]
+            public partial class LambAttribute;
+            """
+        },
+        {
             "FactoredDeclared",
             """
             [Optimizer]

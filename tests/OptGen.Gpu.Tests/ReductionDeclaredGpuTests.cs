@@ -25,7 +25,8 @@ public sealed class ReductionDeclaredGpuTests(CpuAcceleratorFixture fixture, ITe
 
     // NovoGrad is not here: its second moment is one value per tensor (compact state), a scoped plan, which has no GPU
     // kernel yet (ScopedRulesAreRefused).
-    public static TheoryData<string> Rules() => new() { "lamb", "kinds", "older_read", "decay_first" };
+    // attribute_lamb and attribute_lars: [TrustRatio] rules (AttributeReductions.cs), lowered to the same tensor norms.
+    public static TheoryData<string> Rules() => new() { "lamb", "kinds", "older_read", "decay_first", "attribute_lamb", "attribute_lars" };
 
     /// <summary>
     /// A declared rule whose plan is scoped (here NovoGrad, whose per-tensor second moment is compact state) gets no

@@ -10,7 +10,9 @@ namespace OptGen.Generator.AttributeRules
     /// order PyTorch applies them, so that float32 results round the same way:
     /// <code>
     /// g ← g·GradientScale                  GradientRule        (unscaling, clipping and maximize in one factor)
+    /// ‖p‖, ‖g‖ per tensor                  TrustRatioRule      (LARS: the norms before L2 decay)
     /// g ← g + λ·p | p ← p·(1 − ηλ)         WeightDecayRule
+    /// g ← local·g                          TrustRatioRule      (LARS's local rate)
     /// m ← β₁·m + (1 − β₁)·g                FirstMomentRule
     /// v ← β₂·v + (1 − β₂)·g², Σ, max …     SecondMomentRule    (centered, AMSGrad, mean)
     /// denom = √v̂ + ε | √(v̂ + ε) | …        DenominatorRule     (ε placement, bias correction)
@@ -20,6 +22,7 @@ namespace OptGen.Generator.AttributeRules
     /// NAdam's two steps                    NesterovMomentumDecayRule
     /// dir = m/denom                        DirectionRule
     /// b ← μ·b + (1 − τ)·dir; p ← p − ηₜ·b  MomentumRule
+    /// r = c·dir + λp; p ← p − η·trust·r    TrustRatioRule      (LAMB)
     /// p ← p − ηₜ·dir                       StepRule
     /// </code>
     /// Every decision that depends on the <see cref="BiasCorrectionMode"/> is in <see cref="BiasCorrection"/>, which
@@ -36,7 +39,9 @@ namespace OptGen.Generator.AttributeRules
         private static readonly IAttributeRule[] Rules =
         {
             new GradientRule(),
+            new TrustRatioRule(TrustRatioRule.Stage.Measure),
             new WeightDecayRule(),
+            new TrustRatioRule(TrustRatioRule.Stage.ScaleGradient),
             new FirstMomentRule(),
             new SecondMomentRule(),
             new DenominatorRule(),
@@ -46,6 +51,7 @@ namespace OptGen.Generator.AttributeRules
             new NesterovMomentumDecayRule(),
             new DirectionRule(),
             new MomentumRule(),
+            new TrustRatioRule(TrustRatioRule.Stage.Step),
             new StepRule(),
         };
 
@@ -112,6 +118,8 @@ namespace OptGen.Generator.AttributeRules
         Dampening,
         WeightDecay,
         Maximize,
+        TrustCoefficient,
+        MaxTrustRatio,
     }
 
     /// <summary>What earlier components computed that later ones read.</summary>
@@ -132,6 +140,12 @@ namespace OptGen.Generator.AttributeRules
         /// <summary>Whether the element local <c>denom</c> holds the denominator.</summary>
         public bool HasDenominator { get; set; }
 
+        /// <summary>The learning rate with its schedule (Adagrad's decay), without the bias corrections: the η of LAMB's p ← p − η·trust·r.</summary>
+        public Expr ScheduledLearningRate { get; set; } = Expr.Constant(0);
+
+        /// <summary>The bias corrections the step size carries (1/(1 − β₁ᵗ), ·√(1 − β₂ᵗ)), or null: LAMB's r applies them to the direction.</summary>
+        public Expr? DirectionCorrection { get; set; }
+
         /// <summary>The per-step step size ηₜ (host, double).</summary>
         public Expr StepSize { get; set; }
 
@@ -140,6 +154,12 @@ namespace OptGen.Generator.AttributeRules
 
         /// <summary>The element variable holding the update direction: g, m or dir.</summary>
         public string Direction { get; set; } = AttributeLowering.Gradient;
+
+        /// <summary>LARS: the reductions ‖p‖ and ‖g‖ (<see cref="TrustRatioRule"/>), or null.</summary>
+        public Expr? ParameterNorm { get; set; }
+
+        /// <summary>LARS: ‖g‖ before the L2 decay, or null.</summary>
+        public Expr? GradientNorm { get; set; }
 
         /// <summary>Set by a component that wrote the final step of p; later components do not run.</summary>
         public bool Finished { get; set; }

@@ -36,6 +36,7 @@ namespace OptGen.Generator
             "NesterovMomentumDecayAttribute",
             "RectifiedAttribute",
             "DeltaAccumulatorAttribute",
+            "TrustRatioAttribute",
             "StateAttribute",
             "HyperparameterAttribute",
             "StepScalarAttribute",
@@ -257,7 +258,8 @@ namespace OptGen.Generator
         {
             var inherited = new HashSet<string>(StringComparer.Ordinal);
             // Abstract and virtual members (RunKernel, AdvanceHostState) are the ones the generated code overrides.
-            for (INamedTypeSymbol? t = compilation.GetTypeByMetadataName("OptGen.Optimizer"); t is not null; t = t.BaseType)
+            // A rule with reductions derives from OptGen.ReductionOptimizer, which adds members of its own (Passes, …).
+            for (INamedTypeSymbol? t = compilation.GetTypeByMetadataName(HasReductions(spec) ? "OptGen.ReductionOptimizer" : "OptGen.Optimizer"); t is not null; t = t.BaseType)
             {
                 foreach (ISymbol member in t.GetMembers())
                 {
@@ -286,7 +288,7 @@ namespace OptGen.Generator
             foreach (string name in AttributeRules.AttributeLowering.GeneratedMemberNames(spec))
             {
                 string? clash = name == type.Name ? $"the class '{type.Name}' itself"
-                    : inherited.Contains(name) ? $"the member OptGen.Optimizer.{name} that '{type.Name}' inherits"
+                    : inherited.Contains(name) ? $"the member {(HasReductions(spec) ? "OptGen.ReductionOptimizer" : "OptGen.Optimizer")}.{name} that '{type.Name}' inherits"
                     : !seen.Add(name) ? "another member OptGen generates for this rule"
                     : null;
                 if (clash is null || !reported.Add(name))

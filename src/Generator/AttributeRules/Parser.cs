@@ -45,6 +45,7 @@ namespace OptGen.Generator
                 ExpressionRuleSpec? rule = CheckAttributes(type, context.SemanticModel, diagnostics, cancellationToken)
                     ? ExpressionRules.Read(type, nameLocation, context.SemanticModel.Compilation, diagnostics)
                     : null;
+                CheckReductionBase(type, declaration, rule is { Reductions.Count: > 0 } ? "the reductions of its [Update] statements" : null, diagnostics);
                 return new ParseResult(null, diagnostics.ToEquatableArray(), HasErrors(diagnostics) ? null : rule) { Storage = storage };
             }
 
@@ -54,6 +55,7 @@ namespace OptGen.Generator
             if (spec is not null && !HasErrors(diagnostics))
             {
                 CheckRuleCombinations(type, spec, diagnostics);
+                CheckReductionBase(type, declaration, ReductionsOf(spec), diagnostics);
                 CheckGeneratedNames(type, context.SemanticModel.Compilation, spec, nameLocation, diagnostics);
             }
 
@@ -323,6 +325,7 @@ namespace OptGen.Generator
                 maximize);
             spec = ReadStepSchedules(attributes, spec, diagnostics);
             spec = ReadBatchUnits(attributes, spec, diagnostics);
+            spec = ReadReductions(attributes, spec, diagnostics);
 
             CheckCollisions(type, declaration, spec, location, diagnostics);
             return spec;

@@ -60,20 +60,31 @@ namespace OptGen.Generator.AttributeRules
             bool perExample = second.Input == SecondMomentInput.PerExampleSquares;
             Expr gsq = Expr.Var(ElementInputs.PerExampleSquares.Symbol);
             Expr beta2 = BatchScaling.Beta2(context.Spec);
+            // A shared moment (Adam-mini, NovoGrad) takes the mean of g² (the infinity norm: the maximum |g|) over its
+            // tensor, row, column or block, a reduction of pass 1; the planner then stores the moment one value per segment.
+            bool shared = second.Scope != MomentScope.Element;
+            ReductionScopeKind scope = ScopeOf(second.Scope);
             switch (second.Kind)
             {
                 case SecondMomentKind.ExponentialAverage:
                     BiasCorrection.Coefficients(b, context.Spec, "SecondMoment", beta2, second.Start, "c₂");
-                    b.Assign(s, (Expr.Scalar("SecondMomentDecay") * sv) + (perExample ? Expr.Scalar("SecondMomentWeight") * gsq : Expr.Scalar("SecondMomentWeight") * g * g), "Second moment");
+                    b.Assign(s, (Expr.Scalar("SecondMomentDecay") * sv) + (
+                        shared ? Expr.Scalar("SecondMomentWeight") * b.Reduction(ReductionKind.Mean, scope, second.BlockLength, g * g, "Shared second moment, the mean of g²")
+                        : perExample ? Expr.Scalar("SecondMomentWeight") * gsq
+                        : Expr.Scalar("SecondMomentWeight") * g * g), "Second moment");
                     break;
                 case SecondMomentKind.Sum:
                 case SecondMomentKind.Mean:
-                    b.Assign(s, sv + (perExample ? gsq : g * g), "Accumulate");
+                    b.Assign(s, sv + (
+                        shared ? b.Reduction(ReductionKind.Mean, scope, second.BlockLength, g * g, "Shared accumulator, the mean of g²")
+                        : perExample ? gsq
+                        : g * g), "Accumulate");
                     break;
                 case SecondMomentKind.InfinityNorm:
                     b.Scalar("SecondMomentDecay", beta2);
                     b.Scalar("Epsilon", Expr.Hyperparameter("Epsilon"));
-                    b.Assign(s, Expr.Binary(ExprOp.Max, Expr.Scalar("SecondMomentDecay") * sv, Expr.Unary(ExprOp.Abs, g) + Expr.Scalar("Epsilon")), "Infinity norm");
+                    Expr magnitude = shared ? b.Reduction(ReductionKind.MaxAbs, scope, second.BlockLength, g, "Shared infinity norm, the maximum |g|") : Expr.Unary(ExprOp.Abs, g);
+                    b.Assign(s, Expr.Binary(ExprOp.Max, Expr.Scalar("SecondMomentDecay") * sv, magnitude + Expr.Scalar("Epsilon")), "Infinity norm");
                     break;
             }
 
@@ -98,6 +109,15 @@ namespace OptGen.Generator.AttributeRules
 
             context.DenominatorSource = source;
         }
+
+        /// <summary>The IR reduction scope of a shared moment's <see cref="MomentScope"/>.</summary>
+        internal static ReductionScopeKind ScopeOf(MomentScope scope) => scope switch
+        {
+            MomentScope.Row => ReductionScopeKind.Row,
+            MomentScope.Column => ReductionScopeKind.Column,
+            MomentScope.Block => ReductionScopeKind.Block,
+            _ => ReductionScopeKind.Tensor,
+        };
 
         /// <summary>Whether the second moment is a decaying average with a β₂ (not a sum or mean).</summary>
         internal static bool Averages(SecondMomentSpec second) => second.Kind is SecondMomentKind.ExponentialAverage or SecondMomentKind.InfinityNorm;

@@ -29,15 +29,18 @@ namespace OptGen.Generator.AttributeRules
                 stepSize = stepSize / (one + ((t - one) * Expr.Hyperparameter("LearningRateDecay")));
             }
 
+            context.ScheduledLearningRate = stepSize;
             if (BiasCorrection.FirstMomentDivisor(spec) is { } firstCorrection)
             {
                 stepSize = stepSize / firstCorrection;
+                context.DirectionCorrection = one / firstCorrection;
             }
 
             context.PlainStepSize = stepSize;
             if (BiasCorrection.StepSizeFactor(spec) is { } factor)
             {
                 stepSize = stepSize * factor;
+                context.DirectionCorrection = context.DirectionCorrection is { } c ? c * factor : factor;
             }
 
             context.StepSize = stepSize;

@@ -25,8 +25,9 @@ namespace OptGen.Generator.AttributeRules
                 b.Scalar("WeightDecay", Expr.Hyperparameter("WeightDecay"));
                 b.Assign(g, Expr.Var(g) + (Expr.Scalar("WeightDecay") * Expr.Var(p)), "L2 weight decay");
             }
-            else if (context.Spec.WeightDecay is { Decoupled: true })
+            else if (context.Spec.WeightDecay is { Decoupled: true } && context.Spec.TrustRatio is not { Form: TrustRatioForm.Lamb })
             {
+                // (LAMB adds λ·p to its direction r instead: TrustRatioRule.)
                 b.Scalar("DecayFactor", Expr.Constant(1) - (BatchScaling.LearningRate(context.Spec) * Expr.Hyperparameter("WeightDecay")));
                 b.Assign(p, Expr.Var(p) * Expr.Scalar("DecayFactor"), "Decoupled weight decay");
             }

@@ -361,6 +361,42 @@ namespace OptGen.Generator.Diagnostics
             "Invalid block length",
             "The block length of '{0}' must be a whole number from 1 to 2147483647 known when the rule is compiled (a number, or numbers alone), not {1}");
 
+        /// <summary>Format: "[TrustRatio] in the LAMB form needs a [SecondMoment]: {0}".</summary>
+        public static readonly DiagnosticDescriptor TrustRatioNeedsSecondMoment = Error(
+            "OPTG0130",
+            "LAMB trust ratio without a second moment",
+            "[TrustRatio] in the LAMB form needs a [SecondMoment]: {0}");
+
+        /// <summary>Format: "[TrustRatio] in the {0} form does not combine with {1}: {2}".</summary>
+        public static readonly DiagnosticDescriptor TrustRatioConflict = Error(
+            "OPTG0131",
+            "Trust ratio does not combine with the rule",
+            "[TrustRatio] in the {0} form does not combine with {1}: {2}");
+
+        /// <summary>Format: "[TrustRatio] {0} must be {1}, but is {2}".</summary>
+        public static readonly DiagnosticDescriptor TrustRatioOutOfRange = Error(
+            "OPTG0132",
+            "Trust ratio argument out of range",
+            "[TrustRatio] {0} must be {1}, but is {2}");
+
+        /// <summary>Format: "[SecondMoment] Scope = MomentScope.{0} does not combine with {1}: {2}".</summary>
+        public static readonly DiagnosticDescriptor MomentScopeConflict = Error(
+            "OPTG0133",
+            "Second-moment scope does not combine with the rule",
+            "[SecondMoment] Scope = MomentScope.{0} does not combine with {1}: {2}");
+
+        /// <summary>Format: "[SecondMoment] {0}".</summary>
+        public static readonly DiagnosticDescriptor InvalidMomentBlockLength = Error(
+            "OPTG0134",
+            "Invalid second-moment block length",
+            "[SecondMoment] {0}");
+
+        /// <summary>Format: "The optimizer class '{0}' declares the base class OptGen.Optimizer, but its rule has reductions ({1}) and OptGen derives it from OptGen.ReductionOptimizer; remove the base class".</summary>
+        public static readonly DiagnosticDescriptor ReductionRuleBaseClass = Error(
+            "OPTG0135",
+            "Rule with reductions declares the base class Optimizer",
+            "The optimizer class '{0}' declares the base class OptGen.Optimizer, but its rule has reductions ({1}) and OptGen derives it from OptGen.ReductionOptimizer; remove the base class");
+
         /// <summary>Format: "[NonNegativeState(\"{0}\")] names no state buffer of the rule: {1}".</summary>
         public static readonly DiagnosticDescriptor InvalidStateOverride = Error(
             "OPTG0200",

@@ -130,8 +130,7 @@ namespace OptGen.Generator
                     }
                 }
 
-                string name = function + "_" + (blockLength > 0 ? blockLength.ToString(CultureInfo.InvariantCulture) + "_" : string.Empty)
-                    + _scope.Reductions.Count.ToString(CultureInfo.InvariantCulture);
+                string name = ReductionDecl.NameOf(kind, scope, blockLength, _scope.Reductions.Count);
                 _scope.Reductions.Add(new ReductionDecl(name, kind) { Scope = scope, BlockLength = blockLength });
                 _operands.Add(new ElementStatement(name, operand.Expr, true, string.Empty));
                 return new Bound(Expr.Var(name), false, operand.Size + 1);

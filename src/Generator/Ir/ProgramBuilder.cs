@@ -18,6 +18,7 @@ namespace OptGen.Generator.Ir
         private readonly List<HostStateDecl> _hostStates = new();
         private readonly List<HostStatement> _host = new();
         private readonly List<ElementStatement> _body = new();
+        private readonly List<ReductionDecl> _reductions = new();
 
         /// <summary>The hyperparameters declared so far, in storage order.</summary>
         public IEnumerable<HyperparameterDecl> Hyperparameters => _hyperparameters.Select((h, i) => (h, i)).OrderBy(x => x.h.Order).ThenBy(x => x.i).Select(x => x.h.Decl);
@@ -73,6 +74,26 @@ namespace OptGen.Generator.Ir
             return statement;
         }
 
+        /// <summary>
+        /// A reduction of <paramref name="operand"/> over each tensor (row, column, block of <paramref name="blockLength"/>):
+        /// its operand statement <c>let norm_0 = operand</c> here, and the variable that reads its value afterwards
+        /// (<see cref="ReductionDecl"/>). The pass planner splits the program at it.
+        /// </summary>
+        public Expr Reduction(ReductionKind kind, ReductionScopeKind scope, int blockLength, Expr operand, string label)
+        {
+            var reduction = new ReductionDecl(ReductionDecl.NameOf(kind, scope, blockLength, _reductions.Count), kind) { Scope = scope, BlockLength = blockLength };
+            _reductions.Add(reduction);
+            string over = scope switch
+            {
+                ReductionScopeKind.Row => "row",
+                ReductionScopeKind.Column => "column",
+                ReductionScopeKind.Block => "block of " + blockLength.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                _ => "tensor",
+            };
+            _body.Add(new ElementStatement(reduction.Name, operand, true, $"{label}: {reduction.Name} = {reduction.Function}({MathText.Print(operand, new MathText.Symbols())}) over each {over}, taken in pass 1."));
+            return Expr.Var(reduction.Name);
+        }
+
         public UpdateProgram ToProgram(IEnumerable<string> ruleMath) => new(
             Hyperparameters.ToEquatableArray(),
             _states.ToEquatableArray(),
@@ -81,6 +102,7 @@ namespace OptGen.Generator.Ir
             ruleMath.ToEquatableArray())
         {
             HostStates = _hostStates.ToEquatableArray(),
+            Reductions = _reductions.ToEquatableArray(),
         };
 
         private void Add(ElementStatement statement, string label) =>

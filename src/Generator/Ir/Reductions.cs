@@ -32,6 +32,14 @@ namespace OptGen.Generator.Ir
         /// <summary>The expression-language function of a kind at a scope: <c>norm</c>, <c>row_norm</c>, <c>col_norm</c>, <c>block_norm</c>.</summary>
         public static string FunctionOf(ReductionKind kind, ReductionScopeKind scope) => PrefixOf(scope) + FunctionOf(kind);
 
+        /// <summary>
+        /// The name of the <paramref name="index"/>-th reduction of a rule (from 0): its function, its block length
+        /// when it has one, and the index, e.g. <c>norm_0</c>, <c>block_mean_16_1</c>. Both front ends name reductions so.
+        /// </summary>
+        public static string NameOf(ReductionKind kind, ReductionScopeKind scope, int blockLength, int index) =>
+            FunctionOf(kind, scope) + "_" + (blockLength > 0 ? blockLength.ToString(System.Globalization.CultureInfo.InvariantCulture) + "_" : string.Empty)
+            + index.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
         /// <summary>This reduction's function, e.g. <c>row_mean</c>.</summary>
         public string Function => FunctionOf(Kind, Scope);
 

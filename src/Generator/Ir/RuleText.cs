@@ -48,9 +48,23 @@ namespace OptGen.Generator.Ir
 
             foreach (ElementStatement s in program.Body)
             {
-                yield return MathText.Statement(s, symbols);
+                // A reduction's operand statement is where its value is taken: norm_0 = norm(p) over each tensor.
+                ReductionDecl? reduction = s.DeclaresLocal ? program.Reductions.FirstOrDefault(r => r.Name == s.Target) : null;
+                yield return reduction is null
+                    ? MathText.Statement(s, symbols)
+                    : $"{s.Target} = {reduction.Function}({MathText.Print(s.Value, symbols)}{(reduction.BlockLength > 0 ? ", " + reduction.BlockLength.ToString(System.Globalization.CultureInfo.InvariantCulture) : string.Empty)}) over each {ScopeWord(reduction.Scope)}";
             }
         }
+
+        private static string ScopeWord(ReductionScopeKind scope) => scope switch
+        {
+            ReductionScopeKind.Row => "row",
+            ReductionScopeKind.Column => "column",
+            ReductionScopeKind.Block => "block",
+            ReductionScopeKind.Group => "group",
+            ReductionScopeKind.Global => "step",
+            _ => "tensor",
+        };
 
         // A scalar that chooses per step (t = 1, ρₜ > 5, maximize) reads better under its own name and definition;
         // the runtime's gradient factor keeps its name (the remarks' header says what it is).

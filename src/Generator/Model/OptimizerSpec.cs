@@ -33,6 +33,12 @@ namespace OptGen.Generator.Model
     {
         /// <summary>What is averaged: g² or the batch mean of per-example squared gradients.</summary>
         public SecondMomentInput Input { get; init; }
+
+        /// <summary>Over which elements the moment is shared (one per element unless declared; <see cref="MomentScope"/>).</summary>
+        public MomentScope Scope { get; init; }
+
+        /// <summary>The block length of <see cref="MomentScope.Block"/>; 0 otherwise.</summary>
+        public int BlockLength { get; init; }
     }
 
     /// <summary>The units of the batch-dependent hyperparameters (<see cref="BatchUnits"/>): per step, or per example.</summary>
@@ -49,6 +55,9 @@ namespace OptGen.Generator.Model
 
     /// <summary>NAdam's μₜ schedule: [NesterovMomentumDecay(ψ)].</summary>
     internal sealed record NesterovMomentumDecaySpec(double MomentumDecay);
+
+    /// <summary>A layer-wise trust ratio: [TrustRatio(Form, Coefficient = κ, MaxRatio = bound)]; <paramref name="MaxRatio"/> null when unbounded.</summary>
+    internal sealed record TrustRatioSpec(TrustRatioForm Form, double Coefficient, double? MaxRatio);
 
     /// <summary>RAdam's rectification: [Rectified(Threshold = ρ)].</summary>
     internal sealed record RectifiedSpec(double Threshold);
@@ -77,6 +86,9 @@ namespace OptGen.Generator.Model
 
         /// <summary>Adadelta's second accumulator of squared updates.</summary>
         public bool DeltaAccumulator { get; init; }
+
+        /// <summary>The layer-wise trust ratio (LAMB, LARS), or null.</summary>
+        public TrustRatioSpec? TrustRatio { get; init; }
 
         /// <summary>The units of the learning rate and the running-average lengths (per step unless declared per example).</summary>
         public BatchUnitsSpec Units { get; init; } = BatchUnitsSpec.PerStep;

@@ -110,3 +110,41 @@ public enum SecondMomentInput
     /// </summary>
     PerExampleSquares = 1,
 }
+
+/// <summary>Which trust ratio a <c>[TrustRatio]</c> declares (both are per tensor, from norms taken in a pass before the update).</summary>
+public enum TrustRatioForm
+{
+    /// <summary>
+    /// LAMB (You et al. 2020, Algorithm 2): the rule's full update direction r (the adaptive direction, plus λ·p with
+    /// decoupled weight decay) is scaled by trust = κ·‖p‖/‖r‖, p ← p − η·trust·r. Needs a [SecondMoment].
+    /// </summary>
+    Lamb = 0,
+
+    /// <summary>
+    /// LARS (You et al. 2017): the gradient, with L2 weight decay, is scaled by local = κ·‖p‖/(‖g‖ + λ·‖p‖) before it
+    /// enters the momentum buffer (or the step). Takes no [SecondMoment].
+    /// </summary>
+    Lars = 1,
+}
+
+/// <summary>
+/// Over which elements a second moment is shared: per element (Adam), or one value per tensor, row, column or block
+/// (Adam-mini, NovoGrad), averaging g² over it. A shared moment is stored one value per tensor (row, column, block).
+/// </summary>
+public enum MomentScope
+{
+    /// <summary>One value per element (the default).</summary>
+    Element = 0,
+
+    /// <summary>One value per tensor, from the tensor's mean of g² (NovoGrad-like; the infinity norm: its max |g|).</summary>
+    Tensor = 1,
+
+    /// <summary>One value per row of each matrix (a tensor is a stack of matrices over its last two dimensions; a vector is one row).</summary>
+    Row = 2,
+
+    /// <summary>One value per column of each matrix.</summary>
+    Column = 3,
+
+    /// <summary>One value per block of <c>BlockLength</c> consecutive elements of each tensor (the last block of a tensor may be shorter): Adam-mini.</summary>
+    Block = 4,
+}

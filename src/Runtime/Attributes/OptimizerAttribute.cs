@@ -118,6 +118,17 @@ public sealed class SecondMomentAttribute : Attribute
     /// (<see cref="SecondMomentInput.PerExampleSquares"/>), which <c>Step</c> then takes beside the gradient.
     /// </summary>
     public SecondMomentInput Input { get; set; }
+
+    /// <summary>
+    /// Over which elements the second moment is shared (default: one per element). With <see cref="MomentScope.Block"/>
+    /// (and <see cref="BlockLength"/>), <see cref="MomentScope.Row"/>, <see cref="MomentScope.Column"/> or
+    /// <see cref="MomentScope.Tensor"/> it averages the mean of g² over the block (row, column, tensor) and is stored one
+    /// value per block: Adam-mini's memory. The optimizer then runs in two passes (a reduction, then the update).
+    /// </summary>
+    public MomentScope Scope { get; set; }
+
+    /// <summary>The block length B ≥ 1 of <see cref="MomentScope.Block"/>: one second moment per B consecutive elements of each tensor.</summary>
+    public int BlockLength { get; set; }
 }
 
 /// <summary>How the running averages are corrected for their start at zero.</summary>

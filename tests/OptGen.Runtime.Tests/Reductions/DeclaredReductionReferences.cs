@@ -3,7 +3,7 @@ using System;
 namespace OptGen.Runtime.Tests.Reductions;
 
 /// <summary>
-/// The declared rules of DeclaredReductions.cs with their test hyperparameters, and their float64 references with the
+/// The declared rules of DeclaredReductions.cs (and the attribute LAMB and LARS of AttributeReductions.cs) with their test hyperparameters, and their float64 references with the
 /// same values: one mapping for the CPU tests (DeclaredReductionTests) and the GPU tests (ReductionDeclaredGpuTests).
 /// </summary>
 internal static class DeclaredRules
@@ -15,6 +15,8 @@ internal static class DeclaredRules
         "kinds" => new DeclaredReductionKinds(layout) { Lr = learningRate },
         "older_read" => new DeclaredOlderRead(layout) { Lr = learningRate, Beta = 0.9 },
         "decay_first" => new DeclaredDecayFirst(layout) { Lr = learningRate, Wd = 0.5 },
+        "attribute_lamb" => new AttributeLamb(layout) { LearningRate = learningRate, Beta1 = 0.9, Beta2 = 0.99, Epsilon = 1e-6, WeightDecay = 0.01 },
+        "attribute_lars" => new AttributeLars(layout) { LearningRate = learningRate, Momentum = 0.9, WeightDecay = 0.01, TrustCoefficient = 0.02 },
         _ => throw new ArgumentException(rule, nameof(rule)),
     };
 
@@ -25,6 +27,8 @@ internal static class DeclaredRules
         "kinds" => new ReductionKindsReference(shapes, p0),
         "older_read" => new OlderReadReference(shapes, p0, 0.9),
         "decay_first" => new DecayFirstReference(shapes, p0, 0.5),
+        "attribute_lamb" => new LambReference(shapes, p0, 0.9, 0.99, 1e-6, 0.01),
+        "attribute_lars" => new LarsReference(shapes, p0, 0.9, 0.01, 0.02),
         _ => throw new ArgumentException(rule, nameof(rule)),
     };
 }

@@ -100,16 +100,16 @@ internal static class DeclaredRuleChecks
     /// <summary>
     /// Two parameter groups, the second with its own learning rate <paramref name="learningRate"/>/3 (the passes read each
     /// unit's group): two steps, a checkpoint, three more steps; a fresh optimizer loaded from the checkpoint takes the
-    /// same three steps to the same bits, with the group's learning rate and the step count restored.
+    /// same three steps to the same bits, with the group's learning rate (the hyperparameter <paramref name="learningRateName"/>) and the step count restored.
     /// </summary>
-    public static void ACheckpointResumesBitForBit(string rule, Func<ParameterLayout, ReductionOptimizer> create, double learningRate)
+    public static void ACheckpointResumesBitForBit(string rule, Func<ParameterLayout, ReductionOptimizer> create, double learningRate, string learningRateName = "Lr")
     {
         ParameterLayout layout = ParameterLayout.FromShapes([[24, 40], [33]], [[3, 7, 5]]);
         var random = new Random(9);
         float[] p = Random(random, layout.TotalLength);
         float[][] grads = Enumerable.Range(0, 5).Select(_ => Random(random, layout.TotalLength, 0.1)).ToArray();
         ReductionOptimizer original = create(layout);
-        original.Groups[1]["Lr"] = learningRate / 3;
+        original.Groups[1][learningRateName] = learningRate / 3;
         original.Step(p, grads[0]);
         original.Step(p, grads[1]);
         using var checkpoint = new System.IO.MemoryStream();
@@ -123,7 +123,7 @@ internal static class DeclaredRuleChecks
         ReductionOptimizer resumed = create(layout);
         checkpoint.Position = 0;
         resumed.LoadCheckpoint(checkpoint);
-        Assert.Equal(learningRate / 3, resumed.Groups[1]["Lr"]);
+        Assert.Equal(learningRate / 3, resumed.Groups[1][learningRateName]);
         for (int t = 2; t < 5; t++)
         {
             resumed.Step(resumedP, grads[t]);
