@@ -414,22 +414,39 @@ public sealed class FusedOptimizer<TOptimizer> : OptimizerHelper, torch.optim.IM
         load_state_dict(reader);
     }
 
+    // The checkpoint calls claim this optimizer as a step and load_state_dict do: load_state_dict writes in several
+    // calls on the OptGen optimizer, and a checkpoint saved between two of them mixed the old and the new state.
+
     /// <summary>Saves an OptGen checkpoint (<see cref="Optimizer.SaveCheckpoint(string)"/>: hyperparameters, step count, state; atomic).</summary>
-    public void SaveCheckpoint(string path) => Optimizer.SaveCheckpoint(path);
+    /// <exception cref="InvalidOperationException">Another step, load_state_dict or checkpoint call is running on this optimizer.</exception>
+    public void SaveCheckpoint(string path)
+    {
+        using Busy busy = Enter(nameof(SaveCheckpoint));
+        Optimizer.SaveCheckpoint(path);
+    }
 
     /// <summary>Saves an OptGen checkpoint to <paramref name="stream"/>.</summary>
-    public void SaveCheckpoint(Stream stream) => Optimizer.SaveCheckpoint(stream);
+    /// <exception cref="InvalidOperationException">Another step, load_state_dict or checkpoint call is running on this optimizer.</exception>
+    public void SaveCheckpoint(Stream stream)
+    {
+        using Busy busy = Enter(nameof(SaveCheckpoint));
+        Optimizer.SaveCheckpoint(stream);
+    }
 
     /// <summary>Loads an OptGen checkpoint (all or nothing, <see cref="CheckpointException"/> on a bad one); the groups' learning rates follow.</summary>
+    /// <exception cref="InvalidOperationException">Another step, load_state_dict or checkpoint call is running on this optimizer.</exception>
     public void LoadCheckpoint(string path)
     {
+        using Busy busy = Enter(nameof(LoadCheckpoint));
         Optimizer.LoadCheckpoint(path);
         PullLearningRates();
     }
 
     /// <summary>Loads an OptGen checkpoint from <paramref name="stream"/>; the groups' learning rates follow.</summary>
+    /// <exception cref="InvalidOperationException">Another step, load_state_dict or checkpoint call is running on this optimizer.</exception>
     public void LoadCheckpoint(Stream stream)
     {
+        using Busy busy = Enter(nameof(LoadCheckpoint));
         Optimizer.LoadCheckpoint(stream);
         PullLearningRates();
     }
@@ -482,7 +499,7 @@ public sealed class FusedOptimizer<TOptimizer> : OptimizerHelper, torch.optim.IM
     {
         if (System.Threading.Interlocked.Exchange(ref _busy, 1) != 0)
         {
-            throw new InvalidOperationException($"{operation} was called while another step or load_state_dict is running on this optimizer; an optimizer is used by one thread at a time. Nothing was changed by this call.");
+            throw new InvalidOperationException($"{operation} was called while another step, load_state_dict or checkpoint call is running on this optimizer; an optimizer is used by one thread at a time. Nothing was changed by this call.");
         }
 
         return new Busy(this);

@@ -174,11 +174,11 @@ public sealed class ExpressionFuzzTests
         return text.Append($"public partial class {name};\n\n").ToString();
     }
 
-    private static string Line(Diagnostic d) =>
+    internal static string Line(Diagnostic d) =>
         d.Location.SourceTree!.GetText().Lines[d.Location.GetLineSpan().StartLinePosition.Line].ToString();
 
     /// <summary>The Case class whose declaration contains the diagnostic (attributes precede their class).</summary>
-    private static string ClassAt(string source, Diagnostic d)
+    internal static string ClassAt(string source, Diagnostic d)
     {
         if (d.Location.GetLineSpan().Path != "Consumer.cs")
         {
@@ -306,5 +306,5 @@ public sealed class ExpressionFuzzTests
         };
     }
 
-    private static string Literal(string text) => SymbolDisplay.FormatLiteral(text, quote: true);
+    internal static string Literal(string text) => SymbolDisplay.FormatLiteral(text, quote: true);
 }

@@ -166,6 +166,10 @@ public sealed class ExpressionTests
     [InlineData("[Update(\"p = p - ⟦norm⟧(g, p)\")]", "OPTG0103")]                                                  // one argument
     [InlineData("[Update(\"let n = norm(g)\")] [Update(\"p = p - n * ⟦randn⟧()\")]", "OPTG0107")]              // no random draws in two passes
     [InlineData("[Update(\"let z = randn()\")] [Update(\"p = p - z * ⟦norm⟧(g)\")]", "OPTG0107")]
+    [InlineData("[Update(\"p = p - sum(⟦randn⟧()) * g\")]", "OPTG0107")]                                       // a draw inside the first reduction (generated code did not compile)
+    [InlineData("[Update(\"p = p - row_norm(g + ⟦rand⟧()) * g\")]", "OPTG0107")]
+    [InlineData("[Update(\"p = p - block_maxabs(⟦randn⟧(), 4) * g\")]", "OPTG0107")]
+    [InlineData("[Update(\"p = p - global_mean(⟦randn⟧()) * g\")]", "OPTG0107")]
     [InlineData("[Update(\"let n = norm(g)\")] [Update(\"p = p - n * ⟦gsq⟧\")]", "OPTG0107")]                // the passes do not load gsq
     [InlineData("[Update(\"let q = gsq\")] [Update(\"p = p - q * ⟦norm⟧(g)\")]", "OPTG0107")]
     [InlineData("[Update(\"p = p - norm(⟦g < 0⟧)\")]", "OPTG0104")]                                                 // a condition is not a number

@@ -1,3 +1,4 @@
+using System;
 using System.IO;
 using System.Linq;
 using TorchSharp;
@@ -49,6 +50,44 @@ public sealed class ReviewShapeTests
 
         Fixture.AssertIdentical(uninterrupted, second);
         Fixture.AssertIdentical(uninterrupted, third);
+    }
+
+    /// <summary>
+    /// In eval mode a schedule-free optimizer keeps y in its state for Train to put back; LoadCheckpoint refuses there,
+    /// and so must a state dictionary, whose TrainParameters plane would silently replace the kept y.
+    /// </summary>
+    [Fact]
+    public void AStateDictionaryIsRefusedInEvalModeAndChangesNothing()
+    {
+        Parameter[] parameters = Fixture.MakeParameters();
+        using FusedOptimizer<OptGen.AdamWScheduleFree> fused = FusedOptimizer.Create(parameters, layout => new OptGen.AdamWScheduleFree(layout));
+        Train(parameters, fused, 0, 3);
+        var saved = new MemoryStream();
+        fused.save_state_dict(new BinaryWriter(saved));
+        Train(parameters, fused, 3, 5);
+
+        // The parameters as one arena: Eval puts x there and keeps y; Train gives y back.
+        float[] arena = parameters.SelectMany(p => Fixture.Values(p)).ToArray();
+        float[] y = (float[])arena.Clone();
+        fused.Optimizer.Eval(arena);
+        byte[] before = Checkpoint(fused);
+        using FusedOptimizer<OptGen.AdamWScheduleFree> other = FusedOptimizer.Create(Fixture.MakeParameters(2), layout => new OptGen.AdamWScheduleFree(layout));
+        saved.Position = 0;
+        Assert.Throws<InvalidOperationException>(() => fused.load_state_dict(new BinaryReader(saved)));
+        Assert.Throws<InvalidOperationException>(() => fused.load_state_dict(other.state_dict()));
+        Assert.Equal(before, Checkpoint(fused));
+        fused.Optimizer.Train(arena);
+        Assert.Equal(y, arena);
+        saved.Position = 0;
+        fused.load_state_dict(new BinaryReader(saved));
+    }
+
+    private static byte[] Checkpoint<T>(FusedOptimizer<T> fused)
+        where T : Optimizer
+    {
+        var stream = new MemoryStream();
+        fused.SaveCheckpoint(stream);
+        return stream.ToArray();
     }
 
     private static void Train(Parameter[] parameters, torch.optim.Optimizer optimizer, int from, int to)

@@ -953,6 +953,31 @@ def cases():
         C("rmsprop_alpha_step_decay", "rmsprop_alpha", "rmsprop_alpha with lr_per_step "
           "(eta_t = lr_per_step[t-1])", dict(alpha=0.9, eta=0.02), T=60, schedule=SD),
     ]
+    # ---------------- audit: edge values of weight decay, maximize and everything at once ----------------
+    L += [
+        C("audit_adamw_decay_factor_zero", "AdamW", "AdamW lr 1, weight_decay 1: the decay factor "
+          "1 - lr*weight_decay is exactly 0, so p is replaced by -lr*update every step",
+          dict(lr=1.0, weight_decay=1.0), T=30),
+        C("audit_sgd_nesterov_weight_decay_1", "SGD", "SGD Nesterov momentum 0.5, weight_decay 1 "
+          "(the decay term as large as the gradient), maximize",
+          dict(lr=0.05, momentum=0.5, nesterov=True, weight_decay=1.0, maximize=True)),
+        C("audit_rmsprop_everything", "RMSprop", "RMSprop centered, momentum 0.5, weight_decay 0.5, "
+          "maximize, alpha 0.5, eps 1e-3", dict(lr=0.001, alpha=0.5, eps=1e-3, weight_decay=0.5,
+                                                momentum=0.5, centered=True, maximize=True)),
+        C("audit_adagrad_everything", "Adagrad", "Adagrad lr_decay 0.1, weight_decay 0.5, "
+          "initial_accumulator_value 0.5, eps 1e-3, maximize",
+          dict(lr=0.1, lr_decay=0.1, weight_decay=0.5, initial_accumulator_value=0.5, eps=1e-3,
+               maximize=True)),
+        C("audit_adamax_maximize_weight_decay", "Adamax", "Adamax maximize with weight_decay 0.5, "
+          "betas (0.5, 0.9)", dict(lr=0.01, betas=[0.5, 0.9], weight_decay=0.5, maximize=True)),
+        C("audit_adadelta_maximize_weight_decay", "Adadelta", "Adadelta lr 0.5, rho 0.5, "
+          "weight_decay 0.5, maximize", dict(lr=0.5, rho=0.5, weight_decay=0.5, maximize=True)),
+        C("audit_nadam_weight_decay_large", "NAdam", "NAdam weight_decay 0.5, momentum_decay 0.01, "
+          "betas (0.5, 0.9)", dict(lr=0.01, betas=[0.5, 0.9], weight_decay=0.5,
+                                   momentum_decay=0.01)),
+        C("audit_radam_short_beta2", "RAdam", "RAdam betas (0.5, 0.9) (rho_inf = 19: rectified "
+          "from step 6), weight_decay 0.5", dict(lr=0.01, betas=[0.5, 0.9], weight_decay=0.5)),
+    ]
     return L
 
 

@@ -550,6 +550,25 @@ def cases():
         C("adamw_schedulefree_vector", "adamw_schedulefree", "AdamWScheduleFree on one vector "
           "(no tensors field), warm-up 3", dict(warmup_steps=3), None, n=29),
     ]
+    # ---------------- audit: three-dimensional and one-element tensors, edge values ----------------
+    L += [
+        C("audit_lamb_3d_weight_decay_1", "lamb", "LAMB over a 2x3x5 tensor, a one-element tensor "
+          "and a vector of 7, weight_decay 1, betas (0.5, 0.9)",
+          dict(lr=0.01, betas=[0.5, 0.9], weight_decay=1.0), [[2, 3, 5], [1], [7]]),
+        C("audit_lars_tiny_tensors", "lars", "LARS over 1, 1x1 and 4x4 tensors, momentum 0.99, "
+          "weight_decay 0.1, trust_coefficient 1",
+          dict(lr=0.01, momentum=0.99, weight_decay=0.1, trust_coefficient=1.0), [[1], [1, 1], [4, 4]]),
+        C("audit_adafactor_thin_matrices", "adafactor", "Adafactor over a single row (1x6), a single "
+          "column (6x1), a 1x1 matrix and a 2x1x3 stack, maximize, weight_decay 0.5, lr 0.05",
+          dict(maximize=True, weight_decay=0.5, lr=0.05), [[1, 6], [6, 1], [1, 1], [2, 1, 3]]),
+        C("audit_adam_mini_3d_block5", "adam_mini", "Adam-mini block 5 over a 2x3x5 tensor and a vector "
+          "of 4 (shorter than a block), weight_decay 0.5, betas (0.5, 0.9)",
+          dict(block=5, weight_decay=0.5, betas=[0.5, 0.9], lr=0.01), [[2, 3, 5], [4]]),
+        C("audit_adamw_schedulefree_3d", "adamw_schedulefree", "AdamWScheduleFree over a 2x3x4 "
+          "tensor, a one-element tensor and a vector of 5, warm-up 2, weight_decay 0.5, r 0.25, "
+          "weight_lr_power 1", dict(warmup_steps=2, weight_decay=0.5, r=0.25, weight_lr_power=1.0,
+                                    lr=0.01), [[2, 3, 4], [1], [5]]),
+    ]
     return L
 
 

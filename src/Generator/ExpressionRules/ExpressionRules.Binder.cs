@@ -229,7 +229,7 @@ namespace OptGen.Generator
                         throw new BindException();
                     }
 
-                    if (_scope.Reductions.Count > 0)
+                    if (_scope.Reductions.Count > 0 || _inReductionOperand)
                     {
                         Report(DiagnosticDescriptors.NotAvailableHere, node.OperatorStart, node.OperatorLength, node.Text,
                             "a rule with reductions runs in two passes, and a random draw is not repeated between them");

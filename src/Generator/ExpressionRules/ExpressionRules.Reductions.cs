@@ -47,6 +47,9 @@ namespace OptGen.Generator
 
             private readonly List<ElementStatement> _operands = new();
 
+            /// <summary>Whether a reduction's operand is being bound (a randn() there is refused as after a reduction).</summary>
+            private bool _inReductionOperand;
+
             /// <summary>The operand statements of the reductions the last bound statement calls, to go before it.</summary>
             public IEnumerable<ElementStatement> ReductionOperands(string line)
             {
@@ -106,7 +109,18 @@ namespace OptGen.Generator
 
                 Ast argument = node.Args[0];
                 int before = _operands.Count;
-                Bound operand = Bind(argument);
+                bool outer = _inReductionOperand;
+                _inReductionOperand = true;
+                Bound operand;
+                try
+                {
+                    operand = Bind(argument);
+                }
+                finally
+                {
+                    _inReductionOperand = outer;
+                }
+
                 RequireNumber(argument, operand);
                 if (_operands.Count > before || _scope.DependsOnReduction(operand.Expr))
                 {

@@ -34,9 +34,11 @@ public abstract partial class Optimizer
     }
 
     /// <summary>Checks what <see cref="ImportScalars"/> would be given, without writing anything.</summary>
+    /// <exception cref="InvalidOperationException">The state holds something an import would replace unseen (schedule-free's y in eval mode), as <c>LoadCheckpoint</c> refuses.</exception>
     internal void ThrowIfBadScalars(long stepCount, double[][] hostState)
     {
         ArgumentNullException.ThrowIfNull(hostState);
+        ThrowIfStateHeld("loading a state dictionary");
         if (stepCount < 0 || stepCount > MaxCheckpointStepCount)
         {
             throw new ArgumentOutOfRangeException(nameof(stepCount), stepCount, $"The step count must be in [0, {MaxCheckpointStepCount}].");
@@ -73,6 +75,7 @@ public abstract partial class Optimizer
         }
 
         using StepGuard guard = EnterGuard("Importing the state");
+        ThrowIfStateHeld("loading a state dictionary");
         StateView state = StateView;
         for (int k = 0; k < planes.Length; k++)
         {

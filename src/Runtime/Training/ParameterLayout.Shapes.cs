@@ -52,6 +52,23 @@ public sealed partial class ParameterLayout
                     }
                 }
 
+                // Rules keep state per row or per column of the matrix view (MatrixShapeOf), empty tensors included:
+                // each count must fit one buffer too (an empty [46341, 0, 46341] has 46341² columns). The leading
+                // dimensions' product is at most Array.MaxLength here (the loop above saw every prefix of it).
+                if (shape.Length >= 2)
+                {
+                    long matrices = 1;
+                    for (int d = 0; d < shape.Length - 2; d++)
+                    {
+                        matrices *= shape[d];
+                    }
+
+                    if (matrices * shape[^2] > Array.MaxLength || matrices * shape[^1] > Array.MaxLength)
+                    {
+                        throw new ArgumentException($"Tensor {j} in group {k}, of shape [{string.Join(", ", shape)}], has more rows or columns than one buffer can address (rules keep state per row or column, even of an empty tensor).", nameof(groups));
+                    }
+                }
+
                 groupLengths[j] = (int)elements;
                 shapes.Add(shape.Length == 1 ? null : (int[])shape.Clone());
             }
