@@ -582,30 +582,10 @@ public sealed class BlockwiseStateTests(ITestOutputHelper output)
         return [.. all];
     }
 
-    /// <summary>
-    /// The codes and absmax of a single-tensor, two-buffer optimizer, read from the end of its checkpoint as the
-    /// format (docs/training.md) lays them out: per buffer, the codes then the absmax.
-    /// </summary>
+    /// <summary>The codes and absmax of a single-tensor, two-buffer optimizer (<see cref="BlockwiseStateReader"/>), per buffer.</summary>
     private static (byte[][] Codes, float[][] Absmax) ReadBlockwiseState(Optimizer optimizer, int bits)
     {
-        int n = optimizer.Length;
-        int block = bits == 8 ? 256 : 128;
-        int codeBytes = bits == 8 ? n : (n + 1) / 2;
-        int blocks = (n + block - 1) / block;
-        int planeBytes = codeBytes + (4 * blocks);
-        var stream = new MemoryStream();
-        optimizer.SaveCheckpoint(stream);
-        byte[] file = stream.ToArray();
-        int start = file.Length - 4 - (2 * planeBytes);
-        var codes = new byte[2][];
-        var absmax = new float[2][];
-        for (int k = 0; k < 2; k++)
-        {
-            int at = start + (k * planeBytes);
-            codes[k] = file[at..(at + codeBytes)];
-            absmax[k] = [.. Enumerable.Range(0, blocks).Select(b => BitConverter.ToSingle(file, at + codeBytes + (4 * b)))];
-        }
-
-        return (codes, absmax);
+        (byte[][][] codes, float[][][] absmax) = BlockwiseStateReader.Read(optimizer, _ => bits);
+        return ([.. codes.Select(plane => plane[0])], [.. absmax.Select(plane => plane[0])]);
     }
 }
