@@ -14,6 +14,20 @@ using static OptGen.Runtime.Tests.TrainingTestData;
 namespace OptGen.Runtime.Tests;
 
 /// <summary>
+/// Momentum normalized by its own tensor norm, declared with 8-bit state: the reduction reads a state the first pass
+/// has just updated (‖m‖ of the new m), so the last pass's replay of the first pass is what the update sees.
+/// </summary>
+[Optimizer(Name = "Declared normalized momentum")]
+[Hyperparameter("Lr", 0.01)]
+[Hyperparameter("Beta", 0.9)]
+[State("m")]
+[Update("m = Beta * m + g")]
+[Update("let n = norm(m)")]
+[Update("p = p - Lr * m / (n + 1e-3)")]
+[DefaultStatePrecision(StatePrecision.Int8Blockwise)]
+public sealed partial class DeclaredNormalizedMomentum;
+
+/// <summary>
 /// 8-bit and 4-bit blockwise state, and a state precision per parameter group, for rules that update in several passes
 /// with reductions between them (LAMB, LARS, schedule-free AdamW, declared tensor-scope rules): the float64 reference
 /// of the quantized algorithm, thread-count independence, checkpoints, per-group precisions, refusals.
@@ -33,6 +47,8 @@ public sealed class BlockwiseMultiPassTests(ITestOutputHelper output)
         { "lars", StatePrecision.Int4Blockwise },
         { "declared-lamb", StatePrecision.Int8Blockwise },
         { "declared-lamb", StatePrecision.Int4Blockwise },
+        { "declared-normalized-momentum", StatePrecision.Int8Blockwise },
+        { "declared-normalized-momentum", StatePrecision.Int4Blockwise },
     };
 
     [Theory]
@@ -57,7 +73,7 @@ public sealed class BlockwiseMultiPassTests(ITestOutputHelper output)
         // The map of each plane as the rule declares it: LAMB's v ≥ 0 takes the unsigned map (as bitsandbytes' state2;
         // the declared rule says so with [NonNegativeState("v")], its β₂ being any finite number).
         bool[] signed = [.. optimizer.Descriptor.States.Select(s => !s.IsNonNegative)];
-        Assert.Equal(rule == "lars" ? [true] : [true, false], signed);
+        Assert.Equal(rule is "lars" or "declared-normalized-momentum" ? [true] : [true, false], signed);
         var free = new LayoutReference(layout, bits, signed, update);
         var stepwise = new LayoutReference(layout, bits, signed, update);
         var random = new Random(5);
@@ -94,6 +110,17 @@ public sealed class BlockwiseMultiPassTests(ITestOutputHelper output)
         Assert.True(same >= 0.999 * quantizedElements, $"only {same} of {quantizedElements} codes identical after 100 steps");
         Assert.True(beyond <= 0.001 * quantizedElements, $"{beyond} values more than two code gaps apart");
         Assert.True(drift < 1e-3, $"parameters drifted by {drift:E2}");
+    }
+
+    [Fact]
+    public void ADeclaredTensorReductionRuleStartsWithItsDeclaredBlockwisePrecision()
+    {
+        var layout = new ParameterLayout([10_000, 100]);
+        var rule = new DeclaredNormalizedMomentum(layout);
+        Assert.Equal(StatePrecision.Int8Blockwise, rule.StatePrecision);
+
+        // 10,000 elements: one code byte each and an absmax per 256; 100 below the threshold: float32.
+        Assert.Equal((10_000 + (4 * 40) + (4 * 100)) / 10_100.0, rule.StateBytesPerParameter, 9);
     }
 
     [Theory]
@@ -397,6 +424,7 @@ public sealed class BlockwiseMultiPassTests(ITestOutputHelper output)
         "lars" => new Lars(layout) { WeightDecay = 1e-4 },
         "adamw-schedulefree" => new AdamWScheduleFree(layout) { WeightDecay = 0.01 },
         "declared-lamb" => new DeclaredLamb(layout),
+        "declared-normalized-momentum" => new DeclaredNormalizedMomentum(layout),
         _ => throw new ArgumentOutOfRangeException(nameof(rule), rule, null),
     };
 
@@ -436,6 +464,24 @@ public sealed class BlockwiseMultiPassTests(ITestOutputHelper output)
             {
                 s[0][i] = (mu * s[0][i]) + (lr * local * (g[i] + (wd * p[i])));
                 p[i] -= s[0][i];
+            }
+        }, [true]),
+
+        // m ← βm + g, p ← p − η·m/(‖m‖ + 10⁻³), the norm of the new m.
+        "declared-normalized-momentum" => ((p, g, s, t) =>
+        {
+            const double lr = 0.01, beta = 0.9;
+            double norm = 0;
+            for (int i = 0; i < p.Length; i++)
+            {
+                s[0][i] = (beta * s[0][i]) + g[i];
+                norm += s[0][i] * s[0][i];
+            }
+
+            norm = Math.Sqrt(norm);
+            for (int i = 0; i < p.Length; i++)
+            {
+                p[i] -= lr * s[0][i] / (norm + 1e-3);
             }
         }, [true]),
         _ => throw new ArgumentOutOfRangeException(nameof(rule), rule, null),

@@ -18,7 +18,9 @@ namespace OptGen;
 /// and therefore every result is bit-identical for any <see cref="Optimizer.MaxDegreeOfParallelism"/>.</para>
 /// <para>Runs on the step engine like every other rule (schedules, parameter groups, <see cref="StepOptions"/>
 /// gradient scaling, clipping and skipping, Half and bfloat16 parameters and gradients, bfloat16 state,
-/// checkpoints). <c>GpuOptimizer</c> runs them as device passes (docs/gpu.md). Not
+/// checkpoints). LAMB, LARS and schedule-free AdamW also take 8-bit and 4-bit blockwise state and a state precision per
+/// parameter group (their state is staged per work unit and written once per step; see the Staged part of this class
+/// and docs/training.md); Adam-mini and Adafactor keep compact state in one precision. <c>GpuOptimizer</c> runs them as device passes (docs/gpu.md). Not
 /// available: sharding across processes (a reduction over a tensor that a shard cuts would see only the shard's part).</para>
 /// </remarks>
 public abstract partial class MultiPassOptimizer : Optimizer

@@ -20,7 +20,10 @@ public enum StatePrecision
     /// <see cref="Optimizer.BlockwiseThreshold"/> elements is cut into blocks of 256 values, stored as one byte code
     /// per value and one float32 absmax per block (Adam: 2.03 bytes of state per parameter instead of 8). The code
     /// table is the dynamic map, signed or unsigned per buffer (<see cref="StateDescriptor.IsNonNegative"/>). The
-    /// kernel dequantizes each block, updates it in float32, and requantizes it in the same pass.
+    /// kernel dequantizes each block, updates it in float32, and requantizes it in the same pass. Rules with tensor
+    /// reductions (LAMB, LARS, schedule-free AdamW, declared <c>norm</c>/<c>sum</c> rules) write it once per step from
+    /// the float32 values every pass agrees on, as bitsandbytes' 8-bit LAMB and LARS; rules with compact state
+    /// (Adafactor, Adam-mini) refuse it.
     /// </summary>
     Int8Blockwise = 2,
 
