@@ -388,28 +388,12 @@ public sealed class BlockwiseMultiPassTests(ITestOutputHelper output)
             update(expected, [.. g.Select(x => (double)x)], state, t);
             full.Step(p, g);
             quantized.Step(q, g);
-            double error = 0, relative = 0;
-            for (int i = 0; i < n; i++)
-            {
-                double e = Math.Abs(expected[i] - q[i]);
-                error += e;
-                relative += e / (Math.Abs(expected[i]) + 1e-9);
-            }
-
-            worstAbsolute = Math.Max(worstAbsolute, error / n);
-            worstRelative = Math.Max(worstRelative, relative / n);
+            (double error, double relative) = MeanDifference(expected, q);
+            worstAbsolute = Math.Max(worstAbsolute, error);
+            worstRelative = Math.Max(worstRelative, relative);
         }
 
-        double drift = 0, relativeDrift = 0;
-        for (int i = 0; i < n; i++)
-        {
-            double e = Math.Abs(p[i] - q[i]);
-            drift += e;
-            relativeDrift += e / (Math.Abs(p[i]) + 1e-9);
-        }
-
-        drift /= n;
-        relativeDrift /= n;
+        (double drift, double relativeDrift) = MeanDifference(p, q);
         output.WriteLine($"{rule} {precision}: bitsandbytes protocol, worst step: mean |Δp| = {worstAbsolute:E3}, mean |Δp|/|p| = {worstRelative:E3}");
         output.WriteLine($"{rule} {precision}: free-running vs float32 state after 100 steps: mean |Δp| = {drift:E3}, mean |Δp|/|p| = {relativeDrift:E3}");
         Assert.True(worstAbsolute < 6e-5, $"per-step mean absolute error {worstAbsolute:E3}");
