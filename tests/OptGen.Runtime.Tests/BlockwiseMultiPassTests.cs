@@ -332,6 +332,39 @@ public sealed class BlockwiseMultiPassTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void NonFiniteGradientsFollowTheRulesHandling()
+    {
+        // With SkipNonFinite the step is skipped: parameters, codes and absmax stay bit for bit. Without it LAMB's
+        // norms become NaN (as with float32 state): the NaN element's blocks get absmax NaN and codes 0 (one
+        // definition with the single-pass driver), the other blocks of m stay finite.
+        var layout = new ParameterLayout([8192]);
+        var lamb = new Lamb(layout);
+        lamb.ChangeStatePrecision(StatePrecision.Int8Blockwise);
+        var random = new Random(12);
+        float[] p = Random(random, layout.TotalLength, 0.1);
+        lamb.Step(p, Random(random, layout.TotalLength, 0.01));
+        float[] g = Random(random, layout.TotalLength, 0.01);
+        g[300] = float.NaN;
+        float[] before = (float[])p.Clone();
+        byte[] state = Checkpoint(lamb);
+        StepResult skipped = lamb.Step(p, g, new StepOptions { SkipNonFinite = true });
+        Assert.True(skipped.Skipped);
+        AssertBitwiseEqual(before, p, "parameters after a skipped step");
+        Assert.Equal(state, Checkpoint(lamb));
+
+        lamb.Step(p, g);
+        (byte[][][] codes, float[][][] absmax) = BlockwiseStateReader.Read(lamb, _ => 8);
+        for (int k = 0; k < 2; k++)
+        {
+            Assert.True(float.IsNaN(absmax[k][0][1]), $"plane {k}: the NaN element's block");
+            Assert.All(codes[k][0][256..512], c => Assert.Equal(0, c));
+        }
+
+        float[] m = State(lamb, "FirstMoment", 0);
+        Assert.All(m[512..], x => Assert.True(float.IsFinite(x)));
+    }
+
+    [Fact]
     public void ScheduleFreeEvalAndTrainRefuseStateThatIsNotFloat32AndNothingChanges()
     {
         // Eval keeps y in the third state buffer to restore it exactly; quantized (or bfloat16) it would come back
