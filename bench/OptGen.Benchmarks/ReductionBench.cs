@@ -18,7 +18,7 @@ internal static class ReductionBench
 {
     public static int Run(string[] args)
     {
-        QuickOptions options = QuickOptions.Parse(args.Where(a => a != "--reductions" && a != "--bits").ToArray());
+        QuickOptions options = QuickOptions.Parse(args.Where(a => a is not ("--reductions" or "--bits" or "--blockwise")).ToArray());
         int[] sizes = args.Contains("--sizes") ? options.Sizes : [1 << 24, 1 << 26];
         int[] baselineSizes = args.Contains("--baseline-sizes") ? options.BaselineSizes : [1 << 24];
         Console.WriteLine($"# OptGen reduction rules, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, Vector512 {(Vector512.IsHardwareAccelerated ? "on" : "off")}");
@@ -75,6 +75,11 @@ internal static class ReductionBench
                         $"# state adafactor/{elements}: the algorithm's factored state {Adafactor.StateFloats(setup.Optimizer.Layout)} floats = {4.0 * Adafactor.StateFloats(setup.Optimizer.Layout) / elements:F5} B per parameter; allocated by this version: {setup.Optimizer.Descriptor.States.Count} planes = {4 * setup.Optimizer.Descriptor.States.Count} B per parameter (Adam: 8)"));
                 }
             }
+        }
+
+        if (args.Contains("--blockwise"))
+        {
+            results.AddRange(BlockwiseReductionPairs.Measure(options, sizes));
         }
 
         Console.WriteLine();

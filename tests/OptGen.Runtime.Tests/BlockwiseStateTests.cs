@@ -301,16 +301,7 @@ public sealed class BlockwiseStateTests(ITestOutputHelper output)
         Assert.True(worstAbsolute < 6e-5, $"per-step mean absolute error {worstAbsolute:E3}");
         Assert.True(worstRelative < 6e-4, $"per-step mean relative error {worstRelative:E3}");
 
-        double drift = 0, relativeDrift = 0;
-        for (int i = 0; i < n; i++)
-        {
-            double e = Math.Abs(p[i] - q[i]);
-            drift += e;
-            relativeDrift += e / (Math.Abs(p[i]) + 1e-9);
-        }
-
-        drift /= n;
-        relativeDrift /= n;
+        (double drift, double relativeDrift) = MeanDifference(p, q);
         output.WriteLine($"{precision}: bitsandbytes protocol, worst step: mean |Δp| = {worstAbsolute:E3}, mean |Δp|/|p| = {worstRelative:E3}");
         output.WriteLine($"{precision}: free-running vs float32 state after 100 steps: mean |Δp| = {drift:E3}, mean |Δp|/|p| = {relativeDrift:E3}");
         Assert.True(drift < freeAbsolute, $"free-running mean absolute difference {drift:E3}");
@@ -582,30 +573,10 @@ public sealed class BlockwiseStateTests(ITestOutputHelper output)
         return [.. all];
     }
 
-    /// <summary>
-    /// The codes and absmax of a single-tensor, two-buffer optimizer, read from the end of its checkpoint as the
-    /// format (docs/training.md) lays them out: per buffer, the codes then the absmax.
-    /// </summary>
+    /// <summary>The codes and absmax of a single-tensor, two-buffer optimizer (<see cref="BlockwiseStateReader"/>), per buffer.</summary>
     private static (byte[][] Codes, float[][] Absmax) ReadBlockwiseState(Optimizer optimizer, int bits)
     {
-        int n = optimizer.Length;
-        int block = bits == 8 ? 256 : 128;
-        int codeBytes = bits == 8 ? n : (n + 1) / 2;
-        int blocks = (n + block - 1) / block;
-        int planeBytes = codeBytes + (4 * blocks);
-        var stream = new MemoryStream();
-        optimizer.SaveCheckpoint(stream);
-        byte[] file = stream.ToArray();
-        int start = file.Length - 4 - (2 * planeBytes);
-        var codes = new byte[2][];
-        var absmax = new float[2][];
-        for (int k = 0; k < 2; k++)
-        {
-            int at = start + (k * planeBytes);
-            codes[k] = file[at..(at + codeBytes)];
-            absmax[k] = [.. Enumerable.Range(0, blocks).Select(b => BitConverter.ToSingle(file, at + codeBytes + (4 * b)))];
-        }
-
-        return (codes, absmax);
+        (byte[][][] codes, float[][][] absmax) = BlockwiseStateReader.Read(optimizer, _ => bits);
+        return ([.. codes.Select(plane => plane[0])], [.. absmax.Select(plane => plane[0])]);
     }
 }

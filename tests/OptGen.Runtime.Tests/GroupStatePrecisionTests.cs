@@ -373,8 +373,9 @@ public sealed class GroupStatePrecisionTests
         Assert.Equal(Precisions, mixed.Groups.Select(g => g.EffectiveStatePrecision));
         Assert.Equal(before, GroupStates(mixed));
 
-        // A rule with reductions keeps one precision for every group, and no blockwise state.
-        var lamb = new Lamb(new ParameterLayout([64], [32]));
+        // A rule with compact state keeps one precision for every group, and no blockwise state (rules with
+        // reductions and per-element state have both: BlockwiseMultiPassTests).
+        var lamb = new Adafactor(new ParameterLayout([64], [32]));
         Assert.Throws<NotSupportedException>(() => lamb.Groups[0].StatePrecision = StatePrecision.BFloat16);
         Assert.Throws<NotSupportedException>(() => lamb.Groups[1].StatePrecision = StatePrecision.Int8Blockwise);
         Assert.Equal([StatePrecision.Float32, StatePrecision.Float32], lamb.Groups.Select(g => g.EffectiveStatePrecision));

@@ -23,7 +23,7 @@ public sealed class StepEngineAllocationTests
     public static TheoryData<string, int> Paths()
     {
         var data = new TheoryData<string, int>();
-        foreach (string path in new[] { "plain", "plain-schedule", "arena", "tensors", "schedule", "groups", "clip-skip", "half", "bfloat16", "bfloat16-stochastic", "half-gradients", "bfloat16-state", "int8-state", "int4-state", "int8-state-arena", "group-precisions", "host-state", "training", "many-schedules", "lamb", "lars", "adam-mini", "adafactor", "adamw-schedulefree", "lamb-bfloat16-state" })
+        foreach (string path in new[] { "plain", "plain-schedule", "arena", "tensors", "schedule", "groups", "clip-skip", "half", "bfloat16", "bfloat16-stochastic", "half-gradients", "bfloat16-state", "int8-state", "int4-state", "int8-state-arena", "group-precisions", "host-state", "training", "many-schedules", "lamb", "lars", "adam-mini", "adafactor", "adamw-schedulefree", "lamb-bfloat16-state", "lamb-int8-state", "lars-int4-state", "adamw-schedulefree-int8-state", "lamb-group-precisions" })
         {
             data.Add(path, 1);
             data.Add(path, 2);
@@ -215,7 +215,7 @@ public sealed class StepEngineAllocationTests
                 return () => adam.Step(pm, gm, clip);
             }
 
-            case "lamb" or "lars" or "adam-mini" or "adafactor" or "adamw-schedulefree" or "lamb-bfloat16-state":
+            case "lamb" or "lars" or "adam-mini" or "adafactor" or "adamw-schedulefree" or "lamb-bfloat16-state" or "lamb-int8-state" or "lars-int4-state" or "adamw-schedulefree-int8-state" or "lamb-group-precisions":
             {
                 // The catalog's multi-pass rules (reductions between passes), on matrices, a long vector and short
                 // tensors in two groups (every SIMD tail runs; Adafactor factors the matrices, Adam-mini keeps a v per row).
@@ -224,8 +224,8 @@ public sealed class StepEngineAllocationTests
                 float[] gs = Random(random, shaped.TotalLength, 0.1);
                 MultiPassOptimizer rule = path switch
                 {
-                    "lamb" or "lamb-bfloat16-state" => new Lamb(shaped),
-                    "lars" => new Lars(shaped),
+                    "lamb" or "lamb-bfloat16-state" or "lamb-int8-state" or "lamb-group-precisions" => new Lamb(shaped),
+                    "lars" or "lars-int4-state" => new Lars(shaped),
                     "adam-mini" => new AdamMini(shaped),
                     "adafactor" => new Adafactor(shaped),
                     _ => new AdamWScheduleFree(shaped),
@@ -234,6 +234,19 @@ public sealed class StepEngineAllocationTests
                 if (path == "lamb-bfloat16-state")
                 {
                     rule.ChangeStatePrecision(StatePrecision.BFloat16);
+                }
+
+                // Multi-pass rules with blockwise state stage each unit's state in a per-thread buffer; a group of
+                // its own precision runs in its own codec (BlockwiseMultiPassTests).
+                if (path.EndsWith("int8-state", StringComparison.Ordinal) || path == "lars-int4-state")
+                {
+                    rule.ChangeStatePrecision(path == "lars-int4-state" ? StatePrecision.Int4Blockwise : StatePrecision.Int8Blockwise);
+                }
+
+                if (path == "lamb-group-precisions")
+                {
+                    rule.ChangeStatePrecision(StatePrecision.Int8Blockwise);
+                    rule.Groups[1].StatePrecision = StatePrecision.BFloat16;
                 }
 
                 Assert.Equal(threads, ParallelUpdate.ThreadsFor((nuint)shaped.TotalLength, threads));

@@ -14,6 +14,24 @@ internal static class TrainingTestData
     public static float[][] Tensors(Random random, int[] lengths, double scale = 1) =>
         lengths.Select(n => Random(random, n, scale)).ToArray();
 
+    /// <summary>Mean |actual − reference| and mean |actual − reference| / (|reference| + 10⁻⁹), bitsandbytes' error measures.</summary>
+    public static (double Absolute, double Relative) MeanDifference(ReadOnlySpan<double> reference, ReadOnlySpan<float> actual)
+    {
+        double absolute = 0, relative = 0;
+        for (int i = 0; i < reference.Length; i++)
+        {
+            double e = Math.Abs(actual[i] - reference[i]);
+            absolute += e;
+            relative += e / (Math.Abs(reference[i]) + 1e-9);
+        }
+
+        return (absolute / reference.Length, relative / reference.Length);
+    }
+
+    /// <inheritdoc cref="MeanDifference(ReadOnlySpan{double}, ReadOnlySpan{float})"/>
+    public static (double Absolute, double Relative) MeanDifference(float[] reference, float[] actual) =>
+        MeanDifference(reference.Select(x => (double)x).ToArray(), actual);
+
     public static float[][] Clone(float[][] tensors) => tensors.Select(t => (float[])t.Clone()).ToArray();
 
     public static Memory<float>[] AsMemory(float[][] tensors) => tensors.Select(t => new Memory<float>(t)).ToArray();

@@ -161,43 +161,57 @@ internal sealed class QuantizedReference
     /// <summary>The dequantized value of element <paramref name="i"/> of plane <paramref name="plane"/>.</summary>
     public double Value(int plane, int i) => _maps[plane][Codes[plane][i]] * _absmax[plane][i / _block];
 
-    /// <summary>Step <paramref name="t"/> on parameters <paramref name="p"/> (rounded to float32) with gradients <paramref name="g"/>.</summary>
-    public void Step(float[] p, float[] g, int t)
+    /// <summary>Every plane's values, dequantized (map[code]·absmax), in double.</summary>
+    public double[][] Dequantized() =>
+        [.. Enumerable.Range(0, Codes.Length).Select(k => Enumerable.Range(0, _n).Select(i => Value(k, i)).ToArray())];
+
+    /// <summary>
+    /// Stores <paramref name="values"/> (one array per plane) quantized: per block, absmax = max |value|, and each
+    /// code the nearest code of value/absmax (ties up; the signed 8-bit map keeps the sign).
+    /// </summary>
+    public void Requantize(double[][] values)
     {
-        int planes = Codes.Length;
-        double[][] values = [.. Enumerable.Range(0, planes).Select(_ => new double[_block])];
-        double[] state = new double[planes];
-        double[] max = new double[planes];
-        for (int start = 0, b = 0; start < _n; start += _block, b++)
+        for (int k = 0; k < Codes.Length; k++)
         {
-            int count = Math.Min(_block, _n - start);
-            Array.Clear(max);
-            for (int j = 0; j < count; j++)
+            for (int start = 0, b = 0; start < _n; start += _block, b++)
             {
-                int i = start + j;
-                for (int k = 0; k < planes; k++)
-                {
-                    state[k] = _maps[k][Codes[k][i]] * _absmax[k][b];
-                }
-
-                double pi = p[i];
-                _update(ref pi, g[i], state, t);
-                p[i] = (float)pi;
-                for (int k = 0; k < planes; k++)
-                {
-                    values[k][j] = state[k];
-                    max[k] = Math.Max(max[k], Math.Abs(state[k]));
-                }
-            }
-
-            for (int k = 0; k < planes; k++)
-            {
-                _absmax[k][b] = max[k];
+                int count = Math.Min(_block, _n - start);
+                double max = 0;
                 for (int j = 0; j < count; j++)
                 {
-                    Codes[k][start + j] = ReferenceMaps.NearestFast(_maps[k], max[k] == 0 ? 0 : values[k][j] / max[k], _keepSign[k]);
+                    max = Math.Max(max, Math.Abs(values[k][start + j]));
+                }
+
+                _absmax[k][b] = max;
+                for (int j = 0; j < count; j++)
+                {
+                    Codes[k][start + j] = ReferenceMaps.NearestFast(_maps[k], max == 0 ? 0 : values[k][start + j] / max, _keepSign[k]);
                 }
             }
         }
+    }
+
+    /// <summary>Step <paramref name="t"/> on parameters <paramref name="p"/> (rounded to float32) with gradients <paramref name="g"/>: dequantize, the element update, requantize.</summary>
+    public void Step(float[] p, float[] g, int t)
+    {
+        double[][] values = Dequantized();
+        double[] state = new double[Codes.Length];
+        for (int i = 0; i < _n; i++)
+        {
+            for (int k = 0; k < state.Length; k++)
+            {
+                state[k] = values[k][i];
+            }
+
+            double pi = p[i];
+            _update(ref pi, g[i], state, t);
+            p[i] = (float)pi;
+            for (int k = 0; k < state.Length; k++)
+            {
+                values[k][i] = state[k];
+            }
+        }
+
+        Requantize(values);
     }
 }

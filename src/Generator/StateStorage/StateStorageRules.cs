@@ -59,11 +59,12 @@ namespace OptGen.Generator.StateStorage
 
         /// <summary>
         /// OPTG0200 for every override that names no state of the lowered rule, or a state already overridden; OPTG0201
-        /// for blockwise state declared on a rule with reductions (its passes keep float32 or bfloat16 state).
+        /// for blockwise state declared on a rule with row, column, block, group or global reductions or compact state
+        /// (its scoped passes keep float32 or bfloat16 state; tensor-scope reductions take blockwise state, staged per work unit).
         /// </summary>
         public static IEnumerable<DiagnosticInfo> Check(OptimizerModel model)
         {
-            if (model.Storage.Precision >= 2 && model.Storage.Precision < PrecisionNames.Length && model.Program.Reductions.Count > 0)
+            if (model.Storage.Precision >= 2 && model.Storage.Precision < PrecisionNames.Length && model.Kernel.Passes is { IsScoped: true })
             {
                 yield return new DiagnosticInfo(DiagnosticDescriptors.BlockwiseStateWithReductions, model.Storage.PrecisionLocation,
                     new[] { PrecisionNames[model.Storage.Precision] }.ToEquatableArray());

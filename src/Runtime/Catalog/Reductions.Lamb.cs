@@ -34,7 +34,7 @@ public sealed class Lamb : MultiPassOptimizer
             new("Epsilon", "ε", 1e-6, HyperparameterRange.Positive),
             new("WeightDecay", "λ", 0.01, HyperparameterRange.NonNegative),
         ],
-        states: [new("FirstMoment", "m"), new("SecondMoment", "v")],
+        states: [new("FirstMoment", "m"), new("SecondMoment", "v", IsNonNegative: true)],
         bytesReadPerElement: 28,
         bytesWrittenPerElement: 12);
 
@@ -89,6 +89,9 @@ public sealed class Lamb : MultiPassOptimizer
         StepScalars.RequireFiniteNonzero(s.Bc2, "Bc2", "1 − β₂ᵗ", step);
         StepScalars.RequireFinite(gradientScale, "GradientScale", "gradientScale", step);
     }
+
+    /// <inheritdoc/>
+    private protected override Piece[]? StageableUnits => _units ??= CutUnits(Layout, _ => 1);
 
     private protected override void RunPasses<TParameter, TGradient, TState>(StepPlan plan)
     {

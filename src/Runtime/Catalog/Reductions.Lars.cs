@@ -71,6 +71,9 @@ public sealed class Lars : MultiPassOptimizer
     protected override void ValidateStepScalars(ReadOnlySpan<double> hyperparameters, ReadOnlySpan<double> hostState, long step, double gradientScale) =>
         StepScalars.RequireFinite(gradientScale, "GradientScale", "gradientScale", step);
 
+    /// <inheritdoc/>
+    private protected override Piece[]? StageableUnits => _units ??= CutUnits(Layout, _ => 1);
+
     private protected override void RunPasses<TParameter, TGradient, TState>(StepPlan plan)
     {
         Piece[] units = _units ??= CutUnits(Layout, _ => 1);

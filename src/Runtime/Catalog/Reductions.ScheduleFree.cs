@@ -39,7 +39,7 @@ public sealed class AdamWScheduleFree : MultiPassOptimizer
             new("R", "r", 0.0, HyperparameterRange.Finite),
             new("WeightLrPower", "power", 2.0, HyperparameterRange.Finite),
         ],
-        states: [new("Z", "z"), new("SecondMoment", "v"), new("TrainParameters", "y")],
+        states: [new("Z", "z"), new("SecondMoment", "v", IsNonNegative: true), new("TrainParameters", "y")],
         bytesReadPerElement: 16,
         bytesWrittenPerElement: 12,
         hostStates: [new("LrMax", "η_max", -1.0), new("WeightSum", "W", 0.0)]);
@@ -168,6 +168,9 @@ public sealed class AdamWScheduleFree : MultiPassOptimizer
         double weightSum = hostState[1];
         return (lr, weightSum != 0 ? weight / weightSum : 0);
     }
+
+    /// <inheritdoc/>
+    private protected override Piece[]? StageableUnits => _units ??= CutUnits(Layout, _ => 1);
 
     private protected override void RunPasses<TParameter, TGradient, TState>(StepPlan plan)
     {
@@ -338,7 +341,7 @@ public sealed class AdamWScheduleFree : MultiPassOptimizer
 
         if (StateStorage.ElementSize != sizeof(float))
         {
-            throw new InvalidOperationException("Eval and Train need float32 state; this optimizer's state is stored as bfloat16. Nothing was written.");
+            throw new InvalidOperationException($"Eval and Train need float32 state (y is kept in a state buffer to be restored exactly); this optimizer's state is stored as {(HasGroupStatePrecision ? "a precision per group" : StatePrecision)}. Nothing was written.");
         }
 
         for (int k = 0; toEval && k < Layout.GroupCount; k++)

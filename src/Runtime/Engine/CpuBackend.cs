@@ -51,7 +51,7 @@ internal readonly partial struct CpuBackend<TParameter, TGradient, TState> : ISt
     /// <inheritdoc/>
     public unsafe void Update(StepPlan plan)
     {
-        if (_owner.Blockwise is { } blockwise)
+        if (_owner.Blockwise is { } blockwise && !_owner.UpdatesInPasses)
         {
             ParallelUpdate.RunPieces(new BlockwiseUpdateBody(_owner, plan, _slots, blockwise), plan.Pieces.Length, plan.Threads);
             return;

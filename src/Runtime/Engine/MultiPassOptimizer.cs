@@ -18,10 +18,12 @@ namespace OptGen;
 /// and therefore every result is bit-identical for any <see cref="Optimizer.MaxDegreeOfParallelism"/>.</para>
 /// <para>Runs on the step engine like every other rule (schedules, parameter groups, <see cref="StepOptions"/>
 /// gradient scaling, clipping and skipping, Half and bfloat16 parameters and gradients, bfloat16 state,
-/// checkpoints). <c>GpuOptimizer</c> runs them as device passes (docs/gpu.md). Not
+/// checkpoints). LAMB, LARS and schedule-free AdamW also take 8-bit and 4-bit blockwise state and a state precision per
+/// parameter group (their state is staged per work unit and written once per step; see the Staged part of this class
+/// and docs/training.md); Adam-mini and Adafactor keep compact state in one precision. <c>GpuOptimizer</c> runs them as device passes (docs/gpu.md). Not
 /// available: sharding across processes (a reduction over a tensor that a shard cuts would see only the shard's part).</para>
 /// </remarks>
-public abstract class MultiPassOptimizer : Optimizer
+public abstract partial class MultiPassOptimizer : Optimizer
 {
     private StepPlan? _plan;
     private Slot[] _slots = [];
@@ -33,6 +35,7 @@ public abstract class MultiPassOptimizer : Optimizer
         : base(descriptor, layout)
     {
         Passes = passes;
+        (_stagedReads, _stagedWrites) = StagedPlanes(descriptor, passes);
     }
 
     /// <summary>
@@ -51,7 +54,7 @@ public abstract class MultiPassOptimizer : Optimizer
     internal sealed override bool UpdatesInPasses => true;
 
     /// <summary>The distance, in elements, between state planes of the step being run (valid only inside a pass; 0 with compact state).</summary>
-    private protected nuint StateStride => _stride;
+    private protected nuint StateStride => _staged is null ? _stride : t_window.Stride;
 
     /// <summary>The plan of the step being run (valid only inside <see cref="RunPasses{TParameter, TGradient, TState}"/>).</summary>
     private protected StepPlan CurrentPlan => _plan!;
@@ -67,6 +70,7 @@ public abstract class MultiPassOptimizer : Optimizer
         _storage = storage;
         _state = (nint)Unsafe.AsPointer(ref storage.Base);
         _stride = (nuint)storage.Stride;
+        _staged = Blockwise;
         try
         {
             RunPasses<TParameter, TGradient, TState>(plan);
@@ -77,6 +81,7 @@ public abstract class MultiPassOptimizer : Optimizer
             _slots = [];
             _state = 0;
             _storage = null;
+            _staged = null;
         }
     }
 
@@ -131,7 +136,9 @@ public abstract class MultiPassOptimizer : Optimizer
     /// <summary>State plane <paramref name="plane"/> of <paramref name="tensor"/> from element <paramref name="start"/> of the tensor's extent in it.</summary>
     private protected unsafe ref byte State<TState>(int plane, int tensor, int start)
         where TState : struct, IElementCodec =>
-        ref *(byte*)(_state + (((nint)_storage!.PlaneStart(plane) + _storage.OffsetOf(plane, tensor, Layout) + start) * TState.ElementSize));
+        ref _staged is null
+            ? ref *(byte*)(_state + (((nint)_storage!.PlaneStart(plane) + _storage.OffsetOf(plane, tensor, Layout) + start) * TState.ElementSize))
+            : ref StagedState<TState>(plane, start);
 
     /// <summary>
     /// Cuts every tensor into units of whole runs of <paramref name="granule"/> elements (rows, blocks; 1 for
@@ -193,6 +200,16 @@ public abstract class MultiPassOptimizer : Optimizer
         where TGradient : struct, IElementCodec
         where TState : struct, IElementCodec
     {
-        public void Run(int piece) => owner.RunUnit<TParameter, TGradient, TState>(pass, piece);
+        public void Run(int piece)
+        {
+            if (owner._staged is { } state)
+            {
+                owner.RunStaged<TParameter, TGradient>(pass, piece, state);
+            }
+            else
+            {
+                owner.RunUnit<TParameter, TGradient, TState>(pass, piece);
+            }
+        }
     }
 }

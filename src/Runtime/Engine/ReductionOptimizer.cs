@@ -66,6 +66,9 @@ public abstract partial class ReductionOptimizer : MultiPassOptimizer
         where TGradient : struct, IElementCodec
         where TState : struct, IElementCodec;
 
+    /// <inheritdoc/>
+    private protected sealed override Piece[]? StageableUnits => Info is null ? _units ??= CutUnits(Layout, _ => 1) : null;
+
     private protected sealed override void RunPasses<TParameter, TGradient, TState>(StepPlan plan)
     {
         if (Info is not null)

@@ -20,7 +20,10 @@ public enum StatePrecision
     /// <see cref="Optimizer.BlockwiseThreshold"/> elements is cut into blocks of 256 values, stored as one byte code
     /// per value and one float32 absmax per block (Adam: 2.03 bytes of state per parameter instead of 8). The code
     /// table is the dynamic map, signed or unsigned per buffer (<see cref="StateDescriptor.IsNonNegative"/>). The
-    /// kernel dequantizes each block, updates it in float32, and requantizes it in the same pass.
+    /// kernel dequantizes each block, updates it in float32, and requantizes it in the same pass. Rules with tensor
+    /// reductions (LAMB, LARS, schedule-free AdamW, declared <c>norm</c>/<c>sum</c> rules) write it once per step from
+    /// the float32 values every pass agrees on, as bitsandbytes' 8-bit LAMB and LARS; rules with compact state
+    /// (Adafactor, Adam-mini) refuse it.
     /// </summary>
     Int8Blockwise = 2,
 
@@ -117,7 +120,7 @@ public abstract partial class Optimizer
     /// nothing is changed.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="precision"/> is not a defined value.</exception>
-    /// <exception cref="NotSupportedException">Blockwise state for a rule with more than <see cref="BlockwiseDriver.MaxPlanes"/> state buffers or with reductions, or groups of different precisions for a rule with reductions; nothing was changed.</exception>
+    /// <exception cref="NotSupportedException">Blockwise state for a rule with more than <see cref="BlockwiseDriver.MaxPlanes"/> state buffers or with compact state (Adafactor, Adam-mini, declared rules with row, column or block scopes), or groups of different precisions for such a rule; nothing was changed.</exception>
     /// <exception cref="InvalidOperationException">Another thread is using the optimizer; nothing was changed.</exception>
     public void ChangeStatePrecision(StatePrecision precision)
     {
@@ -137,7 +140,7 @@ public abstract partial class Optimizer
     /// <param name="group">A group of <see cref="Layout"/>.</param>
     /// <param name="value">The group's precision, or null for the optimizer's.</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="group"/> is not a group of <see cref="Layout"/>, or <paramref name="value"/> is not a defined value.</exception>
-    /// <exception cref="NotSupportedException">Blockwise state for a rule with more than <see cref="BlockwiseDriver.MaxPlanes"/> state buffers or with reductions, or groups of different precisions for a rule with reductions; nothing was changed.</exception>
+    /// <exception cref="NotSupportedException">Blockwise state for a rule with more than <see cref="BlockwiseDriver.MaxPlanes"/> state buffers or with compact state (Adafactor, Adam-mini, declared rules with row, column or block scopes), or groups of different precisions for such a rule; nothing was changed.</exception>
     /// <exception cref="InvalidOperationException">Another thread is using the optimizer; nothing was changed.</exception>
     internal void ChangeGroupStatePrecision(int group, StatePrecision? value)
     {
@@ -168,6 +171,11 @@ public abstract partial class Optimizer
             throw new ArgumentOutOfRangeException(parameter, precision, "Unknown state precision.");
         }
     }
+
+    /// <summary>Why the rule's state cannot be stored per tensor (<see cref="HasPerTensorState"/> is false), as a predicate after the rule's name.</summary>
+    private string PerTensorStateRefusal => HasCompactState
+        ? "keeps compact state between its passes (one value per row, column or block: Adafactor's factored second moment, Adam-mini's per-block second moment), which stays in one precision"
+        : "updates in several passes with reductions between them whose work units cannot stage their state";
 
     private static bool IsBlockwise(StatePrecision precision) => precision is StatePrecision.Int8Blockwise or StatePrecision.Int4Blockwise;
 
@@ -201,15 +209,15 @@ public abstract partial class Optimizer
             throw new NotSupportedException($"Blockwise state supports rules with at most {BlockwiseDriver.MaxPlanes} state buffers; '{Descriptor.Name}' has {Descriptor.States.Count} ({parameter}). Nothing was changed.");
         }
 
-        if (anyBlockwise && UpdatesInPasses)
+        if (anyBlockwise && !HasPerTensorState)
         {
-            throw new NotSupportedException($"'{Descriptor.Name}' updates in several passes with reductions between them; its state is float32 or bfloat16, not blockwise ({parameter}). Nothing was changed.");
+            throw new NotSupportedException($"'{Descriptor.Name}' {PerTensorStateRefusal}; its state is float32 or bfloat16, not blockwise ({parameter}). Nothing was changed.");
         }
 
         bool uniform = IsUniform(groups);
-        if (!uniform && (UpdatesInPasses || HasCompactState))
+        if (!uniform && (!HasPerTensorState || HasCompactState))
         {
-            throw new NotSupportedException($"'{Descriptor.Name}' updates in several passes with reductions between them; its state has one precision for every group, not one per group ({parameter}). Nothing was changed.");
+            throw new NotSupportedException($"'{Descriptor.Name}' {PerTensorStateRefusal}; its state has one precision for every group, not one per group ({parameter}). Nothing was changed.");
         }
 
         bool same = true;

@@ -9,6 +9,7 @@ namespace OptGen.Runtime.Tests.Reductions;
 [Hyperparameter("Wd", 0.01)]
 [State("m")]
 [State("v")]
+[NonNegativeState("v")] // β₂ is any finite number, so v ≥ 0 is declared: blockwise state uses the unsigned map, as the catalog's LAMB
 [StepScalar("bc1", "1 - pow(Beta1, t)")]
 [StepScalar("bc2", "1 - pow(Beta2, t)")]
 [Update("m = Beta1 * m + (1 - Beta1) * g")]
