@@ -23,7 +23,7 @@ public sealed class DeclaredScopeTests
     // matrix whose rows are shorter than a vector (5 columns).
     private static readonly int[][] Shapes = [[40, 30], [257], [3, 5, 7], [1], [11, 5]];
 
-    public static TheoryData<string> Rules() => new() { "adam_mini", "factored", "scope_kinds", "novograd", "compact_choices", "group_global" };
+    public static TheoryData<string> Rules() => new() { "adam_mini", "factored", "scope_kinds", "novograd", "compact_choices", "group_global", "over_states" };
 
     [Theory]
     [MemberData(nameof(Rules))]
@@ -65,17 +65,22 @@ public sealed class DeclaredScopeTests
 
         Assert.Equal(catalog.StateBytesPerParameter, declared.StateBytesPerParameter);
 
-        // The factored rule: m + n per matrix (R, C) and one s per tensor; the vector of 257 is one row of 257 columns.
+        // The factored rule: m + n per matrix (R, C), as the catalog's Adafactor (mean(R) is reduced from R between
+        // the passes, not kept); the vector of 257 is one row of 257 columns.
         var factored = new DeclaredFactored(layout);
         var factoredReference = new FactoredReference(Shapes, p0, -0.8, 1e-30);
-        Assert.Equal(factoredReference.StateLength, factored.R.Length + factored.C.Length + factored.S.Length);
+        Assert.Equal(["R", "C"], factored.Descriptor.States.Select(s => s.Name));
+        Assert.Equal(factoredReference.StateLength, factored.R.Length + factored.C.Length);
         Assert.Equal(40, factored.StateLength("R", 0));
         Assert.Equal(30, factored.StateLength("C", 0));
         Assert.Equal(1, factored.StateLength("R", 1));
         Assert.Equal(257, factored.StateLength("C", 1));
         Assert.Equal(15, factored.StateLength("R", 2));
         Assert.Equal(21, factored.StateLength("C", 2));
-        Assert.Equal(1, factored.StateLength("S", 2));
+
+        // Reductions of compact states keep them compact: ⌈n/5⌉ blocks and the columns per tensor, nothing more.
+        var overStates = new DeclaredOverStates(layout);
+        Assert.Equal(new OverStatesReference(Shapes, p0).StateLength, overStates.B.Length + overStates.C.Length);
 
         // NovoGrad's second moment is one value per tensor.
         var novo = new DeclaredNovoGrad(layout);
@@ -127,7 +132,8 @@ public sealed class DeclaredScopeTests
         Assert.Equal(["g"], factored.Passes[0].Reads);
         Assert.Equal(["p", "g"], factored.Passes[1].Reads);
         Assert.Equal(["p"], factored.Passes[1].Writes);
-        Assert.Contains("compact states (r, c, s", factored.Passes[1].Description, StringComparison.Ordinal);
+        Assert.Contains("compact states (r, c, updated once per row, column between the passes, then mean (mean_2) of them)", factored.Passes[1].Description, StringComparison.Ordinal);
+        Assert.DoesNotContain("mean_2", factored.Passes[0].Description, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -251,6 +257,7 @@ public sealed class DeclaredScopeTests
         "novograd" => new DeclaredNovoGrad(layout) { Lr = LearningRate, Beta1 = 0.95, Beta2 = 0.98, Eps = 1e-8, Wd = 0.001 },
         "compact_choices" => new DeclaredCompactChoices(layout) { Lr = LearningRate },
         "group_global" => new DeclaredGroupGlobal(layout) { Lr = LearningRate, MaxNorm = 2 },
+        "over_states" => new DeclaredOverStates(layout) { Lr = LearningRate },
         _ => throw new ArgumentException(rule, nameof(rule)),
     };
 
@@ -262,6 +269,7 @@ public sealed class DeclaredScopeTests
         "novograd" => new NovoGradReference(shapes, p0, 0.95, 0.98, 1e-8, 0.001),
         "compact_choices" => new CompactChoicesReference(shapes, p0),
         "group_global" => new GroupGlobalReference(shapes, p0, new int[shapes.Length], 2),
+        "over_states" => new OverStatesReference(shapes, p0),
         _ => throw new ArgumentException(rule, nameof(rule)),
     };
 }
