@@ -203,6 +203,36 @@ public sealed class DeclaredScopeTests
     }
 
     [Fact]
+    public void AReductionOfABFloat16CompactStateReadsTheStoredValues()
+    {
+        // mean(r) with r stored in bfloat16: pass 2 reads r and c as stored, so mean(r) must be the mean of the
+        // stored (rounded) r too. One step from zero state, checked against p0 − η·g/√(R_i·C_j/mean(R)) in float64
+        // from the state read back (the mean of the unrounded r would be off by the rounding, up to 2⁻⁹).
+        ParameterLayout layout = ParameterLayout.FromShapes((IReadOnlyList<int[]>)Shapes);
+        (float[] p0, float[][] grads) = DeclaredRuleChecks.Data(Shapes, steps: 1, seed: 29);
+        var rule = new DeclaredFactored(layout) { Lr = LearningRate, Decay = -0.8, Eps1 = 1e-30 };
+        rule.ChangeStatePrecision(StatePrecision.BFloat16);
+        float[] p = (float[])p0.Clone();
+        rule.Step(p, grads[0]);
+        (int Start, int Length)[] spans = TensorSpans.Of(Shapes);
+        for (int j = 0; j < Shapes.Length; j++)
+        {
+            float[] r = new float[rule.StateLength("R", j)], c = new float[rule.StateLength("C", j)];
+            rule.CopyState("R", j, r);
+            rule.CopyState("C", j, c);
+            TensorGrid grid = TensorGrid.Of(Shapes[j], spans[j]);
+            double meanR = r.Select(x => (double)x).Average();
+            for (int i = 0; i < grid.Length; i++)
+            {
+                int k = grid.Start + i;
+                double update = LearningRate * grads[0][k] / Math.Sqrt(r[grid.RowOf(i)] * (double)c[grid.ColumnOf(i)] / meanR);
+                double actual = (double)p0[k] - p[k];
+                Assert.True(Math.Abs(actual - update) <= (2e-6 * Math.Abs(update)) + (1e-7 * Math.Abs(p0[k])), $"tensor {j} element {i}: {actual:E6} vs {update:E6}");
+            }
+        }
+    }
+
+    [Fact]
     public void CompactStateInBFloat16FollowsTheFloat32Run()
     {
         ParameterLayout layout = ParameterLayout.FromShapes((IReadOnlyList<int[]>)Shapes);
