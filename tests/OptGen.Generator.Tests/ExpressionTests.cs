@@ -45,6 +45,32 @@ public sealed class ExpressionTests
     }
 
     [Fact]
+    public void AReductionOfACompactStateIsReducedBetweenThePasses()
+    {
+        // mean(r) of the per-row r (updated from row_mean): no state s of its own, r stays one value per row, and
+        // the row loop between the passes reduces it (weighted by each row's elements) after r's update.
+        GeneratorHarness.Run run = GeneratorHarness.Generate("""
+            using OptGen;
+            namespace Demo;
+            [Optimizer]
+            [State("r")]
+            [Update("r = lerp(r, row_mean(g * g), 0.1)")]
+            [Update("p = p - g / sqrt(r / maxabs(r) + 0.001)")]
+            public partial class MeanOfState;
+            """);
+        Assert.Empty(run.OptGenDiagnostics);
+        Assert.Empty(run.Errors);
+        string optimizer = run.Files.Single(f => !f.Key.StartsWith("OptGen.Generated.", StringComparison.Ordinal)).Value;
+        string kernel = run.Files.Single(f => f.Key.StartsWith("OptGen.Generated.", StringComparison.Ordinal)).Value;
+        Assert.Contains("RuleStateScopes = { new(global::OptGen.ReductionScopeKind.Row) }", optimizer);
+        Assert.Contains("new(\"pass 1: row_mean (row_mean_0)\", new[] { \"g\" }", optimizer);
+        Assert.Contains("then maxabs (maxabs_1) of them", optimizer);
+        Assert.Contains("unit_segments.Add(1, global::OptGen.ReductionScopeKind.Row, 0, segment_index, ref maxabs_1_total, maxabs_1);", kernel);
+        Assert.Contains("unit_segments.SetTotal(1, maxabs_1_total);", kernel);
+        Assert.DoesNotContain("maxabs_1_partial", kernel);
+    }
+
+    [Fact]
     public void ExpressionRulesStayCachedAcrossAnUnrelatedEdit()
     {
         Microsoft.CodeAnalysis.CSharp.CSharpCompilation compilation = GeneratorHarness.Compilation(CatalogSource());
@@ -186,6 +212,11 @@ public sealed class ExpressionTests
     [InlineData("[StepScalar(\"k\", \"⟦col_sum⟧(p)\")] [Update(\"p = p - k * g\")]", "OPTG0114")]                 // not in a step scalar
     [InlineData("[Update(\"p = p - row_mean(⟦g * col_norm(g)⟧) * g\")]", "OPTG0115")]                              // scopes do not nest
     [InlineData("[State(\"r\")] [Update(\"r = row_mean(g * g)\")] [Update(\"p = p - col_mean(⟦r⟧) * g\")]", "OPTG0115")] // over a compact state
+    // A tensor reduction of a state computed from a reduction needs the state compact, final, and not feeding a compact state.
+    [InlineData("[State(\"m\")] [Update(\"m = 0.5 * m + g * mean(g)\")] [Update(\"p = p - norm(⟦m⟧) * g\")]", "OPTG0115")]       // m is per element
+    [InlineData("[State(\"r\")] [Update(\"r = row_mean(g * g)\")] [Update(\"p = p - mean(⟦r⟧) * g\")] [Update(\"r = 0.5 * r\")]", "OPTG0115")] // read before its last assignment
+    [InlineData("[State(\"r\")] [State(\"s\")] [Update(\"r = row_mean(g * g)\")] [Update(\"s = mean(⟦r⟧)\")] [Update(\"p = p - s * g\")]", "OPTG0115")] // a compact state from it
+    [InlineData("[State(\"r\")] [State(\"c\")] [Update(\"r = row_mean(g * g)\")] [Update(\"c = col_mean(g * g)\")] [Update(\"p = p - sum(⟦r * c⟧) * g\")]", "OPTG0115")] // per element (row × column)
     [InlineData("[Update(\"p = p - row_norm(⟦1⟧) * g\")]", "OPTG0116")]
     [InlineData("[StepScalar(\"k\", \"⟦global_norm⟧(g)\")] [Update(\"p = p - k * g\")]", "OPTG0114")]            // per step, yet not a step scalar
     [InlineData("[Update(\"p = p - group_mean(⟦g / global_norm(g)⟧) * g\")]", "OPTG0115")]

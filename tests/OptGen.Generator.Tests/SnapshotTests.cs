@@ -118,6 +118,23 @@ public sealed class SnapshotTests
             public partial class FactoredDeclared;
             """
         },
+        {
+            // mean(r) of the compact per-row r, reduced between the passes (m + n floats of state, no extra s).
+            "FactoredMeanOfStateDeclared",
+            """
+            [Optimizer]
+            [Hyperparameter("Lr", 1e-2)]
+            [Hyperparameter("Decay", -0.8)]
+            [State("r")]
+            [State("c")]
+            [StepScalar("w", "pow(t, Decay)")]
+            [Update("let gg = g * g + 1e-30")]
+            [Update("r = lerp(r, row_mean(gg), w)")]
+            [Update("c = lerp(c, col_mean(gg), w)")]
+            [Update("p = p - Lr * g / sqrt(r * c / mean(r)) / max(1, norm(c))")]
+            public partial class FactoredMeanOfStateDeclared;
+            """
+        },
     };
 
     [Theory]

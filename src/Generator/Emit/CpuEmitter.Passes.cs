@@ -21,10 +21,17 @@ namespace OptGen.Generator.Emit
 
         /// <summary>Pass k as the remarks and PassTraffic describe it: "norm_0, sum_1 per tensor" or "the update".</summary>
         private static string PassDescription(PassPlan plan, int pass) => pass == 0
-            ? "pass 1: " + string.Join(", ", plan.Reductions.Select(r => $"{r.Function} ({r.Name})")) + (plan.IsScoped ? string.Empty : " per tensor")
+            ? "pass 1: " + string.Join(", ", plan.Reductions.Where(r => !r.OverSegments).Select(r => $"{r.Function} ({r.Name})")) + (plan.IsScoped ? string.Empty : " per tensor")
             : plan.IsScoped
-                ? "pass 2: the update with the reductions" + (plan.CompactStates.Count > 0 ? " and the compact states (" + string.Join(", ", plan.CompactStates.Select(c => c.Symbol)) + ", updated once per " + string.Join(", ", plan.Segments.Select(l => ScopeNoun(l.Scope, l.BlockLength))) + " between the passes)" : string.Empty)
+                ? "pass 2: the update with the reductions" + (plan.CompactStates.Count > 0 ? " and the compact states (" + string.Join(", ", plan.CompactStates.Select(c => c.Symbol)) + ", updated once per " + string.Join(", ", plan.Segments.Select(l => ScopeNoun(l.Scope, l.BlockLength))) + " between the passes" + OverSegmentsDescription(plan) + ")" : string.Empty)
                 : "pass 2: the update with the tensor's reductions";
+
+        /// <summary>", then mean (mean_3) of them", for the reductions the loops between the passes compute from compact states.</summary>
+        private static string OverSegmentsDescription(PassPlan plan)
+        {
+            var over = plan.Reductions.Where(r => r.OverSegments).Select(r => $"{r.Function} ({r.Name})").ToList();
+            return over.Count == 0 ? string.Empty : ", then " + string.Join(", ", over) + " of them";
+        }
 
         private static string ScopeNoun(ReductionScopeKind scope, int blockLength) => scope switch
         {

@@ -107,7 +107,7 @@ namespace OptGen.Generator.Emit
             var scalarValues = new HashSet<string>();
             if (pass == 0)
             {
-                foreach (ReductionDecl r in plan.Reductions)
+                foreach (ReductionDecl r in plan.Reductions.Where(r => !r.OverSegments))
                 {
                     w.Line(r.Scope == ReductionScopeKind.Column
                         ? $"ref double {r.Name}_columns = ref {UnsafeClass}.Add(ref unit_run.Columns, (nint)({columnOrdinal[r.Name]} * unit_run.ColumnStride));"
@@ -205,7 +205,7 @@ namespace OptGen.Generator.Emit
                 for (int k = 0; k < plan.Reductions.Count; k++)
                 {
                     ReductionDecl r = plan.Reductions[k];
-                    if (r.Scope != ReductionScopeKind.Column)
+                    if (r.Scope != ReductionScopeKind.Column && !r.OverSegments)
                     {
                         w.Line($"unit_run.Partials[{k}] = {r.Name}_partial.{(r.Kind == ReductionKind.MaxAbs ? "MaxAbs" : "Total")};");
                     }
@@ -250,6 +250,11 @@ namespace OptGen.Generator.Emit
                 }
 
                 w.Line($"int segment_count = unit_segments.CountOf(global::OptGen.ReductionScopeKind.{loop.Scope}, {loop.BlockLength});");
+                foreach (string reduction in loop.Reductions)
+                {
+                    w.Line($"double {reduction}_total = 0;");
+                }
+
                 w.Open("for (int segment_index = 0; segment_index < segment_count; segment_index++)");
                 foreach (ReductionDecl r in plan.Reductions.Where(r => used.Contains(r.Name)))
                 {
@@ -268,19 +273,38 @@ namespace OptGen.Generator.Emit
                     w.Line($"float {state};");
                 }
 
-                foreach (ElementStatement s in loop.Body)
+                // A state a reduction of this loop reads is stored at its last assignment and read back, so the
+                // reduction sees the value as stored (rounded, with bfloat16 state), as pass 2 does.
+                var operandReads = new HashSet<string>(loop.Body.Where(s => s.DeclaresLocal && loop.Reductions.Contains(s.Target)).SelectMany(s => PassPlanner.Variables(s.Value)));
+                var storedEarly = new HashSet<string>(compact.Where(c => written.Contains(c) && operandReads.Contains(c)));
+                for (int k = 0; k < loop.Body.Count; k++)
                 {
+                    ElementStatement s = loop.Body[k];
                     w.Line("// " + s.Comment);
                     string value = ExprText.Print(s.Value, ExprFlavor.ElementScalar, (e, n) => n);
                     w.Line(s.DeclaresLocal ? $"float {s.Target} = {value};" : $"{s.Target} = {value};");
+                    if (s.DeclaresLocal && loop.Reductions.Contains(s.Target))
+                    {
+                        w.Line($"unit_segments.Add({index[s.Target]}, global::OptGen.ReductionScopeKind.{loop.Scope}, {loop.BlockLength}, segment_index, ref {s.Target}_total, {s.Target});");
+                    }
+                    else if (!s.DeclaresLocal && storedEarly.Contains(s.Target) && !loop.Body.Skip(k + 1).Any(later => !later.DeclaresLocal && later.Target == s.Target))
+                    {
+                        w.Line($"TState.Store(ref {s.Target}_state, (nuint)segment_index, {s.Target});");
+                        w.Line($"{s.Target} = TState.Load(ref {s.Target}_state, (nuint)segment_index);");
+                    }
                 }
 
-                foreach (string state in compact.Where(written.Contains))
+                foreach (string state in compact.Where(c => written.Contains(c) && !storedEarly.Contains(c)))
                 {
                     w.Line($"TState.Store(ref {state}_state, (nuint)segment_index, {state});");
                 }
 
                 w.Close();
+                foreach (string reduction in loop.Reductions)
+                {
+                    w.Line($"unit_segments.SetTotal({index[reduction]}, {reduction}_total);");
+                }
+
                 w.Outdent();
                 w.Line("}");
             }

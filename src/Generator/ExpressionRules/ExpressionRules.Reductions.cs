@@ -38,6 +38,17 @@ namespace OptGen.Generator
 
             public bool DependsOnReduction(Expr e) =>
                 PassPlanner.Variables(e).Any(v => Tainted.Contains(v) || Reductions.Any(r => r.Name == v));
+
+            /// <summary>
+            /// Whether <paramref name="e"/> depends on reductions only through states (e.g. <c>r</c> after
+            /// <c>r = lerp(r, row_mean(g * g), w)</c>): a tensor reduction of it is computed from the compact state
+            /// between the passes, if the planner stores the state compactly (checked after the rule is bound).
+            /// </summary>
+            public bool DependsOnlyThroughStates(Expr e) =>
+                PassPlanner.Variables(e).Where(v => Tainted.Contains(v) || Reductions.Any(r => r.Name == v)).All(States.Contains);
+
+            /// <summary>The reductions over a state computed from a reduction, with the OPTG0115 to report if the planner cannot compute them.</summary>
+            public List<(string Name, DiagnosticInfo Diagnostic)> OverStates { get; } = new();
         }
 
         private sealed partial class Binder
@@ -122,10 +133,13 @@ namespace OptGen.Generator
                 }
 
                 RequireNumber(argument, operand);
-                if (_operands.Count > before || _scope.DependsOnReduction(operand.Expr))
+                bool overState = _operands.Count == before && scope == ReductionScopeKind.Tensor && _scope.DependsOnReduction(operand.Expr) && _scope.DependsOnlyThroughStates(operand.Expr);
+                if (_operands.Count > before || (_scope.DependsOnReduction(operand.Expr) && !overState))
                 {
                     Report(DiagnosticDescriptors.NestedReduction, argument.Start, argument.Length, function,
-                        _operands.Count > before ? "it contains another reduction" : "it reads a value computed from a reduction");
+                        _operands.Count > before ? "it contains another reduction"
+                        : scope == ReductionScopeKind.Tensor ? "it reads a value computed from a reduction (other than a state)"
+                        : "it reads a value computed from a reduction (a state computed from one can be reduced by a tensor reduction only)");
                     throw new BindException();
                 }
 
@@ -146,6 +160,12 @@ namespace OptGen.Generator
 
                 string name = ReductionDecl.NameOf(kind, scope, blockLength, _scope.Reductions.Count);
                 _scope.Reductions.Add(new ReductionDecl(name, kind) { Scope = scope, BlockLength = blockLength });
+                if (overState)
+                {
+                    _scope.OverStates.Add((name, DiagnosticInfo.Create(DiagnosticDescriptors.NestedReduction, _text.Location(argument.Start, argument.Length), function,
+                        "it reads a state computed from a reduction, which can be reduced only when the state is stored once per tensor, row, column or block (no per-element value, not read before its last assignment) and no such state is computed from this reduction")));
+                }
+
                 _operands.Add(new ElementStatement(name, operand.Expr, true, string.Empty));
                 return new Bound(Expr.Var(name), false, operand.Size + 1);
             }

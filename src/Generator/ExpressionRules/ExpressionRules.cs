@@ -265,6 +265,13 @@ namespace OptGen.Generator
                 }
             }
 
+            // A reduction over a state computed from a reduction needs the state compact: known once the rule is bound.
+            if (scope.OverStates.Count > 0 && diagnostics.Count == before)
+            {
+                IReadOnlyList<string> unplaced = Ir.PassPlanner.UnplacedOverStates(body, scope.Reductions, states.Select(x => x.Symbol).ToList());
+                diagnostics.AddRange(scope.OverStates.Where(x => unplaced.Contains(x.Name)).Select(x => x.Diagnostic));
+            }
+
             if (!writesP && diagnostics.Count == before)
             {
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NoParameterUpdate, nameLocation, type.Name));

@@ -20,6 +20,15 @@ namespace OptGen.Generator.Ir
         /// <summary>The block length of a <see cref="ReductionScopeKind.Block"/> reduction (≥ 1); 0 otherwise.</summary>
         public int BlockLength { get; init; }
 
+        /// <summary>
+        /// Set by the planner (<see cref="PassPlanner"/>): the operand reads a compact state that a reduction updates
+        /// (e.g. <c>mean(r)</c> of a per-row r), so it is not reduced by pass 1 but by the <see cref="SegmentLoop"/> of
+        /// the operand's scope, once per row (column, block, tensor) after the compact states' updates, each value
+        /// weighted by the elements of its segment (<see cref="SegmentLoop.Reductions"/>); pass 2 reads its value as
+        /// any tensor reduction's. Only tensor scope.
+        /// </summary>
+        public bool OverSegments { get; init; }
+
         /// <summary>The expression-language function of each kind at tensor scope.</summary>
         public static string FunctionOf(ReductionKind kind) => kind switch
         {
@@ -117,7 +126,16 @@ namespace OptGen.Generator.Ir
     /// The statements that update the compact states of one scope, run once per row (column, block) of each tensor
     /// between the passes, in float32, in declaration order; the locals they need are recomputed in the loop.
     /// </summary>
-    internal sealed record SegmentLoop(ReductionScopeKind Scope, int BlockLength, EquatableArray<ElementStatement> Body);
+    internal sealed record SegmentLoop(ReductionScopeKind Scope, int BlockLength, EquatableArray<ElementStatement> Body)
+    {
+        /// <summary>
+        /// The reductions over compact state (<see cref="ReductionDecl.OverSegments"/>) this loop accumulates: each
+        /// one's operand statement is in <see cref="Body"/> (after the compact states it reads are final); its value
+        /// per segment is added in segment order, in double, weighted by the segment's element count (Σ n_s·x_s;
+        /// Σ n_s·x_s² for a norm; max |x_s| for maxabs), and finished over the tensor's length.
+        /// </summary>
+        public EquatableArray<string> Reductions { get; init; } = EquatableArray<string>.Empty;
+    }
 
     /// <summary>
     /// The passes of a rule with reductions: pass 1 reduces, pass 2 updates with the tensor's (row's, column's,
@@ -217,29 +235,12 @@ namespace OptGen.Generator.Ir
             var names = new HashSet<string>(reductions.Select(r => r.Name));
             var states = program.States.Select(s => s.Symbol).ToList();
 
-            // Taint, statement by statement (a reduction's operand statement is never tainted: the binder checks).
-            var tainted = new bool[body.Count];
-            var taintedVariables = new HashSet<string>();
-            for (int i = 0; i < body.Count; i++)
-            {
-                bool operand = IsOperand(body[i], names);
-                tainted[i] = !operand && Variables(body[i].Value).Any(v => names.Contains(v) || taintedVariables.Contains(v));
-                if (operand)
-                {
-                    continue;
-                }
-
-                if (tainted[i])
-                {
-                    taintedVariables.Add(body[i].Target);
-                }
-                else
-                {
-                    taintedVariables.Remove(body[i].Target);
-                }
-            }
-
-            (Dictionary<string, Variation> compact, Variation[] variation) = CompactStates(body, reductions, states, tainted, names);
+            // Taint, statement by statement (a reduction's operand statement is never tainted: the binder checks, except
+            // for a reduction over a state computed from a reduction, which the loops between the passes reduce).
+            (bool[] tainted, HashSet<int> overStates) = Taint(body, reductions, names);
+            (Dictionary<string, Variation> compact, Variation[] variation) = CompactStates(body, reductions, states, tainted, names, overStates);
+            var segmentNames = new HashSet<string>(overStates.Select(i => body[i].Target));
+            var elementNames = new HashSet<string>(names.Where(n => !segmentNames.Contains(n)));
             var memory = new List<string> { "p" };
             memory.AddRange(states.Where(x => !compact.ContainsKey(x)));
             var streams = new List<string> { "p", "g" };
@@ -268,9 +269,9 @@ namespace OptGen.Generator.Ir
             }
 
             var reduce = Live(
-                Enumerable.Range(0, body.Count).Where(i => !tainted[i]).Select(i => body[i]).ToList(),
+                Enumerable.Range(0, body.Count).Where(i => !tainted[i] && !overStates.Contains(i)).Select(i => body[i]).ToList(),
                 new HashSet<string>(stored),
-                names);
+                elementNames);
             var update = Live(
                 Enumerable.Range(0, body.Count).Where(i => InUpdatePass(body[i], tainted[i], names, stored) && !compact.ContainsKey(body[i].Target)).Select(i => body[i]).ToList(),
                 new HashSet<string>(memory.Where(x => !stored.Contains(x))),
@@ -281,15 +282,17 @@ namespace OptGen.Generator.Ir
             // Per-tensor states first: a row (column, block) loop may read them, never the reverse.
             foreach (Variation scope in compact.Values.Distinct().OrderBy(v => v.Scope == ReductionScopeKind.Tensor ? 0 : 1))
             {
+                // A reduction over compact state is reduced by the loop of its operand's scope.
+                var here = overStates.Where(i => variation[i].Equals(scope)).ToList();
                 var candidates = Enumerable.Range(0, body.Count)
-                    .Where(i => !IsOperand(body[i], names) && variation[i].Within(scope) && (body[i].DeclaresLocal || !memory.Contains(body[i].Target)) && (!compact.ContainsKey(body[i].Target) || compact[body[i].Target].Equals(scope)))
+                    .Where(i => here.Contains(i) || (!IsOperand(body[i], names) && variation[i].Within(scope) && (body[i].DeclaresLocal || !memory.Contains(body[i].Target)) && (!compact.ContainsKey(body[i].Target) || compact[body[i].Target].Equals(scope))))
                     .Select(i => body[i]).ToList();
-                var loop = Live(candidates, new HashSet<string>(compact.Where(c => c.Value.Equals(scope)).Select(c => c.Key)), new HashSet<string>());
-                loops.Add(new SegmentLoop(scope.Scope, scope.BlockLength, loop.ToEquatableArray()));
+                var loop = Live(candidates, new HashSet<string>(compact.Where(c => c.Value.Equals(scope)).Select(c => c.Key)), new HashSet<string>(here.Select(i => body[i].Target)));
+                loops.Add(new SegmentLoop(scope.Scope, scope.BlockLength, loop.ToEquatableArray()) { Reductions = here.Select(i => body[i].Target).ToEquatableArray() });
             }
 
             return new PassPlan(
-                reductions.ToEquatableArray(),
+                reductions.Select(r => segmentNames.Contains(r.Name) ? r with { OverSegments = true } : r).ToEquatableArray(),
                 Pass(reduce, streams, memory.Where(stored.Contains)),
                 Pass(update, streams, memory.Where(x => update.Any(s => s.Target == x && !s.DeclaresLocal))))
             {
@@ -307,7 +310,7 @@ namespace OptGen.Generator.Ir
         /// per element, as every state of a tensor-scope rule is.
         /// </summary>
         private static (Dictionary<string, Variation> Compact, Variation[] Variation) CompactStates(
-            List<ElementStatement> body, List<ReductionDecl> reductions, List<string> states, bool[] tainted, HashSet<string> names)
+            List<ElementStatement> body, List<ReductionDecl> reductions, List<string> states, bool[] tainted, HashSet<string> names, HashSet<int> overStates)
         {
             var perElement = new HashSet<string>();
             var reductionScopes = reductions.ToDictionary(r => r.Name, r => Variation.Of(r.Scope, r.BlockLength));
@@ -349,7 +352,9 @@ namespace OptGen.Generator.Ir
                     {
                         bool reads = Variables(body[i].Value).Contains(x);
                         bool ownAssignment = !body[i].DeclaresLocal && body[i].Target == x;
-                        ok = !reads || (!IsOperand(body[i], names) && !(!tainted[i] && !ownAssignment) && (i >= last || ownAssignment));
+                        ok = !reads || (overStates.Contains(i)
+                            ? i >= last // a reduction over the state reads its final value, in the loop after the update
+                            : !IsOperand(body[i], names) && !(!tainted[i] && !ownAssignment) && (i >= last || ownAssignment));
                     }
 
                     if (!ok && scope[x].IsSegment)
@@ -368,6 +373,84 @@ namespace OptGen.Generator.Ir
                     return (states.Where(x => !perElement.Contains(x)).ToDictionary(x => x, x => scope[x]), variation);
                 }
             }
+        }
+
+        /// <summary>
+        /// Which statements are tainted (read a reduction's value or a tainted variable), and the operand statements of
+        /// the tensor-scope reductions that read a state whose value (at that point of the rule) depends on a
+        /// reduction, e.g. <c>mean(r)</c> after <c>r = lerp(r, row_mean(g * g), w)</c>: pass 1 cannot reduce those
+        /// (the state is updated after it), so the loops between the passes do, when the state is compact
+        /// (<see cref="UnplacedOverStates"/> says which cannot be).
+        /// </summary>
+        private static (bool[] Tainted, HashSet<int> OverStates) Taint(List<ElementStatement> body, List<ReductionDecl> reductions, HashSet<string> names)
+        {
+            var tainted = new bool[body.Count];
+            var overStates = new HashSet<int>();
+            var taintedVariables = new HashSet<string>();
+            for (int i = 0; i < body.Count; i++)
+            {
+                if (IsOperand(body[i], names))
+                {
+                    if (reductions.First(r => r.Name == body[i].Target).Scope == ReductionScopeKind.Tensor && Variables(body[i].Value).Any(taintedVariables.Contains))
+                    {
+                        overStates.Add(i);
+                    }
+
+                    continue;
+                }
+
+                tainted[i] = Variables(body[i].Value).Any(v => names.Contains(v) || taintedVariables.Contains(v));
+                if (tainted[i])
+                {
+                    taintedVariables.Add(body[i].Target);
+                }
+                else
+                {
+                    taintedVariables.Remove(body[i].Target);
+                }
+            }
+
+            return (tainted, overStates);
+        }
+
+        /// <summary>
+        /// The reductions over a state computed from a reduction that the plan cannot compute (the binder allows them
+        /// and reports these with OPTG0115): the operand must be one value per tensor, row, column or block, reading
+        /// only compact states (so the loops between the passes can reduce it after their updates), and no compact
+        /// state may depend on its value (the loops run before it is known).
+        /// </summary>
+        public static IReadOnlyList<string> UnplacedOverStates(IReadOnlyList<ElementStatement> statements, IReadOnlyList<ReductionDecl> allReductions, IReadOnlyList<string> stateSymbols)
+        {
+            var body = statements.ToList();
+            var reductions = allReductions.Where(r => body.Any(s => s.DeclaresLocal && s.Target == r.Name)).ToList();
+            var names = new HashSet<string>(reductions.Select(r => r.Name));
+            (bool[] tainted, HashSet<int> overStates) = Taint(body, reductions, names);
+            if (overStates.Count == 0)
+            {
+                return new List<string>();
+            }
+
+            var states = stateSymbols.ToList();
+            (Dictionary<string, Variation> compact, Variation[] variation) = CompactStates(body, reductions, states, tainted, names, overStates);
+
+            // Whether a compact state depends on a reduction over state (directly or through locals): then none can be placed.
+            var dependent = new HashSet<string>(overStates.Select(i => body[i].Target));
+            bool feedsCompact = false;
+            for (int i = 0; i < body.Count; i++)
+            {
+                if (!IsOperand(body[i], names) && Variables(body[i].Value).Any(dependent.Contains))
+                {
+                    dependent.Add(body[i].Target);
+                    feedsCompact |= !body[i].DeclaresLocal && compact.ContainsKey(body[i].Target);
+                }
+            }
+
+            return overStates
+                .Where(i => feedsCompact
+                    || !variation[i].IsSegment
+                    || Variables(body[i].Value).Any(v => states.Contains(v) && !compact.ContainsKey(v))
+                    || compact.Values.All(c => !c.Equals(variation[i])))
+                .Select(i => body[i].Target).ToList();
         }
 
         /// <summary>Each statement's variation, walking the body with the locals' current variations.</summary>

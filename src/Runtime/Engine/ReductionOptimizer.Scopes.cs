@@ -106,7 +106,7 @@ public abstract partial class ReductionOptimizer
     private static bool IsPerTensor(ReductionScope scope) => scope.Kind is ReductionScopeKind.Tensor or ReductionScopeKind.Group or ReductionScopeKind.Global;
 
     /// <summary>The elements one value of <paramref name="scope"/> combines, for <paramref name="segment"/> of tensor <paramref name="tensor"/> (a mean divides by it).</summary>
-    private static long SegmentLength(ParameterLayout layout, int tensor, ReductionScope scope, int segment)
+    internal static long SegmentLength(ParameterLayout layout, int tensor, ReductionScope scope, int segment)
     {
         (_, int rows, int columns) = layout.MatrixShapeOf(tensor);
         return scope.Kind switch
@@ -348,7 +348,7 @@ public abstract partial class ReductionOptimizer
                     BatchSize = plan.BatchSize,
                     MaxDegreeOfParallelism = 1,
                 };
-                var segments = new SegmentArguments(layout, j, ref state, planes, _sums, _columnValues, _valueStart.AsSpan(j * width, width), info.Scopes);
+                var segments = new SegmentArguments(layout, j, ref state, planes, _sums, _columnValues, _valueStart.AsSpan(j * width, width), info.Scopes, _kinds);
                 UpdateSegments<TState>(in arguments, ref segments);
             }
         }

@@ -139,12 +139,13 @@ public ref struct SegmentArguments
 {
     private readonly ParameterLayout _layout;
     private readonly int _tensor;
-    private readonly ReadOnlySpan<double> _sums;
+    private readonly Span<double> _sums;
     private readonly ReadOnlySpan<float> _columnValues;
     private readonly ReadOnlySpan<int> _starts;
     private readonly ReductionScope[] _scopes;
+    private readonly ReductionKind[] _kinds;
 
-    internal SegmentArguments(ParameterLayout layout, int tensor, ref byte state, ReadOnlySpan<nint> planes, ReadOnlySpan<double> sums, ReadOnlySpan<float> columnValues, ReadOnlySpan<int> starts, ReductionScope[] scopes)
+    internal SegmentArguments(ParameterLayout layout, int tensor, ref byte state, ReadOnlySpan<nint> planes, Span<double> sums, ReadOnlySpan<float> columnValues, ReadOnlySpan<int> starts, ReductionScope[] scopes, ReductionKind[] kinds)
     {
         _layout = layout;
         _tensor = tensor;
@@ -154,6 +155,7 @@ public ref struct SegmentArguments
         _columnValues = columnValues;
         _starts = starts;
         _scopes = scopes;
+        _kinds = kinds;
     }
 
     /// <summary>The state's first byte.</summary>
@@ -169,4 +171,26 @@ public ref struct SegmentArguments
     public readonly float Value(int reduction, int segment) => _scopes[reduction].Kind == ReductionScopeKind.Column
         ? _columnValues[_starts[reduction] + segment]
         : (float)_sums[_starts[reduction] + segment];
+
+    /// <summary>
+    /// Adds segment <paramref name="segment"/>'s value <paramref name="value"/> of a tensor-scope reduction over a
+    /// compact state (row, column, block or tensor of <paramref name="kind"/>) into <paramref name="total"/>, weighted
+    /// by the segment's elements as if the state were read per element: n·x for a sum or mean, n·x² for a norm,
+    /// max(total, |x|) for maxabs (NaN propagates). Call in segment order; then <see cref="SetTotal"/>.
+    /// </summary>
+    public readonly void Add(int reduction, ReductionScopeKind kind, int blockLength, int segment, ref double total, float value)
+    {
+        double x = value;
+        double n = ReductionOptimizer.SegmentLength(_layout, _tensor, new ReductionScope(kind, blockLength), segment);
+        total = _kinds[reduction] switch
+        {
+            ReductionKind.MaxAbs => Math.Max(total, Math.Abs(x)),
+            ReductionKind.Norm => total + (n * (x * x)),
+            _ => total + (n * x),
+        };
+    }
+
+    /// <summary>Finishes a reduction over compact state from the total of <see cref="Add"/> (√ for a norm, ÷ the tensor's length for a mean): its value for pass 2.</summary>
+    public readonly void SetTotal(int reduction, double total) =>
+        _sums[_starts[reduction]] = Engine.ReductionFormulas.Finish(_kinds[reduction], total, _layout.LengthOf(_tensor));
 }

@@ -66,12 +66,14 @@ internal readonly record struct TensorGrid(int Start, int Length, int Matrices, 
     public double[] PerBlock(double[] x, int block, string kind) => Reduce(x, i => i / block, (Length + block - 1) / block, kind);
 }
 
-/// <summary><see cref="DeclaredFactored"/> from its definition in float64: per tensor, R, C and s as written, V_ij = R_i·C_j/s, p ← p − η·g/√V.</summary>
+/// <summary>
+/// <see cref="DeclaredFactored"/> from its definition in float64: per tensor, R and C as written, V_ij = R_i·C_j/mean(R)
+/// (mean over the tensor's elements of R read per element, i.e. over all its rows), p ← p − η·g/√V.
+/// </summary>
 internal sealed class FactoredReference : ReductionReference
 {
     private readonly double _decay, _eps1;
     private readonly double[][] _r, _c;
-    private readonly double[] _s;
     private readonly TensorGrid[] _grids;
 
     public FactoredReference(int[][] shapes, ReadOnlySpan<float> p0, double decay, double eps1)
@@ -81,7 +83,6 @@ internal sealed class FactoredReference : ReductionReference
         _grids = new TensorGrid[shapes.Length];
         _r = new double[shapes.Length][];
         _c = new double[shapes.Length][];
-        _s = new double[shapes.Length];
         for (int k = 0; k < shapes.Length; k++)
         {
             _grids[k] = TensorGrid.Of(shapes[k], Spans[k]);
@@ -90,7 +91,7 @@ internal sealed class FactoredReference : ReductionReference
         }
     }
 
-    /// <summary>The floats the rule keeps: m + n per matrix (R, C) and one s per tensor.</summary>
+    /// <summary>The floats the rule keeps: m + n per matrix (R, C), as the catalog's Adafactor.</summary>
     public int StateLength
     {
         get
@@ -98,7 +99,7 @@ internal sealed class FactoredReference : ReductionReference
             int n = 0;
             for (int k = 0; k < _grids.Length; k++)
             {
-                n += _r[k].Length + _c[k].Length + 1;
+                n += _r[k].Length + _c[k].Length;
             }
 
             return n;
@@ -118,7 +119,6 @@ internal sealed class FactoredReference : ReductionReference
         {
             TensorGrid grid = _grids[k];
             double[] rows = grid.PerRow(gg, "mean"), cols = grid.PerColumn(gg, "mean");
-            double mean = grid.Reduce(gg, _ => 0, 1, "mean")[0];
             for (int i = 0; i < rows.Length; i++)
             {
                 _r[k][i] += w * (rows[i] - _r[k][i]);
@@ -129,10 +129,15 @@ internal sealed class FactoredReference : ReductionReference
                 _c[k][j] += w * (cols[j] - _c[k][j]);
             }
 
-            _s[k] += w * (mean - _s[k]);
+            double meanR = 0;
             for (int i = 0; i < grid.Length; i++)
             {
-                double v = _r[k][grid.RowOf(i)] * _c[k][grid.ColumnOf(i)] / _s[k];
+                meanR += _r[k][grid.RowOf(i)] / grid.Length;
+            }
+
+            for (int i = 0; i < grid.Length; i++)
+            {
+                double v = _r[k][grid.RowOf(i)] * _c[k][grid.ColumnOf(i)] / meanR;
                 P[grid.Start + i] -= lr * g[grid.Start + i] / Math.Sqrt(v);
             }
         }
@@ -284,6 +289,63 @@ internal sealed class GroupGlobalReference(int[][] shapes, ReadOnlySpan<float> p
                 {
                     P[i] -= lr * ((g[i] * clip / Math.Sqrt(_s[k] + 1)) + (0.01 * maxP) + (0.001 * (globalSum + sum + Math.Sqrt(squares) + (globalSum / n) + globalMax)));
                 }
+            }
+        }
+    }
+}
+
+/// <summary><see cref="DeclaredOverStates"/> from its statements in float64: b and c read per element, then reduced over the tensor's elements.</summary>
+internal sealed class OverStatesReference : ReductionReference
+{
+    private readonly TensorGrid[] _grids;
+    private readonly double[][] _b, _c;
+
+    public OverStatesReference(int[][] shapes, ReadOnlySpan<float> p0)
+        : base(shapes, p0)
+    {
+        _grids = new TensorGrid[shapes.Length];
+        _b = new double[shapes.Length][];
+        _c = new double[shapes.Length][];
+        for (int k = 0; k < shapes.Length; k++)
+        {
+            _grids[k] = TensorGrid.Of(shapes[k], Spans[k]);
+            _b[k] = new double[(_grids[k].Length + 4) / 5];
+            _c[k] = new double[_grids[k].Matrices * _grids[k].Columns];
+        }
+    }
+
+    /// <summary>The floats the rule keeps: ⌈n/5⌉ + the columns per tensor.</summary>
+    public int StateLength => _b.Sum(b => b.Length) + _c.Sum(c => c.Length);
+
+    protected override void Update(double[] g, double lr, int t)
+    {
+        double[] squares = g.Select(x => x * x).ToArray();
+        double[] b = new double[g.Length], c = new double[g.Length];
+        for (int k = 0; k < _grids.Length; k++)
+        {
+            TensorGrid x = _grids[k];
+            double[] blockMean = x.PerBlock(squares, 5, "mean"), columnMax = x.PerColumn(g, "maxabs");
+            for (int i = 0; i < _b[k].Length; i++)
+            {
+                _b[k][i] += 0.5 * (blockMean[i] - _b[k][i]);
+            }
+
+            for (int j = 0; j < _c[k].Length; j++)
+            {
+                _c[k][j] = columnMax[j] + (0.5 * _c[k][j]);
+            }
+
+            for (int i = 0; i < x.Length; i++)
+            {
+                b[x.Start + i] = _b[k][i / 5];
+                c[x.Start + i] = _c[k][x.ColumnOf(i)];
+            }
+
+            double factor = x.Reduce(b, _ => 0, 1, "norm")[0] + x.Reduce(b, _ => 0, 1, "sum")[0]
+                + x.Reduce(c, _ => 0, 1, "maxabs")[0] - x.Reduce(c, _ => 0, 1, "mean")[0];
+            for (int i = 0; i < x.Length; i++)
+            {
+                P[x.Start + i] -= lr * g[x.Start + i] * factor;
             }
         }
     }

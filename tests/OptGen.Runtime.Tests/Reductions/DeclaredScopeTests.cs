@@ -23,7 +23,7 @@ public sealed class DeclaredScopeTests
     // matrix whose rows are shorter than a vector (5 columns).
     private static readonly int[][] Shapes = [[40, 30], [257], [3, 5, 7], [1], [11, 5]];
 
-    public static TheoryData<string> Rules() => new() { "adam_mini", "factored", "scope_kinds", "novograd", "compact_choices", "group_global" };
+    public static TheoryData<string> Rules() => new() { "adam_mini", "factored", "scope_kinds", "novograd", "compact_choices", "group_global", "over_states" };
 
     [Theory]
     [MemberData(nameof(Rules))]
@@ -65,17 +65,22 @@ public sealed class DeclaredScopeTests
 
         Assert.Equal(catalog.StateBytesPerParameter, declared.StateBytesPerParameter);
 
-        // The factored rule: m + n per matrix (R, C) and one s per tensor; the vector of 257 is one row of 257 columns.
+        // The factored rule: m + n per matrix (R, C), as the catalog's Adafactor (mean(R) is reduced from R between
+        // the passes, not kept); the vector of 257 is one row of 257 columns.
         var factored = new DeclaredFactored(layout);
         var factoredReference = new FactoredReference(Shapes, p0, -0.8, 1e-30);
-        Assert.Equal(factoredReference.StateLength, factored.R.Length + factored.C.Length + factored.S.Length);
+        Assert.Equal(["R", "C"], factored.Descriptor.States.Select(s => s.Name));
+        Assert.Equal(factoredReference.StateLength, factored.R.Length + factored.C.Length);
         Assert.Equal(40, factored.StateLength("R", 0));
         Assert.Equal(30, factored.StateLength("C", 0));
         Assert.Equal(1, factored.StateLength("R", 1));
         Assert.Equal(257, factored.StateLength("C", 1));
         Assert.Equal(15, factored.StateLength("R", 2));
         Assert.Equal(21, factored.StateLength("C", 2));
-        Assert.Equal(1, factored.StateLength("S", 2));
+
+        // Reductions of compact states keep them compact: ⌈n/5⌉ blocks and the columns per tensor, nothing more.
+        var overStates = new DeclaredOverStates(layout);
+        Assert.Equal(new OverStatesReference(Shapes, p0).StateLength, overStates.B.Length + overStates.C.Length);
 
         // NovoGrad's second moment is one value per tensor.
         var novo = new DeclaredNovoGrad(layout);
@@ -127,7 +132,8 @@ public sealed class DeclaredScopeTests
         Assert.Equal(["g"], factored.Passes[0].Reads);
         Assert.Equal(["p", "g"], factored.Passes[1].Reads);
         Assert.Equal(["p"], factored.Passes[1].Writes);
-        Assert.Contains("compact states (r, c, s", factored.Passes[1].Description, StringComparison.Ordinal);
+        Assert.Contains("compact states (r, c, updated once per row, column between the passes, then mean (mean_2) of them)", factored.Passes[1].Description, StringComparison.Ordinal);
+        Assert.DoesNotContain("mean_2", factored.Passes[0].Description, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -197,6 +203,36 @@ public sealed class DeclaredScopeTests
     }
 
     [Fact]
+    public void AReductionOfABFloat16CompactStateReadsTheStoredValues()
+    {
+        // mean(r) with r stored in bfloat16: pass 2 reads r and c as stored, so mean(r) must be the mean of the
+        // stored (rounded) r too. One step from zero state, checked against p0 − η·g/√(R_i·C_j/mean(R)) in float64
+        // from the state read back (the mean of the unrounded r would be off by the rounding, up to 2⁻⁹).
+        ParameterLayout layout = ParameterLayout.FromShapes((IReadOnlyList<int[]>)Shapes);
+        (float[] p0, float[][] grads) = DeclaredRuleChecks.Data(Shapes, steps: 1, seed: 29);
+        var rule = new DeclaredFactored(layout) { Lr = LearningRate, Decay = -0.8, Eps1 = 1e-30 };
+        rule.ChangeStatePrecision(StatePrecision.BFloat16);
+        float[] p = (float[])p0.Clone();
+        rule.Step(p, grads[0]);
+        (int Start, int Length)[] spans = TensorSpans.Of(Shapes);
+        for (int j = 0; j < Shapes.Length; j++)
+        {
+            float[] r = new float[rule.StateLength("R", j)], c = new float[rule.StateLength("C", j)];
+            rule.CopyState("R", j, r);
+            rule.CopyState("C", j, c);
+            TensorGrid grid = TensorGrid.Of(Shapes[j], spans[j]);
+            double meanR = r.Select(x => (double)x).Average();
+            for (int i = 0; i < grid.Length; i++)
+            {
+                int k = grid.Start + i;
+                double update = LearningRate * grads[0][k] / Math.Sqrt(r[grid.RowOf(i)] * (double)c[grid.ColumnOf(i)] / meanR);
+                double actual = (double)p0[k] - p[k];
+                Assert.True(Math.Abs(actual - update) <= (2e-6 * Math.Abs(update)) + (1e-7 * Math.Abs(p0[k])), $"tensor {j} element {i}: {actual:E6} vs {update:E6}");
+            }
+        }
+    }
+
+    [Fact]
     public void CompactStateInBFloat16FollowsTheFloat32Run()
     {
         ParameterLayout layout = ParameterLayout.FromShapes((IReadOnlyList<int[]>)Shapes);
@@ -251,6 +287,7 @@ public sealed class DeclaredScopeTests
         "novograd" => new DeclaredNovoGrad(layout) { Lr = LearningRate, Beta1 = 0.95, Beta2 = 0.98, Eps = 1e-8, Wd = 0.001 },
         "compact_choices" => new DeclaredCompactChoices(layout) { Lr = LearningRate },
         "group_global" => new DeclaredGroupGlobal(layout) { Lr = LearningRate, MaxNorm = 2 },
+        "over_states" => new DeclaredOverStates(layout) { Lr = LearningRate },
         _ => throw new ArgumentException(rule, nameof(rule)),
     };
 
@@ -262,6 +299,7 @@ public sealed class DeclaredScopeTests
         "novograd" => new NovoGradReference(shapes, p0, 0.95, 0.98, 1e-8, 0.001),
         "compact_choices" => new CompactChoicesReference(shapes, p0),
         "group_global" => new GroupGlobalReference(shapes, p0, new int[shapes.Length], 2),
+        "over_states" => new OverStatesReference(shapes, p0),
         _ => throw new ArgumentException(rule, nameof(rule)),
     };
 }

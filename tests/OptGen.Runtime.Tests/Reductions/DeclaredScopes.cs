@@ -22,9 +22,9 @@ public sealed partial class DeclaredAdamMini;
 
 /// <summary>
 /// A factored second moment (Adafactor's, Shazeer and Stern 2018, without its relative step size and update
-/// clipping): per matrix, row and column averages of g² + ε₁ with weight w = t^c, and their overall mean s;
-/// V_ij = R_i·C_j / s; p ← p − η·g/√V. r is stored per row, c per column, s per tensor: m + n + 1 floats for an
-/// m × n matrix.
+/// clipping): per matrix, row and column averages of g² + ε₁ with weight w = t^c; V_ij = R_i·C_j / mean(R);
+/// p ← p − η·g/√V. r is stored per row, c per column, and mean(r) is reduced from the compact r between the passes:
+/// m + n floats for an m × n matrix, as the catalog's Adafactor.
 /// </summary>
 [Optimizer(Name = "Declared factored second moment")]
 [Hyperparameter("Lr", 1e-2)]
@@ -32,13 +32,11 @@ public sealed partial class DeclaredAdamMini;
 [Hyperparameter("Eps1", 1e-30, Range = HyperparameterRange.Positive)]
 [State("r")]
 [State("c")]
-[State("s")]
 [StepScalar("w", "pow(t, Decay)")]
 [Update("let gg = g * g + Eps1")]
 [Update("r = lerp(r, row_mean(gg), w)")]
 [Update("c = lerp(c, col_mean(gg), w)")]
-[Update("s = lerp(s, mean(gg), w)")]
-[Update("p = p - Lr * g / sqrt(r * c / s)")]
+[Update("p = p - Lr * g / sqrt(r * c / mean(r))")]
 public sealed partial class DeclaredFactored;
 
 /// <summary>Every scoped reduction kind once, over g and over a per-element state s: row, column and block (3 and 5) sums, means, norms and maxima.</summary>
@@ -80,3 +78,17 @@ public sealed partial class DeclaredCompactChoices;
 [Update("let clip = min(1, MaxNorm / (global_norm(g) + 0.000001))")]
 [Update("p = p - Lr * (g * clip / sqrt(s + 1) + 0.01 * group_maxabs(p) + 0.001 * (global_sum(g) + group_sum(g) + group_norm(g) + global_mean(g) + global_maxabs(g)))")]
 public sealed partial class DeclaredGroupGlobal;
+
+/// <summary>
+/// Tensor reductions of compact states, reduced between the passes: b per block of 5 (the last block of a tensor may
+/// be shorter), c per column; norm, sum, maxabs and mean read them as if per element (each value weighted by its
+/// block's or column's elements).
+/// </summary>
+[Optimizer]
+[Hyperparameter("Lr", 0.1)]
+[State("b")]
+[State("c")]
+[Update("b = lerp(b, block_mean(g * g, 5), 0.5)")]
+[Update("c = col_maxabs(g) + 0.5 * c")]
+[Update("p = p - Lr * g * (norm(b) + sum(b) + maxabs(c) - mean(c))")]
+public sealed partial class DeclaredOverStates;
