@@ -264,7 +264,8 @@ public sealed partial class GpuOptimizer
     /// </summary>
     private void CopyBlockwiseState(string name, int tensor, Span<float> destination)
     {
-        SynchronizeHostState();
+        using DeviceGuard device = EnterDevice("GpuOptimizer.CopyState");
+        SynchronizeHostStateCore();
         Optimizer.CopyState(name, tensor, destination);
     }
 

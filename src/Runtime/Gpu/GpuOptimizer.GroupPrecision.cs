@@ -57,8 +57,9 @@ public sealed partial class GpuOptimizer
             groups[g] = g == group ? precision ?? Optimizer.StatePrecision : Optimizer.StatePrecisionOf(g);
         }
 
+        using DeviceGuard device = EnterDevice("GpuOptimizer.SetGroupStatePrecision");
         ThrowIfDeviceCannotStore(Optimizer, _update, groups, nameof(precision));
-        SynchronizeHostState();
+        SynchronizeHostStateCore();
         Optimizer.Groups[group].StatePrecision = precision;
         using Optimizer.StepGuard guard = Optimizer.EnterGuard("GpuOptimizer.SetGroupStatePrecision");
         UploadState();

@@ -150,6 +150,7 @@ public sealed partial class GpuOptimizer
             throw new ArgumentException("The stream belongs to another accelerator.", nameof(stream));
         }
 
+        using DeviceGuard device = EnterDevice(toEval ? "GpuOptimizer.Eval" : "GpuOptimizer.Train");
         scheduleFree.Swap(toEval, move =>
         {
             if (_chunks is null)

@@ -417,6 +417,13 @@ public sealed partial class GpuOptimizer : IDisposable
     public void SynchronizeHostState()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        using DeviceGuard device = EnterDevice("GpuOptimizer.SynchronizeHostState");
+        SynchronizeHostStateCore();
+    }
+
+    /// <summary><see cref="SynchronizeHostState"/> inside a call that holds the device guard.</summary>
+    private void SynchronizeHostStateCore()
+    {
         using Optimizer.StepGuard guard = Optimizer.EnterGuard("GpuOptimizer.SynchronizeHostState");
         ThrowIfHostChanged();
         StateStorage host = Optimizer.StateStorage;
@@ -455,6 +462,7 @@ public sealed partial class GpuOptimizer : IDisposable
     public void ReloadFromHost()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        using DeviceGuard device = EnterDevice("GpuOptimizer.ReloadFromHost");
         using Optimizer.StepGuard guard = Optimizer.EnterGuard("GpuOptimizer.ReloadFromHost");
         ThrowIfDeviceCannotStore(Optimizer, _update, StoredPrecisions(Optimizer), nameof(Optimizer));
         Accelerator.Synchronize();
@@ -469,7 +477,9 @@ public sealed partial class GpuOptimizer : IDisposable
     /// <exception cref="ObjectDisposedException">This object was disposed.</exception>
     public void SaveCheckpoint(Stream stream)
     {
-        SynchronizeHostState();
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        using DeviceGuard device = EnterDevice("GpuOptimizer.SaveCheckpoint");
+        SynchronizeHostStateCore();
         Optimizer.SaveCheckpoint(stream);
     }
 
@@ -478,7 +488,9 @@ public sealed partial class GpuOptimizer : IDisposable
     /// <exception cref="ObjectDisposedException">This object was disposed.</exception>
     public void SaveCheckpoint(string path)
     {
-        SynchronizeHostState();
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        using DeviceGuard device = EnterDevice("GpuOptimizer.SaveCheckpoint");
+        SynchronizeHostStateCore();
         Optimizer.SaveCheckpoint(path);
     }
 
@@ -519,8 +531,9 @@ public sealed partial class GpuOptimizer : IDisposable
             return;
         }
 
+        using DeviceGuard device = EnterDevice("GpuOptimizer.ChangeStatePrecision");
         ThrowIfDeviceCannotStore(Optimizer, _update, PrecisionsWith(precision), nameof(precision));
-        SynchronizeHostState();
+        SynchronizeHostStateCore();
         Optimizer.ChangeStatePrecision(precision);
         using Optimizer.StepGuard guard = Optimizer.EnterGuard("GpuOptimizer.ChangeStatePrecision");
         UploadState();
@@ -539,6 +552,7 @@ public sealed partial class GpuOptimizer : IDisposable
     private void ReplaceHostState<TArgument>(TArgument argument, Action<Optimizer, TArgument> replace, string operation)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        using DeviceGuard device = EnterDevice(operation);
         Accelerator.Synchronize();
         replace(Optimizer, argument);
         using Optimizer.StepGuard guard = Optimizer.EnterGuard(operation);
@@ -654,6 +668,7 @@ public sealed partial class GpuOptimizer : IDisposable
         }
 
         // Every argument check is done: from here on the engine plans the step, and it happens or is skipped as a whole.
+        using DeviceGuard device = EnterDevice("GpuOptimizer.Step");
         using Optimizer.StepGuard guard = Optimizer.EnterGuard("GpuOptimizer.Step");
         ThrowIfHostChanged();
 
