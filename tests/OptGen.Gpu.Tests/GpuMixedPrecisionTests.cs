@@ -378,6 +378,34 @@ public sealed class GpuMixedPrecisionTests : IClassFixture<CpuAcceleratorFixture
         Assert.Equal(StatePrecision.BFloat16, gpu.StatePrecision);
     }
 
+    [Theory]
+    [InlineData(StatePrecision.Int8Blockwise, null)]
+    [InlineData(StatePrecision.Float32, StatePrecision.BFloat16)]
+    [InlineData(StatePrecision.Float32, StatePrecision.Int4Blockwise)]
+    public void AHostLambWithStatePerTensorIsRefusedWhenTheGpuOptimizerIsBuilt(StatePrecision optimizer, StatePrecision? group1)
+    {
+        // The CPU runs LAMB with 8-/4-bit state and groups of their own precision; the GPU passes do not, so building a
+        // GpuOptimizer over such a host is refused naming the argument, and the host is left as it was.
+        var layout = new ParameterLayout(new[] { 5000 }, new[] { 300 });
+        var lamb = new Lamb(layout);
+        lamb.ChangeStatePrecision(optimizer);
+        lamb.Groups[1].StatePrecision = group1;
+        var random = new Random(43);
+        float[] p = Normal(random, layout.TotalLength, 0.1);
+        float[] g = Normal(random, layout.TotalLength, 0.01);
+        lamb.Step(p, g);
+        var before = new System.IO.MemoryStream();
+        lamb.SaveCheckpoint(before);
+
+        NotSupportedException e = Assert.Throws<NotSupportedException>(() => new GpuOptimizer(lamb, _accelerator));
+        Assert.Contains("(optimizer)", e.Message, StringComparison.Ordinal);
+        var after = new System.IO.MemoryStream();
+        lamb.SaveCheckpoint(after);
+        Assert.Equal(before.ToArray(), after.ToArray());
+        lamb.Step(p, g);
+        Assert.Equal(2, lamb.StepCount);
+    }
+
     [Fact]
     public void RulesOfMoreStateBuffersThanTheKernelStagesRefuseStatePerTensor()
     {
