@@ -298,7 +298,11 @@ public abstract partial class Optimizer
     /// <summary>Each group's stored precision (<see cref="StatePrecisionOf"/>).</summary>
     private StatePrecision[] StoredPrecisions() => EffectivePrecisions(_statePrecision, _groupStatePrecision);
 
-    /// <summary>New per-tensor state in the stored precisions with every buffer at its initial value (Reset).</summary>
+    /// <summary>
+    /// New per-tensor state in the stored precisions with every buffer at its initial value (Reset), 0 when it has
+    /// none: written through the codec like any value, so a signed plane holds the code of +0 with absmax 0, as a
+    /// fresh optimizer's converted state does (the zeroed bytes would be code 0, −1·0 = −0, and another checkpoint).
+    /// </summary>
     private BlockwiseState InitializedBlockwise()
     {
         BlockwiseState state = CreateBlockwise(StoredPrecisions());
@@ -306,16 +310,11 @@ public abstract partial class Optimizer
         for (int k = 0; k < Descriptor.States.Count; k++)
         {
             int source = Descriptor.States[k].InitialValueHyperparameter;
-            if (source < 0)
-            {
-                continue;
-            }
-
             values ??= new float[MaxTensorLength()];
             for (int j = 0; j < Layout.TensorCount; j++)
             {
                 Span<float> tensor = values.AsSpan(0, Layout.LengthOf(j));
-                tensor.Fill((float)_groupHyperparameters[Layout.GroupOf(j)][source]);
+                tensor.Fill(source < 0 ? 0f : (float)_groupHyperparameters[Layout.GroupOf(j)][source]);
                 state.Write(k, j, tensor);
             }
         }
