@@ -134,6 +134,7 @@ public sealed class BlockwiseResetAndConcurrencyTests
         byte[] before = Save(sf);
         var ex = Assert.Throws<InvalidOperationException>(() => sf.Groups[1].StatePrecision = StatePrecision.Int8Blockwise);
         Assert.Contains("eval mode", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("before Setting a group's StatePrecision", ex.Message, StringComparison.Ordinal); // not ChangeStatePrecision, which was not called
         Assert.Null(sf.Groups[1].StatePrecision);
         Assert.Equal(before, Save(sf));
         sf.Train(p);

@@ -150,11 +150,12 @@ public abstract partial class Optimizer
             ThrowIfUndefined(precision, nameof(value));
         }
 
-        using StepGuard guard = EnterGuard("Setting a group's StatePrecision");
+        const string Operation = "Setting a group's StatePrecision";
+        using StepGuard guard = EnterGuard(Operation);
         var own = new StatePrecision?[Layout.GroupCount];
         _groupStatePrecision?.CopyTo(own, 0);
         own[group] = value;
-        ConvertState(EffectivePrecisions(_statePrecision, own), nameof(value), nameof(ChangeStatePrecision));
+        ConvertState(EffectivePrecisions(_statePrecision, own), nameof(value), Operation);
         _groupStatePrecision = Array.TrueForAll(own, static p => p is null) ? null : own;
     }
 
