@@ -14,6 +14,18 @@ namespace OptGen.Runtime.Tests;
 [Update("p = p - Lr * sum(r) * g")]
 public sealed partial class ReviewSumOfTensorState;
 
+[Optimizer(Name = "Review stateless normalized step")]
+[Hyperparameter("Lr", 0.01)]
+[Update("p = p - Lr * g / (norm(g) + 1e-6)")]
+public sealed partial class ReviewStatelessNormalized;
+
+[Optimizer(Name = "Review write-only state")]
+[Hyperparameter("Lr", 0.01)]
+[State("m")]
+[Update("m = g * g - 0.5 * g")]
+[Update("p = p - Lr * g / (norm(g) + 1e-6)")]
+public sealed partial class ReviewWriteOnlyState;
+
 /// <summary>
 /// Blockwise (8-/4-bit) and per-group state of the multi-pass rules: concurrent optimizers on several threads (the
 /// per-thread staging window) give the serial bits; a refused step, a refused group conversion in eval mode and Reset
@@ -234,5 +246,44 @@ public sealed class BlockwiseResetAndConcurrencyTests
         used.Step(p, Rand(random, layout.TotalLength, 0.02));
         used.Reset();
         Assert.Equal(Save(fresh), Save(used));
+    }
+
+    [Fact]
+    public void StatelessAndWriteOnlyDeclaredRulesTakeBlockwiseAndGroupPrecisions()
+    {
+        var layout = new ParameterLayout([9_000, 50], [5_000]);
+        var random = new Random(8);
+        float[] g = Rand(random, layout.TotalLength, 0.5);
+        float[] p0 = Rand(random, layout.TotalLength, 0.2);
+        foreach (Optimizer o in new Optimizer[] { new ReviewStatelessNormalized(layout), new ReviewWriteOnlyState(layout) })
+        {
+            o.ChangeStatePrecision(StatePrecision.Int8Blockwise);
+            o.Groups[1].StatePrecision = StatePrecision.Int4Blockwise;
+            float[] p = (float[])p0.Clone();
+            o.Step(p, g);
+            for (int j = 0; j < layout.TensorCount; j++)
+            {
+                int off = layout.ArenaOffsetOf(j), n = layout.LengthOf(j);
+                double norm = Math.Sqrt(Enumerable.Range(off, n).Sum(i => (double)g[i] * g[i]));
+                for (int i = off; i < off + n; i++)
+                {
+                    double expected = p0[i] - (0.01 * g[i] / (norm + 1e-6));
+                    Assert.True(Math.Abs(p[i] - expected) <= 1e-6, $"{o.Descriptor.Name} element {i}: {p[i]} vs {expected}");
+                }
+
+                if (o is ReviewWriteOnlyState)
+                {
+                    float[] m = new float[n];
+                    o.CopyState(o.Descriptor.States[0].Name, j, m);
+                    double scale = Enumerable.Range(off, n).Max(i => Math.Abs(((double)g[i] * g[i]) - (0.5 * g[i])));
+                    double tolerance = (layout.GroupOf(j) == 1 ? 0.25 : 0.02) * scale;
+                    for (int i = 0; i < n; i++)
+                    {
+                        double expected = ((double)g[off + i] * g[off + i]) - (0.5 * g[off + i]);
+                        Assert.True(Math.Abs(m[i] - expected) <= (n < 4096 ? 1e-6 : tolerance), $"m of tensor {j}, element {i}: {m[i]} vs {expected}");
+                    }
+                }
+            }
+        }
     }
 }
