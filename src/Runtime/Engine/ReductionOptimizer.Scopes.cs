@@ -103,10 +103,10 @@ public abstract partial class ReductionOptimizer
     }
 
     /// <summary>Whether a reduction of <paramref name="scope"/> has one value per tensor in pass 1's partials (tensor, group and global scopes).</summary>
-    private static bool IsPerTensor(ReductionScope scope) => scope.Kind is ReductionScopeKind.Tensor or ReductionScopeKind.Group or ReductionScopeKind.Global;
+    internal static bool IsPerTensor(ReductionScope scope) => scope.Kind is ReductionScopeKind.Tensor or ReductionScopeKind.Group or ReductionScopeKind.Global;
 
     /// <summary>The elements one value of <paramref name="scope"/> combines, for <paramref name="segment"/> of tensor <paramref name="tensor"/> (a mean divides by it).</summary>
-    private static long SegmentLength(ParameterLayout layout, int tensor, ReductionScope scope, int segment)
+    internal static long SegmentLength(ParameterLayout layout, int tensor, ReductionScope scope, int segment)
     {
         (_, int rows, int columns) = layout.MatrixShapeOf(tensor);
         return scope.Kind switch
@@ -132,7 +132,7 @@ public abstract partial class ReductionOptimizer
     }
 
     /// <summary>The segment of <paramref name="scope"/> that element <paramref name="element"/> of tensor <paramref name="tensor"/> belongs to.</summary>
-    private static int SegmentOf(ParameterLayout layout, int tensor, ReductionScope scope, int element)
+    internal static int SegmentOf(ParameterLayout layout, int tensor, ReductionScope scope, int element)
     {
         (_, int rows, int columns) = layout.MatrixShapeOf(tensor);
         return scope.Kind switch
@@ -444,24 +444,9 @@ public abstract partial class ReductionOptimizer
             return false;
         }
 
-        // The next run ends at the unit's end, its row's end (row and column scopes) or its block's end.
         int start = cursor.Start;
-        long end = cursor.UnitEnd;
+        long end = RunEnd(layout, j, info.AllScopes, start, cursor.UnitEnd);
         (int matrices, _, int columns) = layout.MatrixShapeOf(j);
-        foreach (ReductionScope scope in info.AllScopes)
-        {
-            int size = scope.Kind switch
-            {
-                ReductionScopeKind.Row or ReductionScopeKind.Column => columns,
-                ReductionScopeKind.Block => scope.BlockLength,
-                _ => 0,
-            };
-            if (size > 0)
-            {
-                end = Math.Min(end, ((long)(start / size) + 1) * size);
-            }
-        }
-
         int length = (int)end - start;
         int offset = start - cursor.UnitStart;
         run.Length = (nuint)length;
