@@ -29,12 +29,22 @@ public sealed class ReductionScopeGpuTests(CpuAcceleratorFixture fixture, ITestO
 
     public static TheoryData<string> Rules() => new() { "adam_mini", "factored", "scope_kinds", "novograd", "compact_choices", "group_global" };
 
+    /// <summary>The rules above and Adam-mini with one second moment per row (<see cref="DeclaredRowAdamMini"/>).</summary>
+    public static TheoryData<string> ParityRules()
+    {
+        TheoryData<string> rules = Rules();
+        rules.Add("adam_mini_rows");
+        return rules;
+    }
+
     private static ParameterLayout Layout() => ParameterLayout.FromShapes(Groups.Select(g => (IReadOnlyList<int[]>)g).ToArray());
 
-    private static ReductionOptimizer Create(string rule, ParameterLayout layout) => DeclaredScopeRules.Create(rule, layout, LearningRate);
+    private static ReductionOptimizer Create(string rule, ParameterLayout layout) => rule == "adam_mini_rows"
+        ? new DeclaredRowAdamMini(layout) { Lr = LearningRate, Beta1 = 0.9, Beta2 = 0.99, Eps = 1e-8, Wd = 0.1 }
+        : DeclaredScopeRules.Create(rule, layout, LearningRate);
 
     [Theory]
-    [MemberData(nameof(Rules))]
+    [MemberData(nameof(ParityRules))]
     public void EveryScopedRuleHasGpuKernels(string rule) =>
         Assert.IsAssignableFrom<IGpuKernelSource>(Create(rule, Layout()));
 
@@ -44,7 +54,7 @@ public sealed class ReductionScopeGpuTests(CpuAcceleratorFixture fixture, ITestO
     /// 3rd (clipping: the device's factor is the CPU's); every parameter and every state value bit-identical.
     /// </summary>
     [Theory]
-    [MemberData(nameof(Rules))]
+    [MemberData(nameof(ParityRules))]
     public void BitIdenticalToTheCpuStepOver32Steps(string rule)
     {
         ParameterLayout layout = Layout();
@@ -117,7 +127,7 @@ public sealed class ReductionScopeGpuTests(CpuAcceleratorFixture fixture, ITestO
     /// every step. And a CPU checkpoint loaded by a GPU optimizer continues to the same bits.
     /// </summary>
     [Theory]
-    [MemberData(nameof(Rules))]
+    [MemberData(nameof(ParityRules))]
     public void CheckpointsMoveBetweenTheBackends(string rule)
     {
         ParameterLayout layout = Layout();
@@ -176,6 +186,41 @@ public sealed class ReductionScopeGpuTests(CpuAcceleratorFixture fixture, ITestO
         }
 
         ParityTests.AssertBitIdentical(pAll, q, $"{rule}: GPU after a CPU checkpoint");
+    }
+
+    /// <summary>
+    /// Adam-mini with one second moment per row, declared (<see cref="DeclaredRowAdamMini"/>, on the device) and
+    /// hand-written (the catalog <see cref="AdamMini"/> with BlockSize 0, one block per row, on the CPU): the same
+    /// parameters and per-row second moments within float32 rounding (the CPU test's bound for the block variant).
+    /// </summary>
+    [Fact]
+    public void DeclaredRowAdamMiniMatchesTheCatalogAdamMini()
+    {
+        ParameterLayout layout = Layout();
+        var random = new Random(17);
+        float[] p0 = Values(random, layout.TotalLength, 1);
+        using var gpu = new GpuOptimizer(Create("adam_mini_rows", layout), _accelerator);
+        var written = new AdamMini(layout) { LearningRate = LearningRate, Beta1 = 0.9, Beta2 = 0.99, Epsilon = 1e-8, WeightDecay = 0.1, BlockSize = 0 };
+        float[] a = (float[])p0.Clone(), b = (float[])p0.Clone();
+        for (int step = 0; step < 6; step++)
+        {
+            float[] g = Values(random, layout.TotalLength, 0.1);
+            gpu.Step(a, g);
+            written.Step(b, g);
+        }
+
+        for (int i = 0; i < a.Length; i++)
+        {
+            Assert.True(Math.Abs(a[i] - b[i]) <= 1e-6 * (1 + Math.Abs(b[i])), $"element {i}: {a[i]:R} vs {b[i]:R}");
+        }
+
+        gpu.SynchronizeHostState();
+        float[] v = gpu.Optimizer.GetState("V").ToArray(), expected = written.BlockSecondMoment.ToArray();
+        Assert.Equal(expected.Length, v.Length); // one per row: 700 + 1 + 90 + 99 + 1 + 1
+        for (int i = 0; i < v.Length; i++)
+        {
+            Assert.True(Math.Abs(v[i] - expected[i]) <= 1e-6 * expected[i], $"v[{i}]: {v[i]:R} vs {expected[i]:R}");
+        }
     }
 
     /// <summary>Compact state stored as bfloat16 on both backends: the device rounds where the CPU rounds, to the same bits.</summary>
@@ -315,3 +360,22 @@ public sealed class ReductionScopeGpuTests(CpuAcceleratorFixture fixture, ITestO
 [Update("h = group_mean(g)")]
 [Update("p = p - Lr * g")]
 public sealed partial class ScopeOrderProbe;
+
+/// <summary>
+/// Adam-mini (Zhang et al. 2024) with one second moment per row of each matrix (a vector is one row):
+/// v_r ← β₂v_r + (1 − β₂)·mean over the row of g²; m per element; decoupled decay. v is stored one value per row.
+/// </summary>
+[Optimizer(Name = "Declared row Adam-mini")]
+[Hyperparameter("Lr", 1e-3)]
+[Hyperparameter("Beta1", 0.9)]
+[Hyperparameter("Beta2", 0.999)]
+[Hyperparameter("Eps", 1e-8)]
+[Hyperparameter("Wd", 0.0)]
+[State("m")]
+[State("v")]
+[StepScalar("bc1", "1 - pow(Beta1, t)")]
+[StepScalar("bc2", "1 - pow(Beta2, t)")]
+[Update("v = Beta2 * v + (1 - Beta2) * row_mean(g * g)")]
+[Update("m = Beta1 * m + (1 - Beta1) * g")]
+[Update("p = p * (1 - Lr * Wd) - Lr * (m / bc1) / (sqrt(v / bc2) + Eps)")]
+public sealed partial class DeclaredRowAdamMini;
