@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using ILGPU;
 using ILGPU.Runtime;
 using OptGen.Runtime.Tests.Reductions;
 using Xunit;
@@ -334,6 +335,85 @@ public sealed class ReductionScopeGpuTests(CpuAcceleratorFixture fixture, ITestO
         }
 
         ParityTests.AssertBitIdentical(pc, pg, "parameters");
+    }
+
+    /// <summary>
+    /// bfloat16 parameters, gradients and state with stochastic rounding: the compact and per-element states are
+    /// rounded where the CPU rounds them, and the parameters draw the CPU's random bits (every parameter the same).
+    /// </summary>
+    [Theory]
+    [InlineData("adam_mini")]
+    [InlineData("factored")]
+    [InlineData("scope_kinds")]
+    [InlineData("group_global")]
+    public void SixteenBitStorageIsTheCpusBits(string rule)
+    {
+        ParameterLayout layout = Layout();
+        ReductionOptimizer cpu = Create(rule, layout), host = Create(rule, layout);
+        cpu.ChangeStatePrecision(StatePrecision.BFloat16);
+        host.ChangeStatePrecision(StatePrecision.BFloat16);
+        using var gpu = new GpuOptimizer(host, _accelerator);
+        var random = new Random(51);
+        BFloat16[] pc = Values(random, layout.TotalLength, 1).Select(x => (BFloat16)x).ToArray();
+        using MemoryBuffer1D<BFloat16, Stride1D.Dense> pg = _accelerator.Allocate1D(pc);
+        using MemoryBuffer1D<BFloat16, Stride1D.Dense> gg = _accelerator.Allocate1D<BFloat16>(pc.Length);
+        var options = new StepOptions { StochasticRounding = true, RoundingSeed = 3 };
+        for (int t = 0; t < 5; t++)
+        {
+            BFloat16[] g = Values(random, layout.TotalLength, 0.1).Select(x => (BFloat16)x).ToArray();
+            cpu.Step(pc, g, options);
+            gg.CopyFromCPU(g);
+            gpu.Step(pg.View, gg.View, options);
+        }
+
+        ParityTests.AssertBitIdentical(pc.Select(x => (float)x).ToArray(), pg.GetAsArray1D().Select(x => (float)x).ToArray(), $"{rule} bfloat16 parameters");
+    }
+
+    /// <summary>Ten parameter groups (more than are passed by value: the kernels read the device table), each with its own learning rate.</summary>
+    [Theory]
+    [InlineData("adam_mini")]
+    [InlineData("group_global")]
+    [InlineData("factored")]
+    public void ManyGroupsAreTheCpusBits(string rule)
+    {
+        ParameterLayout layout = ParameterLayout.FromShapes(Enumerable.Range(0, 10).Select(k => (IReadOnlyList<int[]>)new[] { new[] { 3 + k, 20 + k }, new[] { 7 * (k + 1) } }).ToArray());
+        ReductionOptimizer cpu = Create(rule, layout), host = Create(rule, layout);
+        for (int k = 0; k < 10; k++)
+        {
+            cpu.Groups[k]["Lr"] = host.Groups[k]["Lr"] = LearningRate * (k + 1);
+        }
+
+        using var gpu = new GpuOptimizer(host, _accelerator);
+        var random = new Random(8);
+        float[] pc = Values(random, layout.TotalLength, 1), pg = (float[])pc.Clone();
+        for (int t = 0; t < 4; t++)
+        {
+            float[] g = Values(random, layout.TotalLength, 0.5);
+            cpu.Step(pc, g);
+            gpu.Step(pg, g);
+        }
+
+        ParityTests.AssertBitIdentical(pc, pg, $"{rule} parameters over 10 groups");
+        gpu.SynchronizeHostState();
+        foreach (StateDescriptor state in cpu.Descriptor.States)
+        {
+            ParityTests.AssertBitIdentical(cpu.GetState(state.Name).ToArray(), host.GetState(state.Name).ToArray(), $"{rule} {state.Name}");
+        }
+    }
+
+    /// <summary>A layout of empty tensors only: the device has no chunks; a step counts and changes nothing, as on the CPU.</summary>
+    [Fact]
+    public void ALayoutOfEmptyTensorsSteps()
+    {
+        ParameterLayout layout = ParameterLayout.FromShapes([[0, 3], [0]]);
+        ReductionOptimizer cpu = Create("factored", layout), host = Create("factored", layout);
+        using var gpu = new GpuOptimizer(host, _accelerator);
+        cpu.Step([], []);
+        gpu.Step([], []);
+        Assert.Equal(1, gpu.StepCount);
+        gpu.SynchronizeHostState();
+        ParityTests.AssertBitIdentical(cpu.GetState("C").ToArray(), host.GetState("C").ToArray(), "C");
+        ParityTests.AssertBitIdentical(cpu.GetState("S").ToArray(), host.GetState("S").ToArray(), "S");
     }
 
     private static float[] Values(Random random, int length, double scale) =>

@@ -400,6 +400,9 @@ public abstract partial class ReductionOptimizer
                 ParameterSize = TParameter.ElementSize,
                 GradientSize = TGradient.ElementSize,
                 StateSize = TState.ElementSize,
+                RoundingOrigin = typeof(TParameter) == typeof(StochasticBFloat16Codec) ? ArenaOrigin + Layout.ArenaOffsetOf(u.Tensor) : -1,
+                RoundingSeed = CurrentPlan.Options.RoundingSeed,
+                Step = CurrentPlan.Step,
             },
         };
         if (pass == 0)
@@ -449,6 +452,12 @@ public abstract partial class ReductionOptimizer
         (int matrices, _, int columns) = layout.MatrixShapeOf(j);
         int length = (int)end - start;
         int offset = start - cursor.UnitStart;
+        if (cursor.RoundingOrigin >= 0)
+        {
+            // The codec numbers a run's elements from 0: the noise of element i is that of arena position start + i.
+            StochasticRounding.SetSeed(cursor.RoundingSeed, cursor.Step, cursor.RoundingOrigin + start);
+        }
+
         run.Length = (nuint)length;
         cursor.Start = start + length;
         run.Parameters = ref Unsafe.AddByteOffset(ref run.UnitParameters, (nint)offset * cursor.ParameterSize);
