@@ -30,6 +30,7 @@ public sealed class ReductionPtxTests
     [InlineData("GpuScheduleFree", "Update", false)]
     [InlineData("GpuScheduleFree", "Swap", false)]
     [InlineData("GpuReductions", "Combine", false)]
+    [InlineData("GpuScopes", "RunLanes", false)]
     [InlineData("GpuScopes", "Targets", false)]
     [InlineData("GpuScopes", "Columns", false)]
     [InlineData("GpuScopes", "CombineUnits", false)]

@@ -30,9 +30,9 @@ public sealed class GpuScopedUpdate<TKernel> : GpuPassUpdate<TKernel>
     private readonly ReductionScope[] _segmentScopes;
     private readonly RuntimeKernels _kernels;
     private readonly List<IDisposable> _buffers = [];
-    private ArrayView<int> _table, _kinds, _starts;
+    private ArrayView<int> _table, _kinds, _starts, _laneReductions;
     private ArrayView<float> _terms, _values;
-    private ArrayView<double> _sums;
+    private ArrayView<double> _sums, _lanes;
     private ArrayView<GpuScopeRun> _runs;
     private ArrayView<ScopeTarget> _targets, _tensorTargets;
     private ArrayView<ScopeColumn> _columns;
@@ -79,7 +79,8 @@ public sealed class GpuScopedUpdate<TKernel> : GpuPassUpdate<TKernel>
         }
 
         _kernels = Loaded.GetValue(accelerator, static a => new RuntimeKernels(
-            a.LoadAutoGroupedKernel<Index1D, ArrayView<ScopeTarget>, ArrayView<GpuScopeRun>, ArrayView<float>, ArrayView<int>, ArrayView<double>, long>(GpuScopes.Targets),
+            a.LoadAutoGroupedKernel<Index1D, ArrayView<GpuScopeRun>, ArrayView<int>, ArrayView<float>, ArrayView<int>, ArrayView<double>, long>(GpuScopes.RunLanes),
+            a.LoadAutoGroupedKernel<Index1D, ArrayView<ScopeTarget>, ArrayView<double>, ArrayView<int>, ArrayView<double>, int>(GpuScopes.Targets),
             a.LoadAutoGroupedKernel<Index1D, ArrayView<ScopeColumn>, ArrayView<ScopeUnit>, ArrayView<float>, ArrayView<int>, ArrayView<double>, long>(GpuScopes.Columns),
             a.LoadAutoGroupedKernel<Index1D, ArrayView<ScopeTarget>, ArrayView<int>, ArrayView<double>, int, int>(GpuScopes.CombineUnits),
             a.LoadAutoGroupedKernel<Index1D, ArrayView<ScopeSlot>, ArrayView<int>, ArrayView<int>, ArrayView<double>, ArrayView<float>, int>(GpuScopes.Finish)));
@@ -170,6 +171,17 @@ public sealed class GpuScopedUpdate<TKernel> : GpuPassUpdate<TKernel>
         }
 
         // Sums of runs: a unit's partial of each tensor-scope (group, global) reduction; each row's (block's) value.
+        var laneReductions = new List<int>();
+        var laneOf = new int[width];
+        for (int k = 0; k < width; k++)
+        {
+            laneOf[k] = laneReductions.Count;
+            if (schedule.Scopes[k].Kind != ReductionScopeKind.Column)
+            {
+                laneReductions.Add(k);
+            }
+        }
+
         var targets = new List<ScopeTarget>();
         var tensorTargets = new List<ScopeTarget>();
         var columnTargets = new List<ScopeColumn>();
@@ -180,12 +192,12 @@ public sealed class GpuScopedUpdate<TKernel> : GpuPassUpdate<TKernel>
             {
                 for (int u = 0; u < units.Length; u++)
                 {
-                    targets.Add(new ScopeTarget(k, unitFirstRun[u], unitFirstRun[u + 1] - unitFirstRun[u], _partialStart + (u * width) + k));
+                    targets.Add(new ScopeTarget(k, laneOf[k], unitFirstRun[u], unitFirstRun[u + 1] - unitFirstRun[u], _partialStart + (u * width) + k));
                 }
 
                 for (int j = 0; j < tensors; j++)
                 {
-                    tensorTargets.Add(new ScopeTarget(k, tensorFirstUnit[j], tensorFirstUnit[j + 1] - tensorFirstUnit[j], starts[(j * width) + k]));
+                    tensorTargets.Add(new ScopeTarget(k, laneOf[k], tensorFirstUnit[j], tensorFirstUnit[j + 1] - tensorFirstUnit[j], starts[(j * width) + k]));
                 }
             }
             else if (scope.Kind == ReductionScopeKind.Column)
@@ -217,7 +229,7 @@ public sealed class GpuScopedUpdate<TKernel> : GpuPassUpdate<TKernel>
                     for (int s = 0, n = ReductionOptimizer.SegmentCount(layout, j, scope); s < n; s++)
                     {
                         int slot = starts[(j * width) + k] + s;
-                        targets.Add(new ScopeTarget(k, first[slot], count[slot], slot));
+                        targets.Add(new ScopeTarget(k, laneOf[k], first[slot], count[slot], slot));
                     }
                 }
             }
@@ -231,6 +243,13 @@ public sealed class GpuScopedUpdate<TKernel> : GpuPassUpdate<TKernel>
         _runs = Upload(deviceRuns);
         _units = Upload(deviceUnits);
         _targets = Upload(targets.ToArray());
+        if ((long)runs.Length * laneReductions.Count * GpuScopes.RunLaneCount > int.MaxValue)
+        {
+            throw new NotSupportedException($"The rule's runs ({runs.Length} for {laneReductions.Count} reductions) are too many for one device launch: step it on the CPU.");
+        }
+
+        _laneReductions = Upload(laneReductions.ToArray());
+        _lanes = Allocate<double>(Math.Max(1, (long)runs.Length * laneReductions.Count * GpuScopes.RunLaneCount));
         _tensorTargets = Upload(tensorTargets.ToArray());
         _columns = Upload(columnTargets.ToArray());
         _slots = Upload(slots.ToArray());
@@ -261,7 +280,12 @@ public sealed class GpuScopedUpdate<TKernel> : GpuPassUpdate<TKernel>
         _reduce(stream, threads, views.Chunks, Groups, table, views.Factor, views.Parameters32, views.Parameters16, views.Gradients32, views.Gradients16, views.State32, views.State16, _table, _terms, launch);
         if (_targets.Length > 0)
         {
-            _kernels.Targets(stream, _targets.IntLength, _targets, _runs, _terms, _kinds, _sums, _termStride);
+            if (_runs.Length > 0)
+            {
+                _kernels.RunLanes(stream, (int)(_runs.Length * _laneReductions.Length * GpuScopes.RunLaneCount), _runs, _laneReductions, _terms, _kinds, _lanes, _termStride);
+            }
+
+            _kernels.Targets(stream, _targets.IntLength, _targets, _lanes, _kinds, _sums, _laneReductions.IntLength);
         }
 
         if (_columns.Length > 0)
@@ -320,7 +344,8 @@ public sealed class GpuScopedUpdate<TKernel> : GpuPassUpdate<TKernel>
     }
 
     private sealed record RuntimeKernels(
-        Action<AcceleratorStream, Index1D, ArrayView<ScopeTarget>, ArrayView<GpuScopeRun>, ArrayView<float>, ArrayView<int>, ArrayView<double>, long> Targets,
+        Action<AcceleratorStream, Index1D, ArrayView<GpuScopeRun>, ArrayView<int>, ArrayView<float>, ArrayView<int>, ArrayView<double>, long> RunLanes,
+        Action<AcceleratorStream, Index1D, ArrayView<ScopeTarget>, ArrayView<double>, ArrayView<int>, ArrayView<double>, int> Targets,
         Action<AcceleratorStream, Index1D, ArrayView<ScopeColumn>, ArrayView<ScopeUnit>, ArrayView<float>, ArrayView<int>, ArrayView<double>, long> Columns,
         Action<AcceleratorStream, Index1D, ArrayView<ScopeTarget>, ArrayView<int>, ArrayView<double>, int, int> CombineUnits,
         Action<AcceleratorStream, Index1D, ArrayView<ScopeSlot>, ArrayView<int>, ArrayView<int>, ArrayView<double>, ArrayView<float>, int> Finish);

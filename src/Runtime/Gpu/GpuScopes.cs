@@ -21,7 +21,8 @@ namespace OptGen.Gpu;
 /// run order into their row (block) or their unit, the units' in unit order into the tensor's value, and group and
 /// global values add the tensors' in layout order. A column reduction adds, per unit, a column's elements row after
 /// row, and the units' column sums in unit order. The device computes each of those sums with one thread and the
-/// same additions (<see cref="Targets"/>, <see cref="Columns"/>, <see cref="CombineUnits"/>, <see cref="Finish"/>).</para>
+/// same additions (<see cref="RunLanes"/>: one thread per lane of a run; <see cref="Targets"/>, <see cref="Columns"/>,
+/// <see cref="CombineUnits"/>, <see cref="Finish"/>).</para>
 /// <para>The operands are computed by the generated pass 1 (per element, fully parallel) and stored as float32 (the
 /// values the CPU widens to double), 4 bytes per element per reduction.</para>
 /// </remarks>
@@ -54,48 +55,53 @@ public static class GpuScopes
     /// <summary>Combines two partial results: their sum, or their maximum (maxabs).</summary>
     private static double Combine(double a, double b, int kind) => kind == (int)ReductionKind.MaxAbs ? Math.Max(a, b) : a + b;
 
-    /// <summary>Lane <paramref name="lane"/> of a run's eight double lanes: its elements lane, lane + 8, … below <paramref name="whole"/>.</summary>
-    private static double Lane(ArrayView<float> terms, long start, int whole, int lane, int kind)
+    /// <summary>
+    /// Kernel, one thread per (run, reduction, lane): lane l &lt; 8 of a run's eight double lanes adds elements l, l + 8, …
+    /// of the run's whole eights from 0, as <c>ReductionAccumulator</c>'s vector lanes; lane 8 is the scalar tail, the
+    /// rest in order. <paramref name="reductions"/> lists the reductions that have runs (not the column ones).
+    /// </summary>
+    internal static void RunLanes(Index1D index, ArrayView<GpuScopeRun> runs, ArrayView<int> reductions, ArrayView<float> terms, ArrayView<int> kinds, ArrayView<double> lanes, long termStride)
     {
+        int perRun = reductions.IntLength * RunLaneCount;
+        GpuScopeRun run = runs[index / perRun];
+        int k = reductions[index % perRun / RunLaneCount], lane = index % RunLaneCount, kind = kinds[k];
+        long start = (k * termStride) + run.ArenaStart;
+        int whole = run.Length & ~7;
         double sum = 0;
-        for (int i = lane; i < whole; i += 8)
+        for (int i = lane == 8 ? whole : lane; i < (lane == 8 ? run.Length : whole); i += lane == 8 ? 1 : 8)
         {
             sum = Add(sum, terms[start + i], kind);
         }
 
-        return sum;
+        lanes[index] = sum;
     }
 
-    /// <summary>A run's partial, as <c>ReductionAccumulator</c> computes it: eight lanes and a tail, folded in its fixed order.</summary>
-    internal static double Run(ArrayView<float> terms, long start, int length, int kind)
-    {
-        int whole = length & ~7;
-        double tail = 0;
-        for (int i = whole; i < length; i++)
-        {
-            tail = Add(tail, terms[start + i], kind);
-        }
+    /// <summary>The lanes (and the tail) of a run per reduction: 9 values.</summary>
+    internal const int RunLaneCount = 9;
 
-        double s0 = Combine(Lane(terms, start, whole, 0, kind), Lane(terms, start, whole, 4, kind), kind);
-        double s1 = Combine(Lane(terms, start, whole, 1, kind), Lane(terms, start, whole, 5, kind), kind);
-        double s2 = Combine(Lane(terms, start, whole, 2, kind), Lane(terms, start, whole, 6, kind), kind);
-        double s3 = Combine(Lane(terms, start, whole, 3, kind), Lane(terms, start, whole, 7, kind), kind);
-        return Combine(Combine(Combine(s0, s1, kind), Combine(s2, s3, kind), kind), tail, kind);
+    /// <summary>A run's partial from its lanes at <paramref name="at"/>, folded as <c>ReductionAccumulator</c> folds them: ((l0 + l4) + (l1 + l5)) + ((l2 + l6) + (l3 + l7)) + tail.</summary>
+    private static double Fold(ArrayView<double> lanes, long at, int kind)
+    {
+        double s0 = Combine(lanes[at], lanes[at + 4], kind);
+        double s1 = Combine(lanes[at + 1], lanes[at + 5], kind);
+        double s2 = Combine(lanes[at + 2], lanes[at + 6], kind);
+        double s3 = Combine(lanes[at + 3], lanes[at + 7], kind);
+        return Combine(Combine(Combine(s0, s1, kind), Combine(s2, s3, kind), kind), lanes[at + 8], kind);
     }
 
     /// <summary>
     /// Kernel, one thread per target (a row's or block's value, or a unit's partial of a tensor-scope reduction): its
-    /// runs' partials added (maxed) in run order from 0, as the CPU's <c>Advance</c> adds them.
+    /// runs' partials (<see cref="Fold"/> of <see cref="RunLanes"/>) added (maxed) in run order from 0, as the CPU's
+    /// <c>Advance</c> adds them.
     /// </summary>
-    internal static void Targets(Index1D index, ArrayView<ScopeTarget> targets, ArrayView<GpuScopeRun> runs, ArrayView<float> terms, ArrayView<int> kinds, ArrayView<double> sums, long termStride)
+    internal static void Targets(Index1D index, ArrayView<ScopeTarget> targets, ArrayView<double> lanes, ArrayView<int> kinds, ArrayView<double> sums, int laneReductions)
     {
         ScopeTarget target = targets[index];
         int kind = kinds[target.Reduction];
         double sum = 0;
         for (int r = target.FirstRun; r < target.FirstRun + target.RunCount; r++)
         {
-            GpuScopeRun run = runs[r];
-            sum = Combine(sum, Run(terms, (target.Reduction * termStride) + run.ArenaStart, run.Length, kind), kind);
+            sum = Combine(sum, Fold(lanes, (((long)r * laneReductions) + target.Lane) * RunLaneCount, kind), kind);
         }
 
         sums[target.Slot] = sum;
@@ -170,9 +176,9 @@ public static class GpuScopes
 [StructLayout(LayoutKind.Sequential)]
 internal readonly record struct GpuScopeRun(long ArenaStart, int Length);
 
-/// <summary>A sum of runs (or of unit partials) into one slot of the sums.</summary>
+/// <summary>A sum of runs (or of unit partials) into one slot of the sums; <c>Lane</c>: the reduction's place among those with runs.</summary>
 [StructLayout(LayoutKind.Sequential)]
-internal readonly record struct ScopeTarget(int Reduction, int FirstRun, int RunCount, int Slot);
+internal readonly record struct ScopeTarget(int Reduction, int Lane, int FirstRun, int RunCount, int Slot);
 
 /// <summary>One column of a column reduction: its tensor's arena start and shape, its units, its slot.</summary>
 [StructLayout(LayoutKind.Sequential)]
