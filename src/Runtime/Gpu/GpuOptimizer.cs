@@ -583,8 +583,11 @@ public sealed partial class GpuOptimizer : IDisposable
         _stagingSquares?.Dispose();
     }
 
-    /// <summary>Elements between device state planes: the layout's state length rounded up to 64 (256-byte aligned planes).</summary>
-    private long StateStride => (Layout.StateLength + 63L) & ~63L;
+    /// <summary>
+    /// Elements between device state planes: the layout's state length (or a longer compact plane: an empty tensor
+    /// still has its tensor value and its columns) rounded up to 64 (256-byte aligned planes).
+    /// </summary>
+    private long StateStride => (Math.Max(Layout.StateLength, LongestStatePlane()) + 63L) & ~63L;
 
     /// <summary>The device tensor table: every tensor cut into chunks of <see cref="GpuChunk.Capacity"/> elements.</summary>
     private static GpuChunk[] CreateChunks(ParameterLayout layout)
