@@ -46,7 +46,9 @@ public sealed partial class GpuOptimizer
             ThrowIfUndefined(defined, nameof(precision));
         }
 
-        if (Optimizer.Groups[group].StatePrecision == precision)
+        // One guard over the copy to the host, the conversion and the upload (see ChangeStatePrecision).
+        using Optimizer.StepGuard guard = Optimizer.EnterGuard("GpuOptimizer.SetGroupStatePrecision");
+        if (Optimizer.OwnStatePrecisionOf(group) == precision)
         {
             return;
         }
@@ -58,9 +60,8 @@ public sealed partial class GpuOptimizer
         }
 
         ThrowIfDeviceCannotStore(Optimizer, _update, groups, nameof(precision));
-        SynchronizeHostState();
-        Optimizer.Groups[group].StatePrecision = precision;
-        using Optimizer.StepGuard guard = Optimizer.EnterGuard("GpuOptimizer.SetGroupStatePrecision");
+        SynchronizeHostStateGuarded();
+        Optimizer.ChangeGroupStatePrecisionGuarded(group, precision);
         UploadState();
     }
 

@@ -418,6 +418,12 @@ public sealed partial class GpuOptimizer : IDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         using Optimizer.StepGuard guard = Optimizer.EnterGuard("GpuOptimizer.SynchronizeHostState");
+        SynchronizeHostStateGuarded();
+    }
+
+    /// <summary><see cref="SynchronizeHostState"/> for a caller that holds the optimizer's guard.</summary>
+    private void SynchronizeHostStateGuarded()
+    {
         ThrowIfHostChanged();
         StateStorage host = Optimizer.StateStorage;
         Accelerator.Synchronize();
@@ -519,10 +525,12 @@ public sealed partial class GpuOptimizer : IDisposable
             return;
         }
 
-        ThrowIfDeviceCannotStore(Optimizer, _update, PrecisionsWith(precision), nameof(precision));
-        SynchronizeHostState();
-        Optimizer.ChangeStatePrecision(precision);
+        // One guard over the copy to the host, the conversion and the upload: a step of another thread between them
+        // would be overwritten by the converted copy from before it, yet stay counted.
         using Optimizer.StepGuard guard = Optimizer.EnterGuard("GpuOptimizer.ChangeStatePrecision");
+        ThrowIfDeviceCannotStore(Optimizer, _update, PrecisionsWith(precision), nameof(precision));
+        SynchronizeHostStateGuarded();
+        Optimizer.ChangeStatePrecisionGuarded(precision);
         UploadState();
     }
 

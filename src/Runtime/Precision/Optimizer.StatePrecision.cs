@@ -123,6 +123,12 @@ public abstract partial class Optimizer
     {
         ThrowIfUndefined(precision, nameof(precision));
         using StepGuard guard = EnterGuard(nameof(ChangeStatePrecision));
+        ChangeStatePrecisionGuarded(precision);
+    }
+
+    /// <summary><see cref="ChangeStatePrecision(StatePrecision)"/> for a caller that holds the guard and checked <paramref name="precision"/> (GpuOptimizer: copy, convert and upload under one guard).</summary>
+    internal void ChangeStatePrecisionGuarded(StatePrecision precision)
+    {
         ConvertState(EffectivePrecisions(precision, _groupStatePrecision), nameof(precision), nameof(ChangeStatePrecision));
         _statePrecision = precision;
     }
@@ -148,6 +154,12 @@ public abstract partial class Optimizer
         }
 
         using StepGuard guard = EnterGuard("Setting a group's StatePrecision");
+        ChangeGroupStatePrecisionGuarded(group, value);
+    }
+
+    /// <summary><see cref="ChangeGroupStatePrecision"/> for a caller that holds the guard and checked the arguments (GpuOptimizer: copy, convert and upload under one guard).</summary>
+    internal void ChangeGroupStatePrecisionGuarded(int group, StatePrecision? value)
+    {
         var own = new StatePrecision?[Layout.GroupCount];
         _groupStatePrecision?.CopyTo(own, 0);
         own[group] = value;
