@@ -43,7 +43,7 @@ public sealed partial class GpuOptimizer
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(group, Layout.GroupCount);
         if (precision is { } defined)
         {
-            ThrowIfUndefined(defined, nameof(precision));
+            OptGen.Optimizer.ThrowIfUndefined(defined, nameof(precision));
         }
 
         // One guard over the copy to the host, the conversion and the upload (see ChangeStatePrecision).
@@ -170,13 +170,5 @@ public sealed partial class GpuOptimizer
         }
 
         return text.ToString();
-    }
-
-    private static void ThrowIfUndefined(StatePrecision precision, string parameter)
-    {
-        if (!Enum.IsDefined(precision))
-        {
-            throw new ArgumentOutOfRangeException(parameter, precision, "Unknown state precision.");
-        }
     }
 }

@@ -519,7 +519,7 @@ public sealed partial class GpuOptimizer : IDisposable
     public void ChangeStatePrecision(StatePrecision precision)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        ThrowIfUndefined(precision, nameof(precision));
+        OptGen.Optimizer.ThrowIfUndefined(precision, nameof(precision));
         if (precision == StatePrecision)
         {
             return;

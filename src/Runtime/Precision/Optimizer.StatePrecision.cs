@@ -173,7 +173,8 @@ public abstract partial class Optimizer
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(group, Layout.GroupCount);
     }
 
-    private static void ThrowIfUndefined(StatePrecision precision, string parameter)
+    /// <summary>Refuses a value that is not a <see cref="StatePrecision"/> (the one check, also the GPU optimizer's).</summary>
+    internal static void ThrowIfUndefined(StatePrecision precision, string parameter)
     {
         if (precision is not (StatePrecision.Float32 or StatePrecision.BFloat16 or StatePrecision.Int8Blockwise or StatePrecision.Int4Blockwise))
         {
