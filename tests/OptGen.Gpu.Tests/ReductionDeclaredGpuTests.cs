@@ -23,25 +23,10 @@ public sealed class ReductionDeclaredGpuTests(CpuAcceleratorFixture fixture, ITe
 
     private readonly Accelerator _accelerator = fixture.Accelerator;
 
-    // NovoGrad is not here: its second moment is one value per tensor (compact state), a scoped plan, which has no GPU
-    // kernel yet (ScopedRulesAreRefused).
+    // NovoGrad's second moment is one value per tensor (compact state): its plan is scoped, and runs on the device
+    // through the scoped kernels (ReductionScopeGpuTests), to the CPU's bits.
     // attribute_lamb and attribute_lars: [TrustRatio] rules (AttributeReductions.cs), lowered to the same tensor norms.
-    public static TheoryData<string> Rules() => new() { "lamb", "kinds", "older_read", "decay_first", "attribute_lamb", "attribute_lars" };
-
-    /// <summary>
-    /// A declared rule whose plan is scoped (here NovoGrad, whose per-tensor second moment is compact state) gets no
-    /// GPU kernel from the generator, so the GPU optimizer refuses it with an ArgumentException before anything is
-    /// allocated, and the CPU optimizer is left as it was.
-    /// </summary>
-    [Fact]
-    public void ScopedRulesAreRefused()
-    {
-        ReductionOptimizer novograd = Create("novograd", ParameterLayout.FromShapes((IReadOnlyList<int[]>)Shapes));
-        Assert.IsNotAssignableFrom<IGpuKernelSource>(novograd);
-        ArgumentException e = Assert.Throws<ArgumentException>(() => new GpuOptimizer(novograd, _accelerator));
-        Assert.Equal("optimizer", e.ParamName);
-        Assert.Equal(0, novograd.StepCount);
-    }
+    public static TheoryData<string> Rules() => new() { "lamb", "kinds", "older_read", "decay_first", "novograd", "attribute_lamb", "attribute_lars" };
 
     private static ReductionOptimizer Create(string rule, ParameterLayout layout) => DeclaredRules.Create(rule, layout, LearningRate);
 

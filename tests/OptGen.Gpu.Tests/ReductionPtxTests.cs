@@ -30,6 +30,11 @@ public sealed class ReductionPtxTests
     [InlineData("GpuScheduleFree", "Update", false)]
     [InlineData("GpuScheduleFree", "Swap", false)]
     [InlineData("GpuReductions", "Combine", false)]
+    [InlineData("GpuScopes", "RunLanes", false)]
+    [InlineData("GpuScopes", "Targets", false)]
+    [InlineData("GpuScopes", "Columns", false)]
+    [InlineData("GpuScopes", "CombineUnits", false)]
+    [InlineData("GpuScopes", "Finish", false)]
     public void CatalogKernelsCompileToPtx(string type, string method, bool explicitlyGrouped)
     {
         MethodInfo kernel = typeof(GpuOptimizer).Assembly.GetType("OptGen.Gpu." + type)!.GetMethod(method, BindingFlags.Static | BindingFlags.NonPublic | BindingFlags.Public)!;
@@ -44,6 +49,24 @@ public sealed class ReductionPtxTests
         MethodInfo create = typeof(DeclaredLamb).GetMethod("CreateKernel", BindingFlags.Static | BindingFlags.NonPublic)!;
         Type gpu = create.ReturnType.Assembly.GetType(create.ReturnType.FullName + "_Gpu")!;
         AssertPtx(PtxSnapshotTests.Compile(gpu.GetMethod(method, BindingFlags.Static | BindingFlags.Public)!, explicitlyGrouped), explicitlyGrouped);
+    }
+
+    /// <summary>The generated kernels of scoped plans: the per-element passes and the segment kernels (row, column, block, tensor loops).</summary>
+    [Theory]
+    [InlineData(typeof(DeclaredFactoredKeptMean), "Reduce")]
+    [InlineData(typeof(DeclaredFactoredKeptMean), "Segments0")]
+    [InlineData(typeof(DeclaredFactoredKeptMean), "Segments1")]
+    [InlineData(typeof(DeclaredFactoredKeptMean), "Segments2")]
+    [InlineData(typeof(DeclaredFactoredKeptMean), "Update")]
+    [InlineData(typeof(DeclaredAdamMini), "Segments0")]
+    [InlineData(typeof(DeclaredGroupGlobal), "Update")]
+    [InlineData(typeof(DeclaredScopeKinds), "Reduce")]
+    [InlineData(typeof(DeclaredScopeKinds), "Update")]
+    public void GeneratedScopedKernelsCompileToPtx(Type rule, string method)
+    {
+        MethodInfo create = rule.GetMethod("CreateKernel", BindingFlags.Static | BindingFlags.NonPublic)!;
+        Type gpu = create.ReturnType.Assembly.GetType(create.ReturnType.FullName + "_Gpu")!;
+        AssertPtx(PtxSnapshotTests.Compile(gpu.GetMethod(method, BindingFlags.Static | BindingFlags.Public)!, explicitlyGrouped: false), explicitlyGrouped: false);
     }
 
     private static void AssertPtx(string ptx, bool explicitlyGrouped)

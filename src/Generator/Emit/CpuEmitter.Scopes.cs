@@ -16,7 +16,7 @@ namespace OptGen.Generator.Emit
     {
         private const string UnsafeClass = "global::System.Runtime.CompilerServices.Unsafe";
 
-        private static string ScopeLiteral(ReductionScopeKind scope, int blockLength) =>
+        internal static string ScopeLiteral(ReductionScopeKind scope, int blockLength) =>
             $"new(global::OptGen.ReductionScopeKind.{scope}{(scope == ReductionScopeKind.Block ? ", " + blockLength.ToString(System.Globalization.CultureInfo.InvariantCulture) : string.Empty)})";
 
         private static void EmitScopeFields(SourceWriter w, KernelModel kernel, PassPlan plan)

@@ -31,19 +31,21 @@ namespace OptGen.Generator.Emit
         public static string KernelHintName(KernelModel kernel) => CpuEmitter.KernelNamespace + "." + GpuKernelName(kernel) + ".g.cs";
 
         /// <summary>
-        /// Whether a rule gets an ILGPU kernel: every element-wise rule, and a rule with reductions whose plan is tensor-scope
-        /// only (no row, column, block, group or global reduction, no compact state) and reads no per-element input
-        /// (gsq). The others run on the CPU; <c>GpuOptimizer</c> refuses them (no <c>IGpuKernelSource</c>).
+        /// Whether a rule gets an ILGPU kernel: every element-wise rule, and a rule with reductions (tensor-scope, or a
+        /// scoped plan: row, column, block, group or global reductions and compact state) that reads no per-element
+        /// input (gsq) and has no tensor reduction of a compact state (<see cref="ReductionDecl.OverSegments"/>: the CPU
+        /// reduces it between the passes, the device kernels do not yet). The others run on the CPU;
+        /// <c>GpuOptimizer</c> refuses them (no <c>IGpuKernelSource</c>).
         /// </summary>
         public static bool HasGpuKernel(KernelModel kernel) =>
-            kernel.Passes is null || (kernel.Inputs.Count == 0 && !kernel.Passes.IsScoped);
+            kernel.Passes is null || (kernel.Inputs.Count == 0 && !kernel.Passes.Reductions.Any(r => r.OverSegments));
 
         /// <summary>The ILGPU kernel of one per-element program, and its per-accelerator loader.</summary>
         public static string EmitKernel(KernelModel kernel, IReadOnlyList<string> users)
         {
             if (kernel.Passes is not null)
             {
-                return EmitPassKernel(kernel, users);
+                return kernel.Passes.IsScoped ? EmitScopedKernel(kernel, users) : EmitPassKernel(kernel, users);
             }
 
             string name = GpuKernelName(kernel);
@@ -184,16 +186,22 @@ namespace OptGen.Generator.Emit
             w.Line(CpuEmitter.GeneratedCodeAttribute);
             w.Line($"global::OptGen.Gpu.GpuUpdate global::OptGen.Gpu.IGpuKernelSource.CreateGpuUpdate({Accelerator} accelerator, int groups) =>");
             w.Indent();
-            w.Line($"new global::OptGen.Gpu.{(kernel.Passes is null ? "GpuUpdate" : "GpuReductionUpdate")}<{KernelType(kernel)}>(");
+            w.Line($"new global::OptGen.Gpu.{(kernel.Passes is null ? "GpuUpdate" : kernel.Passes.IsScoped ? "GpuScopedUpdate" : "GpuReductionUpdate")}<{KernelType(kernel)}>(");
             w.Indent();
-            w.Line("accelerator,");
-            w.Line("groups,");
-            if (kernel.Passes is not null)
+            if (kernel.Passes is { IsScoped: true })
             {
+                EmitScopedUpdateArguments(w, kernel);
+            }
+            else if (kernel.Passes is not null)
+            {
+                w.Line("accelerator,");
+                w.Line("groups,");
                 EmitPassUpdateArguments(w, kernel);
             }
             else
             {
+                w.Line("accelerator,");
+                w.Line("groups,");
                 w.Line($"global::{CpuEmitter.KernelNamespace}.{GpuKernelName(kernel)}.Load(accelerator),");
             }
 

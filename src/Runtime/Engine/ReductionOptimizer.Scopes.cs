@@ -103,7 +103,7 @@ public abstract partial class ReductionOptimizer
     }
 
     /// <summary>Whether a reduction of <paramref name="scope"/> has one value per tensor in pass 1's partials (tensor, group and global scopes).</summary>
-    private static bool IsPerTensor(ReductionScope scope) => scope.Kind is ReductionScopeKind.Tensor or ReductionScopeKind.Group or ReductionScopeKind.Global;
+    internal static bool IsPerTensor(ReductionScope scope) => scope.Kind is ReductionScopeKind.Tensor or ReductionScopeKind.Group or ReductionScopeKind.Global;
 
     /// <summary>The elements one value of <paramref name="scope"/> combines, for <paramref name="segment"/> of tensor <paramref name="tensor"/> (a mean divides by it).</summary>
     internal static long SegmentLength(ParameterLayout layout, int tensor, ReductionScope scope, int segment)
@@ -132,7 +132,7 @@ public abstract partial class ReductionOptimizer
     }
 
     /// <summary>The segment of <paramref name="scope"/> that element <paramref name="element"/> of tensor <paramref name="tensor"/> belongs to.</summary>
-    private static int SegmentOf(ParameterLayout layout, int tensor, ReductionScope scope, int element)
+    internal static int SegmentOf(ParameterLayout layout, int tensor, ReductionScope scope, int element)
     {
         (_, int rows, int columns) = layout.MatrixShapeOf(tensor);
         return scope.Kind switch
@@ -400,6 +400,9 @@ public abstract partial class ReductionOptimizer
                 ParameterSize = TParameter.ElementSize,
                 GradientSize = TGradient.ElementSize,
                 StateSize = TState.ElementSize,
+                RoundingOrigin = typeof(TParameter) == typeof(StochasticBFloat16Codec) ? ArenaOrigin + Layout.ArenaOffsetOf(u.Tensor) : -1,
+                RoundingSeed = CurrentPlan.Options.RoundingSeed,
+                Step = CurrentPlan.Step,
             },
         };
         if (pass == 0)
@@ -444,26 +447,17 @@ public abstract partial class ReductionOptimizer
             return false;
         }
 
-        // The next run ends at the unit's end, its row's end (row and column scopes) or its block's end.
         int start = cursor.Start;
-        long end = cursor.UnitEnd;
+        long end = RunEnd(layout, j, info.AllScopes, start, cursor.UnitEnd);
         (int matrices, _, int columns) = layout.MatrixShapeOf(j);
-        foreach (ReductionScope scope in info.AllScopes)
-        {
-            int size = scope.Kind switch
-            {
-                ReductionScopeKind.Row or ReductionScopeKind.Column => columns,
-                ReductionScopeKind.Block => scope.BlockLength,
-                _ => 0,
-            };
-            if (size > 0)
-            {
-                end = Math.Min(end, ((long)(start / size) + 1) * size);
-            }
-        }
-
         int length = (int)end - start;
         int offset = start - cursor.UnitStart;
+        if (cursor.RoundingOrigin >= 0)
+        {
+            // The codec numbers a run's elements from 0: the noise of element i is that of arena position start + i.
+            StochasticRounding.SetSeed(cursor.RoundingSeed, cursor.Step, cursor.RoundingOrigin + start);
+        }
+
         run.Length = (nuint)length;
         cursor.Start = start + length;
         run.Parameters = ref Unsafe.AddByteOffset(ref run.UnitParameters, (nint)offset * cursor.ParameterSize);

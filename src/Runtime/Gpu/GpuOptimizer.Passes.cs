@@ -171,6 +171,18 @@ public sealed partial class GpuOptimizer
         });
     }
 
+    /// <summary>The elements of the longest state plane of the host's (compact) state; 0 without state.</summary>
+    private int LongestStatePlane()
+    {
+        int longest = 0;
+        for (int k = 0; k < Optimizer.StateStorage.Count; k++)
+        {
+            longest = Math.Max(longest, Optimizer.StateStorage.PlaneLength(k));
+        }
+
+        return longest;
+    }
+
     /// <summary>
     /// Sets the group size and grid of the reducing passes (tests: the results do not depend on them). Only for a
     /// rule with reductions.

@@ -167,4 +167,8 @@ public abstract class GpuPassUpdate<TScalars> : GpuUpdate, IGpuPassUpdate
     private protected virtual void DisposeRule()
     {
     }
+
+    /// <summary>A factory that ignores the batch size, for rules that do not read it.</summary>
+    private protected static GpuBatchKernelFactory<TScalars> Ignoring(GpuKernelFactory<TScalars> factory) =>
+        (hyperparameters, hostState, step, _) => factory(hyperparameters, hostState, step);
 }

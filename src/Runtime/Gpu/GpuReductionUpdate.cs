@@ -66,7 +66,4 @@ public sealed class GpuReductionUpdate<TKernel> : GpuPassUpdate<TKernel>
     }
 
     private protected override void DisposeRule() => _kinds.Dispose();
-
-    private static GpuBatchKernelFactory<TKernel> Ignoring(GpuKernelFactory<TKernel> factory) =>
-        (hyperparameters, hostState, step, _) => factory(hyperparameters, hostState, step);
 }

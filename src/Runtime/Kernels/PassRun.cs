@@ -76,6 +76,11 @@ internal struct RunCursor
     public int ParameterSize;
     public int GradientSize;
     public int StateSize;
+
+    /// <summary>The arena position of the tensor's first element, when the parameters are rounded stochastically (each run reseeds there); else −1.</summary>
+    public long RoundingOrigin;
+    public ulong RoundingSeed;
+    public long Step;
 }
 
 /// <summary>

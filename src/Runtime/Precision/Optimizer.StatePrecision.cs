@@ -44,6 +44,9 @@ public abstract partial class Optimizer
     /// </summary>
     public const int BlockwiseThreshold = 4096;
 
+    /// <summary>How the guard and a refusal name setting a group's precision (<see cref="ChangeGroupStatePrecision"/>).</summary>
+    private const string GroupPrecisionOperation = "Setting a group's StatePrecision";
+
     // The state when it is blockwise-quantized or its precision differs between groups (then _state is an empty
     // placeholder that refuses float access); null when every group's state is float32, or every group's bfloat16.
     private BlockwiseState? _blockwise;
@@ -126,6 +129,12 @@ public abstract partial class Optimizer
     {
         ThrowIfUndefined(precision, nameof(precision));
         using StepGuard guard = EnterGuard(nameof(ChangeStatePrecision));
+        ChangeStatePrecisionGuarded(precision);
+    }
+
+    /// <summary><see cref="ChangeStatePrecision(StatePrecision)"/> for a caller that holds the guard and checked <paramref name="precision"/> (GpuOptimizer: copy, convert and upload under one guard).</summary>
+    internal void ChangeStatePrecisionGuarded(StatePrecision precision)
+    {
         ConvertState(EffectivePrecisions(precision, _groupStatePrecision), nameof(precision), nameof(ChangeStatePrecision));
         _statePrecision = precision;
     }
@@ -150,12 +159,17 @@ public abstract partial class Optimizer
             ThrowIfUndefined(precision, nameof(value));
         }
 
-        const string Operation = "Setting a group's StatePrecision";
-        using StepGuard guard = EnterGuard(Operation);
+        using StepGuard guard = EnterGuard(GroupPrecisionOperation);
+        ChangeGroupStatePrecisionGuarded(group, value);
+    }
+
+    /// <summary><see cref="ChangeGroupStatePrecision"/> for a caller that holds the guard and checked the arguments (GpuOptimizer: copy, convert and upload under one guard).</summary>
+    internal void ChangeGroupStatePrecisionGuarded(int group, StatePrecision? value)
+    {
         var own = new StatePrecision?[Layout.GroupCount];
         _groupStatePrecision?.CopyTo(own, 0);
         own[group] = value;
-        ConvertState(EffectivePrecisions(_statePrecision, own), nameof(value), Operation);
+        ConvertState(EffectivePrecisions(_statePrecision, own), nameof(value), GroupPrecisionOperation);
         _groupStatePrecision = Array.TrueForAll(own, static p => p is null) ? null : own;
     }
 
@@ -165,7 +179,8 @@ public abstract partial class Optimizer
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(group, Layout.GroupCount);
     }
 
-    private static void ThrowIfUndefined(StatePrecision precision, string parameter)
+    /// <summary>Refuses a value that is not a <see cref="StatePrecision"/> (the one check, also the GPU optimizer's).</summary>
+    internal static void ThrowIfUndefined(StatePrecision precision, string parameter)
     {
         if (precision is not (StatePrecision.Float32 or StatePrecision.BFloat16 or StatePrecision.Int8Blockwise or StatePrecision.Int4Blockwise))
         {

@@ -3,6 +3,35 @@ using System.Linq;
 
 namespace OptGen.Runtime.Tests.Reductions;
 
+/// <summary>The declared scoped rules (DeclaredScopes.cs) by name, with the hyperparameters their tests use, and their float64 references (one place for the CPU and the GPU tests).</summary>
+internal static class DeclaredScopeRules
+{
+    public static ReductionOptimizer Create(string rule, ParameterLayout layout, double learningRate) => rule switch
+    {
+        "adam_mini" => new DeclaredAdamMini(layout) { Lr = learningRate, Beta1 = 0.9, Beta2 = 0.99, Eps = 1e-8, Wd = 0.1 },
+        "factored" => new DeclaredFactored(layout) { Lr = learningRate, Decay = -0.8, Eps1 = 1e-30 },
+        "factored_kept_mean" => new DeclaredFactoredKeptMean(layout) { Lr = learningRate, Decay = -0.8, Eps1 = 1e-30 },
+        "scope_kinds" => new DeclaredScopeKinds(layout) { Lr = learningRate },
+        "novograd" => new DeclaredNovoGrad(layout) { Lr = learningRate, Beta1 = 0.95, Beta2 = 0.98, Eps = 1e-8, Wd = 0.001 },
+        "compact_choices" => new DeclaredCompactChoices(layout) { Lr = learningRate },
+        "group_global" => new DeclaredGroupGlobal(layout) { Lr = learningRate, MaxNorm = 2 },
+        "over_states" => new DeclaredOverStates(layout) { Lr = learningRate },
+        _ => throw new ArgumentException(rule, nameof(rule)),
+    };
+
+    public static ReductionReference Reference(string rule, int[][] shapes, float[] p0) => rule switch
+    {
+        "adam_mini" => new AdamMiniReference(shapes, p0, 0.9, 0.99, 1e-8, 0.1, 16),
+        "factored" or "factored_kept_mean" => new FactoredReference(shapes, p0, -0.8, 1e-30),
+        "scope_kinds" => new ScopeKindsReference(shapes, p0),
+        "novograd" => new NovoGradReference(shapes, p0, 0.95, 0.98, 1e-8, 0.001),
+        "compact_choices" => new CompactChoicesReference(shapes, p0),
+        "group_global" => new GroupGlobalReference(shapes, p0, new int[shapes.Length], 2),
+        "over_states" => new OverStatesReference(shapes, p0),
+        _ => throw new ArgumentException(rule, nameof(rule)),
+    };
+}
+
 /// <summary>Rows, columns and blocks of one tensor of the flat vector, as docs/expressions.md defines them: a tensor is a stack of m × n matrices over its last two dimensions, a vector of n is one 1 × n matrix.</summary>
 internal readonly record struct TensorGrid(int Start, int Length, int Matrices, int Rows, int Columns)
 {

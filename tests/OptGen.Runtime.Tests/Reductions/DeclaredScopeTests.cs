@@ -279,27 +279,7 @@ public sealed class DeclaredScopeTests
     [MemberData(nameof(Rules))]
     public void ACheckpointResumesBitForBit(string rule) => DeclaredRuleChecks.ACheckpointResumesBitForBit(rule, layout => Create(rule, layout), LearningRate);
 
-    private static ReductionOptimizer Create(string rule, ParameterLayout layout) => rule switch
-    {
-        "adam_mini" => new DeclaredAdamMini(layout) { Lr = LearningRate, Beta1 = 0.9, Beta2 = 0.99, Eps = 1e-8, Wd = 0.1 },
-        "factored" => new DeclaredFactored(layout) { Lr = LearningRate, Decay = -0.8, Eps1 = 1e-30 },
-        "scope_kinds" => new DeclaredScopeKinds(layout) { Lr = LearningRate },
-        "novograd" => new DeclaredNovoGrad(layout) { Lr = LearningRate, Beta1 = 0.95, Beta2 = 0.98, Eps = 1e-8, Wd = 0.001 },
-        "compact_choices" => new DeclaredCompactChoices(layout) { Lr = LearningRate },
-        "group_global" => new DeclaredGroupGlobal(layout) { Lr = LearningRate, MaxNorm = 2 },
-        "over_states" => new DeclaredOverStates(layout) { Lr = LearningRate },
-        _ => throw new ArgumentException(rule, nameof(rule)),
-    };
+    private static ReductionOptimizer Create(string rule, ParameterLayout layout) => DeclaredScopeRules.Create(rule, layout, LearningRate);
 
-    private static ReductionReference Reference(string rule, int[][] shapes, float[] p0) => rule switch
-    {
-        "adam_mini" => new AdamMiniReference(shapes, p0, 0.9, 0.99, 1e-8, 0.1, 16),
-        "factored" => new FactoredReference(shapes, p0, -0.8, 1e-30),
-        "scope_kinds" => new ScopeKindsReference(shapes, p0),
-        "novograd" => new NovoGradReference(shapes, p0, 0.95, 0.98, 1e-8, 0.001),
-        "compact_choices" => new CompactChoicesReference(shapes, p0),
-        "group_global" => new GroupGlobalReference(shapes, p0, new int[shapes.Length], 2),
-        "over_states" => new OverStatesReference(shapes, p0),
-        _ => throw new ArgumentException(rule, nameof(rule)),
-    };
+    private static ReductionReference Reference(string rule, int[][] shapes, float[] p0) => DeclaredScopeRules.Reference(rule, shapes, p0);
 }

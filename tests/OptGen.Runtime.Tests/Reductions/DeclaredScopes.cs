@@ -39,6 +39,26 @@ public sealed partial class DeclaredAdamMini;
 [Update("p = p - Lr * g / sqrt(r * c / mean(r))")]
 public sealed partial class DeclaredFactored;
 
+/// <summary>
+/// The same factored second moment with mean(R) kept as a third, per-tensor state s = lerp(s, mean(g² + ε₁), w)
+/// (equal to mean(R) in exact arithmetic, since lerp and the mean are linear): m + n + 1 floats, and no reduction of a
+/// compact state, so it also runs on the GPU (the device has no kernel for <c>mean(r)</c> over the compact r yet).
+/// </summary>
+[Optimizer(Name = "Declared factored second moment with a kept mean")]
+[Hyperparameter("Lr", 1e-2)]
+[Hyperparameter("Decay", -0.8)]
+[Hyperparameter("Eps1", 1e-30, Range = HyperparameterRange.Positive)]
+[State("r")]
+[State("c")]
+[State("s")]
+[StepScalar("w", "pow(t, Decay)")]
+[Update("let gg = g * g + Eps1")]
+[Update("r = lerp(r, row_mean(gg), w)")]
+[Update("c = lerp(c, col_mean(gg), w)")]
+[Update("s = lerp(s, mean(gg), w)")]
+[Update("p = p - Lr * g / sqrt(r * c / s)")]
+public sealed partial class DeclaredFactoredKeptMean;
+
 /// <summary>Every scoped reduction kind once, over g and over a per-element state s: row, column and block (3 and 5) sums, means, norms and maxima.</summary>
 [Optimizer]
 [Hyperparameter("Lr", 0.5)]
