@@ -25,6 +25,9 @@ public abstract partial class Optimizer
     {
         ThrowIfBadScalars(stepCount, hostState);
         using StepGuard guard = EnterGuard("Importing the state");
+
+        // Again inside the guard: an Eval of another thread may have finished between the check and the guard.
+        ThrowIfStateHeld("loading a state dictionary");
         for (int g = 0; g < hostState.Length; g++)
         {
             hostState[g].CopyTo(_groupHostState[g], 0);
