@@ -35,6 +35,7 @@ public sealed class ReductionPtxTests
     [InlineData("GpuScopes", "Columns", false)]
     [InlineData("GpuScopes", "CombineUnits", false)]
     [InlineData("GpuScopes", "Finish", false)]
+    [InlineData("GpuScopes", "OverSegments", false)]
     public void CatalogKernelsCompileToPtx(string type, string method, bool explicitlyGrouped)
     {
         MethodInfo kernel = typeof(GpuOptimizer).Assembly.GetType("OptGen.Gpu." + type)!.GetMethod(method, BindingFlags.Static | BindingFlags.NonPublic | BindingFlags.Public)!;
@@ -56,12 +57,14 @@ public sealed class ReductionPtxTests
     [InlineData(typeof(DeclaredFactored), "Reduce")]
     [InlineData(typeof(DeclaredFactored), "Segments0")]
     [InlineData(typeof(DeclaredFactored), "Segments1")]
-    [InlineData(typeof(DeclaredFactored), "Segments2")]
+    [InlineData(typeof(DeclaredFactoredKeptMean), "Segments2")]
     [InlineData(typeof(DeclaredFactored), "Update")]
     [InlineData(typeof(DeclaredAdamMini), "Segments0")]
     [InlineData(typeof(DeclaredGroupGlobal), "Update")]
     [InlineData(typeof(DeclaredScopeKinds), "Reduce")]
     [InlineData(typeof(DeclaredScopeKinds), "Update")]
+    [InlineData(typeof(DeclaredOverStates), "Segments0")]
+    [InlineData(typeof(DeclaredOverStates), "Segments1")]
     public void GeneratedScopedKernelsCompileToPtx(Type rule, string method)
     {
         MethodInfo create = rule.GetMethod("CreateKernel", BindingFlags.Static | BindingFlags.NonPublic)!;
