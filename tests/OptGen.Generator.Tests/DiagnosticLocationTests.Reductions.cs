@@ -84,6 +84,28 @@ public sealed partial class DiagnosticLocationTests
     public void OPTG0135_ExpressionRuleWithReductionsNamesOptimizer() =>
         AssertMarked("""[Optimizer] [Hyperparameter("Lr", 0.1)] [Update("p = p - Lr * norm(g) * g")] public partial class E : [|Optimizer|];""", "OPTG0135");
 
+    // `: object` is a base class as well: without OPTG0006 the generated `: OptGen.Optimizer` (or ReductionOptimizer)
+    // made CS0263 and errors inside the generated code.
+    [Fact]
+    public void OPTG0006_AttributeRuleWithReductionsNamesObject() =>
+        AssertMarked($"[Optimizer] {Adam} [TrustRatio] public partial class L : [|object|];", "OPTG0006");
+
+    [Fact]
+    public void OPTG0006_ElementWiseRuleNamesSystemObjectInAnotherPart() =>
+        AssertMarked($"[Optimizer] {Adam} public partial class L; public partial class L : [|System.Object|], System.IDisposable {{ public void Dispose() {{ }} }}", "OPTG0006");
+
+    [Fact]
+    public void OPTG0006_ExpressionRuleNamesObject() =>
+        AssertMarked("""[Optimizer] [Hyperparameter("Lr", 0.1)] [Update("p = p - Lr * norm(g) * g")] public partial class E : [|object|];""", "OPTG0006");
+
+    [Fact]
+    public void AnInterfaceListIsNoBaseClass()
+    {
+        GeneratorHarness.Run run = GeneratorHarness.Generate($"using OptGen;\nnamespace Demo;\n[Optimizer] {Adam} [TrustRatio] public partial class L : System.IDisposable {{ public void Dispose() {{ }} }}");
+        Assert.Empty(run.OptGenDiagnostics);
+        Assert.Empty(run.Errors);
+    }
+
     [Fact]
     public void TrustRatioOnAnExpressionRuleIsABuildingBlock() =>
         AssertMarked("""[Optimizer] [Hyperparameter("Lr", 0.1)] [Update("p = p - Lr * g")] [[|TrustRatio|]] partial class E;""", "OPTG0108");

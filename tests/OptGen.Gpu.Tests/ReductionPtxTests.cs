@@ -54,11 +54,13 @@ public sealed class ReductionPtxTests
 
     /// <summary>The generated kernels of scoped plans: the per-element passes and the segment kernels (row, column, block, tensor loops).</summary>
     [Theory]
-    [InlineData(typeof(DeclaredFactored), "Reduce")]
+    [InlineData(typeof(DeclaredFactoredKeptMean), "Reduce")]
+    [InlineData(typeof(DeclaredFactoredKeptMean), "Segments0")]
+    [InlineData(typeof(DeclaredFactoredKeptMean), "Segments1")]
+    [InlineData(typeof(DeclaredFactoredKeptMean), "Segments2")]
+    [InlineData(typeof(DeclaredFactoredKeptMean), "Update")]
     [InlineData(typeof(DeclaredFactored), "Segments0")]
     [InlineData(typeof(DeclaredFactored), "Segments1")]
-    [InlineData(typeof(DeclaredFactoredKeptMean), "Segments2")]
-    [InlineData(typeof(DeclaredFactored), "Update")]
     [InlineData(typeof(DeclaredAdamMini), "Segments0")]
     [InlineData(typeof(DeclaredGroupGlobal), "Update")]
     [InlineData(typeof(DeclaredScopeKinds), "Reduce")]

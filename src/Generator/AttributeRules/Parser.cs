@@ -108,6 +108,29 @@ namespace OptGen.Generator
                 Location baseLocation = declaration.BaseList?.Types.FirstOrDefault()?.GetLocation() ?? location;
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.HasBaseClass, baseLocation, type.Name));
             }
+            else if (type.BaseType is { SpecialType: SpecialType.System_Object } && ExplicitObjectBase(type, model) is { } objectBase)
+            {
+                // `partial class L : object` names a base class too: the generated `: OptGen.Optimizer` would not compile (CS0263).
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.HasBaseClass, objectBase, type.Name));
+            }
+        }
+
+        /// <summary>Where a declaration of <paramref name="type"/> names System.Object as its base class (<c>: object</c>), or null.</summary>
+        private static Location? ExplicitObjectBase(INamedTypeSymbol type, SemanticModel model)
+        {
+            foreach (SyntaxReference reference in type.DeclaringSyntaxReferences)
+            {
+                if (reference.GetSyntax() is TypeDeclarationSyntax { BaseList: { Types.Count: > 0 } list })
+                {
+                    SemanticModel treeModel = reference.SyntaxTree == model.SyntaxTree ? model : model.Compilation.GetSemanticModel(reference.SyntaxTree);
+                    if (treeModel.GetTypeInfo(list.Types[0].Type).Type is { SpecialType: SpecialType.System_Object })
+                    {
+                        return list.Types[0].GetLocation();
+                    }
+                }
+            }
+
+            return null;
         }
 
         private static OptimizerSpec? ReadRule(INamedTypeSymbol type, TypeDeclarationSyntax declaration, Location location, List<DiagnosticInfo> diagnostics)

@@ -43,10 +43,14 @@ public sealed partial class GpuOptimizer
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(group, Layout.GroupCount);
         if (precision is { } defined)
         {
-            ThrowIfUndefined(defined, nameof(precision));
+            OptGen.Optimizer.ThrowIfUndefined(defined, nameof(precision));
         }
 
-        if (Optimizer.Groups[group].StatePrecision == precision)
+        // The device guard and the optimizer's guard over the copy to the host, the conversion and the upload (see
+        // ChangeStatePrecision).
+        using DeviceGuard device = EnterDevice("GpuOptimizer.SetGroupStatePrecision");
+        using Optimizer.StepGuard guard = Optimizer.EnterGuard("GpuOptimizer.SetGroupStatePrecision");
+        if (Optimizer.OwnStatePrecisionOf(group) == precision)
         {
             return;
         }
@@ -57,11 +61,9 @@ public sealed partial class GpuOptimizer
             groups[g] = g == group ? precision ?? Optimizer.StatePrecision : Optimizer.StatePrecisionOf(g);
         }
 
-        using DeviceGuard device = EnterDevice("GpuOptimizer.SetGroupStatePrecision");
         ThrowIfDeviceCannotStore(Optimizer, _update, groups, nameof(precision));
-        SynchronizeHostStateCore();
-        Optimizer.Groups[group].StatePrecision = precision;
-        using Optimizer.StepGuard guard = Optimizer.EnterGuard("GpuOptimizer.SetGroupStatePrecision");
+        SynchronizeHostStateGuarded();
+        Optimizer.ChangeGroupStatePrecisionGuarded(group, precision);
         UploadState();
     }
 
@@ -170,13 +172,5 @@ public sealed partial class GpuOptimizer
         }
 
         return text.ToString();
-    }
-
-    private static void ThrowIfUndefined(StatePrecision precision, string parameter)
-    {
-        if (!Enum.IsDefined(precision))
-        {
-            throw new ArgumentOutOfRangeException(parameter, precision, "Unknown state precision.");
-        }
     }
 }

@@ -425,6 +425,12 @@ public sealed partial class GpuOptimizer : IDisposable
     private void SynchronizeHostStateCore()
     {
         using Optimizer.StepGuard guard = Optimizer.EnterGuard("GpuOptimizer.SynchronizeHostState");
+        SynchronizeHostStateGuarded();
+    }
+
+    /// <summary><see cref="SynchronizeHostState"/> for a caller that holds the optimizer's guard.</summary>
+    private void SynchronizeHostStateGuarded()
+    {
         ThrowIfHostChanged();
         StateStorage host = Optimizer.StateStorage;
         Accelerator.Synchronize();
@@ -525,17 +531,19 @@ public sealed partial class GpuOptimizer : IDisposable
     public void ChangeStatePrecision(StatePrecision precision)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        ThrowIfUndefined(precision, nameof(precision));
+        OptGen.Optimizer.ThrowIfUndefined(precision, nameof(precision));
         if (precision == StatePrecision)
         {
             return;
         }
 
+        // The device guard and the optimizer's guard over the copy to the host, the conversion and the upload: a step
+        // of another thread between them would be overwritten by the converted copy from before it, yet stay counted.
         using DeviceGuard device = EnterDevice("GpuOptimizer.ChangeStatePrecision");
-        ThrowIfDeviceCannotStore(Optimizer, _update, PrecisionsWith(precision), nameof(precision));
-        SynchronizeHostStateCore();
-        Optimizer.ChangeStatePrecision(precision);
         using Optimizer.StepGuard guard = Optimizer.EnterGuard("GpuOptimizer.ChangeStatePrecision");
+        ThrowIfDeviceCannotStore(Optimizer, _update, PrecisionsWith(precision), nameof(precision));
+        SynchronizeHostStateGuarded();
+        Optimizer.ChangeStatePrecisionGuarded(precision);
         UploadState();
     }
 

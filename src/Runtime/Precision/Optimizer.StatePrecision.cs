@@ -126,6 +126,12 @@ public abstract partial class Optimizer
     {
         ThrowIfUndefined(precision, nameof(precision));
         using StepGuard guard = EnterGuard(nameof(ChangeStatePrecision));
+        ChangeStatePrecisionGuarded(precision);
+    }
+
+    /// <summary><see cref="ChangeStatePrecision(StatePrecision)"/> for a caller that holds the guard and checked <paramref name="precision"/> (GpuOptimizer: copy, convert and upload under one guard).</summary>
+    internal void ChangeStatePrecisionGuarded(StatePrecision precision)
+    {
         ConvertState(EffectivePrecisions(precision, _groupStatePrecision), nameof(precision), nameof(ChangeStatePrecision));
         _statePrecision = precision;
     }
@@ -151,6 +157,12 @@ public abstract partial class Optimizer
         }
 
         using StepGuard guard = EnterGuard("Setting a group's StatePrecision");
+        ChangeGroupStatePrecisionGuarded(group, value);
+    }
+
+    /// <summary><see cref="ChangeGroupStatePrecision"/> for a caller that holds the guard and checked the arguments (GpuOptimizer: copy, convert and upload under one guard).</summary>
+    internal void ChangeGroupStatePrecisionGuarded(int group, StatePrecision? value)
+    {
         var own = new StatePrecision?[Layout.GroupCount];
         _groupStatePrecision?.CopyTo(own, 0);
         own[group] = value;
@@ -164,7 +176,8 @@ public abstract partial class Optimizer
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(group, Layout.GroupCount);
     }
 
-    private static void ThrowIfUndefined(StatePrecision precision, string parameter)
+    /// <summary>Refuses a value that is not a <see cref="StatePrecision"/> (the one check, also the GPU optimizer's).</summary>
+    internal static void ThrowIfUndefined(StatePrecision precision, string parameter)
     {
         if (precision is not (StatePrecision.Float32 or StatePrecision.BFloat16 or StatePrecision.Int8Blockwise or StatePrecision.Int4Blockwise))
         {

@@ -190,6 +190,32 @@ public sealed class AttributeReductionTests
     }
 
     [Fact]
+    public void LarsFollowsTheCatalogLarsWhileTheLearningRateChanges()
+    {
+        // LARS (the paper's Algorithm 1, optax lars, the catalog's Lars) puts ηₜ inside the momentum buffer:
+        // b ← μ·b + ηₜ·local·(g + λp), p ← p − b. LARS runs under warm-up and decay, so ηₜ changes every step; a
+        // declaration whose buffer leaves η outside (PyTorch's p ← p − ηₜ·b) matches only while η is constant.
+        ParameterLayout layout = ParameterLayout.FromShapes((IReadOnlyList<int[]>)Shapes);
+        (float[] p0, float[][] grads) = DeclaredRuleChecks.Data(Shapes, steps: 6, seed: 23);
+        var attribute = new AttributeLars(layout) { Momentum = 0.9, WeightDecay = 0.01, TrustCoefficient = 0.02 };
+        var written = new Lars(layout) { Momentum = 0.9, WeightDecay = 0.01, TrustCoefficient = 0.02 };
+        float[] a = (float[])p0.Clone(), b = (float[])p0.Clone();
+        for (int t = 0; t < grads.Length; t++)
+        {
+            attribute.LearningRate = written.LearningRate = LearningRate * (t + 1); // a linear warm-up
+            attribute.Step(a, grads[t]);
+            written.Step(b, grads[t]);
+        }
+
+        for (int i = 0; i < a.Length; i++)
+        {
+            Assert.True(Math.Abs(a[i] - b[i]) <= 1e-6 * (1 + Math.Abs(b[i])), $"element {i}: {a[i]:R} vs {b[i]:R}");
+        }
+
+        Assert.NotEqual(p0[0], a[0]);
+    }
+
+    [Fact]
     public void AttributeAdamMiniHasTheDeclaredAdamMinisCompactStateAndBytes()
     {
         ParameterLayout layout = ParameterLayout.FromShapes((IReadOnlyList<int[]>)Shapes);

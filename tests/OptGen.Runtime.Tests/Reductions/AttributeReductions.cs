@@ -10,11 +10,14 @@ namespace OptGen.Runtime.Tests.Reductions;
 [TrustRatio]
 public sealed partial class AttributeLamb;
 
-/// <summary>LARS declared with attributes: L2 decay, the LARS trust ratio on the gradient, heavy-ball momentum.</summary>
+/// <summary>
+/// LARS declared with attributes (docs/attributes.md's MyLars): L2 decay, the LARS trust ratio on the gradient, and the
+/// paper's momentum with η inside the buffer (b ← μ·b + η·local·(g + λp), p ← p − b: MomentumStyle.Classic).
+/// </summary>
 [Optimizer(Name = "Attribute LARS")]
 [WeightDecay(0.0005)]
 [TrustRatio(Form = TrustRatioForm.Lars, Coefficient = 0.001)]
-[Momentum(0.9)]
+[Momentum(0.9, Style = MomentumStyle.Classic)]
 public sealed partial class AttributeLars;
 
 /// <summary>Adam-mini declared with attributes: one second moment per block of 16 consecutive elements.</summary>
