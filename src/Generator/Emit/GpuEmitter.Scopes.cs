@@ -229,11 +229,9 @@ namespace OptGen.Generator.Emit
                 w.Line($"float {state};");
             }
 
-            // A state a reduction of this loop reads is stored at its last assignment and read back, so the reduction
-            // sees the value as stored (rounded, with bfloat16 state), as the CPU's Segments does; each such operand is
-            // stored per (tensor, segment) pair in its reduction's plane of gpu_terms.
-            var operandReads = new HashSet<string>(loop.Body.Where(s => s.DeclaresLocal && loop.Reductions.Contains(s.Target)).SelectMany(s => PassPlanner.Variables(s.Value)));
-            var storedEarly = new HashSet<string>(compact.Where(c => written.Contains(c) && operandReads.Contains(c)));
+            // A state a reduction of this loop reads is stored and read back (SegmentLoop.StoredEarly), as on the CPU;
+            // each such reduction's operand is stored per (tensor, segment) pair in its plane of gpu_terms.
+            HashSet<string> storedEarly = loop.StoredEarly(compact);
             var reductionIndex = plan.Reductions.Select((r, k) => (r.Name, k)).ToDictionary(x => x.Name, x => x.k);
             for (int k = 0; k < loop.Body.Count; k++)
             {
@@ -245,7 +243,7 @@ namespace OptGen.Generator.Emit
                 {
                     w.Line($"gpu_terms[((long){reductionIndex[s.Target]} * gpu_scopes[1]) + gpu_x] = {s.Target};");
                 }
-                else if (!s.DeclaresLocal && storedEarly.Contains(s.Target) && !loop.Body.Skip(k + 1).Any(later => !later.DeclaresLocal && later.Target == s.Target))
+                else if (loop.StoresEarly(k, storedEarly))
                 {
                     w.Line($"{Gpu}GpuElements.Store(gpu_launch.StateCodec, gpu_s32, gpu_s16, {ScopedStateIndex(kernel, s.Target, "segment_index")}, {s.Target}, gpu_launch, gpu_tensor, segment_index);");
                     w.Line($"{s.Target} = {Gpu}GpuElements.Load(gpu_launch.StateCodec, gpu_s32, gpu_s16, {ScopedStateIndex(kernel, s.Target, "segment_index")});");
