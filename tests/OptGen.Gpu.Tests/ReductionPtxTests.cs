@@ -35,6 +35,7 @@ public sealed class ReductionPtxTests
     [InlineData("GpuScopes", "Columns", false)]
     [InlineData("GpuScopes", "CombineUnits", false)]
     [InlineData("GpuScopes", "Finish", false)]
+    [InlineData("GpuScopes", "OverSegments", false)]
     public void CatalogKernelsCompileToPtx(string type, string method, bool explicitlyGrouped)
     {
         MethodInfo kernel = typeof(GpuOptimizer).Assembly.GetType("OptGen.Gpu." + type)!.GetMethod(method, BindingFlags.Static | BindingFlags.NonPublic | BindingFlags.Public)!;
@@ -58,10 +59,14 @@ public sealed class ReductionPtxTests
     [InlineData(typeof(DeclaredFactoredKeptMean), "Segments1")]
     [InlineData(typeof(DeclaredFactoredKeptMean), "Segments2")]
     [InlineData(typeof(DeclaredFactoredKeptMean), "Update")]
+    [InlineData(typeof(DeclaredFactored), "Segments0")]
+    [InlineData(typeof(DeclaredFactored), "Segments1")]
     [InlineData(typeof(DeclaredAdamMini), "Segments0")]
     [InlineData(typeof(DeclaredGroupGlobal), "Update")]
     [InlineData(typeof(DeclaredScopeKinds), "Reduce")]
     [InlineData(typeof(DeclaredScopeKinds), "Update")]
+    [InlineData(typeof(DeclaredOverStates), "Segments0")]
+    [InlineData(typeof(DeclaredOverStates), "Segments1")]
     public void GeneratedScopedKernelsCompileToPtx(Type rule, string method)
     {
         MethodInfo create = rule.GetMethod("CreateKernel", BindingFlags.Static | BindingFlags.NonPublic)!;

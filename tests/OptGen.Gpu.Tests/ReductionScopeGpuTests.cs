@@ -28,7 +28,7 @@ public sealed class ReductionScopeGpuTests(CpuAcceleratorFixture fixture, ITestO
 
     private readonly Accelerator _accelerator = fixture.Accelerator;
 
-    public static TheoryData<string> Rules() => new() { "adam_mini", "factored_kept_mean", "scope_kinds", "novograd", "compact_choices", "group_global" };
+    public static TheoryData<string> Rules() => new() { "adam_mini", "factored", "factored_kept_mean", "scope_kinds", "novograd", "compact_choices", "group_global", "over_states" };
 
     /// <summary>The rules above and Adam-mini with one second moment per row (<see cref="DeclaredRowAdamMini"/>).</summary>
     public static TheoryData<string> ParityRules()
@@ -224,10 +224,16 @@ public sealed class ReductionScopeGpuTests(CpuAcceleratorFixture fixture, ITestO
         }
     }
 
-    /// <summary>Compact state stored as bfloat16 on both backends: the device rounds where the CPU rounds, to the same bits.</summary>
+    /// <summary>
+    /// Compact state stored as bfloat16 on both backends: the device rounds where the CPU rounds, to the same bits. The
+    /// factored rule's mean(r) and over_states' norm(b), sum(b), maxabs(c), mean(c) reduce the stored (rounded) compact
+    /// states, as the CPU's segment loop does.
+    /// </summary>
     [Theory]
     [InlineData("adam_mini")]
+    [InlineData("factored")]
     [InlineData("factored_kept_mean")]
+    [InlineData("over_states")]
     [InlineData("novograd")]
     public void BFloat16StateIsTheCpusBits(string rule)
     {
@@ -262,9 +268,11 @@ public sealed class ReductionScopeGpuTests(CpuAcceleratorFixture fixture, ITestO
 
     /// <summary>Rows with no columns, columns with no rows and empty tensors: the same bits as the CPU (an empty mean is 0).</summary>
     [Theory]
+    [InlineData("factored")]
     [InlineData("factored_kept_mean")]
     [InlineData("scope_kinds")]
     [InlineData("group_global")]
+    [InlineData("over_states")]
     public void EmptyRowsColumnsAndTensorsAreTheCpusBits(string rule)
     {
         ParameterLayout layout = ParameterLayout.FromShapes([[0, 4], [3, 0], [5], [0], [2, 3]]);
@@ -343,9 +351,11 @@ public sealed class ReductionScopeGpuTests(CpuAcceleratorFixture fixture, ITestO
     /// </summary>
     [Theory]
     [InlineData("adam_mini")]
+    [InlineData("factored")]
     [InlineData("factored_kept_mean")]
     [InlineData("scope_kinds")]
     [InlineData("group_global")]
+    [InlineData("over_states")]
     public void SixteenBitStorageIsTheCpusBits(string rule)
     {
         ParameterLayout layout = Layout();
@@ -414,23 +424,6 @@ public sealed class ReductionScopeGpuTests(CpuAcceleratorFixture fixture, ITestO
         gpu.SynchronizeHostState();
         ParityTests.AssertBitIdentical(cpu.GetState("C").ToArray(), host.GetState("C").ToArray(), "C");
         ParityTests.AssertBitIdentical(cpu.GetState("S").ToArray(), host.GetState("S").ToArray(), "S");
-    }
-
-    /// <summary>
-    /// A tensor reduction of a compact state (the factored rule's mean(r), reduced by the CPU between the passes) has
-    /// no device kernel yet: the generator gives the rule no GPU kernel, and the GPU optimizer refuses it naming the
-    /// argument before anything is allocated, the host left as it was.
-    /// </summary>
-    [Theory]
-    [InlineData("factored")]
-    [InlineData("over_states")]
-    public void AReductionOfACompactStateIsRefusedOnTheGpu(string rule)
-    {
-        ReductionOptimizer host = Create(rule, ParameterLayout.FromShapes([[6, 10], [7]]));
-        Assert.IsNotAssignableFrom<IGpuKernelSource>(host);
-        ArgumentException e = Assert.Throws<ArgumentException>(() => new GpuOptimizer(host, _accelerator));
-        Assert.Equal("optimizer", e.ParamName);
-        Assert.Equal(0, host.StepCount);
     }
 
     private static float[] Values(Random random, int length, double scale) =>

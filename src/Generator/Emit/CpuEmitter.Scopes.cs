@@ -273,10 +273,7 @@ namespace OptGen.Generator.Emit
                     w.Line($"float {state};");
                 }
 
-                // A state a reduction of this loop reads is stored at its last assignment and read back, so the
-                // reduction sees the value as stored (rounded, with bfloat16 state), as pass 2 does.
-                var operandReads = new HashSet<string>(loop.Body.Where(s => s.DeclaresLocal && loop.Reductions.Contains(s.Target)).SelectMany(s => PassPlanner.Variables(s.Value)));
-                var storedEarly = new HashSet<string>(compact.Where(c => written.Contains(c) && operandReads.Contains(c)));
+                HashSet<string> storedEarly = loop.StoredEarly(compact);
                 for (int k = 0; k < loop.Body.Count; k++)
                 {
                     ElementStatement s = loop.Body[k];
@@ -287,7 +284,7 @@ namespace OptGen.Generator.Emit
                     {
                         w.Line($"unit_segments.Add({index[s.Target]}, global::OptGen.ReductionScopeKind.{loop.Scope}, {loop.BlockLength}, segment_index, ref {s.Target}_total, {s.Target});");
                     }
-                    else if (!s.DeclaresLocal && storedEarly.Contains(s.Target) && !loop.Body.Skip(k + 1).Any(later => !later.DeclaresLocal && later.Target == s.Target))
+                    else if (loop.StoresEarly(k, storedEarly))
                     {
                         w.Line($"TState.Store(ref {s.Target}_state, (nuint)segment_index, {s.Target});");
                         w.Line($"{s.Target} = TState.Load(ref {s.Target}_state, (nuint)segment_index);");

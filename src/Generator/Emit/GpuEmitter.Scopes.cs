@@ -20,7 +20,7 @@ namespace OptGen.Generator.Emit
     {
         private static readonly string[] ScopedParameterNames = { "gpu_index", "gpu_chunks", "gpu_groups", "gpu_table", "gpu_factor", "gpu_p32", "gpu_p16", "gpu_g32", "gpu_g16", "gpu_s32", "gpu_s16", "gpu_scopes", "gpu_values", "gpu_launch" };
 
-        private static readonly string[] SegmentParameterNames = { "gpu_index", "gpu_items", "gpu_groups", "gpu_table", "gpu_s32", "gpu_s16", "gpu_scopes", "gpu_values", "gpu_launch" };
+        private static readonly string[] SegmentParameterNames = { "gpu_index", "gpu_items", "gpu_groups", "gpu_table", "gpu_s32", "gpu_s16", "gpu_scopes", "gpu_values", "gpu_terms", "gpu_launch" };
 
         private static string[] ScopedParameterTypes(KernelModel kernel) => new[]
         {
@@ -31,7 +31,7 @@ namespace OptGen.Generator.Emit
         private static string[] SegmentParameterTypes(KernelModel kernel) => new[]
         {
             "global::ILGPU.Index1D", "global::ILGPU.ArrayView<int>", $"{Gpu}GpuGroups<{KernelType(kernel)}>", $"global::ILGPU.ArrayView<{KernelType(kernel)}>",
-            View, View16, "global::ILGPU.ArrayView<int>", View, Gpu + "GpuLaunch",
+            View, View16, "global::ILGPU.ArrayView<int>", View, View, Gpu + "GpuLaunch",
         };
 
         private static string Parameters(string[] types, string[] names) => string.Join(", ", types.Zip(names, (type, name) => type + " " + name));
@@ -55,7 +55,8 @@ namespace OptGen.Generator.Emit
             w.Line("/// <remarks>");
             w.Line("/// <para>The statements of each pass and segment loop are the CPU's (one pass plan), in scalar float32. Pass 1 stores each");
             w.Line("/// reduction's operand (float32) for <c>OptGen.Gpu.GpuScopes</c> to add in the CPU passes' order; the segment kernels");
-            w.Line("/// update the compact states once per row (column, block, tensor); pass 2 reads the finished values. The gradient is");
+            w.Line("/// update the compact states once per row (column, block, tensor) and store, per segment, the operand of each tensor");
+            w.Line("/// reduction of a compact state (<c>GpuScopes.OverSegments</c> adds them in segment order); pass 2 reads the finished values. The gradient is");
             w.Line("/// multiplied by the step's gradient factor when loaded; the kernel structs are made with gradient scale 1.</para>");
             w.Line("/// </remarks>");
             w.Line(CpuEmitter.GeneratedCodeAttribute);
@@ -228,14 +229,28 @@ namespace OptGen.Generator.Emit
                 w.Line($"float {state};");
             }
 
-            foreach (ElementStatement s in loop.Body)
+            // A state a reduction of this loop reads is stored and read back (SegmentLoop.StoredEarly), as on the CPU;
+            // each such reduction's operand is stored per (tensor, segment) pair in its plane of gpu_terms.
+            HashSet<string> storedEarly = loop.StoredEarly(compact);
+            var reductionIndex = plan.Reductions.Select((r, k) => (r.Name, k)).ToDictionary(x => x.Name, x => x.k);
+            for (int k = 0; k < loop.Body.Count; k++)
             {
+                ElementStatement s = loop.Body[k];
                 w.Line("// " + s.Comment);
                 string value = ExprText.Print(s.Value, ExprFlavor.ElementScalar, (e, n) => e.Op == ExprOp.Scalar ? "gpu_kernel." + n : n);
                 w.Line(s.DeclaresLocal ? $"float {s.Target} = {value};" : $"{s.Target} = {value};");
+                if (s.DeclaresLocal && loop.Reductions.Contains(s.Target))
+                {
+                    w.Line($"gpu_terms[((long){reductionIndex[s.Target]} * gpu_scopes[1]) + gpu_x] = {s.Target};");
+                }
+                else if (loop.StoresEarly(k, storedEarly))
+                {
+                    w.Line($"{Gpu}GpuElements.Store(gpu_launch.StateCodec, gpu_s32, gpu_s16, {ScopedStateIndex(kernel, s.Target, "segment_index")}, {s.Target}, gpu_launch, gpu_tensor, segment_index);");
+                    w.Line($"{s.Target} = {Gpu}GpuElements.Load(gpu_launch.StateCodec, gpu_s32, gpu_s16, {ScopedStateIndex(kernel, s.Target, "segment_index")});");
+                }
             }
 
-            foreach (string state in compact.Where(written.Contains))
+            foreach (string state in compact.Where(c => written.Contains(c) && !storedEarly.Contains(c)))
             {
                 w.Line($"{Gpu}GpuElements.Store(gpu_launch.StateCodec, gpu_s32, gpu_s16, {ScopedStateIndex(kernel, state, "segment_index")}, {state}, gpu_launch, gpu_tensor, segment_index);");
             }
@@ -257,6 +272,8 @@ namespace OptGen.Generator.Emit
             w.Line($"new({kernels}.LoadUpdate(accelerator)),");
             w.Line($"new {type}.SegmentPass[] {{ {string.Join(", ", Enumerable.Range(0, plan.Segments.Count).Select(l => $"new({kernels}.LoadSegments{l}(accelerator))"))} }},");
             w.Line($"new global::OptGen.ReductionScope[] {{ {string.Join(", ", plan.Segments.Select(s => CpuEmitter.ScopeLiteral(s.Scope, s.BlockLength)))} }},");
+            var index = plan.Reductions.Select((r, k) => (r.Name, k)).ToDictionary(x => x.Name, x => x.k);
+            w.Line($"new int[][] {{ {string.Join(", ", plan.Segments.Select(s => $"new int[] {{ {string.Join(", ", s.Reductions.Select(r => index[r].ToString(CultureInfo.InvariantCulture)))} }}"))} }},");
         }
     }
 }

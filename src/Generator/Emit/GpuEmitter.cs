@@ -33,12 +33,9 @@ namespace OptGen.Generator.Emit
         /// <summary>
         /// Whether a rule gets an ILGPU kernel: every element-wise rule, and a rule with reductions (tensor-scope, or a
         /// scoped plan: row, column, block, group or global reductions and compact state) that reads no per-element
-        /// input (gsq) and has no tensor reduction of a compact state (<see cref="ReductionDecl.OverSegments"/>: the CPU
-        /// reduces it between the passes, the device kernels do not yet). The others run on the CPU;
-        /// <c>GpuOptimizer</c> refuses them (no <c>IGpuKernelSource</c>).
+        /// input (gsq). The others run on the CPU; <c>GpuOptimizer</c> refuses them (no <c>IGpuKernelSource</c>).
         /// </summary>
-        public static bool HasGpuKernel(KernelModel kernel) =>
-            kernel.Passes is null || (kernel.Inputs.Count == 0 && !kernel.Passes.Reductions.Any(r => r.OverSegments));
+        public static bool HasGpuKernel(KernelModel kernel) => kernel.Passes is null || kernel.Inputs.Count == 0;
 
         /// <summary>The ILGPU kernel of one per-element program, and its per-accelerator loader.</summary>
         public static string EmitKernel(KernelModel kernel, IReadOnlyList<string> users)

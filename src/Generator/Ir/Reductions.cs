@@ -135,6 +135,21 @@ namespace OptGen.Generator.Ir
         /// Σ n_s·x_s² for a norm; max |x_s| for maxabs), and finished over the tensor's length.
         /// </summary>
         public EquatableArray<string> Reductions { get; init; } = EquatableArray<string>.Empty;
+
+        /// <summary>
+        /// The states of <paramref name="compact"/> this loop assigns that one of its <see cref="Reductions"/> reads: each
+        /// is stored at its last assignment (<see cref="StoresEarly"/>) and read back, so the reduction sees the value as
+        /// stored (rounded, with bfloat16 state), as pass 2 reads it. The CPU's and the GPU's segment loops both do so.
+        /// </summary>
+        public HashSet<string> StoredEarly(IEnumerable<string> compact)
+        {
+            var operandReads = new HashSet<string>(Body.Where(s => s.DeclaresLocal && Reductions.Contains(s.Target)).SelectMany(s => PassPlanner.Variables(s.Value)));
+            return new HashSet<string>(StateAccess.Written(Body, compact).Where(operandReads.Contains));
+        }
+
+        /// <summary>Whether statement <paramref name="k"/> of <see cref="Body"/> is the last assignment of a state of <paramref name="storedEarly"/> (<see cref="StoredEarly"/>): stored and read back after it.</summary>
+        public bool StoresEarly(int k, HashSet<string> storedEarly) =>
+            !Body[k].DeclaresLocal && storedEarly.Contains(Body[k].Target) && !Body.Skip(k + 1).Any(later => !later.DeclaresLocal && later.Target == Body[k].Target);
     }
 
     /// <summary>

@@ -13,7 +13,8 @@ namespace OptGen.Gpu;
 /// plan): (1) the generated pass 1, per element, stores the states it keeps and each reduction's operand;
 /// (2) the runtime adds the operands in the CPU passes' order (<see cref="GpuScopes"/>) and finishes every row's
 /// (column's, block's, tensor's, group's) value; (3) the generated segment kernels update the compact states, one
-/// thread per row (column, block, tensor), one launch per scope in the CPU's order; (4) the generated pass 2 runs the
+/// thread per row (column, block, tensor), one launch per scope in the CPU's order, each followed by the tensor
+/// reductions of a compact state it accumulates (<see cref="GpuScopes.OverSegments"/>); (4) the generated pass 2 runs the
 /// update per element. The compact states live on the device in the host's layout (one extent per tensor per plane),
 /// so uploads, downloads and checkpoints are the host's. Created by the generated <see cref="IGpuKernelSource.CreateGpuUpdate"/>.
 /// </summary>
@@ -28,6 +29,7 @@ public sealed class GpuScopedUpdate<TKernel> : GpuPassUpdate<TKernel>
     private readonly ElementPass _update;
     private readonly SegmentPass[] _segments;
     private readonly ReductionScope[] _segmentScopes;
+    private readonly int[][] _segmentReductions;
     private readonly RuntimeKernels _kernels;
     private readonly List<IDisposable> _buffers = [];
     private ArrayView<int> _table, _kinds, _starts, _laneReductions;
@@ -39,6 +41,8 @@ public sealed class GpuScopedUpdate<TKernel> : GpuPassUpdate<TKernel>
     private ArrayView<ScopeUnit> _units;
     private ArrayView<ScopeSlot> _slots;
     private ArrayView<int>[] _items = [];
+    private ArrayView<OverSegmentsTarget>[] _overTargets = [];
+    private ArrayView<double> _weights;
     private long _termStride;
     private int _width, _partialStart;
 
@@ -50,9 +54,10 @@ public sealed class GpuScopedUpdate<TKernel> : GpuPassUpdate<TKernel>
     /// <param name="update">Pass 2, per element: the update with the finished values and the compact states.</param>
     /// <param name="segments">The compact states' kernels, in the CPU's order; one thread per segment of <paramref name="segmentScopes"/>.</param>
     /// <param name="segmentScopes">Each segment kernel's scope.</param>
+    /// <param name="segmentReductions">Per segment kernel, the tensor reductions of a compact state it accumulates (<c>SegmentLoop.Reductions</c>: their indices among the rule's reductions).</param>
     /// <param name="factory">The rule's <c>CreateKernel</c> with gradient scale 1.</param>
-    public GpuScopedUpdate(ReductionOptimizer optimizer, Accelerator accelerator, int groups, ElementPass reduce, ElementPass update, SegmentPass[] segments, ReductionScope[] segmentScopes, GpuKernelFactory<TKernel> factory)
-        : this(optimizer, accelerator, groups, reduce, update, segments, segmentScopes, Ignoring(factory ?? throw new ArgumentNullException(nameof(factory))))
+    public GpuScopedUpdate(ReductionOptimizer optimizer, Accelerator accelerator, int groups, ElementPass reduce, ElementPass update, SegmentPass[] segments, ReductionScope[] segmentScopes, int[][] segmentReductions, GpuKernelFactory<TKernel> factory)
+        : this(optimizer, accelerator, groups, reduce, update, segments, segmentScopes, segmentReductions, Ignoring(factory ?? throw new ArgumentNullException(nameof(factory))))
     {
     }
 
@@ -64,8 +69,9 @@ public sealed class GpuScopedUpdate<TKernel> : GpuPassUpdate<TKernel>
     /// <param name="update">Pass 2, per element: the update with the finished values and the compact states.</param>
     /// <param name="segments">The compact states' kernels, in the CPU's order; one thread per segment of <paramref name="segmentScopes"/>.</param>
     /// <param name="segmentScopes">Each segment kernel's scope.</param>
+    /// <param name="segmentReductions">Per segment kernel, the tensor reductions of a compact state it accumulates (<c>SegmentLoop.Reductions</c>: their indices among the rule's reductions).</param>
     /// <param name="factory">The rule's <c>CreateKernel</c> with gradient scale 1.</param>
-    public GpuScopedUpdate(ReductionOptimizer optimizer, Accelerator accelerator, int groups, ElementPass reduce, ElementPass update, SegmentPass[] segments, ReductionScope[] segmentScopes, GpuBatchKernelFactory<TKernel> factory)
+    public GpuScopedUpdate(ReductionOptimizer optimizer, Accelerator accelerator, int groups, ElementPass reduce, ElementPass update, SegmentPass[] segments, ReductionScope[] segmentScopes, int[][] segmentReductions, GpuBatchKernelFactory<TKernel> factory)
         : base(accelerator, groups, factory, width: 0)
     {
         _optimizer = optimizer ?? throw new ArgumentNullException(nameof(optimizer));
@@ -73,9 +79,15 @@ public sealed class GpuScopedUpdate<TKernel> : GpuPassUpdate<TKernel>
         _update = update ?? throw new ArgumentNullException(nameof(update));
         _segments = segments ?? throw new ArgumentNullException(nameof(segments));
         _segmentScopes = segmentScopes ?? throw new ArgumentNullException(nameof(segmentScopes));
+        _segmentReductions = segmentReductions ?? throw new ArgumentNullException(nameof(segmentReductions));
         if (segments.Length != segmentScopes.Length)
         {
             throw new ArgumentException($"{segments.Length} segment kernels for {segmentScopes.Length} scopes.", nameof(segmentScopes));
+        }
+
+        if (segments.Length != segmentReductions.Length || Array.Exists(segmentReductions, r => r is null))
+        {
+            throw new ArgumentException($"{segments.Length} segment kernels for {segmentReductions.Length} lists of reductions (none null).", nameof(segmentReductions));
         }
 
         _kernels = Loaded.GetValue(accelerator, static a => new RuntimeKernels(
@@ -83,14 +95,15 @@ public sealed class GpuScopedUpdate<TKernel> : GpuPassUpdate<TKernel>
             a.LoadAutoGroupedKernel<Index1D, ArrayView<ScopeTarget>, ArrayView<double>, ArrayView<int>, ArrayView<double>, int>(GpuScopes.Targets),
             a.LoadAutoGroupedKernel<Index1D, ArrayView<ScopeColumn>, ArrayView<ScopeUnit>, ArrayView<float>, ArrayView<int>, ArrayView<double>, long>(GpuScopes.Columns),
             a.LoadAutoGroupedKernel<Index1D, ArrayView<ScopeTarget>, ArrayView<int>, ArrayView<double>, int, int>(GpuScopes.CombineUnits),
-            a.LoadAutoGroupedKernel<Index1D, ArrayView<ScopeSlot>, ArrayView<int>, ArrayView<int>, ArrayView<double>, ArrayView<float>, int>(GpuScopes.Finish)));
+            a.LoadAutoGroupedKernel<Index1D, ArrayView<ScopeSlot>, ArrayView<int>, ArrayView<int>, ArrayView<double>, ArrayView<float>, int>(GpuScopes.Finish),
+            a.LoadAutoGroupedKernel<Index1D, ArrayView<OverSegmentsTarget>, ArrayView<float>, ArrayView<double>, ArrayView<int>, ArrayView<float>>(GpuScopes.OverSegments)));
     }
 
     /// <summary>A loaded generated pass (per element, a grid-stride loop over the chunks).</summary>
     public delegate void ElementPass(AcceleratorStream stream, Index1D threads, ArrayView<GpuChunk> chunks, GpuGroups<TKernel> groups, ArrayView<TKernel> table, ArrayView<float> factor, ArrayView<float> p32, ArrayView<ushort> p16, ArrayView<float> g32, ArrayView<ushort> g16, ArrayView<float> s32, ArrayView<ushort> s16, ArrayView<int> scopes, ArrayView<float> values, GpuLaunch launch);
 
-    /// <summary>A loaded generated segment kernel (a grid-stride loop over (tensor, segment) pairs).</summary>
-    public delegate void SegmentPass(AcceleratorStream stream, Index1D threads, ArrayView<int> items, GpuGroups<TKernel> groups, ArrayView<TKernel> table, ArrayView<float> s32, ArrayView<ushort> s16, ArrayView<int> scopes, ArrayView<float> values, GpuLaunch launch);
+    /// <summary>A loaded generated segment kernel (a grid-stride loop over (tensor, segment) pairs; pair x's operand of a tensor reduction k of a compact state into terms[k·table[1] + x]).</summary>
+    public delegate void SegmentPass(AcceleratorStream stream, Index1D threads, ArrayView<int> items, GpuGroups<TKernel> groups, ArrayView<TKernel> table, ArrayView<float> s32, ArrayView<ushort> s16, ArrayView<int> scopes, ArrayView<float> values, ArrayView<float> terms, GpuLaunch launch);
 
     private protected override void BindRule(ParameterLayout layout)
     {
@@ -99,7 +112,47 @@ public sealed class GpuScopedUpdate<TKernel> : GpuPassUpdate<TKernel>
         int width = schedule.Kinds.Length, planes = schedule.StateScopes.Length, tensors = layout.TensorCount;
         int stride = GpuScopes.TensorFields + planes + width;
         _width = width;
+        var over = new bool[width];
+        foreach (int[] list in _segmentReductions)
+        {
+            foreach (int k in list)
+            {
+                if ((uint)k >= (uint)width || schedule.Scopes[k].Kind != ReductionScopeKind.Tensor)
+                {
+                    throw new ArgumentException($"Reduction {k} is not a tensor reduction of the rule's {width}.", "segmentReductions");
+                }
+
+                over[k] = true;
+            }
+        }
+
+        // The segment kernels' (tensor, segment) pairs, per kernel, and where each tensor's pairs start.
+        _items = new ArrayView<int>[_segments.Length];
+        var pairs = new List<int>[_segments.Length];
+        var firstPair = new int[_segments.Length][];
+        for (int l = 0; l < _segments.Length; l++)
+        {
+            pairs[l] = [];
+            firstPair[l] = new int[tensors + 1];
+            for (int j = 0; j < tensors; j++)
+            {
+                firstPair[l][j] = pairs[l].Count / 2;
+                for (int s = 0, n = ReductionOptimizer.SegmentCount(layout, j, _segmentScopes[l]); s < n; s++)
+                {
+                    pairs[l].Add(j);
+                    pairs[l].Add(s);
+                }
+            }
+
+            firstPair[l][tensors] = pairs[l].Count / 2;
+        }
+
+        // A plane of the operands holds a pass-1 operand per element or a segment operand per pair.
         _termStride = Math.Max(1, layout.TotalLength);
+        foreach (List<int> list in pairs)
+        {
+            _termStride = Math.Max(_termStride, list.Count / 2);
+        }
 
         // The int table: header, then per tensor rows, columns, group, the state planes' offsets, the values' starts.
         var table = new int[GpuScopes.Header + (tensors * stride)];
@@ -176,7 +229,7 @@ public sealed class GpuScopedUpdate<TKernel> : GpuPassUpdate<TKernel>
         for (int k = 0; k < width; k++)
         {
             laneOf[k] = laneReductions.Count;
-            if (schedule.Scopes[k].Kind != ReductionScopeKind.Column)
+            if (schedule.Scopes[k].Kind != ReductionScopeKind.Column && !over[k])
             {
                 laneReductions.Add(k);
             }
@@ -188,7 +241,15 @@ public sealed class GpuScopedUpdate<TKernel> : GpuPassUpdate<TKernel>
         for (int k = 0; k < width; k++)
         {
             ReductionScope scope = schedule.Scopes[k];
-            if (ReductionOptimizer.IsPerTensor(scope))
+            if (over[k])
+            {
+                // Reduced by OverSegments after its segment kernel; its sums are 0, as the CPU's before SetTotal.
+                for (int j = 0; j < tensors; j++)
+                {
+                    tensorTargets.Add(new ScopeTarget(k, 0, 0, 0, starts[(j * width) + k]));
+                }
+            }
+            else if (ReductionOptimizer.IsPerTensor(scope))
             {
                 for (int u = 0; u < units.Length; u++)
                 {
@@ -257,22 +318,32 @@ public sealed class GpuScopedUpdate<TKernel> : GpuPassUpdate<TKernel>
         _sums = Allocate<double>(Math.Max(1, _partialStart + ((long)units.Length * width)));
         _values = Allocate<float>(Math.Max(1, slots.Count));
 
-        // The segment kernels' (tensor, segment) pairs, per kernel.
-        _items = new ArrayView<int>[_segments.Length];
+        // Per segment kernel, its pairs, and each (tensor reduction of a compact state, tensor): its operands, their weights (the segments' elements), its slot.
+        _overTargets = new ArrayView<OverSegmentsTarget>[_segments.Length];
+        var weights = new List<double>();
         for (int l = 0; l < _segments.Length; l++)
         {
-            var items = new List<int>();
-            for (int j = 0; j < tensors; j++)
+            _items[l] = Upload(pairs[l].ToArray());
+            int weightStart = weights.Count;
+            for (int x = 0; x < pairs[l].Count; x += 2)
             {
-                for (int s = 0, n = ReductionOptimizer.SegmentCount(layout, j, _segmentScopes[l]); s < n; s++)
+                weights.Add(ReductionOptimizer.SegmentLength(layout, pairs[l][x], _segmentScopes[l], pairs[l][x + 1]));
+            }
+
+            var overTargets = new List<OverSegmentsTarget>();
+            foreach (int k in _segmentReductions[l])
+            {
+                for (int j = 0; j < tensors; j++)
                 {
-                    items.Add(j);
-                    items.Add(s);
+                    int first = firstPair[l][j];
+                    overTargets.Add(new OverSegmentsTarget((k * _termStride) + first, layout.LengthOf(j), weightStart + first, firstPair[l][j + 1] - first, k, starts[(j * width) + k]));
                 }
             }
 
-            _items[l] = Upload(items.ToArray());
+            _overTargets[l] = Upload(overTargets.ToArray());
         }
+
+        _weights = Upload(weights.ToArray());
     }
 
     private protected override void RunPasses(AcceleratorStream stream, int threads, in GpuUpdateViews views, GpuLaunch launch, ArrayView<TKernel> table)
@@ -280,7 +351,7 @@ public sealed class GpuScopedUpdate<TKernel> : GpuPassUpdate<TKernel>
         _reduce(stream, threads, views.Chunks, Groups, table, views.Factor, views.Parameters32, views.Parameters16, views.Gradients32, views.Gradients16, views.State32, views.State16, _table, _terms, launch);
         if (_targets.Length > 0)
         {
-            if (_runs.Length > 0)
+            if (_runs.Length > 0 && _laneReductions.Length > 0)
             {
                 _kernels.RunLanes(stream, (int)(_runs.Length * _laneReductions.Length * GpuScopes.RunLaneCount), _runs, _laneReductions, _terms, _kinds, _lanes, _termStride);
             }
@@ -310,7 +381,12 @@ public sealed class GpuScopedUpdate<TKernel> : GpuPassUpdate<TKernel>
             {
                 GpuLaunch segments = launch;
                 segments.Stride = Math.Min(pairs, threads);
-                _segments[l](stream, segments.Stride, _items[l], Groups, table, views.State32, views.State16, _table, _values, segments);
+                _segments[l](stream, segments.Stride, _items[l], Groups, table, views.State32, views.State16, _table, _values, _terms, segments);
+            }
+
+            if (_overTargets[l].Length > 0)
+            {
+                _kernels.OverSegments(stream, _overTargets[l].IntLength, _overTargets[l], _terms, _weights, _kinds, _values);
             }
         }
 
@@ -348,5 +424,6 @@ public sealed class GpuScopedUpdate<TKernel> : GpuPassUpdate<TKernel>
         Action<AcceleratorStream, Index1D, ArrayView<ScopeTarget>, ArrayView<double>, ArrayView<int>, ArrayView<double>, int> Targets,
         Action<AcceleratorStream, Index1D, ArrayView<ScopeColumn>, ArrayView<ScopeUnit>, ArrayView<float>, ArrayView<int>, ArrayView<double>, long> Columns,
         Action<AcceleratorStream, Index1D, ArrayView<ScopeTarget>, ArrayView<int>, ArrayView<double>, int, int> CombineUnits,
-        Action<AcceleratorStream, Index1D, ArrayView<ScopeSlot>, ArrayView<int>, ArrayView<int>, ArrayView<double>, ArrayView<float>, int> Finish);
+        Action<AcceleratorStream, Index1D, ArrayView<ScopeSlot>, ArrayView<int>, ArrayView<int>, ArrayView<double>, ArrayView<float>, int> Finish,
+        Action<AcceleratorStream, Index1D, ArrayView<OverSegmentsTarget>, ArrayView<float>, ArrayView<double>, ArrayView<int>, ArrayView<float>> OverSegments);
 }

@@ -170,7 +170,33 @@ public static class GpuScopes
 
         values[index] = (float)ReductionFormulas.Finish((ReductionKind)kind, value, slot.Length);
     }
+
+    /// <summary>
+    /// Kernel, one thread per (tensor, tensor reduction of a compact state): the operands the generated segment kernel
+    /// stored for the tensor's segments (the value per row, column, block or tensor, computed from the stored compact
+    /// states), added from 0 in segment order in double, weighted by each segment's elements as the CPU's
+    /// <c>SegmentArguments.Add</c> weights them (n·x; n·x² for a norm; max |x| for maxabs), then finished over the
+    /// tensor's length as <c>SegmentArguments.SetTotal</c> finishes it and stored as float32, the value pass 2 reads.
+    /// </summary>
+    internal static void OverSegments(Index1D index, ArrayView<OverSegmentsTarget> targets, ArrayView<float> terms, ArrayView<double> weights, ArrayView<int> kinds, ArrayView<float> values)
+    {
+        OverSegmentsTarget t = targets[index];
+        int kind = kinds[t.Reduction];
+        double total = 0;
+        for (int s = 0; s < t.Count; s++)
+        {
+            double x = terms[t.TermStart + s];
+            double n = weights[t.WeightStart + s];
+            total = kind == (int)ReductionKind.MaxAbs ? Math.Max(total, Math.Abs(x)) : kind == (int)ReductionKind.Norm ? total + (n * (x * x)) : total + (n * x);
+        }
+
+        values[t.Slot] = (float)ReductionFormulas.Finish((ReductionKind)kind, total, t.Length);
+    }
 }
+
+/// <summary>A tensor reduction of a compact state for one tensor: its segments' operands in plane order from <c>TermStart</c>, their element counts from <c>WeightStart</c>, its value's slot, the tensor's length.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal readonly record struct OverSegmentsTarget(long TermStart, long Length, int WeightStart, int Count, int Reduction, int Slot);
 
 /// <summary>One run of a scoped pass on the device: its first element in the arena and its length.</summary>
 [StructLayout(LayoutKind.Sequential)]

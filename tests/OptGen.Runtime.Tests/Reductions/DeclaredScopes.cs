@@ -42,7 +42,7 @@ public sealed partial class DeclaredFactored;
 /// <summary>
 /// The same factored second moment with mean(R) kept as a third, per-tensor state s = lerp(s, mean(g² + ε₁), w)
 /// (equal to mean(R) in exact arithmetic, since lerp and the mean are linear): m + n + 1 floats, and no reduction of a
-/// compact state, so it also runs on the GPU (the device has no kernel for <c>mean(r)</c> over the compact r yet).
+/// compact state (a tensor-scope reduction in pass 1 instead of one between the passes).
 /// </summary>
 [Optimizer(Name = "Declared factored second moment with a kept mean")]
 [Hyperparameter("Lr", 1e-2)]
