@@ -89,13 +89,7 @@ public sealed class GpuMixedPrecisionTests : IClassFixture<CpuAcceleratorFixture
         for (int t = 1; t <= steps; t++)
         {
             ParityTests.Gradients(random, g);
-            StepOptions options = (5 * t / steps) switch
-            {
-                0 => StepOptions.Default,
-                1 => new StepOptions { GradientScale = 0.25 },
-                2 => new StepOptions { MaxGradientNorm = 1.0 },
-                _ => new StepOptions { SkipNonFinite = true },
-            };
+            StepOptions options = ParityTests.PhaseOptions(t, steps);
             if (t == 7 * steps / 10)
             {
                 g[9500] = float.NaN;

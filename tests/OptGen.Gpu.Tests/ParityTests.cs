@@ -133,6 +133,18 @@ public sealed class ParityTests : IClassFixture<CpuAcceleratorFixture>
         }
     }
 
+    /// <summary>
+    /// The step options of step <paramref name="t"/> of <paramref name="steps"/> in the parity runs: plain steps, then
+    /// unscaling, then clipping, then skipping of non-finite gradients, a fifth of the run each.
+    /// </summary>
+    internal static StepOptions PhaseOptions(int t, int steps) => (5 * t / steps) switch
+    {
+        0 => StepOptions.Default,
+        1 => new StepOptions { GradientScale = 0.25 },
+        2 => new StepOptions { MaxGradientNorm = 1.0 },
+        _ => new StepOptions { SkipNonFinite = true },
+    };
+
     internal static void AssertBitIdentical(float[] expected, float[] actual, string what)
     {
         Assert.Equal(expected.Length, actual.Length);
