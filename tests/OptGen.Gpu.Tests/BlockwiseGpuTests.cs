@@ -216,12 +216,21 @@ public sealed class BlockwiseGpuTests : IClassFixture<CpuAcceleratorFixture>
     [InlineData(StatePrecision.Int4Blockwise)]
     public void CheckpointsMoveBetweenCpuAndGpuAndResumeBitIdentically(StatePrecision precision)
     {
-        // CPU 10 steps → checkpoint → GPU 10 steps → checkpoint → CPU 10 steps, against one CPU optimizer running 30.
-        ParameterLayout layout = Layout();
-        int n = layout.TotalLength;
-        Optimizer straight = Create(nameof(Adam), layout, precision);
-        Optimizer first = Create(nameof(Adam), layout, precision);
-        var random = new Random(3);
+        using GpuOptimizer gpu = CheckpointsMoveBetweenCpuAndGpu(() => Create(nameof(Adam), Layout(), precision), 3, _accelerator);
+        Assert.Equal(precision, gpu.StatePrecision);
+    }
+
+    /// <summary>
+    /// CPU 10 steps → checkpoint → GPU 10 steps → checkpoint → CPU 10 steps over optimizers from <paramref name="create"/>,
+    /// against one CPU optimizer running 30: the same parameters and checkpoint bit for bit. Returns the GPU optimizer
+    /// (for the caller's own checks; the caller disposes it).
+    /// </summary>
+    internal static GpuOptimizer CheckpointsMoveBetweenCpuAndGpu(Func<Optimizer> create, int seed, Accelerator accelerator)
+    {
+        Optimizer straight = create();
+        Optimizer first = create();
+        int n = straight.Length;
+        var random = new Random(seed);
         float[] p = Normal(random, n, 0.1);
         float[] q = (float[])p.Clone();
         float[][] gradients = [.. Enumerable.Range(0, 30).Select(_ => Normal(random, n, 0.01))];
@@ -235,16 +244,15 @@ public sealed class BlockwiseGpuTests : IClassFixture<CpuAcceleratorFixture>
             first.Step(q, gradients[t]);
         }
 
-        using var gpu = new GpuOptimizer(Create(nameof(Adam), layout, precision), _accelerator);
+        var gpu = new GpuOptimizer(create(), accelerator);
         gpu.LoadCheckpoint(new MemoryStream(Checkpoint(first)));
-        Assert.Equal(precision, gpu.StatePrecision);
         Assert.Equal(10, gpu.StepCount);
         for (int t = 10; t < 20; t++)
         {
             gpu.Step(q, gradients[t]);
         }
 
-        Optimizer last = Create(nameof(Adam), layout, precision);
+        Optimizer last = create();
         last.LoadCheckpoint(new MemoryStream(Checkpoint(gpu)));
         for (int t = 20; t < 30; t++)
         {
@@ -253,6 +261,7 @@ public sealed class BlockwiseGpuTests : IClassFixture<CpuAcceleratorFixture>
 
         ParityTests.AssertBitIdentical(p, q, "parameters after 30 steps");
         Assert.Equal(Checkpoint(straight), Checkpoint(last));
+        return gpu;
     }
 
     public static TheoryData<StatePrecision, StatePrecision> Directions

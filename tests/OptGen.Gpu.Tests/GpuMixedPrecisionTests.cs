@@ -263,41 +263,7 @@ public sealed class GpuMixedPrecisionTests : IClassFixture<CpuAcceleratorFixture
     public void MixedCheckpointsMoveBetweenCpuAndGpuAndResumeBitIdentically(string mix)
     {
         // CPU 10 steps → checkpoint → GPU 10 steps → checkpoint → CPU 10 steps, against one CPU optimizer running 30.
-        ParameterLayout layout = Layout();
-        int n = layout.TotalLength;
-        Optimizer straight = CreateMixed(nameof(Adam), layout, mix);
-        Optimizer first = CreateMixed(nameof(Adam), layout, mix);
-        var random = new Random(31);
-        float[] p = Normal(random, n, 0.1);
-        float[] q = (float[])p.Clone();
-        float[][] gradients = [.. Enumerable.Range(0, 30).Select(_ => Normal(random, n, 0.01))];
-        for (int t = 0; t < 30; t++)
-        {
-            straight.Step(p, gradients[t]);
-        }
-
-        for (int t = 0; t < 10; t++)
-        {
-            first.Step(q, gradients[t]);
-        }
-
-        using var gpu = new GpuOptimizer(CreateMixed(nameof(Adam), layout, mix), _accelerator);
-        gpu.LoadCheckpoint(new MemoryStream(Checkpoint(first)));
-        Assert.Equal(10, gpu.StepCount);
-        for (int t = 10; t < 20; t++)
-        {
-            gpu.Step(q, gradients[t]);
-        }
-
-        Optimizer last = CreateMixed(nameof(Adam), layout, mix);
-        last.LoadCheckpoint(new MemoryStream(Checkpoint(gpu)));
-        for (int t = 20; t < 30; t++)
-        {
-            last.Step(q, gradients[t]);
-        }
-
-        ParityTests.AssertBitIdentical(p, q, "parameters after 30 steps");
-        Assert.Equal(Checkpoint(straight), Checkpoint(last));
+        using GpuOptimizer gpu = BlockwiseGpuTests.CheckpointsMoveBetweenCpuAndGpu(() => CreateMixed(nameof(Adam), Layout(), mix), 31, _accelerator);
     }
 
     [Fact]
