@@ -33,16 +33,7 @@ public sealed class DeclaredReductionTests
         (float[] p0, float[][] grads) = DeclaredRuleChecks.Data(Shapes, steps: 8, seed: 11);
         ReductionOptimizer optimizer = Create(rule, ParameterLayout.FromShapes((IReadOnlyList<int[]>)Shapes));
         ReductionReference reference = Reference(rule, Shapes, p0);
-        float[] p = (float[])p0.Clone();
-        var errors = new ErrorAccumulator();
-        for (int t = 0; t < grads.Length; t++)
-        {
-            optimizer.Step(p, grads[t]);
-            reference.Take(grads[t], LearningRate);
-            errors.Add(ReductionReferences.ToFloat(reference.Parameters), p, t + 1);
-        }
-
-        Assert.True(errors.Passed(5e-6), $"{rule}: {errors.RelativeError:E2} at {errors.Where}");
+        float[] p = DeclaredRuleChecks.MatchesTheReference(rule, optimizer, reference, p0, grads, LearningRate);
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using OptGen.Runtime.Tests.Conformance;
 using Xunit;
 using static OptGen.Runtime.Tests.TrainingTestData;
 
@@ -66,6 +67,26 @@ internal static class DeclaredRuleChecks
     }
 
     /// <summary>After six warm-up steps, a step allocates nothing on this thread or any other, at 1 and 2 threads.</summary>
+    /// <summary>
+    /// Steps <paramref name="optimizer"/> and <paramref name="reference"/> (its float64 reference from the same p₀) through
+    /// <paramref name="grads"/> at <paramref name="learningRate"/>: the parameters within 5e-6 (relative) at every step.
+    /// Returns the parameters after the last step.
+    /// </summary>
+    public static float[] MatchesTheReference(string rule, ReductionOptimizer optimizer, ReductionReference reference, float[] p0, float[][] grads, double learningRate)
+    {
+        float[] p = (float[])p0.Clone();
+        var errors = new ErrorAccumulator();
+        for (int t = 0; t < grads.Length; t++)
+        {
+            optimizer.Step(p, grads[t]);
+            reference.Take(grads[t], learningRate);
+            errors.Add(ReductionReferences.ToFloat(reference.Parameters), p, t + 1);
+        }
+
+        Assert.True(errors.Passed(5e-6), $"{rule}: {errors.RelativeError:E2} at {errors.Where}");
+        return p;
+    }
+
     public static void WarmedUpStepAllocatesNothing(Func<ParameterLayout, ReductionOptimizer> create)
     {
         int[][] shapes = [[300, 170], [70_001], [17]];
