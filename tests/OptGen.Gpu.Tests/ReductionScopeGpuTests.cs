@@ -30,19 +30,29 @@ public sealed class ReductionScopeGpuTests(CpuAcceleratorFixture fixture, ITestO
 
     public static TheoryData<string> Rules() => new() { "adam_mini", "factored", "factored_kept_mean", "scope_kinds", "novograd", "compact_choices", "group_global", "over_states" };
 
-    /// <summary>The rules above and Adam-mini with one second moment per row (<see cref="DeclaredRowAdamMini"/>).</summary>
+    /// <summary>
+    /// The rules above, Adam-mini with one second moment per row (<see cref="DeclaredRowAdamMini"/>) and the attribute
+    /// Adam-mini (<see cref="AttributeAdamMini"/>: <c>[SecondMoment(Scope = MomentScope.Block, BlockLength = 16)]</c>).
+    /// </summary>
     public static TheoryData<string> ParityRules()
     {
         TheoryData<string> rules = Rules();
         rules.Add("adam_mini_rows");
+        rules.Add("attribute_adam_mini");
         return rules;
     }
 
     private static ParameterLayout Layout() => ParameterLayout.FromShapes(Groups.Select(g => (IReadOnlyList<int[]>)g).ToArray());
 
-    private static ReductionOptimizer Create(string rule, ParameterLayout layout) => rule == "adam_mini_rows"
-        ? new DeclaredRowAdamMini(layout) { Lr = LearningRate, Beta1 = 0.9, Beta2 = 0.99, Eps = 1e-8, Wd = 0.1 }
-        : DeclaredScopeRules.Create(rule, layout, LearningRate);
+    private static ReductionOptimizer Create(string rule, ParameterLayout layout) => rule switch
+    {
+        "adam_mini_rows" => new DeclaredRowAdamMini(layout) { Lr = LearningRate, Beta1 = 0.9, Beta2 = 0.99, Eps = 1e-8, Wd = 0.1 },
+        "attribute_adam_mini" => new AttributeAdamMini(layout) { LearningRate = LearningRate, Beta1 = 0.9, Beta2 = 0.99, Epsilon = 1e-8, WeightDecay = 0.1 },
+        _ => DeclaredScopeRules.Create(rule, layout, LearningRate),
+    };
+
+    /// <summary>The name of the rule's learning rate (the attribute rules call it LearningRate, the declared ones Lr).</summary>
+    private static string LearningRateName(string rule) => rule.StartsWith("attribute_", StringComparison.Ordinal) ? "LearningRate" : "Lr";
 
     [Theory]
     [MemberData(nameof(ParityRules))]
@@ -70,7 +80,7 @@ public sealed class ReductionScopeGpuTests(CpuAcceleratorFixture fixture, ITestO
             {
                 foreach (Optimizer o in new Optimizer[] { cpu, host })
                 {
-                    o.Groups[step == 11 ? 1 : 0]["Lr"] *= step == 11 ? 0.5 : 3;
+                    o.Groups[step == 11 ? 1 : 0][LearningRateName(rule)] *= step == 11 ? 0.5 : 3;
                 }
             }
 
