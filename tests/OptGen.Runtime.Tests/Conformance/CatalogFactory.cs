@@ -1,29 +1,47 @@
 using System;
 using System.Collections.Generic;
+using System.Globalization;
 using System.Linq;
 using System.Text.Json;
 
 namespace OptGen.Runtime.Tests.Conformance;
+
+/// <summary>One catalog property to set, with the case's hyperparameter key it comes from (for error messages).</summary>
+/// <param name="Property">The property name, set through <see cref="Optimizer"/>'s indexer (booleans as 0/1).</param>
+/// <param name="Value">The value.</param>
+/// <param name="Key">The case's key (<c>lr</c>, <c>betas</c>, <c>N</c>, …) the value was read from.</param>
+public sealed record CatalogSetting(string Property, double Value, string Key);
 
 /// <summary>
 /// A catalog optimizer chosen for a conformance case: the type (the attribute declaration a user gets), the
 /// hyperparameter properties to set, and the property that a step's learning rate replaces.
 /// </summary>
 /// <param name="Type">The catalog type, e.g. <see cref="AdamAmsGrad"/>.</param>
-/// <param name="Settings">Property name → value, applied through <see cref="Optimizer"/>'s indexer (booleans as 0/1).</param>
+/// <param name="Settings">The properties to set, in order.</param>
 /// <param name="LearningRateProperty">The property that <c>lr_per_step</c> overrides (η, η′ or η₀: always <c>LearningRate</c>).</param>
-public sealed record CatalogConfiguration(Type Type, IReadOnlyList<KeyValuePair<string, double>> Settings, string LearningRateProperty)
+public sealed record CatalogConfiguration(Type Type, IReadOnlyList<CatalogSetting> Settings, string LearningRateProperty)
 {
     /// <summary>Creates the optimizer for <paramref name="length"/> parameters with every setting applied and its state initialized from them.</summary>
     public Optimizer Create(int length) => Create(ParameterLayout.Single(length));
 
     /// <summary>Creates the optimizer for the tensors of <paramref name="layout"/> with every setting applied and its state initialized from them.</summary>
+    /// <exception cref="ArgumentException">OptGen refuses a value (e.g. ε = 0, which its ranges exclude); the message names the case's key.</exception>
     public Optimizer Create(ParameterLayout layout)
     {
         var optimizer = (Optimizer)Activator.CreateInstance(Type, layout)!;
-        foreach (KeyValuePair<string, double> setting in Settings)
+        foreach (CatalogSetting setting in Settings)
         {
-            optimizer[setting.Key] = setting.Value;
+            try
+            {
+                optimizer[setting.Property] = setting.Value;
+            }
+            catch (ArgumentException error)
+            {
+                throw new ArgumentException(
+                    string.Create(CultureInfo.InvariantCulture, $"{Type.Name}: the hyperparameter '{setting.Key}' sets {setting.Property} = {setting.Value:R}, which OptGen refuses: {error.Message}"),
+                    setting.Key,
+                    error);
+            }
         }
 
         // Some hyperparameters (Adagrad's initial accumulator value) are read when the state is initialized.
@@ -35,8 +53,11 @@ public sealed record CatalogConfiguration(Type Type, IReadOnlyList<KeyValuePair<
 /// <summary>
 /// The one mapping from SCHEMA.md's vocabulary — torch.optim names and keys, and the lecture forms — to OptGen's
 /// catalog types and their properties. A name or key it does not know is an error, never ignored. torch.optim flags
-/// that change the rule's structure (amsgrad, centered, momentum, nesterov) select a catalog variant; every
-/// numeric argument becomes a property.
+/// that change the rule's structure (amsgrad, centered, momentum, nesterov, decoupled_weight_decay) select a catalog
+/// variant; every numeric argument becomes a property. A missing key takes PyTorch 2.x's default (SGD's lr: 1e-3, as
+/// in PyTorch since 2.2). torch.optim's implementation switches (foreach, fused, capturable, differentiable), which
+/// choose a code path and not the math, are accepted as true, false or null and change nothing: OptGen always runs
+/// one fused pass.
 /// </summary>
 public static class CatalogFactory
 {
@@ -55,8 +76,11 @@ public static class CatalogFactory
     /// </summary>
     public static IReadOnlyList<string> CpuOnlyNames { get; } = [];
 
+    /// <summary>torch.optim's switches that choose an implementation, not the math: accepted (true, false or null) and ignored.</summary>
+    public static IReadOnlyList<string> ImplementationKeys { get; } = ["foreach", "fused", "capturable", "differentiable"];
+
     /// <summary>Maps a case's optimizer and hyperparameters to a catalog type and property values.</summary>
-    /// <exception cref="ArgumentException">The name or a key is unknown, a value has the wrong type, or the combination is one torch.optim rejects.</exception>
+    /// <exception cref="ArgumentException">The name or a key is unknown, a value has the wrong type, or the combination is one torch.optim rejects or OptGen's catalog lacks.</exception>
     public static CatalogConfiguration Describe(string optimizer, IReadOnlyDictionary<string, JsonElement> hyperparameters)
     {
         ArgumentNullException.ThrowIfNull(optimizer);
@@ -65,35 +89,38 @@ public static class CatalogFactory
         CatalogConfiguration configuration = optimizer switch
         {
             "SGD" => Sgd(h),
-            "Adam" => AdamLike(h, h.Bool("amsgrad", false) ? typeof(AdamAmsGrad) : typeof(Adam), 0),
-            "AdamW" => AdamLike(h, h.Bool("amsgrad", false) ? typeof(AdamWAmsGrad) : typeof(AdamW), 1e-2),
+            "Adam" or "AdamW" => AdamLike(h),
             "RMSprop" => RmsProp(h),
-            "Adagrad" => h.Build(typeof(Adagrad), ("LearningRate", h.Double("lr", 1e-2)), ("LearningRateDecay", h.Double("lr_decay", 0)),
-                ("WeightDecay", h.Double("weight_decay", 0)), ("InitialAccumulatorValue", h.Double("initial_accumulator_value", 0)),
-                ("Epsilon", h.Double("eps", 1e-10)), ("Maximize", h.Flag("maximize"))),
-            "Adamax" => h.Build(typeof(Adamax), Betas(h, 2e-3, 1e-8).Concat([("WeightDecay", h.Double("weight_decay", 0)), ("Maximize", h.Flag("maximize"))]).ToArray()),
-            "NAdam" => h.Build(typeof(NAdam), Betas(h, 2e-3, 1e-8).Concat([("WeightDecay", h.Double("weight_decay", 0)),
-                ("MomentumDecay", h.Double("momentum_decay", 4e-3)), ("Maximize", h.Flag("maximize"))]).ToArray()),
-            "RAdam" => h.Build(typeof(RAdam), Betas(h, 1e-3, 1e-8).Concat([("WeightDecay", h.Double("weight_decay", 0)), ("Maximize", h.Flag("maximize"))]).ToArray()),
-            "Adadelta" => h.Build(typeof(Adadelta), ("LearningRate", h.Double("lr", 1.0)), ("Rho", h.Double("rho", 0.9)),
-                ("Epsilon", h.Double("eps", 1e-6)), ("WeightDecay", h.Double("weight_decay", 0)), ("Maximize", h.Flag("maximize"))),
-            "classic_momentum" => h.Build(typeof(ClassicMomentum), ("Momentum", Decay(h, "N")), ("LearningRate", h.Double("eta"))),
-            "ema_momentum" => h.Build(typeof(EmaMomentum), ("Beta1", Decay(h, "N")), ("LearningRate", h.Double("eta_prime"))),
-            "rmsprop_eps_inside" => h.Build(typeof(RmsPropEpsilonInside), ("Beta2", Decay(h, "Ns")), ("LearningRate", h.Double("eta")), ("Epsilon", h.Double("eps"))),
-            "rmsprop_eps_outside" => h.Build(typeof(RmsPropEpsilonOutside), ("Beta2", Decay(h, "Ns")), ("LearningRate", h.Double("eta")), ("Epsilon", h.Double("eps"))),
-            "adam_min_t" => h.Build(typeof(AdamMinT), ("Beta1", Decay(h, "Ng")), ("Beta2", Decay(h, "Ns")), ("LearningRate", h.Double("eta")), ("Epsilon", h.Double("eps"))),
-            "adam_decoupled_eps" => h.Build(typeof(AdamDecoupledEpsilon), ("Beta1", Decay(h, "Ng")), ("Beta2", Decay(h, "Ns")), ("LearningRate", h.Double("eta0")), ("Epsilon", h.Double("eps"))),
-            "adagrad_rms" => h.Build(typeof(AdagradRms), ("LearningRate", h.Double("eta"))),
-            "rmsprop_alpha" => h.Build(typeof(RmsPropAlpha), ("Alpha", h.Double("alpha")), ("LearningRate", h.Double("eta"))),
-            "lamb" => h.Build(typeof(Lamb), Betas(h, 1e-3, 1e-6).Concat([("WeightDecay", h.Double("weight_decay", 0))]).ToArray()),
-            "lars" => h.Build(typeof(Lars), ("LearningRate", h.Double("lr")), ("Momentum", h.Double("momentum", 0.9)),
-                ("WeightDecay", h.Double("weight_decay", 0)), ("TrustCoefficient", h.Double("trust_coefficient", 0.001))),
+            "Adagrad" => h.Build(typeof(Adagrad), h.Number("LearningRate", "lr", 1e-2), h.Number("LearningRateDecay", "lr_decay", 0),
+                h.Number("WeightDecay", "weight_decay", 0), h.Number("InitialAccumulatorValue", "initial_accumulator_value", 0),
+                h.Number("Epsilon", "eps", 1e-10), h.Flag("Maximize", "maximize")),
+            "Adamax" => h.Build(typeof(Adamax), [.. Betas(h, 2e-3, 1e-8), h.Number("WeightDecay", "weight_decay", 0), h.Flag("Maximize", "maximize")]),
+            "NAdam" => h.Build(typeof(NAdam), [.. Betas(h, 2e-3, 1e-8), CoupledWeightDecay(h), h.Number("MomentumDecay", "momentum_decay", 4e-3), h.Flag("Maximize", "maximize")]),
+            "RAdam" => h.Build(typeof(RAdam), [.. Betas(h, 1e-3, 1e-8), CoupledWeightDecay(h), h.Flag("Maximize", "maximize")]),
+            "Adadelta" => h.Build(typeof(Adadelta), h.Number("LearningRate", "lr", 1.0), h.Number("Rho", "rho", 0.9),
+                h.Number("Epsilon", "eps", 1e-6), h.Number("WeightDecay", "weight_decay", 0), h.Flag("Maximize", "maximize")),
+            "classic_momentum" => h.Build(typeof(ClassicMomentum), Decay(h, "Momentum", "N"), h.Number("LearningRate", "eta")),
+            "ema_momentum" => h.Build(typeof(EmaMomentum), Decay(h, "Beta1", "N"), h.Number("LearningRate", "eta_prime")),
+            "rmsprop_eps_inside" => h.Build(typeof(RmsPropEpsilonInside), Decay(h, "Beta2", "Ns"), h.Number("LearningRate", "eta"), h.Number("Epsilon", "eps")),
+            "rmsprop_eps_outside" => h.Build(typeof(RmsPropEpsilonOutside), Decay(h, "Beta2", "Ns"), h.Number("LearningRate", "eta"), h.Number("Epsilon", "eps")),
+            "adam_min_t" => h.Build(typeof(AdamMinT), Decay(h, "Beta1", "Ng"), Decay(h, "Beta2", "Ns"), h.Number("LearningRate", "eta"), h.Number("Epsilon", "eps")),
+            "adam_decoupled_eps" => h.Build(typeof(AdamDecoupledEpsilon), Decay(h, "Beta1", "Ng"), Decay(h, "Beta2", "Ns"), h.Number("LearningRate", "eta0"), h.Number("Epsilon", "eps")),
+            "adagrad_rms" => h.Build(typeof(AdagradRms), h.Number("LearningRate", "eta")),
+            "rmsprop_alpha" => h.Build(typeof(RmsPropAlpha), h.Number("Alpha", "alpha"), h.Number("LearningRate", "eta")),
+            "lamb" => h.Build(typeof(Lamb), [.. Betas(h, 1e-3, 1e-6), h.Number("WeightDecay", "weight_decay", 0)]),
+            "lars" => h.Build(typeof(Lars), h.Number("LearningRate", "lr"), h.Number("Momentum", "momentum", 0.9),
+                h.Number("WeightDecay", "weight_decay", 0), h.Number("TrustCoefficient", "trust_coefficient", 0.001)),
             "adafactor" => Adafactor(h),
-            "adam_mini" => h.Build(typeof(AdamMini), Betas(h, 1e-3, 1e-8).Concat([("WeightDecay", h.Double("weight_decay", 0)), ("BlockSize", h.Double("block", 0))]).ToArray()),
-            "adamw_schedulefree" => h.Build(typeof(AdamWScheduleFree), Betas(h, 0.0025, 1e-8).Concat([("WeightDecay", h.Double("weight_decay", 0)),
-                ("WarmupSteps", h.Double("warmup_steps", 0)), ("R", h.Double("r", 0)), ("WeightLrPower", h.Double("weight_lr_power", 2))]).ToArray()),
+            "adam_mini" => h.Build(typeof(AdamMini), [.. Betas(h, 1e-3, 1e-8), h.Number("WeightDecay", "weight_decay", 0), h.Number("BlockSize", "block", 0)]),
+            "adamw_schedulefree" => h.Build(typeof(AdamWScheduleFree), [.. Betas(h, 0.0025, 1e-8), h.Number("WeightDecay", "weight_decay", 0),
+                h.Number("WarmupSteps", "warmup_steps", 0), h.Number("R", "r", 0), h.Number("WeightLrPower", "weight_lr_power", 2)]),
             _ => throw new ArgumentException($"Unknown optimizer '{optimizer}'; known: {string.Join(", ", Names)}.", nameof(optimizer)),
         };
+        if (IsTorchOptim(optimizer))
+        {
+            h.AcceptImplementationSwitches();
+        }
+
         h.RejectUnused();
         return configuration;
     }
@@ -101,85 +128,121 @@ public static class CatalogFactory
     /// <summary>Creates the catalog optimizer for a case, with its hyperparameters applied.</summary>
     public static Optimizer Create(ConformanceCase c) => Describe(c.Optimizer, c.Hyperparameters).Create(CaseTensors.Read(c).Layout);
 
+    /// <summary>Whether the name is a torch.optim class (whose implementation switches are accepted).</summary>
+    private static bool IsTorchOptim(string optimizer) => optimizer == "adafactor" || (optimizer.Length > 0 && char.IsUpper(optimizer[0]));
+
     private static CatalogConfiguration Sgd(Keys h)
     {
-        double lr = h.Double("lr");
-        double momentum = h.Double("momentum", 0);
-        double dampening = h.Double("dampening", 0);
-        double weightDecay = h.Double("weight_decay", 0);
+        CatalogSetting lr = h.Number("LearningRate", "lr", 1e-3);
+        CatalogSetting momentum = h.Number("Momentum", "momentum", 0);
+        CatalogSetting dampening = h.Number("Dampening", "dampening", 0);
+        CatalogSetting weightDecay = h.Number("WeightDecay", "weight_decay", 0);
         bool nesterov = h.Bool("nesterov", false);
-        double maximize = h.Flag("maximize");
-        if (nesterov && (momentum <= 0 || dampening != 0))
+        CatalogSetting maximize = h.Flag("Maximize", "maximize");
+        if (nesterov && (momentum.Value <= 0 || dampening.Value != 0))
         {
             throw new ArgumentException("SGD: Nesterov momentum requires a momentum and zero dampening (torch.optim.SGD rejects it too).", "nesterov");
         }
 
         if (nesterov)
         {
-            return h.Build(typeof(SgdNesterov), ("LearningRate", lr), ("Momentum", momentum), ("WeightDecay", weightDecay), ("Maximize", maximize));
+            return h.Build(typeof(SgdNesterov), lr, momentum, weightDecay, maximize);
         }
 
         // torch.optim.SGD ignores dampening without momentum.
-        return momentum != 0
-            ? h.Build(typeof(SgdMomentum), ("LearningRate", lr), ("Momentum", momentum), ("Dampening", dampening), ("WeightDecay", weightDecay), ("Maximize", maximize))
-            : h.Build(typeof(OptGen.Sgd), ("LearningRate", lr), ("WeightDecay", weightDecay), ("Maximize", maximize));
+        return momentum.Value != 0
+            ? h.Build(typeof(SgdMomentum), lr, momentum, dampening, weightDecay, maximize)
+            : h.Build(typeof(OptGen.Sgd), lr, weightDecay, maximize);
     }
 
     /// <summary>torch.optim.Adafactor: <c>eps</c> is [ε₁ or null, ε₂]; null is float32's machine epsilon, as PyTorch.</summary>
     private static CatalogConfiguration Adafactor(Keys h)
     {
         (double? eps1, double eps2) = h.NullablePair("eps", (null, 1e-3));
-        return h.Build(typeof(OptGen.Adafactor), ("LearningRate", h.Double("lr", 1e-2)), ("Beta2Decay", h.Double("beta2_decay", -0.8)),
-            ("Epsilon1", eps1 ?? OptGen.Adafactor.Float32Epsilon), ("Epsilon2", eps2), ("ClipThreshold", h.Double("d", 1.0)),
-            ("WeightDecay", h.Double("weight_decay", 0)), ("Maximize", h.Flag("maximize")));
+        return h.Build(typeof(OptGen.Adafactor), h.Number("LearningRate", "lr", 1e-2), h.Number("Beta2Decay", "beta2_decay", -0.8),
+            new("Epsilon1", eps1 ?? OptGen.Adafactor.Float32Epsilon, "eps"), new("Epsilon2", eps2, "eps"), h.Number("ClipThreshold", "d", 1.0),
+            h.Number("WeightDecay", "weight_decay", 0), h.Flag("Maximize", "maximize"));
     }
 
-    private static CatalogConfiguration AdamLike(Keys h, Type type, double defaultWeightDecay) =>
-        h.Build(type, Betas(h, 1e-3, 1e-8).Concat([("WeightDecay", h.Double("weight_decay", defaultWeightDecay)), ("Maximize", h.Flag("maximize"))]).ToArray());
+    /// <summary>
+    /// Adam and AdamW. PyTorch 2.7+ gives Adam a <c>decoupled_weight_decay</c> switch (AdamW is Adam with it on), so
+    /// the switch picks the decoupled type; the default weight decay stays the name's (0 for Adam, 1e-2 for AdamW).
+    /// </summary>
+    private static CatalogConfiguration AdamLike(Keys h)
+    {
+        bool adamW = h.Optimizer == "AdamW";
+        bool decoupled = h.Bool("decoupled_weight_decay", adamW);
+        bool amsGrad = h.Bool("amsgrad", false);
+        Type type = (decoupled, amsGrad) switch
+        {
+            (false, false) => typeof(Adam),
+            (false, true) => typeof(AdamAmsGrad),
+            (true, false) => typeof(AdamW),
+            (true, true) => typeof(AdamWAmsGrad),
+        };
+        return h.Build(type, [.. Betas(h, 1e-3, 1e-8), h.Number("WeightDecay", "weight_decay", adamW ? 1e-2 : 0), h.Flag("Maximize", "maximize")]);
+    }
+
+    /// <summary>
+    /// NAdam's and RAdam's L2 weight decay. PyTorch 2.1+ adds <c>decoupled_weight_decay</c>; OptGen's catalog has no
+    /// decoupled NAdam or RAdam, so the switch is accepted only where it changes nothing (false, or a zero decay).
+    /// </summary>
+    private static CatalogSetting CoupledWeightDecay(Keys h)
+    {
+        CatalogSetting weightDecay = h.Number("WeightDecay", "weight_decay", 0);
+        if (h.Bool("decoupled_weight_decay", false) && weightDecay.Value != 0)
+        {
+            throw new ArgumentException(
+                $"{h.Optimizer}: 'decoupled_weight_decay' true with a nonzero weight_decay is not in OptGen's catalog (its {h.Optimizer} adds λp to the gradient); declare the rule with [WeightDecay(λ, Decoupled = true)] instead.",
+                "decoupled_weight_decay");
+        }
+
+        return weightDecay;
+    }
 
     private static CatalogConfiguration RmsProp(Keys h)
     {
         bool centered = h.Bool("centered", false);
-        double momentum = h.Double("momentum", 0);
-        var settings = new List<(string, double)>
+        CatalogSetting momentum = h.Number("Momentum", "momentum", 0);
+        var settings = new List<CatalogSetting>
         {
-            ("LearningRate", h.Double("lr", 1e-2)),
-            ("Alpha", h.Double("alpha", 0.99)),
-            ("Epsilon", h.Double("eps", 1e-8)),
-            ("WeightDecay", h.Double("weight_decay", 0)),
-            ("Maximize", h.Flag("maximize")),
+            h.Number("LearningRate", "lr", 1e-2),
+            h.Number("Alpha", "alpha", 0.99),
+            h.Number("Epsilon", "eps", 1e-8),
+            h.Number("WeightDecay", "weight_decay", 0),
+            h.Flag("Maximize", "maximize"),
         };
-        if (momentum != 0)
+        if (momentum.Value != 0)
         {
-            settings.Add(("Momentum", momentum));
+            settings.Add(momentum);
         }
 
-        Type type = (centered, momentum != 0) switch
+        Type type = (centered, momentum.Value != 0) switch
         {
             (false, false) => typeof(OptGen.RmsProp),
             (true, false) => typeof(RmsPropCentered),
             (false, true) => typeof(RmsPropMomentum),
             (true, true) => typeof(RmsPropCenteredMomentum),
         };
-        return h.Build(type, settings.ToArray());
+        return h.Build(type, [.. settings]);
     }
 
-    private static IEnumerable<(string, double)> Betas(Keys h, double lr, double eps)
+    private static CatalogSetting[] Betas(Keys h, double lr, double eps)
     {
         (double beta1, double beta2) = h.Pair("betas", (0.9, 0.999));
-        return [("LearningRate", h.Double("lr", lr)), ("Beta1", beta1), ("Beta2", beta2), ("Epsilon", h.Double("eps", eps))];
+        return [h.Number("LearningRate", "lr", lr), new("Beta1", beta1, "betas"), new("Beta2", beta2, "betas"), h.Number("Epsilon", "eps", eps)];
     }
 
     /// <summary>The lecture's length N as a decay: β = 1 − 1/N.</summary>
-    private static double Decay(Keys h, string key)
+    private static CatalogSetting Decay(Keys h, string property, string key)
     {
-        double n = h.Double(key);
+        double n = h.Number(property, key).Value;
         if (!(n >= 1) || double.IsInfinity(n))
         {
             throw new ArgumentException($"{h.Optimizer}: '{key}' must be a length >= 1, but is {n}.", key);
         }
 
-        return 1 - (1 / n);
+        return new(property, 1 - (1 / n), key);
     }
 
     /// <summary>Reads keys and remembers which were read, so that any other key is reported.</summary>
@@ -189,18 +252,18 @@ public static class CatalogFactory
 
         public string Optimizer => optimizer;
 
-        /// <summary>A number; without a default the key is required.</summary>
-        public double Double(string key, double? defaultValue = null)
+        /// <summary>The property <paramref name="property"/> from the number under <paramref name="key"/>; without a default the key is required.</summary>
+        public CatalogSetting Number(string property, string key, double? defaultValue = null)
         {
             _read.Add(key);
             if (!values.TryGetValue(key, out JsonElement value))
             {
-                return defaultValue ?? throw new ArgumentException($"{optimizer}: the hyperparameter '{key}' is required.", key);
+                return new(property, defaultValue ?? throw new ArgumentException($"{optimizer}: the hyperparameter '{key}' is required.", key), key);
             }
 
             return value.ValueKind == JsonValueKind.Number
-                ? value.GetDouble()
-                : throw new ArgumentException($"{optimizer}: '{key}' must be a number, but is {value.GetRawText()}.", key);
+                ? new(property, value.GetDouble(), key)
+                : throw new ArgumentException($"{optimizer}: '{key}' must be a JSON number, but is {value.GetRawText()}.", key);
         }
 
         public bool Bool(string key, bool defaultValue)
@@ -220,7 +283,7 @@ public static class CatalogFactory
         }
 
         /// <summary>A boolean as the 0/1 a Boolean hyperparameter stores.</summary>
-        public double Flag(string key) => Bool(key, false) ? 1 : 0;
+        public CatalogSetting Flag(string property, string key) => new(property, Bool(key, false) ? 1 : 0, key);
 
         public (double, double) Pair(string key, (double, double) defaultValue)
         {
@@ -256,8 +319,20 @@ public static class CatalogFactory
             return (items[0].ValueKind == JsonValueKind.Null ? null : items[0].GetDouble(), items[1].GetDouble());
         }
 
-        public CatalogConfiguration Build(Type type, params (string Property, double Value)[] settings) =>
-            new(type, settings.Select(s => new KeyValuePair<string, double>(s.Property, s.Value)).ToArray(), "LearningRate");
+        /// <summary>Reads <see cref="ImplementationKeys"/>: each may be absent, true, false or null, and changes nothing.</summary>
+        public void AcceptImplementationSwitches()
+        {
+            foreach (string key in ImplementationKeys)
+            {
+                _read.Add(key);
+                if (values.TryGetValue(key, out JsonElement value) && value.ValueKind is not (JsonValueKind.True or JsonValueKind.False or JsonValueKind.Null))
+                {
+                    throw new ArgumentException($"{optimizer}: '{key}' must be true, false or null, but is {value.GetRawText()}.", key);
+                }
+            }
+        }
+
+        public CatalogConfiguration Build(Type type, params CatalogSetting[] settings) => new(type, settings, "LearningRate");
 
         public void RejectUnused()
         {

@@ -27,7 +27,8 @@ public sealed class ConformanceCase
         double[]? learningRatePerStep,
         double relativeTolerance,
         int[][]? tensors,
-        float[][]? expectedEval)
+        float[][]? expectedEval,
+        IReadOnlyList<string> unusedFields)
     {
         Path = path;
         Name = name;
@@ -40,7 +41,21 @@ public sealed class ConformanceCase
         RelativeTolerance = relativeTolerance;
         Tensors = tensors;
         ExpectedEval = expectedEval;
+        UnusedFields = unusedFields;
     }
+
+    /// <summary>The fields SCHEMA.md defines; <see cref="UnusedFields"/> lists any other field a file has.</summary>
+    public static IReadOnlyList<string> SchemaFields { get; } =
+    [
+        "name", "optimizer", "hyperparameters", "dtype", "n", "T", "p0", "grads", "params_after_each_step", "lr_per_step",
+        "rtol", "reference", "description", "tensors", "params_eval_after_each_step",
+    ];
+
+    /// <summary>
+    /// Top-level fields the file has that SCHEMA.md does not define (e.g. a generator's <c>seed</c>). They are not used;
+    /// the runner prints them with the case's result line, so nothing is ignored silently.
+    /// </summary>
+    public IReadOnlyList<string> UnusedFields { get; }
 
     /// <summary>The file the case was read from.</summary>
     public string Path { get; }
@@ -95,31 +110,51 @@ public sealed class ConformanceCase
     /// <exception cref="InvalidDataException">A field is missing or its shape disagrees with <c>n</c> and <c>T</c>.</exception>
     public static ConformanceCase Load(string path)
     {
-        using JsonDocument document = JsonDocument.Parse(File.ReadAllText(path));
+        using JsonDocument document = JsonDocument.Parse(NonFiniteLiteralsAsStrings(File.ReadAllText(path)));
         JsonElement root = document.RootElement;
-        string name = Required(root, "name", path).GetString() ?? throw Invalid(path, "name is null");
-        string optimizer = Required(root, "optimizer", path).GetString() ?? throw Invalid(path, "optimizer is null");
-        string dtype = root.TryGetProperty("dtype", out JsonElement d) ? d.GetString() ?? string.Empty : "float32";
+        if (root.ValueKind != JsonValueKind.Object)
+        {
+            throw Invalid(path, "the file is not a JSON object");
+        }
+
+        string name = Text(Required(root, "name", path), "name", path);
+        string optimizer = Text(Required(root, "optimizer", path), "optimizer", path);
+        string dtype = root.TryGetProperty("dtype", out JsonElement d) && d.ValueKind != JsonValueKind.Null ? Text(d, "dtype", path) : "float32";
         if (dtype != "float32")
         {
-            throw Invalid(path, $"dtype '{dtype}' is not float32");
+            throw Invalid(path, $"dtype '{dtype}' is not float32 (SCHEMA's only dtype)");
+        }
+
+        JsonElement hyperparameterObject = Required(root, "hyperparameters", path);
+        if (hyperparameterObject.ValueKind != JsonValueKind.Object)
+        {
+            throw Invalid(path, "hyperparameters is not a JSON object");
         }
 
         var hyperparameters = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
-        foreach (JsonProperty property in Required(root, "hyperparameters", path).EnumerateObject())
+        foreach (JsonProperty property in hyperparameterObject.EnumerateObject())
         {
             hyperparameters.Add(property.Name, property.Value.Clone());
         }
 
-        float[] p0 = Floats(Required(root, "p0", path));
-        float[][] grads = Required(root, "grads", path).EnumerateArray().Select(Floats).ToArray();
-        float[][] expected = Required(root, "params_after_each_step", path).EnumerateArray().Select(Floats).ToArray();
-        int n = Required(root, "n", path).GetInt32();
-        int steps = Required(root, "T", path).GetInt32();
+        float[] p0 = Floats(Required(root, "p0", path), "p0", path);
+        float[][] grads = Rows(Required(root, "grads", path), "grads", path);
+        float[][] expected = Rows(Required(root, "params_after_each_step", path), "params_after_each_step", path);
+        int n = Count(Required(root, "n", path), "n", path);
+        int steps = Count(Required(root, "T", path), "T", path);
         double[]? lrs = root.TryGetProperty("lr_per_step", out JsonElement l) && l.ValueKind != JsonValueKind.Null
-            ? l.EnumerateArray().Select(e => e.GetDouble()).ToArray()
+            ? Array(l, "lr_per_step", path).Select(e => Number(e, "lr_per_step", path)).ToArray()
             : null;
-        double rtol = root.TryGetProperty("rtol", out JsonElement r) && r.ValueKind != JsonValueKind.Null ? r.GetDouble() : DefaultRelativeTolerance;
+        double rtol = root.TryGetProperty("rtol", out JsonElement r) && r.ValueKind != JsonValueKind.Null ? Number(r, "rtol", path) : DefaultRelativeTolerance;
+        if (!(rtol >= 0) || double.IsInfinity(rtol))
+        {
+            throw Invalid(path, $"rtol must be a finite number >= 0, but is {r.GetRawText()}");
+        }
+
+        if (n < 1)
+        {
+            throw Invalid(path, "n must be at least 1");
+        }
 
         if (p0.Length != n || grads.Length != steps || expected.Length != steps
             || grads.Any(g => g.Length != n) || expected.Any(e => e.Length != n) || (lrs is not null && lrs.Length != steps))
@@ -127,25 +162,32 @@ public sealed class ConformanceCase
             throw Invalid(path, $"the arrays do not have the shapes n = {n}, T = {steps}");
         }
 
+        if (lrs is not null && lrs.Any(v => !double.IsFinite(v)))
+        {
+            throw Invalid(path, "lr_per_step holds a value that is not finite");
+        }
+
         int[][]? tensors = root.TryGetProperty("tensors", out JsonElement ts) && ts.ValueKind != JsonValueKind.Null
             ? Shapes(ts, n, path, name)
             : null;
         float[][]? expectedEval = root.TryGetProperty("params_eval_after_each_step", out JsonElement ev) && ev.ValueKind != JsonValueKind.Null
-            ? ev.EnumerateArray().Select(Floats).ToArray()
+            ? Rows(ev, "params_eval_after_each_step", path)
             : null;
         if (expectedEval is not null && (expectedEval.Length != steps || expectedEval.Any(e => e.Length != n)))
         {
             throw Invalid(path, $"case '{name}': params_eval_after_each_step does not have the shape T = {steps} by n = {n}");
         }
 
-        return new ConformanceCase(path, name, optimizer, hyperparameters, p0, grads, expected, lrs, rtol, tensors, expectedEval);
+        string[] unused = root.EnumerateObject().Select(p => p.Name).Where(f => !SchemaFields.Contains(f)).ToArray();
+        return new ConformanceCase(path, name, optimizer, hyperparameters, p0, grads, expected, lrs, rtol, tensors, expectedEval, unused);
     }
 
     /// <summary>
-    /// Every case file: all <c>*.json</c> directly in <c>tests/conformance/cases</c> of the repository, then all
-    /// <c>*.json</c> below <c>$OPTGEN_CONFORMANCE_DIR</c> (recursively) when it is set. Sorted, so runs are stable.
+    /// Every case file: all <c>*.json</c> below <c>tests/conformance/cases</c> of the repository (recursively, so
+    /// <c>cases/random</c> is included), then, when <c>$OPTGEN_CONFORMANCE_DIR</c> is set, all <c>*.json</c> below
+    /// that folder (recursively), or that one file when it names a file. Sorted, so runs are stable.
     /// </summary>
-    /// <exception cref="DirectoryNotFoundException">The repository's case folder or the named folder does not exist.</exception>
+    /// <exception cref="DirectoryNotFoundException">The repository's case folder, or what the variable names, does not exist.</exception>
     public static IEnumerable<string> Discover()
     {
         string own = System.IO.Path.Combine(RepositoryRoot(), "tests", "conformance", "cases");
@@ -154,22 +196,48 @@ public sealed class ConformanceCase
             throw new DirectoryNotFoundException($"The conformance case folder {own} does not exist.");
         }
 
-        IEnumerable<string> files = Directory.EnumerateFiles(own, "*.json").Order(StringComparer.Ordinal);
+        IEnumerable<string> files = Directory.EnumerateFiles(own, "*.json", SearchOption.AllDirectories).Order(StringComparer.Ordinal);
         string? extra = Environment.GetEnvironmentVariable(EnvironmentVariable);
         if (!string.IsNullOrEmpty(extra))
         {
-            if (!Directory.Exists(extra))
-            {
-                throw new DirectoryNotFoundException($"{EnvironmentVariable}={extra} is not a folder.");
-            }
-
-            files = files.Concat(Directory.EnumerateFiles(System.IO.Path.GetFullPath(extra), "*.json", SearchOption.AllDirectories).Order(StringComparer.Ordinal));
+            string target = ResolveOutsidePath(extra);
+            files = File.Exists(target)
+                ? files.Append(target)
+                : Directory.Exists(target)
+                    ? files.Concat(Directory.EnumerateFiles(target, "*.json", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+                    : throw new DirectoryNotFoundException($"{EnvironmentVariable}={extra} is neither a folder nor a file (looked for {target}).");
         }
 
         return files;
     }
 
-    /// <summary>The environment variable naming an extra folder of cases.</summary>
+    /// <summary>
+    /// The full path of what <see cref="EnvironmentVariable"/> names. A relative path is taken relative to the shell's
+    /// folder (<c>$PWD</c>, which <c>dotnet test</c> passes on) when it exists there, since the test host itself runs
+    /// in the test binaries' folder; otherwise relative to the current folder.
+    /// </summary>
+    public static string ResolveOutsidePath(string value)
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        if (System.IO.Path.IsPathRooted(value))
+        {
+            return System.IO.Path.GetFullPath(value);
+        }
+
+        string? shell = Environment.GetEnvironmentVariable("PWD");
+        if (!string.IsNullOrEmpty(shell) && System.IO.Path.IsPathRooted(shell))
+        {
+            string candidate = System.IO.Path.GetFullPath(System.IO.Path.Combine(shell, value));
+            if (File.Exists(candidate) || Directory.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+
+        return System.IO.Path.GetFullPath(value);
+    }
+
+    /// <summary>The environment variable naming an extra folder of cases (or one case file).</summary>
     public const string EnvironmentVariable = "OPTGEN_CONFORMANCE_DIR";
 
     /// <summary>The folder holding OptGen.sln, found by walking up from the test assembly.</summary>
@@ -189,7 +257,7 @@ public sealed class ConformanceCase
     private static JsonElement Required(JsonElement root, string field, string path) =>
         root.TryGetProperty(field, out JsonElement value) ? value : throw Invalid(path, $"the field '{field}' is missing");
 
-    /// <summary>The <c>tensors</c> field: a list of shapes, each a non-empty list of positive sizes, whose element counts add up to n.</summary>
+    /// <summary>The <c>tensors</c> field: a list of shapes, each a list of positive sizes ([] for a scalar), whose element counts add up to n.</summary>
     private static int[][] Shapes(JsonElement field, int n, string path, string name)
     {
         if (field.ValueKind != JsonValueKind.Array || field.GetArrayLength() == 0)
@@ -201,13 +269,14 @@ public sealed class ConformanceCase
         long total = 0;
         foreach (JsonElement shape in field.EnumerateArray())
         {
-            if (shape.ValueKind != JsonValueKind.Array || shape.GetArrayLength() == 0
+            if (shape.ValueKind != JsonValueKind.Array
                 || shape.EnumerateArray().Any(d => d.ValueKind != JsonValueKind.Number || !d.TryGetInt32(out int size) || size < 1))
             {
                 throw Invalid(path, $"case '{name}': tensors[{shapes.Count}] = {shape.GetRawText()} is not a list of positive integer sizes");
             }
 
-            int[] sizes = shape.EnumerateArray().Select(d => d.GetInt32()).ToArray();
+            // [] is a zero-dimensional tensor (a scalar, as torch.Size([])): one element, the shape [1] of ParameterLayout.
+            int[] sizes = shape.GetArrayLength() == 0 ? [1] : shape.EnumerateArray().Select(d => d.GetInt32()).ToArray();
             long count = 1;
             foreach (int size in sizes)
             {
@@ -226,7 +295,97 @@ public sealed class ConformanceCase
         return [.. shapes];
     }
 
-    private static float[] Floats(JsonElement array) => array.EnumerateArray().Select(e => e.GetSingle()).ToArray();
+    /// <summary>The items of a JSON array.</summary>
+    private static JsonElement[] Array(JsonElement field, string name, string path) =>
+        field.ValueKind == JsonValueKind.Array ? field.EnumerateArray().ToArray() : throw Invalid(path, $"{name} is not a list");
+
+    /// <summary>A list of float32 values (numbers, or NaN / Infinity / -Infinity as Python's json writes them).</summary>
+    private static float[] Floats(JsonElement field, string name, string path) =>
+        Array(field, name, path).Select(e => e.ValueKind == JsonValueKind.Number ? e.GetSingle() : (float)Number(e, name, path)).ToArray();
+
+    /// <summary>A list of lists of float32 values.</summary>
+    private static float[][] Rows(JsonElement field, string name, string path) =>
+        Array(field, name, path).Select(row => Floats(row, name, path)).ToArray();
+
+    /// <summary>A number, or one of Python's non-finite literals (read as the strings <see cref="NonFiniteLiteralsAsStrings"/> makes of them).</summary>
+    private static double Number(JsonElement value, string name, string path) => value.ValueKind switch
+    {
+        JsonValueKind.Number => value.GetDouble(),
+        JsonValueKind.String when value.GetString() == NaNLiteral => double.NaN,
+        JsonValueKind.String when value.GetString() == InfinityLiteral => double.PositiveInfinity,
+        JsonValueKind.String when value.GetString() == "-" + InfinityLiteral => double.NegativeInfinity,
+        _ => throw Invalid(path, $"{name} holds {value.GetRawText()}, which is not a number"),
+    };
+
+    /// <summary>A whole number (a JSON integer, or a number such as 29.0 with no fraction).</summary>
+    private static int Count(JsonElement value, string name, string path) =>
+        value.ValueKind == JsonValueKind.Number && value.TryGetDouble(out double d) && d >= 0 && d <= int.MaxValue && Math.Floor(d) == d
+            ? (int)d
+            : throw Invalid(path, $"{name} must be a whole number >= 0, but is {value.GetRawText()}");
+
+    private static string Text(JsonElement value, string name, string path) =>
+        value.ValueKind == JsonValueKind.String ? value.GetString()! : throw Invalid(path, $"{name} must be a string, but is {value.GetRawText()}");
+
+    private const string NaNLiteral = "NaN";
+    private const string InfinityLiteral = "Infinity";
+
+    /// <summary>
+    /// Python's <c>json.dump</c> writes NaN and ±∞ as the bare words <c>NaN</c>, <c>Infinity</c> and <c>-Infinity</c>,
+    /// which are not JSON; a reference that went non-finite would be written that way. This turns each such word outside
+    /// a string into a string ("NaN", "Infinity", "-Infinity") that <see cref="Number"/> reads back, and leaves all other
+    /// text as it is.
+    /// </summary>
+    public static string NonFiniteLiteralsAsStrings(string json)
+    {
+        ArgumentNullException.ThrowIfNull(json);
+        if (!json.Contains(NaNLiteral, StringComparison.Ordinal) && !json.Contains(InfinityLiteral, StringComparison.Ordinal))
+        {
+            return json;
+        }
+
+        var result = new System.Text.StringBuilder(json.Length + 16);
+        bool inString = false;
+        for (int i = 0; i < json.Length; i++)
+        {
+            char c = json[i];
+            if (inString)
+            {
+                result.Append(c);
+                if (c == '\\' && i + 1 < json.Length)
+                {
+                    result.Append(json[++i]);
+                }
+                else if (c == '"')
+                {
+                    inString = false;
+                }
+
+                continue;
+            }
+
+            if (c == '"')
+            {
+                inString = true;
+                result.Append(c);
+                continue;
+            }
+
+            string? word = json.AsSpan(i).StartsWith(NaNLiteral) ? NaNLiteral
+                : json.AsSpan(i).StartsWith(InfinityLiteral) ? InfinityLiteral
+                : json.AsSpan(i).StartsWith("-" + InfinityLiteral) ? "-" + InfinityLiteral
+                : null;
+            if (word is null)
+            {
+                result.Append(c);
+                continue;
+            }
+
+            result.Append('"').Append(word).Append('"');
+            i += word.Length - 1;
+        }
+
+        return result.ToString();
+    }
 
     private static InvalidDataException Invalid(string path, string why) => new($"Conformance case {path}: {why}.");
 }
