@@ -1,5 +1,6 @@
 using System;
 using System.Globalization;
+using System.Linq;
 using ILGPU.Runtime;
 using OptGen.Gpu;
 
@@ -126,13 +127,24 @@ public static class ConformanceRunner
                 optimizer[configuration.LearningRateProperty] = c.LearningRatePerStep[t - 1];
             }
 
-            if (gpu is null)
+            try
             {
-                optimizer.Step(p, c.Gradients[t - 1]);
+                if (gpu is null)
+                {
+                    optimizer.Step(p, c.Gradients[t - 1]);
+                }
+                else
+                {
+                    gpu.Step(p, c.Gradients[t - 1]);
+                }
             }
-            else
+            catch (ArgumentException error) when (configuration.Settings.FirstOrDefault(s => s.Property == error.ParamName) is { } setting)
             {
-                gpu.Step(p, c.Gradients[t - 1]);
+                // A rule that checks a hyperparameter when it steps (Adafactor's d >= 1): name the case's key.
+                throw new ArgumentException(
+                    string.Create(CultureInfo.InvariantCulture, $"{c.Name}: step {t}: the hyperparameter '{setting.Key}' sets {setting.Property} = {setting.Value:R}, which OptGen refuses: {error.Message}"),
+                    setting.Key,
+                    error);
             }
 
             errors.Add(c.Expected[t - 1], p, t);
