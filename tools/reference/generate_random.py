@@ -78,6 +78,7 @@ TORCH = set(gc.TORCH_KEYS)
 EXTRA_TORCH_KEYS = {"NAdam": dict(maximize=False), "RAdam": dict(maximize=False)}
 # --extreme (exploring only): data scales near float32's limits (squares that underflow or overflow).
 EXTREME = False
+LARGE = False
 EXTREME_PSCALES = [1.0, 1e-30, 1e-20, 1e15, 1e30]
 EXTREME_GSCALES = [1e-30, 1e-22, 1e-12, 1e12, 1e17, 1e19]
 LONG = {"SGD": 1500, "Adam": 1200, "AdamW": 1000, "RMSprop": 1000, "Adagrad": 1000,
@@ -250,7 +251,11 @@ def draw_data(rng, shapes, T, name):
 
 
 def draw_schedule(rng, base, T):
-    kind = int(rng.randint(0, 3))
+    kind = int(rng.randint(0, 4))
+    if kind == 3:
+        warmup = max(1, T // 5)
+        return ([base * min(1.0, (t - 1) / warmup) for t in range(1, T + 1)],
+                f"linear warm-up from 0: lr * min(1, (t-1)/{warmup}) (step 1 has lr 0)")
     if kind == 0:
         return gc.warmup_cosine(base, T, max(1, T // 5)), "linear warm-up over T/5 steps, then cosine to 0"
     if kind == 1:
@@ -370,6 +375,10 @@ def draw_case(seed, name, i, long_steps=None, keep_ill=False, store_emulation=Fa
         T = long_steps or int(rng.randint(5, 50))
         if long_steps:
             tensors, shapes = ([[2, 3]], [[2, 3]]) if name in REDUCTIONS else (None, [[4]])
+        if LARGE:
+            # Exploring: tensors larger than the step engine's 16384-element pieces.
+            T = 3
+            tensors = shapes = [[int(rng.randint(120, 260)), int(rng.randint(100, 200))], [int(rng.randint(17000, 40000))]]
         p0, grads, data = draw_data(rng, shapes, T, name)
         lrs, sched_text = None, None
         if rng.rand() < 0.25:
@@ -421,9 +430,11 @@ def main(argv=None):
                          "(a float32 implementation's result) as params_after_each_step")
     ap.add_argument("--extreme", action="store_true",
                     help="exploring: data scales near float32's limits (squares under- or overflow)")
+    ap.add_argument("--large", action="store_true",
+                    help="exploring: 3 steps on a matrix and a vector of 17,000 to 40,000 elements")
     args = ap.parse_args(argv)
-    global EXTREME
-    EXTREME = args.extreme
+    global EXTREME, LARGE
+    EXTREME, LARGE = args.extreme, args.large
     torch.set_num_threads(1)
     names = sorted(TORCH | LECTURE | REDUCTIONS)
     if args.only:
