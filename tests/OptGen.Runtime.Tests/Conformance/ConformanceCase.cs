@@ -185,9 +185,11 @@ public sealed class ConformanceCase
     /// <summary>
     /// Every case file: all <c>*.json</c> below <c>tests/conformance/cases</c> of the repository (recursively, so
     /// <c>cases/random</c> is included), then, when <c>$OPTGEN_CONFORMANCE_DIR</c> is set, all <c>*.json</c> below
-    /// that folder (recursively), or that one file when it names a file. Sorted, so runs are stable.
+    /// that folder (recursively, the extension in any case), or that one file when it names a file. Sorted, so runs are
+    /// stable.
     /// </summary>
     /// <exception cref="DirectoryNotFoundException">The repository's case folder, or what the variable names, does not exist.</exception>
+    /// <exception cref="FileNotFoundException">The variable names a folder without a <c>.json</c> file (a mistyped folder must not pass).</exception>
     public static IEnumerable<string> Discover()
     {
         string own = System.IO.Path.Combine(RepositoryRoot(), "tests", "conformance", "cases");
@@ -201,11 +203,15 @@ public sealed class ConformanceCase
         if (!string.IsNullOrEmpty(extra))
         {
             string target = ResolveOutsidePath(extra);
-            files = File.Exists(target)
-                ? files.Append(target)
+            string[] outside = File.Exists(target)
+                ? [target]
                 : Directory.Exists(target)
-                    ? files.Concat(Directory.EnumerateFiles(target, "*.json", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+                    ? Directory.EnumerateFiles(target, "*.json", new EnumerationOptions { RecurseSubdirectories = true, MatchCasing = MatchCasing.CaseInsensitive })
+                        .Order(StringComparer.Ordinal).ToArray()
                     : throw new DirectoryNotFoundException($"{EnvironmentVariable}={extra} is neither a folder nor a file (looked for {target}).");
+            files = outside.Length > 0
+                ? files.Concat(outside)
+                : throw new FileNotFoundException($"{EnvironmentVariable}={extra}: the folder {target} holds no .json file, so no outside case would run.");
         }
 
         return files;
