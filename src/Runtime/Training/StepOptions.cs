@@ -101,6 +101,22 @@ public sealed class StepOptions
         }
     }
 
+    /// <summary>
+    /// These options with <see cref="GradientScale"/> = <paramref name="gradientScale"/> and <see cref="SkipNonFinite"/>
+    /// set, every other option kept (a loss scaler's options from its template; one copy of the fields, beside them).
+    /// </summary>
+    internal StepOptions WithLossScale(double gradientScale) => new()
+    {
+        GradientScale = gradientScale,
+        SkipNonFinite = true,
+        MaxGradientNorm = MaxGradientNorm,
+        ComputeGradientNorm = ComputeGradientNorm,
+        MaxDegreeOfParallelism = MaxDegreeOfParallelism,
+        StochasticRounding = StochasticRounding,
+        RoundingSeed = RoundingSeed,
+        BatchSize = BatchSize,
+    };
+
     /// <summary>Whether the step needs the read-only norm pass before the update.</summary>
     internal bool NeedsNorm => ComputeGradientNorm || SkipNonFinite || !double.IsPositiveInfinity(MaxGradientNorm);
 
