@@ -340,8 +340,8 @@ public abstract partial class Optimizer
         }
     }
 
-    /// <summary>Throws unless tensor <paramref name="j"/>'s parameter and gradient buffers have the layout's length.</summary>
-    private static void ThrowIfNotTensorOf(ParameterLayout layout, int j, int parameterLength, int gradientLength)
+    /// <summary>Throws unless tensor <paramref name="j"/>'s parameter and gradient buffers have the layout's length (also for the sharded step, src/Distributed, on the buffers it pins).</summary>
+    internal static void ThrowIfNotTensorOf(ParameterLayout layout, int j, int parameterLength, int gradientLength)
     {
         if (parameterLength != layout.LengthOf(j))
         {

@@ -127,4 +127,46 @@ public sealed class AuditValueTests
             scaler.Update(new StepResult(Skipped: false, FoundNonFinite: update == 1, GradientNorm: 1, ClipFactor: 1, StepCount: update));
         }
     }
+
+    /// <summary>
+    /// A schedule factory given NaN or ±∞ as a value or factor refuses it by name where it is given (no hyperparameter
+    /// takes such a value); before, the schedule was made and only the step refused it, naming the hyperparameter.
+    /// Finite values out of a hyperparameter's range are still the step's to refuse.
+    /// </summary>
+    [Fact]
+    public void ScheduleFactoriesRefuseNonFiniteValuesByName()
+    {
+        foreach (double bad in new[] { double.NaN, double.PositiveInfinity, double.NegativeInfinity })
+        {
+            (string Name, Func<Schedule> Make)[] cases =
+            [
+                ("value", () => Schedule.Constant(bad)),
+                ("initial", () => Schedule.Step(bad, 2, 0.5)),
+                ("gamma", () => Schedule.Step(1, 2, bad)),
+                ("initial", () => Schedule.MultiStep(bad, [2], 0.5)),
+                ("gamma", () => Schedule.MultiStep(1, [2], bad)),
+                ("initial", () => Schedule.Exponential(bad, 0.5)),
+                ("gamma", () => Schedule.Exponential(1, bad)),
+                ("initial", () => Schedule.Cosine(bad, 10)),
+                ("minimum", () => Schedule.Cosine(1, 10, bad)),
+                ("start", () => Schedule.Linear(bad, 1, 10)),
+                ("end", () => Schedule.Linear(1, bad, 10)),
+                ("initial", () => Schedule.InverseSquareRoot(bad)),
+                ("initial", () => Schedule.InverseTime(bad)),
+                ("maximum", () => Schedule.OneCycle(bad, 10)),
+                ("start", () => Schedule.OneCycle(bad, 0.85, 0.95, 10, 0.3)),
+                ("peak", () => Schedule.OneCycle(0.95, bad, 0.95, 10, 0.3)),
+                ("end", () => Schedule.OneCycle(0.95, 0.85, bad, 10, 0.3)),
+            ];
+            foreach ((string name, Func<Schedule> make) in cases)
+            {
+                Assert.Equal(name, Assert.Throws<ArgumentOutOfRangeException>(make).ParamName);
+            }
+        }
+
+        var adam = new Adam(4);
+        adam.SetSchedule("LearningRate", Schedule.Constant(1e300));
+        InvalidOperationException e = Assert.Throws<InvalidOperationException>(() => adam.Step(new float[4], new float[4]));
+        Assert.Contains("LearningRate", e.Message, StringComparison.Ordinal);
+    }
 }
