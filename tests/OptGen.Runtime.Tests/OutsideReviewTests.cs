@@ -312,12 +312,19 @@ public sealed class OutsideReviewTests
     [InlineData(-0.5)]
     public void ScheduleValuesOutOfRangeAreRefusedAtTheStep(double value)
     {
-        // The schedule, not an argument, is at fault: InvalidOperationException (as Float32RangeTests).
+        // The schedule, not an argument, is at fault: InvalidOperationException (as Float32RangeTests). A schedule of
+        // the user's own: the factories refuse NaN where it is given.
         Adam optimizer = Trained(new Adam(6));
-        optimizer.SetSchedule("Beta1", Schedule.Constant(value));
+        optimizer.SetSchedule("Beta1", new FixedSchedule(value));
         float[] p = new float[6];
         AssertRefusedAndUnchanged<InvalidOperationException>(optimizer, () => optimizer.Step(p, new float[6]));
         Assert.All(p, v => Assert.Equal(0f, v));
+    }
+
+    /// <summary>A user's schedule that gives the same value at every step, whatever it is.</summary>
+    private sealed class FixedSchedule(double value) : Schedule
+    {
+        public override double ValueAt(long step) => value;
     }
 
     [Fact]

@@ -104,21 +104,31 @@ public abstract partial class Optimizer
         // Squares of float32 values cannot overflow a double sum, so a non-finite sum means a non-finite gradient.
         bool nonFinite = !double.IsFinite(sumOfSquares);
         double norm = Math.Sqrt(sumOfSquares) * options.GradientScale;
-        if (nonFinite && options.SkipNonFinite)
-        {
-            plan.SetDecision(norm, nonFinite: true, clip: 1.0);
-            return false;
-        }
-
         double clip = 1.0;
         if (!double.IsPositiveInfinity(options.MaxGradientNorm) && double.IsFinite(norm))
         {
             clip = Math.Min(1.0, options.MaxGradientNorm / (norm + 1e-6));
         }
 
+        if (options.SkipNonFinite && (nonFinite || ScaledGradientMayOverflow(Math.Sqrt(sumOfSquares), options.GradientScale * clip)))
+        {
+            plan.SetDecision(norm, nonFinite: true, clip: 1.0);
+            return false;
+        }
+
         plan.SetDecision(norm, nonFinite, clip);
         return true;
     }
+
+    /// <summary>
+    /// Whether a finite float32 gradient can become ±∞ when the kernels multiply it by the step's gradient factor
+    /// (<paramref name="factor"/> = GradientScale × clip, applied in float32): no element exceeds the norm, so none can
+    /// when ‖g‖ × factor stays within float32. Only a factor above 1 (a <see cref="StepOptions.GradientScale"/> above 1
+    /// without clipping) can overflow. With <see cref="StepOptions.SkipNonFinite"/> such a step is skipped as a
+    /// non-finite one: the rule would see ∞, as torch's GradScaler finds inf in the unscaled gradients.
+    /// </summary>
+    private static bool ScaledGradientMayOverflow(double norm, double factor) =>
+        (float)factor > 1f && norm * (float)factor > float.MaxValue;
 
     /// <summary>
     /// Phase 3: each group's hyperparameters for this step (schedules applied, every scheduled value checked before

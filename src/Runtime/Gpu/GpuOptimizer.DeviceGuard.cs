@@ -23,7 +23,34 @@ public sealed partial class GpuOptimizer
             throw new InvalidOperationException($"{operation} was called while another thread is in a call of this GpuOptimizer (a step, a checkpoint, a conversion or a reload); calls on one optimizer must not overlap. Nothing was changed.");
         }
 
+        // Checked again inside the guard: a Dispose that finished after the caller's own check has freed the buffers.
+        if (_disposed)
+        {
+            Volatile.Write(ref _deviceBusy, 0);
+            throw new ObjectDisposedException(nameof(GpuOptimizer));
+        }
+
         return new DeviceGuard(this);
+    }
+
+    /// <summary>
+    /// Claims the staging buffers and the device for <see cref="Dispose"/>: a call of another thread still running
+    /// (a host-memory step copying through the staging buffers, a step, checkpoint or conversion using the device
+    /// state) keeps its buffers, and the dispose is refused instead of freeing them under it.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Another thread is in a call of this object; nothing was freed.</exception>
+    private void ClaimForDispose()
+    {
+        if (Interlocked.CompareExchange(ref _stagingBusy, 1, 0) != 0)
+        {
+            throw new InvalidOperationException("Dispose was called while another thread is stepping this GpuOptimizer from host memory; calls on one optimizer must not overlap. Nothing was freed.");
+        }
+
+        if (Interlocked.CompareExchange(ref _deviceBusy, 1, 0) != 0)
+        {
+            Volatile.Write(ref _stagingBusy, 0);
+            throw new InvalidOperationException("Dispose was called while another thread is in a call of this GpuOptimizer (a step, a checkpoint, a conversion or a reload); calls on one optimizer must not overlap. Nothing was freed.");
+        }
     }
 
     /// <summary>Releases the device guard on dispose; a second call does nothing.</summary>

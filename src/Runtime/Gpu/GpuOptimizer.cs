@@ -319,6 +319,12 @@ public sealed partial class GpuOptimizer : IDisposable
         {
             throw new InvalidOperationException("Another thread is stepping this GpuOptimizer from host memory; calls on one optimizer must not overlap. Nothing was written.");
         }
+
+        if (_disposed)
+        {
+            System.Threading.Volatile.Write(ref _stagingBusy, 0);
+            throw new ObjectDisposedException(nameof(GpuOptimizer));
+        }
     }
 
     /// <summary>
@@ -388,6 +394,8 @@ public sealed partial class GpuOptimizer : IDisposable
             return;
         }
 
+        // Under the device guard: a Dispose of another thread must not free the state during the copy.
+        using DeviceGuard device = EnterDevice("GpuOptimizer.CopyState");
         long start = (index * StateStride) + Optimizer.StateStorage.OffsetOf(index, tensor, Layout);
         Accelerator.Synchronize();
         if (_state32 is not null)
@@ -568,6 +576,7 @@ public sealed partial class GpuOptimizer : IDisposable
     }
 
     /// <summary>Frees the device memory of the state and tables (the compiled kernels stay with the accelerator).</summary>
+    /// <exception cref="InvalidOperationException">Another thread is in a call of this object; nothing was freed (dispose it once that call returned).</exception>
     public void Dispose()
     {
         if (_disposed)
@@ -575,6 +584,7 @@ public sealed partial class GpuOptimizer : IDisposable
             return;
         }
 
+        ClaimForDispose();
         _disposed = true;
         _update?.Dispose();
         _chunks?.Dispose();
@@ -589,6 +599,10 @@ public sealed partial class GpuOptimizer : IDisposable
         _stagingParameters?.Dispose();
         _stagingGradients?.Dispose();
         _stagingSquares?.Dispose();
+
+        // Released for the calls that follow: each now finds _disposed inside its guard and throws ObjectDisposedException.
+        System.Threading.Volatile.Write(ref _deviceBusy, 0);
+        System.Threading.Volatile.Write(ref _stagingBusy, 0);
     }
 
     /// <summary>

@@ -53,22 +53,32 @@ public abstract class Schedule
     }
 
     /// <summary>The same value at every step.</summary>
-    public static Schedule Constant(double value) => new Function(_ => value);
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="value"/> is NaN or ±∞ (no hyperparameter takes it).</exception>
+    public static Schedule Constant(double value)
+    {
+        RequireFinite(value, nameof(value));
+        return new Function(_ => value);
+    }
 
     /// <summary>v₀·γ^⌊k/stepSize⌋, as <c>StepLR</c>.</summary>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="stepSize"/> is below 1.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="stepSize"/> is below 1, or a value is NaN or ±∞.</exception>
     public static Schedule Step(double initial, long stepSize, double gamma)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(stepSize, 1);
+        RequireFinite(initial, nameof(initial));
+        RequireFinite(gamma, nameof(gamma));
         return new Function(k => initial * Math.Pow(gamma, k / stepSize));
     }
 
     /// <summary>v₀·γ^(number of milestones ≤ k), as <c>MultiStepLR</c>.</summary>
     /// <exception cref="ArgumentNullException"><paramref name="milestones"/> is null.</exception>
     /// <exception cref="ArgumentException">The milestones are not increasing and ≥ 0.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A value is NaN or ±∞.</exception>
     public static Schedule MultiStep(double initial, IReadOnlyList<long> milestones, double gamma)
     {
         ArgumentNullException.ThrowIfNull(milestones);
+        RequireFinite(initial, nameof(initial));
+        RequireFinite(gamma, nameof(gamma));
         long[] sorted = [.. milestones];
         for (int i = 0; i < sorted.Length; i++)
         {
@@ -91,24 +101,34 @@ public abstract class Schedule
     }
 
     /// <summary>v₀·γᵏ, as <c>ExponentialLR</c>.</summary>
-    public static Schedule Exponential(double initial, double gamma) => new Function(k => initial * Math.Pow(gamma, k));
+    /// <exception cref="ArgumentOutOfRangeException">A value is NaN or ±∞.</exception>
+    public static Schedule Exponential(double initial, double gamma)
+    {
+        RequireFinite(initial, nameof(initial));
+        RequireFinite(gamma, nameof(gamma));
+        return new Function(k => initial * Math.Pow(gamma, k));
+    }
 
     /// <summary>
     /// Cosine decay from v₀ to <paramref name="minimum"/> over <paramref name="steps"/> steps:
     /// min + (v₀ − min)·(1 + cos(π·k/steps))/2, as <c>CosineAnnealingLR</c>; it stays at the minimum after.
     /// </summary>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="steps"/> is below 1.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="steps"/> is below 1, or a value is NaN or ±∞.</exception>
     public static Schedule Cosine(double initial, long steps, double minimum = 0)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(steps, 1);
+        RequireFinite(initial, nameof(initial));
+        RequireFinite(minimum, nameof(minimum));
         return new Function(k => k >= steps ? minimum : minimum + ((initial - minimum) * (1 + Math.Cos(Math.PI * k / steps)) / 2));
     }
 
     /// <summary>A straight line from <paramref name="start"/> to <paramref name="end"/> over <paramref name="steps"/> steps, then <paramref name="end"/> (as <c>LinearLR</c>, in values rather than factors).</summary>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="steps"/> is below 1.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="steps"/> is below 1, or a value is NaN or ±∞.</exception>
     public static Schedule Linear(double start, double end, long steps)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(steps, 1);
+        RequireFinite(start, nameof(start));
+        RequireFinite(end, nameof(end));
         return new Function(k => k >= steps ? end : start + ((end - start) * k / steps));
     }
 
@@ -117,6 +137,7 @@ public abstract class Schedule
     public static Schedule InverseSquareRoot(double initial, double decay = 1)
     {
         RequirePositive(decay, nameof(decay));
+        RequireFinite(initial, nameof(initial));
         return new Function(k => initial / Math.Sqrt(1 + (decay * k)));
     }
 
@@ -128,6 +149,7 @@ public abstract class Schedule
     public static Schedule InverseTime(double initial, double decay = 1)
     {
         RequirePositive(decay, nameof(decay));
+        RequireFinite(initial, nameof(initial));
         return new Function(k => initial / (1 + (decay * k)));
     }
 
@@ -136,9 +158,10 @@ public abstract class Schedule
     /// <paramref name="maximum"/> over the first <paramref name="warmupFraction"/> of <paramref name="totalSteps"/>, then
     /// down to max/(<paramref name="divFactor"/>·<paramref name="finalDivFactor"/>) at the last step.
     /// </summary>
-    /// <exception cref="ArgumentOutOfRangeException">A factor is not finite and &gt; 0, or as the other overload says.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A factor is not finite and &gt; 0, <paramref name="maximum"/> is NaN or ±∞, or as the other overload says.</exception>
     public static Schedule OneCycle(double maximum, long totalSteps, double warmupFraction = 0.3, double divFactor = 25, double finalDivFactor = 1e4, AnnealStrategy anneal = AnnealStrategy.Cosine)
     {
+        RequireFinite(maximum, nameof(maximum));
         RequirePositive(divFactor, nameof(divFactor));
         RequirePositive(finalDivFactor, nameof(finalDivFactor));
         double start = maximum / divFactor;
@@ -150,7 +173,7 @@ public abstract class Schedule
     /// ⌊fraction·total⌋ − 1 → <paramref name="end"/> at step total − 1. For momentum, as OneCycleLR cycles it, use
     /// start = end = the high value and peak = the low value.
     /// </summary>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="totalSteps"/> is below 2, the warm-up phase would be empty or the whole cycle, or <paramref name="anneal"/> is not a defined <see cref="AnnealStrategy"/>.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="totalSteps"/> is below 2, the warm-up phase would be empty or the whole cycle, a value is NaN or ±∞, or <paramref name="anneal"/> is not a defined <see cref="AnnealStrategy"/>.</exception>
     public static Schedule OneCycle(double start, double peak, double end, long totalSteps, double warmupFraction, AnnealStrategy anneal = AnnealStrategy.Cosine)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(totalSteps, 2);
@@ -160,6 +183,9 @@ public abstract class Schedule
         }
 
         RequireInRange(warmupFraction, 0, 1, nameof(warmupFraction));
+        RequireFinite(start, nameof(start));
+        RequireFinite(peak, nameof(peak));
+        RequireFinite(end, nameof(end));
         double peakStep = (warmupFraction * totalSteps) - 1;
         double lastStep = totalSteps - 1;
         if (!(peakStep > 0) || !(peakStep < lastStep))
@@ -179,6 +205,15 @@ public abstract class Schedule
     private static double Anneal(double from, double to, double fraction, AnnealStrategy strategy) => strategy == AnnealStrategy.Cosine
         ? to + ((from - to) / 2.0 * (Math.Cos(Math.PI * fraction) + 1))
         : ((to - from) * fraction) + from;
+
+    /// <summary>A schedule's value or factor: NaN and ±∞ are no hyperparameter's value, so they are refused where given (finite values out of a hyperparameter's range are refused at the step, which knows the range).</summary>
+    private static void RequireFinite(double value, string name)
+    {
+        if (!double.IsFinite(value))
+        {
+            throw new ArgumentOutOfRangeException(name, value, $"{name} must be finite.");
+        }
+    }
 
     private static void RequirePositive(double value, string name)
     {

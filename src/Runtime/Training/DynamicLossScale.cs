@@ -24,7 +24,7 @@ public sealed class DynamicLossScale
     /// <param name="growthFactor">The factor after <paramref name="growthInterval"/> good steps; &gt; 1.</param>
     /// <param name="backoffFactor">The factor after a skipped step; in (0, 1).</param>
     /// <param name="growthInterval">Good steps in a row before the scale grows; ≥ 1.</param>
-    /// <param name="template">Other step options to keep (clipping, threads, rounding); its GradientScale and SkipNonFinite are replaced.</param>
+    /// <param name="template">Other step options to keep (clipping, threads, rounding, batch size); its GradientScale and SkipNonFinite are replaced.</param>
     /// <param name="goodSteps">Good steps already counted (when resuming); ≥ 0.</param>
     /// <exception cref="ArgumentOutOfRangeException">An argument is out of range.</exception>
     public DynamicLossScale(double initialScale = 65536, double growthFactor = 2, double backoffFactor = 0.5, int growthInterval = 2000, StepOptions? template = null, int goodSteps = 0)
@@ -96,15 +96,6 @@ public sealed class DynamicLossScale
     private void SetScale(double scale)
     {
         Scale = scale;
-        Options = new StepOptions
-        {
-            GradientScale = 1 / scale,
-            SkipNonFinite = true,
-            MaxGradientNorm = _template.MaxGradientNorm,
-            ComputeGradientNorm = _template.ComputeGradientNorm,
-            MaxDegreeOfParallelism = _template.MaxDegreeOfParallelism,
-            StochasticRounding = _template.StochasticRounding,
-            RoundingSeed = _template.RoundingSeed,
-        };
+        Options = _template.WithLossScale(1 / scale);
     }
 }

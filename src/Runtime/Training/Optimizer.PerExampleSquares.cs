@@ -129,10 +129,16 @@ public abstract partial class Optimizer
 
         for (int j = 0; j < squares.Length; j++)
         {
-            if (squares[j].Length != Layout.LengthOf(j))
-            {
-                throw new ArgumentException($"Per-example squares tensor {j} has {squares[j].Length} elements; the layout says {Layout.LengthOf(j)}.", PerExampleSquaresArgument);
-            }
+            ThrowIfSquaresNotTensorOf(j, squares[j].Length);
+        }
+    }
+
+    /// <summary>Throws unless tensor <paramref name="j"/>'s per-example squares have the layout's length.</summary>
+    private void ThrowIfSquaresNotTensorOf(int j, int length)
+    {
+        if (length != Layout.LengthOf(j))
+        {
+            throw new ArgumentException($"Per-example squares tensor {j} has {length} elements; the layout says {Layout.LengthOf(j)}.", PerExampleSquaresArgument);
         }
     }
 }

@@ -137,12 +137,20 @@ public abstract partial class Optimizer
         {
             for (int j = 0; j < count; j++)
             {
-                handles[pinned++] = parameters[j].Pin();
-                handles[pinned++] = gradients[j].Pin();
+                // Each buffer is read from the caller's span once, and what is pinned is checked again: another thread
+                // may have replaced an element of the caller's array since the checks above (the step would write the
+                // layout's length into a shorter buffer).
+                Memory<TParameterElement> parameter = parameters[j];
+                ReadOnlyMemory<TGradientElement> gradient = gradients[j];
+                ThrowIfNotTensorOf(Layout, j, parameter.Length, gradient.Length);
+                handles[pinned++] = parameter.Pin();
+                handles[pinned++] = gradient.Pin();
                 slots[j] = new Slot((nint)handles[pinned - 2].Pointer, (nint)handles[pinned - 1].Pointer);
                 if (hasSquares)
                 {
-                    handles[pinned++] = squares[j].Pin();
+                    ReadOnlyMemory<TGradientElement> square = squares[j];
+                    ThrowIfSquaresNotTensorOf(j, square.Length);
+                    handles[pinned++] = square.Pin();
                     slots[j] = slots[j] with { Inputs = (nint)handles[pinned - 1].Pointer };
                 }
             }
@@ -328,15 +336,21 @@ public abstract partial class Optimizer
 
         for (int j = 0; j < count; j++)
         {
-            if (parameters[j].Length != layout.LengthOf(j))
-            {
-                throw new ArgumentException($"Parameter tensor {j} has {parameters[j].Length} elements; the layout says {layout.LengthOf(j)}.", nameof(parameters));
-            }
+            ThrowIfNotTensorOf(layout, j, parameters[j].Length, gradients[j].Length);
+        }
+    }
 
-            if (gradients[j].Length != layout.LengthOf(j))
-            {
-                throw new ArgumentException($"Gradient tensor {j} has {gradients[j].Length} elements; the layout says {layout.LengthOf(j)}.", nameof(gradients));
-            }
+    /// <summary>Throws unless tensor <paramref name="j"/>'s parameter and gradient buffers have the layout's length (also for the sharded step, src/Distributed, on the buffers it pins).</summary>
+    internal static void ThrowIfNotTensorOf(ParameterLayout layout, int j, int parameterLength, int gradientLength)
+    {
+        if (parameterLength != layout.LengthOf(j))
+        {
+            throw new ArgumentException($"Parameter tensor {j} has {parameterLength} elements; the layout says {layout.LengthOf(j)}.", "parameters");
+        }
+
+        if (gradientLength != layout.LengthOf(j))
+        {
+            throw new ArgumentException($"Gradient tensor {j} has {gradientLength} elements; the layout says {layout.LengthOf(j)}.", "gradients");
         }
     }
 

@@ -63,8 +63,10 @@ public sealed class StepOptions
     }
 
     /// <summary>
-    /// When a gradient element is NaN or ±∞, skip the step: parameters, state and step count stay bit-for-bit as they
-    /// were, and <see cref="StepResult.Skipped"/> says so (as <c>GradScaler</c>'s found_inf). Default false.
+    /// When a gradient element is NaN or ±∞, or would be once multiplied by a <see cref="GradientScale"/> above 1
+    /// (‖g‖·scale beyond float32's range, without clipping), skip the step: parameters, state and step count stay
+    /// bit-for-bit as they were, and <see cref="StepResult.Skipped"/> says so (as <c>GradScaler</c>'s found_inf, which
+    /// tests the unscaled gradients). Default false.
     /// </summary>
     public bool SkipNonFinite { get; init; }
 
@@ -100,6 +102,22 @@ public sealed class StepOptions
             _maxDegreeOfParallelism = value;
         }
     }
+
+    /// <summary>
+    /// These options with <see cref="GradientScale"/> = <paramref name="gradientScale"/> and <see cref="SkipNonFinite"/>
+    /// set, every other option kept (a loss scaler's options from its template; one copy of the fields, beside them).
+    /// </summary>
+    internal StepOptions WithLossScale(double gradientScale) => new()
+    {
+        GradientScale = gradientScale,
+        SkipNonFinite = true,
+        MaxGradientNorm = MaxGradientNorm,
+        ComputeGradientNorm = ComputeGradientNorm,
+        MaxDegreeOfParallelism = MaxDegreeOfParallelism,
+        StochasticRounding = StochasticRounding,
+        RoundingSeed = RoundingSeed,
+        BatchSize = BatchSize,
+    };
 
     /// <summary>Whether the step needs the read-only norm pass before the update.</summary>
     internal bool NeedsNorm => ComputeGradientNorm || SkipNonFinite || !double.IsPositiveInfinity(MaxGradientNorm);
