@@ -149,4 +149,11 @@ public sealed partial class DiagnosticLocationTests
     public void OPTG0200_NonNegativeStateOfNull() =>
         // A null state name was skipped without a word.
         AssertMarked("[Optimizer] [NonNegativeState([|null!|])] [FirstMoment(Beta = 0.9)] public partial class C;", "OPTG0200");
+
+    [Theory]
+    [InlineData("[Update(\"let x = g +[|*|] g\")] [Update(\"p = p - x\")]")]
+    [InlineData("[Update(\"  let   x=g+[|*|]g\")] [Update(\"let y = 2 * x\")] [Update(\"p = p - x * y\")]")]
+    public void OPTG0100_ALetWithASyntaxErrorIsReportedOnce(string attributes) =>
+        // Its uses were reported again as undeclared (OPTG0101): two diagnostics for one mistake.
+        AssertMarked($"[Optimizer] {attributes} public partial class C;", "OPTG0100");
 }

@@ -215,6 +215,11 @@ namespace OptGen.Generator
                     {
                         scope.AllLocals.Add(parsed.Target);
                     }
+                    else if (statement.Value is not null && FailedLetTarget(statement.Value) is string target)
+                    {
+                        // A 'let' with a syntax error is reported once; its uses are not reported again as undeclared.
+                        Reject(scope, target);
+                    }
                 }
             }
 
@@ -413,6 +418,25 @@ namespace OptGen.Generator
             }
 
             return null;
+        }
+
+        /// <summary>The name a statement that does not parse would declare, when it starts with <c>let name</c>; else null.</summary>
+        private static string? FailedLetTarget(string statement)
+        {
+            string text = statement.TrimStart();
+            if (!text.StartsWith("let", StringComparison.Ordinal) || text.Length < 4 || !char.IsWhiteSpace(text[3]))
+            {
+                return null;
+            }
+
+            text = text.Substring(3).TrimStart();
+            int end = 0;
+            while (end < text.Length && (ExpressionParser.IsLetter(text[end]) || (end > 0 && text[end] >= '0' && text[end] <= '9')))
+            {
+                end++;
+            }
+
+            return end > 0 ? text.Substring(0, end) : null;
         }
 
         /// <summary>The text on one line (runs of white space, line breaks included, become one space), for generated comments.</summary>
