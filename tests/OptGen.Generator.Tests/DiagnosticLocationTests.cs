@@ -15,9 +15,10 @@ namespace OptGen.Generator.Tests;
 public sealed partial class DiagnosticLocationTests
 {
     /// <summary>Runs the generator on the marked source; requires exactly one OPTG diagnostic, with this ID, at the marked span.</summary>
-    internal static Diagnostic AssertMarked(string markedSource, string id, DiagnosticSeverity severity = DiagnosticSeverity.Error, LanguageVersion version = LanguageVersion.Latest)
+    /// <param name="inDemo">Whether the source goes into <c>namespace Demo</c> after <c>using OptGen;</c> (else it is the whole file).</param>
+    internal static Diagnostic AssertMarked(string markedSource, string id, DiagnosticSeverity severity = DiagnosticSeverity.Error, LanguageVersion version = LanguageVersion.Latest, bool inDemo = true)
     {
-        string marked = "using OptGen;\nnamespace Demo;\n" + markedSource;
+        string marked = inDemo ? "using OptGen;\nnamespace Demo;\n" + markedSource : markedSource;
         int start = marked.IndexOf("[|", StringComparison.Ordinal);
         int end = marked.IndexOf("|]", StringComparison.Ordinal);
         Assert.True(start >= 0 && end > start, "the test source must mark the expected span with [| |]");

@@ -46,10 +46,28 @@ internal static class GeneratorHarness
             parseOptions: ParseOptions(version),
             driverOptions: new GeneratorDriverOptions(IncrementalGeneratorOutputKind.None, trackIncrementalGeneratorSteps: true));
 
-    /// <summary>Runs the generator; returns the generated files, the generator's diagnostics and the compiler's diagnostics on the result.</summary>
-    public static Run Generate(string source, LanguageVersion version = LanguageVersion.Latest)
+    /// <summary>
+    /// Runs the generator; returns the generated files, the generator's diagnostics and the compiler's diagnostics on
+    /// the result. With <paramref name="ilgpu"/> the compilation references ILGPU, so the GPU half is generated too.
+    /// </summary>
+    public static Run Generate(string source, LanguageVersion version = LanguageVersion.Latest, bool ilgpu = false) =>
+        Generate(Compilation(source, version), version, ilgpu);
+
+    /// <summary>As <see cref="Generate(string, LanguageVersion, bool)"/>, over a compilation of several files (each its own syntax tree).</summary>
+    public static Run Generate(string[] files, bool ilgpu = false) =>
+        Generate(Compilation(files[0]).AddSyntaxTrees(files.Skip(1).Select((f, i) => CSharpSyntaxTree.ParseText(f, ParseOptions(), path: $"Consumer{i + 2}.cs"))), LanguageVersion.Latest, ilgpu);
+
+    /// <summary>The compilation with a reference to ILGPU, which makes the generator emit GPU kernels.</summary>
+    public static CSharpCompilation WithIlgpu(CSharpCompilation compilation) =>
+        compilation.AddReferences(MetadataReference.CreateFromFile(typeof(ILGPU.Index1D).Assembly.Location));
+
+    private static Run Generate(CSharpCompilation compilation, LanguageVersion version, bool ilgpu)
     {
-        CSharpCompilation compilation = Compilation(source, version);
+        if (ilgpu)
+        {
+            compilation = WithIlgpu(compilation);
+        }
+
         GeneratorDriver driver = Driver(version).RunGeneratorsAndUpdateCompilation(compilation, out Compilation output, out ImmutableArray<Diagnostic> generatorDiagnostics);
         GeneratorDriverRunResult result = driver.GetRunResult();
         var files = result.Results.SelectMany(r => r.GeneratedSources)

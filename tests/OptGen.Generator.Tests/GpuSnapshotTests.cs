@@ -132,7 +132,7 @@ public sealed class GpuSnapshotTests
     [Fact]
     public void GpuOutputsStayCachedWhenAnUnrelatedFileChanges()
     {
-        CSharpCompilation compilation = WithIlgpu(GeneratorHarness.Compilation(AdamDeclaration));
+        CSharpCompilation compilation = GeneratorHarness.WithIlgpu(GeneratorHarness.Compilation(AdamDeclaration));
         GeneratorDriver driver = GeneratorHarness.Driver().RunGenerators(compilation);
         CSharpCompilation changed = compilation.AddSyntaxTrees(CSharpSyntaxTree.ParseText("namespace Demo { internal static class Unrelated { } }", GeneratorHarness.ParseOptions()));
         GeneratorDriverRunResult second = driver.RunGenerators(changed).GetRunResult();
@@ -144,18 +144,5 @@ public sealed class GpuSnapshotTests
             output => Assert.True(output.Reason is IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged, $"output: {output.Reason}"));
     }
 
-    private static CSharpCompilation WithIlgpu(CSharpCompilation compilation) =>
-        compilation.AddReferences(MetadataReference.CreateFromFile(typeof(ILGPU.Index1D).Assembly.Location));
-
-    private static GeneratorHarness.Run GenerateWithIlgpu(string source)
-    {
-        CSharpCompilation compilation = WithIlgpu(GeneratorHarness.Compilation(source));
-        GeneratorDriver driver = GeneratorHarness.Driver().RunGeneratorsAndUpdateCompilation(compilation, out Compilation output, out ImmutableArray<Diagnostic> generatorDiagnostics);
-        GeneratorDriverRunResult result = driver.GetRunResult();
-        return new GeneratorHarness.Run(
-            result.Results.SelectMany(r => r.GeneratedSources).ToDictionary(s => s.HintName, s => s.SourceText.ToString()),
-            generatorDiagnostics.AddRange(result.Diagnostics).Distinct().ToImmutableArray(),
-            output.GetDiagnostics(),
-            result.Results.Select(r => r.Exception).Where(e => e is not null).ToList()!);
-    }
+    private static GeneratorHarness.Run GenerateWithIlgpu(string source) => GeneratorHarness.Generate(source, ilgpu: true);
 }

@@ -133,7 +133,7 @@ public sealed class KernelIdentityTests
         return (run, output);
     }
 
-    private static Assembly Load(Compilation output)
+    internal static Assembly Load(Compilation output)
     {
         using var image = new MemoryStream();
         var emitted = output.Emit(image);

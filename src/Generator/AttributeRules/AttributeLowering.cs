@@ -87,7 +87,8 @@ namespace OptGen.Generator.AttributeRules
             return b.Hyperparameters.Select(h => h.Name)
                 .Concat(b.States.Select(s => s.Name))
                 .Concat(b.HostStates.Select(s => s.Name))
-                .Concat(GeneratedMembers.EveryOptimizer);
+                .Concat(GeneratedMembers.EveryOptimizer)
+                .Concat(Parser.HasReductions(spec) ? GeneratedMembers.ReductionOptimizer : Enumerable.Empty<string>());
         }
     }
 

@@ -299,6 +299,21 @@ namespace OptGen.Generator
                 bool userChosen = spec.SecondMoment is { } second && second.PropertyName == name && nameLocation is not null;
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NameTaken, userChosen ? nameLocation : location, name, clash));
             }
+
+            // The generated CreateKernel reads each hyperparameter into a camelCase local beside its own parameters
+            // (hyperparameters, step, t, …): a chosen name equal to one of those, or to another hyperparameter's ignoring
+            // case, would not compile there.
+            if (nameLocation is not null && spec.SecondMoment is { PropertyName: { } chosen } && !reported.Contains(chosen))
+            {
+                string? clash = ExpressionRules.IsReserved(chosen) ? "a parameter, local or member of the generated code (names are compared ignoring case)"
+                    : AttributeRules.AttributeLowering.GeneratedMemberNames(spec).Any(n => n != chosen && string.Equals(n, chosen, StringComparison.OrdinalIgnoreCase))
+                        ? "another member OptGen generates for this rule, ignoring case (the generated code reads each hyperparameter into a camelCase local)"
+                        : null;
+                if (clash is not null)
+                {
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NameTaken, nameLocation, chosen, clash));
+                }
+            }
         }
 
         /// <summary>Combinations the lowering cannot express, found by the fuzz test: each would generate code that does not compile.</summary>

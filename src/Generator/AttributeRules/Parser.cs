@@ -39,6 +39,8 @@ namespace OptGen.Generator
 
             CheckDeclaration(type, declaration, context.SemanticModel, nameLocation, diagnostics);
             CheckDeclarationExtras(type, declaration, diagnostics);
+            CheckOtherPartsArePartial(type, declaration, diagnostics);
+            CheckNamespaceShadowing(type, context.SemanticModel.Compilation, nameLocation, diagnostics);
             StateStorageSpec storage = StateStorage.StateStorageRules.Read(type);
             if (ExpressionRules.IsExpressionRule(type))
             {
@@ -50,7 +52,7 @@ namespace OptGen.Generator
             }
 
             OptimizerSpec? spec = CheckAttributes(type, context.SemanticModel, diagnostics, cancellationToken)
-                ? ReadRule(type, declaration, nameLocation, diagnostics)
+                ? ReadRule(type, context.SemanticModel.Compilation, nameLocation, diagnostics)
                 : null;
             if (spec is not null && !HasErrors(diagnostics))
             {
@@ -133,7 +135,7 @@ namespace OptGen.Generator
             return null;
         }
 
-        private static OptimizerSpec? ReadRule(INamedTypeSymbol type, TypeDeclarationSyntax declaration, Location location, List<DiagnosticInfo> diagnostics)
+        private static OptimizerSpec? ReadRule(INamedTypeSymbol type, Compilation compilation, Location location, List<DiagnosticInfo> diagnostics)
         {
             var attributes = new Dictionary<string, AttributeData>(StringComparer.Ordinal);
             foreach (AttributeData attribute in type.GetAttributes())
@@ -207,7 +209,7 @@ namespace OptGen.Generator
                 }
 
                 string propertyName = Named<string>(sm, "Name") ?? "Beta2";
-                if (!SyntaxFacts.IsValidIdentifier(propertyName) || SyntaxFacts.GetKeywordKind(propertyName) != SyntaxKind.None)
+                if (!SyntaxFacts.IsValidIdentifier(propertyName) || SyntaxFacts.GetKeywordKind(propertyName) != SyntaxKind.None || propertyName.All(c => c == '_'))
                 {
                     diagnostics.Add(Error(DiagnosticDescriptors.InvalidName, sm, "Name", propertyName));
                 }
@@ -350,29 +352,18 @@ namespace OptGen.Generator
             spec = ReadBatchUnits(attributes, spec, diagnostics);
             spec = ReadReductions(attributes, spec, diagnostics);
 
-            CheckCollisions(type, declaration, spec, location, diagnostics);
+            CheckCollisions(type, compilation, spec, location, diagnostics);
             return spec;
         }
 
-        private static void CheckCollisions(INamedTypeSymbol type, TypeDeclarationSyntax declaration, OptimizerSpec spec, Location location, List<DiagnosticInfo> diagnostics)
+        private static void CheckCollisions(INamedTypeSymbol type, Compilation compilation, OptimizerSpec spec, Location location, List<DiagnosticInfo> diagnostics)
         {
             if (diagnostics.Count > 0)
             {
                 return;
             }
 
-            var generated = new HashSet<string>(AttributeRules.AttributeLowering.GeneratedMemberNames(spec), StringComparer.Ordinal);
-            foreach (ISymbol member in type.GetMembers())
-            {
-                if (member.IsImplicitlyDeclared || !generated.Contains(member.Name))
-                {
-                    continue;
-                }
-
-                Location where = member.Locations.FirstOrDefault(l => l.IsInSource) ?? location;
-                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NameCollision, where, member.Name, type.Name,
-                    member.Name == "Beta2" ? " (or give [SecondMoment] another Name)" : string.Empty));
-            }
+            CheckUserMembers(type, compilation, AttributeRules.AttributeLowering.GeneratedMemberNames(spec), HasReductions(spec), location, diagnostics);
         }
 
         private static double ReadBeta(AttributeData attribute, string what, List<DiagnosticInfo> diagnostics)

@@ -397,6 +397,18 @@ namespace OptGen.Generator.Diagnostics
             "Rule with reductions declares the base class Optimizer",
             "The optimizer class '{0}' declares the base class OptGen.Optimizer, but its rule has reductions ({1}) and OptGen derives it from OptGen.ReductionOptimizer; remove the base class");
 
+        /// <summary>Format: "The member '{0}' of '{1}' hides {2}.{0}, which '{1}' inherits from the base class OptGen generates{3}; rename yours".</summary>
+        public static readonly DiagnosticDescriptor HidesInheritedMember = Error(
+            "OPTG0136",
+            "Member hides a member of the generated base class",
+            "The member '{0}' of '{1}' hides {2}.{0}, which '{1}' inherits from the base class OptGen generates{3}; rename yours");
+
+        /// <summary>Format: "A type declared as '{0}' hides the namespace {0} that the code OptGen generates for '{1}' names (global::{0}); rename the type or move it into another namespace".</summary>
+        public static readonly DiagnosticDescriptor TypeHidesNamespace = Error(
+            "OPTG0137",
+            "Type hides a namespace of the generated code",
+            "A type declared as '{0}' hides the namespace {0} that the code OptGen generates for '{1}' names (global::{0}); rename the type or move it into another namespace");
+
         /// <summary>Format: "[NonNegativeState(\"{0}\")] names no state buffer of the rule: {1}".</summary>
         public static readonly DiagnosticDescriptor InvalidStateOverride = Error(
             "OPTG0200",

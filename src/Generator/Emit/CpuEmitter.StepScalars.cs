@@ -36,9 +36,11 @@ namespace OptGen.Generator.Emit
                 ? "protected override void ValidateStepScalars(global::System.ReadOnlySpan<double> hyperparameters, global::System.ReadOnlySpan<double> hostState, long step, double gradientScale, double batchSize)"
                 : "protected override void ValidateStepScalars(global::System.ReadOnlySpan<double> hyperparameters, global::System.ReadOnlySpan<double> hostState, long step, double gradientScale)");
             string batchArgument = batchSize ? ", batchSize" : string.Empty;
+
+            // A call statement, not '_ = …': a member of the user's class named '_' would make that an assignment to it.
             w.Line(hasHostState
-                ? $"_ = CreateKernel(hyperparameters, hostState, step, gradientScale{batchArgument});"
-                : $"_ = CreateKernel(hyperparameters, step, gradientScale{batchArgument});");
+                ? $"CreateKernel(hyperparameters, hostState, step, gradientScale{batchArgument});"
+                : $"CreateKernel(hyperparameters, step, gradientScale{batchArgument});");
             w.Close();
         }
 

@@ -56,7 +56,19 @@ namespace OptGen.Generator
             "index", // the GPU kernel's thread index, beside a parameter per state
             "batchSize", // CreateKernel's batch-size parameter (B), and the inherited Optimizer.BatchSize
             "gsq", "InputOffset", // the per-example squares beside g (Ir.ElementInputs) and the kernel field that locates them
+            "hostState", // the parameter of CreateKernel and AdvanceHostState that holds a rule's host state
+            "Segments", // the kernel method that updates compact states between the passes of a scoped rule
         };
+
+        /// <summary>
+        /// Whether the generated code uses <paramref name="name"/> itself (compared ignoring case): a parameter or local
+        /// of its methods, a member of the kernel, a member the generated class declares, or one of System.Object's.
+        /// </summary>
+        internal static bool IsReserved(string name) =>
+            Reserved.Contains(name)
+            || GeneratedMembers.EveryOptimizer.Contains(name, StringComparer.OrdinalIgnoreCase)
+            || GeneratedMembers.ReductionOptimizer.Contains(name, StringComparer.OrdinalIgnoreCase)
+            || GeneratedMembers.ObjectMembers.Contains(name, StringComparer.OrdinalIgnoreCase);
 
         /// <summary>Whether the class declares its rule with expression attributes.</summary>
         public static bool IsExpressionRule(INamedTypeSymbol type) => type.GetAttributes().Any(a => KindOf(a) is not null);
@@ -172,9 +184,15 @@ namespace OptGen.Generator
                         }
                     }
 
-                    if (!SyntaxFacts.IsValidIdentifier(property) || SyntaxFacts.GetKeywordKind(property) != SyntaxKind.None)
+                    if (!SyntaxFacts.IsValidIdentifier(property) || SyntaxFacts.GetKeywordKind(property) != SyntaxKind.None || property.All(c => c == '_'))
                     {
                         diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InvalidDeclaration, propertyLocation, property, "is not a valid C# identifier for the state's property"));
+                        continue;
+                    }
+
+                    if (GeneratedMembers.EveryOptimizer.Contains(property) || GeneratedMembers.ReductionOptimizer.Contains(property))
+                    {
+                        diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InvalidDeclaration, propertyLocation, property, "is the name of a member OptGen generates in the optimizer class; choose another name for the state's property"));
                         continue;
                     }
 
@@ -196,6 +214,11 @@ namespace OptGen.Generator
                     if (statement.Value is not null && ExpressionParser.ParseStatement(statement.Value, out _) is { IsLet: true } parsed)
                     {
                         scope.AllLocals.Add(parsed.Target);
+                    }
+                    else if (statement.Value is not null && FailedLetTarget(statement.Value) is string target)
+                    {
+                        // A 'let' with a syntax error is reported once; its uses are not reported again as undeclared.
+                        Reject(scope, target);
                     }
                 }
             }
@@ -326,14 +349,7 @@ namespace OptGen.Generator
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NameTaken, type.Locations.FirstOrDefault(l => l.IsInSource), type.Name, "a member OptGen generates for every optimizer; rename the class"));
             }
 
-            foreach (ISymbol member in type.GetMembers())
-            {
-                if (!member.IsImplicitlyDeclared && generated.ContainsKey(member.Name))
-                {
-                    Location? where = member.Locations.FirstOrDefault(l => l.IsInSource);
-                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NameCollision, where, member.Name, type.Name, string.Empty));
-                }
-            }
+            Parser.CheckUserMembers(type, compilation, generated.Keys, baseType == "OptGen.ReductionOptimizer", type.Locations.First(l => l.IsInSource), diagnostics);
         }
 
         private static void AddMember(Dictionary<string, Location?> members, string name, Location? location, List<DiagnosticInfo> diagnostics)
@@ -391,7 +407,7 @@ namespace OptGen.Generator
                 return "is a C# keyword";
             }
 
-            if (Reserved.Contains(name) || GeneratedMembers.EveryOptimizer.Contains(name, StringComparer.OrdinalIgnoreCase) || Ir.Functions.Contains(name.ToLowerInvariant()))
+            if (IsReserved(name) || Ir.Functions.Contains(name.ToLowerInvariant()))
             {
                 return "is reserved by the expression language or the generated code";
             }
@@ -402,6 +418,25 @@ namespace OptGen.Generator
             }
 
             return null;
+        }
+
+        /// <summary>The name a statement that does not parse would declare, when it starts with <c>let name</c>; else null.</summary>
+        private static string? FailedLetTarget(string statement)
+        {
+            string text = statement.TrimStart();
+            if (!text.StartsWith("let", StringComparison.Ordinal) || text.Length < 4 || !char.IsWhiteSpace(text[3]))
+            {
+                return null;
+            }
+
+            text = text.Substring(3).TrimStart();
+            int end = 0;
+            while (end < text.Length && (ExpressionParser.IsLetter(text[end]) || (end > 0 && text[end] >= '0' && text[end] <= '9')))
+            {
+                end++;
+            }
+
+            return end > 0 ? text.Substring(0, end) : null;
         }
 
         /// <summary>The text on one line (runs of white space, line breaks included, become one space), for generated comments.</summary>

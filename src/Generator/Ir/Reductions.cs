@@ -107,10 +107,12 @@ namespace OptGen.Generator.Ir
 
         /// <summary>
         /// The streams the pass assigns without loading them (pass 1 may compute p or a state it does not store, as an
-        /// operand): each back end declares them as locals before the body.
+        /// operand): each back end declares them as locals before the body. A local the body declares itself and then
+        /// assigns again (the attribute rules' Nesterov step: dir ← dir + μ·b) is not one of them.
         /// </summary>
         public IEnumerable<string> AssignedWithoutLoad =>
-            Body.Where(s => !s.DeclaresLocal && !Reads.Contains(s.Target) && s.Target != "g").Select(s => s.Target).Distinct();
+            Body.Where(s => !s.DeclaresLocal && !Reads.Contains(s.Target) && s.Target != "g" && !Body.Any(d => d.DeclaresLocal && d.Target == s.Target))
+                .Select(s => s.Target).Distinct();
     }
 
     /// <summary>

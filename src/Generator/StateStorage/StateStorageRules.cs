@@ -48,8 +48,10 @@ namespace OptGen.Generator.StateStorage
                     precisionLocation = LocationInfo.From(ArgumentLocation(attribute, 0));
                 }
                 else if (name == SignAttribute && attribute.ConstructorArguments.Length == 2
-                    && attribute.ConstructorArguments[0].Value is string state && attribute.ConstructorArguments[1].Value is bool nonNegative)
+                    && attribute.ConstructorArguments[0].Kind == TypedConstantKind.Primitive && attribute.ConstructorArguments[1].Value is bool nonNegative)
                 {
+                    // A null name is kept as "": it names no state, so Check reports it (it was skipped without a word).
+                    string state = attribute.ConstructorArguments[0].Value as string ?? string.Empty;
                     overrides.Add(new StateSignOverride(state, nonNegative, LocationInfo.From(ArgumentLocation(attribute, 0))));
                 }
             }

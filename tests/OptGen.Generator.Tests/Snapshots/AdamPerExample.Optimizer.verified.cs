@@ -166,7 +166,7 @@ namespace Demo
         /// <inheritdoc/>
         protected override void ValidateStepScalars(global::System.ReadOnlySpan<double> hyperparameters, global::System.ReadOnlySpan<double> hostState, long step, double gradientScale, double batchSize)
         {
-            _ = CreateKernel(hyperparameters, step, gradientScale, batchSize);
+            CreateKernel(hyperparameters, step, gradientScale, batchSize);
         }
     }
 }

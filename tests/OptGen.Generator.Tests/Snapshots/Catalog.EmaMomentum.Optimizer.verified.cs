@@ -110,7 +110,7 @@ namespace Catalog
         /// <inheritdoc/>
         protected override void ValidateStepScalars(global::System.ReadOnlySpan<double> hyperparameters, global::System.ReadOnlySpan<double> hostState, long step, double gradientScale)
         {
-            _ = CreateKernel(hyperparameters, step, gradientScale);
+            CreateKernel(hyperparameters, step, gradientScale);
         }
     }
 }

@@ -229,7 +229,7 @@ namespace Catalog
         /// <inheritdoc/>
         protected override void ValidateStepScalars(global::System.ReadOnlySpan<double> hyperparameters, global::System.ReadOnlySpan<double> hostState, long step, double gradientScale)
         {
-            _ = CreateKernel(hyperparameters, hostState, step, gradientScale);
+            CreateKernel(hyperparameters, hostState, step, gradientScale);
         }
     }
 }

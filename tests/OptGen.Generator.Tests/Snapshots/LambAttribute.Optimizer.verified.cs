@@ -215,7 +215,7 @@ namespace Demo
         /// <inheritdoc/>
         protected override void ValidateStepScalars(global::System.ReadOnlySpan<double> hyperparameters, global::System.ReadOnlySpan<double> hostState, long step, double gradientScale)
         {
-            _ = CreateKernel(hyperparameters, step, gradientScale);
+            CreateKernel(hyperparameters, step, gradientScale);
         }
     }
 }
