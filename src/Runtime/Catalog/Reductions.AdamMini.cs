@@ -47,6 +47,7 @@ public sealed class AdamMini : MultiPassOptimizer
 
     private Piece[] _units = [];
     private int[] _blockOf = [];
+    private int[] _granuleOf = [];
     private Factors[] _factors = [];
 
     /// <summary>Creates Adam-mini for one vector tensor of <paramref name="length"/> parameters.</summary>
@@ -86,7 +87,10 @@ public sealed class AdamMini : MultiPassOptimizer
     public ReadOnlySpan<float> BlockSecondMoment => GetState(1);
 
     /// <inheritdoc/>
-    private protected override bool HasCompactState => true;
+    private protected override bool IsCompact(int plane) => plane == 1;
+
+    /// <inheritdoc/>
+    private protected override Piece[] PassUnits => _units;
 
     /// <inheritdoc/>
     private protected override int StateLengthOf(int plane, int tensor, ReadOnlySpan<double> hyperparameters)
@@ -122,24 +126,28 @@ public sealed class AdamMini : MultiPassOptimizer
 
     private protected override void RunPasses<TParameter, TGradient, TState>(StepPlan plan)
     {
-        // Units are whole blocks; they change only when a group's BlockSize does.
+        // Units are whole blocks, starting on a block of the codec where m is quantized (the last pass stages it);
+        // they change only when a group's BlockSize or the state's precision does.
         if (_blockOf.Length != Layout.TensorCount)
         {
             _blockOf = new int[Layout.TensorCount];
+            _granuleOf = new int[Layout.TensorCount];
         }
 
         bool changed = _units.Length == 0 && Layout.TotalLength > 0;
         for (int j = 0; j < Layout.TensorCount; j++)
         {
             int block = BlockLengthOf(j, plan.Hyperparameters(Layout.GroupOf(j))[5]);
-            changed |= _blockOf[j] != block;
+            int granule = LeastCommonMultiple(block, StagingGranule(j), Layout.LengthOf(j));
+            changed |= _blockOf[j] != block || _granuleOf[j] != granule;
             _blockOf[j] = block;
+            _granuleOf[j] = granule;
         }
 
         if (changed)
         {
-            int[] blocks = _blockOf;
-            _units = CutUnits(Layout, j => blocks[j]);
+            int[] granules = _granuleOf;
+            _units = CutUnits(Layout, j => granules[j]);
         }
 
         if (_factors.Length != Layout.GroupCount)
