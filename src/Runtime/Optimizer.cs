@@ -229,7 +229,7 @@ public abstract partial class Optimizer
         else
         {
             // Compact state follows the hyperparameters it is shaped by (Adam-mini's BlockSize).
-            if (!StateFits(_state, null))
+            if (!StateFits(StateView, null))
             {
                 _state = NewState(_groupHyperparameters, _state.ElementSize);
             }

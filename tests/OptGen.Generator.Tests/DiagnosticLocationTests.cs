@@ -229,10 +229,6 @@ public sealed partial class DiagnosticLocationTests
         AssertMarked("[Optimizer] [State(\"m\")] [Update(\"m = m + g\")] [Update(\"p = p - 0.1 * m\")] [NonNegativeState([|\"s\"|])] public partial class W;", "OPTG0200");
 
     [Fact]
-    public void OPTG0201_BlockwiseStateOnARuleWithScopedReductions() =>
-        AssertMarked("[Optimizer] [State(\"m\")] [Update(\"m = m + g\")] [Update(\"p = p - 0.1 * m / (row_norm(g) + 1)\")] [DefaultStatePrecision([|StatePrecision.Int8Blockwise|])] public partial class W;", "OPTG0201");
-
-    [Fact]
     public void OPTG0015_UndefinedStatePrecision() =>
         AssertMarked("[Optimizer] [SecondMoment(Beta = 0.999)] [DefaultStatePrecision([|(StatePrecision)7|])] public partial class W;", "OPTG0015");
 

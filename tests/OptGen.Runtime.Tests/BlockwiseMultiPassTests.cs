@@ -292,45 +292,6 @@ public sealed class BlockwiseMultiPassTests(ITestOutputHelper output)
         }
     }
 
-    [Theory]
-    [InlineData("adafactor")]
-    [InlineData("adam-mini")]
-    [InlineData("declared-novograd")]
-    public void RulesWithCompactStateRefuseBlockwiseAndGroupPrecisionsAndNothingChanges(string rule)
-    {
-        // Adafactor's factored second moment (m + n floats per matrix), Adam-mini's per-block second moment and a
-        // declared per-tensor v are compact state: tiny, kept in one precision (float32 or bfloat16) for the whole
-        // optimizer, as bitsandbytes and torchao keep small tensors in float32.
-        var layout = ParameterLayout.FromShapes([[128, 64]], [[8192]]);
-        Optimizer optimizer = rule switch
-        {
-            "adafactor" => new Adafactor(layout),
-            "adam-mini" => new AdamMini(layout),
-            _ => new DeclaredNovoGrad(layout),
-        };
-        var random = new Random(4);
-        float[] p = Random(random, layout.TotalLength, 0.1);
-        optimizer.Step(p, Random(random, layout.TotalLength, 0.01));
-        byte[] before = Checkpoint(optimizer);
-        foreach (StatePrecision precision in new[] { StatePrecision.Int8Blockwise, StatePrecision.Int4Blockwise })
-        {
-            var ex = Assert.Throws<NotSupportedException>(() => optimizer.ChangeStatePrecision(precision));
-            Assert.Contains("compact state", ex.Message, StringComparison.Ordinal);
-            Assert.Contains("not blockwise", ex.Message, StringComparison.Ordinal);
-            Assert.Contains("Nothing was changed", ex.Message, StringComparison.Ordinal);
-        }
-
-        var group = Assert.Throws<NotSupportedException>(() => optimizer.Groups[1].StatePrecision = StatePrecision.BFloat16);
-        Assert.Contains("one precision for every group", group.Message, StringComparison.Ordinal);
-        Assert.Equal(StatePrecision.Float32, optimizer.StatePrecision);
-        Assert.Equal([null, null], optimizer.Groups.Select(g => g.StatePrecision));
-        Assert.Equal(before, Checkpoint(optimizer));
-
-        // bfloat16 for the whole optimizer still works.
-        optimizer.ChangeStatePrecision(StatePrecision.BFloat16);
-        Assert.Equal(StatePrecision.BFloat16, optimizer.StatePrecision);
-    }
-
     [Fact]
     public void NonFiniteGradientsFollowTheRulesHandling()
     {

@@ -16,7 +16,15 @@ internal static class BlockwiseStateReader
     /// Codes[plane][tensor] (a float32 or bfloat16 tensor's raw value bytes) and Absmax[plane][tensor] (empty for those),
     /// with <paramref name="bitsOf"/>(tensor) the tensor's storage: 8 or 4 bits, 16 bfloat16, 0 float32.
     /// </summary>
-    public static (byte[][][] Codes, float[][][] Absmax) Read(Optimizer optimizer, Func<int, int> bitsOf)
+    public static (byte[][][] Codes, float[][][] Absmax) Read(Optimizer optimizer, Func<int, int> bitsOf) =>
+        Read(optimizer, (_, j) => bitsOf(j), (_, j) => optimizer.Layout.LengthOf(j));
+
+    /// <summary>
+    /// As <see cref="Read(Optimizer, Func{int, int})"/> for state whose buffers differ per tensor (format version 3):
+    /// <paramref name="bitsOf"/>(plane, tensor) and <paramref name="lengthOf"/>(plane, tensor) say how each tensor's part
+    /// of each plane is stored and how many values it has (a compact plane's extent).
+    /// </summary>
+    public static (byte[][][] Codes, float[][][] Absmax) Read(Optimizer optimizer, Func<int, int, int> bitsOf, Func<int, int, int> lengthOf)
     {
         ParameterLayout layout = optimizer.Layout;
         int planes = optimizer.Descriptor.States.Count;
@@ -24,9 +32,12 @@ internal static class BlockwiseStateReader
         optimizer.SaveCheckpoint(stream);
         byte[] file = stream.ToArray();
         long total = 0;
-        for (int j = 0; j < layout.TensorCount; j++)
+        for (int k = 0; k < planes; k++)
         {
-            total += planes * Bytes(layout.LengthOf(j), bitsOf(j)).Total;
+            for (int j = 0; j < layout.TensorCount; j++)
+            {
+                total += Bytes(lengthOf(k, j), bitsOf(k, j)).Total;
+            }
         }
 
         int at = checked((int)(file.Length - 4 - total));
@@ -38,7 +49,7 @@ internal static class BlockwiseStateReader
             absmax[k] = new float[layout.TensorCount][];
             for (int j = 0; j < layout.TensorCount; j++)
             {
-                (int codeBytes, int blocks, _) = Bytes(layout.LengthOf(j), bitsOf(j));
+                (int codeBytes, int blocks, _) = Bytes(lengthOf(k, j), bitsOf(k, j));
                 codes[k][j] = file[at..(at + codeBytes)];
                 at += codeBytes;
                 absmax[k][j] = [.. Enumerable.Range(0, blocks).Select(b => BitConverter.ToSingle(file, at + (4 * b)))];

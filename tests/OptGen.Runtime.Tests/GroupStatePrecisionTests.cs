@@ -373,17 +373,19 @@ public sealed class GroupStatePrecisionTests
         Assert.Equal(Precisions, mixed.Groups.Select(g => g.EffectiveStatePrecision));
         Assert.Equal(before, GroupStates(mixed));
 
-        // A rule with compact state keeps one precision for every group, and no blockwise state (rules with
-        // reductions and per-element state have both: BlockwiseMultiPassTests).
-        var lamb = new Adafactor(new ParameterLayout([64], [32]));
-        Assert.Throws<NotSupportedException>(() => lamb.Groups[0].StatePrecision = StatePrecision.BFloat16);
-        Assert.Throws<NotSupportedException>(() => lamb.Groups[1].StatePrecision = StatePrecision.Int8Blockwise);
-        Assert.Equal([StatePrecision.Float32, StatePrecision.Float32], lamb.Groups.Select(g => g.EffectiveStatePrecision));
-        Assert.Equal([null, null], lamb.Groups.Select(g => g.StatePrecision));
-        lamb.ChangeStatePrecision(StatePrecision.BFloat16);
-        lamb.Groups[1].StatePrecision = StatePrecision.BFloat16;   // the same precision as the others: allowed
-        Assert.Throws<NotSupportedException>(() => lamb.ChangeStatePrecision(StatePrecision.Float32));
-        Assert.Equal(StatePrecision.BFloat16, lamb.StatePrecision);
+        // A rule with compact state reads it between tensors in one codec: bfloat16 for every group or none; groups
+        // may mix float32, 8-bit and 4-bit state (the compact state stays float32: BlockwiseCompactStateTests).
+        var adafactor = new Adafactor(new ParameterLayout([64], [32]));
+        Assert.Throws<NotSupportedException>(() => adafactor.Groups[0].StatePrecision = StatePrecision.BFloat16);
+        Assert.Equal([StatePrecision.Float32, StatePrecision.Float32], adafactor.Groups.Select(g => g.EffectiveStatePrecision));
+        Assert.Equal([null, null], adafactor.Groups.Select(g => g.StatePrecision));
+        adafactor.Groups[1].StatePrecision = StatePrecision.Int8Blockwise;
+        Assert.Equal([StatePrecision.Float32, StatePrecision.Int8Blockwise], adafactor.Groups.Select(g => g.EffectiveStatePrecision));
+        adafactor.Groups[1].StatePrecision = null;
+        adafactor.ChangeStatePrecision(StatePrecision.BFloat16);
+        adafactor.Groups[1].StatePrecision = StatePrecision.BFloat16;   // the same precision as the others: allowed
+        Assert.Throws<NotSupportedException>(() => adafactor.ChangeStatePrecision(StatePrecision.Float32));
+        Assert.Equal(StatePrecision.BFloat16, adafactor.StatePrecision);
     }
 
     [Fact]

@@ -287,16 +287,4 @@ public sealed class MultiPassStorageTests
         Assert.NotEqual(p0, reference);
     }
 
-    [Theory]
-    [InlineData(StatePrecision.Int8Blockwise)]
-    [InlineData(StatePrecision.Int4Blockwise)]
-    public void BlockwiseStateIsRefusedAndNothingChanges(StatePrecision precision)
-    {
-        // Compact state (Adafactor's factored second moment) stays in one precision; LAMB, LARS and schedule-free
-        // take blockwise state (BlockwiseMultiPassTests).
-        var adafactor = new Adafactor(ParameterLayout.FromShapes([[200, 100]]));
-        var ex = Assert.Throws<NotSupportedException>(() => adafactor.ChangeStatePrecision(precision));
-        Assert.Contains("compact state", ex.Message, StringComparison.Ordinal);
-        Assert.Equal(StatePrecision.Float32, adafactor.StatePrecision);
-    }
 }

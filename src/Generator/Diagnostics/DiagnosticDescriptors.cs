@@ -415,12 +415,6 @@ namespace OptGen.Generator.Diagnostics
             "State sign override names no state buffer",
             "[NonNegativeState(\"{0}\")] does not apply: {1}");
 
-        /// <summary>Format: "[DefaultStatePrecision(StatePrecision.{0})] cannot apply: …".</summary>
-        public static readonly DiagnosticDescriptor BlockwiseStateWithReductions = Error(
-            "OPTG0201",
-            "Blockwise state on a rule with scoped reductions or compact state",
-            "[DefaultStatePrecision(StatePrecision.{0})] cannot apply: the rule has row, column, block, group or global reductions or compact state, whose state is float32 or bfloat16");
-
         private static DiagnosticDescriptor Error(string id, string title, string format) => new(
             id,
             title,

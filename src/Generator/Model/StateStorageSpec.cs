@@ -12,9 +12,6 @@ namespace OptGen.Generator.Model
     /// </summary>
     internal sealed record StateStorageSpec(int Precision, EquatableArray<StateSignOverride> Overrides)
     {
-        /// <summary>Where [DefaultStatePrecision]'s argument is, for diagnostics about the precision (OPTG0201).</summary>
-        public LocationInfo? PrecisionLocation { get; init; }
-
         /// <summary>float32 state, no overrides: a declaration without either attribute.</summary>
         public static StateStorageSpec Default { get; } = new(0, EquatableArray<StateSignOverride>.Empty);
     }

@@ -36,7 +36,6 @@ namespace OptGen.Generator.StateStorage
         public static StateStorageSpec Read(INamedTypeSymbol type)
         {
             int precision = 0;
-            LocationInfo? precisionLocation = null;
             var overrides = new List<StateSignOverride>();
             foreach (AttributeData attribute in type.GetAttributes())
             {
@@ -45,7 +44,6 @@ namespace OptGen.Generator.StateStorage
                     && attribute.ConstructorArguments[0].Value is int number && number > 0 && number < PrecisionNames.Length)
                 {
                     precision = number;
-                    precisionLocation = LocationInfo.From(ArgumentLocation(attribute, 0));
                 }
                 else if (name == SignAttribute && attribute.ConstructorArguments.Length == 2
                     && attribute.ConstructorArguments[0].Kind == TypedConstantKind.Primitive && attribute.ConstructorArguments[1].Value is bool nonNegative)
@@ -56,22 +54,15 @@ namespace OptGen.Generator.StateStorage
                 }
             }
 
-            return new StateStorageSpec(precision, overrides.ToEquatableArray()) { PrecisionLocation = precisionLocation };
+            return new StateStorageSpec(precision, overrides.ToEquatableArray());
         }
 
         /// <summary>
-        /// OPTG0200 for every override that names no state of the lowered rule, or a state already overridden; OPTG0201
-        /// for blockwise state declared on a rule with row, column, block, group or global reductions or compact state
-        /// (its scoped passes keep float32 or bfloat16 state; tensor-scope reductions take blockwise state, staged per work unit).
+        /// OPTG0200 for every override that names no state of the lowered rule, or a state already overridden. (Any
+        /// precision applies to any rule: a rule with compact state keeps that state in float32 in blockwise state.)
         /// </summary>
         public static IEnumerable<DiagnosticInfo> Check(OptimizerModel model)
         {
-            if (model.Storage.Precision >= 2 && model.Storage.Precision < PrecisionNames.Length && model.Kernel.Passes is { IsScoped: true })
-            {
-                yield return new DiagnosticInfo(DiagnosticDescriptors.BlockwiseStateWithReductions, model.Storage.PrecisionLocation,
-                    new[] { PrecisionNames[model.Storage.Precision] }.ToEquatableArray());
-            }
-
             var seen = new HashSet<string>();
             foreach (StateSignOverride o in model.Storage.Overrides)
             {

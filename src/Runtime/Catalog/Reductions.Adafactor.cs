@@ -123,7 +123,10 @@ public sealed class Adafactor : MultiPassOptimizer
     public ReadOnlySpan<float> ColumnVariance => GetState(1);
 
     /// <inheritdoc/>
-    private protected override bool HasCompactState => true;
+    private protected override bool IsCompact(int plane) => true;
+
+    /// <inheritdoc/>
+    private protected override Piece[] PassUnits => _units!;
 
     /// <inheritdoc/>
     private protected override int StateLengthOf(int plane, int tensor, ReadOnlySpan<double> hyperparameters)

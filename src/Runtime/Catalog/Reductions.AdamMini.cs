@@ -22,6 +22,9 @@ namespace OptGen;
 /// after tensor (⌈n/B⌉ for a tensor of n): 4 bytes per parameter plus 4 per block with float32 state. Changing
 /// <see cref="BlockSize"/> reshapes v at the next step (or Reset, or SaveCheckpoint): a tensor whose block count
 /// changes starts its v_b again from 0.</para>
+/// <para>With 8-bit or 4-bit blockwise state (<see cref="Optimizer.ChangeStatePrecision(StatePrecision)"/>) m is
+/// quantized (staged in pass 2, the only pass that touches it, and requantized once per step) and v stays float32:
+/// 1.02 bytes per parameter at 8 bits, 0.54 at 4, for one v per row of 1024 (docs/training.md).</para>
 /// </remarks>
 public sealed class AdamMini : MultiPassOptimizer
 {
@@ -47,6 +50,7 @@ public sealed class AdamMini : MultiPassOptimizer
 
     private Piece[] _units = [];
     private int[] _blockOf = [];
+    private int[] _granuleOf = [];
     private Factors[] _factors = [];
 
     /// <summary>Creates Adam-mini for one vector tensor of <paramref name="length"/> parameters.</summary>
@@ -86,7 +90,10 @@ public sealed class AdamMini : MultiPassOptimizer
     public ReadOnlySpan<float> BlockSecondMoment => GetState(1);
 
     /// <inheritdoc/>
-    private protected override bool HasCompactState => true;
+    private protected override bool IsCompact(int plane) => plane == 1;
+
+    /// <inheritdoc/>
+    private protected override Piece[] PassUnits => _units;
 
     /// <inheritdoc/>
     private protected override int StateLengthOf(int plane, int tensor, ReadOnlySpan<double> hyperparameters)
@@ -122,24 +129,28 @@ public sealed class AdamMini : MultiPassOptimizer
 
     private protected override void RunPasses<TParameter, TGradient, TState>(StepPlan plan)
     {
-        // Units are whole blocks; they change only when a group's BlockSize does.
+        // Units are whole blocks, starting on a block of the codec where m is quantized (the last pass stages it);
+        // they change only when a group's BlockSize or the state's precision does.
         if (_blockOf.Length != Layout.TensorCount)
         {
             _blockOf = new int[Layout.TensorCount];
+            _granuleOf = new int[Layout.TensorCount];
         }
 
         bool changed = _units.Length == 0 && Layout.TotalLength > 0;
         for (int j = 0; j < Layout.TensorCount; j++)
         {
             int block = BlockLengthOf(j, plan.Hyperparameters(Layout.GroupOf(j))[5]);
-            changed |= _blockOf[j] != block;
+            int granule = LeastCommonMultiple(block, StagingGranule(j), Layout.LengthOf(j));
+            changed |= _blockOf[j] != block || _granuleOf[j] != granule;
             _blockOf[j] = block;
+            _granuleOf[j] = granule;
         }
 
         if (changed)
         {
-            int[] blocks = _blockOf;
-            _units = CutUnits(Layout, j => blocks[j]);
+            int[] granules = _granuleOf;
+            _units = CutUnits(Layout, j => granules[j]);
         }
 
         if (_factors.Length != Layout.GroupCount)

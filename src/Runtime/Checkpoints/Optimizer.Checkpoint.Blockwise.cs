@@ -14,7 +14,10 @@ namespace OptGen;
 /// its group's precision: a quantized tensor's codes (exactly as stored: one byte per value, or two 4-bit codes per
 /// byte with the even element in the high nibble) then its absmax (float32, one per block), a bfloat16 tensor's
 /// 2-byte values, and a float32 tensor's (or one below <see cref="BlockwiseThreshold"/>) float32 values. Loading
-/// restores the same bits, so a resumed run is bit-identical.
+/// restores the same bits, so a resumed run is bit-identical. A rule that keeps some buffers in float32 in per-tensor
+/// state (<see cref="KeepsFloat32"/>: compact state, one value per row, column or block) writes format version 3: the
+/// same, but a quantized tensor stores such a buffer as float32 values, and every tensor's part of a compact buffer
+/// has the length its saved hyperparameters give it.
 /// </summary>
 public abstract partial class Optimizer
 {
@@ -68,7 +71,7 @@ public abstract partial class Optimizer
         {
             for (int j = 0; j < Layout.TensorCount; j++)
             {
-                int bits = state.BitsOf(j);
+                int bits = state.BitsOf(k, j);
                 if (bits is 8 or 4)
                 {
                     BlockwiseState blockwise = state.Blockwise!;
@@ -161,7 +164,7 @@ public abstract partial class Optimizer
         {
             for (int j = 0; j < Layout.TensorCount; j++)
             {
-                if (!state.IsQuantized(j))
+                if (state.BitsOf(k, j) is not (8 or 4))
                 {
                     continue;
                 }
@@ -179,6 +182,21 @@ public abstract partial class Optimizer
     }
 
     private delegate void SpanAction(Span<byte> bytes);
+
+    /// <summary>Whether per-tensor state of this rule keeps some buffer in float32 or is compact (checkpoint format version 3).</summary>
+    private bool KeepsFloat32Planes
+    {
+        get
+        {
+            bool any = HasCompactState;
+            for (int k = 0; k < Descriptor.States.Count; k++)
+            {
+                any |= KeepsFloat32(k);
+            }
+
+            return any;
+        }
+    }
 
     /// <summary>One byte per state buffer: 1 where blockwise state stores it with the signed map.</summary>
     private byte[] SignednessBytes()

@@ -23,6 +23,14 @@ public abstract partial class Optimizer
     /// </summary>
     internal const uint GroupPrecisionCheckpointVersion = 2;
 
+    /// <summary>
+    /// The format version this build writes for per-tensor state (blockwise, or a precision per group) that keeps
+    /// some state buffers in float32 in quantized tensors (<see cref="KeepsFloat32"/>: compact state such as
+    /// Adam-mini's per-block second moment); flags and group entries as in version 2. An older build refuses it as
+    /// of an unsupported version; this build refuses such state in an older version.
+    /// </summary>
+    internal const uint Float32PlanesCheckpointVersion = 3;
+
     private const int MaxNameBytes = 1 << 16;
 
     /// <summary>Flag bit 0: the state buffers are stored as bfloat16 (2 bytes per element) rather than float32.</summary>
@@ -78,7 +86,7 @@ public abstract partial class Optimizer
         bool perGroup = !IsUniform(precisions);
         var writer = new HashingWriter(stream);
         writer.Write(CheckpointMagic);
-        writer.WriteUInt32(perGroup ? GroupPrecisionCheckpointVersion : CheckpointVersion);
+        writer.WriteUInt32(_blockwise is { HasExtents: true } ? Float32PlanesCheckpointVersion : perGroup ? GroupPrecisionCheckpointVersion : CheckpointVersion);
         writer.WriteUInt32((perGroup ? GroupPrecisionFlag : PrecisionFlag(UniformPrecision(precisions))) | (_batchSize != 1 ? BatchSizeFlag : 0u));
         writer.WriteInt64(CheckpointSize());
         writer.WriteString(Descriptor.Name);
@@ -218,9 +226,9 @@ public abstract partial class Optimizer
         }
 
         uint version = reader.ReadUInt32();
-        if (version is not (CheckpointVersion or GroupPrecisionCheckpointVersion))
+        if (version is not (CheckpointVersion or GroupPrecisionCheckpointVersion or Float32PlanesCheckpointVersion))
         {
-            throw new CheckpointException(CheckpointError.UnsupportedVersion, "version", $"The checkpoint has format version {version}; this build reads versions {CheckpointVersion} and {GroupPrecisionCheckpointVersion}.");
+            throw new CheckpointException(CheckpointError.UnsupportedVersion, "version", $"The checkpoint has format version {version}; this build reads versions {CheckpointVersion} to {Float32PlanesCheckpointVersion}.");
         }
 
         uint flags = reader.ReadUInt32();
@@ -296,6 +304,20 @@ public abstract partial class Optimizer
         precisions.ThrowIfNotPerGroup();
         bool same = sameRule && sameShape;
 
+        // Per-tensor state of a rule that keeps some buffers in float32 (compact state) has its own layout, version 3.
+        bool float32Planes = version == Float32PlanesCheckpointVersion;
+        if (float32Planes && !(codeBits != 0 || perGroup))
+        {
+            throw new CheckpointException(CheckpointError.Corrupted, "version", $"The checkpoint has format version {version}, which stores 8-bit or 4-bit state or a precision per group, but its state is {filePrecision} for every group.");
+        }
+
+        if (sameRule && (codeBits != 0 || perGroup) && float32Planes != KeepsFloat32Planes)
+        {
+            throw new CheckpointException(CheckpointError.Corrupted, "version", float32Planes
+                ? $"The checkpoint stores '{Descriptor.Name}''s per-tensor state with buffers kept in float32 (format version {version}); this rule quantizes every buffer (format versions {CheckpointVersion} and {GroupPrecisionCheckpointVersion})."
+                : $"The checkpoint stores '{Descriptor.Name}''s per-tensor state in format version {version}, which has no buffers kept in float32; this rule keeps its compact state in float32 in per-tensor state (format version {Float32PlanesCheckpointVersion}).");
+        }
+
         // Every group's hyperparameters and carried host scalars, staged only when the rule and layout match (so the
         // arrays are this optimizer's size), otherwise only hashed.
         double[][]? values = reader.ReadValues("hyperparameters", groupCount, hyperparameterCount, stage: same);
@@ -316,10 +338,22 @@ public abstract partial class Optimizer
         // (StateExtents), which the file's tensor lengths do not tell: the file's state is the rest of it.
         long stateBytes;
         StateStorage? shaped = null;
-        if (!sameRule || (HasCompactState && codeBits == 0 && !perGroup))
+        BlockwiseState? shapedBlockwise = null;
+        if (!sameRule || (HasCompactState && codeBits == 0 && !perGroup) || float32Planes)
         {
             stateBytes = reader.End - reader.Position;
-            if (same)
+            if (same && float32Planes)
+            {
+                // Shaped by the file's hyperparameters (Adam-mini's BlockSize) and groups' precisions.
+                shapedBlockwise = precisions.Same ? CreateBlockwise(StoredPrecisions(), HasCompactState ? ExtentsFor(values!) : null) : null;
+                if (shapedBlockwise is not null && shapedBlockwise.Bytes != stateBytes)
+                {
+                    same = false;
+                    sameShape = false;
+                    shapedBlockwise = null;
+                }
+            }
+            else if (same)
             {
                 shaped = NewState(values!, elementSize);
                 if (shaped.StoredLength(Layout) * elementSize != stateBytes)
@@ -342,7 +376,7 @@ public abstract partial class Optimizer
         BlockwiseState? stagedBlockwise = null;
         if (same && samePrecision && sameSigns && _blockwise is not null)
         {
-            stagedBlockwise = CreateBlockwise(StoredPrecisions());
+            stagedBlockwise = shapedBlockwise ?? CreateBlockwise(StoredPrecisions());
             VisitStateBytes(new StateView(_state, stagedBlockwise, Layout), reader.Read);
         }
         else if (same && samePrecision && sameSigns)
@@ -521,10 +555,7 @@ public abstract partial class Optimizer
         }
         else
         {
-            for (int j = 0; j < Layout.TensorCount; j++)
-            {
-                size += Descriptor.States.Count * BlockwiseState.TensorBytes(Layout.LengthOf(j), _blockwise.BitsOf(j));
-            }
+            size += _blockwise.Bytes;
         }
 
         return size + 4; // checksum

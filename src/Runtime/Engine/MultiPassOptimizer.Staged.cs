@@ -27,6 +27,13 @@ namespace OptGen;
 /// bits), runs, and requantizes each block of every plane the passes write. So LAMB's ‖r‖ and its update use the same
 /// float32 m, v, r; each block is quantized once per step. Planes no pass reads or writes (schedule-free's saved y)
 /// keep their codes.</para>
+/// <para>Compact planes (one value per row, column or block: Adam-mini's and declared rules' per-block second moments,
+/// Adafactor's factors) are never quantized: they stay float32 and every pass reads and writes them in place
+/// (<see cref="Optimizer.KeepsFloat32"/>). Declared rules with row, column or block scopes replay their first pass
+/// like the rules above, without adding its row and block sums again (<see cref="Replaying"/>). A rule whose earlier
+/// passes cannot be replayed (Adam-mini and Adafactor update compact state in them) quantizes only the planes its
+/// last pass alone reads or writes (Adam-mini's m), staged in that pass only, and keeps the others in float32. Units
+/// start on a block of the codec in quantized tensors (<see cref="StagingGranule"/>).</para>
 /// </remarks>
 public abstract partial class MultiPassOptimizer
 {
@@ -39,9 +46,14 @@ public abstract partial class MultiPassOptimizer
     [ThreadStatic]
     private static StageWindow t_window;
 
-    // Per pass: whether it, or a pass before it, reads a state plane. Per plane: whether a pass reads (writes) it.
+    [ThreadStatic]
+    private static bool t_replaying;
+
+    // Per pass: whether it, or a pass before it, reads a state plane. Per plane: whether a pass reads (writes) it,
+    // and whether the last pass alone names it.
     private readonly (bool[] Passes, bool[] Planes) _stagedReads;
     private readonly bool[] _stagedWrites;
+    private readonly bool[] _lastPassOnly;
 
     // The per-tensor state of the step being run (null: the state is one StateStorage with one codec).
     private BlockwiseState? _staged;
@@ -49,22 +61,103 @@ public abstract partial class MultiPassOptimizer
     /// <summary>
     /// The work units of the rule's passes, when every pass reads and writes state only element by element inside the
     /// unit it runs, and writes parameters only in the last pass (so a unit's state can be staged: read before a pass,
-    /// written after the last); null when the rule keeps compact state or its passes reach across units. Each unit
-    /// lies in one tensor and starts on a multiple of 256 elements. A rule that returns units supports blockwise
-    /// state and a state precision per parameter group.
+    /// written after the last, the earlier passes replayed); null when the rule keeps compact state or its passes
+    /// reach across units (then it stages in its last pass only: see the type's remarks). Each unit lies in one tensor
+    /// and starts on a multiple of 256 elements.
     /// </summary>
     private protected virtual Piece[]? StageableUnits => null;
 
+    /// <summary>The work units of the step being run, as <see cref="RunUnit{TParameter, TGradient, TState}"/> numbers them (a rule without <see cref="StageableUnits"/> overrides it).</summary>
+    private protected virtual Piece[] PassUnits => StageableUnits!;
+
+    /// <summary>
+    /// Whether the last pass may replay the earlier passes' element work on a staged unit (see the type's remarks):
+    /// true for rules with <see cref="StageableUnits"/>, and for a rule whose earlier passes, replayed, write nothing
+    /// but the unit's staged state and partial results rewritten with the same bits (<see cref="Replaying"/> tells
+    /// it). A rule that cannot (an earlier pass updates compact state in place) quantizes only the planes its last
+    /// pass alone touches.
+    /// </summary>
+    private protected virtual bool ReplaysEarlierPasses => StageableUnits is not null;
+
+    /// <summary>Whether the unit being run on this thread replays an earlier pass inside the last one (its results are already combined).</summary>
+    private protected static bool Replaying => t_replaying;
+
     /// <inheritdoc/>
-    internal sealed override bool HasPerTensorState => StageableUnits is not null;
+    private protected sealed override bool KeepsFloat32(int plane) =>
+        IsCompact(plane) || (!ReplaysEarlierPasses && !_lastPassOnly[plane]);
+
+    /// <summary>
+    /// The elements a work unit of tensor <paramref name="tensor"/> must start on (a multiple of) so that the last
+    /// pass can stage its state: the codec's block (256 or 128) when the tensor is quantized and some plane is, else 1.
+    /// Read inside a step (or the guard).
+    /// </summary>
+    private protected int StagingGranule(int tensor)
+    {
+        if (Blockwise is not { } state || !state.IsQuantized(tensor))
+        {
+            return 1;
+        }
+
+        for (int k = 0; k < state.Count; k++)
+        {
+            if (!state.IsFloat32Plane(k))
+            {
+                return BlockwiseCodebook.For(state.BitsOf(tensor), true).BlockLength;
+            }
+        }
+
+        return 1;
+    }
+
+    /// <summary>Whether the tensors' <see cref="StagingGranule"/>s differ from <paramref name="key"/> (which then takes them); allocates only when the tensor count changes.</summary>
+    private protected bool StagingGranulesChanged(ref int[] key)
+    {
+        bool changed = key.Length != Layout.TensorCount;
+        if (changed)
+        {
+            key = new int[Layout.TensorCount];
+        }
+
+        for (int j = 0; j < key.Length; j++)
+        {
+            int granule = StagingGranule(j);
+            changed |= key[j] != granule;
+            key[j] = granule;
+        }
+
+        return changed;
+    }
+
+    /// <summary>The least common multiple of two positive lengths, at most <paramref name="cap"/> (a tensor's length: one unit).</summary>
+    private protected static int LeastCommonMultiple(int a, int b, int cap)
+    {
+        long x = a, y = b;
+        while (y != 0)
+        {
+            (x, y) = (y, x % y);
+        }
+
+        return (int)Math.Min(Math.Max(1, cap), (long)a / x * b);
+    }
 
     /// <summary>Which planes each pass reads and writes, from the passes' streams (a state the passes do not name is taken as read and written).</summary>
-    private static ((bool[] Passes, bool[] Planes) Reads, bool[] Writes) StagedPlanes(OptimizerDescriptor descriptor, IReadOnlyList<PassTraffic> passes)
+    private static ((bool[] Passes, bool[] Planes) Reads, bool[] Writes, bool[] LastPassOnly) StagedPlanes(OptimizerDescriptor descriptor, IReadOnlyList<PassTraffic> passes)
     {
         int count = descriptor.States.Count;
         var readsPlane = new bool[count];
         var writesPlane = new bool[count];
         var readsByPass = new bool[passes.Count];
+        var lastOnly = new bool[count];
+        for (int k = 0; k < count; k++)
+        {
+            string symbol = descriptor.States[k].Symbol;
+            lastOnly[k] = passes.Count > 0 && (passes[^1].Reads.Contains(symbol) || passes[^1].Writes.Contains(symbol));
+            for (int pass = 0; pass < passes.Count - 1; pass++)
+            {
+                lastOnly[k] &= !passes[pass].Reads.Contains(symbol) && !passes[pass].Writes.Contains(symbol);
+            }
+        }
+
         bool readSoFar = false;
         for (int pass = 0; pass < passes.Count; pass++)
         {
@@ -86,15 +179,26 @@ public abstract partial class MultiPassOptimizer
             readsByPass[pass] = readSoFar;
         }
 
-        return ((readsByPass, readsPlane), writesPlane);
+        return ((readsByPass, readsPlane), writesPlane, lastOnly);
     }
 
-    /// <summary>The state of <paramref name="plane"/> at element <paramref name="start"/> of the unit being run on this thread (its window).</summary>
-    private static unsafe ref byte StagedState<TState>(int plane, int start)
+    /// <summary>
+    /// The state of <paramref name="plane"/> of <paramref name="tensor"/> at element <paramref name="start"/> of its
+    /// extent: in the staging buffer of the unit being run on this thread when the unit is staged and the plane is
+    /// quantized, else in place in the float32 or bfloat16 values that hold it.
+    /// </summary>
+    private unsafe ref byte StagedState<TState>(int plane, int tensor, int start)
         where TState : struct, IElementCodec
     {
         StageWindow w = t_window;
-        return ref *(byte*)(w.Base + ((((nint)plane * (nint)w.Stride) + start - w.Start) * TState.ElementSize));
+        BlockwiseState state = _staged!;
+        if (w.Staged && !state.IsFloat32Plane(plane))
+        {
+            return ref *(byte*)(w.Base + ((((nint)plane * (nint)w.Stride) + start - w.Start) * TState.ElementSize));
+        }
+
+        StateStorage values = state.BitsOf(tensor) == 16 ? state.Narrow : state.Small;
+        return ref Unsafe.AddByteOffset(ref Unsafe.As<float, byte>(ref values.Base), (nint)((values.PlaneStart(plane) + state.FloatOffsetOf(plane, tensor) + start) * TState.ElementSize));
     }
 
     /// <summary>Pass <paramref name="pass"/> over unit <paramref name="unit"/> with per-tensor state (see the type's remarks); runs on any thread, must not throw.</summary>
@@ -103,14 +207,15 @@ public abstract partial class MultiPassOptimizer
         where TParameter : struct, IElementCodec
         where TGradient : struct, IElementCodec
     {
-        Piece u = StageableUnits![unit];
+        Piece u = PassUnits[unit];
         int bits = state.BitsOf(u.Tensor);
-        if (bits is 0 or 16)
+        bool replays = ReplaysEarlierPasses;
+        bool last = pass == Passes.Count - 1;
+        if (bits is 0 or 16 || StagingGranule(u.Tensor) == 1 || (!replays && !last))
         {
-            // In place, in the tensor's own codec: the same bits as a uniform float32 or bfloat16 optimizer.
-            StateStorage values = bits == 16 ? state.Narrow : state.Small;
-            nint origin = (nint)Unsafe.AsPointer(ref values.Base) + ((nint)(state.FloatOffsetOf(u.Tensor) + u.Start) * values.ElementSize);
-            t_window = new StageWindow(origin, (nuint)values.Stride, u.Start);
+            // In place, in the tensor's own codec: the same bits as a uniform float32 or bfloat16 optimizer (or, before
+            // the last pass of a rule that stages only there, the float32 planes: the quantized ones are not touched).
+            t_window = new StageWindow(0, (nuint)(bits == 16 ? state.Narrow : state.Small).Stride, u.Start, Staged: false);
             if (bits == 16)
             {
                 RunUnit<TParameter, TGradient, BFloat16Codec>(pass, unit);
@@ -129,7 +234,7 @@ public abstract partial class MultiPassOptimizer
             ? held
             : t_buffer = GC.AllocateUninitializedArray<float>(planes * Math.Max(stride, StepPlan.PieceLength + PlaneStagger), pinned: true);
         float* stage = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer));
-        t_window = new StageWindow((nint)stage, (nuint)stride, u.Start);
+        t_window = new StageWindow((nint)stage, (nuint)stride, u.Start, Staged: true);
 
         BlockwiseCodebook[] books = state.Codebooks(u.Tensor);
         int blockLength = books[0].BlockLength;
@@ -139,7 +244,7 @@ public abstract partial class MultiPassOptimizer
         {
             for (int k = 0; k < planes; k++)
             {
-                if (!_stagedReads.Planes[k])
+                if (!_stagedReads.Planes[k] || state.IsFloat32Plane(k))
                 {
                     continue;
                 }
@@ -156,10 +261,13 @@ public abstract partial class MultiPassOptimizer
 
         // The earlier passes' element work again, on the old state: the values they stored (and reduced) are the ones
         // this pass reads. They write no parameters; their partials come out with the same bits.
-        for (int earlier = 0; earlier < pass; earlier++)
+        t_replaying = true;
+        for (int earlier = 0; replays && earlier < pass; earlier++)
         {
             RunUnit<TParameter, TGradient, Float32Codec>(earlier, unit);
         }
+
+        t_replaying = false;
 
         RunUnit<TParameter, TGradient, Float32Codec>(pass, unit);
         if (pass != Passes.Count - 1)
@@ -169,7 +277,7 @@ public abstract partial class MultiPassOptimizer
 
         for (int k = 0; k < planes; k++)
         {
-            if (!_stagedWrites[k])
+            if (!_stagedWrites[k] || state.IsFloat32Plane(k))
             {
                 continue;
             }
@@ -186,7 +294,11 @@ public abstract partial class MultiPassOptimizer
         }
     }
 
-    /// <summary>Where the unit being run on this thread finds its state: plane k's element i at Base + (k·Stride + i − Start) elements.</summary>
+    /// <summary>
+    /// Where the unit being run on this thread finds its state: when <paramref name="Staged"/>, a quantized plane k's
+    /// element i at Base + (k·Stride + i − Start) elements of the staging buffer; the other planes (all of them when
+    /// not staged) in place; <paramref name="Stride"/> is the kernels' plane stride (<see cref="StateStride"/>).
+    /// </summary>
     [StructLayout(LayoutKind.Auto)]
-    private readonly record struct StageWindow(nint Base, nuint Stride, int Start);
+    private readonly record struct StageWindow(nint Base, nuint Stride, int Start, bool Staged);
 }

@@ -18,9 +18,9 @@ namespace OptGen;
 /// and therefore every result is bit-identical for any <see cref="Optimizer.MaxDegreeOfParallelism"/>.</para>
 /// <para>Runs on the step engine like every other rule (schedules, parameter groups, <see cref="StepOptions"/>
 /// gradient scaling, clipping and skipping, Half and bfloat16 parameters and gradients, bfloat16 state,
-/// checkpoints). LAMB, LARS and schedule-free AdamW also take 8-bit and 4-bit blockwise state and a state precision per
-/// parameter group (their state is staged per work unit and written once per step; see the Staged part of this class
-/// and docs/training.md); Adam-mini and Adafactor keep compact state in one precision. <c>GpuOptimizer</c> runs them as device passes (docs/gpu.md). Not
+/// checkpoints). Every rule also takes 8-bit and 4-bit blockwise state and a state precision per
+/// parameter group (the state is staged per work unit and written once per step; compact state stays float32; see
+/// the Staged part of this class and docs/training.md). <c>GpuOptimizer</c> runs them as device passes (docs/gpu.md). Not
 /// available: sharding across processes (a reduction over a tensor that a shard cuts would see only the shard's part).</para>
 /// </remarks>
 public abstract partial class MultiPassOptimizer : Optimizer
@@ -35,7 +35,7 @@ public abstract partial class MultiPassOptimizer : Optimizer
         : base(descriptor, layout)
     {
         Passes = passes;
-        (_stagedReads, _stagedWrites) = StagedPlanes(descriptor, passes);
+        (_stagedReads, _stagedWrites, _lastPassOnly) = StagedPlanes(descriptor, passes);
     }
 
     /// <summary>
@@ -138,7 +138,7 @@ public abstract partial class MultiPassOptimizer : Optimizer
         where TState : struct, IElementCodec =>
         ref _staged is null
             ? ref *(byte*)(_state + (((nint)_storage!.PlaneStart(plane) + _storage.OffsetOf(plane, tensor, Layout) + start) * TState.ElementSize))
-            : ref StagedState<TState>(plane, start);
+            : ref StagedState<TState>(plane, tensor, start);
 
     /// <summary>
     /// Cuts every tensor into units of whole runs of <paramref name="granule"/> elements (rows, blocks; 1 for

@@ -14,12 +14,6 @@ public abstract partial class Optimizer
     internal virtual bool UpdatesInPasses => false;
 
     /// <summary>
-    /// Whether the rule's state can be stored per tensor (blockwise codes, a precision per parameter group): every
-    /// single-pass rule; a multi-pass rule whose passes stage each work unit's state (<see cref="MultiPassOptimizer"/>).
-    /// </summary>
-    internal virtual bool HasPerTensorState => true;
-
-    /// <summary>
     /// The update of a multi-pass rule: every pass over every tensor of <paramref name="slots"/>, with the plan's
     /// per-group values. Called by the CPU backend inside the guard, after the plan is validated; must not throw.
     /// </summary>

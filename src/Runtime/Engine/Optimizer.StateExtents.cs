@@ -11,8 +11,29 @@ namespace OptGen;
 /// </summary>
 public abstract partial class Optimizer
 {
-    /// <summary>Whether some state buffer is not one value per parameter (the rule overrides <see cref="StateLengthOf"/>).</summary>
-    private protected virtual bool HasCompactState => false;
+    /// <summary>Whether some state buffer is compact (<see cref="IsCompact"/>).</summary>
+    private protected bool HasCompactState
+    {
+        get
+        {
+            for (int k = 0; k < Descriptor.States.Count; k++)
+            {
+                if (IsCompact(k))
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Whether state buffer <paramref name="plane"/> is compact: not one value per parameter in some tensor (the rule
+    /// says how many in <see cref="StateLengthOf"/>). Blockwise state keeps a compact buffer in float32 and quantizes
+    /// only the buffers that are one value per parameter.
+    /// </summary>
+    private protected virtual bool IsCompact(int plane) => false;
 
     /// <summary>
     /// The elements of state buffer <paramref name="plane"/> that tensor <paramref name="tensor"/> needs when its
@@ -38,13 +59,13 @@ public abstract partial class Optimizer
     }
 
     /// <summary>New, zeroed state of <paramref name="elementSize"/>-byte elements, shaped for the groups' hyperparameters <paramref name="groups"/>.</summary>
-    private StateStorage NewState(double[][] groups, int elementSize)
-    {
-        if (!HasCompactState)
-        {
-            return new StateStorage(Descriptor.States.Count, Layout.StateLength, elementSize);
-        }
+    private StateStorage NewState(double[][] groups, int elementSize) => HasCompactState
+        ? new StateStorage(ExtentsFor(groups), elementSize)
+        : new StateStorage(Descriptor.States.Count, Layout.StateLength, elementSize);
 
+    /// <summary>The extents the groups' hyperparameters <paramref name="groups"/> give each tensor in each state buffer (a rule with compact state).</summary>
+    private StateExtents ExtentsFor(double[][] groups)
+    {
         int[][] lengths = new int[Descriptor.States.Count][];
         for (int k = 0; k < lengths.Length; k++)
         {
@@ -55,24 +76,24 @@ public abstract partial class Optimizer
             }
         }
 
-        return new StateStorage(new StateExtents(lengths), elementSize);
+        return new StateExtents(lengths);
     }
 
     /// <summary>Whether <paramref name="state"/>'s extents are those of the hyperparameters of <paramref name="plan"/> (or the stored ones when null); allocates nothing.</summary>
-    private bool StateFits(StateStorage state, StepPlan? plan)
+    private bool StateFits(StateView state, StepPlan? plan)
     {
         if (!HasCompactState)
         {
             return true;
         }
 
-        for (int k = 0; k < state.Count; k++)
+        for (int k = 0; k < Descriptor.States.Count; k++)
         {
             for (int j = 0; j < Layout.TensorCount; j++)
             {
                 int group = Layout.GroupOf(j);
                 ReadOnlySpan<double> h = plan is null ? _groupHyperparameters[group] : plan.Hyperparameters(group);
-                if (state.LengthOf(k, j, Layout) != StateLengthOf(k, j, h))
+                if (state.LengthOf(k, j) != StateLengthOf(k, j, h))
                 {
                     return false;
                 }
@@ -86,13 +107,15 @@ public abstract partial class Optimizer
     internal void FitStateToHyperparameters() => FitState(null);
 
     /// <summary>
-    /// Reshapes compact state to the extents the hyperparameters of <paramref name="plan"/> (or the stored ones)
-    /// ask for, when they changed (Adam-mini's BlockSize): an extent of unchanged length keeps its values, another
-    /// starts again from the initial value. Nothing is changed on failure (the new state is built first).
+    /// Reshapes compact state to the extents the hyperparameters of <paramref name="plan"/> (or the stored ones) ask
+    /// for, when they changed (Adam-mini's BlockSize): an extent of unchanged length keeps its values (codes and
+    /// absmax, or float values, bit for bit), another starts again from the initial value. Nothing is changed on
+    /// failure (the new state is built first).
     /// </summary>
     private protected void FitState(StepPlan? plan)
     {
-        if (_blockwise is not null || StateFits(_state, plan))
+        StateView source = StateView;
+        if (StateFits(source, plan))
         {
             return;
         }
@@ -107,20 +130,30 @@ public abstract partial class Optimizer
             }
         }
 
-        StateStorage fitted = NewState(groups, _state.ElementSize);
-        InitializeState(fitted);
-        for (int k = 0; k < fitted.Count; k++)
+        StateView target;
+        if (_blockwise is null)
+        {
+            StateStorage fitted = NewState(groups, _state.ElementSize);
+            InitializeState(fitted);
+            target = new StateView(fitted, null, Layout);
+        }
+        else
+        {
+            target = new StateView(_state, InitializedBlockwise(ExtentsFor(groups)), Layout);
+        }
+
+        for (int k = 0; k < Descriptor.States.Count; k++)
         {
             for (int j = 0; j < Layout.TensorCount; j++)
             {
-                int length = fitted.LengthOf(k, j, Layout);
-                if (length == _state.LengthOf(k, j, Layout))
+                if (target.LengthOf(k, j) == source.LengthOf(k, j))
                 {
-                    _state.Bytes(k, _state.OffsetOf(k, j, Layout), length).CopyTo(fitted.Bytes(k, fitted.OffsetOf(k, j, Layout), length));
+                    source.CopyTo(target, k, j);
                 }
             }
         }
 
-        _state = fitted;
+        _state = target.State;
+        _blockwise = target.Blockwise;
     }
 }

@@ -80,7 +80,7 @@ public abstract partial class ReductionOptimizer
     }
 
     /// <inheritdoc/>
-    private protected override bool HasCompactState => Info?.HasCompactState ?? false;
+    private protected override bool IsCompact(int plane) => Info?.StateScopes[plane] is not null;
 
     /// <summary>The rule's scopes; null for a rule with tensor reductions only. Looked up by descriptor only while the base constructor asks for the state's extents.</summary>
     private ScopeInfo? Info => _scopeInfo ?? (_constructed ? null : Scopes.TryGetValue(Descriptor, out ScopeInfo? info) ? info : null);
@@ -176,7 +176,7 @@ public abstract partial class ReductionOptimizer
             layout,
             j =>
             {
-                long granule = 1;
+                long granule = StagingGranule(j);
                 foreach (ReductionScope scope in info.AllScopes)
                 {
                     long size = scope.Kind switch
@@ -431,6 +431,12 @@ public abstract partial class ReductionOptimizer
                 ReductionScope scope = info.Scopes[k];
                 if (scope.Kind == ReductionScopeKind.Column)
                 {
+                    continue;
+                }
+
+                if (!IsPerTensor(scope) && Replaying)
+                {
+                    // The last pass replays this pass on a staged unit: its row and block sums are already combined.
                     continue;
                 }
 

@@ -28,6 +28,7 @@ public abstract partial class ReductionOptimizer : MultiPassOptimizer
 {
     private readonly ReductionKind[] _kinds;
     private Piece[]? _units;
+    private int[] _stagingGranules = [];
     private double[] _partials = [];
     private double[] _results = [];
 
@@ -69,11 +70,24 @@ public abstract partial class ReductionOptimizer : MultiPassOptimizer
     /// <inheritdoc/>
     private protected sealed override Piece[]? StageableUnits => Info is null ? _units ??= CutUnits(Layout, _ => 1) : null;
 
+    /// <inheritdoc/>
+    private protected sealed override Piece[] PassUnits => _units!;
+
+    /// <inheritdoc/>
+    /// <remarks>
+    /// A scoped rule's first pass, replayed, rewrites its unit's partials and adds no row or block sums again
+    /// (<see cref="Advance"/>). Its compact states are updated between the passes, never in one, and no statement of
+    /// the first pass reads one (the generator stores a state compactly only then), so the replay sees what the
+    /// first pass saw.
+    /// </remarks>
+    private protected sealed override bool ReplaysEarlierPasses => true;
+
     private protected sealed override void RunPasses<TParameter, TGradient, TState>(StepPlan plan)
     {
         if (Info is not null)
         {
-            if (_units is null)
+            // Scoped units start on a block of the codec where the last pass stages quantized state.
+            if (StagingGranulesChanged(ref _stagingGranules) || _units is null)
             {
                 _units = CutScopedUnits();
                 PrepareScoped(_units);

@@ -19,6 +19,8 @@ internal sealed class BlockwiseState
     private readonly int[] _absmaxOffset;  // per tensor: first block within a plane
     private readonly int[] _floatOffset;   // per tensor: first element within a plane of Small (float32) or Narrow (bfloat16)
     private readonly bool[] _signed;       // per plane
+    private readonly bool[] _float32;      // per plane: never quantized, kept in float32 (compact, or not stageable)
+    private readonly int[] _slot;          // per plane: its codes' and absmax' place among the quantized planes, −1 when compact
     private readonly byte[] _codes;
     private readonly float[] _absmax;
 
@@ -26,12 +28,25 @@ internal sealed class BlockwiseState
     /// <param name="layout">The tensors.</param>
     /// <param name="bitsOf">Per tensor: 8 or 4 bits, 16 for bfloat16, or 0 for float32.</param>
     /// <param name="signed">Per plane: whether its values can be negative.</param>
-    public BlockwiseState(ParameterLayout layout, int[] bitsOf, bool[] signed)
+    /// <param name="extents">The planes' extents per tensor when some plane is compact (<see cref="StateExtents"/>), or null: every extent is its tensor's length.</param>
+    /// <param name="float32Planes">
+    /// Per plane whether it is never quantized (a compact plane, or one the rule's passes cannot stage), or null: none.
+    /// A quantized tensor keeps such a plane in float32 (in <see cref="Small"/>); only the other planes hold codes.
+    /// </param>
+    public BlockwiseState(ParameterLayout layout, int[] bitsOf, bool[] signed, StateExtents? extents = null, bool[]? float32Planes = null)
     {
         Layout = layout;
         Count = signed.Length;
         _bits = bitsOf;
         _signed = signed;
+        _float32 = float32Planes ?? new bool[Count];
+        _slot = new int[Count];
+        int quantizedPlanes = 0;
+        for (int k = 0; k < Count; k++)
+        {
+            _slot[k] = _float32[k] ? -1 : quantizedPlanes++;
+        }
+
         _codeOffset = new long[layout.TensorCount];
         _absmaxOffset = new int[layout.TensorCount];
         _floatOffset = new int[layout.TensorCount];
@@ -65,11 +80,46 @@ internal sealed class BlockwiseState
 
         CodeStride = checked((int)codes);
         AbsmaxStride = checked((int)blocks);
-        _codes = GC.AllocateArray<byte>(checked(Count * CodeStride), pinned: true);
-        _absmax = GC.AllocateArray<float>(checked(Count * AbsmaxStride), pinned: true);
-        Small = new StateStorage(Count, floats);
-        Narrow = new StateStorage(Count, narrow, sizeof(ushort));
+        _codes = GC.AllocateArray<byte>(checked(quantizedPlanes * CodeStride), pinned: true);
+        _absmax = GC.AllocateArray<float>(checked(quantizedPlanes * AbsmaxStride), pinned: true);
+        HasExtents = extents is not null || Array.IndexOf(_float32, true) >= 0;
+        if (!HasExtents)
+        {
+            Small = new StateStorage(Count, floats);
+            Narrow = new StateStorage(Count, narrow, sizeof(ushort));
+            return;
+        }
+
+        // Each plane's float32 (bfloat16) values, tensor after tensor, hold the extents of the tensors it keeps in
+        // float32 (bfloat16): every plane of a float32 tensor, the float32 planes of a quantized one.
+        var small = new int[Count][];
+        var narrowLengths = new int[Count][];
+        for (int k = 0; k < Count; k++)
+        {
+            small[k] = new int[layout.TensorCount];
+            narrowLengths[k] = new int[layout.TensorCount];
+            for (int j = 0; j < layout.TensorCount; j++)
+            {
+                int length = extents?.LengthOf(k, j) ?? layout.LengthOf(j);
+                switch (BitsOf(k, j))
+                {
+                    case 0:
+                        small[k][j] = length;
+                        break;
+                    case 16:
+                        narrowLengths[k][j] = length;
+                        break;
+                }
+            }
+        }
+
+        Extents = extents;
+        Small = new StateStorage(new StateExtents(small), sizeof(float));
+        Narrow = new StateStorage(new StateExtents(narrowLengths), sizeof(ushort));
     }
+
+    /// <summary>The planes' extents per tensor when some plane is compact, else null (every extent is its tensor's length).</summary>
+    public StateExtents? Extents { get; }
 
     /// <summary>The tensors.</summary>
     public ParameterLayout Layout { get; }
@@ -104,19 +154,36 @@ internal sealed class BlockwiseState
     /// <summary>Bits per code of tensor <paramref name="tensor"/>: 8, 4, 16 when it is kept in bfloat16, or 0 when it is kept in float32.</summary>
     public int BitsOf(int tensor) => _bits[tensor];
 
-    /// <summary>Whether tensor <paramref name="tensor"/> is stored as codes and absmax (8-bit or 4-bit).</summary>
+    /// <summary>How tensor <paramref name="tensor"/>'s part of plane <paramref name="plane"/> is stored: the tensor's <see cref="BitsOf(int)"/>, but 0 (float32) for a float32 plane of a quantized tensor.</summary>
+    public int BitsOf(int plane, int tensor) => _float32[plane] && _bits[tensor] is 8 or 4 ? 0 : _bits[tensor];
+
+    /// <summary>Whether plane <paramref name="plane"/> is never quantized (kept in float32 by quantized tensors).</summary>
+    public bool IsFloat32Plane(int plane) => _float32[plane];
+
+    /// <summary>Whether some plane is never quantized, or compact: the planes' float values are laid out by extents (no common stride).</summary>
+    public bool HasExtents { get; }
+
+    /// <summary>The values of tensor <paramref name="tensor"/>'s part of plane <paramref name="plane"/>: its length unless the plane is compact.</summary>
+    public int LengthOf(int plane, int tensor) => Extents?.LengthOf(plane, tensor) ?? Layout.LengthOf(tensor);
+
+    /// <summary>Whether tensor <paramref name="tensor"/> is stored as codes and absmax (8-bit or 4-bit), in every plane that is not compact.</summary>
     public bool IsQuantized(int tensor) => _bits[tensor] is 8 or 4;
 
-    /// <summary>Tensor <paramref name="tensor"/>'s float32 values in plane <paramref name="plane"/> (a tensor kept in float32).</summary>
-    public Span<float> Floats(int plane, int tensor) => Small.Elements<float>(plane, _floatOffset[tensor], Layout.LengthOf(tensor));
+    /// <summary>Tensor <paramref name="tensor"/>'s float32 values in plane <paramref name="plane"/> (<see cref="BitsOf(int, int)"/> is 0).</summary>
+    public Span<float> Floats(int plane, int tensor) => Small.Elements<float>(plane, FloatOffsetOf(plane, tensor), LengthOf(plane, tensor));
 
     /// <summary>Tensor <paramref name="tensor"/>'s bfloat16 bits in plane <paramref name="plane"/> (a tensor kept in bfloat16).</summary>
-    public Span<ushort> BFloats(int plane, int tensor) => Narrow.Elements<ushort>(plane, _floatOffset[tensor], Layout.LengthOf(tensor));
+    public Span<ushort> BFloats(int plane, int tensor) => Narrow.Elements<ushort>(plane, FloatOffsetOf(plane, tensor), LengthOf(plane, tensor));
+
+    /// <summary>Where tensor <paramref name="tensor"/>'s values start in plane <paramref name="plane"/> of <see cref="Small"/> or <see cref="Narrow"/> (the one that holds them).</summary>
+    public int FloatOffsetOf(int plane, int tensor) => !HasExtents
+        ? _floatOffset[tensor]
+        : (_bits[tensor] == 16 ? Narrow : Small).OffsetOf(plane, tensor, Layout);
 
     /// <summary>Whether plane <paramref name="plane"/> uses the signed map.</summary>
     public bool IsSigned(int plane) => _signed[plane];
 
-    /// <summary>The first element of tensor <paramref name="tensor"/> within a plane of <see cref="Small"/>.</summary>
+    /// <summary>The first element of tensor <paramref name="tensor"/> within a plane of <see cref="Small"/> (every plane the same: no compact plane).</summary>
     public int FloatOffsetOf(int tensor) => _floatOffset[tensor];
 
     /// <summary>Plane <paramref name="plane"/>'s codebook for tensor <paramref name="tensor"/> (a quantized one).</summary>
@@ -145,7 +212,7 @@ internal sealed class BlockwiseState
         int bits = _bits[tensor];
         int blockLength = BlockwiseCodebook.For(bits, true).BlockLength;
         long blocks = (Layout.LengthOf(tensor) + (long)blockLength - 1) / blockLength;
-        return _codes.AsSpan((int)((plane * (long)CodeStride) + _codeOffset[tensor]), (int)BlockwiseBlock.CodeBytes(blocks * blockLength, bits));
+        return _codes.AsSpan((int)((_slot[plane] * (long)CodeStride) + _codeOffset[tensor]), (int)BlockwiseBlock.CodeBytes(blocks * blockLength, bits));
     }
 
     /// <summary>Tensor <paramref name="tensor"/>'s absmax in plane <paramref name="plane"/>, one per block.</summary>
@@ -153,7 +220,7 @@ internal sealed class BlockwiseState
     {
         int blockLength = BlockwiseCodebook.For(_bits[tensor], true).BlockLength;
         int blocks = (Layout.LengthOf(tensor) + blockLength - 1) / blockLength;
-        return _absmax.AsSpan((plane * AbsmaxStride) + _absmaxOffset[tensor], blocks);
+        return _absmax.AsSpan((_slot[plane] * AbsmaxStride) + _absmaxOffset[tensor], blocks);
     }
 
     /// <summary>The launch arguments of elements [start, …) of quantized tensor <paramref name="tensor"/>; start is a block start.</summary>
@@ -169,15 +236,15 @@ internal sealed class BlockwiseState
     /// <summary>Reads tensor <paramref name="tensor"/>'s part of plane <paramref name="plane"/>, dequantized, into <paramref name="values"/>.</summary>
     public void Read(int plane, int tensor, Span<float> values)
     {
-        if (_bits[tensor] == 0)
+        if (BitsOf(plane, tensor) == 0)
         {
-            Small.Elements<float>(plane, _floatOffset[tensor], values.Length).CopyTo(values);
+            Floats(plane, tensor).CopyTo(values);
             return;
         }
 
         if (_bits[tensor] == 16)
         {
-            Span<ushort> bits = Narrow.Elements<ushort>(plane, _floatOffset[tensor], values.Length);
+            Span<ushort> bits = BFloats(plane, tensor);
             for (int i = 0; i < bits.Length; i++)
             {
                 values[i] = BitConverter.Int32BitsToSingle(bits[i] << 16);
@@ -201,15 +268,15 @@ internal sealed class BlockwiseState
     /// <summary>Writes <paramref name="values"/> into tensor <paramref name="tensor"/>'s part of plane <paramref name="plane"/>, quantized per block.</summary>
     public void Write(int plane, int tensor, ReadOnlySpan<float> values)
     {
-        if (_bits[tensor] == 0)
+        if (BitsOf(plane, tensor) == 0)
         {
-            values.CopyTo(Small.Elements<float>(plane, _floatOffset[tensor], values.Length));
+            values.CopyTo(Floats(plane, tensor));
             return;
         }
 
         if (_bits[tensor] == 16)
         {
-            Span<ushort> bits = Narrow.Elements<ushort>(plane, _floatOffset[tensor], values.Length);
+            Span<ushort> bits = BFloats(plane, tensor);
             for (int i = 0; i < bits.Length; i++)
             {
                 bits[i] = BFloat16Codec.Narrow(values[i]);
@@ -237,12 +304,15 @@ internal sealed class BlockwiseState
         get
         {
             long total = 0;
-            for (int j = 0; j < Layout.TensorCount; j++)
+            for (int k = 0; k < Count; k++)
             {
-                total += TensorBytes(Layout.LengthOf(j), _bits[j]);
+                for (int j = 0; j < Layout.TensorCount; j++)
+                {
+                    total += TensorBytes(LengthOf(k, j), BitsOf(k, j));
+                }
             }
 
-            return total * Count;
+            return total;
         }
     }
 

@@ -20,10 +20,11 @@ public enum StatePrecision
     /// <see cref="Optimizer.BlockwiseThreshold"/> elements is cut into blocks of 256 values, stored as one byte code
     /// per value and one float32 absmax per block (Adam: 2.03 bytes of state per parameter instead of 8). The code
     /// table is the dynamic map, signed or unsigned per buffer (<see cref="StateDescriptor.IsNonNegative"/>). The
-    /// kernel dequantizes each block, updates it in float32, and requantizes it in the same pass. Rules with tensor
-    /// reductions (LAMB, LARS, schedule-free AdamW, declared <c>norm</c>/<c>sum</c> rules) write it once per step from
-    /// the float32 values every pass agrees on, as bitsandbytes' 8-bit LAMB and LARS; rules with compact state
-    /// (Adafactor, Adam-mini) refuse it.
+    /// kernel dequantizes each block, updates it in float32, and requantizes it in the same pass. Rules with
+    /// reductions (LAMB, LARS, schedule-free AdamW, declared <c>norm</c>/<c>sum</c>/<c>row_</c>/<c>block_</c> rules,
+    /// Adam-mini) write it once per step from the float32 values every pass agrees on, as bitsandbytes' 8-bit LAMB and
+    /// LARS. Compact state (one value per row, column or block: Adam-mini's second moment, Adafactor's factors) is
+    /// kept in float32; only the buffers of one value per parameter are quantized.
     /// </summary>
     Int8Blockwise = 2,
 
@@ -118,12 +119,15 @@ public abstract partial class Optimizer
     /// Converts the state of every group that has no precision of its own (<see cref="ParameterGroup.StatePrecision"/>)
     /// to <paramref name="precision"/>, in any direction: widening (bfloat16, 8-bit or 4-bit to float32) is exact,
     /// bfloat16 rounds every value to nearest even, and 8-bit and 4-bit quantize each block of the (dequantized)
-    /// values again; groups whose precision does not change keep their state bit for bit. With anything but float32
-    /// state, <see cref="GetState(string)"/> is unavailable: read the state with <see cref="CopyState"/>. On failure
-    /// nothing is changed.
+    /// values again; groups whose precision does not change keep their state bit for bit. Every rule takes every
+    /// precision: with 8-bit or 4-bit state a rule's compact state (one value per row, column or block: Adam-mini's
+    /// second moment, Adafactor's factors, a declared rule's <c>row_</c>/<c>block_</c> states) stays float32 and keeps
+    /// its values, as do the buffers a multi-pass rule's passes cannot stage (Adam-mini quantizes its m; Adafactor
+    /// nothing). With anything but float32 state, <see cref="GetState(string)"/> is unavailable: read the state with
+    /// <see cref="CopyState"/>. On failure nothing is changed.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="precision"/> is not a defined value.</exception>
-    /// <exception cref="NotSupportedException">Blockwise state for a rule with more than <see cref="BlockwiseDriver.MaxPlanes"/> state buffers or with compact state (Adafactor, Adam-mini, declared rules with row, column or block scopes), or groups of different precisions for such a rule; nothing was changed.</exception>
+    /// <exception cref="NotSupportedException">Blockwise state for a rule with more than <see cref="BlockwiseDriver.MaxPlanes"/> state buffers, or, for a rule with compact state (Adafactor, Adam-mini, declared rules with a state stored per row, column or block), bfloat16 for some groups and not for others; nothing was changed.</exception>
     /// <exception cref="InvalidOperationException">Another thread is using the optimizer; nothing was changed.</exception>
     public void ChangeStatePrecision(StatePrecision precision)
     {
@@ -149,7 +153,7 @@ public abstract partial class Optimizer
     /// <param name="group">A group of <see cref="Layout"/>.</param>
     /// <param name="value">The group's precision, or null for the optimizer's.</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="group"/> is not a group of <see cref="Layout"/>, or <paramref name="value"/> is not a defined value.</exception>
-    /// <exception cref="NotSupportedException">Blockwise state for a rule with more than <see cref="BlockwiseDriver.MaxPlanes"/> state buffers or with compact state (Adafactor, Adam-mini, declared rules with row, column or block scopes), or groups of different precisions for such a rule; nothing was changed.</exception>
+    /// <exception cref="NotSupportedException">Blockwise state for a rule with more than <see cref="BlockwiseDriver.MaxPlanes"/> state buffers, or, for a rule with compact state (Adafactor, Adam-mini, declared rules with a state stored per row, column or block), bfloat16 for some groups and not for others; nothing was changed.</exception>
     /// <exception cref="InvalidOperationException">Another thread is using the optimizer; nothing was changed.</exception>
     internal void ChangeGroupStatePrecision(int group, StatePrecision? value)
     {
@@ -188,11 +192,6 @@ public abstract partial class Optimizer
         }
     }
 
-    /// <summary>Why the rule's state cannot be stored per tensor (<see cref="HasPerTensorState"/> is false), as a predicate after the rule's name.</summary>
-    private string PerTensorStateRefusal => HasCompactState
-        ? "keeps compact state between its passes (one value per row, column or block: Adafactor's factored second moment, Adam-mini's per-block second moment), which stays in one precision"
-        : "updates in several passes with reductions between them whose work units cannot stage their state";
-
     private static bool IsBlockwise(StatePrecision precision) => precision is StatePrecision.Int8Blockwise or StatePrecision.Int4Blockwise;
 
     /// <summary>Each group's precision when the optimizer's is <paramref name="precision"/> and the groups' own are <paramref name="own"/>.</summary>
@@ -225,15 +224,10 @@ public abstract partial class Optimizer
             throw new NotSupportedException($"Blockwise state supports rules with at most {BlockwiseDriver.MaxPlanes} state buffers; '{Descriptor.Name}' has {Descriptor.States.Count} ({parameter}). Nothing was changed.");
         }
 
-        if (anyBlockwise && !HasPerTensorState)
-        {
-            throw new NotSupportedException($"'{Descriptor.Name}' {PerTensorStateRefusal}; its state is float32 or bfloat16, not blockwise ({parameter}). Nothing was changed.");
-        }
-
         bool uniform = IsUniform(groups);
-        if (!uniform && (!HasPerTensorState || HasCompactState))
+        if (!uniform && HasCompactState && Array.Exists(groups, p => p == StatePrecision.BFloat16))
         {
-            throw new NotSupportedException($"'{Descriptor.Name}' {PerTensorStateRefusal}; its state has one precision for every group, not one per group ({parameter}). Nothing was changed.");
+            throw new NotSupportedException($"'{Descriptor.Name}' keeps compact state (one value per row, column or block) that its passes read between tensors in one codec: bfloat16 state is for every group or none; groups may mix float32, 8-bit and 4-bit state ({parameter}). Nothing was changed.");
         }
 
         bool same = true;
@@ -250,15 +244,16 @@ public abstract partial class Optimizer
         ThrowIfStateHeld(operation);
         StateView source = StateView;
         StateView target;
+        // The same extents as now: compact state keeps its shape.
+        StateExtents? extents = HasCompactState ? CurrentExtents() : null;
         if (uniform && !IsBlockwise(groups[0]))
         {
-            // The same extents as now (compact state keeps its shape); from blockwise state (never compact), the layout's.
             int size = groups[0] == StatePrecision.Float32 ? sizeof(float) : sizeof(ushort);
-            target = new StateView(_blockwise is null ? _state.Like(size) : NewState(_groupHyperparameters, size), null, Layout);
+            target = new StateView(_blockwise is null ? _state.Like(size) : extents is null ? NewState(_groupHyperparameters, size) : new StateStorage(extents, size), null, Layout);
         }
         else
         {
-            target = new StateView(BlockwisePlaceholder(), CreateBlockwise(groups), Layout);
+            target = new StateView(BlockwisePlaceholder(), CreateBlockwise(groups, extents), Layout);
         }
 
         float[]? values = null;
@@ -266,7 +261,7 @@ public abstract partial class Optimizer
         {
             for (int j = 0; j < Layout.TensorCount; j++)
             {
-                if (source.BitsOf(j) == target.BitsOf(j))
+                if (source.BitsOf(k, j) == target.BitsOf(k, j))
                 {
                     source.CopyTo(target, k, j);
                     continue;
@@ -283,8 +278,12 @@ public abstract partial class Optimizer
         _blockwise = target.Blockwise;
     }
 
-    /// <summary>New, zeroed per-tensor state for the per-group precisions <paramref name="groups"/>.</summary>
-    private BlockwiseState CreateBlockwise(StatePrecision[] groups)
+    /// <summary>
+    /// New, zeroed per-tensor state for the per-group precisions <paramref name="groups"/>; a rule with compact state
+    /// gives it <paramref name="extents"/> (default: those of the stored hyperparameters), and its compact planes (and
+    /// those its passes cannot stage: <see cref="KeepsFloat32"/>) are float32 in quantized tensors.
+    /// </summary>
+    private BlockwiseState CreateBlockwise(StatePrecision[] groups, StateExtents? extents = null)
     {
         var bitsOf = new int[Layout.TensorCount];
         for (int j = 0; j < bitsOf.Length; j++)
@@ -299,7 +298,39 @@ public abstract partial class Optimizer
             signed[k] = !Descriptor.States[k].IsNonNegative;
         }
 
-        return new BlockwiseState(Layout, bitsOf, signed);
+        bool[]? float32 = null;
+        for (int k = 0; k < signed.Length; k++)
+        {
+            if (KeepsFloat32(k))
+            {
+                float32 ??= new bool[signed.Length];
+                float32[k] = true;
+            }
+        }
+
+        return new BlockwiseState(Layout, bitsOf, signed, HasCompactState ? extents ?? ExtentsFor(_groupHyperparameters) : null, float32);
+    }
+
+    /// <summary>
+    /// Whether blockwise state keeps state buffer <paramref name="plane"/> in float32 in every tensor: a compact
+    /// buffer (<see cref="IsCompact"/>), or one a multi-pass rule's passes cannot stage per block.
+    /// </summary>
+    private protected virtual bool KeepsFloat32(int plane) => IsCompact(plane);
+
+    /// <summary>Each tensor's extent in each state buffer as stored now (a rule with compact state).</summary>
+    private StateExtents CurrentExtents()
+    {
+        int[][] lengths = new int[Descriptor.States.Count][];
+        for (int k = 0; k < lengths.Length; k++)
+        {
+            lengths[k] = new int[Layout.TensorCount];
+            for (int j = 0; j < Layout.TensorCount; j++)
+            {
+                lengths[k][j] = StoredLengthOf(k, j);
+            }
+        }
+
+        return new StateExtents(lengths);
     }
 
     /// <summary>How a tensor of <paramref name="length"/> elements (on one process; see <see cref="ThresholdLengthOf"/>) is stored with <paramref name="precision"/>: 0 float32, 16 bfloat16, 8 or 4 bits (float32 below <see cref="BlockwiseThreshold"/>).</summary>
@@ -319,17 +350,17 @@ public abstract partial class Optimizer
     /// none: written through the codec like any value, so a signed plane holds the code of +0 with absmax 0, as a
     /// fresh optimizer's converted state does (the zeroed bytes would be code 0, −1·0 = −0, and another checkpoint).
     /// </summary>
-    private BlockwiseState InitializedBlockwise()
+    private BlockwiseState InitializedBlockwise(StateExtents? extents = null)
     {
-        BlockwiseState state = CreateBlockwise(StoredPrecisions());
+        BlockwiseState state = CreateBlockwise(StoredPrecisions(), extents);
         float[]? values = null;
         for (int k = 0; k < Descriptor.States.Count; k++)
         {
             int source = Descriptor.States[k].InitialValueHyperparameter;
-            values ??= new float[MaxTensorLength()];
+            values ??= new float[MaxExtent(state)];
             for (int j = 0; j < Layout.TensorCount; j++)
             {
-                Span<float> tensor = values.AsSpan(0, Layout.LengthOf(j));
+                Span<float> tensor = values.AsSpan(0, state.LengthOf(k, j));
                 tensor.Fill(source < 0 ? 0f : (float)_groupHyperparameters[Layout.GroupOf(j)][source]);
                 state.Write(k, j, tensor);
             }
@@ -344,15 +375,15 @@ public abstract partial class Optimizer
     /// <summary>The elements of tensor <paramref name="tensor"/>'s part of state buffer <paramref name="plane"/> as stored now (its length unless the state is compact).</summary>
     private int StoredLengthOf(int plane, int tensor) => StateView.LengthOf(plane, tensor);
 
-    /// <summary>The longest part of any state buffer of any tensor.</summary>
-    private int MaxExtent()
+    /// <summary>The longest part of any state buffer of any tensor (as stored now, or in <paramref name="state"/>).</summary>
+    private int MaxExtent(BlockwiseState? state = null)
     {
         int max = MaxTensorLength();
         for (int k = 0; k < Descriptor.States.Count; k++)
         {
             for (int j = 0; j < Layout.TensorCount; j++)
             {
-                max = Math.Max(max, StoredLengthOf(k, j));
+                max = Math.Max(max, state?.LengthOf(k, j) ?? StoredLengthOf(k, j));
             }
         }
 

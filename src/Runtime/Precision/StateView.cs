@@ -6,7 +6,7 @@ namespace OptGen;
 /// The per-element state as it is stored, read and written per tensor and plane whatever the representation: one
 /// <see cref="StateStorage"/> of float32 or bfloat16 values (one precision for every tensor, possibly compact), or a
 /// <see cref="BlockwiseState"/> whose tensors each keep their own codec (8-bit or 4-bit codes, bfloat16 or float32
-/// values). The one place that knows which; conversions, reads and checkpoints go through it.
+/// values, and compact planes in float32). The one place that knows which; conversions, reads and checkpoints go through it.
 /// </summary>
 /// <param name="State">The float32 or bfloat16 storage, or the empty placeholder when <paramref name="Blockwise"/> is set.</param>
 /// <param name="Blockwise">The per-tensor storage, or null.</param>
@@ -18,15 +18,18 @@ internal readonly record struct StateView(StateStorage State, BlockwiseState? Bl
         ? blockwise.BitsOf(tensor)
         : State.ElementSize == sizeof(float) ? 0 : 16;
 
-    /// <summary>The values of tensor <paramref name="tensor"/>'s part of plane <paramref name="plane"/> (its length unless the state is compact).</summary>
-    public int LengthOf(int plane, int tensor) => Blockwise is null ? State.LengthOf(plane, tensor, Layout) : Layout.LengthOf(tensor);
+    /// <summary>How tensor <paramref name="tensor"/>'s part of plane <paramref name="plane"/> is stored: <see cref="BitsOf(int)"/>, but 0 for a compact plane of a quantized tensor (kept in float32).</summary>
+    public int BitsOf(int plane, int tensor) => Blockwise is { } blockwise ? blockwise.BitsOf(plane, tensor) : BitsOf(tensor);
 
-    /// <summary>Tensor <paramref name="tensor"/>'s float32 values in plane <paramref name="plane"/>; <see cref="BitsOf"/> must be 0.</summary>
+    /// <summary>The values of tensor <paramref name="tensor"/>'s part of plane <paramref name="plane"/> (its length unless the state is compact).</summary>
+    public int LengthOf(int plane, int tensor) => Blockwise is { } blockwise ? blockwise.LengthOf(plane, tensor) : State.LengthOf(plane, tensor, Layout);
+
+    /// <summary>Tensor <paramref name="tensor"/>'s float32 values in plane <paramref name="plane"/>; <see cref="BitsOf(int, int)"/> must be 0.</summary>
     public Span<float> Floats(int plane, int tensor) => Blockwise is { } blockwise
         ? blockwise.Floats(plane, tensor)
         : State.Elements<float>(plane, State.OffsetOf(plane, tensor, Layout), State.LengthOf(plane, tensor, Layout));
 
-    /// <summary>Tensor <paramref name="tensor"/>'s bfloat16 bits in plane <paramref name="plane"/>; <see cref="BitsOf"/> must be 16.</summary>
+    /// <summary>Tensor <paramref name="tensor"/>'s bfloat16 bits in plane <paramref name="plane"/>; <see cref="BitsOf(int, int)"/> must be 16.</summary>
     public Span<ushort> BFloats(int plane, int tensor) => Blockwise is { } blockwise
         ? blockwise.BFloats(plane, tensor)
         : State.Elements<ushort>(plane, State.OffsetOf(plane, tensor, Layout), State.LengthOf(plane, tensor, Layout));
@@ -79,7 +82,7 @@ internal readonly record struct StateView(StateStorage State, BlockwiseState? Bl
     /// </summary>
     public void CopyTo(StateView target, int plane, int tensor)
     {
-        switch (BitsOf(tensor))
+        switch (BitsOf(plane, tensor))
         {
             case 0:
                 Floats(plane, tensor).CopyTo(target.Floats(plane, tensor));
