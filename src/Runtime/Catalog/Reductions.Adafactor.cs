@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using OptGen.Engine;
 using OptGen.Kernels;
 
@@ -335,31 +336,36 @@ public sealed class Adafactor : MultiPassOptimizer
         int rowCount = matrix ? u.Length / columns : 0;
         if (pass == PassSums)
         {
-            double sumP2 = SquareLanes.Sum<TParameter>(ref p, (nuint)u.Length, 1);
+            // Σp² is read beside g (p and g in flight together), in double lanes: a vector's p in SquareLanes' order, a
+            // matrix's four rows at a time (the rows' squares added pairwise, as the column partials).
             nuint n = (nuint)u.Length, i = 0;
-            Vector512<double> uEven = default, uOdd = default;
-            double uTail = 0;
+            Vector512<double> uEven = default, uOdd = default, pEven = default, pOdd = default;
+            double uTail = 0, pTail = 0;
             if (matrix)
             {
                 // Four rows of one matrix at a time: each column partial is loaded and stored once per four rows.
                 Span<double> rowSums = _rowSums.AsSpan(_rowOffset[u.Tensor] + firstRow, rowCount);
+                var squares = default(Lanes);
                 for (int row = 0; row < rowCount;)
                 {
                     int matrixIndex = (firstRow + row) / rows;
                     int together = row + 4 <= rowCount && (firstRow + row + 3) / rows == matrixIndex ? 4 : 1;
                     ref byte gRows = ref Unsafe.Add(ref g, (nint)row * columns * TGradient.ElementSize);
+                    ref byte pRows = ref Unsafe.Add(ref p, (nint)row * columns * TParameter.ElementSize);
                     ref double partial = ref _columnPartials[_columnOffset[unit] + (matrixIndex * columns)];
                     if (together == 4)
                     {
-                        RowSquares4<TGradient>(ref gRows, columns, scale, ref partial, rowSums.Slice(row, 4));
+                        RowSquares4<TParameter, TGradient>(ref pRows, ref gRows, columns, scale, ref partial, rowSums.Slice(row, 4), ref squares);
                     }
                     else
                     {
-                        rowSums[row] = RowSquares1<TGradient>(ref gRows, columns, scale, ref partial);
+                        rowSums[row] = RowSquares1<TParameter, TGradient>(ref pRows, ref gRows, columns, scale, ref partial, ref squares);
                     }
 
                     row += together;
                 }
+
+                (pEven, pOdd, pTail) = (squares.Even, squares.Odd, squares.Tail);
             }
             else
             {
@@ -370,6 +376,9 @@ public sealed class Adafactor : MultiPassOptimizer
                 {
                     for (; i + 16 <= n; i += 16)
                     {
+                        (Vector512<double> a, Vector512<double> b) = Widen16<TParameter>(ref p, i);
+                        pEven += a * a;
+                        pOdd += b * b;
                         Vector512<float> gi = TGradient.Load512(ref g, i) * scale;
                         Vector512<float> vi = TorchLerp.Of(TState.Load512(ref v, i), gi * gi, w);
                         TState.Store512(ref v, i, vi);
@@ -391,23 +400,26 @@ public sealed class Adafactor : MultiPassOptimizer
                     // Of 16 elements the first 8 go to the even lanes, the next 8 to the odd ones (as Vector512 does).
                     if ((i & 8) == 0)
                     {
+                        SquareLanes.Add(TParameter.Load256(ref p, i), ref pEven);
                         SquareLanes.Add(update, ref uEven);
                     }
                     else
                     {
+                        SquareLanes.Add(TParameter.Load256(ref p, i), ref pOdd);
                         SquareLanes.Add(update, ref uOdd);
                     }
                 }
 
                 for (; i < n; i++)
                 {
+                    SquareLanes.Add(TParameter.Load(ref p, i), ref pTail);
                     float gi = TGradient.Load(ref g, i) * scale;
                     TState.Store(ref v, i, TorchLerp.Of(TState.Load(ref v, i), gi * gi, w));
                     SquareLanes.Add(gi / MathF.Sqrt(MathF.Max(TState.Load(ref v, i), eps1Squared)), ref uTail);
                 }
             }
 
-            _partials[2 * unit] = sumP2;
+            _partials[2 * unit] = SquareLanes.Fold(pEven, pOdd, pTail);
             _partials[(2 * unit) + 1] = SquareLanes.Fold(uEven, uOdd, uTail);
             return;
         }
@@ -558,20 +570,24 @@ public sealed class Adafactor : MultiPassOptimizer
 
     /// <summary>
     /// Σ_j (scale·g_j)² of one row, in double lanes (<see cref="SquareLanes"/>); each square is also added to column j's
-    /// partial sum at <paramref name="partial"/>.
+    /// partial sum at <paramref name="partial"/>, and each p_j² of the row to <paramref name="squares"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static double RowSquares1<TGradient>(ref byte g, int columns, float scale, ref double partial)
+    private static double RowSquares1<TParameter, TGradient>(ref byte p, ref byte g, int columns, float scale, ref double partial, ref Lanes squares)
+        where TParameter : struct, IElementCodec
         where TGradient : struct, IElementCodec
     {
-        Vector512<double> even = default, odd = default;
-        double tail = 0;
+        Vector512<double> even = default, odd = default, pEven = squares.Even, pOdd = squares.Odd;
+        double tail = 0, pTail = squares.Tail;
         nuint m = (nuint)columns, k = 0;
         if (Vector512.IsHardwareAccelerated)
         {
             for (; k + 16 <= m; k += 16)
             {
-                (Vector512<double> lo, Vector512<double> hi) = Vector512.Widen(TGradient.Load512(ref g, k) * scale);
+                (Vector512<double> a, Vector512<double> b) = Widen16<TParameter>(ref p, k);
+                pEven += a * a;
+                pOdd += b * b;
+                (Vector512<double> lo, Vector512<double> hi) = Widen16<TGradient>(ref g, k, scale);
                 lo *= lo;
                 hi *= hi;
                 even += lo;
@@ -583,53 +599,71 @@ public sealed class Adafactor : MultiPassOptimizer
 
         for (; k + 8 <= m; k += 8)
         {
-            Vector512<double> squares = Squares(TGradient.Load256(ref g, k) * scale);
+            Vector512<double> squaresOfP = Squares(TParameter.Load256(ref p, k));
+            Vector512<double> squaresOfG = Squares(TGradient.Load256(ref g, k) * scale);
             if ((k & 8) == 0)
             {
-                even += squares;
+                pEven += squaresOfP;
+                even += squaresOfG;
             }
             else
             {
-                odd += squares;
+                pOdd += squaresOfP;
+                odd += squaresOfG;
             }
 
-            Vector512.StoreUnsafe(Vector512.LoadUnsafe(ref partial, k) + squares, ref partial, k);
+            Vector512.StoreUnsafe(Vector512.LoadUnsafe(ref partial, k) + squaresOfG, ref partial, k);
         }
 
         for (; k < m; k++)
         {
+            SquareLanes.Add(TParameter.Load(ref p, k), ref pTail);
             float x = TGradient.Load(ref g, k) * scale;
             double square = (double)x * x;
             tail += square;
             Unsafe.Add(ref partial, k) += square;
         }
 
+        squares = new Lanes(pEven, pOdd, pTail);
         return SquareLanes.Fold(even, odd, tail);
     }
 
     /// <summary>
-    /// <see cref="RowSquares1{TGradient}"/> for four consecutive rows at once (into <paramref name="rowSums"/>): each
-    /// column partial is loaded and stored once per four rows and gains the rows' squares summed pairwise.
+    /// <see cref="RowSquares1{TParameter, TGradient}"/> for four consecutive rows at once (into <paramref name="rowSums"/>):
+    /// each column partial is loaded and stored once per four rows and gains the rows' squares summed pairwise; the
+    /// rows' p² are added to <paramref name="squares"/> the same way.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void RowSquares4<TGradient>(ref byte g, int columns, float scale, ref double partial, Span<double> rowSums)
+    private static void RowSquares4<TParameter, TGradient>(ref byte p, ref byte g, int columns, float scale, ref double partial, Span<double> rowSums, ref Lanes squares)
+        where TParameter : struct, IElementCodec
         where TGradient : struct, IElementCodec
     {
         nint stride = (nint)columns * TGradient.ElementSize;
         ref byte g1 = ref Unsafe.Add(ref g, stride);
         ref byte g2 = ref Unsafe.Add(ref g, 2 * stride);
         ref byte g3 = ref Unsafe.Add(ref g, 3 * stride);
+        nint pStride = (nint)columns * TParameter.ElementSize;
+        ref byte p1 = ref Unsafe.Add(ref p, pStride);
+        ref byte p2 = ref Unsafe.Add(ref p, 2 * pStride);
+        ref byte p3 = ref Unsafe.Add(ref p, 3 * pStride);
         Vector512<double> e0 = default, o0 = default, e1 = default, o1 = default, e2 = default, o2 = default, e3 = default, o3 = default;
-        double t0 = 0, t1 = 0, t2 = 0, t3 = 0;
+        Vector512<double> pEven = squares.Even, pOdd = squares.Odd;
+        double t0 = 0, t1 = 0, t2 = 0, t3 = 0, pTail = squares.Tail;
         nuint m = (nuint)columns, k = 0;
         if (Vector512.IsHardwareAccelerated)
         {
             for (; k + 16 <= m; k += 16)
             {
-                (Vector512<double> l0, Vector512<double> h0) = Vector512.Widen(TGradient.Load512(ref g, k) * scale);
-                (Vector512<double> l1, Vector512<double> h1) = Vector512.Widen(TGradient.Load512(ref g1, k) * scale);
-                (Vector512<double> l2, Vector512<double> h2) = Vector512.Widen(TGradient.Load512(ref g2, k) * scale);
-                (Vector512<double> l3, Vector512<double> h3) = Vector512.Widen(TGradient.Load512(ref g3, k) * scale);
+                (Vector512<double> a0, Vector512<double> b0) = Widen16<TParameter>(ref p, k);
+                (Vector512<double> a1, Vector512<double> b1) = Widen16<TParameter>(ref p1, k);
+                (Vector512<double> a2, Vector512<double> b2) = Widen16<TParameter>(ref p2, k);
+                (Vector512<double> a3, Vector512<double> b3) = Widen16<TParameter>(ref p3, k);
+                pEven += ((a0 * a0) + (a1 * a1)) + ((a2 * a2) + (a3 * a3));
+                pOdd += ((b0 * b0) + (b1 * b1)) + ((b2 * b2) + (b3 * b3));
+                (Vector512<double> l0, Vector512<double> h0) = Widen16<TGradient>(ref g, k, scale);
+                (Vector512<double> l1, Vector512<double> h1) = Widen16<TGradient>(ref g1, k, scale);
+                (Vector512<double> l2, Vector512<double> h2) = Widen16<TGradient>(ref g2, k, scale);
+                (Vector512<double> l3, Vector512<double> h3) = Widen16<TGradient>(ref g3, k, scale);
                 l0 *= l0;
                 l1 *= l1;
                 l2 *= l2;
@@ -653,12 +687,14 @@ public sealed class Adafactor : MultiPassOptimizer
 
         for (; k + 8 <= m; k += 8)
         {
+            Vector512<double> q = (Squares(TParameter.Load256(ref p, k)) + Squares(TParameter.Load256(ref p1, k))) + (Squares(TParameter.Load256(ref p2, k)) + Squares(TParameter.Load256(ref p3, k)));
             Vector512<double> s0 = Squares(TGradient.Load256(ref g, k) * scale);
             Vector512<double> s1 = Squares(TGradient.Load256(ref g1, k) * scale);
             Vector512<double> s2 = Squares(TGradient.Load256(ref g2, k) * scale);
             Vector512<double> s3 = Squares(TGradient.Load256(ref g3, k) * scale);
             if ((k & 8) == 0)
             {
+                pEven += q;
                 e0 += s0;
                 e1 += s1;
                 e2 += s2;
@@ -666,6 +702,7 @@ public sealed class Adafactor : MultiPassOptimizer
             }
             else
             {
+                pOdd += q;
                 o0 += s0;
                 o1 += s1;
                 o2 += s2;
@@ -677,6 +714,8 @@ public sealed class Adafactor : MultiPassOptimizer
 
         for (; k < m; k++)
         {
+            float x0 = TParameter.Load(ref p, k), x1 = TParameter.Load(ref p1, k), x2 = TParameter.Load(ref p2, k), x3 = TParameter.Load(ref p3, k);
+            pTail += (((double)x0 * x0) + ((double)x1 * x1)) + (((double)x2 * x2) + ((double)x3 * x3));
             float a0 = TGradient.Load(ref g, k) * scale, a1 = TGradient.Load(ref g1, k) * scale;
             float a2 = TGradient.Load(ref g2, k) * scale, a3 = TGradient.Load(ref g3, k) * scale;
             double q0 = (double)a0 * a0, q1 = (double)a1 * a1, q2 = (double)a2 * a2, q3 = (double)a3 * a3;
@@ -687,11 +726,32 @@ public sealed class Adafactor : MultiPassOptimizer
             Unsafe.Add(ref partial, k) += (q0 + q1) + (q2 + q3);
         }
 
+        squares = new Lanes(pEven, pOdd, pTail);
         rowSums[0] = SquareLanes.Fold(e0, o0, t0);
         rowSums[1] = SquareLanes.Fold(e1, o1, t1);
         rowSums[2] = SquareLanes.Fold(e2, o2, t2);
         rowSums[3] = SquareLanes.Fold(e3, o3, t3);
     }
+
+    /// <summary>
+    /// x[k … k + 15]·<paramref name="scale"/> widened to double (exact), lanes in order: the 512-bit loops' widening.
+    /// With AVX-512F each half is scaled and converted from eight floats (vcvtps2pd from a 256-bit operand), not
+    /// extracted from a 512-bit product: the same values with fewer instructions.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (Vector512<double> Low, Vector512<double> High) Widen16<TCodec>(ref byte x, nuint k, float scale)
+        where TCodec : struct, IElementCodec =>
+        Avx512F.IsSupported
+            ? (Avx512F.ConvertToVector512Double(TCodec.Load256(ref x, k) * scale), Avx512F.ConvertToVector512Double(TCodec.Load256(ref x, k + 8) * scale))
+            : Vector512.Widen(TCodec.Load512(ref x, k) * scale);
+
+    /// <summary>x[k … k + 15] widened to double (exact), lanes in order (<see cref="Widen16{TCodec}(ref byte, nuint, float)"/> without a scale).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (Vector512<double> Low, Vector512<double> High) Widen16<TCodec>(ref byte x, nuint k)
+        where TCodec : struct, IElementCodec =>
+        Avx512F.IsSupported
+            ? (Avx512F.ConvertToVector512Double(TCodec.Load256(ref x, k)), Avx512F.ConvertToVector512Double(TCodec.Load256(ref x, k + 8)))
+            : Vector512.Widen(TCodec.Load512(ref x, k));
 
     /// <summary>The squares of eight lanes in double (exact), as one Vector512 in lane order.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -700,4 +760,7 @@ public sealed class Adafactor : MultiPassOptimizer
         (Vector256<double> lo, Vector256<double> hi) = Vector256.Widen(x);
         return Vector512.Create(lo * lo, hi * hi);
     }
+
+    /// <summary>A unit's Σp² so far, in <see cref="SquareLanes"/>' accumulators, carried from row to row.</summary>
+    private readonly record struct Lanes(Vector512<double> Even, Vector512<double> Odd, double Tail);
 }
