@@ -632,27 +632,31 @@ public static class BlockwiseBlock
     /// <summary>
     /// 8-bit codes by the code lines of <see cref="BlockwiseCodebook"/> (see its Lines part): per sixteen values, the
     /// octave slot from the exponent bits, the run by one compare with the slot's run start (per sign), then
-    /// u = fma(a, min(y, cap), b) with a, b, cap fetched by register permutes and the code trunc(u); about 25 vector
-    /// instructions instead of the search's 75. Sixty-four values per iteration; where any of them has u within
+    /// u = fma(a, min(y, cap), b) with a, b, cap fetched by register permutes and the code trunc(u); about 20 vector
+    /// instructions instead of the search's 75 (an unsigned map's, which does no sign work, about 16). Sixty-four
+    /// values per iteration, packed to bytes by three saturating packs and one permute; where any of them has u within
     /// <see cref="BlockwiseCodebook.LineMargin"/> of an integer (rare: near a decision threshold) the sixty-four are
     /// redone by the exact search, so the codes are <see cref="BlockwiseCodebook.QuantizeByRank"/>'s, bit for bit.
     /// Returns how many values it quantized (a multiple of 64; the search does the rest).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int QuantizeLines(BlockwiseCodebook book, ReadOnlySpan<float> values, Vector512<float> factor, ref byte codes)
+    private static int QuantizeLines(BlockwiseCodebook book, ReadOnlySpan<float> values, Vector512<float> factor, ref byte codes) =>
+        book.IsSigned
+            ? QuantizeLines(book, values, factor, ref codes, signed: true)
+            : QuantizeLines(book, values, factor, ref codes, signed: false);
+
+    /// <summary><see cref="QuantizeLines(BlockwiseCodebook, ReadOnlySpan{float}, Vector512{float}, ref byte)"/> for a map of the given signedness (a constant: the JIT compiles one loop per map kind).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int QuantizeLines(BlockwiseCodebook book, ReadOnlySpan<float> values, Vector512<float> factor, ref byte codes, bool signed)
     {
-        ref int runs = ref MemoryMarshal.GetArrayDataReference(book.SlotRun);
-        ref float positive = ref MemoryMarshal.GetArrayDataReference(book.SlotSplitPositive);
-        ref float negative = ref MemoryMarshal.GetArrayDataReference(book.SlotSplitNegative);
+        ref uint entries = ref MemoryMarshal.GetArrayDataReference(book.SlotEntry);
         ref float slope = ref MemoryMarshal.GetArrayDataReference(book.LineSlope);
         ref float offset = ref MemoryMarshal.GetArrayDataReference(book.LineOffset);
         var t = new LineTables(
-            Vector512.LoadUnsafe(ref runs), Vector512.LoadUnsafe(ref runs, 16),
-            Vector512.LoadUnsafe(ref positive), Vector512.LoadUnsafe(ref positive, 16),
-            Vector512.LoadUnsafe(ref negative), Vector512.LoadUnsafe(ref negative, 16),
+            Vector512.LoadUnsafe(ref entries), Vector512.LoadUnsafe(ref entries, 16),
             Vector512.LoadUnsafe(ref slope), Vector512.LoadUnsafe(ref slope, 16),
             Vector512.LoadUnsafe(ref offset), Vector512.LoadUnsafe(ref offset, 16),
-            Vector512.LoadUnsafe(ref MemoryMarshal.GetArrayDataReference(book.LineCap)));
+            Vector512.LoadUnsafe(ref MemoryMarshal.GetArrayDataReference(signed ? book.LineCap : book.LineTop)));
         Vector512<float> margin = Vector512.Create(BlockwiseCodebook.LineMargin);
         ref float first = ref MemoryMarshal.GetReference(values);
         Debug.Assert(values.Length <= 64 * 64, "one bit per 64 values");
@@ -660,18 +664,15 @@ public static class BlockwiseBlock
         int i = 0;
         for (; i + 64 <= values.Length; i += 64)
         {
-            Vector512<int> ca = LineCode(Vector512.LoadUnsafe(ref first, (nuint)(i + 0)) * factor, t, out Vector512<float> fa);
-            Vector512<int> cb = LineCode(Vector512.LoadUnsafe(ref first, (nuint)(i + 16)) * factor, t, out Vector512<float> fb);
-            Vector512<int> cc = LineCode(Vector512.LoadUnsafe(ref first, (nuint)(i + 32)) * factor, t, out Vector512<float> fc);
-            Vector512<int> cd = LineCode(Vector512.LoadUnsafe(ref first, (nuint)(i + 48)) * factor, t, out Vector512<float> fd);
+            Vector512<int> ca = LineCode(Vector512.LoadUnsafe(ref first, (nuint)(i + 0)) * factor, t, signed, out Vector512<float> fa);
+            Vector512<int> cb = LineCode(Vector512.LoadUnsafe(ref first, (nuint)(i + 16)) * factor, t, signed, out Vector512<float> fb);
+            Vector512<int> cc = LineCode(Vector512.LoadUnsafe(ref first, (nuint)(i + 32)) * factor, t, signed, out Vector512<float> fc);
+            Vector512<int> cd = LineCode(Vector512.LoadUnsafe(ref first, (nuint)(i + 48)) * factor, t, signed, out Vector512<float> fd);
 
             // The least |u − round(u)| of the 64 values: vrangeps with imm 0b1010 is min(|a|, |b|) with the sign cleared.
             Vector512<float> least = Avx512DQ.Range(Avx512DQ.Range(fa, fb, 0b1010), Avx512DQ.Range(fc, fd, 0b1010), 0b1010);
             redo |= (Vector512.GreaterThanAll(least, margin) ? 0UL : 1UL) << (i >> 6); // NaN is not greater: ambiguous
-            Avx512F.ConvertToVector128Byte(ca).StoreUnsafe(ref Unsafe.Add(ref codes, i + 0));
-            Avx512F.ConvertToVector128Byte(cb).StoreUnsafe(ref Unsafe.Add(ref codes, i + 16));
-            Avx512F.ConvertToVector128Byte(cc).StoreUnsafe(ref Unsafe.Add(ref codes, i + 32));
-            Avx512F.ConvertToVector128Byte(cd).StoreUnsafe(ref Unsafe.Add(ref codes, i + 48));
+            Bytes(ca, cb, cc, cd).StoreUnsafe(ref Unsafe.Add(ref codes, i));
         }
 
         for (; redo != 0; redo &= redo - 1)
@@ -683,45 +684,83 @@ public static class BlockwiseBlock
         return i;
     }
 
-    /// <summary>The register tables of <see cref="QuantizeLines"/> (pinned arrays of <see cref="BlockwiseCodebook"/>, 32 entries as two halves).</summary>
+    /// <summary>
+    /// Sixty-four codes (0 … 255, four vectors in order) as sixty-four bytes in order: two saturating dword → word
+    /// packs and one word → byte pack (each works within 128-bit lanes, so byte 16·L + 4·q + k of the result is element
+    /// 4·L + k of vector q), then one dword permute puts the four-byte groups in order. Lanes out of range (a NaN's
+    /// conversion, redone by the search) saturate.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<byte> Bytes(Vector512<int> a, Vector512<int> b, Vector512<int> c, Vector512<int> d)
+    {
+        Vector512<ushort> ab = Avx512BW.PackUnsignedSaturate(a, b), cd = Avx512BW.PackUnsignedSaturate(c, d);
+        Vector512<byte> packed = Avx512BW.PackUnsignedSaturate(ab.AsInt16(), cd.AsInt16());
+        return Avx512F.PermuteVar16x32(packed.AsInt32(), Vector512.Create(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15)).AsByte();
+    }
+
+    /// <summary>The register tables of <see cref="QuantizeLines(BlockwiseCodebook, ReadOnlySpan{float}, Vector512{float}, ref byte)"/> (pinned arrays of <see cref="BlockwiseCodebook"/>, 32 entries as two halves; Cap is the signed map's y cap or the unsigned map's u cap).</summary>
     [StructLayout(LayoutKind.Auto)]
     private readonly record struct LineTables(
-        Vector512<int> Run0, Vector512<int> Run1,
-        Vector512<float> Positive0, Vector512<float> Positive1,
-        Vector512<float> Negative0, Vector512<float> Negative1,
+        Vector512<uint> Entry0, Vector512<uint> Entry1,
         Vector512<float> Slope0, Vector512<float> Slope1,
         Vector512<float> Offset0, Vector512<float> Offset1,
         Vector512<float> Cap);
 
     /// <summary>
     /// Sixteen codes by <see cref="BlockwiseCodebook.QuantizeByLines"/> (the same operations in the same order, but
-    /// for NaN, which gives a NaN u here); <paramref name="fraction"/> is u − round(u), whose magnitude at most the
-    /// margin (or NaN) marks an ambiguous lane.
+    /// for a signed map's NaN, which gives a NaN u here); <paramref name="fraction"/> is u − round(u), whose magnitude
+    /// at most the margin (or NaN) marks an ambiguous lane. The slot entry's low bits with y's other exponent bits are
+    /// the run start, its bits above the line: one single-source permute for both. An unsigned map
+    /// (<paramref name="signed"/> false) does no sign work (its bits are clamped as an int) and caps u instead of y:
+    /// sixteen vector instructions, four of them permutes, against the signed map's twenty.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<int> LineCode(Vector512<float> x, in LineTables t, out Vector512<float> fraction)
+    private static Vector512<int> LineCode(Vector512<float> x, in LineTables t, bool signed, out Vector512<float> fraction)
     {
-        // y = max(2^−31, min(|x|, just below 2)): vrangeps 0b1010 is min(|x|, |c|) with the sign cleared; NaN stays
-        // NaN through both (vmaxps returns its second operand when either is NaN), and a NaN u is ambiguous.
-        Vector512<uint> bits = x.AsUInt32();
-        Vector512<float> y = Avx512F.Max(
-            Vector512.Create((uint)BlockwiseCodebook.LineFloorExponent << 23).AsSingle(),
-            Avx512DQ.Range(x, Vector512.Create(BlockwiseCodebook.Clamp).AsSingle(), 0b1010));
-        Vector512<int> slot = (y.AsUInt32() >> 23).AsInt32();
-        Vector512<int> negative = bits.AsInt32() >> 31;
-        Vector512<float> split = Vector512.ConditionalSelect(
-            negative.AsSingle(),
-            Avx512F.PermuteVar16x32x2(t.Negative0, slot, t.Negative1),
-            Avx512F.PermuteVar16x32x2(t.Positive0, slot, t.Positive1));
-        Vector512<int> atStart = Avx512F.PermuteVar16x32x2(t.Run0, slot, t.Run1);
-        Vector512<int> run = Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(y, split).AsInt32(), atStart + Vector512<int>.One, atStart);
-        Vector512<int> line = run | (negative & Vector512.Create(16));
-        Vector512<float> u = Avx512F.FusedMultiplyAdd(
-            Avx512F.PermuteVar16x32x2(t.Slope0, line, t.Slope1),
-            Avx512F.Min(y, Avx512F.PermuteVar16x32(t.Cap, run)),
-            Avx512F.PermuteVar16x32x2(t.Offset0, line, t.Offset1));
+        Vector512<float> u;
+        if (signed)
+        {
+            // y = max(2^−31, min(|x|, just below 2)): vrangeps 0b1010 is min(|x|, |c|) with the sign cleared; NaN stays
+            // NaN through both (vmaxps returns its second operand when either is NaN), and a NaN u is ambiguous.
+            Vector512<float> y = Avx512F.Max(
+                Vector512.Create((uint)BlockwiseCodebook.LineFloorExponent << 23).AsSingle(),
+                Avx512DQ.Range(x, Vector512.Create(BlockwiseCodebook.Clamp).AsSingle(), 0b1010));
+            // bits(y) >> 24 is 48 … 63 (biased exponent 96 … 127, halved): bit 4 is set and picks the second table,
+            // the positive entries; a negative value clears it and reads the negative ones.
+            Vector512<uint> sign = x.AsUInt32() >> 27; // the sign bit at bit 4 (the bits below do not matter: masked)
+            Vector512<uint> sixteen = Vector512.Create(16u);
+            Vector512<int> line = Line(y, Avx512F.PermuteVar16x32x2(t.Entry1, (y.AsUInt32() >> 24) ^ (sign & sixteen), t.Entry0));
+            Vector512<int> signedLine = line | (sign & sixteen).AsInt32();
+            u = Avx512F.FusedMultiplyAdd(
+                Avx512F.PermuteVar16x32x2(t.Slope0, signedLine, t.Slope1),
+                Avx512F.Min(y, Avx512F.PermuteVar16x32(t.Cap, line)),
+                Avx512F.PermuteVar16x32x2(t.Offset0, signedLine, t.Offset1));
+        }
+        else
+        {
+            // The bits clamped as an int: negative values (−0, −∞, negative NaNs) rise to 2^−31, whose code is theirs;
+            // positive NaNs and ∞ fall to just below 2, as the definition clamps them.
+            Vector512<float> y = Vector512.Min(
+                Vector512.Max(x.AsInt32(), Vector512.Create(BlockwiseCodebook.LineFloorExponent << 23)),
+                Vector512.Create((int)BlockwiseCodebook.Clamp)).AsSingle();
+            Vector512<int> line = Line(y, Avx512F.PermuteVar16x32(t.Entry0, y.AsUInt32() >> 24));
+            // vminps, not Vector512.Min (whose NaN and −0 rules cost two more instructions): u is never NaN here.
+            u = Avx512F.Min(
+                Avx512F.FusedMultiplyAdd(Avx512F.PermuteVar16x32(t.Slope0, line), y, Avx512F.PermuteVar16x32(t.Offset0, line)),
+                Avx512F.PermuteVar16x32(t.Cap, line));
+        }
+
         fraction = Avx512DQ.Reduce(u, 0);
         return Avx512F.ConvertToVector512Int32WithTruncation(u);
+    }
+
+    /// <summary>The line of y: the slot entry's bits above the low 24, plus one where y ≥ the entry's low bits with y's other exponent bits.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> Line(Vector512<float> y, Vector512<uint> entry)
+    {
+        Vector512<int> line = (entry >> 24).AsInt32();
+        Vector512<float> start = Vector512.ConditionalSelect(Vector512.Create(BlockwiseCodebook.SlotLow), entry, y.AsUInt32()).AsSingle();
+        return Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(y, start).AsInt32(), line + Vector512<int>.One, line);
     }
 
     /// <summary>Sixteen 4-bit codes packed into eight bytes: the pair (even, odd) in each 64-bit lane becomes the byte 16·even + odd.</summary>
