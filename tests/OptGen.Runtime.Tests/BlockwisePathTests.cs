@@ -117,6 +117,47 @@ public sealed class BlockwisePathTests
         Assert.InRange(ambiguous, 0, count / 1000);
     }
 
+    [Fact]
+    public void LinearRuleGivesTheExactCode()
+    {
+        // The 4-bit unsigned map's multiply-add rule against the exact rule on the points its construction-time proof
+        // reasons about only through monotonicity: every threshold and code value with their float neighbours (±4
+        // ulps, both signs), and random float bit patterns of every exponent (NaNs and infinities included).
+        BlockwiseCodebook book = BlockwiseCodebook.For(4, signed: false);
+        Assert.True((bool)typeof(BlockwiseCodebook).GetProperty("HasLinearRule", BindingFlags.NonPublic | BindingFlags.Instance)!.GetValue(book)!);
+        Assert.False((bool)typeof(BlockwiseCodebook).GetProperty("HasLinearRule", BindingFlags.NonPublic | BindingFlags.Instance)!.GetValue(BlockwiseCodebook.For(4, signed: true))!);
+        Func<float, int> linear = typeof(BlockwiseCodebook).GetMethod("QuantizeByLinearRule", BindingFlags.NonPublic | BindingFlags.Instance)!.CreateDelegate<Func<float, int>>(book);
+        var points = new List<float>();
+        for (int c = 0; c < book.Values.Count; c++)
+        {
+            foreach (float center in (ReadOnlySpan<float>)[book.Values[c], c > 0 ? SmallestRoundingUp(book, c) : 0f])
+            {
+                for (int k = -4; k <= 4; k++)
+                {
+                    float x = center;
+                    for (int j = 0; j < Math.Abs(k); j++)
+                    {
+                        x = k < 0 ? MathF.BitDecrement(x) : MathF.BitIncrement(x);
+                    }
+
+                    points.Add(x);
+                    points.Add(-x);
+                }
+            }
+        }
+
+        var random = new Random(7);
+        for (int k = 0; k < 200_000; k++)
+        {
+            points.Add(BitConverter.UInt32BitsToSingle((uint)random.NextInt64(0, 1L << 32)));
+        }
+
+        foreach (float x in points)
+        {
+            Assert.True(linear(x) == Rank(book, x), $"{x:R} ({BitConverter.SingleToUInt32Bits(x):X8}): linear {linear(x)}, the rule {Rank(book, x)}");
+        }
+    }
+
     /// <summary>
     /// <c>BlockwiseBlock.Quantize</c> against an absmax that is not the block's: values far above it (so above the
     /// clamp once scaled), ±∞, NaNs of both signs, ±0, denormals; an absmax so small that its inverse is ∞ (values

@@ -477,6 +477,13 @@ public static class BlockwiseBlock
         ref float rank = ref MemoryMarshal.GetArrayDataReference(book.RankTable);
         ref float first = ref MemoryMarshal.GetReference(values);
         int i = 0;
+        if (path == BlockwisePath.Best && Avx512Vbmi.IsSupported)
+        {
+            i = book.HasLinearRule
+                ? QuantizeNibbles(book, values, factor, ref codes, linear: true)
+                : QuantizeNibbles(book, values, factor, ref codes, linear: false);
+        }
+
         {
             // The sign fix is 8-bit only; the reversed 4-bit code back in order by one permute.
             Vector512<int> reverse4 = Vector512.Create(0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15);
@@ -524,6 +531,102 @@ public static class BlockwiseBlock
 
             return i;
         }
+    }
+
+    /// <summary>
+    /// 4-bit codes sixty-four at a time, packed by byte operations (VBMI): the codes of four vectors by the linear rule
+    /// of <see cref="BlockwiseCodebook.QuantizeByLinearRule"/> (the unsigned map: an int clamp, one multiply-add, a
+    /// conversion and a min) or by the search (the signed map), then <see cref="Nibbles"/>. Returns how many values it
+    /// quantized (a multiple of 64; the sixteen-value loop does the rest).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int QuantizeNibbles(BlockwiseCodebook book, ReadOnlySpan<float> values, Vector512<float> factor, ref byte codes, bool linear)
+    {
+        ref float rank = ref MemoryMarshal.GetArrayDataReference(book.RankTable);
+        ref float first = ref MemoryMarshal.GetReference(values);
+        Vector512<float> s8 = Vector512.Create(rank);
+        Vector512<float> s4 = Vector512.LoadUnsafe(ref rank, 16), s2 = Vector512.LoadUnsafe(ref rank, 32), s1 = Vector512.LoadUnsafe(ref rank, 48);
+        Vector512<float> scale = Vector512.Create(book.LinearScale);
+        int i = 0;
+        for (; i + 64 <= values.Length; i += 64)
+        {
+            Vector512<int> ca, cb, cc, cd;
+            Vector512<float> xa = Vector512.LoadUnsafe(ref first, (nuint)(i + 0)) * factor;
+            Vector512<float> xb = Vector512.LoadUnsafe(ref first, (nuint)(i + 16)) * factor;
+            Vector512<float> xc = Vector512.LoadUnsafe(ref first, (nuint)(i + 32)) * factor;
+            Vector512<float> xd = Vector512.LoadUnsafe(ref first, (nuint)(i + 48)) * factor;
+            if (linear)
+            {
+                ca = Linear4(xa, scale);
+                cb = Linear4(xb, scale);
+                cc = Linear4(xc, scale);
+                cd = Linear4(xd, scale);
+            }
+            else
+            {
+                xa = Clamped(xa);
+                xb = Clamped(xb);
+                xc = Clamped(xc);
+                xd = Clamped(xd);
+                ca = Step(xa, s8, 1);
+                cb = Step(xb, s8, 1);
+                cc = Step(xc, s8, 1);
+                cd = Step(xd, s8, 1);
+                ca = Next(xa, ca, Avx512F.PermuteVar16x32(s4, ca), 2);
+                cb = Next(xb, cb, Avx512F.PermuteVar16x32(s4, cb), 2);
+                cc = Next(xc, cc, Avx512F.PermuteVar16x32(s4, cc), 2);
+                cd = Next(xd, cd, Avx512F.PermuteVar16x32(s4, cd), 2);
+                ca = Next(xa, ca, Avx512F.PermuteVar16x32(s2, ca), 4);
+                cb = Next(xb, cb, Avx512F.PermuteVar16x32(s2, cb), 4);
+                cc = Next(xc, cc, Avx512F.PermuteVar16x32(s2, cc), 4);
+                cd = Next(xd, cd, Avx512F.PermuteVar16x32(s2, cd), 4);
+                ca = Next(xa, ca, Avx512F.PermuteVar16x32(s1, ca), 8);
+                cb = Next(xb, cb, Avx512F.PermuteVar16x32(s1, cb), 8);
+                cc = Next(xc, cc, Avx512F.PermuteVar16x32(s1, cc), 8);
+                cd = Next(xd, cd, Avx512F.PermuteVar16x32(s1, cd), 8);
+            }
+
+            Nibbles(ca, cb, cc, cd, reversed: !linear).StoreUnsafe(ref Unsafe.Add(ref codes, i >> 1));
+        }
+
+        return i;
+    }
+
+    /// <summary>Sixteen codes by the linear rule (<see cref="BlockwiseCodebook.QuantizeByLinearRule"/>, the same operations).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> Linear4(Vector512<float> x, Vector512<float> scale)
+    {
+        Vector512<float> clamped = Vector512.Min(Vector512.Max(x.AsInt32(), Vector512<int>.Zero), Vector512.Create((int)BlockwiseCodebook.Clamp)).AsSingle();
+        Vector512<float> t = Avx512F.FusedMultiplyAdd(scale, clamped, Vector512.Create(-0.5f));
+        return Vector512.Min(Avx512F.ConvertToVector512Int32WithTruncation(t), Vector512.Create(15));
+    }
+
+    /// <summary>
+    /// Sixty-four 4-bit codes (four vectors of ints 0 … 15, in order; <paramref name="reversed"/>: with their four
+    /// bits reversed, as the search leaves them) as thirty-two bytes, the even element in the high nibble: two
+    /// saturating dword → word packs and one word → byte pack put each pair (even, odd) in adjacent bytes (byte
+    /// 16·L + 4·q + k is element 4·L + k of vector q, within 128-bit lane L), a byte lookup reverses the bits where
+    /// needed, one multiply-add of byte pairs makes the words 16·even + odd, and one byte permute gathers their low
+    /// bytes in order.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<byte> Nibbles(Vector512<int> a, Vector512<int> b, Vector512<int> c, Vector512<int> d, bool reversed)
+    {
+        Vector512<ushort> ab = Avx512BW.PackUnsignedSaturate(a, b), cd = Avx512BW.PackUnsignedSaturate(c, d);
+        Vector512<byte> packed = Avx512BW.PackUnsignedSaturate(ab.AsInt16(), cd.AsInt16());
+        if (reversed)
+        {
+            packed = Avx512BW.Shuffle(Vector512.Create(Vector128.Create((byte)0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15)), packed);
+        }
+
+        // Word 8·L + 2·q + h holds the pair (4·L + 2·h, 4·L + 2·h + 1) of vector q: output byte 8·q + 2·L + h.
+        Vector512<short> pairs = Avx512BW.MultiplyAddAdjacent(packed, Vector512.Create((ushort)0x0110).AsSByte());
+        Vector512<byte> order = Vector512.Create(
+            (byte)0, 2, 16, 18, 32, 34, 48, 50, 4, 6, 20, 22, 36, 38, 52, 54,
+            8, 10, 24, 26, 40, 42, 56, 58, 12, 14, 28, 30, 44, 46, 60, 62,
+            0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+            0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+        return Avx512Vbmi.PermuteVar64x8(pairs.AsByte(), order).GetLower();
     }
 
     /// <summary>
