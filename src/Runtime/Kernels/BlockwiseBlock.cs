@@ -11,10 +11,10 @@ namespace OptGen.Kernels;
 /// <summary>The SIMD path of <see cref="BlockwiseBlock"/>: the best the CPU has, or a narrower one (each falls back to the next when the CPU lacks it).</summary>
 internal enum BlockwisePath
 {
-    /// <summary>AVX-512 with the 8-bit code lines and VBMI byte-plane dequantization where available.</summary>
+    /// <summary>AVX-512 with the 8-bit code lines, and with VBMI where available: byte-plane dequantization, the 4-bit linear rule and byte-packed 4-bit codes.</summary>
     Best,
 
-    /// <summary>AVX-512 without them: the 8-bit search, float permutes to dequantize.</summary>
+    /// <summary>AVX-512 without them: the 8-bit and 4-bit searches, float permutes to dequantize.</summary>
     Avx512,
 
     /// <summary>AVX2: gathers from the bucket and code tables.</summary>
