@@ -117,6 +117,87 @@ public sealed class BlockwisePathTests
         Assert.InRange(ambiguous, 0, count / 1000);
     }
 
+    [Fact]
+    public void LinearRuleGivesTheExactCode()
+    {
+        // The 4-bit unsigned map's multiply-add rule against the exact rule on the points its construction-time proof
+        // reasons about only through monotonicity: every threshold and code value with their float neighbours (±4
+        // ulps, both signs), and random float bit patterns of every exponent (NaNs and infinities included).
+        BlockwiseCodebook book = BlockwiseCodebook.For(4, signed: false);
+        Assert.True((bool)typeof(BlockwiseCodebook).GetProperty("HasLinearRule", BindingFlags.NonPublic | BindingFlags.Instance)!.GetValue(book)!);
+        Assert.False((bool)typeof(BlockwiseCodebook).GetProperty("HasLinearRule", BindingFlags.NonPublic | BindingFlags.Instance)!.GetValue(BlockwiseCodebook.For(4, signed: true))!);
+        Func<float, int> linear = typeof(BlockwiseCodebook).GetMethod("QuantizeByLinearRule", BindingFlags.NonPublic | BindingFlags.Instance)!.CreateDelegate<Func<float, int>>(book);
+        var points = new List<float>();
+        for (int c = 0; c < book.Values.Count; c++)
+        {
+            foreach (float center in (ReadOnlySpan<float>)[book.Values[c], c > 0 ? SmallestRoundingUp(book, c) : 0f])
+            {
+                for (int k = -4; k <= 4; k++)
+                {
+                    float x = center;
+                    for (int j = 0; j < Math.Abs(k); j++)
+                    {
+                        x = k < 0 ? MathF.BitDecrement(x) : MathF.BitIncrement(x);
+                    }
+
+                    points.Add(x);
+                    points.Add(-x);
+                }
+            }
+        }
+
+        var random = new Random(7);
+        for (int k = 0; k < 200_000; k++)
+        {
+            points.Add(BitConverter.UInt32BitsToSingle((uint)random.NextInt64(0, 1L << 32)));
+        }
+
+        foreach (float x in points)
+        {
+            Assert.True(linear(x) == Rank(book, x), $"{x:R} ({BitConverter.SingleToUInt32Bits(x):X8}): linear {linear(x)}, the rule {Rank(book, x)}");
+        }
+    }
+
+    /// <summary>
+    /// <c>BlockwiseBlock.Quantize</c> against an absmax that is not the block's: values far above it (so above the
+    /// clamp once scaled), ±∞, NaNs of both signs, ±0, denormals; an absmax so small that its inverse is ∞ (values
+    /// become ±∞ or NaN), 0 (every value becomes ±0) and NaN (codes 0). Every path gives the exact rule's code of
+    /// value · (1/absmax), each path's own sign and clamp handling included.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Books))]
+    public void ValuesOutsideTheAbsmaxGetTheExactCodes(int bits, bool signed)
+    {
+        BlockwiseCodebook book = BlockwiseCodebook.For(bits, signed);
+        float positiveNaN = BitConverter.UInt32BitsToSingle(0x7FC0_0000), negativeNaN = BitConverter.UInt32BitsToSingle(0xFFC0_0001);
+        float[] special = [float.PositiveInfinity, float.NegativeInfinity, positiveNaN, negativeNaN, 0f, -0f, float.Epsilon, -float.Epsilon, float.MaxValue, -float.MaxValue, 3e38f, -1e-30f];
+        var random = new Random(41 + bits + (signed ? 1 : 0));
+        float[] values = new float[book.BlockLength];
+        foreach (float absmax in (ReadOnlySpan<float>)[1e-3f, 0.7f, 1e-40f, float.Epsilon, 0f, 3f, float.NaN, 1e30f])
+        {
+            for (int round = 0; round < 4; round++)
+            {
+                for (int i = 0; i < values.Length; i++)
+                {
+                    values[i] = i % 5 == 0
+                        ? special[random.Next(special.Length)]
+                        : (random.Next(2) == 0 ? -1f : 1f) * (float)Math.Pow(10, (12 * random.NextDouble()) - 9);
+                }
+
+                float scale = absmax == 0f ? 0f : 1f / absmax;
+                foreach (int path in Paths)
+                {
+                    int[] unpacked = Unpack(QuantizeOn(book, values, absmax, path), values.Length, bits);
+                    for (int i = 0; i < values.Length; i++)
+                    {
+                        int rule = float.IsNaN(absmax) ? 0 : Rank(book, values[i] * scale);
+                        Assert.True(rule == unpacked[i], $"path {path}, absmax {absmax:R}: {values[i]:R} · {scale:R} got {unpacked[i]}, the rule {rule}");
+                    }
+                }
+            }
+        }
+    }
+
     /// <summary>
     /// The public <c>BlockwiseBlock.Quantize</c> takes any length: a span of 10 000 values (longer than the 4096 values
     /// one code-lines call tracks) with values on decision thresholds throughout gets the exact rule's code everywhere.

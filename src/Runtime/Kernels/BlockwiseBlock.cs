@@ -11,10 +11,10 @@ namespace OptGen.Kernels;
 /// <summary>The SIMD path of <see cref="BlockwiseBlock"/>: the best the CPU has, or a narrower one (each falls back to the next when the CPU lacks it).</summary>
 internal enum BlockwisePath
 {
-    /// <summary>AVX-512 with the 8-bit code lines and VBMI byte-plane dequantization where available.</summary>
+    /// <summary>AVX-512 with the 8-bit code lines, and with VBMI where available: byte-plane dequantization, the 4-bit linear rule and byte-packed 4-bit codes.</summary>
     Best,
 
-    /// <summary>AVX-512 without them: the 8-bit search, float permutes to dequantize.</summary>
+    /// <summary>AVX-512 without them: the 8-bit and 4-bit searches, float permutes to dequantize.</summary>
     Avx512,
 
     /// <summary>AVX2: gathers from the bucket and code tables.</summary>
@@ -477,6 +477,13 @@ public static class BlockwiseBlock
         ref float rank = ref MemoryMarshal.GetArrayDataReference(book.RankTable);
         ref float first = ref MemoryMarshal.GetReference(values);
         int i = 0;
+        if (path == BlockwisePath.Best && Avx512Vbmi.IsSupported)
+        {
+            i = book.HasLinearRule
+                ? QuantizeNibbles(book, values, factor, ref codes, linear: true)
+                : QuantizeNibbles(book, values, factor, ref codes, linear: false);
+        }
+
         {
             // The sign fix is 8-bit only; the reversed 4-bit code back in order by one permute.
             Vector512<int> reverse4 = Vector512.Create(0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15);
@@ -524,6 +531,102 @@ public static class BlockwiseBlock
 
             return i;
         }
+    }
+
+    /// <summary>
+    /// 4-bit codes sixty-four at a time, packed by byte operations (VBMI): the codes of four vectors by the linear rule
+    /// of <see cref="BlockwiseCodebook.QuantizeByLinearRule"/> (the unsigned map: an int clamp, one multiply-add, a
+    /// conversion and a min) or by the search (the signed map), then <see cref="Nibbles"/>. Returns how many values it
+    /// quantized (a multiple of 64; the sixteen-value loop does the rest).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int QuantizeNibbles(BlockwiseCodebook book, ReadOnlySpan<float> values, Vector512<float> factor, ref byte codes, bool linear)
+    {
+        ref float rank = ref MemoryMarshal.GetArrayDataReference(book.RankTable);
+        ref float first = ref MemoryMarshal.GetReference(values);
+        Vector512<float> s8 = Vector512.Create(rank);
+        Vector512<float> s4 = Vector512.LoadUnsafe(ref rank, 16), s2 = Vector512.LoadUnsafe(ref rank, 32), s1 = Vector512.LoadUnsafe(ref rank, 48);
+        Vector512<float> scale = Vector512.Create(book.LinearScale);
+        int i = 0;
+        for (; i + 64 <= values.Length; i += 64)
+        {
+            Vector512<int> ca, cb, cc, cd;
+            Vector512<float> xa = Vector512.LoadUnsafe(ref first, (nuint)(i + 0)) * factor;
+            Vector512<float> xb = Vector512.LoadUnsafe(ref first, (nuint)(i + 16)) * factor;
+            Vector512<float> xc = Vector512.LoadUnsafe(ref first, (nuint)(i + 32)) * factor;
+            Vector512<float> xd = Vector512.LoadUnsafe(ref first, (nuint)(i + 48)) * factor;
+            if (linear)
+            {
+                ca = Linear4(xa, scale);
+                cb = Linear4(xb, scale);
+                cc = Linear4(xc, scale);
+                cd = Linear4(xd, scale);
+            }
+            else
+            {
+                xa = Clamped(xa);
+                xb = Clamped(xb);
+                xc = Clamped(xc);
+                xd = Clamped(xd);
+                ca = Step(xa, s8, 1);
+                cb = Step(xb, s8, 1);
+                cc = Step(xc, s8, 1);
+                cd = Step(xd, s8, 1);
+                ca = Next(xa, ca, Avx512F.PermuteVar16x32(s4, ca), 2);
+                cb = Next(xb, cb, Avx512F.PermuteVar16x32(s4, cb), 2);
+                cc = Next(xc, cc, Avx512F.PermuteVar16x32(s4, cc), 2);
+                cd = Next(xd, cd, Avx512F.PermuteVar16x32(s4, cd), 2);
+                ca = Next(xa, ca, Avx512F.PermuteVar16x32(s2, ca), 4);
+                cb = Next(xb, cb, Avx512F.PermuteVar16x32(s2, cb), 4);
+                cc = Next(xc, cc, Avx512F.PermuteVar16x32(s2, cc), 4);
+                cd = Next(xd, cd, Avx512F.PermuteVar16x32(s2, cd), 4);
+                ca = Next(xa, ca, Avx512F.PermuteVar16x32(s1, ca), 8);
+                cb = Next(xb, cb, Avx512F.PermuteVar16x32(s1, cb), 8);
+                cc = Next(xc, cc, Avx512F.PermuteVar16x32(s1, cc), 8);
+                cd = Next(xd, cd, Avx512F.PermuteVar16x32(s1, cd), 8);
+            }
+
+            Nibbles(ca, cb, cc, cd, reversed: !linear).StoreUnsafe(ref Unsafe.Add(ref codes, i >> 1));
+        }
+
+        return i;
+    }
+
+    /// <summary>Sixteen codes by the linear rule (<see cref="BlockwiseCodebook.QuantizeByLinearRule"/>, the same operations).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> Linear4(Vector512<float> x, Vector512<float> scale)
+    {
+        Vector512<float> clamped = Vector512.Min(Vector512.Max(x.AsInt32(), Vector512<int>.Zero), Vector512.Create((int)BlockwiseCodebook.Clamp)).AsSingle();
+        Vector512<float> t = Avx512F.FusedMultiplyAdd(scale, clamped, Vector512.Create(-0.5f));
+        return Vector512.Min(Avx512F.ConvertToVector512Int32WithTruncation(t), Vector512.Create(15));
+    }
+
+    /// <summary>
+    /// Sixty-four 4-bit codes (four vectors of ints 0 … 15, in order; <paramref name="reversed"/>: with their four
+    /// bits reversed, as the search leaves them) as thirty-two bytes, the even element in the high nibble: two
+    /// saturating dword → word packs and one word → byte pack put each pair (even, odd) in adjacent bytes (byte
+    /// 16·L + 4·q + k is element 4·L + k of vector q, within 128-bit lane L), a byte lookup reverses the bits where
+    /// needed, one multiply-add of byte pairs makes the words 16·even + odd, and one byte permute gathers their low
+    /// bytes in order.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<byte> Nibbles(Vector512<int> a, Vector512<int> b, Vector512<int> c, Vector512<int> d, bool reversed)
+    {
+        Vector512<ushort> ab = Avx512BW.PackUnsignedSaturate(a, b), cd = Avx512BW.PackUnsignedSaturate(c, d);
+        Vector512<byte> packed = Avx512BW.PackUnsignedSaturate(ab.AsInt16(), cd.AsInt16());
+        if (reversed)
+        {
+            packed = Avx512BW.Shuffle(Vector512.Create(Vector128.Create((byte)0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15)), packed);
+        }
+
+        // Word 8·L + 2·q + h holds the pair (4·L + 2·h, 4·L + 2·h + 1) of vector q: output byte 8·q + 2·L + h.
+        Vector512<short> pairs = Avx512BW.MultiplyAddAdjacent(packed, Vector512.Create((ushort)0x0110).AsSByte());
+        Vector512<byte> order = Vector512.Create(
+            (byte)0, 2, 16, 18, 32, 34, 48, 50, 4, 6, 20, 22, 36, 38, 52, 54,
+            8, 10, 24, 26, 40, 42, 56, 58, 12, 14, 28, 30, 44, 46, 60, 62,
+            0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+            0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+        return Avx512Vbmi.PermuteVar64x8(pairs.AsByte(), order).GetLower();
     }
 
     /// <summary>
@@ -632,27 +735,31 @@ public static class BlockwiseBlock
     /// <summary>
     /// 8-bit codes by the code lines of <see cref="BlockwiseCodebook"/> (see its Lines part): per sixteen values, the
     /// octave slot from the exponent bits, the run by one compare with the slot's run start (per sign), then
-    /// u = fma(a, min(y, cap), b) with a, b, cap fetched by register permutes and the code trunc(u); about 25 vector
-    /// instructions instead of the search's 75. Sixty-four values per iteration; where any of them has u within
+    /// u = fma(a, min(y, cap), b) with a, b, cap fetched by register permutes and the code trunc(u); about 20 vector
+    /// instructions instead of the search's 75 (an unsigned map's, which does no sign work, about 16). Sixty-four
+    /// values per iteration, packed to bytes by three saturating packs and one permute; where any of them has u within
     /// <see cref="BlockwiseCodebook.LineMargin"/> of an integer (rare: near a decision threshold) the sixty-four are
     /// redone by the exact search, so the codes are <see cref="BlockwiseCodebook.QuantizeByRank"/>'s, bit for bit.
     /// Returns how many values it quantized (a multiple of 64; the search does the rest).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int QuantizeLines(BlockwiseCodebook book, ReadOnlySpan<float> values, Vector512<float> factor, ref byte codes)
+    private static int QuantizeLines(BlockwiseCodebook book, ReadOnlySpan<float> values, Vector512<float> factor, ref byte codes) =>
+        book.IsSigned
+            ? QuantizeLines(book, values, factor, ref codes, signed: true)
+            : QuantizeLines(book, values, factor, ref codes, signed: false);
+
+    /// <summary><see cref="QuantizeLines(BlockwiseCodebook, ReadOnlySpan{float}, Vector512{float}, ref byte)"/> for a map of the given signedness (a constant: the JIT compiles one loop per map kind).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int QuantizeLines(BlockwiseCodebook book, ReadOnlySpan<float> values, Vector512<float> factor, ref byte codes, bool signed)
     {
-        ref int runs = ref MemoryMarshal.GetArrayDataReference(book.SlotRun);
-        ref float positive = ref MemoryMarshal.GetArrayDataReference(book.SlotSplitPositive);
-        ref float negative = ref MemoryMarshal.GetArrayDataReference(book.SlotSplitNegative);
+        ref uint entries = ref MemoryMarshal.GetArrayDataReference(book.SlotEntry);
         ref float slope = ref MemoryMarshal.GetArrayDataReference(book.LineSlope);
         ref float offset = ref MemoryMarshal.GetArrayDataReference(book.LineOffset);
         var t = new LineTables(
-            Vector512.LoadUnsafe(ref runs), Vector512.LoadUnsafe(ref runs, 16),
-            Vector512.LoadUnsafe(ref positive), Vector512.LoadUnsafe(ref positive, 16),
-            Vector512.LoadUnsafe(ref negative), Vector512.LoadUnsafe(ref negative, 16),
+            Vector512.LoadUnsafe(ref entries), Vector512.LoadUnsafe(ref entries, 16),
             Vector512.LoadUnsafe(ref slope), Vector512.LoadUnsafe(ref slope, 16),
             Vector512.LoadUnsafe(ref offset), Vector512.LoadUnsafe(ref offset, 16),
-            Vector512.LoadUnsafe(ref MemoryMarshal.GetArrayDataReference(book.LineCap)));
+            Vector512.LoadUnsafe(ref MemoryMarshal.GetArrayDataReference(signed ? book.LineCap : book.LineTop)));
         Vector512<float> margin = Vector512.Create(BlockwiseCodebook.LineMargin);
         ref float first = ref MemoryMarshal.GetReference(values);
         Debug.Assert(values.Length <= 64 * 64, "one bit per 64 values");
@@ -660,18 +767,15 @@ public static class BlockwiseBlock
         int i = 0;
         for (; i + 64 <= values.Length; i += 64)
         {
-            Vector512<int> ca = LineCode(Vector512.LoadUnsafe(ref first, (nuint)(i + 0)) * factor, t, out Vector512<float> fa);
-            Vector512<int> cb = LineCode(Vector512.LoadUnsafe(ref first, (nuint)(i + 16)) * factor, t, out Vector512<float> fb);
-            Vector512<int> cc = LineCode(Vector512.LoadUnsafe(ref first, (nuint)(i + 32)) * factor, t, out Vector512<float> fc);
-            Vector512<int> cd = LineCode(Vector512.LoadUnsafe(ref first, (nuint)(i + 48)) * factor, t, out Vector512<float> fd);
+            Vector512<int> ca = LineCode(Vector512.LoadUnsafe(ref first, (nuint)(i + 0)) * factor, t, signed, out Vector512<float> fa);
+            Vector512<int> cb = LineCode(Vector512.LoadUnsafe(ref first, (nuint)(i + 16)) * factor, t, signed, out Vector512<float> fb);
+            Vector512<int> cc = LineCode(Vector512.LoadUnsafe(ref first, (nuint)(i + 32)) * factor, t, signed, out Vector512<float> fc);
+            Vector512<int> cd = LineCode(Vector512.LoadUnsafe(ref first, (nuint)(i + 48)) * factor, t, signed, out Vector512<float> fd);
 
             // The least |u − round(u)| of the 64 values: vrangeps with imm 0b1010 is min(|a|, |b|) with the sign cleared.
             Vector512<float> least = Avx512DQ.Range(Avx512DQ.Range(fa, fb, 0b1010), Avx512DQ.Range(fc, fd, 0b1010), 0b1010);
             redo |= (Vector512.GreaterThanAll(least, margin) ? 0UL : 1UL) << (i >> 6); // NaN is not greater: ambiguous
-            Avx512F.ConvertToVector128Byte(ca).StoreUnsafe(ref Unsafe.Add(ref codes, i + 0));
-            Avx512F.ConvertToVector128Byte(cb).StoreUnsafe(ref Unsafe.Add(ref codes, i + 16));
-            Avx512F.ConvertToVector128Byte(cc).StoreUnsafe(ref Unsafe.Add(ref codes, i + 32));
-            Avx512F.ConvertToVector128Byte(cd).StoreUnsafe(ref Unsafe.Add(ref codes, i + 48));
+            Bytes(ca, cb, cc, cd).StoreUnsafe(ref Unsafe.Add(ref codes, i));
         }
 
         for (; redo != 0; redo &= redo - 1)
@@ -683,45 +787,83 @@ public static class BlockwiseBlock
         return i;
     }
 
-    /// <summary>The register tables of <see cref="QuantizeLines"/> (pinned arrays of <see cref="BlockwiseCodebook"/>, 32 entries as two halves).</summary>
+    /// <summary>
+    /// Sixty-four codes (0 … 255, four vectors in order) as sixty-four bytes in order: two saturating dword → word
+    /// packs and one word → byte pack (each works within 128-bit lanes, so byte 16·L + 4·q + k of the result is element
+    /// 4·L + k of vector q), then one dword permute puts the four-byte groups in order. Lanes out of range (a NaN's
+    /// conversion, redone by the search) saturate.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<byte> Bytes(Vector512<int> a, Vector512<int> b, Vector512<int> c, Vector512<int> d)
+    {
+        Vector512<ushort> ab = Avx512BW.PackUnsignedSaturate(a, b), cd = Avx512BW.PackUnsignedSaturate(c, d);
+        Vector512<byte> packed = Avx512BW.PackUnsignedSaturate(ab.AsInt16(), cd.AsInt16());
+        return Avx512F.PermuteVar16x32(packed.AsInt32(), Vector512.Create(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15)).AsByte();
+    }
+
+    /// <summary>The register tables of <see cref="QuantizeLines(BlockwiseCodebook, ReadOnlySpan{float}, Vector512{float}, ref byte)"/> (pinned arrays of <see cref="BlockwiseCodebook"/>, 32 entries as two halves; Cap is the signed map's y cap or the unsigned map's u cap).</summary>
     [StructLayout(LayoutKind.Auto)]
     private readonly record struct LineTables(
-        Vector512<int> Run0, Vector512<int> Run1,
-        Vector512<float> Positive0, Vector512<float> Positive1,
-        Vector512<float> Negative0, Vector512<float> Negative1,
+        Vector512<uint> Entry0, Vector512<uint> Entry1,
         Vector512<float> Slope0, Vector512<float> Slope1,
         Vector512<float> Offset0, Vector512<float> Offset1,
         Vector512<float> Cap);
 
     /// <summary>
     /// Sixteen codes by <see cref="BlockwiseCodebook.QuantizeByLines"/> (the same operations in the same order, but
-    /// for NaN, which gives a NaN u here); <paramref name="fraction"/> is u − round(u), whose magnitude at most the
-    /// margin (or NaN) marks an ambiguous lane.
+    /// for a signed map's NaN, which gives a NaN u here); <paramref name="fraction"/> is u − round(u), whose magnitude
+    /// at most the margin (or NaN) marks an ambiguous lane. The slot entry's low bits with y's other exponent bits are
+    /// the run start, its bits above the line: one single-source permute for both. An unsigned map
+    /// (<paramref name="signed"/> false) does no sign work (its bits are clamped as an int) and caps u instead of y:
+    /// sixteen vector instructions, four of them permutes, against the signed map's twenty.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<int> LineCode(Vector512<float> x, in LineTables t, out Vector512<float> fraction)
+    private static Vector512<int> LineCode(Vector512<float> x, in LineTables t, bool signed, out Vector512<float> fraction)
     {
-        // y = max(2^−31, min(|x|, just below 2)): vrangeps 0b1010 is min(|x|, |c|) with the sign cleared; NaN stays
-        // NaN through both (vmaxps returns its second operand when either is NaN), and a NaN u is ambiguous.
-        Vector512<uint> bits = x.AsUInt32();
-        Vector512<float> y = Avx512F.Max(
-            Vector512.Create((uint)BlockwiseCodebook.LineFloorExponent << 23).AsSingle(),
-            Avx512DQ.Range(x, Vector512.Create(BlockwiseCodebook.Clamp).AsSingle(), 0b1010));
-        Vector512<int> slot = (y.AsUInt32() >> 23).AsInt32();
-        Vector512<int> negative = bits.AsInt32() >> 31;
-        Vector512<float> split = Vector512.ConditionalSelect(
-            negative.AsSingle(),
-            Avx512F.PermuteVar16x32x2(t.Negative0, slot, t.Negative1),
-            Avx512F.PermuteVar16x32x2(t.Positive0, slot, t.Positive1));
-        Vector512<int> atStart = Avx512F.PermuteVar16x32x2(t.Run0, slot, t.Run1);
-        Vector512<int> run = Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(y, split).AsInt32(), atStart + Vector512<int>.One, atStart);
-        Vector512<int> line = run | (negative & Vector512.Create(16));
-        Vector512<float> u = Avx512F.FusedMultiplyAdd(
-            Avx512F.PermuteVar16x32x2(t.Slope0, line, t.Slope1),
-            Avx512F.Min(y, Avx512F.PermuteVar16x32(t.Cap, run)),
-            Avx512F.PermuteVar16x32x2(t.Offset0, line, t.Offset1));
+        Vector512<float> u;
+        if (signed)
+        {
+            // y = max(2^−31, min(|x|, just below 2)): vrangeps 0b1010 is min(|x|, |c|) with the sign cleared; NaN stays
+            // NaN through both (vmaxps returns its second operand when either is NaN), and a NaN u is ambiguous.
+            Vector512<float> y = Avx512F.Max(
+                Vector512.Create((uint)BlockwiseCodebook.LineFloorExponent << 23).AsSingle(),
+                Avx512DQ.Range(x, Vector512.Create(BlockwiseCodebook.Clamp).AsSingle(), 0b1010));
+            // bits(y) >> 24 is 48 … 63 (biased exponent 96 … 127, halved): bit 4 is set and picks the second table,
+            // the positive entries; a negative value clears it and reads the negative ones.
+            Vector512<uint> sign = x.AsUInt32() >> 27; // the sign bit at bit 4 (the bits below do not matter: masked)
+            Vector512<uint> sixteen = Vector512.Create(16u);
+            Vector512<int> line = Line(y, Avx512F.PermuteVar16x32x2(t.Entry1, (y.AsUInt32() >> 24) ^ (sign & sixteen), t.Entry0));
+            Vector512<int> signedLine = line | (sign & sixteen).AsInt32();
+            u = Avx512F.FusedMultiplyAdd(
+                Avx512F.PermuteVar16x32x2(t.Slope0, signedLine, t.Slope1),
+                Avx512F.Min(y, Avx512F.PermuteVar16x32(t.Cap, line)),
+                Avx512F.PermuteVar16x32x2(t.Offset0, signedLine, t.Offset1));
+        }
+        else
+        {
+            // The bits clamped as an int: negative values (−0, −∞, negative NaNs) rise to 2^−31, whose code is theirs;
+            // positive NaNs and ∞ fall to just below 2, as the definition clamps them.
+            Vector512<float> y = Vector512.Min(
+                Vector512.Max(x.AsInt32(), Vector512.Create(BlockwiseCodebook.LineFloorExponent << 23)),
+                Vector512.Create((int)BlockwiseCodebook.Clamp)).AsSingle();
+            Vector512<int> line = Line(y, Avx512F.PermuteVar16x32(t.Entry0, y.AsUInt32() >> 24));
+            // vminps, not Vector512.Min (whose NaN and −0 rules cost two more instructions): u is never NaN here.
+            u = Avx512F.Min(
+                Avx512F.FusedMultiplyAdd(Avx512F.PermuteVar16x32(t.Slope0, line), y, Avx512F.PermuteVar16x32(t.Offset0, line)),
+                Avx512F.PermuteVar16x32(t.Cap, line));
+        }
+
         fraction = Avx512DQ.Reduce(u, 0);
         return Avx512F.ConvertToVector512Int32WithTruncation(u);
+    }
+
+    /// <summary>The line of y: the slot entry's bits above the low 24, plus one where y ≥ the entry's low bits with y's other exponent bits.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> Line(Vector512<float> y, Vector512<uint> entry)
+    {
+        Vector512<int> line = (entry >> 24).AsInt32();
+        Vector512<float> start = Vector512.ConditionalSelect(Vector512.Create(BlockwiseCodebook.SlotLow), entry, y.AsUInt32()).AsSingle();
+        return Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(y, start).AsInt32(), line + Vector512<int>.One, line);
     }
 
     /// <summary>Sixteen 4-bit codes packed into eight bytes: the pair (even, odd) in each 64-bit lane becomes the byte 16·even + odd.</summary>

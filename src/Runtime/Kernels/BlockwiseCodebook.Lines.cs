@@ -14,15 +14,19 @@ namespace OptGen.Kernels;
 /// are cut into such runs (the map's 0 and 1 are runs of one code); a run's line goes through its inner decision
 /// thresholds (least squares), and y is first lowered to the run's cap (the line's last code + ½), because the run's
 /// last cell is wider than its spacing (half of it belongs to the next, coarser decade).</para>
-/// <para>The kernel finds the run of y from its float exponent: each octave [2^e, 2^(e+1)) holds at most one run start,
-/// so a 32-entry table (slot = biased exponent mod 32, magnitudes raised to 2^−31 and clamped below 2) gives the run
-/// at the octave's start and the run start inside the octave, and one compare decides between the two. Negative
-/// values use their own run starts (torchao's ties go up, which for a negative value is toward zero, so the
-/// negative thresholds are not exactly the positive ones mirrored) and their own lines (table entries 16 + run):
-/// the mirrored line, or a constant where every magnitude of the run has one code (bitsandbytes' sign fix near 0,
-/// every negative value of an unsigned map).</para>
-/// <para>u = fma(a, min(y, cap), b) in float32; the code is trunc(u) unless u is within <see cref="LineMargin"/> of an
-/// integer, in which case the kernel decides those values by the exact search. Built only for 8-bit maps (the 4-bit
+/// <para>The kernel finds the run of y from its float exponent: each slot of two octaves [2^2e, 2^(2e+2)) holds at
+/// most one run start (decades are 3.3 octaves apart), so a 16-entry table (slot = biased exponent / 2 mod 16,
+/// magnitudes raised to 2^−31 and clamped below 2) gives, in one word, the run at the slot's start and the run start
+/// inside it, and one compare decides between the two (a 16-entry table is one single-source register permute, no
+/// copy of the table). Negative values use their own run starts (torchao's ties go up, which for a negative value
+/// is toward zero, so the negative thresholds are not exactly the positive ones mirrored) and their own lines
+/// (table entries 16 + line): the mirrored line, or a constant where every magnitude of the run has one code
+/// (bitsandbytes' sign fix near 0). An unsigned map's kernel does no sign work at all: it clamps the float's bits as
+/// an int, which raises every negative value (−0, −∞, a negative NaN) to the lowest slot, whose code, 0, is theirs,
+/// and lowers a positive NaN or ∞ to the clamp, as the definition does; and it caps u at the run's last code + ½
+/// instead of capping y (one table fewer: the signed kernel's cap depends on the sign, this one would not).</para>
+/// <para>u = fma(a, min(y, cap), b) (signed) or min(fma(a, y, b), top) (unsigned) in float32; the code is trunc(u)
+/// unless u is within <see cref="LineMargin"/> of an integer (or NaN), in which case the kernel decides those values by the exact search. Built only for 8-bit maps (the 4-bit
 /// search is already short). <see cref="VerifyLines"/> proves the rule for every float: u is monotone in y inside a
 /// run, so on each interval where trunc(u) is one integer and u is not ambiguous the exact code, which is monotone
 /// too, is checked at the interval's two ends.</para>
@@ -32,39 +36,44 @@ public sealed partial class BlockwiseCodebook
     /// <summary>A line value within this of an integer is ambiguous: the exact search decides it.</summary>
     internal const float LineMargin = 1f / 8192;
 
-    /// <summary>The biased exponent of octave slot 0: smaller magnitudes are raised to 2^(this − 127), which has their code.</summary>
+    /// <summary>The biased exponent of slot 0's first octave: smaller magnitudes are raised to 2^(this − 127), which has their code.</summary>
     internal const int LineFloorExponent = 96;
 
-    private const int Slots = 32;
+    private const int Slots = 16;
     private const int NegativeLines = 16;
 
-    private int[]? _slotRun;
-    private float[]? _slotSplitPositive;
-    private float[]? _slotSplitNegative;
+    /// <summary>The bits of a slot entry below its line: the run start's exponent bit 0 and mantissa (the slot gives the rest).</summary>
+    internal const uint SlotLow = 0xFF_FFFF;
+
+    private uint[]? _slotEntry;
     private float[]? _lineSlope;
     private float[]? _lineOffset;
     private float[]? _lineCap;
+    private float[]? _lineTop;
 
     /// <summary>Whether the code lines were built (8-bit maps).</summary>
     internal bool HasLines => _lineSlope is not null;
 
-    /// <summary>Per octave slot (biased exponent mod 32): the run at the octave's start (pinned, 32 ints).</summary>
-    internal int[] SlotRun => _slotRun!;
+    /// <summary>
+    /// Per slot (two octaves: biased exponent / 2 mod 16), positive values at 0 … 15, negative ones at 16 … 31: the run
+    /// start inside the slot and the run, in one word (pinned). The low 24 bits are the start's exponent bit 0 and
+    /// mantissa (the slot gives the exponent's other bits), the bits above a line r: the value's line is
+    /// r + [y ≥ start]. Where no run starts inside the slot the low bits are 0 (every y of the slot is ≥ that start)
+    /// and r is the slot's line − 1; lines are numbered from 1 (run j is line j + 1).
+    /// </summary>
+    internal uint[] SlotEntry => _slotEntry!;
 
-    /// <summary>Per octave slot: the run start inside the octave for positive values, or +∞ (pinned, 32 floats).</summary>
-    internal float[] SlotSplitPositive => _slotSplitPositive!;
-
-    /// <summary>Per octave slot: the run start inside the octave for negative values (as a magnitude), or +∞.</summary>
-    internal float[] SlotSplitNegative => _slotSplitNegative!;
-
-    /// <summary>Per line (run j for positive values, 16 + j for negative ones): a (pinned, 32 floats).</summary>
+    /// <summary>Per line (run j is line j + 1 for positive values, 16 + j + 1 for negative ones): a (pinned, 32 floats).</summary>
     internal float[] LineSlope => _lineSlope!;
 
     /// <summary>Per line: b (pinned, 32 floats).</summary>
     internal float[] LineOffset => _lineOffset!;
 
-    /// <summary>Per run: the magnitude y is lowered to before the line (pinned, 16 floats).</summary>
+    /// <summary>Per line of a signed map: the magnitude y is lowered to before the line (pinned, 16 floats).</summary>
     internal float[] LineCap => _lineCap!;
+
+    /// <summary>Per line of an unsigned map: the value u is lowered to (the run's last code + ½; pinned, 16 floats).</summary>
+    internal float[] LineTop => _lineTop!;
 
     /// <summary>
     /// The line rule for one value, as the AVX-512 kernel computes it: the code, or −1 where the value is ambiguous
@@ -73,19 +82,47 @@ public sealed partial class BlockwiseCodebook
     internal int QuantizeByLines(float normalized)
     {
         uint bits = BitConverter.SingleToUInt32Bits(normalized);
-        uint magnitude = Math.Max(Math.Min(bits & 0x7FFF_FFFF, MagnitudeClamp), (uint)LineFloorExponent << 23);
-        return LineCode(BitConverter.UInt32BitsToSingle(magnitude), (int)bits < 0);
+        const uint floor = (uint)LineFloorExponent << 23;
+        if (!IsSigned)
+        {
+            // The unsigned kernel clamps the bits as an int: every negative value (−0, −∞, a negative NaN) is raised
+            // to the lowest slot, a positive NaN or ∞ lowered to just below 2, as the definition's clamp does.
+            return LineCode((uint)Math.Clamp((int)bits, (int)floor, (int)MagnitudeClamp), negative: false);
+        }
+
+        if (float.IsNaN(normalized))
+        {
+            return -1; // the signed kernel's y, so its u, is NaN
+        }
+
+        return LineCode(Math.Max(Math.Min(bits & 0x7FFF_FFFF, MagnitudeClamp), floor), (int)bits < 0);
     }
 
-    /// <summary>The line rule for a magnitude <paramref name="y"/> in [2^−31, 2) of the given sign: the code, or −1 when ambiguous.</summary>
-    private int LineCode(float y, bool negative)
+    /// <summary>The line rule for the magnitude bits <paramref name="y"/> (in [2^−31, 2)) of the given sign: the code, or −1 when ambiguous.</summary>
+    private int LineCode(uint y, bool negative)
     {
-        int slot = (int)(BitConverter.SingleToUInt32Bits(y) >> 23) & (Slots - 1);
-        int run = _slotRun![slot] + (y >= (negative ? _slotSplitNegative! : _slotSplitPositive!)[slot] ? 1 : 0);
-        int line = run + (negative ? NegativeLines : 0);
-        float u = MathF.FusedMultiplyAdd(_lineSlope![line], Math.Min(y, _lineCap![run]), _lineOffset![line]);
+        float u = LineValue(y, negative);
         float fraction = u - MathF.Round(u, MidpointRounding.ToEven);
         return Math.Abs(fraction) <= LineMargin ? -1 : (int)u;
+    }
+
+    /// <summary>
+    /// u of magnitude bits <paramref name="y"/>: the slot entry gives the run start (with y's other exponent bits) and
+    /// the line r + [y ≥ start]; then fma(a, min(y, cap), b) for a signed map, min(fma(a, y, b), top) for an unsigned one.
+    /// </summary>
+    private float LineValue(uint y, bool negative)
+    {
+        uint entry = _slotEntry![((int)(y >> 24) & (Slots - 1)) + (negative ? Slots : 0)];
+        float magnitude = BitConverter.UInt32BitsToSingle(y);
+        float start = BitConverter.UInt32BitsToSingle((entry & SlotLow) | (y & ~SlotLow));
+        int line = (int)(entry >> 24) + (magnitude >= start ? 1 : 0);
+        if (!IsSigned)
+        {
+            return Math.Min(MathF.FusedMultiplyAdd(_lineSlope![line], magnitude, _lineOffset![line]), _lineTop![line]);
+        }
+
+        int signed = line + (negative ? NegativeLines : 0);
+        return MathF.FusedMultiplyAdd(_lineSlope![signed], Math.Min(magnitude, _lineCap![line]), _lineOffset![signed]);
     }
 
     /// <summary>
@@ -116,17 +153,18 @@ public sealed partial class BlockwiseCodebook
         }
 
         int runs = firsts.Count;
-        if (runs > NegativeLines)
+        if (runs + 1 > NegativeLines)
         {
-            throw new InvalidOperationException($"The {Name} code map has {runs} runs of equally spaced codes; the line tables hold {NegativeLines}.");
+            throw new InvalidOperationException($"The {Name} code map has {runs} runs of equally spaced codes; the line tables hold {NegativeLines - 1}.");
         }
 
         _lineSlope = GC.AllocateArray<float>(2 * NegativeLines, pinned: true);
         _lineOffset = GC.AllocateArray<float>(2 * NegativeLines, pinned: true);
         _lineCap = GC.AllocateArray<float>(NegativeLines, pinned: true);
+        _lineTop = GC.AllocateArray<float>(NegativeLines, pinned: true);
         for (int j = 0; j < NegativeLines; j++)
         {
-            _lineCap[j] = float.PositiveInfinity;
+            _lineCap[j] = _lineTop[j] = float.PositiveInfinity;
             _lineOffset[j] = _lineOffset[NegativeLines + j] = 0.5f;
         }
 
@@ -137,6 +175,7 @@ public sealed partial class BlockwiseCodebook
         {
             int f = firsts[j];
             int l = j + 1 < runs ? firsts[j + 1] - 1 : n - 1;
+            int line = j + 1;
             positiveStarts[j] = j == 0 ? 0f : _thresholds[f];
             negativeStarts[j] = j == 0 || !IsSigned ? (j == 0 ? 0f : float.PositiveInfinity) : SmallestMagnitude(y => QuantizeByRank(-y) <= QuantizeByRank(-v[f]));
             if (l > f)
@@ -149,13 +188,14 @@ public sealed partial class BlockwiseCodebook
                 }
 
                 b /= l - f;
-                _lineSlope[j] = (float)a;
-                _lineOffset[j] = (float)b;
-                _lineCap[j] = (float)((l + 0.5 - b) / a);
+                _lineSlope[line] = (float)a;
+                _lineOffset[line] = (float)b;
+                _lineCap[line] = (float)((l + 0.5 - b) / a);
+                _lineTop[line] = l + 0.5f;
             }
             else
             {
-                _lineOffset[j] = f + 0.5f;
+                _lineOffset[line] = f + 0.5f;
             }
 
             // Negative values: a constant where the run's magnitudes all have one code, else the mirrored line
@@ -163,44 +203,47 @@ public sealed partial class BlockwiseCodebook
             int negativeFirst = QuantizeByRank(-Math.Max(v[f], 0f)), negativeLast = QuantizeByRank(-v[l]);
             if (negativeFirst == negativeLast || l == f)
             {
-                _lineOffset[NegativeLines + j] = negativeFirst + 0.5f;
+                _lineOffset[NegativeLines + line] = negativeFirst + 0.5f;
             }
             else
             {
                 int middle = (f + l) / 2;
-                _lineSlope[NegativeLines + j] = -_lineSlope[j];
-                _lineOffset[NegativeLines + j] = QuantizeByRank(-v[middle]) + middle + 1 - _lineOffset[j];
+                _lineSlope[NegativeLines + line] = -_lineSlope[line];
+                _lineOffset[NegativeLines + line] = QuantizeByRank(-v[middle]) + middle + 1 - _lineOffset[line];
             }
         }
 
-        // Octave slots: the run at the octave's start and the one run start inside it (per sign).
-        _slotRun = GC.AllocateArray<int>(Slots, pinned: true);
-        _slotSplitPositive = GC.AllocateArray<float>(Slots, pinned: true);
-        _slotSplitNegative = GC.AllocateArray<float>(Slots, pinned: true);
+        // Slots of two octaves (decades are 3.3 octaves apart, so at most one run starts inside one): the run at the
+        // slot's start and the one run start inside it (per sign), in one word each.
+        _slotEntry = GC.AllocateArray<uint>(2 * Slots, pinned: true);
         for (int slot = 0; slot < Slots; slot++)
         {
-            float low = BitConverter.UInt32BitsToSingle((uint)(LineFloorExponent + slot) << 23);
-            float high = 2 * low;
+            float low = BitConverter.UInt32BitsToSingle((uint)(LineFloorExponent + (2 * slot)) << 23);
+            float high = 4 * low;
             int run = 0;
             while (run + 1 < runs && positiveStarts[run + 1] <= low)
             {
                 run++;
             }
 
-            _slotRun[slot] = run;
-            _slotSplitPositive[slot] = Split(positiveStarts, run, low, high);
-            _slotSplitNegative[slot] = Split(negativeStarts, run, low, high);
+            _slotEntry[slot] = Entry(run, Split(positiveStarts, run, low, high));
+            _slotEntry[Slots + slot] = Entry(run, Split(negativeStarts, run, low, high));
         }
 
         VerifyLines();
     }
+
+    /// <summary>The slot entry of a slot whose start is in <paramref name="run"/>, with the next run starting at <paramref name="split"/> inside it (+∞: none).</summary>
+    private static uint Entry(int run, float split) => float.IsPositiveInfinity(split)
+        ? (uint)run << 24                                                // line run + 1 for every y (low bits 0)
+        : ((uint)(run + 1) << 24) | (BitConverter.SingleToUInt32Bits(split) & SlotLow); // line run + 1, or run + 2 from the split
 
     /// <summary>The run start after <paramref name="run"/> when it lies inside [low, high) (+∞ when none); throws when two do, or when the sides disagree on the run at <paramref name="low"/>.</summary>
     private float Split(float[] starts, int run, float low, float high)
     {
         if (run + 1 < starts.Length && starts[run + 1] <= low && starts[run + 1] != float.PositiveInfinity)
         {
-            throw new InvalidOperationException($"The {Name} code map's run starts differ by sign across an octave start.");
+            throw new InvalidOperationException($"The {Name} code map's run starts differ by sign across a slot start.");
         }
 
         if (run + 1 >= starts.Length || starts[run + 1] >= high)
@@ -210,7 +253,7 @@ public sealed partial class BlockwiseCodebook
 
         if (run + 2 < starts.Length && starts[run + 2] < high)
         {
-            throw new InvalidOperationException($"The {Name} code map has two runs starting in the octave of {low}.");
+            throw new InvalidOperationException($"The {Name} code map has two runs starting in the slot of {low}.");
         }
 
         return starts[run + 1];
@@ -238,27 +281,40 @@ public sealed partial class BlockwiseCodebook
 
     /// <summary>
     /// Proves <see cref="QuantizeByLines"/> against <see cref="QuantizeByRank"/> for every float32 input: magnitudes
-    /// below the lowest slot share one code with 2^−31, those above the clamp are clamped by both; inside an octave
+    /// below the lowest slot share one code with 2^−31, those above the clamp are clamped by both; inside a slot
     /// part (one run, one sign) u is monotone in the magnitude and so is the exact code, so checking both ends of each
     /// maximal interval where the line gives one unambiguous code covers every value in it.
     /// </summary>
     private void VerifyLines()
     {
-        float floor = BitConverter.UInt32BitsToSingle((uint)LineFloorExponent << 23);
-        foreach (bool negative in (ReadOnlySpan<bool>)[false, true])
+        const uint floor = (uint)LineFloorExponent << 23;
+        if (!IsSigned)
+        {
+            // Every negative value of an unsigned map takes the line code of the lowest slot, every positive NaN that of
+            // the clamp (see QuantizeByLines): the exact codes of −∞, −0 and the NaNs (the definition clamps a NaN's
+            // magnitude like any other) must be those, and −∞ and −0 bound every negative value's.
+            int raised = LineCode(floor, negative: false), lowered = LineCode(MagnitudeClamp, negative: false);
+            float positiveNaN = BitConverter.UInt32BitsToSingle(0x7FC0_0000), negativeNaN = BitConverter.UInt32BitsToSingle(0xFFC0_0000);
+            if (raised < 0 || QuantizeByRank(float.NegativeInfinity) != raised || QuantizeByRank(-0f) != raised || QuantizeByRank(negativeNaN) != raised
+                || lowered < 0 || QuantizeByRank(positiveNaN) != lowered || QuantizeByRank(float.PositiveInfinity) != lowered)
+            {
+                throw new InvalidOperationException($"The {Name} code lines do not give the negative and non-finite values their code.");
+            }
+        }
+
+        foreach (bool negative in IsSigned ? (ReadOnlySpan<bool>)[false, true] : [false])
         {
             float sign = negative ? -1f : 1f;
-            if (QuantizeByRank(sign * 0f) != QuantizeByRank(sign * floor))
+            if (QuantizeByRank(sign * 0f) != QuantizeByRank(sign * BitConverter.UInt32BitsToSingle(floor)))
             {
                 throw new InvalidOperationException($"The {Name} code map has a threshold below the lines' lowest octave.");
             }
 
             for (int slot = 0; slot < Slots; slot++)
             {
-                uint low = (uint)(LineFloorExponent + slot) << 23;
-                uint high = Math.Min(low + (1u << 23) - 1, MagnitudeClamp);
-                float split = (negative ? _slotSplitNegative! : _slotSplitPositive!)[slot];
-                uint splitBits = float.IsPositiveInfinity(split) ? high + 1 : BitConverter.SingleToUInt32Bits(split);
+                uint low = (uint)(LineFloorExponent + (2 * slot)) << 23;
+                uint high = Math.Min(low + (2u << 23) - 1, MagnitudeClamp);
+                uint splitBits = low | (_slotEntry![slot + (negative ? Slots : 0)] & SlotLow);
                 VerifyPart(low, Math.Min(high, splitBits - 1), negative);
                 if (splitBits <= high)
                 {
@@ -276,14 +332,7 @@ public sealed partial class BlockwiseCodebook
             return;
         }
 
-        float Line(uint bits)
-        {
-            float y = BitConverter.UInt32BitsToSingle(bits);
-            int slot = (int)(bits >> 23) & (Slots - 1);
-            int run = _slotRun![slot] + (y >= (negative ? _slotSplitNegative! : _slotSplitPositive!)[slot] ? 1 : 0);
-            int line = run + (negative ? NegativeLines : 0);
-            return MathF.FusedMultiplyAdd(_lineSlope![line], Math.Min(y, _lineCap![run]), _lineOffset![line]);
-        }
+        float Line(uint bits) => LineValue(bits, negative);
 
         float sign = negative ? -1f : 1f;
         bool rising = Line(last) >= Line(first);
@@ -307,7 +356,7 @@ public sealed partial class BlockwiseCodebook
             foreach (uint bits in (ReadOnlySpan<uint>)[a, b])
             {
                 float x = sign * BitConverter.UInt32BitsToSingle(bits);
-                int line = LineCode(BitConverter.UInt32BitsToSingle(bits), negative);
+                int line = LineCode(bits, negative);
                 if (line < 0 || line != QuantizeByRank(x) || QuantizeByLines(x) != line)
                 {
                     throw new InvalidOperationException($"The {Name} code lines give {x:R} the code {line}, the definition {QuantizeByRank(x)}.");

@@ -90,6 +90,8 @@ public sealed partial class BlockwiseCodebook
         {
             BuildLines(decades);
         }
+
+        BuildLinearRule();
     }
 
     /// <summary>8-bit codes for values of either sign (first moments): bitsandbytes' signed dynamic map, blocks of 256.</summary>
