@@ -2,7 +2,9 @@ using System;
 using System.IO;
 using ILGPU;
 using ILGPU.Runtime;
+using OptGen.Runtime.Tests.Audit;
 using Xunit;
+using static OptGen.Gpu.Tests.GpuAuditData;
 
 namespace OptGen.Gpu.Tests;
 
@@ -16,26 +18,6 @@ namespace OptGen.Gpu.Tests;
 public sealed class AuditDisposeGpuTests(CpuAcceleratorFixture fixture) : IClassFixture<CpuAcceleratorFixture>
 {
     private readonly Accelerator _accelerator = fixture.Accelerator;
-
-    private static (float[] P, float[] G) Data(int length)
-    {
-        var random = new Random(11);
-        float[] p = new float[length], g = new float[length];
-        for (int i = 0; i < length; i++)
-        {
-            p[i] = (float)(random.NextDouble() - 0.5);
-            g[i] = (float)(0.1 * (random.NextDouble() - 0.5));
-        }
-
-        return (p, g);
-    }
-
-    private static byte[] Save(GpuOptimizer gpu)
-    {
-        var stream = new MemoryStream();
-        gpu.SaveCheckpoint(stream);
-        return stream.ToArray();
-    }
 
     [Theory]
     [InlineData(false, StatePrecision.Float32)]
@@ -51,7 +33,7 @@ public sealed class AuditDisposeGpuTests(CpuAcceleratorFixture fixture) : IClass
         aloneHost.ChangeStatePrecision(precision);
         var gpu = new GpuOptimizer(host, _accelerator);
         using var alone = new GpuOptimizer(aloneHost, _accelerator);
-        (float[] p, float[] g) = Data(host.Length);
+        (float[] p, float[] g) = Data(host.Length, 11);
         float[] q = (float[])p.Clone();
 
         Exception? refusal = null;
@@ -88,7 +70,7 @@ public sealed class AuditDisposeGpuTests(CpuAcceleratorFixture fixture) : IClass
         var layout = new ParameterLayout([5000, 40]);
         var host = new Adam(layout);
         using var gpu = new GpuOptimizer(host, _accelerator);
-        (float[] p, float[] g) = Data(host.Length);
+        (float[] p, float[] g) = Data(host.Length, 11);
         gpu.Step(p, g);
         byte[] saved = Save(gpu);
 
@@ -120,64 +102,6 @@ public sealed class AuditDisposeGpuTests(CpuAcceleratorFixture fixture) : IClass
         catch (Exception e)
         {
             return e;
-        }
-    }
-
-    private sealed class CallbackSchedule(double value, Action action) : Schedule
-    {
-        private bool _done;
-
-        public override double ValueAt(long step)
-        {
-            if (!_done)
-            {
-                _done = true;
-                action();
-            }
-
-            return value;
-        }
-    }
-
-    private sealed class CallbackStream(MemoryStream inner, Action callback) : Stream
-    {
-        private bool _called;
-
-        public override bool CanRead => true;
-
-        public override bool CanSeek => inner.CanSeek;
-
-        public override bool CanWrite => true;
-
-        public override long Length => inner.Length;
-
-        public override long Position { get => inner.Position; set => inner.Position = value; }
-
-        public override int Read(byte[] buffer, int offset, int count)
-        {
-            Once();
-            return inner.Read(buffer, offset, count);
-        }
-
-        public override void Write(byte[] buffer, int offset, int count)
-        {
-            Once();
-            inner.Write(buffer, offset, count);
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => inner.Seek(offset, origin);
-
-        public override void SetLength(long value) => inner.SetLength(value);
-
-        public override void Flush() => inner.Flush();
-
-        private void Once()
-        {
-            if (!_called)
-            {
-                _called = true;
-                callback();
-            }
         }
     }
 }

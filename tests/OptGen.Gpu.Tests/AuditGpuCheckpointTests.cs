@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.IO;
 using ILGPU.Runtime;
 using Xunit;
+using static OptGen.Gpu.Tests.GpuAuditData;
 
 namespace OptGen.Gpu.Tests;
 
@@ -40,26 +41,6 @@ public sealed class AuditGpuCheckpointTests(CpuAcceleratorFixture fixture) : ICl
                 scheduleFree.ChangeStatePrecision(StatePrecision.BFloat16);
                 return scheduleFree;
         }
-    }
-
-    private static (float[] P, float[] G) Data(int length, int seed)
-    {
-        var random = new Random(seed);
-        float[] p = new float[length], g = new float[length];
-        for (int i = 0; i < length; i++)
-        {
-            p[i] = (float)(random.NextDouble() - 0.5);
-            g[i] = (float)(0.1 * (random.NextDouble() - 0.5));
-        }
-
-        return (p, g);
-    }
-
-    private static byte[] Save(GpuOptimizer gpu)
-    {
-        var stream = new MemoryStream();
-        gpu.SaveCheckpoint(stream);
-        return stream.ToArray();
     }
 
     [Theory]

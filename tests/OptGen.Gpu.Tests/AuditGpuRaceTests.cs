@@ -4,6 +4,7 @@ using System.IO;
 using ILGPU.Runtime;
 using OptGen.Runtime.Tests.Audit;
 using Xunit;
+using static OptGen.Gpu.Tests.GpuAuditData;
 
 namespace OptGen.Gpu.Tests;
 
@@ -27,13 +28,6 @@ public sealed class AuditGpuRaceTests(CpuAcceleratorFixture fixture) : IClassFix
         "schedule-free" => new AdamWScheduleFree(new ParameterLayout([29], [6])) { WarmupSteps = 2 },
         _ => new Adam(new ParameterLayout([4100], [300])),
     };
-
-    private static byte[] Save(GpuOptimizer gpu)
-    {
-        var stream = new MemoryStream();
-        gpu.SaveCheckpoint(stream);
-        return stream.ToArray();
-    }
 
     private static float[] Values(int length, int seed, double scale)
     {

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using ILGPU.Runtime;
+using OptGen.Runtime.Tests.Audit;
 using Xunit;
 
 namespace OptGen.Gpu.Tests;
@@ -76,7 +77,7 @@ public sealed class AuditReentrantGpuTests(CpuAcceleratorFixture fixture) : ICla
         int refused = 0;
         string lr = host.Descriptor.Hyperparameters[0].Name;
         double value = host.Groups[0][lr];
-        host.SetSchedule(lr, new ReentrantSchedule(value, () =>
+        host.SetSchedule(lr, new CallbackSchedule(value, () =>
         {
             foreach ((string what, Action call) in Calls(gpu, host, p, g))
             {
@@ -108,21 +109,5 @@ public sealed class AuditReentrantGpuTests(CpuAcceleratorFixture fixture) : ICla
         gpu.SaveCheckpoint(a);
         alone.SaveCheckpoint(b);
         Assert.Equal(b.ToArray(), a.ToArray());
-    }
-
-    private sealed class ReentrantSchedule(double value, Action action) : Schedule
-    {
-        private bool _done;
-
-        public override double ValueAt(long step)
-        {
-            if (!_done)
-            {
-                _done = true;
-                action();
-            }
-
-            return value;
-        }
     }
 }

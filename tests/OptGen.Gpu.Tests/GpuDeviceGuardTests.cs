@@ -1,6 +1,7 @@
 using System;
 using System.IO;
 using ILGPU.Runtime;
+using OptGen.Runtime.Tests.Audit;
 using Xunit;
 
 namespace OptGen.Gpu.Tests;
@@ -78,48 +79,5 @@ public sealed class GpuDeviceGuardTests(CpuAcceleratorFixture fixture) : IClassF
         gpu.Step(p, g);
         resumed.Step(q, g);
         Assert.Equal(q, p);
-    }
-
-    /// <summary>A stream over <paramref name="inner"/> that runs a callback the first time it is read from or written to.</summary>
-    private sealed class CallbackStream(MemoryStream inner, Action callback) : Stream
-    {
-        private bool _called;
-
-        public override bool CanRead => true;
-
-        public override bool CanSeek => inner.CanSeek;
-
-        public override bool CanWrite => true;
-
-        public override long Length => inner.Length;
-
-        public override long Position { get => inner.Position; set => inner.Position = value; }
-
-        public override int Read(byte[] buffer, int offset, int count)
-        {
-            Once();
-            return inner.Read(buffer, offset, count);
-        }
-
-        public override void Write(byte[] buffer, int offset, int count)
-        {
-            Once();
-            inner.Write(buffer, offset, count);
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => inner.Seek(offset, origin);
-
-        public override void SetLength(long value) => inner.SetLength(value);
-
-        public override void Flush() => inner.Flush();
-
-        private void Once()
-        {
-            if (!_called)
-            {
-                _called = true;
-                callback();
-            }
-        }
     }
 }

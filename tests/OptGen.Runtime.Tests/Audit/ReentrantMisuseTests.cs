@@ -68,7 +68,7 @@ public sealed class ReentrantMisuseTests
         var seen = new List<string>();
         string lr = optimizer.Descriptor.Hyperparameters[0].Name;
         double value = optimizer.Groups[0][lr];
-        optimizer.SetSchedule(lr, new ReentrantSchedule(value, () =>
+        optimizer.SetSchedule(lr, new CallbackSchedule(value, () =>
         {
             foreach ((string name, Action call) in CallsOn(optimizer, p, g))
             {
@@ -90,22 +90,6 @@ public sealed class ReentrantMisuseTests
         for (int k = 0; k < expected.Length; k++)
         {
             AssertBitwiseEqual(expected[k], actual[k], $"{rule}: state {k}");
-        }
-    }
-
-    private sealed class ReentrantSchedule(double value, Action action) : Schedule
-    {
-        private bool _done;
-
-        public override double ValueAt(long step)
-        {
-            if (!_done)
-            {
-                _done = true;
-                action();
-            }
-
-            return value;
         }
     }
 }
