@@ -9,6 +9,7 @@ using OptGen.Runtime.Tests.Reductions;
 using OptGen.Testing;
 using Xunit;
 using Xunit.Abstractions;
+using static OptGen.Runtime.Tests.BlockwiseStateChecks;
 using static OptGen.Runtime.Tests.TrainingTestData;
 
 namespace OptGen.Runtime.Tests;
@@ -152,30 +153,16 @@ public sealed class BlockwiseCompactStateTests(ITestOutputHelper output)
         // differences must be < 6e-5 and < 6e-4. Free-running 100 steps against the float32-state optimizer: printed,
         // and bounded loosely.
         ParameterLayout layout = ParameterLayout.FromShapes([[512, 512]]);
-        int n = layout.TotalLength;
         Optimizer quantized = Create(rule, layout);
         quantized.ChangeStatePrecision(precision);
         Optimizer full = Create(rule, layout);
         Func<int, int> block = BlockOf(rule, layout)(0);
-        var random = new Random(11);
-        float[] p = Random(random, n, 0.1);
-        float[] q = (float[])p.Clone();
-        double worstAbsolute = 0, worstRelative = 0;
-        for (int t = 1; t <= 100; t++)
+        (double worstAbsolute, double worstRelative, double drift, double relativeDrift) = BlockwiseStateChecks.BitsandbytesProtocol(quantized, full, (expected, g, t) =>
         {
-            float[] g = Random(random, n, 0.01);
             double[] m = [.. State(quantized, 0, 0).Select(x => (double)x)];
             float[] v = State(quantized, 1, 0);
-            double[] expected = [.. q.Select(x => (double)x)];
-            CompactReference.Rule(expected, [.. g.Select(x => (double)x)], m, v, block, t);
-            full.Step(p, g);
-            quantized.Step(q, g);
-            (double error, double relative) = MeanDifference(expected, q);
-            worstAbsolute = Math.Max(worstAbsolute, error);
-            worstRelative = Math.Max(worstRelative, relative);
-        }
-
-        (double drift, double relativeDrift) = MeanDifference(p, q);
+            CompactReference.Rule(expected, g, m, v, block, t);
+        });
         output.WriteLine($"{rule} {precision}: bitsandbytes protocol, worst step: mean |Δp| = {worstAbsolute:E3}, mean |Δp|/|p| = {worstRelative:E3}; free-running vs float32 state after 100 steps: mean |Δp| = {drift:E3}, mean |Δp|/|p| = {relativeDrift:E3}; {quantized.StateBytesPerParameter:F4} vs {full.StateBytesPerParameter:F4} bytes of state per parameter");
         Assert.True(worstAbsolute < 6e-5, $"per-step mean absolute error {worstAbsolute:E3}");
         Assert.True(worstRelative < 6e-4, $"per-step mean relative error {worstRelative:E3}");
@@ -228,16 +215,7 @@ public sealed class BlockwiseCompactStateTests(ITestOutputHelper output)
         same.ChangeStatePrecision(StatePrecision.Int8Blockwise);
         Assert.Equal(StatePrecision.Int8Blockwise, rule.StatePrecision);
         Assert.Equal((16_384 + (4 * 64) + (4 * 64)) / 16_384.0, rule.StateBytesPerParameter, 12);
-        var random = new Random(2);
-        float[] p = Random(random, layout.TotalLength, 0.1);
-        float[] q = (float[])p.Clone();
-        for (int t = 0; t < 3; t++)
-        {
-            float[] g = Random(random, layout.TotalLength, 0.01);
-            rule.Step(p, g);
-            same.Step(q, g);
-        }
-
+        (float[] p, float[] q) = BlockwiseStateChecks.StepBoth(rule, same, seed: 2, steps: 3);
         AssertBitwiseEqual(q, p, "the declared precision and the converted one");
     }
 
@@ -252,15 +230,7 @@ public sealed class BlockwiseCompactStateTests(ITestOutputHelper output)
     {
         // 425,000 elements: three threads take part; work units are fixed by the layout and the state's precision.
         ParameterLayout layout = ParameterLayout.FromShapes([[600, 500], [5000]], [[240, 500], [100]]);
-        foreach (Action<Optimizer> precision in Precisions())
-        {
-            (float[] P, byte[] Checkpoint)[] runs = [.. new[] { 1, 2, 3 }.Select(threads => Run(rule, layout, precision, threads, steps: 3))];
-            for (int k = 1; k < runs.Length; k++)
-            {
-                AssertBitwiseEqual(runs[0].P, runs[k].P, $"{rule}: parameters with {k + 1} threads");
-                Assert.Equal(runs[0].Checkpoint, runs[k].Checkpoint);
-            }
-        }
+        BlockwiseStateChecks.AssertEveryThreadCountGivesTheSameBits(rule, l => Create(rule, l), layout, Precisions());
     }
 
     [Theory]
@@ -274,31 +244,8 @@ public sealed class BlockwiseCompactStateTests(ITestOutputHelper output)
         ParameterLayout layout = ReferenceLayout();
         foreach (Action<Optimizer> precision in Precisions())
         {
-            var random = new Random(3);
-            float[] p = Random(random, layout.TotalLength, 0.1);
-            float[][] g = [.. Enumerable.Range(0, 8).Select(_ => Random(random, layout.TotalLength, 0.01))];
-            Optimizer original = Create(rule, layout);
-            precision(original);
-            for (int t = 0; t < 4; t++)
-            {
-                original.Step(p, g[t]);
-            }
-
-            byte[] saved = Checkpoint(original);
+            byte[] saved = BlockwiseStateChecks.AssertResumingIsBitIdentical(rule, l => Create(rule, l), layout, precision);
             Assert.Equal(3u, BinaryPrimitives.ReadUInt32LittleEndian(saved.AsSpan(8)));
-            float[] resumedP = (float[])p.Clone();
-            Optimizer resumed = Create(rule, layout);
-            precision(resumed);
-            resumed.LoadCheckpoint(new MemoryStream(saved));
-            Assert.Equal(saved, Checkpoint(resumed));
-            for (int t = 4; t < 8; t++)
-            {
-                original.Step(p, g[t]);
-                resumed.Step(resumedP, g[t]);
-            }
-
-            AssertBitwiseEqual(p, resumedP, $"{rule}: parameters after resuming");
-            Assert.Equal(Checkpoint(original), Checkpoint(resumed));
 
             // The file holds blockwise state: an optimizer in float32 refuses it until it changes its precision.
             Optimizer plain = Create(rule, layout);
@@ -448,15 +395,7 @@ public sealed class BlockwiseCompactStateTests(ITestOutputHelper output)
         int[] starts = [.. Enumerable.Range(0, groups.Length).Select(k => layout.ArenaOffsetOf(Enumerable.Range(0, layout.TensorCount).First(j => layout.GroupOf(j) == k)))];
         int[] lengths = [.. Enumerable.Range(0, groups.Length).Select(k => separate[k].Length)];
         float[][] parts = [.. Enumerable.Range(0, groups.Length).Select(k => p.AsSpan(starts[k], lengths[k]).ToArray())];
-        for (int t = 0; t < 8; t++)
-        {
-            float[] g = Random(random, layout.TotalLength, 0.01);
-            mixed.Step(p, g);
-            for (int k = 0; k < groups.Length; k++)
-            {
-                separate[k].Step(parts[k], g.AsSpan(starts[k], lengths[k]));
-            }
-        }
+        BlockwiseStateChecks.StepWholeAndParts(mixed, p, separate, parts, starts, lengths, random, steps: 8);
 
         for (int k = 0; k < groups.Length; k++)
         {
@@ -544,16 +483,7 @@ public sealed class BlockwiseCompactStateTests(ITestOutputHelper output)
         var blockwise = new Adafactor(layout);
         blockwise.ChangeStatePrecision(StatePrecision.Int4Blockwise);
         Assert.Equal(plain.StateBytesPerParameter, blockwise.StateBytesPerParameter, 12);
-        var random = new Random(6);
-        float[] p = Random(random, layout.TotalLength, 0.1);
-        float[] q = (float[])p.Clone();
-        for (int t = 0; t < 5; t++)
-        {
-            float[] g = Random(random, layout.TotalLength, 0.01);
-            plain.Step(p, g);
-            blockwise.Step(q, g);
-        }
-
+        (float[] p, float[] q) = BlockwiseStateChecks.StepBoth(plain, blockwise, seed: 6, steps: 5);
         AssertBitwiseEqual(p, q, "Adafactor parameters");
     }
 
@@ -606,28 +536,6 @@ public sealed class BlockwiseCompactStateTests(ITestOutputHelper output)
             o.Groups[1].StatePrecision = StatePrecision.Float32;
         },
     ];
-
-    private static (float[] P, byte[] Checkpoint) Run(string rule, ParameterLayout layout, Action<Optimizer> precision, int threads, int steps)
-    {
-        Optimizer optimizer = Create(rule, layout);
-        optimizer.MaxDegreeOfParallelism = threads;
-        precision(optimizer);
-        var random = new Random(6);
-        float[] p = Random(random, layout.TotalLength, 0.1);
-        for (int t = 0; t < steps; t++)
-        {
-            optimizer.Step(p, Random(random, layout.TotalLength, 0.01));
-        }
-
-        return (p, Checkpoint(optimizer));
-    }
-
-    private static byte[] Checkpoint(Optimizer optimizer)
-    {
-        var stream = new MemoryStream();
-        optimizer.SaveCheckpoint(stream);
-        return stream.ToArray();
-    }
 
     private static float[] State(Optimizer optimizer, int plane, int tensor)
     {

@@ -9,6 +9,7 @@ using OptGen.Runtime.Tests.Reductions;
 using OptGen.Testing;
 using Xunit;
 using Xunit.Abstractions;
+using static OptGen.Runtime.Tests.BlockwiseStateChecks;
 using static OptGen.Runtime.Tests.TrainingTestData;
 
 namespace OptGen.Runtime.Tests;
@@ -141,15 +142,7 @@ public sealed class BlockwiseMultiPassTests(ITestOutputHelper output)
     {
         // 425,105 elements: three threads take part (ParallelUpdate.ThreadsFor); work units are fixed by the layout.
         var layout = new ParameterLayout([300_000, 5_000, 100], [120_005]);
-        foreach (Action<Optimizer> precision in Precisions())
-        {
-            (float[] P, byte[] Checkpoint)[] runs = [.. new[] { 1, 2, 3 }.Select(threads => Run(rule, layout, precision, threads, steps: 3))];
-            for (int k = 1; k < runs.Length; k++)
-            {
-                AssertBitwiseEqual(runs[0].P, runs[k].P, $"{rule}: parameters with {k + 1} threads");
-                Assert.Equal(runs[0].Checkpoint, runs[k].Checkpoint);
-            }
-        }
+        BlockwiseStateChecks.AssertEveryThreadCountGivesTheSameBits(rule, l => Create(rule, l), layout, Precisions());
     }
 
     [Theory]
@@ -162,31 +155,7 @@ public sealed class BlockwiseMultiPassTests(ITestOutputHelper output)
         var layout = new ParameterLayout([20_077, 100], [9_000]);
         foreach (Action<Optimizer> precision in Precisions())
         {
-            var random = new Random(3);
-            float[] p = Random(random, layout.TotalLength, 0.1);
-            float[][] g = [.. Enumerable.Range(0, 8).Select(_ => Random(random, layout.TotalLength, 0.01))];
-            MultiPassOptimizer original = Create(rule, layout);
-            precision(original);
-            for (int t = 0; t < 4; t++)
-            {
-                original.Step(p, g[t]);
-            }
-
-            var saved = new MemoryStream();
-            original.SaveCheckpoint(saved);
-            float[] resumedP = (float[])p.Clone();
-            MultiPassOptimizer resumed = Create(rule, layout);
-            precision(resumed);
-            resumed.LoadCheckpoint(new MemoryStream(saved.ToArray()));
-            Assert.Equal(saved.ToArray(), Checkpoint(resumed));
-            for (int t = 4; t < 8; t++)
-            {
-                original.Step(p, g[t]);
-                resumed.Step(resumedP, g[t]);
-            }
-
-            AssertBitwiseEqual(p, resumedP, $"{rule}: parameters after resuming");
-            Assert.Equal(Checkpoint(original), Checkpoint(resumed));
+            BlockwiseStateChecks.AssertResumingIsBitIdentical(rule, l => Create(rule, l), layout, precision);
         }
     }
 
@@ -218,15 +187,8 @@ public sealed class BlockwiseMultiPassTests(ITestOutputHelper output)
         var random = new Random(9);
         float[] p = Random(random, layout.TotalLength, 0.1);
         float[][] parts = [.. groups.Select((_, k) => p.AsSpan(GroupStart(layout, k), groups[k].Sum()).ToArray())];
-        for (int t = 0; t < 12; t++)
-        {
-            float[] g = Random(random, layout.TotalLength, 0.01);
-            mixed.Step(p, g);
-            for (int k = 0; k < groups.Length; k++)
-            {
-                separate[k].Step(parts[k], g.AsSpan(GroupStart(layout, k), groups[k].Sum()));
-            }
-        }
+        BlockwiseStateChecks.StepWholeAndParts(
+            mixed, p, separate, parts, [.. groups.Select((_, k) => GroupStart(layout, k))], [.. groups.Select(lengths => lengths.Sum())], random, steps: 12);
 
         for (int k = 0; k < groups.Length; k++)
         {
@@ -379,24 +341,11 @@ public sealed class BlockwiseMultiPassTests(ITestOutputHelper output)
         quantized.ChangeStatePrecision(precision);
         MultiPassOptimizer full = Create(rule, layout);
         (TensorRule update, _) = Reference(rule);
-        var random = new Random(11);
-        float[] p = Random(random, n, 0.1);
-        float[] q = (float[])p.Clone();
-        double worstAbsolute = 0, worstRelative = 0;
-        for (int t = 1; t <= 100; t++)
+        (double worstAbsolute, double worstRelative, double drift, double relativeDrift) = BlockwiseStateChecks.BitsandbytesProtocol(quantized, full, (expected, g, t) =>
         {
-            float[] g = Random(random, n, 0.01);
             double[][] state = [.. quantized.Descriptor.States.Select(s => State(quantized, s.Name, 0).Select(x => (double)x).ToArray())];
-            double[] expected = [.. q.Select(x => (double)x)];
-            update(expected, [.. g.Select(x => (double)x)], state, t);
-            full.Step(p, g);
-            quantized.Step(q, g);
-            (double error, double relative) = MeanDifference(expected, q);
-            worstAbsolute = Math.Max(worstAbsolute, error);
-            worstRelative = Math.Max(worstRelative, relative);
-        }
-
-        (double drift, double relativeDrift) = MeanDifference(p, q);
+            update(expected, g, state, t);
+        });
         output.WriteLine($"{rule} {precision}: bitsandbytes protocol, worst step: mean |Δp| = {worstAbsolute:E3}, mean |Δp|/|p| = {worstRelative:E3}");
         output.WriteLine($"{rule} {precision}: free-running vs float32 state after 100 steps: mean |Δp| = {drift:E3}, mean |Δp|/|p| = {relativeDrift:E3}");
         Assert.True(worstAbsolute < 6e-5, $"per-step mean absolute error {worstAbsolute:E3}");
@@ -507,28 +456,6 @@ public sealed class BlockwiseMultiPassTests(ITestOutputHelper output)
             o.Groups[1].StatePrecision = StatePrecision.Int4Blockwise;
             o.Groups[0].StatePrecision = StatePrecision.Float32;
         };
-    }
-
-    private static (float[] P, byte[] Checkpoint) Run(string rule, ParameterLayout layout, Action<Optimizer> precision, int threads, int steps)
-    {
-        MultiPassOptimizer optimizer = Create(rule, layout);
-        optimizer.MaxDegreeOfParallelism = threads;
-        precision(optimizer);
-        var random = new Random(6);
-        float[] p = Random(random, layout.TotalLength, 0.1);
-        for (int t = 0; t < steps; t++)
-        {
-            optimizer.Step(p, Random(random, layout.TotalLength, 0.01));
-        }
-
-        return (p, Checkpoint(optimizer));
-    }
-
-    private static byte[] Checkpoint(Optimizer optimizer)
-    {
-        var stream = new MemoryStream();
-        optimizer.SaveCheckpoint(stream);
-        return stream.ToArray();
     }
 
     private static float[] State(Optimizer optimizer, string name, int tensor)
