@@ -460,22 +460,3 @@ public sealed class ReductionScopeGpuTests(CpuAcceleratorFixture fixture, ITestO
 [Update("h = group_mean(g)")]
 [Update("p = p - Lr * g")]
 public sealed partial class ScopeOrderProbe;
-
-/// <summary>
-/// Adam-mini (Zhang et al. 2024) with one second moment per row of each matrix (a vector is one row):
-/// v_r ← β₂v_r + (1 − β₂)·mean over the row of g²; m per element; decoupled decay. v is stored one value per row.
-/// </summary>
-[Optimizer(Name = "Declared row Adam-mini")]
-[Hyperparameter("Lr", 1e-3)]
-[Hyperparameter("Beta1", 0.9)]
-[Hyperparameter("Beta2", 0.999)]
-[Hyperparameter("Eps", 1e-8)]
-[Hyperparameter("Wd", 0.0)]
-[State("m")]
-[State("v")]
-[StepScalar("bc1", "1 - pow(Beta1, t)")]
-[StepScalar("bc2", "1 - pow(Beta2, t)")]
-[Update("v = Beta2 * v + (1 - Beta2) * row_mean(g * g)")]
-[Update("m = Beta1 * m + (1 - Beta1) * g")]
-[Update("p = p * (1 - Lr * Wd) - Lr * (m / bc1) / (sqrt(v / bc2) + Eps)")]
-public sealed partial class DeclaredRowAdamMini;

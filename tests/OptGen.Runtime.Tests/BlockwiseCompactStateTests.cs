@@ -15,36 +15,21 @@ using static OptGen.Runtime.Tests.TrainingTestData;
 namespace OptGen.Runtime.Tests;
 
 /// <summary>
-/// Adam-mini declared with row scope: one second moment per row of each matrix (a vector is one row), stored one
-/// value per row (compact); m per element. The catalog's <see cref="AdamMini"/> with its default BlockSize (0: rows).
+/// <see cref="DeclaredRowAdamMini"/> declared with 8-bit state: the constructors start with it (no OPTG0201 any more).
 /// </summary>
-[Optimizer(Name = "Declared row Adam-mini")]
-[Hyperparameter("Lr", 1e-3)]
-[Hyperparameter("Beta1", 0.9)]
-[Hyperparameter("Beta2", 0.999)]
-[Hyperparameter("Eps", 1e-8)]
-[State("m")]
-[State("v")]
-[StepScalar("bc1", "1 - pow(Beta1, t)")]
-[StepScalar("bc2", "1 - pow(Beta2, t)")]
-[Update("v = Beta2 * v + (1 - Beta2) * row_mean(g * g)")]
-[Update("m = Beta1 * m + (1 - Beta1) * g")]
-[Update("p = p - Lr * (m / bc1) / (sqrt(v / bc2) + Eps)")]
-public sealed partial class DeclaredRowAdamMini;
-
-/// <summary>The row-scope Adam-mini declared with 8-bit state: the constructors start with it (no OPTG0201 any more).</summary>
 [Optimizer(Name = "Declared 8-bit row Adam-mini")]
 [Hyperparameter("Lr", 1e-3)]
 [Hyperparameter("Beta1", 0.9)]
 [Hyperparameter("Beta2", 0.999)]
 [Hyperparameter("Eps", 1e-8)]
+[Hyperparameter("Wd", 0.0)]
 [State("m")]
 [State("v")]
 [StepScalar("bc1", "1 - pow(Beta1, t)")]
 [StepScalar("bc2", "1 - pow(Beta2, t)")]
 [Update("v = Beta2 * v + (1 - Beta2) * row_mean(g * g)")]
 [Update("m = Beta1 * m + (1 - Beta1) * g")]
-[Update("p = p - Lr * (m / bc1) / (sqrt(v / bc2) + Eps)")]
+[Update("p = p * (1 - Lr * Wd) - Lr * (m / bc1) / (sqrt(v / bc2) + Eps)")]
 [DefaultStatePrecision(StatePrecision.Int8Blockwise)]
 public sealed partial class DeclaredInt8RowAdamMini;
 

@@ -21,6 +21,26 @@ namespace OptGen.Runtime.Tests.Reductions;
 public sealed partial class DeclaredAdamMini;
 
 /// <summary>
+/// Adam-mini (Zhang et al. 2024) with one second moment per row of each matrix (a vector is one row):
+/// v_r ← β₂v_r + (1 − β₂)·mean over the row of g²; m per element; decoupled decay. v is stored one value per row
+/// (compact), as the catalog's <see cref="AdamMini"/> with its default BlockSize (0: rows).
+/// </summary>
+[Optimizer(Name = "Declared row Adam-mini")]
+[Hyperparameter("Lr", 1e-3)]
+[Hyperparameter("Beta1", 0.9)]
+[Hyperparameter("Beta2", 0.999)]
+[Hyperparameter("Eps", 1e-8)]
+[Hyperparameter("Wd", 0.0)]
+[State("m")]
+[State("v")]
+[StepScalar("bc1", "1 - pow(Beta1, t)")]
+[StepScalar("bc2", "1 - pow(Beta2, t)")]
+[Update("v = Beta2 * v + (1 - Beta2) * row_mean(g * g)")]
+[Update("m = Beta1 * m + (1 - Beta1) * g")]
+[Update("p = p * (1 - Lr * Wd) - Lr * (m / bc1) / (sqrt(v / bc2) + Eps)")]
+public sealed partial class DeclaredRowAdamMini;
+
+/// <summary>
 /// A factored second moment (Adafactor's, Shazeer and Stern 2018, without its relative step size and update
 /// clipping): per matrix, row and column averages of g² + ε₁ with weight w = t^c; V_ij = R_i·C_j / mean(R);
 /// p ← p − η·g/√V. r is stored per row, c per column, and mean(r) is reduced from the compact r between the passes:
