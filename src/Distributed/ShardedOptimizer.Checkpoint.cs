@@ -12,6 +12,9 @@ public sealed partial class ShardedOptimizer<TOptimizer>
     /// <summary>The manifest's file name in a sharded checkpoint directory.</summary>
     public const string ManifestName = "manifest.txt";
 
+    /// <summary>A rank's vote in <see cref="LoadCheckpoint"/> when its <see cref="Local"/> is busy with another call.</summary>
+    private const int BusyVote = -1;
+
     /// <summary>The manifest's first line without its version number.</summary>
     private const string ManifestMagic = "optgen-sharded-checkpoint ";
 
@@ -62,7 +65,13 @@ public sealed partial class ShardedOptimizer<TOptimizer>
     /// failed, every rank throws and nothing changed; otherwise each rank copies its elements' state, the step count,
     /// the hyperparameters and the carried scalars into <see cref="Local"/>. The state precision must be the
     /// checkpoint's (set it with <c>Local.ChangeStatePrecision</c> before loading), as for one process.
+    /// <see cref="Local"/>'s guard is held from before the shards are read until every shard is committed, so no other
+    /// call on <see cref="Local"/> (a step, <c>ChangeStatePrecision</c>, a hyperparameter setter) can run in between
+    /// and see or make a half-loaded optimizer.
     /// </summary>
+    /// <exception cref="InvalidOperationException">
+    /// On every rank, when <see cref="Local"/> was busy with another call on any rank; nothing was changed on any rank.
+    /// </exception>
     /// <exception cref="CheckpointException">
     /// On every rank, when any rank could not read the manifest or a shard; nothing was changed. Its
     /// <see cref="CheckpointException.Error"/> is the lowest failing rank's reason (a missing shard file is
@@ -73,11 +82,41 @@ public sealed partial class ShardedOptimizer<TOptimizer>
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
         using BusyScope busy = Enter(nameof(LoadCheckpoint));
+
+        // Local's guard from before the shards are read (they are checked against its precision) to the end of the
+        // commit; a rank whose Local is busy votes so, and every rank refuses together.
+        Optimizer.StepGuard guard = default;
+        InvalidOperationException? localBusy = null;
+        try
+        {
+            guard = Local.EnterGuard("ShardedOptimizer.LoadCheckpoint");
+        }
+        catch (InvalidOperationException e)
+        {
+            localBusy = e;
+        }
+
+        try
+        {
+            LoadCheckpointGuarded(directory, localBusy);
+        }
+        finally
+        {
+            guard.Dispose();
+        }
+    }
+
+    /// <summary><see cref="LoadCheckpoint"/> with <see cref="Local"/>'s guard held, unless <paramref name="localBusy"/>.</summary>
+    private void LoadCheckpointGuarded(string directory, InvalidOperationException? localBusy)
+    {
         List<(TOptimizer Source, int Start, int Length)> sources = [];
         CheckpointException? error = null;
         try
         {
-            sources = ReadOverlappingShards(directory);
+            if (localBusy is null)
+            {
+                sources = ReadOverlappingShards(directory);
+            }
         }
         catch (CheckpointException e)
         {
@@ -93,14 +132,26 @@ public sealed partial class ShardedOptimizer<TOptimizer>
         }
 
         Span<int> status = stackalloc int[_communicator.Size];
-        _communicator.AllGather<int>([error is null ? 0 : 1 + (int)error.Error], status);
+        _communicator.AllGather<int>([localBusy is not null ? BusyVote : error is null ? 0 : 1 + (int)error.Error], status);
         var failed = new List<int>();
+        var busyRanks = new List<int>();
         for (int r = 0; r < status.Length; r++)
         {
-            if (status[r] != 0)
+            if (status[r] == BusyVote)
+            {
+                busyRanks.Add(r);
+            }
+            else if (status[r] != 0)
             {
                 failed.Add(r);
             }
+        }
+
+        if (busyRanks.Count > 0)
+        {
+            throw new InvalidOperationException(
+                $"Loading the sharded checkpoint in '{directory}' was refused: Local was busy with another call on rank(s) {string.Join(", ", busyRanks)}; nothing was changed on any rank." +
+                (localBusy is null ? string.Empty : $" This rank: {localBusy.Message}"), localBusy);
         }
 
         if (failed.Count > 0)
@@ -110,7 +161,7 @@ public sealed partial class ShardedOptimizer<TOptimizer>
                 (error is null ? string.Empty : $" This rank: {error.Message}"));
         }
 
-        // Everything is read and checked on every rank: commit.
+        // Everything is read and checked on every rank: commit every source under Local's one guard.
         foreach ((TOptimizer source, int start, int length) in sources)
         {
             Local.CopyScalarsFrom(source);

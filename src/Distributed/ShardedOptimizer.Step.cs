@@ -145,8 +145,14 @@ public sealed partial class ShardedOptimizer<TOptimizer>
         {
             for (int j = 0; j < slots.Length; j++)
             {
-                handles[pinned++] = parameters[j].Pin();
-                handles[pinned++] = gradients[j].Pin();
+                // Each buffer is read from the caller's span once, and what is pinned is checked again: another thread
+                // may have replaced an element of the caller's array since the checks above (the step would write the
+                // layout's length into a shorter buffer, or read past a shorter gradient).
+                Memory<TParameter> parameter = parameters[j];
+                ReadOnlyMemory<TGradient> gradient = gradients[j];
+                Optimizer.ThrowIfNotTensorOf(Layout, j, parameter.Length, gradient.Length);
+                handles[pinned++] = parameter.Pin();
+                handles[pinned++] = gradient.Pin();
                 slots[j] = new Slot((nint)handles[pinned - 2].Pointer, (nint)handles[pinned - 1].Pointer);
             }
 

@@ -374,7 +374,7 @@ public sealed class OutsideReviewTests
         // (AnnealStrategy)9 used to anneal linearly without a word.
         ArgumentOutOfRangeException e = Assert.Throws<ArgumentOutOfRangeException>(() => Schedule.OneCycle(0.1, 100, anneal: (AnnealStrategy)9));
         Assert.Equal("anneal", e.ParamName);
-        Assert.Throws<ArgumentOutOfRangeException>(() => Schedule.OneCycle(0.01, 0.1, 0.001, 100, 0.3, (AnnealStrategy)(-1)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Schedule.OneCycleThrough(0.01, 0.1, 0.001, 100, 0.3, (AnnealStrategy)(-1)));
     }
 }
 

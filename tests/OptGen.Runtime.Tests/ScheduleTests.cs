@@ -53,6 +53,17 @@ public sealed class ScheduleTests
     }
 
     [Fact]
+    public void OneCycleTakesOneCycleLrsFivePositionalNumbersAsATorchUserWritesThem()
+    {
+        // OneCycleLR(max_lr=0.01, total_steps=1000, pct_start=0.3, div_factor=25, final_div_factor=1e4), positionally
+        // with integer literals: this call was ambiguous (CS0121) while the start/peak/end form was an overload.
+        Schedule schedule = Schedule.OneCycle(0.01, 1000, 0.3, 25, 1e4);
+        Assert.Equal(0.01 / 25, schedule.ValueAt(0), 1e-18);
+        Assert.Equal(0.01, schedule.ValueAt(299), 1e-18);
+        Assert.Equal(0.01 / 25 / 1e4, schedule.ValueAt(999), 1e-22);
+    }
+
+    [Fact]
     public void InverseTimeMeetsTheLectureConditions()
     {
         // ηₜ → 0 while Σηₜ grows without bound (like ln t); 1/√t as well.
@@ -175,7 +186,7 @@ public sealed class ScheduleTests
     {
         // One-cycle momentum (0.95 → 0.85 → 0.95) on group 1 only; the weight decay of every group decays.
         var sgd = new SgdMomentum(new ParameterLayout([4], [4]));
-        Schedule momentum = Schedule.OneCycle(0.95, 0.85, 0.95, totalSteps: 10, warmupFraction: 0.3);
+        Schedule momentum = Schedule.OneCycleThrough(0.95, 0.85, 0.95, totalSteps: 10, warmupFraction: 0.3);
         Schedule decay = Schedule.Exponential(1e-2, 0.5);
         sgd.Groups[1].SetSchedule("Momentum", momentum);
         sgd.SetSchedule("WeightDecay", decay);

@@ -20,8 +20,10 @@ namespace OptGen;
 /// <para>One fused pass per step (reads p, g, z, v; writes p, z, v). <see cref="Eval"/> puts x = lerp(y, z, 1 − 1/β₁)
 /// into the parameters and keeps y in <see cref="TrainParameters"/>; <see cref="Train"/> puts that y back exactly,
 /// so an Eval/Train round trip returns the parameters bit for bit (each one fused pass over p and the state).</para>
-/// <para>The mode is not part of a checkpoint: save and load checkpoints in train mode. In eval mode, LoadCheckpoint,
-/// Reset and ChangeStatePrecision throw <see cref="InvalidOperationException"/> (they would replace the kept y).</para>
+/// <para>The mode is part of a checkpoint (as <c>train_mode</c> is of schedule_free's state dict): one saved in eval
+/// mode, where the parameters held x, loads in eval mode with the kept y, so <see cref="Train"/> on the x saved with it
+/// gives back y exactly (and Step refuses until then, instead of training from x). In eval mode, LoadCheckpoint, Reset
+/// and ChangeStatePrecision throw <see cref="InvalidOperationException"/> (they would replace the kept y).</para>
 /// </remarks>
 public sealed class AdamWScheduleFree : MultiPassOptimizer
 {
@@ -115,6 +117,12 @@ public sealed class AdamWScheduleFree : MultiPassOptimizer
     /// <exception cref="ArgumentException">The length differs from <see cref="Optimizer.Length"/>; nothing is written.</exception>
     /// <exception cref="InvalidOperationException">Another thread is using the optimizer; nothing is written.</exception>
     public void Train(Span<float> parameters) => Swap(parameters, toEval: false);
+
+    /// <inheritdoc/>
+    private protected override bool? CheckpointEvalMode => _evalMode;
+
+    /// <inheritdoc/>
+    private protected override void RestoreEvalMode(bool evalMode) => _evalMode = evalMode;
 
     /// <inheritdoc/>
     private protected override void ThrowIfStateHeld(string operation)

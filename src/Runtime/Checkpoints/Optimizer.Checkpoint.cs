@@ -40,6 +40,18 @@ public abstract partial class Optimizer
     // written before BatchSize existed, and every one with B = 1) load with B = 1, byte for byte as before.
     private const uint BatchSizeFlag = 1u << 8;
 
+    // Set when a rule with an eval mode (AdamWScheduleFree) was saved in it: the caller's parameters held x, the state
+    // keeps y. Only set then, so a train-mode file is byte for byte as before; loading it restores the mode.
+    private const uint EvalModeFlag = 1u << 9;
+
+    /// <summary>Whether the rule is in its eval mode, for its checkpoint; null for a rule that has none.</summary>
+    private protected virtual bool? CheckpointEvalMode => null;
+
+    /// <summary>Takes the eval mode of a loaded checkpoint (called in its commit; cannot fail).</summary>
+    private protected virtual void RestoreEvalMode(bool evalMode)
+    {
+    }
+
     /// <summary>
     /// Saves the rule's identity, the step count, every group's hyperparameters, the layout and every state buffer to
     /// <paramref name="path"/>, atomically: the data goes to a temporary file in the same folder, is flushed to disk,
@@ -87,7 +99,7 @@ public abstract partial class Optimizer
         var writer = new HashingWriter(stream);
         writer.Write(CheckpointMagic);
         writer.WriteUInt32(_blockwise is { HasExtents: true } ? Float32PlanesCheckpointVersion : perGroup ? GroupPrecisionCheckpointVersion : CheckpointVersion);
-        writer.WriteUInt32((perGroup ? GroupPrecisionFlag : PrecisionFlag(UniformPrecision(precisions))) | (_batchSize != 1 ? BatchSizeFlag : 0u));
+        writer.WriteUInt32((perGroup ? GroupPrecisionFlag : PrecisionFlag(UniformPrecision(precisions))) | (_batchSize != 1 ? BatchSizeFlag : 0u) | (CheckpointEvalMode == true ? EvalModeFlag : 0u));
         writer.WriteInt64(CheckpointSize());
         writer.WriteString(Descriptor.Name);
         writer.WriteString(Descriptor.RuleId);
@@ -232,10 +244,11 @@ public abstract partial class Optimizer
         }
 
         uint flags = reader.ReadUInt32();
-        uint precisionFlag = flags & ~(BatchSizeFlag | GroupPrecisionFlag);
+        uint precisionFlag = flags & ~(BatchSizeFlag | GroupPrecisionFlag | EvalModeFlag);
         bool perGroup = (flags & GroupPrecisionFlag) != 0;
         if (precisionFlag is not (0u or BFloat16StateFlag or Int8BlockwiseStateFlag or Int4BlockwiseStateFlag) ||
-            (perGroup && (precisionFlag != 0 || version < GroupPrecisionCheckpointVersion)))
+            (perGroup && (precisionFlag != 0 || version < GroupPrecisionCheckpointVersion)) ||
+            ((flags & EvalModeFlag) != 0 && CheckpointEvalMode is null))
         {
             throw new CheckpointException(CheckpointError.Corrupted, "flags", $"The checkpoint has unknown flags 0x{flags:X8}.");
         }
@@ -484,6 +497,7 @@ public abstract partial class Optimizer
 
         StepCount = stepCount;
         _batchSize = (int)batchSize;
+        RestoreEvalMode((flags & EvalModeFlag) != 0);
     }
 
     /// <summary>The file's tensor lengths for a <see cref="CheckpointError.WrongShape"/> message, at most 64 of them.</summary>

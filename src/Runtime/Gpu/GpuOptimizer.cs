@@ -51,6 +51,9 @@ public sealed partial class GpuOptimizer : IDisposable
 
     /// <summary>1 while a host-memory step uses the staging buffers (claimed before the first copy into them).</summary>
     private int _stagingBusy;
+    // The last step's result and whether its norm fields are still on the device: written together under _lastLock
+    // (a StepResult is several words; a read without the lock could see half of one step's and half of another's).
+    private readonly object _lastLock = new();
     private StepResult _last;
 
     // The host optimizer's step count when the device state was last written by this object: a different count at
@@ -146,22 +149,49 @@ public sealed partial class GpuOptimizer : IDisposable
     /// <summary>
     /// What the last step did. Reading it waits for the device when that step computed its gradient norm without
     /// synchronising (clipping or <see cref="StepOptions.ComputeGradientNorm"/> without <see cref="StepOptions.SkipNonFinite"/>).
+    /// A consistent snapshot of one step's result: while another thread steps, the previous step's whole result (or,
+    /// when that one's norm must still be read from the device, which the step in progress is using, an exception).
     /// </summary>
+    /// <exception cref="InvalidOperationException">The last step's norm is still on the device and another thread is in a call of this object.</exception>
     /// <exception cref="ObjectDisposedException">This object was disposed.</exception>
     public StepResult LastResult
     {
         get
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            if (_lastOnDevice)
+            lock (_lastLock)
             {
-                Accelerator.Synchronize();
-                ReadResults(Accelerator.DefaultStream);
-                _last = _last with { FoundNonFinite = !double.IsFinite(_resultsHost[0]), GradientNorm = _resultsHost[1], ClipFactor = _resultsHost[2] };
-                _lastOnDevice = false;
+                if (!_lastOnDevice)
+                {
+                    return _last;
+                }
             }
 
-            return _last;
+            // The norm, clip factor and non-finite flag are in the device's results buffer, which a step writes: read
+            // them back under the device guard.
+            using DeviceGuard device = EnterDevice("GpuOptimizer.LastResult");
+            lock (_lastLock)
+            {
+                if (_lastOnDevice)
+                {
+                    Accelerator.Synchronize();
+                    ReadResults(Accelerator.DefaultStream);
+                    _last = _last with { FoundNonFinite = !double.IsFinite(_resultsHost[0]), GradientNorm = _resultsHost[1], ClipFactor = _resultsHost[2] };
+                    _lastOnDevice = false;
+                }
+
+                return _last;
+            }
+        }
+    }
+
+    /// <summary>Publishes a step's result (under <see cref="_lastLock"/>, with whether its norm is still on the device).</summary>
+    private void PublishLast(StepResult result, bool onDevice)
+    {
+        lock (_lastLock)
+        {
+            _last = result;
+            _lastOnDevice = onDevice;
         }
     }
 
@@ -699,25 +729,36 @@ public sealed partial class GpuOptimizer : IDisposable
 
         stream ??= Accelerator.DefaultStream;
         var backend = new GpuBackend(this, stream, parameters, gradients, squares, parameterCodec, gradientCodec);
-        _lastOnDevice = false;
-        if (!options.NeedsNorm || options.SkipNonFinite || _norm is null)
+        try
         {
-            // The engine's own sequence. With skipping, the norm is read back: the skip decides whether the step is
-            // counted (and t of the bias corrections), so the host needs the sum before it plans the rest.
-            _last = Optimizer.RunStep(ref backend, options);
-            _deviceStepCount = Optimizer.StepCount;
-            return;
-        }
+            if (!options.NeedsNorm || options.SkipNonFinite || _norm is null)
+            {
+                // The engine's own sequence. With skipping, the norm is read back: the skip decides whether the step is
+                // counted (and t of the bias corrections), so the host needs the sum before it plans the rest.
+                PublishLast(Optimizer.RunStep(ref backend, options), onDevice: false);
+                _deviceStepCount = Optimizer.StepCount;
+                return;
+            }
 
-        // Clipping or the norm without skipping: the same phases, but the norm, the clip factor and the gradient
-        // factor stay on the device (GpuGradientNorm.Finish: the formulas of Optimizer.Decide), so nothing waits.
-        StepPlan plan = Optimizer.BeginStep(options);
-        LaunchNorm(stream, gradients, gradientCodec, options);
-        Optimizer.PrepareGroups(plan);
-        LaunchUpdate(plan, stream, parameters, gradients, squares, parameterCodec, gradientCodec, deviceFactor: !double.IsPositiveInfinity(options.MaxGradientNorm));
-        _last = Optimizer.CommitStep(plan);
-        _deviceStepCount = Optimizer.StepCount;
-        _lastOnDevice = true;
+            // Clipping or the norm without skipping: the same phases, but the norm, the clip factor and the gradient
+            // factor stay on the device (GpuGradientNorm.Finish: the formulas of Optimizer.Decide), so nothing waits.
+            StepPlan plan = Optimizer.BeginStep(options);
+            LaunchNorm(stream, gradients, gradientCodec, options);
+            Optimizer.PrepareGroups(plan);
+            LaunchUpdate(plan, stream, parameters, gradients, squares, parameterCodec, gradientCodec, deviceFactor: !double.IsPositiveInfinity(options.MaxGradientNorm));
+            PublishLast(Optimizer.CommitStep(plan), onDevice: true);
+            _deviceStepCount = Optimizer.StepCount;
+        }
+        catch (Exception)
+        {
+            // A failed step may have launched the norm into the results buffer: the previous step's norm is gone.
+            lock (_lastLock)
+            {
+                _lastOnDevice = false;
+            }
+
+            throw;
+        }
     }
 
     /// <summary>The update launch of a planned step: each group's kernel struct from the plan, then one launch over every chunk.</summary>

@@ -3,7 +3,7 @@ using System.Collections.Generic;
 
 namespace OptGen;
 
-/// <summary>How <see cref="Schedule.OneCycle(double, double, double, long, double, AnnealStrategy)"/> moves between its values.</summary>
+/// <summary>How <see cref="Schedule.OneCycle(double, long, double, double, double, AnnealStrategy)"/> and <see cref="Schedule.OneCycleThrough"/> move between its values.</summary>
 public enum AnnealStrategy
 {
     /// <summary>Half a cosine wave: end + (start − end)·(1 + cos(π·x))/2.</summary>
@@ -165,16 +165,18 @@ public abstract class Schedule
         RequirePositive(divFactor, nameof(divFactor));
         RequirePositive(finalDivFactor, nameof(finalDivFactor));
         double start = maximum / divFactor;
-        return OneCycle(start, maximum, start / finalDivFactor, totalSteps, warmupFraction, anneal);
+        return OneCycleThrough(start, maximum, start / finalDivFactor, totalSteps, warmupFraction, anneal);
     }
 
     /// <summary>
     /// A one-cycle shape through any three values: <paramref name="start"/> → <paramref name="peak"/> at step
     /// ⌊fraction·total⌋ − 1 → <paramref name="end"/> at step total − 1. For momentum, as OneCycleLR cycles it, use
-    /// start = end = the high value and peak = the low value.
+    /// start = end = the high value and peak = the low value. (Its own name, not an overload of
+    /// <see cref="OneCycle(double, long, double, double, double, AnnealStrategy)"/>: five numbers written as a torch user
+    /// writes OneCycleLR's, <c>OneCycle(0.01, 1000, 0.3, 25, 1e4)</c>, would fit both.)
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="totalSteps"/> is below 2, the warm-up phase would be empty or the whole cycle, a value is NaN or ±∞, or <paramref name="anneal"/> is not a defined <see cref="AnnealStrategy"/>.</exception>
-    public static Schedule OneCycle(double start, double peak, double end, long totalSteps, double warmupFraction, AnnealStrategy anneal = AnnealStrategy.Cosine)
+    public static Schedule OneCycleThrough(double start, double peak, double end, long totalSteps, double warmupFraction, AnnealStrategy anneal = AnnealStrategy.Cosine)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(totalSteps, 2);
         if (!Enum.IsDefined(anneal))

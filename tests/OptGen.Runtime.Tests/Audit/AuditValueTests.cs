@@ -154,9 +154,9 @@ public sealed class AuditValueTests
                 ("initial", () => Schedule.InverseSquareRoot(bad)),
                 ("initial", () => Schedule.InverseTime(bad)),
                 ("maximum", () => Schedule.OneCycle(bad, 10)),
-                ("start", () => Schedule.OneCycle(bad, 0.85, 0.95, 10, 0.3)),
-                ("peak", () => Schedule.OneCycle(0.95, bad, 0.95, 10, 0.3)),
-                ("end", () => Schedule.OneCycle(0.95, 0.85, bad, 10, 0.3)),
+                ("start", () => Schedule.OneCycleThrough(bad, 0.85, 0.95, 10, 0.3)),
+                ("peak", () => Schedule.OneCycleThrough(0.95, bad, 0.95, 10, 0.3)),
+                ("end", () => Schedule.OneCycleThrough(0.95, 0.85, bad, 10, 0.3)),
             ];
             foreach ((string name, Func<Schedule> make) in cases)
             {
