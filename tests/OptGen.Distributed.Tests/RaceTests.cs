@@ -3,6 +3,7 @@ using System.Buffers;
 using System.IO;
 using System.Linq;
 using OptGen.Distributed;
+using OptGen.Runtime.Tests.Audit;
 using Xunit;
 
 namespace OptGen.Distributed.Tests;
@@ -145,30 +146,6 @@ public class RaceTests
         finally
         {
             Directory.Delete(directory, recursive: true);
-        }
-    }
-
-    /// <summary>A memory over an array whose <see cref="Pin"/> first runs a callback (once).</summary>
-    private sealed class CallbackMemory(float[] array, Action callback) : MemoryManager<float>
-    {
-        private Action? _callback = callback;
-
-        public override Span<float> GetSpan() => array;
-
-        public override MemoryHandle Pin(int elementIndex = 0)
-        {
-            Action? run = _callback;
-            _callback = null;
-            run?.Invoke();
-            return array.AsMemory(elementIndex).Pin();
-        }
-
-        public override void Unpin()
-        {
-        }
-
-        protected override void Dispose(bool disposing)
-        {
         }
     }
 }

@@ -51,28 +51,4 @@ public sealed class AuditArgumentRaceTests
         Assert.Equal([1, 2, 3, 4, 5], p1);
         Assert.Equal(before, AuditKinds.Save(optimizer));
     }
-
-    /// <summary>A memory over an array whose <see cref="Pin"/> first runs a callback (once).</summary>
-    private sealed class CallbackMemory(float[] array, Action callback) : MemoryManager<float>
-    {
-        private Action? _callback = callback;
-
-        public override Span<float> GetSpan() => array;
-
-        public override MemoryHandle Pin(int elementIndex = 0)
-        {
-            Action? run = _callback;
-            _callback = null;
-            run?.Invoke();
-            return array.AsMemory(elementIndex).Pin();
-        }
-
-        public override void Unpin()
-        {
-        }
-
-        protected override void Dispose(bool disposing)
-        {
-        }
-    }
 }

@@ -1,4 +1,5 @@
 using System;
+using System.Buffers;
 using System.IO;
 
 namespace OptGen.Runtime.Tests.Audit;
@@ -66,5 +67,32 @@ internal sealed class CallbackStream(MemoryStream inner, Action callback) : Stre
             _called = true;
             callback();
         }
+    }
+}
+
+/// <summary>
+/// A memory over <paramref name="array"/> whose <see cref="Pin"/> first runs <paramref name="callback"/> (once): a
+/// deterministic way to act between a step's argument checks and its pinning. Shared with the Distributed tests.
+/// </summary>
+internal sealed class CallbackMemory(float[] array, Action callback) : MemoryManager<float>
+{
+    private Action? _callback = callback;
+
+    public override Span<float> GetSpan() => array;
+
+    public override MemoryHandle Pin(int elementIndex = 0)
+    {
+        Action? run = _callback;
+        _callback = null;
+        run?.Invoke();
+        return array.AsMemory(elementIndex).Pin();
+    }
+
+    public override void Unpin()
+    {
+    }
+
+    protected override void Dispose(bool disposing)
+    {
     }
 }
