@@ -436,6 +436,75 @@ public sealed class BlockwiseCompactStateTests(ITestOutputHelper output)
         AssertBitwiseEqual(p, q, "Adafactor parameters");
     }
 
+    public static TheoryData<int[], int, StatePrecision> LargeBlockCases() => new()
+    {
+        { [1 << 20], 65521, StatePrecision.Int8Blockwise },   // a prime: lcm with the codec's 256 is 16.8M elements
+        { [1 << 20], 65521, StatePrecision.Int4Blockwise },
+        { [1 << 20], 1023, StatePrecision.Int8Blockwise },
+        { [512, 2047], 0, StatePrecision.Int8Blockwise },     // one block per row of 2047
+    };
+
+    [Theory]
+    [MemberData(nameof(LargeBlockCases))]
+    public void QuantizedAdamMiniStagesPieceSizedUnitsForAnyBlockSize(int[] shape, int blockSize, StatePrecision precision)
+    {
+        // Pass 2 stages m unit by unit in a per-thread float32 buffer (two planes). Its units must not be whole
+        // Adam-mini blocks and whole codec blocks at once (lcm(B, 256) elements: the whole tensor for B = 65521):
+        // the buffer a thread allocates in its first step stays a piece's (16384 elements per plane, ~128 KiB),
+        // whatever B is. Counted on a fresh thread stepping alone, so no buffer of another test is reused.
+        ParameterLayout layout = ParameterLayout.FromShapes([shape]);
+        int bits = precision == StatePrecision.Int8Blockwise ? 8 : 4;
+        int block = blockSize > 0 ? blockSize : shape[^1];
+        var random = new Random(11);
+        float[] p = Random(random, layout.TotalLength, 0.1);
+        float[][] grads = [.. Enumerable.Range(0, 3).Select(_ => Random(random, layout.TotalLength, 0.01))];
+        float[] first = (float[])p.Clone(), second = (float[])p.Clone();
+        var optimizer = new AdamMini(layout) { BlockSize = blockSize, MaxDegreeOfParallelism = 1 };
+        optimizer.ChangeStatePrecision(precision);
+        optimizer.SaveCheckpoint(Stream.Null);   // shapes v for the BlockSize (as the first step would), not counted
+        long firstStep = 0, laterStep = 0;
+        var thread = new System.Threading.Thread(() =>
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            optimizer.Step(first, grads[0]);
+            firstStep = GC.GetAllocatedBytesForCurrentThread() - before;
+            before = GC.GetAllocatedBytesForCurrentThread();
+            optimizer.Step(first, grads[1]);
+            laterStep = GC.GetAllocatedBytesForCurrentThread() - before;
+        });
+        thread.Start();
+        thread.Join();
+        output.WriteLine($"Adam-mini {precision}, {layout.TotalLength} elements, BlockSize {blockSize}: first step allocates {firstStep} bytes on its thread, the second {laterStep}");
+        Assert.True(firstStep < 512 * 1024, $"the first step allocated {firstStep} bytes (staging a unit of whole Adam-mini and codec blocks?)");
+        Assert.Equal(0, laterStep);
+
+        // The third step against the float64 reference of the quantized algorithm, from the optimizer's own state.
+        var reference = new CompactReference(layout, bits, _ => i => i / block, CompactReference.Rule);
+        reference.Load(optimizer);
+        float[] expected = (float[])first.Clone();
+        optimizer.Step(first, grads[2]);
+        reference.Step(expected, grads[2], 3);
+        int quantized = layout.TotalLength;
+        int same = reference.CompareCodes(optimizer, (tensor, i, actual, code) =>
+            Assert.True(Math.Abs(actual - code) <= 1, $"element {i}: code {actual} vs {code}"));
+        double worst = first.Zip(expected, (a, b) => Math.Abs(a - (double)b)).Max();
+        output.WriteLine($"step 3: {same} of {quantized} codes identical, largest |p − p_ref| {worst:E2}");
+        Assert.True(same >= 0.999 * quantized, $"only {same} of {quantized} codes identical");
+        Assert.True(worst <= 2e-6, $"parameters differ by {worst:E2}");
+
+        // Three threads: the same bits.
+        var parallel = new AdamMini(layout) { BlockSize = blockSize, MaxDegreeOfParallelism = 3 };
+        parallel.ChangeStatePrecision(precision);
+        foreach (float[] g in grads)
+        {
+            parallel.Step(second, g);
+        }
+
+        AssertBitwiseEqual(first, second, "parameters with 1 and 3 threads");
+        AssertBitwiseEqual(State(optimizer, 1, 0), State(parallel, 1, 0), "v with 1 and 3 threads");
+        Assert.Equal(Checkpoint(optimizer), Checkpoint(parallel));
+    }
+
     [Fact]
     public void TheGpuOptimizerRefusesBlockwiseCompactStateClearly()
     {

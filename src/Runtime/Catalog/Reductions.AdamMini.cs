@@ -49,6 +49,7 @@ public sealed class AdamMini : MultiPassOptimizer
         new("v_b ← β₂v_b + (1 − β₂)·mean of g² per block", ["g"], []), new("m per element; p ← p(1 − ηλ) − η·m̂/(√v̂_b + ε)", ["p", "g", "m"], ["p", "m"]));
 
     private Piece[] _units = [];
+    private Piece[] _updateUnits = [];
     private int[] _blockOf = [];
     private int[] _granuleOf = [];
     private Factors[] _factors = [];
@@ -96,6 +97,9 @@ public sealed class AdamMini : MultiPassOptimizer
     private protected override Piece[] PassUnits => _units;
 
     /// <inheritdoc/>
+    private protected override Piece[] UnitsOf(int pass) => pass == 0 ? _units : _updateUnits;
+
+    /// <inheritdoc/>
     private protected override int StateLengthOf(int plane, int tensor, ReadOnlySpan<double> hyperparameters)
     {
         int length = Layout.LengthOf(tensor);
@@ -129,8 +133,11 @@ public sealed class AdamMini : MultiPassOptimizer
 
     private protected override void RunPasses<TParameter, TGradient, TState>(StepPlan plan)
     {
-        // Units are whole blocks, starting on a block of the codec where m is quantized (the last pass stages it);
-        // they change only when a group's BlockSize or the state's precision does.
+        // Pass 1's units are whole blocks (a block's Σg² is one unit's, in SquareLanes' order). Pass 2's are the same
+        // where m is float32 or bfloat16; where m is quantized (the pass stages it) they are whole blocks of the codec,
+        // about a piece each, and may cut Adam-mini blocks: pass 2 reads v_b per element, so no unit needs whole
+        // blocks of both (lcm(B, 256) elements is the whole tensor for B = 65521, and each thread would stage it).
+        // They change only when a group's BlockSize or the state's precision does.
         if (_blockOf.Length != Layout.TensorCount)
         {
             _blockOf = new int[Layout.TensorCount];
@@ -141,7 +148,7 @@ public sealed class AdamMini : MultiPassOptimizer
         for (int j = 0; j < Layout.TensorCount; j++)
         {
             int block = BlockLengthOf(j, plan.Hyperparameters(Layout.GroupOf(j))[5]);
-            int granule = LeastCommonMultiple(block, StagingGranule(j), Layout.LengthOf(j));
+            int granule = StagingGranule(j);
             changed |= _blockOf[j] != block || _granuleOf[j] != granule;
             _blockOf[j] = block;
             _granuleOf[j] = granule;
@@ -149,8 +156,9 @@ public sealed class AdamMini : MultiPassOptimizer
 
         if (changed)
         {
-            int[] granules = _granuleOf;
-            _units = CutUnits(Layout, j => granules[j]);
+            int[] blocks = _blockOf, granules = _granuleOf;
+            _units = CutUnits(Layout, j => blocks[j]);
+            _updateUnits = CutUnits(Layout, j => granules[j] > 1 ? granules[j] : blocks[j]);
         }
 
         if (_factors.Length != Layout.GroupCount)
@@ -164,7 +172,7 @@ public sealed class AdamMini : MultiPassOptimizer
         }
 
         RunUnits<TParameter, TGradient, TState>(0, _units.Length);
-        RunUnits<TParameter, TGradient, TState>(1, _units.Length);
+        RunUnits<TParameter, TGradient, TState>(1, _updateUnits.Length);
     }
 
     /// <summary>
@@ -180,7 +188,7 @@ public sealed class AdamMini : MultiPassOptimizer
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private protected override void RunUnit<TParameter, TGradient, TState>(int pass, int unit)
     {
-        Piece u = _units[unit];
+        Piece u = UnitsOf(pass)[unit];
         StepPlan plan = CurrentPlan;
         ReadOnlySpan<double> h = plan.Hyperparameters(u.Group);
         int block = _blockOf[u.Tensor];
@@ -207,9 +215,10 @@ public sealed class AdamMini : MultiPassOptimizer
         float b1 = f.Beta1, c1 = f.OneMinusBeta1, eps = f.Epsilon, decay = f.Decay, stepSize = f.StepSize, bc2 = f.SqrtBc2;
         ref byte p = ref Parameters<TParameter>(u.Tensor, u.Start);
         ref byte m = ref State<TState>(0, u.Tensor, u.Start);
-        for (int k = 0, b = 0; k < u.Length; k += block, b++)
+        for (int k = 0, b = 0, n; k < u.Length; k += n, b++)
         {
-            int n = Math.Min(block, u.Length - k);
+            // A staged unit may start and end inside a block.
+            n = Math.Min(k == 0 ? block - (u.Start % block) : block, u.Length - k);
             float denom = (MathF.Sqrt(TState.Load(ref v, (nuint)b)) / bc2) + eps;
             nuint i = (nuint)k, end = (nuint)(k + n);
             if (Vector512.IsHardwareAccelerated)

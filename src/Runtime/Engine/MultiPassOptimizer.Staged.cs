@@ -71,6 +71,13 @@ public abstract partial class MultiPassOptimizer
     private protected virtual Piece[] PassUnits => StageableUnits!;
 
     /// <summary>
+    /// The work units of pass <paramref name="pass"/> (<see cref="PassUnits"/> unless a rule cuts its passes
+    /// differently: only a rule that stages its last pass alone may, as <see cref="AdamMini"/> does, whose reduction
+    /// units are whole blocks and whose last pass's units in quantized tensors whole blocks of the codec).
+    /// </summary>
+    private protected virtual Piece[] UnitsOf(int pass) => PassUnits;
+
+    /// <summary>
     /// Whether the last pass may replay the earlier passes' element work on a staged unit (see the type's remarks):
     /// true for rules with <see cref="StageableUnits"/>, and for a rule whose earlier passes, replayed, write nothing
     /// but the unit's staged state and partial results rewritten with the same bits (<see cref="Replaying"/> tells
@@ -126,18 +133,6 @@ public abstract partial class MultiPassOptimizer
         }
 
         return changed;
-    }
-
-    /// <summary>The least common multiple of two positive lengths, at most <paramref name="cap"/> (a tensor's length: one unit).</summary>
-    private protected static int LeastCommonMultiple(int a, int b, int cap)
-    {
-        long x = a, y = b;
-        while (y != 0)
-        {
-            (x, y) = (y, x % y);
-        }
-
-        return (int)Math.Min(Math.Max(1, cap), (long)a / x * b);
     }
 
     /// <summary>Which planes each pass reads and writes, from the passes' streams (a state the passes do not name is taken as read and written).</summary>
@@ -207,7 +202,7 @@ public abstract partial class MultiPassOptimizer
         where TParameter : struct, IElementCodec
         where TGradient : struct, IElementCodec
     {
-        Piece u = PassUnits[unit];
+        Piece u = UnitsOf(pass)[unit];
         int bits = state.BitsOf(u.Tensor);
         bool replays = ReplaysEarlierPasses;
         bool last = pass == Passes.Count - 1;
