@@ -83,6 +83,40 @@ public sealed class ReductionAdamMiniGpuTests(CpuAcceleratorFixture fixture, ITe
         output.WriteLine($"BlockSize {blockSize}: {same} of {count} values bit-identical to the CPU step");
     }
 
+    [Theory]
+    [InlineData(3)]
+    [InlineData(5)]
+    [InlineData(17)]
+    [InlineData(255)]
+    [InlineData(1000)]
+    [InlineData(0)]
+    public void BlocksShortAndLongAreBitIdenticalToTheCpuStep(double blockSize)
+    {
+        // 22 260 elements: a 20 000-vector, 37 rows of 61 and a 3-vector; blocks of 3 (7 423 of them), 5, 17, 255
+        // (each one thread's), 1000 (16 chain threads each, and the vector's last block of 20 one thread's) or rows.
+        // Scaled gradients on some steps. Parameters, m and every v_b bit for bit the CPU's.
+        int[][] shapes = [[20000], [37, 61], [3]];
+        ParameterLayout layout = ParameterLayout.FromShapes(shapes);
+        var random = new Random(39);
+        float[] pc = Random(random, layout.TotalLength), pg = (float[])pc.Clone();
+        AdamMini cpu = Create(layout, blockSize), host = Create(layout, blockSize);
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        using var gpu = new GpuOptimizer(host, _accelerator);
+        for (int t = 0; t < 6; t++)
+        {
+            float[] g = Random(random, layout.TotalLength, t % 2 == 0 ? 0.1 : 10);
+            var options = new StepOptions { GradientScale = t % 3 == 1 ? 0.125 : 1 };
+            cpu.Step(pc, g, options);
+            gpu.Step(pg, g, options);
+        }
+
+        gpu.SynchronizeHostState();
+        output.WriteLine($"BlockSize {blockSize}: {cpu.BlockSecondMoment.Length} blocks, 6 GPU steps in {watch.Elapsed.TotalSeconds:F2} s");
+        ParityTests.AssertBitIdentical(pc, pg, "parameters");
+        ParityTests.AssertBitIdentical(cpu.FirstMoment.ToArray(), host.FirstMoment.ToArray(), "m");
+        ParityTests.AssertBitIdentical(cpu.BlockSecondMoment.ToArray(), host.BlockSecondMoment.ToArray(), "v");
+    }
+
     [Fact]
     public void BitsDoNotDependOnTheLaunchShape()
     {

@@ -8,12 +8,21 @@ using OptGen.Engine;
 namespace OptGen.Gpu;
 
 /// <summary>
-/// <see cref="AdamMini"/> on the device: (1) one thread group per block (a row, or <c>BlockSize</c> elements): the
-/// block's Σ(g·scale)² from 256 virtual lanes and the fixed tree of <see cref="GpuReductions"/>, then
-/// v_b ← β₂v_b + (1 − β₂)·mean, as the CPU; (2) m and p per element with the block's stored v_b. The state is the
-/// host's compact layout (m per element, v_b per block, <see cref="AdamMini.BlockLengthOf"/>).
+/// <see cref="AdamMini"/> on the device: (1) each block's (a row's, or <c>BlockSize</c> elements') Σ(g·scale)² added
+/// in the CPU's order (<see cref="SquareLanes"/>, below), then v_b ← β₂v_b + (1 − β₂)·mean, as the CPU; (2) m and p per
+/// element with the block's stored v_b. The state is the host's compact layout (m per element, v_b per block,
+/// <see cref="AdamMini.BlockLengthOf"/>).
 /// </summary>
-/// <remarks>The blocks are fixed when the GPU optimizer is created: a step after a group's <c>BlockSize</c> changed is refused.</remarks>
+/// <remarks>
+/// <para>The CPU sums a block (always inside one work unit) in 16 chains and a tail: chain c (0 … 15) adds, in double
+/// and in order from 0, elements c, c + 16, … below the block's whole eights (the 8 lanes of the even and the odd
+/// accumulator; a run of 8 left after the whole sixteens falls to chains 0 … 7), the tail the last n mod 8 elements;
+/// then (((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))) + tail with s_k = chain k + chain k + 8. The device adds
+/// the same values in the same order, so v_b, and with it the step, is the CPU's bit for bit: a block shorter than
+/// <see cref="LongBlock"/> is one thread's (<see cref="Blocks"/>: no lanes idle, no barrier), a longer one's 16 chains
+/// are 16 threads' first (<see cref="Chains"/>) and its thread in <see cref="Blocks"/> folds them.</para>
+/// <para>The blocks are fixed when the GPU optimizer is created: a step after a group's <c>BlockSize</c> changed is refused.</para>
+/// </remarks>
 internal sealed class GpuAdamMini : GpuPassUpdate<GpuAdamMini.Scalars>
 {
     private static readonly ConditionalWeakTable<Accelerator, Kernels> Loaded = new();
@@ -22,6 +31,8 @@ internal sealed class GpuAdamMini : GpuPassUpdate<GpuAdamMini.Scalars>
     private readonly double[] _blockSizes;
     private MemoryBuffer1D<Block, Stride1D.Dense>? _blocks;
     private MemoryBuffer1D<TensorBlocks, Stride1D.Dense>? _tensorBlocks;
+    private MemoryBuffer1D<Block, Stride1D.Dense>? _longBlocks;
+    private MemoryBuffer1D<double, Stride1D.Dense>? _chains;
 
     public GpuAdamMini(AdamMini optimizer, Accelerator accelerator, int groups)
         : base(accelerator, groups, static (h, _, step, _) => Scalars.Of(h, step), width: 0)
@@ -29,7 +40,8 @@ internal sealed class GpuAdamMini : GpuPassUpdate<GpuAdamMini.Scalars>
         _optimizer = optimizer;
         _blockSizes = new double[groups];
         _kernels = Loaded.GetValue(accelerator, static a => new Kernels(
-            a.LoadKernel<ArrayView<Block>, GpuGroups<Scalars>, ArrayView<Scalars>, ArrayView<float>, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<ushort>, GpuLaunch>(Reduce),
+            a.LoadAutoGroupedKernel<Index1D, ArrayView<Block>, ArrayView<double>, ArrayView<float>, ArrayView<float>, ArrayView<ushort>, GpuLaunch>(Chains),
+            a.LoadAutoGroupedKernel<Index1D, ArrayView<Block>, ArrayView<double>, GpuGroups<Scalars>, ArrayView<Scalars>, ArrayView<float>, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<ushort>, GpuLaunch>(Blocks),
             a.LoadAutoGroupedKernel<Index1D, ArrayView<GpuChunk>, ArrayView<TensorBlocks>, GpuGroups<Scalars>, ArrayView<Scalars>, ArrayView<float>, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<ushort>, GpuLaunch>(Update)));
     }
 
@@ -56,26 +68,50 @@ internal sealed class GpuAdamMini : GpuPassUpdate<GpuAdamMini.Scalars>
         }
 
         var blocks = new Block[Math.Max(1, count)];
+        int longCount = 0;
         for (int j = 0, b = 0; j < layout.TensorCount; j++)
         {
             int size = perTensor[j].Length;
             for (int start = 0, index = 0; start < layout.LengthOf(j); start += size, index++)
             {
-                blocks[b++] = new Block(layout.ArenaOffsetOf(j) + (long)start, Math.Min(size, layout.LengthOf(j) - start), perTensor[j].StateStart + index, layout.GroupOf(j));
+                int length = Math.Min(size, layout.LengthOf(j) - start);
+                blocks[b++] = new Block(layout.ArenaOffsetOf(j) + (long)start, length, perTensor[j].StateStart + index, layout.GroupOf(j), length >= LongBlock ? longCount++ : -1);
+            }
+        }
+
+        var longBlocks = new Block[Math.Max(1, longCount)];
+        foreach (Block block in blocks.AsSpan(0, count))
+        {
+            if (block.Chains >= 0)
+            {
+                longBlocks[block.Chains] = block;
             }
         }
 
         BlockCount = count;
+        LongBlockCount = longCount;
         _blocks = Accelerator.Allocate1D(blocks);
         _tensorBlocks = Accelerator.Allocate1D(perTensor);
+        _longBlocks = Accelerator.Allocate1D(longBlocks);
+        _chains = Accelerator.Allocate1D<double>(Math.Max(1L, (long)longCount * ChainCount));
     }
 
+    /// <summary>The length from which a block's chains are 16 threads' (below it one thread adds the whole block: at most 255 elements).</summary>
+    internal const int LongBlock = 256;
+
+    /// <summary>The chains of a block sum (<see cref="SquareLanes"/>' 2 × 8 double lanes).</summary>
+    private const int ChainCount = 16;
+
     private int BlockCount { get; set; }
+
+    private int LongBlockCount { get; set; }
 
     private protected override void DisposeRule()
     {
         _blocks?.Dispose();
         _tensorBlocks?.Dispose();
+        _longBlocks?.Dispose();
+        _chains?.Dispose();
     }
 
     private protected override void CheckGroup(int group, ReadOnlySpan<double> hyperparameters)
@@ -88,41 +124,65 @@ internal sealed class GpuAdamMini : GpuPassUpdate<GpuAdamMini.Scalars>
 
     private protected override void RunPasses(AcceleratorStream stream, int threads, in GpuUpdateViews views, GpuLaunch launch, ArrayView<Scalars> table)
     {
-        var config = new KernelConfig(Math.Clamp(Accelerator.MaxNumThreads / ReduceConfig.GroupDim.X, 1, Math.Max(1, BlockCount)), ReduceConfig.GroupDim.X);
-        _kernels.Reduce(stream, config, _blocks!.View.BaseView, Groups, table, views.Factor, views.Gradients32, views.Gradients16, views.State32, views.State16, launch);
+        if (LongBlockCount > 0)
+        {
+            _kernels.Chains(stream, LongBlockCount * ChainCount, _longBlocks!.View.BaseView, _chains!.View.BaseView, views.Factor, views.Gradients32, views.Gradients16, launch);
+        }
+
+        if (BlockCount > 0)
+        {
+            _kernels.Blocks(stream, BlockCount, _blocks!.View.BaseView, _chains!.View.BaseView, Groups, table, views.Factor, views.Gradients32, views.Gradients16, views.State32, views.State16, launch);
+        }
+
         _kernels.Update(stream, threads, views.Chunks, _tensorBlocks!.View.BaseView, Groups, table, views.Factor, views.Parameters32, views.Parameters16, views.Gradients32, views.Gradients16, views.State32, views.State16, launch);
     }
 
-    /// <summary>Pass 1 (explicitly grouped, a grid-stride loop over the blocks): v_b from the block's mean of (g·scale)².</summary>
-    internal static void Reduce(ArrayView<Block> blocks, GpuGroups<Scalars> groups, ArrayView<Scalars> table, ArrayView<float> factor, ArrayView<float> g32, ArrayView<ushort> g16, ArrayView<float> s32, ArrayView<ushort> s16, GpuLaunch launch)
+    /// <summary>Pass 1a, one thread per (block of at least <see cref="LongBlock"/> elements, chain): the chain's sum.</summary>
+    internal static void Chains(Index1D index, ArrayView<Block> longBlocks, ArrayView<double> chains, ArrayView<float> factor, ArrayView<float> g32, ArrayView<ushort> g16, GpuLaunch launch) =>
+        chains[index] = Chain(longBlocks[index / ChainCount], index % ChainCount, GpuReductions.GradientFactor(factor, launch), g32, g16, launch);
+
+    /// <summary>
+    /// Pass 1b, one thread per block: Σ(g·scale)² in the CPU's order (the chains from <see cref="Chains"/> for a long
+    /// block, else added here), then v_b ← β₂v_b + (1 − β₂)·mean.
+    /// </summary>
+    internal static void Blocks(Index1D index, ArrayView<Block> blocks, ArrayView<double> chains, GpuGroups<Scalars> groups, ArrayView<Scalars> table, ArrayView<float> factor, ArrayView<float> g32, ArrayView<ushort> g16, ArrayView<float> s32, ArrayView<ushort> s16, GpuLaunch launch)
     {
-        ArrayView<double> shared = SharedMemory.Allocate<double>(GpuReductions.Lanes);
+        Block block = blocks[index];
         float gradientFactor = GpuReductions.GradientFactor(factor, launch);
-        for (int c = Grid.IdxX; c < blocks.IntLength; c += Grid.DimX)
+        double s0 = Lane(block, 0, chains, gradientFactor, g32, g16, launch), s1 = Lane(block, 1, chains, gradientFactor, g32, g16, launch);
+        double s2 = Lane(block, 2, chains, gradientFactor, g32, g16, launch), s3 = Lane(block, 3, chains, gradientFactor, g32, g16, launch);
+        double s4 = Lane(block, 4, chains, gradientFactor, g32, g16, launch), s5 = Lane(block, 5, chains, gradientFactor, g32, g16, launch);
+        double s6 = Lane(block, 6, chains, gradientFactor, g32, g16, launch), s7 = Lane(block, 7, chains, gradientFactor, g32, g16, launch);
+        double tail = 0;
+        for (int i = block.Length & ~7; i < block.Length; i++)
         {
-            Block block = blocks[c];
-            for (int l = Group.IdxX; l < GpuReductions.Lanes; l += Group.DimX)
-            {
-                double sum = 0;
-                for (int i = l; i < block.Length; i += GpuReductions.Lanes)
-                {
-                    double g = GpuElements.Load(launch.GradientCodec, g32, g16, block.ArenaStart + i) * gradientFactor;
-                    sum += g * g;
-                }
-
-                shared[l] = sum;
-            }
-
-            GpuReductions.Tree(shared, 1, 0);
-            if (Group.IdxX == 0)
-            {
-                Scalars k = groups.Count <= GpuGroups<Scalars>.MaxByValue ? groups.Get(block.Group) : table[block.Group];
-                long v = launch.StateStride + block.StateIndex;
-                GpuElements.Store(launch.StateCodec, s32, s16, v, (k.B2 * GpuElements.Load(launch.StateCodec, s32, s16, v)) + (k.C2 * (float)(shared[0] / block.Length)), launch, 0, 0);
-            }
-
-            Group.Barrier();
+            double g = GpuElements.Load(launch.GradientCodec, g32, g16, block.ArenaStart + i) * gradientFactor;
+            tail += g * g;
         }
+
+        double sum = (((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))) + tail;
+        Scalars k = groups.Count <= GpuGroups<Scalars>.MaxByValue ? groups.Get(block.Group) : table[block.Group];
+        long v = launch.StateStride + block.StateIndex;
+        GpuElements.Store(launch.StateCodec, s32, s16, v, (k.B2 * GpuElements.Load(launch.StateCodec, s32, s16, v)) + (k.C2 * (float)(sum / block.Length)), launch, 0, 0);
+    }
+
+    /// <summary>Lane <paramref name="k"/> (0 … 7) of the folded accumulators: chain k + chain k + 8.</summary>
+    private static double Lane(Block block, int k, ArrayView<double> chains, float gradientFactor, ArrayView<float> g32, ArrayView<ushort> g16, GpuLaunch launch) =>
+        block.Chains >= 0
+            ? chains[((long)block.Chains * ChainCount) + k] + chains[((long)block.Chains * ChainCount) + k + 8]
+            : Chain(block, k, gradientFactor, g32, g16, launch) + Chain(block, k + 8, gradientFactor, g32, g16, launch);
+
+    /// <summary>Chain <paramref name="c"/> of a block: Σ(g·scale)² over elements c, c + 16, … below the block's whole eights, in order from 0.</summary>
+    private static double Chain(Block block, int c, float gradientFactor, ArrayView<float> g32, ArrayView<ushort> g16, GpuLaunch launch)
+    {
+        double sum = 0;
+        for (int i = c; i < (block.Length & ~7); i += ChainCount)
+        {
+            double g = GpuElements.Load(launch.GradientCodec, g32, g16, block.ArenaStart + i) * gradientFactor;
+            sum += g * g;
+        }
+
+        return sum;
     }
 
     /// <summary>Pass 2 (grid-stride over the chunks): m per element, p ← p(1 − ηλ) − η/(1 − β₁ᵗ)·m/(√v_b/√(1 − β₂ᵗ) + ε).</summary>
@@ -148,9 +208,9 @@ internal sealed class GpuAdamMini : GpuPassUpdate<GpuAdamMini.Scalars>
         }
     }
 
-    /// <summary>One block of the device table.</summary>
+    /// <summary>One block of the device table; <c>Chains</c>: its place among the long blocks (its chains' slot), or −1.</summary>
     [StructLayout(LayoutKind.Sequential)]
-    internal readonly record struct Block(long ArenaStart, int Length, int StateIndex, int Group);
+    internal readonly record struct Block(long ArenaStart, int Length, int StateIndex, int Group, int Chains);
 
     /// <summary>Per tensor: its block length, its first m (plane 0) and its first v_b (plane 1) in the compact state.</summary>
     [StructLayout(LayoutKind.Sequential)]
@@ -176,6 +236,7 @@ internal sealed class GpuAdamMini : GpuPassUpdate<GpuAdamMini.Scalars>
     }
 
     private sealed record Kernels(
-        Action<AcceleratorStream, KernelConfig, ArrayView<Block>, GpuGroups<Scalars>, ArrayView<Scalars>, ArrayView<float>, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<ushort>, GpuLaunch> Reduce,
+        Action<AcceleratorStream, Index1D, ArrayView<Block>, ArrayView<double>, ArrayView<float>, ArrayView<float>, ArrayView<ushort>, GpuLaunch> Chains,
+        Action<AcceleratorStream, Index1D, ArrayView<Block>, ArrayView<double>, GpuGroups<Scalars>, ArrayView<Scalars>, ArrayView<float>, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<ushort>, GpuLaunch> Blocks,
         Action<AcceleratorStream, Index1D, ArrayView<GpuChunk>, ArrayView<TensorBlocks>, GpuGroups<Scalars>, ArrayView<Scalars>, ArrayView<float>, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<ushort>, GpuLaunch> Update);
 }
