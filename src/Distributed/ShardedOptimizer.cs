@@ -76,7 +76,7 @@ public sealed partial class ShardedOptimizer<TOptimizer>
         }
 
         CheckAgreement();
-        Local.SumOfSquaresReducer = new RankOrderSum(communicator);
+        Local.GradientReducer = new RankOrderSum(communicator);
         Local.PlaceAsShardOf(layout, ShardStart);
         _shardGradients = new float[ShardLength];
     }
@@ -205,21 +205,18 @@ public sealed partial class ShardedOptimizer<TOptimizer>
         public void Dispose() => Volatile.Write(ref owner._busy, 0);
     }
 
-    /// <summary>Σ over the processes of each one's Σ g², all-gathered and added in rank order: identical on every process.</summary>
-    private sealed class RankOrderSum(ICommunicator communicator) : IPartialSumReducer
+    /// <summary>
+    /// Every process's Σ g² and max |g|, all-gathered and combined in rank order (<see cref="GradientSummary.Combine"/>):
+    /// identical on every process. One collective per step.
+    /// </summary>
+    private sealed class RankOrderSum(ICommunicator communicator) : IGradientSummaryReducer
     {
-        private readonly double[] _all = new double[communicator.Size];
+        private readonly GradientSummary[] _all = new GradientSummary[communicator.Size];
 
-        public double Sum(double partial)
+        public GradientSummary Reduce(GradientSummary partial)
         {
-            communicator.AllGather<double>([partial], _all);
-            double sum = 0;
-            foreach (double value in _all)
-            {
-                sum += value;
-            }
-
-            return sum;
+            communicator.AllGather<GradientSummary>([partial], _all);
+            return GradientSummary.Combine(_all);
         }
     }
 }

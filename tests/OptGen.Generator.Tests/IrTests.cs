@@ -20,8 +20,8 @@ namespace OptGen.Generator.Tests;
 public sealed class IrTests
 {
     /// <summary>
-    /// The rule id of every catalog optimizer as OptGen 0.1 computed it (checkpoints store it and refuse to load
-    /// into a different rule). Pinned here apart from the snapshots, which an accepting run can rewrite: a change of
+    /// The rule id of every catalog optimizer as OptGen 0.1 computed it, or as the version that added it computed
+    /// it (NAdamW, RAdamW: added after 0.1; checkpoints store the id and refuse to load into a different rule). Pinned here apart from the snapshots, which an accepting run can rewrite: a change of
     /// any of these is a new <see cref="CanonicalForm"/> version, never an edit of V1.
     /// </summary>
     private static readonly Dictionary<string, string> CatalogRuleIds = new()
@@ -43,7 +43,9 @@ public sealed class IrTests
         ["EmaMomentum"] = "87a3ebebce9f2471",
         ["Lion"] = "f24909c738cf7137",
         ["NAdam"] = "9e1c1a991a6f414c",
+        ["NAdamW"] = "1ba2ed0c33c2d91f",
         ["RAdam"] = "768ea87b661b500d",
+        ["RAdamW"] = "4ff9d57c8f47c23c",
         ["RmsProp"] = "f3ce43328efd8e30",
         ["RmsPropAlpha"] = "4e16ff5d9c7eff07",
         ["RmsPropCentered"] = "302cf217cbee3563",

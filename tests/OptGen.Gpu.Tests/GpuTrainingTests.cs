@@ -391,7 +391,7 @@ public sealed class GpuTrainingTests : IClassFixture<CpuAcceleratorFixture>
         return adam;
     }
 
-    private static float[][] Snapshot(GpuOptimizer gpu)
+    internal static float[][] Snapshot(GpuOptimizer gpu)
     {
         ParameterLayout layout = gpu.Layout;
         return gpu.Optimizer.Descriptor.States.SelectMany(s => Enumerable.Range(0, layout.TensorCount).Select(j =>

@@ -57,6 +57,10 @@ public sealed class NumericalTests
         // oscillation around 0 that amplifies float32 rounding (the conformance case nadam_weight_decay covers λ).
         ["NAdam (catalog)"] = (n => new NAdam(n) { LearningRate = 0.01 }, n => new NAdamReference(n, 0.01, 0.9, 0.999, 1e-8, 4e-3)),
         ["NAdam ψ = 0.1, maximize (catalog)"] = (n => new NAdam(n) { LearningRate = 0.01, MomentumDecay = 0.1, Beta1 = 0.8, Beta2 = 0.99, Maximize = true }, n => new NAdamReference(n, 0.01, 0.8, 0.99, 1e-8, 0.1, maximize: true)),
+        ["NAdam decoupled weight decay, maximize (catalog)"] = (n => new NAdamW(n) { LearningRate = 0.01, WeightDecay = 0.1, MomentumDecay = 0.02, Maximize = true }, n => new NAdamReference(n, 0.01, 0.9, 0.999, 1e-8, 0.02, wd: 0.1, maximize: true, decoupled: true)),
+        ["NAdam decoupled weight decay, β = (0.8, 0.99) (catalog)"] = (n => new NAdamW(n) { LearningRate = 0.02, WeightDecay = 0.5, Beta1 = 0.8, Beta2 = 0.99 }, n => new NAdamReference(n, 0.02, 0.8, 0.99, 1e-8, 4e-3, wd: 0.5, decoupled: true)),
+        ["RAdam decoupled weight decay (catalog)"] = (n => new RAdamW(n) { LearningRate = 0.01, WeightDecay = 0.1 }, n => new RAdamReference(n, 0.01, 0.9, 0.999, 1e-8, wd: 0.1, decoupled: true)),
+        ["RAdam decoupled weight decay, β₂ = 0.9, maximize (catalog)"] = (n => new RAdamW(n) { LearningRate = 0.02, WeightDecay = 0.5, Beta2 = 0.9, Epsilon = 1e-6, Maximize = true }, n => new RAdamReference(n, 0.02, 0.9, 0.9, 1e-6, wd: 0.5, maximize: true, decoupled: true)),
         ["RAdam (catalog)"] = (n => new RAdam(n) { LearningRate = 0.01, WeightDecay = 0.01 }, n => new RAdamReference(n, 0.01, 0.9, 0.999, 1e-8, wd: 0.01)),
         ["RAdam β₂ = 0.9, maximize (catalog)"] = (n => new RAdam(n) { LearningRate = 0.01, Beta2 = 0.9, Epsilon = 1e-6, Maximize = true }, n => new RAdamReference(n, 0.01, 0.9, 0.9, 1e-6, maximize: true)),
         ["RAdam ρₜ > 4, ε after correction (user)"] = (n => new PaperRAdam(n), n => new RAdamReference(n, 0.01, 0.9, 0.99, 1e-6, threshold: 4, epsAfterCorrection: true)),

@@ -4,9 +4,10 @@ namespace OptGen.Runtime.Tests;
 
 /// <summary>
 /// torch.optim.NAdam with PyTorch 2 semantics, from its documented algorithm: μₜ = β₁(1 − ½·0.96^(tψ)),
-/// Πₜ = μ₁⋯μₜ, p ← p − η(1 − μₜ)/(1 − Πₜ)·g/d − η·μₜ₊₁/(1 − Πₜ·μₜ₊₁)·m/d, d = √(v/(1 − β₂ᵗ)) + ε.
+/// Πₜ = μ₁⋯μₜ, p ← p − η(1 − μₜ)/(1 − Πₜ)·g/d − η·μₜ₊₁/(1 − Πₜ·μₜ₊₁)·m/d, d = √(v/(1 − β₂ᵗ)) + ε; weight decay
+/// L2 (g ← g + λp) or, <paramref name="decoupled"/> (PyTorch ≥ 2.1's decoupled_weight_decay), p ← p·(1 − ηλ) first.
 /// </summary>
-internal sealed class NAdamReference(int n, double lr, double b1, double b2, double eps, double psi, double wd = 0, bool maximize = false) : Reference(n)
+internal sealed class NAdamReference(int n, double lr, double b1, double b2, double eps, double psi, double wd = 0, bool maximize = false, bool decoupled = false) : Reference(n)
 {
     private readonly double[] _m = Zeros(n), _v = Zeros(n);
     private double _product = 1;
@@ -19,12 +20,12 @@ internal sealed class NAdamReference(int n, double lr, double b1, double b2, dou
         double bc2 = 1 - Math.Pow(b2, t);
         for (int i = 0; i < N; i++)
         {
-            double grad = (maximize ? -g[i] : g[i]) + (wd * p[i]);
+            (double param, double grad) = WeightDecayTerm.Apply(p[i], maximize ? -g[i] : g[i], lr, wd, decoupled);
             _m[i] = (b1 * _m[i]) + ((1 - b1) * grad);
             _v[i] = (b2 * _v[i]) + ((1 - b2) * grad * grad);
             double d = Math.Sqrt(_v[i] / bc2) + eps;
             double update = (lr * (1 - mu) / (1 - _product) * grad / d) + (lr * muNext / (1 - (_product * muNext)) * _m[i] / d);
-            p[i] = (float)(p[i] - update);
+            p[i] = (float)(param - update);
         }
     }
 }
@@ -32,9 +33,9 @@ internal sealed class NAdamReference(int n, double lr, double b1, double b2, dou
 /// <summary>
 /// torch.optim.RAdam: ρ∞ = 2/(1 − β₂) − 1, ρₜ = ρ∞ − 2tβ₂ᵗ/(1 − β₂ᵗ); when ρₜ &gt; 5 (or another threshold) the
 /// step is η·rₜ·m̂·√(1 − β₂ᵗ)/(√v + ε) (or η·rₜ·m̂/(√(v/(1 − β₂ᵗ)) + ε) with ε after the correction), else η·m̂,
-/// with m̂ = m/(1 − β₁ᵗ).
+/// with m̂ = m/(1 − β₁ᵗ); weight decay L2 or, <paramref name="decoupled"/>, p ← p·(1 − ηλ) first.
 /// </summary>
-internal sealed class RAdamReference(int n, double lr, double b1, double b2, double eps, double wd = 0, bool maximize = false, double threshold = 5, bool epsAfterCorrection = false) : Reference(n)
+internal sealed class RAdamReference(int n, double lr, double b1, double b2, double eps, double wd = 0, bool maximize = false, double threshold = 5, bool epsAfterCorrection = false, bool decoupled = false) : Reference(n)
 {
     private readonly double[] _m = Zeros(n), _v = Zeros(n);
 
@@ -45,7 +46,7 @@ internal sealed class RAdamReference(int n, double lr, double b1, double b2, dou
         double rhoT = rhoInf - (2 * t * Math.Pow(b2, t) / bc2);
         for (int i = 0; i < N; i++)
         {
-            double grad = (maximize ? -g[i] : g[i]) + (wd * p[i]);
+            (double param, double grad) = WeightDecayTerm.Apply(p[i], maximize ? -g[i] : g[i], lr, wd, decoupled);
             _m[i] = (b1 * _m[i]) + ((1 - b1) * grad);
             _v[i] = (b2 * _v[i]) + ((1 - b2) * grad * grad);
             double mHat = _m[i] / bc1;
@@ -62,9 +63,20 @@ internal sealed class RAdamReference(int n, double lr, double b1, double b2, dou
                 update = lr * mHat;
             }
 
-            p[i] = (float)(p[i] - update);
+            p[i] = (float)(param - update);
         }
     }
+}
+
+/// <summary>torch.optim's two weight decays, before the rule's update.</summary>
+internal static class WeightDecayTerm
+{
+    /// <summary>
+    /// The parameter and gradient the update uses: L2 adds λp to the gradient; decoupled (AdamW, and NAdam and RAdam
+    /// with decoupled_weight_decay) multiplies the parameter by 1 − ηλ and leaves the gradient alone.
+    /// </summary>
+    public static (double Parameter, double Gradient) Apply(double p, double g, double lr, double wd, bool decoupled) =>
+        decoupled ? (p * (1 - (lr * wd)), g) : (p, g + (wd * p));
 }
 
 /// <summary>torch.optim.Adadelta: v ← ρv + (1 − ρ)g², u = √(Δ + ε)/√(v + ε)·g, Δ ← ρΔ + (1 − ρ)u², p ← p − η·u.</summary>

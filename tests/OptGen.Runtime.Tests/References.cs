@@ -27,16 +27,7 @@ internal sealed class AdamReference(int n, double lr, double b1, double b2, doub
         double bc1 = 1 - Math.Pow(b1, t), bc2 = 1 - Math.Pow(b2, t);
         for (int i = 0; i < N; i++)
         {
-            double grad = maximize ? -g[i] : g[i];
-            double param = p[i];
-            if (decoupled)
-            {
-                param *= 1 - (lr * wd);
-            }
-            else
-            {
-                grad += wd * param;
-            }
+            (double param, double grad) = WeightDecayTerm.Apply(p[i], maximize ? -g[i] : g[i], lr, wd, decoupled);
 
             _m[i] = (b1 * _m[i]) + ((1 - b1) * grad);
             _v[i] = (b2 * _v[i]) + ((1 - b2) * grad * grad);

@@ -25,6 +25,13 @@ Where the references come from:
   already updated).  SCHEMA asks for 2.x semantics (``mu_product_next = mu_product * mu_next``),
   so NAdam cases come from a float64 NumPy implementation of the 2.x single-tensor formula.  That
   implementation is validated here against torch 1.13.1 by switching the bug back on.
+* NAdam and RAdam with ``decoupled_weight_decay: true`` (PyTorch >= 2.1, the rule PyTorch calls
+  NAdamW/RAdamW: ``param.mul_(1 - lr * weight_decay)`` before the update, which then uses the raw
+  gradient): Debian's torch 1.13.1 has no such argument, so these cases come from the float64
+  NumPy formula as well (``ref_NAdam``/``ref_RAdam`` with the flag).  It is validated against
+  torch 1.13.1 run with ``weight_decay=0`` and ``p.mul_(1 - lr * weight_decay)`` done by hand
+  before every ``step()``, which is what 2.1's decoupled branch does (NAdam with the 1.13.1 bug
+  switched back on, as above).
 * Lecture forms (classic_momentum, ema_momentum, rmsprop_eps_inside, rmsprop_eps_outside,
   adam_min_t, adam_decoupled_eps, adagrad_rms, rmsprop_alpha): float64 NumPy implementations of
   the SCHEMA formula table.  State is kept in float64; the parameter is rounded to float32 after
@@ -79,6 +86,12 @@ TORCH_KEYS = {
     "NAdam": dict(lr=0.002, betas=[0.9, 0.999], eps=1e-08, weight_decay=0, momentum_decay=0.004),
     "RAdam": dict(lr=0.001, betas=[0.9, 0.999], eps=1e-08, weight_decay=0),
     "Adadelta": dict(lr=1.0, rho=0.9, eps=1e-06, weight_decay=0, maximize=False),
+}
+# torch >= 2.1 arguments that SCHEMA does not list and torch 1.13.1 lacks: a case names them only
+# when it uses them (its reference is then the float64 formula).
+OPTIONAL_TORCH_KEYS = {
+    "NAdam": dict(decoupled_weight_decay=False),
+    "RAdam": dict(decoupled_weight_decay=False),
 }
 LECTURE_KEYS = {
     "classic_momentum": ["N", "eta"],
@@ -365,6 +378,19 @@ def ref_Adamax(hp, p0, grads, lrs, dt):
     return s.out
 
 
+def weight_decay(s, hp, lr, g):
+    """NAdam's and RAdam's weight decay: L2 (g + wd*p), or with decoupled_weight_decay (torch
+    >= 2.1) p <- p*(1 - lr*wd) in place, the factor a Python double cast to the working type as
+    torch casts it, and g unchanged.  Returns the gradient the update uses."""
+    wd = hp["weight_decay"]
+    if wd == 0:
+        return g
+    if hp.get("decoupled_weight_decay", False):
+        s.p = s.p * s.c(1 - lr * wd)
+        return g
+    return g + s.c(wd) * s.p
+
+
 def ref_NAdam(hp, p0, grads, lrs, dt, torch113_bug=False):
     """PyTorch 2.x NAdam (single tensor).  torch113_bug=True reproduces 1.13.1's
     mu_product_next = mu_product * mu * mu_next (used only to validate this function)."""
@@ -378,9 +404,7 @@ def ref_NAdam(hp, p0, grads, lrs, dt, torch113_bug=False):
     for t in range(s.T):
         step = t + 1
         lr = s.lrs[t]
-        g = s.g(t)
-        if hp["weight_decay"] != 0:
-            g = g + c(hp["weight_decay"]) * s.p
+        g = weight_decay(s, hp, lr, s.g(t))
         bc2 = 1 - b2 ** step
         mu = b1 * (1.0 - 0.5 * (0.96 ** (step * md)))
         mu_next = b1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * md)))
@@ -410,9 +434,7 @@ def ref_RAdam(hp, p0, grads, lrs, dt):
     for t in range(s.T):
         step = t + 1
         lr = s.lrs[t]
-        g = s.g(t)
-        if hp["weight_decay"] != 0:
-            g = g + c(hp["weight_decay"]) * s.p
+        g = weight_decay(s, hp, lr, s.g(t))
         m = m * c(b1) + g * c(1 - b1)
         v = v * c(b2) + (g * g) * c(1 - b2)
         bc1 = 1 - b1 ** step
@@ -569,7 +591,19 @@ REFERENCES = {name[4:]: fn for name, fn in globals().items() if name.startswith(
 FLOAT64_REFERENCE = set(LECTURE_KEYS) | {"NAdam"}
 
 
-def reference_text(optimizer, has_schedule):
+def float64_reference(optimizer, hp):
+    """Whether the stored reference is the float64 formula: the optimizer's, or a torch >= 2.1
+    argument that torch 1.13.1 lacks."""
+    return optimizer in FLOAT64_REFERENCE or bool(hp.get("decoupled_weight_decay", False))
+
+
+def reference_text(optimizer, has_schedule, hp=None):
+    if hp is not None and hp.get("decoupled_weight_decay", False):
+        return (f"numpy float64 reference of the PyTorch >= 2.1 {optimizer}(decoupled_weight_decay="
+                "True) single-tensor formula (p <- p*(1 - lr*weight_decay) before the update, which "
+                "uses the raw gradient; Debian's torch 1.13.1 has no decoupled_weight_decay"
+                + ("; mu_product_next = mu_product * mu_next as in 2.x" if optimizer == "NAdam" else "")
+                + "), parameter rounded to float32 after every step")
     if optimizer == "NAdam":
         return ("numpy float64 reference of the PyTorch 2.x NAdam single-tensor formula "
                 "(mu_product_next = mu_product * mu_next; torch 1.13.1 multiplies mu twice, "
@@ -818,6 +852,36 @@ def cases():
         C("adadelta_zeros", "Adadelta", "Adadelta with zero gradients", zeros=True),
         C("adadelta_step_decay", "Adadelta", "Adadelta with lr_per_step", T=60, schedule=SD),
     ]
+    # ---------- NAdam and RAdam with decoupled_weight_decay (torch >= 2.1; float64 reference) ----------
+    DWD = dict(decoupled_weight_decay=True)
+    L += [
+        C("nadam_decoupled_weight_decay", "NAdam", "NAdam decoupled_weight_decay, weight_decay 0.1 "
+          "(p <- p*(1 - lr*weight_decay) before the update, the moments see the raw gradient)",
+          dict(lr=0.01, weight_decay=0.1, **DWD)),
+        C("nadam_decoupled_momentum_decay_betas", "NAdam", "NAdam decoupled_weight_decay 0.5, "
+          "momentum_decay 0.1, betas (0.8, 0.99), eps 1e-6",
+          dict(lr=0.01, betas=[0.8, 0.99], eps=1e-6, weight_decay=0.5, momentum_decay=0.1, **DWD)),
+        C("nadam_decoupled_n1000", "NAdam", "NAdam decoupled_weight_decay 0.1, 1000 elements",
+          dict(lr=0.01, weight_decay=0.1, **DWD), n=1000, T=20),
+        C("nadam_decoupled_zeros", "NAdam", "NAdam decoupled_weight_decay 0.1 with zero gradients "
+          "(the decay still shrinks p on zero steps)", dict(lr=0.01, weight_decay=0.1, **DWD),
+          zeros=True),
+        C("nadam_decoupled_warmup_cosine", "NAdam", "NAdam decoupled_weight_decay 0.1 with "
+          "lr_per_step (the factor 1 - lr_t*weight_decay follows the schedule)",
+          dict(lr=0.01, weight_decay=0.1, **DWD), T=60, schedule=WC),
+        C("radam_decoupled_weight_decay", "RAdam", "RAdam decoupled_weight_decay, weight_decay 0.1 "
+          "(p <- p*(1 - lr*weight_decay) before the rectified or unrectified update)",
+          dict(lr=0.01, weight_decay=0.1, **DWD)),
+        C("radam_decoupled_short_beta2", "RAdam", "RAdam decoupled_weight_decay 0.5, betas "
+          "(0.5, 0.9) (rho_inf = 19: rectified from step 6), eps 1e-6",
+          dict(lr=0.01, betas=[0.5, 0.9], eps=1e-6, weight_decay=0.5, **DWD)),
+        C("radam_decoupled_grad1e3", "RAdam", "RAdam decoupled_weight_decay 0.1 with grads scaled "
+          "by 1e3 and p0 by 1e2", dict(lr=0.01, weight_decay=0.1, **DWD), gscale=1e3, pscale=1e2),
+        C("radam_decoupled_zeros", "RAdam", "RAdam decoupled_weight_decay 0.1 with zero gradients",
+          dict(lr=0.01, weight_decay=0.1, **DWD), zeros=True),
+        C("radam_decoupled_warmup_cosine", "RAdam", "RAdam decoupled_weight_decay 0.1 with "
+          "lr_per_step", dict(lr=0.01, weight_decay=0.1, **DWD), T=60, schedule=WC),
+    ]
     # ---------------- lecture forms ----------------
     L += [
         C("classic_momentum_default", "classic_momentum", "classic momentum N 10, eta 0.01",
@@ -993,6 +1057,9 @@ def full_hyperparameters(optimizer, hp):
             if v is None:
                 raise ValueError(f"{optimizer}: {k} has no default")
             out[k] = list(v) if k == "betas" else v
+        for k in OPTIONAL_TORCH_KEYS.get(optimizer, {}):
+            if k in hp:
+                out[k] = hp[k]
         extra = set(hp) - set(out)
     else:
         out = {k: hp[k] for k in LECTURE_KEYS[optimizer]}
@@ -1017,7 +1084,7 @@ def check_torch_signature():
 def compute(optimizer, hp, p0, grads, lrs):
     """(stored reference, cross-check result, what the cross-check is)."""
     ref = REFERENCES[optimizer]
-    if optimizer in FLOAT64_REFERENCE:
+    if float64_reference(optimizer, hp):
         stored = ref(hp, p0, grads, lrs, F64)
         other = ref(hp, p0, grads, lrs, F32)
         what = "float32 emulation"
@@ -1087,7 +1154,7 @@ def build(spec):
     if rtol is not None:
         desc += " " + spec["rtol_reason"].format(rtol=rtol) + "."
     case = dict(name=spec["name"], description=desc, optimizer=optimizer,
-                reference=reference_text(optimizer, lrs is not None), hyperparameters=hp,
+                reference=reference_text(optimizer, lrs is not None, hp), hyperparameters=hp,
                 dtype="float32", n=n, T=T, p0=p0, grads=grads, params_after_each_step=stored)
     if lrs is not None:
         case["lr_per_step"] = lrs
@@ -1140,6 +1207,45 @@ def check_nadam_reference():
     return worst
 
 
+def check_decoupled_reference():
+    """The decoupled NAdam and RAdam float64 references must match torch 1.13.1 run as torch 2.1's
+    decoupled branch runs: weight_decay=0 and p.mul_(1 - lr*weight_decay) before every step()
+    (NAdam with 1.13.1's mu_product bug switched back on, as in check_nadam_reference)."""
+    worst = 0.0
+    for i, (optimizer, hp) in enumerate([
+            ("NAdam", dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True)),
+            ("NAdam", dict(lr=0.01, betas=[0.8, 0.99], weight_decay=0.5, momentum_decay=0.1,
+                           decoupled_weight_decay=True)),
+            ("RAdam", dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True)),
+            ("RAdam", dict(lr=0.01, betas=[0.5, 0.9], weight_decay=0.5,
+                           decoupled_weight_decay=True))]):
+        hp = full_hyperparameters(optimizer, hp)
+        p0, grads = make_data(f"decoupled_check_{i}", 29, 60)
+        lrs = warmup_cosine(hp["lr"], 60, 10)
+        torch_hp = {k: v for k, v in hp.items() if k != "decoupled_weight_decay"}
+        torch_hp["weight_decay"] = 0
+        param = torch.nn.Parameter(torch.tensor(p0, dtype=torch.float32))
+        kwargs = dict(torch_hp, betas=tuple(torch_hp["betas"]), foreach=False)
+        opt = getattr(torch.optim, optimizer)([param], **kwargs)
+        got = np.empty_like(grads)
+        for t in range(grads.shape[0]):
+            with torch.no_grad():
+                param.mul_(1 - lrs[t] * hp["weight_decay"])
+            param.grad = torch.tensor(grads[t], dtype=torch.float32)
+            opt.param_groups[0]["lr"] = lrs[t]
+            opt.step()
+            got[t] = param.detach().numpy()
+        if optimizer == "NAdam":
+            r = ref_NAdam(hp, p0, grads, lrs, F64, torch113_bug=True)
+        else:
+            r = ref_RAdam(hp, p0, grads, lrs, F64)
+        worst = max(worst, rel_err(got, r))
+    print(f"decoupled NAdam/RAdam references vs torch 1.13.1 with the decay done by hand: "
+          f"max rel err {worst:.2e}")
+    assert worst < 1e-6
+    return worst
+
+
 def check_examples(folder):
     """Recompute shared/conformance/examples with this script's references."""
     print(f"examples in {folder}:")
@@ -1155,7 +1261,7 @@ def check_examples(folder):
         grads = np.array(d["grads"], dtype=F32)
         lrs = d.get("lr_per_step")
         expected = np.array(d["params_after_each_step"], dtype=F32)
-        if opt in FLOAT64_REFERENCE:
+        if float64_reference(opt, hp):
             runs = []
             for rounding in (True, False):
                 Stepper.round_p_each_step = rounding
@@ -1190,6 +1296,7 @@ def main(argv=None):
     torch.set_num_threads(1)
     check_torch_signature()
     check_nadam_reference()
+    check_decoupled_reference()
     if args.check_examples:
         check_examples(args.check_examples)
 

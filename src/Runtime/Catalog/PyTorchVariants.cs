@@ -1,6 +1,7 @@
 // Structural variants of the PyTorch optimizers: a torch.optim flag that changes the rule's structure (amsgrad,
-// centered, momentum > 0 for RMSprop) is a separate attribute declaration here, so that each kernel does only
-// the work its rule needs. Numeric arguments (betas, eps, weight_decay, maximize, …) stay settable properties.
+// centered, momentum > 0 for RMSprop, decoupled_weight_decay for NAdam and RAdam) is a separate attribute
+// declaration here, so that each kernel does only the work its rule needs. Numeric arguments (betas, eps,
+// weight_decay, maximize, …) stay settable properties.
 
 namespace OptGen;
 
@@ -34,6 +35,38 @@ public sealed partial class AdamAmsGrad;
 [WeightDecay(1e-2, Decoupled = true)]
 [Maximize]
 public sealed partial class AdamWAmsGrad;
+
+/// <summary>
+/// <c>torch.optim.NAdam(decoupled_weight_decay=True)</c> (PyTorch ≥ 2.1, "NAdamW"): <see cref="NAdam"/> with decoupled
+/// weight decay p ← p·(1 − ηλ) before the update, which then uses the raw gradient (η is the learning rate alone, not
+/// the μ-product step sizes). Defaults as PyTorch: η = 2e-3, β = (0.9, 0.999), ε = 1e-8, ψ = 4e-3, λ = 0.
+/// </summary>
+[Optimizer(Name = "torch.optim.NAdam(decoupled_weight_decay)")]
+[LearningRate(2e-3)]
+[FirstMoment(Beta = 0.9)]
+[SecondMoment(Beta = 0.999)]
+[BiasCorrection(BiasCorrectionMode.Power)]
+[Epsilon(1e-8)]
+[NesterovMomentumDecay(4e-3)]
+[WeightDecay(0, Decoupled = true)]
+[Maximize]
+public sealed partial class NAdamW;
+
+/// <summary>
+/// <c>torch.optim.RAdam(decoupled_weight_decay=True)</c> (PyTorch ≥ 2.1, "RAdamW"): <see cref="RAdam"/> with decoupled
+/// weight decay p ← p·(1 − ηλ) before the (rectified or unrectified) update, which then uses the raw gradient.
+/// Defaults as PyTorch: η = 1e-3, β = (0.9, 0.999), ε = 1e-8, λ = 0.
+/// </summary>
+[Optimizer(Name = "torch.optim.RAdam(decoupled_weight_decay)")]
+[LearningRate(1e-3)]
+[FirstMoment(Beta = 0.9)]
+[SecondMoment(Beta = 0.999)]
+[BiasCorrection(BiasCorrectionMode.Power)]
+[Epsilon(1e-8, BeforeBiasCorrection = true)]
+[Rectified]
+[WeightDecay(0, Decoupled = true)]
+[Maximize]
+public sealed partial class RAdamW;
 
 /// <summary>
 /// <c>torch.optim.RMSprop(centered=True)</c>: v ← αv + (1 − α)g², ḡ ← αḡ + (1 − α)g,

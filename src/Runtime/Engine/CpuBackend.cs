@@ -1,3 +1,4 @@
+using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -22,30 +23,36 @@ internal readonly partial struct CpuBackend<TParameter, TGradient, TState> : ISt
 {
     private readonly Optimizer _owner;
     private readonly Slot[] _slots;
-    private readonly double[] _partialSums;
+    private readonly double[] _partials;
 
-    /// <summary>A backend over the buffers in <paramref name="slots"/> (one per tensor, pinned by the caller for the step).</summary>
-    internal CpuBackend(Optimizer owner, Slot[] slots, double[] partialSums)
+    /// <summary>
+    /// A backend over the buffers in <paramref name="slots"/> (one per tensor, pinned by the caller for the step);
+    /// <paramref name="partials"/> is scratch for the norm pass, <see cref="StepPlan.NormPartialsLength"/> long.
+    /// </summary>
+    internal CpuBackend(Optimizer owner, Slot[] slots, double[] partials)
     {
         _owner = owner;
         _slots = slots;
-        _partialSums = partialSums;
+        _partials = partials;
     }
 
     /// <inheritdoc/>
-    public double SumOfSquares(StepPlan plan)
+    public GradientSummary Summarize(StepPlan plan)
     {
         Piece[] pieces = plan.Pieces;
-        ParallelUpdate.RunPieces(new NormBody(_slots, pieces, _partialSums), pieces.Length, plan.Threads);
+        ParallelUpdate.RunPieces(new NormBody(_slots, pieces, _partials), pieces.Length, plan.Threads);
 
-        // Fixed blocks summed in a fixed order: the norm does not depend on the number of threads.
+        // Fixed blocks summed in a fixed order: the norm does not depend on the number of threads (nor the maximum,
+        // which is exact).
         double sum = 0;
+        float max = 0;
         for (int k = 0; k < pieces.Length; k++)
         {
-            sum += _partialSums[k];
+            sum += _partials[k];
+            max = Math.Max(max, (float)_partials[pieces.Length + k]);
         }
 
-        return sum;
+        return new GradientSummary(sum, max);
     }
 
     /// <inheritdoc/>
@@ -94,17 +101,23 @@ internal readonly partial struct CpuBackend<TParameter, TGradient, TState> : ISt
     }
 
     /// <summary>
-    /// Σ gᵢ² in double. Each square of a float32 is exact in double; lane j of the 16 accumulators sums the elements
-    /// i ≡ j (mod 16) in order, and the lanes are added in a fixed order, so the result depends only on the data.
+    /// Σ gᵢ² in double and max |gᵢ|. Each square of a float32 is exact in double; lane j of the 16 accumulators sums
+    /// the elements i ≡ j (mod 16) in order, and the lanes are added in a fixed order, so the result depends only on
+    /// the data. The maximum is exact; it is meaningless when an element is NaN (the sum says so).
     /// </summary>
-    internal static double SumOfSquares(ref byte g, int n)
+    internal static GradientSummary Summarize(ref byte g, int n)
     {
         Vector256<double> a0 = Vector256<double>.Zero, a1 = a0, a2 = a0, a3 = a0;
+        Vector256<float> m = Vector256<float>.Zero;
         int i = 0;
         for (; i <= n - 16; i += 16)
         {
-            (Vector256<double> lo0, Vector256<double> hi0) = Vector256.Widen(TGradient.Load256(ref g, (nuint)i));
-            (Vector256<double> lo1, Vector256<double> hi1) = Vector256.Widen(TGradient.Load256(ref g, (nuint)i + 8));
+            Vector256<float> x0 = TGradient.Load256(ref g, (nuint)i), x1 = TGradient.Load256(ref g, (nuint)i + 8);
+
+            // MaxNative (one vmaxps): its NaN behaviour is the platform's, and a NaN makes the sum NaN anyway.
+            m = Vector256.MaxNative(m, Vector256.MaxNative(Vector256.Abs(x0), Vector256.Abs(x1)));
+            (Vector256<double> lo0, Vector256<double> hi0) = Vector256.Widen(x0);
+            (Vector256<double> lo1, Vector256<double> hi1) = Vector256.Widen(x1);
             a0 += lo0 * lo0;
             a1 += hi0 * hi0;
             a2 += lo1 * lo1;
@@ -112,24 +125,33 @@ internal readonly partial struct CpuBackend<TParameter, TGradient, TState> : ISt
         }
 
         double tail = 0;
+        float max = 0;
         for (; i < n; i++)
         {
-            double x = TGradient.Load(ref g, (nuint)i);
-            tail += x * x;
+            float x = TGradient.Load(ref g, (nuint)i);
+            tail += (double)x * x;
+            max = Math.Max(max, Math.Abs(x));
+        }
+
+        for (int lane = 0; lane < Vector256<float>.Count; lane++)
+        {
+            max = Math.Max(max, m.GetElement(lane));
         }
 
         Vector256<double> sum = (a0 + a1) + (a2 + a3);
-        return ((sum.GetElement(0) + sum.GetElement(1)) + (sum.GetElement(2) + sum.GetElement(3))) + tail;
+        return new GradientSummary(((sum.GetElement(0) + sum.GetElement(1)) + (sum.GetElement(2) + sum.GetElement(3))) + tail, max);
     }
 
-    /// <summary>One piece of the norm pass: its Σ g² into its own partial sum.</summary>
+    /// <summary>One piece of the norm pass: its Σ g² and max |g| into its own partials.</summary>
     [StructLayout(LayoutKind.Auto)]
-    private readonly unsafe struct NormBody(Slot[] slots, Piece[] pieces, double[] partialSums) : IPieceBody
+    private readonly unsafe struct NormBody(Slot[] slots, Piece[] pieces, double[] partials) : IPieceBody
     {
         public void Run(int piece)
         {
             Piece p = pieces[piece];
-            partialSums[piece] = SumOfSquares(ref *(byte*)(slots[p.Tensor].Gradients + ((nint)p.Start * TGradient.ElementSize)), p.Length);
+            GradientSummary summary = Summarize(ref *(byte*)(slots[p.Tensor].Gradients + ((nint)p.Start * TGradient.ElementSize)), p.Length);
+            partials[piece] = summary.SumOfSquares;
+            partials[pieces.Length + piece] = summary.MaxMagnitude;
         }
     }
 

@@ -52,7 +52,7 @@ public abstract partial class Optimizer
     }
 
     /// <summary>
-    /// Runs one step on <paramref name="backend"/>: <see cref="BeginStep"/>, the norm and <see cref="Decide"/> when
+    /// Runs one step on <paramref name="backend"/>: <see cref="BeginStep"/>, the norm pass and <see cref="Decide"/> when
     /// the options need it, <see cref="PrepareGroups"/>, <see cref="IStepBackend.Update"/>, <see cref="CommitStep"/>.
     /// The caller holds the guard (<see cref="EnterGuard"/>) and has checked its buffers.
     /// </summary>
@@ -62,7 +62,7 @@ public abstract partial class Optimizer
         where TBackend : struct, IStepBackend
     {
         StepPlan plan = BeginStep(options);
-        if (plan.NeedsNorm && !Decide(plan, ReduceSumOfSquares(backend.SumOfSquares(plan))))
+        if (plan.NeedsNorm && !Decide(plan, ReduceGradientSummary(backend.Summarize(plan))))
         {
             return SkippedResult(plan);
         }
@@ -93,15 +93,16 @@ public abstract partial class Optimizer
     }
 
     /// <summary>
-    /// Phase 2 (only when <see cref="StepPlan.NeedsNorm"/>): turns Σ g² of the raw gradients into the norm of the
-    /// unscaled gradients, the clip factor, and the skip decision.
+    /// Phase 2 (only when <see cref="StepPlan.NeedsNorm"/>): turns Σ g² and max |g| of the raw gradients into the
+    /// norm of the unscaled gradients, the clip factor, and the skip decision.
     /// </summary>
     /// <returns>False when the step is skipped: return <see cref="SkippedResult"/> and write nothing.</returns>
-    internal bool Decide(StepPlan plan, double sumOfSquares)
+    internal bool Decide(StepPlan plan, GradientSummary gradients)
     {
         StepOptions options = plan.Options;
 
         // Squares of float32 values cannot overflow a double sum, so a non-finite sum means a non-finite gradient.
+        double sumOfSquares = gradients.SumOfSquares;
         bool nonFinite = !double.IsFinite(sumOfSquares);
         double norm = Math.Sqrt(sumOfSquares) * options.GradientScale;
         double clip = 1.0;
@@ -110,7 +111,7 @@ public abstract partial class Optimizer
             clip = Math.Min(1.0, options.MaxGradientNorm / (norm + 1e-6));
         }
 
-        if (options.SkipNonFinite && (nonFinite || ScaledGradientMayOverflow(Math.Sqrt(sumOfSquares), options.GradientScale * clip)))
+        if (options.SkipNonFinite && (nonFinite || ScaledGradientOverflows(gradients.MaxMagnitude, options.GradientScale * clip)))
         {
             plan.SetDecision(norm, nonFinite: true, clip: 1.0);
             return false;
@@ -121,14 +122,16 @@ public abstract partial class Optimizer
     }
 
     /// <summary>
-    /// Whether a finite float32 gradient can become ±∞ when the kernels multiply it by the step's gradient factor
-    /// (<paramref name="factor"/> = GradientScale × clip, applied in float32): no element exceeds the norm, so none can
-    /// when ‖g‖ × factor stays within float32. Only a factor above 1 (a <see cref="StepOptions.GradientScale"/> above 1
-    /// without clipping) can overflow. With <see cref="StepOptions.SkipNonFinite"/> such a step is skipped as a
+    /// Whether a finite float32 gradient becomes ±∞ when the kernels multiply it by the step's gradient factor
+    /// (<paramref name="factor"/> = GradientScale × clip, the plan's <see cref="StepPlan.GradientScale"/>): every
+    /// kernel computes gᵢ·float32(factor) in float32, and rounding is monotone, so some product overflows exactly
+    /// when the largest magnitude's does. With <see cref="StepOptions.SkipNonFinite"/> such a step is skipped as a
     /// non-finite one: the rule would see ∞, as torch's GradScaler finds inf in the unscaled gradients.
     /// </summary>
-    private static bool ScaledGradientMayOverflow(double norm, double factor) =>
-        (float)factor > 1f && norm * (float)factor > float.MaxValue;
+    /// <param name="maxMagnitude">max |gᵢ| of the raw gradients (finite: the caller checked the sum).</param>
+    /// <param name="factor">The gradient factor in double, as the kernels receive it.</param>
+    internal static bool ScaledGradientOverflows(float maxMagnitude, double factor) =>
+        float.IsInfinity(maxMagnitude * (float)factor);
 
     /// <summary>
     /// Phase 3: each group's hyperparameters for this step (schedules applied, every scheduled value checked before

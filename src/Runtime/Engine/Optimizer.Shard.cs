@@ -11,17 +11,18 @@ namespace OptGen
 {
     /// <summary>
     /// What the step engine needs to step one shard of a model split across processes (ZeRO-1, src/Distributed):
-    /// a hook that turns the shard's Σ g² into the global one before <see cref="Decide"/>, the shard's position in the
+    /// a hook that turns the shard's Σ g² and max |g| into the global ones before <see cref="Decide"/>, the shard's position in the
     /// whole arena, and the state's size.
     /// See docs/architecture.md, "Step engine", "Sharding across processes".
     /// </summary>
     public abstract partial class Optimizer
     {
         /// <summary>
-        /// When set, every step's Σ g² of this optimizer's elements (a shard) goes through it before the clip/skip
-        /// decision, so every shard decides on the global norm. Null (the default) on one process.
+        /// When set, every step's Σ g² and max |g| of this optimizer's elements (a shard) go through it before the
+        /// clip/skip decision, so every shard decides on the global norm and the global largest gradient. Null (the
+        /// default) on one process.
         /// </summary>
-        internal IPartialSumReducer? SumOfSquaresReducer { get; set; }
+        internal IGradientSummaryReducer? GradientReducer { get; set; }
 
         /// <summary>
         /// The whole model's arena position of this optimizer's arena element 0: 0 on one process, the shard's first
@@ -176,18 +177,21 @@ namespace OptGen
             source._state.Elements<T>(plane, source.Layout.StateOffsetOf(tensor) + sourceStart, count)
                 .CopyTo(_state.Elements<T>(plane, Layout.StateOffsetOf(tensor) + targetStart, count));
 
-        private double ReduceSumOfSquares(double partial) =>
-            SumOfSquaresReducer is { } reducer ? reducer.Sum(partial) : partial;
+        private GradientSummary ReduceGradientSummary(GradientSummary partial) =>
+            GradientReducer is { } reducer ? reducer.Reduce(partial) : partial;
     }
 }
 
 namespace OptGen.Engine
 {
-    /// <summary>Sums one value over every process of a group (a collective: every process calls it in the same step).</summary>
-    internal interface IPartialSumReducer
+    /// <summary>Combines one gradient summary over every process of a group (a collective: every process calls it in the same step).</summary>
+    internal interface IGradientSummaryReducer
     {
-        /// <summary>The sum of <paramref name="partial"/> over every process, identical on every process.</summary>
-        double Sum(double partial);
+        /// <summary>
+        /// <paramref name="partial"/> combined over every process (<see cref="GradientSummary.Combine"/>), identical on
+        /// every process.
+        /// </summary>
+        GradientSummary Reduce(GradientSummary partial);
     }
 
     /// <summary>

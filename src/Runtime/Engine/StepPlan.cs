@@ -45,6 +45,9 @@ internal sealed partial class StepPlan
     /// <summary>Every tensor cut into <see cref="PieceLength"/>-element pieces, in tensor order; fixed for the layout.</summary>
     public Piece[] Pieces { get; }
 
+    /// <summary>The CPU norm pass's scratch length: each piece's Σ g², then each piece's max |g|.</summary>
+    public int NormPartialsLength => 2 * Pieces.Length;
+
     /// <summary>The step's options (never null).</summary>
     public StepOptions Options { get; private set; } = StepOptions.Default;
 

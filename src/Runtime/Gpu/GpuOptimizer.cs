@@ -104,8 +104,8 @@ public sealed partial class GpuOptimizer : IDisposable
             {
                 _chunks = accelerator.Allocate1D(chunks);
                 _pieces = accelerator.Allocate1D(pieces);
-                _lanes = accelerator.Allocate1D<double>((long)pieces.Length * GpuGradientNorm.Lanes);
-                _partial = accelerator.Allocate1D<double>(pieces.Length);
+                _lanes = accelerator.Allocate1D<double>(GpuGradientNorm.LanesLength(pieces.Length));
+                _partial = accelerator.Allocate1D<double>(GpuGradientNorm.PartialLength(pieces.Length));
                 _norm = GpuGradientNorm.Load(accelerator);
             }
 
@@ -951,16 +951,16 @@ public sealed partial class GpuOptimizer : IDisposable
     private readonly struct GpuBackend(GpuOptimizer owner, AcceleratorStream stream, Operand parameters, Operand gradients, Operand squares, int parameterCodec, int gradientCodec) : IStepBackend
     {
         /// <inheritdoc/>
-        public double SumOfSquares(StepPlan plan)
+        public GradientSummary Summarize(StepPlan plan)
         {
             if (owner._norm is null)
             {
-                return 0;
+                return default;
             }
 
             owner.LaunchNorm(stream, gradients, gradientCodec, plan.Options);
             owner.ReadResults(stream);
-            return owner._resultsHost[0];
+            return new GradientSummary(owner._resultsHost[0], (float)owner._resultsHost[3]);
         }
 
         /// <inheritdoc/>

@@ -417,7 +417,7 @@ public abstract partial class Optimizer
         where TParameter : struct, IElementCodec
         where TGradient : struct, IElementCodec
     {
-        double[] partialSums = _partialSums ??= new double[Plan.Pieces.Length];
+        double[] partialSums = _partialSums ??= new double[Plan.NormPartialsLength];
         if (_state.ElementSize == sizeof(float) || _blockwise is not null)
         {
             var backend = new CpuBackend<TParameter, TGradient, Float32Codec>(this, slots, partialSums);

@@ -63,10 +63,11 @@ public sealed class StepOptions
     }
 
     /// <summary>
-    /// When a gradient element is NaN or ±∞, or would be once multiplied by a <see cref="GradientScale"/> above 1
-    /// (‖g‖·scale beyond float32's range, without clipping), skip the step: parameters, state and step count stay
-    /// bit-for-bit as they were, and <see cref="StepResult.Skipped"/> says so (as <c>GradScaler</c>'s found_inf, which
-    /// tests the unscaled gradients). Default false.
+    /// When a gradient element is NaN or ±∞, or would be once multiplied by the step's gradient factor (some
+    /// gᵢ·float32(<see cref="GradientScale"/> × clip) beyond float32's range, tested exactly on the largest |gᵢ|),
+    /// skip the step: parameters, state and step count stay bit-for-bit as they were, and
+    /// <see cref="StepResult.Skipped"/> says so (as <c>GradScaler</c>'s found_inf, which tests every unscaled
+    /// gradient element). Default false.
     /// </summary>
     public bool SkipNonFinite { get; init; }
 

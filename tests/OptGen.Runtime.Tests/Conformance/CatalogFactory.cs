@@ -95,8 +95,10 @@ public static class CatalogFactory
                 h.Number("WeightDecay", "weight_decay", 0), h.Number("InitialAccumulatorValue", "initial_accumulator_value", 0),
                 h.Number("Epsilon", "eps", 1e-10), h.Flag("Maximize", "maximize")),
             "Adamax" => h.Build(typeof(Adamax), [.. Betas(h, 2e-3, 1e-8), h.Number("WeightDecay", "weight_decay", 0), h.Flag("Maximize", "maximize")]),
-            "NAdam" => h.Build(typeof(NAdam), [.. Betas(h, 2e-3, 1e-8), CoupledWeightDecay(h), h.Number("MomentumDecay", "momentum_decay", 4e-3), h.Flag("Maximize", "maximize")]),
-            "RAdam" => h.Build(typeof(RAdam), [.. Betas(h, 1e-3, 1e-8), CoupledWeightDecay(h), h.Flag("Maximize", "maximize")]),
+            "NAdam" => h.Build(h.Bool("decoupled_weight_decay", false) ? typeof(NAdamW) : typeof(NAdam),
+                [.. Betas(h, 2e-3, 1e-8), h.Number("WeightDecay", "weight_decay", 0), h.Number("MomentumDecay", "momentum_decay", 4e-3), h.Flag("Maximize", "maximize")]),
+            "RAdam" => h.Build(h.Bool("decoupled_weight_decay", false) ? typeof(RAdamW) : typeof(RAdam),
+                [.. Betas(h, 1e-3, 1e-8), h.Number("WeightDecay", "weight_decay", 0), h.Flag("Maximize", "maximize")]),
             "Adadelta" => h.Build(typeof(Adadelta), h.Number("LearningRate", "lr", 1.0), h.Number("Rho", "rho", 0.9),
                 h.Number("Epsilon", "eps", 1e-6), h.Number("WeightDecay", "weight_decay", 0), h.Flag("Maximize", "maximize")),
             "classic_momentum" => h.Build(typeof(ClassicMomentum), Decay(h, "Momentum", "N"), h.Number("LearningRate", "eta")),
@@ -181,23 +183,6 @@ public static class CatalogFactory
             (true, true) => typeof(AdamWAmsGrad),
         };
         return h.Build(type, [.. Betas(h, 1e-3, 1e-8), h.Number("WeightDecay", "weight_decay", adamW ? 1e-2 : 0), h.Flag("Maximize", "maximize")]);
-    }
-
-    /// <summary>
-    /// NAdam's and RAdam's L2 weight decay. PyTorch 2.1+ adds <c>decoupled_weight_decay</c>; OptGen's catalog has no
-    /// decoupled NAdam or RAdam, so the switch is accepted only where it changes nothing (false, or a zero decay).
-    /// </summary>
-    private static CatalogSetting CoupledWeightDecay(Keys h)
-    {
-        CatalogSetting weightDecay = h.Number("WeightDecay", "weight_decay", 0);
-        if (h.Bool("decoupled_weight_decay", false) && weightDecay.Value != 0)
-        {
-            throw new ArgumentException(
-                $"{h.Optimizer}: 'decoupled_weight_decay' true with a nonzero weight_decay is not in OptGen's catalog (its {h.Optimizer} adds λp to the gradient); declare the rule with [WeightDecay(λ, Decoupled = true)] instead.",
-                "decoupled_weight_decay");
-        }
-
-        return weightDecay;
     }
 
     private static CatalogConfiguration RmsProp(Keys h)

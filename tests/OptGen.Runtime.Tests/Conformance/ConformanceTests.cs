@@ -149,7 +149,7 @@ public sealed class ConformanceTests(ITestOutputHelper output, ConformanceAccele
     [InlineData("SGD", """{"lr": 0.1, "foreach": 1}""", "'foreach' must be true, false or null")]
     [InlineData("lamb", """{"lr": 0.1, "foreach": false}""", "unknown hyperparameter 'foreach'")]
     [InlineData("Adam", """{"eps": "1e-8"}""", "'eps' must be a JSON number")]
-    [InlineData("NAdam", """{"weight_decay": 0.1, "decoupled_weight_decay": true}""", "'decoupled_weight_decay' true")]
+    [InlineData("NAdam", """{"weight_decay": 0.1, "decoupled_weight_decay": 1}""", "'decoupled_weight_decay' must be true or false")]
     [InlineData("Adagrad", """{"decoupled_weight_decay": false}""", "unknown hyperparameter 'decoupled_weight_decay'")]
     [InlineData("SGD", """{"lr": 0.1, "nesterov": true}""", "Nesterov")]
     [InlineData("Adam", """{"betas": [0.9]}""", "two numbers")]
