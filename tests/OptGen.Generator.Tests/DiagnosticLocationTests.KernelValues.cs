@@ -52,6 +52,31 @@ public sealed partial class DiagnosticLocationTests
         Assert.Contains("which is 0 (and the update divides by it) in float32", d.GetMessage(CultureInfo.InvariantCulture), StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// Every number an attribute takes, past float32's range: each is diagnosed at its argument (OPTG0024 where the
+    /// value is otherwise in range; the argument's own range diagnostic where it is not).
+    /// </summary>
+    [Theory]
+    [InlineData("[LearningRate([|3.5e38|])]", "OPTG0024")]
+    [InlineData("[LearningRate(0.01, [|Decay = 1e300|])]", "OPTG0024")]
+    [InlineData("[FirstMoment([|Beta = 1e300|])]", "OPTG0009")]
+    [InlineData("[SecondMoment([|Length = 1e300|])]", "OPTG0008")]
+    [InlineData("[SecondMoment(Kind = SecondMomentKind.Sum, [|InitialValue = 1e300|])] [Epsilon(1e-10)]", "OPTG0024")]
+    [InlineData("[SecondMoment(Beta = 0.99, [|Power = 1e300|])] [Epsilon(1e-8)]", "OPTG0026")]
+    [InlineData("[SecondMoment(Beta = 0.99)] [Epsilon([|1e300|])]", "OPTG0024")]
+    [InlineData("[Momentum([|1e300|])]", "OPTG0009")]
+    [InlineData("[Momentum([|Length = 1e300|])]", "OPTG0008")]
+    [InlineData("[Momentum(0.9, [|Dampening = 1e300|])]", "OPTG0015")]
+    [InlineData("[WeightDecay([|-1e300|])]", "OPTG0015")]
+    [InlineData("[FirstMoment(Beta = 0.9)] [SecondMoment(Beta = 0.999)] [BiasCorrection(BiasCorrectionMode.Power)] [Epsilon(1e-8)] [NesterovMomentumDecay([|1e300|])]", "OPTG0024")]
+    [InlineData("[FirstMoment(Beta = 0.9)] [SecondMoment(Beta = 0.999)] [Epsilon(1e-8)] [TrustRatio([|Coefficient = 1e300|])]", "OPTG0132")]
+    [InlineData("[FirstMoment(Beta = 0.9)] [SecondMoment(Beta = 0.999)] [Epsilon(1e-8)] [TrustRatio([|MaxRatio = 1e-50|])]", "OPTG0132")]
+    [InlineData("[Hyperparameter(\"X\", [|-3.5e38|])] [Update(\"p = p - X * g\")]", "OPTG0024")]
+    [InlineData("[Hyperparameter(\"X\", [|1e300|], Range = HyperparameterRange.NonNegative)] [Update(\"p = p - X * g\")]", "OPTG0024")]
+    [InlineData("[Update(\"p = p - g / (norm(g) + block_mean(g, [|1e300|]))\")]", "OPTG0024")] // a number in an [Update] is a float32 first
+    public void NumericAttributeArgumentsOutsideFloat32AreDiagnosedAtTheArgument(string attributes, string id) =>
+        AssertMarked($"[Optimizer] {attributes} public partial class C;", id);
+
     [Fact]
     public void KernelValuesThatFitFloat32OrAreNotConstantCompile()
     {
@@ -70,12 +95,15 @@ public sealed partial class DiagnosticLocationTests
             "p = p - k * 1e-10 * g",                   // a step scalar of 2.7e43 inside a value of 2.7e33
             "p = p - (exp(100) - exp(100) + 1) * g",   // intermediate values never reach float32
         };
-        string source = "using OptGen;\nnamespace Demo;\n" + string.Concat(updates.Select((u, i) =>
+        // RAdam's threshold is compared with ρₜ on the host in double: 1e300 (never rectify) is a valid double there.
+        const string Rectified = "[Optimizer] [FirstMoment(Beta = 0.9)] [SecondMoment(Beta = 0.999)] [BiasCorrection(BiasCorrectionMode.Power)] [Epsilon(1e-8)] [Rectified(Threshold = 1e300)] public partial class NeverRectified;\n";
+        string source = "using OptGen;\nnamespace Demo;\n" + Rectified + string.Concat(updates.Select((u, i) =>
             $"[Optimizer] [Hyperparameter(\"Lr\", 1e-10)] [StepScalar(\"k\", \"exp(100)\")] [Update(\"{u}\")] public partial class Fits{i};\n"));
         GeneratorHarness.Run run = GeneratorHarness.Generate(source);
         Assert.Empty(run.Exceptions);
         Assert.Empty(run.OptGenDiagnostics);
         Assert.Empty(run.Errors);
         Assert.All(Enumerable.Range(0, updates.Length), i => Assert.Contains($"Demo.Fits{i}.g.cs", run.Files.Keys));
+        Assert.Contains("Demo.NeverRectified.g.cs", run.Files.Keys);
     }
 }
