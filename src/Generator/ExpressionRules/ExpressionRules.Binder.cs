@@ -393,7 +393,8 @@ namespace OptGen.Generator
 
                     if (Ir.ElementInputs.IsInput(name))
                     {
-                        if (_scope.Reductions.Count > 0)
+                        // Inside the first reduction's operand (norm(gsq)) the reduction is not declared yet.
+                        if (_scope.Reductions.Count > 0 || _inReductionOperand)
                         {
                             Report(DiagnosticDescriptors.NotAvailableHere, node.Start, node.Length, name,
                                 "a rule with reductions runs in passes that read p, g and the state only, not the inputs beside g");
