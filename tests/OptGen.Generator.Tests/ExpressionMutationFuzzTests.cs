@@ -17,13 +17,14 @@ namespace OptGen.Generator.Tests;
 /// <summary>
 /// Mutations of real expression rules (fixed seed, 3,000 cases): every expression-rule declaration in
 /// docs/expressions.md and in this project's tests (classes with [Update] or [StepScalar] found in C# blocks and in
-/// string literals), and every bare statement written in a test string, mutated one to three times — a character
-/// or token deleted, doubled or swapped, an operator, parenthesis, unicode letter, digits, huge or tiny number,
-/// <c>..</c>, control character or language word inserted, the string emptied or made tens of thousands of
-/// characters long — and compiled through the generator in-process, each in its own file and namespace. The
-/// generator never throws; a case with any compiler warning or error has an OPTG diagnostic; a case with an OPTG
-/// error generates no code, one without generates its class; and no compiler diagnostic is ever located inside
-/// generated code. A quarter of the compilations reference ILGPU, so the GPU kernels are generated and compiled too.
+/// string literals), and every bare statement written in a test string, mutated one to three times (in one
+/// declaration in five the declared names may be mutated too) — a character or token deleted, doubled or swapped,
+/// an operator, parenthesis, unicode letter, digits, huge or tiny number, <c>..</c>, control character or language
+/// word inserted, the string emptied or made tens of thousands of characters long — and compiled through the
+/// generator in-process, each in its own file and namespace. The generator never throws; a case with any compiler
+/// warning or error has an OPTG diagnostic; a case with an OPTG error generates no code, one without generates its
+/// class; and no compiler diagnostic is ever located inside generated code. A quarter of the compilations reference
+/// ILGPU, so the GPU kernels are generated and compiled too.
 /// </summary>
 public sealed class ExpressionMutationFuzzTests(ITestOutputHelper output)
 {
@@ -104,7 +105,8 @@ public sealed class ExpressionMutationFuzzTests(ITestOutputHelper output)
         {
             declaration = declarations[random.Next(declarations.Count)];
             CompilationUnitSyntax root = CSharpSyntaxTree.ParseText(declaration, GeneratorHarness.ParseOptions()).GetCompilationUnitRoot();
-            SyntaxToken[] texts = ExpressionStrings(root).ToArray();
+            // Mostly the expressions; one case in five the declared names ([State], [Hyperparameter], [StepScalar], Name = "…") too.
+            SyntaxToken[] texts = ExpressionStrings(root).Concat(random.Next(5) == 0 ? NameStrings(root) : Enumerable.Empty<SyntaxToken>()).ToArray();
             int mutations = random.Next(4) == 0 ? 2 : 1;
             var chosen = Enumerable.Range(0, mutations).Select(_ => texts[random.Next(texts.Length)]).Distinct().ToArray();
             root = root.ReplaceTokens(chosen, (original, _) => SyntaxFactory.Literal(Mutate(random, original.ValueText)));
@@ -326,6 +328,16 @@ public sealed class ExpressionMutationFuzzTests(ITestOutputHelper output)
             .OfType<LiteralExpressionSyntax>()
             .Select(l => l.Token)
             .Where(t => t.IsKind(SyntaxKind.StringLiteralToken) || t.IsKind(SyntaxKind.SingleLineRawStringLiteralToken));
+
+    /// <summary>The string literals that declare names: [State], [Hyperparameter] and [StepScalar] names, and Name = "…".</summary>
+    private static IEnumerable<SyntaxToken> NameStrings(SyntaxNode root) =>
+        root.DescendantNodes().OfType<AttributeSyntax>()
+            .Where(a => a.Name.ToString() is "State" or "Hyperparameter" or "StepScalar" && a.ArgumentList is { Arguments.Count: > 0 })
+            .SelectMany(a => a.ArgumentList!.Arguments.Where((x, i) => (i == 0 && x.NameColon is null && x.NameEquals is null) || x.NameEquals?.Name.Identifier.ValueText == "Name"))
+            .Select(x => x.Expression)
+            .OfType<LiteralExpressionSyntax>()
+            .Select(l => l.Token)
+            .Where(t => t.IsKind(SyntaxKind.StringLiteralToken));
 
     private static bool IsExpressionString(AttributeSyntax a) =>
         a.ArgumentList is { } list && list.Arguments.All(x => x.NameColon is null) && (a.Name.ToString() == "Update" ? list.Arguments.Count >= 1 : a.Name.ToString() == "StepScalar" && list.Arguments.Count >= 2);
