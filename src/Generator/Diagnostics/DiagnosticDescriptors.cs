@@ -409,6 +409,12 @@ namespace OptGen.Generator.Diagnostics
             "Type hides a namespace of the generated code",
             "A type declared as '{0}' hides the namespace {0} that the code OptGen generates for '{1}' names (global::{0}); rename the type or move it into another namespace");
 
+        /// <summary>Format: "The state '{0}' of '{1}' is never read or written by the update: it stays 0, yet it is allocated for every parameter and saved in every checkpoint, costing memory and traffic for nothing; use it in an [Update] statement or remove {2}".</summary>
+        public static readonly DiagnosticDescriptor UnusedState = Warning(
+            "OPTG0138",
+            "State is never used",
+            "The state '{0}' of '{1}' is never read or written by the update: it stays 0, yet it is allocated for every parameter and saved in every checkpoint, costing memory and traffic for nothing; use it in an [Update] statement or remove {2}");
+
         /// <summary>Format: "[NonNegativeState(\"{0}\")] names no state buffer of the rule: {1}".</summary>
         public static readonly DiagnosticDescriptor InvalidStateOverride = Error(
             "OPTG0200",

@@ -49,7 +49,7 @@ namespace OptGen.Generator.Emit
         /// which maps a zero divisor to 0), directly or through element locals computed in the same step. State
         /// buffers are not followed: a state may be 0, and the scalars that update it may be 0.
         /// </summary>
-        private static HashSet<string> DivisorScalars(UpdateProgram program)
+        internal static HashSet<string> DivisorScalars(UpdateProgram program)
         {
             var locals = new HashSet<string>(program.Body.Where(s => s.DeclaresLocal).Select(s => s.Target));
             var names = new HashSet<string>();

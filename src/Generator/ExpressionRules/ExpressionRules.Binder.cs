@@ -128,6 +128,11 @@ namespace OptGen.Generator
                     RequireFiniteConstant(node, bound.Expr);
                 }
 
+                if (!_host)
+                {
+                    _scope.Origins.Add(new Origin(bound.Expr, _text, node.Start, node.Length, What));
+                }
+
                 return bound;
             }
 
@@ -293,7 +298,7 @@ namespace OptGen.Generator
             /// <summary>A divisor made of numbers alone must not be 0: <c>g / 0</c>, <c>Lr / (1 - 1)</c>.</summary>
             private void RequireNonZeroDivisor(Ast node, Expr divisor)
             {
-                if (Fold(divisor) is double value && value == 0)
+                if (Ir.ConstantFold.Value(divisor) is double value && value == 0)
                 {
                     Report(DiagnosticDescriptors.DivisionByZero, node.Start, node.Length, What);
                     throw new BindException();
@@ -306,7 +311,7 @@ namespace OptGen.Generator
             /// </summary>
             private void RequireFiniteConstant(Ast node, Expr value)
             {
-                if (Fold(value) is double folded && (double.IsNaN(folded) || double.IsInfinity(folded)))
+                if (Ir.ConstantFold.Value(value) is double folded && (double.IsNaN(folded) || double.IsInfinity(folded)))
                 {
                     Report(DiagnosticDescriptors.NotFloat32, node.Start, node.Length, $"'{_text.Value!.Substring(node.Start, node.Length)}' in {What}", Parser.Format(folded),
                         double.IsNaN(folded) ? "NaN" : folded > 0 ? "∞" : "−∞");
@@ -327,44 +332,6 @@ namespace OptGen.Generator
                         float.IsInfinity(f) ? "∞" : "0");
                     throw new BindException();
                 }
-            }
-
-            /// <summary>The value of an expression made of numbers alone (in double), or null.</summary>
-            private static double? Fold(Expr e)
-            {
-                if (e.Op == ExprOp.Constant)
-                {
-                    return e.Value;
-                }
-
-                var values = new double[e.Args.Count];
-                for (int i = 0; i < values.Length; i++)
-                {
-                    if (Fold(e.Args[i]) is not double value)
-                    {
-                        return null;
-                    }
-
-                    values[i] = value;
-                }
-
-                return e.Op switch
-                {
-                    ExprOp.Negate => -values[0],
-                    ExprOp.Abs => Math.Abs(values[0]),
-                    ExprOp.Sqrt => Math.Sqrt(values[0]),
-                    ExprOp.Exp => Math.Exp(values[0]),
-                    ExprOp.Log => Math.Log(values[0]),
-                    ExprOp.Sign => values[0] > 0 ? 1 : values[0] < 0 ? -1 : values[0] * 0,
-                    ExprOp.Add => values[0] + values[1],
-                    ExprOp.Subtract => values[0] - values[1],
-                    ExprOp.Multiply => values[0] * values[1],
-                    ExprOp.Divide => values[0] / values[1],
-                    ExprOp.Min => Math.Min(values[0], values[1]),
-                    ExprOp.Max => Math.Max(values[0], values[1]),
-                    ExprOp.Pow => Math.Pow(values[0], values[1]),
-                    _ => null,
-                };
             }
 
             private Expr Resolve(Ast node)
@@ -426,7 +393,8 @@ namespace OptGen.Generator
 
                     if (Ir.ElementInputs.IsInput(name))
                     {
-                        if (_scope.Reductions.Count > 0)
+                        // Inside the first reduction's operand (norm(gsq)) the reduction is not declared yet.
+                        if (_scope.Reductions.Count > 0 || _inReductionOperand)
                         {
                             Report(DiagnosticDescriptors.NotAvailableHere, node.Start, node.Length, name,
                                 "a rule with reductions runs in passes that read p, g and the state only, not the inputs beside g");

@@ -107,7 +107,7 @@ namespace OptGen.Generator
                     Ast lengthArgument = node.Args[1];
                     int before0 = _operands.Count;
                     Bound length = Bind(lengthArgument);
-                    double? value = length.IsCondition || _operands.Count > before0 ? null : Fold(length.Expr);
+                    double? value = length.IsCondition || _operands.Count > before0 ? null : ConstantFold.Value(length.Expr);
                     if (value is not double v || v != System.Math.Floor(v) || v < 1 || v > MaximumBlockLength)
                     {
                         Report(DiagnosticDescriptors.InvalidBlockLength, lengthArgument.Start, lengthArgument.Length, function,

@@ -124,6 +124,7 @@ namespace OptGen.Generator
             var hyperparameters = new List<HyperparameterDecl>();
             var states = new List<StateDecl>();
             var memberNames = new Dictionary<string, Location?>(StringComparer.Ordinal);
+            var stateLocations = new Dictionary<string, Location?>(StringComparer.Ordinal);
 
             // Declarations first, so statements may name any of them.
             foreach (AttributeData attribute in attributes)
@@ -198,6 +199,7 @@ namespace OptGen.Generator
 
                     AddMember(memberNames, property, propertyLocation, diagnostics);
                     states.Add(new StateDecl(property, symbol.Value!, string.Empty, $"The state {symbol.Value} of the expression rule."));
+                    stateLocations[symbol.Value!] = symbol.Location();
                 }
                 else if (kind == StepScalarAttribute)
                 {
@@ -306,7 +308,7 @@ namespace OptGen.Generator
                 return null;
             }
 
-            return new ExpressionRuleSpec(
+            var spec = new ExpressionRuleSpec(
                 Parser.TypeInfoOf(type),
                 ruleName,
                 hyperparameters.ToEquatableArray(),
@@ -317,6 +319,9 @@ namespace OptGen.Generator
             {
                 Reductions = scope.Reductions.ToEquatableArray(),
             };
+
+            CheckLowered(spec, type.Name, nameLocation, stateLocations, scope.Origins, diagnostics);
+            return diagnostics.Skip(before).Any(d => d.Descriptor.DefaultSeverity == DiagnosticSeverity.Error) ? null : spec;
         }
 
         /// <summary>The property of a state or hyperparameter must not collide with the class's own members or OptGen.Optimizer's.</summary>

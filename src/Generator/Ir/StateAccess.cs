@@ -42,6 +42,19 @@ namespace OptGen.Generator.Ir
             return new HashSet<string>(body.Where(s => !s.DeclaresLocal && all.Contains(s.Target)).Select(s => s.Target));
         }
 
+        /// <summary>
+        /// The states the program neither reads nor writes, in declaration order: declared, allocated for every
+        /// parameter and checkpointed, yet always 0 (OPTG0138). Statements that cannot change the result are gone by
+        /// then (<see cref="PostPass"/>), so a state that only a dead local or <c>m = m</c> mentions counts as unused.
+        /// </summary>
+        public static IEnumerable<string> Unused(IEnumerable<ElementStatement> body, IEnumerable<string> states)
+        {
+            var statements = body.ToList();
+            var used = new HashSet<string>(statements.SelectMany(s => Variables(s.Value)));
+            used.UnionWith(statements.Where(s => !s.DeclaresLocal).Select(s => s.Target));
+            return states.Where(s => !used.Contains(s));
+        }
+
         private static IEnumerable<string> Variables(Expr e) =>
             e.Op == ExprOp.Variable ? new[] { e.Name } : e.Args.SelectMany(Variables);
     }
