@@ -32,6 +32,7 @@ public abstract partial class ReductionOptimizer
     private double[] _columnPartials = [];
     private double[] _unitPartials = [];
     private double[] _edgePartials = []; // per unit and reduction: the parts of the row (block) it cuts at its start and at its end
+    private bool[] _cutsSegments = []; // per unit: whether it cuts a row or block of a reduction (only in quantized tensors)
 
     /// <summary>Creates an optimizer whose reductions have scopes (rows, columns, blocks) or whose states are compact; called by generated code.</summary>
     /// <param name="descriptor">The rule's descriptor; its bytes per element must be the sum over <paramref name="passes"/>.</param>
@@ -253,6 +254,17 @@ public abstract partial class ReductionOptimizer
         _columnValues = new float[column];
         _unitPartials = new double[units.Length * width];
         _edgePartials = new double[units.Length * width * 2];
+        _cutsSegments = new bool[units.Length];
+        for (int u = 0; u < units.Length; u++)
+        {
+            (int j, int start, int end) = (units[u].Tensor, units[u].Start, units[u].Start + units[u].Length);
+            foreach (ReductionScope scope in info.Scopes)
+            {
+                _cutsSegments[u] |= !IsPerTensor(scope) && scope.Kind != ReductionScopeKind.Column &&
+                    (EdgeOf(layout, j, scope, SegmentOf(layout, j, scope, start), start, end) >= 0 || EdgeOf(layout, j, scope, SegmentOf(layout, j, scope, end - 1), start, end) >= 0);
+            }
+        }
+
         _columnOffset = new int[units.Length + 1];
         for (int u = 0; u < units.Length; u++)
         {
@@ -304,7 +316,7 @@ public abstract partial class ReductionOptimizer
 
                     c++;
                 }
-                else
+                else if (_cutsSegments[u])
                 {
                     for (int edge = 0; edge < 2; edge++)
                     {
@@ -482,7 +494,7 @@ public abstract partial class ReductionOptimizer
                 }
 
                 int segment = SegmentOf(layout, j, scope, done);
-                int edge = IsPerTensor(scope) ? -1 : EdgeOf(layout, j, scope, segment, cursor.UnitStart, cursor.UnitEnd);
+                int edge = IsPerTensor(scope) || !_cutsSegments[cursor.Unit] ? -1 : EdgeOf(layout, j, scope, segment, cursor.UnitStart, cursor.UnitEnd);
                 ref double target = ref IsPerTensor(scope)
                     ? ref _unitPartials[(cursor.Unit * width) + k]
                     : ref edge < 0
