@@ -531,17 +531,17 @@ public sealed class BlockwiseCompactStateTests(ITestOutputHelper output)
     };
 
     /// <summary>Per tensor: the block (v's index) of each element.</summary>
-    private static Func<int, Func<int, int>> BlockOf(string rule, ParameterLayout layout) => tensor =>
+    internal static Func<int, Func<int, int>> BlockOf(string rule, ParameterLayout layout) => tensor =>
     {
         int columns = layout.MatrixShapeOf(tensor).Columns;
         int block = rule switch { "adam-mini-100" => 100, "declared-adam-mini" => 16, _ => columns };
         return i => i / block;
     };
 
-    private static CompactRule RuleOf(string rule) => rule == "declared-row-normalized" ? CompactReference.RowNormalized : CompactReference.Rule;
+    internal static CompactRule RuleOf(string rule) => rule == "declared-row-normalized" ? CompactReference.RowNormalized : CompactReference.Rule;
 
     /// <summary>One tensor's step in double: <paramref name="p"/>, the dequantized m and the float32 compact v (one per block) in place.</summary>
-    private delegate void CompactRule(double[] p, double[] g, double[] m, float[] v, Func<int, int> block, int t);
+    internal delegate void CompactRule(double[] p, double[] g, double[] m, float[] v, Func<int, int> block, int t);
 
     /// <summary>The precisions each rule is checked with: 8-bit, 4-bit, and groups of float32 and 4-bit state.</summary>
     internal static Action<Optimizer>[] Precisions() =>
@@ -555,7 +555,7 @@ public sealed class BlockwiseCompactStateTests(ITestOutputHelper output)
         },
     ];
 
-    private static float[] State(Optimizer optimizer, int plane, int tensor)
+    internal static float[] State(Optimizer optimizer, int plane, int tensor)
     {
         string name = optimizer.Descriptor.States[plane].Name;
         float[] values = new float[optimizer.StateLength(name, tensor)];
@@ -567,7 +567,7 @@ public sealed class BlockwiseCompactStateTests(ITestOutputHelper output)
     /// An Adam-mini-like rule over a layout, in double: m quantized per codec block in tensors at or above the
     /// threshold (<see cref="QuantizedReference"/>), float32 below it; v float32, one value per block.
     /// </summary>
-    private sealed class CompactReference
+    internal sealed class CompactReference
     {
         private readonly ParameterLayout _layout;
         private readonly int _bits;

@@ -31,6 +31,8 @@ public abstract partial class ReductionOptimizer
     private int[] _columnOffset = []; // per unit: where its column partials start in _columnPartials
     private double[] _columnPartials = [];
     private double[] _unitPartials = [];
+    private double[] _edgePartials = []; // per unit and reduction: the parts of the row (block) it cuts at its start and at its end
+    private bool[] _cutsSegments = []; // per unit: whether it cuts a row or block of a reduction (only in quantized tensors)
 
     /// <summary>Creates an optimizer whose reductions have scopes (rows, columns, blocks) or whose states are compact; called by generated code.</summary>
     /// <param name="descriptor">The rule's descriptor; its bytes per element must be the sum over <paramref name="passes"/>.</param>
@@ -167,7 +169,14 @@ public abstract partial class ReductionOptimizer
         return descriptor;
     }
 
-    /// <summary>Units of whole rows (when a row or column scope is used) and whole blocks; at most 64 per tensor with column reductions, which keep partial sums per unit.</summary>
+    /// <summary>
+    /// Units of whole rows (when a row or column scope is used) and whole blocks; at most 64 per tensor with column
+    /// reductions, which keep partial sums per unit. In a tensor whose last pass stages quantized state the units also
+    /// start on a block of the codec (<see cref="MultiPassOptimizer.StagingGranule"/>); where whole rows (blocks) and
+    /// whole codec blocks meet only beyond a piece (lcm(2047, 256) = 524 032 elements; lcm(65521, 256) = 16.8M) the
+    /// units are whole codec blocks, about a piece each, and may cut rows and blocks (<see cref="EdgeOf"/>): each
+    /// thread stages one unit at a time, so a unit of lcm elements would cost every thread that much staging.
+    /// </summary>
     private Piece[] CutScopedUnits()
     {
         ScopeInfo info = Info!;
@@ -176,7 +185,8 @@ public abstract partial class ReductionOptimizer
             layout,
             j =>
             {
-                long granule = StagingGranule(j);
+                int staging = StagingGranule(j);
+                long granule = staging;
                 foreach (ReductionScope scope in info.AllScopes)
                 {
                     long size = scope.Kind switch
@@ -188,15 +198,31 @@ public abstract partial class ReductionOptimizer
                     granule = granule / Gcd(granule, size) * size;
                     if (granule >= layout.LengthOf(j))
                     {
-                        return Math.Max(1, layout.LengthOf(j));
+                        granule = Math.Max(1, layout.LengthOf(j));
+                        break;
                     }
                 }
 
-                return (int)granule;
+                return staging > 1 && granule > StepPlan.PieceLength ? staging : (int)granule;
             },
             maxPerTensor: info.ColumnReductions == 0 ? null : j => Math.Min(64, Math.Max(1, layout.MatrixShapeOf(j).Matrices * layout.MatrixShapeOf(j).Rows / 8)));
 
         static long Gcd(long a, long b) => b == 0 ? a : Gcd(b, a % b);
+    }
+
+    /// <summary>
+    /// Where pass 1 adds a run's partial of a row or block <paramref name="segment"/> of unit
+    /// [<paramref name="unitStart"/>, <paramref name="unitEnd"/>): −1 when the unit holds the segment whole (straight
+    /// into its sum: one unit, one thread adds it), else the unit's own slot for the segment it cuts at its start (0)
+    /// or at its end (1), combined into the sums in unit order after the pass (only quantized tensors' units cut
+    /// segments, <see cref="CutScopedUnits"/>).
+    /// </summary>
+    private static int EdgeOf(ParameterLayout layout, int tensor, ReductionScope scope, int segment, int unitStart, int unitEnd)
+    {
+        long size = scope.Kind == ReductionScopeKind.Block ? scope.BlockLength : Math.Max(1, layout.MatrixShapeOf(tensor).Columns);
+        long start = segment * size;
+        long end = Math.Min(layout.LengthOf(tensor), start + size);
+        return start < unitStart ? 0 : end > unitEnd ? 1 : -1;
     }
 
     private void PrepareScoped(Piece[] units)
@@ -227,6 +253,18 @@ public abstract partial class ReductionOptimizer
         _columnSums = new double[column];
         _columnValues = new float[column];
         _unitPartials = new double[units.Length * width];
+        _edgePartials = new double[units.Length * width * 2];
+        _cutsSegments = new bool[units.Length];
+        for (int u = 0; u < units.Length; u++)
+        {
+            (int j, int start, int end) = (units[u].Tensor, units[u].Start, units[u].Start + units[u].Length);
+            foreach (ReductionScope scope in info.Scopes)
+            {
+                _cutsSegments[u] |= !IsPerTensor(scope) && scope.Kind != ReductionScopeKind.Column &&
+                    (EdgeOf(layout, j, scope, SegmentOf(layout, j, scope, start), start, end) >= 0 || EdgeOf(layout, j, scope, SegmentOf(layout, j, scope, end - 1), start, end) >= 0);
+            }
+        }
+
         _columnOffset = new int[units.Length + 1];
         for (int u = 0; u < units.Length; u++)
         {
@@ -249,11 +287,12 @@ public abstract partial class ReductionOptimizer
         Array.Clear(_columnSums);
         RunUnits<TParameter, TGradient, TState>(0, units.Length);
 
-        // Combined in unit order (tensor scope: each unit's partial; column scope: each unit's column sums); row and
-        // block sums are whole inside one unit and added run after run there.
+        // Combined in unit order (tensor scope: each unit's partial; column scope: each unit's column sums; a row or
+        // block that units cut: each unit's part); a row or block whole inside one unit is added run after run there.
         for (int u = 0; u < units.Length; u++)
         {
             int j = units[u].Tensor;
+            int unitStart = units[u].Start, unitEnd = units[u].Start + units[u].Length;
             int c = 0;
             for (int k = 0; k < width; k++)
             {
@@ -276,6 +315,19 @@ public abstract partial class ReductionOptimizer
                     }
 
                     c++;
+                }
+                else if (_cutsSegments[u])
+                {
+                    for (int edge = 0; edge < 2; edge++)
+                    {
+                        int segment = SegmentOf(layout, j, scope, edge == 0 ? unitStart : unitEnd - 1);
+                        if (EdgeOf(layout, j, scope, segment, unitStart, unitEnd) == edge)
+                        {
+                            ref double sum = ref _sums[_valueStart[(j * width) + k] + segment];
+                            double partial = _edgePartials[(((u * width) + k) * 2) + edge];
+                            sum = max ? Math.Max(sum, partial) : sum + partial;
+                        }
+                    }
                 }
             }
         }
@@ -369,6 +421,7 @@ public abstract partial class ReductionOptimizer
         if (pass == 0)
         {
             _unitPartials.AsSpan(unit * width, width).Clear();
+            _edgePartials.AsSpan(unit * width * 2, width * 2).Clear();
             _columnPartials.AsSpan(_columnOffset[unit], _columnOffset[unit + 1] - _columnOffset[unit]).Clear();
         }
 
@@ -440,9 +493,13 @@ public abstract partial class ReductionOptimizer
                     continue;
                 }
 
+                int segment = SegmentOf(layout, j, scope, done);
+                int edge = IsPerTensor(scope) || !_cutsSegments[cursor.Unit] ? -1 : EdgeOf(layout, j, scope, segment, cursor.UnitStart, cursor.UnitEnd);
                 ref double target = ref IsPerTensor(scope)
                     ? ref _unitPartials[(cursor.Unit * width) + k]
-                    : ref _sums[_valueStart[(j * width) + k] + SegmentOf(layout, j, scope, done)];
+                    : ref edge < 0
+                        ? ref _sums[_valueStart[(j * width) + k] + segment]
+                        : ref _edgePartials[(((cursor.Unit * width) + k) * 2) + edge];
                 target = _kinds[k] == ReductionKind.MaxAbs ? Math.Max(target, run.Partials[k]) : target + run.Partials[k];
             }
         }
