@@ -205,6 +205,7 @@ public abstract partial class MultiPassOptimizer
         Piece u = UnitsOf(pass)[unit];
         int bits = state.BitsOf(u.Tensor);
         bool replays = ReplaysEarlierPasses;
+        Debug.Assert(!replays || ReferenceEquals(UnitsOf(pass), PassUnits), "a rule that replays earlier passes runs them over the last pass's units: its passes share one set of units");
         bool last = pass == Passes.Count - 1;
         if (bits is 0 or 16 || StagingGranule(u.Tensor) == 1 || (!replays && !last))
         {
