@@ -36,7 +36,10 @@ public sealed partial class ParameterLayout
             throw new ArgumentException("A layout needs at least one parameter group.", nameof(groups));
         }
 
-        int tensors = 0;
+        // Each group is read once, into an array: a caller's list whose Count disagrees with what it enumerates (or
+        // that another thread changes meanwhile) cannot leave the layout with fewer lengths than tensors.
+        var lengths = new int[groups.Length][];
+        long tensors = 0;
         for (int k = 0; k < groups.Length; k++)
         {
             if (groups[k] is null)
@@ -44,12 +47,18 @@ public sealed partial class ParameterLayout
                 throw new ArgumentNullException(nameof(groups), $"Parameter group {k} is null.");
             }
 
-            if (groups[k].Count == 0)
+            lengths[k] = Snapshot(groups[k]);
+            if (lengths[k].Length == 0)
             {
                 throw new ArgumentException($"Parameter group {k} has no tensors.", nameof(groups));
             }
 
-            tensors += groups[k].Count;
+            tensors += lengths[k].Length;
+        }
+
+        if (tensors >= Array.MaxLength)
+        {
+            throw new ArgumentException($"The groups hold {tensors} tensors, more than one buffer can address.", nameof(groups));
         }
 
         _lengths = new int[tensors];
@@ -61,7 +70,7 @@ public sealed partial class ParameterLayout
         for (int k = 0; k < groups.Length; k++)
         {
             _groupStart[k] = j;
-            foreach (int length in groups[k])
+            foreach (int length in lengths[k])
             {
                 if (length < 0)
                 {
@@ -83,7 +92,19 @@ public sealed partial class ParameterLayout
         }
 
         // A single tensor keeps exactly its length in state (no padding after it): GetState returns it unpadded.
-        StateLength = tensors == 1 ? _lengths[0] : (int)_stateOffsets[tensors];
+        StateLength = j == 1 ? _lengths[0] : (int)_stateOffsets[tensors];
+    }
+
+    /// <summary>The lengths <paramref name="group"/> enumerates (not trusting its Count, which sizes nothing here).</summary>
+    private static int[] Snapshot(IReadOnlyList<int> group)
+    {
+        var lengths = new List<int>();
+        foreach (int length in group)
+        {
+            lengths.Add(length);
+        }
+
+        return [.. lengths];
     }
 
     /// <summary>One group holding one tensor of <paramref name="length"/> elements: the classic single-tensor optimizer.</summary>
