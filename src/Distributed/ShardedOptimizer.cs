@@ -110,16 +110,8 @@ public sealed partial class ShardedOptimizer<TOptimizer>
     {
         if (!ReferenceEquals(options, _lastOptions))
         {
-            _scaledOptions = new StepOptions
-            {
-                GradientScale = options.GradientScale / _communicator.Size,
-                MaxGradientNorm = options.MaxGradientNorm,
-                SkipNonFinite = options.SkipNonFinite,
-                StochasticRounding = options.StochasticRounding,
-                RoundingSeed = options.RoundingSeed,
-                ComputeGradientNorm = options.ComputeGradientNorm,
-                MaxDegreeOfParallelism = options.MaxDegreeOfParallelism,
-            };
+            // Every other option kept (a copy of the fields here had lost StepOptions.BatchSize).
+            _scaledOptions = options.With(options.GradientScale / _communicator.Size, options.SkipNonFinite);
             _lastOptions = options;
         }
 

@@ -105,12 +105,20 @@ public sealed class StepOptions
 
     /// <summary>
     /// These options with <see cref="GradientScale"/> = <paramref name="gradientScale"/> and <see cref="SkipNonFinite"/>
-    /// set, every other option kept (a loss scaler's options from its template; one copy of the fields, beside them).
+    /// set, every other option kept (a loss scaler's options from its template).
     /// </summary>
-    internal StepOptions WithLossScale(double gradientScale) => new()
+    internal StepOptions WithLossScale(double gradientScale) => With(gradientScale, skipNonFinite: true);
+
+    /// <summary>
+    /// These options with <see cref="GradientScale"/> = <paramref name="gradientScale"/> and <see cref="SkipNonFinite"/>
+    /// = <paramref name="skipNonFinite"/>, every other option kept: the one copy of the fields, beside them (a loss
+    /// scaler's options, a sharded step's averaged ones).
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="gradientScale"/> is out of <see cref="GradientScale"/>'s range.</exception>
+    internal StepOptions With(double gradientScale, bool skipNonFinite) => new()
     {
         GradientScale = gradientScale,
-        SkipNonFinite = true,
+        SkipNonFinite = skipNonFinite,
         MaxGradientNorm = MaxGradientNorm,
         ComputeGradientNorm = ComputeGradientNorm,
         MaxDegreeOfParallelism = MaxDegreeOfParallelism,
