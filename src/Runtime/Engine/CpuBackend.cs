@@ -122,14 +122,26 @@ internal readonly partial struct CpuBackend<TParameter, TGradient, TState> : ISt
         return ((sum.GetElement(0) + sum.GetElement(1)) + (sum.GetElement(2) + sum.GetElement(3))) + tail;
     }
 
-    /// <summary>One piece of the norm pass: its Σ g² into its own partial sum.</summary>
+    /// <summary>
+    /// One piece of the norm pass: its Σ g² into its own partial sum. A non-finite per-example square (the rule's
+    /// second input, stored like the gradients: g² overflows float16 long before g does) makes the partial NaN, so the
+    /// step counts as non-finite as with a non-finite gradient (skipped with <see cref="StepOptions.SkipNonFinite"/>)
+    /// instead of writing ∞ into the state for good.
+    /// </summary>
     [StructLayout(LayoutKind.Auto)]
     private readonly unsafe struct NormBody(Slot[] slots, Piece[] pieces, double[] partialSums) : IPieceBody
     {
         public void Run(int piece)
         {
             Piece p = pieces[piece];
-            partialSums[piece] = SumOfSquares(ref *(byte*)(slots[p.Tensor].Gradients + ((nint)p.Start * TGradient.ElementSize)), p.Length);
+            Slot slot = slots[p.Tensor];
+            double sum = SumOfSquares(ref *(byte*)(slot.Gradients + ((nint)p.Start * TGradient.ElementSize)), p.Length);
+            if (slot.Inputs != 0 && !double.IsFinite(SumOfSquares(ref *(byte*)(slot.Inputs + ((nint)p.Start * TGradient.ElementSize)), p.Length)))
+            {
+                sum = double.NaN;
+            }
+
+            partialSums[piece] = sum;
         }
     }
 

@@ -66,7 +66,8 @@ public sealed class StepOptions
     /// When a gradient element is NaN or ±∞, or would be once multiplied by a <see cref="GradientScale"/> above 1
     /// (‖g‖·scale beyond float32's range, without clipping), skip the step: parameters, state and step count stay
     /// bit-for-bit as they were, and <see cref="StepResult.Skipped"/> says so (as <c>GradScaler</c>'s found_inf, which
-    /// tests the unscaled gradients). Default false.
+    /// tests the unscaled gradients). A per-example square (the steps that take them) that is NaN or ±∞ counts as
+    /// such a gradient element. Default false.
     /// </summary>
     public bool SkipNonFinite { get; init; }
 
@@ -153,8 +154,8 @@ public sealed class StepOptions
 
 /// <summary>What one training step did.</summary>
 /// <param name="Skipped">The step was skipped because a gradient was NaN or ±∞ and <see cref="StepOptions.SkipNonFinite"/> was set; nothing was written.</param>
-/// <param name="FoundNonFinite">A gradient element was NaN or ±∞ (known only when the norm was computed).</param>
-/// <param name="GradientNorm">The global L2 norm of the unscaled gradients before clipping, or NaN when it was not computed.</param>
+/// <param name="FoundNonFinite">A gradient element (or per-example square) was NaN or ±∞ (known only when the norm was computed).</param>
+/// <param name="GradientNorm">The global L2 norm of the unscaled gradients before clipping, or NaN when it was not computed or a per-example square was not finite.</param>
 /// <param name="ClipFactor">The factor clipping applied to every gradient: min(1, max/(norm + 1e-6)), or 1.</param>
 /// <param name="StepCount">The optimizer's step count after this step.</param>
 public readonly record struct StepResult(bool Skipped, bool FoundNonFinite, double GradientNorm, double ClipFactor, long StepCount);
