@@ -132,6 +132,13 @@ public sealed class FusedOptimizer<TOptimizer> : OptimizerHelper, torch.optim.IM
                     throw new ArgumentException($"Parameter '{name}' has {numel} elements; at most {int.MaxValue} per tensor are supported.", nameof(groups));
                 }
 
+                // An empty tensor may still have a dimension past int (shape [3e9, 0]): refused here by its real shape,
+                // not as a "negative dimension" after the cast below wrapped it.
+                if (Array.Exists(p.shape, d => d > int.MaxValue))
+                {
+                    throw new ArgumentException($"Parameter '{name}' has shape [{string.Join(", ", p.shape)}]; at most {int.MaxValue} per dimension is supported.", nameof(groups));
+                }
+
                 parameters.Add(p);
                 names.Add(name);
                 // The shape, not only the length: rules with compact state or per-row reductions read it (Adafactor
