@@ -81,24 +81,34 @@ public sealed partial class ParameterLayout
         return layout;
     }
 
+    /// <summary>Tensor <paramref name="tensor"/>'s shape as given to <see cref="FromShapes"/>, or null for a vector (the index checked either way).</summary>
+    private int[]? DeclaredShape(int tensor)
+    {
+        int checkedTensor = Tensor(tensor);
+        return _shapes?[checkedTensor];
+    }
+
     /// <summary>The shape of tensor <paramref name="tensor"/>: as given to <see cref="FromShapes"/>, or [length] for a vector.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="tensor"/> is not in [0, <see cref="TensorCount"/>).</exception>
     public int[] ShapeOf(int tensor)
     {
-        int[]? shape = _shapes?[tensor];
+        int[]? shape = DeclaredShape(tensor);
         return shape is null ? [LengthOf(tensor)] : (int[])shape.Clone();
     }
 
     /// <summary>The number of dimensions of tensor <paramref name="tensor"/>: 1 for a vector.</summary>
-    public int RankOf(int tensor) => _shapes?[tensor]?.Length ?? 1;
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="tensor"/> is not in [0, <see cref="TensorCount"/>).</exception>
+    public int RankOf(int tensor) => DeclaredShape(tensor)?.Length ?? 1;
 
     /// <summary>
     /// Tensor <paramref name="tensor"/> seen as a stack of matrices over its last two dimensions: the number of
     /// matrices (the product of the leading dimensions), rows (the second-last dimension) and columns (the last).
     /// A vector of n elements is one 1 × n matrix.
     /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="tensor"/> is not in [0, <see cref="TensorCount"/>).</exception>
     public (int Matrices, int Rows, int Columns) MatrixShapeOf(int tensor)
     {
-        int[]? shape = _shapes?[tensor];
+        int[]? shape = DeclaredShape(tensor);
         if (shape is null)
         {
             return (1, 1, LengthOf(tensor));

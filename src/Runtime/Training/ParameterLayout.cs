@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Diagnostics.CodeAnalysis;
 
 namespace OptGen;
 
@@ -125,19 +126,52 @@ public sealed partial class ParameterLayout
     public int TotalLength => (int)_arenaOffsets[^1];
 
     /// <summary>The number of elements of tensor <paramref name="tensor"/>.</summary>
-    public int LengthOf(int tensor) => _lengths[tensor];
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="tensor"/> is not in [0, <see cref="TensorCount"/>).</exception>
+    public int LengthOf(int tensor) => _lengths[Tensor(tensor)];
 
     /// <summary>The group that tensor <paramref name="tensor"/> belongs to.</summary>
-    public int GroupOf(int tensor) => _groupOf[tensor];
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="tensor"/> is not in [0, <see cref="TensorCount"/>).</exception>
+    public int GroupOf(int tensor) => _groupOf[Tensor(tensor)];
 
     /// <summary>The index of the first tensor of group <paramref name="group"/>.</summary>
-    public int FirstTensorOf(int group) => _groupStart[group];
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="group"/> is not in [0, <see cref="GroupCount"/>).</exception>
+    public int FirstTensorOf(int group) => _groupStart[Group(group)];
 
     /// <summary>The number of tensors in group <paramref name="group"/>.</summary>
-    public int TensorCountOf(int group) => _groupStart[group + 1] - _groupStart[group];
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="group"/> is not in [0, <see cref="GroupCount"/>).</exception>
+    public int TensorCountOf(int group) => _groupStart[Group(group) + 1] - _groupStart[group];
 
     /// <summary>Where tensor <paramref name="tensor"/> starts in a packed arena of <see cref="TotalLength"/> elements.</summary>
-    public int ArenaOffsetOf(int tensor) => (int)_arenaOffsets[tensor];
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="tensor"/> is not in [0, <see cref="TensorCount"/>).</exception>
+    public int ArenaOffsetOf(int tensor) => (int)_arenaOffsets[Tensor(tensor)];
+
+    /// <summary><paramref name="tensor"/>, checked to be a tensor of this layout (an index a caller gives a public member).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">It is not in [0, <see cref="TensorCount"/>).</exception>
+    private int Tensor(int tensor)
+    {
+        if ((uint)tensor >= (uint)_lengths.Length)
+        {
+            ThrowNotIn(nameof(tensor), tensor, _lengths.Length, "tensors");
+        }
+
+        return tensor;
+    }
+
+    /// <summary><paramref name="group"/>, checked to be a group of this layout.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">It is not in [0, <see cref="GroupCount"/>).</exception>
+    private int Group(int group)
+    {
+        if ((uint)group >= (uint)(_groupStart.Length - 1))
+        {
+            ThrowNotIn(nameof(group), group, _groupStart.Length - 1, "groups");
+        }
+
+        return group;
+    }
+
+    [DoesNotReturn]
+    private static void ThrowNotIn(string name, int value, int count, string what) =>
+        throw new ArgumentOutOfRangeException(name, value, $"The layout has {count} {what}: {name} must be in [0, {count}).");
 
     /// <summary>Elements per state plane: every tensor's state at its 16-aligned offset.</summary>
     internal int StateLength { get; }

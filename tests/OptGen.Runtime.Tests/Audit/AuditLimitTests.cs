@@ -108,6 +108,35 @@ public sealed class AuditLimitTests
         Assert.Equal("groups", Assert.Throws<ArgumentException>(() => new ParameterLayout(new Miscounted(2, []))).ParamName);
     }
 
+    /// <summary>
+    /// The layout's public accessors given a tensor or group that is not there: IndexOutOfRangeException before (and
+    /// RankOf of a layout made from lengths answered 1 for any index); now ArgumentOutOfRangeException naming the index.
+    /// </summary>
+    [Fact]
+    public void ALayoutRefusesAnIndexThatIsNotThereByName()
+    {
+        foreach (ParameterLayout layout in new[] { new ParameterLayout([3, 4], [5]), ParameterLayout.FromShapes([[2, 3]], [[5]]) })
+        {
+            foreach (int tensor in new[] { -1, layout.TensorCount, int.MaxValue, int.MinValue })
+            {
+                Func<object>[] calls = [() => layout.LengthOf(tensor), () => layout.GroupOf(tensor), () => layout.ArenaOffsetOf(tensor), () => layout.ShapeOf(tensor), () => layout.RankOf(tensor), () => layout.MatrixShapeOf(tensor)];
+                foreach (Func<object> call in calls)
+                {
+                    Assert.Equal("tensor", Assert.Throws<ArgumentOutOfRangeException>(() => call()).ParamName);
+                }
+            }
+
+            foreach (int group in new[] { -1, layout.GroupCount, int.MaxValue })
+            {
+                Assert.Equal("group", Assert.Throws<ArgumentOutOfRangeException>(() => layout.FirstTensorOf(group)).ParamName);
+                Assert.Equal("group", Assert.Throws<ArgumentOutOfRangeException>(() => layout.TensorCountOf(group)).ParamName);
+            }
+
+            Assert.Equal(layout.TotalLength - 5, layout.ArenaOffsetOf(layout.TensorCount - 1));
+            Assert.Equal(1, layout.TensorCountOf(layout.GroupCount - 1));
+        }
+    }
+
     /// <summary>A scaler resumed with a good-step count at or past its interval grows at the next good step; the count wrapped to int.MinValue before.</summary>
     [Fact]
     public void ALossScalerResumedPastItsIntervalGrowsAtTheNextGoodStep()
