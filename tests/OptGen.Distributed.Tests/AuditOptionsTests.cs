@@ -1,3 +1,4 @@
+using System;
 using System.Linq;
 using System.Reflection;
 using Xunit;
@@ -8,6 +9,14 @@ namespace OptGen.Distributed.Tests;
 [Optimizer]
 [LearningRate(0.01, Units = BatchUnits.PerExample)]
 public partial class PerExampleSgd;
+
+/// <summary>Adam averaging the batch mean of per-example squared gradients: its steps take the squares beside the gradients.</summary>
+[Optimizer]
+[FirstMoment(Beta = 0.9)]
+[SecondMoment(Beta = 0.999, Input = SecondMomentInput.PerExampleSquares)]
+[BiasCorrection(BiasCorrectionMode.Power)]
+[Epsilon(1e-8)]
+public partial class SquaresAdam;
 
 /// <summary>
 /// The options a sharded float32 step hands its shard: its own copy of StepOptions' fields had lost
@@ -64,6 +73,18 @@ public class AuditOptionsTests
         Assert.Equal(byProperty[0], byOptions[0]);
         Assert.Equal(byOptions[0], byOptions[1]);
         Assert.NotEqual(unbatched[0], byOptions[0]);
+    }
+
+    /// <summary>
+    /// A sharded step has no per-example squares to pass: a rule that reads them is refused where the sharded
+    /// optimizer is made, as a rule with reductions is, rather than by every step after its reduce-scatter.
+    /// </summary>
+    [Fact]
+    public void ARuleThatReadsPerExampleSquaresIsRefusedWhenMade()
+    {
+        ArgumentException[] refused = InProcessTests.OnRanks(2, c => Assert.Throws<ArgumentException>(() => new ShardedOptimizer<SquaresAdam>(c, Model, l => new SquaresAdam(l))));
+        Assert.All(refused, e => Assert.Equal("create", e.ParamName));
+        Assert.All(refused, e => Assert.Contains("per-example squared gradients", e.Message, System.StringComparison.Ordinal));
     }
 
     private static float[] Train(ICommunicator communicator, System.Func<ShardedOptimizer<PerExampleSgd>, StepOptions?> prepare)
