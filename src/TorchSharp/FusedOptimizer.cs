@@ -149,7 +149,8 @@ public sealed class FusedOptimizer<TOptimizer> : OptimizerHelper, torch.optim.IM
 
         ParameterLayout layout = ParameterLayout.FromShapes(shapes);
         TOptimizer optimizer = create(layout) ?? throw new ArgumentException("The factory returned null.", nameof(create));
-        if (!optimizer.Layout.HasSameShape(layout))
+        // The shapes too, not only the lengths: Adafactor over a transposed matrix would factor rows as columns.
+        if (!optimizer.Layout.HasSameDimensions(layout))
         {
             throw new ArgumentException("The factory must build the optimizer for the layout it is given.", nameof(create));
         }

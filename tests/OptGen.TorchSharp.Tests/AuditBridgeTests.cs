@@ -20,6 +20,23 @@ public sealed class AuditBridgeTests
         Assert.Contains($"'embedding.weight' has shape [{rows}, {columns}]", e.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// A factory that builds the optimizer over a layout of the same lengths but other shapes (a transposed matrix) is
+    /// refused: the check compared lengths only, and Adafactor would have factored the weight's rows as its columns.
+    /// </summary>
+    [Fact]
+    public void AFactoryOverTransposedShapesIsRefused()
+    {
+        var weight = new Parameter(torch.randn(2, 3));
+        var bias = new Parameter(torch.randn(3));
+        ArgumentException e = Assert.Throws<ArgumentException>(() => FusedOptimizer.Create([weight, bias], _ => new OptGen.Adafactor(OptGen.ParameterLayout.FromShapes([[3, 2], [3]]))));
+        Assert.Equal("create", e.ParamName);
+
+        // The same shapes built by the factory itself are taken, a vector as [n] or by length alike.
+        using FusedOptimizer<OptGen.Adafactor> same = FusedOptimizer.Create([weight, bias], _ => new OptGen.Adafactor(OptGen.ParameterLayout.FromShapes([[2, 3], [3]])));
+        using FusedOptimizer<OptGen.Adam> vector = FusedOptimizer.Create([bias], _ => new OptGen.Adam(3));
+    }
+
     /// <summary>A group's own value out of a rule's limit (Adafactor's c ≤ 0) is refused where the group is made, by name, as a value out of range is; it used to be taken and make every step throw.</summary>
     [Fact]
     public void AGroupValueOutOfTheRulesLimitIsRefusedWhenTheOptimizerIsMade()

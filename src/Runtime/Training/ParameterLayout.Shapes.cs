@@ -81,6 +81,29 @@ public sealed partial class ParameterLayout
         return layout;
     }
 
+    /// <summary>
+    /// Whether <paramref name="other"/> has the same groups of tensors of the same shapes (<see cref="HasSameShape"/>
+    /// compares lengths only: a 2 × 3 and a 3 × 2 matrix have the same length, but not the same rows and columns for
+    /// the rules that factor or block them).
+    /// </summary>
+    internal bool HasSameDimensions(ParameterLayout other)
+    {
+        if (!HasSameShape(other))
+        {
+            return false;
+        }
+
+        for (int j = 0; j < TensorCount; j++)
+        {
+            if (!ShapeOf(j).AsSpan().SequenceEqual(other.ShapeOf(j)))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
     /// <summary>Tensor <paramref name="tensor"/>'s shape as given to <see cref="FromShapes"/>, or null for a vector (the index checked either way).</summary>
     private int[]? DeclaredShape(int tensor)
     {
