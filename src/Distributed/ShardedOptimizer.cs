@@ -46,7 +46,7 @@ public sealed partial class ShardedOptimizer<TOptimizer>
     /// <param name="layout">The whole model's tensors and groups (the arena every process passes to <see cref="Step(Span{float}, ReadOnlySpan{float}, StepOptions?)"/>).</param>
     /// <param name="create">Creates the rule's optimizer over the layout it is given (the shard's): e.g. <c>l =&gt; new Adam(l)</c>.</param>
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
-    /// <exception cref="ArgumentException"><paramref name="create"/> returned an optimizer over another layout.</exception>
+    /// <exception cref="ArgumentException"><paramref name="create"/> returned an optimizer over another layout, or of a rule that cannot be sharded (one with reductions, or one that reads per-example squares).</exception>
     /// <exception cref="InvalidOperationException">The processes disagree on the layout, the rule, its hyperparameters or the state precision.</exception>
     public ShardedOptimizer(ICommunicator communicator, ParameterLayout layout, Func<ParameterLayout, TOptimizer> create)
     {
@@ -69,6 +69,12 @@ public sealed partial class ShardedOptimizer<TOptimizer>
         {
             // LAMB's trust ratio, Adafactor's row means…: a shard would reduce over its own part of a tensor only.
             throw new ArgumentException($"{Local.Descriptor.Name} reduces over whole tensors (rows, blocks) between passes; it cannot be sharded yet.", nameof(create));
+        }
+
+        if (Local.Descriptor.ReadsPerExampleSquares)
+        {
+            // Its every step would need the squares beside the gradients, which no sharded Step takes.
+            throw new ArgumentException($"{Local.Descriptor.Name} averages per-example squared gradients, which a sharded step does not take (no Step overload passes them); it cannot be sharded yet.", nameof(create));
         }
         if (!Local.Layout.HasSameShape(shard))
         {
@@ -110,16 +116,8 @@ public sealed partial class ShardedOptimizer<TOptimizer>
     {
         if (!ReferenceEquals(options, _lastOptions))
         {
-            _scaledOptions = new StepOptions
-            {
-                GradientScale = options.GradientScale / _communicator.Size,
-                MaxGradientNorm = options.MaxGradientNorm,
-                SkipNonFinite = options.SkipNonFinite,
-                StochasticRounding = options.StochasticRounding,
-                RoundingSeed = options.RoundingSeed,
-                ComputeGradientNorm = options.ComputeGradientNorm,
-                MaxDegreeOfParallelism = options.MaxDegreeOfParallelism,
-            };
+            // Every other option kept (a copy of the fields here had lost StepOptions.BatchSize).
+            _scaledOptions = options.With(options.GradientScale / _communicator.Size, options.SkipNonFinite);
             _lastOptions = options;
         }
 

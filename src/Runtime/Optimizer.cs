@@ -155,6 +155,28 @@ public abstract partial class Optimizer
     {
     }
 
+    /// <summary>
+    /// A limit of the rule's own on hyperparameter <paramref name="index"/>, inside its descriptor range (Adafactor:
+    /// c ≤ 0, d ≥ 1): what is wrong with <paramref name="value"/>, or null. Every way in applies it with the range:
+    /// the typed setters, the indexers (optimizer and group), schedule values at the step and checkpoints.
+    /// </summary>
+    private protected virtual string? RuleLimitProblem(int index, double value) => null;
+
+    /// <summary>Whether hyperparameter <paramref name="index"/> takes <paramref name="value"/>: its range, then the rule's own limit.</summary>
+    internal bool Accepts(int index, double value) => Descriptor.Hyperparameters[index].Accepts(value) && RuleLimitProblem(index, value) is null;
+
+    /// <summary>The setters' check of <paramref name="value"/> for hyperparameter <paramref name="index"/>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is out of range; named after the hyperparameter.</exception>
+    internal void ThrowIfRejected(int index, double value)
+    {
+        HyperparameterDescriptor descriptor = Descriptor.Hyperparameters[index];
+        descriptor.ThrowIfRejected(value);
+        if (RuleLimitProblem(index, value) is { } problem)
+        {
+            throw new ArgumentOutOfRangeException(descriptor.Name, value, problem);
+        }
+    }
+
     /// <summary>The value of hyperparameter <paramref name="index"/>.</summary>
     [EditorBrowsable(EditorBrowsableState.Never)]
     protected double GetHyperparameter(int index) => _hyperparameters[index];
@@ -164,8 +186,7 @@ public abstract partial class Optimizer
     [EditorBrowsable(EditorBrowsableState.Never)]
     protected void SetHyperparameter(int index, double value)
     {
-        HyperparameterDescriptor descriptor = Descriptor.Hyperparameters[index];
-        descriptor.ThrowIfRejected(value);
+        ThrowIfRejected(index, value);
 
         // A step works on its own copy and, with a schedule, writes the copy back when it commits: a value set meanwhile
         // would be lost, so a set while another call holds the optimizer is refused like every other concurrent call.

@@ -132,6 +132,13 @@ public sealed class FusedOptimizer<TOptimizer> : OptimizerHelper, torch.optim.IM
                     throw new ArgumentException($"Parameter '{name}' has {numel} elements; at most {int.MaxValue} per tensor are supported.", nameof(groups));
                 }
 
+                // An empty tensor may still have a dimension past int (shape [3e9, 0]): refused here by its real shape,
+                // not as a "negative dimension" after the cast below wrapped it.
+                if (Array.Exists(p.shape, d => d > int.MaxValue))
+                {
+                    throw new ArgumentException($"Parameter '{name}' has shape [{string.Join(", ", p.shape)}]; at most {int.MaxValue} per dimension is supported.", nameof(groups));
+                }
+
                 parameters.Add(p);
                 names.Add(name);
                 // The shape, not only the length: rules with compact state or per-row reductions read it (Adafactor
@@ -142,7 +149,8 @@ public sealed class FusedOptimizer<TOptimizer> : OptimizerHelper, torch.optim.IM
 
         ParameterLayout layout = ParameterLayout.FromShapes(shapes);
         TOptimizer optimizer = create(layout) ?? throw new ArgumentException("The factory returned null.", nameof(create));
-        if (!optimizer.Layout.HasSameShape(layout))
+        // The shapes too, not only the lengths: Adafactor over a transposed matrix would factor rows as columns.
+        if (!optimizer.Layout.HasSameDimensions(layout))
         {
             throw new ArgumentException("The factory must build the optimizer for the layout it is given.", nameof(create));
         }

@@ -135,11 +135,7 @@ public sealed class FusedOptions : OptimizerOptions
             throw new ArgumentException($"The rule '{optimizer.Descriptor.Name}' has no hyperparameter '{name}'.", nameof(name));
         }
 
-        HyperparameterDescriptor descriptor = optimizer.Descriptor.Hyperparameters[index];
-        if (!descriptor.Accepts(value))
-        {
-            throw new ArgumentOutOfRangeException(name, value, $"{name} must be in {descriptor.RangeText}.");
-        }
+        optimizer.ThrowIfRejected(index, value);
     }
 
     /// <summary>Joins OptGen's group: sets the requested values there, then mirrors its learning rate.</summary>

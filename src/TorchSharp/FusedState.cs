@@ -198,7 +198,7 @@ internal sealed record GroupRecord(double InitialLearningRate, double LearningRa
 
         for (int i = 0; i < Values.Length; i++)
         {
-            if (!d.Hyperparameters[i].Accepts(Values[i]))
+            if (!optimizer.Accepts(i, Values[i]))
             {
                 throw new ArgumentException($"Group {group}'s {Names[i]} = {Values[i]} is outside {d.Hyperparameters[i].RangeText}.");
             }

@@ -91,11 +91,7 @@ public sealed class Adafactor : MultiPassOptimizer
 
     /// <summary>c ≤ 0: the second moments average with weight 1 − β̂ = t^c.</summary>
     /// <exception cref="ArgumentOutOfRangeException">The value is positive or not finite.</exception>
-    public double Beta2Decay
-    {
-        get => GetHyperparameter(1);
-        set => SetHyperparameter(1, value > 0 ? throw new ArgumentOutOfRangeException(nameof(value), value, "Beta2Decay must be <= 0.") : value);
-    }
+    public double Beta2Decay { get => GetHyperparameter(1); set => SetHyperparameter(1, value); }
 
     /// <summary>ε₁ ≥ 0: the floor of mean(R) and of V̂ (squared); default float32's machine epsilon.</summary>
     public double Epsilon1 { get => GetHyperparameter(2); set => SetHyperparameter(2, value); }
@@ -105,11 +101,7 @@ public sealed class Adafactor : MultiPassOptimizer
 
     /// <summary>d ≥ 1: the update is scaled down when its RMS exceeds d.</summary>
     /// <exception cref="ArgumentOutOfRangeException">The value is below 1 or not finite.</exception>
-    public double ClipThreshold
-    {
-        get => GetHyperparameter(4);
-        set => SetHyperparameter(4, value < 1 ? throw new ArgumentOutOfRangeException(nameof(value), value, "ClipThreshold must be >= 1.") : value);
-    }
+    public double ClipThreshold { get => GetHyperparameter(4); set => SetHyperparameter(4, value); }
 
     /// <summary>λ: decoupled weight decay, p ← p(1 − ηλ).</summary>
     public double WeightDecay { get => GetHyperparameter(5); set => SetHyperparameter(5, value); }
@@ -151,18 +143,16 @@ public sealed class Adafactor : MultiPassOptimizer
     }
 
     /// <inheritdoc/>
+    private protected override string? RuleLimitProblem(int index, double value) => index switch
+    {
+        1 when value > 0 => "Beta2Decay must be <= 0.",
+        4 when value < 1 => "ClipThreshold must be >= 1.",
+        _ => null,
+    };
+
+    /// <inheritdoc/>
     protected override void ValidateStepScalars(ReadOnlySpan<double> hyperparameters, ReadOnlySpan<double> hostState, long step, double gradientScale)
     {
-        if (hyperparameters[1] > 0)
-        {
-            throw new ArgumentOutOfRangeException(nameof(Beta2Decay), hyperparameters[1], "Beta2Decay must be <= 0.");
-        }
-
-        if (hyperparameters[4] < 1)
-        {
-            throw new ArgumentOutOfRangeException(nameof(ClipThreshold), hyperparameters[4], "ClipThreshold must be >= 1.");
-        }
-
         StepScalars.RequireFinite(Math.Pow(step, hyperparameters[1]), "OneMinusBeta2", "t^c", step);
         StepScalars.RequireFinite(hyperparameters[2] * hyperparameters[2], "Epsilon1Squared", "ε₁²", step);
         StepScalars.RequireFinite(gradientScale, "GradientScale", "gradientScale", step);

@@ -453,6 +453,11 @@ public abstract partial class Optimizer
                 {
                     throw new CheckpointException(CheckpointError.Corrupted, h.Name, $"The checkpoint's {h.Name} of group {k}, {values[k][i]:R}, is out of range: {h.Label} must be {h.RangeText}.");
                 }
+
+                if (RuleLimitProblem(i, values[k][i]) is { } problem)
+                {
+                    throw new CheckpointException(CheckpointError.Corrupted, h.Name, $"The checkpoint's {h.Name} of group {k}, {values[k][i]:R}, is out of range: {problem}");
+                }
             }
         }
 

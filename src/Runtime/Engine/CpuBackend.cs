@@ -142,15 +142,22 @@ internal readonly partial struct CpuBackend<TParameter, TGradient, TState> : ISt
         return new GradientSummary(((sum.GetElement(0) + sum.GetElement(1)) + (sum.GetElement(2) + sum.GetElement(3))) + tail, max);
     }
 
-    /// <summary>One piece of the norm pass: its Σ g² and max |g| into its own partials.</summary>
+    /// <summary>
+    /// One piece of the norm pass: its Σ g² and max |g| into its own partials. A non-finite per-example square (the
+    /// rule's second input, stored like the gradients: g² overflows float16 long before g does) makes the partial sum
+    /// NaN, so the step counts as non-finite as with a non-finite gradient (skipped with
+    /// <see cref="StepOptions.SkipNonFinite"/>) instead of writing ∞ into the state for good.
+    /// </summary>
     [StructLayout(LayoutKind.Auto)]
     private readonly unsafe struct NormBody(Slot[] slots, Piece[] pieces, double[] partials) : IPieceBody
     {
         public void Run(int piece)
         {
             Piece p = pieces[piece];
-            GradientSummary summary = Summarize(ref *(byte*)(slots[p.Tensor].Gradients + ((nint)p.Start * TGradient.ElementSize)), p.Length);
-            partials[piece] = summary.SumOfSquares;
+            Slot slot = slots[p.Tensor];
+            GradientSummary summary = Summarize(ref *(byte*)(slot.Gradients + ((nint)p.Start * TGradient.ElementSize)), p.Length);
+            bool squaresFinite = slot.Inputs == 0 || double.IsFinite(Summarize(ref *(byte*)(slot.Inputs + ((nint)p.Start * TGradient.ElementSize)), p.Length).SumOfSquares);
+            partials[piece] = squaresFinite ? summary.SumOfSquares : double.NaN;
             partials[pieces.Length + piece] = summary.MaxMagnitude;
         }
     }

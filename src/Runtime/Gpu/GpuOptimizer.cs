@@ -58,7 +58,7 @@ public sealed partial class GpuOptimizer : IDisposable
 
     // The host optimizer's step count when the device state was last written by this object: a different count at
     // the next step means the host optimizer was stepped, reset or loaded directly, and the device state is stale.
-    private long _deviceStepCount;
+    private long _deviceStepCount = -1;
     private bool _lastOnDevice;
     private bool _disposed;
 
@@ -605,7 +605,11 @@ public sealed partial class GpuOptimizer : IDisposable
         UploadState();
     }
 
-    /// <summary>Frees the device memory of the state and tables (the compiled kernels stay with the accelerator).</summary>
+    /// <summary>
+    /// Copies the device state into the host optimizer's state buffers (unless the host optimizer was changed
+    /// directly), so that it, or a new <see cref="GpuOptimizer"/> over it, continues where the device left off; then
+    /// frees the device memory of the state and tables (the compiled kernels stay with the accelerator).
+    /// </summary>
     /// <exception cref="InvalidOperationException">Another thread is in a call of this object; nothing was freed (dispose it once that call returned).</exception>
     public void Dispose()
     {
@@ -615,6 +619,26 @@ public sealed partial class GpuOptimizer : IDisposable
         }
 
         ClaimForDispose();
+        try
+        {
+            // The host's state buffers were only a staging copy while this object drove it: without this copy the
+            // host optimizer, stepped on after Dispose, would take its step count from the device's run and its state
+            // from before it.
+            if (DeviceHoldsHostState)
+            {
+                using Optimizer.StepGuard guard = Optimizer.EnterGuard("GpuOptimizer.Dispose");
+                SynchronizeHostStateGuarded();
+            }
+        }
+        finally
+        {
+            FreeDevice();
+        }
+    }
+
+    /// <summary>Marks this object disposed and frees its device memory; <see cref="Dispose"/> holds both guards.</summary>
+    private void FreeDevice()
+    {
         _disposed = true;
         _update?.Dispose();
         _chunks?.Dispose();
@@ -833,13 +857,17 @@ public sealed partial class GpuOptimizer : IDisposable
     /// </summary>
     private void ThrowIfHostChanged()
     {
-        if (Optimizer.StepCount != _deviceStepCount || !ReferenceEquals(Optimizer.Blockwise, _hostBlockwise) || !HostPrecisionsMatchDevice())
+        if (!DeviceHoldsHostState)
         {
             throw new InvalidOperationException(
                 $"The host optimizer was changed directly (step count {Optimizer.StepCount}, {Describe(StoredPrecisions(Optimizer))} state; the device state is at step {_deviceStepCount}, {Describe(_deviceGroupPrecisions)}): " +
                 "while a GpuOptimizer drives it, step, reset, load and convert it through the GpuOptimizer. Call ReloadFromHost to take the host optimizer's state. Nothing was written.");
         }
     }
+
+    /// <summary>Whether the device state is the host optimizer's (see <see cref="ThrowIfHostChanged"/>); false before the first upload completes.</summary>
+    private bool DeviceHoldsHostState =>
+        Optimizer.StepCount == _deviceStepCount && ReferenceEquals(Optimizer.Blockwise, _hostBlockwise) && HostPrecisionsMatchDevice();
 
     /// <summary>(Re)allocates the device state in the host optimizer's precisions and copies the host state there; inside the optimizer's guard.</summary>
     private void UploadState()

@@ -1,4 +1,5 @@
 using System;
+using System.Threading;
 
 namespace OptGen;
 
@@ -18,6 +19,10 @@ public sealed class DynamicLossScale
     private readonly double _growthFactor;
     private readonly double _backoffFactor;
     private readonly int _growthInterval;
+    private readonly Lock _gate = new();
+
+    // The scale and its options, replaced together: a reader never sees one scale's Scale with another's Options.
+    private Current _current = new(1, StepOptions.Default);
 
     /// <summary>Creates the scaler.</summary>
     /// <param name="initialScale">The first scale S; finite and &gt; 0 (GradScaler's default is 65536).</param>
@@ -56,16 +61,27 @@ public sealed class DynamicLossScale
     }
 
     /// <summary>The current loss scale S: multiply the loss (or its gradient) by it before back-propagation.</summary>
-    public double Scale { get; private set; }
+    public double Scale => Volatile.Read(ref _current).Scale;
 
     /// <summary>Good steps in a row since the scale last changed.</summary>
     public int GoodSteps { get; private set; }
 
     /// <summary>The step options for the current scale: GradientScale = 1/S, SkipNonFinite, and the template's other options.</summary>
-    public StepOptions Options { get; private set; } = StepOptions.Default;
+    public StepOptions Options => Volatile.Read(ref _current).Options;
 
-    /// <summary>Adjusts the scale after a step, from whether that step found non-finite gradients.</summary>
+    /// <summary>
+    /// Adjusts the scale after a step, from whether that step found non-finite gradients. Calls from several threads
+    /// (each reporting its own step) are applied one after another, none lost.
+    /// </summary>
     public void Update(StepResult result)
+    {
+        lock (_gate)
+        {
+            Apply(result);
+        }
+    }
+
+    private void Apply(StepResult result)
     {
         if (result.FoundNonFinite)
         {
@@ -79,7 +95,9 @@ public sealed class DynamicLossScale
             return;
         }
 
-        if (++GoodSteps >= _growthInterval)
+        // Counted up to the interval, never past it: a resumed count at or beyond it (goodSteps = int.MaxValue) grows at
+        // the next good step instead of wrapping to a negative count that would not grow for 2³² steps.
+        if (GoodSteps >= _growthInterval - 1)
         {
             GoodSteps = 0;
             double grown = Scale * _growthFactor;
@@ -88,14 +106,16 @@ public sealed class DynamicLossScale
                 SetScale(grown);
             }
         }
+        else
+        {
+            GoodSteps++;
+        }
     }
 
     /// <summary>Whether 1/<paramref name="scale"/> is a gradient scale <see cref="StepOptions"/> accepts (finite and not 0 in float32): the scale stops growing or shrinking there.</summary>
     private static bool IsUsable(double scale) => HyperparameterRanges.Contains(HyperparameterRange.Positive, 1 / scale);
 
-    private void SetScale(double scale)
-    {
-        Scale = scale;
-        Options = _template.WithLossScale(1 / scale);
-    }
+    private void SetScale(double scale) => Volatile.Write(ref _current, new Current(scale, _template.WithLossScale(1 / scale)));
+
+    private sealed record Current(double Scale, StepOptions Options);
 }

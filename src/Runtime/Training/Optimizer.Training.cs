@@ -173,8 +173,7 @@ public abstract partial class Optimizer
     internal void SetGroupHyperparameter(int group, string hyperparameter, double value)
     {
         int index = IndexOf(hyperparameter);
-        HyperparameterDescriptor descriptor = Descriptor.Hyperparameters[index];
-        descriptor.ThrowIfRejected(value);
+        ThrowIfRejected(index, value);
 
         using StepGuard guard = EnterGuard("Setting a group's hyperparameter");
         _groupHyperparameters[group][index] = value;
@@ -446,6 +445,11 @@ public abstract partial class Optimizer
             if (!descriptor.Accepts(values[b]))
             {
                 throw new InvalidOperationException($"The schedule of {descriptor.Name} gives {values[b]} at step {StepCount}, but {descriptor.Name} must be {descriptor.RangeText}. Nothing was written.");
+            }
+
+            if (RuleLimitProblem(binding.Hyperparameter, values[b]) is { } problem)
+            {
+                throw new InvalidOperationException($"The schedule of {descriptor.Name} gives {values[b]} at step {StepCount}: {problem} Nothing was written.");
             }
         }
 

@@ -81,24 +81,57 @@ public sealed partial class ParameterLayout
         return layout;
     }
 
+    /// <summary>
+    /// Whether <paramref name="other"/> has the same groups of tensors of the same shapes (<see cref="HasSameShape"/>
+    /// compares lengths only: a 2 × 3 and a 3 × 2 matrix have the same length, but not the same rows and columns for
+    /// the rules that factor or block them).
+    /// </summary>
+    internal bool HasSameDimensions(ParameterLayout other)
+    {
+        if (!HasSameShape(other))
+        {
+            return false;
+        }
+
+        for (int j = 0; j < TensorCount; j++)
+        {
+            if (!ShapeOf(j).AsSpan().SequenceEqual(other.ShapeOf(j)))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Tensor <paramref name="tensor"/>'s shape as given to <see cref="FromShapes"/>, or null for a vector (the index checked either way).</summary>
+    private int[]? DeclaredShape(int tensor)
+    {
+        int checkedTensor = Tensor(tensor);
+        return _shapes?[checkedTensor];
+    }
+
     /// <summary>The shape of tensor <paramref name="tensor"/>: as given to <see cref="FromShapes"/>, or [length] for a vector.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="tensor"/> is not in [0, <see cref="TensorCount"/>).</exception>
     public int[] ShapeOf(int tensor)
     {
-        int[]? shape = _shapes?[tensor];
+        int[]? shape = DeclaredShape(tensor);
         return shape is null ? [LengthOf(tensor)] : (int[])shape.Clone();
     }
 
     /// <summary>The number of dimensions of tensor <paramref name="tensor"/>: 1 for a vector.</summary>
-    public int RankOf(int tensor) => _shapes?[tensor]?.Length ?? 1;
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="tensor"/> is not in [0, <see cref="TensorCount"/>).</exception>
+    public int RankOf(int tensor) => DeclaredShape(tensor)?.Length ?? 1;
 
     /// <summary>
     /// Tensor <paramref name="tensor"/> seen as a stack of matrices over its last two dimensions: the number of
     /// matrices (the product of the leading dimensions), rows (the second-last dimension) and columns (the last).
     /// A vector of n elements is one 1 × n matrix.
     /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="tensor"/> is not in [0, <see cref="TensorCount"/>).</exception>
     public (int Matrices, int Rows, int Columns) MatrixShapeOf(int tensor)
     {
-        int[]? shape = _shapes?[tensor];
+        int[]? shape = DeclaredShape(tensor);
         if (shape is null)
         {
             return (1, 1, LengthOf(tensor));

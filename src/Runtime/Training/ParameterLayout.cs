@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Diagnostics.CodeAnalysis;
 
 namespace OptGen;
 
@@ -36,7 +37,10 @@ public sealed partial class ParameterLayout
             throw new ArgumentException("A layout needs at least one parameter group.", nameof(groups));
         }
 
-        int tensors = 0;
+        // Each group is read once, into an array: a caller's list whose Count disagrees with what it enumerates (or
+        // that another thread changes meanwhile) cannot leave the layout with fewer lengths than tensors.
+        var lengths = new int[groups.Length][];
+        long tensors = 0;
         for (int k = 0; k < groups.Length; k++)
         {
             if (groups[k] is null)
@@ -44,12 +48,18 @@ public sealed partial class ParameterLayout
                 throw new ArgumentNullException(nameof(groups), $"Parameter group {k} is null.");
             }
 
-            if (groups[k].Count == 0)
+            lengths[k] = Snapshot(groups[k]);
+            if (lengths[k].Length == 0)
             {
                 throw new ArgumentException($"Parameter group {k} has no tensors.", nameof(groups));
             }
 
-            tensors += groups[k].Count;
+            tensors += lengths[k].Length;
+        }
+
+        if (tensors >= Array.MaxLength)
+        {
+            throw new ArgumentException($"The groups hold {tensors} tensors, more than one buffer can address.", nameof(groups));
         }
 
         _lengths = new int[tensors];
@@ -61,7 +71,7 @@ public sealed partial class ParameterLayout
         for (int k = 0; k < groups.Length; k++)
         {
             _groupStart[k] = j;
-            foreach (int length in groups[k])
+            foreach (int length in lengths[k])
             {
                 if (length < 0)
                 {
@@ -83,7 +93,19 @@ public sealed partial class ParameterLayout
         }
 
         // A single tensor keeps exactly its length in state (no padding after it): GetState returns it unpadded.
-        StateLength = tensors == 1 ? _lengths[0] : (int)_stateOffsets[tensors];
+        StateLength = j == 1 ? _lengths[0] : (int)_stateOffsets[tensors];
+    }
+
+    /// <summary>The lengths <paramref name="group"/> enumerates (not trusting its Count, which sizes nothing here).</summary>
+    private static int[] Snapshot(IReadOnlyList<int> group)
+    {
+        var lengths = new List<int>();
+        foreach (int length in group)
+        {
+            lengths.Add(length);
+        }
+
+        return [.. lengths];
     }
 
     /// <summary>One group holding one tensor of <paramref name="length"/> elements: the classic single-tensor optimizer.</summary>
@@ -104,19 +126,52 @@ public sealed partial class ParameterLayout
     public int TotalLength => (int)_arenaOffsets[^1];
 
     /// <summary>The number of elements of tensor <paramref name="tensor"/>.</summary>
-    public int LengthOf(int tensor) => _lengths[tensor];
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="tensor"/> is not in [0, <see cref="TensorCount"/>).</exception>
+    public int LengthOf(int tensor) => _lengths[Tensor(tensor)];
 
     /// <summary>The group that tensor <paramref name="tensor"/> belongs to.</summary>
-    public int GroupOf(int tensor) => _groupOf[tensor];
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="tensor"/> is not in [0, <see cref="TensorCount"/>).</exception>
+    public int GroupOf(int tensor) => _groupOf[Tensor(tensor)];
 
     /// <summary>The index of the first tensor of group <paramref name="group"/>.</summary>
-    public int FirstTensorOf(int group) => _groupStart[group];
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="group"/> is not in [0, <see cref="GroupCount"/>).</exception>
+    public int FirstTensorOf(int group) => _groupStart[Group(group)];
 
     /// <summary>The number of tensors in group <paramref name="group"/>.</summary>
-    public int TensorCountOf(int group) => _groupStart[group + 1] - _groupStart[group];
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="group"/> is not in [0, <see cref="GroupCount"/>).</exception>
+    public int TensorCountOf(int group) => _groupStart[Group(group) + 1] - _groupStart[group];
 
     /// <summary>Where tensor <paramref name="tensor"/> starts in a packed arena of <see cref="TotalLength"/> elements.</summary>
-    public int ArenaOffsetOf(int tensor) => (int)_arenaOffsets[tensor];
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="tensor"/> is not in [0, <see cref="TensorCount"/>).</exception>
+    public int ArenaOffsetOf(int tensor) => (int)_arenaOffsets[Tensor(tensor)];
+
+    /// <summary><paramref name="tensor"/>, checked to be a tensor of this layout (an index a caller gives a public member).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">It is not in [0, <see cref="TensorCount"/>).</exception>
+    private int Tensor(int tensor)
+    {
+        if ((uint)tensor >= (uint)_lengths.Length)
+        {
+            ThrowNotIn(nameof(tensor), tensor, _lengths.Length, "tensors");
+        }
+
+        return tensor;
+    }
+
+    /// <summary><paramref name="group"/>, checked to be a group of this layout.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">It is not in [0, <see cref="GroupCount"/>).</exception>
+    private int Group(int group)
+    {
+        if ((uint)group >= (uint)(_groupStart.Length - 1))
+        {
+            ThrowNotIn(nameof(group), group, _groupStart.Length - 1, "groups");
+        }
+
+        return group;
+    }
+
+    [DoesNotReturn]
+    private static void ThrowNotIn(string name, int value, int count, string what) =>
+        throw new ArgumentOutOfRangeException(name, value, $"The layout has {count} {what}: {name} must be in [0, {count}).");
 
     /// <summary>Elements per state plane: every tensor's state at its 16-aligned offset.</summary>
     internal int StateLength { get; }

@@ -67,7 +67,8 @@ public sealed class StepOptions
     /// gᵢ·float32(<see cref="GradientScale"/> × clip) beyond float32's range, tested exactly on the largest |gᵢ|),
     /// skip the step: parameters, state and step count stay bit-for-bit as they were, and
     /// <see cref="StepResult.Skipped"/> says so (as <c>GradScaler</c>'s found_inf, which tests every unscaled
-    /// gradient element). Default false.
+    /// gradient element). A per-example square (the steps that take them) that is NaN or ±∞ counts as such a
+    /// gradient element. Default false.
     /// </summary>
     public bool SkipNonFinite { get; init; }
 
@@ -106,12 +107,20 @@ public sealed class StepOptions
 
     /// <summary>
     /// These options with <see cref="GradientScale"/> = <paramref name="gradientScale"/> and <see cref="SkipNonFinite"/>
-    /// set, every other option kept (a loss scaler's options from its template; one copy of the fields, beside them).
+    /// set, every other option kept (a loss scaler's options from its template).
     /// </summary>
-    internal StepOptions WithLossScale(double gradientScale) => new()
+    internal StepOptions WithLossScale(double gradientScale) => With(gradientScale, skipNonFinite: true);
+
+    /// <summary>
+    /// These options with <see cref="GradientScale"/> = <paramref name="gradientScale"/> and <see cref="SkipNonFinite"/>
+    /// = <paramref name="skipNonFinite"/>, every other option kept: the one copy of the fields, beside them (a loss
+    /// scaler's options, a sharded step's averaged ones).
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="gradientScale"/> is out of <see cref="GradientScale"/>'s range.</exception>
+    internal StepOptions With(double gradientScale, bool skipNonFinite) => new()
     {
         GradientScale = gradientScale,
-        SkipNonFinite = true,
+        SkipNonFinite = skipNonFinite,
         MaxGradientNorm = MaxGradientNorm,
         ComputeGradientNorm = ComputeGradientNorm,
         MaxDegreeOfParallelism = MaxDegreeOfParallelism,
@@ -146,8 +155,8 @@ public sealed class StepOptions
 
 /// <summary>What one training step did.</summary>
 /// <param name="Skipped">The step was skipped because a gradient was NaN or ±∞ and <see cref="StepOptions.SkipNonFinite"/> was set; nothing was written.</param>
-/// <param name="FoundNonFinite">A gradient element was NaN or ±∞ (known only when the norm was computed).</param>
-/// <param name="GradientNorm">The global L2 norm of the unscaled gradients before clipping, or NaN when it was not computed.</param>
+/// <param name="FoundNonFinite">A gradient element (or per-example square) was NaN or ±∞ (known only when the norm was computed).</param>
+/// <param name="GradientNorm">The global L2 norm of the unscaled gradients before clipping, or NaN when it was not computed or a per-example square was not finite.</param>
 /// <param name="ClipFactor">The factor clipping applied to every gradient: min(1, max/(norm + 1e-6)), or 1.</param>
 /// <param name="StepCount">The optimizer's step count after this step.</param>
 public readonly record struct StepResult(bool Skipped, bool FoundNonFinite, double GradientNorm, double ClipFactor, long StepCount);

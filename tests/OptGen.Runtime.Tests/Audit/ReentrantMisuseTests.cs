@@ -23,7 +23,8 @@ public sealed class ReentrantMisuseTests
         yield return ("StateLength", () => optimizer.StateLength(optimizer.Descriptor.States[0].Name, 0));
         yield return ("CopyState", () => optimizer.CopyState(optimizer.Descriptor.States[0].Name, 0, new float[optimizer.Layout.LengthOf(0)]));
         yield return ("Setting BatchSize", () => optimizer.BatchSize = 4);
-        yield return ("Setting a group's hyperparameter", () => optimizer.Groups[0][optimizer.Descriptor.Hyperparameters[1].Name] = 0.5);
+        // A value every rule's second hyperparameter takes (Adafactor's c must be <= 0): only the busy step refuses it.
+        yield return ("Setting a group's hyperparameter", () => optimizer.Groups[0][optimizer.Descriptor.Hyperparameters[1].Name] = optimizer is Adafactor ? -0.5 : 0.5);
         yield return ("SetSchedule", () => optimizer.SetSchedule(optimizer.Descriptor.Hyperparameters[1].Name, null));
         if (optimizer is AdamWScheduleFree scheduleFree)
         {

@@ -100,12 +100,12 @@ public sealed class ConformanceInputTests
     [Fact]
     public void AValueRefusedWhenTheRuleStepsNamesTheKey()
     {
-        // torch.optim.Adafactor refuses d < 1 in its constructor; OptGen's Adafactor when it steps.
+        // torch.optim.Adafactor refuses d < 1 in its constructor; OptGen's Adafactor when the runner sets it.
         ConformanceCase c = LoadText("{\"name\":\"small_d\",\"optimizer\":\"adafactor\",\"hyperparameters\":{\"d\":0.5},\"n\":2,\"T\":1,"
             + "\"p0\":[1,2],\"grads\":[[1,1]],\"params_after_each_step\":[[1,2]]}");
         ArgumentException error = Assert.ThrowsAny<ArgumentException>(() => ConformanceRunner.Run(c));
         Assert.Equal("d", error.ParamName);
-        Assert.Contains("small_d: step 1: the hyperparameter 'd'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("the hyperparameter 'd' sets ClipThreshold = 0.5, which OptGen refuses", error.Message, StringComparison.Ordinal);
     }
 
     private const string Vector = "\"optimizer\":\"SGD\",\"hyperparameters\":{\"lr\":0.5},\"n\":2,\"T\":1,\"p0\":[1,2],\"grads\":[[1,1]]";
