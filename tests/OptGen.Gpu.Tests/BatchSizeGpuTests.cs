@@ -140,4 +140,62 @@ public sealed class BatchSizeGpuTests : IClassFixture<CpuAcceleratorFixture>
         Assert.Equal("perExampleSquares", Assert.Throws<ArgumentException>(() => plain.Step(deviceP.View.BaseView, deviceG.View.BaseView, deviceG.View.BaseView)).ParamName);
         Assert.Equal(0, plain.StepCount);
     }
+
+    /// <summary>
+    /// A per-example square that is NaN or ±∞ (float16 squares overflow at |g| = 256 under loss scaling while g stays
+    /// finite) makes the step non-finite on the device as on the CPU: skipped with SkipNonFinite (parameters and state
+    /// as they were), reported without it; in a piece's vector lanes, its tail, and on host and device memory.
+    /// </summary>
+    [Theory]
+    [InlineData(3, float.PositiveInfinity)]
+    [InlineData(40, float.NaN)]
+    [InlineData(16_390, float.NegativeInfinity)]
+    public void ANonFiniteSquareSkipsTheStepAsOnTheCpu(int at, float bad)
+    {
+        const int length = 16_400; // two engine pieces; element 16 390 is in the second one's tail
+        var random = new Random(at);
+        float[] p0 = Enumerable.Range(0, length).Select(_ => (float)((random.NextDouble() * 2) - 1)).ToArray();
+        float[] g = new float[length], q = new float[length];
+        ParityTests.Gradients(random, g);
+        for (int i = 0; i < length; i++)
+        {
+            q[i] = (g[i] * g[i]) + 0.25f;
+        }
+
+        q[at] = bad;
+        foreach (bool clip in new[] { false, true })
+        {
+            var options = new StepOptions { SkipNonFinite = true, MaxGradientNorm = clip ? 1.0 : double.PositiveInfinity };
+            var cpu = new GpuPerExampleSquaresAdam(length);
+            StepResult onCpu = cpu.Step((float[])p0.Clone(), g, q, options);
+            Assert.True(onCpu.Skipped && onCpu.FoundNonFinite, "the CPU skips");
+
+            var host = new GpuPerExampleSquaresAdam(length);
+            using var gpu = new GpuOptimizer(host, _accelerator);
+            float[] onHost = (float[])p0.Clone();
+            StepResult result = gpu.Step(onHost, g, q, options);
+            Assert.True(result.Skipped && result.FoundNonFinite, $"host memory, clip {clip}: skipped {result.Skipped}, found {result.FoundNonFinite}");
+            Assert.Equal(p0, onHost);
+
+            using MemoryBuffer1D<float, Stride1D.Dense> deviceP = _accelerator.Allocate1D(p0);
+            using MemoryBuffer1D<float, Stride1D.Dense> deviceG = _accelerator.Allocate1D(g);
+            using MemoryBuffer1D<float, Stride1D.Dense> deviceQ = _accelerator.Allocate1D(q);
+            gpu.Step(deviceP.View.BaseView, deviceG.View.BaseView, deviceQ.View.BaseView, options);
+            _accelerator.Synchronize();
+            result = gpu.LastResult;
+            Assert.True(result.Skipped && result.FoundNonFinite, $"device memory, clip {clip}");
+            Assert.Equal(p0, deviceP.GetAsArray1D());
+            Assert.Equal(0, gpu.StepCount);
+            float[] v = new float[length];
+            gpu.CopyState("SecondMoment", v);
+            Assert.All(v, x => Assert.Equal(0f, x));
+
+            // Without skipping the device reports it as the CPU does (the step runs, as in torch).
+            var reported = new GpuPerExampleSquaresAdam(length);
+            using var gpuReported = new GpuOptimizer(reported, _accelerator);
+            gpuReported.Step((float[])p0.Clone(), g, q, new StepOptions { ComputeGradientNorm = true });
+            StepResult taken = gpuReported.LastResult; // the norm stays on the device until read
+            Assert.True(taken.FoundNonFinite && !taken.Skipped, "reported without SkipNonFinite");
+        }
+    }
 }

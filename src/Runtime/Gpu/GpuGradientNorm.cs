@@ -42,27 +42,38 @@ internal static class GpuGradientNorm
     internal static long PartialLength(int pieces) => 2L * pieces;
 
     internal static Kernels Load(Accelerator accelerator) => Loaded.GetValue(accelerator, static a => new Kernels(
-        a.LoadAutoGroupedKernel<Index1D, ArrayView<GpuPiece>, ArrayView<float>, ArrayView<ushort>, ArrayView<double>, int>(LaneSums),
+        a.LoadAutoGroupedKernel<Index1D, ArrayView<GpuPiece>, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<ushort>, ArrayView<double>, int>(LaneSums),
         a.LoadAutoGroupedKernel<Index1D, ArrayView<double>, ArrayView<double>>(PieceSums),
         a.LoadAutoGroupedKernel<Index1D, ArrayView<double>, ArrayView<double>, ArrayView<float>, NormOptions>(Finish)));
 
-    /// <summary>Kernel 1: lane sums of squares and maxima of |g|, <see cref="Lanes"/> per piece.</summary>
-    internal static void LaneSums(Index1D index, ArrayView<GpuPiece> pieces, ArrayView<float> g32, ArrayView<ushort> g16, ArrayView<double> lanes, int codec)
+    /// <summary>
+    /// Kernel 1: lane sums of squares and maxima of |g|, <see cref="Lanes"/> per piece. With per-example squares
+    /// (<paramref name="q32"/>, <paramref name="q16"/>, stored like the gradients; empty views without them) a
+    /// lane whose squares hold a NaN or ±∞ sums to NaN, so the step counts as non-finite, as the CPU's piece does.
+    /// </summary>
+    internal static void LaneSums(Index1D index, ArrayView<GpuPiece> pieces, ArrayView<float> g32, ArrayView<ushort> g16, ArrayView<float> q32, ArrayView<ushort> q16, ArrayView<double> lanes, int codec)
     {
+        int squares = q32.Length > 0 || q16.Length > 0 ? 1 : 0;
         GpuPiece piece = pieces[index / Lanes];
         int lane = index % Lanes;
         int whole = piece.Length & ~15;
         double sum = 0;
         float max = 0;
+        bool finite = true;
         int first = lane < 16 ? lane : whole, end = lane < 16 ? whole : piece.Length, stride = lane < 16 ? 16 : 1;
         for (int i = first; i < end; i += stride)
         {
             float x = GpuElements.Load(codec, g32, g16, piece.ArenaStart + i);
             sum += (double)x * x;
             max = Larger(max, Math.Abs(x));
+            if (squares != 0)
+            {
+                float q = GpuElements.Load(codec, q32, q16, piece.ArenaStart + i);
+                finite &= q - q == 0;
+            }
         }
 
-        lanes[index] = sum;
+        lanes[index] = finite ? sum : double.NaN;
         lanes[(lanes.Length / 2) + index] = max;
     }
 
@@ -126,7 +137,7 @@ internal static class GpuGradientNorm
     }
 
     internal sealed record Kernels(
-        Action<AcceleratorStream, Index1D, ArrayView<GpuPiece>, ArrayView<float>, ArrayView<ushort>, ArrayView<double>, int> LaneSums,
+        Action<AcceleratorStream, Index1D, ArrayView<GpuPiece>, ArrayView<float>, ArrayView<ushort>, ArrayView<float>, ArrayView<ushort>, ArrayView<double>, int> LaneSums,
         Action<AcceleratorStream, Index1D, ArrayView<double>, ArrayView<double>> PieceSums,
         Action<AcceleratorStream, Index1D, ArrayView<double>, ArrayView<double>, ArrayView<float>, NormOptions> Finish);
 }

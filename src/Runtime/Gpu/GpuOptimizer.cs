@@ -767,7 +767,7 @@ public sealed partial class GpuOptimizer : IDisposable
             // Clipping or the norm without skipping: the same phases, but the norm, the clip factor and the gradient
             // factor stay on the device (GpuGradientNorm.Finish: the formulas of Optimizer.Decide), so nothing waits.
             StepPlan plan = Optimizer.BeginStep(options);
-            LaunchNorm(stream, gradients, gradientCodec, options);
+            LaunchNorm(stream, gradients, squares, gradientCodec, options);
             Optimizer.PrepareGroups(plan);
             LaunchUpdate(plan, stream, parameters, gradients, squares, parameterCodec, gradientCodec, deviceFactor: !double.IsPositiveInfinity(options.MaxGradientNorm));
             PublishLast(Optimizer.CommitStep(plan), onDevice: true);
@@ -832,9 +832,10 @@ public sealed partial class GpuOptimizer : IDisposable
         _update.Launch(stream, _updateThreads, views, launch);
     }
 
-    private void LaunchNorm(AcceleratorStream stream, in Operand gradients, int gradientCodec, StepOptions options)
+    /// <summary>The norm's three launches; <paramref name="squares"/> (empty views without per-example squares) are only checked for NaN/±∞.</summary>
+    private void LaunchNorm(AcceleratorStream stream, in Operand gradients, in Operand squares, int gradientCodec, StepOptions options)
     {
-        _norm!.LaneSums(stream, _pieceCount * GpuGradientNorm.Lanes, _pieces!.View.BaseView, gradients.Wide, gradients.Narrow, _lanes!.View.BaseView, gradientCodec);
+        _norm!.LaneSums(stream, _pieceCount * GpuGradientNorm.Lanes, _pieces!.View.BaseView, gradients.Wide, gradients.Narrow, squares.Wide, squares.Narrow, _lanes!.View.BaseView, gradientCodec);
         _norm.PieceSums(stream, _pieceCount, _lanes.View.BaseView, _partial!.View.BaseView);
         var normOptions = new GpuGradientNorm.NormOptions
         {
@@ -986,7 +987,7 @@ public sealed partial class GpuOptimizer : IDisposable
                 return default;
             }
 
-            owner.LaunchNorm(stream, gradients, gradientCodec, plan.Options);
+            owner.LaunchNorm(stream, gradients, squares, gradientCodec, plan.Options);
             owner.ReadResults(stream);
             return new GradientSummary(owner._resultsHost[0], (float)owner._resultsHost[3]);
         }

@@ -19,8 +19,8 @@ namespace OptGen.Gpu;
 /// accumulator; a run of 8 left after the whole sixteens falls to chains 0 … 7), the tail the last n mod 8 elements;
 /// then (((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))) + tail with s_k = chain k + chain k + 8. The device adds
 /// the same values in the same order, so v_b, and with it the step, is the CPU's bit for bit on ILGPU's CPU accelerator
-(on a GPU the sums are exact as well, since a widened float's square is exact in double, but ptxas may fuse the float32
-multiply-adds of the moment updates): a block shorter than
+/// (on a GPU the sums are exact as well, since a widened float's square is exact in double, but ptxas may fuse the float32
+/// multiply-adds of the moment updates): a block shorter than
 /// <see cref="LongBlock"/> is one thread's (<see cref="Blocks"/>: no lanes idle, no barrier), a longer one's 16 chains
 /// are 16 threads' first (<see cref="Chains"/>) and its thread in <see cref="Blocks"/> folds them.</para>
 /// <para>The blocks are fixed when the GPU optimizer is created: a step after a group's <c>BlockSize</c> changed is refused.</para>
