@@ -27,7 +27,8 @@ internal static class SquareSum
 /// first 8 are added into <c>even</c> and the last 8 into <c>odd</c>, lane by lane; a run of 8 left over goes into
 /// <c>even</c>, single elements into a scalar tail. The 512-bit and the 256-bit paths add the same values in the same
 /// order (a float's square is exact in double), so a unit's sum depends only on its data, not on the vector width
-/// or the thread; <see cref="Fold"/> combines the lanes in a fixed order.
+/// or the thread; <see cref="Fold"/> combines the lanes in a fixed order. The device repeats this order by hand
+/// (<see cref="Gpu.GpuAdamMini"/>'s chains and fold; the GPU parity tests compare the bits): change both together.
 /// </summary>
 internal static class SquareLanes
 {
