@@ -188,6 +188,10 @@ public sealed partial class ShardedOptimizer<TOptimizer>
 
         bool float32 = typeof(TParameter) == typeof(float);
 
+        // The float32 step's options (1/R in the gradient factor), made before any collective: a GradientScale that
+        // divided by R is 0 in float32 is refused here, on every rank alike, not after the reduce-scatter.
+        StepOptions shardOptions = float32 ? Averaged(options) : options;
+
         // 1. The sum of every process's gradients, this shard's part: from a float32 arena as it is, else from the
         //    float32 arena they are widened or packed into.
         ReadOnlySpan<float> send = typeof(TGradient) == typeof(float) && gradientArena is not null
@@ -209,7 +213,7 @@ public sealed partial class ShardedOptimizer<TOptimizer>
         // 3. The rule on the shard: float32 parameters see the float32 sum with the 1/R in the gradient factor; 16-bit
         //    parameters the 16-bit kernel on the sum divided by R in float32 and rounded to their format.
         StepResult result = float32
-            ? TParameterWidth.StepShard(Local, own, MemoryMarshal.Cast<float, TParameter>(_shardGradients.AsSpan()), Averaged(options))
+            ? TParameterWidth.StepShard(Local, own, MemoryMarshal.Cast<float, TParameter>(_shardGradients.AsSpan()), shardOptions)
             : TParameterWidth.StepShard(Local, own, AveragedShardGradients<TParameter, TParameterWidth>(), options);
         if (result.Skipped)
         {

@@ -112,10 +112,20 @@ public sealed partial class ShardedOptimizer<TOptimizer>
     public long UnshardedStateBytes => Local.StateBytesOver(Layout);
 
     /// <summary><paramref name="options"/> with the gradient factor divided by the number of processes (cached per options instance).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">GradientScale / R is 0 in float32 (the kernels' factor). Nothing is changed.</exception>
     internal StepOptions Averaged(StepOptions options)
     {
         if (!ReferenceEquals(options, _lastOptions))
         {
+            double averaged = options.GradientScale / _communicator.Size;
+            if (!HyperparameterRanges.Contains(HyperparameterRange.Positive, averaged))
+            {
+                throw new ArgumentOutOfRangeException(
+                    nameof(StepOptions.GradientScale),
+                    options.GradientScale,
+                    $"GradientScale {options.GradientScale:R} divided by the {_communicator.Size} processes (a sharded float32 step averages the gradients in the kernels' float32 gradient factor) is {averaged:R}, which is 0 in float32; use a GradientScale of at least {_communicator.Size * (double)float.Epsilon:R}. Nothing was changed.");
+            }
+
             // Every other option kept (a copy of the fields here had lost StepOptions.BatchSize).
             _scaledOptions = options.With(options.GradientScale / _communicator.Size, options.SkipNonFinite);
             _lastOptions = options;

@@ -56,6 +56,7 @@ public sealed class FusedOptimizer<TOptimizer> : OptimizerHelper, torch.optim.IM
     private readonly GroupView[] _views;
     private readonly TensorTable _table;
     private int _busy; // 1 while a step or a state load runs (Enter)
+    private volatile bool _disposed;
     private readonly ScalarType _dtype;
 
     /// <summary>One group over <paramref name="parameters"/>; see <see cref="FusedOptimizer.Create{TOptimizer}(IEnumerable{Parameter}, Func{ParameterLayout, TOptimizer})"/>.</summary>
@@ -188,20 +189,60 @@ public sealed class FusedOptimizer<TOptimizer> : OptimizerHelper, torch.optim.IM
     }
 
     /// <summary>The OptGen optimizer that steps: its hyperparameters, groups, schedules, state and checkpoints.</summary>
-    public TOptimizer Optimizer { get; }
+    /// <exception cref="ObjectDisposedException">This object was disposed.</exception>
+    public TOptimizer Optimizer
+    {
+        get
+        {
+            ThrowIfDisposed();
+            return field;
+        }
+    }
 
     /// <summary>
     /// Unscaling, global-norm clipping, non-finite skipping and threads for every <c>step()</c>; null (the default) for
     /// <see cref="StepOptions.Default"/>. With <c>MaxGradientNorm</c> set, a step does what
     /// <c>torch.nn.utils.clip_grad_norm_</c> followed by the step does, in the same pass.
     /// </summary>
-    public StepOptions? Options { get; set; }
+    /// <exception cref="ObjectDisposedException">This object was disposed.</exception>
+    public StepOptions? Options
+    {
+        get
+        {
+            ThrowIfDisposed();
+            return field;
+        }
+
+        set
+        {
+            ThrowIfDisposed();
+            field = value;
+        }
+    }
 
     /// <summary>What the last <c>step()</c> did: skipped or not, gradient norm, clip factor, step count.</summary>
-    public StepResult LastResult { get; private set; }
+    /// <exception cref="ObjectDisposedException">This object was disposed.</exception>
+    public StepResult LastResult
+    {
+        get
+        {
+            ThrowIfDisposed();
+            return field;
+        }
+
+        private set;
+    }
 
     /// <summary>The parameters, in layout order (tensor j of <see cref="Optimizer"/>'s layout is parameter j).</summary>
-    public IReadOnlyList<Parameter> Parameters => _parameters;
+    /// <exception cref="ObjectDisposedException">This object was disposed.</exception>
+    public IReadOnlyList<Parameter> Parameters
+    {
+        get
+        {
+            ThrowIfDisposed();
+            return _parameters;
+        }
+    }
 
     internal string NameOf(int tensor) => _names[tensor];
 
@@ -212,10 +253,26 @@ public sealed class FusedOptimizer<TOptimizer> : OptimizerHelper, torch.optim.IM
     /// <see cref="torch.optim.IBetas"/>, which <c>OneCycleLR</c> cycles in preference to momentum, as for TorchSharp's
     /// Adam. Values set through them go into OptGen's group and are used from the next step on.
     /// </summary>
-    public override IEnumerable<torch.optim.ILearningRateController> ParamGroups => _views;
+    /// <exception cref="ObjectDisposedException">This object was disposed.</exception>
+    public override IEnumerable<torch.optim.ILearningRateController> ParamGroups
+    {
+        get
+        {
+            ThrowIfDisposed();
+            return _views;
+        }
+    }
 
     /// <summary>The groups as created (each <c>Options</c> reads and writes any hyperparameter by name), in order.</summary>
-    public IReadOnlyList<FusedParamGroup> Groups => Array.ConvertAll(_views, v => v.Group);
+    /// <exception cref="ObjectDisposedException">This object was disposed.</exception>
+    public IReadOnlyList<FusedParamGroup> Groups
+    {
+        get
+        {
+            ThrowIfDisposed();
+            return Array.ConvertAll(_views, v => v.Group);
+        }
+    }
 
     /// <summary>
     /// The first group's momentum (the rule's <c>Momentum</c>, else <c>Beta1</c>: TorchSharp's optimizer-level value is
@@ -223,11 +280,18 @@ public sealed class FusedOptimizer<TOptimizer> : OptimizerHelper, torch.optim.IM
     /// </summary>
     /// <exception cref="NotSupportedException">The rule has neither <c>Momentum</c> nor <c>Beta1</c>.</exception>
     /// <exception cref="ArgumentOutOfRangeException">The value is outside the hyperparameter's range; nothing is set.</exception>
+    /// <exception cref="ObjectDisposedException">This object was disposed.</exception>
     public double Momentum
     {
-        get => _views[0].Momentum;
+        get
+        {
+            ThrowIfDisposed();
+            return _views[0].Momentum;
+        }
+
         set
         {
+            ThrowIfDisposed();
             string name = GroupView.MomentumOf(Optimizer.Descriptor) ?? throw GroupView.NoMomentum(Optimizer.Descriptor.Name);
             SetEveryGroup((name, value));
         }
@@ -246,7 +310,7 @@ public sealed class FusedOptimizer<TOptimizer> : OptimizerHelper, torch.optim.IM
         }
     }
 
-    private torch.optim.IBetas Betas0 => _views[0] as torch.optim.IBetas
+    private torch.optim.IBetas Betas0 => ThrowIfDisposed(_views[0]) as torch.optim.IBetas
         ?? throw new NotSupportedException($"The rule '{Optimizer.Descriptor.Name}' does not have both Beta1 and Beta2 hyperparameters. Nothing was changed.");
 
     /// <summary>Sets hyperparameters in every group, each value checked (in the first group) before any is set.</summary>
@@ -265,8 +329,10 @@ public sealed class FusedOptimizer<TOptimizer> : OptimizerHelper, torch.optim.IM
     /// </summary>
     /// <exception cref="ArgumentException">A parameter or gradient is no longer a contiguous CPU tensor of the optimizer's dtype and length (the message names it). Nothing is written.</exception>
     /// <exception cref="InvalidOperationException">Some parameters have gradients and others do not, or a learning rate was set on a rule without one. Nothing is written.</exception>
+    /// <exception cref="ObjectDisposedException">This object was disposed (checked before the closure runs).</exception>
     public override Tensor step(Func<Tensor>? closure = null)
     {
+        ThrowIfDisposed();
         Tensor? loss = null;
         if (closure is not null)
         {
@@ -331,10 +397,51 @@ public sealed class FusedOptimizer<TOptimizer> : OptimizerHelper, torch.optim.IM
         return LastResult = result;
     }
 
+    /// <summary>Sets every parameter's gradient to zero, as TorchSharp's optimizers do.</summary>
+    /// <exception cref="ObjectDisposedException">This object was disposed.</exception>
+    public override void zero_grad()
+    {
+        ThrowIfDisposed();
+        base.zero_grad();
+    }
+
+    /// <summary>The parameters, in layout order.</summary>
+    /// <exception cref="ObjectDisposedException">This object was disposed.</exception>
+    public override IEnumerable<Parameter> parameters()
+    {
+        ThrowIfDisposed();
+        return base.parameters();
+    }
+
+    /// <summary>Every group's options and every parameter's state (live views of the OptGen optimizer's).</summary>
+    /// <exception cref="ObjectDisposedException">This object was disposed.</exception>
+    public override StateDictionary state_dict()
+    {
+        ThrowIfDisposed();
+        return base.state_dict();
+    }
+
+    /// <summary>Saves the state dictionary in TorchSharp's layout (<see cref="load_state_dict(BinaryReader)"/> reads it).</summary>
+    /// <exception cref="ObjectDisposedException">This object was disposed.</exception>
+    public new void save_state_dict(BinaryWriter writer)
+    {
+        ThrowIfDisposed();
+        base.save_state_dict(writer);
+    }
+
+    /// <summary>Saves the state dictionary to the file <paramref name="location"/>.</summary>
+    /// <exception cref="ObjectDisposedException">This object was disposed.</exception>
+    public new void save_state_dict(string location)
+    {
+        ThrowIfDisposed();
+        base.save_state_dict(location);
+    }
+
     /// <summary>Not supported: the OptGen optimizer's layout is fixed when it is created. Create a new optimizer with every group.</summary>
     /// <exception cref="NotSupportedException">Always.</exception>
+    /// <exception cref="ObjectDisposedException">This object was disposed.</exception>
     public override void add_param_group(ParamGroup param_group) =>
-        throw new NotSupportedException("An OptGen optimizer's parameter groups are fixed when it is created; create a new FusedOptimizer with every group.");
+        throw ThrowIfDisposed(new NotSupportedException("An OptGen optimizer's parameter groups are fixed when it is created; create a new FusedOptimizer with every group."));
 
     /// <summary>
     /// Loads a state dictionary from <c>state_dict()</c> of a <see cref="FusedOptimizer{TOptimizer}"/> over the same
@@ -503,8 +610,10 @@ public sealed class FusedOptimizer<TOptimizer> : OptimizerHelper, torch.optim.IM
     /// so a second call meanwhile is refused here, before it changes anything.
     /// </summary>
     /// <exception cref="InvalidOperationException">Another step or load is running on this optimizer.</exception>
+    /// <exception cref="ObjectDisposedException">This object was disposed.</exception>
     private Busy Enter(string operation)
     {
+        ThrowIfDisposed();
         if (System.Threading.Interlocked.Exchange(ref _busy, 1) != 0)
         {
             throw new InvalidOperationException($"{operation} was called while another step, load_state_dict or checkpoint call is running on this optimizer; an optimizer is used by one thread at a time. Nothing was changed by this call.");
@@ -512,6 +621,28 @@ public sealed class FusedOptimizer<TOptimizer> : OptimizerHelper, torch.optim.IM
 
         return new Busy(this);
     }
+
+    /// <summary>
+    /// Disposes this optimizer: every later public call throws <see cref="ObjectDisposedException"/>, as
+    /// <c>OptGen.Gpu.GpuOptimizer</c>'s do (it stepped on before). The parameters and the OptGen optimizer are left as they
+    /// are. Disposing again does nothing.
+    /// </summary>
+    protected override void Dispose(bool disposing)
+    {
+        _disposed = true;
+        base.Dispose(disposing);
+    }
+
+    /// <summary>Returns <paramref name="value"/> unless this object was disposed.</summary>
+    /// <exception cref="ObjectDisposedException">This object was disposed.</exception>
+    private T ThrowIfDisposed<T>(T value)
+    {
+        ThrowIfDisposed();
+        return value;
+    }
+
+    /// <exception cref="ObjectDisposedException">This object was disposed.</exception>
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
 
     /// <summary>Releases <see cref="Enter"/>'s claim.</summary>
     private readonly struct Busy(FusedOptimizer<TOptimizer> owner) : IDisposable

@@ -14,6 +14,9 @@ namespace OptGen.Runtime.Tests;
 /// </summary>
 internal sealed class CheckpointImage
 {
+    /// <summary>Flag bit 10: a section of every tensor's shape follows the layout (rules with compact state).</summary>
+    public const uint ShapesFlag = 1u << 10;
+
     public byte[] Magic { get; set; } = "OPTGCKPT"u8.ToArray();
 
     public uint Version { get; set; } = 1;
@@ -43,6 +46,9 @@ internal sealed class CheckpointImage
 
     /// <summary>Written tensor counts that disagree with <see cref="Groups"/>, by group.</summary>
     public Dictionary<int, uint> TensorCount { get; } = [];
+
+    /// <summary>Every tensor's shape, in order, written after the layout when <see cref="Flags"/> has bit 10.</summary>
+    public List<int[]> Shapes { get; set; } = [];
 
     /// <summary>Per group, per hyperparameter.</summary>
     public List<double[]> Values { get; set; } = [];
@@ -92,6 +98,23 @@ internal sealed class CheckpointImage
             }
 
             image.Groups.Add(lengths);
+        }
+
+        if ((image.Flags & ShapesFlag) != 0)
+        {
+            foreach (int[] group in image.Groups)
+            {
+                foreach (int _ in group)
+                {
+                    var shape = new int[U32()];
+                    for (int d = 0; d < shape.Length; d++)
+                    {
+                        shape[d] = (int)U32();
+                    }
+
+                    image.Shapes.Add(shape);
+                }
+            }
         }
 
         foreach (int[] _ in image.Groups)
@@ -168,6 +191,15 @@ internal sealed class CheckpointImage
             foreach (int length in Groups[k])
             {
                 U32((uint)length);
+            }
+        }
+
+        if ((Flags & ShapesFlag) != 0)
+        {
+            foreach (int[] shape in Shapes)
+            {
+                U32((uint)shape.Length);
+                Array.ForEach(shape, d => U32((uint)d));
             }
         }
 

@@ -44,6 +44,16 @@ public abstract partial class Optimizer
     // keeps y. Only set then, so a train-mode file is byte for byte as before; loading it restores the mode.
     private const uint EvalModeFlag = 1u << 9;
 
+    // Set when the rule's state is shaped by the tensors' shapes, not only their lengths (compact state: Adafactor's
+    // row and column factors, Adam-mini's rows, declared factored rules): a section of every tensor's shape follows
+    // the layout, so that a 3 × 2 matrix's file is refused by a 2 × 3 one (same length, same m + n factors, swapped).
+    // Only set then, so every other file is byte for byte as before; an older build refuses it as of unknown flags,
+    // and a file without it (written before) loads as before, judged by its lengths and state size.
+    private const uint ShapesFlag = 1u << 10;
+
+    /// <summary>Whether this optimizer's checkpoints carry the tensors' shapes (<see cref="ShapesFlag"/>): its state depends on them.</summary>
+    private bool StoresShapes => HasCompactState;
+
     /// <summary>Whether the rule is in its eval mode, for its checkpoint; null for a rule that has none.</summary>
     private protected virtual bool? CheckpointEvalMode => null;
 
@@ -99,7 +109,7 @@ public abstract partial class Optimizer
         var writer = new HashingWriter(stream);
         writer.Write(CheckpointMagic);
         writer.WriteUInt32(_blockwise is { HasExtents: true } ? Float32PlanesCheckpointVersion : perGroup ? GroupPrecisionCheckpointVersion : CheckpointVersion);
-        writer.WriteUInt32((perGroup ? GroupPrecisionFlag : PrecisionFlag(UniformPrecision(precisions))) | (_batchSize != 1 ? BatchSizeFlag : 0u) | (CheckpointEvalMode == true ? EvalModeFlag : 0u));
+        writer.WriteUInt32((perGroup ? GroupPrecisionFlag : PrecisionFlag(UniformPrecision(precisions))) | (_batchSize != 1 ? BatchSizeFlag : 0u) | (CheckpointEvalMode == true ? EvalModeFlag : 0u) | (StoresShapes ? ShapesFlag : 0u));
         writer.WriteInt64(CheckpointSize());
         writer.WriteString(Descriptor.Name);
         writer.WriteString(Descriptor.RuleId);
@@ -133,6 +143,20 @@ public abstract partial class Optimizer
             for (int j = Layout.FirstTensorOf(k); j < Layout.FirstTensorOf(k) + Layout.TensorCountOf(k); j++)
             {
                 writer.WriteUInt32((uint)Layout.LengthOf(j));
+            }
+        }
+
+        if (StoresShapes)
+        {
+            // Per tensor, in layout order: u32 rank, then each dimension (a vector is [length]).
+            for (int j = 0; j < Layout.TensorCount; j++)
+            {
+                int[] dimensions = Layout.ShapeOf(j);
+                writer.WriteUInt32((uint)dimensions.Length);
+                foreach (int dimension in dimensions)
+                {
+                    writer.WriteUInt32((uint)dimension);
+                }
             }
         }
 
@@ -244,7 +268,7 @@ public abstract partial class Optimizer
         }
 
         uint flags = reader.ReadUInt32();
-        uint precisionFlag = flags & ~(BatchSizeFlag | GroupPrecisionFlag | EvalModeFlag);
+        uint precisionFlag = flags & ~(BatchSizeFlag | GroupPrecisionFlag | EvalModeFlag | ShapesFlag);
         bool perGroup = (flags & GroupPrecisionFlag) != 0;
         if (precisionFlag is not (0u or BFloat16StateFlag or Int8BlockwiseStateFlag or Int4BlockwiseStateFlag) ||
             (perGroup && (precisionFlag != 0 || version < GroupPrecisionCheckpointVersion)) ||
@@ -292,9 +316,11 @@ public abstract partial class Optimizer
         bool sameShape = groupCount == Layout.GroupCount;
         var shape = new LayoutText();
         long elements = 0;
+        long fileTensors = 0;
         for (int k = 0; k < groupCount; k++)
         {
             int tensorCount = reader.ReadCount("tensor count", int.MaxValue, 4);
+            fileTensors += tensorCount;
             sameShape &= k < Layout.GroupCount && tensorCount == Layout.TensorCountOf(k);
             StatePrecision groupPrecision = precisions.Read(reader, k);
             shape.StartGroup();
@@ -315,7 +341,9 @@ public abstract partial class Optimizer
         }
 
         precisions.ThrowIfNotPerGroup();
-        bool same = sameRule && sameShape;
+        bool hasShapes = (flags & ShapesFlag) != 0;
+        string? otherDimensions = hasShapes ? ReadShapes(reader, fileTensors, sameShape) : null;
+        bool same = sameRule && sameShape && otherDimensions is null;
 
         // Per-tensor state of a rule that keeps some buffers in float32 (compact state) has its own layout, version 3.
         bool float32Planes = version == Float32PlanesCheckpointVersion;
@@ -424,6 +452,16 @@ public abstract partial class Optimizer
             throw new CheckpointException(CheckpointError.WrongShape, "layout", $"The checkpoint holds {groupCount} group(s) of tensor lengths [{shape}]{(HasCompactState ? $" and {stateBytes} bytes of compact state" : string.Empty)}, which is not this optimizer's layout{(HasCompactState ? " (tensor lengths, matrix shapes or blocks)" : string.Empty)}.");
         }
 
+        if (otherDimensions is not null)
+        {
+            throw new CheckpointException(CheckpointError.WrongShape, "tensor shape", $"{otherDimensions} '{Descriptor.Name}''s state is shaped by its tensors' shapes (rows, columns or blocks), so it cannot be placed here.");
+        }
+
+        if (hasShapes && !StoresShapes)
+        {
+            throw new CheckpointException(CheckpointError.Corrupted, "flags", $"The checkpoint stores tensor shapes (flag bit 10), which '{Descriptor.Name}' never writes: its state does not depend on them.");
+        }
+
         if (!samePrecision)
         {
             throw precisions.Mismatch();
@@ -505,6 +543,68 @@ public abstract partial class Optimizer
         RestoreEvalMode((flags & EvalModeFlag) != 0);
     }
 
+    /// <summary>
+    /// Reads the shapes section (<see cref="ShapesFlag"/>) of <paramref name="tensors"/> tensors. When the file's
+    /// lengths are this layout's (<paramref name="sameLengths"/>), each shape must hold its tensor's length (else the
+    /// file is corrupted) and is compared with this layout's: the first that differs is described (null: all the same).
+    /// Nothing of the file's size is kept but the first differing shape's text.
+    /// </summary>
+    private string? ReadShapes(HashingReader reader, long tensors, bool sameLengths)
+    {
+        string? mismatch = null;
+        var text = new StringBuilder();
+        for (long t = 0; t < tensors; t++)
+        {
+            int rank = reader.ReadCount("tensor rank", int.MaxValue, 4);
+            if (rank == 0)
+            {
+                throw new CheckpointException(CheckpointError.Corrupted, "tensor rank", $"The checkpoint's tensor {t} has a shape of no dimensions.");
+            }
+
+            int[]? mine = sameLengths ? Layout.ShapeOf((int)t) : null;
+            bool equal = mine is not null && mine.Length == rank;
+            long product = 1;
+            text.Clear();
+            for (int d = 0; d < rank; d++)
+            {
+                uint dimension = reader.ReadUInt32();
+                if (dimension > int.MaxValue)
+                {
+                    throw new CheckpointException(CheckpointError.Corrupted, "tensor shape", $"The checkpoint's tensor {t} has dimension {dimension}, more than any tensor has.");
+                }
+
+                equal = equal && mine![d] == (int)dimension;
+                product = Math.Min(product * dimension, 1L << 31); // ≤ 2³¹ · (2³¹ − 1): no overflow; 0 stays 0
+                if (d < 16)
+                {
+                    text.Append(d == 0 ? string.Empty : ", ").Append(dimension);
+                }
+                else if (d == 16)
+                {
+                    text.Append(", …");
+                }
+            }
+
+            if (mine is null)
+            {
+                continue;
+            }
+
+            if (product != Layout.LengthOf((int)t))
+            {
+                throw new CheckpointException(CheckpointError.Corrupted, "tensor shape", $"The checkpoint's tensor {t} has shape [{text}], which does not hold its length {Layout.LengthOf((int)t)}.");
+            }
+
+            if (!equal && mismatch is null)
+            {
+                int group = Layout.GroupOf((int)t);
+                mismatch = $"The checkpoint's tensor {t} (group {group}, index {t - Layout.FirstTensorOf(group)}) has shape [{text}]; this optimizer's has [{string.Join(", ", mine)}]:";
+            }
+        }
+
+        return mismatch;
+    }
+
     /// <summary>The file's tensor lengths for a <see cref="CheckpointError.WrongShape"/> message, at most 64 of them.</summary>
     private sealed class LayoutText
     {
@@ -568,6 +668,10 @@ public abstract partial class Optimizer
         size += 8L * Layout.GroupCount * Descriptor.Hyperparameters.Count;
         size += 4 + (8L * Layout.GroupCount * Descriptor.HostStates.Count);
         size += HasSignedness(precisions) ? Descriptor.States.Count : 0;
+        for (int j = 0; StoresShapes && j < Layout.TensorCount; j++)
+        {
+            size += 4 + (4L * Layout.RankOf(j));
+        }
         if (_blockwise is null)
         {
             size += _state.StoredLength(Layout) * _state.ElementSize;

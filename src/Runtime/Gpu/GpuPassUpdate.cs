@@ -115,6 +115,7 @@ public abstract class GpuPassUpdate<TScalars> : GpuUpdate, IGpuPassUpdate
     /// <inheritdoc/>
     public sealed override void SetGroup(int group, ReadOnlySpan<double> hyperparameters, ReadOnlySpan<double> hostState, long step, double batchSize)
     {
+        ThrowIfDisposed();
         CheckGroup(group, hyperparameters);
         TScalars scalars = _factory(hyperparameters, hostState, step, batchSize);
         if (_device is null)
@@ -138,6 +139,7 @@ public abstract class GpuPassUpdate<TScalars> : GpuUpdate, IGpuPassUpdate
     /// <inheritdoc/>
     public sealed override void Launch(AcceleratorStream stream, int threads, in GpuUpdateViews views, GpuLaunch launch)
     {
+        ThrowIfDisposed();
         ArrayView<TScalars> table = ArrayView<TScalars>.Empty;
         if (_device is not null)
         {
@@ -155,6 +157,11 @@ public abstract class GpuPassUpdate<TScalars> : GpuUpdate, IGpuPassUpdate
     /// <inheritdoc/>
     public override void Dispose()
     {
+        if (!MarkDisposed())
+        {
+            return;
+        }
+
         _device?.Dispose();
         _tensors?.Dispose();
         _partials?.Dispose();

@@ -16,8 +16,12 @@ public abstract partial class GpuUpdate
     /// power of two of at most <see cref="GpuBlockwise.MaxBlockLength"/>.
     /// </summary>
     /// <exception cref="NotSupportedException">The rule has no blockwise kernel (<see cref="HasBlockwise"/>).</exception>
-    public virtual void LaunchBlockwise(AcceleratorStream stream, KernelConfig config, in GpuUpdateViews views, in GpuBlockwiseViews state, GpuBlockwiseLaunch launch) =>
+    /// <exception cref="ObjectDisposedException">This object was disposed.</exception>
+    public virtual void LaunchBlockwise(AcceleratorStream stream, KernelConfig config, in GpuUpdateViews views, in GpuBlockwiseViews state, GpuBlockwiseLaunch launch)
+    {
+        ThrowIfDisposed();
         throw new NotSupportedException("The rule has no blockwise GPU kernel.");
+    }
 }
 
 /// <content>The launch over blockwise-quantized state.</content>
@@ -39,6 +43,7 @@ public sealed partial class GpuUpdate<TKernel>
     public override void LaunchBlockwise(AcceleratorStream stream, KernelConfig config, in GpuUpdateViews views, in GpuBlockwiseViews state, GpuBlockwiseLaunch launch)
     {
         ArgumentNullException.ThrowIfNull(stream);
+        ThrowIfDisposed();
         if (!HasBlockwise)
         {
             throw new NotSupportedException("The rule has no blockwise GPU kernel.");

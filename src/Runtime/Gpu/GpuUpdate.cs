@@ -142,6 +142,7 @@ public sealed partial class GpuUpdate<TKernel> : GpuUpdate
     /// <inheritdoc/>
     public override void SetGroup(int group, ReadOnlySpan<double> hyperparameters, ReadOnlySpan<double> hostState, long step, double batchSize)
     {
+        ThrowIfDisposed();
         TKernel kernel = _factory(hyperparameters, hostState, step, batchSize);
         if (_device is null)
         {
@@ -156,6 +157,7 @@ public sealed partial class GpuUpdate<TKernel> : GpuUpdate
     /// <inheritdoc/>
     public override void Launch(AcceleratorStream stream, int threads, in GpuUpdateViews views, GpuLaunch launch)
     {
+        ThrowIfDisposed();
         ArrayView<TKernel> table = DeviceTable(stream);
         launch.Stride = threads;
         if (_inputKernel is not null)
@@ -169,7 +171,13 @@ public sealed partial class GpuUpdate<TKernel> : GpuUpdate
     }
 
     /// <inheritdoc/>
-    public override void Dispose() => _device?.Dispose();
+    public override void Dispose()
+    {
+        if (MarkDisposed())
+        {
+            _device?.Dispose();
+        }
+    }
 
     /// <summary>The kernel structs' device buffer, filled for this launch, or empty when they go by value.</summary>
     private ArrayView<TKernel> DeviceTable(AcceleratorStream stream)
