@@ -50,9 +50,10 @@ public sealed class ReductionAdamMiniGpuTests(CpuAcceleratorFixture fixture, ITe
     [Theory]
     [InlineData(0)]
     [InlineData(96)]
-    public void AgreesWithTheCpuStepToFourUlps(double blockSize)
+    public void AgreesWithTheCpuStepBitForBit(double blockSize)
     {
-        // Two groups: the second with blocks of 1000 (the 3 × 700 matrix's blocks straddle its rows).
+        // Two groups: the second with blocks of 1000 (the 3 × 700 matrix's blocks straddle its rows). Bit for bit on
+        // ILGPU's CPU accelerator since pass 1 adds each block in the CPU's lane order (it allowed 4 ULPs before).
         ParameterLayout layout = ParameterLayout.FromShapes(Shapes[..2], Shapes[2..]);
         var random = new Random(33);
         float[] pc = Random(random, layout.TotalLength), pg = (float[])pc.Clone();
@@ -67,11 +68,11 @@ public sealed class ReductionAdamMiniGpuTests(CpuAcceleratorFixture fixture, ITe
         }
 
         gpu.SynchronizeHostState();
-        int same = ReductionGpuTests.AssertWithinUlps(pc, pg, 4, "parameters"), count = pc.Length;
+        int same = ReductionGpuTests.AssertWithinUlps(pc, pg, 0, "parameters"), count = pc.Length;
         foreach (string state in new[] { "FirstMoment", "BlockSecondMoment" })
         {
             float[] expected = cpu.GetState(state).ToArray();
-            same += ReductionGpuTests.AssertWithinUlps(expected, host.GetState(state).ToArray(), 4, state);
+            same += ReductionGpuTests.AssertWithinUlps(expected, host.GetState(state).ToArray(), 0, state);
             count += expected.Length;
         }
 
