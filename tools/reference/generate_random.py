@@ -70,6 +70,7 @@ F32 = np.float32
 F64 = np.float64
 DEFAULT_SEED = 20261205
 DEFAULT_OUT = os.path.join(gc.REPO_ROOT, "tests", "conformance", "cases", "random")
+EDGE_OUT = os.path.join(gc.REPO_ROOT, "tests", "conformance", "cases", "edge")
 REDUCTIONS = set(gr.KEYS)
 LECTURE = set(gc.LECTURE_KEYS)
 TORCH = set(gc.TORCH_KEYS)
@@ -79,6 +80,7 @@ EXTRA_TORCH_KEYS = {"NAdam": dict(maximize=False), "RAdam": dict(maximize=False)
 # --extreme (exploring only): data scales near float32's limits (squares that underflow or overflow).
 EXTREME = False
 LARGE = False
+EDGE = False
 EXTREME_PSCALES = [1.0, 1e-30, 1e-20, 1e15, 1e30]
 EXTREME_GSCALES = [1e-30, 1e-22, 1e-12, 1e12, 1e17, 1e19]
 LONG = {"SGD": 1500, "Adam": 1200, "AdamW": 1000, "RMSprop": 1000, "Adagrad": 1000,
@@ -206,11 +208,124 @@ def draw_hp(rng, name, i):
     key = gc.lr_key(name)
     if rng.rand() < 0.04:
         d[key] = 0.0                                           # lr 0: nothing but the state may move
+    if EDGE:
+        edge_hp(rng, name, i, d)
     return d
+
+
+# ----------------------------------------------------------------------------------------------
+# --edge: values at the ends of every key's range, switches PyTorch 2.x accepts, and data with
+# zeros, -0.0, 1e-30, 1e19 and 1e30 (squares that under- or overflow in float32)
+# ----------------------------------------------------------------------------------------------
+
+# torch.optim's implementation switches: they choose a code path, not the math (SCHEMA's names).
+SWITCHES = ("foreach", "fused", "capturable", "differentiable")
+EDGE_LENGTHS = [[[1]], [[3]], [[17]], [[4097]], [[1, 1]], [[1, 17]], [[17, 1]], [[3, 17]], [[]],
+                [[2, 1, 3]], [[1, 1, 1]], [[17, 3], [1], [4097]], [[64, 65]], [[3, 5, 7], [2]]]
+EDGE_SPECIALS = [0.0, -0.0, 1e-30, -1e-30, 1e19, -1e19, 1e30, -1e30]
+
+
+def edge_hp(rng, name, i, d):
+    """Moves some keys of d to the ends of their ranges (each with a fair chance to stay as drawn)."""
+    pick = lambda values: values[int(rng.randint(len(values)))]  # noqa: E731
+    chance = lambda p=0.3: rng.rand() < p  # noqa: E731
+    key = gc.lr_key(name)
+    if chance(0.25):
+        d[key] = pick([0.0, 1e-8, 1e-3, 0.5, 10.0])
+    if "eps" in d and name != "adafactor" and chance():
+        d["eps"] = pick([1e-30, 1e-20, 1e-12, 1.0, 10.0])
+    if "betas" in d:
+        b1, b2 = d["betas"]
+        if chance():
+            b1 = pick([0.5, 0.999999] if name == "adamw_schedulefree" else [0.0, 0.999999])
+        if chance():
+            b2 = pick([0.0, 0.5, 0.9999999])
+        d["betas"] = [b1, b2]
+    if "weight_decay" in d and chance(0.2):
+        d["weight_decay"] = pick([0.0, 1.0, 5.0])
+    if name == "SGD" and d["momentum"] and chance():
+        d["momentum"] = pick([0.999999, 1e-6])
+        if not d["nesterov"] and chance(0.5):
+            d["dampening"] = pick([1.0, 0.999])
+    if name == "RMSprop":
+        if chance():
+            d["alpha"] = pick([0.0, 0.999999])
+        if d["momentum"] and chance():
+            d["momentum"] = 0.999
+    if name == "Adagrad":
+        if chance():
+            d["lr_decay"] = pick([1e-9, 10.0])
+        if chance():
+            d["initial_accumulator_value"] = pick([1e-30, 1e6])
+    if name == "NAdam" and chance():
+        d["momentum_decay"] = pick([0.0, 1.0, 100.0])
+    if name in ("Adam", "NAdam", "RAdam") and chance(0.5):
+        d["decoupled_weight_decay"] = bool(rng.rand() < 0.6)  # PyTorch >= 2.1 (NAdam, RAdam), >= 2.7 (Adam)
+        if d["weight_decay"] == 0 and chance(0.7):
+            d["weight_decay"] = pick([1e-3, 0.1, 1.0])
+    if name == "Adadelta" and chance():
+        d["rho"] = pick([0.0, 0.999999])
+    if name in LECTURE:
+        for k in ("N", "Ng", "Ns"):
+            if k in d and chance():
+                d[k] = pick([1, 1000000])
+        if "alpha" in d and chance():
+            d["alpha"] = pick([0.0, 0.999999])
+    if name == "lars":
+        if chance():
+            d["trust_coefficient"] = pick([1e-9, 100.0])
+        if chance():
+            d["momentum"] = pick([0.0, 0.999999])
+    if name == "adafactor":
+        if chance():
+            d["beta2_decay"] = pick([0.0, -1e-3, -10.0])
+        if chance():
+            d["eps"] = [pick([None, 0.0, 1e-30]), pick([0.0, 1e-30, 10.0])]
+        if chance():
+            d["d"] = pick([1.0, 1e6])
+    if name == "adam_mini" and chance():
+        d["block"] = pick([1, 4097, 1000000])
+    if name == "adamw_schedulefree":
+        if chance():
+            d["warmup_steps"] = pick([1, 1000])
+        if chance():
+            d["r"] = pick([0.0, 10.0])
+        if chance():
+            d["weight_lr_power"] = pick([0.0, 10.0])
+
+
+def edge_switches(rng, name, written):
+    """torch.optim's implementation switches, as a PyTorch 2.x user might pass them (they change nothing)."""
+    if (name in TORCH or name == "adafactor") and rng.rand() < 0.5:
+        for k in SWITCHES:
+            if rng.rand() < 0.5:
+                written[k] = [True, False, None][int(rng.randint(3))]
+    return written
+
+
+def edge_data(rng, p0, grads, name):
+    """Puts zeros, -0.0, 1e-30, 1e19 and 1e30 in some places of p0 and the gradients."""
+    if rng.rand() < 0.6:
+        specials = EDGE_SPECIALS if rng.rand() < 0.5 else EDGE_SPECIALS[:4]
+        where = rng.rand(*grads.shape) < rng.choice([0.01, 0.1, 0.5])
+        grads[where] = np.asarray(specials, F32)[rng.randint(len(specials), size=int(where.sum()))]
+        if name == "rmsprop_alpha":
+            # Known divergence (tools/reference/known_divergences): OptGen keeps s = sigma^2, and a first
+            # gradient below ~1e-19 squares to 0 in float32, so its step 1 does not move where SCHEMA's
+            # sigma_1 = |g_1| moves by eta.  The committed draws leave such a first gradient out.
+            first = grads[0]
+            first[(first != 0) & (np.abs(first) < 1e-18)] = 0
+    if rng.rand() < 0.3:
+        where = rng.rand(*p0.shape) < 0.2
+        p0[where] = np.asarray([0.0, -0.0, 1e-30, -1e-30], F32)[rng.randint(4, size=int(where.sum()))]
+    return p0, grads
 
 
 def draw_layout(rng, name, i):
     """(tensors field or None, shapes); the kind of layout goes round with the case index."""
+    if EDGE and rng.rand() < 0.5:
+        t = EDGE_LENGTHS[int(rng.randint(len(EDGE_LENGTHS)))]
+        return t, [list(x) for x in t]
     kind = (i + zlib.crc32(name.encode())) % 7
     n = int(rng.randint(1, 24))
     a, b = int(rng.randint(1, 7)), int(rng.randint(1, 7))
@@ -323,11 +438,18 @@ def compute(name, hp, shapes, p0, grads, lrs):
     if name in LECTURE:
         ref = gc.REFERENCES[name]
         return ref(hp, p0, grads, lrs, F64), None, ref(hp, p0, grads, lrs, F32), None, "float32 emulation"
-    # torch.optim names.  maximize (NAdam, RAdam) = the same rule fed -grads.
+    # torch.optim names.  maximize (NAdam, RAdam) = the same rule fed -grads.  decoupled_weight_decay
+    # (torch >= 2.1 NAdam and RAdam, >= 2.7 Adam; 1.13.1 has none): Adam's is torch's AdamW, NAdam's
+    # and RAdam's the float64 2.x formula.
     core = {k: v for k, v in hp.items() if not (name in EXTRA_TORCH_KEYS and k == "maximize")}
+    decoupled = bool(core.pop("decoupled_weight_decay", False))
     g = -grads if name in EXTRA_TORCH_KEYS and hp.get("maximize") else grads
+    if name == "Adam" and decoupled:
+        name = "AdamW"
+    if name in ("NAdam", "RAdam") and decoupled:
+        core["decoupled_weight_decay"] = True
     ref = gc.REFERENCES[name]
-    if name == "NAdam" or (name == "RAdam" and hp.get("maximize")):
+    if name == "NAdam" or (name == "RAdam" and (hp.get("maximize") or decoupled)):
         return ref(core, p0, g, lrs, F64), None, ref(core, p0, g, lrs, F32), None, "float32 emulation"
     return run_torch(name, core, shapes, p0, g, lrs), None, ref(core, p0, g, lrs, F64), None, "float64 formula"
 
@@ -335,14 +457,17 @@ def compute(name, hp, shapes, p0, grads, lrs):
 def reference_text(name, hp, has_schedule, what, measured):
     if name in REDUCTIONS:
         text = gr.REFERENCE_TEXT[name]
-    elif name == "NAdam" or (name == "RAdam" and hp.get("maximize")):
+    elif name == "NAdam" or (name == "RAdam" and (hp.get("maximize") or hp.get("decoupled_weight_decay"))):
         text = (f"numpy float64 reference of the PyTorch 2.x {name} single-tensor formula"
                 + (" (maximize: the rule fed -grad)" if hp.get("maximize") else "")
+                + (" with decoupled_weight_decay (p <- p*(1 - lr*weight_decay) first)"
+                   if hp.get("decoupled_weight_decay") and hp["weight_decay"] else "")
                 + ", parameter rounded to float32 after every step")
     elif name in LECTURE:
         text = gc.reference_text(name, has_schedule)
     else:
-        text = gc.TORCH_REF.format(name) + ", one Parameter per tensor"
+        torch_name = "AdamW" if name == "Adam" and hp.get("decoupled_weight_decay") else name
+        text = gc.TORCH_REF.format(torch_name) + ", one Parameter per tensor"
         if has_schedule:
             text += "; group['lr'] set to lr_per_step[t-1] before step t"
     return text + f"; cross-check against a {what}: max rel err {measured:.2e}"
@@ -373,13 +498,24 @@ def draw_case(seed, name, i, long_steps=None, keep_ill=False, store_emulation=Fa
         hp = draw_hp(rng, name, i)
         tensors, shapes = draw_layout(rng, name, i)
         T = long_steps or int(rng.randint(5, 50))
+        if EDGE and not long_steps and rng.rand() < 0.15:
+            T = int(rng.randint(1, 4)) if rng.rand() < 0.5 else int(rng.randint(1500, 3000))
         if long_steps:
             tensors, shapes = ([[2, 3]], [[2, 3]]) if name in REDUCTIONS else (None, [[4]])
         if LARGE:
             # Exploring: tensors larger than the step engine's 16384-element pieces.
             T = 3
             tensors = shapes = [[int(rng.randint(120, 260)), int(rng.randint(100, 200))], [int(rng.randint(17000, 40000))]]
+        if EDGE:
+            # Keep the files small: a long run on a few elements, a large tensor for a few steps.
+            size = sum(int(np.prod(x)) for x in shapes)
+            if T > 100 and size > 20:
+                shapes = tensors = [[3]]
+            elif size > 1000:
+                T = min(T, 4)
         p0, grads, data = draw_data(rng, shapes, T, name)
+        if EDGE:
+            p0, grads = edge_data(rng, p0, grads, name)
         lrs, sched_text = None, None
         if rng.rand() < 0.25:
             lrs, sched_text = draw_schedule(rng, hp[gc.lr_key(name)], T)
@@ -397,7 +533,7 @@ def draw_case(seed, name, i, long_steps=None, keep_ill=False, store_emulation=Fa
             break
     else:
         raise SystemExit(f"{name} {i}: no well-conditioned draw in 50 attempts")
-    case_name = f"random_{name.lower()}_{i:02d}" + ("_long" if long_steps else "") + ("" if ok else "_illcond")
+    case_name = f"{'edge' if EDGE else 'random'}_{name.lower()}_{i:02d}" + ("_long" if long_steps else "") + ("" if ok else "_illcond")
     desc = (f"randomized case {i} of {name} (seed {seed}, attempt {attempt}): "
             f"{json.dumps(hp)}; layout {shapes}; data: p0 ~ N(0,1)*{data['pscale']:g}, "
             f"grads ~ N(0,1)*{data['gscale']:g} with an exponential envelope"
@@ -406,7 +542,7 @@ def draw_case(seed, name, i, long_steps=None, keep_ill=False, store_emulation=Fa
             + ("" if ok else "; ILL-CONDITIONED: float32 rounding alone is above rtol/3"))
     case = dict(name=case_name, description=desc, optimizer=name,
                 reference=reference_text(name, hp, lrs is not None, what, measured),
-                hyperparameters=written_hp(rng, name, hp), dtype="float32", n=len(p0), T=T,
+                hyperparameters=edge_switches(rng, name, written_hp(rng, name, hp)) if EDGE else written_hp(rng, name, hp), dtype="float32", n=len(p0), T=T,
                 p0=p0, grads=grads, params_after_each_step=stored)
     if tensors is not None:
         case["tensors"] = tensors
@@ -430,11 +566,19 @@ def main(argv=None):
                          "(a float32 implementation's result) as params_after_each_step")
     ap.add_argument("--extreme", action="store_true",
                     help="exploring: data scales near float32's limits (squares under- or overflow)")
+    ap.add_argument("--edge", action="store_true",
+                    help="values at the ends of every key's range, PyTorch 2.x switches and "
+                         "decoupled_weight_decay, lengths 1/3/17/4097, 1-3 or 1500-3000 steps, data with "
+                         "0, -0.0, 1e-30, 1e19 and 1e30; writes tests/conformance/cases/edge unless --out")
     ap.add_argument("--large", action="store_true",
                     help="exploring: 3 steps on a matrix and a vector of 17,000 to 40,000 elements")
     args = ap.parse_args(argv)
-    global EXTREME, LARGE
-    EXTREME, LARGE = args.extreme, args.large
+    global EXTREME, LARGE, EDGE
+    EXTREME, LARGE, EDGE = args.extreme, args.large, args.edge
+    if EDGE:
+        args.no_long = True                                   # --edge draws its own long runs
+        if args.out == DEFAULT_OUT:
+            args.out = EDGE_OUT
     torch.set_num_threads(1)
     names = sorted(TORCH | LECTURE | REDUCTIONS)
     if args.only:

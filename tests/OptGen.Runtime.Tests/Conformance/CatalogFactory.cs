@@ -113,7 +113,7 @@ public static class CatalogFactory
             "lars" => h.Build(typeof(Lars), h.Number("LearningRate", "lr"), h.Number("Momentum", "momentum", 0.9),
                 h.Number("WeightDecay", "weight_decay", 0), h.Number("TrustCoefficient", "trust_coefficient", 0.001)),
             "adafactor" => Adafactor(h),
-            "adam_mini" => h.Build(typeof(AdamMini), [.. Betas(h, 1e-3, 1e-8), h.Number("WeightDecay", "weight_decay", 0), h.Number("BlockSize", "block", 0)]),
+            "adam_mini" => h.Build(typeof(AdamMini), [.. Betas(h, 1e-3, 1e-8), h.Number("WeightDecay", "weight_decay", 0), AdamMiniBlock(h)]),
             "adamw_schedulefree" => h.Build(typeof(AdamWScheduleFree), [.. Betas(h, 0.0025, 1e-8), h.Number("WeightDecay", "weight_decay", 0),
                 h.Number("WarmupSteps", "warmup_steps", 0), h.Number("R", "r", 0), h.Number("WeightLrPower", "weight_lr_power", 2)]),
             _ => throw new ArgumentException($"Unknown optimizer '{optimizer}'; known: {string.Join(", ", Names)}.", nameof(optimizer)),
@@ -218,6 +218,19 @@ public static class CatalogFactory
         return [h.Number("LearningRate", "lr", lr), new("Beta1", beta1, "betas"), new("Beta2", beta2, "betas"), h.Number("Epsilon", "eps", eps)];
     }
 
+    /// <summary>
+    /// Adam-mini's <c>block</c>: required, a whole number ≥ 1 (SCHEMA: blocks of <c>block</c> consecutive elements; it
+    /// gives no default). OptGen's <see cref="AdamMini.BlockSize"/> 0 (one block per row) is not SCHEMA's, so a case
+    /// without the key would run another rule.
+    /// </summary>
+    private static CatalogSetting AdamMiniBlock(Keys h)
+    {
+        CatalogSetting block = h.Number("BlockSize", "block");
+        return block.Value >= 1 && Math.Floor(block.Value) == block.Value
+            ? block
+            : throw new ArgumentException($"{h.Optimizer}: 'block' must be a whole number of elements >= 1, but is {block.Value:R}.", "block");
+    }
+
     /// <summary>The lecture's length N as a decay: β = 1 − 1/N.</summary>
     private static CatalogSetting Decay(Keys h, string property, string key)
     {
@@ -246,9 +259,9 @@ public static class CatalogFactory
                 return new(property, defaultValue ?? throw new ArgumentException($"{optimizer}: the hyperparameter '{key}' is required.", key), key);
             }
 
-            return value.ValueKind == JsonValueKind.Number
-                ? new(property, value.GetDouble(), key)
-                : throw new ArgumentException($"{optimizer}: '{key}' must be a JSON number, but is {value.GetRawText()}.", key);
+            return Finite(value, out double number)
+                ? new(property, number, key)
+                : throw new ArgumentException($"{optimizer}: '{key}' must be a finite JSON number, but is {ConformanceCase.Show(value)}.", key);
         }
 
         public bool Bool(string key, bool defaultValue)
@@ -263,7 +276,7 @@ public static class CatalogFactory
             {
                 JsonValueKind.True => true,
                 JsonValueKind.False => false,
-                _ => throw new ArgumentException($"{optimizer}: '{key}' must be true or false, but is {value.GetRawText()}.", key),
+                _ => throw new ArgumentException($"{optimizer}: '{key}' must be true or false, but is {ConformanceCase.Show(value)}.", key),
             };
         }
 
@@ -278,12 +291,12 @@ public static class CatalogFactory
                 return defaultValue;
             }
 
-            double[] items = value.ValueKind == JsonValueKind.Array && value.EnumerateArray().All(e => e.ValueKind == JsonValueKind.Number)
+            double[] items = value.ValueKind == JsonValueKind.Array && value.EnumerateArray().All(e => Finite(e, out _))
                 ? value.EnumerateArray().Select(e => e.GetDouble()).ToArray()
                 : [];
             return items.Length == 2
                 ? (items[0], items[1])
-                : throw new ArgumentException($"{optimizer}: '{key}' must be a list of two numbers, but is {value.GetRawText()}.", key);
+                : throw new ArgumentException($"{optimizer}: '{key}' must be a list of two finite numbers, but is {ConformanceCase.Show(value)}.", key);
         }
 
         /// <summary>A list of two values, the first a number or null.</summary>
@@ -296,9 +309,9 @@ public static class CatalogFactory
             }
 
             JsonElement[] items = value.ValueKind == JsonValueKind.Array ? value.EnumerateArray().ToArray() : [];
-            if (items.Length != 2 || items[0].ValueKind is not (JsonValueKind.Number or JsonValueKind.Null) || items[1].ValueKind != JsonValueKind.Number)
+            if (items.Length != 2 || !(items[0].ValueKind == JsonValueKind.Null || Finite(items[0], out _)) || !Finite(items[1], out _))
             {
-                throw new ArgumentException($"{optimizer}: '{key}' must be a list [number or null, number], but is {value.GetRawText()}.", key);
+                throw new ArgumentException($"{optimizer}: '{key}' must be a list [number or null, number], but is {ConformanceCase.Show(value)}.", key);
             }
 
             return (items[0].ValueKind == JsonValueKind.Null ? null : items[0].GetDouble(), items[1].GetDouble());
@@ -312,9 +325,16 @@ public static class CatalogFactory
                 _read.Add(key);
                 if (values.TryGetValue(key, out JsonElement value) && value.ValueKind is not (JsonValueKind.True or JsonValueKind.False or JsonValueKind.Null))
                 {
-                    throw new ArgumentException($"{optimizer}: '{key}' must be true, false or null, but is {value.GetRawText()}.", key);
+                    throw new ArgumentException($"{optimizer}: '{key}' must be true, false or null, but is {ConformanceCase.Show(value)}.", key);
                 }
             }
+        }
+
+        /// <summary>A JSON number that is finite in double (1e400 is not, nor Python's NaN and Infinity).</summary>
+        private static bool Finite(JsonElement value, out double number)
+        {
+            number = 0;
+            return value.ValueKind == JsonValueKind.Number && value.TryGetDouble(out number) && double.IsFinite(number);
         }
 
         public CatalogConfiguration Build(Type type, params CatalogSetting[] settings) => new(type, settings, "LearningRate");

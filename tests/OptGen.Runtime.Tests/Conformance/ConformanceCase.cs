@@ -110,12 +110,14 @@ public sealed class ConformanceCase
     /// <exception cref="InvalidDataException">A field is missing or its shape disagrees with <c>n</c> and <c>T</c>.</exception>
     public static ConformanceCase Load(string path)
     {
-        using JsonDocument document = JsonDocument.Parse(NonFiniteLiteralsAsStrings(File.ReadAllText(path)));
+        using JsonDocument document = Parse(path);
         JsonElement root = document.RootElement;
         if (root.ValueKind != JsonValueKind.Object)
         {
             throw Invalid(path, "the file is not a JSON object");
         }
+
+        RejectDuplicateFields(root, "the file", path);
 
         string name = Text(Required(root, "name", path), "name", path);
         string optimizer = Text(Required(root, "optimizer", path), "optimizer", path);
@@ -142,13 +144,18 @@ public sealed class ConformanceCase
         float[][] expected = Rows(Required(root, "params_after_each_step", path), "params_after_each_step", path);
         int n = Count(Required(root, "n", path), "n", path);
         int steps = Count(Required(root, "T", path), "T", path);
+        if (steps < 1)
+        {
+            throw Invalid(path, "T must be at least 1: a case without a step compares nothing");
+        }
+
         double[]? lrs = root.TryGetProperty("lr_per_step", out JsonElement l) && l.ValueKind != JsonValueKind.Null
             ? Array(l, "lr_per_step", path).Select(e => Number(e, "lr_per_step", path)).ToArray()
             : null;
         double rtol = root.TryGetProperty("rtol", out JsonElement r) && r.ValueKind != JsonValueKind.Null ? Number(r, "rtol", path) : DefaultRelativeTolerance;
         if (!(rtol >= 0) || double.IsInfinity(rtol))
         {
-            throw Invalid(path, $"rtol must be a finite number >= 0, but is {r.GetRawText()}");
+            throw Invalid(path, $"rtol must be a finite number >= 0, but is {Show(r)}");
         }
 
         if (n < 1)
@@ -278,7 +285,7 @@ public sealed class ConformanceCase
             if (shape.ValueKind != JsonValueKind.Array
                 || shape.EnumerateArray().Any(d => d.ValueKind != JsonValueKind.Number || !d.TryGetInt32(out int size) || size < 1))
             {
-                throw Invalid(path, $"case '{name}': tensors[{shapes.Count}] = {shape.GetRawText()} is not a list of positive integer sizes");
+                throw Invalid(path, $"case '{name}': tensors[{shapes.Count}] = {Show(shape)} is not a list of positive integer sizes");
             }
 
             // [] is a zero-dimensional tensor (a scalar, as torch.Size([])): one element, the shape [1] of ParameterLayout.
@@ -305,41 +312,82 @@ public sealed class ConformanceCase
     private static JsonElement[] Array(JsonElement field, string name, string path) =>
         field.ValueKind == JsonValueKind.Array ? field.EnumerateArray().ToArray() : throw Invalid(path, $"{name} is not a list");
 
-    /// <summary>A list of float32 values (numbers, or NaN / Infinity / -Infinity as Python's json writes them).</summary>
+    /// <summary>
+    /// A list of float32 values (numbers, or NaN / Infinity / -Infinity as Python's json writes them). A finite number
+    /// that float32 cannot hold (1e39) is an error: SCHEMA's values are float32, and reading it as ∞ would change the case.
+    /// </summary>
     private static float[] Floats(JsonElement field, string name, string path) =>
-        Array(field, name, path).Select(e => e.ValueKind == JsonValueKind.Number ? e.GetSingle() : (float)Number(e, name, path)).ToArray();
+        Array(field, name, path).Select(e =>
+        {
+            double value = Number(e, name, path);
+            float single = (float)value;
+            return float.IsInfinity(single) && double.IsFinite(value)
+                ? throw Invalid(path, $"{name} holds {Show(e)}, which is beyond float32's range (SCHEMA's values are float32)")
+                : single;
+        }).ToArray();
 
     /// <summary>A list of lists of float32 values.</summary>
     private static float[][] Rows(JsonElement field, string name, string path) =>
         Array(field, name, path).Select(row => Floats(row, name, path)).ToArray();
 
     /// <summary>A number, or one of Python's non-finite literals (read as the strings <see cref="NonFiniteLiteralsAsStrings"/> makes of them).</summary>
-    private static double Number(JsonElement value, string name, string path) => value.ValueKind switch
+    private static double Number(JsonElement value, string name, string path) =>
+        TryNumber(value, out double number) ? number : throw Invalid(path, $"{name} holds {Show(value)}, which is not a number");
+
+    /// <summary>
+    /// Reads a JSON number (finite in double: 1e400 is not), or one of Python's bare non-finite literals
+    /// (<c>NaN</c>, <c>Infinity</c>, <c>-Infinity</c>, as <see cref="NonFiniteLiteralsAsStrings"/> marks them). A string
+    /// such as <c>"NaN"</c> or <c>"1e-8"</c> is not a number.
+    /// </summary>
+    public static bool TryNumber(JsonElement value, out double number)
     {
-        JsonValueKind.Number => value.GetDouble(),
-        JsonValueKind.String when value.GetString() == NaNLiteral => double.NaN,
-        JsonValueKind.String when value.GetString() == InfinityLiteral => double.PositiveInfinity,
-        JsonValueKind.String when value.GetString() == "-" + InfinityLiteral => double.NegativeInfinity,
-        _ => throw Invalid(path, $"{name} holds {value.GetRawText()}, which is not a number"),
-    };
+        if (value.ValueKind == JsonValueKind.Number)
+        {
+            return value.TryGetDouble(out number) && double.IsFinite(number);
+        }
+
+        string? text = value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+        number = text switch
+        {
+            MarkedNaN => double.NaN,
+            MarkedInfinity => double.PositiveInfinity,
+            MarkedNegativeInfinity => double.NegativeInfinity,
+            _ => 0,
+        };
+        return text is MarkedNaN or MarkedInfinity or MarkedNegativeInfinity;
+    }
+
+    /// <summary>A JSON value as the file writes it, for messages: Python's bare NaN and Infinity as written, not as marked.</summary>
+    public static string Show(JsonElement value) => value.GetRawText()
+        .Replace(Quoted(MarkedNegativeInfinity), "-" + InfinityLiteral, StringComparison.Ordinal)
+        .Replace(Quoted(MarkedInfinity), InfinityLiteral, StringComparison.Ordinal)
+        .Replace(Quoted(MarkedNaN), NaNLiteral, StringComparison.Ordinal);
 
     /// <summary>A whole number (a JSON integer, or a number such as 29.0 with no fraction).</summary>
     private static int Count(JsonElement value, string name, string path) =>
         value.ValueKind == JsonValueKind.Number && value.TryGetDouble(out double d) && d >= 0 && d <= int.MaxValue && Math.Floor(d) == d
             ? (int)d
-            : throw Invalid(path, $"{name} must be a whole number >= 0, but is {value.GetRawText()}");
+            : throw Invalid(path, $"{name} must be a whole number >= 0, but is {Show(value)}");
 
     private static string Text(JsonElement value, string name, string path) =>
-        value.ValueKind == JsonValueKind.String ? value.GetString()! : throw Invalid(path, $"{name} must be a string, but is {value.GetRawText()}");
+        value.ValueKind == JsonValueKind.String ? value.GetString()! : throw Invalid(path, $"{name} must be a string, but is {Show(value)}");
 
     private const string NaNLiteral = "NaN";
     private const string InfinityLiteral = "Infinity";
 
+    // What NonFiniteLiteralsAsStrings makes of a bare literal: a string starting with U+0001, written as the JSON escape
+    // \u0001, so that a file's own string "NaN" (a number written as a string) stays an error and is not read as NaN.
+    private const string MarkedNaN = "\u0001" + NaNLiteral;
+    private const string MarkedInfinity = "\u0001" + InfinityLiteral;
+    private const string MarkedNegativeInfinity = "\u0001-" + InfinityLiteral;
+
+    private static string Quoted(string marked) => "\"\\u0001" + marked[1..] + "\"";
+
     /// <summary>
     /// Python's <c>json.dump</c> writes NaN and ±∞ as the bare words <c>NaN</c>, <c>Infinity</c> and <c>-Infinity</c>,
     /// which are not JSON; a reference that went non-finite would be written that way. This turns each such word outside
-    /// a string into a string ("NaN", "Infinity", "-Infinity") that <see cref="Number"/> reads back, and leaves all other
-    /// text as it is.
+    /// a string into a marked string (<c>"\u0001NaN"</c>, …) that <see cref="TryNumber"/> reads back as the number,
+    /// and leaves all other text as it is (a string <c>"NaN"</c> in the file stays a string, which is not a number).
     /// </summary>
     public static string NonFiniteLiteralsAsStrings(string json)
     {
@@ -386,11 +434,55 @@ public sealed class ConformanceCase
                 continue;
             }
 
-            result.Append('"').Append(word).Append('"');
+            result.Append("\"\\u0001").Append(word).Append('"');
             i += word.Length - 1;
         }
 
         return result.ToString();
+    }
+
+    /// <summary>Parses the file (Python's bare non-finite literals allowed); text that is not JSON is an error naming the place.</summary>
+    private static JsonDocument Parse(string path)
+    {
+        try
+        {
+            return JsonDocument.Parse(NonFiniteLiteralsAsStrings(File.ReadAllText(path)));
+        }
+        catch (JsonException error)
+        {
+            throw new InvalidDataException($"Conformance case {path}: the file is not valid JSON ({error.Message}).", error);
+        }
+    }
+
+    /// <summary>
+    /// A field named twice in one object (JSON leaves it undefined which one counts: System.Text.Json would take the
+    /// last, Python's json too, other readers the first) is an error, in the file's top level and in every object below it.
+    /// </summary>
+    private static void RejectDuplicateFields(JsonElement value, string where, string path)
+    {
+        if (value.ValueKind == JsonValueKind.Object)
+        {
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            foreach (JsonProperty property in value.EnumerateObject())
+            {
+                if (!seen.Add(property.Name))
+                {
+                    throw Invalid(path, $"{where} names the field '{property.Name}' twice");
+                }
+
+                RejectDuplicateFields(property.Value, $"'{property.Name}'", path);
+            }
+        }
+        else if (value.ValueKind == JsonValueKind.Array)
+        {
+            foreach (JsonElement item in value.EnumerateArray())
+            {
+                if (item.ValueKind is JsonValueKind.Object or JsonValueKind.Array)
+                {
+                    RejectDuplicateFields(item, where, path);
+                }
+            }
+        }
     }
 
     private static InvalidDataException Invalid(string path, string why) => new($"Conformance case {path}: {why}.");

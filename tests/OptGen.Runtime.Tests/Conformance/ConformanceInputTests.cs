@@ -85,7 +85,6 @@ public sealed class ConformanceInputTests
 
     [Theory]
     [InlineData("Adam", """{"eps": 0}""", "'eps'")]
-    [InlineData("adam_mini", """{"block": 2.5}""", "'block'")]
     [InlineData("RMSprop", """{"alpha": 1.5}""", "'alpha'")]
     [InlineData("lars", """{"lr": 0.1, "momentum": -0.5}""", "'momentum'")]
     [InlineData("Adam", """{"betas": [0.9, 1.0]}""", "'betas'")]
@@ -141,6 +140,12 @@ public sealed class ConformanceInputTests
     [InlineData("\"dtype\":\"float64\"", "dtype 'float64'")]
     [InlineData("\"lr_per_step\":[NaN]", "lr_per_step holds a value that is not finite")]
     [InlineData("\"hyperparameters\":[1]", "hyperparameters is not a JSON object")]
+    [InlineData("\"hyperparameters\":{\"lr\":0.5,\"lr\":0.25}", "'hyperparameters' names the field 'lr' twice")]
+    [InlineData("\"T\":0", "T must be at least 1")]
+    [InlineData("\"p0\":[\"NaN\",2]", "p0 holds \"NaN\", which is not a number")]
+    [InlineData("\"p0\":[1e39,2]", "p0 holds 1e39, which is beyond float32's range")]
+    [InlineData("\"p0\":[1e400,2]", "p0 holds 1e400, which is not a number")]
+    [InlineData("\"params_after_each_step\":[[\"Infinity\",1.5]]", "params_after_each_step holds \"Infinity\", which is not a number")]
     public void MalformedFilesAreErrorsNamingTheField(string field, string message)
     {
         var fields = new Dictionary<string, string>
@@ -153,6 +158,76 @@ public sealed class ConformanceInputTests
         string json = "{" + string.Join(",", fields.Select(f => $"\"{f.Key}\":{f.Value}")) + "}";
         InvalidDataException error = Assert.Throws<InvalidDataException>(() => LoadText(json));
         Assert.Contains(message, error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("{\"name\":\"a\",\"name\":\"b\"}", "the file names the field 'name' twice")]
+    [InlineData("{\"name\":\"a\",", "the file is not valid JSON")]
+    [InlineData("", "the file is not valid JSON")]
+    [InlineData("[1]", "the file is not a JSON object")]
+    public void FilesThatAreNotOneCaseAreErrors(string json, string message)
+    {
+        InvalidDataException error = Assert.Throws<InvalidDataException>(() => LoadText(json));
+        Assert.Contains(message, error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("\"optimizer\":\"SGD\",\"hyperparameters\":{\"lr\":0.5},\"params_eval_after_each_step\":[[0.5,1.5]]", "params_eval_after_each_step", "defined only for adamw_schedulefree")]
+    [InlineData("\"optimizer\":\"lars\",\"hyperparameters\":{\"lr\":0.5},\"params_eval_after_each_step\":[[0.5,1.5]]", "params_eval_after_each_step", "not for 'lars'")]
+    [InlineData("\"optimizer\":\"SGD\",\"hyperparameters\":{\"lr\":0.5},\"lr_per_step\":[-0.5]", "lr_per_step", "lr_per_step[0] = -0.5 (step 1)")]
+    [InlineData("\"optimizer\":\"SGD\",\"hyperparameters\":{\"lr\":NaN}", "lr", "'lr' must be a finite JSON number, but is NaN")]
+    [InlineData("\"optimizer\":\"SGD\",\"hyperparameters\":{\"lr\":1e400}", "lr", "'lr' must be a finite JSON number, but is 1e400")]
+    [InlineData("\"optimizer\":\"Adam\",\"hyperparameters\":{\"betas\":[0.9,Infinity]}", "betas", "list of two finite numbers, but is [0.9,Infinity]")]
+    [InlineData("\"optimizer\":\"adam_mini\",\"hyperparameters\":{\"lr\":0.5}", "block", "'block' is required")]
+    [InlineData("\"optimizer\":\"adam_mini\",\"hyperparameters\":{\"lr\":0.5,\"block\":0}", "block", "'block' must be a whole number of elements >= 1")]
+    [InlineData("\"optimizer\":\"adam_mini\",\"hyperparameters\":{\"lr\":0.5,\"block\":2.5}", "block", "'block' must be a whole number of elements >= 1")]
+    public void CasesTheRunnerCannotRunAreErrorsNamingTheField(string fields, string key, string message)
+    {
+        ConformanceCase c = LoadText("{\"name\":\"bad\"," + fields + ",\"n\":2,\"T\":1,\"p0\":[1,2],\"grads\":[[1,1]],\"params_after_each_step\":[[0.5,1.5]]}");
+        ArgumentException error = Assert.ThrowsAny<ArgumentException>(() => ConformanceRunner.Run(c));
+        Assert.Equal(key, error.ParamName);
+        Assert.Contains(message, error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("adam_default.json")]
+    [InlineData("lamb_multi_tensor.json")]
+    public void AMutatedCaseFailsAtTheSchemasTolerance(string file)
+    {
+        // SCHEMA: pass when max |p - p_ref| <= rtol * max |p_ref| over all steps and elements, rtol 5e-6 when absent.
+        string path = Path.Combine(ConformanceCase.RepositoryRoot(), "tests", "conformance", "cases", file);
+        ConformanceResult Run(Action<ConformanceCase> mutate)
+        {
+            ConformanceCase c = ConformanceCase.Load(path);
+            mutate(c);
+            return ConformanceRunner.Run(c);
+        }
+
+        ConformanceCase original = ConformanceCase.Load(path);
+        double bound = original.RelativeTolerance * original.Expected.SelectMany(r => r).Max(v => Math.Abs((double)v));
+        ConformanceResult clean = Run(_ => { });
+        Assert.True(clean.Passed, clean.Line);
+        double slack = bound - clean.Errors.MaxError;
+        Assert.True(slack > 0);
+
+        // One element of one step moved by 2x the bound (beyond any error the case had): FAIL, and the line says where.
+        int t = original.Steps / 2;
+        ConformanceResult moved = Run(c => c.Expected[t][1] += (float)(2 * bound));
+        Assert.False(moved.Passed, moved.Line);
+        Assert.Contains("FAIL", moved.Line, StringComparison.Ordinal);
+        Assert.StartsWith($"step {t + 1}, element 1:", moved.FirstFailure, StringComparison.Ordinal);
+
+        // The same case with a looser rtol in the file passes again: the file's rtol is the one used.
+        ConformanceResult loose = Run(c => c.Expected[t][1] += (float)(2 * bound));
+        Assert.True(new ConformanceResult(loose.Name, loose.Errors, original.RelativeTolerance * 4).Passed);
+
+        // A NaN in the runner's parameters where the reference is finite fails even though NaN compares false.
+        ConformanceResult gradient = Run(c => c.Gradients[t][0] = float.NaN);
+        Assert.False(gradient.Passed, gradient.Line);
+
+        // One gradient element of step 1 negated: the trajectory moves and the case fails.
+        ConformanceResult flipped = Run(c => c.Gradients[0][2] = -c.Gradients[0][2]);
+        Assert.False(flipped.Passed, flipped.Line);
     }
 
     [Fact]

@@ -117,6 +117,13 @@ public static class ConformanceRunner
         CatalogConfiguration configuration = CatalogFactory.Describe(c.Optimizer, c.Hyperparameters);
         CaseTensors tensors = CaseTensors.Read(c);
         Optimizer optimizer = configuration.Create(tensors.Layout);
+        if (tensors.EvalExpected is not null && optimizer is not AdamWScheduleFree)
+        {
+            throw new ArgumentException(
+                $"{c.Name}: params_eval_after_each_step is defined only for adamw_schedulefree (SCHEMA: the x that Eval() would put in the parameters), not for '{c.Optimizer}'.",
+                "params_eval_after_each_step");
+        }
+
         using GpuOptimizer? gpu = accelerator is null ? null : new GpuOptimizer(optimizer, accelerator);
         float[] p = (float[])c.InitialParameters.Clone();
         var errors = new ErrorAccumulator();
@@ -124,7 +131,17 @@ public static class ConformanceRunner
         {
             if (c.LearningRatePerStep is not null)
             {
-                optimizer[configuration.LearningRateProperty] = c.LearningRatePerStep[t - 1];
+                try
+                {
+                    optimizer[configuration.LearningRateProperty] = c.LearningRatePerStep[t - 1];
+                }
+                catch (ArgumentException error)
+                {
+                    throw new ArgumentException(
+                        string.Create(CultureInfo.InvariantCulture, $"{c.Name}: lr_per_step[{t - 1}] = {c.LearningRatePerStep[t - 1]:R} (step {t}), which OptGen refuses: {error.Message}"),
+                        "lr_per_step",
+                        error);
+                }
             }
 
             try
