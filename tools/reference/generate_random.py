@@ -316,10 +316,11 @@ def edge_data(rng, p0, grads, name, hp):
             grads[np.abs(grads) >= 1e18] = 0
         if name == "rmsprop_alpha":
             # Known divergence (tools/reference/known_divergences): OptGen keeps s = sigma^2, and a first
-            # gradient below ~1e-19 squares to 0 in float32, so its step 1 does not move where SCHEMA's
-            # sigma_1 = |g_1| moves by eta.  The committed draws leave such a first gradient out.
+            # gradient below ~1e-19 squares to 0 in float32 (above ~1.8e19 to inf), so its step 1 does
+            # not move where SCHEMA's sigma_1 = |g_1| moves by eta.  The draws leave such a first
+            # gradient out.
             first = grads[0]
-            first[(first != 0) & (np.abs(first) < 1e-18)] = 0
+            first[(first != 0) & ((np.abs(first) < 1e-18) | (np.abs(first) > 1.8e19))] = 0
     if rng.rand() < 0.3:
         where = rng.rand(*p0.shape) < 0.2
         p0[where] = np.asarray([0.0, -0.0, 1e-30, -1e-30], F32)[rng.randint(4, size=int(where.sum()))]
