@@ -71,6 +71,11 @@ public abstract partial class MultiPassOptimizer : Optimizer
         _state = (nint)Unsafe.AsPointer(ref storage.Base);
         _stride = (nuint)storage.Stride;
         _staged = Blockwise;
+        if (_staged is not null)
+        {
+            EnsureStagingSlots(plan.Threads);
+        }
+
         try
         {
             RunPasses<TParameter, TGradient, TState>(plan);
