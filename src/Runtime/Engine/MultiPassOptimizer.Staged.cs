@@ -42,8 +42,19 @@ public abstract partial class MultiPassOptimizer
     /// <summary>Floats between two planes' stretches of the staging buffer beyond the unit (planes a multiple of 4 KiB apart alias in the load-store unit).</summary>
     private const int PlaneStagger = 64;
 
+    // The window of the unit being run on this thread, in fields of primitive types: a thread static of a struct type is
+    // boxed per thread, so each thread new to the step allocated 312 bytes on its first staged unit.
     [ThreadStatic]
-    private static StageWindow t_window;
+    private static nint t_windowBase;
+
+    [ThreadStatic]
+    private static nuint t_windowStride;
+
+    [ThreadStatic]
+    private static int t_windowStart;
+
+    [ThreadStatic]
+    private static bool t_windowStaged;
 
     [ThreadStatic]
     private static bool t_replaying;
@@ -190,7 +201,7 @@ public abstract partial class MultiPassOptimizer
     private unsafe ref byte StagedState<TState>(int plane, int tensor, int start)
         where TState : struct, IElementCodec
     {
-        StageWindow w = t_window;
+        StageWindow w = Window;
         BlockwiseState state = _staged!;
         if (w.Staged && !state.IsFloat32Plane(plane))
         {
@@ -216,7 +227,7 @@ public abstract partial class MultiPassOptimizer
         {
             // In place, in the tensor's own codec: the same bits as a uniform float32 or bfloat16 optimizer (or, before
             // the last pass of a rule that stages only there, the float32 planes: the quantized ones are not touched).
-            t_window = new StageWindow(0, (nuint)(bits == 16 ? state.Narrow : state.Small).Stride, u.Start, Staged: false);
+            Window = new StageWindow(0, (nuint)(bits == 16 ? state.Narrow : state.Small).Stride, u.Start, Staged: false);
             if (bits == 16)
             {
                 RunUnit<TParameter, TGradient, BFloat16Codec>(pass, unit);
@@ -273,7 +284,7 @@ public abstract partial class MultiPassOptimizer
         where TParameter : struct, IElementCodec
         where TGradient : struct, IElementCodec
     {
-        t_window = new StageWindow((nint)stage, (nuint)stride, u.Start, Staged: true);
+        Window = new StageWindow((nint)stage, (nuint)stride, u.Start, Staged: true);
 
         BlockwiseCodebook[] books = state.Codebooks(u.Tensor);
         int blockLength = books[0].BlockLength;
@@ -331,6 +342,13 @@ public abstract partial class MultiPassOptimizer
                 BlockwiseBlock.Quantize(book, values, absmax[block], ref Unsafe.Add(ref codes, (nint)BlockwiseBlock.CodeBytes(u.Start + j, book.Bits)));
             }
         }
+    }
+
+    /// <summary>The window of the unit being run on this thread.</summary>
+    private static StageWindow Window
+    {
+        get => new(t_windowBase, t_windowStride, t_windowStart, t_windowStaged);
+        set => (t_windowBase, t_windowStride, t_windowStart, t_windowStaged) = (value.Base, value.Stride, value.Start, value.Staged);
     }
 
     /// <summary>
