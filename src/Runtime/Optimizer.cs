@@ -52,6 +52,7 @@ public abstract partial class Optimizer
         _hostState = new double[descriptor.HostStates.Count];
         _groupHostState = CreateGroupHostStates();
         InitializeState();
+        PrepareStepScratch();
     }
 
     /// <summary>The rule: its name, hyperparameters, state buffers and memory traffic.</summary>

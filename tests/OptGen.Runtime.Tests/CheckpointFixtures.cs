@@ -15,10 +15,13 @@ namespace OptGen.Runtime.Tests;
 /// gradients and the parameters and state it produced. The fixtures of today's files were written at commit 8a1dcd5.
 /// </summary>
 /// <remarks>
-/// Regenerate only on purpose (a new format version, a new catalog optimizer): set
-/// <c>OPTGEN_WRITE_CHECKPOINT_FIXTURES</c> to the Fixtures/Checkpoints folder and run
+/// Add fixtures (a new catalog optimizer) on purpose: set <c>OPTGEN_WRITE_CHECKPOINT_FIXTURES</c> to the
+/// Fixtures/Checkpoints folder and run
 /// <c>dotnet test tests/OptGen.Runtime.Tests -c Release --filter FullyQualifiedName~CheckpointFixtures.Write</c>.
-/// Without the variable that test is skipped (it is not a check, it is the program that made the fixtures).
+/// It writes only the fixtures that are not there yet: an existing fixture is what an earlier build saved, and
+/// rewriting it with today's build would prove nothing about old checkpoints (delete one by hand to replace it).
+/// Without the variable that test is skipped (it is not a check, it is the program that made the fixtures). NAdamW
+/// and RAdamW were added at commit ee8db80, every other fixture at 8a1dcd5.
 /// </remarks>
 public sealed class CheckpointFixtures
 {
@@ -60,11 +63,19 @@ public sealed class CheckpointFixtures
         return names;
     }
 
+    /// <summary>
+    /// Catalog rules with reductions or compact state that have no fixture yet: issue 19 is still changing how
+    /// Adafactor's and LAMB's steps are computed, and a fixture pins the bits of the step after loading.
+    /// </summary>
+    private static readonly HashSet<string> NotYetWritten = new(StringComparer.Ordinal) { "Adafactor", "AdamMini", "AdamWScheduleFree", "Lamb", "Lars" };
+
     [Fact]
     public void EveryRequiredFixtureIsPresent()
     {
         string[] present = [.. Directory.GetFiles(Folder(), "*.ckpt").Select(Path.GetFileNameWithoutExtension)!];
-        foreach (string required in new[] { "Adam", "AdamW", "SgdMomentum", "RmsPropCentered", "NAdam", "RAdam", "Adadelta", "Lion", "Adagrad", "Adam-2groups", "AdamW-bfloat16" })
+        string[] catalog = [.. Catalog().Select(t => t.Name).Where(n => !NotYetWritten.Contains(n))];
+        Assert.Contains("NAdamW", catalog);
+        foreach (string required in catalog.Concat(["Adam-2groups", "AdamW-bfloat16"]))
         {
             Assert.Contains(required, present);
             Assert.True(File.Exists(Path.Combine(Folder(), required + ".json")), required);
@@ -114,11 +125,7 @@ public sealed class CheckpointFixtures
     {
         string folder = Environment.GetEnvironmentVariable(WriteVariable)!;
         Directory.CreateDirectory(folder);
-        Type[] catalog = [.. typeof(Optimizer).Assembly.GetTypes()
-            .Where(t => t.IsSubclassOf(typeof(Optimizer)) && !t.IsAbstract && t.Namespace == "OptGen")
-            .OrderBy(t => t.Name, StringComparer.Ordinal)];
-        Assert.NotEmpty(catalog);
-        foreach (Type type in catalog)
+        foreach (Type type in Catalog().Where(t => !NotYetWritten.Contains(t.Name)))
         {
             WriteOne(folder, type.Name, type, new ParameterLayout([13]), bfloat16: false, steps: 6);
         }
@@ -127,8 +134,41 @@ public sealed class CheckpointFixtures
         WriteOne(folder, "AdamW-bfloat16", typeof(AdamW), new ParameterLayout([17, 6]), bfloat16: true, steps: 4);
     }
 
+    /// <summary>The catalog's optimizers (namespace OptGen), by name.</summary>
+    private static Type[] Catalog()
+    {
+        Type[] catalog = [.. typeof(Optimizer).Assembly.GetTypes()
+            .Where(t => t.IsSubclassOf(typeof(Optimizer)) && !t.IsAbstract && t.Namespace == "OptGen")
+            .OrderBy(t => t.Name, StringComparer.Ordinal)];
+        Assert.NotEmpty(catalog);
+        return catalog;
+    }
+
     private static void WriteOne(string folder, string name, Type type, ParameterLayout layout, bool bfloat16, int steps)
     {
+        string checkpoint = Path.Combine(folder, name + ".ckpt"), description = Path.Combine(folder, name + ".json");
+        if (File.Exists(checkpoint) && File.Exists(description))
+        {
+            return;
+        }
+
+        // Half a fixture is what a failed earlier run left: never completed from today's build.
+        Assert.False(File.Exists(checkpoint) || File.Exists(description), $"{name}: only one of its two files is there; delete it and run again.");
+        try
+        {
+            WriteNew(folder, name, type, layout, bfloat16, steps);
+        }
+        catch
+        {
+            File.Delete(checkpoint);
+            File.Delete(description);
+            throw;
+        }
+    }
+
+    private static void WriteNew(string folder, string name, Type type, ParameterLayout layout, bool bfloat16, int steps)
+    {
+
         var optimizer = (Optimizer)Activator.CreateInstance(type, layout)!;
         if (bfloat16)
         {
@@ -139,6 +179,13 @@ public sealed class CheckpointFixtures
         if (optimizer.Descriptor.IndexOfHyperparameter("LearningRate") >= 0)
         {
             optimizer["LearningRate"] *= 0.5;
+        }
+
+        // Fixtures written since NAdamW and RAdamW (whose rules differ from NAdam's and RAdam's only in how the decay is
+        // applied): a weight decay of 0 becomes 0.01, so the step after loading runs through it.
+        if (optimizer.Descriptor.IndexOfHyperparameter("WeightDecay") >= 0 && optimizer["WeightDecay"] == 0)
+        {
+            optimizer["WeightDecay"] = 0.01;
         }
 
         if (layout.GroupCount > 1)
@@ -153,8 +200,7 @@ public sealed class CheckpointFixtures
             TakeStep(optimizer, p, Gradients(layout, t));
         }
 
-        string checkpoint = Path.Combine(folder, name + ".ckpt");
-        optimizer.SaveCheckpoint(checkpoint);
+        optimizer.SaveCheckpoint(Path.Combine(folder, name + ".ckpt"));
         float[][] saved = TrainingTestData.Clone(p);
         Dictionary<string, float[][]> state = StateByName(optimizer);
         long stepCount = optimizer.StepCount;
@@ -230,7 +276,7 @@ public sealed class CheckpointFixtures
             s => s.Name,
             s => Enumerable.Range(0, optimizer.Layout.TensorCount).Select(j =>
             {
-                var values = new float[optimizer.Layout.LengthOf(j)];
+                var values = new float[optimizer.StateLength(s.Name, j)];
                 optimizer.CopyState(s.Name, j, values);
                 return values;
             }).ToArray());

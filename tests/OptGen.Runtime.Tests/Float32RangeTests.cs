@@ -123,20 +123,21 @@ public sealed class Float32RangeTests
 
     /// <summary>
     /// The dynamic loss scale's options carry GradientScale = 1/S, so S stops growing (all-zero gradients never
-    /// overflow) and stops shrinking (every step non-finite) where 1/S would leave float32, instead of throwing.
+    /// overflow) where S would leave float32 (GradScaler's scale is a float32 tensor) and stops shrinking (every step
+    /// non-finite) where 1/S would, instead of throwing.
     /// </summary>
     [Fact]
     public void DynamicLossScaleStaysWhereItsGradientScaleIsUsable()
     {
-        var growing = new DynamicLossScale(initialScale: Math.Pow(2, 140), growthInterval: 1);
+        var growing = new DynamicLossScale(initialScale: Math.Pow(2, 120), growthInterval: 1);
         var good = new StepResult(false, false, 0, 1, 1);
         for (int i = 0; i < 20; i++)
         {
             growing.Update(good);
         }
 
-        Assert.Equal(Math.Pow(2, 149), growing.Scale); // 1/S = 2^-149, the smallest float32 subnormal
-        Assert.Equal((float)Math.Pow(2, -149), (float)growing.Options.GradientScale);
+        Assert.Equal(Math.Pow(2, 127), growing.Scale); // 2^128 is ∞ in float32
+        Assert.Equal((float)Math.Pow(2, -127), (float)growing.Options.GradientScale);
 
         var shrinking = new DynamicLossScale(initialScale: Math.Pow(2, -120));
         var overflow = new StepResult(true, true, double.PositiveInfinity, 1, 0);

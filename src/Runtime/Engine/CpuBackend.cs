@@ -43,13 +43,13 @@ internal readonly partial struct CpuBackend<TParameter, TGradient, TState> : ISt
         ParallelUpdate.RunPieces(new NormBody(_slots, pieces, _partials), pieces.Length, plan.Threads);
 
         // Fixed blocks summed in a fixed order: the norm does not depend on the number of threads (nor the maximum,
-        // which is exact).
+        // which is exact and ignores NaN: LargestMagnitude).
         double sum = 0;
         float max = 0;
         for (int k = 0; k < pieces.Length; k++)
         {
             sum += _partials[k];
-            max = Math.Max(max, (float)_partials[pieces.Length + k]);
+            max = LargestMagnitude.Combine(max, (float)_partials[pieces.Length + k]);
         }
 
         return new GradientSummary(sum, max);
@@ -103,19 +103,20 @@ internal readonly partial struct CpuBackend<TParameter, TGradient, TState> : ISt
     /// <summary>
     /// Σ gᵢ² in double and max |gᵢ|. Each square of a float32 is exact in double; lane j of the 16 accumulators sums
     /// the elements i ≡ j (mod 16) in order, and the lanes are added in a fixed order, so the result depends only on
-    /// the data. The maximum is exact; it is meaningless when an element is NaN (the sum says so).
+    /// the data. The maximum is exact, the largest non-NaN |gᵢ| (<see cref="LargestMagnitude"/>; the sum reports a NaN).
     /// </summary>
     internal static GradientSummary Summarize(ref byte g, int n)
     {
         Vector256<double> a0 = Vector256<double>.Zero, a1 = a0, a2 = a0, a3 = a0;
-        Vector256<float> m = Vector256<float>.Zero;
+        Vector256<float> m0 = Vector256<float>.Zero, m1 = m0;
         int i = 0;
         for (; i <= n - 16; i += 16)
         {
             Vector256<float> x0 = TGradient.Load256(ref g, (nuint)i), x1 = TGradient.Load256(ref g, (nuint)i + 8);
 
-            // MaxNative (one vmaxps): its NaN behaviour is the platform's, and a NaN makes the sum NaN anyway.
-            m = Vector256.MaxNative(m, Vector256.MaxNative(Vector256.Abs(x0), Vector256.Abs(x1)));
+            // One vmaxps per half on x86, each into its own running maximum (never NaN, so every NaN candidate is dropped).
+            m0 = LargestMagnitude.Combine(m0, Vector256.Abs(x0));
+            m1 = LargestMagnitude.Combine(m1, Vector256.Abs(x1));
             (Vector256<double> lo0, Vector256<double> hi0) = Vector256.Widen(x0);
             (Vector256<double> lo1, Vector256<double> hi1) = Vector256.Widen(x1);
             a0 += lo0 * lo0;
@@ -130,12 +131,13 @@ internal readonly partial struct CpuBackend<TParameter, TGradient, TState> : ISt
         {
             float x = TGradient.Load(ref g, (nuint)i);
             tail += (double)x * x;
-            max = Math.Max(max, Math.Abs(x));
+            max = LargestMagnitude.Combine(max, Math.Abs(x));
         }
 
+        Vector256<float> m = LargestMagnitude.Combine(m0, m1);
         for (int lane = 0; lane < Vector256<float>.Count; lane++)
         {
-            max = Math.Max(max, m.GetElement(lane));
+            max = LargestMagnitude.Combine(max, m.GetElement(lane));
         }
 
         Vector256<double> sum = (a0 + a1) + (a2 + a3);

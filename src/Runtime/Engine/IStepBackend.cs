@@ -1,4 +1,5 @@
 using System;
+using OptGen.Kernels;
 
 namespace OptGen.Engine;
 
@@ -35,14 +36,14 @@ internal interface IStepBackend
 /// </summary>
 /// <param name="SumOfSquares">Σ gᵢ² in double; non-finite when an element is NaN or ±∞ (squares of float32 values cannot overflow a double sum).</param>
 /// <param name="MaxMagnitude">
-/// max |gᵢ|, exact (a float32 value; 0 for no elements). Meaningful only when <paramref name="SumOfSquares"/> is
+/// max |gᵢ|, exact (a float32 value; 0 for no elements), the largest non-NaN magnitude by <see cref="LargestMagnitude"/> wherever it is computed. Meaningful only when <paramref name="SumOfSquares"/> is
 /// finite. The kernels compute gᵢ·f in float32 with f = float32(GradientScale × clip), and rounding is monotone, so
 /// some product is ±∞ exactly when MaxMagnitude·f is.
 /// </param>
 internal readonly record struct GradientSummary(double SumOfSquares, float MaxMagnitude)
 {
     /// <summary>
-    /// The summary of every part (shards): the sums added in the order given, the largest magnitude. Identical on
+    /// The summary of every part (shards): the sums added in the order given, the largest magnitude (<see cref="LargestMagnitude"/>). Identical on
     /// every process that combines the same parts in the same order.
     /// </summary>
     public static GradientSummary Combine(ReadOnlySpan<GradientSummary> parts)
@@ -52,7 +53,7 @@ internal readonly record struct GradientSummary(double SumOfSquares, float MaxMa
         foreach (GradientSummary part in parts)
         {
             sum += part.SumOfSquares;
-            max = part.MaxMagnitude > max ? part.MaxMagnitude : max;
+            max = LargestMagnitude.Combine(max, part.MaxMagnitude);
         }
 
         return new GradientSummary(sum, max);

@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.Linq;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Threading;
 using OptGen.Engine;
 using OptGen.Kernels;
 
@@ -17,7 +18,8 @@ namespace OptGen;
 /// <para>When the state is stored per tensor (<see cref="Optimizer.Blockwise"/>), each pass runs unit by unit with the
 /// unit's state seen through a window: a float32 or bfloat16 tensor's window is its own storage (the pass runs with
 /// that codec in place, exactly as a uniform optimizer of that precision does); a quantized tensor's window is a
-/// per-thread float32 buffer holding the unit's dequantized state.</para>
+/// float32 staging buffer holding the unit's dequantized state, one of the optimizer's own claimed for the unit (not a
+/// buffer per thread: a pool thread new to the step would allocate one in a warmed-up step).</para>
 /// <para>For a quantized tensor the state is written once per step, at the end of the last pass, from float32 values
 /// that every pass agrees on, as bitsandbytes' 8-bit LAMB and LARS do (a preconditioning kernel computes the update
 /// norm from the new moments of the dequantized old state without storing them; the update kernel recomputes the
@@ -40,11 +42,19 @@ public abstract partial class MultiPassOptimizer
     /// <summary>Floats between two planes' stretches of the staging buffer beyond the unit (planes a multiple of 4 KiB apart alias in the load-store unit).</summary>
     private const int PlaneStagger = 64;
 
+    // The window of the unit being run on this thread, in fields of primitive types: a thread static of a struct type is
+    // boxed per thread, so each thread new to the step allocated 312 bytes on its first staged unit.
     [ThreadStatic]
-    private static float[]? t_buffer;
+    private static nint t_windowBase;
 
     [ThreadStatic]
-    private static StageWindow t_window;
+    private static nuint t_windowStride;
+
+    [ThreadStatic]
+    private static int t_windowStart;
+
+    [ThreadStatic]
+    private static bool t_windowStaged;
 
     [ThreadStatic]
     private static bool t_replaying;
@@ -57,6 +67,12 @@ public abstract partial class MultiPassOptimizer
 
     // The per-tensor state of the step being run (null: the state is one StateStorage with one codec).
     private BlockwiseState? _staged;
+
+    // Staging buffers for quantized units, claimed one per running unit (1 = claimed): at least as many as the step's
+    // threads (EnsureStagingSlots), so a claim always finds one free; a buffer is made or grown only when a unit needs
+    // more than its slot holds (the first steps), never because a thread is new.
+    private float[]?[] _stagingBuffers = [];
+    private int[] _stagingClaims = [];
 
     /// <summary>
     /// The work units of the rule's passes, when every pass reads and writes state only element by element inside the
@@ -185,7 +201,7 @@ public abstract partial class MultiPassOptimizer
     private unsafe ref byte StagedState<TState>(int plane, int tensor, int start)
         where TState : struct, IElementCodec
     {
-        StageWindow w = t_window;
+        StageWindow w = Window;
         BlockwiseState state = _staged!;
         if (w.Staged && !state.IsFloat32Plane(plane))
         {
@@ -211,7 +227,7 @@ public abstract partial class MultiPassOptimizer
         {
             // In place, in the tensor's own codec: the same bits as a uniform float32 or bfloat16 optimizer (or, before
             // the last pass of a rule that stages only there, the float32 planes: the quantized ones are not touched).
-            t_window = new StageWindow(0, (nuint)(bits == 16 ? state.Narrow : state.Small).Stride, u.Start, Staged: false);
+            Window = new StageWindow(0, (nuint)(bits == 16 ? state.Narrow : state.Small).Stride, u.Start, Staged: false);
             if (bits == 16)
             {
                 RunUnit<TParameter, TGradient, BFloat16Codec>(pass, unit);
@@ -226,11 +242,49 @@ public abstract partial class MultiPassOptimizer
 
         int planes = state.Count;
         int stride = ((u.Length + 15) & ~15) + PlaneStagger;
-        float[] buffer = t_buffer is { } held && held.Length >= planes * stride
-            ? held
-            : t_buffer = GC.AllocateUninitializedArray<float>(planes * Math.Max(stride, StepPlan.PieceLength + PlaneStagger), pinned: true);
-        float* stage = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer));
-        t_window = new StageWindow((nint)stage, (nuint)stride, u.Start, Staged: true);
+        int slot = ClaimStagingSlot();
+        try
+        {
+            float[] buffer = _stagingBuffers[slot] is { } held && held.Length >= planes * stride
+                ? held
+                : _stagingBuffers[slot] = GC.AllocateUninitializedArray<float>(planes * Math.Max(stride, StepPlan.PieceLength + PlaneStagger), pinned: true);
+            RunStagedIn<TParameter, TGradient>(pass, unit, state, u, planes, stride, replays, (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer)));
+        }
+        finally
+        {
+            Volatile.Write(ref _stagingClaims[slot], 0);
+        }
+    }
+
+    /// <summary>Makes sure at least <paramref name="threads"/> staging slots exist; on the calling thread, before a step's units run.</summary>
+    private void EnsureStagingSlots(int threads)
+    {
+        if (_stagingClaims.Length < threads)
+        {
+            Array.Resize(ref _stagingBuffers, threads);
+            _stagingClaims = new int[threads];
+        }
+    }
+
+    /// <summary>A free staging slot, claimed for the unit: at most as many units run at once as there are slots.</summary>
+    private int ClaimStagingSlot()
+    {
+        for (int slot = 0; ; slot = slot + 1 == _stagingClaims.Length ? 0 : slot + 1)
+        {
+            if (Interlocked.CompareExchange(ref _stagingClaims[slot], 1, 0) == 0)
+            {
+                return slot;
+            }
+        }
+    }
+
+    /// <summary>The staged part of <see cref="RunStaged{TParameter, TGradient}"/>, with the unit's staging buffer at <paramref name="stage"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private unsafe void RunStagedIn<TParameter, TGradient>(int pass, int unit, BlockwiseState state, Piece u, int planes, int stride, bool replays, float* stage)
+        where TParameter : struct, IElementCodec
+        where TGradient : struct, IElementCodec
+    {
+        Window = new StageWindow((nint)stage, (nuint)stride, u.Start, Staged: true);
 
         BlockwiseCodebook[] books = state.Codebooks(u.Tensor);
         int blockLength = books[0].BlockLength;
@@ -288,6 +342,13 @@ public abstract partial class MultiPassOptimizer
                 BlockwiseBlock.Quantize(book, values, absmax[block], ref Unsafe.Add(ref codes, (nint)BlockwiseBlock.CodeBytes(u.Start + j, book.Bits)));
             }
         }
+    }
+
+    /// <summary>The window of the unit being run on this thread.</summary>
+    private static StageWindow Window
+    {
+        get => new(t_windowBase, t_windowStride, t_windowStart, t_windowStaged);
+        set => (t_windowBase, t_windowStride, t_windowStart, t_windowStaged) = (value.Base, value.Stride, value.Start, value.Staged);
     }
 
     /// <summary>

@@ -54,7 +54,7 @@ public abstract partial class MultiPassOptimizer : Optimizer
     internal sealed override bool UpdatesInPasses => true;
 
     /// <summary>The distance, in elements, between state planes of the step being run (valid only inside a pass; 0 with compact state).</summary>
-    private protected nuint StateStride => _staged is null ? _stride : t_window.Stride;
+    private protected nuint StateStride => _staged is null ? _stride : t_windowStride;
 
     /// <summary>The plan of the step being run (valid only inside <see cref="RunPasses{TParameter, TGradient, TState}"/>).</summary>
     private protected StepPlan CurrentPlan => _plan!;
@@ -71,6 +71,11 @@ public abstract partial class MultiPassOptimizer : Optimizer
         _state = (nint)Unsafe.AsPointer(ref storage.Base);
         _stride = (nuint)storage.Stride;
         _staged = Blockwise;
+        if (_staged is not null)
+        {
+            EnsureStagingSlots(plan.Threads);
+        }
+
         try
         {
             RunPasses<TParameter, TGradient, TState>(plan);

@@ -48,6 +48,15 @@ public abstract partial class ReductionOptimizer
         : this(Register(descriptor, reductions, scopes, stateScopes), layout, passes, reductions)
     {
         _scopeInfo = Scopes.TryGetValue(descriptor, out ScopeInfo? info) ? info : null;
+        if (_scopeInfo is not null)
+        {
+            // The units and their partials (with column reductions up to 64 units' column sums: 1 MB for 512 × 2047)
+            // depend only on the layout and the state's codec blocks: made here, so the first step allocates them only
+            // when the state precision changed the codec blocks since (RunPasses).
+            StagingGranulesChanged(ref _stagingGranules);
+            _units = CutScopedUnits();
+            PrepareScoped(_units);
+        }
     }
 
     /// <summary>

@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using ILGPU;
 using ILGPU.Runtime;
+using OptGen.Kernels;
 
 namespace OptGen.Gpu;
 
@@ -19,7 +20,7 @@ namespace OptGen.Gpu;
 /// ((a₀+a₁)+(a₂+a₃)) lane-wise, then ((e₀+e₁)+(e₂+e₃)) + tail. (3) One thread adds the pieces in order and computes
 /// norm = √sum·scale, clip = min(1, max/(norm + 10⁻⁶)) when the norm is finite (else 1), and the gradient factor
 /// float32(scale·clip) — the same double expressions as the CPU engine. Each launch also carries max |gᵢ| (lane,
-/// piece, all): the second half of the lane and piece buffers (<see cref="LanesLength"/>, <see cref="PartialLength"/>)
+/// piece, all; combined by <see cref="LargestMagnitude"/>, as on the CPU): the second half of the lane and piece buffers (<see cref="LanesLength"/>, <see cref="PartialLength"/>)
 /// holds the maxima, and <see cref="Finish"/> writes it to result slot 3.</para>
 /// <para>On a GPU the compiler may contract a product and a sum into a fused multiply-add, so the sum, the norm and
 /// the clip factor may differ from the CPU's in the last bits (docs/gpu.md); the order stays fixed, so they are
@@ -65,7 +66,7 @@ internal static class GpuGradientNorm
         {
             float x = GpuElements.Load(codec, g32, g16, piece.ArenaStart + i);
             sum += (double)x * x;
-            max = Larger(max, Math.Abs(x));
+            max = LargestMagnitude.Combine(max, Math.Abs(x));
             if (squares != 0)
             {
                 float q = GpuElements.Load(codec, q32, q16, piece.ArenaStart + i);
@@ -84,7 +85,7 @@ internal static class GpuGradientNorm
         double max = 0;
         for (long lane = 0; lane < Lanes; lane++)
         {
-            max = Larger(max, lanes[(lanes.Length / 2) + b + lane]);
+            max = LargestMagnitude.Combine(max, lanes[(lanes.Length / 2) + b + lane]);
         }
 
         partial[(partial.Length / 2) + index] = max;
@@ -103,7 +104,7 @@ internal static class GpuGradientNorm
         for (long k = 0; k < pieces; k++)
         {
             sum += partial[k];
-            max = Larger(max, partial[pieces + k]);
+            max = LargestMagnitude.Combine(max, partial[pieces + k]);
         }
 
         double norm = Math.Sqrt(sum) * options.GradientScale;
@@ -120,12 +121,6 @@ internal static class GpuGradientNorm
         results[3] = max;
         factor[0] = (float)(options.GradientScale * clip);
     }
-
-    /// <summary>The larger of two magnitudes; a NaN never replaces <paramref name="current"/> (the sum reports NaN).</summary>
-    private static float Larger(float current, float candidate) => candidate > current ? candidate : current;
-
-    /// <summary>The larger of two magnitudes; a NaN never replaces <paramref name="current"/> (the sum reports NaN).</summary>
-    private static double Larger(double current, double candidate) => candidate > current ? candidate : current;
 
     /// <summary>What <see cref="Finish"/> needs of the step's options.</summary>
     [StructLayout(LayoutKind.Sequential)]

@@ -164,8 +164,20 @@ public abstract class Schedule
         RequireFinite(maximum, nameof(maximum));
         RequirePositive(divFactor, nameof(divFactor));
         RequirePositive(finalDivFactor, nameof(finalDivFactor));
-        double start = maximum / divFactor;
-        return OneCycleThrough(start, maximum, start / finalDivFactor, totalSteps, warmupFraction, anneal);
+        double start = maximum / divFactor, end = start / finalDivFactor;
+
+        // The values this overload derives are its factors' doing: named by them, not by OneCycleThrough's start and end.
+        if (!double.IsFinite(start))
+        {
+            throw new ArgumentOutOfRangeException(nameof(divFactor), divFactor, $"The starting value maximum/divFactor = {maximum}/{divFactor} must be finite.");
+        }
+
+        if (!double.IsFinite(end))
+        {
+            throw new ArgumentOutOfRangeException(nameof(finalDivFactor), finalDivFactor, $"The final value maximum/(divFactor·finalDivFactor) = {start}/{finalDivFactor} must be finite.");
+        }
+
+        return OneCycleThrough(start, maximum, end, totalSteps, warmupFraction, anneal);
     }
 
     /// <summary>

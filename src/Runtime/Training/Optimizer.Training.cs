@@ -1,6 +1,7 @@
 using System;
 using System.Buffers;
 using System.Collections.Generic;
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.InteropServices;
 using OptGen.Engine;
 using OptGen.Kernels;
@@ -17,12 +18,13 @@ public abstract partial class Optimizer
     private ParameterGroup[]? _groups;
     private List<ScheduleBinding>? _schedules;
 
-    // Per-step scratch of the CPU adapters, allocated on the first step: one buffer pair per tensor, the norm's
-    // partial sums (one per piece), the overlap check's intervals and the per-tensor overloads' pin handles.
-    private Slot[]? _slots;
-    private double[]? _partialSums;
-    private Interval[]? _intervals;
-    private MemoryHandle[]? _handles;
+    // Per-step scratch of the CPU adapters, allocated with the optimizer (PrepareStepScratch): one buffer pair per
+    // tensor, the norm's partial sums (one per piece), the overlap check's intervals and the per-tensor overloads' pin
+    // handles.
+    private Slot[] _slots;
+    private double[] _partialSums;
+    private Interval[] _intervals;
+    private MemoryHandle[] _handles;
 
     // The scheduled values of a step with more schedules than ApplySchedules keeps on the stack; kept for the next step.
     private double[]? _scheduleValues;
@@ -130,8 +132,8 @@ public abstract partial class Optimizer
         }
 
         using StepGuard guard = EnterGuard(nameof(Step));
-        MemoryHandle[] handles = _handles ??= new MemoryHandle[3 * count];
-        Slot[] slots = _slots ??= new Slot[count];
+        MemoryHandle[] handles = _handles;
+        Slot[] slots = _slots;
         int pinned = 0;
         try
         {
@@ -304,7 +306,7 @@ public abstract partial class Optimizer
         }
 
         using StepGuard guard = EnterGuard(nameof(Step));
-        Slot[] slots = _slots ??= new Slot[Layout.TensorCount];
+        Slot[] slots = _slots;
         fixed (TParameterElement* p = parameters)
         fixed (TGradientElement* g = gradients)
         fixed (TGradientElement* q = squares)
@@ -416,7 +418,7 @@ public abstract partial class Optimizer
         where TParameter : struct, IElementCodec
         where TGradient : struct, IElementCodec
     {
-        double[] partialSums = _partialSums ??= new double[Plan.NormPartialsLength];
+        double[] partialSums = _partialSums;
         if (_state.ElementSize == sizeof(float) || _blockwise is not null)
         {
             var backend = new CpuBackend<TParameter, TGradient, Float32Codec>(this, slots, partialSums);
@@ -473,6 +475,20 @@ public abstract partial class Optimizer
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// Makes the step plan and the CPU adapters' scratch, which depend only on the layout and the rule: called by the
+    /// constructor, so the first step allocates no more than any step.
+    /// </summary>
+    [MemberNotNull(nameof(_slots), nameof(_partialSums), nameof(_intervals), nameof(_handles))]
+    private void PrepareStepScratch()
+    {
+        int count = Layout.TensorCount;
+        _slots = new Slot[count];
+        _handles = new MemoryHandle[3 * count];
+        _intervals = new Interval[3 * count];
+        _partialSums = new double[Plan.NormPartialsLength];
     }
 
     /// <summary>The first <paramref name="count"/> elements of <see cref="_scheduleValues"/>, grown when it is shorter (so a warmed-up step allocates nothing).</summary>
