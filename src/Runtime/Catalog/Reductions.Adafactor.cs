@@ -313,6 +313,10 @@ public sealed class Adafactor : MultiPassOptimizer
         StepPlan plan = CurrentPlan;
         ReadOnlySpan<double> h = plan.Hyperparameters(u.Group);
         float scale = (float)(h[6] != 0 ? -plan.GradientScale : plan.GradientScale);
+
+        // A matrix's passes leave a scale of ±1 (every step without loss scaling; −1 maximizes) out of g: pass 1 and 2
+        // square it, pass 3 carries the sign in α.
+        bool plusMinusOne = MathF.Abs(scale) == 1;
         float eps1Squared = (float)(h[2] * h[2]);
         ref byte p = ref Parameters<TParameter>(u.Tensor, u.Start);
         ref byte g = ref Gradients<TGradient>(u.Tensor, u.Start);
@@ -329,29 +333,20 @@ public sealed class Adafactor : MultiPassOptimizer
             double uTail = 0, pTail = 0;
             if (matrix)
             {
-                // Four rows of one matrix at a time: each column partial is loaded and stored once per four rows. The
-                // unit clears its own partials (on its thread, just before it adds to them).
+                // One row at a time (two streams, prefetched; four rows at once, eight streams, ran 25% slower from
+                // memory). The unit clears its own partials (on its thread, just before it adds to them).
                 _columnPartials.AsSpan(_columnOffset[unit], _columnOffset[unit + 1] - _columnOffset[unit]).Clear();
                 Span<double> rowSums = _rowSums.AsSpan(_rowOffset[u.Tensor] + firstRow, rowCount);
                 var squares = default(Lanes);
-                for (int row = 0; row < rowCount;)
+                for (int row = 0; row < rowCount; row++)
                 {
                     int matrixIndex = (firstRow + row) / rows;
-                    int together = row + 4 <= rowCount && (firstRow + row + 3) / rows == matrixIndex ? 4 : 1;
-                    ref byte gRows = ref Unsafe.Add(ref g, (nint)row * columns * TGradient.ElementSize);
-                    ref byte pRows = ref Unsafe.Add(ref p, (nint)row * columns * TParameter.ElementSize);
+                    ref byte gRow = ref Unsafe.Add(ref g, (nint)row * columns * TGradient.ElementSize);
+                    ref byte pRow = ref Unsafe.Add(ref p, (nint)row * columns * TParameter.ElementSize);
                     ref double partial = ref _columnPartials[_columnOffset[unit] + (matrixIndex * columns)];
-                    // (±g)² is g²: a scale of ±1 (most steps; −1 maximizes) is left out of the squares.
-                    if (MathF.Abs(scale) == 1)
-                    {
-                        RowSquares<TParameter, TGradient, Unscaled>(together, ref pRows, ref gRows, columns, scale, ref partial, rowSums.Slice(row, together), ref squares);
-                    }
-                    else
-                    {
-                        RowSquares<TParameter, TGradient, Scaled>(together, ref pRows, ref gRows, columns, scale, ref partial, rowSums.Slice(row, together), ref squares);
-                    }
-
-                    row += together;
+                    (rowSums[row], squares) = plusMinusOne
+                        ? RowSquares<TParameter, TGradient, Unscaled>(ref pRow, ref gRow, (nuint)columns, scale, ref partial, squares)
+                        : RowSquares<TParameter, TGradient, Scaled>(ref pRow, ref gRow, (nuint)columns, scale, ref partial, squares);
                 }
 
                 (pEven, pOdd, pTail) = (squares.Even, squares.Odd, squares.Tail);
@@ -457,9 +452,6 @@ public sealed class Adafactor : MultiPassOptimizer
         // with ρ_i = 1/√(R_i/max(mean R, ε₁)) and κ_j = 1/√C_j computed once per step (UpdateFactors).
         float cap = 1 / MathF.Sqrt(eps1Squared);
         var lanes = default(Lanes);
-
-        // A scale of ±1 is left out of U: its square is the same, and pass 3 carries the sign in α.
-        bool plusMinusOne = MathF.Abs(scale) == 1;
         for (int row = 0; row < rowCount; row++)
         {
             int globalRow = firstRow + row;
@@ -519,6 +511,7 @@ public sealed class Adafactor : MultiPassOptimizer
             {
                 for (; j + 16 <= n; j += 16)
                 {
+                    PassPrefetch.Ahead<TGradient>(ref g, j);
                     (Vector512<double> lo, Vector512<double> hi) = Vector512.Widen(TScale.Of(TGradient.Load512(ref g, j), scale) * (rho * Float32Codec.Load512(ref kappa, j)));
                     even = Vector512.FusedMultiplyAdd(lo, lo, even);
                     odd = Vector512.FusedMultiplyAdd(hi, hi, odd);
@@ -573,6 +566,8 @@ public sealed class Adafactor : MultiPassOptimizer
             {
                 for (; j + 16 <= n; j += 16)
                 {
+                    PassPrefetch.Ahead<TParameter>(ref p, j);
+                    PassPrefetch.Ahead<TGradient>(ref g, j);
                     Vector512<float> update = TScale.Of(TGradient.Load512(ref g, j), scale) * (rho * Float32Codec.Load512(ref kappa, j));
                     TParameter.Store512(ref p, j, (TParameter.Load512(ref p, j) * d) + (a * update));
                 }
@@ -618,31 +613,27 @@ public sealed class Adafactor : MultiPassOptimizer
     }
 
     /// <summary>
-    /// <paramref name="count"/> (1 or 4) consecutive rows of one matrix: each row's Σ_j (scale·g_j)² into
-    /// <paramref name="rowSums"/>, in double lanes (<see cref="SquareLanes"/>' order); each square also added to column
-    /// j's partial sum at <paramref name="partial"/> (each column gains its rows in row order), and each p_j² to
+    /// Pass 1 along one matrix row: the row's Σ_j (scale·g_j)² in double lanes (<see cref="SquareLanes"/>' order), each
+    /// square also added to column j's partial sum at <paramref name="partial"/>, and each p_j² to
     /// <paramref name="squares"/>. Squares of widened floats are exact in double, so the fused multiply-adds of the
     /// 512-bit loop give the bits of the narrower loops' multiply and add.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void RowSquares<TParameter, TGradient, TScale>(int count, ref byte p, ref byte g, int columns, float scale, ref double partial, Span<double> rowSums, ref Lanes squares)
+    private static (double RowSum, Lanes Squares) RowSquares<TParameter, TGradient, TScale>(ref byte p, ref byte g, nuint n, float scale, ref double partial, Lanes squares)
         where TParameter : struct, IElementCodec
         where TGradient : struct, IElementCodec
         where TScale : struct, IScale
     {
-        if (count == 4)
-        {
-            RowSquares4<TParameter, TGradient, TScale>(ref p, ref g, columns, scale, ref partial, rowSums, ref squares);
-            return;
-        }
-
-        Vector512<double> even = default, odd = default, pEven = squares.Even, pOdd = squares.Odd;
-        double tail = 0, pTail = squares.Tail;
-        nuint m = (nuint)columns, k = 0;
+        Vector512<double> even = default, odd = default;
+        (Vector512<double> pEven, Vector512<double> pOdd, double pTail) = squares;
+        double tail = 0;
+        nuint k = 0;
         if (Vector512.IsHardwareAccelerated)
         {
-            for (; k + 16 <= m; k += 16)
+            for (; k + 16 <= n; k += 16)
             {
+                PassPrefetch.Ahead<TParameter>(ref p, k);
+                PassPrefetch.Ahead<TGradient>(ref g, k);
                 (Vector512<double> a, Vector512<double> b) = Widen16<TParameter, Unscaled>(ref p, k, 1);
                 pEven = Vector512.FusedMultiplyAdd(a, a, pEven);
                 pOdd = Vector512.FusedMultiplyAdd(b, b, pOdd);
@@ -654,7 +645,7 @@ public sealed class Adafactor : MultiPassOptimizer
             }
         }
 
-        for (; k + 8 <= m; k += 8)
+        for (; k + 8 <= n; k += 8)
         {
             Vector512<double> squaresOfP = Squares(TParameter.Load256(ref p, k));
             Vector512<double> squaresOfG = Squares(TScale.Of(TGradient.Load256(ref g, k), scale));
@@ -672,7 +663,7 @@ public sealed class Adafactor : MultiPassOptimizer
             Vector512.StoreUnsafe(Vector512.LoadUnsafe(ref partial, k) + squaresOfG, ref partial, k);
         }
 
-        for (; k < m; k++)
+        for (; k < n; k++)
         {
             SquareLanes.Add(TParameter.Load(ref p, k), ref pTail);
             float x = TScale.Of(TGradient.Load(ref g, k), scale);
@@ -681,112 +672,7 @@ public sealed class Adafactor : MultiPassOptimizer
             Unsafe.Add(ref partial, k) += square;
         }
 
-        squares = new Lanes(pEven, pOdd, pTail);
-        rowSums[0] = SquareLanes.Fold(even, odd, tail);
-    }
-
-    /// <summary>
-    /// <see cref="RowSquares{TParameter, TGradient, TScale}"/> for four consecutive rows at once: each column partial
-    /// is loaded and stored once per four rows and gains the rows' squares one row after another; the rows' p² are
-    /// added to <paramref name="squares"/> the same way.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void RowSquares4<TParameter, TGradient, TScale>(ref byte p, ref byte g, int columns, float scale, ref double partial, Span<double> rowSums, ref Lanes squares)
-        where TParameter : struct, IElementCodec
-        where TGradient : struct, IElementCodec
-        where TScale : struct, IScale
-    {
-        nint stride = (nint)columns * TGradient.ElementSize;
-        ref byte g1 = ref Unsafe.Add(ref g, stride);
-        ref byte g2 = ref Unsafe.Add(ref g, 2 * stride);
-        ref byte g3 = ref Unsafe.Add(ref g, 3 * stride);
-        nint pStride = (nint)columns * TParameter.ElementSize;
-        ref byte p1 = ref Unsafe.Add(ref p, pStride);
-        ref byte p2 = ref Unsafe.Add(ref p, 2 * pStride);
-        ref byte p3 = ref Unsafe.Add(ref p, 3 * pStride);
-        Vector512<double> e0 = default, o0 = default, e1 = default, o1 = default, e2 = default, o2 = default, e3 = default, o3 = default;
-        Vector512<double> pEven = squares.Even, pOdd = squares.Odd;
-        double t0 = 0, t1 = 0, t2 = 0, t3 = 0, pTail = squares.Tail;
-        nuint m = (nuint)columns, k = 0;
-        if (Vector512.IsHardwareAccelerated)
-        {
-            for (; k + 16 <= m; k += 16)
-            {
-                (Vector512<double> a0, Vector512<double> b0) = Widen16<TParameter, Unscaled>(ref p, k, 1);
-                (Vector512<double> a1, Vector512<double> b1) = Widen16<TParameter, Unscaled>(ref p1, k, 1);
-                (Vector512<double> a2, Vector512<double> b2) = Widen16<TParameter, Unscaled>(ref p2, k, 1);
-                (Vector512<double> a3, Vector512<double> b3) = Widen16<TParameter, Unscaled>(ref p3, k, 1);
-                pEven = Vector512.FusedMultiplyAdd(a3, a3, Vector512.FusedMultiplyAdd(a2, a2, Vector512.FusedMultiplyAdd(a1, a1, Vector512.FusedMultiplyAdd(a0, a0, pEven))));
-                pOdd = Vector512.FusedMultiplyAdd(b3, b3, Vector512.FusedMultiplyAdd(b2, b2, Vector512.FusedMultiplyAdd(b1, b1, Vector512.FusedMultiplyAdd(b0, b0, pOdd))));
-                (Vector512<double> l0, Vector512<double> h0) = Widen16<TGradient, TScale>(ref g, k, scale);
-                (Vector512<double> l1, Vector512<double> h1) = Widen16<TGradient, TScale>(ref g1, k, scale);
-                (Vector512<double> l2, Vector512<double> h2) = Widen16<TGradient, TScale>(ref g2, k, scale);
-                (Vector512<double> l3, Vector512<double> h3) = Widen16<TGradient, TScale>(ref g3, k, scale);
-                e0 = Vector512.FusedMultiplyAdd(l0, l0, e0);
-                e1 = Vector512.FusedMultiplyAdd(l1, l1, e1);
-                e2 = Vector512.FusedMultiplyAdd(l2, l2, e2);
-                e3 = Vector512.FusedMultiplyAdd(l3, l3, e3);
-                o0 = Vector512.FusedMultiplyAdd(h0, h0, o0);
-                o1 = Vector512.FusedMultiplyAdd(h1, h1, o1);
-                o2 = Vector512.FusedMultiplyAdd(h2, h2, o2);
-                o3 = Vector512.FusedMultiplyAdd(h3, h3, o3);
-                Vector512<double> low = Vector512.FusedMultiplyAdd(l0, l0, Vector512.LoadUnsafe(ref partial, k));
-                Vector512<double> high = Vector512.FusedMultiplyAdd(h0, h0, Vector512.LoadUnsafe(ref partial, k + 8));
-                low = Vector512.FusedMultiplyAdd(l3, l3, Vector512.FusedMultiplyAdd(l2, l2, Vector512.FusedMultiplyAdd(l1, l1, low)));
-                high = Vector512.FusedMultiplyAdd(h3, h3, Vector512.FusedMultiplyAdd(h2, h2, Vector512.FusedMultiplyAdd(h1, h1, high)));
-                Vector512.StoreUnsafe(low, ref partial, k);
-                Vector512.StoreUnsafe(high, ref partial, k + 8);
-            }
-        }
-
-        for (; k + 8 <= m; k += 8)
-        {
-            Vector512<double> q0 = Squares(TParameter.Load256(ref p, k)), q1 = Squares(TParameter.Load256(ref p1, k));
-            Vector512<double> q2 = Squares(TParameter.Load256(ref p2, k)), q3 = Squares(TParameter.Load256(ref p3, k));
-            Vector512<double> s0 = Squares(TScale.Of(TGradient.Load256(ref g, k), scale));
-            Vector512<double> s1 = Squares(TScale.Of(TGradient.Load256(ref g1, k), scale));
-            Vector512<double> s2 = Squares(TScale.Of(TGradient.Load256(ref g2, k), scale));
-            Vector512<double> s3 = Squares(TScale.Of(TGradient.Load256(ref g3, k), scale));
-            if ((k & 8) == 0)
-            {
-                pEven = (((pEven + q0) + q1) + q2) + q3;
-                e0 += s0;
-                e1 += s1;
-                e2 += s2;
-                e3 += s3;
-            }
-            else
-            {
-                pOdd = (((pOdd + q0) + q1) + q2) + q3;
-                o0 += s0;
-                o1 += s1;
-                o2 += s2;
-                o3 += s3;
-            }
-
-            Vector512.StoreUnsafe((((Vector512.LoadUnsafe(ref partial, k) + s0) + s1) + s2) + s3, ref partial, k);
-        }
-
-        for (; k < m; k++)
-        {
-            float x0 = TParameter.Load(ref p, k), x1 = TParameter.Load(ref p1, k), x2 = TParameter.Load(ref p2, k), x3 = TParameter.Load(ref p3, k);
-            pTail = (((pTail + ((double)x0 * x0)) + ((double)x1 * x1)) + ((double)x2 * x2)) + ((double)x3 * x3);
-            float a0 = TScale.Of(TGradient.Load(ref g, k), scale), a1 = TScale.Of(TGradient.Load(ref g1, k), scale);
-            float a2 = TScale.Of(TGradient.Load(ref g2, k), scale), a3 = TScale.Of(TGradient.Load(ref g3, k), scale);
-            double q0 = (double)a0 * a0, q1 = (double)a1 * a1, q2 = (double)a2 * a2, q3 = (double)a3 * a3;
-            t0 += q0;
-            t1 += q1;
-            t2 += q2;
-            t3 += q3;
-            ref double column = ref Unsafe.Add(ref partial, k);
-            column = (((column + q0) + q1) + q2) + q3;
-        }
-
-        squares = new Lanes(pEven, pOdd, pTail);
-        rowSums[0] = SquareLanes.Fold(e0, o0, t0);
-        rowSums[1] = SquareLanes.Fold(e1, o1, t1);
-        rowSums[2] = SquareLanes.Fold(e2, o2, t2);
-        rowSums[3] = SquareLanes.Fold(e3, o3, t3);
+        return (SquareLanes.Fold(even, odd, tail), new Lanes(pEven, pOdd, pTail));
     }
 
     /// <summary>
