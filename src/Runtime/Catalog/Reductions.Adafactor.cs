@@ -226,7 +226,6 @@ public sealed class Adafactor : MultiPassOptimizer
         }
 
         Piece[] units = _units!;
-        Array.Clear(_columnPartials);
         RunUnits<TParameter, TGradient, TState>(PassSums, units.Length);
         UpdateFactors<TState>(plan);
         RunUnits<TParameter, TGradient, TState>(PassUpdateNorm, units.Length);
@@ -262,16 +261,13 @@ public sealed class Adafactor : MultiPassOptimizer
                 TState.Store(ref r, (nuint)i, TorchLerp.Of(TState.Load(ref r, (nuint)i), mean, w));
             }
 
-            // The units' column partials added in unit order, each unit's run read sequentially.
+            // The units' column partials added in unit order, each unit's run read sequentially (the first copied:
+            // 0 + x is x for the non-negative sums).
             Span<double> columnSums = _columnSums.AsSpan(_columnStart[j], matrices * columns);
-            columnSums.Clear();
-            for (int u = _firstUnit[j]; u < _firstUnit[j + 1]; u++)
+            _columnPartials.AsSpan(_columnOffset[_firstUnit[j]], columnSums.Length).CopyTo(columnSums);
+            for (int u = _firstUnit[j] + 1; u < _firstUnit[j + 1]; u++)
             {
-                ReadOnlySpan<double> partial = _columnPartials.AsSpan(_columnOffset[u], columnSums.Length);
-                for (int k = 0; k < columnSums.Length; k++)
-                {
-                    columnSums[k] += partial[k];
-                }
+                AddInto(columnSums, _columnPartials.AsSpan(_columnOffset[u], columnSums.Length));
             }
 
             for (int k = 0; k < matrices * columns; k++)
@@ -317,6 +313,10 @@ public sealed class Adafactor : MultiPassOptimizer
         StepPlan plan = CurrentPlan;
         ReadOnlySpan<double> h = plan.Hyperparameters(u.Group);
         float scale = (float)(h[6] != 0 ? -plan.GradientScale : plan.GradientScale);
+
+        // A matrix's passes leave a scale of ±1 (every step without loss scaling; −1 maximizes) out of g: pass 1 and 2
+        // square it, pass 3 carries the sign in α.
+        bool plusMinusOne = MathF.Abs(scale) == 1;
         float eps1Squared = (float)(h[2] * h[2]);
         ref byte p = ref Parameters<TParameter>(u.Tensor, u.Start);
         ref byte g = ref Gradients<TGradient>(u.Tensor, u.Start);
@@ -327,32 +327,26 @@ public sealed class Adafactor : MultiPassOptimizer
         if (pass == PassSums)
         {
             // Σp² is read beside g (p and g in flight together), in double lanes: a vector's p in SquareLanes' order, a
-            // matrix's four rows at a time (the rows' squares added pairwise, as the column partials).
+            // matrix's rows four at a time (each row's squares added in row order, as the column partials).
             nuint n = (nuint)u.Length, i = 0;
             Vector512<double> uEven = default, uOdd = default, pEven = default, pOdd = default;
             double uTail = 0, pTail = 0;
             if (matrix)
             {
-                // Four rows of one matrix at a time: each column partial is loaded and stored once per four rows.
+                // One row at a time (two streams, prefetched; four rows at once, eight streams, ran 25% slower from
+                // memory). The unit clears its own partials (on its thread, just before it adds to them).
+                _columnPartials.AsSpan(_columnOffset[unit], _columnOffset[unit + 1] - _columnOffset[unit]).Clear();
                 Span<double> rowSums = _rowSums.AsSpan(_rowOffset[u.Tensor] + firstRow, rowCount);
                 var squares = default(Lanes);
-                for (int row = 0; row < rowCount;)
+                for (int row = 0; row < rowCount; row++)
                 {
                     int matrixIndex = (firstRow + row) / rows;
-                    int together = row + 4 <= rowCount && (firstRow + row + 3) / rows == matrixIndex ? 4 : 1;
-                    ref byte gRows = ref Unsafe.Add(ref g, (nint)row * columns * TGradient.ElementSize);
-                    ref byte pRows = ref Unsafe.Add(ref p, (nint)row * columns * TParameter.ElementSize);
+                    ref byte gRow = ref Unsafe.Add(ref g, (nint)row * columns * TGradient.ElementSize);
+                    ref byte pRow = ref Unsafe.Add(ref p, (nint)row * columns * TParameter.ElementSize);
                     ref double partial = ref _columnPartials[_columnOffset[unit] + (matrixIndex * columns)];
-                    if (together == 4)
-                    {
-                        RowSquares4<TParameter, TGradient>(ref pRows, ref gRows, columns, scale, ref partial, rowSums.Slice(row, 4), ref squares);
-                    }
-                    else
-                    {
-                        rowSums[row] = RowSquares1<TParameter, TGradient>(ref pRows, ref gRows, columns, scale, ref partial, ref squares);
-                    }
-
-                    row += together;
+                    (rowSums[row], squares) = plusMinusOne
+                        ? RowSquares<TParameter, TGradient, Unscaled>(ref pRow, ref gRow, (nuint)columns, scale, ref partial, squares)
+                        : RowSquares<TParameter, TGradient, Scaled>(ref pRow, ref gRow, (nuint)columns, scale, ref partial, squares);
                 }
 
                 (pEven, pOdd, pTail) = (squares.Even, squares.Odd, squares.Tail);
@@ -366,7 +360,7 @@ public sealed class Adafactor : MultiPassOptimizer
                 {
                     for (; i + 16 <= n; i += 16)
                     {
-                        (Vector512<double> a, Vector512<double> b) = Widen16<TParameter>(ref p, i);
+                        (Vector512<double> a, Vector512<double> b) = Widen16<TParameter, Unscaled>(ref p, i, 1);
                         pEven += a * a;
                         pOdd += b * b;
                         Vector512<float> gi = TGradient.Load512(ref g, i) * scale;
@@ -457,8 +451,7 @@ public sealed class Adafactor : MultiPassOptimizer
         // A matrix: per row, U = g/√max(R_i·C_j/max(mean R, ε₁), ε₁²) = g·min(ρ_i·κ_j, 1/ε₁) along the row's columns,
         // with ρ_i = 1/√(R_i/max(mean R, ε₁)) and κ_j = 1/√C_j computed once per step (UpdateFactors).
         float cap = 1 / MathF.Sqrt(eps1Squared);
-        Vector512<double> even = default, odd = default;
-        double tail = 0;
+        var lanes = default(Lanes);
         for (int row = 0; row < rowCount; row++)
         {
             int globalRow = firstRow + row;
@@ -471,126 +464,191 @@ public sealed class Adafactor : MultiPassOptimizer
             ref byte kappa = ref Unsafe.As<float, byte>(ref _columnFactor[_columnStart[u.Tensor] + (matrixIndex * columns)]);
             nint offset = (nint)row * columns;
             ref byte gRow = ref Unsafe.Add(ref g, offset * TGradient.ElementSize);
-            ref byte pRow = ref Unsafe.Add(ref p, offset * TParameter.ElementSize);
-            nuint n = (nuint)columns, j = 0;
-            if (pass == PassUpdate)
-            {
-                // The row's own arena position: stores index the row from its start (pRow), not the unit's.
-                SeedRounding<TParameter>(plan, new Piece(u.Tensor, u.Group, u.Start + (int)offset, columns));
-            }
+            var factors = new RowFactors(rho, cap, uncapped);
 
             if (pass == PassUpdateNorm)
             {
-                // Σ U² in double lanes held in locals (SquareLanes), each row's columns in the same lane order.
-                if (Vector512.IsHardwareAccelerated && uncapped)
-                {
-                    for (; j + 16 <= n; j += 16)
-                    {
-                        SquareLanes.Add(TGradient.Load512(ref gRow, j) * scale * (rho * Float32Codec.Load512(ref kappa, j)), ref even, ref odd);
-                    }
-                }
-                else if (Vector512.IsHardwareAccelerated)
-                {
-                    for (; j + 16 <= n; j += 16)
-                    {
-                        Vector512<float> factor = Vector512.Min(rho * Float32Codec.Load512(ref kappa, j), Vector512.Create(cap));
-                        SquareLanes.Add(TGradient.Load512(ref gRow, j) * scale * factor, ref even, ref odd);
-                    }
-                }
-
-                for (; j + 16 <= n; j += 16)
-                {
-                    Vector256<float> f0 = Vector256.Min(rho * Float32Codec.Load256(ref kappa, j), Vector256.Create(cap));
-                    Vector256<float> f1 = Vector256.Min(rho * Float32Codec.Load256(ref kappa, j + 8), Vector256.Create(cap));
-                    SquareLanes.Add(TGradient.Load256(ref gRow, j) * scale * f0, TGradient.Load256(ref gRow, j + 8) * scale * f1, ref even, ref odd);
-                }
-
-                if (j + 8 <= n)
-                {
-                    Vector256<float> f0 = Vector256.Min(rho * Float32Codec.Load256(ref kappa, j), Vector256.Create(cap));
-                    SquareLanes.Add(TGradient.Load256(ref gRow, j) * scale * f0, ref even);
-                    j += 8;
-                }
-
-                for (; j < n; j++)
-                {
-                    SquareLanes.Add(TGradient.Load(ref gRow, j) * scale * MathF.Min(rho * Float32Codec.Load(ref kappa, j), cap), ref tail);
-                }
-
+                lanes = plusMinusOne
+                    ? UpdateNormRow<TGradient, Unscaled>(ref gRow, ref kappa, (nuint)columns, factors, scale, lanes)
+                    : UpdateNormRow<TGradient, Scaled>(ref gRow, ref kappa, (nuint)columns, factors, scale, lanes);
                 continue;
             }
 
-            if (Vector512.IsHardwareAccelerated && uncapped)
+            // The row's own arena position: stores index the row from its start (pRow), not the unit's.
+            SeedRounding<TParameter>(plan, new Piece(u.Tensor, u.Group, u.Start + (int)offset, columns));
+            ref byte pRow = ref Unsafe.Add(ref p, offset * TParameter.ElementSize);
+            if (plusMinusOne)
             {
-                for (; j + 16 <= n; j += 16)
-                {
-                    Vector512<float> update = TGradient.Load512(ref gRow, j) * scale * (rho * Float32Codec.Load512(ref kappa, j));
-                    TParameter.Store512(ref pRow, j, (TParameter.Load512(ref pRow, j) * decay) + (alpha * update));
-                }
+                UpdateRow<TParameter, TGradient, Unscaled>(ref pRow, ref gRow, ref kappa, (nuint)columns, factors, scale, decay, scale * alpha);
             }
-            else if (Vector512.IsHardwareAccelerated)
+            else
             {
-                for (; j + 16 <= n; j += 16)
-                {
-                    Vector512<float> factor = Vector512.Min(rho * Float32Codec.Load512(ref kappa, j), Vector512.Create(cap));
-                    Vector512<float> update = TGradient.Load512(ref gRow, j) * scale * factor;
-                    TParameter.Store512(ref pRow, j, (TParameter.Load512(ref pRow, j) * decay) + (alpha * update));
-                }
-            }
-
-            for (; j + 8 <= n; j += 8)
-            {
-                Vector256<float> factor = Vector256.Min(rho * Float32Codec.Load256(ref kappa, j), Vector256.Create(cap));
-                Vector256<float> update = TGradient.Load256(ref gRow, j) * scale * factor;
-                TParameter.Store256(ref pRow, j, (TParameter.Load256(ref pRow, j) * decay) + (alpha * update));
-            }
-
-            for (; j < n; j++)
-            {
-                float update = TGradient.Load(ref gRow, j) * scale * MathF.Min(rho * Float32Codec.Load(ref kappa, j), cap);
-                TParameter.Store(ref pRow, j, (TParameter.Load(ref pRow, j) * decay) + (alpha * update));
+                UpdateRow<TParameter, TGradient, Scaled>(ref pRow, ref gRow, ref kappa, (nuint)columns, factors, scale, decay, alpha);
             }
         }
 
         if (pass == PassUpdateNorm)
         {
-            _partials[(2 * unit) + 1] = SquareLanes.Fold(even, odd, tail);
+            _partials[(2 * unit) + 1] = SquareLanes.Fold(lanes.Even, lanes.Odd, lanes.Tail);
         }
     }
 
     /// <summary>
-    /// Σ_j (scale·g_j)² of one row, in double lanes (<see cref="SquareLanes"/>); each square is also added to column j's
-    /// partial sum at <paramref name="partial"/>, and each p_j² of the row to <paramref name="squares"/>.
+    /// Pass 2 along one matrix row: adds (U_j)² = (scale·g_j·min(ρκ_j, cap))² to <paramref name="lanes"/> in
+    /// <see cref="SquareLanes"/>' order (the squares are exact in double: fused or not, the same sums).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static double RowSquares1<TParameter, TGradient>(ref byte p, ref byte g, int columns, float scale, ref double partial, ref Lanes squares)
-        where TParameter : struct, IElementCodec
+    private static Lanes UpdateNormRow<TGradient, TScale>(ref byte g, ref byte kappa, nuint n, RowFactors f, float scale, Lanes lanes)
         where TGradient : struct, IElementCodec
+        where TScale : struct, IScale
     {
-        Vector512<double> even = default, odd = default, pEven = squares.Even, pOdd = squares.Odd;
-        double tail = 0, pTail = squares.Tail;
-        nuint m = (nuint)columns, k = 0;
+        (Vector512<double> even, Vector512<double> odd, double tail) = lanes;
+        nuint j = 0;
         if (Vector512.IsHardwareAccelerated)
         {
-            for (; k + 16 <= m; k += 16)
+            Vector512<float> rho = Vector512.Create(f.Rho), cap = Vector512.Create(f.Cap);
+            if (f.Uncapped)
             {
-                (Vector512<double> a, Vector512<double> b) = Widen16<TParameter>(ref p, k);
-                pEven += a * a;
-                pOdd += b * b;
-                (Vector512<double> lo, Vector512<double> hi) = Widen16<TGradient>(ref g, k, scale);
-                lo *= lo;
-                hi *= hi;
-                even += lo;
-                odd += hi;
-                Vector512.StoreUnsafe(Vector512.LoadUnsafe(ref partial, k) + lo, ref partial, k);
-                Vector512.StoreUnsafe(Vector512.LoadUnsafe(ref partial, k + 8) + hi, ref partial, k + 8);
+                for (; j + 16 <= n; j += 16)
+                {
+                    PassPrefetch.Ahead<TGradient>(ref g, j);
+                    (Vector512<double> lo, Vector512<double> hi) = Vector512.Widen(TScale.Of(TGradient.Load512(ref g, j), scale) * (rho * Float32Codec.Load512(ref kappa, j)));
+                    even = Vector512.FusedMultiplyAdd(lo, lo, even);
+                    odd = Vector512.FusedMultiplyAdd(hi, hi, odd);
+                }
+            }
+            else
+            {
+                for (; j + 16 <= n; j += 16)
+                {
+                    Vector512<float> factor = Vector512.Min(rho * Float32Codec.Load512(ref kappa, j), cap);
+                    (Vector512<double> lo, Vector512<double> hi) = Vector512.Widen(TScale.Of(TGradient.Load512(ref g, j), scale) * factor);
+                    even = Vector512.FusedMultiplyAdd(lo, lo, even);
+                    odd = Vector512.FusedMultiplyAdd(hi, hi, odd);
+                }
             }
         }
 
-        for (; k + 8 <= m; k += 8)
+        for (; j + 16 <= n; j += 16)
+        {
+            Vector256<float> f0 = Vector256.Min(f.Rho * Float32Codec.Load256(ref kappa, j), Vector256.Create(f.Cap));
+            Vector256<float> f1 = Vector256.Min(f.Rho * Float32Codec.Load256(ref kappa, j + 8), Vector256.Create(f.Cap));
+            SquareLanes.Add(TScale.Of(TGradient.Load256(ref g, j), scale) * f0, TScale.Of(TGradient.Load256(ref g, j + 8), scale) * f1, ref even, ref odd);
+        }
+
+        if (j + 8 <= n)
+        {
+            Vector256<float> f0 = Vector256.Min(f.Rho * Float32Codec.Load256(ref kappa, j), Vector256.Create(f.Cap));
+            SquareLanes.Add(TScale.Of(TGradient.Load256(ref g, j), scale) * f0, ref even);
+            j += 8;
+        }
+
+        for (; j < n; j++)
+        {
+            SquareLanes.Add(TScale.Of(TGradient.Load(ref g, j), scale) * MathF.Min(f.Rho * Float32Codec.Load(ref kappa, j), f.Cap), ref tail);
+        }
+
+        return new Lanes(even, odd, tail);
+    }
+
+    /// <summary>Pass 3 along one matrix row: p_j ← p_j·decay + α·U_j, U_j = scale·g_j·min(ρκ_j, cap).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void UpdateRow<TParameter, TGradient, TScale>(ref byte p, ref byte g, ref byte kappa, nuint n, RowFactors f, float scale, float decay, float alpha)
+        where TParameter : struct, IElementCodec
+        where TGradient : struct, IElementCodec
+        where TScale : struct, IScale
+    {
+        nuint j = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            Vector512<float> rho = Vector512.Create(f.Rho), cap = Vector512.Create(f.Cap), d = Vector512.Create(decay), a = Vector512.Create(alpha);
+            if (f.Uncapped)
+            {
+                for (; j + 16 <= n; j += 16)
+                {
+                    PassPrefetch.Ahead<TParameter>(ref p, j);
+                    PassPrefetch.Ahead<TGradient>(ref g, j);
+                    Vector512<float> update = TScale.Of(TGradient.Load512(ref g, j), scale) * (rho * Float32Codec.Load512(ref kappa, j));
+                    TParameter.Store512(ref p, j, (TParameter.Load512(ref p, j) * d) + (a * update));
+                }
+            }
+            else
+            {
+                for (; j + 16 <= n; j += 16)
+                {
+                    Vector512<float> update = TScale.Of(TGradient.Load512(ref g, j), scale) * Vector512.Min(rho * Float32Codec.Load512(ref kappa, j), cap);
+                    TParameter.Store512(ref p, j, (TParameter.Load512(ref p, j) * d) + (a * update));
+                }
+            }
+        }
+
+        for (; j + 8 <= n; j += 8)
+        {
+            Vector256<float> update = TScale.Of(TGradient.Load256(ref g, j), scale) * Vector256.Min(f.Rho * Float32Codec.Load256(ref kappa, j), Vector256.Create(f.Cap));
+            TParameter.Store256(ref p, j, (TParameter.Load256(ref p, j) * decay) + (alpha * update));
+        }
+
+        for (; j < n; j++)
+        {
+            float update = TScale.Of(TGradient.Load(ref g, j), scale) * MathF.Min(f.Rho * Float32Codec.Load(ref kappa, j), f.Cap);
+            TParameter.Store(ref p, j, (TParameter.Load(ref p, j) * decay) + (alpha * update));
+        }
+    }
+
+    /// <summary><paramref name="sums"/>[k] += <paramref name="addends"/>[k] for every k.</summary>
+    private static void AddInto(Span<double> sums, ReadOnlySpan<double> addends)
+    {
+        ref double s = ref MemoryMarshal.GetReference(sums);
+        ref double a = ref MemoryMarshal.GetReference(addends);
+        nuint n = (nuint)sums.Length, k = 0;
+        for (; k + 4 <= n; k += 4)
+        {
+            Vector256.StoreUnsafe(Vector256.LoadUnsafe(ref s, k) + Vector256.LoadUnsafe(ref a, k), ref s, k);
+        }
+
+        for (; k < n; k++)
+        {
+            Unsafe.Add(ref s, k) += Unsafe.Add(ref a, k);
+        }
+    }
+
+    /// <summary>
+    /// Pass 1 along one matrix row: the row's Σ_j (scale·g_j)² in double lanes (<see cref="SquareLanes"/>' order), each
+    /// square also added to column j's partial sum at <paramref name="partial"/>, and each p_j² to
+    /// <paramref name="squares"/>. Squares of widened floats are exact in double, so the fused multiply-adds of the
+    /// 512-bit loop give the bits of the narrower loops' multiply and add.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static (double RowSum, Lanes Squares) RowSquares<TParameter, TGradient, TScale>(ref byte p, ref byte g, nuint n, float scale, ref double partial, Lanes squares)
+        where TParameter : struct, IElementCodec
+        where TGradient : struct, IElementCodec
+        where TScale : struct, IScale
+    {
+        Vector512<double> even = default, odd = default;
+        (Vector512<double> pEven, Vector512<double> pOdd, double pTail) = squares;
+        double tail = 0;
+        nuint k = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            for (; k + 16 <= n; k += 16)
+            {
+                PassPrefetch.Ahead<TParameter>(ref p, k);
+                PassPrefetch.Ahead<TGradient>(ref g, k);
+                (Vector512<double> a, Vector512<double> b) = Widen16<TParameter, Unscaled>(ref p, k, 1);
+                pEven = Vector512.FusedMultiplyAdd(a, a, pEven);
+                pOdd = Vector512.FusedMultiplyAdd(b, b, pOdd);
+                (Vector512<double> lo, Vector512<double> hi) = Widen16<TGradient, TScale>(ref g, k, scale);
+                even = Vector512.FusedMultiplyAdd(lo, lo, even);
+                odd = Vector512.FusedMultiplyAdd(hi, hi, odd);
+                Vector512.StoreUnsafe(Vector512.FusedMultiplyAdd(lo, lo, Vector512.LoadUnsafe(ref partial, k)), ref partial, k);
+                Vector512.StoreUnsafe(Vector512.FusedMultiplyAdd(hi, hi, Vector512.LoadUnsafe(ref partial, k + 8)), ref partial, k + 8);
+            }
+        }
+
+        for (; k + 8 <= n; k += 8)
         {
             Vector512<double> squaresOfP = Squares(TParameter.Load256(ref p, k));
-            Vector512<double> squaresOfG = Squares(TGradient.Load256(ref g, k) * scale);
+            Vector512<double> squaresOfG = Squares(TScale.Of(TGradient.Load256(ref g, k), scale));
             if ((k & 8) == 0)
             {
                 pEven += squaresOfP;
@@ -605,143 +663,30 @@ public sealed class Adafactor : MultiPassOptimizer
             Vector512.StoreUnsafe(Vector512.LoadUnsafe(ref partial, k) + squaresOfG, ref partial, k);
         }
 
-        for (; k < m; k++)
+        for (; k < n; k++)
         {
             SquareLanes.Add(TParameter.Load(ref p, k), ref pTail);
-            float x = TGradient.Load(ref g, k) * scale;
+            float x = TScale.Of(TGradient.Load(ref g, k), scale);
             double square = (double)x * x;
             tail += square;
             Unsafe.Add(ref partial, k) += square;
         }
 
-        squares = new Lanes(pEven, pOdd, pTail);
-        return SquareLanes.Fold(even, odd, tail);
+        return (SquareLanes.Fold(even, odd, tail), new Lanes(pEven, pOdd, pTail));
     }
 
     /// <summary>
-    /// <see cref="RowSquares1{TParameter, TGradient}"/> for four consecutive rows at once (into <paramref name="rowSums"/>):
-    /// each column partial is loaded and stored once per four rows and gains the rows' squares summed pairwise; the
-    /// rows' p² are added to <paramref name="squares"/> the same way.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void RowSquares4<TParameter, TGradient>(ref byte p, ref byte g, int columns, float scale, ref double partial, Span<double> rowSums, ref Lanes squares)
-        where TParameter : struct, IElementCodec
-        where TGradient : struct, IElementCodec
-    {
-        nint stride = (nint)columns * TGradient.ElementSize;
-        ref byte g1 = ref Unsafe.Add(ref g, stride);
-        ref byte g2 = ref Unsafe.Add(ref g, 2 * stride);
-        ref byte g3 = ref Unsafe.Add(ref g, 3 * stride);
-        nint pStride = (nint)columns * TParameter.ElementSize;
-        ref byte p1 = ref Unsafe.Add(ref p, pStride);
-        ref byte p2 = ref Unsafe.Add(ref p, 2 * pStride);
-        ref byte p3 = ref Unsafe.Add(ref p, 3 * pStride);
-        Vector512<double> e0 = default, o0 = default, e1 = default, o1 = default, e2 = default, o2 = default, e3 = default, o3 = default;
-        Vector512<double> pEven = squares.Even, pOdd = squares.Odd;
-        double t0 = 0, t1 = 0, t2 = 0, t3 = 0, pTail = squares.Tail;
-        nuint m = (nuint)columns, k = 0;
-        if (Vector512.IsHardwareAccelerated)
-        {
-            for (; k + 16 <= m; k += 16)
-            {
-                (Vector512<double> a0, Vector512<double> b0) = Widen16<TParameter>(ref p, k);
-                (Vector512<double> a1, Vector512<double> b1) = Widen16<TParameter>(ref p1, k);
-                (Vector512<double> a2, Vector512<double> b2) = Widen16<TParameter>(ref p2, k);
-                (Vector512<double> a3, Vector512<double> b3) = Widen16<TParameter>(ref p3, k);
-                pEven += ((a0 * a0) + (a1 * a1)) + ((a2 * a2) + (a3 * a3));
-                pOdd += ((b0 * b0) + (b1 * b1)) + ((b2 * b2) + (b3 * b3));
-                (Vector512<double> l0, Vector512<double> h0) = Widen16<TGradient>(ref g, k, scale);
-                (Vector512<double> l1, Vector512<double> h1) = Widen16<TGradient>(ref g1, k, scale);
-                (Vector512<double> l2, Vector512<double> h2) = Widen16<TGradient>(ref g2, k, scale);
-                (Vector512<double> l3, Vector512<double> h3) = Widen16<TGradient>(ref g3, k, scale);
-                l0 *= l0;
-                l1 *= l1;
-                l2 *= l2;
-                l3 *= l3;
-                h0 *= h0;
-                h1 *= h1;
-                h2 *= h2;
-                h3 *= h3;
-                e0 += l0;
-                e1 += l1;
-                e2 += l2;
-                e3 += l3;
-                o0 += h0;
-                o1 += h1;
-                o2 += h2;
-                o3 += h3;
-                Vector512.StoreUnsafe(Vector512.LoadUnsafe(ref partial, k) + ((l0 + l1) + (l2 + l3)), ref partial, k);
-                Vector512.StoreUnsafe(Vector512.LoadUnsafe(ref partial, k + 8) + ((h0 + h1) + (h2 + h3)), ref partial, k + 8);
-            }
-        }
-
-        for (; k + 8 <= m; k += 8)
-        {
-            Vector512<double> q = (Squares(TParameter.Load256(ref p, k)) + Squares(TParameter.Load256(ref p1, k))) + (Squares(TParameter.Load256(ref p2, k)) + Squares(TParameter.Load256(ref p3, k)));
-            Vector512<double> s0 = Squares(TGradient.Load256(ref g, k) * scale);
-            Vector512<double> s1 = Squares(TGradient.Load256(ref g1, k) * scale);
-            Vector512<double> s2 = Squares(TGradient.Load256(ref g2, k) * scale);
-            Vector512<double> s3 = Squares(TGradient.Load256(ref g3, k) * scale);
-            if ((k & 8) == 0)
-            {
-                pEven += q;
-                e0 += s0;
-                e1 += s1;
-                e2 += s2;
-                e3 += s3;
-            }
-            else
-            {
-                pOdd += q;
-                o0 += s0;
-                o1 += s1;
-                o2 += s2;
-                o3 += s3;
-            }
-
-            Vector512.StoreUnsafe(Vector512.LoadUnsafe(ref partial, k) + ((s0 + s1) + (s2 + s3)), ref partial, k);
-        }
-
-        for (; k < m; k++)
-        {
-            float x0 = TParameter.Load(ref p, k), x1 = TParameter.Load(ref p1, k), x2 = TParameter.Load(ref p2, k), x3 = TParameter.Load(ref p3, k);
-            pTail += (((double)x0 * x0) + ((double)x1 * x1)) + (((double)x2 * x2) + ((double)x3 * x3));
-            float a0 = TGradient.Load(ref g, k) * scale, a1 = TGradient.Load(ref g1, k) * scale;
-            float a2 = TGradient.Load(ref g2, k) * scale, a3 = TGradient.Load(ref g3, k) * scale;
-            double q0 = (double)a0 * a0, q1 = (double)a1 * a1, q2 = (double)a2 * a2, q3 = (double)a3 * a3;
-            t0 += q0;
-            t1 += q1;
-            t2 += q2;
-            t3 += q3;
-            Unsafe.Add(ref partial, k) += (q0 + q1) + (q2 + q3);
-        }
-
-        squares = new Lanes(pEven, pOdd, pTail);
-        rowSums[0] = SquareLanes.Fold(e0, o0, t0);
-        rowSums[1] = SquareLanes.Fold(e1, o1, t1);
-        rowSums[2] = SquareLanes.Fold(e2, o2, t2);
-        rowSums[3] = SquareLanes.Fold(e3, o3, t3);
-    }
-
-    /// <summary>
-    /// x[k … k + 15]·<paramref name="scale"/> widened to double (exact), lanes in order: the 512-bit loops' widening.
-    /// With AVX-512F each half is scaled and converted from eight floats (vcvtps2pd from a 256-bit operand), not
-    /// extracted from a 512-bit product: the same values with fewer instructions.
+    /// x[k … k + 15] (scaled by <typeparamref name="TScale"/>) widened to double (exact), lanes in order: the 512-bit
+    /// loops' widening. With AVX-512F each half is converted from eight floats (vcvtps2pd from a 256-bit operand), not
+    /// extracted from a 512-bit vector: the same values with fewer instructions.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static (Vector512<double> Low, Vector512<double> High) Widen16<TCodec>(ref byte x, nuint k, float scale)
-        where TCodec : struct, IElementCodec =>
+    private static (Vector512<double> Low, Vector512<double> High) Widen16<TCodec, TScale>(ref byte x, nuint k, float scale)
+        where TCodec : struct, IElementCodec
+        where TScale : struct, IScale =>
         Avx512F.IsSupported
-            ? (Avx512F.ConvertToVector512Double(TCodec.Load256(ref x, k) * scale), Avx512F.ConvertToVector512Double(TCodec.Load256(ref x, k + 8) * scale))
-            : Vector512.Widen(TCodec.Load512(ref x, k) * scale);
-
-    /// <summary>x[k … k + 15] widened to double (exact), lanes in order (<see cref="Widen16{TCodec}(ref byte, nuint, float)"/> without a scale).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static (Vector512<double> Low, Vector512<double> High) Widen16<TCodec>(ref byte x, nuint k)
-        where TCodec : struct, IElementCodec =>
-        Avx512F.IsSupported
-            ? (Avx512F.ConvertToVector512Double(TCodec.Load256(ref x, k)), Avx512F.ConvertToVector512Double(TCodec.Load256(ref x, k + 8)))
-            : Vector512.Widen(TCodec.Load512(ref x, k));
+            ? (Avx512F.ConvertToVector512Double(TScale.Of(TCodec.Load256(ref x, k), scale)), Avx512F.ConvertToVector512Double(TScale.Of(TCodec.Load256(ref x, k + 8), scale)))
+            : Vector512.Widen(TScale.Of(TCodec.Load512(ref x, k), scale));
 
     /// <summary>The squares of eight lanes in double (exact), as one Vector512 in lane order.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -751,6 +696,39 @@ public sealed class Adafactor : MultiPassOptimizer
         return Vector512.Create(lo * lo, hi * hi);
     }
 
-    /// <summary>A unit's Σp² so far, in <see cref="SquareLanes"/>' accumulators, carried from row to row.</summary>
+    /// <summary>How a pass applies the step's gradient scale: a type argument, so the loops without one carry no multiply.</summary>
+    private interface IScale
+    {
+        static abstract float Of(float x, float scale);
+
+        static abstract Vector256<float> Of(Vector256<float> x, float scale);
+
+        static abstract Vector512<float> Of(Vector512<float> x, float scale);
+    }
+
+    /// <summary>x·scale.</summary>
+    private readonly struct Scaled : IScale
+    {
+        public static float Of(float x, float scale) => x * scale;
+
+        public static Vector256<float> Of(Vector256<float> x, float scale) => x * scale;
+
+        public static Vector512<float> Of(Vector512<float> x, float scale) => x * scale;
+    }
+
+    /// <summary>x as it is: for a scale of ±1 where only squares are taken (or the sign is carried elsewhere).</summary>
+    private readonly struct Unscaled : IScale
+    {
+        public static float Of(float x, float scale) => x;
+
+        public static Vector256<float> Of(Vector256<float> x, float scale) => x;
+
+        public static Vector512<float> Of(Vector512<float> x, float scale) => x;
+    }
+
+    /// <summary>One matrix row's factors in pass 2 and 3: ρ_i, the cap 1/ε₁ on ρ_iκ_j, and whether no column reaches it.</summary>
+    private readonly record struct RowFactors(float Rho, float Cap, bool Uncapped);
+
+    /// <summary>A unit's Σp² (or Σ U²) so far, in <see cref="SquareLanes"/>' accumulators, carried from row to row.</summary>
     private readonly record struct Lanes(Vector512<double> Even, Vector512<double> Odd, double Tail);
 }

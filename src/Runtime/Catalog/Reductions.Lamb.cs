@@ -135,111 +135,140 @@ public sealed class Lamb : MultiPassOptimizer
         ref byte p = ref Parameters<TParameter>(u.Tensor, u.Start);
         ref byte m = ref State<TState>(0, u.Tensor, u.Start);
         ref byte v = ref State<TState>(1, u.Tensor, u.Start);
-        float bc1 = (float)(1 / s.Bc1), bc2 = (float)(1 / s.Bc2), eps = (float)s.Epsilon, wd = (float)s.WeightDecay;
-        nuint n = (nuint)u.Length, i = 0;
+        var d = new DirectionScalars((float)(1 / s.Bc1), (float)(1 / s.Bc2), (float)s.Epsilon, (float)s.WeightDecay);
         if (pass == 0)
         {
-            ref byte g = ref Gradients<TGradient>(u.Tensor, u.Start);
-            float b1 = (float)s.Beta1, c1 = (float)(1 - s.Beta1), b2 = (float)s.Beta2, c2 = (float)(1 - s.Beta2), scale = (float)s.GradientScale;
-
-            // Σp² and Σr² in double lanes held in locals (SquareLanes); r from the moments as stored (bfloat16 state
-            // rounds them), exactly as pass 2 recomputes it.
-            Vector512<double> pEven = default, pOdd = default, rEven = default, rOdd = default;
-            double pTail = 0, rTail = 0;
-            if (Vector512.IsHardwareAccelerated)
-            {
-                for (; i + 16 <= n; i += 16)
-                {
-                    Vector512<float> pi = TParameter.Load512(ref p, i);
-                    Vector512<float> gi = TGradient.Load512(ref g, i) * scale;
-                    Vector512<float> mi = (b1 * TState.Load512(ref m, i)) + (c1 * gi);
-                    Vector512<float> vi = (b2 * TState.Load512(ref v, i)) + (c2 * gi * gi);
-                    TState.Store512(ref m, i, mi);
-                    TState.Store512(ref v, i, vi);
-                    if (typeof(TState) != typeof(Float32Codec))
-                    {
-                        mi = TState.Load512(ref m, i);
-                        vi = TState.Load512(ref v, i);
-                    }
-
-                    SquareLanes.Add(pi, ref pEven, ref pOdd);
-                    SquareLanes.Add(Direction(mi, vi, pi, bc1, bc2, eps, wd), ref rEven, ref rOdd);
-                }
-            }
-
-            for (; i + 8 <= n; i += 8)
-            {
-                Vector256<float> pi = TParameter.Load256(ref p, i);
-                Vector256<float> gi = TGradient.Load256(ref g, i) * scale;
-                TState.Store256(ref m, i, (b1 * TState.Load256(ref m, i)) + (c1 * gi));
-                TState.Store256(ref v, i, (b2 * TState.Load256(ref v, i)) + (c2 * gi * gi));
-                Vector256<float> r = Direction(TState.Load256(ref m, i), TState.Load256(ref v, i), pi, bc1, bc2, eps, wd);
-
-                // Of 16 elements the first 8 go to the even lanes, the next 8 to the odd ones (as Vector512 does).
-                if ((i & 8) == 0)
-                {
-                    SquareLanes.Add(pi, ref pEven);
-                    SquareLanes.Add(r, ref rEven);
-                }
-                else
-                {
-                    SquareLanes.Add(pi, ref pOdd);
-                    SquareLanes.Add(r, ref rOdd);
-                }
-            }
-
-            for (; i < n; i++)
-            {
-                float pi = TParameter.Load(ref p, i);
-                float gi = TGradient.Load(ref g, i) * scale;
-                TState.Store(ref m, i, (b1 * TState.Load(ref m, i)) + (c1 * gi));
-                TState.Store(ref v, i, (b2 * TState.Load(ref v, i)) + (c2 * gi * gi));
-                float r = Direction(TState.Load(ref m, i), TState.Load(ref v, i), pi, bc1, bc2, eps, wd);
-                SquareLanes.Add(pi, ref pTail);
-                SquareLanes.Add(r, ref rTail);
-            }
-
-            _partials[2 * unit] = SquareLanes.Fold(pEven, pOdd, pTail);
-            _partials[(2 * unit) + 1] = SquareLanes.Fold(rEven, rOdd, rTail);
+            var moments = new MomentScalars((float)s.Beta1, (float)(1 - s.Beta1), (float)s.Beta2, (float)(1 - s.Beta2), (float)s.GradientScale);
+            (_partials[2 * unit], _partials[(2 * unit) + 1]) = Moments<TParameter, TGradient, TState>(ref p, ref Gradients<TGradient>(u.Tensor, u.Start), ref m, ref v, (nuint)u.Length, moments, d);
             return;
         }
 
         SeedRounding<TParameter>(plan, u);
-        float factor = _factor[u.Tensor];
+        Update<TParameter, TState>(ref p, ref m, ref v, (nuint)u.Length, d, _factor[u.Tensor]);
+    }
+
+    /// <summary>
+    /// Pass 1 over one unit: m, v stored, and (Σp², Σr²) in double lanes (<see cref="SquareLanes"/>), r from the
+    /// moments as stored (bfloat16 state rounds them), exactly as pass 2 recomputes it. A method of its own, with the
+    /// scalars broadcast once, so the loops keep everything in registers.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static (double PSquares, double RSquares) Moments<TParameter, TGradient, TState>(ref byte p, ref byte g, ref byte m, ref byte v, nuint n, MomentScalars k, DirectionScalars d)
+        where TParameter : struct, IElementCodec
+        where TGradient : struct, IElementCodec
+        where TState : struct, IElementCodec
+    {
+        Vector512<double> pEven = default, pOdd = default, rEven = default, rOdd = default;
+        double pTail = 0, rTail = 0;
+        nuint i = 0;
         if (Vector512.IsHardwareAccelerated)
         {
+            Vector512<float> b1 = Vector512.Create(k.Beta1), c1 = Vector512.Create(k.OneMinusBeta1), b2 = Vector512.Create(k.Beta2), c2 = Vector512.Create(k.OneMinusBeta2), scale = Vector512.Create(k.Scale);
+            Vector512<float> bc1 = Vector512.Create(d.Bc1), bc2 = Vector512.Create(d.Bc2), eps = Vector512.Create(d.Epsilon), wd = Vector512.Create(d.WeightDecay);
             for (; i + 16 <= n; i += 16)
             {
+                PassPrefetch.Ahead<TParameter>(ref p, i);
+                PassPrefetch.Ahead<TGradient>(ref g, i);
+                PassPrefetch.Ahead<TState>(ref m, i);
+                PassPrefetch.Ahead<TState>(ref v, i);
                 Vector512<float> pi = TParameter.Load512(ref p, i);
-                Vector512<float> r = Direction(TState.Load512(ref m, i), TState.Load512(ref v, i), pi, bc1, bc2, eps, wd);
-                TParameter.Store512(ref p, i, pi - (factor * r));
+                Vector512<float> gi = TGradient.Load512(ref g, i) * scale;
+                Vector512<float> mi = (b1 * TState.Load512(ref m, i)) + (c1 * gi);
+                Vector512<float> vi = (b2 * TState.Load512(ref v, i)) + (c2 * gi * gi);
+                TState.Store512(ref m, i, mi);
+                TState.Store512(ref v, i, vi);
+                if (typeof(TState) != typeof(Float32Codec))
+                {
+                    mi = TState.Load512(ref m, i);
+                    vi = TState.Load512(ref v, i);
+                }
+
+                SquareLanes.Add(pi, ref pEven, ref pOdd);
+                SquareLanes.Add(((mi * bc1) / (Vector512.Sqrt(vi * bc2) + eps)) + (wd * pi), ref rEven, ref rOdd);
             }
         }
 
         for (; i + 8 <= n; i += 8)
         {
             Vector256<float> pi = TParameter.Load256(ref p, i);
-            Vector256<float> r = Direction(TState.Load256(ref m, i), TState.Load256(ref v, i), pi, bc1, bc2, eps, wd);
+            Vector256<float> gi = TGradient.Load256(ref g, i) * k.Scale;
+            TState.Store256(ref m, i, (k.Beta1 * TState.Load256(ref m, i)) + (k.OneMinusBeta1 * gi));
+            TState.Store256(ref v, i, (k.Beta2 * TState.Load256(ref v, i)) + (k.OneMinusBeta2 * gi * gi));
+            Vector256<float> r = Direction(TState.Load256(ref m, i), TState.Load256(ref v, i), pi, d);
+
+            // Of 16 elements the first 8 go to the even lanes, the next 8 to the odd ones (as Vector512 does).
+            if ((i & 8) == 0)
+            {
+                SquareLanes.Add(pi, ref pEven);
+                SquareLanes.Add(r, ref rEven);
+            }
+            else
+            {
+                SquareLanes.Add(pi, ref pOdd);
+                SquareLanes.Add(r, ref rOdd);
+            }
+        }
+
+        for (; i < n; i++)
+        {
+            float pi = TParameter.Load(ref p, i);
+            float gi = TGradient.Load(ref g, i) * k.Scale;
+            TState.Store(ref m, i, (k.Beta1 * TState.Load(ref m, i)) + (k.OneMinusBeta1 * gi));
+            TState.Store(ref v, i, (k.Beta2 * TState.Load(ref v, i)) + (k.OneMinusBeta2 * gi * gi));
+            float r = ReductionFormulas.LambDirection(TState.Load(ref m, i), TState.Load(ref v, i), pi, d.Bc1, d.Bc2, d.Epsilon, d.WeightDecay);
+            SquareLanes.Add(pi, ref pTail);
+            SquareLanes.Add(r, ref rTail);
+        }
+
+        return (SquareLanes.Fold(pEven, pOdd, pTail), SquareLanes.Fold(rEven, rOdd, rTail));
+    }
+
+    /// <summary>Pass 2 over one unit: r recomputed from the stored m, v and p, then p ← p − factor·r (factor = η·trust).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Update<TParameter, TState>(ref byte p, ref byte m, ref byte v, nuint n, DirectionScalars d, float factor)
+        where TParameter : struct, IElementCodec
+        where TState : struct, IElementCodec
+    {
+        nuint i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            Vector512<float> bc1 = Vector512.Create(d.Bc1), bc2 = Vector512.Create(d.Bc2), eps = Vector512.Create(d.Epsilon), wd = Vector512.Create(d.WeightDecay), f = Vector512.Create(factor);
+            for (; i + 16 <= n; i += 16)
+            {
+                PassPrefetch.Ahead<TParameter>(ref p, i);
+                PassPrefetch.Ahead<TState>(ref m, i);
+                PassPrefetch.Ahead<TState>(ref v, i);
+                Vector512<float> pi = TParameter.Load512(ref p, i);
+                Vector512<float> r = ((TState.Load512(ref m, i) * bc1) / (Vector512.Sqrt(TState.Load512(ref v, i) * bc2) + eps)) + (wd * pi);
+                TParameter.Store512(ref p, i, pi - (f * r));
+            }
+        }
+
+        for (; i + 8 <= n; i += 8)
+        {
+            Vector256<float> pi = TParameter.Load256(ref p, i);
+            Vector256<float> r = Direction(TState.Load256(ref m, i), TState.Load256(ref v, i), pi, d);
             TParameter.Store256(ref p, i, pi - (factor * r));
         }
 
         for (; i < n; i++)
         {
             float pi = TParameter.Load(ref p, i);
-            float r = Direction(TState.Load(ref m, i), TState.Load(ref v, i), pi, bc1, bc2, eps, wd);
+            float r = ReductionFormulas.LambDirection(TState.Load(ref m, i), TState.Load(ref v, i), pi, d.Bc1, d.Bc2, d.Epsilon, d.WeightDecay);
             TParameter.Store(ref p, i, pi - (factor * r));
         }
     }
 
-    private static Vector512<float> Direction(Vector512<float> m, Vector512<float> v, Vector512<float> p, float bc1, float bc2, float eps, float wd) =>
-        ((m * bc1) / (Vector512.Sqrt(v * bc2) + Vector512.Create(eps))) + (wd * p);
+    // The vector forms of ReductionFormulas.LambDirection (the same operations in the same order); bc1, bc2 are the
+    // reciprocals 1/(1 − β₁ᵗ), 1/(1 − β₂ᵗ): one division per element.
+    private static Vector256<float> Direction(Vector256<float> m, Vector256<float> v, Vector256<float> p, DirectionScalars d) =>
+        ((m * d.Bc1) / (Vector256.Sqrt(v * d.Bc2) + Vector256.Create(d.Epsilon))) + (d.WeightDecay * p);
 
-    private static Vector256<float> Direction(Vector256<float> m, Vector256<float> v, Vector256<float> p, float bc1, float bc2, float eps, float wd) =>
-        ((m * bc1) / (Vector256.Sqrt(v * bc2) + Vector256.Create(eps))) + (wd * p);
+    /// <summary>The float32 scalars of r = (m·bc1)/(√(v·bc2) + ε) + λp for one group and step.</summary>
+    private readonly record struct DirectionScalars(float Bc1, float Bc2, float Epsilon, float WeightDecay);
 
-    // bc1, bc2 are the reciprocals 1/(1 − β₁ᵗ), 1/(1 − β₂ᵗ): one division per element.
-    private static float Direction(float m, float v, float p, float bc1, float bc2, float eps, float wd) =>
-        ReductionFormulas.LambDirection(m, v, p, bc1, bc2, eps, wd);
+    /// <summary>The float32 scalars of the moments' update for one group and step.</summary>
+    private readonly record struct MomentScalars(float Beta1, float OneMinusBeta1, float Beta2, float OneMinusBeta2, float Scale);
 
     /// <summary>The per-step scalars of one group (bias corrections 1 − βᵗ as they are, not reciprocals): the one definition for every backend.</summary>
     internal readonly record struct Scalars(double Beta1, double Beta2, double Epsilon, double WeightDecay, double Bc1, double Bc2, double GradientScale)

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using OptGen.Kernels;
 
 namespace OptGen.Engine;
@@ -101,6 +102,29 @@ internal static class SquareLanes
     {
         Vector512<double> s = even + odd;
         return (((s.GetElement(0) + s.GetElement(1)) + (s.GetElement(2) + s.GetElement(3))) + ((s.GetElement(4) + s.GetElement(5)) + (s.GetElement(6) + s.GetElement(7)))) + tail;
+    }
+}
+
+/// <summary>
+/// A software prefetch a fixed distance ahead of a pass's element stream, for loops that do enough arithmetic per
+/// cache line that the hardware prefetchers fall behind (measured on AMD Zen 5: Adafactor's first pass, one row at a
+/// time, from 0.30 to 0.22 ns per element against 0.19 for a loop that only loads). A hint only: an address past the
+/// end of the buffer is never read (prefetches do not fault), and nothing happens without SSE.
+/// </summary>
+internal static class PassPrefetch
+{
+    /// <summary>How far ahead, in bytes: 4 KiB (64 lines), measured best of 2, 3, 4, 6 and 8 KiB.</summary>
+    public const int Distance = 4096;
+
+    /// <summary>Prefetches the line <see cref="Distance"/> bytes past element <paramref name="index"/> of <paramref name="x"/> into L1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe void Ahead<TCodec>(ref byte x, nuint index)
+        where TCodec : struct, IElementCodec
+    {
+        if (Sse.IsSupported)
+        {
+            Sse.Prefetch0((byte*)Unsafe.AsPointer(ref x) + (index * (nuint)TCodec.ElementSize) + Distance);
+        }
     }
 }
 
