@@ -36,6 +36,38 @@ public sealed partial class DiagnosticLocationTests
         Assert.Contains($" is {value}, which is {float32} in float32", message, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// Inside a kernel scalar that depends on t or a hyperparameter, a part of numbers alone that the kernel receives as
+    /// it is on some step: a branch of <c>? :</c> (also through a step scalar, negation, nested conditions), the
+    /// reciprocal of a divisor's branch, a bound of max above float32 (min below). Reported at the part.
+    /// </summary>
+    [Theory]
+    [InlineData("[Update(\"p = p - (t == 1 ? [|1e30 * 1e30|] : 1) * g\")]", "'1e30 * 1e30' in [Update] (the kernel receives it on the steps that select it) is 1.0000000000000001E+60, which is ∞")]
+    [InlineData("[Update(\"p = p - (t == 1 ? 1 : [|1e30 * 1e30|]) * g\")]", "is 1.0000000000000001E+60, which is ∞")]
+    [InlineData("[Update(\"p = p - select(t > 5, [|exp(100)|], 1) * g\")]", "is 2.6881171418161356E+43, which is ∞")]
+    [InlineData("[Hyperparameter(\"Lr\", 0.1)] [Update(\"p = p - (t == 1 ? Lr : (t == 2 ? [|pow(2, 1000)|] : 1)) * g\")]", "is 1.0715086071862673E+301, which is ∞")]
+    [InlineData("[Update(\"p = p - (t == 1 ? [|0 - exp(100)|] : 1) * g\")]", "is -2.6881171418161356E+43, which is −∞")]
+    [InlineData("[Update(\"p = p - g * -(t == 1 ? [|exp(100)|] : 1)\")]", "is 2.6881171418161356E+43, which is ∞")]
+    [InlineData("[Update(\"p = p - (t == 1 ? [|exp(0 - 200)|] : 1) * g\")]", "is 1.3838965267367376E-87, which is 0 in float32")]
+    [InlineData("[Update(\"p = p - g / (p + (t == 1 ? [|exp(0 - 200)|] : 1))\")]", "which is 0 (and the update divides by it) in float32")]
+    [InlineData("[StepScalar(\"k\", \"t == 1 ? [|exp(100)|] : 1\")] [Update(\"p = p - k * g\")]", "'exp(100)' in [StepScalar(\"k\")] (the kernel receives it on the steps that select it)")]
+    [InlineData("[StepScalar(\"a\", \"t == 1 ? [|exp(100)|] : 1\")] [StepScalar(\"k\", \"a\")] [Update(\"p = p - k * g\")]", "'exp(100)' in [StepScalar(\"a\")]")]
+    [InlineData("[StepScalar(\"k\", \"exp(t)\")] [Update(\"p = p - (t == 1 ? [|exp(100)|] : k) * g\")]", "'exp(100)' in [Update]")]
+    [InlineData("[Update(\"p = p - g / (t == 1 ? [|exp(0 - 100)|] : 1)\")]", "The reciprocal of 'exp(0 - 100)' in [Update] (the kernel multiplies by it instead of dividing, on the steps that select it) is 2.688117141816135E+43")]
+    [InlineData("[Hyperparameter(\"Lr\", 0.1)] [Update(\"p = p - max(Lr, [|exp(100)|]) * g\")]", "(max makes the value the kernel receives at least this) is 2.6881171418161356E+43")]
+    [InlineData("[Hyperparameter(\"Lr\", 0.1)] [Update(\"p = p - min(Lr, [|0 - exp(100)|]) * g\")]", "(min makes the value the kernel receives at most this) is -2.6881171418161356E+43")]
+    [InlineData("[Hyperparameter(\"Lr\", 0.1)] [Update(\"p = p - (t == 1 ? max(Lr, [|exp(100)|]) : Lr) * g\")]", "at least this")]
+    [InlineData("[Update(\"p = p - g / (norm(g) + 1) * (t == 1 ? [|exp(100)|] : 1)\")]", "(the kernel receives it on the steps that select it)")] // a rule with reductions
+    public void OPTG0024_APartOfNumbersAloneThatAValueDependingOnTReceives(string attributes, string expected)
+    {
+        Diagnostic d = AssertMarked($"[Optimizer] {attributes} public partial class C;", "OPTG0024");
+        Assert.Contains(expected, d.GetMessage(CultureInfo.InvariantCulture), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void OPTG0113_ABranchZeroOfADivisorThatDependsOnT() =>
+        Assert.Contains("(on the steps that select '0')", AssertMarked("[Optimizer] [Update(\"p = p - g / (t == 1 ? [|0|] : 2)\")] public partial class C;", "OPTG0113").GetMessage(CultureInfo.InvariantCulture), StringComparison.Ordinal);
+
     [Fact]
     public void OPTG0024_ADivisorOfNumbersAloneWhoseReciprocalOverflows()
     {
@@ -94,11 +126,19 @@ public sealed partial class DiagnosticLocationTests
             "p = p - g / (p + 1e-40)",                 // a number, kept as written
             "p = p - k * 1e-10 * g",                   // a step scalar of 2.7e43 inside a value of 2.7e33
             "p = p - (exp(100) - exp(100) + 1) * g",   // intermediate values never reach float32
+            "p = p - (t == 1 ? exp(100) : 1) * 1e-10 * g", // the kernel receives the product: at most 2.7e33
+            "p = p - (t == 1 ? exp(100) * 1e-10 : 1) * g", // a branch that fits
+            "p = p - min(Lr, exp(100)) * g",            // min with a huge bound is Lr (a float32 hyperparameter)
+            "p = p - max(Lr, 0 - exp(100)) * g",        // and max with a hugely negative one
+            "p = p - g / (t == 1 ? exp(50) : 1)",       // reciprocal 1.9e-22
+            "p = p - g / (t == 1 ? 0.5 : Lr)",          // a divisor's branch that is not 0
+            "p = p - (t == 1 ? k * 1e-10 : 1) * g",     // the step scalar of 2.7e43 inside a branch that fits
+            "p = p - (g > 0 ? exp(100) * 1e-10 : Lr) * g", // per element: the branch is a kernel scalar of its own that fits
         };
         // RAdam's threshold is compared with ρₜ on the host in double: 1e300 (never rectify) is a valid double there.
         const string Rectified = "[Optimizer] [FirstMoment(Beta = 0.9)] [SecondMoment(Beta = 0.999)] [BiasCorrection(BiasCorrectionMode.Power)] [Epsilon(1e-8)] [Rectified(Threshold = 1e300)] public partial class NeverRectified;\n";
         string source = "using OptGen;\nnamespace Demo;\n" + Rectified + string.Concat(updates.Select((u, i) =>
-            $"[Optimizer] [Hyperparameter(\"Lr\", 1e-10)] [StepScalar(\"k\", \"exp(100)\")] [Update(\"{u}\")] public partial class Fits{i};\n"));
+            $"[Optimizer] {(u.Contains("Lr", StringComparison.Ordinal) ? "[Hyperparameter(\"Lr\", 1e-10)] " : string.Empty)}{(u.Contains(" k ", StringComparison.Ordinal) ? "[StepScalar(\"k\", \"exp(100)\")] " : string.Empty)}[Update(\"{u}\")] public partial class Fits{i};\n")); // declares only what it uses (else OPTG0139, OPTG0140)
         GeneratorHarness.Run run = GeneratorHarness.Generate(source);
         Assert.Empty(run.Exceptions);
         Assert.Empty(run.OptGenDiagnostics);

@@ -26,6 +26,8 @@ public sealed partial class DiagnosticLocationTests
     [InlineData(AdamRule, "public class [|Groups|] { }")]
     [InlineData(Expression, "public long [|StepCount|] => 0;")]
     [InlineData(ExpressionNorm, "public int [|Passes|];")]
+    [InlineData(AdamRule, "public double [|this|][string name] => 0;")] // Optimizer's indexer by name: was CS0108 in the user's part, no OPTG diagnostic
+    [InlineData(Expression, "public int [|this|][string name] { get => 0; set { } }")]
     public void OPTG0136_MemberHidesAnInheritedMember(string rule, string member) =>
         AssertMarked($"{rule} public partial class C {{ {member} }}", "OPTG0136");
 
@@ -37,6 +39,18 @@ public sealed partial class DiagnosticLocationTests
     [InlineData("public void [|ChangeStatePrecision|](int precision) { }")]
     public void OPTG0136_MemberNamedLikeOneGeneratedCodeCalls(string member) =>
         AssertMarked($"{AdamRule} public partial class C {{ {member} }}", "OPTG0136");
+
+    [Fact]
+    public void AnIndexerThatHidesNothingOrSaysNewCompiles()
+    {
+        // Another parameter list is an overload, not a hiding; 'new' says the hiding is meant (C# is silent then too).
+        GeneratorHarness.Run run = GeneratorHarness.Generate("using OptGen;\nnamespace Demo;\n" + AdamRule + " public partial class A { public int this[int i] => i; }\n" + AdamRule + " public partial class B { public new double this[string name] => 0; }\n");
+        Assert.Empty(run.Exceptions);
+        Assert.Empty(run.OptGenDiagnostics);
+        Assert.Empty(run.Errors);
+        Assert.Contains("Demo.A.g.cs", run.Files.Keys);
+        Assert.Contains("Demo.B.g.cs", run.Files.Keys);
+    }
 
     [Fact]
     public void OPTG0136_MemberNamedLikeOneGeneratedCodeCallsOnAnExpressionRule() =>

@@ -52,13 +52,13 @@ public sealed partial class DiagnosticLocationTests
     {
         string[] rules =
         {
-            "[State(\"u\")] [Update(\"p = p - Lr * (g + u)\")]",                                   // only read (a checkpoint can set it)
             "[State(\"u\")] [Update(\"u = g * g\")] [Update(\"p = p - Lr * g\")]",                // only written (read through its property)
             "[State(\"u\")] [Update(\"p = u > 0 ? p : p - Lr * g\")] [Update(\"u = g\")]",         // in a condition
             "[State(\"u\")] [Update(\"u = g\")] [Update(\"p = p - Lr * g / (norm(u) + 1)\")]",     // in a reduction's operand
             "[State(\"r\")] [Update(\"r = lerp(r, row_mean(g * g), 0.1)\")] [Update(\"p = p - Lr * g / sqrt(r + 1)\")]", // a compact state
-            "[State(\"u\")] [Update(\"let x = 2 * u\")] [Update(\"p = p - x * g\")] [Update(\"u = x + g\")]", // through a local
-            "[State(\"u\")] [Update(\"u = u\")] [Update(\"p = p - Lr * u * g\")]",                 // a self-assignment beside a real read
+            "[State(\"u\")] [Update(\"let x = 2 * u\")] [Update(\"p = p - Lr * x * g\")] [Update(\"u = x + g\")]", // through a local
+            "[State(\"u\")] [Update(\"p = p - Lr * (g + u)\")]",                                   // only read: OPTG0141, not OPTG0138
+            "[State(\"u\")] [Update(\"u = u\")] [Update(\"p = p - Lr * u * g\")]",                 // a self-assignment beside a real read: OPTG0141 too
         };
         var source = new StringBuilder("using OptGen;\nnamespace Demo;\n");
         for (int i = 0; i < rules.Length; i++)
@@ -68,7 +68,7 @@ public sealed partial class DiagnosticLocationTests
 
         GeneratorHarness.Run run = GeneratorHarness.Generate(source.ToString());
         Assert.Empty(run.Exceptions);
-        Assert.Empty(run.OptGenDiagnostics);
+        Assert.Equal(new[] { ("OPTG0141", "Used5"), ("OPTG0141", "Used6") }, run.OptGenDiagnostics.Select(d => (d.Id, $"Used{d.Location.GetLineSpan().StartLinePosition.Line - 2}")).OrderBy(x => x.Item2));
         Assert.Empty(run.Errors);
         Assert.All(Enumerable.Range(0, rules.Length), i => Assert.Contains($"Demo.Used{i}.g.cs", run.Files.Keys));
     }
@@ -99,10 +99,19 @@ public sealed partial class DiagnosticLocationTests
         Assert.Equal(5, withState.SelectMany(m => m.Program.States.Select(s => s.Name)).Where(n => n is "FirstMoment" or "SecondMoment" or "MaxSecondMoment" or "MomentumBuffer" or "GradientAverage").Distinct().Count());
         foreach (OptimizerModel model in withState)
         {
-            Assert.True(!Ir.StateAccess.Unused(model.Program.Body, model.Program.States.Select(s => s.Symbol)).Any(), $"{model.RuleName}: a declared state is never used");
+            var symbols = model.Program.States.Select(s => s.Symbol).ToArray();
+            Assert.True(!Ir.StateAccess.Unused(model.Program.Body, symbols).Any(), $"{model.RuleName}: a declared state is never used");
+            Assert.True(Ir.StateAccess.Read(model.Program.Body, symbols).IsSubsetOf(Ir.StateAccess.Written(model.Program.Body, symbols)), $"{model.RuleName}: a state is read but never written (OPTG0141)");
         }
 
-        Assert.DoesNotContain(result.Diagnostics, d => d.Id == "OPTG0138");
+        // Every hyperparameter a building block declares is read by the rule (OPTG0139's sense of "used").
+        foreach (OptimizerModel model in models)
+        {
+            HashSet<string> read = Ir.HostReads.Hyperparameters(model.Program);
+            Assert.True(model.Program.Hyperparameters.All(h => read.Contains(h.Name)), $"{model.RuleName}: hyperparameters never read: {string.Join(", ", model.Program.Hyperparameters.Where(h => !read.Contains(h.Name)).Select(h => h.Name))}");
+        }
+
+        Assert.DoesNotContain(result.Diagnostics, d => d.Id is "OPTG0138" or "OPTG0139" or "OPTG0140" or "OPTG0141");
     }
 
     /// <summary>A random rule of one of the attribute families (Adam-like, SGD, Adagrad/RMSprop, NAdam, RAdam, Adadelta, Adamax), with random options.</summary>

@@ -135,7 +135,7 @@ namespace OptGen.Generator
                     bool visible = member.DeclaredAccessibility is Accessibility.Public or Accessibility.Protected or Accessibility.ProtectedOrInternal
                         || (member.DeclaredAccessibility is Accessibility.Internal or Accessibility.ProtectedAndInternal
                             && SymbolEqualityComparer.Default.Equals(member.ContainingAssembly, compilation.Assembly));
-                    if (visible && member.CanBeReferencedByName && !IsAccessorOrSpecial(member))
+                    if (visible && (member.CanBeReferencedByName || member is IPropertySymbol { IsIndexer: true }) && !IsAccessorOrSpecial(member))
                     {
                         members.Add(member);
                     }
@@ -145,27 +145,41 @@ namespace OptGen.Generator
             return members;
         }
 
+        // Indexers are members like any other here: this[string] hides Optimizer's indexer (CS0108 in the user's part).
         private static bool IsAccessorOrSpecial(ISymbol member) =>
-            member is IMethodSymbol { MethodKind: not (MethodKind.Ordinary or MethodKind.ExplicitInterfaceImplementation) }
-            || member is IPropertySymbol { IsIndexer: true };
+            member is IMethodSymbol { MethodKind: not (MethodKind.Ordinary or MethodKind.ExplicitInterfaceImplementation) };
 
-        /// <summary>Whether <paramref name="member"/> hides <paramref name="inherited"/> (C#'s rule behind CS0108): any non-method hides by name; a method hides a method of the same signature.</summary>
+        /// <summary>
+        /// Whether <paramref name="member"/> hides <paramref name="inherited"/> (C#'s rule behind CS0108): any other
+        /// member hides by name; a method hides a method of the same signature, an indexer an indexer of the same
+        /// parameter types (both are named <c>this[]</c>).
+        /// </summary>
         private static bool Hides(ISymbol member, ISymbol inherited)
         {
+            if (member is IPropertySymbol { IsIndexer: true } indexer && inherited is IPropertySymbol { IsIndexer: true } baseIndexer)
+            {
+                return SameParameters(indexer.Parameters, baseIndexer.Parameters);
+            }
+
             if (member is not IMethodSymbol method || inherited is not IMethodSymbol baseMethod)
             {
                 return true;
             }
 
-            if (method.Parameters.Length != baseMethod.Parameters.Length || method.TypeParameters.Length != baseMethod.TypeParameters.Length)
+            return method.TypeParameters.Length == baseMethod.TypeParameters.Length && SameParameters(method.Parameters, baseMethod.Parameters);
+        }
+
+        private static bool SameParameters(System.Collections.Immutable.ImmutableArray<IParameterSymbol> parameters, System.Collections.Immutable.ImmutableArray<IParameterSymbol> baseParameters)
+        {
+            if (parameters.Length != baseParameters.Length)
             {
                 return false;
             }
 
-            for (int i = 0; i < method.Parameters.Length; i++)
+            for (int i = 0; i < parameters.Length; i++)
             {
-                IParameterSymbol a = method.Parameters[i];
-                IParameterSymbol b = baseMethod.Parameters[i];
+                IParameterSymbol a = parameters[i];
+                IParameterSymbol b = baseParameters[i];
                 bool sameType = a.Type is ITypeParameterSymbol { TypeParameterKind: TypeParameterKind.Method } ta && b.Type is ITypeParameterSymbol { TypeParameterKind: TypeParameterKind.Method } tb
                     ? ta.Ordinal == tb.Ordinal
                     : SymbolEqualityComparer.Default.Equals(a.Type, b.Type);

@@ -415,6 +415,24 @@ namespace OptGen.Generator.Diagnostics
             "State is never used",
             "The state '{0}' of '{1}' is never read or written by the update: it stays 0, yet it is allocated for every parameter and saved in every checkpoint, costing memory and traffic for nothing; use it in an [Update] statement or remove {2}");
 
+        /// <summary>Format: "The hyperparameter '{0}' of '{1}' is never used by the update{2}: setting it changes nothing; use it in an [Update] or [StepScalar] that the update uses, or remove {3}".</summary>
+        public static readonly DiagnosticDescriptor UnusedHyperparameter = Warning(
+            "OPTG0139",
+            "Hyperparameter is never used",
+            "The hyperparameter '{0}' of '{1}' is never used by the update{2}: setting it changes nothing; use it in an [Update] or [StepScalar] that the update uses, or remove {3}");
+
+        /// <summary>Format: "The step scalar '{0}' of '{1}' is never used by the update{2}, so it is not computed; use it in an [Update] statement or remove {3}".</summary>
+        public static readonly DiagnosticDescriptor UnusedStepScalar = Warning(
+            "OPTG0140",
+            "Step scalar is never used",
+            "The step scalar '{0}' of '{1}' is never used by the update{2}, so it is not computed; use it in an [Update] statement or remove {3}");
+
+        /// <summary>Format: "The state '{0}' of '{1}' is read by the update but no statement assigns it: it stays 0 on every step (only loading a checkpoint or a state dictionary could change it); assign it in an [Update] statement, or use a hyperparameter or a number instead".</summary>
+        public static readonly DiagnosticDescriptor StateNeverWritten = Warning(
+            "OPTG0141",
+            "State is read but never written",
+            "The state '{0}' of '{1}' is read by the update but no statement assigns it: it stays 0 on every step (only loading a checkpoint or a state dictionary could change it); assign it in an [Update] statement, or use a hyperparameter or a number instead");
+
         /// <summary>Format: "[NonNegativeState(\"{0}\")] names no state buffer of the rule: {1}".</summary>
         public static readonly DiagnosticDescriptor InvalidStateOverride = Error(
             "OPTG0200",

@@ -278,7 +278,7 @@ namespace OptGen.Generator.Emit
                 int seed = -1;
                 for (int k = 0; k < program.Hyperparameters.Count && seed < 0; k++)
                 {
-                    seed = program.Hyperparameters[k].Name == "Seed" ? k : -1;
+                    seed = program.Hyperparameters[k].Name == Ir.HostReads.SeedHyperparameter ? k : -1;
                 }
 
                 w.Line($"randomKey: global::OptGen.Kernels.CounterRandom.Key({(seed >= 0 ? $"hyperparameters[{seed}]" : "0.0")}, step),");

@@ -1,5 +1,6 @@
 using System.Collections.Generic;
 using System.Globalization;
+using System.Linq;
 
 namespace OptGen.Generator
 {
@@ -512,6 +513,13 @@ namespace OptGen.Generator
                     if (double.IsInfinity(value))
                     {
                         error = new ExpressionError(start, literal.Length, $"The number '{literal}' is too large");
+                        return tokens;
+                    }
+
+                    // 1e-400 (or 0.000…1 with 400 zeros) is 0 in double, though its digits are not: refused like 1e400.
+                    if (value == 0 && literal.TakeWhile(ch => ch is not ('e' or 'E')).Any(ch => ch is >= '1' and <= '9'))
+                    {
+                        error = new ExpressionError(start, literal.Length, $"The number '{literal}' is too small: it is 0 even in double (write 0, or a magnitude of at least 4.9E-324)");
                         return tokens;
                     }
 

@@ -36,6 +36,9 @@ namespace OptGen.Generator
 
             public string What { get; }
 
+            /// <summary>The step scalar whose expression this binder binds; null for an [Update] statement.</summary>
+            public string? StepScalar { get; init; }
+
             public void Report(DiagnosticDescriptor descriptor, int start, int length, params object[] arguments) =>
                 _diagnostics.Add(DiagnosticInfo.Create(descriptor, _text.Location(start, length), arguments));
 
@@ -128,10 +131,7 @@ namespace OptGen.Generator
                     RequireFiniteConstant(node, bound.Expr);
                 }
 
-                if (!_host)
-                {
-                    _scope.Origins.Add(new Origin(bound.Expr, _text, node.Start, node.Length, What));
-                }
+                _scope.Origins.Add(new Origin(bound.Expr, _text, node.Start, node.Length, What, _host ? StepScalar : null));
 
                 return bound;
             }

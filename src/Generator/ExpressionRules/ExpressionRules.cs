@@ -124,7 +124,7 @@ namespace OptGen.Generator
             var hyperparameters = new List<HyperparameterDecl>();
             var states = new List<StateDecl>();
             var memberNames = new Dictionary<string, Location?>(StringComparer.Ordinal);
-            var stateLocations = new Dictionary<string, Location?>(StringComparer.Ordinal);
+            var declarations = new Dictionary<string, Location?>(StringComparer.Ordinal); // hyperparameters, states and step scalars, by symbol
 
             // Declarations first, so statements may name any of them.
             foreach (AttributeData attribute in attributes)
@@ -161,6 +161,7 @@ namespace OptGen.Generator
                     }
 
                     scope.Hyperparameters.Add(name.Value!);
+                    declarations[name.Value!] = name.Location();
                     AddMember(memberNames, name.Value!, name.Location(), diagnostics);
                     hyperparameters.Add(new HyperparameterDecl(name.Value!, name.Value!, value, rangeName, rangeName == HyperparameterRange.Boolean,
                         $"The hyperparameter {name.Value} of the expression rule."));
@@ -199,7 +200,7 @@ namespace OptGen.Generator
 
                     AddMember(memberNames, property, propertyLocation, diagnostics);
                     states.Add(new StateDecl(property, symbol.Value!, string.Empty, $"The state {symbol.Value} of the expression rule."));
-                    stateLocations[symbol.Value!] = symbol.Location();
+                    declarations[symbol.Value!] = symbol.Location();
                 }
                 else if (kind == StepScalarAttribute)
                 {
@@ -207,6 +208,7 @@ namespace OptGen.Generator
                     if (Declare(scope, name, "step scalar", diagnostics))
                     {
                         scope.AllStepScalars.Add(name.Value!);
+                        declarations[name.Value!] = name.Location();
                     }
                 }
                 else if (kind == UpdateAttribute)
@@ -244,7 +246,7 @@ namespace OptGen.Generator
                 }
 
                 Ast? ast = ExpressionParser.ParseExpression(text.Value, out ExpressionError? error);
-                var binder = new Binder(scope, text, host: true, $"[StepScalar(\"{name.Value}\")]", diagnostics);
+                var binder = new Binder(scope, text, host: true, $"[StepScalar(\"{name.Value}\")]", diagnostics) { StepScalar = name.Value };
                 if (error is not null)
                 {
                     binder.Report(error.TooComplex ? DiagnosticDescriptors.ExpressionTooComplex : DiagnosticDescriptors.ExpressionSyntax, error.Start, error.Length, binder.What, error.Message);
@@ -320,7 +322,7 @@ namespace OptGen.Generator
                 Reductions = scope.Reductions.ToEquatableArray(),
             };
 
-            CheckLowered(spec, type.Name, nameLocation, stateLocations, scope.Origins, diagnostics);
+            CheckLowered(spec, type.Name, nameLocation, declarations, scope.Origins, diagnostics);
             return diagnostics.Skip(before).Any(d => d.Descriptor.DefaultSeverity == DiagnosticSeverity.Error) ? null : spec;
         }
 

@@ -18,12 +18,6 @@ namespace OptGen.Generator.Ir
         public static HashSet<string> NonNegative(UpdateProgram program)
         {
             var hyperparameters = program.Hyperparameters.ToDictionary(h => h.Name, h => h.Range);
-            var host = new Dictionary<string, Expr>();
-            foreach (HostStatement h in program.Host)
-            {
-                host[h.Name] = h.Value;
-            }
-
             var candidates = new HashSet<string>(program.States
                 .Where(s => s.InitialValue.Length == 0 || (hyperparameters.TryGetValue(s.InitialValue, out HyperparameterRange r) && Range(r).Low >= 0))
                 .Select(s => s.Symbol));
@@ -31,10 +25,10 @@ namespace OptGen.Generator.Ir
             while (changed)
             {
                 changed = false;
-                var analysis = new Analysis(hyperparameters, host, candidates);
+                var analysis = new Analysis(hyperparameters, program.Host, candidates);
                 foreach (ElementStatement statement in program.Body)
                 {
-                    Interval value = analysis.Of(statement.Value);
+                    Interval value = analysis.OfStatement(statement.Value);
                     if (candidates.Contains(statement.Target) && !statement.DeclaresLocal)
                     {
                         if (!(value.Low >= 0))
@@ -79,11 +73,51 @@ namespace OptGen.Generator.Ir
             public double High { get; }
         }
 
-        private sealed class Analysis(Dictionary<string, HyperparameterRange> hyperparameters, Dictionary<string, Expr> host, HashSet<string> states)
+        /// <summary>
+        /// The intervals of one pass over the program. Each host value's interval is computed once, in host order (a
+        /// host value reads only earlier ones), and each node's once per statement (a product asks for its factors'
+        /// intervals and its operands'): without both, a chain of step scalars that each read the previous one
+        /// twice (<c>a2 = a1 * a1</c>) or nested products took time exponential in their length and recursed as deep.
+        /// </summary>
+        private sealed class Analysis
         {
+            private readonly Dictionary<string, HyperparameterRange> hyperparameters;
+            private readonly Dictionary<string, Interval> host = new();
+            private readonly HashSet<string> states;
+            private readonly Dictionary<Expr, Interval> memo = new(ReferenceComparer.Instance);
+
+            public Analysis(Dictionary<string, HyperparameterRange> hyperparameters, IEnumerable<HostStatement> hostValues, HashSet<string> states)
+            {
+                this.hyperparameters = hyperparameters;
+                this.states = states;
+                foreach (HostStatement value in hostValues)
+                {
+                    host[value.Name] = OfStatement(value.Value);
+                }
+            }
+
             public Dictionary<string, Interval> Locals { get; } = new Dictionary<string, Interval>();
 
-            public Interval Of(Expr e)
+            /// <summary>The interval of a statement's value, with the locals as they are before it.</summary>
+            public Interval OfStatement(Expr e)
+            {
+                memo.Clear(); // a local's interval changes between statements
+                return Of(e);
+            }
+
+            private Interval Of(Expr e)
+            {
+                if (memo.TryGetValue(e, out Interval known))
+                {
+                    return known;
+                }
+
+                Interval interval = Compute(e);
+                memo[e] = interval;
+                return interval;
+            }
+
+            private Interval Compute(Expr e)
             {
                 switch (e.Op)
                 {
@@ -95,7 +129,7 @@ namespace OptGen.Generator.Ir
                         return new Interval(1, double.PositiveInfinity);
                     case ExprOp.HostValue:
                     case ExprOp.Scalar:
-                        return host.TryGetValue(e.Name, out Expr? value) ? Of(value) : Interval.All;
+                        return host.TryGetValue(e.Name, out Interval value) ? value : Interval.All;
                     case ExprOp.Variable:
                         return states.Contains(e.Name) ? Interval.NonNegative : Locals.TryGetValue(e.Name, out Interval local) ? local : ElementInputs.IsNonNegativeInput(e.Name) ? Interval.NonNegative : Interval.All;
                     case ExprOp.RandomUniform:
@@ -192,6 +226,16 @@ namespace OptGen.Generator.Ir
                 {
                     factors.Add(e);
                 }
+            }
+
+            /// <summary>Nodes by reference: hashing a record by value walks its whole subtree.</summary>
+            private sealed class ReferenceComparer : IEqualityComparer<Expr>
+            {
+                public static readonly ReferenceComparer Instance = new();
+
+                public bool Equals(Expr? x, Expr? y) => ReferenceEquals(x, y);
+
+                public int GetHashCode(Expr obj) => System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(obj);
             }
 
             private static Interval Product(Interval a, Interval b)

@@ -26,9 +26,7 @@ namespace OptGen.Generator
                     Parser.Parse)
                 .WithTrackingName(TrackingNames.Parse);
 
-            context.RegisterSourceOutput(
-                parsed.SelectMany(static (result, _) => result.Diagnostics).WithTrackingName(TrackingNames.Diagnostics),
-                static (output, diagnostic) => output.ReportDiagnostic(diagnostic.ToDiagnostic()));
+            Report(context, parsed.SelectMany(static (result, _) => result.Diagnostics).WithTrackingName(TrackingNames.Diagnostics));
 
             // Update-rule attributes on a type without [Optimizer] do nothing: say so (OPTG0019).
             foreach (string ruleAttribute in Parser.RuleAttributes)
@@ -40,7 +38,7 @@ namespace OptGen.Generator
                         Parser.CheckRuleWithoutOptimizer)
                     .SelectMany(static (diagnostics, _) => diagnostics)
                     .WithTrackingName(TrackingNames.RuleWithoutOptimizer);
-                context.RegisterSourceOutput(orphans, static (output, diagnostic) => output.ReportDiagnostic(diagnostic.ToDiagnostic()));
+                Report(context, orphans);
             }
 
             IncrementalValuesProvider<OptimizerModel> models = parsed
@@ -49,9 +47,7 @@ namespace OptGen.Generator
                 .WithTrackingName(TrackingNames.Lower);
 
             // [NonNegativeState] overrides are checked against the lowered rule's state buffers (OPTG0200).
-            context.RegisterSourceOutput(
-                models.SelectMany(static (model, _) => StateStorage.StateStorageRules.Check(model)),
-                static (output, diagnostic) => output.ReportDiagnostic(diagnostic.ToDiagnostic()));
+            Report(context, models.SelectMany(static (model, _) => StateStorage.StateStorageRules.Check(model)));
 
             // Names are decided for the whole compilation at once (OutputNames): kernels are shared by structural
             // equality of their models, never by their hash names alone, and file names are unique ignoring case.
@@ -103,6 +99,22 @@ namespace OptGen.Generator
                 kernels.Combine(gpu).Where(static pair => pair.Right && GpuEmitter.HasGpuKernel(pair.Left.Kernel)).Select(static (pair, _) => pair.Left),
                 static (output, use) => output.AddSource(GpuEmitter.KernelHintName(use.Kernel), GpuEmitter.EmitKernel(use.Kernel, use.Users.ToArray())));
         }
+
+        /// <summary>Reports diagnostics at source locations of the current compilation (<see cref="Diagnostics.DiagnosticInfo.Locate"/>).</summary>
+        private static void Report(IncrementalGeneratorInitializationContext context, IncrementalValuesProvider<Diagnostics.DiagnosticInfo> diagnostics)
+        {
+            IncrementalValueProvider<EquatableArray<Diagnostic>> located = diagnostics.Collect()
+                .Combine(context.CompilationProvider)
+                .Select(static (pair, _) => Diagnostics.DiagnosticInfo.Locate(pair.Left, pair.Right))
+                .WithTrackingName(TrackingNames.Locate);
+            context.RegisterSourceOutput(located, static (output, all) =>
+            {
+                foreach (Diagnostic diagnostic in all)
+                {
+                    output.ReportDiagnostic(diagnostic);
+                }
+            });
+        }
     }
 
     /// <summary>Names of the tracked pipeline steps, for the incremental-caching tests.</summary>
@@ -131,5 +143,8 @@ namespace OptGen.Generator
 
         /// <summary>Warnings for update-rule attributes on a type without [Optimizer].</summary>
         public const string RuleWithoutOptimizer = nameof(RuleWithoutOptimizer);
+
+        /// <summary>Diagnostics located in the current compilation's syntax trees, for reporting.</summary>
+        public const string Locate = nameof(Locate);
     }
 }
