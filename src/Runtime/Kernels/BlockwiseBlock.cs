@@ -96,6 +96,32 @@ public static class BlockwiseBlock
     }
 
     /// <summary>
+    /// The driver's chunk of whole blocks of one state plane: block b of <paramref name="values"/> from its codes and
+    /// <paramref name="absmax"/>[b], the values <see cref="Dequantize(BlockwiseCodebook, ref byte, float, Span{float})"/>
+    /// gives each block (8-bit codes with VBMI: one loop over the chunk, the byte-plane tables loaded once).
+    /// </summary>
+    /// <param name="book">The codebook.</param>
+    /// <param name="codes">The first block's first code byte.</param>
+    /// <param name="absmax">One absmax per block.</param>
+    /// <param name="values">The blocks' values: <see cref="BlockwiseCodebook.BlockLength"/> per absmax.</param>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    internal static void DequantizeBlocks(BlockwiseCodebook book, ref byte codes, ReadOnlySpan<float> absmax, Span<float> values)
+    {
+        int n = book.BlockLength;
+        Debug.Assert(values.Length == absmax.Length * n, "whole blocks");
+        if (book.Bits == 8 && Avx512F.IsSupported && Avx512Vbmi.IsSupported)
+        {
+            DequantizeBytePlanes(book, ref codes, ref MemoryMarshal.GetReference(absmax), BitOperations.Log2((uint)n), ref MemoryMarshal.GetReference(values), values.Length);
+            return;
+        }
+
+        for (int b = 0; b < absmax.Length; b++)
+        {
+            Dequantize(book, ref Unsafe.Add(ref codes, (nint)CodeBytes((long)b * n, book.Bits)), absmax[b], values.Slice(b * n, n));
+        }
+    }
+
+    /// <summary>
     /// max |value| over <paramref name="values"/>, NaN when any value is NaN (computed on the magnitudes' bits, whose
     /// integer order is the float order, with NaN above +∞).
     /// </summary>
@@ -188,6 +214,23 @@ public static class BlockwiseBlock
     internal static void RunPieceOverBlocks(BlockwiseCodebook book, float[] values, byte[] codes, float[] absmax, int piece, int path)
     {
         int n = book.BlockLength;
+        if (piece >= 3)
+        {
+            // 3: the driver's chunk dequantization over chunks of 512 values (8-bit Adam's chunk).
+            int blocks = 512 / n;
+            for (int b = 0; b + blocks <= values.Length / n; b += blocks)
+            {
+                ref byte code = ref codes[CodeBytes((long)b * n, book.Bits)];
+                if (piece == 3)
+                {
+                    DequantizeBlocks(book, ref code, absmax.AsSpan(b, blocks), values.AsSpan(b * n, blocks * n));
+                }
+
+            }
+
+            return;
+        }
+
         for (int b = 0; b < values.Length / n; b++)
         {
             ref byte code = ref codes[CodeBytes((long)b * n, book.Bits)];
@@ -205,6 +248,14 @@ public static class BlockwiseBlock
                     break;
             }
         }
+    }
+
+    /// <summary>The values of whole blocks of codes, block b by <paramref name="absmax"/>[b], through the driver's <see cref="DequantizeBlocks"/> (for tests, as <see cref="QuantizeOn"/>).</summary>
+    internal static float[] DequantizeBlocksOn(BlockwiseCodebook book, byte[] codes, float[] absmax)
+    {
+        float[] values = new float[absmax.Length * book.BlockLength];
+        DequantizeBlocks(book, ref codes[0], absmax, values);
+        return values;
     }
 
     /// <summary>The values of <paramref name="length"/> codes on <paramref name="path"/> (as <see cref="QuantizeOn"/>).</summary>
@@ -359,7 +410,7 @@ public static class BlockwiseBlock
 
         if (path == BlockwisePath.Best && Avx512Vbmi.IsSupported)
         {
-            i = DequantizeBytePlanes(book, ref codes, scale, ref first, values.Length);
+            i = DequantizeBytePlanes(book, ref codes, ref absmax, 31, ref first, values.Length);
             if (i + 16 > values.Length)
             {
                 return i; // a whole block: the float tables below are not needed
@@ -396,11 +447,12 @@ public static class BlockwiseBlock
     /// 8-bit dequantization 64 codes at a time by byte permutes: each of the four bytes of the code values is a
     /// 256-byte plane in four registers, looked up with two two-source byte permutes (the code's low seven bits) and
     /// a blend on its top bit; the four byte vectors are interleaved into sixteen-float vectors by unpacks, which
-    /// work within 128-bit lanes, so the codes are first permuted into the order the unpacks undo. Returns how
-    /// many values it wrote (a multiple of 64).
+    /// work within 128-bit lanes, so the codes are first permuted into the order the unpacks undo. Value i is scaled
+    /// by absmax[i &gt;&gt; <paramref name="shift"/>] (one block: a shift of 31). Returns how many values it wrote (a
+    /// multiple of 64).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int DequantizeBytePlanes(BlockwiseCodebook book, ref byte codes, Vector512<float> scale, ref float first, int length)
+    private static int DequantizeBytePlanes(BlockwiseCodebook book, ref byte codes, ref float absmax, int shift, ref float first, int length)
     {
         ref byte planes = ref MemoryMarshal.GetArrayDataReference(book.BytePlanes);
         Vector512<byte> a0 = Vector512.LoadUnsafe(ref planes, 0), a1 = Vector512.LoadUnsafe(ref planes, 64), a2 = Vector512.LoadUnsafe(ref planes, 128), a3 = Vector512.LoadUnsafe(ref planes, 192);
@@ -418,6 +470,7 @@ public static class BlockwiseBlock
         int i = 0;
         for (; i + 64 <= length; i += 64)
         {
+            Vector512<float> scale = Vector512.Create(Unsafe.Add(ref absmax, i >> shift));
             Vector512<byte> code = Avx512Vbmi.PermuteVar64x8(Vector512.LoadUnsafe(ref Unsafe.Add(ref codes, i)), order);
             Vector512<byte> byte0 = Avx512BW.BlendVariable(Avx512Vbmi.PermuteVar64x8x2(a0, code, a1), Avx512Vbmi.PermuteVar64x8x2(a2, code, a3), code);
             Vector512<byte> byte1 = Avx512BW.BlendVariable(Avx512Vbmi.PermuteVar64x8x2(b0, code, b1), Avx512Vbmi.PermuteVar64x8x2(b2, code, b3), code);
@@ -453,7 +506,7 @@ public static class BlockwiseBlock
         Vector512<float> factor = Vector512.Create(scale);
         if (book.Bits == 8)
         {
-            if (path != BlockwisePath.Best || !book.HasLines)
+            if (path != BlockwisePath.Best || !book.HasLines || !Avx512BW.IsSupported)
             {
                 return QuantizeSearch8(book, values, factor, ref codes);
             }
