@@ -31,10 +31,10 @@ namespace OptGen.Kernels;
 /// code + ½ instead of capping y (one table fewer). A signed map's kernel clamps the magnitude bits the same way, so a
 /// NaN or ±∞ takes the code of ±(just below 2), as the definition's clamp gives it.</para>
 /// <para>The line value is computed biased: w = fma(a, min(y, cap), b + <see cref="LineBias"/>) (signed) or
-/// min(fma(a, y, b + bias), top + bias) (unsigned) in float32, with the bias 256 + 4·2^−15 folded into the tables.
+/// min(fma(a, y, b + bias), top + bias) (unsigned) in float32, with the bias 256 + 2^−15 folded into the tables.
 /// w lies in [256, 512), where a float's bits are 0x4380_0000 + 2^15·(w − 256): bits 15 … 22 are the code and the
-/// low 15 bits the fraction of the line value plus 4; the code stands unless that fraction is at most
-/// <see cref="LineAmbiguity"/> (the line value within 4·2^−15 of an integer), in which case the kernel decides those
+/// low 15 bits the fraction of the line value (in units of 2^−15) plus 1; the code stands unless that is at most
+/// <see cref="LineAmbiguity"/> (the line value within 2^−15 of an integer), in which case the kernel decides those
 /// values by the exact search. Built only for 8-bit maps (the 4-bit search is already short).
 /// <see cref="VerifyLines"/> proves the rule for every float: w is monotone in y inside a run, so on each interval
 /// where w's bits give one code and no ambiguity the exact code, which is monotone too, is checked at the interval's
@@ -42,11 +42,11 @@ namespace OptGen.Kernels;
 /// </remarks>
 public sealed partial class BlockwiseCodebook
 {
-    /// <summary>What the line tables add to the line value: 256 puts every code in one binade of floats, 4·2^−15 the fraction's margin above 0.</summary>
-    internal const float LineBias = 256f + (4f / 32768);
+    /// <summary>What the line tables add to the line value: 256 puts every code in one binade of floats, 2^−15 the fraction's margin above 0.</summary>
+    internal const float LineBias = 256f + (1f / 32768);
 
-    /// <summary>Line values whose fraction bits (the low 15 bits of the biased value) are at most this are ambiguous: within 4·2^−15 of an integer.</summary>
-    internal const uint LineAmbiguity = 8;
+    /// <summary>Line values whose fraction bits (the low 15 bits of the biased value) are at most this are ambiguous: within 2^−15 of an integer (the smallest margin the construction-time proof accepts: with none it finds values whose line code is not the definition's).</summary>
+    internal const uint LineAmbiguity = 2;
 
     /// <summary>The bits of the biased line values 256 … 512 (0x4380_0000 … 0x43FF_FFFF) share these top nine.</summary>
     private const uint LineBinade = 0x4380_0000;
