@@ -10,6 +10,11 @@ internal static class Program
 {
     private static int Main(string[] args)
     {
+        if (args.Contains("--blockwise-probe"))
+        {
+            return BlockwiseProbe.Run(args);
+        }
+
         if (args.Contains("--reductions"))
         {
             return ReductionBench.Run(args);

@@ -66,6 +66,34 @@ public sealed class BlockwisePathTests
     }
 
     [Theory]
+    [MemberData(nameof(Books))]
+    public void ChunkDequantizationGivesEachBlocksValues(int bits, bool signed)
+    {
+        // The driver dequantizes a chunk of whole blocks in one call (8-bit with VBMI: one loop, each block's absmax
+        // per group of 64): every block's values must be the per-block dequantization's, bit for bit, for every code
+        // and for absmax of every kind (0, denormal, ±∞, NaN, a block's ordinary value), 1 to 8 blocks per chunk.
+        BlockwiseCodebook book = BlockwiseCodebook.For(bits, signed);
+        int n = book.BlockLength;
+        var random = new Random(41 + bits + (signed ? 1 : 0));
+        float[] kinds = [0f, 1e-40f, float.PositiveInfinity, float.NaN, 1f, 3.5e-3f, 123.25f];
+        foreach (int blocks in (ReadOnlySpan<int>)[1, 2, 3, 4, 8])
+        {
+            byte[] codes = new byte[blocks * (int)BlockwiseBlock.CodeBytes(n, bits)];
+            random.NextBytes(codes);
+            codes[0] = (byte)(bits == 8 ? 0 : 0x0F);
+            codes[^1] = 0xFF;
+            float[] absmax = [.. Enumerable.Range(0, blocks).Select(b => b < kinds.Length && blocks > 2 ? kinds[(b + blocks) % kinds.Length] : (float)random.NextDouble())];
+            float[] chunk = (float[])typeof(BlockwiseBlock).GetMethod("DequantizeBlocksOn", BindingFlags.NonPublic | BindingFlags.Static)!.Invoke(null, [book, codes, absmax])!;
+            for (int b = 0; b < blocks; b++)
+            {
+                byte[] block = codes.AsSpan(b * (int)BlockwiseBlock.CodeBytes(n, bits), (int)BlockwiseBlock.CodeBytes(n, bits)).ToArray();
+                float[] expected = DequantizeOn(book, block, n, absmax[b], 0);
+                Assert.Equal(expected.Select(BitConverter.SingleToUInt32Bits), chunk.AsSpan(b * n, n).ToArray().Select(BitConverter.SingleToUInt32Bits));
+            }
+        }
+    }
+
+    [Theory]
     [InlineData(true)]
     [InlineData(false)]
     public void CodeLinesGiveTheExactCodeOrDeclareAmbiguity(bool signed)

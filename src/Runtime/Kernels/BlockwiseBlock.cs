@@ -96,6 +96,32 @@ public static class BlockwiseBlock
     }
 
     /// <summary>
+    /// The driver's chunk of whole blocks of one state plane: block b of <paramref name="values"/> from its codes and
+    /// <paramref name="absmax"/>[b], the values <see cref="Dequantize(BlockwiseCodebook, ref byte, float, Span{float})"/>
+    /// gives each block (8-bit codes with VBMI: one loop over the chunk, the byte-plane tables loaded once).
+    /// </summary>
+    /// <param name="book">The codebook.</param>
+    /// <param name="codes">The first block's first code byte.</param>
+    /// <param name="absmax">One absmax per block.</param>
+    /// <param name="values">The blocks' values: <see cref="BlockwiseCodebook.BlockLength"/> per absmax.</param>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    internal static void DequantizeBlocks(BlockwiseCodebook book, ref byte codes, ReadOnlySpan<float> absmax, Span<float> values)
+    {
+        int n = book.BlockLength;
+        Debug.Assert(values.Length == absmax.Length * n, "whole blocks");
+        if (book.Bits == 8 && Avx512F.IsSupported && Avx512Vbmi.IsSupported)
+        {
+            DequantizeBytePlanes(book, ref codes, ref MemoryMarshal.GetReference(absmax), BitOperations.Log2((uint)n), ref MemoryMarshal.GetReference(values), values.Length);
+            return;
+        }
+
+        for (int b = 0; b < absmax.Length; b++)
+        {
+            Dequantize(book, ref Unsafe.Add(ref codes, (nint)CodeBytes((long)b * n, book.Bits)), absmax[b], values.Slice(b * n, n));
+        }
+    }
+
+    /// <summary>
     /// max |value| over <paramref name="values"/>, NaN when any value is NaN (computed on the magnitudes' bits, whose
     /// integer order is the float order, with NaN above +∞).
     /// </summary>
@@ -188,6 +214,23 @@ public static class BlockwiseBlock
     internal static void RunPieceOverBlocks(BlockwiseCodebook book, float[] values, byte[] codes, float[] absmax, int piece, int path)
     {
         int n = book.BlockLength;
+        if (piece >= 3)
+        {
+            // 3: the driver's chunk dequantization over chunks of 512 values (8-bit Adam's chunk).
+            int blocks = 512 / n;
+            for (int b = 0; b + blocks <= values.Length / n; b += blocks)
+            {
+                ref byte code = ref codes[CodeBytes((long)b * n, book.Bits)];
+                if (piece == 3)
+                {
+                    DequantizeBlocks(book, ref code, absmax.AsSpan(b, blocks), values.AsSpan(b * n, blocks * n));
+                }
+
+            }
+
+            return;
+        }
+
         for (int b = 0; b < values.Length / n; b++)
         {
             ref byte code = ref codes[CodeBytes((long)b * n, book.Bits)];
@@ -205,6 +248,14 @@ public static class BlockwiseBlock
                     break;
             }
         }
+    }
+
+    /// <summary>The values of whole blocks of codes, block b by <paramref name="absmax"/>[b], through the driver's <see cref="DequantizeBlocks"/> (for tests, as <see cref="QuantizeOn"/>).</summary>
+    internal static float[] DequantizeBlocksOn(BlockwiseCodebook book, byte[] codes, float[] absmax)
+    {
+        float[] values = new float[absmax.Length * book.BlockLength];
+        DequantizeBlocks(book, ref codes[0], absmax, values);
+        return values;
     }
 
     /// <summary>The values of <paramref name="length"/> codes on <paramref name="path"/> (as <see cref="QuantizeOn"/>).</summary>
@@ -359,7 +410,7 @@ public static class BlockwiseBlock
 
         if (path == BlockwisePath.Best && Avx512Vbmi.IsSupported)
         {
-            i = DequantizeBytePlanes(book, ref codes, scale, ref first, values.Length);
+            i = DequantizeBytePlanes(book, ref codes, ref absmax, 31, ref first, values.Length);
             if (i + 16 > values.Length)
             {
                 return i; // a whole block: the float tables below are not needed
@@ -396,11 +447,12 @@ public static class BlockwiseBlock
     /// 8-bit dequantization 64 codes at a time by byte permutes: each of the four bytes of the code values is a
     /// 256-byte plane in four registers, looked up with two two-source byte permutes (the code's low seven bits) and
     /// a blend on its top bit; the four byte vectors are interleaved into sixteen-float vectors by unpacks, which
-    /// work within 128-bit lanes, so the codes are first permuted into the order the unpacks undo. Returns how
-    /// many values it wrote (a multiple of 64).
+    /// work within 128-bit lanes, so the codes are first permuted into the order the unpacks undo. Value i is scaled
+    /// by absmax[i &gt;&gt; <paramref name="shift"/>] (one block: a shift of 31). Returns how many values it wrote (a
+    /// multiple of 64).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int DequantizeBytePlanes(BlockwiseCodebook book, ref byte codes, Vector512<float> scale, ref float first, int length)
+    private static int DequantizeBytePlanes(BlockwiseCodebook book, ref byte codes, ref float absmax, int shift, ref float first, int length)
     {
         ref byte planes = ref MemoryMarshal.GetArrayDataReference(book.BytePlanes);
         Vector512<byte> a0 = Vector512.LoadUnsafe(ref planes, 0), a1 = Vector512.LoadUnsafe(ref planes, 64), a2 = Vector512.LoadUnsafe(ref planes, 128), a3 = Vector512.LoadUnsafe(ref planes, 192);
@@ -418,6 +470,7 @@ public static class BlockwiseBlock
         int i = 0;
         for (; i + 64 <= length; i += 64)
         {
+            Vector512<float> scale = Vector512.Create(Unsafe.Add(ref absmax, i >> shift));
             Vector512<byte> code = Avx512Vbmi.PermuteVar64x8(Vector512.LoadUnsafe(ref Unsafe.Add(ref codes, i)), order);
             Vector512<byte> byte0 = Avx512BW.BlendVariable(Avx512Vbmi.PermuteVar64x8x2(a0, code, a1), Avx512Vbmi.PermuteVar64x8x2(a2, code, a3), code);
             Vector512<byte> byte1 = Avx512BW.BlendVariable(Avx512Vbmi.PermuteVar64x8x2(b0, code, b1), Avx512Vbmi.PermuteVar64x8x2(b2, code, b3), code);
@@ -453,7 +506,7 @@ public static class BlockwiseBlock
         Vector512<float> factor = Vector512.Create(scale);
         if (book.Bits == 8)
         {
-            if (path != BlockwisePath.Best || !book.HasLines)
+            if (path != BlockwisePath.Best || !book.HasLines || !Avx512BW.IsSupported)
             {
                 return QuantizeSearch8(book, values, factor, ref codes);
             }
@@ -734,13 +787,15 @@ public static class BlockwiseBlock
 
     /// <summary>
     /// 8-bit codes by the code lines of <see cref="BlockwiseCodebook"/> (see its Lines part): per sixteen values, the
-    /// octave slot from the exponent bits, the run by one compare with the slot's run start (per sign), then
-    /// u = fma(a, min(y, cap), b) with a, b, cap fetched by register permutes and the code trunc(u); about 20 vector
-    /// instructions instead of the search's 75 (an unsigned map's, which does no sign work, about 16). Sixty-four
-    /// values per iteration, packed to bytes by three saturating packs and one permute; where any of them has u within
-    /// <see cref="BlockwiseCodebook.LineMargin"/> of an integer (rare: near a decision threshold) the sixty-four are
-    /// redone by the exact search, so the codes are <see cref="BlockwiseCodebook.QuantizeByRank"/>'s, bit for bit.
-    /// Returns how many values it quantized (a multiple of 64; the search does the rest).
+    /// magnitude bits clamped as ints, the octave slot's entry by one permute, the line's table index by one add (the
+    /// carry says whether y is below the slot's run start), then the biased line value w = fma(a, min(y, cap), b) with
+    /// a, b, cap fetched by register permutes: sixteen vector instructions (an unsigned map's, which does no sign work,
+    /// fourteen) against the search's 75. Sixty-four values per iteration: the code is bits 15 … 22 of w, gathered
+    /// to bytes by two saturating packs and one byte permute (VBMI; without it a mask, three packs and a dword
+    /// permute); where any of the sixty-four has w's fraction bits at most <see cref="BlockwiseCodebook.LineAmbiguity"/>
+    /// (rare: near a decision threshold) they are redone by the exact search, so the codes are
+    /// <see cref="BlockwiseCodebook.QuantizeByRank"/>'s, bit for bit. Returns how many values it quantized (a multiple
+    /// of 64; the search does the rest).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int QuantizeLines(BlockwiseCodebook book, ReadOnlySpan<float> values, Vector512<float> factor, ref byte codes) =>
@@ -760,22 +815,22 @@ public static class BlockwiseBlock
             Vector512.LoadUnsafe(ref slope), Vector512.LoadUnsafe(ref slope, 16),
             Vector512.LoadUnsafe(ref offset), Vector512.LoadUnsafe(ref offset, 16),
             Vector512.LoadUnsafe(ref MemoryMarshal.GetArrayDataReference(signed ? book.LineCap : book.LineTop)));
-        Vector512<float> margin = Vector512.Create(BlockwiseCodebook.LineMargin);
         ref float first = ref MemoryMarshal.GetReference(values);
         Debug.Assert(values.Length <= 64 * 64, "one bit per 64 values");
         ulong redo = 0; // the groups of 64 with an ambiguous value, redone after the loop (a call inside it would spill the tables)
         int i = 0;
         for (; i + 64 <= values.Length; i += 64)
         {
-            Vector512<int> ca = LineCode(Vector512.LoadUnsafe(ref first, (nuint)(i + 0)) * factor, t, signed, out Vector512<float> fa);
-            Vector512<int> cb = LineCode(Vector512.LoadUnsafe(ref first, (nuint)(i + 16)) * factor, t, signed, out Vector512<float> fb);
-            Vector512<int> cc = LineCode(Vector512.LoadUnsafe(ref first, (nuint)(i + 32)) * factor, t, signed, out Vector512<float> fc);
-            Vector512<int> cd = LineCode(Vector512.LoadUnsafe(ref first, (nuint)(i + 48)) * factor, t, signed, out Vector512<float> fd);
+            Vector512<uint> wa = LineValue(Vector512.LoadUnsafe(ref first, (nuint)(i + 0)) * factor, t, signed);
+            Vector512<uint> wb = LineValue(Vector512.LoadUnsafe(ref first, (nuint)(i + 16)) * factor, t, signed);
+            Vector512<uint> wc = LineValue(Vector512.LoadUnsafe(ref first, (nuint)(i + 32)) * factor, t, signed);
+            Vector512<uint> wd = LineValue(Vector512.LoadUnsafe(ref first, (nuint)(i + 48)) * factor, t, signed);
 
-            // The least |u − round(u)| of the 64 values: vrangeps with imm 0b1010 is min(|a|, |b|) with the sign cleared.
-            Vector512<float> least = Avx512DQ.Range(Avx512DQ.Range(fa, fb, 0b1010), Avx512DQ.Range(fc, fd, 0b1010), 0b1010);
-            redo |= (Vector512.GreaterThanAll(least, margin) ? 0UL : 1UL) << (i >> 6); // NaN is not greater: ambiguous
-            Bytes(ca, cb, cc, cd).StoreUnsafe(ref Unsafe.Add(ref codes, i));
+            // The least fraction (w's low 15 bits) of the 64 values: ambiguous when at most LineAmbiguity.
+            Vector512<uint> fraction = Vector512.Create(0x7FFFu);
+            Vector512<uint> least = Vector512.Min(Vector512.Min(wa & fraction, wb & fraction), Vector512.Min(wc & fraction, wd & fraction));
+            redo |= (Vector512.GreaterThanAll(least, Vector512.Create(BlockwiseCodebook.LineAmbiguity)) ? 0UL : 1UL) << (i >> 6);
+            LineBytes(wa, wb, wc, wd).StoreUnsafe(ref Unsafe.Add(ref codes, i));
         }
 
         for (; redo != 0; redo &= redo - 1)
@@ -788,10 +843,34 @@ public static class BlockwiseBlock
     }
 
     /// <summary>
+    /// The codes of sixty-four biased line values (four vectors in order) as sixty-four bytes in order. w &gt;&gt; 15 is
+    /// 0x8700 + code: two saturating dword → word packs keep it (each works within 128-bit lanes: word 8·L + j of
+    /// the first pack is element 4·L + j of a for j &lt; 4, of b for j ≥ 4), and one two-source byte permute takes
+    /// the words' low bytes in element order. Without VBMI: the codes masked to bytes, then <see cref="Bytes"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<byte> LineBytes(Vector512<uint> a, Vector512<uint> b, Vector512<uint> c, Vector512<uint> d)
+    {
+        if (!Avx512Vbmi.IsSupported)
+        {
+            Vector512<uint> mask = Vector512.Create(0xFFu);
+            return Bytes(((a >> 15) & mask).AsInt32(), ((b >> 15) & mask).AsInt32(), ((c >> 15) & mask).AsInt32(), ((d >> 15) & mask).AsInt32());
+        }
+
+        Vector512<ushort> ab = Avx512BW.PackUnsignedSaturate((a >> 15).AsInt32(), (b >> 15).AsInt32());
+        Vector512<ushort> cd = Avx512BW.PackUnsignedSaturate((c >> 15).AsInt32(), (d >> 15).AsInt32());
+        Vector512<byte> order = Vector512.Create(
+            (byte)0, 2, 4, 6, 16, 18, 20, 22, 32, 34, 36, 38, 48, 50, 52, 54,
+            8, 10, 12, 14, 24, 26, 28, 30, 40, 42, 44, 46, 56, 58, 60, 62,
+            64, 66, 68, 70, 80, 82, 84, 86, 96, 98, 100, 102, 112, 114, 116, 118,
+            72, 74, 76, 78, 88, 90, 92, 94, 104, 106, 108, 110, 120, 122, 124, 126);
+        return Avx512Vbmi.PermuteVar64x8x2(ab.AsByte(), order, cd.AsByte());
+    }
+
+    /// <summary>
     /// Sixty-four codes (0 … 255, four vectors in order) as sixty-four bytes in order: two saturating dword → word
     /// packs and one word → byte pack (each works within 128-bit lanes, so byte 16·L + 4·q + k of the result is element
-    /// 4·L + k of vector q), then one dword permute puts the four-byte groups in order. Lanes out of range (a NaN's
-    /// conversion, redone by the search) saturate.
+    /// 4·L + k of vector q), then one dword permute puts the four-byte groups in order.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<byte> Bytes(Vector512<int> a, Vector512<int> b, Vector512<int> c, Vector512<int> d)
@@ -801,7 +880,7 @@ public static class BlockwiseBlock
         return Avx512F.PermuteVar16x32(packed.AsInt32(), Vector512.Create(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15)).AsByte();
     }
 
-    /// <summary>The register tables of <see cref="QuantizeLines(BlockwiseCodebook, ReadOnlySpan{float}, Vector512{float}, ref byte)"/> (pinned arrays of <see cref="BlockwiseCodebook"/>, 32 entries as two halves; Cap is the signed map's y cap or the unsigned map's u cap).</summary>
+    /// <summary>The register tables of <see cref="QuantizeLines(BlockwiseCodebook, ReadOnlySpan{float}, Vector512{float}, ref byte)"/> (pinned arrays of <see cref="BlockwiseCodebook"/>, 32 entries as two halves; Cap is the signed map's y cap or the unsigned map's w cap).</summary>
     [StructLayout(LayoutKind.Auto)]
     private readonly record struct LineTables(
         Vector512<uint> Entry0, Vector512<uint> Entry1,
@@ -810,60 +889,44 @@ public static class BlockwiseBlock
         Vector512<float> Cap);
 
     /// <summary>
-    /// Sixteen codes by <see cref="BlockwiseCodebook.QuantizeByLines"/> (the same operations in the same order, but
-    /// for a signed map's NaN, which gives a NaN u here); <paramref name="fraction"/> is u − round(u), whose magnitude
-    /// at most the margin (or NaN) marks an ambiguous lane. The slot entry's low bits with y's other exponent bits are
-    /// the run start, its bits above the line: one single-source permute for both. An unsigned map
-    /// (<paramref name="signed"/> false) does no sign work (its bits are clamped as an int) and caps u instead of y:
-    /// sixteen vector instructions, four of them permutes, against the signed map's twenty.
+    /// The biased line values (bits) of sixteen values by <see cref="BlockwiseCodebook.QuantizeByLines"/>'s
+    /// operations in its order. y is the magnitude bits clamped as ints to [2^−31, just below 2]; the slot entry
+    /// (a signed map: per sign, by index bit 4, which y's exponent bits always set and a negative value's sign
+    /// clears) plus ~y's low 24 bits is the line's table index in bits 24 … 28 (only the low five bits of an index
+    /// count in a permute). An unsigned map clamps the value's bits as an int (negative values rise to 2^−31, whose
+    /// code is theirs) and caps w instead of y.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<int> LineCode(Vector512<float> x, in LineTables t, bool signed, out Vector512<float> fraction)
+    private static Vector512<uint> LineValue(Vector512<float> x, in LineTables t, bool signed)
     {
-        Vector512<float> u;
+        Vector512<int> floor = Vector512.Create(BlockwiseCodebook.LineFloorExponent << 23);
+        Vector512<int> clamp = Vector512.Create((int)BlockwiseCodebook.Clamp);
+        Vector512<uint> low = Vector512.Create(BlockwiseCodebook.SlotLow);
+        Vector512<float> w;
         if (signed)
         {
-            // y = max(2^−31, min(|x|, just below 2)): vrangeps 0b1010 is min(|x|, |c|) with the sign cleared; NaN stays
-            // NaN through both (vmaxps returns its second operand when either is NaN), and a NaN u is ambiguous.
-            Vector512<float> y = Avx512F.Max(
-                Vector512.Create((uint)BlockwiseCodebook.LineFloorExponent << 23).AsSingle(),
-                Avx512DQ.Range(x, Vector512.Create(BlockwiseCodebook.Clamp).AsSingle(), 0b1010));
-            // bits(y) >> 24 is 48 … 63 (biased exponent 96 … 127, halved): bit 4 is set and picks the second table,
-            // the positive entries; a negative value clears it and reads the negative ones.
-            Vector512<uint> sign = x.AsUInt32() >> 27; // the sign bit at bit 4 (the bits below do not matter: masked)
-            Vector512<uint> sixteen = Vector512.Create(16u);
-            Vector512<int> line = Line(y, Avx512F.PermuteVar16x32x2(t.Entry1, (y.AsUInt32() >> 24) ^ (sign & sixteen), t.Entry0));
-            Vector512<int> signedLine = line | (sign & sixteen).AsInt32();
-            u = Avx512F.FusedMultiplyAdd(
-                Avx512F.PermuteVar16x32x2(t.Slope0, signedLine, t.Slope1),
-                Avx512F.Min(y, Avx512F.PermuteVar16x32(t.Cap, line)),
-                Avx512F.PermuteVar16x32x2(t.Offset0, signedLine, t.Offset1));
+            Vector512<uint> y = Vector512.Min(Vector512.Max((x.AsUInt32() & Vector512.Create(0x7FFF_FFFFu)).AsInt32(), floor), clamp).AsUInt32();
+            // (y >> 24) ^ ((x >> 27) & 16): ternary logic A ^ (B & C) is 0x78.
+            Vector512<uint> slot = Avx512F.TernaryLogic(y >> 24, x.AsUInt32() >> 27, Vector512.Create(16u), 0x78);
+            Vector512<uint> entry = Avx512F.PermuteVar16x32x2(t.Entry1, slot, t.Entry0);
+            Vector512<int> index = ((entry + Vector512.AndNot(low, y)) >> 24).AsInt32();
+            w = Avx512F.FusedMultiplyAdd(
+                Avx512F.PermuteVar16x32x2(t.Slope0, index, t.Slope1),
+                Avx512F.Min(y.AsSingle(), Avx512F.PermuteVar16x32(t.Cap, index)),
+                Avx512F.PermuteVar16x32x2(t.Offset0, index, t.Offset1));
         }
         else
         {
-            // The bits clamped as an int: negative values (−0, −∞, negative NaNs) rise to 2^−31, whose code is theirs;
-            // positive NaNs and ∞ fall to just below 2, as the definition clamps them.
-            Vector512<float> y = Vector512.Min(
-                Vector512.Max(x.AsInt32(), Vector512.Create(BlockwiseCodebook.LineFloorExponent << 23)),
-                Vector512.Create((int)BlockwiseCodebook.Clamp)).AsSingle();
-            Vector512<int> line = Line(y, Avx512F.PermuteVar16x32(t.Entry0, y.AsUInt32() >> 24));
-            // vminps, not Vector512.Min (whose NaN and −0 rules cost two more instructions): u is never NaN here.
-            u = Avx512F.Min(
-                Avx512F.FusedMultiplyAdd(Avx512F.PermuteVar16x32(t.Slope0, line), y, Avx512F.PermuteVar16x32(t.Offset0, line)),
-                Avx512F.PermuteVar16x32(t.Cap, line));
+            Vector512<uint> y = Vector512.Min(Vector512.Max(x.AsInt32(), floor), clamp).AsUInt32();
+            Vector512<uint> entry = Avx512F.PermuteVar16x32(t.Entry0, y >> 24);
+            Vector512<int> index = ((entry + Vector512.AndNot(low, y)) >> 24).AsInt32();
+            // vminps, not Vector512.Min (whose NaN and −0 rules cost two more instructions): w is never NaN here.
+            w = Avx512F.Min(
+                Avx512F.FusedMultiplyAdd(Avx512F.PermuteVar16x32(t.Slope0, index), y.AsSingle(), Avx512F.PermuteVar16x32(t.Offset0, index)),
+                Avx512F.PermuteVar16x32(t.Cap, index));
         }
 
-        fraction = Avx512DQ.Reduce(u, 0);
-        return Avx512F.ConvertToVector512Int32WithTruncation(u);
-    }
-
-    /// <summary>The line of y: the slot entry's bits above the low 24, plus one where y ≥ the entry's low bits with y's other exponent bits.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<int> Line(Vector512<float> y, Vector512<uint> entry)
-    {
-        Vector512<int> line = (entry >> 24).AsInt32();
-        Vector512<float> start = Vector512.ConditionalSelect(Vector512.Create(BlockwiseCodebook.SlotLow), entry, y.AsUInt32()).AsSingle();
-        return Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(y, start).AsInt32(), line + Vector512<int>.One, line);
+        return w.AsUInt32();
     }
 
     /// <summary>Sixteen 4-bit codes packed into eight bytes: the pair (even, odd) in each 64-bit lane becomes the byte 16·even + odd.</summary>

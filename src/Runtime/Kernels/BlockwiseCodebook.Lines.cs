@@ -16,25 +16,40 @@ namespace OptGen.Kernels;
 /// last cell is wider than its spacing (half of it belongs to the next, coarser decade).</para>
 /// <para>The kernel finds the run of y from its float exponent: each slot of two octaves [2^2e, 2^(2e+2)) holds at
 /// most one run start (decades are 3.3 octaves apart), so a 16-entry table (slot = biased exponent / 2 mod 16,
-/// magnitudes raised to 2^−31 and clamped below 2) gives, in one word, the run at the slot's start and the run start
-/// inside it, and one compare decides between the two (a 16-entry table is one single-source register permute, no
-/// copy of the table). Negative values use their own run starts (torchao's ties go up, which for a negative value
-/// is toward zero, so the negative thresholds are not exactly the positive ones mirrored) and their own lines
-/// (table entries 16 + line): the mirrored line, or a constant where every magnitude of the run has one code
+/// magnitudes raised to 2^−31 and clamped below 2, both as integers on the float's magnitude bits) gives, in one
+/// word, the run at the slot's start and the run start inside it. The word is (H &lt;&lt; 24) | S with S the start's
+/// low 24 bits (exponent bit 0 and mantissa; the slot gives the rest); adding the complement of y's low 24 bits
+/// carries into bit 24 exactly when y is below the start, so bits 24 … 28 of the sum are the line's table index:
+/// no compare, no mask register. Line l (1 … 15) of a positive value is at index 16 − l, of a negative value at
+/// 32 − l (H = 15 − r or 31 − r for the slot's run r): the tables are ordered for it, and a 16-entry table
+/// indexed by the low four bits serves both signs. Negative values use their own run starts (torchao's ties go up,
+/// which for a negative value is toward zero, so the negative thresholds are not exactly the positive ones mirrored)
+/// and their own lines: the mirrored line, or a constant where every magnitude of the run has one code
 /// (bitsandbytes' sign fix near 0). An unsigned map's kernel does no sign work at all: it clamps the float's bits as
 /// an int, which raises every negative value (−0, −∞, a negative NaN) to the lowest slot, whose code, 0, is theirs,
-/// and lowers a positive NaN or ∞ to the clamp, as the definition does; and it caps u at the run's last code + ½
-/// instead of capping y (one table fewer: the signed kernel's cap depends on the sign, this one would not).</para>
-/// <para>u = fma(a, min(y, cap), b) (signed) or min(fma(a, y, b), top) (unsigned) in float32; the code is trunc(u)
-/// unless u is within <see cref="LineMargin"/> of an integer (or NaN), in which case the kernel decides those values by the exact search. Built only for 8-bit maps (the 4-bit
-/// search is already short). <see cref="VerifyLines"/> proves the rule for every float: u is monotone in y inside a
-/// run, so on each interval where trunc(u) is one integer and u is not ambiguous the exact code, which is monotone
-/// too, is checked at the interval's two ends.</para>
+/// and lowers a positive NaN or ∞ to the clamp, as the definition does; and it caps the line value at the run's last
+/// code + ½ instead of capping y (one table fewer). A signed map's kernel clamps the magnitude bits the same way, so a
+/// NaN or ±∞ takes the code of ±(just below 2), as the definition's clamp gives it.</para>
+/// <para>The line value is computed biased: w = fma(a, min(y, cap), b + <see cref="LineBias"/>) (signed) or
+/// min(fma(a, y, b + bias), top + bias) (unsigned) in float32, with the bias 256 + 2^−15 folded into the tables.
+/// w lies in [256, 512), where a float's bits are 0x4380_0000 + 2^15·(w − 256): bits 15 … 22 are the code and the
+/// low 15 bits the fraction of the line value (in units of 2^−15) plus 1; the code stands unless that is at most
+/// <see cref="LineAmbiguity"/> (the line value within 2^−15 of an integer), in which case the kernel decides those
+/// values by the exact search. Built only for 8-bit maps (the 4-bit search is already short).
+/// <see cref="VerifyLines"/> proves the rule for every float: w is monotone in y inside a run, so on each interval
+/// where w's bits give one code and no ambiguity the exact code, which is monotone too, is checked at the interval's
+/// two ends.</para>
 /// </remarks>
 public sealed partial class BlockwiseCodebook
 {
-    /// <summary>A line value within this of an integer is ambiguous: the exact search decides it.</summary>
-    internal const float LineMargin = 1f / 8192;
+    /// <summary>What the line tables add to the line value: 256 puts every code in one binade of floats, 2^−15 the fraction's margin above 0.</summary>
+    internal const float LineBias = 256f + (1f / 32768);
+
+    /// <summary>Line values whose fraction bits (the low 15 bits of the biased value) are at most this are ambiguous: within 2^−15 of an integer (the smallest margin the construction-time proof accepts: with none it finds values whose line code is not the definition's).</summary>
+    internal const uint LineAmbiguity = 2;
+
+    /// <summary>The bits of the biased line values 256 … 512 (0x4380_0000 … 0x43FF_FFFF) share these top nine.</summary>
+    private const uint LineBinade = 0x4380_0000;
 
     /// <summary>The biased exponent of slot 0's first octave: smaller magnitudes are raised to 2^(this − 127), which has their code.</summary>
     internal const int LineFloorExponent = 96;
@@ -56,24 +71,27 @@ public sealed partial class BlockwiseCodebook
 
     /// <summary>
     /// Per slot (two octaves: biased exponent / 2 mod 16), positive values at 0 … 15, negative ones at 16 … 31: the run
-    /// start inside the slot and the run, in one word (pinned). The low 24 bits are the start's exponent bit 0 and
-    /// mantissa (the slot gives the exponent's other bits), the bits above a line r: the value's line is
-    /// r + [y ≥ start]. Where no run starts inside the slot the low bits are 0 (every y of the slot is ≥ that start)
-    /// and r is the slot's line − 1; lines are numbered from 1 (run j is line j + 1).
+    /// start inside the slot and the run, in one word (pinned): (H &lt;&lt; 24) | S, S the start's exponent bit 0 and
+    /// mantissa (the slot gives the exponent's other bits). The line table index of y is bits 24 … 28 of the word plus
+    /// (~y &amp; <see cref="SlotLow"/>): H, plus one where y is below the start. Where no run starts inside the slot S
+    /// is 0 (no y is below it).
     /// </summary>
     internal uint[] SlotEntry => _slotEntry!;
 
-    /// <summary>Per line (run j is line j + 1 for positive values, 16 + j + 1 for negative ones): a (pinned, 32 floats).</summary>
+    /// <summary>Per line table index (<see cref="LineIndex"/>: 16 − l for positive values' line l, 32 − l for negative ones): a (pinned, 32 floats).</summary>
     internal float[] LineSlope => _lineSlope!;
 
-    /// <summary>Per line: b (pinned, 32 floats).</summary>
+    /// <summary>Per line table index: b + <see cref="LineBias"/> (pinned, 32 floats).</summary>
     internal float[] LineOffset => _lineOffset!;
 
-    /// <summary>Per line of a signed map: the magnitude y is lowered to before the line (pinned, 16 floats).</summary>
+    /// <summary>Per line of a signed map, at the index's low four bits: the magnitude y is lowered to before the line (pinned, 16 floats).</summary>
     internal float[] LineCap => _lineCap!;
 
-    /// <summary>Per line of an unsigned map: the value u is lowered to (the run's last code + ½; pinned, 16 floats).</summary>
+    /// <summary>Per line of an unsigned map, at the index's low four bits: the biased value w is lowered to (the run's last code + ½ + <see cref="LineBias"/>; pinned, 16 floats).</summary>
     internal float[] LineTop => _lineTop!;
+
+    /// <summary>The table index of line l (1 … 15) for values of the given sign.</summary>
+    private static int LineIndex(int line, bool negative) => (negative ? 32 : 16) - line;
 
     /// <summary>
     /// The line rule for one value, as the AVX-512 kernel computes it: the code, or −1 where the value is ambiguous
@@ -82,47 +100,43 @@ public sealed partial class BlockwiseCodebook
     internal int QuantizeByLines(float normalized)
     {
         uint bits = BitConverter.SingleToUInt32Bits(normalized);
-        const uint floor = (uint)LineFloorExponent << 23;
         if (!IsSigned)
         {
             // The unsigned kernel clamps the bits as an int: every negative value (−0, −∞, a negative NaN) is raised
             // to the lowest slot, a positive NaN or ∞ lowered to just below 2, as the definition's clamp does.
-            return LineCode((uint)Math.Clamp((int)bits, (int)floor, (int)MagnitudeClamp), negative: false);
+            return LineCode(ClampedBits((int)bits), negative: false);
         }
 
-        if (float.IsNaN(normalized))
-        {
-            return -1; // the signed kernel's y, so its u, is NaN
-        }
-
-        return LineCode(Math.Max(Math.Min(bits & 0x7FFF_FFFF, MagnitudeClamp), floor), (int)bits < 0);
+        // The magnitude bits clamped the same way (a NaN or ±∞ to just below 2, as the definition clamps them).
+        return LineCode(ClampedBits((int)(bits & 0x7FFF_FFFF)), (int)bits < 0);
     }
+
+    /// <summary>The kernels' clamp of a float's bits, as an int, to [2^−31, just below 2].</summary>
+    private static uint ClampedBits(int bits) => (uint)Math.Clamp(bits, LineFloorExponent << 23, (int)MagnitudeClamp);
 
     /// <summary>The line rule for the magnitude bits <paramref name="y"/> (in [2^−31, 2)) of the given sign: the code, or −1 when ambiguous.</summary>
-    private int LineCode(uint y, bool negative)
-    {
-        float u = LineValue(y, negative);
-        float fraction = u - MathF.Round(u, MidpointRounding.ToEven);
-        return Math.Abs(fraction) <= LineMargin ? -1 : (int)u;
-    }
+    private int LineCode(uint y, bool negative) => CodeOfLineValue(BitConverter.SingleToUInt32Bits(LineValue(y, negative)));
+
+    /// <summary>The code in the bits of a biased line value (bits 15 … 22), or −1 when its fraction bits are at most <see cref="LineAmbiguity"/>.</summary>
+    private static int CodeOfLineValue(uint w) => (w & 0x7FFF) <= LineAmbiguity ? -1 : (int)((w >> 15) & 0xFF);
 
     /// <summary>
-    /// u of magnitude bits <paramref name="y"/>: the slot entry gives the run start (with y's other exponent bits) and
-    /// the line r + [y ≥ start]; then fma(a, min(y, cap), b) for a signed map, min(fma(a, y, b), top) for an unsigned one.
+    /// The biased line value w of magnitude bits <paramref name="y"/>: the slot entry plus y's complemented low bits
+    /// gives the line's table index, then fma(a, min(y, cap), b) for a signed map, min(fma(a, y, b), top) for an
+    /// unsigned one (b and top biased), in the kernel's operations.
     /// </summary>
     private float LineValue(uint y, bool negative)
     {
         uint entry = _slotEntry![((int)(y >> 24) & (Slots - 1)) + (negative ? Slots : 0)];
+        int index = (int)(unchecked(entry + (~y & SlotLow)) >> 24) & 31;
         float magnitude = BitConverter.UInt32BitsToSingle(y);
-        float start = BitConverter.UInt32BitsToSingle((entry & SlotLow) | (y & ~SlotLow));
-        int line = (int)(entry >> 24) + (magnitude >= start ? 1 : 0);
         if (!IsSigned)
         {
-            return Math.Min(MathF.FusedMultiplyAdd(_lineSlope![line], magnitude, _lineOffset![line]), _lineTop![line]);
+            index &= Slots - 1;
+            return Math.Min(MathF.FusedMultiplyAdd(_lineSlope![index], magnitude, _lineOffset![index]), _lineTop![index]);
         }
 
-        int signed = line + (negative ? NegativeLines : 0);
-        return MathF.FusedMultiplyAdd(_lineSlope![signed], Math.Min(magnitude, _lineCap![line]), _lineOffset![signed]);
+        return MathF.FusedMultiplyAdd(_lineSlope![index], Math.Min(magnitude, _lineCap![index & (Slots - 1)]), _lineOffset![index]);
     }
 
     /// <summary>
@@ -158,14 +172,15 @@ public sealed partial class BlockwiseCodebook
             throw new InvalidOperationException($"The {Name} code map has {runs} runs of equally spaced codes; the line tables hold {NegativeLines - 1}.");
         }
 
-        _lineSlope = GC.AllocateArray<float>(2 * NegativeLines, pinned: true);
-        _lineOffset = GC.AllocateArray<float>(2 * NegativeLines, pinned: true);
-        _lineCap = GC.AllocateArray<float>(NegativeLines, pinned: true);
-        _lineTop = GC.AllocateArray<float>(NegativeLines, pinned: true);
+        // By line l (positive values at l, negative ones at 16 + l), unbiased; laid out by table index below.
+        var slope = new float[2 * NegativeLines];
+        var offset = new float[2 * NegativeLines];
+        var cap = new float[NegativeLines];
+        var top = new float[NegativeLines];
         for (int j = 0; j < NegativeLines; j++)
         {
-            _lineCap[j] = _lineTop[j] = float.PositiveInfinity;
-            _lineOffset[j] = _lineOffset[NegativeLines + j] = 0.5f;
+            cap[j] = top[j] = float.PositiveInfinity;
+            offset[j] = offset[NegativeLines + j] = 0.5f;
         }
 
         // Positive starts are thresholds; negative starts: the smallest magnitude whose code is the run's mirror.
@@ -188,14 +203,14 @@ public sealed partial class BlockwiseCodebook
                 }
 
                 b /= l - f;
-                _lineSlope[line] = (float)a;
-                _lineOffset[line] = (float)b;
-                _lineCap[line] = (float)((l + 0.5 - b) / a);
-                _lineTop[line] = l + 0.5f;
+                slope[line] = (float)a;
+                offset[line] = (float)b;
+                cap[line] = (float)((l + 0.5 - b) / a);
+                top[line] = l + 0.5f;
             }
             else
             {
-                _lineOffset[line] = f + 0.5f;
+                offset[line] = f + 0.5f;
             }
 
             // Negative values: a constant where the run's magnitudes all have one code, else the mirrored line
@@ -203,13 +218,13 @@ public sealed partial class BlockwiseCodebook
             int negativeFirst = QuantizeByRank(-Math.Max(v[f], 0f)), negativeLast = QuantizeByRank(-v[l]);
             if (negativeFirst == negativeLast || l == f)
             {
-                _lineOffset[NegativeLines + line] = negativeFirst + 0.5f;
+                offset[NegativeLines + line] = negativeFirst + 0.5f;
             }
             else
             {
                 int middle = (f + l) / 2;
-                _lineSlope[NegativeLines + line] = -_lineSlope[line];
-                _lineOffset[NegativeLines + line] = QuantizeByRank(-v[middle]) + middle + 1 - _lineOffset[line];
+                slope[NegativeLines + line] = -slope[line];
+                offset[NegativeLines + line] = QuantizeByRank(-v[middle]) + middle + 1 - offset[line];
             }
         }
 
@@ -226,17 +241,39 @@ public sealed partial class BlockwiseCodebook
                 run++;
             }
 
-            _slotEntry[slot] = Entry(run, Split(positiveStarts, run, low, high));
-            _slotEntry[Slots + slot] = Entry(run, Split(negativeStarts, run, low, high));
+            _slotEntry[slot] = Entry(run, Split(positiveStarts, run, low, high), negative: false);
+            _slotEntry[Slots + slot] = Entry(run, Split(negativeStarts, run, low, high), negative: true);
+        }
+
+        // The tables by line index (LineIndex), the offsets and tops biased.
+        _lineSlope = GC.AllocateArray<float>(2 * NegativeLines, pinned: true);
+        _lineOffset = GC.AllocateArray<float>(2 * NegativeLines, pinned: true);
+        _lineCap = GC.AllocateArray<float>(NegativeLines, pinned: true);
+        _lineTop = GC.AllocateArray<float>(NegativeLines, pinned: true);
+        for (int line = 1; line < NegativeLines; line++)
+        {
+            foreach (bool negative in (ReadOnlySpan<bool>)[false, true])
+            {
+                int index = LineIndex(line, negative), from = line + (negative ? NegativeLines : 0);
+                _lineSlope[index] = slope[from];
+                _lineOffset[index] = offset[from] + LineBias;
+            }
+
+            _lineCap[LineIndex(line, negative: false)] = cap[line];
+            _lineTop[LineIndex(line, negative: false)] = top[line] + LineBias;
         }
 
         VerifyLines();
     }
 
-    /// <summary>The slot entry of a slot whose start is in <paramref name="run"/>, with the next run starting at <paramref name="split"/> inside it (+∞: none).</summary>
-    private static uint Entry(int run, float split) => float.IsPositiveInfinity(split)
-        ? (uint)run << 24                                                // line run + 1 for every y (low bits 0)
-        : ((uint)(run + 1) << 24) | (BitConverter.SingleToUInt32Bits(split) & SlotLow); // line run + 1, or run + 2 from the split
+    /// <summary>
+    /// The slot entry of a slot whose start is in <paramref name="run"/>, with the next run starting at
+    /// <paramref name="split"/> inside it (+∞: none): line run + 1 below the split (or everywhere), run + 2 from it;
+    /// H = LineIndex(run + 2), which the carry of a y below the split raises to LineIndex(run + 1).
+    /// </summary>
+    private static uint Entry(int run, float split, bool negative) => float.IsPositiveInfinity(split)
+        ? (uint)LineIndex(run + 1, negative) << 24                                                                  // low bits 0: no carry
+        : ((uint)LineIndex(run + 2, negative) << 24) | (BitConverter.SingleToUInt32Bits(split) & SlotLow);
 
     /// <summary>The run start after <paramref name="run"/> when it lies inside [low, high) (+∞ when none); throws when two do, or when the sides disagree on the run at <paramref name="low"/>.</summary>
     private float Split(float[] starts, int run, float low, float high)
@@ -281,9 +318,9 @@ public sealed partial class BlockwiseCodebook
 
     /// <summary>
     /// Proves <see cref="QuantizeByLines"/> against <see cref="QuantizeByRank"/> for every float32 input: magnitudes
-    /// below the lowest slot share one code with 2^−31, those above the clamp are clamped by both; inside a slot
-    /// part (one run, one sign) u is monotone in the magnitude and so is the exact code, so checking both ends of each
-    /// maximal interval where the line gives one unambiguous code covers every value in it.
+    /// below the lowest slot share one code with 2^−31, those above the clamp (NaNs and ±∞ among them) are clamped by
+    /// both; inside a slot part (one run, one sign) w is monotone in the magnitude and so is the exact code, so
+    /// checking both ends of each maximal interval where w's bits give one unambiguous code covers every value in it.
     /// </summary>
     private void VerifyLines()
     {
@@ -299,6 +336,20 @@ public sealed partial class BlockwiseCodebook
                 || lowered < 0 || QuantizeByRank(positiveNaN) != lowered || QuantizeByRank(float.PositiveInfinity) != lowered)
             {
                 throw new InvalidOperationException($"The {Name} code lines do not give the negative and non-finite values their code.");
+            }
+        }
+        else
+        {
+            // A signed map's kernel clamps NaNs and ±∞ to ±(just below 2), as the definition does: their codes are the
+            // clamp's, which the top slot's parts below cover; checked here directly as well.
+            foreach (uint bits in (ReadOnlySpan<uint>)[0x7F80_0000, 0xFF80_0000, 0x7FC0_0000, 0xFFC0_0000, 0x7F80_0001, 0xFFFF_FFFF])
+            {
+                float x = BitConverter.UInt32BitsToSingle(bits);
+                int line = QuantizeByLines(x);
+                if (line >= 0 && line != QuantizeByRank(x))
+                {
+                    throw new InvalidOperationException($"The {Name} code lines give {bits:X8} the code {line}, the definition {QuantizeByRank(x)}.");
+                }
             }
         }
 
@@ -332,22 +383,24 @@ public sealed partial class BlockwiseCodebook
             return;
         }
 
-        float Line(uint bits) => LineValue(bits, negative);
+        // The biased line value's bits: monotone in w, which is monotone in y inside the part (one line, a min with a
+        // constant, one correctly rounded fma).
+        uint W(uint bits) => BitConverter.SingleToUInt32Bits(LineValue(bits, negative));
 
         float sign = negative ? -1f : 1f;
-        bool rising = Line(last) >= Line(first);
-        float from = Math.Min(Line(first), Line(last)), to = Math.Max(Line(first), Line(last));
-        if (from <= -1f || to >= 256f)
+        bool rising = W(last) >= W(first);
+        uint from = Math.Min(W(first), W(last)), to = Math.Max(W(first), W(last));
+        if ((from & ~0x7F_FFFFu) != LineBinade || (to & ~0x7F_FFFFu) != LineBinade)
         {
-            throw new InvalidOperationException($"The {Name} code lines leave the codes between {BitConverter.UInt32BitsToSingle(first)} and {BitConverter.UInt32BitsToSingle(last)}.");
+            throw new InvalidOperationException($"The {Name} code lines leave [256, 512) between {BitConverter.UInt32BitsToSingle(first)} and {BitConverter.UInt32BitsToSingle(last)}.");
         }
 
-        for (int k = (int)MathF.Floor(from); k <= (int)MathF.Floor(to); k++)
+        for (uint k = (from >> 15) & 0xFF; k <= ((to >> 15) & 0xFF); k++)
         {
-            // The values whose line value lies in (k + margin, k + 1 − margin): one interval of magnitudes.
-            float lower = k + LineMargin, upper = k + 1 - LineMargin;
-            uint a = First(first, last, bits => rising ? Line(bits) > lower : Line(bits) < upper);
-            uint b = Last(first, last, bits => rising ? Line(bits) < upper : Line(bits) > lower);
+            // The values whose w bits lie in [code k's bits + ambiguity + 1, code k + 1's bits − 1]: one interval.
+            uint lower = LineBinade + (k << 15) + LineAmbiguity + 1, upper = LineBinade + (k << 15) + 0x7FFF;
+            uint a = First(first, last, bits => rising ? W(bits) >= lower : W(bits) <= upper);
+            uint b = Last(first, last, bits => rising ? W(bits) <= upper : W(bits) >= lower);
             if (a > b || a > last || b < first)
             {
                 continue;
@@ -357,7 +410,7 @@ public sealed partial class BlockwiseCodebook
             {
                 float x = sign * BitConverter.UInt32BitsToSingle(bits);
                 int line = LineCode(bits, negative);
-                if (line < 0 || line != QuantizeByRank(x) || QuantizeByLines(x) != line)
+                if (line != (int)k || line != QuantizeByRank(x) || QuantizeByLines(x) != line)
                 {
                     throw new InvalidOperationException($"The {Name} code lines give {x:R} the code {line}, the definition {QuantizeByRank(x)}.");
                 }

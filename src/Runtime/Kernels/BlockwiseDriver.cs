@@ -93,14 +93,18 @@ public static class BlockwiseDriver
         {
             int count = Math.Min(chunk, length - start);
             int firstBlock = start / blockLength;
+            int whole = count / blockLength;        // whole blocks; then a shorter last one at a tensor's end
+            int tail = count - (whole * blockLength);
             for (int k = 0; k < planes; k++)
             {
                 BlockwiseCodebook book = books[k];
-                float* absmax = (float*)q.Absmax + (k * q.AbsmaxStride);
-                byte* codes = (byte*)(q.Codes + (k * q.CodeStride));
-                for (int j = 0, block = firstBlock; j < count; j += blockLength, block++)
+                float* absmax = (float*)q.Absmax + (k * q.AbsmaxStride) + firstBlock;
+                byte* codes = (byte*)(q.Codes + (k * q.CodeStride)) + BlockwiseBlock.CodeBytes(start, bits);
+                float* values = stage + (k * stride);
+                BlockwiseBlock.DequantizeBlocks(book, ref *codes, new ReadOnlySpan<float>(absmax, whole), new Span<float>(values, whole * blockLength));
+                if (tail > 0)
                 {
-                    BlockwiseBlock.Dequantize(book, ref codes[BlockwiseBlock.CodeBytes(start + j, bits)], absmax[block], new Span<float>(stage + (k * stride) + j, Math.Min(blockLength, count - j)));
+                    BlockwiseBlock.Dequantize(book, ref codes[BlockwiseBlock.CodeBytes(whole * blockLength, bits)], absmax[whole], new Span<float>(values + (whole * blockLength), tail));
                 }
             }
 
