@@ -5,6 +5,18 @@ using Xunit;
 
 namespace OptGen.Runtime.Tests;
 
+/// <summary>Centered RMSprop as an expression rule, its v − ḡ² written with the language's fma (docs/expressions.md).</summary>
+[Optimizer]
+[Hyperparameter("LearningRate", 0.01, Range = HyperparameterRange.NonNegative)]
+[Hyperparameter("Alpha", 0.99, Range = HyperparameterRange.UnitInterval)]
+[Hyperparameter("Epsilon", 1e-8, Range = HyperparameterRange.Positive)]
+[State("v", Name = "SecondMoment")]
+[State("a", Name = "GradientAverage")]
+[Update("v = Alpha * v + (1 - Alpha) * g * g")]
+[Update("a = Alpha * a + (1 - Alpha) * g")]
+[Update("p = p - LearningRate * g / (sqrt(fma(-a, a, v)) + Epsilon)")]
+public sealed partial class FusedCenteredRmsPropExpression;
+
 /// <summary>
 /// Centered RMSprop with gradients whose running average squares past float32 (g = ±1e30: v = ∞, ḡ = ±1e28, ḡ² = ∞).
 /// torch.optim.RMSprop computes v − ḡ² as <c>square_avg.addcmul(grad_avg, grad_avg, value=-1)</c>, one fused
@@ -16,7 +28,7 @@ public sealed class CenteredOverflowTests
     public static TheoryData<string, int> Cases()
     {
         var data = new TheoryData<string, int>();
-        foreach (string rule in new[] { nameof(RmsPropCentered), nameof(RmsPropCenteredMomentum) })
+        foreach (string rule in new[] { nameof(RmsPropCentered), nameof(RmsPropCenteredMomentum), nameof(FusedCenteredRmsPropExpression) })
         {
             // 1: the scalar path alone; 37 and 101: SIMD blocks of every width and a scalar tail.
             foreach (int n in new[] { 1, 37, 101 })
@@ -36,8 +48,13 @@ public sealed class CenteredOverflowTests
     [MemberData(nameof(Cases))]
     public void AGradientWhoseAverageSquareOverflowsStopsTheElementAsTorchDoes(string rule, int n)
     {
-        Optimizer optimizer = rule == nameof(RmsPropCentered) ? new RmsPropCentered(n) : new RmsPropCenteredMomentum(n) { Momentum = 0.5 };
-        var reference = new RmsPropReference(n, 0.01, 0.99, 1e-8, centered: true, momentum: rule == nameof(RmsPropCentered) ? 0 : 0.5);
+        Optimizer optimizer = rule switch
+        {
+            nameof(RmsPropCentered) => new RmsPropCentered(n),
+            nameof(RmsPropCenteredMomentum) => new RmsPropCenteredMomentum(n) { Momentum = 0.5 },
+            _ => new FusedCenteredRmsPropExpression(n),
+        };
+        var reference = new RmsPropReference(n, 0.01, 0.99, 1e-8, centered: true, momentum: rule == nameof(RmsPropCenteredMomentum) ? 0.5 : 0);
         bool Overflows(int i) => n == 1 || i % 5 == 2;
 
         var random = new Random(17 + n);

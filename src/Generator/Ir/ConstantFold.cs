@@ -62,7 +62,7 @@ namespace OptGen.Generator.Ir
         /// a·b + c rounded once, as <c>Math.FusedMultiplyAdd</c> (which the generator's netstandard2.0 lacks) computes it:
         /// the exact sum as an integer times a power of two, rounded to odd at 62 bits (an inexact cut sets the last
         /// bit), converted to double (rounded to nearest: 62 ≥ 53 + 2 bits, so the result is correctly rounded) and
-        /// scaled. Null where the result is subnormal (the scaling would round a second time).
+        /// scaled. Null where the result is below the normal range (the scaling would round a second time).
         /// </summary>
         internal static double? FusedMultiplyAdd(double a, double b, double c)
         {
