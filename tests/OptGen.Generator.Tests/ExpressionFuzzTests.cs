@@ -284,7 +284,7 @@ public sealed class ExpressionFuzzTests
             case 3:
                 return $"{E()} {Comparisons[random.Next(Comparisons.Length)]} {E()} ? {E()} : {E()}";
             case 4:
-                return random.Next(2) == 0 ? $"clamp({E()}, {E()}, {E()})" : $"lerp({E()}, {E()}, {E()})";
+                return random.Next(3) switch { 0 => $"clamp({E()}, {E()}, {E()})", 1 => $"lerp({E()}, {E()}, {E()})", _ => $"fma({E()}, {E()}, {E()})" };
             case 5:
                 return $"select({E()} {Comparisons[random.Next(Comparisons.Length)]} {E()}, {E()}, {E()})";
             default:

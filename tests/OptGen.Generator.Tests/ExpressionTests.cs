@@ -148,6 +148,8 @@ public sealed class ExpressionTests
     [InlineData("[Update(\"p = ⟦min⟧(p)\")]")]
     [InlineData("[Update(\"p = p - ⟦sqrt⟧(g, p)\")]")]
     [InlineData("[Update(\"p = ⟦lerp⟧(p, g)\")]")]
+    [InlineData("[Update(\"p = ⟦fma⟧(p, g)\")]")]
+    [InlineData("[Update(\"p = ⟦fma⟧(p, g, g, p)\")]")]
     [InlineData("[Update(\"p = p + ⟦randn⟧(g)\")]")]
     public void ArgumentCount(string attributes) => AssertAt(attributes, "OPTG0103");
 

@@ -16,7 +16,8 @@ namespace OptGen.Gpu.Tests;
 /// <remarks>
 /// <para>Tolerance: none. Parameters and every state buffer must be bit-identical (0 ULP). Both paths run the
 /// same scalar <c>Invoke</c> of the generated kernel struct (the GPU kernel calls it; the SIMD overloads apply the
-/// same IEEE operations lane-wise, with no fused multiply-add and correctly rounded √ and ÷), and the per-step
+/// same IEEE operations lane-wise, with correctly rounded √ and ÷, and a fused multiply-add only where the IR has
+/// one, correctly rounded on both: centered RMSprop's v − ḡ²), and the per-step
 /// scalars come from the same host code in double precision.</para>
 /// <para>This is a parity test; each path is checked against float64 references written from the formulas by the
 /// runtime's numerical tests.</para>

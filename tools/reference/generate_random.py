@@ -309,11 +309,6 @@ def edge_data(rng, p0, grads, name, hp):
         specials = EDGE_SPECIALS if rng.rand() < 0.5 else EDGE_SPECIALS[:4]
         where = rng.rand(*grads.shape) < rng.choice([0.01, 0.1, 0.5])
         grads[where] = np.asarray(specials, F32)[rng.randint(len(specials), size=int(where.sum()))]
-        if name == "RMSprop" and hp["centered"]:
-            # Known divergence (tools/reference/known_divergences): torch's addcmul keeps v - g_avg^2
-            # finite through a fused multiply-add when g_avg^2 overflows float32 (gradients of 1e19
-            # and 1e30); OptGen gets inf - inf = NaN, even with lr 0 (0 * NaN).  Left out of the draws.
-            grads[np.abs(grads) >= 1e18] = 0
         if name == "rmsprop_alpha":
             # Known divergence (tools/reference/known_divergences): OptGen keeps s = sigma^2, and a first
             # gradient below ~1e-19 squares to 0 in float32 (above ~1.8e19 to inf), so its step 1 does

@@ -92,7 +92,9 @@ namespace OptGen.Generator.AttributeRules
             if (second.Centered)
             {
                 b.Assign("gAvg", (Expr.Scalar("SecondMomentDecay") * Expr.Var("gAvg")) + (Expr.Scalar("SecondMomentWeight") * g), "Centered: the average ḡ of g");
-                source = source - (Expr.Var("gAvg") * Expr.Var("gAvg"));
+                // v − ḡ² with the product unrounded, as torch's addcmul(ḡ, ḡ, value=−1) computes it: with g = 1e30,
+                // v = ∞ and ḡ² = ∞ in float32 would give ∞ − ∞ = NaN; fused, v − ḡ² stays ∞ and the step is 0.
+                source = Expr.MultiplyAdd(-Expr.Var("gAvg"), Expr.Var("gAvg"), source);
             }
 
             if (context.Spec.AmsGrad)

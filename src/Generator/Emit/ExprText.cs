@@ -199,6 +199,12 @@ namespace OptGen.Generator.Emit
                         ? $"{vec}.ConditionalSelect({A(0)}, {A(1)}, {A(2)})"
                         : $"({A(0)} ? {A(1)} : {A(2)})");
                     return;
+                case ExprOp.MultiplyAdd:
+                    // Rounded once on every path: SIMD FusedMultiplyAdd (fused in software where the CPU has no FMA),
+                    // and per element OptGen.Kernels.ElementMath (MathF.FusedMultiplyAdd does not compile on ILGPU's CUDA backend).
+                    text.Append(vector ? vec : flavor == ExprFlavor.HostDouble ? math : "global::OptGen.Kernels.ElementMath")
+                        .Append(".FusedMultiplyAdd(").Append(A(0)).Append(", ").Append(A(1)).Append(", ").Append(A(2)).Append(')');
+                    return;
                 default:
                     throw new InvalidOperationException("Unknown IR operation " + e.Op);
             }

@@ -163,6 +163,8 @@ namespace OptGen.Generator.Ir
 
             private static void Write(StringBuilder text, Expr e, int parentPrecedence)
             {
+                // A fused multiply-add is spelled as its math (Expr.Unfused): v − ḡ² has one id however it is rounded.
+                e = Expr.Unfused(e);
                 int precedence = Precedence(e.Op);
                 bool wrap = precedence < parentPrecedence;
                 switch (e.Op)

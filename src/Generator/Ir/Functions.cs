@@ -48,6 +48,7 @@ namespace OptGen.Generator.Ir
             new("batchDecay", 1, FunctionUse.PerStep, a => BatchSize.StepDecay(a[0])), // β′ per example → max(0, 1 − B·(1 − β′)) per step
             new("clamp", 3, FunctionUse.Anywhere, a => Expr.Binary(ExprOp.Min, Expr.Binary(ExprOp.Max, a[0], a[1]), a[2])),
             new("lerp", 3, FunctionUse.Anywhere, a => a[0] + (a[2] * (a[1] - a[0]))), // lerp(a, b, w) = a + w·(b − a)
+            new("fma", 3, FunctionUse.Anywhere, a => Expr.MultiplyAdd(a[0], a[1], a[2])), // a·b + c rounded once
             new("select", 3, FunctionUse.Anywhere, null),
             new("randn", 0, FunctionUse.PerElement, null),
             new("rand", 0, FunctionUse.PerElement, null),

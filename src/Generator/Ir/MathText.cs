@@ -108,6 +108,7 @@ namespace OptGen.Generator.Ir
 
         private static void Write(StringBuilder text, Expr e, Symbols symbols, int parent)
         {
+            e = Expr.Unfused(e); // a fused multiply-add reads as its math
             if (e.Op == ExprOp.Scalar && symbols.Inlined(e.Name) is { } inlined)
             {
                 Write(text, inlined, symbols, parent);

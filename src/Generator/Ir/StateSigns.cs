@@ -204,6 +204,9 @@ namespace OptGen.Generator.Ir
                             return new Interval(Math.Max(a.Low, b.Low), Math.Max(a.High, b.High));
                         }
 
+                    case ExprOp.MultiplyAdd:
+                        return Of(Expr.Unfused(e));
+
                     case ExprOp.Select:
                         {
                             Interval a = Of(e.Args[1]), b = Of(e.Args[2]);

@@ -51,6 +51,7 @@ namespace OptGen.Generator.Model
 
         // Ternary.
         Select,          // Args[0] ? Args[1] : Args[2]
+        MultiplyAdd,     // Args[0]·Args[1] + Args[2] rounded once (a fused multiply-add), e.g. v − ḡ² as MultiplyAdd(−ḡ, ḡ, v)
     }
 
     /// <summary>An expression node (immutable, compared by value).</summary>
@@ -78,6 +79,20 @@ namespace OptGen.Generator.Model
 
         public static Expr Select(Expr condition, Expr whenTrue, Expr whenFalse) =>
             new(ExprOp.Select, 0, string.Empty, new EquatableArray<Expr>(new[] { condition, whenTrue, whenFalse }));
+
+        /// <summary>a·b + c rounded once (<see cref="ExprOp.MultiplyAdd"/>): to subtract a product exactly, negate a factor, MultiplyAdd(−a, b, c).</summary>
+        public static Expr MultiplyAdd(Expr a, Expr b, Expr c) =>
+            new(ExprOp.MultiplyAdd, 0, string.Empty, new EquatableArray<Expr>(new[] { a, b, c }));
+
+        /// <summary>
+        /// The same number written with a rounded product: a·b + c for MultiplyAdd(a, b, c), and c − x·b for
+        /// MultiplyAdd(−x, b, c) (any other node: itself). The printers people read and the frozen canonical form
+        /// write a fused multiply-add this way, so it reads as its math and a rule that switched to it keeps its id.
+        /// </summary>
+        public static Expr Unfused(Expr e) =>
+            e.Op != ExprOp.MultiplyAdd ? e
+            : e.Args[0].Op == ExprOp.Negate ? e.Args[2] - (e.Args[0].Args[0] * e.Args[1])
+            : (e.Args[0] * e.Args[1]) + e.Args[2];
 
         public static Expr operator +(Expr a, Expr b) => Binary(ExprOp.Add, a, b);
 

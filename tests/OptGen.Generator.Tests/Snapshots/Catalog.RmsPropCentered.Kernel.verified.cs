@@ -80,7 +80,7 @@ namespace OptGen.Generated
             gAvg = SecondMomentDecay * gAvg + SecondMomentWeight * g;
 
             // Denominator: denom = √(v − gAvg²) + Epsilon.
-            float denom = global::System.MathF.Sqrt(v - gAvg * gAvg) + Epsilon;
+            float denom = global::System.MathF.Sqrt(global::OptGen.Kernels.ElementMath.FusedMultiplyAdd(-gAvg, gAvg, v)) + Epsilon;
 
             // Direction: dir = g/denom.
             float dir = g / denom;
@@ -106,7 +106,7 @@ namespace OptGen.Generated
             gAvg = global::System.Runtime.Intrinsics.Vector128.Create(SecondMomentDecay) * gAvg + global::System.Runtime.Intrinsics.Vector128.Create(SecondMomentWeight) * g;
 
             // Denominator: denom = √(v − gAvg²) + Epsilon.
-            var denom = global::System.Runtime.Intrinsics.Vector128.Sqrt(v - gAvg * gAvg) + global::System.Runtime.Intrinsics.Vector128.Create(Epsilon);
+            var denom = global::System.Runtime.Intrinsics.Vector128.Sqrt(global::System.Runtime.Intrinsics.Vector128.FusedMultiplyAdd(-gAvg, gAvg, v)) + global::System.Runtime.Intrinsics.Vector128.Create(Epsilon);
 
             // Direction: dir = g/denom.
             var dir = g / denom;
@@ -132,7 +132,7 @@ namespace OptGen.Generated
             gAvg = global::System.Runtime.Intrinsics.Vector256.Create(SecondMomentDecay) * gAvg + global::System.Runtime.Intrinsics.Vector256.Create(SecondMomentWeight) * g;
 
             // Denominator: denom = √(v − gAvg²) + Epsilon.
-            var denom = global::System.Runtime.Intrinsics.Vector256.Sqrt(v - gAvg * gAvg) + global::System.Runtime.Intrinsics.Vector256.Create(Epsilon);
+            var denom = global::System.Runtime.Intrinsics.Vector256.Sqrt(global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(-gAvg, gAvg, v)) + global::System.Runtime.Intrinsics.Vector256.Create(Epsilon);
 
             // Direction: dir = g/denom.
             var dir = g / denom;
@@ -158,7 +158,7 @@ namespace OptGen.Generated
             gAvg = global::System.Runtime.Intrinsics.Vector512.Create(SecondMomentDecay) * gAvg + global::System.Runtime.Intrinsics.Vector512.Create(SecondMomentWeight) * g;
 
             // Denominator: denom = √(v − gAvg²) + Epsilon.
-            var denom = global::System.Runtime.Intrinsics.Vector512.Sqrt(v - gAvg * gAvg) + global::System.Runtime.Intrinsics.Vector512.Create(Epsilon);
+            var denom = global::System.Runtime.Intrinsics.Vector512.Sqrt(global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(-gAvg, gAvg, v)) + global::System.Runtime.Intrinsics.Vector512.Create(Epsilon);
 
             // Direction: dir = g/denom.
             var dir = g / denom;
