@@ -316,10 +316,18 @@ public sealed class ExpressionMutationFuzzTests(ITestOutputHelper output)
                     top = outer;
                 }
 
-                declarations.Add(top.WithoutLeadingTrivia().ToFullString().Trim());
+                // One optimizer per case: the verdict (an OPTG error and no generated code, or code and no error) is
+                // per case, so a declaration whose containing types are optimizers too is left out of the corpus.
+                if (top.DescendantNodesAndSelf().OfType<ClassDeclarationSyntax>().Count(IsOptimizer) == 1)
+                {
+                    declarations.Add(top.WithoutLeadingTrivia().ToFullString().Trim());
+                }
             }
         }
     }
+
+    private static bool IsOptimizer(ClassDeclarationSyntax type) =>
+        type.AttributeLists.SelectMany(l => l.Attributes).Any(a => a.Name.ToString() == "Optimizer");
 
     /// <summary>The string literals of [Update] (its statement) and [StepScalar] (its expression) attributes.</summary>
     private static IEnumerable<SyntaxToken> ExpressionStrings(SyntaxNode root) =>
