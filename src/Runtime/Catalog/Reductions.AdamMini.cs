@@ -225,6 +225,9 @@ public sealed class AdamMini : MultiPassOptimizer
             {
                 for (; i + 16 <= end; i += 16)
                 {
+                    PassPrefetch.Ahead<TParameter>(ref p, i);
+                    PassPrefetch.Ahead<TGradient>(ref g, i);
+                    PassPrefetch.Ahead<TState>(ref m, i);
                     Vector512<float> gi = TGradient.Load512(ref g, i) * scale;
                     Vector512<float> mi = (b1 * TState.Load512(ref m, i)) + (c1 * gi);
                     TState.Store512(ref m, i, mi);

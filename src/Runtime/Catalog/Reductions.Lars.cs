@@ -114,6 +114,8 @@ public sealed class Lars : MultiPassOptimizer
             {
                 for (; i + 16 <= n; i += 16)
                 {
+                    PassPrefetch.Ahead<TParameter>(ref p, i);
+                    PassPrefetch.Ahead<TGradient>(ref g, i);
                     SquareLanes.Add(TParameter.Load512(ref p, i), ref pEven, ref pOdd);
                     SquareLanes.Add(TGradient.Load512(ref g, i), ref gEven, ref gOdd);
                 }
@@ -152,6 +154,9 @@ public sealed class Lars : MultiPassOptimizer
         {
             for (; i + 16 <= n; i += 16)
             {
+                PassPrefetch.Ahead<TParameter>(ref p, i);
+                PassPrefetch.Ahead<TGradient>(ref g, i);
+                PassPrefetch.Ahead<TState>(ref b, i);
                 Vector512<float> pi = TParameter.Load512(ref p, i);
                 Vector512<float> d = (TGradient.Load512(ref g, i) * scale) + (wd * pi);
                 Vector512<float> bi = (mu * TState.Load512(ref b, i)) + (factor * d);

@@ -231,6 +231,10 @@ public sealed class AdamWScheduleFree : MultiPassOptimizer
             Vector512<float> epsilon = Vector512.Create(eps);
             for (; i + 16 <= n; i += 16)
             {
+                PassPrefetch.Ahead<TParameter>(ref p, i);
+                PassPrefetch.Ahead<TGradient>(ref g, i);
+                PassPrefetch.Ahead<TState>(ref z, i);
+                PassPrefetch.Ahead<TState>(ref v, i);
                 Vector512<float> y = TParameter.Load512(ref p, i);
                 Vector512<float> gi = TGradient.Load512(ref g, i) * scale;
                 Vector512<float> zi = first ? y : TState.Load512(ref z, i);

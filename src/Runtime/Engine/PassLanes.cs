@@ -74,6 +74,7 @@ internal static class SquareLanes
         {
             for (; i + 16 <= n; i += 16)
             {
+                PassPrefetch.Ahead<TCodec>(ref x, i);
                 Add(TCodec.Load512(ref x, i) * scale, ref even, ref odd);
             }
         }
