@@ -167,10 +167,10 @@ public sealed class Lamb : MultiPassOptimizer
             Vector512<float> bc1 = Vector512.Create(d.Bc1), bc2 = Vector512.Create(d.Bc2), eps = Vector512.Create(d.Epsilon), wd = Vector512.Create(d.WeightDecay);
             for (; i + 16 <= n; i += 16)
             {
-                PassPrefetch.Ahead<TParameter>(ref p, i);
-                PassPrefetch.Ahead<TGradient>(ref g, i);
-                PassPrefetch.Ahead<TState>(ref m, i);
-                PassPrefetch.Ahead<TState>(ref v, i);
+                PassPrefetch.Ahead<TParameter>(ref p, i, PassPrefetch.Near);
+                PassPrefetch.Ahead<TGradient>(ref g, i, PassPrefetch.Near);
+                PassPrefetch.Ahead<TState>(ref m, i, PassPrefetch.Near);
+                PassPrefetch.Ahead<TState>(ref v, i, PassPrefetch.Near);
                 Vector512<float> pi = TParameter.Load512(ref p, i);
                 Vector512<float> gi = TGradient.Load512(ref g, i) * scale;
                 Vector512<float> mi = (b1 * TState.Load512(ref m, i)) + (c1 * gi);
@@ -235,9 +235,9 @@ public sealed class Lamb : MultiPassOptimizer
             Vector512<float> bc1 = Vector512.Create(d.Bc1), bc2 = Vector512.Create(d.Bc2), eps = Vector512.Create(d.Epsilon), wd = Vector512.Create(d.WeightDecay), f = Vector512.Create(factor);
             for (; i + 16 <= n; i += 16)
             {
-                PassPrefetch.Ahead<TParameter>(ref p, i);
-                PassPrefetch.Ahead<TState>(ref m, i);
-                PassPrefetch.Ahead<TState>(ref v, i);
+                PassPrefetch.Ahead<TParameter>(ref p, i, PassPrefetch.Near);
+                PassPrefetch.Ahead<TState>(ref m, i, PassPrefetch.Near);
+                PassPrefetch.Ahead<TState>(ref v, i, PassPrefetch.Near);
                 Vector512<float> pi = TParameter.Load512(ref p, i);
                 Vector512<float> r = ((TState.Load512(ref m, i) * bc1) / (Vector512.Sqrt(TState.Load512(ref v, i) * bc2) + eps)) + (wd * pi);
                 TParameter.Store512(ref p, i, pi - (f * r));
