@@ -276,22 +276,7 @@ internal static class BlockwiseProbe
         var sink = System.Runtime.Intrinsics.Vector128<int>.Zero;
         double ns = Least(200, () => sink = Chain(sink, count));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"clock: {8.0 * count / ns:F2} GHz if vpaddd has latency 1 (sink {sink.GetElement(0)})"));
-        static ulong Scalar(ulong x, int count)
-        {
-            for (int i = 0; i < count; i++)
-            {
-                x = (x ^ (uint)i) + 1;
-                x = (x ^ (uint)i) + 1;
-                x = (x ^ (uint)i) + 1;
-                x = (x ^ (uint)i) + 1;
-            }
-
-            return x;
-        }
-
-        ulong scalarSink = 0;
-        double scalarNs = Least(200, () => scalarSink = Scalar(scalarSink, count));
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"clock: {8.0 * count / scalarNs:F2} GHz (dependent xor/add chain; sink {scalarSink})"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"clock: {InstructionThroughput.Clock(Least):F2} GHz (dependent xor/add chain)"));
     }
 
     /// <summary>8-bit Adam, fp32 Adam and the memory-only yardstick of the 8-bit step at <paramref name="n"/> elements, 1 and 2 threads.</summary>

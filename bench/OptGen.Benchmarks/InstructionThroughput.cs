@@ -47,7 +47,8 @@ internal static class InstructionThroughput
         Report<Op19>("vpmovdb", ghz, least, a);
     }
 
-    private static double Clock(Func<int, Action, double> least)
+    /// <summary>The core clock in GHz, from a dependent chain of scalar xor/add (latency 1 each).</summary>
+    internal static double Clock(Func<int, Action, double> least)
     {
         static ulong Scalar(ulong x, int count)
         {

@@ -6,6 +6,7 @@ using System.Linq;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using OptGen.Generator;
+using Xunit;
 
 namespace OptGen.Generator.Tests;
 
@@ -50,6 +51,20 @@ internal static class GeneratorHarness
     /// Runs the generator; returns the generated files, the generator's diagnostics and the compiler's diagnostics on
     /// the result. With <paramref name="ilgpu"/> the compilation references ILGPU, so the GPU half is generated too.
     /// </summary>
+    /// <summary>
+    /// Generates <paramref name="source"/> with ILGPU referenced and asserts it is a clean, valid declaration: the
+    /// generator did not throw, reported no OPTG diagnostic, the result compiles without errors, and a GPU optimizer
+    /// was generated.
+    /// </summary>
+    public static void AssertCompilesCleanly(string source)
+    {
+        Run run = Generate(source, ilgpu: true);
+        Assert.Empty(run.Exceptions);
+        Assert.Empty(run.OptGenDiagnostics);
+        Assert.Empty(run.Errors);
+        Assert.Contains(run.Files.Keys, k => k.EndsWith(".Gpu.g.cs", StringComparison.Ordinal));
+    }
+
     public static Run Generate(string source, LanguageVersion version = LanguageVersion.Latest, bool ilgpu = false) =>
         Generate(Compilation(source, version), version, ilgpu);
 
