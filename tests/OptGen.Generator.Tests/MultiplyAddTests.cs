@@ -1,4 +1,5 @@
 using System;
+using System.Linq;
 using OptGen.Generator.Emit;
 using OptGen.Generator.Ir;
 using OptGen.Generator.Model;
@@ -91,5 +92,28 @@ public sealed class MultiplyAddTests
         Assert.Equal("global::System.Runtime.Intrinsics.Vector128.FusedMultiplyAdd(-a, b, c)", Print(ExprFlavor.Vector128));
         Assert.Equal("global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(-a, b, c)", Print(ExprFlavor.Vector256));
         Assert.Equal("global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(-a, b, c)", Print(ExprFlavor.Vector512));
+    }
+    /// <summary>
+    /// fma(A, B, Lr) and A * B + Lr have one canonical text (above), yet are two roundings: each gets its own kernel
+    /// scalar, computed on the host the way it is written (before, both statements read the first one hoisted).
+    /// </summary>
+    [Fact]
+    public void AFusedAndAnUnfusedUniformValueAreTwoKernelScalars()
+    {
+        GeneratorHarness.Run run = GeneratorHarness.Generate("""
+            using OptGen;
+            namespace Demo;
+            [Optimizer]
+            [Hyperparameter("Lr", 0.1)] [Hyperparameter("A", 0.3)] [Hyperparameter("B", 0.7)] [State("m")]
+            [Update("m = fma(A, B, Lr) * g")]
+            [Update("p = p - (A * B + Lr) * m")]
+            public partial class Both;
+            """);
+        Assert.Empty(run.Exceptions);
+        Assert.Empty(run.Errors);
+        Assert.DoesNotContain(run.OptGenDiagnostics, d => d.Severity == Microsoft.CodeAnalysis.DiagnosticSeverity.Error);
+        string optimizer = run.Files.Single(f => f.Key.StartsWith("Demo.Both", StringComparison.Ordinal) && !f.Key.EndsWith(".Gpu.g.cs", StringComparison.Ordinal)).Value;
+        Assert.Contains("global::System.Math.FusedMultiplyAdd(", optimizer, StringComparison.Ordinal);
+        Assert.Contains("K_1", optimizer, StringComparison.Ordinal);
     }
 }

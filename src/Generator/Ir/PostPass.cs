@@ -65,6 +65,30 @@ namespace OptGen.Generator.Ir
         /// letter upper case); others are named <c>K_0</c>, <c>K_1</c>, … (no declared name has '_'). A kernel scalar
         /// already in the statement stays.
         /// </summary>
+        /// <summary>
+        /// Where the fused multiply-adds of <paramref name="e"/> are, node by node in pre-order ('f' fused, '.' not).
+        /// The canonical form spells a fused multiply-add as its math (rule ids stay those of the unfused rule), so
+        /// <c>fma(A, B, Lr)</c> and <c>A * B + Lr</c> have one canonical text; the hoisting key adds these marks so that
+        /// each keeps its own kernel scalar and its own rounding.
+        /// </summary>
+        private static string FusedMarks(Expr e)
+        {
+            var marks = new System.Text.StringBuilder("|");
+            var pending = new Stack<Expr>();
+            pending.Push(e);
+            while (pending.Count > 0)
+            {
+                Expr x = pending.Pop();
+                marks.Append(x.Op == ExprOp.MultiplyAdd ? 'f' : '.');
+                for (int i = x.Args.Count - 1; i >= 0; i--)
+                {
+                    pending.Push(x.Args[i]);
+                }
+            }
+
+            return marks.ToString();
+        }
+
         private static List<ElementStatement> Hoist(List<HostStatement> host, List<ElementStatement> body)
         {
             var hoisted = new Dictionary<string, string>();
@@ -72,7 +96,7 @@ namespace OptGen.Generator.Ir
 
             string ScalarFor(Expr uniform)
             {
-                string key = CanonicalForm.Expression(uniform);
+                string key = CanonicalForm.Expression(uniform) + FusedMarks(uniform);
                 if (hoisted.TryGetValue(key, out string? existing))
                 {
                     return existing;

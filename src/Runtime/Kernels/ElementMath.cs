@@ -38,15 +38,13 @@ public static class ElementMath
         double sum = product + c;
         double addend = sum - product;
         double error = (product - (sum - addend)) + (c - addend);
-        if (error != 0 && sum - sum == 0)
+        // sum is finite (by its exponent bits, not sum − sum == 0, which a fast-math backend may fold) and inexact:
+        // round it to odd (an even sum moves one unit toward the exact value).
+        ulong bits = Interop.FloatAsInt(sum);
+        if (error != 0 && (bits & 0x7FFF_FFFF_FFFF_FFFFUL) < 0x7FF0_0000_0000_0000UL && (bits & 1) == 0)
         {
-            // sum is finite and inexact: round it to odd (an even sum moves one unit toward the exact value).
-            ulong bits = Interop.FloatAsInt(sum);
-            if ((bits & 1) == 0)
-            {
-                bits = (error > 0) == (sum > 0) ? bits + 1 : bits - 1;
-                sum = Interop.IntAsFloat(bits);
-            }
+            bits = (error > 0) == (sum > 0) ? bits + 1 : bits - 1;
+            sum = Interop.IntAsFloat(bits);
         }
 
         return (float)sum;
