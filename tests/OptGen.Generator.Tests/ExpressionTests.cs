@@ -44,6 +44,54 @@ public sealed class ExpressionTests
         Assert.Contains("16 bytes read (p, g, m, zero) + 12 bytes written (p, m, last)", kernel);
     }
 
+    /// <summary>
+    /// A state that is read but never written (OPTG0141, a warning: the code is generated) read after a reduction, in
+    /// a later pass of a multi-pass rule: that pass loads it too (found by the mutation fuzz: "the name 'zero' does
+    /// not exist" inside the generated pass kernel).
+    /// </summary>
+    [Theory]
+    [InlineData("group_mean(g)")]
+    [InlineData("norm(g)")]
+    [InlineData("row_mean(g * g)")]
+    public void AReadOnlyStateReadAfterAReductionIsLoadedInItsPass(string reduction)
+    {
+        GeneratorHarness.Run run = GeneratorHarness.Generate($$"""
+            using OptGen;
+            namespace Demo;
+            [Optimizer]
+            [State("m")] [State("last")] [State("zero")]
+            [Update("m = 0.5 * m + 0.5 * g")]
+            [Update("last = {{reduction}} + zero")]
+            [Update("p = p - last")]
+            public partial class Partial;
+            """, ilgpu: true);
+        Assert.Equal("OPTG0141", Assert.Single(run.OptGenDiagnostics).Id);
+        Assert.Empty(run.Exceptions);
+        Assert.Empty(run.Errors);
+    }
+
+    /// <summary>The same with a state assigned a uniform value (c = Lr): stored per element, loaded where a later pass reads it.</summary>
+    [Theory]
+    [InlineData("group_mean(g)")]
+    [InlineData("norm(g)")]
+    [InlineData("row_mean(g * g)")]
+    public void AUniformStateReadAfterAReductionIsLoadedInItsPass(string reduction)
+    {
+        GeneratorHarness.Run run = GeneratorHarness.Generate($$"""
+            using OptGen;
+            namespace Demo;
+            [Optimizer]
+            [Hyperparameter("Lr", 0.1)] [State("c")] [State("last")]
+            [Update("c = Lr")]
+            [Update("last = {{reduction}} + c")]
+            [Update("p = p - last")]
+            public partial class Partial;
+            """, ilgpu: true);
+        Assert.Empty(run.OptGenDiagnostics);
+        Assert.Empty(run.Exceptions);
+        Assert.Empty(run.Errors);
+    }
+
     [Fact]
     public void AReductionOfACompactStateIsReducedBetweenThePasses()
     {

@@ -381,6 +381,9 @@ namespace OptGen.Generator.Ir
                     }
                     else if (!scope[x].IsSegment)
                     {
+                        // Stored per element: a state no statement assigns (read-only) or one assigned uniform values.
+                        // The variations above took it as uniform, so the states computed from it are judged again.
+                        refused |= !scope[x].Equals(Variation.Element);
                         perElement.Add(x);
                     }
                 }
