@@ -37,9 +37,7 @@ namespace OptGen.Generator.Emit
         public const string IndexName = "global_index";
 
         /// <summary>Whether any statement draws random numbers.</summary>
-        public static bool UsesRandom(IEnumerable<ElementStatement> body) => body.Any(s => UsesRandom(s.Value));
-
-        private static bool UsesRandom(Expr e) => e.Op is ExprOp.RandomNormal or ExprOp.RandomUniform || e.Args.Any(UsesRandom);
+        public static bool UsesRandom(IEnumerable<ElementStatement> body) => body.Any(s => Expr.Draws(s.Value));
 
         private static int Precedence(ExprOp op) => op switch
         {

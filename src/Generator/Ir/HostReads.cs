@@ -31,7 +31,7 @@ namespace OptGen.Generator.Ir
             }
 
             names.UnionWith(program.States.Where(s => s.InitialValue.Length > 0).Select(s => s.InitialValue));
-            if (program.Body.Any(s => Draws(s.Value)))
+            if (program.Body.Any(s => Expr.Draws(s.Value)))
             {
                 names.Add(SeedHyperparameter);
             }
@@ -55,7 +55,5 @@ namespace OptGen.Generator.Ir
                 Leaves(arg, op, names);
             }
         }
-
-        private static bool Draws(Expr e) => e.Op is ExprOp.RandomNormal or ExprOp.RandomUniform || e.Args.Any(Draws);
     }
 }

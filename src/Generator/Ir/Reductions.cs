@@ -490,7 +490,7 @@ namespace OptGen.Generator.Ir
                         : Variation.Element); // p, g
                 }
 
-                if (RandomIn(body[i].Value))
+                if (Expr.Draws(body[i].Value))
                 {
                     v = Variation.Element;
                 }
@@ -509,8 +509,6 @@ namespace OptGen.Generator.Ir
 
             return result;
         }
-
-        private static bool RandomIn(Expr e) => e.Op is ExprOp.RandomNormal or ExprOp.RandomUniform || e.Args.Any(RandomIn);
 
         private static PassModel Pass(List<ElementStatement> body, List<string> streams, IEnumerable<string> writes)
         {

@@ -108,6 +108,9 @@ namespace OptGen.Generator.Model
         public static bool IsComparison(ExprOp op) =>
             op is ExprOp.Less or ExprOp.LessOrEqual or ExprOp.Greater or ExprOp.GreaterOrEqual or ExprOp.Equal or ExprOp.NotEqual;
 
+        /// <summary>Whether <paramref name="e"/> draws a random number (<c>randn()</c>, <c>rand()</c>) anywhere in it.</summary>
+        public static bool Draws(Expr e) => e.Op is ExprOp.RandomNormal or ExprOp.RandomUniform || e.Args.Any(Draws);
+
         /// <summary>Whether <paramref name="e"/> has the same value for every element: it reads no per-element variable and draws no random number.</summary>
         public static bool IsUniform(Expr e) => e.Op is not (ExprOp.Variable or ExprOp.RandomNormal or ExprOp.RandomUniform) && e.Args.All(IsUniform);
 
